@@ -1,0 +1,83 @@
+// Event store tables and the append function. Appends are one round trip: `kefu_append` checks the expected
+// revision, writes the events and the stream's revision, and notifies subscribers, all in the caller's
+// transaction.
+//
+// Global order is (tx_id, seq): tx_id is the writing transaction's id. A reader only reads events whose
+// transaction id is below the oldest transaction still running (pg_snapshot_xmin), so a transaction that
+// commits late can never be skipped: it holds the readers back until it ends.
+export const eventStoreSchemaSql = `
+CREATE TABLE IF NOT EXISTS kefu_streams (
+  stream_id text PRIMARY KEY,
+  revision bigint NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS kefu_events (
+  seq bigserial NOT NULL,
+  tx_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  event_id uuid NOT NULL,
+  stream_id text NOT NULL,
+  revision bigint NOT NULL,
+  type text NOT NULL,
+  data jsonb NOT NULL,
+  metadata jsonb NOT NULL,
+  PRIMARY KEY (tx_id, seq),
+  CONSTRAINT kefu_events_event_id UNIQUE (event_id),
+  CONSTRAINT kefu_events_stream_revision UNIQUE (stream_id, revision)
+);
+
+CREATE OR REPLACE FUNCTION kefu_append(p_stream text, p_expected text, p_events jsonb)
+RETURNS TABLE (next_revision bigint, tx text, last_seq bigint)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  cur bigint;
+  n int := jsonb_array_length(p_events);
+  first_id uuid := (p_events->0->>'id')::uuid;
+  existing_stream text;
+  existing_rev bigint;
+BEGIN
+  -- A retry of an append that already happened: same ids, same stream, consecutive revisions.
+  SELECT e.stream_id, e.revision INTO existing_stream, existing_rev FROM kefu_events e WHERE e.event_id = first_id;
+  IF FOUND THEN
+    IF existing_stream = p_stream AND (
+      SELECT count(*) FROM kefu_events e, jsonb_array_elements(p_events) WITH ORDINALITY AS u(ev, ord)
+      WHERE e.event_id = (u.ev->>'id')::uuid AND e.stream_id = p_stream AND e.revision = existing_rev + u.ord - 1
+    ) = n THEN
+      RETURN QUERY SELECT e.revision, e.tx_id::text, e.seq FROM kefu_events e
+        WHERE e.stream_id = p_stream AND e.revision = existing_rev + n - 1;
+      RETURN;
+    END IF;
+    RAISE EXCEPTION 'event id % was already appended elsewhere', first_id USING ERRCODE = 'KF002';
+  END IF;
+
+  SELECT s.revision INTO cur FROM kefu_streams s WHERE s.stream_id = p_stream FOR UPDATE;
+  IF NOT FOUND THEN cur := -1; END IF;
+  IF (p_expected = 'no_stream' AND cur <> -1)
+     OR (p_expected = 'stream_exists' AND cur = -1)
+     OR (p_expected ~ '^[0-9]+$' AND cur <> p_expected::bigint) THEN
+    RAISE EXCEPTION 'wrong expected revision' USING ERRCODE = 'KF001', DETAIL = cur::text;
+  END IF;
+
+  IF cur = -1 THEN
+    INSERT INTO kefu_streams (stream_id, revision) VALUES (p_stream, n - 1) ON CONFLICT DO NOTHING;
+    IF NOT FOUND THEN
+      -- Another transaction created the stream after our read.
+      IF p_expected <> 'any' THEN
+        RAISE EXCEPTION 'wrong expected revision' USING ERRCODE = 'KF001', DETAIL = 'created concurrently';
+      END IF;
+      SELECT s.revision INTO cur FROM kefu_streams s WHERE s.stream_id = p_stream FOR UPDATE;
+      UPDATE kefu_streams SET revision = cur + n WHERE stream_id = p_stream;
+    END IF;
+  ELSE
+    UPDATE kefu_streams SET revision = cur + n WHERE stream_id = p_stream;
+  END IF;
+
+  INSERT INTO kefu_events (event_id, stream_id, revision, type, data, metadata)
+  SELECT (u.ev->>'id')::uuid, p_stream, cur + u.ord, u.ev->>'type', u.ev->'data', u.ev->'metadata'
+  FROM jsonb_array_elements(p_events) WITH ORDINALITY AS u(ev, ord)
+  ORDER BY u.ord;
+
+  PERFORM pg_notify('kefu_events', '');
+  RETURN QUERY SELECT cur + n, pg_current_xact_id()::text, currval(pg_get_serial_sequence('kefu_events', 'seq'));
+END
+$fn$;
+`;

@@ -1,0 +1,214 @@
+// One small SQL interface over node-postgres and PGlite, so the event store, migrations and read models
+// run the same SQL on a PostgreSQL server and on the embedded PGlite.
+import pg from 'pg';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { PGlite } from '@electric-sql/pglite';
+
+export interface SqlResult<R> {
+  rows: R[];
+  rowCount: number;
+}
+
+export interface SqlExecutor {
+  query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<SqlResult<R>>;
+  /** Runs several statements with no parameters (DDL scripts). */
+  script(text: string): Promise<void>;
+}
+
+export interface SqlClient extends SqlExecutor {
+  readonly kind: 'postgres' | 'pglite';
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /** Calls `onNotify` for each NOTIFY on `channel` (from any process). Returns an unlisten function. */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Runs `fn` while holding a lease named `key` (a PostgreSQL session advisory lock), so that one process
+   * among many sharing the database does the work. Resolves to false at once if another holder has it.
+   */
+  tryLease(key: string): Promise<Lease | null>;
+  /** The underlying pool or PGlite, for kysely. */
+  readonly raw: pg.Pool | PGlite;
+  close(): Promise<void>;
+}
+
+export interface Lease {
+  release(): Promise<void>;
+  /** Resolves if the lease is lost (its connection died). */
+  lost: Promise<void>;
+}
+
+function hashKey(key: string): number {
+  let h = 0;
+  for (let i = 0; i < key.length; i++) h = (Math.imul(h, 31) + key.charCodeAt(i)) | 0;
+  return h;
+}
+
+// node-postgres returns int8 as string by default; the code casts positions to text where it needs exact values.
+export function createPostgresClient(connectionString: string, options: { max?: number; schema?: string } = {}): SqlClient {
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.max ?? 10,
+    ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+  });
+  // An idle client that errors (server restart) must not crash the process; the pool replaces it.
+  pool.on('error', () => undefined);
+  return {
+    kind: 'postgres',
+    raw: pool,
+    async query<R>(text: string, params?: unknown[]) {
+      const r = await pool.query(text, params as unknown[]);
+      return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+    },
+    async script(text) {
+      await pool.query(text);
+    },
+    async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const tx: SqlExecutor = {
+          async query<R>(text: string, params?: unknown[]) {
+            const r = await client.query(text, params as unknown[]);
+            return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+          },
+          async script(text) {
+            await client.query(text);
+          },
+        };
+        const result = await fn(tx);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    async listen(channel, onNotify) {
+      const client = new pg.Client({ connectionString, ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}) });
+      client.on('error', () => undefined);
+      await client.connect();
+      client.on('notification', (n) => {
+        if (n.channel === channel) onNotify(n.payload ?? '');
+      });
+      await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      return async () => {
+        await client.end().catch(() => undefined);
+      };
+    },
+    async tryLease(key) {
+      const client = new pg.Client({ connectionString });
+      let markLost: () => void = () => undefined;
+      const lost = new Promise<void>((resolve) => (markLost = resolve));
+      client.on('error', () => markLost());
+      client.on('end', () => markLost());
+      await client.connect();
+      const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS ok', [0x6b656675, hashKey(key)]);
+      if (!r.rows[0]?.ok) {
+        await client.end();
+        return null;
+      }
+      return {
+        lost,
+        async release() {
+          await client.end().catch(() => undefined);
+        },
+      };
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
+/**
+ * PGlite is one connection in this process. Every query and transaction takes a turn through one queue, so
+ * a transaction never sees another caller's statements. A lock file keeps a second process off the data
+ * directory, which PGlite itself does not do.
+ */
+export async function createPgliteClient(dataDir: string | null): Promise<SqlClient> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  let lockFile: string | null = null;
+  if (dataDir) {
+    mkdirSync(dataDir, { recursive: true });
+    lockFile = path.join(dataDir, 'kefu.pid');
+    try {
+      const other = Number(readFileSync(lockFile, 'utf8'));
+      if (other && other !== process.pid && isAlive(other)) {
+        throw new Error(
+          `KEFU_DATA_DIR ${dataDir} is in use by another Kefu process (pid ${other}). The embedded database serves one process; set DATABASE_URL to share a PostgreSQL server.`,
+        );
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    writeFileSync(lockFile, String(process.pid));
+  }
+  const db = await PGlite.create(dataDir ? path.join(dataDir, 'pg') : undefined);
+  let queue: Promise<unknown> = Promise.resolve();
+  const turn = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = queue.then(fn, fn);
+    queue = run.catch(() => undefined);
+    return run;
+  };
+  const exec = async <R>(text: string, params?: unknown[]): Promise<SqlResult<R>> => {
+    const r = await db.query<R>(text, params);
+    return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+  };
+  const script = async (text: string): Promise<void> => {
+    await db.exec(text);
+  };
+  const listeners = new Map<string, Set<(p: string) => void>>();
+  return {
+    kind: 'pglite',
+    raw: db,
+    query: (text, params) => turn(() => exec(text, params)),
+    script: (text) => turn(() => script(text)),
+    transaction: (fn) =>
+      turn(async () => {
+        await db.exec('BEGIN');
+        try {
+          const result = await fn({ query: exec, script });
+          await db.exec('COMMIT');
+          return result;
+        } catch (err) {
+          await db.exec('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
+      }),
+    async listen(channel, onNotify) {
+      // Only this process can write to PGlite, so NOTIFY is delivered in process by PGlite itself.
+      let set = listeners.get(channel);
+      if (!set) {
+        set = new Set();
+        listeners.set(channel, set);
+        await db.listen(channel, (payload) => {
+          for (const l of listeners.get(channel) ?? []) l(payload);
+        });
+      }
+      set.add(onNotify);
+      return async () => {
+        set.delete(onNotify);
+      };
+    },
+    async tryLease() {
+      // One process owns the data directory, so it holds every lease.
+      return { lost: new Promise<void>(() => undefined), release: async () => undefined };
+    },
+    async close() {
+      await queue.catch(() => undefined);
+      await db.close();
+      if (lockFile) rmSync(lockFile, { force: true });
+    },
+  };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,21 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PostgresEventStore, migrateEventStore } from '../../src/adapters/eventstore/postgres/postgres-event-store.ts';
+import { createPgliteClient } from '../../src/adapters/sql/sql-client.ts';
+import { eventStoreConformance } from './conformance.ts';
+
+eventStoreConformance('PGlite (embedded)', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'kefu-pglite-'));
+  const sql = await createPgliteClient(dir);
+  await migrateEventStore(sql);
+  const store = new PostgresEventStore(sql);
+  return {
+    store,
+    dispose: async () => {
+      await store.close();
+      await sql.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
