@@ -19,6 +19,8 @@ export interface SqlExecutor {
 export interface SqlClient extends SqlExecutor {
   readonly kind: 'postgres' | 'pglite';
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /** Holds one connection for `fn` (PGlite: the only one, so nothing else runs meanwhile). */
+  withConnection<T>(fn: (conn: SqlExecutor) => Promise<T>): Promise<T>;
   /** Calls `onNotify` for each NOTIFY on `channel` (from any process). Returns an unlisten function. */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   /**
@@ -81,6 +83,22 @@ export function createPostgresClient(connectionString: string, options: { max?: 
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
         throw err;
+      } finally {
+        client.release();
+      }
+    },
+    async withConnection(fn) {
+      const client = await pool.connect();
+      try {
+        return await fn({
+          async query<R>(text: string, params?: unknown[]) {
+            const r = await client.query(text, params as unknown[]);
+            return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+          },
+          async script(text) {
+            await client.query(text);
+          },
+        });
       } finally {
         client.release();
       }
@@ -177,6 +195,7 @@ export async function createPgliteClient(dataDir: string | null): Promise<SqlCli
           throw err;
         }
       }),
+    withConnection: (fn) => turn(() => fn({ query: exec, script })),
     async listen(channel, onNotify) {
       // Only this process can write to PGlite, so NOTIFY is delivered in process by PGlite itself.
       let set = listeners.get(channel);

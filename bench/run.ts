@@ -1,0 +1,37 @@
+// `npm run bench`: runs each benchmark module, prints its tables, and rewrites its section of
+// bench/RESULTS.md. BENCH_ONLY=eventstore,... picks modules; BENCH_WRITE=0 leaves RESULTS.md alone.
+// Add a benchmark by writing a module that returns result rows (see bench/lib/module.ts) and listing it here.
+import { fileURLToPath } from 'node:url';
+import { envList } from './lib/config.ts';
+import { machineInfo } from './lib/machine.ts';
+import type { BenchModule } from './lib/module.ts';
+import { renderMachine, renderTables, writeSection } from './lib/report.ts';
+import { eventStoreBench } from './eventstore.ts';
+
+const modules: BenchModule[] = [eventStoreBench];
+
+const resultsFile = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
+
+const only = envList('BENCH_ONLY');
+const chosen = only ? modules.filter((m) => only.includes(m.name)) : modules;
+if (chosen.length === 0) throw new Error(`BENCH_ONLY matches no module; known: ${modules.map((m) => m.name).join(', ')}`);
+
+const machine = await machineInfo();
+console.log(`${renderMachine(machine)}\n`);
+
+for (const m of chosen) {
+  console.log(`## ${m.title}\n`);
+  const started = performance.now();
+  const rows = await m.run();
+  const seconds = (performance.now() - started) / 1000;
+  const tables = renderTables(rows, m.comparison);
+  console.log(`\n${tables}\n\n(${seconds.toFixed(0)} s)\n`);
+  if (process.env.BENCH_WRITE !== '0') {
+    writeSection(
+      resultsFile,
+      m.name,
+      [`### ${m.title}: latest run`, '', renderMachine(machine), '', m.describe(), '', tables, '', `Run time: ${seconds.toFixed(0)} s.`].join('\n'),
+    );
+  }
+}
+if (process.env.BENCH_WRITE !== '0') console.log(`Wrote ${resultsFile}`);

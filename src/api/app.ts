@@ -1,0 +1,127 @@
+// buildApp(deps): the fastify app with the GraphQL API, GraphiQL and health checks. It never listens.
+import Fastify, { type FastifyInstance } from 'fastify';
+import { readFileSync } from 'node:fs';
+import mercurius from 'mercurius';
+import type { FastifyBaseLogger } from 'fastify';
+import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
+import { DomainError } from '../domain/errors.ts';
+import type { Principal } from './auth.ts';
+import { BusPubSub } from './bus-pubsub.ts';
+import { newCorrelationId, type ApiDeps, type KefuContext } from './context.ts';
+import { formatError } from './errors.ts';
+import { agentResolvers } from './resolvers/agents.ts';
+import { instanceResolvers } from './resolvers/instances.ts';
+import { skillGroupResolvers } from './resolvers/skill-groups.ts';
+
+export const schemaPath = new URL('../../schema.graphql', import.meta.url);
+
+const DateTime = new GraphQLScalarType({
+  name: 'DateTime',
+  description: 'An ISO 8601 date and time in UTC',
+  serialize: (v) => new Date(v as string | Date).toISOString(),
+  parseValue: (v) => {
+    const d = new Date(String(v));
+    if (Number.isNaN(d.getTime())) throw new TypeError('DateTime must be an ISO 8601 string');
+    return d;
+  },
+  parseLiteral: (ast) => {
+    if (ast.kind !== Kind.STRING || Number.isNaN(Date.parse(ast.value))) throw new TypeError('DateTime must be an ISO 8601 string');
+    return new Date(ast.value);
+  },
+});
+
+function mergeResolvers(...parts: Record<string, object>[]): Record<string, object> {
+  const out: Record<string, object> = {};
+  for (const part of parts) for (const [type, fields] of Object.entries(part)) out[type] = { ...(out[type] ?? {}), ...fields };
+  return out;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+export interface BuildAppOptions {
+  logger?: FastifyBaseLogger;
+}
+
+export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    bodyLimit: 1024 * 1024,
+    trustProxy: false,
+    genReqId: () => newCorrelationId(),
+  }) as unknown as FastifyInstance;
+
+  app.decorateRequest('principal', null);
+  app.addHook('preHandler', async (request, reply) => {
+    if (!request.url.startsWith('/graphql')) return;
+    try {
+      request.principal = await deps.auth.authenticate(request.headers.authorization);
+    } catch (err) {
+      if (!(err instanceof DomainError)) throw err;
+      return reply.code(401).send({ data: null, errors: [{ message: err.message, extensions: { code: err.code } }] });
+    }
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_, reply) => {
+    if (!deps.ready()) return reply.code(503).send({ status: 'starting' });
+    try {
+      await deps.db.selectFrom('kefu_projection_checkpoints').select('name').limit(1).execute();
+    } catch {
+      return reply.code(503).send({ status: 'database unavailable' });
+    }
+    return { status: 'ready' };
+  });
+
+  const resolvers = mergeResolvers({ DateTime: DateTime as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, {
+    Principal: { resolveType: (p: { __typename: string }) => p.__typename },
+  });
+
+  await app.register(mercurius, {
+    schema: readFileSync(schemaPath, 'utf8'),
+    resolvers: resolvers as never,
+    path: '/graphql',
+    graphiql: true,
+    queryDepth: 12,
+    context: (request): Omit<KefuContext, 'pubsub'> => ({
+      deps,
+      principal: request.principal,
+      clientIp: request.ip,
+      correlationId: String(request.id),
+    }),
+    subscription: {
+      pubsub: new BusPubSub(deps.bus) as never,
+      onConnect: async ({ payload }: { payload?: Record<string, unknown> }) => {
+        const header = payload?.authorization ?? payload?.Authorization;
+        try {
+          const principal = await deps.auth.authenticate(typeof header === 'string' ? header : null);
+          if (!principal) return false;
+          return { principal };
+        } catch {
+          return false;
+        }
+      },
+      context: (_socket: unknown, request: { ip?: string }) => ({
+        deps,
+        clientIp: request?.ip ?? '',
+        correlationId: newCorrelationId(),
+      }),
+    },
+    errorFormatter: (execution, context) => {
+      const base = mercurius.defaultErrorFormatter(execution, context);
+      const log = (err: unknown) => app.log.error({ err }, 'unexpected error in a resolver');
+      // mercurius wraps parse and validation errors in one; show each of them.
+      const flat = (execution.errors ?? []).flatMap((e) => {
+        const inner = (e as GraphQLError).originalError as { errors?: unknown } | undefined;
+        return Array.isArray(inner?.errors) ? (inner.errors as GraphQLError[]) : [e as GraphQLError];
+      });
+      const errors = flat.map((e) => (e instanceof GraphQLError ? formatError(e, log) : formatError(new GraphQLError(e.message), log)));
+      return { statusCode: base.statusCode, response: { data: execution.data ?? null, errors } } as never;
+    },
+  });
+
+  return app;
+}

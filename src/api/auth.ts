@@ -1,0 +1,167 @@
+// Who is calling: the platform operator, an instance's API key, or a logged-in agent/supervisor/admin.
+import { SignJWT, jwtVerify } from 'jose';
+import { timingSafeEqual } from 'node:crypto';
+import { ForbiddenError, UnauthenticatedError } from '../domain/errors.ts';
+import type { ReadModel } from '../projections/projection.ts';
+import { randomToken, sha256, verifySecret, VerifiedTokens } from './credentials.ts';
+
+export type Principal =
+  | { kind: 'operator' }
+  | { kind: 'apiKey'; instanceId: string; keyId: string; role: 'ADMIN' | 'INTEGRATION' }
+  | { kind: 'agent'; instanceId: string; agentId: string; role: 'AGENT' | 'SUPERVISOR' | 'ADMIN' };
+
+export type InstancePrincipal = Exclude<Principal, { kind: 'operator' }>;
+
+export function actorOf(p: Principal): string {
+  switch (p.kind) {
+    case 'operator':
+      return 'operator';
+    case 'apiKey':
+      return `apikey:${p.keyId}`;
+    case 'agent':
+      return `agent:${p.agentId}`;
+  }
+}
+
+export function isAdmin(p: Principal): boolean {
+  return (p.kind === 'apiKey' && p.role === 'ADMIN') || (p.kind === 'agent' && p.role === 'ADMIN');
+}
+
+export function isSupervisor(p: Principal): boolean {
+  return isAdmin(p) || (p.kind === 'agent' && p.role === 'SUPERVISOR');
+}
+
+export const apiKeyPrefix = 'kefu_';
+
+export function formatApiKey(keyId: string, secret: string): string {
+  return `${apiKeyPrefix}${keyId}.${secret}`;
+}
+
+export interface OperatorCredential {
+  /** Either the configured token, compared as is, or the scrypt hash kept from the first start. */
+  token?: string;
+  hash?: string;
+}
+
+export class Authenticator {
+  private readonly db: ReadModel;
+  private readonly operator: OperatorCredential;
+  private readonly signingKey: Uint8Array;
+  private readonly verified = new VerifiedTokens();
+  readonly tokenTtlSeconds: number;
+
+  constructor(deps: { db: ReadModel; operator: OperatorCredential; signingKey: Uint8Array; tokenTtlSeconds?: number }) {
+    this.db = deps.db;
+    this.operator = deps.operator;
+    this.signingKey = deps.signingKey;
+    this.tokenTtlSeconds = deps.tokenTtlSeconds ?? 12 * 3600;
+  }
+
+  /** The principal behind an `Authorization` header value, or null when there is none. */
+  async authenticate(header: string | undefined | null): Promise<Principal | null> {
+    // No header, or "Bearer" with nothing after it (what many clients send before login): anonymous.
+    if (!header || /^Bearer\s*$/i.test(header)) return null;
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!m) throw new UnauthenticatedError('The Authorization header must be "Bearer <token>"');
+    const token = m[1]!;
+    if (token.startsWith(apiKeyPrefix)) return this.apiKey(token);
+    if (token.startsWith('eyJ')) return this.agentToken(token);
+    if (await this.isOperator(token)) return { kind: 'operator' };
+    throw new UnauthenticatedError('Unknown or expired token');
+  }
+
+  async issueAgentToken(instanceId: string, agentId: string): Promise<{ token: string; expiresAt: Date }> {
+    const expiresAt = new Date(Date.now() + this.tokenTtlSeconds * 1000);
+    const token = await new SignJWT({ iid: instanceId })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(agentId)
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
+      .setIssuer('kefu')
+      .sign(this.signingKey);
+    return { token, expiresAt };
+  }
+
+  private async isOperator(token: string): Promise<boolean> {
+    if (this.operator.token !== undefined) {
+      const a = Buffer.from(sha256(token));
+      const b = Buffer.from(sha256(this.operator.token));
+      return timingSafeEqual(a, b);
+    }
+    const hash = this.operator.hash;
+    if (!hash) return false;
+    if (this.verified.has(token, hash)) return true;
+    const ok = await verifySecret(token, hash);
+    if (ok) this.verified.add(token, hash);
+    return ok;
+  }
+
+  private async apiKey(token: string): Promise<Principal> {
+    const m = /^kefu_([0-9a-f-]{36})\.([A-Za-z0-9_-]+)$/.exec(token);
+    if (!m) throw new UnauthenticatedError('Malformed API key');
+    const row = await this.db
+      .selectFrom('api_keys')
+      .innerJoin('instances', 'instances.id', 'api_keys.instance_id')
+      .select(['api_keys.id', 'api_keys.instance_id', 'api_keys.role', 'api_keys.secret_hash', 'api_keys.revoked_at'])
+      .where('api_keys.id', '=', m[1]!)
+      .executeTakeFirst();
+    if (!row || row.revoked_at) throw new UnauthenticatedError('Unknown or revoked API key');
+    const secret = m[2]!;
+    if (!this.verified.has(secret, row.secret_hash)) {
+      if (!(await verifySecret(secret, row.secret_hash))) throw new UnauthenticatedError('Unknown or revoked API key');
+      this.verified.add(secret, row.secret_hash);
+    }
+    return { kind: 'apiKey', instanceId: row.instance_id, keyId: row.id, role: row.role as 'ADMIN' | 'INTEGRATION' };
+  }
+
+  private async agentToken(token: string): Promise<Principal> {
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(token, this.signingKey, { issuer: 'kefu', algorithms: ['HS256'] }));
+    } catch {
+      throw new UnauthenticatedError('Unknown or expired token');
+    }
+    const instanceId = typeof payload.iid === 'string' ? payload.iid : '';
+    const agentId = payload.sub ?? '';
+    const row = await this.db
+      .selectFrom('agents')
+      .select(['role', 'deleted_at', 'updated_at'])
+      .where('instance_id', '=', instanceId)
+      .where('id', '=', agentId)
+      .executeTakeFirst();
+    if (!row || row.deleted_at) throw new UnauthenticatedError('This agent no longer exists');
+    return { kind: 'agent', instanceId, agentId, role: row.role as 'AGENT' | 'SUPERVISOR' | 'ADMIN' };
+  }
+}
+
+export function requirePrincipal(p: Principal | null): Principal {
+  if (!p) throw new UnauthenticatedError('Sign in: send "Authorization: Bearer <token>"');
+  return p;
+}
+
+export function requireOperator(p: Principal | null): { kind: 'operator' } {
+  const principal = requirePrincipal(p);
+  if (principal.kind !== 'operator') throw new ForbiddenError('Only the platform operator may do this');
+  return principal;
+}
+
+/** Any principal of an instance (not the operator, who has no instance of their own). */
+export function requireInstance(p: Principal | null): InstancePrincipal {
+  const principal = requirePrincipal(p);
+  if (principal.kind === 'operator') throw new ForbiddenError('The platform operator acts on instances only through operator operations');
+  return principal;
+}
+
+export function requireAdmin(p: Principal | null): InstancePrincipal {
+  const principal = requireInstance(p);
+  if (!isAdmin(principal)) throw new ForbiddenError('Only an instance admin may do this');
+  return principal;
+}
+
+export function requireSupervisor(p: Principal | null): InstancePrincipal {
+  const principal = requireInstance(p);
+  if (!isSupervisor(principal)) throw new ForbiddenError('Only a supervisor or admin may do this');
+  return principal;
+}
+
+export { randomToken };

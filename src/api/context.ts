@@ -1,0 +1,55 @@
+import { randomUUID } from 'node:crypto';
+import type { CommandHandler } from '../adapters/eventstore/command-handler.ts';
+import type { CommandMetadata } from '../domain/decider.ts';
+import type { Bus } from '../domain/ports/bus.ts';
+import type { Position } from '../domain/ports/event-store.ts';
+import type { ReadModel } from '../projections/projection.ts';
+import type { Logger } from '../projections/projection-runner.ts';
+import type { Authenticator, Principal } from './auth.ts';
+import { actorOf } from './auth.ts';
+import type { LoginThrottle } from './login-throttle.ts';
+
+export interface ReadModelSync {
+  /** Resolves once the read models include the event at `position` (or the wait timed out). */
+  waitFor(position: Position, options?: { projections?: string[]; timeoutMs?: number }): Promise<boolean>;
+}
+
+export interface ApiDeps {
+  commands: CommandHandler;
+  db: ReadModel;
+  readModels: ReadModelSync;
+  bus: Bus;
+  auth: Authenticator;
+  loginThrottle: LoginThrottle;
+  logger: Logger;
+  clock: () => Date;
+  /** Readiness: true once projections have caught up at start. */
+  ready: () => boolean;
+}
+
+export interface KefuContext {
+  deps: ApiDeps;
+  principal: Principal | null;
+  clientIp: string;
+  correlationId: string;
+}
+
+export function commandMetadata(ctx: KefuContext, instanceId: string): CommandMetadata {
+  return {
+    now: ctx.deps.clock().toISOString(),
+    instanceId,
+    actor: ctx.principal ? actorOf(ctx.principal) : 'anonymous',
+    correlationId: ctx.correlationId,
+  };
+}
+
+/** Waits until the read models show what a command appended, so the mutation can return them. */
+export async function settle(ctx: KefuContext, position: Position | null, projections?: string[]): Promise<void> {
+  if (!position) return;
+  const ok = await ctx.deps.readModels.waitFor(position, projections ? { projections } : {});
+  if (!ok) ctx.deps.logger.warn({ position: String(position.commit) }, 'read models lag behind a command');
+}
+
+export function newCorrelationId(): string {
+  return randomUUID();
+}

@@ -1,0 +1,43 @@
+// Maps errors to GraphQL errors with extensions.code; never a stack trace or an internal message.
+import mercurius from 'mercurius';
+import { GraphQLError } from 'graphql';
+import { DomainError, RateLimitedError, ValidationError } from '../domain/errors.ts';
+
+const { ErrorWithProps } = mercurius;
+
+export function toGraphQLError(err: unknown): Error {
+  if (err instanceof DomainError) {
+    const extensions: Record<string, unknown> = { code: err.code };
+    if (err instanceof ValidationError) extensions.field = err.field;
+    if (err instanceof RateLimitedError) extensions.retryAfterSeconds = err.retryAfterSeconds;
+    return new ErrorWithProps(err.message, extensions);
+  }
+  return err as Error;
+}
+
+interface FormattedError {
+  message: string;
+  locations?: unknown;
+  path?: unknown;
+  extensions?: Record<string, unknown>;
+}
+
+/** Gives every error a code. Errors with no known origin are logged and shown as INTERNAL_SERVER_ERROR. */
+export function formatError(error: GraphQLError, log: (err: unknown) => void): FormattedError {
+  const original = error.originalError as (Error & { extensions?: Record<string, unknown> }) | undefined;
+  const base = { message: error.message, locations: error.locations, path: error.path };
+  if (original instanceof DomainError) return { ...base, extensions: (toGraphQLError(original) as { extensions?: Record<string, unknown> }).extensions };
+  if (original && original instanceof ErrorWithProps) return { ...base, extensions: original.extensions };
+  if (!original || original instanceof GraphQLError) {
+    // Parse and validation errors: the query itself is wrong.
+    const code = (error.extensions?.code as string | undefined) ?? 'BAD_USER_INPUT';
+    return { ...base, extensions: { ...error.extensions, code } };
+  }
+  const status = (original as { statusCode?: number }).statusCode;
+  if (status !== undefined && status >= 400 && status < 500) {
+    // The request itself is wrong (an empty or malformed body, a method not allowed).
+    return { ...base, extensions: { code: status === 401 ? 'UNAUTHENTICATED' : 'BAD_USER_INPUT' } };
+  }
+  log(original);
+  return { message: 'Internal server error', locations: error.locations, path: error.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+}

@@ -1,0 +1,162 @@
+import { randomUUID } from 'node:crypto';
+import type { Selectable } from 'kysely';
+import { z } from 'zod';
+import { NotFoundError } from '../../domain/errors.ts';
+import { routingStrategies } from '../../domain/skill-group/skill-group.ts';
+import { skillGroupDecider, type SkillGroupCommand } from '../../domain/skill-group/skill-group.decide.ts';
+import { streams } from '../../domain/streams.ts';
+import type { ReadModelDb } from '../../projections/read-model-db.ts';
+import { requireAdmin, requireInstance } from '../auth.ts';
+import { commandMetadata, settle, type KefuContext } from '../context.ts';
+import { id, name, parseInput } from '../input.ts';
+import { loadAgentRow, toAgent } from './agents.ts';
+
+type SkillGroupRow = Selectable<ReadModelDb['skill_groups']>;
+
+export function toSkillGroup(row: SkillGroupRow) {
+  return {
+    id: row.id,
+    instanceId: row.instance_id,
+    name: row.name,
+    channel: row.channel,
+    strategy: row.strategy,
+    maxConcurrency: row.max_concurrency,
+    ringTimeoutSeconds: row.ring_timeout_seconds,
+    wrapUpSeconds: row.wrap_up_seconds,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+async function loadSkillGroup(ctx: KefuContext, instanceId: string, skillGroupId: string) {
+  const row = await ctx.deps.db
+    .selectFrom('skill_groups')
+    .selectAll()
+    .where('instance_id', '=', instanceId)
+    .where('id', '=', skillGroupId)
+    .where('deleted_at', 'is', null)
+    .executeTakeFirst();
+  if (!row) throw new NotFoundError('Skill group', skillGroupId);
+  return toSkillGroup(row);
+}
+
+async function skillGroupCommand(ctx: KefuContext, instanceId: string, command: SkillGroupCommand) {
+  const result = await ctx.deps.commands.handle(streams.skillGroup(instanceId, command.data.skillGroupId), skillGroupDecider, command);
+  await settle(ctx, result.position, ['skillGroups']);
+  return result;
+}
+
+const strategy = z.enum(routingStrategies);
+const seconds = (max: number) => z.number().int().min(0, 'must not be negative').max(max, `at most ${max}`);
+const concurrency = z.number().int().min(1, 'at least 1').max(50, 'at most 50');
+const createInput = z.object({
+  name,
+  channel: z.enum(['PHONE', 'ONLINE', 'AV']),
+  strategy: strategy.nullish(),
+  maxConcurrency: concurrency.nullish(),
+  ringTimeoutSeconds: seconds(600).min(5, 'at least 5').nullish(),
+  wrapUpSeconds: seconds(3600).nullish(),
+});
+const updateInput = z.object({
+  id,
+  name: name.nullish(),
+  strategy: strategy.nullish(),
+  maxConcurrency: concurrency.nullish(),
+  ringTimeoutSeconds: seconds(600).min(5, 'at least 5').nullish(),
+  wrapUpSeconds: seconds(3600).nullish(),
+});
+const memberInput = z.object({ skillGroupId: id, agentId: id, level: z.number().int().min(1, 'at least 1').max(10, 'at most 10').nullish() });
+const removeMemberInput = z.object({ skillGroupId: id, agentId: id });
+
+export const skillGroupResolvers = {
+  Query: {
+    async skillGroups(_: unknown, args: unknown, ctx: KefuContext) {
+      const p = requireInstance(ctx.principal);
+      const { channel } = parseInput(z.object({ channel: z.enum(['PHONE', 'ONLINE', 'AV']).nullish() }), args, '');
+      let q = ctx.deps.db.selectFrom('skill_groups').selectAll().where('instance_id', '=', p.instanceId).where('deleted_at', 'is', null);
+      if (channel) q = q.where('channel', '=', channel);
+      return (await q.orderBy('name').orderBy('id').execute()).map(toSkillGroup);
+    },
+    async skillGroup(_: unknown, args: unknown, ctx: KefuContext) {
+      const p = requireInstance(ctx.principal);
+      const { id: groupId } = parseInput(z.object({ id }), args, '');
+      return loadSkillGroup(ctx, p.instanceId, groupId);
+    },
+  },
+  Mutation: {
+    async createSkillGroup(_: unknown, args: { input: unknown }, ctx: KefuContext) {
+      const p = requireAdmin(ctx.principal);
+      const input = parseInput(createInput, args.input);
+      const skillGroupId = randomUUID();
+      await skillGroupCommand(ctx, p.instanceId, {
+        type: 'CreateSkillGroup',
+        data: {
+          skillGroupId,
+          name: input.name,
+          channel: input.channel,
+          strategy: input.strategy ?? 'LONGEST_IDLE',
+          maxConcurrency: input.maxConcurrency ?? (input.channel === 'ONLINE' ? 5 : 1),
+          ringTimeoutSeconds: input.ringTimeoutSeconds ?? 15,
+          wrapUpSeconds: input.wrapUpSeconds ?? 0,
+        },
+        metadata: commandMetadata(ctx, p.instanceId),
+      });
+      return loadSkillGroup(ctx, p.instanceId, skillGroupId);
+    },
+    async updateSkillGroup(_: unknown, args: { input: unknown }, ctx: KefuContext) {
+      const p = requireAdmin(ctx.principal);
+      const input = parseInput(updateInput, args.input);
+      const { id: skillGroupId, ...rest } = input;
+      const changes = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== null && v !== undefined));
+      await skillGroupCommand(ctx, p.instanceId, {
+        type: 'UpdateSkillGroup',
+        data: { skillGroupId, ...changes },
+        metadata: commandMetadata(ctx, p.instanceId),
+      });
+      return loadSkillGroup(ctx, p.instanceId, skillGroupId);
+    },
+    async deleteSkillGroup(_: unknown, args: { input: unknown }, ctx: KefuContext) {
+      const p = requireAdmin(ctx.principal);
+      const { id: skillGroupId } = parseInput(z.object({ id }), args.input);
+      await skillGroupCommand(ctx, p.instanceId, { type: 'DeleteSkillGroup', data: { skillGroupId }, metadata: commandMetadata(ctx, p.instanceId) });
+      return { id: skillGroupId };
+    },
+    async setSkillGroupMember(_: unknown, args: { input: unknown }, ctx: KefuContext) {
+      const p = requireAdmin(ctx.principal);
+      const input = parseInput(memberInput, args.input);
+      await loadAgentRow(ctx, p.instanceId, input.agentId);
+      await skillGroupCommand(ctx, p.instanceId, {
+        type: 'SetSkillGroupMember',
+        data: { skillGroupId: input.skillGroupId, agentId: input.agentId, level: input.level ?? 1 },
+        metadata: commandMetadata(ctx, p.instanceId),
+      });
+      return loadSkillGroup(ctx, p.instanceId, input.skillGroupId);
+    },
+    async removeSkillGroupMember(_: unknown, args: { input: unknown }, ctx: KefuContext) {
+      const p = requireAdmin(ctx.principal);
+      const input = parseInput(removeMemberInput, args.input);
+      await skillGroupCommand(ctx, p.instanceId, {
+        type: 'RemoveSkillGroupMember',
+        data: { skillGroupId: input.skillGroupId, agentId: input.agentId },
+        metadata: commandMetadata(ctx, p.instanceId),
+      });
+      return loadSkillGroup(ctx, p.instanceId, input.skillGroupId);
+    },
+  },
+  SkillGroup: {
+    async members(group: { id: string; instanceId: string }, _: unknown, ctx: KefuContext) {
+      const rows = await ctx.deps.db
+        .selectFrom('skill_group_members as m')
+        .innerJoin('agents as a', (j) => j.onRef('a.id', '=', 'm.agent_id').onRef('a.instance_id', '=', 'm.instance_id'))
+        .selectAll('a')
+        .select('m.level')
+        .where('m.instance_id', '=', group.instanceId)
+        .where('m.skill_group_id', '=', group.id)
+        .where('a.deleted_at', 'is', null)
+        .orderBy('m.level')
+        .orderBy('a.name')
+        .execute();
+      return rows.map((r) => ({ level: r.level, agent: toAgent(r) }));
+    },
+  },
+};

@@ -1,0 +1,97 @@
+import type { DomainEvent } from '../decider.ts';
+
+export type QualificationStatus = 'NOT_SUBMITTED' | 'PENDING' | 'APPROVED' | 'REJECTED';
+export type ApiKeyRole = 'ADMIN' | 'INTEGRATION';
+
+export const defaultBreakReasons = ['Rest', 'Meal', 'Meeting', 'Training'];
+
+export type InstanceEvent =
+  | DomainEvent<'InstanceCreated', { instanceId: string; name: string; breakReasons: string[] }>
+  | DomainEvent<'InstanceRenamed', { name: string }>
+  | DomainEvent<'QualificationSubmitted', { companyName: string; registrationNumber: string; documents: string[] }>
+  | DomainEvent<'QualificationApproved', { reason: string | null }>
+  | DomainEvent<'QualificationRejected', { reason: string }>
+  | DomainEvent<'SeatsPurchased', { seats: number; totalSeats: number }>
+  | DomainEvent<'ApiKeyCreated', { keyId: string; name: string; role: ApiKeyRole; secretHash: string }>
+  | DomainEvent<'ApiKeyRevoked', { keyId: string }>
+  | DomainEvent<'BreakReasonsConfigured', { reasons: string[] }>
+  | DomainEvent<'AgentSeatAssigned', { agentId: string; login: string }>
+  | DomainEvent<'AgentSeatReleased', { agentId: string; login: string }>
+  | DomainEvent<'AgentLoginChanged', { agentId: string; from: string; to: string }>;
+
+export interface ActiveInstance {
+  status: 'active';
+  id: string;
+  name: string;
+  qualification: QualificationStatus;
+  seats: number;
+  /** agentId → login of every agent holding a seat (created and not deleted). */
+  seatHolders: Map<string, string>;
+  apiKeys: Map<string, { role: ApiKeyRole; revoked: boolean }>;
+  breakReasons: string[];
+}
+
+export type InstanceState = { status: 'none' } | ActiveInstance;
+
+export const initialInstanceState = (): InstanceState => ({ status: 'none' });
+
+export function evolveInstance(state: InstanceState, event: InstanceEvent): InstanceState {
+  if (event.type === 'InstanceCreated') {
+    return {
+      status: 'active',
+      id: event.data.instanceId,
+      name: event.data.name,
+      qualification: 'NOT_SUBMITTED',
+      seats: 0,
+      seatHolders: new Map(),
+      apiKeys: new Map(),
+      breakReasons: event.data.breakReasons,
+    };
+  }
+  if (state.status !== 'active') return state;
+  switch (event.type) {
+    case 'InstanceRenamed':
+      return { ...state, name: event.data.name };
+    case 'QualificationSubmitted':
+      return { ...state, qualification: 'PENDING' };
+    case 'QualificationApproved':
+      return { ...state, qualification: 'APPROVED' };
+    case 'QualificationRejected':
+      return { ...state, qualification: 'REJECTED' };
+    case 'SeatsPurchased':
+      return { ...state, seats: event.data.totalSeats };
+    case 'ApiKeyCreated': {
+      const apiKeys = new Map(state.apiKeys);
+      apiKeys.set(event.data.keyId, { role: event.data.role, revoked: false });
+      return { ...state, apiKeys };
+    }
+    case 'ApiKeyRevoked': {
+      const apiKeys = new Map(state.apiKeys);
+      const key = apiKeys.get(event.data.keyId);
+      if (key) apiKeys.set(event.data.keyId, { ...key, revoked: true });
+      return { ...state, apiKeys };
+    }
+    case 'BreakReasonsConfigured':
+      return { ...state, breakReasons: event.data.reasons };
+    case 'AgentSeatAssigned': {
+      const seatHolders = new Map(state.seatHolders);
+      seatHolders.set(event.data.agentId, event.data.login);
+      return { ...state, seatHolders };
+    }
+    case 'AgentSeatReleased': {
+      const seatHolders = new Map(state.seatHolders);
+      seatHolders.delete(event.data.agentId);
+      return { ...state, seatHolders };
+    }
+    case 'AgentLoginChanged': {
+      const seatHolders = new Map(state.seatHolders);
+      seatHolders.set(event.data.agentId, event.data.to);
+      return { ...state, seatHolders };
+    }
+    default: {
+      const unknown: never = event;
+      return unknown;
+    }
+  }
+}
+

@@ -1,0 +1,191 @@
+// Composition root: config → adapters → processes → API.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger as PinoLogger } from 'pino';
+import { InProcessBus } from './adapters/bus/in-process-bus.ts';
+import { NatsBus } from './adapters/bus/nats-bus.ts';
+import { CommandHandler } from './adapters/eventstore/command-handler.ts';
+import { EventStoreDbEventStore } from './adapters/eventstore/eventstoredb/eventstoredb-event-store.ts';
+import { migrateEventStore, PostgresEventStore } from './adapters/eventstore/postgres/postgres-event-store.ts';
+import { createKysely } from './adapters/sql/kysely-dialect.ts';
+import { createPgliteClient, createPostgresClient, type SqlClient } from './adapters/sql/sql-client.ts';
+import { buildApp } from './api/app.ts';
+import { Authenticator, type OperatorCredential } from './api/auth.ts';
+import { hashSecret, randomToken } from './api/credentials.ts';
+import { LoginThrottle } from './api/login-throttle.ts';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import type { Bus } from './domain/ports/bus.ts';
+import type { EventStore } from './domain/ports/event-store.ts';
+import { migrateReadModels } from './projections/migrations.ts';
+import type { ReadModel } from './projections/projection.ts';
+import { ProjectionRunner } from './projections/projection-runner.ts';
+import { allProjections } from './projections/registry.ts';
+import type { ReadModelDb } from './projections/read-model-db.ts';
+
+export interface Kefu {
+  config: Config;
+  app: FastifyInstance;
+  store: EventStore;
+  sql: SqlClient;
+  db: ReadModel;
+  bus: Bus;
+  projections: ProjectionRunner;
+  /** The operator token, when this start generated it (printed once). */
+  generatedOperatorToken: string | null;
+  close(): Promise<void>;
+}
+
+export interface Storage {
+  sql: SqlClient;
+  db: ReadModel;
+  store: EventStore;
+}
+
+/** The databases: PostgreSQL when DATABASE_URL is set, else PGlite in KEFU_DATA_DIR; events in EventStoreDB when EVENTSTORE_URL is set. */
+export async function openStorage(config: Config): Promise<Storage> {
+  const sql = config.DATABASE_URL ? createPostgresClient(config.DATABASE_URL) : await createPgliteClient(path.resolve(config.KEFU_DATA_DIR));
+  try {
+    const db = createKysely<ReadModelDb>(sql);
+    let store: EventStore;
+    if (config.EVENTSTORE_URL) {
+      store = new EventStoreDbEventStore(config.EVENTSTORE_URL);
+    } else {
+      await migrateEventStore(sql);
+      store = new PostgresEventStore(sql);
+    }
+    await migrateReadModels(db as never);
+    return { sql, db, store };
+  } catch (err) {
+    await sql.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function signingKey(db: ReadModel): Promise<Uint8Array> {
+  await db
+    .insertInto('kefu_secrets')
+    .values({ name: 'token_signing_key', value: randomToken(32), created_at: new Date() })
+    .onConflict((c) => c.column('name').doNothing())
+    .execute();
+  const row = await db.selectFrom('kefu_secrets').select('value').where('name', '=', 'token_signing_key').executeTakeFirstOrThrow();
+  return Buffer.from(row.value, 'base64url');
+}
+
+/** The configured operator token, or the hash of one generated on the very first start. */
+async function operatorCredential(db: ReadModel, config: Config): Promise<{ credential: OperatorCredential; generated: string | null }> {
+  if (config.KEFU_OPERATOR_TOKEN) return { credential: { token: config.KEFU_OPERATOR_TOKEN }, generated: null };
+  const existing = await db.selectFrom('kefu_secrets').select('value').where('name', '=', 'operator_token_hash').executeTakeFirst();
+  if (existing) return { credential: { hash: existing.value }, generated: null };
+  const token = `kefu_op_${randomToken(24)}`;
+  const inserted = await db
+    .insertInto('kefu_secrets')
+    .values({ name: 'operator_token_hash', value: await hashSecret(token), created_at: new Date() })
+    .onConflict((c) => c.column('name').doNothing())
+    .executeTakeFirst();
+  const row = await db.selectFrom('kefu_secrets').select('value').where('name', '=', 'operator_token_hash').executeTakeFirstOrThrow();
+  return { credential: { hash: row.value }, generated: Number(inserted.numInsertedOrUpdatedRows ?? 0n) > 0 ? token : null };
+}
+
+export async function startKefu(config: Config, options: { logger?: PinoLogger; listen?: boolean } = {}): Promise<Kefu> {
+  const logger = options.logger ?? pino({ level: config.LOG_LEVEL });
+  const { sql, db, store } = await openStorage(config);
+  const bus: Bus = config.NATS_URL ? await NatsBus.connect(config.NATS_URL) : new InProcessBus();
+  const projections = new ProjectionRunner({ store, db, sql, bus, projections: allProjections, logger });
+  let ready = false;
+  await projections.start();
+  void store.headPosition().then(async (head) => {
+    if (head) await projections.waitFor(head, { timeoutMs: 10 * 60_000 });
+    ready = true;
+  });
+
+  const { credential, generated } = await operatorCredential(db, config);
+  const auth = new Authenticator({ db, operator: credential, signingKey: await signingKey(db), tokenTtlSeconds: config.KEFU_TOKEN_TTL_SECONDS });
+  const app = await buildApp(
+    {
+      commands: new CommandHandler(store),
+      db,
+      readModels: projections,
+      bus,
+      auth,
+      loginThrottle: new LoginThrottle(),
+      logger,
+      clock: () => new Date(),
+      ready: () => ready,
+    },
+    { logger },
+  );
+
+  const close = async () => {
+    await app.close();
+    await projections.stop();
+    await bus.close();
+    await store.close();
+    await db.destroy();
+    await sql.close();
+  };
+  if (options.listen !== false) {
+    try {
+      await app.listen({ port: config.PORT, host: config.HOST });
+    } catch (err) {
+      await close();
+      throw err;
+    }
+  }
+  return { config, app, store, sql, db, bus, projections, generatedOperatorToken: generated, close };
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = pino({ level: config.LOG_LEVEL });
+  const kefu = await startKefu(config, { logger });
+  const address = kefu.app.server.address();
+  const where = typeof address === 'object' && address ? `http://${address.address}:${address.port}` : String(address);
+  if (kefu.generatedOperatorToken) {
+    // Shown this once: only its hash is kept.
+    console.log(
+      `\n  Platform operator token (shown once, keep it safe; Kefu stores only its hash):\n\n    ${kefu.generatedOperatorToken}\n\n  Set KEFU_OPERATOR_TOKEN to choose your own instead.\n`,
+    );
+  }
+  logger.info(
+    {
+      graphql: `${where}/graphql`,
+      graphiql: `${where}/graphiql`,
+      database: config.DATABASE_URL ? 'postgresql' : `pglite:${path.resolve(config.KEFU_DATA_DIR)}`,
+      eventStore: kefu.store.name,
+      bus: kefu.bus.name,
+    },
+    'Kefu is listening',
+  );
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, 'shutting down');
+    kefu.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((err: unknown) => {
+    console.error('Kefu failed to start:', err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}

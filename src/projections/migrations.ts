@@ -1,0 +1,49 @@
+// Read model migrations (kysely). Each projection's tables sit in its folder; this file orders them.
+import { sql, type Kysely } from 'kysely';
+import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
+import { agentsMigrations } from './agents/agents.migrations.ts';
+import { instancesMigrations } from './instances/instances.migrations.ts';
+import { skillGroupsMigrations } from './skill-groups/skill-groups.migrations.ts';
+
+const coreMigrations: Record<string, Migration> = {
+  '2026_11_25_000_core': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('kefu_projection_checkpoints')
+        .ifNotExists()
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('position', 'text')
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+      await db.schema
+        .createTable('kefu_secrets')
+        .ifNotExists()
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+    },
+  },
+};
+
+export const allMigrations: Record<string, Migration> = {
+  ...coreMigrations,
+  ...instancesMigrations,
+  ...agentsMigrations,
+  ...skillGroupsMigrations,
+};
+
+class StaticMigrationProvider implements MigrationProvider {
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return allMigrations;
+  }
+}
+
+export async function migrateReadModels(db: Kysely<unknown>): Promise<void> {
+  const migrator = new Migrator({ db, provider: new StaticMigrationProvider(), migrationTableName: 'kefu_migrations', migrationLockTableName: 'kefu_migrations_lock' });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error');
+    throw new Error(`Read model migration ${failed?.migrationName ?? ''} failed: ${(error as Error).message ?? String(error)}`);
+  }
+}

@@ -1,0 +1,233 @@
+// Runs projections: each reads all events from its checkpoint and writes its rows and its new checkpoint
+// in one transaction, then publishes its changes on the bus. One process among those sharing a database
+// runs a given projection (a lease); a checkpoint check inside each transaction keeps even two runners
+// (a rebuild from the command line beside a running server) from applying an event twice.
+import { EventEmitter } from 'node:events';
+import { sql } from 'kysely';
+import type { Bus } from '../domain/ports/bus.ts';
+import type { EventStore, Position, RecordedEvent, Subscription } from '../domain/ports/event-store.ts';
+import { comparePositions, positionFromString, positionToString } from '../domain/ports/event-store.ts';
+import type { Lease, SqlClient } from '../adapters/sql/sql-client.ts';
+import type { Projection, ReadModel } from './projection.ts';
+
+export interface Logger {
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+}
+
+export interface ProjectionRunnerDeps {
+  store: EventStore;
+  db: ReadModel;
+  sql: SqlClient;
+  bus: Bus;
+  projections: Projection[];
+  logger: Logger;
+  /** Events per transaction while catching up. */
+  batchSize?: number;
+  /** How often a process without a lease tries to take it, and polls checkpoints held elsewhere. */
+  leaseRetryMs?: number;
+}
+
+class CheckpointMoved extends Error {}
+
+async function readCheckpoint(db: ReadModel, name: string): Promise<Position | null> {
+  const row = await db.selectFrom('kefu_projection_checkpoints').select('position').where('name', '=', name).executeTakeFirst();
+  return row?.position ? positionFromString(row.position) : null;
+}
+
+/**
+ * Applies `events` to `projection` in one transaction, if its checkpoint is still `from`. Returns the
+ * bus messages to publish after commit.
+ */
+export async function applyBatch(
+  db: ReadModel,
+  projection: Projection,
+  from: Position | null,
+  events: RecordedEvent[],
+): Promise<{ topic: string; message: unknown }[]> {
+  const out: { topic: string; message: unknown }[] = [];
+  const last = events[events.length - 1]!;
+  await db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto('kefu_projection_checkpoints')
+      .values({ name: projection.name, position: null, updated_at: new Date() })
+      .onConflict((c) => c.column('name').doNothing())
+      .execute();
+    const row = await trx
+      .selectFrom('kefu_projection_checkpoints')
+      .select('position')
+      .where('name', '=', projection.name)
+      .forUpdate()
+      .executeTakeFirstOrThrow();
+    const stored = row.position ? positionFromString(row.position) : null;
+    if ((stored === null) !== (from === null) || (stored && from && comparePositions(stored, from) !== 0)) {
+      throw new CheckpointMoved();
+    }
+    const sink = { publish: (topic: string, message: unknown) => out.push({ topic, message }) };
+    for (const event of events) {
+      if (projection.eventTypes.has(event.type)) await projection.apply(trx, event, sink);
+    }
+    await trx
+      .updateTable('kefu_projection_checkpoints')
+      .set({ position: positionToString(last.position), updated_at: new Date() })
+      .where('name', '=', projection.name)
+      .execute();
+  });
+  return out;
+}
+
+/** Empties a projection's tables and checkpoint and replays every event into it. */
+export async function rebuildProjection(deps: { store: EventStore; db: ReadModel; projection: Projection; batchSize?: number }): Promise<number> {
+  const { store, db, projection } = deps;
+  await db.transaction().execute(async (trx) => {
+    for (const table of projection.tables) await sql`DELETE FROM ${sql.table(table)}`.execute(trx);
+    await trx.deleteFrom('kefu_projection_checkpoints').where('name', '=', projection.name).execute();
+  });
+  let from: Position | null = null;
+  let count = 0;
+  for (;;) {
+    const events = await store.readAll({ after: from, maxCount: deps.batchSize ?? 2000 });
+    if (events.length === 0) return count;
+    await applyBatch(db, projection, from, events);
+    from = events[events.length - 1]!.position;
+    count += events.length;
+  }
+}
+
+interface Running {
+  projection: Projection;
+  lease: Lease;
+  subscription: Subscription | null;
+  position: Position | null;
+}
+
+export class ProjectionRunner {
+  private readonly deps: ProjectionRunnerDeps;
+  private readonly running = new Map<string, Running>();
+  /** Last known checkpoint of every projection, run here or elsewhere. */
+  private readonly known = new Map<string, Position | null>();
+  private readonly progress = new EventEmitter();
+  private stopped = false;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(deps: ProjectionRunnerDeps) {
+    this.deps = deps;
+    this.progress.setMaxListeners(0);
+  }
+
+  async start(): Promise<void> {
+    await this.tick();
+    this.timer = setInterval(() => void this.tick(), this.deps.leaseRetryMs ?? 2000);
+    this.timer.unref();
+  }
+
+  /** Resolves when every projection (or the named ones) has applied the event at `position`. */
+  async waitFor(position: Position, options: { projections?: string[]; timeoutMs?: number } = {}): Promise<boolean> {
+    const names = options.projections ?? this.deps.projections.map((p) => p.name);
+    const reached = () => names.every((n) => {
+      const p = this.known.get(n);
+      return p != null && comparePositions(p, position) >= 0;
+    });
+    if (reached()) return true;
+    const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+    while (Date.now() < deadline) {
+      // Projections run by another process: poll their checkpoints; ours tell us as they move.
+      const elsewhere = names.filter((n) => !this.running.has(n));
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, elsewhere.length > 0 ? 20 : 1000);
+        function done() {
+          clearTimeout(t);
+          resolve();
+        }
+        this.progress.once('moved', done);
+      });
+      for (const n of elsewhere) this.known.set(n, await readCheckpoint(this.deps.db, n));
+      if (reached()) return true;
+    }
+    return false;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const r of this.running.values()) {
+      await r.subscription?.stop();
+      await r.lease.release();
+    }
+    this.running.clear();
+  }
+
+  /** Takes the lease of every projection not running here, and starts those it gets. */
+  private async tick(): Promise<void> {
+    for (const projection of this.deps.projections) {
+      if (this.stopped || this.running.has(projection.name)) continue;
+      let lease: Lease | null;
+      try {
+        lease = await this.deps.sql.tryLease(`projection:${projection.name}`);
+      } catch (err) {
+        this.deps.logger.warn({ err, projection: projection.name }, 'projection lease check failed');
+        continue;
+      }
+      if (!lease) {
+        this.known.set(projection.name, await readCheckpoint(this.deps.db, projection.name).catch(() => null));
+        continue;
+      }
+      const r: Running = { projection, lease, subscription: null, position: null };
+      this.running.set(projection.name, r);
+      void lease.lost.then(() => this.restart(r, 'lease lost'));
+      await this.run(r);
+    }
+  }
+
+  private async restart(r: Running, why: string): Promise<void> {
+    if (this.stopped || this.running.get(r.projection.name) !== r) return;
+    this.deps.logger.warn({ projection: r.projection.name, why }, 'projection restarting');
+    this.running.delete(r.projection.name);
+    await r.subscription?.stop();
+    await r.lease.release();
+  }
+
+  private async run(r: Running): Promise<void> {
+    const { store, db, bus, logger } = this.deps;
+    const batchSize = this.deps.batchSize ?? 500;
+    r.position = await readCheckpoint(db, r.projection.name);
+    this.known.set(r.projection.name, r.position);
+    let buffer: RecordedEvent[] = [];
+    let flushing: Promise<void> = Promise.resolve();
+    let timer: NodeJS.Timeout | null = null;
+
+    const flush = (): Promise<void> => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+      flushing = flushing.then(async () => {
+        if (buffer.length === 0) return;
+        const events = buffer;
+        buffer = [];
+        try {
+          const messages = await applyBatch(db, r.projection, r.position, events);
+          r.position = events[events.length - 1]!.position;
+          this.known.set(r.projection.name, r.position);
+          this.progress.emit('moved');
+          for (const m of messages) await bus.publish(m.topic, m.message).catch((err: unknown) => logger.warn({ err }, 'bus publish failed'));
+        } catch (err) {
+          if (!(err instanceof CheckpointMoved)) logger.error({ err, projection: r.projection.name }, 'projection batch failed');
+          // Start again from the stored checkpoint: nothing of this batch was written.
+          void this.restart(r, err instanceof CheckpointMoved ? 'checkpoint moved elsewhere' : 'batch failed');
+        }
+      });
+      return flushing;
+    };
+
+    r.subscription = store.subscribeToAll({
+      after: r.position,
+      batchSize,
+      onEvent: async (event) => {
+        buffer.push(event);
+        if (buffer.length >= batchSize) await flush();
+        else if (!timer) timer = setTimeout(() => void flush(), 0);
+      },
+      onError: (err) => logger.error({ err, projection: r.projection.name }, 'projection subscription failed'),
+    });
+  }
+}

@@ -1,0 +1,25 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Migration } from 'kysely/migration';
+import type { RecordedEvent } from '../domain/ports/event-store.ts';
+import type { ReadModelDb } from './read-model-db.ts';
+
+/** Bus messages a projection wants sent once its transaction has committed. */
+export interface ChangeSink {
+  publish(topic: string, message: unknown): void;
+}
+
+export interface Projection {
+  readonly name: string;
+  /** Tables this projection owns; a rebuild empties them. */
+  readonly tables: readonly (keyof ReadModelDb & string)[];
+  /** Event types it reads; others only move its checkpoint. */
+  readonly eventTypes: ReadonlySet<string>;
+  /** Applies one event inside the batch's transaction. Must be idempotent. */
+  apply(trx: Transaction<ReadModelDb>, event: RecordedEvent, changes: ChangeSink): Promise<void>;
+}
+
+export interface ProjectionMigrations {
+  readonly migrations: Record<string, Migration>;
+}
+
+export type ReadModel = Kysely<ReadModelDb>;

@@ -1,0 +1,10 @@
+import { agentsProjection } from './agents/agents.projection.ts';
+import { instancesProjection } from './instances/instances.projection.ts';
+import type { Projection } from './projection.ts';
+import { skillGroupsProjection } from './skill-groups/skill-groups.projection.ts';
+
+export const allProjections: Projection[] = [instancesProjection, agentsProjection, skillGroupsProjection];
+
+export function projectionNamed(name: string): Projection | undefined {
+  return allProjections.find((p) => p.name === name);
+}

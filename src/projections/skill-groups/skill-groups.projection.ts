@@ -1,0 +1,89 @@
+import type { SkillGroupEvent } from '../../domain/skill-group/skill-group.ts';
+import type { Projection } from '../projection.ts';
+
+const handled: SkillGroupEvent['type'][] = [
+  'SkillGroupCreated',
+  'SkillGroupUpdated',
+  'SkillGroupDeleted',
+  'SkillGroupMemberAdded',
+  'SkillGroupMemberLevelChanged',
+  'SkillGroupMemberRemoved',
+];
+
+export const skillGroupsTopic = (instanceId: string) => `kefu.${instanceId}.skillGroups`;
+
+export const skillGroupsProjection: Projection = {
+  name: 'skillGroups',
+  tables: ['skill_groups', 'skill_group_members'],
+  eventTypes: new Set(handled),
+  async apply(trx, e, changes) {
+    const event = { type: e.type, data: e.data } as SkillGroupEvent;
+    const instanceId = e.metadata.instanceId;
+    const id = e.streamId.slice(e.streamId.indexOf('.') + 1);
+    const at = e.metadata.occurredAt;
+    switch (event.type) {
+      case 'SkillGroupCreated': {
+        const d = event.data;
+        await trx
+          .insertInto('skill_groups')
+          .values({
+            instance_id: instanceId,
+            id: d.skillGroupId,
+            name: d.name,
+            channel: d.channel,
+            strategy: d.strategy,
+            max_concurrency: d.maxConcurrency,
+            ring_timeout_seconds: d.ringTimeoutSeconds,
+            wrap_up_seconds: d.wrapUpSeconds,
+            created_at: at,
+            updated_at: at,
+          })
+          .onConflict((c) => c.columns(['instance_id', 'id']).doNothing())
+          .execute();
+        break;
+      }
+      case 'SkillGroupUpdated': {
+        const d = event.data;
+        await trx
+          .updateTable('skill_groups')
+          .set({
+            ...(d.name !== undefined && { name: d.name }),
+            ...(d.strategy !== undefined && { strategy: d.strategy }),
+            ...(d.maxConcurrency !== undefined && { max_concurrency: d.maxConcurrency }),
+            ...(d.ringTimeoutSeconds !== undefined && { ring_timeout_seconds: d.ringTimeoutSeconds }),
+            ...(d.wrapUpSeconds !== undefined && { wrap_up_seconds: d.wrapUpSeconds }),
+            updated_at: at,
+          })
+          .where('instance_id', '=', instanceId)
+          .where('id', '=', id)
+          .execute();
+        break;
+      }
+      case 'SkillGroupDeleted':
+        await trx.updateTable('skill_groups').set({ deleted_at: at, updated_at: at }).where('instance_id', '=', instanceId).where('id', '=', id).execute();
+        await trx.deleteFrom('skill_group_members').where('instance_id', '=', instanceId).where('skill_group_id', '=', id).execute();
+        break;
+      case 'SkillGroupMemberAdded':
+      case 'SkillGroupMemberLevelChanged':
+        await trx
+          .insertInto('skill_group_members')
+          .values({ instance_id: instanceId, skill_group_id: id, agent_id: event.data.agentId, level: event.data.level, added_at: at })
+          .onConflict((c) => c.columns(['instance_id', 'skill_group_id', 'agent_id']).doUpdateSet({ level: event.data.level }))
+          .execute();
+        break;
+      case 'SkillGroupMemberRemoved':
+        await trx
+          .deleteFrom('skill_group_members')
+          .where('instance_id', '=', instanceId)
+          .where('skill_group_id', '=', id)
+          .where('agent_id', '=', event.data.agentId)
+          .execute();
+        break;
+      default: {
+        const unknown: never = event;
+        return unknown;
+      }
+    }
+    changes.publish(skillGroupsTopic(instanceId), { skillGroupId: id });
+  },
+};
