@@ -1,6 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  resolve: {
+    // One graphql for mercurius (CommonJS) and Kefu: its ESM build would be a second copy with other classes.
+    alias: [{ find: /^graphql$/, replacement: new URL('./node_modules/graphql/index.js', import.meta.url).pathname }],
+  },
   test: {
     include: ['test/**/*.spec.ts', 'src/**/*.spec.ts'],
     testTimeout: 30_000,

@@ -36,6 +36,12 @@ function mergeResolvers(...parts: Record<string, object>[]): Record<string, obje
   return out;
 }
 
+/** Errors from mercurius's validation step are plain objects or another copy of graphql's class. */
+function asGraphQLError(e: unknown): GraphQLError {
+  if (e && typeof e === 'object' && 'message' in e && ('originalError' in e || 'locations' in e || 'path' in e)) return e as GraphQLError;
+  return new GraphQLError(String((e as { message?: unknown })?.message ?? e));
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
@@ -118,7 +124,7 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
         const inner = (e as GraphQLError).originalError as { errors?: unknown } | undefined;
         return Array.isArray(inner?.errors) ? (inner.errors as GraphQLError[]) : [e as GraphQLError];
       });
-      const errors = flat.map((e) => (e instanceof GraphQLError ? formatError(e, log) : formatError(new GraphQLError(e.message), log)));
+      const errors = flat.map((e) => formatError(asGraphQLError(e), log));
       return { statusCode: base.statusCode, response: { data: execution.data ?? null, errors } } as never;
     },
   });

@@ -1,6 +1,6 @@
 // Maps errors to GraphQL errors with extensions.code; never a stack trace or an internal message.
 import mercurius from 'mercurius';
-import { GraphQLError } from 'graphql';
+import type { GraphQLError } from 'graphql';
 import { DomainError, RateLimitedError, ValidationError } from '../domain/errors.ts';
 
 const { ErrorWithProps } = mercurius;
@@ -13,6 +13,11 @@ export function toGraphQLError(err: unknown): Error {
     return new ErrorWithProps(err.message, extensions);
   }
   return err as Error;
+}
+
+// Not instanceof: a bundler may load graphql twice (CommonJS for mercurius, ESM here).
+function isGraphQLError(e: unknown): boolean {
+  return !!e && typeof e === 'object' && (e as Error).name === 'GraphQLError';
 }
 
 interface FormattedError {
@@ -28,7 +33,7 @@ export function formatError(error: GraphQLError, log: (err: unknown) => void): F
   const base = { message: error.message, locations: error.locations, path: error.path };
   if (original instanceof DomainError) return { ...base, extensions: (toGraphQLError(original) as { extensions?: Record<string, unknown> }).extensions };
   if (original && original instanceof ErrorWithProps) return { ...base, extensions: original.extensions };
-  if (!original || original instanceof GraphQLError) {
+  if (!original || isGraphQLError(original)) {
     // Parse and validation errors: the query itself is wrong.
     const code = (error.extensions?.code as string | undefined) ?? 'BAD_USER_INPUT';
     return { ...base, extensions: { ...error.extensions, code } };

@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { PostgresEventStore, migrateEventStore } from '../../src/adapters/eventstore/postgres/postgres-event-store.ts';
 import { freshPostgresSchema } from '../support/services.ts';
 import { eventStoreConformance } from './conformance.ts';
@@ -11,7 +12,7 @@ eventStoreConformance(
     return {
       store,
       appendInOpenTransaction: async (streamId, events) => {
-        const pool = db.client.raw as import('pg').Pool;
+        const pool = db.client.raw as pg.Pool;
         const conn = await pool.connect();
         await conn.query('BEGIN');
         const tx = {
