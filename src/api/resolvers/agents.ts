@@ -13,11 +13,23 @@ import { onlineSecondsToday } from '../../projections/agents/online-time.ts';
 import type { ReadModelDb } from '../../projections/read-model-db.ts';
 import { isSupervisor, requireAdmin, requireInstance, requireSupervisor, type InstancePrincipal } from '../auth.ts';
 import { commandMetadata, settle, type KefuContext } from '../context.ts';
+import { toGraphQLError } from '../errors.ts';
 import { dummySecretHash, hashSecret, verifySecret } from '../credentials.ts';
 import { id, login, name, parseInput, password, phone, reason } from '../input.ts';
 import { loadInstance } from './instances.ts';
 
 const { withFilter } = mercurius;
+
+/** Subscription errors skip mercurius's error formatter: give domain errors their code here. */
+function withCodes<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args) => {
+    try {
+      return await fn(...args);
+    } catch (err) {
+      throw toGraphQLError(err);
+    }
+  };
+}
 
 type AgentRow = Selectable<ReadModelDb['agents']>;
 type AgentLike = Omit<AgentRow, 'password_hash' | 'status_since' | 'online_since' | 'created_at' | 'updated_at' | 'deleted_at'> & {
@@ -354,7 +366,7 @@ export const agentResolvers = {
   Subscription: {
     agentStatusChanged: {
       subscribe: withFilter(
-        async (_: unknown, args: { agentId?: string | null }, ctx: KefuContext) => {
+        withCodes(async (_: unknown, args: { agentId?: string | null }, ctx: KefuContext) => {
           const p = requireInstance(ctx.principal);
           parseInput(z.object({ agentId: id.nullish() }), args, '');
           if (!isSupervisor(p) && (p.kind !== 'agent' || (args.agentId && args.agentId !== p.agentId))) {
@@ -362,7 +374,7 @@ export const agentResolvers = {
           }
           const { pubsub } = ctx as unknown as { pubsub: { subscribe(topic: string): Promise<AsyncIterable<unknown>> } };
           return pubsub.subscribe(agentStatusTopic(p.instanceId));
-        },
+        }),
         (payload: AgentStatusMessage, args: { agentId?: string | null }, ctx: KefuContext) => {
           const p = ctx.principal as InstancePrincipal;
           if (!isSupervisor(p) && p.kind === 'agent' && payload.id !== p.agentId) return false;

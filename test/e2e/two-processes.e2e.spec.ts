@@ -1,0 +1,59 @@
+// Two Kefu processes sharing PostgreSQL and NATS: a subscriber on one sees a change made through the other.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshPostgresSchema } from '../support/services.ts';
+import { natsUrl } from '../support/services.ts';
+import { okHttp, seedOverHttp, spawnKefu, type KefuProcess } from '../support/process.ts';
+import { collect, settleSubscription, wsClient } from '../support/ws-client.ts';
+
+const operatorToken = 'two-process-operator-token-123';
+
+describe('two Kefu processes on one PostgreSQL and NATS', () => {
+  let a: KefuProcess;
+  let b: KefuProcess;
+  let drop: () => Promise<void>;
+  beforeAll(async () => {
+    const schema = await freshPostgresSchema();
+    await schema.client.close();
+    drop = schema.drop;
+    const env = { DATABASE_URL: schema.url, NATS_URL: natsUrl, KEFU_OPERATOR_TOKEN: operatorToken };
+    a = await spawnKefu(env);
+    b = await spawnKefu(env);
+  });
+  afterAll(async () => {
+    await a?.stop();
+    await b?.stop();
+    await drop?.();
+  });
+
+  it('delivers agentStatusChanged on process A for presence set through process B', async () => {
+    const seed = await seedOverHttp(b.url, operatorToken);
+    const client = wsClient(a.url, seed.adminKey);
+    const sub = collect<{ agentStatusChanged: { agent: { id: string }; presence: string } }>(
+      client,
+      'subscription { agentStatusChanged { agent { id } presence } }',
+    );
+    await settleSubscription();
+    await okHttp(b.url, seed.agentToken, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
+    await okHttp(b.url, seed.agentToken, 'mutation { setPresence(input: { presence: BREAK }) { id } }');
+    const got = await sub.next(2, 15_000);
+    expect(got.map((m) => [m.agentStatusChanged.agent.id, m.agentStatusChanged.presence])).toEqual([
+      [seed.agentId, 'AVAILABLE'],
+      [seed.agentId, 'BREAK'],
+    ]);
+    // Reads through A show what was written through B.
+    const monitor = await okHttp<{ agentMonitor: { presence: string }[] }>(a.url, seed.adminKey, '{ agentMonitor { presence } }');
+    expect(monitor.agentMonitor).toEqual([{ presence: 'BREAK' }]);
+    sub.dispose();
+    await client.dispose();
+  });
+
+  it('keeps projections running when the process that ran them dies', async () => {
+    const seed = await seedOverHttp(a.url, operatorToken);
+    await a.kill9();
+    // B takes over the projection leases (retried every 2 s) and its mutations still settle.
+    const r = await okHttp<{ setPresence: { presence: string } }>(b.url, seed.agentToken, 'mutation { setPresence(input: { presence: AVAILABLE }) { presence } }');
+    expect(r.setPresence.presence).toBe('AVAILABLE');
+    const monitor = await okHttp<{ agentMonitor: { presence: string }[] }>(b.url, seed.adminKey, '{ agentMonitor { presence } }');
+    expect(monitor.agentMonitor).toEqual([{ presence: 'AVAILABLE' }]);
+  });
+});
