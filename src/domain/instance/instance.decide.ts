@@ -72,7 +72,9 @@ export function decideInstance(command: InstanceCommand, state: InstanceState): 
     }
     case 'AssignAgentSeat': {
       const s = active(state, id);
-      if (s.seatHolders.get(command.data.agentId) === command.data.login) return [];
+      const held = s.seatHolders.get(command.data.agentId);
+      if (held === command.data.login) return [];
+      if (held !== undefined) throw new ConflictError(`Agent ${command.data.agentId} already holds a seat as ${held}`);
       if (loginTaken(s, command.data.login)) throw new ConflictError(`Login ${command.data.login} is already used by another agent`);
       if (s.seatHolders.size >= s.seats) {
         throw new ConflictError(`No free seat: ${s.seatHolders.size} of ${s.seats} seats are in use; purchase more seats first`);
