@@ -77,7 +77,7 @@ async function operatorCredential(db: ReadModel, config: Config): Promise<{ cred
   if (config.KEFU_OPERATOR_TOKEN) return { credential: { token: config.KEFU_OPERATOR_TOKEN }, generated: null };
   const existing = await db.selectFrom('kefu_secrets').select('value').where('name', '=', 'operator_token_hash').executeTakeFirst();
   if (existing) return { credential: { hash: existing.value }, generated: null };
-  const token = `kefu_op_${randomToken(24)}`;
+  const token = `kefu-operator-${randomToken(24)}`;
   const inserted = await db
     .insertInto('kefu_secrets')
     .values({ name: 'operator_token_hash', value: await hashSecret(token), created_at: new Date() })

@@ -32,6 +32,7 @@ export function isSupervisor(p: Principal): boolean {
 }
 
 export const apiKeyPrefix = 'kefu_';
+const apiKeyPattern = /^kefu_([0-9a-f-]{36})\.([A-Za-z0-9_-]+)$/;
 
 export function formatApiKey(keyId: string, secret: string): string {
   return `${apiKeyPrefix}${keyId}.${secret}`;
@@ -64,7 +65,7 @@ export class Authenticator {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!m) throw new UnauthenticatedError('The Authorization header must be "Bearer <token>"');
     const token = m[1]!;
-    if (token.startsWith(apiKeyPrefix)) return this.apiKey(token);
+    if (apiKeyPattern.test(token)) return this.apiKey(token);
     if (token.startsWith('eyJ')) return this.agentToken(token);
     if (await this.isOperator(token)) return { kind: 'operator' };
     throw new UnauthenticatedError('Unknown or expired token');
@@ -97,8 +98,7 @@ export class Authenticator {
   }
 
   private async apiKey(token: string): Promise<Principal> {
-    const m = /^kefu_([0-9a-f-]{36})\.([A-Za-z0-9_-]+)$/.exec(token);
-    if (!m) throw new UnauthenticatedError('Malformed API key');
+    const m = apiKeyPattern.exec(token)!;
     const row = await this.db
       .selectFrom('api_keys')
       .innerJoin('instances', 'instances.id', 'api_keys.instance_id')

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.ts';
+
+describe('configuration', () => {
+  it('has a default for every setting, for the embedded run', () => {
+    expect(loadConfig({})).toMatchObject({ PORT: 4000, HOST: '127.0.0.1', KEFU_DATA_DIR: './data', LOG_LEVEL: 'info' });
+    expect(loadConfig({}).DATABASE_URL).toBeUndefined();
+  });
+
+  it('reads the servers from their URLs', () => {
+    const c = loadConfig({
+      DATABASE_URL: 'postgres://kefu@db:5432/kefu',
+      EVENTSTORE_URL: 'esdb://eventstore:2113?tls=false',
+      NATS_URL: 'nats://nats:4222',
+      PORT: '8080',
+    });
+    expect(c).toMatchObject({ DATABASE_URL: 'postgres://kefu@db:5432/kefu', NATS_URL: 'nats://nats:4222', PORT: 8080 });
+  });
+
+  it.each([
+    ['PORT', 'eighty', /PORT: /],
+    ['PORT', '70000', /PORT: must be 0 to 65535/],
+    ['DATABASE_URL', 'mysql://x', /DATABASE_URL: must be a URL starting with postgres:/],
+    ['NATS_URL', 'localhost:4222', /NATS_URL: must be a URL/],
+    ['EVENTSTORE_URL', 'http://x', /EVENTSTORE_URL: must be a URL/],
+    ['LOG_LEVEL', 'loud', /LOG_LEVEL: must be one of/],
+    ['KEFU_OPERATOR_TOKEN', 'short', /KEFU_OPERATOR_TOKEN: must be at least 16 characters/],
+  ])('stops on a wrong %s with a message naming it', (key, value, message) => {
+    expect(() => loadConfig({ [key]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [key]: value })).toThrow(message);
+  });
+
+  it('never prints a secret setting back', () => {
+    expect(() => loadConfig({ KEFU_OPERATOR_TOKEN: 'short-secret' })).toThrow(/^(?![\s\S]*short-secret)/);
+  });
+
+  it('names every wrong setting at once', () => {
+    let message = '';
+    try {
+      loadConfig({ PORT: 'x', LOG_LEVEL: 'y' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/PORT/);
+    expect(message).toMatch(/LOG_LEVEL/);
+  });
+});
