@@ -7,8 +7,9 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.spec.ts', 'src/**/*.spec.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // Generous: e2e tests start real Kefu processes, and a fresh embedded database takes seconds on 2 cores.
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
     // Integration suites share one PostgreSQL server and NATS; each uses its own schema or database.
     fileParallelism: true,
     maxWorkers: 2,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CommandHandler } from '../adapters/eventstore/command-handler.ts';
 import type { CommandMetadata } from '../domain/decider.ts';
+import { ValidationError } from '../domain/errors.ts';
 import type { Bus } from '../domain/ports/bus.ts';
 import type { Position } from '../domain/ports/event-store.ts';
 import type { ReadModel } from '../projections/projection.ts';
@@ -52,4 +53,17 @@ export async function settle(ctx: KefuContext, position: Position | null, projec
 
 export function newCorrelationId(): string {
   return randomUUID();
+}
+
+/**
+ * Runs a command for a mutation: the decider names its own fields ("reason"); the caller sent them inside
+ * `input`, so that is the field the error names.
+ */
+export async function inInput<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (err instanceof ValidationError && !err.field.startsWith('input.')) throw new ValidationError(`input.${err.field}`, err.problem);
+    throw err;
+  }
 }

@@ -7,9 +7,11 @@ export abstract class DomainError extends Error {
 export class ValidationError extends DomainError {
   readonly code = 'BAD_USER_INPUT';
   readonly field: string;
-  constructor(field: string, message: string) {
-    super(`${field}: ${message}`);
+  readonly problem: string;
+  constructor(field: string, problem: string) {
+    super(`${field}: ${problem}`);
     this.field = field;
+    this.problem = problem;
   }
 }
 

@@ -40,7 +40,15 @@ class StaticMigrationProvider implements MigrationProvider {
 }
 
 export async function migrateReadModels(db: Kysely<unknown>): Promise<void> {
-  const migrator = new Migrator({ db, provider: new StaticMigrationProvider(), migrationTableName: 'kefu_migrations', migrationLockTableName: 'kefu_migrations_lock' });
+  // Name the schema: kysely otherwise finds its tables in any schema of the database and skips creating them.
+  const { rows } = await sql<{ schema: string }>`SELECT current_schema() AS schema`.execute(db);
+  const migrator = new Migrator({
+    db,
+    provider: new StaticMigrationProvider(),
+    migrationTableName: 'kefu_migrations',
+    migrationLockTableName: 'kefu_migrations_lock',
+    migrationTableSchema: rows[0]!.schema,
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');

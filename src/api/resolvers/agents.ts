@@ -12,7 +12,7 @@ import { agentStatusTopic, type AgentStatusMessage } from '../../projections/age
 import { onlineSecondsToday } from '../../projections/agents/online-time.ts';
 import type { ReadModelDb } from '../../projections/read-model-db.ts';
 import { isSupervisor, requireAdmin, requireInstance, requireSupervisor, type InstancePrincipal } from '../auth.ts';
-import { commandMetadata, settle, type KefuContext } from '../context.ts';
+import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
 import { toGraphQLError } from '../errors.ts';
 import { dummySecretHash, hashSecret, verifySecret } from '../credentials.ts';
 import { id, login, name, parseInput, password, phone, reason } from '../input.ts';
@@ -87,7 +87,7 @@ export async function loadAgentRow(ctx: KefuContext, instanceId: string, agentId
 }
 
 async function agentCommand(ctx: KefuContext, instanceId: string, command: AgentCommand): Promise<Position | null> {
-  const result = await ctx.deps.commands.handle(streams.agent(instanceId, command.data.agentId), agentDecider, command);
+  const result = await inInput(ctx.deps.commands.handle(streams.agent(instanceId, command.data.agentId), agentDecider, command));
   return result.position;
 }
 

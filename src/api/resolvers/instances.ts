@@ -6,7 +6,7 @@ import { instanceDecider } from '../../domain/instance/instance.decide.ts';
 import { streams } from '../../domain/streams.ts';
 import type { ReadModelDb } from '../../projections/read-model-db.ts';
 import { formatApiKey, requireAdmin, requireInstance, requireOperator } from '../auth.ts';
-import { commandMetadata, settle, type KefuContext } from '../context.ts';
+import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
 import { hashSecret, randomToken } from '../credentials.ts';
 import { id, name, parseInput, reason } from '../input.ts';
 
@@ -44,7 +44,7 @@ export async function loadInstance(ctx: KefuContext, instanceId: string) {
 }
 
 async function instanceCommand(ctx: KefuContext, instanceId: string, command: Parameters<typeof instanceDecider.decide>[0]) {
-  const result = await ctx.deps.commands.handle(streams.instance(instanceId), instanceDecider, command);
+  const result = await inInput(ctx.deps.commands.handle(streams.instance(instanceId), instanceDecider, command));
   await settle(ctx, result.position);
   return result;
 }

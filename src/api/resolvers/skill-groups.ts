@@ -7,7 +7,7 @@ import { skillGroupDecider, type SkillGroupCommand } from '../../domain/skill-gr
 import { streams } from '../../domain/streams.ts';
 import type { ReadModelDb } from '../../projections/read-model-db.ts';
 import { requireAdmin, requireInstance } from '../auth.ts';
-import { commandMetadata, settle, type KefuContext } from '../context.ts';
+import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
 import { id, name, parseInput } from '../input.ts';
 import { loadAgentRow, toAgent } from './agents.ts';
 
@@ -41,7 +41,9 @@ async function loadSkillGroup(ctx: KefuContext, instanceId: string, skillGroupId
 }
 
 async function skillGroupCommand(ctx: KefuContext, instanceId: string, command: SkillGroupCommand) {
-  const result = await ctx.deps.commands.handle(streams.skillGroup(instanceId, command.data.skillGroupId), skillGroupDecider, command);
+  const result = await inInput(
+    ctx.deps.commands.handle(streams.skillGroup(instanceId, command.data.skillGroupId), skillGroupDecider, command),
+  );
   await settle(ctx, result.position, ['skillGroups']);
   return result;
 }
