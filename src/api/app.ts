@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { readFileSync } from 'node:fs';
 import mercurius from 'mercurius';
 import type { FastifyBaseLogger } from 'fastify';
-import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
+import { GraphQLError, GraphQLScalarType, Kind, parse } from 'graphql';
 import { DomainError } from '../domain/errors.ts';
 import type { Principal } from './auth.ts';
 import { BusPubSub } from './bus-pubsub.ts';
@@ -127,6 +127,18 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
       const errors = flat.map((e) => formatError(asGraphQLError(e), log));
       return { statusCode: base.statusCode, response: { data: execution.data ?? null, errors } } as never;
     },
+  });
+
+  // mercurius falls back to reading a query that is not GraphQL as a JSON document ("{}", "42"), which
+  // then fails deep in validation. Kefu takes GraphQL text only: parse it first, so such a query is a
+  // plain syntax error (BAD_USER_INPUT). Known-good queries are remembered to parse each only once.
+  const parsedQueries = new Set<string>();
+  app.graphql.addHook('preParsing', async (_schema, source) => {
+    if (typeof source !== 'string') throw new GraphQLError('The query must be GraphQL text');
+    if (parsedQueries.has(source)) return;
+    parse(source);
+    if (parsedQueries.size > 5000) parsedQueries.clear();
+    parsedQueries.add(source);
   });
 
   return app;

@@ -65,8 +65,11 @@ export async function applyBatch(
       throw new CheckpointMoved();
     }
     const sink = { publish: (topic: string, message: unknown) => out.push({ topic, message }) };
-    for (const event of events) {
-      if (projection.eventTypes.has(event.type)) await projection.apply(trx, event, sink);
+    const relevant = events.filter((e) => projection.eventTypes.has(e.type));
+    if (projection.applyBatch) {
+      if (relevant.length > 0) await projection.applyBatch(trx, relevant, sink);
+    } else {
+      for (const event of relevant) await projection.apply!(trx, event, sink);
     }
     await trx
       .updateTable('kefu_projection_checkpoints')

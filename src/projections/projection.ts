@@ -1,5 +1,4 @@
 import type { Kysely, Transaction } from 'kysely';
-import type { Migration } from 'kysely/migration';
 import type { RecordedEvent } from '../domain/ports/event-store.ts';
 import type { ReadModelDb } from './read-model-db.ts';
 
@@ -15,11 +14,10 @@ export interface Projection {
   /** Event types it reads; others only move its checkpoint. */
   readonly eventTypes: ReadonlySet<string>;
   /** Applies one event inside the batch's transaction. Must be idempotent. */
-  apply(trx: Transaction<ReadModelDb>, event: RecordedEvent, changes: ChangeSink): Promise<void>;
+  apply?(trx: Transaction<ReadModelDb>, event: RecordedEvent, changes: ChangeSink): Promise<void>;
+  /** Or applies all of a batch's events it reads (in order) at once, for projections that see many events. */
+  applyBatch?(trx: Transaction<ReadModelDb>, events: RecordedEvent[], changes: ChangeSink): Promise<void>;
 }
 
-export interface ProjectionMigrations {
-  readonly migrations: Record<string, Migration>;
-}
 
 export type ReadModel = Kysely<ReadModelDb>;

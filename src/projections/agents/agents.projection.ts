@@ -1,6 +1,6 @@
 import type { Selectable, Transaction } from 'kysely';
 import type { AgentEvent } from '../../domain/agent/agent.ts';
-import type { ChangeSink, Projection } from '../projection.ts';
+import type { Projection } from '../projection.ts';
 import type { ReadModelDb } from '../read-model-db.ts';
 import { closeOnlineSpell } from './online-time.ts';
 
@@ -30,45 +30,121 @@ const handled: AgentEvent['type'][] = [
   'AgentRestored',
 ];
 
+/**
+ * Works a whole batch at once: reads the rows its events touch in one query, folds the events into them
+ * in memory, and writes the changed rows back in one statement. Catch-up costs two round trips per batch,
+ * not several per event.
+ */
 export const agentsProjection: Projection = {
   name: 'agents',
   tables: ['agents'],
   eventTypes: new Set(handled),
-  async apply(trx, e, changes) {
-    const event = { type: e.type, data: e.data } as AgentEvent;
-    const instanceId = e.metadata.instanceId;
-    const agentId = e.streamId.slice(e.streamId.indexOf('.') + 1);
-    const at = e.metadata.occurredAt;
-    if (event.type === 'AgentCreated') {
-      const d = event.data;
-      await trx
-        .insertInto('agents')
-        .values({
-          instance_id: instanceId,
-          id: d.agentId,
-          name: d.name,
-          login: d.login,
-          phone: d.phone,
-          role: d.role,
-          password_hash: d.passwordHash,
-          presence: 'OFFLINE',
-          status_since: at,
-          online_seconds_accumulated: 0,
-          created_at: at,
-          updated_at: at,
-        })
-        .onConflict((c) => c.columns(['instance_id', 'id']).doNothing())
-        .execute();
-      return publish(trx, instanceId, agentId, changes);
+  async applyBatch(trx, events, changes) {
+    const keyOf = (instanceId: string, agentId: string) => `${instanceId}/${agentId}`;
+    const wanted = new Map<string, { instanceId: string; agentId: string }>();
+    for (const e of events) {
+      const agentId = e.streamId.slice(e.streamId.indexOf('.') + 1);
+      wanted.set(keyOf(e.metadata.instanceId, agentId), { instanceId: e.metadata.instanceId, agentId });
     }
-    const row = await trx.selectFrom('agents').selectAll().where('instance_id', '=', instanceId).where('id', '=', agentId).executeTakeFirst();
-    if (!row) return;
-    const update = nextRow(row, event, at);
-    if (!update) return;
-    await trx.updateTable('agents').set(update).where('instance_id', '=', instanceId).where('id', '=', agentId).execute();
-    await publish(trx, instanceId, agentId, changes);
+    const rows = new Map<string, AgentRow>();
+    const targets = [...wanted.values()];
+    for (let i = 0; i < targets.length; i += 1000) {
+      const chunk = targets.slice(i, i + 1000);
+      const found = await trx
+        .selectFrom('agents')
+        .selectAll()
+        .where((eb) => eb.or(chunk.map((k) => eb.and([eb('instance_id', '=', k.instanceId), eb('id', '=', k.agentId)]))))
+        .execute();
+      for (const row of found) rows.set(keyOf(row.instance_id, row.id), row);
+    }
+    const dirty = new Set<string>();
+    for (const e of events) {
+      const event = { type: e.type, data: e.data } as AgentEvent;
+      const agentId = e.streamId.slice(e.streamId.indexOf('.') + 1);
+      const key = keyOf(e.metadata.instanceId, agentId);
+      const at = e.metadata.occurredAt;
+      let row = rows.get(key);
+      if (event.type === 'AgentCreated') {
+        if (row) continue;
+        row = createdRow(e.metadata.instanceId, event.data, at);
+      } else {
+        if (!row) continue;
+        const update = nextRow(row, event, at);
+        if (!update) continue;
+        row = mergeRow(row, update);
+      }
+      rows.set(key, row);
+      dirty.add(key);
+      changes.publish(agentStatusTopic(row.instance_id), toAgentStatusMessage(row));
+    }
+    await writeRows(
+      trx,
+      [...dirty].map((k) => rows.get(k)!),
+    );
   },
 };
+
+function createdRow(instanceId: string, d: Extract<AgentEvent, { type: 'AgentCreated' }>['data'], at: string): AgentRow {
+  const when = new Date(at);
+  return {
+    instance_id: instanceId,
+    id: d.agentId,
+    name: d.name,
+    login: d.login,
+    phone: d.phone,
+    role: d.role,
+    password_hash: d.passwordHash,
+    presence: 'OFFLINE',
+    break_reason: null,
+    forced_offline_reason: null,
+    status_since: when,
+    online_since: null,
+    online_day: null,
+    online_seconds_accumulated: 0,
+    created_at: when,
+    updated_at: when,
+    deleted_at: null,
+  };
+}
+
+const timestampColumns = ['status_since', 'online_since', 'updated_at', 'deleted_at'] as const;
+
+function mergeRow(row: AgentRow, update: RowUpdate): AgentRow {
+  const next = { ...row, ...update } as Record<string, unknown>;
+  for (const column of timestampColumns) {
+    const v = next[column];
+    if (typeof v === 'string') next[column] = new Date(v);
+  }
+  return next as AgentRow;
+}
+
+async function writeRows(trx: Trx, rows: AgentRow[]) {
+  // 17 columns a row: 1,000 rows stay well under PostgreSQL's 65,535 parameters.
+  for (let i = 0; i < rows.length; i += 1000) {
+    await trx
+      .insertInto('agents')
+      .values(rows.slice(i, i + 1000))
+      .onConflict((c) =>
+        c.columns(['instance_id', 'id']).doUpdateSet((eb) => ({
+          name: eb.ref('excluded.name'),
+          login: eb.ref('excluded.login'),
+          phone: eb.ref('excluded.phone'),
+          role: eb.ref('excluded.role'),
+          password_hash: eb.ref('excluded.password_hash'),
+          presence: eb.ref('excluded.presence'),
+          break_reason: eb.ref('excluded.break_reason'),
+          forced_offline_reason: eb.ref('excluded.forced_offline_reason'),
+          status_since: eb.ref('excluded.status_since'),
+          online_since: eb.ref('excluded.online_since'),
+          online_day: eb.ref('excluded.online_day'),
+          online_seconds_accumulated: eb.ref('excluded.online_seconds_accumulated'),
+          updated_at: eb.ref('excluded.updated_at'),
+          deleted_at: eb.ref('excluded.deleted_at'),
+        })),
+      )
+      .execute();
+  }
+}
 
 type RowUpdate = Partial<{
   name: string;
@@ -129,11 +205,6 @@ function nextRow(row: AgentRow, event: Exclude<AgentEvent, { type: 'AgentCreated
       return unknown;
     }
   }
-}
-
-async function publish(trx: Trx, instanceId: string, agentId: string, changes: ChangeSink) {
-  const row = await trx.selectFrom('agents').selectAll().where('instance_id', '=', instanceId).where('id', '=', agentId).executeTakeFirstOrThrow();
-  changes.publish(agentStatusTopic(instanceId), toAgentStatusMessage(row));
 }
 
 export function toAgentStatusMessage(row: AgentRow): AgentStatusMessage {
