@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { SqlClient } from '../../src/adapters/sql/sql-client.ts';
 import { evolve, initialState, makeEvent, type ConversationState } from './workload.ts';
 
 export const targets = ['kefu-postgres', 'kefu-pglite', 'emmett-postgres'] as const;
@@ -19,7 +20,7 @@ export interface StoreUnderTest {
   appendAt(streamId: string, existing: number, count: number, firstIndex: number): Promise<void>;
   /** Reads the whole stream and folds it into a state. */
   readAndFold(streamId: string): Promise<ConversationState>;
-  /** Flushes dirty pages (PostgreSQL CHECKPOINT), so a checkpoint does not land inside a measurement. */
+  /** PostgreSQL CHECKPOINT: flushes what the setup wrote before the measurements start. */
   checkpoint(): Promise<void>;
   close(): Promise<void>;
 }
@@ -35,6 +36,7 @@ export async function openStore(target: Target, databaseUrl: string): Promise<St
       return openKefu(target, createPostgresClient(databaseUrl), () => undefined);
     }
     case 'kefu-pglite': {
+      // Note: PGlite runs with fsync=off, so its commits do not wait for the disk.
       const { createPgliteClient } = await import('../../src/adapters/sql/sql-client.ts');
       const dir = mkdtempSync(path.join(tmpdir(), 'kefu-bench-pglite-'));
       return openKefu(target, await createPgliteClient(dir), () => rmSync(dir, { recursive: true, force: true }));
@@ -44,11 +46,7 @@ export async function openStore(target: Target, databaseUrl: string): Promise<St
   }
 }
 
-async function openKefu(
-  target: Target,
-  sql: import('../../src/adapters/sql/sql-client.ts').SqlClient,
-  cleanup: () => void,
-): Promise<StoreUnderTest> {
+async function openKefu(target: Target, sql: SqlClient, cleanup: () => void): Promise<StoreUnderTest> {
   const { PostgresEventStore, migrateEventStore } = await import('../../src/adapters/eventstore/postgres/postgres-event-store.ts');
   await migrateEventStore(sql);
   const store = new PostgresEventStore(sql);

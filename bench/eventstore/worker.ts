@@ -1,7 +1,10 @@
-// Runs every event store measurement against one store, in a process of its own, and sends the results
-// to the parent over IPC. One process per store keeps them from sharing a JIT, a heap, or global state
-// (Emmett's driver layer sets process-wide `pg` type parsers for int8 and jsonb, which would also change
-// how Kefu's rows are parsed if both ran in one process).
+// One event store under test, in a process of its own, driven by the parent (bench/eventstore.ts) over IPC:
+// the parent asks every store in turn for one short measurement at a time, so the stores are measured
+// close together in time and no store is always measured while the disk happens to be slow.
+//
+// One process per store keeps them from sharing a JIT, a heap, or global state. (Emmett's driver layer
+// sets process-wide `pg` type parsers for int8 and jsonb, which would also change how Kefu's rows are
+// parsed if both ran in one process.)
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { median, percentile } from '../lib/stats.ts';
@@ -10,12 +13,8 @@ import { openStore, type StoreUnderTest, type Target } from './adapters.ts';
 export interface WorkerConfig {
   target: Target;
   databaseUrl: string;
-  /** Single-writer appends per measurement. */
-  appends: number;
   /** Existing streams the single writer cycles through for expected-revision appends. */
   existingStreams: number;
-  /** Total appends across all concurrent writers. */
-  concurrentAppends: number;
   writers: number;
   /** Streams each concurrent writer owns. */
   streamsPerWriter: number;
@@ -23,14 +22,14 @@ export interface WorkerConfig {
   streamEvents: number;
   /** Events per append while building that stream (setup, not measured). */
   buildBatch: number;
-  /** Timed read+fold repetitions; the median is reported. */
-  reads: number;
-  /** Appends (and reads) done before measuring, of each kind. */
+  /** Appends (and reads) of each kind done before any measurement. */
   warmup: number;
 }
 
+export type MeasurementKind = 'append-new' | 'append-existing' | 'append-concurrent' | 'read-fold';
+
 export interface Measurement {
-  measurement: 'append-new' | 'append-existing' | 'append-concurrent' | 'read-fold';
+  measurement: MeasurementKind;
   events: number;
   ms: number;
   /** Per-operation latency: one append, or one read+fold. */
@@ -38,144 +37,176 @@ export interface Measurement {
   p99Ms: number;
 }
 
-export type WorkerMessage = { ok: true; measurements: Measurement[] } | { ok: false; error: string };
+export type WorkerRequest =
+  | { cmd: 'setup' }
+  | { cmd: 'checkpoint' }
+  | { cmd: 'measure'; measurement: MeasurementKind; count: number }
+  | { cmd: 'close' };
 
-const log = (msg: string) => process.stderr.write(`    ${msg}\n`);
+export type WorkerReply = { ok: true; measurement?: Measurement } | { ok: false; error: string };
 
-function result(measurement: Measurement['measurement'], events: number, ms: number, latencies: number[]): Measurement {
+function result(measurement: MeasurementKind, events: number, ms: number, latencies: number[]): Measurement {
   return { measurement, events, ms, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
 }
 
-async function run(cfg: WorkerConfig): Promise<Measurement[]> {
-  const store = await openStore(cfg.target, cfg.databaseUrl);
-  try {
-    return await measure(store, cfg);
-  } finally {
-    await store.close();
+class Bench {
+  private readonly runId = randomUUID().slice(0, 8);
+  private index = 0;
+  private chunk = 0;
+  private readonly existing: { id: string; count: number }[] = [];
+  private readonly longStream: string;
+  private readonly store: StoreUnderTest;
+  private readonly cfg: WorkerConfig;
+
+  constructor(store: StoreUnderTest, cfg: WorkerConfig) {
+    this.store = store;
+    this.cfg = cfg;
+    this.longStream = this.name('long', 0);
   }
-}
 
-async function measure(store: StoreUnderTest, cfg: WorkerConfig): Promise<Measurement[]> {
-  const runId = randomUUID().slice(0, 8);
-  let index = 0;
-  const streamName = (tag: string, i: number) => `conversation-${runId}${tag}${i}`;
+  private name(tag: string, i: number): string {
+    return `conversation-${this.runId}${tag}${i}`;
+  }
 
-  // Writes `events` events to a new stream in batches (setup).
-  const build = async (streamId: string, events: number) => {
+  /** Writes `events` events to a new stream in batches. */
+  private async build(streamId: string, events: number): Promise<void> {
     let written = 0;
     while (written < events) {
-      const n = Math.min(cfg.buildBatch, events - written);
-      if (written === 0) await store.appendNew(streamId, n, index);
-      else await store.appendAt(streamId, written, n, index);
-      index += n;
+      const n = Math.min(this.cfg.buildBatch, events - written);
+      if (written === 0) await this.store.appendNew(streamId, n, this.index);
+      else await this.store.appendAt(streamId, written, n, this.index);
+      this.index += n;
       written += n;
     }
-  };
+  }
 
-  // Concurrent writers: each owns its streams; the first append to one expects no stream, the rest its exact revision.
-  const concurrent = async (tag: string, total: number, latencies: number[]) => {
-    const perWriter = Math.floor(total / cfg.writers);
+  /** Creates the existing streams and the long stream, and warms every code path the measurements use. */
+  async setup(): Promise<void> {
+    for (let i = 0; i < this.cfg.existingStreams; i++) {
+      const id = this.name('existing', i);
+      await this.store.appendNew(id, 1, this.index++);
+      this.existing.push({ id, count: 1 });
+    }
+    await this.appendNew(this.cfg.warmup);
+    await this.appendExisting(this.cfg.warmup);
+    await this.appendConcurrent(this.cfg.warmup);
+    await this.build(this.longStream, this.cfg.streamEvents);
+    await this.readFold(3);
+  }
+
+  checkpoint(): Promise<void> {
+    return this.store.checkpoint();
+  }
+
+  async measure(kind: MeasurementKind, count: number): Promise<Measurement> {
+    switch (kind) {
+      case 'append-new':
+        return this.appendNew(count);
+      case 'append-existing':
+        return this.appendExisting(count);
+      case 'append-concurrent':
+        return this.appendConcurrent(count);
+      case 'read-fold':
+        return this.readFold(count);
+    }
+  }
+
+  /** One writer, one event per append, each to a fresh stream (expected: no stream). */
+  private async appendNew(count: number): Promise<Measurement> {
+    const tag = `new${this.chunk++}-`;
+    const ids = Array.from({ length: count }, (_, i) => this.name(tag, i));
+    const latencies: number[] = [];
+    const t0 = performance.now();
+    for (const id of ids) {
+      const t = performance.now();
+      await this.store.appendNew(id, 1, this.index++);
+      latencies.push(performance.now() - t);
+    }
+    return result('append-new', count, performance.now() - t0, latencies);
+  }
+
+  /** One writer, one event per append, round-robin over existing streams with the exact expected revision. */
+  private async appendExisting(count: number): Promise<Measurement> {
+    const latencies: number[] = [];
+    const t0 = performance.now();
+    for (let i = 0; i < count; i++) {
+      const s = this.existing[i % this.existing.length]!;
+      const t = performance.now();
+      await this.store.appendAt(s.id, s.count, 1, this.index++);
+      latencies.push(performance.now() - t);
+      s.count++;
+    }
+    return result('append-existing', count, performance.now() - t0, latencies);
+  }
+
+  /**
+   * `writers` concurrent writers, one event per append. Each owns its own fresh streams: the first append
+   * to one expects no stream, later ones its exact revision.
+   */
+  private async appendConcurrent(total: number): Promise<Measurement> {
+    const { writers, streamsPerWriter } = this.cfg;
+    const perWriter = Math.max(1, Math.floor(total / writers));
+    const tag = `conc${this.chunk++}-`;
+    const latencies: number[] = [];
+    const t0 = performance.now();
     await Promise.all(
-      Array.from({ length: cfg.writers }, async (_, w) => {
-        const counts = new Array<number>(cfg.streamsPerWriter).fill(0);
+      Array.from({ length: writers }, async (_, w) => {
+        const counts = new Array<number>(streamsPerWriter).fill(0);
         for (let i = 0; i < perWriter; i++) {
-          const k = i % cfg.streamsPerWriter;
-          const id = streamName(`${tag}w${w}s`, k);
+          const k = i % streamsPerWriter;
+          const id = this.name(`${tag}w${w}s`, k);
           const t = performance.now();
-          if (counts[k] === 0) await store.appendNew(id, 1, index++);
-          else await store.appendAt(id, counts[k]!, 1, index++);
+          if (counts[k] === 0) await this.store.appendNew(id, 1, this.index++);
+          else await this.store.appendAt(id, counts[k]!, 1, this.index++);
           latencies.push(performance.now() - t);
           counts[k]!++;
         }
       }),
     );
-    return perWriter * cfg.writers;
-  };
-
-  // Warm-up: every code path and statement the measurements use, then a checkpoint.
-  log('warm-up');
-  const warmStreams: string[] = [];
-  for (let i = 0; i < cfg.warmup; i++) {
-    const id = streamName('warm', i);
-    await store.appendNew(id, 1, index++);
-    warmStreams.push(id);
-  }
-  for (let i = 0; i < cfg.warmup; i++) await store.appendAt(warmStreams[i]!, 1, 1, index++);
-  await concurrent('warmc', cfg.warmup, []);
-  const warmRead = streamName('warmread', 0);
-  await build(warmRead, Math.min(cfg.streamEvents, 1000));
-  for (let i = 0; i < 3; i++) await store.readAndFold(warmRead);
-  await store.checkpoint();
-
-  const out: Measurement[] = [];
-
-  // 1a. One writer, one event per append, each to a fresh stream (expected: no stream).
-  {
-    const latencies: number[] = [];
-    const ids = Array.from({ length: cfg.appends }, (_, i) => streamName('new', i));
-    const t0 = performance.now();
-    for (const id of ids) {
-      const t = performance.now();
-      await store.appendNew(id, 1, index++);
-      latencies.push(performance.now() - t);
-    }
-    out.push(result('append-new', cfg.appends, performance.now() - t0, latencies));
-    log(`append-new: ${(cfg.appends / ((performance.now() - t0) / 1000)).toFixed(0)} events/s`);
+    return result('append-concurrent', perWriter * writers, performance.now() - t0, latencies);
   }
 
-  // 1b. One writer, one event per append, to existing streams with the exact expected revision.
-  {
-    const streams = Array.from({ length: Math.min(cfg.existingStreams, cfg.appends) }, (_, i) => streamName('new', i));
-    const counts = new Array<number>(streams.length).fill(1);
-    const latencies: number[] = [];
-    const t0 = performance.now();
-    for (let i = 0; i < cfg.appends; i++) {
-      const k = i % streams.length;
-      const t = performance.now();
-      await store.appendAt(streams[k]!, counts[k]!, 1, index++);
-      latencies.push(performance.now() - t);
-      counts[k]!++;
-    }
-    out.push(result('append-existing', cfg.appends, performance.now() - t0, latencies));
-    log(`append-existing: ${(cfg.appends / ((performance.now() - t0) / 1000)).toFixed(0)} events/s`);
-  }
-  await store.checkpoint();
-
-  // 2. Concurrent writers.
-  {
-    const latencies: number[] = [];
-    const t0 = performance.now();
-    const events = await concurrent('conc', cfg.concurrentAppends, latencies);
-    out.push(result('append-concurrent', events, performance.now() - t0, latencies));
-    log(`append-concurrent: ${(events / ((performance.now() - t0) / 1000)).toFixed(0)} events/s`);
-  }
-
-  // 3. Read one long stream and fold it.
-  {
-    const id = streamName('long', 0);
-    await build(id, cfg.streamEvents);
-    await store.checkpoint();
-    await store.readAndFold(id);
+  /** Reads the long stream and folds it, `reads` times; reports the median. */
+  private async readFold(reads: number): Promise<Measurement> {
     const times: number[] = [];
-    for (let i = 0; i < cfg.reads; i++) {
+    for (let i = 0; i < reads; i++) {
       const t = performance.now();
-      const state = await store.readAndFold(id);
+      const state = await this.store.readAndFold(this.longStream);
       times.push(performance.now() - t);
-      if (state.events !== cfg.streamEvents) throw new Error(`Folded ${state.events} events, expected ${cfg.streamEvents}`);
+      if (state.events !== this.cfg.streamEvents) throw new Error(`Folded ${state.events} events, expected ${this.cfg.streamEvents}`);
     }
     const ms = median(times);
-    out.push({ measurement: 'read-fold', events: cfg.streamEvents, ms, p50Ms: ms, p99Ms: percentile(times, 99) });
-    log(`read-fold: ${ms.toFixed(1)} ms`);
+    return { measurement: 'read-fold', events: this.cfg.streamEvents, ms, p50Ms: ms, p99Ms: percentile(times, 99) };
   }
-  return out;
 }
 
 const cfg = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
-const send = (m: WorkerMessage) => new Promise<void>((resolve) => process.send!(m, () => resolve()));
-try {
-  await send({ ok: true, measurements: await run(cfg) });
-} catch (err) {
-  await send({ ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-  process.exitCode = 1;
-}
-process.disconnect?.();
+const reply = (m: WorkerReply) => new Promise<void>((resolve) => process.send!(m, () => resolve()));
+const store = await openStore(cfg.target, cfg.databaseUrl);
+const bench = new Bench(store, cfg);
+let queue = Promise.resolve();
+
+process.on('message', (raw) => {
+  const req = raw as WorkerRequest;
+  queue = queue.then(async () => {
+    try {
+      if (req.cmd === 'setup') {
+        await bench.setup();
+        await reply({ ok: true });
+      } else if (req.cmd === 'checkpoint') {
+        await bench.checkpoint();
+        await reply({ ok: true });
+      } else if (req.cmd === 'measure') {
+        await reply({ ok: true, measurement: await bench.measure(req.measurement, req.count) });
+      } else {
+        await store.close();
+        await reply({ ok: true });
+        process.disconnect();
+      }
+    } catch (err) {
+      await reply({ ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    }
+  });
+});
+// Tell the parent the store is open.
+await reply({ ok: true });

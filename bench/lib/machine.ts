@@ -12,6 +12,8 @@ export interface MachineInfo {
   node: string;
   postgres: string;
   postgresSettings: string;
+  /** Linux pressure stall information for CPU and IO before the run; high values mean a busy or throttled host. */
+  pressure: string | null;
 }
 
 function run(cmd: string, args: string[]): string | null {
@@ -30,7 +32,7 @@ export async function machineInfo(): Promise<MachineInfo> {
   } catch {
     // Not Linux: keep os.cpus().
   }
-  let postgres = 'unavailable';
+  let postgres: string;
   let postgresSettings = '';
   try {
     const s = await serverInfo();
@@ -41,7 +43,17 @@ export async function machineInfo(): Promise<MachineInfo> {
   } catch (err) {
     postgres = `unavailable (${(err as Error).message})`;
   }
+  let pressure: string | null = null;
+  try {
+    const some = (f: string) => /^some avg10=([\d.]+) avg60=([\d.]+)/m.exec(readFileSync(f, 'utf8'));
+    const cpu = some('/proc/pressure/cpu');
+    const io = some('/proc/pressure/io');
+    if (cpu && io) pressure = `cpu some avg10=${cpu[1]}% avg60=${cpu[2]}%, io some avg10=${io[1]}% avg60=${io[2]}%`;
+  } catch {
+    // No PSI on this kernel.
+  }
   return {
+    pressure,
     date: run('date', ['-u']) ?? new Date().toUTCString(),
     cpus: run('nproc', []) ?? String(os.availableParallelism()),
     cpuModel,

@@ -1,6 +1,7 @@
 // Result rows, their tables, and the generated sections of bench/RESULTS.md.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { MachineInfo } from './machine.ts';
+import { median } from './stats.ts';
 
 /** One measurement of one system under test (the median over the rounds run). */
 export interface ResultRow {
@@ -36,10 +37,24 @@ function order<T>(items: T[]): T[] {
   return [...new Set(items)];
 }
 
+/**
+ * events/s of `numerator` over `denominator`. When both ran the same interleaved rounds, the median of the
+ * per-round ratios: each compares two measurements taken moments apart, which cancels slow drift of the
+ * machine better than a ratio of two medians. Otherwise the ratio of the medians.
+ */
 export function ratio(rows: ResultRow[], measurement: string, c: Comparison): number | null {
+  const rounds = roundRatios(rows, measurement, c);
+  if (rounds) return median(rounds);
   const a = rows.find((r) => r.measurement === measurement && r.target === c.numerator);
   const b = rows.find((r) => r.measurement === measurement && r.target === c.denominator);
   return a && b && b.eventsPerSec > 0 ? a.eventsPerSec / b.eventsPerSec : null;
+}
+
+export function roundRatios(rows: ResultRow[], measurement: string, c: Comparison): number[] | null {
+  const a = rows.find((r) => r.measurement === measurement && r.target === c.numerator);
+  const b = rows.find((r) => r.measurement === measurement && r.target === c.denominator);
+  if (!a || !b || a.perRound.length !== b.perRound.length || a.perRound.length === 0) return null;
+  return a.perRound.map((v, i) => v / b.perRound[i]!);
 }
 
 function table(header: string[], body: string[][]): string {
@@ -66,10 +81,16 @@ export function renderTables(rows: ResultRow[], comparison: Comparison | null): 
     ]),
   );
   const latency = table(
-    ['Measurement', ...targets.map((t) => `${t} p50 / p99 ms`), ...targets.map((t) => `${t} events/s per round`)],
+    [
+      'Measurement',
+      ...targets.map((t) => `${t} p50 / p99 ms`),
+      ...(comparison ? [`${comparison.title} per round`] : []),
+      ...targets.map((t) => `${t} events/s per round`),
+    ],
     measurements.map((m) => [
       labelOf(m),
       ...targets.map((t) => cell(m, t, (r) => `${ms(r.p50Ms)} / ${ms(r.p99Ms)}`)),
+      ...(comparison ? [roundRatios(rows, m, comparison)?.map((x) => x.toFixed(2)).join(', ') ?? '-'] : []),
       ...targets.map((t) => cell(m, t, (r) => r.perRound.map((v) => int.format(v)).join(', '))),
     ]),
   );
@@ -82,6 +103,7 @@ export function renderMachine(m: MachineInfo): string {
     `- Machine: ${m.cpus} CPUs (nproc), ${m.cpuModel}, ${m.memory} RAM`,
     `- Node: ${m.node}`,
     `- PostgreSQL: ${m.postgres}${m.postgresSettings ? ` (${m.postgresSettings})` : ''}`,
+    ...(m.pressure ? [`- Host pressure before the run (Linux PSI): ${m.pressure}`] : []),
   ].join('\n');
 }
 
