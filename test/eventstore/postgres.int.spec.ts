@@ -29,6 +29,7 @@ eventStoreConformance(
           commit: async () => {
             await conn.query('COMMIT');
             conn.release();
+            store.notifyOthers();
           },
         };
       },

@@ -65,6 +65,8 @@ export class PostgresEventStore implements EventStore {
   private unlisten: Promise<() => Promise<void>> | null = null;
   private readonly subscriptions = new Set<Subscription>();
   private closed = false;
+  private notifying = false;
+  private notifyAgain = false;
 
   constructor(sql: SqlClient, options: PostgresEventStoreOptions = {}) {
     this.sql = sql;
@@ -88,6 +90,7 @@ export class PostgresEventStore implements EventStore {
         );
         const row = r.rows[0]!;
         this.wake();
+        if (db === this.sql) this.notifyOthers();
         return { nextRevision: Number(row.next_revision), position: { commit: BigInt(row.tx), prepare: BigInt(row.last_seq) } };
       } catch (err) {
         const e = err as { code?: string; detail?: string; constraint?: string };
@@ -203,6 +206,29 @@ export class PostgresEventStore implements EventStore {
     if (this.unlisten) return;
     this.unlisten = this.sql.listen('kefu_events', () => this.wake());
     this.unlisten.catch(() => undefined);
+  }
+
+  /**
+   * Tells subscribers in other processes that events were committed. Coalesced: while one NOTIFY is on its
+   * way, any number of appends share the next one. Subscribers also poll, so a lost notice only delays.
+   */
+  notifyOthers(): void {
+    if (this.sql.kind === 'pglite') return; // one process: wake() has told everyone
+    if (this.notifying) {
+      this.notifyAgain = true;
+      return;
+    }
+    this.notifying = true;
+    void this.sql
+      .query("SELECT pg_notify('kefu_events', '')")
+      .catch(() => undefined)
+      .finally(() => {
+        this.notifying = false;
+        if (this.notifyAgain && !this.closed) {
+          this.notifyAgain = false;
+          this.notifyOthers();
+        }
+      });
   }
 
   private wake(): void {

@@ -1,6 +1,5 @@
 // Event store tables and the append function. Appends are one round trip: `kefu_append` checks the expected
-// revision, writes the events and the stream's revision, and notifies subscribers, all in the caller's
-// transaction.
+// revision and writes the events and the stream's revision in the caller's transaction.
 //
 // Global order is (tx_id, seq): tx_id is the writing transaction's id. A reader only reads events whose
 // transaction id is below the oldest transaction still running (pg_snapshot_xmin), so a transaction that
@@ -49,26 +48,36 @@ BEGIN
     RAISE EXCEPTION 'event id % was already appended elsewhere', first_id USING ERRCODE = 'KF002';
   END IF;
 
-  SELECT s.revision INTO cur FROM kefu_streams s WHERE s.stream_id = p_stream FOR UPDATE;
-  IF NOT FOUND THEN cur := -1; END IF;
-  IF (p_expected = 'no_stream' AND cur <> -1)
-     OR (p_expected = 'stream_exists' AND cur = -1)
-     OR (p_expected ~ '^[0-9]+$' AND cur <> p_expected::bigint) THEN
-    RAISE EXCEPTION 'wrong expected revision' USING ERRCODE = 'KF001', DETAIL = cur::text;
-  END IF;
-
-  IF cur = -1 THEN
+  -- One conditional statement per case: a stream row is locked and moved in the same step.
+  IF p_expected = 'no_stream' THEN
     INSERT INTO kefu_streams (stream_id, revision) VALUES (p_stream, n - 1) ON CONFLICT DO NOTHING;
     IF NOT FOUND THEN
-      -- Another transaction created the stream after our read.
-      IF p_expected <> 'any' THEN
-        RAISE EXCEPTION 'wrong expected revision' USING ERRCODE = 'KF001', DETAIL = 'created concurrently';
-      END IF;
-      SELECT s.revision INTO cur FROM kefu_streams s WHERE s.stream_id = p_stream FOR UPDATE;
-      UPDATE kefu_streams SET revision = cur + n WHERE stream_id = p_stream;
+      SELECT s.revision INTO cur FROM kefu_streams s WHERE s.stream_id = p_stream;
+      RAISE EXCEPTION 'wrong expected revision' USING ERRCODE = 'KF001', DETAIL = coalesce(cur, -1)::text;
+    END IF;
+    cur := -1;
+  ELSIF p_expected ~ '^[0-9]+$' THEN
+    UPDATE kefu_streams s SET revision = s.revision + n WHERE s.stream_id = p_stream AND s.revision = p_expected::bigint
+      RETURNING s.revision - n INTO cur;
+    IF NOT FOUND THEN
+      SELECT s.revision INTO cur FROM kefu_streams s WHERE s.stream_id = p_stream;
+      RAISE EXCEPTION 'wrong expected revision' USING ERRCODE = 'KF001', DETAIL = coalesce(cur, -1)::text;
     END IF;
   ELSE
-    UPDATE kefu_streams SET revision = cur + n WHERE stream_id = p_stream;
+    -- 'any' or 'stream_exists'
+    UPDATE kefu_streams s SET revision = s.revision + n WHERE s.stream_id = p_stream RETURNING s.revision - n INTO cur;
+    IF NOT FOUND THEN
+      IF p_expected = 'stream_exists' THEN
+        RAISE EXCEPTION 'wrong expected revision' USING ERRCODE = 'KF001', DETAIL = '-1';
+      END IF;
+      INSERT INTO kefu_streams (stream_id, revision) VALUES (p_stream, n - 1) ON CONFLICT DO NOTHING;
+      IF FOUND THEN
+        cur := -1;
+      ELSE
+        -- Created by another transaction after our update found nothing.
+        UPDATE kefu_streams s SET revision = s.revision + n WHERE s.stream_id = p_stream RETURNING s.revision - n INTO cur;
+      END IF;
+    END IF;
   END IF;
 
   INSERT INTO kefu_events (event_id, stream_id, revision, type, data, metadata)
@@ -76,7 +85,8 @@ BEGIN
   FROM jsonb_array_elements(p_events) WITH ORDINALITY AS u(ev, ord)
   ORDER BY u.ord;
 
-  PERFORM pg_notify('kefu_events', '');
+  -- No NOTIFY here: a transaction that notifies holds a cluster-wide lock through its commit flush, which
+  -- made concurrent appends commit one at a time. The store notifies after commit instead.
   RETURN QUERY SELECT cur + n, pg_current_xact_id()::text, currval(pg_get_serial_sequence('kefu_events', 'seq'));
 END
 $fn$;
