@@ -3,7 +3,7 @@ import { SignJWT, jwtVerify } from 'jose';
 import { timingSafeEqual } from 'node:crypto';
 import { ForbiddenError, UnauthenticatedError } from '../domain/errors.ts';
 import type { ReadModel } from '../projections/projection.ts';
-import { randomToken, sha256, verifySecret, VerifiedTokens } from './credentials.ts';
+import { randomToken, SecretVerifier, sha256 } from './credentials.ts';
 
 export type Principal =
   | { kind: 'operator' }
@@ -48,7 +48,7 @@ export class Authenticator {
   private readonly db: ReadModel;
   private readonly operator: OperatorCredential;
   private readonly signingKey: Uint8Array;
-  private readonly verified = new VerifiedTokens();
+  private readonly verifier = new SecretVerifier();
   readonly tokenTtlSeconds: number;
 
   constructor(deps: { db: ReadModel; operator: OperatorCredential; signingKey: Uint8Array; tokenTtlSeconds?: number }) {
@@ -91,10 +91,7 @@ export class Authenticator {
     }
     const hash = this.operator.hash;
     if (!hash) return false;
-    if (this.verified.has(token, hash)) return true;
-    const ok = await verifySecret(token, hash);
-    if (ok) this.verified.add(token, hash);
-    return ok;
+    return this.verifier.verify(token, hash);
   }
 
   private async apiKey(token: string): Promise<Principal> {
@@ -106,11 +103,7 @@ export class Authenticator {
       .where('api_keys.id', '=', m[1]!)
       .executeTakeFirst();
     if (!row || row.revoked_at) throw new UnauthenticatedError('Unknown or revoked API key');
-    const secret = m[2]!;
-    if (!this.verified.has(secret, row.secret_hash)) {
-      if (!(await verifySecret(secret, row.secret_hash))) throw new UnauthenticatedError('Unknown or revoked API key');
-      this.verified.add(secret, row.secret_hash);
-    }
+    if (!(await this.verifier.verify(m[2]!, row.secret_hash))) throw new UnauthenticatedError('Unknown or revoked API key');
     return { kind: 'apiKey', instanceId: row.instance_id, keyId: row.id, role: row.role as 'ADMIN' | 'INTEGRATION' };
   }
 

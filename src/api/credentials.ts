@@ -44,6 +44,30 @@ export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
+/**
+ * Verifies like verifySecret, but many concurrent requests with one token share one scrypt run, and a
+ * success is remembered for `ttlMs` (keyed by a SHA-256, never the token itself).
+ */
+export class SecretVerifier {
+  private readonly verified: VerifiedTokens;
+  private readonly inFlight = new Map<string, Promise<boolean>>();
+  constructor(ttlMs = 60_000) {
+    this.verified = new VerifiedTokens(ttlMs);
+  }
+  async verify(secret: string, storedHash: string): Promise<boolean> {
+    if (this.verified.has(secret, storedHash)) return true;
+    const key = sha256(`${storedHash}\n${secret}`);
+    let pending = this.inFlight.get(key);
+    if (!pending) {
+      pending = verifySecret(secret, storedHash).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, pending);
+    }
+    const ok = await pending;
+    if (ok) this.verified.add(secret, storedHash);
+    return ok;
+  }
+}
+
 /** Remembers verified tokens for `ttlMs`, keyed by their SHA-256, never by the token itself. */
 export class VerifiedTokens {
   private readonly entries = new Map<string, number>();
