@@ -21,6 +21,7 @@ import { migrateReadModels } from './projections/migrations.ts';
 import type { ReadModel } from './projections/projection.ts';
 import { ProjectionRunner } from './projections/projection-runner.ts';
 import { allProjections } from './projections/registry.ts';
+import { Router } from './processes/router/router.ts';
 import type { ReadModelDb } from './projections/read-model-db.ts';
 
 export interface Kefu {
@@ -31,6 +32,7 @@ export interface Kefu {
   db: ReadModel;
   bus: Bus;
   projections: ProjectionRunner;
+  router: Router;
   /** The operator token, when this start generated it (printed once). */
   generatedOperatorToken: string | null;
   close(): Promise<void>;
@@ -99,11 +101,15 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
     ready = true;
   });
 
+  const commands = new CommandHandler(store);
+  const router = new Router({ store, commands, sql, logger });
+  await router.start();
+
   const { credential, generated } = await operatorCredential(db, config);
   const auth = new Authenticator({ db, operator: credential, signingKey: await signingKey(db), tokenTtlSeconds: config.KEFU_TOKEN_TTL_SECONDS });
   const app = await buildApp(
     {
-      commands: new CommandHandler(store),
+      commands,
       db,
       readModels: projections,
       bus,
@@ -118,6 +124,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
 
   const close = async () => {
     await app.close();
+    await router.stop();
     await projections.stop();
     await bus.close();
     await store.close();
@@ -132,7 +139,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
       throw err;
     }
   }
-  return { config, app, store, sql, db, bus, projections, generatedOperatorToken: generated, close };
+  return { config, app, store, sql, db, bus, projections, router, generatedOperatorToken: generated, close };
 }
 
 async function main(): Promise<void> {

@@ -10,6 +10,7 @@ import { BusPubSub } from './bus-pubsub.ts';
 import { newCorrelationId, type ApiDeps, type KefuContext } from './context.ts';
 import { formatError } from './errors.ts';
 import { agentResolvers } from './resolvers/agents.ts';
+import { contactResolvers } from './resolvers/contacts.ts';
 import { instanceResolvers } from './resolvers/instances.ts';
 import { skillGroupResolvers } from './resolvers/skill-groups.ts';
 
@@ -82,7 +83,7 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
     return { status: 'ready' };
   });
 
-  const resolvers = mergeResolvers({ DateTime: DateTime as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, {
+  const resolvers = mergeResolvers({ DateTime: DateTime as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, {
     Principal: { resolveType: (p: { __typename: string }) => p.__typename },
   });
 

@@ -5,6 +5,7 @@ export const streams = {
   instance: (instanceId: string) => `instance-${instanceId}`,
   agent: (instanceId: string, agentId: string) => `agent-${instanceId}.${agentId}`,
   skillGroup: (instanceId: string, skillGroupId: string) => `skillgroup-${instanceId}.${skillGroupId}`,
+  contact: (instanceId: string, contactId: string) => `contact-${instanceId}.${contactId}`,
 };
 
 export function streamCategory(streamId: string): string {

@@ -4,6 +4,7 @@ import { type Migration, type MigrationProvider, Migrator } from 'kysely/migrati
 import { agentsMigrations } from './agents/agents.migrations.ts';
 import { instancesMigrations } from './instances/instances.migrations.ts';
 import { skillGroupsMigrations } from './skill-groups/skill-groups.migrations.ts';
+import { contactsMigrations } from './contacts/contacts.migrations.ts';
 
 const coreMigrations: Record<string, Migration> = {
   '2026_11_25_000_core': {
@@ -31,6 +32,7 @@ export const allMigrations: Record<string, Migration> = {
   ...instancesMigrations,
   ...agentsMigrations,
   ...skillGroupsMigrations,
+  ...contactsMigrations,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

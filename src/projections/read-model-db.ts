@@ -76,6 +76,27 @@ export interface ReadModelDb {
     updated_at: Timestamp;
     deleted_at: Timestamp | null;
   };
+  contacts: {
+    instance_id: string;
+    id: string;
+    channel: string;
+    direction: string;
+    customer: Json<{ kind: string; id: string; name: string | null }>;
+    data: Json<Record<string, string>>;
+    status: string;
+    skill_group_id: string | null;
+    priority: number;
+    queued_at: Timestamp | null;
+    offer: Json<unknown> | null;
+    agent_id: string | null;
+    key_trail: Json<unknown[]>;
+    transfer: Json<unknown> | null;
+    end_reason: string | null;
+    ended_by: string | null;
+    created_at: Timestamp;
+    updated_at: Timestamp;
+    ended_at: Timestamp | null;
+  };
   skill_group_members: {
     instance_id: string;
     skill_group_id: string;

@@ -1,7 +1,12 @@
 import type { CommandMetadata } from '../decider.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.ts';
-import type { ActiveAgent, AgentEvent, AgentRole, AgentState, PresenceChoice } from './agent.ts';
-import { evolveAgent, initialAgentState } from './agent.ts';
+import type { Channel } from '../skill-group/skill-group.ts';
+import type { ActiveAgent, AgentEvent, AgentRole, AgentState, PresenceChoice, ReservationEnd } from './agent.ts';
+import { evolveAgent, hasRoomFor, initialAgentState } from './agent.ts';
+
+function addSeconds(iso: string, seconds: number): string {
+  return new Date(Date.parse(iso) + seconds * 1000).toISOString();
+}
 
 export type AgentCommand =
   | {
@@ -18,7 +23,17 @@ export type AgentCommand =
       metadata: CommandMetadata;
     }
   | { type: 'ForceAgentOffline'; data: { agentId: string; reason: string }; metadata: CommandMetadata }
-  | { type: 'RestoreAgent'; data: { agentId: string }; metadata: CommandMetadata };
+  | { type: 'RestoreAgent'; data: { agentId: string }; metadata: CommandMetadata }
+  | {
+      type: 'ReserveAgent';
+      data: { agentId: string; contactId: string; offerId: string; channel: Channel; skillGroupId: string; maxConcurrency: number; expiresAt: string };
+      metadata: CommandMetadata;
+    }
+  | { type: 'ReleaseReservation'; data: { agentId: string; contactId: string; offerId: string; reason: ReservationEnd }; metadata: CommandMetadata }
+  | { type: 'ConnectContact'; data: { agentId: string; contactId: string }; metadata: CommandMetadata }
+  | { type: 'FinishContact'; data: { agentId: string; contactId: string; wrapUpSeconds: number }; metadata: CommandMetadata }
+  | { type: 'ExtendWrapUp'; data: { agentId: string; seconds: number }; metadata: CommandMetadata }
+  | { type: 'EndWrapUp'; data: { agentId: string; contactId: string | null }; metadata: CommandMetadata };
 
 function active(state: AgentState, agentId: string): ActiveAgent {
   if (state.status !== 'active') throw new NotFoundError('Agent', agentId);
@@ -83,6 +98,62 @@ export function decideAgent(command: AgentCommand, state: AgentState): AgentEven
       const agent = active(state, command.data.agentId);
       if (!agent.forcedOffline) return [];
       return [{ type: 'AgentRestored', data: {} }];
+    }
+    case 'ReserveAgent': {
+      const agent = active(state, command.data.agentId);
+      const { contactId, offerId, channel, skillGroupId, maxConcurrency, expiresAt } = command.data;
+      const held = agent.workload.contacts[contactId];
+      if (held?.offerId === offerId) return [];
+      if (held) throw new ConflictError(`Agent ${agent.id} already holds contact ${contactId}`);
+      if (agent.forcedOffline || agent.presence !== 'AVAILABLE') {
+        throw new ConflictError(`Agent ${agent.id} is ${agent.forcedOffline ? 'forced offline' : agent.presence.toLowerCase()} and gets no offers`);
+      }
+      if (agent.workload.wrapUp && Date.parse(command.metadata.now) < Date.parse(agent.workload.wrapUp.until)) {
+        throw new ConflictError(`Agent ${agent.id} is in after-call work until ${agent.workload.wrapUp.until}`);
+      }
+      if (!hasRoomFor(agent.workload, channel, maxConcurrency)) throw new ConflictError(`Agent ${agent.id} has no room for another ${channel} contact`);
+      return [{ type: 'AgentReserved', data: { contactId, offerId, channel, skillGroupId, expiresAt } }];
+    }
+    case 'ReleaseReservation': {
+      const agent = active(state, command.data.agentId);
+      const held = agent.workload.contacts[command.data.contactId];
+      // Only the reservation it names, and only while it is still an offer.
+      if (!held || held.offerId !== command.data.offerId || held.state !== 'offered') return [];
+      return [{ type: 'AgentReservationReleased', data: { contactId: command.data.contactId, offerId: held.offerId, reason: command.data.reason } }];
+    }
+    case 'ConnectContact': {
+      const agent = active(state, command.data.agentId);
+      const held = agent.workload.contacts[command.data.contactId];
+      if (!held) throw new ConflictError(`Agent ${agent.id} holds no offer of contact ${command.data.contactId}`);
+      if (held.state === 'connected') return [];
+      return [{ type: 'AgentContactConnected', data: { contactId: command.data.contactId, at: command.metadata.now } }];
+    }
+    case 'FinishContact': {
+      const agent = active(state, command.data.agentId);
+      const held = agent.workload.contacts[command.data.contactId];
+      if (!held) return [];
+      if (held.state === 'offered') {
+        return [{ type: 'AgentReservationReleased', data: { contactId: command.data.contactId, offerId: held.offerId, reason: 'CONTACT_ENDED' } }];
+      }
+      const events: AgentEvent[] = [{ type: 'AgentContactFinished', data: { contactId: command.data.contactId, at: command.metadata.now } }];
+      if (command.data.wrapUpSeconds > 0) {
+        events.push({ type: 'AgentWrapUpStarted', data: { contactId: command.data.contactId, until: addSeconds(command.metadata.now, command.data.wrapUpSeconds) } });
+      }
+      return events;
+    }
+    case 'ExtendWrapUp': {
+      const agent = active(state, command.data.agentId);
+      const wrapUp = agent.workload.wrapUp;
+      if (!wrapUp) throw new ConflictError(`Agent ${agent.id} is not in after-call work`);
+      const from = Date.parse(wrapUp.until) > Date.parse(command.metadata.now) ? wrapUp.until : command.metadata.now;
+      return [{ type: 'AgentWrapUpExtended', data: { contactId: wrapUp.contactId, until: addSeconds(from, command.data.seconds) } }];
+    }
+    case 'EndWrapUp': {
+      const agent = active(state, command.data.agentId);
+      const wrapUp = agent.workload.wrapUp;
+      // The timer names the contact: a wrap-up of a later contact is not ended by an earlier timer.
+      if (!wrapUp || (command.data.contactId !== null && wrapUp.contactId !== command.data.contactId)) return [];
+      return [{ type: 'AgentWrapUpEnded', data: { contactId: wrapUp.contactId } }];
     }
     default: {
       const unknown: never = command;

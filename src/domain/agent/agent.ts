@@ -1,4 +1,5 @@
 import type { DomainEvent } from '../decider.ts';
+import type { Channel } from '../skill-group/skill-group.ts';
 
 export type AgentRole = 'AGENT' | 'SUPERVISOR' | 'ADMIN';
 /** What an agent chooses. Forced offline is not a choice: it is set and lifted by a supervisor or admin. */
@@ -14,7 +15,30 @@ export type AgentEvent =
   | DomainEvent<'AgentWentOnBreak', { reason: string | null }>
   | DomainEvent<'AgentWentOffline', Record<string, never>>
   | DomainEvent<'AgentForcedOffline', { reason: string }>
-  | DomainEvent<'AgentRestored', Record<string, never>>;
+  | DomainEvent<'AgentRestored', Record<string, never>>
+  | DomainEvent<'AgentReserved', { contactId: string; offerId: string; channel: Channel; skillGroupId: string; expiresAt: string }>
+  | DomainEvent<'AgentReservationReleased', { contactId: string; offerId: string; reason: ReservationEnd }>
+  | DomainEvent<'AgentContactConnected', { contactId: string; at: string }>
+  | DomainEvent<'AgentContactFinished', { contactId: string; at: string }>
+  | DomainEvent<'AgentWrapUpStarted', { contactId: string; until: string }>
+  | DomainEvent<'AgentWrapUpExtended', { contactId: string; until: string }>
+  | DomainEvent<'AgentWrapUpEnded', { contactId: string }>;
+
+export type ReservationEnd = 'DECLINED' | 'TIMED_OUT' | 'WITHDRAWN' | 'CONTACT_ENDED';
+
+/** A contact the agent holds: offered (reserved, ringing) or connected. It counts against capacity either way. */
+export interface HeldContact {
+  channel: Channel;
+  skillGroupId: string;
+  offerId: string;
+  state: 'offered' | 'connected';
+}
+
+/** Workload, beside presence: what the agent holds, and the after-call work that blocks new offers. */
+export interface Workload {
+  contacts: Readonly<Record<string, HeldContact>>;
+  wrapUp: { contactId: string; until: string } | null;
+}
 
 export interface ActiveAgent {
   status: 'active';
@@ -28,6 +52,7 @@ export interface ActiveAgent {
   presence: PresenceChoice;
   breakReason: string | null;
   forcedOffline: { reason: string } | null;
+  workload: Workload;
 }
 
 export type AgentState = { status: 'none' } | ActiveAgent | { status: 'deleted'; id: string };
@@ -52,6 +77,7 @@ export function evolveAgent(state: AgentState, event: AgentEvent): AgentState {
       presence: 'OFFLINE',
       breakReason: null,
       forcedOffline: null,
+      workload: { contacts: {}, wrapUp: null },
     };
   }
   if (state.status !== 'active') return state;
@@ -72,9 +98,46 @@ export function evolveAgent(state: AgentState, event: AgentEvent): AgentState {
       return { ...state, presence: 'OFFLINE', breakReason: null, forcedOffline: { reason: event.data.reason } };
     case 'AgentRestored':
       return { ...state, forcedOffline: null };
+    case 'AgentReserved': {
+      const { contactId, offerId, channel, skillGroupId } = event.data;
+      return withContacts(state, { ...state.workload.contacts, [contactId]: { channel, skillGroupId, offerId, state: 'offered' } });
+    }
+    case 'AgentContactConnected': {
+      const held = state.workload.contacts[event.data.contactId];
+      if (!held) return state;
+      return withContacts(state, { ...state.workload.contacts, [event.data.contactId]: { ...held, state: 'connected' } });
+    }
+    case 'AgentReservationReleased':
+    case 'AgentContactFinished': {
+      const { [event.data.contactId]: _gone, ...rest } = state.workload.contacts;
+      return withContacts(state, rest);
+    }
+    case 'AgentWrapUpStarted':
+    case 'AgentWrapUpExtended':
+      return { ...state, workload: { ...state.workload, wrapUp: { contactId: event.data.contactId, until: event.data.until } } };
+    case 'AgentWrapUpEnded':
+      return { ...state, workload: { ...state.workload, wrapUp: null } };
     default: {
       const unknown: never = event;
       return unknown;
     }
   }
+}
+
+function withContacts(state: ActiveAgent, contacts: Record<string, HeldContact>): ActiveAgent {
+  return { ...state, workload: { ...state.workload, contacts } };
+}
+
+/** Contacts held on a channel. */
+export function heldOn(workload: Workload, channel: Channel): number {
+  return Object.values(workload.contacts).filter((c) => c.channel === channel).length;
+}
+
+/**
+ * Room for one more contact of `channel`: a phone or audio/video contact blocks other phone and AV
+ * offers; chats fill up to the skill group's limit.
+ */
+export function hasRoomFor(workload: Workload, channel: Channel, maxConcurrency: number): boolean {
+  if (channel === 'ONLINE') return heldOn(workload, 'ONLINE') < maxConcurrency;
+  return heldOn(workload, 'PHONE') + heldOn(workload, 'AV') === 0;
 }

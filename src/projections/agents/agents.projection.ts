@@ -200,6 +200,15 @@ function nextRow(row: AgentRow, event: Exclude<AgentEvent, { type: 'AgentCreated
       return { ...presenceChange(row, 'FORCED_OFFLINE', at), forced_offline_reason: event.data.reason };
     case 'AgentRestored':
       return { ...presenceChange(row, 'OFFLINE', at), forced_offline_reason: null };
+    // Workload (offers, contacts, after-call work) is not part of this read model yet.
+    case 'AgentReserved':
+    case 'AgentReservationReleased':
+    case 'AgentContactConnected':
+    case 'AgentContactFinished':
+    case 'AgentWrapUpStarted':
+    case 'AgentWrapUpExtended':
+    case 'AgentWrapUpEnded':
+      return null;
     default: {
       const unknown: never = event;
       return unknown;

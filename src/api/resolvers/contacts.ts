@@ -1,0 +1,251 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import mercurius from 'mercurius';
+import { z } from 'zod';
+import { agentDecider } from '../../domain/agent/agent.decide.ts';
+import { contactDecider, type ContactCommand } from '../../domain/contact/contact.decide.ts';
+import { ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
+import { streams } from '../../domain/streams.ts';
+import { agentOffersTopic, type ContactRow, type OfferMessage } from '../../projections/contacts/contacts.projection.ts';
+import { isAdmin, isSupervisor, requireInstance, type InstancePrincipal } from '../auth.ts';
+import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
+import { toGraphQLError } from '../errors.ts';
+import { id, parseInput } from '../input.ts';
+import { loadAgentRow, toAgent } from './agents.ts';
+
+const { withFilter } = mercurius;
+
+export function toContact(row: ContactRow) {
+  return {
+    id: row.id,
+    instanceId: row.instance_id,
+    channel: row.channel,
+    direction: row.direction,
+    customer: row.customer,
+    status: row.status,
+    skillGroupId: row.skill_group_id,
+    priority: row.priority,
+    queuedAt: row.queued_at,
+    agentId: row.agent_id,
+    offer: row.offer as { offerId: string; agentIds: string[]; expiresAt: string } | null,
+    keyTrail: row.key_trail,
+    data: Object.entries(row.data ?? {}).map(([key, value]) => ({ key, value })),
+    endReason: row.end_reason,
+    endedBy: row.ended_by,
+    createdAt: row.created_at,
+    endedAt: row.ended_at,
+  };
+}
+
+/** Agents see contacts offered to them or that they hold or held; supervisors, admins and integrations see all. */
+function maySee(p: InstancePrincipal, row: ContactRow): boolean {
+  if (p.kind === 'apiKey' || isSupervisor(p)) return true;
+  const offer = row.offer as { agentIds?: string[] } | null;
+  return row.agent_id === p.agentId || (offer?.agentIds ?? []).includes(p.agentId);
+}
+
+async function loadContactRow(ctx: KefuContext, p: InstancePrincipal, contactId: string): Promise<ContactRow> {
+  const row = await ctx.deps.db.selectFrom('contacts').selectAll().where('instance_id', '=', p.instanceId).where('id', '=', contactId).executeTakeFirst();
+  if (!row || !maySee(p, row)) throw new NotFoundError('Contact', contactId);
+  return row;
+}
+
+async function contactCommand(ctx: KefuContext, instanceId: string, command: ContactCommand) {
+  const result = await inInput(ctx.deps.commands.handle(streams.contact(instanceId, command.data.contactId), contactDecider, command));
+  await settle(ctx, result.position, ['contacts']);
+  return result;
+}
+
+const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `at most ${max} characters`);
+const createContactInput = z.object({
+  channel: z.enum(['PHONE', 'ONLINE', 'AV']),
+  customer: z.object({ kind: z.enum(['PHONE', 'WECHAT', 'WEB']), id: text(128), name: text(200).nullish() }),
+  skillGroupId: id,
+  priority: z.number().int().min(0, 'must not be negative').max(100, 'at most 100').nullish(),
+  data: z
+    .array(z.object({ key: text(64), value: z.string().max(2000, 'at most 2000 characters') }))
+    .max(50, 'at most 50 entries')
+    .nullish(),
+});
+const offerInput = z.object({ contactId: id, offerId: id });
+const endInput = z.object({ contactId: id, reason: text(200).nullish() });
+const contactsArgs = z.object({
+  first: z.number().int().min(0).max(200, 'at most 200').nullish(),
+  after: z.string().max(500).nullish(),
+  filter: z
+    .object({ status: z.string().nullish(), channel: z.enum(['PHONE', 'ONLINE', 'AV']).nullish(), agentId: id.nullish() })
+    .nullish(),
+});
+
+function requireAgentSelf(p: InstancePrincipal): string {
+  if (p.kind !== 'agent') throw new ForbiddenError('Only a logged-in agent answers offers and does after-call work');
+  return p.agentId;
+}
+
+export const contactResolvers = {
+  Query: {
+    async contact(_: unknown, args: unknown, ctx: KefuContext) {
+      const p = requireInstance(ctx.principal);
+      const { id: contactId } = parseInput(z.object({ id }), args, '');
+      return toContact(await loadContactRow(ctx, p, contactId));
+    },
+    async contacts(_: unknown, rawArgs: unknown, ctx: KefuContext) {
+      const p = requireInstance(ctx.principal);
+      const args = parseInput(contactsArgs, rawArgs, '');
+      const first = args.first ?? 50;
+      let q = ctx.deps.db.selectFrom('contacts').selectAll().where('instance_id', '=', p.instanceId);
+      if (p.kind === 'agent' && !isSupervisor(p)) q = q.where('agent_id', '=', p.agentId);
+      const f = args.filter ?? {};
+      if (f.status) q = q.where('status', '=', f.status);
+      if (f.channel) q = q.where('channel', '=', f.channel);
+      if (f.agentId) q = q.where('agent_id', '=', f.agentId);
+      if (args.after) {
+        let cursor: [string, string];
+        try {
+          cursor = JSON.parse(Buffer.from(args.after, 'base64url').toString('utf8')) as [string, string];
+          if (!Array.isArray(cursor) || Number.isNaN(Date.parse(cursor[0]))) throw new Error('bad');
+        } catch {
+          throw new ValidationError('after', 'not a cursor from this API');
+        }
+        q = q.where(sql<boolean>`(created_at, id) > (${cursor[0]}::timestamptz, ${cursor[1]})`);
+      }
+      const rows = await q.orderBy('created_at').orderBy('id').limit(first + 1).execute();
+      const edges = rows.slice(0, first).map((row) => ({
+        cursor: Buffer.from(JSON.stringify([new Date(row.created_at).toISOString(), row.id])).toString('base64url'),
+        node: toContact(row),
+      }));
+      return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
+    },
+  },
+  Mutation: {
+    async createContact(_: unknown, args: { input: unknown }, ctx: KefuContext) {
+      const p = requireInstance(ctx.principal);
+      if (p.kind !== 'apiKey' && !isAdmin(p)) throw new ForbiddenError('Contacts are created by integrations (API keys) and channels');
+      const input = parseInput(createContactInput, args.input);
+      const group = await ctx.deps.db
+        .selectFrom('skill_groups')
+        .select(['channel'])
+        .where('instance_id', '=', p.instanceId)
+        .where('id', '=', input.skillGroupId)
+        .where('deleted_at', 'is', null)
+        .executeTakeFirst();
+      if (!group) throw new NotFoundError('Skill group', input.skillGroupId);
+      if (group.channel !== input.channel) throw new ValidationError('input.skillGroupId', `this is a ${group.channel} skill group; the contact is ${input.channel}`);
+      const contactId = randomUUID();
+      const meta = commandMetadata(ctx, p.instanceId);
+      const data = Object.fromEntries((input.data ?? []).map((e) => [e.key, e.value]));
+      await inInput(
+        ctx.deps.commands.handle(streams.contact(p.instanceId, contactId), contactDecider, {
+          type: 'CreateContact',
+          data: { contactId, channel: input.channel, direction: 'IN', customer: { kind: input.customer.kind, id: input.customer.id, name: input.customer.name ?? null }, data },
+          metadata: meta,
+        }),
+      );
+      await contactCommand(ctx, p.instanceId, {
+        type: 'QueueContact',
+        data: { contactId, skillGroupId: input.skillGroupId, priority: input.priority ?? 0 },
+        metadata: meta,
+      });
+      return toContact(await loadContactRow(ctx, p, contactId));
+    },
+    async acceptOffer(_: unknown, args: { input: unknown }, ctx: KefuContext) {
+      const p = requireInstance(ctx.principal);
+      const agentId = requireAgentSelf(p);
+      const input = parseInput(offerInput, args.input);
+      await loadContactRow(ctx, p, input.contactId);
+      await contactCommand(ctx, p.instanceId, { type: 'AcceptOffer', data: { ...input, agentId }, metadata: commandMetadata(ctx, p.instanceId) });
+      return toContact(await loadContactRow(ctx, p, input.contactId));
+    },
+    async declineOffer(_: unknown, args: { input: unknown }, ctx: KefuContext) {
+      const p = requireInstance(ctx.principal);
+      const agentId = requireAgentSelf(p);
+      const input = parseInput(offerInput, args.input);
+      await loadContactRow(ctx, p, input.contactId);
+      await contactCommand(ctx, p.instanceId, { type: 'DeclineOffer', data: { ...input, agentId }, metadata: commandMetadata(ctx, p.instanceId) });
+      return toContact(await ctx.deps.db.selectFrom('contacts').selectAll().where('instance_id', '=', p.instanceId).where('id', '=', input.contactId).executeTakeFirstOrThrow());
+    },
+    async endContact(_: unknown, args: { input: unknown }, ctx: KefuContext) {
+      const p = requireInstance(ctx.principal);
+      const input = parseInput(endInput, args.input);
+      await loadContactRow(ctx, p, input.contactId);
+      const byAgent = p.kind === 'agent';
+      await contactCommand(ctx, p.instanceId, {
+        type: 'EndContact',
+        data: {
+          contactId: input.contactId,
+          reason: input.reason ?? (byAgent ? 'agentHangUp' : 'customerHangUp'),
+          endedBy: byAgent ? 'AGENT' : 'CUSTOMER',
+          agentId: byAgent ? p.agentId : null,
+        },
+        metadata: commandMetadata(ctx, p.instanceId),
+      });
+      const row = await ctx.deps.db.selectFrom('contacts').selectAll().where('instance_id', '=', p.instanceId).where('id', '=', input.contactId).executeTakeFirstOrThrow();
+      return toContact(row);
+    },
+    async extendWrapUp(_: unknown, args: { input: unknown }, ctx: KefuContext) {
+      const p = requireInstance(ctx.principal);
+      const agentId = requireAgentSelf(p);
+      const input = parseInput(z.object({ seconds: z.number().int().min(1, 'at least 1').max(3600, 'at most 3600') }), args.input);
+      await inInput(
+        ctx.deps.commands.handle(streams.agent(p.instanceId, agentId), agentDecider, {
+          type: 'ExtendWrapUp',
+          data: { agentId, seconds: input.seconds },
+          metadata: commandMetadata(ctx, p.instanceId),
+        }),
+      );
+      return toAgent(await loadAgentRow(ctx, p.instanceId, agentId));
+    },
+    async endWrapUp(_: unknown, __: unknown, ctx: KefuContext) {
+      const p = requireInstance(ctx.principal);
+      const agentId = requireAgentSelf(p);
+      await ctx.deps.commands.handle(streams.agent(p.instanceId, agentId), agentDecider, {
+        type: 'EndWrapUp',
+        data: { agentId, contactId: null },
+        metadata: commandMetadata(ctx, p.instanceId),
+      });
+      return toAgent(await loadAgentRow(ctx, p.instanceId, agentId));
+    },
+  },
+  Subscription: {
+    agentOffers: {
+      subscribe: withFilter(
+        async (_: unknown, __: unknown, ctx: KefuContext) => {
+          try {
+            const p = requireInstance(ctx.principal);
+            requireAgentSelf(p);
+            const { pubsub } = ctx as unknown as { pubsub: { subscribe(topic: string): Promise<AsyncIterable<unknown>> } };
+            return await pubsub.subscribe(agentOffersTopic(p.instanceId));
+          } catch (err) {
+            throw toGraphQLError(err);
+          }
+        },
+        (payload: OfferMessage, _: unknown, ctx: KefuContext) => payload.agentIds.includes((ctx.principal as { agentId: string }).agentId),
+      ),
+      resolve: async (payload: OfferMessage, _: unknown, ctx: KefuContext) => {
+        const p = ctx.principal as InstancePrincipal;
+        const row = await ctx.deps.db.selectFrom('contacts').selectAll().where('instance_id', '=', p.instanceId).where('id', '=', payload.contactId).executeTakeFirstOrThrow();
+        return { offerId: payload.offerId, state: payload.state, expiresAt: payload.expiresAt, contact: toContact(row) };
+      },
+    },
+  },
+  Contact: {
+    async offer(c: { instanceId: string; offer: { offerId: string; agentIds: string[]; expiresAt: string } | null }, _: unknown, ctx: KefuContext) {
+      if (!c.offer) return null;
+      const rows = c.offer.agentIds.length
+        ? await ctx.deps.db.selectFrom('agents').selectAll().where('instance_id', '=', c.instanceId).where('id', 'in', c.offer.agentIds).execute()
+        : [];
+      return { offerId: c.offer.offerId, expiresAt: c.offer.expiresAt, agents: rows.map(toAgent) };
+    },
+    async skillGroup(c: { instanceId: string; skillGroupId: string | null }, _: unknown, ctx: KefuContext) {
+      if (!c.skillGroupId) return null;
+      const row = await ctx.deps.db.selectFrom('skill_groups').selectAll().where('instance_id', '=', c.instanceId).where('id', '=', c.skillGroupId).executeTakeFirst();
+      const { toSkillGroup } = await import('./skill-groups.ts');
+      return row ? toSkillGroup(row) : null;
+    },
+    async agent(c: { instanceId: string; agentId: string | null }, _: unknown, ctx: KefuContext) {
+      if (!c.agentId) return null;
+      const row = await ctx.deps.db.selectFrom('agents').selectAll().where('instance_id', '=', c.instanceId).where('id', '=', c.agentId).executeTakeFirst();
+      return row ? toAgent(row) : null;
+    },
+  },
+};

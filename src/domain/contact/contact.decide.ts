@@ -1,0 +1,133 @@
+import type { CommandMetadata } from '../decider.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+import type { Channel } from '../skill-group/skill-group.ts';
+import type { ContactEvent, ContactState, Customer, Direction, EndedBy, RejectReason, Transfer } from './contact.ts';
+import { evolveContact, initialContactState } from './contact.ts';
+
+type Cmd<T extends string, D> = { type: T; data: D & { contactId: string }; metadata: CommandMetadata };
+
+export type ContactCommand =
+  | Cmd<'CreateContact', { channel: Channel; direction: Direction; customer: Customer; data: Record<string, string> }>
+  | Cmd<'RejectContact', { reason: RejectReason }>
+  | Cmd<'StartFlow', { flowId: string | null }>
+  | Cmd<'PressKey', { key: string; label: string | null }>
+  | Cmd<'SetVariables', { variables: Record<string, string> }>
+  | Cmd<'QueueContact', { skillGroupId: string; priority: number }>
+  | Cmd<'OfferContact', { offerId: string; agentIds: string[]; expiresAt: string }>
+  | Cmd<'AcceptOffer', { offerId: string; agentId: string }>
+  | Cmd<'DeclineOffer', { offerId: string; agentId: string }>
+  | Cmd<'TimeOutOffer', { offerId: string }>
+  | Cmd<'TransferContact', { agentId: string; toAgentId: string | null; toSkillGroupId: string | null; note: string | null }>
+  | Cmd<'EndContact', { reason: string; endedBy: EndedBy; agentId: string | null }>;
+
+type Live = Exclude<ContactState, { status: 'none' }>;
+
+function live(state: ContactState, id: string): Live {
+  if (state.status === 'none') throw new NotFoundError('Contact', id);
+  return state;
+}
+
+function open(state: ContactState, id: string): Exclude<Live, { status: 'ended' | 'rejected' }> {
+  const s = live(state, id);
+  if (s.status === 'ended' || s.status === 'rejected') throw new ConflictError(`Contact ${id} has already ended`);
+  return s;
+}
+
+export function decideContact(command: ContactCommand, state: ContactState): ContactEvent[] {
+  const id = command.data.contactId;
+  const now = command.metadata.now;
+  switch (command.type) {
+    case 'CreateContact': {
+      // Creating again with the same id is a retry: nothing to do.
+      if (state.status !== 'none') return [];
+      const { contactId, channel, direction, customer, data } = command.data;
+      return [{ type: 'ContactCreated', data: { contactId, channel, direction, customer, data, createdAt: now } }];
+    }
+    case 'RejectContact': {
+      const s = open(state, id);
+      if (s.status === 'connected') throw new ConflictError(`Contact ${id} is connected to an agent; end it instead`);
+      return [{ type: 'ContactRejected', data: { reason: command.data.reason } }];
+    }
+    case 'StartFlow': {
+      const s = open(state, id);
+      if (s.status !== 'created') throw new ConflictError(`Contact ${id} is ${s.status}; a flow starts only on a new contact`);
+      return [{ type: 'ContactFlowStarted', data: { flowId: command.data.flowId } }];
+    }
+    case 'PressKey': {
+      open(state, id);
+      return [{ type: 'ContactKeyPressed', data: { key: command.data.key, label: command.data.label, at: now } }];
+    }
+    case 'SetVariables': {
+      open(state, id);
+      return Object.keys(command.data.variables).length === 0 ? [] : [{ type: 'ContactVariablesSet', data: { variables: command.data.variables } }];
+    }
+    case 'QueueContact': {
+      const s = open(state, id);
+      if (s.status === 'queued' && s.skillGroupId === command.data.skillGroupId) return [];
+      if (s.status !== 'created' && s.status !== 'inFlow') throw new ConflictError(`Contact ${id} is ${s.status} and cannot join a queue`);
+      return [{ type: 'ContactQueued', data: { skillGroupId: command.data.skillGroupId, priority: command.data.priority, queuedAt: now } }];
+    }
+    case 'OfferContact': {
+      const s = open(state, id);
+      if (s.status === 'offered' && s.offer.offerId === command.data.offerId) return [];
+      if (s.status !== 'queued') throw new ConflictError(`Contact ${id} is ${s.status}, not waiting in a queue`);
+      if (command.data.agentIds.length === 0) throw new ValidationError('agentIds', 'an offer goes to at least one agent');
+      if (s.directAgentId && (command.data.agentIds.length !== 1 || command.data.agentIds[0] !== s.directAgentId)) {
+        throw new ConflictError(`Contact ${id} was transferred to agent ${s.directAgentId}`);
+      }
+      const transfer: Transfer | null = s.pendingTransfer;
+      return [{ type: 'ContactOffered', data: { offerId: command.data.offerId, agentIds: command.data.agentIds, expiresAt: command.data.expiresAt, transfer } }];
+    }
+    case 'AcceptOffer': {
+      const s = open(state, id);
+      const { offerId, agentId } = command.data;
+      if (s.status === 'connected' && s.agentId === agentId) return [];
+      if (s.status !== 'offered' || s.offer.offerId !== offerId || !s.offer.pendingAgentIds.includes(agentId)) {
+        throw new ConflictError(`This offer of contact ${id} is no longer open to agent ${agentId}`);
+      }
+      if (Date.parse(now) >= Date.parse(s.offer.expiresAt)) throw new ConflictError(`The offer of contact ${id} timed out at ${s.offer.expiresAt}`);
+      const others = s.offer.pendingAgentIds.filter((a) => a !== agentId);
+      const events: ContactEvent[] = [{ type: 'ContactAccepted', data: { offerId, agentId, at: now } }];
+      // RING_ALL: the first to accept wins; the other phones stop ringing.
+      if (others.length > 0) events.unshift({ type: 'ContactOfferWithdrawn', data: { offerId, agentIds: others } });
+      return events;
+    }
+    case 'DeclineOffer': {
+      const s = open(state, id);
+      const { offerId, agentId } = command.data;
+      if (s.status !== 'offered' || s.offer.offerId !== offerId || !s.offer.pendingAgentIds.includes(agentId)) {
+        throw new ConflictError(`This offer of contact ${id} is no longer open to agent ${agentId}`);
+      }
+      return [{ type: 'ContactOfferDeclined', data: { offerId, agentId } }];
+    }
+    case 'TimeOutOffer': {
+      // Fired by a durable timer: late, early or twice, it changes only the offer it names, once.
+      if (state.status !== 'offered' || state.offer.offerId !== command.data.offerId) return [];
+      if (Date.parse(now) < Date.parse(state.offer.expiresAt)) return [];
+      return [{ type: 'ContactOfferTimedOut', data: { offerId: command.data.offerId, agentIds: state.offer.pendingAgentIds } }];
+    }
+    case 'TransferContact': {
+      const s = open(state, id);
+      const { agentId, toAgentId, toSkillGroupId, note } = command.data;
+      if (s.status !== 'connected' || s.agentId !== agentId) throw new ConflictError(`Agent ${agentId} does not hold contact ${id}`);
+      if ((toAgentId === null) === (toSkillGroupId === null)) throw new ValidationError('to', 'transfer to an agent or to a skill group');
+      if (toAgentId === agentId) throw new ValidationError('toAgentId', 'an agent cannot transfer a contact to themselves');
+      return [{ type: 'ContactTransferred', data: { fromAgentId: agentId, toAgentId, toSkillGroupId, note } }];
+    }
+    case 'EndContact': {
+      const s = open(state, id);
+      const { reason, endedBy, agentId } = command.data;
+      if (endedBy === 'AGENT' && (s.status !== 'connected' || s.agentId !== agentId)) {
+        throw new ConflictError(`Agent ${agentId ?? ''} does not hold contact ${id}`);
+      }
+      const servedBy = s.status === 'connected' ? s.agentId : agentId;
+      return [{ type: 'ContactEnded', data: { reason, endedBy, agentId: servedBy, at: now } }];
+    }
+    default: {
+      const unknown: never = command;
+      throw new Error(`Unknown command ${(unknown as { type: string }).type}`);
+    }
+  }
+}
+
+export const contactDecider = { initialState: initialContactState, evolve: evolveContact, decide: decideContact };

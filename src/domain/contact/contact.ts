@@ -1,0 +1,172 @@
+import type { DomainEvent } from '../decider.ts';
+import type { Channel } from '../skill-group/skill-group.ts';
+
+export type Direction = 'IN' | 'OUT';
+export type CustomerKind = 'PHONE' | 'WECHAT' | 'WEB';
+export type RejectReason = 'BLACKLISTED' | 'NO_AGENT' | 'AFTER_HOURS' | 'QUEUE_TIMEOUT' | 'QUEUE_FULL';
+export type EndedBy = 'AGENT' | 'CUSTOMER' | 'SYSTEM';
+
+export interface Customer {
+  kind: CustomerKind;
+  /** Phone number, WeChat OpenID or web visitor id. */
+  id: string;
+  name: string | null;
+}
+
+export interface KeyPress {
+  key: string;
+  label: string | null;
+  at: string;
+}
+
+export interface Transfer {
+  fromAgentId: string;
+  note: string | null;
+}
+
+export type ContactEvent =
+  | DomainEvent<
+      'ContactCreated',
+      { contactId: string; channel: Channel; direction: Direction; customer: Customer; data: Record<string, string>; createdAt: string }
+    >
+  | DomainEvent<'ContactRejected', { reason: RejectReason }>
+  | DomainEvent<'ContactFlowStarted', { flowId: string | null }>
+  | DomainEvent<'ContactKeyPressed', KeyPress>
+  | DomainEvent<'ContactVariablesSet', { variables: Record<string, string> }>
+  | DomainEvent<'ContactQueued', { skillGroupId: string; priority: number; queuedAt: string }>
+  | DomainEvent<'ContactOffered', { offerId: string; agentIds: string[]; expiresAt: string; transfer: Transfer | null }>
+  | DomainEvent<'ContactOfferDeclined', { offerId: string; agentId: string }>
+  | DomainEvent<'ContactOfferTimedOut', { offerId: string; agentIds: string[] }>
+  | DomainEvent<'ContactOfferWithdrawn', { offerId: string; agentIds: string[] }>
+  | DomainEvent<'ContactAccepted', { offerId: string; agentId: string; at: string }>
+  | DomainEvent<'ContactTransferred', { fromAgentId: string; toAgentId: string | null; toSkillGroupId: string | null; note: string | null }>
+  | DomainEvent<'ContactEnded', { reason: string; endedBy: EndedBy; agentId: string | null; at: string }>;
+
+interface Common {
+  id: string;
+  channel: Channel;
+  direction: Direction;
+  customer: Customer;
+  data: Record<string, string>;
+  keyTrail: KeyPress[];
+  variables: Record<string, string>;
+  /** Agents who declined or missed this contact, tried last by the router. */
+  triedAgentIds: string[];
+  /** The transfer the next offer carries, if the contact is being transferred. */
+  pendingTransfer: Transfer | null;
+  /** A transfer to one agent: the next offer goes to them only. */
+  directAgentId: string | null;
+}
+
+export type ContactState =
+  | { status: 'none' }
+  | (Common & { status: 'created' | 'inFlow' })
+  | (Common & { status: 'queued'; skillGroupId: string; priority: number; queuedAt: string })
+  | (Common & {
+      status: 'offered';
+      skillGroupId: string;
+      priority: number;
+      queuedAt: string;
+      offer: { offerId: string; pendingAgentIds: string[]; expiresAt: string };
+    })
+  | (Common & { status: 'connected'; skillGroupId: string; priority: number; queuedAt: string; agentId: string })
+  | (Common & { status: 'ended'; reason: string; endedBy: EndedBy })
+  | (Common & { status: 'rejected'; reason: RejectReason });
+
+export const initialContactState = (): ContactState => ({ status: 'none' });
+
+type Live = Exclude<ContactState, { status: 'none' }>;
+
+function common(s: Live): Common {
+  return {
+    id: s.id,
+    channel: s.channel,
+    direction: s.direction,
+    customer: s.customer,
+    data: s.data,
+    keyTrail: s.keyTrail,
+    variables: s.variables,
+    triedAgentIds: s.triedAgentIds,
+    pendingTransfer: s.pendingTransfer,
+    directAgentId: s.directAgentId,
+  };
+}
+
+export function evolveContact(state: ContactState, event: ContactEvent): ContactState {
+  if (event.type === 'ContactCreated') {
+    const d = event.data;
+    return {
+      status: 'created',
+      id: d.contactId,
+      channel: d.channel,
+      direction: d.direction,
+      customer: d.customer,
+      data: d.data,
+      keyTrail: [],
+      variables: {},
+      triedAgentIds: [],
+      pendingTransfer: null,
+      directAgentId: null,
+    };
+  }
+  if (state.status === 'none') return state;
+  const c = common(state);
+  switch (event.type) {
+    case 'ContactRejected':
+      return { ...c, status: 'rejected', reason: event.data.reason };
+    case 'ContactFlowStarted':
+      return { ...c, status: 'inFlow' };
+    case 'ContactKeyPressed':
+      return { ...state, keyTrail: [...state.keyTrail, event.data] };
+    case 'ContactVariablesSet':
+      return { ...state, variables: { ...state.variables, ...event.data.variables } };
+    case 'ContactQueued':
+      return { ...c, status: 'queued', skillGroupId: event.data.skillGroupId, priority: event.data.priority, queuedAt: event.data.queuedAt };
+    case 'ContactOffered': {
+      if (state.status !== 'queued') return state;
+      return {
+        ...state,
+        status: 'offered',
+        // The transfer note travels until someone takes the contact; a missed direct transfer falls back to the group.
+        directAgentId: null,
+        offer: { offerId: event.data.offerId, pendingAgentIds: event.data.agentIds, expiresAt: event.data.expiresAt },
+      };
+    }
+    case 'ContactOfferDeclined':
+    case 'ContactOfferTimedOut':
+    case 'ContactOfferWithdrawn': {
+      if (state.status !== 'offered' || state.offer.offerId !== event.data.offerId) return state;
+      const gone = event.type === 'ContactOfferDeclined' ? [event.data.agentId] : event.data.agentIds;
+      const pendingAgentIds = state.offer.pendingAgentIds.filter((a) => !gone.includes(a));
+      const triedAgentIds = event.type === 'ContactOfferWithdrawn' ? state.triedAgentIds : [...new Set([...state.triedAgentIds, ...gone])];
+      if (pendingAgentIds.length > 0) return { ...state, triedAgentIds, offer: { ...state.offer, pendingAgentIds } };
+      // Nobody left ringing: back to its place in the queue (it keeps queuedAt).
+      const { offer: _offer, ...rest } = state;
+      return { ...rest, triedAgentIds, status: 'queued' };
+    }
+    case 'ContactAccepted': {
+      if (state.status !== 'offered') return state;
+      const { offer: _offer, ...rest } = state;
+      return { ...rest, status: 'connected', agentId: event.data.agentId, pendingTransfer: null };
+    }
+    case 'ContactTransferred': {
+      if (state.status !== 'connected') return state;
+      const { agentId: _agent, ...rest } = state;
+      const transfer = { fromAgentId: event.data.fromAgentId, note: event.data.note };
+      return {
+        ...rest,
+        status: 'queued',
+        skillGroupId: event.data.toSkillGroupId ?? state.skillGroupId,
+        pendingTransfer: transfer,
+        directAgentId: event.data.toAgentId,
+        triedAgentIds: [event.data.fromAgentId],
+      };
+    }
+    case 'ContactEnded':
+      return { ...c, status: 'ended', reason: event.data.reason, endedBy: event.data.endedBy };
+    default: {
+      const unknown: never = event;
+      return unknown;
+    }
+  }
+}

@@ -1,0 +1,37 @@
+// What an agent's workload should be, given the contacts it names: the router's reactions and its
+// recovery after a crash are one rule. Pure: it returns the (idempotent) commands that close the gap.
+import type { ActiveAgent } from '../agent/agent.ts';
+import type { ContactState } from '../contact/contact.ts';
+
+export type WorkloadFix =
+  | { type: 'ReleaseReservation'; contactId: string; offerId: string; reason: 'DECLINED' | 'TIMED_OUT' | 'WITHDRAWN' | 'CONTACT_ENDED' }
+  | { type: 'ConnectContact'; contactId: string }
+  | { type: 'FinishContact'; contactId: string; afterCallWork: boolean };
+
+/**
+ * For each contact the agent holds: still offered to them → nothing; accepted by them → connect; gone to
+ * someone else, back in the queue or ended → release or finish. `contacts` holds the contacts' states
+ * (absent = not known yet: left alone).
+ */
+export function reconcileWorkload(agent: ActiveAgent, contacts: ReadonlyMap<string, ContactState>): WorkloadFix[] {
+  const fixes: WorkloadFix[] = [];
+  for (const [contactId, held] of Object.entries(agent.workload.contacts)) {
+    const contact = contacts.get(contactId);
+    if (!contact || contact.status === 'none') continue;
+    if (held.state === 'offered') {
+      if (contact.status === 'offered' && contact.offer.offerId === held.offerId && contact.offer.pendingAgentIds.includes(agent.id)) continue;
+      if (contact.status === 'connected' && contact.agentId === agent.id) {
+        fixes.push({ type: 'ConnectContact', contactId });
+        continue;
+      }
+      const ended = contact.status === 'ended' || contact.status === 'rejected';
+      const reason = ended ? 'CONTACT_ENDED' : contact.status === 'connected' ? 'WITHDRAWN' : contact.triedAgentIds.includes(agent.id) ? 'DECLINED' : 'TIMED_OUT';
+      fixes.push({ type: 'ReleaseReservation', contactId, offerId: held.offerId, reason });
+      continue;
+    }
+    // Connected: finished once the contact ended, or left this agent (a transfer).
+    if (contact.status === 'connected' && contact.agentId === agent.id) continue;
+    fixes.push({ type: 'FinishContact', contactId, afterCallWork: contact.status === 'ended' });
+  }
+  return fixes;
+}

@@ -1,0 +1,431 @@
+// The router: one process among those sharing a database holds its lease. It keeps the live state of
+// agents, skill groups and contacts (folded from all events with the aggregates' own evolve functions),
+// and after each change it
+//   1. brings agents' workload in line with their contacts (reactions and crash recovery are one rule),
+//   2. keeps one timer per deadline found in that state (offer expiry, end of after-call work): the
+//      deadlines are in the events, so timers survive a restart, and the commands they send are no-ops
+//      when late or repeated, so each fires its effect once,
+//   3. offers waiting contacts to agents: a reservation is appended to the agent's stream at its expected
+//      revision first, so two routers can never put one agent over capacity.
+import { randomUUID } from 'node:crypto';
+import type { CommandHandler } from '../../adapters/eventstore/command-handler.ts';
+import type { Lease, SqlClient } from '../../adapters/sql/sql-client.ts';
+import { agentDecider } from '../../domain/agent/agent.decide.ts';
+import type { ActiveAgent, AgentEvent, AgentState } from '../../domain/agent/agent.ts';
+import { evolveAgent, heldOn, initialAgentState } from '../../domain/agent/agent.ts';
+import { contactDecider } from '../../domain/contact/contact.decide.ts';
+import type { ContactEvent, ContactState } from '../../domain/contact/contact.ts';
+import { evolveContact, initialContactState } from '../../domain/contact/contact.ts';
+import type { CommandMetadata } from '../../domain/decider.ts';
+import { DomainError } from '../../domain/errors.ts';
+import type { EventStore, RecordedEvent, Subscription } from '../../domain/ports/event-store.ts';
+import { assignWaiting } from '../../domain/routing/assign.ts';
+import { reconcileWorkload } from '../../domain/routing/reconcile-workload.ts';
+import type { RoutableAgent, SkillGroupRouting, WaitingContact } from '../../domain/routing/routing-state.ts';
+import type { SkillGroupEvent, SkillGroupState } from '../../domain/skill-group/skill-group.ts';
+import { evolveSkillGroup, initialSkillGroupState } from '../../domain/skill-group/skill-group.ts';
+import { streamCategory, streams } from '../../domain/streams.ts';
+import type { Logger } from '../../projections/projection-runner.ts';
+
+export interface RouterDeps {
+  store: EventStore;
+  commands: CommandHandler;
+  sql: SqlClient;
+  logger: Logger;
+  clock?: () => Date;
+  random?: () => number;
+  leaseRetryMs?: number;
+}
+
+interface AgentEntry {
+  instanceId: string;
+  state: AgentState;
+  idleSince: string;
+  lastOfferedAt: string | null;
+  day: string;
+  contactsToday: number;
+  talkSecondsToday: number;
+  connectedAt: Map<string, string>;
+}
+
+interface ContactEntry {
+  instanceId: string;
+  state: ContactState;
+  /** The skill group it last queued in, for after-call work once it ended. */
+  skillGroupId: string | null;
+  sequence: number;
+}
+
+function splitStream(streamId: string): { instanceId: string; entityId: string } {
+  const rest = streamId.slice(streamId.indexOf('-') + 1);
+  const dot = rest.indexOf('.');
+  return { instanceId: rest.slice(0, dot), entityId: rest.slice(dot + 1) };
+}
+
+export class Router {
+  private readonly deps: RouterDeps;
+  private readonly agents = new Map<string, AgentEntry>();
+  private readonly groups = new Map<string, { instanceId: string; state: SkillGroupState }>();
+  private readonly contacts = new Map<string, ContactEntry>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Contacts with an offer being made right now: not offered again until it lands or fails. */
+  private readonly offering = new Set<string>();
+  private dirty = new Set<string>();
+  private sequence = 0;
+  private caughtUp = false;
+  private subscription: Subscription | null = null;
+  private lease: Lease | null = null;
+  private leaseTimer: NodeJS.Timeout | null = null;
+  private working: Promise<void> = Promise.resolve();
+  private scheduled = false;
+  private stopped = false;
+
+  constructor(deps: RouterDeps) {
+    this.deps = deps;
+  }
+
+  private now(): string {
+    return (this.deps.clock?.() ?? new Date()).toISOString();
+  }
+
+  async start(): Promise<void> {
+    await this.tryLead();
+    if (!this.lease) {
+      this.leaseTimer = setInterval(() => void this.tryLead(), this.deps.leaseRetryMs ?? 2000);
+      this.leaseTimer.unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
+    await this.subscription?.stop();
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    await this.working;
+    await this.lease?.release();
+  }
+
+  /** Whether this process routes now. */
+  get leading(): boolean {
+    return this.lease !== null && this.caughtUp;
+  }
+
+  private async tryLead(): Promise<void> {
+    if (this.lease || this.stopped) return;
+    const lease = await this.deps.sql.tryLease('router').catch(() => null);
+    if (!lease) return;
+    this.lease = lease;
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
+    void lease.lost.then(() => {
+      if (!this.stopped) this.deps.logger.error({}, 'router lost its lease; stopping routing in this process');
+      void this.subscription?.stop();
+    });
+    this.subscription = this.deps.store.subscribeToAll({
+      onEvent: (e) => this.apply(e),
+      onCaughtUp: () => {
+        this.caughtUp = true;
+        // Everything is suspect after a restart: reconcile every agent, time every deadline.
+        for (const key of this.agents.keys()) this.dirty.add(key);
+        for (const key of this.contacts.keys()) this.dirty.add(key);
+        this.schedule();
+      },
+      onError: (err) => this.deps.logger.error({ err }, 'router subscription failed'),
+    });
+  }
+
+  private apply(e: RecordedEvent): void {
+    const category = streamCategory(e.streamId);
+    const { instanceId } = splitStream(e.streamId);
+    if (category === 'agent') {
+      const entry = this.agents.get(e.streamId) ?? {
+        instanceId,
+        state: initialAgentState(),
+        idleSince: e.metadata.occurredAt,
+        lastOfferedAt: null,
+        day: e.metadata.occurredAt.slice(0, 10),
+        contactsToday: 0,
+        talkSecondsToday: 0,
+        connectedAt: new Map(),
+      };
+      const event = { type: e.type, data: e.data } as AgentEvent;
+      entry.state = evolveAgent(entry.state, event);
+      this.countAgentStats(entry, event, e.metadata.occurredAt);
+      this.agents.set(e.streamId, entry);
+      this.dirty.add(e.streamId);
+    } else if (category === 'skillgroup') {
+      const entry = this.groups.get(e.streamId) ?? { instanceId, state: initialSkillGroupState() };
+      entry.state = evolveSkillGroup(entry.state, { type: e.type, data: e.data } as SkillGroupEvent);
+      this.groups.set(e.streamId, entry);
+    } else if (category === 'contact') {
+      const entry = this.contacts.get(e.streamId) ?? { instanceId, state: initialContactState(), skillGroupId: null, sequence: 0 };
+      const event = { type: e.type, data: e.data } as ContactEvent;
+      entry.state = evolveContact(entry.state, event);
+      if (event.type === 'ContactQueued' || event.type === 'ContactTransferred') entry.sequence = ++this.sequence;
+      if (entry.state.status === 'queued' || entry.state.status === 'offered' || entry.state.status === 'connected') {
+        entry.skillGroupId = entry.state.skillGroupId;
+      }
+      if (event.type === 'ContactOffered') this.offering.delete(e.streamId);
+      this.contacts.set(e.streamId, entry);
+      this.dirty.add(e.streamId);
+    } else {
+      return;
+    }
+    if (this.caughtUp) this.schedule();
+  }
+
+  private countAgentStats(entry: AgentEntry, event: AgentEvent, at: string): void {
+    const day = at.slice(0, 10);
+    if (day !== entry.day) {
+      entry.day = day;
+      entry.contactsToday = 0;
+      entry.talkSecondsToday = 0;
+    }
+    switch (event.type) {
+      case 'AgentReserved':
+        entry.lastOfferedAt = at;
+        break;
+      case 'AgentContactConnected':
+        entry.contactsToday++;
+        entry.connectedAt.set(event.data.contactId, at);
+        break;
+      case 'AgentContactFinished': {
+        const from = entry.connectedAt.get(event.data.contactId);
+        if (from) entry.talkSecondsToday += Math.max(0, (Date.parse(at) - Date.parse(from)) / 1000);
+        entry.connectedAt.delete(event.data.contactId);
+        entry.idleSince = at;
+        break;
+      }
+      case 'AgentWentAvailable':
+      case 'AgentWrapUpEnded':
+        entry.idleSince = at;
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Runs one work pass after the current burst of events; passes never overlap. */
+  private schedule(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.working = this.working.then(() => this.work()).catch((err: unknown) => this.deps.logger.error({ err }, 'router pass failed'));
+    });
+  }
+
+  private async work(): Promise<void> {
+    if (!this.lease || this.stopped) return;
+    const dirty = this.dirty;
+    this.dirty = new Set();
+    const instances = new Set<string>();
+    for (const key of dirty) {
+      const agent = this.agents.get(key);
+      if (agent) {
+        instances.add(agent.instanceId);
+        await this.reconcile(key, agent);
+        this.timeWrapUp(key, agent);
+      }
+      const contact = this.contacts.get(key);
+      if (contact) {
+        instances.add(contact.instanceId);
+        this.timeOffer(key, contact);
+        // Agents named by this contact may need their workload fixed.
+        for (const agentKey of this.agentsOf(key, contact)) {
+          const entry = this.agents.get(agentKey);
+          if (entry) await this.reconcile(agentKey, entry);
+        }
+      }
+    }
+    for (const instanceId of instances) await this.route(instanceId);
+  }
+
+  private agentsOf(contactKey: string, contact: ContactEntry): string[] {
+    const { entityId } = splitStream(contactKey);
+    const keys: string[] = [];
+    for (const [key, entry] of this.agents) {
+      if (entry.instanceId !== contact.instanceId || entry.state.status !== 'active') continue;
+      if (entry.state.workload.contacts[entityId]) keys.push(key);
+    }
+    return keys;
+  }
+
+  private meta(instanceId: string): CommandMetadata {
+    return { now: this.now(), instanceId, actor: 'system:router', correlationId: randomUUID() };
+  }
+
+  private async reconcile(agentKey: string, entry: AgentEntry): Promise<void> {
+    if (entry.state.status !== 'active') return;
+    const agent: ActiveAgent = entry.state;
+    const contacts = new Map<string, ContactState>();
+    for (const contactId of Object.keys(agent.workload.contacts)) {
+      const c = this.contacts.get(streams.contact(entry.instanceId, contactId));
+      if (c) contacts.set(contactId, c.state);
+    }
+    for (const fix of reconcileWorkload(agent, contacts)) {
+      const data =
+        fix.type === 'FinishContact'
+          ? { agentId: agent.id, contactId: fix.contactId, wrapUpSeconds: fix.afterCallWork ? this.wrapUpSeconds(entry.instanceId, fix.contactId) : 0 }
+          : fix.type === 'ReleaseReservation'
+            ? { agentId: agent.id, contactId: fix.contactId, offerId: fix.offerId, reason: fix.reason }
+            : { agentId: agent.id, contactId: fix.contactId };
+      await this.send(agentKey, { type: fix.type, data, metadata: this.meta(entry.instanceId) } as Parameters<typeof agentDecider.decide>[0], 'agent');
+    }
+  }
+
+  private wrapUpSeconds(instanceId: string, contactId: string): number {
+    const groupId = this.contacts.get(streams.contact(instanceId, contactId))?.skillGroupId;
+    const group = groupId ? this.groups.get(streams.skillGroup(instanceId, groupId))?.state : undefined;
+    return group?.status === 'active' ? group.wrapUpSeconds : 0;
+  }
+
+  private async send(streamId: string, command: { type: string; data: object; metadata: CommandMetadata }, kind: 'agent' | 'contact'): Promise<boolean> {
+    try {
+      if (kind === 'agent') await this.deps.commands.handle(streamId, agentDecider, command as Parameters<typeof agentDecider.decide>[0]);
+      else await this.deps.commands.handle(streamId, contactDecider, command as Parameters<typeof contactDecider.decide>[0]);
+      return true;
+    } catch (err) {
+      // A rule said no (the state moved on): the next event brings the router up to date.
+      if (err instanceof DomainError) return false;
+      this.deps.logger.error({ err, streamId, command: command.type }, 'router command failed');
+      return false;
+    }
+  }
+
+  private setTimer(key: string, at: string, fire: () => void): void {
+    if (this.timers.has(key)) return;
+    const delay = Math.max(0, Date.parse(at) - Date.parse(this.now()));
+    // setTimeout holds 32-bit delays; longer deadlines re-arm on the next pass.
+    const timer = setTimeout(() => {
+      this.timers.delete(key);
+      fire();
+    }, Math.min(delay, 2 ** 31 - 1));
+    timer.unref();
+    this.timers.set(key, timer);
+  }
+
+  private clearTimers(prefix: string): void {
+    for (const [key, t] of this.timers) {
+      if (key.startsWith(prefix)) {
+        clearTimeout(t);
+        this.timers.delete(key);
+      }
+    }
+  }
+
+  private timeOffer(contactKey: string, contact: ContactEntry): void {
+    const s = contact.state;
+    const prefix = `offer:${contactKey}:`;
+    if (s.status !== 'offered') return this.clearTimers(prefix);
+    const key = `${prefix}${s.offer.offerId}`;
+    for (const k of this.timers.keys()) if (k.startsWith(prefix) && k !== key) this.clearTimers(k);
+    this.setTimer(key, s.offer.expiresAt, () => {
+      this.working = this.working
+        .then(() =>
+          this.send(contactKey, { type: 'TimeOutOffer', data: { contactId: s.id, offerId: s.offer.offerId }, metadata: this.meta(contact.instanceId) }, 'contact'),
+        )
+        .then(() => undefined);
+    });
+  }
+
+  private timeWrapUp(agentKey: string, entry: AgentEntry): void {
+    const prefix = `wrapup:${agentKey}:`;
+    if (entry.state.status !== 'active' || !entry.state.workload.wrapUp) return this.clearTimers(prefix);
+    const { contactId, until } = entry.state.workload.wrapUp;
+    const key = `${prefix}${contactId}:${until}`;
+    for (const k of this.timers.keys()) if (k.startsWith(prefix) && k !== key) this.clearTimers(k);
+    const agentId = entry.state.id;
+    this.setTimer(key, until, () => {
+      this.working = this.working
+        .then(() => this.send(agentKey, { type: 'EndWrapUp', data: { agentId, contactId }, metadata: this.meta(entry.instanceId) }, 'agent'))
+        .then(() => undefined);
+    });
+  }
+
+  private async route(instanceId: string): Promise<void> {
+    const now = this.now();
+    const groups = new Map<string, SkillGroupRouting>();
+    for (const { instanceId: inst, state } of this.groups.values()) {
+      if (inst !== instanceId || state.status !== 'active') continue;
+      groups.set(state.id, {
+        skillGroupId: state.id,
+        channel: state.channel,
+        strategy: state.strategy,
+        maxConcurrency: state.maxConcurrency,
+        members: state.members,
+      });
+    }
+    const agents = new Map<string, RoutableAgent>();
+    for (const entry of this.agents.values()) {
+      const s = entry.state;
+      if (entry.instanceId !== instanceId || s.status !== 'active') continue;
+      const inWrapUp = s.workload.wrapUp !== null && now < s.workload.wrapUp.until;
+      agents.set(s.id, {
+        agentId: s.id,
+        available: s.presence === 'AVAILABLE' && !s.forcedOffline && !inWrapUp,
+        held: { PHONE: heldOn(s.workload, 'PHONE'), ONLINE: heldOn(s.workload, 'ONLINE'), AV: heldOn(s.workload, 'AV') },
+        idleSince: entry.idleSince,
+        contactsToday: entry.contactsToday,
+        talkSecondsToday: entry.talkSecondsToday,
+        lastOfferedAt: entry.lastOfferedAt,
+      });
+    }
+    const waiting: WaitingContact[] = [];
+    for (const [key, entry] of this.contacts) {
+      const s = entry.state;
+      if (entry.instanceId !== instanceId || s.status !== 'queued' || this.offering.has(key)) continue;
+      if (s.directAgentId) continue; // a transfer to one agent is offered below, outside the queue
+      waiting.push({
+        contactId: s.id,
+        channel: s.channel,
+        skillGroupId: s.skillGroupId,
+        priority: s.priority,
+        queuedAt: s.queuedAt,
+        sequence: entry.sequence,
+        customerKey: `${s.customer.kind}:${s.customer.id}`,
+        triedAgentIds: s.triedAgentIds,
+        preferredAgent: null,
+      });
+    }
+    if (waiting.length === 0) return;
+    const assignments = assignWaiting({ groups, agents, waiting }, { now, random: this.deps.random ?? Math.random });
+    for (const a of assignments) await this.offer(instanceId, a.contactId, a.skillGroupId, a.agentIds);
+  }
+
+  private async offer(instanceId: string, contactId: string, skillGroupId: string, agentIds: string[]): Promise<void> {
+    const contactKey = streams.contact(instanceId, contactId);
+    const group = this.groups.get(streams.skillGroup(instanceId, skillGroupId))?.state;
+    const contact = this.contacts.get(contactKey)?.state;
+    if (!group || group.status !== 'active' || !contact || contact.status !== 'queued') return;
+    this.offering.add(contactKey);
+    const offerId = randomUUID();
+    const expiresAt = new Date(Date.parse(this.now()) + group.ringTimeoutSeconds * 1000).toISOString();
+    const reserved: string[] = [];
+    for (const agentId of agentIds) {
+      const ok = await this.send(
+        streams.agent(instanceId, agentId),
+        {
+          type: 'ReserveAgent',
+          data: { agentId, contactId, offerId, channel: contact.channel, skillGroupId, maxConcurrency: group.maxConcurrency, expiresAt },
+          metadata: this.meta(instanceId),
+        },
+        'agent',
+      );
+      if (ok) reserved.push(agentId);
+    }
+    const offered =
+      reserved.length > 0 &&
+      (await this.send(contactKey, { type: 'OfferContact', data: { contactId, offerId, agentIds: reserved, expiresAt }, metadata: this.meta(instanceId) }, 'contact'));
+    if (!offered) {
+      this.offering.delete(contactKey);
+      for (const agentId of reserved) {
+        await this.send(
+          streams.agent(instanceId, agentId),
+          { type: 'ReleaseReservation', data: { agentId, contactId, offerId, reason: 'WITHDRAWN' }, metadata: this.meta(instanceId) },
+          'agent',
+        );
+      }
+    }
+  }
+}
