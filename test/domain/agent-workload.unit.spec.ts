@@ -87,7 +87,7 @@ describe('agent workload', () => {
 
     it('holds the reservation as an offer', () => {
       expect(workloadOf([...available, reserved('contact-1', 'offer-1', 'PHONE')])).toEqual({
-        contacts: { 'contact-1': { channel: 'PHONE', skillGroupId: 'sales', offerId: 'offer-1', state: 'offered' } },
+        contacts: { 'contact-1': { channel: 'PHONE', skillGroupId: 'sales', offerId: 'offer-1', expiresAt: EXPIRES, state: 'offered' } },
         wrapUp: null,
       });
     });
@@ -237,7 +237,7 @@ describe('agent workload', () => {
 
   describe('room for a contact (hasRoomFor)', () => {
     const held = (...channels: Channel[]): Workload => ({
-      contacts: Object.fromEntries(channels.map((channel, i) => [`c-${i}`, { channel, skillGroupId: 'sales', offerId: `o-${i}`, state: 'connected' as const }])),
+      contacts: Object.fromEntries(channels.map((channel, i) => [`c-${i}`, { channel, skillGroupId: 'sales', offerId: `o-${i}`, expiresAt: '2026-11-25T10:00:00.000Z', state: 'connected' as const }])),
       wrapUp: null,
     });
 

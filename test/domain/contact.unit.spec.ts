@@ -154,6 +154,7 @@ describe('contact decider', () => {
         triedAgentIds: [],
         pendingTransfer: null,
         directAgentId: null,
+        lastOfferId: null,
       });
     });
 

@@ -31,6 +31,8 @@ export interface HeldContact {
   channel: Channel;
   skillGroupId: string;
   offerId: string;
+  /** When the offer runs out: a reservation its contact never heard of is released after it. */
+  expiresAt: string;
   state: 'offered' | 'connected';
 }
 
@@ -99,8 +101,8 @@ export function evolveAgent(state: AgentState, event: AgentEvent): AgentState {
     case 'AgentRestored':
       return { ...state, forcedOffline: null };
     case 'AgentReserved': {
-      const { contactId, offerId, channel, skillGroupId } = event.data;
-      return withContacts(state, { ...state.workload.contacts, [contactId]: { channel, skillGroupId, offerId, state: 'offered' } });
+      const { contactId, offerId, channel, skillGroupId, expiresAt } = event.data;
+      return withContacts(state, { ...state.workload.contacts, [contactId]: { channel, skillGroupId, offerId, expiresAt, state: 'offered' } });
     }
     case 'AgentContactConnected': {
       const held = state.workload.contacts[event.data.contactId];

@@ -56,6 +56,8 @@ interface Common {
   pendingTransfer: Transfer | null;
   /** A transfer to one agent: the next offer goes to them only. */
   directAgentId: string | null;
+  /** The latest offer made, open or not: a reservation naming another offer may still be on its way. */
+  lastOfferId: string | null;
 }
 
 export type ContactState =
@@ -89,6 +91,7 @@ function common(s: Live): Common {
     triedAgentIds: s.triedAgentIds,
     pendingTransfer: s.pendingTransfer,
     directAgentId: s.directAgentId,
+    lastOfferId: s.lastOfferId,
   };
 }
 
@@ -107,6 +110,7 @@ export function evolveContact(state: ContactState, event: ContactEvent): Contact
       triedAgentIds: [],
       pendingTransfer: null,
       directAgentId: null,
+      lastOfferId: null,
     };
   }
   if (state.status === 'none') return state;
@@ -129,6 +133,7 @@ export function evolveContact(state: ContactState, event: ContactEvent): Contact
         status: 'offered',
         // The transfer note travels until someone takes the contact; a missed direct transfer falls back to the group.
         directAgentId: null,
+        lastOfferId: event.data.offerId,
         offer: { offerId: event.data.offerId, pendingAgentIds: event.data.agentIds, expiresAt: event.data.expiresAt },
       };
     }

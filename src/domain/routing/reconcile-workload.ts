@@ -11,9 +11,10 @@ export type WorkloadFix =
 /**
  * For each contact the agent holds: still offered to them → nothing; accepted by them → connect; gone to
  * someone else, back in the queue or ended → release or finish. `contacts` holds the contacts' states
- * (absent = not known yet: left alone).
+ * (absent = not known yet: left alone). A reservation for an offer the contact has not heard of yet may be
+ * a router's offer on its way: it is left alone until it expires, unless the contact can no longer take it.
  */
-export function reconcileWorkload(agent: ActiveAgent, contacts: ReadonlyMap<string, ContactState>): WorkloadFix[] {
+export function reconcileWorkload(agent: ActiveAgent, contacts: ReadonlyMap<string, ContactState>, now: string): WorkloadFix[] {
   const fixes: WorkloadFix[] = [];
   for (const [contactId, held] of Object.entries(agent.workload.contacts)) {
     const contact = contacts.get(contactId);
@@ -25,6 +26,8 @@ export function reconcileWorkload(agent: ActiveAgent, contacts: ReadonlyMap<stri
         continue;
       }
       const ended = contact.status === 'ended' || contact.status === 'rejected';
+      const unheardOf = contact.lastOfferId !== held.offerId && !(contact.status === 'offered' && contact.offer.offerId === held.offerId);
+      if (unheardOf && !ended && contact.status !== 'connected' && Date.parse(now) < Date.parse(held.expiresAt)) continue;
       const reason = ended ? 'CONTACT_ENDED' : contact.status === 'connected' ? 'WITHDRAWN' : contact.triedAgentIds.includes(agent.id) ? 'DECLINED' : 'TIMED_OUT';
       fixes.push({ type: 'ReleaseReservation', contactId, offerId: held.offerId, reason });
       continue;

@@ -226,6 +226,7 @@ export class Router {
         instances.add(agent.instanceId);
         await this.reconcile(key, agent);
         this.timeWrapUp(key, agent);
+        this.timeReservations(key, agent);
       }
       const contact = this.contacts.get(key);
       if (contact) {
@@ -263,7 +264,7 @@ export class Router {
       const c = this.contacts.get(streams.contact(entry.instanceId, contactId));
       if (c) contacts.set(contactId, c.state);
     }
-    for (const fix of reconcileWorkload(agent, contacts)) {
+    for (const fix of reconcileWorkload(agent, contacts, this.now())) {
       const data =
         fix.type === 'FinishContact'
           ? { agentId: agent.id, contactId: fix.contactId, wrapUpSeconds: fix.afterCallWork ? this.wrapUpSeconds(entry.instanceId, fix.contactId) : 0 }
@@ -341,6 +342,19 @@ export class Router {
         .then(() => this.send(agentKey, { type: 'EndWrapUp', data: { agentId, contactId }, metadata: this.meta(entry.instanceId) }, 'agent'))
         .then(() => undefined);
     });
+  }
+
+  /** A reservation whose offer never reached its contact (a router died in between) is looked at again when it expires. */
+  private timeReservations(agentKey: string, entry: AgentEntry): void {
+    const prefix = `reservation:${agentKey}:`;
+    if (entry.state.status !== 'active') return this.clearTimers(prefix);
+    for (const [contactId, held] of Object.entries(entry.state.workload.contacts)) {
+      if (held.state !== 'offered') continue;
+      this.setTimer(`${prefix}${contactId}:${held.offerId}`, held.expiresAt, () => {
+        this.dirty.add(agentKey);
+        this.schedule();
+      });
+    }
   }
 
   private async route(instanceId: string): Promise<void> {
