@@ -147,4 +147,49 @@ describe('routing contacts to agents', () => {
     bobOffers.dispose();
     await bobClient.dispose();
   });
+
+  it('transfers a call to another agent with a note; the new offer says from whom, and the first agent is free again', async () => {
+    const s = await setup({ channel: 'PHONE', strategy: 'LONGEST_IDLE', ringTimeoutSeconds: 30 });
+    const [ann, bob] = s.agents as [(typeof s.agents)[0], (typeof s.agents)[0]];
+    await t.ok(ann.token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
+    const c = (await createContact(t, s.integrationKey, s.groupId, 'PHONE', '+86100')).createContact.id;
+    const offered = await until(
+      () => t.ok<{ contact: { status: string; offer: { offerId: string } | null } }>(s.adminKey, 'query($id: ID!) { contact(id: $id) { status offer { offerId } } }', { id: c }),
+      (r) => r.contact.status === 'OFFERED',
+    );
+    await t.ok(ann.token, 'mutation($c: ID!, $o: ID!) { acceptOffer(input: { contactId: $c, offerId: $o }) { status } }', { c, o: offered.contact.offer!.offerId });
+    // Bob may not pass on a call he does not hold.
+    const notHis = await t.gql(bob.token, 'mutation($c: ID!, $b: ID!) { transferContact(input: { contactId: $c, toAgentId: $b }) { status } }', { c, b: ann.id });
+    expect(notHis.errors?.[0]?.extensions?.code).toMatch(/CONFLICT|NOT_FOUND/);
+
+    const bobClient = wsClient(url, bob.token);
+    const bobOffers = collect<{ agentOffers: { offerId: string; state: string; transfer: { fromAgent: { id: string }; note: string } | null } }>(
+      bobClient,
+      'subscription { agentOffers { offerId state transfer { fromAgent { id } note } } }',
+    );
+    await settleSubscription();
+    await t.ok(bob.token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
+    const moved = await t.ok<{ transferContact: { status: string } }>(
+      ann.token,
+      'mutation($c: ID!, $b: ID!) { transferContact(input: { contactId: $c, toAgentId: $b, note: "wants a refund" }) { status } }',
+      { c, b: bob.id },
+    );
+    expect(moved.transferContact.status).toMatch(/QUEUED|OFFERED/);
+    const [offer] = await bobOffers.next(1);
+    expect(offer!.agentOffers).toMatchObject({ state: 'OFFERED', transfer: { fromAgent: { id: ann.id }, note: 'wants a refund' } });
+    const taken = await t.ok<{ acceptOffer: ContactView }>(bob.token, 'mutation($c: ID!, $o: ID!) { acceptOffer(input: { contactId: $c, offerId: $o }) { status agent { id } } }', {
+      c,
+      o: offer!.agentOffers.offerId,
+    });
+    expect(taken.acceptOffer).toEqual({ status: 'CONNECTED', agent: { id: bob.id } });
+    // Ann holds nothing now: the next call goes to her.
+    const next = (await createContact(t, s.integrationKey, s.groupId, 'PHONE', '+86101')).createContact.id;
+    const nextOffer = await until(
+      () => t.ok<{ contact: { status: string; offer: { agents: { id: string }[] } | null } }>(s.adminKey, 'query($id: ID!) { contact(id: $id) { status offer { agents { id } } } }', { id: next }),
+      (r) => r.contact.status === 'OFFERED',
+    );
+    expect(nextOffer.contact.offer!.agents.map((a) => a.id)).toEqual([ann.id]);
+    bobOffers.dispose();
+    await bobClient.dispose();
+  });
 });

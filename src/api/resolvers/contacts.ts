@@ -68,6 +68,7 @@ const createContactInput = z.object({
     .nullish(),
 });
 const offerInput = z.object({ contactId: id, offerId: id });
+const transferInput = z.object({ contactId: id, toAgentId: id.nullish(), toSkillGroupId: id.nullish(), note: text(1000).nullish() });
 const endInput = z.object({ contactId: id, reason: text(200).nullish() });
 const contactsArgs = z.object({
   first: z.number().int().min(0).max(200, 'at most 200').nullish(),
@@ -182,6 +183,31 @@ export const contactResolvers = {
       const row = await ctx.deps.db.selectFrom('contacts').selectAll().where('instance_id', '=', p.instanceId).where('id', '=', input.contactId).executeTakeFirstOrThrow();
       return toContact(row);
     },
+    async transferContact(_: unknown, args: { input: unknown }, ctx: KefuContext) {
+      const p = requireInstance(ctx.principal);
+      const agentId = requireAgentSelf(p);
+      const input = parseInput(transferInput, args.input);
+      if (!input.toAgentId === !input.toSkillGroupId) throw new ValidationError('input.toAgentId', 'give exactly one of toAgentId and toSkillGroupId');
+      const row = await loadContactRow(ctx, p, input.contactId);
+      if (input.toAgentId) await loadAgentRow(ctx, p.instanceId, input.toAgentId);
+      if (input.toSkillGroupId) {
+        const group = await ctx.deps.db
+          .selectFrom('skill_groups')
+          .select('channel')
+          .where('instance_id', '=', p.instanceId)
+          .where('id', '=', input.toSkillGroupId)
+          .where('deleted_at', 'is', null)
+          .executeTakeFirst();
+        if (!group) throw new NotFoundError('Skill group', input.toSkillGroupId);
+        if (group.channel !== row.channel) throw new ValidationError('input.toSkillGroupId', `this is a ${group.channel} skill group; the contact is ${row.channel}`);
+      }
+      await contactCommand(ctx, p.instanceId, {
+        type: 'TransferContact',
+        data: { contactId: input.contactId, agentId, toAgentId: input.toAgentId ?? null, toSkillGroupId: input.toSkillGroupId ?? null, note: input.note ?? null },
+        metadata: commandMetadata(ctx, p.instanceId),
+      });
+      return toContact(await ctx.deps.db.selectFrom('contacts').selectAll().where('instance_id', '=', p.instanceId).where('id', '=', input.contactId).executeTakeFirstOrThrow());
+    },
     async extendWrapUp(_: unknown, args: { input: unknown }, ctx: KefuContext) {
       const p = requireInstance(ctx.principal);
       const agentId = requireAgentSelf(p);
@@ -224,8 +250,17 @@ export const contactResolvers = {
       resolve: async (payload: OfferMessage, _: unknown, ctx: KefuContext) => {
         const p = ctx.principal as InstancePrincipal;
         const row = await ctx.deps.db.selectFrom('contacts').selectAll().where('instance_id', '=', p.instanceId).where('id', '=', payload.contactId).executeTakeFirstOrThrow();
-        return { offerId: payload.offerId, state: payload.state, expiresAt: payload.expiresAt, contact: toContact(row) };
+        const offer = row.offer as { offerId: string; transfer?: { fromAgentId: string; note: string | null } | null } | null;
+        const transfer = offer?.offerId === payload.offerId ? (offer.transfer ?? null) : null;
+        return { offerId: payload.offerId, state: payload.state, expiresAt: payload.expiresAt, contact: toContact(row), transfer, instanceId: p.instanceId };
       },
+    },
+  },
+  Offer: {
+    async transfer(o: { instanceId: string; transfer: { fromAgentId: string; note: string | null } | null }, _: unknown, ctx: KefuContext) {
+      if (!o.transfer) return null;
+      const from = await ctx.deps.db.selectFrom('agents').selectAll().where('instance_id', '=', o.instanceId).where('id', '=', o.transfer.fromAgentId).executeTakeFirst();
+      return { fromAgent: from ? toAgent(from) : null, note: o.transfer.note };
     },
   },
   Contact: {

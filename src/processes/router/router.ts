@@ -20,6 +20,7 @@ import type { CommandMetadata } from '../../domain/decider.ts';
 import { DomainError } from '../../domain/errors.ts';
 import type { EventStore, RecordedEvent, Subscription } from '../../domain/ports/event-store.ts';
 import { assignWaiting } from '../../domain/routing/assign.ts';
+import { hasCapacity } from '../../domain/routing/capacity.ts';
 import { reconcileWorkload } from '../../domain/routing/reconcile-workload.ts';
 import type { RoutableAgent, SkillGroupRouting, WaitingContact } from '../../domain/routing/routing-state.ts';
 import type { SkillGroupEvent, SkillGroupState } from '../../domain/skill-group/skill-group.ts';
@@ -401,6 +402,17 @@ export class Router {
         triedAgentIds: s.triedAgentIds,
         preferredAgent: null,
       });
+    }
+    // Transfers to one agent: offered to them alone, as soon as they have room; they wait for no one else.
+    for (const [key, entry] of this.contacts) {
+      const s = entry.state;
+      if (entry.instanceId !== instanceId || s.status !== 'queued' || !s.directAgentId || this.offering.has(key)) continue;
+      const target = agents.get(s.directAgentId);
+      const group = groups.get(s.skillGroupId);
+      if (!target || !group || !hasCapacity(target, group.channel, group.maxConcurrency)) continue;
+      await this.offer(instanceId, s.id, s.skillGroupId, [s.directAgentId]);
+      const held = target.held;
+      agents.set(target.agentId, { ...target, held: { ...held, [group.channel]: held[group.channel] + 1 } });
     }
     if (waiting.length === 0) return;
     const assignments = assignWaiting({ groups, agents, waiting }, { now, random: this.deps.random ?? Math.random });
