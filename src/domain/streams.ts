@@ -6,6 +6,7 @@ export const streams = {
   agent: (instanceId: string, agentId: string) => `agent-${instanceId}.${agentId}`,
   skillGroup: (instanceId: string, skillGroupId: string) => `skillgroup-${instanceId}.${skillGroupId}`,
   contact: (instanceId: string, contactId: string) => `contact-${instanceId}.${contactId}`,
+  blacklist: (instanceId: string) => `blacklist-${instanceId}`,
 };
 
 export function streamCategory(streamId: string): string {

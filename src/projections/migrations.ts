@@ -3,8 +3,11 @@ import { sql, type Kysely } from 'kysely';
 import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
 import { agentsMigrations } from './agents/agents.migrations.ts';
 import { instancesMigrations } from './instances/instances.migrations.ts';
+import { instancesScreenPopMigrations } from './instances/instances-screen-pop.migrations.ts';
+import { blacklistMigrations } from './blacklist/blacklist.migrations.ts';
 import { skillGroupsMigrations } from './skill-groups/skill-groups.migrations.ts';
 import { contactsMigrations } from './contacts/contacts.migrations.ts';
+import { skillGroupRoutingOptionsMigrations } from './skill-groups/skill-groups-routing-options.migrations.ts';
 
 const coreMigrations: Record<string, Migration> = {
   '2026_11_25_000_core': {
@@ -30,9 +33,12 @@ const coreMigrations: Record<string, Migration> = {
 export const allMigrations: Record<string, Migration> = {
   ...coreMigrations,
   ...instancesMigrations,
+  ...instancesScreenPopMigrations,
   ...agentsMigrations,
   ...skillGroupsMigrations,
+  ...skillGroupRoutingOptionsMigrations,
   ...contactsMigrations,
+  ...blacklistMigrations,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -29,6 +29,12 @@ export interface ReadModelDb {
     seats: number;
     seats_used: number;
     break_reasons: Json<string[]>;
+    screen_pop_url_template: string | null;
+    screen_pop_pinned: ColumnType<boolean, boolean | undefined, boolean>;
+    screen_pop_configured_at: Timestamp | null;
+    /** The HMAC key screen pop URLs are signed with; never returned by the API after rotation. */
+    screen_pop_secret: string | null;
+    screen_pop_secret_rotated_at: Timestamp | null;
   };
   instance_seat_holders: {
     instance_id: string;
@@ -72,6 +78,13 @@ export interface ReadModelDb {
     max_concurrency: number;
     ring_timeout_seconds: number;
     wrap_up_seconds: number;
+    auto_accept: ColumnType<boolean, boolean | undefined, boolean>;
+    last_agent_first_seconds: ColumnType<number, number | undefined, number>;
+    max_queue_length: ColumnType<number, number | undefined, number>;
+    max_wait_seconds: ColumnType<number, number | undefined, number>;
+    overflow_skill_group_id: string | null;
+    when_no_agent_online: ColumnType<string, string | undefined, string>;
+    break_after_missed_offer: ColumnType<boolean, boolean | undefined, boolean>;
     created_at: Timestamp;
     updated_at: Timestamp;
     deleted_at: Timestamp | null;
@@ -96,6 +109,21 @@ export interface ReadModelDb {
     created_at: Timestamp;
     updated_at: Timestamp;
     ended_at: Timestamp | null;
+  };
+  blacklist_entries: {
+    instance_id: string;
+    id: string;
+    channel: string;
+    /** Normalized: see normalizeIdentity in src/domain/blacklist. */
+    identity: string;
+    reason: string;
+    expires_at: Timestamp | null;
+    by_agent_id: string | null;
+    contact_id: string | null;
+    created_by: string;
+    created_at: Timestamp;
+    removed_by: string | null;
+    removed_at: Timestamp | null;
   };
   skill_group_members: {
     instance_id: string;

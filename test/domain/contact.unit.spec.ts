@@ -155,6 +155,7 @@ describe('contact decider', () => {
         pendingTransfer: null,
         directAgentId: null,
         lastOfferId: null,
+        missedAgentIds: [],
       });
     });
 

@@ -1,4 +1,5 @@
 // The skill group decider as a specification: settings that fit the channel, members and their levels.
+import { defaultRoutingOptions } from '../../src/domain/skill-group/skill-group.ts';
 import { describe, expect, it } from 'vitest';
 import { fold } from '../../src/domain/decider.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../src/domain/errors.ts';
@@ -49,8 +50,13 @@ describe('skill group decider', () => {
       spec.given([]).when(createSkillGroup(chatSettings)).then([created(chatSettings)]);
     });
 
-    it('starts with the settings and no members', () => {
-      expect(fold(skillGroupDecider, [created()])).toEqual({ status: 'active', id: 'sg-1', ...phoneSettings, members: new Map() });
+    it('starts with the settings, the default routing options and no members', () => {
+      expect(fold(skillGroupDecider, [created()])).toEqual({ status: 'active', id: 'sg-1', ...defaultRoutingOptions, ...phoneSettings, members: new Map() });
+    });
+
+    it('refuses auto-accept with RING_ALL, and overflowing into itself', () => {
+      expectValidationField([], createSkillGroup({ strategy: 'RING_ALL', autoAccept: true }), 'autoAccept');
+      expectValidationField([], createSkillGroup({ overflowSkillGroupId: 'sg-1' }), 'overflowSkillGroupId');
     });
 
     it('accepts RING_ALL for PHONE', () => {

@@ -125,7 +125,7 @@ export const contactResolvers = {
       const input = parseInput(createContactInput, args.input);
       const group = await ctx.deps.db
         .selectFrom('skill_groups')
-        .select(['channel'])
+        .select(['channel', 'max_queue_length'])
         .where('instance_id', '=', p.instanceId)
         .where('id', '=', input.skillGroupId)
         .where('deleted_at', 'is', null)
@@ -142,11 +142,23 @@ export const contactResolvers = {
           metadata: meta,
         }),
       );
-      await contactCommand(ctx, p.instanceId, {
-        type: 'QueueContact',
-        data: { contactId, skillGroupId: input.skillGroupId, priority: input.priority ?? 0 },
-        metadata: meta,
-      });
+      const waiting =
+        group.max_queue_length > 0
+          ? await ctx.deps.db
+              .selectFrom('contacts')
+              .select((eb) => eb.fn.countAll<string>().as('n'))
+              .where('instance_id', '=', p.instanceId)
+              .where('skill_group_id', '=', input.skillGroupId)
+              .where('status', '=', 'QUEUED')
+              .executeTakeFirstOrThrow()
+          : { n: '0' };
+      await contactCommand(
+        ctx,
+        p.instanceId,
+        group.max_queue_length > 0 && Number(waiting.n) >= group.max_queue_length
+          ? { type: 'RejectContact', data: { contactId, reason: 'QUEUE_FULL' }, metadata: meta }
+          : { type: 'QueueContact', data: { contactId, skillGroupId: input.skillGroupId, priority: input.priority ?? 0 }, metadata: meta },
+      );
       return toContact(await loadContactRow(ctx, p, contactId));
     },
     async acceptOffer(_: unknown, args: { input: unknown }, ctx: KefuContext) {

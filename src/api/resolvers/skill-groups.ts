@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import { z } from 'zod';
-import { NotFoundError } from '../../domain/errors.ts';
+import { NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { routingStrategies } from '../../domain/skill-group/skill-group.ts';
 import { skillGroupDecider, type SkillGroupCommand } from '../../domain/skill-group/skill-group.decide.ts';
 import { streams } from '../../domain/streams.ts';
@@ -23,6 +23,13 @@ export function toSkillGroup(row: SkillGroupRow) {
     maxConcurrency: row.max_concurrency,
     ringTimeoutSeconds: row.ring_timeout_seconds,
     wrapUpSeconds: row.wrap_up_seconds,
+    autoAccept: row.auto_accept,
+    lastAgentFirstSeconds: row.last_agent_first_seconds,
+    maxQueueLength: row.max_queue_length,
+    maxWaitSeconds: row.max_wait_seconds,
+    overflowSkillGroupId: row.overflow_skill_group_id,
+    whenNoAgentOnline: row.when_no_agent_online,
+    breakAfterMissedOffer: row.break_after_missed_offer,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -51,6 +58,15 @@ async function skillGroupCommand(ctx: KefuContext, instanceId: string, command: 
 const strategy = z.enum(routingStrategies);
 const seconds = (max: number) => z.number().int().min(0, 'must not be negative').max(max, `at most ${max}`);
 const concurrency = z.number().int().min(1, 'at least 1').max(50, 'at most 50');
+const routingOptions = {
+  autoAccept: z.boolean().nullish(),
+  lastAgentFirstSeconds: seconds(3600).nullish(),
+  maxQueueLength: z.number().int().min(0, 'must not be negative').max(100_000, 'at most 100000').nullish(),
+  maxWaitSeconds: seconds(86_400).nullish(),
+  overflowSkillGroupId: id.nullish(),
+  whenNoAgentOnline: z.enum(['WAIT', 'REJECT']).nullish(),
+  breakAfterMissedOffer: z.boolean().nullish(),
+};
 const createInput = z.object({
   name,
   channel: z.enum(['PHONE', 'ONLINE', 'AV']),
@@ -58,6 +74,7 @@ const createInput = z.object({
   maxConcurrency: concurrency.nullish(),
   ringTimeoutSeconds: seconds(600).min(5, 'at least 5').nullish(),
   wrapUpSeconds: seconds(3600).nullish(),
+  ...routingOptions,
 });
 const updateInput = z.object({
   id,
@@ -66,9 +83,27 @@ const updateInput = z.object({
   maxConcurrency: concurrency.nullish(),
   ringTimeoutSeconds: seconds(600).min(5, 'at least 5').nullish(),
   wrapUpSeconds: seconds(3600).nullish(),
+  ...routingOptions,
 });
 const memberInput = z.object({ skillGroupId: id, agentId: id, level: z.number().int().min(1, 'at least 1').max(10, 'at most 10').nullish() });
 const removeMemberInput = z.object({ skillGroupId: id, agentId: id });
+
+function definedOptions(input: { [K in keyof typeof routingOptions]?: unknown }) {
+  return Object.fromEntries(Object.keys(routingOptions).flatMap((k) => {
+    const v = (input as Record<string, unknown>)[k];
+    return v === null || v === undefined ? [] : [[k, v]];
+  }));
+}
+
+/** The overflow target must be a skill group of the caller's instance. */
+async function loadSkillGroupOrField(ctx: KefuContext, instanceId: string, skillGroupId: string) {
+  try {
+    return await loadSkillGroup(ctx, instanceId, skillGroupId);
+  } catch (err) {
+    if (err instanceof NotFoundError) throw new ValidationError('input.overflowSkillGroupId', 'no such skill group');
+    throw err;
+  }
+}
 
 export const skillGroupResolvers = {
   Query: {
@@ -89,6 +124,7 @@ export const skillGroupResolvers = {
     async createSkillGroup(_: unknown, args: { input: unknown }, ctx: KefuContext) {
       const p = requireAdmin(ctx.principal);
       const input = parseInput(createInput, args.input);
+      if (input.overflowSkillGroupId) await loadSkillGroupOrField(ctx, p.instanceId, input.overflowSkillGroupId);
       const skillGroupId = randomUUID();
       await skillGroupCommand(ctx, p.instanceId, {
         type: 'CreateSkillGroup',
@@ -100,6 +136,7 @@ export const skillGroupResolvers = {
           maxConcurrency: input.maxConcurrency ?? (input.channel === 'ONLINE' ? 5 : 1),
           ringTimeoutSeconds: input.ringTimeoutSeconds ?? 15,
           wrapUpSeconds: input.wrapUpSeconds ?? 0,
+          ...definedOptions(input),
         },
         metadata: commandMetadata(ctx, p.instanceId),
       });
@@ -108,6 +145,7 @@ export const skillGroupResolvers = {
     async updateSkillGroup(_: unknown, args: { input: unknown }, ctx: KefuContext) {
       const p = requireAdmin(ctx.principal);
       const input = parseInput(updateInput, args.input);
+      if (input.overflowSkillGroupId) await loadSkillGroupOrField(ctx, p.instanceId, input.overflowSkillGroupId);
       const { id: skillGroupId, ...rest } = input;
       const changes = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== null && v !== undefined));
       await skillGroupCommand(ctx, p.instanceId, {
@@ -146,6 +184,10 @@ export const skillGroupResolvers = {
     },
   },
   SkillGroup: {
+    async overflowSkillGroup(group: { instanceId: string; overflowSkillGroupId: string | null }, _: unknown, ctx: KefuContext) {
+      if (!group.overflowSkillGroupId) return null;
+      return loadSkillGroup(ctx, group.instanceId, group.overflowSkillGroupId).catch(() => null);
+    },
     async members(group: { id: string; instanceId: string }, _: unknown, ctx: KefuContext) {
       const rows = await ctx.deps.db
         .selectFrom('skill_group_members as m')

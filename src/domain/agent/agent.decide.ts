@@ -29,7 +29,12 @@ export type AgentCommand =
       data: { agentId: string; contactId: string; offerId: string; channel: Channel; skillGroupId: string; maxConcurrency: number; expiresAt: string };
       metadata: CommandMetadata;
     }
-  | { type: 'ReleaseReservation'; data: { agentId: string; contactId: string; offerId: string; reason: ReservationEnd }; metadata: CommandMetadata }
+  | {
+      type: 'ReleaseReservation';
+      /** breakReason: put the agent on break in the same decision (a missed offer, when the group says so). */
+      data: { agentId: string; contactId: string; offerId: string; reason: ReservationEnd; breakReason?: string | null };
+      metadata: CommandMetadata;
+    }
   | { type: 'ConnectContact'; data: { agentId: string; contactId: string }; metadata: CommandMetadata }
   | { type: 'FinishContact'; data: { agentId: string; contactId: string; wrapUpSeconds: number }; metadata: CommandMetadata }
   | { type: 'ExtendWrapUp'; data: { agentId: string; seconds: number }; metadata: CommandMetadata }
@@ -119,7 +124,13 @@ export function decideAgent(command: AgentCommand, state: AgentState): AgentEven
       const held = agent.workload.contacts[command.data.contactId];
       // Only the reservation it names, and only while it is still an offer.
       if (!held || held.offerId !== command.data.offerId || held.state !== 'offered') return [];
-      return [{ type: 'AgentReservationReleased', data: { contactId: command.data.contactId, offerId: held.offerId, reason: command.data.reason } }];
+      const events: AgentEvent[] = [
+        { type: 'AgentReservationReleased', data: { contactId: command.data.contactId, offerId: held.offerId, reason: command.data.reason } },
+      ];
+      if (command.data.breakReason && agent.presence === 'AVAILABLE' && !agent.forcedOffline) {
+        events.push({ type: 'AgentWentOnBreak', data: { reason: command.data.breakReason } });
+      }
+      return events;
     }
     case 'ConnectContact': {
       const agent = active(state, command.data.agentId);

@@ -13,6 +13,7 @@ export type ContactCommand =
   | Cmd<'PressKey', { key: string; label: string | null }>
   | Cmd<'SetVariables', { variables: Record<string, string> }>
   | Cmd<'QueueContact', { skillGroupId: string; priority: number }>
+  | Cmd<'OverflowContact', { toSkillGroupId: string }>
   | Cmd<'OfferContact', { offerId: string; agentIds: string[]; expiresAt: string }>
   | Cmd<'AcceptOffer', { offerId: string; agentId: string }>
   | Cmd<'DeclineOffer', { offerId: string; agentId: string }>
@@ -66,6 +67,13 @@ export function decideContact(command: ContactCommand, state: ContactState): Con
       if (s.status === 'queued' && s.skillGroupId === command.data.skillGroupId) return [];
       if (s.status !== 'created' && s.status !== 'inFlow') throw new ConflictError(`Contact ${id} is ${s.status} and cannot join a queue`);
       return [{ type: 'ContactQueued', data: { skillGroupId: command.data.skillGroupId, priority: command.data.priority, queuedAt: now } }];
+    }
+    case 'OverflowContact': {
+      // After the wait limit: the contact moves to the overflow group's queue, joining it now.
+      const s = open(state, id);
+      if (s.status !== 'queued') throw new ConflictError(`Contact ${id} is ${s.status}, not waiting in a queue`);
+      if (s.skillGroupId === command.data.toSkillGroupId) return [];
+      return [{ type: 'ContactQueued', data: { skillGroupId: command.data.toSkillGroupId, priority: s.priority, queuedAt: now } }];
     }
     case 'OfferContact': {
       const s = open(state, id);

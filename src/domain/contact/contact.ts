@@ -58,6 +58,8 @@ interface Common {
   directAgentId: string | null;
   /** The latest offer made, open or not: a reservation naming another offer may still be on its way. */
   lastOfferId: string | null;
+  /** Agents who let an offer of this contact ring out (a subset of triedAgentIds). */
+  missedAgentIds: string[];
 }
 
 export type ContactState =
@@ -92,6 +94,7 @@ function common(s: Live): Common {
     pendingTransfer: s.pendingTransfer,
     directAgentId: s.directAgentId,
     lastOfferId: s.lastOfferId,
+    missedAgentIds: s.missedAgentIds,
   };
 }
 
@@ -111,6 +114,7 @@ export function evolveContact(state: ContactState, event: ContactEvent): Contact
       pendingTransfer: null,
       directAgentId: null,
       lastOfferId: null,
+      missedAgentIds: [],
     };
   }
   if (state.status === 'none') return state;
@@ -144,10 +148,11 @@ export function evolveContact(state: ContactState, event: ContactEvent): Contact
       const gone = event.type === 'ContactOfferDeclined' ? [event.data.agentId] : event.data.agentIds;
       const pendingAgentIds = state.offer.pendingAgentIds.filter((a) => !gone.includes(a));
       const triedAgentIds = event.type === 'ContactOfferWithdrawn' ? state.triedAgentIds : [...new Set([...state.triedAgentIds, ...gone])];
-      if (pendingAgentIds.length > 0) return { ...state, triedAgentIds, offer: { ...state.offer, pendingAgentIds } };
+      const missedAgentIds = event.type === 'ContactOfferTimedOut' ? [...new Set([...state.missedAgentIds, ...gone])] : state.missedAgentIds;
+      if (pendingAgentIds.length > 0) return { ...state, triedAgentIds, missedAgentIds, offer: { ...state.offer, pendingAgentIds } };
       // Nobody left ringing: back to its place in the queue (it keeps queuedAt).
       const { offer: _offer, ...rest } = state;
-      return { ...rest, triedAgentIds, status: 'queued' };
+      return { ...rest, triedAgentIds, missedAgentIds, status: 'queued' };
     }
     case 'ContactAccepted': {
       if (state.status !== 'offered') return state;

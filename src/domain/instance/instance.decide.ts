@@ -2,6 +2,10 @@ import type { CommandMetadata } from '../decider.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import type { ActiveInstance, ApiKeyRole, InstanceEvent, InstanceState } from './instance.ts';
 import { defaultBreakReasons, evolveInstance, initialInstanceState } from './instance.ts';
+import { screenPopTemplateProblem } from '../screen-pop/screen-pop-url.ts';
+
+/** HMAC keys shorter than this are guessable; the API generates 32 random bytes. */
+const minScreenPopSecretLength = 32;
 
 export type InstanceCommand =
   | { type: 'CreateInstance'; data: { instanceId: string; name: string; adminKey: { keyId: string; secretHash: string } }; metadata: CommandMetadata }
@@ -13,7 +17,10 @@ export type InstanceCommand =
   | { type: 'ConfigureBreakReasons'; data: { reasons: string[] }; metadata: CommandMetadata }
   | { type: 'AssignAgentSeat'; data: { agentId: string; login: string }; metadata: CommandMetadata }
   | { type: 'ReleaseAgentSeat'; data: { agentId: string }; metadata: CommandMetadata }
-  | { type: 'ChangeAgentLogin'; data: { agentId: string; login: string }; metadata: CommandMetadata };
+  | { type: 'ChangeAgentLogin'; data: { agentId: string; login: string }; metadata: CommandMetadata }
+  // A field left undefined keeps its current value; urlTemplate null turns screen pop off.
+  | { type: 'ConfigureScreenPop'; data: { urlTemplate?: string | null; pinned?: boolean }; metadata: CommandMetadata }
+  | { type: 'RotateScreenPopSecret'; data: { secret: string }; metadata: CommandMetadata };
 
 function active(state: InstanceState, instanceId: string): ActiveInstance {
   if (state.status !== 'active') throw new NotFoundError('Instance', instanceId);
@@ -94,6 +101,24 @@ export function decideInstance(command: InstanceCommand, state: InstanceState): 
       if (from === command.data.login) return [];
       if (loginTaken(s, command.data.login, command.data.agentId)) throw new ConflictError(`Login ${command.data.login} is already used by another agent`);
       return [{ type: 'AgentLoginChanged', data: { agentId: command.data.agentId, from, to: command.data.login } }];
+    }
+    case 'ConfigureScreenPop': {
+      const s = active(state, id);
+      const current = s.screenPop ?? { urlTemplate: null, pinned: false };
+      const urlTemplate = command.data.urlTemplate === undefined ? current.urlTemplate : command.data.urlTemplate;
+      const pinned = command.data.pinned ?? current.pinned;
+      if (urlTemplate !== null && urlTemplate !== current.urlTemplate) {
+        const problem = screenPopTemplateProblem(urlTemplate);
+        if (problem) throw new ValidationError('urlTemplate', problem);
+      }
+      if (current.urlTemplate === urlTemplate && current.pinned === pinned) return [];
+      return [{ type: 'ScreenPopConfigured', data: { urlTemplate, pinned } }];
+    }
+    case 'RotateScreenPopSecret': {
+      const s = active(state, id);
+      if (command.data.secret.length < minScreenPopSecretLength) throw new ValidationError('secret', `at least ${minScreenPopSecretLength} characters`);
+      if (s.screenPop?.secret === command.data.secret) return [];
+      return [{ type: 'ScreenPopSecretRotated', data: { secret: command.data.secret } }];
     }
     default: {
       const unknown: never = command;

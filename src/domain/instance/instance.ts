@@ -17,7 +17,18 @@ export type InstanceEvent =
   | DomainEvent<'BreakReasonsConfigured', { reasons: string[] }>
   | DomainEvent<'AgentSeatAssigned', { agentId: string; login: string }>
   | DomainEvent<'AgentSeatReleased', { agentId: string; login: string }>
-  | DomainEvent<'AgentLoginChanged', { agentId: string; from: string; to: string }>;
+  | DomainEvent<'AgentLoginChanged', { agentId: string; from: string; to: string }>
+  | DomainEvent<'ScreenPopConfigured', { urlTemplate: string | null; pinned: boolean }>
+  // The secret itself, not a hash: Kefu signs screen pop URLs with it (HMAC), so it must be able to read it.
+  // Only rotateScreenPopSecret's answer ever shows it; the API never returns it again.
+  | DomainEvent<'ScreenPopSecretRotated', { secret: string }>;
+
+/** The CRM page offers open (urlTemplate null: none), and the key its URLs are signed with. */
+export interface ScreenPopSetting {
+  urlTemplate: string | null;
+  pinned: boolean;
+  secret: string | null;
+}
 
 export interface ActiveInstance {
   status: 'active';
@@ -29,6 +40,8 @@ export interface ActiveInstance {
   seatHolders: Map<string, string>;
   apiKeys: Map<string, { role: ApiKeyRole; revoked: boolean }>;
   breakReasons: string[];
+  /** Absent until screen pop is first configured or its secret first rotated. */
+  screenPop?: ScreenPopSetting;
 }
 
 export type InstanceState = { status: 'none' } | ActiveInstance;
@@ -88,6 +101,10 @@ export function evolveInstance(state: InstanceState, event: InstanceEvent): Inst
       seatHolders.set(event.data.agentId, event.data.to);
       return { ...state, seatHolders };
     }
+    case 'ScreenPopConfigured':
+      return { ...state, screenPop: { secret: null, ...state.screenPop, urlTemplate: event.data.urlTemplate, pinned: event.data.pinned } };
+    case 'ScreenPopSecretRotated':
+      return { ...state, screenPop: { urlTemplate: null, pinned: false, ...state.screenPop, secret: event.data.secret } };
     default: {
       const unknown: never = event;
       return unknown;

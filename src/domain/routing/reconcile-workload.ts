@@ -28,7 +28,13 @@ export function reconcileWorkload(agent: ActiveAgent, contacts: ReadonlyMap<stri
       const ended = contact.status === 'ended' || contact.status === 'rejected';
       const unheardOf = contact.lastOfferId !== held.offerId && !(contact.status === 'offered' && contact.offer.offerId === held.offerId);
       if (unheardOf && !ended && contact.status !== 'connected' && Date.parse(now) < Date.parse(held.expiresAt)) continue;
-      const reason = ended ? 'CONTACT_ENDED' : contact.status === 'connected' ? 'WITHDRAWN' : contact.triedAgentIds.includes(agent.id) ? 'DECLINED' : 'TIMED_OUT';
+      const reason = ended
+        ? 'CONTACT_ENDED'
+        : contact.status === 'connected'
+          ? 'WITHDRAWN'
+          : contact.missedAgentIds.includes(agent.id) || !contact.triedAgentIds.includes(agent.id)
+            ? 'TIMED_OUT'
+            : 'DECLINED';
       fixes.push({ type: 'ReleaseReservation', contactId, offerId: held.offerId, reason });
       continue;
     }

@@ -13,7 +13,34 @@ export const routingStrategies = [
 ] as const;
 export type RoutingStrategy = (typeof routingStrategies)[number];
 
-export interface SkillGroupSettings {
+/** How a group's queue behaves beyond choosing an agent. Groups created before an option existed get its default. */
+export interface RoutingOptions {
+  /** OL-3: an offer is connected without the agent accepting. */
+  autoAccept: boolean;
+  /** PH-12: a returning customer waits this long for the agent who served them last (0: off). */
+  lastAgentFirstSeconds: number;
+  /** Contacts that may wait at once; one more is rejected QUEUE_FULL (0: no limit). */
+  maxQueueLength: number;
+  /** Longest wait; then overflow to overflowSkillGroupId, or reject QUEUE_TIMEOUT (0: no limit). */
+  maxWaitSeconds: number;
+  overflowSkillGroupId: string | null;
+  /** With no member online: keep waiting, or reject NO_AGENT. */
+  whenNoAgentOnline: 'WAIT' | 'REJECT';
+  /** An agent who lets an offer ring out goes on break "Missed". */
+  breakAfterMissedOffer: boolean;
+}
+
+export const defaultRoutingOptions: RoutingOptions = {
+  autoAccept: false,
+  lastAgentFirstSeconds: 0,
+  maxQueueLength: 0,
+  maxWaitSeconds: 0,
+  overflowSkillGroupId: null,
+  whenNoAgentOnline: 'WAIT',
+  breakAfterMissedOffer: false,
+};
+
+export interface SkillGroupSettings extends Partial<RoutingOptions> {
   name: string;
   channel: Channel;
   strategy: RoutingStrategy;
@@ -31,7 +58,7 @@ export type SkillGroupEvent =
   | DomainEvent<'SkillGroupMemberLevelChanged', { agentId: string; level: number }>
   | DomainEvent<'SkillGroupMemberRemoved', { agentId: string }>;
 
-export interface ActiveSkillGroup extends SkillGroupSettings {
+export interface ActiveSkillGroup extends Omit<SkillGroupSettings, keyof RoutingOptions>, RoutingOptions {
   status: 'active';
   id: string;
   /** agentId → level (1 is the highest skill). */
@@ -45,7 +72,7 @@ export const initialSkillGroupState = (): SkillGroupState => ({ status: 'none' }
 export function evolveSkillGroup(state: SkillGroupState, event: SkillGroupEvent): SkillGroupState {
   if (event.type === 'SkillGroupCreated') {
     const { skillGroupId, ...settings } = event.data;
-    return { status: 'active', id: skillGroupId, ...settings, members: new Map() };
+    return { status: 'active', id: skillGroupId, ...defaultRoutingOptions, ...settings, members: new Map() };
   }
   if (state.status !== 'active') return state;
   switch (event.type) {

@@ -71,6 +71,8 @@ export class Router {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   /** Contacts with an offer being made right now: not offered again until it lands or fails. */
   private readonly offering = new Set<string>();
+  /** PH-12: who served each customer last, by `<instanceId>/<customer kind>:<id>`. */
+  private readonly lastAgentOf = new Map<string, string>();
   private dirty = new Set<string>();
   private sequence = 0;
   private caughtUp = false;
@@ -167,6 +169,9 @@ export class Router {
         entry.skillGroupId = entry.state.skillGroupId;
       }
       if (event.type === 'ContactOffered') this.offering.delete(e.streamId);
+      if (event.type === 'ContactAccepted' && entry.state.status !== 'none') {
+        this.lastAgentOf.set(`${instanceId}/${entry.state.customer.kind}:${entry.state.customer.id}`, event.data.agentId);
+      }
       this.contacts.set(e.streamId, entry);
       this.dirty.add(e.streamId);
     } else {
@@ -233,6 +238,8 @@ export class Router {
       if (contact) {
         instances.add(contact.instanceId);
         this.timeOffer(key, contact);
+        this.timeQueueWait(key, contact);
+        await this.autoAccept(key, contact);
         // Agents named by this contact may need their workload fixed.
         for (const agentKey of this.agentsOf(key, contact)) {
           const entry = this.agents.get(agentKey);
@@ -270,16 +277,63 @@ export class Router {
         fix.type === 'FinishContact'
           ? { agentId: agent.id, contactId: fix.contactId, wrapUpSeconds: fix.afterCallWork ? this.wrapUpSeconds(entry.instanceId, fix.contactId) : 0 }
           : fix.type === 'ReleaseReservation'
-            ? { agentId: agent.id, contactId: fix.contactId, offerId: fix.offerId, reason: fix.reason }
+            ? {
+                agentId: agent.id,
+                contactId: fix.contactId,
+                offerId: fix.offerId,
+                reason: fix.reason,
+                breakReason: fix.reason === 'TIMED_OUT' && this.groupOf(entry.instanceId, fix.contactId)?.breakAfterMissedOffer ? 'Missed' : null,
+              }
             : { agentId: agent.id, contactId: fix.contactId };
       await this.send(agentKey, { type: fix.type, data, metadata: this.meta(entry.instanceId) } as Parameters<typeof agentDecider.decide>[0], 'agent');
     }
   }
 
-  private wrapUpSeconds(instanceId: string, contactId: string): number {
+  private groupOf(instanceId: string, contactId: string) {
     const groupId = this.contacts.get(streams.contact(instanceId, contactId))?.skillGroupId;
     const group = groupId ? this.groups.get(streams.skillGroup(instanceId, groupId))?.state : undefined;
-    return group?.status === 'active' ? group.wrapUpSeconds : 0;
+    return group?.status === 'active' ? group : null;
+  }
+
+  private wrapUpSeconds(instanceId: string, contactId: string): number {
+    return this.groupOf(instanceId, contactId)?.wrapUpSeconds ?? 0;
+  }
+
+  /** OL-3: an offer in an auto-accept group is accepted for the agent as soon as it is made. */
+  private async autoAccept(contactKey: string, contact: ContactEntry): Promise<void> {
+    const s = contact.state;
+    if (s.status !== 'offered' || s.offer.pendingAgentIds.length !== 1) return;
+    if (!this.groups.get(streams.skillGroup(contact.instanceId, s.skillGroupId))?.state || !this.groupOf(contact.instanceId, s.id)?.autoAccept) return;
+    await this.send(
+      contactKey,
+      { type: 'AcceptOffer', data: { contactId: s.id, offerId: s.offer.offerId, agentId: s.offer.pendingAgentIds[0]! }, metadata: this.meta(contact.instanceId) },
+      'contact',
+    );
+  }
+
+  /** The queue's wait limit: at queuedAt + maxWaitSeconds a still-waiting contact overflows or is rejected QUEUE_TIMEOUT. */
+  private timeQueueWait(contactKey: string, contact: ContactEntry): void {
+    const prefix = `wait:${contactKey}:`;
+    const s = contact.state;
+    const group = s.status === 'queued' ? this.groupOf(contact.instanceId, s.id) : null;
+    if (s.status !== 'queued' || !group || group.maxWaitSeconds <= 0) return this.clearTimers(prefix);
+    const key = `${prefix}${group.id}:${s.queuedAt}`;
+    for (const k of this.timers.keys()) if (k.startsWith(prefix) && k !== key) this.clearTimers(k);
+    const at = new Date(Date.parse(s.queuedAt) + group.maxWaitSeconds * 1000).toISOString();
+    this.setTimer(key, at, () => {
+      this.working = this.working
+        .then(async () => {
+          const now = this.contacts.get(contactKey)?.state;
+          if (!now || now.status !== 'queued' || now.skillGroupId !== group.id || now.queuedAt !== s.queuedAt) return;
+          const overflow = group.overflowSkillGroupId ? this.groups.get(streams.skillGroup(contact.instanceId, group.overflowSkillGroupId))?.state : undefined;
+          const command =
+            overflow?.status === 'active'
+              ? { type: 'OverflowContact', data: { contactId: s.id, toSkillGroupId: overflow.id }, metadata: this.meta(contact.instanceId) }
+              : { type: 'RejectContact', data: { contactId: s.id, reason: 'QUEUE_TIMEOUT' }, metadata: this.meta(contact.instanceId) };
+          await this.send(contactKey, command, 'contact');
+        })
+        .catch((err: unknown) => this.deps.logger.error({ err }, 'queue wait timer failed'));
+    });
   }
 
   private async send(streamId: string, command: { type: string; data: object; metadata: CommandMetadata }, kind: 'agent' | 'contact'): Promise<boolean> {
@@ -391,6 +445,21 @@ export class Router {
       const s = entry.state;
       if (entry.instanceId !== instanceId || s.status !== 'queued' || this.offering.has(key)) continue;
       if (s.directAgentId) continue; // a transfer to one agent is offered below, outside the queue
+      const group = groups.get(s.skillGroupId);
+      const customerKey = `${s.customer.kind}:${s.customer.id}`;
+      const lastAgent = this.lastAgentOf.get(`${instanceId}/${customerKey}`);
+      const lastAgentFirst = this.groups.get(streams.skillGroup(instanceId, s.skillGroupId))?.state;
+      const waitSeconds = lastAgentFirst?.status === 'active' ? lastAgentFirst.lastAgentFirstSeconds : 0;
+      let preferredAgent: WaitingContact['preferredAgent'] = null;
+      if (group && lastAgent && waitSeconds > 0) {
+        const until = new Date(Date.parse(s.queuedAt) + waitSeconds * 1000).toISOString();
+        preferredAgent = { agentId: lastAgent, until };
+        // Route again when the wait for the last agent runs out.
+        this.setTimer(`prefer:${key}:${until}`, until, () => {
+          this.dirty.add(key);
+          this.schedule();
+        });
+      }
       waiting.push({
         contactId: s.id,
         channel: s.channel,
@@ -398,9 +467,9 @@ export class Router {
         priority: s.priority,
         queuedAt: s.queuedAt,
         sequence: entry.sequence,
-        customerKey: `${s.customer.kind}:${s.customer.id}`,
+        customerKey,
         triedAgentIds: s.triedAgentIds,
-        preferredAgent: null,
+        preferredAgent,
       });
     }
     // Transfers to one agent: offered to them alone, as soon as they have room; they wait for no one else.
@@ -414,9 +483,33 @@ export class Router {
       const held = target.held;
       agents.set(target.agentId, { ...target, held: { ...held, [group.channel]: held[group.channel] + 1 } });
     }
+    // Groups set to reject when no member is online (available or on break): their waiting contacts end NO_AGENT.
+    const stillWaiting: WaitingContact[] = [];
+    for (const w of waiting) {
+      const group = this.groups.get(streams.skillGroup(instanceId, w.skillGroupId))?.state;
+      if (group?.status === 'active' && group.whenNoAgentOnline === 'REJECT' && !this.anyMemberOnline(instanceId, group.members)) {
+        await this.send(
+          streams.contact(instanceId, w.contactId),
+          { type: 'RejectContact', data: { contactId: w.contactId, reason: 'NO_AGENT' }, metadata: this.meta(instanceId) },
+          'contact',
+        );
+      } else {
+        stillWaiting.push(w);
+      }
+    }
+    waiting.length = 0;
+    waiting.push(...stillWaiting);
     if (waiting.length === 0) return;
     const assignments = assignWaiting({ groups, agents, waiting }, { now, random: this.deps.random ?? Math.random });
     for (const a of assignments) await this.offer(instanceId, a.contactId, a.skillGroupId, a.agentIds);
+  }
+
+  private anyMemberOnline(instanceId: string, members: ReadonlyMap<string, number>): boolean {
+    for (const agentId of members.keys()) {
+      const s = this.agents.get(streams.agent(instanceId, agentId))?.state;
+      if (s?.status === 'active' && !s.forcedOffline && s.presence !== 'OFFLINE') return true;
+    }
+    return false;
   }
 
   private async offer(instanceId: string, contactId: string, skillGroupId: string, agentIds: string[]): Promise<void> {

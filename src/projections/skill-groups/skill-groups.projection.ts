@@ -1,4 +1,4 @@
-import type { SkillGroupEvent } from '../../domain/skill-group/skill-group.ts';
+import { defaultRoutingOptions, type RoutingOptions, type SkillGroupEvent } from '../../domain/skill-group/skill-group.ts';
 import type { Projection } from '../projection.ts';
 
 const handled: SkillGroupEvent['type'][] = [
@@ -9,6 +9,19 @@ const handled: SkillGroupEvent['type'][] = [
   'SkillGroupMemberLevelChanged',
   'SkillGroupMemberRemoved',
 ];
+
+/** The routing options present in an event, as columns. */
+function routingColumns(o: Partial<RoutingOptions>) {
+  return {
+    ...(o.autoAccept !== undefined && { auto_accept: o.autoAccept }),
+    ...(o.lastAgentFirstSeconds !== undefined && { last_agent_first_seconds: o.lastAgentFirstSeconds }),
+    ...(o.maxQueueLength !== undefined && { max_queue_length: o.maxQueueLength }),
+    ...(o.maxWaitSeconds !== undefined && { max_wait_seconds: o.maxWaitSeconds }),
+    ...(o.overflowSkillGroupId !== undefined && { overflow_skill_group_id: o.overflowSkillGroupId }),
+    ...(o.whenNoAgentOnline !== undefined && { when_no_agent_online: o.whenNoAgentOnline }),
+    ...(o.breakAfterMissedOffer !== undefined && { break_after_missed_offer: o.breakAfterMissedOffer }),
+  };
+}
 
 export const skillGroupsTopic = (instanceId: string) => `kefu.${instanceId}.skillGroups`;
 
@@ -35,6 +48,7 @@ export const skillGroupsProjection: Projection = {
             max_concurrency: d.maxConcurrency,
             ring_timeout_seconds: d.ringTimeoutSeconds,
             wrap_up_seconds: d.wrapUpSeconds,
+            ...routingColumns({ ...defaultRoutingOptions, ...d }),
             created_at: at,
             updated_at: at,
           })
@@ -52,6 +66,7 @@ export const skillGroupsProjection: Projection = {
             ...(d.maxConcurrency !== undefined && { max_concurrency: d.maxConcurrency }),
             ...(d.ringTimeoutSeconds !== undefined && { ring_timeout_seconds: d.ringTimeoutSeconds }),
             ...(d.wrapUpSeconds !== undefined && { wrap_up_seconds: d.wrapUpSeconds }),
+            ...routingColumns(d),
             updated_at: at,
           })
           .where('instance_id', '=', instanceId)
