@@ -11,8 +11,11 @@ import { newCorrelationId, type ApiDeps, type KefuContext } from './context.ts';
 import { formatError } from './errors.ts';
 import { agentResolvers } from './resolvers/agents.ts';
 import { contactResolvers } from './resolvers/contacts.ts';
+import { monitoringResolvers } from './resolvers/monitoring.ts';
 import { instanceResolvers } from './resolvers/instances.ts';
 import { skillGroupResolvers } from './resolvers/skill-groups.ts';
+import { blacklistResolvers } from './resolvers/blacklist.ts';
+import { screenPopResolvers } from './resolvers/screen-pop.ts';
 
 export const schemaPath = new URL('../../schema.graphql', import.meta.url);
 
@@ -83,7 +86,7 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
     return { status: 'ready' };
   });
 
-  const resolvers = mergeResolvers({ DateTime: DateTime as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, {
+  const resolvers = mergeResolvers({ DateTime: DateTime as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, monitoringResolvers, blacklistResolvers, screenPopResolvers, {
     Principal: { resolveType: (p: { __typename: string }) => p.__typename },
   });
 

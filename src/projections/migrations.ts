@@ -2,11 +2,13 @@
 import { sql, type Kysely } from 'kysely';
 import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
 import { agentsMigrations } from './agents/agents.migrations.ts';
+import { agentsWorkloadMigrations } from './agents/agents-workload.migrations.ts';
 import { instancesMigrations } from './instances/instances.migrations.ts';
 import { instancesScreenPopMigrations } from './instances/instances-screen-pop.migrations.ts';
 import { blacklistMigrations } from './blacklist/blacklist.migrations.ts';
 import { skillGroupsMigrations } from './skill-groups/skill-groups.migrations.ts';
 import { contactsMigrations } from './contacts/contacts.migrations.ts';
+import { contactsConnectedAtMigrations } from './contacts/contacts-connected-at.migrations.ts';
 import { skillGroupRoutingOptionsMigrations } from './skill-groups/skill-groups-routing-options.migrations.ts';
 
 const coreMigrations: Record<string, Migration> = {
@@ -35,9 +37,11 @@ export const allMigrations: Record<string, Migration> = {
   ...instancesMigrations,
   ...instancesScreenPopMigrations,
   ...agentsMigrations,
+  ...agentsWorkloadMigrations,
   ...skillGroupsMigrations,
   ...skillGroupRoutingOptionsMigrations,
   ...contactsMigrations,
+  ...contactsConnectedAtMigrations,
   ...blacklistMigrations,
 };
 

@@ -65,6 +65,14 @@ export interface ReadModelDb {
     online_since: Timestamp | null;
     online_day: string | null;
     online_seconds_accumulated: number;
+    held_phone: ColumnType<number, number | undefined, number>;
+    held_online: ColumnType<number, number | undefined, number>;
+    held_av: ColumnType<number, number | undefined, number>;
+    /** contactId → channel of every contact held (offered or connected). */
+    held_contacts: ColumnType<Record<string, string>, string | undefined, string>;
+    wrap_up_until: Timestamp | null;
+    handled_day: string | null;
+    handled_today: ColumnType<number, number | undefined, number>;
     created_at: Timestamp;
     updated_at: Timestamp;
     deleted_at: Timestamp | null;
@@ -106,6 +114,7 @@ export interface ReadModelDb {
     transfer: Json<unknown> | null;
     end_reason: string | null;
     ended_by: string | null;
+    connected_at: Timestamp | null;
     created_at: Timestamp;
     updated_at: Timestamp;
     ended_at: Timestamp | null;

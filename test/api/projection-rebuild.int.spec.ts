@@ -35,6 +35,26 @@ async function seedHistory(t: TestKefu) {
   });
   await t.ok(adminKey, 'mutation($id: ID!) { deleteAgent(input: { id: $id }) { id } }', { id: cid.id });
   await t.ok(adminKey, 'mutation { configureBreakReasons(input: { reasons: ["Rest", "Lunch"] }) }');
+  // A contact routed to Ann, accepted and ended; a blacklisted caller turned away; a screen pop setting.
+  await t.ok(adminKey, 'mutation { configureScreenPop(input: { urlTemplate: "https://crm.example.com/pop?c={contactId}", pinned: true }) { pinned } }');
+  await t.ok(ann.token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
+  const create = (caller: string) =>
+    t.ok<{ createContact: { id: string; status: string } }>(adminKey, 'mutation($g: ID!, $c: String!) { createContact(input: { channel: PHONE, customer: { kind: PHONE, id: $c }, skillGroupId: $g }) { id status } }', {
+      g: group.createSkillGroup.id,
+      c: caller,
+    });
+  const call = (await create('+8613800000001')).createContact.id;
+  let offerId: string | null = null;
+  for (let i = 0; i < 100 && !offerId; i++) {
+    const r = await t.ok<{ contact: { offer: { offerId: string } | null } }>(adminKey, 'query($id: ID!) { contact(id: $id) { offer { offerId } } }', { id: call });
+    offerId = r.contact.offer?.offerId ?? null;
+    if (!offerId) await new Promise((r) => setTimeout(r, 100));
+  }
+  await t.ok(ann.token, 'mutation($c: ID!, $o: ID!) { acceptOffer(input: { contactId: $c, offerId: $o }) { id } }', { c: call, o: offerId });
+  await t.ok(ann.token, 'mutation($c: ID!) { endContact(input: { contactId: $c }) { id } }', { c: call });
+  await t.ok(ann.token, 'mutation { addToBlacklist(input: { channel: PHONE, identity: "+8613800000002", reason: "abuse" }) { id } }');
+  const refused = await create('+8613800000002');
+  if (refused.createContact.status !== 'REJECTED') throw new Error('a blacklisted caller should be rejected');
 }
 
 describe('rebuilding projections', () => {

@@ -32,7 +32,8 @@ function withCodes<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...
 }
 
 type AgentRow = Selectable<ReadModelDb['agents']>;
-type AgentLike = Omit<AgentRow, 'password_hash' | 'status_since' | 'online_since' | 'created_at' | 'updated_at' | 'deleted_at'> & {
+type AgentLike = Omit<AgentRow, 'password_hash' | 'status_since' | 'online_since' | 'created_at' | 'updated_at' | 'deleted_at' | 'wrap_up_until'> & {
+  wrap_up_until: Date | string | null;
   status_since: Date | string;
   online_since: Date | string | null;
   created_at: Date | string;
@@ -63,6 +64,9 @@ export function toAgentStatus(row: AgentLike, now: Date) {
     reason: row.presence === 'FORCED_OFFLINE' ? row.forced_offline_reason : row.break_reason,
     since,
     secondsInState: Math.max(0, Math.floor((now.getTime() - since.getTime()) / 1000)),
+    workload: { phone: row.held_phone, online: row.held_online, av: row.held_av },
+    wrapUpUntil: row.wrap_up_until && new Date(row.wrap_up_until) > now ? row.wrap_up_until : null,
+    contactsHandledToday: row.handled_day === now.toISOString().slice(0, 10) ? row.handled_today : 0,
     onlineSecondsToday: onlineSecondsToday(
       {
         onlineSince: row.online_since ? new Date(row.online_since) : null,

@@ -12,6 +12,8 @@ import { commandMetadata, inInput, settle, type KefuContext } from '../context.t
 import { toGraphQLError } from '../errors.ts';
 import { id, parseInput } from '../input.ts';
 import { loadAgentRow, toAgent } from './agents.ts';
+import { findBlacklistEntry } from './blacklist.ts';
+import { screenPopFor } from './screen-pop.ts';
 
 const { withFilter } = mercurius;
 
@@ -134,6 +136,8 @@ export const contactResolvers = {
       if (group.channel !== input.channel) throw new ValidationError('input.skillGroupId', `this is a ${group.channel} skill group; the contact is ${input.channel}`);
       const contactId = randomUUID();
       const meta = commandMetadata(ctx, p.instanceId);
+      // A blacklisted customer is turned away before any queue (the contact is kept, as REJECTED).
+      const blocked = await findBlacklistEntry(ctx.deps.db, p.instanceId, input.channel, input.customer.id, ctx.deps.clock());
       const data = Object.fromEntries((input.data ?? []).map((e) => [e.key, e.value]));
       await inInput(
         ctx.deps.commands.handle(streams.contact(p.instanceId, contactId), contactDecider, {
@@ -155,7 +159,9 @@ export const contactResolvers = {
       await contactCommand(
         ctx,
         p.instanceId,
-        group.max_queue_length > 0 && Number(waiting.n) >= group.max_queue_length
+        blocked
+          ? { type: 'RejectContact', data: { contactId, reason: 'BLACKLISTED' }, metadata: meta }
+          : group.max_queue_length > 0 && Number(waiting.n) >= group.max_queue_length
           ? { type: 'RejectContact', data: { contactId, reason: 'QUEUE_FULL' }, metadata: meta }
           : { type: 'QueueContact', data: { contactId, skillGroupId: input.skillGroupId, priority: input.priority ?? 0 }, metadata: meta },
       );
@@ -269,6 +275,10 @@ export const contactResolvers = {
     },
   },
   Offer: {
+    async screenPop(o: { instanceId: string; contact: { id: string } }, _: unknown, ctx: KefuContext) {
+      const row = await ctx.deps.db.selectFrom('contacts').selectAll().where('instance_id', '=', o.instanceId).where('id', '=', o.contact.id).executeTakeFirst();
+      return row ? screenPopFor(ctx.deps.db, o.instanceId, row, ctx.deps.clock()) : null;
+    },
     async transfer(o: { instanceId: string; transfer: { fromAgentId: string; note: string | null } | null }, _: unknown, ctx: KefuContext) {
       if (!o.transfer) return null;
       const from = await ctx.deps.db.selectFrom('agents').selectAll().where('instance_id', '=', o.instanceId).where('id', '=', o.transfer.fromAgentId).executeTakeFirst();

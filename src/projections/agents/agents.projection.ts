@@ -3,6 +3,7 @@ import type { AgentEvent } from '../../domain/agent/agent.ts';
 import type { Projection } from '../projection.ts';
 import type { ReadModelDb } from '../read-model-db.ts';
 import { closeOnlineSpell } from './online-time.ts';
+import { queuesTopic } from '../contacts/contacts.projection.ts';
 
 type Trx = Transaction<ReadModelDb>;
 export type AgentRow = Selectable<ReadModelDb['agents']>;
@@ -10,7 +11,8 @@ export type AgentRow = Selectable<ReadModelDb['agents']>;
 export const agentStatusTopic = (instanceId: string) => `kefu.${instanceId}.agentStatus`;
 
 /** What subscribers of agentStatusChanged receive: the agent's row without its password hash. */
-export type AgentStatusMessage = Omit<AgentRow, 'password_hash' | 'status_since' | 'online_since' | 'created_at' | 'updated_at' | 'deleted_at'> & {
+export type AgentStatusMessage = Omit<AgentRow, 'password_hash' | 'status_since' | 'online_since' | 'created_at' | 'updated_at' | 'deleted_at' | 'wrap_up_until'> & {
+  wrap_up_until: string | null;
   status_since: string;
   online_since: string | null;
   created_at: string;
@@ -19,6 +21,13 @@ export type AgentStatusMessage = Omit<AgentRow, 'password_hash' | 'status_since'
 };
 
 const handled: AgentEvent['type'][] = [
+  'AgentReserved',
+  'AgentReservationReleased',
+  'AgentContactConnected',
+  'AgentContactFinished',
+  'AgentWrapUpStarted',
+  'AgentWrapUpExtended',
+  'AgentWrapUpEnded',
   'AgentCreated',
   'AgentUpdated',
   'AgentPasswordChanged',
@@ -76,6 +85,7 @@ export const agentsProjection: Projection = {
       rows.set(key, row);
       dirty.add(key);
       changes.publish(agentStatusTopic(row.instance_id), toAgentStatusMessage(row));
+      changes.publish(queuesTopic(row.instance_id), { agentId: row.id });
     }
     await writeRows(
       trx,
@@ -101,13 +111,20 @@ function createdRow(instanceId: string, d: Extract<AgentEvent, { type: 'AgentCre
     online_since: null,
     online_day: null,
     online_seconds_accumulated: 0,
+    held_phone: 0,
+    held_online: 0,
+    held_av: 0,
+    held_contacts: {},
+    wrap_up_until: null,
+    handled_day: null,
+    handled_today: 0,
     created_at: when,
     updated_at: when,
     deleted_at: null,
   };
 }
 
-const timestampColumns = ['status_since', 'online_since', 'updated_at', 'deleted_at'] as const;
+const timestampColumns = ['status_since', 'online_since', 'updated_at', 'deleted_at', 'wrap_up_until'] as const;
 
 function mergeRow(row: AgentRow, update: RowUpdate): AgentRow {
   const next = { ...row, ...update } as Record<string, unknown>;
@@ -123,7 +140,7 @@ async function writeRows(trx: Trx, rows: AgentRow[]) {
   for (let i = 0; i < rows.length; i += 1000) {
     await trx
       .insertInto('agents')
-      .values(rows.slice(i, i + 1000))
+      .values(rows.slice(i, i + 1000).map((row) => ({ ...row, held_contacts: JSON.stringify(row.held_contacts ?? {}) })))
       .onConflict((c) =>
         c.columns(['instance_id', 'id']).doUpdateSet((eb) => ({
           name: eb.ref('excluded.name'),
@@ -138,6 +155,13 @@ async function writeRows(trx: Trx, rows: AgentRow[]) {
           online_since: eb.ref('excluded.online_since'),
           online_day: eb.ref('excluded.online_day'),
           online_seconds_accumulated: eb.ref('excluded.online_seconds_accumulated'),
+          held_phone: eb.ref('excluded.held_phone'),
+          held_online: eb.ref('excluded.held_online'),
+          held_av: eb.ref('excluded.held_av'),
+          held_contacts: eb.ref('excluded.held_contacts'),
+          wrap_up_until: eb.ref('excluded.wrap_up_until'),
+          handled_day: eb.ref('excluded.handled_day'),
+          handled_today: eb.ref('excluded.handled_today'),
           updated_at: eb.ref('excluded.updated_at'),
           deleted_at: eb.ref('excluded.deleted_at'),
         })),
@@ -161,7 +185,23 @@ type RowUpdate = Partial<{
   online_seconds_accumulated: number;
   updated_at: string;
   deleted_at: string;
+  held_phone: number;
+  held_online: number;
+  held_av: number;
+  held_contacts: Record<string, string>;
+  wrap_up_until: string | null;
+  handled_day: string | null;
+  handled_today: number;
 }>;
+
+/** What the agent holds, by channel, after adding or removing one contact. */
+function holding(row: AgentRow, contactId: string, channel: string | null, at: string): RowUpdate {
+  const contacts: Record<string, string> = { ...(row.held_contacts ?? {}) };
+  if (channel) contacts[contactId] = channel;
+  else delete contacts[contactId];
+  const count = (c: string) => Object.values(contacts).filter((x) => x === c).length;
+  return { held_contacts: contacts, held_phone: count('PHONE'), held_online: count('ONLINE'), held_av: count('AV'), updated_at: at };
+}
 
 /** The presence the row shows: forced offline wins over what the agent chose. */
 function presenceChange(row: AgentRow, presence: string, at: string, breakReason: string | null = null): RowUpdate {
@@ -200,15 +240,20 @@ function nextRow(row: AgentRow, event: Exclude<AgentEvent, { type: 'AgentCreated
       return { ...presenceChange(row, 'FORCED_OFFLINE', at), forced_offline_reason: event.data.reason };
     case 'AgentRestored':
       return { ...presenceChange(row, 'OFFLINE', at), forced_offline_reason: null };
-    // Workload (offers, contacts, after-call work) is not part of this read model yet.
     case 'AgentReserved':
+      return holding(row, event.data.contactId, event.data.channel, at);
     case 'AgentReservationReleased':
-    case 'AgentContactConnected':
     case 'AgentContactFinished':
+      return holding(row, event.data.contactId, null, at);
+    case 'AgentContactConnected': {
+      const day = at.slice(0, 10);
+      return { handled_day: day, handled_today: row.handled_day === day ? row.handled_today + 1 : 1, updated_at: at };
+    }
     case 'AgentWrapUpStarted':
     case 'AgentWrapUpExtended':
+      return { wrap_up_until: event.data.until, updated_at: at };
     case 'AgentWrapUpEnded':
-      return null;
+      return { wrap_up_until: null, updated_at: at };
     default: {
       const unknown: never = event;
       return unknown;
@@ -226,6 +271,7 @@ export function toAgentStatusMessage(row: AgentRow): AgentStatusMessage {
     created_at: iso(row.created_at)!,
     updated_at: iso(row.updated_at)!,
     deleted_at: iso(row.deleted_at),
+    wrap_up_until: iso(row.wrap_up_until),
   };
 }
 

@@ -8,6 +8,8 @@ export type ContactRow = Selectable<ReadModelDb['contacts']>;
 /** Offers and their ends, per instance; each agent's subscription keeps those naming them. */
 export const agentOffersTopic = (instanceId: string) => `kefu.${instanceId}.agentOffers`;
 export const contactsTopic = (instanceId: string) => `kefu.${instanceId}.contacts`;
+/** Something that changes queues or who is free: skill group monitors and queue positions recompute. */
+export const queuesTopic = (instanceId: string) => `kefu.${instanceId}.queues`;
 
 export interface OfferMessage {
   state: 'OFFERED' | 'ACCEPTED' | 'DECLINED' | 'TIMED_OUT' | 'WITHDRAWN' | 'CANCELLED';
@@ -141,7 +143,7 @@ export const contactsProjection: Projection = {
       }
       case 'ContactAccepted':
         await offerEnded('ACCEPTED', event.data.offerId, [event.data.agentId]);
-        await update({ status: 'CONNECTED', agent_id: event.data.agentId, offer: null });
+        await update({ status: 'CONNECTED', agent_id: event.data.agentId, offer: null, connected_at: event.data.at });
         break;
       case 'ContactTransferred':
         await update({
@@ -164,5 +166,6 @@ export const contactsProjection: Projection = {
       }
     }
     changes.publish(contactsTopic(instanceId), { contactId: id });
+    changes.publish(queuesTopic(instanceId), { contactId: id });
   },
 };

@@ -19,6 +19,8 @@ const handled: InstanceEvent['type'][] = [
   'AgentSeatAssigned',
   'AgentSeatReleased',
   'AgentLoginChanged',
+  'ScreenPopConfigured',
+  'ScreenPopSecretRotated',
 ];
 
 export const instancesProjection: Projection = {
@@ -77,6 +79,16 @@ export const instancesProjection: Projection = {
           .where('instance_id', '=', id)
           .where('agent_id', '=', event.data.agentId)
           .execute();
+        return;
+      case 'ScreenPopConfigured':
+        await trx
+          .updateTable('instances')
+          .set({ screen_pop_url_template: event.data.urlTemplate, screen_pop_pinned: event.data.pinned, screen_pop_configured_at: at })
+          .where('id', '=', id)
+          .execute();
+        return;
+      case 'ScreenPopSecretRotated':
+        await trx.updateTable('instances').set({ screen_pop_secret: event.data.secret, screen_pop_secret_rotated_at: at }).where('id', '=', id).execute();
         return;
       default: {
         const unknown: never = event;
