@@ -9,6 +9,7 @@ import { blacklistMigrations } from './blacklist/blacklist.migrations.ts';
 import { skillGroupsMigrations } from './skill-groups/skill-groups.migrations.ts';
 import { contactsMigrations } from './contacts/contacts.migrations.ts';
 import { contactsConnectedAtMigrations } from './contacts/contacts-connected-at.migrations.ts';
+import { contactMessagesMigrations } from './contacts/contact-messages.migrations.ts';
 import { skillGroupRoutingOptionsMigrations } from './skill-groups/skill-groups-routing-options.migrations.ts';
 
 const coreMigrations: Record<string, Migration> = {
@@ -42,6 +43,7 @@ export const allMigrations: Record<string, Migration> = {
   ...skillGroupRoutingOptionsMigrations,
   ...contactsMigrations,
   ...contactsConnectedAtMigrations,
+  ...contactMessagesMigrations,
   ...blacklistMigrations,
 };
 

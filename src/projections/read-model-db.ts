@@ -93,6 +93,7 @@ export interface ReadModelDb {
     overflow_skill_group_id: string | null;
     when_no_agent_online: ColumnType<string, string | undefined, string>;
     break_after_missed_offer: ColumnType<boolean, boolean | undefined, boolean>;
+    chat_idle_end_seconds: ColumnType<number, number | undefined, number>;
     created_at: Timestamp;
     updated_at: Timestamp;
     deleted_at: Timestamp | null;
@@ -133,6 +134,15 @@ export interface ReadModelDb {
     created_at: Timestamp;
     removed_by: string | null;
     removed_at: Timestamp | null;
+  };
+  contact_messages: {
+    instance_id: string;
+    contact_id: string;
+    id: string;
+    sender: string;
+    agent_id: string | null;
+    text: string;
+    sent_at: Timestamp;
   };
   skill_group_members: {
     instance_id: string;

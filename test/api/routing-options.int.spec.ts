@@ -124,4 +124,34 @@ describe('skill-group routing options', () => {
     const timedOut = await until(() => lone.read(d.id), (x) => x.status === 'REJECTED');
     expect(timedOut.endReason).toBe('QUEUE_TIMEOUT');
   });
+
+  it("ends a chat after the agent's last message when the customer does not reply (OL-8), and keeps its messages", async () => {
+    const s = await setup({ channel: 'ONLINE', strategy: 'SATURATION', maxConcurrency: 3, autoAccept: true, chatIdleEndSeconds: 2 });
+    const ann = s.agents[0]!;
+    await s.available(ann.token);
+    const c = await s.create('visitor-9', 'ONLINE');
+    await until(() => s.read(c.id), (x) => x.status === 'CONNECTED');
+    const send = (token: string, text: string) => t.ok(token, 'mutation($c: ID!, $t: String!) { sendMessage(input: { contactId: $c, text: $t }) { id sender } }', { c: c.id, t: text });
+    await send(ann.token, 'Hello, how can I help?');
+    await send(s.adminKey, 'My order is late'); // the customer, through the integration
+    await new Promise((r) => setTimeout(r, 2500));
+    expect((await s.read(c.id)).status).toBe('CONNECTED'); // the customer had the last word
+    await send(ann.token, 'It ships today.');
+    const ended = await until(() => s.read(c.id), (x) => x.status === 'ENDED', 10_000);
+    expect(ended.endReason).toBe('customerIdle');
+    const transcript = await t.ok<{ contact: { endedBy: string; messages: { sender: string; text: string; agent: { id: string } | null }[] } }>(
+      s.adminKey,
+      'query($id: ID!) { contact(id: $id) { endedBy messages { sender text agent { id } } } }',
+      { id: c.id },
+    );
+    expect(transcript.contact.endedBy).toBe('SYSTEM');
+    expect(transcript.contact.messages).toEqual([
+      { sender: 'AGENT', text: 'Hello, how can I help?', agent: { id: ann.id } },
+      { sender: 'CUSTOMER', text: 'My order is late', agent: null },
+      { sender: 'AGENT', text: 'It ships today.', agent: { id: ann.id } },
+    ]);
+    // Once ended, nobody writes to it.
+    const late = await t.gql(ann.token, 'mutation($c: ID!) { sendMessage(input: { contactId: $c, text: "?" }) { id } }', { c: c.id });
+    expect(late.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+  });
 });

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { describe, expect, it } from 'vitest';
 import { PostgresEventStore, migrateEventStore } from '../../src/adapters/eventstore/postgres/postgres-event-store.ts';
 import { freshPostgresSchema } from '../support/services.ts';
 import { eventStoreConformance } from './conformance.ts';
@@ -41,3 +42,32 @@ eventStoreConformance(
   },
   { lateCommits: true },
 );
+
+describe('PostgreSQL readers and other databases', () => {
+  it('are not held back by a long transaction in another database of the server', async () => {
+    const { default: pgModule } = await import('pg');
+    const { postgresUrl } = await import('../support/services.ts');
+    const { newEvent } = await import('./conformance.ts');
+    const { randomUUID } = await import('node:crypto');
+    const db = await freshPostgresSchema();
+    await migrateEventStore(db.client);
+    const store = new PostgresEventStore(db.client);
+    const elsewhere = new pgModule.Client({ connectionString: postgresUrl.replace(/\/[^/]+$/, '/postgres') });
+    await elsewhere.connect();
+    try {
+      // A transaction with an id, left open in the "postgres" database (a long report, say).
+      await elsewhere.query('BEGIN');
+      await elsewhere.query('SELECT pg_current_xact_id()');
+      const before = await store.headPosition();
+      const stream = `other-${randomUUID()}`;
+      await store.appendToStream(stream, [newEvent('A')], { expectedRevision: 'no_stream' });
+      const seen = await store.readAll({ after: before, maxCount: 10_000 });
+      expect(seen.filter((e) => e.streamId === stream).map((e) => e.type)).toEqual(['A']);
+    } finally {
+      await elsewhere.query('ROLLBACK').catch(() => undefined);
+      await elsewhere.end();
+      await store.close();
+      await db.drop();
+    }
+  });
+});

@@ -39,6 +39,10 @@ export function toContact(row: ContactRow) {
   };
 }
 
+function toMessage(row: { instance_id: string; id: string; sender: string; agent_id: string | null; text: string; sent_at: Date | string }) {
+  return { id: row.id, instanceId: row.instance_id, sender: row.sender, agentId: row.agent_id, text: row.text, sentAt: row.sent_at };
+}
+
 /** Agents see contacts offered to them or that they hold or held; supervisors, admins and integrations see all. */
 function maySee(p: InstancePrincipal, row: ContactRow): boolean {
   if (p.kind === 'apiKey' || isSupervisor(p)) return true;
@@ -226,6 +230,28 @@ export const contactResolvers = {
       });
       return toContact(await ctx.deps.db.selectFrom('contacts').selectAll().where('instance_id', '=', p.instanceId).where('id', '=', input.contactId).executeTakeFirstOrThrow());
     },
+    async sendMessage(_: unknown, args: { input: unknown }, ctx: KefuContext) {
+      const p = requireInstance(ctx.principal);
+      const input = parseInput(z.object({ contactId: id, text: z.string().min(1, 'must not be empty').max(5000, 'at most 5000 characters') }), args.input);
+      const row = await loadContactRow(ctx, p, input.contactId);
+      if (row.channel !== 'ONLINE' && row.channel !== 'AV') throw new ValidationError('input.contactId', `a ${row.channel} contact has no messages`);
+      const byAgent = p.kind === 'agent';
+      if (!byAgent && p.kind === 'apiKey' && p.role !== 'INTEGRATION' && p.role !== 'ADMIN') throw new ForbiddenError('Only agents and integrations send messages');
+      const messageId = randomUUID();
+      await contactCommand(ctx, p.instanceId, {
+        type: 'RecordMessage',
+        data: { contactId: input.contactId, messageId, from: byAgent ? 'AGENT' : 'CUSTOMER', agentId: byAgent ? p.agentId : null, text: input.text },
+        metadata: commandMetadata(ctx, p.instanceId),
+      });
+      const message = await ctx.deps.db
+        .selectFrom('contact_messages')
+        .selectAll()
+        .where('instance_id', '=', p.instanceId)
+        .where('contact_id', '=', input.contactId)
+        .where('id', '=', messageId)
+        .executeTakeFirstOrThrow();
+      return toMessage(message);
+    },
     async extendWrapUp(_: unknown, args: { input: unknown }, ctx: KefuContext) {
       const p = requireInstance(ctx.principal);
       const agentId = requireAgentSelf(p);
@@ -274,6 +300,13 @@ export const contactResolvers = {
       },
     },
   },
+  Message: {
+    async agent(m: { instanceId: string; agentId: string | null }, _: unknown, ctx: KefuContext) {
+      if (!m.agentId) return null;
+      const row = await ctx.deps.db.selectFrom('agents').selectAll().where('instance_id', '=', m.instanceId).where('id', '=', m.agentId).executeTakeFirst();
+      return row ? toAgent(row) : null;
+    },
+  },
   Offer: {
     async screenPop(o: { instanceId: string; contact: { id: string } }, _: unknown, ctx: KefuContext) {
       const row = await ctx.deps.db.selectFrom('contacts').selectAll().where('instance_id', '=', o.instanceId).where('id', '=', o.contact.id).executeTakeFirst();
@@ -286,6 +319,17 @@ export const contactResolvers = {
     },
   },
   Contact: {
+    async messages(c: { instanceId: string; id: string }, _: unknown, ctx: KefuContext) {
+      const rows = await ctx.deps.db
+        .selectFrom('contact_messages')
+        .selectAll()
+        .where('instance_id', '=', c.instanceId)
+        .where('contact_id', '=', c.id)
+        .orderBy('sent_at')
+        .orderBy('id')
+        .execute();
+      return rows.map(toMessage);
+    },
     async offer(c: { instanceId: string; offer: { offerId: string; agentIds: string[]; expiresAt: string } | null }, _: unknown, ctx: KefuContext) {
       if (!c.offer) return null;
       const rows = c.offer.agentIds.length

@@ -30,6 +30,7 @@ export function toSkillGroup(row: SkillGroupRow) {
     overflowSkillGroupId: row.overflow_skill_group_id,
     whenNoAgentOnline: row.when_no_agent_online,
     breakAfterMissedOffer: row.break_after_missed_offer,
+    chatIdleEndSeconds: row.chat_idle_end_seconds,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -66,6 +67,7 @@ const routingOptions = {
   overflowSkillGroupId: id.nullish(),
   whenNoAgentOnline: z.enum(['WAIT', 'REJECT']).nullish(),
   breakAfterMissedOffer: z.boolean().nullish(),
+  chatIdleEndSeconds: seconds(86_400).nullish(),
 };
 const createInput = z.object({
   name,

@@ -19,7 +19,9 @@ export type ContactCommand =
   | Cmd<'DeclineOffer', { offerId: string; agentId: string }>
   | Cmd<'TimeOutOffer', { offerId: string }>
   | Cmd<'TransferContact', { agentId: string; toAgentId: string | null; toSkillGroupId: string | null; note: string | null }>
-  | Cmd<'EndContact', { reason: string; endedBy: EndedBy; agentId: string | null }>;
+  | Cmd<'EndContact', { reason: string; endedBy: EndedBy; agentId: string | null }>
+  | Cmd<'RecordMessage', { messageId: string; from: 'AGENT' | 'CUSTOMER'; agentId: string | null; text: string }>
+  | Cmd<'EndIdleChat', { lastAgentMessageAt: string; idleSeconds: number }>;
 
 type Live = Exclude<ContactState, { status: 'none' }>;
 
@@ -130,6 +132,21 @@ export function decideContact(command: ContactCommand, state: ContactState): Con
       }
       const servedBy = s.status === 'connected' ? s.agentId : agentId;
       return [{ type: 'ContactEnded', data: { reason, endedBy, agentId: servedBy, at: now } }];
+    }
+    case 'RecordMessage': {
+      const s = open(state, id);
+      const { messageId, from, agentId, text } = command.data;
+      if (from === 'AGENT' && (s.status !== 'connected' || s.agentId !== agentId)) throw new ConflictError(`Agent ${agentId ?? ''} does not hold contact ${id}`);
+      return [{ type: 'ContactMessageRecorded', data: { messageId, from, agentId: from === 'AGENT' ? agentId : null, text, at: now } }];
+    }
+    case 'EndIdleChat': {
+      // Fired by a timer set from the agent's last message: only if that is still the last word and it is old enough.
+      if (state.status !== 'connected' || state.channel !== 'ONLINE') return [];
+      const { lastAgentMessageAt, idleSeconds } = command.data;
+      if (state.lastAgentMessageAt !== lastAgentMessageAt) return [];
+      if (state.lastCustomerMessageAt && Date.parse(state.lastCustomerMessageAt) >= Date.parse(lastAgentMessageAt)) return [];
+      if (Date.parse(now) < Date.parse(lastAgentMessageAt) + idleSeconds * 1000) return [];
+      return [{ type: 'ContactEnded', data: { reason: 'customerIdle', endedBy: 'SYSTEM', agentId: state.agentId, at: now } }];
     }
     default: {
       const unknown: never = command;

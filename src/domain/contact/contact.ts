@@ -40,6 +40,7 @@ export type ContactEvent =
   | DomainEvent<'ContactOfferWithdrawn', { offerId: string; agentIds: string[] }>
   | DomainEvent<'ContactAccepted', { offerId: string; agentId: string; at: string }>
   | DomainEvent<'ContactTransferred', { fromAgentId: string; toAgentId: string | null; toSkillGroupId: string | null; note: string | null }>
+  | DomainEvent<'ContactMessageRecorded', { messageId: string; from: 'AGENT' | 'CUSTOMER'; agentId: string | null; text: string; at: string }>
   | DomainEvent<'ContactEnded', { reason: string; endedBy: EndedBy; agentId: string | null; at: string }>;
 
 interface Common {
@@ -60,6 +61,9 @@ interface Common {
   lastOfferId: string | null;
   /** Agents who let an offer of this contact ring out (a subset of triedAgentIds). */
   missedAgentIds: string[];
+  /** Times of the last message each way, for ending idle chats (OL-8). */
+  lastAgentMessageAt: string | null;
+  lastCustomerMessageAt: string | null;
 }
 
 export type ContactState =
@@ -95,6 +99,8 @@ function common(s: Live): Common {
     directAgentId: s.directAgentId,
     lastOfferId: s.lastOfferId,
     missedAgentIds: s.missedAgentIds,
+    lastAgentMessageAt: s.lastAgentMessageAt,
+    lastCustomerMessageAt: s.lastCustomerMessageAt,
   };
 }
 
@@ -115,6 +121,8 @@ export function evolveContact(state: ContactState, event: ContactEvent): Contact
       directAgentId: null,
       lastOfferId: null,
       missedAgentIds: [],
+      lastAgentMessageAt: null,
+      lastCustomerMessageAt: null,
     };
   }
   if (state.status === 'none') return state;
@@ -172,6 +180,8 @@ export function evolveContact(state: ContactState, event: ContactEvent): Contact
         triedAgentIds: [event.data.fromAgentId],
       };
     }
+    case 'ContactMessageRecorded':
+      return event.data.from === 'AGENT' ? { ...state, lastAgentMessageAt: event.data.at } : { ...state, lastCustomerMessageAt: event.data.at };
     case 'ContactEnded':
       return { ...c, status: 'ended', reason: event.data.reason, endedBy: event.data.endedBy };
     default: {

@@ -28,6 +28,8 @@ export interface RoutingOptions {
   whenNoAgentOnline: 'WAIT' | 'REJECT';
   /** An agent who lets an offer ring out goes on break "Missed". */
   breakAfterMissedOffer: boolean;
+  /** OL-8: a chat ends this long after the agent's last message if the customer has not replied (0: off). */
+  chatIdleEndSeconds: number;
 }
 
 export const defaultRoutingOptions: RoutingOptions = {
@@ -38,6 +40,7 @@ export const defaultRoutingOptions: RoutingOptions = {
   overflowSkillGroupId: null,
   whenNoAgentOnline: 'WAIT',
   breakAfterMissedOffer: false,
+  chatIdleEndSeconds: 0,
 };
 
 export interface SkillGroupSettings extends Partial<RoutingOptions> {

@@ -239,6 +239,7 @@ export class Router {
         instances.add(contact.instanceId);
         this.timeOffer(key, contact);
         this.timeQueueWait(key, contact);
+        this.timeIdleChat(key, contact);
         await this.autoAccept(key, contact);
         // Agents named by this contact may need their workload fixed.
         for (const agentKey of this.agentsOf(key, contact)) {
@@ -309,6 +310,31 @@ export class Router {
       { type: 'AcceptOffer', data: { contactId: s.id, offerId: s.offer.offerId, agentId: s.offer.pendingAgentIds[0]! }, metadata: this.meta(contact.instanceId) },
       'contact',
     );
+  }
+
+  /** OL-8: a chat whose last word is the agent's ends after the group's idle limit, unless the customer replies. */
+  private timeIdleChat(contactKey: string, contact: ContactEntry): void {
+    const prefix = `idle:${contactKey}:`;
+    const s = contact.state;
+    const group = s.status === 'connected' ? this.groupOf(contact.instanceId, s.id) : null;
+    const waitingForCustomer =
+      s.status === 'connected' &&
+      s.channel === 'ONLINE' &&
+      s.lastAgentMessageAt !== null &&
+      (s.lastCustomerMessageAt === null || Date.parse(s.lastCustomerMessageAt) < Date.parse(s.lastAgentMessageAt));
+    if (!waitingForCustomer || !group || group.chatIdleEndSeconds <= 0 || s.status !== 'connected') return this.clearTimers(prefix);
+    const lastAgentMessageAt = s.lastAgentMessageAt!;
+    const key = `${prefix}${lastAgentMessageAt}`;
+    for (const k of this.timers.keys()) if (k.startsWith(prefix) && k !== key) this.clearTimers(k);
+    const idleSeconds = group.chatIdleEndSeconds;
+    const at = new Date(Date.parse(lastAgentMessageAt) + idleSeconds * 1000).toISOString();
+    this.setTimer(key, at, () => {
+      this.working = this.working
+        .then(() =>
+          this.send(contactKey, { type: 'EndIdleChat', data: { contactId: s.id, lastAgentMessageAt, idleSeconds }, metadata: this.meta(contact.instanceId) }, 'contact'),
+        )
+        .then(() => undefined);
+    });
   }
 
   /** The queue's wait limit: at queuedAt + maxWaitSeconds a still-waiting contact overflows or is rejected QUEUE_TIMEOUT. */

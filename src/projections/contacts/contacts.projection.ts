@@ -33,6 +33,7 @@ const handled: ContactEvent['type'][] = [
   'ContactAccepted',
   'ContactTransferred',
   'ContactEnded',
+  'ContactMessageRecorded',
 ];
 
 interface OfferColumn {
@@ -44,7 +45,7 @@ interface OfferColumn {
 
 export const contactsProjection: Projection = {
   name: 'contacts',
-  tables: ['contacts'],
+  tables: ['contacts', 'contact_messages'],
   eventTypes: new Set(handled),
   async apply(trx, e, changes) {
     const event = { type: e.type, data: e.data } as ContactEvent;
@@ -152,6 +153,13 @@ export const contactsProjection: Projection = {
           agent_id: null,
           transfer: JSON.stringify(event.data),
         });
+        break;
+      case 'ContactMessageRecorded':
+        await trx
+          .insertInto('contact_messages')
+          .values({ instance_id: instanceId, contact_id: id, id: event.data.messageId, sender: event.data.from, agent_id: event.data.agentId, text: event.data.text, sent_at: event.data.at })
+          .onConflict((c) => c.columns(['instance_id', 'contact_id', 'id']).doNothing())
+          .execute();
         break;
       case 'ContactEnded': {
         const row = await current();

@@ -20,6 +20,7 @@ function routingColumns(o: Partial<RoutingOptions>) {
     ...(o.overflowSkillGroupId !== undefined && { overflow_skill_group_id: o.overflowSkillGroupId }),
     ...(o.whenNoAgentOnline !== undefined && { when_no_agent_online: o.whenNoAgentOnline }),
     ...(o.breakAfterMissedOffer !== undefined && { break_after_missed_offer: o.breakAfterMissedOffer }),
+    ...(o.chatIdleEndSeconds !== undefined && { chat_idle_end_seconds: o.chatIdleEndSeconds }),
   };
 }
 

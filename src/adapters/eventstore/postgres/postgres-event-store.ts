@@ -25,6 +25,18 @@ interface EventRow {
   metadata: RecordedEvent['metadata'];
 }
 
+/**
+ * The transaction id below which every transaction that could write events has ended: the oldest one still
+ * running, leaving out those known to run in another database of the server (they cannot write here, and a
+ * long report elsewhere must not hold Kefu back). A running transaction whose database is not known counts.
+ */
+const horizonSql = `SELECT coalesce(
+    (SELECT min(x) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+      WHERE NOT EXISTS (
+        SELECT 1 FROM pg_stat_activity a
+        WHERE a.backend_xid = x::xid AND a.datname IS NOT NULL AND a.datname <> current_database())),
+    pg_snapshot_xmax(pg_current_snapshot()))`;
+
 const columns = 'seq::text AS seq, tx_id::text AS tx, event_id::text AS event_id, stream_id, revision, type, data, metadata';
 
 function toRecorded(r: EventRow): RecordedEvent {
@@ -133,7 +145,7 @@ export class PostgresEventStore implements EventStore {
     const after = options.after ?? { commit: 0n, prepare: 0n };
     const r = await this.sql.query<EventRow>(
       `SELECT ${columns} FROM kefu_events
-       WHERE (tx_id, seq) > ($1::text::xid8, $2::bigint) AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+       WHERE (tx_id, seq) > ($1::text::xid8, $2::bigint) AND tx_id < (${horizonSql})
        ORDER BY tx_id, seq LIMIT $3`,
       [after.commit.toString(), after.prepare.toString(), options.maxCount ?? 1000],
     );
@@ -143,7 +155,7 @@ export class PostgresEventStore implements EventStore {
   async headPosition(): Promise<Position | null> {
     const r = await this.sql.query<{ tx: string; seq: string }>(
       `SELECT tx_id::text AS tx, seq::text AS seq FROM kefu_events
-       WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY tx_id DESC, seq DESC LIMIT 1`,
+       WHERE tx_id < (${horizonSql}) ORDER BY tx_id DESC, seq DESC LIMIT 1`,
     );
     const row = r.rows[0];
     return row ? { commit: BigInt(row.tx), prepare: BigInt(row.seq) } : null;

@@ -2,8 +2,9 @@
 // revision and writes the events and the stream's revision in the caller's transaction.
 //
 // Global order is (tx_id, seq): tx_id is the writing transaction's id. A reader only reads events whose
-// transaction id is below the oldest transaction still running (pg_snapshot_xmin), so a transaction that
-// commits late can never be skipped: it holds the readers back until it ends.
+// transaction id is below the oldest transaction still running in this database (see horizonSql in
+// postgres-event-store.ts), so a transaction that commits late can never be skipped: it holds the readers
+// back until it ends.
 export const eventStoreSchemaSql = `
 CREATE TABLE IF NOT EXISTS kefu_streams (
   stream_id text PRIMARY KEY,
