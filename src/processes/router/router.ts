@@ -73,6 +73,7 @@ export class Router {
   private readonly offering = new Set<string>();
   /** PH-12: who served each customer last, by `<instanceId>/<customer kind>:<id>`. */
   private readonly lastAgentOf = new Map<string, string>();
+  private readonly holders = new Map<string, Set<string>>();
   private dirty = new Set<string>();
   private sequence = 0;
   private caughtUp = false;
@@ -152,7 +153,10 @@ export class Router {
         connectedAt: new Map(),
       };
       const event = { type: e.type, data: e.data } as AgentEvent;
+      const before = entry.state.status === 'active' ? Object.keys(entry.state.workload.contacts) : [];
       entry.state = evolveAgent(entry.state, event);
+      const after = entry.state.status === 'active' ? Object.keys(entry.state.workload.contacts) : [];
+      this.indexHolders(e.streamId, instanceId, before, after);
       this.countAgentStats(entry, event, e.metadata.occurredAt);
       this.agents.set(e.streamId, entry);
       this.dirty.add(e.streamId);
@@ -242,7 +246,7 @@ export class Router {
         this.timeIdleChat(key, contact);
         await this.autoAccept(key, contact);
         // Agents named by this contact may need their workload fixed.
-        for (const agentKey of this.agentsOf(key, contact)) {
+        for (const agentKey of this.agentsOf(key)) {
           const entry = this.agents.get(agentKey);
           if (entry) await this.reconcile(agentKey, entry);
         }
@@ -251,14 +255,25 @@ export class Router {
     for (const instanceId of instances) await this.route(instanceId);
   }
 
-  private agentsOf(contactKey: string, contact: ContactEntry): string[] {
-    const { entityId } = splitStream(contactKey);
-    const keys: string[] = [];
-    for (const [key, entry] of this.agents) {
-      if (entry.instanceId !== contact.instanceId || entry.state.status !== 'active') continue;
-      if (entry.state.workload.contacts[entityId]) keys.push(key);
+  /** Keeps contact → agents holding it, so a contact's change finds its agents without scanning them all. */
+  private indexHolders(agentKey: string, instanceId: string, before: string[], after: string[]): void {
+    for (const contactId of before) {
+      if (after.includes(contactId)) continue;
+      const key = streams.contact(instanceId, contactId);
+      const set = this.holders.get(key);
+      set?.delete(agentKey);
+      if (set?.size === 0) this.holders.delete(key);
     }
-    return keys;
+    for (const contactId of after) {
+      const key = streams.contact(instanceId, contactId);
+      let set = this.holders.get(key);
+      if (!set) this.holders.set(key, (set = new Set()));
+      set.add(agentKey);
+    }
+  }
+
+  private agentsOf(contactKey: string): string[] {
+    return [...(this.holders.get(contactKey) ?? [])];
   }
 
   private meta(instanceId: string): CommandMetadata {
