@@ -156,6 +156,8 @@ describe('contact decider', () => {
         directAgentId: null,
         lastOfferId: null,
         missedAgentIds: [],
+        lastAgentMessageAt: null,
+        lastCustomerMessageAt: null,
       });
     });
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshPostgresSchema } from '../support/services.ts';
 import { natsUrl } from '../support/services.ts';
 import { okHttp, seedOverHttp, spawnKefu, type KefuProcess } from '../support/process.ts';
-import { collect, settleSubscription, wsClient } from '../support/ws-client.ts';
+import { collect, untilLive, wsClient } from '../support/ws-client.ts';
 
 const operatorToken = 'two-process-operator-token-123';
 
@@ -32,17 +32,18 @@ describe('two Kefu processes on one PostgreSQL and NATS', () => {
       client,
       'subscription { agentStatusChanged { agent { id } presence } }',
     );
-    await settleSubscription();
+    // Live once a change made through B arrives at A: poke with breaks until one does.
+    await untilLive(sub, (i) => okHttp(b.url, seed.agentToken, `mutation { setPresence(input: { presence: BREAK, reason: "${i % 2 ? 'Rest' : 'Meal'}" }) { id } }`).then(() => undefined));
     await okHttp(b.url, seed.agentToken, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
-    await okHttp(b.url, seed.agentToken, 'mutation { setPresence(input: { presence: BREAK }) { id } }');
+    await okHttp(b.url, seed.agentToken, 'mutation { setPresence(input: { presence: OFFLINE }) { id } }');
     const got = await sub.next(2, 15_000);
     expect(got.map((m) => [m.agentStatusChanged.agent.id, m.agentStatusChanged.presence])).toEqual([
       [seed.agentId, 'AVAILABLE'],
-      [seed.agentId, 'BREAK'],
+      [seed.agentId, 'OFFLINE'],
     ]);
     // Reads through A show what was written through B.
     const monitor = await okHttp<{ agentMonitor: { presence: string }[] }>(a.url, seed.adminKey, '{ agentMonitor { presence } }');
-    expect(monitor.agentMonitor).toEqual([{ presence: 'BREAK' }]);
+    expect(monitor.agentMonitor).toEqual([{ presence: 'OFFLINE' }]);
     sub.dispose();
     await client.dispose();
   });

@@ -59,7 +59,27 @@ export function collect<T>(client: Client, query: string, variables: Record<stri
 }
 
 /** Waits until a subscription is registered server-side: graphql-ws has no ack per subscription, so wait a little. */
-export const settleSubscription = () => new Promise((r) => setTimeout(r, 300));
+export const settleSubscription = () => new Promise((r) => setTimeout(r, 1000));
+
+/**
+ * Makes sure a subscription is live before a test relies on it: pokes (an action that makes a message) until
+ * one arrives, then forgets what the pokes brought.
+ */
+export async function untilLive<T>(sub: { received: T[] }, poke: (attempt: number) => Promise<void>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; Date.now() < deadline; attempt++) {
+    await poke(attempt);
+    const until = Date.now() + 500;
+    while (Date.now() < until && sub.received.length === 0) await new Promise((r) => setTimeout(r, 50));
+    if (sub.received.length > 0) {
+      // Let any message still on its way from the pokes arrive, then drop them all.
+      await new Promise((r) => setTimeout(r, 300));
+      sub.received.length = 0;
+      return;
+    }
+  }
+  throw new Error('the subscription never became live');
+}
 
 function describeErrors(errors: unknown[]): string {
   return JSON.stringify(errors.flat(), (_, v: unknown) =>
