@@ -161,6 +161,30 @@ export function eventStoreConformance(
       });
     });
 
+    describe('reading all events in pages', () => {
+      it('pages through one large append in numeric order, each event once, and heads at its last event', async () => {
+        // Enough events in one append to cross the next power of ten of the position: order must be numeric.
+        const before = await store.headPosition();
+        const prepare = Number(before?.prepare ?? 0n);
+        const count = Math.min(2000, Math.max(25, 10 ** String(prepare + 1).length - prepare + 5));
+        const s = stream('page');
+        await store.appendToStream(s, Array.from({ length: count }, (_, i) => newEvent('E', { i })), { expectedRevision: 'no_stream' });
+        const seen: RecordedEvent[] = [];
+        let after = before;
+        for (;;) {
+          const page = await store.readAll({ after, maxCount: 7 });
+          if (page.length === 0) break;
+          seen.push(...page);
+          after = page[page.length - 1]!.position;
+        }
+        const ours = seen.filter((e) => e.streamId === s);
+        expect(ours.map((e) => e.revision)).toEqual(Array.from({ length: count }, (_, i) => i));
+        expect(new Set(seen.map((e) => e.id)).size).toBe(seen.length);
+        const head = await store.headPosition();
+        expect(head && comparePositions(head, ours[count - 1]!.position)).toBe(0);
+      });
+    });
+
     describe('catch-up subscription', () => {
       it('delivers the past, then live events, with no gap and no duplicate', async () => {
         const s = stream('sub');

@@ -135,7 +135,7 @@ export class PostgresEventStore implements EventStore {
       limit = ` LIMIT $${params.length}`;
     }
     const r = await this.sql.query<EventRow>(
-      `SELECT ${columns} FROM kefu_events WHERE ${where} ORDER BY revision ${backwards ? 'DESC' : 'ASC'}${limit}`,
+      `SELECT ${columns} FROM kefu_events WHERE ${where} ORDER BY kefu_events.revision ${backwards ? 'DESC' : 'ASC'}${limit}`,
       params,
     );
     return r.rows.map(toRecorded);
@@ -146,7 +146,7 @@ export class PostgresEventStore implements EventStore {
     const r = await this.sql.query<EventRow>(
       `SELECT ${columns} FROM kefu_events
        WHERE (tx_id, seq) > ($1::text::xid8, $2::bigint) AND tx_id < (${horizonSql})
-       ORDER BY tx_id, seq LIMIT $3`,
+       ORDER BY kefu_events.tx_id, kefu_events.seq LIMIT $3`,
       [after.commit.toString(), after.prepare.toString(), options.maxCount ?? 1000],
     );
     return r.rows.map(toRecorded);
@@ -155,7 +155,7 @@ export class PostgresEventStore implements EventStore {
   async headPosition(): Promise<Position | null> {
     const r = await this.sql.query<{ tx: string; seq: string }>(
       `SELECT tx_id::text AS tx, seq::text AS seq FROM kefu_events
-       WHERE tx_id < (${horizonSql}) ORDER BY tx_id DESC, seq DESC LIMIT 1`,
+       WHERE tx_id < (${horizonSql}) ORDER BY kefu_events.tx_id DESC, kefu_events.seq DESC LIMIT 1`,
     );
     const row = r.rows[0];
     return row ? { commit: BigInt(row.tx), prepare: BigInt(row.seq) } : null;
