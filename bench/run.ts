@@ -1,5 +1,6 @@
 // `npm run bench`: runs each benchmark module, prints its tables, and rewrites its section of
-// bench/RESULTS.md. BENCH_ONLY=eventstore,... picks modules; BENCH_WRITE=0 leaves RESULTS.md alone.
+// bench/RESULTS.md. `npm run bench -- projections` (or BENCH_ONLY=eventstore,...) picks modules;
+// BENCH_WRITE=0 leaves RESULTS.md alone.
 // Add a benchmark by writing a module that returns result rows (see bench/lib/module.ts) and listing it here.
 import { fileURLToPath } from 'node:url';
 import { envList } from './lib/config.ts';
@@ -7,14 +8,19 @@ import { machineInfo } from './lib/machine.ts';
 import type { BenchModule } from './lib/module.ts';
 import { renderMachine, renderTables, writeSection } from './lib/report.ts';
 import { eventStoreBench } from './eventstore.ts';
+import { projectionsBench } from './projections.ts';
+import { routingBench } from './routing.ts';
 
-const modules: BenchModule[] = [eventStoreBench];
+const modules: BenchModule[] = [eventStoreBench, projectionsBench, routingBench];
 
 const resultsFile = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
 
-const only = envList('BENCH_ONLY');
+const args = process.argv.slice(2).filter((a) => a.trim() !== '');
+const only = args.length > 0 ? args : envList('BENCH_ONLY');
+const unknown = only?.filter((n) => !modules.some((m) => m.name === n)) ?? [];
+if (unknown.length > 0) throw new Error(`Unknown bench module ${unknown.join(', ')}; known: ${modules.map((m) => m.name).join(', ')}`);
 const chosen = only ? modules.filter((m) => only.includes(m.name)) : modules;
-if (chosen.length === 0) throw new Error(`BENCH_ONLY matches no module; known: ${modules.map((m) => m.name).join(', ')}`);
+if (chosen.length === 0) throw new Error(`No module chosen; known: ${modules.map((m) => m.name).join(', ')}`);
 
 const machine = await machineInfo();
 console.log(`${renderMachine(machine)}\n`);
@@ -24,13 +30,14 @@ for (const m of chosen) {
   const started = performance.now();
   const rows = await m.run();
   const seconds = (performance.now() - started) / 1000;
-  const tables = renderTables(rows, m.comparison);
-  console.log(`\n${tables}\n\n(${seconds.toFixed(0)} s)\n`);
+  const tables = renderTables(rows, m.comparison, m.goal ?? null);
+  const notes = m.notes?.() ?? '';
+  console.log(`\n${tables}\n${notes ? `\n${notes}\n` : ''}\n(${seconds.toFixed(0)} s)\n`);
   if (process.env.BENCH_WRITE !== '0') {
     writeSection(
       resultsFile,
       m.name,
-      [`### ${m.title}: latest run`, '', renderMachine(machine), '', m.describe(), '', tables, '', `Run time: ${seconds.toFixed(0)} s.`].join('\n'),
+      [`### ${m.title}: latest run`, '', renderMachine(machine), '', m.describe(), '', tables, ...(notes ? ['', notes] : []), '', `Run time: ${seconds.toFixed(0)} s.`].join('\n'),
     );
   }
 }

@@ -1,4 +1,4 @@
-import type { Comparison, ResultRow } from './report.ts';
+import type { Comparison, Goal, ResultRow } from './report.ts';
 
 /** A benchmark that bench/run.ts runs: its result rows go into its own section of bench/RESULTS.md. */
 export interface BenchModule {
@@ -9,5 +9,9 @@ export interface BenchModule {
   describe(): string;
   /** The ratio column, if the module compares two systems. */
   comparison: Comparison | null;
+  /** A target throughput, if the module is held to one: the table gets a ratio column against it. */
+  goal?: Goal;
   run(): Promise<ResultRow[]>;
+  /** Markdown placed below the tables, after a run (e.g. where the time went, checks made). */
+  notes?(): string;
 }

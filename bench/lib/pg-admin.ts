@@ -47,7 +47,7 @@ export async function serverInfo(): Promise<ServerInfo> {
     const v = await c.query<{ v: string }>("SELECT current_setting('server_version') AS v");
     const s = await c.query<{ name: string; setting: string; unit: string | null }>(
       `SELECT name, setting, unit FROM pg_settings
-       WHERE name IN ('fsync', 'synchronous_commit', 'shared_buffers', 'wal_sync_method', 'max_connections') ORDER BY name`,
+       WHERE name IN ('autovacuum', 'fsync', 'synchronous_commit', 'shared_buffers', 'wal_sync_method', 'max_connections') ORDER BY name`,
     );
     const settings: Record<string, string> = {};
     for (const r of s.rows) settings[r.name] = r.name === 'shared_buffers' ? `${(Number(r.setting) * 8) / 1024} MB` : r.setting;

@@ -21,6 +21,14 @@ export interface ResultRow {
   p99Ms: number;
   /** events/s of each round, in run order. */
   perRound: number[];
+  /** Show the wall-clock time of the timed part beside events/s (reads and catch-ups, where it means something). */
+  showTime?: boolean;
+}
+
+/** A throughput a module is held to: its table gets a column with events/s over this. */
+export interface Goal {
+  eventsPerSec: number;
+  title: string;
 }
 
 /** Which two targets a module's ratio column compares (events/s of numerator / events/s of denominator). */
@@ -32,6 +40,9 @@ export interface Comparison {
 
 const int = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+
+/** Milliseconds, or seconds from 10 s up. */
+const duration = (v: number) => (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${ms(v)} ms`);
 
 function order<T>(items: T[]): T[] {
   return [...new Set(items)];
@@ -63,7 +74,7 @@ function table(header: string[], body: string[][]): string {
 }
 
 /** Throughput table with the ratio column, then a latency/spread table. Markdown; also readable in a terminal. */
-export function renderTables(rows: ResultRow[], comparison: Comparison | null): string {
+export function renderTables(rows: ResultRow[], comparison: Comparison | null, goal: Goal | null = null): string {
   const measurements = order(rows.map((r) => r.measurement));
   const targets = order(rows.map((r) => r.target));
   const cell = (m: string, t: string, f: (r: ResultRow) => string) => {
@@ -73,11 +84,19 @@ export function renderTables(rows: ResultRow[], comparison: Comparison | null): 
   const labelOf = (m: string) => rows.find((r) => r.measurement === m)!.label;
 
   const throughput = table(
-    ['Measurement', ...targets.map((t) => `${t} events/s`), ...(comparison ? [comparison.title] : [])],
+    [
+      'Measurement',
+      ...targets.map((t) => `${t} events/s`),
+      ...(comparison ? [comparison.title] : []),
+      ...(goal ? targets.map((t) => `${t} / ${goal.title}`) : []),
+    ],
     measurements.map((m) => [
       labelOf(m),
-      ...targets.map((t) => cell(m, t, (r) => (m.startsWith('read') ? `${int.format(r.eventsPerSec)} (${ms(r.ms)} ms)` : int.format(r.eventsPerSec)))),
+      ...targets.map((t) =>
+        cell(m, t, (r) => (r.showTime || m.startsWith('read') ? `${int.format(r.eventsPerSec)} (${duration(r.ms)})` : int.format(r.eventsPerSec))),
+      ),
       ...(comparison ? [((x) => (x === null ? '-' : `**${x.toFixed(2)}x**`))(ratio(rows, m, comparison))] : []),
+      ...(goal ? targets.map((t) => cell(m, t, (r) => `**${(r.eventsPerSec / goal.eventsPerSec).toFixed(2)}x**`)) : []),
     ]),
   );
   const latency = table(
