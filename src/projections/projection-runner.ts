@@ -90,7 +90,7 @@ export async function rebuildProjection(deps: { store: EventStore; db: ReadModel
   let from: Position | null = null;
   let count = 0;
   for (;;) {
-    const events = await store.readAll({ after: from, maxCount: deps.batchSize ?? 2000 });
+    const events = await store.readAll({ after: from, maxCount: deps.batchSize ?? 5000 });
     if (events.length === 0) return count;
     await applyBatch(db, projection, from, events);
     from = events[events.length - 1]!.position;
@@ -193,7 +193,10 @@ export class ProjectionRunner {
 
   private async run(r: Running): Promise<void> {
     const { store, db, bus, logger } = this.deps;
-    const batchSize = this.deps.batchSize ?? 500;
+    // Catching up, big transactions (the cost is per row touched, not per event); live, small and prompt.
+    const catchUpBatch = this.deps.batchSize ?? 5000;
+    const liveBatch = Math.min(500, catchUpBatch);
+    let caughtUp = false;
     r.position = await readCheckpoint(db, r.projection.name);
     this.known.set(r.projection.name, r.position);
     let buffer: RecordedEvent[] = [];
@@ -224,10 +227,13 @@ export class ProjectionRunner {
 
     r.subscription = store.subscribeToAll({
       after: r.position,
-      batchSize,
+      batchSize: catchUpBatch,
+      onCaughtUp: () => {
+        caughtUp = true;
+      },
       onEvent: async (event) => {
         buffer.push(event);
-        if (buffer.length >= batchSize) await flush();
+        if (buffer.length >= (caughtUp ? liveBatch : catchUpBatch)) await flush();
         else if (!timer) timer = setTimeout(() => void flush(), 0);
       },
       onError: (err) => logger.error({ err, projection: r.projection.name }, 'projection subscription failed'),

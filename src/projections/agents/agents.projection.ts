@@ -1,4 +1,4 @@
-import type { Selectable, Transaction } from 'kysely';
+import { sql, type Selectable, type Transaction } from 'kysely';
 import type { AgentEvent } from '../../domain/agent/agent.ts';
 import type { Projection } from '../projection.ts';
 import type { ReadModelDb } from '../read-model-db.ts';
@@ -57,15 +57,12 @@ export const agentsProjection: Projection = {
     }
     const rows = new Map<string, AgentRow>();
     const targets = [...wanted.values()];
-    for (let i = 0; i < targets.length; i += 1000) {
-      const chunk = targets.slice(i, i + 1000);
-      const found = await trx
-        .selectFrom('agents')
-        .selectAll()
-        .where((eb) => eb.or(chunk.map((k) => eb.and([eb('instance_id', '=', k.instanceId), eb('id', '=', k.agentId)]))))
-        .execute();
-      for (const row of found) rows.set(keyOf(row.instance_id, row.id), row);
-    }
+    // One join against the keys as two arrays: planned once, whatever the batch size (an OR per key was not).
+    const found = await sql<AgentRow>`
+      SELECT a.* FROM agents a
+      JOIN unnest(${targets.map((k) => k.instanceId)}::text[], ${targets.map((k) => k.agentId)}::text[]) AS k(instance_id, agent_id)
+        ON a.instance_id = k.instance_id AND a.id = k.agent_id`.execute(trx);
+    for (const row of found.rows) rows.set(keyOf(row.instance_id, row.id), row);
     const dirty = new Set<string>();
     for (const e of events) {
       const event = { type: e.type, data: e.data } as AgentEvent;
