@@ -61,8 +61,8 @@ function settings() {
       'kefu-pglite': { ...common, events: Math.max(1, envInt('BENCH_PROJECTION_PGLITE_EVENTS', 200_000)) },
     } satisfies Record<Target, WorkloadSize>,
     /** Kefu's defaults: `rebuildProjection` reads 2,000 events per batch, `ProjectionRunner` 500. */
-    rebuildBatch: Math.max(1, envInt('BENCH_PROJECTION_REBUILD_BATCH', 2000)),
-    runnerBatch: Math.max(1, envInt('BENCH_PROJECTION_RUNNER_BATCH', 500)),
+    rebuildBatch: Math.max(1, envInt('BENCH_PROJECTION_REBUILD_BATCH', 5000)),
+    runnerBatch: Math.max(1, envInt('BENCH_PROJECTION_RUNNER_BATCH', 5000)),
     synchronousCommit: envString('BENCH_SYNCHRONOUS_COMMIT', ''),
   };
 }

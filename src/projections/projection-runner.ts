@@ -215,7 +215,7 @@ export class ProjectionRunner {
           r.position = events[events.length - 1]!.position;
           this.known.set(r.projection.name, r.position);
           this.progress.emit('moved');
-          for (const m of messages) await bus.publish(m.topic, m.message).catch((err: unknown) => logger.warn({ err }, 'bus publish failed'));
+          await Promise.all(messages.map((m) => bus.publish(m.topic, m.message).catch((err: unknown) => logger.warn({ err }, 'bus publish failed'))));
         } catch (err) {
           if (!(err instanceof CheckpointMoved)) logger.error({ err, projection: r.projection.name }, 'projection batch failed');
           // Start again from the stored checkpoint: nothing of this batch was written.

@@ -5,9 +5,12 @@ export class InProcessBus implements Bus {
   private readonly topics = new Map<string, Set<(message: unknown) => void>>();
 
   async publish(topic: string, message: unknown): Promise<void> {
+    const handlers = this.topics.get(topic);
+    // Nobody listening (a projection catching up, say): nothing to copy.
+    if (!handlers || handlers.size === 0) return;
     // A copy, as NATS would deliver one: no subscriber can change what another sees.
     const text = JSON.stringify(message);
-    for (const handler of [...(this.topics.get(topic) ?? [])]) handler(JSON.parse(text));
+    for (const handler of [...handlers]) handler(JSON.parse(text));
   }
 
   async subscribe(topic: string, onMessage: (message: unknown) => void): Promise<() => Promise<void>> {
