@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findBlacklistEntry } from '../../src/api/resolvers/blacklist.ts';
 import { operatorToken, seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
+import { until } from '../support/until.ts';
 
 interface Entry {
   id: string;
@@ -26,15 +27,6 @@ const listQuery = `query($channel: Channel, $first: Int, $after: String, $all: B
   }
 }`;
 
-async function until<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting; last: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('blacklist', () => {
   let t: TestKefu;

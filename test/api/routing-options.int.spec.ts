@@ -2,6 +2,7 @@
 // reject when no one is online, queue length and wait limits with overflow.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
+import { until } from '../support/until.ts';
 
 interface ContactView {
   id: string;
@@ -14,15 +15,6 @@ interface ContactView {
 
 const contactFields = 'id status endReason skillGroup { id } agent { id } offer { offerId agents { id } }';
 
-async function until<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting; last: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('skill-group routing options', () => {
   let t: TestKefu;

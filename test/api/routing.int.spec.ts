@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { collect, settleSubscription, wsClient } from '../support/ws-client.ts';
+import { until } from '../support/until.ts';
 
 interface ContactView {
   id: string;
@@ -10,15 +11,6 @@ interface ContactView {
   agent: { id: string } | null;
 }
 
-async function until<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting; last: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('routing contacts to agents', () => {
   let t: TestKefu;

@@ -6,18 +6,10 @@ import { streams } from '../../src/domain/streams.ts';
 import { okHttp, spawnKefu, type KefuProcess } from '../support/process.ts';
 import { freshPostgresSchema } from '../support/services.ts';
 import type { SqlClient } from '../../src/adapters/sql/sql-client.ts';
+import { until } from '../support/until.ts';
 
 const operatorToken = 'timers-kill9-operator-token-123';
 
-async function until<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting; last: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('durable timers after kill -9', () => {
   let env: Record<string, string>;
