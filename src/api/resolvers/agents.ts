@@ -15,6 +15,7 @@ import { isSupervisor, requireAdmin, requireInstance, requireSupervisor, type In
 import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
 import { toGraphQLError } from '../errors.ts';
 import { dummySecretHash, hashSecret, verifySecret } from '../credentials.ts';
+import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { id, login, name, parseInput, password, phone, reason } from '../input.ts';
 import { loadInstance } from './instances.ts';
 
@@ -126,22 +127,6 @@ const agentsArgs = z.object({
     })
     .nullish(),
 });
-
-function encodeCursor(row: { created_at: Date | string; id: string }): string {
-  return Buffer.from(JSON.stringify([new Date(row.created_at).toISOString(), row.id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string' && !Number.isNaN(Date.parse(v[0]))) {
-      return [v[0], v[1]];
-    }
-  } catch {
-    // fall through
-  }
-  throw new ValidationError('after', 'not a cursor from this API');
-}
 
 /** The agent a presence command is about: the caller, or another agent for supervisors and admins. */
 function presenceTarget(p: InstancePrincipal, agentId: string | null | undefined): string {

@@ -12,6 +12,7 @@ import type { BlacklistEntryRow } from '../../projections/blacklist/blacklist.pr
 import type { ReadModel } from '../../projections/projection.ts';
 import { isSupervisor, requireInstance, requireSupervisor, type InstancePrincipal } from '../auth.ts';
 import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
+import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { id, parseInput } from '../input.ts';
 import { toAgent } from './agents.ts';
 
@@ -115,20 +116,6 @@ async function checkContact(ctx: KefuContext, p: InstancePrincipal, input: z.inf
   }
 }
 
-function cursorOf(row: BlacklistEntryRow): string {
-  return Buffer.from(JSON.stringify([asDate(row.created_at).toISOString(), row.id])).toString('base64url');
-}
-
-function parseCursor(after: string): [string, string] {
-  try {
-    const cursor = JSON.parse(Buffer.from(after, 'base64url').toString('utf8')) as unknown;
-    if (!Array.isArray(cursor) || cursor.length !== 2 || typeof cursor[1] !== 'string' || Number.isNaN(Date.parse(String(cursor[0])))) throw new Error('bad');
-    return [String(cursor[0]), cursor[1]];
-  } catch {
-    throw new ValidationError('after', 'not a cursor from this API');
-  }
-}
-
 export const blacklistResolvers = {
   Query: {
     async blacklist(_: unknown, rawArgs: unknown, ctx: KefuContext) {
@@ -144,11 +131,11 @@ export const blacklistResolvers = {
       const total = await q.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
       let page = q.selectAll();
       if (args.after) {
-        const [at, entryId] = parseCursor(args.after);
+        const [at, entryId] = decodeCursor(args.after);
         page = page.where(sql<boolean>`(created_at, id) < (${at}::timestamptz, ${entryId})`);
       }
       const rows = await page.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(first + 1).execute();
-      const edges = rows.slice(0, first).map((row) => ({ cursor: cursorOf(row), node: toBlacklistEntry(row, now) }));
+      const edges = rows.slice(0, first).map((row) => ({ cursor: encodeCursor(row), node: toBlacklistEntry(row, now) }));
       return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null }, totalCount: Number(total.n) };
     },
   },

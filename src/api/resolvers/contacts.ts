@@ -10,6 +10,7 @@ import { agentOffersTopic, type ContactRow, type OfferMessage } from '../../proj
 import { isAdmin, isSupervisor, requireInstance, type InstancePrincipal } from '../auth.ts';
 import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
 import { toGraphQLError } from '../errors.ts';
+import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { id, parseInput } from '../input.ts';
 import { loadAgentRow, toAgent } from './agents.ts';
 import { findBlacklistEntry } from './blacklist.ts';
@@ -107,18 +108,12 @@ export const contactResolvers = {
       if (f.channel) q = q.where('channel', '=', f.channel);
       if (f.agentId) q = q.where('agent_id', '=', f.agentId);
       if (args.after) {
-        let cursor: [string, string];
-        try {
-          cursor = JSON.parse(Buffer.from(args.after, 'base64url').toString('utf8')) as [string, string];
-          if (!Array.isArray(cursor) || Number.isNaN(Date.parse(cursor[0]))) throw new Error('bad');
-        } catch {
-          throw new ValidationError('after', 'not a cursor from this API');
-        }
-        q = q.where(sql<boolean>`(created_at, id) > (${cursor[0]}::timestamptz, ${cursor[1]})`);
+        const [createdAt, afterId] = decodeCursor(args.after);
+        q = q.where(sql<boolean>`(created_at, id) > (${createdAt}::timestamptz, ${afterId})`);
       }
       const rows = await q.orderBy('created_at').orderBy('id').limit(first + 1).execute();
       const edges = rows.slice(0, first).map((row) => ({
-        cursor: Buffer.from(JSON.stringify([new Date(row.created_at).toISOString(), row.id])).toString('base64url'),
+        cursor: encodeCursor(row),
         node: toContact(row),
       }));
       return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
