@@ -33,6 +33,7 @@ export interface Kefu {
   bus: Bus;
   projections: ProjectionRunner;
   router: Router;
+  commands: CommandHandler;
   /** The operator token, when this start generated it (printed once). */
   generatedOperatorToken: string | null;
   close(): Promise<void>;
@@ -139,7 +140,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
       throw err;
     }
   }
-  return { config, app, store, sql, db, bus, projections, router, generatedOperatorToken: generated, close };
+  return { config, app, store, sql, db, bus, projections, router, commands, generatedOperatorToken: generated, close };
 }
 
 async function main(): Promise<void> {

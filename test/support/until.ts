@@ -4,7 +4,7 @@ export async function until<T>(probe: () => Promise<T>, ok: (v: T) => boolean, t
   for (;;) {
     const v = await probe();
     if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting; last: ${JSON.stringify(v)}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting; last: ${JSON.stringify(v, (_, x: unknown) => (typeof x === 'bigint' ? String(x) : x))}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

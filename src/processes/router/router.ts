@@ -16,6 +16,7 @@ import { evolveAgent, heldOn, initialAgentState } from '../../domain/agent/agent
 import { contactDecider } from '../../domain/contact/contact.decide.ts';
 import type { ContactEvent, ContactState } from '../../domain/contact/contact.ts';
 import { evolveContact, initialContactState } from '../../domain/contact/contact.ts';
+import { instanceDecider } from '../../domain/instance/instance.decide.ts';
 import type { CommandMetadata } from '../../domain/decider.ts';
 import { DomainError } from '../../domain/errors.ts';
 import type { EventStore, RecordedEvent, Subscription } from '../../domain/ports/event-store.ts';
@@ -60,6 +61,8 @@ interface ContactEntry {
 function splitStream(streamId: string): { instanceId: string; entityId: string } {
   const rest = streamId.slice(streamId.indexOf('-') + 1);
   const dot = rest.indexOf('.');
+  // `instance-<id>` has no entity part.
+  if (dot < 0) return { instanceId: rest, entityId: '' };
   return { instanceId: rest.slice(0, dot), entityId: rest.slice(dot + 1) };
 }
 
@@ -74,6 +77,8 @@ export class Router {
   /** PH-12: who served each customer last, by `<instanceId>/<customer kind>:<id>`. */
   private readonly lastAgentOf = new Map<string, string>();
   private readonly holders = new Map<string, Set<string>>();
+  /** Seats assigned (by `<instanceId>/<agentId>`) with the time, until released. */
+  private readonly pendingSeats = new Map<string, string>();
   private dirty = new Set<string>();
   private sequence = 0;
   private caughtUp = false;
@@ -130,6 +135,10 @@ export class Router {
       onCaughtUp: () => {
         this.caughtUp = true;
         // Everything is suspect after a restart: reconcile every agent, time every deadline.
+        for (const [key, at] of this.pendingSeats) {
+          const [instanceId, agentId] = key.split('/') as [string, string];
+          this.timeSeat(instanceId, agentId, at);
+        }
         for (const key of this.agents.keys()) this.dirty.add(key);
         for (const key of this.contacts.keys()) this.dirty.add(key);
         this.schedule();
@@ -160,6 +169,16 @@ export class Router {
       this.countAgentStats(entry, event, e.metadata.occurredAt);
       this.agents.set(e.streamId, entry);
       this.dirty.add(e.streamId);
+    } else if (category === 'instance') {
+      // Seats: createAgent assigns one, then creates the agent. A crash between the two would leave a seat held
+      // by nobody; such a seat is released once it is old enough that no createAgent can still be on its way.
+      if (e.type === 'AgentSeatAssigned') {
+        this.pendingSeats.set(`${instanceId}/${String(e.data.agentId)}`, e.metadata.occurredAt);
+        if (this.caughtUp) this.timeSeat(instanceId, String(e.data.agentId), e.metadata.occurredAt);
+      } else if (e.type === 'AgentSeatReleased') {
+        this.pendingSeats.delete(`${instanceId}/${String(e.data.agentId)}`);
+      }
+      return;
     } else if (category === 'skillgroup') {
       const entry = this.groups.get(e.streamId) ?? { instanceId, state: initialSkillGroupState() };
       entry.state = evolveSkillGroup(entry.state, { type: e.type, data: e.data } as SkillGroupEvent);
@@ -377,9 +396,14 @@ export class Router {
     });
   }
 
-  private async send(streamId: string, command: { type: string; data: object; metadata: CommandMetadata }, kind: 'agent' | 'contact'): Promise<boolean> {
+  private async send(
+    streamId: string,
+    command: { type: string; data: object; metadata: CommandMetadata },
+    kind: 'agent' | 'contact' | 'instance',
+  ): Promise<boolean> {
     try {
-      if (kind === 'agent') await this.deps.commands.handle(streamId, agentDecider, command as Parameters<typeof agentDecider.decide>[0]);
+      if (kind === 'instance') await this.deps.commands.handle(streamId, instanceDecider, command as Parameters<typeof instanceDecider.decide>[0]);
+      else if (kind === 'agent') await this.deps.commands.handle(streamId, agentDecider, command as Parameters<typeof agentDecider.decide>[0]);
       else await this.deps.commands.handle(streamId, contactDecider, command as Parameters<typeof contactDecider.decide>[0]);
       return true;
     } catch (err) {
@@ -437,6 +461,24 @@ export class Router {
       this.working = this.working
         .then(() => this.send(agentKey, { type: 'EndWrapUp', data: { agentId, contactId }, metadata: this.meta(entry.instanceId) }, 'agent'))
         .then(() => undefined);
+    });
+  }
+
+  /** How long a seat may wait for its agent to be created before it counts as left over by a crash. */
+  static readonly seatGraceMs = 5 * 60_000;
+
+  private timeSeat(instanceId: string, agentId: string, assignedAt: string): void {
+    const at = new Date(Date.parse(assignedAt) + Router.seatGraceMs).toISOString();
+    this.setTimer(`seat:${instanceId}/${agentId}`, at, () => {
+      this.working = this.working
+        .then(async () => {
+          if (!this.pendingSeats.has(`${instanceId}/${agentId}`)) return;
+          // A live agent keeps the seat; one never created (or deleted, its release lost) gives it back.
+          if (this.agents.get(streams.agent(instanceId, agentId))?.state.status === 'active') return;
+          this.deps.logger.warn({ instanceId, agentId }, 'releasing a seat whose agent was never created');
+          await this.send(streams.instance(instanceId), { type: 'ReleaseAgentSeat', data: { agentId }, metadata: this.meta(instanceId) }, 'instance');
+        })
+        .catch((err: unknown) => this.deps.logger.error({ err }, 'seat check failed'));
     });
   }
 
