@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type Selectable } from 'kysely';
+import { sql, type ExpressionBuilder, type Selectable } from 'kysely';
 import mercurius from 'mercurius';
 import { z } from 'zod';
 import { agentDecider, type AgentCommand } from '../../domain/agent/agent.decide.ts';
@@ -13,24 +13,13 @@ import { onlineSecondsToday } from '../../projections/agents/online-time.ts';
 import type { ReadModelDb } from '../../projections/read-model-db.ts';
 import { isSupervisor, requireAdmin, requireInstance, requireSupervisor, type InstancePrincipal } from '../auth.ts';
 import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
-import { toGraphQLError } from '../errors.ts';
+import { subscribeTopic } from '../subscribe-topic.ts';
 import { dummySecretHash, hashSecret, verifySecret } from '../credentials.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { id, login, name, parseInput, password, phone, reason } from '../input.ts';
 import { loadInstance } from './instances.ts';
 
 const { withFilter } = mercurius;
-
-/** Subscription errors skip mercurius's error formatter: give domain errors their code here. */
-function withCodes<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
-  return async (...args) => {
-    try {
-      return await fn(...args);
-    } catch (err) {
-      throw toGraphQLError(err);
-    }
-  };
-}
 
 type AgentRow = Selectable<ReadModelDb['agents']>;
 type AgentLike = Omit<AgentRow, 'password_hash' | 'status_since' | 'online_since' | 'created_at' | 'updated_at' | 'deleted_at' | 'wrap_up_until'> & {
@@ -128,6 +117,19 @@ const agentsArgs = z.object({
     .nullish(),
 });
 
+/** A where-clause on `agents`: the agent is a member of the skill group. */
+function memberOf(instanceId: string, skillGroupId: string) {
+  return (eb: ExpressionBuilder<ReadModelDb, 'agents'>) =>
+    eb.exists(
+      eb
+        .selectFrom('skill_group_members as m')
+        .select('m.agent_id')
+        .whereRef('m.agent_id', '=', 'agents.id')
+        .where('m.instance_id', '=', instanceId)
+        .where('m.skill_group_id', '=', skillGroupId),
+    );
+}
+
 /** The agent a presence command is about: the caller, or another agent for supervisors and admins. */
 function presenceTarget(p: InstancePrincipal, agentId: string | null | undefined): string {
   if (agentId && !(p.kind === 'agent' && p.agentId === agentId)) {
@@ -152,19 +154,7 @@ export const agentResolvers = {
         const pattern = `%${f.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
         q = q.where((eb) => eb.or([eb('name', 'ilike', pattern), eb('login', 'ilike', pattern)]));
       }
-      if (f.skillGroupId) {
-        const groupId = f.skillGroupId;
-        q = q.where((eb) =>
-          eb.exists(
-            eb
-              .selectFrom('skill_group_members as m')
-              .select('m.agent_id')
-              .whereRef('m.agent_id', '=', 'agents.id')
-              .where('m.instance_id', '=', p.instanceId)
-              .where('m.skill_group_id', '=', groupId),
-          ),
-        );
-      }
+      if (f.skillGroupId) q = q.where(memberOf(p.instanceId, f.skillGroupId));
       const total = await q.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
       let page = q.selectAll();
       if (args.after) {
@@ -192,18 +182,7 @@ export const agentResolvers = {
         if (p.kind !== 'agent') throw new ForbiddenError('Only supervisors and admins see the agent monitor');
         q = q.where('id', '=', p.agentId);
       }
-      if (skillGroupId) {
-        q = q.where((eb) =>
-          eb.exists(
-            eb
-              .selectFrom('skill_group_members as m')
-              .select('m.agent_id')
-              .whereRef('m.agent_id', '=', 'agents.id')
-              .where('m.instance_id', '=', p.instanceId)
-              .where('m.skill_group_id', '=', skillGroupId),
-          ),
-        );
-      }
+      if (skillGroupId) q = q.where(memberOf(p.instanceId, skillGroupId));
       const now = ctx.deps.clock();
       const rows = await q.orderBy('name').orderBy('id').execute();
       return rows.map((row) => toAgentStatus(row, now));
@@ -355,15 +334,14 @@ export const agentResolvers = {
   Subscription: {
     agentStatusChanged: {
       subscribe: withFilter(
-        withCodes(async (_: unknown, args: { agentId?: string | null }, ctx: KefuContext) => {
-          const p = requireInstance(ctx.principal);
-          parseInput(z.object({ agentId: id.nullish() }), args, '');
-          if (!isSupervisor(p) && (p.kind !== 'agent' || (args.agentId && args.agentId !== p.agentId))) {
-            throw new ForbiddenError("Only supervisors and admins follow other agents' status");
-          }
-          const { pubsub } = ctx as unknown as { pubsub: { subscribe(topic: string): Promise<AsyncIterable<unknown>> } };
-          return pubsub.subscribe(agentStatusTopic(p.instanceId));
-        }),
+        (_: unknown, args: { agentId?: string | null }, ctx: KefuContext) =>
+          subscribeTopic(ctx, (p) => {
+            parseInput(z.object({ agentId: id.nullish() }), args, '');
+            if (!isSupervisor(p) && (p.kind !== 'agent' || (args.agentId && args.agentId !== p.agentId))) {
+              throw new ForbiddenError("Only supervisors and admins follow other agents' status");
+            }
+            return agentStatusTopic(p.instanceId);
+          }),
         (payload: AgentStatusMessage, args: { agentId?: string | null }, ctx: KefuContext) => {
           const p = ctx.principal as InstancePrincipal;
           if (!isSupervisor(p) && p.kind === 'agent' && payload.id !== p.agentId) return false;

@@ -9,7 +9,7 @@ import { streams } from '../../domain/streams.ts';
 import { agentOffersTopic, type ContactRow, type OfferMessage } from '../../projections/contacts/contacts.projection.ts';
 import { isAdmin, isSupervisor, requireInstance, type InstancePrincipal } from '../auth.ts';
 import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
-import { toGraphQLError } from '../errors.ts';
+import { subscribeTopic } from '../subscribe-topic.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { id, parseInput } from '../input.ts';
 import { loadAgentRow, toAgent } from './agents.ts';
@@ -51,10 +51,22 @@ function maySee(p: InstancePrincipal, row: ContactRow): boolean {
   return row.agent_id === p.agentId || (offer?.agentIds ?? []).includes(p.agentId);
 }
 
+function contactRow(ctx: KefuContext, instanceId: string, contactId: string): Promise<ContactRow | undefined> {
+  return ctx.deps.db.selectFrom('contacts').selectAll().where('instance_id', '=', instanceId).where('id', '=', contactId).executeTakeFirst();
+}
+
+/** The contact as the caller may see it: NOT_FOUND for one of another instance, or one an agent has no part in. */
 async function loadContactRow(ctx: KefuContext, p: InstancePrincipal, contactId: string): Promise<ContactRow> {
-  const row = await ctx.deps.db.selectFrom('contacts').selectAll().where('instance_id', '=', p.instanceId).where('id', '=', contactId).executeTakeFirst();
+  const row = await contactRow(ctx, p.instanceId, contactId);
   if (!row || !maySee(p, row)) throw new NotFoundError('Contact', contactId);
   return row;
+}
+
+/** After a command the caller may no longer be part of the contact (a decline, a transfer), but gets its answer. */
+async function contactAfter(ctx: KefuContext, instanceId: string, contactId: string) {
+  const row = await contactRow(ctx, instanceId, contactId);
+  if (!row) throw new NotFoundError('Contact', contactId);
+  return toContact(row);
 }
 
 async function contactCommand(ctx: KefuContext, instanceId: string, command: ContactCommand) {
@@ -180,7 +192,7 @@ export const contactResolvers = {
       const input = parseInput(offerInput, args.input);
       await loadContactRow(ctx, p, input.contactId);
       await contactCommand(ctx, p.instanceId, { type: 'DeclineOffer', data: { ...input, agentId }, metadata: commandMetadata(ctx, p.instanceId) });
-      return toContact(await ctx.deps.db.selectFrom('contacts').selectAll().where('instance_id', '=', p.instanceId).where('id', '=', input.contactId).executeTakeFirstOrThrow());
+      return contactAfter(ctx, p.instanceId, input.contactId);
     },
     async endContact(_: unknown, args: { input: unknown }, ctx: KefuContext) {
       const p = requireInstance(ctx.principal);
@@ -197,8 +209,7 @@ export const contactResolvers = {
         },
         metadata: commandMetadata(ctx, p.instanceId),
       });
-      const row = await ctx.deps.db.selectFrom('contacts').selectAll().where('instance_id', '=', p.instanceId).where('id', '=', input.contactId).executeTakeFirstOrThrow();
-      return toContact(row);
+      return contactAfter(ctx, p.instanceId, input.contactId);
     },
     async transferContact(_: unknown, args: { input: unknown }, ctx: KefuContext) {
       const p = requireInstance(ctx.principal);
@@ -223,7 +234,7 @@ export const contactResolvers = {
         data: { contactId: input.contactId, agentId, toAgentId: input.toAgentId ?? null, toSkillGroupId: input.toSkillGroupId ?? null, note: input.note ?? null },
         metadata: commandMetadata(ctx, p.instanceId),
       });
-      return toContact(await ctx.deps.db.selectFrom('contacts').selectAll().where('instance_id', '=', p.instanceId).where('id', '=', input.contactId).executeTakeFirstOrThrow());
+      return contactAfter(ctx, p.instanceId, input.contactId);
     },
     async sendMessage(_: unknown, args: { input: unknown }, ctx: KefuContext) {
       const p = requireInstance(ctx.principal);
@@ -274,24 +285,20 @@ export const contactResolvers = {
   Subscription: {
     agentOffers: {
       subscribe: withFilter(
-        async (_: unknown, __: unknown, ctx: KefuContext) => {
-          try {
-            const p = requireInstance(ctx.principal);
+        (_: unknown, __: unknown, ctx: KefuContext) =>
+          subscribeTopic(ctx, (p) => {
             requireAgentSelf(p);
-            const { pubsub } = ctx as unknown as { pubsub: { subscribe(topic: string): Promise<AsyncIterable<unknown>> } };
-            return await pubsub.subscribe(agentOffersTopic(p.instanceId));
-          } catch (err) {
-            throw toGraphQLError(err);
-          }
-        },
+            return agentOffersTopic(p.instanceId);
+          }),
         (payload: OfferMessage, _: unknown, ctx: KefuContext) => payload.agentIds.includes((ctx.principal as { agentId: string }).agentId),
       ),
       resolve: async (payload: OfferMessage, _: unknown, ctx: KefuContext) => {
         const p = ctx.principal as InstancePrincipal;
-        const row = await ctx.deps.db.selectFrom('contacts').selectAll().where('instance_id', '=', p.instanceId).where('id', '=', payload.contactId).executeTakeFirstOrThrow();
+        const row = await contactRow(ctx, p.instanceId, payload.contactId);
+        if (!row) throw new NotFoundError('Contact', payload.contactId);
         const offer = row.offer as { offerId: string; transfer?: { fromAgentId: string; note: string | null } | null } | null;
         const transfer = offer?.offerId === payload.offerId ? (offer.transfer ?? null) : null;
-        return { offerId: payload.offerId, state: payload.state, expiresAt: payload.expiresAt, contact: toContact(row), transfer, instanceId: p.instanceId };
+        return { offerId: payload.offerId, state: payload.state, expiresAt: payload.expiresAt, contact: toContact(row), transfer, instanceId: p.instanceId, row };
       },
     },
   },
@@ -303,10 +310,8 @@ export const contactResolvers = {
     },
   },
   Offer: {
-    async screenPop(o: { instanceId: string; contact: { id: string } }, _: unknown, ctx: KefuContext) {
-      const row = await ctx.deps.db.selectFrom('contacts').selectAll().where('instance_id', '=', o.instanceId).where('id', '=', o.contact.id).executeTakeFirst();
-      return row ? screenPopFor(ctx.deps.db, o.instanceId, row, ctx.deps.clock()) : null;
-    },
+    // The row the offer was resolved from: no second read.
+    screenPop: (o: { instanceId: string; row: ContactRow }, _: unknown, ctx: KefuContext) => screenPopFor(ctx.deps.db, o.instanceId, o.row, ctx.deps.clock()),
     async transfer(o: { instanceId: string; transfer: { fromAgentId: string; note: string | null } | null }, _: unknown, ctx: KefuContext) {
       if (!o.transfer) return null;
       const from = await ctx.deps.db.selectFrom('agents').selectAll().where('instance_id', '=', o.instanceId).where('id', '=', o.transfer.fromAgentId).executeTakeFirst();

@@ -7,7 +7,7 @@ import { ForbiddenError, NotFoundError } from '../../domain/errors.ts';
 import { queuesTopic } from '../../projections/contacts/contacts.projection.ts';
 import { isSupervisor, requireInstance, type InstancePrincipal } from '../auth.ts';
 import type { KefuContext } from '../context.ts';
-import { toGraphQLError } from '../errors.ts';
+import { subscribeTopic } from '../subscribe-topic.ts';
 import { id, parseInput } from '../input.ts';
 import { toSkillGroup } from './skill-groups.ts';
 
@@ -100,17 +100,6 @@ export async function queuePosition(ctx: KefuContext, p: InstancePrincipal, cont
   return { contactId, position, estimatedWaitSeconds: Math.round(Math.ceil(position / serving) * handle), status: row.status };
 }
 
-function subscribeToQueues(ctx: KefuContext, check: (p: InstancePrincipal) => void) {
-  try {
-    const p = requireInstance(ctx.principal);
-    check(p);
-    const { pubsub } = ctx as unknown as { pubsub: { subscribe(topic: string): Promise<AsyncIterable<unknown>> } };
-    return pubsub.subscribe(queuesTopic(p.instanceId));
-  } catch (err) {
-    throw toGraphQLError(err);
-  }
-}
-
 export const monitoringResolvers = {
   Query: {
     async skillGroupMonitor(_: unknown, args: unknown, ctx: KefuContext) {
@@ -129,10 +118,12 @@ export const monitoringResolvers = {
   Subscription: {
     skillGroupMonitorChanged: {
       subscribe: withFilter(
-        async (_: unknown, args: { skillGroupId?: string | null }, ctx: KefuContext) => {
-          parseInput(z.object({ skillGroupId: id.nullish() }), args, '');
-          return subscribeToQueues(ctx, requireMonitor);
-        },
+        (_: unknown, args: { skillGroupId?: string | null }, ctx: KefuContext) =>
+          subscribeTopic(ctx, (p) => {
+            requireMonitor(p);
+            parseInput(z.object({ skillGroupId: id.nullish() }), args, '');
+            return queuesTopic(p.instanceId);
+          }),
         () => true,
       ),
       resolve: (_: unknown, args: { skillGroupId?: string | null }, ctx: KefuContext) =>
@@ -140,10 +131,12 @@ export const monitoringResolvers = {
     },
     queuePositionChanged: {
       subscribe: withFilter(
-        async (_: unknown, args: { contactId: string }, ctx: KefuContext) => {
-          parseInput(z.object({ contactId: id }), args, '');
-          return subscribeToQueues(ctx, requireMonitor);
-        },
+        (_: unknown, args: { contactId: string }, ctx: KefuContext) =>
+          subscribeTopic(ctx, (p) => {
+            requireMonitor(p);
+            parseInput(z.object({ contactId: id }), args, '');
+            return queuesTopic(p.instanceId);
+          }),
         () => true,
       ),
       resolve: (_: unknown, args: { contactId: string }, ctx: KefuContext) => queuePosition(ctx, ctx.principal as InstancePrincipal, args.contactId),

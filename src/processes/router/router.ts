@@ -240,8 +240,22 @@ export class Router {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      this.working = this.working.then(() => this.work()).catch((err: unknown) => this.deps.logger.error({ err }, 'router pass failed'));
+      this.enqueue('router pass', () => this.work());
     });
+  }
+
+  /** Everything the router does runs one piece at a time, in order; a failure is logged and the line goes on. */
+  private enqueue(what: string, job: () => Promise<unknown>): void {
+    this.working = this.working.then(job).then(
+      () => undefined,
+      (err: unknown) => this.deps.logger.error({ err }, `${what} failed`),
+    );
+  }
+
+  /** Arms the timer `key` and disarms any other timer under `prefix`: one deadline per thing. */
+  private armTimer(prefix: string, key: string, at: string, fire: () => void): void {
+    for (const k of [...this.timers.keys()]) if (k.startsWith(prefix) && k !== key) this.clearTimers(k);
+    this.setTimer(key, at, fire);
   }
 
   private async work(): Promise<void> {
@@ -358,17 +372,13 @@ export class Router {
       (s.lastCustomerMessageAt === null || Date.parse(s.lastCustomerMessageAt) < Date.parse(s.lastAgentMessageAt));
     if (!waitingForCustomer || !group || group.chatIdleEndSeconds <= 0 || s.status !== 'connected') return this.clearTimers(prefix);
     const lastAgentMessageAt = s.lastAgentMessageAt!;
-    const key = `${prefix}${lastAgentMessageAt}`;
-    for (const k of this.timers.keys()) if (k.startsWith(prefix) && k !== key) this.clearTimers(k);
     const idleSeconds = group.chatIdleEndSeconds;
     const at = new Date(Date.parse(lastAgentMessageAt) + idleSeconds * 1000).toISOString();
-    this.setTimer(key, at, () => {
-      this.working = this.working
-        .then(() =>
-          this.send(contactKey, { type: 'EndIdleChat', data: { contactId: s.id, lastAgentMessageAt, idleSeconds }, metadata: this.meta(contact.instanceId) }, 'contact'),
-        )
-        .then(() => undefined);
-    });
+    this.armTimer(prefix, `${prefix}${lastAgentMessageAt}`, at, () =>
+      this.enqueue('idle chat timer', () =>
+        this.send(contactKey, { type: 'EndIdleChat', data: { contactId: s.id, lastAgentMessageAt, idleSeconds }, metadata: this.meta(contact.instanceId) }, 'contact'),
+      ),
+    );
   }
 
   /** The queue's wait limit: at queuedAt + maxWaitSeconds a still-waiting contact overflows or is rejected QUEUE_TIMEOUT. */
@@ -377,12 +387,9 @@ export class Router {
     const s = contact.state;
     const group = s.status === 'queued' ? this.groupOf(contact.instanceId, s.id) : null;
     if (s.status !== 'queued' || !group || group.maxWaitSeconds <= 0) return this.clearTimers(prefix);
-    const key = `${prefix}${group.id}:${s.queuedAt}`;
-    for (const k of this.timers.keys()) if (k.startsWith(prefix) && k !== key) this.clearTimers(k);
     const at = new Date(Date.parse(s.queuedAt) + group.maxWaitSeconds * 1000).toISOString();
-    this.setTimer(key, at, () => {
-      this.working = this.working
-        .then(async () => {
+    this.armTimer(prefix, `${prefix}${group.id}:${s.queuedAt}`, at, () =>
+      this.enqueue('queue wait timer', async () => {
           const now = this.contacts.get(contactKey)?.state;
           if (!now || now.status !== 'queued' || now.skillGroupId !== group.id || now.queuedAt !== s.queuedAt) return;
           const overflow = group.overflowSkillGroupId ? this.groups.get(streams.skillGroup(contact.instanceId, group.overflowSkillGroupId))?.state : undefined;
@@ -391,9 +398,8 @@ export class Router {
               ? { type: 'OverflowContact', data: { contactId: s.id, toSkillGroupId: overflow.id }, metadata: this.meta(contact.instanceId) }
               : { type: 'RejectContact', data: { contactId: s.id, reason: 'QUEUE_TIMEOUT' }, metadata: this.meta(contact.instanceId) };
           await this.send(contactKey, command, 'contact');
-        })
-        .catch((err: unknown) => this.deps.logger.error({ err }, 'queue wait timer failed'));
-    });
+      }),
+    );
   }
 
   private async send(
@@ -439,29 +445,23 @@ export class Router {
     const s = contact.state;
     const prefix = `offer:${contactKey}:`;
     if (s.status !== 'offered') return this.clearTimers(prefix);
-    const key = `${prefix}${s.offer.offerId}`;
-    for (const k of this.timers.keys()) if (k.startsWith(prefix) && k !== key) this.clearTimers(k);
-    this.setTimer(key, s.offer.expiresAt, () => {
-      this.working = this.working
-        .then(() =>
-          this.send(contactKey, { type: 'TimeOutOffer', data: { contactId: s.id, offerId: s.offer.offerId }, metadata: this.meta(contact.instanceId) }, 'contact'),
-        )
-        .then(() => undefined);
-    });
+    this.armTimer(prefix, `${prefix}${s.offer.offerId}`, s.offer.expiresAt, () =>
+      this.enqueue('offer timer', () =>
+        this.send(contactKey, { type: 'TimeOutOffer', data: { contactId: s.id, offerId: s.offer.offerId }, metadata: this.meta(contact.instanceId) }, 'contact'),
+      ),
+    );
   }
 
   private timeWrapUp(agentKey: string, entry: AgentEntry): void {
     const prefix = `wrapup:${agentKey}:`;
     if (entry.state.status !== 'active' || !entry.state.workload.wrapUp) return this.clearTimers(prefix);
     const { contactId, until } = entry.state.workload.wrapUp;
-    const key = `${prefix}${contactId}:${until}`;
-    for (const k of this.timers.keys()) if (k.startsWith(prefix) && k !== key) this.clearTimers(k);
     const agentId = entry.state.id;
-    this.setTimer(key, until, () => {
-      this.working = this.working
-        .then(() => this.send(agentKey, { type: 'EndWrapUp', data: { agentId, contactId }, metadata: this.meta(entry.instanceId) }, 'agent'))
-        .then(() => undefined);
-    });
+    this.armTimer(prefix, `${prefix}${contactId}:${until}`, until, () =>
+      this.enqueue('after-call work timer', () =>
+        this.send(agentKey, { type: 'EndWrapUp', data: { agentId, contactId }, metadata: this.meta(entry.instanceId) }, 'agent'),
+      ),
+    );
   }
 
   /** How long a seat may wait for its agent to be created before it counts as left over by a crash. */
@@ -469,17 +469,15 @@ export class Router {
 
   private timeSeat(instanceId: string, agentId: string, assignedAt: string): void {
     const at = new Date(Date.parse(assignedAt) + Router.seatGraceMs).toISOString();
-    this.setTimer(`seat:${instanceId}/${agentId}`, at, () => {
-      this.working = this.working
-        .then(async () => {
+    this.setTimer(`seat:${instanceId}/${agentId}`, at, () =>
+      this.enqueue('seat check', async () => {
           if (!this.pendingSeats.has(`${instanceId}/${agentId}`)) return;
           // A live agent keeps the seat; one never created (or deleted, its release lost) gives it back.
           if (this.agents.get(streams.agent(instanceId, agentId))?.state.status === 'active') return;
           this.deps.logger.warn({ instanceId, agentId }, 'releasing a seat whose agent was never created');
           await this.send(streams.instance(instanceId), { type: 'ReleaseAgentSeat', data: { agentId }, metadata: this.meta(instanceId) }, 'instance');
-        })
-        .catch((err: unknown) => this.deps.logger.error({ err }, 'seat check failed'));
-    });
+      }),
+    );
   }
 
   /** A reservation whose offer never reached its contact (a router died in between) is looked at again when it expires. */
