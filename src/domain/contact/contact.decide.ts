@@ -1,13 +1,13 @@
 import type { CommandMetadata } from '../decider.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import type { Channel } from '../skill-group/skill-group.ts';
-import type { ContactEvent, ContactState, Customer, Direction, EndedBy, RejectReason, Transfer } from './contact.ts';
+import type { AgentDevice, CallInfo, ContactEvent, ContactState, Customer, Direction, EndedBy, RejectReason, Transfer } from './contact.ts';
 import { evolveContact, initialContactState } from './contact.ts';
 
 type Cmd<T extends string, D> = { type: T; data: D & { contactId: string }; metadata: CommandMetadata };
 
 export type ContactCommand =
-  | Cmd<'CreateContact', { channel: Channel; direction: Direction; customer: Customer; data: Record<string, string> }>
+  | Cmd<'CreateContact', { channel: Channel; direction: Direction; customer: Customer; data: Record<string, string>; call?: CallInfo }>
   | Cmd<'RejectContact', { reason: RejectReason }>
   | Cmd<'StartFlow', { flowId: string | null }>
   | Cmd<'PressKey', { key: string; label: string | null }>
@@ -21,7 +21,10 @@ export type ContactCommand =
   | Cmd<'TransferContact', { agentId: string; toAgentId: string | null; toSkillGroupId: string | null; note: string | null }>
   | Cmd<'EndContact', { reason: string; endedBy: EndedBy; agentId: string | null }>
   | Cmd<'RecordMessage', { messageId: string; from: 'AGENT' | 'CUSTOMER'; agentId: string | null; text: string }>
-  | Cmd<'EndIdleChat', { lastAgentMessageAt: string; idleSeconds: number }>;
+  | Cmd<'EndIdleChat', { lastAgentMessageAt: string; idleSeconds: number }>
+  | Cmd<'RingAgentLeg', { offerId: string; agentId: string; device: AgentDevice; address: string }>
+  | Cmd<'StartRecording', { recordingId: string; agentId: string | null }>
+  | Cmd<'CompleteRecording', { recordingId: string; durationMs: number; bytes: number }>;
 
 type Live = Exclude<ContactState, { status: 'none' }>;
 
@@ -43,8 +46,11 @@ export function decideContact(command: ContactCommand, state: ContactState): Con
     case 'CreateContact': {
       // Creating again with the same id is a retry: nothing to do.
       if (state.status !== 'none') return [];
-      const { contactId, channel, direction, customer, data } = command.data;
-      return [{ type: 'ContactCreated', data: { contactId, channel, direction, customer, data, createdAt: now } }];
+      const { contactId, channel, direction, customer, data, call } = command.data;
+      const created: ContactEvent = { type: 'ContactCreated', data: { contactId, channel, direction, customer, data, createdAt: now } };
+      if (!call) return [created];
+      if (channel !== 'PHONE') throw new ValidationError('call', 'only phone contacts carry a call');
+      return [created, { type: 'CallStarted', data: { ...call, at: now } }];
     }
     case 'RejectContact': {
       const s = open(state, id);
@@ -147,6 +153,28 @@ export function decideContact(command: ContactCommand, state: ContactState): Con
       if (state.lastCustomerMessageAt && Date.parse(state.lastCustomerMessageAt) >= Date.parse(lastAgentMessageAt)) return [];
       if (Date.parse(now) < Date.parse(lastAgentMessageAt) + idleSeconds * 1000) return [];
       return [{ type: 'ContactEnded', data: { reason: 'customerIdle', endedBy: 'SYSTEM', agentId: state.agentId, at: now } }];
+    }
+    case 'RingAgentLeg': {
+      // The agent's device rings for an open offer; a stale offer (already answered elsewhere or timed out) changes nothing.
+      const s = open(state, id);
+      const { offerId, agentId, device, address } = command.data;
+      if (!s.call) throw new ConflictError(`Contact ${id} is not a call`);
+      if (s.status !== 'offered' || s.offer.offerId !== offerId || !s.offer.pendingAgentIds.includes(agentId)) return [];
+      return [{ type: 'CallAgentLegRinging', data: { offerId, agentId, device, address, at: now } }];
+    }
+    case 'StartRecording': {
+      const s = open(state, id);
+      if (!s.call) throw new ConflictError(`Contact ${id} is not a call`);
+      if (s.recordingIds.includes(command.data.recordingId)) return [];
+      return [{ type: 'CallRecordingStarted', data: { recordingId: command.data.recordingId, agentId: command.data.agentId, at: now } }];
+    }
+    case 'CompleteRecording': {
+      // A recording is finished after the call has ended: allowed on an ended contact, once.
+      const s = live(state, id);
+      const { recordingId, durationMs, bytes } = command.data;
+      if (!s.recordingIds.includes(recordingId)) throw new NotFoundError('Recording', recordingId);
+      if (s.completedRecordingIds.includes(recordingId)) return [];
+      return [{ type: 'CallRecordingCompleted', data: { recordingId, durationMs, bytes, at: now } }];
     }
     default: {
       const unknown: never = command;

@@ -19,6 +19,20 @@ export interface KeyPress {
   at: string;
 }
 
+/** The SIP side of a phone contact: who called whom, through which trunk, handled on which SIP node. */
+export interface CallInfo {
+  callId: string;
+  direction: Direction;
+  /** Caller and callee numbers (or SIP users) as signalled. */
+  from: string;
+  to: string;
+  trunkId: string | null;
+  /** The Kefu SIP node holding the call: on its restart, calls it held end with systemError. */
+  node: string;
+}
+
+export type AgentDevice = 'SIP_PHONE' | 'WEBRTC' | 'MOBILE';
+
 export interface Transfer {
   fromAgentId: string;
   note: string | null;
@@ -41,7 +55,11 @@ export type ContactEvent =
   | DomainEvent<'ContactAccepted', { offerId: string; agentId: string; at: string }>
   | DomainEvent<'ContactTransferred', { fromAgentId: string; toAgentId: string | null; toSkillGroupId: string | null; note: string | null }>
   | DomainEvent<'ContactMessageRecorded', { messageId: string; from: 'AGENT' | 'CUSTOMER'; agentId: string | null; text: string; at: string }>
-  | DomainEvent<'ContactEnded', { reason: string; endedBy: EndedBy; agentId: string | null; at: string }>;
+  | DomainEvent<'ContactEnded', { reason: string; endedBy: EndedBy; agentId: string | null; at: string }>
+  | DomainEvent<'CallStarted', CallInfo & { at: string }>
+  | DomainEvent<'CallAgentLegRinging', { offerId: string; agentId: string; device: AgentDevice; address: string; at: string }>
+  | DomainEvent<'CallRecordingStarted', { recordingId: string; agentId: string | null; at: string }>
+  | DomainEvent<'CallRecordingCompleted', { recordingId: string; durationMs: number; bytes: number; at: string }>;
 
 interface Common {
   id: string;
@@ -64,6 +82,10 @@ interface Common {
   /** Times of the last message each way, for ending idle chats (OL-8). */
   lastAgentMessageAt: string | null;
   lastCustomerMessageAt: string | null;
+  /** Phone contacts only. */
+  call: CallInfo | null;
+  recordingIds: string[];
+  completedRecordingIds: string[];
 }
 
 export type ContactState =
@@ -101,6 +123,9 @@ function common(s: Live): Common {
     missedAgentIds: s.missedAgentIds,
     lastAgentMessageAt: s.lastAgentMessageAt,
     lastCustomerMessageAt: s.lastCustomerMessageAt,
+    call: s.call,
+    recordingIds: s.recordingIds,
+    completedRecordingIds: s.completedRecordingIds,
   };
 }
 
@@ -123,6 +148,9 @@ export function evolveContact(state: ContactState, event: ContactEvent): Contact
       missedAgentIds: [],
       lastAgentMessageAt: null,
       lastCustomerMessageAt: null,
+      call: null,
+      recordingIds: [],
+      completedRecordingIds: [],
     };
   }
   if (state.status === 'none') return state;
@@ -184,6 +212,16 @@ export function evolveContact(state: ContactState, event: ContactEvent): Contact
       return event.data.from === 'AGENT' ? { ...state, lastAgentMessageAt: event.data.at } : { ...state, lastCustomerMessageAt: event.data.at };
     case 'ContactEnded':
       return { ...c, status: 'ended', reason: event.data.reason, endedBy: event.data.endedBy };
+    case 'CallStarted': {
+      const { at: _at, ...call } = event.data;
+      return { ...state, call };
+    }
+    case 'CallRecordingStarted':
+      return { ...state, recordingIds: [...state.recordingIds, event.data.recordingId] };
+    case 'CallRecordingCompleted':
+      return { ...state, completedRecordingIds: [...state.completedRecordingIds, event.data.recordingId] };
+    case 'CallAgentLegRinging':
+      return state;
     default: {
       const unknown: never = event;
       return unknown;

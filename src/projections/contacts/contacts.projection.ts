@@ -168,6 +168,12 @@ export const contactsProjection: Projection = {
         await update({ status: 'ENDED', end_reason: event.data.reason, ended_by: event.data.endedBy, ended_at: at, offer: null, agent_id: event.data.agentId });
         break;
       }
+      case 'CallStarted':
+      case 'CallAgentLegRinging':
+      case 'CallRecordingStarted':
+      case 'CallRecordingCompleted':
+        // Phone details live in the callRecords read model.
+        return;
       default: {
         const unknown: never = event;
         return unknown;
