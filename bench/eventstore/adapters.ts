@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { PostgresEventStoreOptions } from '../../src/adapters/eventstore/postgres/postgres-event-store.ts';
 import type { SqlClient } from '../../src/adapters/sql/sql-client.ts';
 import { evolve, initialState, makeEvent, type ConversationState } from './workload.ts';
 
@@ -49,7 +50,8 @@ export async function openStore(target: Target, databaseUrl: string): Promise<St
 async function openKefu(target: Target, sql: SqlClient, cleanup: () => void): Promise<StoreUnderTest> {
   const { PostgresEventStore, migrateEventStore } = await import('../../src/adapters/eventstore/postgres/postgres-event-store.ts');
   await migrateEventStore(sql);
-  const store = new PostgresEventStore(sql);
+  // BENCH_KEFU_STORE_OPTIONS: JSON of PostgresEventStoreOptions, to compare settings (e.g. '{"maxAppendsInFlight":2}').
+  const store = new PostgresEventStore(sql, JSON.parse(process.env.BENCH_KEFU_STORE_OPTIONS || '{}') as PostgresEventStoreOptions);
   const toNew = (streamId: string, count: number, firstIndex: number) =>
     bodies(streamId, count, firstIndex).map((b) => ({ id: randomUUID(), ...b }));
   return {

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   comparePositions,
+  DuplicateEventIdError,
   WrongExpectedRevisionError,
   type EventStore,
   type NewEvent,
@@ -49,11 +50,17 @@ function collectUntil(store: EventStore, after: Position | null, predicate: (eve
   });
 }
 
-export function eventStoreConformance(
-  name: string,
-  open: () => Promise<StoreUnderTest>,
-  options: { lateCommits?: boolean } = {},
-) {
+export interface ConformanceOptions {
+  /** The store has concurrent transactions (PostgreSQL): test that a late commit is never skipped. */
+  lateCommits?: boolean;
+  /**
+   * Opens a second store of the adapter that batches appends made while another is in flight (PostgreSQL,
+   * PGlite: `maxAppendsInFlight: 1`): the appends started together after a first one go as one batch.
+   */
+  openBatching?: () => Promise<StoreUnderTest>;
+}
+
+export function eventStoreConformance(name: string, open: () => Promise<StoreUnderTest>, options: ConformanceOptions = {}) {
   describe(`event store conformance: ${name}`, () => {
     let t: StoreUnderTest;
     let store: EventStore;
@@ -124,6 +131,172 @@ export function eventStoreConformance(
         expect(again.nextRevision).toBe(first.nextRevision);
         const events = await store.readStream(s);
         expect(events.map((e) => e.id)).toEqual([events[0]!.id, batch[0]!.id, batch[1]!.id]);
+      });
+    });
+
+    describe('concurrent appends to several streams', () => {
+      it('gives each append its own outcome: conflicts fail alone, the others are written', async () => {
+        const existing = Array.from({ length: 4 }, () => stream('conc'));
+        for (const s of existing) await store.appendToStream(s, [newEvent('A')], { expectedRevision: 'no_stream' });
+        const fresh = Array.from({ length: 3 }, () => stream('conc'));
+        const calls: { s: string; expected: 'no_stream' | 'any' | 'stream_exists' | number; ok: boolean; actual?: number | 'no_stream' }[] = [
+          { s: existing[0]!, expected: 0, ok: true },
+          { s: existing[1]!, expected: 5, ok: false, actual: 0 },
+          { s: existing[2]!, expected: 'no_stream', ok: false, actual: 0 },
+          { s: existing[3]!, expected: 'stream_exists', ok: true },
+          { s: fresh[0]!, expected: 'no_stream', ok: true },
+          { s: fresh[1]!, expected: 0, ok: false, actual: 'no_stream' },
+          { s: fresh[2]!, expected: 'any', ok: true },
+        ];
+        const results = await Promise.allSettled(calls.map((c) => store.appendToStream(c.s, [newEvent('B'), newEvent('C')], { expectedRevision: c.expected })));
+        results.forEach((r, i) => {
+          const c = calls[i]!;
+          if (c.ok) {
+            expect(r.status, `append ${i}`).toBe('fulfilled');
+            expect((r as PromiseFulfilledResult<{ nextRevision: number }>).value.nextRevision).toBe(typeof c.expected === 'number' || c.expected === 'stream_exists' ? 2 : 1);
+          } else {
+            expect(r.status, `append ${i}`).toBe('rejected');
+            const err = (r as PromiseRejectedResult).reason as WrongExpectedRevisionError;
+            expect(err).toBeInstanceOf(WrongExpectedRevisionError);
+            expect(err.actual).toBe(c.actual);
+          }
+        });
+        expect((await store.readStream(existing[0]!)).map((e) => e.type)).toEqual(['A', 'B', 'C']);
+        expect((await store.readStream(existing[1]!)).map((e) => e.type)).toEqual(['A']);
+        expect((await store.readStream(existing[2]!)).map((e) => e.type)).toEqual(['A']);
+        expect((await store.readStream(fresh[1]!))).toEqual([]);
+        expect((await store.readStream(fresh[2]!)).map((e) => e.revision)).toEqual([0, 1]);
+      });
+
+      it('does not double an append sent twice at once with the same event ids', async () => {
+        const s = stream();
+        await store.appendToStream(s, [newEvent('A')], { expectedRevision: 'no_stream' });
+        const batch = [newEvent('B'), newEvent('C')];
+        const [one, two] = await Promise.all([
+          store.appendToStream(s, batch, { expectedRevision: 0 }),
+          store.appendToStream(s, batch, { expectedRevision: 0 }),
+        ]);
+        expect(one.nextRevision).toBe(2);
+        expect(two.nextRevision).toBe(2);
+        expect(comparePositions(one.position, two.position)).toBe(0);
+        expect((await store.readStream(s)).map((e) => e.type)).toEqual(['A', 'B', 'C']);
+      });
+    });
+
+    if (options.openBatching) describe('appends batched into one transaction', () => {
+      let b: StoreUnderTest;
+      beforeAll(async () => {
+        b = await options.openBatching!();
+      });
+      afterAll(async () => {
+        await b?.dispose();
+      });
+      /** A first append to hold the store busy; the appends started right after it wait and go as one batch. */
+      const lead = () => b.store.appendToStream(stream('lead'), [newEvent('Lead')], { expectedRevision: 'no_stream' });
+
+      it('keeps each append of a batch to itself: a conflict fails alone, the others commit together', async () => {
+        const taken = stream('batch');
+        await b.store.appendToStream(taken, [newEvent('A')], { expectedRevision: 'no_stream' });
+        const s1 = stream('batch');
+        const s2 = stream('batch');
+        const first = lead();
+        const ok1 = b.store.appendToStream(s1, [newEvent('S1')], { expectedRevision: 'no_stream' });
+        const bad = b.store.appendToStream(taken, [newEvent('X')], { expectedRevision: 'no_stream' }).catch((e: unknown) => e);
+        const ok2 = b.store.appendToStream(s2, [newEvent('S2a'), newEvent('S2b')], { expectedRevision: 'any' });
+        const bad2 = b.store.appendToStream(taken, [newEvent('Y')], { expectedRevision: 3 }).catch((e: unknown) => e);
+        await first;
+        const [r1, r2] = await Promise.all([ok1, ok2]);
+        expect(r1.nextRevision).toBe(0);
+        expect(r2.nextRevision).toBe(1);
+        // One batch: one transaction.
+        expect(r1.position.commit).toBe(r2.position.commit);
+        expect(await bad).toBeInstanceOf(WrongExpectedRevisionError);
+        expect(((await bad) as WrongExpectedRevisionError).actual).toBe(0);
+        expect(((await bad2) as WrongExpectedRevisionError).actual).toBe(0);
+        expect((await b.store.readStream(taken)).map((e) => e.type)).toEqual(['A']);
+        expect((await b.store.readStream(s2)).map((e) => [e.type, e.revision])).toEqual([['S2a', 0], ['S2b', 1]]);
+        // Readers see both, in one order, after the positions the appends returned.
+        const head = await b.store.headPosition();
+        expect(head && comparePositions(head, r2.position) >= 0 && comparePositions(head, r1.position) >= 0).toBe(true);
+      });
+
+      it('runs appends to one stream in one batch one after the other', async () => {
+        const s = stream('batch');
+        const first = lead();
+        const calls = [
+          b.store.appendToStream(s, [newEvent('A')], { expectedRevision: 'no_stream' }),
+          b.store.appendToStream(s, [newEvent('B'), newEvent('C')], { expectedRevision: 0 }),
+          b.store.appendToStream(s, [newEvent('D')], { expectedRevision: 0 }).catch((e: unknown) => e),
+          b.store.appendToStream(s, [newEvent('E')], { expectedRevision: 2 }),
+          b.store.appendToStream(s, [newEvent('F')], { expectedRevision: 'any' }),
+          b.store.appendToStream(s, [newEvent('G')], { expectedRevision: 'no_stream' }).catch((e: unknown) => e),
+        ] as const;
+        await first;
+        const [a, bc, d, e, f, g] = await Promise.all(calls);
+        expect([a.nextRevision, bc.nextRevision, e.nextRevision, f.nextRevision]).toEqual([0, 2, 3, 4]);
+        expect(new Set([a, bc, e, f].map((r) => r.position.commit)).size).toBe(1);
+        expect((d as WrongExpectedRevisionError).actual).toBe(2);
+        expect((g as WrongExpectedRevisionError).actual).toBe(4);
+        const events = await b.store.readStream(s);
+        expect(events.map((x) => [x.type, x.revision])).toEqual([['A', 0], ['B', 1], ['C', 2], ['E', 3], ['F', 4]]);
+        for (let i = 1; i < events.length; i++) expect(comparePositions(events[i - 1]!.position, events[i]!.position)).toBe(-1);
+      });
+
+      it('treats a retry inside a batch as idempotent, and refuses event ids used by another stream', async () => {
+        const s = stream('batch');
+        const other = stream('batch');
+        const used = newEvent('Used');
+        await b.store.appendToStream(other, [used], { expectedRevision: 'no_stream' });
+        const events = [newEvent('A'), newEvent('B')];
+        const first = lead();
+        const original = b.store.appendToStream(s, events, { expectedRevision: 'no_stream' });
+        const retry = b.store.appendToStream(s, events, { expectedRevision: 'no_stream' });
+        const stolen = b.store.appendToStream(stream('batch'), [used], { expectedRevision: 'no_stream' }).catch((e: unknown) => e);
+        const after = b.store.appendToStream(s, [newEvent('C')], { expectedRevision: 1 });
+        await first;
+        const [o, r, c] = await Promise.all([original, retry, after]);
+        expect(o.nextRevision).toBe(1);
+        expect(r.nextRevision).toBe(1);
+        expect(comparePositions(o.position, r.position)).toBe(0);
+        expect(c.nextRevision).toBe(2);
+        expect(await stolen).toBeInstanceOf(DuplicateEventIdError);
+        expect((await b.store.readStream(s)).map((e) => e.type)).toEqual(['A', 'B', 'C']);
+        expect((await b.store.readStream(other)).map((e) => e.type)).toEqual(['Used']);
+      });
+
+      it('falls back to one append at a time when the server refuses the whole batch', async () => {
+        // The second event id of one append is taken by another stream: the batch's insert fails as a whole.
+        const other = stream('batch');
+        const used = newEvent('Used');
+        await b.store.appendToStream(other, [used], { expectedRevision: 'no_stream' });
+        const s1 = stream('batch');
+        const s2 = stream('batch');
+        const s3 = stream('batch');
+        const first = lead();
+        const ok1 = b.store.appendToStream(s1, [newEvent('S1')], { expectedRevision: 'no_stream' });
+        const bad = b.store.appendToStream(s2, [newEvent('Fresh'), used], { expectedRevision: 'no_stream' }).catch((e: unknown) => e);
+        const ok3 = b.store.appendToStream(s3, [newEvent('S3')], { expectedRevision: 'no_stream' });
+        const ok1b = b.store.appendToStream(s1, [newEvent('S1b')], { expectedRevision: 0 });
+        await first;
+        expect((await ok1).nextRevision).toBe(0);
+        expect((await ok3).nextRevision).toBe(0);
+        expect((await ok1b).nextRevision).toBe(1);
+        expect(await bad).toBeInstanceOf(Error);
+        expect(await b.store.readStream(s2)).toEqual([]);
+        expect((await b.store.readStream(s1)).map((e) => e.type)).toEqual(['S1', 'S1b']);
+        expect((await b.store.readStream(other)).map((e) => e.type)).toEqual(['Used']);
+      });
+
+      it('delivers batched appends to a subscriber in order, each once', async () => {
+        const s = stream('batch');
+        const start = await b.store.headPosition();
+        const collected = collectUntil(b.store, start, (seen) => seen.filter((e) => e.streamId === s).length >= 40);
+        const first = lead();
+        const all = Array.from({ length: 40 }, (_, i) => b.store.appendToStream(s, [newEvent('E', { i })], { expectedRevision: i === 0 ? 'no_stream' : i - 1 }));
+        await first;
+        await Promise.all(all);
+        const seen = (await collected).filter((e) => e.streamId === s);
+        expect(seen.map((e) => e.revision)).toEqual(Array.from({ length: 40 }, (_, i) => i));
       });
     });
 

@@ -40,7 +40,21 @@ eventStoreConformance(
       },
     };
   },
-  { lateCommits: true },
+  {
+    lateCommits: true,
+    openBatching: async () => {
+      const db = await freshPostgresSchema();
+      await migrateEventStore(db.client);
+      const store = new PostgresEventStore(db.client, { maxAppendsInFlight: 1 });
+      return {
+        store,
+        dispose: async () => {
+          await store.close();
+          await db.drop();
+        },
+      };
+    },
+  },
 );
 
 describe('PostgreSQL readers and other databases', () => {
