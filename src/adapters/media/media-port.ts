@@ -1,0 +1,74 @@
+import type { Codec } from './sdp.ts';
+
+/** Where RTP goes to or comes from. */
+export interface MediaEndpoint {
+  address: string;
+  port: number;
+}
+
+/** One prompt being played on a leg. */
+export interface Playback {
+  /** 'finished' when the last frame went out, 'stopped' when stopped early (stop(), a new play(), a bridge, close). */
+  readonly done: Promise<'finished' | 'stopped'>;
+  stop(): void;
+}
+
+export interface RtpLegStats {
+  packetsIn: number;
+  packetsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  lastPacketAt: number | null;
+  /** Datagrams that were not RTP version 2 (dropped). */
+  packetsMalformed?: number;
+  /** RTP from another source than the one the leg latched to (dropped). */
+  packetsIgnored?: number;
+}
+
+/** One RTP stream with one peer (a phone, a trunk): a UDP socket plus what it knows about the other end. */
+export interface RtpLeg {
+  readonly id: string;
+  /** Where the peer must send RTP (address = the configured public/SDP address). */
+  readonly local: MediaEndpoint;
+  /** Where to send, from the peer's SDP. With symmetric RTP the leg latches to the source address of the first packet it receives (phones behind NAT). */
+  setRemote(remote: MediaEndpoint, codec: Codec, payloadType: number, dtmfPayloadType: number | null): void;
+  /** RFC 4733 telephone-event, one call per key press. Returns an unsubscribe function. */
+  onDtmf(listener: (digit: string) => void): () => void;
+  /** Inject a digit that came by SIP INFO, so listeners see one stream of digits. */
+  injectDtmf(digit: string): void;
+  /** 8 kHz mono PCM16, sent as 20 ms frames (160 samples) paced by a timer; a new play() stops the previous one. */
+  play(audio: Int16Array, options?: { loop?: boolean }): Playback;
+  stopPlayback(): void;
+  /** Sends one RFC 4733 key press (start, updates, three end packets). */
+  sendDtmf?(digit: string, durationMs?: number): Promise<void>;
+  stats(): RtpLegStats;
+  close(): Promise<void>;
+}
+
+export interface RecordingResult {
+  durationMs: number;
+  bytes: number;
+}
+
+export interface Recording {
+  readonly path: string;
+  stop(): Promise<RecordingResult>;
+}
+
+export interface Bridge {
+  readonly recording: Recording | null;
+  stop(): Promise<RecordingResult | null>;
+}
+
+export interface MediaEngine {
+  /** Binds a UDP socket on an even port from the configured range. */
+  openLeg(label?: string): Promise<RtpLeg>;
+  /**
+   * Relay audio both ways between two legs (stops any playback on them). With recordTo, writes a two-channel
+   * 16-bit 8 kHz WAV: left = audio received on `a` (the customer), right = audio received on `b` (the agent),
+   * aligned on the wall clock (a missing 20 ms frame is silence), so the file length matches the talk time.
+   * Transcodes when the legs use different codecs; passes payload through when equal.
+   */
+  bridge(a: RtpLeg, b: RtpLeg, options?: { recordTo?: string }): Bridge;
+  close(): Promise<void>;
+}

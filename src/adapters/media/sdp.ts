@@ -1,0 +1,203 @@
+/** SDP (RFC 4566) for one audio stream of G.711 with RFC 4733 telephone-events: just what a phone call needs. */
+
+export type Codec = 'PCMU' | 'PCMA';
+export type SdpDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+
+export interface SdpCodec {
+  payloadType: number;
+  name: string;
+  clockRate: number;
+}
+
+export interface SdpDescription {
+  address: string;
+  port: number;
+  /** Every format of the audio stream in offer order, static ones named even without a=rtpmap. */
+  codecs: SdpCodec[];
+  dtmfPayloadType: number | null;
+  direction: SdpDirection;
+}
+
+/** The SDP cannot be used: the SIP layer answers 400 (unreadable) or 488 (nothing we can do). */
+export class SdpError extends Error {
+  override name = 'SdpError';
+}
+
+/** RFC 3551 static payload types that a phone may list without a=rtpmap. */
+const STATIC_PAYLOAD_TYPES: Record<number, { name: string; clockRate: number }> = {
+  0: { name: 'PCMU', clockRate: 8000 },
+  3: { name: 'GSM', clockRate: 8000 },
+  4: { name: 'G723', clockRate: 8000 },
+  8: { name: 'PCMA', clockRate: 8000 },
+  9: { name: 'G722', clockRate: 8000 },
+  13: { name: 'CN', clockRate: 8000 },
+  18: { name: 'G729', clockRate: 8000 },
+};
+
+const DIRECTIONS = new Set<string>(['sendrecv', 'sendonly', 'recvonly', 'inactive']);
+const SUPPORTED_PROFILES = new Set(['RTP/AVP', 'RTP/AVPF']);
+
+interface AudioSection {
+  port: number;
+  profile: string;
+  formats: number[];
+  address: string | null;
+  direction: SdpDirection | null;
+  rtpmap: Map<number, { name: string; clockRate: number }>;
+}
+
+export function parseSdp(text: string): SdpDescription {
+  if (typeof text !== 'string' || text.trim() === '') throw new SdpError('empty SDP');
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+  if (!lines[0]?.startsWith('v=')) throw new SdpError('SDP must start with a v= line');
+
+  let sessionAddress: string | null = null;
+  let sessionDirection: SdpDirection | null = null;
+  const audio: AudioSection[] = [];
+  let current: AudioSection | null = null;
+  let inOtherMedia = false;
+
+  for (const line of lines) {
+    if (line[1] !== '=') throw new SdpError(`malformed SDP line "${line.slice(0, 60)}" (expected <type>=<value>)`);
+    const type = line[0];
+    const value = line.slice(2);
+    if (type === 'm') {
+      current = null;
+      inOtherMedia = true;
+      const media = parseMediaLine(value);
+      if (media) {
+        current = media;
+        inOtherMedia = false;
+        audio.push(media);
+      }
+    } else if (type === 'c') {
+      const address = parseConnection(value);
+      if (current) current.address = address;
+      else if (!inOtherMedia) sessionAddress = address;
+    } else if (type === 'a') {
+      const colon = value.indexOf(':');
+      const name = colon === -1 ? value : value.slice(0, colon);
+      const rest = colon === -1 ? '' : value.slice(colon + 1);
+      if (DIRECTIONS.has(name)) {
+        if (current) current.direction = name as SdpDirection;
+        else if (!inOtherMedia) sessionDirection = name as SdpDirection;
+      } else if (name === 'rtpmap' && current) {
+        const m = /^(\d+)\s+([^/\s]+)\/(\d+)/.exec(rest);
+        if (!m) throw new SdpError(`malformed a=rtpmap "${rest}" (expected <payload type> <encoding>/<clock rate>)`);
+        current.rtpmap.set(Number(m[1]), { name: m[2]!, clockRate: Number(m[3]) });
+      }
+    }
+  }
+
+  if (audio.length === 0) throw new SdpError('SDP has no m=audio line');
+  const section = audio.find((a) => a.port !== 0);
+  if (!section) throw new SdpError('SDP audio stream is disabled (m=audio port 0)');
+  if (!SUPPORTED_PROFILES.has(section.profile)) {
+    throw new SdpError(`unsupported media transport ${section.profile}; only RTP/AVP (plain RTP) is supported`);
+  }
+  const address = section.address ?? sessionAddress;
+  if (!address) throw new SdpError('SDP has no c= connection address for the audio stream');
+
+  const codecs: SdpCodec[] = [];
+  for (const payloadType of section.formats) {
+    const mapped = section.rtpmap.get(payloadType) ?? STATIC_PAYLOAD_TYPES[payloadType];
+    // A dynamic payload type without a=rtpmap is unusable; leave it out rather than guess.
+    if (mapped) codecs.push({ payloadType, name: mapped.name, clockRate: mapped.clockRate });
+  }
+  const dtmf = codecs.find((c) => c.name.toLowerCase() === 'telephone-event' && c.clockRate === 8000);
+  return {
+    address,
+    port: section.port,
+    codecs,
+    dtmfPayloadType: dtmf ? dtmf.payloadType : null,
+    direction: section.direction ?? sessionDirection ?? 'sendrecv',
+  };
+}
+
+function parseMediaLine(value: string): AudioSection | null {
+  const parts = value.split(/\s+/);
+  if (parts.length < 4) throw new SdpError(`malformed m= line "${value}" (expected <media> <port> <proto> <formats>)`);
+  if (parts[0] !== 'audio') return null;
+  const portText = parts[1]!.split('/')[0]!;
+  if (!/^\d+$/.test(portText) || Number(portText) > 65535) {
+    throw new SdpError(`bad port "${parts[1]}" in m=audio (expected 0-65535)`);
+  }
+  const formats: number[] = [];
+  for (const f of parts.slice(3)) {
+    if (!/^\d+$/.test(f) || Number(f) > 127) throw new SdpError(`bad payload type "${f}" in m=audio (expected 0-127)`);
+    formats.push(Number(f));
+  }
+  return { port: Number(portText), profile: parts[2]!, formats, address: null, direction: null, rtpmap: new Map() };
+}
+
+function parseConnection(value: string): string {
+  const parts = value.split(/\s+/);
+  if (parts.length < 3 || parts[0] !== 'IN' || (parts[1] !== 'IP4' && parts[1] !== 'IP6')) {
+    throw new SdpError(`malformed c= line "${value}" (expected IN IP4 <address>)`);
+  }
+  // Multicast addresses carry /ttl; unicast is what phones send.
+  const address = parts[2]!.split('/')[0]!;
+  if (address === '') throw new SdpError(`malformed c= line "${value}" (no address)`);
+  return address;
+}
+
+const PREFERENCE: Codec[] = ['PCMU', 'PCMA'];
+
+/** Picks the codec for an answer: PCMU, else PCMA. Throws SdpError('no common codec') when the offer has neither (SIP 488). */
+export function negotiate(offer: SdpDescription): { codec: Codec; payloadType: number; dtmfPayloadType: number | null } {
+  for (const codec of PREFERENCE) {
+    const match = offer.codecs.find((c) => c.name.toUpperCase() === codec && c.clockRate === 8000);
+    if (match) return { codec, payloadType: match.payloadType, dtmfPayloadType: offer.dtmfPayloadType };
+  }
+  const offered = offer.codecs.map((c) => `${c.name}/${c.clockRate}`).join(', ') || 'none';
+  throw new SdpError(`no common codec (offered ${offered}; supported PCMU/8000, PCMA/8000)`);
+}
+
+const STATIC_PAYLOAD_TYPE: Record<Codec, number> = { PCMU: 0, PCMA: 8 };
+export const DEFAULT_DTMF_PAYLOAD_TYPE = 101;
+
+export interface BuildSdpOptions {
+  address: string;
+  port: number;
+  codec: Codec;
+  payloadType?: number;
+  dtmfPayloadType: number | null;
+  sessionId?: string;
+  sessionVersion?: number;
+  direction?: SdpDirection;
+}
+
+/** An answer with one codec (plus telephone-event/8000 0-16 when the offer had it). */
+export function buildSdp(o: BuildSdpOptions): string {
+  const payloadType = o.payloadType ?? STATIC_PAYLOAD_TYPE[o.codec];
+  const formats = o.dtmfPayloadType === null ? [payloadType] : [payloadType, o.dtmfPayloadType];
+  const lines = [...sessionLines(o.address, o.sessionId, o.sessionVersion), `m=audio ${o.port} RTP/AVP ${formats.join(' ')}`];
+  lines.push(`a=rtpmap:${payloadType} ${o.codec}/8000`);
+  if (o.dtmfPayloadType !== null) lines.push(...dtmfLines(o.dtmfPayloadType));
+  lines.push('a=ptime:20', `a=${o.direction ?? 'sendrecv'}`);
+  return lines.join('\r\n') + '\r\n';
+}
+
+/** An offer: PCMU (0), PCMA (8), telephone-event (101 unless told). */
+export function buildOfferSdp(o: { address: string; port: number; dtmfPayloadType?: number; sessionId?: string; sessionVersion?: number }): string {
+  const dtmf = o.dtmfPayloadType ?? DEFAULT_DTMF_PAYLOAD_TYPE;
+  return [
+    ...sessionLines(o.address, o.sessionId, o.sessionVersion),
+    `m=audio ${o.port} RTP/AVP 0 8 ${dtmf}`,
+    'a=rtpmap:0 PCMU/8000',
+    'a=rtpmap:8 PCMA/8000',
+    ...dtmfLines(dtmf),
+    'a=ptime:20',
+    'a=sendrecv',
+  ].join('\r\n') + '\r\n';
+}
+
+function sessionLines(address: string, sessionId: string | undefined, sessionVersion: number | undefined): string[] {
+  const family = address.includes(':') ? 'IP6' : 'IP4';
+  const id = sessionId ?? String(Math.floor(Math.random() * 1e9));
+  return ['v=0', `o=kefu ${id} ${sessionVersion ?? 1} IN ${family} ${address}`, 's=kefu', `c=IN ${family} ${address}`, 't=0 0'];
+}
+
+function dtmfLines(payloadType: number): string[] {
+  return [`a=rtpmap:${payloadType} telephone-event/8000`, `a=fmtp:${payloadType} 0-16`];
+}

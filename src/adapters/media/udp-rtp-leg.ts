@@ -1,0 +1,260 @@
+import type { Socket, RemoteInfo } from 'node:dgram';
+import { DtmfReceiver } from './dtmf-receiver.ts';
+import { encodedPrompt } from './encoded-prompts.ts';
+import type { FrameClock } from './frame-clock.ts';
+import { SAMPLES_PER_FRAME } from './frame-clock.ts';
+import { G711_SILENCE } from './g711.ts';
+import type { MediaEndpoint, Playback, RtpLeg, RtpLegStats } from './media-port.ts';
+import { PromptPlayback } from './prompt-playback.ts';
+import type { FrameSink } from './prompt-playback.ts';
+import { RtpSendStream } from './rtp-send-stream.ts';
+import { readUint32, RTP_HEADER_SIZE, rtpPayloadEnd, rtpPayloadOffset, writeRtpHeaderFields } from './rtp-packet.ts';
+import type { Codec } from './sdp.ts';
+import { buildTelephoneEvent, eventForDigit, isDtmfDigit } from './telephone-event.ts';
+
+/** Who gets the packets a leg receives while bridged: the relay. `packet` is the datagram, free to rewrite. */
+export type RtpSink = (packet: Buffer, payloadStart: number, payloadEnd: number, isDtmf: boolean) => void;
+
+export interface MediaLogger {
+  warn(...args: unknown[]): void;
+}
+
+export type LegStats = Required<RtpLegStats>;
+
+/** A leg over one UDP socket, run on the engine's event loop. */
+export class UdpRtpLeg implements RtpLeg, FrameSink {
+  readonly id: string;
+  readonly local: MediaEndpoint;
+  readonly sendStream = new RtpSendStream();
+  codec: Codec | null = null;
+  /** -1 until setRemote. */
+  payloadType = -1;
+  /** -1 when the peer has no telephone-event. */
+  dtmfPayloadType = -1;
+  /** Set by a bridge: receives audio and DTMF packets. */
+  sink: RtpSink | null = null;
+  /** Date.now() of the last accepted packet. */
+  lastPacketAt: number | null = null;
+
+  private readonly socket: Socket;
+  private readonly clock: FrameClock;
+  private readonly logger: MediaLogger;
+  private readonly onClose: (leg: UdpRtpLeg) => void;
+  private readonly dtmfReceiver = new DtmfReceiver();
+  private readonly dtmfListeners = new Set<(digit: string) => void>();
+  private sdpRemote: MediaEndpoint | null = null;
+  private remoteAddress = '';
+  private remotePort = 0;
+  private latched = false;
+  private playback: PromptPlayback | null = null;
+  private closing: Promise<void> | null = null;
+  private packetsIn = 0;
+  private packetsOut = 0;
+  private bytesIn = 0;
+  private bytesOut = 0;
+  private packetsMalformed = 0;
+  private packetsIgnored = 0;
+
+  constructor(o: { id: string; socket: Socket; local: MediaEndpoint; clock: FrameClock; logger: MediaLogger; onClose: (leg: UdpRtpLeg) => void }) {
+    this.id = o.id;
+    this.socket = o.socket;
+    this.local = o.local;
+    this.clock = o.clock;
+    this.logger = o.logger;
+    this.onClose = o.onClose;
+    this.socket.on('message', this.receive);
+    this.socket.on('error', (error) => this.logger.warn({ err: error, leg: this.id }, 'RTP socket error'));
+  }
+
+  get closed(): boolean {
+    return this.closing !== null;
+  }
+
+  /** Where packets go now: the latched source, else the SDP address; null when unknown. */
+  get remote(): MediaEndpoint | null {
+    return this.remotePort === 0 ? null : { address: this.remoteAddress, port: this.remotePort };
+  }
+
+  setRemote(remote: MediaEndpoint, codec: Codec, payloadType: number, dtmfPayloadType: number | null): void {
+    if (codec !== 'PCMU' && codec !== 'PCMA') throw new Error(`unsupported codec ${String(codec)} (expected PCMU or PCMA)`);
+    checkPayloadType(payloadType, 'payload type');
+    if (dtmfPayloadType !== null) checkPayloadType(dtmfPayloadType, 'DTMF payload type');
+    this.codec = codec;
+    this.payloadType = payloadType;
+    this.dtmfPayloadType = dtmfPayloadType ?? -1;
+    const moved = this.sdpRemote !== null && (this.sdpRemote.address !== remote.address || this.sdpRemote.port !== remote.port);
+    this.sdpRemote = { address: remote.address, port: remote.port };
+    // Keep a latch made before the SDP came, or across a re-INVITE to the same address; a new address re-latches.
+    if (this.latched && !moved) return;
+    this.latched = false;
+    const usable = remote.port > 0 && remote.address !== '0.0.0.0' && remote.address !== '::';
+    this.remoteAddress = usable ? remote.address : '';
+    this.remotePort = usable ? remote.port : 0;
+  }
+
+  onDtmf(listener: (digit: string) => void): () => void {
+    const entry = (digit: string) => listener(digit);
+    this.dtmfListeners.add(entry);
+    return () => {
+      this.dtmfListeners.delete(entry);
+    };
+  }
+
+  injectDtmf(digit: string): void {
+    if (!isDtmfDigit(digit)) throw new Error(`not a DTMF digit: "${digit}" (expected one of 0-9 * # A-D)`);
+    this.emitDtmf(digit.toUpperCase());
+  }
+
+  play(audio: Int16Array, options?: { loop?: boolean }): Playback {
+    this.stopPlayback();
+    if (this.closed) throw new Error(`leg ${this.id} is closed`);
+    const playback = new PromptPlayback({
+      audio,
+      loop: options?.loop ?? false,
+      clock: this.clock,
+      sink: this,
+      onEnd: (p) => {
+        if (this.playback === p) this.playback = null;
+        this.sendStream.release(p);
+      },
+    });
+    if (playback.active) this.playback = playback;
+    return playback;
+  }
+
+  stopPlayback(): void {
+    this.playback?.stop();
+  }
+
+  /** One frame of a prompt; skipped (time still passes) until the leg knows its codec and peer. */
+  sendPromptFrame(owner: object, audio: Int16Array, start: number): void {
+    const codec = this.codec;
+    if (codec === null || this.remotePort === 0) return;
+    const encoded = encodedPrompt(audio, codec);
+    const packet = Buffer.allocUnsafe(RTP_HEADER_SIZE + SAMPLES_PER_FRAME);
+    const stream = this.sendStream;
+    const marker = stream.claim(owner);
+    stream.timestamp = marker ? stream.talkspurtTimestamp(Date.now()) : (stream.timestamp + SAMPLES_PER_FRAME) >>> 0;
+    writeRtpHeaderFields(packet, marker, this.payloadType, stream.nextSequenceNumber(), stream.timestamp, stream.ssrc);
+    const end = Math.min(start + SAMPLES_PER_FRAME, encoded.length);
+    packet.set(encoded.subarray(start, end), RTP_HEADER_SIZE);
+    if (end - start < SAMPLES_PER_FRAME) packet.fill(G711_SILENCE[codec], RTP_HEADER_SIZE + end - start);
+    this.sendPacket(packet);
+  }
+
+  /** Sends a finished packet to the peer; false when there is no peer yet or the leg is closed. */
+  sendPacket(packet: Uint8Array): boolean {
+    if (this.remotePort === 0 || this.closing) return false;
+    this.socket.send(packet, this.remotePort, this.remoteAddress);
+    this.packetsOut++;
+    this.bytesOut += packet.length;
+    this.sendStream.lastSentAt = Date.now();
+    return true;
+  }
+
+  sendDtmf(digit: string, durationMs = 100): Promise<void> {
+    if (!isDtmfDigit(digit)) return Promise.reject(new Error(`not a DTMF digit: "${digit}" (expected one of 0-9 * # A-D)`));
+    const event = eventForDigit(digit);
+    if (this.dtmfPayloadType < 0) return Promise.reject(new Error(`leg ${this.id}: the peer did not negotiate telephone-event`));
+    const owner = {};
+    const stream = this.sendStream;
+    stream.claim(owner);
+    const timestamp = stream.talkspurtTimestamp(Date.now());
+    const total = Math.max(SAMPLES_PER_FRAME, Math.round((durationMs * 8) / SAMPLES_PER_FRAME) * SAMPLES_PER_FRAME);
+    let duration = 0;
+    return new Promise((resolve) => {
+      const unsubscribe = this.clock.subscribe(() => {
+        duration += SAMPLES_PER_FRAME;
+        const end = duration >= total;
+        // The end packet goes three times (RFC 4733 section 2.5.1.4), the others once.
+        for (let i = 0; i < (end ? 3 : 1); i++) {
+          const payload = buildTelephoneEvent({ event, end, volume: 10, duration });
+          const packet = Buffer.allocUnsafe(RTP_HEADER_SIZE + payload.length);
+          writeRtpHeaderFields(packet, duration === SAMPLES_PER_FRAME && i === 0, this.dtmfPayloadType, stream.nextSequenceNumber(), timestamp, stream.ssrc);
+          packet.set(payload, RTP_HEADER_SIZE);
+          this.sendPacket(packet);
+        }
+        if (end || this.closed) {
+          unsubscribe();
+          stream.timestamp = (timestamp + duration) >>> 0;
+          stream.release(owner);
+          resolve();
+        }
+      });
+    });
+  }
+
+  stats(): LegStats {
+    return {
+      packetsIn: this.packetsIn,
+      packetsOut: this.packetsOut,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      lastPacketAt: this.lastPacketAt,
+      packetsMalformed: this.packetsMalformed,
+      packetsIgnored: this.packetsIgnored,
+    };
+  }
+
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.stopPlayback();
+    this.sink = null;
+    this.dtmfListeners.clear();
+    this.socket.off('message', this.receive);
+    this.closing = new Promise<void>((resolve) => {
+      try {
+        this.socket.close(() => resolve());
+      } catch {
+        resolve(); // already closed
+      }
+    }).then(() => this.onClose(this));
+    return this.closing;
+  }
+
+  private readonly receive = (packet: Buffer, from: RemoteInfo): void => {
+    if (this.latched) {
+      if (from.port !== this.remotePort || from.address !== this.remoteAddress) {
+        this.packetsIgnored++;
+        return;
+      }
+    }
+    const start = rtpPayloadOffset(packet);
+    if (start < 0) {
+      this.packetsMalformed++;
+      return;
+    }
+    if (!this.latched) {
+      // Symmetric RTP: answer where the packets come from, not where the SDP said (NAT).
+      this.latched = true;
+      this.remoteAddress = from.address;
+      this.remotePort = from.port;
+    }
+    this.packetsIn++;
+    this.bytesIn += packet.length;
+    this.lastPacketAt = Date.now();
+    const payloadType = packet[1]! & 0x7f;
+    if (payloadType === this.payloadType) {
+      this.sink?.(packet, start, rtpPayloadEnd(packet), false);
+    } else if (payloadType === this.dtmfPayloadType) {
+      const end = rtpPayloadEnd(packet);
+      const digit = this.dtmfReceiver.receive(readUint32(packet, 4), readUint32(packet, 8), packet.subarray(start, end));
+      if (digit !== null) this.emitDtmf(digit);
+      this.sink?.(packet, start, end, true);
+    }
+  };
+
+  private emitDtmf(digit: string): void {
+    for (const listener of this.dtmfListeners) {
+      try {
+        listener(digit);
+      } catch (error) {
+        this.logger.warn({ err: error, leg: this.id }, 'DTMF listener failed');
+      }
+    }
+  }
+}
+
+function checkPayloadType(value: number, what: string): void {
+  if (!Number.isInteger(value) || value < 0 || value > 127) throw new Error(`bad ${what} ${value} (expected 0-127)`);
+}
