@@ -25,6 +25,17 @@ export const configSchema = z.object({
   NATS_URL: z.preprocess(emptyAsUndefined, url(['nats:', 'tls:', 'ws:', 'wss:']).optional()),
   KEFU_OPERATOR_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
+  KEFU_SIP: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
+  KEFU_SIP_PORT: z.coerce.number().int('must be a whole number').min(1, 'must be 1 to 65535').max(65535, 'must be 1 to 65535').default(5060),
+  KEFU_SIP_BIND: z.string().trim().min(1, 'must not be empty').default('0.0.0.0'),
+  /** The address phones and trunks reach Kefu at, put in Contact, Via and SDP (set it behind NAT). */
+  KEFU_SIP_PUBLIC_ADDRESS: z.string().trim().min(1, 'must not be empty').default('127.0.0.1'),
+  KEFU_RTP_PORT_MIN: z.coerce.number().int('must be a whole number').min(1024, 'must be 1024 to 65534').max(65534, 'must be 1024 to 65534').default(20000),
+  KEFU_RTP_PORT_MAX: z.coerce.number().int('must be a whole number').min(1025, 'must be 1025 to 65535').max(65535, 'must be 1025 to 65535').default(29999),
+  /** This SIP node's name; a restart ends the calls the node held (keep it stable per node). */
+  KEFU_NODE_ID: z.string().trim().min(1, 'must not be empty').max(100, 'at most 100 characters').optional(),
+  /** The SIP digest realm; agents' and trunks' HA1 = md5(username:realm:password) depend on it, so changing it invalidates them. */
+  KEFU_SIP_REALM: z.string().trim().min(1, 'must not be empty').max(100, 'at most 100 characters').default('kefu'),
   KEFU_TOKEN_TTL_SECONDS: z.coerce.number().int('must be a whole number').min(60, 'must be at least 60').max(30 * 86400, 'must be at most 2592000').default(43200),
 });
 

@@ -23,6 +23,19 @@ import { ProjectionRunner } from './projections/projection-runner.ts';
 import { allProjections } from './projections/registry.ts';
 import { Router } from './processes/router/router.ts';
 import type { ReadModelDb } from './projections/read-model-db.ts';
+import { hostname } from 'node:os';
+import { mkdir } from 'node:fs/promises';
+import { holdMusic } from './adapters/media/hold-music.ts';
+import { EspeakTextToSpeech } from './adapters/media/text-to-speech.ts';
+import { UdpMediaEngine } from './adapters/media/udp-media-engine.ts';
+import { loadAudio, loadFlow, ReadModelSipDirectory } from './adapters/sip-directory/read-model-sip-directory.ts';
+import { SipServer } from './adapters/sip/sip-server.ts';
+import { FileStorage } from './adapters/storage/file-storage.ts';
+import { ensureRecordingDir, recordingPath } from './adapters/storage/recording-storage.ts';
+import { findBlacklistEntry } from './api/resolvers/blacklist.ts';
+import { ContactWatch } from './processes/calls/contact-watch.ts';
+import { PhoneCalls } from './processes/calls/phone-calls.ts';
+import { PromptAudio } from './processes/calls/prompt-audio.ts';
 
 export interface Kefu {
   config: Config;
@@ -34,9 +47,69 @@ export interface Kefu {
   projections: ProjectionRunner;
   router: Router;
   commands: CommandHandler;
+  /** The SIP side (null with KEFU_SIP=off): the SIP server, the media engine and the call sessions. */
+  phone: Phone | null;
   /** The operator token, when this start generated it (printed once). */
   generatedOperatorToken: string | null;
   close(): Promise<void>;
+}
+
+export interface Phone {
+  sip: SipServer;
+  media: UdpMediaEngine;
+  calls: PhoneCalls;
+}
+
+/** SIP trunks and phones, RTP media, and the process that runs inbound calls (issue: phone inbound). */
+async function startPhone(config: Config, o: { db: ReadModel; commands: CommandHandler; store: EventStore; logger: PinoLogger; dataDir: string; recordingsDir: string }): Promise<Phone> {
+  const media = new UdpMediaEngine({
+    bindAddress: config.KEFU_SIP_BIND,
+    publicAddress: config.KEFU_SIP_PUBLIC_ADDRESS,
+    portMin: config.KEFU_RTP_PORT_MIN,
+    portMax: config.KEFU_RTP_PORT_MAX,
+    logger: o.logger,
+  });
+  const storage = new FileStorage(o.dataDir);
+  const prompts = new PromptAudio({
+    loadUploaded: (instanceId, audioId) => loadAudio(storage, instanceId, audioId),
+    tts: new EspeakTextToSpeech({ cacheDir: path.join(o.dataDir, 'tts-cache') }),
+  });
+  let sip: SipServer | null = null;
+  const node = config.KEFU_NODE_ID ?? hostname();
+  const calls = new PhoneCalls({
+    commands: o.commands,
+    media,
+    phones: {
+      devicesOf: (agentId) =>
+        sip!.registrations.lookup(agentId).map((r) => ({ contactUri: r.contactUri, via: r.source, label: `${r.source.transport}:${r.source.address}:${r.source.port}` })),
+      call: (target, options) => sip!.call(target, options),
+    },
+    watch: new ContactWatch(o.store),
+    promptAudio: (instanceId, prompt) => prompts.get(instanceId, prompt),
+    holdMusic: holdMusic(),
+    loadFlow: (instanceId, flowId) => loadFlow(o.db, instanceId, flowId),
+    isBlacklisted: async (instanceId, caller, now) => (await findBlacklistEntry(o.db, instanceId, 'PHONE', caller, now)) !== null,
+    recordingPath: async (instanceId, recordingId) => {
+      await ensureRecordingDir(o.recordingsDir, instanceId);
+      return recordingPath(o.recordingsDir, instanceId, recordingId);
+    },
+    node,
+    logger: o.logger,
+    clock: () => new Date(),
+  });
+  await calls.start();
+  sip = new SipServer(
+    { port: config.KEFU_SIP_PORT, bindAddress: config.KEFU_SIP_BIND, publicAddress: config.KEFU_SIP_PUBLIC_ADDRESS, realm: config.KEFU_SIP_REALM, udp: true, tcp: true, logger: o.logger },
+    { directory: new ReadModelSipDirectory(o.db), onInboundCall: (call) => calls.handleInbound(call) },
+  );
+  try {
+    await sip.start();
+  } catch (err) {
+    await calls.stop();
+    await media.close();
+    throw err;
+  }
+  return { sip, media, calls };
 }
 
 export interface Storage {
@@ -106,6 +179,22 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
   const router = new Router({ store, commands, sql, logger });
   await router.start();
 
+  const dataDir = path.resolve(config.KEFU_DATA_DIR);
+  const recordingsDir = path.join(dataDir, 'recordings');
+  await mkdir(recordingsDir, { recursive: true });
+  const startedAt = new Date();
+  const phone = config.KEFU_SIP === 'on' ? await startPhone(config, { db, commands, store, logger, dataDir, recordingsDir }) : null;
+  if (phone) {
+    // Calls an earlier run of this node held when it died end now (systemError), once the records are read.
+    void store
+      .headPosition()
+      .then(async (head) => {
+        if (head) await projections.waitFor(head, { timeoutMs: 10 * 60_000 });
+        await phone.calls.endOrphanedCalls(db, startedAt);
+      })
+      .catch((err: unknown) => logger.error({ err }, 'ending calls left over by an earlier run failed'));
+  }
+
   const { credential, generated } = await operatorCredential(db, config);
   const auth = new Authenticator({ db, operator: credential, signingKey: await signingKey(db), tokenTtlSeconds: config.KEFU_TOKEN_TTL_SECONDS });
   const app = await buildApp(
@@ -119,11 +208,19 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
       logger,
       clock: () => new Date(),
       ready: () => ready,
+      storageDir: dataDir,
+      recordingsDir,
+      sipRealm: config.KEFU_SIP_REALM,
     },
     { logger },
   );
 
   const close = async () => {
+    if (phone) {
+      await phone.calls.stop();
+      await phone.sip.stop();
+      await phone.media.close();
+    }
     await app.close();
     await router.stop();
     await projections.stop();
@@ -140,7 +237,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
       throw err;
     }
   }
-  return { config, app, store, sql, db, bus, projections, router, commands, generatedOperatorToken: generated, close };
+  return { config, app, store, sql, db, bus, projections, router, commands, phone, generatedOperatorToken: generated, close };
 }
 
 async function main(): Promise<void> {

@@ -16,6 +16,11 @@ import { instanceResolvers } from './resolvers/instances.ts';
 import { skillGroupResolvers } from './resolvers/skill-groups.ts';
 import { blacklistResolvers } from './resolvers/blacklist.ts';
 import { screenPopResolvers } from './resolvers/screen-pop.ts';
+import { flowResolvers } from './resolvers/flows.ts';
+import { telephonyResolvers } from './resolvers/telephony.ts';
+import { registerAudioRoutes } from './audio-upload.ts';
+import { callRecordResolvers } from './resolvers/call-records.ts';
+import { recordingsRoute } from './recordings-route.ts';
 
 export const schemaPath = new URL('../../schema.graphql', import.meta.url);
 
@@ -86,7 +91,10 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
     return { status: 'ready' };
   });
 
-  const resolvers = mergeResolvers({ DateTime: DateTime as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, monitoringResolvers, blacklistResolvers, screenPopResolvers, {
+  await app.register(recordingsRoute, { deps });
+  await registerAudioRoutes(app, deps);
+
+  const resolvers = mergeResolvers({ DateTime: DateTime as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, monitoringResolvers, blacklistResolvers, screenPopResolvers, callRecordResolvers, flowResolvers, telephonyResolvers, {
     Principal: { resolveType: (p: { __typename: string }) => p.__typename },
   });
 

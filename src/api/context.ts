@@ -26,6 +26,12 @@ export interface ApiDeps {
   clock: () => Date;
   /** Readiness: true once projections have caught up at start. */
   ready: () => boolean;
+  /** Where uploaded files live (prompt audio under `audio/<instanceId>/`); without it uploads are refused. */
+  storageDir?: string;
+  /** The SIP digest realm agents' and trunks' HA1 are computed with (KEFU_SIP_REALM); 'kefu' when unset. */
+  sipRealm?: string;
+  /** Call recordings: `<recordingsDir>/<instanceId>/<recordingId>.wav` (see src/adapters/storage/recording-storage.ts). */
+  recordingsDir: string;
 }
 
 export interface KefuContext {

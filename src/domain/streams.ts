@@ -7,6 +7,14 @@ export const streams = {
   skillGroup: (instanceId: string, skillGroupId: string) => `skillgroup-${instanceId}.${skillGroupId}`,
   contact: (instanceId: string, contactId: string) => `contact-${instanceId}.${contactId}`,
   blacklist: (instanceId: string) => `blacklist-${instanceId}`,
+  flow: (instanceId: string, flowId: string) => `flow-${instanceId}.${flowId}`,
+  audio: (instanceId: string, audioId: string) => `audio-${instanceId}.${audioId}`,
+  trunk: (instanceId: string, trunkId: string) => `trunk-${instanceId}.${trunkId}`,
+  sipExtension: (instanceId: string, agentId: string) => `sipextension-${instanceId}.${agentId}`,
+  /** Platform-wide: a number belongs to one instance at most; the key is its digits (see numberKey). */
+  phoneNumber: (numberKey: string) => `number-global.${numberKey}`,
+  /** Platform-wide: a SIP username names one agent at most. */
+  sipUsername: (username: string) => `sipuser-global.${username}`,
 };
 
 export function streamCategory(streamId: string): string {

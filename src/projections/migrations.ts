@@ -6,6 +6,9 @@ import { agentsWorkloadMigrations } from './agents/agents-workload.migrations.ts
 import { instancesMigrations } from './instances/instances.migrations.ts';
 import { instancesScreenPopMigrations } from './instances/instances-screen-pop.migrations.ts';
 import { blacklistMigrations } from './blacklist/blacklist.migrations.ts';
+import { flowsMigrations } from './flows/flows.migrations.ts';
+import { telephonyMigrations } from './telephony/telephony.migrations.ts';
+import { callRecordsMigrations } from './call-records/call-records.migrations.ts';
 import { skillGroupsMigrations } from './skill-groups/skill-groups.migrations.ts';
 import { contactsMigrations } from './contacts/contacts.migrations.ts';
 import { contactsConnectedAtMigrations } from './contacts/contacts-connected-at.migrations.ts';
@@ -45,6 +48,9 @@ export const allMigrations: Record<string, Migration> = {
   ...contactsConnectedAtMigrations,
   ...contactMessagesMigrations,
   ...blacklistMigrations,
+  ...flowsMigrations,
+  ...telephonyMigrations,
+  ...callRecordsMigrations,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -1,5 +1,6 @@
 // Row types of every read model table (kysely).
 import type { ColumnType } from 'kysely';
+import type { CallKey, CallLeg } from './call-records/call-records.projection.ts';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type Json<T> = ColumnType<T, string, string>;
@@ -150,5 +151,118 @@ export interface ReadModelDb {
     agent_id: string;
     level: number;
     added_at: Timestamp;
+  };
+  // Flows and prompt audio (src/projections/flows).
+  flows: {
+    instance_id: string;
+    id: string;
+    name: string;
+    kind: string;
+    /** The current version. */
+    version: number;
+    definition: Json<unknown>;
+    created_at: Timestamp;
+    updated_at: Timestamp;
+    deleted_at: Timestamp | null;
+  };
+  flow_versions: {
+    instance_id: string;
+    flow_id: string;
+    version: number;
+    definition: Json<unknown>;
+    created_by: string;
+    created_at: Timestamp;
+  };
+  audio_files: {
+    instance_id: string;
+    id: string;
+    name: string;
+    duration_ms: number;
+    sample_rate: number;
+    size_bytes: number;
+    created_at: Timestamp;
+    deleted_at: Timestamp | null;
+  };
+  // Trunks, numbers and SIP extensions (src/projections/telephony).
+  trunks: {
+    instance_id: string;
+    id: string;
+    name: string;
+    allowed_addresses: Json<string[]>;
+    digest_username: string | null;
+    /** md5(username:realm:password); never returned by the API. */
+    digest_ha1: string | null;
+    outbound_uri: string | null;
+    created_at: Timestamp;
+    updated_at: Timestamp;
+    deleted_at: Timestamp | null;
+  };
+  /** Platform-wide: one row per bound number, keyed by its digits. */
+  phone_numbers: {
+    number_key: string;
+    number: string;
+    instance_id: string;
+    flow_id: string;
+    bound_at: Timestamp;
+    updated_at: Timestamp;
+  };
+  sip_extensions: {
+    instance_id: string;
+    agent_id: string;
+    username: string;
+    /** md5(username:realm:password); never returned by the API. */
+    ha1: string;
+    updated_at: Timestamp;
+  };
+  // Call records (src/projections/call-records).
+  call_records: {
+    instance_id: string;
+    contact_id: string;
+    call_id: string;
+    direction: string;
+    caller: string;
+    callee: string;
+    trunk_id: string | null;
+    node: string;
+    flow_id: string | null;
+    started_at: Timestamp;
+    flow_started_at: Timestamp | null;
+    queued_at: Timestamp | null;
+    ring_at: Timestamp | null;
+    accepted_at: Timestamp | null;
+    ended_at: Timestamp | null;
+    ivr_seconds: number | null;
+    queue_seconds: number | null;
+    ring_seconds: number | null;
+    talk_seconds: number | null;
+    end_status: string | null;
+    ended_by: string | null;
+    /** The first skill group queued in. */
+    skill_group_id: string | null;
+    /** Where the call waits now (after overflows and transfers): the next leg's group. */
+    current_skill_group_id: string | null;
+    served_skill_group_id: string | null;
+    /** The serving agent: the last who accepted. */
+    agent_id: string | null;
+    /** Every agent with a leg. */
+    agent_ids: ColumnType<string[], string[] | undefined, string[]>;
+    keys: Json<CallKey[]>;
+    legs: Json<CallLeg[]>;
+    recording_id: string | null;
+    recording_status: string | null;
+    recording_duration_ms: number | null;
+    recording_bytes: number | null;
+    updated_at: Timestamp;
+  };
+  call_recordings: {
+    instance_id: string;
+    id: string;
+    contact_id: string;
+    agent_id: string | null;
+    status: string;
+    started_at: Timestamp;
+    completed_at: Timestamp | null;
+    duration_ms: number | null;
+    bytes: number | null;
   };
 }

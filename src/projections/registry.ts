@@ -4,8 +4,12 @@ import type { Projection } from './projection.ts';
 import { skillGroupsProjection } from './skill-groups/skill-groups.projection.ts';
 import { contactsProjection } from './contacts/contacts.projection.ts';
 import { blacklistProjection } from './blacklist/blacklist.projection.ts';
+import { flowsProjection } from './flows/flows.projection.ts';
+import { audioFilesProjection } from './flows/audio-files.projection.ts';
+import { telephonyProjection } from './telephony/telephony.projection.ts';
+import { callRecordsProjection } from './call-records/call-records.projection.ts';
 
-export const allProjections: Projection[] = [instancesProjection, agentsProjection, skillGroupsProjection, contactsProjection, blacklistProjection];
+export const allProjections: Projection[] = [instancesProjection, agentsProjection, skillGroupsProjection, contactsProjection, blacklistProjection, flowsProjection, audioFilesProjection, telephonyProjection, callRecordsProjection];
 
 export function projectionNamed(name: string): Projection | undefined {
   return allProjections.find((p) => p.name === name);

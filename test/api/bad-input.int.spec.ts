@@ -269,6 +269,30 @@ describe('bad input and agent rules (pglite)', () => {
     { name: 'skillGroup: id not a UUID', query: '{ skillGroup(id: "phones") { id } }', field: 'id' },
     { name: 'instance: id not a UUID', query: '{ instance(id: "acme") { id } }', field: 'id' },
     { name: 'agentMonitor: skillGroupId not a UUID', query: '{ agentMonitor(skillGroupId: "phones") { presence } }', field: 'skillGroupId' },
+    { name: 'callRecords: first 0', query: '{ callRecords(first: 0) { pageInfo { hasNextPage } } }', field: 'first' },
+    { name: 'callRecords: first 201', query: '{ callRecords(first: 201) { pageInfo { hasNextPage } } }', field: 'first' },
+    { name: 'callRecords: cursor "xyz"', query: '{ callRecords(after: "xyz") { pageInfo { hasNextPage } } }', field: 'after' },
+    { name: 'callRecords: filter agentId not a UUID', query: '{ callRecords(filter: { agentId: "ann" }) { pageInfo { hasNextPage } } }', field: 'filter.agentId' },
+    {
+      name: 'callRecords: filter to before from',
+      query: '{ callRecords(filter: { from: "2026-12-02T10:00:00Z", to: "2026-12-02T09:00:00Z" }) { pageInfo { hasNextPage } } }',
+      field: 'filter.to',
+    },
+    { name: 'callRecord: contactId not a UUID', query: '{ callRecord(contactId: "c-1") { contactId } }', field: 'contactId' },
+    {
+      name: 'createFlow: a next that names no node',
+      query: 'mutation($d: JSON!) { createFlow(input: { name: "IVR", kind: IVR, definition: $d }) { id } }',
+      vars: () => ({ d: { start: 'a', nodes: [{ id: 'a', type: 'play', prompt: { text: 'Hi' }, next: 'b' }] } }),
+      field: 'input.definition.nodes.0.next',
+    },
+    { name: 'flowVersion: version 0', query: '{ flowVersion(id: "00000000-0000-4000-8000-000000000000", version: 0) { version } }', field: 'version' },
+    { name: 'createTrunk: an address that is not an IP or CIDR', query: 'mutation { createTrunk(input: { name: "T", allowedAddresses: ["carrier.example"] }) { id } }', field: 'input.allowedAddresses.0' },
+    { name: 'bindNumber: not a number', query: 'mutation { bindNumber(input: { number: "call me", flowId: "00000000-0000-4000-8000-000000000000" }) { number } }', field: 'input.number' },
+    {
+      name: 'setAgentSipCredentials: a short password',
+      query: 'mutation { setAgentSipCredentials(input: { agentId: "00000000-0000-4000-8000-000000000000", password: "short" }) { username } }',
+      field: 'input.password',
+    },
   ];
 
   const tokenOf = (who: Who): string | null =>

@@ -4,6 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operatorToken, seedInstance, startTestKefu, type GqlResult, type TestKefu } from '../support/kefu.ts';
+import { contactDecider } from '../../src/domain/contact/contact.decide.ts';
+import { streams } from '../../src/domain/streams.ts';
+import { until } from '../support/until.ts';
 
 type Seeded = Awaited<ReturnType<typeof seedInstance>>;
 
@@ -18,6 +21,8 @@ interface World {
 
 /** Everything instance B has, read with B's own credentials. */
 const snapshotQuery = `query($id: ID!) {
+  flows { id name version definition numbers { number } }
+  trunks { id name allowedAddresses username hasPassword outboundUri }
   instance(id: $id) {
     id name seats seatsUsed breakReasons
     qualification { status companyName registrationNumber documents submittedAt reviewedAt reviewReason }
@@ -48,6 +53,11 @@ describe('instance isolation (pglite)', () => {
   let A: World;
   let B: World;
   let bBefore: unknown;
+  /** A phone call of B's (its contact id), for the call record cases. */
+  let bCallId: string;
+  /** B's IVR flow and SIP trunk, for the telephony cases. */
+  let bFlowId: string;
+  let bTrunkId: string;
 
   async function world(seeded: Seeded, groupName: string): Promise<World> {
     const [agent, supervisor] = seeded.agents as [Seeded['agents'][0], Seeded['agents'][0]];
@@ -86,6 +96,30 @@ describe('instance isolation (pglite)', () => {
     // B's agent is on a break and its supervisor forced offline, so that any change would show.
     await t.ok(B.agent.token, 'mutation { setPresence(input: { presence: BREAK, reason: "Meal" }) { presence } }');
     await t.ok(B.adminKey, 'mutation($id: ID!) { forceAgentOffline(input: { agentId: $id, reason: "training" }) { presence } }', { id: B.supervisor.id });
+    // A phone call in B, as the SIP side creates one; wait until B sees its call record.
+    bCallId = randomUUID();
+    await t.kefu.commands.handle(streams.contact(B.id, bCallId), contactDecider, {
+      type: 'CreateContact',
+      data: {
+        contactId: bCallId,
+        channel: 'PHONE',
+        direction: 'IN',
+        customer: { kind: 'PHONE', id: '+8613900000000', name: null },
+        data: {},
+        call: { callId: 'b-call@trunk', direction: 'IN', from: '+8613900000000', to: '+864009999999', trunkId: null, node: 'node-b' },
+      },
+      metadata: { now: new Date().toISOString(), instanceId: B.id, actor: 'system:sip', correlationId: randomUUID() },
+    });
+    await until(
+      () => t.gql<{ callRecord: { contactId: string } }>(B.adminKey, 'query($id: ID!) { callRecord(contactId: $id) { contactId } }', { id: bCallId }),
+      (r) => r.data?.callRecord?.contactId === bCallId,
+    );
+    const bFlow = await t.ok<{ createFlow: { id: string } }>(B.adminKey, 'mutation($d: JSON!) { createFlow(input: { name: "Beta IVR", kind: IVR, definition: $d }) { id } }', {
+      d: { start: 'r', nodes: [{ id: 'r', type: 'route', skillGroupId: B.groupId }] },
+    });
+    bFlowId = bFlow.createFlow.id;
+    const bTrunk = await t.ok<{ createTrunk: { id: string } }>(B.adminKey, 'mutation { createTrunk(input: { name: "Beta carrier", allowedAddresses: ["192.0.2.9"] }) { id } }');
+    bTrunkId = bTrunk.createTrunk.id;
     bBefore = await snapshotB();
   });
   afterAll(async () => t?.close());
@@ -238,6 +272,53 @@ describe('instance isolation (pglite)', () => {
       vars: (id) => ({ id }),
       foreign: () => B.groupId,
       expectData: (r) => expect(r.data).toEqual({ agentMonitor: [] }),
+    },
+    {
+      name: 'callRecord(contactId)',
+      query: 'query($id: ID!) { callRecord(contactId: $id) { contactId caller recording { url } } }',
+      vars: (id) => ({ id }),
+      foreign: () => bCallId,
+      expectCode: 'NOT_FOUND',
+    },
+    {
+      name: 'callRecords(filter: { agentId })',
+      query: 'query($id: ID!) { callRecords(filter: { agentId: $id }) { edges { node { contactId } } pageInfo { hasNextPage endCursor } } }',
+      vars: (id) => ({ id }),
+      foreign: () => B.agent.id,
+      expectData: (r) => expect(r.data).toEqual({ callRecords: { edges: [], pageInfo: { hasNextPage: false, endCursor: null } } }),
+    },
+    { name: 'flow(id)', query: 'query($id: ID!) { flow(id: $id) { id name definition } }', vars: (id) => ({ id }), foreign: () => bFlowId, expectCode: 'NOT_FOUND' },
+    { name: 'flowVersion(id)', query: 'query($id: ID!) { flowVersion(id: $id, version: 1) { definition } }', vars: (id) => ({ id }), foreign: () => bFlowId, expectCode: 'NOT_FOUND' },
+    {
+      name: 'updateFlow',
+      query: 'mutation($id: ID!) { updateFlow(input: { id: $id, name: "Hijacked" }) { id name } }',
+      vars: (id) => ({ id }),
+      foreign: () => bFlowId,
+      expectCode: 'NOT_FOUND',
+    },
+    { name: 'deleteFlow', query: 'mutation($id: ID!) { deleteFlow(input: { id: $id }) { id } }', vars: (id) => ({ id }), foreign: () => bFlowId, expectCode: 'NOT_FOUND' },
+    {
+      name: 'bindNumber to a foreign flow',
+      query: 'mutation($id: ID!) { bindNumber(input: { number: "+10005550199", flowId: $id }) { number } }',
+      vars: (id) => ({ id }),
+      foreign: () => bFlowId,
+      // A's qualification is not approved: FORBIDDEN before any flow is looked at, for both ids.
+      expectCode: 'FORBIDDEN',
+    },
+    {
+      name: 'updateTrunk',
+      query: 'mutation($id: ID!) { updateTrunk(input: { id: $id, allowedAddresses: ["0.0.0.0/0"] }) { id } }',
+      vars: (id) => ({ id }),
+      foreign: () => bTrunkId,
+      expectCode: 'NOT_FOUND',
+    },
+    { name: 'deleteTrunk', query: 'mutation($id: ID!) { deleteTrunk(input: { id: $id }) { id } }', vars: (id) => ({ id }), foreign: () => bTrunkId, expectCode: 'NOT_FOUND' },
+    {
+      name: 'setAgentSipCredentials',
+      query: 'mutation($id: ID!) { setAgentSipCredentials(input: { agentId: $id, password: "hijack-password" }) { username } }',
+      vars: (id) => ({ id }),
+      foreign: () => B.agent.id,
+      expectCode: 'NOT_FOUND',
     },
   ];
 

@@ -1,12 +1,16 @@
 // `npm run projections -- rebuild <name>` rebuilds a projection from zero with the same result.
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { contactDecider, type ContactCommand } from '../../src/domain/contact/contact.decide.ts';
+import { streams } from '../../src/domain/streams.ts';
 import { rebuildProjection } from '../../src/projections/projection-runner.ts';
 import { allProjections } from '../../src/projections/registry.ts';
-import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
+import { operatorToken, seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
+import { audioFileDecider } from '../../src/domain/flow/audio-file.decide.ts';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -17,7 +21,7 @@ async function snapshot(t: TestKefu, table: string): Promise<unknown[]> {
 }
 
 async function seedHistory(t: TestKefu) {
-  const { adminKey, agents } = await seedInstance(t, {
+  const { adminKey, agents, instanceId } = await seedInstance(t, {
     agents: [
       { name: 'Ann', login: 'ann' },
       { name: 'Bob', login: 'bob', role: 'SUPERVISOR' },
@@ -55,6 +59,43 @@ async function seedHistory(t: TestKefu) {
   await t.ok(ann.token, 'mutation { addToBlacklist(input: { channel: PHONE, identity: "+8613800000002", reason: "abuse" }) { id } }');
   const refused = await create('+8613800000002');
   if (refused.createContact.status !== 'REJECTED') throw new Error('a blacklisted caller should be rejected');
+  // Flows (two versions, a rename), a prompt recording, a trunk, a bound number and Ann's SIP extension.
+  const flowDoc = (text: string) => ({ start: 'm', nodes: [{ id: 'm', type: 'play', prompt: { text }, next: 'r' }, { id: 'r', type: 'route', skillGroupId: group.createSkillGroup.id }] });
+  const flow = await t.ok<{ createFlow: { id: string } }>(adminKey, 'mutation($d: JSON!) { createFlow(input: { name: "Main", kind: IVR, definition: $d }) { id } }', { d: flowDoc('Hello') });
+  await t.ok(adminKey, 'mutation($id: ID!, $d: JSON!) { updateFlow(input: { id: $id, name: "Main line", definition: $d }) { id } }', { id: flow.createFlow.id, d: flowDoc('Welcome') });
+  const audioId = randomUUID();
+  await t.kefu.commands.handle(streams.audio(instanceId, audioId), audioFileDecider, {
+    type: 'RecordAudioUpload',
+    data: { audioId, name: 'Welcome', durationMs: 1000, sampleRate: 8000, sizeBytes: 16_044 },
+    metadata: { now: new Date().toISOString(), instanceId, actor: 'test', correlationId: randomUUID() },
+  });
+  await t.ok(adminKey, 'mutation { createTrunk(input: { name: "Carrier", allowedAddresses: ["203.0.113.0/24"], username: "kefu", password: "trunk-secret" }) { id } }');
+  await t.ok(adminKey, 'mutation { submitQualification(input: { companyName: "Co", registrationNumber: "1", documents: ["d"] }) { id } }');
+  await t.ok(operatorToken, 'mutation($id: ID!) { reviewQualification(input: { instanceId: $id, approve: true }) { id } }', { id: instanceId });
+  await t.ok(adminKey, 'mutation($f: ID!) { bindNumber(input: { number: "+864001230000", flowId: $f }) { number } }', { f: flow.createFlow.id });
+  await t.ok(adminKey, 'mutation($a: ID!) { setAgentSipCredentials(input: { agentId: $a, password: "sip-password" }) { username } }', { a: ann.id });
+  // A phone call as the SIP side drives it (callRecords): keys, a recording, hung up, the recording completed.
+  const callId = randomUUID();
+  const recordingId = randomUUID();
+  const callCommand = (type: ContactCommand['type'], data: Record<string, unknown>) =>
+    t.kefu.commands.handle(streams.contact(instanceId, callId), contactDecider, {
+      type,
+      data: { contactId: callId, ...data },
+      metadata: { now: new Date().toISOString(), instanceId, actor: 'system:sip', correlationId: randomUUID() },
+    } as ContactCommand);
+  await callCommand('CreateContact', {
+    channel: 'PHONE',
+    direction: 'IN',
+    customer: { kind: 'PHONE', id: '+8613800000003', name: null },
+    data: {},
+    call: { callId: 'rebuild@trunk', direction: 'IN', from: '+8613800000003', to: '+864001234567', trunkId: null, node: 'node-a' },
+  });
+  await callCommand('StartFlow', { flowId: null });
+  await callCommand('PressKey', { key: '2', label: 'Support' });
+  await callCommand('StartRecording', { recordingId, agentId: null });
+  await callCommand('EndContact', { reason: 'customerHangUp', endedBy: 'CUSTOMER', agentId: null });
+  const done = await callCommand('CompleteRecording', { recordingId, durationMs: 900, bytes: 14_444 });
+  await t.kefu.projections.waitFor(done.position!);
 }
 
 describe('rebuilding projections', () => {

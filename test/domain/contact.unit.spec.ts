@@ -158,6 +158,9 @@ describe('contact decider', () => {
         missedAgentIds: [],
         lastAgentMessageAt: null,
         lastCustomerMessageAt: null,
+        call: null,
+        recordingIds: [],
+        completedRecordingIds: [],
       });
     });
 

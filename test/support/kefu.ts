@@ -18,6 +18,8 @@ export interface TestKefu {
   ok<T = Record<string, unknown>>(token: string | null, query: string, variables?: Record<string, unknown>): Promise<T>;
   close(): Promise<void>;
   databaseUrl: string | null;
+  /** Where this Kefu reads call recordings: `<KEFU_DATA_DIR>/recordings` (a temp dir). */
+  recordingsDir: string;
 }
 
 export interface GqlResult<T> {
@@ -27,7 +29,8 @@ export interface GqlResult<T> {
 }
 
 export async function startTestKefu(options: { database?: 'pglite' | 'postgres'; nats?: boolean; listen?: boolean; env?: Record<string, string> } = {}): Promise<TestKefu> {
-  const env: Record<string, string> = { KEFU_OPERATOR_TOKEN: operatorToken, LOG_LEVEL: 'silent', PORT: '0', ...options.env };
+  // SIP stays off unless a test turns it on with its own port: parallel suites would fight over 5060.
+  const env: Record<string, string> = { KEFU_OPERATOR_TOKEN: operatorToken, LOG_LEVEL: 'silent', PORT: '0', KEFU_SIP: 'off', ...options.env };
   let cleanup: () => Promise<void>;
   let databaseUrl: string | null = null;
   if (options.database === 'postgres') {
@@ -35,7 +38,13 @@ export async function startTestKefu(options: { database?: 'pglite' | 'postgres';
     await schema.client.close();
     env.DATABASE_URL = schema.url;
     databaseUrl = schema.url;
-    cleanup = schema.drop;
+    // Files (recordings, uploads) still go to a temp dir, never to ./data.
+    const files = mkdtempSync(path.join(tmpdir(), 'kefu-test-files-'));
+    env.KEFU_DATA_DIR ??= files;
+    cleanup = async () => {
+      await schema.drop();
+      rmSync(files, { recursive: true, force: true });
+    };
   } else {
     const dir = mkdtempSync(path.join(tmpdir(), 'kefu-test-'));
     env.KEFU_DATA_DIR = dir;
@@ -56,6 +65,7 @@ export async function startTestKefu(options: { database?: 'pglite' | 'postgres';
   return {
     kefu,
     databaseUrl,
+    recordingsDir: path.resolve(kefu.config.KEFU_DATA_DIR, 'recordings'),
     gql,
     async ok<T>(token: string | null, query: string, variables?: Record<string, unknown>) {
       const r = await gql<T>(token, query, variables);

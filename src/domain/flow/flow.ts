@@ -1,0 +1,46 @@
+// A flow (PH-15, OL-13): a named, versioned flow document. Saving a changed document publishes a new
+// version; old versions stay readable. One stream per flow: `flow-<instanceId>.<flowId>`.
+import type { DomainEvent } from '../decider.ts';
+import type { FlowDocument } from './flow-document.ts';
+
+export const flowKinds = ['IVR'] as const;
+export type FlowKind = (typeof flowKinds)[number];
+
+export type FlowEvent =
+  | DomainEvent<'FlowCreated', { flowId: string; name: string; kind: FlowKind; definition: FlowDocument }>
+  | DomainEvent<'FlowRenamed', { name: string }>
+  | DomainEvent<'FlowVersionPublished', { version: number; definition: FlowDocument }>
+  | DomainEvent<'FlowDeleted', Record<string, never>>;
+
+export interface ActiveFlow {
+  status: 'active';
+  id: string;
+  name: string;
+  kind: FlowKind;
+  /** The current version: 1 at creation. */
+  version: number;
+  definition: FlowDocument;
+}
+
+export type FlowState = { status: 'none' } | ActiveFlow | { status: 'deleted'; id: string };
+
+export const initialFlowState = (): FlowState => ({ status: 'none' });
+
+export function evolveFlow(state: FlowState, event: FlowEvent): FlowState {
+  switch (event.type) {
+    case 'FlowCreated': {
+      const d = event.data;
+      return { status: 'active', id: d.flowId, name: d.name, kind: d.kind, version: 1, definition: d.definition };
+    }
+    case 'FlowRenamed':
+      return state.status === 'active' ? { ...state, name: event.data.name } : state;
+    case 'FlowVersionPublished':
+      return state.status === 'active' ? { ...state, version: event.data.version, definition: event.data.definition } : state;
+    case 'FlowDeleted':
+      return state.status === 'active' ? { status: 'deleted', id: state.id } : state;
+    default: {
+      const unknown: never = event;
+      return unknown;
+    }
+  }
+}

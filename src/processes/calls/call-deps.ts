@@ -1,0 +1,36 @@
+// What a call session needs from the rest of Kefu, passed in (no globals), so a test can see every seam.
+import type { Logger } from 'pino';
+import type { CommandHandler } from '../../adapters/eventstore/command-handler.ts';
+import type { MediaEngine } from '../../adapters/media/media-port.ts';
+import type { OutboundCall } from '../../adapters/sip/outbound-call.ts';
+import type { Prompt } from '../../domain/flow/flow-document.ts';
+import type { FlowDocument } from '../../domain/flow/flow-document.ts';
+import type { ContactWatch } from './contact-watch.ts';
+
+/** The SIP side a session drives: ringing agents' phones. */
+export interface AgentPhones {
+  /** The agent's registered devices now (none when no phone is registered). */
+  devicesOf(agentId: string): { contactUri: string; via: { address: string; port: number; transport: 'udp' | 'tcp' }; label: string }[];
+  call(
+    target: { uri: string; via?: { address: string; port: number; transport: 'udp' | 'tcp' } },
+    o: { from: string; fromName?: string; sdp: string; headers?: Record<string, string> },
+  ): OutboundCall;
+}
+
+export interface CallDeps {
+  commands: CommandHandler;
+  media: MediaEngine;
+  phones: AgentPhones;
+  watch: ContactWatch;
+  /** Audio for a prompt (an uploaded file or text to speech), 8 kHz mono. */
+  promptAudio(instanceId: string, prompt: Prompt): Promise<Int16Array>;
+  holdMusic: Int16Array;
+  loadFlow(instanceId: string, flowId: string): Promise<FlowDocument | null>;
+  isBlacklisted(instanceId: string, caller: string, now: Date): Promise<boolean>;
+  /** Where this call's recording goes (the folder is created). */
+  recordingPath(instanceId: string, recordingId: string): Promise<string>;
+  /** This SIP node's name, kept on each call so a restart ends the calls it held. */
+  node: string;
+  logger: Logger;
+  clock: () => Date;
+}

@@ -1,0 +1,331 @@
+// One inbound phone call (PH-1, PH-6, PH-7, PH-9, PH-10, PH-12): trunk → blacklist → contact → IVR → queue
+// with hold music → the router's offers ring agents' phones → answer → bridged and recorded → hang-up.
+// The session turns SIP and media into contact commands and follows the contact's events; it never chooses
+// an agent (the router does) and never times an offer out (the router's durable timers do).
+import { randomUUID } from 'node:crypto';
+import type { RtpLeg } from '../../adapters/media/media-port.ts';
+import { buildSdp, negotiate, parseSdp, SdpError } from '../../adapters/media/sdp.ts';
+import type { InboundCall } from '../../adapters/sip/inbound-call.ts';
+import type { OutboundCall } from '../../adapters/sip/outbound-call.ts';
+import type { ContactEvent } from '../../domain/contact/contact.ts';
+import { contactDecider, type ContactCommand } from '../../domain/contact/contact.decide.ts';
+import type { CommandMetadata } from '../../domain/decider.ts';
+import { DomainError } from '../../domain/errors.ts';
+import type { RecordedEvent } from '../../domain/ports/event-store.ts';
+import { streams } from '../../domain/streams.ts';
+import type { CallDeps } from './call-deps.ts';
+import { RecordedBridge } from './tasks/bridge-call.ts';
+import { AgentRing } from './tasks/ring-agent.ts';
+import { runIvr } from './tasks/run-ivr.ts';
+
+type Phase = 'starting' | 'ivr' | 'queued' | 'talking' | 'ended';
+
+/** Why a contact ended, in the words CCC users know, by where the caller was when they hung up. */
+const giveUpReason: Record<Phase, string> = {
+  starting: 'ivrGiveUp',
+  ivr: 'ivrGiveUp',
+  queued: 'waitingGiveUp',
+  talking: 'ok',
+  ended: 'ok',
+};
+
+export class InboundCallSession {
+  readonly contactId = randomUUID();
+  private readonly deps: CallDeps;
+  private readonly call: InboundCall;
+  private readonly stream: string;
+  private readonly gone = new AbortController();
+  private phase: Phase = 'starting';
+  private customerLeg: RtpLeg | null = null;
+  /** Agents ringing for the open offer, by agent id. */
+  private readonly rings = new Map<string, AgentRing>();
+  private talking: { ring: AgentRing; bridge: RecordedBridge | null } | null = null;
+  private unwatch: () => void = () => undefined;
+  private finished: Promise<void> | null = null;
+  private contactCreated = false;
+  /** Contact events run one at a time, in order. */
+  private line: Promise<void> = Promise.resolve();
+
+  constructor(deps: CallDeps, call: InboundCall) {
+    this.deps = deps;
+    this.call = call;
+    this.stream = streams.contact(call.instanceId, this.contactId);
+  }
+
+  get instanceId(): string {
+    return this.call.instanceId;
+  }
+
+  private metadata = (): CommandMetadata => ({
+    now: this.deps.clock().toISOString(),
+    instanceId: this.call.instanceId,
+    actor: 'system:sip',
+    correlationId: this.contactId,
+  });
+
+  private async command(command: ContactCommand): Promise<boolean> {
+    try {
+      await this.deps.commands.handle(this.stream, contactDecider, command);
+      return true;
+    } catch (err) {
+      // A race lost to the router, the API or the other party (the offer moved on, the contact already ended).
+      if (err instanceof DomainError) {
+        this.deps.logger.debug({ err, contactId: this.contactId, command: command.type }, 'call command refused');
+        return false;
+      }
+      throw err;
+    }
+  }
+
+  async run(): Promise<void> {
+    const call = this.call;
+    let offer;
+    try {
+      offer = negotiate(parseSdp(call.remoteSdp));
+    } catch (err) {
+      if (err instanceof SdpError) {
+        call.reject(488, 'Not Acceptable Here');
+        return;
+      }
+      throw err;
+    }
+    call.on('ended', (by) => {
+      if (by === 'remote') this.enqueue(() => this.customerHungUp());
+    });
+    call.on('dtmf', (digit) => this.customerLeg?.injectDtmf(digit));
+    this.unwatch = this.deps.watch.watch(this.stream, (e) => this.enqueue(() => this.onContactEvent(e)));
+
+    const now = this.deps.clock();
+    const customer = { kind: 'PHONE' as const, id: call.from, name: call.fromDisplayName };
+    await this.deps.commands.handle(this.stream, contactDecider, {
+      type: 'CreateContact',
+      data: {
+        contactId: this.contactId,
+        channel: 'PHONE',
+        direction: 'IN',
+        customer,
+        data: { callee: call.to },
+        call: { callId: call.callId, direction: 'IN', from: call.from, to: call.to, trunkId: call.trunkId, node: this.deps.node },
+      },
+      metadata: this.metadata(),
+    });
+    this.contactCreated = true;
+    if (this.gone.signal.aborted) return;
+
+    if (await this.deps.isBlacklisted(call.instanceId, call.from, now)) {
+      await this.command({ type: 'RejectContact', data: { contactId: this.contactId, reason: 'BLACKLISTED' }, metadata: this.metadata() });
+      this.phase = 'ended';
+      call.reject(603, 'Decline');
+      await this.finish();
+      return;
+    }
+
+    const leg = await this.deps.media.openLeg(`customer ${call.from}`);
+    this.customerLeg = leg;
+    const remote = parseSdp(call.remoteSdp);
+    leg.setRemote({ address: remote.address, port: remote.port }, offer.codec, offer.payloadType, offer.dtmfPayloadType);
+    await call.answer(buildSdp({ address: leg.local.address, port: leg.local.port, codec: offer.codec, payloadType: offer.payloadType, dtmfPayloadType: offer.dtmfPayloadType }));
+    if (this.gone.signal.aborted) return;
+
+    this.phase = 'ivr';
+    const flow = call.flowId ? await this.deps.loadFlow(call.instanceId, call.flowId) : null;
+    await this.command({ type: 'StartFlow', data: { contactId: this.contactId, flowId: call.flowId }, metadata: this.metadata() });
+    if (!flow) {
+      await this.systemHangup('ivrEnd');
+      return;
+    }
+    const outcome = await runIvr(this.deps, { instanceId: call.instanceId, contactId: this.contactId, flow, leg, metadata: this.metadata, gone: this.gone.signal });
+    if (outcome.type === 'gone' || this.phase !== 'ivr') return;
+    if (outcome.type === 'hangup') {
+      await this.systemHangup(outcome.reason === 'flowError' ? 'systemError' : outcome.reason);
+      return;
+    }
+    leg.play(this.deps.holdMusic, { loop: true });
+    this.phase = 'queued';
+    const queued = await this.command({
+      type: 'QueueContact',
+      data: { contactId: this.contactId, skillGroupId: outcome.skillGroupId, priority: outcome.priority },
+      metadata: this.metadata(),
+    });
+    if (!queued && this.phase === 'queued') await this.systemHangup('systemError');
+  }
+
+  /** Runs `job` after the session's earlier jobs; a failure ends the call rather than leaving it in silence. */
+  private enqueue(job: () => Promise<void>): void {
+    this.line = this.line.then(job).catch(async (err: unknown) => {
+      this.deps.logger.error({ err, contactId: this.contactId }, 'call session failed');
+      await this.systemHangup('systemError').catch(() => undefined);
+    });
+  }
+
+  private async onContactEvent(e: RecordedEvent): Promise<void> {
+    const event = { type: e.type, data: e.data } as ContactEvent;
+    if (this.phase === 'ended') return;
+    switch (event.type) {
+      case 'ContactOffered':
+        for (const agentId of event.data.agentIds) await this.ringAgent(event.data.offerId, agentId);
+        break;
+      case 'ContactOfferDeclined':
+        await this.stopRing(event.data.agentId, event.data.offerId);
+        break;
+      case 'ContactOfferTimedOut':
+      case 'ContactOfferWithdrawn':
+        for (const agentId of event.data.agentIds) await this.stopRing(agentId, event.data.offerId);
+        break;
+      case 'ContactTransferred':
+        // Blind transfer: the agent's leg goes, the caller waits with music for the next offer.
+        await this.stopTalking();
+        this.phase = 'queued';
+        this.customerLeg?.play(this.deps.holdMusic, { loop: true });
+        break;
+      case 'ContactEnded':
+      case 'ContactRejected':
+        // Ended elsewhere (the API, the router's queue limits): hang up both sides.
+        this.phase = 'ended';
+        await this.call.hangup().catch(() => undefined);
+        await this.finish();
+        break;
+      default:
+        break;
+    }
+  }
+
+  private async ringAgent(offerId: string, agentId: string): Promise<void> {
+    if (this.phase !== 'queued' || this.rings.has(agentId)) return;
+    const ring = await AgentRing.start(
+      this.deps,
+      { agentId, offerId, callerId: this.call.from, callerName: this.call.fromDisplayName, contactId: this.contactId },
+      {
+        ringing: (address) =>
+          this.enqueue(async () => {
+            await this.command({ type: 'RingAgentLeg', data: { contactId: this.contactId, offerId, agentId, device: 'SIP_PHONE', address }, metadata: this.metadata() });
+          }),
+        answered: (call, sdp) => this.enqueue(() => this.agentAnswered(ring!, call, sdp)),
+        failed: () =>
+          this.enqueue(async () => {
+            await this.command({ type: 'DeclineOffer', data: { contactId: this.contactId, offerId, agentId }, metadata: this.metadata() });
+          }),
+        hungUp: () => this.enqueue(() => this.agentHungUp(agentId)),
+      },
+    );
+    if (!ring) {
+      // No phone registered: the offer goes on to someone who can take the call.
+      this.deps.logger.info({ agentId, contactId: this.contactId }, 'agent has no registered phone; declining the offer');
+      await this.command({ type: 'DeclineOffer', data: { contactId: this.contactId, offerId, agentId }, metadata: this.metadata() });
+      return;
+    }
+    this.rings.set(agentId, ring);
+  }
+
+  private async stopRing(agentId: string, offerId: string): Promise<void> {
+    const ring = this.rings.get(agentId);
+    if (!ring || ring.offerId !== offerId || this.talking?.ring === ring) return;
+    this.rings.delete(agentId);
+    await ring.stop();
+  }
+
+  private async agentAnswered(ring: AgentRing, call: OutboundCall, sdp: string): Promise<void> {
+    const leg = this.customerLeg;
+    if (this.phase !== 'queued' || this.rings.get(ring.agentId) !== ring || !leg) {
+      await call.hangup().catch(() => undefined);
+      return;
+    }
+    let answer;
+    try {
+      const description = parseSdp(sdp);
+      answer = { description, ...negotiate(description) };
+    } catch (err) {
+      if (!(err instanceof SdpError)) throw err;
+      this.deps.logger.warn({ err, agentId: ring.agentId }, "agent phone answered with unusable SDP");
+      this.rings.delete(ring.agentId);
+      await ring.stop();
+      await this.command({ type: 'DeclineOffer', data: { contactId: this.contactId, offerId: ring.offerId, agentId: ring.agentId }, metadata: this.metadata() });
+      return;
+    }
+    const accepted = await this.command({
+      type: 'AcceptOffer',
+      data: { contactId: this.contactId, offerId: ring.offerId, agentId: ring.agentId },
+      metadata: this.metadata(),
+    });
+    if (!accepted || this.phase !== 'queued') {
+      this.rings.delete(ring.agentId);
+      await ring.stop();
+      return;
+    }
+    this.phase = 'talking';
+    ring.leg.setRemote({ address: answer.description.address, port: answer.description.port }, answer.codec, answer.payloadType, answer.dtmfPayloadType);
+    this.talking = { ring, bridge: null };
+    for (const [agentId, other] of this.rings) {
+      if (other !== ring) {
+        this.rings.delete(agentId);
+        await other.stop();
+      }
+    }
+    this.talking.bridge = await RecordedBridge.start(this.deps, {
+      instanceId: this.call.instanceId,
+      contactId: this.contactId,
+      agentId: ring.agentId,
+      customer: leg,
+      agent: ring.leg,
+      metadata: this.metadata,
+    });
+  }
+
+  private async agentHungUp(agentId: string): Promise<void> {
+    if (this.phase !== 'talking' || this.talking?.ring.agentId !== agentId) return;
+    this.phase = 'ended';
+    await this.command({ type: 'EndContact', data: { contactId: this.contactId, reason: 'ok', endedBy: 'AGENT', agentId }, metadata: this.metadata() });
+    await this.call.hangup().catch(() => undefined);
+    await this.finish();
+  }
+
+  private async customerHungUp(): Promise<void> {
+    this.gone.abort();
+    if (this.phase === 'ended') return;
+    const reason = this.phase === 'queued' && this.rings.size > 0 ? 'ringingGiveUp' : giveUpReason[this.phase];
+    this.phase = 'ended';
+    if (this.contactCreated) {
+      await this.command({ type: 'EndContact', data: { contactId: this.contactId, reason, endedBy: 'CUSTOMER', agentId: null }, metadata: this.metadata() });
+    }
+    await this.finish();
+  }
+
+  /** Kefu ends the call: a flow hang-up, an error, or shutdown. */
+  async systemHangup(reason: string): Promise<void> {
+    if (this.phase === 'ended') return;
+    this.phase = 'ended';
+    this.gone.abort();
+    if (this.contactCreated) {
+      await this.command({ type: 'EndContact', data: { contactId: this.contactId, reason, endedBy: 'SYSTEM', agentId: null }, metadata: this.metadata() });
+    }
+    await this.call.hangup().catch(() => undefined);
+    await this.finish();
+  }
+
+  private async stopTalking(): Promise<void> {
+    const talking = this.talking;
+    this.talking = null;
+    if (!talking) return;
+    this.rings.delete(talking.ring.agentId);
+    await talking.bridge?.stop();
+    await talking.ring.stop();
+  }
+
+  /** Frees everything the call holds; the recording is completed. Runs once. */
+  finish(): Promise<void> {
+    this.finished ??= (async () => {
+      this.gone.abort();
+      this.unwatch();
+      await this.stopTalking();
+      for (const ring of this.rings.values()) await ring.stop();
+      this.rings.clear();
+      await this.customerLeg?.close();
+    })();
+    return this.finished;
+  }
+
+  /** Resolves when the call has ended and everything is freed. */
+  get done(): Promise<void> {
+    return this.finished ?? Promise.resolve();
+  }
+}

@@ -1,0 +1,386 @@
+// callRecords: one row per phone call (a contact with a CallStarted), as contact center users know a call
+// record (CCC's TelCdrInfo): numbers, the times of each stage and their durations, how it ended and who
+// hung up, the skill groups, the serving agent, the keys pressed, the recording, and one leg per agent it
+// rang. Contacts without a call are ignored. Every handler is idempotent: applied twice, the row is the same.
+import type { Selectable, Transaction, Updateable } from 'kysely';
+import type { AgentDevice, ContactEvent, RejectReason } from '../../domain/contact/contact.ts';
+import type { Projection } from '../projection.ts';
+import type { ReadModelDb } from '../read-model-db.ts';
+
+export type CallRecordRow = Selectable<ReadModelDb['call_records']>;
+export type CallRecordingRow = Selectable<ReadModelDb['call_recordings']>;
+
+/** A call record changed (for a future subscription): `{ contactId }`. */
+export const callRecordsTopic = (instanceId: string) => `kefu.${instanceId}.callRecords`;
+
+export type CallLegResult = 'ANSWERED' | 'NO_ANSWER' | 'DECLINED' | 'WITHDRAWN' | 'CANCELLED';
+
+/** One agent leg: an agent's device rang for an offer of the call (CCC's "serve participant"). */
+export interface CallLeg {
+  /** 1, 2, … in the order the agents were offered the call. */
+  sequence: number;
+  agentId: string;
+  offerId: string;
+  /** The skill group the call was offered from. */
+  skillGroupId: string | null;
+  device: AgentDevice;
+  /** The SIP address or number that rang, once the media side reports it. */
+  address: string | null;
+  ringAt: string;
+  acceptAt: string | null;
+  endAt: string | null;
+  /** Null while it rings; ANSWERED from the accept on (endAt set when the agent's part ends). */
+  result: CallLegResult | null;
+  transferredFromAgentId: string | null;
+  transferredToAgentId: string | null;
+  transferredToSkillGroupId: string | null;
+}
+
+export interface CallKey {
+  key: string;
+  label: string | null;
+  at: string;
+}
+
+/** The end status CCC users know for a contact turned away before any agent. */
+export const rejectEndStatus: Record<RejectReason, string> = {
+  BLACKLISTED: 'blacklisted',
+  NO_AGENT: 'noAgentOnline',
+  AFTER_HOURS: 'afterHours',
+  QUEUE_FULL: 'queueFull',
+  QUEUE_TIMEOUT: 'queueTimeout',
+};
+
+type Trx = Transaction<ReadModelDb>;
+type Of<T extends ContactEvent['type']> = Extract<ContactEvent, { type: T }>['data'];
+type Patch = Updateable<ReadModelDb['call_records']>;
+interface Ref {
+  instanceId: string;
+  contactId: string;
+  /** When the event happened (metadata.occurredAt), for events without their own time. */
+  at: string;
+}
+
+const handled: ContactEvent['type'][] = [
+  'CallStarted',
+  'ContactRejected',
+  'ContactFlowStarted',
+  'ContactKeyPressed',
+  'ContactQueued',
+  'ContactOffered',
+  'ContactOfferDeclined',
+  'ContactOfferTimedOut',
+  'ContactOfferWithdrawn',
+  'ContactAccepted',
+  'ContactTransferred',
+  'ContactEnded',
+  'CallAgentLegRinging',
+  'CallRecordingStarted',
+  'CallRecordingCompleted',
+];
+
+export const callRecordsProjection: Projection = {
+  name: 'callRecords',
+  tables: ['call_records', 'call_recordings'],
+  eventTypes: new Set(handled),
+  async apply(trx, e, changes) {
+    const event = { type: e.type, data: e.data } as ContactEvent;
+    const ref: Ref = { instanceId: e.metadata.instanceId, contactId: e.streamId.slice(e.streamId.indexOf('.') + 1), at: e.metadata.occurredAt };
+    const changed = await project(trx, ref, event);
+    if (changed) changes.publish(callRecordsTopic(ref.instanceId), { contactId: ref.contactId });
+  },
+};
+
+/** Applies one event; true when a call record (or recording) may have changed. */
+function project(trx: Trx, ref: Ref, event: ContactEvent): Promise<boolean> {
+  switch (event.type) {
+    case 'CallStarted':
+      return projectCallStarted(trx, ref, event.data);
+    case 'ContactRejected':
+      return projectContactRejected(trx, ref, event.data);
+    case 'ContactFlowStarted':
+      return projectContactFlowStarted(trx, ref, event.data);
+    case 'ContactKeyPressed':
+      return projectContactKeyPressed(trx, ref, event.data);
+    case 'ContactQueued':
+      return projectContactQueued(trx, ref, event.data);
+    case 'ContactOffered':
+      return projectContactOffered(trx, ref, event.data);
+    case 'ContactOfferDeclined':
+      return projectContactOfferDeclined(trx, ref, event.data);
+    case 'ContactOfferTimedOut':
+      return projectContactOfferTimedOut(trx, ref, event.data);
+    case 'ContactOfferWithdrawn':
+      return projectContactOfferWithdrawn(trx, ref, event.data);
+    case 'ContactAccepted':
+      return projectContactAccepted(trx, ref, event.data);
+    case 'ContactTransferred':
+      return projectContactTransferred(trx, ref, event.data);
+    case 'ContactEnded':
+      return projectContactEnded(trx, ref, event.data);
+    case 'CallAgentLegRinging':
+      return projectCallAgentLegRinging(trx, ref, event.data);
+    case 'CallRecordingStarted':
+      return projectCallRecordingStarted(trx, ref, event.data);
+    case 'CallRecordingCompleted':
+      return projectCallRecordingCompleted(trx, ref, event.data);
+    case 'ContactCreated':
+    case 'ContactVariablesSet':
+    case 'ContactMessageRecorded':
+      // Not part of a call record (the CallStarted that follows ContactCreated makes the row).
+      return Promise.resolve(false);
+    default: {
+      const unknown: never = event;
+      return unknown;
+    }
+  }
+}
+
+/** Reads the call's row, lets `change` compute a patch from it, and writes it. No row (not a call): nothing. */
+async function patchRow(trx: Trx, ref: Ref, change: (row: CallRecordRow) => Patch | null): Promise<boolean> {
+  const row = await trx
+    .selectFrom('call_records')
+    .selectAll()
+    .where('instance_id', '=', ref.instanceId)
+    .where('contact_id', '=', ref.contactId)
+    .executeTakeFirst();
+  if (!row) return false;
+  const patch = change(row);
+  if (!patch) return false;
+  await trx
+    .updateTable('call_records')
+    .set({ ...patch, updated_at: ref.at })
+    .where('instance_id', '=', ref.instanceId)
+    .where('contact_id', '=', ref.contactId)
+    .execute();
+  return true;
+}
+
+const iso = (v: Date | string) => new Date(v).toISOString();
+
+/** Whole seconds from `from` to `to` (never negative); null when the stage did not happen. */
+export function secondsBetween(from: Date | string | null, to: Date | string | null): number | null {
+  if (!from || !to) return null;
+  return Math.max(0, Math.round((new Date(to).getTime() - new Date(from).getTime()) / 1000));
+}
+
+type Times = Pick<CallRecordRow, 'flow_started_at' | 'queued_at' | 'ring_at' | 'accepted_at'>;
+
+/** The stage durations of an ended call: IVR until queued, queue and ring until accepted, talk until the end. */
+export function callDurations(r: Times, endedAt: string) {
+  return {
+    ivr_seconds: secondsBetween(r.flow_started_at, r.queued_at ?? endedAt),
+    queue_seconds: secondsBetween(r.queued_at, r.accepted_at ?? endedAt),
+    ring_seconds: secondsBetween(r.ring_at, r.accepted_at ?? endedAt),
+    talk_seconds: secondsBetween(r.accepted_at, endedAt),
+  };
+}
+
+function withAgents(row: CallRecordRow, agentIds: string[]): string[] | undefined {
+  const merged = [...new Set([...row.agent_ids, ...agentIds])];
+  return merged.length === row.agent_ids.length ? undefined : merged;
+}
+
+/** Legs with those matching `match` changed by `change`; null when none matched. */
+function updateLegs(legs: CallLeg[], match: (leg: CallLeg) => boolean, change: (leg: CallLeg) => Partial<CallLeg>): CallLeg[] | null {
+  let hit = false;
+  const out = legs.map((leg) => {
+    if (!match(leg)) return leg;
+    hit = true;
+    return { ...leg, ...change(leg) };
+  });
+  return hit ? out : null;
+}
+
+/** When the call ends: the answered leg still open ends, legs still ringing are cancelled. */
+function closeOpenLegs(legs: CallLeg[], at: string): CallLeg[] {
+  return legs.map((leg) => {
+    if (leg.result === null) return { ...leg, result: 'CANCELLED', endAt: at };
+    if (leg.result === 'ANSWERED' && leg.endAt === null) return { ...leg, endAt: at };
+    return leg;
+  });
+}
+
+function newLeg(legs: CallLeg[], fields: Pick<CallLeg, 'agentId' | 'offerId' | 'skillGroupId' | 'ringAt' | 'transferredFromAgentId'>): CallLeg {
+  return {
+    sequence: legs.length + 1,
+    device: 'SIP_PHONE',
+    address: null,
+    acceptAt: null,
+    endAt: null,
+    result: null,
+    transferredToAgentId: null,
+    transferredToSkillGroupId: null,
+    ...fields,
+  };
+}
+
+async function projectCallStarted(trx: Trx, ref: Ref, d: Of<'CallStarted'>): Promise<boolean> {
+  const r = await trx
+    .insertInto('call_records')
+    .values({
+      instance_id: ref.instanceId,
+      contact_id: ref.contactId,
+      call_id: d.callId,
+      direction: d.direction,
+      caller: d.from,
+      callee: d.to,
+      trunk_id: d.trunkId,
+      node: d.node,
+      started_at: d.at,
+      keys: '[]',
+      legs: '[]',
+      updated_at: ref.at,
+    })
+    .onConflict((c) => c.columns(['instance_id', 'contact_id']).doNothing())
+    .executeTakeFirst();
+  return Number(r.numInsertedOrUpdatedRows ?? 0n) > 0;
+}
+
+function projectContactFlowStarted(trx: Trx, ref: Ref, d: Of<'ContactFlowStarted'>) {
+  return patchRow(trx, ref, (row) => ({ flow_id: row.flow_id ?? d.flowId, flow_started_at: row.flow_started_at ?? ref.at }));
+}
+
+function projectContactKeyPressed(trx: Trx, ref: Ref, d: Of<'ContactKeyPressed'>) {
+  return patchRow(trx, ref, (row) => {
+    const keys = row.keys;
+    if (keys.some((k) => k.at === d.at && k.key === d.key)) return null;
+    return { keys: JSON.stringify([...keys, { key: d.key, label: d.label, at: d.at } satisfies CallKey]) };
+  });
+}
+
+function projectContactQueued(trx: Trx, ref: Ref, d: Of<'ContactQueued'>) {
+  // The first queue is the one the call record names; an overflow moves the current one.
+  return patchRow(trx, ref, (row) => ({
+    queued_at: row.queued_at ?? d.queuedAt,
+    skill_group_id: row.skill_group_id ?? d.skillGroupId,
+    current_skill_group_id: d.skillGroupId,
+  }));
+}
+
+function projectContactOffered(trx: Trx, ref: Ref, d: Of<'ContactOffered'>) {
+  return patchRow(trx, ref, (row) => {
+    const legs = [...row.legs];
+    for (const agentId of d.agentIds) {
+      if (legs.some((l) => l.offerId === d.offerId && l.agentId === agentId)) continue;
+      legs.push(
+        newLeg(legs, {
+          agentId,
+          offerId: d.offerId,
+          skillGroupId: row.current_skill_group_id,
+          ringAt: ref.at,
+          transferredFromAgentId: d.transfer?.fromAgentId ?? null,
+        }),
+      );
+    }
+    const agentIds = withAgents(row, d.agentIds);
+    return { legs: JSON.stringify(legs), ring_at: row.ring_at ?? ref.at, ...(agentIds ? { agent_ids: agentIds } : {}) };
+  });
+}
+
+function endRinging(trx: Trx, ref: Ref, offerId: string, agentIds: string[], result: CallLegResult) {
+  return patchRow(trx, ref, (row) => {
+    const legs = updateLegs(row.legs, (l) => l.offerId === offerId && agentIds.includes(l.agentId) && l.result === null, () => ({ result, endAt: ref.at }));
+    return legs ? { legs: JSON.stringify(legs) } : null;
+  });
+}
+
+function projectContactOfferDeclined(trx: Trx, ref: Ref, d: Of<'ContactOfferDeclined'>) {
+  return endRinging(trx, ref, d.offerId, [d.agentId], 'DECLINED');
+}
+
+function projectContactOfferTimedOut(trx: Trx, ref: Ref, d: Of<'ContactOfferTimedOut'>) {
+  return endRinging(trx, ref, d.offerId, d.agentIds, 'NO_ANSWER');
+}
+
+function projectContactOfferWithdrawn(trx: Trx, ref: Ref, d: Of<'ContactOfferWithdrawn'>) {
+  return endRinging(trx, ref, d.offerId, d.agentIds, 'WITHDRAWN');
+}
+
+function projectContactAccepted(trx: Trx, ref: Ref, d: Of<'ContactAccepted'>) {
+  return patchRow(trx, ref, (row) => {
+    const mine = (l: CallLeg) => l.offerId === d.offerId && l.agentId === d.agentId;
+    const legs = row.legs.some(mine)
+      ? row.legs
+      : [...row.legs, newLeg(row.legs, { agentId: d.agentId, offerId: d.offerId, skillGroupId: row.current_skill_group_id, ringAt: d.at, transferredFromAgentId: null })];
+    const answered = updateLegs(legs, (l) => mine(l) && (l.result === null || l.result === 'ANSWERED'), (l) => ({ result: 'ANSWERED', acceptAt: l.acceptAt ?? d.at })) ?? legs;
+    const leg = answered.find(mine)!;
+    const agentIds = withAgents(row, [d.agentId]);
+    return {
+      legs: JSON.stringify(answered),
+      agent_id: d.agentId,
+      accepted_at: row.accepted_at ?? d.at,
+      served_skill_group_id: leg.skillGroupId ?? row.current_skill_group_id,
+      ...(agentIds ? { agent_ids: agentIds } : {}),
+    };
+  });
+}
+
+function projectContactTransferred(trx: Trx, ref: Ref, d: Of<'ContactTransferred'>) {
+  return patchRow(trx, ref, (row) => {
+    const legs =
+      updateLegs(
+        row.legs,
+        (l) => l.agentId === d.fromAgentId && l.result === 'ANSWERED' && l.endAt === null,
+        () => ({ endAt: ref.at, transferredToAgentId: d.toAgentId, transferredToSkillGroupId: d.toSkillGroupId }),
+      ) ?? row.legs;
+    return { legs: JSON.stringify(legs), current_skill_group_id: d.toSkillGroupId ?? row.current_skill_group_id };
+  });
+}
+
+function projectContactEnded(trx: Trx, ref: Ref, d: Of<'ContactEnded'>) {
+  return patchRow(trx, ref, (row) => ({
+    legs: JSON.stringify(closeOpenLegs(row.legs, d.at)),
+    end_status: d.reason,
+    ended_by: d.endedBy,
+    ended_at: d.at,
+    ...callDurations(row, d.at),
+  }));
+}
+
+function projectContactRejected(trx: Trx, ref: Ref, d: Of<'ContactRejected'>) {
+  return patchRow(trx, ref, (row) => ({
+    legs: JSON.stringify(closeOpenLegs(row.legs, ref.at)),
+    end_status: rejectEndStatus[d.reason],
+    ended_by: 'SYSTEM',
+    ended_at: ref.at,
+    ...callDurations(row, ref.at),
+  }));
+}
+
+function projectCallAgentLegRinging(trx: Trx, ref: Ref, d: Of<'CallAgentLegRinging'>) {
+  return patchRow(trx, ref, (row) => {
+    const mine = (l: CallLeg) => l.offerId === d.offerId && l.agentId === d.agentId;
+    const legs = row.legs.some(mine)
+      ? row.legs
+      : [...row.legs, newLeg(row.legs, { agentId: d.agentId, offerId: d.offerId, skillGroupId: row.current_skill_group_id, ringAt: d.at, transferredFromAgentId: null })];
+    const rung = updateLegs(legs, mine, () => ({ device: d.device, address: d.address })) ?? legs;
+    const agentIds = withAgents(row, [d.agentId]);
+    const ringAt = row.ring_at && iso(row.ring_at) <= d.at ? row.ring_at : d.at;
+    return { legs: JSON.stringify(rung), ring_at: ringAt, ...(agentIds ? { agent_ids: agentIds } : {}) };
+  });
+}
+
+async function projectCallRecordingStarted(trx: Trx, ref: Ref, d: Of<'CallRecordingStarted'>) {
+  // The record names the call's first recording; call_recordings holds each of them.
+  const recorded = await patchRow(trx, ref, (row) => (row.recording_id ? null : { recording_id: d.recordingId, recording_status: 'RECORDING' }));
+  const r = await trx
+    .insertInto('call_recordings')
+    .values({ instance_id: ref.instanceId, id: d.recordingId, contact_id: ref.contactId, agent_id: d.agentId, status: 'RECORDING', started_at: d.at })
+    .onConflict((c) => c.columns(['instance_id', 'id']).doNothing())
+    .executeTakeFirst();
+  return recorded || Number(r.numInsertedOrUpdatedRows ?? 0n) > 0;
+}
+
+async function projectCallRecordingCompleted(trx: Trx, ref: Ref, d: Of<'CallRecordingCompleted'>) {
+  const r = await trx
+    .updateTable('call_recordings')
+    .set({ status: 'READY', completed_at: d.at, duration_ms: d.durationMs, bytes: d.bytes })
+    .where('instance_id', '=', ref.instanceId)
+    .where('id', '=', d.recordingId)
+    .executeTakeFirst();
+  const recorded = await patchRow(trx, ref, (row) =>
+    row.recording_id === d.recordingId ? { recording_status: 'READY', recording_duration_ms: d.durationMs, recording_bytes: d.bytes } : null,
+  );
+  return recorded || Number(r.numUpdatedRows) > 0;
+}

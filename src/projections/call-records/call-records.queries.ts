@@ -1,0 +1,66 @@
+// Reading call records. `onlyAgentId` narrows to the calls in which that agent had a leg (what an agent
+// may see); null reads every call of the instance.
+import { sql } from 'kysely';
+import type { ReadModel } from '../projection.ts';
+import type { CallRecordingRow, CallRecordRow } from './call-records.projection.ts';
+
+export interface CallRecordFilter {
+  from?: Date | null;
+  to?: Date | null;
+  agentId?: string | null;
+  number?: string | null;
+  endStatus?: string | null;
+  direction?: 'IN' | 'OUT' | null;
+}
+
+const hasAgent = (agentId: string) => sql<boolean>`agent_ids @> ARRAY[${agentId}]::text[]`;
+
+export async function findCallRecord(db: ReadModel, instanceId: string, contactId: string, onlyAgentId: string | null): Promise<CallRecordRow | undefined> {
+  let q = db.selectFrom('call_records').selectAll().where('instance_id', '=', instanceId).where('contact_id', '=', contactId);
+  if (onlyAgentId) q = q.where(hasAgent(onlyAgentId));
+  return q.executeTakeFirst();
+}
+
+/** A page of records, newest first; `after` is the (started_at, contact_id) of the previous page's last row. */
+export async function listCallRecords(
+  db: ReadModel,
+  instanceId: string,
+  options: { first: number; after: [string, string] | null; filter: CallRecordFilter; onlyAgentId: string | null },
+): Promise<CallRecordRow[]> {
+  const { filter: f } = options;
+  let q = db.selectFrom('call_records').selectAll().where('instance_id', '=', instanceId);
+  if (options.onlyAgentId) q = q.where(hasAgent(options.onlyAgentId));
+  if (f.agentId) q = q.where(hasAgent(f.agentId));
+  if (f.from) q = q.where('started_at', '>=', f.from);
+  if (f.to) q = q.where('started_at', '<', f.to);
+  if (f.number) {
+    const number = f.number;
+    q = q.where((eb) => eb.or([eb('caller', '=', number), eb('callee', '=', number)]));
+  }
+  if (f.endStatus) q = q.where('end_status', '=', f.endStatus);
+  if (f.direction) q = q.where('direction', '=', f.direction);
+  if (options.after) {
+    const [startedAt, contactId] = options.after;
+    q = q.where(sql<boolean>`(started_at, contact_id) < (${startedAt}::timestamptz, ${contactId})`);
+  }
+  return q.orderBy('started_at', 'desc').orderBy('contact_id', 'desc').limit(options.first).execute();
+}
+
+export function recordingsOfCall(db: ReadModel, instanceId: string, contactId: string): Promise<CallRecordingRow[]> {
+  return db
+    .selectFrom('call_recordings')
+    .selectAll()
+    .where('instance_id', '=', instanceId)
+    .where('contact_id', '=', contactId)
+    .orderBy('started_at')
+    .orderBy('id')
+    .execute();
+}
+
+/** A recording, if its call is one `onlyAgentId` may see. */
+export async function findRecording(db: ReadModel, instanceId: string, recordingId: string, onlyAgentId: string | null): Promise<CallRecordingRow | undefined> {
+  const recording = await db.selectFrom('call_recordings').selectAll().where('instance_id', '=', instanceId).where('id', '=', recordingId).executeTakeFirst();
+  if (!recording) return undefined;
+  if (onlyAgentId && !(await findCallRecord(db, instanceId, recording.contact_id, onlyAgentId))) return undefined;
+  return recording;
+}

@@ -1,0 +1,300 @@
+// A real inbound call end to end (PH-1, PH-6, PH-7, PH-9, PH-10, PH-12 to PH-15): SIPp as the carrier's
+// trunk gateway playing G.711 speech and RFC 2833 keys, SIPp as the agents' phones (registered with digest
+// auth, echoing RTP), Kefu in the middle with its IVR, queue, router, media bridge and recorder. Each test
+// checks the call record and the recording that users would look at.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
+import { wantPostgres } from '../support/services.ts';
+import { until } from '../support/until.ts';
+import { requireSipp, scenario, sipp } from './sipp.ts';
+import { analyseWav } from './wav-analysis.ts';
+
+const SIP_PORT = 25060;
+const kefuSip = `127.0.0.1:${SIP_PORT}`;
+const NUMBER = '+861012345678';
+const OFF_HOURS_NUMBER = '+861012340000';
+let nextPort = 26000;
+/** A SIPp signalling port and a media port of its own for each SIPp run. */
+const ports = () => {
+  nextPort += 10;
+  return { sip: nextPort, media: nextPort + 4 };
+};
+
+interface CallRecord {
+  contactId: string;
+  caller: string;
+  callee: string;
+  direction: string;
+  endStatus: string | null;
+  endedBy: string | null;
+  ivrSeconds: number | null;
+  queueSeconds: number | null;
+  ringSeconds: number | null;
+  talkSeconds: number | null;
+  startedAt: string;
+  acceptedAt: string | null;
+  endedAt: string | null;
+  keys: { key: string; label: string | null }[];
+  agent: { id: string } | null;
+  legs: { agentId: string; result: string | null; device: string }[];
+  recording: { id: string; status: string; durationMs: number | null; url: string | null } | null;
+}
+
+const recordFields = `contactId caller callee direction endStatus endedBy ivrSeconds queueSeconds ringSeconds talkSeconds startedAt acceptedAt endedAt
+  keys { key label } agent { id } legs { agentId result device } recording { id status durationMs url }`;
+
+describe('inbound phone calls through SIP trunks, the IVR and agents\' SIP phones', async () => {
+  const database = (await wantPostgres()) ? 'postgres' : 'pglite';
+  let t: TestKefu;
+  let s: Awaited<ReturnType<typeof seedInstance>> & { groupId: string };
+  const sipUser = (i: number) => `agent${i}-${process.pid}`;
+  const sipPassword = 'sip-secret-123';
+
+  beforeAll(async () => {
+    requireSipp();
+    t = await startTestKefu({
+      database,
+      env: { KEFU_SIP: 'on', KEFU_SIP_PORT: String(SIP_PORT), KEFU_SIP_BIND: '127.0.0.1', KEFU_RTP_PORT_MIN: '31000', KEFU_RTP_PORT_MAX: '31999' },
+    });
+    const seeded = await seedInstance(t, { agents: [{ name: 'Ann', login: 'ann' }, { name: 'Bob', login: 'bob' }] });
+    await t.ok(seeded.adminKey, 'mutation { submitQualification(input: { companyName: "Acme", registrationNumber: "91310000MA1", documents: ["licence.pdf"] }) { id } }');
+    await t.ok('test-operator-token-0123456789', 'mutation($id: ID!) { reviewQualification(input: { instanceId: $id, approve: true }) { id } }', { id: seeded.instanceId });
+    const g = await t.ok<{ createSkillGroup: { id: string } }>(
+      seeded.adminKey,
+      'mutation { createSkillGroup(input: { name: "Sales", channel: PHONE, strategy: LONGEST_IDLE, ringTimeoutSeconds: 5, wrapUpSeconds: 0, breakAfterMissedOffer: true }) { id } }',
+    );
+    const groupId = g.createSkillGroup.id;
+    for (const [i, a] of seeded.agents.entries()) {
+      await t.ok(seeded.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: groupId, a: a.id });
+      await t.ok(seeded.adminKey, 'mutation($input: SetAgentSipCredentialsInput!) { setAgentSipCredentials(input: $input) { username } }', {
+        input: { agentId: a.id, username: sipUser(i), password: sipPassword },
+      });
+    }
+    await t.ok(seeded.adminKey, 'mutation { createTrunk(input: { name: "Carrier", allowedAddresses: ["127.0.0.1/32"] }) { id } }');
+    const menu = await t.ok<{ createFlow: { id: string } }>(seeded.adminKey, 'mutation($input: CreateFlowInput!) { createFlow(input: $input) { id } }', {
+      input: {
+        name: 'Main menu',
+        kind: 'IVR',
+        definition: {
+          start: 'menu',
+          nodes: [
+            { id: 'menu', type: 'menu', prompt: { text: 'Welcome to Acme. For sales, press 1.' }, options: { '1': { next: 'sales', label: 'Sales' } }, timeoutSeconds: 8, retries: 1, onFailure: 'bye' },
+            { id: 'sales', type: 'route', skillGroupId: groupId },
+            { id: 'bye', type: 'hangup', prompt: { text: 'Goodbye.' } },
+          ],
+        },
+      },
+    });
+    const closed = await t.ok<{ createFlow: { id: string } }>(seeded.adminKey, 'mutation($input: CreateFlowInput!) { createFlow(input: $input) { id } }', {
+      input: {
+        name: 'Closed',
+        kind: 'IVR',
+        definition: {
+          start: 'hours',
+          nodes: [
+            // No opening hours at all: every call is out of hours.
+            { id: 'hours', type: 'businessHours', timeZone: 'Asia/Shanghai', weekly: [], open: 'sales', closed: 'closed' },
+            { id: 'sales', type: 'route', skillGroupId: groupId },
+            { id: 'closed', type: 'hangup', prompt: { text: 'We are closed. Please call again tomorrow.' }, reason: 'afterHours' },
+          ],
+        },
+      },
+    });
+    await t.ok(seeded.adminKey, 'mutation($n: String!, $f: ID!) { bindNumber(input: { number: $n, flowId: $f }) { number } }', { n: NUMBER, f: menu.createFlow.id });
+    await t.ok(seeded.adminKey, 'mutation($n: String!, $f: ID!) { bindNumber(input: { number: $n, flowId: $f }) { number } }', { n: OFF_HOURS_NUMBER, f: closed.createFlow.id });
+    s = { ...seeded, groupId };
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  /** Registers agent i's phone from a fresh port; returns the port, for the scenario that then answers there. */
+  async function registerPhone(i: number): Promise<{ sip: number; media: number }> {
+    const p = ports();
+    const run = await sipp({ scenarioFile: scenario('agent-registers.xml', { USER: sipUser(i), PASSWORD: sipPassword }), target: kefuSip, localPort: p.sip, mediaPort: p.media }).done;
+    expect(run.code, run.output).toBe(0);
+    return p;
+  }
+
+  async function setPresence(i: number, presence: 'AVAILABLE' | 'OFFLINE') {
+    await t.ok(s.agents[i]!.token, `mutation { setPresence(input: { presence: ${presence} }) { id } }`);
+  }
+
+  /** The newest call record from this caller, once it has ended and its recording (if any) is ready. */
+  async function endedRecord(caller: string, o: { recording: boolean }): Promise<CallRecord> {
+    const found = await until(
+      async () => {
+        const r = await t.ok<{ callRecords: { edges: { node: CallRecord }[] } }>(s.adminKey, `query($n: String!) { callRecords(first: 5, filter: { number: $n }) { edges { node { ${recordFields} } } } }`, { n: caller });
+        return r.callRecords.edges[0]?.node ?? null;
+      },
+      (r) => r !== null && r.endedAt !== null && (!o.recording || r.recording?.status === 'READY'),
+      20_000,
+    );
+    return found!;
+  }
+
+  const callerScenario = (caller: string, steps: { step: string; vars?: Record<string, string | number> }[], ending: { step: string; vars?: Record<string, string | number> }) =>
+    scenario('caller.xml', { CALLER: caller }, { STEPS: steps, ENDING: [ending] });
+  const pressOne = { step: 'press-key.xml', vars: { LISTEN_MS: 1200, KEY: '1', KEY_PCAP: '/usr/share/sip-tester/dtmf_2833_1.pcap' } };
+
+  it('answers, takes a menu key, queues, rings the agent\'s phone, bridges, records, and keeps a true call record', async () => {
+    const agentPorts = await registerPhone(0);
+    await setPresence(0, 'AVAILABLE');
+    // The agent's phone rings 1 s, answers, and echoes what it hears until the customer hangs up.
+    const agent = sipp({
+      scenarioFile: scenario('agent-answers.xml', { USER: sipUser(0), RING_MS: 1000 }, { CAPTURE: [], ENDING: [{ step: 'kefu-hangs-up.xml', vars: { WAIT_MS: 40_000 } }] }),
+      target: kefuSip,
+      localPort: agentPorts.sip,
+      mediaPort: agentPorts.media,
+      rtpEcho: true,
+    });
+    const caller = '13800000001';
+    const p = ports();
+    // The customer presses 1, speaks 7 s of G.711 A-law, stays 2 s more, and hangs up.
+    const customer = sipp({
+      scenarioFile: callerScenario(caller, [pressOne, { step: 'speak.xml' }, { step: 'pause.xml', vars: { MS: 9000 } }], { step: 'customer-hangs-up.xml' }),
+      target: kefuSip,
+      service: NUMBER,
+      localPort: p.sip,
+      mediaPort: p.media,
+    });
+    const [c, a] = await Promise.all([customer.done, agent.done]);
+    expect(c.code, c.output).toBe(0);
+    expect(a.code, a.output).toBe(0);
+
+    const record = await endedRecord(caller, { recording: true });
+    expect(record).toMatchObject({ caller, callee: NUMBER, direction: 'IN', endStatus: 'ok', endedBy: 'CUSTOMER', agent: { id: s.agents[0]!.id } });
+    expect(record.keys).toEqual([expect.objectContaining({ key: '1', label: 'Sales' })]);
+    expect(record.legs).toEqual([expect.objectContaining({ agentId: s.agents[0]!.id, result: 'ANSWERED', device: 'SIP_PHONE' })]);
+    expect(record.ivrSeconds).toBeGreaterThanOrEqual(1);
+    expect(record.ringSeconds).toBeGreaterThanOrEqual(0);
+    // The customer stays ~9 s after the key; ringing and answering take ~1-2 s of that.
+    expect(record.talkSeconds).toBeGreaterThanOrEqual(5);
+    expect(record.talkSeconds).toBeLessThanOrEqual(10);
+
+    // The recording: two channels, customer left and agent right, both carrying audio, as long as the talk.
+    const wav = analyseWav(`${t.recordingsDir}/${s.instanceId}/${record.recording!.id}.wav`);
+    expect(wav).toMatchObject({ channels: 2, sampleRate: 8000, bitsPerSample: 16 });
+    const talk = (Date.parse(record.endedAt!) - Date.parse(record.acceptedAt!)) / 1000;
+    expect(Math.abs(wav.seconds - talk)).toBeLessThan(1.5);
+    expect(record.recording!.durationMs! / 1000).toBeCloseTo(wav.seconds, 0);
+    expect(wav.activeShare[0]).toBeGreaterThan(0.3);
+    expect(wav.activeShare[1]).toBeGreaterThan(0.3);
+
+    // The recording downloads over HTTP with Range.
+    const res = await t.kefu.app.inject({ method: 'GET', url: record.recording!.url!, headers: { authorization: `Bearer ${s.adminKey}`, range: 'bytes=0-43' } });
+    expect(res.statusCode).toBe(206);
+    expect(res.rawPayload.subarray(0, 4).toString('ascii')).toBe('RIFF');
+    await setPresence(0, 'OFFLINE');
+  });
+
+  it('rings the next agent when the first does not answer, and records who hung up', async () => {
+    const annPorts = await registerPhone(0);
+    const bobPorts = await registerPhone(1);
+    await setPresence(0, 'AVAILABLE');
+    // Ann's phone rings out (the group's ring timeout is 5 s) and is cancelled; she goes on break "Missed".
+    const ann = sipp({ scenarioFile: scenario('agent-rings-unanswered.xml', { USER: sipUser(0), WAIT_MS: 30_000 }), target: kefuSip, localPort: annPorts.sip, mediaPort: annPorts.media });
+    const caller = '13800000002';
+    const p = ports();
+    const customer = sipp({
+      scenarioFile: callerScenario(caller, [pressOne, { step: 'speak.xml' }], { step: 'kefu-hangs-up.xml', vars: { WAIT_MS: 40_000 } }),
+      target: kefuSip,
+      service: NUMBER,
+      localPort: p.sip,
+      mediaPort: p.media,
+    });
+    // Ann has had her turn; Bob comes online and his phone answers, talks 3 s, and hangs up.
+    const annRun = await ann.done;
+    expect(annRun.code, annRun.output).toBe(0);
+    const bob = sipp({
+      scenarioFile: scenario('agent-answers.xml', { USER: sipUser(1), RING_MS: 500 }, { CAPTURE: [{ step: 'capture-dialog.xml' }], ENDING: [{ step: 'agent-hangs-up.xml', vars: { TALK_MS: 3000 } }] }),
+      target: kefuSip,
+      localPort: bobPorts.sip,
+      mediaPort: bobPorts.media,
+      rtpEcho: true,
+    });
+    await setPresence(1, 'AVAILABLE');
+    const [c, b] = await Promise.all([customer.done, bob.done]);
+    expect(c.code, c.output).toBe(0);
+    expect(b.code, b.output).toBe(0);
+
+    const record = await endedRecord(caller, { recording: true });
+    expect(record).toMatchObject({ endStatus: 'ok', endedBy: 'AGENT', agent: { id: s.agents[1]!.id } });
+    expect(record.legs.map((l) => [l.agentId, l.result])).toEqual([
+      [s.agents[0]!.id, 'NO_ANSWER'],
+      [s.agents[1]!.id, 'ANSWERED'],
+    ]);
+    expect(record.talkSeconds).toBeGreaterThanOrEqual(2);
+    expect(record.talkSeconds).toBeLessThanOrEqual(5);
+    const annNow = await t.ok<{ agent: { presence: string } }>(s.adminKey, 'query($id: ID!) { agent(id: $id) { presence } }', { id: s.agents[0]!.id });
+    expect(annNow.agent.presence).toBe('BREAK');
+    await setPresence(0, 'OFFLINE');
+    await setPresence(1, 'OFFLINE');
+  });
+
+  it('ends a call whose caller hangs up in the queue as waitingGiveUp', async () => {
+    // Nobody is available: the caller waits with hold music, then gives up.
+    const caller = '13800000003';
+    const p = ports();
+    const run = await sipp({
+      scenarioFile: callerScenario(caller, [pressOne, { step: 'pause.xml', vars: { MS: 3000 } }], { step: 'customer-hangs-up.xml' }),
+      target: kefuSip,
+      service: NUMBER,
+      localPort: p.sip,
+      mediaPort: p.media,
+    }).done;
+    expect(run.code, run.output).toBe(0);
+    const record = await endedRecord(caller, { recording: false });
+    expect(record).toMatchObject({ endStatus: 'waitingGiveUp', endedBy: 'CUSTOMER', agent: null, recording: null, legs: [] });
+    expect(record.queueSeconds).toBeGreaterThanOrEqual(2);
+  });
+
+  it('ends a call whose caller hangs up in the IVR as ivrGiveUp', async () => {
+    const caller = '13800000004';
+    const p = ports();
+    const run = await sipp({
+      scenarioFile: callerScenario(caller, [{ step: 'pause.xml', vars: { MS: 1500 } }], { step: 'customer-hangs-up.xml' }),
+      target: kefuSip,
+      service: NUMBER,
+      localPort: p.sip,
+      mediaPort: p.media,
+    }).done;
+    expect(run.code, run.output).toBe(0);
+    const record = await endedRecord(caller, { recording: false });
+    expect(record).toMatchObject({ endStatus: 'ivrGiveUp', endedBy: 'CUSTOMER', keys: [] });
+  });
+
+  it('plays the off-hours prompt and hangs up outside business hours', async () => {
+    const caller = '13800000005';
+    const p = ports();
+    const run = await sipp({
+      scenarioFile: callerScenario(caller, [], { step: 'kefu-hangs-up.xml', vars: { WAIT_MS: 20_000 } }),
+      target: kefuSip,
+      service: OFF_HOURS_NUMBER,
+      localPort: p.sip,
+      mediaPort: p.media,
+    }).done;
+    expect(run.code, run.output).toBe(0);
+    const record = await endedRecord(caller, { recording: false });
+    expect(record).toMatchObject({ endStatus: 'afterHours', endedBy: 'SYSTEM', callee: OFF_HOURS_NUMBER });
+    // The prompt was spoken before the hang-up: "We are closed..." takes more than a second.
+    expect(Date.parse(record.endedAt!) - Date.parse(record.startedAt)).toBeGreaterThan(1000);
+  });
+
+  it('refuses a blacklisted caller with 603 and keeps the refusal on record', async () => {
+    const caller = '13800000006';
+    await t.ok(s.adminKey, 'mutation($id: String!) { addToBlacklist(input: { channel: PHONE, identity: $id, reason: "abuse" }) { id } }', { id: caller });
+    const p = ports();
+    const run = await sipp({ scenarioFile: scenario('refused-caller.xml', { CALLER: caller, STATUS: 603 }), target: kefuSip, service: NUMBER, localPort: p.sip, mediaPort: p.media }).done;
+    expect(run.code, run.output).toBe(0);
+    const record = await endedRecord(caller, { recording: false });
+    expect(record).toMatchObject({ endStatus: 'blacklisted', endedBy: 'SYSTEM' });
+  });
+
+  it('answers 404 for a number nobody has bound', async () => {
+    const p = ports();
+    const run = await sipp({ scenarioFile: scenario('refused-caller.xml', { CALLER: '13800000007', STATUS: 404 }), target: kefuSip, service: '+869999999999', localPort: p.sip, mediaPort: p.media }).done;
+    expect(run.code, run.output).toBe(0);
+  });
+});
