@@ -89,6 +89,18 @@ async function startPhone(config: Config, o: { db: ReadModel; commands: CommandH
     holdMusic: holdMusic(),
     loadFlow: (instanceId, flowId) => loadFlow(o.db, instanceId, flowId),
     isBlacklisted: async (instanceId, caller, now) => (await findBlacklistEntry(o.db, instanceId, 'PHONE', caller, now)) !== null,
+    queueHasRoom: async (instanceId, skillGroupId) => {
+      const group = await o.db.selectFrom('skill_groups').select('max_queue_length').where('instance_id', '=', instanceId).where('id', '=', skillGroupId).executeTakeFirst();
+      if (!group || group.max_queue_length <= 0) return true;
+      const waiting = await o.db
+        .selectFrom('contacts')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('instance_id', '=', instanceId)
+        .where('skill_group_id', '=', skillGroupId)
+        .where('status', '=', 'QUEUED')
+        .executeTakeFirstOrThrow();
+      return Number(waiting.n) < group.max_queue_length;
+    },
     recordingPath: async (instanceId, recordingId) => {
       await ensureRecordingDir(o.recordingsDir, instanceId);
       return recordingPath(o.recordingsDir, instanceId, recordingId);

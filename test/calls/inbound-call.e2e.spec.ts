@@ -3,16 +3,15 @@
 // auth, echoing RTP), Kefu in the middle with its IVR, queue, router, media bridge and recorder. Each test
 // checks the call record and the recording that users would look at.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
+import { operatorToken, startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { wantPostgres } from '../support/services.ts';
 import { until } from '../support/until.ts';
 import { requireSipp, scenario, sipp } from './sipp.ts';
 import { analyseWav } from './wav-analysis.ts';
+import { NUMBER, OFF_HOURS_NUMBER, setUpPhoneInstance, sipPassword, type PhoneInstance } from './phone-setup.ts';
 
 const SIP_PORT = 25060;
 const kefuSip = `127.0.0.1:${SIP_PORT}`;
-const NUMBER = '+861012345678';
-const OFF_HOURS_NUMBER = '+861012340000';
 let nextPort = 26000;
 /** A SIPp signalling port and a media port of its own for each SIPp run. */
 const ports = () => {
@@ -46,9 +45,8 @@ const recordFields = `contactId caller callee direction endStatus endedBy ivrSec
 describe('inbound phone calls through SIP trunks, the IVR and agents\' SIP phones', async () => {
   const database = (await wantPostgres()) ? 'postgres' : 'pglite';
   let t: TestKefu;
-  let s: Awaited<ReturnType<typeof seedInstance>> & { groupId: string };
-  const sipUser = (i: number) => `agent${i}-${process.pid}`;
-  const sipPassword = 'sip-secret-123';
+  let s: PhoneInstance;
+  const sipUser = (i: number) => s.agents[i]!.sipUser;
 
   beforeAll(async () => {
     requireSipp();
@@ -56,53 +54,7 @@ describe('inbound phone calls through SIP trunks, the IVR and agents\' SIP phone
       database,
       env: { KEFU_SIP: 'on', KEFU_SIP_PORT: String(SIP_PORT), KEFU_SIP_BIND: '127.0.0.1', KEFU_RTP_PORT_MIN: '31000', KEFU_RTP_PORT_MAX: '31999' },
     });
-    const seeded = await seedInstance(t, { agents: [{ name: 'Ann', login: 'ann' }, { name: 'Bob', login: 'bob' }] });
-    await t.ok(seeded.adminKey, 'mutation { submitQualification(input: { companyName: "Acme", registrationNumber: "91310000MA1", documents: ["licence.pdf"] }) { id } }');
-    await t.ok('test-operator-token-0123456789', 'mutation($id: ID!) { reviewQualification(input: { instanceId: $id, approve: true }) { id } }', { id: seeded.instanceId });
-    const g = await t.ok<{ createSkillGroup: { id: string } }>(
-      seeded.adminKey,
-      'mutation { createSkillGroup(input: { name: "Sales", channel: PHONE, strategy: LONGEST_IDLE, ringTimeoutSeconds: 5, wrapUpSeconds: 0, breakAfterMissedOffer: true }) { id } }',
-    );
-    const groupId = g.createSkillGroup.id;
-    for (const [i, a] of seeded.agents.entries()) {
-      await t.ok(seeded.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: groupId, a: a.id });
-      await t.ok(seeded.adminKey, 'mutation($input: SetAgentSipCredentialsInput!) { setAgentSipCredentials(input: $input) { username } }', {
-        input: { agentId: a.id, username: sipUser(i), password: sipPassword },
-      });
-    }
-    await t.ok(seeded.adminKey, 'mutation { createTrunk(input: { name: "Carrier", allowedAddresses: ["127.0.0.1/32"] }) { id } }');
-    const menu = await t.ok<{ createFlow: { id: string } }>(seeded.adminKey, 'mutation($input: CreateFlowInput!) { createFlow(input: $input) { id } }', {
-      input: {
-        name: 'Main menu',
-        kind: 'IVR',
-        definition: {
-          start: 'menu',
-          nodes: [
-            { id: 'menu', type: 'menu', prompt: { text: 'Welcome to Acme. For sales, press 1.' }, options: { '1': { next: 'sales', label: 'Sales' } }, timeoutSeconds: 8, retries: 1, onFailure: 'bye' },
-            { id: 'sales', type: 'route', skillGroupId: groupId },
-            { id: 'bye', type: 'hangup', prompt: { text: 'Goodbye.' } },
-          ],
-        },
-      },
-    });
-    const closed = await t.ok<{ createFlow: { id: string } }>(seeded.adminKey, 'mutation($input: CreateFlowInput!) { createFlow(input: $input) { id } }', {
-      input: {
-        name: 'Closed',
-        kind: 'IVR',
-        definition: {
-          start: 'hours',
-          nodes: [
-            // No opening hours at all: every call is out of hours.
-            { id: 'hours', type: 'businessHours', timeZone: 'Asia/Shanghai', weekly: [], open: 'sales', closed: 'closed' },
-            { id: 'sales', type: 'route', skillGroupId: groupId },
-            { id: 'closed', type: 'hangup', prompt: { text: 'We are closed. Please call again tomorrow.' }, reason: 'afterHours' },
-          ],
-        },
-      },
-    });
-    await t.ok(seeded.adminKey, 'mutation($n: String!, $f: ID!) { bindNumber(input: { number: $n, flowId: $f }) { number } }', { n: NUMBER, f: menu.createFlow.id });
-    await t.ok(seeded.adminKey, 'mutation($n: String!, $f: ID!) { bindNumber(input: { number: $n, flowId: $f }) { number } }', { n: OFF_HOURS_NUMBER, f: closed.createFlow.id });
-    s = { ...seeded, groupId };
+    s = await setUpPhoneInstance((token, query, variables) => t.ok(token, query, variables), operatorToken, { agents: ['Ann', 'Bob'], tag: String(process.pid) });
   });
 
   afterAll(async () => {
@@ -231,6 +183,29 @@ describe('inbound phone calls through SIP trunks, the IVR and agents\' SIP phone
     expect(annNow.agent.presence).toBe('BREAK');
     await setPresence(0, 'OFFLINE');
     await setPresence(1, 'OFFLINE');
+  });
+
+  it('ends a call whose caller hangs up while an agent\'s phone rings as ringingGiveUp, and stops the ringing', async () => {
+    const annPorts = await registerPhone(0);
+    await setPresence(0, 'AVAILABLE');
+    // Ann's phone rings; the caller gives up before the 5 s ring timeout, so Kefu must CANCEL Ann's INVITE.
+    const ann = sipp({ scenarioFile: scenario('agent-rings-unanswered.xml', { USER: sipUser(0), WAIT_MS: 20_000 }), target: kefuSip, localPort: annPorts.sip, mediaPort: annPorts.media });
+    const caller = '13800000008';
+    const p = ports();
+    const customer = sipp({
+      scenarioFile: callerScenario(caller, [pressOne, { step: 'pause.xml', vars: { MS: 2500 } }], { step: 'customer-hangs-up.xml' }),
+      target: kefuSip,
+      service: NUMBER,
+      localPort: p.sip,
+      mediaPort: p.media,
+    });
+    const [c, a] = await Promise.all([customer.done, ann.done]);
+    expect(c.code, c.output).toBe(0);
+    expect(a.code, a.output).toBe(0);
+    const record = await endedRecord(caller, { recording: false });
+    expect(record).toMatchObject({ endStatus: 'ringingGiveUp', endedBy: 'CUSTOMER', agent: null });
+    expect(record.legs.map((l) => [l.agentId, l.result])).toEqual([[s.agents[0]!.id, 'CANCELLED']]);
+    await setPresence(0, 'OFFLINE');
   });
 
   it('ends a call whose caller hangs up in the queue as waitingGiveUp', async () => {

@@ -39,12 +39,6 @@ export interface Lease {
   lost: Promise<void>;
 }
 
-function hashKey(key: string): number {
-  let h = 0;
-  for (let i = 0; i < key.length; i++) h = (Math.imul(h, 31) + key.charCodeAt(i)) | 0;
-  return h;
-}
-
 // node-postgres returns int8 as string by default; the code casts positions to text where it needs exact values.
 export function createPostgresClient(connectionString: string, options: { max?: number; schema?: string } = {}): SqlClient {
   const pool = new pg.Pool({
@@ -116,13 +110,15 @@ export function createPostgresClient(connectionString: string, options: { max?: 
       };
     },
     async tryLease(key) {
-      const client = new pg.Client({ connectionString });
+      const client = new pg.Client({ connectionString, ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}) });
       let markLost: () => void = () => undefined;
       const lost = new Promise<void>((resolve) => (markLost = resolve));
       client.on('error', () => markLost());
       client.on('end', () => markLost());
       await client.connect();
-      const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS ok', [0x6b656675, hashKey(key)]);
+      // Advisory locks are per database: the key names the schema too, so Kefus in two schemas of one database
+      // (tests, or tenants of a shared server) never take each other's leases.
+      const r = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1, hashtext(current_schema() || '/' || $2)) AS ok", [0x6b656675, key]);
       if (!r.rows[0]?.ok) {
         await client.end();
         return null;

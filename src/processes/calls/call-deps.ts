@@ -27,6 +27,8 @@ export interface CallDeps {
   holdMusic: Int16Array;
   loadFlow(instanceId: string, flowId: string): Promise<FlowDocument | null>;
   isBlacklisted(instanceId: string, caller: string, now: Date): Promise<boolean>;
+  /** False when the skill group's queue already holds its maximum (PH-9 max queue length). */
+  queueHasRoom(instanceId: string, skillGroupId: string): Promise<boolean>;
   /** Where this call's recording goes (the folder is created). */
   recordingPath(instanceId: string, recordingId: string): Promise<string>;
   /** This SIP node's name, kept on each call so a restart ends the calls it held. */

@@ -140,6 +140,13 @@ export class InboundCallSession {
       await this.systemHangup(outcome.reason === 'flowError' ? 'systemError' : outcome.reason);
       return;
     }
+    if (!(await this.deps.queueHasRoom(call.instanceId, outcome.skillGroupId))) {
+      await this.command({ type: 'RejectContact', data: { contactId: this.contactId, reason: 'QUEUE_FULL' }, metadata: this.metadata() });
+      this.phase = 'ended';
+      await call.hangup().catch(() => undefined);
+      await this.finish();
+      return;
+    }
     leg.play(this.deps.holdMusic, { loop: true });
     this.phase = 'queued';
     const queued = await this.command({

@@ -26,10 +26,10 @@ interface AppendOutcomes {
  * batched append does exactly what a single one does.
  */
 function appendBody(o: AppendOutcomes): string {
-  return `
-  n := jsonb_array_length(p_events);
-  first_id := (p_events->0->>'id')::uuid;
-  -- A retry of an append that already happened: same ids, same stream, consecutive revisions.
+  // Checked first, and again when the expected revision looks wrong: an identical append racing this one
+  // may have committed while this one waited for the stream's row lock (a statement that starts after the
+  // wait sees it), and that is a retry, not a conflict.
+  const retried = (conflict: string) => `
   SELECT e.stream_id, e.revision INTO existing_stream, existing_rev FROM kefu_events e WHERE e.event_id = first_id;
   IF FOUND THEN
     IF existing_stream = p_stream AND (
@@ -41,22 +41,26 @@ function appendBody(o: AppendOutcomes): string {
       ${o.done}
     END IF;
     ${o.duplicate}
-  END IF;
+  END IF;${conflict}`;
+  return `
+  n := jsonb_array_length(p_events);
+  first_id := (p_events->0->>'id')::uuid;
+  -- A retry of an append that already happened: same ids, same stream, consecutive revisions.${retried('')}
 
   -- One conditional statement per case: a stream row is locked and moved in the same step.
   IF p_expected = 'no_stream' THEN
     INSERT INTO kefu_streams (stream_id, revision) VALUES (p_stream, n - 1) ON CONFLICT DO NOTHING;
     IF NOT FOUND THEN
-      SELECT s.revision INTO cur FROM kefu_streams s WHERE s.stream_id = p_stream;
-      ${o.conflict('coalesce(cur, -1)')}
+      SELECT s.revision INTO cur FROM kefu_streams s WHERE s.stream_id = p_stream;${retried(`
+      ${o.conflict('coalesce(cur, -1)')}`)}
     END IF;
     cur := -1;
   ELSIF p_expected ~ '^[0-9]+$' THEN
     UPDATE kefu_streams s SET revision = s.revision + n WHERE s.stream_id = p_stream AND s.revision = p_expected::bigint
       RETURNING s.revision - n INTO cur;
     IF NOT FOUND THEN
-      SELECT s.revision INTO cur FROM kefu_streams s WHERE s.stream_id = p_stream;
-      ${o.conflict('coalesce(cur, -1)')}
+      SELECT s.revision INTO cur FROM kefu_streams s WHERE s.stream_id = p_stream;${retried(`
+      ${o.conflict('coalesce(cur, -1)')}`)}
     END IF;
   ELSE
     -- 'any' or 'stream_exists'
