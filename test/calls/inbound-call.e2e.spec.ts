@@ -88,6 +88,7 @@ describe('inbound phone calls through SIP trunks, the IVR and agents\' SIP phone
 
   const callerScenario = (caller: string, steps: { step: string; vars?: Record<string, string | number> }[], ending: { step: string; vars?: Record<string, string | number> }) =>
     scenario('caller.xml', { CALLER: caller }, { STEPS: steps, ENDING: [ending] });
+  const pcmaOffer = 'm=audio [media_port] RTP/AVP 8 101\n      a=rtpmap:8 PCMA/8000\n      a=rtpmap:101 telephone-event/8000';
   const pressOne = { step: 'press-key.xml', vars: { LISTEN_MS: 1200, KEY: '1', KEY_PCAP: '/usr/share/sip-tester/dtmf_2833_1.pcap' } };
 
   it('answers, takes a menu key, queues, rings the agent\'s phone, bridges, records, and keeps a true call record', async () => {
@@ -208,6 +209,57 @@ describe('inbound phone calls through SIP trunks, the IVR and agents\' SIP phone
     await setPresence(0, 'OFFLINE');
   });
 
+  it('moves the call to another agent\'s phone on a blind transfer, and records both legs', async () => {
+    const annPorts = await registerPhone(0);
+    const bobPorts = await registerPhone(1);
+    await setPresence(0, 'AVAILABLE');
+    // Both phones answer and wait for Kefu's BYE: Ann's when she transfers, Bob's when the customer hangs up.
+    const answerUntilBye = (i: number, p: { sip: number; media: number }) =>
+      sipp({
+        scenarioFile: scenario('agent-answers.xml', { USER: sipUser(i), RING_MS: 300 }, { CAPTURE: [], ENDING: [{ step: 'kefu-hangs-up.xml', vars: { WAIT_MS: 40_000 } }] }),
+        target: kefuSip,
+        localPort: p.sip,
+        mediaPort: p.media,
+        rtpEcho: true,
+      });
+    const ann = answerUntilBye(0, annPorts);
+    const bob = answerUntilBye(1, bobPorts);
+    const caller = '13800000010';
+    const p = ports();
+    const customer = sipp({
+      scenarioFile: callerScenario(caller, [pressOne, { step: 'speak.xml' }, { step: 'pause.xml', vars: { MS: 10_000 } }], { step: 'customer-hangs-up.xml' }),
+      target: kefuSip,
+      service: NUMBER,
+      localPort: p.sip,
+      mediaPort: p.media,
+    });
+    // Ann talks, then hands the caller to Bob.
+    const talking = await until(
+      async () =>
+        (await t.ok<{ callRecords: { edges: { node: CallRecord }[] } }>(s.adminKey, `query($n: String!) { callRecords(first: 1, filter: { number: $n }) { edges { node { ${recordFields} } } } }`, { n: caller }))
+          .callRecords.edges[0]?.node ?? null,
+      (r) => r?.acceptedAt != null,
+      20_000,
+    );
+    await setPresence(1, 'AVAILABLE');
+    await t.ok(s.agents[0]!.token, 'mutation($c: ID!, $to: ID!) { transferContact(input: { contactId: $c, toAgentId: $to, note: "wants a quote" }) { id } }', {
+      c: talking!.contactId,
+      to: s.agents[1]!.id,
+    });
+    const [c, a, b] = await Promise.all([customer.done, ann.done, bob.done]);
+    expect(c.code, c.output).toBe(0);
+    expect(a.code, a.output).toBe(0);
+    expect(b.code, b.output).toBe(0);
+    const record = await endedRecord(caller, { recording: true });
+    expect(record).toMatchObject({ endStatus: 'ok', endedBy: 'CUSTOMER', agent: { id: s.agents[1]!.id } });
+    expect(record.legs.map((l) => [l.agentId, l.result])).toEqual([
+      [s.agents[0]!.id, 'ANSWERED'],
+      [s.agents[1]!.id, 'ANSWERED'],
+    ]);
+    await setPresence(0, 'OFFLINE');
+    await setPresence(1, 'OFFLINE');
+  });
+
   it('ends a call whose caller hangs up in the queue as waitingGiveUp', async () => {
     // Nobody is available: the caller waits with hold music, then gives up.
     const caller = '13800000003';
@@ -261,15 +313,26 @@ describe('inbound phone calls through SIP trunks, the IVR and agents\' SIP phone
     const caller = '13800000006';
     await t.ok(s.adminKey, 'mutation($id: String!) { addToBlacklist(input: { channel: PHONE, identity: $id, reason: "abuse" }) { id } }', { id: caller });
     const p = ports();
-    const run = await sipp({ scenarioFile: scenario('refused-caller.xml', { CALLER: caller, STATUS: 603 }), target: kefuSip, service: NUMBER, localPort: p.sip, mediaPort: p.media }).done;
+    const run = await sipp({ scenarioFile: scenario('refused-caller.xml', { CALLER: caller, STATUS: 603, MEDIA: pcmaOffer }), target: kefuSip, service: NUMBER, localPort: p.sip, mediaPort: p.media }).done;
     expect(run.code, run.output).toBe(0);
     const record = await endedRecord(caller, { recording: false });
     expect(record).toMatchObject({ endStatus: 'blacklisted', endedBy: 'SYSTEM' });
   });
 
+  it('answers 488 to a caller offering no codec Kefu speaks, and creates no contact', async () => {
+    const caller = '13800000011';
+    const p = ports();
+    // G.729 only: Kefu relays G.711 (PCMU, PCMA).
+    const media = 'm=audio [media_port] RTP/AVP 18\n      a=rtpmap:18 G729/8000';
+    const run = await sipp({ scenarioFile: scenario('refused-caller.xml', { CALLER: caller, STATUS: 488, MEDIA: media }), target: kefuSip, service: NUMBER, localPort: p.sip, mediaPort: p.media }).done;
+    expect(run.code, run.output).toBe(0);
+    const r = await t.ok<{ callRecords: { edges: unknown[] } }>(s.adminKey, 'query($n: String!) { callRecords(first: 1, filter: { number: $n }) { edges { node { contactId } } } }', { n: caller });
+    expect(r.callRecords.edges).toEqual([]);
+  });
+
   it('answers 404 for a number nobody has bound', async () => {
     const p = ports();
-    const run = await sipp({ scenarioFile: scenario('refused-caller.xml', { CALLER: '13800000007', STATUS: 404 }), target: kefuSip, service: '+869999999999', localPort: p.sip, mediaPort: p.media }).done;
+    const run = await sipp({ scenarioFile: scenario('refused-caller.xml', { CALLER: '13800000007', STATUS: 404, MEDIA: pcmaOffer }), target: kefuSip, service: '+869999999999', localPort: p.sip, mediaPort: p.media }).done;
     expect(run.code, run.output).toBe(0);
   });
 });
