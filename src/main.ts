@@ -34,6 +34,8 @@ import { FileStorage } from './adapters/storage/file-storage.ts';
 import { ensureRecordingDir, recordingPath } from './adapters/storage/recording-storage.ts';
 import { findBlacklistEntry } from './api/resolvers/blacklist.ts';
 import { ContactWatch } from './processes/calls/contact-watch.ts';
+import { DeviceDirectory } from './processes/calls/devices/device-directory.ts';
+import { SipPhoneDevice } from './processes/calls/devices/sip-phone-device.ts';
 import { PhoneCalls } from './processes/calls/phone-calls.ts';
 import { PromptAudio } from './processes/calls/prompt-audio.ts';
 
@@ -79,11 +81,12 @@ async function startPhone(config: Config, o: { db: ReadModel; commands: CommandH
   const calls = new PhoneCalls({
     commands: o.commands,
     media,
-    phones: {
-      devicesOf: (agentId) =>
-        sip!.registrations.lookup(agentId).map((r) => ({ contactUri: r.contactUri, via: r.source, label: `${r.source.transport}:${r.source.address}:${r.source.port}` })),
-      call: (target, options) => sip!.call(target, options),
-    },
+    devices: new DeviceDirectory([
+      (_instanceId, agentId) =>
+        sip!.registrations.lookup(agentId).map(
+          (r) => new SipPhoneDevice({ target: { uri: r.contactUri, via: r.source }, label: `${r.source.transport}:${r.source.address}:${r.source.port}`, media, sip: sip! }),
+        ),
+    ]),
     watch: new ContactWatch(o.store),
     promptAudio: (instanceId, prompt) => prompts.get(instanceId, prompt),
     holdMusic: holdMusic(),

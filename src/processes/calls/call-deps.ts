@@ -2,25 +2,15 @@
 import type { Logger } from 'pino';
 import type { CommandHandler } from '../../adapters/eventstore/command-handler.ts';
 import type { MediaEngine } from '../../adapters/media/media-port.ts';
-import type { OutboundCall } from '../../adapters/sip/outbound-call.ts';
 import type { Prompt } from '../../domain/flow/flow-document.ts';
 import type { FlowDocument } from '../../domain/flow/flow-document.ts';
 import type { ContactWatch } from './contact-watch.ts';
-
-/** The SIP side a session drives: ringing agents' phones. */
-export interface AgentPhones {
-  /** The agent's registered devices now (none when no phone is registered). */
-  devicesOf(agentId: string): { contactUri: string; via: { address: string; port: number; transport: 'udp' | 'tcp' }; label: string }[];
-  call(
-    target: { uri: string; via?: { address: string; port: number; transport: 'udp' | 'tcp' } },
-    o: { from: string; fromName?: string; sdp: string; headers?: Record<string, string> },
-  ): OutboundCall;
-}
+import type { AgentDevices } from './devices/agent-device.ts';
 
 export interface CallDeps {
   commands: CommandHandler;
   media: MediaEngine;
-  phones: AgentPhones;
+  devices: AgentDevices;
   watch: ContactWatch;
   /** Audio for a prompt (an uploaded file or text to speech), 8 kHz mono. */
   promptAudio(instanceId: string, prompt: Prompt): Promise<Int16Array>;

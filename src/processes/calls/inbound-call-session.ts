@@ -6,7 +6,6 @@ import { randomUUID } from 'node:crypto';
 import type { RtpLeg } from '../../adapters/media/media-port.ts';
 import { buildSdp, negotiate, parseSdp, SdpError } from '../../adapters/media/sdp.ts';
 import type { InboundCall } from '../../adapters/sip/inbound-call.ts';
-import type { OutboundCall } from '../../adapters/sip/outbound-call.ts';
 import type { ContactEvent } from '../../domain/contact/contact.ts';
 import { contactDecider, type ContactCommand } from '../../domain/contact/contact.decide.ts';
 import type { CommandMetadata } from '../../domain/decider.ts';
@@ -201,13 +200,13 @@ export class InboundCallSession {
     if (this.phase !== 'queued' || this.rings.has(agentId)) return;
     const ring = await AgentRing.start(
       this.deps,
-      { agentId, offerId, callerId: this.call.from, callerName: this.call.fromDisplayName, contactId: this.contactId },
+      { agentId, offerId, callerId: this.call.from, callerName: this.call.fromDisplayName, contactId: this.contactId, instanceId: this.call.instanceId },
       {
-        ringing: (address) =>
+        ringing: (device) =>
           this.enqueue(async () => {
-            await this.command({ type: 'RingAgentLeg', data: { contactId: this.contactId, offerId, agentId, device: 'SIP_PHONE', address }, metadata: this.metadata() });
+            await this.command({ type: 'RingAgentLeg', data: { contactId: this.contactId, offerId, agentId, device: device.kind, address: device.label }, metadata: this.metadata() });
           }),
-        answered: (call, sdp) => this.enqueue(() => this.agentAnswered(ring!, call, sdp)),
+        answered: () => this.enqueue(() => this.agentAnswered(ring!)),
         failed: () =>
           this.enqueue(async () => {
             await this.command({ type: 'DeclineOffer', data: { contactId: this.contactId, offerId, agentId }, metadata: this.metadata() });
@@ -216,8 +215,8 @@ export class InboundCallSession {
       },
     );
     if (!ring) {
-      // No phone registered: the offer goes on to someone who can take the call.
-      this.deps.logger.info({ agentId, contactId: this.contactId }, 'agent has no registered phone; declining the offer');
+      // No device to ring: the offer goes on to someone who can take the call.
+      this.deps.logger.info({ agentId, contactId: this.contactId }, 'agent has no device to ring; declining the offer');
       await this.command({ type: 'DeclineOffer', data: { contactId: this.contactId, offerId, agentId }, metadata: this.metadata() });
       return;
     }
@@ -231,22 +230,11 @@ export class InboundCallSession {
     await ring.stop();
   }
 
-  private async agentAnswered(ring: AgentRing, call: OutboundCall, sdp: string): Promise<void> {
+  private async agentAnswered(ring: AgentRing): Promise<void> {
     const leg = this.customerLeg;
     if (this.phase !== 'queued' || this.rings.get(ring.agentId) !== ring || !leg) {
-      await call.hangup().catch(() => undefined);
-      return;
-    }
-    let answer;
-    try {
-      const description = parseSdp(sdp);
-      answer = { description, ...negotiate(description) };
-    } catch (err) {
-      if (!(err instanceof SdpError)) throw err;
-      this.deps.logger.warn({ err, agentId: ring.agentId }, "agent phone answered with unusable SDP");
       this.rings.delete(ring.agentId);
       await ring.stop();
-      await this.command({ type: 'DeclineOffer', data: { contactId: this.contactId, offerId: ring.offerId, agentId: ring.agentId }, metadata: this.metadata() });
       return;
     }
     const accepted = await this.command({
@@ -260,7 +248,6 @@ export class InboundCallSession {
       return;
     }
     this.phase = 'talking';
-    ring.leg.setRemote({ address: answer.description.address, port: answer.description.port }, answer.codec, answer.payloadType, answer.dtmfPayloadType);
     this.talking = { ring, bridge: null };
     for (const [agentId, other] of this.rings) {
       if (other !== ring) {

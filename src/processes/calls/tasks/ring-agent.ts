@@ -1,15 +1,16 @@
-// Rings one agent's registered phones for one offer: every device at once, the first to answer wins and the
-// others are cancelled. The session decides what an answer or a failure means for the contact.
+// Rings one agent's devices for one offer: every device at once (phones, the browser softphone, a mobile),
+// the first to answer wins and the others stop ringing. The session decides what an answer or a failure
+// means for the contact.
 import type { RtpLeg } from '../../../adapters/media/media-port.ts';
-import { buildOfferSdp } from '../../../adapters/media/sdp.ts';
-import type { OutboundCall } from '../../../adapters/sip/outbound-call.ts';
+import type { AgentDevice as DeviceKind } from '../../../domain/contact/contact.ts';
 import type { CallDeps } from '../call-deps.ts';
+import type { DeviceCall, RingRequest } from '../devices/agent-device.ts';
 
 export interface RingEvents {
-  /** The first device rang (180/183). */
-  ringing(address: string): void;
-  /** A device answered; the leg's remote is not set yet. */
-  answered(call: OutboundCall, sdp: string): void;
+  /** The first device rang. */
+  ringing(device: { kind: DeviceKind; label: string }): void;
+  /** A device answered; the ring's `leg` is its media. */
+  answered(): void;
   /** Every device failed (busy, declined, unreachable); `status` of the last one. */
   failed(status: number, reason: string): void;
   /** The agent hung up after answering. */
@@ -19,57 +20,56 @@ export interface RingEvents {
 export class AgentRing {
   readonly agentId: string;
   readonly offerId: string;
-  readonly leg: RtpLeg;
-  private readonly devices: OutboundCall[] = [];
-  private answeredCall: OutboundCall | null = null;
+  private readonly calls: DeviceCall[] = [];
+  private answeredCall: DeviceCall | null = null;
   private finished = false;
 
-  private constructor(agentId: string, offerId: string, leg: RtpLeg) {
+  private constructor(agentId: string, offerId: string) {
     this.agentId = agentId;
     this.offerId = offerId;
-    this.leg = leg;
   }
 
-  /** Returns null (and rings nothing) when the agent has no registered phone. */
-  static async start(
-    deps: CallDeps,
-    o: { agentId: string; offerId: string; callerId: string; callerName: string | null; contactId: string },
-    events: RingEvents,
-  ): Promise<AgentRing | null> {
-    const devices = deps.phones.devicesOf(o.agentId);
+  /** Returns null (and rings nothing) when the agent has no device to take the call on. */
+  static async start(deps: CallDeps, o: RingRequest & { agentId: string; offerId: string }, events: RingEvents): Promise<AgentRing | null> {
+    const devices = await deps.devices.devicesOf(o.instanceId, o.agentId);
     if (devices.length === 0) return null;
-    const leg = await deps.media.openLeg(`agent ${o.agentId}`);
-    const ring = new AgentRing(o.agentId, o.offerId, leg);
-    const sdp = buildOfferSdp({ address: leg.local.address, port: leg.local.port });
+    const ring = new AgentRing(o.agentId, o.offerId);
     let failures = 0;
     let rang = false;
     for (const device of devices) {
-      const call = deps.phones.call(
-        { uri: device.contactUri, via: device.via },
-        { from: o.callerId, ...(o.callerName ? { fromName: o.callerName } : {}), sdp, headers: { 'X-Kefu-Contact-Id': o.contactId } },
-      );
-      ring.devices.push(call);
-      call.on('ringing', () => {
-        if (rang || ring.finished) return;
-        rang = true;
-        events.ringing(device.label);
-      });
-      call.on('answered', (answerSdp) => {
-        if (ring.finished || ring.answeredCall) {
-          void call.hangup().catch(() => undefined);
-          return;
-        }
-        ring.answeredCall = call;
-        for (const other of ring.devices) if (other !== call) other.cancel();
-        events.answered(call, answerSdp);
-      });
-      call.on('failed', (status, reason) => {
+      let call: DeviceCall | null = null;
+      const failed = (status: number, reason: string) => {
         failures++;
         if (failures === devices.length && !ring.answeredCall && !ring.finished) events.failed(status, reason);
-      });
-      call.on('ended', (by) => {
-        if (call === ring.answeredCall && by === 'remote' && !ring.finished) events.hungUp();
-      });
+      };
+      try {
+        call = await device.ring(o, {
+          ringing: () => {
+            if (rang || ring.finished) return;
+            rang = true;
+            events.ringing(device);
+          },
+          answered: () => {
+            if (!call) return;
+            if (ring.finished || ring.answeredCall) {
+              void call.hangup();
+              return;
+            }
+            ring.answeredCall = call;
+            for (const other of ring.calls) if (other !== call) other.cancel();
+            events.answered();
+          },
+          failed,
+          ended: () => {
+            if (call === ring.answeredCall && !ring.finished) events.hungUp();
+          },
+        });
+      } catch (err) {
+        deps.logger.warn({ err, agentId: o.agentId, device: device.label }, 'could not ring a device');
+        failed(503, 'device unreachable');
+        continue;
+      }
+      ring.calls.push(call);
     }
     return ring;
   }
@@ -78,15 +78,22 @@ export class AgentRing {
     return this.answeredCall !== null;
   }
 
-  /** Stops ringing or hangs up, and frees the agent's media leg. */
+  /** The answering device's media leg. */
+  get leg(): RtpLeg {
+    if (!this.answeredCall) throw new Error(`agent ${this.agentId} has not answered`);
+    return this.answeredCall.leg;
+  }
+
+  /** Stops ringing or hangs up, and frees the devices' media legs. */
   async stop(): Promise<void> {
     if (this.finished) return;
     this.finished = true;
-    const answered = this.answeredCall;
-    for (const d of this.devices) {
-      if (d === answered) await d.hangup().catch(() => undefined);
-      else d.cancel();
+    for (const c of this.calls) {
+      if (c === this.answeredCall) await c.hangup();
+      else {
+        c.cancel();
+        await c.hangup();
+      }
     }
-    await this.leg.close();
   }
 }
