@@ -86,8 +86,17 @@ describe('inbound phone calls through SIP trunks, the IVR and agents\' SIP phone
     return found!;
   }
 
-  const callerScenario = (caller: string, steps: { step: string; vars?: Record<string, string | number> }[], ending: { step: string; vars?: Record<string, string | number> }) =>
-    scenario('caller.xml', { CALLER: caller }, { STEPS: steps, ENDING: [ending] });
+  /** A call Kefu must refuse with `status`. */
+  const refusedCall = (caller: string, status: number, media: string, number = NUMBER) => {
+    const p = ports();
+    return sipp({ scenarioFile: scenario('refused-caller.xml', { CALLER: caller, STATUS: status, MEDIA: media }), target: kefuSip, service: number, localPort: p.sip, mediaPort: p.media }).done;
+  };
+  type Step = { step: string; vars?: Record<string, string | number> };
+  /** The customer's SIPp: calls `number` from `caller`, does `steps` once answered, and ends as `ending` says. */
+  const customerCalls = (caller: string, steps: Step[], ending: Step, number = NUMBER) => {
+    const p = ports();
+    return sipp({ scenarioFile: scenario('caller.xml', { CALLER: caller }, { STEPS: steps, ENDING: [ending] }), target: kefuSip, service: number, localPort: p.sip, mediaPort: p.media });
+  };
   const pcmaOffer = 'm=audio [media_port] RTP/AVP 8 101\n      a=rtpmap:8 PCMA/8000\n      a=rtpmap:101 telephone-event/8000';
   const pressOne = { step: 'press-key.xml', vars: { LISTEN_MS: 1200, KEY: '1', KEY_PCAP: '/usr/share/sip-tester/dtmf_2833_1.pcap' } };
 
@@ -103,15 +112,8 @@ describe('inbound phone calls through SIP trunks, the IVR and agents\' SIP phone
       rtpEcho: true,
     });
     const caller = '13800000001';
-    const p = ports();
     // The customer presses 1, speaks 7 s of G.711 A-law, stays 2 s more, and hangs up.
-    const customer = sipp({
-      scenarioFile: callerScenario(caller, [pressOne, { step: 'speak.xml' }, { step: 'pause.xml', vars: { MS: 9000 } }], { step: 'customer-hangs-up.xml' }),
-      target: kefuSip,
-      service: NUMBER,
-      localPort: p.sip,
-      mediaPort: p.media,
-    });
+    const customer = customerCalls(caller, [pressOne, { step: 'speak.xml' }, { step: 'pause.xml', vars: { MS: 9000 } }], { step: 'customer-hangs-up.xml' });
     const [c, a] = await Promise.all([customer.done, agent.done]);
     expect(c.code, c.output).toBe(0);
     expect(a.code, a.output).toBe(0);
@@ -149,14 +151,7 @@ describe('inbound phone calls through SIP trunks, the IVR and agents\' SIP phone
     // Ann's phone rings out (the group's ring timeout is 5 s) and is cancelled; she goes on break "Missed".
     const ann = sipp({ scenarioFile: scenario('agent-rings-unanswered.xml', { USER: sipUser(0), WAIT_MS: 30_000 }), target: kefuSip, localPort: annPorts.sip, mediaPort: annPorts.media });
     const caller = '13800000002';
-    const p = ports();
-    const customer = sipp({
-      scenarioFile: callerScenario(caller, [pressOne, { step: 'speak.xml' }], { step: 'kefu-hangs-up.xml', vars: { WAIT_MS: 40_000 } }),
-      target: kefuSip,
-      service: NUMBER,
-      localPort: p.sip,
-      mediaPort: p.media,
-    });
+    const customer = customerCalls(caller, [pressOne, { step: 'speak.xml' }], { step: 'kefu-hangs-up.xml', vars: { WAIT_MS: 40_000 } });
     // Ann has had her turn; Bob comes online and his phone answers, talks 3 s, and hangs up.
     const annRun = await ann.done;
     expect(annRun.code, annRun.output).toBe(0);
@@ -167,6 +162,8 @@ describe('inbound phone calls through SIP trunks, the IVR and agents\' SIP phone
       mediaPort: bobPorts.media,
       rtpEcho: true,
     });
+    // Give Bob's SIPp a moment to bind its port before offers can reach it.
+    await new Promise((r) => setTimeout(r, 1000));
     await setPresence(1, 'AVAILABLE');
     const [c, b] = await Promise.all([customer.done, bob.done]);
     expect(c.code, c.output).toBe(0);
@@ -189,17 +186,12 @@ describe('inbound phone calls through SIP trunks, the IVR and agents\' SIP phone
   it('ends a call whose caller hangs up while an agent\'s phone rings as ringingGiveUp, and stops the ringing', async () => {
     const annPorts = await registerPhone(0);
     await setPresence(0, 'AVAILABLE');
-    // Ann's phone rings; the caller gives up before the 5 s ring timeout, so Kefu must CANCEL Ann's INVITE.
-    const ann = sipp({ scenarioFile: scenario('agent-rings-unanswered.xml', { USER: sipUser(0), WAIT_MS: 20_000 }), target: kefuSip, localPort: annPorts.sip, mediaPort: annPorts.media });
+    // Ann's phone rings; the caller gives up 6 s after the key, well before a 30 s ring timeout (however slow
+    // the machine), so Kefu must CANCEL Ann's INVITE.
+    await t.ok(s.adminKey, 'mutation($id: ID!) { updateSkillGroup(input: { id: $id, ringTimeoutSeconds: 30 }) { id } }', { id: s.groupId });
+    const ann = sipp({ scenarioFile: scenario('agent-rings-unanswered.xml', { USER: sipUser(0), WAIT_MS: 30_000 }), target: kefuSip, localPort: annPorts.sip, mediaPort: annPorts.media });
     const caller = '13800000008';
-    const p = ports();
-    const customer = sipp({
-      scenarioFile: callerScenario(caller, [pressOne, { step: 'pause.xml', vars: { MS: 2500 } }], { step: 'customer-hangs-up.xml' }),
-      target: kefuSip,
-      service: NUMBER,
-      localPort: p.sip,
-      mediaPort: p.media,
-    });
+    const customer = customerCalls(caller, [pressOne, { step: 'pause.xml', vars: { MS: 6000 } }], { step: 'customer-hangs-up.xml' });
     const [c, a] = await Promise.all([customer.done, ann.done]);
     expect(c.code, c.output).toBe(0);
     expect(a.code, a.output).toBe(0);
@@ -207,6 +199,7 @@ describe('inbound phone calls through SIP trunks, the IVR and agents\' SIP phone
     expect(record).toMatchObject({ endStatus: 'ringingGiveUp', endedBy: 'CUSTOMER', agent: null });
     expect(record.legs.map((l) => [l.agentId, l.result])).toEqual([[s.agents[0]!.id, 'CANCELLED']]);
     await setPresence(0, 'OFFLINE');
+    await t.ok(s.adminKey, 'mutation($id: ID!) { updateSkillGroup(input: { id: $id, ringTimeoutSeconds: 5 }) { id } }', { id: s.groupId });
   });
 
   it('moves the call to another agent\'s phone on a blind transfer, and records both legs', async () => {
@@ -225,14 +218,7 @@ describe('inbound phone calls through SIP trunks, the IVR and agents\' SIP phone
     const ann = answerUntilBye(0, annPorts);
     const bob = answerUntilBye(1, bobPorts);
     const caller = '13800000010';
-    const p = ports();
-    const customer = sipp({
-      scenarioFile: callerScenario(caller, [pressOne, { step: 'speak.xml' }, { step: 'pause.xml', vars: { MS: 10_000 } }], { step: 'customer-hangs-up.xml' }),
-      target: kefuSip,
-      service: NUMBER,
-      localPort: p.sip,
-      mediaPort: p.media,
-    });
+    const customer = customerCalls(caller, [pressOne, { step: 'speak.xml' }, { step: 'pause.xml', vars: { MS: 10_000 } }], { step: 'customer-hangs-up.xml' });
     // Ann talks, then hands the caller to Bob.
     const talking = await until(
       async () =>
@@ -263,14 +249,7 @@ describe('inbound phone calls through SIP trunks, the IVR and agents\' SIP phone
   it('ends a call whose caller hangs up in the queue as waitingGiveUp', async () => {
     // Nobody is available: the caller waits with hold music, then gives up.
     const caller = '13800000003';
-    const p = ports();
-    const run = await sipp({
-      scenarioFile: callerScenario(caller, [pressOne, { step: 'pause.xml', vars: { MS: 3000 } }], { step: 'customer-hangs-up.xml' }),
-      target: kefuSip,
-      service: NUMBER,
-      localPort: p.sip,
-      mediaPort: p.media,
-    }).done;
+    const run = await customerCalls(caller, [pressOne, { step: 'pause.xml', vars: { MS: 3000 } }], { step: 'customer-hangs-up.xml' }).done;
     expect(run.code, run.output).toBe(0);
     const record = await endedRecord(caller, { recording: false });
     expect(record).toMatchObject({ endStatus: 'waitingGiveUp', endedBy: 'CUSTOMER', agent: null, recording: null, legs: [] });
@@ -279,14 +258,7 @@ describe('inbound phone calls through SIP trunks, the IVR and agents\' SIP phone
 
   it('ends a call whose caller hangs up in the IVR as ivrGiveUp', async () => {
     const caller = '13800000004';
-    const p = ports();
-    const run = await sipp({
-      scenarioFile: callerScenario(caller, [{ step: 'pause.xml', vars: { MS: 1500 } }], { step: 'customer-hangs-up.xml' }),
-      target: kefuSip,
-      service: NUMBER,
-      localPort: p.sip,
-      mediaPort: p.media,
-    }).done;
+    const run = await customerCalls(caller, [{ step: 'pause.xml', vars: { MS: 1500 } }], { step: 'customer-hangs-up.xml' }).done;
     expect(run.code, run.output).toBe(0);
     const record = await endedRecord(caller, { recording: false });
     expect(record).toMatchObject({ endStatus: 'ivrGiveUp', endedBy: 'CUSTOMER', keys: [] });
@@ -294,14 +266,7 @@ describe('inbound phone calls through SIP trunks, the IVR and agents\' SIP phone
 
   it('plays the off-hours prompt and hangs up outside business hours', async () => {
     const caller = '13800000005';
-    const p = ports();
-    const run = await sipp({
-      scenarioFile: callerScenario(caller, [], { step: 'kefu-hangs-up.xml', vars: { WAIT_MS: 20_000 } }),
-      target: kefuSip,
-      service: OFF_HOURS_NUMBER,
-      localPort: p.sip,
-      mediaPort: p.media,
-    }).done;
+    const run = await customerCalls(caller, [], { step: 'kefu-hangs-up.xml', vars: { WAIT_MS: 20_000 } }, OFF_HOURS_NUMBER).done;
     expect(run.code, run.output).toBe(0);
     const record = await endedRecord(caller, { recording: false });
     expect(record).toMatchObject({ endStatus: 'afterHours', endedBy: 'SYSTEM', callee: OFF_HOURS_NUMBER });
@@ -312,8 +277,7 @@ describe('inbound phone calls through SIP trunks, the IVR and agents\' SIP phone
   it('refuses a blacklisted caller with 603 and keeps the refusal on record', async () => {
     const caller = '13800000006';
     await t.ok(s.adminKey, 'mutation($id: String!) { addToBlacklist(input: { channel: PHONE, identity: $id, reason: "abuse" }) { id } }', { id: caller });
-    const p = ports();
-    const run = await sipp({ scenarioFile: scenario('refused-caller.xml', { CALLER: caller, STATUS: 603, MEDIA: pcmaOffer }), target: kefuSip, service: NUMBER, localPort: p.sip, mediaPort: p.media }).done;
+    const run = await refusedCall(caller, 603, pcmaOffer);
     expect(run.code, run.output).toBe(0);
     const record = await endedRecord(caller, { recording: false });
     expect(record).toMatchObject({ endStatus: 'blacklisted', endedBy: 'SYSTEM' });
@@ -321,18 +285,15 @@ describe('inbound phone calls through SIP trunks, the IVR and agents\' SIP phone
 
   it('answers 488 to a caller offering no codec Kefu speaks, and creates no contact', async () => {
     const caller = '13800000011';
-    const p = ports();
     // G.729 only: Kefu relays G.711 (PCMU, PCMA).
-    const media = 'm=audio [media_port] RTP/AVP 18\n      a=rtpmap:18 G729/8000';
-    const run = await sipp({ scenarioFile: scenario('refused-caller.xml', { CALLER: caller, STATUS: 488, MEDIA: media }), target: kefuSip, service: NUMBER, localPort: p.sip, mediaPort: p.media }).done;
+    const run = await refusedCall(caller, 488, 'm=audio [media_port] RTP/AVP 18\n      a=rtpmap:18 G729/8000');
     expect(run.code, run.output).toBe(0);
     const r = await t.ok<{ callRecords: { edges: unknown[] } }>(s.adminKey, 'query($n: String!) { callRecords(first: 1, filter: { number: $n }) { edges { node { contactId } } } }', { n: caller });
     expect(r.callRecords.edges).toEqual([]);
   });
 
   it('answers 404 for a number nobody has bound', async () => {
-    const p = ports();
-    const run = await sipp({ scenarioFile: scenario('refused-caller.xml', { CALLER: '13800000007', STATUS: 404, MEDIA: pcmaOffer }), target: kefuSip, service: '+869999999999', localPort: p.sip, mediaPort: p.media }).done;
+    const run = await refusedCall('13800000007', 404, pcmaOffer, '+869999999999');
     expect(run.code, run.output).toBe(0);
   });
 });
