@@ -12,7 +12,7 @@ import type { CommandHandler } from '../../adapters/eventstore/command-handler.t
 import type { Lease, SqlClient } from '../../adapters/sql/sql-client.ts';
 import { agentDecider } from '../../domain/agent/agent.decide.ts';
 import type { ActiveAgent, AgentEvent, AgentState } from '../../domain/agent/agent.ts';
-import { evolveAgent, heldOn, initialAgentState } from '../../domain/agent/agent.ts';
+import { answersOfflineOnMobile, evolveAgent, heldOn, initialAgentState } from '../../domain/agent/agent.ts';
 import { contactDecider } from '../../domain/contact/contact.decide.ts';
 import type { ContactEvent, ContactState } from '../../domain/contact/contact.ts';
 import { evolveContact, initialContactState } from '../../domain/contact/contact.ts';
@@ -511,9 +511,12 @@ export class Router {
       const s = entry.state;
       if (entry.instanceId !== instanceId || s.status !== 'active') continue;
       const inWrapUp = s.workload.wrapUp !== null && now < s.workload.wrapUp.until;
+      // PH-3: an offline agent answering on the mobile still takes phone offers.
+      const onMobile = answersOfflineOnMobile(s);
       agents.set(s.id, {
         agentId: s.id,
-        available: s.presence === 'AVAILABLE' && !s.forcedOffline && !inWrapUp,
+        available: (s.presence === 'AVAILABLE' || onMobile) && !s.forcedOffline && !inWrapUp,
+        ...(onMobile ? { phoneOnly: true } : {}),
         held: { PHONE: heldOn(s.workload, 'PHONE'), ONLINE: heldOn(s.workload, 'ONLINE'), AV: heldOn(s.workload, 'AV') },
         idleSince: entry.idleSince,
         contactsToday: entry.contactsToday,
@@ -582,7 +585,9 @@ export class Router {
     waiting.push(...stillWaiting);
     if (waiting.length === 0) return;
     const assignments = assignWaiting({ groups, agents, waiting }, { now, random: this.deps.random ?? Math.random });
-    for (const a of assignments) await this.offer(instanceId, a.contactId, a.skillGroupId, a.agentIds);
+    // Each assignment is a different contact with its own agents: offers go out side by side, so a busy pass
+    // is not a queue of database round trips (the event store batches the appends into shared commits).
+    await inParallel(assignments, offerConcurrency, (a) => this.offer(instanceId, a.contactId, a.skillGroupId, a.agentIds));
   }
 
   private anyMemberOnline(instanceId: string, members: ReadonlyMap<string, number>): boolean {
@@ -628,4 +633,16 @@ export class Router {
       }
     }
   }
+}
+
+/** Offers made at once by one routing pass. */
+const offerConcurrency = 16;
+
+/** Runs `job` over `items`, at most `limit` at a time; resolves when all are done. */
+async function inParallel<T>(items: readonly T[], limit: number, job: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await job(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
