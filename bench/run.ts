@@ -10,8 +10,10 @@ import { renderMachine, renderTables, writeSection } from './lib/report.ts';
 import { eventStoreBench } from './eventstore.ts';
 import { projectionsBench } from './projections.ts';
 import { routingBench } from './routing.ts';
+import { phoneBench } from './phone.ts';
+import { softphoneBench } from './softphone.ts';
 
-const modules: BenchModule[] = [eventStoreBench, projectionsBench, routingBench];
+const modules: BenchModule[] = [eventStoreBench, projectionsBench, routingBench, phoneBench, softphoneBench];
 
 const resultsFile = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
 
