@@ -36,7 +36,14 @@ import { findBlacklistEntry } from './api/resolvers/blacklist.ts';
 import { ContactWatch } from './processes/calls/contact-watch.ts';
 import { DeviceDirectory } from './processes/calls/devices/device-directory.ts';
 import { SipPhoneDevice } from './processes/calls/devices/sip-phone-device.ts';
+import { softphoneDevices } from './processes/calls/devices/softphone-device.ts';
+import { SoftphoneHub } from './adapters/webrtc/softphone-hub.ts';
 import { PhoneCalls } from './processes/calls/phone-calls.ts';
+import type { CallDeps } from './processes/calls/call-deps.ts';
+import { mobileDeviceSource } from './processes/calls/devices/mobile-device.ts';
+import { OutboundCalls } from './processes/calls/outbound-calls.ts';
+import { findMobileSetting, findOutboundTrunk } from './api/resolvers/outbound-calls.ts';
+import { transferTargetsIn } from './processes/calls/transfer-targets.ts';
 import { PromptAudio } from './processes/calls/prompt-audio.ts';
 
 export interface Kefu {
@@ -60,6 +67,10 @@ export interface Phone {
   sip: SipServer;
   media: UdpMediaEngine;
   calls: PhoneCalls;
+  /** Outbound calls (PH-2) placed by this node. */
+  outbound: OutboundCalls;
+  /** Agents' browser softphones (WebRTC) connected to this node. */
+  softphones: SoftphoneHub;
 }
 
 /** SIP trunks and phones, RTP media, and the process that runs inbound calls (issue: phone inbound). */
@@ -78,7 +89,8 @@ async function startPhone(config: Config, o: { db: ReadModel; commands: CommandH
   });
   let sip: SipServer | null = null;
   const node = config.KEFU_NODE_ID ?? hostname();
-  const calls = new PhoneCalls({
+  const softphones = new SoftphoneHub({ publicAddress: config.KEFU_SIP_PUBLIC_ADDRESS, bindAddress: config.KEFU_SIP_BIND, logger: o.logger });
+  const callDeps: CallDeps = {
     commands: o.commands,
     media,
     devices: new DeviceDirectory([
@@ -86,6 +98,9 @@ async function startPhone(config: Config, o: { db: ReadModel; commands: CommandH
         sip!.registrations.lookup(agentId).map(
           (r) => new SipPhoneDevice({ target: { uri: r.contactUri, via: r.source }, label: `${r.source.transport}:${r.source.address}:${r.source.port}`, media, sip: sip! }),
         ),
+      softphoneDevices(softphones, media),
+      // PH-3: the mobile, dialled through the instance's outbound trunk.
+      mobileDeviceSource({ setting: (i, a) => findMobileSetting(o.db, i, a), outboundTrunk: (i) => findOutboundTrunk(o.db, i), media, sip: () => sip! }),
     ]),
     watch: new ContactWatch(o.store),
     promptAudio: (instanceId, prompt) => prompts.get(instanceId, prompt),
@@ -108,10 +123,13 @@ async function startPhone(config: Config, o: { db: ReadModel; commands: CommandH
       await ensureRecordingDir(o.recordingsDir, instanceId);
       return recordingPath(o.recordingsDir, instanceId, recordingId);
     },
+    findTransferTarget: transferTargetsIn(o.db),
     node,
     logger: o.logger,
     clock: () => new Date(),
-  });
+  };
+  const calls = new PhoneCalls(callDeps);
+  const outbound = new OutboundCalls(callDeps, () => sip!);
   await calls.start();
   sip = new SipServer(
     { port: config.KEFU_SIP_PORT, bindAddress: config.KEFU_SIP_BIND, publicAddress: config.KEFU_SIP_PUBLIC_ADDRESS, realm: config.KEFU_SIP_REALM, udp: true, tcp: true, logger: o.logger },
@@ -121,10 +139,11 @@ async function startPhone(config: Config, o: { db: ReadModel; commands: CommandH
     await sip.start();
   } catch (err) {
     await calls.stop();
+    await softphones.close();
     await media.close();
     throw err;
   }
-  return { sip, media, calls };
+  return { sip, media, calls, softphones, outbound };
 }
 
 export interface Storage {
@@ -226,13 +245,17 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
       storageDir: dataDir,
       recordingsDir,
       sipRealm: config.KEFU_SIP_REALM,
+      ...(phone ? { softphones: phone.softphones } : {}),
+      ...(phone ? { outboundCalls: phone.outbound } : {}),
     },
     { logger },
   );
 
   const close = async () => {
     if (phone) {
+      await phone.outbound.stop();
       await phone.calls.stop();
+      await phone.softphones.close();
       await phone.sip.stop();
       await phone.media.close();
     }

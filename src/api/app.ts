@@ -20,7 +20,11 @@ import { flowResolvers } from './resolvers/flows.ts';
 import { telephonyResolvers } from './resolvers/telephony.ts';
 import { registerAudioRoutes } from './audio-upload.ts';
 import { callRecordResolvers } from './resolvers/call-records.ts';
+import { outboundCallResolvers } from './resolvers/outbound-calls.ts';
+import { callControlResolvers } from './resolvers/call-control.ts';
 import { recordingsRoute } from './recordings-route.ts';
+import { softphoneResolvers } from './resolvers/softphone.ts';
+import { demoAgentRoutes } from './demo-agent/demo-agent-route.ts';
 
 export const schemaPath = new URL('../../schema.graphql', import.meta.url);
 
@@ -93,8 +97,9 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
 
   await app.register(recordingsRoute, { deps });
   await registerAudioRoutes(app, deps);
+  await app.register(demoAgentRoutes);
 
-  const resolvers = mergeResolvers({ DateTime: DateTime as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, monitoringResolvers, blacklistResolvers, screenPopResolvers, callRecordResolvers, flowResolvers, telephonyResolvers, {
+  const resolvers = mergeResolvers({ DateTime: DateTime as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, monitoringResolvers, blacklistResolvers, screenPopResolvers, callRecordResolvers, callControlResolvers, flowResolvers, telephonyResolvers, softphoneResolvers, outboundCallResolvers, {
     Principal: { resolveType: (p: { __typename: string }) => p.__typename },
   });
 

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CommandHandler } from '../adapters/eventstore/command-handler.ts';
+import type { OutboundCallStarter } from '../processes/calls/outbound-calls.ts';
+import type { SoftphoneHub } from '../adapters/webrtc/softphone-hub.ts';
 import type { CommandMetadata } from '../domain/decider.ts';
 import { ValidationError } from '../domain/errors.ts';
 import type { Bus } from '../domain/ports/bus.ts';
@@ -32,6 +34,10 @@ export interface ApiDeps {
   sipRealm?: string;
   /** Call recordings: `<recordingsDir>/<instanceId>/<recordingId>.wav` (see src/adapters/storage/recording-storage.ts). */
   recordingsDir: string;
+  /** Outbound calls placed by this process's SIP side (PH-2); absent when the phone side is off. */
+  outboundCalls?: OutboundCallStarter;
+  /** Browser softphones connected to this process (issue 5); absent when the phone side is off. */
+  softphones?: SoftphoneHub;
 }
 
 export interface KefuContext {

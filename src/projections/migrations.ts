@@ -3,6 +3,8 @@ import { sql, type Kysely } from 'kysely';
 import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
 import { agentsMigrations } from './agents/agents.migrations.ts';
 import { agentsWorkloadMigrations } from './agents/agents-workload.migrations.ts';
+import { agentsMobileMigrations } from './agents/agents-mobile.migrations.ts';
+import { skillGroupOutboundMigrations } from './skill-groups/skill-groups-outbound.migrations.ts';
 import { instancesMigrations } from './instances/instances.migrations.ts';
 import { instancesScreenPopMigrations } from './instances/instances-screen-pop.migrations.ts';
 import { blacklistMigrations } from './blacklist/blacklist.migrations.ts';
@@ -51,6 +53,8 @@ export const allMigrations: Record<string, Migration> = {
   ...flowsMigrations,
   ...telephonyMigrations,
   ...callRecordsMigrations,
+  ...agentsMobileMigrations,
+  ...skillGroupOutboundMigrations,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

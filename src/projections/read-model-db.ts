@@ -74,6 +74,9 @@ export interface ReadModelDb {
     wrap_up_until: Timestamp | null;
     handled_day: string | null;
     handled_today: ColumnType<number, number | undefined, number>;
+    /** PH-3: NEVER, WHEN_OFFLINE or ALWAYS. */
+    answer_on_mobile: ColumnType<string, string | undefined, string>;
+    mobile_number: string | null;
     created_at: Timestamp;
     updated_at: Timestamp;
     deleted_at: Timestamp | null;
@@ -95,6 +98,8 @@ export interface ReadModelDb {
     when_no_agent_online: ColumnType<string, string | undefined, string>;
     break_after_missed_offer: ColumnType<boolean, boolean | undefined, boolean>;
     chat_idle_end_seconds: ColumnType<number, number | undefined, number>;
+    /** PH-2: numbers the group's agents call out from. */
+    outbound_numbers: ColumnType<string[], string[] | undefined, string[]>;
     created_at: Timestamp;
     updated_at: Timestamp;
     deleted_at: Timestamp | null;

@@ -161,6 +161,9 @@ describe('contact decider', () => {
         call: null,
         recordingIds: [],
         completedRecordingIds: [],
+        held: false,
+        consult: null,
+        handedOverBy: [],
       });
     });
 

@@ -58,11 +58,23 @@ export interface Recording {
 export interface Bridge {
   readonly recording: Recording | null;
   stop(): Promise<RecordingResult | null>;
+  /** Hold: stop relaying both ways; the recording goes on (silence on both channels). Optional for wrappers; the UDP engine has it. */
+  pause?(): void;
+  /** Relay again after pause(). */
+  resume?(): void;
+}
+
+/** A leg whose network side is a callback (a WebRTC track): `deliver` hands it one received RTP packet. */
+export interface PipedLeg {
+  leg: RtpLeg;
+  deliver(rtpPacket: Buffer): void;
 }
 
 export interface MediaEngine {
   /** Binds a UDP socket on an even port from the configured range. */
   openLeg(label?: string): Promise<RtpLeg>;
+  /** A leg with no socket: it sends through `send` and receives what deliver() is given (no latching). */
+  openPipedLeg(label: string, send: (rtpPacket: Uint8Array) => void): Promise<PipedLeg>;
   /**
    * Relay audio both ways between two legs (stops any playback on them). With recordTo, writes a two-channel
    * 16-bit 8 kHz WAV: left = audio received on `a` (the customer), right = audio received on `b` (the agent),

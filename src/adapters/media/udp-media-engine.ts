@@ -2,7 +2,7 @@ import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { FrameClock } from './frame-clock.ts';
-import type { Bridge, MediaEngine, RtpLeg } from './media-port.ts';
+import type { Bridge, MediaEngine, PipedLeg, RtpLeg, RtpLegStats } from './media-port.ts';
 import { RtpBridge } from './rtp-bridge.ts';
 import { RtpPortRange } from './rtp-port-range.ts';
 import { UdpRtpLeg } from './udp-rtp-leg.ts';
@@ -42,6 +42,11 @@ export class UdpMediaEngine implements MediaEngine {
     return this.legs.size;
   }
 
+  /** Each open leg's counters, by leg id (for monitoring, benches and tests). */
+  legStats(): { id: string; stats: RtpLegStats }[] {
+    return [...this.legs].map((leg) => ({ id: leg.id, stats: leg.stats() }));
+  }
+
   async openLeg(label?: string): Promise<RtpLeg> {
     if (this.closed) throw new Error('media engine is closed');
     // Ports other programs hold are skipped; each is tried at most once per call.
@@ -78,6 +83,24 @@ export class UdpMediaEngine implements MediaEngine {
     throw new Error(`no free RTP port in ${this.ports.size} even ports of the configured range (${this.legs.size} legs open)`);
   }
 
+  /**
+   * A leg with no socket: what it sends goes to `send` (a WebRTC peer connection's sender), and what the
+   * peer received is handed in with deliver(). setRemote only sets its codec and payload types.
+   */
+  async openPipedLeg(label: string, send: (rtpPacket: Uint8Array) => void): Promise<PipedLeg> {
+    if (this.closed) throw new Error('media engine is closed');
+    const leg = new UdpRtpLeg({
+      id: `${label}-${this.nextLegNumber++}`,
+      pipe: send,
+      local: { address: this.publicAddress, port: 0 },
+      clock: this.clock,
+      logger: this.logger,
+      onClose: (closedLeg) => this.legs.delete(closedLeg),
+    });
+    this.legs.add(leg);
+    return { leg, deliver: (rtpPacket) => leg.deliver(rtpPacket) };
+  }
+
   bridge(a: RtpLeg, b: RtpLeg, options?: { recordTo?: string }): Bridge {
     if (!(a instanceof UdpRtpLeg) || !(b instanceof UdpRtpLeg) || !this.legs.has(a) || !this.legs.has(b)) {
       throw new Error('bridge: both legs must be open legs of this media engine');
@@ -86,6 +109,8 @@ export class UdpMediaEngine implements MediaEngine {
     this.bridges.add(bridge);
     return {
       recording: bridge.recording,
+      pause: () => bridge.pause(),
+      resume: () => bridge.resume(),
       stop: () => {
         this.bridges.delete(bridge);
         return bridge.stop();

@@ -21,7 +21,10 @@ export interface MediaLogger {
 
 export type LegStats = Required<RtpLegStats>;
 
-/** A leg over one UDP socket, run on the engine's event loop. */
+/** Where a piped leg's outgoing RTP goes instead of a socket (a WebRTC peer connection's sender). */
+export type RtpPipe = (packet: Uint8Array) => void;
+
+/** A leg over one UDP socket, or over a pipe (no socket), run on the engine's event loop. */
 export class UdpRtpLeg implements RtpLeg, FrameSink {
   readonly id: string;
   readonly local: MediaEndpoint;
@@ -36,7 +39,8 @@ export class UdpRtpLeg implements RtpLeg, FrameSink {
   /** Date.now() of the last accepted packet. */
   lastPacketAt: number | null = null;
 
-  private readonly socket: Socket;
+  private readonly socket: Socket | null;
+  private readonly pipe: RtpPipe | null;
   private readonly clock: FrameClock;
   private readonly logger: MediaLogger;
   private readonly onClose: (leg: UdpRtpLeg) => void;
@@ -55,15 +59,18 @@ export class UdpRtpLeg implements RtpLeg, FrameSink {
   private packetsMalformed = 0;
   private packetsIgnored = 0;
 
-  constructor(o: { id: string; socket: Socket; local: MediaEndpoint; clock: FrameClock; logger: MediaLogger; onClose: (leg: UdpRtpLeg) => void }) {
+  /** With `pipe` instead of `socket`, packets come in through deliver() and go out through the pipe. */
+  constructor(o: { id: string; socket?: Socket; pipe?: RtpPipe; local: MediaEndpoint; clock: FrameClock; logger: MediaLogger; onClose: (leg: UdpRtpLeg) => void }) {
     this.id = o.id;
-    this.socket = o.socket;
+    this.socket = o.socket ?? null;
+    this.pipe = o.pipe ?? null;
+    if (!this.socket === !this.pipe) throw new Error('an RTP leg has either a socket or a pipe');
     this.local = o.local;
     this.clock = o.clock;
     this.logger = o.logger;
     this.onClose = o.onClose;
-    this.socket.on('message', this.receive);
-    this.socket.on('error', (error) => this.logger.warn({ err: error, leg: this.id }, 'RTP socket error'));
+    this.socket?.on('message', this.receive);
+    this.socket?.on('error', (error) => this.logger.warn({ err: error, leg: this.id }, 'RTP socket error'));
   }
 
   get closed(): boolean {
@@ -82,6 +89,12 @@ export class UdpRtpLeg implements RtpLeg, FrameSink {
     this.codec = codec;
     this.payloadType = payloadType;
     this.dtmfPayloadType = dtmfPayloadType ?? -1;
+    if (this.pipe) {
+      // The pipe is the peer: no address to send to, nothing to latch.
+      this.remoteAddress = 'pipe';
+      this.remotePort = 1;
+      return;
+    }
     const moved = this.sdpRemote !== null && (this.sdpRemote.address !== remote.address || this.sdpRemote.port !== remote.port);
     this.sdpRemote = { address: remote.address, port: remote.port };
     // Keep a latch made before the SDP came, or across a re-INVITE to the same address; a new address re-latches.
@@ -145,7 +158,14 @@ export class UdpRtpLeg implements RtpLeg, FrameSink {
   /** Sends a finished packet to the peer; false when there is no peer yet or the leg is closed. */
   sendPacket(packet: Uint8Array): boolean {
     if (this.remotePort === 0 || this.closing) return false;
-    this.socket.send(packet, this.remotePort, this.remoteAddress);
+    if (this.pipe) {
+      try {
+        this.pipe(packet);
+      } catch (error) {
+        this.logger.warn({ err: error, leg: this.id }, 'RTP pipe failed');
+        return false;
+      }
+    } else this.socket!.send(packet, this.remotePort, this.remoteAddress);
     this.packetsOut++;
     this.bytesOut += packet.length;
     this.sendStream.lastSentAt = Date.now();
@@ -201,10 +221,15 @@ export class UdpRtpLeg implements RtpLeg, FrameSink {
     this.stopPlayback();
     this.sink = null;
     this.dtmfListeners.clear();
-    this.socket.off('message', this.receive);
+    const socket = this.socket;
+    if (!socket) {
+      this.closing = Promise.resolve().then(() => this.onClose(this));
+      return this.closing;
+    }
+    socket.off('message', this.receive);
     this.closing = new Promise<void>((resolve) => {
       try {
-        this.socket.close(() => resolve());
+        socket.close(() => resolve());
       } catch {
         resolve(); // already closed
       }
@@ -230,6 +255,21 @@ export class UdpRtpLeg implements RtpLeg, FrameSink {
       this.remoteAddress = from.address;
       this.remotePort = from.port;
     }
+    this.accept(packet, start);
+  };
+
+  /** A piped leg's incoming packet (already decrypted RTP); the leg may rewrite it. */
+  deliver(packet: Buffer): void {
+    if (!this.pipe || this.closing) return;
+    const start = rtpPayloadOffset(packet);
+    if (start < 0) {
+      this.packetsMalformed++;
+      return;
+    }
+    this.accept(packet, start);
+  }
+
+  private accept(packet: Buffer, start: number): void {
     this.packetsIn++;
     this.bytesIn += packet.length;
     this.lastPacketAt = Date.now();
@@ -242,7 +282,7 @@ export class UdpRtpLeg implements RtpLeg, FrameSink {
       if (digit !== null) this.emitDtmf(digit);
       this.sink?.(packet, start, end, true);
     }
-  };
+  }
 
   private emitDtmf(digit: string): void {
     for (const listener of this.dtmfListeners) {

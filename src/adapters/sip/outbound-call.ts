@@ -3,6 +3,7 @@ import type { ServerTransaction, SipMessage } from 'sip';
 import { CallEvents } from './call-events.ts';
 import { dtmfDigitOf } from './dtmf-info.ts';
 import type { CallEndedBy } from './inbound-call.ts';
+import { IncomingRefer } from './refer.ts';
 import { SipDialog } from './sip-dialog.ts';
 import { TIMER_B, type DialogRequestHandler, type SipStack } from './sip-stack.ts';
 import { firstContactUri, newCallId, newTag, response, tagOf, withToTag, type SipHop } from './sip-message.ts';
@@ -19,6 +20,8 @@ export interface OutboundCall {
   on(event: 'ended', listener: (by: CallEndedBy, reason: string) => void): this;
   /** SIP INFO DTMF from the phone. */
   on(event: 'dtmf', listener: (digit: string) => void): this;
+  /** REFER from the phone (its transfer key): answer through the IncomingRefer. Without a listener, 403. */
+  on(event: 'refer', listener: (refer: IncomingRefer) => void): this;
   /** CANCEL while ringing; BYE if it was answered meanwhile. */
   cancel(): void;
   /** BYE after answer, cancel() before; resolves when the far end confirmed (or timed out). */
@@ -45,6 +48,7 @@ export class SipOutboundCall implements OutboundCall, DialogRequestHandler {
   private cancelSent = false;
   private cancelTimer: NodeJS.Timeout | null = null;
   private ringingSent = false;
+  private referListened = false;
   private dialog: SipDialog | null = null;
   private lastAck: SipMessage | null = null;
   private hop: SipHop | null = null;
@@ -76,7 +80,7 @@ export class SipOutboundCall implements OutboundCall, DialogRequestHandler {
         cseq: { seq: 1, method: 'INVITE' },
         contact: undefined,
         'max-forwards': '70',
-        allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO',
+        allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER',
         'content-type': 'application/sdp',
       },
       content: target.sdp,
@@ -104,7 +108,9 @@ export class SipOutboundCall implements OutboundCall, DialogRequestHandler {
   on(event: 'failed', listener: (status: number, reason: string) => void): this;
   on(event: 'ended', listener: (by: CallEndedBy, reason: string) => void): this;
   on(event: 'dtmf', listener: (digit: string) => void): this;
+  on(event: 'refer', listener: (refer: IncomingRefer) => void): this;
   on(event: string, listener: (...args: never[]) => void): this {
+    if (event === 'refer') this.referListened = true;
     this.events.on(event, listener);
     return this;
   }
@@ -137,6 +143,7 @@ export class SipOutboundCall implements OutboundCall, DialogRequestHandler {
 
   onRequest(request: SipMessage, transaction: ServerTransaction): void {
     const dialog = this.dialog;
+    if (dialog && request.method === 'REFER') return this.onRefer(new IncomingRefer({ stack: this.stack, dialog, request, transaction }));
     if (!dialog || dialog.answerCommonRequest(request, transaction)) return;
     switch (request.method) {
       case 'BYE':
@@ -164,6 +171,13 @@ export class SipOutboundCall implements OutboundCall, DialogRequestHandler {
         );
         return;
     }
+  }
+
+  private onRefer(refer: IncomingRefer): void {
+    if (this.state !== 'answered') return refer.reject(481, 'Call/Transaction Does Not Exist');
+    if (!refer.valid) return refer.reject(400, 'Bad Refer-To');
+    if (!this.referListened) return refer.reject(403, 'Transfer Not Allowed');
+    this.events.emit('refer', refer);
   }
 
   onAck(ack: SipMessage): void {

@@ -1,8 +1,8 @@
 import type { CommandMetadata } from '../decider.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.ts';
 import type { Channel } from '../skill-group/skill-group.ts';
-import type { ActiveAgent, AgentEvent, AgentRole, AgentState, PresenceChoice, ReservationEnd } from './agent.ts';
-import { evolveAgent, hasRoomFor, initialAgentState } from './agent.ts';
+import type { ActiveAgent, AgentEvent, AgentRole, AgentState, MobileAnswering, PresenceChoice, ReservationEnd } from './agent.ts';
+import { answersOfflineOnMobile, evolveAgent, hasRoomFor, initialAgentState } from './agent.ts';
 
 function addSeconds(iso: string, seconds: number): string {
   return new Date(Date.parse(iso) + seconds * 1000).toISOString();
@@ -38,7 +38,10 @@ export type AgentCommand =
   | { type: 'ConnectContact'; data: { agentId: string; contactId: string }; metadata: CommandMetadata }
   | { type: 'FinishContact'; data: { agentId: string; contactId: string; wrapUpSeconds: number }; metadata: CommandMetadata }
   | { type: 'ExtendWrapUp'; data: { agentId: string; seconds: number }; metadata: CommandMetadata }
-  | { type: 'EndWrapUp'; data: { agentId: string; contactId: string | null }; metadata: CommandMetadata };
+  | { type: 'EndWrapUp'; data: { agentId: string; contactId: string | null }; metadata: CommandMetadata }
+  | { type: 'SetMobileAnswering'; data: { agentId: string } & MobileAnswering; metadata: CommandMetadata }
+  /** PH-2: the agent starts an outbound call; it holds their phone line like an offer, connected once the contact is theirs. */
+  | { type: 'TakeOutboundCall'; data: { agentId: string; contactId: string; skillGroupId: string | null; expiresAt: string }; metadata: CommandMetadata };
 
 function active(state: AgentState, agentId: string): ActiveAgent {
   if (state.status !== 'active') throw new NotFoundError('Agent', agentId);
@@ -110,7 +113,8 @@ export function decideAgent(command: AgentCommand, state: AgentState): AgentEven
       const held = agent.workload.contacts[contactId];
       if (held?.offerId === offerId) return [];
       if (held) throw new ConflictError(`Agent ${agent.id} already holds contact ${contactId}`);
-      if (agent.forcedOffline || agent.presence !== 'AVAILABLE') {
+      const onMobile = channel === 'PHONE' && answersOfflineOnMobile(agent);
+      if (agent.forcedOffline || (agent.presence !== 'AVAILABLE' && !onMobile)) {
         throw new ConflictError(`Agent ${agent.id} is ${agent.forcedOffline ? 'forced offline' : agent.presence.toLowerCase()} and gets no offers`);
       }
       if (agent.workload.wrapUp && Date.parse(command.metadata.now) < Date.parse(agent.workload.wrapUp.until)) {
@@ -165,6 +169,24 @@ export function decideAgent(command: AgentCommand, state: AgentState): AgentEven
       // The timer names the contact: a wrap-up of a later contact is not ended by an earlier timer.
       if (!wrapUp || (command.data.contactId !== null && wrapUp.contactId !== command.data.contactId)) return [];
       return [{ type: 'AgentWrapUpEnded', data: { contactId: wrapUp.contactId } }];
+    }
+    case 'SetMobileAnswering': {
+      const agent = active(state, command.data.agentId);
+      const { mode, mobileNumber } = command.data;
+      if (mode !== 'NEVER' && !mobileNumber) throw new ValidationError('mobileNumber', `a mobile number is needed to answer on the mobile (${mode})`);
+      const current = agent.mobileAnswering ?? { mode: 'NEVER', mobileNumber: null };
+      if (current.mode === mode && current.mobileNumber === mobileNumber) return [];
+      return [{ type: 'AgentMobileAnsweringSet', data: { mode, mobileNumber } }];
+    }
+    case 'TakeOutboundCall': {
+      const agent = active(state, command.data.agentId);
+      const { contactId, skillGroupId, expiresAt } = command.data;
+      const held = agent.workload.contacts[contactId];
+      if (held?.offerId === contactId) return [];
+      if (agent.forcedOffline) throw new ForbiddenError(`Agent ${agent.id} was forced offline (${agent.forcedOffline.reason}) and cannot make calls`);
+      if (!hasRoomFor(agent.workload, 'PHONE', 1)) throw new ConflictError(`Agent ${agent.id} is already on a call`);
+      // No skill group: the held contact names none (no after-call work settings apply).
+      return [{ type: 'AgentReserved', data: { contactId, offerId: contactId, channel: 'PHONE', skillGroupId: skillGroupId ?? '', expiresAt } }];
     }
     default: {
       const unknown: never = command;

@@ -22,7 +22,20 @@ export type AgentEvent =
   | DomainEvent<'AgentContactFinished', { contactId: string; at: string }>
   | DomainEvent<'AgentWrapUpStarted', { contactId: string; until: string }>
   | DomainEvent<'AgentWrapUpExtended', { contactId: string; until: string }>
-  | DomainEvent<'AgentWrapUpEnded', { contactId: string }>;
+  | DomainEvent<'AgentWrapUpEnded', { contactId: string }>
+  | DomainEvent<'AgentMobileAnsweringSet', MobileAnswering>;
+
+/**
+ * PH-3 mobile answering: NEVER; WHEN_OFFLINE, an offline agent still gets phone offers, rung on the mobile;
+ * ALWAYS, the mobile rings with the agent's other devices for every call, and offline too.
+ */
+export type MobileAnsweringMode = 'NEVER' | 'WHEN_OFFLINE' | 'ALWAYS';
+
+export interface MobileAnswering {
+  mode: MobileAnsweringMode;
+  /** Digits with an optional leading +; required unless NEVER. */
+  mobileNumber: string | null;
+}
 
 export type ReservationEnd = 'DECLINED' | 'TIMED_OUT' | 'WITHDRAWN' | 'CONTACT_ENDED';
 
@@ -55,6 +68,8 @@ export interface ActiveAgent {
   breakReason: string | null;
   forcedOffline: { reason: string } | null;
   workload: Workload;
+  /** Absent until first set: NEVER. */
+  mobileAnswering?: MobileAnswering;
 }
 
 export type AgentState = { status: 'none' } | ActiveAgent | { status: 'deleted'; id: string };
@@ -119,6 +134,8 @@ export function evolveAgent(state: AgentState, event: AgentEvent): AgentState {
       return { ...state, workload: { ...state.workload, wrapUp: { contactId: event.data.contactId, until: event.data.until } } };
     case 'AgentWrapUpEnded':
       return { ...state, workload: { ...state.workload, wrapUp: null } };
+    case 'AgentMobileAnsweringSet':
+      return { ...state, mobileAnswering: event.data };
     default: {
       const unknown: never = event;
       return unknown;
@@ -142,4 +159,10 @@ export function heldOn(workload: Workload, channel: Channel): number {
 export function hasRoomFor(workload: Workload, channel: Channel, maxConcurrency: number): boolean {
   if (channel === 'ONLINE') return heldOn(workload, 'ONLINE') < maxConcurrency;
   return heldOn(workload, 'PHONE') + heldOn(workload, 'AV') === 0;
+}
+
+/** PH-3: an agent who chose to be offline but answers on the mobile still takes phone offers (breaks still block). */
+export function answersOfflineOnMobile(agent: ActiveAgent): boolean {
+  const mode = agent.mobileAnswering?.mode ?? 'NEVER';
+  return mode !== 'NEVER' && agent.presence === 'OFFLINE' && !agent.forcedOffline;
 }

@@ -1,7 +1,7 @@
 import type { CommandMetadata } from '../decider.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import type { Channel } from '../skill-group/skill-group.ts';
-import type { AgentDevice, CallInfo, ContactEvent, ContactState, Customer, Direction, EndedBy, RejectReason, Transfer } from './contact.ts';
+import type { AgentDevice, CallInfo, ConsultEnd, ContactEvent, ContactState, Customer, Direction, EndedBy, OutboundProgress, RejectReason, Transfer } from './contact.ts';
 import { evolveContact, initialContactState } from './contact.ts';
 
 type Cmd<T extends string, D> = { type: T; data: D & { contactId: string }; metadata: CommandMetadata };
@@ -24,7 +24,20 @@ export type ContactCommand =
   | Cmd<'EndIdleChat', { lastAgentMessageAt: string; idleSeconds: number }>
   | Cmd<'RingAgentLeg', { offerId: string; agentId: string; device: AgentDevice; address: string }>
   | Cmd<'StartRecording', { recordingId: string; agentId: string | null }>
-  | Cmd<'CompleteRecording', { recordingId: string; durationMs: number; bytes: number }>;
+  | Cmd<'CompleteRecording', { recordingId: string; durationMs: number; bytes: number }>
+  // Call control (PH-4). agentId: the agent acting, who must hold the call; null for a supervisor or the system.
+  | Cmd<'HoldCall', { agentId: string | null }>
+  | Cmd<'ResumeCall', { agentId: string | null }>
+  | Cmd<'StartConsult', { agentId: string | null; consultId: string; toAgentId: string; expiresAt: string }>
+  | Cmd<'AnswerConsult', { consultId: string; agentId: string; device: AgentDevice; address: string }>
+  /** consultId null: whichever consultation is in progress (the API); named: only that one, else nothing (the call session). */
+  | Cmd<'CancelConsult', { agentId: string | null; consultId: string | null; reason: ConsultEnd }>
+  | Cmd<'CompleteConsult', { agentId: string | null }>
+  // Outbound calls (PH-2): started for one agent; their leg answers, then the customer's is dialled and answers.
+  | Cmd<'StartOutboundCall', { agentId: string; skillGroupId: string | null; customer: Customer; data: Record<string, string>; call: CallInfo }>
+  | Cmd<'AnswerAgentLeg', { agentId: string }>
+  | Cmd<'DialCustomer', { callId: string }>
+  | Cmd<'AnswerCustomerLeg', Record<never, never>>;
 
 type Live = Exclude<ContactState, { status: 'none' }>;
 
@@ -37,6 +50,91 @@ function open(state: ContactState, id: string): Exclude<Live, { status: 'ended' 
   const s = live(state, id);
   if (s.status === 'ended' || s.status === 'rejected') throw new ConflictError(`Contact ${id} has already ended`);
   return s;
+}
+
+type Connected = Extract<ContactState, { status: 'connected' }>;
+
+/** A phone call connected to an agent, and `agentId` (when given) is that agent. */
+function connectedCall(state: ContactState, id: string, agentId: string | null): Connected {
+  const s = open(state, id);
+  if (!s.call) throw new ConflictError(`Contact ${id} is not a call`);
+  if (s.status !== 'connected') throw new ConflictError(`Contact ${id} is ${s.status}, not connected to an agent`);
+  if (agentId !== null && s.agentId !== agentId) throw new ConflictError(`Agent ${agentId} does not hold contact ${id}`);
+  return s;
+}
+
+function decideCallControl(command: Extract<ContactCommand, { type: CallControlCommand }>, state: ContactState): ContactEvent[] {
+  const id = command.data.contactId;
+  const now = command.metadata.now;
+  switch (command.type) {
+    case 'HoldCall': {
+      const s = connectedCall(state, id, command.data.agentId);
+      return s.held ? [] : [{ type: 'CallHeld', data: { agentId: command.data.agentId, at: now } }];
+    }
+    case 'ResumeCall': {
+      const s = connectedCall(state, id, command.data.agentId);
+      if (!s.held) return [];
+      if (s.consult) throw new ConflictError(`Contact ${id} is on hold for a consultation with agent ${s.consult.toAgentId}: complete or cancel it`);
+      return [{ type: 'CallResumed', data: { agentId: command.data.agentId, at: now } }];
+    }
+    case 'StartConsult': {
+      const { agentId, consultId, toAgentId, expiresAt } = command.data;
+      const s = connectedCall(state, id, agentId);
+      if (s.consult?.consultId === consultId) return [];
+      if (s.consult) throw new ConflictError(`Contact ${id} already has a consultation with agent ${s.consult.toAgentId}`);
+      if (toAgentId === s.agentId) throw new ValidationError('toAgentId', 'an agent cannot consult themselves');
+      const events: ContactEvent[] = s.held ? [] : [{ type: 'CallHeld', data: { agentId, at: now } }];
+      events.push({ type: 'ConsultStarted', data: { consultId, fromAgentId: s.agentId, toAgentId, expiresAt, at: now } });
+      return events;
+    }
+    case 'AnswerConsult': {
+      const { consultId, agentId, device, address } = command.data;
+      const s = open(state, id);
+      if (s.consult?.consultId !== consultId || s.consult.toAgentId !== agentId) throw new ConflictError(`Consultation ${consultId} of contact ${id} is not open to agent ${agentId}`);
+      if (s.consult.answered) return [];
+      return [{ type: 'ConsultAnswered', data: { consultId, agentId, device, address, at: now } }];
+    }
+    case 'CancelConsult': {
+      const { agentId, consultId, reason } = command.data;
+      const s = live(state, id);
+      const consult = s.consult;
+      if (consultId !== null) {
+        // The call session's own ends (no answer, the target hung up): late or twice, nothing.
+        if (consult?.consultId !== consultId || s.status !== 'connected') return [];
+      } else {
+        const c = connectedCall(state, id, agentId);
+        if (!c.consult) throw new ConflictError(`Contact ${id} has no consultation in progress`);
+      }
+      const events: ContactEvent[] = [{ type: 'ConsultCancelled', data: { consultId: consult!.consultId, toAgentId: consult!.toAgentId, reason, at: now } }];
+      // The consulting agent is back with the customer.
+      if (s.held) events.push({ type: 'CallResumed', data: { agentId, at: now } });
+      return events;
+    }
+    case 'CompleteConsult': {
+      const s = connectedCall(state, id, command.data.agentId);
+      if (!s.consult) throw new ConflictError(`Contact ${id} has no consultation in progress`);
+      if (!s.consult.answered) throw new ConflictError(`Agent ${s.consult.toAgentId} has not answered the consultation yet`);
+      const { consultId, fromAgentId, toAgentId } = s.consult;
+      const events: ContactEvent[] = [{ type: 'ConsultCompleted', data: { consultId, fromAgentId, toAgentId, at: now } }];
+      if (s.held) events.push({ type: 'CallResumed', data: { agentId: toAgentId, at: now } });
+      return events;
+    }
+    default: {
+      const unknown: never = command;
+      throw new Error(`Unknown command ${(unknown as { type: string }).type}`);
+    }
+  }
+}
+
+type CallControlCommand = 'HoldCall' | 'ResumeCall' | 'StartConsult' | 'AnswerConsult' | 'CancelConsult' | 'CompleteConsult';
+
+type OutboundCall = Extract<Live, { status: 'connected' }> & { outbound: OutboundProgress };
+
+/** An open outbound call (connected to its agent from the start). */
+function outboundCall(state: ContactState, id: string): OutboundCall {
+  const s = open(state, id);
+  if (s.status !== 'connected' || !s.outbound) throw new ConflictError(`Contact ${id} is not an outbound call in progress`);
+  return s as OutboundCall;
 }
 
 export function decideContact(command: ContactCommand, state: ContactState): ContactEvent[] {
@@ -128,6 +226,8 @@ export function decideContact(command: ContactCommand, state: ContactState): Con
       if (s.status !== 'connected' || s.agentId !== agentId) throw new ConflictError(`Agent ${agentId} does not hold contact ${id}`);
       if ((toAgentId === null) === (toSkillGroupId === null)) throw new ValidationError('to', 'transfer to an agent or to a skill group');
       if (toAgentId === agentId) throw new ValidationError('toAgentId', 'an agent cannot transfer a contact to themselves');
+      if (s.consult) throw new ConflictError(`Contact ${id} has a consultation in progress: complete or cancel it first`);
+      if (s.outbound) throw new ConflictError(`Contact ${id} is an outbound call; transferring outbound calls is not supported yet`);
       return [{ type: 'ContactTransferred', data: { fromAgentId: agentId, toAgentId, toSkillGroupId, note } }];
     }
     case 'EndContact': {
@@ -159,6 +259,10 @@ export function decideContact(command: ContactCommand, state: ContactState): Con
       const s = open(state, id);
       const { offerId, agentId, device, address } = command.data;
       if (!s.call) throw new ConflictError(`Contact ${id} is not a call`);
+      // An outbound call's agent leg rings under the contact's id: there is no offer.
+      if (s.status === 'connected' && s.outbound && offerId === id && agentId === s.agentId) {
+        return [{ type: 'CallAgentLegRinging', data: { offerId, agentId, device, address, at: now } }];
+      }
       if (s.status !== 'offered' || s.offer.offerId !== offerId || !s.offer.pendingAgentIds.includes(agentId)) return [];
       return [{ type: 'CallAgentLegRinging', data: { offerId, agentId, device, address, at: now } }];
     }
@@ -175,6 +279,43 @@ export function decideContact(command: ContactCommand, state: ContactState): Con
       if (!s.recordingIds.includes(recordingId)) throw new NotFoundError('Recording', recordingId);
       if (s.completedRecordingIds.includes(recordingId)) return [];
       return [{ type: 'CallRecordingCompleted', data: { recordingId, durationMs, bytes, at: now } }];
+    }
+    case 'HoldCall':
+    case 'ResumeCall':
+    case 'StartConsult':
+    case 'AnswerConsult':
+    case 'CancelConsult':
+    case 'CompleteConsult':
+      return decideCallControl(command, state);
+    case 'StartOutboundCall': {
+      // Starting again with the same id is a retry: nothing to do.
+      if (state.status !== 'none') return [];
+      const { contactId, agentId, skillGroupId, customer, data, call } = command.data;
+      if (call.direction !== 'OUT') throw new ValidationError('call.direction', 'an outbound call goes OUT');
+      return [
+        { type: 'ContactCreated', data: { contactId, channel: 'PHONE', direction: 'OUT', customer, data, createdAt: now } },
+        { type: 'CallStarted', data: { ...call, at: now } },
+        { type: 'ContactAssigned', data: { agentId, skillGroupId, at: now } },
+      ];
+    }
+    case 'AnswerAgentLeg': {
+      const s = outboundCall(state, id);
+      if (s.agentId !== command.data.agentId) throw new ConflictError(`Agent ${command.data.agentId} does not hold contact ${id}`);
+      if (s.outbound.agentAnsweredAt) return [];
+      return [{ type: 'CallAgentLegAnswered', data: { agentId: s.agentId, at: now } }];
+    }
+    case 'DialCustomer': {
+      const s = outboundCall(state, id);
+      if (!s.outbound.agentAnsweredAt) throw new ConflictError(`The agent has not answered contact ${id} yet; the customer is dialled after`);
+      if (s.outbound.customerCallId === command.data.callId) return [];
+      if (s.outbound.customerCallId) throw new ConflictError(`The customer of contact ${id} was already dialled`);
+      return [{ type: 'CallCustomerDialled', data: { callId: command.data.callId, at: now } }];
+    }
+    case 'AnswerCustomerLeg': {
+      const s = outboundCall(state, id);
+      if (!s.outbound.customerCallId) throw new ConflictError(`The customer of contact ${id} has not been dialled`);
+      if (s.outbound.customerAnsweredAt) return [];
+      return [{ type: 'CallCustomerAnswered', data: { at: now } }];
     }
     default: {
       const unknown: never = command;

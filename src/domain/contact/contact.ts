@@ -38,6 +38,20 @@ export interface Transfer {
   note: string | null;
 }
 
+/** A warm transfer in progress (PH-4): the serving agent talks to another agent while the customer holds. */
+export interface Consult {
+  consultId: string;
+  fromAgentId: string;
+  toAgentId: string;
+  /** The target has picked up: the two agents are talking. */
+  answered: boolean;
+  /** When the target's ringing gives up. */
+  expiresAt: string;
+}
+
+/** Why a consultation ended without the transfer. */
+export type ConsultEnd = 'CANCELLED' | 'NO_ANSWER' | 'DECLINED' | 'TARGET_HUNG_UP' | 'TARGET_UNAVAILABLE';
+
 export type ContactEvent =
   | DomainEvent<
       'ContactCreated',
@@ -59,7 +73,27 @@ export type ContactEvent =
   | DomainEvent<'CallStarted', CallInfo & { at: string }>
   | DomainEvent<'CallAgentLegRinging', { offerId: string; agentId: string; device: AgentDevice; address: string; at: string }>
   | DomainEvent<'CallRecordingStarted', { recordingId: string; agentId: string | null; at: string }>
-  | DomainEvent<'CallRecordingCompleted', { recordingId: string; durationMs: number; bytes: number; at: string }>;
+  | DomainEvent<'CallRecordingCompleted', { recordingId: string; durationMs: number; bytes: number; at: string }>
+  // Call control (PH-4): hold, and warm transfer through a consultation.
+  | DomainEvent<'CallHeld', { agentId: string | null; at: string }>
+  | DomainEvent<'CallResumed', { agentId: string | null; at: string }>
+  | DomainEvent<'ConsultStarted', { consultId: string; fromAgentId: string; toAgentId: string; expiresAt: string; at: string }>
+  | DomainEvent<'ConsultAnswered', { consultId: string; agentId: string; device: AgentDevice; address: string; at: string }>
+  | DomainEvent<'ConsultCancelled', { consultId: string; toAgentId: string; reason: ConsultEnd; at: string }>
+  | DomainEvent<'ConsultCompleted', { consultId: string; fromAgentId: string; toAgentId: string; at: string }>
+  // Outbound calls (PH-2): the contact is the agent's from the start, no queue; the agent's leg rings first,
+  // then the customer is dialled through the trunk.
+  | DomainEvent<'ContactAssigned', { agentId: string; skillGroupId: string | null; at: string }>
+  | DomainEvent<'CallAgentLegAnswered', { agentId: string; at: string }>
+  | DomainEvent<'CallCustomerDialled', { callId: string; at: string }>
+  | DomainEvent<'CallCustomerAnswered', { at: string }>;
+
+/** An outbound call's progress, on its connected state: the agent's leg first, then the customer's. */
+export interface OutboundProgress {
+  agentAnsweredAt: string | null;
+  customerCallId: string | null;
+  customerAnsweredAt: string | null;
+}
 
 interface Common {
   id: string;
@@ -86,6 +120,11 @@ interface Common {
   call: CallInfo | null;
   recordingIds: string[];
   completedRecordingIds: string[];
+  /** Phone: the customer is on hold (music), by the agent or for a consultation. */
+  held: boolean;
+  consult: Consult | null;
+  /** Agents who handed this contact over by a completed warm transfer (they get after-call work). */
+  handedOverBy: string[];
 }
 
 export type ContactState =
@@ -99,7 +138,16 @@ export type ContactState =
       queuedAt: string;
       offer: { offerId: string; pendingAgentIds: string[]; expiresAt: string };
     })
-  | (Common & { status: 'connected'; skillGroupId: string; priority: number; queuedAt: string; agentId: string })
+  | (Common & {
+      status: 'connected';
+      /** Null for an outbound call made outside any skill group. */
+      skillGroupId: string | null;
+      priority: number;
+      queuedAt: string;
+      agentId: string;
+      /** Outbound calls only. */
+      outbound?: OutboundProgress;
+    })
   | (Common & { status: 'ended'; reason: string; endedBy: EndedBy })
   | (Common & { status: 'rejected'; reason: RejectReason });
 
@@ -126,6 +174,9 @@ function common(s: Live): Common {
     call: s.call,
     recordingIds: s.recordingIds,
     completedRecordingIds: s.completedRecordingIds,
+    held: s.held,
+    consult: s.consult,
+    handedOverBy: s.handedOverBy,
   };
 }
 
@@ -151,6 +202,9 @@ export function evolveContact(state: ContactState, event: ContactEvent): Contact
       call: null,
       recordingIds: [],
       completedRecordingIds: [],
+      held: false,
+      consult: null,
+      handedOverBy: [],
     };
   }
   if (state.status === 'none') return state;
@@ -202,10 +256,13 @@ export function evolveContact(state: ContactState, event: ContactEvent): Contact
       return {
         ...rest,
         status: 'queued',
-        skillGroupId: event.data.toSkillGroupId ?? state.skillGroupId,
+        // Outbound calls (the only contacts without a group) are not transferred: see TransferContact.
+        skillGroupId: event.data.toSkillGroupId ?? state.skillGroupId ?? '',
         pendingTransfer: transfer,
         directAgentId: event.data.toAgentId,
         triedAgentIds: [event.data.fromAgentId],
+        held: false,
+        consult: null,
       };
     }
     case 'ContactMessageRecorded':
@@ -222,6 +279,34 @@ export function evolveContact(state: ContactState, event: ContactEvent): Contact
       return { ...state, completedRecordingIds: [...state.completedRecordingIds, event.data.recordingId] };
     case 'CallAgentLegRinging':
       return state;
+    case 'CallHeld':
+      return { ...state, held: true };
+    case 'CallResumed':
+      return { ...state, held: false };
+    case 'ConsultStarted': {
+      const { consultId, fromAgentId, toAgentId, expiresAt } = event.data;
+      return { ...state, consult: { consultId, fromAgentId, toAgentId, expiresAt, answered: false } };
+    }
+    case 'ConsultAnswered':
+      return state.consult?.consultId === event.data.consultId ? { ...state, consult: { ...state.consult, answered: true } } : state;
+    case 'ConsultCancelled':
+      return state.consult?.consultId === event.data.consultId ? { ...state, consult: null } : state;
+    case 'ConsultCompleted': {
+      if (state.status !== 'connected' || state.consult?.consultId !== event.data.consultId) return state;
+      // The target now serves the customer; the agent who consulted is done with the contact.
+      return { ...state, agentId: event.data.toAgentId, consult: null, handedOverBy: [...new Set([...state.handedOverBy, event.data.fromAgentId])] };
+    }
+    case 'ContactAssigned': {
+      if (state.status !== 'created') return state;
+      const { agentId, skillGroupId, at } = event.data;
+      return { ...c, status: 'connected', skillGroupId, priority: 0, queuedAt: at, agentId, outbound: { agentAnsweredAt: null, customerCallId: null, customerAnsweredAt: null } };
+    }
+    case 'CallAgentLegAnswered':
+      return state.status === 'connected' && state.outbound ? { ...state, outbound: { ...state.outbound, agentAnsweredAt: event.data.at } } : state;
+    case 'CallCustomerDialled':
+      return state.status === 'connected' && state.outbound ? { ...state, outbound: { ...state.outbound, customerCallId: event.data.callId } } : state;
+    case 'CallCustomerAnswered':
+      return state.status === 'connected' && state.outbound ? { ...state, outbound: { ...state.outbound, customerAnsweredAt: event.data.at } } : state;
     default: {
       const unknown: never = event;
       return unknown;

@@ -14,7 +14,7 @@ export function channelLimit(channel: Channel, maxConcurrency: number): number {
 }
 
 export function hasCapacity(agent: RoutableAgent, channel: Channel, maxConcurrency: number): boolean {
-  if (!agent.available) return false;
+  if (!agent.available || (agent.phoneOnly && channel !== 'PHONE')) return false;
   return heldFor(agent, channel) < channelLimit(channel, maxConcurrency);
 }
 

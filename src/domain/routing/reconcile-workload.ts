@@ -25,6 +25,12 @@ export function reconcileWorkload(agent: ActiveAgent, contacts: ReadonlyMap<stri
         fixes.push({ type: 'ConnectContact', contactId });
         continue;
       }
+      // A warm transfer's target (PH-4): reserved while it rings, connected once it answers.
+      const consult = contact.status === 'connected' ? contact.consult : null;
+      if (consult && consult.consultId === held.offerId && consult.toAgentId === agent.id) {
+        if (consult.answered) fixes.push({ type: 'ConnectContact', contactId });
+        continue;
+      }
       const ended = contact.status === 'ended' || contact.status === 'rejected';
       const unheardOf = contact.lastOfferId !== held.offerId && !(contact.status === 'offered' && contact.offer.offerId === held.offerId);
       if (unheardOf && !ended && contact.status !== 'connected' && Date.parse(now) < Date.parse(held.expiresAt)) continue;
@@ -40,7 +46,9 @@ export function reconcileWorkload(agent: ActiveAgent, contacts: ReadonlyMap<stri
     }
     // Connected: finished once the contact ended, or left this agent (a transfer).
     if (contact.status === 'connected' && contact.agentId === agent.id) continue;
-    fixes.push({ type: 'FinishContact', contactId, afterCallWork: contact.status === 'ended' });
+    if (contact.status === 'connected' && contact.consult?.toAgentId === agent.id && contact.consult.answered) continue;
+    // After-call work when the contact ended, or when this agent handed it over by a warm transfer.
+    fixes.push({ type: 'FinishContact', contactId, afterCallWork: contact.status === 'ended' || contact.handedOverBy.includes(agent.id) });
   }
   return fixes;
 }

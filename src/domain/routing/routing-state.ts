@@ -35,6 +35,8 @@ export interface RoutableAgent {
   talkSecondsToday: number;
   /** ISO time of the last offer made to this agent (ROUND_ROBIN). null if never. */
   lastOfferedAt: string | null;
+  /** PH-3: offline but answering on the mobile: routable for PHONE contacts only. */
+  phoneOnly?: boolean;
 }
 
 export interface SkillGroupRouting {

@@ -8,7 +8,9 @@ export type SkillGroupCommand =
   | { type: 'UpdateSkillGroup'; data: Partial<Omit<SkillGroupSettings, 'channel'>> & { skillGroupId: string }; metadata: CommandMetadata }
   | { type: 'DeleteSkillGroup'; data: { skillGroupId: string }; metadata: CommandMetadata }
   | { type: 'SetSkillGroupMember'; data: { skillGroupId: string; agentId: string; level: number }; metadata: CommandMetadata }
-  | { type: 'RemoveSkillGroupMember'; data: { skillGroupId: string; agentId: string }; metadata: CommandMetadata };
+  | { type: 'RemoveSkillGroupMember'; data: { skillGroupId: string; agentId: string }; metadata: CommandMetadata }
+  /** `numbers` normalized and bound to the instance (the API checks that); the order is kept, duplicates dropped. */
+  | { type: 'SetSkillGroupOutboundNumbers'; data: { skillGroupId: string; numbers: string[] }; metadata: CommandMetadata };
 
 function active(state: SkillGroupState, id: string): ActiveSkillGroup {
   if (state.status !== 'active') throw new NotFoundError('Skill group', id);
@@ -61,6 +63,14 @@ export function decideSkillGroup(command: SkillGroupCommand, state: SkillGroupSt
       const group = active(state, command.data.skillGroupId);
       if (!group.members.has(command.data.agentId)) return [];
       return [{ type: 'SkillGroupMemberRemoved', data: { agentId: command.data.agentId } }];
+    }
+    case 'SetSkillGroupOutboundNumbers': {
+      const group = active(state, command.data.skillGroupId);
+      const numbers = [...new Set(command.data.numbers)];
+      if (numbers.length > 0 && group.channel !== 'PHONE') throw new ValidationError('numbers', `outbound numbers are for PHONE skill groups; this one is ${group.channel}`);
+      const current = group.outboundNumbers ?? [];
+      if (current.length === numbers.length && current.every((n, i) => n === numbers[i])) return [];
+      return [{ type: 'SkillGroupOutboundNumbersSet', data: { numbers } }];
     }
     default: {
       const unknown: never = command;

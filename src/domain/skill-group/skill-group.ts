@@ -59,13 +59,17 @@ export type SkillGroupEvent =
   | DomainEvent<'SkillGroupDeleted', Record<string, never>>
   | DomainEvent<'SkillGroupMemberAdded', { agentId: string; level: number }>
   | DomainEvent<'SkillGroupMemberLevelChanged', { agentId: string; level: number }>
-  | DomainEvent<'SkillGroupMemberRemoved', { agentId: string }>;
+  | DomainEvent<'SkillGroupMemberRemoved', { agentId: string }>
+  /** PH-2: the numbers this group's agents call out from (the first is the default). */
+  | DomainEvent<'SkillGroupOutboundNumbersSet', { numbers: string[] }>;
 
 export interface ActiveSkillGroup extends Omit<SkillGroupSettings, keyof RoutingOptions>, RoutingOptions {
   status: 'active';
   id: string;
   /** agentId → level (1 is the highest skill). */
   members: Map<string, number>;
+  /** PH-2 outbound numbers; absent until first set (none). */
+  outboundNumbers?: string[];
 }
 
 export type SkillGroupState = { status: 'none' } | ActiveSkillGroup | { status: 'deleted'; id: string };
@@ -94,6 +98,8 @@ export function evolveSkillGroup(state: SkillGroupState, event: SkillGroupEvent)
       members.delete(event.data.agentId);
       return { ...state, members };
     }
+    case 'SkillGroupOutboundNumbersSet':
+      return { ...state, outboundNumbers: event.data.numbers };
     default: {
       const unknown: never = event;
       return unknown;

@@ -21,8 +21,15 @@ export interface CallDeps {
   queueHasRoom(instanceId: string, skillGroupId: string): Promise<boolean>;
   /** Where this call's recording goes (the folder is created). */
   recordingPath(instanceId: string, recordingId: string): Promise<string>;
+  /**
+   * PH-4: who a phone's transfer (SIP REFER) names: another agent by SIP username, or a PHONE skill group by
+   * id, in the call's instance; null when neither (the REFER is answered 404). Absent: phones cannot transfer.
+   */
+  findTransferTarget?(instanceId: string, name: string): Promise<TransferTarget | null>;
   /** This SIP node's name, kept on each call so a restart ends the calls it held. */
   node: string;
   logger: Logger;
   clock: () => Date;
 }
+
+export type TransferTarget = { agentId: string; skillGroupId: null } | { agentId: null; skillGroupId: string };

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { RtpLeg } from '../../adapters/media/media-port.ts';
 import { buildSdp, negotiate, parseSdp, SdpError } from '../../adapters/media/sdp.ts';
 import type { InboundCall } from '../../adapters/sip/inbound-call.ts';
-import type { ContactEvent } from '../../domain/contact/contact.ts';
+import type { ConsultEnd, ContactEvent } from '../../domain/contact/contact.ts';
 import { contactDecider, type ContactCommand } from '../../domain/contact/contact.decide.ts';
 import type { CommandMetadata } from '../../domain/decider.ts';
 import { DomainError } from '../../domain/errors.ts';
@@ -15,6 +15,9 @@ import { streams } from '../../domain/streams.ts';
 import type { CallDeps } from './call-deps.ts';
 import { RecordedBridge } from './tasks/bridge-call.ts';
 import { AgentRing } from './tasks/ring-agent.ts';
+import type { TransferRequest } from './devices/agent-device.ts';
+import { holdCustomer, resumeCustomer } from './tasks/hold-call.ts';
+import { ConsultCall } from './tasks/warm-transfer.ts';
 import { runIvr } from './tasks/run-ivr.ts';
 
 type Phase = 'starting' | 'ivr' | 'queued' | 'talking' | 'ended';
@@ -39,6 +42,8 @@ export class InboundCallSession {
   /** Agents ringing for the open offer, by agent id. */
   private readonly rings = new Map<string, AgentRing>();
   private talking: { ring: AgentRing; bridge: RecordedBridge | null } | null = null;
+  /** PH-4: a warm transfer's consultation in progress. */
+  private consult: ConsultCall | null = null;
   private unwatch: () => void = () => undefined;
   private finished: Promise<void> | null = null;
   private contactCreated = false;
@@ -184,6 +189,22 @@ export class InboundCallSession {
         this.phase = 'queued';
         this.customerLeg?.play(this.deps.holdMusic, { loop: true });
         break;
+      // Call control (PH-4): hold, warm transfer.
+      case 'CallHeld':
+        this.onCallHeld();
+        break;
+      case 'CallResumed':
+        this.onCallResumed();
+        break;
+      case 'ConsultStarted':
+        await this.onConsultStarted(event.data);
+        break;
+      case 'ConsultCancelled':
+        await this.onConsultCancelled(event.data.consultId);
+        break;
+      case 'ConsultCompleted':
+        await this.onConsultCompleted(event.data.consultId);
+        break;
       case 'ContactEnded':
       case 'ContactRejected':
         // Ended elsewhere (the API, the router's queue limits): hang up both sides.
@@ -211,7 +232,8 @@ export class InboundCallSession {
           this.enqueue(async () => {
             await this.command({ type: 'DeclineOffer', data: { contactId: this.contactId, offerId, agentId }, metadata: this.metadata() });
           }),
-        hungUp: () => this.enqueue(() => this.agentHungUp(agentId)),
+        hungUp: (cause) => this.enqueue(() => this.agentHungUp(agentId, cause)),
+        transferRequested: (request) => this.enqueue(() => this.transferFromPhone(agentId, request)),
       },
     );
     if (!ring) {
@@ -265,10 +287,12 @@ export class InboundCallSession {
     });
   }
 
-  private async agentHungUp(agentId: string): Promise<void> {
+  private async agentHungUp(agentId: string, cause?: 'lost'): Promise<void> {
     if (this.phase !== 'talking' || this.talking?.ring.agentId !== agentId) return;
     this.phase = 'ended';
-    await this.command({ type: 'EndContact', data: { contactId: this.contactId, reason: 'ok', endedBy: 'AGENT', agentId }, metadata: this.metadata() });
+    // A vanished device (a closed browser) is not the agent's choice: Kefu ends the call so the caller is not left in silence.
+    const end = cause === 'lost' ? { reason: 'agentDeviceLost', endedBy: 'SYSTEM' as const, agentId: null } : { reason: 'ok', endedBy: 'AGENT' as const, agentId };
+    await this.command({ type: 'EndContact', data: { contactId: this.contactId, ...end }, metadata: this.metadata() });
     await this.call.hangup().catch(() => undefined);
     await this.finish();
   }
@@ -310,12 +334,134 @@ export class InboundCallSession {
     this.finished ??= (async () => {
       this.gone.abort();
       this.unwatch();
+      await this.consult?.stop();
+      this.consult = null;
       await this.stopTalking();
       for (const ring of this.rings.values()) await ring.stop();
       this.rings.clear();
       await this.customerLeg?.close();
     })();
     return this.finished;
+  }
+
+  // ---- Call control (PH-4): hold, warm transfer, transfer from the agent's phone (SIP REFER) ----
+
+  private onCallHeld(): void {
+    if (this.phase !== 'talking' || !this.customerLeg) return;
+    holdCustomer(this.customerLeg, this.talking?.bridge ?? null, this.deps.holdMusic);
+  }
+
+  private onCallResumed(): void {
+    // After a completed consultation the customer is already bridged to the new agent: resuming changes nothing.
+    if (this.phase !== 'talking' || !this.customerLeg || this.consult) return;
+    resumeCustomer(this.customerLeg, this.talking?.bridge ?? null);
+  }
+
+  private async onConsultStarted(d: { consultId: string; toAgentId: string; expiresAt: string }): Promise<void> {
+    if (this.phase !== 'talking' || this.consult) return;
+    const { consultId } = d;
+    const cancel = (reason: ConsultEnd) =>
+      this.command({ type: 'CancelConsult', data: { contactId: this.contactId, agentId: null, consultId, reason }, metadata: this.metadata() });
+    const consult = await ConsultCall.start(
+      this.deps,
+      { instanceId: this.call.instanceId, contactId: this.contactId, consultId, toAgentId: d.toAgentId, expiresAt: d.expiresAt, callerId: this.call.from, callerName: this.call.fromDisplayName },
+      {
+        answered: () => this.enqueue(() => this.consultAnswered(consult!)),
+        failed: (reason) =>
+          this.enqueue(async () => {
+            if (this.consult === consult && !consult!.answered) await cancel(reason);
+          }),
+        hungUp: (cause) =>
+          this.enqueue(async () => {
+            // Once completed, the target serves the call: their hang-up ends it like any agent's.
+            if (this.consult === consult) await cancel('TARGET_HUNG_UP');
+            else if (this.talking?.ring.agentId === d.toAgentId) await this.agentHungUp(d.toAgentId, cause);
+          }),
+      },
+    );
+    if (!consult) {
+      await cancel('TARGET_UNAVAILABLE');
+      return;
+    }
+    this.consult = consult;
+  }
+
+  private async consultAnswered(consult: ConsultCall): Promise<void> {
+    if (this.consult !== consult || !this.talking) {
+      await consult.stop();
+      return;
+    }
+    const answered = await this.command({
+      type: 'AnswerConsult',
+      data: { contactId: this.contactId, consultId: consult.consultId, agentId: consult.toAgentId, device: consult.device.kind, address: consult.device.label },
+      metadata: this.metadata(),
+    });
+    if (!answered) {
+      if (this.consult === consult) this.consult = null;
+      await consult.stop();
+      return;
+    }
+    // The two agents talk; the customer's bridge stays paused (music).
+    consult.connect(this.talking.ring.leg);
+  }
+
+  private async onConsultCancelled(consultId: string): Promise<void> {
+    const consult = this.consult;
+    if (!consult || consult.consultId !== consultId) return;
+    this.consult = null;
+    await consult.stop();
+  }
+
+  private async onConsultCompleted(consultId: string): Promise<void> {
+    const consult = this.consult;
+    const leg = this.customerLeg;
+    if (!consult || consult.consultId !== consultId || !leg) return;
+    this.consult = null;
+    const ring = await consult.handOver();
+    // The consulting agent's leg hangs up; the customer is bridged to the target, recorded as their part.
+    await this.stopTalking();
+    if (!ring?.answered) {
+      await this.systemHangup('systemError');
+      return;
+    }
+    this.talking = { ring, bridge: null };
+    this.talking.bridge = await RecordedBridge.start(this.deps, {
+      instanceId: this.call.instanceId,
+      contactId: this.contactId,
+      agentId: consult.toAgentId,
+      customer: leg,
+      agent: ring.leg,
+      metadata: this.metadata,
+    });
+  }
+
+  /** A blind transfer asked for by the agent's phone (SIP REFER): to another agent or a skill group. */
+  private async transferFromPhone(agentId: string, request: TransferRequest): Promise<void> {
+    if (this.phase !== 'talking' || this.talking?.ring.agentId !== agentId || this.consult) {
+      request.reject(403, 'Transfer Not Allowed Now');
+      return;
+    }
+    const target = (await this.deps.findTransferTarget?.(this.call.instanceId, request.target)) ?? null;
+    if (!target || target.agentId === agentId) {
+      request.reject(404, 'Not Found');
+      return;
+    }
+    await request.accept();
+    const transferred = await this.command({
+      type: 'TransferContact',
+      data: { contactId: this.contactId, agentId, toAgentId: target.agentId, toSkillGroupId: target.skillGroupId, note: null },
+      metadata: this.metadata(),
+    });
+    if (!transferred) {
+      await request.failed(503, 'Service Unavailable');
+      return;
+    }
+    await request.succeeded();
+    // As on ContactTransferred (which follows): the agent's leg goes, the caller waits with music. Done here so
+    // that the phone hanging up after the NOTIFY is not taken for the agent ending the call.
+    await this.stopTalking();
+    this.phase = 'queued';
+    this.customerLeg?.play(this.deps.holdMusic, { loop: true });
   }
 
   /** Resolves when the call has ended and everything is freed. */

@@ -37,6 +37,7 @@ const handled: AgentEvent['type'][] = [
   'AgentWentOffline',
   'AgentForcedOffline',
   'AgentRestored',
+  'AgentMobileAnsweringSet',
 ];
 
 /**
@@ -115,6 +116,8 @@ function createdRow(instanceId: string, d: Extract<AgentEvent, { type: 'AgentCre
     wrap_up_until: null,
     handled_day: null,
     handled_today: 0,
+    answer_on_mobile: 'NEVER',
+    mobile_number: null,
     created_at: when,
     updated_at: when,
     deleted_at: null,
@@ -159,6 +162,8 @@ async function writeRows(trx: Trx, rows: AgentRow[]) {
           wrap_up_until: eb.ref('excluded.wrap_up_until'),
           handled_day: eb.ref('excluded.handled_day'),
           handled_today: eb.ref('excluded.handled_today'),
+          answer_on_mobile: eb.ref('excluded.answer_on_mobile'),
+          mobile_number: eb.ref('excluded.mobile_number'),
           updated_at: eb.ref('excluded.updated_at'),
           deleted_at: eb.ref('excluded.deleted_at'),
         })),
@@ -189,6 +194,8 @@ type RowUpdate = Partial<{
   wrap_up_until: string | null;
   handled_day: string | null;
   handled_today: number;
+  answer_on_mobile: string;
+  mobile_number: string | null;
 }>;
 
 /** What the agent holds, by channel, after adding or removing one contact. */
@@ -251,6 +258,8 @@ function nextRow(row: AgentRow, event: Exclude<AgentEvent, { type: 'AgentCreated
       return { wrap_up_until: event.data.until, updated_at: at };
     case 'AgentWrapUpEnded':
       return { wrap_up_until: null, updated_at: at };
+    case 'AgentMobileAnsweringSet':
+      return { answer_on_mobile: event.data.mode, mobile_number: event.data.mobileNumber, updated_at: at };
     default: {
       const unknown: never = event;
       return unknown;

@@ -34,7 +34,16 @@ export interface CallLeg {
   transferredFromAgentId: string | null;
   transferredToAgentId: string | null;
   transferredToSkillGroupId: string | null;
+  /** OFFER: rang for an offer from the queue; CONSULT: rang for a warm transfer (offerId = the consultation). Absent on older rows: OFFER. */
+  kind?: CallLegKind;
+  /** The customer's hold time while this agent served the call, closed holds only (ms); absent = 0. */
+  holdMs?: number;
+  holdCount?: number;
+  /** When the hold in progress began (null when not on hold). */
+  heldAt?: string | null;
 }
+
+export type CallLegKind = 'OFFER' | 'CONSULT';
 
 export interface CallKey {
   key: string;
@@ -77,6 +86,16 @@ const handled: ContactEvent['type'][] = [
   'CallAgentLegRinging',
   'CallRecordingStarted',
   'CallRecordingCompleted',
+  'CallHeld',
+  'CallResumed',
+  'ConsultStarted',
+  'ConsultAnswered',
+  'ConsultCancelled',
+  'ConsultCompleted',
+  'ContactAssigned',
+  'CallAgentLegAnswered',
+  'CallCustomerDialled',
+  'CallCustomerAnswered',
 ];
 
 export const callRecordsProjection: Projection = {
@@ -124,6 +143,26 @@ function project(trx: Trx, ref: Ref, event: ContactEvent): Promise<boolean> {
       return projectCallRecordingStarted(trx, ref, event.data);
     case 'CallRecordingCompleted':
       return projectCallRecordingCompleted(trx, ref, event.data);
+    case 'CallHeld':
+      return projectCallHeld(trx, ref, event.data);
+    case 'CallResumed':
+      return projectCallResumed(trx, ref, event.data);
+    case 'ConsultStarted':
+      return projectConsultStarted(trx, ref, event.data);
+    case 'ConsultAnswered':
+      return projectConsultAnswered(trx, ref, event.data);
+    case 'ConsultCancelled':
+      return projectConsultCancelled(trx, ref, event.data);
+    case 'ConsultCompleted':
+      return projectConsultCompleted(trx, ref, event.data);
+    case 'ContactAssigned':
+      return projectContactAssigned(trx, ref, event.data);
+    case 'CallAgentLegAnswered':
+      return projectCallAgentLegAnswered(trx, ref, event.data);
+    case 'CallCustomerDialled':
+      return projectCallCustomerDialled(trx, ref, event.data);
+    case 'CallCustomerAnswered':
+      return projectCallCustomerAnswered(trx, ref, event.data);
     case 'ContactCreated':
     case 'ContactVariablesSet':
     case 'ContactMessageRecorded':
@@ -192,9 +231,9 @@ function updateLegs(legs: CallLeg[], match: (leg: CallLeg) => boolean, change: (
   return hit ? out : null;
 }
 
-/** When the call ends: the answered leg still open ends, legs still ringing are cancelled. */
+/** When the call ends: the answered leg still open ends, legs still ringing are cancelled, a hold in progress ends. */
 function closeOpenLegs(legs: CallLeg[], at: string): CallLeg[] {
-  return legs.map((leg) => {
+  return endHold(legs, at).map((leg) => {
     if (leg.result === null) return { ...leg, result: 'CANCELLED', endAt: at };
     if (leg.result === 'ANSWERED' && leg.endAt === null) return { ...leg, endAt: at };
     return leg;
@@ -383,4 +422,126 @@ async function projectCallRecordingCompleted(trx: Trx, ref: Ref, d: Of<'CallReco
     row.recording_id === d.recordingId ? { recording_status: 'READY', recording_duration_ms: d.durationMs, recording_bytes: d.bytes } : null,
   );
   return recorded || Number(r.numUpdatedRows) > 0;
+}
+
+// Call control (PH-4): the hold time goes to the leg of the agent serving the call when the hold began;
+// a consultation is a leg of its own (kind CONSULT) that, once completed, serves the call.
+
+/** The leg serving the call now: the serving agent's answered leg that has not ended. */
+const servingLeg = (row: CallRecordRow) => (l: CallLeg) => l.agentId === row.agent_id && l.result === 'ANSWERED' && l.endAt === null;
+
+/** Legs with the hold in progress closed at `at`: its time is added to holdMs. */
+function endHold(legs: CallLeg[], at: string): CallLeg[] {
+  return (
+    updateLegs(
+      legs,
+      (l) => !!l.heldAt,
+      (l) => ({ heldAt: null, holdMs: (l.holdMs ?? 0) + Math.max(0, Date.parse(at) - Date.parse(l.heldAt!)) }),
+    ) ?? legs
+  );
+}
+
+function projectCallHeld(trx: Trx, ref: Ref, d: Of<'CallHeld'>) {
+  return patchRow(trx, ref, (row) => {
+    if (row.legs.some((l) => l.heldAt)) return null;
+    const legs = updateLegs(row.legs, servingLeg(row), (l) => ({ heldAt: d.at, holdCount: (l.holdCount ?? 0) + 1 }));
+    return legs ? { legs: JSON.stringify(legs) } : null;
+  });
+}
+
+function projectCallResumed(trx: Trx, ref: Ref, d: Of<'CallResumed'>) {
+  return patchRow(trx, ref, (row) => (row.legs.some((l) => l.heldAt) ? { legs: JSON.stringify(endHold(row.legs, d.at)) } : null));
+}
+
+function projectConsultStarted(trx: Trx, ref: Ref, d: Of<'ConsultStarted'>) {
+  return patchRow(trx, ref, (row) => {
+    if (row.legs.some((l) => l.offerId === d.consultId)) return null;
+    const leg: CallLeg = {
+      ...newLeg(row.legs, { agentId: d.toAgentId, offerId: d.consultId, skillGroupId: row.current_skill_group_id, ringAt: d.at, transferredFromAgentId: d.fromAgentId }),
+      kind: 'CONSULT',
+    };
+    const agentIds = withAgents(row, [d.toAgentId]);
+    return { legs: JSON.stringify([...row.legs, leg]), ...(agentIds ? { agent_ids: agentIds } : {}) };
+  });
+}
+
+function projectConsultAnswered(trx: Trx, ref: Ref, d: Of<'ConsultAnswered'>) {
+  return patchRow(trx, ref, (row) => {
+    const legs = updateLegs(
+      row.legs,
+      (l) => l.offerId === d.consultId && l.result === null,
+      () => ({ result: 'ANSWERED', acceptAt: d.at, device: d.device, address: d.address }),
+    );
+    return legs ? { legs: JSON.stringify(legs) } : null;
+  });
+}
+
+const consultLegResult: Record<Of<'ConsultCancelled'>['reason'], CallLegResult> = {
+  CANCELLED: 'CANCELLED',
+  NO_ANSWER: 'NO_ANSWER',
+  DECLINED: 'DECLINED',
+  TARGET_HUNG_UP: 'CANCELLED',
+  TARGET_UNAVAILABLE: 'CANCELLED',
+};
+
+function projectConsultCancelled(trx: Trx, ref: Ref, d: Of<'ConsultCancelled'>) {
+  return patchRow(trx, ref, (row) => {
+    const legs = updateLegs(
+      row.legs,
+      (l) => l.offerId === d.consultId && l.endAt === null,
+      (l) => ({ endAt: d.at, result: l.result ?? consultLegResult[d.reason] }),
+    );
+    return legs ? { legs: JSON.stringify(legs) } : null;
+  });
+}
+
+function projectConsultCompleted(trx: Trx, ref: Ref, d: Of<'ConsultCompleted'>) {
+  return patchRow(trx, ref, (row) => {
+    if (row.agent_id === d.toAgentId) return null;
+    // The consulting agent's part ends now (its hold, if any, with it); the consultation leg serves the call.
+    const closed = endHold(row.legs, d.at);
+    const legs =
+      updateLegs(
+        closed,
+        (l) => l.agentId === d.fromAgentId && l.result === 'ANSWERED' && l.endAt === null && l.offerId !== d.consultId,
+        () => ({ endAt: d.at, transferredToAgentId: d.toAgentId }),
+      ) ?? closed;
+    return { legs: JSON.stringify(legs), agent_id: d.toAgentId };
+  });
+}
+
+// Outbound calls (PH-2). The record reads caller = the number called from, callee = the customer; its one
+// leg is the agent's (offerId = the contact id), rung first; acceptedAt is when the customer answered, so
+// ringSeconds covers both legs ringing and talkSeconds the conversation.
+
+function projectContactAssigned(trx: Trx, ref: Ref, d: Of<'ContactAssigned'>) {
+  return patchRow(trx, ref, (row) => {
+    if (row.legs.some((l) => l.offerId === ref.contactId && l.agentId === d.agentId)) return null;
+    const legs = [...row.legs, newLeg(row.legs, { agentId: d.agentId, offerId: ref.contactId, skillGroupId: d.skillGroupId, ringAt: d.at, transferredFromAgentId: null })];
+    const agentIds = withAgents(row, [d.agentId]);
+    return {
+      legs: JSON.stringify(legs),
+      agent_id: d.agentId,
+      skill_group_id: row.skill_group_id ?? d.skillGroupId,
+      current_skill_group_id: d.skillGroupId,
+      served_skill_group_id: d.skillGroupId,
+      ...(agentIds ? { agent_ids: agentIds } : {}),
+    };
+  });
+}
+
+function projectCallAgentLegAnswered(trx: Trx, ref: Ref, d: Of<'CallAgentLegAnswered'>) {
+  return patchRow(trx, ref, (row) => {
+    const legs = updateLegs(row.legs, (l) => l.offerId === ref.contactId && l.agentId === d.agentId && l.result === null, () => ({ result: 'ANSWERED', acceptAt: d.at }));
+    return legs ? { legs: JSON.stringify(legs) } : null;
+  });
+}
+
+function projectCallCustomerDialled(trx: Trx, ref: Ref, d: Of<'CallCustomerDialled'>) {
+  // The customer's leg has its own SIP Call-ID; until it is dialled the record holds a placeholder.
+  return patchRow(trx, ref, (row) => (row.call_id === d.callId ? null : { call_id: d.callId }));
+}
+
+function projectCallCustomerAnswered(trx: Trx, ref: Ref, d: Of<'CallCustomerAnswered'>) {
+  return patchRow(trx, ref, (row) => (row.accepted_at ? null : { accepted_at: d.at }));
 }

@@ -34,6 +34,8 @@ const handled: ContactEvent['type'][] = [
   'ContactTransferred',
   'ContactEnded',
   'ContactMessageRecorded',
+  'ConsultCompleted',
+  'ContactAssigned',
 ];
 
 interface OfferColumn {
@@ -172,8 +174,24 @@ export const contactsProjection: Projection = {
       case 'CallAgentLegRinging':
       case 'CallRecordingStarted':
       case 'CallRecordingCompleted':
+      case 'CallHeld':
+      case 'CallResumed':
+      case 'ConsultStarted':
+      case 'ConsultAnswered':
+      case 'ConsultCancelled':
+      case 'CallAgentLegAnswered':
+      case 'CallCustomerDialled':
+      case 'CallCustomerAnswered':
         // Phone details live in the callRecords read model.
         return;
+      case 'ContactAssigned':
+        // An outbound call: the agent's from the start.
+        await update({ status: 'CONNECTED', agent_id: event.data.agentId, skill_group_id: event.data.skillGroupId, connected_at: event.data.at });
+        break;
+      case 'ConsultCompleted':
+        // A warm transfer: the agent consulted now serves the contact.
+        await update({ agent_id: event.data.toAgentId });
+        break;
       default: {
         const unknown: never = event;
         return unknown;

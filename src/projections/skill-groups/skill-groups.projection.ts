@@ -8,6 +8,7 @@ const handled: SkillGroupEvent['type'][] = [
   'SkillGroupMemberAdded',
   'SkillGroupMemberLevelChanged',
   'SkillGroupMemberRemoved',
+  'SkillGroupOutboundNumbersSet',
 ];
 
 /** The routing options present in an event, as columns. */
@@ -94,6 +95,9 @@ export const skillGroupsProjection: Projection = {
           .where('skill_group_id', '=', id)
           .where('agent_id', '=', event.data.agentId)
           .execute();
+        break;
+      case 'SkillGroupOutboundNumbersSet':
+        await trx.updateTable('skill_groups').set({ outbound_numbers: event.data.numbers, updated_at: at }).where('instance_id', '=', instanceId).where('id', '=', id).execute();
         break;
       default: {
         const unknown: never = event;

@@ -18,8 +18,23 @@ export interface DeviceEvents {
   answered(): void;
   /** Busy, declined, unreachable or not answered. */
   failed(status: number, reason: string): void;
-  /** Hung up by the device after answering. */
-  ended(): void;
+  /** Hung up by the device after answering; 'lost' when the device vanished (a browser closed mid-call). */
+  ended(cause?: 'lost'): void;
+  /** The device asks to transfer the call (a SIP phone's REFER); without this handler the device is refused. */
+  transferRequested?(request: TransferRequest): void;
+}
+
+/** A transfer a device asked for: the session looks the target up and answers through it (PH-4). */
+export interface TransferRequest {
+  /** The target as the device named it: a SIP URI's user part (an agent's SIP username or a skill group id). */
+  readonly target: string;
+  /** Taken on: the device hears that the transfer is being tried. */
+  accept(): Promise<void>;
+  /** Refused (404 unknown target, 403 not allowed now): nothing changes. */
+  reject(status: number, reason: string): void;
+  /** After accept(): the transfer was done, or failed. */
+  succeeded(): Promise<void>;
+  failed(status: number, reason: string): Promise<void>;
 }
 
 export interface DeviceCall {

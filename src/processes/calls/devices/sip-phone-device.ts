@@ -70,6 +70,19 @@ export function dialledCall(call: OutboundCall, leg: DeviceCall['leg'], events: 
     void finish();
     events.failed(status, reason);
   });
+  const onTransfer = events.transferRequested;
+  if (onTransfer) {
+    call.on('refer', (refer) => {
+      if (done) return refer.reject(481, 'Call/Transaction Does Not Exist');
+      onTransfer({
+        target: refer.targetUser ?? '',
+        accept: () => refer.accept(),
+        reject: (status, reason) => refer.reject(status, reason),
+        succeeded: () => refer.succeeded(),
+        failed: (status, reason) => refer.failed(status, reason),
+      });
+    });
+  }
   call.on('ended', (by) => {
     if (done) return;
     void finish();

@@ -43,6 +43,15 @@ export class RecordedBridge {
     return started;
   }
 
+  /** Hold (PH-4): stops relaying; the recording goes on, silent. */
+  pause(): void {
+    this.bridge.pause?.();
+  }
+
+  resume(): void {
+    this.bridge.resume?.();
+  }
+
   /** Stops relaying; the recording is closed and reported complete. Safe to call twice. */
   stop(): Promise<void> {
     this.stopped ??= (async () => {

@@ -4,7 +4,7 @@
 import type { RtpLeg } from '../../../adapters/media/media-port.ts';
 import type { AgentDevice as DeviceKind } from '../../../domain/contact/contact.ts';
 import type { CallDeps } from '../call-deps.ts';
-import type { DeviceCall, RingRequest } from '../devices/agent-device.ts';
+import type { DeviceCall, RingRequest, TransferRequest } from '../devices/agent-device.ts';
 
 export interface RingEvents {
   /** The first device rang. */
@@ -13,8 +13,10 @@ export interface RingEvents {
   answered(): void;
   /** Every device failed (busy, declined, unreachable); `status` of the last one. */
   failed(status: number, reason: string): void;
-  /** The agent hung up after answering. */
-  hungUp(): void;
+  /** The agent hung up after answering; 'lost' when their device vanished. */
+  hungUp(cause?: 'lost'): void;
+  /** The answering device asks to transfer the call (SIP REFER). */
+  transferRequested?(request: TransferRequest): void;
 }
 
 export class AgentRing {
@@ -60,8 +62,12 @@ export class AgentRing {
             events.answered();
           },
           failed,
-          ended: () => {
-            if (call === ring.answeredCall && !ring.finished) events.hungUp();
+          ended: (cause) => {
+            if (call === ring.answeredCall && !ring.finished) events.hungUp(cause);
+          },
+          transferRequested: (request) => {
+            if (call === ring.answeredCall && !ring.finished && events.transferRequested) events.transferRequested(request);
+            else request.reject(403, 'Transfer Not Allowed');
           },
         });
       } catch (err) {
