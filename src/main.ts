@@ -119,6 +119,17 @@ async function startPhone(config: Config, o: { db: ReadModel; commands: CommandH
         .executeTakeFirstOrThrow();
       return Number(waiting.n) < group.max_queue_length;
     },
+    onAgentDeviceLost: async (instanceId, skillGroupId) => {
+      // A deleted group has no queue to go back to: END.
+      const group = await o.db
+        .selectFrom('skill_groups')
+        .select('on_agent_device_lost')
+        .where('instance_id', '=', instanceId)
+        .where('id', '=', skillGroupId)
+        .where('deleted_at', 'is', null)
+        .executeTakeFirst();
+      return group?.on_agent_device_lost === 'REQUEUE' ? 'REQUEUE' : 'END';
+    },
     recordingPath: async (instanceId, recordingId) => {
       await ensureRecordingDir(o.recordingsDir, instanceId);
       return recordingPath(o.recordingsDir, instanceId, recordingId);

@@ -5,6 +5,7 @@ import { agentsMigrations } from './agents/agents.migrations.ts';
 import { agentsWorkloadMigrations } from './agents/agents-workload.migrations.ts';
 import { agentsMobileMigrations } from './agents/agents-mobile.migrations.ts';
 import { skillGroupOutboundMigrations } from './skill-groups/skill-groups-outbound.migrations.ts';
+import { skillGroupDeviceLostMigrations } from './skill-groups/skill-groups-device-lost.migrations.ts';
 import { instancesMigrations } from './instances/instances.migrations.ts';
 import { instancesScreenPopMigrations } from './instances/instances-screen-pop.migrations.ts';
 import { blacklistMigrations } from './blacklist/blacklist.migrations.ts';
@@ -55,6 +56,7 @@ export const allMigrations: Record<string, Migration> = {
   ...callRecordsMigrations,
   ...agentsMobileMigrations,
   ...skillGroupOutboundMigrations,
+  ...skillGroupDeviceLostMigrations,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -98,6 +98,8 @@ export interface ReadModelDb {
     when_no_agent_online: ColumnType<string, string | undefined, string>;
     break_after_missed_offer: ColumnType<boolean, boolean | undefined, boolean>;
     chat_idle_end_seconds: ColumnType<number, number | undefined, number>;
+    /** END or REQUEUE: a call whose agent's device vanished. */
+    on_agent_device_lost: ColumnType<string, string | undefined, string>;
     /** PH-2: numbers the group's agents call out from. */
     outbound_numbers: ColumnType<string[], string[] | undefined, string[]>;
     created_at: Timestamp;

@@ -166,6 +166,7 @@ describe('bad input and agent rules (pglite)', () => {
     { name: 'createSkillGroup: wrapUpSeconds -1', query: createGroupQ, vars: () => groupInput({ wrapUpSeconds: -1 }), field: 'input.wrapUpSeconds' },
     { name: 'createSkillGroup: RING_ALL on ONLINE', query: createGroupQ, vars: () => groupInput({ channel: 'ONLINE', strategy: 'RING_ALL' }), field: 'input.strategy' },
     { name: 'createSkillGroup: SATURATION on PHONE', query: createGroupQ, vars: () => groupInput({ channel: 'PHONE', strategy: 'SATURATION' }), field: 'input.strategy' },
+    { name: 'createSkillGroup: onAgentDeviceLost REQUEUE on ONLINE', query: createGroupQ, vars: () => groupInput({ channel: 'ONLINE', onAgentDeviceLost: 'REQUEUE' }), field: 'input.onAgentDeviceLost' },
     // updateSkillGroup
     { name: 'updateSkillGroup: id not a UUID', query: updateGroupQ, vars: () => ({ input: { id: 'xyz', name: 'X' } }), field: 'input.id' },
     { name: 'updateSkillGroup: empty name', query: updateGroupQ, vars: () => ({ input: { id: phoneGroupId, name: '' } }), field: 'input.name' },
@@ -174,6 +175,7 @@ describe('bad input and agent rules (pglite)', () => {
     { name: 'updateSkillGroup: ringTimeoutSeconds 1', query: updateGroupQ, vars: () => ({ input: { id: phoneGroupId, ringTimeoutSeconds: 1 } }), field: 'input.ringTimeoutSeconds' },
     { name: 'updateSkillGroup: RING_ALL on an ONLINE group', query: updateGroupQ, vars: () => ({ input: { id: onlineGroupId, strategy: 'RING_ALL' } }), field: 'input.strategy' },
     { name: 'updateSkillGroup: maxConcurrency 3 on a PHONE group', query: updateGroupQ, vars: () => ({ input: { id: phoneGroupId, maxConcurrency: 3 } }), field: 'input.maxConcurrency' },
+    { name: 'updateSkillGroup: onAgentDeviceLost REQUEUE on an ONLINE group', query: updateGroupQ, vars: () => ({ input: { id: onlineGroupId, onAgentDeviceLost: 'REQUEUE' } }), field: 'input.onAgentDeviceLost' },
     // members
     {
       name: 'setSkillGroupMember: level 0',

@@ -1,5 +1,5 @@
 // Skill-group routing options through the API: auto-accept, last agent first, break after a missed offer,
-// reject when no one is online, queue length and wait limits with overflow.
+// reject when no one is online, queue length and wait limits with overflow, what a lost agent device does.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { until } from '../support/until.ts';
@@ -115,6 +115,39 @@ describe('skill-group routing options', () => {
     const d = await lone.create('+402');
     const timedOut = await until(() => lone.read(d.id), (x) => x.status === 'REJECTED');
     expect(timedOut.endReason).toBe('QUEUE_TIMEOUT');
+  });
+
+  it('reads and sets every routing option, with their defaults; onAgentDeviceLost REQUEUE only on PHONE groups', async () => {
+    const s = await setup({});
+    const options = 'autoAccept lastAgentFirstSeconds maxQueueLength maxWaitSeconds overflowSkillGroup { id } whenNoAgentOnline breakAfterMissedOffer chatIdleEndSeconds onAgentDeviceLost';
+    const read = async () => (await t.ok<{ skillGroup: Record<string, unknown> }>(s.adminKey, `query($id: ID!) { skillGroup(id: $id) { ${options} } }`, { id: s.groupId })).skillGroup;
+    expect(await read()).toEqual({
+      autoAccept: false,
+      lastAgentFirstSeconds: 0,
+      maxQueueLength: 0,
+      maxWaitSeconds: 0,
+      overflowSkillGroup: null,
+      whenNoAgentOnline: 'WAIT',
+      breakAfterMissedOffer: false,
+      chatIdleEndSeconds: 0,
+      onAgentDeviceLost: 'END',
+    });
+    const updated = await t.ok<{ updateSkillGroup: { onAgentDeviceLost: string } }>(
+      s.adminKey,
+      'mutation($id: ID!) { updateSkillGroup(input: { id: $id, onAgentDeviceLost: REQUEUE }) { onAgentDeviceLost } }',
+      { id: s.groupId },
+    );
+    expect(updated.updateSkillGroup.onAgentDeviceLost).toBe('REQUEUE');
+    expect(await read()).toMatchObject({ onAgentDeviceLost: 'REQUEUE', whenNoAgentOnline: 'WAIT' });
+    const created = await t.ok<{ createSkillGroup: { onAgentDeviceLost: string } }>(
+      s.adminKey,
+      'mutation { createSkillGroup(input: { name: "Requeue", channel: PHONE, onAgentDeviceLost: REQUEUE }) { onAgentDeviceLost } }',
+    );
+    expect(created.createSkillGroup.onAgentDeviceLost).toBe('REQUEUE');
+    const chat = await t.gql(s.adminKey, 'mutation { createSkillGroup(input: { name: "Chat", channel: ONLINE, onAgentDeviceLost: REQUEUE }) { id } }');
+    expect(chat.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.onAgentDeviceLost' });
+    const unknown = await t.gql(s.adminKey, 'mutation($id: ID!) { updateSkillGroup(input: { id: $id, onAgentDeviceLost: HOLD }) { id } }', { id: s.groupId });
+    expect(unknown.errors?.length).toBeGreaterThan(0);
   });
 
   it("ends a chat after the agent's last message when the customer does not reply (OL-8), and keeps its messages", async () => {

@@ -59,6 +59,22 @@ describe('skill group decider', () => {
       expectValidationField([], createSkillGroup({ overflowSkillGroupId: 'sg-1' }), 'overflowSkillGroupId');
     });
 
+    it('ends calls when the agent\'s device is lost unless told otherwise', () => {
+      expect(defaultRoutingOptions.onAgentDeviceLost).toBe('END');
+      expect(fold(skillGroupDecider, [created()])).toMatchObject({ onAgentDeviceLost: 'END' });
+    });
+
+    it('puts calls back in the queue on a lost device when a PHONE group says REQUEUE', () => {
+      spec.given([]).when(createSkillGroup({ onAgentDeviceLost: 'REQUEUE' })).then([created({ ...phoneSettings, onAgentDeviceLost: 'REQUEUE' })]);
+      expect(fold(skillGroupDecider, [created({ ...phoneSettings, onAgentDeviceLost: 'REQUEUE' })])).toMatchObject({ onAgentDeviceLost: 'REQUEUE' });
+    });
+
+    it.each<Channel>(['ONLINE', 'AV'])('refuses onAgentDeviceLost REQUEUE for %s, naming the field (END is fine)', (channel) => {
+      const settings = channel === 'ONLINE' ? chatSettings : { ...phoneSettings, channel };
+      expectValidationField([], createSkillGroup({ ...settings, onAgentDeviceLost: 'REQUEUE' }), 'onAgentDeviceLost');
+      spec.given([]).when(createSkillGroup({ ...settings, onAgentDeviceLost: 'END' })).then([created({ ...settings, onAgentDeviceLost: 'END' })]);
+    });
+
     it('accepts RING_ALL for PHONE', () => {
       spec.given([]).when(createSkillGroup({ strategy: 'RING_ALL' })).then([created({ ...phoneSettings, strategy: 'RING_ALL' })]);
     });
@@ -142,6 +158,18 @@ describe('skill group decider', () => {
 
     it('checks the rules again against the channel: several contacts on PHONE', () => {
       expectValidationField([created()], updateSkillGroup({ maxConcurrency: 2 }), 'maxConcurrency');
+    });
+
+    it('switches onAgentDeviceLost, emitting only a change', () => {
+      spec.given([created()]).when(updateSkillGroup({ onAgentDeviceLost: 'REQUEUE' })).then([updated({ onAgentDeviceLost: 'REQUEUE' })]);
+      spec.given([created()]).when(updateSkillGroup({ onAgentDeviceLost: 'END' })).then([]);
+      const requeueing = [created(), updated({ onAgentDeviceLost: 'REQUEUE' })];
+      expect(fold(skillGroupDecider, requeueing)).toMatchObject({ onAgentDeviceLost: 'REQUEUE' });
+      spec.given(requeueing).when(updateSkillGroup({ onAgentDeviceLost: 'END' })).then([updated({ onAgentDeviceLost: 'END' })]);
+    });
+
+    it('checks the rules again against the channel: onAgentDeviceLost REQUEUE on ONLINE', () => {
+      expectValidationField([created(chatSettings)], updateSkillGroup({ onAgentDeviceLost: 'REQUEUE' }), 'onAgentDeviceLost');
     });
 
     it('checks the rules again against the channel: several contacts on AV', () => {

@@ -59,7 +59,7 @@ describe('the WebRTC softphone (a werift peer) taking trunk calls', () => {
     });
     const address = t.kefu.app.server.address() as { port: number };
     baseUrl = `http://127.0.0.1:${address.port}`;
-    s = await setUpPhoneInstance((token, query, variables) => t.ok(token, query, variables), operatorToken, { agents: ['Ann'], tag: `webrtc${process.pid}` });
+    s = await setUpPhoneInstance((token, query, variables) => t.ok(token, query, variables), operatorToken, { agents: ['Ann', 'Bob'], tag: `webrtc${process.pid}` });
   });
 
   afterAll(async () => {
@@ -68,6 +68,7 @@ describe('the WebRTC softphone (a werift peer) taking trunk calls', () => {
   });
 
   const ann = () => s.agents[0]!;
+  const bob = () => s.agents[1]!;
   const gqlAs = (token: string) => <T,>(query: string, variables?: Record<string, unknown>) => t.ok<T>(token, query, variables);
 
   function subscribeCalls(token: string) {
@@ -97,7 +98,9 @@ describe('the WebRTC softphone (a werift peer) taking trunk calls', () => {
     return found!;
   }
 
-  const setPresence = (presence: 'AVAILABLE' | 'OFFLINE') => t.ok(ann().token, `mutation { setPresence(input: { presence: ${presence} }) { id } }`);
+  const setPresence = (presence: 'AVAILABLE' | 'OFFLINE', token = ann().token) => t.ok(token, `mutation { setPresence(input: { presence: ${presence} }) { id } }`);
+  const setDeviceLost = (setting: 'END' | 'REQUEUE') =>
+    t.ok(s.adminKey, `mutation($id: ID!) { updateSkillGroup(input: { id: $id, onAgentDeviceLost: ${setting} }) { onAgentDeviceLost } }`, { id: s.groupId });
   const legStats = () => t.kefu.phone!.media.legStats();
 
   it('refuses an offer with Opus only, and callers who are not agents', async () => {
@@ -141,7 +144,15 @@ describe('the WebRTC softphone (a werift peer) taking trunk calls', () => {
     expect(again.errors?.[0]?.extensions?.code).toBe('CONFLICT');
 
     // RTP counted on both legs while they talk: the caller's leg and the softphone's leg receive, the peer hears.
-    await new Promise((r) => setTimeout(r, 3000));
+    // Counted until every side has passed 100 packets (about 2 s of talk; a busy machine takes longer).
+    await until(
+      async () => legStats(),
+      (all) =>
+        phone.received > 100 &&
+        all.some((l) => l.id.startsWith(`customer ${caller}`) && l.stats.packetsIn > 100 && l.stats.packetsOut > 100) &&
+        all.some((l) => l.id.startsWith('softphone ') && l.stats.packetsIn > 100 && l.stats.packetsOut > 100),
+      6000,
+    ).catch(() => undefined);
     const stats = legStats();
     const customerLeg = stats.find((l) => l.id.startsWith(`customer ${caller}`))!;
     const softphoneLeg = stats.find((l) => l.id.startsWith('softphone '))!;
@@ -210,6 +221,83 @@ describe('the WebRTC softphone (a werift peer) taking trunk calls', () => {
     expect(gone.softphone).toBeNull();
     await t.ok(ann().token, 'mutation { endWrapUp { id } }');
     await setPresence('OFFLINE');
+  });
+
+  it('puts the call back in the queue when the browser vanishes in a REQUEUE group: the next agent answers, the caller never gets a BYE', async () => {
+    await setDeviceLost('REQUEUE');
+    const annSide = subscribeCalls(ann().token);
+    const annPhone = new WeriftSoftphone();
+    await annPhone.connect(gqlAs(ann().token));
+    annPhone.startTone();
+    const bobSide = subscribeCalls(bob().token);
+    const bobPhone = new WeriftSoftphone(['PCMA']);
+    await bobPhone.connect(gqlAs(bob().token));
+    bobPhone.startTone(600);
+    // Only Ann takes calls at first, so the call rings her.
+    await setPresence('AVAILABLE');
+    const caller = '13800000104';
+    const p = ports();
+    // The customer presses 1, waits 9 s in silence (Ann answers, her browser crashes, the queue, Bob answers),
+    // speaks 7 s (to Bob by then), stays 8 s more and hangs up. A BYE from Kefu before that would be an
+    // unexpected message: SIPp would fail the call.
+    const customer = sipp({
+      scenarioFile: scenario('caller.xml', { CALLER: caller }, {
+        STEPS: [pressOne, { step: 'pause.xml', vars: { MS: 9000 } }, { step: 'speak.xml' }, { step: 'pause.xml', vars: { MS: 8000 } }],
+        ENDING: [{ step: 'customer-hangs-up.xml' }],
+      }),
+      target: kefuSip,
+      service: NUMBER,
+      localPort: p.sip,
+      mediaPort: p.media,
+    });
+    const annRinging = await waitFor(annSide.calls, 'RINGING');
+    const contactId = annRinging.contactId;
+    await t.ok(ann().token, 'mutation($id: ID!) { answerSoftphoneCall(input: { callId: $id }) { state } }', { id: annRinging.callId });
+    await waitFor(annSide.calls, 'CONNECTED');
+    await setPresence('AVAILABLE', bob().token);
+    await new Promise((r) => setTimeout(r, 1000));
+
+    // Ann's browser crashes mid-call: peer connection and WebSocket gone at once.
+    await annPhone.close();
+    await annSide.client.dispose();
+
+    // The call goes back to the group's queue and rings Bob, who answers.
+    const bobRinging = await waitFor(bobSide.calls, 'RINGING', 15_000);
+    expect(bobRinging).toMatchObject({ contactId, callerId: caller });
+    await t.ok(bob().token, 'mutation($id: ID!) { answerSoftphoneCall(input: { callId: $id }) { state } }', { id: bobRinging.callId });
+    await waitFor(bobSide.calls, 'CONNECTED');
+    const contact = await t.ok<{ contact: { status: string; agent: { id: string } | null } }>(s.adminKey, 'query($id: ID!) { contact(id: $id) { status agent { id } } }', { id: contactId });
+    expect(contact.contact).toEqual({ status: 'CONNECTED', agent: { id: bob().id } });
+    // Bob's audio reaches the caller.
+    const customerOut = () => legStats().find((l) => l.id.startsWith(`customer ${caller}`))!.stats.packetsOut;
+    const before = customerOut();
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(customerOut() - before).toBeGreaterThan(50);
+
+    // The caller hangs up on their own: no BYE came from Kefu while Ann's leg was lost.
+    const c = await customer.done;
+    expect(c.code, c.output).toBe(0);
+    // The caller's speech reached Bob.
+    expect(bobPhone.received).toBeGreaterThan(100);
+    const ended = await waitFor(bobSide.calls, 'ENDED');
+    expect(ended).toMatchObject({ callId: bobRinging.callId, reason: 'callEnded' });
+    const record = await endedRecord(caller, { recording: true });
+    expect(record).toMatchObject({ contactId, endStatus: 'ok', endedBy: 'CUSTOMER', agent: { id: bob().id } });
+    expect(record.legs).toEqual([
+      expect.objectContaining({ agentId: ann().id, result: 'ANSWERED', device: 'WEBRTC' }),
+      expect.objectContaining({ agentId: bob().id, result: 'ANSWERED', device: 'WEBRTC' }),
+    ]);
+    // Ann's workload was released when the call left her (no after-call work for a lost call).
+    const annNow = await t.ok<{ agent: { presence: string } }>(s.adminKey, 'query($id: ID!) { agent(id: $id) { presence } }', { id: ann().id });
+    expect(annNow.agent.presence).toBe('AVAILABLE');
+
+    await t.ok(bob().token, 'mutation { endWrapUp { id } }');
+    await setPresence('OFFLINE', bob().token);
+    await setPresence('OFFLINE');
+    await t.ok(bob().token, 'mutation { disconnectSoftphone }');
+    await bobPhone.close();
+    await bobSide.client.dispose();
+    await setDeviceLost('END');
   });
 
   it('passes a rejected call on (the offer is declined), and answers only calls ringing on your own softphone', async () => {

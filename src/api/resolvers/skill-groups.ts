@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import { z } from 'zod';
 import { NotFoundError, ValidationError } from '../../domain/errors.ts';
-import { routingStrategies } from '../../domain/skill-group/skill-group.ts';
+import { agentDeviceLostOptions, routingStrategies } from '../../domain/skill-group/skill-group.ts';
 import { skillGroupDecider, type SkillGroupCommand } from '../../domain/skill-group/skill-group.decide.ts';
 import { streams } from '../../domain/streams.ts';
 import type { ReadModelDb } from '../../projections/read-model-db.ts';
@@ -31,6 +31,7 @@ export function toSkillGroup(row: SkillGroupRow) {
     whenNoAgentOnline: row.when_no_agent_online,
     breakAfterMissedOffer: row.break_after_missed_offer,
     chatIdleEndSeconds: row.chat_idle_end_seconds,
+    onAgentDeviceLost: row.on_agent_device_lost,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -68,6 +69,7 @@ const routingOptions = {
   whenNoAgentOnline: z.enum(['WAIT', 'REJECT']).nullish(),
   breakAfterMissedOffer: z.boolean().nullish(),
   chatIdleEndSeconds: seconds(86_400).nullish(),
+  onAgentDeviceLost: z.enum(agentDeviceLostOptions).nullish(),
 };
 const createInput = z.object({
   name,

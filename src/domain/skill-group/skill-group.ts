@@ -30,7 +30,12 @@ export interface RoutingOptions {
   breakAfterMissedOffer: boolean;
   /** OL-8: a chat ends this long after the agent's last message if the customer has not replied (0: off). */
   chatIdleEndSeconds: number;
+  /** PHONE: when the serving agent's device vanishes mid-call (a closed browser), end the call or put it back in this group's queue. */
+  onAgentDeviceLost: AgentDeviceLost;
 }
+
+export const agentDeviceLostOptions = ['END', 'REQUEUE'] as const;
+export type AgentDeviceLost = (typeof agentDeviceLostOptions)[number];
 
 export const defaultRoutingOptions: RoutingOptions = {
   autoAccept: false,
@@ -41,6 +46,7 @@ export const defaultRoutingOptions: RoutingOptions = {
   whenNoAgentOnline: 'WAIT',
   breakAfterMissedOffer: false,
   chatIdleEndSeconds: 0,
+  onAgentDeviceLost: 'END',
 };
 
 export interface SkillGroupSettings extends Partial<RoutingOptions> {

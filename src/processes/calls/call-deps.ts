@@ -4,6 +4,7 @@ import type { CommandHandler } from '../../adapters/eventstore/command-handler.t
 import type { MediaEngine } from '../../adapters/media/media-port.ts';
 import type { Prompt } from '../../domain/flow/flow-document.ts';
 import type { FlowDocument } from '../../domain/flow/flow-document.ts';
+import type { AgentDeviceLost } from '../../domain/skill-group/skill-group.ts';
 import type { ContactWatch } from './contact-watch.ts';
 import type { AgentDevices } from './devices/agent-device.ts';
 
@@ -19,6 +20,8 @@ export interface CallDeps {
   isBlacklisted(instanceId: string, caller: string, now: Date): Promise<boolean>;
   /** False when the skill group's queue already holds its maximum (PH-9 max queue length). */
   queueHasRoom(instanceId: string, skillGroupId: string): Promise<boolean>;
+  /** The skill group's onAgentDeviceLost: a call whose agent's device vanished ends (END) or goes back to its queue (REQUEUE). */
+  onAgentDeviceLost(instanceId: string, skillGroupId: string): Promise<AgentDeviceLost>;
   /** Where this call's recording goes (the folder is created). */
   recordingPath(instanceId: string, recordingId: string): Promise<string>;
   /**

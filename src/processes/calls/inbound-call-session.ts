@@ -44,6 +44,8 @@ export class InboundCallSession {
   private talking: { ring: AgentRing; bridge: RecordedBridge | null } | null = null;
   /** PH-4: a warm transfer's consultation in progress. */
   private consult: ConsultCall | null = null;
+  /** The skill group whose queue the contact is in or came from (queued, overflowed, transferred). */
+  private skillGroupId: string | null = null;
   private unwatch: () => void = () => undefined;
   private finished: Promise<void> | null = null;
   private contactCreated = false;
@@ -173,6 +175,10 @@ export class InboundCallSession {
     const event = { type: e.type, data: e.data } as ContactEvent;
     if (this.phase === 'ended') return;
     switch (event.type) {
+      case 'ContactQueued':
+        // The IVR's queue, or an overflow group after the wait limit.
+        this.skillGroupId = event.data.skillGroupId;
+        break;
       case 'ContactOffered':
         for (const agentId of event.data.agentIds) await this.ringAgent(event.data.offerId, agentId);
         break;
@@ -185,6 +191,7 @@ export class InboundCallSession {
         break;
       case 'ContactTransferred':
         // Blind transfer: the agent's leg goes, the caller waits with music for the next offer.
+        this.skillGroupId = event.data.toSkillGroupId ?? this.skillGroupId;
         await this.stopTalking();
         this.phase = 'queued';
         this.customerLeg?.play(this.deps.holdMusic, { loop: true });
@@ -289,12 +296,41 @@ export class InboundCallSession {
 
   private async agentHungUp(agentId: string, cause?: 'lost'): Promise<void> {
     if (this.phase !== 'talking' || this.talking?.ring.agentId !== agentId) return;
+    if (cause === 'lost' && (await this.requeueAfterDeviceLost(agentId))) return;
     this.phase = 'ended';
     // A vanished device (a closed browser) is not the agent's choice: Kefu ends the call so the caller is not left in silence.
     const end = cause === 'lost' ? { reason: 'agentDeviceLost', endedBy: 'SYSTEM' as const, agentId: null } : { reason: 'ok', endedBy: 'AGENT' as const, agentId };
     await this.command({ type: 'EndContact', data: { contactId: this.contactId, ...end }, metadata: this.metadata() });
     await this.call.hangup().catch(() => undefined);
     await this.finish();
+  }
+
+  /**
+   * A vanished device in a group set to REQUEUE: the call goes back to the group's queue (a transfer by the
+   * system, so the agent who lost it is tried last and their workload is released), the caller hears music
+   * until the next agent answers. False when the group says END or the transfer is refused (a consultation
+   * in progress, the contact ended meanwhile): the caller then gets a BYE as before.
+   */
+  private async requeueAfterDeviceLost(agentId: string): Promise<boolean> {
+    const skillGroupId = this.skillGroupId;
+    if (!skillGroupId) return false;
+    const setting = await this.deps.onAgentDeviceLost(this.call.instanceId, skillGroupId).catch((err: unknown) => {
+      this.deps.logger.warn({ err, contactId: this.contactId, skillGroupId }, 'could not read the skill group; ending the call');
+      return 'END' as const;
+    });
+    if (setting !== 'REQUEUE' || this.phase !== 'talking' || this.talking?.ring.agentId !== agentId) return false;
+    const transferred = await this.command({
+      type: 'TransferContact',
+      data: { contactId: this.contactId, agentId, toAgentId: null, toSkillGroupId: skillGroupId, note: 'agent device lost' },
+      metadata: this.metadata(),
+    });
+    if (!transferred || this.phase !== 'talking') return false;
+    this.deps.logger.info({ agentId, contactId: this.contactId, skillGroupId }, 'agent device lost: the call goes back to the queue');
+    // As on ContactTransferred (which follows): the lost leg goes, the caller waits with music for the next offer.
+    await this.stopTalking();
+    this.phase = 'queued';
+    this.customerLeg?.play(this.deps.holdMusic, { loop: true });
+    return true;
   }
 
   private async customerHungUp(): Promise<void> {

@@ -22,6 +22,7 @@ function routingColumns(o: Partial<RoutingOptions>) {
     ...(o.whenNoAgentOnline !== undefined && { when_no_agent_online: o.whenNoAgentOnline }),
     ...(o.breakAfterMissedOffer !== undefined && { break_after_missed_offer: o.breakAfterMissedOffer }),
     ...(o.chatIdleEndSeconds !== undefined && { chat_idle_end_seconds: o.chatIdleEndSeconds }),
+    ...(o.onAgentDeviceLost !== undefined && { on_agent_device_lost: o.onAgentDeviceLost }),
   };
 }
 
