@@ -9,10 +9,10 @@ import type { InboundCall } from '../../adapters/sip/inbound-call.ts';
 import type { ConsultEnd, ContactEvent } from '../../domain/contact/contact.ts';
 import { contactDecider, type ContactCommand } from '../../domain/contact/contact.decide.ts';
 import type { CommandMetadata } from '../../domain/decider.ts';
-import { DomainError } from '../../domain/errors.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import { streams } from '../../domain/streams.ts';
 import type { CallDeps } from './call-deps.ts';
+import { sipCommandMetadata, tryContactCommand } from './contact-command.ts';
 import { RecordedBridge } from './tasks/bridge-call.ts';
 import { AgentRing } from './tasks/ring-agent.ts';
 import type { TransferRequest } from './devices/agent-device.ts';
@@ -62,25 +62,10 @@ export class InboundCallSession {
     return this.call.instanceId;
   }
 
-  private metadata = (): CommandMetadata => ({
-    now: this.deps.clock().toISOString(),
-    instanceId: this.call.instanceId,
-    actor: 'system:sip',
-    correlationId: this.contactId,
-  });
+  private metadata = (): CommandMetadata => sipCommandMetadata(this.deps, this.call.instanceId, this.contactId);
 
-  private async command(command: ContactCommand): Promise<boolean> {
-    try {
-      await this.deps.commands.handle(this.stream, contactDecider, command);
-      return true;
-    } catch (err) {
-      // A race lost to the router, the API or the other party (the offer moved on, the contact already ended).
-      if (err instanceof DomainError) {
-        this.deps.logger.debug({ err, contactId: this.contactId, command: command.type }, 'call command refused');
-        return false;
-      }
-      throw err;
-    }
+  private command(command: ContactCommand): Promise<boolean> {
+    return tryContactCommand(this.deps, this.stream, command);
   }
 
   async run(): Promise<void> {

@@ -4,14 +4,14 @@
 // The contact (created by the API, already the agent's) carries each step as an event, so the call record,
 // the agent's workload and after-call work follow from the events as for inbound calls.
 import type { ContactEvent } from '../../domain/contact/contact.ts';
-import { contactDecider, type ContactCommand } from '../../domain/contact/contact.decide.ts';
+import type { ContactCommand } from '../../domain/contact/contact.decide.ts';
 import type { CommandMetadata } from '../../domain/decider.ts';
 import type { EndedBy } from '../../domain/contact/contact.ts';
-import { DomainError } from '../../domain/errors.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import { streams } from '../../domain/streams.ts';
 import { failedCallEndStatus } from '../../domain/telephony/outbound-rules.ts';
 import type { CallDeps } from './call-deps.ts';
+import { sipCommandMetadata, tryContactCommand } from './contact-command.ts';
 import type { SipDialer } from './devices/sip-phone-device.ts';
 import { RecordedBridge } from './tasks/bridge-call.ts';
 import { CustomerDial } from './tasks/dial-customer.ts';
@@ -64,25 +64,10 @@ export class OutboundCallSession {
     return this.request.contactId;
   }
 
-  private metadata = (): CommandMetadata => ({
-    now: this.deps.clock().toISOString(),
-    instanceId: this.request.instanceId,
-    actor: 'system:sip',
-    correlationId: this.request.contactId,
-  });
+  private metadata = (): CommandMetadata => sipCommandMetadata(this.deps, this.request.instanceId, this.request.contactId);
 
-  private async command(command: ContactCommand): Promise<boolean> {
-    try {
-      await this.deps.commands.handle(this.stream, contactDecider, command);
-      return true;
-    } catch (err) {
-      // The contact moved on elsewhere (ended through the API, or by a restart's clean-up).
-      if (err instanceof DomainError) {
-        this.deps.logger.debug({ err, contactId: this.contactId, command: command.type }, 'outbound call command refused');
-        return false;
-      }
-      throw err;
-    }
+  private command(command: ContactCommand): Promise<boolean> {
+    return tryContactCommand(this.deps, this.stream, command);
   }
 
   private enqueue(job: () => Promise<void>): void {
