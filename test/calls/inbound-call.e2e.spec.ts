@@ -6,18 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operatorToken, startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { wantPostgres } from '../support/services.ts';
 import { until } from '../support/until.ts';
-import { requireSipp, scenario, sipp } from './sipp.ts';
+import { requireSipp, scenario, sipp, portAllocator } from './sipp.ts';
 import { analyseWav } from './wav-analysis.ts';
 import { NUMBER, OFF_HOURS_NUMBER, setUpPhoneInstance, sipPassword, type PhoneInstance } from './phone-setup.ts';
 
 const SIP_PORT = 25060;
 const kefuSip = `127.0.0.1:${SIP_PORT}`;
-let nextPort = 26000;
 /** A SIPp signalling port and a media port of its own for each SIPp run. */
-const ports = () => {
-  nextPort += 10;
-  return { sip: nextPort, media: nextPort + 4 };
-};
+const ports = portAllocator(26000);
 
 interface CallRecord {
   contactId: string;

@@ -7,16 +7,12 @@ import { operatorToken, startTestKefu, type TestKefu } from '../support/kefu.ts'
 import { wantPostgres } from '../support/services.ts';
 import { until } from '../support/until.ts';
 import { NUMBER, setUpPhoneInstance, sipPassword, type PhoneInstance } from './phone-setup.ts';
-import { requireSipp, scenario, sipp } from './sipp.ts';
+import { requireSipp, scenario, sipp, portAllocator } from './sipp.ts';
 
 const SIP_PORT = 25361;
 const kefuSip = `127.0.0.1:${SIP_PORT}`;
-let nextPort = 27750;
-/** A SIPp signalling port and a media port of its own for each SIPp run (27750-27999). */
-const ports = () => {
-  nextPort += 10;
-  return { sip: nextPort, media: nextPort + 4 };
-};
+/** A SIPp signalling port and a media port of its own for each SIPp run. */
+const ports = portAllocator(27750);
 
 interface CallRecord {
   caller: string;

@@ -7,17 +7,13 @@ import { operatorToken, startTestKefu, type TestKefu } from '../support/kefu.ts'
 import { wantPostgres } from '../support/services.ts';
 import { until } from '../support/until.ts';
 import { NUMBER, OFF_HOURS_NUMBER, setUpPhoneInstance, sipPassword, type PhoneInstance } from './phone-setup.ts';
-import { requireSipp, scenario, sipp } from './sipp.ts';
+import { requireSipp, scenario, sipp, portAllocator } from './sipp.ts';
 import { analyseWav } from './wav-analysis.ts';
 
 const SIP_PORT = 25360;
 const kefuSip = `127.0.0.1:${SIP_PORT}`;
-let nextPort = 27500;
-/** A SIPp signalling port and a media port of its own for each SIPp run (27500-27749). */
-const ports = () => {
-  nextPort += 10;
-  return { sip: nextPort, media: nextPort + 4 };
-};
+/** A SIPp signalling port and a media port of its own for each SIPp run. */
+const ports = portAllocator(27500);
 const digits = (n: string) => n.replace(/^\+/, '');
 
 interface CallRecord {

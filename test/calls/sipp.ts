@@ -84,3 +84,12 @@ export function sipp(o: { scenarioFile: string; target: string; localPort: numbe
   });
   return { done, kill: () => child.kill('SIGKILL') };
 }
+
+/** SIPp signalling and media ports for one test file, from its own block: each call gives the next pair. */
+export function portAllocator(first: number): () => { sip: number; media: number } {
+  let next = first;
+  return () => {
+    next += 10;
+    return { sip: next, media: next + 4 };
+  };
+}

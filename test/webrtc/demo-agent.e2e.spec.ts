@@ -7,7 +7,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operatorToken, startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { until } from '../support/until.ts';
-import { requireSipp, scenario, sipp } from '../calls/sipp.ts';
+import { requireSipp, scenario, sipp, portAllocator } from '../calls/sipp.ts';
 import { analyseWav } from '../calls/wav-analysis.ts';
 import { NUMBER, setUpPhoneInstance, type PhoneInstance } from '../calls/phone-setup.ts';
 
@@ -15,11 +15,8 @@ import { NUMBER, setUpPhoneInstance, type PhoneInstance } from '../calls/phone-s
 const SIP_PORT = 25262;
 const kefuSip = `127.0.0.1:${SIP_PORT}`;
 const CHROMIUM = process.env.KEFU_TEST_CHROMIUM ?? '/usr/bin/chromium';
-let nextPort = 27200;
-const ports = () => {
-  nextPort += 10;
-  return { sip: nextPort, media: nextPort + 4 };
-};
+/** A SIPp signalling port and a media port of its own for each SIPp run. */
+const ports = portAllocator(27200);
 const pressOne = { step: 'press-key.xml', vars: { LISTEN_MS: 1200, KEY: '1', KEY_PCAP: '/usr/share/sip-tester/dtmf_2833_1.pcap' } };
 
 function requireChromium(): void {
@@ -129,7 +126,14 @@ describe('the demo agent page in Chromium as the agent\'s softphone', () => {
     });
     await page.click('.call[data-state="RINGING"] button.answer', { timeout: 30_000 });
     await page.waitForSelector('.call[data-state="CONNECTED"]');
-    await new Promise((r) => setTimeout(r, 3000));
+    // Counted until both legs have passed 100 packets each way (about 2 s of talk; a busy machine takes longer).
+    await until(
+      async () => t.kefu.phone!.media.legStats(),
+      (all) =>
+        all.some((l) => l.id.startsWith('softphone ') && l.stats.packetsIn > 100 && l.stats.packetsOut > 100) &&
+        all.some((l) => l.id.startsWith(`customer ${caller}`) && l.stats.packetsIn > 100),
+      6000,
+    ).catch(() => undefined);
 
     // Kefu received RTP from the browser's leg and sent it the caller's; the browser got packets.
     const stats = t.kefu.phone!.media.legStats();

@@ -7,7 +7,7 @@ import type { Client } from 'graphql-ws';
 import { operatorToken, startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { collect, wsClient } from '../support/ws-client.ts';
 import { until } from '../support/until.ts';
-import { requireSipp, scenario, sipp } from '../calls/sipp.ts';
+import { requireSipp, scenario, sipp, portAllocator } from '../calls/sipp.ts';
 import { analyseWav } from '../calls/wav-analysis.ts';
 import { NUMBER, setUpPhoneInstance, type PhoneInstance } from '../calls/phone-setup.ts';
 import { WeriftSoftphone } from './werift-softphone.ts';
@@ -15,11 +15,8 @@ import { WeriftSoftphone } from './werift-softphone.ts';
 // This file's ports: SIP 25260, RTP 33000-33499, SIPp 27000-27199.
 const SIP_PORT = 25260;
 const kefuSip = `127.0.0.1:${SIP_PORT}`;
-let nextPort = 27000;
-const ports = () => {
-  nextPort += 10;
-  return { sip: nextPort, media: nextPort + 4 };
-};
+/** A SIPp signalling port and a media port of its own for each SIPp run. */
+const ports = portAllocator(27000);
 
 interface CallEvent {
   callId: string;
@@ -162,6 +159,12 @@ describe('the WebRTC softphone (a werift peer) taking trunk calls', () => {
     expect(softphoneLeg.stats.packetsOut).toBeGreaterThan(100);
     expect(phone.received).toBeGreaterThan(100);
     expect([...phone.receivedPayloadTypes]).toEqual([0]);
+
+    // Hold and resume through the API show on the softphone's subscription.
+    await t.ok(ann().token, 'mutation($c: ID!) { holdCall(input: { contactId: $c }) { id } }', { c: ringing.contactId });
+    expect(await waitFor(calls, 'HELD')).toMatchObject({ callId: ringing.callId });
+    await t.ok(ann().token, 'mutation($c: ID!) { resumeCall(input: { contactId: $c }) { id } }', { c: ringing.contactId });
+    expect(await waitFor(calls, 'RESUMED')).toMatchObject({ callId: ringing.callId });
 
     const c = await customer.done;
     expect(c.code, c.output).toBe(0);

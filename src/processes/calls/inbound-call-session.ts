@@ -370,12 +370,14 @@ export class InboundCallSession {
   private onCallHeld(): void {
     if (this.phase !== 'talking' || !this.customerLeg) return;
     holdCustomer(this.customerLeg, this.talking?.bridge ?? null, this.deps.holdMusic);
+    this.talking?.ring.held(true);
   }
 
   private onCallResumed(): void {
     // After a completed consultation the customer is already bridged to the new agent: resuming changes nothing.
     if (this.phase !== 'talking' || !this.customerLeg || this.consult) return;
     resumeCustomer(this.customerLeg, this.talking?.bridge ?? null);
+    this.talking?.ring.held(false);
   }
 
   private async onConsultStarted(d: { consultId: string; toAgentId: string; expiresAt: string }): Promise<void> {

@@ -43,6 +43,8 @@ export interface DeviceCall {
   cancel(): void;
   /** Hangs up (after the answer) and frees the leg; safe to call more than once, and before the answer. */
   hangup(): Promise<void>;
+  /** The call was put on hold or resumed (the softphone shows it; a phone has nothing to show). */
+  held?(on: boolean): void;
 }
 
 export interface AgentDevice {

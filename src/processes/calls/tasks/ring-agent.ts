@@ -80,6 +80,11 @@ export class AgentRing {
     return ring;
   }
 
+  /** Tells the answering device the call is on hold, or resumed. */
+  held(on: boolean): void {
+    this.answeredCall?.held?.(on);
+  }
+
   get answered(): boolean {
     return this.answeredCall !== null;
   }
