@@ -114,8 +114,8 @@ describe('outbound calls through the trunk: the agent\'s leg first, then the cus
     );
     expect(started.startCall).toMatchObject({ from: NUMBER, to: customer, agentId: s.agents[0]!.id });
 
-    // While the call lasts, a second one is refused and records nothing.
-    const before = await contactCount();
+    // While the call lasts, a second one is refused and records nothing (counted once the first call's record is in).
+    const before = await until(contactCount, (n) => n > 0, 10_000);
     const second = await t.gql(s.agents[0]!.token, 'mutation { startCall(input: { to: "13900000009" }) { contactId } }');
     expect(second.errors?.[0]?.extensions?.code).toBe('CONFLICT');
     expect(second.errors?.[0]?.message).toMatch(/already on a call/);
