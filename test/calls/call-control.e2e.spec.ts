@@ -122,6 +122,7 @@ describe('call control: hang-up, hold, warm transfer and REFER', async () => {
     const arrivals: number[] = [];
     listener.on('message', () => arrivals.push(Date.now()));
     await new Promise<void>((resolve) => listener.bind(28490, '127.0.0.1', () => resolve()));
+    await ann.listening;
     const caller = '13900000001';
     const p = ports();
     const customer = sipp({
@@ -186,6 +187,7 @@ describe('call control: hang-up, hold, warm transfer and REFER', async () => {
     await setPresence(0, 'AVAILABLE');
     const ann = phoneAnswers(0, annPorts, [untilKefuHangsUp]);
     const bob = phoneAnswers(1, bobPorts, [untilKefuHangsUp]);
+    await Promise.all([ann.listening, bob.listening]);
     const caller = '13900000002';
     const customer = customerCalls(caller, 0, untilKefuHangsUp);
     const talking = await recordWhen(caller, (r) => r.acceptedAt !== null);
@@ -244,6 +246,7 @@ describe('call control: hang-up, hold, warm transfer and REFER', async () => {
     await setPresence(0, 'AVAILABLE');
     const ann = phoneAnswers(0, annPorts, [untilKefuHangsUp]);
     const bob = phoneAnswers(1, bobPorts, [untilKefuHangsUp]);
+    await Promise.all([ann.listening, bob.listening]);
     const caller = '13900000003';
     const customer = customerCalls(caller, 0, untilKefuHangsUp);
     const talking = await recordWhen(caller, (r) => r.acceptedAt !== null);
@@ -280,6 +283,7 @@ describe('call control: hang-up, hold, warm transfer and REFER', async () => {
     await setPresence(0, 'AVAILABLE');
     const ann = phoneAnswers(0, annPorts, [{ step: 'agent-refers.xml', vars: { TALK_MS: 2000, TARGET: sipUser(1), USER: sipUser(0) } }]);
     const bob = phoneAnswers(1, bobPorts, [untilKefuHangsUp]);
+    await Promise.all([ann.listening, bob.listening]);
     const caller = '13900000004';
     const customer = customerCalls(caller, 9000, { step: 'customer-hangs-up.xml' });
     await recordWhen(caller, (r) => r.acceptedAt !== null);
@@ -302,6 +306,7 @@ describe('call control: hang-up, hold, warm transfer and REFER', async () => {
     const annPorts = await registerPhone(0);
     await setPresence(0, 'AVAILABLE');
     const ann = phoneAnswers(0, annPorts, [{ step: 'agent-refer-refused.xml', vars: { TALK_MS: 1500, TARGET: 'nobody-here', USER: sipUser(0) } }, untilKefuHangsUp]);
+    await ann.listening;
     const caller = '13900000005';
     const customer = customerCalls(caller, 8000, { step: 'customer-hangs-up.xml' });
     const [c, a] = await Promise.all([customer.done, ann.done]);
@@ -321,6 +326,7 @@ describe('call control: hang-up, hold, warm transfer and REFER', async () => {
       await until(async () => t.kefu.phone?.sip.registrations.lookup(agentId(2)).length ?? 0, (n) => n > 0, 10_000);
       await setPresence(2, 'AVAILABLE');
       const bob = phoneAnswers(1, bobPorts, [untilKefuHangsUp]);
+      await bob.listening;
       const caller = '13900000006';
       const customer = customerCalls(caller, 9000, { step: 'customer-hangs-up.xml' });
       await recordWhen(caller, (r) => r.acceptedAt !== null).catch((e: unknown) => {

@@ -107,6 +107,7 @@ describe('inbound phone calls through SIP trunks, the IVR and agents\' SIP phone
       mediaPort: agentPorts.media,
       rtpEcho: true,
     });
+    await agent.listening;
     const caller = '13800000001';
     // The customer presses 1, speaks 7 s of G.711 A-law, stays 2 s more, and hangs up.
     const customer = customerCalls(caller, [pressOne, { step: 'speak.xml' }, { step: 'pause.xml', vars: { MS: 9000 } }], { step: 'customer-hangs-up.xml' });
@@ -146,6 +147,7 @@ describe('inbound phone calls through SIP trunks, the IVR and agents\' SIP phone
     await setPresence(0, 'AVAILABLE');
     // Ann's phone rings out (the group's ring timeout is 5 s) and is cancelled; she goes on break "Missed".
     const ann = sipp({ scenarioFile: scenario('agent-rings-unanswered.xml', { USER: sipUser(0), WAIT_MS: 30_000 }), target: kefuSip, localPort: annPorts.sip, mediaPort: annPorts.media });
+    await ann.listening;
     const caller = '13800000002';
     const customer = customerCalls(caller, [pressOne, { step: 'speak.xml' }], { step: 'kefu-hangs-up.xml', vars: { WAIT_MS: 40_000 } });
     // Ann has had her turn; Bob comes online and his phone answers, talks 3 s, and hangs up.
@@ -158,8 +160,8 @@ describe('inbound phone calls through SIP trunks, the IVR and agents\' SIP phone
       mediaPort: bobPorts.media,
       rtpEcho: true,
     });
-    // Give Bob's SIPp a moment to bind its port before offers can reach it.
-    await new Promise((r) => setTimeout(r, 1000));
+    // Only once Bob's phone listens may an offer reach it.
+    await bob.listening;
     await setPresence(1, 'AVAILABLE');
     const [c, b] = await Promise.all([customer.done, bob.done]);
     expect(c.code, c.output).toBe(0);
@@ -186,6 +188,7 @@ describe('inbound phone calls through SIP trunks, the IVR and agents\' SIP phone
     // the machine), so Kefu must CANCEL Ann's INVITE.
     await t.ok(s.adminKey, 'mutation($id: ID!) { updateSkillGroup(input: { id: $id, ringTimeoutSeconds: 30 }) { id } }', { id: s.groupId });
     const ann = sipp({ scenarioFile: scenario('agent-rings-unanswered.xml', { USER: sipUser(0), WAIT_MS: 30_000 }), target: kefuSip, localPort: annPorts.sip, mediaPort: annPorts.media });
+    await ann.listening;
     const caller = '13800000008';
     const customer = customerCalls(caller, [pressOne, { step: 'pause.xml', vars: { MS: 6000 } }], { step: 'customer-hangs-up.xml' });
     const [c, a] = await Promise.all([customer.done, ann.done]);
@@ -213,6 +216,7 @@ describe('inbound phone calls through SIP trunks, the IVR and agents\' SIP phone
       });
     const ann = answerUntilBye(0, annPorts);
     const bob = answerUntilBye(1, bobPorts);
+    await Promise.all([ann.listening, bob.listening]);
     const caller = '13800000010';
     const customer = customerCalls(caller, [pressOne, { step: 'speak.xml' }, { step: 'pause.xml', vars: { MS: 10_000 } }], { step: 'customer-hangs-up.xml' });
     // Ann talks, then hands the caller to Bob.

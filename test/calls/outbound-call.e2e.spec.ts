@@ -107,6 +107,7 @@ describe('outbound calls through the trunk: the agent\'s leg first, then the cus
       mediaPort: gw.media,
       rtpEcho: true,
     });
+    await Promise.all([agent.listening, gateway.listening]);
     const started = await t.ok<{ startCall: { contactId: string; from: string; to: string; agentId: string } }>(
       s.agents[0]!.token,
       'mutation($to: String!, $from: String) { startCall(input: { to: $to, fromNumber: $from }) { contactId from to agentId } }',
@@ -162,6 +163,7 @@ describe('outbound calls through the trunk: the agent\'s leg first, then the cus
     const customer = '13900000002';
     const agent = agentAnswers(1, phone);
     const gateway = sipp({ scenarioFile: scenario('gateway-refuses.xml', { NUMBER: customer, STATUS: 486 }), target: kefuSip, localPort: gw.sip, mediaPort: gw.media });
+    await Promise.all([agent.listening, gateway.listening]);
     // A number outside the group's outbound numbers is refused first, and records nothing.
     const before = await contactCount();
     const wrongFrom = await t.gql(integrationKey, 'mutation($a: ID!, $g: ID!, $from: String) { clickToCall(input: { agentId: $a, to: "13900000002", fromNumber: $from, skillGroupId: $g }) { contactId } }', {

@@ -55,6 +55,7 @@ describe('kill -9 in the middle of a call', () => {
       rtpEcho: true,
     });
     cleanups.push(() => agent.kill());
+    await agent.listening;
     const caller = '13900000009';
     const customer = sipp({
       scenarioFile: scenario('caller.xml', { CALLER: caller }, {

@@ -43,7 +43,31 @@ export interface SippRun {
 
 export interface SippProcess {
   readonly done: Promise<SippRun>;
+  /**
+   * Resolves once SIPp has bound its signalling port: await it before anything makes Kefu send to this SIPp
+   * (an offer to a phone, a call through a gateway), or the first INVITE can reach a port nobody listens on yet.
+   */
+  readonly listening: Promise<void>;
   kill(): void;
+}
+
+/** Whether a local UDP or TCP port is bound (Linux /proc/net tables; ports are hex after the colon). */
+function portBound(port: number, transport: 'u1' | 't1'): boolean {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const tables = transport === 't1' ? ['/proc/net/tcp', '/proc/net/tcp6'] : ['/proc/net/udp', '/proc/net/udp6'];
+  for (const table of tables) {
+    let text: string;
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const local = line.trim().split(/\s+/)[1];
+      if (local?.endsWith(hex)) return true;
+    }
+  }
+  return false;
 }
 
 /** Runs one SIPp call (-m 1) against Kefu's SIP port. `service` is the Request-URI user (the number dialled). */
@@ -82,7 +106,19 @@ export function sipp(o: { scenarioFile: string; target: string; localPort: numbe
       resolve({ code, output: `${output}\n${errors}` });
     });
   });
-  return { done, kill: () => child.kill('SIGKILL') };
+  let exited = false;
+  void done.then(() => (exited = true), () => (exited = true));
+  const listening = (async () => {
+    const deadline = Date.now() + 15_000;
+    while (!portBound(o.localPort, o.transport ?? 'u1')) {
+      if (exited) throw new Error(`sipp exited before binding port ${o.localPort}: ${output}`);
+      if (Date.now() > deadline) throw new Error(`sipp did not bind port ${o.localPort} within 15 s`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  // A test that never awaits it must not see an unhandled rejection.
+  listening.catch(() => undefined);
+  return { done, listening, kill: () => child.kill('SIGKILL') };
 }
 
 /** SIPp signalling and media ports for one test file, from its own block: each call gives the next pair. */
