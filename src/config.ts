@@ -32,6 +32,13 @@ export const configSchema = z.object({
   KEFU_SIP_PUBLIC_ADDRESS: z.string().trim().min(1, 'must not be empty').default('127.0.0.1'),
   KEFU_RTP_PORT_MIN: z.coerce.number().int('must be a whole number').min(1024, 'must be 1024 to 65534').max(65534, 'must be 1024 to 65534').default(20000),
   KEFU_RTP_PORT_MAX: z.coerce.number().int('must be a whole number').min(1025, 'must be 1025 to 65535').max(65535, 'must be 1025 to 65535').default(29999),
+  /**
+   * Worker threads that carry the RTP media (relay, recording, prompts): a number (0 = on the main thread), or
+   * auto = one less than the CPUs, 1 to 4.
+   */
+  KEFU_MEDIA_THREADS: z
+    .union([z.literal('auto'), z.coerce.number().int('must be a whole number or auto').min(0, 'must be 0 to 16 or auto').max(16, 'must be 0 to 16 or auto')], { message: 'must be 0 to 16 or auto' })
+    .default('auto'),
   /** This SIP node's name; a restart ends the calls the node held (keep it stable per node). */
   KEFU_NODE_ID: z.string().trim().min(1, 'must not be empty').max(100, 'at most 100 characters').optional(),
   /** The SIP digest realm; agents' and trunks' HA1 = md5(username:realm:password) depend on it, so changing it invalidates them. */

@@ -23,11 +23,13 @@ import { ProjectionRunner } from './projections/projection-runner.ts';
 import { allProjections } from './projections/registry.ts';
 import { Router } from './processes/router/router.ts';
 import type { ReadModelDb } from './projections/read-model-db.ts';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { mkdir } from 'node:fs/promises';
 import { holdMusic } from './adapters/media/hold-music.ts';
 import { EspeakTextToSpeech } from './adapters/media/text-to-speech.ts';
 import { UdpMediaEngine } from './adapters/media/udp-media-engine.ts';
+import { ThreadedMediaEngine } from './adapters/media/threaded/threaded-media-engine.ts';
+import type { MonitoredMediaEngine } from './adapters/media/media-port.ts';
 import { loadAudio, loadFlow, ReadModelSipDirectory } from './adapters/sip-directory/read-model-sip-directory.ts';
 import { SipServer } from './adapters/sip/sip-server.ts';
 import { FileStorage } from './adapters/storage/file-storage.ts';
@@ -65,7 +67,7 @@ export interface Kefu {
 
 export interface Phone {
   sip: SipServer;
-  media: UdpMediaEngine;
+  media: MonitoredMediaEngine;
   calls: PhoneCalls;
   /** Outbound calls (PH-2) placed by this node. */
   outbound: OutboundCalls;
@@ -73,15 +75,22 @@ export interface Phone {
   softphones: SoftphoneHub;
 }
 
+/** KEFU_MEDIA_THREADS as a count: auto is one less than the CPUs (the main thread keeps signalling), 1 to 4. */
+export function mediaThreads(setting: number | 'auto'): number {
+  return setting === 'auto' ? Math.max(1, Math.min(4, availableParallelism() - 1)) : setting;
+}
+
 /** SIP trunks and phones, RTP media, and the process that runs inbound calls (issue: phone inbound). */
 async function startPhone(config: Config, o: { db: ReadModel; commands: CommandHandler; store: EventStore; logger: PinoLogger; dataDir: string; recordingsDir: string }): Promise<Phone> {
-  const media = new UdpMediaEngine({
+  const mediaOptions = {
     bindAddress: config.KEFU_SIP_BIND,
     publicAddress: config.KEFU_SIP_PUBLIC_ADDRESS,
     portMin: config.KEFU_RTP_PORT_MIN,
     portMax: config.KEFU_RTP_PORT_MAX,
     logger: o.logger,
-  });
+  };
+  const threads = mediaThreads(config.KEFU_MEDIA_THREADS);
+  const media: MonitoredMediaEngine = threads === 0 ? new UdpMediaEngine(mediaOptions) : new ThreadedMediaEngine({ ...mediaOptions, threads });
   const storage = new FileStorage(o.dataDir);
   const prompts = new PromptAudio({
     loadUploaded: (instanceId, audioId) => loadAudio(storage, instanceId, audioId),
@@ -317,6 +326,7 @@ async function main(): Promise<void> {
       database: config.DATABASE_URL ? 'postgresql' : `pglite:${path.resolve(config.KEFU_DATA_DIR)}`,
       eventStore: kefu.store.name,
       bus: kefu.bus.name,
+      ...(kefu.phone ? { sip: `${config.KEFU_SIP_BIND}:${config.KEFU_SIP_PORT}`, mediaThreads: mediaThreads(config.KEFU_MEDIA_THREADS) } : {}),
     },
     'Kefu is listening',
   );

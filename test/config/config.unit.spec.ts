@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { availableParallelism } from 'node:os';
 import { ConfigError, loadConfig } from '../../src/config.ts';
+import { mediaThreads } from '../../src/main.ts';
 
 describe('configuration', () => {
   it('has a default for every setting, for the embedded run', () => {
@@ -25,9 +27,19 @@ describe('configuration', () => {
     ['EVENTSTORE_URL', 'http://x', /EVENTSTORE_URL: must be a URL/],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL: must be one of/],
     ['KEFU_OPERATOR_TOKEN', 'short', /KEFU_OPERATOR_TOKEN: must be at least 16 characters/],
+    ['KEFU_MEDIA_THREADS', 'many', /KEFU_MEDIA_THREADS: must be 0 to 16 or auto/],
+    ['KEFU_MEDIA_THREADS', '17', /KEFU_MEDIA_THREADS: must be 0 to 16 or auto/],
   ])('stops on a wrong %s with a message naming it', (key, value, message) => {
     expect(() => loadConfig({ [key]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [key]: value })).toThrow(message);
+  });
+
+  it('takes the media threads as a number or auto (one less than the CPUs, 1 to 4)', () => {
+    expect(loadConfig({}).KEFU_MEDIA_THREADS).toBe('auto');
+    expect(loadConfig({ KEFU_MEDIA_THREADS: '0' }).KEFU_MEDIA_THREADS).toBe(0);
+    expect(loadConfig({ KEFU_MEDIA_THREADS: '3' }).KEFU_MEDIA_THREADS).toBe(3);
+    expect(mediaThreads(2)).toBe(2);
+    expect(mediaThreads('auto')).toBe(Math.max(1, Math.min(4, availableParallelism() - 1)));
   });
 
   it('never prints a secret setting back', () => {

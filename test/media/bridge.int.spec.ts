@@ -2,16 +2,17 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import wavefile from 'wavefile';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { decodeG711 } from '../../src/adapters/media/g711.ts';
-import type { RtpLeg } from '../../src/adapters/media/media-port.ts';
+import type { MonitoredMediaEngine, RtpLeg } from '../../src/adapters/media/media-port.ts';
 import { serializeRtpPacket } from '../../src/adapters/media/rtp-packet.ts';
 import { buildTelephoneEvent } from '../../src/adapters/media/telephone-event.ts';
-import { UdpMediaEngine } from '../../src/adapters/media/udp-media-engine.ts';
+import { engines, type EngineFactory } from './engines.ts';
 import { powerAt, rms, RtpPeer, tone, until } from './rtp-peer.ts';
 
 // Ports 30100-30199 belong to this file (test files run in parallel).
-let engine: UdpMediaEngine;
+let engine: MonitoredMediaEngine;
+let makeEngine: EngineFactory;
 let customer: RtpPeer;
 let agent: RtpPeer;
 let a: RtpLeg;
@@ -19,11 +20,12 @@ let b: RtpLeg;
 let dir: string;
 
 beforeEach(async () => {
-  engine = new UdpMediaEngine({ bindAddress: '127.0.0.1', publicAddress: '127.0.0.1', portMin: 30100, portMax: 30199 });
+  engine = makeEngine({ portMin: 30100, portMax: 30179 });
   customer = await RtpPeer.open();
   agent = await RtpPeer.open();
-  a = await engine.openLeg('customer');
-  b = await engine.openLeg('agent');
+  // One call: its legs share a group (one media thread when the engine has several).
+  a = await engine.openLeg('customer', { group: 'call' });
+  b = await engine.openLeg('agent', { group: 'call' });
   dir = await mkdtemp(join(tmpdir(), 'kefu-bridge-'));
 });
 
@@ -52,7 +54,11 @@ async function readWav(path: string) {
   return { fmt, left, right };
 }
 
-describe('bridge', () => {
+describe.each(engines)('bridge (%s)', (_name, make) => {
+  beforeAll(() => {
+    makeEngine = make;
+  });
+
   it('relays both ways and records customer left, agent right, as long as the talk time', async () => {
     a.setRemote(customer.endpoint, 'PCMU', 0, 101);
     b.setRemote(agent.endpoint, 'PCMU', 0, 101);
@@ -132,12 +138,12 @@ describe('bridge', () => {
   });
 
   it('refuses to bridge a leg twice or a leg of another engine', async () => {
-    const other = new UdpMediaEngine({ bindAddress: '127.0.0.1', publicAddress: '127.0.0.1', portMin: 30190, portMax: 30199 });
+    const other = make({ portMin: 30180, portMax: 30199 });
     try {
       const foreign = await other.openLeg();
       expect(() => engine.bridge(a, foreign)).toThrowError(/legs of this media engine/);
       engine.bridge(a, b);
-      const c = await engine.openLeg();
+      const c = await engine.openLeg('third', { group: 'call' });
       expect(() => engine.bridge(a, c)).toThrowError(/already bridged/);
     } finally {
       await other.close();

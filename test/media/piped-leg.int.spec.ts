@@ -3,20 +3,22 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { MonitoredMediaEngine } from '../../src/adapters/media/media-port.ts';
 import { decodeG711, encodeG711 } from '../../src/adapters/media/g711.ts';
 import { parseRtpPacket, serializeRtpPacket, type RtpPacket } from '../../src/adapters/media/rtp-packet.ts';
-import { UdpMediaEngine } from '../../src/adapters/media/udp-media-engine.ts';
+import { engines, syncStats, type EngineFactory } from './engines.ts';
 import { analyseWav } from '../calls/wav-analysis.ts';
 import { powerAt, RtpPeer, tone, until } from './rtp-peer.ts';
 
 // Ports 30200-30219 belong to this file (test files run in parallel).
-let engine: UdpMediaEngine;
+let engine: MonitoredMediaEngine;
+let makeEngine: EngineFactory;
 let customer: RtpPeer;
 let dir: string;
 
 beforeEach(async () => {
-  engine = new UdpMediaEngine({ bindAddress: '127.0.0.1', publicAddress: '127.0.0.1', portMin: 30200, portMax: 30219 });
+  engine = makeEngine({ portMin: 30200, portMax: 30219 });
   customer = await RtpPeer.open();
   dir = await mkdtemp(join(tmpdir(), 'kefu-piped-'));
 });
@@ -27,14 +29,18 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('piped leg', () => {
+describe.each(engines)('piped leg (%s)', (_name, make) => {
+  beforeAll(() => {
+    makeEngine = make;
+  });
+
   it('bridges to a UDP leg both ways, transcoding PCMA to PCMU, and is recorded', async () => {
     const piped: RtpPacket[] = [];
     const { leg: agent, deliver } = await engine.openPipedLeg('softphone', (packet) => {
       const p = parseRtpPacket(Buffer.from(packet));
       if (p) piped.push({ ...p, payload: Uint8Array.from(p.payload) });
-    });
-    const caller = await engine.openLeg('customer');
+    }, { group: 'call' });
+    const caller = await engine.openLeg('customer', { group: 'call' });
     caller.setRemote(customer.endpoint, 'PCMA', 8, 101);
     agent.setRemote({ address: 'webrtc', port: 0 }, 'PCMU', 0, null);
     const file = join(dir, 'call.wav');
@@ -63,6 +69,7 @@ describe('piped leg', () => {
     const fromSoftphone = customer.received.filter((p) => p.payloadType === 8);
     const heardByCustomer = decodeG711('PCMA', Buffer.concat(fromSoftphone.map((p) => p.payload)));
     expect(powerAt(heardByCustomer, 1000)).toBeGreaterThan(100 * powerAt(heardByCustomer, 440));
+    await syncStats(engine);
     expect(agent.stats()).toMatchObject({ packetsIn: 75, packetsOut: piped.length });
 
     expect(result!.durationMs).toBeGreaterThan(1000);
@@ -83,6 +90,7 @@ describe('piped leg', () => {
     expect(await playback.done).toBe('finished');
     expect(sent.length).toBeGreaterThanOrEqual(9);
     deliver(Buffer.from([1, 2, 3]));
+    await syncStats(engine);
     expect(leg.stats().packetsMalformed).toBe(1);
     expect(engine.openLegs).toBe(1);
     await leg.close();

@@ -1,17 +1,18 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { RtpLeg } from '../../src/adapters/media/media-port.ts';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { MonitoredMediaEngine, RtpLeg } from '../../src/adapters/media/media-port.ts';
 import { serializeRtpPacket } from '../../src/adapters/media/rtp-packet.ts';
 import { buildTelephoneEvent, eventForDigit } from '../../src/adapters/media/telephone-event.ts';
-import { UdpMediaEngine } from '../../src/adapters/media/udp-media-engine.ts';
+import { engines, syncStats, type EngineFactory } from './engines.ts';
 import { RtpPeer, tone, until } from './rtp-peer.ts';
 
 // Ports 30000-30099 belong to this file (test files run in parallel).
-let engine: UdpMediaEngine;
+let engine: MonitoredMediaEngine;
+let makeEngine: EngineFactory;
 let peer: RtpPeer;
 let leg: RtpLeg;
 
 beforeEach(async () => {
-  engine = new UdpMediaEngine({ bindAddress: '127.0.0.1', publicAddress: '127.0.0.1', portMin: 30000, portMax: 30099 });
+  engine = makeEngine({ portMin: 30000, portMax: 30099 });
   peer = await RtpPeer.open();
   leg = await engine.openLeg('customer');
 });
@@ -37,7 +38,11 @@ function keyPress(digit: string, timestamp: number, firstSequence: number): Uint
   );
 }
 
-describe('UdpMediaEngine legs', () => {
+describe.each(engines)('media engine legs (%s)', (_name, make) => {
+  beforeAll(() => {
+    makeEngine = make;
+  });
+
   it('binds even ports from the range and advertises the public address', async () => {
     const other = await engine.openLeg();
     for (const l of [leg, other]) {
@@ -88,6 +93,7 @@ describe('UdpMediaEngine legs', () => {
       expect(packets[i]!.timestamp).toBe((packets[i - 1]!.timestamp + 160) >>> 0);
       expect(packets[i]!.ssrc).toBe(packets[0]!.ssrc);
     }
+    await syncStats(engine);
     expect(leg.stats().packetsOut).toBe(50);
   });
 
@@ -119,6 +125,7 @@ describe('UdpMediaEngine legs', () => {
       await peer.waitFor(10);
       expect(wrong.received.length).toBe(0);
       expect(intruder.received.length).toBe(0);
+      await syncStats(engine);
       expect(leg.stats()).toMatchObject({ packetsIn: 1, packetsIgnored: 1 });
     } finally {
       await wrong.close();
@@ -135,6 +142,7 @@ describe('UdpMediaEngine legs', () => {
       leg.play(tone(440, 0.1));
       await peer.waitFor(5);
       expect(other.received.length).toBe(0);
+      await syncStats(engine);
       expect(leg.stats().packetsIn).toBe(0);
     } finally {
       await other.close();

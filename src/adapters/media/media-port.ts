@@ -70,11 +70,26 @@ export interface PipedLeg {
   deliver(rtpPacket: Buffer): void;
 }
 
+export interface OpenLegOptions {
+  /**
+   * Legs that may be bridged together share a group (a call's contact id): an engine that spreads media over
+   * threads keeps a group's legs in one thread. Engines on one thread ignore it.
+   */
+  group?: string;
+}
+
+/** A media engine that can also count its legs and their packets (monitoring, benches, tests). */
+export interface MonitoredMediaEngine extends MediaEngine {
+  readonly openLegs: number;
+  /** Each open leg's counters by leg id (an engine on worker threads reports them at most a second late). */
+  legStats(): { id: string; stats: RtpLegStats }[];
+}
+
 export interface MediaEngine {
   /** Binds a UDP socket on an even port from the configured range. */
-  openLeg(label?: string): Promise<RtpLeg>;
+  openLeg(label?: string, options?: OpenLegOptions): Promise<RtpLeg>;
   /** A leg with no socket: it sends through `send` and receives what deliver() is given (no latching). */
-  openPipedLeg(label: string, send: (rtpPacket: Uint8Array) => void): Promise<PipedLeg>;
+  openPipedLeg(label: string, send: (rtpPacket: Uint8Array) => void, options?: OpenLegOptions): Promise<PipedLeg>;
   /**
    * Relay audio both ways between two legs (stops any playback on them). With recordTo, writes a two-channel
    * 16-bit 8 kHz WAV: left = audio received on `a` (the customer), right = audio received on `b` (the agent),

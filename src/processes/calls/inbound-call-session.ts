@@ -111,7 +111,7 @@ export class InboundCallSession {
       return;
     }
 
-    const leg = await this.deps.media.openLeg(`customer ${call.from}`);
+    const leg = await this.deps.media.openLeg(`customer ${call.from}`, { group: this.contactId });
     this.customerLeg = leg;
     const remote = parseSdp(call.remoteSdp);
     leg.setRemote({ address: remote.address, port: remote.port }, offer.codec, offer.payloadType, offer.dtmfPayloadType);

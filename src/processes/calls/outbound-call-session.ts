@@ -118,7 +118,7 @@ export class OutboundCallSession {
     this.phase = 'dialling';
     if (this.agentTimer) clearTimeout(this.agentTimer);
     this.customer = await CustomerDial.start(
-      { media: this.deps.media, sip: this.sip, requestUri: r.requestUri, from: r.from, noAnswerSeconds: r.customerNoAnswerSeconds },
+      { media: this.deps.media, sip: this.sip, requestUri: r.requestUri, from: r.from, noAnswerSeconds: r.customerNoAnswerSeconds, group: r.contactId },
       {
         answered: () => this.enqueue(() => this.customerAnswered()),
         failed: (status, reason) => this.enqueue(() => this.customerFailed(status, reason)),

@@ -24,7 +24,7 @@ export class MobileDevice implements AgentDevice {
   }
 
   async ring(request: RingRequest, events: DeviceEvents): Promise<DeviceCall> {
-    const leg = await this.media.openLeg(this.label);
+    const leg = await this.media.openLeg(this.label, { group: request.contactId });
     const sdp = buildOfferSdp({ address: leg.local.address, port: leg.local.port });
     // The mobile shows the customer's number, as a desk phone would.
     const call = this.sip.call({ uri: this.requestUri }, { from: request.callerId, sdp });

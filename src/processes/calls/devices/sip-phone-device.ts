@@ -25,7 +25,7 @@ export class SipPhoneDevice implements AgentDevice {
   }
 
   async ring(request: RingRequest, events: DeviceEvents): Promise<DeviceCall> {
-    const leg = await this.media.openLeg(`sip phone ${this.label}`);
+    const leg = await this.media.openLeg(`sip phone ${this.label}`, { group: request.contactId });
     const sdp = buildOfferSdp({ address: leg.local.address, port: leg.local.port });
     const call = this.sip.call(this.target, {
       from: request.callerId,

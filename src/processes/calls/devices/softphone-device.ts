@@ -24,7 +24,7 @@ export class SoftphoneDevice implements AgentDevice {
 
   async ring(request: RingRequest, events: DeviceEvents): Promise<DeviceCall> {
     const softphone = this.softphone;
-    const { leg, deliver } = await this.media.openPipedLeg(`softphone ${softphone.agentId}`, (packet) => softphone.peer.send(packet));
+    const { leg, deliver } = await this.media.openPipedLeg(`softphone ${softphone.agentId}`, (packet) => softphone.peer.send(packet), { group: request.contactId });
     leg.setRemote({ address: 'webrtc', port: 0 }, softphone.peer.codec, softphone.peer.payloadType, null);
     return new SoftphoneCall({ softphone, hub: this.hub, leg, deliver, request, events });
   }

@@ -26,10 +26,10 @@ export class CustomerDial {
   }
 
   static async start(
-    o: { media: MediaEngine; sip: SipDialer; requestUri: string; from: string; noAnswerSeconds: number },
+    o: { media: MediaEngine; sip: SipDialer; requestUri: string; from: string; noAnswerSeconds: number; /** The contact id: the leg shares the agent leg's media thread. */ group: string },
     events: CustomerDialEvents,
   ): Promise<CustomerDial> {
-    const leg = await o.media.openLeg(`customer ${o.requestUri}`);
+    const leg = await o.media.openLeg(`customer ${o.requestUri}`, { group: o.group });
     const sip = o.sip.call({ uri: o.requestUri }, { from: o.from, sdp: buildOfferSdp({ address: leg.local.address, port: leg.local.port }) });
     let dial: CustomerDial | null = null;
     let answered = false;
