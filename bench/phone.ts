@@ -10,6 +10,15 @@ import { envInt, envList } from './lib/config.ts';
 import type { BenchModule } from './lib/module.ts';
 import type { ResultRow } from './lib/report.ts';
 import { runCalls, type CallSettings, type CallsResult } from './phone/calls.ts';
+import { loadConfig } from '../src/config.ts';
+import { mediaThreads } from '../src/main.ts';
+
+/** How the system under test carries media, as KEFU_MEDIA_THREADS sets it. */
+function mediaThreadsNote(): string {
+  const setting = loadConfig({ KEFU_MEDIA_THREADS: process.env.KEFU_MEDIA_THREADS }).KEFU_MEDIA_THREADS;
+  const n = mediaThreads(setting);
+  return n === 0 ? 'media on the main thread (KEFU_MEDIA_THREADS=0)' : `media on ${n} worker thread${n === 1 ? '' : 's'} (KEFU_MEDIA_THREADS=${setting})`;
+}
 import { runRelay, type RelayMeasurement, type RelayResult, type RelaySettings } from './phone/relay.ts';
 
 const numbers = (name: string, fallback: number[]) => (envList(name) ?? fallback.map(String)).map((v) => {
@@ -86,9 +95,9 @@ export const phoneBench: BenchModule = {
   describe() {
     const s = settings();
     return [
-      `**Calls** (${s.parts.includes('calls') ? 'run' : 'skipped'}): Kefu (\`startKefu\`, SIP on, LOG_LEVEL=warn) in a child process on a fresh PostgreSQL database (\`kefu_bench_phone\`); ${s.calls.agents} agents seeded over GraphQL in one PHONE group (LONGEST_IDLE, ring timeout 10 s, no wrap-up), all AVAILABLE, their phones registered by SIPp (digest) and answered by one SIPp uas after ${s.calls.ringMs} ms with PCMU and \`-rtp_echo\`. SIPp customers call the number through the trunk (PCMA + telephone-event): the IVR answers with a TTS menu, the customer presses 1 (RFC 2833, SIPp's dtmf_2833_1.pcap) after 1.2 s, waits 0.5 s, talks ${s.calls.talkSeconds} s (g711a.pcap, 50 packets/s; the agent's phone echoes it back), hangs up. Every call is recorded by Kefu (two-channel WAV), as in production. Call rates ${s.calls.rates.join(', ')} calls/s, each step offering rate x ${s.calls.stepSeconds} s calls, at most ${s.calls.agents} (one per agent); the ramp stops after the first step with a failed call. Then a concurrency step: ${s.calls.hold ? `${s.calls.hold.calls} calls at ${s.calls.hold.rate} calls/s with ${s.calls.hold.talkSeconds} s of talk each, so that about ${Math.min(s.calls.hold.calls, Math.round(s.calls.hold.rate * (s.calls.hold.talkSeconds + 2.2)))} calls are open at once at a low call rate` : 'none'}. A call counts as failed when SIPp fails it or Kefu never bridged it to an agent.`,
+      `**Calls** (${s.parts.includes('calls') ? 'run' : 'skipped'}): Kefu (\`startKefu\`, SIP on, LOG_LEVEL=warn, ${mediaThreadsNote()}) in a child process on a fresh PostgreSQL database (\`kefu_bench_phone\`); ${s.calls.agents} agents seeded over GraphQL in one PHONE group (LONGEST_IDLE, ring timeout 10 s, no wrap-up), all AVAILABLE, their phones registered by SIPp (digest) and answered by one SIPp uas after ${s.calls.ringMs} ms with PCMU and \`-rtp_echo\`. SIPp customers call the number through the trunk (PCMA + telephone-event): the IVR answers with a TTS menu, the customer presses 1 (RFC 2833, SIPp's dtmf_2833_1.pcap) after 1.2 s, waits 0.5 s, talks ${s.calls.talkSeconds} s (g711a.pcap, 50 packets/s; the agent's phone echoes it back), hangs up. Every call is recorded by Kefu (two-channel WAV), as in production. Call rates ${s.calls.rates.join(', ')} calls/s, each step offering rate x ${s.calls.stepSeconds} s calls, at most ${s.calls.agents} (one per agent); the ramp stops after the first step with a failed call. Then a concurrency step: ${s.calls.hold ? `${s.calls.hold.calls} calls at ${s.calls.hold.rate} calls/s with ${s.calls.hold.talkSeconds} s of talk each, so that about ${Math.min(s.calls.hold.calls, Math.round(s.calls.hold.rate * (s.calls.hold.talkSeconds + 2.2)))} calls are open at once at a low call rate` : 'none'}. A call counts as failed when SIPp fails it or Kefu never bridged it to an agent.`,
       '',
-      `**Relay** (${s.parts.includes('relay') ? 'run' : 'skipped'}): one UDP generator (${s.relay.generatorThreads} worker threads in the bench process; per call two sockets, each sending 50 packets/s of 172 bytes: 160-byte PCMU payload) through rtpengine (\`--table=-1\`: userspace, ${s.relay.rtpengineThreads} threads, set up over its ng protocol: offer + answer per call) and through Kefu's \`UdpMediaEngine\` (two legs + bridge per call, no recording, in a child process). ${s.relay.calls.join(', ')} calls, ${s.relay.seconds} s windows after 1 s of warm-up, the two relays alternating which goes first. Relay CPU from /proc/<pid>/stat (all threads).`,
+      `**Relay** (${s.parts.includes('relay') ? 'run' : 'skipped'}): one UDP generator (${s.relay.generatorThreads} worker threads in the bench process; per call two sockets, each sending 50 packets/s of 172 bytes: 160-byte PCMU payload) through rtpengine (\`--table=-1\`: userspace, ${s.relay.rtpengineThreads} threads, set up over its ng protocol: offer + answer per call) and through Kefu's media engine (${mediaThreadsNote()}; two legs + bridge per call, no recording, in a child process). ${s.relay.calls.join(', ')} calls, ${s.relay.seconds} s windows after 1 s of warm-up, the two relays alternating which goes first. Relay CPU from /proc/<pid>/stat (all threads).`,
     ].join('\n');
   },
   async run() {

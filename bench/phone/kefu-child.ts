@@ -40,22 +40,22 @@ let bridgesOpen = 0;
 let bridgesStarted = 0;
 const media = phone.media;
 const openLeg = media.openLeg.bind(media);
-media.openLeg = async (label?: string) => {
-  const leg = await openLeg(label);
+media.openLeg = async (label, options) => {
+  const leg = await openLeg(label, options);
   legs.add(leg);
   const close = leg.close.bind(leg);
   let counted = false;
-  leg.close = () => {
-    if (!counted) {
+  // Counted once closed: a leg on a media thread has its final counters then.
+  leg.close = () =>
+    close().then(() => {
+      if (counted) return;
       counted = true;
       const s = leg.stats();
       closedIn += s.packetsIn;
       closedOut += s.packetsOut;
       if (s.packetsIn === 0) legsWithoutMedia++;
       legs.delete(leg);
-    }
-    return close();
-  };
+    });
   return leg;
 };
 const bridge = media.bridge.bind(media);

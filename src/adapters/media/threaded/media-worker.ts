@@ -74,7 +74,8 @@ async function answer(request: Request): Promise<unknown> {
       legs.delete(request.leg);
       piped.delete(request.leg);
       await found?.close();
-      return null;
+      // The final counters, so stats() after close() is exact.
+      return found ? (found as UdpRtpLeg).stats() : null;
     }
     case 'sendDtmf': {
       const target = leg(request.leg);

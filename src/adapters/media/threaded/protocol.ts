@@ -43,7 +43,7 @@ export type Command =
 export type ToWorker = Request | Command;
 
 export type Reply =
-  | { id: number; ok: true; value?: { leg: string; local: MediaEndpoint } | RecordingResult | null }
+  | { id: number; ok: true; value?: { leg: string; local: MediaEndpoint } | RecordingResult | Required<RtpLegStats> | null }
   | { id: number; ok: false; error: string };
 
 export type WorkerEvent =

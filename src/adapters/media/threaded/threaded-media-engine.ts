@@ -231,7 +231,12 @@ class ThreadLeg implements RtpLeg {
     this.dtmfListeners.clear();
     this.closing = this.worker
       .request({ op: 'closeLeg', leg: this.workerLegId })
-      .catch(() => undefined)
+      .then(
+        (final) => {
+          if (final) this.latestStats = final as Required<RtpLegStats>;
+        },
+        () => undefined,
+      )
       .then(() => this.forget());
     return this.closing;
   }
