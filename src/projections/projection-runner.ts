@@ -29,9 +29,9 @@ export interface ProjectionRunnerDeps {
   leaseRetryMs?: number;
 }
 
-class CheckpointMoved extends Error {}
+export class CheckpointMoved extends Error {}
 
-async function readCheckpoint(db: ReadModel, name: string): Promise<Position | null> {
+export async function readCheckpoint(db: ReadModel, name: string): Promise<Position | null> {
   const row = await db.selectFrom('kefu_projection_checkpoints').select('position').where('name', '=', name).executeTakeFirst();
   return row?.position ? positionFromString(row.position) : null;
 }
@@ -48,36 +48,50 @@ export async function applyBatch(
 ): Promise<{ topic: string; message: unknown }[]> {
   const out: { topic: string; message: unknown }[] = [];
   const last = events[events.length - 1]!;
-  await db.transaction().execute(async (trx) => {
-    await trx
-      .insertInto('kefu_projection_checkpoints')
-      .values({ name: projection.name, position: null, updated_at: new Date() })
-      .onConflict((c) => c.column('name').doNothing())
-      .execute();
-    const row = await trx
-      .selectFrom('kefu_projection_checkpoints')
-      .select('position')
-      .where('name', '=', projection.name)
-      .forUpdate()
-      .executeTakeFirstOrThrow();
-    const stored = row.position ? positionFromString(row.position) : null;
-    if ((stored === null) !== (from === null) || (stored && from && comparePositions(stored, from) !== 0)) {
-      throw new CheckpointMoved();
-    }
-    const sink = { publish: (topic: string, message: unknown) => out.push({ topic, message }) };
-    const relevant = events.filter((e) => projection.eventTypes.has(e.type));
-    if (projection.applyBatch) {
-      if (relevant.length > 0) await projection.applyBatch(trx, relevant, sink);
-    } else {
-      for (const event of relevant) await projection.apply!(trx, event, sink);
-    }
-    await trx
+  const relevant = events.filter((e) => projection.eventTypes.has(e.type));
+  // Moves the checkpoint from `from` to the batch's last event, or finds it moved elsewhere. The row lock
+  // it takes is held to the end of the transaction, so a second runner's move waits, then finds it moved.
+  const moveCheckpoint = async (executor: ReadModel) => {
+    const moved = await executor
       .updateTable('kefu_projection_checkpoints')
       .set({ position: positionToString(last.position), updated_at: new Date() })
       .where('name', '=', projection.name)
-      .execute();
+      .where((eb) => (from === null ? eb('position', 'is', null) : eb('position', '=', positionToString(from))))
+      .executeTakeFirst();
+    if (moved.numUpdatedRows !== 1n) {
+      // Moved elsewhere, or its row deleted by a rebuild: look again next time.
+      checkpointRows.get(db)?.delete(projection.name);
+      throw new CheckpointMoved();
+    }
+  };
+  await ensureCheckpointRow(db, projection.name);
+  if (relevant.length === 0) {
+    // Nothing for this projection: only the checkpoint moves, in one statement.
+    await moveCheckpoint(db);
+    return out;
+  }
+  await db.transaction().execute(async (trx) => {
+    await moveCheckpoint(trx);
+    const sink = { publish: (topic: string, message: unknown) => out.push({ topic, message }) };
+    if (projection.applyBatch) await projection.applyBatch(trx, relevant, sink);
+    else for (const event of relevant) await projection.apply!(trx, event, sink);
   });
   return out;
+}
+
+/** Checkpoint rows created by this process (a row, once there, is never deleted except by a rebuild, which re-creates it). */
+const checkpointRows = new WeakMap<ReadModel, Set<string>>();
+
+async function ensureCheckpointRow(db: ReadModel, name: string): Promise<void> {
+  let known = checkpointRows.get(db);
+  if (!known) checkpointRows.set(db, (known = new Set()));
+  if (known.has(name)) return;
+  await db
+    .insertInto('kefu_projection_checkpoints')
+    .values({ name, position: null, updated_at: new Date() })
+    .onConflict((c) => c.column('name').doNothing())
+    .execute();
+  known.add(name);
 }
 
 /** Empties a projection's tables and checkpoint and replays every event into it. */
@@ -87,6 +101,7 @@ export async function rebuildProjection(deps: { store: EventStore; db: ReadModel
     for (const table of projection.tables) await sql`DELETE FROM ${sql.table(table)}`.execute(trx);
     await trx.deleteFrom('kefu_projection_checkpoints').where('name', '=', projection.name).execute();
   });
+  checkpointRows.get(db)?.delete(projection.name);
   let from: Position | null = null;
   let count = 0;
   for (;;) {

@@ -373,6 +373,26 @@ export function eventStoreConformance(name: string, open: () => Promise<StoreUnd
         expect(new Set(seen.map((e) => e.id)).size).toBe(130);
       });
 
+      it('gives each of many subscribers (some at the head, some behind) every event once, in order', async () => {
+        const s = stream('many');
+        const start = await store.headPosition();
+        await store.appendToStream(s, Array.from({ length: 10 }, (_, i) => newEvent('Past', { i })), { expectedRevision: 'no_stream' });
+        const middle = await store.headPosition();
+        // Eight from the same position (they share reads where the store can), four from the middle.
+        const all = [
+          ...Array.from({ length: 8 }, () => collectUntil(store, start, (seen) => seen.filter((e) => e.streamId === s).length >= 60)),
+          ...Array.from({ length: 4 }, () => collectUntil(store, middle, (seen) => seen.filter((e) => e.streamId === s).length >= 50)),
+        ];
+        await Promise.all(Array.from({ length: 5 }, (_, w) => (async () => {
+          for (let i = 0; i < 10; i++) await store.appendToStream(s, [newEvent('Live', { w, i })], { expectedRevision: 'any' });
+        })()));
+        const results = (await Promise.all(all)).map((seen) => seen.filter((e) => e.streamId === s));
+        for (const [i, seen] of results.entries()) {
+          const first = i < 8 ? 0 : 10;
+          expect(seen.map((e) => e.revision)).toEqual(Array.from({ length: 60 - first }, (_, k) => first + k));
+        }
+      });
+
       it('tells when it has caught up, then goes on live', async () => {
         const s = stream('sub');
         await store.appendToStream(s, [newEvent('A')], { expectedRevision: 'no_stream' });

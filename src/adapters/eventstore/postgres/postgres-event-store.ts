@@ -132,6 +132,13 @@ export class PostgresEventStore implements EventStore {
   private readonly sql: SqlClient;
   private readonly pollMs: number;
   private generation = 0;
+  /**
+   * Subscription reads in flight, by generation, position and size. Subscribers woken by the same commit
+   * mostly stand at the same position (caught up, at the head): they share one query instead of each
+   * running its own. A read joins only one started in the same generation, so it never misses a commit
+   * it was woken for.
+   */
+  private readonly sharedReads = new Map<string, Promise<RecordedEvent[]>>();
   private waiters = new Set<() => void>();
   private unlisten: Promise<() => Promise<void>> | null = null;
   private readonly subscriptions = new Set<Subscription>();
@@ -340,6 +347,19 @@ export class PostgresEventStore implements EventStore {
     return r.rows.map(toRecorded);
   }
 
+  /** readAll for subscriptions, shared by those asking the same in the same generation (see sharedReads). */
+  private sharedRead(generation: number, after: Position | null, maxCount: number): Promise<RecordedEvent[]> {
+    const key = `${generation}/${after ? `${after.commit}:${after.prepare}` : '-'}/${maxCount}`;
+    let read = this.sharedReads.get(key);
+    if (!read) {
+      read = this.readAll({ after, maxCount });
+      this.sharedReads.set(key, read);
+      const forget = () => this.sharedReads.delete(key);
+      read.then(forget, forget);
+    }
+    return read;
+  }
+
   async headPosition(): Promise<Position | null> {
     const r = await this.sql.query<{ tx: string; seq: string }>(
       `SELECT tx_id::text AS tx, seq::text AS seq FROM kefu_events
@@ -360,7 +380,7 @@ export class PostgresEventStore implements EventStore {
         const seen = this.generation;
         let batch: RecordedEvent[];
         try {
-          batch = await this.readAll({ after: position, maxCount: batchSize });
+          batch = await this.sharedRead(seen, position, batchSize);
         } catch (err) {
           if (stopped || this.closed) return;
           options.onError?.(err);
