@@ -45,6 +45,8 @@ export async function applyBatch(
   projection: Projection,
   from: Position | null,
   events: RecordedEvent[],
+  /** Moves a checkpoint when the batch has nothing for the projection (the runner groups these); default: one UPDATE. */
+  moveAlone?: CheckpointMoves,
 ): Promise<{ topic: string; message: unknown }[]> {
   const out: { topic: string; message: unknown }[] = [];
   const last = events[events.length - 1]!;
@@ -67,7 +69,12 @@ export async function applyBatch(
   await ensureCheckpointRow(db, projection.name);
   if (relevant.length === 0) {
     // Nothing for this projection: only the checkpoint moves, in one statement.
-    await moveCheckpoint(db);
+    if (moveAlone) {
+      if (!(await moveAlone.move(projection.name, from, last.position))) {
+        checkpointRows.get(db)?.delete(projection.name);
+        throw new CheckpointMoved();
+      }
+    } else await moveCheckpoint(db);
     return out;
   }
   await db.transaction().execute(async (trx) => {
@@ -77,6 +84,47 @@ export async function applyBatch(
     else for (const event of relevant) await projection.apply!(trx, event, sink);
   });
   return out;
+}
+
+/**
+ * Checkpoint moves of batches with nothing to write, grouped: when one commit wakes a dozen projections
+ * that ignore its events, their checkpoints move in one statement instead of a dozen. Each move is still
+ * guarded by the position its runner expects; a move whose guard fails reports false.
+ */
+export class CheckpointMoves {
+  private readonly db: ReadModel;
+  private pending: { name: string; from: string | null; to: string; done: (moved: boolean) => void; failed: (err: unknown) => void }[] = [];
+  private scheduled = false;
+
+  constructor(db: ReadModel) {
+    this.db = db;
+  }
+
+  move(name: string, from: Position | null, to: Position): Promise<boolean> {
+    return new Promise((done, failed) => {
+      this.pending.push({ name, from: from ? positionToString(from) : null, to: positionToString(to), done, failed });
+      if (this.scheduled) return;
+      this.scheduled = true;
+      setImmediate(() => void this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    this.scheduled = false;
+    try {
+      const rows = sql.join(batch.map((m) => sql`(${m.name}::text, ${m.from}::text, ${m.to}::text)`));
+      const r = await sql<{ name: string }>`UPDATE kefu_projection_checkpoints AS c SET position = v.next, updated_at = now()
+        FROM (VALUES ${rows}) AS v(name, prev, next)
+        WHERE c.name = v.name AND c.position IS NOT DISTINCT FROM v.prev
+        RETURNING c.name`.execute(this.db);
+      const moved = new Set(r.rows.map((row) => row.name));
+      for (const m of batch) m.done(moved.has(m.name));
+    } catch (err) {
+      for (const m of batch) m.failed(err);
+    }
+  }
 }
 
 /** Checkpoint rows created by this process (a row, once there, is never deleted except by a rebuild, which re-creates it). */
@@ -126,11 +174,13 @@ export class ProjectionRunner {
   /** Last known checkpoint of every projection, run here or elsewhere. */
   private readonly known = new Map<string, Position | null>();
   private readonly progress = new EventEmitter();
+  private readonly checkpointMoves: CheckpointMoves;
   private stopped = false;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(deps: ProjectionRunnerDeps) {
     this.deps = deps;
+    this.checkpointMoves = new CheckpointMoves(deps.db);
     this.progress.setMaxListeners(0);
   }
 
@@ -226,7 +276,7 @@ export class ProjectionRunner {
         const events = buffer;
         buffer = [];
         try {
-          const messages = await applyBatch(db, r.projection, r.position, events);
+          const messages = await applyBatch(db, r.projection, r.position, events, this.checkpointMoves);
           r.position = events[events.length - 1]!.position;
           this.known.set(r.projection.name, r.position);
           this.progress.emit('moved');

@@ -5,7 +5,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecordedEvent } from '../../src/domain/ports/event-store.ts';
-import { applyBatch, CheckpointMoved, readCheckpoint } from '../../src/projections/projection-runner.ts';
+import { applyBatch, CheckpointMoved, CheckpointMoves, readCheckpoint } from '../../src/projections/projection-runner.ts';
 import type { Projection } from '../../src/projections/projection.ts';
 import { startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { wantPostgres } from '../support/services.ts';
@@ -67,6 +67,25 @@ describe('projection batch checkpoint', async () => {
     // From the true checkpoint it goes on.
     await applyBatch(db, projection, before, [event('Counted', 8n)]);
     expect(applied).toEqual([3, 5, 8]);
+  });
+
+  it('moves the checkpoints of several projections in one grouped statement, each under its own guard', async () => {
+    const db = t.kefu.db;
+    const moves = new CheckpointMoves(db);
+    const other: Projection = { ...projection, name: `${projection.name}_other` };
+    const third: Projection = { ...projection, name: `${projection.name}_third` };
+    await applyBatch(db, other, null, [event('Other', 1n)]);
+    const before = await readCheckpoint(db, projection.name);
+    // Both go out in the same tick: `other` from its true checkpoint, `third` from a wrong one.
+    const [a, b] = await Promise.allSettled([
+      applyBatch(db, other, { commit: 1n, prepare: 0n }, [event('Other', 20n)], moves),
+      applyBatch(db, third, { commit: 5n, prepare: 0n }, [event('Other', 20n)], moves),
+    ]);
+    expect(a.status).toBe('fulfilled');
+    expect(b.status === 'rejected' && b.reason instanceof CheckpointMoved).toBe(true);
+    expect(await readCheckpoint(db, other.name)).toEqual({ commit: 20n, prepare: 0n });
+    expect(await readCheckpoint(db, third.name)).toBeNull();
+    expect(await readCheckpoint(db, projection.name)).toEqual(before);
   });
 
   it('finds the checkpoint row again after it was deleted (a rebuild elsewhere)', async () => {
