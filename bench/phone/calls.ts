@@ -252,7 +252,7 @@ export async function runCalls(s: CallSettings, log: (m: string) => void): Promi
       };
       result.steps.push(step);
       log(
-        `${kind === 'hold' ? 'concurrency step, ' : ''}${rate} calls/s: ${total} offered, ${successful} ok in SIPp, ${step.sippFailed} failed in SIPp, ${bridged} bridged; peak ${step.peakCalls} open / ${peakBridged} relayed; Kefu CPU ${((kefuCpu / 1000 / seconds) * 100).toFixed(0)}% (${(kefuCpu / total).toFixed(0)} ms/call); RTP ${Math.round(step.rtpPpsPeak)} pkt/s peak; loop delay p99 ${loopP99.toFixed(0)} ms, max ${loopMax.toFixed(0)} ms`,
+        `${kind === 'hold' ? 'concurrency step, ' : ''}${rate} calls/s: ${total} offered, ${successful} ok in SIPp, ${step.sippFailed} failed in SIPp, ${bridged} bridged; peak ${step.peakCalls} open / ${peakBridged} relayed; Kefu CPU ${((kefuCpu / 1000 / seconds) * 100).toFixed(0)}% (${(kefuCpu / total).toFixed(0)} ms/call); RTP ${Math.round(step.rtpPpsPeak)} pkt/s peak, ${step.legsWithoutMedia} legs closed without receiving RTP; loop delay p99 ${loopP99.toFixed(0)} ms, max ${loopMax.toFixed(0)} ms`,
       );
       await waitIdle(kefu, 30_000);
       return step;
