@@ -1,4 +1,5 @@
 import type { Socket, RemoteInfo } from 'node:dgram';
+import { DtmfListeners } from './dtmf-listeners.ts';
 import { DtmfReceiver } from './dtmf-receiver.ts';
 import { encodedPrompt } from './encoded-prompts.ts';
 import type { FrameClock } from './frame-clock.ts';
@@ -45,7 +46,7 @@ export class UdpRtpLeg implements RtpLeg, FrameSink {
   private readonly logger: MediaLogger;
   private readonly onClose: (leg: UdpRtpLeg) => void;
   private readonly dtmfReceiver = new DtmfReceiver();
-  private readonly dtmfListeners = new Set<(digit: string) => void>();
+  private readonly dtmfListeners: DtmfListeners;
   private sdpRemote: MediaEndpoint | null = null;
   private remoteAddress = '';
   private remotePort = 0;
@@ -69,6 +70,7 @@ export class UdpRtpLeg implements RtpLeg, FrameSink {
     this.clock = o.clock;
     this.logger = o.logger;
     this.onClose = o.onClose;
+    this.dtmfListeners = new DtmfListeners((error) => this.logger.warn({ err: error, leg: this.id }, 'DTMF listener failed'));
     this.socket?.on('message', this.receive);
     this.socket?.on('error', (error) => this.logger.warn({ err: error, leg: this.id }, 'RTP socket error'));
   }
@@ -106,16 +108,11 @@ export class UdpRtpLeg implements RtpLeg, FrameSink {
   }
 
   onDtmf(listener: (digit: string) => void): () => void {
-    const entry = (digit: string) => listener(digit);
-    this.dtmfListeners.add(entry);
-    return () => {
-      this.dtmfListeners.delete(entry);
-    };
+    return this.dtmfListeners.add(listener);
   }
 
   injectDtmf(digit: string): void {
-    if (!isDtmfDigit(digit)) throw new Error(`not a DTMF digit: "${digit}" (expected one of 0-9 * # A-D)`);
-    this.emitDtmf(digit.toUpperCase());
+    this.dtmfListeners.inject(digit);
   }
 
   play(audio: Int16Array, options?: { loop?: boolean }): Playback {
@@ -279,20 +276,11 @@ export class UdpRtpLeg implements RtpLeg, FrameSink {
     } else if (payloadType === this.dtmfPayloadType) {
       const end = rtpPayloadEnd(packet);
       const digit = this.dtmfReceiver.receive(readUint32(packet, 4), readUint32(packet, 8), packet.subarray(start, end));
-      if (digit !== null) this.emitDtmf(digit);
+      if (digit !== null) this.dtmfListeners.emit(digit);
       this.sink?.(packet, start, end, true);
     }
   }
 
-  private emitDtmf(digit: string): void {
-    for (const listener of this.dtmfListeners) {
-      try {
-        listener(digit);
-      } catch (error) {
-        this.logger.warn({ err: error, leg: this.id }, 'DTMF listener failed');
-      }
-    }
-  }
 }
 
 function checkPayloadType(value: number, what: string): void {

@@ -9,7 +9,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Bridge, MediaEndpoint, MediaEngine, OpenLegOptions, PipedLeg, Playback, Recording, RecordingResult, RtpLeg, RtpLegStats } from '../media-port.ts';
 import type { Codec } from '../sdp.ts';
-import { isDtmfDigit } from '../telephone-event.ts';
+import { DtmfListeners } from '../dtmf-listeners.ts';
 import type { Command, FromWorker, Request, WorkerSetup } from './protocol.ts';
 
 export interface ThreadedMediaLogger {
@@ -151,7 +151,7 @@ class ThreadLeg implements RtpLeg {
   /** The bridge relaying this leg now (mirrors the worker's sink). */
   sink: ThreadBridge | null = null;
   closed = false;
-  private readonly dtmfListeners = new Set<(digit: string) => void>();
+  private readonly dtmfListeners: DtmfListeners;
   private latestStats: Required<RtpLegStats> = ZERO_STATS;
   private closing: Promise<void> | null = null;
   readonly worker: MediaWorker;
@@ -165,6 +165,7 @@ class ThreadLeg implements RtpLeg {
     this.workerLegId = workerLegId;
     this.engine = engine;
     this.released = released;
+    this.dtmfListeners = new DtmfListeners((error) => engine.logger.warn({ err: error, leg: this.id }, 'DTMF listener failed'));
     this.id = `${workerLegId}@m${worker.index}`;
     this.local = local;
   }
@@ -174,26 +175,16 @@ class ThreadLeg implements RtpLeg {
   }
 
   onDtmf(listener: (digit: string) => void): () => void {
-    const entry = (digit: string) => listener(digit);
-    this.dtmfListeners.add(entry);
-    return () => {
-      this.dtmfListeners.delete(entry);
-    };
+    return this.dtmfListeners.add(listener);
   }
 
   injectDtmf(digit: string): void {
-    if (!isDtmfDigit(digit)) throw new Error(`not a DTMF digit: "${digit}" (expected one of 0-9 * # A-D)`);
-    this.emitDtmf(digit.toUpperCase());
+    this.dtmfListeners.inject(digit);
   }
 
+  /** A digit the worker detected on this leg. */
   emitDtmf(digit: string): void {
-    for (const listener of [...this.dtmfListeners]) {
-      try {
-        listener(digit);
-      } catch (error) {
-        this.engine.logger.warn({ err: error, leg: this.id }, 'DTMF listener failed');
-      }
-    }
+    this.dtmfListeners.emit(digit);
   }
 
   play(audio: Int16Array, options?: { loop?: boolean }): Playback {
