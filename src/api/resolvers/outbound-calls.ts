@@ -165,7 +165,8 @@ async function placeCall(ctx: KefuContext, instanceId: string, agentId: string, 
     throw err;
   }
   starter.start({ instanceId, contactId, agentId, from, to, requestUri: trunkRequestUri(trunk.outboundUri, to), agentRingSeconds, customerNoAnswerSeconds });
-  await settle(ctx, created.position, ['contacts']);
+  // What the call returns is in the read models: the contact and its call record.
+  await settle(ctx, created.position, ['contacts', 'callRecords']);
   return { contactId, agentId, from, to, skillGroupId };
 }
 
