@@ -10,8 +10,7 @@ import { envInt, envList } from './lib/config.ts';
 import type { BenchModule } from './lib/module.ts';
 import type { ResultRow } from './lib/report.ts';
 import { runCalls, type CallSettings, type CallsResult } from './phone/calls.ts';
-import { loadConfig } from '../src/config.ts';
-import { mediaThreads } from '../src/main.ts';
+import { loadConfig, mediaThreads } from '../src/config.ts';
 
 /** How the system under test carries media, as KEFU_MEDIA_THREADS sets it. */
 function mediaThreadsNote(): string {

@@ -1,5 +1,6 @@
 // Every setting in one place, checked with zod. Each has a default for the embedded run; a wrong one stops
 // start-up with a message that names it.
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 const url = (schemes: string[]) =>
@@ -61,4 +62,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     return `  ${key}: ${i.message}${secret.has(key) ? '' : ` (got ${JSON.stringify(env[key] ?? null)})`}`;
   });
   throw new ConfigError(`Kefu cannot start: wrong settings\n${lines.join('\n')}`);
+}
+
+/** KEFU_MEDIA_THREADS as a count: auto is one less than the CPUs (the main thread keeps signalling), 1 to 4. */
+export function mediaThreads(setting: number | 'auto'): number {
+  return setting === 'auto' ? Math.max(1, Math.min(4, availableParallelism() - 1)) : setting;
 }

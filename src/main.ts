@@ -14,7 +14,7 @@ import { buildApp } from './api/app.ts';
 import { Authenticator, type OperatorCredential } from './api/auth.ts';
 import { hashSecret, randomToken } from './api/credentials.ts';
 import { LoginThrottle } from './api/login-throttle.ts';
-import { ConfigError, loadConfig, type Config } from './config.ts';
+import { ConfigError, loadConfig, mediaThreads, type Config } from './config.ts';
 import type { Bus } from './domain/ports/bus.ts';
 import type { EventStore } from './domain/ports/event-store.ts';
 import { migrateReadModels } from './projections/migrations.ts';
@@ -23,7 +23,7 @@ import { ProjectionRunner } from './projections/projection-runner.ts';
 import { allProjections } from './projections/registry.ts';
 import { Router } from './processes/router/router.ts';
 import type { ReadModelDb } from './projections/read-model-db.ts';
-import { availableParallelism, hostname } from 'node:os';
+import { hostname } from 'node:os';
 import { mkdir } from 'node:fs/promises';
 import { holdMusic } from './adapters/media/hold-music.ts';
 import { EspeakTextToSpeech } from './adapters/media/text-to-speech.ts';
@@ -73,11 +73,6 @@ export interface Phone {
   outbound: OutboundCalls;
   /** Agents' browser softphones (WebRTC) connected to this node. */
   softphones: SoftphoneHub;
-}
-
-/** KEFU_MEDIA_THREADS as a count: auto is one less than the CPUs (the main thread keeps signalling), 1 to 4. */
-export function mediaThreads(setting: number | 'auto'): number {
-  return setting === 'auto' ? Math.max(1, Math.min(4, availableParallelism() - 1)) : setting;
 }
 
 /** SIP trunks and phones, RTP media, and the process that runs inbound calls (issue: phone inbound). */

@@ -3,8 +3,7 @@
 // (rtpengine records nothing either). Per relayed call: two legs, each given the generator's side as its
 // peer (PCMU), bridged. The engine is the one Kefu runs with KEFU_MEDIA_THREADS (default auto): on worker
 // threads, or on this process's main thread with 0.
-import { loadConfig } from '../../src/config.ts';
-import { mediaThreads } from '../../src/main.ts';
+import { loadConfig, mediaThreads } from '../../src/config.ts';
 import { ThreadedMediaEngine } from '../../src/adapters/media/threaded/threaded-media-engine.ts';
 import { UdpMediaEngine } from '../../src/adapters/media/udp-media-engine.ts';
 import type { Bridge, MonitoredMediaEngine, RtpLeg } from '../../src/adapters/media/media-port.ts';

@@ -51,34 +51,27 @@ export async function applyBatch(
   const out: { topic: string; message: unknown }[] = [];
   const last = events[events.length - 1]!;
   const relevant = events.filter((e) => projection.eventTypes.has(e.type));
-  // Moves the checkpoint from `from` to the batch's last event, or finds it moved elsewhere. The row lock
-  // it takes is held to the end of the transaction, so a second runner's move waits, then finds it moved.
-  const moveCheckpoint = async (executor: ReadModel) => {
-    const moved = await executor
+  // The checkpoint moved elsewhere, or its row was deleted by a rebuild: look for the row again next time.
+  const refused = () => {
+    checkpointRows.get(db)?.delete(projection.name);
+    return new CheckpointMoved();
+  };
+  await ensureCheckpointRow(db, projection.name);
+  if (relevant.length === 0) {
+    // Nothing for this projection: only the checkpoint moves, in one statement.
+    if (!(await (moveAlone ?? new CheckpointMoves(db)).move(projection.name, from, last.position))) throw refused();
+    return out;
+  }
+  await db.transaction().execute(async (trx) => {
+    // The guarded move comes first: its row lock is held to the end of the transaction, so a second runner's
+    // move waits, then finds the checkpoint moved.
+    const moved = await trx
       .updateTable('kefu_projection_checkpoints')
       .set({ position: positionToString(last.position), updated_at: new Date() })
       .where('name', '=', projection.name)
       .where((eb) => (from === null ? eb('position', 'is', null) : eb('position', '=', positionToString(from))))
       .executeTakeFirst();
-    if (moved.numUpdatedRows !== 1n) {
-      // Moved elsewhere, or its row deleted by a rebuild: look again next time.
-      checkpointRows.get(db)?.delete(projection.name);
-      throw new CheckpointMoved();
-    }
-  };
-  await ensureCheckpointRow(db, projection.name);
-  if (relevant.length === 0) {
-    // Nothing for this projection: only the checkpoint moves, in one statement.
-    if (moveAlone) {
-      if (!(await moveAlone.move(projection.name, from, last.position))) {
-        checkpointRows.get(db)?.delete(projection.name);
-        throw new CheckpointMoved();
-      }
-    } else await moveCheckpoint(db);
-    return out;
-  }
-  await db.transaction().execute(async (trx) => {
-    await moveCheckpoint(trx);
+    if (moved.numUpdatedRows !== 1n) throw refused();
     const sink = { publish: (topic: string, message: unknown) => out.push({ topic, message }) };
     if (projection.applyBatch) await projection.applyBatch(trx, relevant, sink);
     else for (const event of relevant) await projection.apply!(trx, event, sink);

@@ -181,16 +181,22 @@ describe('call control: hang-up, hold, warm transfer and REFER', async () => {
     await setPresence(0, 'OFFLINE');
   });
 
-  it('warm transfer: Ann consults Bob while the customer holds, then completes; Ann is hung up, Bob serves the call', async () => {
+  /** Both phones registered and answering until Kefu's BYE; Ann available and talking to `caller`, Bob offline. */
+  async function annTalksBobStandsBy(caller: string) {
     const annPorts = await registerPhone(0);
     const bobPorts = await registerPhone(1);
     await setPresence(0, 'AVAILABLE');
     const ann = phoneAnswers(0, annPorts, [untilKefuHangsUp]);
     const bob = phoneAnswers(1, bobPorts, [untilKefuHangsUp]);
     await Promise.all([ann.listening, bob.listening]);
-    const caller = '13900000002';
     const customer = customerCalls(caller, 0, untilKefuHangsUp);
     const talking = await recordWhen(caller, (r) => r.acceptedAt !== null);
+    return { ann, bob, customer, talking };
+  }
+
+  it('warm transfer: Ann consults Bob while the customer holds, then completes; Ann is hung up, Bob serves the call', async () => {
+    const caller = '13900000002';
+    const { ann, bob, customer, talking } = await annTalksBobStandsBy(caller);
     const annToken = s.agents[0]!.token;
     const consult = (token: string) => t.gql(token, 'mutation($c: ID!, $to: ID!) { startConsultTransfer(input: { contactId: $c, toAgentId: $to }) { id } }', { c: talking.contactId, to: agentId(1) });
 
@@ -241,15 +247,8 @@ describe('call control: hang-up, hold, warm transfer and REFER', async () => {
   });
 
   it('warm transfer cancelled: Bob is hung up, Ann is back with the customer; a supervisor hangs up', async () => {
-    const annPorts = await registerPhone(0);
-    const bobPorts = await registerPhone(1);
-    await setPresence(0, 'AVAILABLE');
-    const ann = phoneAnswers(0, annPorts, [untilKefuHangsUp]);
-    const bob = phoneAnswers(1, bobPorts, [untilKefuHangsUp]);
-    await Promise.all([ann.listening, bob.listening]);
     const caller = '13900000003';
-    const customer = customerCalls(caller, 0, untilKefuHangsUp);
-    const talking = await recordWhen(caller, (r) => r.acceptedAt !== null);
+    const { ann, bob, customer, talking } = await annTalksBobStandsBy(caller);
     await setPresence(1, 'AVAILABLE');
     const annToken = s.agents[0]!.token;
     await t.ok(annToken, 'mutation($c: ID!, $to: ID!) { startConsultTransfer(input: { contactId: $c, toAgentId: $to }) { id } }', { c: talking.contactId, to: agentId(1) });

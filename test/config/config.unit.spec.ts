@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { availableParallelism } from 'node:os';
-import { ConfigError, loadConfig } from '../../src/config.ts';
-import { mediaThreads } from '../../src/main.ts';
+import { ConfigError, loadConfig, mediaThreads } from '../../src/config.ts';
 
 describe('configuration', () => {
   it('has a default for every setting, for the embedded run', () => {

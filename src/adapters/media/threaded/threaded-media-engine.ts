@@ -414,7 +414,7 @@ export class ThreadedMediaEngine implements MediaEngine {
 
   /** A worker died unexpectedly: log it and start a new one on the same ports for the calls to come. */
   replace(dead: MediaWorker, code: number): void {
-    for (const [group, entry] of this.groups) if (entry.worker === dead) this.groups.delete(group);
+    // Its groups are gone already: each lost leg released its group.
     if (this.closed) return;
     this.logger.error({ worker: dead.index, code }, 'media worker exited; its calls lost their media; starting a new one');
     this.workers[dead.index] = new MediaWorker(dead.index, this.setups[dead.index]!, this);
