@@ -45,6 +45,12 @@ export const configSchema = z.object({
   /** The SIP digest realm; agents' and trunks' HA1 = md5(username:realm:password) depend on it, so changing it invalidates them. */
   KEFU_SIP_REALM: z.string().trim().min(1, 'must not be empty').max(100, 'at most 100 characters').default('kefu'),
   KEFU_TOKEN_TTL_SECONDS: z.coerce.number().int('must be a whole number').min(60, 'must be at least 60').max(30 * 86400, 'must be at most 2592000').default(43200),
+  /** Bounds on one GraphQL operation (src/api/query-limits.ts): nesting, aliases, fields it may select, mutations, tokens. */
+  KEFU_GRAPHQL_MAX_DEPTH: z.coerce.number().int('must be a whole number').min(2, 'must be 2 to 100').max(100, 'must be 2 to 100').default(15),
+  KEFU_GRAPHQL_MAX_ALIASES: z.coerce.number().int('must be a whole number').min(0, 'must be 0 to 10000').max(10000, 'must be 0 to 10000').default(30),
+  KEFU_GRAPHQL_MAX_COST: z.coerce.number().int('must be a whole number').min(100, 'must be 100 to 10000000').max(10_000_000, 'must be 100 to 10000000').default(50_000),
+  KEFU_GRAPHQL_MAX_MUTATIONS: z.coerce.number().int('must be a whole number').min(1, 'must be 1 to 1000').max(1000, 'must be 1 to 1000').default(10),
+  KEFU_GRAPHQL_MAX_TOKENS: z.coerce.number().int('must be a whole number').min(200, 'must be 200 to 100000').max(100_000, 'must be 200 to 100000').default(5000),
 });
 
 export type Config = z.infer<typeof configSchema>;

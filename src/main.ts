@@ -263,7 +263,16 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
       ...(phone ? { softphones: phone.softphones } : {}),
       ...(phone ? { outboundCalls: phone.outbound } : {}),
     },
-    { logger },
+    {
+      logger,
+      queryLimits: {
+        maxDepth: config.KEFU_GRAPHQL_MAX_DEPTH,
+        maxAliases: config.KEFU_GRAPHQL_MAX_ALIASES,
+        maxCost: config.KEFU_GRAPHQL_MAX_COST,
+        maxMutationFields: config.KEFU_GRAPHQL_MAX_MUTATIONS,
+        maxTokens: config.KEFU_GRAPHQL_MAX_TOKENS,
+      },
+    },
   );
 
   const close = async () => {

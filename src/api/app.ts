@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { readFileSync } from 'node:fs';
 import mercurius from 'mercurius';
 import type { FastifyBaseLogger } from 'fastify';
-import { GraphQLError, GraphQLScalarType, Kind, parse } from 'graphql';
+import { GraphQLError, GraphQLScalarType, Kind, parse, specifiedRules, validate } from 'graphql';
 import { DomainError } from '../domain/errors.ts';
 import type { Principal } from './auth.ts';
 import { BusPubSub } from './bus-pubsub.ts';
@@ -25,6 +25,7 @@ import { callControlResolvers } from './resolvers/call-control.ts';
 import { recordingsRoute } from './recordings-route.ts';
 import { softphoneResolvers } from './resolvers/softphone.ts';
 import { demoAgentRoutes } from './demo-agent/demo-agent-route.ts';
+import { defaultQueryLimits, queryLimitsRule, type QueryLimits } from './query-limits.ts';
 
 export const schemaPath = new URL('../../schema.graphql', import.meta.url);
 
@@ -42,6 +43,21 @@ const DateTime = new GraphQLScalarType({
     return new Date(ast.value);
   },
 });
+
+/** Parses a document, refusing one longer than maxTokens with a clear BAD_USER_INPUT. */
+function parseWithinLimits(source: string, maxTokens: number): void {
+  try {
+    parse(source, { maxTokens });
+  } catch (err) {
+    if (err instanceof GraphQLError && err.message.includes(`more that ${maxTokens} tokens`)) {
+      throw new GraphQLError(`The document has more than ${maxTokens} tokens; send a shorter one`, { extensions: { code: 'BAD_USER_INPUT', limit: 'tokens', max: maxTokens } });
+    }
+    if (err instanceof GraphQLError) throw new GraphQLError(err.message, { nodes: err.nodes, source: err.source, positions: err.positions, extensions: { code: 'BAD_USER_INPUT' } });
+    // graphql-js parses by recursion: braces or brackets nested a thousand deep exhaust the stack first.
+    if (err instanceof RangeError) throw new GraphQLError('The document nests too deeply', { extensions: { code: 'BAD_USER_INPUT', limit: 'depth' } });
+    throw err;
+  }
+}
 
 function mergeResolvers(...parts: Record<string, object>[]): Record<string, object> {
   const out: Record<string, object> = {};
@@ -63,6 +79,8 @@ declare module 'fastify' {
 
 export interface BuildAppOptions {
   logger?: FastifyBaseLogger;
+  /** Bounds on each GraphQL operation (depth, aliases, cost, mutations, tokens); defaults otherwise. */
+  queryLimits?: QueryLimits;
 }
 
 export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Promise<FastifyInstance> {
@@ -99,6 +117,9 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
   await registerAudioRoutes(app, deps);
   await app.register(demoAgentRoutes);
 
+  const limits = options.queryLimits ?? defaultQueryLimits;
+  const limitsRule = queryLimitsRule(limits);
+
   const resolvers = mergeResolvers({ DateTime: DateTime as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, monitoringResolvers, blacklistResolvers, screenPopResolvers, callRecordResolvers, callControlResolvers, flowResolvers, telephonyResolvers, softphoneResolvers, outboundCallResolvers, {
     Principal: { resolveType: (p: { __typename: string }) => p.__typename },
   });
@@ -108,7 +129,9 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
     resolvers: resolvers as never,
     path: '/graphql',
     graphiql: true,
-    queryDepth: 12,
+    // Depth, aliases, cost and mutations per request: one rule, run with the spec's rules before anything executes.
+    validationRules: [limitsRule],
+    graphql: { parseOptions: { maxTokens: limits.maxTokens } },
     context: (request): Omit<KefuContext, 'pubsub'> => ({
       deps,
       principal: request.principal,
@@ -153,9 +176,22 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
   app.graphql.addHook('preParsing', async (_schema, source) => {
     if (typeof source !== 'string') throw new GraphQLError('The query must be GraphQL text');
     if (parsedQueries.has(source)) return;
-    parse(source);
+    parseWithinLimits(source, limits.maxTokens);
     if (parsedQueries.size > 5000) parsedQueries.clear();
     parsedQueries.add(source);
+  });
+
+  // mercurius neither validates a subscription's document nor bounds its tokens: the same checks as over
+  // HTTP, before the subscription starts. (Its own parse of the text comes first and has no token limit;
+  // the WebSocket message is at most 1 MB.)
+  app.graphql.addHook('preSubscriptionParsing', async (_schema, source) => {
+    parseWithinLimits(source, limits.maxTokens);
+  });
+  app.graphql.addHook('preSubscriptionExecution', async (schema, document) => {
+    const errors = validate(schema, document, [...specifiedRules, limitsRule]);
+    const first = errors[0];
+    // The WebSocket carries one error per refused subscription: the first says what is wrong.
+    if (first) throw new GraphQLError(first.message, { nodes: first.nodes, extensions: { code: 'BAD_USER_INPUT', ...first.extensions } });
   });
 
   return app;
