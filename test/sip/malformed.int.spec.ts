@@ -3,7 +3,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestSipServer, type TestSipServer } from './sip-test-server.ts';
+import { eventually, sampleSdp, startTestSipServer, type TestSipServer } from './sip-test-server.ts';
 
 const port = 15070;
 
@@ -23,6 +23,29 @@ const options = (n: number, transport = 'UDP') =>
     'Max-Forwards: 70',
     'Content-Length: 0',
   ]);
+
+/** An INVITE to +4930100 from an allowed trunk address; `extra` replaces the header of the same name or is added. */
+const invite = (n: number, o: { via?: string; uri?: string; extra?: string } = {}) => {
+  const lines = [
+    `INVITE ${o.uri ?? `sip:+4930100@127.0.0.1:${port}`} SIP/2.0`,
+    o.via ?? `Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-invite-${n};rport`,
+    'From: "Ada" <sip:+4930111@127.0.0.1>;tag=a1',
+    'To: <sip:+4930100@127.0.0.1>',
+    `Call-ID: invite-${n}`,
+    'CSeq: 1 INVITE',
+    'Contact: <sip:ada@127.0.0.1:9>',
+    'Max-Forwards: 70',
+    'Content-Type: application/sdp',
+  ];
+  if (o.extra) {
+    const name = o.extra.split(':')[0]!.toLowerCase();
+    const at = lines.findIndex((line) => line.toLowerCase().startsWith(`${name}:`));
+    if (at >= 0) lines[at] = o.extra;
+    else lines.push(o.extra);
+  }
+  const body = sampleSdp(40_010);
+  return request([...lines, `Content-Length: ${Buffer.byteLength(body)}`], body);
+};
 
 class UdpProbe {
   readonly replies: string[] = [];
@@ -79,6 +102,8 @@ describe('malformed SIP', () => {
     sip = await startTestSipServer(port, undefined, {
       logger: { info() {}, debug() {}, warn() {}, error: (obj: unknown) => errors.push(obj) },
     });
+    sip.directory.addNumber('+4930100', 'inst-a');
+    sip.directory.addTrunk({ id: 'trunk-a', instanceId: 'inst-a', allowedAddresses: ['127.0.0.1'], digest: null });
   });
 
   afterAll(async () => {
@@ -119,6 +144,75 @@ describe('malformed SIP', () => {
     it('answers a request with a mismatched CSeq method or a bad Request-URI with 400', async () => {
       expect(statusLine(await udp.exchange(options(10).replace('CSeq: 1 OPTIONS', 'CSeq: 1 INVITE')))).toBe('SIP/2.0 400 CSeq Method Mismatch');
       expect(statusLine(await udp.exchange(options(11).replace(`OPTIONS sip:kefu@127.0.0.1:${port}`, 'OPTIONS nonsense')))).toBe('SIP/2.0 400 Bad Request-URI');
+    });
+
+    it('answers 400 to a Via port above 65535 or 0, and stays up past the retransmission timers', async () => {
+      // Without rport the response goes to the Via port: Node throws ERR_SOCKET_BAD_PORT on it, and the
+      // INVITE transaction's retransmission timer threw it outside any handler.
+      for (const [n, bad] of [[30, '70000'], [31, '0'], [32, '99999999999']] as const) {
+        const reply = await udp.exchange(invite(n, { via: `Via: SIP/2.0/UDP 127.0.0.1:${bad};branch=z9hG4bK-badport-${n}` }));
+        expect(statusLine(reply), bad).toBe('SIP/2.0 400 Missing or Bad Via');
+      }
+      // Timer G would have resent the final response after 500 ms and 1 s.
+      await new Promise((r) => setTimeout(r, 1200));
+      expect(statusLine(await udp.exchange(options(33), 1000))).toBe('SIP/2.0 200 OK');
+      expect(errors).toEqual([]);
+    });
+
+    it('answers 400 to a Via host that is not a host name or address', async () => {
+      for (const [n, host] of [[34, 'exa mple'], [35, 'a_b!'], [36, '-bad-.example']] as const) {
+        const reply = await udp.exchange(invite(n, { via: `Via: SIP/2.0/UDP ${host};branch=z9hG4bK-badhost-${n};rport` }));
+        expect(statusLine(reply), host).toBe('SIP/2.0 400 Missing or Bad Via');
+      }
+    });
+
+    it('answers 400, not 500, to a Request-URI with broken percent-encoding', async () => {
+      const reply = await udp.exchange(invite(37, { uri: 'sip:%E0%A4%A@127.0.0.1' }));
+      expect(statusLine(reply)).toBe('SIP/2.0 400 Bad Request-URI');
+      expect(errors).toEqual([]);
+    });
+
+    it('answers 400 to NUL, control characters, invalid UTF-8 or lone surrogates in a header', async () => {
+      const cases: [number, string, string][] = [
+        [38, 'From: "Ada\x00" <sip:+4930111@127.0.0.1>;tag=a', 'SIP/2.0 400 Bad Header'],
+        [39, 'From: "Ada\x07" <sip:+4930111@127.0.0.1>;tag=a', 'SIP/2.0 400 Bad Header'],
+        // A UTF-16 surrogate encoded as UTF-8 (CESU-8), and a lone continuation byte.
+        [40, 'From: "Ada\xed\xa0\x80" <sip:+4930111@127.0.0.1>;tag=a', 'SIP/2.0 400 Invalid UTF-8'],
+        [41, 'From: "Ada\x80" <sip:+4930111@127.0.0.1>;tag=a', 'SIP/2.0 400 Invalid UTF-8'],
+        [42, 'From: <sip:%00evil@127.0.0.1>;tag=a', 'SIP/2.0 400 Missing or Bad From'],
+        [43, 'From: <sip:%ED%A0%80@127.0.0.1>;tag=a', 'SIP/2.0 400 Missing or Bad From'],
+        [44, 'Subject: hello\x00world', 'SIP/2.0 400 Bad Header'],
+        [45, `From: "${'A'.repeat(300)}" <sip:+4930111@127.0.0.1>;tag=a`, 'SIP/2.0 400 Missing or Bad From'],
+        [46, 'Contact: <sip:%zz@127.0.0.1>', 'SIP/2.0 400 Missing or Bad Contact'],
+      ];
+      for (const [n, header, expected] of cases) {
+        // The header text is bytes (latin1), so \xed\xa0\x80 goes out as those three bytes.
+        expect(statusLine(await udp.exchange(Buffer.from(invite(n, { extra: header }), 'latin1'))), JSON.stringify(header.slice(0, 40))).toBe(expected);
+      }
+      expect(sip.calls).toEqual([]);
+      expect(errors).toEqual([]);
+    });
+
+    it('hands a UTF-8 display name to the call as UTF-8 text', async () => {
+      const bytes = Buffer.from(invite(47, { extra: 'From: "José 王" <sip:+4930111@127.0.0.1>;tag=a' }), 'utf8');
+      expect(statusLine(await udp.exchange(bytes))).toBe('SIP/2.0 100 Trying');
+      await eventually(() => sip.calls.length === 1);
+      expect(sip.calls[0]).toMatchObject({ from: '+4930111', fromDisplayName: 'José 王' });
+      sip.calls[0]!.reject(486, 'Busy Here');
+      // ACK the 486, so that its retransmissions do not answer the next test's requests.
+      await eventually(() => udp.replies.some((r) => r.startsWith('SIP/2.0 486')));
+      const busy = udp.replies.find((r) => r.startsWith('SIP/2.0 486'))!;
+      const ack = request([
+        `ACK sip:+4930100@127.0.0.1:${port} SIP/2.0`,
+        'Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-invite-47;rport',
+        'From: "José 王" <sip:+4930111@127.0.0.1>;tag=a',
+        /^To: .*$/m.exec(busy)![0],
+        'Call-ID: invite-47',
+        'CSeq: 1 ACK',
+        'Max-Forwards: 70',
+        'Content-Length: 0',
+      ]);
+      expect(await udp.exchange(Buffer.from(ack, 'utf8'), 700)).toBeNull();
     });
 
     it('answers an unsupported method with 405 and Allow', async () => {

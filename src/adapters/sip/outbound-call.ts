@@ -100,7 +100,12 @@ export class SipOutboundCall implements OutboundCall, DialogRequestHandler {
         this.stack.logger.warn({ err, uri: this.target.uri }, 'sip call target not resolvable');
         this.fail(503, 'Target Not Resolvable');
       },
-    );
+    )
+      // A throw above would be an unhandled rejection, which ends the process.
+      .catch((err: unknown) => {
+        this.stack.logger.error({ err, uri: this.target.uri }, 'sip INVITE not sent');
+        this.fail(503, 'Service Unavailable');
+      });
   }
 
   on(event: 'ringing', listener: () => void): this;

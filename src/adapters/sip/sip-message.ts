@@ -1,6 +1,7 @@
 // Small, typed access to the `sip` package's message objects, and the identifiers SIP needs.
 import { randomBytes } from 'node:crypto';
 import sip, { type SipAddress, type SipMessage } from 'sip';
+import { displayNameText, sipUriUser } from './sip-input.ts';
 
 export type { SipMessage, SipAddress } from 'sip';
 
@@ -37,17 +38,14 @@ export function tagOf(address: SipAddress | undefined): string | null {
   return typeof tag === 'string' && tag !== '' ? tag : null;
 }
 
-/** The user part of a SIP URI, e.g. "+4930123" from "sip:+4930123@pbx;user=phone". */
+/** The user part of a SIP URI as text, e.g. "+4930123" from "sip:+4930123@pbx;user=phone"; null when it has none or is unreadable. */
 export function uriUser(uri: string | undefined): string | null {
-  if (!uri) return null;
-  const parsed = sip.parseUri(uri);
-  return parsed?.user ? decodeURIComponent(parsed.user) : null;
+  return uri ? (sipUriUser(uri) ?? null) : null;
 }
 
+/** A From or To display name as UTF-8 text (the wire layer has checked that it is storable). */
 export function displayName(address: SipAddress | undefined): string | null {
-  const name = address?.name?.trim();
-  if (!name) return null;
-  return name.startsWith('"') && name.endsWith('"') && name.length >= 2 ? name.slice(1, -1).replace(/\\(.)/g, '$1') : name;
+  return displayNameText(address);
 }
 
 export function firstContactUri(message: SipMessage): string | null {

@@ -14,7 +14,8 @@ import type { SipDirectory } from './sip-directory.ts';
 import type { SipLogger } from './sip-logger.ts';
 import { allowedMethods, isSdp, response, tagOf, uriUser, type SipHop, type SipTransportName } from './sip-message.ts';
 import type { DialogRequestHandler, SipStack } from './sip-stack.ts';
-import { SipTransport } from './sip-transport.ts';
+import { validPort, validVia } from './sip-input.ts';
+import { SipTransport, validHop } from './sip-transport.ts';
 import { defaultWireLimits, type Frame, type WireLimits } from './sip-wire.ts';
 import { authenticateTrunkCall } from './trunk-auth.ts';
 
@@ -167,9 +168,13 @@ export class SipServer {
         if (!this.running) return;
         const safe = (rs: SipMessage) => guard(logger, () => onResponse(rs));
         let transaction: { message(m: SipMessage): void } | null = null;
+        // A peer that went away (closed TCP, unreachable) is ordinary: info, once per transaction.
+        let reported = false;
         const onError = (err: Error) => {
-          logger.warn({ err, hop }, 'sip transport error');
-          transaction?.message(sip.makeResponse(request, 503, 'Service Unavailable'));
+          if (reported) return;
+          reported = true;
+          logger.info({ err, hop, method: request.method }, 'sip request not sent');
+          guard(logger, () => transaction?.message(sip.makeResponse(request, 503, 'Service Unavailable')));
         };
         transaction = this.transactions.createClientTransaction(this.transport.connection(hop, onError), request, safe);
       },
@@ -202,8 +207,15 @@ export class SipServer {
       existing.message(message);
       return;
     }
+    const hop = responseHop(message, from);
+    let reported = false;
+    const onError = (err: Error) => {
+      if (reported) return;
+      reported = true;
+      this.options.logger.info({ err, hop, method: message.method }, 'sip response not sent');
+    };
     const transaction = this.transactions.createServerTransaction(message, {
-      send: (rs) => this.transport.send(responseHop(message, from), rs),
+      send: (rs) => this.transport.send(hop, rs, onError),
       release: () => {},
       protocol: from.transport.toUpperCase(),
     });
@@ -305,9 +317,11 @@ export class SipServer {
 
   private rejectMalformed(reason: string, partial: SipMessage | null, from: SipHop): void {
     this.options.logger.debug({ reason, from }, 'sip malformed message');
-    // A 400 needs a request to answer and a Via to send it by; anything else is dropped.
+    // A 400 needs a request to answer and a Via to copy; anything else is dropped. A Via we cannot
+    // trust is not used to address it: it goes back to where the request came from.
     if (!partial?.method || partial.method === 'ACK' || !partial.headers.via?.[0]?.host) return;
-    this.transport.send(responseHop(partial, from), sip.makeResponse(partial, 400, reason));
+    const hop = validVia(partial.headers.via[0]) ? responseHop(partial, from) : from;
+    this.transport.send(hop, sip.makeResponse(partial, 400, reason));
   }
 
   private respondLater(transaction: ServerTransaction, rs: SipMessage, delayMs: number): void {
@@ -348,7 +362,7 @@ function sameHop(a: SipHop, b: SipHop): boolean {
 function responseHop(request: SipMessage, from: SipHop): SipHop {
   if (from.transport === 'tcp') return from;
   const via = request.headers.via?.[0];
-  const port = via && 'rport' in via.params ? from.port : via?.port || 5060;
+  const port = !via || 'rport' in via.params ? from.port : via.port === undefined ? 5060 : validPort(via.port) ? via.port : from.port;
   return { address: from.address, port, transport: 'udp' };
 }
 
@@ -368,6 +382,7 @@ function hopOf(uri: string): Promise<SipHop> {
   const transport: SipTransportName = parsed.params.transport?.toLowerCase() === 'tcp' ? 'tcp' : 'udp';
   const port = Number.isFinite(parsed.port) && parsed.port > 0 ? parsed.port : 5060;
   const host = parsed.host.replace(/^\[|\]$/g, '');
-  if (net.isIP(host)) return Promise.resolve({ address: host, port, transport });
-  return lookup(host).then(({ address }) => ({ address, port, transport }));
+  const checked = (hop: SipHop) => (validHop(hop) ? hop : Promise.reject(new Error(`bad SIP URI ${uri}: cannot send to ${hop.address} port ${hop.port}`)));
+  if (net.isIP(host)) return Promise.resolve(checked({ address: host, port, transport }));
+  return lookup(host).then(({ address }) => checked({ address, port, transport }));
 }

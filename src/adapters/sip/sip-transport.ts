@@ -3,6 +3,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import type { SipConnection, SipMessage } from 'sip';
+import { validPort } from './sip-input.ts';
 import type { SipHop } from './sip-message.ts';
 import { decodeDatagram, encodeMessage, StreamFramer, type Frame, type WireLimits } from './sip-wire.ts';
 import type { SipLogger } from './sip-logger.ts';
@@ -30,6 +31,11 @@ export function plainAddress(address: string): string {
 }
 
 const key = (address: string, port: number) => `${address}|${port}`;
+
+/** An address and port Node can send to without throwing, and only to an IP (never a DNS lookup per message). */
+export function validHop(hop: SipHop): boolean {
+  return typeof hop.address === 'string' && net.isIP(hop.address) !== 0 && validPort(hop.port) && (hop.transport === 'udp' || hop.transport === 'tcp');
+}
 
 export class SipTransport {
   private udpSocket: dgram.Socket | null = null;
@@ -96,25 +102,37 @@ export class SipTransport {
     };
   }
 
+  /**
+   * Never throws: the `sip` package calls this from its retransmission timers, where an exception
+   * would end the process. A failure goes to onError (the transaction answers itself 503), else to
+   * the log at info: a peer that went away is an ordinary event.
+   */
   send(hop: SipHop, message: SipMessage, onError?: (err: Error) => void): void {
     if (this.stopped) return;
-    if (message.method) this.fillVia(message, hop);
-    const bytes = encodeMessage(message);
-    this.options.logger.debug({ to: hop, message: message.method ?? message.status, callId: message.headers['call-id'] }, 'sip send');
-    if (hop.transport === 'udp') {
-      if (!this.udpSocket) return onError?.(new Error('UDP transport is off'));
-      this.udpSocket.send(bytes, hop.port, hop.address, (err) => {
-        if (err) onError?.(err);
+    const fail = (err: Error) => {
+      if (onError) onError(err);
+      else this.options.logger.info({ err, to: hop, callId: message.headers['call-id'] }, 'sip send failed');
+    };
+    if (!validHop(hop)) return fail(new Error(`cannot send to ${String(hop.address)} port ${String(hop.port)}`));
+    try {
+      if (message.method) this.fillVia(message, hop);
+      const bytes = encodeMessage(message);
+      this.options.logger.debug({ to: hop, message: message.method ?? message.status, callId: message.headers['call-id'] }, 'sip send');
+      if (hop.transport === 'udp') {
+        if (!this.udpSocket) return fail(new Error('UDP transport is off'));
+        this.udpSocket.send(bytes, hop.port, hop.address, (err) => {
+          if (err) fail(err);
+        });
+        return;
+      }
+      const socket = this.streams.get(key(hop.address, hop.port)) ?? this.connect(hop);
+      if (!socket) return fail(new Error('TCP transport is off'));
+      if (socket.destroyed) return fail(new Error('TCP connection closed'));
+      socket.write(bytes, (err) => {
+        if (err) fail(err);
       });
-      return;
-    }
-    const socket = this.streams.get(key(hop.address, hop.port)) ?? this.connect(hop);
-    if (!socket) return onError?.(new Error('TCP transport is off'));
-    if (onError) {
-      socket.once('error', onError);
-      socket.write(bytes, () => socket.off('error', onError));
-    } else {
-      socket.write(bytes);
+    } catch (err) {
+      fail(err instanceof Error ? err : new Error(String(err)));
     }
   }
 

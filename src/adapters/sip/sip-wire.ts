@@ -1,6 +1,7 @@
 // Bytes to SIP messages, with the limits a public port needs. Everything malformed becomes an
 // `invalid` frame (answered 400 when it can be addressed), never an exception.
 import sip, { type SipMessage } from 'sip';
+import { messageProblem } from './sip-input.ts';
 
 export interface WireLimits {
   /** One header line (folded continuations included). */
@@ -34,7 +35,7 @@ function readHead(text: string, limits: WireLimits): Head {
   if (lines.some((line) => line.length > limits.maxLineBytes)) problem = 'Header Line Too Long';
   if (problem === null) {
     const message = sip.parse(`${text}\r\n\r\n`);
-    if (message) return checkRequired(message);
+    if (message) return { message, problem: messageProblem(message, text) };
   }
   // Read what is readable, to address the 400.
   const [start = '', ...rest] = lines;
@@ -43,19 +44,6 @@ function readHead(text: string, limits: WireLimits): Head {
     .filter((line) => line.length <= limits.maxLineBytes && headerLine.test(line));
   const partial = start.length <= limits.maxLineBytes ? sip.parse(`${[start, ...readable].join('\r\n')}\r\n\r\n`) : undefined;
   return { message: partial ?? null, problem: problem ?? 'Malformed Header' };
-}
-
-function checkRequired(message: SipMessage): Head {
-  const h = message.headers;
-  const via = h.via?.[0];
-  const missing =
-    !via || !via.host ? 'Via' : !h.from?.uri ? 'From' : !h.to?.uri ? 'To' : !h['call-id'] ? 'Call-ID' : !h.cseq || !Number.isFinite(h.cseq.seq) ? 'CSeq' : null;
-  if (missing) return { message, problem: `Missing or Bad ${missing}` };
-  if (message.method) {
-    if (h.cseq!.method !== message.method && !(message.method === 'ACK' && h.cseq!.method === 'INVITE')) return { message, problem: 'CSeq Method Mismatch' };
-    if (!message.uri || !sip.parseUri(message.uri)) return { message, problem: 'Bad Request-URI' };
-  }
-  return { message, problem: null };
 }
 
 function contentLengthOf(message: SipMessage | null): number | null | 'bad' {
