@@ -24,6 +24,8 @@ import { outboundCallResolvers } from './resolvers/outbound-calls.ts';
 import { callControlResolvers } from './resolvers/call-control.ts';
 import { recordingsRoute } from './recordings-route.ts';
 import { softphoneResolvers } from './resolvers/softphone.ts';
+import { projectionResolvers } from './resolvers/projections.ts';
+import { listParkedParts, type ParkedPart } from '../projections/parked-parts.ts';
 import { demoAgentRoutes } from './demo-agent/demo-agent-route.ts';
 import { defaultQueryLimits, queryLimitsRule, type QueryLimits } from './query-limits.ts';
 
@@ -105,10 +107,19 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_, reply) => {
     if (!deps.ready()) return reply.code(503).send({ status: 'starting' });
+    let parked: ParkedPart[];
     try {
-      await deps.db.selectFrom('kefu_projection_checkpoints').select('name').limit(1).execute();
+      parked = await listParkedParts(deps.db);
     } catch {
       return reply.code(503).send({ status: 'database unavailable' });
+    }
+    // Parked parts stop one instance's read model, not the service: still ready, but say which. The errors
+    // themselves (which may quote customer data) are for the operator's parkedProjectionParts query.
+    if (parked.length > 0) {
+      return {
+        status: 'degraded',
+        parked: parked.map((p) => ({ projection: p.projection, instanceId: p.instanceId, eventType: p.eventType, parkedAt: p.parkedAt.toISOString() })),
+      };
     }
     return { status: 'ready' };
   });
@@ -120,7 +131,7 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
   const limits = options.queryLimits ?? defaultQueryLimits;
   const limitsRule = queryLimitsRule(limits);
 
-  const resolvers = mergeResolvers({ DateTime: DateTime as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, monitoringResolvers, blacklistResolvers, screenPopResolvers, callRecordResolvers, callControlResolvers, flowResolvers, telephonyResolvers, softphoneResolvers, outboundCallResolvers, {
+  const resolvers = mergeResolvers({ DateTime: DateTime as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, monitoringResolvers, blacklistResolvers, screenPopResolvers, callRecordResolvers, callControlResolvers, flowResolvers, telephonyResolvers, softphoneResolvers, outboundCallResolvers, projectionResolvers, {
     Principal: { resolveType: (p: { __typename: string }) => p.__typename },
   });
 

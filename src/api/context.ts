@@ -8,13 +8,19 @@ import type { Bus } from '../domain/ports/bus.ts';
 import type { Position } from '../domain/ports/event-store.ts';
 import type { ReadModel } from '../projections/projection.ts';
 import type { Logger } from '../projections/projection-runner.ts';
+import type { RetryOutcome } from '../projections/parked-parts.ts';
 import type { Authenticator, Principal } from './auth.ts';
 import { actorOf } from './auth.ts';
 import type { LoginThrottle } from './login-throttle.ts';
 
 export interface ReadModelSync {
-  /** Resolves once the read models include the event at `position` (or the wait timed out). */
-  waitFor(position: Position, options?: { projections?: string[]; timeoutMs?: number }): Promise<boolean>;
+  /**
+   * Resolves once the read models include the event at `position` (or the wait timed out). With the event's
+   * `instanceId`, rejects at once with ReadModelParkedError if that instance's part of one is parked.
+   */
+  waitFor(position: Position, options?: { projections?: string[]; timeoutMs?: number; instanceId?: string }): Promise<boolean>;
+  /** Replays a parked part's held events and unparks it if they apply; null if that part is not parked. */
+  retryParkedPart(projection: string, instanceId: string): Promise<RetryOutcome | null>;
 }
 
 export interface ApiDeps {
@@ -56,10 +62,15 @@ export function commandMetadata(ctx: KefuContext, instanceId: string): CommandMe
   };
 }
 
-/** Waits until the read models show what a command appended, so the mutation can return them. */
-export async function settle(ctx: KefuContext, position: Position | null, projections?: string[]): Promise<void> {
+/**
+ * Waits until the read models show what a command appended, so the mutation can return them. If the
+ * instance's part of one of them is parked, fails at once (CONFLICT naming it) instead of waiting in vain.
+ * The instance is the caller's own unless named (the operator acts on other instances).
+ */
+export async function settle(ctx: KefuContext, position: Position | null, projections?: string[], instanceId?: string): Promise<void> {
   if (!position) return;
-  const ok = await ctx.deps.readModels.waitFor(position, projections ? { projections } : {});
+  const instance = instanceId ?? (ctx.principal && ctx.principal.kind !== 'operator' ? ctx.principal.instanceId : undefined);
+  const ok = await ctx.deps.readModels.waitFor(position, { ...(projections ? { projections } : {}), ...(instance !== undefined ? { instanceId: instance } : {}) });
   if (!ok) ctx.deps.logger.warn({ position: String(position.commit) }, 'read models lag behind a command');
 }
 

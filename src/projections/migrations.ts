@@ -17,6 +17,7 @@ import { contactsMigrations } from './contacts/contacts.migrations.ts';
 import { contactsConnectedAtMigrations } from './contacts/contacts-connected-at.migrations.ts';
 import { contactMessagesMigrations } from './contacts/contact-messages.migrations.ts';
 import { skillGroupRoutingOptionsMigrations } from './skill-groups/skill-groups-routing-options.migrations.ts';
+import { parkedPartsMigrations } from './parked-parts.migrations.ts';
 
 const coreMigrations: Record<string, Migration> = {
   '2026_11_25_000_core': {
@@ -57,6 +58,7 @@ export const allMigrations: Record<string, Migration> = {
   ...agentsMobileMigrations,
   ...skillGroupOutboundMigrations,
   ...skillGroupDeviceLostMigrations,
+  ...parkedPartsMigrations,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

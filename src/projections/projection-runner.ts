@@ -9,6 +9,7 @@ import type { EventStore, Position, RecordedEvent, Subscription } from '../domai
 import { comparePositions, positionFromString, positionToString } from '../domain/ports/event-store.ts';
 import type { Lease, SqlClient } from '../adapters/sql/sql-client.ts';
 import type { Projection, ReadModel } from './projection.ts';
+import { instanceOfEvent, isTransientFailure, listParkedParts, parkPart, ReadModelParkedError, retryParkedPart, type ParkedPart, type RetryOutcome } from './parked-parts.ts';
 
 export interface Logger {
   info(obj: object | string, msg?: string): void;
@@ -36,9 +37,19 @@ export async function readCheckpoint(db: ReadModel, name: string): Promise<Posit
   return row?.position ? positionFromString(row.position) : null;
 }
 
+/** What a batch did: the bus messages to publish after commit, and the parts it found or left parked. */
+export interface BatchOutcome {
+  messages: { topic: string; message: unknown }[];
+  /** Instances whose part is parked, as the checkpoint row said when the batch applied (null: not read). */
+  parkedInstances: string[] | null;
+  /** Parts this batch parked (an event of theirs failed). */
+  parked: ParkedPart[];
+}
+
 /**
- * Applies `events` to `projection` in one transaction, if its checkpoint is still `from`. Returns the
- * bus messages to publish after commit.
+ * Applies `events` to `projection` in one transaction, if its checkpoint is still `from`. Events of parked
+ * instances are held (skipped; a retry replays them). If an event fails, the events are applied again one at
+ * a time: the failing event parks its instance's part and the others are applied.
  */
 export async function applyBatch(
   db: ReadModel,
@@ -47,36 +58,85 @@ export async function applyBatch(
   events: RecordedEvent[],
   /** Moves a checkpoint when the batch has nothing for the projection (the runner groups these); default: one UPDATE. */
   moveAlone?: CheckpointMoves,
-): Promise<{ topic: string; message: unknown }[]> {
-  const out: { topic: string; message: unknown }[] = [];
+): Promise<BatchOutcome> {
   const last = events[events.length - 1]!;
   const relevant = events.filter((e) => projection.eventTypes.has(e.type));
-  // The checkpoint moved elsewhere, or its row was deleted by a rebuild: look for the row again next time.
-  const refused = () => {
-    checkpointRows.get(db)?.delete(projection.name);
-    return new CheckpointMoved();
-  };
   await ensureCheckpointRow(db, projection.name);
   if (relevant.length === 0) {
     // Nothing for this projection: only the checkpoint moves, in one statement.
-    if (!(await (moveAlone ?? new CheckpointMoves(db)).move(projection.name, from, last.position))) throw refused();
-    return out;
+    if (!(await (moveAlone ?? new CheckpointMoves(db)).move(projection.name, from, last.position))) throw refusedCheckpoint(db, projection.name);
+    return { messages: [], parkedInstances: null, parked: [] };
   }
-  await db.transaction().execute(async (trx) => {
+  try {
+    return { ...(await applyInTransaction(db, projection, from, last.position, relevant)), parked: [] };
+  } catch (err) {
+    if (err instanceof CheckpointMoved || isTransientFailure(err)) throw err;
+    return applyOneByOne(db, projection, from, events);
+  }
+}
+
+// The checkpoint moved elsewhere, or its row was deleted by a rebuild: look for the row again next time.
+function refusedCheckpoint(db: ReadModel, name: string): CheckpointMoved {
+  checkpointRows.get(db)?.delete(name);
+  return new CheckpointMoved();
+}
+
+async function applyInTransaction(
+  db: ReadModel,
+  projection: Projection,
+  from: Position | null,
+  to: Position,
+  relevant: RecordedEvent[],
+): Promise<Omit<BatchOutcome, 'parked'>> {
+  const messages: { topic: string; message: unknown }[] = [];
+  const parkedInstances = await db.transaction().execute(async (trx) => {
     // The guarded move comes first: its row lock is held to the end of the transaction, so a second runner's
-    // move waits, then finds the checkpoint moved.
+    // move (or a retry of a parked part) waits, then finds the checkpoint moved. It returns the parked
+    // instances as they are under that lock.
     const moved = await trx
       .updateTable('kefu_projection_checkpoints')
-      .set({ position: positionToString(last.position), updated_at: new Date() })
+      .set({ position: positionToString(to), updated_at: new Date() })
       .where('name', '=', projection.name)
       .where((eb) => (from === null ? eb('position', 'is', null) : eb('position', '=', positionToString(from))))
+      .returning('parked_instances')
       .executeTakeFirst();
-    if (moved.numUpdatedRows !== 1n) throw refused();
-    const sink = { publish: (topic: string, message: unknown) => out.push({ topic, message }) };
-    if (projection.applyBatch) await projection.applyBatch(trx, relevant, sink);
-    else for (const event of relevant) await projection.apply!(trx, event, sink);
+    if (!moved) throw refusedCheckpoint(db, projection.name);
+    const parked = moved.parked_instances;
+    const due = parked.length === 0 ? relevant : relevant.filter((e) => !parked.includes(instanceOfEvent(e)));
+    if (due.length === 0) return parked;
+    const sink = { publish: (topic: string, message: unknown) => messages.push({ topic, message }) };
+    if (projection.applyBatch) await projection.applyBatch(trx, due, sink);
+    else for (const event of due) await projection.apply!(trx, event, sink);
+    return parked;
   });
-  return out;
+  return { messages, parkedInstances };
+}
+
+/** After a failed batch: each event for the projection in its own transaction; one that fails parks its part. */
+async function applyOneByOne(db: ReadModel, projection: Projection, from: Position | null, events: RecordedEvent[]): Promise<BatchOutcome> {
+  const outcome: BatchOutcome = { messages: [], parkedInstances: null, parked: [] };
+  let at = from;
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i]!;
+    if (!projection.eventTypes.has(event.type)) {
+      // Events for other projections go with the next one for this projection; the trailing ones alone.
+      if (i < events.length - 1) continue;
+      if (!(await new CheckpointMoves(db).move(projection.name, at, event.position))) throw refusedCheckpoint(db, projection.name);
+      break;
+    }
+    try {
+      const r = await applyInTransaction(db, projection, at, event.position, [event]);
+      outcome.messages.push(...r.messages);
+      outcome.parkedInstances = r.parkedInstances;
+    } catch (err) {
+      if (err instanceof CheckpointMoved || isTransientFailure(err)) throw err;
+      const part = await parkPart(db, projection, at, event, err);
+      if (!part) throw refusedCheckpoint(db, projection.name);
+      outcome.parked.push(part);
+    }
+    at = event.position;
+  }
+  return outcome;
 }
 
 /**
@@ -141,6 +201,8 @@ export async function rebuildProjection(deps: { store: EventStore; db: ReadModel
   await db.transaction().execute(async (trx) => {
     for (const table of projection.tables) await sql`DELETE FROM ${sql.table(table)}`.execute(trx);
     await trx.deleteFrom('kefu_projection_checkpoints').where('name', '=', projection.name).execute();
+    // Replayed from zero, an event that still fails parks its part again.
+    await trx.deleteFrom('kefu_projection_parked_parts').where('projection', '=', projection.name).execute();
   });
   checkpointRows.get(db)?.delete(projection.name);
   let from: Position | null = null;
@@ -166,6 +228,8 @@ export class ProjectionRunner {
   private readonly running = new Map<string, Running>();
   /** Last known checkpoint of every projection, run here or elsewhere. */
   private readonly known = new Map<string, Position | null>();
+  /** Instances whose part is parked, of each projection run here (a hint: waitFor confirms it in the table). */
+  private readonly parked = new Map<string, Set<string>>();
   private readonly progress = new EventEmitter();
   private readonly checkpointMoves: CheckpointMoves;
   private stopped = false;
@@ -183,13 +247,29 @@ export class ProjectionRunner {
     this.timer.unref();
   }
 
-  /** Resolves when every projection (or the named ones) has applied the event at `position`. */
-  async waitFor(position: Position, options: { projections?: string[]; timeoutMs?: number } = {}): Promise<boolean> {
+  /**
+   * Resolves when every projection (or the named ones) has applied the event at `position`, or false after
+   * the timeout. With `instanceId` (the event's instance), throws ReadModelParkedError at once if that
+   * instance's part of one of them is parked from before the event: the event is held, not applied.
+   */
+  async waitFor(position: Position, options: { projections?: string[]; timeoutMs?: number; instanceId?: string } = {}): Promise<boolean> {
     const names = options.projections ?? this.deps.projections.map((p) => p.name);
     const reached = () => names.every((n) => {
       const p = this.known.get(n);
       return p != null && comparePositions(p, position) >= 0;
     });
+    const failIfHeld = async () => {
+      const instanceId = options.instanceId;
+      if (instanceId === undefined) return;
+      // Projections run here say whether they hold parts of this instance; others are asked in the table.
+      const suspects = names.filter((n) => !this.running.has(n) || this.parked.get(n)?.has(instanceId));
+      if (suspects.length === 0) return;
+      const held = (await listParkedParts(this.deps.db, { instanceId, projections: suspects })).filter(
+        (p) => p.heldAfter === null || comparePositions(position, p.heldAfter) > 0,
+      );
+      if (held.length > 0) throw new ReadModelParkedError(held);
+    };
+    await failIfHeld();
     if (reached()) return true;
     const deadline = Date.now() + (options.timeoutMs ?? 10_000);
     while (Date.now() < deadline) {
@@ -204,9 +284,27 @@ export class ProjectionRunner {
         this.progress.once('moved', done);
       });
       for (const n of elsewhere) this.known.set(n, await readCheckpoint(this.deps.db, n));
+      await failIfHeld();
       if (reached()) return true;
     }
     return false;
+  }
+
+  /**
+   * Replays the held events of `instanceId`'s parked part of the projection named `projection` and unparks
+   * it if they all apply; null if no such part is parked. Works whichever process runs the projection.
+   */
+  async retryParkedPart(projection: string, instanceId: string): Promise<RetryOutcome | null> {
+    const p = this.deps.projections.find((x) => x.name === projection);
+    if (!p) return null;
+    const outcome = await retryParkedPart({ store: this.deps.store, db: this.deps.db, bus: this.deps.bus, projection: p, instanceId });
+    if (outcome?.resumed) {
+      this.parked.get(projection)?.delete(instanceId);
+      this.deps.logger.info({ projection, instanceId, appliedEvents: outcome.appliedEvents }, 'parked projection part retried and resumed');
+    } else if (outcome) {
+      this.deps.logger.warn({ projection, instanceId, eventId: outcome.part.eventId, error: outcome.part.error }, 'retry of a parked projection part failed; it stays parked');
+    }
+    return outcome;
   }
 
   async stop(): Promise<void> {
@@ -257,6 +355,11 @@ export class ProjectionRunner {
     let caughtUp = false;
     r.position = await readCheckpoint(db, r.projection.name);
     this.known.set(r.projection.name, r.position);
+    const parkedParts = await listParkedParts(db, { projections: [r.projection.name] });
+    this.parked.set(r.projection.name, new Set(parkedParts.map((p) => p.instanceId)));
+    if (parkedParts.length > 0) {
+      logger.warn({ projection: r.projection.name, instances: parkedParts.map((p) => p.instanceId) }, 'projection has parked parts: their events are held until an operator retries them');
+    }
     let buffer: RecordedEvent[] = [];
     let flushing: Promise<void> = Promise.resolve();
     let timer: NodeJS.Timeout | null = null;
@@ -269,9 +372,19 @@ export class ProjectionRunner {
         const events = buffer;
         buffer = [];
         try {
-          const messages = await applyBatch(db, r.projection, r.position, events, this.checkpointMoves);
+          const { messages, parkedInstances, parked } = await applyBatch(db, r.projection, r.position, events, this.checkpointMoves);
           r.position = events[events.length - 1]!.position;
           this.known.set(r.projection.name, r.position);
+          const held = parkedInstances ? new Set(parkedInstances) : (this.parked.get(r.projection.name) ?? new Set<string>());
+          for (const part of parked) {
+            held.add(part.instanceId);
+            // Logged once, here: the part's later events are held silently until a retry.
+            logger.error(
+              { projection: part.projection, instanceId: part.instanceId, eventId: part.eventId, eventType: part.eventType, streamId: part.streamId, error: part.error },
+              'projection parked one instance\'s part after an event it could not apply; other instances go on',
+            );
+          }
+          this.parked.set(r.projection.name, held);
           this.progress.emit('moved');
           await Promise.all(messages.map((m) => bus.publish(m.topic, m.message).catch((err: unknown) => logger.warn({ err }, 'bus publish failed'))));
         } catch (err) {

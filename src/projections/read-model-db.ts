@@ -10,6 +10,20 @@ export interface ReadModelDb {
     name: string;
     position: string | null;
     updated_at: Timestamp;
+    /** Instances whose part of this projection is parked: their events are held, not applied. */
+    parked_instances: ColumnType<string[], string[] | undefined, string[]>;
+  };
+  kefu_projection_parked_parts: {
+    projection: string;
+    instance_id: string;
+    resume_after: string | null;
+    event_position: string;
+    event_id: string;
+    event_type: string;
+    stream_id: string;
+    error: string;
+    parked_at: Timestamp;
+    last_retry_at: Timestamp | null;
   };
   kefu_secrets: {
     name: string;

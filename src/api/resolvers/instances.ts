@@ -45,7 +45,7 @@ export async function loadInstance(ctx: KefuContext, instanceId: string) {
 
 async function instanceCommand(ctx: KefuContext, instanceId: string, command: Parameters<typeof instanceDecider.decide>[0]) {
   const result = await inInput(ctx.deps.commands.handle(streams.instance(instanceId), instanceDecider, command));
-  await settle(ctx, result.position);
+  await settle(ctx, result.position, undefined, instanceId);
   return result;
 }
 
