@@ -184,6 +184,8 @@ describe('malformed SIP', () => {
         [44, 'Subject: hello\x00world', 'SIP/2.0 400 Bad Header'],
         [45, `From: "${'A'.repeat(300)}" <sip:+4930111@127.0.0.1>;tag=a`, 'SIP/2.0 400 Missing or Bad From'],
         [46, 'Contact: <sip:%zz@127.0.0.1>', 'SIP/2.0 400 Missing or Bad Contact'],
+        [48, `From: <sip:${'1'.repeat(129)}@127.0.0.1>;tag=a`, 'SIP/2.0 400 Missing or Bad From'],
+        [49, 'From: <sip:ada%0A@127.0.0.1>;tag=a', 'SIP/2.0 400 Missing or Bad From'],
       ];
       for (const [n, header, expected] of cases) {
         // The header text is bytes (latin1), so \xed\xa0\x80 goes out as those three bytes.

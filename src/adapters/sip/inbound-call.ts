@@ -8,6 +8,14 @@ import { displayName, firstContactUri, isSdp, newTag, response, uriUser, withToT
 
 export type CallEndedBy = 'remote' | 'local';
 
+/**
+ * The call ended while something waited on it (the caller hung up first, its TCP connection closed):
+ * an ordinary race, logged at info, not a failure.
+ */
+export class CallGoneError extends Error {
+  override readonly name = 'CallGoneError';
+}
+
 export interface InboundCall {
   readonly callId: string;
   readonly instanceId: string;
@@ -111,6 +119,7 @@ export class SipInboundCall implements InboundCall, DialogRequestHandler {
   }
 
   answer(sdp: string): Promise<void> {
+    if (this.state === 'ended') return Promise.reject(new CallGoneError('the call ended before it was answered'));
     if (this.state !== 'early') return Promise.reject(new Error(`cannot answer a call that is ${this.state}`));
     this.state = 'answering';
     this.localSdp = sdp;
@@ -121,7 +130,7 @@ export class SipInboundCall implements InboundCall, DialogRequestHandler {
         this.ok(this.invite),
         () => this.confirm(),
         () => {
-          this.finishAnswer(new Error('no ACK for 200 OK'));
+          this.finishAnswer(new CallGoneError('no ACK for 200 OK'));
           // RFC 3261 §13.3.1.4: no ACK means the caller is gone; end the dialog with a BYE.
           void this.dialog.bye();
           this.end('remote', 'no ACK');
@@ -139,7 +148,7 @@ export class SipInboundCall implements InboundCall, DialogRequestHandler {
   async hangup(): Promise<void> {
     if (this.state === 'early') return this.reject(480, 'Temporarily Unavailable');
     if (this.state === 'ended') return;
-    this.finishAnswer(new Error('hung up before ACK'));
+    this.finishAnswer(new CallGoneError('hung up before ACK'));
     // A BYE may only follow the ACK (RFC 3261 §15); it goes out when the ACK or its timeout comes.
     this.byeAfterAck = this.state === 'answering';
     this.end('local', 'hangup');
@@ -159,7 +168,7 @@ export class SipInboundCall implements InboundCall, DialogRequestHandler {
       case 'BYE':
         transaction.send(response(request, 200, 'OK'));
         if (this.state === 'early') this.transaction.send(this.withTag(response(this.invite, 487, 'Request Terminated')));
-        this.finishAnswer(new Error('caller hung up before ACK'));
+        this.finishAnswer(new CallGoneError('caller hung up before ACK'));
         this.end('remote', 'BYE');
         return;
       case 'INFO': {
@@ -178,7 +187,7 @@ export class SipInboundCall implements InboundCall, DialogRequestHandler {
   }
 
   onTransportClosed(): void {
-    this.finishAnswer(new Error('transport closed'));
+    this.finishAnswer(new CallGoneError('transport closed'));
     this.end('remote', 'transport closed');
   }
 

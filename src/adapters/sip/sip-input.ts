@@ -3,9 +3,8 @@
 // past the wire layer meets a bad Via, an unreadable URI or text PostgreSQL cannot hold.
 import net from 'node:net';
 import sip, { type SipAddress, type SipMessage, type SipVia } from 'sip';
+import { customerIdentity, name as personName } from '../../domain/values.ts';
 
-/** Longest caller number (URI user part) and display name we take from a header. */
-export const MAX_CALLER_TEXT = 256;
 const MAX_CALL_ID = 256;
 const MAX_CSEQ = 2 ** 31 - 1;
 
@@ -34,6 +33,7 @@ export function messageProblem(message: SipMessage, head: string): string | null
  */
 function headTextProblem(head: string): string | null {
   for (const line of head.split('\r\n')) {
+    // eslint-disable-next-line no-control-regex -- control characters are what this looks for
     if (/[\x00-\x08\x0a-\x1f\x7f]/.test(line)) return 'Bad Header';
   }
   // Pure ASCII needs no decoding (the common case).
@@ -69,14 +69,17 @@ export function validPort(port: unknown): port is number {
   return typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535;
 }
 
-/** From and To: a SIP URI whose user is text we may store, or another absolute URI (tel:); a display name we may store. */
+/**
+ * From and To: a SIP URI whose user is a storable customer identity (the caller number of a contact),
+ * or another absolute URI (tel:); a display name that is a storable name (the customer's name).
+ */
 function validAddress(address: SipAddress | undefined): boolean {
   if (!address?.uri) return false;
   const name = displayNameText(address);
-  if (name !== null && !storableText(name, MAX_CALLER_TEXT)) return false;
+  if (name !== null && !(plainText(name) && personName.safeParse(name).success)) return false;
   if (/^sips?:/i.test(address.uri)) {
     const user = sipUriUser(address.uri);
-    return user !== undefined && (user === null || storableText(user, MAX_CALLER_TEXT));
+    return user !== undefined && (user === null || (plainText(user) && customerIdentity.safeParse(user).success));
   }
   return /^[a-z][a-z0-9+.-]*:[^\s"<>\\]+$/i.test(address.uri);
 }
@@ -104,9 +107,10 @@ export function displayNameText(address: SipAddress | undefined): string | null 
   return fromWire(unquoted);
 }
 
-/** Text PostgreSQL (and any JSON store) can hold: no control characters, no lone surrogates, bounded. */
-export function storableText(text: string, maxLength: number): boolean {
-  return text.length <= maxLength && !/[\u0000-\u001f\u007f]/.test(text) && !/\p{Cs}/u.test(text);
+/** No control characters (a percent-encoded %00 or %0A in a URI user, say): a caller number or name is one line. */
+function plainText(text: string): boolean {
+  // eslint-disable-next-line no-control-regex -- control characters are what this looks for
+  return !/[\u0000-\u001f\u007f]/.test(text);
 }
 
 /** Head text is read one char per byte (latin1); a header value is UTF-8 on the wire. */

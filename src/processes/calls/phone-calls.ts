@@ -1,7 +1,7 @@
 // The phone process on one SIP node: a session per inbound call, the contact events that steer them, and,
 // at start-up, the end of calls an earlier run of this node held when it died (systemError), so their agents
 // are freed and their records are closed.
-import type { InboundCall } from '../../adapters/sip/inbound-call.ts';
+import { CallGoneError, type InboundCall } from '../../adapters/sip/inbound-call.ts';
 import { contactDecider } from '../../domain/contact/contact.decide.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { streams } from '../../domain/streams.ts';
@@ -37,6 +37,11 @@ export class PhoneCalls {
     session
       .run()
       .catch(async (err: unknown) => {
+        if (err instanceof CallGoneError) {
+          // The caller hung up (or its connection closed) first: the session's 'ended' listener ends the contact as the customer's hang-up.
+          this.deps.logger.info({ reason: err.message, contactId: session.contactId }, 'caller gone before the call was answered');
+          return;
+        }
         this.deps.logger.error({ err, contactId: session.contactId }, 'inbound call failed');
         await session.systemHangup('systemError').catch(() => undefined);
         try {
