@@ -7,7 +7,7 @@ import { decodeG711 } from '../../src/adapters/media/g711.ts';
 import type { MonitoredMediaEngine, RtpLeg } from '../../src/adapters/media/media-port.ts';
 import { serializeRtpPacket } from '../../src/adapters/media/rtp-packet.ts';
 import { buildTelephoneEvent } from '../../src/adapters/media/telephone-event.ts';
-import { engines, type EngineFactory } from './engines.ts';
+import { engines, syncStats, type EngineFactory } from './engines.ts';
 import { powerAt, rms, RtpPeer, tone, until } from './rtp-peer.ts';
 
 // Ports 30100-30199 belong to this file (test files run in parallel).
@@ -18,9 +18,13 @@ let agent: RtpPeer;
 let a: RtpLeg;
 let b: RtpLeg;
 let dir: string;
+/** What the engine warned about (both engines: a worker's warnings reach the main thread). */
+let warnings: { context: unknown; message: string | undefined }[];
 
 beforeEach(async () => {
-  engine = makeEngine({ portMin: 30100, portMax: 30179 });
+  warnings = [];
+  const logger = { warn: (context: unknown, message?: string) => warnings.push({ context, message }), error: (context: unknown, message?: string) => warnings.push({ context, message }) };
+  engine = makeEngine({ portMin: 30100, portMax: 30179, logger });
   customer = await RtpPeer.open();
   agent = await RtpPeer.open();
   // One call: its legs share a group (one media thread when the engine has several).
@@ -110,6 +114,80 @@ describe.each(engines)('bridge (%s)', (_name, make) => {
     const { left, right } = await readWav(path);
     expect(rms(left)).toBeGreaterThan(4000);
     expect(rms(right)).toBe(0);
+  });
+
+  it('accepts the other G.711 law the customer listed, converting it for the agent and the recording', async () => {
+    // The carrier offered "PCMA PCMU": Kefu sends PCMA and takes either; the agent's phone speaks PCMU.
+    a.setRemote(customer.endpoint, 'PCMA', 8, 101, [{ codec: 'PCMU', payloadType: 0 }]);
+    b.setRemote(agent.endpoint, 'PCMU', 0, null);
+    const path = join(dir, 'call-laws.wav');
+    const bridge = engine.bridge(a, b, { recordTo: path });
+    await customer.stream(a.local, 'PCMA', tone(440, 1));
+    await customer.stream(a.local, 'PCMU', tone(440, 1));
+    await agent.waitFor(100, 5000);
+    await bridge.stop();
+
+    expect(agent.received.every((p) => p.payloadType === 0)).toBe(true);
+    const heard = decodedAudio(agent, 0, 'PCMU');
+    expect(rms(heard.subarray(0, 8000))).toBeGreaterThan(4000); // the A-law second, converted
+    expect(rms(heard.subarray(8000))).toBeGreaterThan(4000); // the mu-law second, passed through
+    expect(powerAt(heard, 440)).toBeGreaterThan(100 * powerAt(heard, 1000));
+    const { left } = await readWav(path);
+    expect(rms(left)).toBeGreaterThan(4000);
+    await syncStats(engine);
+    expect(a.stats()).toMatchObject({ packetsIn: 100, packetsUnknownPayloadType: 0 });
+  });
+
+  it('drops, counts and logs once a law the customer did not list, so a silent call is explained', async () => {
+    // An answer of PCMU only, and a carrier that sends A-law anyway: nothing reaches the agent or the file.
+    a.setRemote(customer.endpoint, 'PCMU', 0, null);
+    b.setRemote(agent.endpoint, 'PCMU', 0, null);
+    const path = join(dir, 'call-dropped.wav');
+    const bridge = engine.bridge(a, b, { recordTo: path });
+    await customer.stream(a.local, 'PCMA', tone(440, 0.5));
+    await until(() => {
+      void syncStats(engine);
+      return a.stats().packetsUnknownPayloadType === 25;
+    }, 5000, '25 packets dropped');
+    await bridge.stop();
+    expect(agent.received.length).toBe(0);
+    expect(a.stats().packetsIn).toBe(0);
+    const { left } = await readWav(path);
+    expect(rms(left)).toBe(0);
+    await a.close();
+    const aboutA = () => warnings.filter((w) => JSON.stringify(w).includes(a.id.split('@')[0]!));
+    // One warning at the first drop (naming payload type 8), one summary when the leg closes.
+    await until(() => aboutA().length >= 2, 3000, 'warnings about the leg');
+    expect(aboutA().filter((w) => /did not list/.test(String(w.message))).length).toBe(1);
+    expect(JSON.stringify(aboutA()).replaceAll('\\"', '"')).toContain('"payloadType":8');
+    expect(warnings.some((w) => /closed having dropped 25 packets/.test(String(w.message)))).toBe(true);
+  });
+
+  it('measures what each leg received: packets, losses, jitter and the silence while bridged', async () => {
+    a.setRemote(customer.endpoint, 'PCMU', 0, null);
+    b.setRemote(agent.endpoint, 'PCMU', 0, null);
+    const bridge = engine.bridge(a, b);
+    // The customer sends 1 s with every fifth packet missing; the agent says nothing for 1.5 s.
+    const started = performance.now();
+    for (let i = 0; i < 50; i++) {
+      const wait = started + i * 20 - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (i % 5 === 4) continue;
+      await customer.send(a.local, serializeRtpPacket({ marker: i === 0, payloadType: 0, sequenceNumber: 100 + i, timestamp: i * 160, ssrc: 42, payload: new Uint8Array(160).fill(0x55) }));
+    }
+    await until(() => performance.now() - started > 1600, 5000, '1.6 s');
+    await syncStats(engine);
+    const customerLeg = a.stats();
+    const agentLeg = b.stats();
+    await bridge.stop();
+    expect(customerLeg.packetsIn).toBe(40);
+    expect(customerLeg.packetsLost).toBe(9); // 104, 109, ... 144 (149 was never followed by a later one)
+    expect(customerLeg.jitterMs).toBeGreaterThan(0);
+    expect(customerLeg.jitterMs).toBeLessThan(200);
+    expect(customerLeg.lastAudioAt).not.toBeNull();
+    expect(agentLeg.packetsIn).toBe(0);
+    expect(agentLeg.silentMs).toBeGreaterThanOrEqual(1500);
+    expect(agent.received.length).toBe(40);
   });
 
   it('stops playbacks on both legs, relays DTMF with the other leg\'s payload type, and stops relaying on stop()', async () => {

@@ -7,6 +7,8 @@ import { UdpMediaEngine } from '../../src/adapters/media/udp-media-engine.ts';
 export interface EngineRange {
   portMin: number;
   portMax: number;
+  /** Where the engine's warnings go (a worker's reach the main thread as warnings too). */
+  logger?: { warn(context: unknown, message?: string): void; error(context: unknown, message?: string): void };
 }
 
 export type EngineFactory = (range: EngineRange) => MonitoredMediaEngine;

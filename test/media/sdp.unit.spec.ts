@@ -120,13 +120,45 @@ describe('parseSdp', () => {
 });
 
 describe('negotiate', () => {
-  it('prefers PCMU over PCMA whatever the offer order, and keeps the DTMF payload type', () => {
-    expect(negotiate(parseSdp(LINPHONE_OFFER))).toEqual({ codec: 'PCMU', payloadType: 0, dtmfPayloadType: 100 });
+  // RFC 3264 section 6.1: the answerer SHOULD keep the offerer's preference order for the formats it supports.
+  it('keeps the offer order: linphone lists PCMA before PCMU, so PCMA is sent and both are answered', () => {
+    expect(negotiate(parseSdp(LINPHONE_OFFER))).toEqual({
+      codec: 'PCMA',
+      payloadType: 8,
+      dtmfPayloadType: 100,
+      formats: [
+        { codec: 'PCMA', payloadType: 8 },
+        { codec: 'PCMU', payloadType: 0 },
+      ],
+    });
+  });
+
+  it('keeps the offer order when PCMU comes first (baresip: opus, G.722, PCMU, PCMA)', () => {
+    const chosen = negotiate(parseSdp(BARESIP_OFFER));
+    expect(chosen.codec).toBe('PCMU');
+    expect(chosen.formats.map((f) => f.codec)).toEqual(['PCMU', 'PCMA']);
+  });
+
+  it('answers a carrier offering "PCMA PCMU telephone-event" with PCMA first, PCMU, then telephone-event', () => {
+    const carrier = parseSdp(crlf(['v=0', 'c=IN IP4 1.2.3.4', 'm=audio 5000 RTP/AVP 8 0 101', 'a=rtpmap:8 PCMA/8000', 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:101 telephone-event/8000']));
+    const chosen = negotiate(carrier);
+    const answer = buildSdp({ address: '10.0.0.1', port: 31000, formats: chosen.formats, dtmfPayloadType: chosen.dtmfPayloadType });
+    expect(answer).toContain('m=audio 31000 RTP/AVP 8 0 101\r\n');
+    expect(answer.indexOf('a=rtpmap:8 PCMA/8000')).toBeLessThan(answer.indexOf('a=rtpmap:0 PCMU/8000'));
+    expect(parseSdp(answer).codecs.map((c) => c.name)).toEqual(['PCMA', 'PCMU', 'telephone-event']);
   });
 
   it('takes PCMA when PCMU is not offered', () => {
     const offer = parseSdp(crlf(['v=0', 'c=IN IP4 1.2.3.4', 'm=audio 5000 RTP/AVP 9 8 101', 'a=rtpmap:101 telephone-event/8000']));
-    expect(negotiate(offer)).toEqual({ codec: 'PCMA', payloadType: 8, dtmfPayloadType: 101 });
+    expect(negotiate(offer)).toEqual({ codec: 'PCMA', payloadType: 8, dtmfPayloadType: 101, formats: [{ codec: 'PCMA', payloadType: 8 }] });
+  });
+
+  it('keeps a dynamic payload type the peer gave a law', () => {
+    const offer = parseSdp(crlf(['v=0', 'c=IN IP4 1.2.3.4', 'm=audio 5000 RTP/AVP 96 0', 'a=rtpmap:96 pcma/8000']));
+    expect(negotiate(offer).formats).toEqual([
+      { codec: 'PCMA', payloadType: 96 },
+      { codec: 'PCMU', payloadType: 0 },
+    ]);
   });
 
   it('throws SdpError "no common codec" naming what was offered', () => {
@@ -171,6 +203,6 @@ describe('buildSdp / buildOfferSdp', () => {
   it('offers PCMU, PCMA and telephone-event 101, and negotiating our own offer picks PCMU', () => {
     const offer = parseSdp(buildOfferSdp({ address: '10.1.1.1', port: 30006 }));
     expect(offer.codecs.map((c) => c.payloadType)).toEqual([0, 8, 101]);
-    expect(negotiate(offer)).toEqual({ codec: 'PCMU', payloadType: 0, dtmfPayloadType: 101 });
+    expect(negotiate(offer)).toMatchObject({ codec: 'PCMU', payloadType: 0, dtmfPayloadType: 101 });
   });
 });

@@ -1,4 +1,4 @@
-import type { Codec } from './sdp.ts';
+import type { Codec, MediaFormat } from './sdp.ts';
 
 /** Where RTP goes to or comes from. */
 export interface MediaEndpoint {
@@ -23,15 +23,34 @@ export interface RtpLegStats {
   packetsMalformed?: number;
   /** RTP from another source than the one the leg latched to (dropped). */
   packetsIgnored?: number;
+  /** RTP with a payload type the peer did not list in its SDP (dropped). */
+  packetsUnknownPayloadType?: number;
+  /** RTP that came before the leg knew the peer's formats (dropped: early media before the answer). */
+  packetsBeforeNegotiation?: number;
+  /** Date.now() of the last audio packet accepted (DTMF not counted). */
+  lastAudioAt?: number | null;
+  /** Packets the peer sent that never came, from the RTP sequence numbers (RFC 3550 A.3), over every source it used. */
+  packetsLost?: number;
+  /** RFC 3550 interarrival jitter of the audio received, in milliseconds. */
+  jitterMs?: number;
+  /** Time without audio received while the leg was bridged, counting only gaps of a second or more (ms). */
+  silentMs?: number;
 }
+
+/** Why a leg dropped a packet, as counted in its stats. */
+export type RtpDropReason = 'malformed' | 'wrongSource' | 'unknownPayloadType' | 'beforeNegotiation';
 
 /** One RTP stream with one peer (a phone, a trunk): a UDP socket plus what it knows about the other end. */
 export interface RtpLeg {
   readonly id: string;
   /** Where the peer must send RTP (address = the configured public/SDP address). */
   readonly local: MediaEndpoint;
-  /** Where to send, from the peer's SDP. With symmetric RTP the leg latches to the source address of the first packet it receives (phones behind NAT). */
-  setRemote(remote: MediaEndpoint, codec: Codec, payloadType: number, dtmfPayloadType: number | null): void;
+  /**
+   * Where to send, from the peer's SDP. With symmetric RTP the leg latches to the source address of the first
+   * packet it receives (phones behind NAT). `codec`/`payloadType` is what the leg sends; `alsoReceive` lists the
+   * other G.711 formats the peer named in its SDP: packets in them are accepted (a bridge converts the law).
+   */
+  setRemote(remote: MediaEndpoint, codec: Codec, payloadType: number, dtmfPayloadType: number | null, alsoReceive?: readonly MediaFormat[]): void;
   /** RFC 4733 telephone-event, one call per key press. Returns an unsubscribe function. */
   onDtmf(listener: (digit: string) => void): () => void;
   /** Inject a digit that came by SIP INFO, so listeners see one stream of digits. */

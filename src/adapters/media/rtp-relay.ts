@@ -1,13 +1,15 @@
 import { decodeTable, transcodeInPlace, transcodeTable } from './g711.ts';
 import { readUint32, writeUint32 } from './rtp-packet.ts';
 import type { SampleQueue } from './sample-queue.ts';
+import type { Codec } from './sdp.ts';
 import type { UdpRtpLeg } from './udp-rtp-leg.ts';
 
 /**
  * One direction of a bridge: packets received on `from` go out on `to`. The datagram is rewritten in
  * place: payload type, and sequence number / timestamp / SSRC moved onto `to`'s own stream (so the phone
- * sees one continuous stream across prompts and bridges). The payload is untouched when both legs use
- * the same codec, else mapped byte by byte between mu-law and A-law. Decoded only when recording.
+ * sees one continuous stream across prompts and bridges). The payload is untouched when it is in the law
+ * `to` sends, else mapped byte by byte between mu-law and A-law: per packet, since a peer may send either
+ * law it listed. Decoded only when recording.
  */
 export class RtpRelay {
   private readonly from: UdpRtpLeg;
@@ -31,10 +33,9 @@ export class RtpRelay {
     this.to.sendStream.release(this);
   }
 
-  readonly forward = (packet: Buffer, payloadStart: number, payloadEnd: number, isDtmf: boolean): void => {
+  readonly forward = (packet: Buffer, payloadStart: number, payloadEnd: number, isDtmf: boolean, fromCodec: Codec): void => {
     const from = this.from;
     const to = this.to;
-    const fromCodec = from.codec!;
     if (!isDtmf && this.record) this.record.pushCoded(packet, payloadStart, payloadEnd, decodeTable(fromCodec));
     const payloadType = isDtmf ? to.dtmfPayloadType : to.payloadType;
     // The other side has no peer yet, or cannot take DTMF in RTP: nothing to send.

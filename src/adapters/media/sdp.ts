@@ -141,16 +141,41 @@ function parseConnection(value: string): string {
   return address;
 }
 
-const PREFERENCE: Codec[] = ['PCMU', 'PCMA'];
+/** One G.711 format of a stream: the law and the payload type the peer numbered it with. */
+export interface MediaFormat {
+  codec: Codec;
+  payloadType: number;
+}
 
-/** Picks the codec for an answer: PCMU, else PCMA. Throws SdpError('no common codec') when the offer has neither (SIP 488). */
-export function negotiate(offer: SdpDescription): { codec: Codec; payloadType: number; dtmfPayloadType: number | null } {
-  for (const codec of PREFERENCE) {
-    const match = offer.codecs.find((c) => c.name.toUpperCase() === codec && c.clockRate === 8000);
-    if (match) return { codec, payloadType: match.payloadType, dtmfPayloadType: offer.dtmfPayloadType };
+export interface Negotiated {
+  /** What we send: the peer's first G.711 format (RFC 3264 section 6.1: the offerer's preference order). */
+  codec: Codec;
+  payloadType: number;
+  dtmfPayloadType: number | null;
+  /** Every G.711 format the peer listed, in its order (the first is codec/payloadType): each may arrive, and an answer lists them all. */
+  formats: MediaFormat[];
+}
+
+const SUPPORTED: readonly string[] = ['PCMU', 'PCMA'];
+
+/**
+ * The G.711 formats of an offer (or an answer) in the peer's order. The first is what we send; an answer
+ * lists them all in that order, so a carrier offering PCMA first gets PCMA first. Throws SdpError('no
+ * common codec') when the offer has neither law (SIP 488).
+ */
+export function negotiate(offer: SdpDescription): Negotiated {
+  const formats: MediaFormat[] = [];
+  for (const c of offer.codecs) {
+    const name = c.name.toUpperCase();
+    if (c.clockRate !== 8000 || !SUPPORTED.includes(name)) continue;
+    formats.push({ codec: name as Codec, payloadType: c.payloadType });
   }
-  const offered = offer.codecs.map((c) => `${c.name}/${c.clockRate}`).join(', ') || 'none';
-  throw new SdpError(`no common codec (offered ${offered}; supported PCMU/8000, PCMA/8000)`);
+  const first = formats[0];
+  if (!first) {
+    const offered = offer.codecs.map((c) => `${c.name}/${c.clockRate}`).join(', ') || 'none';
+    throw new SdpError(`no common codec (offered ${offered}; supported PCMU/8000, PCMA/8000)`);
+  }
+  return { codec: first.codec, payloadType: first.payloadType, dtmfPayloadType: offer.dtmfPayloadType, formats };
 }
 
 const STATIC_PAYLOAD_TYPE: Record<Codec, number> = { PCMU: 0, PCMA: 8 };
@@ -159,20 +184,25 @@ export const DEFAULT_DTMF_PAYLOAD_TYPE = 101;
 export interface BuildSdpOptions {
   address: string;
   port: number;
-  codec: Codec;
+  /** One codec, with its payload type (the static one unless told)... */
+  codec?: Codec;
   payloadType?: number;
+  /** ...or several, in this order (an answer keeps the offer's order): `formats` wins over codec/payloadType. */
+  formats?: readonly MediaFormat[];
   dtmfPayloadType: number | null;
   sessionId?: string;
   sessionVersion?: number;
   direction?: SdpDirection;
 }
 
-/** An answer with one codec (plus telephone-event/8000 0-16 when the offer had it). */
+/** An answer with the given G.711 formats in their order (plus telephone-event/8000 0-16 when the offer had it). */
 export function buildSdp(o: BuildSdpOptions): string {
-  const payloadType = o.payloadType ?? STATIC_PAYLOAD_TYPE[o.codec];
-  const formats = o.dtmfPayloadType === null ? [payloadType] : [payloadType, o.dtmfPayloadType];
-  const lines = [...sessionLines(o.address, o.sessionId, o.sessionVersion), `m=audio ${o.port} RTP/AVP ${formats.join(' ')}`];
-  lines.push(`a=rtpmap:${payloadType} ${o.codec}/8000`);
+  const formats = o.formats ?? (o.codec ? [{ codec: o.codec, payloadType: o.payloadType ?? STATIC_PAYLOAD_TYPE[o.codec] }] : []);
+  if (formats.length === 0) throw new Error('buildSdp needs a codec or formats');
+  const payloadTypes = formats.map((f) => f.payloadType);
+  if (o.dtmfPayloadType !== null) payloadTypes.push(o.dtmfPayloadType);
+  const lines = [...sessionLines(o.address, o.sessionId, o.sessionVersion), `m=audio ${o.port} RTP/AVP ${payloadTypes.join(' ')}`];
+  for (const f of formats) lines.push(`a=rtpmap:${f.payloadType} ${f.codec}/8000`);
   if (o.dtmfPayloadType !== null) lines.push(...dtmfLines(o.dtmfPayloadType));
   lines.push('a=ptime:20', `a=${o.direction ?? 'sendrecv'}`);
   return lines.join('\r\n') + '\r\n';

@@ -5,16 +5,20 @@ import { encodedPrompt } from './encoded-prompts.ts';
 import type { FrameClock } from './frame-clock.ts';
 import { SAMPLES_PER_FRAME } from './frame-clock.ts';
 import { G711_SILENCE } from './g711.ts';
-import type { MediaEndpoint, Playback, RtpLeg, RtpLegStats } from './media-port.ts';
+import type { MediaEndpoint, Playback, RtpDropReason, RtpLeg, RtpLegStats } from './media-port.ts';
 import { PromptPlayback } from './prompt-playback.ts';
 import type { FrameSink } from './prompt-playback.ts';
 import { RtpSendStream } from './rtp-send-stream.ts';
 import { readUint32, RTP_HEADER_SIZE, rtpPayloadEnd, rtpPayloadOffset, writeRtpHeaderFields } from './rtp-packet.ts';
-import type { Codec } from './sdp.ts';
+import { RtpReception } from './rtp-reception.ts';
+import type { Codec, MediaFormat } from './sdp.ts';
 import { buildTelephoneEvent, eventForDigit, isDtmfDigit } from './telephone-event.ts';
 
-/** Who gets the packets a leg receives while bridged: the relay. `packet` is the datagram, free to rewrite. */
-export type RtpSink = (packet: Buffer, payloadStart: number, payloadEnd: number, isDtmf: boolean) => void;
+/**
+ * Who gets the packets a leg receives while bridged: the relay. `packet` is the datagram, free to rewrite;
+ * `codec` is the law its payload is in (the peer may send either law it listed in its SDP).
+ */
+export type RtpSink = (packet: Buffer, payloadStart: number, payloadEnd: number, isDtmf: boolean, codec: Codec) => void;
 
 export interface MediaLogger {
   warn(...args: unknown[]): void;
@@ -35,8 +39,6 @@ export class UdpRtpLeg implements RtpLeg, FrameSink {
   payloadType = -1;
   /** -1 when the peer has no telephone-event. */
   dtmfPayloadType = -1;
-  /** Set by a bridge: receives audio and DTMF packets. */
-  sink: RtpSink | null = null;
   /** Date.now() of the last accepted packet. */
   lastPacketAt: number | null = null;
 
@@ -59,6 +61,12 @@ export class UdpRtpLeg implements RtpLeg, FrameSink {
   private bytesOut = 0;
   private packetsMalformed = 0;
   private packetsIgnored = 0;
+  private packetsUnknownPayloadType = 0;
+  private packetsBeforeNegotiation = 0;
+  /** The law of each payload type the peer may send (its SDP's G.711 formats); null for the others. */
+  private readonly receiveCodecs: (Codec | null)[] = new Array<Codec | null>(128).fill(null);
+  private readonly reception = new RtpReception();
+  private bridgeSink: RtpSink | null = null;
 
   /** With `pipe` instead of `socket`, packets come in through deliver() and go out through the pipe. */
   constructor(o: { id: string; socket?: Socket; pipe?: RtpPipe; local: MediaEndpoint; clock: FrameClock; logger: MediaLogger; onClose: (leg: UdpRtpLeg) => void }) {
@@ -79,15 +87,31 @@ export class UdpRtpLeg implements RtpLeg, FrameSink {
     return this.closing !== null;
   }
 
+  /** Set by a bridge: receives audio and DTMF packets. While set, the leg counts the time it hears no audio. */
+  get sink(): RtpSink | null {
+    return this.bridgeSink;
+  }
+
+  set sink(sink: RtpSink | null) {
+    if (sink && !this.bridgeSink) this.reception.connected(Date.now());
+    else if (!sink && this.bridgeSink) this.reception.disconnected(Date.now());
+    this.bridgeSink = sink;
+  }
+
   /** Where packets go now: the latched source, else the SDP address; null when unknown. */
   get remote(): MediaEndpoint | null {
     return this.remotePort === 0 ? null : { address: this.remoteAddress, port: this.remotePort };
   }
 
-  setRemote(remote: MediaEndpoint, codec: Codec, payloadType: number, dtmfPayloadType: number | null): void {
-    if (codec !== 'PCMU' && codec !== 'PCMA') throw new Error(`unsupported codec ${String(codec)} (expected PCMU or PCMA)`);
-    checkPayloadType(payloadType, 'payload type');
+  setRemote(remote: MediaEndpoint, codec: Codec, payloadType: number, dtmfPayloadType: number | null, alsoReceive: readonly MediaFormat[] = []): void {
+    const formats = [{ codec, payloadType }, ...alsoReceive];
+    for (const f of formats) {
+      if (f.codec !== 'PCMU' && f.codec !== 'PCMA') throw new Error(`unsupported codec ${String(f.codec)} (expected PCMU or PCMA)`);
+      checkPayloadType(f.payloadType, 'payload type');
+    }
     if (dtmfPayloadType !== null) checkPayloadType(dtmfPayloadType, 'DTMF payload type');
+    this.receiveCodecs.fill(null);
+    for (const f of formats) this.receiveCodecs[f.payloadType] = f.codec;
     this.codec = codec;
     this.payloadType = payloadType;
     this.dtmfPayloadType = dtmfPayloadType ?? -1;
@@ -210,6 +234,12 @@ export class UdpRtpLeg implements RtpLeg, FrameSink {
       lastPacketAt: this.lastPacketAt,
       packetsMalformed: this.packetsMalformed,
       packetsIgnored: this.packetsIgnored,
+      packetsUnknownPayloadType: this.packetsUnknownPayloadType,
+      packetsBeforeNegotiation: this.packetsBeforeNegotiation,
+      lastAudioAt: this.reception.lastAudioAt,
+      packetsLost: this.reception.lost,
+      jitterMs: this.reception.jitterMs,
+      silentMs: this.reception.silentMsAt(Date.now()),
     };
   }
 
@@ -218,6 +248,7 @@ export class UdpRtpLeg implements RtpLeg, FrameSink {
     this.stopPlayback();
     this.sink = null;
     this.dtmfListeners.clear();
+    this.logDropsOnClose();
     const socket = this.socket;
     if (!socket) {
       this.closing = Promise.resolve().then(() => this.onClose(this));
@@ -237,13 +268,13 @@ export class UdpRtpLeg implements RtpLeg, FrameSink {
   private readonly receive = (packet: Buffer, from: RemoteInfo): void => {
     if (this.latched) {
       if (from.port !== this.remotePort || from.address !== this.remoteAddress) {
-        this.packetsIgnored++;
+        if (this.packetsIgnored++ === 0) this.firstDrop('wrongSource', { from: `${from.address}:${from.port}`, latchedTo: `${this.remoteAddress}:${this.remotePort}` });
         return;
       }
     }
     const start = rtpPayloadOffset(packet);
     if (start < 0) {
-      this.packetsMalformed++;
+      if (this.packetsMalformed++ === 0) this.firstDrop('malformed', { from: `${from.address}:${from.port}`, bytes: packet.length });
       return;
     }
     if (!this.latched) {
@@ -260,28 +291,76 @@ export class UdpRtpLeg implements RtpLeg, FrameSink {
     if (!this.pipe || this.closing) return;
     const start = rtpPayloadOffset(packet);
     if (start < 0) {
-      this.packetsMalformed++;
+      if (this.packetsMalformed++ === 0) this.firstDrop('malformed', { bytes: packet.length });
       return;
     }
     this.accept(packet, start);
   }
 
   private accept(packet: Buffer, start: number): void {
+    const payloadType = packet[1]! & 0x7f;
+    const codec = this.receiveCodecs[payloadType]!;
+    const isDtmf = codec === null && payloadType === this.dtmfPayloadType;
+    if (codec === null && !isDtmf) {
+      if (this.codec === null) {
+        if (this.packetsBeforeNegotiation++ === 0) this.firstDrop('beforeNegotiation', { payloadType });
+      } else if (this.packetsUnknownPayloadType++ === 0) {
+        this.firstDrop('unknownPayloadType', { payloadType, expected: this.listedPayloadTypes() });
+      }
+      return;
+    }
+    const now = Date.now();
     this.packetsIn++;
     this.bytesIn += packet.length;
-    this.lastPacketAt = Date.now();
-    const payloadType = packet[1]! & 0x7f;
-    if (payloadType === this.payloadType) {
-      this.sink?.(packet, start, rtpPayloadEnd(packet), false);
-    } else if (payloadType === this.dtmfPayloadType) {
-      const end = rtpPayloadEnd(packet);
+    this.lastPacketAt = now;
+    this.reception.packet((packet[2]! << 8) | packet[3]!, readUint32(packet, 8));
+    const end = rtpPayloadEnd(packet);
+    if (isDtmf) {
       const digit = this.dtmfReceiver.receive(readUint32(packet, 4), readUint32(packet, 8), packet.subarray(start, end));
       if (digit !== null) this.dtmfListeners.emit(digit);
-      this.sink?.(packet, start, end, true);
+      this.bridgeSink?.(packet, start, end, true, this.codec!);
+      return;
     }
+    this.reception.audio(readUint32(packet, 4), performance.now(), now);
+    this.bridgeSink?.(packet, start, end, false, codec);
   }
 
+  /** The first drop of each reason is logged (with what it was); the rest are only counted. */
+  private firstDrop(reason: RtpDropReason, detail: Record<string, unknown>): void {
+    this.logger.warn({ leg: this.id, reason, ...detail }, `RTP leg ${this.id}: ${DROP_MESSAGES[reason]}; further such packets are dropped and counted`);
+  }
+
+  /** Closing a leg that dropped packets says how many, once, so a silent call's cause is in the log. */
+  private logDropsOnClose(): void {
+    const dropped = this.packetsMalformed + this.packetsIgnored + this.packetsUnknownPayloadType + this.packetsBeforeNegotiation;
+    if (dropped === 0) return;
+    this.logger.warn(
+      {
+        leg: this.id,
+        malformed: this.packetsMalformed,
+        wrongSource: this.packetsIgnored,
+        unknownPayloadType: this.packetsUnknownPayloadType,
+        beforeNegotiation: this.packetsBeforeNegotiation,
+        accepted: this.packetsIn,
+      },
+      `RTP leg ${this.id} closed having dropped ${dropped} packets`,
+    );
+  }
+
+  private listedPayloadTypes(): number[] {
+    const listed: number[] = [];
+    this.receiveCodecs.forEach((codec, payloadType) => codec && listed.push(payloadType));
+    if (this.dtmfPayloadType >= 0) listed.push(this.dtmfPayloadType);
+    return listed;
+  }
 }
+
+const DROP_MESSAGES: Record<RtpDropReason, string> = {
+  malformed: 'dropping a datagram that is not RTP version 2',
+  wrongSource: 'dropping RTP from a source other than the peer it latched to',
+  unknownPayloadType: "dropping RTP with a payload type the peer's SDP did not list",
+  beforeNegotiation: "dropping RTP that came before the peer's SDP",
+};
 
 function checkPayloadType(value: number, what: string): void {
   if (!Number.isInteger(value) || value < 0 || value > 127) throw new Error(`bad ${what} ${value} (expected 0-127)`);

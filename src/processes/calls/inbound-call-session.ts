@@ -114,8 +114,10 @@ export class InboundCallSession {
     const leg = await this.deps.media.openLeg(`customer ${call.from}`, { group: this.contactId });
     this.customerLeg = leg;
     const remote = parseSdp(call.remoteSdp);
-    leg.setRemote({ address: remote.address, port: remote.port }, offer.codec, offer.payloadType, offer.dtmfPayloadType);
-    await call.answer(buildSdp({ address: leg.local.address, port: leg.local.port, codec: offer.codec, payloadType: offer.payloadType, dtmfPayloadType: offer.dtmfPayloadType }));
+    // The answer keeps the offer's order of the laws (RFC 3264 section 6.1): we send the caller's first, and
+    // accept either law it listed, which a bridge converts for the other side.
+    leg.setRemote({ address: remote.address, port: remote.port }, offer.codec, offer.payloadType, offer.dtmfPayloadType, offer.formats.slice(1));
+    await call.answer(buildSdp({ address: leg.local.address, port: leg.local.port, formats: offer.formats, dtmfPayloadType: offer.dtmfPayloadType }));
     if (this.gone.signal.aborted) return;
 
     this.phase = 'ivr';

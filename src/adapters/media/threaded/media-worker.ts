@@ -105,7 +105,7 @@ async function answer(request: Request): Promise<unknown> {
 function run(command: Command): void {
   switch (command.op) {
     case 'setRemote':
-      legs.get(command.leg)?.setRemote(command.remote, command.codec, command.payloadType, command.dtmfPayloadType);
+      legs.get(command.leg)?.setRemote(command.remote, command.codec, command.payloadType, command.dtmfPayloadType, command.alsoReceive);
       return;
     case 'deliver':
       piped.get(command.leg)?.(Buffer.from(command.packet.buffer, command.packet.byteOffset, command.packet.byteLength));

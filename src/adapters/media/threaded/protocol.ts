@@ -4,7 +4,7 @@
 // stats) travel as messages. Piped legs (WebRTC) are the exception: their packets come from and go to the
 // main thread by design.
 import type { MediaEndpoint, RecordingResult, RtpLegStats } from '../media-port.ts';
-import type { Codec } from '../sdp.ts';
+import type { Codec, MediaFormat } from '../sdp.ts';
 
 export interface WorkerSetup {
   bindAddress: string;
@@ -29,7 +29,7 @@ export type Request =
 
 /** Fire-and-forget commands: their effects are ordered after earlier messages, which is all the caller needs. */
 export type Command =
-  | { op: 'setRemote'; leg: string; remote: MediaEndpoint; codec: Codec; payloadType: number; dtmfPayloadType: number | null }
+  | { op: 'setRemote'; leg: string; remote: MediaEndpoint; codec: Codec; payloadType: number; dtmfPayloadType: number | null; alsoReceive: MediaFormat[] }
   | { op: 'deliver'; leg: string; packet: Uint8Array }
   | { op: 'audio'; audio: number; samples: Int16Array }
   | { op: 'dropAudio'; audio: number }

@@ -8,7 +8,7 @@
 // call site as the in-process engine's would, instead of failing later inside a worker.
 import { Worker } from 'node:worker_threads';
 import type { Bridge, MediaEndpoint, MediaEngine, OpenLegOptions, PipedLeg, Playback, Recording, RecordingResult, RtpLeg, RtpLegStats } from '../media-port.ts';
-import type { Codec } from '../sdp.ts';
+import type { Codec, MediaFormat } from '../sdp.ts';
 import { DtmfListeners } from '../dtmf-listeners.ts';
 import type { Command, FromWorker, Request, WorkerSetup } from './protocol.ts';
 
@@ -29,7 +29,21 @@ export interface ThreadedMediaEngineOptions {
   statsIntervalMs?: number;
 }
 
-const ZERO_STATS: Required<RtpLegStats> = { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, lastPacketAt: null, packetsMalformed: 0, packetsIgnored: 0 };
+const ZERO_STATS: Required<RtpLegStats> = {
+  packetsIn: 0,
+  packetsOut: 0,
+  bytesIn: 0,
+  bytesOut: 0,
+  lastPacketAt: null,
+  packetsMalformed: 0,
+  packetsIgnored: 0,
+  packetsUnknownPayloadType: 0,
+  packetsBeforeNegotiation: 0,
+  lastAudioAt: null,
+  packetsLost: 0,
+  jitterMs: 0,
+  silentMs: 0,
+};
 const WORKER_URL = new URL('./media-worker.ts', import.meta.url);
 
 type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => void };
@@ -170,8 +184,8 @@ class ThreadLeg implements RtpLeg {
     this.local = local;
   }
 
-  setRemote(remote: MediaEndpoint, codec: Codec, payloadType: number, dtmfPayloadType: number | null): void {
-    this.worker.send({ op: 'setRemote', leg: this.workerLegId, remote, codec, payloadType, dtmfPayloadType });
+  setRemote(remote: MediaEndpoint, codec: Codec, payloadType: number, dtmfPayloadType: number | null, alsoReceive: readonly MediaFormat[] = []): void {
+    this.worker.send({ op: 'setRemote', leg: this.workerLegId, remote, codec, payloadType, dtmfPayloadType, alsoReceive: [...alsoReceive] });
   }
 
   onDtmf(listener: (digit: string) => void): () => void {

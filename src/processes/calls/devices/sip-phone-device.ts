@@ -54,7 +54,8 @@ export function dialledCall(call: OutboundCall, leg: DeviceCall['leg'], events: 
     try {
       const description = parseSdp(answerSdp);
       const chosen = negotiate(description);
-      leg.setRemote({ address: description.address, port: description.port }, chosen.codec, chosen.payloadType, chosen.dtmfPayloadType);
+      // The phone may send any G.711 law its answer lists; the first is the one we send.
+      leg.setRemote({ address: description.address, port: description.port }, chosen.codec, chosen.payloadType, chosen.dtmfPayloadType, chosen.formats.slice(1));
     } catch (err) {
       if (!(err instanceof SdpError)) throw err;
       void call.hangup().catch(() => undefined);
