@@ -6,7 +6,8 @@ import path from 'node:path';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { AudioFormatError, decodeWavTo8kMono, encodeWav8kMono } from '../adapters/media/audio-file.ts';
+import { AudioFormatError, encodeWav8kMono } from '../adapters/media/audio-file.ts';
+import { OffThreadWavDecoder } from '../adapters/media/off-thread-wav-decoder.ts';
 import { audioFileKey, FileStorage } from '../adapters/storage/file-storage.ts';
 import { DomainError } from '../domain/errors.ts';
 import { audioFileDecider } from '../domain/flow/audio-file.decide.ts';
@@ -60,9 +61,20 @@ async function readUpload(request: FastifyRequest): Promise<{ bytes: Buffer | nu
   return { bytes, filename, name };
 }
 
+/**
+ * The multipart parser's own errors (a body cut short, no or another boundary, a broken part header) are
+ * plain Errors; they all mean the client sent a bad body. Limit errors keep their status (413).
+ */
+function asMalformedUpload(err: unknown): unknown {
+  const e = err as { statusCode?: number; message?: string } | null;
+  if (typeof e?.statusCode === 'number') return err;
+  return Object.assign(new Error(`the multipart body is malformed or cut short (${e?.message ?? 'unreadable'})`), { statusCode: 400 });
+}
+
 const paramsSchema = z.object({ id: z.uuid() });
 
 export async function registerAudioRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  const decoder = new OffThreadWavDecoder();
   // In its own scope: the multipart parser serves these routes only.
   await app.register(async (scope) => {
     await scope.register(multipart, { limits: { fileSize: maxAudioUploadBytes, files: 1, fields: 5, parts: 10 } });
@@ -72,14 +84,16 @@ export async function registerAudioRoutes(app: FastifyInstance, deps: ApiDeps): 
         const principal = await adminOf(deps, request);
         if (!deps.storageDir) return await sendError(reply, 503, 'UNAVAILABLE', 'File storage is not configured');
         if (!request.isMultipart()) return await sendError(reply, 400, 'BAD_USER_INPUT', 'Send multipart/form-data with the audio in a field named file');
-        const upload = await readUpload(request);
+        const upload = await readUpload(request).catch((err: unknown) => {
+          throw asMalformedUpload(err);
+        });
         if (!upload.bytes) return await sendError(reply, 400, 'BAD_USER_INPUT', 'file: send the audio in a multipart field named file');
         const rawName = upload.name ?? (upload.filename ? path.parse(upload.filename).name : '') ?? '';
         const parsedName = nameSchema.safeParse(rawName === '' ? 'audio' : rawName);
         if (!parsedName.success) return await sendError(reply, 400, 'BAD_USER_INPUT', `name: ${parsedName.error.issues[0]!.message}`);
         let samples: Int16Array;
         try {
-          samples = decodeWavTo8kMono(new Uint8Array(upload.bytes), { maxSeconds: maxAudioSeconds });
+          samples = await decoder.decode(new Uint8Array(upload.bytes), { maxSeconds: maxAudioSeconds });
         } catch (err) {
           if (err instanceof AudioFormatError) return await sendError(reply, 400, 'BAD_USER_INPUT', err.message);
           throw err;

@@ -116,6 +116,74 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(none.body.error?.code).toBe('BAD_USER_INPUT');
     });
 
+    it('refuses from the header alone a sample rate, channel count or duration no prompt has', async () => {
+      const claiming = (rate: number, channels = 1) => {
+        const bytes = toneWav(1, 8000, 1);
+        const view = new DataView(bytes.buffer, bytes.byteOffset);
+        view.setUint16(22, channels, true);
+        view.setUint32(24, rate, true);
+        return bytes;
+      };
+      const cases: [Uint8Array, RegExp][] = [
+        [claiming(1), /sample rate is 1 Hz; expected 8000 to 192000 Hz/],
+        [claiming(4_000_000), /sample rate is 4000000 Hz/],
+        [claiming(8000, 64), /64 channels; at most 8/],
+        [claiming(8000, 0), /broken: 0 channels/],
+        [toneWav(601, 8000, 1), /audio is 601\.0 s long; at most 600 s/],
+      ];
+      for (const [bytes, message] of cases) {
+        const r = await upload(A.adminKey, { name: 'forged' }, { bytes, filename: 'forged.wav' });
+        expect(r.status, String(message)).toBe(400);
+        expect(r.body.error).toEqual({ code: 'BAD_USER_INPUT', message: expect.stringMatching(message) });
+      }
+    });
+
+    it('decodes a large upload without stalling the event loop', async () => {
+      // 15 s of 48 kHz stereo: seconds of resampling, all on a worker thread.
+      const bytes = toneWav(15, 48000, 2);
+      let longestGapMs = 0;
+      let last = performance.now();
+      const ticker = setInterval(() => {
+        const now = performance.now();
+        longestGapMs = Math.max(longestGapMs, now - last);
+        last = now;
+      }, 10);
+      try {
+        const body = await multipartBody({ name: 'long' }, { bytes, filename: 'long.wav' });
+        last = performance.now();
+        const res = await t.kefu.app.inject({
+          method: 'POST',
+          url: '/audio',
+          headers: { 'content-type': body.contentType, authorization: `Bearer ${A.adminKey}` },
+          payload: body.payload,
+        });
+        expect(res.statusCode).toBe(201);
+        expect((res.json() as { durationMs: number }).durationMs).toBe(15_000);
+      } finally {
+        clearInterval(ticker);
+      }
+      // On the main thread this took seconds; what is left is reading the multipart body and storing the file.
+      expect(longestGapMs).toBeLessThan(750);
+    });
+
+    it('refuses a truncated or malformed multipart body with 400, never 500', async () => {
+      const body = await multipartBody({ name: 'cut' }, { bytes: toneWav(0.5, 8000, 1), filename: 'cut.wav' });
+      const send = (payload: Buffer, contentType = body.contentType) =>
+        t.kefu.app.inject({ method: 'POST', url: '/audio', headers: { 'content-type': contentType, authorization: `Bearer ${A.adminKey}` }, payload });
+      const bodies: [string, Buffer, string?][] = [
+        ['cut in the file', body.payload.subarray(0, Math.floor(body.payload.length / 2))],
+        ['cut in a part header', body.payload.subarray(0, 60)],
+        ['no boundary in the content type', body.payload, 'multipart/form-data'],
+        ['another boundary', body.payload, 'multipart/form-data; boundary=nothing-like-it'],
+        ['garbage', Buffer.from('\u0000\r\n--\r\n\r\n'.repeat(100)), body.contentType],
+      ];
+      for (const [label, payload, contentType] of bodies) {
+        const res = await send(payload, contentType);
+        expect(res.statusCode, label).toBe(400);
+        expect((res.json() as { error: { code: string } }).error.code, label).toBe('BAD_USER_INPUT');
+      }
+    });
+
     it('refuses a file over 10 MB with 413 PAYLOAD_TOO_LARGE', async () => {
       const r = await upload(A.adminKey, { name: 'huge' }, { bytes: toneWav(330, 16000, 1), filename: 'huge.wav' });
       expect(r.status).toBe(413);

@@ -1,6 +1,6 @@
 import wavefile from 'wavefile';
 import { describe, expect, it } from 'vitest';
-import { AudioFormatError, decodeWavTo8kMono, encodeWav8kMono } from '../../src/adapters/media/audio-file.ts';
+import { AudioFormatError, checkWavHeader, decodeWavTo8kMono, encodeWav8kMono } from '../../src/adapters/media/audio-file.ts';
 import { holdMusic } from '../../src/adapters/media/hold-music.ts';
 import { powerAt, rms } from './rtp-peer.ts';
 
@@ -80,6 +80,42 @@ describe('decodeWavTo8kMono', () => {
     const bytes = wav(1, 8000, '16', sine(440, 8000, 0.1, 1000));
     new DataView(bytes.buffer, bytes.byteOffset).setUint16(20, 0x55, true); // MPEG layer 3 in a WAV
     expect(() => decodeWavTo8kMono(bytes)).toThrowError(/unsupported WAV encoding \(format code 85\)/);
+  });
+});
+
+describe('checkWavHeader', () => {
+  const forged = (edit: (view: DataView) => void) => {
+    const bytes = wav(1, 8000, '16', sine(440, 8000, 1, 1000));
+    edit(new DataView(bytes.buffer, bytes.byteOffset));
+    return bytes;
+  };
+
+  it('reads rate, channels, encoding and duration from the chunks, past chunks it does not know', () => {
+    const plain = wav(2, 16000, '16', [sine(440, 16000, 0.5, 1000), sine(440, 16000, 0.5, 1000)]);
+    // A LIST chunk before fmt, as many editors write.
+    const list = new Uint8Array([...new TextEncoder().encode('LIST'), 5, 0, 0, 0, 1, 2, 3, 4, 5, 0]);
+    const withList = new Uint8Array([...plain.subarray(0, 12), ...list, ...plain.subarray(12)]);
+    for (const bytes of [plain, withList]) {
+      expect(checkWavHeader(bytes)).toMatchObject({ format: 1, channels: 2, sampleRate: 16000, bitsPerSample: 16, dataBytes: 32000, seconds: 0.5 });
+    }
+  });
+
+  it('counts the samples the file holds, not what its header claims', () => {
+    const cut = wav(1, 8000, '16', sine(440, 8000, 2, 1000)).subarray(0, 44 + 8000);
+    expect(checkWavHeader(cut).seconds).toBe(0.5);
+  });
+
+  it.each([
+    ['1 Hz', forged((v) => v.setUint32(24, 1, true)), /sample rate is 1 Hz; expected 8000 to 192000 Hz/],
+    ['4 GHz', forged((v) => v.setUint32(24, 4_000_000_000, true)), /sample rate is 4000000000 Hz/],
+    ['64 channels', forged((v) => v.setUint16(22, 64, true)), /64 channels; at most 8/],
+    ['0 bits per sample', forged((v) => v.setUint16(34, 0, true)), /0 bits per sample/],
+    ['no fmt chunk', forged((v) => v.setUint32(12, 0x666d7478, false)), /no fmt chunk/],
+  ])('refuses a header claiming %s, before decoding anything', (_name, bytes, message) => {
+    const started = performance.now();
+    expect(() => decodeWavTo8kMono(bytes)).toThrowError(message);
+    expect(() => checkWavHeader(bytes)).toThrowError(AudioFormatError);
+    expect(performance.now() - started).toBeLessThan(200);
   });
 });
 

@@ -10,6 +10,10 @@ export class AudioFormatError extends Error {
 
 const TARGET_RATE = 8000;
 const DEFAULT_MAX_SECONDS = 600;
+/** Telephony prompts are never below 8 kHz; studio audio is at most 192 kHz. A rate outside is a forged header. */
+export const MIN_SAMPLE_RATE = 8000;
+export const MAX_SAMPLE_RATE = 192_000;
+export const MAX_CHANNELS = 8;
 
 const PCM = 1;
 const IEEE_FLOAT = 3;
@@ -33,7 +37,28 @@ interface Fmt {
  */
 export function decodeWavTo8kMono(bytes: Uint8Array, options?: { maxSeconds?: number }): Int16Array {
   const maxSeconds = options?.maxSeconds ?? DEFAULT_MAX_SECONDS;
-  checkContainer(bytes);
+  const header = checkWavHeader(bytes, { maxSeconds });
+  // Little-endian 16-bit PCM, by far the most common upload, read straight from the data chunk: wavefile's
+  // per-sample conversions take seconds for a minute of 48 kHz stereo.
+  if (header.format === PCM && header.bitsPerSample === 16 && header.littleEndian) {
+    const frames = Math.floor(header.dataBytes / (2 * header.channels));
+    const view = new DataView(bytes.buffer, bytes.byteOffset + header.dataOffset, frames * 2 * header.channels);
+    if (header.channels === 1 && header.sampleRate === TARGET_RATE) {
+      const out = new Int16Array(frames);
+      for (let i = 0; i < frames; i++) out[i] = view.getInt16(i * 2, true);
+      return out;
+    }
+    const mono = new Float64Array(frames);
+    for (let i = 0, at = 0; i < frames; i++) {
+      let sum = 0;
+      for (let c = 0; c < header.channels; c++, at += 2) {
+        const sample = view.getInt16(at, true);
+        sum += sample > 0 ? sample / 32767 : sample / 32768; // wavefile's int-to-float scaling, undone by toPcm16
+      }
+      mono[i] = sum / header.channels;
+    }
+    return toPcm16(resampleTo8k(mono, header.sampleRate));
+  }
   let wav: WaveFileObject;
   try {
     wav = new WaveFile(bytes);
@@ -67,6 +92,73 @@ export function decodeWavTo8kMono(bytes: Uint8Array, options?: { maxSeconds?: nu
   }
   const mono = mixToMono(wav.getSamples(false, Float64Array) as Float64Array | Float64Array[]);
   return toPcm16(resampleTo8k(mono, fmt.sampleRate));
+}
+
+export interface WavHeader {
+  /** The encoding: the format code, or the subformat's for WAVE_FORMAT_EXTENSIBLE. */
+  format: number;
+  channels: number;
+  sampleRate: number;
+  bitsPerSample: number;
+  /** Bytes of the data chunk that the file really holds (a header may claim more), from dataOffset. */
+  dataBytes: number;
+  dataOffset: number;
+  littleEndian: boolean;
+  seconds: number;
+}
+
+/**
+ * Reads what a WAV file claims from its chunk headers alone and refuses, before any sample is decoded, what
+ * would cost more than the audio is worth: a sample rate outside 8 to 192 kHz (a file "at 1 Hz" would be
+ * resampled into hours of audio), more than 8 channels, no samples, or more than maxSeconds.
+ */
+export function checkWavHeader(bytes: Uint8Array, options?: { maxSeconds?: number }): WavHeader {
+  const maxSeconds = options?.maxSeconds ?? DEFAULT_MAX_SECONDS;
+  checkContainer(bytes);
+  const header = readWavHeader(bytes);
+  const { channels, sampleRate } = header;
+  if (!(channels >= 1) || !(sampleRate >= 1)) throw new AudioFormatError(`WAV header is broken: ${channels} channels at ${sampleRate} Hz`);
+  if (sampleRate < MIN_SAMPLE_RATE || sampleRate > MAX_SAMPLE_RATE) {
+    throw new AudioFormatError(`WAV sample rate is ${sampleRate} Hz; expected ${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE} Hz`);
+  }
+  if (channels > MAX_CHANNELS) throw new AudioFormatError(`WAV has ${channels} channels; at most ${MAX_CHANNELS} are accepted`);
+  if (header.bitsPerSample < 1 || header.bitsPerSample > 64) throw new AudioFormatError(`WAV header is broken: ${header.bitsPerSample} bits per sample`);
+  if (header.seconds === 0) throw new AudioFormatError('audio is empty (the WAV data chunk has no samples)');
+  if (header.seconds > maxSeconds) throw new AudioFormatError(`audio is ${header.seconds.toFixed(1)} s long; at most ${maxSeconds} s is accepted`);
+  return header;
+}
+
+/** Walks the RIFF chunks for `fmt ` and `data` (and RF64's `ds64`, which holds the real data size). */
+function readWavHeader(bytes: Uint8Array): WavHeader {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const little = ascii(bytes, 0, 4) !== 'RIFX';
+  let fmt: Omit<WavHeader, 'dataBytes' | 'dataOffset' | 'littleEndian' | 'seconds'> | null = null;
+  let dataBytes: number | null = null;
+  let dataOffset = bytes.length;
+  let ds64DataBytes: number | null = null;
+  for (let offset = 12; offset + 8 <= bytes.length; ) {
+    const id = ascii(bytes, offset, offset + 4);
+    const size = view.getUint32(offset + 4, little);
+    const body = offset + 8;
+    const available = Math.max(0, Math.min(size, bytes.length - body));
+    if (id === 'ds64' && available >= 16) ds64DataBytes = Number(view.getBigUint64(body + 8, little));
+    else if (id === 'fmt ') {
+      if (available < 16) throw new AudioFormatError('WAV header is broken: the fmt chunk is shorter than 16 bytes');
+      const audioFormat = view.getUint16(body, little);
+      const format = audioFormat === EXTENSIBLE && available >= 26 ? view.getUint16(body + 24, little) : audioFormat;
+      const bitsPerSample = view.getUint16(body + 14, little);
+      fmt = { format, channels: view.getUint16(body + 2, little), sampleRate: view.getUint32(body + 4, little), bitsPerSample: format === IMA_ADPCM ? 4 : bitsPerSample };
+    } else if (id === 'data') {
+      dataBytes = Math.min(size === 0xffffffff && ds64DataBytes !== null ? ds64DataBytes : size, bytes.length - body);
+      dataOffset = body;
+      break;
+    }
+    offset = body + size + (size % 2); // chunks are padded to an even length
+  }
+  if (!fmt) throw new AudioFormatError('WAV header is broken: it has no fmt chunk before its data');
+  const data = dataBytes ?? 0;
+  const frames = fmt.bitsPerSample >= 1 && fmt.channels >= 1 ? Math.floor((data * 8) / (fmt.bitsPerSample * fmt.channels)) : 0;
+  return { ...fmt, dataBytes: data, dataOffset, littleEndian: little, seconds: fmt.sampleRate >= 1 ? frames / fmt.sampleRate : 0 };
 }
 
 /** 8 kHz mono 16-bit PCM WAV bytes, e.g. to store a converted prompt. */
