@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { readFileSync } from 'node:fs';
 import mercurius from 'mercurius';
 import type { FastifyBaseLogger } from 'fastify';
-import { GraphQLError, GraphQLScalarType, Kind, parse, specifiedRules, validate } from 'graphql';
+import { GraphQLError, parse, specifiedRules, validate } from 'graphql';
 import { DomainError } from '../domain/errors.ts';
 import type { Principal } from './auth.ts';
 import { BusPubSub } from './bus-pubsub.ts';
@@ -28,23 +28,10 @@ import { projectionResolvers } from './resolvers/projections.ts';
 import { listParkedParts, type ParkedPart } from '../projections/parked-parts.ts';
 import { demoAgentRoutes } from './demo-agent/demo-agent-route.ts';
 import { defaultQueryLimits, queryLimitsRule, type QueryLimits } from './query-limits.ts';
+import { dateTimeScalar } from './scalars.ts';
+import { withStorableArguments } from './storable-arguments.ts';
 
 export const schemaPath = new URL('../../schema.graphql', import.meta.url);
-
-const DateTime = new GraphQLScalarType({
-  name: 'DateTime',
-  description: 'An ISO 8601 date and time in UTC',
-  serialize: (v) => new Date(v as string | Date).toISOString(),
-  parseValue: (v) => {
-    const d = new Date(String(v));
-    if (Number.isNaN(d.getTime())) throw new TypeError('DateTime must be an ISO 8601 string');
-    return d;
-  },
-  parseLiteral: (ast) => {
-    if (ast.kind !== Kind.STRING || Number.isNaN(Date.parse(ast.value))) throw new TypeError('DateTime must be an ISO 8601 string');
-    return new Date(ast.value);
-  },
-});
 
 /** Parses a document, refusing one longer than maxTokens with a clear BAD_USER_INPUT. */
 function parseWithinLimits(source: string, maxTokens: number): void {
@@ -131,9 +118,9 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
   const limits = options.queryLimits ?? defaultQueryLimits;
   const limitsRule = queryLimitsRule(limits);
 
-  const resolvers = mergeResolvers({ DateTime: DateTime as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, monitoringResolvers, blacklistResolvers, screenPopResolvers, callRecordResolvers, callControlResolvers, flowResolvers, telephonyResolvers, softphoneResolvers, outboundCallResolvers, projectionResolvers, {
+  const resolvers = withStorableArguments(mergeResolvers({ DateTime: dateTimeScalar as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, monitoringResolvers, blacklistResolvers, screenPopResolvers, callRecordResolvers, callControlResolvers, flowResolvers, telephonyResolvers, softphoneResolvers, outboundCallResolvers, projectionResolvers, {
     Principal: { resolveType: (p: { __typename: string }) => p.__typename },
-  });
+  }));
 
   await app.register(mercurius, {
     schema: readFileSync(schemaPath, 'utf8'),

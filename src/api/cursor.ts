@@ -1,19 +1,27 @@
 // Opaque page cursors for lists ordered by (created_at, id): base64url of [ISO time, id].
+//
+// Cursors are checked, not signed: decoding verifies the shape of a real cursor (an RFC 3339 time within
+// what the stores hold, and a UUID), so nothing else reaches SQL. A signature would add nothing a client
+// could abuse: a cursor only says where a page starts in a list that the query already scopes to the
+// caller's instance and role, and any well-formed position is a legitimate place to start. Signing would
+// also need a key shared by every API node and would break cursors across a key rotation.
 import { ValidationError } from '../domain/errors.ts';
+import { cursorPosition } from '../domain/values.ts';
 
 export function encodeCursor(row: { created_at: Date | string; id: string }): string {
   return Buffer.from(JSON.stringify([new Date(row.created_at).toISOString(), row.id])).toString('base64url');
 }
 
-/** The [createdAt, id] a cursor stands for; BAD_USER_INPUT on `after` for anything else. */
+/** The [createdAt (ISO), id] a cursor stands for; BAD_USER_INPUT on `after` for anything else. */
 export function decodeCursor(cursor: string): [string, string] {
+  let decoded: unknown;
   try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string' && !Number.isNaN(Date.parse(v[0]))) {
-      return [v[0], v[1]];
-    }
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
     // not JSON: same answer as any other foreign cursor
   }
-  throw new ValidationError('after', 'not a cursor from this API');
+  const position = cursorPosition.safeParse(decoded);
+  if (!position.success) throw new ValidationError('after', 'not a cursor from this API');
+  const [at, id] = position.data;
+  return [at.toISOString(), id];
 }

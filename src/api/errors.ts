@@ -2,6 +2,8 @@
 import mercurius from 'mercurius';
 import type { GraphQLError } from 'graphql';
 import { DomainError, RateLimitedError, ValidationError } from '../domain/errors.ts';
+import { inputFieldOf } from './input-field.ts';
+import { ScalarValueError } from './scalars.ts';
 
 const { ErrorWithProps } = mercurius;
 
@@ -20,6 +22,15 @@ function isGraphQLError(e: unknown): boolean {
   return !!e && typeof e === 'object' && (e as Error).name === 'GraphQLError';
 }
 
+function scalarValueErrorIn(error: GraphQLError): ScalarValueError | null {
+  let e: unknown = error;
+  for (let i = 0; i < 4 && e; i++) {
+    if (e instanceof ScalarValueError) return e;
+    e = (e as { originalError?: unknown }).originalError;
+  }
+  return null;
+}
+
 interface FormattedError {
   message: string;
   locations?: unknown;
@@ -31,12 +42,16 @@ interface FormattedError {
 export function formatError(error: GraphQLError, log: (err: unknown) => void): FormattedError {
   const original = error.originalError as (Error & { extensions?: Record<string, unknown> }) | undefined;
   const base = { message: error.message, locations: error.locations, path: error.path };
+  // A scalar (DateTime, JSON) refused a value: graphql-js wraps the ScalarValueError once or twice.
+  const refused = scalarValueErrorIn(error);
+  if (refused) return { ...base, extensions: { code: 'BAD_USER_INPUT', field: inputFieldOf(error, refused.path) ?? undefined } };
   if (original instanceof DomainError) return { ...base, extensions: (toGraphQLError(original) as { extensions?: Record<string, unknown> }).extensions };
   if (original && original instanceof ErrorWithProps) return { ...base, extensions: original.extensions };
   if (!original || isGraphQLError(original)) {
     // Parse and validation errors: the query itself is wrong.
     const code = (error.extensions?.code as string | undefined) ?? 'BAD_USER_INPUT';
-    return { ...base, extensions: { ...error.extensions, code } };
+    const field = error.extensions?.field ?? inputFieldOf(error) ?? undefined;
+    return { ...base, extensions: { ...error.extensions, code, ...(field === undefined ? {} : { field }) } };
   }
   const status = (original as { statusCode?: number }).statusCode;
   if (status !== undefined && status >= 400 && status < 500) {

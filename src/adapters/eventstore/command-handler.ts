@@ -2,9 +2,10 @@
 // concurrency conflict read again and decide again, a bounded number of times.
 import { randomUUID } from 'node:crypto';
 import type { CommandMetadata, Decider, DomainEvent } from '../../domain/decider.ts';
-import { ConflictError } from '../../domain/errors.ts';
+import { ConflictError, ValidationError } from '../../domain/errors.ts';
 import type { EventStore, NewEvent, Position } from '../../domain/ports/event-store.ts';
 import { WrongExpectedRevisionError } from '../../domain/ports/event-store.ts';
+import { findUnstorableValue, pathToField } from '../../domain/values.ts';
 
 export interface HandledCommand<State, Event> {
   state: State;
@@ -42,6 +43,19 @@ class StateCache {
     this.entries.set(key, value);
     if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
   }
+}
+
+/**
+ * The last line of defence behind the edges' checks: an event holding anything a store or a read model
+ * cannot hold (NUL, an unpaired surrogate, a date outside 0001-9999, a non-finite number, nesting past
+ * maxValueDepth) is refused before it is appended, whatever door the command came through (API, SIP,
+ * a process). The field is the path in the event's data (`reason`, `customer.name`) or `metadata.<key>`.
+ */
+export function refuseUnstorableEvent(event: { type: string; data: unknown; metadata?: unknown }): void {
+  const inData = findUnstorableValue(event.data);
+  if (inData) throw new ValidationError(pathToField(inData.path) || 'data', inData.problem);
+  const inMetadata = event.metadata === undefined ? null : findUnstorableValue(event.metadata);
+  if (inMetadata) throw new ValidationError(pathToField(['metadata', ...inMetadata.path]), inMetadata.problem);
 }
 
 export interface CommandHandlerOptions {
@@ -95,6 +109,7 @@ export class CommandHandler {
         occurredAt: command.metadata.now,
       };
       const toAppend: NewEvent[] = events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data as Record<string, unknown>, metadata }));
+      for (const e of toAppend) refuseUnstorableEvent(e);
       try {
         const result = await this.store.appendToStream(streamId, toAppend, {
           expectedRevision: revision < 0 ? 'no_stream' : revision,

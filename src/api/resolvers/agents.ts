@@ -16,7 +16,7 @@ import { commandMetadata, inInput, settle, type KefuContext } from '../context.t
 import { subscribeTopic } from '../subscribe-topic.ts';
 import { dummySecretHash, hashSecret, verifySecret } from '../credentials.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
-import { id, login, name, parseInput, password, phone, reason } from '../input.ts';
+import { id, login, name, parseInput, password, phone, reason, searchText, text } from '../input.ts';
 import { loadInstance } from './instances.ts';
 
 const { withFilter } = mercurius;
@@ -100,7 +100,7 @@ const updateAgentInput = z.object({
   phone: phone.nullish(),
   role: roleInput.nullish(),
 });
-const loginAgentInput = z.object({ instanceId: id, login: z.string().min(1, 'must not be empty').max(64), password: z.string().min(1).max(200) });
+const loginAgentInput = z.object({ instanceId: id, login: text({ max: 64, trim: false }), password: text({ max: 200, trim: false }) });
 const setPresenceInput = z.object({ presence: z.enum(['AVAILABLE', 'BREAK', 'OFFLINE']), reason: reason.nullish(), agentId: id.nullish() });
 const forceOfflineInput = z.object({ agentId: id, reason });
 const restoreInput = z.object({ agentId: id });
@@ -112,7 +112,7 @@ const agentsArgs = z.object({
       presence: z.enum(['AVAILABLE', 'BREAK', 'OFFLINE', 'FORCED_OFFLINE']).nullish(),
       role: roleInput.nullish(),
       skillGroupId: id.nullish(),
-      search: z.string().trim().max(200).nullish(),
+      search: searchText.nullish(),
     })
     .nullish(),
 });

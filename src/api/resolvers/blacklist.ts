@@ -13,7 +13,7 @@ import type { ReadModel } from '../../projections/projection.ts';
 import { isSupervisor, requireInstance, requireSupervisor, type InstancePrincipal } from '../auth.ts';
 import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
-import { id, parseInput } from '../input.ts';
+import { customerIdentity, expiry, id, parseInput, reason } from '../input.ts';
 import { toAgent } from './agents.ts';
 
 export interface BlacklistEntryView {
@@ -81,14 +81,16 @@ async function loadEntryRow(ctx: KefuContext, instanceId: string, entryId: strin
 }
 
 const channel = z.enum(['PHONE', 'ONLINE', 'AV']);
-const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `at most ${max} characters`);
-const addToBlacklistInput = z.object({
-  channel,
-  identity: text(128),
-  reason: text(200),
-  expiresAt: z.date({ message: 'not a date' }).nullish(),
-  contactId: id.nullish(),
-});
+/** At `now`: an expiry is at most 100 years ahead (values.ts), so every entry is one the read model holds. */
+const addToBlacklistInput = (now: Date) =>
+  z.object({
+    channel,
+    identity: customerIdentity,
+    reason,
+    expiresAt: expiry(now).nullish(),
+    contactId: id.nullish(),
+  });
+type AddToBlacklistInput = z.infer<ReturnType<typeof addToBlacklistInput>>;
 const blacklistArgs = z.object({
   channel: channel.nullish(),
   first: z.number().int().min(0, 'must not be negative').max(200, 'at most 200').nullish(),
@@ -101,7 +103,7 @@ const blacklistArgs = z.object({
  * hold or have held it; supervisors and admins may name any contact of the instance. A contact the caller
  * may not see is NOT_FOUND, as in the contact queries.
  */
-async function checkContact(ctx: KefuContext, p: InstancePrincipal, input: z.infer<typeof addToBlacklistInput>, contactId: string) {
+async function checkContact(ctx: KefuContext, p: InstancePrincipal, input: AddToBlacklistInput, contactId: string) {
   const row = await ctx.deps.db
     .selectFrom('contacts')
     .select(['agent_id', 'channel', 'customer'])
@@ -143,7 +145,7 @@ export const blacklistResolvers = {
     async addToBlacklist(_: unknown, args: { input: unknown }, ctx: KefuContext) {
       const p = requireInstance(ctx.principal);
       if (p.kind === 'apiKey' && p.role !== 'ADMIN') throw new ForbiddenError('Agents and admins add customers to the blacklist');
-      const input = parseInput(addToBlacklistInput, args.input);
+      const input = parseInput(addToBlacklistInput(ctx.deps.clock()), args.input);
       if (input.contactId) await checkContact(ctx, p, input, input.contactId);
       const entryId = randomUUID();
       const metadata = commandMetadata(ctx, p.instanceId);

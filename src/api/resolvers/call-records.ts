@@ -7,7 +7,7 @@ import { findCallRecord, listCallRecords, recordingsOfCall } from '../../project
 import { isSupervisor, requireInstance, type InstancePrincipal } from '../auth.ts';
 import type { KefuContext } from '../context.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
-import { id, parseInput } from '../input.ts';
+import { dateTime, id, parseInput, text } from '../input.ts';
 import { toAgent } from './agents.ts';
 import { toSkillGroup } from './skill-groups.ts';
 
@@ -55,7 +55,9 @@ export function toCallRecord(row: CallRecordRow): CallRecordView {
     agentId: row.agent_id,
     keys: row.keys,
     recordingId: row.recording_id,
-    legs: row.legs.map((leg) => ({ ...leg, instanceId: row.instance_id })),
+    legs: row.legs.map((leg) => ({ ...leg, instanceId: row.instance_id, media: leg.media ?? null, silentAt: leg.silentAt ?? null })),
+    customerMedia: row.customer_media,
+    silentSides: row.silent_sides,
   };
 }
 
@@ -76,12 +78,14 @@ const callRecordsArgs = z.object({
   after: z.string().max(500, 'not a cursor from this API').nullish(),
   filter: z
     .object({
-      from: z.date().nullish(),
-      to: z.date().nullish(),
+      from: dateTime.nullish(),
+      to: dateTime.nullish(),
       agentId: id.nullish(),
-      number: z.string().trim().min(1, 'must not be empty').max(100, 'at most 100 characters').nullish(),
-      endStatus: z.string().trim().min(1, 'must not be empty').max(200, 'at most 200 characters').nullish(),
+      number: text({ max: 100 }).nullish(),
+      endStatus: text({ max: 200 }).nullish(),
       direction: z.enum(['IN', 'OUT']).nullish(),
+      mediaSilent: z.boolean().nullish(),
+      silentSide: z.enum(['CUSTOMER', 'AGENT']).nullish(),
     })
     .refine((f) => !f.from || !f.to || f.from.getTime() < f.to.getTime(), { message: 'must be after from', path: ['to'] })
     .nullish(),

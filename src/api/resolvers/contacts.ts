@@ -11,7 +11,7 @@ import { isAdmin, isSupervisor, requireInstance, type InstancePrincipal } from '
 import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
 import { subscribeTopic } from '../subscribe-topic.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
-import { id, parseInput } from '../input.ts';
+import { customerIdentity, dataKey, dataValue, id, messageText, name, note, parseInput, reason } from '../input.ts';
 import { loadAgentRow, toAgent } from './agents.ts';
 import { findBlacklistEntry } from './blacklist.ts';
 import { screenPopFor } from './screen-pop.ts';
@@ -75,20 +75,19 @@ async function contactCommand(ctx: KefuContext, instanceId: string, command: Con
   return result;
 }
 
-const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `at most ${max} characters`);
 const createContactInput = z.object({
   channel: z.enum(['PHONE', 'ONLINE', 'AV']),
-  customer: z.object({ kind: z.enum(['PHONE', 'WECHAT', 'WEB']), id: text(128), name: text(200).nullish() }),
+  customer: z.object({ kind: z.enum(['PHONE', 'WECHAT', 'WEB']), id: customerIdentity, name: name.nullish() }),
   skillGroupId: id,
   priority: z.number().int().min(0, 'must not be negative').max(100, 'at most 100').nullish(),
   data: z
-    .array(z.object({ key: text(64), value: z.string().max(2000, 'at most 2000 characters') }))
+    .array(z.object({ key: dataKey, value: dataValue }))
     .max(50, 'at most 50 entries')
     .nullish(),
 });
 const offerInput = z.object({ contactId: id, offerId: id });
-const transferInput = z.object({ contactId: id, toAgentId: id.nullish(), toSkillGroupId: id.nullish(), note: text(1000).nullish() });
-const endInput = z.object({ contactId: id, reason: text(200).nullish() });
+const transferInput = z.object({ contactId: id, toAgentId: id.nullish(), toSkillGroupId: id.nullish(), note: note.nullish() });
+const endInput = z.object({ contactId: id, reason: reason.nullish() });
 const contactsArgs = z.object({
   first: z.number().int().min(0).max(200, 'at most 200').nullish(),
   after: z.string().max(500).nullish(),
@@ -238,7 +237,7 @@ export const contactResolvers = {
     },
     async sendMessage(_: unknown, args: { input: unknown }, ctx: KefuContext) {
       const p = requireInstance(ctx.principal);
-      const input = parseInput(z.object({ contactId: id, text: z.string().min(1, 'must not be empty').max(5000, 'at most 5000 characters') }), args.input);
+      const input = parseInput(z.object({ contactId: id, text: messageText }), args.input);
       const row = await loadContactRow(ctx, p, input.contactId);
       if (row.channel !== 'ONLINE' && row.channel !== 'AV') throw new ValidationError('input.contactId', `a ${row.channel} contact has no messages`);
       const byAgent = p.kind === 'agent';

@@ -1,7 +1,6 @@
 // Flows (PH-15): admins create IVR flows as JSON documents; each saved change is a new version, old
 // versions stay readable. Prompt recordings are uploaded over REST (audio-upload.ts) and listed here.
 import { randomUUID } from 'node:crypto';
-import { GraphQLScalarType, valueFromASTUntyped } from 'graphql';
 import { z } from 'zod';
 import { audioFileDecider } from '../../domain/flow/audio-file.decide.ts';
 import { flowDecider, type FlowCommand } from '../../domain/flow/flow.decide.ts';
@@ -15,15 +14,7 @@ import type { FlowRow, FlowVersionRow } from '../../projections/flows/flows.proj
 import { requireAdmin } from '../auth.ts';
 import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
 import { id, name, parseInput } from '../input.ts';
-
-/** Any JSON value, as it is: flow documents. */
-export const jsonScalar = new GraphQLScalarType({
-  name: 'JSON',
-  description: 'Any JSON value',
-  serialize: (v) => v,
-  parseValue: (v) => v,
-  parseLiteral: (ast, variables) => valueFromASTUntyped(ast, variables),
-});
+import { jsonScalar } from '../scalars.ts';
 
 export interface FlowView {
   id: string;

@@ -8,7 +8,7 @@ import type { ReadModelDb } from '../../projections/read-model-db.ts';
 import { formatApiKey, requireAdmin, requireInstance, requireOperator } from '../auth.ts';
 import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
 import { hashSecret, randomToken } from '../credentials.ts';
-import { id, name, parseInput, reason } from '../input.ts';
+import { breakReason, id, name, parseInput, reason, text } from '../input.ts';
 
 type InstanceRow = Selectable<ReadModelDb['instances']>;
 type ApiKeyRow = Selectable<ReadModelDb['api_keys']>;
@@ -52,8 +52,8 @@ async function instanceCommand(ctx: KefuContext, instanceId: string, command: Pa
 const createInstanceInput = z.object({ name });
 const submitQualificationInput = z.object({
   companyName: name,
-  registrationNumber: z.string().trim().min(1, 'must not be empty').max(64, 'at most 64 characters'),
-  documents: z.array(z.string().trim().min(1, 'must not be empty').max(2000)).min(1, 'at least one document').max(20, 'at most 20 documents'),
+  registrationNumber: text({ max: 64 }),
+  documents: z.array(text({ max: 2000 })).min(1, 'at least one document').max(20, 'at most 20 documents'),
 });
 const reviewQualificationInput = z.object({ instanceId: id, approve: z.boolean(), reason: reason.nullish() });
 const purchaseSeatsInput = z.object({ instanceId: id, seats: z.number().int().min(1, 'at least 1').max(100_000, 'at most 100000 at once') });
@@ -61,7 +61,7 @@ const createApiKeyInput = z.object({ name, role: z.enum(['ADMIN', 'INTEGRATION']
 const revokeApiKeyInput = z.object({ id });
 const configureBreakReasonsInput = z.object({
   reasons: z
-    .array(z.string().trim().min(1, 'must not be empty').max(50, 'at most 50 characters'))
+    .array(breakReason)
     .min(1, 'at least one reason')
     .max(30, 'at most 30 reasons')
     .refine((r) => new Set(r).size === r.length, 'reasons must be different'),

@@ -13,7 +13,7 @@ import { callerNumber, diallableNumber, trunkRequestUri } from '../../domain/tel
 import type { ReadModel } from '../../projections/projection.ts';
 import { isAdmin, isSupervisor, requireAdmin, requireInstance, type InstancePrincipal } from '../auth.ts';
 import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
-import { id, parseInput } from '../input.ts';
+import { dataKey, dataValue, id, parseInput } from '../input.ts';
 import { loadAgentRow, toAgent } from './agents.ts';
 import { findBlacklistEntry } from './blacklist.ts';
 import { toSkillGroup } from './skill-groups.ts';
@@ -50,7 +50,7 @@ export async function findMobileSetting(db: ReadModel, instanceId: string, agent
 }
 
 const data = z
-  .array(z.object({ key: z.string().trim().min(1, 'must not be empty').max(64, 'at most 64 characters'), value: z.string().max(2000, 'at most 2000 characters') }))
+  .array(z.object({ key: dataKey, value: dataValue }))
   .max(50, 'at most 50 entries')
   .nullish();
 const startCallInput = z.object({ to: z.string().max(40, 'at most 40 characters'), fromNumber: z.string().max(40, 'at most 40 characters').nullish(), skillGroupId: id.nullish() });
