@@ -12,6 +12,7 @@ import { blacklistMigrations } from './blacklist/blacklist.migrations.ts';
 import { flowsMigrations } from './flows/flows.migrations.ts';
 import { telephonyMigrations } from './telephony/telephony.migrations.ts';
 import { callRecordsMigrations } from './call-records/call-records.migrations.ts';
+import { callRecordsMediaMigrations } from './call-records/call-records-media.migrations.ts';
 import { skillGroupsMigrations } from './skill-groups/skill-groups.migrations.ts';
 import { contactsMigrations } from './contacts/contacts.migrations.ts';
 import { contactsConnectedAtMigrations } from './contacts/contacts-connected-at.migrations.ts';
@@ -59,6 +60,7 @@ export const allMigrations: Record<string, Migration> = {
   ...skillGroupOutboundMigrations,
   ...skillGroupDeviceLostMigrations,
   ...parkedPartsMigrations,
+  ...callRecordsMediaMigrations,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -1,6 +1,6 @@
 // Row types of every read model table (kysely).
 import type { ColumnType } from 'kysely';
-import type { CallKey, CallLeg } from './call-records/call-records.projection.ts';
+import type { CallKey, CallLeg, MeasuredMedia } from './call-records/call-records.projection.ts';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type Json<T> = ColumnType<T, string, string>;
@@ -273,6 +273,10 @@ export interface ReadModelDb {
     recording_status: string | null;
     recording_duration_ms: number | null;
     recording_bytes: number | null;
+    /** The customer leg's media figures, once measured (issue 9). */
+    customer_media: Json<MeasuredMedia> | null;
+    /** 'CUSTOMER' / 'AGENT': the sides that went silent while connected. */
+    silent_sides: ColumnType<string[], string[] | undefined, string[]>;
     updated_at: Timestamp;
   };
   call_recordings: {

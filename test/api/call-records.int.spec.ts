@@ -73,6 +73,11 @@ const listQuery = `query($first: Int, $after: String, $filter: CallRecordFilter)
   callRecords(first: $first, after: $after, filter: $filter) { edges { cursor node { contactId startedAt } } pageInfo { hasNextPage endCursor } }
 }`;
 
+const noDrops = { malformed: 0, wrongSource: 0, unknownPayloadType: 0, beforeNegotiation: 0 };
+const annFigures = { packetsReceived: 0, packetsSent: 55, packetsLost: 0, jitterMs: 0, silentSeconds: 31, dropped: { ...noDrops, unknownPayloadType: 12 } };
+const customerFigures = { packetsReceived: 160, packetsSent: 150, packetsLost: 3, jitterMs: 2.5, silentSeconds: 0, dropped: noDrops };
+const mediaFields = 'packetsReceived packetsSent packetsLost jitterMs silentSeconds dropped { malformed wrongSource unknownPayloadType beforeNegotiation } measuredAt';
+
 const seconds = (from: string, to: string) => Math.max(0, Math.round((Date.parse(to) - Date.parse(from)) / 1000));
 
 for (const database of ['pglite', 'postgres'] as const) {
@@ -183,8 +188,13 @@ for (const database of ['pglite', 'postgres'] as const) {
       await contactCommand(answered, { type: 'AcceptOffer', data: { offerId: offer1, agentId: ann.id } });
       recordingId = randomUUID();
       await contactCommand(answered, { type: 'StartRecording', data: { recordingId, agentId: ann.id } });
+      // Ann's phone sends nothing: the call session reports her side silent (issue 9).
+      await contactCommand(answered, { type: 'ReportMediaSilence', data: { side: 'AGENT', agentId: ann.id, silentSeconds: 30 } });
       await new Promise((r) => setTimeout(r, 1100));
       await contactCommand(answered, { type: 'EndContact', data: { reason: 'customerHangUp', endedBy: 'CUSTOMER', agentId: null } });
+      // Each leg's figures come as its part ends (the agent's, then the customer's when the call is freed).
+      await contactCommand(answered, { type: 'RecordMediaFigures', data: { side: 'AGENT', agentId: ann.id, figures: annFigures } });
+      await contactCommand(answered, { type: 'RecordMediaFigures', data: { side: 'CUSTOMER', agentId: null, figures: customerFigures } });
       await contactCommand(answered, { type: 'CompleteRecording', data: { recordingId, durationMs: 1100, bytes: 17_644 } });
 
       // 2. Ann lets it ring out (5 s); Bob, available meanwhile, answers and transfers it to Ann, who ends it.
@@ -273,6 +283,34 @@ for (const database of ['pglite', 'postgres'] as const) {
           transferredToSkillGroupId: null,
         },
       ]);
+    });
+
+    it("shows each leg's media figures and the silent side, and finds one-way calls by filter (issue 9)", async () => {
+      const media = await t.ok<{ callRecord: { silentSides: string[]; customerMedia: unknown; legs: { agentId: string; media: unknown; silentAt: string | null }[] } }>(
+        s.adminKey,
+        `query($id: ID!) { callRecord(contactId: $id) { silentSides customerMedia { ${mediaFields} } legs { agentId silentAt media { ${mediaFields} } } } }`,
+        { id: answered },
+      );
+      expect(media.callRecord.silentSides).toEqual(['AGENT']);
+      expect(media.callRecord.customerMedia).toEqual({ ...customerFigures, measuredAt: expect.any(String) });
+      expect(media.callRecord.legs).toEqual([{ agentId: ann.id, silentAt: expect.any(String), media: { ...annFigures, measuredAt: expect.any(String) } }]);
+
+      // A call where audio flowed (and one with no agent leg at all) shows no silent side and no leg figures.
+      const quiet = await t.ok<{ callRecord: { silentSides: string[]; customerMedia: unknown; legs: { media: unknown; silentAt: string | null }[] } }>(
+        s.adminKey,
+        'query($id: ID!) { callRecord(contactId: $id) { silentSides customerMedia { packetsReceived } legs { media { packetsReceived } silentAt } } }',
+        { id: transferred },
+      );
+      expect(quiet.callRecord).toEqual({ silentSides: [], customerMedia: null, legs: [expect.objectContaining({ media: null, silentAt: null }), expect.anything(), expect.anything()] });
+
+      const ids = async (filter: Record<string, unknown>) => (await list(s.adminKey, { filter })).edges.map((e) => e.node.contactId);
+      expect(await ids({ mediaSilent: true })).toEqual([answered]);
+      expect(await ids({ mediaSilent: false })).toEqual([outbound, rejected, transferred]);
+      expect(await ids({ silentSide: 'AGENT' })).toEqual([answered]);
+      expect(await ids({ silentSide: 'CUSTOMER' })).toEqual([]);
+      expect(await ids({ silentSide: 'AGENT', agentId: bob.id })).toEqual([]);
+      const bad = await t.gql(s.adminKey, listQuery, { filter: { silentSide: 'NOBODY' } });
+      expect(bad.errors?.[0]?.message).toMatch(/silentSide|CallSide/);
     });
 
     it('tells a call that rang out at the first agent, was answered by the second and transferred back', async () => {

@@ -1,8 +1,8 @@
 import type { CommandMetadata } from '../decider.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import type { Channel } from '../skill-group/skill-group.ts';
-import type { AgentDevice, CallInfo, ConsultEnd, ContactEvent, ContactState, Customer, Direction, EndedBy, OutboundProgress, RejectReason, Transfer } from './contact.ts';
-import { evolveContact, initialContactState } from './contact.ts';
+import type { AgentDevice, CallInfo, CallSide, ConsultEnd, ContactEvent, ContactState, Customer, Direction, EndedBy, MediaFigures, OutboundProgress, RejectReason, Transfer } from './contact.ts';
+import { evolveContact, initialContactState, silentSideKey } from './contact.ts';
 
 type Cmd<T extends string, D> = { type: T; data: D & { contactId: string }; metadata: CommandMetadata };
 
@@ -37,7 +37,10 @@ export type ContactCommand =
   | Cmd<'StartOutboundCall', { agentId: string; skillGroupId: string | null; customer: Customer; data: Record<string, string>; call: CallInfo }>
   | Cmd<'AnswerAgentLeg', { agentId: string }>
   | Cmd<'DialCustomer', { callId: string }>
-  | Cmd<'AnswerCustomerLeg', Record<never, never>>;
+  | Cmd<'AnswerCustomerLeg', Record<never, never>>
+  // Media (issue 9): the call session reports a side that stays silent while connected, and each leg's figures.
+  | Cmd<'ReportMediaSilence', { side: CallSide; agentId: string | null; silentSeconds: number }>
+  | Cmd<'RecordMediaFigures', { side: CallSide; agentId: string | null; figures: MediaFigures }>;
 
 type Live = Exclude<ContactState, { status: 'none' }>;
 
@@ -317,11 +320,46 @@ export function decideContact(command: ContactCommand, state: ContactState): Con
       if (s.outbound.customerAnsweredAt) return [];
       return [{ type: 'CallCustomerAnswered', data: { at: now } }];
     }
+    case 'ReportMediaSilence': {
+      const { side, agentId, silentSeconds } = command.data;
+      const s = open(state, id);
+      if (!s.call) throw new ConflictError(`Contact ${id} is not a call`);
+      if (s.status !== 'connected') throw new ConflictError(`Contact ${id} is ${s.status}, not a connected call`);
+      if (side === 'AGENT' && !agentId) throw new ValidationError('agentId', "an agent's side names the agent");
+      if (!Number.isInteger(silentSeconds) || silentSeconds < 1) throw new ValidationError('silentSeconds', 'must be a whole number of seconds, at least 1');
+      // Once per side (per agent for the agent's side): the alert is that it happened, not how long it lasted.
+      if ((s.silentSides ?? []).includes(silentSideKey(side, agentId))) return [];
+      return [{ type: 'CallMediaSilent', data: { side, agentId: side === 'AGENT' ? agentId : null, silentSeconds, at: now } }];
+    }
+    case 'RecordMediaFigures': {
+      // Measured when a leg's part ends, which may be after the call has ended.
+      const { side, agentId, figures } = command.data;
+      const s = live(state, id);
+      if (!s.call) throw new ConflictError(`Contact ${id} is not a call`);
+      if (side === 'AGENT' && !agentId) throw new ValidationError('agentId', "an agent's side names the agent");
+      checkFigures(figures);
+      return [{ type: 'CallMediaMeasured', data: { side, agentId: side === 'AGENT' ? agentId : null, figures, at: now } }];
+    }
     default: {
       const unknown: never = command;
       throw new Error(`Unknown command ${(unknown as { type: string }).type}`);
     }
   }
+}
+
+/** Counters are whole and not negative; jitter is a finite, non-negative number of milliseconds. */
+function checkFigures(f: MediaFigures): void {
+  const counts: [string, number][] = [
+    ['figures.packetsReceived', f.packetsReceived],
+    ['figures.packetsSent', f.packetsSent],
+    ['figures.packetsLost', f.packetsLost],
+    ['figures.silentSeconds', f.silentSeconds],
+    ...Object.entries(f.dropped).map(([reason, n]): [string, number] => [`figures.dropped.${reason}`, n]),
+  ];
+  for (const [field, n] of counts) {
+    if (!Number.isSafeInteger(n) || n < 0) throw new ValidationError(field, 'must be a whole number, 0 or more');
+  }
+  if (!Number.isFinite(f.jitterMs) || f.jitterMs < 0) throw new ValidationError('figures.jitterMs', 'must be a number of milliseconds, 0 or more');
 }
 
 export const contactDecider = { initialState: initialContactState, evolve: evolveContact, decide: decideContact };

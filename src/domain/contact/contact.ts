@@ -49,6 +49,23 @@ export interface Consult {
   expiresAt: string;
 }
 
+/** The two ends of a call's media: the customer's leg and the serving agent's device. */
+export type CallSide = 'CUSTOMER' | 'AGENT';
+
+/** What one media leg of a call received and sent (the call record shows it per leg). */
+export interface MediaFigures {
+  packetsReceived: number;
+  packetsSent: number;
+  /** From the RTP sequence numbers: packets the peer sent that never came. */
+  packetsLost: number;
+  /** RFC 3550 interarrival jitter, milliseconds. */
+  jitterMs: number;
+  /** Seconds without audio received while the leg was connected (bridged), gaps of a second or more. */
+  silentSeconds: number;
+  /** Packets dropped, by why. */
+  dropped: { malformed: number; wrongSource: number; unknownPayloadType: number; beforeNegotiation: number };
+}
+
 /** Why a consultation ended without the transfer. */
 export type ConsultEnd = 'CANCELLED' | 'NO_ANSWER' | 'DECLINED' | 'TARGET_HUNG_UP' | 'TARGET_UNAVAILABLE';
 
@@ -86,7 +103,10 @@ export type ContactEvent =
   | DomainEvent<'ContactAssigned', { agentId: string; skillGroupId: string | null; at: string }>
   | DomainEvent<'CallAgentLegAnswered', { agentId: string; at: string }>
   | DomainEvent<'CallCustomerDialled', { callId: string; at: string }>
-  | DomainEvent<'CallCustomerAnswered', { at: string }>;
+  | DomainEvent<'CallCustomerAnswered', { at: string }>
+  // Media (issue 9): a side that went silent while connected, and each leg's figures when its part ends.
+  | DomainEvent<'CallMediaSilent', { side: CallSide; agentId: string | null; silentSeconds: number; at: string }>
+  | DomainEvent<'CallMediaMeasured', { side: CallSide; agentId: string | null; figures: MediaFigures; at: string }>;
 
 /** An outbound call's progress, on its connected state: the agent's leg first, then the customer's. */
 export interface OutboundProgress {
@@ -125,6 +145,8 @@ interface Common {
   consult: Consult | null;
   /** Agents who handed this contact over by a completed warm transfer (they get after-call work). */
   handedOverBy: string[];
+  /** Sides reported silent: 'CUSTOMER', or 'AGENT:<agentId>' (each agent's part once). Absent before issue 9. */
+  silentSides?: string[];
 }
 
 export type ContactState =
@@ -177,6 +199,7 @@ function common(s: Live): Common {
     held: s.held,
     consult: s.consult,
     handedOverBy: s.handedOverBy,
+    silentSides: s.silentSides ?? [],
   };
 }
 
@@ -205,6 +228,7 @@ export function evolveContact(state: ContactState, event: ContactEvent): Contact
       held: false,
       consult: null,
       handedOverBy: [],
+      silentSides: [],
     };
   }
   if (state.status === 'none') return state;
@@ -307,9 +331,18 @@ export function evolveContact(state: ContactState, event: ContactEvent): Contact
       return state.status === 'connected' && state.outbound ? { ...state, outbound: { ...state.outbound, customerCallId: event.data.callId } } : state;
     case 'CallCustomerAnswered':
       return state.status === 'connected' && state.outbound ? { ...state, outbound: { ...state.outbound, customerAnsweredAt: event.data.at } } : state;
+    case 'CallMediaSilent':
+      return { ...state, silentSides: [...(state.silentSides ?? []), silentSideKey(event.data.side, event.data.agentId)] };
+    case 'CallMediaMeasured':
+      return state;
     default: {
       const unknown: never = event;
       return unknown;
     }
   }
+}
+
+/** How silentSides names a side: the customer once per call, an agent once per agent. */
+export function silentSideKey(side: CallSide, agentId: string | null): string {
+  return side === 'CUSTOMER' ? 'CUSTOMER' : `AGENT:${agentId ?? ''}`;
 }

@@ -3,7 +3,7 @@
 // hung up, the skill groups, the serving agent, the keys pressed, the recording, and one leg per agent it
 // rang. Contacts without a call are ignored. Every handler is idempotent: applied twice, the row is the same.
 import type { Selectable, Transaction, Updateable } from 'kysely';
-import type { AgentDevice, ContactEvent, RejectReason } from '../../domain/contact/contact.ts';
+import type { AgentDevice, ContactEvent, MediaFigures, RejectReason } from '../../domain/contact/contact.ts';
 import type { Projection } from '../projection.ts';
 import type { ReadModelDb } from '../read-model-db.ts';
 
@@ -41,7 +41,14 @@ export interface CallLeg {
   holdCount?: number;
   /** When the hold in progress began (null when not on hold). */
   heldAt?: string | null;
+  /** What the agent's device sent and Kefu received, measured when this leg's part ended (issue 9). */
+  media?: MeasuredMedia | null;
+  /** When Kefu reported this agent's side silent while connected. */
+  silentAt?: string | null;
 }
+
+/** Media figures with the time they were measured (which also makes the handler idempotent). */
+export type MeasuredMedia = MediaFigures & { measuredAt: string };
 
 export type CallLegKind = 'OFFER' | 'CONSULT';
 
@@ -96,6 +103,8 @@ const handled: ContactEvent['type'][] = [
   'CallAgentLegAnswered',
   'CallCustomerDialled',
   'CallCustomerAnswered',
+  'CallMediaSilent',
+  'CallMediaMeasured',
 ];
 
 export const callRecordsProjection: Projection = {
@@ -163,6 +172,10 @@ function project(trx: Trx, ref: Ref, event: ContactEvent): Promise<boolean> {
       return projectCallCustomerDialled(trx, ref, event.data);
     case 'CallCustomerAnswered':
       return projectCallCustomerAnswered(trx, ref, event.data);
+    case 'CallMediaSilent':
+      return projectCallMediaSilent(trx, ref, event.data);
+    case 'CallMediaMeasured':
+      return projectCallMediaMeasured(trx, ref, event.data);
     case 'ContactCreated':
     case 'ContactVariablesSet':
     case 'ContactMessageRecorded':
@@ -544,4 +557,41 @@ function projectCallCustomerDialled(trx: Trx, ref: Ref, d: Of<'CallCustomerDiall
 
 function projectCallCustomerAnswered(trx: Trx, ref: Ref, d: Of<'CallCustomerAnswered'>) {
   return patchRow(trx, ref, (row) => (row.accepted_at ? null : { accepted_at: d.at }));
+}
+
+// Media (issue 9): which sides went silent while connected (a column a supervisor filters on, and the agent's
+// leg), and each leg's figures: the customer's on the record, an agent's on that agent's answered leg.
+
+const answeredBy = (agentId: string | null) => (l: CallLeg) => l.agentId === agentId && l.result === 'ANSWERED';
+
+function projectCallMediaSilent(trx: Trx, ref: Ref, d: Of<'CallMediaSilent'>) {
+  return patchRow(trx, ref, (row) => {
+    const sides = row.silent_sides.includes(d.side) ? undefined : [...row.silent_sides, d.side];
+    let legs: CallLeg[] | null = null;
+    if (d.side === 'AGENT') {
+      // The agent's part in progress when it went silent: their last answered leg.
+      const last = row.legs.findLastIndex(answeredBy(d.agentId));
+      if (last >= 0 && !row.legs[last]!.silentAt) legs = row.legs.map((l, i) => (i === last ? { ...l, silentAt: d.at } : l));
+    }
+    if (!sides && !legs) return null;
+    return { ...(sides ? { silent_sides: sides } : {}), ...(legs ? { legs: JSON.stringify(legs) } : {}) };
+  });
+}
+
+function projectCallMediaMeasured(trx: Trx, ref: Ref, d: Of<'CallMediaMeasured'>) {
+  const measured: MeasuredMedia = { ...d.figures, measuredAt: d.at };
+  return patchRow(trx, ref, (row) => {
+    if (d.side === 'CUSTOMER') {
+      // The customer's leg lasts the whole call: its latest figures are the call's.
+      const current = row.customer_media;
+      if (current && current.measuredAt >= d.at) return null;
+      return { customer_media: JSON.stringify(measured) };
+    }
+    const mine = answeredBy(d.agentId);
+    if (row.legs.some((l) => mine(l) && l.media?.measuredAt === d.at)) return null;
+    // Legs are measured as their parts end, in order: the agent's first answered leg not measured yet.
+    const index = row.legs.findIndex((l) => mine(l) && !l.media);
+    if (index < 0) return null;
+    return { legs: JSON.stringify(row.legs.map((l, i) => (i === index ? { ...l, media: measured } : l))) };
+  });
 }

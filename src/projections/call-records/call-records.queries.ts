@@ -11,6 +11,9 @@ export interface CallRecordFilter {
   number?: string | null;
   endStatus?: string | null;
   direction?: 'IN' | 'OUT' | null;
+  /** true: a side went silent while connected; false: none did. */
+  mediaSilent?: boolean | null;
+  silentSide?: 'CUSTOMER' | 'AGENT' | null;
 }
 
 const hasAgent = (agentId: string) => sql<boolean>`agent_ids @> ARRAY[${agentId}]::text[]`;
@@ -39,6 +42,9 @@ export async function listCallRecords(
   }
   if (f.endStatus) q = q.where('end_status', '=', f.endStatus);
   if (f.direction) q = q.where('direction', '=', f.direction);
+  if (f.mediaSilent === true) q = q.where(sql<boolean>`cardinality(silent_sides) > 0`);
+  if (f.mediaSilent === false) q = q.where(sql<boolean>`cardinality(silent_sides) = 0`);
+  if (f.silentSide) q = q.where(sql<boolean>`silent_sides @> ARRAY[${f.silentSide}]::text[]`);
   if (options.after) {
     const [startedAt, contactId] = options.after;
     q = q.where(sql<boolean>`(started_at, contact_id) < (${startedAt}::timestamptz, ${contactId})`);

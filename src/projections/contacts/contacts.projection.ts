@@ -182,6 +182,8 @@ export const contactsProjection: Projection = {
       case 'CallAgentLegAnswered':
       case 'CallCustomerDialled':
       case 'CallCustomerAnswered':
+      case 'CallMediaSilent':
+      case 'CallMediaMeasured':
         // Phone details live in the callRecords read model.
         return;
       case 'ContactAssigned':
