@@ -40,6 +40,11 @@ export const configSchema = z.object({
   KEFU_MEDIA_THREADS: z
     .union([z.literal('auto'), z.coerce.number().int('must be a whole number or auto').min(0, 'must be 0 to 16 or auto').max(16, 'must be 0 to 16 or auto')], { message: 'must be 0 to 16 or auto' })
     .default('auto'),
+  /**
+   * A connected call from whose side (customer or agent) no audio came for this many seconds raises
+   * CallMediaSilent on the contact and a warning in the log (one-way audio, a dead carrier leg); 0 turns it off.
+   */
+  KEFU_SILENCE_ALERT_SECONDS: z.coerce.number().int('must be a whole number').min(0, 'must be 0 to 3600').max(3600, 'must be 0 to 3600').default(30),
   /** This SIP node's name; a restart ends the calls the node held (keep it stable per node). */
   KEFU_NODE_ID: z.string().trim().min(1, 'must not be empty').max(100, 'at most 100 characters').optional(),
   /** The SIP digest realm; agents' and trunks' HA1 = md5(username:realm:password) depend on it, so changing it invalidates them. */

@@ -109,6 +109,7 @@ async function startPhone(config: Config, o: { db: ReadModel; commands: CommandH
     watch: new ContactWatch(o.store),
     promptAudio: (instanceId, prompt) => prompts.get(instanceId, prompt),
     holdMusic: holdMusic(),
+    silenceAlertSeconds: config.KEFU_SILENCE_ALERT_SECONDS,
     loadFlow: (instanceId, flowId) => loadFlow(o.db, instanceId, flowId),
     isBlacklisted: async (instanceId, caller, now) => (await findBlacklistEntry(o.db, instanceId, 'PHONE', caller, now)) !== null,
     queueHasRoom: async (instanceId, skillGroupId) => {

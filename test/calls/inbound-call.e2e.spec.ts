@@ -48,7 +48,8 @@ describe('inbound phone calls through SIP trunks, the IVR and agents\' SIP phone
     requireSipp();
     t = await startTestKefu({
       database,
-      env: { KEFU_SIP: 'on', KEFU_SIP_PORT: String(SIP_PORT), KEFU_SIP_BIND: '127.0.0.1', KEFU_RTP_PORT_MIN: '31000', KEFU_RTP_PORT_MAX: '31999' },
+      // A side silent for 4 s while connected is reported (issue 9), so a test call can show it.
+      env: { KEFU_SIP: 'on', KEFU_SIP_PORT: String(SIP_PORT), KEFU_SIP_BIND: '127.0.0.1', KEFU_RTP_PORT_MIN: '31000', KEFU_RTP_PORT_MAX: '31999', KEFU_SILENCE_ALERT_SECONDS: '4' },
     });
     s = await setUpPhoneInstance((token, query, variables) => t.ok(token, query, variables), operatorToken, { agents: ['Ann', 'Bob'], tag: String(process.pid) });
   });
@@ -82,6 +83,30 @@ describe('inbound phone calls through SIP trunks, the IVR and agents\' SIP phone
     return found!;
   }
 
+  interface MediaFigures {
+    packetsReceived: number;
+    packetsSent: number;
+    packetsLost: number;
+    jitterMs: number;
+    silentSeconds: number;
+    dropped: { malformed: number; wrongSource: number; unknownPayloadType: number; beforeNegotiation: number };
+  }
+  interface CallMedia {
+    silentSides: string[];
+    customerMedia: MediaFigures | null;
+    legs: { media: MediaFigures | null; silentAt: string | null }[];
+  }
+  const figureFields = 'packetsReceived packetsSent packetsLost jitterMs silentSeconds dropped { malformed wrongSource unknownPayloadType beforeNegotiation }';
+  /** The media side of a call record (issue 9). */
+  async function callMedia(contactId: string): Promise<CallMedia> {
+    const r = await t.ok<{ callRecord: CallMedia }>(
+      s.adminKey,
+      `query($id: ID!) { callRecord(contactId: $id) { silentSides customerMedia { ${figureFields} } legs { silentAt media { ${figureFields} } } } }`,
+      { id: contactId },
+    );
+    return r.callRecord;
+  }
+
   /** A call Kefu must refuse with `status`. */
   const refusedCall = (caller: string, status: number, media: string, number = NUMBER) => {
     const p = ports();
@@ -92,6 +117,17 @@ describe('inbound phone calls through SIP trunks, the IVR and agents\' SIP phone
   const customerCalls = (caller: string, steps: Step[], ending: Step, number = NUMBER) => {
     const p = ports();
     return sipp({ scenarioFile: scenario('caller.xml', { CALLER: caller }, { STEPS: steps, ENDING: [ending] }), target: kefuSip, service: number, localPort: p.sip, mediaPort: p.media });
+  };
+  /** A carrier's call with its own codec offer; its SIPp checks that Kefu's answer lists `answerFormats` in that order. */
+  const carrierCalls = (caller: string, media: string, answerFormats: string, steps: Step[], ending: Step) => {
+    const p = ports();
+    return sipp({
+      scenarioFile: scenario('carrier-calls.xml', { CALLER: caller, MEDIA: media, ANSWER_FORMATS: answerFormats }, { STEPS: steps, ENDING: [ending] }),
+      target: kefuSip,
+      service: NUMBER,
+      localPort: p.sip,
+      mediaPort: p.media,
+    });
   };
   const pcmaOffer = 'm=audio [media_port] RTP/AVP 8 101\n      a=rtpmap:8 PCMA/8000\n      a=rtpmap:101 telephone-event/8000';
   const pressOne = { step: 'press-key.xml', vars: { LISTEN_MS: 1200, KEY: '1', KEY_PCAP: '/usr/share/sip-tester/dtmf_2833_1.pcap' } };
@@ -138,6 +174,80 @@ describe('inbound phone calls through SIP trunks, the IVR and agents\' SIP phone
     const res = await t.kefu.app.inject({ method: 'GET', url: record.recording!.url!, headers: { authorization: `Bearer ${s.adminKey}`, range: 'bytes=0-43' } });
     expect(res.statusCode).toBe(206);
     expect(res.rawPayload.subarray(0, 4).toString('ascii')).toBe('RIFF');
+    await setPresence(0, 'OFFLINE');
+  });
+
+  // Issue 9: carriers in China offer A-law first. Kefu answered PCMU only and dropped the A-law packets, so the
+  // call connected, the record said ok, and the recording was silence. SIPp's speech pcap is A-law (payload
+  // type 8) whatever the answer says, as such a carrier sends it; the agent's phone speaks PCMU.
+  it.each([
+    ['A-law first, as carriers in China offer', 'm=audio [media_port] RTP/AVP 8 0 101\n      a=rtpmap:8 PCMA/8000\n      a=rtpmap:0 PCMU/8000\n      a=rtpmap:101 telephone-event/8000', '8 0 101', '13800000020'],
+    ['mu-law first, then sending the A-law it also listed', 'm=audio [media_port] RTP/AVP 0 8 101\n      a=rtpmap:0 PCMU/8000\n      a=rtpmap:8 PCMA/8000\n      a=rtpmap:101 telephone-event/8000', '0 8 101', '13800000021'],
+  ])('carries the audio of a carrier offering %s: answer in the offer order, converted for the agent, recorded', async (_name, media, answerFormats, caller) => {
+    const agentPorts = await registerPhone(0);
+    await setPresence(0, 'AVAILABLE');
+    const agent = sipp({
+      scenarioFile: scenario('agent-answers.xml', { USER: sipUser(0), RING_MS: 500 }, { CAPTURE: [], ENDING: [{ step: 'kefu-hangs-up.xml', vars: { WAIT_MS: 40_000 } }] }),
+      target: kefuSip,
+      localPort: agentPorts.sip,
+      mediaPort: agentPorts.media,
+      rtpEcho: true,
+    });
+    await agent.listening;
+    const customer = carrierCalls(caller, media, answerFormats, [pressOne, { step: 'speak.xml' }, { step: 'pause.xml', vars: { MS: 8000 } }], { step: 'customer-hangs-up.xml' });
+    const [c, a] = await Promise.all([customer.done, agent.done]);
+    expect(c.code, c.output).toBe(0);
+    expect(a.code, a.output).toBe(0);
+
+    const record = await endedRecord(caller, { recording: true });
+    expect(record).toMatchObject({ endStatus: 'ok', endedBy: 'CUSTOMER', agent: { id: s.agents[0]!.id } });
+    // The customer's A-law reached the recording (left) and, converted to mu-law, the agent, whose phone echoed it (right).
+    const wav = analyseWav(`${t.recordingsDir}/${s.instanceId}/${record.recording!.id}.wav`);
+    expect(wav.activeShare[0]).toBeGreaterThan(0.3);
+    expect(wav.activeShare[1]).toBeGreaterThan(0.3);
+    // The figures say so too: nothing dropped for its payload type, audio both ways, neither side silent.
+    const media_ = (await until(() => callMedia(record.contactId), (m) => m.legs[0]?.media != null && m.customerMedia != null, 20_000))!;
+    expect(media_.customerMedia).toMatchObject({ dropped: { unknownPayloadType: 0, malformed: 0 } });
+    expect(media_.customerMedia!.packetsReceived).toBeGreaterThan(200);
+    expect(media_.customerMedia!.packetsSent).toBeGreaterThan(100);
+    expect(media_.legs[0]!.media!.packetsReceived).toBeGreaterThan(100);
+    expect(media_.silentSides).not.toContain('AGENT');
+    await setPresence(0, 'OFFLINE');
+  });
+
+  it("shows a call whose agent's phone sends no audio as silent on the agent's side, and finds it by filter", async () => {
+    const agentPorts = await registerPhone(0);
+    await setPresence(0, 'AVAILABLE');
+    // The phone answers and never sends RTP (no echo): one-way audio, as behind a broken NAT.
+    const agent = sipp({
+      scenarioFile: scenario('agent-answers.xml', { USER: sipUser(0), RING_MS: 300 }, { CAPTURE: [], ENDING: [{ step: 'kefu-hangs-up.xml', vars: { WAIT_MS: 40_000 } }] }),
+      target: kefuSip,
+      localPort: agentPorts.sip,
+      mediaPort: agentPorts.media,
+    });
+    await agent.listening;
+    const caller = '13800000022';
+    const customer = customerCalls(caller, [pressOne, { step: 'speak.xml' }, { step: 'pause.xml', vars: { MS: 10_000 } }], { step: 'customer-hangs-up.xml' });
+    const [c, a] = await Promise.all([customer.done, agent.done]);
+    expect(c.code, c.output).toBe(0);
+    expect(a.code, a.output).toBe(0);
+
+    const record = await endedRecord(caller, { recording: true });
+    expect(record.endStatus).toBe('ok');
+    const media_ = await until(() => callMedia(record.contactId), (m) => m.legs[0]?.media != null && m.customerMedia != null, 20_000);
+    expect(media_!.silentSides).toEqual(['AGENT']);
+    expect(media_!.legs[0]!.silentAt).not.toBeNull();
+    expect(media_!.legs[0]!.media).toMatchObject({ packetsReceived: 0 });
+    expect(media_!.legs[0]!.media!.silentSeconds).toBeGreaterThanOrEqual(4);
+    expect(media_!.legs[0]!.media!.packetsSent).toBeGreaterThan(100);
+    const found = async (filter: Record<string, unknown>) =>
+      (await t.ok<{ callRecords: { edges: { node: { contactId: string } }[] } }>(s.adminKey, 'query($f: CallRecordFilter) { callRecords(first: 50, filter: $f) { edges { node { contactId } } } }', { f: filter })).callRecords.edges.map(
+        (e) => e.node.contactId,
+      );
+    expect(await found({ mediaSilent: true, number: caller })).toEqual([record.contactId]);
+    expect(await found({ silentSide: 'AGENT' })).toContain(record.contactId);
+    expect(await found({ silentSide: 'CUSTOMER' })).not.toContain(record.contactId);
+    expect(await found({ mediaSilent: false, number: caller })).toEqual([]);
     await setPresence(0, 'OFFLINE');
   });
 

@@ -16,6 +16,8 @@ export interface CallDeps {
   /** Audio for a prompt (an uploaded file or text to speech), 8 kHz mono. */
   promptAudio(instanceId: string, prompt: Prompt): Promise<Int16Array>;
   holdMusic: Int16Array;
+  /** KEFU_SILENCE_ALERT_SECONDS: a connected side silent this long is reported (CallMediaSilent); absent or 0, never. */
+  silenceAlertSeconds?: number;
   loadFlow(instanceId: string, flowId: string): Promise<FlowDocument | null>;
   isBlacklisted(instanceId: string, caller: string, now: Date): Promise<boolean>;
   /** False when the skill group's queue already holds its maximum (PH-9 max queue length). */

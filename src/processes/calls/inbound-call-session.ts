@@ -14,6 +14,7 @@ import { streams } from '../../domain/streams.ts';
 import type { CallDeps } from './call-deps.ts';
 import { sipCommandMetadata, tryContactCommand } from './contact-command.ts';
 import { RecordedBridge } from './tasks/bridge-call.ts';
+import { recordLegMedia } from './tasks/call-media.ts';
 import { AgentRing } from './tasks/ring-agent.ts';
 import type { TransferRequest } from './devices/agent-device.ts';
 import { holdCustomer, resumeCustomer } from './tasks/hold-call.ts';
@@ -350,6 +351,12 @@ export class InboundCallSession {
     this.rings.delete(talking.ring.agentId);
     await talking.bridge?.stop();
     await talking.ring.stop();
+    // The agent's leg is closed: its figures are final.
+    await recordLegMedia(this.deps, this.callRef(), 'AGENT', talking.ring.agentId, talking.ring.leg);
+  }
+
+  private callRef() {
+    return { instanceId: this.call.instanceId, contactId: this.contactId, metadata: this.metadata };
   }
 
   /** Frees everything the call holds; the recording is completed. Runs once. */
@@ -362,7 +369,10 @@ export class InboundCallSession {
       await this.stopTalking();
       for (const ring of this.rings.values()) await ring.stop();
       this.rings.clear();
-      await this.customerLeg?.close();
+      if (this.customerLeg) {
+        await this.customerLeg.close();
+        await recordLegMedia(this.deps, this.callRef(), 'CUSTOMER', null, this.customerLeg);
+      }
     })();
     return this.finished;
   }

@@ -14,6 +14,7 @@ import type { CallDeps } from './call-deps.ts';
 import { sipCommandMetadata, tryContactCommand } from './contact-command.ts';
 import type { SipDialer } from './devices/sip-phone-device.ts';
 import { RecordedBridge } from './tasks/bridge-call.ts';
+import { recordLegMedia } from './tasks/call-media.ts';
 import { CustomerDial } from './tasks/dial-customer.ts';
 import { AgentRing } from './tasks/ring-agent.ts';
 
@@ -197,6 +198,12 @@ export class OutboundCallSession {
       await this.bridge?.stop();
       await this.customer?.stop();
       await this.ring?.stop();
+      if (this.bridge && this.customer && this.ring) {
+        // Both legs were connected and are closed now: their figures are final.
+        const call = { instanceId: this.request.instanceId, contactId: this.contactId, metadata: this.metadata };
+        await recordLegMedia(this.deps, call, 'AGENT', this.request.agentId, this.ring.leg);
+        await recordLegMedia(this.deps, call, 'CUSTOMER', null, this.customer.leg);
+      }
       this.markDone();
     })();
     return this.finished;

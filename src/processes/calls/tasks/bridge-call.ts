@@ -7,6 +7,7 @@ import { contactDecider } from '../../../domain/contact/contact.decide.ts';
 import type { CommandMetadata } from '../../../domain/decider.ts';
 import { streams } from '../../../domain/streams.ts';
 import type { CallDeps } from '../call-deps.ts';
+import { MediaSilenceWatch } from './call-media.ts';
 
 export class RecordedBridge {
   private readonly deps: CallDeps;
@@ -16,6 +17,8 @@ export class RecordedBridge {
   readonly recordingId: string;
   private readonly metadata: () => CommandMetadata;
   private stopped: Promise<void> | null = null;
+  /** A side silent while connected is reported (issue 9); null when the alert is off. */
+  private silenceWatch: MediaSilenceWatch | null = null;
 
   private constructor(deps: CallDeps, bridge: Bridge, stream: string, contactId: string, recordingId: string, metadata: () => CommandMetadata) {
     this.deps = deps;
@@ -35,6 +38,13 @@ export class RecordedBridge {
     const bridge = deps.media.bridge(o.customer, o.agent, { recordTo: file });
     const stream = streams.contact(o.instanceId, o.contactId);
     const started = new RecordedBridge(deps, bridge, stream, o.contactId, recordingId, o.metadata);
+    if (deps.silenceAlertSeconds) {
+      started.silenceWatch = new MediaSilenceWatch(
+        deps,
+        { instanceId: o.instanceId, contactId: o.contactId, metadata: o.metadata },
+        { customer: o.customer, agent: o.agent, agentId: o.agentId, alertSeconds: deps.silenceAlertSeconds },
+      );
+    }
     await deps.commands.handle(stream, contactDecider, {
       type: 'StartRecording',
       data: { contactId: o.contactId, recordingId, agentId: o.agentId },
@@ -46,15 +56,18 @@ export class RecordedBridge {
   /** Hold (PH-4): stops relaying; the recording goes on, silent. */
   pause(): void {
     this.bridge.pause?.();
+    this.silenceWatch?.pause();
   }
 
   resume(): void {
     this.bridge.resume?.();
+    this.silenceWatch?.resume();
   }
 
   /** Stops relaying; the recording is closed and reported complete. Safe to call twice. */
   stop(): Promise<void> {
     this.stopped ??= (async () => {
+      this.silenceWatch?.stop();
       const result = await this.bridge.stop();
       if (!result) return;
       await this.deps.commands.handle(this.stream, contactDecider, {
