@@ -3,14 +3,41 @@
 import { requireInstance, type InstancePrincipal } from './auth.ts';
 import type { KefuContext } from './context.ts';
 import { toGraphQLError } from './errors.ts';
+import { snapshotThenChanges, type LiveView } from './snapshot-then-changes.ts';
 
 /** `topicOf` checks the caller and the arguments (throwing DomainErrors) and names the topic. */
 export async function subscribeTopic(ctx: KefuContext, topicOf: (p: InstancePrincipal) => string): Promise<AsyncIterable<unknown>> {
   try {
-    const topic = topicOf(requireInstance(ctx.principal));
-    const { pubsub } = ctx as unknown as { pubsub: { subscribe(topic: string): Promise<AsyncIterable<unknown>> } };
-    return await pubsub.subscribe(topic);
+    return await subscribeLive(ctx, topicOf(requireInstance(ctx.principal)));
   } catch (err) {
     throw toGraphQLError(err);
   }
+}
+
+/**
+ * The same, starting with the current state: the view's snapshot first, then the topic's changes, with
+ * nothing lost or repeated in between (see snapshotThenChanges).
+ */
+export async function subscribeTopicFromSnapshot<T>(
+  ctx: KefuContext,
+  topicOf: (p: InstancePrincipal) => string,
+  viewOf: (p: InstancePrincipal) => LiveView<T>,
+): Promise<AsyncIterable<T>> {
+  try {
+    const p = requireInstance(ctx.principal);
+    const topic = topicOf(p);
+    const view = viewOf(p);
+    const live = (await subscribeLive(ctx, topic)) as AsyncIterable<T>;
+    return snapshotThenChanges(live, {
+      read: () => view.read().catch((err: unknown) => Promise.reject(toGraphQLError(err))),
+      admit: (message) => view.admit(message),
+    });
+  } catch (err) {
+    throw toGraphQLError(err);
+  }
+}
+
+function subscribeLive(ctx: KefuContext, topic: string): Promise<AsyncIterable<unknown>> {
+  const { pubsub } = ctx as unknown as { pubsub: { subscribe(topic: string): Promise<AsyncIterable<unknown>> } };
+  return pubsub.subscribe(topic);
 }

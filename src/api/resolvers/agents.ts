@@ -8,12 +8,13 @@ import { skillGroupDecider } from '../../domain/skill-group/skill-group.decide.t
 import { ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from '../../domain/errors.ts';
 import type { Position } from '../../domain/ports/event-store.ts';
 import { streams } from '../../domain/streams.ts';
-import { agentStatusTopic, type AgentStatusMessage } from '../../projections/agents/agents.projection.ts';
+import { agentStatusTopic, toAgentStatusMessage, type AgentStatusMessage } from '../../projections/agents/agents.projection.ts';
 import { onlineSecondsToday } from '../../projections/agents/online-time.ts';
 import type { ReadModelDb } from '../../projections/read-model-db.ts';
 import { isSupervisor, requireAdmin, requireInstance, requireSupervisor, type InstancePrincipal } from '../auth.ts';
 import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
-import { subscribeTopic } from '../subscribe-topic.ts';
+import { subscribeTopicFromSnapshot } from '../subscribe-topic.ts';
+import { unlessAlreadySent } from '../snapshot-then-changes.ts';
 import { dummySecretHash, hashSecret, verifySecret } from '../credentials.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { id, login, name, parseInput, password, phone, reason, searchText, text } from '../input.ts';
@@ -335,13 +336,26 @@ export const agentResolvers = {
     agentStatusChanged: {
       subscribe: withFilter(
         (_: unknown, args: { agentId?: string | null }, ctx: KefuContext) =>
-          subscribeTopic(ctx, (p) => {
-            parseInput(z.object({ agentId: id.nullish() }), args, '');
-            if (!isSupervisor(p) && (p.kind !== 'agent' || (args.agentId && args.agentId !== p.agentId))) {
-              throw new ForbiddenError("Only supervisors and admins follow other agents' status");
-            }
-            return agentStatusTopic(p.instanceId);
-          }),
+          subscribeTopicFromSnapshot(
+            ctx,
+            (p) => {
+              parseInput(z.object({ agentId: id.nullish() }), args, '');
+              if (!isSupervisor(p) && (p.kind !== 'agent' || (args.agentId && args.agentId !== p.agentId))) {
+                throw new ForbiddenError("Only supervisors and admins follow other agents' status");
+              }
+              return agentStatusTopic(p.instanceId);
+            },
+            (p) => ({
+              // Each agent followed, as it is now; then each change.
+              async read() {
+                const one = args.agentId ?? (isSupervisor(p) ? null : (p as { agentId: string }).agentId);
+                let q = ctx.deps.db.selectFrom('agents').selectAll().where('instance_id', '=', p.instanceId).where('deleted_at', 'is', null);
+                if (one) q = q.where('id', '=', one);
+                return (await q.orderBy('id').execute()).map(toAgentStatusMessage);
+              },
+              admit: unlessAlreadySent<AgentStatusMessage>((m) => m.id),
+            }),
+          ),
         (payload: AgentStatusMessage, args: { agentId?: string | null }, ctx: KefuContext) => {
           const p = ctx.principal as InstancePrincipal;
           if (!isSupervisor(p) && p.kind === 'agent' && payload.id !== p.agentId) return false;

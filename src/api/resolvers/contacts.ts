@@ -9,7 +9,8 @@ import { streams } from '../../domain/streams.ts';
 import { agentOffersTopic, type ContactRow, type OfferMessage } from '../../projections/contacts/contacts.projection.ts';
 import { isAdmin, isSupervisor, requireInstance, type InstancePrincipal } from '../auth.ts';
 import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
-import { subscribeTopic } from '../subscribe-topic.ts';
+import { subscribeTopicFromSnapshot } from '../subscribe-topic.ts';
+import type { LiveView } from '../snapshot-then-changes.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { customerIdentity, dataKey, dataValue, id, messageText, name, note, parseInput, reason } from '../input.ts';
 import { loadAgentRow, toAgent } from './agents.ts';
@@ -42,6 +43,37 @@ export function toContact(row: ContactRow) {
 
 function toMessage(row: { instance_id: string; id: string; sender: string; agent_id: string | null; text: string; sent_at: Date | string }) {
   return { id: row.id, instanceId: row.instance_id, sender: row.sender, agentId: row.agent_id, text: row.text, sentAt: row.sent_at };
+}
+
+/**
+ * One agent's offers: those ringing for them now, then each new offer and how each ended. An offer is sent
+ * as OFFERED once, and its end only after its OFFERED (an offer that ended before the agent saw it is
+ * nothing to them).
+ */
+function offersOf(ctx: KefuContext, instanceId: string, agentId: string): LiveView<OfferMessage> {
+  const ringing = new Set<string>();
+  return {
+    async read() {
+      const rows = await ctx.deps.db
+        .selectFrom('contacts')
+        .select(['id', 'offer'])
+        .where('instance_id', '=', instanceId)
+        .where('status', '=', 'OFFERED')
+        .where(sql<boolean>`offer -> 'agentIds' @> ${JSON.stringify([agentId])}::jsonb`)
+        .execute();
+      return rows.flatMap((row) => {
+        const offer = row.offer as { offerId: string; agentIds: string[]; expiresAt: string } | null;
+        return offer ? [{ state: 'OFFERED' as const, offerId: offer.offerId, agentIds: offer.agentIds, expiresAt: offer.expiresAt, contactId: row.id }] : [];
+      });
+    },
+    admit(m) {
+      if (!m.agentIds.includes(agentId)) return false;
+      if (m.state !== 'OFFERED') return ringing.delete(m.offerId);
+      if (ringing.has(m.offerId)) return false;
+      ringing.add(m.offerId);
+      return true;
+    },
+  };
 }
 
 /** Agents see contacts offered to them or that they hold or held; supervisors, admins and integrations see all. */
@@ -285,10 +317,14 @@ export const contactResolvers = {
     agentOffers: {
       subscribe: withFilter(
         (_: unknown, __: unknown, ctx: KefuContext) =>
-          subscribeTopic(ctx, (p) => {
-            requireAgentSelf(p);
-            return agentOffersTopic(p.instanceId);
-          }),
+          subscribeTopicFromSnapshot(
+            ctx,
+            (p) => {
+              requireAgentSelf(p);
+              return agentOffersTopic(p.instanceId);
+            },
+            (p) => offersOf(ctx, p.instanceId, requireAgentSelf(p)),
+          ),
         (payload: OfferMessage, _: unknown, ctx: KefuContext) => payload.agentIds.includes((ctx.principal as { agentId: string }).agentId),
       ),
       resolve: async (payload: OfferMessage, _: unknown, ctx: KefuContext) => {

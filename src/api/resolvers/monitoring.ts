@@ -7,7 +7,8 @@ import { ForbiddenError, NotFoundError } from '../../domain/errors.ts';
 import { queuesTopic } from '../../projections/contacts/contacts.projection.ts';
 import { isSupervisor, requireInstance, type InstancePrincipal } from '../auth.ts';
 import type { KefuContext } from '../context.ts';
-import { subscribeTopic } from '../subscribe-topic.ts';
+import { subscribeTopicFromSnapshot } from '../subscribe-topic.ts';
+import type { LiveView } from '../snapshot-then-changes.ts';
 import { id, parseInput } from '../input.ts';
 import { toSkillGroup } from './skill-groups.ts';
 
@@ -100,6 +101,13 @@ export async function queuePosition(ctx: KefuContext, p: InstancePrincipal, cont
   return { contactId, position, estimatedWaitSeconds: Math.round(Math.ceil(position / serving) * handle), status: row.status };
 }
 
+/**
+ * The monitors are computed afresh from the read models for each message (the message only says that
+ * something changed), so their current state is one message at the start; a change racing it computes the
+ * same view again, which is what the subscriber has anyway.
+ */
+const recomputedView = (): LiveView<unknown> => ({ read: async () => [{ snapshot: true }], admit: () => true });
+
 export const monitoringResolvers = {
   Query: {
     async skillGroupMonitor(_: unknown, args: unknown, ctx: KefuContext) {
@@ -119,11 +127,15 @@ export const monitoringResolvers = {
     skillGroupMonitorChanged: {
       subscribe: withFilter(
         (_: unknown, args: { skillGroupId?: string | null }, ctx: KefuContext) =>
-          subscribeTopic(ctx, (p) => {
-            requireMonitor(p);
-            parseInput(z.object({ skillGroupId: id.nullish() }), args, '');
-            return queuesTopic(p.instanceId);
-          }),
+          subscribeTopicFromSnapshot(
+            ctx,
+            (p) => {
+              requireMonitor(p);
+              parseInput(z.object({ skillGroupId: id.nullish() }), args, '');
+              return queuesTopic(p.instanceId);
+            },
+            recomputedView,
+          ),
         () => true,
       ),
       resolve: (_: unknown, args: { skillGroupId?: string | null }, ctx: KefuContext) =>
@@ -132,11 +144,15 @@ export const monitoringResolvers = {
     queuePositionChanged: {
       subscribe: withFilter(
         (_: unknown, args: { contactId: string }, ctx: KefuContext) =>
-          subscribeTopic(ctx, (p) => {
-            requireMonitor(p);
-            parseInput(z.object({ contactId: id }), args, '');
-            return queuesTopic(p.instanceId);
-          }),
+          subscribeTopicFromSnapshot(
+            ctx,
+            (p) => {
+              requireMonitor(p);
+              parseInput(z.object({ contactId: id }), args, '');
+              return queuesTopic(p.instanceId);
+            },
+            recomputedView,
+          ),
         () => true,
       ),
       resolve: (_: unknown, args: { contactId: string }, ctx: KefuContext) => queuePosition(ctx, ctx.principal as InstancePrincipal, args.contactId),

@@ -1,0 +1,105 @@
+// A live view starts with the current state, then changes, so a client that (re)connects misses nothing.
+// The order of work closes the gaps: the bus subscription is live first, then the read model is read, so
+// every change committed after the read arrives on the bus. What arrived before the read began was
+// committed before it (projections publish after commit) and is already in the snapshot: dropped. What
+// arrives while the read runs may or may not be in it: held, and passed after the snapshot through the
+// view's `admit`, which drops what the subscriber already has (an offer sent twice, a state unchanged).
+
+export interface LiveView<T> {
+  /** The current state, as messages of the live stream. */
+  read(): Promise<T[]>;
+  /** Whether a message adds anything for this subscriber; called in order for the snapshot, then for live messages. */
+  admit(message: T): boolean;
+}
+
+export function snapshotThenChanges<T>(live: AsyncIterable<T>, view: LiveView<T>): AsyncIterableIterator<T> {
+  const source = live[Symbol.asyncIterator]();
+  const ready: T[] = [];
+  /** Live messages that came while the snapshot was read; null once it was sent. */
+  let held: T[] | null = [];
+  let readStarted = false;
+  let end: { error?: unknown } | null = null;
+  let wake: (() => void) | null = null;
+  const notify = () => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  const offer = (message: T) => {
+    if (view.admit(message)) ready.push(message);
+  };
+
+  void (async () => {
+    try {
+      for (;;) {
+        const r = await source.next();
+        if (r.done) break;
+        if (!readStarted) continue;
+        if (held) held.push(r.value);
+        else offer(r.value);
+        notify();
+      }
+      end ??= {};
+    } catch (error) {
+      end ??= { error };
+    }
+    notify();
+  })();
+
+  void (async () => {
+    // One turn of the event loop lets the pump above take (and drop) what the bus delivered already.
+    await new Promise((resolve) => setImmediate(resolve));
+    readStarted = true;
+    try {
+      const snapshot = await view.read();
+      for (const message of snapshot) offer(message);
+      for (const message of held ?? []) offer(message);
+      held = null;
+    } catch (error) {
+      end ??= { error };
+      void source.return?.();
+    }
+    notify();
+  })();
+
+  return {
+    async next(): Promise<IteratorResult<T>> {
+      for (;;) {
+        // Changes wait for the snapshot; an end (the subscription closed) does not.
+        if (held === null && ready.length > 0) return { value: ready.shift()!, done: false };
+        if (end) {
+          if (end.error !== undefined) throw end.error;
+          return { value: undefined, done: true };
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    },
+    async return(): Promise<IteratorResult<T>> {
+      end ??= {};
+      await source.return?.();
+      notify();
+      return { value: undefined, done: true };
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
+
+/**
+ * `admit` for views whose messages each carry one thing's whole state: a state is sent unless the subscriber
+ * has exactly it already (the snapshot's row and the change that wrote it are one state). Compared with keys
+ * sorted, since a row read back from jsonb columns orders its keys its own way.
+ */
+export function unlessAlreadySent<T>(keyOf: (message: T) => string): (message: T) => boolean {
+  const sent = new Map<string, string>();
+  return (message) => {
+    const key = keyOf(message);
+    const state = JSON.stringify(message, (_, v: unknown) =>
+      v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+    );
+    if (sent.get(key) === state) return false;
+    sent.set(key, state);
+    return true;
+  };
+}
