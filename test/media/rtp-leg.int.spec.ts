@@ -149,6 +149,34 @@ describe.each(engines)('media engine legs (%s)', (_name, make) => {
     }
   });
 
+  it('counts each dropped packet by reason: before the SDP, a payload type not listed, a wrong source', async () => {
+    const audio = (payloadType: number, sequenceNumber: number) =>
+      serializeRtpPacket({ marker: false, payloadType, sequenceNumber, timestamp: sequenceNumber * 160, ssrc: 5, payload: new Uint8Array(160).fill(0xff) });
+    await peer.send(leg.local, audio(0, 1)); // before setRemote: the leg cannot know what it is
+    await until(() => {
+      void syncStats(engine);
+      return leg.stats().packetsBeforeNegotiation === 1;
+    }, 3000, 'a packet before negotiation');
+    leg.setRemote(peer.endpoint, 'PCMU', 0, 101, [{ codec: 'PCMA', payloadType: 8 }]);
+    for (const [i, payloadType] of [0, 8, 101, 9, 18, 9].entries()) await peer.send(leg.local, audio(payloadType, 2 + i));
+    const other = await RtpPeer.open();
+    try {
+      await other.send(leg.local, audio(0, 50));
+      await other.send(leg.local, Uint8Array.of(0x80));
+      await until(() => {
+        void syncStats(engine);
+        const s = leg.stats();
+        return s.packetsIn === 3 && s.packetsUnknownPayloadType === 3 && s.packetsIgnored === 2;
+      }, 3000, 'every packet counted');
+    } finally {
+      await other.close();
+    }
+    // PCMU, the PCMA also listed, and telephone-event are taken; G.722 and G.729 (never listed) are not. The
+    // leg latched to `peer` before the stranger's packets came, so both are from the wrong source (malformed
+    // or not: a stranger's datagram is not looked at).
+    expect(leg.stats()).toMatchObject({ packetsIn: 3, packetsBeforeNegotiation: 1, packetsUnknownPayloadType: 3, packetsIgnored: 2, packetsMalformed: 0 });
+  });
+
   it('sends a DTMF key press as RFC 4733 packets ending with three end packets', async () => {
     leg.setRemote(peer.endpoint, 'PCMU', 0, 101);
     await leg.sendDtmf!('7', 100);
