@@ -111,7 +111,7 @@ export class SipTransport {
     if (this.stopped) return;
     const fail = (err: Error) => {
       if (onError) onError(err);
-      else this.options.logger.info({ err, to: hop, callId: message.headers['call-id'] }, 'sip send failed');
+      else this.options.logger.info({ error: err.message, to: hop, callId: message.headers['call-id'] }, 'sip send failed');
     };
     if (!validHop(hop)) return fail(new Error(`cannot send to ${String(hop.address)} port ${String(hop.port)}`));
     try {
