@@ -35,7 +35,7 @@ export const dateTimeScalar = new GraphQLScalarType({
 
 function storableJson(v: unknown): unknown {
   // Nesting is bounded before anything walks the value recursively (zod, JSON.stringify).
-  const bad = findUnstorableValue(v, maxValueDepth);
+  const bad = findUnstorableValue(v, { maxDepth: maxValueDepth, timestamps: false });
   if (bad) throw new ScalarValueError(bad.problem, bad.path);
   return v;
 }

@@ -11,7 +11,8 @@ type Resolver = (root: unknown, args: Record<string, unknown>, ...rest: unknown[
 const maxArgumentDepth = maxValueDepth + 8;
 
 export function checkStorableArguments(args: Record<string, unknown> | undefined): void {
-  const bad = args ? findUnstorableValue(args, maxArgumentDepth) : null;
+  // Dates arrive as Date objects (the DateTime scalar); a string argument is text, whatever it looks like.
+  const bad = args ? findUnstorableValue(args, { maxDepth: maxArgumentDepth, timestamps: false }) : null;
   if (bad) throw new ValidationError(pathToField(bad.path), bad.problem);
 }
 

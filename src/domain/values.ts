@@ -134,8 +134,11 @@ export function expiry(now: Date | string) {
   return dateTime.refine((d) => d.getTime() <= latest.getTime(), `at most ${maxExpiryYears} years from now`);
 }
 
-/** Strings that look like a timestamp as JavaScript writes one, including the extended "+010000-…" years. */
-const timestampLike = /^(?:[+-]\d{6}|\d{4})-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)$/;
+/**
+ * Strings exactly as Date.prototype.toISOString writes them, including its extended "+010000-…" years:
+ * how events hold timestamps, and what projections cast to timestamptz.
+ */
+const jsTimestamp = /^(?:[+-]\d{6}|\d{4})-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 // ---------------------------------------------------------------------------------------------------
 // Page cursors
@@ -152,6 +155,17 @@ export const cursorPosition = z.tuple([dateTimeText, id]);
 /** Deepest nesting of arrays and objects accepted in an event's data or a JSON input (flow documents need ~8). */
 export const maxValueDepth = 32;
 
+export interface FindUnstorableOptions {
+  /** Deepest nesting of arrays and objects; maxValueDepth by default. */
+  maxDepth?: number;
+  /**
+   * Also refuse strings written as Date.prototype.toISOString writes a timestamp when their date is outside
+   * 0001-9999 (true by default: events hold timestamps as such strings). Inputs where any string is just
+   * text (arguments, JSON documents) turn it off.
+   */
+  timestamps?: boolean;
+}
+
 export interface ValueProblem {
   /** Where in the value: keys and indexes from the top. */
   path: (string | number)[];
@@ -160,15 +174,16 @@ export interface ValueProblem {
 
 /**
  * The first thing in a JSON-like value that a store cannot hold, or null: unstorable text (values and
- * keys), a timestamp-like string or a Date outside the stores' range, a number that is not finite, a
- * bigint, symbol or function, or nesting deeper than maxDepth. Iterative, so a deep value cannot exhaust
- * the stack.
+ * keys), a timestamp string or a Date outside the stores' range, a number that is not finite, a bigint,
+ * symbol or function, or nesting deeper than maxDepth. Iterative, so a deep value cannot exhaust the stack.
  */
-export function findUnstorableValue(value: unknown, maxDepth = maxValueDepth): ValueProblem | null {
+export function findUnstorableValue(value: unknown, options: FindUnstorableOptions = {}): ValueProblem | null {
+  const maxDepth = options.maxDepth ?? maxValueDepth;
+  const timestamps = options.timestamps ?? true;
   const stack: { value: unknown; path: (string | number)[] }[] = [{ value, path: [] }];
   while (stack.length > 0) {
     const { value: v, path } = stack.pop()!;
-    const problem = scalarProblem(v);
+    const problem = scalarProblem(v, timestamps);
     if (problem) return { path, problem };
     if (v === null || typeof v !== 'object' || v instanceof Date) continue;
     if (path.length >= maxDepth) return { path, problem: `nested more than ${maxDepth} deep` };
@@ -187,13 +202,13 @@ export function findUnstorableValue(value: unknown, maxDepth = maxValueDepth): V
   return null;
 }
 
-function scalarProblem(v: unknown): string | null {
+function scalarProblem(v: unknown, timestamps: boolean): string | null {
   switch (typeof v) {
     case 'string': {
       const problem = textProblem(v);
       if (problem) return problem;
-      if (!timestampLike.test(v)) return null;
-      // A timestamp JavaScript cannot read is just text; one it reads must be in range (projections cast it).
+      if (!timestamps || !jsTimestamp.test(v)) return null;
+      // One JavaScript cannot read (month 13) is just text; one it reads must be in range (projections cast it).
       const d = new Date(v);
       return Number.isNaN(d.getTime()) ? null : dateTimeProblem(d);
     }
