@@ -151,7 +151,8 @@ describe('skill-group routing options', () => {
   });
 
   it("ends a chat after the agent's last message when the customer does not reply (OL-8), and keeps its messages", async () => {
-    const s = await setup({ channel: 'ONLINE', strategy: 'SATURATION', maxConcurrency: 3, autoAccept: true, chatIdleEndSeconds: 2 });
+    const chatIdleEndSeconds = 2;
+    const s = await setup({ channel: 'ONLINE', strategy: 'SATURATION', maxConcurrency: 3, autoAccept: true, chatIdleEndSeconds });
     const ann = s.agents[0]!;
     await s.available(ann.token);
     const c = await s.create('visitor-9', 'ONLINE');
@@ -162,7 +163,7 @@ describe('skill-group routing options', () => {
     await new Promise((r) => setTimeout(r, 2500));
     expect((await s.read(c.id)).status).toBe('CONNECTED'); // the customer had the last word
     await send(ann.token, 'It ships today.');
-    const ended = await until(() => s.read(c.id), (x) => x.status === 'ENDED', 10_000);
+    const ended = await until(() => s.read(c.id), (x) => x.status === 'ENDED', chatIdleEndSeconds * 1000 + 30_000);
     expect(ended.endReason).toBe('customerIdle');
     const transcript = await t.ok<{ contact: { endedBy: string; messages: { sender: string; text: string; agent: { id: string } | null }[] } }>(
       s.adminKey,
