@@ -7,7 +7,7 @@ function feed(r: RtpReception, sequences: number[], o: { ssrc?: number; arrivals
   sequences.forEach((sequence, i) => {
     const arrival = o.arrivals?.[i] ?? i * 20;
     r.packet(sequence, o.ssrc ?? 1);
-    r.audio(((o.firstTimestamp ?? 0) + (sequence - sequences[0]!) * 160) >>> 0, arrival, 1_000_000 + arrival);
+    r.audio(((o.firstTimestamp ?? 0) + (sequence - sequences[0]!) * 160) >>> 0, 1_000_000 + arrival);
   });
 }
 
@@ -60,9 +60,9 @@ describe('RTP reception figures', () => {
     const r = new RtpReception();
     r.connected(0);
     r.packet(1, 1);
-    r.audio(0, 0, 500); // 0.5 s after the bridge: not a gap
+    r.audio(0, 500); // 0.5 s after the bridge: not a gap
     r.packet(2, 1);
-    r.audio(160, 20, 2500); // 2 s without audio
+    r.audio(160, 2500); // 2 s without audio
     expect(r.silentMsAt(2500)).toBe(2000);
     expect(r.silentMsAt(3000)).toBe(2000); // 0.5 s into a new stretch: not yet a gap
     expect(r.silentMsAt(4000)).toBe(3500); // the stretch in progress counts once it is one

@@ -39,14 +39,17 @@ export class RtpReception {
     this.received++;
   }
 
-  /** An accepted audio packet: `arrivalMs` from a monotonic clock (performance.now()), `now` from Date.now(). */
-  audio(timestamp: number, arrivalMs: number, now: number): void {
+  /**
+   * An accepted audio packet that arrived at `now` (Date.now(), which the leg reads anyway: a second clock read
+   * per packet cost more than all of this, and a millisecond is fine enough for jitter reported in ms).
+   */
+  audio(timestamp: number, now: number): void {
     if (this.lastArrival !== null) {
       // D(i-1, i) = (Rj - Ri) - (Sj - Si), with the RTP timestamps' wrap-around taken as a signed 32-bit step.
-      const d = (arrivalMs - this.lastArrival) * SAMPLES_PER_MS - ((timestamp - this.lastTimestamp) | 0);
+      const d = (now - this.lastArrival) * SAMPLES_PER_MS - ((timestamp - this.lastTimestamp) | 0);
       this.jitter += (Math.abs(d) - this.jitter) / 16;
     }
-    this.lastArrival = arrivalMs;
+    this.lastArrival = now;
     this.lastTimestamp = timestamp;
     this.lastAudioAt = now;
     if (this.silenceFrom !== null) {

@@ -321,7 +321,7 @@ export class UdpRtpLeg implements RtpLeg, FrameSink {
       this.bridgeSink?.(packet, start, end, true, this.codec!);
       return;
     }
-    this.reception.audio(readUint32(packet, 4), performance.now(), now);
+    this.reception.audio(readUint32(packet, 4), now);
     this.bridgeSink?.(packet, start, end, false, codec);
   }
 
