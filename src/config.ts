@@ -44,7 +44,13 @@ export const configSchema = z.object({
    * A connected call from whose side (customer or agent) no audio came for this many seconds raises
    * CallMediaSilent on the contact and a warning in the log (one-way audio, a dead carrier leg); 0 turns it off.
    */
-  KEFU_SILENCE_ALERT_SECONDS: z.coerce.number().int('must be a whole number').min(0, 'must be 0 to 3600').max(3600, 'must be 0 to 3600').default(30),
+  KEFU_SILENCE_ALERT_SECONDS: z.coerce
+    .number()
+    .int('must be a whole number')
+    .max(3600, 'must be 0 (off) or 3 to 3600')
+    // Media threads report leg counters once a second: a shorter alert would take a late report for silence.
+    .refine((v) => v === 0 || v >= 3, 'must be 0 (off) or 3 to 3600')
+    .default(30),
   /** This SIP node's name; a restart ends the calls the node held (keep it stable per node). */
   KEFU_NODE_ID: z.string().trim().min(1, 'must not be empty').max(100, 'at most 100 characters').optional(),
   /** The SIP digest realm; agents' and trunks' HA1 = md5(username:realm:password) depend on it, so changing it invalidates them. */

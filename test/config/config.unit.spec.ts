@@ -28,6 +28,9 @@ describe('configuration', () => {
     ['KEFU_OPERATOR_TOKEN', 'short', /KEFU_OPERATOR_TOKEN: must be at least 16 characters/],
     ['KEFU_MEDIA_THREADS', 'many', /KEFU_MEDIA_THREADS: must be 0 to 16 or auto/],
     ['KEFU_MEDIA_THREADS', '17', /KEFU_MEDIA_THREADS: must be 0 to 16 or auto/],
+    ['KEFU_SILENCE_ALERT_SECONDS', '2', /KEFU_SILENCE_ALERT_SECONDS: must be 0 \(off\) or 3 to 3600/],
+    ['KEFU_SILENCE_ALERT_SECONDS', '-1', /KEFU_SILENCE_ALERT_SECONDS: must be 0 \(off\) or 3 to 3600/],
+    ['KEFU_SILENCE_ALERT_SECONDS', '3601', /KEFU_SILENCE_ALERT_SECONDS: must be 0 \(off\) or 3 to 3600/],
   ])('stops on a wrong %s with a message naming it', (key, value, message) => {
     expect(() => loadConfig({ [key]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [key]: value })).toThrow(message);
@@ -39,6 +42,12 @@ describe('configuration', () => {
     expect(loadConfig({ KEFU_MEDIA_THREADS: '3' }).KEFU_MEDIA_THREADS).toBe(3);
     expect(mediaThreads(2)).toBe(2);
     expect(mediaThreads('auto')).toBe(Math.max(1, Math.min(4, availableParallelism() - 1)));
+  });
+
+  it('alerts on a call silent for 30 s unless told otherwise; 0 turns the alert off', () => {
+    expect(loadConfig({}).KEFU_SILENCE_ALERT_SECONDS).toBe(30);
+    expect(loadConfig({ KEFU_SILENCE_ALERT_SECONDS: '0' }).KEFU_SILENCE_ALERT_SECONDS).toBe(0);
+    expect(loadConfig({ KEFU_SILENCE_ALERT_SECONDS: '5' }).KEFU_SILENCE_ALERT_SECONDS).toBe(5);
   });
 
   it('never prints a secret setting back', () => {
