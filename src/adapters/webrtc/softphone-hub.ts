@@ -177,12 +177,17 @@ export class SoftphoneHub {
   }
 
   /**
-   * The agent's call events, as a subscription reads them. Returning the iterator (the subscription closed)
+   * The agent's call events, as a subscription reads them: first each call on their softphone as it is now
+   * (a browser that reloads while a call rings still sees it ring), then what happens. Both come from this
+   * process and this tick, so nothing falls between them. Returning the iterator (the subscription closed)
    * starts the grace period when it was the agent's last one.
    */
   subscribe(agent: AgentKey): AsyncIterableIterator<SoftphoneCallEvent> {
     const k = key(agent);
-    const queue: SoftphoneCallEvent[] = [];
+    const at = this.now();
+    const queue: SoftphoneCallEvent[] = [...(this.softphones.get(k)?.calls.values() ?? [])]
+      .filter((call) => call.state !== 'ENDED')
+      .map((call) => ({ callId: call.callId, state: call.state, contactId: call.contactId, callerId: call.callerId, callerName: call.callerName, reason: null, at }));
     let wake: ((r: IteratorResult<SoftphoneCallEvent>) => void) | null = null;
     let open = true;
     const feed: Feed = {
