@@ -145,6 +145,24 @@ describe('outbound calls through the trunk: the agent\'s leg first, then the cus
     const wav = analyseWav(`${t.recordingsDir}/${s.instanceId}/${record.recording!.id}.wav`);
     expect(wav.channels).toBe(2);
     expect(Math.abs(wav.seconds - (Date.parse(record.endedAt!) - Date.parse(record.acceptedAt!)) / 1000)).toBeLessThan(1.5);
+    // Both legs' media figures are on the record once the call is freed (issue 9). Both SIPp ends only echo,
+    // so no audio ever flows: each leg counts its ~4 s of talk as silence.
+    const media = await until(
+      async () =>
+        (
+          await t.ok<{ callRecord: { customerMedia: { packetsReceived: number; silentSeconds: number } | null; legs: { media: { packetsReceived: number; silentSeconds: number } | null }[] } }>(
+            s.adminKey,
+            'query($id: ID!) { callRecord(contactId: $id) { customerMedia { packetsReceived silentSeconds } legs { media { packetsReceived silentSeconds } } } }',
+            { id: started.startCall.contactId },
+          )
+        ).callRecord,
+      (r) => r.customerMedia !== null && r.legs[0]?.media != null,
+      20_000,
+    );
+    for (const figures of [media.customerMedia!, media.legs[0]!.media!]) {
+      expect(figures.packetsReceived).toBe(0);
+      expect(figures.silentSeconds).toBeGreaterThanOrEqual(2);
+    }
 
     // The contact is the agent's outbound PHONE contact, ended; the agent is free again.
     const contact = await t.ok<{ contact: { direction: string; channel: string; status: string } }>(s.adminKey, 'query($id: ID!) { contact(id: $id) { direction channel status } }', {
