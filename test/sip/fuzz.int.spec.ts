@@ -1,8 +1,10 @@
 // Fuzzing Kefu's SIP port as an attacker would: thousands of random and mutated requests and responses
 // (INVITE, REGISTER, OPTIONS, BYE, CANCEL, ACK, INFO, REFER; bad Via ports and hosts, NUL bytes, invalid
 // UTF-8, huge and many headers, bad Content-Length, truncations, random bytes) over UDP and TCP against a
-// Kefu child process. Afterwards the process is alive, its memory bounded, nothing was answered 500 or
-// logged as an error, and a normal call still works. KEFU_FUZZ_SEED=<n> replays a run.
+// Kefu child process, and in-dialog requests into calls Kefu answered. Afterwards the process is alive,
+// its memory bounded, nothing was answered 500 or logged as an error, and a normal call still works.
+// KEFU_FUZZ_SEED=<n> replays a run (KEFU_FUZZ_MESSAGES, KEFU_FUZZ_BUDGET_MS and KEFU_FUZZ_BOUND, the share
+// of INVITEs to a bound number, change its size; KEFU_FUZZ_DEBUG=1 prints Kefu's last info lines).
 import { randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -20,7 +22,7 @@ const SIP_PORT = 27060;
 const operatorToken = 'sip-fuzz-operator-token-0123456789';
 /** Bounded in count and time, whichever ends first. */
 const MAX_MESSAGES = Number(process.env.KEFU_FUZZ_MESSAGES ?? 12_000);
-const BUDGET_MS = Number(process.env.KEFU_FUZZ_BUDGET_MS ?? 20_000);
+const BUDGET_MS = Number(process.env.KEFU_FUZZ_BUDGET_MS ?? 15_000);
 /** Messages sent between two round trips that prove Kefu still answers (and pace the sender to Kefu). */
 const BATCH = 40;
 /**
@@ -30,6 +32,8 @@ const BATCH = 40;
  * to 64 KB, as before the fix) would be several hundred MB.
  */
 const MAX_RSS_GROWTH_MB = 200;
+/** Calls the fuzzer confirms with an ACK (the others time out without one). */
+const MAX_CONFIRMED_CALLS = 15;
 /** A number no flow is bound to: INVITEs to it go as far as the directory (404). */
 const UNBOUND = '+869990001';
 
@@ -219,6 +223,60 @@ function fuzzMessage(n: number, via: { hostPort: string; transport: 'UDP' | 'TCP
   return { bytes: Buffer.from(message, 'latin1').subarray(0, 65_000), kind };
 }
 
+/** A dialog Kefu opened by answering one of the fuzzer's INVITE_BOUND calls over UDP (learnt from its 200 OK). */
+interface KnownDialog {
+  callId: string;
+  from: string;
+  to: string;
+  inviteCseq: number;
+  cseq: number;
+}
+
+/** A dialog that answers the 200 OK: the call is confirmed, and a re-INVITE or INFO reaches the call's handlers. */
+function ackFor(dialog: KnownDialog, via: string, n: number): string {
+  return [
+    `ACK sip:${NUMBER}@127.0.0.1:${SIP_PORT} SIP/2.0`,
+    `Via: SIP/2.0/UDP ${via};branch=z9hG4bK-ack-${n};rport`,
+    dialog.from,
+    dialog.to,
+    `Call-ID: ${dialog.callId}`,
+    `CSeq: ${dialog.inviteCseq} ACK`,
+    'Max-Forwards: 70',
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+}
+
+/** An in-dialog request for a call Kefu answered, head-mutated like the others (bodies stay, so media stays on 127.0.0.1). */
+function inDialogMessage(dialog: KnownDialog, n: number, via: string, d: Dice): { message: string; method: string } {
+  const method = d.pick(['BYE', 'INFO', 'INFO', 'INFO', 'INVITE', 'INVITE', 'REFER', 'OPTIONS', 'ACK', 'UPDATE', 'CANCEL', 'PRACK']);
+  dialog.cseq += d.chance(0.1) ? -1 : 1;
+  const headers = [
+    `Via: SIP/2.0/UDP ${via};branch=z9hG4bK-dialog-${n};rport`,
+    dialog.from,
+    dialog.to,
+    `Call-ID: ${dialog.callId}`,
+    `CSeq: ${method === 'ACK' ? dialog.inviteCseq : dialog.cseq} ${method}`,
+    `Contact: <sip:fuzz@${via}>`,
+    'Max-Forwards: 70',
+  ];
+  let body = '';
+  if (method === 'INFO') {
+    const dtmf = d.chance(0.5);
+    headers.push(`Content-Type: ${dtmf ? 'application/dtmf-relay' : d.pick(['application/dtmf', 'text/plain', 'application/sdp'])}`);
+    body = dtmf ? `Signal=${d.pick(['1', '#', '*', 'A', 'x', '', '1'.repeat(200), '\0'])}\r\nDuration=${d.pick(['160', '-1', 'abc', '99999999999'])}\r\n` : d.pick(['5', '', 'Signal=', d.bytes(d.int(200))]);
+  } else if (method === 'INVITE') {
+    headers.push('Content-Type: application/sdp');
+    body = ['v=0', 'o=fuzz 1 2 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio 9 RTP/AVP ${d.pick(['8 0 101', '0', '18', '8'])}`, d.pick(['a=sendonly', 'a=inactive', 'a=sendrecv', '']), ''].join('\r\n');
+  } else if (method === 'REFER') {
+    headers.push(`Refer-To: ${d.pick(['<sip:agent1@127.0.0.1>', '<sip:13800000009@127.0.0.1?Replaces=abc%3Bto-tag%3D1>', '<>', 'garbage', '<sip:%00@127.0.0.1>', '<tel:+1>'])}`);
+  }
+  let message = `${method} sip:fuzz@127.0.0.1:${SIP_PORT} SIP/2.0\r\n${headers.join('\r\n')}\r\nContent-Length: ${Buffer.byteLength(body, 'latin1')}\r\n\r\n`;
+  for (let i = d.int(3); i > 0; i--) message = mutations[d.pick(headOnly)]!(message, d).replace(/(\r\n)*$/, '\r\n\r\n');
+  return { message: message + body, method };
+}
+
 function rssMb(pid: number): number {
   const line = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return line ? Number(line[1]) / 1024 : NaN;
@@ -266,8 +324,34 @@ describe('SIP fuzzing', () => {
     const countStatuses = (text: string) => {
       for (const m of text.matchAll(/^SIP\/2\.0 (\d{3}) /gm)) statuses.set(Number(m[1]), (statuses.get(Number(m[1])) ?? 0) + 1);
     };
+    // Dialogs of answered calls, and a dice of their own: replies depend on timing and Kefu's random tags,
+    // and must not shift the main sequence, which a seed replays exactly.
+    const dialogs: KnownDialog[] = [];
+    const dialogDice = new Dice(seed ^ 0x5bd1e995);
+    const toAck: KnownDialog[] = [];
+    let acked = 0;
+    const learnDialog = (text: string) => {
+      if (!/^SIP\/2\.0 200 /.test(text)) return;
+      const cseq = /^CSeq: (\d+) INVITE$/m.exec(text);
+      const callId = /^Call-ID: (fuzz-\d+@127\.0\.0\.1)$/m.exec(text);
+      const to = /^To: .*;tag=.*$/m.exec(text);
+      const from = /^From: .*$/m.exec(text);
+      if (!cseq || !callId || !to || !from || dialogs.some((k) => k.callId === callId[1])) return;
+      const dialog = { callId: callId[1]!, from: from[0], to: to[0], inviteCseq: Number(cseq[1]), cseq: Number(cseq[1]) };
+      dialogs.push(dialog);
+      if (dialogs.length > 40) dialogs.shift();
+      // Confirmed calls run the IVR (speech, RTP to port 9): a few are enough, and keep the machine free.
+      if (acked < MAX_CONFIRMED_CALLS && dialogDice.chance(0.5)) {
+        acked++;
+        toAck.push(dialog);
+      }
+    };
     const udp = createSocket('udp4');
-    udp.on('message', (m) => countStatuses(m.toString('latin1')));
+    udp.on('message', (m) => {
+      const text = m.toString('latin1');
+      countStatuses(text);
+      learnDialog(text);
+    });
     await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
     cleanups.push(() => void udp.close());
     const udpVia = { hostPort: `127.0.0.1:${udp.address().port}`, transport: 'UDP' as const };
@@ -330,7 +414,16 @@ describe('SIP fuzzing', () => {
     let sentTcp = 0;
     const started = Date.now();
     while (sent < MAX_MESSAGES && Date.now() - started < BUDGET_MS) {
+      for (const dialog of toAck.splice(0)) udp.send(ackFor(dialog, udpVia.hostPort, sent), SIP_PORT, '127.0.0.1');
       for (let i = 0; i < BATCH; i++) {
+        // Into a call Kefu answered: its dialog's handlers (BYE, INFO DTMF, re-INVITE, REFER).
+        if (d.chance(0.1) && dialogs.length > 0) {
+          const { message, method } = inDialogMessage(dialogDice.pick(dialogs), sent, udpVia.hostPort, dialogDice);
+          kinds.set(`in-dialog ${method}`, (kinds.get(`in-dialog ${method}`) ?? 0) + 1);
+          udp.send(Buffer.from(message, 'latin1'), SIP_PORT, '127.0.0.1');
+          sent++;
+          continue;
+        }
         const overTcp = d.chance(0.3);
         let socket: net.Socket | null = null;
         if (overTcp) socket = await tcpStream();
@@ -352,6 +445,11 @@ describe('SIP fuzzing', () => {
       expect(kefu.child.exitCode, kefu.output().slice(-3000)).toBeNull();
     }
     const seconds = (Date.now() - started) / 1000;
+    // Hang up the calls still up, so that their IVRs do not slow the normal call below.
+    for (const [i, dialog] of dialogs.entries()) {
+      const bye = [`BYE sip:fuzz@127.0.0.1:${SIP_PORT} SIP/2.0`, `Via: SIP/2.0/UDP ${udpVia.hostPort};branch=z9hG4bK-bye-${i};rport`, dialog.from, dialog.to, `Call-ID: ${dialog.callId}`, `CSeq: ${dialog.cseq + 100} BYE`, 'Max-Forwards: 70', 'Content-Length: 0', '', ''];
+      udp.send(bye.join('\r\n'), SIP_PORT, '127.0.0.1');
+    }
     const rssAfter = rssMb(pid);
     console.log(
       `SIP fuzz: ${sent} messages (${sentTcp} over TCP on ${tcpConnections} connections) in ${seconds.toFixed(1)} s = ${Math.round(sent / seconds)} messages/s; ` +

@@ -29,6 +29,8 @@ export interface InboundCall {
   /** The last SDP the caller sent (a re-INVITE with SDP updates it). */
   readonly remoteSdp: string;
   readonly source: SipHop;
+  /** Who ended the call, once it has ended. */
+  readonly endedBy: CallEndedBy | null;
   /** 180 Ringing. */
   ringing(): void;
   /** 200 OK with our SDP; resolves on the ACK, rejects after 32 s without one (then 'ended' fires too). */
@@ -67,6 +69,7 @@ export class SipInboundCall implements InboundCall, DialogRequestHandler {
   remoteSdp: string;
 
   private state: State = 'early';
+  private ender: CallEndedBy | null = null;
   private localSdp: string | null = null;
   private byeAfterAck = false;
   private answered: { resolve: () => void; reject: (err: Error) => void } | null = null;
@@ -104,6 +107,10 @@ export class SipInboundCall implements InboundCall, DialogRequestHandler {
       Math.floor(Math.random() * 10_000),
     );
     stack.addDialog(this.callId, this.dialog.localTag, this, setup.source);
+  }
+
+  get endedBy(): CallEndedBy | null {
+    return this.ender;
   }
 
   on(event: 'ended', listener: (by: CallEndedBy, reason: string) => void): this;
@@ -236,6 +243,7 @@ export class SipInboundCall implements InboundCall, DialogRequestHandler {
   private end(by: 'remote' | 'local', reason: string): void {
     if (this.state === 'ended') return;
     this.state = 'ended';
+    this.ender = by;
     // A BYE waiting for the ACK keeps the 200 going until then.
     if (!this.byeAfterAck) this.dialog.stopRetransmissions();
     setTimeout(() => this.dialog.close(), TIME_WAIT_MS).unref();

@@ -37,9 +37,11 @@ export class PhoneCalls {
     session
       .run()
       .catch(async (err: unknown) => {
-        if (err instanceof CallGoneError) {
-          // The caller hung up (or its connection closed) first: the session's 'ended' listener ends the contact as the customer's hang-up.
-          this.deps.logger.info({ reason: err.message, contactId: session.contactId }, 'caller gone before the call was answered');
+        if (err instanceof CallGoneError || call.endedBy === 'remote') {
+          // The caller hung up (or its connection closed) while the call was being set up, and what came
+          // next failed on the ended call or its closed media leg: an ordinary race, not a fault. The
+          // session's 'ended' listener ends the contact as the customer's hang-up.
+          this.deps.logger.info({ reason: err instanceof Error ? err.message : String(err), contactId: session.contactId }, 'caller gone while the call was set up');
           return;
         }
         this.deps.logger.error({ err, contactId: session.contactId }, 'inbound call failed');
