@@ -33,6 +33,32 @@ import { withStorableArguments } from './storable-arguments.ts';
 
 export const schemaPath = new URL('../../schema.graphql', import.meta.url);
 
+interface WebSocketSend {
+  send: (data: unknown, ...rest: unknown[]) => void;
+}
+
+/**
+ * mercurius answers a graphql-ws frame it cannot start (not JSON, no query text, a syntax error, not a
+ * subscription) with errors that have no code, before any hook runs: each gets BAD_USER_INPUT on its way out.
+ */
+function giveErrorsCodes(socket: WebSocketSend): void {
+  const send = socket.send.bind(socket);
+  socket.send = (data, ...rest) => send(typeof data === 'string' ? withErrorCodes(data) : data, ...rest);
+}
+
+/** A graphql-ws error frame whose errors all carry extensions.code (BAD_USER_INPUT where mercurius gave none). */
+function withErrorCodes(frame: string): string {
+  if (!frame.startsWith('{"type":"error"')) return frame; // mercurius writes the type first
+  try {
+    const message = JSON.parse(frame) as { type?: string; payload?: unknown };
+    if (message.type !== 'error' || !Array.isArray(message.payload)) return frame;
+    const payload = (message.payload as { extensions?: Record<string, unknown> }[]).map((e) => (e?.extensions?.code ? e : { ...e, extensions: { ...e?.extensions, code: 'BAD_USER_INPUT' } }));
+    return JSON.stringify({ ...message, payload });
+  } catch {
+    return frame;
+  }
+}
+
 /** Parses a document, refusing one longer than maxTokens with a clear BAD_USER_INPUT. */
 function parseWithinLimits(source: string, maxTokens: number): void {
   try {
@@ -148,11 +174,11 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
           return false;
         }
       },
-      context: (_socket: unknown, request: { ip?: string }) => ({
-        deps,
-        clientIp: request?.ip ?? '',
-        correlationId: newCorrelationId(),
-      }),
+      context: (socket: unknown, request: { ip?: string }) => {
+        // Called once per connection, at connection_init, with the socket mercurius answers on.
+        giveErrorsCodes(socket as WebSocketSend);
+        return { deps, clientIp: request?.ip ?? '', correlationId: newCorrelationId() };
+      },
     },
     errorFormatter: (execution, context) => {
       const base = mercurius.defaultErrorFormatter(execution, context);

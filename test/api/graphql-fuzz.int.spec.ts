@@ -89,15 +89,19 @@ describe('GraphQL fuzz (postgres)', () => {
     }
     if (stackTrace.test(text)) fail(operation, `stack trace in the answer`, example);
     if (databaseText.test(text)) fail(operation, `database text in the answer: ${text.match(databaseText)?.[0]}`, example);
-    let body: { errors?: { message?: string; extensions?: { code?: string } }[] } | null;
+    type GraphQLErrors = { message?: string; extensions?: { code?: string } }[];
+    let body: { errors?: GraphQLErrors } | null;
     try {
-      body = JSON.parse(text) as typeof body;
+      const parsed = JSON.parse(text) as { errors?: GraphQLErrors; type?: string; payload?: GraphQLErrors } | null;
+      // A graphql-ws error frame carries its errors as the payload.
+      body = parsed?.type === 'error' && Array.isArray(parsed.payload) ? { errors: parsed.payload } : parsed;
     } catch {
       return;
     }
     const outcome = body?.errors?.[0]?.extensions?.code ?? (body?.errors ? 'no code' : body && typeof body === 'object' && 'data' in body ? 'data' : `HTTP ${status}`);
     outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
     for (const error of body?.errors ?? []) {
+      if (!error.extensions?.code) fail(operation, `an error without extensions.code: ${messageShape(error.message ?? '')}`, example);
       if (error.extensions?.code !== 'INTERNAL_SERVER_ERROR') continue;
       // What the server logged meanwhile (with requests in flight together, possibly another's error).
       const cause = logged.find((l) => l.at >= begun)?.error;
@@ -176,8 +180,9 @@ describe('GraphQL fuzz (postgres)', () => {
     const contentTypes = ['application/json', 'multipart/form-data; boundary=x', 'multipart/form-data', 'application/x-www-form-urlencoded', 'text/plain', 'application/graphql', 'audio/wav', 'application/json; charset=latin1'];
     const ranges = ['bytes=0-', 'bytes=-1', 'bytes=5-2', 'bytes=a-b', Array.from({ length: 100 }, (_, i) => `${i}-${i}`).join(','), 'items=0-1', 'bytes=99999999999999999999-'];
     const started = performance.now();
-    const count = 400;
-    for (let i = 0; i < count; i++) {
+    let count = 0;
+    let slowest = { ms: 0, request: '' };
+    for (; count < 400 && performance.now() - started < 8000; count++) {
       const method = random.pick(['GET', 'GET', 'HEAD', 'POST', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']);
       const path = random.pick(paths);
       const headers: Record<string, string> = {};
@@ -187,12 +192,14 @@ describe('GraphQL fuzz (postgres)', () => {
       const hasBody = method !== 'GET' && method !== 'HEAD' && random.chance(0.8);
       if (hasBody) headers['content-type'] = random.pick(contentTypes);
       const body = hasBody ? random.pick(bodies) : undefined;
+      const begun = performance.now();
       const res = await fetch(`${url}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
       const text = await res.text();
+      if (performance.now() - begun > slowest.ms) slowest = { ms: performance.now() - begun, request: `${method} ${path.slice(0, 80)}` };
       inspect(`${method} ${path.slice(0, 60)}`, `${method} ${shorten(path, 200)} ${shorten(headers, 200)} ${shorten(body ?? '', 200)}`, res.status, text);
     }
     const seconds = (performance.now() - started) / 1000;
-    console.log(`HTTP routes fuzz (seed ${seed}): ${count} requests in ${seconds.toFixed(1)} s (${(count / seconds).toFixed(0)}/s)`);
+    console.log(`HTTP routes fuzz (seed ${seed}): ${count} requests in ${seconds.toFixed(1)} s (${(count / seconds).toFixed(0)}/s); slowest ${slowest.ms.toFixed(0)} ms (${slowest.request})`);
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     const report = [...failures.values()].map((f) => `- ${f.key} (${f.count}x; in ${[...f.operations].slice(0, 8).join(', ')})\n    e.g. ${f.example}`).join('\n');
     expect(failures.size, `seed ${seed}: distinct failures\n${report}`).toBe(0);
@@ -318,7 +325,9 @@ describe('GraphQL fuzz (postgres)', () => {
           },
         );
       });
-      const text = JSON.stringify(answers, (_, v: unknown) => (v instanceof Error ? { message: v.message, stack: v.stack } : v));
+      // The client reports a refused subscription as the list of its errors, an event with errors as a result.
+      const errors = answers.flatMap((a) => (Array.isArray(a) ? a : ((a as { errors?: unknown[] }).errors ?? (a instanceof Error ? [a] : []))));
+      const text = JSON.stringify({ errors, answers }, (_, v: unknown) => (v instanceof Error ? { message: v.message, stack: v.stack } : v));
       inspect(`subscription ${field.name}`, `as ${principal} over graphql-ws: ${shorten({ query, variables: generated.variables }, 700)}`, 200, text);
     }
     await Promise.all(clients.map((c) => c.client.dispose()));
@@ -338,18 +347,21 @@ describe('GraphQL fuzz (postgres)', () => {
     const raw = await new Promise<string[]>((resolve, reject) => {
       const socket = new WebSocket(`${url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
       const received: string[] = [];
-      socket.on('message', (data: Buffer) => received.push(data.toString()));
-      socket.on('error', reject);
-      socket.on('open', () => {
-        socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${principals[1]!.token}` } }));
+      socket.on('message', (data: Buffer) => {
+        received.push(data.toString());
+        if (received.length > 1 || !data.toString().includes('connection_ack')) return;
         for (const frame of frames) socket.send(frame);
         setTimeout(() => {
           socket.close();
           resolve(received);
         }, 1500);
       });
+      socket.on('error', reject);
+      socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${principals[1]!.token}` } })));
       socket.on('close', () => resolve(received));
     });
+    expect(raw[0]).toContain('connection_ack');
+    expect(raw.length).toBeGreaterThan(frames.length - 2);
     for (const message of raw) inspect('raw graphql-ws frame', `raw graphql-ws frames ${shorten(frames, 300)}`, 200, message);
 
     // Still healthy, and still answering.
