@@ -21,14 +21,14 @@ import { until } from '../support/until.ts';
 const SIP_PORT = 27060;
 const operatorToken = 'sip-fuzz-operator-token-0123456789';
 /** Bounded in count and time, whichever ends first. */
-const MAX_MESSAGES = Number(process.env.KEFU_FUZZ_MESSAGES ?? 12_000);
-const BUDGET_MS = Number(process.env.KEFU_FUZZ_BUDGET_MS ?? 15_000);
+const MAX_MESSAGES = Number(process.env.KEFU_FUZZ_MESSAGES ?? 10_000);
+const BUDGET_MS = Number(process.env.KEFU_FUZZ_BUDGET_MS ?? 10_000);
 /** Messages sent between two round trips that prove Kefu still answers (and pace the sender to Kefu). */
 const BATCH = 40;
 /**
  * Growth of the Kefu process's resident memory the run may cause. Every answered request keeps a
  * transaction of about 3 KB for 32 s (memory.int.spec.ts, which checks the heap exactly), and V8 grows
- * its heap ahead of collection: 12,000 to 20,000 messages measured 90-115 MB. Keeping each request (up
+ * its heap ahead of collection: 10,000 to 20,000 messages measured 85-115 MB. Keeping each request (up
  * to 64 KB, as before the fix) would be several hundred MB.
  */
 const MAX_RSS_GROWTH_MB = 200;
