@@ -180,26 +180,42 @@ export interface ValueProblem {
 export function findUnstorableValue(value: unknown, options: FindUnstorableOptions = {}): ValueProblem | null {
   const maxDepth = options.maxDepth ?? maxValueDepth;
   const timestamps = options.timestamps ?? true;
-  const stack: { value: unknown; path: (string | number)[] }[] = [{ value, path: [] }];
+  // Each entry links to its parent; a path is built only for the problem found (events are checked on every append).
+  const stack: Visit[] = [{ value, key: null, parent: null, depth: 0 }];
   while (stack.length > 0) {
-    const { value: v, path } = stack.pop()!;
+    const visit = stack.pop()!;
+    const v = visit.value;
     const problem = scalarProblem(v, timestamps);
-    if (problem) return { path, problem };
+    if (problem) return { path: pathOf(visit), problem };
     if (v === null || typeof v !== 'object' || v instanceof Date) continue;
-    if (path.length >= maxDepth) return { path, problem: `nested more than ${maxDepth} deep` };
+    if (visit.depth >= maxDepth) return { path: pathOf(visit), problem: `nested more than ${maxDepth} deep` };
+    const depth = visit.depth + 1;
     if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], path: [...path, i] });
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], key: i, parent: visit, depth });
       continue;
     }
-    const entries = Object.entries(v);
-    for (let i = entries.length - 1; i >= 0; i--) {
-      const [key, child] = entries[i]!;
+    const keys = Object.keys(v);
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const key = keys[i]!;
       const keyProblem = textProblem(key);
-      if (keyProblem) return { path: [...path, key], problem: `its name ${keyProblem}` };
-      stack.push({ value: child, path: [...path, key] });
+      if (keyProblem) return { path: [...pathOf(visit), key], problem: `its name ${keyProblem}` };
+      stack.push({ value: (v as Record<string, unknown>)[key], key, parent: visit, depth });
     }
   }
   return null;
+}
+
+interface Visit {
+  value: unknown;
+  key: string | number | null;
+  parent: Visit | null;
+  depth: number;
+}
+
+function pathOf(visit: Visit): (string | number)[] {
+  const path: (string | number)[] = [];
+  for (let v: Visit | null = visit; v && v.key !== null; v = v.parent) path.push(v.key);
+  return path.reverse();
 }
 
 function scalarProblem(v: unknown, timestamps: boolean): string | null {
