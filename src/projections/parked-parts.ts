@@ -165,23 +165,25 @@ class HeldEventFailed extends Error {
   }
 }
 
-class CheckpointAhead extends Error {}
-
 /**
- * Replays a parked part's held events in order, from the one that failed, in one transaction that also
- * unparks it; the checkpoint's row lock keeps the runner from moving it meanwhile. On a failure nothing is
- * written but the new error. Returns null if the part is not parked.
+ * Replays a parked part's held events in order, from the one that failed, and unparks it in the same
+ * transaction as the last of them; the checkpoint's row lock keeps the runner from moving it meanwhile. On a
+ * failure the part stays parked with the new error. Returns null if the part is not parked.
  */
 export async function retryParkedPart(deps: { store: EventStore; db: ReadModel; projection: Projection; instanceId: string; bus?: Bus }): Promise<RetryOutcome | null> {
   const { store, db, projection, instanceId } = deps;
   const row = await db.selectFrom('kefu_projection_parked_parts').selectAll().where('projection', '=', projection.name).where('instance_id', '=', instanceId).executeTakeFirst();
   if (!row) return null;
-  const held: RecordedEvent[] = [];
+  let held: RecordedEvent[] = [];
   let readTo: Position | null = row.resume_after ? positionFromString(row.resume_after) : null;
-  // Events are read before the transaction (on PGlite, the store's reads wait for it to end); if the runner
-  // moved past what was read in between, read on and try again.
-  for (let attempt = 0; attempt < 20; attempt++) {
-    for (;;) {
+  let appliedEvents = 0;
+  // Events are read before each transaction (on PGlite the store's reads wait for it to end), up to the head
+  // as it was when reading began, so that live appends cannot keep the read going. If the runner has moved
+  // past what was read by the time the transaction holds the checkpoint, what was read is applied and the
+  // part stays parked from there; the next round reads on.
+  for (let round = 0; round < 50; round++) {
+    const head = await store.headPosition();
+    while (head && (readTo === null || comparePositions(readTo, head) < 0)) {
       const page = await store.readAll({ after: readTo, maxCount: 1000 });
       if (page.length === 0) break;
       for (const e of page) if (projection.eventTypes.has(e.type) && instanceOfEvent(e) === instanceId) held.push(e);
@@ -189,12 +191,13 @@ export async function retryParkedPart(deps: { store: EventStore; db: ReadModel; 
     }
     const messages: { topic: string; message: unknown }[] = [];
     try {
-      const applied = await db.transaction().execute(async (trx) => {
+      const outcome = await db.transaction().execute(async (trx) => {
         const { rows } = await sql<{ position: string | null }>`SELECT position FROM kefu_projection_checkpoints WHERE name = ${projection.name} FOR UPDATE`.execute(trx);
         const checkpoint = rows[0]?.position ? positionFromString(rows[0].position) : null;
-        if (checkpoint && (readTo === null || comparePositions(checkpoint, readTo) > 0)) throw new CheckpointAhead();
-        // Events after the checkpoint were not held: the runner applies them once the part is unparked.
-        const due = checkpoint ? held.filter((e) => comparePositions(e.position, checkpoint) <= 0) : [];
+        const ahead = checkpoint !== null && (readTo === null || comparePositions(checkpoint, readTo) > 0);
+        // The runner held the instance's events up to its checkpoint; those after it it applies once unparked.
+        const upTo = ahead ? readTo : checkpoint;
+        const due = upTo ? held.filter((e) => comparePositions(e.position, upTo) <= 0) : [];
         const sink = { publish: (topic: string, message: unknown) => messages.push({ topic, message }) };
         for (const event of due) {
           try {
@@ -204,18 +207,29 @@ export async function retryParkedPart(deps: { store: EventStore; db: ReadModel; 
             throw new HeldEventFailed(event, err);
           }
         }
+        if (ahead) {
+          await trx
+            .updateTable('kefu_projection_parked_parts')
+            .set({ resume_after: readTo ? positionToString(readTo) : null })
+            .where('projection', '=', projection.name)
+            .where('instance_id', '=', instanceId)
+            .execute();
+          return { due: due.length, resumed: false };
+        }
         await trx
           .updateTable('kefu_projection_checkpoints')
           .set({ parked_instances: sql<string[]>`array_remove(parked_instances, ${instanceId})` })
           .where('name', '=', projection.name)
           .execute();
         await trx.deleteFrom('kefu_projection_parked_parts').where('projection', '=', projection.name).where('instance_id', '=', instanceId).execute();
-        return due.length;
+        return { due: due.length, resumed: true };
       });
       if (deps.bus) await Promise.all(messages.map((m) => deps.bus!.publish(m.topic, m.message).catch(() => undefined)));
-      return { resumed: true, appliedEvents: applied };
+      appliedEvents += outcome.due;
+      if (outcome.resumed) return { resumed: true, appliedEvents };
+      row.resume_after = readTo ? positionToString(readTo) : null;
+      held = held.slice(outcome.due);
     } catch (err) {
-      if (err instanceof CheckpointAhead) continue;
       if (!(err instanceof HeldEventFailed) || isTransientFailure(err.failure)) throw err instanceof HeldEventFailed ? err.failure : err;
       const failed = {
         event_position: positionToString(err.event.position),
@@ -229,5 +243,5 @@ export async function retryParkedPart(deps: { store: EventStore; db: ReadModel; 
       return { resumed: false, part: toParkedPart({ ...row, ...failed }) };
     }
   }
-  throw new Error(`The ${projection.name} projection moved on during each of 20 retries of the part of ${instanceId}; try again`);
+  throw new Error(`The ${projection.name} projection moved on faster than 50 rounds of the retry of the part of ${instanceId} could follow; try again`);
 }

@@ -221,6 +221,8 @@ interface Running {
   lease: Lease;
   subscription: Subscription | null;
   position: Position | null;
+  /** Set once a batch failed or the lease was lost: events still delivered must not be applied after a gap. */
+  halted?: boolean;
 }
 
 export class ProjectionRunner {
@@ -340,6 +342,7 @@ export class ProjectionRunner {
   }
 
   private async restart(r: Running, why: string): Promise<void> {
+    r.halted = true;
     if (this.stopped || this.running.get(r.projection.name) !== r) return;
     this.deps.logger.warn({ projection: r.projection.name, why }, 'projection restarting');
     this.running.delete(r.projection.name);
@@ -368,6 +371,8 @@ export class ProjectionRunner {
       if (timer) clearTimeout(timer);
       timer = null;
       flushing = flushing.then(async () => {
+        // After a failed batch, later ones would skip its events: the restart reads them again instead.
+        if (r.halted) buffer = [];
         if (buffer.length === 0) return;
         const events = buffer;
         buffer = [];
@@ -388,6 +393,7 @@ export class ProjectionRunner {
           this.progress.emit('moved');
           await Promise.all(messages.map((m) => bus.publish(m.topic, m.message).catch((err: unknown) => logger.warn({ err }, 'bus publish failed'))));
         } catch (err) {
+          r.halted = true;
           if (!(err instanceof CheckpointMoved)) logger.error({ err, projection: r.projection.name }, 'projection batch failed');
           // Start again from the stored checkpoint: nothing of this batch was written.
           void this.restart(r, err instanceof CheckpointMoved ? 'checkpoint moved elsewhere' : 'batch failed');
