@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { AudioFormatError, encodeWav8kMono } from '../adapters/media/audio-file.ts';
 import { OffThreadWavDecoder } from '../adapters/media/off-thread-wav-decoder.ts';
 import { audioFileKey, FileStorage } from '../adapters/storage/file-storage.ts';
-import { DomainError } from '../domain/errors.ts';
+import { DomainError, RateLimitedError } from '../domain/errors.ts';
 import { audioFileDecider } from '../domain/flow/audio-file.decide.ts';
 import { streams } from '../domain/streams.ts';
 import { requireAdmin, type InstancePrincipal } from './auth.ts';
@@ -19,6 +19,8 @@ import { name as nameSchema } from './input.ts';
 export const maxAudioUploadBytes = 10 * 1024 * 1024;
 /** The longest prompt kept: a menu, an announcement or hold music, not a recording archive. */
 export const maxAudioSeconds = 600;
+/** Uploads converted one after another; beyond these waiting, another is refused (each holds up to 10 MB). */
+const maxUploadsWaiting = 4;
 
 const statusOf: Record<DomainError['code'], number> = {
   BAD_USER_INPUT: 400,
@@ -93,6 +95,7 @@ export async function registerAudioRoutes(app: FastifyInstance, deps: ApiDeps): 
         if (!parsedName.success) return await sendError(reply, 400, 'BAD_USER_INPUT', `name: ${parsedName.error.issues[0]!.message}`);
         let samples: Int16Array;
         try {
+          if (decoder.pending > maxUploadsWaiting) throw new RateLimitedError('Other audio uploads are being converted; try again in a few seconds', 5);
           samples = await decoder.decode(new Uint8Array(upload.bytes), { maxSeconds: maxAudioSeconds });
         } catch (err) {
           if (err instanceof AudioFormatError) return await sendError(reply, 400, 'BAD_USER_INPUT', err.message);
@@ -142,6 +145,7 @@ export async function registerAudioRoutes(app: FastifyInstance, deps: ApiDeps): 
 }
 
 function replyWithError(reply: FastifyReply, err: unknown) {
+  if (err instanceof RateLimitedError) reply.header('retry-after', String(err.retryAfterSeconds));
   if (err instanceof DomainError) return sendError(reply, statusOf[err.code], err.code, err.message);
   const e = err as { code?: string; statusCode?: number; message?: string };
   if (e.code === 'FST_REQ_FILE_TOO_LARGE' || e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || e.statusCode === 413) {

@@ -166,6 +166,22 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(longestGapMs).toBeLessThan(750);
     });
 
+    it('converts uploads one at a time and refuses more than a few waiting with 429 and Retry-After', async () => {
+      const body = await multipartBody({ name: 'queued' }, { bytes: toneWav(5, 48000, 2), filename: 'queued.wav' });
+      const answers = await Promise.all(
+        Array.from({ length: 12 }, () =>
+          t.kefu.app.inject({ method: 'POST', url: '/audio', headers: { 'content-type': body.contentType, authorization: `Bearer ${A.adminKey}` }, payload: body.payload }),
+        ),
+      );
+      const statuses = answers.map((a) => a.statusCode);
+      // Each conversion takes far longer than reading a body, so the twelve arrive while the first converts.
+      expect(statuses.filter((s) => s === 201).length).toBeGreaterThanOrEqual(5);
+      expect(statuses.filter((s) => s === 201 || s === 429)).toHaveLength(12);
+      const refused = answers.find((a) => a.statusCode === 429);
+      expect(refused?.headers['retry-after']).toBe('5');
+      expect((refused?.json() as { error: { code: string } }).error.code).toBe('RATE_LIMITED');
+    });
+
     it('refuses a truncated or malformed multipart body with 400, never 500', async () => {
       const body = await multipartBody({ name: 'cut' }, { bytes: toneWav(0.5, 8000, 1), filename: 'cut.wav' });
       const send = (payload: Buffer, contentType = body.contentType) =>

@@ -25,6 +25,11 @@ export class OffThreadWavDecoder {
     this.timeoutMs = options.timeoutMs ?? 60_000;
   }
 
+  /** Decodes running or waiting for their turn. */
+  get pending(): number {
+    return this.running + this.waiting.length;
+  }
+
   /** 8 kHz mono PCM16 samples; AudioFormatError for a file that is not acceptable audio. */
   async decode(bytes: Uint8Array, options: { maxSeconds: number }): Promise<Int16Array> {
     checkWavHeader(bytes, options);
