@@ -112,6 +112,8 @@ describe('parseSdp', () => {
     ['port 0 (rejected stream)', crlf(['v=0', 'c=IN IP4 1.2.3.4', 'm=audio 0 RTP/AVP 0']), /port 0/],
     ['SRTP profile', crlf(['v=0', 'c=IN IP4 1.2.3.4', 'm=audio 5000 RTP/SAVP 0']), /RTP\/SAVP/],
     ['malformed c=', crlf(['v=0', 'c=IN 1.2.3.4', 'm=audio 5000 RTP/AVP 0']), /malformed c=/],
+    ['host name in c=', crlf(['v=0', 'c=IN IP4 media.example.com', 'm=audio 5000 RTP/AVP 0']), /not an IP address/],
+    ['garbage address in c=', crlf(['v=0', 'c=IN IP4 999.1.1.1', 'm=audio 5000 RTP/AVP 0']), /not an IP address/],
     ['line without =', crlf(['v=0', 'garbage', 'm=audio 5000 RTP/AVP 0']), /malformed SDP line/],
   ])('refuses %s with a clear SdpError', (_name, text, message) => {
     expect(() => parseSdp(text)).toThrowError(SdpError);

@@ -1,4 +1,5 @@
 /** SDP (RFC 4566) for one audio stream of G.711 with RFC 4733 telephone-events: just what a phone call needs. */
+import { isIP } from 'node:net';
 
 export type Codec = 'PCMU' | 'PCMA';
 export type SdpDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
@@ -138,6 +139,8 @@ function parseConnection(value: string): string {
   // Multicast addresses carry /ttl; unicast is what phones send.
   const address = parts[2]!.split('/')[0]!;
   if (address === '') throw new SdpError(`malformed c= line "${value}" (no address)`);
+  // RTP goes only to an address: a host name would cost a DNS lookup per packet sent to it.
+  if (isIP(address) === 0) throw new SdpError(`c= address "${address.slice(0, 60)}" is not an IP address`);
   return address;
 }
 
