@@ -233,6 +233,22 @@ describe('malformed SIP', () => {
     });
   });
 
+  describe('sending to an address Node cannot send to', () => {
+    it('fails the call with 503 and keeps running', async () => {
+      const targets = [
+        { uri: 'sip:agent@127.0.0.1:99999' },
+        { uri: 'sip:agent@127.0.0.1', via: { address: '127.0.0.1', port: 70000, transport: 'udp' as const } },
+        { uri: 'sip:agent@127.0.0.1', via: { address: 'not an address', port: 5060, transport: 'tcp' as const } },
+      ];
+      for (const target of targets) {
+        const call = sip.server.call(target, { from: '+4930100', sdp: sampleSdp(40_020) });
+        const status = await new Promise<number>((resolve) => call.on('failed', (s) => resolve(s)));
+        expect(status, JSON.stringify(target)).toBe(503);
+      }
+      expect(errors).toEqual([]);
+    });
+  });
+
   describe('over TCP', () => {
     it('answers 400 to missing headers and long lines, then OPTIONS on the same connection', async () => {
       const tcp = new TcpProbe();
