@@ -1,16 +1,19 @@
 // The command handler's last line of defence (issue 9, item 2): whatever door a command comes through (the
 // API, SIP, a process), an event holding a value a store or a read model cannot hold is refused with a
-// ValidationError (BAD_USER_INPUT) naming the field, and nothing is appended. Runs on PGlite and PostgreSQL.
+// ValidationError (BAD_USER_INPUT) naming the field, and nothing is appended. Runs on PGlite and PostgreSQL,
+// and on EventStoreDB when EVENTSTORE_URL is set (as the conformance suite does).
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CommandHandler } from '../../src/adapters/eventstore/command-handler.ts';
+import { EventStoreDbEventStore } from '../../src/adapters/eventstore/eventstoredb/eventstoredb-event-store.ts';
 import { PostgresEventStore, migrateEventStore } from '../../src/adapters/eventstore/postgres/postgres-event-store.ts';
 import { createPgliteClient, type SqlClient } from '../../src/adapters/sql/sql-client.ts';
 import { blacklistDecider } from '../../src/domain/blacklist/blacklist.decide.ts';
 import type { CommandMetadata, Decider, DomainEvent } from '../../src/domain/decider.ts';
+import type { EventStore } from '../../src/domain/ports/event-store.ts';
 import { ValidationError } from '../../src/domain/errors.ts';
 import { streams } from '../../src/domain/streams.ts';
 import { freshPostgresSchema } from '../support/services.ts';
@@ -49,7 +52,9 @@ const refused: [string, Record<string, unknown>, string][] = [
   ['nesting 41 deep', deep, `${'a.'.repeat(32).slice(0, -1)}`],
 ];
 
-async function openPglite(): Promise<{ store: PostgresEventStore; dispose: () => Promise<void> }> {
+type OpenStore = () => Promise<{ store: EventStore; dispose: () => Promise<void> }>;
+
+async function openPglite(): Promise<{ store: EventStore; dispose: () => Promise<void> }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'kefu-unstorable-'));
   const sql = await createPgliteClient(dir);
   await migrateEventStore(sql);
@@ -64,7 +69,7 @@ async function openPglite(): Promise<{ store: PostgresEventStore; dispose: () =>
   };
 }
 
-async function openPostgres(): Promise<{ store: PostgresEventStore; dispose: () => Promise<void> }> {
+async function openPostgres(): Promise<{ store: EventStore; dispose: () => Promise<void> }> {
   const schema = await freshPostgresSchema();
   const sql: SqlClient = schema.client;
   await migrateEventStore(sql);
@@ -78,9 +83,19 @@ async function openPostgres(): Promise<{ store: PostgresEventStore; dispose: () 
   };
 }
 
-for (const [label, open] of [['PGlite', openPglite], ['PostgreSQL', openPostgres]] as const) {
+const eventStoreUrl = process.env.EVENTSTORE_URL;
+const stores: [string, OpenStore][] = [
+  ['PGlite', openPglite],
+  ['PostgreSQL', openPostgres],
+  ...(eventStoreUrl ? [['EventStoreDB', async () => {
+    const store = new EventStoreDbEventStore(eventStoreUrl);
+    return { store, dispose: () => store.close() };
+  }] as [string, OpenStore]] : []),
+];
+
+for (const [label, open] of stores) {
   describe(`the command handler refuses events a store cannot hold (${label})`, () => {
-    let store: PostgresEventStore;
+    let store: EventStore;
     let dispose: () => Promise<void>;
     let commands: CommandHandler;
 
