@@ -147,6 +147,11 @@ export class DocumentGenerator {
   private readonly schema: GraphQLSchema;
   private readonly random: Random;
   private readonly known: KnownIds;
+  /**
+   * How often a value is hostile rather than ordinary, per document: with few hostile values a call gets
+   * past the first refusal into the resolver and the stores, with one bad value among good ones.
+   */
+  private hostility = 0.5;
 
   constructor(schema: GraphQLSchema, random: Random, known: KnownIds) {
     this.schema = schema;
@@ -156,6 +161,16 @@ export class DocumentGenerator {
 
   private scalar(name: string): unknown {
     const r = this.random;
+    if (!r.chance(this.hostility)) {
+      // An ordinary value of the type.
+      if (name === 'Int') return r.int(20);
+      if (name === 'Float') return r.int(100) / 10;
+      if (name === 'Boolean') return r.chance(0.5);
+      if (name === 'ID') return this.known.ids.length > 0 && r.chance(0.8) ? r.pick(this.known.ids) : randomUuid(r);
+      if (name === 'DateTime') return r.pick(plainDateTimes);
+      if (name === 'JSON') return { note: r.pick(plainStrings) };
+      return r.chance(0.2) && this.known.logins.length > 0 ? r.pick(this.known.logins) : r.pick(plainStrings);
+    }
     switch (name) {
       case 'Int':
         return r.chance(0.5) ? r.int(20) : r.pick(ints);
@@ -179,14 +194,14 @@ export class DocumentGenerator {
   /** A value for an input type: mostly of the right shape, sometimes wrong, missing or hostile. */
   value(type: GraphQLInputType, depth = 0): unknown {
     const r = this.random;
-    if (r.chance(0.02)) return wrongValue(r);
+    if (r.chance(0.04 * this.hostility)) return wrongValue(r);
     if (isNonNullType(type)) return this.value(type.ofType, depth);
-    if (r.chance(0.03)) return null;
+    if (r.chance(0.06 * this.hostility)) return null;
     if (isListType(type)) {
-      const length = r.chance(0.03) ? r.pick([200, 2000]) : r.int(4);
+      const length = r.chance(0.06 * this.hostility) ? r.pick([200, 2000]) : r.int(4);
       return Array.from({ length }, () => this.value(type.ofType, depth + 1));
     }
-    if (isEnumType(type)) return r.chance(0.97) ? r.pick(type.getValues()).name : r.pick(['NOT_A_VALUE', 'available', '']);
+    if (isEnumType(type)) return !r.chance(0.06 * this.hostility) ? r.pick(type.getValues()).name : r.pick(['NOT_A_VALUE', 'available', '']);
     if (isScalarType(type)) return this.scalar(type.name);
     if (isInputObjectType(type)) {
       const out: Record<string, unknown> = {};
@@ -195,7 +210,7 @@ export class DocumentGenerator {
         const required = isNonNullType(field.type) && field.defaultValue === undefined;
         if (required ? r.chance(0.97) : r.chance(0.5)) out[field.name] = this.value(field.type, depth + 1);
       }
-      if (r.chance(0.03)) out.notAField = 'x';
+      if (r.chance(0.06 * this.hostility)) out.notAField = 'x';
       return out;
     }
     return null;
@@ -252,6 +267,7 @@ export class DocumentGenerator {
 
   /** A well-shaped operation calling `field` of the root type `kind`, with its variables. */
   operation(kind: 'query' | 'mutation' | 'subscription', field: GraphQLField<unknown, unknown>): { query: string; variables: Record<string, unknown> } {
+    this.hostility = this.random.pick([0, 0.05, 0.2, 0.5, 1]);
     const variables: Record<string, unknown> = {};
     const declarations: string[] = [];
     const args: string[] = [];
