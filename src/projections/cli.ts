@@ -1,22 +1,24 @@
-// npm run projections -- list | status | rebuild <name>
+// npm run projections -- list | status | rebuild <name> | parked | retry <name> <instanceId>
 import { loadConfig } from '../config.ts';
+import { positionToString } from '../domain/ports/event-store.ts';
 import { openStorage } from '../main.ts';
+import { listParkedParts, retryParkedPart } from './parked-parts.ts';
 import { rebuildProjection } from './projection-runner.ts';
 import { allProjections, projectionNamed } from './registry.ts';
 
-const usage = 'usage: npm run projections -- list | status | rebuild <name>';
+const usage = 'usage: npm run projections -- list | status | rebuild <name> | parked | retry <name> <instanceId>';
 
 async function main(args: string[]): Promise<number> {
-  const [command, name] = args;
+  const [command, name, instanceId] = args;
   if (command === 'list') {
     for (const p of allProjections) console.log(`${p.name}\t${p.tables.join(', ')}`);
     return 0;
   }
-  if (command !== 'rebuild' && command !== 'status') {
+  if (command !== 'rebuild' && command !== 'status' && command !== 'parked' && command !== 'retry') {
     console.error(usage);
     return 2;
   }
-  if (command === 'rebuild' && !name) {
+  if ((command === 'rebuild' && !name) || (command === 'retry' && (!name || instanceId === undefined))) {
     console.error(usage);
     return 2;
   }
@@ -33,8 +35,31 @@ async function main(args: string[]): Promise<number> {
       console.log(`head\t${head ? `${head.commit}/${head.prepare}` : '(empty)'}`);
       for (const p of allProjections) {
         const row = rows.find((r) => r.name === p.name);
-        console.log(`${p.name}\t${row?.position ?? '(not started)'}`);
+        const parked = row?.parked_instances.length ? `\t${row.parked_instances.length} instance(s) parked (see: parked)` : '';
+        console.log(`${p.name}\t${row?.position ?? '(not started)'}${parked}`);
       }
+      return 0;
+    }
+    if (command === 'parked') {
+      const parts = await listParkedParts(storage.db);
+      if (parts.length === 0) console.log('No parked parts.');
+      for (const p of parts) {
+        console.log(`${p.projection}\t${p.instanceId}\t${p.eventType} ${p.eventId} at ${positionToString(p.eventPosition)}\tparked ${p.parkedAt.toISOString()}\t${p.error}`);
+      }
+      return 0;
+    }
+    if (command === 'retry') {
+      // Live views are not told (no bus here); their next change shows the retried rows.
+      const outcome = await retryParkedPart({ store: storage.store, db: storage.db, projection: projection!, instanceId: instanceId! });
+      if (!outcome) {
+        console.error(`No parked part of ${projection!.name} for instance "${instanceId}"`);
+        return 1;
+      }
+      if (!outcome.resumed) {
+        console.error(`Still parked: ${outcome.part.eventType} ${outcome.part.eventId} failed again: ${outcome.part.error}`);
+        return 1;
+      }
+      console.log(`Resumed ${projection!.name} for ${instanceId} after applying ${outcome.appliedEvents} held event(s)`);
       return 0;
     }
     const started = Date.now();

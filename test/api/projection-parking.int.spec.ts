@@ -4,10 +4,13 @@
 // "degraded" with the part, a command of A that waits for the projection fails at once naming it, and all of
 // it survives a restart. The operator's retry, after a fix, applies the held events in order and unparks.
 // On PGlite and on PostgreSQL.
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
@@ -16,6 +19,9 @@ import { blacklistProjection } from '../../src/projections/blacklist/blacklist.p
 import { operatorToken, seedInstance, type GqlResult, type TestKefu } from '../support/kefu.ts';
 import { freshPostgresSchema, wantPostgres } from '../support/services.ts';
 import { until } from '../support/until.ts';
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('../..', import.meta.url));
 
 const databases: ('pglite' | 'postgres')[] = ['pglite', ...((await wantPostgres()) ? (['postgres'] as const) : [])];
 
@@ -186,6 +192,17 @@ describe.each(databases)('parked projection parts (%s)', (database) => {
     expect((await readyz()).body.status).toBe('degraded');
     const unknown = await gql(operatorToken, retryMutation, { input: { projection: 'blacklist', instanceId: b.instanceId } });
     expect(unknown.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+
+    if (database === 'postgres') {
+      // The same from the command line, beside the running Kefu (PGlite's data directory is the server's alone).
+      const cli = (...args: string[]) => run(process.execPath, ['src/projections/cli.ts', ...args], { cwd: root, env: { PATH: process.env.PATH ?? '', DATABASE_URL: env.DATABASE_URL! } });
+      const parked = await cli('parked');
+      expect(parked.stdout).toContain(`blacklist\t${a.instanceId}\tCustomerBlacklisted`);
+      expect((await cli('status')).stdout).toMatch(/blacklist\t\S+\t1 instance\(s\) parked/);
+      const retried = await cli('retry', 'blacklist', a.instanceId).catch((e: { code: number; stderr: string }) => e);
+      expect(retried).toMatchObject({ code: 1 });
+      expect((retried as { stderr: string }).stderr).toContain('Still parked');
+    }
   });
 
   it('a retry after the fix applies the held events in order, unparks the part and /readyz is ready again', async () => {
