@@ -322,8 +322,11 @@ for (const database of ['pglite', 'postgres'] as const) {
         [3, ann.id, 'ANSWERED', 'SIP_PHONE'],
       ]);
       const [first, second, third] = r.legs as [Leg, Leg, Leg];
-      // The first leg rang for the whole ring timeout (5 s), then the call rang Bob.
-      expect(Date.parse(first.endAt!) - Date.parse(first.ringAt)).toBeGreaterThanOrEqual(4900);
+      // The first leg rang until its offer's ring timeout (5 s after the offer; the test rang it a moment after
+      // the offer, later on a loaded machine), then the call rang Bob.
+      const offered = (await t.kefu.store.readStream(streams.contact(s.instanceId, transferred))).find((e) => e.type === 'ContactOffered' && e.data.offerId === first.offerId)!;
+      const missedExpiry = Date.parse(offered.data.expiresAt as string);
+      expect(Date.parse(first.endAt!)).toBeGreaterThanOrEqual(missedExpiry);
       expect(first.acceptAt).toBeNull();
       expect(new Set([first.offerId, second.offerId, third.offerId]).size).toBe(3);
       expect(second).toMatchObject({ transferredToAgentId: ann.id, transferredToSkillGroupId: null, transferredFromAgentId: null });
@@ -333,7 +336,7 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(r.ringAt).toBe(first.ringAt);
       expect(r.acceptedAt).toBe(second.acceptAt);
       expect(r.ringSeconds).toBe(seconds(r.ringAt!, r.acceptedAt!));
-      expect(r.ringSeconds).toBeGreaterThanOrEqual(5);
+      expect(Date.parse(r.acceptedAt!)).toBeGreaterThanOrEqual(missedExpiry);
       expect(r.queueSeconds).toBe(seconds(r.queuedAt!, r.acceptedAt!));
       expect(r.talkSeconds).toBe(seconds(r.acceptedAt!, r.endedAt!));
     });
