@@ -1,8 +1,11 @@
-// The pure parts of the SIP adapter: digest, trunk allow-lists, INFO DTMF, wire limits, throttle.
+// The pure parts of the SIP adapter: digest, trunk allow-lists, INFO DTMF, wire limits, input checks, throttle.
+import type { SipVia } from 'sip';
 import { describe, expect, it } from 'vitest';
 import { AuthFailureThrottle, defaultAuthFailureThrottle } from '../../src/adapters/sip/auth-failure-throttle.ts';
 import { DigestAuth, digestHa1, md5 } from '../../src/adapters/sip/digest-auth.ts';
 import { dtmfDigitOf } from '../../src/adapters/sip/dtmf-info.ts';
+import { displayNameText, sipUriUser, validVia } from '../../src/adapters/sip/sip-input.ts';
+import { validHop } from '../../src/adapters/sip/sip-transport.ts';
 import { decodeDatagram, StreamFramer } from '../../src/adapters/sip/sip-wire.ts';
 import { addressAllowed } from '../../src/adapters/sip/trunk-auth.ts';
 
@@ -65,6 +68,41 @@ describe('wire decoding', () => {
     const frames = [...framer.push(Buffer.from(text.slice(0, 50))), ...framer.push(Buffer.from(text.slice(50)))];
     expect(frames.map((f) => f.kind)).toEqual(['message', 'message']);
     expect(frames[0]).toMatchObject({ message: { content: 'xyz' } });
+  });
+});
+
+describe('input checks', () => {
+  const via = (host: string, port?: number, branch: string | null = 'z9hG4bK1'): SipVia => ({ host, port, params: branch === null ? {} : { branch } });
+
+  it('takes a Via with a host name, an IPv4 or IPv6 address, a port 1-65535 or none, and a branch', () => {
+    for (const v of [via('pbx.example.com', 5060), via('10.0.0.1'), via('[2001:db8::1]', 65535), via('a-b.c', 1)]) expect(validVia(v), JSON.stringify(v)).toBe(true);
+    for (const v of [via('10.0.0.1', 0), via('10.0.0.1', 65536), via('10.0.0.1', 70000), via('10.0.0.1', 1.5), via('a_b'), via('-a.example'), via('[nonsense]'), via('x'.repeat(300)), via('10.0.0.1', 5060, null)]) {
+      expect(validVia(v), JSON.stringify(v)).toBe(false);
+    }
+  });
+
+  it('sends only to an IP address and a port Node accepts', () => {
+    expect(validHop({ address: '127.0.0.1', port: 5060, transport: 'udp' })).toBe(true);
+    expect(validHop({ address: '::1', port: 5060, transport: 'tcp' })).toBe(true);
+    expect(validHop({ address: '127.0.0.1', port: 70000, transport: 'udp' })).toBe(false);
+    expect(validHop({ address: '127.0.0.1', port: 0, transport: 'udp' })).toBe(false);
+    expect(validHop({ address: 'pbx.example.com', port: 5060, transport: 'udp' })).toBe(false);
+  });
+
+  it('reads a URI user as UTF-8 text, and refuses broken percent-encoding', () => {
+    expect(sipUriUser('sip:+4930123@pbx;user=phone')).toBe('+4930123');
+    expect(sipUriUser('sip:%E7%8E%8B@pbx')).toBe('王');
+    expect(sipUriUser(Buffer.from('sip:王@pbx', 'utf8').toString('latin1'))).toBe('王');
+    expect(sipUriUser('sip:pbx.example.com')).toBeNull();
+    expect(sipUriUser('sip:%E0%A4%A@pbx')).toBeUndefined();
+    expect(sipUriUser('sip:%ED%A0%80@pbx')).toBeUndefined();
+    expect(sipUriUser('nonsense')).toBeUndefined();
+  });
+
+  it('reads a display name without its quotes, as UTF-8 text', () => {
+    expect(displayNameText({ name: '"Ada \\"the\\" Customer"', uri: 'sip:a@b', params: {} })).toBe('Ada "the" Customer');
+    expect(displayNameText({ name: Buffer.from('"José"', 'utf8').toString('latin1'), uri: 'sip:a@b', params: {} })).toBe('José');
+    expect(displayNameText({ name: '  ', uri: 'sip:a@b', params: {} })).toBeNull();
   });
 });
 
