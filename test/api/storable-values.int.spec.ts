@@ -68,6 +68,7 @@ for (const database of ['pglite', 'postgres'] as const) {
 
     beforeAll(async () => {
       console.log(`storable values (${database}) seed ${seed} (replay with KEFU_FUZZ_SEED=${seed})`);
+      const started = Date.now();
       t = await startTestKefu({ database });
       s = await seedInstance(t, { name: 'Values', seats: 1000, agents: [{ name: 'Ann', login: 'ann' }] });
       integrationKey = (await t.ok<{ createApiKey: { secret: string } }>(s.adminKey, 'mutation { createApiKey(input: { name: "crm", role: INTEGRATION }) { secret } }')).createApiKey.secret;
@@ -83,8 +84,10 @@ for (const database of ['pglite', 'postgres'] as const) {
       await until(
         () => t.ok<{ contact: { status: string } }>(s.adminKey, 'query($id: ID!) { contact(id: $id) { status } }', { id: chatId }),
         (r) => r.contact.status === 'CONNECTED',
+        60_000,
       );
-    }, 60_000);
+      console.log(`storable values (${database}): set up in ${Date.now() - started} ms`);
+    }, 120_000);
     afterAll(async () => t?.close());
 
     it('agent names', async () => {
