@@ -87,7 +87,7 @@ for (const database of ['pglite', 'postgres'] as const) {
         60_000,
       );
       console.log(`storable values (${database}): set up in ${Date.now() - started} ms`);
-    }, 120_000);
+    });
     afterAll(async () => t?.close());
 
     it('agent names', async () => {
