@@ -65,6 +65,8 @@ async function main(args: string[]): Promise<number> {
     const started = Date.now();
     const count = await rebuildProjection({ store: storage.store, db: storage.db, projection: projection! });
     console.log(`Rebuilt ${projection!.name} from ${count} events in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const parked = await listParkedParts(storage.db, { projections: [projection!.name] });
+    for (const p of parked) console.log(`Parked: ${p.instanceId}, at ${p.eventType} ${p.eventId}: ${p.error}`);
     return 0;
   } finally {
     await storage.store.close();
