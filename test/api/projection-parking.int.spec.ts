@@ -192,6 +192,8 @@ describe.each(databases)('parked projection parts (%s)', (database) => {
     expect((await readyz()).body.status).toBe('degraded');
     const unknown = await gql(operatorToken, retryMutation, { input: { projection: 'blacklist', instanceId: b.instanceId } });
     expect(unknown.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    const nul = await gql(operatorToken, retryMutation, { input: { projection: 'blacklist', instanceId: 'a\u0000b' } });
+    expect(nul.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.instanceId' });
 
     if (database === 'postgres') {
       // The same from the command line, beside the running Kefu (PGlite's data directory is the server's alone).

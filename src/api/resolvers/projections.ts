@@ -2,6 +2,7 @@
 // model stopped at an event it could not apply, with the error, and retries it after a fix.
 import { z } from 'zod';
 import { NotFoundError } from '../../domain/errors.ts';
+import { storableText, text } from '../../domain/values.ts';
 import { positionToString } from '../../domain/ports/event-store.ts';
 import { listParkedParts, type ParkedPart } from '../../projections/parked-parts.ts';
 import { requireOperator } from '../auth.ts';
@@ -23,9 +24,9 @@ function toParkedProjectionPart(p: ParkedPart) {
 }
 
 const retryInput = z.object({
-  projection: z.string().trim().min(1, 'must not be empty').max(100, 'at most 100 characters'),
+  projection: text({ max: 100 }),
   // Not an id check: a part is named as it was parked, whatever the event carried.
-  instanceId: z.string().max(500, 'at most 500 characters'),
+  instanceId: storableText(500),
 });
 
 export const projectionResolvers = {
