@@ -3,10 +3,11 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { readFileSync } from 'node:fs';
 import mercurius from 'mercurius';
 import type { FastifyBaseLogger } from 'fastify';
-import { GraphQLError, parse, specifiedRules, validate } from 'graphql';
+import { GraphQLError, parse, specifiedRules, validate, type ExecutionResult } from 'graphql';
 import { DomainError } from '../domain/errors.ts';
 import type { Principal } from './auth.ts';
 import { BusPubSub } from './bus-pubsub.ts';
+import { LiveFanout, type LiveFanoutOptions, type LiveSocket } from './live-fanout.ts';
 import { newCorrelationId, type ApiDeps, type KefuContext } from './context.ts';
 import { formatError } from './errors.ts';
 import { agentResolvers } from './resolvers/agents.ts';
@@ -90,12 +91,18 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
   }
+  interface FastifyInstance {
+    /** The live views' fan-out (its counts show how much work changes cost). */
+    liveFanout: LiveFanout;
+  }
 }
 
 export interface BuildAppOptions {
   logger?: FastifyBaseLogger;
   /** Bounds on each GraphQL operation (depth, aliases, cost, mutations, tokens); defaults otherwise. */
   queryLimits?: QueryLimits;
+  /** Live views' fan-out: slow-consumer bounds, write slices, sharing (defaults otherwise). */
+  live?: Omit<LiveFanoutOptions, 'formatErrors' | 'log'>;
 }
 
 export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Promise<FastifyInstance> {
@@ -148,6 +155,21 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
     Principal: { resolveType: (p: { __typename: string }) => p.__typename },
   }));
 
+  const errorFormatter = (execution: ExecutionResult, context: unknown) => {
+    const base = mercurius.defaultErrorFormatter(execution as never, context as never);
+    const log = (err: unknown) => app.log.error({ err }, 'unexpected error in a resolver');
+    // mercurius wraps parse and validation errors in one; show each of them.
+    const flat = (execution.errors ?? []).flatMap((e) => {
+      const inner = (e as GraphQLError).originalError as { errors?: unknown } | undefined;
+      return Array.isArray(inner?.errors) ? (inner.errors as GraphQLError[]) : [e as GraphQLError];
+    });
+    const errors = flat.map((e) => formatError(asGraphQLError(e), log));
+    return { statusCode: base.statusCode, response: { data: execution.data ?? null, errors } };
+  };
+  // Live views: one execution and one frame per change and group of subscribers, written in slices (live-fanout.ts).
+  const live = new LiveFanout(deps.bus, { formatErrors: errorFormatter, log: app.log, ...options.live });
+  app.decorate('liveFanout', live);
+
   await app.register(mercurius, {
     schema: readFileSync(schemaPath, 'utf8'),
     resolvers: resolvers as never,
@@ -177,20 +199,10 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
       context: (socket: unknown, request: { ip?: string }) => {
         // Called once per connection, at connection_init, with the socket mercurius answers on.
         giveErrorsCodes(socket as WebSocketSend);
-        return { deps, clientIp: request?.ip ?? '', correlationId: newCorrelationId() };
+        return { deps, clientIp: request?.ip ?? '', correlationId: newCorrelationId(), live, liveSocket: socket as LiveSocket };
       },
     },
-    errorFormatter: (execution, context) => {
-      const base = mercurius.defaultErrorFormatter(execution, context);
-      const log = (err: unknown) => app.log.error({ err }, 'unexpected error in a resolver');
-      // mercurius wraps parse and validation errors in one; show each of them.
-      const flat = (execution.errors ?? []).flatMap((e) => {
-        const inner = (e as GraphQLError).originalError as { errors?: unknown } | undefined;
-        return Array.isArray(inner?.errors) ? (inner.errors as GraphQLError[]) : [e as GraphQLError];
-      });
-      const errors = flat.map((e) => formatError(asGraphQLError(e), log));
-      return { statusCode: base.statusCode, response: { data: execution.data ?? null, errors } } as never;
-    },
+    errorFormatter: errorFormatter as never,
   });
 
   // mercurius falls back to reading a query that is not GraphQL as a JSON document ("{}", "42"), which

@@ -5,6 +5,11 @@
 // arrives while the read runs may or may not be in it: held, and passed after the snapshot through the
 // view's `admit`, which drops what the subscriber already has (an offer sent twice, a state unchanged).
 
+import { SlowConsumerError } from './live-fanout.ts';
+
+/** Messages a subscriber may have waiting before it is cut off as a slow consumer. */
+const maxWaitingMessages = 1000;
+
 export interface LiveView<T> {
   /** The current state, as messages of the live stream. */
   read(): Promise<T[]>;
@@ -26,7 +31,14 @@ export function snapshotThenChanges<T>(live: AsyncIterable<T>, view: LiveView<T>
     w?.();
   };
   const offer = (message: T) => {
-    if (view.admit(message)) ready.push(message);
+    if (!view.admit(message)) return;
+    ready.push(message);
+    // A subscriber that stopped reading cannot make this grow without bound: it is cut off instead.
+    if (ready.length + (held?.length ?? 0) > maxWaitingMessages) {
+      ready.length = 0;
+      end ??= { error: new SlowConsumerError(`more than ${maxWaitingMessages} messages waiting`) };
+      void source.return?.();
+    }
   };
 
   void (async () => {

@@ -3,6 +3,7 @@
 import { requireInstance, type InstancePrincipal } from './auth.ts';
 import type { KefuContext } from './context.ts';
 import { toGraphQLError } from './errors.ts';
+import type { LiveFanout } from './live-fanout.ts';
 import { snapshotThenChanges, type LiveView } from './snapshot-then-changes.ts';
 
 /** `topicOf` checks the caller and the arguments (throwing DomainErrors) and names the topic. */
@@ -38,6 +39,8 @@ export async function subscribeTopicFromSnapshot<T>(
 }
 
 function subscribeLive(ctx: KefuContext, topic: string): Promise<AsyncIterable<unknown>> {
-  const { pubsub } = ctx as unknown as { pubsub: { subscribe(topic: string): Promise<AsyncIterable<unknown>> } };
-  return pubsub.subscribe(topic);
+  // Over graphql-ws the topic comes from the shared fan-out (one bus subscription and one parse per topic and
+  // process); otherwise from mercurius's pubsub (one bus subscription per subscriber).
+  const { live, pubsub } = ctx as unknown as { live?: LiveFanout; pubsub: { subscribe(topic: string): Promise<AsyncIterable<unknown>> } };
+  return live ? live.topics.subscribe(topic) : pubsub.subscribe(topic);
 }

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type ExpressionBuilder, type Selectable } from 'kysely';
-import mercurius from 'mercurius';
 import { z } from 'zod';
 import { agentDecider, type AgentCommand } from '../../domain/agent/agent.decide.ts';
 import { instanceDecider } from '../../domain/instance/instance.decide.ts';
@@ -14,13 +13,13 @@ import type { ReadModelDb } from '../../projections/read-model-db.ts';
 import { isSupervisor, requireAdmin, requireInstance, requireSupervisor, type InstancePrincipal } from '../auth.ts';
 import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
 import { subscribeTopicFromSnapshot } from '../subscribe-topic.ts';
+import { liveSubscription } from '../live-fanout.ts';
 import { unlessAlreadySent } from '../snapshot-then-changes.ts';
 import { dummySecretHash, hashSecret, verifySecret } from '../credentials.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { id, login, name, parseInput, password, phone, reason, searchText, text } from '../input.ts';
 import { loadInstance } from './instances.ts';
 
-const { withFilter } = mercurius;
 
 type AgentRow = Selectable<ReadModelDb['agents']>;
 type AgentLike = Omit<AgentRow, 'password_hash' | 'status_since' | 'online_since' | 'created_at' | 'updated_at' | 'deleted_at' | 'wrap_up_until'> & {
@@ -334,7 +333,7 @@ export const agentResolvers = {
   },
   Subscription: {
     agentStatusChanged: {
-      subscribe: withFilter(
+      subscribe: liveSubscription(
         (_: unknown, args: { agentId?: string | null }, ctx: KefuContext) =>
           subscribeTopicFromSnapshot(
             ctx,

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import mercurius from 'mercurius';
 import { z } from 'zod';
 import { agentDecider } from '../../domain/agent/agent.decide.ts';
 import { contactDecider, type ContactCommand } from '../../domain/contact/contact.decide.ts';
@@ -10,6 +9,7 @@ import { agentOffersTopic, type ContactRow, type OfferMessage } from '../../proj
 import { isAdmin, isSupervisor, requireInstance, type InstancePrincipal } from '../auth.ts';
 import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
 import { subscribeTopicFromSnapshot } from '../subscribe-topic.ts';
+import { liveSubscription } from '../live-fanout.ts';
 import type { LiveView } from '../snapshot-then-changes.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { customerIdentity, dataKey, dataValue, id, messageText, name, note, parseInput, reason } from '../input.ts';
@@ -17,7 +17,6 @@ import { loadAgentRow, toAgent } from './agents.ts';
 import { findBlacklistEntry } from './blacklist.ts';
 import { screenPopFor } from './screen-pop.ts';
 
-const { withFilter } = mercurius;
 
 export function toContact(row: ContactRow) {
   return {
@@ -315,7 +314,7 @@ export const contactResolvers = {
   },
   Subscription: {
     agentOffers: {
-      subscribe: withFilter(
+      subscribe: liveSubscription(
         (_: unknown, __: unknown, ctx: KefuContext) =>
           subscribeTopicFromSnapshot(
             ctx,

@@ -1,18 +1,17 @@
 // Live views of queues: every skill group's agents online and free, queue length and longest wait (RP-3),
 // and a waiting contact's place in its queue with an estimated wait.
 import { sql } from 'kysely';
-import mercurius from 'mercurius';
 import { z } from 'zod';
 import { ForbiddenError, NotFoundError } from '../../domain/errors.ts';
 import { queuesTopic } from '../../projections/contacts/contacts.projection.ts';
 import { isSupervisor, requireInstance, type InstancePrincipal } from '../auth.ts';
 import type { KefuContext } from '../context.ts';
 import { subscribeTopicFromSnapshot } from '../subscribe-topic.ts';
+import { liveSubscription } from '../live-fanout.ts';
 import type { LiveView } from '../snapshot-then-changes.ts';
 import { id, parseInput } from '../input.ts';
 import { toSkillGroup } from './skill-groups.ts';
 
-const { withFilter } = mercurius;
 
 function requireMonitor(p: InstancePrincipal): void {
   if (!isSupervisor(p) && p.kind !== 'apiKey') throw new ForbiddenError('Only supervisors, admins and integrations see queue monitors');
@@ -125,7 +124,7 @@ export const monitoringResolvers = {
   },
   Subscription: {
     skillGroupMonitorChanged: {
-      subscribe: withFilter(
+      subscribe: liveSubscription(
         (_: unknown, args: { skillGroupId?: string | null }, ctx: KefuContext) =>
           subscribeTopicFromSnapshot(
             ctx,
@@ -142,7 +141,7 @@ export const monitoringResolvers = {
         skillGroupStatuses(ctx, (ctx.principal as InstancePrincipal).instanceId, args.skillGroupId ?? null),
     },
     queuePositionChanged: {
-      subscribe: withFilter(
+      subscribe: liveSubscription(
         (_: unknown, args: { contactId: string }, ctx: KefuContext) =>
           subscribeTopicFromSnapshot(
             ctx,

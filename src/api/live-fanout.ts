@@ -1,0 +1,428 @@
+// Live views at scale: one change is parsed once, executed once per group of subscribers that would see the
+// same thing, serialized once, and written to the sockets in slices that yield to the event loop.
+//
+// mercurius runs each subscription as its own loop: graphql's subscribe() executes the selection for every
+// message and every subscriber, and the connection JSON.stringifies each frame. Kefu keeps mercurius for the
+// protocol (connection_init, subscribe, complete, errors before the start, keep-alive) and takes over the
+// stream of a live view: the subscription field's iterator yields nothing to mercurius; Kefu pumps the view's
+// own messages (snapshot, then changes, filtered for this subscriber), gets the frame of each from a cache
+// shared by every subscriber of the same group, and writes it. When mercurius closes the subscription (the
+// client completes, the socket closes) its return() ends the pump. Without a socket (a test calling the
+// resolver directly) the view's messages go to mercurius as before: one execution per subscriber.
+//
+// A group is: the same operation text with its fragments, the same variables, the same view of the data (the
+// same instance and role; a plain agent only with themselves, since some fields show an agent their own
+// data). A frame is never shared outside its group, so nothing crosses instances or roles.
+import { execute, print, type ExecutionResult, type GraphQLResolveInfo, type DocumentNode } from 'graphql';
+import type { Bus } from '../domain/ports/bus.ts';
+import type { Principal } from './auth.ts';
+
+/** What Kefu needs of a ws socket. */
+export interface LiveSocket {
+  readonly protocol: string;
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  send(data: string, cb?: (err?: Error) => void): void;
+  close(code?: number, reason?: string): void;
+  terminate?(): void;
+}
+
+/** The close code for a subscriber that stopped reading: 1013 "try again later" (graphql-ws clients retry, and start again with the current state). */
+export const slowConsumerCloseCode = 1013;
+
+export interface LiveFanoutOptions {
+  /** Unread bytes a socket may hold before it is closed as a slow consumer. */
+  maxUnreadBytes?: number;
+  /** Messages a subscriber may have waiting for their frame before it is closed as a slow consumer. */
+  maxPendingMessages?: number;
+  /** How long one slice of writes may run before the writer yields to the event loop. */
+  sliceMs?: number;
+  /** Formats an execution that has errors, as mercurius's errorFormatter. */
+  formatErrors: (result: ExecutionResult, context: unknown) => { response: unknown };
+  /** Turns sharing off (each subscriber executes on its own), for comparison in tests and the bench. */
+  share?: boolean;
+  log?: { info(obj: object, msg: string): void };
+}
+
+/** The subscription context fields Kefu adds (see app.ts) and mercurius gives (`id`). */
+interface LiveContext {
+  principal?: Principal | null;
+  live?: LiveFanout;
+  liveSocket?: LiveSocket;
+  id?: string | number;
+}
+
+type SubscribeFn = (root: unknown, args: never, ctx: never, info: GraphQLResolveInfo) => unknown;
+type FilterFn<T> = (payload: T, args: never, ctx: never, info: GraphQLResolveInfo) => boolean | Promise<boolean>;
+
+const OPEN = 1;
+
+/**
+ * A subscription field's `subscribe`: the view's messages (kept for this subscriber by `filter`) go out through
+ * the shared fan-out. Errors thrown while subscribing reach the client as mercurius would send them.
+ */
+export function liveSubscription<T>(subscribe: SubscribeFn, filter?: FilterFn<T>) {
+  return async (root: unknown, args: never, ctx: never, info: GraphQLResolveInfo): Promise<AsyncIterator<unknown> & AsyncIterable<unknown>> => {
+    let messages: AsyncIterator<T>;
+    try {
+      messages = ((await subscribe(root, args, ctx, info)) as AsyncIterable<T>)[Symbol.asyncIterator]();
+    } catch (error) {
+      // As mercurius's withFilter did: the refusal comes with the first message, and mercurius sends it as an error frame.
+      return failing(error);
+    }
+    if (filter) messages = filtered(messages, (m) => filter(m, args, ctx, info));
+    const live = ctx as LiveContext;
+    if (!live.live || !live.liveSocket || live.id === undefined) return asIterable(messages);
+    return live.live.serve(messages, live as Required<Pick<LiveContext, 'liveSocket' | 'id'>> & LiveContext, info);
+  };
+}
+
+/** Parses each bus message once per process and hands the same (frozen) object to every subscriber of its topic. */
+export class LiveTopics {
+  private readonly bus: Bus;
+  private readonly topics = new Map<string, { subscribers: Set<(m: unknown) => void>; ready: Promise<() => Promise<void>> }>();
+
+  private readonly maxPendingMessages: number;
+
+  constructor(bus: Bus, maxPendingMessages = 1000) {
+    this.bus = bus;
+    this.maxPendingMessages = maxPendingMessages;
+  }
+
+  /** Resolves once the topic is live on the bus; `return()` ends this subscriber's part. */
+  async subscribe(topic: string): Promise<AsyncIterableIterator<unknown>> {
+    let entry = this.topics.get(topic);
+    if (!entry) {
+      const subscribers = new Set<(m: unknown) => void>();
+      const ready = this.bus.subscribe(topic, (message) => {
+        deepFreeze(message);
+        for (const deliver of subscribers) deliver(message);
+      });
+      entry = { subscribers, ready };
+      this.topics.set(topic, entry);
+      ready.catch(() => this.topics.get(topic) === entry && this.topics.delete(topic));
+    }
+    const mine = entry;
+    const queue = new MessageQueue<unknown>(this.maxPendingMessages, () => {
+      mine.subscribers.delete(queue.push);
+      if (mine.subscribers.size === 0 && this.topics.get(topic) === mine) {
+        this.topics.delete(topic);
+        void mine.ready.then((unsubscribe) => unsubscribe()).catch(() => undefined);
+      }
+    });
+    mine.subscribers.add(queue.push);
+    try {
+      await mine.ready;
+    } catch (err) {
+      void queue.return();
+      throw err;
+    }
+    return queue;
+  }
+
+  /** Subscribers per topic, for tests and the bench. */
+  get topicCount(): number {
+    return this.topics.size;
+  }
+}
+
+/** Thrown to a subscriber's pump when more messages wait for it than it may hold. */
+export class SlowConsumerError extends Error {}
+
+/**
+ * A subscriber's messages in order, waiting for its reader; return() ends it at once, even while a next()
+ * waits. More than `max` waiting ends it with SlowConsumerError: a reader that fell that far behind is cut off.
+ */
+class MessageQueue<T> implements AsyncIterableIterator<T> {
+  private readonly items: T[] = [];
+  private wake: ((r: IteratorResult<T>) => void) | null = null;
+  private done = false;
+  private overflow: SlowConsumerError | null = null;
+  private readonly max: number;
+  private readonly onEnd: () => void;
+
+  constructor(max: number, onEnd: () => void) {
+    this.max = max;
+    this.onEnd = onEnd;
+  }
+
+  readonly push = (item: T): void => {
+    if (this.done) return; // arrived after the subscription closed: dropped
+    const w = this.wake;
+    if (w) {
+      this.wake = null;
+      w({ value: item, done: false });
+    } else if (this.items.length < this.max) this.items.push(item);
+    else {
+      this.overflow = new SlowConsumerError(`more than ${this.max} messages waiting`);
+      void this.return();
+    }
+  };
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.overflow) return Promise.reject(this.overflow);
+    if (this.items.length > 0) return Promise.resolve({ value: this.items.shift()!, done: false });
+    if (this.done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => (this.wake = resolve));
+  }
+
+  return(): Promise<IteratorResult<T>> {
+    if (!this.done) {
+      this.done = true;
+      this.items.length = 0;
+      this.onEnd();
+      const w = this.wake;
+      this.wake = null;
+      w?.({ value: undefined, done: true });
+    }
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+}
+
+interface Pending {
+  socket: LiveSocket;
+  frame: string;
+  done: () => void;
+}
+
+export class LiveFanout {
+  readonly topics: LiveTopics;
+  private readonly maxUnreadBytes: number;
+  private readonly sliceMs: number;
+  private readonly formatErrors: LiveFanoutOptions['formatErrors'];
+  private readonly share: boolean;
+  private readonly log: LiveFanoutOptions['log'];
+  /** Per message object (parsed once), per group: its frame's payload text. Gone with the message. */
+  private readonly frames = new WeakMap<object, Map<string, Promise<string>>>();
+  /** Each operation's text with its fragments, printed once per document. */
+  private readonly operationTexts = new WeakMap<object, string>();
+  private readonly writes: Pending[] = [];
+  private writeHead = 0;
+  private flushScheduled = false;
+  /** Executions run, frames written: for tests and the bench. */
+  readonly counts = { executions: 0, frames: 0, slowConsumersClosed: 0 };
+
+  constructor(bus: Bus, options: LiveFanoutOptions) {
+    this.topics = new LiveTopics(bus, options.maxPendingMessages ?? 1000);
+    this.maxUnreadBytes = options.maxUnreadBytes ?? 1024 * 1024;
+    this.sliceMs = options.sliceMs ?? 4;
+    this.formatErrors = options.formatErrors;
+    this.share = options.share ?? true;
+    this.log = options.log;
+  }
+
+  /** Pumps one subscriber's messages to its socket; the iterator given back to mercurius ends with the pump. */
+  serve<T>(messages: AsyncIterator<T>, ctx: LiveContext & { liveSocket: LiveSocket; id: string | number }, info: GraphQLResolveInfo): AsyncIterableIterator<never> {
+    const socket = ctx.liveSocket;
+    const group = `${viewOf(ctx.principal)}\n${this.operationText(info)}\n${JSON.stringify(info.variableValues)}`;
+    const prefix = `{"type":"${socket.protocol === 'graphql-ws' ? 'data' : 'next'}","id":${JSON.stringify(String(ctx.id))},"payload":`;
+    let stopped = false;
+    let finish!: (r: IteratorResult<never>) => void;
+    let fail!: (e: unknown) => void;
+    const ended = new Promise<IteratorResult<never>>((resolve, reject) => {
+      finish = resolve;
+      fail = reject;
+    });
+    // Nobody may be awaiting `ended` when it fails (mercurius already returned): no unhandled rejection.
+    ended.catch(() => undefined);
+
+    void (async () => {
+      try {
+        for (;;) {
+          const r = await messages.next();
+          if (r.done || stopped) break;
+          const payload = await this.frameOf(r.value, group, ctx, info);
+          if (stopped) break;
+          await this.write(socket, prefix + payload + '}');
+        }
+        finish({ value: undefined as never, done: true });
+      } catch (error) {
+        if (error instanceof SlowConsumerError) {
+          this.closeSlow(socket, error.message);
+          finish({ value: undefined as never, done: true });
+        } else fail(error);
+      }
+    })();
+
+    const iterator: AsyncIterableIterator<never> = {
+      next: () => ended,
+      return: async () => {
+        stopped = true;
+        await messages.return?.();
+        finish({ value: undefined as never, done: true });
+        return { value: undefined as never, done: true };
+      },
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
+    };
+    return iterator;
+  }
+
+  /** The payload text of one message for one group: executed and serialized by the first subscriber of the group to need it. */
+  private frameOf(message: unknown, group: string, ctx: LiveContext, info: GraphQLResolveInfo): Promise<string> {
+    if (!this.share || message === null || typeof message !== 'object') return this.executeFor(message, ctx, info);
+    let byGroup = this.frames.get(message);
+    if (!byGroup) {
+      byGroup = new Map();
+      this.frames.set(message, byGroup);
+    }
+    let frame = byGroup.get(group);
+    if (!frame) {
+      frame = this.executeFor(message, ctx, info);
+      byGroup.set(group, frame);
+    }
+    return frame;
+  }
+
+  private async executeFor(message: unknown, ctx: LiveContext, info: GraphQLResolveInfo): Promise<string> {
+    this.counts.executions++;
+    const result = await execute({
+      schema: info.schema,
+      document: documentOf(info),
+      rootValue: message,
+      contextValue: ctx,
+      // Coerced once at subscribe; their JSON is what the client sent, as far as Kefu's scalars go.
+      variableValues: JSON.parse(JSON.stringify(info.variableValues)) as Record<string, unknown>,
+      operationName: info.operation.name?.value ?? null,
+    });
+    const response = result.errors && result.errors.length > 0 ? this.formatErrors(result, ctx).response : result;
+    return JSON.stringify(response);
+  }
+
+  private operationText(info: GraphQLResolveInfo): string {
+    let text = this.operationTexts.get(info.operation);
+    if (text === undefined) {
+      const fragments = Object.keys(info.fragments)
+        .sort()
+        .map((name) => print(info.fragments[name]!));
+      text = [print(info.operation), ...fragments].join('\n');
+      this.operationTexts.set(info.operation, text);
+    }
+    return text;
+  }
+
+  /** Queues a frame; resolves once it was handed to the socket (or dropped with a closed socket). */
+  write(socket: LiveSocket, frame: string): Promise<void> {
+    return new Promise((done) => {
+      this.writes.push({ socket, frame, done });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(this.flush);
+      }
+    });
+  }
+
+  /** Writes for at most sliceMs, then yields (setImmediate) so that requests and SIP keep their latency. */
+  private readonly flush = (): void => {
+    const until = performance.now() + this.sliceMs;
+    let n = 0;
+    while (this.writeHead < this.writes.length) {
+      const w = this.writes[this.writeHead++]!;
+      this.writeOne(w);
+      w.done();
+      // Checking the clock every 32 writes keeps its cost out of the loop.
+      if (++n % 32 === 0 && performance.now() > until) break;
+    }
+    if (this.writeHead >= this.writes.length) {
+      this.writes.length = 0;
+      this.writeHead = 0;
+      this.flushScheduled = false;
+    } else {
+      if (this.writeHead > 4096) {
+        this.writes.splice(0, this.writeHead);
+        this.writeHead = 0;
+      }
+      setImmediate(this.flush);
+    }
+  };
+
+  private writeOne({ socket, frame }: Pending): void {
+    if (socket.readyState !== OPEN) return;
+    if (socket.bufferedAmount > this.maxUnreadBytes) {
+      this.closeSlow(socket, `${socket.bufferedAmount} bytes unread`);
+      return;
+    }
+    this.counts.frames++;
+    // ws reports a failed write to the callback and through 'error'/'close', which mercurius handles.
+    socket.send(frame, noop);
+  }
+
+  private closeSlow(socket: LiveSocket, why: string): void {
+    if (socket.readyState !== OPEN) return;
+    this.counts.slowConsumersClosed++;
+    this.log?.info({ why }, 'live view subscriber closed: it stopped reading');
+    socket.close(slowConsumerCloseCode, 'Slow consumer: too much unread data');
+    // A peer that reads nothing never reads the close frame either: drop the connection after a grace period.
+    setTimeout(() => socket.terminate?.(), 5000).unref();
+  }
+}
+
+/** Who sees what: instance and role; a plain agent sees some fields of their own only, so their view is theirs. */
+export function viewOf(p: Principal | null | undefined): string {
+  if (!p) return 'anonymous';
+  if (p.kind === 'operator') return 'operator';
+  if (p.kind === 'apiKey') return `${p.instanceId}|apiKey|${p.role}`;
+  return `${p.instanceId}|agent|${p.role}${p.role === 'AGENT' ? `|${p.agentId}` : ''}`;
+}
+
+const documents = new WeakMap<object, DocumentNode>();
+function documentOf(info: GraphQLResolveInfo): DocumentNode {
+  let doc = documents.get(info.operation);
+  if (!doc) {
+    doc = { kind: 'Document' as DocumentNode['kind'], definitions: [info.operation, ...Object.values(info.fragments)] } as DocumentNode;
+    documents.set(info.operation, doc);
+  }
+  return doc;
+}
+
+/** Keeps the messages `keep` accepts; return() reaches the source at once (mercurius's withFilter waits for the next message). */
+export function filtered<T>(source: AsyncIterator<T>, keep: (m: T) => boolean | Promise<boolean>): AsyncIterator<T> {
+  return {
+    async next() {
+      for (;;) {
+        const r = await source.next();
+        if (r.done) return r;
+        // As mercurius's withFilter: a filter that fails drops the message, not the subscription.
+        if (await Promise.resolve()
+          .then(() => keep(r.value))
+          .catch(() => false))
+          return r;
+      }
+    },
+    async return() {
+      return (await source.return?.()) ?? { value: undefined, done: true };
+    },
+  };
+}
+
+function asIterable<T>(it: AsyncIterator<T>): AsyncIterableIterator<T> {
+  const out: AsyncIterableIterator<T> = {
+    next: () => it.next(),
+    return: async () => (await it.return?.()) ?? { value: undefined, done: true },
+    [Symbol.asyncIterator]: () => out,
+  };
+  return out;
+}
+
+function failing(error: unknown): AsyncIterableIterator<never> {
+  const out: AsyncIterableIterator<never> = {
+    next: () => Promise.reject(error),
+    return: async () => ({ value: undefined as never, done: true }),
+    [Symbol.asyncIterator]: () => out,
+  };
+  return out;
+}
+
+/** A message is shared by every subscriber of its topic: none may change what another sees. */
+function deepFreeze(value: unknown): void {
+  if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return;
+  Object.freeze(value);
+  for (const v of Object.values(value)) deepFreeze(v);
+}
+
+function noop(): void {}
