@@ -365,9 +365,16 @@ describe('GraphQL fuzz (postgres)', () => {
     expect(raw.length).toBeGreaterThan(frames.length - 2);
     for (const message of raw) inspect('raw graphql-ws frame', `raw graphql-ws frames ${shorten(frames, 300)}`, 200, message);
 
-    // Still healthy, and still answering.
+    // Still healthy, and still answering. Every event the fuzzing stored is in the read models, and none
+    // parked a projection: a value the edge accepted is one the read models can hold.
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
-    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    const head = await t.kefu.store.headPosition();
+    const caughtUp = head ? await t.kefu.projections.waitFor(head, { timeoutMs: 60_000 }).catch(() => false) : true;
+    if (!caughtUp) fail('read models', 'the read models did not reach the last event within 60 s', `head ${String(head?.commit)}`);
+    const ready = await fetch(`${url}/readyz`);
+    const readiness = (await ready.json()) as { status: string; parked?: unknown[] };
+    expect(ready.status).toBe(200);
+    if (readiness.status !== 'ready') fail('read models', `a projection part parked: ${shorten(readiness.parked, 300)}`, shorten(readiness, 600));
     const me = await t.gql<{ me: { __typename: string } }>(principals[1]!.token, '{ me { __typename } }');
     expect(me.data?.me.__typename).toBe('ApiKeyPrincipal');
 
