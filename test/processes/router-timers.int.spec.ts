@@ -39,7 +39,7 @@ for (const database of ['pglite', 'postgres'] as const) {
       return router;
     };
 
-    /** A chat group whose agents (all available) go on break after an offer rings out: each offer times out once. */
+    /** A chat group of available agents with room for every chat at once; an offer that rings out is made again. */
     async function chatDesk(agentCount: number, maxConcurrency: number, ringTimeoutSeconds: number) {
       const instanceId = randomUUID();
       const meta = (): CommandMetadata => ({ now: new Date().toISOString(), instanceId, actor: 'test', correlationId: randomUUID() });
@@ -47,7 +47,7 @@ for (const database of ['pglite', 'postgres'] as const) {
       const groupId = randomUUID();
       await commands.handle(streams.skillGroup(instanceId, groupId), skillGroupDecider, {
         type: 'CreateSkillGroup',
-        data: { skillGroupId: groupId, name: 'Chat', channel: 'ONLINE', strategy: 'SATURATION', maxConcurrency, ringTimeoutSeconds, wrapUpSeconds: 0, breakAfterMissedOffer: true },
+        data: { skillGroupId: groupId, name: 'Chat', channel: 'ONLINE', strategy: 'SATURATION', maxConcurrency, ringTimeoutSeconds, wrapUpSeconds: 0 },
         metadata: meta(),
       });
       for (let i = 0; i < agentCount; i++) {
