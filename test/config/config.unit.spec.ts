@@ -6,6 +6,7 @@ describe('configuration', () => {
   it('has a default for every setting, for the embedded run', () => {
     expect(loadConfig({})).toMatchObject({ PORT: 4000, HOST: '127.0.0.1', KEFU_DATA_DIR: './data', LOG_LEVEL: 'info' });
     expect(loadConfig({}).DATABASE_URL).toBeUndefined();
+    expect(loadConfig({})).toMatchObject({ KEFU_GRAPHQL_MAX_DEPTH: 15, KEFU_GRAPHQL_MAX_ALIASES: 30, KEFU_GRAPHQL_MAX_COST: 50_000, KEFU_GRAPHQL_MAX_MUTATIONS: 10, KEFU_GRAPHQL_MAX_TOKENS: 5000 });
   });
 
   it('reads the servers from their URLs', () => {
@@ -31,6 +32,9 @@ describe('configuration', () => {
     ['KEFU_SILENCE_ALERT_SECONDS', '2', /KEFU_SILENCE_ALERT_SECONDS: must be 0 \(off\) or 3 to 3600/],
     ['KEFU_SILENCE_ALERT_SECONDS', '-1', /KEFU_SILENCE_ALERT_SECONDS: must be 0 \(off\) or 3 to 3600/],
     ['KEFU_SILENCE_ALERT_SECONDS', '3601', /KEFU_SILENCE_ALERT_SECONDS: must be 0 \(off\) or 3 to 3600/],
+    ['KEFU_GRAPHQL_MAX_DEPTH', '1', /KEFU_GRAPHQL_MAX_DEPTH: must be 2 to 100/],
+    ['KEFU_GRAPHQL_MAX_COST', 'lots', /KEFU_GRAPHQL_MAX_COST: /],
+    ['KEFU_GRAPHQL_MAX_MUTATIONS', '0', /KEFU_GRAPHQL_MAX_MUTATIONS: must be 1 to 1000/],
   ])('stops on a wrong %s with a message naming it', (key, value, message) => {
     expect(() => loadConfig({ [key]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [key]: value })).toThrow(message);
