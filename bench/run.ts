@@ -12,8 +12,9 @@ import { projectionsBench } from './projections.ts';
 import { routingBench } from './routing.ts';
 import { phoneBench } from './phone.ts';
 import { softphoneBench } from './softphone.ts';
+import { liveBench } from './live.ts';
 
-const modules: BenchModule[] = [eventStoreBench, projectionsBench, routingBench, phoneBench, softphoneBench];
+const modules: BenchModule[] = [eventStoreBench, projectionsBench, routingBench, phoneBench, softphoneBench, liveBench];
 
 const resultsFile = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
 

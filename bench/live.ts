@@ -1,0 +1,277 @@
+// Live views bench (issue 10): graphql-ws subscribers of agentStatusChanged (one supervisor's token) on one
+// Kefu, an agent flipping presence every 300 ms. Lightweight clients on `ws` in this process only timestamp
+// frames; each change is one frame per subscriber, so frame k after the snapshot is change k. Measured per
+// step: latency from the mutation's send to each frame's receipt (p50 / p99 / max), the mutation's own answer
+// time, the longest event-loop block in the server process (perf_hooks), and memory per idle subscription
+// (heap + external after GC, before and after the subscribers connected). Beside it, the ceiling: a bare
+// graphql-ws server (bench/live/server-child.ts, mode bare) writing the same frame to the same subscribers.
+// Targets: kefu-pglite (default), kefu-postgres, kefu-nats (mutations on process A, subscribers on process B,
+// PostgreSQL + NATS); BENCH_LIVE_TARGETS picks, BENCH_LIVE_SUBSCRIBERS the steps, BENCH_LIVE_CHANGES the changes.
+import { fork, type ChildProcess } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import { envInt, envList } from './lib/config.ts';
+import type { BenchModule } from './lib/module.ts';
+import { dropDatabase, recreateDatabase } from './lib/pg-admin.ts';
+import type { ResultRow } from './lib/report.ts';
+import { median, percentile } from './lib/stats.ts';
+
+const natsUrl = process.env.BENCH_NATS_URL ?? 'nats://127.0.0.1:4222';
+const settings = () => ({
+  subscribers: (envList('BENCH_LIVE_SUBSCRIBERS') ?? ['100', '1000']).map(Number),
+  changes: Math.max(3, envInt('BENCH_LIVE_CHANGES', 30)),
+  intervalMs: envInt('BENCH_LIVE_INTERVAL_MS', 300),
+  targets: envList('BENCH_LIVE_TARGETS') ?? ['kefu-pglite'],
+});
+
+const subscription = 'subscription { agentStatusChanged { agent { id name } presence reason since workload { phone online av } } }';
+
+interface Step {
+  target: string;
+  subscribers: number;
+  changes: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  mutationP50Ms: number;
+  mutationMaxMs: number;
+  loopMaxMs: number;
+  bytesPerIdleSubscription: number;
+  missing: number;
+  loadBefore: number;
+  seconds: number;
+}
+const steps: Step[] = [];
+
+interface Server {
+  child: ChildProcess;
+  port: number;
+  supervisorToken?: string;
+  agentToken?: string;
+}
+
+function startServer(env: Record<string, string>): Promise<Server> {
+  const child = fork(fileURLToPath(new URL('./live/server-child.ts', import.meta.url)), [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, ...env },
+    execArgv: [...process.execArgv, '--expose-gc'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`server child exited with ${code}`)));
+    child.once('message', (m) => resolve({ child, ...(m as { port: number }) }));
+  });
+}
+
+function ask<T>(child: ChildProcess, type: string, reply: string): Promise<T> {
+  return new Promise((resolve) => {
+    const on = (m: { type: string }) => {
+      if (m.type !== reply) return;
+      child.off('message', on);
+      resolve(m as T);
+    };
+    child.on('message', on);
+    child.send({ type });
+  });
+}
+
+async function stopServer(s: Server): Promise<void> {
+  s.child.removeAllListeners('exit');
+  const exited = new Promise((r) => s.child.once('exit', r));
+  s.child.send({ type: 'close' });
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  s.child.kill();
+}
+
+interface Client {
+  socket: WebSocket;
+  frames: number[];
+  firstPayload: string | null;
+}
+
+/** A subscriber that does nothing but timestamp frames (and keep the first change's payload, for the bare server). */
+async function subscribe(port: number, token: string): Promise<Client> {
+  const socket = new WebSocket(`ws://127.0.0.1:${port}/graphql`, 'graphql-transport-ws');
+  const client: Client = { socket, frames: [], firstPayload: null };
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.on('message', (data) => {
+      const now = performance.now();
+      const text = String(data);
+      if (text.startsWith('{"type":"next"')) {
+        client.frames.push(now);
+        if (client.firstPayload === null) client.firstPayload = text;
+      } else if (text.startsWith('{"type":"connection_ack"')) {
+        socket.send(JSON.stringify({ type: 'subscribe', id: '1', payload: { query: subscription } }));
+        resolve();
+      } else if (text.startsWith('{"type":"ping"')) socket.send('{"type":"pong"}');
+    });
+    socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
+  });
+  return client;
+}
+
+async function until(ok: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
+
+async function post(port: number, token: string | null, body: string): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${port}/${token ? 'graphql' : 'publish'}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body,
+  });
+  const text = await res.text();
+  if (!res.ok || text.includes('"errors"')) throw new Error(`change failed: ${text}`);
+}
+
+/**
+ * One step: `n` subscribers on `subscribeTo`, changes made by `change` every interval. `snapshotFrames` frames
+ * come first for each subscriber (the current state), then one per change.
+ */
+async function runStep(
+  target: string,
+  n: number,
+  subscribeTo: Server,
+  token: string,
+  change: (k: number) => Promise<void>,
+  snapshotFrames: number,
+  log: (m: string) => void,
+): Promise<{ step: Step; payload: string | null }> {
+  const { changes, intervalMs } = settings();
+  const loadBefore = loadavg()[0]!;
+  const started = performance.now();
+  const before = await ask<{ bytes: number }>(subscribeTo.child, 'memory', 'memory');
+  const clients: Client[] = [];
+  for (let i = 0; i < n; i += 50) clients.push(...(await Promise.all(Array.from({ length: Math.min(50, n - i) }, () => subscribe(subscribeTo.port, token)))));
+  if (!(await until(() => clients.every((c) => c.frames.length >= snapshotFrames), 120_000))) throw new Error(`${target}: not every subscriber got its first state`);
+  const idle = await ask<{ bytes: number }>(subscribeTo.child, 'memory', 'memory');
+  const bytesPerIdleSubscription = (idle.bytes - before.bytes) / n;
+  for (const c of clients) c.frames.length = 0;
+  const payload = clients[0]?.firstPayload ?? null;
+
+  await ask(subscribeTo.child, 'loop-start', 'loop-started');
+  const sent: number[] = [];
+  const answered: number[] = [];
+  for (let k = 0; k < changes; k++) {
+    const t0 = performance.now();
+    sent.push(t0);
+    await change(k);
+    answered.push(performance.now() - t0);
+    const wait = intervalMs - (performance.now() - t0);
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+  await until(() => clients.every((c) => c.frames.length >= changes), 30_000);
+  const loop = await ask<{ maxMs: number }>(subscribeTo.child, 'loop-stop', 'loop');
+  const latencies: number[] = [];
+  let missing = 0;
+  for (const c of clients) {
+    for (let k = 0; k < changes; k++) {
+      const at = c.frames[k];
+      if (at === undefined) missing++;
+      else latencies.push(at - sent[k]!);
+    }
+  }
+  await Promise.all(clients.map((c) => new Promise<void>((r) => (c.socket.once('close', () => r()), c.socket.close()))));
+  latencies.sort((a, b) => a - b);
+  const step: Step = {
+    target,
+    subscribers: n,
+    changes,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    maxMs: latencies.at(-1) ?? NaN,
+    mutationP50Ms: median(answered),
+    mutationMaxMs: Math.max(...answered),
+    loopMaxMs: loop.maxMs,
+    bytesPerIdleSubscription,
+    missing,
+    loadBefore,
+    seconds: (performance.now() - started) / 1000,
+  };
+  log(
+    `${target} ${n} subscribers: p50 ${step.p50Ms.toFixed(1)} p99 ${step.p99Ms.toFixed(1)} max ${step.maxMs.toFixed(1)} ms, mutation ${step.mutationP50Ms.toFixed(1)} ms, loop block ${step.loopMaxMs.toFixed(1)} ms, ${(bytesPerIdleSubscription / 1024).toFixed(1)} KB/subscription, ${missing} missing`,
+  );
+  return { step, payload };
+}
+
+const presence = (k: number) => JSON.stringify({ query: k % 2 === 0 ? 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }' : 'mutation { setPresence(input: { presence: BREAK, reason: "Rest" }) { id } }' });
+
+async function runTarget(target: string, log: (m: string) => void): Promise<void> {
+  const database = target === 'kefu-pglite' ? null : 'kefu_bench_live';
+  const env: Record<string, string> = { BENCH_LIVE_MODE: 'kefu' };
+  if (database) env.DATABASE_URL = await recreateDatabase(database);
+  if (target === 'kefu-nats') env.NATS_URL = natsUrl;
+  const a = await startServer({ ...env, BENCH_LIVE_SEED: '1' });
+  const b = target === 'kefu-nats' ? await startServer(env) : a;
+  const bare = await startServer({ BENCH_LIVE_MODE: 'bare' });
+  try {
+    for (const n of settings().subscribers) {
+      // The agent starts OFFLINE each step: change 0 makes it AVAILABLE, then BREAK, ...
+      await post(a.port, a.agentToken!, JSON.stringify({ query: 'mutation { setPresence(input: { presence: OFFLINE }) { id } }' }));
+      // Each subscriber first gets the two agents as they are now.
+      const kefu = await runStep(target, n, b, a.supervisorToken!, (k) => post(a.port, a.agentToken!, presence(k)), 2, log);
+      steps.push(kefu.step);
+      const framePayload = kefu.payload ? JSON.stringify((JSON.parse(kefu.payload) as { payload: unknown }).payload) : '{}';
+      const ceiling = await runStep(`bare-graphql-ws (beside ${target})`, n, bare, '', () => post(bare.port, null, framePayload), 0, log);
+      steps.push(ceiling.step);
+    }
+  } finally {
+    await stopServer(bare);
+    if (b !== a) await stopServer(b);
+    await stopServer(a);
+    if (database) await dropDatabase(database);
+  }
+}
+
+const ms = (v: number) => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toFixed(1)) : '-');
+
+export const liveBench: BenchModule = {
+  name: 'live',
+  title: 'Live views: one change to many graphql-ws subscribers',
+  describe() {
+    const s = settings();
+    return [
+      `Subscribers of \`agentStatusChanged\` over graphql-ws (one supervisor's token), steps ${s.subscribers.join(', ')}; one agent's presence changes every ${s.intervalMs} ms, ${s.changes} changes per step.`,
+      'Clients are `ws` sockets in the bench process that only timestamp frames; the server runs in its own process.',
+      'Latency: from the mutation sent to each frame received. Loop block: the longest event-loop delay in the server process while the changes went out (perf_hooks).',
+      'Memory: heap + external after GC, per idle subscription (one connection each). The ceiling: a bare graphql-ws server writing the same frame to the same subscribers.',
+      `Targets: ${s.targets.join(', ')}. Goals: 1,000 subscribers p99 < 50 ms; 10,000 p99 < 250 ms; no loop block over 20 ms; <= 20 KB per idle subscription.`,
+    ].join('\n');
+  },
+  comparison: null,
+  async run(): Promise<ResultRow[]> {
+    steps.length = 0;
+    const log = (m: string) => console.log(`  ${m}`);
+    for (const target of settings().targets) await runTarget(target, log);
+    // One row per step, in the shape every module reports (frames/s over the step, latency percentiles).
+    return steps.map((s) => ({
+      measurement: `live-${s.subscribers}`,
+      label: `${s.subscribers.toLocaleString('en-US')} subscribers, change to frame`,
+      target: s.target,
+      events: s.subscribers * s.changes - s.missing,
+      ms: s.seconds * 1000,
+      eventsPerSec: (s.subscribers * s.changes - s.missing) / (s.changes * (settings().intervalMs / 1000)),
+      p50Ms: s.p50Ms,
+      p99Ms: s.p99Ms,
+      perRound: [],
+    }));
+  },
+  notes() {
+    const rows = steps.map(
+      (s) =>
+        `| ${s.target} | ${s.subscribers.toLocaleString('en-US')} | ${ms(s.p50Ms)} | ${ms(s.p99Ms)} | ${ms(s.maxMs)} | ${ms(s.mutationP50Ms)} / ${ms(s.mutationMaxMs)} | ${ms(s.loopMaxMs)} | ${(s.bytesPerIdleSubscription / 1024).toFixed(1)} | ${s.missing} | ${s.loadBefore.toFixed(1)} |`,
+    );
+    return [
+      '| target | subscribers | p50 ms | p99 ms | max ms | mutation p50 / max ms | longest loop block ms | KB per idle subscription | frames missing | load before |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      ...rows,
+    ].join('\n');
+  },
+};

@@ -1,0 +1,120 @@
+// The server side of the live-views bench, in its own process so that its event loop and memory are measured
+// alone. BENCH_LIVE_MODE=kefu: a whole Kefu (PGlite, or DATABASE_URL; NATS_URL for the two-process case),
+// listening on 127.0.0.1; with BENCH_LIVE_SEED=1 it creates an instance, a supervisor and an agent.
+// BENCH_LIVE_MODE=bare: the ceiling, a bare graphql-ws (graphql-transport-ws) server on `ws` that acks, takes
+// subscriptions and, on POST /publish, writes the same frame to every subscriber, with no GraphQL at all.
+// The parent talks to it over IPC: `loop-start` / `loop-stop` (longest event-loop block), `memory` (heap after GC).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { pino } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { loadConfig } from '../../src/config.ts';
+import { startKefu, type Kefu } from '../../src/main.ts';
+
+const operatorToken = 'bench-operator-token-0123456789';
+const mode = process.env.BENCH_LIVE_MODE ?? 'kefu';
+const loop = monitorEventLoopDelay({ resolution: 1 });
+
+type Message = { type: 'loop-start' } | { type: 'loop-stop' } | { type: 'memory' } | { type: 'close' };
+
+async function gql(kefu: Kefu, token: string, query: string, variables: object = {}) {
+  const res = await kefu.app.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, payload: JSON.stringify({ query, variables }) });
+  const body = res.json() as { data: Record<string, Record<string, unknown>>; errors?: unknown };
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+
+async function seed(kefu: Kefu) {
+  const created = await gql(kefu, operatorToken, 'mutation { createInstance(input: { name: "Bench" }) { instance { id } adminApiKey } }');
+  const instanceId = (created.createInstance!.instance as { id: string }).id;
+  const admin = created.createInstance!.adminApiKey as string;
+  await gql(kefu, operatorToken, 'mutation($id: ID!) { purchaseSeats(input: { instanceId: $id, seats: 10 }) { seats } }', { id: instanceId });
+  const tokens: Record<string, string> = {};
+  for (const [login, role] of [
+    ['sue', 'SUPERVISOR'],
+    ['ann', 'AGENT'],
+  ] as const) {
+    await gql(kefu, admin, 'mutation($input: CreateAgentInput!) { createAgent(input: $input) { id } }', { input: { name: login, login, password: 'password-123', role } });
+    const res = await kefu.app.inject({
+      method: 'POST',
+      url: '/graphql',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ query: 'mutation($input: LoginAgentInput!) { loginAgent(input: $input) { token } }', variables: { input: { instanceId, login, password: 'password-123' } } }),
+    });
+    tokens[login] = (res.json() as { data: { loginAgent: { token: string } } }).data.loginAgent.token;
+  }
+  return { supervisorToken: tokens.sue!, agentToken: tokens.ann! };
+}
+
+async function startBare(): Promise<{ port: number; close: () => Promise<void> }> {
+  const subscribers = new Map<WebSocket, string>();
+  let frame = '{}';
+  const http = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c));
+    req.on('end', () => {
+      // The payload to push (the parent sends a frame Kefu wrote), then the same text to everyone.
+      if (body) frame = body;
+      for (const [socket, id] of subscribers) socket.send(`{"type":"next","id":${JSON.stringify(id)},"payload":${frame}}`);
+      res.end('{"data":{"published":true}}');
+    });
+  });
+  const wss = new WebSocketServer({ server: http, path: '/graphql' });
+  wss.on('connection', (socket) => {
+    socket.on('message', (raw) => {
+      const m = JSON.parse(String(raw)) as { type: string; id?: string };
+      if (m.type === 'connection_init') socket.send('{"type":"connection_ack"}');
+      else if (m.type === 'subscribe') subscribers.set(socket, m.id!);
+      else if (m.type === 'ping') socket.send('{"type":"pong"}');
+    });
+    socket.on('close', () => subscribers.delete(socket));
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  return { port: (http.address() as { port: number }).port, close: () => new Promise((r) => wss.close(() => http.close(() => r()))) };
+}
+
+let close: () => Promise<void>;
+if (mode === 'bare') {
+  const bare = await startBare();
+  close = bare.close;
+  process.send!({ type: 'ready', port: bare.port });
+} else {
+  const dir = mkdtempSync(path.join(tmpdir(), 'kefu-bench-live-'));
+  const env: Record<string, string> = { KEFU_OPERATOR_TOKEN: operatorToken, LOG_LEVEL: 'silent', PORT: '0', HOST: '127.0.0.1', KEFU_SIP: 'off', KEFU_DATA_DIR: dir };
+  if (process.env.DATABASE_URL) env.DATABASE_URL = process.env.DATABASE_URL;
+  if (process.env.NATS_URL) env.NATS_URL = process.env.NATS_URL;
+  const kefu = await startKefu(loadConfig(env), { logger: pino({ level: 'silent' }), listen: true });
+  close = async () => {
+    await kefu.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const tokens = process.env.BENCH_LIVE_SEED === '1' ? await seed(kefu) : null;
+  process.send!({ type: 'ready', port: (kefu.app.server.address() as { port: number }).port, ...tokens });
+}
+
+process.on('message', (raw) => {
+  const m = raw as Message;
+  void (async () => {
+    if (m.type === 'loop-start') {
+      loop.reset();
+      loop.enable();
+      process.send!({ type: 'loop-started' });
+    } else if (m.type === 'loop-stop') {
+      loop.disable();
+      process.send!({ type: 'loop', maxMs: loop.max / 1e6, p99Ms: loop.percentile(99) / 1e6 });
+    } else if (m.type === 'memory') {
+      for (let i = 0; i < 3; i++) {
+        globalThis.gc?.();
+        await new Promise((r) => setImmediate(r));
+      }
+      const u = process.memoryUsage();
+      process.send!({ type: 'memory', bytes: u.heapUsed + u.external, rss: u.rss });
+    } else {
+      await close();
+      process.exit(0);
+    }
+  })();
+});
