@@ -164,6 +164,7 @@ describe('contact decider', () => {
         held: false,
         consult: null,
         handedOverBy: [],
+        silentSides: [],
       });
     });
 
