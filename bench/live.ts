@@ -55,7 +55,7 @@ function startServer(env: Record<string, string>): Promise<Server> {
   const child = fork(fileURLToPath(new URL('./live/server-child.ts', import.meta.url)), [], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, ...env },
-    execArgv: [...process.execArgv, '--expose-gc'],
+    execArgv: [...process.execArgv, '--expose-gc', ...(process.env.BENCH_LIVE_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_LIVE_CPU_PROF}`] : [])],
   });
   return new Promise((resolve, reject) => {
     child.once('error', reject);

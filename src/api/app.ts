@@ -8,6 +8,7 @@ import { DomainError } from '../domain/errors.ts';
 import type { Principal } from './auth.ts';
 import { BusPubSub } from './bus-pubsub.ts';
 import { LiveFanout, type LiveFanoutOptions, type LiveSocket } from './live-fanout.ts';
+import { lightenMercuriusConnections } from './mercurius-connection-loop.ts';
 import { newCorrelationId, type ApiDeps, type KefuContext } from './context.ts';
 import { formatError } from './errors.ts';
 import { agentResolvers } from './resolvers/agents.ts';
@@ -166,6 +167,7 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
     const errors = flat.map((e) => formatError(asGraphQLError(e), log));
     return { statusCode: base.statusCode, response: { data: execution.data ?? null, errors } };
   };
+  lightenMercuriusConnections();
   // Live views: one execution and one frame per change and group of subscribers, written in slices (live-fanout.ts).
   const live = new LiveFanout(deps.bus, { formatErrors: errorFormatter, log: app.log, ...options.live });
   app.decorate('liveFanout', live);
