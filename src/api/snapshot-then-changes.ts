@@ -107,11 +107,25 @@ export function unlessAlreadySent<T>(keyOf: (message: T) => string): (message: T
   const sent = new Map<string, string>();
   return (message) => {
     const key = keyOf(message);
-    const state = JSON.stringify(message, (_, v: unknown) =>
-      v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
-    );
+    const state = stateOf(message);
     if (sent.get(key) === state) return false;
     sent.set(key, state);
     return true;
   };
+}
+
+/**
+ * A bus message is one frozen object shared by every subscriber of its topic (live-fanout.ts): its state text
+ * is computed once, not once per subscriber.
+ */
+const statesOfSharedMessages = new WeakMap<object, string>();
+function stateOf(message: unknown): string {
+  const shared = message !== null && typeof message === 'object' && Object.isFrozen(message);
+  const known = shared ? statesOfSharedMessages.get(message) : undefined;
+  if (known !== undefined) return known;
+  const state = JSON.stringify(message, (_, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+  if (shared) statesOfSharedMessages.set(message, state);
+  return state;
 }
