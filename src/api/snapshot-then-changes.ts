@@ -5,6 +5,7 @@
 // arrives while the read runs may or may not be in it: held, and passed after the snapshot through the
 // view's `admit`, which drops what the subscriber already has (an offer sent twice, a state unchanged).
 
+import { createHash } from 'node:crypto';
 import { SlowConsumerError } from './live-fanout.ts';
 
 /** Messages a subscriber may have waiting before it is cut off as a slow consumer. */
@@ -115,17 +116,19 @@ export function unlessAlreadySent<T>(keyOf: (message: T) => string): (message: T
 }
 
 /**
- * A bus message is one frozen object shared by every subscriber of its topic (live-fanout.ts): its state text
- * is computed once, not once per subscriber.
+ * A state as a digest: a supervisor's subscription remembers one per agent it follows, so its memory stays
+ * small however many agents an instance has. A bus message is one frozen object shared by every subscriber
+ * of its topic (live-fanout.ts): its digest is computed once, not once per subscriber.
  */
 const statesOfSharedMessages = new WeakMap<object, string>();
 function stateOf(message: unknown): string {
   const shared = message !== null && typeof message === 'object' && Object.isFrozen(message);
   const known = shared ? statesOfSharedMessages.get(message) : undefined;
   if (known !== undefined) return known;
-  const state = JSON.stringify(message, (_, v: unknown) =>
+  const text = JSON.stringify(message, (_, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
   );
+  const state = createHash('sha256').update(text ?? 'undefined').digest('base64');
   if (shared) statesOfSharedMessages.set(message, state);
   return state;
 }
