@@ -2,12 +2,13 @@
 // instance stops in that projection. Its later events for the projection are held: the checkpoint moves
 // past them (they stay in the event store) and every other instance goes on. An operator retries the part
 // after a fix, which replays the held events in order, from the one that failed, and unparks it.
-import { sql } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { Bus } from '../domain/ports/bus.ts';
 import { ConflictError } from '../domain/errors.ts';
 import type { EventStore, Position, RecordedEvent } from '../domain/ports/event-store.ts';
 import { comparePositions, positionFromString, positionToString } from '../domain/ports/event-store.ts';
 import type { Projection, ReadModel } from './projection.ts';
+import type { ReadModelDb } from './read-model-db.ts';
 
 export interface ParkedPart {
   projection: string;
@@ -72,18 +73,7 @@ export function describeFailure(err: unknown): string {
   return storable(err instanceof Error ? err.message : String(err), 2000);
 }
 
-type ParkedRow = {
-  projection: string;
-  instance_id: string;
-  resume_after: string | null;
-  event_position: string;
-  event_id: string;
-  event_type: string;
-  stream_id: string;
-  error: string;
-  parked_at: Date | string;
-  last_retry_at: Date | string | null;
-};
+type ParkedRow = Selectable<ReadModelDb['kefu_projection_parked_parts']>;
 
 function toParkedPart(row: ParkedRow): ParkedPart {
   return {
