@@ -11,8 +11,9 @@ import { schemaPath } from '../../src/api/app.ts';
 import { operatorToken, seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { wsClient } from '../support/ws-client.ts';
 import { DocumentGenerator, Random, type KnownIds } from './graphql-fuzz-documents.ts';
+import { fuzzSeed } from '../support/seeded-random.ts';
 
-const seed = Number(process.env.KEFU_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const seed = fuzzSeed();
 /** Documents over HTTP: the run stops at this count or at the time budget, whichever comes first. */
 const maxDocuments = 6000;
 const budgetMs = 22_000;

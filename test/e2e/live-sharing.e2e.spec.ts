@@ -10,19 +10,13 @@ import type { Principal } from '../../src/api/auth.ts';
 import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { collect, wsClient } from '../support/ws-client.ts';
 import { until } from '../support/until.ts';
+import { fuzzSeed, seededRandom } from '../support/seeded-random.ts';
 
-const seed = Number(process.env.KEFU_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const seed = fuzzSeed();
 
-/** mulberry32: small, seeded, good enough to pick test cases. */
+/** Seeded picks of test cases. */
 function randomFrom(s: number) {
-  let a = s >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(s);
   const int = (n: number) => Math.floor(next() * n);
   const pick = <T,>(xs: readonly T[]): T => xs[int(xs.length)]!;
   const some = <T,>(xs: readonly T[], min = 1): T[] => {

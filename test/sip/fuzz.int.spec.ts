@@ -5,7 +5,6 @@
 // its memory bounded, nothing was answered 500 or logged as an error, and a normal call still works.
 // KEFU_FUZZ_SEED=<n> replays a run (KEFU_FUZZ_MESSAGES, KEFU_FUZZ_BUDGET_MS and KEFU_FUZZ_BOUND, the share
 // of INVITEs to a bound number, change its size; KEFU_FUZZ_DEBUG=1 prints Kefu's last info lines).
-import { randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -17,6 +16,7 @@ import { NUMBER, OFF_HOURS_NUMBER, setUpPhoneInstance } from '../calls/phone-set
 import { okHttp, spawnKefu, type KefuProcess } from '../support/process.ts';
 import { freshPostgresSchema, wantPostgres } from '../support/services.ts';
 import { until } from '../support/until.ts';
+import { fuzzSeed, seededRandom } from '../support/seeded-random.ts';
 
 const SIP_PORT = 27060;
 const operatorToken = 'sip-fuzz-operator-token-0123456789';
@@ -37,22 +37,11 @@ const MAX_CONFIRMED_CALLS = 15;
 /** A number no flow is bound to: INVITEs to it go as far as the directory (404). */
 const UNBOUND = '+869990001';
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Dice {
   private readonly next: () => number;
   constructor(seed: number) {
-    this.next = prng(seed);
+    this.next = seededRandom(seed);
   }
   int(n: number): number {
     return Math.floor(this.next() * n);
@@ -290,7 +279,7 @@ describe('SIP fuzzing', () => {
 
   it('survives random and mutated SIP over UDP and TCP, then still takes a normal call', { timeout: 120_000 }, async () => {
     requireSipp();
-    const seed = process.env.KEFU_FUZZ_SEED ? Number(process.env.KEFU_FUZZ_SEED) : randomInt(2 ** 31);
+    const seed = fuzzSeed();
     console.log(`SIP fuzz seed ${seed} (replay with KEFU_FUZZ_SEED=${seed})`);
     const d = new Dice(seed);
 
