@@ -8,9 +8,25 @@ import { randomToken, SecretVerifier, sha256 } from './credentials.ts';
 export type Principal =
   | { kind: 'operator' }
   | { kind: 'apiKey'; instanceId: string; keyId: string; role: 'ADMIN' | 'INTEGRATION' }
-  | { kind: 'agent'; instanceId: string; agentId: string; role: 'AGENT' | 'SUPERVISOR' | 'ADMIN' };
+  | { kind: 'agent'; instanceId: string; agentId: string; role: 'AGENT' | 'SUPERVISOR' | 'ADMIN' }
+  | CustomerPrincipal;
 
-export type InstancePrincipal = Exclude<Principal, { kind: 'operator' }>;
+/**
+ * A chat customer (issue 11), from a web channel's public key: an anonymous visitor (a random id the browser
+ * keeps) or a customer verified by the business's HMAC. Customers reach only the customer side of the API:
+ * requireInstance refuses them, so no staff or integration operation ever sees one.
+ */
+export interface CustomerPrincipal {
+  kind: 'customer';
+  instanceId: string;
+  webChannelId: string;
+  /** The visitor id (anonymous) or the business's customer id (verified). */
+  customerId: string;
+  verified: boolean;
+}
+
+/** Staff and integrations of an instance (never the operator, never a customer). */
+export type InstancePrincipal = Exclude<Principal, { kind: 'operator' } | { kind: 'customer' }>;
 
 export function actorOf(p: Principal): string {
   switch (p.kind) {
@@ -20,6 +36,8 @@ export function actorOf(p: Principal): string {
       return `apikey:${p.keyId}`;
     case 'agent':
       return `agent:${p.agentId}`;
+    case 'customer':
+      return `customer:${p.webChannelId}:${p.customerId}`;
   }
 }
 
@@ -142,6 +160,14 @@ export function requireOperator(p: Principal | null): { kind: 'operator' } {
 export function requireInstance(p: Principal | null): InstancePrincipal {
   const principal = requirePrincipal(p);
   if (principal.kind === 'operator') throw new ForbiddenError('The platform operator acts on instances only through operator operations');
+  if (principal.kind === 'customer') throw new ForbiddenError('A chat customer may only use the customer operations');
+  return principal;
+}
+
+/** A chat customer's own operations. */
+export function requireCustomer(p: Principal | null): CustomerPrincipal {
+  const principal = requirePrincipal(p);
+  if (principal.kind !== 'customer') throw new ForbiddenError('Only a chat customer (a session from startCustomerSession) may do this');
   return principal;
 }
 

@@ -71,6 +71,7 @@ export async function recordingsRoute(app: FastifyInstance, options: { deps: Api
     handler: async (request, reply) => {
       const p = request.principal;
       if (!p || p.kind === 'operator') return fail(reply, 401, 'UNAUTHENTICATED', 'Sign in first');
+      if (p.kind === 'customer') return fail(reply, 403, 'FORBIDDEN', 'Chat customers have no access to recordings');
       const { recordingId } = request.params;
       const recording = await findRecording(deps.db, p.instanceId, recordingId, callRecordsLimitedTo(p));
       if (!recording) return notFound(reply, recordingId);

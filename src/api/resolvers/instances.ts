@@ -73,6 +73,7 @@ export const instanceResolvers = {
       const p = ctx.principal;
       if (!p) return requireInstance(p);
       if (p.kind === 'operator') return { __typename: 'OperatorPrincipal', operator: true };
+      if (p.kind === 'customer') return requireInstance(p);
       if (p.kind === 'apiKey') {
         const row = await ctx.deps.db.selectFrom('api_keys').selectAll().where('id', '=', p.keyId).executeTakeFirstOrThrow();
         return { __typename: 'ApiKeyPrincipal', instanceId: p.instanceId, apiKey: toApiKey(row) };
