@@ -2,6 +2,7 @@
 // start-up with a message that names it.
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { parseChatLimit } from './api/chat-limits.ts';
 
 const url = (schemes: string[]) =>
   z
@@ -14,6 +15,19 @@ const url = (schemes: string[]) =>
         return false;
       }
     }, `must be a URL starting with ${schemes.map((s) => `${s}//`).join(' or ')}`);
+
+const chatLimitSetting = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v, ctx) => {
+      const limit = parseChatLimit(v);
+      if (!limit) {
+        ctx.addIssue({ code: 'custom', message: 'must be count/seconds (e.g. 30/10, seconds 1 to 86400) or 0 (off)' });
+        return z.NEVER;
+      }
+      return limit;
+    });
 
 const emptyAsUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 
@@ -62,6 +76,13 @@ export const configSchema = z.object({
   KEFU_GRAPHQL_MAX_COST: z.coerce.number().int('must be a whole number').min(100, 'must be 100 to 10000000').max(10_000_000, 'must be 100 to 10000000').default(50_000),
   KEFU_GRAPHQL_MAX_MUTATIONS: z.coerce.number().int('must be a whole number').min(1, 'must be 1 to 1000').max(1000, 'must be 1 to 1000').default(10),
   KEFU_GRAPHQL_MAX_TOKENS: z.coerce.number().int('must be a whole number').min(200, 'must be 200 to 100000').max(100_000, 'must be 200 to 100000').default(5000),
+  /** Customer tokens (issue 11): how long a chat customer's session token is valid. */
+  KEFU_CUSTOMER_TOKEN_SECONDS: z.coerce.number().int('must be a whole number').min(60, 'must be 60 to 2592000').max(30 * 86400, 'must be 60 to 2592000').default(86400),
+  /** Chat rate limits per key (visitor, address), "count/seconds" or 0 (off): src/api/chat-limits.ts. */
+  KEFU_CHAT_LIMIT_SESSION: chatLimitSetting('60/600'),
+  KEFU_CHAT_LIMIT_CHAT: chatLimitSetting('20/3600'),
+  KEFU_CHAT_LIMIT_MESSAGE: chatLimitSetting('30/10'),
+  KEFU_CHAT_LIMIT_UPLOAD: chatLimitSetting('20/60'),
 });
 
 export type Config = z.infer<typeof configSchema>;

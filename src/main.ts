@@ -14,6 +14,7 @@ import { buildApp } from './api/app.ts';
 import { Authenticator, type OperatorCredential } from './api/auth.ts';
 import { hashSecret, randomToken } from './api/credentials.ts';
 import { LoginThrottle } from './api/login-throttle.ts';
+import { ChatLimits } from './api/chat-limits.ts';
 import { ConfigError, loadConfig, mediaThreads, type Config } from './config.ts';
 import type { Bus } from './domain/ports/bus.ts';
 import type { EventStore } from './domain/ports/event-store.ts';
@@ -255,6 +256,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
       bus,
       auth,
       loginThrottle: new LoginThrottle(),
+      chatLimits: new ChatLimits({ session: config.KEFU_CHAT_LIMIT_SESSION, chat: config.KEFU_CHAT_LIMIT_CHAT, message: config.KEFU_CHAT_LIMIT_MESSAGE, upload: config.KEFU_CHAT_LIMIT_UPLOAD }),
       logger,
       clock: () => new Date(),
       ready: () => ready,

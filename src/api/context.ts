@@ -11,6 +11,7 @@ import type { Logger } from '../projections/projection-runner.ts';
 import type { RetryOutcome } from '../projections/parked-parts.ts';
 import type { Authenticator, Principal } from './auth.ts';
 import { actorOf } from './auth.ts';
+import type { ChatLimits } from './chat-limits.ts';
 import type { LoginThrottle } from './login-throttle.ts';
 
 export interface ReadModelSync {
@@ -30,6 +31,8 @@ export interface ApiDeps {
   bus: Bus;
   auth: Authenticator;
   loginThrottle: LoginThrottle;
+  /** Chat rate limits (chatLimit in chat-limits.ts); defaults when absent. */
+  chatLimits?: ChatLimits;
   logger: Logger;
   clock: () => Date;
   /** Readiness: true once projections have caught up at start. */
