@@ -1,0 +1,1092 @@
+/* global window, document, localStorage, fetch, WebSocket, FormData, CustomEvent, URL, navigator, location, crypto, setTimeout, clearTimeout, setInterval, clearInterval, console */
+// Kefu's chat widget for a customer's web or H5 page. No build step: Kefu serves this file at /widget.js and a
+// page needs only
+//   <script src="https://kefu.example/widget.js" data-channel-key="wc_..." async></script>
+// The API's base URL is the script's own origin. Optional attributes: data-title, data-welcome,
+// data-position="left", data-open="true". A page may set window.KefuSettings = { customerId, customerHash,
+// name, attributes: { plan: 'gold' } } before the tag (a verified customer: customerHash is the hex
+// HMAC-SHA256 of customerId, made by the business's server).
+//
+// What it speaks (Kefu's public API only):
+//   POST /graphql         startCustomerSession (token + visitorId kept in localStorage, renewed before expiry),
+//                         startChat (clientChatId), sendChatMessage (clientMessageId), setTyping, markRead,
+//                         endChat, conversation
+//   POST /chat/uploads    images and files (multipart: contactId, file)
+//   WS   /graphql         graphql-transport-ws, connection_init { authorization: 'Bearer …' },
+//                         conversationEvents(contactId, afterSeq: the last seq it holds without a gap)
+// Guarantees: messages are keyed by seq (a replayed or repeated one is shown once, in seq order); a dropped
+// connection reconnects with backoff and resumes after the last seq; what is typed offline waits in an outbox
+// in localStorage and is sent in order, each message with its clientMessageId, so a retry is stored once.
+// Message text is only ever set with textContent: never parsed as HTML.
+(() => {
+  'use strict';
+  if (window.Kefu && window.Kefu.version) return; // loaded twice: keep the first
+
+  const script = document.currentScript || document.querySelector('script[data-channel-key]');
+  if (!script || !script.dataset.channelKey) {
+    console.error('Kefu widget: the script tag needs data-channel-key');
+    return;
+  }
+  const channelKey = script.dataset.channelKey;
+  const base = new URL(script.src, location.href).origin;
+  const settings = Object.assign({}, window.KefuSettings || {});
+  const options = {
+    title: script.dataset.title || 'Chat with us',
+    welcome: script.dataset.welcome || null,
+    position: script.dataset.position === 'left' ? 'left' : 'right',
+    open: script.dataset.open === 'true',
+  };
+
+  // ---- storage (one JSON entry per channel key; memory only when localStorage is unavailable) ----
+
+  const storageKey = `kefu:${channelKey}`;
+  let memoryStore = null;
+  function load() {
+    try {
+      return JSON.parse(localStorage.getItem(storageKey) || '{}') || {};
+    } catch {
+      return memoryStore || {};
+    }
+  }
+  const st = Object.assign({ visitorId: null, customerId: null, token: null, expiresAt: null, contactId: null, clientChatId: null, outbox: [], welcome: null, open: false }, load());
+  function save() {
+    const data = JSON.stringify(st);
+    try {
+      localStorage.setItem(storageKey, data);
+    } catch {
+      memoryStore = JSON.parse(data);
+    }
+  }
+  // A verified customer other than the stored one (another login on this browser): start afresh.
+  if ((settings.customerId || null) !== (st.customerId || null)) {
+    Object.assign(st, { customerId: settings.customerId || null, token: null, expiresAt: null, contactId: null, clientChatId: null, outbox: [] });
+    save();
+  }
+
+  function uuid() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  // ---- events for the page (window.Kefu.on, and kefu:<name> events on window) ----
+
+  const listeners = new Map();
+  function emit(name, detail) {
+    for (const fn of listeners.get(name) || []) {
+      try {
+        fn(detail);
+      } catch (err) {
+        console.error(err);
+      }
+    }
+    window.dispatchEvent(new CustomEvent(`kefu:${name}`, { detail }));
+  }
+
+  // ---- HTTP GraphQL ----
+
+  class ApiError extends Error {
+    constructor(message, code, extensions) {
+      super(message);
+      this.code = code;
+      this.extensions = extensions || {};
+    }
+  }
+  /** A request that never reached Kefu (offline, connection refused): try again later. */
+  const isNetworkError = (err) => !(err instanceof ApiError);
+
+  async function post(query, variables, token) {
+    const headers = { 'content-type': 'application/json' };
+    if (token) headers.authorization = `Bearer ${token}`;
+    const res = await fetch(`${base}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query, variables }), mode: 'cors', credentials: 'omit' });
+    let body;
+    try {
+      body = await res.json();
+    } catch {
+      body = null;
+    }
+    const first = body && body.errors && body.errors[0];
+    if (first) throw new ApiError(first.message, (first.extensions && first.extensions.code) || 'ERROR', first.extensions);
+    if (!res.ok || !body) throw new ApiError(`HTTP ${res.status}`, res.status === 401 ? 'UNAUTHENTICATED' : 'ERROR');
+    return body.data;
+  }
+
+  let sessionPromise = null;
+  function session(force) {
+    if (!force && st.token && st.expiresAt && Date.parse(st.expiresAt) - Date.now() > 60_000) return Promise.resolve(st.token);
+    if (!sessionPromise) {
+      sessionPromise = startSession().finally(() => {
+        sessionPromise = null;
+      });
+    }
+    return sessionPromise;
+  }
+  async function startSession() {
+    const input = { channelKey };
+    if (settings.customerId) {
+      input.customerId = String(settings.customerId);
+      input.customerHash = String(settings.customerHash || '');
+    } else if (st.visitorId) {
+      input.visitorId = st.visitorId;
+    }
+    if (settings.name) input.name = String(settings.name);
+    const q = 'mutation($input: StartCustomerSessionInput!) { startCustomerSession(input: $input) { token expiresAt visitorId webChannel { name welcomeText agentsOnline } } }';
+    let data;
+    try {
+      data = await post(q, { input }, null);
+    } catch (err) {
+      // A stored visitor id Kefu no longer takes: become a new visitor.
+      if (err.code !== 'BAD_USER_INPUT' || !input.visitorId) throw err;
+      delete input.visitorId;
+      st.visitorId = null;
+      data = await post(q, { input }, null);
+    }
+    const s = data.startCustomerSession;
+    st.token = s.token;
+    st.expiresAt = s.expiresAt;
+    if (s.visitorId) st.visitorId = s.visitorId;
+    st.welcome = s.webChannel.welcomeText || null;
+    agentsOnline = s.webChannel.agentsOnline;
+    save();
+    renderHeader();
+    renderWelcome();
+    return st.token;
+  }
+
+  /** A GraphQL request as the customer: renews the session once when Kefu says the token is no good. */
+  async function gql(query, variables) {
+    const token = await session(false);
+    try {
+      return await post(query, variables, token);
+    } catch (err) {
+      if (err.code !== 'UNAUTHENTICATED') throw err;
+      return post(query, variables, await session(true));
+    }
+  }
+
+  // ---- conversation state ----
+
+  const MESSAGE = 'seq clientMessageId sender kind agentName text sentAt attachment { fileId name contentType bytes width height url thumbnailUrl } system { type agentName endStatus }';
+  const CONVERSATION = 'contactId status queuePosition agentName lastSeq customerLastReadSeq agentLastReadSeq endStatus';
+  const messages = new Map(); // seq → message
+  let contiguousSeq = 0; // every seq up to this one is here: resume after it
+  let conv = null; // the latest Conversation
+  let agentsOnline = null;
+  let readSent = 0;
+  let agentTypingTimer = null;
+  let unread = 0;
+  let lastError = null;
+
+  function resetConversation() {
+    messages.clear();
+    contiguousSeq = 0;
+    conv = null;
+    readSent = 0;
+    unread = 0;
+  }
+
+  function applyConversation(c) {
+    if (!c || c.contactId !== st.contactId) return;
+    conv = Object.assign({}, conv || {}, c);
+    if (conv.status === 'ENDED') onEnded();
+    renderHeader();
+    renderSeen();
+    renderFooter();
+  }
+
+  function addMessage(m) {
+    if (!m || typeof m.seq !== 'number' || messages.has(m.seq)) return; // dedupe by seq
+    messages.set(m.seq, m);
+    while (messages.has(contiguousSeq + 1)) contiguousSeq++;
+    // The outbox item it acknowledges (a retried send comes back with the same clientMessageId).
+    if (m.sender === 'CUSTOMER' && m.clientMessageId) {
+      const before = st.outbox.length;
+      st.outbox = st.outbox.filter((o) => o.clientMessageId !== m.clientMessageId);
+      if (st.outbox.length !== before) save();
+      removePending(m.clientMessageId);
+    }
+    if (m.system) {
+      const patch = { QUEUED: { status: 'QUEUED' }, CONNECTED: { status: 'CONNECTED', agentName: m.system.agentName, queuePosition: null }, TRANSFERRED: {}, ENDED: { status: 'ENDED', endStatus: m.system.endStatus } }[m.system.type];
+      if (patch && (!conv || conv.status !== 'ENDED' || m.system.type === 'ENDED')) conv = Object.assign({}, conv || { contactId: st.contactId, customerLastReadSeq: 0, agentLastReadSeq: 0 }, patch);
+    }
+    if (m.sender === 'AGENT') {
+      setAgentTyping(false);
+      if (!isOpen()) {
+        unread++;
+        if (els.badge) renderBadge();
+      }
+    }
+    renderMessage(m);
+    renderHeader();
+    renderSeen();
+    renderFooter();
+    emit('message', publicMessage(m));
+    if (conv && conv.status === 'ENDED') onEnded();
+    scheduleRead();
+  }
+
+  function publicMessage(m) {
+    return { seq: m.seq, sender: m.sender, kind: m.kind, text: m.text, agentName: m.agentName, sentAt: m.sentAt, attachment: m.attachment ? { name: m.attachment.name, contentType: m.attachment.contentType, url: m.attachment.url } : null, system: m.system };
+  }
+
+  let endedEmitted = null;
+  function onEnded() {
+    if (endedEmitted === st.contactId) return;
+    endedEmitted = st.contactId;
+    setAgentTyping(false);
+    // Nothing more can be sent to an ended chat.
+    if (st.outbox.length) {
+      for (const o of st.outbox) markPendingFailed(o.clientMessageId, 'Not sent: the chat has ended');
+      st.outbox = [];
+      save();
+    }
+    emit('ended', { contactId: st.contactId, endStatus: conv && conv.endStatus });
+    // Keep the subscription a moment for the last frames, then let the connection go.
+    setTimeout(() => {
+      if (conv && conv.status === 'ENDED') ws.stop();
+    }, 2000);
+  }
+
+  // ---- the chat's lifecycle ----
+
+  let starting = null;
+  function ensureChat() {
+    if (st.contactId) return Promise.resolve(st.contactId);
+    if (!starting) {
+      starting = (async () => {
+        if (!st.clientChatId) {
+          st.clientChatId = uuid();
+          save();
+        }
+        const attributes = Object.entries(settings.attributes || {}).map(([key, value]) => ({ key: String(key), value: String(value) }));
+        const visitor = { pageUrl: location.href, referrer: document.referrer || null, userAgent: navigator.userAgent };
+        if (attributes.length) visitor.attributes = attributes;
+        const data = await gql(`mutation($input: StartChatInput!) { startChat(input: $input) { ${CONVERSATION} } }`, { input: { clientChatId: st.clientChatId, visitor } });
+        st.contactId = data.startChat.contactId;
+        save();
+        applyConversation(data.startChat);
+        ws.start();
+        return st.contactId;
+      })().finally(() => {
+        starting = null;
+      });
+    }
+    return starting;
+  }
+
+  function startNewChat() {
+    ws.stop();
+    st.contactId = null;
+    st.clientChatId = null;
+    st.outbox = [];
+    save();
+    resetConversation();
+    endedEmitted = null;
+    renderAll();
+    input.focus();
+  }
+
+  async function refreshConversation() {
+    if (!st.contactId) return;
+    const id = st.contactId;
+    const data = await gql(`query($c: ID!) { conversation(contactId: $c) { ${CONVERSATION} } }`, { c: id });
+    if (id === st.contactId) applyConversation(data.conversation);
+  }
+
+  /** A verified customer on a new device: continue their open chat, if any. */
+  async function resumeVerifiedChat() {
+    if (!settings.customerId || st.contactId) return;
+    const data = await gql(`query { myConversations(first: 1) { nodes { ${CONVERSATION} } } }`, {});
+    const open = data.myConversations.nodes.find((c) => c.status !== 'ENDED');
+    if (open && !st.contactId) {
+      st.contactId = open.contactId;
+      save();
+      applyConversation(open);
+      ws.start();
+    }
+  }
+
+  // ---- the outbox: sent in order, each with its clientMessageId ----
+
+  let flushing = false;
+  let flushTimer = null;
+  let flushDelay = 1000;
+  async function flush() {
+    if (flushing) return;
+    flushing = true;
+    clearTimeout(flushTimer);
+    try {
+      while (st.outbox.length > 0) {
+        const item = st.outbox[0];
+        const contactId = await ensureChat();
+        if (conv && conv.status === 'ENDED') return;
+        const message = { clientMessageId: item.clientMessageId };
+        if (item.fileId) message.fileId = item.fileId;
+        else message.text = item.text;
+        try {
+          const data = await gql(`mutation($input: SendChatMessageInput!) { sendChatMessage(input: $input) { ${MESSAGE} } }`, { input: { contactId, message } });
+          addMessage(data.sendChatMessage);
+          // addMessage removed it; an answer for another chat (cannot happen) must not loop.
+          st.outbox = st.outbox.filter((o) => o.clientMessageId !== item.clientMessageId);
+          save();
+          flushDelay = 1000;
+        } catch (err) {
+          if (isNetworkError(err)) throw err;
+          if (err.code === 'RATE_LIMITED') {
+            flushDelay = Math.max(1000, Number(err.extensions.retryAfterSeconds || 2) * 1000);
+            throw err;
+          }
+          if (err.code === 'CONFLICT') {
+            // The chat ended: the rest cannot be sent to it.
+            await refreshConversation().catch(() => undefined);
+            for (const o of st.outbox) markPendingFailed(o.clientMessageId, 'Not sent: the chat has ended');
+            st.outbox = [];
+            save();
+            return;
+          }
+          // Refused for what it is (too long, a bad file): drop it, say so, and go on with the next.
+          markPendingFailed(item.clientMessageId, `Not sent: ${err.message}`);
+          st.outbox = st.outbox.filter((o) => o.clientMessageId !== item.clientMessageId);
+          save();
+        }
+      }
+    } catch (err) {
+      if (!isNetworkError(err) && err.code !== 'RATE_LIMITED') showError(err.message);
+      flushTimer = setTimeout(flush, flushDelay);
+      flushDelay = Math.min(flushDelay * 2, 30_000);
+    } finally {
+      flushing = false;
+    }
+  }
+
+  function sendText(text) {
+    const t = String(text).trim();
+    if (!t) return;
+    if (conv && conv.status === 'ENDED') return;
+    const item = { clientMessageId: uuid(), text: t, at: new Date().toISOString() };
+    st.outbox.push(item);
+    save();
+    renderPending(item);
+    stopTyping();
+    flush();
+  }
+
+  async function sendFile(file) {
+    if (!file) return;
+    if (conv && conv.status === 'ENDED') return;
+    const clientMessageId = uuid();
+    const pending = { clientMessageId, fileName: file.name, uploading: true };
+    renderPending(pending);
+    try {
+      const contactId = await ensureChat();
+      const body = new FormData();
+      body.append('contactId', contactId);
+      body.append('file', file, file.name);
+      const upload = async (token) => fetch(`${base}/chat/uploads`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body, mode: 'cors', credentials: 'omit' });
+      let res = await upload(await session(false));
+      if (res.status === 401) res = await upload(await session(true));
+      const json = await res.json().catch(() => null);
+      if (!res.ok) throw new ApiError((json && json.error && json.error.message) || `upload failed (HTTP ${res.status})`, (json && json.error && json.error.code) || 'ERROR');
+      const item = { clientMessageId, fileId: json.fileId, fileName: json.name || file.name, at: new Date().toISOString() };
+      st.outbox.push(item);
+      save();
+      flush();
+    } catch (err) {
+      markPendingFailed(clientMessageId, isNetworkError(err) ? 'Not sent: no connection' : `Not sent: ${err.message}`);
+    }
+  }
+
+  // ---- typing (throttled) and read state ----
+
+  let typingOn = false;
+  let typingSentAt = 0;
+  let typingStopTimer = null;
+  function typed() {
+    if (!st.contactId || (conv && conv.status === 'ENDED')) return;
+    const now = Date.now();
+    if (!typingOn || now - typingSentAt > 3000) {
+      typingOn = true;
+      typingSentAt = now;
+      setTyping(true);
+    }
+    clearTimeout(typingStopTimer);
+    typingStopTimer = setTimeout(stopTyping, 4000);
+  }
+  function stopTyping() {
+    clearTimeout(typingStopTimer);
+    if (!typingOn) return;
+    typingOn = false;
+    setTyping(false);
+  }
+  function setTyping(typing) {
+    if (!st.contactId) return;
+    gql('mutation($input: SetTypingInput!) { setTyping(input: $input) }', { input: { contactId: st.contactId, typing } }).catch(() => undefined);
+  }
+
+  function setAgentTyping(on) {
+    clearTimeout(agentTypingTimer);
+    // A lost "stopped typing" must not leave the indicator on for ever.
+    if (on) agentTypingTimer = setTimeout(() => setAgentTyping(false), 8000);
+    if (els.typing) {
+      els.typing.hidden = !on;
+      els.typing.textContent = on ? `${(conv && conv.agentName) || 'The agent'} is typing…` : '';
+    }
+  }
+
+  let readTimer = null;
+  function scheduleRead() {
+    clearTimeout(readTimer);
+    readTimer = setTimeout(markRead, 300);
+  }
+  function markRead() {
+    if (!st.contactId || !isOpen() || document.visibilityState === 'hidden') return;
+    let last = 0;
+    for (const m of messages.values()) if (m.sender !== 'CUSTOMER' && m.seq > last) last = m.seq;
+    const already = Math.max(readSent, (conv && conv.customerLastReadSeq) || 0);
+    if (last <= already) return;
+    readSent = last;
+    gql(`mutation($input: MarkReadInput!) { markRead(input: $input) { ${CONVERSATION} } }`, { input: { contactId: st.contactId, seq: last } })
+      .then((d) => applyConversation(d.markRead))
+      .catch(() => {
+        readSent = 0;
+      });
+  }
+
+  // ---- graphql-ws (graphql-transport-ws) with reconnects ----
+
+  const ws = (() => {
+    let socket = null;
+    let wanted = false;
+    let attempt = 0;
+    let retryTimer = null;
+    let pingTimer = null;
+    let pongTimer = null;
+    let subscribedFor = null;
+    let connected = false;
+
+    function start() {
+      if (!st.contactId) return;
+      wanted = true;
+      if (!socket) open();
+    }
+    function stop() {
+      wanted = false;
+      clearTimeout(retryTimer);
+      if (socket) close(socket, 1000);
+      setConnected(false);
+    }
+    function setConnected(on) {
+      connected = on;
+      renderBanner();
+    }
+    function close(s, code) {
+      clearInterval(pingTimer);
+      clearTimeout(pongTimer);
+      if (socket === s) socket = null;
+      s.onopen = s.onmessage = s.onclose = s.onerror = null;
+      try {
+        s.close(code);
+      } catch {
+        // already closed
+      }
+    }
+    function retry(forceSession) {
+      if (!wanted) return;
+      clearTimeout(retryTimer);
+      // 0.5 s, 1 s, 2 s … up to 15 s, with jitter, so many widgets do not return at the same moment.
+      const delay = Math.min(15_000, 500 * 2 ** Math.min(attempt, 5)) * (0.75 + Math.random() * 0.5);
+      attempt++;
+      retryTimer = setTimeout(() => open(forceSession), delay);
+      renderBanner();
+    }
+    async function open(forceSession) {
+      clearTimeout(retryTimer);
+      if (!wanted || socket) return;
+      let token;
+      try {
+        token = await session(Boolean(forceSession));
+      } catch {
+        return retry(false);
+      }
+      if (!wanted || socket) return;
+      const s = new WebSocket(`${base.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+      socket = s;
+      const send = (msg) => s.readyState === WebSocket.OPEN && s.send(JSON.stringify(msg));
+      s.onopen = () => send({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } });
+      s.onerror = () => undefined; // onclose follows
+      s.onclose = () => {
+        close(s);
+        setConnected(false);
+        retry(false);
+      };
+      s.onmessage = (e) => {
+        let msg;
+        try {
+          msg = JSON.parse(e.data);
+        } catch {
+          return;
+        }
+        clearTimeout(pongTimer);
+        switch (msg.type) {
+          case 'connection_ack':
+            attempt = 0;
+            subscribe(send);
+            setConnected(true);
+            // Liveness: a connection that stops answering (a laptop that slept, a dead NAT entry) is replaced.
+            pingTimer = setInterval(() => {
+              send({ type: 'ping' });
+              pongTimer = setTimeout(() => {
+                close(s);
+                setConnected(false);
+                retry(false);
+              }, 10_000);
+            }, 20_000);
+            refreshConversation().catch(() => undefined);
+            flush();
+            break;
+          case 'connection_error':
+            // Refused at connection_init: most likely the token; renew it before the next attempt.
+            close(s);
+            setConnected(false);
+            retry(true);
+            break;
+          case 'ping':
+            send({ type: 'pong' });
+            break;
+          case 'next':
+            if (msg.id === subscribedFor) onEvent(msg.payload);
+            break;
+          case 'error':
+            if (msg.id === subscribedFor) onSubscriptionError(msg.payload, s);
+            break;
+          case 'complete':
+            if (msg.id === subscribedFor && wanted && !(conv && conv.status === 'ENDED')) {
+              close(s);
+              setConnected(false);
+              retry(false);
+            }
+            break;
+        }
+      };
+    }
+    let nextId = 1;
+    function subscribe(send) {
+      subscribedFor = String(nextId++);
+      send({
+        id: subscribedFor,
+        type: 'subscribe',
+        payload: {
+          query: `subscription($c: ID!, $after: Int) { conversationEvents(contactId: $c, afterSeq: $after) { kind sender typing readSeq message { ${MESSAGE} } conversation { ${CONVERSATION} } } }`,
+          variables: { c: st.contactId, after: contiguousSeq },
+        },
+      });
+    }
+    function onSubscriptionError(errors, s) {
+      const code = Array.isArray(errors) && errors[0] && errors[0].extensions && errors[0].extensions.code;
+      close(s);
+      setConnected(false);
+      if (code === 'NOT_FOUND' || code === 'FORBIDDEN') {
+        // Not this customer's chat (another visitor id, a chat gone): forget it.
+        wanted = false;
+        st.contactId = null;
+        st.clientChatId = null;
+        save();
+        resetConversation();
+        renderAll();
+        return;
+      }
+      retry(code === 'UNAUTHENTICATED');
+    }
+    function onEvent(payload) {
+      const e = payload && payload.data && payload.data.conversationEvents;
+      if (!e) return;
+      if (e.contactId && e.contactId !== st.contactId) return;
+      switch (e.kind) {
+        case 'MESSAGE':
+          addMessage(e.message);
+          break;
+        case 'TYPING':
+          if (e.sender === 'AGENT') setAgentTyping(Boolean(e.typing));
+          break;
+        case 'READ':
+          if (e.sender === 'AGENT' && conv) {
+            conv.agentLastReadSeq = Math.max(conv.agentLastReadSeq || 0, e.readSeq || 0);
+            renderSeen();
+          }
+          break;
+        case 'STATUS':
+          applyConversation(e.conversation);
+          break;
+      }
+      if (e.conversation && e.kind !== 'STATUS') applyConversation(e.conversation);
+    }
+    return {
+      start,
+      stop,
+      /** Reconnect now (the browser says it is online again). */
+      nudge() {
+        if (wanted && !socket) {
+          attempt = 0;
+          open(false);
+        }
+      },
+      get connected() {
+        return connected;
+      },
+      get wanted() {
+        return wanted;
+      },
+    };
+  })();
+
+  // ---- the UI: a Shadow DOM, so no CSS leaks either way ----
+
+  const css = `
+  :host { all: initial; }
+  .root { all: initial; font: 15px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif; color: #1f2328; }
+  .root *, .root *::before, .root *::after { box-sizing: border-box; }
+  [hidden] { display: none !important; }
+  .launcher { position: fixed; bottom: 20px; ${options.position}: 20px; width: 56px; height: 56px; border-radius: 50%; border: 0; background: #1f6feb; color: #fff; font-size: 26px; cursor: pointer; box-shadow: 0 4px 14px rgba(0,0,0,.25); z-index: 2147483000; }
+  .launcher .badge { position: absolute; top: -2px; right: -2px; min-width: 20px; height: 20px; border-radius: 10px; background: #d1242f; color: #fff; font: 12px/20px system-ui, sans-serif; padding: 0 5px; }
+  .panel { position: fixed; bottom: 88px; ${options.position}: 20px; width: 370px; height: min(600px, calc(100vh - 108px)); background: #fff; border-radius: 12px; box-shadow: 0 8px 30px rgba(0,0,0,.25); display: flex; flex-direction: column; overflow: hidden; z-index: 2147483001; }
+  header { background: #1f6feb; color: #fff; padding: 12px 14px; display: flex; align-items: center; gap: 8px; }
+  header .titles { flex: 1; min-width: 0; }
+  header .title { font-weight: 600; }
+  header .subtitle { font-size: 13px; opacity: .9; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+  header button { background: transparent; border: 0; color: #fff; font-size: 20px; cursor: pointer; padding: 2px 6px; }
+  .banner { background: #fff8c5; color: #4d2d00; font-size: 13px; padding: 6px 12px; text-align: center; }
+  .error { background: #ffebe9; color: #82071e; font-size: 13px; padding: 6px 12px; }
+  .queue { background: #ddf4ff; color: #0a3069; font-size: 13px; padding: 6px 12px; text-align: center; }
+  .log { flex: 1; overflow-y: auto; padding: 12px; display: flex; flex-direction: column; gap: 6px; background: #f6f8fa; }
+  .welcome { align-self: flex-start; background: #fff; border: 1px solid #d0d7de; border-radius: 12px; padding: 8px 12px; max-width: 85%; white-space: pre-wrap; }
+  .msg { max-width: 80%; border-radius: 12px; padding: 8px 12px; white-space: pre-wrap; overflow-wrap: anywhere; }
+  .msg.customer { align-self: flex-end; background: #1f6feb; color: #fff; }
+  .msg.customer a { color: #fff; }
+  .msg.agent { align-self: flex-start; background: #fff; border: 1px solid #d0d7de; }
+  .msg .who { display: block; font-size: 12px; color: #57606a; margin-bottom: 2px; }
+  .msg.pending { opacity: .6; }
+  .msg.failed { background: #ffebe9; color: #82071e; }
+  .msg .note { display: block; font-size: 11px; margin-top: 2px; }
+  .system { align-self: center; font-size: 12px; color: #57606a; text-align: center; }
+  .seen { align-self: flex-end; font-size: 11px; color: #57606a; margin-top: -4px; }
+  .msg img { display: block; max-width: 100%; max-height: 200px; border-radius: 6px; cursor: zoom-in; }
+  .typing { font-size: 12px; color: #57606a; padding: 0 14px 4px; background: #f6f8fa; }
+  .ended { padding: 10px 12px; text-align: center; border-top: 1px solid #d0d7de; }
+  .ended button, .composer button.send { background: #1f6feb; color: #fff; border: 0; border-radius: 8px; padding: 8px 12px; cursor: pointer; font: inherit; }
+  .composer { border-top: 1px solid #d0d7de; display: flex; align-items: flex-end; gap: 4px; padding: 8px; position: relative; }
+  .composer textarea { flex: 1; resize: none; border: 1px solid #d0d7de; border-radius: 8px; padding: 8px; font: inherit; color: inherit; max-height: 120px; min-height: 38px; }
+  .composer .icon { background: transparent; border: 0; font-size: 20px; cursor: pointer; padding: 4px; }
+  .emoji { position: absolute; bottom: 54px; left: 8px; background: #fff; border: 1px solid #d0d7de; border-radius: 8px; padding: 6px; display: grid; grid-template-columns: repeat(8, 32px); gap: 2px; box-shadow: 0 4px 14px rgba(0,0,0,.15); }
+  .emoji button { background: transparent; border: 0; font-size: 20px; cursor: pointer; padding: 2px; }
+  .footer-actions { display: flex; justify-content: flex-end; padding: 0 8px 6px; }
+  .footer-actions button { background: transparent; border: 0; color: #57606a; font-size: 12px; cursor: pointer; text-decoration: underline; }
+  .viewer { position: fixed; inset: 0; background: rgba(0,0,0,.85); display: flex; align-items: center; justify-content: center; z-index: 2147483002; cursor: zoom-out; }
+  .viewer img { max-width: 95vw; max-height: 95vh; }
+  @media (max-width: 480px) {
+    .panel { inset: 0; width: 100%; height: 100%; border-radius: 0; bottom: 0; }
+    .launcher.open { display: none; }
+  }`;
+
+  const host = document.createElement('kefu-chat-widget');
+  host.setAttribute('style', 'all: initial !important; position: fixed !important; z-index: 2147483000 !important; display: block !important;');
+  const shadow = host.attachShadow({ mode: 'open' });
+  const h = (tag, props, ...children) => {
+    const el = document.createElement(tag);
+    for (const [k, v] of Object.entries(props || {})) {
+      if (k === 'class') el.className = v;
+      else if (k === 'text') el.textContent = v;
+      else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+      else if (v === true) el.setAttribute(k, '');
+      else if (v !== false && v != null) el.setAttribute(k, v);
+    }
+    for (const c of children) if (c) el.append(c);
+    return el;
+  };
+
+  const els = {};
+  const EMOJI = ['😀', '😂', '😊', '😍', '🤔', '😢', '😮', '😡', '👍', '👎', '👏', '🙏', '🎉', '❤️', '🔥', '✅', '❌', '👋', '🙂', '😉', '😅', '🤝', '💡', '⏰'];
+
+  const input = h('textarea', { rows: '1', placeholder: 'Type a message…', 'aria-label': 'Message', class: 'input' });
+  function buildUi() {
+    const style = h('style');
+    style.textContent = css;
+    els.badge = h('span', { class: 'badge', hidden: true });
+    els.launcher = h('button', { class: 'launcher', 'aria-label': 'Open chat', title: options.title, onclick: () => (isOpen() ? close() : open()) }, '💬', els.badge);
+    els.title = h('div', { class: 'title', text: options.title });
+    els.subtitle = h('div', { class: 'subtitle' });
+    els.banner = h('div', { class: 'banner', role: 'status', hidden: true });
+    els.error = h('div', { class: 'error', role: 'alert', hidden: true });
+    els.queue = h('div', { class: 'queue', role: 'status', hidden: true });
+    els.welcome = h('div', { class: 'welcome' });
+    els.log = h('div', { class: 'log', role: 'log', 'aria-live': 'polite' }, els.welcome);
+    els.typing = h('div', { class: 'typing', hidden: true });
+    els.fileInput = h('input', { type: 'file', hidden: true, onchange: () => {
+      const f = els.fileInput.files && els.fileInput.files[0];
+      els.fileInput.value = '';
+      if (f) sendFile(f);
+    } });
+    els.emoji = h('div', { class: 'emoji', hidden: true, role: 'listbox', 'aria-label': 'Emoji' });
+    for (const e of EMOJI) els.emoji.append(h('button', { type: 'button', text: e, 'aria-label': e, onclick: () => insertEmoji(e) }));
+    input.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        submit();
+      }
+    });
+    input.addEventListener('input', () => {
+      if (input.value) typed();
+      else stopTyping();
+    });
+    els.composer = h(
+      'div',
+      { class: 'composer' },
+      els.emoji,
+      h('button', { type: 'button', class: 'icon emoji-toggle', 'aria-label': 'Emoji', text: '😊', onclick: () => (els.emoji.hidden = !els.emoji.hidden) }),
+      h('button', { type: 'button', class: 'icon attach', 'aria-label': 'Send a file', text: '📎', onclick: () => els.fileInput.click() }),
+      input,
+      h('button', { type: 'button', class: 'send', text: 'Send', onclick: submit }),
+      els.fileInput,
+    );
+    els.endButton = h('button', { type: 'button', class: 'end-chat', text: 'End chat', onclick: endChat });
+    els.actions = h('div', { class: 'footer-actions', hidden: true }, els.endButton);
+    els.ended = h('div', { class: 'ended', hidden: true }, h('div', { class: 'ended-text', text: 'This chat has ended.' }), h('button', { type: 'button', class: 'new-chat', text: 'Start a new chat', onclick: startNewChat }));
+    els.panel = h(
+      'div',
+      { class: 'panel', role: 'dialog', 'aria-label': options.title, hidden: true },
+      h('header', null, h('div', { class: 'titles' }, els.title, els.subtitle), h('button', { type: 'button', class: 'close', 'aria-label': 'Close chat', text: '×', onclick: () => close() })),
+      els.banner,
+      els.queue,
+      els.error,
+      els.log,
+      els.typing,
+      els.composer,
+      els.actions,
+      els.ended,
+    );
+    els.viewer = h('div', { class: 'viewer', hidden: true, onclick: () => (els.viewer.hidden = true) }, h('img', { alt: '' }));
+    shadow.append(style, h('div', { class: 'root' }, els.launcher, els.panel, els.viewer));
+    document.body.append(host);
+  }
+
+  function insertEmoji(e) {
+    const start = input.selectionStart ?? input.value.length;
+    const end = input.selectionEnd ?? input.value.length;
+    input.value = input.value.slice(0, start) + e + input.value.slice(end);
+    input.selectionStart = input.selectionEnd = start + e.length;
+    els.emoji.hidden = true;
+    input.focus();
+  }
+
+  function submit() {
+    const text = input.value;
+    if (!text.trim()) return;
+    input.value = '';
+    sendText(text);
+  }
+
+  async function endChat() {
+    if (!st.contactId) return;
+    try {
+      const d = await gql(`mutation($input: EndChatInput!) { endChat(input: $input) { ${CONVERSATION} } }`, { input: { contactId: st.contactId } });
+      applyConversation(d.endChat);
+    } catch (err) {
+      showError(isNetworkError(err) ? 'No connection: try again in a moment' : err.message);
+    }
+  }
+
+  function showError(message) {
+    lastError = message;
+    els.error.textContent = message;
+    els.error.hidden = false;
+    setTimeout(() => {
+      if (lastError === message) els.error.hidden = true;
+    }, 8000);
+  }
+
+  function isOpen() {
+    return Boolean(els.panel) && !els.panel.hidden;
+  }
+
+  function open() {
+    els.panel.hidden = false;
+    els.launcher.classList.add('open');
+    els.launcher.setAttribute('aria-label', 'Close chat');
+    st.open = true;
+    save();
+    unread = 0;
+    renderBadge();
+    // Open: a session (for the welcome text) and the conversation, if one goes on.
+    session(false).catch(() => undefined);
+    if (st.contactId) ws.start();
+    scrollDown();
+    scheduleRead();
+    input.focus();
+    emit('open');
+  }
+
+  function close() {
+    els.panel.hidden = true;
+    els.launcher.classList.remove('open');
+    els.launcher.setAttribute('aria-label', 'Open chat');
+    st.open = false;
+    save();
+    emit('close');
+  }
+
+  // ---- rendering ----
+
+  function scrollDown() {
+    els.log.scrollTop = els.log.scrollHeight;
+  }
+
+  function systemText(s) {
+    switch (s.type) {
+      case 'QUEUED':
+        return 'You are in the queue: an agent will be with you shortly.';
+      case 'CONNECTED':
+        return `${s.agentName || 'An agent'} joined the chat.`;
+      case 'TRANSFERRED':
+        return 'Your chat is being passed to a colleague.';
+      case 'ENDED':
+        return s.endStatus === 'NO_AGENT_ONLINE' ? 'No agent is online right now. Please try again later.' : s.endStatus === 'CUSTOMER_IDLE' ? 'The chat ended after a while without messages.' : 'The chat has ended.';
+      default:
+        return '';
+    }
+  }
+
+  function formatBytes(n) {
+    if (n >= 1048576) return `${(n / 1048576).toFixed(1)} MB`;
+    if (n >= 1024) return `${Math.round(n / 1024)} KB`;
+    return `${n} B`;
+  }
+
+  /** Text with http(s) links made clickable: text nodes and anchors only, never HTML. */
+  function textNodes(text) {
+    const out = [];
+    const re = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
+    let at = 0;
+    for (const m of text.matchAll(re)) {
+      if (m.index > at) out.push(document.createTextNode(text.slice(at, m.index)));
+      const a = document.createElement('a');
+      a.href = m[0];
+      a.textContent = m[0];
+      a.target = '_blank';
+      a.rel = 'noopener noreferrer nofollow';
+      out.push(a);
+      at = m.index + m[0].length;
+    }
+    if (at < text.length) out.push(document.createTextNode(text.slice(at)));
+    return out;
+  }
+
+  function safeUrl(u) {
+    try {
+      const url = new URL(u, base);
+      return url.protocol === 'https:' || url.protocol === 'http:' ? url.href : null;
+    } catch {
+      return null;
+    }
+  }
+
+  function messageElement(m) {
+    if (m.kind === 'SYSTEM' || m.sender === 'SYSTEM') {
+      return h('div', { class: `system system-${(m.system && m.system.type) || 'note'}`, 'data-seq': String(m.seq), text: m.system ? systemText(m.system) : m.text || '' });
+    }
+    const mine = m.sender === 'CUSTOMER';
+    const el = h('div', { class: `msg ${mine ? 'customer' : 'agent'} kind-${m.kind.toLowerCase()}`, 'data-seq': String(m.seq) });
+    if (!mine && m.agentName) el.append(h('span', { class: 'who', text: m.agentName }));
+    appendBody(el, m);
+    return el;
+  }
+
+  function appendBody(el, m) {
+    const a = m.attachment;
+    const url = a && safeUrl(a.url);
+    if (a && url && m.kind === 'IMAGE') {
+      const img = h('img', { src: safeUrl(a.thumbnailUrl) || url, alt: a.name || 'image', loading: 'lazy' });
+      if (a.width && a.height) {
+        img.width = Math.min(240, a.width);
+        img.height = Math.round((img.width * a.height) / a.width);
+      }
+      img.addEventListener('click', () => {
+        els.viewer.firstChild.src = url;
+        els.viewer.firstChild.alt = a.name || '';
+        els.viewer.hidden = false;
+      });
+      img.addEventListener('load', scrollDown);
+      el.append(img);
+    } else if (a && url) {
+      el.append(h('a', { class: 'file', href: url, target: '_blank', rel: 'noopener noreferrer', text: `📎 ${a.name} (${formatBytes(a.bytes || 0)})` }));
+    }
+    if (m.text) {
+      const span = h('span', { class: 'text' });
+      span.append(...textNodes(m.text));
+      el.append(span);
+    }
+  }
+
+  function renderMessage(m) {
+    if (!els.log) return;
+    const el = messageElement(m);
+    // In seq order, before any message still waiting in the outbox.
+    let after = null;
+    for (const child of els.log.children) {
+      const seq = Number(child.dataset.seq);
+      if (child.classList.contains('pending') || (child.dataset.seq && seq > m.seq)) {
+        after = child;
+        break;
+      }
+    }
+    const nearBottom = els.log.scrollHeight - els.log.scrollTop - els.log.clientHeight < 80;
+    els.log.insertBefore(el, after);
+    if (nearBottom || m.sender === 'CUSTOMER') scrollDown();
+  }
+
+  function renderPending(item) {
+    if (!els.log || els.log.querySelector(`[data-client-id="${item.clientMessageId}"]`)) return;
+    const el = h('div', { class: 'msg customer pending', 'data-client-id': item.clientMessageId });
+    if (item.text) el.append(h('span', { class: 'text', text: item.text }));
+    else el.append(h('span', { class: 'text', text: `📎 ${item.fileName || 'file'}` }));
+    el.append(h('span', { class: 'note', text: item.uploading ? 'Uploading…' : 'Sending…' }));
+    els.log.append(el);
+    scrollDown();
+  }
+
+  function removePending(clientMessageId) {
+    const el = els.log && els.log.querySelector(`[data-client-id="${clientMessageId}"]`);
+    if (el) el.remove();
+  }
+
+  function markPendingFailed(clientMessageId, note) {
+    const el = els.log && els.log.querySelector(`[data-client-id="${clientMessageId}"]`);
+    if (!el) return;
+    el.classList.remove('pending');
+    el.classList.add('failed');
+    el.removeAttribute('data-client-id');
+    const n = el.querySelector('.note');
+    if (n) n.textContent = note;
+  }
+
+  function renderSeen() {
+    if (!els.log) return;
+    for (const old of els.log.querySelectorAll('.seen')) old.remove();
+    const upTo = (conv && conv.agentLastReadSeq) || 0;
+    if (!upTo) return;
+    let lastMine = null;
+    for (const m of messages.values()) if (m.sender === 'CUSTOMER' && m.seq <= upTo && (!lastMine || m.seq > lastMine.seq)) lastMine = m;
+    if (!lastMine) return;
+    const el = els.log.querySelector(`[data-seq="${lastMine.seq}"]`);
+    if (el) el.after(h('div', { class: 'seen', text: 'Seen' }));
+  }
+
+  function renderHeader() {
+    if (!els.subtitle) return;
+    let sub;
+    const status = conv && conv.status;
+    if (status === 'CONNECTED') sub = `Chatting with ${conv.agentName || 'an agent'}`;
+    else if (status === 'QUEUED' || status === 'OFFERED') sub = 'Waiting for an agent…';
+    else if (status === 'ENDED') sub = 'Chat ended';
+    else if (agentsOnline === false) sub = 'No agent online right now: leave a message';
+    else sub = 'We usually reply in a few minutes';
+    els.subtitle.textContent = sub;
+    const pos = conv && (status === 'QUEUED' || status === 'OFFERED') ? conv.queuePosition : null;
+    els.queue.hidden = !pos;
+    els.queue.textContent = pos ? (pos === 1 ? 'You are next in the queue.' : `You are number ${pos} in the queue.`) : '';
+  }
+
+  function renderWelcome() {
+    if (!els.welcome) return;
+    els.welcome.textContent = st.welcome || options.welcome || 'Hi! How can we help you today?';
+  }
+
+  function renderFooter() {
+    if (!els.composer) return;
+    const ended = Boolean(conv && conv.status === 'ENDED');
+    els.composer.hidden = ended;
+    els.ended.hidden = !ended;
+    els.actions.hidden = ended || !st.contactId;
+    renderBanner();
+  }
+
+  function renderBanner() {
+    if (!els.banner) return;
+    const active = Boolean(st.contactId) && !(conv && conv.status === 'ENDED');
+    const down = active && ws.wanted && !ws.connected;
+    els.banner.hidden = !down;
+    els.banner.textContent = down ? (navigator.onLine === false ? 'You are offline: messages will be sent when you are back.' : 'Reconnecting…') : '';
+  }
+
+  function renderBadge() {
+    els.badge.hidden = unread === 0;
+    els.badge.textContent = String(unread);
+  }
+
+  function renderAll() {
+    for (const el of Array.from(els.log.children)) if (el !== els.welcome) el.remove();
+    const sorted = [...messages.values()].sort((a, b) => a.seq - b.seq);
+    for (const m of sorted) els.log.append(messageElement(m));
+    for (const item of st.outbox) renderPending(item);
+    renderWelcome();
+    renderHeader();
+    renderSeen();
+    renderFooter();
+    setAgentTyping(false);
+    scrollDown();
+  }
+
+  // ---- start ----
+
+  function boot() {
+    buildUi();
+    renderAll();
+    window.addEventListener('online', () => {
+      ws.nudge();
+      flush();
+      renderBanner();
+    });
+    window.addEventListener('offline', renderBanner);
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'visible') {
+        ws.nudge();
+        scheduleRead();
+      }
+    });
+    if (st.open || options.open) open();
+    // A chat that goes on (this page was reloaded, or another page of the site): show it again.
+    if (st.contactId) {
+      ws.start();
+      if (st.outbox.length) flush();
+    } else if (settings.customerId) {
+      resumeVerifiedChat().catch(() => undefined);
+    }
+    emit('ready', { contactId: st.contactId });
+  }
+
+  window.Kefu = {
+    version: '1',
+    open: () => open(),
+    close: () => close(),
+    toggle: () => (isOpen() ? close() : open()),
+    isOpen,
+    /** Sends a message as the customer (as if typed). */
+    send: (text) => sendText(text),
+    on(name, fn) {
+      if (!listeners.has(name)) listeners.set(name, new Set());
+      listeners.get(name).add(fn);
+      return () => listeners.get(name).delete(fn);
+    },
+    off(name, fn) {
+      listeners.get(name)?.delete(fn);
+    },
+    /** The current chat, if any: { contactId, status, queuePosition, agentName, lastSeq }. */
+    get conversation() {
+      return st.contactId ? { contactId: st.contactId, status: conv && conv.status, queuePosition: conv && conv.queuePosition, agentName: conv && conv.agentName, lastSeq: contiguousSeq } : null;
+    },
+  };
+
+  if (document.body) boot();
+  else document.addEventListener('DOMContentLoaded', boot);
+})();
