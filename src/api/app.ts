@@ -3,11 +3,12 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { readFileSync } from 'node:fs';
 import mercurius from 'mercurius';
 import type { FastifyBaseLogger } from 'fastify';
-import { GraphQLError, GraphQLObjectType, parse, specifiedRules, type DocumentNode, type ExecutionResult } from 'graphql';
+import { GraphQLError, parse, specifiedRules, validate, type ExecutionResult } from 'graphql';
 import { DomainError } from '../domain/errors.ts';
 import type { Principal } from './auth.ts';
-import { SubscriptionServer } from './graphql-ws-server.ts';
+import { BusPubSub } from './bus-pubsub.ts';
 import { LiveFanout, type LiveFanoutOptions, type LiveSocket } from './live-fanout.ts';
+import { lightenMercuriusConnections } from './mercurius-connection-loop.ts';
 import { newCorrelationId, type ApiDeps, type KefuContext } from './context.ts';
 import { formatError } from './errors.ts';
 import { agentResolvers } from './resolvers/agents.ts';
@@ -35,10 +36,36 @@ import { withStorableArguments } from './storable-arguments.ts';
 
 export const schemaPath = new URL('../../schema.graphql', import.meta.url);
 
-/** Parses a document, refusing one longer than maxTokens with a clear BAD_USER_INPUT. */
-function parseWithinLimits(source: string, maxTokens: number): DocumentNode {
+interface WebSocketSend {
+  send: (data: unknown, ...rest: unknown[]) => void;
+}
+
+/**
+ * mercurius answers a graphql-ws frame it cannot start (not JSON, no query text, a syntax error, not a
+ * subscription) with errors that have no code, before any hook runs: each gets BAD_USER_INPUT on its way out.
+ */
+function giveErrorsCodes(socket: WebSocketSend): void {
+  const send = socket.send.bind(socket);
+  socket.send = (data, ...rest) => send(typeof data === 'string' ? withErrorCodes(data) : data, ...rest);
+}
+
+/** A graphql-ws error frame whose errors all carry extensions.code (BAD_USER_INPUT where mercurius gave none). */
+function withErrorCodes(frame: string): string {
+  if (!frame.startsWith('{"type":"error"')) return frame; // mercurius writes the type first
   try {
-    return parse(source, { maxTokens });
+    const message = JSON.parse(frame) as { type?: string; payload?: unknown };
+    if (message.type !== 'error' || !Array.isArray(message.payload)) return frame;
+    const payload = (message.payload as { extensions?: Record<string, unknown> }[]).map((e) => (e?.extensions?.code ? e : { ...e, extensions: { ...e?.extensions, code: 'BAD_USER_INPUT' } }));
+    return JSON.stringify({ ...message, payload });
+  } catch {
+    return frame;
+  }
+}
+
+/** Parses a document, refusing one longer than maxTokens with a clear BAD_USER_INPUT. */
+function parseWithinLimits(source: string, maxTokens: number): void {
+  try {
+    parse(source, { maxTokens });
   } catch (err) {
     if (err instanceof GraphQLError && err.message.includes(`more that ${maxTokens} tokens`)) {
       throw new GraphQLError(`The document has more than ${maxTokens} tokens; send a shorter one`, { extensions: { code: 'BAD_USER_INPUT', limit: 'tokens', max: maxTokens } });
@@ -142,16 +169,14 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
     const errors = flat.map((e) => formatError(asGraphQLError(e), log));
     return { statusCode: base.statusCode, response: { data: execution.data ?? null, errors } };
   };
+  lightenMercuriusConnections();
   // Live views: one execution and one frame per change and group of subscribers, written in slices (live-fanout.ts).
   const live = new LiveFanout(deps.bus, { formatErrors: errorFormatter, log: app.log, ...options.live });
   app.decorate('liveFanout', live);
 
-  // Subscriptions are served by Kefu's own graphql-ws server (graphql-ws-server.ts): mercurius gets the other
-  // resolvers, and the Subscription fields' subscribe/resolve go onto the schema below.
-  const { Subscription: subscriptionResolvers, ...httpResolvers } = resolvers as Record<string, Record<string, object>>;
   await app.register(mercurius, {
     schema: readFileSync(schemaPath, 'utf8'),
-    resolvers: httpResolvers as never,
+    resolvers: resolvers as never,
     path: '/graphql',
     graphiql: true,
     // Depth, aliases, cost and mutations per request: one rule, run with the spec's rules before anything executes.
@@ -163,6 +188,24 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
       clientIp: request.ip,
       correlationId: String(request.id),
     }),
+    subscription: {
+      pubsub: new BusPubSub(deps.bus) as never,
+      onConnect: async ({ payload }: { payload?: Record<string, unknown> }) => {
+        const header = payload?.authorization ?? payload?.Authorization;
+        try {
+          const principal = await deps.auth.authenticate(typeof header === 'string' ? header : null);
+          if (!principal) return false;
+          return { principal };
+        } catch {
+          return false;
+        }
+      },
+      context: (socket: unknown, request: { ip?: string }) => {
+        // Called once per connection, at connection_init, with the socket mercurius answers on.
+        giveErrorsCodes(socket as WebSocketSend);
+        return { deps, clientIp: request?.ip ?? '', correlationId: newCorrelationId(), live, liveSocket: socket as LiveSocket };
+      },
+    },
     errorFormatter: errorFormatter as never,
   });
 
@@ -178,32 +221,17 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
     parsedQueries.add(source);
   });
 
-  const schema = app.graphql.schema;
-  const subscriptionFields = (schema.getSubscriptionType() as GraphQLObjectType).getFields();
-  for (const [name, field] of Object.entries(subscriptionResolvers ?? {})) {
-    if (!subscriptionFields[name]) throw new Error(`No subscription field ${name} in the schema`);
-    Object.assign(subscriptionFields[name], field);
-  }
-
-  // graphql-ws on GET /graphql: the same parse limits and validation rules as over HTTP, each text once.
-  const subscriptions = new SubscriptionServer<Principal>({
-    schema,
-    path: '/graphql',
-    parse: (source) => parseWithinLimits(source, limits.maxTokens),
-    validationRules: [...specifiedRules, limitsRule],
-    authenticate: async (payload) => {
-      const header = payload.authorization ?? payload.Authorization;
-      return (await deps.auth.authenticate(typeof header === 'string' ? header : null).catch(() => null)) ?? null;
-    },
-    context: ({ principal, clientIp, socket, id }) => ({ deps, principal, clientIp, correlationId: newCorrelationId(), live, liveSocket: socket as unknown as LiveSocket, id }),
-    formatResult: errorFormatter,
-    formatErrors: (errors) => errors.map((e) => formatError(e, (err) => app.log.error({ err }, 'unexpected error in a subscription'))),
-    log: app.log,
+  // mercurius neither validates a subscription's document nor bounds its tokens: the same checks as over
+  // HTTP, before the subscription starts. (Its own parse of the text comes first and has no token limit;
+  // the WebSocket message is at most 1 MB.)
+  app.graphql.addHook('preSubscriptionParsing', async (_schema, source) => {
+    parseWithinLimits(source, limits.maxTokens);
   });
-  subscriptions.attach(app.server);
-  app.addHook('preClose', (done) => {
-    subscriptions.close();
-    done();
+  app.graphql.addHook('preSubscriptionExecution', async (schema, document) => {
+    const errors = validate(schema, document, [...specifiedRules, limitsRule]);
+    const first = errors[0];
+    // The WebSocket carries one error per refused subscription: the first says what is wrong.
+    if (first) throw new GraphQLError(first.message, { nodes: first.nodes, extensions: { code: 'BAD_USER_INPUT', ...first.extensions } });
   });
 
   return app;
