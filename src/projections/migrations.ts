@@ -17,6 +17,7 @@ import { skillGroupsMigrations } from './skill-groups/skill-groups.migrations.ts
 import { contactsMigrations } from './contacts/contacts.migrations.ts';
 import { contactsConnectedAtMigrations } from './contacts/contacts-connected-at.migrations.ts';
 import { contactMessagesMigrations } from './contacts/contact-messages.migrations.ts';
+import { conversationsMigrations } from './contacts/conversations.migrations.ts';
 import { skillGroupRoutingOptionsMigrations } from './skill-groups/skill-groups-routing-options.migrations.ts';
 import { parkedPartsMigrations } from './parked-parts.migrations.ts';
 
@@ -52,6 +53,7 @@ export const allMigrations: Record<string, Migration> = {
   ...contactsMigrations,
   ...contactsConnectedAtMigrations,
   ...contactMessagesMigrations,
+  ...conversationsMigrations,
   ...blacklistMigrations,
   ...flowsMigrations,
   ...telephonyMigrations,

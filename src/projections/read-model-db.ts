@@ -1,5 +1,6 @@
 // Row types of every read model table (kysely).
 import type { ColumnType } from 'kysely';
+import type { ChatAttachment, SystemMessage, WebSource } from '../domain/contact/contact.ts';
 import type { CallKey, CallLeg, MeasuredMedia } from './call-records/call-records.projection.ts';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -141,6 +142,15 @@ export interface ReadModelDb {
     created_at: Timestamp;
     updated_at: Timestamp;
     ended_at: Timestamp | null;
+    /** Issue 11 (contacts/conversations.migrations.ts): a web chat's source and conversation state. */
+    source: Json<WebSource> | null;
+    web_channel_id: string | null;
+    web_customer_id: string | null;
+    web_verified: boolean | null;
+    last_seq: ColumnType<number, number | undefined, number>;
+    customer_last_read_seq: ColumnType<number, number | undefined, number>;
+    agent_last_read_seq: ColumnType<number, number | undefined, number>;
+    served_agent_ids: ColumnType<string[], string | undefined, string>;
   };
   blacklist_entries: {
     instance_id: string;
@@ -161,10 +171,18 @@ export interface ReadModelDb {
     instance_id: string;
     contact_id: string;
     id: string;
+    /** AGENT, CUSTOMER or SYSTEM. */
     sender: string;
     agent_id: string | null;
     text: string;
     sent_at: Timestamp;
+    /** Issue 11: gap-free from 1 per contact. */
+    seq: ColumnType<number, number | undefined, number>;
+    client_message_id: string | null;
+    /** TEXT, IMAGE, FILE or SYSTEM. */
+    kind: ColumnType<string, string | undefined, string>;
+    attachment: Json<ChatAttachment> | null;
+    system: Json<SystemMessage> | null;
   };
   skill_group_members: {
     instance_id: string;

@@ -165,6 +165,13 @@ describe('contact decider', () => {
         consult: null,
         handedOverBy: [],
         silentSides: [],
+        // A chat's conversation (issue 11): none on a phone contact.
+        source: null,
+        messageCount: 0,
+        sentMessages: {},
+        customerLastReadSeq: 0,
+        agentLastReadSeq: 0,
+        transferred: false,
       });
     });
 

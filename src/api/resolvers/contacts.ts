@@ -276,7 +276,8 @@ export const contactResolvers = {
       const messageId = randomUUID();
       await contactCommand(ctx, p.instanceId, {
         type: 'RecordMessage',
-        data: { contactId: input.contactId, messageId, from: byAgent ? 'AGENT' : 'CUSTOMER', agentId: byAgent ? p.agentId : null, text: input.text },
+        // The chat's own send (sendChatMessage) with a client id made here: this path has no retries to recognise.
+        data: { contactId: input.contactId, messageId, clientMessageId: randomUUID(), from: byAgent ? 'AGENT' : 'CUSTOMER', agentId: byAgent ? p.agentId : null, text: input.text },
         metadata: commandMetadata(ctx, p.instanceId),
       });
       const message = await ctx.deps.db
@@ -359,6 +360,9 @@ export const contactResolvers = {
         .selectAll()
         .where('instance_id', '=', c.instanceId)
         .where('contact_id', '=', c.id)
+        // A chat's SYSTEM notices (issue 11) are in the conversation (chatTranscript), not in this list of words.
+        .where('sender', '!=', 'SYSTEM')
+        .orderBy('seq')
         .orderBy('sent_at')
         .orderBy('id')
         .execute();

@@ -1,13 +1,48 @@
 import type { CommandMetadata } from '../decider.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import type { Channel } from '../skill-group/skill-group.ts';
-import type { AgentDevice, CallInfo, CallSide, ConsultEnd, ContactEvent, ContactState, Customer, Direction, EndedBy, MediaFigures, OutboundProgress, RejectReason, Transfer } from './contact.ts';
-import { evolveContact, initialContactState, silentSideKey } from './contact.ts';
+import { chatEndStatusOf } from './chat-end-status.ts';
+import type {
+  AgentDevice,
+  CallInfo,
+  CallSide,
+  ChatAttachment,
+  ConsultEnd,
+  ContactEvent,
+  ContactState,
+  Customer,
+  Direction,
+  EndedBy,
+  MediaFigures,
+  OutboundProgress,
+  RejectReason,
+  SystemMessage,
+  Transfer,
+  WebSource,
+} from './contact.ts';
+import { evolveContact, initialContactState, sentMessageKey, silentSideKey } from './contact.ts';
 
 type Cmd<T extends string, D> = { type: T; data: D & { contactId: string }; metadata: CommandMetadata };
 
 export type ContactCommand =
-  | Cmd<'CreateContact', { channel: Channel; direction: Direction; customer: Customer; data: Record<string, string>; call?: CallInfo }>
+  | Cmd<'CreateContact', { channel: Channel; direction: Direction; customer: Customer; data: Record<string, string>; call?: CallInfo; source?: WebSource | null }>
+  /**
+   * A web chat (issue 11), in one append: created with its source, the customer's first message if any, then
+   * queued in the group or turned away (`reject`, decided by the caller from the blacklist and the queue).
+   * Again with the same contact id: a retry, nothing.
+   */
+  | Cmd<
+      'StartChat',
+      {
+        customer: Customer;
+        data: Record<string, string>;
+        source: WebSource;
+        skillGroupId: string;
+        priority: number;
+        reject: RejectReason | null;
+        firstMessage: NewChatMessage | null;
+      }
+    >
   | Cmd<'RejectContact', { reason: RejectReason }>
   | Cmd<'StartFlow', { flowId: string | null }>
   | Cmd<'PressKey', { key: string; label: string | null }>
@@ -20,7 +55,10 @@ export type ContactCommand =
   | Cmd<'TimeOutOffer', { offerId: string }>
   | Cmd<'TransferContact', { agentId: string; toAgentId: string | null; toSkillGroupId: string | null; note: string | null }>
   | Cmd<'EndContact', { reason: string; endedBy: EndedBy; agentId: string | null }>
-  | Cmd<'RecordMessage', { messageId: string; from: 'AGENT' | 'CUSTOMER'; agentId: string | null; text: string }>
+  /** A message from the customer or the agent holding the contact; a clientMessageId seen before from the same sender: nothing. */
+  | Cmd<'RecordMessage', NewChatMessage & { from: 'AGENT' | 'CUSTOMER'; agentId: string | null }>
+  /** A side read the conversation up to seq; nothing unless it advances. */
+  | Cmd<'MarkMessagesRead', { by: 'AGENT' | 'CUSTOMER'; agentId: string | null; seq: number }>
   | Cmd<'EndIdleChat', { lastAgentMessageAt: string; idleSeconds: number }>
   | Cmd<'RingAgentLeg', { offerId: string; agentId: string; device: AgentDevice; address: string }>
   | Cmd<'StartRecording', { recordingId: string; agentId: string | null }>
@@ -41,6 +79,16 @@ export type ContactCommand =
   // Media (issue 9): the call session reports a side that stays silent while connected, and each leg's figures.
   | Cmd<'ReportMediaSilence', { side: CallSide; agentId: string | null; silentSeconds: number }>
   | Cmd<'RecordMediaFigures', { side: CallSide; agentId: string | null; figures: MediaFigures }>;
+
+/** A message as sent: text, or a file (IMAGE or FILE) with an optional caption. */
+export interface NewChatMessage {
+  messageId: string;
+  /** The client's id for the message; null only for sends without one (the old sendMessage). */
+  clientMessageId: string | null;
+  kind?: 'TEXT' | 'IMAGE' | 'FILE';
+  text: string;
+  attachment?: ChatAttachment | null;
+}
 
 type Live = Exclude<ContactState, { status: 'none' }>;
 
@@ -141,14 +189,89 @@ function outboundCall(state: ContactState, id: string): OutboundCall {
 }
 
 export function decideContact(command: ContactCommand, state: ContactState): ContactEvent[] {
+  return withSystemMessages(state, decideCore(command, state), command.data.contactId, command.metadata.now);
+}
+
+/**
+ * A chat's SYSTEM messages (issue 11) come in the same append as what they tell: queued (the first time),
+ * connected, transferred, ended or turned away. Each is numbered after the messages before it.
+ */
+function withSystemMessages(state: ContactState, events: ContactEvent[], contactId: string, now: string): ContactEvent[] {
+  if (events.length === 0) return events;
+  const out: ContactEvent[] = [];
+  let s = state;
+  for (const e of events) {
+    const before = s;
+    out.push(e);
+    s = evolveContact(s, e);
+    if (s.status === 'none' || s.channel !== 'ONLINE') continue;
+    const system = systemMessageFor(before, e);
+    if (!system) continue;
+    const seq = (s.messageCount ?? 0) + 1;
+    const message: ContactEvent = {
+      type: 'ContactMessageRecorded',
+      data: { messageId: `${contactId}:${seq}`, from: 'SYSTEM', agentId: system.agentId, text: '', at: now, seq, clientMessageId: null, kind: 'SYSTEM', attachment: null, system },
+    };
+    out.push(message);
+    s = evolveContact(s, message);
+  }
+  return out;
+}
+
+function systemMessageFor(before: ContactState, e: ContactEvent): SystemMessage | null {
+  switch (e.type) {
+    case 'ContactQueued':
+      // Queued the first time; an overflow to another group is the same wait.
+      return before.status === 'none' || before.status === 'created' || before.status === 'inFlow' ? { type: 'QUEUED', agentId: null, endStatus: null } : null;
+    case 'ContactAccepted':
+      return { type: 'CONNECTED', agentId: e.data.agentId, endStatus: null };
+    case 'ContactTransferred':
+      return { type: 'TRANSFERRED', agentId: e.data.toAgentId, endStatus: null };
+    case 'ContactEnded': {
+      const transferred = before.status !== 'none' && (before.transferred ?? false);
+      return { type: 'ENDED', agentId: e.data.agentId, endStatus: chatEndStatusOf({ reason: e.data.reason, endedBy: e.data.endedBy }, null, transferred) };
+    }
+    case 'ContactRejected':
+      return { type: 'ENDED', agentId: null, endStatus: chatEndStatusOf(null, e.data.reason, false) };
+    default:
+      return null;
+  }
+}
+
+/** The message event of a send, numbered after the messages so far. */
+function messageRecorded(s: Live, m: NewChatMessage, from: 'AGENT' | 'CUSTOMER', agentId: string | null, now: string): ContactEvent {
+  const kind = m.kind ?? 'TEXT';
+  const attachment = m.attachment ?? null;
+  if (kind === 'TEXT' && m.text === '') throw new ValidationError('text', 'a message needs text or a file');
+  if (kind === 'TEXT' && attachment) throw new ValidationError('kind', 'a message with a file is an IMAGE or a FILE');
+  if (kind !== 'TEXT' && !attachment) throw new ValidationError('fileId', `an ${kind} message carries a file`);
+  return {
+    type: 'ContactMessageRecorded',
+    data: {
+      messageId: m.messageId,
+      from,
+      agentId: from === 'AGENT' ? agentId : null,
+      text: m.text,
+      at: now,
+      seq: (s.messageCount ?? 0) + 1,
+      clientMessageId: m.clientMessageId,
+      kind,
+      attachment,
+      system: null,
+    },
+  };
+}
+
+function decideCore(command: ContactCommand, state: ContactState): ContactEvent[] {
   const id = command.data.contactId;
   const now = command.metadata.now;
   switch (command.type) {
     case 'CreateContact': {
       // Creating again with the same id is a retry: nothing to do.
       if (state.status !== 'none') return [];
-      const { contactId, channel, direction, customer, data, call } = command.data;
-      const created: ContactEvent = { type: 'ContactCreated', data: { contactId, channel, direction, customer, data, createdAt: now } };
+      const { contactId, channel, direction, customer, data, call, source } = command.data;
+      if (source && channel !== 'ONLINE') throw new ValidationError('source', 'only web chats come from a web channel');
+      const created: ContactEvent = { type: 'ContactCreated', data: { contactId, channel, direction, customer, data, createdAt: now, ...(source ? { source } : {}) } };
       if (!call) return [created];
       if (channel !== 'PHONE') throw new ValidationError('call', 'only phone contacts carry a call');
       return [created, { type: 'CallStarted', data: { ...call, at: now } }];
@@ -242,11 +365,35 @@ export function decideContact(command: ContactCommand, state: ContactState): Con
       const servedBy = s.status === 'connected' ? s.agentId : agentId;
       return [{ type: 'ContactEnded', data: { reason, endedBy, agentId: servedBy, at: now } }];
     }
+    case 'StartChat': {
+      if (state.status !== 'none') return [];
+      const { contactId, customer, data, source, skillGroupId, priority, reject, firstMessage } = command.data;
+      const events: ContactEvent[] = [{ type: 'ContactCreated', data: { contactId, channel: 'ONLINE', direction: 'IN', customer, data, createdAt: now, source } }];
+      if (firstMessage) {
+        const created = evolveContact(state, events[0]!) as Live;
+        events.push(messageRecorded(created, firstMessage, 'CUSTOMER', null, now));
+      }
+      events.push(reject ? { type: 'ContactRejected', data: { reason: reject } } : { type: 'ContactQueued', data: { skillGroupId, priority, queuedAt: now } });
+      return events;
+    }
     case 'RecordMessage': {
-      const s = open(state, id);
-      const { messageId, from, agentId, text } = command.data;
-      if (from === 'AGENT' && (s.status !== 'connected' || s.agentId !== agentId)) throw new ConflictError(`Agent ${agentId ?? ''} does not hold contact ${id}`);
-      return [{ type: 'ContactMessageRecorded', data: { messageId, from, agentId: from === 'AGENT' ? agentId : null, text, at: now } }];
+      const s = live(state, id);
+      const { from, agentId, clientMessageId } = command.data;
+      if (from === 'AGENT' && !agentId) throw new ValidationError('agentId', "an agent's message names the agent");
+      // A retried send: stored once, whatever happened since (even if the chat ended in between).
+      if (clientMessageId !== null && (s.sentMessages ?? {})[sentMessageKey(from, agentId, clientMessageId)] !== undefined) return [];
+      const o = open(state, id);
+      if (from === 'AGENT' && (o.status !== 'connected' || o.agentId !== agentId)) throw new ConflictError(`Agent ${agentId ?? ''} does not hold contact ${id}`);
+      return [messageRecorded(o, command.data, from, agentId, now)];
+    }
+    case 'MarkMessagesRead': {
+      const s = live(state, id);
+      const { by, agentId, seq } = command.data;
+      if (!Number.isSafeInteger(seq) || seq < 0) throw new ValidationError('seq', 'must be a whole number, 0 or more');
+      if (seq > (s.messageCount ?? 0)) throw new ValidationError('seq', `the conversation has ${s.messageCount ?? 0} messages`);
+      const last = by === 'AGENT' ? (s.agentLastReadSeq ?? 0) : (s.customerLastReadSeq ?? 0);
+      if (seq <= last) return [];
+      return [{ type: 'ContactMessagesRead', data: { by, agentId: by === 'AGENT' ? agentId : null, seq, at: now } }];
     }
     case 'EndIdleChat': {
       // Fired by a timer set from the agent's last message: only if that is still the last word and it is old enough.

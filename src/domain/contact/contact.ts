@@ -1,5 +1,6 @@
 import type { DomainEvent } from '../decider.ts';
 import type { Channel } from '../skill-group/skill-group.ts';
+import type { ChatEndStatus } from './chat-end-status.ts';
 
 export type Direction = 'IN' | 'OUT';
 export type CustomerKind = 'PHONE' | 'WECHAT' | 'WEB';
@@ -66,13 +67,102 @@ export interface MediaFigures {
   dropped: { malformed: number; wrongSource: number; unknownPayloadType: number; beforeNegotiation: number };
 }
 
+/** Where a web chat came from (issue 11): the channel, the customer's identity claim and what their browser said. */
+export interface WebSource {
+  kind: 'WEB';
+  webChannelId: string;
+  /** The client's id for the chat: a retried startChat names the same chat. */
+  clientChatId: string;
+  /** The customer id was verified by the business's HMAC (else an anonymous visitor id). */
+  verified: boolean;
+  pageUrl: string | null;
+  referrer: string | null;
+  userAgent: string | null;
+  /** The client's address as Kefu saw it. */
+  address: string | null;
+}
+
+export type MessageSender = 'AGENT' | 'CUSTOMER' | 'SYSTEM';
+export type ChatMessageKind = 'TEXT' | 'IMAGE' | 'FILE' | 'SYSTEM';
+
+/** A file sent in a chat (stored by the chat files aggregate; this is what the message keeps of it). */
+export interface ChatAttachment {
+  fileId: string;
+  name: string;
+  contentType: string;
+  bytes: number;
+  width: number | null;
+  height: number | null;
+  thumbnail: boolean;
+}
+
+export type SystemMessageType = 'QUEUED' | 'CONNECTED' | 'TRANSFERRED' | 'ENDED';
+
+/** What a SYSTEM message says; the agent's display name is read when shown. */
+export interface SystemMessage {
+  type: SystemMessageType;
+  agentId: string | null;
+  endStatus: ChatEndStatus | null;
+}
+
+/**
+ * A message of a conversation. Events recorded before issue 11 have only messageId, from (AGENT or CUSTOMER),
+ * agentId, text and at: they are TEXT, numbered by their place (see messageOf).
+ */
+export interface ContactMessageData {
+  messageId: string;
+  from: MessageSender;
+  agentId: string | null;
+  /** '' for files and system messages. */
+  text: string;
+  at: string;
+  /** Gap-free from 1 per contact. */
+  seq?: number;
+  clientMessageId?: string | null;
+  kind?: ChatMessageKind;
+  attachment?: ChatAttachment | null;
+  system?: SystemMessage | null;
+}
+
+export type ChatMessage = Required<ContactMessageData>;
+
+/** A recorded message with every field, old events upcast: TEXT, numbered `fallbackSeq` (its place in the stream). */
+export function messageOf(data: ContactMessageData, fallbackSeq: number): ChatMessage {
+  return {
+    messageId: data.messageId,
+    from: data.from,
+    agentId: data.agentId ?? null,
+    text: data.text ?? '',
+    at: data.at,
+    seq: data.seq ?? fallbackSeq,
+    clientMessageId: data.clientMessageId ?? null,
+    kind: data.kind ?? (data.from === 'SYSTEM' ? 'SYSTEM' : 'TEXT'),
+    attachment: data.attachment ?? null,
+    system: data.system ?? null,
+  };
+}
+
+/** The key a sender's client message id is remembered under: a repeat from the same sender is the same message. */
+export function sentMessageKey(from: 'AGENT' | 'CUSTOMER', agentId: string | null, clientMessageId: string): string {
+  return from === 'CUSTOMER' ? `CUSTOMER:${clientMessageId}` : `AGENT:${agentId ?? ''}:${clientMessageId}`;
+}
+
 /** Why a consultation ended without the transfer. */
 export type ConsultEnd = 'CANCELLED' | 'NO_ANSWER' | 'DECLINED' | 'TARGET_HUNG_UP' | 'TARGET_UNAVAILABLE';
 
 export type ContactEvent =
   | DomainEvent<
       'ContactCreated',
-      { contactId: string; channel: Channel; direction: Direction; customer: Customer; data: Record<string, string>; createdAt: string }
+      {
+        contactId: string;
+        channel: Channel;
+        direction: Direction;
+        customer: Customer;
+        data: Record<string, string>;
+        createdAt: string;
+        /** Web chats only (issue 11); absent on other contacts and on older events. */
+        source?: WebSource | null;
+      }
     >
   | DomainEvent<'ContactRejected', { reason: RejectReason }>
   | DomainEvent<'ContactFlowStarted', { flowId: string | null }>
@@ -85,7 +175,9 @@ export type ContactEvent =
   | DomainEvent<'ContactOfferWithdrawn', { offerId: string; agentIds: string[] }>
   | DomainEvent<'ContactAccepted', { offerId: string; agentId: string; at: string }>
   | DomainEvent<'ContactTransferred', { fromAgentId: string; toAgentId: string | null; toSkillGroupId: string | null; note: string | null }>
-  | DomainEvent<'ContactMessageRecorded', { messageId: string; from: 'AGENT' | 'CUSTOMER'; agentId: string | null; text: string; at: string }>
+  | DomainEvent<'ContactMessageRecorded', ContactMessageData>
+  /** A side of a chat read up to seq (only when it advances). */
+  | DomainEvent<'ContactMessagesRead', { by: 'AGENT' | 'CUSTOMER'; agentId: string | null; seq: number; at: string }>
   | DomainEvent<'ContactEnded', { reason: string; endedBy: EndedBy; agentId: string | null; at: string }>
   | DomainEvent<'CallStarted', CallInfo & { at: string }>
   | DomainEvent<'CallAgentLegRinging', { offerId: string; agentId: string; device: AgentDevice; address: string; at: string }>
@@ -147,6 +239,16 @@ interface Common {
   handedOverBy: string[];
   /** Sides reported silent: 'CUSTOMER', or 'AGENT:<agentId>' (each agent's part once). Absent before issue 9. */
   silentSides?: string[];
+  /** Issue 11 (absent on states folded before it): a web chat's source, its messages and read state. */
+  source?: WebSource | null;
+  /** Messages recorded: the next one is seq messageCount + 1. */
+  messageCount?: number;
+  /** Client message ids seen (sentMessageKey) → the seq they were stored with. */
+  sentMessages?: Record<string, number>;
+  customerLastReadSeq?: number;
+  agentLastReadSeq?: number;
+  /** The contact was transferred at least once (a chat's end status says so). */
+  transferred?: boolean;
 }
 
 export type ContactState =
@@ -200,6 +302,12 @@ function common(s: Live): Common {
     consult: s.consult,
     handedOverBy: s.handedOverBy,
     silentSides: s.silentSides ?? [],
+    source: s.source ?? null,
+    messageCount: s.messageCount ?? 0,
+    sentMessages: s.sentMessages ?? {},
+    customerLastReadSeq: s.customerLastReadSeq ?? 0,
+    agentLastReadSeq: s.agentLastReadSeq ?? 0,
+    transferred: s.transferred ?? false,
   };
 }
 
@@ -229,6 +337,12 @@ export function evolveContact(state: ContactState, event: ContactEvent): Contact
       consult: null,
       handedOverBy: [],
       silentSides: [],
+      source: d.source ?? null,
+      messageCount: 0,
+      sentMessages: {},
+      customerLastReadSeq: 0,
+      agentLastReadSeq: 0,
+      transferred: false,
     };
   }
   if (state.status === 'none') return state;
@@ -287,10 +401,24 @@ export function evolveContact(state: ContactState, event: ContactEvent): Contact
         triedAgentIds: [event.data.fromAgentId],
         held: false,
         consult: null,
+        transferred: true,
       };
     }
-    case 'ContactMessageRecorded':
-      return event.data.from === 'AGENT' ? { ...state, lastAgentMessageAt: event.data.at } : { ...state, lastCustomerMessageAt: event.data.at };
+    case 'ContactMessageRecorded': {
+      const m = messageOf(event.data, (state.messageCount ?? 0) + 1);
+      const next = { ...state, messageCount: Math.max(state.messageCount ?? 0, m.seq) };
+      if (m.from !== 'SYSTEM' && m.clientMessageId !== null) {
+        next.sentMessages = { ...(state.sentMessages ?? {}), [sentMessageKey(m.from, m.agentId, m.clientMessageId)]: m.seq };
+      }
+      // System messages are nobody's word: they do not count for ending idle chats (OL-8).
+      if (m.from === 'AGENT') next.lastAgentMessageAt = m.at;
+      else if (m.from === 'CUSTOMER') next.lastCustomerMessageAt = m.at;
+      return next;
+    }
+    case 'ContactMessagesRead':
+      return event.data.by === 'AGENT'
+        ? { ...state, agentLastReadSeq: Math.max(state.agentLastReadSeq ?? 0, event.data.seq) }
+        : { ...state, customerLastReadSeq: Math.max(state.customerLastReadSeq ?? 0, event.data.seq) };
     case 'ContactEnded':
       return { ...c, status: 'ended', reason: event.data.reason, endedBy: event.data.endedBy };
     case 'CallStarted': {

@@ -179,6 +179,7 @@ function project(trx: Trx, ref: Ref, event: ContactEvent): Promise<boolean> {
     case 'ContactCreated':
     case 'ContactVariablesSet':
     case 'ContactMessageRecorded':
+    case 'ContactMessagesRead':
       // Not part of a call record (the CallStarted that follows ContactCreated makes the row).
       return Promise.resolve(false);
     default: {

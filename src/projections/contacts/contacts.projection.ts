@@ -1,5 +1,6 @@
-import type { Selectable } from 'kysely';
-import type { ContactEvent } from '../../domain/contact/contact.ts';
+import { sql, type Selectable } from 'kysely';
+import type { ChatAttachment, ContactEvent, SystemMessage } from '../../domain/contact/contact.ts';
+import { messageOf } from '../../domain/contact/contact.ts';
 import type { Projection } from '../projection.ts';
 import type { ReadModelDb } from '../read-model-db.ts';
 
@@ -10,6 +11,29 @@ export const agentOffersTopic = (instanceId: string) => `kefu.${instanceId}.agen
 export const contactsTopic = (instanceId: string) => `kefu.${instanceId}.contacts`;
 /** Something that changes queues or who is free: skill group monitors and queue positions recompute. */
 export const queuesTopic = (instanceId: string) => `kefu.${instanceId}.queues`;
+/** One chat's messages, read state, typing (published by the API) and status changes (issue 11). */
+export const conversationTopic = (instanceId: string, contactId: string) => `kefu.${instanceId}.conversation.${contactId}`;
+
+/** A stored chat message as it travels on the bus (and as the read model's row reads). */
+export interface ConversationMessage {
+  id: string;
+  contactId: string;
+  seq: number;
+  clientMessageId: string | null;
+  sender: 'AGENT' | 'CUSTOMER' | 'SYSTEM';
+  kind: 'TEXT' | 'IMAGE' | 'FILE' | 'SYSTEM';
+  agentId: string | null;
+  text: string;
+  attachment: ChatAttachment | null;
+  system: SystemMessage | null;
+  sentAt: string;
+}
+
+export type ConversationBusMessage =
+  | { kind: 'MESSAGE'; contactId: string; message: ConversationMessage }
+  | { kind: 'READ'; contactId: string; sender: 'AGENT' | 'CUSTOMER'; agentId: string | null; readSeq: number }
+  | { kind: 'TYPING'; contactId: string; sender: 'AGENT' | 'CUSTOMER'; agentId: string | null; typing: boolean }
+  | { kind: 'STATUS'; contactId: string; status: string };
 
 export interface OfferMessage {
   state: 'OFFERED' | 'ACCEPTED' | 'DECLINED' | 'TIMED_OUT' | 'WITHDRAWN' | 'CANCELLED';
@@ -34,9 +58,23 @@ const handled: ContactEvent['type'][] = [
   'ContactTransferred',
   'ContactEnded',
   'ContactMessageRecorded',
+  'ContactMessagesRead',
   'ConsultCompleted',
   'ContactAssigned',
 ];
+
+/** Events that change what a chat's customer sees of its status. */
+const chatStatusEvents = new Set<ContactEvent['type']>([
+  'ContactRejected',
+  'ContactQueued',
+  'ContactOffered',
+  'ContactOfferDeclined',
+  'ContactOfferTimedOut',
+  'ContactOfferWithdrawn',
+  'ContactAccepted',
+  'ContactTransferred',
+  'ContactEnded',
+]);
 
 interface OfferColumn {
   offerId: string;
@@ -77,9 +115,23 @@ export const contactsProjection: Projection = {
       } satisfies OfferMessage);
       return offer;
     };
+    const served = async (agentId: string) => {
+      await trx
+        .updateTable('contacts')
+        .set({ served_agent_ids: sql`CASE WHEN served_agent_ids @> ${JSON.stringify([agentId])}::jsonb THEN served_agent_ids ELSE served_agent_ids || ${JSON.stringify([agentId])}::jsonb END` })
+        .where('instance_id', '=', instanceId)
+        .where('id', '=', id)
+        .execute();
+    };
+    // A chat's status changed: its conversation's subscribers look again (issue 11).
+    const chatStatus = async () => {
+      const row = await trx.selectFrom('contacts').select(['channel', 'status']).where('instance_id', '=', instanceId).where('id', '=', id).executeTakeFirst();
+      if (row?.channel === 'ONLINE') changes.publish(conversationTopic(instanceId, id), { kind: 'STATUS', contactId: id, status: row.status } satisfies ConversationBusMessage);
+    };
     switch (event.type) {
       case 'ContactCreated': {
         const d = event.data;
+        const source = d.source ?? null;
         await trx
           .insertInto('contacts')
           .values({
@@ -94,6 +146,9 @@ export const contactsProjection: Projection = {
             key_trail: '[]',
             created_at: at,
             updated_at: at,
+            ...(source
+              ? { source: JSON.stringify(source), web_channel_id: source.webChannelId, web_customer_id: d.customer.id, web_verified: source.verified }
+              : {}),
           })
           .onConflict((c) => c.columns(['instance_id', 'id']).doNothing())
           .execute();
@@ -147,6 +202,7 @@ export const contactsProjection: Projection = {
       case 'ContactAccepted':
         await offerEnded('ACCEPTED', event.data.offerId, [event.data.agentId]);
         await update({ status: 'CONNECTED', agent_id: event.data.agentId, offer: null, connected_at: event.data.at });
+        await served(event.data.agentId);
         break;
       case 'ContactTransferred':
         await update({
@@ -156,13 +212,73 @@ export const contactsProjection: Projection = {
           transfer: JSON.stringify(event.data),
         });
         break;
-      case 'ContactMessageRecorded':
+      case 'ContactMessageRecorded': {
+        // Events before issue 11 carry no seq: they are numbered in order, after the messages stored so far.
+        let fallbackSeq = 0;
+        if (event.data.seq === undefined) {
+          const last = await trx
+            .selectFrom('contact_messages')
+            .select((eb) => eb.fn.max('seq').as('seq'))
+            .where('instance_id', '=', instanceId)
+            .where('contact_id', '=', id)
+            .executeTakeFirst();
+          fallbackSeq = Number(last?.seq ?? 0) + 1;
+        }
+        const m = messageOf(event.data, fallbackSeq);
         await trx
           .insertInto('contact_messages')
-          .values({ instance_id: instanceId, contact_id: id, id: event.data.messageId, sender: event.data.from, agent_id: event.data.agentId, text: event.data.text, sent_at: event.data.at })
-          .onConflict((c) => c.columns(['instance_id', 'contact_id', 'id']).doNothing())
+          .values({
+            instance_id: instanceId,
+            contact_id: id,
+            id: m.messageId,
+            sender: m.from,
+            agent_id: m.agentId,
+            text: m.text,
+            sent_at: m.at,
+            seq: m.seq,
+            client_message_id: m.clientMessageId,
+            kind: m.kind,
+            attachment: m.attachment ? JSON.stringify(m.attachment) : null,
+            system: m.system ? JSON.stringify(m.system) : null,
+          })
+          // Applied again (a replay): the message (and its seq) is there already.
+          .onConflict((c) => c.doNothing())
           .execute();
-        break;
+        await trx
+          .updateTable('contacts')
+          .set({ last_seq: sql`greatest(last_seq, ${m.seq})`, updated_at: at })
+          .where('instance_id', '=', instanceId)
+          .where('id', '=', id)
+          .execute();
+        const message: ConversationMessage = {
+          id: m.messageId,
+          contactId: id,
+          seq: m.seq,
+          clientMessageId: m.clientMessageId,
+          sender: m.from,
+          kind: m.kind,
+          agentId: m.agentId,
+          text: m.text,
+          attachment: m.attachment,
+          system: m.system,
+          sentAt: new Date(m.at).toISOString(),
+        };
+        changes.publish(conversationTopic(instanceId, id), { kind: 'MESSAGE', contactId: id, message } satisfies ConversationBusMessage);
+        // A message changes no queue and no contact's state: nothing else to tell.
+        return;
+      }
+      case 'ContactMessagesRead': {
+        const { by, agentId, seq } = event.data;
+        const column = by === 'AGENT' ? 'agent_last_read_seq' : 'customer_last_read_seq';
+        await trx
+          .updateTable('contacts')
+          .set({ [column]: sql`greatest(${sql.ref(column)}, ${seq})` })
+          .where('instance_id', '=', instanceId)
+          .where('id', '=', id)
+          .execute();
+        changes.publish(conversationTopic(instanceId, id), { kind: 'READ', contactId: id, sender: by, agentId, readSeq: seq } satisfies ConversationBusMessage);
+        return;
+      }
       case 'ContactEnded': {
         const row = await current();
         const offer = row?.offer as OfferColumn | null | undefined;
@@ -189,10 +305,12 @@ export const contactsProjection: Projection = {
       case 'ContactAssigned':
         // An outbound call: the agent's from the start.
         await update({ status: 'CONNECTED', agent_id: event.data.agentId, skill_group_id: event.data.skillGroupId, connected_at: event.data.at });
+        await served(event.data.agentId);
         break;
       case 'ConsultCompleted':
         // A warm transfer: the agent consulted now serves the contact.
         await update({ agent_id: event.data.toAgentId });
+        await served(event.data.toAgentId);
         break;
       default: {
         const unknown: never = event;
@@ -201,5 +319,6 @@ export const contactsProjection: Projection = {
     }
     changes.publish(contactsTopic(instanceId), { contactId: id });
     changes.publish(queuesTopic(instanceId), { contactId: id });
+    if (chatStatusEvents.has(event.type)) await chatStatus();
   },
 };
