@@ -517,10 +517,11 @@
       const send = (msg) => s.readyState === WebSocket.OPEN && s.send(JSON.stringify(msg));
       s.onopen = () => send({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } });
       s.onerror = () => undefined; // onclose follows
-      s.onclose = () => {
+      s.onclose = (e) => {
         close(s);
         setConnected(false);
-        retry(false);
+        // 4401 / 4403: the token was refused; renew it before the next attempt.
+        retry(e.code === 4401 || e.code === 4403);
       };
       s.onmessage = (e) => {
         let msg;
