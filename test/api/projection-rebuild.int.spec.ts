@@ -59,6 +59,15 @@ async function seedHistory(t: TestKefu) {
   await t.ok(ann.token, 'mutation { addToBlacklist(input: { channel: PHONE, identity: "+8613800000002", reason: "abuse" }) { id } }');
   const refused = await create('+8613800000002');
   if (refused.createContact.status !== 'REJECTED') throw new Error('a blacklisted caller should be rejected');
+  // A chat (chatRecords): queued with nobody in its group, the customer writes, then leaves.
+  const chatGroup = await t.ok<{ createSkillGroup: { id: string } }>(adminKey, 'mutation { createSkillGroup(input: { name: "Chat", channel: ONLINE }) { id } }');
+  const chat = await t.ok<{ createContact: { id: string } }>(
+    adminKey,
+    'mutation($g: ID!) { createContact(input: { channel: ONLINE, customer: { kind: WEB, id: "visitor-1", name: "Vi" }, skillGroupId: $g }) { id } }',
+    { g: chatGroup.createSkillGroup.id },
+  );
+  await t.ok(adminKey, 'mutation($c: ID!) { sendMessage(input: { contactId: $c, text: "Hello?" }) { id } }', { c: chat.createContact.id });
+  await t.ok(adminKey, 'mutation($c: ID!) { endContact(input: { contactId: $c }) { id } }', { c: chat.createContact.id });
   // Flows (two versions, a rename), a prompt recording, a trunk, a bound number and Ann's SIP extension.
   const flowDoc = (text: string) => ({ start: 'm', nodes: [{ id: 'm', type: 'play', prompt: { text }, next: 'r' }, { id: 'r', type: 'route', skillGroupId: group.createSkillGroup.id }] });
   const flow = await t.ok<{ createFlow: { id: string } }>(adminKey, 'mutation($d: JSON!) { createFlow(input: { name: "Main", kind: IVR, definition: $d }) { id } }', { d: flowDoc('Hello') });
