@@ -13,6 +13,7 @@ import { flowsMigrations } from './flows/flows.migrations.ts';
 import { telephonyMigrations } from './telephony/telephony.migrations.ts';
 import { callRecordsMigrations } from './call-records/call-records.migrations.ts';
 import { callRecordsMediaMigrations } from './call-records/call-records-media.migrations.ts';
+import { chatRecordsMigrations } from './chat-records/chat-records.migrations.ts';
 import { skillGroupsMigrations } from './skill-groups/skill-groups.migrations.ts';
 import { contactsMigrations } from './contacts/contacts.migrations.ts';
 import { contactsConnectedAtMigrations } from './contacts/contacts-connected-at.migrations.ts';
@@ -63,6 +64,7 @@ export const allMigrations: Record<string, Migration> = {
   ...skillGroupDeviceLostMigrations,
   ...parkedPartsMigrations,
   ...callRecordsMediaMigrations,
+  ...chatRecordsMigrations,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -2,6 +2,7 @@
 import type { ColumnType } from 'kysely';
 import type { ChatAttachment, SystemMessage, WebSource } from '../domain/contact/contact.ts';
 import type { CallKey, CallLeg, MeasuredMedia } from './call-records/call-records.projection.ts';
+import type { ChatSatisfaction, ChatTransfer } from './chat-records/chat-records.projection.ts';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type Json<T> = ColumnType<T, string, string>;
@@ -307,5 +308,51 @@ export interface ReadModelDb {
     completed_at: Timestamp | null;
     duration_ms: number | null;
     bytes: number | null;
+  };
+  // Chat records (src/projections/chat-records): one row per ONLINE contact.
+  chat_records: {
+    instance_id: string;
+    contact_id: string;
+    /** The stream revision of the last event applied (repeats change nothing). */
+    last_revision: number;
+    /** WEB (a web channel's widget) or API (an integration's createContact). */
+    source_kind: string;
+    web_channel_id: string | null;
+    page_url: string | null;
+    customer_kind: string;
+    customer_id: string;
+    customer_name: string | null;
+    /** Web chats: the customer's id was verified by the business's HMAC; null for API chats. */
+    customer_verified: boolean | null;
+    created_at: Timestamp;
+    queued_at: Timestamp | null;
+    /** The first offer to an agent. */
+    offered_at: Timestamp | null;
+    /** The first accept. */
+    accepted_at: Timestamp | null;
+    first_agent_reply_at: Timestamp | null;
+    ended_at: Timestamp | null;
+    /** The first skill group queued in, and the last (after overflows and transfers). */
+    skill_group_id: string | null;
+    last_skill_group_id: string | null;
+    queue_seconds: number | null;
+    first_response_seconds: number | null;
+    total_seconds: number | null;
+    /** chatEndStatusOf: CUSTOMER_ENDED, AGENT_ENDED, CUSTOMER_IDLE, ... */
+    end_status: string | null;
+    ended_by: string | null;
+    /** The ContactEnded reason or the ContactRejected reason, as emitted. */
+    end_reason: string | null;
+    /** The serving agent: the last who accepted. */
+    agent_id: string | null;
+    /** Every agent who accepted the chat, in order. */
+    agent_ids: ColumnType<string[], string[] | undefined, string[]>;
+    transfers: Json<ChatTransfer[]>;
+    customer_messages: ColumnType<number, number | undefined, number>;
+    agent_messages: ColumnType<number, number | undefined, number>;
+    system_messages: ColumnType<number, number | undefined, number>;
+    last_seq: ColumnType<number, number | undefined, number>;
+    satisfaction: Json<ChatSatisfaction> | null;
+    updated_at: Timestamp;
   };
 }
