@@ -1,12 +1,14 @@
-/* global document, window, fetch, WebSocket, location, navigator, RTCPeerConnection, MediaStream, setTimeout */
+/* global document, window, fetch, WebSocket, location, navigator, RTCPeerConnection, MediaStream, setTimeout, clearTimeout, FormData, URL, crypto */
 // Kefu demo agent: everything here goes through Kefu's public API.
 //   HTTP:       POST /graphql with "Authorization: Bearer <token>" (loginAgent gives the token)
 //   WebSocket:  /graphql, subprotocol graphql-transport-ws; the token goes in connection_init's payload
+//   Chats:      agentOffers (ONLINE) → acceptOffer → conversationEvents(contactId, afterSeq) → sendChatMessage
+//               (clientMessageId), POST /chat/uploads for images, setTyping, markRead, transferContact, endContact
 //   Softphone:  RTCPeerConnection → complete offer (wait for ICE gathering) → connectSoftphone → answer;
 //               softphoneCalls rings it; answerSoftphoneCall / rejectSoftphoneCall / hangUpSoftphoneCall.
 
 const $ = (id) => document.getElementById(id);
-const state = { token: null, ws: null, pc: null, stream: null, calls: new Map(), offers: new Map() };
+const state = { token: null, ws: null, pc: null, stream: null, calls: new Map(), offers: new Map(), chats: new Map() };
 // For the browser test and the curious: the live peer connection.
 window.kefuDemo = state;
 
@@ -69,10 +71,10 @@ class GraphqlWs {
     });
   }
 
-  subscribe(query, next, error = (e) => log('subscription error', e)) {
+  subscribe(query, next, error = (e) => log('subscription error', e), variables = {}) {
     const id = String(this.nextId++);
     this.handlers.set(id, { next, error });
-    this.socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query } }));
+    this.socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query, variables } }));
     return () => {
       this.handlers.delete(id);
       if (this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ id, type: 'complete' }));
@@ -101,7 +103,7 @@ $('loginForm').addEventListener('submit', async (e) => {
     await state.ws.connect();
     state.ws.onclose = () => log('the subscription socket closed');
     state.ws.subscribe('subscription { softphoneCalls { callId state contactId callerId callerName reason } }', (p) => onSoftphoneCall(p.data.softphoneCalls));
-    state.ws.subscribe('subscription { agentOffers { offerId state contact { id channel customer { id name } } } }', (p) => onOffer(p.data.agentOffers));
+    state.ws.subscribe('subscription { agentOffers { offerId state transfer { fromAgent { name } note } contact { id channel customer { id name } data { key value } } } }', (p) => onOffer(p.data.agentOffers));
     state.ws.subscribe('subscription { agentStatusChanged { presence reason wrapUpUntil } }', (p) => showStatus(p.data.agentStatusChanged));
     $('loginSection').hidden = true;
     $('workspace').hidden = false;
@@ -267,10 +269,256 @@ function onOffer(offer) {
   const label = document.createElement('span');
   label.textContent = `${c.channel} ${c.customer.name ?? ''} ${c.customer.id} — ${offer.state} `;
   row.append(label);
+  if (offer.transfer) {
+    const from = document.createElement('div');
+    from.className = 'transfer-note';
+    from.textContent = `Transferred by ${offer.transfer.fromAgent?.name ?? 'a colleague'}${offer.transfer.note ? `: ${offer.transfer.note}` : ''}`;
+    row.append(from);
+  }
+  // Auto-accepted chats (OL-3) open at once.
+  if (offer.state === 'ACCEPTED' && c.channel === 'ONLINE') openChat(c, offer.transfer);
   // Phone offers are answered on the softphone; other channels are accepted here.
   if (offer.state === 'OFFERED' && c.channel !== 'PHONE') {
     const input = { contactId: c.id, offerId: offer.offerId };
-    row.append(button('Accept', 'accept', () => gql('mutation($i: OfferInput!) { acceptOffer(input: $i) { id } }', { i: input }).catch((e) => log(e.message))));
+    row.append(
+      button('Accept', 'accept', () =>
+        gql('mutation($i: OfferInput!) { acceptOffer(input: $i) { id } }', { i: input })
+          .then(() => c.channel === 'ONLINE' && openChat(c, offer.transfer))
+          .catch((e) => log(e.message)),
+      ),
+    );
     row.append(button('Decline', 'decline', () => gql('mutation($i: OfferInput!) { declineOffer(input: $i) { id } }', { i: input }).catch((e) => log(e.message))));
   }
+}
+
+// ---- chats (ONLINE contacts): several at once, side by side with calls ----
+// Every text goes into the page with textContent: a customer's "<script>" is shown as those characters.
+
+const CHAT_MESSAGE = 'seq clientMessageId sender kind agentName text sentAt attachment { name contentType bytes url thumbnailUrl } system { type agentName endStatus }';
+
+function el(tag, className, text) {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function openChat(contact, transfer) {
+  if (state.chats.has(contact.id)) return;
+  const chat = { contactId: contact.id, messages: new Map(), lastSeq: 0, readSent: 0, typingOn: false, typingAt: 0, typingTimer: null, dispose: null, ended: false };
+  state.chats.set(contact.id, chat);
+  const card = el('div', 'chat');
+  card.dataset.contactId = contact.id;
+  const title = el('div', 'chat-title', `${contact.customer.name ?? 'Visitor'} · ${contact.customer.id}`);
+  const status = el('div', 'chat-status', 'connected');
+  const info = el('div', 'chat-info');
+  for (const d of contact.data ?? []) info.append(el('div', null, `${d.key}: ${d.value}`));
+  if (transfer) info.append(el('div', 'transfer-note', `Transferred by ${transfer.fromAgent?.name ?? 'a colleague'}${transfer.note ? `: ${transfer.note}` : ''}`));
+  const logEl = el('div', 'chat-log');
+  const typing = el('div', 'chat-typing');
+  typing.hidden = true;
+  const input = el('input', 'chat-input');
+  input.placeholder = 'Reply…';
+  const send = button('Send', 'chat-send', () => sendChat(chat, input));
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') sendChat(chat, input);
+  });
+  input.addEventListener('input', () => chatTyping(chat, input.value !== ''));
+  const file = el('input', 'chat-file');
+  file.type = 'file';
+  file.accept = 'image/*';
+  file.addEventListener('change', () => {
+    const f = file.files?.[0];
+    file.value = '';
+    if (f) sendChatFile(chat, f);
+  });
+  const target = el('input', 'transfer-target');
+  target.placeholder = 'agent id or skill group id';
+  const note = el('input', 'transfer-note-input');
+  note.placeholder = 'note';
+  const toAgent = button('Transfer to agent', 'transfer-agent', () => transferChat(chat, { toAgentId: target.value.trim(), note: note.value || null }));
+  const toGroup = button('Transfer to group', 'transfer-group', () => transferChat(chat, { toSkillGroupId: target.value.trim(), note: note.value || null }));
+  const end = button('End chat', 'chat-end', () =>
+    gql('mutation($c: ID!) { endContact(input: { contactId: $c }) { status } }', { c: chat.contactId }).catch((e) => log('end chat:', e.message)),
+  );
+  const close = button('Close', 'chat-close', () => closeChat(chat));
+  const composer = el('div', 'chat-composer');
+  composer.append(input, send, file);
+  const actions = el('div', 'chat-actions');
+  actions.append(target, note, toAgent, toGroup, end, close);
+  card.append(title, status, info, logEl, typing, composer, actions);
+  Object.assign(chat, { card, logEl, status, typing, composer, actions, input });
+  $('chats').append(card);
+  subscribeChat(chat);
+}
+
+function subscribeChat(chat) {
+  chat.dispose?.();
+  chat.dispose = state.ws.subscribe(
+    `subscription($c: ID!, $a: Int) { conversationEvents(contactId: $c, afterSeq: $a) { kind sender typing readSeq message { ${CHAT_MESSAGE} } conversation { status agentName endStatus customerLastReadSeq } } }`,
+    (p) => onChatEvent(chat, p.data?.conversationEvents),
+    (e) => log('chat subscription:', JSON.stringify(e)),
+    { c: chat.contactId, a: chat.lastSeq },
+  );
+}
+
+function onChatEvent(chat, e) {
+  if (!e) return;
+  if (e.kind === 'MESSAGE') addChatMessage(chat, e.message);
+  if (e.kind === 'TYPING' && e.sender === 'CUSTOMER') {
+    chat.typing.hidden = !e.typing;
+    chat.typing.textContent = e.typing ? 'The customer is typing…' : '';
+  }
+  if (e.kind === 'READ' && e.sender === 'CUSTOMER') {
+    chat.customerRead = e.readSeq;
+    showChatSeen(chat);
+  }
+  if (e.conversation) {
+    chat.status.textContent = e.conversation.status.toLowerCase() + (e.conversation.endStatus ? ` (${e.conversation.endStatus})` : '');
+    if (e.conversation.status === 'ENDED') chatEnded(chat);
+  }
+}
+
+function addChatMessage(chat, m) {
+  if (!m || chat.messages.has(m.seq)) return;
+  chat.messages.set(m.seq, m);
+  while (chat.messages.has(chat.lastSeq + 1)) chat.lastSeq++;
+  const row = el('div', `chat-msg ${m.sender.toLowerCase()}`);
+  row.dataset.seq = String(m.seq);
+  if (m.system) {
+    const s = m.system;
+    row.textContent = s.type === 'CONNECTED' ? `${s.agentName ?? 'An agent'} joined` : s.type === 'ENDED' ? `Chat ended (${s.endStatus ?? ''})` : s.type === 'TRANSFERRED' ? 'Transferred' : 'Queued';
+  } else {
+    row.append(el('span', 'who', m.sender === 'CUSTOMER' ? 'Customer: ' : `${m.agentName ?? 'Agent'}: `));
+    if (m.attachment) appendAttachment(row, m.attachment, m.kind);
+    if (m.text) row.append(el('span', 'text', m.text));
+  }
+  const after = [...chat.logEl.children].find((c) => Number(c.dataset.seq) > m.seq) ?? null;
+  chat.logEl.insertBefore(row, after);
+  chat.logEl.scrollTop = chat.logEl.scrollHeight;
+  if (m.sender === 'CUSTOMER') chat.typing.hidden = true;
+  if (m.system?.type === 'ENDED') chatEnded(chat);
+  markChatRead(chat);
+}
+
+/** Signed links (customers' and, where Kefu signs them, agents') work in <img>; others are fetched with the token. */
+function appendAttachment(row, a, kind) {
+  const link = el('a', 'attachment');
+  link.target = '_blank';
+  link.rel = 'noopener';
+  const show = async (url, put) => {
+    const u = new URL(url, location.href);
+    if (u.searchParams.has('sig') || u.origin !== location.origin) return put(u.href);
+    const res = await fetch(u.href, { headers: { authorization: `Bearer ${state.token}` } });
+    put(URL.createObjectURL(await res.blob()));
+  };
+  show(a.url, (href) => (link.href = href)).catch(() => undefined);
+  if (kind === 'IMAGE') {
+    const img = el('img', 'thumb');
+    img.alt = a.name;
+    show(a.thumbnailUrl ?? a.url, (src) => (img.src = src)).catch(() => undefined);
+    link.append(img);
+  } else {
+    link.textContent = `📎 ${a.name} (${Math.ceil(a.bytes / 1024)} KB)`;
+  }
+  row.append(link);
+}
+
+function showChatSeen(chat) {
+  for (const old of chat.logEl.querySelectorAll('.seen')) old.remove();
+  const mine = [...chat.messages.values()].filter((m) => m.sender === 'AGENT' && m.seq <= (chat.customerRead ?? 0)).at(-1);
+  const row = mine && chat.logEl.querySelector(`[data-seq="${mine.seq}"]`);
+  if (row) row.append(el('span', 'seen', ' ✓ seen'));
+}
+
+function markChatRead(chat) {
+  const last = Math.max(0, ...[...chat.messages.values()].filter((m) => m.sender !== 'AGENT').map((m) => m.seq));
+  if (last <= chat.readSent || chat.ended) return;
+  chat.readSent = last;
+  gql('mutation($i: MarkReadInput!) { markRead(input: $i) { agentLastReadSeq } }', { i: { contactId: chat.contactId, seq: last } }).catch(() => {
+    chat.readSent = 0;
+  });
+}
+
+function chatTyping(chat, typing) {
+  clearTimeout(chat.typingTimer);
+  const now = Date.now();
+  if (typing && (!chat.typingOn || now - chat.typingAt > 3000)) {
+    chat.typingOn = true;
+    chat.typingAt = now;
+    gql('mutation($i: SetTypingInput!) { setTyping(input: $i) }', { i: { contactId: chat.contactId, typing: true } }).catch(() => undefined);
+  }
+  if (typing) chat.typingTimer = setTimeout(() => chatTyping(chat, false), 4000);
+  else if (chat.typingOn) {
+    chat.typingOn = false;
+    gql('mutation($i: SetTypingInput!) { setTyping(input: $i) }', { i: { contactId: chat.contactId, typing: false } }).catch(() => undefined);
+  }
+}
+
+async function sendChat(chat, input) {
+  const text = input.value.trim();
+  if (!text) return;
+  input.value = '';
+  chatTyping(chat, false);
+  await sendChatMessage(chat, { text });
+}
+
+async function sendChatMessage(chat, message) {
+  // One clientMessageId per message, kept across retries: Kefu stores it once.
+  const clientMessageId = crypto.randomUUID();
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const d = await gql(`mutation($i: SendChatMessageInput!) { sendChatMessage(input: $i) { ${CHAT_MESSAGE} } }`, { i: { contactId: chat.contactId, message: { clientMessageId, ...message } } });
+      addChatMessage(chat, d.sendChatMessage);
+      return;
+    } catch (e) {
+      log('send:', e.message);
+      if (!(e instanceof TypeError)) return; // refused (ended, too long): retrying will not help
+      await new Promise((r) => setTimeout(r, 1000 * (attempt + 1)));
+    }
+  }
+}
+
+async function sendChatFile(chat, file) {
+  try {
+    const form = new FormData();
+    form.append('contactId', chat.contactId);
+    form.append('file', file, file.name);
+    const res = await fetch('/chat/uploads', { method: 'POST', headers: { authorization: `Bearer ${state.token}` }, body: form });
+    const body = await res.json();
+    if (!res.ok) throw new Error(`${body.error?.code ?? res.status}: ${body.error?.message ?? 'upload failed'}`);
+    await sendChatMessage(chat, { fileId: body.fileId });
+  } catch (e) {
+    log('upload:', e.message);
+  }
+}
+
+async function transferChat(chat, input) {
+  if (!input.toAgentId && !input.toSkillGroupId) return log('transfer: give an agent id or a skill group id');
+  try {
+    await gql('mutation($i: TransferContactInput!) { transferContact(input: $i) { status } }', { i: { contactId: chat.contactId, ...input } });
+    chatLeft(chat, 'transferred');
+  } catch (e) {
+    log('transfer:', e.message);
+  }
+}
+
+function chatLeft(chat, why) {
+  chat.status.textContent = why;
+  chat.composer.hidden = true;
+  for (const b of chat.actions.querySelectorAll('button:not(.chat-close), input')) b.disabled = true;
+}
+
+function chatEnded(chat) {
+  if (chat.ended) return;
+  chat.ended = true;
+  chat.card.dataset.ended = 'true';
+  chat.typing.hidden = true;
+  chatLeft(chat, chat.status.textContent.startsWith('ended') ? chat.status.textContent : 'ended');
+}
+
+function closeChat(chat) {
+  chat.dispose?.();
+  chat.card.remove();
+  state.chats.delete(chat.contactId);
 }
