@@ -247,7 +247,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
   }
 
   const { credential, generated } = await operatorCredential(db, config);
-  const auth = new Authenticator({ db, operator: credential, signingKey: await signingKey(db), tokenTtlSeconds: config.KEFU_TOKEN_TTL_SECONDS });
+  const auth = new Authenticator({ db, operator: credential, signingKey: await signingKey(db), tokenTtlSeconds: config.KEFU_TOKEN_TTL_SECONDS, customerTokenTtlSeconds: config.KEFU_CUSTOMER_TOKEN_SECONDS });
   const app = await buildApp(
     {
       commands,

@@ -11,6 +11,9 @@ import { LiveFanout, type LiveFanoutOptions, type LiveSocket } from './live-fano
 import { lightenMercuriusConnections } from './mercurius-connection-loop.ts';
 import { newCorrelationId, type ApiDeps, type KefuContext } from './context.ts';
 import { formatError } from './errors.ts';
+import { addChatOriginHooks, checkCustomerOrigin, connectionPrincipal } from './chat-origins.ts';
+import { webChannelResolvers } from './resolvers/web-channels.ts';
+import { customerSessionResolvers } from './resolvers/customer-sessions.ts';
 import { agentResolvers } from './resolvers/agents.ts';
 import { contactResolvers } from './resolvers/contacts.ts';
 import { monitoringResolvers } from './resolvers/monitoring.ts';
@@ -125,7 +128,11 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
       if (!(err instanceof DomainError)) throw err;
       return reply.code(401).send({ data: null, errors: [{ message: err.message, extensions: { code: err.code } }] });
     }
+    // A chat customer's token works only from the origins of their channel (issue 11).
+    return checkCustomerOrigin(deps, request, reply);
   });
+  // CORS for /graphql and /chat/* (origins some web channel allows); customers' /chat/* requests' origin.
+  addChatOriginHooks(app, deps);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_, reply) => {
@@ -155,7 +162,7 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
   const limits = options.queryLimits ?? defaultQueryLimits;
   const limitsRule = queryLimitsRule(limits);
 
-  const resolvers = withStorableArguments(mergeResolvers({ DateTime: dateTimeScalar as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, monitoringResolvers, blacklistResolvers, screenPopResolvers, callRecordResolvers, chatRecordResolvers, callControlResolvers, flowResolvers, telephonyResolvers, softphoneResolvers, outboundCallResolvers, projectionResolvers, {
+  const resolvers = withStorableArguments(mergeResolvers({ DateTime: dateTimeScalar as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, monitoringResolvers, blacklistResolvers, screenPopResolvers, callRecordResolvers, chatRecordResolvers, callControlResolvers, flowResolvers, telephonyResolvers, softphoneResolvers, outboundCallResolvers, projectionResolvers, webChannelResolvers, customerSessionResolvers, {
     Principal: { resolveType: (p: { __typename: string }) => p.__typename },
   }));
 
@@ -188,18 +195,16 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
       principal: request.principal,
       clientIp: request.ip,
       correlationId: String(request.id),
+      origin: typeof request.headers.origin === 'string' ? request.headers.origin : null,
     }),
     subscription: {
       pubsub: new BusPubSub(deps.bus) as never,
-      onConnect: async ({ payload }: { payload?: Record<string, unknown> }) => {
-        const header = payload?.authorization ?? payload?.Authorization;
-        try {
-          const principal = await deps.auth.authenticate(typeof header === 'string' ? header : null);
-          if (!principal) return false;
-          return { principal };
-        } catch {
-          return false;
-        }
+      // mercurius calls onConnect on the connection, whose context holds the upgrade request: a chat customer's
+      // connection must come from an origin of their channel (issue 11).
+      onConnect: async function (this: { context?: { request?: { headers?: Record<string, unknown> } } } | undefined, { payload }: { payload?: Record<string, unknown> }) {
+        const origin = this?.context?.request?.headers?.origin;
+        const principal = await connectionPrincipal(deps, payload?.authorization ?? payload?.Authorization, typeof origin === 'string' ? origin : null);
+        return principal ? { principal } : false;
       },
       context: (socket: unknown, request: { ip?: string }) => {
         // Called once per connection, at connection_init, with the socket mercurius answers on.

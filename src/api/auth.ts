@@ -1,8 +1,9 @@
 // Who is calling: the platform operator, an instance's API key, or a logged-in agent/supervisor/admin.
-import { SignJWT, jwtVerify } from 'jose';
-import { timingSafeEqual } from 'node:crypto';
+import { SignJWT, jwtVerify, type JWTPayload } from 'jose';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { ForbiddenError, UnauthenticatedError } from '../domain/errors.ts';
 import type { ReadModel } from '../projections/projection.ts';
+import { originAllowed } from '../domain/web-channel/web-channel.ts';
 import { randomToken, SecretVerifier, sha256 } from './credentials.ts';
 
 export type Principal =
@@ -23,6 +24,8 @@ export interface CustomerPrincipal {
   /** The visitor id (anonymous) or the business's customer id (verified). */
   customerId: string;
   verified: boolean;
+  /** The display name the page gave when the session started (never identity); null when none. */
+  name?: string | null;
 }
 
 /** Staff and integrations of an instance (never the operator, never a customer). */
@@ -68,12 +71,16 @@ export class Authenticator {
   private readonly signingKey: Uint8Array;
   private readonly verifier = new SecretVerifier();
   readonly tokenTtlSeconds: number;
+  readonly customerTokenTtlSeconds: number;
+  /** The origins a customer principal's channel allowed when its token was checked (for customerOriginAllowed). */
+  private readonly customerOrigins = new WeakMap<CustomerPrincipal, string[]>();
 
-  constructor(deps: { db: ReadModel; operator: OperatorCredential; signingKey: Uint8Array; tokenTtlSeconds?: number }) {
+  constructor(deps: { db: ReadModel; operator: OperatorCredential; signingKey: Uint8Array; tokenTtlSeconds?: number; customerTokenTtlSeconds?: number }) {
     this.db = deps.db;
     this.operator = deps.operator;
     this.signingKey = deps.signingKey;
     this.tokenTtlSeconds = deps.tokenTtlSeconds ?? 12 * 3600;
+    this.customerTokenTtlSeconds = deps.customerTokenTtlSeconds ?? 86400;
   }
 
   /** The principal behind an `Authorization` header value, or null when there is none. */
@@ -99,6 +106,55 @@ export class Authenticator {
       .setIssuer('kefu')
       .sign(this.signingKey);
     return { token, expiresAt };
+  }
+
+  /**
+   * A chat customer's token (issue 11): the agent tokens' key and issuer, told apart by `typ: 'customer'`. A
+   * verified customer's token also names the channel's identity secret (a digest of it), so rotating the
+   * secret ends the sessions it verified.
+   */
+  async issueCustomerToken(p: Omit<CustomerPrincipal, 'kind'>, identitySecret: string): Promise<{ token: string; expiresAt: Date }> {
+    const expiresAt = new Date(Date.now() + this.customerTokenTtlSeconds * 1000);
+    const token = await new SignJWT({ typ: 'customer', iid: p.instanceId, wc: p.webChannelId, ver: p.verified, ...(p.name ? { nm: p.name } : {}), ...(p.verified ? { sv: secretVersion(identitySecret) } : {}) })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(p.customerId)
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
+      .setIssuer('kefu')
+      .sign(this.signingKey);
+    return { token, expiresAt };
+  }
+
+  /**
+   * Whether a customer's request comes from an origin their channel allows (the Origin header's value;
+   * exact scheme://host[:port], or the channel allows '*'). Other principals: true.
+   */
+  async customerOriginAllowed(p: Principal, origin: string | null | undefined): Promise<boolean> {
+    if (p.kind !== 'customer') return true;
+    let allowed = this.customerOrigins.get(p);
+    if (!allowed) {
+      const row = await this.db.selectFrom('web_channels').select('allowed_origins').where('instance_id', '=', p.instanceId).where('id', '=', p.webChannelId).executeTakeFirst();
+      allowed = row?.allowed_origins ?? [];
+    }
+    return originAllowed(allowed, origin);
+  }
+
+  private async customerToken(payload: JWTPayload): Promise<CustomerPrincipal> {
+    const instanceId = typeof payload.iid === 'string' ? payload.iid : '';
+    const webChannelId = typeof payload.wc === 'string' ? payload.wc : '';
+    const customerId = payload.sub ?? '';
+    const verified = payload.ver === true;
+    const row = await this.db
+      .selectFrom('web_channels')
+      .select(['allowed_origins', 'enabled', 'deleted_at', 'identity_secret'])
+      .where('instance_id', '=', instanceId)
+      .where('id', '=', webChannelId)
+      .executeTakeFirst();
+    if (!row || row.deleted_at || !row.enabled || customerId === '') throw new UnauthenticatedError('This chat channel is no longer available; start a new session');
+    if (verified && payload.sv !== secretVersion(row.identity_secret)) throw new UnauthenticatedError('The channel\'s identity secret changed; start a new session');
+    const principal: CustomerPrincipal = { kind: 'customer', instanceId, webChannelId, customerId, verified, name: typeof payload.nm === 'string' ? payload.nm : null };
+    this.customerOrigins.set(principal, row.allowed_origins);
+    return principal;
   }
 
   private async isOperator(token: string): Promise<boolean> {
@@ -132,6 +188,8 @@ export class Authenticator {
     } catch {
       throw new UnauthenticatedError('Unknown or expired token');
     }
+    if (payload.typ === 'customer') return this.customerToken(payload);
+    if (payload.typ !== undefined) throw new UnauthenticatedError('Unknown or expired token');
     const instanceId = typeof payload.iid === 'string' ? payload.iid : '';
     const agentId = payload.sub ?? '';
     const row = await this.db
@@ -143,6 +201,11 @@ export class Authenticator {
     if (!row || row.deleted_at) throw new UnauthenticatedError('This agent no longer exists');
     return { kind: 'agent', instanceId, agentId, role: row.role as 'AGENT' | 'SUPERVISOR' | 'ADMIN' };
   }
+}
+
+/** A short digest of a channel's identity secret: a verified customer's token names the secret it was verified with. */
+function secretVersion(identitySecret: string): string {
+  return createHash('sha256').update(identitySecret).digest('base64url').slice(0, 16);
 }
 
 export function requirePrincipal(p: Principal | null): Principal {

@@ -54,6 +54,8 @@ export interface KefuContext {
   principal: Principal | null;
   clientIp: string;
   correlationId: string;
+  /** The request's Origin header (HTTP; the WebSocket upgrade's for graphql-ws), null when none. */
+  origin?: string | null;
 }
 
 export function commandMetadata(ctx: KefuContext, instanceId: string): CommandMetadata {

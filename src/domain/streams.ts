@@ -11,6 +11,7 @@ export const streams = {
   audio: (instanceId: string, audioId: string) => `audio-${instanceId}.${audioId}`,
   trunk: (instanceId: string, trunkId: string) => `trunk-${instanceId}.${trunkId}`,
   sipExtension: (instanceId: string, agentId: string) => `sipextension-${instanceId}.${agentId}`,
+  webChannel: (instanceId: string, webChannelId: string) => `webchannel-${instanceId}.${webChannelId}`,
   /** Platform-wide: a number belongs to one instance at most; the key is its digits (see numberKey). */
   phoneNumber: (numberKey: string) => `number-global.${numberKey}`,
   /** Platform-wide: a SIP username names one agent at most. */

@@ -21,6 +21,7 @@ import { contactMessagesMigrations } from './contacts/contact-messages.migration
 import { conversationsMigrations } from './contacts/conversations.migrations.ts';
 import { skillGroupRoutingOptionsMigrations } from './skill-groups/skill-groups-routing-options.migrations.ts';
 import { parkedPartsMigrations } from './parked-parts.migrations.ts';
+import { webChannelsMigrations } from './web-channels/web-channels.migrations.ts';
 
 const coreMigrations: Record<string, Migration> = {
   '2026_11_25_000_core': {
@@ -64,6 +65,7 @@ export const allMigrations: Record<string, Migration> = {
   ...skillGroupDeviceLostMigrations,
   ...parkedPartsMigrations,
   ...callRecordsMediaMigrations,
+  ...webChannelsMigrations,
   ...chatRecordsMigrations,
 };
 

@@ -153,6 +153,22 @@ export interface ReadModelDb {
     agent_last_read_seq: ColumnType<number, number | undefined, number>;
     served_agent_ids: ColumnType<string[], string | undefined, string>;
   };
+  web_channels: {
+    instance_id: string;
+    id: string;
+    name: string;
+    /** The widget's key; unique across instances (startCustomerSession finds the channel by it). */
+    public_key: string;
+    allowed_origins: Json<string[]>;
+    skill_group_id: string;
+    welcome_text: string | null;
+    enabled: boolean;
+    /** HMAC key of verified customers; never returned by the API after create or rotate. */
+    identity_secret: string;
+    created_at: Timestamp;
+    updated_at: Timestamp;
+    deleted_at: Timestamp | null;
+  };
   blacklist_entries: {
     instance_id: string;
     id: string;

@@ -1,0 +1,115 @@
+// Customer sessions (issue 11): a web channel's public key, from a page on one of its origins, opens a session
+// for an anonymous visitor (an id Kefu issues and the browser keeps) or a customer verified by the business's
+// HMAC-SHA256 of their id. The answer is a customer token: requests and the graphql-ws connection made with
+// it act as that customer only (CustomerPrincipal), from the channel's origins only.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { ForbiddenError, NotFoundError, UnauthenticatedError } from '../../domain/errors.ts';
+import { originAllowed } from '../../domain/web-channel/web-channel.ts';
+import { textProblem } from '../../domain/values.ts';
+import { chatLimit } from '../chat-limits.ts';
+import type { KefuContext } from '../context.ts';
+import { name, parseInput } from '../input.ts';
+
+/** Anonymous visitor ids: `v_` and 128 random bits in base64url (22 characters). */
+export const visitorIdPattern = /^v_[A-Za-z0-9_-]{22}$/;
+
+export function newVisitorId(): string {
+  return `v_${randomBytes(16).toString('base64url')}`;
+}
+
+/** The hex HMAC-SHA256 of a customer's id with a channel's identity secret (what the business's server computes). */
+export function customerHashOf(identitySecret: string, customerId: string): string {
+  return createHmac('sha256', identitySecret).update(customerId, 'utf8').digest('hex');
+}
+
+/** Compares in constant time (for the same length, which the input's shape fixes at 64 hex digits). */
+function hashMatches(identitySecret: string, customerId: string, customerHash: string): boolean {
+  const expected = Buffer.from(customerHashOf(identitySecret, customerId), 'hex');
+  const given = Buffer.from(customerHash.toLowerCase(), 'hex');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** The business's id for a customer, kept exactly as signed: 1 to 128 characters, none of them control characters. */
+const customerId = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(128, 'at most 128 characters')
+  .superRefine((v, ctx) => {
+    const problem = textProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    else if (/\p{Cc}/u.test(v)) ctx.addIssue({ code: 'custom', message: 'must not contain control characters' });
+  });
+
+const startInput = z
+  .object({
+    channelKey: z.string().min(1, 'must not be empty').max(100, 'at most 100 characters'),
+    visitorId: z.string().regex(visitorIdPattern, 'not a visitor id Kefu issued (v_ and 22 base64url characters)').nullish(),
+    customerId: customerId.nullish(),
+    customerHash: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be the hex HMAC-SHA256 of customerId (64 hex digits)').nullish(),
+    name: name.nullish(),
+  })
+  .superRefine((v, ctx) => {
+    if (v.customerId != null && v.customerHash == null) ctx.addIssue({ code: 'custom', path: ['customerHash'], message: 'required with customerId' });
+    if (v.customerHash != null && v.customerId == null) ctx.addIssue({ code: 'custom', path: ['customerId'], message: 'required with customerHash' });
+  });
+
+export interface PublicWebChannelView {
+  instanceId: string;
+  skillGroupId: string;
+  name: string;
+  welcomeText: string | null;
+}
+
+export const customerSessionResolvers = {
+  Mutation: {
+    async startCustomerSession(_: unknown, args: { input: unknown }, ctx: KefuContext) {
+      // Counted per address before anything else: guessing keys or hashes costs the same.
+      chatLimit(ctx.deps, 'session', [`ip:${ctx.clientIp}`]);
+      const input = parseInput(startInput, args.input);
+      const channel = await ctx.deps.db
+        .selectFrom('web_channels')
+        .select(['instance_id', 'id', 'name', 'welcome_text', 'skill_group_id', 'allowed_origins', 'identity_secret'])
+        .where('public_key', '=', input.channelKey)
+        .where('deleted_at', 'is', null)
+        .where('enabled', '=', true)
+        .executeTakeFirst();
+      if (!channel) throw new NotFoundError('Web channel', input.channelKey);
+      if (!originAllowed(channel.allowed_origins, ctx.origin)) {
+        throw new ForbiddenError(ctx.origin ? `Origin ${ctx.origin} is not allowed for this chat channel` : 'Chats on this channel open only from the pages of its allowed origins (no Origin was sent)');
+      }
+      const verified = input.customerId != null;
+      if (verified && !hashMatches(channel.identity_secret, input.customerId!, input.customerHash!)) {
+        throw new UnauthenticatedError('customerHash is not the HMAC-SHA256 of customerId with this channel\'s identity secret');
+      }
+      const id = verified ? input.customerId! : (input.visitorId ?? newVisitorId());
+      const session = await ctx.deps.auth.issueCustomerToken({ instanceId: channel.instance_id, webChannelId: channel.id, customerId: id, verified, name: input.name ?? null }, channel.identity_secret);
+      const webChannel: PublicWebChannelView = { instanceId: channel.instance_id, skillGroupId: channel.skill_group_id, name: channel.name, welcomeText: channel.welcome_text };
+      return {
+        token: session.token,
+        expiresAt: session.expiresAt,
+        visitorId: verified ? null : id,
+        customer: { kind: 'WEB', id, name: input.name ?? null },
+        verified,
+        webChannel,
+      };
+    },
+  },
+  PublicWebChannel: {
+    /** Whether a member of the channel's skill group is online (available or on break), as the router counts it. */
+    async agentsOnline(channel: PublicWebChannelView, _: unknown, ctx: KefuContext) {
+      const row = await ctx.deps.db
+        .selectFrom('skill_group_members as m')
+        .innerJoin('agents as a', (j) => j.onRef('a.instance_id', '=', 'm.instance_id').onRef('a.id', '=', 'm.agent_id'))
+        .select('a.id')
+        .where('m.instance_id', '=', channel.instanceId)
+        .where('m.skill_group_id', '=', channel.skillGroupId)
+        .where('a.deleted_at', 'is', null)
+        .where('a.presence', 'in', ['AVAILABLE', 'BREAK'])
+        .limit(1)
+        .executeTakeFirst();
+      return row !== undefined;
+    },
+  },
+};
+

@@ -1,0 +1,170 @@
+// Web channels (OL-2): admins create, change, delete them and rotate their identity secret. A channel's public
+// key goes in the widget's script tag; its identity secret is shown only in create's and rotate's answers.
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { NotFoundError } from '../../domain/errors.ts';
+import { streams } from '../../domain/streams.ts';
+import { webChannelDecider, type NamedSkillGroup, type WebChannelCommand } from '../../domain/web-channel/web-channel.decide.ts';
+import type { ReadModel } from '../../projections/projection.ts';
+import type { WebChannelRow } from '../../projections/web-channels/web-channels.projection.ts';
+import { requireAdmin } from '../auth.ts';
+import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
+import { randomToken } from '../credentials.ts';
+import { id, parseInput, storableText, text } from '../input.ts';
+import { toSkillGroup } from './skill-groups.ts';
+
+export interface WebChannelView {
+  id: string;
+  instanceId: string;
+  name: string;
+  publicKey: string;
+  allowedOrigins: string[];
+  skillGroupId: string;
+  welcomeText: string | null;
+  enabled: boolean;
+  createdAt: Date;
+}
+
+export function toWebChannel(row: WebChannelRow): WebChannelView {
+  return {
+    id: row.id,
+    instanceId: row.instance_id,
+    name: row.name,
+    publicKey: row.public_key,
+    allowedOrigins: row.allowed_origins,
+    skillGroupId: row.skill_group_id,
+    welcomeText: row.welcome_text,
+    enabled: row.enabled,
+    createdAt: new Date(row.created_at),
+  };
+}
+
+/** A widget's key: `wc_` and 144 random bits. Public (it sits in pages), so it only needs to be unguessable enough not to collide. */
+export function newPublicKey(): string {
+  return `wc_${randomToken(18)}`;
+}
+
+/** An identity secret: 256 random bits, base64url. */
+function newIdentitySecret(): string {
+  return randomToken(32);
+}
+
+/** A live (not deleted) web channel of the instance. */
+export async function loadWebChannelRow(db: ReadModel, instanceId: string, webChannelId: string): Promise<WebChannelRow> {
+  const row = await db
+    .selectFrom('web_channels')
+    .selectAll()
+    .where('instance_id', '=', instanceId)
+    .where('id', '=', webChannelId)
+    .where('deleted_at', 'is', null)
+    .executeTakeFirst();
+  if (!row) throw new NotFoundError('Web channel', webChannelId);
+  return row;
+}
+
+/** The skill group as the decider needs it: null when the instance has no such (live) group. */
+async function namedSkillGroup(db: ReadModel, instanceId: string, skillGroupId: string): Promise<NamedSkillGroup> {
+  const row = await db
+    .selectFrom('skill_groups')
+    .select(['id', 'channel'])
+    .where('instance_id', '=', instanceId)
+    .where('id', '=', skillGroupId)
+    .where('deleted_at', 'is', null)
+    .executeTakeFirst();
+  return row ?? null;
+}
+
+async function webChannelCommand(ctx: KefuContext, instanceId: string, command: WebChannelCommand) {
+  const result = await inInput(ctx.deps.commands.handle(streams.webChannel(instanceId, command.data.webChannelId), webChannelDecider, command));
+  await settle(ctx, result.position, ['webChannels']);
+  return result;
+}
+
+/** Origins are checked (and normalized) by the decider, which names the one at fault. */
+const origins = z.array(z.string().max(300, 'at most 300 characters')).max(50, 'at most 50 origins');
+const welcomeText = storableText(1000);
+const createInput = z.object({ name: text({ max: 200 }), allowedOrigins: origins, skillGroupId: id, welcomeText: welcomeText.nullish() });
+const updateInput = z.object({
+  webChannelId: id,
+  name: text({ max: 200 }).nullish(),
+  allowedOrigins: origins.nullish(),
+  skillGroupId: id.nullish(),
+  welcomeText: welcomeText.nullish(),
+  enabled: z.boolean().nullish(),
+});
+const idInput = z.object({ webChannelId: id });
+
+export const webChannelResolvers = {
+  Query: {
+    async webChannels(_: unknown, __: unknown, ctx: KefuContext) {
+      const p = requireAdmin(ctx.principal);
+      const rows = await ctx.deps.db.selectFrom('web_channels').selectAll().where('instance_id', '=', p.instanceId).where('deleted_at', 'is', null).orderBy('name').orderBy('id').execute();
+      return rows.map(toWebChannel);
+    },
+  },
+  Mutation: {
+    async createWebChannel(_: unknown, args: { input: unknown }, ctx: KefuContext) {
+      const p = requireAdmin(ctx.principal);
+      const input = parseInput(createInput, args.input);
+      const webChannelId = randomUUID();
+      const identitySecret = newIdentitySecret();
+      await webChannelCommand(ctx, p.instanceId, {
+        type: 'CreateWebChannel',
+        data: {
+          webChannelId,
+          name: input.name,
+          allowedOrigins: input.allowedOrigins,
+          skillGroupId: input.skillGroupId,
+          skillGroup: await namedSkillGroup(ctx.deps.db, p.instanceId, input.skillGroupId),
+          welcomeText: input.welcomeText ?? null,
+          publicKey: newPublicKey(),
+          identitySecret,
+        },
+        metadata: commandMetadata(ctx, p.instanceId),
+      });
+      return { webChannel: toWebChannel(await loadWebChannelRow(ctx.deps.db, p.instanceId, webChannelId)), identitySecret };
+    },
+    async updateWebChannel(_: unknown, args: { input: unknown }, ctx: KefuContext) {
+      const p = requireAdmin(ctx.principal);
+      const input = parseInput(updateInput, args.input);
+      const data: Extract<WebChannelCommand, { type: 'UpdateWebChannel' }>['data'] = { webChannelId: input.webChannelId };
+      if (input.name != null) data.name = input.name;
+      if (input.allowedOrigins != null) data.allowedOrigins = input.allowedOrigins;
+      if (input.skillGroupId != null) {
+        data.skillGroupId = input.skillGroupId;
+        data.skillGroup = await namedSkillGroup(ctx.deps.db, p.instanceId, input.skillGroupId);
+      }
+      // "" clears the welcome text; null or absent keeps it.
+      if (input.welcomeText != null) data.welcomeText = input.welcomeText;
+      if (input.enabled != null) data.enabled = input.enabled;
+      await webChannelCommand(ctx, p.instanceId, { type: 'UpdateWebChannel', data, metadata: commandMetadata(ctx, p.instanceId) });
+      return toWebChannel(await loadWebChannelRow(ctx.deps.db, p.instanceId, input.webChannelId));
+    },
+    async deleteWebChannel(_: unknown, args: { input: unknown }, ctx: KefuContext) {
+      const p = requireAdmin(ctx.principal);
+      const { webChannelId } = parseInput(idInput, args.input);
+      const row = await loadWebChannelRow(ctx.deps.db, p.instanceId, webChannelId);
+      await webChannelCommand(ctx, p.instanceId, { type: 'DeleteWebChannel', data: { webChannelId }, metadata: commandMetadata(ctx, p.instanceId) });
+      return { ...toWebChannel(row), enabled: false };
+    },
+    async rotateWebChannelSecret(_: unknown, args: { input: unknown }, ctx: KefuContext) {
+      const p = requireAdmin(ctx.principal);
+      const { webChannelId } = parseInput(idInput, args.input);
+      const identitySecret = newIdentitySecret();
+      await webChannelCommand(ctx, p.instanceId, { type: 'RotateWebChannelSecret', data: { webChannelId, identitySecret }, metadata: commandMetadata(ctx, p.instanceId) });
+      return { webChannel: toWebChannel(await loadWebChannelRow(ctx.deps.db, p.instanceId, webChannelId)), identitySecret };
+    },
+  },
+  WebChannel: {
+    async skillGroup(channel: WebChannelView, _: unknown, ctx: KefuContext) {
+      const row = await ctx.deps.db
+        .selectFrom('skill_groups')
+        .selectAll()
+        .where('instance_id', '=', channel.instanceId)
+        .where('id', '=', channel.skillGroupId)
+        .where('deleted_at', 'is', null)
+        .executeTakeFirst();
+      return row ? toSkillGroup(row) : null;
+    },
+  },
+};

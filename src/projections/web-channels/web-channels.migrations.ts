@@ -1,0 +1,27 @@
+import type { Kysely } from 'kysely';
+import type { Migration } from 'kysely/migration';
+
+export const webChannelsMigrations: Record<string, Migration> = {
+  '2026_12_04_100_web_channels': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('web_channels')
+        .addColumn('instance_id', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('public_key', 'text', (c) => c.notNull())
+        .addColumn('allowed_origins', 'jsonb', (c) => c.notNull())
+        .addColumn('skill_group_id', 'text', (c) => c.notNull())
+        .addColumn('welcome_text', 'text')
+        .addColumn('enabled', 'boolean', (c) => c.notNull())
+        .addColumn('identity_secret', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('deleted_at', 'timestamptz')
+        .addPrimaryKeyConstraint('web_channels_pk', ['instance_id', 'id'])
+        .execute();
+      // Every customer session starts by finding its channel by the widget's key.
+      await db.schema.createIndex('web_channels_public_key').on('web_channels').column('public_key').unique().execute();
+    },
+  },
+};
