@@ -3,17 +3,13 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { readFileSync } from 'node:fs';
 import mercurius from 'mercurius';
 import type { FastifyBaseLogger } from 'fastify';
-import { GraphQLError, parse, specifiedRules, validate, type ExecutionResult } from 'graphql';
+import { GraphQLError, parse, specifiedRules, type DocumentNode, type ExecutionResult, type GraphQLObjectType } from 'graphql';
 import { DomainError } from '../domain/errors.ts';
 import type { Principal } from './auth.ts';
-import { BusPubSub } from './bus-pubsub.ts';
+import { SubscriptionServer } from './graphql-ws-server.ts';
 import { LiveFanout, type LiveFanoutOptions, type LiveSocket } from './live-fanout.ts';
-import { lightenMercuriusConnections } from './mercurius-connection-loop.ts';
 import { newCorrelationId, type ApiDeps, type KefuContext } from './context.ts';
 import { formatError } from './errors.ts';
-import { addChatOriginHooks, checkCustomerOrigin, connectionPrincipal } from './chat-origins.ts';
-import { webChannelResolvers } from './resolvers/web-channels.ts';
-import { customerSessionResolvers } from './resolvers/customer-sessions.ts';
 import { agentResolvers } from './resolvers/agents.ts';
 import { contactResolvers } from './resolvers/contacts.ts';
 import { monitoringResolvers } from './resolvers/monitoring.ts';
@@ -25,7 +21,6 @@ import { flowResolvers } from './resolvers/flows.ts';
 import { telephonyResolvers } from './resolvers/telephony.ts';
 import { registerAudioRoutes } from './audio-upload.ts';
 import { callRecordResolvers } from './resolvers/call-records.ts';
-import { chatRecordResolvers } from './resolvers/chat-records.ts';
 import { outboundCallResolvers } from './resolvers/outbound-calls.ts';
 import { callControlResolvers } from './resolvers/call-control.ts';
 import { recordingsRoute } from './recordings-route.ts';
@@ -40,36 +35,10 @@ import { withStorableArguments } from './storable-arguments.ts';
 
 export const schemaPath = new URL('../../schema.graphql', import.meta.url);
 
-interface WebSocketSend {
-  send: (data: unknown, ...rest: unknown[]) => void;
-}
-
-/**
- * mercurius answers a graphql-ws frame it cannot start (not JSON, no query text, a syntax error, not a
- * subscription) with errors that have no code, before any hook runs: each gets BAD_USER_INPUT on its way out.
- */
-function giveErrorsCodes(socket: WebSocketSend): void {
-  const send = socket.send.bind(socket);
-  socket.send = (data, ...rest) => send(typeof data === 'string' ? withErrorCodes(data) : data, ...rest);
-}
-
-/** A graphql-ws error frame whose errors all carry extensions.code (BAD_USER_INPUT where mercurius gave none). */
-function withErrorCodes(frame: string): string {
-  if (!frame.startsWith('{"type":"error"')) return frame; // mercurius writes the type first
-  try {
-    const message = JSON.parse(frame) as { type?: string; payload?: unknown };
-    if (message.type !== 'error' || !Array.isArray(message.payload)) return frame;
-    const payload = (message.payload as { extensions?: Record<string, unknown> }[]).map((e) => (e?.extensions?.code ? e : { ...e, extensions: { ...e?.extensions, code: 'BAD_USER_INPUT' } }));
-    return JSON.stringify({ ...message, payload });
-  } catch {
-    return frame;
-  }
-}
-
 /** Parses a document, refusing one longer than maxTokens with a clear BAD_USER_INPUT. */
-function parseWithinLimits(source: string, maxTokens: number): void {
+function parseWithinLimits(source: string, maxTokens: number): DocumentNode {
   try {
-    parse(source, { maxTokens });
+    return parse(source, { maxTokens });
   } catch (err) {
     if (err instanceof GraphQLError && err.message.includes(`more that ${maxTokens} tokens`)) {
       throw new GraphQLError(`The document has more than ${maxTokens} tokens; send a shorter one`, { extensions: { code: 'BAD_USER_INPUT', limit: 'tokens', max: maxTokens } });
@@ -128,11 +97,7 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
       if (!(err instanceof DomainError)) throw err;
       return reply.code(401).send({ data: null, errors: [{ message: err.message, extensions: { code: err.code } }] });
     }
-    // A chat customer's token works only from the origins of their channel (issue 11).
-    return checkCustomerOrigin(deps, request, reply);
   });
-  // CORS for /graphql and /chat/* (origins some web channel allows); customers' /chat/* requests' origin.
-  addChatOriginHooks(app, deps);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_, reply) => {
@@ -162,7 +127,7 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
   const limits = options.queryLimits ?? defaultQueryLimits;
   const limitsRule = queryLimitsRule(limits);
 
-  const resolvers = withStorableArguments(mergeResolvers({ DateTime: dateTimeScalar as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, monitoringResolvers, blacklistResolvers, screenPopResolvers, callRecordResolvers, chatRecordResolvers, callControlResolvers, flowResolvers, telephonyResolvers, softphoneResolvers, outboundCallResolvers, projectionResolvers, webChannelResolvers, customerSessionResolvers, {
+  const resolvers = withStorableArguments(mergeResolvers({ DateTime: dateTimeScalar as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, monitoringResolvers, blacklistResolvers, screenPopResolvers, callRecordResolvers, callControlResolvers, flowResolvers, telephonyResolvers, softphoneResolvers, outboundCallResolvers, projectionResolvers, {
     Principal: { resolveType: (p: { __typename: string }) => p.__typename },
   }));
 
@@ -177,14 +142,16 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
     const errors = flat.map((e) => formatError(asGraphQLError(e), log));
     return { statusCode: base.statusCode, response: { data: execution.data ?? null, errors } };
   };
-  lightenMercuriusConnections();
   // Live views: one execution and one frame per change and group of subscribers, written in slices (live-fanout.ts).
   const live = new LiveFanout(deps.bus, { formatErrors: errorFormatter, log: app.log, ...options.live });
   app.decorate('liveFanout', live);
 
+  // Subscriptions are served by Kefu's own graphql-ws server (graphql-ws-server.ts): mercurius gets the other
+  // resolvers, and the Subscription fields' subscribe/resolve go onto the schema below.
+  const { Subscription: subscriptionResolvers, ...httpResolvers } = resolvers as Record<string, Record<string, object>>;
   await app.register(mercurius, {
     schema: readFileSync(schemaPath, 'utf8'),
-    resolvers: resolvers as never,
+    resolvers: httpResolvers as never,
     path: '/graphql',
     graphiql: true,
     // Depth, aliases, cost and mutations per request: one rule, run with the spec's rules before anything executes.
@@ -195,23 +162,7 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
       principal: request.principal,
       clientIp: request.ip,
       correlationId: String(request.id),
-      origin: typeof request.headers.origin === 'string' ? request.headers.origin : null,
     }),
-    subscription: {
-      pubsub: new BusPubSub(deps.bus) as never,
-      // mercurius calls onConnect on the connection, whose context holds the upgrade request: a chat customer's
-      // connection must come from an origin of their channel (issue 11).
-      onConnect: async function (this: { context?: { request?: { headers?: Record<string, unknown> } } } | undefined, { payload }: { payload?: Record<string, unknown> }) {
-        const origin = this?.context?.request?.headers?.origin;
-        const principal = await connectionPrincipal(deps, payload?.authorization ?? payload?.Authorization, typeof origin === 'string' ? origin : null);
-        return principal ? { principal } : false;
-      },
-      context: (socket: unknown, request: { ip?: string }) => {
-        // Called once per connection, at connection_init, with the socket mercurius answers on.
-        giveErrorsCodes(socket as WebSocketSend);
-        return { deps, clientIp: request?.ip ?? '', correlationId: newCorrelationId(), live, liveSocket: socket as LiveSocket };
-      },
-    },
     errorFormatter: errorFormatter as never,
   });
 
@@ -227,17 +178,32 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
     parsedQueries.add(source);
   });
 
-  // mercurius neither validates a subscription's document nor bounds its tokens: the same checks as over
-  // HTTP, before the subscription starts. (Its own parse of the text comes first and has no token limit;
-  // the WebSocket message is at most 1 MB.)
-  app.graphql.addHook('preSubscriptionParsing', async (_schema, source) => {
-    parseWithinLimits(source, limits.maxTokens);
+  const schema = app.graphql.schema;
+  const subscriptionFields = (schema.getSubscriptionType() as GraphQLObjectType).getFields();
+  for (const [name, field] of Object.entries(subscriptionResolvers ?? {})) {
+    if (!subscriptionFields[name]) throw new Error(`No subscription field ${name} in the schema`);
+    Object.assign(subscriptionFields[name], field);
+  }
+
+  // graphql-ws on GET /graphql: the same parse limits and validation rules as over HTTP, each text once.
+  const subscriptions = new SubscriptionServer<Principal>({
+    schema,
+    path: '/graphql',
+    parse: (source) => parseWithinLimits(source, limits.maxTokens),
+    validationRules: [...specifiedRules, limitsRule],
+    authenticate: async (payload) => {
+      const header = payload.authorization ?? payload.Authorization;
+      return (await deps.auth.authenticate(typeof header === 'string' ? header : null).catch(() => null)) ?? null;
+    },
+    context: ({ principal, clientIp, origin, socket, id }) => ({ deps, principal, clientIp, origin, correlationId: newCorrelationId(), live, liveSocket: socket as unknown as LiveSocket, id }),
+    formatResult: errorFormatter,
+    formatErrors: (errors) => errors.map((e) => formatError(e, (err) => app.log.error({ err }, 'unexpected error in a subscription'))),
+    log: app.log,
   });
-  app.graphql.addHook('preSubscriptionExecution', async (schema, document) => {
-    const errors = validate(schema, document, [...specifiedRules, limitsRule]);
-    const first = errors[0];
-    // The WebSocket carries one error per refused subscription: the first says what is wrong.
-    if (first) throw new GraphQLError(first.message, { nodes: first.nodes, extensions: { code: 'BAD_USER_INPUT', ...first.extensions } });
+  subscriptions.attach(app.server);
+  app.addHook('preClose', (done) => {
+    subscriptions.close();
+    done();
   });
 
   return app;

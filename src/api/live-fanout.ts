@@ -1,14 +1,14 @@
 // Live views at scale: one change is parsed once, executed once per group of subscribers that would see the
 // same thing, serialized once, and written to the sockets in slices that yield to the event loop.
 //
-// mercurius runs each subscription as its own loop: graphql's subscribe() executes the selection for every
-// message and every subscriber, and the connection JSON.stringifies each frame. Kefu keeps mercurius for the
-// protocol (connection_init, subscribe, complete, errors before the start, keep-alive) and takes over the
-// stream of a live view: the subscription field's iterator yields nothing to mercurius; Kefu pumps the view's
-// own messages (snapshot, then changes, filtered for this subscriber), gets the frame of each from a cache
-// shared by every subscriber of the same group, and writes it. When mercurius closes the subscription (the
-// client completes, the socket closes) its return() ends the pump. Without a socket (a test calling the
-// resolver directly) the view's messages go to mercurius as before: one execution per subscriber.
+// graphql's subscribe() executes the selection for every message and every subscriber, and a server then
+// JSON.stringifies each frame. Kefu's graphql-ws server (graphql-ws-server.ts) keeps the protocol
+// (connection_init, subscribe, complete, errors before the start) and a live view takes over its stream: the
+// subscription field's iterator yields nothing to the server; Kefu pumps the view's own messages (snapshot,
+// then changes, filtered for this subscriber), gets the frame of each from a cache shared by every subscriber
+// of the same group, and writes it. When the server closes the subscription (the client completes, the socket
+// closes) its return() ends the pump. Without a socket (a test calling the resolver directly) the view's
+// messages go back through the iterator: one execution per subscriber.
 //
 // A group is: the same operation text with its fragments, the same variables, the same view of the data (the
 // same instance and role; a plain agent only with themselves, since some fields show an agent their own
@@ -44,7 +44,7 @@ export interface LiveFanoutOptions {
   log?: { info(obj: object, msg: string): void };
 }
 
-/** The subscription context fields Kefu adds (see app.ts) and mercurius gives (`id`). */
+/** The subscription context fields Kefu adds (see app.ts) and the graphql-ws server gives (`id`). */
 interface LiveContext {
   principal?: Principal | null;
   live?: LiveFanout;
@@ -59,7 +59,7 @@ const OPEN = 1;
 
 /**
  * A subscription field's `subscribe`: the view's messages (kept for this subscriber by `filter`) go out through
- * the shared fan-out. Errors thrown while subscribing reach the client as mercurius would send them.
+ * the shared fan-out. Errors thrown while subscribing reach the client as an error frame.
  */
 export function liveSubscription<T>(subscribe: SubscribeFn, filter?: FilterFn<T>) {
   return async (root: unknown, args: never, ctx: never, info: GraphQLResolveInfo): Promise<AsyncIterator<unknown> & AsyncIterable<unknown>> => {
@@ -67,7 +67,7 @@ export function liveSubscription<T>(subscribe: SubscribeFn, filter?: FilterFn<T>
     try {
       messages = ((await subscribe(root, args, ctx, info)) as AsyncIterable<T>)[Symbol.asyncIterator]();
     } catch (error) {
-      // As mercurius's withFilter did: the refusal comes with the first message, and mercurius sends it as an error frame.
+      // As mercurius's withFilter did: the refusal comes with the first message, and the server sends it as an error frame.
       return failing(error);
     }
     if (filter) messages = filtered(messages, (m) => filter(m, args, ctx, info));
@@ -215,7 +215,7 @@ export class LiveFanout {
     this.log = options.log;
   }
 
-  /** Pumps one subscriber's messages to its socket; the iterator given back to mercurius ends with the pump. */
+  /** Pumps one subscriber's messages to its socket; the iterator given back to the server ends with the pump. */
   serve<T>(messages: AsyncIterator<T>, ctx: LiveContext & { liveSocket: LiveSocket; id: string | number }, info: GraphQLResolveInfo): AsyncIterableIterator<never> {
     const socket = ctx.liveSocket;
     const group = `${viewOf(ctx.principal)}\n${this.operationText(info)}\n${JSON.stringify(info.variableValues)}`;
@@ -227,7 +227,7 @@ export class LiveFanout {
       finish = resolve;
       fail = reject;
     });
-    // Nobody may be awaiting `ended` when it fails (mercurius already returned): no unhandled rejection.
+    // Nobody may be awaiting `ended` when it fails (the server already returned): no unhandled rejection.
     ended.catch(() => undefined);
 
     void (async () => {
@@ -348,7 +348,7 @@ export class LiveFanout {
       return;
     }
     this.counts.frames++;
-    // ws reports a failed write to the callback and through 'error'/'close', which mercurius handles.
+    // ws reports a failed write to the callback and through 'error'/'close', which the graphql-ws server handles.
     socket.send(frame, noop);
   }
 

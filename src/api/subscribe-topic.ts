@@ -39,8 +39,8 @@ export async function subscribeTopicFromSnapshot<T>(
 }
 
 function subscribeLive(ctx: KefuContext, topic: string): Promise<AsyncIterable<unknown>> {
-  // Over graphql-ws the topic comes from the shared fan-out (one bus subscription and one parse per topic and
-  // process); otherwise from mercurius's pubsub (one bus subscription per subscriber).
-  const { live, pubsub } = ctx as unknown as { live?: LiveFanout; pubsub: { subscribe(topic: string): Promise<AsyncIterable<unknown>> } };
-  return live ? live.topics.subscribe(topic) : pubsub.subscribe(topic);
+  // The topic comes from the shared fan-out: one bus subscription and one parse per topic and process.
+  const { live } = ctx as unknown as { live?: LiveFanout };
+  if (!live) throw new Error('Subscriptions are served over graphql-ws (graphql-ws-server.ts), whose context has the live fan-out');
+  return live.topics.subscribe(topic);
 }
