@@ -12,6 +12,7 @@ import { newCorrelationId, type ApiDeps, type KefuContext } from './context.ts';
 import { formatError } from './errors.ts';
 import { agentResolvers } from './resolvers/agents.ts';
 import { contactResolvers } from './resolvers/contacts.ts';
+import { chatResolvers } from './resolvers/chat.ts';
 import { monitoringResolvers } from './resolvers/monitoring.ts';
 import { instanceResolvers } from './resolvers/instances.ts';
 import { skillGroupResolvers } from './resolvers/skill-groups.ts';
@@ -127,7 +128,7 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
   const limits = options.queryLimits ?? defaultQueryLimits;
   const limitsRule = queryLimitsRule(limits);
 
-  const resolvers = withStorableArguments(mergeResolvers({ DateTime: dateTimeScalar as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, monitoringResolvers, blacklistResolvers, screenPopResolvers, callRecordResolvers, callControlResolvers, flowResolvers, telephonyResolvers, softphoneResolvers, outboundCallResolvers, projectionResolvers, {
+  const resolvers = withStorableArguments(mergeResolvers({ DateTime: dateTimeScalar as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, chatResolvers, monitoringResolvers, blacklistResolvers, screenPopResolvers, callRecordResolvers, callControlResolvers, flowResolvers, telephonyResolvers, softphoneResolvers, outboundCallResolvers, projectionResolvers, {
     Principal: { resolveType: (p: { __typename: string }) => p.__typename },
   }));
 

@@ -1,0 +1,853 @@
+// Chat conversations (issue 11): the customer starts a chat on their session's web channel, both sides send
+// messages numbered without a gap, each send carrying a client message id so that a retry is stored once and
+// answered with the same message; typing (never stored), read state, the customer's end; the conversation,
+// the customer's own chats and the transcript paged both ways; and conversationEvents, which replays every
+// message after the seq a client holds from the read model and then goes on live, with typing, read state
+// and status (with the queue position) in between.
+//
+// Who sees a chat: its customer (same instance, same customer id, same verified flag), agents it was offered
+// to or who hold or held it, supervisors, admins and integrations. Anyone else gets NOT_FOUND, as for a chat
+// that does not exist.
+import { createHash, randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { z } from 'zod';
+import { chatEndStatusOf, type ChatEndStatus } from '../../domain/contact/chat-end-status.ts';
+import { contactDecider, type ContactCommand } from '../../domain/contact/contact.decide.ts';
+import type { ChatAttachment, RejectReason, SystemMessage, WebSource } from '../../domain/contact/contact.ts';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
+import { streams } from '../../domain/streams.ts';
+import type { ContactRow, ConversationBusMessage, ConversationMessage } from '../../projections/contacts/contacts.projection.ts';
+import { conversationTopic, queuesTopic } from '../../projections/contacts/contacts.projection.ts';
+import { isSupervisor, requireCustomer, requireInstance, requirePrincipal, type CustomerPrincipal, type InstancePrincipal, type Principal } from '../auth.ts';
+import { chatLimit } from '../chat-limits.ts';
+import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
+import { decodeCursor, encodeCursor } from '../cursor.ts';
+import { toGraphQLError } from '../errors.ts';
+import { SlowConsumerError, liveSubscription, type LiveFanout } from '../live-fanout.ts';
+import { dataKey, dataValue, id, messageText, parseInput, storableText, text } from '../input.ts';
+import { findBlacklistEntry } from './blacklist.ts';
+import { toAgent } from './agents.ts';
+
+// ---------------------------------------------------------------------------------------------------------
+// Who is asking, and whether they may see a chat.
+
+type Viewer = { kind: 'customer'; p: CustomerPrincipal } | { kind: 'staff'; p: InstancePrincipal };
+
+function viewerOf(principal: Principal | null): Viewer {
+  const p = requirePrincipal(principal);
+  if (p.kind === 'customer') return { kind: 'customer', p };
+  return { kind: 'staff', p: requireInstance(p) };
+}
+
+function mayViewChat(v: Viewer, row: ContactRow): boolean {
+  if (row.channel !== 'ONLINE' && row.channel !== 'AV') return false;
+  if (v.kind === 'customer') {
+    // Only a chat from a web channel has a customer who may see it: same customer id, same verified flag.
+    return row.web_customer_id === v.p.customerId && row.web_verified === v.p.verified;
+  }
+  const p = v.p;
+  if (p.kind === 'apiKey' || isSupervisor(p)) return true;
+  const offer = row.offer as { agentIds?: string[] } | null;
+  return row.agent_id === p.agentId || (row.served_agent_ids ?? []).includes(p.agentId) || (offer?.agentIds ?? []).includes(p.agentId);
+}
+
+function contactRow(ctx: KefuContext, instanceId: string, contactId: string): Promise<ContactRow | undefined> {
+  return ctx.deps.db.selectFrom('contacts').selectAll().where('instance_id', '=', instanceId).where('id', '=', contactId).executeTakeFirst();
+}
+
+/** The chat as the viewer may see it; NOT_FOUND for anything else (another customer's, another instance's). */
+async function loadChat(ctx: KefuContext, v: Viewer, contactId: string): Promise<ContactRow> {
+  const row = await contactRow(ctx, v.p.instanceId, contactId);
+  if (!row || !mayViewChat(v, row)) throw new NotFoundError('Conversation', contactId);
+  return row;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// What the schema's types are made from.
+
+type ChatStatus = 'QUEUED' | 'OFFERED' | 'CONNECTED' | 'ENDED';
+
+function chatStatusOf(status: string): ChatStatus {
+  switch (status) {
+    case 'OFFERED':
+      return 'OFFERED';
+    case 'CONNECTED':
+      return 'CONNECTED';
+    case 'ENDED':
+    case 'REJECTED':
+      return 'ENDED';
+    default:
+      // CREATED, IN_FLOW, QUEUED: waiting for an agent.
+      return 'QUEUED';
+  }
+}
+
+/** A customer is not told they were blacklisted: their chat simply ended (the issue's neutral refusal). */
+function endStatusFor(v: Viewer, status: ChatEndStatus | null): ChatEndStatus | null {
+  return v.kind === 'customer' && status === 'BLACKLISTED' ? null : status;
+}
+
+function rowEndStatus(row: ContactRow): ChatEndStatus | null {
+  if (row.status === 'REJECTED') return chatEndStatusOf(null, row.end_reason as RejectReason, false);
+  if (row.status !== 'ENDED') return null;
+  return chatEndStatusOf({ reason: row.end_reason ?? '', endedBy: (row.ended_by ?? 'SYSTEM') as 'AGENT' | 'CUSTOMER' | 'SYSTEM' }, null, row.transfer !== null);
+}
+
+export interface ConversationView {
+  contactId: string;
+  instanceId: string;
+  status: ChatStatus;
+  /** Computed already (a STATUS event's), or undefined: the field computes it. */
+  knownQueuePosition?: number | null;
+  agentId: string | null;
+  lastSeq: number;
+  customerLastReadSeq: number;
+  agentLastReadSeq: number;
+  endStatus: ChatEndStatus | null;
+  createdAt: Date | string;
+  endedAt: Date | string | null;
+  row: ContactRow;
+  viewer: Viewer;
+}
+
+function toConversation(row: ContactRow, v: Viewer, knownQueuePosition?: number | null): ConversationView {
+  return {
+    contactId: row.id,
+    instanceId: row.instance_id,
+    status: chatStatusOf(row.status),
+    ...(knownQueuePosition !== undefined ? { knownQueuePosition } : {}),
+    agentId: row.agent_id,
+    lastSeq: row.last_seq ?? 0,
+    customerLastReadSeq: row.customer_last_read_seq ?? 0,
+    agentLastReadSeq: row.agent_last_read_seq ?? 0,
+    endStatus: endStatusFor(v, rowEndStatus(row)),
+    createdAt: row.created_at,
+    endedAt: row.ended_at,
+    row,
+    viewer: v,
+  };
+}
+
+interface ChatMessageView {
+  id: string;
+  contactId: string;
+  instanceId: string;
+  seq: number;
+  clientMessageId: string | null;
+  sender: 'AGENT' | 'CUSTOMER' | 'SYSTEM';
+  kind: 'TEXT' | 'IMAGE' | 'FILE' | 'SYSTEM';
+  agentId: string | null;
+  text: string | null;
+  rawAttachment: ChatAttachment | null;
+  rawSystem: SystemMessage | null;
+  sentAt: string;
+}
+
+interface MessageRow {
+  instance_id: string;
+  contact_id: string;
+  id: string;
+  seq: number;
+  client_message_id: string | null;
+  sender: string;
+  kind: string;
+  agent_id: string | null;
+  text: string;
+  attachment: unknown;
+  system: unknown;
+  sent_at: Date | string;
+}
+
+function busMessageOfRow(row: MessageRow): ConversationMessage {
+  return {
+    id: row.id,
+    contactId: row.contact_id,
+    seq: row.seq,
+    clientMessageId: row.client_message_id,
+    sender: row.sender as ConversationMessage['sender'],
+    kind: row.kind as ConversationMessage['kind'],
+    agentId: row.agent_id,
+    text: row.text,
+    attachment: (row.attachment as ChatAttachment | null) ?? null,
+    system: (row.system as SystemMessage | null) ?? null,
+    sentAt: new Date(row.sent_at).toISOString(),
+  };
+}
+
+function toChatMessage(instanceId: string, m: ConversationMessage): ChatMessageView {
+  return {
+    id: m.id,
+    contactId: m.contactId,
+    instanceId,
+    seq: m.seq,
+    clientMessageId: m.clientMessageId,
+    sender: m.sender,
+    kind: m.kind,
+    agentId: m.agentId,
+    text: m.text === '' && m.kind !== 'TEXT' ? null : m.text,
+    rawAttachment: m.attachment,
+    rawSystem: m.system,
+    sentAt: m.sentAt,
+  };
+}
+
+/** Agents' display names, read once per request (a page of messages names the same few agents). */
+const agentNames = new WeakMap<object, Map<string, Promise<string | null>>>();
+function agentNameOf(ctx: KefuContext, instanceId: string, agentId: string | null): Promise<string | null> {
+  if (!agentId) return Promise.resolve(null);
+  let names = agentNames.get(ctx);
+  if (!names) {
+    names = new Map();
+    agentNames.set(ctx, names);
+  }
+  const key = `${instanceId}/${agentId}`;
+  let name = names.get(key);
+  if (!name) {
+    name = ctx.deps.db
+      .selectFrom('agents')
+      .select('name')
+      .where('instance_id', '=', instanceId)
+      .where('id', '=', agentId)
+      .executeTakeFirst()
+      .then((r) => r?.name ?? null);
+    names.set(key, name);
+  }
+  return name;
+}
+
+// Files (helper B's chat files): loaded at run time, so this works before and after that module lands.
+interface ChatFileMeta {
+  fileId: string;
+  contactId: string;
+  name: string;
+  contentType: string;
+  bytes: number;
+  width: number | null;
+  height: number | null;
+  thumbnail?: boolean;
+  hasThumbnail?: boolean;
+}
+interface ChatFilesModule {
+  loadChatFile(deps: unknown, instanceId: string, fileId: string): Promise<ChatFileMeta | null>;
+  chatFileUrls(deps: unknown, instanceId: string, file: unknown, viewer: Principal): { url: string; thumbnailUrl: string | null } | Promise<{ url: string; thumbnailUrl: string | null }>;
+}
+const chatFilesPath = '../../adapters/chat-files/chat-files.ts';
+let chatFiles: Promise<ChatFilesModule | null> | null = null;
+function chatFilesModule(): Promise<ChatFilesModule | null> {
+  chatFiles ??= (import(chatFilesPath) as Promise<ChatFilesModule>).catch(() => null);
+  return chatFiles;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Reading messages.
+
+const maxPage = 500;
+
+async function readMessages(ctx: KefuContext, instanceId: string, contactId: string, range: { after?: number; before?: number; first: number; last?: boolean }): Promise<ConversationMessage[]> {
+  let q = ctx.deps.db.selectFrom('contact_messages').selectAll().where('instance_id', '=', instanceId).where('contact_id', '=', contactId);
+  if (range.after !== undefined) q = q.where('seq', '>', range.after);
+  if (range.before !== undefined) q = q.where('seq', '<', range.before);
+  const rows = await q
+    .orderBy('seq', range.last ? 'desc' : 'asc')
+    .limit(range.first)
+    .execute();
+  if (range.last) rows.reverse();
+  return rows.map((r) => busMessageOfRow(r as unknown as MessageRow));
+}
+
+async function messagePage(ctx: KefuContext, row: ContactRow, range: { afterSeq?: number | null; beforeSeq?: number | null; first: number }) {
+  const after = range.afterSeq ?? undefined;
+  const before = range.beforeSeq ?? undefined;
+  const backward = before !== undefined;
+  const messages = await readMessages(ctx, row.instance_id, row.id, { ...(after !== undefined ? { after } : {}), ...(before !== undefined ? { before } : {}), first: range.first, last: backward });
+  // Fresh: the row may be older than the messages just read.
+  const lastSeq = Math.max(row.last_seq ?? 0, messages.at(-1)?.seq ?? 0);
+  const firstSeq = messages[0]?.seq;
+  const hasBefore = firstSeq !== undefined ? firstSeq > 1 : backward ? false : Math.min(after ?? 0, lastSeq) >= 1;
+  const lastInPage = messages.at(-1)?.seq;
+  const hasAfter = lastInPage !== undefined ? lastInPage < lastSeq : backward ? lastSeq >= before : false;
+  return { messages: messages.map((m) => toChatMessage(row.instance_id, m)), hasBefore, hasAfter };
+}
+
+/** The 1-based place of a waiting chat in its queue (as queuePosition counts it), or null when not waiting. */
+async function queuePlace(ctx: KefuContext, row: ContactRow): Promise<number | null> {
+  if (row.status !== 'QUEUED' || !row.skill_group_id || !row.queued_at) return null;
+  const ahead = await ctx.deps.db
+    .selectFrom('contacts')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('instance_id', '=', row.instance_id)
+    .where('skill_group_id', '=', row.skill_group_id)
+    .where('status', '=', 'QUEUED')
+    .where((eb) =>
+      eb.or([
+        eb('priority', '>', row.priority),
+        eb.and([eb('priority', '=', row.priority), eb('queued_at', '<', row.queued_at!)]),
+        eb.and([eb('priority', '=', row.priority), eb('queued_at', '=', row.queued_at!), eb('id', '<', row.id)]),
+      ]),
+    )
+    .executeTakeFirstOrThrow();
+  return Number(ahead.n) + 1;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Inputs.
+
+const seqArg = z.number().int().min(0, 'must not be negative').max(2_000_000_000, 'too large');
+const firstArg = z.number().int().min(1, 'at least 1').max(maxPage, `at most ${maxPage}`);
+const clientId = text({ min: 1, max: 100 });
+const url = storableText(2000);
+const messageInput = z.object({ clientMessageId: clientId, text: messageText.nullish(), fileId: id.nullish() }).superRefine((m, c) => {
+  if ((m.text == null || m.text === '') === (m.fileId == null)) c.addIssue({ code: 'custom', path: ['text'], message: 'give text or fileId (one of them)' });
+  else if (m.text != null && m.text.trim() === '') c.addIssue({ code: 'custom', path: ['text'], message: 'must not be only white space' });
+});
+const startChatInput = z.object({
+  clientChatId: clientId,
+  visitor: z
+    .object({
+      pageUrl: url.nullish(),
+      referrer: url.nullish(),
+      userAgent: storableText(500).nullish(),
+      attributes: z
+        .array(z.object({ key: dataKey, value: dataValue }))
+        .max(50, 'at most 50 entries')
+        .nullish(),
+    })
+    .nullish(),
+  firstMessage: messageInput.nullish(),
+});
+
+/** The contact id of a customer's chat: the same for a retried startChat (same customer, same clientChatId). */
+function chatContactId(p: CustomerPrincipal, clientChatId: string): string {
+  const h = createHash('sha256').update(JSON.stringify([p.instanceId, p.verified, p.customerId, clientChatId])).digest();
+  h[6] = (h[6]! & 0x0f) | 0x50; // version 5 (name-based, SHA)
+  h[8] = (h[8]! & 0x3f) | 0x80; // RFC 4122 variant
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
+}
+
+async function contactCommand(ctx: KefuContext, instanceId: string, command: ContactCommand, wait: boolean) {
+  const result = await inInput(ctx.deps.commands.handle(streams.contact(instanceId, command.data.contactId), contactDecider, command));
+  if (wait) await settle(ctx, result.position, ['contacts'], instanceId);
+  return result;
+}
+
+/** What a background write will show soon: polled briefly (a retry racing its first attempt). */
+async function eventually<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
+  for (let i = 0; i < 100; i++) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new ConflictError(`${what} is not readable yet; try again`);
+}
+
+function customerKeys(ctx: KefuContext, p: CustomerPrincipal): string[] {
+  return [`visitor:${p.instanceId}:${p.verified ? 'verified' : 'visitor'}:${p.customerId}`, ctx.clientIp ? `ip:${ctx.clientIp}` : ''];
+}
+
+function openChat(row: ContactRow): void {
+  if (row.status === 'ENDED' || row.status === 'REJECTED') throw new ConflictError(`Conversation ${row.id} has ended`);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// conversationEvents: replay from the read model, then live, without a gap or a repeat.
+
+type EventMessage =
+  | { kind: 'MESSAGE'; contactId: string; message: ConversationMessage }
+  | { kind: 'READ'; contactId: string; sender: 'AGENT' | 'CUSTOMER'; agentId: string | null; readSeq: number }
+  | { kind: 'TYPING'; contactId: string; sender: 'AGENT' | 'CUSTOMER'; agentId: string | null; typing: boolean }
+  | { kind: 'STATUS'; contactId: string; queuePosition: number | null; row: ContactRow };
+
+/** Live messages a subscriber may have waiting before it is cut off as a slow consumer (it reconnects and resumes). */
+const maxWaiting = 1000;
+const replayPage = 200;
+
+function subscribeLive(ctx: KefuContext, topic: string): Promise<AsyncIterable<unknown>> {
+  const { live, pubsub } = ctx as unknown as { live?: LiveFanout; pubsub: { subscribe(topic: string): Promise<AsyncIterable<unknown>> } };
+  return live ? live.topics.subscribe(topic) : pubsub.subscribe(topic);
+}
+
+/** Whether the viewer wants another side's typing or read event (not their own side's). */
+function fromOtherSide(v: Viewer, m: { sender: 'AGENT' | 'CUSTOMER'; agentId: string | null }): boolean {
+  if (v.kind === 'customer') return m.sender !== 'CUSTOMER';
+  if (v.p.kind === 'agent' && m.sender === 'AGENT') return m.agentId !== v.p.agentId;
+  return true;
+}
+
+/**
+ * The conversation's live topic is subscribed first; then the read model's messages after `afterSeq` are sent
+ * page by page; then live messages. A message whose seq the subscriber has is dropped; one past a gap (sent
+ * while the pages were read) fills the gap from the read model first. While the chat waits in a queue the
+ * queue's changes are followed too, and its place is sent when it moves.
+ */
+export function conversationStream(ctx: KefuContext, v: Viewer, row: ContactRow, afterSeq: number, live: AsyncIterable<unknown>): AsyncIterableIterator<EventMessage> {
+  const instanceId = row.instance_id;
+  const contactId = row.id;
+  let lastSeq = afterSeq;
+  let replaying = true;
+  const ready: EventMessage[] = [];
+  const waiting: { from: 'conversation' | 'queue'; message: unknown }[] = [];
+  let end: { error?: unknown } | null = null;
+  let wake: (() => void) | null = null;
+  const notify = () => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  const sources: AsyncIterator<unknown>[] = [];
+  let queueSource: AsyncIterator<unknown> | null = null;
+  let queueFollowing: Promise<void> | null = null;
+  let sent: { status: string; queuePosition: number | null; agentId: string | null } | null = null;
+
+  const pump = (source: AsyncIterator<unknown>, from: 'conversation' | 'queue') => {
+    sources.push(source);
+    void (async () => {
+      try {
+        for (;;) {
+          const r = await source.next();
+          if (r.done || end) break;
+          waiting.push({ from, message: r.value });
+          if (waiting.length > maxWaiting) {
+            end ??= { error: new SlowConsumerError(`more than ${maxWaiting} messages waiting`) };
+          }
+          notify();
+        }
+        // The queue's topic ends when the chat leaves the queue; the conversation's only with the subscription.
+        if (from === 'conversation') end ??= {};
+      } catch (error) {
+        end ??= { error };
+      }
+      notify();
+    })();
+  };
+  pump(live[Symbol.asyncIterator](), 'conversation');
+
+  const followQueue = async (status: string) => {
+    const waitingInQueue = status === 'QUEUED' || status === 'CREATED' || status === 'IN_FLOW';
+    if (waitingInQueue && !queueSource && !queueFollowing) {
+      queueFollowing = subscribeLive(ctx, queuesTopic(instanceId)).then((it) => {
+        if (end) {
+          void it[Symbol.asyncIterator]().return?.();
+          return;
+        }
+        queueSource = it[Symbol.asyncIterator]();
+        pump(queueSource, 'queue');
+      });
+      await queueFollowing;
+      queueFollowing = null;
+    } else if (!waitingInQueue && queueSource) {
+      const s = queueSource;
+      queueSource = null;
+      sources.splice(sources.indexOf(s), 1);
+      await s.return?.();
+    }
+  };
+
+  /** The chat's status as it is now, if it changed for the viewer since the last one sent. */
+  const statusNow = async (): Promise<void> => {
+    const now = await contactRow(ctx, instanceId, contactId);
+    if (!now) return;
+    await followQueue(now.status);
+    const queuePosition = await queuePlace(ctx, now);
+    const state = { status: chatStatusOf(now.status), queuePosition, agentId: now.agent_id };
+    if (sent && sent.status === state.status && sent.queuePosition === state.queuePosition && sent.agentId === state.agentId) return;
+    sent = state;
+    ready.push({ kind: 'STATUS', contactId, queuePosition, row: now });
+  };
+
+  const replay = async (): Promise<void> => {
+    const page = await readMessages(ctx, instanceId, contactId, { after: lastSeq, first: replayPage });
+    for (const m of page) ready.push({ kind: 'MESSAGE', contactId, message: m });
+    if (page.length > 0) lastSeq = page.at(-1)!.seq;
+    if (page.length < replayPage) replaying = false;
+  };
+
+  let started = false;
+  const handle = async (item: { from: 'conversation' | 'queue'; message: unknown }): Promise<void> => {
+    if (item.from === 'queue') {
+      // Every waiting queue change says the same: look again, once.
+      for (let i = waiting.length - 1; i >= 0; i--) if (waiting[i]!.from === 'queue') waiting.splice(i, 1);
+      await statusNow();
+      return;
+    }
+    const m = item.message as ConversationBusMessage;
+    switch (m.kind) {
+      case 'MESSAGE': {
+        if (m.message.seq <= lastSeq) return;
+        if (m.message.seq > lastSeq + 1) {
+          // Behind: the read model has what came in between (it was committed before this was published).
+          replaying = true;
+          waiting.unshift(item);
+          return;
+        }
+        lastSeq = m.message.seq;
+        // The bus message itself: one frozen object for every subscriber, so their frames are shared (live-fanout.ts).
+        ready.push(m);
+        return;
+      }
+      case 'READ':
+        if (fromOtherSide(v, m)) ready.push(m);
+        return;
+      case 'TYPING':
+        if (fromOtherSide(v, m)) ready.push(m);
+        return;
+      case 'STATUS':
+        await statusNow();
+        return;
+    }
+  };
+
+  const iterator: AsyncIterableIterator<EventMessage> = {
+    async next(): Promise<IteratorResult<EventMessage>> {
+      for (;;) {
+        if (ready.length > 0) return { value: ready.shift()!, done: false };
+        if (end) {
+          if (end.error !== undefined) throw end.error;
+          return { value: undefined, done: true };
+        }
+        try {
+          if (!started) {
+            // One turn lets the bus subscription take (and later drop) what it had already.
+            started = true;
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+          if (replaying) {
+            const from = lastSeq;
+            await replay();
+            // A gap the read model does not show yet (a lagging replica): look again shortly, not at once.
+            if (lastSeq === from && waiting.length > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+            // After the first replay: where the chat stands (status, queue place).
+            if (!replaying && sent === null) await statusNow();
+            continue;
+          }
+          const item = waiting.shift();
+          if (item) {
+            await handle(item);
+            continue;
+          }
+        } catch (error) {
+          end ??= { error: toGraphQLError(error) };
+          continue;
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    },
+    async return(): Promise<IteratorResult<EventMessage>> {
+      end ??= {};
+      waiting.length = 0;
+      ready.length = 0;
+      await Promise.all(sources.map((s) => s.return?.()));
+      notify();
+      return { value: undefined, done: true };
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Resolvers.
+
+export const chatResolvers = {
+  Query: {
+    async conversation(_: unknown, args: unknown, ctx: KefuContext) {
+      const v = viewerOf(ctx.principal);
+      const { contactId } = parseInput(z.object({ contactId: id }), args, '');
+      return toConversation(await loadChat(ctx, v, contactId), v);
+    },
+    async myConversations(_: unknown, rawArgs: unknown, ctx: KefuContext) {
+      const p = requireCustomer(ctx.principal);
+      const args = parseInput(z.object({ first: z.number().int().min(0).max(100, 'at most 100').nullish(), after: z.string().max(500).nullish() }), rawArgs, '');
+      const first = args.first ?? 20;
+      let q = ctx.deps.db
+        .selectFrom('contacts')
+        .selectAll()
+        .where('instance_id', '=', p.instanceId)
+        .where('web_customer_id', '=', p.customerId)
+        .where('web_verified', '=', p.verified);
+      if (args.after) {
+        const [createdAt, afterId] = decodeCursor(args.after);
+        q = q.where(sql<boolean>`(created_at, id) < (${createdAt}::timestamptz, ${afterId})`);
+      }
+      const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(first + 1).execute();
+      const page = rows.slice(0, first);
+      const v: Viewer = { kind: 'customer', p };
+      return { nodes: page.map((r) => toConversation(r, v)), pageInfo: { hasNextPage: rows.length > first, endCursor: page.length > 0 ? encodeCursor(page.at(-1)!) : null } };
+    },
+    async chatTranscript(_: unknown, rawArgs: unknown, ctx: KefuContext) {
+      const v = viewerOf(ctx.principal);
+      const args = parseInput(z.object({ contactId: id, afterSeq: seqArg.nullish(), beforeSeq: seqArg.nullish(), first: firstArg.nullish() }), rawArgs, '');
+      const row = await loadChat(ctx, v, args.contactId);
+      return messagePage(ctx, row, { afterSeq: args.afterSeq ?? null, beforeSeq: args.beforeSeq ?? null, first: args.first ?? 100 });
+    },
+  },
+  Mutation: {
+    async startChat(_: unknown, args: { input: unknown }, ctx: KefuContext) {
+      const p = requireCustomer(ctx.principal);
+      const input = parseInput(startChatInput, args.input);
+      const v: Viewer = { kind: 'customer', p };
+      const contactId = chatContactId(p, input.clientChatId);
+      // A retry: the same chat, not another one (and not counted again).
+      const existing = await contactRow(ctx, p.instanceId, contactId);
+      if (existing) return toConversation(existing, v);
+      chatLimit(ctx.deps, 'chat', customerKeys(ctx, p));
+      const channel = await ctx.deps.db
+        .selectFrom('web_channels')
+        .select(['skill_group_id'])
+        .where('instance_id', '=', p.instanceId)
+        .where('id', '=', p.webChannelId)
+        .where('deleted_at', 'is', null)
+        .where('enabled', '=', true)
+        .executeTakeFirst();
+      if (!channel) throw new NotFoundError('Web channel', p.webChannelId);
+      const group = await ctx.deps.db
+        .selectFrom('skill_groups')
+        .select(['id', 'max_queue_length'])
+        .where('instance_id', '=', p.instanceId)
+        .where('id', '=', channel.skill_group_id)
+        .where('deleted_at', 'is', null)
+        .executeTakeFirst();
+      if (!group) throw new NotFoundError('Skill group', channel.skill_group_id);
+      if (input.firstMessage?.fileId) throw new ValidationError('input.firstMessage.fileId', 'files are sent once the chat has started (uploads name the chat)');
+      const now = ctx.deps.clock();
+      // A blacklisted customer is turned away before any queue; they are told only that the chat ended.
+      const blocked = await findBlacklistEntry(ctx.deps.db, p.instanceId, 'ONLINE', p.customerId, now);
+      let reject: RejectReason | null = blocked ? 'BLACKLISTED' : null;
+      if (!reject && group.max_queue_length > 0) {
+        const waiting = await ctx.deps.db
+          .selectFrom('contacts')
+          .select((eb) => eb.fn.countAll<string>().as('n'))
+          .where('instance_id', '=', p.instanceId)
+          .where('skill_group_id', '=', group.id)
+          .where('status', '=', 'QUEUED')
+          .executeTakeFirstOrThrow();
+        if (Number(waiting.n) >= group.max_queue_length) reject = 'QUEUE_FULL';
+      }
+      const visitor = input.visitor ?? {};
+      const source: WebSource = {
+        kind: 'WEB',
+        webChannelId: p.webChannelId,
+        clientChatId: input.clientChatId,
+        verified: p.verified,
+        pageUrl: visitor.pageUrl ?? null,
+        referrer: visitor.referrer ?? null,
+        userAgent: visitor.userAgent ?? null,
+        address: ctx.clientIp || null,
+      };
+      const first = input.firstMessage;
+      await contactCommand(
+        ctx,
+        p.instanceId,
+        {
+          type: 'StartChat',
+          data: {
+            contactId,
+            customer: { kind: 'WEB', id: p.customerId, name: p.name ?? null },
+            data: Object.fromEntries((visitor.attributes ?? []).map((e) => [e.key, e.value])),
+            source,
+            skillGroupId: group.id,
+            priority: 0,
+            reject,
+            firstMessage: first ? { messageId: randomUUID(), clientMessageId: first.clientMessageId, kind: 'TEXT', text: first.text ?? '', attachment: null } : null,
+          },
+          metadata: commandMetadata(ctx, p.instanceId),
+        },
+        true,
+      );
+      return toConversation(await eventually(() => contactRow(ctx, p.instanceId, contactId), `Conversation ${contactId}`), v);
+    },
+    async sendChatMessage(_: unknown, args: { input: unknown }, ctx: KefuContext) {
+      const v = viewerOf(ctx.principal);
+      const input = parseInput(z.object({ contactId: id, message: messageInput }), args.input);
+      if (v.kind === 'staff' && v.p.kind !== 'agent') throw new ForbiddenError('Only the chat\'s customer and the agent holding it send chat messages');
+      const row = await loadChat(ctx, v, input.contactId);
+      const from = v.kind === 'customer' ? 'CUSTOMER' : 'AGENT';
+      const agentId = v.kind === 'staff' && v.p.kind === 'agent' ? v.p.agentId : null;
+      const m = input.message;
+      const stored = () => {
+        let q = ctx.deps.db
+          .selectFrom('contact_messages')
+          .selectAll()
+          .where('instance_id', '=', row.instance_id)
+          .where('contact_id', '=', row.id)
+          .where('client_message_id', '=', m.clientMessageId)
+          .where('sender', '=', from);
+        if (agentId) q = q.where('agent_id', '=', agentId);
+        return q.executeTakeFirst();
+      };
+      // A retry of a send already stored: the same message, not counted again.
+      const before = await stored();
+      if (before) return toChatMessage(row.instance_id, busMessageOfRow(before as unknown as MessageRow));
+      openChat(row);
+      if (v.kind === 'customer') chatLimit(ctx.deps, 'message', customerKeys(ctx, v.p));
+      let attachment: ChatAttachment | null = null;
+      if (m.fileId) {
+        const files = await chatFilesModule();
+        if (!files) throw new ValidationError('input.message.fileId', 'files are not available on this server');
+        const file = await files.loadChatFile(ctx.deps, row.instance_id, m.fileId);
+        if (!file || file.contactId !== row.id) throw new NotFoundError('File', m.fileId);
+        attachment = {
+          fileId: file.fileId,
+          name: file.name,
+          contentType: file.contentType,
+          bytes: file.bytes,
+          width: file.width ?? null,
+          height: file.height ?? null,
+          thumbnail: Boolean(file.thumbnail ?? file.hasThumbnail ?? false),
+        };
+      }
+      const result = await contactCommand(
+        ctx,
+        row.instance_id,
+        {
+          type: 'RecordMessage',
+          data: {
+            contactId: row.id,
+            messageId: randomUUID(),
+            clientMessageId: m.clientMessageId,
+            from,
+            agentId,
+            kind: attachment ? (attachment.contentType.startsWith('image/') ? 'IMAGE' : 'FILE') : 'TEXT',
+            text: m.text ?? '',
+            attachment,
+          },
+          metadata: commandMetadata(ctx, row.instance_id),
+        },
+        false,
+      );
+      const recorded = result.events.find((e) => e.type === 'ContactMessageRecorded');
+      if (recorded?.type === 'ContactMessageRecorded') {
+        const d = recorded.data;
+        // Stored: answered from the event, without waiting for the read model.
+        return toChatMessage(row.instance_id, {
+          id: d.messageId,
+          contactId: row.id,
+          seq: d.seq!,
+          clientMessageId: d.clientMessageId ?? null,
+          sender: d.from,
+          kind: d.kind ?? 'TEXT',
+          agentId: d.agentId,
+          text: d.text,
+          attachment: d.attachment ?? null,
+          system: null,
+          sentAt: new Date(d.at).toISOString(),
+        });
+      }
+      // A retry that raced the first attempt: its message is (or is about to be) in the read model.
+      const again = await eventually(stored, `Message ${m.clientMessageId}`);
+      return toChatMessage(row.instance_id, busMessageOfRow(again as unknown as MessageRow));
+    },
+    async setTyping(_: unknown, args: { input: unknown }, ctx: KefuContext) {
+      const v = viewerOf(ctx.principal);
+      const input = parseInput(z.object({ contactId: id, typing: z.boolean() }), args.input);
+      if (v.kind === 'staff' && v.p.kind !== 'agent') throw new ForbiddenError('Only the chat\'s customer and the agent holding it type in it');
+      const row = await loadChat(ctx, v, input.contactId);
+      openChat(row);
+      const agentId = v.kind === 'staff' && v.p.kind === 'agent' ? v.p.agentId : null;
+      if (agentId && row.agent_id !== agentId) throw new ConflictError(`Agent ${agentId} does not hold conversation ${row.id}`);
+      const message: ConversationBusMessage = { kind: 'TYPING', contactId: row.id, sender: agentId ? 'AGENT' : 'CUSTOMER', agentId, typing: input.typing };
+      await ctx.deps.bus.publish(conversationTopic(row.instance_id, row.id), message);
+      return true;
+    },
+    async markRead(_: unknown, args: { input: unknown }, ctx: KefuContext) {
+      const v = viewerOf(ctx.principal);
+      const input = parseInput(z.object({ contactId: id, seq: seqArg }), args.input);
+      if (v.kind === 'staff' && v.p.kind !== 'agent') throw new ForbiddenError('Only the chat\'s customer and its agents mark it read');
+      const row = await loadChat(ctx, v, input.contactId);
+      const agentId = v.kind === 'staff' && v.p.kind === 'agent' ? v.p.agentId : null;
+      await contactCommand(ctx, row.instance_id, { type: 'MarkMessagesRead', data: { contactId: row.id, by: agentId ? 'AGENT' : 'CUSTOMER', agentId, seq: input.seq }, metadata: commandMetadata(ctx, row.instance_id) }, true);
+      return toConversation((await contactRow(ctx, row.instance_id, row.id)) ?? row, v);
+    },
+    async endChat(_: unknown, args: { input: unknown }, ctx: KefuContext) {
+      const p = requireCustomer(ctx.principal);
+      const v: Viewer = { kind: 'customer', p };
+      const input = parseInput(z.object({ contactId: id }), args.input);
+      const row = await loadChat(ctx, v, input.contactId);
+      // Ending what has ended already (a retry): the chat as it is.
+      if (row.status === 'ENDED' || row.status === 'REJECTED') return toConversation(row, v);
+      try {
+        await contactCommand(ctx, p.instanceId, { type: 'EndContact', data: { contactId: row.id, reason: 'customerHangUp', endedBy: 'CUSTOMER', agentId: null }, metadata: commandMetadata(ctx, p.instanceId) }, true);
+      } catch (err) {
+        // Ended meanwhile (by the agent, the idle timer): the chat as it is.
+        if (!(err instanceof ConflictError)) throw err;
+      }
+      return toConversation(await loadChat(ctx, v, row.id), v);
+    },
+  },
+  Subscription: {
+    conversationEvents: {
+      subscribe: liveSubscription(async (_: unknown, args: { contactId: string; afterSeq?: number | null }, ctx: KefuContext) => {
+        try {
+          const v = viewerOf(ctx.principal);
+          const input = parseInput(z.object({ contactId: id, afterSeq: seqArg.nullish() }), args, '');
+          const row = await loadChat(ctx, v, input.contactId);
+          const live = await subscribeLive(ctx, conversationTopic(row.instance_id, row.id));
+          return conversationStream(ctx, v, row, input.afterSeq ?? 0, live);
+        } catch (err) {
+          throw toGraphQLError(err);
+        }
+      }),
+      resolve: (m: EventMessage, _: unknown, ctx: KefuContext) => {
+        const v = viewerOf(ctx.principal);
+        const instanceId = v.p.instanceId;
+        switch (m.kind) {
+          case 'MESSAGE':
+            return { kind: 'MESSAGE', contactId: m.contactId, message: toChatMessage(instanceId, m.message), sender: m.message.sender };
+          case 'TYPING':
+            return { kind: 'TYPING', contactId: m.contactId, sender: m.sender, typing: m.typing };
+          case 'READ':
+            return { kind: 'READ', contactId: m.contactId, sender: m.sender, readSeq: m.readSeq };
+          case 'STATUS':
+            return { kind: 'STATUS', contactId: m.contactId, conversation: toConversation(m.row, v, m.queuePosition) };
+        }
+      },
+    },
+  },
+  ConversationEvent: {
+    // Asked for on any event (the widget does): the chat as it is now.
+    async conversation(e: { contactId: string; conversation?: ConversationView }, _: unknown, ctx: KefuContext) {
+      if (e.conversation) return e.conversation;
+      const v = viewerOf(ctx.principal);
+      return toConversation(await loadChat(ctx, v, e.contactId), v);
+    },
+  },
+  Conversation: {
+    queuePosition(c: ConversationView, _: unknown, ctx: KefuContext) {
+      return c.knownQueuePosition !== undefined ? c.knownQueuePosition : queuePlace(ctx, c.row);
+    },
+    agentName: (c: ConversationView, _: unknown, ctx: KefuContext) => agentNameOf(ctx, c.instanceId, c.agentId),
+    async messages(c: ConversationView, rawArgs: unknown, ctx: KefuContext) {
+      const args = parseInput(z.object({ afterSeq: seqArg.nullish(), first: firstArg.nullish() }), rawArgs, '');
+      return messagePage(ctx, c.row, { afterSeq: args.afterSeq ?? 0, first: args.first ?? 100 });
+    },
+  },
+  ChatMessage: {
+    agentName: (m: ChatMessageView, _: unknown, ctx: KefuContext) => (m.sender === 'AGENT' ? agentNameOf(ctx, m.instanceId, m.agentId) : null),
+    async agent(m: ChatMessageView, _: unknown, ctx: KefuContext) {
+      // Customers see the display name only.
+      if (!m.agentId || m.sender !== 'AGENT' || ctx.principal?.kind === 'customer') return null;
+      const row = await ctx.deps.db.selectFrom('agents').selectAll().where('instance_id', '=', m.instanceId).where('id', '=', m.agentId).executeTakeFirst();
+      return row ? toAgent(row) : null;
+    },
+    async attachment(m: ChatMessageView, _: unknown, ctx: KefuContext) {
+      const a = m.rawAttachment;
+      if (!a) return null;
+      const files = await chatFilesModule();
+      const links = files && ctx.principal ? await files.chatFileUrls(ctx.deps, m.instanceId, { ...a, contactId: m.contactId, hasThumbnail: a.thumbnail }, ctx.principal) : null;
+      if (!links) throw new ConflictError('Files are not available on this server');
+      return { fileId: a.fileId, name: a.name, contentType: a.contentType, bytes: a.bytes, width: a.width, height: a.height, url: links.url, thumbnailUrl: a.thumbnail ? links.thumbnailUrl : null };
+    },
+    system(m: ChatMessageView, _: unknown, ctx: KefuContext) {
+      const s = m.rawSystem;
+      if (!s) return null;
+      const v = viewerOf(ctx.principal);
+      return { type: s.type, agentId: s.agentId, instanceId: m.instanceId, endStatus: endStatusFor(v, s.endStatus) };
+    },
+  },
+  SystemMessage: {
+    agentName: (s: { agentId: string | null; instanceId: string; type: string }, _: unknown, ctx: KefuContext) =>
+      s.type === 'CONNECTED' || s.type === 'TRANSFERRED' ? agentNameOf(ctx, s.instanceId, s.agentId) : null,
+  },
+};
