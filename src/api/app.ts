@@ -10,6 +10,9 @@ import { SubscriptionServer } from './graphql-ws-server.ts';
 import { LiveFanout, type LiveFanoutOptions, type LiveSocket } from './live-fanout.ts';
 import { newCorrelationId, type ApiDeps, type KefuContext } from './context.ts';
 import { formatError } from './errors.ts';
+import { addChatOriginHooks, checkCustomerOrigin, connectionPrincipal } from './chat-origins.ts';
+import { webChannelResolvers } from './resolvers/web-channels.ts';
+import { customerSessionResolvers } from './resolvers/customer-sessions.ts';
 import { agentResolvers } from './resolvers/agents.ts';
 import { contactResolvers } from './resolvers/contacts.ts';
 import { chatResolvers } from './resolvers/chat.ts';
@@ -98,7 +101,11 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
       if (!(err instanceof DomainError)) throw err;
       return reply.code(401).send({ data: null, errors: [{ message: err.message, extensions: { code: err.code } }] });
     }
+    // A chat customer's token works only from the origins of their channel (issue 11).
+    return checkCustomerOrigin(deps, request, reply);
   });
+  // CORS for /graphql and /chat/* (origins some web channel allows); customers' /chat/* requests' origin.
+  addChatOriginHooks(app, deps);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_, reply) => {
@@ -128,7 +135,7 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
   const limits = options.queryLimits ?? defaultQueryLimits;
   const limitsRule = queryLimitsRule(limits);
 
-  const resolvers = withStorableArguments(mergeResolvers({ DateTime: dateTimeScalar as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, chatResolvers, monitoringResolvers, blacklistResolvers, screenPopResolvers, callRecordResolvers, callControlResolvers, flowResolvers, telephonyResolvers, softphoneResolvers, outboundCallResolvers, projectionResolvers, {
+  const resolvers = withStorableArguments(mergeResolvers({ DateTime: dateTimeScalar as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, chatResolvers, monitoringResolvers, blacklistResolvers, screenPopResolvers, callRecordResolvers, callControlResolvers, flowResolvers, telephonyResolvers, softphoneResolvers, outboundCallResolvers, projectionResolvers, webChannelResolvers, customerSessionResolvers, {
     Principal: { resolveType: (p: { __typename: string }) => p.__typename },
   }));
 
@@ -163,6 +170,7 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
       principal: request.principal,
       clientIp: request.ip,
       correlationId: String(request.id),
+      origin: typeof request.headers.origin === 'string' ? request.headers.origin : null,
     }),
     errorFormatter: errorFormatter as never,
   });
@@ -192,10 +200,8 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
     path: '/graphql',
     parse: (source) => parseWithinLimits(source, limits.maxTokens),
     validationRules: [...specifiedRules, limitsRule],
-    authenticate: async (payload) => {
-      const header = payload.authorization ?? payload.Authorization;
-      return (await deps.auth.authenticate(typeof header === 'string' ? header : null).catch(() => null)) ?? null;
-    },
+    // A chat customer's connection must come from an origin of their channel (issue 11).
+    authenticate: async (payload, connection) => connectionPrincipal(deps, payload.authorization ?? payload.Authorization, connection.origin),
     context: ({ principal, clientIp, origin, socket, id }) => ({ deps, principal, clientIp, origin, correlationId: newCorrelationId(), live, liveSocket: socket as unknown as LiveSocket, id }),
     formatResult: errorFormatter,
     formatErrors: (errors) => errors.map((e) => formatError(e, (err) => app.log.error({ err }, 'unexpected error in a subscription'))),
