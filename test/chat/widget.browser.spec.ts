@@ -1,0 +1,592 @@
+// The customer's chat widget (/widget.js) in headless Chromium, on a plain page of another origin that has
+// only the script tag; the agent works through graphql-ws and the GraphQL API. Kefu is reached through a TCP
+// relay the test can cut, so a dropped connection is a real one (the browser's sockets die, new ones are
+// refused) while both sides keep sending. Under CI a missing Chromium fails the test (it never skips).
+import { existsSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createTcpServer, connect, type Server as TcpServer, type Socket } from 'node:net';
+import { crc32, deflateSync } from 'node:zlib';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
+import { collect, wsClient } from '../support/ws-client.ts';
+import { until } from '../support/until.ts';
+
+const CHROMIUM = process.env.KEFU_TEST_CHROMIUM ?? '/usr/bin/chromium';
+
+function requireChromium(): void {
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM} (Debian package chromium, or set KEFU_TEST_CHROMIUM); the widget's browser tests need it`);
+}
+
+/** A small RGB PNG (w x h, a colour gradient): a real image for the upload's content detection. */
+function png(w: number, h: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const raw = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) raw.set([(x * 255) / w, (y * 255) / h, 128], y * (w * 3 + 1) + 1 + x * 3);
+  }
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+/** A TCP relay to Kefu that can be cut (every open connection destroyed, new ones refused) and restored. */
+class Relay {
+  private server: TcpServer;
+  private sockets = new Set<Socket>();
+  private cut = false;
+  port = 0;
+  private target: number;
+  constructor(target: number) {
+    this.target = target;
+    this.server = createTcpServer((client) => {
+      if (this.cut) {
+        client.destroy();
+        return;
+      }
+      const upstream = connect(this.target, '127.0.0.1');
+      this.sockets.add(client);
+      this.sockets.add(upstream);
+      const drop = () => {
+        client.destroy();
+        upstream.destroy();
+        this.sockets.delete(client);
+        this.sockets.delete(upstream);
+      };
+      client.on('error', drop).on('close', drop);
+      upstream.on('error', drop).on('close', drop);
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+  }
+  async listen(): Promise<void> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.port = (this.server.address() as { port: number }).port;
+  }
+  drop(): void {
+    this.cut = true;
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+  }
+  restore(): void {
+    this.cut = false;
+  }
+  async close(): Promise<void> {
+    this.drop();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
+
+interface Setup {
+  instanceId: string;
+  adminKey: string;
+  agent: { id: string; token: string };
+  groupId: string;
+  channelKey: string;
+}
+
+interface WidgetView {
+  seqs: number[];
+  items: { seq: number | null; cls: string; text: string; html: string }[];
+  subtitle: string;
+  queue: string | null;
+  banner: string | null;
+  typing: string | null;
+  seen: boolean;
+  ended: boolean;
+  welcome: string;
+  pending: number;
+}
+
+interface ChatMessage {
+  seq: number;
+  clientMessageId: string | null;
+  sender: string;
+  kind: string;
+  text: string | null;
+  attachment: { url: string; thumbnailUrl: string | null; contentType: string } | null;
+}
+
+const MESSAGE = 'seq clientMessageId sender kind text attachment { url thumbnailUrl contentType } system { type agentName endStatus }';
+
+describe('the chat widget in Chromium on another origin', () => {
+  let t: TestKefu;
+  let relay: Relay;
+  let kefuUrl: string; // direct, for the agent
+  let widgetBase: string; // through the relay, for the customer's browser
+  let pageServer: HttpServer;
+  let pageOrigin: string;
+  let browser: Browser;
+  const pages = new Map<string, string>();
+
+  beforeAll(async () => {
+    requireChromium();
+    t = await startTestKefu({ database: 'pglite', listen: true, env: { HOST: '127.0.0.1' } });
+    const port = (t.kefu.app.server.address() as { port: number }).port;
+    kefuUrl = `http://127.0.0.1:${port}`;
+    relay = new Relay(port);
+    await relay.listen();
+    widgetBase = `http://127.0.0.1:${relay.port}`;
+    // The customer's site: plain pages with the script tag and styles that would spoil a widget without its
+    // own Shadow DOM (and elements the widget's styles must not reach).
+    pageServer = createHttpServer((req, res) => {
+      const key = new URL(req.url ?? '/', 'http://x').searchParams.get('key') ?? '';
+      const html = pages.get(key);
+      if (!html) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
+    });
+    await new Promise<void>((r) => pageServer.listen(0, '127.0.0.1', r));
+    pageOrigin = `http://127.0.0.1:${(pageServer.address() as { port: number }).port}`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await relay?.close();
+    await new Promise<void>((r) => (pageServer ? pageServer.close(() => r()) : r()));
+    await t?.close();
+  });
+
+  let tag = 0;
+  async function setup(group: Record<string, unknown> = {}): Promise<Setup> {
+    tag++;
+    const seed = await seedInstance(t, { name: `Widget ${tag}`, agents: [{ name: 'Ann Agent', login: 'ann' }] });
+    const g = await t.ok<{ createSkillGroup: { id: string } }>(seed.adminKey, 'mutation($input: CreateSkillGroupInput!) { createSkillGroup(input: $input) { id } }', {
+      input: { name: 'Web', channel: 'ONLINE', strategy: 'SATURATION', maxConcurrency: 3, ringTimeoutSeconds: 120, ...group },
+    });
+    const groupId = g.createSkillGroup.id;
+    const agent = seed.agents[0]!;
+    await t.ok(seed.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: groupId, a: agent.id });
+    const ch = await t.ok<{ createWebChannel: { webChannel: { publicKey: string } } }>(
+      seed.adminKey,
+      'mutation($input: CreateWebChannelInput!) { createWebChannel(input: $input) { webChannel { publicKey } } }',
+      { input: { name: 'Site', allowedOrigins: [pageOrigin], skillGroupId: groupId, welcomeText: 'Welcome to Acme! Ask us anything.' } },
+    );
+    const channelKey = ch.createWebChannel.webChannel.publicKey;
+    pages.set(
+      channelKey,
+      `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Acme shop</title>
+<style>* { color: rgb(255, 0, 0) !important; font-family: serif !important; } button { background: rgb(0, 128, 0) !important; } .msg, header { border: 7px solid rgb(0, 0, 255); }</style>
+</head><body><header id="site-header">Acme</header><p class="msg" id="site-msg">Our shop</p>
+<script src="${widgetBase}/widget.js" data-channel-key="${channelKey}" data-title="Acme support" async></script>
+</body></html>`,
+    );
+    await t.ok(agent.token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
+    return { instanceId: seed.instanceId, adminKey: seed.adminKey, agent, groupId, channelKey };
+  }
+
+  async function openWidget(context: BrowserContext, s: Setup): Promise<Page> {
+    const page = await context.newPage();
+    page.on('pageerror', (err) => console.error('page error:', err));
+    await page.goto(`${pageOrigin}/?key=${encodeURIComponent(s.channelKey)}`);
+    await page.waitForFunction('window.Kefu && document.querySelector("kefu-chat-widget")');
+    return page;
+  }
+
+  /** What the customer sees, read from the widget's shadow root (a string: this file has no DOM types). */
+  const view = (page: Page) =>
+    page.evaluate<WidgetView>(`(() => {
+      const r = document.querySelector('kefu-chat-widget').shadowRoot;
+      const shown = (sel) => { const el = r.querySelector(sel); return el && !el.hidden ? el.textContent : null; };
+      const items = [...r.querySelectorAll('.log > [data-seq]')].map((el) => ({ seq: Number(el.dataset.seq), cls: el.className, text: (el.querySelector('.text') || el).textContent, html: el.innerHTML }));
+      return {
+        seqs: items.map((i) => i.seq),
+        items,
+        subtitle: r.querySelector('.subtitle').textContent,
+        queue: shown('.queue'),
+        banner: shown('.banner'),
+        typing: shown('.typing'),
+        seen: !!r.querySelector('.seen'),
+        ended: !r.querySelector('.ended').hidden,
+        welcome: r.querySelector('.welcome').textContent,
+        pending: r.querySelectorAll('.msg.pending').length,
+      };
+    })()`);
+
+  const waitView = async (page: Page, ok: (v: WidgetView) => boolean, timeoutMs = 30_000) => until(() => view(page), ok, timeoutMs);
+
+  async function type(page: Page, text: string): Promise<void> {
+    const box = page.locator('kefu-chat-widget textarea');
+    await box.fill(text);
+    await box.press('Enter');
+  }
+
+  /** The agent's offers; accept(contactId) takes the offer for that chat once it rings. */
+  function agentDesk(s: Setup) {
+    const client = wsClient(kefuUrl, s.agent.token);
+    const offers = collect<{ agentOffers: { offerId: string; state: string; contact: { id: string } } }>(client, 'subscription { agentOffers { offerId state contact { id } } }');
+    return {
+      client,
+      async accept(contactId: string) {
+        await until(
+          async () => offers.received.find((o) => o.agentOffers.contact.id === contactId && o.agentOffers.state === 'OFFERED') ?? null,
+          (o) => o !== null,
+          60_000,
+        ).then((o) => t.ok(s.agent.token, 'mutation($i: OfferInput!) { acceptOffer(input: $i) { id } }', { i: { contactId, offerId: o!.agentOffers.offerId } }));
+      },
+      follow(contactId: string, afterSeq = 0) {
+        return collect<{ conversationEvents: { kind: string; sender: string | null; typing: boolean | null; readSeq: number | null; message: ChatMessage | null } }>(
+          client,
+          `subscription($c: ID!, $a: Int) { conversationEvents(contactId: $c, afterSeq: $a) { kind sender typing readSeq message { ${MESSAGE} } } }`,
+          { c: contactId, a: afterSeq },
+        );
+      },
+      async close() {
+        offers.dispose();
+        await client.dispose();
+      },
+    };
+  }
+
+  const agentSend = (s: Setup, contactId: string, text: string, clientMessageId = crypto.randomUUID()) =>
+    t.ok<{ sendChatMessage: ChatMessage }>(s.agent.token, `mutation($input: SendChatMessageInput!) { sendChatMessage(input: $input) { ${MESSAGE} } }`, {
+      input: { contactId, message: { clientMessageId, text } },
+    });
+
+  const transcript = async (s: Setup, contactId: string) =>
+    (await t.ok<{ chatTranscript: { messages: ChatMessage[] } }>(s.adminKey, `query($c: ID!) { chatTranscript(contactId: $c, first: 500) { messages { ${MESSAGE} } } }`, { c: contactId })).chatTranscript.messages;
+
+  const contactOf = async (page: Page) => {
+    const conv = await until(() => page.evaluate<{ contactId: string } | null>('window.Kefu.conversation'), (c) => c !== null, 30_000);
+    return conv!.contactId;
+  };
+
+  it('serves /widget.js as JavaScript with cache headers and an ETag', async () => {
+    const res = await fetch(`${kefuUrl}/widget.js`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect(res.headers.get('cache-control')).toMatch(/max-age=\d+/);
+    const etag = res.headers.get('etag');
+    expect(etag).toBeTruthy();
+    expect(await res.text()).toContain('graphql-transport-ws');
+    const again = await fetch(`${kefuUrl}/widget.js`, { headers: { 'if-none-match': etag! } });
+    expect(again.status).toBe(304);
+  });
+
+  it('a full chat: welcome, text and emoji both ways, agent name and typing, Seen, HTML shown as text, styles isolated', async () => {
+    const s = await setup();
+    const desk = agentDesk(s);
+    const context = await browser.newContext();
+    const page = await openWidget(context, s);
+    await page.click('kefu-chat-widget .launcher');
+    await waitView(page, (v) => v.welcome === 'Welcome to Acme! Ask us anything.');
+
+    const hostile = 'Hello 👋 <b>bold</b><img src=x onerror="window.__pwned=1">';
+    await type(page, hostile);
+    const contactId = await contactOf(page);
+    await desk.accept(contactId);
+    const events = desk.follow(contactId);
+    await waitView(page, (v) => v.subtitle === 'Chatting with Ann Agent');
+    // The agent receives the customer's text exactly as typed.
+    await until(async () => events.received.map((e) => e.conversationEvents.message?.text), (texts) => texts.includes(hostile));
+
+    // The agent types, then answers with emoji and a script tag.
+    await t.ok(s.agent.token, 'mutation($i: SetTypingInput!) { setTyping(input: $i) }', { i: { contactId, typing: true } });
+    await waitView(page, (v) => v.typing === 'Ann Agent is typing…');
+    const reply = 'Hi! 😀🎉 <script>window.__pwned=2</script><i>not italic</i>';
+    const sent = await agentSend(s, contactId, reply);
+    const v1 = await waitView(page, (v) => v.items.some((i) => i.text === reply));
+    expect(v1.typing).toBeNull();
+    // Shown as text: no element came out of either message.
+    for (const item of v1.items.filter((i) => i.text === reply || i.text === hostile)) {
+      expect(item.html).not.toMatch(/<(b|i|img|script)[\s>]/);
+    }
+    expect(await page.evaluate('window.__pwned')).toBeUndefined();
+
+    // The customer's own emoji through the picker.
+    await page.click('kefu-chat-widget .emoji-toggle');
+    await page.click('kefu-chat-widget .emoji button[aria-label="🎉"]');
+    await page.locator('kefu-chat-widget textarea').press('End');
+    await page.locator('kefu-chat-widget textarea').pressSequentially(' thanks');
+    await page.locator('kefu-chat-widget textarea').press('Enter');
+    await until(async () => events.received.map((e) => e.conversationEvents.message?.text), (texts) => texts.includes('🎉 thanks'));
+
+    // The widget is open, so the customer has read the agent's reply.
+    await until(
+      () => t.ok<{ conversation: { customerLastReadSeq: number } }>(s.agent.token, 'query($c: ID!) { conversation(contactId: $c) { customerLastReadSeq } }', { c: contactId }),
+      (r) => r.conversation.customerLastReadSeq >= sent.sendChatMessage.seq,
+    );
+    // The agent reads everything: the customer sees "Seen".
+    const last = (await transcript(s, contactId)).at(-1)!.seq;
+    await t.ok(s.agent.token, 'mutation($i: MarkReadInput!) { markRead(input: $i) { agentLastReadSeq } }', { i: { contactId, seq: last } });
+    await waitView(page, (v) => v.seen);
+
+    // Every seq once, in order.
+    const v2 = await view(page);
+    expect(v2.seqs).toEqual([...v2.seqs].sort((a, b) => a - b));
+    expect(new Set(v2.seqs).size).toBe(v2.seqs.length);
+
+    // The page's styles did not reach the widget, and the widget's did not reach the page.
+    const styles = await page.evaluate<{ launcherBg: string; textColor: string; siteBorder: string; siteHeaderBorder: string }>(`(() => {
+      const r = document.querySelector('kefu-chat-widget').shadowRoot;
+      return {
+        launcherBg: getComputedStyle(r.querySelector('.launcher')).backgroundColor,
+        textColor: getComputedStyle(r.querySelector('.welcome')).color,
+        siteBorder: getComputedStyle(document.getElementById('site-msg')).borderTopWidth,
+        siteHeaderBorder: getComputedStyle(document.getElementById('site-header')).borderTopWidth,
+      };
+    })()`);
+    expect(styles.launcherBg).not.toBe('rgb(0, 128, 0)');
+    expect(styles.textColor).not.toBe('rgb(255, 0, 0)');
+    expect(styles.siteBorder).toBe('7px');
+    expect(styles.siteHeaderBorder).toBe('7px');
+
+    events.dispose();
+    await desk.close();
+    await context.close();
+  });
+
+  it('a reload mid-chat shows the conversation again and goes on with it', async () => {
+    const s = await setup();
+    const desk = agentDesk(s);
+    const context = await browser.newContext();
+    const page = await openWidget(context, s);
+    await page.evaluate('window.Kefu.open()');
+    await type(page, 'before the reload');
+    const contactId = await contactOf(page);
+    await desk.accept(contactId);
+    await agentSend(s, contactId, 'an answer before the reload');
+    const before = await waitView(page, (v) => v.items.some((i) => i.text === 'an answer before the reload') && v.subtitle === 'Chatting with Ann Agent');
+
+    await page.reload();
+    await page.waitForFunction('window.Kefu && document.querySelector("kefu-chat-widget")');
+    // The panel stays open, the same messages are back (same seqs), the chat goes on.
+    const after = await waitView(page, (v) => v.seqs.length >= before.seqs.length && v.subtitle === 'Chatting with Ann Agent');
+    expect(after.seqs.slice(0, before.seqs.length)).toEqual(before.seqs);
+    expect(after.items.map((i) => i.text)).toEqual(expect.arrayContaining(['before the reload', 'an answer before the reload']));
+    expect(await contactOf(page)).toBe(contactId);
+    await type(page, 'after the reload');
+    await agentSend(s, contactId, 'an answer after the reload');
+    await waitView(page, (v) => v.items.some((i) => i.text === 'an answer after the reload'));
+    const texts = (await transcript(s, contactId)).map((m) => m.text);
+    expect(texts.filter((x) => x === 'after the reload')).toHaveLength(1);
+    expect(texts.filter((x) => x === 'before the reload')).toHaveLength(1);
+    await desk.close();
+    await context.close();
+  });
+
+  it('a dropped connection while both sides send: reconnecting banner, then every message once, no gap', async () => {
+    const s = await setup();
+    const desk = agentDesk(s);
+    const context = await browser.newContext();
+    const page = await openWidget(context, s);
+    await page.evaluate('window.Kefu.open()');
+    await type(page, 'c0');
+    const contactId = await contactOf(page);
+    await desk.accept(contactId);
+    await agentSend(s, contactId, 'a0');
+    await waitView(page, (v) => v.items.some((i) => i.text === 'a0') && v.banner === null);
+
+    // The network goes: every connection to Kefu dies and new ones are refused.
+    relay.drop();
+    await context.setOffline(true);
+    await waitView(page, (v) => v.banner !== null);
+    for (let i = 1; i <= 5; i++) {
+      await type(page, `c${i}`);
+      await agentSend(s, contactId, `a${i}`);
+    }
+    const offline = await view(page);
+    expect(offline.pending).toBeGreaterThanOrEqual(1);
+    // Still typed offline, in the outbox: survives a look at localStorage.
+    expect(await page.evaluate<number>(`(() => Object.keys(localStorage).filter((k) => k.startsWith('kefu:')).map((k) => JSON.parse(localStorage.getItem(k)).outbox.length).reduce((a, b) => a + b, 0))()`)).toBeGreaterThanOrEqual(1);
+
+    // The network comes back: the banner goes away by itself, the outbox is sent, the agent's messages arrive.
+    await context.setOffline(false);
+    relay.restore();
+    const back = await waitView(page, (v) => v.banner === null && v.pending === 0 && ['a5', 'c5'].every((x) => v.items.some((i) => i.text === x)), 60_000);
+    const all = await transcript(s, contactId);
+    // The widget shows exactly the conversation's messages: every seq from 1 to the last, once.
+    expect(back.seqs).toEqual(all.map((m) => m.seq));
+    expect(back.seqs).toEqual(Array.from({ length: back.seqs.length }, (_, i) => i + 1));
+    const customerTexts = all.filter((m) => m.sender === 'CUSTOMER').map((m) => m.text);
+    expect(customerTexts).toEqual(['c0', 'c1', 'c2', 'c3', 'c4', 'c5']);
+    expect(all.filter((m) => m.sender === 'AGENT').map((m) => m.text)).toEqual(['a0', 'a1', 'a2', 'a3', 'a4', 'a5']);
+    expect(await page.evaluate<number>(`(() => Object.keys(localStorage).filter((k) => k.startsWith('kefu:')).map((k) => JSON.parse(localStorage.getItem(k)).outbox.length).reduce((a, b) => a + b, 0))()`)).toBe(0);
+    await desk.close();
+    await context.close();
+  });
+
+  it('shows the queue position while the only agent is full, then serves the queue in order', async () => {
+    const s = await setup({ maxConcurrency: 1 });
+    const desk = agentDesk(s);
+    const contexts = [await browser.newContext(), await browser.newContext(), await browser.newContext()];
+    const pagesOpen: Page[] = [];
+    const contactIds: string[] = [];
+    for (const [i, context] of contexts.entries()) {
+      const page = await openWidget(context, s);
+      await page.evaluate('window.Kefu.open()');
+      await type(page, `customer ${i + 1} here`);
+      contactIds.push(await contactOf(page));
+      pagesOpen.push(page);
+      if (i === 0) {
+        await desk.accept(contactIds[0]!);
+        await waitView(page, (v) => v.subtitle === 'Chatting with Ann Agent');
+      }
+    }
+    const [p1, p2, p3] = pagesOpen as [Page, Page, Page];
+    await waitView(p2, (v) => v.queue === 'You are next in the queue.');
+    await waitView(p3, (v) => v.queue === 'You are number 2 in the queue.');
+
+    // The agent ends the first chat: its customer sees the ended state; the second is offered next.
+    await t.ok(s.agent.token, 'mutation($c: ID!) { endContact(input: { contactId: $c }) { id } }', { c: contactIds[0] });
+    await waitView(p1, (v) => v.ended && v.subtitle === 'Chat ended');
+    await desk.accept(contactIds[1]!);
+    await waitView(p2, (v) => v.subtitle === 'Chatting with Ann Agent' && v.queue === null);
+    await waitView(p3, (v) => v.queue === 'You are next in the queue.');
+    await desk.close();
+    for (const c of contexts) await c.close();
+  });
+
+  it('images both ways: the customer attaches one, the agent sends one; thumbnails that open the full image', async () => {
+    const s = await setup();
+    const desk = agentDesk(s);
+    const context = await browser.newContext();
+    const page = await openWidget(context, s);
+    await page.evaluate('window.Kefu.open()');
+    await type(page, 'a photo follows');
+    const contactId = await contactOf(page);
+    await desk.accept(contactId);
+    await waitView(page, (v) => v.subtitle === 'Chatting with Ann Agent');
+
+    await page.locator('kefu-chat-widget input[type=file]').setInputFiles({ name: 'receipt.png', mimeType: 'image/png', buffer: png(64, 48) });
+    const fromCustomer = await until(() => transcript(s, contactId), (all) => all.some((m) => m.sender === 'CUSTOMER' && m.kind === 'IMAGE'));
+    const image = fromCustomer.find((m) => m.kind === 'IMAGE')!;
+    expect(image.attachment?.contentType).toBe('image/png');
+    // The agent can open what the customer sent.
+    const got = await fetch(new URL(image.attachment!.url, kefuUrl), { headers: { authorization: `Bearer ${s.agent.token}` } });
+    expect(got.status).toBe(200);
+    await waitView(page, (v) => v.items.some((i) => i.seq === image.seq && i.cls.includes('kind-image')));
+
+    // The agent uploads an image and sends it.
+    const form = new FormData();
+    form.append('contactId', contactId);
+    form.append('file', new Blob([new Uint8Array(png(120, 90))], { type: 'image/png' }), 'map.png');
+    const up = await fetch(`${kefuUrl}/chat/uploads`, { method: 'POST', headers: { authorization: `Bearer ${s.agent.token}` }, body: form });
+    expect(up.status).toBe(201);
+    const { fileId } = (await up.json()) as { fileId: string };
+    const sent = await t.ok<{ sendChatMessage: ChatMessage }>(s.agent.token, `mutation($input: SendChatMessageInput!) { sendChatMessage(input: $input) { ${MESSAGE} } }`, {
+      input: { contactId, message: { clientMessageId: crypto.randomUUID(), fileId } },
+    });
+    await waitView(page, (v) => v.items.some((i) => i.seq === sent.sendChatMessage.seq && i.cls.includes('kind-image')));
+    // The thumbnail loads in the customer's browser (a signed link of Kefu's origin), and a click opens the image.
+    const selector = `kefu-chat-widget .msg[data-seq="${sent.sendChatMessage.seq}"] img`;
+    await page.waitForFunction(`(() => { const img = document.querySelector('kefu-chat-widget').shadowRoot.querySelector('.msg[data-seq="${sent.sendChatMessage.seq}"] img'); return img && img.complete && img.naturalWidth > 0; })()`);
+    await page.click(selector);
+    await page.waitForFunction(`(() => { const v = document.querySelector('kefu-chat-widget').shadowRoot.querySelector('.viewer'); const img = v.querySelector('img'); return !v.hidden && img.complete && img.naturalWidth === 120; })()`);
+    await desk.close();
+    await context.close();
+  });
+
+  it('the customer ends the chat: the ended state, then a new chat', async () => {
+    const s = await setup();
+    const desk = agentDesk(s);
+    const context = await browser.newContext();
+    const page = await openWidget(context, s);
+    const ended: unknown[] = [];
+    await page.exposeFunction('onKefuEnded', (d: unknown) => ended.push(d));
+    await page.evaluate('window.Kefu.on("ended", (d) => window.onKefuEnded(d)); window.Kefu.open()');
+    await type(page, 'one question');
+    const first = await contactOf(page);
+    await desk.accept(first);
+    await waitView(page, (v) => v.subtitle === 'Chatting with Ann Agent');
+    await page.click('kefu-chat-widget .end-chat');
+    const v = await waitView(page, (x) => x.ended);
+    expect(v.subtitle).toBe('Chat ended');
+    expect(await page.locator('kefu-chat-widget .composer').isHidden()).toBe(true);
+    await until(async () => ended.length, (n) => n === 1);
+    const conv = await t.ok<{ conversation: { status: string; endStatus: string } }>(s.adminKey, 'query($c: ID!) { conversation(contactId: $c) { status endStatus } }', { c: first });
+    expect(conv.conversation).toEqual({ status: 'ENDED', endStatus: 'CUSTOMER_ENDED' });
+    // Sending to the ended chat is refused by Kefu (CONFLICT), and the widget offers a new chat instead.
+    const late = await t.gql(s.agent.token, 'mutation($input: SendChatMessageInput!) { sendChatMessage(input: $input) { seq } }', {
+      input: { contactId: first, message: { clientMessageId: crypto.randomUUID(), text: 'late' } },
+    });
+    expect(late.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+
+    // A reload still shows the ended chat.
+    await page.reload();
+    await page.waitForFunction('window.Kefu && document.querySelector("kefu-chat-widget")');
+    await waitView(page, (x) => x.ended && x.items.some((i) => i.text === 'one question'));
+
+    await page.click('kefu-chat-widget .new-chat');
+    const fresh = await view(page);
+    expect(fresh.ended).toBe(false);
+    expect(fresh.seqs).toEqual([]);
+    await type(page, 'another question');
+    const second = await until(() => page.evaluate<{ contactId: string } | null>('window.Kefu.conversation'), (c) => c !== null && c.contactId !== first);
+    expect(second!.contactId).not.toBe(first);
+    await desk.close();
+    await context.close();
+  });
+
+  it('the demo agent page answers chats beside calls: two at once, replies, HTML as text, end', async () => {
+    const s = await setup();
+    const agentContext = await browser.newContext();
+    const desk = await agentContext.newPage();
+    desk.on('pageerror', (err) => console.error('demo page error:', err));
+    await desk.goto(`${kefuUrl}/demo/agent`);
+    await desk.fill('#instanceId', s.instanceId);
+    await desk.fill('#login', 'ann');
+    await desk.fill('#password', 'password-123');
+    await desk.click('#loginButton');
+    await desk.waitForSelector('#workspace:not([hidden])');
+    await desk.click('#presenceAvailable');
+    await desk.waitForFunction("document.getElementById('presence').textContent === 'AVAILABLE'");
+
+    const customers = [await browser.newContext(), await browser.newContext()];
+    const ids: string[] = [];
+    const widgets: Page[] = [];
+    for (const [i, context] of customers.entries()) {
+      const page = await openWidget(context, s);
+      await page.evaluate('window.Kefu.open()');
+      await type(page, `<b>customer ${i + 1}</b>`);
+      ids.push(await contactOf(page));
+      widgets.push(page);
+      await desk.click(`.offer[data-state="OFFERED"] button.accept`, { timeout: 60_000 });
+      await desk.waitForSelector(`.chat[data-contact-id="${ids[i]}"]`);
+    }
+    // Both chats are open side by side; the customers' text is shown as text.
+    for (const [i, id] of ids.entries()) {
+      const card = desk.locator(`.chat[data-contact-id="${id}"]`);
+      await card.locator('.chat-msg.customer .text', { hasText: `<b>customer ${i + 1}</b>` }).waitFor();
+      expect(await card.locator('.chat-log b').count()).toBe(0);
+      await card.locator('.chat-input').fill(`reply ${i + 1} 😀 <i>x</i>`);
+      await card.locator('.chat-send').click();
+    }
+    for (const [i, page] of widgets.entries()) await waitView(page, (v) => v.items.some((x) => x.text === `reply ${i + 1} 😀 <i>x</i>`) && v.subtitle === 'Chatting with Ann Agent');
+    // The agent ends the first chat from the page: its customer sees the ended state, the second goes on.
+    await desk.locator(`.chat[data-contact-id="${ids[0]}"] .chat-end`).click();
+    await waitView(widgets[0]!, (v) => v.ended);
+    await desk.waitForSelector(`.chat[data-contact-id="${ids[0]}"][data-ended="true"]`);
+    expect((await view(widgets[1]!)).ended).toBe(false);
+    await agentContext.close();
+    for (const c of customers) await c.close();
+  });
+
+  it('fills the screen on a phone-sized viewport', async () => {
+    const s = await setup();
+    const context = await browser.newContext({ viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true });
+    const page = await openWidget(context, s);
+    await page.click('kefu-chat-widget .launcher');
+    const box = await page.locator('kefu-chat-widget .panel').boundingBox();
+    expect(box).toMatchObject({ x: 0, y: 0, width: 375, height: 667 });
+    await page.click('kefu-chat-widget .close');
+    expect(await page.locator('kefu-chat-widget .panel').isHidden()).toBe(true);
+    await context.close();
+  });
+});
