@@ -31,7 +31,7 @@ import { toAgent } from './agents.ts';
 // ---------------------------------------------------------------------------------------------------------
 // Who is asking, and whether they may see a chat.
 
-type Viewer = { kind: 'customer'; p: CustomerPrincipal } | { kind: 'staff'; p: InstancePrincipal };
+export type Viewer = { kind: 'customer'; p: CustomerPrincipal } | { kind: 'staff'; p: InstancePrincipal };
 
 function viewerOf(principal: Principal | null): Viewer {
   const p = requirePrincipal(principal);
@@ -352,7 +352,7 @@ function openChat(row: ContactRow): void {
 // ---------------------------------------------------------------------------------------------------------
 // conversationEvents: replay from the read model, then live, without a gap or a repeat.
 
-type EventMessage =
+export type EventMessage =
   | { kind: 'MESSAGE'; contactId: string; message: ConversationMessage }
   | { kind: 'READ'; contactId: string; sender: 'AGENT' | 'CUSTOMER'; agentId: string | null; readSeq: number }
   | { kind: 'TYPING'; contactId: string; sender: 'AGENT' | 'CUSTOMER'; agentId: string | null; typing: boolean }
@@ -363,8 +363,30 @@ const maxWaiting = 1000;
 const replayPage = 200;
 
 function subscribeLive(ctx: KefuContext, topic: string): Promise<AsyncIterable<unknown>> {
-  const { live, pubsub } = ctx as unknown as { live?: LiveFanout; pubsub: { subscribe(topic: string): Promise<AsyncIterable<unknown>> } };
-  return live ? live.topics.subscribe(topic) : pubsub.subscribe(topic);
+  // The topic comes from the shared fan-out (graphql-ws-server.ts puts it in every subscription's context).
+  const { live } = ctx as unknown as { live?: LiveFanout };
+  if (!live) throw new Error('Subscriptions are served over graphql-ws, whose context has the live fan-out');
+  return live.topics.subscribe(topic);
+}
+
+/** Where a conversation's stream reads: the read model, and the queue's live changes while the chat waits. */
+export interface ConversationSources {
+  /** Messages after a seq, oldest first, at most `first`. */
+  messagesAfter(seq: number, first: number): Promise<ConversationMessage[]>;
+  /** The chat's row as it is now. */
+  chatNow(): Promise<ContactRow | undefined>;
+  queuePlace(row: ContactRow): Promise<number | null>;
+  /** The queue's changes (any contact of the instance that may move this chat's place). */
+  followQueue(): Promise<AsyncIterable<unknown>>;
+}
+
+function conversationSources(ctx: KefuContext, row: ContactRow): ConversationSources {
+  return {
+    messagesAfter: (seq, first) => readMessages(ctx, row.instance_id, row.id, { after: seq, first }),
+    chatNow: () => contactRow(ctx, row.instance_id, row.id),
+    queuePlace: (r) => queuePlace(ctx, r),
+    followQueue: () => subscribeLive(ctx, queuesTopic(row.instance_id)),
+  };
 }
 
 /** Whether the viewer wants another side's typing or read event (not their own side's). */
@@ -380,9 +402,7 @@ function fromOtherSide(v: Viewer, m: { sender: 'AGENT' | 'CUSTOMER'; agentId: st
  * while the pages were read) fills the gap from the read model first. While the chat waits in a queue the
  * queue's changes are followed too, and its place is sent when it moves.
  */
-export function conversationStream(ctx: KefuContext, v: Viewer, row: ContactRow, afterSeq: number, live: AsyncIterable<unknown>): AsyncIterableIterator<EventMessage> {
-  const instanceId = row.instance_id;
-  const contactId = row.id;
+export function conversationStream(sources: ConversationSources, v: Viewer, contactId: string, afterSeq: number, live: AsyncIterable<unknown>): AsyncIterableIterator<EventMessage> {
   let lastSeq = afterSeq;
   let replaying = true;
   const ready: EventMessage[] = [];
@@ -394,13 +414,13 @@ export function conversationStream(ctx: KefuContext, v: Viewer, row: ContactRow,
     wake = null;
     w?.();
   };
-  const sources: AsyncIterator<unknown>[] = [];
+  const pumped: AsyncIterator<unknown>[] = [];
   let queueSource: AsyncIterator<unknown> | null = null;
   let queueFollowing: Promise<void> | null = null;
   let sent: { status: string; queuePosition: number | null; agentId: string | null } | null = null;
 
   const pump = (source: AsyncIterator<unknown>, from: 'conversation' | 'queue') => {
-    sources.push(source);
+    pumped.push(source);
     void (async () => {
       try {
         for (;;) {
@@ -425,7 +445,7 @@ export function conversationStream(ctx: KefuContext, v: Viewer, row: ContactRow,
   const followQueue = async (status: string) => {
     const waitingInQueue = status === 'QUEUED' || status === 'CREATED' || status === 'IN_FLOW';
     if (waitingInQueue && !queueSource && !queueFollowing) {
-      queueFollowing = subscribeLive(ctx, queuesTopic(instanceId)).then((it) => {
+      queueFollowing = sources.followQueue().then((it) => {
         if (end) {
           void it[Symbol.asyncIterator]().return?.();
           return;
@@ -438,17 +458,17 @@ export function conversationStream(ctx: KefuContext, v: Viewer, row: ContactRow,
     } else if (!waitingInQueue && queueSource) {
       const s = queueSource;
       queueSource = null;
-      sources.splice(sources.indexOf(s), 1);
+      pumped.splice(pumped.indexOf(s), 1);
       await s.return?.();
     }
   };
 
   /** The chat's status as it is now, if it changed for the viewer since the last one sent. */
   const statusNow = async (): Promise<void> => {
-    const now = await contactRow(ctx, instanceId, contactId);
+    const now = await sources.chatNow();
     if (!now) return;
     await followQueue(now.status);
-    const queuePosition = await queuePlace(ctx, now);
+    const queuePosition = await sources.queuePlace(now);
     const state = { status: chatStatusOf(now.status), queuePosition, agentId: now.agent_id };
     if (sent && sent.status === state.status && sent.queuePosition === state.queuePosition && sent.agentId === state.agentId) return;
     sent = state;
@@ -456,7 +476,7 @@ export function conversationStream(ctx: KefuContext, v: Viewer, row: ContactRow,
   };
 
   const replay = async (): Promise<void> => {
-    const page = await readMessages(ctx, instanceId, contactId, { after: lastSeq, first: replayPage });
+    const page = await sources.messagesAfter(lastSeq, replayPage);
     for (const m of page) ready.push({ kind: 'MESSAGE', contactId, message: m });
     if (page.length > 0) lastSeq = page.at(-1)!.seq;
     if (page.length < replayPage) replaying = false;
@@ -536,7 +556,7 @@ export function conversationStream(ctx: KefuContext, v: Viewer, row: ContactRow,
       end ??= {};
       waiting.length = 0;
       ready.length = 0;
-      await Promise.all(sources.map((s) => s.return?.()));
+      await Promise.all(pumped.map((s) => s.return?.()));
       notify();
       return { value: undefined, done: true };
     },
@@ -784,7 +804,7 @@ export const chatResolvers = {
           const input = parseInput(z.object({ contactId: id, afterSeq: seqArg.nullish() }), args, '');
           const row = await loadChat(ctx, v, input.contactId);
           const live = await subscribeLive(ctx, conversationTopic(row.instance_id, row.id));
-          return conversationStream(ctx, v, row, input.afterSeq ?? 0, live);
+          return conversationStream(conversationSources(ctx, row), v, row.id, input.afterSeq ?? 0, live);
         } catch (err) {
           throw toGraphQLError(err);
         }
