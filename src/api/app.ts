@@ -25,6 +25,7 @@ import { flowResolvers } from './resolvers/flows.ts';
 import { telephonyResolvers } from './resolvers/telephony.ts';
 import { registerAudioRoutes } from './audio-upload.ts';
 import { callRecordResolvers } from './resolvers/call-records.ts';
+import { chatRecordResolvers } from './resolvers/chat-records.ts';
 import { outboundCallResolvers } from './resolvers/outbound-calls.ts';
 import { callControlResolvers } from './resolvers/call-control.ts';
 import { recordingsRoute } from './recordings-route.ts';
@@ -135,7 +136,7 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
   const limits = options.queryLimits ?? defaultQueryLimits;
   const limitsRule = queryLimitsRule(limits);
 
-  const resolvers = withStorableArguments(mergeResolvers({ DateTime: dateTimeScalar as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, chatResolvers, monitoringResolvers, blacklistResolvers, screenPopResolvers, callRecordResolvers, callControlResolvers, flowResolvers, telephonyResolvers, softphoneResolvers, outboundCallResolvers, projectionResolvers, webChannelResolvers, customerSessionResolvers, {
+  const resolvers = withStorableArguments(mergeResolvers({ DateTime: dateTimeScalar as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, chatResolvers, monitoringResolvers, blacklistResolvers, screenPopResolvers, callRecordResolvers, chatRecordResolvers, callControlResolvers, flowResolvers, telephonyResolvers, softphoneResolvers, outboundCallResolvers, projectionResolvers, webChannelResolvers, customerSessionResolvers, {
     Principal: { resolveType: (p: { __typename: string }) => p.__typename },
   }));
 
