@@ -3,7 +3,8 @@
 // listening on 127.0.0.1; with BENCH_LIVE_SEED=1 it creates an instance, a supervisor and an agent.
 // BENCH_LIVE_MODE=bare: the ceiling, a bare graphql-ws (graphql-transport-ws) server on `ws` that acks, takes
 // subscriptions and, on POST /publish, writes the same frame to every subscriber, with no GraphQL at all.
-// The parent talks to it over IPC: `loop-start` / `loop-stop` (longest event-loop block), `memory` (heap after GC).
+// The parent talks to it over IPC: `loop-start` / `loop-stop` (longest event-loop block, CPU time used),
+// `memory` (heap after GC).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,8 @@ import { startKefu, type Kefu } from '../../src/main.ts';
 const operatorToken = 'bench-operator-token-0123456789';
 const mode = process.env.BENCH_LIVE_MODE ?? 'kefu';
 const loop = monitorEventLoopDelay({ resolution: 1 });
+/** CPU time used while the changes went out: unlike latencies, it hardly depends on what else the machine runs. */
+let cpuAtStart = process.cpuUsage();
 
 type Message = { type: 'loop-start' } | { type: 'loop-stop' } | { type: 'memory' } | { type: 'close' };
 
@@ -101,10 +104,12 @@ process.on('message', (raw) => {
     if (m.type === 'loop-start') {
       loop.reset();
       loop.enable();
+      cpuAtStart = process.cpuUsage();
       process.send!({ type: 'loop-started' });
     } else if (m.type === 'loop-stop') {
       loop.disable();
-      process.send!({ type: 'loop', maxMs: loop.max / 1e6, p99Ms: loop.percentile(99) / 1e6 });
+      const cpu = process.cpuUsage(cpuAtStart);
+      process.send!({ type: 'loop', maxMs: loop.max / 1e6, p99Ms: loop.percentile(99) / 1e6, cpuMs: (cpu.user + cpu.system) / 1000 });
     } else if (m.type === 'memory') {
       for (let i = 0; i < 3; i++) {
         globalThis.gc?.();

@@ -37,6 +37,8 @@ export interface LiveFanoutOptions {
   maxPendingMessages?: number;
   /** How long one slice of writes may run before the writer yields to the event loop. */
   sliceMs?: number;
+  /** Subscribers a message is handed to per turn of the event loop (their filters, frames and writes follow it). */
+  deliverSlice?: number;
   /** Formats an execution that has errors, as mercurius's errorFormatter. */
   formatErrors: (result: ExecutionResult, context: unknown) => { response: unknown };
   /** Turns sharing off (each subscriber executes on its own), for comparison in tests and the bench. */
@@ -77,30 +79,76 @@ export function liveSubscription<T>(subscribe: SubscribeFn, filter?: FilterFn<T>
   };
 }
 
-/** Parses each bus message once per process and hands the same (frozen) object to every subscriber of its topic. */
+type Deliver = (m: unknown) => void;
+
+interface Topic {
+  subscribers: Set<Deliver>;
+  ready: Promise<() => Promise<void>>;
+  /** Messages still being handed out, each to the subscribers it had when it arrived, in order. */
+  backlog: { message: unknown; targets: Deliver[] }[];
+  /** The next target of backlog[0]. */
+  cursor: number;
+  draining: boolean;
+}
+
+/**
+ * Parses each bus message once per process and hands the same (frozen) object to every subscriber of its topic.
+ * Each subscriber's share of the work (its view's filter, its frame, its write) runs in the promise jobs that
+ * follow the handing out, so a message goes to at most `deliverSlice` subscribers per turn of the event loop:
+ * a thousand subscribers never hold the loop in one piece.
+ */
 export class LiveTopics {
   private readonly bus: Bus;
-  private readonly topics = new Map<string, { subscribers: Set<(m: unknown) => void>; ready: Promise<() => Promise<void>> }>();
+  private readonly topics = new Map<string, Topic>();
 
   private readonly maxPendingMessages: number;
+  private readonly deliverSlice: number;
 
-  constructor(bus: Bus, maxPendingMessages = 1000) {
+  constructor(bus: Bus, maxPendingMessages = 1000, deliverSlice = 128) {
     this.bus = bus;
     this.maxPendingMessages = maxPendingMessages;
+    this.deliverSlice = deliverSlice;
+  }
+
+  private deliver(topic: Topic, message: unknown): void {
+    deepFreeze(message);
+    if (!topic.draining && topic.subscribers.size <= this.deliverSlice) {
+      for (const deliver of topic.subscribers) deliver(message);
+      return;
+    }
+    topic.backlog.push({ message, targets: [...topic.subscribers] });
+    if (!topic.draining) this.drain(topic);
+  }
+
+  /** Hands out the backlog, `deliverSlice` subscribers at a time, yielding (setImmediate) between slices. */
+  private drain(topic: Topic): void {
+    topic.draining = true;
+    let budget = this.deliverSlice;
+    while (topic.backlog.length > 0) {
+      const head = topic.backlog[0]!;
+      while (topic.cursor < head.targets.length && budget > 0) {
+        head.targets[topic.cursor++]!(head.message);
+        budget--;
+      }
+      if (topic.cursor < head.targets.length) {
+        setImmediate(() => this.drain(topic));
+        return;
+      }
+      topic.backlog.shift();
+      topic.cursor = 0;
+    }
+    topic.draining = false;
   }
 
   /** Resolves once the topic is live on the bus; `return()` ends this subscriber's part. */
   async subscribe(topic: string): Promise<AsyncIterableIterator<unknown>> {
     let entry = this.topics.get(topic);
     if (!entry) {
-      const subscribers = new Set<(m: unknown) => void>();
-      const ready = this.bus.subscribe(topic, (message) => {
-        deepFreeze(message);
-        for (const deliver of subscribers) deliver(message);
-      });
-      entry = { subscribers, ready };
+      const created: Topic = { subscribers: new Set(), ready: null as never, backlog: [], cursor: 0, draining: false };
+      created.ready = this.bus.subscribe(topic, (message) => this.deliver(created, message));
+      entry = created;
       this.topics.set(topic, entry);
-      ready.catch(() => this.topics.get(topic) === entry && this.topics.delete(topic));
+      created.ready.catch(() => this.topics.get(topic) === created && this.topics.delete(topic));
     }
     const mine = entry;
     const queue = new MessageQueue<unknown>(this.maxPendingMessages, () => {
@@ -207,7 +255,7 @@ export class LiveFanout {
   readonly counts = { executions: 0, frames: 0, slowConsumersClosed: 0 };
 
   constructor(bus: Bus, options: LiveFanoutOptions) {
-    this.topics = new LiveTopics(bus, options.maxPendingMessages ?? 1000);
+    this.topics = new LiveTopics(bus, options.maxPendingMessages ?? 1000, options.deliverSlice ?? 128);
     this.maxUnreadBytes = options.maxUnreadBytes ?? 1024 * 1024;
     this.sliceMs = options.sliceMs ?? 4;
     this.formatErrors = options.formatErrors;

@@ -41,6 +41,34 @@ describe('live topics', () => {
     expect(await s.next()).toEqual({ value: undefined, done: true });
   });
 
+  it('hands a message to a few subscribers per turn of the event loop, every message to each in order', async () => {
+    const bus = new InProcessBus();
+    const topics = new LiveTopics(bus, 1000, 4);
+    const subscribers = await Promise.all(Array.from({ length: 10 }, () => topics.subscribe('t')));
+    const got: number[][] = subscribers.map(() => []);
+    const reading = subscribers.map(async (s, k) => {
+      for (;;) {
+        const r = await s.next();
+        if (r.done) return;
+        got[k]!.push((r.value as { i: number }).i);
+      }
+    });
+    await bus.publish('t', { i: 0 });
+    await bus.publish('t', { i: 1 });
+    // This turn: the first message reached the first four only; the rest follow on later turns.
+    await Promise.resolve();
+    expect(got.filter((g) => g.length > 0)).toHaveLength(4);
+    // One leaves while the messages are still being handed out: it gets nothing more, the others go on.
+    await subscribers[9]!.return!();
+    await bus.publish('t', { i: 2 });
+    for (let k = 0; k < 20 && got.slice(0, 9).some((g) => g.length < 3); k++) await turn();
+    for (const g of got.slice(0, 9)) expect(g).toEqual([0, 1, 2]);
+    expect(got[9]).toEqual([]);
+    for (const s of subscribers.slice(0, 9)) await s.return!();
+    await Promise.all(reading);
+    expect(topics.topicCount).toBe(0);
+  });
+
   it('cuts off a subscriber with more than its bound of messages waiting', async () => {
     const bus = new InProcessBus();
     const topics = new LiveTopics(bus, 10);
