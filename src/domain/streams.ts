@@ -12,6 +12,8 @@ export const streams = {
   trunk: (instanceId: string, trunkId: string) => `trunk-${instanceId}.${trunkId}`,
   sipExtension: (instanceId: string, agentId: string) => `sipextension-${instanceId}.${agentId}`,
   webChannel: (instanceId: string, webChannelId: string) => `webchannel-${instanceId}.${webChannelId}`,
+  /** A file sent in a chat (OL-15). */
+  chatFile: (instanceId: string, fileId: string) => `chatfile-${instanceId}.${fileId}`,
   /** Platform-wide: a number belongs to one instance at most; the key is its digits (see numberKey). */
   phoneNumber: (numberKey: string) => `number-global.${numberKey}`,
   /** Platform-wide: a SIP username names one agent at most. */
