@@ -78,11 +78,17 @@ export const configSchema = z.object({
   KEFU_GRAPHQL_MAX_TOKENS: z.coerce.number().int('must be a whole number').min(200, 'must be 200 to 100000').max(100_000, 'must be 200 to 100000').default(5000),
   /** Customer tokens (issue 11): how long a chat customer's session token is valid. */
   KEFU_CUSTOMER_TOKEN_SECONDS: z.coerce.number().int('must be a whole number').min(60, 'must be 60 to 2592000').max(30 * 86400, 'must be 60 to 2592000').default(86400),
-  /** Chat rate limits per key (visitor, address), "count/seconds" or 0 (off): src/api/chat-limits.ts. */
+  /**
+   * Chat rate limits, "count/seconds" or 0 (off), src/api/chat-limits.ts: new customer sessions per client
+   * address; new chats, messages and uploads per visitor, and per client address (_PER_ADDRESS).
+   */
   KEFU_CHAT_LIMIT_SESSION: chatLimitSetting('60/600'),
   KEFU_CHAT_LIMIT_CHAT: chatLimitSetting('20/3600'),
   KEFU_CHAT_LIMIT_MESSAGE: chatLimitSetting('30/10'),
   KEFU_CHAT_LIMIT_UPLOAD: chatLimitSetting('20/60'),
+  KEFU_CHAT_LIMIT_CHAT_PER_ADDRESS: chatLimitSetting('60/3600'),
+  KEFU_CHAT_LIMIT_MESSAGE_PER_ADDRESS: chatLimitSetting('300/10'),
+  KEFU_CHAT_LIMIT_UPLOAD_PER_ADDRESS: chatLimitSetting('100/60'),
 });
 
 export type Config = z.infer<typeof configSchema>;

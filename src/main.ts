@@ -256,7 +256,11 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
       bus,
       auth,
       loginThrottle: new LoginThrottle(),
-      chatLimits: new ChatLimits({ session: config.KEFU_CHAT_LIMIT_SESSION, chat: config.KEFU_CHAT_LIMIT_CHAT, message: config.KEFU_CHAT_LIMIT_MESSAGE, upload: config.KEFU_CHAT_LIMIT_UPLOAD }),
+      chatLimits: new ChatLimits(
+        { session: config.KEFU_CHAT_LIMIT_SESSION, chat: config.KEFU_CHAT_LIMIT_CHAT, message: config.KEFU_CHAT_LIMIT_MESSAGE, upload: config.KEFU_CHAT_LIMIT_UPLOAD },
+        Date.now,
+        { session: config.KEFU_CHAT_LIMIT_SESSION, chat: config.KEFU_CHAT_LIMIT_CHAT_PER_ADDRESS, message: config.KEFU_CHAT_LIMIT_MESSAGE_PER_ADDRESS, upload: config.KEFU_CHAT_LIMIT_UPLOAD_PER_ADDRESS },
+      ),
       logger,
       clock: () => new Date(),
       ready: () => ready,

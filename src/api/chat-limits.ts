@@ -1,6 +1,8 @@
 // Rate limits of the chat's customer side (issue 11): new customer sessions, new chats, messages and uploads,
 // each counted per key (a visitor, a client address) in a sliding window. Over the limit: RATE_LIMITED with
 // the seconds until one more is allowed. Kept in memory: one process's view, like the login throttle.
+// Keys starting with `ip:` are client addresses and have limits of their own: many visitors share one
+// address behind an office's or a carrier's NAT.
 import { RateLimitedError } from '../domain/errors.ts';
 
 export type ChatLimitKind = 'session' | 'chat' | 'message' | 'upload';
@@ -13,12 +15,20 @@ export interface ChatLimit {
 
 export type ChatLimitSettings = Record<ChatLimitKind, ChatLimit>;
 
-/** Defaults: one office behind one address opens many sessions and chats; one visitor types fast but not 3/s. */
+/** Per visitor (any key but an address): one visitor types fast, but not 3 messages a second for long. */
 export const defaultChatLimits: ChatLimitSettings = {
   session: { count: 60, windowSeconds: 600 },
   chat: { count: 20, windowSeconds: 3600 },
   message: { count: 30, windowSeconds: 10 },
   upload: { count: 20, windowSeconds: 60 },
+};
+
+/** Per client address (`ip:` keys): an office behind one address holds many visitors. */
+export const defaultAddressChatLimits: ChatLimitSettings = {
+  session: { count: 60, windowSeconds: 600 },
+  chat: { count: 60, windowSeconds: 3600 },
+  message: { count: 300, windowSeconds: 10 },
+  upload: { count: 100, windowSeconds: 60 },
 };
 
 const what: Record<ChatLimitKind, string> = {
@@ -33,13 +43,19 @@ const sweepAbove = 50_000;
 
 export class ChatLimits {
   readonly settings: ChatLimitSettings;
+  readonly addressSettings: ChatLimitSettings;
   private readonly now: () => number;
   /** `<kind>|<key>` → the times (ms) of the hits still inside the window, oldest first. */
   private readonly hits = new Map<string, number[]>();
 
-  constructor(settings: Partial<ChatLimitSettings> = {}, now: () => number = Date.now) {
+  constructor(settings: Partial<ChatLimitSettings> = {}, now: () => number = Date.now, addressSettings: Partial<ChatLimitSettings> = {}) {
     this.settings = { ...defaultChatLimits, ...settings };
+    this.addressSettings = { ...defaultAddressChatLimits, ...addressSettings };
     this.now = now;
+  }
+
+  private limitOf(kind: ChatLimitKind, key: string): ChatLimit {
+    return key.startsWith('ip:') ? this.addressSettings[kind] : this.settings[kind];
   }
 
   /**
@@ -47,13 +63,13 @@ export class ChatLimits {
    * Empty keys are ignored.
    */
   take(kind: ChatLimitKind, keys: string[]): void {
-    const { count, windowSeconds } = this.settings[kind];
-    if (count <= 0) return;
     const now = this.now();
-    const windowMs = windowSeconds * 1000;
     const lists: number[][] = [];
     let retryAfterMs = 0;
     for (const key of new Set(keys.filter((k) => k !== ''))) {
+      const { count, windowSeconds } = this.limitOf(kind, key);
+      if (count <= 0) continue;
+      const windowMs = windowSeconds * 1000;
       const id = `${kind}|${key}`;
       let list = this.hits.get(id);
       if (!list) {
@@ -74,9 +90,10 @@ export class ChatLimits {
 
   private sweep(now: number): void {
     for (const [id, list] of this.hits) {
-      const kind = id.slice(0, id.indexOf('|')) as ChatLimitKind;
+      const bar = id.indexOf('|');
+      const { windowSeconds } = this.limitOf(id.slice(0, bar) as ChatLimitKind, id.slice(bar + 1));
       const last = list[list.length - 1];
-      if (last === undefined || last <= now - this.settings[kind].windowSeconds * 1000) this.hits.delete(id);
+      if (last === undefined || last <= now - windowSeconds * 1000) this.hits.delete(id);
     }
   }
 }

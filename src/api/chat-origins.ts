@@ -12,9 +12,13 @@ import type { ApiDeps } from './context.ts';
 
 const corsPaths = /^\/(graphql|chat\/)/;
 
-/** Whether some live web channel (of any instance) allows this origin. Positive answers are kept a few seconds. */
+/**
+ * Whether some live web channel (of any instance) allows this origin. Answers are kept a little while (a
+ * channel's new origin gets CORS answers within a second, a removed one loses them within five); customer
+ * tokens' own origin checks read the channel every time.
+ */
 class ChannelOrigins {
-  private readonly allowed = new Map<string, number>();
+  private readonly answers = new Map<string, { allowed: boolean; until: number }>();
   private readonly db: ReadModel;
   constructor(db: ReadModel) {
     this.db = db;
@@ -23,8 +27,9 @@ class ChannelOrigins {
   async anyAllows(origin: string): Promise<boolean> {
     const n = normalizeOrigin(origin);
     if (!('origin' in n) || n.origin === '*') return false;
-    const until = this.allowed.get(n.origin);
-    if (until !== undefined && until > Date.now()) return true;
+    const now = Date.now();
+    const known = this.answers.get(n.origin);
+    if (known && known.until > now) return known.allowed;
     const row = await this.db
       .selectFrom('web_channels')
       .select('id')
@@ -33,19 +38,21 @@ class ChannelOrigins {
       .where(sql<boolean>`(allowed_origins @> ${JSON.stringify([n.origin])}::jsonb OR allowed_origins @> '["*"]'::jsonb)`)
       .limit(1)
       .executeTakeFirst();
-    if (!row) {
-      this.allowed.delete(n.origin);
-      return false;
-    }
-    if (this.allowed.size > 10_000) this.allowed.clear();
-    this.allowed.set(n.origin, Date.now() + 5000);
-    return true;
+    if (this.answers.size > 10_000) this.answers.clear();
+    this.answers.set(n.origin, { allowed: row !== undefined, until: now + (row ? 5000 : 1000) });
+    return row !== undefined;
   }
 }
 
 function originOf(request: FastifyRequest): string | null {
   const origin = request.headers.origin;
   return typeof origin === 'string' && origin !== '' ? origin : null;
+}
+
+/** A page served by Kefu itself (the demo agent page) sends its own origin: no CORS to answer. */
+function sameOrigin(request: FastifyRequest, origin: string): boolean {
+  const host = request.headers.host;
+  return typeof host === 'string' && (origin === `http://${host}` || origin === `https://${host}`);
 }
 
 const refusedMessage = 'This page\'s origin is not allowed for the chat channel (set its allowed origins)';
@@ -60,7 +67,7 @@ export function addChatOriginHooks(app: FastifyInstance, deps: ApiDeps): void {
     const path = request.url;
     if (!corsPaths.test(path)) return;
     const origin = originOf(request);
-    if (origin !== null && (await origins.anyAllows(origin))) {
+    if (origin !== null && !sameOrigin(request, origin) && (await origins.anyAllows(origin))) {
       void reply.header('access-control-allow-origin', origin);
       void reply.header('vary', 'Origin');
       void reply.header('access-control-expose-headers', 'retry-after');

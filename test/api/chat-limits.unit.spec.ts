@@ -35,7 +35,7 @@ describe('chat rate limits', () => {
 
   it('counts every key and refuses if any is full, counting none of them then', () => {
     let now = 0;
-    const limits = new ChatLimits({ chat: { count: 2, windowSeconds: 60 } }, () => now);
+    const limits = new ChatLimits({ chat: { count: 2, windowSeconds: 60 } }, () => now, { chat: { count: 2, windowSeconds: 60 } });
     limits.take('chat', ['visitor:a', 'ip:1.2.3.4']);
     limits.take('chat', ['visitor:b', 'ip:1.2.3.4']);
     // The address is full: visitor c is refused, and its own count stays untouched.
@@ -47,8 +47,21 @@ describe('chat rate limits', () => {
     limits.take('chat', ['visitor:c', 'ip:1.2.3.4']);
   });
 
+  it('gives client addresses (ip: keys) limits of their own, for many visitors behind one address', () => {
+    const limits = new ChatLimits({ message: { count: 2, windowSeconds: 10 } }, () => 0, { message: { count: 5, windowSeconds: 10 } });
+    for (const visitor of ['a', 'b']) {
+      limits.take('message', [`visitor:${visitor}`, 'ip:1.2.3.4']);
+      limits.take('message', [`visitor:${visitor}`, 'ip:1.2.3.4']);
+      expect(() => limits.take('message', [`visitor:${visitor}`, 'ip:1.2.3.4'])).toThrow(RateLimitedError);
+    }
+    limits.take('message', ['visitor:c', 'ip:1.2.3.4']);
+    // Five from the address now: a fourth visitor is refused for the address's sake.
+    expect(() => limits.take('message', ['visitor:d', 'ip:1.2.3.4'])).toThrow(RateLimitedError);
+    expect(new ChatLimits().addressSettings.message).toEqual({ count: 300, windowSeconds: 10 });
+  });
+
   it('ignores empty keys and is off at count 0', () => {
-    const limits = new ChatLimits({ upload: { count: 0, windowSeconds: 1 }, session: { count: 1, windowSeconds: 60 } });
+    const limits = new ChatLimits({ upload: { count: 0, windowSeconds: 1 }, session: { count: 1, windowSeconds: 60 } }, Date.now, { upload: { count: 0, windowSeconds: 1 }, session: { count: 1, windowSeconds: 60 } });
     for (let i = 0; i < 100; i++) limits.take('upload', ['visitor:a']);
     limits.take('session', ['', 'ip:x']);
     limits.take('session', ['']);
@@ -56,7 +69,7 @@ describe('chat rate limits', () => {
   });
 
   it('chatLimit uses the deps limiter, or one default limiter per deps object', () => {
-    const deps = { chatLimits: new ChatLimits({ session: { count: 1, windowSeconds: 60 } }) };
+    const deps = { chatLimits: new ChatLimits({}, Date.now, { session: { count: 1, windowSeconds: 60 } }) };
     chatLimit(deps, 'session', ['ip:x']);
     expect(() => chatLimit(deps, 'session', ['ip:x'])).toThrow(RateLimitedError);
     const bare = {};
@@ -76,6 +89,8 @@ describe('chat rate limits', () => {
     expect(c.KEFU_CHAT_LIMIT_CHAT).toEqual({ count: 20, windowSeconds: 3600 });
     expect(c.KEFU_CUSTOMER_TOKEN_SECONDS).toBe(86400);
     expect(loadConfig({ KEFU_CHAT_LIMIT_SESSION: '3/60' }).KEFU_CHAT_LIMIT_SESSION).toEqual({ count: 3, windowSeconds: 60 });
+    expect(c.KEFU_CHAT_LIMIT_MESSAGE_PER_ADDRESS).toEqual({ count: 300, windowSeconds: 10 });
+    expect(c.KEFU_CHAT_LIMIT_CHAT_PER_ADDRESS).toEqual({ count: 60, windowSeconds: 3600 });
     expect(() => loadConfig({ KEFU_CHAT_LIMIT_UPLOAD: 'lots' })).toThrow(/KEFU_CHAT_LIMIT_UPLOAD: must be count\/seconds/);
     expect(() => loadConfig({ KEFU_CUSTOMER_TOKEN_SECONDS: '10' })).toThrow(/KEFU_CUSTOMER_TOKEN_SECONDS: must be 60 to 2592000/);
   });

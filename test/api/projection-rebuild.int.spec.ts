@@ -68,6 +68,17 @@ async function seedHistory(t: TestKefu) {
   );
   await t.ok(adminKey, 'mutation($c: ID!) { sendMessage(input: { contactId: $c, text: "Hello?" }) { id } }', { c: chat.createContact.id });
   await t.ok(adminKey, 'mutation($c: ID!) { endContact(input: { contactId: $c }) { id } }', { c: chat.createContact.id });
+  // Web channels (webChannels): one changed and its secret rotated, one deleted.
+  const webChannel = (name: string) =>
+    t.ok<{ createWebChannel: { webChannel: { id: string } } }>(adminKey, 'mutation($n: String!, $g: ID!) { createWebChannel(input: { name: $n, allowedOrigins: ["https://shop.example.com"], skillGroupId: $g, welcomeText: "Hi" }) { webChannel { id } } }', {
+      n: name,
+      g: chatGroup.createSkillGroup.id,
+    });
+  const shop = (await webChannel('Shop')).createWebChannel.webChannel.id;
+  await t.ok(adminKey, 'mutation($id: ID!) { updateWebChannel(input: { webChannelId: $id, name: "Shop 2", allowedOrigins: ["*", "http://localhost:3000"], welcomeText: "", enabled: false }) { id } }', { id: shop });
+  await t.ok(adminKey, 'mutation($id: ID!) { rotateWebChannelSecret(input: { webChannelId: $id }) { identitySecret } }', { id: shop });
+  const gone = (await webChannel('Old')).createWebChannel.webChannel.id;
+  await t.ok(adminKey, 'mutation($id: ID!) { deleteWebChannel(input: { webChannelId: $id }) { id } }', { id: gone });
   // Flows (two versions, a rename), a prompt recording, a trunk, a bound number and Ann's SIP extension.
   const flowDoc = (text: string) => ({ start: 'm', nodes: [{ id: 'm', type: 'play', prompt: { text }, next: 'r' }, { id: 'r', type: 'route', skillGroupId: group.createSkillGroup.id }] });
   const flow = await t.ok<{ createFlow: { id: string } }>(adminKey, 'mutation($d: JSON!) { createFlow(input: { name: "Main", kind: IVR, definition: $d }) { id } }', { d: flowDoc('Hello') });
