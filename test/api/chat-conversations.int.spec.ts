@@ -4,7 +4,7 @@
 // with nothing missed or repeated, even while messages are being sent; typing and read state reach the other
 // side; the system notices tell queued, connected and ended; an ended chat refuses new messages (CONFLICT);
 // another customer's, or an uninvolved agent's, look at a chat is NOT_FOUND.
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedInstance, startTestKefu, type GqlResult, type TestKefu } from '../support/kefu.ts';
@@ -57,6 +57,7 @@ describe('chat conversations', () => {
   let url: string;
   let seed: Awaited<ReturnType<typeof seedInstance>>;
   let channelKey: string;
+  let identitySecret: string;
   let groupId: string;
   const clients: Client[] = [];
   const ann = () => seed.agents[0]!;
@@ -80,13 +81,21 @@ describe('chat conversations', () => {
   }
   const codeOf = (r: GqlResult<unknown>) => r.errors?.[0]?.extensions?.code;
 
-  async function customer(name = 'Ann Customer', visitorId?: string): Promise<{ token: string; visitorId: string }> {
+  async function customer(name = 'Ann Customer', visitorId?: string, key = channelKey): Promise<{ token: string; visitorId: string }> {
     const r = await ok<{ startCustomerSession: { token: string; visitorId: string } }>(
       null,
       'mutation($input: StartCustomerSessionInput!) { startCustomerSession(input: $input) { token visitorId } }',
-      { input: { channelKey, name, ...(visitorId ? { visitorId } : {}) } },
+      { input: { channelKey: key, name, ...(visitorId ? { visitorId } : {}) } },
     );
     return r.startCustomerSession;
+  }
+  /** A customer the business's server vouches for (HMAC of their id with the channel's identity secret). */
+  async function verifiedCustomer(customerId: string): Promise<string> {
+    const customerHash = createHmac('sha256', identitySecret).update(customerId).digest('hex');
+    const r = await ok<{ startCustomerSession: { token: string } }>(null, 'mutation($input: StartCustomerSessionInput!) { startCustomerSession(input: $input) { token } }', {
+      input: { channelKey, customerId, customerHash },
+    });
+    return r.startCustomerSession.token;
   }
 
   /** A graphql-ws client as the widget's: the page's Origin on the upgrade. */
@@ -118,14 +127,34 @@ describe('chat conversations', () => {
   const transcript = async (token: string, contactId: string, range: { after?: number; before?: number; first?: number } = {}) =>
     (await ok<{ chatTranscript: { hasBefore: boolean; hasAfter: boolean; messages: Message[] } }>(token, TRANSCRIPT, { c: contactId, ...range })).chatTranscript;
 
-  /** Makes Ann available, waits for the chat's offer to her and accepts it. */
-  async function annTakes(contactId: string): Promise<void> {
-    await t.ok(ann().token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
+  /** Makes the agent available, waits for the chat's offer to them and accepts it. */
+  async function takes(agent: { token: string }, contactId: string): Promise<void> {
+    await t.ok(agent.token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
     const offered = await until(
-      () => t.ok<{ contact: { status: string; offer: { offerId: string } | null } }>(ann().token, 'query($id: ID!) { contact(id: $id) { status offer { offerId } } }', { id: contactId }).catch(() => null),
+      () => t.ok<{ contact: { status: string; offer: { offerId: string } | null } }>(agent.token, 'query($id: ID!) { contact(id: $id) { status offer { offerId } } }', { id: contactId }).catch(() => null),
       (r) => r?.contact.status === 'OFFERED',
     );
-    await t.ok(ann().token, 'mutation($c: ID!, $o: ID!) { acceptOffer(input: { contactId: $c, offerId: $o }) { status } }', { c: contactId, o: offered!.contact.offer!.offerId });
+    await t.ok(agent.token, 'mutation($c: ID!, $o: ID!) { acceptOffer(input: { contactId: $c, offerId: $o }) { status } }', { c: contactId, o: offered!.contact.offer!.offerId });
+  }
+  const annTakes = (contactId: string) => takes(ann(), contactId);
+
+  /** A desk of its own (a group, two agents, a channel), so that other tests' chats do not ring its agents. */
+  async function freshDesk(tag: string) {
+    const agents: { id: string; token: string }[] = [];
+    for (const name of [`${tag} One`, `${tag} Two`]) {
+      const login = name.toLowerCase().replace(/ /g, '.');
+      const id = (await t.ok<{ createAgent: { id: string } }>(seed.adminKey, 'mutation($input: CreateAgentInput!) { createAgent(input: $input) { id } }', { input: { name, login, password: 'password-123' } })).createAgent.id;
+      const token = (await t.ok<{ loginAgent: { token: string } }>(null, 'mutation($input: LoginAgentInput!) { loginAgent(input: $input) { token } }', { input: { instanceId: seed.instanceId, login, password: 'password-123' } })).loginAgent.token;
+      agents.push({ id, token });
+    }
+    const group = (await t.ok<{ createSkillGroup: { id: string } }>(seed.adminKey, 'mutation($input: CreateSkillGroupInput!) { createSkillGroup(input: $input) { id } }', { input: { name: `${tag} chat`, channel: 'ONLINE', maxConcurrency: 3 } })).createSkillGroup.id;
+    for (const a of agents) await t.ok(seed.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: group, a: a.id });
+    const key = (
+      await t.ok<{ createWebChannel: { webChannel: { publicKey: string } } }>(seed.adminKey, 'mutation($input: CreateWebChannelInput!) { createWebChannel(input: $input) { webChannel { publicKey } } }', {
+        input: { name: `${tag} shop`, allowedOrigins: [origin], skillGroupId: group },
+      })
+    ).createWebChannel.webChannel.publicKey;
+    return { key, one: agents[0]!, two: agents[1]! };
   }
 
   beforeAll(async () => {
@@ -146,11 +175,15 @@ describe('chat conversations', () => {
     for (const a of [ann(), bob()]) {
       await t.ok(seed.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: groupId, a: a.id });
     }
-    channelKey = (
-      await t.ok<{ createWebChannel: { webChannel: { publicKey: string } } }>(seed.adminKey, 'mutation($input: CreateWebChannelInput!) { createWebChannel(input: $input) { webChannel { publicKey } } }', {
-        input: { name: 'Shop', allowedOrigins: [origin], skillGroupId: groupId },
-      })
-    ).createWebChannel.webChannel.publicKey;
+    const made = (
+      await t.ok<{ createWebChannel: { identitySecret: string; webChannel: { publicKey: string } } }>(
+        seed.adminKey,
+        'mutation($input: CreateWebChannelInput!) { createWebChannel(input: $input) { identitySecret webChannel { publicKey } } }',
+        { input: { name: 'Shop', allowedOrigins: [origin], skillGroupId: groupId } },
+      )
+    ).createWebChannel;
+    channelKey = made.webChannel.publicKey;
+    identitySecret = made.identitySecret;
   }, 120_000);
 
   afterAll(async () => {
@@ -308,6 +341,44 @@ describe('chat conversations', () => {
     });
     expect(page2.myConversations.nodes.map((n) => n.contactId)).toEqual([first.startChat.contactId]);
     expect(page2.myConversations.pageInfo.hasNextPage).toBe(false);
+  }, 60_000);
+
+  it("a verified customer sees their chats from every device; an anonymous visitor with the same id string does not", async () => {
+    const visitor = await customer('Visitor');
+    // The business's customer id happens to be spelled like the visitor's id: still another customer.
+    const phone = await verifiedCustomer(visitor.visitorId);
+    const chat = await startChat(phone, 'from my phone');
+    const laptop = await verifiedCustomer(visitor.visitorId);
+    const list = '{ myConversations(first: 10) { nodes { contactId } } }';
+    expect((await ok<{ myConversations: { nodes: { contactId: string }[] } }>(laptop, list)).myConversations.nodes.map((n) => n.contactId)).toEqual([chat.contactId]);
+    expect((await transcript(laptop, chat.contactId)).messages[0]).toMatchObject({ seq: 1, text: 'from my phone' });
+    expect((await send(laptop, chat.contactId, 'and from my laptop')).data!.sendChatMessage).toMatchObject({ seq: 3, sender: 'CUSTOMER' });
+    expect((await ok<{ myConversations: { nodes: unknown[] } }>(visitor.token, list)).myConversations.nodes).toEqual([]);
+    expect(codeOf(await gql(visitor.token, TRANSCRIPT, { c: chat.contactId }))).toBe('NOT_FOUND');
+  }, 60_000);
+
+  it('a transfer is told in the conversation; the new agent takes over, the first one still reads it', async () => {
+    const desk = await freshDesk('Transfer');
+    const me = await customer('Transferred', undefined, desk.key);
+    const chat = await startChat(me.token, 'billing question');
+    await takes(desk.one, chat.contactId);
+    await t.ok(desk.two.token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
+    await t.ok(desk.one.token, 'mutation($c: ID!, $b: ID!) { transferContact(input: { contactId: $c, toAgentId: $b, note: "billing" }) { status } }', { c: chat.contactId, b: desk.two.id });
+    await takes(desk.two, chat.contactId);
+    expect((await t.gql(desk.two.token, SEND, { input: { contactId: chat.contactId, message: { clientMessageId: randomUUID(), text: 'Two here' } } })).errors).toBeUndefined();
+    expect(codeOf(await t.gql(desk.one.token, SEND, { input: { contactId: chat.contactId, message: { clientMessageId: randomUUID(), text: 'still me?' } } }))).toBe('CONFLICT');
+    // The first agent held it: they still read it.
+    const seen = await t.ok<{ chatTranscript: { messages: Message[] } }>(desk.one.token, TRANSCRIPT, { c: chat.contactId });
+    expect(seen.chatTranscript.messages.map((m) => [m.seq, m.system ? `${m.system.type}:${m.system.agentName ?? ''}` : m.sender])).toEqual([
+      [1, 'CUSTOMER'],
+      [2, 'QUEUED:'],
+      [3, 'CONNECTED:Transfer One'],
+      [4, 'TRANSFERRED:Transfer Two'],
+      [5, 'CONNECTED:Transfer Two'],
+      [6, 'AGENT'],
+    ]);
+    const conv = await ok<{ conversation: Conversation }>(me.token, `query($c: ID!) { conversation(contactId: $c) { ${CONVERSATION} } }`, { c: chat.contactId });
+    expect(conv.conversation).toMatchObject({ status: 'CONNECTED', agentName: 'Transfer Two', lastSeq: 6 });
   }, 60_000);
 
   it('a blacklisted customer is turned away neutrally: the chat is ENDED, the customer is not told why', async () => {
