@@ -2,6 +2,7 @@
 // only the script tag; the agent works through graphql-ws and the GraphQL API. Kefu is reached through a TCP
 // relay the test can cut, so a dropped connection is a real one (the browser's sockets die, new ones are
 // refused) while both sides keep sending. Under CI a missing Chromium fails the test (it never skips).
+import { createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createTcpServer, connect, type Server as TcpServer, type Socket } from 'node:net';
@@ -44,6 +45,9 @@ class Relay {
   private server: TcpServer;
   private sockets = new Set<Socket>();
   private cut = false;
+  /** A request whose text matches is passed to Kefu, but its answer is thrown away and the connection cut. */
+  swallowAnswerTo: ((request: string) => boolean) | null = null;
+  swallowed = 0;
   port = 0;
   private target: number;
   constructor(target: number) {
@@ -64,8 +68,23 @@ class Relay {
       };
       client.on('error', drop).on('close', drop);
       upstream.on('error', drop).on('close', drop);
-      client.pipe(upstream);
-      upstream.pipe(client);
+      let swallow = false;
+      client.on('data', (chunk: Buffer) => {
+        if (this.swallowAnswerTo?.(chunk.toString('latin1'))) {
+          this.swallowAnswerTo = null;
+          swallow = true;
+        }
+        upstream.write(chunk);
+      });
+      upstream.on('data', (chunk: Buffer) => {
+        if (!swallow) {
+          client.write(chunk);
+          return;
+        }
+        // Kefu has answered (so it has done the work): the customer never hears of it.
+        this.swallowed++;
+        drop();
+      });
     });
   }
   async listen(): Promise<void> {
@@ -92,6 +111,7 @@ interface Setup {
   agent: { id: string; token: string };
   groupId: string;
   channelKey: string;
+  identitySecret: string;
 }
 
 interface WidgetView {
@@ -100,6 +120,7 @@ interface WidgetView {
   subtitle: string;
   queue: string | null;
   banner: string | null;
+  error: string | null;
   typing: string | null;
   seen: boolean;
   ended: boolean;
@@ -139,8 +160,10 @@ describe('the chat widget in Chromium on another origin', () => {
     // The customer's site: plain pages with the script tag and styles that would spoil a widget without its
     // own Shadow DOM (and elements the widget's styles must not reach).
     pageServer = createHttpServer((req, res) => {
-      const key = new URL(req.url ?? '/', 'http://x').searchParams.get('key') ?? '';
-      const html = pages.get(key);
+      const query = new URL(req.url ?? '/', 'http://x').searchParams;
+      const html = pages.get(query.get('key') ?? '')?.replace('<!--settings-->', () =>
+        query.has('customer') ? `<script>window.KefuSettings = ${JSON.stringify({ customerId: query.get('customer'), customerHash: query.get('hash'), name: 'Vera Verified' })};</script>` : '',
+      );
       if (!html) {
         res.writeHead(404).end();
         return;
@@ -172,9 +195,9 @@ describe('the chat widget in Chromium on another origin', () => {
     const groupId = g.createSkillGroup.id;
     const agent = seed.agents[0]!;
     await t.ok(seed.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: groupId, a: agent.id });
-    const ch = await t.ok<{ createWebChannel: { webChannel: { publicKey: string } } }>(
+    const ch = await t.ok<{ createWebChannel: { webChannel: { publicKey: string }; identitySecret: string } }>(
       seed.adminKey,
-      'mutation($input: CreateWebChannelInput!) { createWebChannel(input: $input) { webChannel { publicKey } } }',
+      'mutation($input: CreateWebChannelInput!) { createWebChannel(input: $input) { webChannel { publicKey } identitySecret } }',
       { input: { name: 'Site', allowedOrigins: [pageOrigin], skillGroupId: groupId, welcomeText: 'Welcome to Acme! Ask us anything.' } },
     );
     const channelKey = ch.createWebChannel.webChannel.publicKey;
@@ -183,18 +206,18 @@ describe('the chat widget in Chromium on another origin', () => {
       `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Acme shop</title>
 <style>* { color: rgb(255, 0, 0) !important; font-family: serif !important; } button { background: rgb(0, 128, 0) !important; } .msg, header { border: 7px solid rgb(0, 0, 255); }</style>
-</head><body><header id="site-header">Acme</header><p class="msg" id="site-msg">Our shop</p>
+</head><body><header id="site-header">Acme</header><p class="msg" id="site-msg">Our shop</p><!--settings-->
 <script src="${widgetBase}/widget.js" data-channel-key="${channelKey}" data-title="Acme support" async></script>
 </body></html>`,
     );
     await t.ok(agent.token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
-    return { instanceId: seed.instanceId, adminKey: seed.adminKey, agent, groupId, channelKey };
+    return { instanceId: seed.instanceId, adminKey: seed.adminKey, agent, groupId, channelKey, identitySecret: ch.createWebChannel.identitySecret };
   }
 
-  async function openWidget(context: BrowserContext, s: Setup): Promise<Page> {
+  async function openWidget(context: BrowserContext, s: Setup, query = ''): Promise<Page> {
     const page = await context.newPage();
     page.on('pageerror', (err) => console.error('page error:', err));
-    await page.goto(`${pageOrigin}/?key=${encodeURIComponent(s.channelKey)}`);
+    await page.goto(`${pageOrigin}/?key=${encodeURIComponent(s.channelKey)}${query}`);
     await page.waitForFunction('window.Kefu && document.querySelector("kefu-chat-widget")');
     return page;
   }
@@ -211,6 +234,7 @@ describe('the chat widget in Chromium on another origin', () => {
         subtitle: r.querySelector('.subtitle').textContent,
         queue: shown('.queue'),
         banner: shown('.banner'),
+        error: shown('.error'),
         typing: shown('.typing'),
         seen: !!r.querySelector('.seen'),
         ended: !r.querySelector('.ended').hidden,
@@ -309,11 +333,12 @@ describe('the chat widget in Chromium on another origin', () => {
     }
     expect(await page.evaluate('window.__pwned')).toBeUndefined();
 
-    // The customer's own emoji through the picker.
+    // The customer's own emoji through the picker; the agent sees them typing.
     await page.click('kefu-chat-widget .emoji-toggle');
     await page.click('kefu-chat-widget .emoji button[aria-label="🎉"]');
     await page.locator('kefu-chat-widget textarea').press('End');
     await page.locator('kefu-chat-widget textarea').pressSequentially(' thanks');
+    await until(async () => events.received.some((e) => e.conversationEvents.kind === 'TYPING' && e.conversationEvents.sender === 'CUSTOMER' && e.conversationEvents.typing === true), (x) => x);
     await page.locator('kefu-chat-widget textarea').press('Enter');
     await until(async () => events.received.map((e) => e.conversationEvents.message?.text), (texts) => texts.includes('🎉 thanks'));
 
@@ -420,6 +445,66 @@ describe('the chat widget in Chromium on another origin', () => {
     expect(await page.evaluate<number>(`(() => Object.keys(localStorage).filter((k) => k.startsWith('kefu:')).map((k) => JSON.parse(localStorage.getItem(k)).outbox.length).reduce((a, b) => a + b, 0))()`)).toBe(0);
     await desk.close();
     await context.close();
+  });
+
+  it('a send whose answer is lost on the way is sent again and stored once', async () => {
+    const s = await setup();
+    const desk = agentDesk(s);
+    const context = await browser.newContext();
+    const page = await openWidget(context, s);
+    await page.evaluate('window.Kefu.open()');
+    await type(page, 'first');
+    const contactId = await contactOf(page);
+    await desk.accept(contactId);
+    await waitView(page, (v) => v.subtitle === 'Chatting with Ann Agent' && v.pending === 0);
+    relay.swallowAnswerTo = (request) => request.includes('"text":"answer lost"');
+    await type(page, 'answer lost');
+    await type(page, 'after it');
+    await waitView(page, (v) => v.pending === 0 && v.items.some((i) => i.text === 'after it'));
+    expect(relay.swallowed).toBe(1);
+    const texts = (await transcript(s, contactId)).filter((m) => m.sender === 'CUSTOMER').map((m) => m.text);
+    expect(texts).toEqual(['first', 'answer lost', 'after it']);
+    const shown = await view(page);
+    expect(shown.items.filter((i) => i.text === 'answer lost')).toHaveLength(1);
+    await desk.close();
+    await context.close();
+  });
+
+  it('a verified customer continues their open chat on a second browser; a forged hash gets no session', async () => {
+    const s = await setup();
+    const desk = agentDesk(s);
+    const hash = createHmac('sha256', s.identitySecret).update('cust-42').digest('hex');
+    const laptop = await browser.newContext();
+    const page = await openWidget(laptop, s, `&customer=cust-42&hash=${hash}`);
+    await page.evaluate('window.Kefu.open()');
+    await type(page, 'from my laptop');
+    const contactId = await contactOf(page);
+    await desk.accept(contactId);
+    await agentSend(s, contactId, 'hello Vera');
+    await waitView(page, (v) => v.items.some((i) => i.text === 'hello Vera'));
+
+    const phone = await browser.newContext();
+    const second = await openWidget(phone, s, `&customer=cust-42&hash=${hash}`);
+    await second.evaluate('window.Kefu.open()');
+    const shown = await waitView(second, (v) => ['from my laptop', 'hello Vera'].every((x) => v.items.some((i) => i.text === x)));
+    expect(await contactOf(second)).toBe(contactId);
+    expect(shown.subtitle).toBe('Chatting with Ann Agent');
+
+    // Someone claiming the same id with a made-up hash sees nothing of it.
+    const forged = await browser.newContext();
+    const intruder = await openWidget(forged, s, `&customer=cust-42&hash=${'0'.repeat(64)}`);
+    await intruder.evaluate('window.Kefu.open()');
+    const events: unknown[] = [];
+    await intruder.exposeFunction('onKefuMessage', (m: unknown) => events.push(m));
+    await intruder.evaluate('window.Kefu.on("message", (m) => window.onKefuMessage(m))');
+    const refused = await waitView(intruder, (v) => v.error !== null);
+    expect(refused.error).toMatch(/^The chat is not available/);
+    const stored = await intruder.evaluate<string | null>(`(() => { const k = Object.keys(localStorage).find((x) => x.startsWith('kefu:')); return k ? JSON.parse(localStorage.getItem(k)).token : null; })()`);
+    expect(stored).toBeNull();
+    expect(await intruder.evaluate('window.Kefu.conversation')).toBeNull();
+    expect(events).toEqual([]);
+    await desk.close();
+    for (const c of [laptop, phone, forged]) await c.close();
   });
 
   it('shows the queue position while the only agent is full, then serves the queue in order', async () => {

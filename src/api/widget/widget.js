@@ -820,7 +820,10 @@
     unread = 0;
     renderBadge();
     // Open: a session (for the welcome text) and the conversation, if one goes on.
-    session(false).catch(() => undefined);
+    session(false).catch((err) => {
+      // Refused (a forged identity, a page the channel does not allow, a disabled channel): say so.
+      if (!isNetworkError(err)) showError(`The chat is not available: ${err.message}`);
+    });
     if (st.contactId) ws.start();
     scrollDown();
     scheduleRead();
