@@ -91,6 +91,30 @@ describe('customer sessions', () => {
     });
   }
 
+  /** Subscribes over graphql-ws (from an allowed origin) and resolves with the first frame's errors' codes, or 'next'. */
+  function wsSubscribe(origin: string, token: string, query: string): Promise<string[] | 'next'> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws', { origin });
+      const timer = setTimeout(() => reject(new Error('no answer to subscribe')), 20_000);
+      const done = (v: string[] | 'next') => {
+        clearTimeout(timer);
+        ws.close();
+        resolve(v);
+      };
+      ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
+      ws.on('message', (data) => {
+        const m = JSON.parse(String(data)) as { type: string; payload?: unknown };
+        if (m.type === 'connection_ack') ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query } }));
+        else if (m.type === 'error') done((m.payload as { extensions?: { code?: string } }[]).map((e) => e.extensions?.code ?? ''));
+        else if (m.type === 'next') {
+          const errors = (m.payload as { errors?: { extensions?: { code?: string } }[] }).errors;
+          done(errors ? errors.map((e) => e.extensions?.code ?? '') : 'next');
+        } else if (m.type === 'connection_error') reject(new Error('connection refused'));
+      });
+      ws.on('error', reject);
+    });
+  }
+
   beforeAll(async () => {
     // A low session limit, so the rate-limit test reaches it quickly (other tests each come from their own address).
     t = await startTestKefu({ database: 'pglite', listen: true, env: { KEFU_CHAT_LIMIT_SESSION: '5/600' } });
@@ -279,10 +303,14 @@ describe('customer sessions', () => {
   describe('customer tokens', () => {
     it('are refused by staff and integration operations (FORBIDDEN)', async () => {
       const s = await session(shop, { channelKey: channel.publicKey });
-      for (const query of ['{ contacts { edges { node { id } } } }', '{ webChannels { id } }', '{ skillGroups { id } }', '{ blacklist { totalCount } }']) {
+      for (const query of ['{ me { __typename } }', '{ contacts { edges { node { id } } } }', '{ webChannels { id } }', '{ skillGroups { id } }', '{ blacklist { totalCount } }']) {
         const r = await gql(shop, s.token, query);
         expect(errorOf(r)?.code).toBe('FORBIDDEN');
         expect(r.data).toBeNull();
+      }
+      // Over graphql-ws too: staff subscriptions are refused.
+      for (const query of ['subscription { agentOffers { contact { id } } }', 'subscription { agentStatusChanged { agent { id } } }', 'subscription { skillGroupMonitorChanged { skillGroup { id } } }']) {
+        expect(await wsSubscribe(shop, s.token, query)).toEqual(['FORBIDDEN']);
       }
       const create = await gql(shop, s.token, 'mutation($g: ID!) { createWebChannel(input: { name: "Mine", allowedOrigins: ["*"], skillGroupId: $g }) { identitySecret } }', { g: a.groupId });
       expect(errorOf(create)?.code).toBe('FORBIDDEN');
