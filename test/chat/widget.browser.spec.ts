@@ -109,6 +109,7 @@ interface Setup {
   instanceId: string;
   adminKey: string;
   agent: { id: string; token: string };
+  agents: { id: string; token: string }[];
   groupId: string;
   channelKey: string;
   identitySecret: string;
@@ -186,15 +187,15 @@ describe('the chat widget in Chromium on another origin', () => {
   });
 
   let tag = 0;
-  async function setup(group: Record<string, unknown> = {}): Promise<Setup> {
+  async function setup(group: Record<string, unknown> = {}, names = ['Ann Agent']): Promise<Setup> {
     tag++;
-    const seed = await seedInstance(t, { name: `Widget ${tag}`, agents: [{ name: 'Ann Agent', login: 'ann' }] });
+    const seed = await seedInstance(t, { name: `Widget ${tag}`, agents: names.map((name) => ({ name, login: name.split(' ')[0]!.toLowerCase() })) });
     const g = await t.ok<{ createSkillGroup: { id: string } }>(seed.adminKey, 'mutation($input: CreateSkillGroupInput!) { createSkillGroup(input: $input) { id } }', {
       input: { name: 'Web', channel: 'ONLINE', strategy: 'SATURATION', maxConcurrency: 3, ringTimeoutSeconds: 120, ...group },
     });
     const groupId = g.createSkillGroup.id;
     const agent = seed.agents[0]!;
-    await t.ok(seed.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: groupId, a: agent.id });
+    for (const a of seed.agents) await t.ok(seed.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: groupId, a: a.id });
     const ch = await t.ok<{ createWebChannel: { webChannel: { publicKey: string }; identitySecret: string } }>(
       seed.adminKey,
       'mutation($input: CreateWebChannelInput!) { createWebChannel(input: $input) { webChannel { publicKey } identitySecret } }',
@@ -211,7 +212,7 @@ describe('the chat widget in Chromium on another origin', () => {
 </body></html>`,
     );
     await t.ok(agent.token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
-    return { instanceId: seed.instanceId, adminKey: seed.adminKey, agent, groupId, channelKey, identitySecret: ch.createWebChannel.identitySecret };
+    return { instanceId: seed.instanceId, adminKey: seed.adminKey, agent, agents: seed.agents, groupId, channelKey, identitySecret: ch.createWebChannel.identitySecret };
   }
 
   async function openWidget(context: BrowserContext, s: Setup, query = ''): Promise<Page> {
@@ -252,17 +253,21 @@ describe('the chat widget in Chromium on another origin', () => {
   }
 
   /** The agent's offers; accept(contactId) takes the offer for that chat once it rings. */
-  function agentDesk(s: Setup) {
-    const client = wsClient(kefuUrl, s.agent.token);
-    const offers = collect<{ agentOffers: { offerId: string; state: string; contact: { id: string } } }>(client, 'subscription { agentOffers { offerId state contact { id } } }');
+  function agentDesk(s: Setup, agent = s.agent) {
+    const client = wsClient(kefuUrl, agent.token);
+    const offers = collect<{ agentOffers: { offerId: string; state: string; contact: { id: string }; transfer: { note: string | null } | null } }>(
+      client,
+      'subscription { agentOffers { offerId state contact { id } transfer { note } } }',
+    );
     return {
       client,
+      offers,
       async accept(contactId: string) {
         await until(
           async () => offers.received.find((o) => o.agentOffers.contact.id === contactId && o.agentOffers.state === 'OFFERED') ?? null,
           (o) => o !== null,
           60_000,
-        ).then((o) => t.ok(s.agent.token, 'mutation($i: OfferInput!) { acceptOffer(input: $i) { id } }', { i: { contactId, offerId: o!.agentOffers.offerId } }));
+        ).then((o) => t.ok(agent.token, 'mutation($i: OfferInput!) { acceptOffer(input: $i) { id } }', { i: { contactId, offerId: o!.agentOffers.offerId } }));
       },
       follow(contactId: string, afterSeq = 0) {
         return collect<{ conversationEvents: { kind: string; sender: string | null; typing: boolean | null; readSeq: number | null; message: ChatMessage | null } }>(
@@ -619,10 +624,9 @@ describe('the chat widget in Chromium on another origin', () => {
     await context.close();
   });
 
-  it('the demo agent page answers chats beside calls: two at once, replies, HTML as text, end', async () => {
-    const s = await setup();
-    const agentContext = await browser.newContext();
-    const desk = await agentContext.newPage();
+  /** Ann on the demo agent page, logged in and available. */
+  async function demoDesk(context: BrowserContext, s: Setup): Promise<Page> {
+    const desk = await context.newPage();
     desk.on('pageerror', (err) => console.error('demo page error:', err));
     await desk.goto(`${kefuUrl}/demo/agent`);
     await desk.fill('#instanceId', s.instanceId);
@@ -632,6 +636,13 @@ describe('the chat widget in Chromium on another origin', () => {
     await desk.waitForSelector('#workspace:not([hidden])');
     await desk.click('#presenceAvailable');
     await desk.waitForFunction("document.getElementById('presence').textContent === 'AVAILABLE'");
+    return desk;
+  }
+
+  it('the demo agent page answers chats beside calls: two at once, replies, HTML as text, end', async () => {
+    const s = await setup();
+    const agentContext = await browser.newContext();
+    const desk = await demoDesk(agentContext, s);
 
     const customers = [await browser.newContext(), await browser.newContext()];
     const ids: string[] = [];
@@ -661,6 +672,101 @@ describe('the chat widget in Chromium on another origin', () => {
     expect((await view(widgets[1]!)).ended).toBe(false);
     await agentContext.close();
     for (const c of customers) await c.close();
+  });
+
+  it('a transfer from the demo page: the customer sees it and goes on with the second agent', async () => {
+    const s = await setup({}, ['Ann Agent', 'Bob Agent']);
+    const bob = s.agents[1]!;
+    await t.ok(bob.token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
+    const bobDesk = agentDesk(s, bob);
+    const agentContext = await browser.newContext();
+    const desk = await demoDesk(agentContext, s);
+    // Bob is busy with another chat, so the customer's chat goes to Ann (SATURATION: the less loaded agent).
+    const context = await browser.newContext();
+    const page = await openWidget(context, s);
+    await page.evaluate('window.Kefu.open()');
+    await type(page, 'please help');
+    const contactId = await contactOf(page);
+    const accepted = await Promise.race([
+      desk.click('.offer[data-state="OFFERED"] button.accept', { timeout: 60_000 }).then(() => 'ann'),
+      until(async () => bobDesk.offers.received.find((o) => o.agentOffers.contact.id === contactId && o.agentOffers.state === 'OFFERED') ?? null, (o) => o !== null, 60_000).then(() => 'bob'),
+    ]);
+    // Whoever it rang first: Ann must take it on the demo page.
+    if (accepted === 'bob') {
+      const o = bobDesk.offers.received.find((x) => x.agentOffers.contact.id === contactId)!;
+      await t.ok(bob.token, 'mutation($i: OfferInput!) { declineOffer(input: $i) { id } }', { i: { contactId, offerId: o.agentOffers.offerId } });
+      await t.ok(bob.token, 'mutation { setPresence(input: { presence: BREAK }) { id } }');
+      await desk.click('.offer[data-state="OFFERED"] button.accept', { timeout: 60_000 });
+      await t.ok(bob.token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
+    }
+    const card = desk.locator(`.chat[data-contact-id="${contactId}"]`);
+    await card.waitFor();
+    await waitView(page, (v) => v.subtitle === 'Chatting with Ann Agent');
+    await card.locator('.transfer-target').fill(bob.id);
+    await card.locator('.transfer-note-input').fill('wants a refund');
+    await card.locator('.transfer-agent').click();
+    await until(
+      async () => bobDesk.offers.received.find((o) => o.agentOffers.contact.id === contactId && o.agentOffers.state === 'OFFERED' && o.agentOffers.transfer !== null) ?? null,
+      (o) => o !== null,
+      60_000,
+    ).then((o) => expect(o!.agentOffers.transfer!.note).toBe('wants a refund'));
+    await bobDesk.accept(contactId);
+    await waitView(page, (v) => v.subtitle === 'Chatting with Bob Agent' && v.items.some((i) => i.cls.includes('system-TRANSFERRED')));
+    // Ann no longer holds the chat: she cannot write to it.
+    const notHers = await t.gql(s.agent.token, 'mutation($input: SendChatMessageInput!) { sendChatMessage(input: $input) { seq } }', {
+      input: { contactId, message: { clientMessageId: crypto.randomUUID(), text: 'Ann again' } },
+    });
+    expect(notHers.errors?.[0]?.extensions?.code).toMatch(/CONFLICT|FORBIDDEN|NOT_FOUND/);
+    await t.ok(bob.token, `mutation($input: SendChatMessageInput!) { sendChatMessage(input: $input) { seq } }`, { input: { contactId, message: { clientMessageId: crypto.randomUUID(), text: 'Bob here' } } });
+    await waitView(page, (v) => v.items.filter((i) => i.text === 'Bob here').length === 1);
+    await card.locator('.chat-status', { hasText: 'transferred' }).waitFor();
+    await bobDesk.close();
+    await agentContext.close();
+    await context.close();
+  });
+
+  it('the chat ends by itself when the customer stays silent (auto-end), and a blacklisted customer is turned away neutrally', async () => {
+    const s = await setup({ chatIdleEndSeconds: 2 });
+    const desk = agentDesk(s);
+    const context = await browser.newContext();
+    const page = await openWidget(context, s);
+    await page.evaluate('window.Kefu.open()');
+    await type(page, 'hello?');
+    const contactId = await contactOf(page);
+    await desk.accept(contactId);
+    await agentSend(s, contactId, 'How can I help?');
+    const idle = await waitView(page, (v) => v.ended, 60_000);
+    expect(idle.items.at(-1)?.text).toBe('The chat ended after a while without messages.');
+    const conv = await t.ok<{ conversation: { endStatus: string } }>(s.adminKey, 'query($c: ID!) { conversation(contactId: $c) { endStatus } }', { c: contactId });
+    expect(conv.conversation.endStatus).toBe('CUSTOMER_IDLE');
+
+    // The agent blacklists this visitor: their next chat ends at once, without saying why.
+    const visitorId = await page.evaluate<string>(`(() => JSON.parse(localStorage.getItem(Object.keys(localStorage).find((k) => k.startsWith('kefu:')))).visitorId)()`);
+    await t.ok(s.agent.token, 'mutation($i: AddToBlacklistInput!) { addToBlacklist(input: $i) { id } }', { i: { channel: 'ONLINE', identity: visitorId, reason: 'abuse', contactId } });
+    await page.click('kefu-chat-widget .new-chat');
+    await type(page, 'me again');
+    const refused = await waitView(page, (v) => v.ended && v.items.some((i) => i.cls.includes('system-ENDED')));
+    expect(refused.items.find((i) => i.cls.includes('system-ENDED'))!.text).toBe('The chat has ended.');
+    expect(JSON.stringify(refused)).not.toMatch(/blacklist/i);
+    const second = await contactOf(page);
+    expect(second).not.toBe(contactId);
+    const blocked = await t.ok<{ conversation: { endStatus: string } }>(s.adminKey, 'query($c: ID!) { conversation(contactId: $c) { endStatus } }', { c: second });
+    expect(blocked.conversation.endStatus).toBe('BLACKLISTED');
+    await desk.close();
+    await context.close();
+  });
+
+  it('with no agent online the header says so, and a chat the group refuses shows the no-agent text', async () => {
+    const s = await setup({ whenNoAgentOnline: 'REJECT' });
+    await t.ok(s.agent.token, 'mutation { setPresence(input: { presence: OFFLINE }) { id } }');
+    const context = await browser.newContext();
+    const page = await openWidget(context, s);
+    await page.evaluate('window.Kefu.open()');
+    await waitView(page, (v) => v.subtitle === 'No agent is online right now');
+    await type(page, 'anyone there?');
+    const v = await waitView(page, (x) => x.ended);
+    expect(v.items.find((i) => i.cls.includes('system-ENDED'))?.text).toBe('No agent is online right now. Please try again later.');
+    await context.close();
   });
 
   it('fills the screen on a phone-sized viewport', async () => {

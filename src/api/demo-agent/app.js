@@ -374,7 +374,8 @@ function onChatEvent(chat, e) {
     showChatSeen(chat);
   }
   if (e.conversation) {
-    chat.status.textContent = e.conversation.status.toLowerCase() + (e.conversation.endStatus ? ` (${e.conversation.endStatus})` : '');
+    chat.conversation = e.conversation;
+    showChatStatus(chat);
     if (e.conversation.status === 'ENDED') chatEnded(chat);
   }
 }
@@ -503,8 +504,16 @@ async function transferChat(chat, input) {
   }
 }
 
+/** "connected", or after a transfer "transferred · connected" (the chat goes on with someone else). */
+function showChatStatus(chat) {
+  const c = chat.conversation;
+  const now = c ? c.status.toLowerCase() + (c.endStatus ? ` (${c.endStatus})` : '') : 'connected';
+  chat.status.textContent = chat.left ? `${chat.left} · ${now}` : now;
+}
+
 function chatLeft(chat, why) {
-  chat.status.textContent = why;
+  chat.left = why;
+  showChatStatus(chat);
   chat.composer.hidden = true;
   for (const b of chat.actions.querySelectorAll('button:not(.chat-close), input')) b.disabled = true;
 }
@@ -514,7 +523,11 @@ function chatEnded(chat) {
   chat.ended = true;
   chat.card.dataset.ended = 'true';
   chat.typing.hidden = true;
-  chatLeft(chat, chat.status.textContent.startsWith('ended') ? chat.status.textContent : 'ended');
+  if (!chat.left) {
+    chat.composer.hidden = true;
+    for (const b of chat.actions.querySelectorAll('button:not(.chat-close), input')) b.disabled = true;
+  }
+  showChatStatus(chat);
 }
 
 function closeChat(chat) {

@@ -993,7 +993,7 @@
     if (status === 'CONNECTED') sub = `Chatting with ${conv.agentName || 'an agent'}`;
     else if (status === 'QUEUED' || status === 'OFFERED') sub = 'Waiting for an agent…';
     else if (status === 'ENDED') sub = 'Chat ended';
-    else if (agentsOnline === false) sub = 'No agent online right now: leave a message';
+    else if (agentsOnline === false) sub = 'No agent is online right now';
     else sub = 'We usually reply in a few minutes';
     els.subtitle.textContent = sub;
     const pos = conv && (status === 'QUEUED' || status === 'OFFERED') ? conv.queuePosition : null;
