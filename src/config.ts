@@ -3,6 +3,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { parseChatLimit } from './api/chat-limits.ts';
+import { defaultAllowedTypes, detectableTypes } from './adapters/chat-files/detect.ts';
 
 const url = (schemes: string[]) =>
   z
@@ -78,6 +79,16 @@ export const configSchema = z.object({
   KEFU_GRAPHQL_MAX_TOKENS: z.coerce.number().int('must be a whole number').min(200, 'must be 200 to 100000').max(100_000, 'must be 200 to 100000').default(5000),
   /** Customer tokens (issue 11): how long a chat customer's session token is valid. */
   KEFU_CUSTOMER_TOKEN_SECONDS: z.coerce.number().int('must be a whole number').min(60, 'must be 60 to 2592000').max(30 * 86400, 'must be 60 to 2592000').default(86400),
+  /** Chat uploads (OL-15): where they are kept (default <KEFU_DATA_DIR>/chat-files), their largest size, their types, how long a link to one works. */
+  KEFU_CHAT_FILES_DIR: z.preprocess(emptyAsUndefined, z.string().trim().min(1, 'must not be empty').optional()),
+  KEFU_CHAT_UPLOAD_MAX_BYTES: z.coerce.number().int('must be a whole number').min(1024, 'must be 1024 to 104857600').max(100 * 1024 * 1024, 'must be 1024 to 104857600').default(10 * 1024 * 1024),
+  KEFU_CHAT_UPLOAD_TYPES: z
+    .string()
+    .trim()
+    .default(defaultAllowedTypes.join(','))
+    .transform((v) => [...new Set(v.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t !== ''))])
+    .refine((types) => types.length > 0 && types.every((t) => detectableTypes.includes(t)), `must be a comma-separated list of ${detectableTypes.join(', ')}`),
+  KEFU_CHAT_FILE_LINK_SECONDS: z.coerce.number().int('must be a whole number').min(60, 'must be 60 to 604800').max(7 * 86400, 'must be 60 to 604800').default(3600),
   /**
    * Chat rate limits, "count/seconds" or 0 (off), src/api/chat-limits.ts: new customer sessions per client
    * address; new chats, messages and uploads per visitor, and per client address (_PER_ADDRESS).

@@ -34,6 +34,7 @@ import type { MonitoredMediaEngine } from './adapters/media/media-port.ts';
 import { loadAudio, loadFlow, ReadModelSipDirectory } from './adapters/sip-directory/read-model-sip-directory.ts';
 import { SipServer } from './adapters/sip/sip-server.ts';
 import { FileStorage } from './adapters/storage/file-storage.ts';
+import { chatFileLinkKey } from './adapters/chat-files/chat-files.ts';
 import { ensureRecordingDir, recordingPath } from './adapters/storage/recording-storage.ts';
 import { findBlacklistEntry } from './api/resolvers/blacklist.ts';
 import { ContactWatch } from './processes/calls/contact-watch.ts';
@@ -265,6 +266,14 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
       clock: () => new Date(),
       ready: () => ready,
       storageDir: dataDir,
+      chatFiles: {
+        dir: config.KEFU_CHAT_FILES_DIR ? path.resolve(config.KEFU_CHAT_FILES_DIR) : path.join(dataDir, 'chat-files'),
+        maxBytes: config.KEFU_CHAT_UPLOAD_MAX_BYTES,
+        allowedTypes: config.KEFU_CHAT_UPLOAD_TYPES,
+        linkSeconds: config.KEFU_CHAT_FILE_LINK_SECONDS,
+        linkKey: await chatFileLinkKey(db),
+        thumbnailSize: 320,
+      },
       recordingsDir,
       sipRealm: config.KEFU_SIP_REALM,
       ...(phone ? { softphones: phone.softphones } : {}),

@@ -10,6 +10,7 @@ import type { ReadModel } from '../projections/projection.ts';
 import type { Logger } from '../projections/projection-runner.ts';
 import type { RetryOutcome } from '../projections/parked-parts.ts';
 import type { Authenticator, Principal } from './auth.ts';
+import type { ChatFilesSettings } from '../adapters/chat-files/chat-files.ts';
 import { actorOf } from './auth.ts';
 import type { ChatLimits } from './chat-limits.ts';
 import type { LoginThrottle } from './login-throttle.ts';
@@ -39,6 +40,8 @@ export interface ApiDeps {
   ready: () => boolean;
   /** Where uploaded files live (prompt audio under `audio/<instanceId>/`); without it uploads are refused. */
   storageDir?: string;
+  /** Chat uploads (OL-15): folder, size limit, allowed types, link key and lifetime; defaults under storageDir when absent. */
+  chatFiles?: ChatFilesSettings;
   /** The SIP digest realm agents' and trunks' HA1 are computed with (KEFU_SIP_REALM); 'kefu' when unset. */
   sipRealm?: string;
   /** Call recordings: `<recordingsDir>/<instanceId>/<recordingId>.wav` (see src/adapters/storage/recording-storage.ts). */
