@@ -665,6 +665,12 @@ describe('the chat widget in Chromium on another origin', () => {
       await card.locator('.chat-send').click();
     }
     for (const [i, page] of widgets.entries()) await waitView(page, (v) => v.items.some((x) => x.text === `reply ${i + 1} 😀 <i>x</i>`) && v.subtitle === 'Chatting with Ann Agent');
+    // Images both ways through the demo page: the customer's shows as a thumbnail, the agent's reaches the widget.
+    const first = desk.locator(`.chat[data-contact-id="${ids[0]}"]`);
+    await widgets[0]!.locator('kefu-chat-widget input[type=file]').setInputFiles({ name: 'photo.png', mimeType: 'image/png', buffer: png(80, 60) });
+    await desk.waitForFunction(`(() => { const img = document.querySelector('.chat[data-contact-id="${ids[0]}"] .chat-msg.customer img.thumb'); return img && img.complete && img.naturalWidth > 0; })()`, null, { timeout: 30_000 });
+    await first.locator('.chat-file').setInputFiles({ name: 'answer.png', mimeType: 'image/png', buffer: png(100, 50) });
+    await waitView(widgets[0]!, (v) => v.items.some((x) => x.cls.includes('agent') && x.cls.includes('kind-image')));
     // The agent ends the first chat from the page: its customer sees the ended state, the second goes on.
     await desk.locator(`.chat[data-contact-id="${ids[0]}"] .chat-end`).click();
     await waitView(widgets[0]!, (v) => v.ended);
