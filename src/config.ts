@@ -1,6 +1,7 @@
 // Every setting in one place, checked with zod. Each has a default for the embedded run; a wrong one stops
 // start-up with a message that names it.
 import { availableParallelism } from 'node:os';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseChatLimit } from './api/chat-limits.ts';
 import { defaultAllowedTypes, detectableTypes } from './adapters/chat-files/detect.ts';
@@ -29,6 +30,30 @@ const chatLimitSetting = (fallback: string) =>
       }
       return limit;
     });
+
+/** KEFU_TRUST_PROXY: off, on (any proxy), a hop count, or the proxies' addresses and CIDR ranges. */
+const trustProxySetting = z
+  .string()
+  .trim()
+  .default('off')
+  .transform((v, ctx): boolean | number | string[] => {
+    const lower = v.toLowerCase();
+    if (lower === '' || lower === 'off' || lower === 'false') return false;
+    if (lower === 'on' || lower === 'true') return true;
+    if (/^\d{1,2}$/.test(v)) return Number(v);
+    const parts = v.split(',').map((p) => p.trim());
+    const ok = parts.every((p) => {
+      const [address, prefix, extra] = p.split('/');
+      const family = isIP(address ?? '');
+      if (family === 0 || extra !== undefined) return false;
+      return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+    });
+    if (!ok) {
+      ctx.addIssue({ code: 'custom', message: 'must be off, on, a hop count, or comma-separated addresses or CIDR ranges of the proxies' });
+      return z.NEVER;
+    }
+    return parts;
+  });
 
 const emptyAsUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 
@@ -100,6 +125,11 @@ export const configSchema = z.object({
   KEFU_CHAT_LIMIT_CHAT_PER_ADDRESS: chatLimitSetting('60/3600'),
   KEFU_CHAT_LIMIT_MESSAGE_PER_ADDRESS: chatLimitSetting('300/10'),
   KEFU_CHAT_LIMIT_UPLOAD_PER_ADDRESS: chatLimitSetting('100/60'),
+  /**
+   * Behind a reverse proxy, whose X-Forwarded-For to believe for the client's address (per-address limits,
+   * logs): off (default: the connection's address), on (any), a hop count, or the proxies' addresses/CIDRs.
+   */
+  KEFU_TRUST_PROXY: trustProxySetting,
 });
 
 export type Config = z.infer<typeof configSchema>;

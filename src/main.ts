@@ -281,6 +281,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
     },
     {
       logger,
+      trustProxy: config.KEFU_TRUST_PROXY,
       queryLimits: {
         maxDepth: config.KEFU_GRAPHQL_MAX_DEPTH,
         maxAliases: config.KEFU_GRAPHQL_MAX_ALIASES,

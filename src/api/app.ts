@@ -78,19 +78,26 @@ declare module 'fastify' {
   }
 }
 
+function trustHops(hops: number): (address: string, hop: number) => boolean {
+  return (_address, hop) => hop < hops;
+}
+
 export interface BuildAppOptions {
   logger?: FastifyBaseLogger;
   /** Bounds on each GraphQL operation (depth, aliases, cost, mutations, tokens); defaults otherwise. */
   queryLimits?: QueryLimits;
   /** Live views' fan-out: slow-consumer bounds, write slices, sharing (defaults otherwise). */
   live?: Omit<LiveFanoutOptions, 'formatErrors' | 'log'>;
+  /** Whose X-Forwarded-For gives the client's address (KEFU_TRUST_PROXY); false: the connection's. */
+  trustProxy?: boolean | number | string[];
 }
 
 export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: 1024 * 1024,
-    trustProxy: false,
+    // A hop count as proxy-addr's function: believe that many proxies nearest to Kefu.
+    trustProxy: typeof options.trustProxy === 'number' ? trustHops(options.trustProxy) : (options.trustProxy ?? false),
     genReqId: () => newCorrelationId(),
   }) as unknown as FastifyInstance;
 

@@ -92,6 +92,11 @@ describe('chat rate limits', () => {
     expect(c.KEFU_CHAT_LIMIT_MESSAGE_PER_ADDRESS).toEqual({ count: 300, windowSeconds: 10 });
     expect(c.KEFU_CHAT_LIMIT_CHAT_PER_ADDRESS).toEqual({ count: 60, windowSeconds: 3600 });
     expect(() => loadConfig({ KEFU_CHAT_LIMIT_UPLOAD: 'lots' })).toThrow(/KEFU_CHAT_LIMIT_UPLOAD: must be count\/seconds/);
+    expect(loadConfig({}).KEFU_TRUST_PROXY).toBe(false);
+    expect(loadConfig({ KEFU_TRUST_PROXY: 'on' }).KEFU_TRUST_PROXY).toBe(true);
+    expect(loadConfig({ KEFU_TRUST_PROXY: '2' }).KEFU_TRUST_PROXY).toBe(2);
+    expect(loadConfig({ KEFU_TRUST_PROXY: '10.0.0.1, 192.168.0.0/16,::1' }).KEFU_TRUST_PROXY).toEqual(['10.0.0.1', '192.168.0.0/16', '::1']);
+    for (const bad of ['proxy.example.com', '10.0.0.0/33', '10.0.0.1/8/1', '10.0.0.1,']) expect(() => loadConfig({ KEFU_TRUST_PROXY: bad })).toThrow(/KEFU_TRUST_PROXY: must be off, on/);
     expect(() => loadConfig({ KEFU_CUSTOMER_TOKEN_SECONDS: '10' })).toThrow(/KEFU_CUSTOMER_TOKEN_SECONDS: must be 60 to 2592000/);
   });
 });

@@ -350,5 +350,37 @@ describe('customer sessions', () => {
     // Forged hashes count too: guessing costs the same.
     expect(errorOf(await start(shop, { channelKey: channel.publicKey, customerId: 'crm-42', customerHash: 'ab'.repeat(32) }, address))?.code).toBe('RATE_LIMITED');
     expect((await start(shop, { channelKey: channel.publicKey }, '10.9.9.10')).errors).toBeUndefined();
+    // X-Forwarded-For is not believed unless KEFU_TRUST_PROXY says so: a client cannot pick a fresh address.
+    const spoofed = await t.kefu.app.inject({
+      method: 'POST',
+      url: '/graphql',
+      remoteAddress: address,
+      headers: { 'content-type': 'application/json', origin: shop, 'x-forwarded-for': '203.0.113.99' },
+      payload: JSON.stringify({ query: sessionMutation, variables: { input: { channelKey: channel.publicKey } } }),
+    });
+    expect(errorOf(spoofed.json())?.code).toBe('RATE_LIMITED');
+  });
+
+  it('behind a trusted proxy (KEFU_TRUST_PROXY), limits each client address the proxy names', async () => {
+    const behind = await startTestKefu({ database: 'pglite', env: { KEFU_CHAT_LIMIT_SESSION: '2/600', KEFU_TRUST_PROXY: '127.0.0.1' } });
+    try {
+      const seed = await seedInstance(behind, { seats: 0 });
+      const g = await behind.ok<{ createSkillGroup: { id: string } }>(seed.adminKey, 'mutation { createSkillGroup(input: { name: "Chat", channel: ONLINE }) { id } }');
+      const made = await behind.ok<{ createWebChannel: { webChannel: { publicKey: string } } }>(seed.adminKey, 'mutation($g: ID!) { createWebChannel(input: { name: "Shop", allowedOrigins: ["*"], skillGroupId: $g }) { webChannel { publicKey } } }', { g: g.createSkillGroup.id });
+      const from = async (client: string) => {
+        const res = await behind.kefu.app.inject({
+          method: 'POST',
+          url: '/graphql',
+          remoteAddress: '127.0.0.1',
+          headers: { 'content-type': 'application/json', 'x-forwarded-for': client },
+          payload: JSON.stringify({ query: sessionMutation, variables: { input: { channelKey: made.createWebChannel.webChannel.publicKey } } }),
+        });
+        return errorOf(res.json())?.code ?? 'ok';
+      };
+      expect([await from('203.0.113.7'), await from('203.0.113.7'), await from('203.0.113.7')]).toEqual(['ok', 'ok', 'RATE_LIMITED']);
+      expect(await from('203.0.113.8')).toBe('ok');
+    } finally {
+      await behind.close();
+    }
   });
 });
