@@ -18,7 +18,7 @@
 // Served with the detected type, nosniff, a CSP that allows nothing (a file never runs as a page), inline for
 // images and as an attachment otherwise.
 import { createHash, randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { chatFilesSettingsOf, chatFilePath, chatFileUrls, checkChatFileLink, loadChatFile, uuid, writeDurably, type ChatFile, type FileVariant } from '../adapters/chat-files/chat-files.ts';
@@ -181,8 +181,7 @@ export async function chatFilesRoutes(app: FastifyInstance, options: { deps: Api
     const processed = await processor.process({ bytes: new Uint8Array(upload.bytes), filename: upload.filename, declaredType: upload.declaredType, allowedTypes: settings.allowedTypes, thumbnailSize: settings.thumbnailSize });
     const instanceId = target.row.instance_id;
     const fileId = randomUUID();
-    if (processed.thumbnail) await writeDurably(chatFilePath(settings, instanceId, fileId, 'thumbnail'), processed.thumbnail.bytes);
-    await writeDurably(chatFilePath(settings, instanceId, fileId, 'file'), processed.bytes);
+    const paths = { file: chatFilePath(settings, instanceId, fileId, 'file'), thumbnail: chatFilePath(settings, instanceId, fileId, 'thumbnail') };
     const ctx: KefuContext = { deps, principal: p, clientIp: request.ip, correlationId: String(request.id) };
     const facts: ChatFileFacts = {
       fileId,
@@ -197,7 +196,15 @@ export async function chatFilesRoutes(app: FastifyInstance, options: { deps: Api
       uploadedBy: target.uploadedBy,
       at: deps.clock().toISOString(),
     };
-    await deps.commands.handle(streams.chatFile(instanceId, fileId), chatFileDecider, { type: 'StoreChatFile', data: facts, metadata: commandMetadata(ctx, instanceId) });
+    try {
+      if (processed.thumbnail) await writeDurably(paths.thumbnail, processed.thumbnail.bytes);
+      await writeDurably(paths.file, processed.bytes);
+      await deps.commands.handle(streams.chatFile(instanceId, fileId), chatFileDecider, { type: 'StoreChatFile', data: facts, metadata: commandMetadata(ctx, instanceId) });
+    } catch (err) {
+      // Not stored: no bytes left behind without their event (a fresh id each time, so nothing else names them).
+      await Promise.all([rm(paths.file, { force: true }), rm(paths.thumbnail, { force: true })]).catch(() => undefined);
+      throw err;
+    }
     const links = chatFileUrls(deps, instanceId, { fileId, thumbnail: facts.thumbnailType !== null }, p);
     return reply.code(201).header('cache-control', 'no-store').send({
       fileId,
@@ -250,7 +257,7 @@ export async function chatFilesRoutes(app: FastifyInstance, options: { deps: Api
       .header('content-length', String(bytes.length))
       .header('x-content-type-options', 'nosniff')
       .header('content-security-policy', "default-src 'none'; sandbox")
-      .header('content-disposition', contentDisposition(image ? 'inline' : 'attachment', variant === 'thumbnail' ? `thumbnail-${file.name}` : file.name))
+      .header('content-disposition', contentDisposition(image ? 'inline' : 'attachment', variant === 'thumbnail' ? thumbnailName(file.name, type) : file.name))
       .header('cache-control', cache)
       .header('referrer-policy', 'no-referrer')
       .header('cross-origin-resource-policy', 'cross-origin')
@@ -258,6 +265,12 @@ export async function chatFilesRoutes(app: FastifyInstance, options: { deps: Api
   };
   app.get('/chat/files/:fileId', serve('file'));
   app.get('/chat/files/:fileId/thumbnail', serve('thumbnail'));
+}
+
+/** `photo.jpg` → `photo-thumbnail.png` when the thumbnail is a PNG: the name says what the bytes are. */
+function thumbnailName(name: string, type: string): string {
+  const dot = name.lastIndexOf('.');
+  return `${dot > 0 ? name.slice(0, dot) : name}-thumbnail.${type === 'image/png' ? 'png' : 'jpg'}`;
 }
 
 function formatBytes(n: number): string {
