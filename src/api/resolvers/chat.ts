@@ -226,6 +226,7 @@ interface ChatFileMeta {
   height: number | null;
   thumbnail?: boolean;
   hasThumbnail?: boolean;
+  uploadedBy?: { kind: 'CUSTOMER'; customerId: string } | { kind: 'AGENT'; agentId: string };
 }
 interface ChatFilesModule {
   loadChatFile(deps: unknown, instanceId: string, fileId: string): Promise<ChatFileMeta | null>;
@@ -707,7 +708,10 @@ export const chatResolvers = {
         const files = await chatFilesModule();
         if (!files) throw new ValidationError('input.message.fileId', 'files are not available on this server');
         const file = await files.loadChatFile(ctx.deps, row.instance_id, m.fileId);
-        if (!file || file.contactId !== row.id) throw new NotFoundError('File', m.fileId);
+        // A file of this chat, sent by whoever uploaded it: nobody sends another's upload as their own.
+        const uploader = file?.uploadedBy;
+        const theirs = !uploader || (uploader.kind === 'AGENT' ? uploader.agentId === agentId : from === 'CUSTOMER' && uploader.customerId === row.web_customer_id);
+        if (!file || file.contactId !== row.id || !theirs) throw new NotFoundError('File', m.fileId);
         attachment = {
           fileId: file.fileId,
           name: file.name,
