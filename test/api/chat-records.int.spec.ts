@@ -5,14 +5,14 @@
 // online). Then chatRecords/chatRecord must tell each story: times, durations, end status and who ended,
 // agents, transfers, message counts; what each role may see; filters and pages; and the same rows after a
 // rebuild or a replay of the events.
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contactDecider, type ContactCommand } from '../../src/domain/contact/contact.decide.ts';
 import { streams } from '../../src/domain/streams.ts';
 import { chatRecordsProjection } from '../../src/projections/chat-records/chat-records.projection.ts';
 import { rebuildProjection } from '../../src/projections/projection-runner.ts';
-import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
+import { seedInstance, startTestKefu, type GqlResult, type TestKefu } from '../support/kefu.ts';
 import { until } from '../support/until.ts';
 
 interface Named {
@@ -24,6 +24,7 @@ interface ChatRecord {
   contactId: string;
   source: string;
   webChannelId: string | null;
+  webChannel: { id: string; name: string } | null;
   pageUrl: string | null;
   customer: { kind: string; id: string; name: string | null };
   customerVerified: boolean | null;
@@ -63,7 +64,7 @@ interface ChatRecord {
 }
 
 const recordFields = `
-  contactId source webChannelId pageUrl customer { kind id name } customerVerified
+  contactId source webChannelId webChannel { id name } pageUrl customer { kind id name } customerVerified
   createdAt queuedAt offeredAt acceptedAt firstAgentReplyAt endedAt queueSeconds firstResponseSeconds totalSeconds
   endStatus endedBy endReason skillGroup { id name } lastSkillGroup { id name } agent { id name } agents { id name }
   transfers { fromAgentId fromAgent { id } toAgentId toAgent { id } toSkillGroupId toSkillGroup { id } note at acceptedBy { id } acceptedAt }
@@ -72,6 +73,9 @@ const recordQuery = `query($id: ID!) { chatRecord(contactId: $id) { ${recordFiel
 const listQuery = `query($first: Int, $after: String, $filter: ChatRecordFilter) {
   chatRecords(first: $first, after: $after, filter: $filter) { edges { cursor node { contactId createdAt } } pageInfo { hasNextPage endCursor } }
 }`;
+
+/** The page a customer's widget runs on. */
+const origin = 'https://shop.example';
 
 const seconds = (from: string, to: string) => Math.max(0, Math.round((Date.parse(to) - Date.parse(from)) / 1000));
 const ordered = (...times: (string | null)[]) => times.every((t, i) => t !== null && (i === 0 || Date.parse(times[i - 1]!) <= Date.parse(t)));
@@ -97,13 +101,16 @@ for (const database of ['pglite', 'postgres'] as const) {
     let idle: string;
     let blacklisted: string;
     let noAgent: string;
+    /** Through the customer API: a verified customer's web chat from a channel's widget, answered by Ann, ended by the customer. */
+    let widget: string;
+    let channel: { id: string; publicKey: string };
     /** A web chat (as startChat records it) from a verified customer, waiting in a queue nobody serves; the customer leaves. */
     let web: string;
     let webWhileOpen: ChatRecord;
     const webChannelId = randomUUID();
     /** A phone contact: not a chat. */
     let phone: string;
-    const all = () => [agentEnded, toAgent, toGroup, idle, blacklisted, noAgent, web];
+    const all = () => [agentEnded, toAgent, toGroup, idle, blacklisted, noAgent, widget, web];
 
     const record = async (token: string, id: string) => (await t.ok<{ chatRecord: ChatRecord }>(token, recordQuery, { id })).chatRecord;
     /** Waits until the chat's record satisfies `ok` (the projection follows the commands). */
@@ -140,6 +147,18 @@ for (const database of ['pglite', 'postgres'] as const) {
     const say = (token: string, contactId: string, text: string) =>
       t.ok(token, 'mutation($c: ID!, $t: String!) { sendMessage(input: { contactId: $c, text: $t }) { id } }', { c: contactId, t: text });
     const end = (token: string, contactId: string) => t.ok(token, 'mutation($c: ID!) { endContact(input: { contactId: $c }) { id } }', { c: contactId });
+    /** A request as a customer's browser makes it: the page's Origin, the customer's token. */
+    async function customerOk<T>(token: string | null, query: string, variables?: Record<string, unknown>): Promise<T> {
+      const res = await t.kefu.app.inject({
+        method: 'POST',
+        url: '/graphql',
+        headers: { 'content-type': 'application/json', origin, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        payload: JSON.stringify({ query, variables }),
+      });
+      const r = res.json() as GqlResult<T>;
+      if (r.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(r.errors)}`);
+      return r.data as T;
+    }
     const available = (token: string) => t.ok(token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
 
     beforeAll(async () => {
@@ -206,6 +225,33 @@ for (const database of ['pglite', 'postgres'] as const) {
 
       noAgent = (await create('visitor-e', groups.nobody)).id;
       await until(() => contactStatus(noAgent), (x) => x === 'REJECTED', 60_000);
+
+      const created = await t.ok<{ createWebChannel: { webChannel: { id: string; publicKey: string }; identitySecret: string } }>(
+        s.adminKey,
+        'mutation($input: CreateWebChannelInput!) { createWebChannel(input: $input) { webChannel { id publicKey } identitySecret } }',
+        { input: { name: 'Shop', allowedOrigins: [origin], skillGroupId: groups.chat } },
+      );
+      channel = created.createWebChannel.webChannel;
+      const customerHash = createHmac('sha256', created.createWebChannel.identitySecret).update('crm-77').digest('hex');
+      const session = await customerOk<{ startCustomerSession: { token: string } }>(
+        null,
+        'mutation($input: StartCustomerSessionInput!) { startCustomerSession(input: $input) { token } }',
+        { input: { channelKey: channel.publicKey, customerId: 'crm-77', customerHash, name: 'Mei' } },
+      );
+      const customerToken = session.startCustomerSession.token;
+      const started = await customerOk<{ startChat: { contactId: string } }>(customerToken, 'mutation($input: StartChatInput!) { startChat(input: $input) { contactId } }', {
+        input: {
+          clientChatId: randomUUID(),
+          visitor: { pageUrl: 'https://shop.example/checkout?step=2', referrer: 'https://search.example/', userAgent: 'Mozilla/5.0 (test)' },
+          firstMessage: { clientMessageId: randomUUID(), text: 'Can I pay by invoice? 🙂' },
+        },
+      });
+      widget = started.startChat.contactId;
+      await answer(widget, ann);
+      await t.ok(ann.token, 'mutation($input: SendChatMessageInput!) { sendChatMessage(input: $input) { seq } }', {
+        input: { contactId: widget, message: { clientMessageId: randomUUID(), text: 'Yes, you can.' } },
+      });
+      await customerOk(customerToken, 'mutation($c: ID!) { endChat(input: { contactId: $c }) { status } }', { c: widget });
 
       // A web chat as the customer API's startChat records it: its source, a first message, queued in one append.
       web = randomUUID();
@@ -366,6 +412,44 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(r.lastSeq).toBe(r.customerMessages + r.systemMessages);
     });
 
+    it("records a chat from a channel's widget (customer API): the channel, the page, the verified customer, the customer's end", async () => {
+      const r = await record(s.adminKey, widget);
+      expect(r).toMatchObject({
+        source: 'WEB',
+        webChannelId: channel.id,
+        webChannel: { id: channel.id, name: 'Shop' },
+        pageUrl: 'https://shop.example/checkout?step=2',
+        customer: { kind: 'WEB', id: 'crm-77', name: 'Mei' },
+        customerVerified: true,
+        endStatus: 'CUSTOMER_ENDED',
+        endedBy: 'CUSTOMER',
+        skillGroup: { id: groups.chat },
+        agent: { id: ann.id },
+        agents: [{ id: ann.id }],
+        transfers: [],
+        customerMessages: 1,
+        agentMessages: 1,
+      });
+      expect(ordered(r.createdAt, r.queuedAt, r.offeredAt, r.acceptedAt, r.firstAgentReplyAt, r.endedAt)).toBe(true);
+      // The counts agree with the transcript, Kefu's notices (queued, connected, ended) included.
+      const transcript = await t.ok<{ chatTranscript: { messages: { seq: number; sender: string }[] } }>(
+        s.adminKey,
+        'query($c: ID!) { chatTranscript(contactId: $c, first: 500) { messages { seq sender } } }',
+        { c: widget },
+      );
+      const messages = transcript.chatTranscript.messages;
+      const count = (sender: string) => messages.filter((m) => m.sender === sender).length;
+      expect({ customer: r.customerMessages, agent: r.agentMessages, system: r.systemMessages, lastSeq: r.lastSeq }).toEqual({
+        customer: count('CUSTOMER'),
+        agent: count('AGENT'),
+        system: count('SYSTEM'),
+        lastSeq: messages.at(-1)!.seq,
+      });
+      expect(r.systemMessages).toBeGreaterThan(0);
+      // Other records name no channel.
+      expect((await record(s.adminKey, agentEnded)).webChannel).toBeNull();
+    });
+
     it('has no record of a phone contact, nor of another instance, nor for an agent who did not serve the chat', async () => {
       const notFound = async (token: string, id: string) => {
         const r = await t.gql(token, recordQuery, { id });
@@ -387,7 +471,7 @@ for (const database of ['pglite', 'postgres'] as const) {
     it('lists for an agent the chats they served; for supervisors, admins and integrations every chat', async () => {
       const ids = async (token: string, filter?: Record<string, unknown>) =>
         (await t.ok<{ chatRecords: { edges: { node: { contactId: string } }[] } }>(token, listQuery, { filter })).chatRecords.edges.map((e) => e.node.contactId).sort();
-      expect(await ids(ann.token)).toEqual([agentEnded, toAgent, toGroup, idle].sort());
+      expect(await ids(ann.token)).toEqual([agentEnded, toAgent, toGroup, idle, widget].sort());
       expect(await ids(ann.token, { webChannelId })).toEqual([]);
       expect(await ids(bob.token)).toEqual([toAgent, toGroup].sort());
       expect(await ids(cid.token)).toEqual([]);
@@ -402,11 +486,12 @@ for (const database of ['pglite', 'postgres'] as const) {
         (await t.ok<{ chatRecords: { edges: { node: { contactId: string } }[] } }>(s.adminKey, listQuery, { filter })).chatRecords.edges.map((e) => e.node.contactId).sort();
       expect(await ids({ endStatus: 'TRANSFERRED' })).toEqual([toAgent, toGroup].sort());
       expect(await ids({ endStatus: 'CUSTOMER_IDLE' })).toEqual([idle]);
-      expect(await ids({ endStatus: 'CUSTOMER_ENDED' })).toEqual([web]);
+      expect(await ids({ endStatus: 'CUSTOMER_ENDED' })).toEqual([widget, web].sort());
+      expect(await ids({ webChannelId: channel.id })).toEqual([widget]);
       expect(await ids({ endStatus: 'SYSTEM_ERROR' })).toEqual([]);
       expect(await ids({ agentId: bob.id })).toEqual([toAgent, toGroup].sort());
       expect(await ids({ skillGroupId: groups.billing })).toEqual([toGroup]);
-      expect(await ids({ skillGroupId: groups.chat })).toEqual([agentEnded, toAgent, toGroup].sort());
+      expect(await ids({ skillGroupId: groups.chat })).toEqual([agentEnded, toAgent, toGroup, widget].sort());
       expect(await ids({ customerId: 'visitor-b' })).toEqual([toAgent]);
       expect(await ids({ webChannelId: '00000000-0000-4000-8000-000000000000' })).toEqual([]);
       expect(await ids({ webChannelId })).toEqual([web]);

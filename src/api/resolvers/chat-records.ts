@@ -11,6 +11,7 @@ import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { customerIdentity, dateTime, id, parseInput } from '../input.ts';
 import { toAgent } from './agents.ts';
 import { toSkillGroup } from './skill-groups.ts';
+import { toWebChannel } from './web-channels.ts';
 
 /** The agent a principal is limited to (an agent sees only chats they served), or null for all. */
 export function chatRecordsLimitedTo(p: InstancePrincipal): string | null {
@@ -23,6 +24,7 @@ interface ChatRecordView {
   lastSkillGroupId: string | null;
   agentId: string | null;
   agentIds: string[];
+  webChannelId: string | null;
   [field: string]: unknown;
 }
 
@@ -123,6 +125,11 @@ export const chatRecordResolvers = {
       return r.agentIds.flatMap((agentId) => byId.get(agentId) ?? []);
     },
     skillGroup: (r: ChatRecordView, _: unknown, ctx: KefuContext) => skillGroupOf(ctx, r.instanceId, r.skillGroupId),
+    async webChannel(r: ChatRecordView, _: unknown, ctx: KefuContext) {
+      if (!r.webChannelId) return null;
+      const row = await ctx.deps.db.selectFrom('web_channels').selectAll().where('instance_id', '=', r.instanceId).where('id', '=', r.webChannelId).executeTakeFirst();
+      return row ? toWebChannel(row) : null;
+    },
     lastSkillGroup: (r: ChatRecordView, _: unknown, ctx: KefuContext) => skillGroupOf(ctx, r.instanceId, r.lastSkillGroupId),
   },
   ChatTransfer: {
