@@ -518,6 +518,12 @@ for (const database of ['pglite', 'postgres'] as const) {
       await refused({ filter: { skillGroupId: 'x' } }, 'filter.skillGroupId');
       await refused({ filter: { customerId: 'x'.repeat(129) } }, 'filter.customerId');
       await refused({ filter: { endStatus: 'NOPE' } }, null);
+      // Values no store holds: years 0 and 10000, a NUL in text.
+      await refused({ filter: { from: '0000-06-01T00:00:00Z' } }, 'filter.from');
+      await refused({ filter: { to: '+010000-01-01T00:00:00Z' } }, 'filter.to');
+      await refused({ filter: { customerId: 'visitor\u0000' } }, 'filter.customerId');
+      const literal = await t.gql(s.adminKey, '{ chatRecords(filter: { from: "0000-06-01T00:00:00Z" }) { pageInfo { hasNextPage } } }');
+      expect(literal.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'filter.from' });
     });
 
     it('pages newest first with cursors, each chat once', async () => {
