@@ -81,7 +81,7 @@ describe('chat uploads', () => {
   }
 
   beforeAll(async () => {
-    t = await startTestKefu({ database: 'pglite', env: { KEFU_CHAT_UPLOAD_MAX_BYTES: String(maxBytes), KEFU_CHAT_LIMIT_UPLOAD: '1000/60', KEFU_CHAT_LIMIT_CHAT: '1000/3600' } });
+    t = await startTestKefu({ database: 'pglite', env: { KEFU_CHAT_UPLOAD_MAX_BYTES: String(maxBytes), KEFU_CHAT_LIMIT_UPLOAD: '6/60', KEFU_CHAT_LIMIT_CHAT: '1000/3600' } });
     seed = await seedInstance(t, { agents: [{ name: 'Ann', login: 'ann' }, { name: 'Bob', login: 'bob' }] });
     const group = (await t.ok<{ createSkillGroup: { id: string } }>(seed.adminKey, 'mutation($input: CreateSkillGroupInput!) { createSkillGroup(input: $input) { id } }', { input: { name: 'Chat', channel: 'ONLINE', maxConcurrency: 5 } })).createSkillGroup.id;
     await t.ok(seed.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: group, a: ann().id });
@@ -210,6 +210,21 @@ describe('chat uploads', () => {
     expect((await upload(ann().token, { contactId: chat }, { bytes: tinyPdf, filename: 'late.pdf', type: 'application/pdf' })).status).toBe(409);
     // What was sent stays readable after the end.
     expect((await get(mine.body.url)).statusCode).toBe(200);
+  });
+
+  it('a customer over the upload limit is refused with 429 RATE_LIMITED and Retry-After; nothing is stored', async () => {
+    const me = await customer('Eager');
+    const chat = await startChat(me);
+    for (let i = 0; i < 6; i++) expect((await upload(me, { contactId: chat }, { bytes: tinyPdf, filename: `${i}.pdf`, type: 'application/pdf' })).status).toBe(201);
+    const before = storedFiles(seed.instanceId).length;
+    const over = await upload(me, { contactId: chat }, { bytes: tinyPdf, filename: 'seventh.pdf', type: 'application/pdf' });
+    expect(over.status).toBe(429);
+    expect(over.body.error?.code).toBe('RATE_LIMITED');
+    expect(Number(over.headers['retry-after'])).toBeGreaterThan(0);
+    expect(storedFiles(seed.instanceId).length).toBe(before);
+    // Another visitor is not held back by this one.
+    const other = await customer('Patient');
+    expect((await upload(other, { contactId: await startChat(other) }, { bytes: tinyPdf, filename: 'a.pdf', type: 'application/pdf' })).status).toBe(201);
   });
 
   it('a signed link that is altered, made for another file or variant, or expired is refused (403); an unknown file is 404', async () => {
