@@ -770,7 +770,7 @@ describe('the chat widget in Chromium on another origin', () => {
     await page.evaluate('window.Kefu.open()');
     await waitView(page, (v) => v.subtitle === 'No agent is online right now');
     await type(page, 'anyone there?');
-    const v = await waitView(page, (x) => x.ended);
+    const v = await waitView(page, (x) => x.ended && x.items.some((i) => i.cls.includes('system-ENDED')));
     expect(v.items.find((i) => i.cls.includes('system-ENDED'))?.text).toBe('No agent is online right now. Please try again later.');
     await context.close();
   });

@@ -224,7 +224,10 @@
     renderSeen();
     renderFooter();
     emit('message', publicMessage(m));
-    if (conv && conv.status === 'ENDED') onEnded();
+    if (conv && conv.status === 'ENDED') {
+      onEnded();
+      releaseWhenComplete();
+    }
     scheduleRead();
   }
 
@@ -244,10 +247,15 @@
       save();
     }
     emit('ended', { contactId: st.contactId, endStatus: conv && conv.endStatus });
-    // Keep the subscription a moment for the last frames, then let the connection go.
-    setTimeout(() => {
-      if (conv && conv.status === 'ENDED') ws.stop();
-    }, 2000);
+    releaseWhenComplete();
+  }
+
+  /** An ended chat needs no connection once its last message (the ENDED notice) and all before it are here. */
+  function releaseWhenComplete() {
+    if (!conv || conv.status !== 'ENDED') return;
+    const last = Math.max(conv.lastSeq || 0, ...messages.keys());
+    const endedNotice = [...messages.values()].some((m) => m.system && m.system.type === 'ENDED');
+    if (endedNotice && contiguousSeq >= last) setTimeout(() => conv && conv.status === 'ENDED' && ws.stop(), 1000);
   }
 
   // ---- the chat's lifecycle ----
