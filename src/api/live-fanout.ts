@@ -234,7 +234,7 @@ class MessageQueue<T> implements AsyncIterableIterator<T> {
 interface Pending {
   socket: LiveSocket;
   frame: string;
-  done: () => void;
+  done: (() => void) | null;
 }
 
 export class LiveFanout {
@@ -244,8 +244,8 @@ export class LiveFanout {
   private readonly formatErrors: LiveFanoutOptions['formatErrors'];
   private readonly share: boolean;
   private readonly log: LiveFanoutOptions['log'];
-  /** Per message object (parsed once), per group: its frame's payload text. Gone with the message. */
-  private readonly frames = new WeakMap<object, Map<string, Promise<string>>>();
+  /** Per message object (parsed once), per group: its frame's payload text (once executed). Gone with the message. */
+  private readonly frames = new WeakMap<object, Map<string, { text: string | null; pending: Promise<string> }>>();
   /** Each operation's text with its fragments, printed once per document. */
   private readonly operationTexts = new WeakMap<object, string>();
   private readonly writes: Pending[] = [];
@@ -283,9 +283,12 @@ export class LiveFanout {
         for (;;) {
           const r = await messages.next();
           if (r.done || stopped) break;
-          const payload = await this.frameOf(r.value, group, ctx, info);
+          const frame = this.frameOf(r.value, group, ctx, info);
+          // Once the group's first subscriber has it, the others take it without waiting a turn.
+          const payload = typeof frame === 'string' ? frame : await frame;
           if (stopped) break;
-          await this.write(socket, prefix + payload + '}');
+          // Not awaited: the writer keeps each socket's frames in order, and this subscriber can take its next message.
+          this.enqueue(socket, prefix + payload + '}', null);
         }
         finish({ value: undefined as never, done: true });
       } catch (error) {
@@ -312,7 +315,7 @@ export class LiveFanout {
   }
 
   /** The payload text of one message for one group: executed and serialized by the first subscriber of the group to need it. */
-  private frameOf(message: unknown, group: string, ctx: LiveContext, info: GraphQLResolveInfo): Promise<string> {
+  private frameOf(message: unknown, group: string, ctx: LiveContext, info: GraphQLResolveInfo): string | Promise<string> {
     if (!this.share || message === null || typeof message !== 'object') return this.executeFor(message, ctx, info);
     let byGroup = this.frames.get(message);
     if (!byGroup) {
@@ -321,10 +324,12 @@ export class LiveFanout {
     }
     let frame = byGroup.get(group);
     if (!frame) {
-      frame = this.executeFor(message, ctx, info);
-      byGroup.set(group, frame);
+      const entry: { text: string | null; pending: Promise<string> } = { text: null, pending: this.executeFor(message, ctx, info) };
+      entry.pending.then((text) => (entry.text = text)).catch(() => undefined);
+      byGroup.set(group, entry);
+      frame = entry;
     }
-    return frame;
+    return frame.text ?? frame.pending;
   }
 
   private async executeFor(message: unknown, ctx: LiveContext, info: GraphQLResolveInfo): Promise<string> {
@@ -356,13 +361,15 @@ export class LiveFanout {
 
   /** Queues a frame; resolves once it was handed to the socket (or dropped with a closed socket). */
   write(socket: LiveSocket, frame: string): Promise<void> {
-    return new Promise((done) => {
-      this.writes.push({ socket, frame, done });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(this.flush);
-      }
-    });
+    return new Promise((done) => this.enqueue(socket, frame, done));
+  }
+
+  private enqueue(socket: LiveSocket, frame: string, done: (() => void) | null): void {
+    this.writes.push({ socket, frame, done });
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
   }
 
   /** Writes for at most sliceMs, then yields (setImmediate) so that requests and SIP keep their latency. */
@@ -372,7 +379,7 @@ export class LiveFanout {
     while (this.writeHead < this.writes.length) {
       const w = this.writes[this.writeHead++]!;
       this.writeOne(w);
-      w.done();
+      w.done?.();
       // Checking the clock every 32 writes keeps its cost out of the loop.
       if (++n % 32 === 0 && performance.now() > until) break;
     }
@@ -437,10 +444,13 @@ export function filtered<T>(source: AsyncIterator<T>, keep: (m: T) => boolean | 
         const r = await source.next();
         if (r.done) return r;
         // As mercurius's withFilter: a filter that fails drops the message, not the subscription.
-        if (await Promise.resolve()
-          .then(() => keep(r.value))
-          .catch(() => false))
-          return r;
+        let kept: boolean | Promise<boolean>;
+        try {
+          kept = keep(r.value);
+        } catch {
+          continue;
+        }
+        if (kept === true || (kept !== false && (await Promise.resolve(kept).catch(() => false)))) return r;
       }
     },
     async return() {
