@@ -164,7 +164,7 @@ describe('the chat widget in Chromium on another origin', () => {
       const query = new URL(req.url ?? '/', 'http://x').searchParams;
       const html = pages.get(query.get('key') ?? '')?.replace('<!--settings-->', () =>
         query.has('customer') ? `<script>window.KefuSettings = ${JSON.stringify({ customerId: query.get('customer'), customerHash: query.get('hash'), name: 'Vera Verified' })};</script>` : '',
-      );
+      ).replace('data-title="Acme support"', (t) => (query.get('locale') === 'zh' ? 'data-locale="zh"' : t));
       if (!html) {
         res.writeHead(404).end();
         return;
@@ -775,13 +775,44 @@ describe('the chat widget in Chromium on another origin', () => {
     await context.close();
   });
 
-  it('fills the screen on a phone-sized viewport', async () => {
+  it('two tabs of the site show one conversation and follow each other to a new chat', async () => {
+    const s = await setup();
+    const desk = agentDesk(s);
+    const context = await browser.newContext();
+    const tab1 = await openWidget(context, s);
+    await tab1.evaluate('window.Kefu.open()');
+    await type(tab1, 'from tab 1');
+    const first = await contactOf(tab1);
+    await desk.accept(first);
+    const tab2 = await openWidget(context, s);
+    await waitView(tab2, (v) => v.items.some((i) => i.text === 'from tab 1'));
+    await type(tab2, 'from tab 2');
+    await agentSend(s, first, 'to both tabs');
+    for (const tab of [tab1, tab2]) await waitView(tab, (v) => ['from tab 1', 'from tab 2', 'to both tabs'].every((x) => v.items.filter((i) => i.text === x).length === 1));
+    // The customer ends the chat and starts another in tab 2: tab 1 follows.
+    await tab2.evaluate('window.Kefu.open()');
+    await tab2.click('kefu-chat-widget .end-chat');
+    await waitView(tab1, (v) => v.ended);
+    await tab2.click('kefu-chat-widget .new-chat');
+    await type(tab2, 'a new question');
+    const second = await until(() => tab2.evaluate<{ contactId: string } | null>('window.Kefu.conversation'), (c) => c !== null && c.contactId !== first);
+    await until(() => tab1.evaluate<{ contactId: string } | null>('window.Kefu.conversation'), (c) => c?.contactId === second!.contactId);
+    await waitView(tab1, (v) => !v.ended && v.items.some((i) => i.text === 'a new question'));
+    const texts = (await transcript(s, second!.contactId)).filter((m) => m.sender === 'CUSTOMER').map((m) => m.text);
+    expect(texts).toEqual(['a new question']);
+    await desk.close();
+    await context.close();
+  });
+
+  it('fills the screen on a phone-sized viewport, in Chinese when the tag says so', async () => {
     const s = await setup();
     const context = await browser.newContext({ viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true });
-    const page = await openWidget(context, s);
+    const page = await openWidget(context, s, '&locale=zh');
     await page.click('kefu-chat-widget .launcher');
     const box = await page.locator('kefu-chat-widget .panel').boundingBox();
     expect(box).toMatchObject({ x: 0, y: 0, width: 375, height: 667 });
+    expect(await page.locator('kefu-chat-widget textarea').getAttribute('placeholder')).toBe('请输入消息…');
+    await waitView(page, (v) => v.subtitle === '我们通常在几分钟内回复');
     await page.click('kefu-chat-widget .close');
     expect(await page.locator('kefu-chat-widget .panel').isHidden()).toBe(true);
     await context.close();

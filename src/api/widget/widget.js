@@ -30,8 +30,87 @@
   const channelKey = script.dataset.channelKey;
   const base = new URL(script.src, location.href).origin;
   const settings = Object.assign({}, window.KefuSettings || {});
+  // The widget's words: English, or Chinese for data-locale="zh" (or a Chinese browser without data-locale).
+  const STRINGS = {
+    en: {
+      title: 'Chat with us',
+      welcome: 'Hi! How can we help you today?',
+      placeholder: 'Type a message…',
+      message: 'Message',
+      send: 'Send',
+      emoji: 'Emoji',
+      attach: 'Send a file',
+      open: 'Open chat',
+      close: 'Close chat',
+      endChat: 'End chat',
+      ended: 'This chat has ended.',
+      newChat: 'Start a new chat',
+      queued: 'You are in the queue: an agent will be with you shortly.',
+      joined: (name) => `${name || 'An agent'} joined the chat.`,
+      transferred: 'Your chat is being passed to a colleague.',
+      endedNoAgent: 'No agent is online right now. Please try again later.',
+      endedIdle: 'The chat ended after a while without messages.',
+      chattingWith: (name) => `Chatting with ${name || 'an agent'}`,
+      waiting: 'Waiting for an agent…',
+      chatEnded: 'Chat ended',
+      noAgent: 'No agent is online right now',
+      replyTime: 'We usually reply in a few minutes',
+      next: 'You are next in the queue.',
+      position: (n) => `You are number ${n} in the queue.`,
+      typing: (name) => `${name || 'The agent'} is typing…`,
+      seen: 'Seen',
+      reconnecting: 'Reconnecting…',
+      offline: 'You are offline: messages will be sent when you are back.',
+      sending: 'Sending…',
+      uploading: 'Uploading…',
+      notSent: (why) => `Not sent: ${why}`,
+      notSentEnded: 'Not sent: the chat has ended',
+      notSentOffline: 'Not sent: no connection',
+      noConnection: 'No connection: try again in a moment',
+      unavailable: (why) => `The chat is not available: ${why}`,
+    },
+    zh: {
+      title: '在线客服',
+      welcome: '您好！请问有什么可以帮您？',
+      placeholder: '请输入消息…',
+      message: '消息',
+      send: '发送',
+      emoji: '表情',
+      attach: '发送文件',
+      open: '打开对话',
+      close: '关闭对话',
+      endChat: '结束会话',
+      ended: '本次会话已结束。',
+      newChat: '开始新会话',
+      queued: '您已进入排队，客服将尽快为您服务。',
+      joined: (name) => `${name || '客服'} 为您服务`,
+      transferred: '正在为您转接其他客服。',
+      endedNoAgent: '当前没有客服在线，请稍后再试。',
+      endedIdle: '由于长时间没有消息，会话已自动结束。',
+      chattingWith: (name) => `正在与 ${name || '客服'} 对话`,
+      waiting: '正在等待客服…',
+      chatEnded: '会话已结束',
+      noAgent: '当前没有客服在线',
+      replyTime: '我们通常在几分钟内回复',
+      next: '马上就轮到您了。',
+      position: (n) => `您当前排在第 ${n} 位。`,
+      typing: (name) => `${name || '客服'} 正在输入…`,
+      seen: '已读',
+      reconnecting: '正在重新连接…',
+      offline: '网络已断开：恢复后消息会自动发送。',
+      sending: '发送中…',
+      uploading: '上传中…',
+      notSent: (why) => `未发送：${why}`,
+      notSentEnded: '未发送：会话已结束',
+      notSentOffline: '未发送：网络不可用',
+      noConnection: '网络不可用，请稍后重试',
+      unavailable: (why) => `暂时无法使用在线客服：${why}`,
+    },
+  };
+  const locale = (script.dataset.locale || navigator.language || 'en').toLowerCase().startsWith('zh') ? 'zh' : 'en';
+  const T = STRINGS[locale];
   const options = {
-    title: script.dataset.title || 'Chat with us',
+    title: script.dataset.title || T.title,
     welcome: script.dataset.welcome || null,
     position: script.dataset.position === 'left' ? 'left' : 'right',
     open: script.dataset.open === 'true',
@@ -242,7 +321,7 @@
     setAgentTyping(false);
     // Nothing more can be sent to an ended chat.
     if (st.outbox.length) {
-      for (const o of st.outbox) markPendingFailed(o.clientMessageId, 'Not sent: the chat has ended');
+      for (const o of st.outbox) markPendingFailed(o.clientMessageId, T.notSentEnded);
       st.outbox = [];
       save();
     }
@@ -350,13 +429,13 @@
           if (err.code === 'CONFLICT') {
             // The chat ended: the rest cannot be sent to it.
             await refreshConversation().catch(() => undefined);
-            for (const o of st.outbox) markPendingFailed(o.clientMessageId, 'Not sent: the chat has ended');
+            for (const o of st.outbox) markPendingFailed(o.clientMessageId, T.notSentEnded);
             st.outbox = [];
             save();
             return;
           }
           // Refused for what it is (too long, a bad file): drop it, say so, and go on with the next.
-          markPendingFailed(item.clientMessageId, `Not sent: ${err.message}`);
+          markPendingFailed(item.clientMessageId, T.notSent(err.message));
           st.outbox = st.outbox.filter((o) => o.clientMessageId !== item.clientMessageId);
           save();
         }
@@ -403,7 +482,7 @@
       save();
       flush();
     } catch (err) {
-      markPendingFailed(clientMessageId, isNetworkError(err) ? 'Not sent: no connection' : `Not sent: ${err.message}`);
+      markPendingFailed(clientMessageId, isNetworkError(err) ? T.notSentOffline : T.notSent(err.message));
     }
   }
 
@@ -440,7 +519,7 @@
     if (on) agentTypingTimer = setTimeout(() => setAgentTyping(false), 8000);
     if (els.typing) {
       els.typing.hidden = !on;
-      els.typing.textContent = on ? `${(conv && conv.agentName) || 'The agent'} is typing…` : '';
+      els.typing.textContent = on ? T.typing(conv && conv.agentName) : '';
     }
   }
 
@@ -718,12 +797,12 @@
   const els = {};
   const EMOJI = ['😀', '😂', '😊', '😍', '🤔', '😢', '😮', '😡', '👍', '👎', '👏', '🙏', '🎉', '❤️', '🔥', '✅', '❌', '👋', '🙂', '😉', '😅', '🤝', '💡', '⏰'];
 
-  const input = h('textarea', { rows: '1', placeholder: 'Type a message…', 'aria-label': 'Message', class: 'input' });
+  const input = h('textarea', { rows: '1', placeholder: T.placeholder, 'aria-label': T.message, class: 'input' });
   function buildUi() {
     const style = h('style');
     style.textContent = css;
     els.badge = h('span', { class: 'badge', hidden: true });
-    els.launcher = h('button', { class: 'launcher', 'aria-label': 'Open chat', title: options.title, onclick: () => (isOpen() ? close() : open()) }, '💬', els.badge);
+    els.launcher = h('button', { class: 'launcher', 'aria-label': T.open, title: options.title, onclick: () => (isOpen() ? close() : open()) }, '💬', els.badge);
     els.title = h('div', { class: 'title', text: options.title });
     els.subtitle = h('div', { class: 'subtitle' });
     els.banner = h('div', { class: 'banner', role: 'status', hidden: true });
@@ -737,7 +816,7 @@
       els.fileInput.value = '';
       if (f) sendFile(f);
     } });
-    els.emoji = h('div', { class: 'emoji', hidden: true, role: 'listbox', 'aria-label': 'Emoji' });
+    els.emoji = h('div', { class: 'emoji', hidden: true, role: 'listbox', 'aria-label': T.emoji });
     for (const e of EMOJI) els.emoji.append(h('button', { type: 'button', text: e, 'aria-label': e, onclick: () => insertEmoji(e) }));
     input.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
@@ -753,19 +832,19 @@
       'div',
       { class: 'composer' },
       els.emoji,
-      h('button', { type: 'button', class: 'icon emoji-toggle', 'aria-label': 'Emoji', text: '😊', onclick: () => (els.emoji.hidden = !els.emoji.hidden) }),
-      h('button', { type: 'button', class: 'icon attach', 'aria-label': 'Send a file', text: '📎', onclick: () => els.fileInput.click() }),
+      h('button', { type: 'button', class: 'icon emoji-toggle', 'aria-label': T.emoji, text: '😊', onclick: () => (els.emoji.hidden = !els.emoji.hidden) }),
+      h('button', { type: 'button', class: 'icon attach', 'aria-label': T.attach, text: '📎', onclick: () => els.fileInput.click() }),
       input,
-      h('button', { type: 'button', class: 'send', text: 'Send', onclick: submit }),
+      h('button', { type: 'button', class: 'send', text: T.send, onclick: submit }),
       els.fileInput,
     );
-    els.endButton = h('button', { type: 'button', class: 'end-chat', text: 'End chat', onclick: endChat });
+    els.endButton = h('button', { type: 'button', class: 'end-chat', text: T.endChat, onclick: endChat });
     els.actions = h('div', { class: 'footer-actions', hidden: true }, els.endButton);
-    els.ended = h('div', { class: 'ended', hidden: true }, h('div', { class: 'ended-text', text: 'This chat has ended.' }), h('button', { type: 'button', class: 'new-chat', text: 'Start a new chat', onclick: startNewChat }));
+    els.ended = h('div', { class: 'ended', hidden: true }, h('div', { class: 'ended-text', text: T.ended }), h('button', { type: 'button', class: 'new-chat', text: T.newChat, onclick: startNewChat }));
     els.panel = h(
       'div',
       { class: 'panel', role: 'dialog', 'aria-label': options.title, hidden: true },
-      h('header', null, h('div', { class: 'titles' }, els.title, els.subtitle), h('button', { type: 'button', class: 'close', 'aria-label': 'Close chat', text: '×', onclick: () => close() })),
+      h('header', null, h('div', { class: 'titles' }, els.title, els.subtitle), h('button', { type: 'button', class: 'close', 'aria-label': T.close, text: '×', onclick: () => close() })),
       els.banner,
       els.queue,
       els.error,
@@ -802,7 +881,7 @@
       const d = await gql(`mutation($input: EndChatInput!) { endChat(input: $input) { ${CONVERSATION} } }`, { input: { contactId: st.contactId } });
       applyConversation(d.endChat);
     } catch (err) {
-      showError(isNetworkError(err) ? 'No connection: try again in a moment' : err.message);
+      showError(isNetworkError(err) ? T.noConnection : err.message);
     }
   }
 
@@ -822,7 +901,7 @@
   function open() {
     els.panel.hidden = false;
     els.launcher.classList.add('open');
-    els.launcher.setAttribute('aria-label', 'Close chat');
+    els.launcher.setAttribute('aria-label', T.close);
     st.open = true;
     save();
     unread = 0;
@@ -830,7 +909,7 @@
     // Open: a session (for the welcome text) and the conversation, if one goes on.
     session(false).catch((err) => {
       // Refused (a forged identity, a page the channel does not allow, a disabled channel): say so.
-      if (!isNetworkError(err)) showError(`The chat is not available: ${err.message}`);
+      if (!isNetworkError(err)) showError(T.unavailable(err.message));
     });
     if (st.contactId) ws.start();
     scrollDown();
@@ -842,7 +921,7 @@
   function close() {
     els.panel.hidden = true;
     els.launcher.classList.remove('open');
-    els.launcher.setAttribute('aria-label', 'Open chat');
+    els.launcher.setAttribute('aria-label', T.open);
     st.open = false;
     save();
     emit('close');
@@ -857,13 +936,13 @@
   function systemText(s) {
     switch (s.type) {
       case 'QUEUED':
-        return 'You are in the queue: an agent will be with you shortly.';
+        return T.queued;
       case 'CONNECTED':
-        return `${s.agentName || 'An agent'} joined the chat.`;
+        return T.joined(s.agentName);
       case 'TRANSFERRED':
-        return 'Your chat is being passed to a colleague.';
+        return T.transferred;
       case 'ENDED':
-        return s.endStatus === 'NO_AGENT_ONLINE' ? 'No agent is online right now. Please try again later.' : s.endStatus === 'CUSTOMER_IDLE' ? 'The chat ended after a while without messages.' : 'The chat has ended.';
+        return s.endStatus === 'NO_AGENT_ONLINE' ? T.endedNoAgent : s.endStatus === 'CUSTOMER_IDLE' ? T.endedIdle : T.ended;
       default:
         return '';
     }
@@ -962,7 +1041,7 @@
     const el = h('div', { class: 'msg customer pending', 'data-client-id': item.clientMessageId });
     if (item.text) el.append(h('span', { class: 'text', text: item.text }));
     else el.append(h('span', { class: 'text', text: `📎 ${item.fileName || 'file'}` }));
-    el.append(h('span', { class: 'note', text: item.uploading ? 'Uploading…' : 'Sending…' }));
+    el.append(h('span', { class: 'note', text: item.uploading ? T.uploading : T.sending }));
     els.log.append(el);
     scrollDown();
   }
@@ -991,27 +1070,27 @@
     for (const m of messages.values()) if (m.sender === 'CUSTOMER' && m.seq <= upTo && (!lastMine || m.seq > lastMine.seq)) lastMine = m;
     if (!lastMine) return;
     const el = els.log.querySelector(`[data-seq="${lastMine.seq}"]`);
-    if (el) el.after(h('div', { class: 'seen', text: 'Seen' }));
+    if (el) el.after(h('div', { class: 'seen', text: T.seen }));
   }
 
   function renderHeader() {
     if (!els.subtitle) return;
     let sub;
     const status = conv && conv.status;
-    if (status === 'CONNECTED') sub = `Chatting with ${conv.agentName || 'an agent'}`;
-    else if (status === 'QUEUED' || status === 'OFFERED') sub = 'Waiting for an agent…';
-    else if (status === 'ENDED') sub = 'Chat ended';
-    else if (agentsOnline === false) sub = 'No agent is online right now';
-    else sub = 'We usually reply in a few minutes';
+    if (status === 'CONNECTED') sub = T.chattingWith(conv.agentName);
+    else if (status === 'QUEUED' || status === 'OFFERED') sub = T.waiting;
+    else if (status === 'ENDED') sub = T.chatEnded;
+    else if (agentsOnline === false) sub = T.noAgent;
+    else sub = T.replyTime;
     els.subtitle.textContent = sub;
     const pos = conv && (status === 'QUEUED' || status === 'OFFERED') ? conv.queuePosition : null;
     els.queue.hidden = !pos;
-    els.queue.textContent = pos ? (pos === 1 ? 'You are next in the queue.' : `You are number ${pos} in the queue.`) : '';
+    els.queue.textContent = pos ? (pos === 1 ? T.next : T.position(pos)) : '';
   }
 
   function renderWelcome() {
     if (!els.welcome) return;
-    els.welcome.textContent = st.welcome || options.welcome || 'Hi! How can we help you today?';
+    els.welcome.textContent = st.welcome || options.welcome || T.welcome;
   }
 
   function renderFooter() {
@@ -1028,7 +1107,7 @@
     const active = Boolean(st.contactId) && !(conv && conv.status === 'ENDED');
     const down = active && ws.wanted && !ws.connected;
     els.banner.hidden = !down;
-    els.banner.textContent = down ? (navigator.onLine === false ? 'You are offline: messages will be sent when you are back.' : 'Reconnecting…') : '';
+    els.banner.textContent = down ? (navigator.onLine === false ? T.offline : T.reconnecting) : '';
   }
 
   function renderBadge() {
@@ -1051,6 +1130,42 @@
 
   // ---- start ----
 
+  /**
+   * Another tab of the site changed the shared state (a session, a new chat, its outbox): follow it, so the tabs
+   * show one conversation. Nothing is saved here (no ping-pong between tabs).
+   */
+  function followOtherTab(e) {
+    if (e.key !== storageKey || !e.newValue) return;
+    let other;
+    try {
+      other = JSON.parse(e.newValue);
+    } catch {
+      return;
+    }
+    const chatChanged = (other.contactId || null) !== (st.contactId || null);
+    Object.assign(st, { visitorId: other.visitorId, token: other.token, expiresAt: other.expiresAt, contactId: other.contactId || null, clientChatId: other.clientChatId || null, welcome: other.welcome });
+    if (chatChanged) {
+      ws.stop();
+      st.outbox = (other.outbox || []).slice();
+      resetConversation();
+      endedEmitted = null;
+      renderAll();
+      if (st.contactId) ws.start();
+      return;
+    }
+    // The same chat: take in what the other tab still has to send (each id is stored once, whoever sends it).
+    const acknowledged = new Set([...messages.values()].map((m) => m.clientMessageId).filter(Boolean));
+    const known = new Set(st.outbox.map((o) => o.clientMessageId));
+    let added = false;
+    for (const o of other.outbox || []) {
+      if (known.has(o.clientMessageId) || acknowledged.has(o.clientMessageId) || !o.fileId === !o.text) continue;
+      st.outbox.push(o);
+      renderPending(o);
+      added = true;
+    }
+    if (added) flush();
+  }
+
   function boot() {
     buildUi();
     renderAll();
@@ -1060,6 +1175,13 @@
       renderBanner();
     });
     window.addEventListener('offline', renderBanner);
+    window.addEventListener('storage', followOtherTab);
+    shadow.addEventListener('keydown', (e) => {
+      if (e.key !== 'Escape') return;
+      if (!els.viewer.hidden) els.viewer.hidden = true;
+      else if (!els.emoji.hidden) els.emoji.hidden = true;
+      else close();
+    });
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState === 'visible') {
         ws.nudge();
