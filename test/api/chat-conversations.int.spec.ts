@@ -184,7 +184,7 @@ describe('chat conversations', () => {
     ).createWebChannel;
     channelKey = made.webChannel.publicKey;
     identitySecret = made.identitySecret;
-  }, 120_000);
+  }, 180_000);
 
   afterAll(async () => {
     for (const c of clients) await c.dispose();
@@ -269,7 +269,7 @@ describe('chat conversations', () => {
     expect(all.messages.map((m) => m.system?.type ?? m.sender)).toEqual(['CUSTOMER', 'QUEUED', 'CONNECTED', 'AGENT', 'CUSTOMER', 'ENDED']);
     mine.dispose();
     hers.dispose();
-  }, 120_000);
+  }, 180_000);
 
   it('pages the transcript both ways, and a subscription resumes after N while messages are being sent: none missed, none twice', async () => {
     const me = await customer('Resumer');
@@ -298,7 +298,7 @@ describe('chat conversations', () => {
     expect(seqs()).toEqual(Array.from({ length: 36 }, (_, i) => i + 6));
     expect((await transcript(me.token, chat.contactId, { before: 1000, first: 1 })).messages[0]!.seq).toBe(41);
     resumed.dispose();
-  }, 120_000);
+  }, 180_000);
 
   it("another customer's chat, or an agent's who never had it, is NOT_FOUND; a supervisor sees it", async () => {
     const owner = await customer('Owner');
@@ -323,7 +323,7 @@ describe('chat conversations', () => {
     // Staff who may: a supervisor reads it.
     const seen = await t.ok<{ chatTranscript: { messages: Message[] } }>(sue().token, TRANSCRIPT, { c });
     expect(seen.chatTranscript.messages[0]).toMatchObject({ seq: 1, text: 'private' });
-  }, 60_000);
+  }, 180_000);
 
   it('startChat again with the same clientChatId is the same chat; myConversations pages newest first; the same visitor on a new session sees their chats', async () => {
     const me = await customer('Again');
@@ -341,7 +341,7 @@ describe('chat conversations', () => {
     });
     expect(page2.myConversations.nodes.map((n) => n.contactId)).toEqual([first.startChat.contactId]);
     expect(page2.myConversations.pageInfo.hasNextPage).toBe(false);
-  }, 60_000);
+  }, 180_000);
 
   it("a verified customer sees their chats from every device; an anonymous visitor with the same id string does not", async () => {
     const visitor = await customer('Visitor');
@@ -355,7 +355,7 @@ describe('chat conversations', () => {
     expect((await send(laptop, chat.contactId, 'and from my laptop')).data!.sendChatMessage).toMatchObject({ seq: 3, sender: 'CUSTOMER' });
     expect((await ok<{ myConversations: { nodes: unknown[] } }>(visitor.token, list)).myConversations.nodes).toEqual([]);
     expect(codeOf(await gql(visitor.token, TRANSCRIPT, { c: chat.contactId }))).toBe('NOT_FOUND');
-  }, 60_000);
+  }, 180_000);
 
   it('a transfer is told in the conversation; the new agent takes over, the first one still reads it', async () => {
     const desk = await freshDesk('Transfer');
@@ -379,7 +379,7 @@ describe('chat conversations', () => {
     ]);
     const conv = await ok<{ conversation: Conversation }>(me.token, `query($c: ID!) { conversation(contactId: $c) { ${CONVERSATION} } }`, { c: chat.contactId });
     expect(conv.conversation).toMatchObject({ status: 'CONNECTED', agentName: 'Transfer Two', lastSeq: 6 });
-  }, 60_000);
+  }, 180_000);
 
   it('a blacklisted customer is turned away neutrally: the chat is ENDED, the customer is not told why', async () => {
     const me = await customer('Blocked');
@@ -395,7 +395,7 @@ describe('chat conversations', () => {
     const staff = await t.ok<{ conversation: Conversation }>(sue().token, `query($c: ID!) { conversation(contactId: $c) { ${CONVERSATION} } }`, { c: chat.contactId });
     expect(staff.conversation.endStatus).toBe('BLACKLISTED');
     expect(codeOf(await send(me.token, chat.contactId, 'hello?'))).toBe('CONFLICT');
-  }, 60_000);
+  }, 180_000);
 
   it('refuses bad input naming the field', async () => {
     const me = await customer('Careless');
@@ -409,5 +409,5 @@ describe('chat conversations', () => {
     // Staff operations stay closed to customers; chat operations need a session.
     expect(codeOf(await gql(me.token, '{ contacts { edges { node { id } } } }'))).toBe('FORBIDDEN');
     expect(codeOf(await gql(null, START, { input: { clientChatId: randomUUID() } }))).toBe('UNAUTHENTICATED');
-  }, 60_000);
+  }, 180_000);
 });

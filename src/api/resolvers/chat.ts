@@ -25,6 +25,7 @@ import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { toGraphQLError } from '../errors.ts';
 import { SlowConsumerError, liveSubscription, type LiveFanout } from '../live-fanout.ts';
 import { dataKey, dataValue, id, messageText, parseInput, storableText, text } from '../input.ts';
+import { chatFileUrls, loadChatFile } from '../../adapters/chat-files/chat-files.ts';
 import { findBlacklistEntry } from './blacklist.ts';
 import { toAgent } from './agents.ts';
 
@@ -213,30 +214,6 @@ function agentNameOf(ctx: KefuContext, instanceId: string, agentId: string | nul
     names.set(key, name);
   }
   return name;
-}
-
-// Files (helper B's chat files): loaded at run time, so this works before and after that module lands.
-interface ChatFileMeta {
-  fileId: string;
-  contactId: string;
-  name: string;
-  contentType: string;
-  bytes: number;
-  width: number | null;
-  height: number | null;
-  thumbnail?: boolean;
-  hasThumbnail?: boolean;
-  uploadedBy?: { kind: 'CUSTOMER'; customerId: string } | { kind: 'AGENT'; agentId: string };
-}
-interface ChatFilesModule {
-  loadChatFile(deps: unknown, instanceId: string, fileId: string): Promise<ChatFileMeta | null>;
-  chatFileUrls(deps: unknown, instanceId: string, file: unknown, viewer: Principal): { url: string; thumbnailUrl: string | null } | Promise<{ url: string; thumbnailUrl: string | null }>;
-}
-const chatFilesPath = '../../adapters/chat-files/chat-files.ts';
-let chatFiles: Promise<ChatFilesModule | null> | null = null;
-function chatFilesModule(): Promise<ChatFilesModule | null> {
-  chatFiles ??= (import(chatFilesPath) as Promise<ChatFilesModule>).catch(() => null);
-  return chatFiles;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -705,21 +682,19 @@ export const chatResolvers = {
       if (v.kind === 'customer') chatLimit(ctx.deps, 'message', customerKeys(ctx, v.p));
       let attachment: ChatAttachment | null = null;
       if (m.fileId) {
-        const files = await chatFilesModule();
-        if (!files) throw new ValidationError('input.message.fileId', 'files are not available on this server');
-        const file = await files.loadChatFile(ctx.deps, row.instance_id, m.fileId);
+        const file = await loadChatFile(ctx.deps, row.instance_id, m.fileId);
         // A file of this chat, sent by whoever uploaded it: nobody sends another's upload as their own.
         const uploader = file?.uploadedBy;
-        const theirs = !uploader || (uploader.kind === 'AGENT' ? uploader.agentId === agentId : from === 'CUSTOMER' && uploader.customerId === row.web_customer_id);
+        const theirs = uploader !== undefined && (uploader.kind === 'AGENT' ? uploader.agentId === agentId : from === 'CUSTOMER' && uploader.customerId === row.web_customer_id);
         if (!file || file.contactId !== row.id || !theirs) throw new NotFoundError('File', m.fileId);
         attachment = {
           fileId: file.fileId,
           name: file.name,
           contentType: file.contentType,
           bytes: file.bytes,
-          width: file.width ?? null,
-          height: file.height ?? null,
-          thumbnail: Boolean(file.thumbnail ?? file.hasThumbnail ?? false),
+          width: file.width,
+          height: file.height,
+          thumbnail: file.thumbnail,
         };
       }
       const result = await contactCommand(
@@ -858,9 +833,8 @@ export const chatResolvers = {
     async attachment(m: ChatMessageView, _: unknown, ctx: KefuContext) {
       const a = m.rawAttachment;
       if (!a) return null;
-      const files = await chatFilesModule();
-      const links = files && ctx.principal ? await files.chatFileUrls(ctx.deps, m.instanceId, { ...a, contactId: m.contactId, hasThumbnail: a.thumbnail }, ctx.principal) : null;
-      if (!links) throw new ConflictError('Files are not available on this server');
+      // Whoever sees the message may see its file: links signed for them (chat-files.ts).
+      const links = chatFileUrls(ctx.deps, m.instanceId, { fileId: a.fileId, thumbnail: a.thumbnail }, requirePrincipal(ctx.principal));
       return { fileId: a.fileId, name: a.name, contentType: a.contentType, bytes: a.bytes, width: a.width, height: a.height, url: links.url, thumbnailUrl: a.thumbnail ? links.thumbnailUrl : null };
     },
     system(m: ChatMessageView, _: unknown, ctx: KefuContext) {
