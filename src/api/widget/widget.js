@@ -3,9 +3,15 @@
 // page needs only
 //   <script src="https://kefu.example/widget.js" data-channel-key="wc_..." async></script>
 // The API's base URL is the script's own origin. Optional attributes: data-title, data-welcome,
-// data-position="left", data-open="true". A page may set window.KefuSettings = { customerId, customerHash,
-// name, attributes: { plan: 'gold' } } before the tag (a verified customer: customerHash is the hex
-// HMAC-SHA256 of customerId, made by the business's server).
+// data-position="left", data-open="true", data-locale="zh" (else the browser's language; English otherwise).
+// A page may set window.KefuSettings = { customerId, customerHash, name, attributes: { plan: 'gold' } } before
+// the tag (a verified customer: customerHash is the hex HMAC-SHA256 of customerId, made by the business's
+// server; the attributes are shown to the agent with the chat).
+//
+// For the page: window.Kefu.open(), .close(), .toggle(), .isOpen(), .send(text), .conversation (the current
+// chat: contactId, status, queuePosition, agentName, lastSeq), .on(name, fn) / .off(name, fn) with the events
+// 'ready', 'open', 'close', 'message' (each message shown, replayed ones included), 'ended'; the same events
+// are dispatched on window as 'kefu:<name>' (listen before the script has loaded).
 //
 // What it speaks (Kefu's public API only):
 //   POST /graphql         startCustomerSession (token + visitorId kept in localStorage, renewed before expiry),
