@@ -130,6 +130,7 @@ export async function chatFilesRoutes(app: FastifyInstance, options: { deps: Api
   const { deps } = options;
   const settings = chatFilesSettingsOf(deps);
   const processor = new UploadProcessor();
+  app.addHook('onClose', async () => processor.close());
   /** Images waiting beyond this many: refused for now (each one holds up to maxBytes in memory). */
   const maxWaiting = 8;
 
