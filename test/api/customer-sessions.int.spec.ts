@@ -361,26 +361,32 @@ describe('customer sessions', () => {
     expect(errorOf(spoofed.json())?.code).toBe('RATE_LIMITED');
   });
 
-  it('behind a trusted proxy (KEFU_TRUST_PROXY), limits each client address the proxy names', async () => {
-    const behind = await startTestKefu({ database: 'pglite', env: { KEFU_CHAT_LIMIT_SESSION: '2/600', KEFU_TRUST_PROXY: '127.0.0.1' } });
-    try {
+  describe('behind a trusted proxy (KEFU_TRUST_PROXY)', () => {
+    let behind: TestKefu;
+    let channelKey: string;
+    // Its own Kefu (started in a hook: a second embedded database takes a while on a loaded machine).
+    beforeAll(async () => {
+      behind = await startTestKefu({ database: 'pglite', env: { KEFU_CHAT_LIMIT_SESSION: '2/600', KEFU_TRUST_PROXY: '127.0.0.1' } });
       const seed = await seedInstance(behind, { seats: 0 });
       const g = await behind.ok<{ createSkillGroup: { id: string } }>(seed.adminKey, 'mutation { createSkillGroup(input: { name: "Chat", channel: ONLINE }) { id } }');
       const made = await behind.ok<{ createWebChannel: { webChannel: { publicKey: string } } }>(seed.adminKey, 'mutation($g: ID!) { createWebChannel(input: { name: "Shop", allowedOrigins: ["*"], skillGroupId: $g }) { webChannel { publicKey } } }', { g: g.createSkillGroup.id });
+      channelKey = made.createWebChannel.webChannel.publicKey;
+    });
+    afterAll(async () => behind?.close());
+
+    it('limits each client address the proxy names', async () => {
       const from = async (client: string) => {
         const res = await behind.kefu.app.inject({
           method: 'POST',
           url: '/graphql',
           remoteAddress: '127.0.0.1',
           headers: { 'content-type': 'application/json', 'x-forwarded-for': client },
-          payload: JSON.stringify({ query: sessionMutation, variables: { input: { channelKey: made.createWebChannel.webChannel.publicKey } } }),
+          payload: JSON.stringify({ query: sessionMutation, variables: { input: { channelKey } } }),
         });
         return errorOf(res.json())?.code ?? 'ok';
       };
       expect([await from('203.0.113.7'), await from('203.0.113.7'), await from('203.0.113.7')]).toEqual(['ok', 'ok', 'RATE_LIMITED']);
       expect(await from('203.0.113.8')).toBe('ok');
-    } finally {
-      await behind.close();
-    }
+    });
   });
 });
