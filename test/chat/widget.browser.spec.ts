@@ -752,7 +752,7 @@ describe('the chat widget in Chromium on another origin', () => {
     await page.click('kefu-chat-widget .new-chat');
     await type(page, 'me again');
     const refused = await waitView(page, (v) => v.ended && v.items.some((i) => i.cls.includes('system-ENDED')));
-    expect(refused.items.find((i) => i.cls.includes('system-ENDED'))!.text).toBe('The chat has ended.');
+    expect(refused.items.find((i) => i.cls.includes('system-ENDED'))!.text).toBe('This chat has ended.');
     expect(JSON.stringify(refused)).not.toMatch(/blacklist/i);
     const second = await contactOf(page);
     expect(second).not.toBe(contactId);
