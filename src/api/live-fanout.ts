@@ -72,10 +72,10 @@ export function liveSubscription<T>(subscribe: SubscribeFn, filter?: FilterFn<T>
       // As mercurius's withFilter did: the refusal comes with the first message, and the server sends it as an error frame.
       return failing(error);
     }
-    if (filter) messages = filtered(messages, (m) => filter(m, args, ctx, info));
+    const keep = filter ? (m: T) => filter(m, args, ctx, info) : null;
     const live = ctx as LiveContext;
-    if (!live.live || !live.liveSocket || live.id === undefined) return asIterable(messages);
-    return live.live.serve(messages, live as Required<Pick<LiveContext, 'liveSocket' | 'id'>> & LiveContext, info);
+    if (!live.live || !live.liveSocket || live.id === undefined) return asIterable(keep ? filtered(messages, keep) : messages);
+    return live.live.serve(messages, live as Required<Pick<LiveContext, 'liveSocket' | 'id'>> & LiveContext, info, keep);
   };
 }
 
@@ -264,7 +264,12 @@ export class LiveFanout {
   }
 
   /** Pumps one subscriber's messages to its socket; the iterator given back to the server ends with the pump. */
-  serve<T>(messages: AsyncIterator<T>, ctx: LiveContext & { liveSocket: LiveSocket; id: string | number }, info: GraphQLResolveInfo): AsyncIterableIterator<never> {
+  serve<T>(
+    messages: AsyncIterator<T>,
+    ctx: LiveContext & { liveSocket: LiveSocket; id: string | number },
+    info: GraphQLResolveInfo,
+    keep: ((m: T) => boolean | Promise<boolean>) | null = null,
+  ): AsyncIterableIterator<never> {
     const socket = ctx.liveSocket;
     const group = `${viewOf(ctx.principal)}\n${this.operationText(info)}\n${JSON.stringify(info.variableValues)}`;
     const prefix = `{"type":"${socket.protocol === 'graphql-ws' ? 'data' : 'next'}","id":${JSON.stringify(String(ctx.id))},"payload":`;
@@ -283,6 +288,12 @@ export class LiveFanout {
         for (;;) {
           const r = await messages.next();
           if (r.done || stopped) break;
+          if (keep) {
+            // The subscriber's filter, here rather than as another iterator: one turn less per message.
+            const kept = passes(keep, r.value);
+            if (kept === false || (kept !== true && !(await kept))) continue;
+            if (stopped) break;
+          }
           const frame = this.frameOf(r.value, group, ctx, info);
           // Once the group's first subscriber has it, the others take it without waiting a turn.
           const payload = typeof frame === 'string' ? frame : await frame;
@@ -403,8 +414,8 @@ export class LiveFanout {
       return;
     }
     this.counts.frames++;
-    // ws reports a failed write to the callback and through 'error'/'close', which the graphql-ws server handles.
-    socket.send(frame, noop);
+    // ws reports a failed write through 'error'/'close', which the graphql-ws server handles.
+    socket.send(frame);
   }
 
   private closeSlow(socket: LiveSocket, why: string): void {
@@ -443,20 +454,29 @@ export function filtered<T>(source: AsyncIterator<T>, keep: (m: T) => boolean | 
       for (;;) {
         const r = await source.next();
         if (r.done) return r;
-        // As mercurius's withFilter: a filter that fails drops the message, not the subscription.
-        let kept: boolean | Promise<boolean>;
-        try {
-          kept = keep(r.value);
-        } catch {
-          continue;
-        }
-        if (kept === true || (kept !== false && (await Promise.resolve(kept).catch(() => false)))) return r;
+        const kept = passes(keep, r.value);
+        if (kept === true || (kept !== false && (await kept))) return r;
       }
     },
     async return() {
       return (await source.return?.()) ?? { value: undefined, done: true };
     },
   };
+}
+
+/** A filter's answer: at once when it gives one, else a promise. As mercurius's withFilter: a filter that fails drops the message, not the subscription. */
+function passes<T>(keep: (m: T) => boolean | Promise<boolean>, message: T): boolean | Promise<boolean> {
+  let kept: boolean | Promise<boolean>;
+  try {
+    kept = keep(message);
+  } catch {
+    return false;
+  }
+  if (kept === true || kept === false) return kept;
+  return Promise.resolve(kept).then(
+    (k) => !!k,
+    () => false,
+  );
 }
 
 function asIterable<T>(it: AsyncIterator<T>): AsyncIterableIterator<T> {
@@ -484,4 +504,3 @@ function deepFreeze(value: unknown): void {
   for (const v of Object.values(value)) deepFreeze(v);
 }
 
-function noop(): void {}
