@@ -142,6 +142,9 @@ export async function chatFilesRoutes(app: FastifyInstance, options: { deps: Api
     if (err instanceof DomainError) return send(reply, statusOf[err.code], err.code as ErrorCode, err.message);
     if (err instanceof UploadRefusedError) return send(reply, err.status, err.status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_USER_INPUT', err.message);
     const e = err as { code?: string; statusCode?: number; message?: string };
+    if (e.code === 'FST_PARTS_LIMIT' || e.code === 'FST_FILES_LIMIT' || e.code === 'FST_FIELDS_LIMIT') {
+      return send(reply, 400, 'BAD_USER_INPUT', 'Send one file with the field contactId, nothing more');
+    }
     if (e.code === 'FST_REQ_FILE_TOO_LARGE' || e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || e.statusCode === 413) {
       return send(reply, 413, 'PAYLOAD_TOO_LARGE', `file: the file is larger than ${formatBytes(settings.maxBytes)}`);
     }
@@ -257,7 +260,7 @@ export async function chatFilesRoutes(app: FastifyInstance, options: { deps: Api
       .header('content-type', type === 'text/plain' ? 'text/plain; charset=utf-8' : type)
       .header('content-length', String(bytes.length))
       .header('x-content-type-options', 'nosniff')
-      .header('content-security-policy', "default-src 'none'; sandbox")
+      .header('content-security-policy', "default-src 'none'; frame-ancestors 'none'; sandbox")
       .header('content-disposition', contentDisposition(image ? 'inline' : 'attachment', variant === 'thumbnail' ? thumbnailName(file.name, type) : file.name))
       .header('cache-control', cache)
       .header('referrer-policy', 'no-referrer')

@@ -172,6 +172,9 @@ for (const database of ['pglite', 'postgres'] as const) {
       const json = await t.kefu.app.inject({ method: 'POST', url: '/chat/uploads', headers: { 'content-type': 'application/json', origin, authorization: `Bearer ${me}` }, payload: '{}' });
       expect(json.statusCode).toBe(400);
       expect((await upload(null, { contactId: chat }, { bytes: tinyPdf, filename: 'a.pdf', type: 'application/pdf' })).status).toBe(401);
+      const crowded = await upload(me, { contactId: chat, a: '1', b: '2', c: '3', d: '4', e: '5' }, { bytes: tinyPdf, filename: 'a.pdf', type: 'application/pdf' });
+      expect(crowded.status).toBe(400);
+      expect(crowded.body.error?.code).toBe('BAD_USER_INPUT');
       expect(storedFiles(seed.instanceId).length).toBe(before);
     });
 
