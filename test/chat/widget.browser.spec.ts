@@ -407,6 +407,18 @@ describe('the chat widget in Chromium on another origin', () => {
     const texts = (await transcript(s, contactId)).map((m) => m.text);
     expect(texts.filter((x) => x === 'after the reload')).toHaveLength(1);
     expect(texts.filter((x) => x === 'before the reload')).toHaveLength(1);
+
+    // Closed: a new answer shows as one unread on the launcher, still one after a reload (what was read stays read).
+    const badge = () => page.evaluate<string | null>(`(() => { const b = document.querySelector('kefu-chat-widget').shadowRoot.querySelector('.badge'); return b.hidden ? null : b.textContent; })()`);
+    await page.evaluate('window.Kefu.close()');
+    await agentSend(s, contactId, 'while closed');
+    await until(badge, (b) => b === '1');
+    await page.reload();
+    await page.waitForFunction('window.Kefu && document.querySelector("kefu-chat-widget")');
+    await waitView(page, (v) => v.items.some((i) => i.text === 'while closed'));
+    expect(await badge()).toBe('1');
+    await page.evaluate('window.Kefu.open()');
+    expect(await badge()).toBeNull();
     await desk.close();
     await context.close();
   });

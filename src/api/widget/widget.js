@@ -133,7 +133,7 @@
       return memoryStore || {};
     }
   }
-  const st = Object.assign({ visitorId: null, customerId: null, token: null, expiresAt: null, contactId: null, clientChatId: null, outbox: [], welcome: null, open: false }, load());
+  const st = Object.assign({ visitorId: null, customerId: null, token: null, expiresAt: null, contactId: null, clientChatId: null, outbox: [], welcome: null, open: false, seenSeq: 0 }, load());
   function save() {
     const data = JSON.stringify(st);
     try {
@@ -299,10 +299,15 @@
     }
     if (m.sender === 'AGENT') {
       setAgentTyping(false);
-      if (!isOpen()) {
+      // Unread: agent messages after the last one shown in an open panel (a replay after a reload is not new).
+      if (!isOpen() && m.seq > (st.seenSeq || 0)) {
         unread++;
         if (els.badge) renderBadge();
       }
+    }
+    if (isOpen() && m.seq > (st.seenSeq || 0)) {
+      st.seenSeq = m.seq;
+      save();
     }
     renderMessage(m);
     renderHeader();
@@ -375,6 +380,7 @@
     st.contactId = null;
     st.clientChatId = null;
     st.outbox = [];
+    st.seenSeq = 0;
     save();
     resetConversation();
     endedEmitted = null;
@@ -904,11 +910,13 @@
     return Boolean(els.panel) && !els.panel.hidden;
   }
 
+  let warned = false;
   function open() {
     els.panel.hidden = false;
     els.launcher.classList.add('open');
     els.launcher.setAttribute('aria-label', T.close);
     st.open = true;
+    st.seenSeq = Math.max(st.seenSeq || 0, ...messages.keys());
     save();
     unread = 0;
     renderBadge();
@@ -916,6 +924,11 @@
     session(false).catch((err) => {
       // Refused (a forged identity, a page the channel does not allow, a disabled channel): say so.
       if (!isNetworkError(err)) showError(T.unavailable(err.message));
+      // A browser hides a CORS refusal behind a network error: tell the page's developer what it may be.
+      else if (navigator.onLine !== false && !warned) {
+        warned = true;
+        console.warn(`Kefu widget: cannot reach ${base} (is this page's origin, ${location.origin}, among the channel's allowed origins?)`);
+      }
     });
     if (st.contactId) ws.start();
     scrollDown();
