@@ -13,8 +13,9 @@ import { routingBench } from './routing.ts';
 import { phoneBench } from './phone.ts';
 import { softphoneBench } from './softphone.ts';
 import { liveBench } from './live.ts';
+import { chatBench } from './chat.ts';
 
-const modules: BenchModule[] = [eventStoreBench, projectionsBench, routingBench, phoneBench, softphoneBench, liveBench];
+const modules: BenchModule[] = [eventStoreBench, projectionsBench, routingBench, phoneBench, softphoneBench, liveBench, chatBench];
 
 const resultsFile = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
 

@@ -1,0 +1,319 @@
+// The server side of the chat bench (bench/chat.ts), in its own process so that its CPU and memory are measured
+// alone. BENCH_CHAT_MODE=kefu: a whole Kefu on DATABASE_URL (PostgreSQL), listening on 127.0.0.1, with the chat
+// rate limits off (the bench's thousands of customers all come from 127.0.0.1). On `seed` it creates an
+// instance, one ONLINE skill group + web channel per client shard (auto-accept, its agents AVAILABLE), and an
+// "idle desk" (group, channel, holder agents at 50 chats each) whose chats stay connected and silent.
+// BENCH_CHAT_MODE=bare: the ceiling, a minimal relay on the same stack (node:http + ws, graphql-transport-ws
+// frames) that answers the same operations by name with no GraphQL execution and no store: a chat is handed
+// to the next agent of its shard (an agentOffers frame), a message gets the next seq and is written to the
+// conversation's subscribers.
+// IPC from the parent: `seed`, `cpu-start` / `cpu-stop` (CPU time, longest event-loop block), `memory`
+// (heap + external after GC, and RSS), `close`.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { pino } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { loadConfig } from '../../src/config.ts';
+import { startKefu, type Kefu } from '../../src/main.ts';
+
+export const benchOrigin = 'https://shop.bench.example';
+const operatorToken = 'bench-operator-token-0123456789';
+const mode = process.env.BENCH_CHAT_MODE ?? 'kefu';
+const loop = monitorEventLoopDelay({ resolution: 1 });
+let cpuAtStart = process.cpuUsage();
+
+/** What the parent asks for: shards of agents (one group and channel each), and the idle desk's size. */
+export interface SeedRequest {
+  type: 'seed';
+  shards: number;
+  agentsPerShard: number;
+  maxConcurrency: number;
+  idleHolders: number;
+}
+
+/** Per shard: its channel key and its agents' tokens; the idle desk's channel key. */
+export interface Seeded {
+  type: 'seeded';
+  shards: { channelKey: string; agentTokens: string[] }[];
+  idleChannelKey: string;
+  seconds: number;
+}
+
+type Message = SeedRequest | { type: 'cpu-start' } | { type: 'cpu-stop' } | { type: 'memory' } | { type: 'close' };
+
+// ---------------------------------------------------------------------------------------------------------
+// Kefu
+
+async function gql(kefu: Kefu, token: string | null, query: string, variables: object = {}) {
+  const res = await kefu.app.inject({
+    method: 'POST',
+    url: '/graphql',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    payload: JSON.stringify({ query, variables }),
+  });
+  const body = res.json() as { data: Record<string, Record<string, unknown>>; errors?: unknown };
+  if (body.errors) throw new Error(`${query.slice(0, 60)}: ${JSON.stringify(body.errors)}`);
+  return body.data;
+}
+
+/** Runs `fn` over `items`, `width` at a time. */
+async function inParallel<T, R>(items: T[], width: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(width, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]!, i);
+      }
+    }),
+  );
+  return out;
+}
+
+async function seedKefu(kefu: Kefu, r: SeedRequest): Promise<Seeded> {
+  const started = performance.now();
+  const created = await gql(kefu, operatorToken, 'mutation { createInstance(input: { name: "Chat bench" }) { instance { id } adminApiKey } }');
+  const instanceId = (created.createInstance!.instance as { id: string }).id;
+  const admin = created.createInstance!.adminApiKey as string;
+  const seats = r.shards * r.agentsPerShard + r.idleHolders + 5;
+  await gql(kefu, operatorToken, 'mutation($id: ID!, $n: Int!) { purchaseSeats(input: { instanceId: $id, seats: $n }) { seats } }', { id: instanceId, n: seats });
+
+  /** A group with its agents (created, logged in, AVAILABLE) and a web channel on it. */
+  const desk = async (name: string, agents: number, maxConcurrency: number) => {
+    const groupId = (await gql(kefu, admin, 'mutation($input: CreateSkillGroupInput!) { createSkillGroup(input: $input) { id } }', {
+      input: { name, channel: 'ONLINE', maxConcurrency, autoAccept: true, ringTimeoutSeconds: 60 },
+    })).createSkillGroup!.id as string;
+    const tokens = await inParallel(
+      Array.from({ length: agents }, (_, i) => `${name.toLowerCase().replace(/[^a-z0-9]+/g, '.')}.${i}`),
+      8,
+      async (login) => {
+        const agentId = (await gql(kefu, admin, 'mutation($input: CreateAgentInput!) { createAgent(input: $input) { id } }', { input: { name: login, login, password: 'password-123' } })).createAgent!.id as string;
+        await gql(kefu, admin, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: groupId, a: agentId });
+        const token = (await gql(kefu, null, 'mutation($input: LoginAgentInput!) { loginAgent(input: $input) { token } }', { input: { instanceId, login, password: 'password-123' } })).loginAgent!.token as string;
+        await gql(kefu, token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
+        return token;
+      },
+    );
+    const channelKey = (await gql(kefu, admin, 'mutation($input: CreateWebChannelInput!) { createWebChannel(input: $input) { webChannel { publicKey } } }', {
+      input: { name, allowedOrigins: [benchOrigin], skillGroupId: groupId },
+    })).createWebChannel!.webChannel as { publicKey: string };
+    return { channelKey: channelKey.publicKey, agentTokens: tokens };
+  };
+
+  const shards = [];
+  for (let s = 0; s < r.shards; s++) shards.push(await desk(`Shard ${s}`, r.agentsPerShard, r.maxConcurrency));
+  // With no holders (BENCH_CHAT_IDLE_MODE=queued) the idle chats wait in the queue (no agent online: WAIT).
+  const idle = await desk('Idle desk', r.idleHolders, 50);
+  return { type: 'seeded', shards, idleChannelKey: idle.channelKey, seconds: (performance.now() - started) / 1000 };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The bare relay
+
+interface BareChat {
+  seq: number;
+  subscribers: Map<WebSocket, string>;
+}
+
+function startBare(): Promise<{ port: number; seed: (r: SeedRequest) => Seeded; close: () => Promise<void> }> {
+  const chats = new Map<string, BareChat>();
+  /** Agents' sockets (and their agentOffers subscription id) per shard, in the order they subscribed. */
+  const agents = new Map<number, { socket: WebSocket; id: string }[]>();
+  const turn = new Map<number, number>();
+  let nextId = 0;
+
+  const reply = (res: ServerResponse, data: unknown) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ data }));
+  };
+  const http = createServer((req: IncomingMessage, res: ServerResponse) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      const { operationName, variables } = JSON.parse(body) as { operationName: string; variables: { input: Record<string, unknown> } };
+      const input = variables.input;
+      switch (operationName) {
+        case 'StartSession': {
+          // The token names the channel (a shard number, or idle).
+          const visitorId = `v_${(nextId++).toString(36).padStart(22, '0')}`;
+          return reply(res, { startCustomerSession: { token: `${String(input.channelKey)}|${visitorId}`, visitorId } });
+        }
+        case 'StartChat': {
+          const contactId = `c${nextId++}`;
+          chats.set(contactId, { seq: 0, subscribers: new Map() });
+          const channel = String(req.headers.authorization ?? '').slice('Bearer '.length).split('|')[0]!;
+          const shard = channel.startsWith('bare-shard-') ? Number(channel.slice('bare-shard-'.length)) : -1;
+          const desk = agents.get(shard);
+          if (desk && desk.length > 0) {
+            const k = turn.get(shard) ?? 0;
+            turn.set(shard, k + 1);
+            const agent = desk[k % desk.length]!;
+            agent.socket.send(`{"type":"next","id":${JSON.stringify(agent.id)},"payload":{"data":{"agentOffers":{"state":"ACCEPTED","contact":{"id":"${contactId}"}}}}}`);
+          }
+          return reply(res, { startChat: { contactId, status: 'QUEUED', lastSeq: 0 } });
+        }
+        case 'Send': {
+          const contactId = String(input.contactId);
+          const chat = chats.get(contactId);
+          if (!chat) {
+            res.statusCode = 404;
+            return res.end('{"errors":[{"message":"no such chat"}]}');
+          }
+          const message = input.message as { clientMessageId: string; text: string };
+          const seq = ++chat.seq;
+          const sender = String(req.headers.authorization ?? '').includes('|') ? 'CUSTOMER' : 'AGENT';
+          const m = JSON.stringify({ seq, clientMessageId: message.clientMessageId, sender });
+          for (const [socket, id] of chat.subscribers) socket.send(`{"type":"next","id":${JSON.stringify(id)},"payload":{"data":{"conversationEvents":{"kind":"MESSAGE","message":${m}}}}}`);
+          return reply(res, { sendChatMessage: { seq } });
+        }
+        default:
+          res.statusCode = 400;
+          return res.end(`{"errors":[{"message":"unknown operation ${operationName}"}]}`);
+      }
+    });
+  });
+  const wss = new WebSocketServer({ server: http, path: '/graphql' });
+  wss.on('connection', (socket) => {
+    let token = '';
+    const mine: { contactId: string }[] = [];
+    socket.on('message', (raw) => {
+      const m = JSON.parse(String(raw)) as { type: string; id?: string; payload?: { authorization?: string; query?: string; variables?: { c?: string } } };
+      if (m.type === 'connection_init') {
+        token = String(m.payload?.authorization ?? '').slice('Bearer '.length);
+        socket.send('{"type":"connection_ack"}');
+      } else if (m.type === 'subscribe') {
+        if (m.payload?.query?.includes('agentOffers')) {
+          const shard = Number(/^bare-agent-(\d+)-/.exec(token)?.[1] ?? -1);
+          if (!agents.has(shard)) agents.set(shard, []);
+          agents.get(shard)!.push({ socket, id: m.id! });
+        } else {
+          const contactId = String(m.payload?.variables?.c);
+          chats.get(contactId)?.subscribers.set(socket, m.id!);
+          mine.push({ contactId });
+        }
+      } else if (m.type === 'ping') socket.send('{"type":"pong"}');
+    });
+    socket.on('close', () => {
+      for (const { contactId } of mine) chats.get(contactId)?.subscribers.delete(socket);
+      for (const desk of agents.values()) {
+        const i = desk.findIndex((a) => a.socket === socket);
+        if (i >= 0) desk.splice(i, 1);
+      }
+    });
+  });
+  const seed = (r: SeedRequest): Seeded => ({
+    type: 'seeded',
+    shards: Array.from({ length: r.shards }, (_, s) => ({ channelKey: `bare-shard-${s}`, agentTokens: Array.from({ length: r.agentsPerShard }, (_, i) => `bare-agent-${s}-${i}`) })),
+    idleChannelKey: 'bare-idle',
+    seconds: 0,
+  });
+  return new Promise((resolve) =>
+    http.listen(0, '127.0.0.1', () =>
+      resolve({
+        port: (http.address() as { port: number }).port,
+        seed,
+        close: () => new Promise((r) => wss.close(() => http.close(() => r()))),
+      }),
+    ),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// BENCH_CHAT_CPU_PROF=<dir>: a CPU profile of each measured phase (between cpu-start and cpu-stop) only, not of
+// the seeding and connecting around it. Open the .cpuprofile files in Chrome DevTools or speedscope.
+
+const profileDir = process.env.BENCH_CHAT_CPU_PROF;
+let profiler: Session | null = null;
+let profiles = 0;
+
+async function profileStart(): Promise<void> {
+  if (!profileDir) return;
+  profiler = new Session();
+  profiler.connect();
+  await profiler.post('Profiler.enable');
+  await profiler.post('Profiler.setSamplingInterval', { interval: 250 });
+  await profiler.post('Profiler.start');
+}
+
+async function profileStop(): Promise<void> {
+  if (!profiler || !profileDir) return;
+  const { profile } = await profiler.post('Profiler.stop');
+  profiler.disconnect();
+  profiler = null;
+  writeFileSync(path.join(profileDir, `${mode}-${process.pid}-${++profiles}.cpuprofile`), JSON.stringify(profile));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+let close: () => Promise<void>;
+let seed: (r: SeedRequest) => Promise<Seeded>;
+if (mode === 'bare') {
+  const bare = await startBare();
+  close = bare.close;
+  seed = (r) => Promise.resolve(bare.seed(r));
+  process.send!({ type: 'ready', port: bare.port });
+} else {
+  const dir = mkdtempSync(path.join(tmpdir(), 'kefu-bench-chat-'));
+  const env: Record<string, string> = {
+    KEFU_OPERATOR_TOKEN: operatorToken,
+    LOG_LEVEL: 'silent',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    KEFU_SIP: 'off',
+    KEFU_DATA_DIR: dir,
+    // Every bench customer comes from 127.0.0.1: the per-visitor and per-address chat limits are off.
+    KEFU_CHAT_LIMIT_SESSION: '0',
+    KEFU_CHAT_LIMIT_CHAT: '0',
+    KEFU_CHAT_LIMIT_MESSAGE: '0',
+    KEFU_CHAT_LIMIT_CHAT_PER_ADDRESS: '0',
+    KEFU_CHAT_LIMIT_MESSAGE_PER_ADDRESS: '0',
+  };
+  if (process.env.DATABASE_URL) env.DATABASE_URL = process.env.DATABASE_URL;
+  const kefu = await startKefu(loadConfig(env), { logger: pino({ level: 'silent' }), listen: true });
+  close = async () => {
+    await kefu.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  seed = (r) => seedKefu(kefu, r);
+  process.send!({ type: 'ready', port: (kefu.app.server.address() as { port: number }).port });
+}
+
+process.on('message', (raw) => {
+  const m = raw as Message;
+  void (async () => {
+    try {
+      if (m.type === 'seed') {
+        process.send!(await seed(m));
+      } else if (m.type === 'cpu-start') {
+        await profileStart();
+        loop.reset();
+        loop.enable();
+        cpuAtStart = process.cpuUsage();
+        process.send!({ type: 'cpu-started' });
+      } else if (m.type === 'cpu-stop') {
+        loop.disable();
+        const cpu = process.cpuUsage(cpuAtStart);
+        await profileStop();
+        process.send!({ type: 'cpu', cpuMs: (cpu.user + cpu.system) / 1000, loopMaxMs: loop.max / 1e6 });
+      } else if (m.type === 'memory') {
+        for (let i = 0; i < 3; i++) {
+          globalThis.gc?.();
+          await new Promise((r) => setImmediate(r));
+        }
+        const u = process.memoryUsage();
+        process.send!({ type: 'memory', heap: u.heapUsed + u.external, rss: u.rss });
+      } else {
+        await close();
+        process.exit(0);
+      }
+    } catch (err) {
+      process.send!({ type: 'error', message: (err as Error).stack ?? String(err) });
+    }
+  })();
+});
