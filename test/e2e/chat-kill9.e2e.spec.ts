@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freshPostgresSchema } from '../support/services.ts';
 import { okHttp, spawnKefu, type KefuProcess } from '../support/process.ts';
+import { until } from '../support/until.ts';
 
 const operatorToken = 'chat-kill-nine-operator-token-1';
 const origin = 'https://shop.example';
@@ -110,13 +111,12 @@ describe('kill -9 in the middle of a busy chat', () => {
     const lateAgain = await gql<{ sendChatMessage: { id: string; seq: number } }>(again, late.token, SEND, { input: { contactId, message: { clientMessageId: late.clientMessageId, text: late.text } } });
     expect(lateAgain.data!.sendChatMessage).toMatchObject(late.acked!);
 
-    const transcript = await gql<{ chatTranscript: { messages: { id: string; seq: number; clientMessageId: string | null; sender: string; text: string | null }[] } }>(
-      again,
-      customerToken,
-      'query($c: ID!) { chatTranscript(contactId: $c, first: 500) { messages { id seq clientMessageId sender text } } }',
-      { c: contactId },
-    );
-    const messages = transcript.data!.chatTranscript.messages;
+    // The read model follows the store: sends are answered once stored, not once projected.
+    type Row = { id: string; seq: number; clientMessageId: string | null; sender: string; text: string | null };
+    const read = async () =>
+      (await gql<{ chatTranscript: { messages: Row[] } }>(again, customerToken, 'query($c: ID!) { chatTranscript(contactId: $c, first: 500) { messages { id seq clientMessageId sender text } } }', { c: contactId })).data!
+        .chatTranscript.messages;
+    const messages = await until(read, (m) => m.filter((x) => x.sender !== 'SYSTEM').length >= sent.length, 60_000);
     expect(messages.map((m) => m.seq)).toEqual(messages.map((_, i) => i + 1));
     const byClientId = new Map<string, typeof messages>();
     for (const m of messages) if (m.clientMessageId) byClientId.set(m.clientMessageId, [...(byClientId.get(m.clientMessageId) ?? []), m]);
