@@ -3,7 +3,10 @@
 // keeps the upgrade request with fastify's request and reply, a Readable per subscription, its own parse of
 // every query and no validation; an idle live view cost ~31 KB, and the mercurius-specific parts were most of
 // it. Here a connection is the ws socket, its principal and a map of its subscriptions; a query text is
-// parsed and validated once per process, with the same rules and limits as over HTTP (see DESIGN.md).
+// parsed and validated once per process, with the same rules and limits as over HTTP. Why not a patch of
+// mercurius: what costs the memory is its API (the subscription context carries `request`, `reply`, `pubsub`
+// for its hooks and loaders), so a lean connection is a breaking change there, not an upstreamable fix; and a
+// server of our own lets live views write shared frames without going through mercurius's per-subscriber loop.
 //
 // Protocols: graphql-transport-ws (the graphql-ws library) and the legacy graphql-ws
 // (subscriptions-transport-ws), as mercurius served them: connection_init (authenticated by the caller's
