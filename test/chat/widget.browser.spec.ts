@@ -423,6 +423,35 @@ describe('the chat widget in Chromium on another origin', () => {
     await context.close();
   });
 
+  it('a token Kefu no longer takes is renewed for the same visitor, on the WebSocket and over HTTP', async () => {
+    const s = await setup();
+    const desk = agentDesk(s);
+    const context = await browser.newContext();
+    const page = await openWidget(context, s);
+    await page.evaluate('window.Kefu.open()');
+    await type(page, 'hello');
+    const contactId = await contactOf(page);
+    await desk.accept(contactId);
+    await waitView(page, (v) => v.subtitle === 'Chatting with Ann Agent');
+    const stored = `(() => JSON.parse(localStorage.getItem(Object.keys(localStorage).find((k) => k.startsWith('kefu:')))))()`;
+    const before = await page.evaluate<{ token: string; visitorId: string }>(stored);
+    // A token that still looks valid to the widget (expiresAt ahead) but is not Kefu's: the reload's WebSocket and
+    // the next send are refused once, then the widget opens a new session for the same visitor.
+    await page.evaluate(`(() => { const k = Object.keys(localStorage).find((x) => x.startsWith('kefu:')); const v = JSON.parse(localStorage.getItem(k)); v.token = v.token.slice(0, -6) + 'AAAAAA'; localStorage.setItem(k, JSON.stringify(v)); })()`);
+    await page.reload();
+    await page.waitForFunction('window.Kefu && document.querySelector("kefu-chat-widget")');
+    await waitView(page, (v) => v.items.some((i) => i.text === 'hello') && v.subtitle === 'Chatting with Ann Agent');
+    await type(page, 'still me');
+    await waitView(page, (v) => v.pending === 0 && v.items.some((i) => i.text === 'still me'));
+    const after = await page.evaluate<{ token: string; visitorId: string }>(stored);
+    expect(after.visitorId).toBe(before.visitorId);
+    expect(after.token).not.toMatch(/AAAAAA$/);
+    expect(after.token).not.toBe(before.token);
+    expect((await transcript(s, contactId)).filter((m) => m.sender === 'CUSTOMER').map((m) => m.text)).toEqual(['hello', 'still me']);
+    await desk.close();
+    await context.close();
+  });
+
   it('a dropped connection while both sides send: reconnecting banner, then every message once, no gap', async () => {
     const s = await setup();
     const desk = agentDesk(s);
