@@ -714,12 +714,13 @@ export const chatResolvers = {
           },
           metadata: commandMetadata(ctx, row.instance_id),
         },
-        false,
+        // Answered once the read model has it too, as every mutation: a transcript read next shows it.
+        true,
       );
       const recorded = result.events.find((e) => e.type === 'ContactMessageRecorded');
       if (recorded?.type === 'ContactMessageRecorded') {
         const d = recorded.data;
-        // Stored: answered from the event, without waiting for the read model.
+        // Answered from the event itself (the read model has it now).
         return toChatMessage(row.instance_id, {
           id: d.messageId,
           contactId: row.id,
