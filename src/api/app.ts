@@ -20,6 +20,7 @@ import { monitoringResolvers } from './resolvers/monitoring.ts';
 import { instanceResolvers } from './resolvers/instances.ts';
 import { skillGroupResolvers } from './resolvers/skill-groups.ts';
 import { blacklistResolvers } from './resolvers/blacklist.ts';
+import { quickReplyResolvers } from './resolvers/quick-replies.ts';
 import { screenPopResolvers } from './resolvers/screen-pop.ts';
 import { flowResolvers } from './resolvers/flows.ts';
 import { telephonyResolvers } from './resolvers/telephony.ts';
@@ -146,7 +147,7 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
   const limits = options.queryLimits ?? defaultQueryLimits;
   const limitsRule = queryLimitsRule(limits);
 
-  const resolvers = withStorableArguments(mergeResolvers({ DateTime: dateTimeScalar as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, chatResolvers, monitoringResolvers, blacklistResolvers, screenPopResolvers, callRecordResolvers, chatRecordResolvers, callControlResolvers, flowResolvers, telephonyResolvers, softphoneResolvers, outboundCallResolvers, projectionResolvers, webChannelResolvers, customerSessionResolvers, {
+  const resolvers = withStorableArguments(mergeResolvers({ DateTime: dateTimeScalar as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, chatResolvers, monitoringResolvers, blacklistResolvers, screenPopResolvers, callRecordResolvers, chatRecordResolvers, callControlResolvers, flowResolvers, telephonyResolvers, softphoneResolvers, outboundCallResolvers, projectionResolvers, webChannelResolvers, customerSessionResolvers, quickReplyResolvers, {
     Principal: { resolveType: (p: { __typename: string }) => p.__typename },
   }));
 

@@ -2,6 +2,7 @@
 import mercurius from 'mercurius';
 import type { GraphQLError } from 'graphql';
 import { DomainError, RateLimitedError, ValidationError } from '../domain/errors.ts';
+import { QuickReplyImportError } from '../domain/quick-reply/quick-reply-list.decide.ts';
 import { inputFieldOf } from './input-field.ts';
 import { ScalarValueError } from './scalars.ts';
 
@@ -12,6 +13,7 @@ export function toGraphQLError(err: unknown): Error {
     const extensions: Record<string, unknown> = { code: err.code };
     if (err instanceof ValidationError) extensions.field = err.field;
     if (err instanceof RateLimitedError) extensions.retryAfterSeconds = err.retryAfterSeconds;
+    if (err instanceof QuickReplyImportError) extensions.rows = err.rows.map((r) => ({ row: r.row, field: r.field, message: r.problem }));
     return new ErrorWithProps(err.message, extensions);
   }
   return err as Error;

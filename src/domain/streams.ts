@@ -14,6 +14,12 @@ export const streams = {
   webChannel: (instanceId: string, webChannelId: string) => `webchannel-${instanceId}.${webChannelId}`,
   /** A file sent in a chat (OL-15). */
   chatFile: (instanceId: string, fileId: string) => `chatfile-${instanceId}.${fileId}`,
+  /** Shared quick-reply categories of an instance (their names, scopes and order). */
+  quickReplyCatalog: (instanceId: string) => `quickreplies-${instanceId}`,
+  /** The replies of one shared quick-reply category. */
+  quickReplyCategory: (instanceId: string, categoryId: string) => `quickreplycategory-${instanceId}.${categoryId}`,
+  /** One agent's personal quick replies. */
+  quickReplyPersonal: (instanceId: string, agentId: string) => `quickreplypersonal-${instanceId}.${agentId}`,
   /** Platform-wide: a number belongs to one instance at most; the key is its digits (see numberKey). */
   phoneNumber: (numberKey: string) => `number-global.${numberKey}`,
   /** Platform-wide: a SIP username names one agent at most. */

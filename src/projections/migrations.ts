@@ -22,6 +22,7 @@ import { conversationsMigrations } from './contacts/conversations.migrations.ts'
 import { skillGroupRoutingOptionsMigrations } from './skill-groups/skill-groups-routing-options.migrations.ts';
 import { parkedPartsMigrations } from './parked-parts.migrations.ts';
 import { webChannelsMigrations } from './web-channels/web-channels.migrations.ts';
+import { quickRepliesMigrations } from './quick-replies/quick-replies.migrations.ts';
 
 const coreMigrations: Record<string, Migration> = {
   '2026_11_25_000_core': {
@@ -65,8 +66,9 @@ export const allMigrations: Record<string, Migration> = {
   ...skillGroupDeviceLostMigrations,
   ...parkedPartsMigrations,
   ...callRecordsMediaMigrations,
-  ...webChannelsMigrations,
   ...chatRecordsMigrations,
+  ...webChannelsMigrations,
+  ...quickRepliesMigrations,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

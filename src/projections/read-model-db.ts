@@ -371,4 +371,34 @@ export interface ReadModelDb {
     satisfaction: Json<ChatSatisfaction> | null;
     updated_at: Timestamp;
   };
+  quick_reply_categories: {
+    instance_id: string;
+    id: string;
+    name: string;
+    /** INSTANCE, SKILL_GROUPS or AGENTS */
+    scope_kind: string;
+    skill_group_ids: ColumnType<string[], string[] | undefined, string[]>;
+    agent_ids: ColumnType<string[], string[] | undefined, string[]>;
+    position: number;
+    created_at: Timestamp;
+    updated_at: Timestamp;
+  };
+  quick_replies: {
+    instance_id: string;
+    id: string;
+    category_id: string | null;
+    agent_id: string | null;
+    title: string;
+    shortcut: string;
+    shortcut_key: string;
+    content: string;
+    image_url: string | null;
+    position: number;
+    /** bigint: pg returns it as a string. */
+    sort_key: ColumnType<string, number | string, number | string>;
+    /** tsvector, written with array_to_tsvector. */
+    search_tokens: ColumnType<string, unknown, unknown>;
+    created_at: Timestamp;
+    updated_at: Timestamp;
+  };
 }

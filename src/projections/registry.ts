@@ -8,10 +8,11 @@ import { flowsProjection } from './flows/flows.projection.ts';
 import { audioFilesProjection } from './flows/audio-files.projection.ts';
 import { telephonyProjection } from './telephony/telephony.projection.ts';
 import { callRecordsProjection } from './call-records/call-records.projection.ts';
-import { webChannelsProjection } from './web-channels/web-channels.projection.ts';
 import { chatRecordsProjection } from './chat-records/chat-records.projection.ts';
+import { webChannelsProjection } from './web-channels/web-channels.projection.ts';
+import { quickRepliesProjection } from './quick-replies/quick-replies.projection.ts';
 
-export const allProjections: Projection[] = [instancesProjection, agentsProjection, skillGroupsProjection, contactsProjection, blacklistProjection, flowsProjection, audioFilesProjection, telephonyProjection, callRecordsProjection, chatRecordsProjection, webChannelsProjection];
+export const allProjections: Projection[] = [instancesProjection, agentsProjection, skillGroupsProjection, contactsProjection, blacklistProjection, flowsProjection, audioFilesProjection, telephonyProjection, callRecordsProjection, chatRecordsProjection, webChannelsProjection, quickRepliesProjection];
 
 export function projectionNamed(name: string): Projection | undefined {
   return allProjections.find((p) => p.name === name);
