@@ -166,10 +166,12 @@ interface Ran {
 async function phase(server: ChildProcess, clients: ChildProcess[], kind: 'paced' | 'closed', seconds: number, intervalMs: number): Promise<PhaseResult> {
   await ask(server, { type: 'cpu-start' }, 'cpu-started');
   const runs = await Promise.all(clients.map((c) => ask<Ran>(c, { type: 'run', phase: kind, seconds, intervalMs, drainMs: 60_000 }, 'ran')));
-  const cpu = await ask<{ cpuMs: number; loopMaxMs: number }>(server, { type: 'cpu-stop' }, 'cpu');
+  const cpu = await ask<{ cpuMs: number; loopMaxMs: number; queries: [string, number][] }>(server, { type: 'cpu-stop' }, 'cpu');
   const windowMs = Math.max(...runs.map((r) => r.windowMs));
   const acked = runs.reduce((a, r) => a + r.acked, 0);
   const all = (f: (r: Ran) => number[]) => runs.flatMap(f).sort((a, b) => a - b);
+  // BENCH_CHAT_COUNT_QUERIES=1: Kefu's SQL statements in the phase, per message stored.
+  printQueries(kind, cpu.queries, acked, 'message');
   return {
     windowMs,
     sent: runs.reduce((a, r) => a + r.sent, 0),
@@ -186,6 +188,13 @@ async function phase(server: ChildProcess, clients: ChildProcess[], kind: 'paced
     errors: Math.max(0, ...runs.map((r) => r.errors)),
     firstErrors: runs.flatMap((r) => r.firstErrors).slice(0, 5),
   };
+}
+
+function printQueries(what: string, queries: [string, number][], per: number, unit: string): void {
+  if (queries.length === 0) return;
+  const total = queries.reduce((a, [, n]) => a + n, 0);
+  console.log(`  ${what}: ${total} SQL statements, ${(total / Math.max(1, per)).toFixed(1)} per ${unit}; most sent:`);
+  for (const [text, n] of queries.slice(0, 25)) console.log(`    ${(n / Math.max(1, per)).toFixed(2).padStart(7)}/${unit}  ${text}`);
 }
 
 /** Every active chat's messages as stored (events and read model) against the sends its clients saw acknowledged. */
@@ -283,7 +292,11 @@ async function runStep(target: string, step: { idle: number; active: number }, l
     const afterIdle = await memoryOf(server.child);
     const idleSockets = Math.max(...idle.out.map((o) => o.connectSeconds as number));
     log(`${target}: ${step.idle} idle customers (session, chat, socket) in ${idleSockets.toFixed(0)} s, ${idleConnected} chats with an agent after ${idle.seconds.toFixed(0)} s; ${s.agents} agents in ${agents.seconds.toFixed(0)} s`);
+    // With BENCH_CHAT_COUNT_QUERIES=1 the statements of starting the chats are counted too (per chat).
+    const counting = kefu && process.env.BENCH_CHAT_COUNT_QUERIES === '1';
+    if (counting) await ask(server.child, { type: 'cpu-start' }, 'cpu-started');
     const active = await timed((_, i) => ({ type: 'active', channelKey: seeded.shards[i]!.channelKey, n: activeShares[i]! }));
+    if (counting) printQueries('starting the chatting customers\' chats', (await ask<{ queries: [string, number][] }>(server.child, { type: 'cpu-stop' }, 'cpu')).queries, step.active, 'chat');
     const activeFollowed = active.out.reduce((a, o) => a + (o.followed as number), 0);
     const afterActive = await memoryOf(server.child);
     log(`${target}: ${step.active} chatting customers in ${active.seconds.toFixed(0)} s, ${activeFollowed} followed by their agent`);
@@ -353,7 +366,7 @@ export const chatBench: BenchModule = {
       'At the end every chatting customer\'s chat is counted in kefu_events and contact_messages against the clients\' acknowledged sends: nothing lost, nothing doubled, seq 1..n without a gap.',
       `Memory: Kefu's RSS and heap + external after GC, difference between before the first customer and after all connected, per customer. The bare relay: node:http + ws writing graphql-transport-ws frames, operations dispatched by name, no GraphQL execution and no store (bench/chat/server-child.ts).`,
       `Clients: ${s.clients} child processes (one shard each: its own group, channel and agents), lightweight (ws, node:http, only timestamps); their CPU is reported. Targets: 1,000 messages/s with p99 < 100 ms; 10,000 connected customers in under 1 GiB of Kefu memory; at least 0.3x the bare relay.`,
-      'Settings: BENCH_CHAT_IDLE, BENCH_CHAT_ACTIVE (comma lists, one step per pair), BENCH_CHAT_AGENTS, BENCH_CHAT_INTERVAL_MS, BENCH_CHAT_SECONDS, BENCH_CHAT_CLOSED_SECONDS (0: none), BENCH_CHAT_CLIENT_PROCS, BENCH_CHAT_TARGETS, BENCH_CHAT_IDLE_MODE (connected, queued), BENCH_CHAT_CPU_PROF (a directory: CPU profile of Kefu).',
+      'Settings: BENCH_CHAT_IDLE, BENCH_CHAT_ACTIVE (comma lists, one step per pair), BENCH_CHAT_AGENTS, BENCH_CHAT_INTERVAL_MS, BENCH_CHAT_SECONDS, BENCH_CHAT_CLOSED_SECONDS (0: none), BENCH_CHAT_CLIENT_PROCS, BENCH_CHAT_TARGETS, BENCH_CHAT_IDLE_MODE (connected, queued), BENCH_CHAT_CPU_PROF (a directory: CPU profiles of the server in each measured phase), BENCH_CHAT_COUNT_QUERIES=1 (the SQL statements Kefu sends per message, printed).',
     ].join('\n');
   },
   comparison: { numerator: 'kefu-postgres', denominator: 'bare-relay', title: 'Kefu / bare relay' },

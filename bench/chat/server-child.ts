@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import pg from 'pg';
 import { pino } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { loadConfig } from '../../src/config.ts';
@@ -249,6 +250,23 @@ async function profileStop(): Promise<void> {
   writeFileSync(path.join(profileDir, `${mode}-${process.pid}-${++profiles}.cpuprofile`), JSON.stringify(profile));
 }
 
+// BENCH_CHAT_COUNT_QUERIES=1: every SQL statement Kefu sends during a measured phase, counted by its text (the
+// first 120 characters), reported with the phase's CPU time: where the statements per message come from.
+
+const queryCounts = new Map<string, number>();
+let countingQueries = false;
+if (process.env.BENCH_CHAT_COUNT_QUERIES === '1') {
+  const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    if (countingQueries) {
+      const q = args[0] as string | { text?: string };
+      const text = (typeof q === 'string' ? q : (q?.text ?? '?')).replace(/\s+/g, ' ').trim().slice(0, 120);
+      queryCounts.set(text, (queryCounts.get(text) ?? 0) + 1);
+    }
+    return query.apply(this, args);
+  } as typeof pg.Client.prototype.query;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 
 let close: () => Promise<void>;
@@ -292,6 +310,8 @@ process.on('message', (raw) => {
         process.send!(await seed(m));
       } else if (m.type === 'cpu-start') {
         await profileStart();
+        queryCounts.clear();
+        countingQueries = true;
         loop.reset();
         loop.enable();
         cpuAtStart = process.cpuUsage();
@@ -300,7 +320,9 @@ process.on('message', (raw) => {
         loop.disable();
         const cpu = process.cpuUsage(cpuAtStart);
         await profileStop();
-        process.send!({ type: 'cpu', cpuMs: (cpu.user + cpu.system) / 1000, loopMaxMs: loop.max / 1e6 });
+        countingQueries = false;
+        const queries = [...queryCounts].sort((a, b) => b[1] - a[1]);
+        process.send!({ type: 'cpu', cpuMs: (cpu.user + cpu.system) / 1000, loopMaxMs: loop.max / 1e6, queries });
       } else if (m.type === 'memory') {
         for (let i = 0; i < 3; i++) {
           globalThis.gc?.();
