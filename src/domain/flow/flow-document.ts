@@ -6,7 +6,7 @@ import { ValidationError } from '../errors.ts';
 /** The document format this code reads; a later format is upcast to it on read. */
 export const flowFormatVersion = 1;
 
-const nodeId = z
+export const nodeId = z
   .string()
   .trim()
   .min(1, 'must not be empty')
@@ -24,7 +24,7 @@ export const promptSchema = z.union([
 /** A key on the phone's keypad. */
 export const keypadKey = z.string().regex(/^[0-9*#]$/, "one of 0-9, * and #");
 
-const seconds = (min: number, max: number) => z.number().int('a whole number').min(min, `at least ${min}`).max(max, `at most ${max}`);
+export const seconds = (min: number, max: number) => z.number().int('a whole number').min(min, `at least ${min}`).max(max, `at most ${max}`);
 
 /** 'HH:MM', 00:00 to 24:00 (24:00 only as a closing time). */
 const clockTime = z.string().regex(/^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'a time HH:MM, 00:00 to 24:00');
@@ -78,7 +78,7 @@ const weeklyRange = z.strictObject({
 
 const holiday = z.union([isoDate, z.strictObject({ date: isoDate, name: z.string().trim().max(100, 'at most 100 characters') })]);
 
-const businessHoursNode = z.strictObject({
+export const businessHoursNode = z.strictObject({
   id: nodeId,
   type: z.literal('businessHours'),
   timeZone: z.string().min(1, 'must not be empty').refine(isTimeZone, 'not an IANA time zone (e.g. Asia/Shanghai)'),
@@ -187,29 +187,46 @@ export function parseFlowDocument(raw: unknown, field = 'definition'): FlowDocum
     if (node.type === 'collect' && node.minDigits > node.maxDigits) {
       throw new ValidationError(`${field}.nodes.${i}.minDigits`, 'must not be more than maxDigits');
     }
-    if (node.type === 'businessHours') {
-      node.weekly.forEach((range, r) => {
-        if (range.open === '24:00') throw new ValidationError(`${field}.nodes.${i}.weekly.${r}.open`, 'opens at 23:59 at the latest');
-        if (minutes(range.open) === minutes(range.close)) {
-          throw new ValidationError(`${field}.nodes.${i}.weekly.${r}.close`, 'must differ from open (00:00 to 24:00 is a whole day)');
-        }
-      });
-    }
+    if (node.type === 'businessHours') checkOpeningTimes(node, `${field}.nodes.${i}`);
   });
   // Loops through play and businessHours nodes only would run forever within one step.
+  checkNoLoopWithoutWait(doc.nodes, index, immediateExits, field, 'the caller');
+  return doc;
+}
+
+/** A business-hours node's ranges: none opens at 24:00, none opens and closes at the same minute. */
+export function checkOpeningTimes(node: Pick<NodeOf<'businessHours'>, 'weekly'>, at: string): void {
+  node.weekly.forEach((range, r) => {
+    if (range.open === '24:00') throw new ValidationError(`${at}.weekly.${r}.open`, 'opens at 23:59 at the latest');
+    if (minutes(range.open) === minutes(range.close)) {
+      throw new ValidationError(`${at}.weekly.${r}.close`, 'must differ from open (00:00 to 24:00 is a whole day)');
+    }
+  });
+}
+
+/**
+ * Refuses a cycle of exits taken without waiting for the caller or customer (it would run forever within
+ * one step), naming the node where the cycle closes and the cycle itself.
+ */
+export function checkNoLoopWithoutWait<N extends { id: string }>(
+  nodes: N[],
+  index: Map<string, number>,
+  immediate: (node: N) => string[],
+  field: string,
+  who: string,
+): void {
   const state = new Map<string, 'visiting' | 'done'>();
   const visit = (id: string, trail: string[]): void => {
     const seen = state.get(id);
     if (seen === 'done') return;
     if (seen === 'visiting') {
-      throw new ValidationError(`${field}.nodes.${index.get(id)!}`, `the flow loops without waiting for the caller: ${[...trail, id].join(' → ')}`);
+      throw new ValidationError(`${field}.nodes.${index.get(id)!}`, `the flow loops without waiting for ${who}: ${[...trail, id].join(' → ')}`);
     }
     state.set(id, 'visiting');
-    for (const to of immediateExits(doc.nodes[index.get(id)!]!)) visit(to, [...trail, id]);
+    for (const to of immediate(nodes[index.get(id)!]!)) visit(to, [...trail, id]);
     state.set(id, 'done');
   };
-  for (const node of doc.nodes) visit(node.id, []);
-  return doc;
+  for (const node of nodes) visit(node.id, []);
 }
 
 /** The skill groups and audio files a document names, each with the path of its first mention. */

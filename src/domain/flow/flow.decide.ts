@@ -1,14 +1,23 @@
 import type { CommandMetadata } from '../decider.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
-import type { ActiveFlow, FlowEvent, FlowKind, FlowState } from './flow.ts';
+import type { ActiveFlow, FlowDefinition, FlowEvent, FlowKind, FlowState } from './flow.ts';
 import { evolveFlow, initialFlowState } from './flow.ts';
+import { parseChatFlowDocument } from './chat-flow-document.ts';
 import { parseFlowDocument, sameFlowDocument } from './flow-document.ts';
 
 export type FlowCommand =
   | { type: 'CreateFlow'; data: { flowId: string; name: string; kind: FlowKind; definition: unknown }; metadata: CommandMetadata }
   | { type: 'UpdateFlow'; data: { flowId: string; name?: string; definition?: unknown }; metadata: CommandMetadata }
-  /** `boundNumbers`: the numbers bound to the flow now, as the caller found them; a bound flow stays. */
-  | { type: 'DeleteFlow'; data: { flowId: string; boundNumbers: string[] }; metadata: CommandMetadata };
+  /**
+   * `boundNumbers` / `boundWebChannels`: the phone numbers and web channels (names) bound to the flow now,
+   * as the caller found them; a bound flow stays.
+   */
+  | { type: 'DeleteFlow'; data: { flowId: string; boundNumbers: string[]; boundWebChannels?: string[] }; metadata: CommandMetadata };
+
+/** Parses a document in the format of its flow's kind, naming the path of any fault below `field`. */
+export function parseFlowDefinition(kind: FlowKind, raw: unknown, field = 'definition'): FlowDefinition {
+  return kind === 'CHAT' ? parseChatFlowDocument(raw, field) : parseFlowDocument(raw, field);
+}
 
 function active(state: FlowState, flowId: string): ActiveFlow {
   if (state.status !== 'active') throw new NotFoundError('Flow', flowId);
@@ -23,7 +32,7 @@ function checkName(name: string): string {
 
 function createFlow(command: Extract<FlowCommand, { type: 'CreateFlow' }>, state: FlowState): FlowEvent[] {
   if (state.status !== 'none') throw new ConflictError(`Flow ${command.data.flowId} already exists`);
-  const definition = parseFlowDocument(command.data.definition);
+  const definition = parseFlowDefinition(command.data.kind, command.data.definition);
   return [{ type: 'FlowCreated', data: { flowId: command.data.flowId, name: checkName(command.data.name), kind: command.data.kind, definition } }];
 }
 
@@ -36,7 +45,7 @@ function updateFlow(command: Extract<FlowCommand, { type: 'UpdateFlow' }>, state
     if (name !== flow.name) events.push({ type: 'FlowRenamed', data: { name } });
   }
   if (command.data.definition !== undefined) {
-    const definition = parseFlowDocument(command.data.definition);
+    const definition = parseFlowDefinition(flow.kind, command.data.definition);
     if (!sameFlowDocument(definition, flow.definition)) events.push({ type: 'FlowVersionPublished', data: { version: flow.version + 1, definition } });
   }
   return events;
@@ -48,6 +57,8 @@ function deleteFlow(command: Extract<FlowCommand, { type: 'DeleteFlow' }>, state
   if (command.data.boundNumbers.length > 0) {
     throw new ConflictError(`The flow serves ${command.data.boundNumbers.join(', ')}; unbind the numbers first`);
   }
+  const channels = command.data.boundWebChannels ?? [];
+  if (channels.length > 0) throw new ConflictError(`The flow serves the web channel ${channels.join(', ')}; unbind it first`);
   return [{ type: 'FlowDeleted', data: {} }];
 }
 

@@ -1,15 +1,20 @@
 // A flow (PH-15, OL-13): a named, versioned flow document. Saving a changed document publishes a new
 // version; old versions stay readable. One stream per flow: `flow-<instanceId>.<flowId>`.
 import type { DomainEvent } from '../decider.ts';
+import type { ChatFlowDocument } from './chat-flow-document.ts';
 import type { FlowDocument } from './flow-document.ts';
 
-export const flowKinds = ['IVR'] as const;
+/** IVR: a phone number's flow (flow-document.ts); CHAT: a web channel's reception (chat-flow-document.ts). */
+export const flowKinds = ['IVR', 'CHAT'] as const;
 export type FlowKind = (typeof flowKinds)[number];
 
+/** A flow's document: its kind's format. */
+export type FlowDefinition = FlowDocument | ChatFlowDocument;
+
 export type FlowEvent =
-  | DomainEvent<'FlowCreated', { flowId: string; name: string; kind: FlowKind; definition: FlowDocument }>
+  | DomainEvent<'FlowCreated', { flowId: string; name: string; kind: FlowKind; definition: FlowDefinition }>
   | DomainEvent<'FlowRenamed', { name: string }>
-  | DomainEvent<'FlowVersionPublished', { version: number; definition: FlowDocument }>
+  | DomainEvent<'FlowVersionPublished', { version: number; definition: FlowDefinition }>
   | DomainEvent<'FlowDeleted', Record<string, never>>;
 
 export interface ActiveFlow {
@@ -19,7 +24,7 @@ export interface ActiveFlow {
   kind: FlowKind;
   /** The current version: 1 at creation. */
   version: number;
-  definition: FlowDocument;
+  definition: FlowDefinition;
 }
 
 export type FlowState = { status: 'none' } | ActiveFlow | { status: 'deleted'; id: string };
