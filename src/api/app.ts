@@ -35,6 +35,7 @@ import { projectionResolvers } from './resolvers/projections.ts';
 import { listParkedParts, type ParkedPart } from '../projections/parked-parts.ts';
 import { demoAgentRoutes } from './demo-agent/demo-agent-route.ts';
 import { widgetRoutes } from './widget/widget-route.ts';
+import { demoCustomerRoutes } from './demo-customer/demo-customer-route.ts';
 import { chatFilesRoutes } from './chat-files-route.ts';
 import { defaultQueryLimits, queryLimitsRule, type QueryLimits } from './query-limits.ts';
 import { dateTimeScalar } from './scalars.ts';
@@ -141,6 +142,7 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
   await registerAudioRoutes(app, deps);
   await app.register(demoAgentRoutes);
   await app.register(widgetRoutes);
+  await app.register(demoCustomerRoutes);
   // Chat uploads and files (OL-15), in their own scope: the multipart parser and error answers are theirs.
   await app.register(chatFilesRoutes, { deps });
 
