@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { quickReplyCatalogDecider } from '../../domain/quick-reply/quick-reply-catalog.decide.ts';
 import { categoryVisibleTo, type CategoryScope } from '../../domain/quick-reply/quick-reply-catalog.ts';
-import { QuickReplyImportError, quickReplyListDecider, type ImportRowProblem } from '../../domain/quick-reply/quick-reply-list.decide.ts';
+import { QuickReplyImportError, quickReplyListDecider, shortcutProblems, type ImportRowProblem } from '../../domain/quick-reply/quick-reply-list.decide.ts';
 import type { QuickReply, ReplyListOwner } from '../../domain/quick-reply/quick-reply-list.ts';
 import {
   categoryName,
@@ -154,6 +154,8 @@ export async function searchQuickReplies(db: ReadModel, s: QuickReplySearch): Pr
   const key = shortcutLike.test(trimmed) ? shortcutKey(trimmed) : '';
   const words = queryWords(trimmed);
   const tsquery = words.map((w) => `'${w}':*`).join(' & ');
+  // Something typed that holds no letter or digit and is no shortcut ("%&!"): nothing matches it.
+  if (trimmed !== '' && words.length === 0 && !shortcutLike.test(trimmed)) return { rows: [], hasNextPage: false };
   const visible = s.agentId === null ? sql<boolean>`category_id = ANY(${s.categoryIds}::text[])` : sql<boolean>`(category_id = ANY(${s.categoryIds}::text[]) OR agent_id = ${s.agentId})`;
   const out: { phase: 0 | 1; row: QuickReplyRow }[] = [];
   const want = s.first + 1;
@@ -248,8 +250,11 @@ const headerNames: Record<string, (typeof csvColumns)[number]> = { title: 'title
 /** What csv-stringify's escape_formulas puts before a cell; an import takes it off again. */
 const escapedFormula = /^'[=+\-@\t\r]/;
 
-/** The rows of an import, each checked; every problem of every row, with the row (header = row 1). */
-export function parseQuickReplyCsv(csv: string): { rows: Omit<QuickReply, 'replyId'>[] } {
+/**
+ * The rows of an import, each checked on its own: the good rows and every problem of the bad ones, with the
+ * row in the file (the header is row 1). A bad header or a file that is not CSV throws at once.
+ */
+export function parseQuickReplyCsv(csv: string): { rows: (Omit<QuickReply, 'replyId'> & { row: number })[]; problems: ImportRowProblem[] } {
   let records: string[][];
   try {
     records = parseCsv(csv, { bom: true, skip_empty_lines: true, relax_column_count: false }) as string[][];
@@ -271,7 +276,7 @@ export function parseQuickReplyCsv(csv: string): { rows: Omit<QuickReply, 'reply
   const dataRows = records.slice(1);
   if (dataRows.length === 0) throw new ValidationError('input.csv', 'has no rows after the header');
   if (dataRows.length > maxImportRows) throw new ValidationError('input.csv', `${dataRows.length} rows; at most ${maxImportRows} in one import`);
-  const rows: Omit<QuickReply, 'replyId'>[] = [];
+  const rows: (Omit<QuickReply, 'replyId'> & { row: number })[] = [];
   dataRows.forEach((cells, i) => {
     const raw: Record<string, string | null> = {};
     header.forEach((column, c) => {
@@ -280,15 +285,14 @@ export function parseQuickReplyCsv(csv: string): { rows: Omit<QuickReply, 'reply
     });
     if (raw.imageUrl === '' || raw.imageUrl === undefined) raw.imageUrl = null;
     const parsed = quickReplyFields.safeParse(raw);
-    if (parsed.success) rows.push(parsed.data);
+    if (parsed.success) rows.push({ ...parsed.data, row: i + 2 });
     else {
       const byField = new Map<string, string>();
       for (const issue of parsed.error.issues) if (!byField.has(String(issue.path[0]))) byField.set(String(issue.path[0]), issue.message);
       for (const [field, problem] of byField) problems.push({ row: i + 2, field, problem });
     }
   });
-  if (problems.length > 0) throw new QuickReplyImportError(problems);
-  return { rows };
+  return { rows, problems };
 }
 
 export function quickRepliesCsv(rows: Pick<QuickReplyRow, 'title' | 'shortcut' | 'content' | 'image_url'>[]): string {
@@ -468,14 +472,20 @@ export const quickReplyResolvers = {
       const p = requireInstance(ctx.principal);
       const input = parseInput(importInput, args.input);
       const { owner, stream } = await listOf(ctx, p, input.categoryId, 'input.categoryId');
-      const { rows } = parseQuickReplyCsv(input.csv);
-      const replies = rows.map((r, i) => ({ ...r, replyId: importedReplyId(p.instanceId, owner, input.csv, i) }));
+      const { rows, problems } = parseQuickReplyCsv(input.csv);
+      const replies = rows.map((r, i) => ({ title: r.title, shortcut: r.shortcut, content: r.content, imageUrl: r.imageUrl, replyId: importedReplyId(p.instanceId, owner, input.csv, i) }));
+      // Every problem at once: the rows' own, then shortcuts the list already uses or the file repeats
+      // (the decider checks these again, against the list as it is when the import is appended).
+      const { state } = await ctx.deps.commands.load(stream, quickReplyListDecider);
+      const retry = problems.length === 0 && replies.every((r) => state.replies.has(r.replyId));
+      const all = retry ? [] : [...problems, ...shortcutProblems(state, rows)].sort((a, b) => a.row - b.row);
+      if (all.length > 0) throw new QuickReplyImportError(all);
       try {
         const result = await listCommand(ctx, stream, { type: 'ImportQuickReplies', data: { ...owner, replies }, metadata: commandMetadata(ctx, p.instanceId) });
         return { imported: result.events.length === 0 ? 0 : replies.length };
       } catch (err) {
         // The decider counts rows from 1 without the header; the file's rows count the header as row 1.
-        if (err instanceof QuickReplyImportError) throw new QuickReplyImportError(err.rows.map((r) => ({ ...r, row: r.row + 1 })));
+        if (err instanceof QuickReplyImportError) throw new QuickReplyImportError(err.rows.map((r) => ({ ...r, row: rows[r.row - 1]?.row ?? r.row + 1 })));
         throw err;
       }
     },

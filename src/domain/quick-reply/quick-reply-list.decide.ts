@@ -69,6 +69,23 @@ function reorder(command: Of<'ReorderQuickReplies'>, state: QuickReplyListState)
 }
 
 /**
+ * Shortcuts of rows to import that the list already uses, or that an earlier row uses: one problem per row.
+ * `row` is whatever numbering the caller gives (the API gives the file's row numbers).
+ */
+export function shortcutProblems(state: QuickReplyListState, rows: { row: number; shortcut: string }[]): ImportRowProblem[] {
+  const problems: ImportRowProblem[] = [];
+  const seen = new Map<string, number>();
+  for (const r of rows) {
+    const key = shortcutKey(r.shortcut);
+    const earlier = seen.get(key);
+    if (state.shortcuts.has(key)) problems.push({ row: r.row, field: 'shortcut', problem: `"${r.shortcut}" is already used in this list` });
+    else if (earlier !== undefined) problems.push({ row: r.row, field: 'shortcut', problem: `"${r.shortcut}" is also on row ${earlier}` });
+    else seen.set(key, r.row);
+  }
+  return problems;
+}
+
+/**
  * All rows or none. Rows are checked against the list and against each other (a shortcut used twice);
  * every problem is reported with its row, not just the first. A row's field problems found at the edge
  * (zod) come in the same error type from the API. An import whose reply ids are all known is a retry.
@@ -77,15 +94,7 @@ function importReplies(command: Of<'ImportQuickReplies'>, state: QuickReplyListS
   const d = command.data;
   if (d.replies.length === 0) throw new ValidationError('csv', 'has no rows');
   if (d.replies.every((r) => state.replies.has(r.replyId) || state.deleted.has(r.replyId))) return [];
-  const problems: ImportRowProblem[] = [];
-  const seen = new Map<string, number>();
-  d.replies.forEach((r, i) => {
-    const key = shortcutKey(r.shortcut);
-    const earlier = seen.get(key);
-    if (state.shortcuts.has(key)) problems.push({ row: i + 1, field: 'shortcut', problem: `"${r.shortcut}" is already used in this list` });
-    else if (earlier !== undefined) problems.push({ row: i + 1, field: 'shortcut', problem: `"${r.shortcut}" is also on row ${earlier}` });
-    else seen.set(key, i + 1);
-  });
+  const problems = shortcutProblems(state, d.replies.map((r, i) => ({ row: i + 1, shortcut: r.shortcut })));
   if (problems.length > 0) throw new QuickReplyImportError(problems);
   if (state.replies.size + d.replies.length > limitOf(d)) {
     throw new ValidationError('csv', `the list would hold ${state.replies.size + d.replies.length} replies; at most ${limitOf(d)}`);
