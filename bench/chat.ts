@@ -10,7 +10,7 @@
 // Clients run in child processes (bench/chat/client-child.ts), one shard each with its own skill group and web
 // channel, so that a chat's customer and agent share a process and a clock; their CPU time is reported.
 import { fork, type ChildProcess } from 'node:child_process';
-import { loadavg } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { envInt, envList, envString } from './lib/config.ts';
@@ -36,7 +36,8 @@ const settings = () => {
     intervalMs: Math.max(100, envInt('BENCH_CHAT_INTERVAL_MS', 4000)),
     seconds: Math.max(2, envInt('BENCH_CHAT_SECONDS', 30)),
     closedSeconds: envInt('BENCH_CHAT_CLOSED_SECONDS', 15),
-    clients: Math.max(1, envInt('BENCH_CHAT_CLIENT_PROCS', 2)),
+    // Half the machine's CPUs (2 to 4) for the clients: on a 2-CPU machine they share with Kefu and PostgreSQL.
+    clients: Math.max(1, envInt('BENCH_CHAT_CLIENT_PROCS', Math.min(4, Math.max(2, Math.floor(availableParallelism() / 2))))),
     targets: envList('BENCH_CHAT_TARGETS') ?? ['kefu-postgres', 'bare-relay'],
     idleMode: idleMode as 'connected' | 'queued',
   };
@@ -362,7 +363,7 @@ export const chatBench: BenchModule = {
       `One Kefu process on PostgreSQL (its own database), steps of idle + chatting customers: ${s.steps.map((x) => `${int(x.idle)} + ${int(x.active)}`).join(', ')}; ${s.agents} agents.`,
       `Customers open a session with a web channel's key and start a chat over HTTP, with the channel's allowed Origin on every request and on the WebSocket upgrade, then keep one graphql-ws connection with \`conversationEvents\`. The per-visitor and per-address chat limits are off for the run (KEFU_CHAT_LIMIT_SESSION, _CHAT, _MESSAGE, _CHAT_PER_ADDRESS, _MESSAGE_PER_ADDRESS = 0): every client comes from 127.0.0.1.`,
       `Agents: one graphql-ws connection each with \`agentOffers\`; skill groups auto-accept (no accept step: the agent follows a chat once its offer shows ACCEPTED) and allow enough chats per agent for the step. ${s.idleMode === 'connected' ? 'Idle customers chat on an idle desk (its own group and channel, holder agents at 50 chats each, not connected): their chats are connected and silent.' : 'Idle customers wait in the queue of a group with no agent online (BENCH_CHAT_IDLE_MODE=queued).'}`,
-      `Paced: each chatting customer sends a message every ${s.intervalMs} ms (random phase) for ${s.seconds} s, and its agent answers each as it arrives on the agent's subscription (2 messages per round trip). Messages/s: sends acknowledged (an acknowledgement comes after the append to the event store) of round trips started in the window, over the window. Latencies: customer's send to the agent's frame, the agent's send to the customer's frame, customer's send to the answer's frame, and a send's acknowledgement.${s.closedSeconds > 0 ? ` Closed loop (${s.closedSeconds} s): each customer sends the next message as soon as the answer to the previous one arrived: the most messages/s.` : ''}`,
+      `Paced: each chatting customer sends a message every ${s.intervalMs} ms (random phase) for ${s.seconds} s, and its agent answers each as it arrives on the agent's subscription (2 messages per round trip). Messages/s: sends acknowledged (an acknowledgement comes after the append to the event store) of round trips started in the window, over the window. Latencies: customer's send to the agent's frame, the agent's send to the customer's frame, customer's send to the answer's frame, and a send's acknowledgement.${s.closedSeconds > 0 ? ` Closed loop (${s.closedSeconds} s): each customer sends the next message as soon as the answer to the previous one arrived: the most messages/s. The ratio to the bare relay means something there, where both run at their most; paced, both get the same offered load.` : ''}`,
       'At the end every chatting customer\'s chat is counted in kefu_events and contact_messages against the clients\' acknowledged sends: nothing lost, nothing doubled, seq 1..n without a gap.',
       `Memory: Kefu's RSS and heap + external after GC, difference between before the first customer and after all connected, per customer. The bare relay: node:http + ws writing graphql-transport-ws frames, operations dispatched by name, no GraphQL execution and no store (bench/chat/server-child.ts).`,
       `Clients: ${s.clients} child processes (one shard each: its own group, channel and agents), lightweight (ws, node:http, only timestamps); their CPU is reported. Targets: 1,000 messages/s with p99 < 100 ms; 10,000 connected customers in under 1 GiB of Kefu memory; at least 0.3x the bare relay.`,
@@ -408,14 +409,16 @@ export const chatBench: BenchModule = {
   },
   notes() {
     const lines: string[] = [
-      '| target | idle + chatting | paced msg/s | customer→agent p50 / p99 ms | agent→customer p50 / p99 ms | round trip p50 / p99 ms | send ack p50 / p99 ms | answered / sent | server CPU ms per message | longest loop block ms | closed-loop msg/s (round trip p99 ms) | client CPU % of a core (each) | errors |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      '| target | idle + chatting | paced msg/s | customer→agent p50 / p99 ms | agent→customer p50 / p99 ms | round trip p50 / p99 ms | send ack p50 / p99 ms | answered / sent | server CPU ms per message | longest loop block ms | client CPU % of a core (each) | closed-loop msg/s | closed-loop round trip p50 / p99 ms | closed-loop server CPU ms per message | closed-loop client CPU % of a core (each) | errors |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ];
     for (const r of results) {
       const x = r.paced;
-      const clientCpu = x.clientCpuMs.map((c) => ((c / x.windowMs) * 100).toFixed(0)).join(', ');
+      const clientCpu = (y: PhaseResult) => y.clientCpuMs.map((c) => ((c / y.windowMs) * 100).toFixed(0)).join(', ');
+      const c = r.closed;
+      const closedCells = c ? `${int(c.messagesPerSec)} | ${p(c.roundTrip, 50)} / ${p(c.roundTrip, 99)} | ${fmt(c.serverCpuMs / Math.max(1, c.acked))} | ${clientCpu(c)}` : '- | - | - | -';
       lines.push(
-        `| ${r.target} | ${int(r.idle)} + ${int(r.active)} | ${int(x.messagesPerSec)} | ${p(x.customerToAgent, 50)} / ${p(x.customerToAgent, 99)} | ${p(x.agentToCustomer, 50)} / ${p(x.agentToCustomer, 99)} | ${p(x.roundTrip, 50)} / ${p(x.roundTrip, 99)} | ${p(x.sendAck, 50)} / ${p(x.sendAck, 99)} | ${int(x.answered)} / ${int(x.sent)} | ${fmt(x.serverCpuMs / Math.max(1, x.acked))} | ${fmt(x.loopMaxMs)} | ${r.closed ? `${int(r.closed.messagesPerSec)} (${p(r.closed.roundTrip, 99)})` : '-'} | ${clientCpu} | ${x.errors + (r.closed?.errors ?? 0)} |`,
+        `| ${r.target} | ${int(r.idle)} + ${int(r.active)} | ${int(x.messagesPerSec)} | ${p(x.customerToAgent, 50)} / ${p(x.customerToAgent, 99)} | ${p(x.agentToCustomer, 50)} / ${p(x.agentToCustomer, 99)} | ${p(x.roundTrip, 50)} / ${p(x.roundTrip, 99)} | ${p(x.sendAck, 50)} / ${p(x.sendAck, 99)} | ${int(x.answered)} / ${int(x.sent)} | ${fmt(x.serverCpuMs / Math.max(1, x.acked))} | ${fmt(x.loopMaxMs)} | ${clientCpu(x)} | ${closedCells} | ${x.errors + (c?.errors ?? 0)} |`,
       );
     }
     lines.push('', '| target | idle + chatting | Kefu RSS before customers / connected / under load | RSS per connected customer KB | heap + external per connected customer KB | idle chats connected | chats followed by their agent | seed / connect agents / idle / chatting s | load before |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|');

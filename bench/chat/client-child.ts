@@ -361,7 +361,7 @@ process.on('message', (raw) => {
         await connectCustomers(m.channelKey, m.n, idleChats);
         const connectSeconds = (performance.now() - t1) / 1000;
         // Holders auto-accept: an idle chat gets connected (queued-mode idle chats never are).
-        const connected = m.waitConnected && (await until(() => idleChats.every((c) => c.connected), Number(process.env.BENCH_CHAT_IDLE_CONNECT_WAIT_MS ?? 120_000)));
+        const connected = m.waitConnected && (await until(() => idleChats.every((c) => c.connected), Number(process.env.BENCH_CHAT_IDLE_CONNECT_WAIT_MS ?? 600_000)));
         done({ connectSeconds, chats: idleChats.length, connected: idleChats.filter((c) => c.connected).length, allConnected: connected });
       } else if (m.type === 'active') {
         await connectCustomers(m.channelKey, m.n, activeChats);
