@@ -22,6 +22,8 @@ import { conversationsMigrations } from './contacts/conversations.migrations.ts'
 import { skillGroupRoutingOptionsMigrations } from './skill-groups/skill-groups-routing-options.migrations.ts';
 import { parkedPartsMigrations } from './parked-parts.migrations.ts';
 import { webChannelsMigrations } from './web-channels/web-channels.migrations.ts';
+import { instancesSatisfactionMigrations } from './instances/instances-satisfaction.migrations.ts';
+import { callRecordsSatisfactionMigrations } from './call-records/call-records-satisfaction.migrations.ts';
 import { quickRepliesMigrations } from './quick-replies/quick-replies.migrations.ts';
 
 const coreMigrations: Record<string, Migration> = {
@@ -67,6 +69,8 @@ export const allMigrations: Record<string, Migration> = {
   ...parkedPartsMigrations,
   ...callRecordsMediaMigrations,
   ...chatRecordsMigrations,
+  ...instancesSatisfactionMigrations,
+  ...callRecordsSatisfactionMigrations,
   ...webChannelsMigrations,
   ...quickRepliesMigrations,
 };

@@ -3,6 +3,7 @@ import type { ColumnType } from 'kysely';
 import type { ChatAttachment, SystemMessage, WebSource } from '../domain/contact/contact.ts';
 import type { CallKey, CallLeg, MeasuredMedia } from './call-records/call-records.projection.ts';
 import type { ChatSatisfaction, ChatTransfer } from './chat-records/chat-records.projection.ts';
+import type { SatisfactionSurvey } from '../domain/instance/satisfaction.ts';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type Json<T> = ColumnType<T, string, string>;
@@ -52,6 +53,8 @@ export interface ReadModelDb {
     /** The HMAC key screen pop URLs are signed with; never returned by the API after rotation. */
     screen_pop_secret: string | null;
     screen_pop_secret_rotated_at: Timestamp | null;
+    /** Issue 12: null until configured (defaultSatisfactionSurvey). */
+    satisfaction_survey: ColumnType<SatisfactionSurvey | null, string | null | undefined, string | null>;
   };
   instance_seat_holders: {
     instance_id: string;
@@ -314,6 +317,8 @@ export interface ReadModelDb {
     silent_sides: ColumnType<string[], string[] | undefined, string[]>;
     updated_at: Timestamp;
   };
+    /** Issue 12: the keypad survey's rating, null until the caller rated. */
+    satisfaction: ColumnType<ChatSatisfaction | null, string | null | undefined, string | null>;
   call_recordings: {
     instance_id: string;
     id: string;

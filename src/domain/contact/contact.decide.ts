@@ -2,6 +2,7 @@ import type { CommandMetadata } from '../decider.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import type { Channel } from '../skill-group/skill-group.ts';
 import { chatEndStatusOf } from './chat-end-status.ts';
+import { maxRatingCommentLength, scaleEntryOf, surveyOn, type SatisfactionSurvey } from '../instance/satisfaction.ts';
 import type {
   AgentDevice,
   CallInfo,
@@ -78,7 +79,12 @@ export type ContactCommand =
   | Cmd<'AnswerCustomerLeg', Record<never, never>>
   // Media (issue 9): the call session reports a side that stays silent while connected, and each leg's figures.
   | Cmd<'ReportMediaSilence', { side: CallSide; agentId: string | null; silentSeconds: number }>
-  | Cmd<'RecordMediaFigures', { side: CallSide; agentId: string | null; figures: MediaFigures }>;
+  | Cmd<'RecordMediaFigures', { side: CallSide; agentId: string | null; figures: MediaFigures }>
+  /**
+   * Satisfaction (issue 12): the customer rates the ended contact once, on the instance's survey setting as the
+   * caller read it (scale and channel switches). KEYPAD: the post-call keypad survey, naming the key.
+   */
+  | Cmd<'RateContact', { value: number; comment: string | null; by: 'CUSTOMER' | 'KEYPAD'; key: string | null; survey: SatisfactionSurvey }>;
 
 /** A message as sent: text, or a file (IMAGE or FILE) with an optional caption. */
 export interface NewChatMessage {
@@ -487,11 +493,29 @@ function decideCore(command: ContactCommand, state: ContactState): ContactEvent[
       checkFigures(figures);
       return [{ type: 'CallMediaMeasured', data: { side, agentId: side === 'AGENT' ? agentId : null, figures, at: now } }];
     }
+    case 'RateContact':
+      return decideRating(command, state);
     default: {
       const unknown: never = command;
       throw new Error(`Unknown command ${(unknown as { type: string }).type}`);
     }
   }
+}
+
+function decideRating(command: Extract<ContactCommand, { type: 'RateContact' }>, state: ContactState): ContactEvent[] {
+  const id = command.data.contactId;
+  const { value, comment, by, key, survey } = command.data;
+  const s = live(state, id);
+  if (!surveyOn(survey, s.channel)) throw new ConflictError(`Satisfaction surveys are off for ${s.channel} contacts`);
+  if (s.status === 'rejected') throw new ConflictError(`Contact ${id} was turned away (${s.reason}); there is nothing to rate`);
+  if (s.status !== 'ended') throw new ConflictError(`Contact ${id} has not ended yet; it is rated after it ends`);
+  if (s.rating) throw new ConflictError(`Contact ${id} was already rated (${s.rating.value} ${s.rating.label})`);
+  const entry = scaleEntryOf(survey, value);
+  if (!entry) throw new ValidationError('value', `not on the rating scale (${survey.scale.map((e) => e.value).join(', ')})`);
+  if (comment !== null && comment.length > maxRatingCommentLength) throw new ValidationError('comment', `at most ${maxRatingCommentLength} characters`);
+  if (by === 'KEYPAD' && (key === null || !/^[0-9*#]$/.test(key))) throw new ValidationError('key', 'a keypad rating names the key pressed (0-9, * or #)');
+  const text = comment?.trim() ?? '';
+  return [{ type: 'ContactRated', data: { value, label: entry.label, comment: text === '' ? null : text, by, key: by === 'KEYPAD' ? key : null, at: command.metadata.now } }];
 }
 
 /** Counters are whole and not negative; jitter is a finite, non-negative number of milliseconds. */

@@ -147,6 +147,20 @@ export function sentMessageKey(from: 'AGENT' | 'CUSTOMER', agentId: string | nul
   return from === 'CUSTOMER' ? `CUSTOMER:${clientMessageId}` : `AGENT:${agentId ?? ''}:${clientMessageId}`;
 }
 
+/**
+ * The customer's satisfaction rating (issue 12), given once after the contact ended: the value on the
+ * instance's scale and its label then, an optional comment (chats), the key pressed (the phone's keypad survey).
+ */
+export interface ContactRating {
+  value: number;
+  label: string;
+  comment: string | null;
+  /** CUSTOMER: the chat's customer through the widget; KEYPAD: the caller in the post-call keypad survey. */
+  by: 'CUSTOMER' | 'KEYPAD';
+  key: string | null;
+  at: string;
+}
+
 /** Why a consultation ended without the transfer. */
 export type ConsultEnd = 'CANCELLED' | 'NO_ANSWER' | 'DECLINED' | 'TARGET_HUNG_UP' | 'TARGET_UNAVAILABLE';
 
@@ -198,7 +212,9 @@ export type ContactEvent =
   | DomainEvent<'CallCustomerAnswered', { at: string }>
   // Media (issue 9): a side that went silent while connected, and each leg's figures when its part ends.
   | DomainEvent<'CallMediaSilent', { side: CallSide; agentId: string | null; silentSeconds: number; at: string }>
-  | DomainEvent<'CallMediaMeasured', { side: CallSide; agentId: string | null; figures: MediaFigures; at: string }>;
+  | DomainEvent<'CallMediaMeasured', { side: CallSide; agentId: string | null; figures: MediaFigures; at: string }>
+  // Satisfaction (issue 12): once, after the end.
+  | DomainEvent<'ContactRated', ContactRating>;
 
 /** An outbound call's progress, on its connected state: the agent's leg first, then the customer's. */
 export interface OutboundProgress {
@@ -249,6 +265,8 @@ interface Common {
   agentLastReadSeq?: number;
   /** The contact was transferred at least once (a chat's end status says so). */
   transferred?: boolean;
+  /** Issue 12: the satisfaction rating, once given (absent before). */
+  rating?: ContactRating | null;
 }
 
 export type ContactState =
@@ -308,6 +326,7 @@ function common(s: Live): Common {
     customerLastReadSeq: s.customerLastReadSeq ?? 0,
     agentLastReadSeq: s.agentLastReadSeq ?? 0,
     transferred: s.transferred ?? false,
+    rating: s.rating ?? null,
   };
 }
 
@@ -463,6 +482,8 @@ export function evolveContact(state: ContactState, event: ContactEvent): Contact
       return { ...state, silentSides: [...(state.silentSides ?? []), silentSideKey(event.data.side, event.data.agentId)] };
     case 'CallMediaMeasured':
       return state;
+    case 'ContactRated':
+      return { ...state, rating: event.data };
     default: {
       const unknown: never = event;
       return unknown;

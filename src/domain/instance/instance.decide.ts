@@ -3,6 +3,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import type { ActiveInstance, ApiKeyRole, InstanceEvent, InstanceState } from './instance.ts';
 import { defaultBreakReasons, evolveInstance, initialInstanceState } from './instance.ts';
 import { screenPopTemplateProblem } from '../screen-pop/screen-pop-url.ts';
+import { defaultSatisfactionSurvey, scaleProblem, type ScaleEntry, type SurveyChannel } from './satisfaction.ts';
 
 /** HMAC keys shorter than this are guessable; the API generates 32 random bytes. */
 const minScreenPopSecretLength = 32;
@@ -20,7 +21,9 @@ export type InstanceCommand =
   | { type: 'ChangeAgentLogin'; data: { agentId: string; login: string }; metadata: CommandMetadata }
   // A field left undefined keeps its current value; urlTemplate null turns screen pop off.
   | { type: 'ConfigureScreenPop'; data: { urlTemplate?: string | null; pinned?: boolean }; metadata: CommandMetadata }
-  | { type: 'RotateScreenPopSecret'; data: { secret: string }; metadata: CommandMetadata };
+  | { type: 'RotateScreenPopSecret'; data: { secret: string }; metadata: CommandMetadata }
+  // Issue 12. A field left undefined keeps its current value (a channel left out keeps its switch).
+  | { type: 'ConfigureSatisfactionSurvey'; data: { scale?: ScaleEntry[]; channels?: Partial<Record<SurveyChannel, boolean>> }; metadata: CommandMetadata };
 
 function active(state: InstanceState, instanceId: string): ActiveInstance {
   if (state.status !== 'active') throw new NotFoundError('Instance', instanceId);
@@ -119,6 +122,20 @@ export function decideInstance(command: InstanceCommand, state: InstanceState): 
       if (command.data.secret.length < minScreenPopSecretLength) throw new ValidationError('secret', `at least ${minScreenPopSecretLength} characters`);
       if (s.screenPop?.secret === command.data.secret) return [];
       return [{ type: 'ScreenPopSecretRotated', data: { secret: command.data.secret } }];
+    }
+    case 'ConfigureSatisfactionSurvey': {
+      const s = active(state, id);
+      const current = s.satisfaction ?? defaultSatisfactionSurvey;
+      const scale = command.data.scale ? command.data.scale.map((e) => ({ value: e.value, label: e.label.trim() })) : current.scale;
+      if (command.data.scale) {
+        const problem = scaleProblem(scale);
+        if (problem) throw new ValidationError(problem[0], problem[1]);
+      }
+      const wanted = command.data.channels ?? {};
+      const channels = { ONLINE: wanted.ONLINE ?? current.channels.ONLINE, PHONE: wanted.PHONE ?? current.channels.PHONE, AV: wanted.AV ?? current.channels.AV };
+      const next = { scale, channels };
+      if (JSON.stringify(next) === JSON.stringify({ scale: current.scale, channels: current.channels })) return [];
+      return [{ type: 'SatisfactionSurveyConfigured', data: next }];
     }
     default: {
       const unknown: never = command;

@@ -1,4 +1,5 @@
 import type { DomainEvent } from '../decider.ts';
+import type { SatisfactionSurvey } from './satisfaction.ts';
 
 export type QualificationStatus = 'NOT_SUBMITTED' | 'PENDING' | 'APPROVED' | 'REJECTED';
 export type ApiKeyRole = 'ADMIN' | 'INTEGRATION';
@@ -21,7 +22,9 @@ export type InstanceEvent =
   | DomainEvent<'ScreenPopConfigured', { urlTemplate: string | null; pinned: boolean }>
   // The secret itself, not a hash: Kefu signs screen pop URLs with it (HMAC), so it must be able to read it.
   // Only rotateScreenPopSecret's answer ever shows it; the API never returns it again.
-  | DomainEvent<'ScreenPopSecretRotated', { secret: string }>;
+  | DomainEvent<'ScreenPopSecretRotated', { secret: string }>
+  // Issue 12: the whole survey setting as it is now (scale and channel switches).
+  | DomainEvent<'SatisfactionSurveyConfigured', SatisfactionSurvey>;
 
 /** The CRM page offers open (urlTemplate null: none), and the key its URLs are signed with. */
 export interface ScreenPopSetting {
@@ -42,6 +45,8 @@ export interface ActiveInstance {
   breakReasons: string[];
   /** Absent until screen pop is first configured or its secret first rotated. */
   screenPop?: ScreenPopSetting;
+  /** Absent until first configured: defaultSatisfactionSurvey. */
+  satisfaction?: SatisfactionSurvey;
 }
 
 export type InstanceState = { status: 'none' } | ActiveInstance;
@@ -105,6 +110,8 @@ export function evolveInstance(state: InstanceState, event: InstanceEvent): Inst
       return { ...state, screenPop: { secret: null, ...state.screenPop, urlTemplate: event.data.urlTemplate, pinned: event.data.pinned } };
     case 'ScreenPopSecretRotated':
       return { ...state, screenPop: { urlTemplate: null, pinned: false, ...state.screenPop, secret: event.data.secret } };
+    case 'SatisfactionSurveyConfigured':
+      return { ...state, satisfaction: event.data };
     default: {
       const unknown: never = event;
       return unknown;

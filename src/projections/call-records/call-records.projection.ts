@@ -5,6 +5,7 @@
 import type { Selectable, Transaction, Updateable } from 'kysely';
 import type { AgentDevice, ContactEvent, MediaFigures, RejectReason } from '../../domain/contact/contact.ts';
 import type { Projection } from '../projection.ts';
+import { ratingRecord } from '../chat-records/chat-records.projection.ts';
 import type { ReadModelDb } from '../read-model-db.ts';
 
 export type CallRecordRow = Selectable<ReadModelDb['call_records']>;
@@ -105,6 +106,7 @@ const handled: ContactEvent['type'][] = [
   'CallCustomerAnswered',
   'CallMediaSilent',
   'CallMediaMeasured',
+  'ContactRated',
 ];
 
 export const callRecordsProjection: Projection = {
@@ -176,6 +178,9 @@ function project(trx: Trx, ref: Ref, event: ContactEvent): Promise<boolean> {
       return projectCallMediaSilent(trx, ref, event.data);
     case 'CallMediaMeasured':
       return projectCallMediaMeasured(trx, ref, event.data);
+    case 'ContactRated':
+      // Issue 12: the post-call keypad survey's rating (once; a repeat writes the same value).
+      return patchRow(trx, ref, () => ({ satisfaction: JSON.stringify(ratingRecord(event.data)) }));
     case 'ContactCreated':
     case 'ContactVariablesSet':
     case 'ContactMessageRecorded':

@@ -13,7 +13,7 @@
 import type { Selectable, Transaction, Updateable } from 'kysely';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import { chatEndStatusOf } from '../../domain/contact/chat-end-status.ts';
-import type { ContactEvent, EndedBy, RejectReason } from '../../domain/contact/contact.ts';
+import type { ContactEvent, ContactRating, EndedBy, RejectReason } from '../../domain/contact/contact.ts';
 import type { Projection } from '../projection.ts';
 import type { ReadModelDb } from '../read-model-db.ts';
 
@@ -34,10 +34,19 @@ export interface ChatTransfer {
   acceptedAt: string | null;
 }
 
-/** The satisfaction the customer left (issue 12), as CCC's { id, label }. */
+/** The satisfaction the customer left (issue 12), as CCC's { id, label }; call records keep the same. */
 export interface ChatSatisfaction {
   value: number;
   label: string;
+  comment?: string | null;
+  /** The keypad survey's key (calls). */
+  key?: string | null;
+  ratedAt?: string;
+}
+
+/** What a record keeps of a ContactRated. */
+export function ratingRecord(d: ContactRating): ChatSatisfaction {
+  return { value: d.value, label: d.label, comment: d.comment, key: d.key, ratedAt: d.at };
 }
 
 type Trx = Transaction<ReadModelDb>;
@@ -74,6 +83,7 @@ const handled: ContactEvent['type'][] = [
   'ContactTransferred',
   'ContactMessageRecorded',
   'ContactEnded',
+  'ContactRated',
 ];
 
 export const chatRecordsProjection: Projection = {
@@ -179,6 +189,8 @@ function change(row: ChatRecordRow, ref: Ref, e: RecordedEvent): Patch | null {
     }
     case 'ContactRejected':
       return ending(row, ref.at, null, event.data.reason);
+    case 'ContactRated':
+      return { satisfaction: JSON.stringify(ratingRecord(event.data)) };
     default:
       return null;
   }

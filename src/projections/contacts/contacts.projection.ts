@@ -300,7 +300,8 @@ export const contactsProjection: Projection = {
       case 'CallCustomerAnswered':
       case 'CallMediaSilent':
       case 'CallMediaMeasured':
-        // Phone details live in the callRecords read model.
+      case 'ContactRated':
+        // Phone details live in the callRecords read model (ratings: both record read models).
         return;
       case 'ContactAssigned':
         // An outbound call: the agent's from the start.

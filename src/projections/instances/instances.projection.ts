@@ -21,6 +21,7 @@ const handled: InstanceEvent['type'][] = [
   'AgentLoginChanged',
   'ScreenPopConfigured',
   'ScreenPopSecretRotated',
+  'SatisfactionSurveyConfigured',
 ];
 
 export const instancesProjection: Projection = {
@@ -89,6 +90,9 @@ export const instancesProjection: Projection = {
         return;
       case 'ScreenPopSecretRotated':
         await trx.updateTable('instances').set({ screen_pop_secret: event.data.secret, screen_pop_secret_rotated_at: at }).where('id', '=', id).execute();
+        return;
+      case 'SatisfactionSurveyConfigured':
+        await trx.updateTable('instances').set({ satisfaction_survey: JSON.stringify(event.data) }).where('id', '=', id).execute();
         return;
       default: {
         const unknown: never = event;
