@@ -315,10 +315,10 @@ export interface ReadModelDb {
     customer_media: Json<MeasuredMedia> | null;
     /** 'CUSTOMER' / 'AGENT': the sides that went silent while connected. */
     silent_sides: ColumnType<string[], string[] | undefined, string[]>;
-    updated_at: Timestamp;
-  };
     /** Issue 12: the keypad survey's rating, null until the caller rated. */
     satisfaction: ColumnType<ChatSatisfaction | null, string | null | undefined, string | null>;
+    updated_at: Timestamp;
+  };
   call_recordings: {
     instance_id: string;
     id: string;
