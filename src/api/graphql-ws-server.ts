@@ -96,6 +96,8 @@ export class SubscriptionServer<P> {
     const url = request.url ?? '';
     const q = url.indexOf('?');
     if ((q < 0 ? url : url.slice(0, q)) !== this.options.path) {
+      // Node removed its own error listener before 'upgrade': a peer resetting now must not end the process.
+      stream.on('error', () => stream.destroy());
       stream.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }

@@ -114,6 +114,10 @@ describe('the graphql-ws server', () => {
     // clients drop such a handshake themselves).
     const none = connect(url, null);
     expect((await none.closedWith()).code).toBe(1002);
+
+    // Only /graphql upgrades.
+    const elsewhere = new WebSocket(url.replace('/graphql', '/elsewhere'), 'graphql-transport-ws');
+    expect((await new Promise<Error>((resolve) => elsewhere.once('error', resolve))).message).toMatch(/404/);
   });
 
   it('answers what cannot start with an error frame whose errors carry codes, and keeps the connection', async () => {
