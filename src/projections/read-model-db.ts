@@ -165,6 +165,8 @@ export interface ReadModelDb {
     allowed_origins: Json<string[]>;
     skill_group_id: string;
     welcome_text: string | null;
+    /** The CHAT flow its chats run first (OL-13), or null. */
+    flow_id: string | null;
     enabled: boolean;
     /** HMAC key of verified customers; never returned by the API after create or rotate. */
     identity_secret: string;

@@ -55,13 +55,14 @@ export class ReadModelSipDirectory implements SipDirectory {
   }
 }
 
-/** The current version's document of a flow of the instance, or null (no such flow, or deleted). */
+/** The current version's document of an IVR flow of the instance, or null (no such flow, deleted, or a CHAT flow). */
 export async function loadFlow(db: ReadModel, instanceId: string, flowId: string): Promise<FlowDocument | null> {
   const row = await db
     .selectFrom('flows')
     .select('definition')
     .where('instance_id', '=', instanceId)
     .where('id', '=', flowId)
+    .where('kind', '=', 'IVR')
     .where('deleted_at', 'is', null)
     .executeTakeFirst();
   return row ? parseFlowDocument(row.definition) : null;

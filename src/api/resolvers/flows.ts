@@ -3,8 +3,9 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { audioFileDecider } from '../../domain/flow/audio-file.decide.ts';
-import { flowDecider, type FlowCommand } from '../../domain/flow/flow.decide.ts';
-import { flowKinds } from '../../domain/flow/flow.ts';
+import { chatFlowReferences, type ChatFlowDocument } from '../../domain/flow/chat-flow-document.ts';
+import { flowDecider, parseFlowDefinition, type FlowCommand } from '../../domain/flow/flow.decide.ts';
+import { flowKinds, type FlowDefinition, type FlowKind } from '../../domain/flow/flow.ts';
 import { flowReferences, parseFlowDocument, type FlowDocument } from '../../domain/flow/flow-document.ts';
 import { NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { streams } from '../../domain/streams.ts';
@@ -15,6 +16,7 @@ import { requireAdmin } from '../auth.ts';
 import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
 import { id, name, parseInput } from '../input.ts';
 import { jsonScalar } from '../scalars.ts';
+import { toWebChannel } from './web-channels.ts';
 
 export interface FlowView {
   id: string;
@@ -53,11 +55,16 @@ export async function loadFlowRow(ctx: KefuContext, instanceId: string, flowId: 
 }
 
 /**
- * Checks what only the instance knows: every route names one of its PHONE skill groups (IVR flows) and
- * every recording is one of its audio files. Another instance's ids are simply not there.
+ * Checks what only the instance knows: every route names one of its live skill groups of the flow's
+ * channel (PHONE for IVR flows, ONLINE for chat flows) and every recording is one of its audio files.
+ * Another instance's ids are simply not there.
  */
-async function checkReferences(ctx: KefuContext, instanceId: string, doc: FlowDocument): Promise<void> {
-  const { skillGroupIds, audioIds } = flowReferences(doc, 'input.definition');
+async function checkReferences(ctx: KefuContext, instanceId: string, kind: FlowKind, definition: FlowDefinition): Promise<void> {
+  const { skillGroupIds, audioIds } =
+    kind === 'CHAT'
+      ? { ...chatFlowReferences(definition as ChatFlowDocument, 'input.definition'), audioIds: new Map<string, string>() }
+      : flowReferences(definition as FlowDocument, 'input.definition');
+  const wanted = kind === 'CHAT' ? 'ONLINE' : 'PHONE';
   if (skillGroupIds.size > 0) {
     const groups = await ctx.deps.db
       .selectFrom('skill_groups')
@@ -70,7 +77,7 @@ async function checkReferences(ctx: KefuContext, instanceId: string, doc: FlowDo
     for (const [groupId, path] of skillGroupIds) {
       const channel = channels.get(groupId);
       if (channel === undefined) throw new ValidationError(path, `no skill group ${groupId}`);
-      if (channel !== 'PHONE') throw new ValidationError(path, `skill group ${groupId} is not a PHONE skill group`);
+      if (channel !== wanted) throw new ValidationError(path, `skill group ${groupId} is not a ${wanted} skill group`);
     }
   }
   if (audioIds.size > 0) {
@@ -94,7 +101,7 @@ async function flowCommand(ctx: KefuContext, instanceId: string, command: FlowCo
 
 /** Names of the instance's flows whose current version plays this recording. */
 async function flowsPlaying(ctx: KefuContext, instanceId: string, audioId: string): Promise<string[]> {
-  const rows = await ctx.deps.db.selectFrom('flows').select(['name', 'definition']).where('instance_id', '=', instanceId).where('deleted_at', 'is', null).execute();
+  const rows = await ctx.deps.db.selectFrom('flows').select(['name', 'definition']).where('instance_id', '=', instanceId).where('kind', '=', 'IVR').where('deleted_at', 'is', null).execute();
   return rows.filter((r) => flowReferences(parseFlowDocument(r.definition)).audioIds.has(audioId)).map((r) => r.name);
 }
 
@@ -146,8 +153,8 @@ export const flowResolvers = {
     async createFlow(_: unknown, args: { input: unknown }, ctx: KefuContext) {
       const p = requireAdmin(ctx.principal);
       const input = parseInput(createInput, args.input);
-      const definition = parseFlowDocument(input.definition, 'input.definition');
-      await checkReferences(ctx, p.instanceId, definition);
+      const definition = parseFlowDefinition(input.kind, input.definition, 'input.definition');
+      await checkReferences(ctx, p.instanceId, input.kind, definition);
       const flowId = randomUUID();
       await flowCommand(ctx, p.instanceId, {
         type: 'CreateFlow',
@@ -159,11 +166,12 @@ export const flowResolvers = {
     async updateFlow(_: unknown, args: { input: unknown }, ctx: KefuContext) {
       const p = requireAdmin(ctx.principal);
       const input = parseInput(updateInput, args.input);
-      await loadFlowRow(ctx, p.instanceId, input.id);
-      let definition: FlowDocument | undefined;
+      const row = await loadFlowRow(ctx, p.instanceId, input.id);
+      const kind = row.kind as FlowKind;
+      let definition: FlowDefinition | undefined;
       if (input.definition !== undefined && input.definition !== null) {
-        definition = parseFlowDocument(input.definition, 'input.definition');
-        await checkReferences(ctx, p.instanceId, definition);
+        definition = parseFlowDefinition(kind, input.definition, 'input.definition');
+        await checkReferences(ctx, p.instanceId, kind, definition);
       }
       await flowCommand(ctx, p.instanceId, {
         type: 'UpdateFlow',
@@ -176,9 +184,17 @@ export const flowResolvers = {
       const p = requireAdmin(ctx.principal);
       const { id: flowId } = parseInput(z.object({ id }), args.input);
       const bound = await ctx.deps.db.selectFrom('phone_numbers').select('number').where('instance_id', '=', p.instanceId).where('flow_id', '=', flowId).orderBy('number').execute();
+      const channels = await ctx.deps.db
+        .selectFrom('web_channels')
+        .select('name')
+        .where('instance_id', '=', p.instanceId)
+        .where('flow_id', '=', flowId)
+        .where('deleted_at', 'is', null)
+        .orderBy('name')
+        .execute();
       await flowCommand(ctx, p.instanceId, {
         type: 'DeleteFlow',
-        data: { flowId, boundNumbers: bound.map((b) => b.number) },
+        data: { flowId, boundNumbers: bound.map((b) => b.number), boundWebChannels: channels.map((c) => c.name) },
         metadata: commandMetadata(ctx, p.instanceId),
       });
       return { id: flowId };
@@ -213,6 +229,18 @@ export const flowResolvers = {
     async numbers(flow: FlowView, _: unknown, ctx: KefuContext) {
       const rows = await ctx.deps.db.selectFrom('phone_numbers').selectAll().where('instance_id', '=', flow.instanceId).where('flow_id', '=', flow.id).orderBy('number').execute();
       return rows.map((r) => ({ number: r.number, flowId: r.flow_id, instanceId: r.instance_id, boundAt: new Date(r.bound_at) }));
+    },
+    async webChannels(flow: FlowView, _: unknown, ctx: KefuContext) {
+      const rows = await ctx.deps.db
+        .selectFrom('web_channels')
+        .selectAll()
+        .where('instance_id', '=', flow.instanceId)
+        .where('flow_id', '=', flow.id)
+        .where('deleted_at', 'is', null)
+        .orderBy('name')
+        .orderBy('id')
+        .execute();
+      return rows.map(toWebChannel);
     },
   },
 };

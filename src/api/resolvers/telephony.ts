@@ -180,7 +180,8 @@ export const telephonyResolvers = {
       const input = parseInput(bindNumberInput, args.input);
       const instance = await ctx.deps.db.selectFrom('instances').select('qualification_status').where('id', '=', p.instanceId).executeTakeFirst();
       if (instance?.qualification_status !== 'APPROVED') throw new ForbiddenError("Numbers can be bound once the instance's qualification is approved");
-      await loadFlowRow(ctx, p.instanceId, input.flowId);
+      const flow = await loadFlowRow(ctx, p.instanceId, input.flowId);
+      if (flow.kind !== 'IVR') throw new ValidationError('input.flowId', `a number runs an IVR flow; this one is ${flow.kind}`);
       const result = await inInput(
         ctx.deps.commands.handle(streams.phoneNumber(numberKey(input.number)), phoneNumberDecider, {
           type: 'BindNumber',

@@ -4,13 +4,14 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { NotFoundError } from '../../domain/errors.ts';
 import { streams } from '../../domain/streams.ts';
-import { webChannelDecider, type NamedSkillGroup, type WebChannelCommand } from '../../domain/web-channel/web-channel.decide.ts';
+import { webChannelDecider, type NamedFlow, type NamedSkillGroup, type WebChannelCommand } from '../../domain/web-channel/web-channel.decide.ts';
 import type { ReadModel } from '../../projections/projection.ts';
 import type { WebChannelRow } from '../../projections/web-channels/web-channels.projection.ts';
 import { requireAdmin } from '../auth.ts';
 import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
 import { randomToken } from '../credentials.ts';
 import { id, parseInput, storableText, text } from '../input.ts';
+import { toFlow } from './flows.ts';
 import { toSkillGroup } from './skill-groups.ts';
 
 export interface WebChannelView {
@@ -21,6 +22,7 @@ export interface WebChannelView {
   allowedOrigins: string[];
   skillGroupId: string;
   welcomeText: string | null;
+  flowId: string | null;
   enabled: boolean;
   createdAt: Date;
 }
@@ -34,6 +36,7 @@ export function toWebChannel(row: WebChannelRow): WebChannelView {
     allowedOrigins: row.allowed_origins,
     skillGroupId: row.skill_group_id,
     welcomeText: row.welcome_text,
+    flowId: row.flow_id,
     enabled: row.enabled,
     createdAt: new Date(row.created_at),
   };
@@ -74,6 +77,12 @@ async function namedSkillGroup(db: ReadModel, instanceId: string, skillGroupId: 
   return row ?? null;
 }
 
+/** The flow as the decider needs it: null when the instance has no such (live) flow. */
+async function namedFlow(db: ReadModel, instanceId: string, flowId: string): Promise<NamedFlow> {
+  const row = await db.selectFrom('flows').select(['id', 'kind']).where('instance_id', '=', instanceId).where('id', '=', flowId).where('deleted_at', 'is', null).executeTakeFirst();
+  return row ?? null;
+}
+
 async function webChannelCommand(ctx: KefuContext, instanceId: string, command: WebChannelCommand) {
   const result = await inInput(ctx.deps.commands.handle(streams.webChannel(instanceId, command.data.webChannelId), webChannelDecider, command));
   await settle(ctx, result.position, ['webChannels']);
@@ -83,13 +92,15 @@ async function webChannelCommand(ctx: KefuContext, instanceId: string, command: 
 /** Origins are checked (and normalized) by the decider, which names the one at fault. */
 const origins = z.array(z.string().max(300, 'at most 300 characters')).max(50, 'at most 50 origins');
 const welcomeText = storableText(1000);
-const createInput = z.object({ name: text({ max: 200 }), allowedOrigins: origins, skillGroupId: id, welcomeText: welcomeText.nullish() });
+const createInput = z.object({ name: text({ max: 200 }), allowedOrigins: origins, skillGroupId: id, welcomeText: welcomeText.nullish(), flowId: id.nullish() });
 const updateInput = z.object({
   webChannelId: id,
   name: text({ max: 200 }).nullish(),
   allowedOrigins: origins.nullish(),
   skillGroupId: id.nullish(),
   welcomeText: welcomeText.nullish(),
+  /** "" unbinds the flow; null or absent keeps it. */
+  flowId: z.union([id, z.literal('')]).nullish(),
   enabled: z.boolean().nullish(),
 });
 const idInput = z.object({ webChannelId: id });
@@ -117,6 +128,7 @@ export const webChannelResolvers = {
           skillGroupId: input.skillGroupId,
           skillGroup: await namedSkillGroup(ctx.deps.db, p.instanceId, input.skillGroupId),
           welcomeText: input.welcomeText ?? null,
+          ...(input.flowId ? { flowId: input.flowId, flow: await namedFlow(ctx.deps.db, p.instanceId, input.flowId) } : {}),
           publicKey: newPublicKey(),
           identitySecret,
         },
@@ -136,6 +148,11 @@ export const webChannelResolvers = {
       }
       // "" clears the welcome text; null or absent keeps it.
       if (input.welcomeText != null) data.welcomeText = input.welcomeText;
+      if (input.flowId === '') data.flowId = null;
+      else if (input.flowId != null) {
+        data.flowId = input.flowId;
+        data.flow = await namedFlow(ctx.deps.db, p.instanceId, input.flowId);
+      }
       if (input.enabled != null) data.enabled = input.enabled;
       await webChannelCommand(ctx, p.instanceId, { type: 'UpdateWebChannel', data, metadata: commandMetadata(ctx, p.instanceId) });
       return toWebChannel(await loadWebChannelRow(ctx.deps.db, p.instanceId, input.webChannelId));
@@ -165,6 +182,17 @@ export const webChannelResolvers = {
         .where('deleted_at', 'is', null)
         .executeTakeFirst();
       return row ? toSkillGroup(row) : null;
+    },
+    async flow(channel: WebChannelView, _: unknown, ctx: KefuContext) {
+      if (channel.flowId === null) return null;
+      const row = await ctx.deps.db
+        .selectFrom('flows')
+        .selectAll()
+        .where('instance_id', '=', channel.instanceId)
+        .where('id', '=', channel.flowId)
+        .where('deleted_at', 'is', null)
+        .executeTakeFirst();
+      return row ? toFlow(row) : null;
     },
   },
 };

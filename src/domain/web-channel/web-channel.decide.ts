@@ -5,17 +5,20 @@ import { evolveWebChannel, initialWebChannelState, maxAllowedOrigins, normalizeO
 
 /** The skill group a command names, as the caller found it in the instance: null when there is none. */
 export type NamedSkillGroup = { id: string; channel: string } | null;
+/** The flow a command names, as the caller found it in the instance: null when there is none. */
+export type NamedFlow = { id: string; kind: string } | null;
 
 export type WebChannelCommand =
   | {
       type: 'CreateWebChannel';
       /** publicKey and identitySecret are random values the caller drew (decide stays pure). */
-      data: Omit<WebChannelSettings, 'skillGroupId'> & { webChannelId: string; publicKey: string; identitySecret: string; skillGroup: NamedSkillGroup; skillGroupId: string };
+      data: Omit<WebChannelSettings, 'skillGroupId'> & { webChannelId: string; publicKey: string; identitySecret: string; skillGroup: NamedSkillGroup; skillGroupId: string; flow?: NamedFlow };
       metadata: CommandMetadata;
     }
   | {
       type: 'UpdateWebChannel';
-      data: Partial<Omit<WebChannelSettings, 'skillGroupId'>> & { webChannelId: string; skillGroupId?: string; skillGroup?: NamedSkillGroup; enabled?: boolean };
+      /** flowId null unbinds the flow. */
+      data: Partial<Omit<WebChannelSettings, 'skillGroupId'>> & { webChannelId: string; skillGroupId?: string; skillGroup?: NamedSkillGroup; flow?: NamedFlow; enabled?: boolean };
       metadata: CommandMetadata;
     }
   | { type: 'RotateWebChannelSecret'; data: { webChannelId: string; identitySecret: string }; metadata: CommandMetadata }
@@ -49,6 +52,11 @@ function checkSkillGroup(id: string, group: NamedSkillGroup | undefined): void {
   if (group.channel !== 'ONLINE') throw new ValidationError('skillGroupId', `chats need an ONLINE skill group; this one is ${group.channel}`);
 }
 
+function checkFlow(id: string, flow: NamedFlow | undefined): void {
+  if (!flow || flow.id !== id) throw new ValidationError('flowId', 'no such flow');
+  if (flow.kind !== 'CHAT') throw new ValidationError('flowId', `a web channel runs a CHAT flow; this one is ${flow.kind}`);
+}
+
 function checkWelcomeText(text: string | null): string | null {
   if (text === null) return null;
   if (text.length > 1000) throw new ValidationError('welcomeText', 'at most 1000 characters');
@@ -65,6 +73,8 @@ export function decideWebChannel(command: WebChannelCommand, state: WebChannelSt
       const name = checkName(d.name);
       const allowedOrigins = checkAllowedOrigins(d.allowedOrigins);
       checkSkillGroup(d.skillGroupId, d.skillGroup);
+      const flowId = d.flowId ?? null;
+      if (flowId !== null) checkFlow(flowId, d.flow);
       return [
         {
           type: 'WebChannelCreated',
@@ -76,6 +86,7 @@ export function decideWebChannel(command: WebChannelCommand, state: WebChannelSt
             skillGroupId: d.skillGroupId,
             welcomeText: checkWelcomeText(d.welcomeText),
             identitySecret: d.identitySecret,
+            ...(flowId === null ? {} : { flowId }),
           },
         },
       ];
@@ -99,6 +110,10 @@ export function decideWebChannel(command: WebChannelCommand, state: WebChannelSt
       if (d.welcomeText !== undefined) {
         const welcomeText = checkWelcomeText(d.welcomeText);
         if (welcomeText !== channel.welcomeText) changes.welcomeText = welcomeText;
+      }
+      if (d.flowId !== undefined && d.flowId !== (channel.flowId ?? null)) {
+        if (d.flowId !== null) checkFlow(d.flowId, d.flow);
+        changes.flowId = d.flowId;
       }
       if (d.enabled !== undefined && d.enabled !== channel.enabled) changes.enabled = d.enabled;
       return Object.keys(changes).length === 0 ? [] : [{ type: 'WebChannelUpdated', data: changes }];

@@ -8,6 +8,8 @@ export interface WebChannelSettings {
   allowedOrigins: string[];
   skillGroupId: string;
   welcomeText: string | null;
+  /** The CHAT flow that receives its chats before they queue (OL-13); null (or absent in older events): none, straight to skillGroupId. */
+  flowId?: string | null;
 }
 
 export type WebChannelEvent =
@@ -44,7 +46,7 @@ export const initialWebChannelState = (): WebChannelState => ({ status: 'none' }
 export function evolveWebChannel(state: WebChannelState, event: WebChannelEvent): WebChannelState {
   if (event.type === 'WebChannelCreated') {
     const { webChannelId, ...rest } = event.data;
-    return { status: 'active', id: webChannelId, enabled: true, ...rest };
+    return { status: 'active', id: webChannelId, enabled: true, ...rest, flowId: rest.flowId ?? null };
   }
   if (state.status !== 'active') return state;
   switch (event.type) {

@@ -24,4 +24,10 @@ export const webChannelsMigrations: Record<string, Migration> = {
       await db.schema.createIndex('web_channels_public_key').on('web_channels').column('public_key').unique().execute();
     },
   },
+  '2026_12_04_200_web_channels_flow': {
+    async up(db: Kysely<unknown>) {
+      // The CHAT flow a channel runs (OL-13); deleteFlow looks channels up by it.
+      await db.schema.alterTable('web_channels').addColumn('flow_id', 'text').execute();
+    },
+  },
 };

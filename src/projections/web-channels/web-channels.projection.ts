@@ -52,6 +52,7 @@ async function projectWebChannelCreated(trx: Trx, d: Of<'WebChannelCreated'>, m:
       allowed_origins: JSON.stringify(d.allowedOrigins),
       skill_group_id: d.skillGroupId,
       welcome_text: d.welcomeText,
+      flow_id: d.flowId ?? null,
       enabled: true,
       identity_secret: d.identitySecret,
       created_at: m.occurredAt,
@@ -67,11 +68,12 @@ async function projectWebChannelUpdated(trx: Trx, id: string, d: Of<'WebChannelU
     ...(d.allowedOrigins !== undefined ? { allowed_origins: JSON.stringify(d.allowedOrigins) } : {}),
     ...(d.skillGroupId !== undefined ? { skill_group_id: d.skillGroupId } : {}),
     ...(d.welcomeText !== undefined ? { welcome_text: d.welcomeText } : {}),
+    ...(d.flowId !== undefined ? { flow_id: d.flowId } : {}),
     ...(d.enabled !== undefined ? { enabled: d.enabled } : {}),
   });
 }
 
-async function update(trx: Trx, id: string, m: EventMetadata, set: Partial<{ name: string; allowed_origins: string; skill_group_id: string; welcome_text: string | null; enabled: boolean; identity_secret: string; deleted_at: string }>) {
+async function update(trx: Trx, id: string, m: EventMetadata, set: Partial<{ name: string; allowed_origins: string; skill_group_id: string; welcome_text: string | null; flow_id: string | null; enabled: boolean; identity_secret: string; deleted_at: string }>) {
   await trx
     .updateTable('web_channels')
     .set({ ...set, updated_at: m.occurredAt })
