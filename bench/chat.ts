@@ -58,6 +58,15 @@ interface PhaseResult {
   clientCpuMs: number[];
   errors: number;
   firstErrors: string[];
+  pool: PoolStats | null;
+}
+
+/** Kefu's pg pool in a phase, sampled every 5 ms. */
+interface PoolStats {
+  size: number;
+  avgWaiting: number;
+  maxWaiting: number;
+  allBusyShare: number;
 }
 
 interface StepResult {
@@ -167,7 +176,7 @@ interface Ran {
 async function phase(server: ChildProcess, clients: ChildProcess[], kind: 'paced' | 'closed', seconds: number, intervalMs: number): Promise<PhaseResult> {
   await ask(server, { type: 'cpu-start' }, 'cpu-started');
   const runs = await Promise.all(clients.map((c) => ask<Ran>(c, { type: 'run', phase: kind, seconds, intervalMs, drainMs: 60_000 }, 'ran')));
-  const cpu = await ask<{ cpuMs: number; loopMaxMs: number; queries: [string, number][] }>(server, { type: 'cpu-stop' }, 'cpu');
+  const cpu = await ask<{ cpuMs: number; loopMaxMs: number; queries: [string, number][]; pool: PoolStats | null }>(server, { type: 'cpu-stop' }, 'cpu');
   const windowMs = Math.max(...runs.map((r) => r.windowMs));
   const acked = runs.reduce((a, r) => a + r.acked, 0);
   const all = (f: (r: Ran) => number[]) => runs.flatMap(f).sort((a, b) => a - b);
@@ -188,6 +197,7 @@ async function phase(server: ChildProcess, clients: ChildProcess[], kind: 'paced
     clientCpuMs: runs.map((r) => r.cpuMs),
     errors: Math.max(0, ...runs.map((r) => r.errors)),
     firstErrors: runs.flatMap((r) => r.firstErrors).slice(0, 5),
+    pool: cpu.pool,
   };
 }
 
@@ -309,7 +319,10 @@ async function runStep(target: string, step: { idle: number; active: number }, l
       `${target} paced: ${paced.messagesPerSec.toFixed(0)} msg/s, customer->agent p50 ${percentile(paced.customerToAgent, 50).toFixed(1)} p99 ${percentile(paced.customerToAgent, 99).toFixed(1)} ms, round trip p99 ${percentile(paced.roundTrip, 99).toFixed(1)} ms, answered ${paced.answered}/${paced.sent}, errors ${paced.errors}`,
     );
     const closed = s.closedSeconds > 0 ? await phase(server.child, clients, 'closed', s.closedSeconds, s.intervalMs) : null;
-    if (closed) log(`${target} closed loop: ${closed.messagesPerSec.toFixed(0)} msg/s, round trip p50 ${percentile(closed.roundTrip, 50).toFixed(1)} p99 ${percentile(closed.roundTrip, 99).toFixed(1)} ms, errors ${closed.errors}`);
+    if (closed) {
+      const pw = closed.pool ? `, pg pool: ${closed.pool.avgWaiting.toFixed(1)} waiting on average (max ${closed.pool.maxWaiting}), all ${closed.pool.size} taken ${(closed.pool.allBusyShare * 100).toFixed(0)}% of the time` : '';
+      log(`${target} closed loop: ${closed.messagesPerSec.toFixed(0)} msg/s, round trip p50 ${percentile(closed.roundTrip, 50).toFixed(1)} p99 ${percentile(closed.roundTrip, 99).toFixed(1)} ms, server CPU ${(closed.serverCpuMs / Math.max(1, closed.acked)).toFixed(2)} ms/msg, errors ${closed.errors}${pw}`);
+    }
 
     let check: Check | null = null;
     if (url) {
@@ -427,6 +440,12 @@ export const chatBench: BenchModule = {
       lines.push(
         `| ${r.target} | ${int(r.idle)} + ${int(r.active)} | ${mib(r.memory.agents.rss)} / ${mib(r.memory.active.rss)} / ${mib(r.memory.loaded.rss)} | ${kib(per.rss)} | ${kib(per.heap)} | ${int(r.idleConnected)} | ${int(r.activeFollowed)} | ${r.seedSeconds.toFixed(0)} / ${r.connectSeconds.agents.toFixed(0)} / ${r.connectSeconds.idle.toFixed(0)} / ${r.connectSeconds.active.toFixed(0)} | ${r.loadBefore.toFixed(1)} |`,
       );
+    }
+    const pooled = results.filter((r) => r.paced.pool);
+    if (pooled.length > 0) {
+      lines.push('', "| Kefu's pg pool | idle + chatting | size | paced: waiting avg / max, all taken % of samples | closed loop: waiting avg / max, all taken % |", '|---|---:|---:|---:|---:|');
+      const cell = (x: PoolStats | null | undefined) => (x ? `${x.avgWaiting.toFixed(1)} / ${x.maxWaiting}, ${(x.allBusyShare * 100).toFixed(0)}%` : '-');
+      for (const r of pooled) lines.push(`| ${r.target} | ${int(r.idle)} + ${int(r.active)} | ${r.paced.pool!.size} | ${cell(r.paced.pool)} | ${cell(r.closed?.pool)} |`);
     }
     const checks = results.filter((r) => r.check);
     if (checks.length > 0) {

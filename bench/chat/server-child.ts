@@ -269,6 +269,12 @@ if (process.env.BENCH_CHAT_COUNT_QUERIES === '1') {
 
 // ---------------------------------------------------------------------------------------------------------
 
+// Kefu's PostgreSQL pool, sampled every 5 ms in a measured phase: requests waiting for a connection, and how
+// often every connection was taken (a pool too small for the load shows as waits with the CPU not busy).
+let pool: pg.Pool | null = null;
+let poolSampler: NodeJS.Timeout | null = null;
+const poolSamples = { n: 0, waiting: 0, maxWaiting: 0, allBusy: 0 };
+
 let close: () => Promise<void>;
 let seed: (r: SeedRequest) => Promise<Seeded>;
 if (mode === 'bare') {
@@ -299,6 +305,7 @@ if (mode === 'bare') {
     rmSync(dir, { recursive: true, force: true });
   };
   seed = (r) => seedKefu(kefu, r);
+  if (kefu.sql.kind === 'postgres') pool = kefu.sql.raw as pg.Pool;
   process.send!({ type: 'ready', port: (kefu.app.server.address() as { port: number }).port });
 }
 
@@ -312,6 +319,16 @@ process.on('message', (raw) => {
         await profileStart();
         queryCounts.clear();
         countingQueries = true;
+        Object.assign(poolSamples, { n: 0, waiting: 0, maxWaiting: 0, allBusy: 0 });
+        const sampled = pool;
+        if (sampled) {
+          poolSampler = setInterval(() => {
+            poolSamples.n++;
+            poolSamples.waiting += sampled.waitingCount;
+            poolSamples.maxWaiting = Math.max(poolSamples.maxWaiting, sampled.waitingCount);
+            if (sampled.idleCount === 0 && sampled.totalCount >= (sampled.options.max ?? 10)) poolSamples.allBusy++;
+          }, 5);
+        }
         loop.reset();
         loop.enable();
         cpuAtStart = process.cpuUsage();
@@ -321,8 +338,12 @@ process.on('message', (raw) => {
         const cpu = process.cpuUsage(cpuAtStart);
         await profileStop();
         countingQueries = false;
+        if (poolSampler) clearInterval(poolSampler);
+        poolSampler = null;
         const queries = [...queryCounts].sort((a, b) => b[1] - a[1]);
-        process.send!({ type: 'cpu', cpuMs: (cpu.user + cpu.system) / 1000, loopMaxMs: loop.max / 1e6, queries });
+        const n = Math.max(1, poolSamples.n);
+        const poolStats = pool ? { size: pool.options.max ?? 10, avgWaiting: poolSamples.waiting / n, maxWaiting: poolSamples.maxWaiting, allBusyShare: poolSamples.allBusy / n } : null;
+        process.send!({ type: 'cpu', cpuMs: (cpu.user + cpu.system) / 1000, loopMaxMs: loop.max / 1e6, queries, pool: poolStats });
       } else if (m.type === 'memory') {
         for (let i = 0; i < 3; i++) {
           globalThis.gc?.();
