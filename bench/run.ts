@@ -14,8 +14,9 @@ import { phoneBench } from './phone.ts';
 import { softphoneBench } from './softphone.ts';
 import { liveBench } from './live.ts';
 import { chatBench } from './chat.ts';
+import { quickRepliesBench } from './quick-replies.ts';
 
-const modules: BenchModule[] = [eventStoreBench, projectionsBench, routingBench, phoneBench, softphoneBench, liveBench, chatBench];
+const modules: BenchModule[] = [eventStoreBench, projectionsBench, routingBench, phoneBench, softphoneBench, liveBench, chatBench, quickRepliesBench];
 
 const resultsFile = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
 
