@@ -58,6 +58,7 @@ export function toCallRecord(row: CallRecordRow): CallRecordView {
     legs: row.legs.map((leg) => ({ ...leg, instanceId: row.instance_id, media: leg.media ?? null, silentAt: leg.silentAt ?? null })),
     customerMedia: row.customer_media,
     silentSides: row.silent_sides,
+    satisfaction: row.satisfaction,
   };
 }
 
@@ -86,6 +87,8 @@ const callRecordsArgs = z.object({
       direction: z.enum(['IN', 'OUT']).nullish(),
       mediaSilent: z.boolean().nullish(),
       silentSide: z.enum(['CUSTOMER', 'AGENT']).nullish(),
+      satisfaction: z.number().int('must be a whole number').min(0, 'a rating value is 0-9').max(9, 'a rating value is 0-9').nullish(),
+      rated: z.boolean().nullish(),
     })
     .refine((f) => !f.from || !f.to || f.from.getTime() < f.to.getTime(), { message: 'must be after from', path: ['to'] })
     .nullish(),

@@ -76,6 +76,8 @@ const chatRecordsArgs = z.object({
       endStatus: z.enum(chatEndStatuses).nullish(),
       customerId: customerIdentity.nullish(),
       webChannelId: id.nullish(),
+      satisfaction: z.number().int('must be a whole number').min(0, 'a rating value is 0-9').max(9, 'a rating value is 0-9').nullish(),
+      rated: z.boolean().nullish(),
     })
     .refine((f) => !f.from || !f.to || f.from.getTime() < f.to.getTime(), { message: 'must be after from', path: ['to'] })
     .nullish(),

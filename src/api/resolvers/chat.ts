@@ -57,7 +57,7 @@ function contactRow(ctx: KefuContext, instanceId: string, contactId: string): Pr
 }
 
 /** The chat as the viewer may see it; NOT_FOUND for anything else (another customer's, another instance's). */
-async function loadChat(ctx: KefuContext, v: Viewer, contactId: string): Promise<ContactRow> {
+export async function loadChat(ctx: KefuContext, v: Viewer, contactId: string): Promise<ContactRow> {
   const row = await contactRow(ctx, v.p.instanceId, contactId);
   if (!row || !mayViewChat(v, row)) throw new NotFoundError('Conversation', contactId);
   return row;
@@ -111,7 +111,7 @@ export interface ConversationView {
   viewer: Viewer;
 }
 
-function toConversation(row: ContactRow, v: Viewer, knownQueuePosition?: number | null): ConversationView {
+export function toConversation(row: ContactRow, v: Viewer, knownQueuePosition?: number | null): ConversationView {
   return {
     contactId: row.id,
     instanceId: row.instance_id,

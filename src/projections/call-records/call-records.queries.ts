@@ -14,6 +14,9 @@ export interface CallRecordFilter {
   /** true: a side went silent while connected; false: none did. */
   mediaSilent?: boolean | null;
   silentSide?: 'CUSTOMER' | 'AGENT' | null;
+  /** Issue 12: rated with this value; rated (true) or not (false). */
+  satisfaction?: number | null;
+  rated?: boolean | null;
 }
 
 const hasAgent = (agentId: string) => sql<boolean>`agent_ids @> ARRAY[${agentId}]::text[]`;
@@ -45,6 +48,9 @@ export async function listCallRecords(
   if (f.mediaSilent === true) q = q.where(sql<boolean>`cardinality(silent_sides) > 0`);
   if (f.mediaSilent === false) q = q.where(sql<boolean>`cardinality(silent_sides) = 0`);
   if (f.silentSide) q = q.where(sql<boolean>`silent_sides @> ARRAY[${f.silentSide}]::text[]`);
+  if (f.satisfaction !== undefined && f.satisfaction !== null) q = q.where(sql<boolean>`satisfaction IS NOT NULL AND (satisfaction->>'value')::int = ${f.satisfaction}`);
+  if (f.rated === true) q = q.where('satisfaction', 'is not', null);
+  if (f.rated === false) q = q.where('satisfaction', 'is', null);
   if (options.after) {
     const [startedAt, contactId] = options.after;
     q = q.where(sql<boolean>`(started_at, contact_id) < (${startedAt}::timestamptz, ${contactId})`);

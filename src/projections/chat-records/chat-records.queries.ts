@@ -13,6 +13,9 @@ export interface ChatRecordFilter {
   endStatus?: string | null;
   customerId?: string | null;
   webChannelId?: string | null;
+  /** Issue 12: rated with this value; rated (true) or not (false). */
+  satisfaction?: number | null;
+  rated?: boolean | null;
 }
 
 const served = (agentId: string) => sql<boolean>`agent_ids @> ARRAY[${agentId}]::text[]`;
@@ -42,6 +45,9 @@ export async function listChatRecords(
   if (f.endStatus) q = q.where('end_status', '=', f.endStatus);
   if (f.customerId) q = q.where('customer_id', '=', f.customerId);
   if (f.webChannelId) q = q.where('web_channel_id', '=', f.webChannelId);
+  if (f.satisfaction !== undefined && f.satisfaction !== null) q = q.where(sql<boolean>`satisfaction IS NOT NULL AND (satisfaction->>'value')::int = ${f.satisfaction}`);
+  if (f.rated === true) q = q.where('satisfaction', 'is not', null);
+  if (f.rated === false) q = q.where('satisfaction', 'is', null);
   if (options.after) {
     const [createdAt, contactId] = options.after;
     q = q.where(sql<boolean>`(created_at, contact_id) < (${createdAt}::timestamptz, ${contactId})`);
