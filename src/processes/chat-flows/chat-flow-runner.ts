@@ -1,0 +1,245 @@
+// Runs a web channel's chat flow (OL-13) on a chat: the customer's messages and button clicks go into the
+// pure engine (stepChatFlow), its actions come out to the ports in order. The engine's question whether
+// anyone of a group is online is answered here (from the read model) and fed straight back, so one call
+// runs until the flow waits for the customer again, routes or ends. A chat's steps run one at a time (a
+// quick second message waits for the first), on the flow version the chat started with.
+//
+// The ports are the seams to the contact: `perform` turns actions into contact commands (chatFlowCommand
+// below: variables, the choice made, queueing, the end; the bot's messages need the contact decider's
+// SYSTEM/flow messages), `store` keeps each chat's place in the flow.
+import type { ChatFlowDocument } from '../../domain/flow/chat-flow-document.ts';
+import { parseChatFlowDocument } from '../../domain/flow/chat-flow-document.ts';
+import { newChatFlowPosition, stepChatFlow, type ChatFlowAction, type ChatFlowInput, type ChatFlowPosition } from '../../domain/flow/chat-flow-engine.ts';
+import type { ReadModel } from '../../projections/projection.ts';
+
+/** Where a chat stands in its flow: which flow, at which version, and the engine's position. */
+export interface ChatFlowRun {
+  flowId: string;
+  version: number;
+  position: ChatFlowPosition;
+}
+
+/** What the runner performs: every action but the question about agents, which it answers itself. */
+export type PerformedAction = Exclude<ChatFlowAction, { type: 'checkAgentsOnline' }>;
+
+export interface ChatFlowPorts {
+  /** The clock (tests set it): business hours are decided by it. */
+  now(): Date;
+  /** Whether any agent of the group is online now (not offline, not forced offline). */
+  anyAgentOnline(instanceId: string, skillGroupId: string): Promise<boolean>;
+  /** Performs one action for the chat, in order (a failure stops the step; the stored place stays where it was). */
+  perform(chat: ChatRef, action: PerformedAction): Promise<void>;
+  /** A flow's document at a version (the current one when version is null), or null when it is gone. */
+  loadFlow(instanceId: string, flowId: string, version: number | null): Promise<{ version: number; definition: ChatFlowDocument } | null>;
+  store: ChatFlowStore;
+}
+
+export interface ChatRef {
+  instanceId: string;
+  contactId: string;
+}
+
+/** Keeps each chat's run; a real one writes it with the contact (an event on its stream). */
+export interface ChatFlowStore {
+  get(chat: ChatRef): Promise<ChatFlowRun | null>;
+  set(chat: ChatRef, run: ChatFlowRun): Promise<void>;
+}
+
+export interface ChatFlowAdvance {
+  /** The actions performed, in order, including each checkAgentsOnline asked and answered. */
+  actions: ChatFlowAction[];
+  run: ChatFlowRun | null;
+}
+
+/** Questions about agents answered within one advance before giving up (a validated flow cannot loop on them). */
+const maxAgentChecks = 20;
+
+/**
+ * One advance of the engine from `position` with `input`, performing its actions through `perform` and
+ * answering checkAgentsOnline with `anyAgentOnline`; pure of storage (the caller keeps the position).
+ */
+export async function advanceChatFlow(
+  flow: ChatFlowDocument,
+  position: ChatFlowPosition,
+  input: ChatFlowInput,
+  io: { now: () => Date; anyAgentOnline: (skillGroupId: string) => Promise<boolean>; perform: (action: PerformedAction) => Promise<void> },
+): Promise<{ actions: ChatFlowAction[]; position: ChatFlowPosition }> {
+  const done: ChatFlowAction[] = [];
+  let step = stepChatFlow(flow, position, input);
+  for (let checks = 0; ; checks++) {
+    let question: string | null = null;
+    for (const action of step.actions) {
+      done.push(action);
+      if (action.type === 'checkAgentsOnline') {
+        question = action.skillGroupId;
+        break;
+      }
+      await io.perform(action);
+    }
+    if (question === null || checks >= maxAgentChecks) return { actions: done, position: step.position };
+    const online = await io.anyAgentOnline(question);
+    step = stepChatFlow(flow, step.position, { type: 'agentsOnline', online, now: io.now().toISOString() });
+  }
+}
+
+/**
+ * Drives chat flows for many chats: `start` when a chat of a channel with a flow begins, `message` and
+ * `choice` for each customer input. Each chat's calls run one after another.
+ */
+export class ChatFlowRunner {
+  private readonly tails = new Map<string, Promise<unknown>>();
+  private readonly ports: ChatFlowPorts;
+
+  constructor(ports: ChatFlowPorts) {
+    this.ports = ports;
+  }
+
+  /** Enters the chat into the flow's current version; a chat already in a flow is left as it is. */
+  start(chat: ChatRef, flowId: string): Promise<ChatFlowAdvance> {
+    return this.serial(chat, async () => {
+      const existing = await this.ports.store.get(chat);
+      if (existing) return { actions: [], run: existing };
+      const flow = await this.ports.loadFlow(chat.instanceId, flowId, null);
+      if (!flow) return { actions: [], run: null };
+      return this.advance(chat, { flowId, version: flow.version, position: newChatFlowPosition() }, flow.definition, { type: 'start', now: this.ports.now().toISOString() });
+    });
+  }
+
+  /** A message the customer typed; nothing when the chat is in no flow or its flow has ended. */
+  message(chat: ChatRef, text: string): Promise<ChatFlowAdvance> {
+    return this.input(chat, { type: 'message', text, now: this.ports.now().toISOString() });
+  }
+
+  /** A button the customer clicked. */
+  choice(chat: ChatRef, number: number): Promise<ChatFlowAdvance> {
+    return this.input(chat, { type: 'choice', number, now: this.ports.now().toISOString() });
+  }
+
+  /** Whether the chat is still in its flow (so the customer's messages are the flow's, not yet an agent's). */
+  async inFlow(chat: ChatRef): Promise<boolean> {
+    const run = await this.ports.store.get(chat);
+    return run !== null && run.position.status !== 'ended';
+  }
+
+  private input(chat: ChatRef, input: ChatFlowInput): Promise<ChatFlowAdvance> {
+    return this.serial(chat, async () => {
+      const run = await this.ports.store.get(chat);
+      if (!run || run.position.status === 'ended') return { actions: [], run };
+      const flow = await this.ports.loadFlow(chat.instanceId, run.flowId, run.version);
+      if (!flow) {
+        // The version the chat started with is gone (it never is: versions stay): end the chat rather than strand it.
+        const outcome: PerformedAction = { type: 'end', reason: 'flowError' };
+        await this.ports.perform(chat, outcome);
+        const ended: ChatFlowRun = { ...run, position: { status: 'ended', outcome, variables: {} } };
+        await this.ports.store.set(chat, ended);
+        return { actions: [outcome], run: ended };
+      }
+      return this.advance(chat, run, flow.definition, input);
+    });
+  }
+
+  private async advance(chat: ChatRef, run: ChatFlowRun, flow: ChatFlowDocument, input: ChatFlowInput): Promise<ChatFlowAdvance> {
+    const result = await advanceChatFlow(flow, run.position, input, {
+      now: () => this.ports.now(),
+      anyAgentOnline: (skillGroupId) => this.ports.anyAgentOnline(chat.instanceId, skillGroupId),
+      perform: (action) => this.ports.perform(chat, action),
+    });
+    const next: ChatFlowRun = { ...run, position: result.position };
+    if (result.actions.length > 0 || run.position.status === 'new') await this.ports.store.set(chat, next);
+    return { actions: result.actions, run: next };
+  }
+
+  /** Runs `task` after every earlier task of the same chat has settled. */
+  private serial<T>(chat: ChatRef, task: () => Promise<T>): Promise<T> {
+    const key = `${chat.instanceId}/${chat.contactId}`;
+    const before = this.tails.get(key) ?? Promise.resolve();
+    const run = before.then(task, task);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return run;
+  }
+}
+
+/**
+ * The contact command an action becomes, for the actions the contact decider takes today: variables
+ * (ContactVariablesSet: offers, screen pop and records carry them), the choice made (ContactKeyPressed,
+ * the option's number and label, as an IVR's key trail), queueing (ContactQueued) and the end
+ * (ContactEnded by the SYSTEM with the flow's reason). `send` returns null: the bot's messages need a
+ * RecordMessage from SYSTEM (or a FLOW sender) in the contact decider.
+ */
+export function chatFlowCommand(
+  contactId: string,
+  action: PerformedAction,
+):
+  | { type: 'SetVariables'; data: { contactId: string; variables: Record<string, string> } }
+  | { type: 'PressKey'; data: { contactId: string; key: string; label: string | null } }
+  | { type: 'QueueContact'; data: { contactId: string; skillGroupId: string; priority: number } }
+  | { type: 'EndContact'; data: { contactId: string; reason: string; endedBy: 'SYSTEM'; agentId: null } }
+  | null {
+  switch (action.type) {
+    case 'setVariable':
+      return { type: 'SetVariables', data: { contactId, variables: { [action.name]: action.value } } };
+    case 'chosen':
+      return { type: 'PressKey', data: { contactId, key: String(action.number), label: action.label } };
+    case 'route':
+      return { type: 'QueueContact', data: { contactId, skillGroupId: action.skillGroupId, priority: action.priority } };
+    case 'end':
+      return { type: 'EndContact', data: { contactId, reason: action.reason, endedBy: 'SYSTEM', agentId: null } };
+    case 'send':
+      return null;
+    default: {
+      const unknown: never = action;
+      return unknown;
+    }
+  }
+}
+
+/** Whether any member of the group is online, from the read model (agents not offline and not forced offline). */
+export async function anyAgentOnlineInReadModel(db: ReadModel, instanceId: string, skillGroupId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('skill_group_members as m')
+    .innerJoin('agents as a', (j) => j.onRef('a.instance_id', '=', 'm.instance_id').onRef('a.id', '=', 'm.agent_id'))
+    .select('a.id')
+    .where('m.instance_id', '=', instanceId)
+    .where('m.skill_group_id', '=', skillGroupId)
+    .where('a.deleted_at', 'is', null)
+    .where('a.presence', '<>', 'OFFLINE')
+    .where('a.forced_offline_reason', 'is', null)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** A CHAT flow's document from the read model: at a version, or the current one; null when there is none. */
+export async function loadChatFlowFromReadModel(db: ReadModel, instanceId: string, flowId: string, version: number | null): Promise<{ version: number; definition: ChatFlowDocument } | null> {
+  const flow = await db.selectFrom('flows').select(['version', 'kind', 'deleted_at']).where('instance_id', '=', instanceId).where('id', '=', flowId).executeTakeFirst();
+  // A chat keeps the version it started with, even of a flow deleted since; a new chat needs a live flow.
+  if (!flow || flow.kind !== 'CHAT' || (version === null && flow.deleted_at !== null)) return null;
+  const at = version ?? flow.version;
+  const row = await db
+    .selectFrom('flow_versions')
+    .select(['version', 'definition'])
+    .where('instance_id', '=', instanceId)
+    .where('flow_id', '=', flowId)
+    .where('version', '=', at)
+    .executeTakeFirst();
+  return row ? { version: row.version, definition: parseChatFlowDocument(row.definition) } : null;
+}
+
+/** A store in memory (tests, and a single node until the run is kept on the contact's stream). */
+export class InMemoryChatFlowStore implements ChatFlowStore {
+  private readonly runs = new Map<string, ChatFlowRun>();
+  get(chat: ChatRef): Promise<ChatFlowRun | null> {
+    return Promise.resolve(this.runs.get(`${chat.instanceId}/${chat.contactId}`) ?? null);
+  }
+  set(chat: ChatRef, run: ChatFlowRun): Promise<void> {
+    this.runs.set(`${chat.instanceId}/${chat.contactId}`, run);
+    return Promise.resolve();
+  }
+}
