@@ -175,7 +175,7 @@ interface Ran {
 
 async function phase(server: ChildProcess, clients: ChildProcess[], kind: 'paced' | 'closed', seconds: number, intervalMs: number): Promise<PhaseResult> {
   await ask(server, { type: 'cpu-start' }, 'cpu-started');
-  const runs = await Promise.all(clients.map((c) => ask<Ran>(c, { type: 'run', phase: kind, seconds, intervalMs, drainMs: 60_000 }, 'ran')));
+  const runs = await Promise.all(clients.map((c) => ask<Ran>(c, { type: 'run', phase: kind, seconds, intervalMs, drainMs: 120_000 }, 'ran')));
   const cpu = await ask<{ cpuMs: number; loopMaxMs: number; queries: [string, number][]; pool: PoolStats | null }>(server, { type: 'cpu-stop' }, 'cpu');
   const windowMs = Math.max(...runs.map((r) => r.windowMs));
   const acked = runs.reduce((a, r) => a + r.acked, 0);
@@ -195,7 +195,7 @@ async function phase(server: ChildProcess, clients: ChildProcess[], kind: 'paced
     serverCpuMs: cpu.cpuMs,
     loopMaxMs: cpu.loopMaxMs,
     clientCpuMs: runs.map((r) => r.cpuMs),
-    errors: Math.max(0, ...runs.map((r) => r.errors)),
+    errors: runs.reduce((a, r) => a + r.errors, 0),
     firstErrors: runs.flatMap((r) => r.firstErrors).slice(0, 5),
     pool: cpu.pool,
   };

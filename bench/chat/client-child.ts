@@ -75,11 +75,11 @@ function connect(token: string, onNext: (id: string, text: string) => void): Pro
         clearTimeout(timer);
         socket.removeAllListeners('close');
         socket.on('close', (code) => {
-          if (!closing) errors.push(`socket closed ${code}`);
+          if (!closing) failed(`socket closed ${code}`);
         });
         resolve(socket);
       } else if (text.startsWith('{"type":"ping"')) socket.send('{"type":"pong"}');
-      else if (text.startsWith('{"type":"error"')) errors.push(text.slice(0, 300));
+      else if (text.startsWith('{"type":"error"')) failed(text.slice(0, 300));
     });
     socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
   });
@@ -99,7 +99,13 @@ function eventOf(text: string): Frame | null {
 // ---------------------------------------------------------------------------------------------------------
 
 let closing = false;
+/** The first errors' texts, and how many there were. */
 const errors: string[] = [];
+let errorCount = 0;
+function failed(message: string): void {
+  errorCount++;
+  if (errors.length < 20) errors.push(message);
+}
 const sockets: WebSocket[] = [];
 
 interface Chat {
@@ -154,7 +160,7 @@ function onCustomerMessageAtAgent(chat: Chat, clientMessageId: string): void {
     },
     (e: Error) => {
       chat.failed++;
-      errors.push(e.message);
+      failed(e.message);
     },
   );
 }
@@ -194,7 +200,7 @@ function customerSend(chat: Chat, counted: boolean): void {
     },
     (e: Error) => {
       chat.failed++;
-      errors.push(e.message);
+      failed(e.message);
     },
   );
 }
@@ -211,7 +217,7 @@ async function inParallel<T>(items: T[], width: number, fn: (item: T) => Promise
         try {
           await fn(item);
         } catch (e) {
-          errors.push((e as Error).message);
+          failed((e as Error).message);
         }
       }
     }),
@@ -284,6 +290,7 @@ async function run(phase: 'paced' | 'closed', seconds: number, intervalMs: numbe
   stats = { customerToAgent: [], agentToCustomer: [], roundTrip: [], sendAck: [], sent: 0, answered: 0, acked: 0 };
   inWindow = new Set();
   const cpu0 = process.cpuUsage();
+  const errorsBefore = errorCount;
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
   const timers: NodeJS.Timeout[] = [];
@@ -329,7 +336,7 @@ async function run(phase: 'paced' | 'closed', seconds: number, intervalMs: numbe
     roundTrip: s.roundTrip,
     sendAck: s.sendAck,
     cpuMs: (cpu.user + cpu.system) / 1000,
-    errors: errors.length,
+    errors: errorCount - errorsBefore,
     firstErrors: errors.slice(0, 5),
   };
 }
@@ -350,7 +357,7 @@ process.on('message', (raw) => {
       const cpu0 = process.cpuUsage();
       const done = (extra: object) => {
         const cpu = process.cpuUsage(cpu0);
-        process.send!({ type: 'done', seconds: (performance.now() - t0) / 1000, cpuMs: (cpu.user + cpu.system) / 1000, errors: errors.length, firstErrors: errors.slice(0, 5), ...extra });
+        process.send!({ type: 'done', seconds: (performance.now() - t0) / 1000, cpuMs: (cpu.user + cpu.system) / 1000, errors: errorCount, firstErrors: errors.slice(0, 5), ...extra });
       };
       if (m.type === 'agents') {
         port = m.port;
