@@ -1,0 +1,71 @@
+// The chat flow runner's read-model ports: the flow version a chat runs (the current one to start, the
+// started one after a new version or a deletion; never an IVR flow or another instance's), and whether
+// anyone of a group is online (available or on break; not offline, not another group's).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { anyAgentOnlineInReadModel, loadChatFlowFromReadModel } from '../../src/processes/chat-flows/chat-flow-runner.ts';
+import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
+
+const endFlow = (text: string) => ({ start: 'x', nodes: [{ id: 'x', type: 'end', text }] });
+
+for (const database of ['pglite', 'postgres'] as const) {
+  describe(`chat flow runner ports (${database})`, () => {
+    let t: TestKefu;
+    let A: Awaited<ReturnType<typeof seedInstance>>;
+    let B: Awaited<ReturnType<typeof seedInstance>>;
+
+    const group = async (key: string, name: string, channel = 'ONLINE') =>
+      (await t.ok<{ createSkillGroup: { id: string } }>(key, `mutation($n: String!) { createSkillGroup(input: { name: $n, channel: ${channel} }) { id } }`, { n: name })).createSkillGroup.id;
+    const flow = async (key: string, kind: string, definition: unknown) =>
+      (await t.ok<{ createFlow: { id: string } }>(key, 'mutation($input: CreateFlowInput!) { createFlow(input: $input) { id } }', { input: { name: `F ${Math.random()}`, kind, definition } })).createFlow.id;
+    const presence = (agentId: string, p: string) => t.ok(A.adminKey, `mutation($id: ID!) { setPresence(input: { presence: ${p}, agentId: $id }) { id } }`, { id: agentId });
+
+    beforeAll(async () => {
+      t = await startTestKefu({ database });
+      A = await seedInstance(t, { name: 'Alpha', agents: [{ name: 'Ann', login: 'ann' }, { name: 'Bob', login: 'bob' }] });
+      B = await seedInstance(t, { name: 'Beta' });
+    }, 120_000);
+    afterAll(async () => t?.close());
+
+    it('loads the current version to start, the started one after a new version, and the started one of a deleted flow', async () => {
+      const id = await flow(A.adminKey, 'CHAT', endFlow('one'));
+      expect(await loadChatFlowFromReadModel(t.kefu.db, A.instanceId, id, null)).toMatchObject({ version: 1, definition: { nodes: [{ text: 'one' }] } });
+      await t.ok(A.adminKey, 'mutation($id: ID!, $d: JSON!) { updateFlow(input: { id: $id, definition: $d }) { version } }', { id, d: endFlow('two') });
+      expect(await loadChatFlowFromReadModel(t.kefu.db, A.instanceId, id, null)).toMatchObject({ version: 2, definition: { nodes: [{ text: 'two' }] } });
+      expect(await loadChatFlowFromReadModel(t.kefu.db, A.instanceId, id, 1)).toMatchObject({ version: 1, definition: { nodes: [{ text: 'one' }] } });
+      expect(await loadChatFlowFromReadModel(t.kefu.db, A.instanceId, id, 3)).toBeNull();
+      await t.ok(A.adminKey, 'mutation($id: ID!) { deleteFlow(input: { id: $id }) { id } }', { id });
+      expect(await loadChatFlowFromReadModel(t.kefu.db, A.instanceId, id, null)).toBeNull();
+      expect(await loadChatFlowFromReadModel(t.kefu.db, A.instanceId, id, 2)).toMatchObject({ version: 2 });
+    });
+
+    it("never loads an IVR flow or another instance's", async () => {
+      const phone = await group(A.adminKey, 'Phones', 'PHONE');
+      const ivr = await flow(A.adminKey, 'IVR', { start: 'r', nodes: [{ id: 'r', type: 'route', skillGroupId: phone }] });
+      expect(await loadChatFlowFromReadModel(t.kefu.db, A.instanceId, ivr, null)).toBeNull();
+      const theirs = await flow(B.adminKey, 'CHAT', endFlow('beta'));
+      expect(await loadChatFlowFromReadModel(t.kefu.db, A.instanceId, theirs, null)).toBeNull();
+      expect(await loadChatFlowFromReadModel(t.kefu.db, B.instanceId, theirs, null)).toMatchObject({ version: 1 });
+    });
+
+    it('says a group has someone online when a member is available or on break, not offline, not of another group', async () => {
+      const [ann, bob] = A.agents;
+      const chat = await group(A.adminKey, 'Chat');
+      const other = await group(A.adminKey, 'Other chat');
+      expect(await anyAgentOnlineInReadModel(t.kefu.db, A.instanceId, chat)).toBe(false);
+      await t.ok(A.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: chat, a: ann!.id });
+      await t.ok(A.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: other, a: bob!.id });
+      expect(await anyAgentOnlineInReadModel(t.kefu.db, A.instanceId, chat)).toBe(false);
+      await presence(bob!.id, 'AVAILABLE');
+      expect(await anyAgentOnlineInReadModel(t.kefu.db, A.instanceId, chat)).toBe(false);
+      expect(await anyAgentOnlineInReadModel(t.kefu.db, A.instanceId, other)).toBe(true);
+      await presence(ann!.id, 'AVAILABLE');
+      expect(await anyAgentOnlineInReadModel(t.kefu.db, A.instanceId, chat)).toBe(true);
+      // Another instance asking about the same group id finds nobody.
+      expect(await anyAgentOnlineInReadModel(t.kefu.db, B.instanceId, chat)).toBe(false);
+      await presence(ann!.id, 'BREAK');
+      expect(await anyAgentOnlineInReadModel(t.kefu.db, A.instanceId, chat)).toBe(true);
+      await presence(ann!.id, 'OFFLINE');
+      expect(await anyAgentOnlineInReadModel(t.kefu.db, A.instanceId, chat)).toBe(false);
+    });
+  });
+}
