@@ -22,6 +22,7 @@ const EVENTS = 'subscription Events($c: ID!, $after: Int) { conversationEvents(c
 const OFFERS = 'subscription Offers { agentOffers { offerId state contact { id } } }';
 const SESSION = 'mutation StartSession($input: StartCustomerSessionInput!) { startCustomerSession(input: $input) { token visitorId } }';
 const START = 'mutation StartChat($input: StartChatInput!) { startChat(input: $input) { contactId status lastSeq } }';
+const CONVERSATION = 'query Conversation($c: ID!) { conversation(contactId: $c) { status } }';
 const SEND = 'mutation Send($input: SendChatMessageInput!) { sendChatMessage(input: $input) { seq } }';
 
 let port = 0;
@@ -251,27 +252,51 @@ async function connectAgents(tokens: string[]): Promise<void> {
 /** Offers that arrived before startChat's answer. */
 const pendingAgents = new Map<string, { token: string }>();
 
-async function connectCustomers(channelKey: string, n: number, into: Chat[]): Promise<void> {
+/**
+ * Customers: a session and a chat each, then a socket with conversationEvents. With `socketOnceConnected` (the
+ * idle desk's chats), all chats are started first and each socket opens once its chat is CONNECTED (polled
+ * with the conversation query): a subscription to a waiting chat re-reads its queue place on every change of
+ * any contact or agent of the instance, so thousands of them subscribed while waiting would cost Kefu a number
+ * of queries growing with the square of the customers (see the bench's notes), not what this step measures.
+ */
+async function connectCustomers(channelKey: string, n: number, into: Chat[], socketOnceConnected = false): Promise<void> {
+  const width = Number(process.env.BENCH_CHAT_CONNECT_WIDTH ?? 32);
+  const started: Chat[] = [];
+  const openSocket = async (chat: Chat) => {
+    const socket = await connect(chat.token, (_id, text) => {
+      const e = eventOf(text);
+      if (e?.kind !== 'MESSAGE' || !e.message) return;
+      if (e.message.sender === 'SYSTEM' && e.message.system?.type === 'CONNECTED') chat.connected = true;
+      else if (e.message.sender === 'AGENT' && e.message.clientMessageId) onAgentMessageAtCustomer(chat, e.message.clientMessageId);
+    });
+    sockets.push(socket);
+    subscribe(socket, 'events', EVENTS, { c: chat.contactId, after: 0 });
+  };
   await inParallel(
     Array.from({ length: n }, (_, i) => i),
-    Number(process.env.BENCH_CHAT_CONNECT_WIDTH ?? 32),
+    width,
     async (i) => {
       const session = (await post<{ startCustomerSession: { token: string } }>(null, 'StartSession', SESSION, { input: { channelKey, name: `Customer ${i}` } })).startCustomerSession;
-      const started = (await post<{ startChat: { contactId: string } }>(session.token, 'StartChat', START, { input: { clientChatId: randomUUID(), visitor: { pageUrl: 'https://shop.bench.example/cart' } } })).startChat;
-      const chat: Chat = { contactId: started.contactId, token: session.token, agent: pendingAgents.get(started.contactId) ?? null, customerAcked: 0, agentAcked: 0, failed: 0, onReply: null, connected: false };
-      pendingAgents.delete(started.contactId);
+      const chatStarted = (await post<{ startChat: { contactId: string } }>(session.token, 'StartChat', START, { input: { clientChatId: randomUUID(), visitor: { pageUrl: 'https://shop.bench.example/cart' } } })).startChat;
+      const chat: Chat = { contactId: chatStarted.contactId, token: session.token, agent: pendingAgents.get(chatStarted.contactId) ?? null, customerAcked: 0, agentAcked: 0, failed: 0, onReply: null, connected: false };
+      pendingAgents.delete(chatStarted.contactId);
       chats.set(chat.contactId, chat);
       into.push(chat);
-      const socket = await connect(session.token, (_id, text) => {
-        const e = eventOf(text);
-        if (e?.kind !== 'MESSAGE' || !e.message) return;
-        if (e.message.sender === 'SYSTEM' && e.message.system?.type === 'CONNECTED') chat.connected = true;
-        else if (e.message.sender === 'AGENT' && e.message.clientMessageId) onAgentMessageAtCustomer(chat, e.message.clientMessageId);
-      });
-      sockets.push(socket);
-      subscribe(socket, 'events', EVENTS, { c: chat.contactId, after: 0 });
+      if (socketOnceConnected) started.push(chat);
+      else await openSocket(chat);
     },
   );
+  if (!socketOnceConnected) return;
+  await inParallel(started, width, async (chat) => {
+    for (let wait = 100; ; wait = Math.min(2000, wait * 2)) {
+      const status = (await post<{ conversation: { status: string } }>(chat.token, 'Conversation', CONVERSATION, { c: chat.contactId })).conversation.status;
+      if (status === 'CONNECTED') break;
+      if (status === 'ENDED') throw new Error(`idle chat ${chat.contactId} ended before an agent took it`);
+      await new Promise((r) => setTimeout(r, wait));
+    }
+    chat.connected = true;
+    await openSocket(chat);
+  });
 }
 
 async function until(ok: () => boolean, timeoutMs: number): Promise<boolean> {
@@ -365,7 +390,7 @@ process.on('message', (raw) => {
         done({ agents: m.tokens.length });
       } else if (m.type === 'idle') {
         const t1 = performance.now();
-        await connectCustomers(m.channelKey, m.n, idleChats);
+        await connectCustomers(m.channelKey, m.n, idleChats, m.waitConnected);
         const connectSeconds = (performance.now() - t1) / 1000;
         // Holders auto-accept: an idle chat gets connected (queued-mode idle chats never are).
         const connected = m.waitConnected && (await until(() => idleChats.every((c) => c.connected), Number(process.env.BENCH_CHAT_IDLE_CONNECT_WAIT_MS ?? 600_000)));
