@@ -49,6 +49,7 @@ import { OutboundCalls } from './processes/calls/outbound-calls.ts';
 import { findMobileSetting, findOutboundTrunk } from './api/resolvers/outbound-calls.ts';
 import { transferTargetsIn } from './processes/calls/transfer-targets.ts';
 import { PromptAudio } from './processes/calls/prompt-audio.ts';
+import { loadSatisfactionSurvey } from './api/resolvers/satisfaction.ts';
 
 export interface Kefu {
   config: Config;
@@ -113,6 +114,7 @@ async function startPhone(config: Config, o: { db: ReadModel; commands: CommandH
     holdMusic: holdMusic(),
     silenceAlertSeconds: config.KEFU_SILENCE_ALERT_SECONDS,
     loadFlow: (instanceId, flowId) => loadFlow(o.db, instanceId, flowId),
+    satisfactionSurvey: (instanceId) => loadSatisfactionSurvey(o.db, instanceId),
     isBlacklisted: async (instanceId, caller, now) => (await findBlacklistEntry(o.db, instanceId, 'PHONE', caller, now)) !== null,
     queueHasRoom: async (instanceId, skillGroupId) => {
       const group = await o.db.selectFrom('skill_groups').select('max_queue_length').where('instance_id', '=', instanceId).where('id', '=', skillGroupId).executeTakeFirst();

@@ -5,6 +5,7 @@ import type { MediaEngine } from '../../adapters/media/media-port.ts';
 import type { Prompt } from '../../domain/flow/flow-document.ts';
 import type { FlowDocument } from '../../domain/flow/flow-document.ts';
 import type { AgentDeviceLost } from '../../domain/skill-group/skill-group.ts';
+import type { SatisfactionSurvey } from '../../domain/instance/satisfaction.ts';
 import type { ContactWatch } from './contact-watch.ts';
 import type { AgentDevices } from './devices/agent-device.ts';
 
@@ -31,6 +32,11 @@ export interface CallDeps {
    * id, in the call's instance; null when neither (the REFER is answered 404). Absent: phones cannot transfer.
    */
   findTransferTarget?(instanceId: string, name: string): Promise<TransferTarget | null>;
+  /**
+   * Issue 12: the instance's satisfaction survey setting; with PHONE on, a caller whose agent hangs up hears
+   * the keypad survey before Kefu hangs up. Absent: no phone survey.
+   */
+  satisfactionSurvey?(instanceId: string): Promise<SatisfactionSurvey>;
   /** This SIP node's name, kept on each call so a restart ends the calls it held. */
   node: string;
   logger: Logger;

@@ -20,6 +20,7 @@ import type { TransferRequest } from './devices/agent-device.ts';
 import { holdCustomer, resumeCustomer } from './tasks/hold-call.ts';
 import { ConsultCall } from './tasks/warm-transfer.ts';
 import { runIvr } from './tasks/run-ivr.ts';
+import { runKeypadSurvey } from './tasks/keypad-survey.ts';
 
 type Phase = 'starting' | 'ivr' | 'queued' | 'talking' | 'ended';
 
@@ -82,7 +83,10 @@ export class InboundCallSession {
       throw err;
     }
     call.on('ended', (by) => {
-      if (by === 'remote') this.enqueue(() => this.customerHungUp());
+      if (by !== 'remote') return;
+      // During the keypad survey (the contact has ended) the session's line is busy with it: stop it now.
+      if (this.phase === 'ended') this.gone.abort();
+      this.enqueue(() => this.customerHungUp());
     });
     call.on('dtmf', (digit) => this.customerLeg?.injectDtmf(digit));
     this.unwatch = this.deps.watch.watch(this.stream, (e) => this.enqueue(() => this.onContactEvent(e)));
@@ -289,8 +293,26 @@ export class InboundCallSession {
     // A vanished device (a closed browser) is not the agent's choice: Kefu ends the call so the caller is not left in silence.
     const end = cause === 'lost' ? { reason: 'agentDeviceLost', endedBy: 'SYSTEM' as const, agentId: null } : { reason: 'ok', endedBy: 'AGENT' as const, agentId };
     await this.command({ type: 'EndContact', data: { contactId: this.contactId, ...end }, metadata: this.metadata() });
+    if (cause !== 'lost') await this.keypadSurvey();
     await this.call.hangup().catch(() => undefined);
     await this.finish();
+  }
+
+  /** Issue 12: with phone surveys on, the caller rates the call from the keypad before Kefu hangs up. */
+  private async keypadSurvey(): Promise<void> {
+    const leg = this.customerLeg;
+    if (!leg || !this.deps.satisfactionSurvey || this.gone.signal.aborted) return;
+    try {
+      const survey = await this.deps.satisfactionSurvey(this.call.instanceId);
+      if (!survey.channels.PHONE || this.gone.signal.aborted) return;
+      // The agent's leg goes first: the caller hears the question alone.
+      await this.stopTalking();
+      const outcome = await runKeypadSurvey(this.deps, { instanceId: this.call.instanceId, contactId: this.contactId, leg, survey, metadata: this.metadata, gone: this.gone.signal });
+      this.deps.logger.debug({ contactId: this.contactId, outcome }, 'keypad survey');
+    } catch (err) {
+      // The survey is a courtesy: a failure (the prompt's audio, the read model) only ends the call now.
+      this.deps.logger.warn({ err, contactId: this.contactId }, 'keypad survey failed');
+    }
   }
 
   /**
