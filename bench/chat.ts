@@ -28,6 +28,9 @@ const settings = () => {
   if (idle.length !== active.length || [...idle, ...active].some((n) => !Number.isInteger(n) || n < 0)) {
     throw new Error('BENCH_CHAT_IDLE and BENCH_CHAT_ACTIVE must be lists of whole numbers of the same length (one step each)');
   }
+  const targets = envList('BENCH_CHAT_TARGETS') ?? ['kefu-postgres', 'bare-relay'];
+  const unknown = targets.filter((t) => t !== 'kefu-postgres' && t !== 'bare-relay');
+  if (unknown.length > 0) throw new Error(`BENCH_CHAT_TARGETS: unknown ${unknown.join(', ')} (known: kefu-postgres, bare-relay)`);
   const idleMode = envString('BENCH_CHAT_IDLE_MODE', 'connected');
   if (idleMode !== 'connected' && idleMode !== 'queued') throw new Error('BENCH_CHAT_IDLE_MODE must be connected or queued');
   return {
@@ -38,7 +41,7 @@ const settings = () => {
     closedSeconds: envInt('BENCH_CHAT_CLOSED_SECONDS', 15),
     // Half the machine's CPUs (2 to 4) for the clients: on a 2-CPU machine they share with Kefu and PostgreSQL.
     clients: Math.max(1, envInt('BENCH_CHAT_CLIENT_PROCS', Math.min(4, Math.max(2, Math.floor(availableParallelism() / 2))))),
-    targets: envList('BENCH_CHAT_TARGETS') ?? ['kefu-postgres', 'bare-relay'],
+    targets,
     idleMode: idleMode as 'connected' | 'queued',
   };
 };
