@@ -155,7 +155,10 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
   }));
 
   const errorFormatter = (execution: ExecutionResult, context: unknown) => {
-    const base = mercurius.defaultErrorFormatter(execution as never, context as never);
+    // mercurius' formatter logs through the request's reply, or the app: live views and Kefu's graphql-ws
+    // server have neither in their context (a subscription's first result with an error crashed it).
+    const withLogger = (context as { reply?: unknown } | null)?.reply ? context : { app };
+    const base = mercurius.defaultErrorFormatter(execution as never, withLogger as never);
     const log = (err: unknown) => app.log.error({ err }, 'unexpected error in a resolver');
     // mercurius wraps parse and validation errors in one; show each of them.
     const flat = (execution.errors ?? []).flatMap((e) => {

@@ -90,6 +90,20 @@ describe('the graphql-ws server', () => {
     c.socket.close();
   });
 
+  it('sends a first result whose resolver fails as a next frame with the domain error code, not an internal error', async () => {
+    // A live view's first result is executed by the fan-out with Kefu's own context (no mercurius reply):
+    // formatting its errors once crashed there and turned NOT_FOUND into INTERNAL_SERVER_ERROR (found by the fuzzer).
+    const c = connect(url, 'graphql-transport-ws');
+    await c.send({ type: 'connection_init', payload: { authorization: `Bearer ${supervisor}` } });
+    await c.frame((f) => f.type === 'connection_ack');
+    const query = 'subscription($c: ID!) { queuePositionChanged(contactId: $c) { position } }';
+    await c.send({ type: 'subscribe', id: 'q1', payload: { query, variables: { c: 'd4425496-b253-41ff-be04-67b1ed362c58' } } });
+    const answer = await c.frame((f) => (f.type === 'next' || f.type === 'error') && f.id === 'q1');
+    const errors = answer.type === 'error' ? (answer.payload as { extensions?: { code?: string } }[]) : (answer.payload as { errors: { extensions?: { code?: string } }[] }).errors;
+    expect(errors.map((e) => e.extensions?.code)).toEqual(['NOT_FOUND']);
+    c.socket.close();
+  });
+
   it('serves the legacy graphql-ws sub-protocol (start, data, stop)', async () => {
     const c = connect(url, 'graphql-ws');
     await c.send({ type: 'connection_init', payload: { authorization: `Bearer ${supervisor}` } });
