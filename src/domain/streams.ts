@@ -12,6 +12,8 @@ export const streams = {
   trunk: (instanceId: string, trunkId: string) => `trunk-${instanceId}.${trunkId}`,
   sipExtension: (instanceId: string, agentId: string) => `sipextension-${instanceId}.${agentId}`,
   webChannel: (instanceId: string, webChannelId: string) => `webchannel-${instanceId}.${webChannelId}`,
+  /** Where a chat stands in its chat flow (OL-13). */
+  chatFlowRun: (instanceId: string, contactId: string) => `chatflowrun-${instanceId}.${contactId}`,
   /** A file sent in a chat (OL-15). */
   chatFile: (instanceId: string, fileId: string) => `chatfile-${instanceId}.${fileId}`,
   /** Shared quick-reply categories of an instance (their names, scopes and order). */

@@ -1,8 +1,17 @@
 // The chat flow runner's read-model ports: the flow version a chat runs (the current one to start, the
 // started one after a new version or a deletion; never an IVR flow or another instance's), and whether
-// anyone of a group is online (available or on break; not offline, not another group's).
+// anyone of a group is online (available or on break; not offline, not another group's); each chat's
+// place kept on its own stream, found again by a new runner (a restart), a stale step refused.
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { anyAgentOnlineInReadModel, loadChatFlowFromReadModel } from '../../src/processes/chat-flows/chat-flow-runner.ts';
+import { ConflictError } from '../../src/domain/errors.ts';
+import {
+  anyAgentOnlineInReadModel,
+  ChatFlowRunner,
+  EventStoreChatFlowStore,
+  loadChatFlowFromReadModel,
+  type PerformedAction,
+} from '../../src/processes/chat-flows/chat-flow-runner.ts';
 import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
 
 const endFlow = (text: string) => ({ start: 'x', nodes: [{ id: 'x', type: 'end', text }] });
@@ -66,6 +75,41 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(await anyAgentOnlineInReadModel(t.kefu.db, A.instanceId, chat)).toBe(true);
       await presence(ann!.id, 'OFFLINE');
       expect(await anyAgentOnlineInReadModel(t.kefu.db, A.instanceId, chat)).toBe(false);
+    });
+
+    it("keeps each chat's place on its stream: a new runner (a restart) goes on where the chat was", async () => {
+      const sales = await group(A.adminKey, 'Sales');
+      const doc = {
+        start: 'menu',
+        nodes: [
+          { id: 'menu', type: 'menu', text: 'Pick', options: [{ number: 1, label: 'Order', next: 'order' }], onFailure: 'route' },
+          { id: 'order', type: 'collect', text: 'Order number?', variable: 'orderNumber', validate: { kind: 'orderNumber' }, next: 'route' },
+          { id: 'route', type: 'route', skillGroupId: sales },
+        ],
+      };
+      const flowId = await flow(A.adminKey, 'CHAT', doc);
+      const performed: PerformedAction[] = [];
+      const runner = () =>
+        new ChatFlowRunner({
+          now: () => new Date('2026-11-23T04:00:00.000Z'),
+          anyAgentOnline: (instanceId, groupId) => anyAgentOnlineInReadModel(t.kefu.db, instanceId, groupId),
+          perform: (_chat, action) => {
+            performed.push(action);
+            return Promise.resolve();
+          },
+          loadFlow: (instanceId, id, version) => loadChatFlowFromReadModel(t.kefu.db, instanceId, id, version),
+          store: new EventStoreChatFlowStore(t.kefu.commands),
+        });
+      const chat = { instanceId: A.instanceId, contactId: randomUUID() };
+      await runner().start(chat, flowId);
+      await runner().choice(chat, 1);
+      const last = await runner().message(chat, 'SO-12345');
+      expect(performed.map((a) => a.type)).toEqual(['send', 'chosen', 'send', 'setVariable', 'route']);
+      expect(last.run).toEqual({ flowId, version: 1, position: { status: 'ended', outcome: { type: 'route', skillGroupId: sales, priority: 0 }, variables: { orderNumber: 'SO-12345' } } });
+      expect(await new EventStoreChatFlowStore(t.kefu.commands).get(chat)).toEqual(last.run);
+      // A step from a place the chat has left is refused, not written over.
+      const stale = { flowId, version: 1, position: { status: 'waiting' as const, nodeId: 'menu', failures: 0, afterHours: false, now: '2026-11-23T04:00:00.000Z', variables: {} } };
+      await expect(new EventStoreChatFlowStore(t.kefu.commands).set(chat, stale, stale)).rejects.toBeInstanceOf(ConflictError);
     });
   });
 }

@@ -6,8 +6,13 @@
 //
 // The ports are the seams to the contact: `perform` turns actions into contact commands (chatFlowCommand
 // below: variables, the choice made, queueing, the end; the bot's messages need the contact decider's
-// SYSTEM/flow messages), `store` keeps each chat's place in the flow.
+// SYSTEM/flow messages), `store` keeps each chat's place in the flow (EventStoreChatFlowStore).
+import { randomUUID } from 'node:crypto';
+import type { CommandHandler } from '../../adapters/eventstore/command-handler.ts';
+import { ConflictError } from '../../domain/errors.ts';
 import type { ChatFlowDocument } from '../../domain/flow/chat-flow-document.ts';
+import { chatFlowRunDecider } from '../../domain/flow/chat-flow-run.ts';
+import { streams } from '../../domain/streams.ts';
 import { parseChatFlowDocument } from '../../domain/flow/chat-flow-document.ts';
 import { newChatFlowPosition, stepChatFlow, type ChatFlowAction, type ChatFlowInput, type ChatFlowPosition } from '../../domain/flow/chat-flow-engine.ts';
 import type { ReadModel } from '../../projections/projection.ts';
@@ -39,10 +44,11 @@ export interface ChatRef {
   contactId: string;
 }
 
-/** Keeps each chat's run; a real one writes it with the contact (an event on its stream). */
+/** Keeps each chat's run (EventStoreChatFlowStore: a stream per chat). */
 export interface ChatFlowStore {
   get(chat: ChatRef): Promise<ChatFlowRun | null>;
-  set(chat: ChatRef, run: ChatFlowRun): Promise<void>;
+  /** Records a step from `previous` (null: the chat's first); CONFLICT when the chat moved on meanwhile. */
+  set(chat: ChatRef, run: ChatFlowRun, previous: ChatFlowRun | null): Promise<void>;
 }
 
 export interface ChatFlowAdvance {
@@ -131,7 +137,7 @@ export class ChatFlowRunner {
         const outcome: PerformedAction = { type: 'end', reason: 'flowError' };
         await this.ports.perform(chat, outcome);
         const ended: ChatFlowRun = { ...run, position: { status: 'ended', outcome, variables: {} } };
-        await this.ports.store.set(chat, ended);
+        await this.ports.store.set(chat, ended, run);
         return { actions: [outcome], run: ended };
       }
       return this.advance(chat, run, flow.definition, input);
@@ -145,7 +151,7 @@ export class ChatFlowRunner {
       perform: (action) => this.ports.perform(chat, action),
     });
     const next: ChatFlowRun = { ...run, position: result.position };
-    if (result.actions.length > 0 || run.position.status === 'new') await this.ports.store.set(chat, next);
+    if (result.actions.length > 0 || run.position.status === 'new') await this.ports.store.set(chat, next, run.position.status === 'new' ? null : run);
     return { actions: result.actions, run: next };
   }
 
@@ -232,14 +238,41 @@ export async function loadChatFlowFromReadModel(db: ReadModel, instanceId: strin
   return row ? { version: row.version, definition: parseChatFlowDocument(row.definition) } : null;
 }
 
-/** A store in memory (tests, and a single node until the run is kept on the contact's stream). */
+/** A store in memory (unit tests). */
 export class InMemoryChatFlowStore implements ChatFlowStore {
   private readonly runs = new Map<string, ChatFlowRun>();
   get(chat: ChatRef): Promise<ChatFlowRun | null> {
     return Promise.resolve(this.runs.get(`${chat.instanceId}/${chat.contactId}`) ?? null);
   }
-  set(chat: ChatRef, run: ChatFlowRun): Promise<void> {
-    this.runs.set(`${chat.instanceId}/${chat.contactId}`, run);
+  set(chat: ChatRef, run: ChatFlowRun, previous: ChatFlowRun | null): Promise<void> {
+    const key = `${chat.instanceId}/${chat.contactId}`;
+    const now = this.runs.get(key) ?? null;
+    if (JSON.stringify(now?.position ?? null) !== JSON.stringify(previous?.position ?? null)) return Promise.reject(new ConflictError(`The chat ${chat.contactId} moved on in its flow meanwhile`));
+    this.runs.set(key, run);
     return Promise.resolve();
+  }
+}
+
+/** Each chat's run on its own stream (`chatflowrun-<instanceId>.<contactId>`): a restart finds every chat where it was. */
+export class EventStoreChatFlowStore implements ChatFlowStore {
+  private readonly commands: CommandHandler;
+  private readonly clock: () => Date;
+
+  constructor(commands: CommandHandler, clock: () => Date = () => new Date()) {
+    this.commands = commands;
+    this.clock = clock;
+  }
+
+  async get(chat: ChatRef): Promise<ChatFlowRun | null> {
+    const { state } = await this.commands.load(streams.chatFlowRun(chat.instanceId, chat.contactId), chatFlowRunDecider);
+    return state.status === 'running' ? { flowId: state.flowId, version: state.version, position: state.position } : null;
+  }
+
+  async set(chat: ChatRef, run: ChatFlowRun, previous: ChatFlowRun | null): Promise<void> {
+    await this.commands.handle(streams.chatFlowRun(chat.instanceId, chat.contactId), chatFlowRunDecider, {
+      type: 'RecordChatFlowStep',
+      data: { contactId: chat.contactId, flowId: run.flowId, version: run.version, from: previous?.position ?? null, position: run.position },
+      metadata: { now: this.clock().toISOString(), instanceId: chat.instanceId, actor: 'system:chat-flows', correlationId: randomUUID() },
+    });
   }
 }
