@@ -433,7 +433,7 @@ export function viewOf(p: Principal | null | undefined): string {
   if (!p) return 'anonymous';
   if (p.kind === 'operator') return 'operator';
   if (p.kind === 'apiKey') return `${p.instanceId}|apiKey|${p.role}`;
-  if (p.kind === 'customer') return `${p.instanceId}|customer|${p.webChannelId}|${p.customerId}`;
+  if (p.kind === 'customer') return `${p.instanceId}|customer|${p.verified ? 'verified' : 'visitor'}|${p.webChannelId}|${p.customerId}`;
   return `${p.instanceId}|agent|${p.role}${p.role === 'AGENT' ? `|${p.agentId}` : ''}`;
 }
 
