@@ -236,7 +236,7 @@ async function bareSearch(client: pg.Client, seeded: Seeded, search: string, fir
   const key = /^[\p{L}\p{N}_\-./]+$/u.test(trimmed) ? shortcutKey(trimmed) : '';
   const words = queryWords(trimmed);
   const tsquery = words.map((w) => `'${w}':*`).join(' & ');
-  const base = 'SELECT * FROM quick_replies WHERE instance_id = $1 AND (category_id = ANY($2::text[]) OR (category_id IS NULL AND agent_id = $3))';
+  const base = 'SELECT id, category_id, agent_id, title, shortcut, content, image_url, position, sort_key FROM quick_replies WHERE instance_id = $1 AND (category_id = ANY($2::text[]) OR (category_id IS NULL AND agent_id = $3))';
   let found = 0;
   if (key !== '') {
     const r = await client.query({ name: 'qr-shortcut', text: `${base} AND shortcut_key LIKE $4 ORDER BY sort_key, id LIMIT $5`, values: [seeded.instanceId, seeded.visibleCategoryIds, seeded.agentId, likePrefix(key), first + 1] });
@@ -292,7 +292,7 @@ export const quickRepliesBench: BenchModule = {
       `plus ${s.personal} personal replies of the searching agent. Texts: English words drawn with a Zipf law (12-36 words per reply, 10% with Chinese phrases).`,
       `The agent sees ${s.categories - 2} of the ${s.categories} categories. Searches: ${s.searches.toLocaleString('en-US')} as typed, every prefix (1..n characters) of words drawn from the same law (5% Chinese), 20% shortcut prefixes (\`/refuc3\`: shortcuts are a word's first letters, the category and a number),`,
       `each \`quickReplies(search, first: ${s.first}) { edges { node { id title shortcut content imageUrl } } }\` over HTTP with keep-alive, by ${s.clients.join(' and ')} concurrent client(s) (one connection each), ${s.rounds} round(s).`,
-      `Peer: the same searches as the bare SQL Kefu runs (prepared statements over one pg connection per client, the visible categories known in advance). "events" = searches; latency per search; target p99 < ${targetP99Ms} ms.`,
+      `Peer: the same searches as the bare SQL Kefu runs (prepared statements over one pg connection per client, the visible categories known in advance). Also \`kefu-api-floor-me\`: \`{ me { __typename } }\` by the same agent over the same HTTP path, what any authenticated GraphQL request costs before a resolver does anything. "events" = searches; latency per search; target p99 < ${targetP99Ms} ms.`,
     ].join(' ');
   },
   comparison: { numerator: 'kefu-graphql-http', denominator: 'bare-sql-pg', title: 'Kefu / bare SQL (searches/s)' },
@@ -307,6 +307,7 @@ export const quickRepliesBench: BenchModule = {
       const seeded = await seed(server.port, s, log);
       log(`seeded in ${seeded.seedSeconds.toFixed(1)} s`);
       const searches = typedSearches(s.searches);
+      const meQuery = '{ me { __typename } }';
       const query = `query($s: String, $first: Int) { quickReplies(search: $s, first: $first) { edges { node { id title shortcut content imageUrl } } } }`;
       const sql = await Promise.all(
         Array.from({ length: Math.max(...s.clients) }, async () => {
@@ -327,13 +328,17 @@ export const quickRepliesBench: BenchModule = {
         for (const clients of s.clients) {
           const kefu: Run[] = [];
           const bare: Run[] = [];
+          const floor: Run[] = [];
           for (let round = 0; round < s.rounds; round++) {
             kefu.push(await measure(searches, clients, (_, q) => gql(server.port, seeded.agentToken, query, { s: q, first: s.first })));
             bare.push(await measure(searches, clients, (c, q) => bareSearch(sql[c]!, seeded, q, s.first)));
+            // The API's own floor: the same agent's `me` over the same HTTP path (auth, GraphQL, no search).
+            floor.push(await measure(searches, clients, () => gql(server.port, seeded.agentToken, meQuery)));
           }
           for (const [target, runs] of [
             ['kefu-graphql-http', kefu],
             ['bare-sql-pg', bare],
+            ['kefu-api-floor-me', floor],
           ] as const) {
             const all = runs.flatMap((r) => r.latencies);
             const perRound = runs.map((r) => (r.latencies.length / r.ms) * 1000);
@@ -368,7 +373,8 @@ export const quickRepliesBench: BenchModule = {
       }
     } finally {
       await stopServer(server);
-      await dropDatabase(database);
+      // BENCH_QR_KEEP_DATABASE=1 keeps it, to look at plans afterwards.
+      if (process.env.BENCH_QR_KEEP_DATABASE !== '1') await dropDatabase(database);
     }
     return rows;
   },

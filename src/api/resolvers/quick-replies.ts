@@ -129,6 +129,8 @@ function decodeSearchCursor(after: string): SearchCursor {
 
 const encodeSearchCursor = (phase: 0 | 1, row: QuickReplyRow) => Buffer.from(JSON.stringify([phase, String(row.sort_key), row.id])).toString('base64url');
 
+/** Every column but search_tokens (a page need not carry the lexemes back). */
+const replyColumns = 'instance_id, id, category_id, agent_id, title, shortcut, shortcut_key, content, image_url, position, sort_key, created_at, updated_at';
 const likePrefix = (s: string) => `${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 const shortcutLike = /^[\p{L}\p{N}_\-./]+$/u;
 
@@ -174,27 +176,25 @@ export async function searchQuickReplies(db: ReadModel, s: QuickReplySearch): Pr
   // Something typed that holds no letter or digit and is no shortcut ("%&!"): nothing matches it.
   if (trimmed !== '' && words.length === 0 && !shortcutLike.test(trimmed)) return { rows: [], hasNextPage: false };
   const visible = visibleTo(s.instanceId, s.viewer);
-  const out: { phase: 0 | 1; row: QuickReplyRow }[] = [];
   const want = s.first + 1;
-  const phases: (0 | 1)[] = key !== '' ? [0, 1] : [1];
-  for (const phase of phases) {
+  // Both phases in one statement (one round trip per keystroke), each walking its own order and limit.
+  const branches = [];
+  for (const phase of key !== '' ? ([0, 1] as const) : ([1] as const)) {
     if (s.after && s.after[0] > phase) continue;
-    if (phase === 1 && key !== '' && words.length === 0) break;
-    let q = db.selectFrom('quick_replies').selectAll().where('instance_id', '=', s.instanceId).where(visible);
-    if (phase === 0) q = q.where(sql<boolean>`shortcut_key LIKE ${likePrefix(key)}`);
+    if (phase === 1 && key !== '' && words.length === 0) continue;
+    const conditions = [sql<boolean>`instance_id = ${s.instanceId}`, visible];
+    if (phase === 0) conditions.push(sql<boolean>`shortcut_key LIKE ${likePrefix(key)}`);
     else {
-      if (tsquery !== '') q = q.where(sql<boolean>`search_tokens @@ ${tsquery}::tsquery`);
-      if (key !== '') q = q.where(sql<boolean>`shortcut_key NOT LIKE ${likePrefix(key)}`);
+      if (tsquery !== '') conditions.push(sql<boolean>`search_tokens @@ ${tsquery}::tsquery`);
+      if (key !== '') conditions.push(sql<boolean>`shortcut_key NOT LIKE ${likePrefix(key)}`);
     }
-    if (s.after && s.after[0] === phase) q = q.where(sql<boolean>`(sort_key, id) > (${s.after[1]}::bigint, ${s.after[2]})`);
-    const rows = await q
-      .orderBy('sort_key')
-      .orderBy('id')
-      .limit(want - out.length)
-      .execute();
-    for (const row of rows) out.push({ phase, row });
-    if (out.length >= want) break;
+    if (s.after && s.after[0] === phase) conditions.push(sql<boolean>`(sort_key, id) > (${s.after[1]}::bigint, ${s.after[2]})`);
+    branches.push(sql`(SELECT ${sql.lit(phase)} AS phase, ${sql.raw(replyColumns)} FROM quick_replies WHERE ${sql.join(conditions, sql` AND `)} ORDER BY sort_key, id LIMIT ${want})`);
   }
+  if (branches.length === 0) return { rows: [], hasNextPage: false };
+  const statement = branches.length === 1 ? branches[0]! : sql`${sql.join(branches, sql` UNION ALL `)} ORDER BY phase, sort_key, id LIMIT ${want}`;
+  const { rows } = await statement.execute(db);
+  const out = (rows as (QuickReplyRow & { phase: number })[]).map(({ phase, ...row }) => ({ phase: phase === 0 ? (0 as const) : (1 as const), row: row as QuickReplyRow }));
   return { rows: out.slice(0, s.first), hasNextPage: out.length > s.first };
 }
 

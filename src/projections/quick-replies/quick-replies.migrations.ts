@@ -43,7 +43,10 @@ export const quickRepliesMigrations: Record<string, Migration> = {
       await db.schema.createIndex('quick_replies_order').on('quick_replies').columns(['instance_id', 'sort_key', 'id']).execute();
       await db.schema.createIndex('quick_replies_list').on('quick_replies').columns(['instance_id', 'category_id', 'agent_id', 'position']).execute();
       await sql`CREATE INDEX quick_replies_shortcut ON quick_replies (instance_id, shortcut_key text_pattern_ops)`.execute(db);
-      await sql`CREATE INDEX quick_replies_tokens ON quick_replies USING gin (search_tokens)`.execute(db);
+      // fastupdate off: with it, an import leaves its rows in the index's pending list, which every search
+      // then reads through in full until a vacuum merges it (measured: a prefix that matches nothing took
+      // 26-122 ms instead of 0.1 ms after importing 50,000 replies, autovacuum off).
+      await sql`CREATE INDEX quick_replies_tokens ON quick_replies USING gin (search_tokens) WITH (fastupdate = off)`.execute(db);
     },
   },
 };
