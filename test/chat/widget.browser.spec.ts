@@ -858,4 +858,41 @@ describe('the chat widget in Chromium on another origin', () => {
     expect(await page.locator('kefu-chat-widget .panel').isHidden()).toBe(true);
     await context.close();
   });
+
+  it('satisfaction (issue 12): when the agent ends the chat the widget asks with the instance\'s labels, takes a comment, thanks, and the record has it', async () => {
+    const s = await setup();
+    await t.ok(s.adminKey, 'mutation { configureSatisfactionSurvey(input: { scale: [{ value: 1, label: "Bad" }, { value: 2, label: "OK" }, { value: 3, label: "Great" }] }) { channels { online } } }');
+    const desk = agentDesk(s);
+    const context = await browser.newContext();
+    const page = await openWidget(context, s);
+    await page.evaluate('window.Kefu.open()');
+    await type(page, 'rate me later');
+    const contactId = await contactOf(page);
+    await desk.accept(contactId);
+    await waitView(page, (v) => v.subtitle === 'Chatting with Ann Agent');
+    await t.ok(s.agent.token, 'mutation($c: ID!) { endContact(input: { contactId: $c }) { id } }', { c: contactId });
+    await waitView(page, (v) => v.ended);
+    const buttons = page.locator('kefu-chat-widget .rating .scale button');
+    await until(() => buttons.allTextContents(), (labels) => labels.length === 3, 30_000);
+    expect(await buttons.allTextContents()).toEqual(['Bad', 'OK', 'Great']);
+    expect(await page.locator('kefu-chat-widget .rate-send').isDisabled()).toBe(true);
+    await page.click('kefu-chat-widget .rating .scale button[data-value="3"]');
+    await page.locator('kefu-chat-widget .rating textarea').fill('Fast answer, thanks');
+    await page.click('kefu-chat-widget .rate-send');
+    await page.locator('kefu-chat-widget .rate-thanks').waitFor({ timeout: 30_000 });
+    expect(await page.locator('kefu-chat-widget .rate-thanks').textContent()).toBe('Thank you for your feedback!');
+    const record = await until(
+      () => t.ok<{ chatRecord: { satisfaction: { value: number; label: string; comment: string | null } | null } }>(s.adminKey, 'query($c: ID!) { chatRecord(contactId: $c) { satisfaction { value label comment } } }', { c: contactId }),
+      (r) => r.chatRecord.satisfaction !== null,
+      30_000,
+    );
+    expect(record!.chatRecord.satisfaction).toEqual({ value: 3, label: 'Great', comment: 'Fast answer, thanks' });
+    // After a reload the chat is rated already: thanks, no buttons.
+    await page.reload();
+    await page.waitForFunction('window.Kefu && document.querySelector("kefu-chat-widget")');
+    await page.locator('kefu-chat-widget .rate-thanks').waitFor({ state: 'attached', timeout: 30_000 });
+    expect(await buttons.count()).toBe(0);
+    await desk.close();
+    await context.close();
+  });
 });

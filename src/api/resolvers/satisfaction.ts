@@ -104,6 +104,10 @@ export const satisfactionResolvers = {
     },
   },
   Conversation: {
+    async survey(c: ConversationView, _: unknown, ctx: KefuContext) {
+      const s = await loadSatisfactionSurvey(ctx.deps.db, c.instanceId);
+      return { enabled: surveyOn(s, c.row.channel as 'ONLINE' | 'AV'), scale: s.scale };
+    },
     rating: (c: ConversationView, _: unknown, ctx: KefuContext) => chatRating(ctx.deps.db, c.instanceId, c.contactId),
     async ratable(c: ConversationView, _: unknown, ctx: KefuContext) {
       if (c.row.status !== 'ENDED') return false;

@@ -50,6 +50,10 @@
       close: 'Close chat',
       endChat: 'End chat',
       ended: 'This chat has ended.',
+      rateQuestion: 'How was your chat?',
+      rateComment: 'Anything to add? (optional)',
+      rateSend: 'Send rating',
+      rateThanks: 'Thank you for your feedback!',
       newChat: 'Start a new chat',
       queued: 'You are in the queue: an agent will be with you shortly.',
       joined: (name) => `${name || 'An agent'} joined the chat.`,
@@ -87,6 +91,10 @@
       close: '关闭对话',
       endChat: '结束会话',
       ended: '本次会话已结束。',
+      rateQuestion: '您对本次服务满意吗？',
+      rateComment: '还有什么想说的吗？（选填）',
+      rateSend: '提交评价',
+      rateThanks: '感谢您的评价！',
       newChat: '开始新会话',
       queued: '您已进入排队，客服将尽快为您服务。',
       joined: (name) => `${name || '客服'} 为您服务`,
@@ -338,6 +346,52 @@
     }
     emit('ended', { contactId: st.contactId, endStatus: conv && conv.endStatus });
     releaseWhenComplete();
+    showSurvey(st.contactId).catch(() => undefined);
+  }
+
+  // ---- satisfaction (issue 12): the channel's scale as buttons, an optional comment, then thanks ----
+
+  async function showSurvey(contactId) {
+    const d = await gql('query($c: ID!) { conversation(contactId: $c) { ratable rating { value } survey { enabled scale { value label } } } }', { c: contactId });
+    const c = d.conversation;
+    if (contactId !== st.contactId || !els.rating) return;
+    els.rating.replaceChildren();
+    if (c.rating) return showThanks();
+    if (!c.ratable || !c.survey.enabled) return;
+    let chosen = null;
+    const comment = h('textarea', { rows: '2', maxlength: '1000', placeholder: T.rateComment, 'aria-label': T.rateComment });
+    const send = h('button', { type: 'button', class: 'rate-send', text: T.rateSend, disabled: true, onclick: () => rate(contactId, chosen, comment.value, send) });
+    const scale = h('div', { class: 'scale', role: 'group', 'aria-label': T.rateQuestion });
+    for (const e of c.survey.scale) {
+      scale.append(h('button', { type: 'button', 'aria-pressed': 'false', 'data-value': String(e.value), text: e.label, onclick: (ev) => {
+        chosen = e.value;
+        for (const b of scale.children) b.setAttribute('aria-pressed', b === ev.currentTarget ? 'true' : 'false');
+        send.disabled = false;
+      } }));
+    }
+    els.rating.append(h('div', { class: 'rate-question', text: T.rateQuestion }), scale, comment, send);
+    els.rating.hidden = false;
+  }
+
+  async function rate(contactId, value, comment, button) {
+    if (value === null) return;
+    button.disabled = true;
+    try {
+      const text = comment.trim();
+      await gql('mutation($input: RateChatInput!) { rateChat(input: $input) { contactId } }', { input: { contactId, value, ...(text ? { comment: text } : {}) } });
+      emit('rated', { contactId, value });
+      showThanks();
+    } catch (err) {
+      // Rated already (another tab): the same thanks.
+      if (err.code === 'CONFLICT') return showThanks();
+      button.disabled = false;
+      showError(isNetworkError(err) ? T.noConnection : err.message);
+    }
+  }
+
+  function showThanks() {
+    els.rating.replaceChildren(h('div', { class: 'rate-thanks', role: 'status', text: T.rateThanks }));
+    els.rating.hidden = false;
   }
 
   /** An ended chat needs no connection once its last message (the ENDED notice) and all before it are here. */
@@ -384,6 +438,10 @@
     save();
     resetConversation();
     endedEmitted = null;
+    if (els.rating) {
+      els.rating.replaceChildren();
+      els.rating.hidden = true;
+    }
     renderAll();
     input.focus();
   }
@@ -775,6 +833,11 @@
   .msg img { display: block; max-width: 100%; max-height: 200px; border-radius: 6px; cursor: zoom-in; }
   .typing { font-size: 12px; color: #57606a; padding: 0 14px 4px; background: #f6f8fa; }
   .ended { padding: 10px 12px; text-align: center; border-top: 1px solid #d0d7de; }
+  .rating { margin: 6px 0 10px; display: flex; flex-direction: column; gap: 6px; }
+  .rating .scale { display: flex; flex-wrap: wrap; gap: 4px; justify-content: center; }
+  .ended .rating .scale button { background: #fff; color: #1f2328; border: 1px solid #d0d7de; padding: 6px 8px; }
+  .ended .rating .scale button[aria-pressed="true"] { background: #1f6feb; color: #fff; border-color: #1f6feb; }
+  .rating textarea { resize: none; border: 1px solid #d0d7de; border-radius: 8px; padding: 6px; font: inherit; color: inherit; }
   .ended button, .composer button.send { background: #1f6feb; color: #fff; border: 0; border-radius: 8px; padding: 8px 12px; cursor: pointer; font: inherit; }
   .composer { border-top: 1px solid #d0d7de; display: flex; align-items: flex-end; gap: 4px; padding: 8px; position: relative; }
   .composer textarea { flex: 1; resize: none; border: 1px solid #d0d7de; border-radius: 8px; padding: 8px; font: inherit; color: inherit; max-height: 120px; min-height: 38px; }
@@ -852,7 +915,8 @@
     );
     els.endButton = h('button', { type: 'button', class: 'end-chat', text: T.endChat, onclick: endChat });
     els.actions = h('div', { class: 'footer-actions', hidden: true }, els.endButton);
-    els.ended = h('div', { class: 'ended', hidden: true }, h('div', { class: 'ended-text', text: T.ended }), h('button', { type: 'button', class: 'new-chat', text: T.newChat, onclick: startNewChat }));
+    els.rating = h('div', { class: 'rating', hidden: true });
+    els.ended = h('div', { class: 'ended', hidden: true }, h('div', { class: 'ended-text', text: T.ended }), els.rating, h('button', { type: 'button', class: 'new-chat', text: T.newChat, onclick: startNewChat }));
     els.panel = h(
       'div',
       { class: 'panel', role: 'dialog', 'aria-label': options.title, hidden: true },
