@@ -266,8 +266,8 @@ describe('chat flow engine', () => {
       });
     });
 
-    it('goes to its "no agent online" branch when nobody of the chosen group is online', () => {
-      expect(given(shop, [...atChoose, clicks(1)]).when(online(false)).actions).toEqual([text('Nobody is online right now, please come back later.'), { type: 'end', reason: 'flowEnd' }]);
+    it('goes to its "no agent online" branch when nobody of the chosen group is online, and ends with noAgentOnline', () => {
+      expect(given(shop, [...atChoose, clicks(1)]).when(online(false)).actions).toEqual([text('Nobody is online right now, please come back later.'), { type: 'end', reason: 'noAgentOnline' }]);
     });
 
     it('goes to onFailure after an answer that is no group (retries 0)', () => {
@@ -286,7 +286,23 @@ describe('chat flow engine', () => {
     });
 
     it('takes the "no agent online" branch when nobody is', () => {
-      expect(given(shop, [start(), clicks(1)]).when(online(false)).actions).toEqual([text('Nobody is online right now, please come back later.'), { type: 'end', reason: 'flowEnd' }]);
+      expect(given(shop, [start(), clicks(1)]).when(online(false)).actions).toEqual([text('Nobody is online right now, please come back later.'), { type: 'end', reason: 'noAgentOnline' }]);
+    });
+
+    it('remembers the "no agent online" branch through a menu on it (e.g. leave a message or end)', () => {
+      const flow = parseChatFlowDocument({
+        start: 'r',
+        nodes: [
+          { id: 'r', type: 'route', skillGroupId: sales, onNoAgent: 'm' },
+          { id: 'm', type: 'menu', text: 'Nobody is here. 1: wait anyway, 2: leave', options: [{ number: 1, label: 'Wait', next: 'q' }, { number: 2, label: 'Leave', next: 'bye' }], onFailure: 'bye' },
+          { id: 'q', type: 'route', skillGroupId: support },
+          { id: 'bye', type: 'end' },
+        ],
+      });
+      const atMenu = given(flow, [start()]).when(online(false));
+      expect(atMenu.position).toMatchObject({ status: 'waiting', nodeId: 'm', noAgent: true });
+      expect(given(flow, [start(), online(false)]).when(clicks(2)).actions.at(-1)).toEqual({ type: 'end', reason: 'noAgentOnline' });
+      expect(given(flow, [start(), online(false)]).when(clicks(1)).actions.at(-1)).toEqual({ type: 'route', skillGroupId: support, priority: 0 });
     });
 
     it('ignores customer messages while it waits for that answer, and answers nobody asked for', () => {

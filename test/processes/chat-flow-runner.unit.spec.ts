@@ -91,7 +91,7 @@ describe('chat flow runner', () => {
     await h.runner.start(chat, 'f1');
     await h.runner.message(chat, 'sales');
     expect(texts(h.performed)).toEqual(['Hi! 1 sales, 2 order', 'Nobody is online.']);
-    expect(h.performed.at(-1)!.action).toEqual({ type: 'end', reason: 'flowEnd' });
+    expect(h.performed.at(-1)!.action).toEqual({ type: 'end', reason: 'noAgentOnline' });
   });
 
   it('decides business hours by its clock', async () => {

@@ -104,7 +104,7 @@ const routeNode = z.strictObject({
   onNoAgent: nodeId.optional(),
 });
 
-export const chatEndReasons = ['flowEnd', 'afterHours'] as const;
+export const chatEndReasons = ['flowEnd', 'afterHours', 'noAgentOnline'] as const;
 const endNode = z.strictObject({ id: nodeId, type: z.literal('end'), text: text(4000).optional(), reason: z.enum(chatEndReasons).optional() });
 
 export const chatFlowNodeSchema = z.discriminatedUnion('type', [sendNode, menuNode, collectNode, businessHoursNode, chooseSkillGroupNode, routeNode, endNode], {

@@ -6,8 +6,12 @@
 import { isOpenAt } from './business-hours.ts';
 import { normalizeAnswer, type ChatFlowDocument, type ChatFlowNode, type ChatNodeOf, type CollectValidation } from './chat-flow-document.ts';
 
-/** Why a chat flow ended the chat: `flowEnd` (an end node), `afterHours` (reached through a closed business-hours branch), `flowError` (a document it cannot run). */
-export type ChatFlowEndReason = 'flowEnd' | 'afterHours' | 'flowError';
+/**
+ * Why a chat flow ended the chat: `flowEnd` (an end node), `afterHours` (an end reached through a closed
+ * business-hours branch), `noAgentOnline` (through a "no agent online" branch), `flowError` (a document it
+ * cannot run). The chat's end reason (chat records read afterHours and noAgentOnline as NO_AGENT_ONLINE).
+ */
+export type ChatFlowEndReason = 'flowEnd' | 'afterHours' | 'noAgentOnline' | 'flowError';
 
 /** A choice shown as a button: the customer clicks it (input `choice`) or types its number or label. */
 export interface ChatFlowOption {
@@ -44,6 +48,8 @@ export type ChatFlowInput =
 
 interface Walk {
   afterHours: boolean;
+  /** Set once the flow took a "no agent online" branch. */
+  noAgent?: true;
   now: string;
   variables: Record<string, string>;
 }
@@ -130,7 +136,7 @@ function enter(flow: ChatFlowDocument, startId: string, walk: Walk, actions: Cha
         return routeTo(out, node, node.skillGroupId, w);
       case 'end':
         if (node.text !== undefined) out.push(say(node.text, w));
-        return end(out, { type: 'end', reason: node.reason ?? (w.afterHours ? 'afterHours' : 'flowEnd') }, w);
+        return end(out, { type: 'end', reason: node.reason ?? (w.afterHours ? 'afterHours' : w.noAgent ? 'noAgentOnline' : 'flowEnd') }, w);
       default: {
         const unknown: never = node;
         return unknown;
@@ -232,12 +238,12 @@ export function stepChatFlow(flow: ChatFlowDocument, position: ChatFlowPosition,
     return enter(flow, flow.start, { afterHours: false, now: input.now, variables: {} }, []);
   }
   if (position.status === 'ended' || input.type === 'start') return unchanged;
-  const walk: Walk = { afterHours: position.afterHours, now: input.now ?? position.now, variables: position.variables };
+  const walk: Walk = { afterHours: position.afterHours, ...(position.noAgent ? { noAgent: true } : {}), now: input.now ?? position.now, variables: position.variables };
   const node: ChatFlowNode | undefined = flow.nodes.find((n) => n.id === position.nodeId);
   if (position.status === 'checkingAgents') {
     if (input.type !== 'agentsOnline') return unchanged;
     if (input.online) return end([], { type: 'route', skillGroupId: position.skillGroupId, priority: position.priority }, walk);
-    if ((node?.type === 'route' || node?.type === 'chooseSkillGroup') && node.onNoAgent !== undefined) return enter(flow, node.onNoAgent, walk, []);
+    if ((node?.type === 'route' || node?.type === 'chooseSkillGroup') && node.onNoAgent !== undefined) return enter(flow, node.onNoAgent, { ...walk, noAgent: true }, []);
     return end([], { type: 'end', reason: 'flowError' }, walk);
   }
   if (node?.type === 'menu' || node?.type === 'collect' || node?.type === 'chooseSkillGroup') return answer(flow, node, position, input, walk);
