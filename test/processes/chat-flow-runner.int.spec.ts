@@ -1,18 +1,23 @@
 // The chat flow runner's read-model ports: the flow version a chat runs (the current one to start, the
 // started one after a new version or a deletion; never an IVR flow or another instance's), and whether
 // anyone of a group is online (available or on break; not offline, not another group's); each chat's
-// place kept on its own stream, found again by a new runner (a restart), a stale step refused.
+// place kept on its own stream, found again by a new runner (a restart), a stale step refused; on a
+// contact: the collected order number and the choice reach the contact and its offer to the agent.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConflictError } from '../../src/domain/errors.ts';
+import { contactDecider } from '../../src/domain/contact/contact.decide.ts';
+import { streams } from '../../src/domain/streams.ts';
 import {
   anyAgentOnlineInReadModel,
   ChatFlowRunner,
+  contactChatFlowPorts,
   EventStoreChatFlowStore,
   loadChatFlowFromReadModel,
   type PerformedAction,
 } from '../../src/processes/chat-flows/chat-flow-runner.ts';
 import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
+import { until } from '../support/until.ts';
 
 const endFlow = (text: string) => ({ start: 'x', nodes: [{ id: 'x', type: 'end', text }] });
 
@@ -110,6 +115,60 @@ for (const database of ['pglite', 'postgres'] as const) {
       // A step from a place the chat has left is refused, not written over.
       const stale = { flowId, version: 1, position: { status: 'waiting' as const, nodeId: 'menu', failures: 0, afterHours: false, now: '2026-11-23T04:00:00.000Z', variables: {} } };
       await expect(new EventStoreChatFlowStore(t.kefu.commands).set(chat, stale, stale)).rejects.toBeInstanceOf(ConflictError);
+    });
+
+    it("puts what the flow collected on the chat's contact: data and key trail, queued in the group, offered with them", async () => {
+      const ann = A.agents[0]!;
+      const desk = await group(A.adminKey, 'Desk');
+      await t.ok(A.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: desk, a: ann.id });
+      await presence(ann.id, 'AVAILABLE');
+      const flowId = await flow(A.adminKey, 'CHAT', {
+        start: 'menu',
+        nodes: [
+          { id: 'menu', type: 'menu', text: 'Pick', options: [{ number: 1, label: 'Where is my order', next: 'order' }], onFailure: 'route' },
+          { id: 'order', type: 'collect', text: 'Order number?', variable: 'orderNumber', validate: { kind: 'orderNumber' }, next: 'route' },
+          { id: 'route', type: 'route', skillGroupId: desk, priority: 3, onNoAgent: 'bye' },
+          { id: 'bye', type: 'end', text: 'Nobody' },
+        ],
+      });
+      const contactId = randomUUID();
+      const chat = { instanceId: A.instanceId, contactId };
+      const metadata = () => ({ now: new Date().toISOString(), instanceId: A.instanceId, actor: 'test', correlationId: randomUUID() });
+      const stream = streams.contact(A.instanceId, contactId);
+      await t.kefu.commands.handle(stream, contactDecider, {
+        type: 'CreateContact',
+        data: { contactId, channel: 'ONLINE', direction: 'IN', customer: { kind: 'WEB', id: 'v_AAAAAAAAAAAAAAAAAAAAAA', name: null }, data: { page: 'checkout' } },
+        metadata: metadata(),
+      });
+      await t.kefu.commands.handle(stream, contactDecider, { type: 'StartFlow', data: { contactId, flowId }, metadata: metadata() });
+      const said: (string | null)[] = [];
+      const runner = new ChatFlowRunner(
+        contactChatFlowPorts({ db: t.kefu.db, commands: t.kefu.commands, clock: () => new Date() }, (_chat, m) => {
+          said.push(m.text);
+          return Promise.resolve();
+        }),
+      );
+      await runner.start(chat, flowId);
+      await runner.message(chat, 'where is my order');
+      await runner.message(chat, 'SO-77881');
+      expect(said).toEqual(['Pick', 'Order number?']);
+      const seen = await until(
+        () =>
+          t
+            .ok<{ contact: { status: string; priority: number; skillGroup: { id: string }; data: { key: string; value: string }[]; keyTrail: { key: string; label: string }[]; offer: { agents: { id: string }[] } | null } }>(
+              A.adminKey,
+              'query($id: ID!) { contact(id: $id) { status priority skillGroup { id } data { key value } keyTrail { key label } offer { agents { id } } } }',
+              { id: contactId },
+            )
+            .catch(() => null),
+        (x) => x !== null && x.contact.status !== 'CREATED' && x.contact.status !== 'IN_FLOW' && x.contact.status !== 'QUEUED',
+        60_000,
+      );
+      if (!seen) throw new Error('the contact never left the flow');
+      expect(seen.contact).toMatchObject({ skillGroup: { id: desk }, priority: 3, keyTrail: [{ key: '1', label: 'Where is my order' }] });
+      expect(seen.contact.data).toEqual(expect.arrayContaining([{ key: 'orderNumber', value: 'SO-77881' }, { key: 'page', value: 'checkout' }]));
+      expect(['OFFERED', 'CONNECTED']).toContain(seen.contact.status);
+      if (seen.contact.status === 'OFFERED') expect(seen.contact.offer!.agents.map((a) => a.id)).toEqual([ann.id]);
     });
   });
 }

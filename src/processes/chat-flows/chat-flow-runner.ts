@@ -9,6 +9,7 @@
 // SYSTEM/flow messages), `store` keeps each chat's place in the flow (EventStoreChatFlowStore).
 import { randomUUID } from 'node:crypto';
 import type { CommandHandler } from '../../adapters/eventstore/command-handler.ts';
+import { contactDecider } from '../../domain/contact/contact.decide.ts';
 import { ConflictError } from '../../domain/errors.ts';
 import type { ChatFlowDocument } from '../../domain/flow/chat-flow-document.ts';
 import { chatFlowRunDecider } from '../../domain/flow/chat-flow-run.ts';
@@ -204,6 +205,34 @@ export function chatFlowCommand(
       return unknown;
     }
   }
+}
+
+/**
+ * Ports over Kefu's own stores: the flow versions and agents from the read model, each chat's place on its
+ * stream, and the actions as commands on the chat's contact (system:chat-flows). The bot's messages go to
+ * `sendFlowMessage`, until the contact decider records them itself.
+ */
+export function contactChatFlowPorts(
+  deps: { db: ReadModel; commands: CommandHandler; clock: () => Date },
+  sendFlowMessage: (chat: ChatRef, message: Extract<PerformedAction, { type: 'send' }>) => Promise<void>,
+): ChatFlowPorts {
+  return {
+    now: deps.clock,
+    anyAgentOnline: (instanceId, skillGroupId) => anyAgentOnlineInReadModel(deps.db, instanceId, skillGroupId),
+    loadFlow: (instanceId, flowId, version) => loadChatFlowFromReadModel(deps.db, instanceId, flowId, version),
+    store: new EventStoreChatFlowStore(deps.commands, deps.clock),
+    async perform(chat, action) {
+      const command = chatFlowCommand(chat.contactId, action);
+      if (command === null) {
+        if (action.type === 'send') await sendFlowMessage(chat, action);
+        return;
+      }
+      await deps.commands.handle(streams.contact(chat.instanceId, chat.contactId), contactDecider, {
+        ...command,
+        metadata: { now: deps.clock().toISOString(), instanceId: chat.instanceId, actor: 'system:chat-flows', correlationId: randomUUID() },
+      });
+    },
+  };
 }
 
 /** Whether any member of the group is online, from the read model (agents not offline and not forced offline). */
