@@ -62,6 +62,10 @@ export const configSchema = z.object({
   HOST: z.string().trim().min(1, 'must not be empty').default('127.0.0.1'),
   DATABASE_URL: z.preprocess(emptyAsUndefined, url(['postgres:', 'postgresql:']).optional()),
   KEFU_DATA_DIR: z.string().trim().min(1, 'must not be empty').default('./data'),
+  /** The PostgreSQL connection pool's size (the event store, projections and API reads share it). */
+  KEFU_PG_POOL_MAX: z.coerce.number().int('must be a whole number').min(2, 'must be 2 to 500').max(500, 'must be 2 to 500').default(20),
+  /** How long a checked token's principal is trusted before its agent or web channel is read again (ms; 0: every request). */
+  KEFU_AUTH_CACHE_MS: z.coerce.number().int('must be a whole number').min(0, 'must be 0 to 5000').max(5000, 'must be 0 to 5000').default(1000),
   EVENTSTORE_URL: z.preprocess(emptyAsUndefined, url(['esdb:', 'esdb+discover:', 'kurrentdb:', 'kurrentdb+discover:']).optional()),
   NATS_URL: z.preprocess(emptyAsUndefined, url(['nats:', 'tls:', 'ws:', 'wss:']).optional()),
   KEFU_OPERATOR_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(16, 'must be at least 16 characters').optional()),

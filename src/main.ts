@@ -174,7 +174,7 @@ export interface Storage {
 
 /** The databases: PostgreSQL when DATABASE_URL is set, else PGlite in KEFU_DATA_DIR; events in EventStoreDB when EVENTSTORE_URL is set. */
 export async function openStorage(config: Config): Promise<Storage> {
-  const sql = config.DATABASE_URL ? createPostgresClient(config.DATABASE_URL) : await createPgliteClient(path.resolve(config.KEFU_DATA_DIR));
+  const sql = config.DATABASE_URL ? createPostgresClient(config.DATABASE_URL, { max: config.KEFU_PG_POOL_MAX }) : await createPgliteClient(path.resolve(config.KEFU_DATA_DIR));
   try {
     const db = createKysely<ReadModelDb>(sql);
     let store: EventStore;
@@ -250,7 +250,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
   }
 
   const { credential, generated } = await operatorCredential(db, config);
-  const auth = new Authenticator({ db, operator: credential, signingKey: await signingKey(db), tokenTtlSeconds: config.KEFU_TOKEN_TTL_SECONDS, customerTokenTtlSeconds: config.KEFU_CUSTOMER_TOKEN_SECONDS });
+  const auth = new Authenticator({ db, operator: credential, signingKey: await signingKey(db), tokenTtlSeconds: config.KEFU_TOKEN_TTL_SECONDS, customerTokenTtlSeconds: config.KEFU_CUSTOMER_TOKEN_SECONDS, cacheMs: config.KEFU_AUTH_CACHE_MS });
   const app = await buildApp(
     {
       commands,

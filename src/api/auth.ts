@@ -74,13 +74,70 @@ export class Authenticator {
   readonly customerTokenTtlSeconds: number;
   /** The origins a customer principal's channel allowed when its token was checked (for customerOriginAllowed). */
   private readonly customerOrigins = new WeakMap<CustomerPrincipal, string[]>();
+  /**
+   * Tokens whose signature was checked, with their claims, until they expire: a chatting customer or agent sends
+   * the same token with every request, and HS256 with jose costs more than the rest of the check.
+   */
+  private readonly verifiedTokens = new Map<string, { payload: JWTPayload; until: number }>();
+  /**
+   * The agent and web channel rows behind tokens, read at most once per cacheMs each (default 1000 ms): a
+   * disabled or deleted channel, a rotated identity secret, a deleted agent or a changed role takes effect
+   * within cacheMs. Shared by every token of the same agent or channel; concurrent misses share one read.
+   */
+  private readonly rows = new Map<string, { row: Promise<unknown>; until: number }>();
+  private readonly cacheMs: number;
 
-  constructor(deps: { db: ReadModel; operator: OperatorCredential; signingKey: Uint8Array; tokenTtlSeconds?: number; customerTokenTtlSeconds?: number }) {
+  constructor(deps: { db: ReadModel; operator: OperatorCredential; signingKey: Uint8Array; tokenTtlSeconds?: number; customerTokenTtlSeconds?: number; cacheMs?: number }) {
     this.db = deps.db;
     this.operator = deps.operator;
     this.signingKey = deps.signingKey;
     this.tokenTtlSeconds = deps.tokenTtlSeconds ?? 12 * 3600;
     this.customerTokenTtlSeconds = deps.customerTokenTtlSeconds ?? 86400;
+    this.cacheMs = deps.cacheMs ?? 1000;
+  }
+
+  /** Called once a change of the agent is in the read model: its tokens are checked against the new row. */
+  forgetAgent(instanceId: string, agentId: string): void {
+    this.rows.delete(`agent:${instanceId}:${agentId}`);
+  }
+
+  /** Called once a change of the web channel is in the read model: its customers' tokens are checked against the new row. */
+  forgetWebChannel(instanceId: string, webChannelId: string): void {
+    this.rows.delete(`wc:${instanceId}:${webChannelId}`);
+  }
+
+  /** A row read at most once per cacheMs (see `rows`); a failed read is not kept. */
+  private cachedRow<T>(key: string, read: () => Promise<T>): Promise<T> {
+    const now = Date.now();
+    const hit = this.rows.get(key);
+    if (hit && hit.until > now) return hit.row as Promise<T>;
+    const row = read();
+    if (this.cacheMs > 0) {
+      if (this.rows.size >= 50_000) this.rows.clear();
+      this.rows.set(key, { row, until: now + this.cacheMs });
+      row.catch(() => {
+        if (this.rows.get(key)?.row === row) this.rows.delete(key);
+      });
+    }
+    return row;
+  }
+
+  /** A JWT's claims once its signature, issuer and expiry were checked (kept until it expires; see verifiedTokens). */
+  private async verifiedPayload(token: string): Promise<JWTPayload> {
+    const now = Date.now();
+    const hit = this.verifiedTokens.get(token);
+    if (hit && hit.until > now) return hit.payload;
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.signingKey, { issuer: 'kefu', algorithms: ['HS256'] }));
+    } catch {
+      throw new UnauthenticatedError('Unknown or expired token');
+    }
+    // jose checked exp (when present); without one the token is checked again after ten minutes.
+    const until = Math.min(typeof payload.exp === 'number' ? payload.exp * 1000 : Infinity, now + 600_000);
+    if (this.verifiedTokens.size >= 20_000) this.verifiedTokens.delete(this.verifiedTokens.keys().next().value!);
+    this.verifiedTokens.set(token, { payload, until });
+    return payload;
   }
 
   /** The principal behind an `Authorization` header value, or null when there is none. */
@@ -132,10 +189,7 @@ export class Authenticator {
   async customerOriginAllowed(p: Principal, origin: string | null | undefined): Promise<boolean> {
     if (p.kind !== 'customer') return true;
     let allowed = this.customerOrigins.get(p);
-    if (!allowed) {
-      const row = await this.db.selectFrom('web_channels').select('allowed_origins').where('instance_id', '=', p.instanceId).where('id', '=', p.webChannelId).executeTakeFirst();
-      allowed = row?.allowed_origins ?? [];
-    }
+    if (!allowed) allowed = (await this.webChannelRow(p.instanceId, p.webChannelId))?.allowed_origins ?? [];
     return originAllowed(allowed, origin);
   }
 
@@ -144,17 +198,23 @@ export class Authenticator {
     const webChannelId = typeof payload.wc === 'string' ? payload.wc : '';
     const customerId = payload.sub ?? '';
     const verified = payload.ver === true;
-    const row = await this.db
-      .selectFrom('web_channels')
-      .select(['allowed_origins', 'enabled', 'deleted_at', 'identity_secret'])
-      .where('instance_id', '=', instanceId)
-      .where('id', '=', webChannelId)
-      .executeTakeFirst();
+    const row = await this.webChannelRow(instanceId, webChannelId);
     if (!row || row.deleted_at || !row.enabled || customerId === '') throw new UnauthenticatedError('This chat channel is no longer available; start a new session');
     if (verified && payload.sv !== secretVersion(row.identity_secret)) throw new UnauthenticatedError('The channel\'s identity secret changed; start a new session');
     const principal: CustomerPrincipal = { kind: 'customer', instanceId, webChannelId, customerId, verified, name: typeof payload.nm === 'string' ? payload.nm : null };
     this.customerOrigins.set(principal, row.allowed_origins);
     return principal;
+  }
+
+  private webChannelRow(instanceId: string, webChannelId: string) {
+    return this.cachedRow(`wc:${instanceId}:${webChannelId}`, () =>
+      this.db
+        .selectFrom('web_channels')
+        .select(['allowed_origins', 'enabled', 'deleted_at', 'identity_secret'])
+        .where('instance_id', '=', instanceId)
+        .where('id', '=', webChannelId)
+        .executeTakeFirst(),
+    );
   }
 
   private async isOperator(token: string): Promise<boolean> {
@@ -182,22 +242,14 @@ export class Authenticator {
   }
 
   private async agentToken(token: string): Promise<Principal> {
-    let payload;
-    try {
-      ({ payload } = await jwtVerify(token, this.signingKey, { issuer: 'kefu', algorithms: ['HS256'] }));
-    } catch {
-      throw new UnauthenticatedError('Unknown or expired token');
-    }
+    const payload = await this.verifiedPayload(token);
     if (payload.typ === 'customer') return this.customerToken(payload);
     if (payload.typ !== undefined) throw new UnauthenticatedError('Unknown or expired token');
     const instanceId = typeof payload.iid === 'string' ? payload.iid : '';
     const agentId = payload.sub ?? '';
-    const row = await this.db
-      .selectFrom('agents')
-      .select(['role', 'deleted_at', 'updated_at'])
-      .where('instance_id', '=', instanceId)
-      .where('id', '=', agentId)
-      .executeTakeFirst();
+    const row = await this.cachedRow(`agent:${instanceId}:${agentId}`, () =>
+      this.db.selectFrom('agents').select(['role', 'deleted_at', 'updated_at']).where('instance_id', '=', instanceId).where('id', '=', agentId).executeTakeFirst(),
+    );
     if (!row || row.deleted_at) throw new UnauthenticatedError('This agent no longer exists');
     return { kind: 'agent', instanceId, agentId, role: row.role as 'AGENT' | 'SUPERVISOR' | 'ADMIN' };
   }

@@ -87,6 +87,8 @@ async function agentCommand(ctx: KefuContext, instanceId: string, command: Agent
 
 async function agentAfter(ctx: KefuContext, instanceId: string, agentId: string, position: Position | null) {
   await settle(ctx, position, ['agents']);
+  // The agent's tokens are checked against the new row (role) from now on (other processes: within KEFU_AUTH_CACHE_MS).
+  ctx.deps.auth.forgetAgent(instanceId, agentId);
   return toAgent(await loadAgentRow(ctx, instanceId, agentId));
 }
 
@@ -275,6 +277,7 @@ export const agentResolvers = {
         last = r.position ?? last;
       }
       await settle(ctx, last);
+      ctx.deps.auth.forgetAgent(p.instanceId, agentId);
       return { id: agentId };
     },
     async loginAgent(_: unknown, args: { input: unknown }, ctx: KefuContext) {

@@ -675,11 +675,17 @@ export const chatResolvers = {
         if (agentId) q = q.where('agent_id', '=', agentId);
         return q.executeTakeFirst();
       };
-      // A retry of a send already stored: the same message, not counted again.
-      const before = await stored();
-      if (before) return toChatMessage(row.instance_id, busMessageOfRow(before as unknown as MessageRow));
-      openChat(row);
-      if (v.kind === 'customer') chatLimit(ctx.deps, 'message', customerKeys(ctx, v.p));
+      // A retry of a send already stored is answered with the same message: the decider appends nothing for a
+      // repeated clientMessageId (see below), so the read model is asked only when a check refuses the send (a
+      // retry after the chat ended, or over the rate limit, still gets its stored message).
+      try {
+        openChat(row);
+        if (v.kind === 'customer') chatLimit(ctx.deps, 'message', customerKeys(ctx, v.p));
+      } catch (err) {
+        const before = await stored();
+        if (before) return toChatMessage(row.instance_id, busMessageOfRow(before as unknown as MessageRow));
+        throw err;
+      }
       let attachment: ChatAttachment | null = null;
       if (m.fileId) {
         const file = await loadChatFile(ctx.deps, row.instance_id, m.fileId);

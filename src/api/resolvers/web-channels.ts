@@ -86,6 +86,8 @@ async function namedFlow(db: ReadModel, instanceId: string, flowId: string): Pro
 async function webChannelCommand(ctx: KefuContext, instanceId: string, command: WebChannelCommand) {
   const result = await inInput(ctx.deps.commands.handle(streams.webChannel(instanceId, command.data.webChannelId), webChannelDecider, command));
   await settle(ctx, result.position, ['webChannels']);
+  // Customer tokens of this channel are checked against the new row from now on (other processes: within KEFU_AUTH_CACHE_MS).
+  ctx.deps.auth.forgetWebChannel(instanceId, command.data.webChannelId);
   return result;
 }
 
