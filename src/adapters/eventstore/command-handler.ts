@@ -97,26 +97,50 @@ export class CommandHandler {
     decider: Decider<State, Command, Event>,
     command: Command,
   ): Promise<HandledCommand<State, Event>> {
+    const metadata = {
+      instanceId: command.metadata.instanceId,
+      actor: command.metadata.actor,
+      correlationId: command.metadata.correlationId,
+      causationId: null,
+      occurredAt: command.metadata.now,
+    };
+    const append = async (state: State, revision: number, events: Event[]): Promise<HandledCommand<State, Event>> => {
+      const toAppend: NewEvent[] = events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data as Record<string, unknown>, metadata }));
+      for (const e of toAppend) refuseUnstorableEvent(e);
+      const result = await this.store.appendToStream(streamId, toAppend, {
+        expectedRevision: revision < 0 ? 'no_stream' : revision,
+      });
+      const newState = events.reduce(decider.evolve, state);
+      this.cache.set(streamId, { state: newState, revision: result.nextRevision });
+      return { state: newState, events, position: result.position };
+    };
+    // Optimistic: with the stream's folded state cached, decide on it and append at its revision without reading
+    // the stream first. The expected revision makes that safe: the append succeeds only if nothing was appended
+    // since, so the state decided on was the stream's. Any other outcome (another writer appended, the decider
+    // refused or had nothing to do on a state that may be old) goes the usual way: read, decide, append.
+    const cached = this.cache.get<State>(streamId);
+    if (cached) {
+      let events: Event[] | null;
+      try {
+        events = decider.decide(command, cached.state);
+      } catch {
+        events = null;
+      }
+      if (events && events.length > 0) {
+        try {
+          return await append(cached.state, cached.revision, events);
+        } catch (err) {
+          // A conflict, or events refused before any append (decided again on the stream as it is).
+          if (!(err instanceof WrongExpectedRevisionError) && !(err instanceof ValidationError)) throw err;
+        }
+      }
+    }
     for (let attempt = 0; ; attempt++) {
       const { state, revision } = await this.load(streamId, decider);
       const events = decider.decide(command, state);
       if (events.length === 0) return { state, events, position: null };
-      const metadata = {
-        instanceId: command.metadata.instanceId,
-        actor: command.metadata.actor,
-        correlationId: command.metadata.correlationId,
-        causationId: null,
-        occurredAt: command.metadata.now,
-      };
-      const toAppend: NewEvent[] = events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data as Record<string, unknown>, metadata }));
-      for (const e of toAppend) refuseUnstorableEvent(e);
       try {
-        const result = await this.store.appendToStream(streamId, toAppend, {
-          expectedRevision: revision < 0 ? 'no_stream' : revision,
-        });
-        const newState = events.reduce(decider.evolve, state);
-        this.cache.set(streamId, { state: newState, revision: result.nextRevision });
-        return { state: newState, events, position: result.position };
+        return await append(state, revision, events);
       } catch (err) {
         if (!(err instanceof WrongExpectedRevisionError)) throw err;
         if (attempt >= this.retries) {

@@ -10,7 +10,7 @@
 //
 // Reads ContactMessageRecorded in both shapes: before issue 11 (from AGENT | CUSTOMER, no seq) and after
 // (seq, from SYSTEM, kind), so events recorded before and after the change count the same way.
-import type { Selectable, Transaction, Updateable } from 'kysely';
+import { sql, type Selectable, type Transaction, type Updateable, type UpdateObject } from 'kysely';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import { chatEndStatusOf } from '../../domain/contact/chat-end-status.ts';
 import type { ContactEvent, ContactRating, EndedBy, RejectReason } from '../../domain/contact/contact.ts';
@@ -92,7 +92,12 @@ export const chatRecordsProjection: Projection = {
   eventTypes: new Set(handled),
   async apply(trx, e, changes) {
     const ref: Ref = { instanceId: e.metadata.instanceId, contactId: e.streamId.slice(e.streamId.indexOf('.') + 1), revision: e.revision, at: e.metadata.occurredAt };
-    const changed = e.type === 'ContactCreated' ? await insertRow(trx, ref, e.data as unknown as Created) : await patchRow(trx, ref, (row) => change(row, ref, e));
+    const changed =
+      e.type === 'ContactCreated'
+        ? await insertRow(trx, ref, e.data as unknown as Created)
+        : e.type === 'ContactMessageRecorded'
+          ? await countMessage(trx, ref, e.data as unknown as MessageRecorded)
+          : await patchRow(trx, ref, (row) => change(row, ref, e));
     if (changed) changes.publish(chatRecordsTopic(ref.instanceId), { contactId: ref.contactId });
   },
 };
@@ -139,6 +144,33 @@ async function patchRow(trx: Trx, ref: Ref, compute: (row: ChatRecordRow) => Pat
     .where('contact_id', '=', ref.contactId)
     .execute();
   return patch !== null;
+}
+
+/**
+ * A message counted in one statement (the busiest event of a chat): the same change as `change` computes
+ * for ContactMessageRecorded, made by the UPDATE itself on the row as it is, and only past the row's revision.
+ */
+async function countMessage(trx: Trx, ref: Ref, d: MessageRecorded): Promise<boolean> {
+  const seq = typeof d.seq === 'number' ? sql<number>`greatest(last_seq, ${d.seq}::int)` : sql<number>`last_seq + 1`;
+  const side: UpdateObject<ReadModelDb, 'chat_records'> =
+    d.from === 'SYSTEM' || d.kind === 'SYSTEM' || (d.system !== null && d.system !== undefined)
+      ? { system_messages: sql<number>`system_messages + 1` }
+      : d.from === 'CUSTOMER'
+        ? { customer_messages: sql<number>`customer_messages + 1` }
+        : {
+            agent_messages: sql<number>`agent_messages + 1`,
+            // As secondsBetween(accepted_at, at): whole seconds, never negative, null without an accept.
+            first_response_seconds: sql<number | null>`CASE WHEN first_agent_reply_at IS NULL THEN greatest(0, floor(extract(epoch FROM (${d.at}::timestamptz - accepted_at)) + 0.5))::int ELSE first_response_seconds END`,
+            first_agent_reply_at: sql<Date>`coalesce(first_agent_reply_at, ${d.at}::timestamptz)`,
+          };
+  const r = await trx
+    .updateTable('chat_records')
+    .set({ ...side, last_seq: seq, last_revision: ref.revision, updated_at: ref.at })
+    .where('instance_id', '=', ref.instanceId)
+    .where('contact_id', '=', ref.contactId)
+    .where('last_revision', '<', ref.revision)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
 }
 
 /** Whole seconds from `from` to `to` (never negative); null when either did not happen. */
