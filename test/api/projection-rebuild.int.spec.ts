@@ -79,6 +79,11 @@ async function seedHistory(t: TestKefu) {
   await t.ok(adminKey, 'mutation($id: ID!) { rotateWebChannelSecret(input: { webChannelId: $id }) { identitySecret } }', { id: shop });
   const gone = (await webChannel('Old')).createWebChannel.webChannel.id;
   await t.ok(adminKey, 'mutation($id: ID!) { deleteWebChannel(input: { webChannelId: $id }) { id } }', { id: gone });
+  // Quick replies (quickReplyCategories, quickReplies): a category scoped to Ann with a changed reply, and Ann's own.
+  const category = await t.ok<{ createQuickReplyCategory: { id: string } }>(adminKey, 'mutation($a: ID!) { createQuickReplyCategory(input: { name: "Orders", scope: { kind: AGENTS, agentIds: [$a] } }) { id } }', { a: ann.id });
+  const reply = await t.ok<{ createQuickReply: { id: string } }>(adminKey, 'mutation($c: ID!) { createQuickReply(input: { categoryId: $c, title: "Where is my order", shortcut: "/order", content: "Your order ships in 2 days." }) { id } }', { c: category.createQuickReplyCategory.id });
+  await t.ok(adminKey, 'mutation($id: ID!) { updateQuickReply(input: { id: $id, content: "Your order ships tomorrow." }) { id } }', { id: reply.createQuickReply.id });
+  await t.ok(ann.token, 'mutation { createQuickReply(input: { title: "Thanks", shortcut: "/ty", content: "Thank you for waiting!" }) { id } }');
   // Flows (two versions, a rename), a prompt recording, a trunk, a bound number and Ann's SIP extension.
   const flowDoc = (text: string) => ({ start: 'm', nodes: [{ id: 'm', type: 'play', prompt: { text }, next: 'r' }, { id: 'r', type: 'route', skillGroupId: group.createSkillGroup.id }] });
   const flow = await t.ok<{ createFlow: { id: string } }>(adminKey, 'mutation($d: JSON!) { createFlow(input: { name: "Main", kind: IVR, definition: $d }) { id } }', { d: flowDoc('Hello') });
