@@ -358,12 +358,160 @@ export interface ConversationSources {
   followQueue(): Promise<AsyncIterable<unknown>>;
 }
 
+/** What a shared group queue tells one waiting chat: its place now (null: no longer waiting in that queue). */
+export interface SharedQueuePlace {
+  sharedQueuePosition: number | null;
+}
+
+/**
+ * The places in one skill group's queue, shared by every waiting chat of the group followed in this process:
+ * on a contact change of the instance (the queues topic), the group's waiting chats are listed once (one
+ * statement, however many chats wait; changes arriving meanwhile coalesce into one more listing) and each
+ * follower is told its place when it moved. Before this each follower re-read its row and counted the chats
+ * ahead of it on every change: 200 waiting customers made one new chat cost 838 statements.
+ */
+class GroupQueue {
+  private readonly followers = new Map<string, Set<(place: number | null) => void>>();
+  private readonly source: AsyncIterator<unknown>;
+  private dirty = false;
+  private listing: Promise<void> | null = null;
+  private readonly ctx: KefuContext;
+  private readonly instanceId: string;
+  private readonly skillGroupId: string;
+  private readonly onEmpty: () => void;
+
+  constructor(ctx: KefuContext, instanceId: string, skillGroupId: string, source: AsyncIterable<unknown>, onEmpty: () => void) {
+    this.ctx = ctx;
+    this.instanceId = instanceId;
+    this.skillGroupId = skillGroupId;
+    this.source = source[Symbol.asyncIterator]();
+    this.onEmpty = onEmpty;
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      for (;;) {
+        const r = await this.source.next();
+        if (r.done) break;
+        // An agent's change moves no place in a queue (its chat's own status comes on the conversation's topic).
+        const m = r.value as { contactId?: string } | null;
+        if (m && typeof m === 'object' && m.contactId === undefined) continue;
+        this.dirty = true;
+        this.listing ??= this.list().finally(() => (this.listing = null));
+      }
+    } catch {
+      // The fan-out ended the topic: followers see no more queue changes (their conversation goes on).
+    }
+  }
+
+  private async list(): Promise<void> {
+    while (this.dirty && this.followers.size > 0) {
+      this.dirty = false;
+      try {
+        // Ordered as queuePlace counts the chats ahead: priority first, then queued_at, then id.
+        const rows = await this.ctx.deps.db
+          .selectFrom('contacts')
+          .select('id')
+          .where('instance_id', '=', this.instanceId)
+          .where('skill_group_id', '=', this.skillGroupId)
+          .where('status', '=', 'QUEUED')
+          .orderBy('priority', 'desc')
+          .orderBy('queued_at', 'asc')
+          .orderBy('id', 'asc')
+          .execute();
+        const places = new Map<string, number>();
+        rows.forEach((r, i) => places.set(r.id, i + 1));
+        for (const [contactId, tell] of this.followers) for (const t of tell) t(places.get(contactId) ?? null);
+      } catch (err) {
+        this.ctx.deps.logger.warn({ err, skillGroupId: this.skillGroupId }, 'queue places not listed');
+      }
+    }
+  }
+
+  follow(contactId: string, tell: (place: number | null) => void): () => void {
+    let set = this.followers.get(contactId);
+    if (!set) this.followers.set(contactId, (set = new Set()));
+    set.add(tell);
+    return () => {
+      set.delete(tell);
+      if (set.size === 0 && this.followers.get(contactId) === set) this.followers.delete(contactId);
+      if (this.followers.size === 0) {
+        this.onEmpty();
+        void this.source.return?.();
+      }
+    };
+  }
+}
+
+/** The group queues followed in this process, by fan-out (one per graphql-ws server). */
+const groupQueues = new WeakMap<object, Map<string, Promise<GroupQueue>>>();
+
+/** A waiting chat's place in its group's queue, told when it moves (see GroupQueue). */
+async function followGroupQueue(ctx: KefuContext, row: ContactRow): Promise<AsyncIterable<SharedQueuePlace>> {
+  const { live } = ctx as unknown as { live?: LiveFanout };
+  if (!live) throw new Error('Subscriptions are served over graphql-ws, whose context has the live fan-out');
+  let byKey = groupQueues.get(live);
+  if (!byKey) groupQueues.set(live, (byKey = new Map()));
+  const key = `${row.instance_id}\u0000${row.skill_group_id ?? ''}`;
+  let queue = byKey.get(key);
+  if (!queue) {
+    const map = byKey;
+    queue = subscribeLive(ctx, queuesTopic(row.instance_id)).then((source) => new GroupQueue(ctx, row.instance_id, row.skill_group_id ?? '', source, () => map.delete(key)));
+    queue.catch(() => map.delete(key));
+    byKey.set(key, queue);
+  }
+  const group = await queue;
+  const pending: SharedQueuePlace[] = [];
+  let wake: (() => void) | null = null;
+  let done = false;
+  let last: number | null | undefined;
+  const stop = group.follow(row.id, (place) => {
+    if (place === last) return;
+    last = place;
+    // Only the latest place matters.
+    pending.length = 0;
+    pending.push({ sharedQueuePosition: place });
+    const w = wake;
+    wake = null;
+    w?.();
+  });
+  const it: AsyncIterableIterator<SharedQueuePlace> = {
+    async next() {
+      for (;;) {
+        if (done) return { value: undefined, done: true };
+        const v = pending.shift();
+        if (v) return { value: v, done: false };
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    },
+    async return() {
+      if (!done) {
+        done = true;
+        stop();
+        const w = wake;
+        wake = null;
+        w?.();
+      }
+      return { value: undefined, done: true };
+    },
+    [Symbol.asyncIterator]() {
+      return it;
+    },
+  };
+  return it;
+}
+
 function conversationSources(ctx: KefuContext, row: ContactRow): ConversationSources {
   return {
     messagesAfter: (seq, first) => readMessages(ctx, row.instance_id, row.id, { after: seq, first }),
     chatNow: () => contactRow(ctx, row.instance_id, row.id),
     queuePlace: (r) => queuePlace(ctx, r),
-    followQueue: () => subscribeLive(ctx, queuesTopic(row.instance_id)),
+    followQueue: async () => {
+      // The group is the chat's as it waits now (a transfer or overflow to another group changes its status first).
+      const now = (await contactRow(ctx, row.instance_id, row.id)) ?? row;
+      return followGroupQueue(ctx, now);
+    },
   };
 }
 
@@ -442,11 +590,12 @@ export function conversationStream(sources: ConversationSources, v: Viewer, cont
   };
 
   /** The chat's status as it is now, if it changed for the viewer since the last one sent. */
-  const statusNow = async (): Promise<void> => {
+  const statusNow = async (knownPlace?: number): Promise<void> => {
     const now = await sources.chatNow();
     if (!now) return;
     await followQueue(now.status);
-    const queuePosition = await sources.queuePlace(now);
+    // A place a shared group queue told (listed after this chat's change): no count of its own.
+    const queuePosition = knownPlace !== undefined && now.status === 'QUEUED' ? knownPlace : await sources.queuePlace(now);
     const state = { status: chatStatusOf(now.status), queuePosition, agentId: now.agent_id };
     if (sent && sent.status === state.status && sent.queuePosition === state.queuePosition && sent.agentId === state.agentId) return;
     sent = state;
@@ -463,9 +612,18 @@ export function conversationStream(sources: ConversationSources, v: Viewer, cont
   let started = false;
   const handle = async (item: { from: 'conversation' | 'queue'; message: unknown }): Promise<void> => {
     if (item.from === 'queue') {
-      // Every waiting queue change says the same: look again, once.
-      for (let i = waiting.length - 1; i >= 0; i--) if (waiting[i]!.from === 'queue') waiting.splice(i, 1);
-      await statusNow();
+      // Every waiting queue change says the same: look again, once (with the latest place a shared queue told).
+      let latest = item.message;
+      for (let i = waiting.length - 1; i >= 0; i--) {
+        if (waiting[i]!.from !== 'queue') continue;
+        if (latest === item.message) latest = waiting[i]!.message;
+        waiting.splice(i, 1);
+      }
+      const told = latest as Partial<SharedQueuePlace> | null;
+      const place = told && typeof told === 'object' && typeof told.sharedQueuePosition === 'number' ? told.sharedQueuePosition : undefined;
+      // The same place as sent: nothing to look at.
+      if (place !== undefined && sent !== null && sent.status === 'QUEUED' && sent.queuePosition === place) return;
+      await statusNow(place);
       return;
     }
     const m = item.message as ConversationBusMessage;
