@@ -355,7 +355,7 @@ export interface ConversationSources {
   chatNow(): Promise<ContactRow | undefined>;
   queuePlace(row: ContactRow): Promise<number | null>;
   /** The queue's changes (any contact of the instance that may move this chat's place). */
-  followQueue(): Promise<AsyncIterable<unknown>>;
+  followQueue(row: ContactRow): Promise<AsyncIterable<unknown>>;
 }
 
 /** What a shared group queue tells one waiting chat: its place now (null: no longer waiting in that queue). */
@@ -507,11 +507,8 @@ function conversationSources(ctx: KefuContext, row: ContactRow): ConversationSou
     messagesAfter: (seq, first) => readMessages(ctx, row.instance_id, row.id, { after: seq, first }),
     chatNow: () => contactRow(ctx, row.instance_id, row.id),
     queuePlace: (r) => queuePlace(ctx, r),
-    followQueue: async () => {
-      // The group is the chat's as it waits now (a transfer or overflow to another group changes its status first).
-      const now = (await contactRow(ctx, row.instance_id, row.id)) ?? row;
-      return followGroupQueue(ctx, now);
-    },
+    // The group the chat waits in now (the stream follows another group's queue when it moves).
+    followQueue: (now) => followGroupQueue(ctx, now),
   };
 }
 
@@ -568,10 +565,21 @@ export function conversationStream(sources: ConversationSources, v: Viewer, cont
   };
   pump(live[Symbol.asyncIterator](), 'conversation');
 
-  const followQueue = async (status: string) => {
+  let queueGroup: string | null = null;
+  const followQueue = async (now: ContactRow) => {
+    const status = now.status;
     const waitingInQueue = status === 'QUEUED' || status === 'CREATED' || status === 'IN_FLOW';
+    // Queues are followed per skill group: a chat that waits in another group now (a flow queued it, an
+    // overflow moved it) follows that group's queue instead.
+    if (waitingInQueue && queueSource && !queueFollowing && queueGroup !== now.skill_group_id) {
+      const s = queueSource;
+      queueSource = null;
+      pumped.splice(pumped.indexOf(s), 1);
+      await s.return?.();
+    }
     if (waitingInQueue && !queueSource && !queueFollowing) {
-      queueFollowing = sources.followQueue().then((it) => {
+      queueGroup = now.skill_group_id;
+      queueFollowing = sources.followQueue(now).then((it) => {
         if (end) {
           void it[Symbol.asyncIterator]().return?.();
           return;
@@ -593,7 +601,7 @@ export function conversationStream(sources: ConversationSources, v: Viewer, cont
   const statusNow = async (knownPlace?: number): Promise<void> => {
     const now = await sources.chatNow();
     if (!now) return;
-    await followQueue(now.status);
+    await followQueue(now);
     // A place a shared group queue told (listed after this chat's change): no count of its own.
     const queuePosition = knownPlace !== undefined && now.status === 'QUEUED' ? knownPlace : await sources.queuePlace(now);
     const state = { status: chatStatusOf(now.status), queuePosition, agentId: now.agent_id };
