@@ -841,6 +841,9 @@ describe('the chat widget in Chromium on another origin', () => {
     await waitView(tab1, (v) => !v.ended && v.items.some((i) => i.text === 'a new question'));
     const texts = (await transcript(s, second!.contactId)).filter((m) => m.sender === 'CUSTOMER').map((m) => m.text);
     expect(texts).toEqual(['a new question']);
+    // One new chat, not one per tab: tab 1 took in tab 2's message and could have started a chat of its own.
+    const chats = await t.ok<{ contacts: { edges: { node: { id: string } }[] } }>(s.adminKey, 'query { contacts(first: 50, filter: { channel: ONLINE }) { edges { node { id } } } }');
+    expect(chats.contacts.edges.map((e) => e.node.id).sort()).toEqual([first, second!.contactId].sort());
     await desk.close();
     await context.close();
   });

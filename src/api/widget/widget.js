@@ -525,6 +525,9 @@
     if (conv && conv.status === 'ENDED') return;
     const item = { clientMessageId: uuid(), text: t, at: new Date().toISOString() };
     st.outbox.push(item);
+    // The first message of a chat names the chat it starts in the same save: another tab that takes the message
+    // in (followOtherTab) then starts that chat too, the same one (startChat by clientChatId), not a second chat.
+    if (!st.contactId && !st.clientChatId) st.clientChatId = uuid();
     save();
     renderPending(item);
     stopTyping();
