@@ -317,9 +317,9 @@ describe('chat conversations', () => {
     expect(JSON.stringify(peek.errors)).toContain('NOT_FOUND');
     expect(peek.received).toEqual([]);
     // The stranger's own list does not have it; the owner's does.
-    const list = `{ myConversations(first: 10) { nodes { contactId } pageInfo { hasNextPage } } }`;
-    expect((await ok<{ myConversations: { nodes: { contactId: string }[] } }>(stranger.token, list)).myConversations.nodes).toEqual([]);
-    expect((await ok<{ myConversations: { nodes: { contactId: string }[] } }>(owner.token, list)).myConversations.nodes.map((n) => n.contactId)).toEqual([c]);
+    const list = `{ myConversations(first: 10) { edges { node { contactId } } pageInfo { hasNextPage } } }`;
+    expect((await ok<{ myConversations: { edges: { node: { contactId: string } }[] } }>(stranger.token, list)).myConversations.edges).toEqual([]);
+    expect((await ok<{ myConversations: { edges: { node: { contactId: string } }[] } }>(owner.token, list)).myConversations.edges.map((e) => e.node.contactId)).toEqual([c]);
     // Staff who may: a supervisor reads it.
     const seen = await t.ok<{ chatTranscript: { messages: Message[] } }>(sue().token, TRANSCRIPT, { c });
     expect(seen.chatTranscript.messages[0]).toMatchObject({ seq: 1, text: 'private' });
@@ -333,13 +333,13 @@ describe('chat conversations', () => {
     expect(again.startChat.contactId).toBe(first.startChat.contactId);
     const second = await startChat(me.token);
     const later = await customer('Again', me.visitorId);
-    const page1 = await ok<{ myConversations: { nodes: { contactId: string }[]; pageInfo: { hasNextPage: boolean; endCursor: string } } }>(later.token, '{ myConversations(first: 1) { nodes { contactId } pageInfo { hasNextPage endCursor } } }');
-    expect(page1.myConversations.nodes.map((n) => n.contactId)).toEqual([second.contactId]);
+    const page1 = await ok<{ myConversations: { edges: { node: { contactId: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string } } }>(later.token, '{ myConversations(first: 1) { edges { node { contactId } } pageInfo { hasNextPage endCursor } } }');
+    expect(page1.myConversations.edges.map((e) => e.node.contactId)).toEqual([second.contactId]);
     expect(page1.myConversations.pageInfo.hasNextPage).toBe(true);
-    const page2 = await ok<{ myConversations: { nodes: { contactId: string }[]; pageInfo: { hasNextPage: boolean } } }>(later.token, 'query($after: String) { myConversations(first: 5, after: $after) { nodes { contactId } pageInfo { hasNextPage } } }', {
+    const page2 = await ok<{ myConversations: { edges: { node: { contactId: string } }[]; pageInfo: { hasNextPage: boolean } } }>(later.token, 'query($after: String) { myConversations(first: 5, after: $after) { edges { node { contactId } } pageInfo { hasNextPage } } }', {
       after: page1.myConversations.pageInfo.endCursor,
     });
-    expect(page2.myConversations.nodes.map((n) => n.contactId)).toEqual([first.startChat.contactId]);
+    expect(page2.myConversations.edges.map((e) => e.node.contactId)).toEqual([first.startChat.contactId]);
     expect(page2.myConversations.pageInfo.hasNextPage).toBe(false);
   }, 180_000);
 
@@ -349,11 +349,11 @@ describe('chat conversations', () => {
     const phone = await verifiedCustomer(visitor.visitorId);
     const chat = await startChat(phone, 'from my phone');
     const laptop = await verifiedCustomer(visitor.visitorId);
-    const list = '{ myConversations(first: 10) { nodes { contactId } } }';
-    expect((await ok<{ myConversations: { nodes: { contactId: string }[] } }>(laptop, list)).myConversations.nodes.map((n) => n.contactId)).toEqual([chat.contactId]);
+    const list = '{ myConversations(first: 10) { edges { node { contactId } } } }';
+    expect((await ok<{ myConversations: { edges: { node: { contactId: string } }[] } }>(laptop, list)).myConversations.edges.map((e) => e.node.contactId)).toEqual([chat.contactId]);
     expect((await transcript(laptop, chat.contactId)).messages[0]).toMatchObject({ seq: 1, text: 'from my phone' });
     expect((await send(laptop, chat.contactId, 'and from my laptop')).data!.sendChatMessage).toMatchObject({ seq: 3, sender: 'CUSTOMER' });
-    expect((await ok<{ myConversations: { nodes: unknown[] } }>(visitor.token, list)).myConversations.nodes).toEqual([]);
+    expect((await ok<{ myConversations: { edges: unknown[] } }>(visitor.token, list)).myConversations.edges).toEqual([]);
     expect(codeOf(await gql(visitor.token, TRANSCRIPT, { c: chat.contactId }))).toBe('NOT_FOUND');
   }, 180_000);
 

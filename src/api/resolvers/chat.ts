@@ -738,7 +738,7 @@ export const chatResolvers = {
       const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(first + 1).execute();
       const page = rows.slice(0, first);
       const v: Viewer = { kind: 'customer', p };
-      return { nodes: page.map((r) => toConversation(r, v)), pageInfo: { hasNextPage: rows.length > first, endCursor: page.length > 0 ? encodeCursor(page.at(-1)!) : null } };
+      return { edges: page.map((r) => ({ cursor: encodeCursor(r), node: toConversation(r, v) })), pageInfo: { hasNextPage: rows.length > first, endCursor: page.length > 0 ? encodeCursor(page.at(-1)!) : null } };
     },
     async chatTranscript(_: unknown, rawArgs: unknown, ctx: KefuContext) {
       const v = viewerOf(ctx.principal);

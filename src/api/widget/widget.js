@@ -456,8 +456,8 @@
   /** A verified customer on a new device: continue their open chat, if any. */
   async function resumeVerifiedChat() {
     if (!settings.customerId || st.contactId) return;
-    const data = await gql(`query { myConversations(first: 1) { nodes { ${CONVERSATION} } } }`, {});
-    const open = data.myConversations.nodes.find((c) => c.status !== 'ENDED');
+    const data = await gql(`query { myConversations(first: 1) { edges { node { ${CONVERSATION} } } } }`, {});
+    const open = data.myConversations.edges.map((e) => e.node).find((c) => c.status !== 'ENDED');
     if (open && !st.contactId) {
       st.contactId = open.contactId;
       save();
