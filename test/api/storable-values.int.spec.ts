@@ -35,7 +35,10 @@ const anyInstant = fc.oneof(
 const anyDateTimeText = fc.oneof(
   anyInstant.map((d) => d.toISOString()),
   fc.tuple(anyInstant, fc.integer({ min: -14, max: 14 })).map(([d, h]) => {
-    const local = new Date(d.getTime() + h * 3_600_000).toISOString();
+    // The local time at JavaScript's own edges (±8.64e15 ms) may not exist: then the instant as it is, in UTC.
+    const shifted = d.getTime() + h * 3_600_000;
+    if (Math.abs(shifted) > 8.64e15) return d.toISOString();
+    const local = new Date(shifted).toISOString();
     return local.replace('Z', `${h < 0 ? '-' : '+'}${String(Math.abs(h)).padStart(2, '0')}:00`);
   }),
   anyInstant.map((d) => d.toString()),
