@@ -94,13 +94,14 @@ const callRecordsArgs = z.object({
     .nullish(),
 });
 
-async function agentOf(ctx: KefuContext, instanceId: string, agentId: string | null) {
+/** A record's agent or skill group by id (null when none, or gone from the read model). */
+export async function agentOf(ctx: KefuContext, instanceId: string, agentId: string | null) {
   if (!agentId) return null;
   const row = await ctx.deps.db.selectFrom('agents').selectAll().where('instance_id', '=', instanceId).where('id', '=', agentId).executeTakeFirst();
   return row ? toAgent(row) : null;
 }
 
-async function skillGroupOf(ctx: KefuContext, instanceId: string, skillGroupId: string | null) {
+export async function skillGroupOf(ctx: KefuContext, instanceId: string, skillGroupId: string | null) {
   if (!skillGroupId) return null;
   const row = await ctx.deps.db.selectFrom('skill_groups').selectAll().where('instance_id', '=', instanceId).where('id', '=', skillGroupId).executeTakeFirst();
   return row ? toSkillGroup(row) : null;

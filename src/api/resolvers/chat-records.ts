@@ -9,8 +9,8 @@ import { isSupervisor, requireInstance, type InstancePrincipal } from '../auth.t
 import type { KefuContext } from '../context.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { customerIdentity, dateTime, id, parseInput } from '../input.ts';
+import { agentOf, skillGroupOf } from './call-records.ts';
 import { toAgent } from './agents.ts';
-import { toSkillGroup } from './skill-groups.ts';
 import { toWebChannel } from './web-channels.ts';
 
 /** The agent a principal is limited to (an agent sees only chats they served), or null for all. */
@@ -82,18 +82,6 @@ const chatRecordsArgs = z.object({
     .refine((f) => !f.from || !f.to || f.from.getTime() < f.to.getTime(), { message: 'must be after from', path: ['to'] })
     .nullish(),
 });
-
-async function agentOf(ctx: KefuContext, instanceId: string, agentId: string | null) {
-  if (!agentId) return null;
-  const row = await ctx.deps.db.selectFrom('agents').selectAll().where('instance_id', '=', instanceId).where('id', '=', agentId).executeTakeFirst();
-  return row ? toAgent(row) : null;
-}
-
-async function skillGroupOf(ctx: KefuContext, instanceId: string, skillGroupId: string | null) {
-  if (!skillGroupId) return null;
-  const row = await ctx.deps.db.selectFrom('skill_groups').selectAll().where('instance_id', '=', instanceId).where('id', '=', skillGroupId).executeTakeFirst();
-  return row ? toSkillGroup(row) : null;
-}
 
 export const chatRecordResolvers = {
   Query: {

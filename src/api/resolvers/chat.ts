@@ -28,6 +28,7 @@ import { dataKey, dataValue, id, messageText, parseInput, storableText, text } f
 import { chatFileUrls, loadChatFile } from '../../adapters/chat-files/chat-files.ts';
 import { findBlacklistEntry } from './blacklist.ts';
 import { toAgent } from './agents.ts';
+import { queuePlace } from './monitoring.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // Who is asking, and whether they may see a chat.
@@ -245,26 +246,6 @@ async function messagePage(ctx: KefuContext, row: ContactRow, range: { afterSeq?
   const lastInPage = messages.at(-1)?.seq;
   const hasAfter = lastInPage !== undefined ? lastInPage < lastSeq : backward ? lastSeq >= before : false;
   return { messages: messages.map((m) => toChatMessage(row.instance_id, m)), hasBefore, hasAfter };
-}
-
-/** The 1-based place of a waiting chat in its queue (as queuePosition counts it), or null when not waiting. */
-async function queuePlace(ctx: KefuContext, row: ContactRow): Promise<number | null> {
-  if (row.status !== 'QUEUED' || !row.skill_group_id || !row.queued_at) return null;
-  const ahead = await ctx.deps.db
-    .selectFrom('contacts')
-    .select((eb) => eb.fn.countAll<string>().as('n'))
-    .where('instance_id', '=', row.instance_id)
-    .where('skill_group_id', '=', row.skill_group_id)
-    .where('status', '=', 'QUEUED')
-    .where((eb) =>
-      eb.or([
-        eb('priority', '>', row.priority),
-        eb.and([eb('priority', '=', row.priority), eb('queued_at', '<', row.queued_at!)]),
-        eb.and([eb('priority', '=', row.priority), eb('queued_at', '=', row.queued_at!), eb('id', '<', row.id)]),
-      ]),
-    )
-    .executeTakeFirstOrThrow();
-  return Number(ahead.n) + 1;
 }
 
 // ---------------------------------------------------------------------------------------------------------

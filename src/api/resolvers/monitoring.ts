@@ -3,7 +3,7 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
 import { ForbiddenError, NotFoundError } from '../../domain/errors.ts';
-import { queuesTopic } from '../../projections/contacts/contacts.projection.ts';
+import { queuesTopic, type ContactRow } from '../../projections/contacts/contacts.projection.ts';
 import { isSupervisor, requireInstance, type InstancePrincipal } from '../auth.ts';
 import type { KefuContext } from '../context.ts';
 import { subscribeTopicFromSnapshot } from '../subscribe-topic.ts';
@@ -73,16 +73,13 @@ async function averageHandleSeconds(ctx: KefuContext, instanceId: string, skillG
   return seconds > 0 ? seconds : 60;
 }
 
-export async function queuePosition(ctx: KefuContext, p: InstancePrincipal, contactId: string) {
-  const row = await ctx.deps.db.selectFrom('contacts').selectAll().where('instance_id', '=', p.instanceId).where('id', '=', contactId).executeTakeFirst();
-  if (!row) throw new NotFoundError('Contact', contactId);
-  if (row.status !== 'QUEUED' || !row.skill_group_id || !row.queued_at) {
-    return { contactId, position: null, estimatedWaitSeconds: null, status: row.status };
-  }
+/** The 1-based place of a waiting contact in its queue (priority, then queued_at, then id), or null when not waiting. */
+export async function queuePlace(ctx: KefuContext, row: ContactRow): Promise<number | null> {
+  if (row.status !== 'QUEUED' || !row.skill_group_id || !row.queued_at) return null;
   const ahead = await ctx.deps.db
     .selectFrom('contacts')
     .select((eb) => eb.fn.countAll<string>().as('n'))
-    .where('instance_id', '=', p.instanceId)
+    .where('instance_id', '=', row.instance_id)
     .where('skill_group_id', '=', row.skill_group_id)
     .where('status', '=', 'QUEUED')
     .where((eb) =>
@@ -93,7 +90,16 @@ export async function queuePosition(ctx: KefuContext, p: InstancePrincipal, cont
       ]),
     )
     .executeTakeFirstOrThrow();
-  const position = Number(ahead.n) + 1;
+  return Number(ahead.n) + 1;
+}
+
+export async function queuePosition(ctx: KefuContext, p: InstancePrincipal, contactId: string) {
+  const row = await ctx.deps.db.selectFrom('contacts').selectAll().where('instance_id', '=', p.instanceId).where('id', '=', contactId).executeTakeFirst();
+  if (!row) throw new NotFoundError('Contact', contactId);
+  const position = await queuePlace(ctx, row);
+  if (position === null || !row.skill_group_id) {
+    return { contactId, position: null, estimatedWaitSeconds: null, status: row.status };
+  }
   const [status] = await skillGroupStatuses(ctx, p.instanceId, row.skill_group_id);
   const handle = await averageHandleSeconds(ctx, p.instanceId, row.skill_group_id);
   const serving = Math.max(1, status?.agentsOnline ?? 0);
