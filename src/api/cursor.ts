@@ -12,6 +12,15 @@ export function encodeCursor(row: { created_at: Date | string; id: string }): st
   return Buffer.from(JSON.stringify([new Date(row.created_at).toISOString(), row.id])).toString('base64url');
 }
 
+/**
+ * One page of a connection from rows fetched with `first + 1` (the extra row only says a next page exists),
+ * each edge's cursor made from the row's (created_at, id) position.
+ */
+export function pageOf<R, N>(rows: R[], first: number, position: (row: R) => { created_at: Date | string; id: string }, node: (row: R) => N) {
+  const edges = rows.slice(0, first).map((row) => ({ cursor: encodeCursor(position(row)), node: node(row) }));
+  return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
+}
+
 /** The [createdAt (ISO), id] a cursor stands for; BAD_USER_INPUT on `after` for anything else. */
 export function decodeCursor(cursor: string): [string, string] {
   let decoded: unknown;

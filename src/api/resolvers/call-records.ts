@@ -6,7 +6,7 @@ import type { CallLeg, CallRecordingRow, CallRecordRow } from '../../projections
 import { findCallRecord, listCallRecords, recordingsOfCall } from '../../projections/call-records/call-records.queries.ts';
 import { isSupervisor, requireInstance, type InstancePrincipal } from '../auth.ts';
 import type { KefuContext } from '../context.ts';
-import { decodeCursor, encodeCursor } from '../cursor.ts';
+import { decodeCursor, pageOf } from '../cursor.ts';
 import { dateTime, id, parseInput, text } from '../input.ts';
 import { toAgent } from './agents.ts';
 import { toSkillGroup } from './skill-groups.ts';
@@ -119,8 +119,7 @@ export const callRecordResolvers = {
         filter: args.filter ?? {},
         onlyAgentId: callRecordsLimitedTo(p),
       });
-      const edges = rows.slice(0, first).map((row) => ({ cursor: encodeCursor({ created_at: row.started_at, id: row.contact_id }), node: toCallRecord(row) }));
-      return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
+      return pageOf(rows, first, (row) => ({ created_at: row.started_at, id: row.contact_id }), toCallRecord);
     },
     async callRecord(_: unknown, args: unknown, ctx: KefuContext) {
       const p = requireInstance(ctx.principal);

@@ -7,7 +7,7 @@ import type { ChatRecordRow, ChatTransfer } from '../../projections/chat-records
 import { findChatRecord, listChatRecords } from '../../projections/chat-records/chat-records.queries.ts';
 import { isSupervisor, requireInstance, type InstancePrincipal } from '../auth.ts';
 import type { KefuContext } from '../context.ts';
-import { decodeCursor, encodeCursor } from '../cursor.ts';
+import { decodeCursor, pageOf } from '../cursor.ts';
 import { customerIdentity, dateTime, id, parseInput } from '../input.ts';
 import { agentOf, skillGroupOf } from './call-records.ts';
 import { toAgent } from './agents.ts';
@@ -95,8 +95,7 @@ export const chatRecordResolvers = {
         filter: args.filter ?? {},
         onlyAgentId: chatRecordsLimitedTo(p),
       });
-      const edges = rows.slice(0, first).map((row) => ({ cursor: encodeCursor({ created_at: row.created_at, id: row.contact_id }), node: toChatRecord(row) }));
-      return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
+      return pageOf(rows, first, (row) => ({ created_at: row.created_at, id: row.contact_id }), toChatRecord);
     },
     async chatRecord(_: unknown, args: unknown, ctx: KefuContext) {
       const p = requireInstance(ctx.principal);

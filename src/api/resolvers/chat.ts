@@ -21,7 +21,7 @@ import { conversationTopic, queuesTopic } from '../../projections/contacts/conta
 import { isSupervisor, requireCustomer, requireInstance, requirePrincipal, type CustomerPrincipal, type InstancePrincipal, type Principal } from '../auth.ts';
 import { chatLimit } from '../chat-limits.ts';
 import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
-import { decodeCursor, encodeCursor } from '../cursor.ts';
+import { decodeCursor, pageOf } from '../cursor.ts';
 import { toGraphQLError } from '../errors.ts';
 import { SlowConsumerError, liveSubscription, type LiveFanout } from '../live-fanout.ts';
 import { dataKey, dataValue, id, messageText, parseInput, storableText, text } from '../input.ts';
@@ -717,9 +717,8 @@ export const chatResolvers = {
         q = q.where(sql<boolean>`(created_at, id) < (${createdAt}::timestamptz, ${afterId})`);
       }
       const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(first + 1).execute();
-      const page = rows.slice(0, first);
       const v: Viewer = { kind: 'customer', p };
-      return { edges: page.map((r) => ({ cursor: encodeCursor(r), node: toConversation(r, v) })), pageInfo: { hasNextPage: rows.length > first, endCursor: page.length > 0 ? encodeCursor(page.at(-1)!) : null } };
+      return pageOf(rows, first, (r) => r, (r) => toConversation(r, v));
     },
     async chatTranscript(_: unknown, rawArgs: unknown, ctx: KefuContext) {
       const v = viewerOf(ctx.principal);
