@@ -2,6 +2,8 @@
 // own type stripping, which an older Node cannot even parse, so say so in one line instead of a stack trace.
 // Plain old JavaScript on purpose: it must run on any Node a user may still have.
 'use strict';
+/* global require, __dirname, process */
+/* eslint-disable @typescript-eslint/no-require-imports -- CommonJS, so that an old Node runs it */
 var fs = require('fs');
 var path = require('path');
 
@@ -10,7 +12,7 @@ try {
   var engines = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')).engines;
   var m = /(\d+)\.(\d+)(?:\.(\d+))?/.exec((engines && engines.node) || '');
   if (m) needed = m[1] + '.' + m[2] + '.' + (m[3] || '0');
-} catch (e) {
+} catch {
   // package.json unreadable: keep the built-in minimum.
 }
 
