@@ -70,6 +70,8 @@ export const configSchema = z.object({
   NATS_URL: z.preprocess(emptyAsUndefined, url(['nats:', 'tls:', 'ws:', 'wss:']).optional()),
   KEFU_OPERATOR_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
+  /** json: one JSON object a line (log collectors); pretty: readable lines; auto: pretty when the output is a terminal. */
+  KEFU_LOG_FORMAT: z.enum(['auto', 'json', 'pretty'], { message: 'must be auto, json or pretty' }).default('auto'),
   KEFU_SIP: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
   KEFU_SIP_PORT: z.coerce.number().int('must be a whole number').min(1, 'must be 1 to 65535').max(65535, 'must be 1 to 65535').default(5060),
   KEFU_SIP_BIND: z.string().trim().min(1, 'must not be empty').default('0.0.0.0'),

@@ -2,7 +2,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { pino, type Logger as PinoLogger } from 'pino';
+import type { Logger as PinoLogger } from 'pino';
+import { createLogger } from './adapters/observability/logger.ts';
 import { InProcessBus } from './adapters/bus/in-process-bus.ts';
 import { NatsBus } from './adapters/bus/nats-bus.ts';
 import { CommandHandler } from './adapters/eventstore/command-handler.ts';
@@ -218,7 +219,7 @@ async function operatorCredential(db: ReadModel, config: Config): Promise<{ cred
 }
 
 export async function startKefu(config: Config, options: { logger?: PinoLogger; listen?: boolean } = {}): Promise<Kefu> {
-  const logger = options.logger ?? pino({ level: config.LOG_LEVEL });
+  const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, format: config.KEFU_LOG_FORMAT });
   const { sql, db, store } = await openStorage(config);
   const bus: Bus = config.NATS_URL ? await NatsBus.connect(config.NATS_URL) : new InProcessBus();
   const projections = new ProjectionRunner({ store, db, sql, bus, projections: allProjections, logger });
@@ -332,7 +333,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = pino({ level: config.LOG_LEVEL });
+  const logger = createLogger({ level: config.LOG_LEVEL, format: config.KEFU_LOG_FORMAT });
   const kefu = await startKefu(config, { logger });
   const address = kefu.app.server.address();
   const where = typeof address === 'object' && address ? `http://${address.address}:${address.port}` : String(address);
