@@ -12,6 +12,7 @@ import { newCorrelationId, type ApiDeps, type KefuContext } from './context.ts';
 import { formatError } from './errors.ts';
 import { addChatOriginHooks, checkCustomerOrigin, connectionPrincipal } from './chat-origins.ts';
 import { webChannelResolvers } from './resolvers/web-channels.ts';
+import { wechatAccountResolvers } from './resolvers/wechat-accounts.ts';
 import { customerSessionResolvers } from './resolvers/customer-sessions.ts';
 import { agentResolvers } from './resolvers/agents.ts';
 import { contactResolvers } from './resolvers/contacts.ts';
@@ -31,6 +32,7 @@ import { satisfactionResolvers } from './resolvers/satisfaction.ts';
 import { outboundCallResolvers } from './resolvers/outbound-calls.ts';
 import { callControlResolvers } from './resolvers/call-control.ts';
 import { recordingsRoute } from './recordings-route.ts';
+import { exportsRoute } from './exports/exports-route.ts';
 import { softphoneResolvers } from './resolvers/softphone.ts';
 import { projectionResolvers } from './resolvers/projections.ts';
 import { listParkedParts, type ParkedPart } from '../projections/parked-parts.ts';
@@ -140,6 +142,8 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
   });
 
   await app.register(recordingsRoute, { deps });
+  // CSV exports of records and reports (issue 15), streamed; their own auth hook and error answers.
+  await app.register(exportsRoute, { deps });
   await registerAudioRoutes(app, deps);
   await app.register(demoAgentRoutes);
   await app.register(widgetRoutes);
@@ -150,7 +154,7 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
   const limits = options.queryLimits ?? defaultQueryLimits;
   const limitsRule = queryLimitsRule(limits);
 
-  const resolvers = withStorableArguments(mergeResolvers({ DateTime: dateTimeScalar as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, chatResolvers, monitoringResolvers, blacklistResolvers, screenPopResolvers, callRecordResolvers, chatRecordResolvers, callControlResolvers, flowResolvers, telephonyResolvers, softphoneResolvers, outboundCallResolvers, projectionResolvers, webChannelResolvers, customerSessionResolvers, quickReplyResolvers, satisfactionResolvers, {
+  const resolvers = withStorableArguments(mergeResolvers({ DateTime: dateTimeScalar as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, chatResolvers, monitoringResolvers, blacklistResolvers, screenPopResolvers, callRecordResolvers, chatRecordResolvers, callControlResolvers, flowResolvers, telephonyResolvers, softphoneResolvers, outboundCallResolvers, projectionResolvers, webChannelResolvers, wechatAccountResolvers, customerSessionResolvers, quickReplyResolvers, satisfactionResolvers, {
     Principal: { resolveType: (p: { __typename: string }) => p.__typename },
   }));
 

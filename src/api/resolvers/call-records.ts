@@ -74,24 +74,30 @@ function toRecording(row: CallRecordingRow) {
   };
 }
 
+/**
+ * What callRecords' filter may hold: the one definition for the query and the CSV export
+ * (src/api/exports/exports-route.ts reads the same fields from a query string).
+ */
+export const callRecordFilter = z
+  .object({
+    from: dateTime.nullish(),
+    to: dateTime.nullish(),
+    agentId: id.nullish(),
+    skillGroupId: id.nullish(),
+    number: text({ max: 100 }).nullish(),
+    endStatus: text({ max: 200 }).nullish(),
+    direction: z.enum(['IN', 'OUT']).nullish(),
+    mediaSilent: z.boolean().nullish(),
+    silentSide: z.enum(['CUSTOMER', 'AGENT']).nullish(),
+    satisfaction: z.number().int('must be a whole number').min(0, 'a rating value is 0-9').max(9, 'a rating value is 0-9').nullish(),
+    rated: z.boolean().nullish(),
+  })
+  .refine((f) => !f.from || !f.to || f.from.getTime() < f.to.getTime(), { message: 'must be after from', path: ['to'] });
+
 const callRecordsArgs = z.object({
   first: z.number().int('must be a whole number').min(1, 'at least 1').max(200, 'at most 200').nullish(),
   after: z.string().max(500, 'not a cursor from this API').nullish(),
-  filter: z
-    .object({
-      from: dateTime.nullish(),
-      to: dateTime.nullish(),
-      agentId: id.nullish(),
-      number: text({ max: 100 }).nullish(),
-      endStatus: text({ max: 200 }).nullish(),
-      direction: z.enum(['IN', 'OUT']).nullish(),
-      mediaSilent: z.boolean().nullish(),
-      silentSide: z.enum(['CUSTOMER', 'AGENT']).nullish(),
-      satisfaction: z.number().int('must be a whole number').min(0, 'a rating value is 0-9').max(9, 'a rating value is 0-9').nullish(),
-      rated: z.boolean().nullish(),
-    })
-    .refine((f) => !f.from || !f.to || f.from.getTime() < f.to.getTime(), { message: 'must be after from', path: ['to'] })
-    .nullish(),
+  filter: callRecordFilter.nullish(),
 });
 
 /** A record's agent or skill group by id (null when none, or gone from the read model). */

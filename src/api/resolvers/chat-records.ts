@@ -64,23 +64,28 @@ export function toChatRecord(row: ChatRecordRow): ChatRecordView {
   };
 }
 
+/**
+ * What chatRecords' filter may hold: the one definition for the query and the CSV export
+ * (src/api/exports/exports-route.ts reads the same fields from a query string).
+ */
+export const chatRecordFilter = z
+  .object({
+    from: dateTime.nullish(),
+    to: dateTime.nullish(),
+    agentId: id.nullish(),
+    skillGroupId: id.nullish(),
+    endStatus: z.enum(chatEndStatuses).nullish(),
+    customerId: customerIdentity.nullish(),
+    webChannelId: id.nullish(),
+    satisfaction: z.number().int('must be a whole number').min(0, 'a rating value is 0-9').max(9, 'a rating value is 0-9').nullish(),
+    rated: z.boolean().nullish(),
+  })
+  .refine((f) => !f.from || !f.to || f.from.getTime() < f.to.getTime(), { message: 'must be after from', path: ['to'] });
+
 const chatRecordsArgs = z.object({
   first: z.number().int('must be a whole number').min(1, 'at least 1').max(200, 'at most 200').nullish(),
   after: z.string().max(500, 'not a cursor from this API').nullish(),
-  filter: z
-    .object({
-      from: dateTime.nullish(),
-      to: dateTime.nullish(),
-      agentId: id.nullish(),
-      skillGroupId: id.nullish(),
-      endStatus: z.enum(chatEndStatuses).nullish(),
-      customerId: customerIdentity.nullish(),
-      webChannelId: id.nullish(),
-      satisfaction: z.number().int('must be a whole number').min(0, 'a rating value is 0-9').max(9, 'a rating value is 0-9').nullish(),
-      rated: z.boolean().nullish(),
-    })
-    .refine((f) => !f.from || !f.to || f.from.getTime() < f.to.getTime(), { message: 'must be after from', path: ['to'] })
-    .nullish(),
+  filter: chatRecordFilter.nullish(),
 });
 
 export const chatRecordResolvers = {

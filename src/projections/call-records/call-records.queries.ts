@@ -8,6 +8,8 @@ export interface CallRecordFilter {
   from?: Date | null;
   to?: Date | null;
   agentId?: string | null;
+  /** Calls that queued in, or were served from, this skill group. */
+  skillGroupId?: string | null;
   number?: string | null;
   endStatus?: string | null;
   direction?: 'IN' | 'OUT' | null;
@@ -39,6 +41,10 @@ export async function listCallRecords(
   if (f.agentId) q = q.where(hasAgent(f.agentId));
   if (f.from) q = q.where('started_at', '>=', f.from);
   if (f.to) q = q.where('started_at', '<', f.to);
+  if (f.skillGroupId) {
+    const group = f.skillGroupId;
+    q = q.where((eb) => eb.or([eb('skill_group_id', '=', group), eb('served_skill_group_id', '=', group)]));
+  }
   if (f.number) {
     const number = f.number;
     q = q.where((eb) => eb.or([eb('caller', '=', number), eb('callee', '=', number)]));

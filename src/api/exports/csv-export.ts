@@ -1,0 +1,111 @@
+// Streamed CSV for spreadsheets (issue 15, CHANNELS.md "CSV for spreadsheets"): csv-stringify with a UTF-8
+// BOM (Excel then reads UTF-8), CRLF rows, one header row, and formula cells escaped (a value starting with
+// = + - @ tab or CR is written with a leading ', so a spreadsheet shows it as text instead of running it).
+//
+// Rows come from the read model a page at a time (keyset pagination, the same order and filters as the
+// GraphQL lists), and the next page is read only when the HTTP client has taken the previous one: with a
+// slow client or a year of records, at most about two pages and the stringifier's buffer are in memory.
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { stringify } from 'csv-stringify';
+
+export type CsvValue = string | number | boolean | null | undefined;
+
+export interface CsvColumn<R> {
+  header: string;
+  value: (row: R) => CsvValue;
+}
+
+/** Rows per read-model query: large enough that queries are few, small enough that a page is cheap to hold. */
+export const exportPageSize = 500;
+
+/**
+ * Every row of a keyset-paginated list, page after page: `page(after, first)` reads `first` rows after the
+ * position `after` (null: from the start); `position(row)` is where the next page starts. A page shorter
+ * than asked is the last. `firstPage`, when given, is the page already read from the start (the route reads
+ * it before answering, so a failing query is still a clean error response).
+ */
+export async function* keysetRows<R, P>(options: {
+  page: (after: P | null, first: number) => Promise<R[]>;
+  position: (row: R) => P;
+  pageSize?: number;
+  firstPage?: R[];
+}): AsyncGenerator<R[]> {
+  const size = options.pageSize ?? exportPageSize;
+  let rows = options.firstPage ?? (await options.page(null, size));
+  for (;;) {
+    if (rows.length > 0) yield rows;
+    if (rows.length < size) return;
+    rows = await options.page(options.position(rows.at(-1)!), size);
+  }
+}
+
+/**
+ * The CSV of every row of `pages` as a byte stream. `prepare` runs once per page before its rows are
+ * written (to look up names for the page's ids, say). An error while reading destroys the stream, so the
+ * HTTP answer ends without its final chunk and the client sees a broken download, never a short file that
+ * looks complete.
+ */
+export function csvStream<R>(pages: AsyncIterable<R[]>, columns: CsvColumn<R>[], prepare?: (rows: R[]) => Promise<void>): Readable {
+  const stringifier = stringify({
+    bom: true,
+    record_delimiter: 'windows',
+    escape_formulas: true,
+    header: true,
+    columns: columns.map((c) => c.header),
+    cast: { boolean: (v) => (v ? 'true' : 'false') },
+  });
+  async function* records() {
+    for await (const rows of pages) {
+      if (prepare) await prepare(rows);
+      for (const row of rows) yield columns.map((c) => c.value(row) ?? null);
+    }
+  }
+  // pipeline: backpressure from the client to the page reads, and an error on either side ends both.
+  pipeline(Readable.from(records(), { objectMode: true, highWaterMark: 64 }), stringifier).catch(() => {
+    // pipeline has destroyed the stringifier with the error; the HTTP side reports it.
+  });
+  return stringifier;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatterIn(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
+    if (formatters.size > 100) formatters.clear();
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+const pad = (n: number, width = 2) => String(Math.abs(n)).padStart(width, '0');
+
+/**
+ * An instant as RFC 3339 to the second, in `timeZone` with its offset at that instant
+ * (2026-12-05T02:30:00+08:00); UTC as 2026-12-04T18:30:00Z. Null stays null.
+ */
+export function timeIn(timeZone: string) {
+  if (timeZone === 'UTC') return (at: Date | string | null): string | null => (at === null ? null : new Date(at).toISOString().replace(/\.\d{3}Z$/, 'Z'));
+  const f = formatterIn(timeZone);
+  return (at: Date | string | null): string | null => {
+    if (at === null) return null;
+    const d = new Date(at);
+    const parts: Record<string, string> = {};
+    for (const p of f.formatToParts(d)) parts[p.type] = p.value;
+    const wall = `${pad(Number(parts.year), 4)}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}:${parts.second}`;
+    const offsetMinutes = Math.round((Date.parse(`${wall}Z`) - Math.floor(d.getTime() / 1000) * 1000) / 60_000);
+    const sign = offsetMinutes < 0 ? '-' : '+';
+    return `${wall}${sign}${pad(Math.trunc(offsetMinutes / 60))}:${pad(offsetMinutes % 60)}`;
+  };
+}
