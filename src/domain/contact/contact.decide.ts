@@ -22,6 +22,7 @@ import type {
   WebSource,
 } from './contact.ts';
 import { evolveContact, initialContactState, sentMessageKey, silentSideKey } from './contact.ts';
+import { decideReceptionPrompt, type SendReceptionPrompt } from './reception-prompt.decide.ts';
 
 type Cmd<T extends string, D> = { type: T; data: D & { contactId: string }; metadata: CommandMetadata };
 
@@ -84,7 +85,9 @@ export type ContactCommand =
    * Satisfaction (issue 12): the customer rates the ended contact once, on the instance's survey setting as the
    * caller read it (scale and channel switches). KEYPAD: the post-call keypad survey, naming the key.
    */
-  | Cmd<'RateContact', { value: number; comment: string | null; by: 'CUSTOMER' | 'KEYPAD'; key: string | null; survey: SatisfactionSurvey }>;
+  | Cmd<'RateContact', { value: number; comment: string | null; by: 'CUSTOMER' | 'KEYPAD'; key: string | null; survey: SatisfactionSurvey }>
+  /** Issue 12: one of the web channel's reception prompts, as a SYSTEM message, once per key (reception-prompt.decide.ts). */
+  | SendReceptionPrompt;
 
 /** A message as sent: text, or a file (IMAGE or FILE) with an optional caption. */
 export interface NewChatMessage {
@@ -495,6 +498,8 @@ function decideCore(command: ContactCommand, state: ContactState): ContactEvent[
     }
     case 'RateContact':
       return decideRating(command, state);
+    case 'SendReceptionPrompt':
+      return decideReceptionPrompt(command, state);
     default: {
       const unknown: never = command;
       throw new Error(`Unknown command ${(unknown as { type: string }).type}`);

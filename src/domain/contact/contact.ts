@@ -1,6 +1,7 @@
 import type { DomainEvent } from '../decider.ts';
 import type { Channel } from '../skill-group/skill-group.ts';
 import type { ChatEndStatus } from './chat-end-status.ts';
+import type { ReceptionPromptKind } from '../web-channel/reception-prompts.ts';
 
 export type Direction = 'IN' | 'OUT';
 export type CustomerKind = 'PHONE' | 'WECHAT' | 'WEB';
@@ -96,13 +97,17 @@ export interface ChatAttachment {
   thumbnail: boolean;
 }
 
-export type SystemMessageType = 'QUEUED' | 'CONNECTED' | 'TRANSFERRED' | 'ENDED';
+/** PROMPT (issue 12): one of the web channel's reception prompts; its words are the message's text. */
+export type SystemMessageType = 'QUEUED' | 'CONNECTED' | 'TRANSFERRED' | 'ENDED' | 'PROMPT';
 
 /** What a SYSTEM message says; the agent's display name is read when shown. */
 export interface SystemMessage {
   type: SystemMessageType;
   agentId: string | null;
   endStatus: ChatEndStatus | null;
+  /** PROMPT only: which prompt, and the key it is sent once under (see chat-reception.ts). */
+  prompt?: ReceptionPromptKind | null;
+  promptKey?: string | null;
 }
 
 /**
@@ -267,6 +272,8 @@ interface Common {
   transferred?: boolean;
   /** Issue 12: the satisfaction rating, once given (absent before). */
   rating?: ContactRating | null;
+  /** Issue 12: the keys of the reception prompts sent (each is sent once). */
+  receptionPromptKeys?: string[];
 }
 
 export type ContactState =
@@ -327,6 +334,7 @@ function common(s: Live): Common {
     agentLastReadSeq: s.agentLastReadSeq ?? 0,
     transferred: s.transferred ?? false,
     rating: s.rating ?? null,
+    receptionPromptKeys: s.receptionPromptKeys ?? [],
   };
 }
 
@@ -430,6 +438,7 @@ export function evolveContact(state: ContactState, event: ContactEvent): Contact
         next.sentMessages = { ...(state.sentMessages ?? {}), [sentMessageKey(m.from, m.agentId, m.clientMessageId)]: m.seq };
       }
       // System messages are nobody's word: they do not count for ending idle chats (OL-8).
+      if (m.system?.type === 'PROMPT' && m.system.promptKey) next.receptionPromptKeys = [...(state.receptionPromptKeys ?? []), m.system.promptKey];
       if (m.from === 'AGENT') next.lastAgentMessageAt = m.at;
       else if (m.from === 'CUSTOMER') next.lastCustomerMessageAt = m.at;
       return next;

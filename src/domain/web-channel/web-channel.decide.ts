@@ -2,6 +2,7 @@ import type { CommandMetadata } from '../decider.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import type { ActiveWebChannel, WebChannelEvent, WebChannelSettings, WebChannelState } from './web-channel.ts';
 import { evolveWebChannel, initialWebChannelState, maxAllowedOrigins, normalizeOrigin } from './web-channel.ts';
+import { applyReceptionPromptsChange, checkWorkHours, sameSettings, type ReceptionPromptsChange } from './reception-prompts.ts';
 
 /** The skill group a command names, as the caller found it in the instance: null when there is none. */
 export type NamedSkillGroup = { id: string; channel: string } | null;
@@ -12,13 +13,30 @@ export type WebChannelCommand =
   | {
       type: 'CreateWebChannel';
       /** publicKey and identitySecret are random values the caller drew (decide stays pure). */
-      data: Omit<WebChannelSettings, 'skillGroupId'> & { webChannelId: string; publicKey: string; identitySecret: string; skillGroup: NamedSkillGroup; skillGroupId: string; flow?: NamedFlow };
+      data: Omit<WebChannelSettings, 'skillGroupId' | 'receptionPrompts'> & {
+        webChannelId: string;
+        publicKey: string;
+        identitySecret: string;
+        skillGroup: NamedSkillGroup;
+        skillGroupId: string;
+        flow?: NamedFlow;
+        /** Issue 12: prompts changed from the defaults at creation. */
+        receptionPrompts?: ReceptionPromptsChange;
+      };
       metadata: CommandMetadata;
     }
   | {
       type: 'UpdateWebChannel';
       /** flowId null unbinds the flow. */
-      data: Partial<Omit<WebChannelSettings, 'skillGroupId'>> & { webChannelId: string; skillGroupId?: string; skillGroup?: NamedSkillGroup; flow?: NamedFlow; enabled?: boolean };
+      data: Partial<Omit<WebChannelSettings, 'skillGroupId' | 'receptionPrompts'>> & {
+        webChannelId: string;
+        skillGroupId?: string;
+        skillGroup?: NamedSkillGroup;
+        flow?: NamedFlow;
+        enabled?: boolean;
+        /** Issue 12: what changes in the prompts; the rest stays. workHours null: always open. */
+        receptionPrompts?: ReceptionPromptsChange;
+      };
       metadata: CommandMetadata;
     }
   | { type: 'RotateWebChannelSecret'; data: { webChannelId: string; identitySecret: string }; metadata: CommandMetadata }
@@ -75,6 +93,10 @@ export function decideWebChannel(command: WebChannelCommand, state: WebChannelSt
       checkSkillGroup(d.skillGroupId, d.skillGroup);
       const flowId = d.flowId ?? null;
       if (flowId !== null) checkFlow(flowId, d.flow);
+      let welcomeText = checkWelcomeText(d.welcomeText);
+      const prompts = d.receptionPrompts ? applyReceptionPromptsChange(null, d.receptionPrompts) : null;
+      if (prompts && prompts.welcomeText !== undefined) welcomeText = prompts.welcomeText;
+      const workHours = d.workHours ? checkWorkHours(d.workHours) : null;
       return [
         {
           type: 'WebChannelCreated',
@@ -84,9 +106,11 @@ export function decideWebChannel(command: WebChannelCommand, state: WebChannelSt
             publicKey: d.publicKey,
             allowedOrigins,
             skillGroupId: d.skillGroupId,
-            welcomeText: checkWelcomeText(d.welcomeText),
+            welcomeText,
             identitySecret: d.identitySecret,
             ...(flowId === null ? {} : { flowId }),
+            ...(prompts ? { receptionPrompts: prompts.settings } : {}),
+            ...(workHours ? { workHours } : {}),
           },
         },
       ];
@@ -116,6 +140,16 @@ export function decideWebChannel(command: WebChannelCommand, state: WebChannelSt
         changes.flowId = d.flowId;
       }
       if (d.enabled !== undefined && d.enabled !== channel.enabled) changes.enabled = d.enabled;
+      if (d.receptionPrompts !== undefined) {
+        const prompts = applyReceptionPromptsChange(channel.receptionPrompts, d.receptionPrompts);
+        if (!sameSettings(channel.receptionPrompts, prompts.settings)) changes.receptionPrompts = prompts.settings;
+        const welcomeText = prompts.welcomeText === undefined ? undefined : checkWelcomeText(prompts.welcomeText);
+        if (welcomeText !== undefined && welcomeText !== channel.welcomeText) changes.welcomeText = welcomeText;
+      }
+      if (d.workHours !== undefined) {
+        const workHours = d.workHours === null ? null : checkWorkHours(d.workHours);
+        if (JSON.stringify(workHours) !== JSON.stringify(channel.workHours ?? null)) changes.workHours = workHours;
+      }
       return Object.keys(changes).length === 0 ? [] : [{ type: 'WebChannelUpdated', data: changes }];
     }
     case 'RotateWebChannelSecret': {

@@ -1,6 +1,7 @@
 // A web/H5 chat channel (OL-2): a page's widget opens chats through its public key, from the origins it
 // allows, into an ONLINE skill group; verified customers are signed with its identity secret.
 import type { DomainEvent } from '../decider.ts';
+import type { ReceptionPromptSettings, WorkHours } from './reception-prompts.ts';
 
 export interface WebChannelSettings {
   name: string;
@@ -10,6 +11,10 @@ export interface WebChannelSettings {
   welcomeText: string | null;
   /** The CHAT flow that receives its chats before they queue (OL-13); null (or absent in older events): none, straight to skillGroupId. */
   flowId?: string | null;
+  /** Issue 12: the reception prompts changed from the defaults (absent or null: all defaults). */
+  receptionPrompts?: ReceptionPromptSettings | null;
+  /** Issue 12: when the channel takes chats (absent or null: always); off hours a chat gets the off-hours prompt and ends. */
+  workHours?: WorkHours | null;
 }
 
 export type WebChannelEvent =
