@@ -136,6 +136,12 @@ export const configSchema = z.object({
    * logs): off (default: the connection's address), on (any), a hop count, or the proxies' addresses/CIDRs.
    */
   KEFU_TRUST_PROXY: trustProxySetting,
+  /** WeChat (issue 13): the API's base URL (tests point it at a local server that speaks the protocol). */
+  KEFU_WECHAT_API_BASE: url(['https:', 'http:']).default('https://api.weixin.qq.com'),
+  /** The address WeChat reaches Kefu at, for the callback URLs the API shows (default http://HOST:PORT). */
+  KEFU_PUBLIC_URL: z.preprocess(emptyAsUndefined, url(['https:', 'http:']).optional()),
+  /** Key material that encrypts stored secrets (WeChat AppSecrets); unset: a key made once and kept in the database. */
+  KEFU_SECRETS_KEY: z.preprocess(emptyAsUndefined, z.string().min(32, 'must be at least 32 characters').optional()),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -147,7 +153,7 @@ export class ConfigError extends Error {
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const result = configSchema.safeParse(env);
   if (result.success) return result.data;
-  const secret = new Set(['KEFU_OPERATOR_TOKEN', 'DATABASE_URL', 'EVENTSTORE_URL', 'NATS_URL']);
+  const secret = new Set(['KEFU_OPERATOR_TOKEN', 'DATABASE_URL', 'EVENTSTORE_URL', 'NATS_URL', 'KEFU_SECRETS_KEY']);
   const lines = result.error.issues.map((i) => {
     const key = String(i.path[0]);
     return `  ${key}: ${i.message}${secret.has(key) ? '' : ` (got ${JSON.stringify(env[key] ?? null)})`}`;

@@ -36,6 +36,7 @@ import { loadAudio, loadFlow, ReadModelSipDirectory } from './adapters/sip-direc
 import { SipServer } from './adapters/sip/sip-server.ts';
 import { FileStorage } from './adapters/storage/file-storage.ts';
 import { chatFileLinkKey } from './adapters/chat-files/chat-files.ts';
+import { SecretBox, secretsKey } from './adapters/wechat/wechat-secrets.ts';
 import { ensureRecordingDir, recordingPath } from './adapters/storage/recording-storage.ts';
 import { findBlacklistEntry } from './api/resolvers/blacklist.ts';
 import { ContactWatch } from './processes/calls/contact-watch.ts';
@@ -279,6 +280,11 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
       },
       recordingsDir,
       sipRealm: config.KEFU_SIP_REALM,
+      wechat: {
+        secrets: new SecretBox(await secretsKey(db, config.KEFU_SECRETS_KEY)),
+        publicUrl: config.KEFU_PUBLIC_URL ?? `http://${config.HOST}:${config.PORT}`,
+        apiBase: config.KEFU_WECHAT_API_BASE,
+      },
       ...(phone ? { softphones: phone.softphones } : {}),
       ...(phone ? { outboundCalls: phone.outbound } : {}),
     },

@@ -14,6 +14,7 @@ import type { ChatFilesSettings } from '../adapters/chat-files/chat-files.ts';
 import { actorOf } from './auth.ts';
 import type { ChatLimits } from './chat-limits.ts';
 import type { LoginThrottle } from './login-throttle.ts';
+import type { WechatApiSettings } from './resolvers/wechat-accounts.ts';
 
 export interface ReadModelSync {
   /**
@@ -50,6 +51,8 @@ export interface ApiDeps {
   outboundCalls?: OutboundCallStarter;
   /** Browser softphones connected to this process (issue 5); absent when the phone side is off. */
   softphones?: SoftphoneHub;
+  /** WeChat (issue 13): the secrets' box, the public URL of callbacks, the API base; defaults when absent (see wechatSettingsOf). */
+  wechat?: WechatApiSettings;
 }
 
 export interface KefuContext {

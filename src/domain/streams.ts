@@ -16,6 +16,8 @@ export const streams = {
   chatFlowRun: (instanceId: string, contactId: string) => `chatflowrun-${instanceId}.${contactId}`,
   /** A file sent in a chat (OL-15). */
   chatFile: (instanceId: string, fileId: string) => `chatfile-${instanceId}.${fileId}`,
+  /** A WeChat official account or mini program (issue 13). */
+  wechatAccount: (instanceId: string, wechatAccountId: string) => `wechataccount-${instanceId}.${wechatAccountId}`,
   /** Shared quick-reply categories of an instance (their names, scopes and order). */
   quickReplyCatalog: (instanceId: string) => `quickreplies-${instanceId}`,
   /** The replies of one shared quick-reply category. */

@@ -25,6 +25,7 @@ import { webChannelsMigrations } from './web-channels/web-channels.migrations.ts
 import { instancesSatisfactionMigrations } from './instances/instances-satisfaction.migrations.ts';
 import { callRecordsSatisfactionMigrations } from './call-records/call-records-satisfaction.migrations.ts';
 import { quickRepliesMigrations } from './quick-replies/quick-replies.migrations.ts';
+import { wechatAccountsMigrations } from './wechat-accounts/wechat-accounts.migrations.ts';
 
 const coreMigrations: Record<string, Migration> = {
   '2026_11_25_000_core': {
@@ -73,6 +74,7 @@ export const allMigrations: Record<string, Migration> = {
   ...callRecordsSatisfactionMigrations,
   ...webChannelsMigrations,
   ...quickRepliesMigrations,
+  ...wechatAccountsMigrations,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -174,6 +174,67 @@ export interface ReadModelDb {
     updated_at: Timestamp;
     deleted_at: Timestamp | null;
   };
+  /** WeChat accounts (issue 13): secrets only sealed (src/adapters/wechat/wechat-secrets.ts). */
+  wechat_accounts: {
+    instance_id: string;
+    id: string;
+    name: string;
+    kind: string;
+    app_id: string;
+    original_id: string | null;
+    message_mode: string;
+    data_format: string;
+    skill_group_id: string;
+    flow_id: string | null;
+    send_quota: number;
+    enabled: boolean;
+    app_secret: string;
+    token: string;
+    encoding_aes_key: string | null;
+    created_at: Timestamp;
+    updated_at: Timestamp;
+    deleted_at: Timestamp | null;
+  };
+  /** WeChat pushes taken in (the dedupe of WeChat's retries): written after the chat has the message. */
+  wechat_inbound: {
+    instance_id: string;
+    account_id: string;
+    push_key: string;
+    contact_id: string | null;
+    received_at: Timestamp;
+  };
+  /** Agents' messages to WeChat customers, each sent once (src/processes/wechat-outbox). */
+  wechat_outbox: {
+    instance_id: string;
+    contact_id: string;
+    seq: number;
+    account_id: string;
+    open_id: string;
+    /** PENDING, SENT or FAILED. */
+    state: string;
+    attempts: number;
+    next_attempt_at: Timestamp;
+    claimed_until: Timestamp | null;
+    error_code: number | null;
+    error: string | null;
+    created_at: Timestamp;
+    updated_at: Timestamp;
+  };
+  /** Access tokens per account, shared by every Kefu process; one refresher at a time (lease). */
+  wechat_access_tokens: {
+    instance_id: string;
+    account_id: string;
+    token: string | null;
+    expires_at: Timestamp | null;
+    lease_until: Timestamp | null;
+    updated_at: Timestamp;
+  };
+  /** Where a process that reads all events (the WeChat outbox) stands. */
+  wechat_checkpoints: {
+    name: string;
+    position: string | null;
+    updated_at: Timestamp;
+  };
   blacklist_entries: {
     instance_id: string;
     id: string;

@@ -11,8 +11,9 @@ import { callRecordsProjection } from './call-records/call-records.projection.ts
 import { chatRecordsProjection } from './chat-records/chat-records.projection.ts';
 import { webChannelsProjection } from './web-channels/web-channels.projection.ts';
 import { quickRepliesProjection } from './quick-replies/quick-replies.projection.ts';
+import { wechatAccountsProjection } from './wechat-accounts/wechat-accounts.projection.ts';
 
-export const allProjections: Projection[] = [instancesProjection, agentsProjection, skillGroupsProjection, contactsProjection, blacklistProjection, flowsProjection, audioFilesProjection, telephonyProjection, callRecordsProjection, chatRecordsProjection, webChannelsProjection, quickRepliesProjection];
+export const allProjections: Projection[] = [instancesProjection, agentsProjection, skillGroupsProjection, contactsProjection, blacklistProjection, flowsProjection, audioFilesProjection, telephonyProjection, callRecordsProjection, chatRecordsProjection, webChannelsProjection, quickRepliesProjection, wechatAccountsProjection];
 
 export function projectionNamed(name: string): Projection | undefined {
   return allProjections.find((p) => p.name === name);

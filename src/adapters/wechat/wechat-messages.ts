@@ -1,0 +1,112 @@
+// What WeChat pushes to a callback: XML `<xml>…</xml>` (official accounts; mini programs when so configured) or
+// JSON (mini programs), the same fields either way. Values are kept as the customer wrote them (WeChat's face
+// codes such as `/::)` and Unicode emoji alike); nothing is read that the types below do not name.
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import type { WechatDataFormat } from '../../domain/wechat-account/wechat-account.ts';
+
+export interface WechatPush {
+  toUserName: string;
+  /** The customer's OpenID. */
+  fromUserName: string;
+  createTime: number;
+  msgType: string;
+  msgId: string | null;
+  content: string | null;
+  picUrl: string | null;
+  mediaId: string | null;
+  /** Voice: amr or speex. */
+  format: string | null;
+  event: string | null;
+  eventKey: string | null;
+  /** Mini programs' user_enter_tempsession: what the button's session-from said. */
+  sessionFrom: string | null;
+  unionId: string | null;
+  /** Safe and compatible modes: the encrypted message. */
+  encrypt: string | null;
+}
+
+export class WechatPushError extends Error {
+  override readonly name = 'WechatPushError';
+}
+
+const parser = new XMLParser({ parseTagValue: false, trimValues: false, processEntities: true, htmlEntities: false, ignoreAttributes: true });
+
+/** The top-level fields of a push as strings (XML or JSON); refuses anything else. */
+export function parsePushFields(body: string, format: WechatDataFormat): Record<string, string> {
+  if (format === 'JSON') {
+    let value: unknown;
+    try {
+      value = JSON.parse(body);
+    } catch {
+      throw new WechatPushError('the body is not JSON');
+    }
+    if (!value || typeof value !== 'object' || Array.isArray(value)) throw new WechatPushError('the JSON is not an object');
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(value)) if (typeof v === 'string' || typeof v === 'number') out[k] = String(v);
+    return out;
+  }
+  // No document type declarations: their entities could make a small body expand into a large one.
+  if (/<!DOCTYPE|<!ENTITY/i.test(body)) throw new WechatPushError('document type declarations are not accepted');
+  if (XMLValidator.validate(body) !== true) throw new WechatPushError('the body is not well-formed XML');
+  const doc = parser.parse(body) as Record<string, unknown>;
+  const root = doc.xml;
+  if (!root || typeof root !== 'object' || Array.isArray(root)) throw new WechatPushError('the XML has no <xml> root');
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(root)) if (typeof v === 'string') out[k] = v;
+  return out;
+}
+
+function optional(fields: Record<string, string>, name: string, max: number): string | null {
+  const v = fields[name];
+  if (v === undefined || v === '') return null;
+  if (v.length > max) throw new WechatPushError(`${name} is longer than ${max} characters`);
+  return v;
+}
+
+function required(fields: Record<string, string>, name: string, max: number): string {
+  const v = optional(fields, name, max);
+  if (v === null) throw new WechatPushError(`${name} is missing`);
+  return v;
+}
+
+/** A push's fields checked: the names every push has, and those of its type within sizes WeChat uses. */
+export function pushOf(fields: Record<string, string>): WechatPush {
+  const createTime = Number(required(fields, 'CreateTime', 12));
+  if (!Number.isSafeInteger(createTime) || createTime <= 0) throw new WechatPushError('CreateTime is not a time');
+  const msgId = optional(fields, 'MsgId', 40);
+  if (msgId !== null && !/^\d+$/.test(msgId)) throw new WechatPushError('MsgId is not a number');
+  const fromUserName = required(fields, 'FromUserName', 128);
+  if (!/^[A-Za-z0-9_-]+$/.test(fromUserName)) throw new WechatPushError('FromUserName is not an OpenID');
+  return {
+    toUserName: required(fields, 'ToUserName', 128),
+    fromUserName,
+    createTime,
+    msgType: required(fields, 'MsgType', 40),
+    msgId,
+    content: optional(fields, 'Content', 4000),
+    picUrl: optional(fields, 'PicUrl', 2000),
+    mediaId: optional(fields, 'MediaId', 256),
+    format: optional(fields, 'Format', 20),
+    event: optional(fields, 'Event', 64),
+    eventKey: optional(fields, 'EventKey', 1000),
+    sessionFrom: optional(fields, 'SessionFrom', 1000),
+    unionId: optional(fields, 'UnionId', 128) ?? optional(fields, 'UnionID', 128),
+    encrypt: null,
+  };
+}
+
+/** The key a push is stored once under: its MsgId, or for events the customer, the time and the event. */
+export function pushKey(p: WechatPush): string {
+  return p.msgId !== null ? `msg:${p.msgId}` : `event:${p.fromUserName}:${p.createTime}:${p.event ?? p.msgType}`;
+}
+
+function cdata(value: string): string {
+  return `<![CDATA[${value.replaceAll(']]>', ']]]]><![CDATA[>')}]]>`;
+}
+
+/** An XML document of text fields (the fake WeChat's pushes, safe mode's replies). */
+export function xmlOf(fields: Record<string, string | number>): string {
+  return `<xml>${Object.entries(fields)
+    .map(([k, v]) => `<${k}>${typeof v === 'number' ? String(v) : cdata(v)}</${k}>`)
+    .join('')}</xml>`;
+}

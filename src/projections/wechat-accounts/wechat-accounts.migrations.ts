@@ -1,0 +1,75 @@
+import type { Kysely } from 'kysely';
+import type { Migration } from 'kysely/migration';
+
+export const wechatAccountsMigrations: Record<string, Migration> = {
+  '2026_12_04_300_wechat_accounts': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('wechat_accounts')
+        .addColumn('instance_id', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('app_id', 'text', (c) => c.notNull())
+        .addColumn('original_id', 'text')
+        .addColumn('message_mode', 'text', (c) => c.notNull())
+        .addColumn('data_format', 'text', (c) => c.notNull())
+        .addColumn('skill_group_id', 'text', (c) => c.notNull())
+        .addColumn('flow_id', 'text')
+        .addColumn('send_quota', 'integer', (c) => c.notNull())
+        .addColumn('enabled', 'boolean', (c) => c.notNull())
+        .addColumn('app_secret', 'text', (c) => c.notNull())
+        .addColumn('token', 'text', (c) => c.notNull())
+        .addColumn('encoding_aes_key', 'text')
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('deleted_at', 'timestamptz')
+        .addPrimaryKeyConstraint('wechat_accounts_pk', ['instance_id', 'id'])
+        .execute();
+      // Process tables (not projections: they are not rebuilt from events).
+      await db.schema
+        .createTable('wechat_inbound')
+        .addColumn('instance_id', 'text', (c) => c.notNull())
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('push_key', 'text', (c) => c.notNull())
+        .addColumn('contact_id', 'text')
+        .addColumn('received_at', 'timestamptz', (c) => c.notNull())
+        .addPrimaryKeyConstraint('wechat_inbound_pk', ['instance_id', 'account_id', 'push_key'])
+        .execute();
+      await db.schema
+        .createTable('wechat_outbox')
+        .addColumn('instance_id', 'text', (c) => c.notNull())
+        .addColumn('contact_id', 'text', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('open_id', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('next_attempt_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('claimed_until', 'timestamptz')
+        .addColumn('error_code', 'integer')
+        .addColumn('error', 'text')
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+        .addPrimaryKeyConstraint('wechat_outbox_pk', ['instance_id', 'contact_id', 'seq'])
+        .execute();
+      await db.schema.createIndex('wechat_outbox_pending').on('wechat_outbox').columns(['state', 'next_attempt_at']).execute();
+      await db.schema
+        .createTable('wechat_access_tokens')
+        .addColumn('instance_id', 'text', (c) => c.notNull())
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('token', 'text')
+        .addColumn('expires_at', 'timestamptz')
+        .addColumn('lease_until', 'timestamptz')
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+        .addPrimaryKeyConstraint('wechat_access_tokens_pk', ['instance_id', 'account_id'])
+        .execute();
+      await db.schema
+        .createTable('wechat_checkpoints')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('position', 'text')
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+        .execute();
+    },
+  },
+};
