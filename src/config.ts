@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseChatLimit } from './api/chat-limits.ts';
 import { defaultAllowedTypes, detectableTypes } from './adapters/chat-files/detect.ts';
+import { parseAddressList } from './adapters/webrtc/av-offer.ts';
 
 const url = (schemes: string[]) =>
   z
@@ -136,12 +137,80 @@ export const configSchema = z.object({
    * logs): off (default: the connection's address), on (any), a hop count, or the proxies' addresses/CIDRs.
    */
   KEFU_TRUST_PROXY: trustProxySetting,
+  /** Customers' audio/video calls (issue 14): on (WebRTC peers in this process) or off. */
+  KEFU_AV: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
+  /** The address browsers reach Kefu's AV media at (the ICE host candidate); default KEFU_SIP_PUBLIC_ADDRESS. */
+  KEFU_AV_PUBLIC_ADDRESS: z.preprocess(emptyAsUndefined, z.string().trim().refine((v) => isIP(v) !== 0, 'must be an IP address').optional()),
+  /** The address AV media sockets bind to; default KEFU_SIP_BIND. */
+  KEFU_AV_BIND: z.preprocess(emptyAsUndefined, z.string().trim().refine((v) => isIP(v) !== 0, 'must be an IP address').optional()),
+  /** UDP ports for AV media, "min-max" (e.g. 40000-40999); empty: ephemeral ports. */
+  KEFU_AV_PORTS: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .trim()
+      .regex(/^\d{4,5}-\d{4,5}$/, 'must be min-max, e.g. 40000-40999')
+      .transform((v) => v.split('-').map(Number) as [number, number])
+      .refine(([min, max]) => min >= 1024 && max <= 65535 && min <= max, 'must be min-max within 1024-65535, min not above max')
+      .optional(),
+  ),
+  /**
+   * STUN/TURN servers handed to browsers for AV calls, as the RTCPeerConnection iceServers JSON:
+   * [{"urls":"turn:turn.example.com:3478","username":"u","credential":"p"}]. Default none (host candidates).
+   */
+  KEFU_AV_ICE_SERVERS: z
+    .string()
+    .trim()
+    .default('[]')
+    .transform((v, ctx) => {
+      const server = z.object({ urls: z.union([z.string().regex(/^(stun|turns?):/), z.array(z.string().regex(/^(stun|turns?):/)).min(1)]), username: z.string().optional(), credential: z.string().optional() });
+      try {
+        const parsed = z.array(server).max(10).safeParse(JSON.parse(v));
+        if (parsed.success) return parsed.data;
+      } catch {
+        // reported below
+      }
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON array of {"urls":"stun:…|turn:…","username"?,"credential"?} (at most 10)' });
+      return z.NEVER;
+    }),
+  /** Where browsers' ICE candidates may point: "any", or comma-separated addresses and CIDR ranges. */
+  KEFU_AV_ALLOWED_CANDIDATES: z
+    .string()
+    .trim()
+    .default('any')
+    .refine((v) => {
+      try {
+        parseAddressList(v);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be any, or comma-separated addresses and CIDR ranges'),
+  /** A customer's browser gone (connection closed, or no media) this long ends their AV call (ms). */
+  KEFU_AV_GRACE_MS: z.coerce.number().int('must be a whole number').min(1000, 'must be 1000 to 600000').max(600_000, 'must be 1000 to 600000').default(10_000),
+  /** Most AV calls at once per visitor and per client address (0: no limit). */
+  KEFU_AV_MAX_PER_VISITOR: z.coerce.number().int('must be a whole number').min(0, 'must be 0 to 100').max(100, 'must be 0 to 100').default(1),
+  KEFU_AV_MAX_PER_ADDRESS: z.coerce.number().int('must be a whole number').min(0, 'must be 0 to 10000').max(10_000, 'must be 0 to 10000').default(10),
+  /** Record each AV call participant's media as WebM (on) or not (off). */
+  KEFU_AV_RECORDING: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
   /** WeChat (issue 13): the API's base URL (tests point it at a local server that speaks the protocol). */
   KEFU_WECHAT_API_BASE: url(['https:', 'http:']).default('https://api.weixin.qq.com'),
   /** The address WeChat reaches Kefu at, for the callback URLs the API shows (default http://HOST:PORT). */
   KEFU_PUBLIC_URL: z.preprocess(emptyAsUndefined, url(['https:', 'http:']).optional()),
   /** Key material that encrypts stored secrets (WeChat AppSecrets); unset: a key made once and kept in the database. */
   KEFU_SECRETS_KEY: z.preprocess(emptyAsUndefined, z.string().min(32, 'must be at least 32 characters').optional()),
+  /** Webhooks (issue 16): http:// URLs, and URLs at this machine or private addresses, are refused unless on. */
+  KEFU_WEBHOOK_ALLOW_HTTP: z.enum(['on', 'off'], { message: 'must be on or off' }).default('off'),
+  KEFU_WEBHOOK_ALLOW_PRIVATE: z.enum(['on', 'off'], { message: 'must be on or off' }).default('off'),
+  /** How long one delivery attempt may wait for the endpoint's answer. */
+  KEFU_WEBHOOK_TIMEOUT_MS: z.coerce.number().int('must be a whole number').min(100, 'must be 100 to 120000').max(120_000, 'must be 100 to 120000').default(10_000),
+  /** How long a failing delivery is retried (exponential backoff) before its endpoint is paused. */
+  KEFU_WEBHOOK_RETRY_SECONDS: z.coerce.number().int('must be a whole number').min(1, 'must be 1 to 604800').max(7 * 86400, 'must be 1 to 604800').default(86400),
+  /** The first retry's delay (doubled after each failure) and the longest one. */
+  KEFU_WEBHOOK_BACKOFF_MIN_MS: z.coerce.number().int('must be a whole number').min(10, 'must be 10 to 3600000').max(3_600_000, 'must be 10 to 3600000').default(1000),
+  KEFU_WEBHOOK_BACKOFF_MAX_MS: z.coerce.number().int('must be a whole number').min(10, 'must be 10 to 3600000').max(3_600_000, 'must be 10 to 3600000').default(300_000),
+  /** The key webhook signing secrets are derived from; unset: one made once and kept in the database. Changing it changes every webhook's secret. */
+  KEFU_WEBHOOK_SECRET_KEY: z.preprocess(emptyAsUndefined, z.string().min(32, 'must be at least 32 characters').optional()),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -153,7 +222,7 @@ export class ConfigError extends Error {
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const result = configSchema.safeParse(env);
   if (result.success) return result.data;
-  const secret = new Set(['KEFU_OPERATOR_TOKEN', 'DATABASE_URL', 'EVENTSTORE_URL', 'NATS_URL', 'KEFU_SECRETS_KEY']);
+  const secret = new Set(['KEFU_OPERATOR_TOKEN', 'DATABASE_URL', 'EVENTSTORE_URL', 'NATS_URL', 'KEFU_SECRETS_KEY', 'KEFU_WEBHOOK_SECRET_KEY']);
   const lines = result.error.issues.map((i) => {
     const key = String(i.path[0]);
     return `  ${key}: ${i.message}${secret.has(key) ? '' : ` (got ${JSON.stringify(env[key] ?? null)})`}`;

@@ -52,6 +52,12 @@ import { findMobileSetting, findOutboundTrunk } from './api/resolvers/outbound-c
 import { transferTargetsIn } from './processes/calls/transfer-targets.ts';
 import { PromptAudio } from './processes/calls/prompt-audio.ts';
 import { loadSatisfactionSurvey } from './api/resolvers/satisfaction.ts';
+import { AvCalls } from './processes/av-calls/av-calls.ts';
+import { parseAddressList } from './adapters/webrtc/av-offer.ts';
+import { avRecordingPath } from './adapters/storage/recording-storage.ts';
+import { HttpWebhookSender } from './adapters/webhooks/webhook-sender.ts';
+import { webhookSecretKey } from './adapters/webhooks/webhook-signature.ts';
+import { WebhookDispatcher } from './processes/webhooks/webhook-dispatcher.ts';
 
 export interface Kefu {
   config: Config;
@@ -63,6 +69,8 @@ export interface Kefu {
   projections: ProjectionRunner;
   router: Router;
   commands: CommandHandler;
+  /** Sends the webhook outbox (issue 16). */
+  webhooks: WebhookDispatcher;
   /** The SIP side (null with KEFU_SIP=off): the SIP server, the media engine and the call sessions. */
   phone: Phone | null;
   /** The operator token, when this start generated it (printed once). */
@@ -168,6 +176,40 @@ async function startPhone(config: Config, o: { db: ReadModel; commands: CommandH
   return { sip, media, calls, softphones, outbound };
 }
 
+/** Customers' audio/video calls (issue 14): WebRTC peers in this process, following their contacts' events. */
+async function startAvCalls(config: Config, o: { db: ReadModel; commands: CommandHandler; store: EventStore; logger: PinoLogger; recordingsDir: string }): Promise<AvCalls> {
+  const calls = new AvCalls({
+    publicAddress: config.KEFU_AV_PUBLIC_ADDRESS ?? config.KEFU_SIP_PUBLIC_ADDRESS,
+    bindAddress: config.KEFU_AV_BIND ?? config.KEFU_SIP_BIND,
+    ...(config.KEFU_AV_PORTS ? { portRange: config.KEFU_AV_PORTS } : {}),
+    limits: { maxBytes: 20_000, maxMediaSections: 3, allowedCandidates: parseAddressList(config.KEFU_AV_ALLOWED_CANDIDATES) },
+    commands: o.commands,
+    watch: new ContactWatch(o.store),
+    graceMs: config.KEFU_AV_GRACE_MS,
+    maxPerVisitor: config.KEFU_AV_MAX_PER_VISITOR,
+    maxPerAddress: config.KEFU_AV_MAX_PER_ADDRESS,
+    record: config.KEFU_AV_RECORDING === 'on',
+    recordingPath: async (instanceId, recordingId) => {
+      await ensureRecordingDir(o.recordingsDir, instanceId);
+      return avRecordingPath(o.recordingsDir, instanceId, recordingId);
+    },
+    onAgentDeviceLost: async (instanceId, skillGroupId) => {
+      const group = await o.db
+        .selectFrom('skill_groups')
+        .select('on_agent_device_lost')
+        .where('instance_id', '=', instanceId)
+        .where('id', '=', skillGroupId)
+        .where('deleted_at', 'is', null)
+        .executeTakeFirst();
+      return group?.on_agent_device_lost === 'REQUEUE' ? 'REQUEUE' : 'END';
+    },
+    logger: o.logger,
+    clock: () => new Date(),
+  });
+  await calls.start();
+  return calls;
+}
+
 export interface Storage {
   sql: SqlClient;
   db: ReadModel;
@@ -235,6 +277,24 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
   const router = new Router({ store, commands, sql, logger });
   await router.start();
 
+  // Webhooks (issue 16): the dispatcher sends what the webhooks projection queued, off the calls' and chats' path.
+  const webhookPolicy = { allowHttp: config.KEFU_WEBHOOK_ALLOW_HTTP === 'on', allowPrivate: config.KEFU_WEBHOOK_ALLOW_PRIVATE === 'on' };
+  const webhookKey = await webhookSecretKey(db, config.KEFU_WEBHOOK_SECRET_KEY);
+  const webhooks = new WebhookDispatcher({
+    db,
+    sql,
+    bus,
+    commands,
+    sender: new HttpWebhookSender({ ...webhookPolicy, timeoutMs: config.KEFU_WEBHOOK_TIMEOUT_MS }),
+    secretKey: webhookKey,
+    logger,
+    clock: () => new Date(),
+    retryForMs: config.KEFU_WEBHOOK_RETRY_SECONDS * 1000,
+    backoffMinMs: config.KEFU_WEBHOOK_BACKOFF_MIN_MS,
+    backoffMaxMs: Math.max(config.KEFU_WEBHOOK_BACKOFF_MIN_MS, config.KEFU_WEBHOOK_BACKOFF_MAX_MS),
+  });
+  await webhooks.start();
+
   const dataDir = path.resolve(config.KEFU_DATA_DIR);
   const recordingsDir = path.join(dataDir, 'recordings');
   await mkdir(recordingsDir, { recursive: true });
@@ -250,6 +310,8 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
       })
       .catch((err: unknown) => logger.error({ err }, 'ending calls left over by an earlier run failed'));
   }
+
+  const avCalls = config.KEFU_AV === 'on' ? await startAvCalls(config, { db, commands, store, logger, recordingsDir }) : null;
 
   const { credential, generated } = await operatorCredential(db, config);
   const auth = new Authenticator({ db, operator: credential, signingKey: await signingKey(db), tokenTtlSeconds: config.KEFU_TOKEN_TTL_SECONDS, customerTokenTtlSeconds: config.KEFU_CUSTOMER_TOKEN_SECONDS, cacheMs: config.KEFU_AUTH_CACHE_MS });
@@ -285,8 +347,10 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
         publicUrl: config.KEFU_PUBLIC_URL ?? `http://${config.HOST}:${config.PORT}`,
         apiBase: config.KEFU_WECHAT_API_BASE,
       },
+      webhooks: { policy: webhookPolicy, secretKey: webhookKey, wake: () => webhooks.wake() },
       ...(phone ? { softphones: phone.softphones } : {}),
       ...(phone ? { outboundCalls: phone.outbound } : {}),
+      ...(avCalls ? { avCalls, avIceServers: config.KEFU_AV_ICE_SERVERS } : {}),
     },
     {
       logger,
@@ -309,7 +373,9 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
       await phone.sip.stop();
       await phone.media.close();
     }
+    await avCalls?.stop();
     await app.close();
+    await webhooks.stop();
     await router.stop();
     await projections.stop();
     await bus.close();
@@ -325,7 +391,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
       throw err;
     }
   }
-  return { config, app, store, sql, db, bus, projections, router, commands, phone, generatedOperatorToken: generated, close };
+  return { config, app, store, sql, db, bus, projections, router, commands, webhooks, phone, generatedOperatorToken: generated, close };
 }
 
 async function main(): Promise<void> {

@@ -34,9 +34,13 @@ import { callControlResolvers } from './resolvers/call-control.ts';
 import { recordingsRoute } from './recordings-route.ts';
 import { exportsRoute } from './exports/exports-route.ts';
 import { softphoneResolvers } from './resolvers/softphone.ts';
+import { avCallResolvers } from './resolvers/av-calls.ts';
 import { projectionResolvers } from './resolvers/projections.ts';
+import { webhookResolvers } from './resolvers/webhooks.ts';
 import { listParkedParts, type ParkedPart } from '../projections/parked-parts.ts';
 import { demoAgentRoutes } from './demo-agent/demo-agent-route.ts';
+import { demoSupervisorRoutes } from './demo-supervisor/demo-supervisor-route.ts';
+import { graphiqlRoutes } from './graphiql/graphiql-route.ts';
 import { widgetRoutes } from './widget/widget-route.ts';
 import { demoCustomerRoutes } from './demo-customer/demo-customer-route.ts';
 import { chatFilesRoutes } from './chat-files-route.ts';
@@ -146,6 +150,9 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
   await app.register(exportsRoute, { deps });
   await registerAudioRoutes(app, deps);
   await app.register(demoAgentRoutes);
+  await app.register(demoSupervisorRoutes);
+  // GraphiQL from Kefu itself (works offline), not mercurius' CDN page.
+  await app.register(graphiqlRoutes);
   await app.register(widgetRoutes);
   await app.register(demoCustomerRoutes);
   // Chat uploads and files (OL-15), in their own scope: the multipart parser and error answers are theirs.
@@ -154,7 +161,7 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
   const limits = options.queryLimits ?? defaultQueryLimits;
   const limitsRule = queryLimitsRule(limits);
 
-  const resolvers = withStorableArguments(mergeResolvers({ DateTime: dateTimeScalar as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, chatResolvers, monitoringResolvers, blacklistResolvers, screenPopResolvers, callRecordResolvers, chatRecordResolvers, callControlResolvers, flowResolvers, telephonyResolvers, softphoneResolvers, outboundCallResolvers, projectionResolvers, webChannelResolvers, wechatAccountResolvers, customerSessionResolvers, quickReplyResolvers, satisfactionResolvers, {
+  const resolvers = withStorableArguments(mergeResolvers({ DateTime: dateTimeScalar as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, chatResolvers, monitoringResolvers, blacklistResolvers, screenPopResolvers, callRecordResolvers, chatRecordResolvers, callControlResolvers, flowResolvers, telephonyResolvers, softphoneResolvers, avCallResolvers, outboundCallResolvers, projectionResolvers, webChannelResolvers, wechatAccountResolvers, customerSessionResolvers, quickReplyResolvers, satisfactionResolvers, webhookResolvers, {
     Principal: { resolveType: (p: { __typename: string }) => p.__typename },
   }));
 
@@ -183,7 +190,7 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
     schema: readFileSync(schemaPath, 'utf8'),
     resolvers: httpResolvers as never,
     path: '/graphql',
-    graphiql: true,
+    graphiql: false,
     // Depth, aliases, cost and mutations per request: one rule, run with the spec's rules before anything executes.
     validationRules: [limitsRule],
     graphql: { parseOptions: { maxTokens: limits.maxTokens } },

@@ -2,6 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { CommandHandler } from '../adapters/eventstore/command-handler.ts';
 import type { OutboundCallStarter } from '../processes/calls/outbound-calls.ts';
 import type { SoftphoneHub } from '../adapters/webrtc/softphone-hub.ts';
+import type { AvCalls } from '../processes/av-calls/av-calls.ts';
+import type { IceServerSetting } from './resolvers/av-calls.ts';
+import type { WebhookApiSettings } from './resolvers/webhooks.ts';
 import type { CommandMetadata } from '../domain/decider.ts';
 import { ValidationError } from '../domain/errors.ts';
 import type { Bus } from '../domain/ports/bus.ts';
@@ -14,6 +17,7 @@ import type { ChatFilesSettings } from '../adapters/chat-files/chat-files.ts';
 import { actorOf } from './auth.ts';
 import type { ChatLimits } from './chat-limits.ts';
 import type { LoginThrottle } from './login-throttle.ts';
+import type { ChatFlowRunner } from '../processes/chat-flows/chat-flow-runner.ts';
 import type { WechatApiSettings } from './resolvers/wechat-accounts.ts';
 
 export interface ReadModelSync {
@@ -51,6 +55,14 @@ export interface ApiDeps {
   outboundCalls?: OutboundCallStarter;
   /** Browser softphones connected to this process (issue 5); absent when the phone side is off. */
   softphones?: SoftphoneHub;
+  /** Runs web channels' chat flows (issue 12); one over the read model and the contact streams when absent. */
+  chatFlows?: ChatFlowRunner;
+  /** Customers' audio/video calls whose media this process holds (issue 14); absent with KEFU_AV=off. */
+  avCalls?: AvCalls;
+  /** STUN/TURN servers handed to browsers for AV calls (KEFU_AV_ICE_SERVERS). */
+  avIceServers?: IceServerSetting[];
+  /** Webhooks (issue 16): the address policy and the secrets' key; without them the webhook mutations answer NOT_FOUND. */
+  webhooks?: WebhookApiSettings;
   /** WeChat (issue 13): the secrets' box, the public URL of callbacks, the API base; defaults when absent (see wechatSettingsOf). */
   wechat?: WechatApiSettings;
 }

@@ -24,6 +24,8 @@ export const streams = {
   quickReplyCategory: (instanceId: string, categoryId: string) => `quickreplycategory-${instanceId}.${categoryId}`,
   /** One agent's personal quick replies. */
   quickReplyPersonal: (instanceId: string, agentId: string) => `quickreplypersonal-${instanceId}.${agentId}`,
+  /** A webhook subscription (issue 16). */
+  webhook: (instanceId: string, webhookId: string) => `webhook-${instanceId}.${webhookId}`,
   /** Platform-wide: a number belongs to one instance at most; the key is its digits (see numberKey). */
   phoneNumber: (numberKey: string) => `number-global.${numberKey}`,
   /** Platform-wide: a SIP username names one agent at most. */

@@ -19,13 +19,16 @@ import { contactsMigrations } from './contacts/contacts.migrations.ts';
 import { contactsConnectedAtMigrations } from './contacts/contacts-connected-at.migrations.ts';
 import { contactMessagesMigrations } from './contacts/contact-messages.migrations.ts';
 import { conversationsMigrations } from './contacts/conversations.migrations.ts';
+import { chatFlowMessagesMigrations } from './contacts/chat-flow-messages.migrations.ts';
 import { skillGroupRoutingOptionsMigrations } from './skill-groups/skill-groups-routing-options.migrations.ts';
 import { parkedPartsMigrations } from './parked-parts.migrations.ts';
 import { webChannelsMigrations } from './web-channels/web-channels.migrations.ts';
 import { instancesSatisfactionMigrations } from './instances/instances-satisfaction.migrations.ts';
 import { callRecordsSatisfactionMigrations } from './call-records/call-records-satisfaction.migrations.ts';
 import { quickRepliesMigrations } from './quick-replies/quick-replies.migrations.ts';
+import { reportsMigrations } from './reports/reports.migrations.ts';
 import { wechatAccountsMigrations } from './wechat-accounts/wechat-accounts.migrations.ts';
+import { webhooksMigrations } from './webhooks/webhooks.migrations.ts';
 
 const coreMigrations: Record<string, Migration> = {
   '2026_11_25_000_core': {
@@ -60,6 +63,7 @@ export const allMigrations: Record<string, Migration> = {
   ...contactsConnectedAtMigrations,
   ...contactMessagesMigrations,
   ...conversationsMigrations,
+  ...chatFlowMessagesMigrations,
   ...blacklistMigrations,
   ...flowsMigrations,
   ...telephonyMigrations,
@@ -74,7 +78,9 @@ export const allMigrations: Record<string, Migration> = {
   ...callRecordsSatisfactionMigrations,
   ...webChannelsMigrations,
   ...quickRepliesMigrations,
+  ...reportsMigrations,
   ...wechatAccountsMigrations,
+  ...webhooksMigrations,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -1,14 +1,17 @@
 // Row types of every read model table (kysely).
 import type { ColumnType } from 'kysely';
-import type { ChatAttachment, SystemMessage, WebSource } from '../domain/contact/contact.ts';
+import type { ChatAttachment, ChatFlowImage, SystemMessage, WebSource } from '../domain/contact/contact.ts';
+import type { ChatFlowOption } from '../domain/flow/chat-flow-engine.ts';
 import type { CallKey, CallLeg, MeasuredMedia } from './call-records/call-records.projection.ts';
 import type { ChatSatisfaction, ChatTransfer } from './chat-records/chat-records.projection.ts';
 import type { SatisfactionSurvey } from '../domain/instance/satisfaction.ts';
+import type { ReceptionPromptSettings, WorkHours } from '../domain/web-channel/reception-prompts.ts';
+import type { ReportTables } from './reports/reports.tables.ts';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type Json<T> = ColumnType<T, string, string>;
 
-export interface ReadModelDb {
+export interface ReadModelDb extends ReportTables {
   kefu_projection_checkpoints: {
     name: string;
     position: string | null;
@@ -167,6 +170,9 @@ export interface ReadModelDb {
     welcome_text: string | null;
     /** The CHAT flow its chats run first (OL-13), or null. */
     flow_id: string | null;
+    /** Issue 12: ReceptionPromptSettings (null: all defaults) and WorkHours (null: always open). */
+    reception_prompts: ColumnType<ReceptionPromptSettings | null, string | null | undefined, string | null>;
+    work_hours: ColumnType<WorkHours | null, string | null | undefined, string | null>;
     enabled: boolean;
     /** HMAC key of verified customers; never returned by the API after create or rotate. */
     identity_secret: string;
@@ -266,6 +272,9 @@ export interface ReadModelDb {
     kind: ColumnType<string, string | undefined, string>;
     attachment: Json<ChatAttachment> | null;
     system: Json<SystemMessage> | null;
+    /** Issue 12: a chat flow's buttons and image. */
+    options: ColumnType<ChatFlowOption[] | null, string | null | undefined, string | null>;
+    image: ColumnType<ChatFlowImage | null, string | null | undefined, string | null>;
   };
   skill_group_members: {
     instance_id: string;
@@ -450,6 +459,43 @@ export interface ReadModelDb {
     position: number;
     created_at: Timestamp;
     updated_at: Timestamp;
+  };
+  /** Webhook subscriptions (issue 16); the signing secret is derived from secret_salt, never stored. */
+  webhooks: {
+    instance_id: string;
+    id: string;
+    url: string;
+    event_kinds: Json<string[]>;
+    secret_salt: string;
+    paused_reason: string | null;
+    paused_at: Timestamp | null;
+    created_at: Timestamp;
+    updated_at: Timestamp;
+    deleted_at: Timestamp | null;
+  };
+  /** The webhook outbox and delivery log: PENDING, DELIVERED or CANCELLED (its webhook deleted). */
+  webhook_deliveries: {
+    id: string;
+    /** bigserial (a string from pg): the order deliveries go out in, per webhook. */
+    seq: ColumnType<string, never, never>;
+    instance_id: string;
+    webhook_id: string;
+    event_id: string;
+    event_type: string;
+    kind: string;
+    contact_id: string | null;
+    event_position: string;
+    body: string;
+    status: string;
+    attempts: number;
+    last_error: string | null;
+    last_status_code: number | null;
+    replay_of: string | null;
+    created_at: Timestamp;
+    last_attempt_at: Timestamp | null;
+    next_attempt_at: Timestamp | null;
+    first_failed_at: Timestamp | null;
+    delivered_at: Timestamp | null;
   };
   quick_replies: {
     instance_id: string;

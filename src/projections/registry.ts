@@ -11,9 +11,11 @@ import { callRecordsProjection } from './call-records/call-records.projection.ts
 import { chatRecordsProjection } from './chat-records/chat-records.projection.ts';
 import { webChannelsProjection } from './web-channels/web-channels.projection.ts';
 import { quickRepliesProjection } from './quick-replies/quick-replies.projection.ts';
+import { reportsProjection } from './reports/reports.projection.ts';
 import { wechatAccountsProjection } from './wechat-accounts/wechat-accounts.projection.ts';
+import { webhooksProjection } from './webhooks/webhooks.projection.ts';
 
-export const allProjections: Projection[] = [instancesProjection, agentsProjection, skillGroupsProjection, contactsProjection, blacklistProjection, flowsProjection, audioFilesProjection, telephonyProjection, callRecordsProjection, chatRecordsProjection, webChannelsProjection, quickRepliesProjection, wechatAccountsProjection];
+export const allProjections: Projection[] = [instancesProjection, agentsProjection, skillGroupsProjection, contactsProjection, blacklistProjection, flowsProjection, audioFilesProjection, telephonyProjection, callRecordsProjection, chatRecordsProjection, webChannelsProjection, quickRepliesProjection, reportsProjection, webhooksProjection, wechatAccountsProjection];
 
 export function projectionNamed(name: string): Projection | undefined {
   return allProjections.find((p) => p.name === name);

@@ -1,0 +1,90 @@
+// Sends one webhook delivery: a POST of the JSON body, signed, with a time limit; redirects are not followed
+// (a redirect could lead to a private address). The answer's status says whether it was delivered (2xx).
+import http from 'node:http';
+import https from 'node:https';
+import { isIP } from 'node:net';
+import { isPrivateAddress, PrivateAddressError, safeLookup } from './webhook-address.ts';
+import { signatureHeader } from './webhook-signature.ts';
+
+export interface WebhookRequest {
+  url: string;
+  body: string;
+  secret: string;
+  deliveryId: string;
+  eventId: string;
+  kind: string;
+}
+
+export type WebhookAnswer = { ok: true; status: number } | { ok: false; status: number | null; error: string };
+
+export interface WebhookSender {
+  send(request: WebhookRequest): Promise<WebhookAnswer>;
+}
+
+export class HttpWebhookSender implements WebhookSender {
+  private readonly options: { allowHttp: boolean; allowPrivate: boolean; timeoutMs: number; clock: () => Date };
+
+  constructor(options: { allowHttp: boolean; allowPrivate: boolean; timeoutMs: number; clock?: () => Date }) {
+    this.options = { clock: () => new Date(), ...options };
+  }
+
+  send(request: WebhookRequest): Promise<WebhookAnswer> {
+    const { allowHttp, allowPrivate, timeoutMs } = this.options;
+    let url: URL;
+    try {
+      url = new URL(request.url);
+    } catch {
+      return Promise.resolve({ ok: false, status: null, error: 'not a URL' });
+    }
+    if (url.protocol === 'http:' && !allowHttp) return Promise.resolve({ ok: false, status: null, error: 'http URLs are not allowed (KEFU_WEBHOOK_ALLOW_HTTP)' });
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    if (!allowPrivate && isIP(host) !== 0 && isPrivateAddress(host)) {
+      return Promise.resolve({ ok: false, status: null, error: `${host} is a private or reserved address` });
+    }
+    const t = Math.floor(this.options.clock().getTime() / 1000);
+    const body = Buffer.from(request.body, 'utf8');
+    const client = url.protocol === 'https:' ? https : http;
+    return new Promise<WebhookAnswer>((resolve) => {
+      let settled = false;
+      const done = (answer: WebhookAnswer) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(answer);
+      };
+      const req = client.request(
+        url,
+        {
+          method: 'POST',
+          lookup: safeLookup(allowPrivate),
+          agent: false,
+          headers: {
+            'content-type': 'application/json',
+            'content-length': body.length,
+            'user-agent': 'Kefu-Webhooks/1',
+            'kefu-delivery': request.deliveryId,
+            'kefu-event': request.eventId,
+            'kefu-event-kind': request.kind,
+            'kefu-signature': signatureHeader(request.secret, request.body, t),
+          },
+        },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            // A little of the answer goes into the log's last error; the rest is read and dropped.
+            if (text.length < 200) text += chunk;
+          });
+          res.on('end', () => done(status >= 200 && status < 300 ? { ok: true, status } : { ok: false, status, error: `HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}` }));
+          res.on('error', (err) => done({ ok: false, status, error: err.message }));
+        },
+      );
+      const timer = setTimeout(() => {
+        req.destroy(new Error(`no answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      req.on('error', (err) => done({ ok: false, status: null, error: err instanceof PrivateAddressError ? err.message : (err as Error).message || String(err) }));
+      req.end(body);
+    });
+  }
+}

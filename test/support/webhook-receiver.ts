@@ -1,0 +1,70 @@
+// A local HTTP server that receives webhooks the way a business's endpoint would, and lets a test decide how it
+// answers (fail on purpose, hang, recover). It keeps every request it got, in arrival order.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface ReceivedWebhook {
+  body: string;
+  json: Record<string, unknown> & { eventId: string; kind: string; type: string; data: Record<string, unknown> };
+  deliveryId: string;
+  signature: string;
+  /** The status this server answered. */
+  answered: number;
+}
+
+/** What to answer a request with: a status, or 'hang' (never answer). */
+export type Answer = number | 'hang';
+
+export interface WebhookReceiver {
+  url: string;
+  received: ReceivedWebhook[];
+  /** Requests answered 2xx, first delivery of each Kefu-Delivery id only, in order. */
+  delivered(): ReceivedWebhook[];
+  /** How the next requests are answered; the default is 200. */
+  answerWith(answer: (request: { n: number; deliveryId: string }) => Answer): void;
+  /** Requests that are hanging now. */
+  hanging(): number;
+  close(): Promise<void>;
+}
+
+export async function startWebhookReceiver(path = '/hook'): Promise<WebhookReceiver> {
+  const received: ReceivedWebhook[] = [];
+  const open = new Set<ServerResponse>();
+  let decide: (r: { n: number; deliveryId: string }) => Answer = () => 200;
+  let n = 0;
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      const deliveryId = String(req.headers['kefu-delivery'] ?? '');
+      const answer = req.url === path ? decide({ n: n++, deliveryId }) : 404;
+      if (answer === 'hang') {
+        open.add(res);
+        res.on('close', () => open.delete(res));
+        return;
+      }
+      received.push({ body, json: JSON.parse(body) as ReceivedWebhook['json'], deliveryId, signature: String(req.headers['kefu-signature'] ?? ''), answered: answer });
+      res.writeHead(answer, { 'content-type': 'text/plain' }).end(answer >= 300 ? 'failing on purpose' : 'ok');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}${path}`,
+    received,
+    delivered() {
+      const seen = new Set<string>();
+      return received.filter((r) => r.answered >= 200 && r.answered < 300 && !seen.has(r.deliveryId) && seen.add(r.deliveryId));
+    },
+    answerWith(answer) {
+      decide = answer;
+    },
+    hanging: () => open.size,
+    async close() {
+      for (const res of open) res.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
