@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { ReportLimits } from '../projections/reports/report-queries.ts';
 import type { CommandHandler } from '../adapters/eventstore/command-handler.ts';
 import type { OutboundCallStarter } from '../processes/calls/outbound-calls.ts';
 import type { SoftphoneHub } from '../adapters/webrtc/softphone-hub.ts';
@@ -65,6 +66,8 @@ export interface ApiDeps {
   webhooks?: WebhookApiSettings;
   /** WeChat (issue 13): the secrets' box, the public URL of callbacks, the API base; defaults when absent (see wechatSettingsOf). */
   wechat?: WechatApiSettings;
+  /** Reports (issue 15): KEFU_REPORT_MAX_RANGE_DAYS and KEFU_REPORT_MAX_ROWS; defaultReportLimits when absent. */
+  reportLimits?: ReportLimits;
 }
 
 export interface KefuContext {

@@ -135,23 +135,23 @@ for (const database of ['pglite', 'postgres'] as const) {
       const chat = { instanceId: A.instanceId, contactId };
       const metadata = () => ({ now: new Date().toISOString(), instanceId: A.instanceId, actor: 'test', correlationId: randomUUID() });
       const stream = streams.contact(A.instanceId, contactId);
+      const source = { kind: 'WEB' as const, webChannelId: randomUUID(), clientChatId: 'c1', verified: false, pageUrl: null, referrer: null, userAgent: null, address: null };
       await t.kefu.commands.handle(stream, contactDecider, {
-        type: 'CreateContact',
-        data: { contactId, channel: 'ONLINE', direction: 'IN', customer: { kind: 'WEB', id: 'v_AAAAAAAAAAAAAAAAAAAAAA', name: null }, data: { page: 'checkout' } },
+        type: 'StartChat',
+        data: { contactId, customer: { kind: 'WEB', id: 'v_AAAAAAAAAAAAAAAAAAAAAA', name: null }, data: { page: 'checkout' }, source, skillGroupId: desk, priority: 0, reject: null, firstMessage: null, flowId },
         metadata: metadata(),
       });
-      await t.kefu.commands.handle(stream, contactDecider, { type: 'StartFlow', data: { contactId, flowId }, metadata: metadata() });
-      const said: (string | null)[] = [];
-      const runner = new ChatFlowRunner(
-        contactChatFlowPorts({ db: t.kefu.db, commands: t.kefu.commands, clock: () => new Date() }, (_chat, m) => {
-          said.push(m.text);
-          return Promise.resolve();
-        }),
-      );
+      const runner = new ChatFlowRunner(contactChatFlowPorts({ db: t.kefu.db, commands: t.kefu.commands, clock: () => new Date() }));
       await runner.start(chat, flowId);
+      // A second runner (another process) starting the same chat changes nothing.
+      await new ChatFlowRunner(contactChatFlowPorts({ db: t.kefu.db, commands: t.kefu.commands, clock: () => new Date() })).start(chat, flowId);
       await runner.message(chat, 'where is my order');
       await runner.message(chat, 'SO-77881');
-      expect(said).toEqual(['Pick', 'Order number?']);
+      const { state } = await t.kefu.commands.load(stream, contactDecider);
+      const events = await t.kefu.store.readStream(stream);
+      const said = events.flatMap((e) => (e.type === 'ContactMessageRecorded' && (e.data as { from: string }).from === 'SYSTEM' ? [(e.data as { text: string }).text] : []));
+      expect(said.filter((x) => x !== '')).toEqual(['Pick', 'Order number?']);
+      expect(state.status === 'none' ? null : state.chatFlow?.step).toBe(3);
       const seen = await until(
         () =>
           t

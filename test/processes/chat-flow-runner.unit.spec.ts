@@ -3,7 +3,7 @@
 // it started with, one step at a time; actions map to the contact's commands.
 import { describe, expect, it } from 'vitest';
 import { parseChatFlowDocument, type ChatFlowDocument } from '../../src/domain/flow/chat-flow-document.ts';
-import { chatFlowCommand, ChatFlowRunner, InMemoryChatFlowStore, type ChatFlowPorts, type ChatRef, type PerformedAction } from '../../src/processes/chat-flows/chat-flow-runner.ts';
+import { ChatFlowRunner, InMemoryChatFlowStore, type ChatFlowPorts, type ChatRef, type PerformedAction } from '../../src/processes/chat-flows/chat-flow-runner.ts';
 
 const sales = '11111111-1111-4111-8111-111111111111';
 const mondayNoonShanghai = new Date('2026-11-23T04:00:00.000Z');
@@ -146,15 +146,5 @@ describe('chat flow runner', () => {
     expect(await h.store.get(chat)).toEqual(before);
     // The chat is not stuck behind the failure.
     expect((await h.runner.choice(chat, 1)).run!.position.status).toBe('ended');
-  });
-});
-
-describe('chat flow actions as contact commands', () => {
-  it('maps variables, choices, queueing and the end; a send needs the SYSTEM message of the contact decider', () => {
-    expect(chatFlowCommand('c1', { type: 'setVariable', name: 'orderNumber', value: 'A1' })).toEqual({ type: 'SetVariables', data: { contactId: 'c1', variables: { orderNumber: 'A1' } } });
-    expect(chatFlowCommand('c1', { type: 'chosen', nodeId: 'menu', number: 2, label: 'Order' })).toEqual({ type: 'PressKey', data: { contactId: 'c1', key: '2', label: 'Order' } });
-    expect(chatFlowCommand('c1', { type: 'route', skillGroupId: sales, priority: 2 })).toEqual({ type: 'QueueContact', data: { contactId: 'c1', skillGroupId: sales, priority: 2 } });
-    expect(chatFlowCommand('c1', { type: 'end', reason: 'afterHours' })).toEqual({ type: 'EndContact', data: { contactId: 'c1', reason: 'afterHours', endedBy: 'SYSTEM', agentId: null } });
-    expect(chatFlowCommand('c1', { type: 'send', text: 'x', image: null, options: null })).toBeNull();
   });
 });

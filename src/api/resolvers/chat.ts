@@ -13,7 +13,9 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import { chatEndStatusOf, type ChatEndStatus } from '../../domain/contact/chat-end-status.ts';
 import { contactDecider, type ContactCommand } from '../../domain/contact/contact.decide.ts';
-import type { ChatAttachment, RejectReason, SystemMessage, WebSource } from '../../domain/contact/contact.ts';
+import type { ChatAttachment, ChatFlowImage, RejectReason, SystemMessage, WebSource } from '../../domain/contact/contact.ts';
+import type { ChatFlowOption } from '../../domain/flow/chat-flow-engine.ts';
+import { ChatFlowRunner, contactChatFlowPorts, type ChatFlowAdvance } from '../../processes/chat-flows/chat-flow-runner.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { streams } from '../../domain/streams.ts';
 import type { ContactRow, ConversationBusMessage, ConversationMessage } from '../../projections/contacts/contacts.projection.ts';
@@ -29,6 +31,7 @@ import { chatFileUrls, loadChatFile } from '../../adapters/chat-files/chat-files
 import { findBlacklistEntry } from './blacklist.ts';
 import { toAgent } from './agents.ts';
 import { queuePlace } from './monitoring.ts';
+import { isOpenAt } from '../../domain/flow/business-hours.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // Who is asking, and whether they may see a chat.
@@ -142,6 +145,8 @@ interface ChatMessageView {
   text: string | null;
   rawAttachment: ChatAttachment | null;
   rawSystem: SystemMessage | null;
+  options: ChatFlowOption[] | null;
+  image: ChatFlowImage | null;
   sentAt: string;
 }
 
@@ -157,6 +162,8 @@ interface MessageRow {
   text: string;
   attachment: unknown;
   system: unknown;
+  options?: unknown;
+  image?: unknown;
   sent_at: Date | string;
 }
 
@@ -172,6 +179,8 @@ function busMessageOfRow(row: MessageRow): ConversationMessage {
     text: row.text,
     attachment: (row.attachment as ChatAttachment | null) ?? null,
     system: (row.system as SystemMessage | null) ?? null,
+    ...(row.options ? { options: row.options as ChatFlowOption[] } : {}),
+    ...(row.image ? { image: row.image as ChatFlowImage } : {}),
     sentAt: new Date(row.sent_at).toISOString(),
   };
 }
@@ -189,6 +198,8 @@ function toChatMessage(instanceId: string, m: ConversationMessage): ChatMessageV
     text: m.text === '' && m.kind !== 'TEXT' ? null : m.text,
     rawAttachment: m.attachment,
     rawSystem: m.system,
+    options: m.options ?? null,
+    image: m.image ?? null,
     sentAt: m.sentAt,
   };
 }
@@ -255,9 +266,12 @@ const seqArg = z.number().int().min(0, 'must not be negative').max(2_000_000_000
 const firstArg = z.number().int().min(1, 'at least 1').max(maxPage, `at most ${maxPage}`);
 const clientId = text({ min: 1, max: 100 });
 const url = storableText(2000);
-const messageInput = z.object({ clientMessageId: clientId, text: messageText.nullish(), fileId: id.nullish() }).superRefine((m, c) => {
+/** A button of a chat flow's message: the option's number (issue 12). */
+const choiceNumber = z.number().int('a whole number').min(0, 'must not be negative').max(99, 'at most 99');
+const messageInput = z.object({ clientMessageId: clientId, text: messageText.nullish(), fileId: id.nullish(), choice: choiceNumber.nullish() }).superRefine((m, c) => {
   if ((m.text == null || m.text === '') === (m.fileId == null)) c.addIssue({ code: 'custom', path: ['text'], message: 'give text or fileId (one of them)' });
   else if (m.text != null && m.text.trim() === '') c.addIssue({ code: 'custom', path: ['text'], message: 'must not be only white space' });
+  else if (m.choice != null && m.fileId != null) c.addIssue({ code: 'custom', path: ['choice'], message: "a choice is sent with its option's label as text, not with a file" });
 });
 const startChatInput = z.object({
   clientChatId: clientId,
@@ -302,6 +316,37 @@ async function eventually<T>(probe: () => Promise<T | undefined>, what: string):
 
 function customerKeys(ctx: KefuContext, p: CustomerPrincipal): string[] {
   return [`visitor:${p.instanceId}:${p.verified ? 'verified' : 'visitor'}:${p.customerId}`, ctx.clientIp ? `ip:${ctx.clientIp}` : ''];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Chat flows (issue 12): a chat of a channel with a flow enters it; the customer's messages and button
+// clicks step it while it runs. Each step is one append on the chat's contact (see chat-flow-runner.ts).
+
+const defaultChatFlows = new WeakMap<object, ChatFlowRunner>();
+
+function chatFlows(ctx: KefuContext): ChatFlowRunner {
+  if (ctx.deps.chatFlows) return ctx.deps.chatFlows;
+  let runner = defaultChatFlows.get(ctx.deps);
+  if (!runner) {
+    runner = new ChatFlowRunner(contactChatFlowPorts({ db: ctx.deps.db, commands: ctx.deps.commands, clock: ctx.deps.clock }));
+    defaultChatFlows.set(ctx.deps, runner);
+  }
+  return runner;
+}
+
+/** Answers once the read model shows what the step appended (the flow's messages, the queue, the end). */
+async function flowStepShown(ctx: KefuContext, instanceId: string, step: Promise<ChatFlowAdvance>): Promise<ChatFlowAdvance> {
+  const advance = await inInput(step);
+  if (advance.appended) await settle(ctx, advance.appended, ['contacts'], instanceId);
+  return advance;
+}
+
+/** The flow a chat waiting IN_FLOW enters: its channel's (a retry after a start that never ran its first step). */
+async function startChatFlow(ctx: KefuContext, row: ContactRow): Promise<void> {
+  if (row.status !== 'IN_FLOW' || !row.web_channel_id) return;
+  const channel = await ctx.deps.db.selectFrom('web_channels').select('flow_id').where('instance_id', '=', row.instance_id).where('id', '=', row.web_channel_id).executeTakeFirst();
+  if (!channel?.flow_id) return;
+  await flowStepShown(ctx, row.instance_id, chatFlows(ctx).start({ instanceId: row.instance_id, contactId: row.id }, channel.flow_id));
 }
 
 function openChat(row: ContactRow): void {
@@ -735,11 +780,15 @@ export const chatResolvers = {
       const contactId = chatContactId(p, input.clientChatId);
       // A retry: the same chat, not another one (and not counted again).
       const existing = await contactRow(ctx, p.instanceId, contactId);
-      if (existing) return toConversation(existing, v);
+      if (existing) {
+        // A start whose flow never took its first step (the process died in between) takes it now.
+        if (existing.status === 'IN_FLOW') await startChatFlow(ctx, existing);
+        return toConversation((await contactRow(ctx, p.instanceId, contactId)) ?? existing, v);
+      }
       chatLimit(ctx.deps, 'chat', customerKeys(ctx, p));
       const channel = await ctx.deps.db
         .selectFrom('web_channels')
-        .select(['skill_group_id'])
+        .select(['skill_group_id', 'flow_id', 'work_hours'])
         .where('instance_id', '=', p.instanceId)
         .where('id', '=', p.webChannelId)
         .where('deleted_at', 'is', null)
@@ -759,6 +808,8 @@ export const chatResolvers = {
       // A blacklisted customer is turned away before any queue; they are told only that the chat ended.
       const blocked = await findBlacklistEntry(ctx.deps.db, p.instanceId, 'ONLINE', p.customerId, now);
       let reject: RejectReason | null = blocked ? 'BLACKLISTED' : null;
+      // Off the channel's work hours (issue 12) a chat is not queued: it ends and gets the off-hours prompt. A chat flow decides itself.
+      if (!reject && !channel.flow_id && channel.work_hours && !isOpenAt(channel.work_hours, now)) reject = 'AFTER_HOURS';
       if (!reject && group.max_queue_length > 0) {
         const waiting = await ctx.deps.db
           .selectFrom('contacts')
@@ -795,11 +846,14 @@ export const chatResolvers = {
             priority: 0,
             reject,
             firstMessage: first ? { messageId: randomUUID(), clientMessageId: first.clientMessageId, kind: 'TEXT', text: first.text ?? '', attachment: null } : null,
+            flowId: reject ? null : channel.flow_id,
           },
           metadata: commandMetadata(ctx, p.instanceId),
         },
         true,
       );
+      // The channel's chat flow greets the customer (its first step) before the chat is answered.
+      if (!reject && channel.flow_id) await flowStepShown(ctx, p.instanceId, chatFlows(ctx).start({ instanceId: p.instanceId, contactId }, channel.flow_id));
       return toConversation(await eventually(() => contactRow(ctx, p.instanceId, contactId), `Conversation ${contactId}`), v);
     },
     async sendChatMessage(_: unknown, args: { input: unknown }, ctx: KefuContext) {
@@ -870,6 +924,14 @@ export const chatResolvers = {
         true,
       );
       const recorded = result.events.find((e) => e.type === 'ContactMessageRecorded');
+      if (recorded?.type === 'ContactMessageRecorded' && from === 'CUSTOMER' && (row.status === 'IN_FLOW' || row.status === 'CREATED') && m.text) {
+        // The chat's flow waits for this: a button's choice, or what was typed (a menu option's number or word, an answer).
+        const chat = { instanceId: row.instance_id, contactId: row.id };
+        const runner = chatFlows(ctx);
+        const step = m.choice != null ? runner.choice(chat, m.choice) : runner.message(chat, m.text);
+        const advance = await flowStepShown(ctx, row.instance_id, step);
+        if (advance.run === null) await startChatFlow(ctx, row);
+      }
       if (recorded?.type === 'ContactMessageRecorded') {
         const d = recorded.data;
         // Answered from the event itself (the read model has it now).
@@ -994,7 +1056,7 @@ export const chatResolvers = {
       const s = m.rawSystem;
       if (!s) return null;
       const v = viewerOf(ctx.principal);
-      return { type: s.type, agentId: s.agentId, instanceId: m.instanceId, endStatus: endStatusFor(v, s.endStatus) };
+      return { type: s.type, agentId: s.agentId, instanceId: m.instanceId, endStatus: endStatusFor(v, s.endStatus), prompt: s.prompt ?? null };
     },
   },
   SystemMessage: {

@@ -21,6 +21,9 @@ export const chatEndStatuses = [
   'TRANSFERRED',
   'QUEUE_TIMEOUT',
   'SYSTEM_ERROR',
+  'FLOW_ENDED',
+  /** An AV call whose customer's browser went away (closed, or no media for the grace period). */
+  'CUSTOMER_DISCONNECTED',
 ] as const;
 
 export type ChatEndStatus = (typeof chatEndStatuses)[number];
@@ -42,6 +45,10 @@ const systemEndStatus: Record<string, ChatEndStatus> = {
   afterHours: 'NO_AGENT_ONLINE',
   queueTimeout: 'QUEUE_TIMEOUT',
   noAgentOnline: 'NO_AGENT_ONLINE',
+  // A chat flow's end node (issue 12): the bot served the customer, no agent was needed (CCC's 102, ended in the flow).
+  flowEnd: 'FLOW_ENDED',
+  // An AV call (issue 14) whose customer's browser closed or sent no media for the grace period.
+  customerDisconnected: 'CUSTOMER_DISCONNECTED',
 };
 
 /**

@@ -19,15 +19,20 @@ import type {
   RejectReason,
   SystemMessage,
   Transfer,
-  WebSource,
+  ChatSource,
 } from './contact.ts';
 import { evolveContact, initialContactState, sentMessageKey, silentSideKey } from './contact.ts';
 import { decideReceptionPrompt, type SendReceptionPrompt } from './reception-prompt.decide.ts';
+import type { ChatFlowAction, ChatFlowPosition } from '../flow/chat-flow-engine.ts';
+import { sameFlowDocument } from '../flow/flow-document.ts';
+
+/** What a chat flow step does to its chat: every engine action but the question about agents (the runner answers it). */
+export type ChatFlowStepAction = Exclude<ChatFlowAction, { type: 'checkAgentsOnline' }>;
 
 type Cmd<T extends string, D> = { type: T; data: D & { contactId: string }; metadata: CommandMetadata };
 
 export type ContactCommand =
-  | Cmd<'CreateContact', { channel: Channel; direction: Direction; customer: Customer; data: Record<string, string>; call?: CallInfo; source?: WebSource | null }>
+  | Cmd<'CreateContact', { channel: Channel; direction: Direction; customer: Customer; data: Record<string, string>; call?: CallInfo; source?: ChatSource | null }>
   /**
    * A web chat (issue 11), in one append: created with its source, the customer's first message if any, then
    * queued in the group or turned away (`reject`, decided by the caller from the blacklist and the queue).
@@ -38,13 +43,24 @@ export type ContactCommand =
       {
         customer: Customer;
         data: Record<string, string>;
-        source: WebSource;
+        source: ChatSource;
         skillGroupId: string;
         priority: number;
         reject: RejectReason | null;
         firstMessage: NewChatMessage | null;
+        /** Issue 12: the web channel's chat flow; the chat enters it (IN_FLOW) instead of the queue. */
+        flowId?: string | null;
+        /** AV: a customer's audio/video call from the web (issue 14), with the same conversation; ONLINE when absent. */
+        channel?: 'ONLINE' | 'AV';
       }
     >
+  /**
+   * One step of a web chat's chat flow (issue 12), computed by the flow runner from the step before
+   * (`fromStep`, 0 for the first): its actions (the flow's messages, the choice made, variables, then queue or
+   * end) and the position it leaves the flow at, in one append. The same step again (a retry, or another
+   * process that took it first): nothing; a step from a place the chat has left: CONFLICT.
+   */
+  | Cmd<'AdvanceChatFlow', { flowId: string; version: number; fromStep: number; actions: ChatFlowStepAction[]; position: ChatFlowPosition }>
   | Cmd<'RejectContact', { reason: RejectReason }>
   | Cmd<'StartFlow', { flowId: string | null }>
   | Cmd<'PressKey', { key: string; label: string | null }>
@@ -213,7 +229,8 @@ function withSystemMessages(state: ContactState, events: ContactEvent[], contact
     const before = s;
     out.push(e);
     s = evolveContact(s, e);
-    if (s.status === 'none' || s.channel !== 'ONLINE') continue;
+    // Chats and customers' AV calls (their conversation goes on during the call) tell their customer.
+    if (s.status === 'none' || s.channel === 'PHONE') continue;
     const system = systemMessageFor(before, e);
     if (!system) continue;
     const seq = (s.messageCount ?? 0) + 1;
@@ -377,14 +394,19 @@ function decideCore(command: ContactCommand, state: ContactState): ContactEvent[
     case 'StartChat': {
       if (state.status !== 'none') return [];
       const { contactId, customer, data, source, skillGroupId, priority, reject, firstMessage } = command.data;
-      const events: ContactEvent[] = [{ type: 'ContactCreated', data: { contactId, channel: 'ONLINE', direction: 'IN', customer, data, createdAt: now, source } }];
+      const channel = command.data.channel ?? 'ONLINE';
+      const events: ContactEvent[] = [{ type: 'ContactCreated', data: { contactId, channel, direction: 'IN', customer, data, createdAt: now, source } }];
       if (firstMessage) {
         const created = evolveContact(state, events[0]!) as Live;
         events.push(messageRecorded(created, firstMessage, 'CUSTOMER', null, now));
       }
-      events.push(reject ? { type: 'ContactRejected', data: { reason: reject } } : { type: 'ContactQueued', data: { skillGroupId, priority, queuedAt: now } });
+      if (reject) events.push({ type: 'ContactRejected', data: { reason: reject } });
+      else if (command.data.flowId) events.push({ type: 'ContactFlowStarted', data: { flowId: command.data.flowId } });
+      else events.push({ type: 'ContactQueued', data: { skillGroupId, priority, queuedAt: now } });
       return events;
     }
+    case 'AdvanceChatFlow':
+      return decideChatFlowStep(command, state);
     case 'RecordMessage': {
       const s = live(state, id);
       const { from, agentId, clientMessageId } = command.data;
@@ -427,7 +449,8 @@ function decideCore(command: ContactCommand, state: ContactState): ContactEvent[
     }
     case 'StartRecording': {
       const s = open(state, id);
-      if (!s.call) throw new ConflictError(`Contact ${id} is not a call`);
+      // Phone calls, and AV calls (one WebM per participant, issue 14).
+      if (!s.call && s.channel !== 'AV') throw new ConflictError(`Contact ${id} is not a call`);
       if (s.recordingIds.includes(command.data.recordingId)) return [];
       return [{ type: 'CallRecordingStarted', data: { recordingId: command.data.recordingId, agentId: command.data.agentId, at: now } }];
     }
@@ -505,6 +528,72 @@ function decideCore(command: ContactCommand, state: ContactState): ContactEvent[
       throw new Error(`Unknown command ${(unknown as { type: string }).type}`);
     }
   }
+}
+
+function decideChatFlowStep(command: Extract<ContactCommand, { type: 'AdvanceChatFlow' }>, state: ContactState): ContactEvent[] {
+  const id = command.data.contactId;
+  const now = command.metadata.now;
+  const { flowId, version, fromStep, actions, position } = command.data;
+  const s = live(state, id);
+  if (s.channel !== 'ONLINE' || !s.source) throw new ConflictError(`Contact ${id} is not a web chat`);
+  const at = s.chatFlow?.step ?? 0;
+  if (at !== fromStep) {
+    // Taken already with the same outcome (a retry, or another process first): nothing.
+    if (at === fromStep + 1 && s.chatFlow && sameFlowDocument(s.chatFlow.position, position)) return [];
+    throw new ConflictError(`The chat ${id} moved on in its flow meanwhile`);
+  }
+  if (s.chatFlow && s.chatFlow.flowId !== flowId) throw new ConflictError(`The chat ${id} runs another flow`);
+  const o = open(state, id);
+  if (o.status !== 'created' && o.status !== 'inFlow') throw new ConflictError(`Contact ${id} is ${o.status}; its flow is over`);
+  const events: ContactEvent[] = [];
+  let cur: ContactState = o;
+  const add = (e: ContactEvent) => {
+    events.push(e);
+    cur = evolveContact(cur, e);
+  };
+  for (const action of actions) {
+    switch (action.type) {
+      case 'send': {
+        const seq = ((cur as Live).messageCount ?? 0) + 1;
+        add({
+          type: 'ContactMessageRecorded',
+          data: {
+            messageId: `${id}:${seq}`,
+            from: 'SYSTEM',
+            agentId: null,
+            text: action.text ?? '',
+            at: now,
+            seq,
+            clientMessageId: null,
+            kind: 'TEXT',
+            attachment: null,
+            system: null,
+            options: action.options,
+            image: action.image,
+          },
+        });
+        break;
+      }
+      case 'chosen':
+        add({ type: 'ContactKeyPressed', data: { key: String(action.number), label: action.label, at: now } });
+        break;
+      case 'setVariable':
+        add({ type: 'ContactVariablesSet', data: { variables: { [action.name]: action.value } } });
+        break;
+      case 'route':
+        add({ type: 'ContactQueued', data: { skillGroupId: action.skillGroupId, priority: action.priority, queuedAt: now, ...(action.leftMessage ? { leftMessage: true } : {}) } });
+        break;
+      case 'end':
+        add({ type: 'ContactEnded', data: { reason: action.reason, endedBy: 'SYSTEM', agentId: null, at: now } });
+        break;
+      default: {
+        const unknown: never = action;
+        throw new Error(`Unknown chat flow action ${(unknown as { type: string }).type}`);
+      }
+    }
+  }
+  events.push({ type: 'ContactChatFlowAdvanced', data: { flowId, version, step: fromStep + 1, position } });
+  return events;
 }
 
 function decideRating(command: Extract<ContactCommand, { type: 'RateContact' }>, state: ContactState): ContactEvent[] {

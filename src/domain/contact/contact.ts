@@ -1,4 +1,5 @@
 import type { DomainEvent } from '../decider.ts';
+import type { ChatFlowOption, ChatFlowPosition } from '../flow/chat-flow-engine.ts';
 import type { Channel } from '../skill-group/skill-group.ts';
 import type { ChatEndStatus } from './chat-end-status.ts';
 import type { ReceptionPromptKind } from '../web-channel/reception-prompts.ts';
@@ -83,6 +84,21 @@ export interface WebSource {
   address: string | null;
 }
 
+/** Where a WeChat chat came from (issue 13): the account, and the customer as WeChat names them (OpenID, UnionID). */
+export interface WechatSource {
+  kind: 'WECHAT';
+  wechatAccountId: string;
+  accountKind: 'OFFICIAL_ACCOUNT' | 'MINI_PROGRAM';
+  appId: string;
+  openId: string;
+  unionId: string | null;
+  /** Mini programs: the SessionFrom of the button that opened the chat (screen-pop data, OL-6). */
+  sessionFrom: string | null;
+}
+
+/** Where a chat came from. */
+export type ChatSource = WebSource | WechatSource;
+
 export type MessageSender = 'AGENT' | 'CUSTOMER' | 'SYSTEM';
 export type ChatMessageKind = 'TEXT' | 'IMAGE' | 'FILE' | 'SYSTEM';
 
@@ -127,6 +143,24 @@ export interface ContactMessageData {
   kind?: ChatMessageKind;
   attachment?: ChatAttachment | null;
   system?: SystemMessage | null;
+  /** A chat flow's message (issue 12, SYSTEM sender, TEXT kind): the buttons under it (menus, skill group choices). */
+  options?: ChatFlowOption[] | null;
+  /** A chat flow's image (an https URL the flow names). */
+  image?: ChatFlowImage | null;
+}
+
+export interface ChatFlowImage {
+  url: string;
+  alt: string | null;
+}
+
+/** Where a chat stands in its chat flow (issue 12): the flow version it started with, the steps taken and the engine's position. */
+export interface ContactChatFlow {
+  flowId: string;
+  version: number;
+  /** Steps recorded so far: the next one names this as its `fromStep`. */
+  step: number;
+  position: ChatFlowPosition;
 }
 
 export type ChatMessage = Required<ContactMessageData>;
@@ -144,6 +178,8 @@ export function messageOf(data: ContactMessageData, fallbackSeq: number): ChatMe
     kind: data.kind ?? (data.from === 'SYSTEM' ? 'SYSTEM' : 'TEXT'),
     attachment: data.attachment ?? null,
     system: data.system ?? null,
+    options: data.options ?? null,
+    image: data.image ?? null,
   };
 }
 
@@ -180,14 +216,15 @@ export type ContactEvent =
         data: Record<string, string>;
         createdAt: string;
         /** Web chats only (issue 11); absent on other contacts and on older events. */
-        source?: WebSource | null;
+        source?: ChatSource | null;
       }
     >
   | DomainEvent<'ContactRejected', { reason: RejectReason }>
   | DomainEvent<'ContactFlowStarted', { flowId: string | null }>
   | DomainEvent<'ContactKeyPressed', KeyPress>
   | DomainEvent<'ContactVariablesSet', { variables: Record<string, string> }>
-  | DomainEvent<'ContactQueued', { skillGroupId: string; priority: number; queuedAt: string }>
+  /** leftMessage (issue 12): the customer left a message for the group (a chat flow's leaveMessage); it waits without a wait limit. */
+  | DomainEvent<'ContactQueued', { skillGroupId: string; priority: number; queuedAt: string; leftMessage?: boolean }>
   | DomainEvent<'ContactOffered', { offerId: string; agentIds: string[]; expiresAt: string; transfer: Transfer | null }>
   | DomainEvent<'ContactOfferDeclined', { offerId: string; agentId: string }>
   | DomainEvent<'ContactOfferTimedOut', { offerId: string; agentIds: string[] }>
@@ -219,7 +256,9 @@ export type ContactEvent =
   | DomainEvent<'CallMediaSilent', { side: CallSide; agentId: string | null; silentSeconds: number; at: string }>
   | DomainEvent<'CallMediaMeasured', { side: CallSide; agentId: string | null; figures: MediaFigures; at: string }>
   // Satisfaction (issue 12): once, after the end.
-  | DomainEvent<'ContactRated', ContactRating>;
+  | DomainEvent<'ContactRated', ContactRating>
+  // Chat flows (issue 12): one step of the chat's flow, recorded after what the step did (messages, keys, variables, queue or end).
+  | DomainEvent<'ContactChatFlowAdvanced', ContactChatFlow>;
 
 /** An outbound call's progress, on its connected state: the agent's leg first, then the customer's. */
 export interface OutboundProgress {
@@ -261,7 +300,7 @@ interface Common {
   /** Sides reported silent: 'CUSTOMER', or 'AGENT:<agentId>' (each agent's part once). Absent before issue 9. */
   silentSides?: string[];
   /** Issue 11 (absent on states folded before it): a web chat's source, its messages and read state. */
-  source?: WebSource | null;
+  source?: ChatSource | null;
   /** Messages recorded: the next one is seq messageCount + 1. */
   messageCount?: number;
   /** Client message ids seen (sentMessageKey) → the seq they were stored with. */
@@ -274,6 +313,10 @@ interface Common {
   rating?: ContactRating | null;
   /** Issue 12: the keys of the reception prompts sent (each is sent once). */
   receptionPromptKeys?: string[];
+  /** Issue 12: the chat's place in its chat flow (null: in none). */
+  chatFlow?: ContactChatFlow | null;
+  /** Issue 12: the customer left a message for the group (a chat flow's leaveMessage). */
+  leftMessage?: boolean;
 }
 
 export type ContactState =
@@ -335,6 +378,8 @@ function common(s: Live): Common {
     transferred: s.transferred ?? false,
     rating: s.rating ?? null,
     receptionPromptKeys: s.receptionPromptKeys ?? [],
+    chatFlow: s.chatFlow ?? null,
+    leftMessage: s.leftMessage ?? false,
   };
 }
 
@@ -384,7 +429,14 @@ export function evolveContact(state: ContactState, event: ContactEvent): Contact
     case 'ContactVariablesSet':
       return { ...state, variables: { ...state.variables, ...event.data.variables } };
     case 'ContactQueued':
-      return { ...c, status: 'queued', skillGroupId: event.data.skillGroupId, priority: event.data.priority, queuedAt: event.data.queuedAt };
+      return {
+        ...c,
+        status: 'queued',
+        skillGroupId: event.data.skillGroupId,
+        priority: event.data.priority,
+        queuedAt: event.data.queuedAt,
+        ...(event.data.leftMessage ? { leftMessage: true } : {}),
+      };
     case 'ContactOffered': {
       if (state.status !== 'queued') return state;
       return {
@@ -493,6 +545,8 @@ export function evolveContact(state: ContactState, event: ContactEvent): Contact
       return state;
     case 'ContactRated':
       return { ...state, rating: event.data };
+    case 'ContactChatFlowAdvanced':
+      return { ...state, chatFlow: event.data };
     default: {
       const unknown: never = event;
       return unknown;

@@ -104,11 +104,26 @@ const routeNode = z.strictObject({
   onNoAgent: nodeId.optional(),
 });
 
+/**
+ * Leaving a message (issue 12, item 3): the flow asks the customer to write their message; what they write
+ * next is it, and the chat waits in the group (without the group's wait limit) until an agent takes it, e.g.
+ * when one of the group comes online. Usually behind a route's "no agent online" branch or off hours.
+ */
+const leaveMessageNode = z.strictObject({
+  id: nodeId,
+  type: z.literal('leaveMessage'),
+  text: text(4000),
+  skillGroupId,
+  priority,
+  /** Said once the message is left. */
+  thanksText: text(4000).optional(),
+});
+
 export const chatEndReasons = ['flowEnd', 'afterHours', 'noAgentOnline'] as const;
 const endNode = z.strictObject({ id: nodeId, type: z.literal('end'), text: text(4000).optional(), reason: z.enum(chatEndReasons).optional() });
 
-export const chatFlowNodeSchema = z.discriminatedUnion('type', [sendNode, menuNode, collectNode, businessHoursNode, chooseSkillGroupNode, routeNode, endNode], {
-  message: 'type must be one of send, menu, collect, businessHours, chooseSkillGroup, route, end',
+export const chatFlowNodeSchema = z.discriminatedUnion('type', [sendNode, menuNode, collectNode, businessHoursNode, chooseSkillGroupNode, routeNode, leaveMessageNode, endNode], {
+  message: 'type must be one of send, menu, collect, businessHours, chooseSkillGroup, route, leaveMessage, end',
 });
 
 export const chatFlowDocumentSchema = z.strictObject({
@@ -138,6 +153,7 @@ export function chatExitsOf(node: ChatFlowNode): { path: string; to: string }[] 
       return [{ path: 'onFailure', to: node.onFailure }, ...(node.onNoAgent === undefined ? [] : [{ path: 'onNoAgent', to: node.onNoAgent }])];
     case 'route':
       return node.onNoAgent === undefined ? [] : [{ path: 'onNoAgent', to: node.onNoAgent }];
+    case 'leaveMessage':
     case 'end':
       return [];
     default: {
@@ -159,7 +175,7 @@ function immediateExits(node: ChatFlowNode): string[] {
 }
 
 /** Where a chat flow can stop: it hands the chat to a skill group or ends it. */
-const isTerminal = (node: ChatFlowNode) => node.type === 'route' || node.type === 'chooseSkillGroup' || node.type === 'end';
+const isTerminal = (node: ChatFlowNode) => node.type === 'route' || node.type === 'chooseSkillGroup' || node.type === 'leaveMessage' || node.type === 'end';
 
 /** Menus and keywords compare what the customer typed this way: width, case and spacing do not matter. */
 export function normalizeAnswer(s: string): string {
@@ -314,7 +330,7 @@ export function chatFlowReferences(doc: ChatFlowDocument, field = 'definition'):
   };
   doc.nodes.forEach((node, i) => {
     const at = `${field}.nodes.${i}`;
-    if (node.type === 'route') add(node.skillGroupId, `${at}.skillGroupId`);
+    if (node.type === 'route' || node.type === 'leaveMessage') add(node.skillGroupId, `${at}.skillGroupId`);
     if (node.type === 'chooseSkillGroup') node.options.forEach((o, j) => add(o.skillGroupId, `${at}.options.${j}.skillGroupId`));
   });
   return { skillGroupIds };

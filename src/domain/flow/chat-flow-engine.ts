@@ -31,8 +31,8 @@ export type ChatFlowAction =
   | { type: 'setVariable'; name: string; value: string }
   /** Ask whether any agent of the group is online; answer with input `agentsOnline`. */
   | { type: 'checkAgentsOnline'; skillGroupId: string }
-  /** The end of the flow: queue the chat in this skill group. */
-  | { type: 'route'; skillGroupId: string; priority: number }
+  /** The end of the flow: queue the chat in this skill group; leftMessage: the customer left a message there (leaveMessage). */
+  | { type: 'route'; skillGroupId: string; priority: number; leftMessage?: true }
   /** The end of the flow: end the chat. */
   | { type: 'end'; reason: ChatFlowEndReason };
 
@@ -85,10 +85,10 @@ export function fillIn(text: string, variables: Record<string, string>): string 
 
 const say = (text: string, walk: Walk, options: ChatFlowOption[] | null = null): ChatFlowAction => ({ type: 'send', text: fillIn(text, walk.variables), image: null, options });
 
-type Waits = ChatNodeOf<'menu'> | ChatNodeOf<'collect'> | ChatNodeOf<'chooseSkillGroup'>;
+type Waits = ChatNodeOf<'menu'> | ChatNodeOf<'collect'> | ChatNodeOf<'chooseSkillGroup'> | ChatNodeOf<'leaveMessage'>;
 
 function ask(node: Waits, walk: Walk): ChatFlowAction {
-  return node.type === 'collect' ? say(node.text, walk) : say(node.text, walk, node.options.map((o) => ({ number: o.number, label: o.label })));
+  return node.type === 'collect' || node.type === 'leaveMessage' ? say(node.text, walk) : say(node.text, walk, node.options.map((o) => ({ number: o.number, label: o.label })));
 }
 
 function waitAt(node: Waits, failures: number, walk: Walk, before: ChatFlowAction[]): ChatFlowStep {
@@ -131,6 +131,7 @@ function enter(flow: ChatFlowDocument, startId: string, walk: Walk, actions: Cha
       case 'menu':
       case 'collect':
       case 'chooseSkillGroup':
+      case 'leaveMessage':
         return waitAt(node, 0, w, out);
       case 'route':
         return routeTo(out, node, node.skillGroupId, w);
@@ -195,7 +196,7 @@ export function validAnswer(validate: CollectValidation, raw: string, maxLength:
 }
 
 /** An answer that was no option or invalid: say so and ask again, or after the last retry go to onFailure. */
-function failure(flow: ChatFlowDocument, node: Waits, position: Waiting, walk: Walk): ChatFlowStep {
+function failure(flow: ChatFlowDocument, node: Exclude<Waits, ChatNodeOf<'leaveMessage'>>, position: Waiting, walk: Walk): ChatFlowStep {
   const failures = position.failures + 1;
   const said: ChatFlowAction[] = node.invalidText === undefined ? [] : [say(node.invalidText, walk)];
   if (node.onFailure !== undefined && failures > node.retries) return enter(flow, node.onFailure, walk, said);
@@ -204,6 +205,12 @@ function failure(flow: ChatFlowDocument, node: Waits, position: Waiting, walk: W
 
 function answer(flow: ChatFlowDocument, node: Waits, position: Waiting, input: ChatFlowInput, walk: Walk): ChatFlowStep {
   if (input.type === 'agentsOnline') return { actions: [], position };
+  if (node.type === 'leaveMessage') {
+    // Whatever they write is the message (it is in the conversation already); a button is no message.
+    if (input.type !== 'message' || input.text.trim() === '') return { actions: [], position };
+    const said: ChatFlowAction[] = node.thanksText === undefined ? [] : [say(node.thanksText, walk)];
+    return end(said, { type: 'route', skillGroupId: node.skillGroupId, priority: node.priority, leftMessage: true }, walk);
+  }
   if (node.type === 'collect') {
     const value = input.type === 'message' ? validAnswer(node.validate, input.text, node.maxLength) : null;
     if (value === null) return failure(flow, node, position, walk);
@@ -246,6 +253,6 @@ export function stepChatFlow(flow: ChatFlowDocument, position: ChatFlowPosition,
     if ((node?.type === 'route' || node?.type === 'chooseSkillGroup') && node.onNoAgent !== undefined) return enter(flow, node.onNoAgent, { ...walk, noAgent: true }, []);
     return end([], { type: 'end', reason: 'flowError' }, walk);
   }
-  if (node?.type === 'menu' || node?.type === 'collect' || node?.type === 'chooseSkillGroup') return answer(flow, node, position, input, walk);
+  if (node?.type === 'menu' || node?.type === 'collect' || node?.type === 'chooseSkillGroup' || node?.type === 'leaveMessage') return answer(flow, node, position, input, walk);
   return end([], { type: 'end', reason: 'flowError' }, walk);
 }

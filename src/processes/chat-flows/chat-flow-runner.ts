@@ -4,9 +4,11 @@
 // runs until the flow waits for the customer again, routes or ends. A chat's steps run one at a time (a
 // quick second message waits for the first), on the flow version the chat started with.
 //
-// The ports are the seams to the contact: `perform` turns actions into contact commands (chatFlowCommand
-// below: variables, the choice made, queueing, the end; the bot's messages need the contact decider's
-// SYSTEM/flow messages), `store` keeps each chat's place in the flow (EventStoreChatFlowStore).
+// The ports are the seams to the contact. Live chats use `commit` (contactChatFlowPorts): each step's actions
+// and the place it leaves the chat at go onto the chat's contact stream in one append (AdvanceChatFlow), so
+// a step is recorded exactly once, also when two processes or a retry take it: the contact's expected
+// revision decides. Without `commit`, `perform` runs each action and `store` keeps the place
+// (EventStoreChatFlowStore, a stream per chat).
 import { randomUUID } from 'node:crypto';
 import type { CommandHandler } from '../../adapters/eventstore/command-handler.ts';
 import { contactDecider } from '../../domain/contact/contact.decide.ts';
@@ -17,12 +19,15 @@ import { streams } from '../../domain/streams.ts';
 import { parseChatFlowDocument } from '../../domain/flow/chat-flow-document.ts';
 import { newChatFlowPosition, stepChatFlow, type ChatFlowAction, type ChatFlowInput, type ChatFlowPosition } from '../../domain/flow/chat-flow-engine.ts';
 import type { ReadModel } from '../../projections/projection.ts';
+import type { Position } from '../../domain/ports/event-store.ts';
 
 /** Where a chat stands in its flow: which flow, at which version, and the engine's position. */
 export interface ChatFlowRun {
   flowId: string;
   version: number;
   position: ChatFlowPosition;
+  /** Steps recorded so far (commit: the next step names it as where it starts). */
+  step?: number;
 }
 
 /** What the runner performs: every action but the question about agents, which it answers itself. */
@@ -38,6 +43,13 @@ export interface ChatFlowPorts {
   /** A flow's document at a version (the current one when version is null), or null when it is gone. */
   loadFlow(instanceId: string, flowId: string, version: number | null): Promise<{ version: number; definition: ChatFlowDocument } | null>;
   store: ChatFlowStore;
+  /**
+   * Records one step at once: its actions and the run it leaves (from `previous`, null for the first). When
+   * given, the runner calls it instead of `perform` and `store.set`. CONFLICT when the chat moved on meanwhile.
+   */
+  commit?(chat: ChatRef, step: { previous: ChatFlowRun | null; run: ChatFlowRun; actions: PerformedAction[] }): Promise<{ appended: Position | null }>;
+  /** Whether the skill group still takes chats (not deleted); a route to one that does not ends the chat (flowError). */
+  skillGroupOpen?(instanceId: string, skillGroupId: string): Promise<boolean>;
 }
 
 export interface ChatRef {
@@ -56,6 +68,8 @@ export interface ChatFlowAdvance {
   /** The actions performed, in order, including each checkAgentsOnline asked and answered. */
   actions: ChatFlowAction[];
   run: ChatFlowRun | null;
+  /** Where `commit` appended the step (read models show it once they reach this), when it did. */
+  appended?: Position | null;
 }
 
 /** Questions about agents answered within one advance before giving up (a validated flow cannot loop on them). */
@@ -107,8 +121,16 @@ export class ChatFlowRunner {
       const existing = await this.ports.store.get(chat);
       if (existing) return { actions: [], run: existing };
       const flow = await this.ports.loadFlow(chat.instanceId, flowId, null);
-      if (!flow) return { actions: [], run: null };
-      return this.advance(chat, { flowId, version: flow.version, position: newChatFlowPosition() }, flow.definition, { type: 'start', now: this.ports.now().toISOString() });
+      const fresh: ChatFlowRun = { flowId, version: flow?.version ?? 0, position: newChatFlowPosition(), ...(this.ports.commit ? { step: 0 } : {}) };
+      try {
+        // A chat that entered a flow gone since (unbound and deleted meanwhile) ends rather than waits for nothing.
+        if (!flow) return this.ports.commit ? await this.fail(chat, fresh) : { actions: [], run: null };
+        return await this.advance(chat, fresh, flow.definition, { type: 'start', now: this.ports.now().toISOString() });
+      } catch (err) {
+        // Another process (or a retry) started it first: the chat as it stands.
+        if (!(err instanceof ConflictError) || !this.ports.commit) throw err;
+        return { actions: [], run: await this.ports.store.get(chat) };
+      }
     });
   }
 
@@ -130,30 +152,68 @@ export class ChatFlowRunner {
 
   private input(chat: ChatRef, input: ChatFlowInput): Promise<ChatFlowAdvance> {
     return this.serial(chat, async () => {
-      const run = await this.ports.store.get(chat);
-      if (!run || run.position.status === 'ended') return { actions: [], run };
-      const flow = await this.ports.loadFlow(chat.instanceId, run.flowId, run.version);
-      if (!flow) {
-        // The version the chat started with is gone (it never is: versions stay): end the chat rather than strand it.
-        const outcome: PerformedAction = { type: 'end', reason: 'flowError' };
-        await this.ports.perform(chat, outcome);
-        const ended: ChatFlowRun = { ...run, position: { status: 'ended', outcome, variables: {} } };
-        await this.ports.store.set(chat, ended, run);
-        return { actions: [outcome], run: ended };
+      for (let attempt = 1; ; attempt++) {
+        const run = await this.ports.store.get(chat);
+        if (!run || run.position.status === 'ended') return { actions: [], run };
+        try {
+          const flow = await this.ports.loadFlow(chat.instanceId, run.flowId, run.version);
+          // The version the chat started with is gone (it never is: versions stay): end the chat rather than strand it.
+          if (!flow) return await this.fail(chat, run);
+          return await this.advance(chat, run, flow.definition, input);
+        } catch (err) {
+          // Another process stepped this chat meanwhile: this input goes on from where the chat is now.
+          if (!(err instanceof ConflictError) || !this.ports.commit || attempt >= 3) throw err;
+        }
       }
-      return this.advance(chat, run, flow.definition, input);
     });
   }
 
+  /** Ends the chat with flowError (its flow cannot run). */
+  private async fail(chat: ChatRef, run: ChatFlowRun): Promise<ChatFlowAdvance> {
+    const outcome: PerformedAction = { type: 'end', reason: 'flowError' };
+    const ended: ChatFlowRun = { ...run, position: { status: 'ended', outcome, variables: {} }, step: (run.step ?? 0) + 1 };
+    const previous = run.position.status === 'new' ? null : run;
+    if (this.ports.commit) {
+      const { appended } = await this.ports.commit(chat, { previous, run: ended, actions: [outcome] });
+      return { actions: [outcome], run: ended, appended };
+    }
+    await this.ports.perform(chat, outcome);
+    await this.ports.store.set(chat, { flowId: ended.flowId, version: ended.version, position: ended.position }, previous);
+    return { actions: [outcome], run: ended };
+  }
+
   private async advance(chat: ChatRef, run: ChatFlowRun, flow: ChatFlowDocument, input: ChatFlowInput): Promise<ChatFlowAdvance> {
+    const commit = this.ports.commit?.bind(this.ports);
+    const performed: PerformedAction[] = [];
     const result = await advanceChatFlow(flow, run.position, input, {
       now: () => this.ports.now(),
       anyAgentOnline: (skillGroupId) => this.ports.anyAgentOnline(chat.instanceId, skillGroupId),
-      perform: (action) => this.ports.perform(chat, action),
+      perform: async (action) => {
+        if (commit) performed.push(action);
+        else await this.ports.perform(chat, action);
+      },
     });
-    const next: ChatFlowRun = { ...run, position: result.position };
-    if (result.actions.length > 0 || run.position.status === 'new') await this.ports.store.set(chat, next, run.position.status === 'new' ? null : run);
-    return { actions: result.actions, run: next };
+    const changed = result.actions.length > 0 || run.position.status === 'new';
+    if (!changed) return { actions: [], run };
+    const previous = run.position.status === 'new' ? null : run;
+    let position = result.position;
+    let actions = result.actions;
+    if (commit) {
+      // A group deleted since the flow was saved: a clear end, never a chat queued where nobody looks.
+      const route = performed.at(-1);
+      if (route?.type === 'route' && this.ports.skillGroupOpen && !(await this.ports.skillGroupOpen(chat.instanceId, route.skillGroupId))) {
+        const outcome: PerformedAction = { type: 'end', reason: 'flowError' };
+        performed[performed.length - 1] = outcome;
+        actions = [...actions.slice(0, -1), outcome];
+        position = { status: 'ended', outcome, variables: position.status === 'ended' ? position.variables : {} };
+      }
+      const next: ChatFlowRun = { ...run, position, step: (run.step ?? 0) + 1 };
+      const { appended } = await commit(chat, { previous, run: next, actions: performed });
+      return { actions, run: next, appended };
+    }
+    const next: ChatFlowRun = { ...run, position };
+    await this.ports.store.set(chat, next, previous);
+    return { actions, run: next };
   }
 
   /** Runs `task` after every earlier task of the same chat has settled. */
@@ -174,63 +234,36 @@ export class ChatFlowRunner {
 }
 
 /**
- * The contact command an action becomes, for the actions the contact decider takes today: variables
- * (ContactVariablesSet: offers, screen pop and records carry them), the choice made (ContactKeyPressed,
- * the option's number and label, as an IVR's key trail), queueing (ContactQueued) and the end
- * (ContactEnded by the SYSTEM with the flow's reason). `send` returns null: the bot's messages need a
- * RecordMessage from SYSTEM (or a FLOW sender) in the contact decider.
+ * Ports over Kefu's own stores for live web chats: the flow versions, agents and groups from the read model,
+ * and each step as one AdvanceChatFlow on the chat's contact (system:chat-flows): the flow's messages (SYSTEM
+ * sender, with their buttons), the choice in the key trail, variables in the contact's data, then queued or
+ * ended, and the chat's place in the flow, in one append at the contact's revision.
  */
-export function chatFlowCommand(
-  contactId: string,
-  action: PerformedAction,
-):
-  | { type: 'SetVariables'; data: { contactId: string; variables: Record<string, string> } }
-  | { type: 'PressKey'; data: { contactId: string; key: string; label: string | null } }
-  | { type: 'QueueContact'; data: { contactId: string; skillGroupId: string; priority: number } }
-  | { type: 'EndContact'; data: { contactId: string; reason: string; endedBy: 'SYSTEM'; agentId: null } }
-  | null {
-  switch (action.type) {
-    case 'setVariable':
-      return { type: 'SetVariables', data: { contactId, variables: { [action.name]: action.value } } };
-    case 'chosen':
-      return { type: 'PressKey', data: { contactId, key: String(action.number), label: action.label } };
-    case 'route':
-      return { type: 'QueueContact', data: { contactId, skillGroupId: action.skillGroupId, priority: action.priority } };
-    case 'end':
-      return { type: 'EndContact', data: { contactId, reason: action.reason, endedBy: 'SYSTEM', agentId: null } };
-    case 'send':
-      return null;
-    default: {
-      const unknown: never = action;
-      return unknown;
-    }
-  }
-}
-
-/**
- * Ports over Kefu's own stores: the flow versions and agents from the read model, each chat's place on its
- * stream, and the actions as commands on the chat's contact (system:chat-flows). The bot's messages go to
- * `sendFlowMessage`, until the contact decider records them itself.
- */
-export function contactChatFlowPorts(
-  deps: { db: ReadModel; commands: CommandHandler; clock: () => Date },
-  sendFlowMessage: (chat: ChatRef, message: Extract<PerformedAction, { type: 'send' }>) => Promise<void>,
-): ChatFlowPorts {
+export function contactChatFlowPorts(deps: { db: ReadModel; commands: CommandHandler; clock: () => Date }): ChatFlowPorts {
+  const metadata = (instanceId: string) => ({ now: deps.clock().toISOString(), instanceId, actor: 'system:chat-flows', correlationId: randomUUID() });
   return {
     now: deps.clock,
     anyAgentOnline: (instanceId, skillGroupId) => anyAgentOnlineInReadModel(deps.db, instanceId, skillGroupId),
     loadFlow: (instanceId, flowId, version) => loadChatFlowFromReadModel(deps.db, instanceId, flowId, version),
-    store: new EventStoreChatFlowStore(deps.commands, deps.clock),
-    async perform(chat, action) {
-      const command = chatFlowCommand(chat.contactId, action);
-      if (command === null) {
-        if (action.type === 'send') await sendFlowMessage(chat, action);
-        return;
-      }
-      await deps.commands.handle(streams.contact(chat.instanceId, chat.contactId), contactDecider, {
-        ...command,
-        metadata: { now: deps.clock().toISOString(), instanceId: chat.instanceId, actor: 'system:chat-flows', correlationId: randomUUID() },
+    skillGroupOpen: async (instanceId, skillGroupId) =>
+      (await deps.db.selectFrom('skill_groups').select('id').where('instance_id', '=', instanceId).where('id', '=', skillGroupId).where('deleted_at', 'is', null).executeTakeFirst()) !== undefined,
+    store: {
+      async get(chat) {
+        const { state } = await deps.commands.load(streams.contact(chat.instanceId, chat.contactId), contactDecider);
+        if (state.status === 'none' || !state.chatFlow) return null;
+        const { flowId, version, position, step } = state.chatFlow;
+        return { flowId, version, position, step };
+      },
+      set: () => Promise.reject(new Error('contactChatFlowPorts records steps with commit')),
+    },
+    perform: () => Promise.reject(new Error('contactChatFlowPorts records steps with commit')),
+    async commit(chat, { previous, run, actions }) {
+      const result = await deps.commands.handle(streams.contact(chat.instanceId, chat.contactId), contactDecider, {
+        type: 'AdvanceChatFlow',
+        data: { contactId: chat.contactId, flowId: run.flowId, version: run.version, fromStep: previous?.step ?? 0, actions, position: run.position },
+        metadata: metadata(chat.instanceId),
       });
+      return { appended: result.position };
     },
   };
 }
@@ -244,6 +277,10 @@ export async function anyAgentOnlineInReadModel(db: ReadModel, instanceId: strin
     .where('m.instance_id', '=', instanceId)
     .where('m.skill_group_id', '=', skillGroupId)
     .where('a.deleted_at', 'is', null)
+    // A deleted group has nobody online: its chats take the flow's "no agent online" branch.
+    .where(({ exists, selectFrom }) =>
+      exists(selectFrom('skill_groups as g').select('g.id').whereRef('g.instance_id', '=', 'm.instance_id').whereRef('g.id', '=', 'm.skill_group_id').where('g.deleted_at', 'is', null)),
+    )
     .where('a.presence', '<>', 'OFFLINE')
     .where('a.forced_offline_reason', 'is', null)
     .limit(1)

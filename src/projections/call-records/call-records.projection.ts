@@ -185,6 +185,7 @@ function project(trx: Trx, ref: Ref, event: ContactEvent): Promise<boolean> {
     case 'ContactVariablesSet':
     case 'ContactMessageRecorded':
     case 'ContactMessagesRead':
+    case 'ContactChatFlowAdvanced':
       // Not part of a call record (the CallStarted that follows ContactCreated makes the row).
       return Promise.resolve(false);
     default: {

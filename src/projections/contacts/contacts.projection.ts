@@ -1,5 +1,6 @@
 import { sql, type Selectable } from 'kysely';
-import type { ChatAttachment, ContactEvent, SystemMessage } from '../../domain/contact/contact.ts';
+import type { ChatAttachment, ChatFlowImage, ContactEvent, SystemMessage } from '../../domain/contact/contact.ts';
+import type { ChatFlowOption } from '../../domain/flow/chat-flow-engine.ts';
 import { messageOf } from '../../domain/contact/contact.ts';
 import type { Projection } from '../projection.ts';
 import type { ReadModelDb } from '../read-model-db.ts';
@@ -26,6 +27,9 @@ export interface ConversationMessage {
   text: string;
   attachment: ChatAttachment | null;
   system: SystemMessage | null;
+  /** A chat flow's buttons and image (issue 12); absent on other messages. */
+  options?: ChatFlowOption[] | null;
+  image?: ChatFlowImage | null;
   sentAt: string;
 }
 
@@ -146,7 +150,8 @@ export const contactsProjection: Projection = {
             key_trail: '[]',
             created_at: at,
             updated_at: at,
-            ...(source
+            ...(source?.kind === 'WECHAT' ? { source: JSON.stringify(source) } : {}),
+            ...(source && source.kind !== 'WECHAT'
               ? { source: JSON.stringify(source), web_channel_id: source.webChannelId, web_customer_id: d.customer.id, web_verified: source.verified }
               : {}),
           })
@@ -240,6 +245,8 @@ export const contactsProjection: Projection = {
             kind: m.kind,
             attachment: m.attachment ? JSON.stringify(m.attachment) : null,
             system: m.system ? JSON.stringify(m.system) : null,
+            ...(m.options ? { options: JSON.stringify(m.options) } : {}),
+            ...(m.image ? { image: JSON.stringify(m.image) } : {}),
           })
           // Applied again (a replay): the message (and its seq) is there already.
           .onConflict((c) => c.doNothing())
@@ -261,6 +268,8 @@ export const contactsProjection: Projection = {
           text: m.text,
           attachment: m.attachment,
           system: m.system,
+          ...(m.options ? { options: m.options } : {}),
+          ...(m.image ? { image: m.image } : {}),
           sentAt: new Date(m.at).toISOString(),
         };
         changes.publish(conversationTopic(instanceId, id), { kind: 'MESSAGE', contactId: id, message } satisfies ConversationBusMessage);
@@ -302,6 +311,9 @@ export const contactsProjection: Projection = {
       case 'CallMediaMeasured':
       case 'ContactRated':
         // Phone details live in the callRecords read model (ratings: both record read models).
+        return;
+      case 'ContactChatFlowAdvanced':
+        // The flow's place is the runner's; what the step did came as its own events before this one.
         return;
       case 'ContactAssigned':
         // An outbound call: the agent's from the start.

@@ -1,0 +1,12 @@
+// Chat flows (issue 12): a flow's message keeps the buttons shown under it (menus, skill group choices) and
+// an image the flow names by URL.
+import type { Kysely } from 'kysely';
+import type { Migration } from 'kysely/migration';
+
+export const chatFlowMessagesMigrations: Record<string, Migration> = {
+  '2026_12_04_900_chat_flow_messages': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('contact_messages').addColumn('options', 'jsonb').addColumn('image', 'jsonb').execute();
+    },
+  },
+};
