@@ -12,8 +12,8 @@ export interface ReceivedWebhook {
   answered: number;
 }
 
-/** What to answer a request with: a status, or 'hang' (never answer). */
-export type Answer = number | 'hang';
+/** What to answer a request with: a status, a status after a delay, or 'hang' (never answer). */
+export type Answer = number | 'hang' | { status: number; delayMs: number };
 
 export interface WebhookReceiver {
   url: string;
@@ -44,8 +44,13 @@ export async function startWebhookReceiver(path = '/hook'): Promise<WebhookRecei
         res.on('close', () => open.delete(res));
         return;
       }
-      received.push({ body, json: JSON.parse(body) as ReceivedWebhook['json'], deliveryId, signature: String(req.headers['kefu-signature'] ?? ''), answered: answer });
-      res.writeHead(answer, { 'content-type': 'text/plain' }).end(answer >= 300 ? 'failing on purpose' : 'ok');
+      const status = typeof answer === 'number' ? answer : answer.status;
+      const reply = () => {
+        received.push({ body, json: JSON.parse(body) as ReceivedWebhook['json'], deliveryId, signature: String(req.headers['kefu-signature'] ?? ''), answered: status });
+        res.writeHead(status, { 'content-type': 'text/plain' }).end(status >= 300 ? 'failing on purpose' : 'ok');
+      };
+      if (typeof answer === 'number') reply();
+      else setTimeout(reply, answer.delayMs);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -18,7 +18,8 @@ export interface WebhookRequest {
 export type WebhookAnswer = { ok: true; status: number } | { ok: false; status: number | null; error: string };
 
 export interface WebhookSender {
-  send(request: WebhookRequest): Promise<WebhookAnswer>;
+  /** `signal` aborts the request (Kefu stopping); the answer is then a failure. */
+  send(request: WebhookRequest, signal?: AbortSignal): Promise<WebhookAnswer>;
 }
 
 export class HttpWebhookSender implements WebhookSender {
@@ -28,7 +29,7 @@ export class HttpWebhookSender implements WebhookSender {
     this.options = { clock: () => new Date(), ...options };
   }
 
-  send(request: WebhookRequest): Promise<WebhookAnswer> {
+  send(request: WebhookRequest, signal?: AbortSignal): Promise<WebhookAnswer> {
     const { allowHttp, allowPrivate, timeoutMs } = this.options;
     let url: URL;
     try {
@@ -83,6 +84,10 @@ export class HttpWebhookSender implements WebhookSender {
       const timer = setTimeout(() => {
         req.destroy(new Error(`no answer within ${timeoutMs} ms`));
       }, timeoutMs);
+      const abort = () => req.destroy(new Error('Kefu is stopping'));
+      if (signal?.aborted) abort();
+      else signal?.addEventListener('abort', abort, { once: true });
+      req.on('close', () => signal?.removeEventListener('abort', abort));
       req.on('error', (err) => done({ ok: false, status: null, error: err instanceof PrivateAddressError ? err.message : (err as Error).message || String(err) }));
       req.end(body);
     });

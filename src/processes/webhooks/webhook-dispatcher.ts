@@ -54,6 +54,8 @@ export class WebhookDispatcher {
   private timer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => Promise<void>) | null = null;
   private stopped = false;
+  /** Aborts requests in flight when the dispatcher stops (they are sent again after the restart). */
+  private readonly stopping = new AbortController();
   private refreshing = false;
   private refreshAgain = false;
 
@@ -76,6 +78,7 @@ export class WebhookDispatcher {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     if (this.timer) clearInterval(this.timer);
     await this.unsubscribe?.();
     for (const s of [...this.sleepers]) s();
@@ -182,7 +185,9 @@ export class WebhookDispatcher {
         deliveryId: row.id,
         eventId: row.event_id,
         kind: row.kind,
-      });
+      }, this.stopping.signal);
+      // Stopped mid-request: the delivery stays as it was and goes out after the restart.
+      if (this.stopped) return;
       const at = clock();
       if (answer.ok) {
         await db
