@@ -96,7 +96,7 @@ describe('supervisor dashboard in Chromium', () => {
     await expect.poll(async () => Number(await queuedTile.textContent()), { timeout: 60_000 }).toBe(before + 1);
     // The chart has the point: its data holds the interval with the queued contact.
     const plotted = await page.evaluate(() => {
-      const overview = (window as unknown as { kefuSupervisor: { overview: { slices: { channel: string; skillGroupId: string | null; intervals: { metrics: { queued: number } }[] }[] } } }).kefuSupervisor.overview;
+      const overview = (globalThis as unknown as { kefuSupervisor: { overview: { slices: { channel: string; skillGroupId: string | null; intervals: { metrics: { queued: number } }[] }[] } } }).kefuSupervisor.overview;
       const phone = overview.slices.find((x) => x.channel === 'PHONE' && x.skillGroupId === null);
       return phone?.intervals.reduce((n, r) => n + r.metrics.queued, 0) ?? 0;
     });
