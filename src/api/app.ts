@@ -13,6 +13,7 @@ import { formatError } from './errors.ts';
 import { addChatOriginHooks, checkCustomerOrigin, connectionPrincipal } from './chat-origins.ts';
 import { webChannelResolvers } from './resolvers/web-channels.ts';
 import { wechatAccountResolvers } from './resolvers/wechat-accounts.ts';
+import { wechatCallbackRoutes } from '../adapters/wechat/wechat-callback-route.ts';
 import { customerSessionResolvers } from './resolvers/customer-sessions.ts';
 import { agentResolvers } from './resolvers/agents.ts';
 import { contactResolvers } from './resolvers/contacts.ts';
@@ -157,6 +158,8 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
   await app.register(demoCustomerRoutes);
   // Chat uploads and files (OL-15), in their own scope: the multipart parser and error answers are theirs.
   await app.register(chatFilesRoutes, { deps });
+  // WeChat callbacks (issue 13), in their own scope: bodies as text, their own limit.
+  await app.register(wechatCallbackRoutes, { deps });
 
   const limits = options.queryLimits ?? defaultQueryLimits;
   const limitsRule = queryLimitsRule(limits);

@@ -111,7 +111,7 @@ async function insertRow(trx: Trx, ref: Ref, d: Created): Promise<boolean> {
       instance_id: ref.instanceId,
       contact_id: ref.contactId,
       last_revision: ref.revision,
-      source_kind: web ? 'WEB' : 'API',
+      source_kind: web ? 'WEB' : d.source?.kind === 'WECHAT' ? 'WECHAT' : 'API',
       web_channel_id: web?.webChannelId ?? null,
       page_url: web?.pageUrl ?? null,
       customer_kind: d.customer.kind,

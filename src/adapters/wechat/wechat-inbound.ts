@@ -1,0 +1,258 @@
+// What a WeChat push does to chats (issue 13). A message becomes a customer message of the customer's open
+// WeChat chat on that account, or starts one (queued in the account's skill group, or turned away when the
+// customer is blacklisted or the queue is full); subscribe, SCAN, CLICK and a mini program's
+// user_enter_tempsession open a chat too, with their data for the screen pop (SessionFrom, EventKey);
+// unsubscribe ends the open chat. Images and voice are downloaded at once (their media ids expire) and stored
+// as chat files.
+//
+// Stored once: WeChat retries a push it got no answer for within 5 s (three tries), maybe at another Kefu
+// process. A push's key (MsgId, or customer + time + event) is the customer message's clientMessageId, which the
+// contact decider drops when it sees it again (the event store decides, at the stream's revision); a chat
+// started by a push has an id derived from its key, so a retry that finds no open chat starts the same one
+// (nothing). wechat_inbound remembers handled keys, so a late retry is not even looked at again.
+import { createHash, randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import type { CommandHandler } from '../eventstore/command-handler.ts';
+import { contactDecider, type ContactCommand, type NewChatMessage } from '../../domain/contact/contact.decide.ts';
+import type { ChatAttachment, RejectReason, WechatSource } from '../../domain/contact/contact.ts';
+import { chatFileDecider } from '../../domain/chat-file/chat-file.decide.ts';
+import { streams } from '../../domain/streams.ts';
+import type { WechatAccountKind } from '../../domain/wechat-account/wechat-account.ts';
+import type { ReadModel } from '../../projections/projection.ts';
+import type { ReadModelSync } from '../../api/context.ts';
+import type { WechatAccountRow } from '../../projections/wechat-accounts/wechat-accounts.projection.ts';
+import { findBlacklistEntry } from '../../api/resolvers/blacklist.ts';
+import { chatFilePath, writeDurably, type ChatFilesSettings } from '../chat-files/chat-files.ts';
+import { detectFileType } from '../chat-files/detect.ts';
+import { pushKey, type WechatPush } from './wechat-messages.ts';
+import type { WechatApi } from './wechat-api.ts';
+
+export interface WechatInboundDeps {
+  commands: CommandHandler;
+  db: ReadModel;
+  readModels: ReadModelSync;
+  api: WechatApi;
+  chatFiles: ChatFilesSettings;
+  clock: () => Date;
+}
+
+/** A name-based UUID (version 5 layout) of the parts. */
+export function nameUuid(...parts: string[]): string {
+  const h = createHash('sha256').update(JSON.stringify(parts)).digest();
+  h[6] = (h[6]! & 0x0f) | 0x50;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
+}
+
+/** The id of the chat a push starts: the same for WeChat's retries of it, at any Kefu process. */
+function chatIdOf(account: WechatAccountRow, key: string): string {
+  return nameUuid('wechat-chat', account.instance_id, account.id, key);
+}
+
+const chatOpeningEvents = new Set(['subscribe', 'SCAN', 'CLICK', 'user_enter_tempsession']);
+
+export class WechatInbound {
+  private readonly deps: WechatInboundDeps;
+  /** One customer's pushes one after the other in this process (a second message finds the chat the first started). */
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  constructor(deps: WechatInboundDeps) {
+    this.deps = deps;
+  }
+
+  /** Handles a push (checked and decrypted by the callback) once; resolves when its effect is stored. */
+  take(account: WechatAccountRow, push: WechatPush): Promise<void> {
+    const key = `${account.instance_id}/${account.id}/${push.fromUserName}`;
+    const before = this.queues.get(key) ?? Promise.resolve();
+    const run = before.catch(() => undefined).then(() => this.handle(account, push));
+    const tail = run.catch(() => undefined);
+    this.queues.set(key, tail);
+    void tail.then(() => {
+      if (this.queues.get(key) === tail) this.queues.delete(key);
+    });
+    return run;
+  }
+
+  private metadata(instanceId: string) {
+    return { now: this.deps.clock().toISOString(), instanceId, actor: 'system:wechat', correlationId: randomUUID() };
+  }
+
+  private async handle(account: WechatAccountRow, push: WechatPush): Promise<void> {
+    const { db } = this.deps;
+    const key = pushKey(push);
+    const seen = await db
+      .selectFrom('wechat_inbound')
+      .select('push_key')
+      .where('instance_id', '=', account.instance_id)
+      .where('account_id', '=', account.id)
+      .where('push_key', '=', key)
+      .executeTakeFirst();
+    if (seen) return;
+    const contactId = await this.apply(account, push, key);
+    await db
+      .insertInto('wechat_inbound')
+      .values({ instance_id: account.instance_id, account_id: account.id, push_key: key, contact_id: contactId, received_at: this.deps.clock() })
+      .onConflict((c) => c.columns(['instance_id', 'account_id', 'push_key']).doNothing())
+      .execute();
+  }
+
+  /** The customer's open chat on this account, as the read model shows it. */
+  private async openChat(account: WechatAccountRow, openId: string): Promise<string | null> {
+    const row = await this.deps.db
+      .selectFrom('contacts')
+      .select('id')
+      .where('instance_id', '=', account.instance_id)
+      .where('channel', '=', 'ONLINE')
+      .where('status', 'not in', ['ENDED', 'REJECTED'])
+      .where(sql<boolean>`customer->>'id' = ${openId}`)
+      .where(sql<boolean>`source->>'kind' = 'WECHAT'`)
+      .where(sql<boolean>`source->>'wechatAccountId' = ${account.id}`)
+      .orderBy('created_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row?.id ?? null;
+  }
+
+  private async command(instanceId: string, command: ContactCommand) {
+    const result = await this.deps.commands.handle(streams.contact(instanceId, command.data.contactId), contactDecider, command);
+    // The next push of this customer looks the chat up in the read model: it must be there.
+    if (result.position) await this.deps.readModels.waitFor(result.position, { projections: ['contacts'], timeoutMs: 10_000 });
+    return result;
+  }
+
+  private async apply(account: WechatAccountRow, push: WechatPush, key: string): Promise<string | null> {
+    const openId = push.fromUserName;
+    const instanceId = account.instance_id;
+    if (push.msgType === 'event') {
+      const event = push.event ?? '';
+      const open = await this.openChat(account, openId);
+      if (event === 'unsubscribe') {
+        if (!open) return null;
+        try {
+          await this.command(instanceId, { type: 'EndContact', data: { contactId: open, reason: 'customerUnsubscribed', endedBy: 'CUSTOMER', agentId: null }, metadata: this.metadata(instanceId) });
+        } catch {
+          // Ended meanwhile: nothing to end.
+        }
+        return open;
+      }
+      if (!chatOpeningEvents.has(event)) return open;
+      const data: Record<string, string> = { wechatEvent: event };
+      if (push.eventKey) data.wechatEventKey = push.eventKey;
+      if (push.sessionFrom) data.sessionFrom = push.sessionFrom;
+      if (open) {
+        await this.command(instanceId, { type: 'SetVariables', data: { contactId: open, variables: data }, metadata: this.metadata(instanceId) });
+        return open;
+      }
+      return this.startChat(account, push, key, data, null);
+    }
+    const open = await this.openChat(account, openId);
+    const message = await this.messageOf(account, push, key, open ?? chatIdOf(account, key));
+    if (message === null) return null;
+    if (open) {
+      try {
+        await this.command(instanceId, { type: 'RecordMessage', data: { contactId: open, ...message, from: 'CUSTOMER', agentId: null }, metadata: this.metadata(instanceId) });
+        return open;
+      } catch (err) {
+        // The chat ended between the look-up and the append: the message opens a new one.
+        if (!(err instanceof Error) || !/has already ended/.test(err.message)) throw err;
+      }
+    }
+    return this.startChat(account, push, key, {}, message);
+  }
+
+  /** The message a push carries (text, image or voice, media stored), or null for a type Kefu does not take. */
+  private async messageOf(account: WechatAccountRow, push: WechatPush, key: string, contactId: string): Promise<NewChatMessage | null> {
+    const base = { messageId: nameUuid('wechat-message', account.instance_id, account.id, key), clientMessageId: `wechat:${key}` };
+    switch (push.msgType) {
+      case 'text':
+        if (!push.content) return null;
+        return { ...base, kind: 'TEXT', text: push.content, attachment: null };
+      case 'image':
+      case 'voice': {
+        if (!push.mediaId) return null;
+        const attachment = await this.storeMedia(account, push, key, contactId);
+        return { ...base, kind: push.msgType === 'image' ? 'IMAGE' : 'FILE', text: '', attachment };
+      }
+      default:
+        return null;
+    }
+  }
+
+  private async storeMedia(account: WechatAccountRow, push: WechatPush, key: string, contactId: string): Promise<ChatAttachment> {
+    const settings = this.deps.chatFiles;
+    const media = await this.deps.api.downloadMedia({ instanceId: account.instance_id, accountId: account.id, appId: account.app_id, appSecret: account.app_secret }, push.mediaId!, settings.maxBytes);
+    const fileId = nameUuid('wechat-file', account.instance_id, account.id, key);
+    const detected = detectFileType(media.bytes);
+    // Voice is AMR or Speex, which the detector does not know: the format WeChat names.
+    const contentType = push.msgType === 'voice' ? (push.format?.toLowerCase() === 'amr' ? 'audio/amr' : push.format ? `audio/${push.format.toLowerCase().replace(/[^a-z0-9.+-]/g, '')}` : media.contentType) : detected.contentType;
+    const extension = push.msgType === 'voice' ? (push.format ?? 'amr').toLowerCase().replace(/[^a-z0-9]/g, '') : (contentType.split('/')[1] ?? 'bin');
+    const name = `${push.msgType}-${push.msgId ?? push.createTime}.${extension}`;
+    const path = chatFilePath(settings, account.instance_id, fileId, 'file');
+    await writeDurably(path, media.bytes);
+    await this.deps.commands.handle(streams.chatFile(account.instance_id, fileId), chatFileDecider, {
+      type: 'StoreChatFile',
+      data: {
+        fileId,
+        contactId,
+        name,
+        contentType,
+        bytes: media.bytes.length,
+        width: null,
+        height: null,
+        thumbnailType: null,
+        sha256: createHash('sha256').update(media.bytes).digest('hex'),
+        uploadedBy: { kind: 'CUSTOMER', customerId: push.fromUserName },
+        at: this.deps.clock().toISOString(),
+      },
+      metadata: this.metadata(account.instance_id),
+    });
+    return { fileId, name, contentType, bytes: media.bytes.length, width: null, height: null, thumbnail: false };
+  }
+
+  private async startChat(account: WechatAccountRow, push: WechatPush, key: string, data: Record<string, string>, first: NewChatMessage | null): Promise<string> {
+    const { db } = this.deps;
+    const instanceId = account.instance_id;
+    const contactId = chatIdOf(account, key);
+    const now = this.deps.clock();
+    const blocked = await findBlacklistEntry(db, instanceId, 'ONLINE', push.fromUserName, now);
+    let reject: RejectReason | null = blocked ? 'BLACKLISTED' : null;
+    if (!reject) {
+      const group = await db.selectFrom('skill_groups').select(['max_queue_length']).where('instance_id', '=', instanceId).where('id', '=', account.skill_group_id).executeTakeFirst();
+      if (group && group.max_queue_length > 0) {
+        const waiting = await db
+          .selectFrom('contacts')
+          .select((eb) => eb.fn.countAll<string>().as('n'))
+          .where('instance_id', '=', instanceId)
+          .where('skill_group_id', '=', account.skill_group_id)
+          .where('status', '=', 'QUEUED')
+          .executeTakeFirstOrThrow();
+        if (Number(waiting.n) >= group.max_queue_length) reject = 'QUEUE_FULL';
+      }
+    }
+    const source: WechatSource = {
+      kind: 'WECHAT',
+      wechatAccountId: account.id,
+      accountKind: account.kind as WechatAccountKind,
+      appId: account.app_id,
+      openId: push.fromUserName,
+      unionId: push.unionId,
+      sessionFrom: push.sessionFrom,
+    };
+    await this.command(instanceId, {
+      type: 'StartChat',
+      data: {
+        contactId,
+        customer: { kind: 'WECHAT', id: push.fromUserName, name: null },
+        data: { wechatOpenId: push.fromUserName, ...(push.unionId ? { wechatUnionId: push.unionId } : {}), wechatAccount: account.name, ...data },
+        source,
+        skillGroupId: account.skill_group_id,
+        priority: 0,
+        reject,
+        firstMessage: first,
+      },
+      metadata: this.metadata(instanceId),
+    });
+    return contactId;
+  }
+}
