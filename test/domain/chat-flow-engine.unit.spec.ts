@@ -313,6 +313,35 @@ describe('chat flow engine', () => {
     });
   });
 
+  describe('leaveMessage', () => {
+    const leave = parseChatFlowDocument({
+      start: 'route',
+      nodes: [
+        { id: 'route', type: 'route', skillGroupId: sales, onNoAgent: 'leave' },
+        { id: 'leave', type: 'leaveMessage', text: 'Nobody is online. Leave a message?', skillGroupId: support, priority: 4, thanksText: 'Thanks!' },
+      ],
+    });
+
+    it('asks for the message when nobody is online, and queues the chat marked as a left message once the customer writes', () => {
+      const asked = given(leave, [start()]).when(online(false));
+      expect(asked.actions).toEqual([text('Nobody is online. Leave a message?')]);
+      const left = given(leave, [start(), online(false)]).when(says('Call me back please'));
+      expect(left.actions).toEqual([text('Thanks!'), { type: 'route', skillGroupId: support, priority: 4, leftMessage: true }]);
+      expect(left.position.status).toBe('ended');
+    });
+
+    it('waits on for words: a button or white space is no message', () => {
+      const waiting = given(leave, [start(), online(false)]);
+      expect(waiting.when(clicks(1))).toEqual({ actions: [], position: waiting.position });
+      expect(waiting.when(says('   '))).toEqual({ actions: [], position: waiting.position });
+    });
+
+    it('is a way out for the save-time checks, and names its group', () => {
+      expect(() => parseChatFlowDocument({ start: 'l', nodes: [{ id: 'l', type: 'leaveMessage', text: 'Leave one', skillGroupId: sales }] })).not.toThrow();
+      expect(() => parseChatFlowDocument({ start: 'l', nodes: [{ id: 'l', type: 'leaveMessage', text: '', skillGroupId: sales }] })).toThrow(/must not be empty/);
+    });
+  });
+
   describe('end', () => {
     it('sends its text and ends with its reason, flowEnd by default', () => {
       const flow = parseChatFlowDocument({ start: 'x', nodes: [{ id: 'x', type: 'end', text: 'Bye', reason: 'afterHours' }] });

@@ -417,7 +417,8 @@ export class Router {
     const prefix = `wait:${contactKey}:`;
     const s = contact.state;
     const group = s.status === 'queued' ? this.groupOf(contact.instanceId, s.id) : null;
-    if (s.status !== 'queued' || !group || group.maxWaitSeconds <= 0) return this.clearTimers(prefix);
+    // A left message (a chat flow's leaveMessage, issue 12) waits for the group's agents however long it takes.
+    if (s.status !== 'queued' || s.leftMessage || !group || group.maxWaitSeconds <= 0) return this.clearTimers(prefix);
     const at = new Date(Date.parse(s.queuedAt) + group.maxWaitSeconds * 1000).toISOString();
     this.armTimer(prefix, `${prefix}${group.id}:${s.queuedAt}`, at, () =>
       this.enqueue('queue wait timer', async () => {
