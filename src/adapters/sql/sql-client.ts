@@ -1,9 +1,10 @@
 // One small SQL interface over node-postgres and PGlite, so the event store, migrations and read models
 // run the same SQL on a PostgreSQL server and on the embedded PGlite.
 import pg from 'pg';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
 
 export interface SqlResult<R> {
   rows: R[];
@@ -143,23 +144,18 @@ export function createPostgresClient(connectionString: string, options: { max?: 
  */
 export async function createPgliteClient(dataDir: string | null): Promise<SqlClient> {
   const { PGlite } = await import('@electric-sql/pglite');
-  let lockFile: string | null = null;
+  let lock: DataDirLock | null = null;
   if (dataDir) {
     mkdirSync(dataDir, { recursive: true });
-    lockFile = path.join(dataDir, 'kefu.pid');
-    try {
-      const other = Number(readFileSync(lockFile, 'utf8'));
-      if (other && other !== process.pid && isAlive(other)) {
-        throw new Error(
-          `KEFU_DATA_DIR ${dataDir} is in use by another Kefu process (pid ${other}). The embedded database serves one process; set DATABASE_URL to share a PostgreSQL server.`,
-        );
-      }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    writeFileSync(lockFile, String(process.pid));
+    lock = lockDataDir(dataDir);
   }
-  const db = await PGlite.create(dataDir ? path.join(dataDir, 'pg') : undefined);
+  let db: PGlite;
+  try {
+    db = await PGlite.create(dataDir ? path.join(dataDir, 'pg') : undefined);
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
   let queue: Promise<unknown> = Promise.resolve();
   const turn = <T>(fn: () => Promise<T>): Promise<T> => {
     const run = queue.then(fn, fn);
@@ -214,16 +210,7 @@ export async function createPgliteClient(dataDir: string | null): Promise<SqlCli
     async close() {
       await queue.catch(() => undefined);
       await db.close();
-      if (lockFile) rmSync(lockFile, { force: true });
+      lock?.release();
     },
   };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
