@@ -24,6 +24,7 @@ import type { ReadModel } from './projections/projection.ts';
 import { ProjectionRunner } from './projections/projection-runner.ts';
 import { allProjections } from './projections/registry.ts';
 import { Router } from './processes/router/router.ts';
+import { ChatReception } from './processes/chat-reception/chat-reception.ts';
 import type { ReadModelDb } from './projections/read-model-db.ts';
 import { hostname } from 'node:os';
 import { mkdir } from 'node:fs/promises';
@@ -276,6 +277,9 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
   const commands = new CommandHandler(store);
   const router = new Router({ store, commands, sql, logger });
   await router.start();
+  // Reception prompts of web chats (issue 12).
+  const reception = new ChatReception({ store, commands, sql, db, logger });
+  await reception.start();
 
   // Webhooks (issue 16): the dispatcher sends what the webhooks projection queued, off the calls' and chats' path.
   const webhookPolicy = { allowHttp: config.KEFU_WEBHOOK_ALLOW_HTTP === 'on', allowPrivate: config.KEFU_WEBHOOK_ALLOW_PRIVATE === 'on' };
@@ -377,6 +381,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
     await app.close();
     await webhooks.stop();
     await router.stop();
+    await reception.stop();
     await projections.stop();
     await bus.close();
     await store.close();

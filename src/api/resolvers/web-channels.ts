@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { NotFoundError } from '../../domain/errors.ts';
 import { streams } from '../../domain/streams.ts';
 import { webChannelDecider, type NamedFlow, type NamedSkillGroup, type WebChannelCommand } from '../../domain/web-channel/web-channel.decide.ts';
+import { effectiveReceptionPrompts, receptionPromptNames, workHoursValue, type ReceptionPrompts, type WorkHours } from '../../domain/web-channel/reception-prompts.ts';
 import type { ReadModel } from '../../projections/projection.ts';
 import type { WebChannelRow } from '../../projections/web-channels/web-channels.projection.ts';
 import { requireAdmin } from '../auth.ts';
@@ -25,6 +26,8 @@ export interface WebChannelView {
   flowId: string | null;
   enabled: boolean;
   createdAt: Date;
+  receptionPrompts: ReceptionPrompts;
+  workHours: { timeZone: string; weekly: WorkHours['weekly']; holidays: string[] } | null;
 }
 
 export function toWebChannel(row: WebChannelRow): WebChannelView {
@@ -39,6 +42,10 @@ export function toWebChannel(row: WebChannelRow): WebChannelView {
     flowId: row.flow_id,
     enabled: row.enabled,
     createdAt: new Date(row.created_at),
+    receptionPrompts: effectiveReceptionPrompts({ welcomeText: row.welcome_text, receptionPrompts: row.reception_prompts }),
+    workHours: row.work_hours
+      ? { timeZone: row.work_hours.timeZone, weekly: row.work_hours.weekly, holidays: row.work_hours.holidays.map((h) => (typeof h === 'string' ? h : h.date)) }
+      : null,
   };
 }
 
@@ -94,7 +101,23 @@ async function webChannelCommand(ctx: KefuContext, instanceId: string, command: 
 /** Origins are checked (and normalized) by the decider, which names the one at fault. */
 const origins = z.array(z.string().max(300, 'at most 300 characters')).max(50, 'at most 50 origins');
 const welcomeText = storableText(1000);
-const createInput = z.object({ name: text({ max: 200 }), allowedOrigins: origins, skillGroupId: id, welcomeText: welcomeText.nullish(), flowId: id.nullish() });
+/** A prompt's text is checked by the decider (its placeholders); here only what the stores hold. */
+const promptInput = z.object({ enabled: z.boolean().nullish(), text: storableText(1000).nullish() });
+const receptionPromptsInput = z.object({
+  ...Object.fromEntries(receptionPromptNames.map((n) => [n, promptInput.nullish()])),
+  idleReminderSeconds: z.number().int('a whole number').nullish(),
+  queueUpdateSeconds: z.number().int('a whole number').nullish(),
+}) as z.ZodType<{ [K in (typeof receptionPromptNames)[number]]?: z.infer<typeof promptInput> | null } & { idleReminderSeconds?: number | null; queueUpdateSeconds?: number | null }>;
+const workHoursInput = workHoursValue;
+const createInput = z.object({
+  name: text({ max: 200 }),
+  allowedOrigins: origins,
+  skillGroupId: id,
+  welcomeText: welcomeText.nullish(),
+  flowId: id.nullish(),
+  receptionPrompts: receptionPromptsInput.nullish(),
+  workHours: workHoursInput.nullish(),
+});
 const updateInput = z.object({
   webChannelId: id,
   name: text({ max: 200 }).nullish(),
@@ -104,7 +127,20 @@ const updateInput = z.object({
   /** "" unbinds the flow; null or absent keeps it. */
   flowId: z.union([id, z.literal('')]).nullish(),
   enabled: z.boolean().nullish(),
+  receptionPrompts: receptionPromptsInput.nullish(),
+  /** null: always open; absent: kept. */
+  workHours: workHoursInput.nullish(),
 });
+
+/** The decider's change from the API's input: per prompt, then the timings. */
+function promptsChange(input: z.infer<typeof receptionPromptsInput>) {
+  const { idleReminderSeconds, queueUpdateSeconds, ...prompts } = input;
+  return {
+    prompts: Object.fromEntries(Object.entries(prompts).filter(([, p]) => p != null).map(([n, p]) => [n, { enabled: p!.enabled ?? null, ...(p!.text !== undefined ? { text: p!.text } : {}) }])),
+    idleReminderSeconds: idleReminderSeconds ?? null,
+    queueUpdateSeconds: queueUpdateSeconds ?? null,
+  };
+}
 const idInput = z.object({ webChannelId: id });
 
 export const webChannelResolvers = {
@@ -131,6 +167,8 @@ export const webChannelResolvers = {
           skillGroup: await namedSkillGroup(ctx.deps.db, p.instanceId, input.skillGroupId),
           welcomeText: input.welcomeText ?? null,
           ...(input.flowId ? { flowId: input.flowId, flow: await namedFlow(ctx.deps.db, p.instanceId, input.flowId) } : {}),
+          ...(input.receptionPrompts ? { receptionPrompts: promptsChange(input.receptionPrompts) } : {}),
+          ...(input.workHours ? { workHours: input.workHours } : {}),
           publicKey: newPublicKey(),
           identitySecret,
         },
@@ -156,6 +194,8 @@ export const webChannelResolvers = {
         data.flow = await namedFlow(ctx.deps.db, p.instanceId, input.flowId);
       }
       if (input.enabled != null) data.enabled = input.enabled;
+      if (input.receptionPrompts != null) data.receptionPrompts = promptsChange(input.receptionPrompts);
+      if (input.workHours !== undefined) data.workHours = input.workHours;
       await webChannelCommand(ctx, p.instanceId, { type: 'UpdateWebChannel', data, metadata: commandMetadata(ctx, p.instanceId) });
       return toWebChannel(await loadWebChannelRow(ctx.deps.db, p.instanceId, input.webChannelId));
     },

@@ -30,4 +30,11 @@ export const webChannelsMigrations: Record<string, Migration> = {
       await db.schema.alterTable('web_channels').addColumn('flow_id', 'text').execute();
     },
   },
+  '2027_01_02_100_web_channels_reception': {
+    async up(db: Kysely<unknown>) {
+      // Issue 12: the reception prompts changed from the defaults, and the work hours (null: always open).
+      await db.schema.alterTable('web_channels').addColumn('reception_prompts', 'jsonb').execute();
+      await db.schema.alterTable('web_channels').addColumn('work_hours', 'jsonb').execute();
+    },
+  },
 };

@@ -53,6 +53,8 @@ async function projectWebChannelCreated(trx: Trx, d: Of<'WebChannelCreated'>, m:
       skill_group_id: d.skillGroupId,
       welcome_text: d.welcomeText,
       flow_id: d.flowId ?? null,
+      reception_prompts: d.receptionPrompts ? JSON.stringify(d.receptionPrompts) : null,
+      work_hours: d.workHours ? JSON.stringify(d.workHours) : null,
       enabled: true,
       identity_secret: d.identitySecret,
       created_at: m.occurredAt,
@@ -70,10 +72,12 @@ async function projectWebChannelUpdated(trx: Trx, id: string, d: Of<'WebChannelU
     ...(d.welcomeText !== undefined ? { welcome_text: d.welcomeText } : {}),
     ...(d.flowId !== undefined ? { flow_id: d.flowId } : {}),
     ...(d.enabled !== undefined ? { enabled: d.enabled } : {}),
+    ...(d.receptionPrompts !== undefined ? { reception_prompts: d.receptionPrompts === null ? null : JSON.stringify(d.receptionPrompts) } : {}),
+    ...(d.workHours !== undefined ? { work_hours: d.workHours === null ? null : JSON.stringify(d.workHours) } : {}),
   });
 }
 
-async function update(trx: Trx, id: string, m: EventMetadata, set: Partial<{ name: string; allowed_origins: string; skill_group_id: string; welcome_text: string | null; flow_id: string | null; enabled: boolean; identity_secret: string; deleted_at: string }>) {
+async function update(trx: Trx, id: string, m: EventMetadata, set: Partial<{ name: string; allowed_origins: string; skill_group_id: string; welcome_text: string | null; flow_id: string | null; enabled: boolean; identity_secret: string; deleted_at: string; reception_prompts: string | null; work_hours: string | null }>) {
   await trx
     .updateTable('web_channels')
     .set({ ...set, updated_at: m.occurredAt })
