@@ -67,6 +67,10 @@ export const configSchema = z.object({
   KEFU_PG_POOL_MAX: z.coerce.number().int('must be a whole number').min(2, 'must be 2 to 500').max(500, 'must be 2 to 500').default(20),
   /** How long a checked token's principal is trusted before its agent or web channel is read again (ms; 0: every request). */
   KEFU_AUTH_CACHE_MS: z.coerce.number().int('must be a whole number').min(0, 'must be 0 to 5000').max(5000, 'must be 0 to 5000').default(1000),
+  /** Reports (issue 15): the longest date range one report may cover, in days. */
+  KEFU_REPORT_MAX_RANGE_DAYS: z.coerce.number().int('must be a whole number').min(1, 'must be 1 to 3660').max(3660, 'must be 1 to 3660').default(366),
+  /** Reports: the most intervals one report may have (e.g. hours of its range). */
+  KEFU_REPORT_MAX_ROWS: z.coerce.number().int('must be a whole number').min(10, 'must be 10 to 100000').max(100000, 'must be 10 to 100000').default(2000),
   EVENTSTORE_URL: z.preprocess(emptyAsUndefined, url(['esdb:', 'esdb+discover:', 'kurrentdb:', 'kurrentdb+discover:']).optional()),
   NATS_URL: z.preprocess(emptyAsUndefined, url(['nats:', 'tls:', 'ws:', 'wss:']).optional()),
   KEFU_OPERATOR_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(16, 'must be at least 16 characters').optional()),

@@ -30,6 +30,7 @@ import { registerAudioRoutes } from './audio-upload.ts';
 import { callRecordResolvers } from './resolvers/call-records.ts';
 import { chatRecordResolvers } from './resolvers/chat-records.ts';
 import { satisfactionResolvers } from './resolvers/satisfaction.ts';
+import { reportResolvers } from './resolvers/reports.ts';
 import { outboundCallResolvers } from './resolvers/outbound-calls.ts';
 import { callControlResolvers } from './resolvers/call-control.ts';
 import { recordingsRoute } from './recordings-route.ts';
@@ -164,7 +165,7 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
   const limits = options.queryLimits ?? defaultQueryLimits;
   const limitsRule = queryLimitsRule(limits);
 
-  const resolvers = withStorableArguments(mergeResolvers({ DateTime: dateTimeScalar as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, chatResolvers, monitoringResolvers, blacklistResolvers, screenPopResolvers, callRecordResolvers, chatRecordResolvers, callControlResolvers, flowResolvers, telephonyResolvers, softphoneResolvers, avCallResolvers, outboundCallResolvers, projectionResolvers, webChannelResolvers, wechatAccountResolvers, customerSessionResolvers, quickReplyResolvers, satisfactionResolvers, webhookResolvers, {
+  const resolvers = withStorableArguments(mergeResolvers({ DateTime: dateTimeScalar as unknown as object }, instanceResolvers, agentResolvers, skillGroupResolvers, contactResolvers, chatResolvers, monitoringResolvers, blacklistResolvers, screenPopResolvers, callRecordResolvers, chatRecordResolvers, callControlResolvers, flowResolvers, telephonyResolvers, softphoneResolvers, avCallResolvers, outboundCallResolvers, projectionResolvers, webChannelResolvers, wechatAccountResolvers, customerSessionResolvers, quickReplyResolvers, satisfactionResolvers, reportResolvers, webhookResolvers, {
     Principal: { resolveType: (p: { __typename: string }) => p.__typename },
   }));
 

@@ -4,6 +4,7 @@ import type { ActiveInstance, ApiKeyRole, InstanceEvent, InstanceState } from '.
 import { defaultBreakReasons, evolveInstance, initialInstanceState } from './instance.ts';
 import { screenPopTemplateProblem } from '../screen-pop/screen-pop-url.ts';
 import { defaultSatisfactionSurvey, scaleProblem, type ScaleEntry, type SurveyChannel } from './satisfaction.ts';
+import { checkServiceLevelSeconds, checkTimeZone, defaultReportSettings } from './report-settings.ts';
 
 /** HMAC keys shorter than this are guessable; the API generates 32 random bytes. */
 const minScreenPopSecretLength = 32;
@@ -23,7 +24,9 @@ export type InstanceCommand =
   | { type: 'ConfigureScreenPop'; data: { urlTemplate?: string | null; pinned?: boolean }; metadata: CommandMetadata }
   | { type: 'RotateScreenPopSecret'; data: { secret: string }; metadata: CommandMetadata }
   // Issue 12. A field left undefined keeps its current value (a channel left out keeps its switch).
-  | { type: 'ConfigureSatisfactionSurvey'; data: { scale?: ScaleEntry[]; channels?: Partial<Record<SurveyChannel, boolean>> }; metadata: CommandMetadata };
+  | { type: 'ConfigureSatisfactionSurvey'; data: { scale?: ScaleEntry[]; channels?: Partial<Record<SurveyChannel, boolean>> }; metadata: CommandMetadata }
+  // Issue 15. A field left undefined keeps its current value.
+  | { type: 'ConfigureReports'; data: { timeZone?: string; serviceLevelSeconds?: number }; metadata: CommandMetadata };
 
 function active(state: InstanceState, instanceId: string): ActiveInstance {
   if (state.status !== 'active') throw new NotFoundError('Instance', instanceId);
@@ -136,6 +139,17 @@ export function decideInstance(command: InstanceCommand, state: InstanceState): 
       const next = { scale, channels };
       if (JSON.stringify(next) === JSON.stringify({ scale: current.scale, channels: current.channels })) return [];
       return [{ type: 'SatisfactionSurveyConfigured', data: next }];
+    }
+    case 'ConfigureReports': {
+      const s = active(state, id);
+      const current = s.reports ?? defaultReportSettings;
+      const next = {
+        timeZone: command.data.timeZone === undefined ? current.timeZone : checkTimeZone(command.data.timeZone, 'timeZone'),
+        serviceLevelSeconds:
+          command.data.serviceLevelSeconds === undefined ? current.serviceLevelSeconds : checkServiceLevelSeconds(command.data.serviceLevelSeconds, 'serviceLevelSeconds'),
+      };
+      if (s.reports && next.timeZone === current.timeZone && next.serviceLevelSeconds === current.serviceLevelSeconds) return [];
+      return [{ type: 'ReportSettingsConfigured', data: next }];
     }
     default: {
       const unknown: never = command;

@@ -1,5 +1,6 @@
 import type { DomainEvent } from '../decider.ts';
 import type { SatisfactionSurvey } from './satisfaction.ts';
+import type { ReportSettingsValue } from './report-settings.ts';
 
 export type QualificationStatus = 'NOT_SUBMITTED' | 'PENDING' | 'APPROVED' | 'REJECTED';
 export type ApiKeyRole = 'ADMIN' | 'INTEGRATION';
@@ -24,7 +25,9 @@ export type InstanceEvent =
   // Only rotateScreenPopSecret's answer ever shows it; the API never returns it again.
   | DomainEvent<'ScreenPopSecretRotated', { secret: string }>
   // Issue 12: the whole survey setting as it is now (scale and channel switches).
-  | DomainEvent<'SatisfactionSurveyConfigured', SatisfactionSurvey>;
+  | DomainEvent<'SatisfactionSurveyConfigured', SatisfactionSurvey>
+  // Issue 15: the instance's report settings as they are now (time zone and default service-level threshold).
+  | DomainEvent<'ReportSettingsConfigured', ReportSettingsValue>;
 
 /** The CRM page offers open (urlTemplate null: none), and the key its URLs are signed with. */
 export interface ScreenPopSetting {
@@ -47,6 +50,8 @@ export interface ActiveInstance {
   screenPop?: ScreenPopSetting;
   /** Absent until first configured: defaultSatisfactionSurvey. */
   satisfaction?: SatisfactionSurvey;
+  /** Absent until first configured: defaultReportSettings. */
+  reports?: ReportSettingsValue;
 }
 
 export type InstanceState = { status: 'none' } | ActiveInstance;
@@ -112,6 +117,8 @@ export function evolveInstance(state: InstanceState, event: InstanceEvent): Inst
       return { ...state, screenPop: { urlTemplate: null, pinned: false, ...state.screenPop, secret: event.data.secret } };
     case 'SatisfactionSurveyConfigured':
       return { ...state, satisfaction: event.data };
+    case 'ReportSettingsConfigured':
+      return { ...state, reports: event.data };
     default: {
       const unknown: never = event;
       return unknown;

@@ -94,6 +94,9 @@ export const instancesProjection: Projection = {
       case 'SatisfactionSurveyConfigured':
         await trx.updateTable('instances').set({ satisfaction_survey: JSON.stringify(event.data) }).where('id', '=', id).execute();
         return;
+      case 'ReportSettingsConfigured':
+        // The reports projection keeps them (report_settings).
+        return;
       default: {
         const unknown: never = event;
         return unknown;

@@ -3,11 +3,14 @@
 // Definitions of every figure: ./DEFINITIONS.md. Callers pass a request already checked by
 // resolveReportRequest (time zone, dates, range and row limits, threshold); the viewer's scope (an agent
 // sees only their own rows) is the caller's: pass agentIds = [the agent].
+import { sql, type RawBuilder } from 'kysely';
+import { ValidationError } from '../../domain/errors.ts';
+import { checkServiceLevelSeconds, checkTimeZone, defaultReportSettings, serviceLevelThresholds } from '../../domain/instance/report-settings.ts';
 import type { ReadModel } from '../projection.ts';
+import { agentCounters, contactCounters, type AgentCounter, type ContactCounter } from './reports.tables.ts';
+import { bucketMs } from './reports.projection.ts';
 
-/** Thresholds (seconds) the projection keeps "left the queue within X" counts for: service level X is one of them. */
-export const serviceLevelThresholds = [5, 10, 15, 20, 25, 30, 45, 60, 90, 120, 180, 240, 300, 600] as const;
-export type ServiceLevelThreshold = (typeof serviceLevelThresholds)[number];
+export { serviceLevelThresholds, type ServiceLevelThreshold } from '../../domain/instance/report-settings.ts';
 
 export type ReportChannel = 'PHONE' | 'ONLINE' | 'AV';
 export type ReportDirection = 'IN' | 'OUT';
@@ -198,9 +201,78 @@ export interface ReportOverview {
   slices: OverviewSlice[];
 }
 
+
 /** The instance's settings (time zone UTC and service level 20 s until configured) with the server's limits. */
 export async function reportSettings(db: ReadModel, instanceId: string, limits: ReportLimits): Promise<ReportSettings> {
-  throw new Error('reports: not implemented yet');
+  const row = await db.selectFrom('report_settings').selectAll().where('instance_id', '=', instanceId).executeTakeFirst();
+  return {
+    timeZone: row?.time_zone ?? defaultReportSettings.timeZone,
+    serviceLevelSeconds: row?.service_level_seconds ?? defaultReportSettings.serviceLevelSeconds,
+    serviceLevelThresholds: [...serviceLevelThresholds],
+    maxRangeDays: limits.maxRangeDays,
+    maxRows: limits.maxRows,
+  };
+}
+
+// ---- time zones ----------------------------------------------------------------------------------------
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+/** The offset (ms) of `timeZone` from UTC at the instant `at`. */
+export function zoneOffsetMs(at: number, timeZone: string): number {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    formatters.set(timeZone, f);
+  }
+  const p = Object.fromEntries(f.formatToParts(new Date(at)).map((x) => [x.type, x.value]));
+  const wall = Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute), Number(p.second));
+  return wall - Math.floor(at / 1000) * 1000;
+}
+
+/** The instant of local midnight starting `date` (YYYY-MM-DD) in `timeZone`. */
+export function localMidnight(date: string, timeZone: string): Date {
+  const [y, m, d] = date.split('-').map(Number) as [number, number, number];
+  const wall = Date.UTC(y, m - 1, d);
+  let t = wall - zoneOffsetMs(wall, timeZone);
+  t = wall - zoneOffsetMs(t, timeZone);
+  return new Date(t);
+}
+
+/** Local wall time of `at` in `timeZone`, YYYY-MM-DDTHH:mm. */
+export function localWallTime(at: number, timeZone: string): string {
+  return new Date(at + zoneOffsetMs(at, timeZone)).toISOString().slice(0, 16);
+}
+
+const localDatePattern = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+function checkLocalDate(value: string, field: string): string {
+  const m = localDatePattern.exec(value);
+  const t = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : NaN;
+  if (!m || Number.isNaN(t) || new Date(t).toISOString().slice(0, 10) !== value || Number(m[1]) < 1970 || Number(m[1]) > 9999) {
+    throw new ValidationError(field, 'not a date (YYYY-MM-DD)');
+  }
+  return value;
+}
+
+const dayMs = 86_400_000;
+const nextDate = (date: string) => new Date(Date.parse(`${date}T00:00:00Z`) + dayMs).toISOString().slice(0, 10);
+
+/** How many intervals of `interval` cover [from, to] (local dates). */
+function intervalCount(interval: ReportInterval, from: string, to: string, rangeStart: Date, rangeEnd: Date): number {
+  const days = (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / dayMs + 1;
+  switch (interval) {
+    case 'HOUR':
+      return Math.ceil((rangeEnd.getTime() - rangeStart.getTime()) / 3_600_000) + 1;
+    case 'DAY':
+      return days;
+    case 'WEEK':
+      return Math.ceil(days / 7) + 1;
+    case 'MONTH':
+      return (Number(to.slice(0, 4)) - Number(from.slice(0, 4))) * 12 + Number(to.slice(5, 7)) - Number(from.slice(5, 7)) + 1;
+    case 'TOTAL':
+      return 1;
+  }
 }
 
 /**
@@ -209,25 +281,500 @@ export async function reportSettings(db: ReadModel, instanceId: string, limits: 
  * intervals than maxRows, a threshold not in serviceLevelThresholds.
  */
 export async function resolveReportRequest(db: ReadModel, instanceId: string, input: ReportInput, limits: ReportLimits): Promise<ReportRequest> {
-  throw new Error('reports: not implemented yet');
+  const settings = await reportSettings(db, instanceId, limits);
+  const timeZone = input.timeZone ? checkTimeZone(input.timeZone, 'timeZone') : settings.timeZone;
+  const from = checkLocalDate(input.from, 'from');
+  const to = checkLocalDate(input.to, 'to');
+  if (to < from) throw new ValidationError('to', 'before from');
+  const days = (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / dayMs + 1;
+  if (days > limits.maxRangeDays) throw new ValidationError('to', `the range is ${days} days; at most ${limits.maxRangeDays} (KEFU_REPORT_MAX_RANGE_DAYS)`);
+  const rangeStart = localMidnight(from, timeZone);
+  const rangeEnd = localMidnight(nextDate(to), timeZone);
+  const intervals = intervalCount(input.interval, from, to, rangeStart, rangeEnd);
+  if (intervals > limits.maxRows) {
+    throw new ValidationError('interval', `${intervals} intervals; at most ${limits.maxRows} (KEFU_REPORT_MAX_ROWS): choose a longer interval or a shorter range`);
+  }
+  const serviceLevelSeconds = checkServiceLevelSeconds(input.serviceLevelSeconds ?? settings.serviceLevelSeconds, 'serviceLevelSeconds');
+  return {
+    instanceId,
+    timeZone,
+    interval: input.interval,
+    from,
+    to,
+    rangeStart,
+    rangeEnd,
+    serviceLevelSeconds,
+    channel: input.channel ?? null,
+    direction: input.direction ?? null,
+    skillGroupIds: input.skillGroupIds && input.skillGroupIds.length > 0 ? [...new Set(input.skillGroupIds)] : null,
+    agentIds: input.agentIds && input.agentIds.length > 0 ? [...new Set(input.agentIds)] : null,
+  };
+}
+
+// ---- metrics from sums ---------------------------------------------------------------------------------
+
+type ContactSums = Record<ContactCounter | 'answer_wait_max_ms', number>;
+type AgentSums = Record<AgentCounter, number>;
+
+const ratio = (n: number, d: number) => (d > 0 ? n / d : null);
+const seconds = (msSum: number) => msSum / 1000;
+const averageSeconds = (msSum: number, count: number) => (count > 0 ? msSum / count / 1000 : null);
+
+export function emptyContactSums(): ContactSums {
+  return Object.fromEntries([...contactCounters, 'answer_wait_max_ms'].map((c) => [c, 0])) as ContactSums;
+}
+
+function addSums(into: ContactSums, row: Partial<Record<string, unknown>>): ContactSums {
+  for (const c of contactCounters) into[c] += Number(row[c] ?? 0);
+  into.answer_wait_max_ms = Math.max(into.answer_wait_max_ms, Number(row.answer_wait_max_ms ?? 0));
+  return into;
+}
+
+/** The figures of ContactMetrics from summed counters (DEFINITIONS.md). */
+export function contactMetrics(t: ContactSums, serviceLevelSeconds: number): ContactMetrics {
+  const abandoned = t.queue_abandoned + t.ringing_abandoned;
+  const met = t[`sl_${serviceLevelSeconds}` as ContactCounter] ?? 0;
+  return {
+    created: t.created,
+    ivrEntered: t.ivr_entered,
+    queued: t.queued,
+    offered: t.offered,
+    handled: t.handled,
+    abandonedInIvr: t.ivr_abandoned,
+    abandonedInQueue: t.queue_abandoned,
+    abandonedRinging: t.ringing_abandoned,
+    abandoned,
+    rejected: t.rejected,
+    transferred: t.transferred,
+    answerRate: ratio(t.handled, t.queued),
+    abandonRate: ratio(abandoned, t.queued),
+    serviceLevelSeconds,
+    serviceLevelMet: met,
+    queueExits: t.queue_exits,
+    serviceLevel: ratio(met, t.queue_exits),
+    averageSpeedOfAnswerSeconds: averageSeconds(t.answer_wait_ms, t.answer_wait_count),
+    maxSpeedOfAnswerSeconds: t.answer_wait_count > 0 ? seconds(t.answer_wait_max_ms) : null,
+    averageAbandonSeconds: averageSeconds(t.abandon_wait_ms, abandoned),
+    averageRingSeconds: averageSeconds(t.ring_ms, t.ring_count),
+    talkSeconds: seconds(t.talk_ms),
+    holdSeconds: seconds(t.hold_ms),
+    afterCallWorkSeconds: seconds(t.acw_ms),
+    averageTalkSeconds: averageSeconds(t.talk_ms, t.handled),
+    averageHoldSeconds: averageSeconds(t.hold_ms, t.handled),
+    averageAfterCallWorkSeconds: averageSeconds(t.acw_ms, t.handled),
+    averageHandleSeconds: averageSeconds(t.talk_ms + t.acw_ms, t.handled),
+    firstResponses: t.first_responses,
+    averageFirstResponseSeconds: averageSeconds(t.first_response_ms, t.first_responses),
+  };
+}
+
+function agentChannelMetrics(channel: ReportChannel, t: ContactSums): AgentChannelMetrics {
+  return {
+    channel,
+    offered: t.agent_offered,
+    answered: t.agent_answered,
+    missed: t.agent_missed,
+    declined: t.agent_declined,
+    answerRate: ratio(t.agent_answered, t.agent_offered),
+    talkSeconds: seconds(t.talk_ms),
+    holdSeconds: seconds(t.hold_ms),
+    afterCallWorkSeconds: seconds(t.acw_ms),
+    averageHandleSeconds: averageSeconds(t.talk_ms + t.acw_ms, t.agent_answered),
+    outbound: t.agent_outbound,
+  };
+}
+
+function agentMetrics(t: AgentSums, breaks: BreakTime[], channels: AgentChannelMetrics[]): AgentMetrics {
+  const busy = t.on_contact_ms + t.acw_ms;
+  const offered = channels.reduce((n, c) => n + c.offered, 0);
+  const answered = channels.reduce((n, c) => n + c.answered, 0);
+  return {
+    onlineSeconds: seconds(t.online_ms),
+    idleSeconds: seconds(t.idle_ms),
+    ringingSeconds: seconds(t.ringing_ms),
+    onContactSeconds: seconds(t.on_contact_ms),
+    afterCallWorkSeconds: seconds(t.acw_ms),
+    breakSeconds: seconds(t.break_ms),
+    breaks,
+    occupancy: ratio(busy, busy + t.ringing_ms + t.idle_ms),
+    offered,
+    answered,
+    answerRate: ratio(answered, offered),
+    channels,
+  };
+}
+
+// ---- intervals in SQL ----------------------------------------------------------------------------------
+
+const truncUnit: Record<'DAY' | 'WEEK' | 'MONTH', string> = { DAY: 'day', WEEK: 'week', MONTH: 'month' };
+
+/**
+ * The start and end (instants) of the interval holding a 15-minute bucket, in the request's zone. Hours are
+ * found from the bucket's local minute (every real offset is a multiple of 15 minutes), so the two 01:00
+ * hours of a DST fall-back night stay two hours.
+ */
+function intervalOf(r: ReportRequest, bucket: RawBuilder<unknown>): { start: RawBuilder<Date>; end: RawBuilder<Date> } {
+  const rangeStart = sql`${r.rangeStart.toISOString()}::timestamptz`;
+  const rangeEnd = sql`${r.rangeEnd.toISOString()}::timestamptz`;
+  if (r.interval === 'TOTAL') return { start: sql<Date>`${rangeStart}`, end: sql<Date>`${rangeEnd}` };
+  if (r.interval === 'HOUR') {
+    const start = sql<Date>`(${bucket} - make_interval(mins => extract(minute from (${bucket} AT TIME ZONE ${r.timeZone}))::int))`;
+    return { start: sql<Date>`greatest(${start}, ${rangeStart})`, end: sql<Date>`least(${start} + interval '1 hour', ${rangeEnd})` };
+  }
+  const unit = sql.lit(truncUnit[r.interval]);
+  const local = sql`date_trunc(${unit}, ${bucket} AT TIME ZONE ${r.timeZone})`;
+  return {
+    start: sql<Date>`greatest((${local}) AT TIME ZONE ${r.timeZone}, ${rangeStart})`,
+    end: sql<Date>`least((${local} + ${sql.lit(`1 ${truncUnit[r.interval]}`)}::interval) AT TIME ZONE ${r.timeZone}, ${rangeEnd})`,
+  };
+}
+
+const sumsOf = (columns: readonly string[], table = '') =>
+  sql.join(columns.map((c) => sql`coalesce(sum(${sql.ref(table ? `${table}.${c}` : c)}), 0)::float8 AS ${sql.ref(c)}`));
+
+// ---- cursors -------------------------------------------------------------------------------------------
+
+function encodeReportCursor(values: string[]): string {
+  return Buffer.from(JSON.stringify(values)).toString('base64url');
+}
+
+/** The key a report cursor stands for ([interval start ISO, ...names]); BAD_USER_INPUT on `after` otherwise. */
+function decodeReportCursor(cursor: string, length: number): string[] {
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    // below
+  }
+  const ok =
+    Array.isArray(decoded) &&
+    decoded.length === length &&
+    decoded.every((v) => typeof v === 'string' && v.length <= 100) &&
+    !Number.isNaN(Date.parse(decoded[0] as string)) &&
+    /^\d{4}-\d{2}-\d{2}T/.test(decoded[0] as string);
+  if (!ok) throw new ValidationError('after', 'not a cursor of this report');
+  return decoded as string[];
+}
+
+function checkFirst(first: number): number {
+  if (!Number.isInteger(first) || first < 1 || first > 5000) throw new ValidationError('first', 'from 1 to 5000');
+  return first;
+}
+
+function connection<Row>(r: ReportRequest, rows: Row[], first: number, keyOf: (row: Row) => string[]): ReportConnection<Row> {
+  const edges = rows.slice(0, first).map((node) => ({ cursor: encodeReportCursor(keyOf(node)), node }));
+  return {
+    timeZone: r.timeZone,
+    interval: r.interval,
+    rangeStart: r.rangeStart,
+    rangeEnd: r.rangeEnd,
+    serviceLevelSeconds: r.serviceLevelSeconds,
+    edges,
+    pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null },
+  };
+}
+
+// ---- contact reports -----------------------------------------------------------------------------------
+
+interface ContactGroupRow extends Partial<Record<string, unknown>> {
+  interval_start: Date | string;
+  interval_end: Date | string;
+  channel: string;
+  direction: string;
+  skill_group_id: string;
+}
+
+async function contactReport(db: ReadModel, r: ReportRequest, page: ReportPage, byGroup: boolean): Promise<ReportConnection<ContactReportRow>> {
+  const first = checkFirst(page.first);
+  const keyLength = byGroup ? 4 : 3;
+  const after = page.after ? decodeReportCursor(page.after, keyLength) : null;
+  const { start, end } = intervalOf(r, sql`b.bucket`);
+  const filters: RawBuilder<unknown>[] = [
+    sql`b.instance_id = ${r.instanceId}`,
+    sql`b.bucket >= ${r.rangeStart.toISOString()}::timestamptz`,
+    sql`b.bucket < ${r.rangeEnd.toISOString()}::timestamptz`,
+  ];
+  if (r.channel) filters.push(sql`b.channel = ${r.channel}`);
+  if (r.direction) filters.push(sql`b.direction = ${r.direction}`);
+  if (r.skillGroupIds) filters.push(sql`b.skill_group_id IN (${sql.join(r.skillGroupIds)})`);
+  const group = byGroup ? sql`b.skill_group_id` : sql`''`;
+  const keys = byGroup ? sql`g.interval_start, g.channel, g.direction, g.skill_group_id` : sql`g.interval_start, g.channel, g.direction`;
+  const afterFilter = after
+    ? byGroup
+      ? sql`WHERE (${keys}) > (${after[0]}::timestamptz, ${after[1]}, ${after[2]}, ${after[3]})`
+      : sql`WHERE (${keys}) > (${after[0]}::timestamptz, ${after[1]}, ${after[2]})`
+    : sql``;
+  const { rows } = await sql<ContactGroupRow>`
+    SELECT * FROM (
+      SELECT x.interval_start, max(x.interval_end) AS interval_end, x.channel, x.direction, x.skill_group_id,
+        ${sumsOf(contactCounters, 'x')}, coalesce(max(x.answer_wait_max_ms), 0)::float8 AS answer_wait_max_ms
+      FROM (
+        SELECT ${start} AS interval_start, ${end} AS interval_end, b.channel, b.direction, ${group} AS skill_group_id, b.answer_wait_max_ms,
+          ${sql.join(contactCounters.map((c) => sql.ref(`b.${c}`)))}
+        FROM report_contact_buckets b
+        WHERE ${sql.join(filters, sql` AND `)}
+      ) x
+      GROUP BY x.interval_start, x.channel, x.direction, x.skill_group_id
+    ) g
+    ${afterFilter}
+    ORDER BY ${keys}
+    LIMIT ${first + 1}`.execute(db);
+  const nodes = rows.map((row): ContactReportRow => {
+    const intervalStart = new Date(row.interval_start);
+    return {
+      intervalStart,
+      intervalEnd: new Date(row.interval_end),
+      localStart: localWallTime(intervalStart.getTime(), r.timeZone),
+      channel: row.channel as ReportChannel,
+      direction: row.direction as ReportDirection,
+      skillGroupId: byGroup && row.skill_group_id !== '' ? row.skill_group_id : null,
+      metrics: contactMetrics(addSums(emptyContactSums(), row), r.serviceLevelSeconds),
+    };
+  });
+  return connection(r, nodes, first, (n) => {
+    const key = [n.intervalStart.toISOString(), n.channel, n.direction];
+    return byGroup ? [...key, n.skillGroupId ?? ''] : key;
+  });
 }
 
 /** Per interval × channel × direction, ordered by (intervalStart, channel, direction). */
 export async function instanceReport(db: ReadModel, request: ReportRequest, page: ReportPage): Promise<ReportConnection<ContactReportRow>> {
-  throw new Error('reports: not implemented yet');
+  return contactReport(db, request, page, false);
 }
 
 /** Per interval × channel × direction × skill group, ordered by (intervalStart, channel, direction, skillGroupId). */
 export async function skillGroupReport(db: ReadModel, request: ReportRequest, page: ReportPage): Promise<ReportConnection<ContactReportRow>> {
-  throw new Error('reports: not implemented yet');
+  return contactReport(db, request, page, true);
+}
+
+// ---- agent report --------------------------------------------------------------------------------------
+
+/**
+ * Agent time of report_agent_buckets, plus each agent's current state from its last change up to `now`
+ * (report_agents.since), split into 15-minute buckets: a report of today counts the agent idle now.
+ */
+function agentTimeSource(r: ReportRequest, now: Date) {
+  const status = sql`CASE
+      WHEN EXISTS (SELECT 1 FROM jsonb_each_text(a.contacts) c WHERE c.value = 'connected') THEN 'on_contact_ms'
+      WHEN a.wrap_up_contact_id IS NOT NULL THEN 'acw_ms'
+      WHEN a.contacts <> '{}'::jsonb THEN 'ringing_ms'
+      WHEN a.presence = 'BREAK' THEN 'break_ms'
+      WHEN a.presence = 'AVAILABLE' THEN 'idle_ms'
+    END`;
+  const nowAt = sql`${now.toISOString()}::timestamptz`;
+  const span = sql`(extract(epoch from (least(gs + interval '15 minutes', ${nowAt}) - greatest(gs, o.since))) * 1000)::float8`;
+  const open = sql`
+    SELECT o.instance_id, gs AS bucket, o.agent_id, o.reason,
+      ${span} AS online_ms,
+      ${sql.join(agentCounters.filter((c) => c !== 'online_ms').map((c) => sql`CASE WHEN o.status = ${c} THEN ${span} ELSE 0 END AS ${sql.ref(c)}`))}
+    FROM (
+      SELECT a.instance_id, a.agent_id, a.since, coalesce(a.break_reason, '') AS reason, ${status} AS status
+      FROM report_agents a WHERE a.instance_id = ${r.instanceId} AND a.since IS NOT NULL AND a.since < ${nowAt}
+    ) o,
+    generate_series(
+      greatest(to_timestamp(floor(extract(epoch from o.since) / 900) * 900), ${r.rangeStart.toISOString()}::timestamptz),
+      least(${nowAt}, ${r.rangeEnd.toISOString()}::timestamptz) - interval '1 microsecond',
+      interval '15 minutes') gs
+    WHERE o.status IS NOT NULL`;
+  const closed = sql`
+    SELECT b.instance_id, b.bucket, b.agent_id, '' AS reason, ${sql.join(agentCounters.map((c) => sql`b.${sql.ref(c)}::float8 AS ${sql.ref(c)}`))}
+    FROM report_agent_buckets b WHERE b.instance_id = ${r.instanceId}`;
+  return { open, closed };
+}
+
+interface AgentKeyRow {
+  interval_start: Date | string;
+  interval_end: Date | string;
+  agent_id: string;
 }
 
 /** Per interval × agent (agents with any time or contact in the interval), ordered by (intervalStart, agentId). */
-export async function agentReport(db: ReadModel, request: ReportRequest, page: ReportPage): Promise<ReportConnection<AgentReportRow>> {
-  throw new Error('reports: not implemented yet');
+export async function agentReport(db: ReadModel, request: ReportRequest, page: ReportPage, now: Date = new Date()): Promise<ReportConnection<AgentReportRow>> {
+  const r = request;
+  const first = checkFirst(page.first);
+  const after = page.after ? decodeReportCursor(page.after, 2) : null;
+  const { start, end } = intervalOf(r, sql`t.bucket`);
+  const { open, closed } = agentTimeSource(r, now);
+  const inRange = sql`t.bucket >= ${r.rangeStart.toISOString()}::timestamptz AND t.bucket < ${r.rangeEnd.toISOString()}::timestamptz`;
+  const agentFilter = r.agentIds ? sql`AND t.agent_id IN (${sql.join(r.agentIds)})` : sql``;
+  const channelFilter = r.channel ? sql`AND c.channel = ${r.channel}` : sql``;
+  const directionFilter = r.direction ? sql`AND c.direction = ${r.direction}` : sql``;
+  const groupFilter = r.skillGroupIds ? sql`AND c.skill_group_id IN (${sql.join(r.skillGroupIds)})` : sql``;
+
+  // Time (closed buckets and the open state), and contact figures by channel, each per interval × agent.
+  const time = await sql<AgentKeyRow & Record<string, unknown>>`
+    SELECT ${start} AS interval_start, max(${end}) AS interval_end, t.agent_id, ${sumsOf(agentCounters, 't')}
+    FROM (${closed} UNION ALL ${open}) t
+    WHERE ${inRange} ${agentFilter}
+    GROUP BY 1, t.agent_id`.execute(db);
+  const contacts = await sql<AgentKeyRow & { channel: string } & Record<string, unknown>>`
+    SELECT ${start} AS interval_start, max(${end}) AS interval_end, t.agent_id, t.channel, ${sumsOf(contactCounters, 't')}, 0::float8 AS answer_wait_max_ms
+    FROM (SELECT c.* FROM report_contact_buckets c WHERE c.instance_id = ${r.instanceId} AND c.agent_id <> '' ${channelFilter} ${directionFilter} ${groupFilter}) t
+    WHERE ${inRange} ${agentFilter}
+    GROUP BY 1, t.agent_id, t.channel`.execute(db);
+  const breaks = await sql<AgentKeyRow & { reason: string; break_ms: number }>`
+    SELECT ${start} AS interval_start, t.agent_id, t.reason, sum(t.break_ms)::float8 AS break_ms
+    FROM (SELECT b.bucket, b.agent_id, b.reason, b.break_ms::float8 AS break_ms FROM report_agent_break_buckets b WHERE b.instance_id = ${r.instanceId}
+          UNION ALL SELECT o.bucket, o.agent_id, o.reason, o.break_ms FROM (${open}) o) t
+    WHERE ${inRange} ${agentFilter}
+    GROUP BY 1, t.agent_id, t.reason`.execute(db);
+
+  interface Acc {
+    start: Date;
+    end: Date;
+    agentId: string;
+    time: AgentSums;
+    breaks: Map<string, number>;
+    channels: Map<string, ContactSums>;
+  }
+  const byKey = new Map<string, Acc>();
+  const accOf = (row: AgentKeyRow): Acc => {
+    const startAt = new Date(row.interval_start);
+    const key = `${startAt.toISOString()}|${row.agent_id}`;
+    let acc = byKey.get(key);
+    if (!acc) {
+      acc = {
+        start: startAt,
+        end: new Date(row.interval_end ?? row.interval_start),
+        agentId: row.agent_id,
+        time: Object.fromEntries(agentCounters.map((c) => [c, 0])) as AgentSums,
+        breaks: new Map(),
+        channels: new Map(),
+      };
+      byKey.set(key, acc);
+    }
+    if (row.interval_end && new Date(row.interval_end) > acc.end) acc.end = new Date(row.interval_end);
+    return acc;
+  };
+  // With a channel, direction or group filter, only agents with contacts there are listed.
+  const contactFiltered = !!(r.channel || r.direction || r.skillGroupIds);
+  for (const row of contacts.rows) {
+    const acc = accOf(row);
+    acc.channels.set(row.channel, addSums(acc.channels.get(row.channel) ?? emptyContactSums(), row));
+  }
+  for (const row of time.rows) {
+    if (contactFiltered && !byKey.has(`${new Date(row.interval_start).toISOString()}|${row.agent_id}`)) continue;
+    const acc = accOf(row);
+    for (const c of agentCounters) acc.time[c] += Number(row[c] ?? 0);
+  }
+  for (const row of breaks.rows) {
+    const acc = byKey.get(`${new Date(row.interval_start).toISOString()}|${row.agent_id}`);
+    if (acc) acc.breaks.set(row.reason, (acc.breaks.get(row.reason) ?? 0) + Number(row.break_ms));
+  }
+  const channelOrder: ReportChannel[] = ['PHONE', 'ONLINE', 'AV'];
+  let all = [...byKey.values()].sort((a, b) => a.start.getTime() - b.start.getTime() || (a.agentId < b.agentId ? -1 : a.agentId > b.agentId ? 1 : 0));
+  if (after) {
+    const afterAt = Date.parse(after[0]!);
+    all = all.filter((a) => a.start.getTime() > afterAt || (a.start.getTime() === afterAt && a.agentId > after[1]!));
+  }
+  const nodes = all.slice(0, first + 1).map(
+    (a): AgentReportRow => ({
+      intervalStart: a.start,
+      intervalEnd: a.end,
+      localStart: localWallTime(a.start.getTime(), r.timeZone),
+      agentId: a.agentId,
+      metrics: agentMetrics(
+        a.time,
+        [...a.breaks.entries()].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).map(([reason, breakMs]) => ({ reason: reason === '' ? null : reason, seconds: breakMs / 1000 })),
+        channelOrder.filter((c) => a.channels.has(c)).map((c) => agentChannelMetrics(c, a.channels.get(c)!)),
+      ),
+    }),
+  );
+  return connection(r, nodes, first, (n) => [n.intervalStart.toISOString(), n.agentId]);
+}
+
+// ---- live overview -------------------------------------------------------------------------------------
+
+const overviewMinutes: Record<OverviewInterval, number> = { MINUTES_15: 15, MINUTES_30: 30, MINUTES_60: 60 };
+
+/** The start of the overview interval holding a bucket: the bucket less its local minutes past an interval start. */
+function overviewIntervalStart(bucket: number, minutes: number, timeZone: string): number {
+  const localMinute = Math.floor((bucket + zoneOffsetMs(bucket, timeZone)) / 60_000) % 60;
+  return bucket - (((localMinute % minutes) + minutes) % minutes) * 60_000;
 }
 
 /** Today so far in the instance's time zone (inbound contacts), as of `now`. */
-export async function reportOverview(db: ReadModel, instanceId: string, options: OverviewOptions, limits: ReportLimits, now?: Date): Promise<ReportOverview> {
-  throw new Error('reports: not implemented yet');
+export async function reportOverview(db: ReadModel, instanceId: string, options: OverviewOptions, limits: ReportLimits, now: Date = new Date()): Promise<ReportOverview> {
+  const settings = await reportSettings(db, instanceId, limits);
+  const timeZone = settings.timeZone;
+  const serviceLevelSeconds = checkServiceLevelSeconds(options.serviceLevelSeconds ?? settings.serviceLevelSeconds, 'serviceLevelSeconds');
+  const minutes = overviewMinutes[options.interval];
+  const date = localWallTime(now.getTime(), timeZone).slice(0, 10);
+  const dayStart = localMidnight(date, timeZone).getTime();
+  const dayEnd = localMidnight(nextDate(date), timeZone).getTime();
+
+  let q = db
+    .selectFrom('report_contact_buckets')
+    .select(['bucket', 'channel', 'skill_group_id'])
+    .select(() => [...contactCounters.map((c) => sql<number>`coalesce(sum(${sql.ref(c)}), 0)::float8`.as(c)), sql<number>`coalesce(max(answer_wait_max_ms), 0)::float8`.as('answer_wait_max_ms')])
+    .where('instance_id', '=', instanceId)
+    .where('direction', '=', 'IN')
+    .where('bucket', '>=', new Date(dayStart))
+    .where('bucket', '<', new Date(Math.min(dayEnd, now.getTime() + 1)));
+  if (options.channel) q = q.where('channel', '=', options.channel);
+  if (options.skillGroupId) q = q.where('skill_group_id', '=', options.skillGroupId);
+  const rows = await q.groupBy(['bucket', 'channel', 'skill_group_id']).execute();
+
+  // Every interval from local midnight to the one holding now.
+  const starts: number[] = [];
+  for (let b = dayStart; b < dayEnd && b <= now.getTime(); b += bucketMs) {
+    const s = overviewIntervalStart(b, minutes, timeZone);
+    if (starts.at(-1) !== s) starts.push(Math.max(s, dayStart));
+  }
+  const ends = starts.map((s, i) => starts[i + 1] ?? Math.min(s + minutes * 60_000, dayEnd));
+
+  interface SliceAcc {
+    channel: ReportChannel;
+    skillGroupId: string | null;
+    totals: ContactSums;
+    intervals: Map<number, ContactSums>;
+  }
+  const slices = new Map<string, SliceAcc>();
+  const sliceOf = (channel: ReportChannel, skillGroupId: string | null): SliceAcc => {
+    const key = `${channel}|${skillGroupId ?? ''}`;
+    let s = slices.get(key);
+    if (!s) {
+      s = { channel, skillGroupId, totals: emptyContactSums(), intervals: new Map() };
+      slices.set(key, s);
+    }
+    return s;
+  };
+  const channels: ReportChannel[] = options.channel ? [options.channel] : ['PHONE', 'ONLINE', 'AV'];
+  if (!options.skillGroupId) for (const c of channels) sliceOf(c, null);
+  else {
+    const group = await db.selectFrom('skill_groups').select(['channel']).where('instance_id', '=', instanceId).where('id', '=', options.skillGroupId).executeTakeFirst();
+    if (group && channels.includes(group.channel as ReportChannel)) sliceOf(group.channel as ReportChannel, options.skillGroupId);
+  }
+  for (const row of rows) {
+    const bucket = new Date(row.bucket).getTime();
+    const start = Math.max(overviewIntervalStart(bucket, minutes, timeZone), dayStart);
+    const targets = [sliceOf(row.channel as ReportChannel, row.skill_group_id === '' ? null : row.skill_group_id)];
+    if (!options.skillGroupId && row.skill_group_id !== '') targets.push(sliceOf(row.channel as ReportChannel, null));
+    for (const s of targets) {
+      addSums(s.totals, row);
+      s.intervals.set(start, addSums(s.intervals.get(start) ?? emptyContactSums(), row));
+    }
+  }
+  const channelOrder: ReportChannel[] = ['PHONE', 'ONLINE', 'AV'];
+  const ordered = [...slices.values()].sort(
+    (a, b) => channelOrder.indexOf(a.channel) - channelOrder.indexOf(b.channel) || (a.skillGroupId ?? '').localeCompare(b.skillGroupId ?? ''),
+  );
+  return {
+    date,
+    timeZone,
+    interval: options.interval,
+    serviceLevelSeconds,
+    asOf: now,
+    slices: ordered.map((s) => ({
+      channel: s.channel,
+      skillGroupId: s.skillGroupId,
+      totals: contactMetrics(s.totals, serviceLevelSeconds),
+      intervals: starts.map((start, i) => ({
+        intervalStart: new Date(start),
+        intervalEnd: new Date(ends[i]!),
+        localStart: localWallTime(start, timeZone),
+        metrics: contactMetrics(s.intervals.get(start) ?? emptyContactSums(), serviceLevelSeconds),
+      })),
+    })),
+  };
 }

@@ -1,0 +1,83 @@
+import { sql, type Kysely } from 'kysely';
+import type { Migration } from 'kysely/migration';
+import { agentCounters, contactCounters } from './reports.tables.ts';
+
+export const reportsMigrations: Record<string, Migration> = {
+  '2026_12_30_000_reports': {
+    async up(db: Kysely<unknown>) {
+      let contacts = db.schema
+        .createTable('report_contact_buckets')
+        .addColumn('instance_id', 'text', (c) => c.notNull())
+        .addColumn('bucket', 'timestamptz', (c) => c.notNull())
+        .addColumn('channel', 'text', (c) => c.notNull())
+        .addColumn('direction', 'text', (c) => c.notNull())
+        .addColumn('skill_group_id', 'text', (c) => c.notNull())
+        .addColumn('agent_id', 'text', (c) => c.notNull())
+        .addColumn('answer_wait_max_ms', 'bigint', (c) => c.notNull().defaultTo(0));
+      for (const counter of contactCounters) contacts = contacts.addColumn(counter, 'bigint', (c) => c.notNull().defaultTo(0));
+      await contacts.addPrimaryKeyConstraint('report_contact_buckets_pk', ['instance_id', 'bucket', 'channel', 'direction', 'skill_group_id', 'agent_id']).execute();
+
+      let agents = db.schema
+        .createTable('report_agent_buckets')
+        .addColumn('instance_id', 'text', (c) => c.notNull())
+        .addColumn('bucket', 'timestamptz', (c) => c.notNull())
+        .addColumn('agent_id', 'text', (c) => c.notNull());
+      for (const counter of agentCounters) agents = agents.addColumn(counter, 'bigint', (c) => c.notNull().defaultTo(0));
+      await agents.addPrimaryKeyConstraint('report_agent_buckets_pk', ['instance_id', 'bucket', 'agent_id']).execute();
+
+      await db.schema
+        .createTable('report_agent_break_buckets')
+        .addColumn('instance_id', 'text', (c) => c.notNull())
+        .addColumn('bucket', 'timestamptz', (c) => c.notNull())
+        .addColumn('agent_id', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('break_ms', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addPrimaryKeyConstraint('report_agent_break_buckets_pk', ['instance_id', 'bucket', 'agent_id', 'reason'])
+        .execute();
+
+      await db.schema
+        .createTable('report_contacts')
+        .addColumn('instance_id', 'text', (c) => c.notNull())
+        .addColumn('contact_id', 'text', (c) => c.notNull())
+        .addColumn('revision', 'integer', (c) => c.notNull())
+        .addColumn('channel', 'text', (c) => c.notNull())
+        .addColumn('direction', 'text', (c) => c.notNull())
+        .addColumn('stage', 'text', (c) => c.notNull())
+        .addColumn('skill_group_id', 'text')
+        .addColumn('served_skill_group_id', 'text')
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('queued_at', 'timestamptz')
+        .addColumn('offered_at', 'timestamptz')
+        .addColumn('ringing_agent_ids', sql`text[]`, (c) => c.notNull().defaultTo(sql`'{}'`))
+        .addColumn('in_transfer', 'boolean', (c) => c.notNull().defaultTo(false))
+        .addColumn('agent_id', 'text')
+        .addColumn('connected_at', 'timestamptz')
+        .addColumn('held_at', 'timestamptz')
+        .addColumn('first_response', 'boolean', (c) => c.notNull().defaultTo(false))
+        .addPrimaryKeyConstraint('report_contacts_pk', ['instance_id', 'contact_id'])
+        .execute();
+
+      await db.schema
+        .createTable('report_agents')
+        .addColumn('instance_id', 'text', (c) => c.notNull())
+        .addColumn('agent_id', 'text', (c) => c.notNull())
+        .addColumn('revision', 'integer', (c) => c.notNull())
+        .addColumn('presence', 'text', (c) => c.notNull())
+        .addColumn('break_reason', 'text')
+        .addColumn('since', 'timestamptz')
+        .addColumn('contacts', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+        .addColumn('wrap_up_contact_id', 'text')
+        .addColumn('wrap_up_since', 'timestamptz')
+        .addPrimaryKeyConstraint('report_agents_pk', ['instance_id', 'agent_id'])
+        .execute();
+
+      await db.schema
+        .createTable('report_settings')
+        .addColumn('instance_id', 'text', (c) => c.notNull().primaryKey())
+        .addColumn('time_zone', 'text', (c) => c.notNull())
+        .addColumn('service_level_seconds', 'integer', (c) => c.notNull())
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+        .execute();
+    },
+  },
+};
