@@ -262,7 +262,7 @@
 
   // ---- conversation state ----
 
-  const MESSAGE = 'seq clientMessageId sender kind agentName text sentAt attachment { fileId name contentType bytes width height url thumbnailUrl } system { type agentName endStatus }';
+  const MESSAGE = 'seq clientMessageId sender kind agentName text sentAt attachment { fileId name contentType bytes width height url thumbnailUrl } system { type agentName endStatus prompt } options { number label } image { url alt }';
   const CONVERSATION = 'contactId status queuePosition agentName lastSeq customerLastReadSeq agentLastReadSeq endStatus';
   const messages = new Map(); // seq → message
   let contiguousSeq = 0; // every seq up to this one is here: resume after it
@@ -416,7 +416,12 @@
         const attributes = Object.entries(settings.attributes || {}).map(([key, value]) => ({ key: String(key), value: String(value) }));
         const visitor = { pageUrl: location.href, referrer: document.referrer || null, userAgent: navigator.userAgent };
         if (attributes.length) visitor.attributes = attributes;
-        const data = await gql(`mutation($input: StartChatInput!) { startChat(input: $input) { ${CONVERSATION} } }`, { input: { clientChatId: st.clientChatId, visitor } });
+        const input = { clientChatId: st.clientChatId, visitor };
+        // The text that starts the chat goes with it (stored once by its clientMessageId, the outbox's send of it
+        // is then a retry): a channel's chat flow greets the customer after it, rather than taking it as an answer.
+        const first = st.outbox[0];
+        if (first && first.text && !first.fileId && typeof first.choice !== 'number') input.firstMessage = { clientMessageId: first.clientMessageId, text: first.text };
+        const data = await gql(`mutation($input: StartChatInput!) { startChat(input: $input) { ${CONVERSATION} } }`, { input });
         st.contactId = data.startChat.contactId;
         save();
         applyConversation(data.startChat);
@@ -483,6 +488,8 @@
         const message = { clientMessageId: item.clientMessageId };
         if (item.fileId) message.fileId = item.fileId;
         else message.text = item.text;
+        // A chat flow's button: its number, with its label as the text the transcript keeps.
+        if (typeof item.choice === 'number') message.choice = item.choice;
         try {
           const data = await gql(`mutation($input: SendChatMessageInput!) { sendChatMessage(input: $input) { ${MESSAGE} } }`, { input: { contactId, message } });
           addMessage(data.sendChatMessage);
@@ -519,11 +526,12 @@
     }
   }
 
-  function sendText(text) {
+  function sendText(text, choice) {
     const t = String(text).trim();
     if (!t) return;
     if (conv && conv.status === 'ENDED') return;
     const item = { clientMessageId: uuid(), text: t, at: new Date().toISOString() };
+    if (typeof choice === 'number') item.choice = choice;
     st.outbox.push(item);
     // The first message of a chat names the chat it starts in the same save: another tab that takes the message
     // in (followOtherTab) then starts that chat too, the same one (startChat by clientChatId), not a second chat.
@@ -827,6 +835,10 @@
   .msg.customer { align-self: flex-end; background: #1f6feb; color: #fff; }
   .msg.customer a { color: #fff; }
   .msg.agent { align-self: flex-start; background: #fff; border: 1px solid #d0d7de; }
+  .msg.bot { align-self: flex-start; background: #fff; border: 1px dashed #8c959f; }
+  .msg.bot .options { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 8px; white-space: normal; }
+  .msg.bot .option { font: inherit; font-size: 13px; border: 1px solid #1f6feb; color: #1f6feb; background: #fff; border-radius: 14px; padding: 4px 10px; cursor: pointer; }
+  .msg.bot .option:disabled { opacity: .5; cursor: default; }
   .msg .who { display: block; font-size: 12px; color: #57606a; margin-bottom: 2px; }
   .msg.pending { opacity: .6; }
   .msg.failed { background: #ffebe9; color: #82071e; }
@@ -1068,7 +1080,41 @@
     }
   }
 
+  /** A chat flow's message (issue 12): a bot bubble with its image, its text and its options as buttons. */
+  function flowMessageElement(m) {
+    const el = h('div', { class: 'msg bot', 'data-seq': String(m.seq) });
+    const src = m.image && safeUrl(m.image.url);
+    if (src) {
+      const img = h('img', { src, alt: m.image.alt || '', loading: 'lazy' });
+      img.addEventListener('load', scrollDown);
+      el.append(img);
+    }
+    appendBody(el, m);
+    if (m.options && m.options.length > 0) {
+      const row = h('div', { class: 'options', role: 'group' });
+      for (const o of m.options) {
+        row.append(
+          h('button', {
+            type: 'button',
+            class: 'option',
+            'data-number': String(o.number),
+            text: o.label,
+            onclick: () => {
+              if (conv && conv.status === 'ENDED') return;
+              for (const b of row.querySelectorAll('button')) b.disabled = true;
+              sendText(o.label, o.number);
+            },
+          }),
+        );
+      }
+      el.append(row);
+    }
+    return el;
+  }
+
   function messageElement(m) {
+    if (m.system && m.system.type === 'PROMPT') return promptElement(m);
+    if (m.sender === 'SYSTEM' && m.kind === 'TEXT') return flowMessageElement(m);
     if (m.kind === 'SYSTEM' || m.sender === 'SYSTEM') {
       return h('div', { class: `system system-${(m.system && m.system.type) || 'note'}`, 'data-seq': String(m.seq), text: m.system ? systemText(m.system) : m.text || '' });
     }
@@ -1172,6 +1218,17 @@
     const pos = conv && (status === 'QUEUED' || status === 'OFFERED') ? conv.queuePosition : null;
     els.queue.hidden = !pos;
     els.queue.textContent = pos ? (pos === 1 ? T.next : T.position(pos)) : '';
+  }
+
+  /** A reception prompt of the channel (issue 12): said by the service, like a bot's message. The welcome replaces the widget's own greeting, at the top. */
+  function promptElement(m) {
+    const el = h('div', { class: `msg bot prompt prompt-${m.system.prompt || 'note'}`, 'data-seq': String(m.seq), text: m.text || '' });
+    if (m.system.prompt === 'WELCOME') {
+      el.hidden = true;
+      if (m.text) st.welcome = m.text;
+      renderWelcome();
+    }
+    return el;
   }
 
   function renderWelcome() {
