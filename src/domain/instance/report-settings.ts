@@ -24,12 +24,20 @@ export function checkServiceLevelSeconds(seconds: number, field: string): number
 }
 
 /**
- * The canonical name of an IANA time zone (asia/shanghai → Asia/Shanghai); ValidationError on `field` for
+ * An IANA time zone as written (in Intl's case where it lists it: asia/shanghai → Asia/Shanghai); ValidationError on `field` for
  * anything else. Offsets like +05:30 are refused: PostgreSQL reads them with the POSIX sign (inverted).
  */
 export function checkTimeZone(zone: string, field: string): string {
   if (!zone || zone.length > 64 || !/^[A-Za-z][A-Za-z0-9_+\-/]*$/.test(zone) || !isTimeZone(zone)) {
     throw new ValidationError(field, 'not an IANA time zone (e.g. Asia/Shanghai, Europe/Berlin, UTC)');
   }
-  return new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
+  // Intl resolves some zones to their old names (Asia/Kolkata → Asia/Calcutta): keep the one written, in
+  // Intl's case when it lists it (asia/shanghai → Asia/Shanghai).
+  return canonicalZones().get(zone.toLowerCase()) ?? zone;
+}
+
+let zonesByLowerCase: Map<string, string> | null = null;
+function canonicalZones(): Map<string, string> {
+  zonesByLowerCase ??= new Map(['UTC', ...Intl.supportedValuesOf('timeZone')].map((z) => [z.toLowerCase(), z]));
+  return zonesByLowerCase;
 }
