@@ -77,6 +77,8 @@ export const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
   /** json: one JSON object a line (log collectors); pretty: readable lines; auto: pretty when the output is a terminal. */
   KEFU_LOG_FORMAT: z.enum(['auto', 'json', 'pretty'], { message: 'must be auto, json or pretty' }).default('auto'),
+  /** GET /metrics (Prometheus text format) is served only when this is set, to scrapes sending "Authorization: Bearer <it>". */
+  KEFU_METRICS_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(16, 'must be at least 16 characters').max(200, 'at most 200 characters').optional()),
   KEFU_SIP: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
   KEFU_SIP_PORT: z.coerce.number().int('must be a whole number').min(1, 'must be 1 to 65535').max(65535, 'must be 1 to 65535').default(5060),
   KEFU_SIP_BIND: z.string().trim().min(1, 'must not be empty').default('0.0.0.0'),
@@ -213,6 +215,11 @@ export const configSchema = z.object({
   /** The first retry's delay (doubled after each failure) and the longest one. */
   KEFU_WEBHOOK_BACKOFF_MIN_MS: z.coerce.number().int('must be a whole number').min(10, 'must be 10 to 3600000').max(3_600_000, 'must be 10 to 3600000').default(1000),
   KEFU_WEBHOOK_BACKOFF_MAX_MS: z.coerce.number().int('must be a whole number').min(10, 'must be 10 to 3600000').max(3_600_000, 'must be 10 to 3600000').default(300_000),
+  /** OpenTelemetry traces (issue 16): off unless set; the OTLP/HTTP base URL (traces go to <url>/v1/traces). */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(emptyAsUndefined, url(['http:', 'https:']).optional()),
+  /** The share of traces kept, 0 to 1 (parent-based: a request carrying a sampled traceparent is always kept). */
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number({ message: 'must be a number from 0 to 1' }).min(0, 'must be a number from 0 to 1').max(1, 'must be a number from 0 to 1').default(1),
+  OTEL_SERVICE_NAME: z.string().trim().min(1, 'must not be empty').max(100, 'at most 100 characters').default('kefu'),
   /** The key webhook signing secrets are derived from; unset: one made once and kept in the database. Changing it changes every webhook's secret. */
   KEFU_WEBHOOK_SECRET_KEY: z.preprocess(emptyAsUndefined, z.string().min(32, 'must be at least 32 characters').optional()),
 });
@@ -226,7 +233,7 @@ export class ConfigError extends Error {
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const result = configSchema.safeParse(env);
   if (result.success) return result.data;
-  const secret = new Set(['KEFU_OPERATOR_TOKEN', 'DATABASE_URL', 'EVENTSTORE_URL', 'NATS_URL', 'KEFU_SECRETS_KEY', 'KEFU_WEBHOOK_SECRET_KEY']);
+  const secret = new Set(['KEFU_OPERATOR_TOKEN', 'KEFU_METRICS_TOKEN', 'DATABASE_URL', 'EVENTSTORE_URL', 'NATS_URL', 'KEFU_SECRETS_KEY', 'KEFU_WEBHOOK_SECRET_KEY']);
   const lines = result.error.issues.map((i) => {
     const key = String(i.path[0]);
     return `  ${key}: ${i.message}${secret.has(key) ? '' : ` (got ${JSON.stringify(env[key] ?? null)})`}`;

@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import { createLogger } from './adapters/observability/logger.ts';
+import { KefuMetrics, type MetricsSources } from './adapters/observability/metrics.ts';
+import { readCheckpoint } from './projections/projection-runner.ts';
 import { InProcessBus } from './adapters/bus/in-process-bus.ts';
 import { NatsBus } from './adapters/bus/nats-bus.ts';
 import { CommandHandler } from './adapters/eventstore/command-handler.ts';
@@ -36,7 +38,9 @@ import type { MonitoredMediaEngine } from './adapters/media/media-port.ts';
 import { loadAudio, loadFlow, ReadModelSipDirectory } from './adapters/sip-directory/read-model-sip-directory.ts';
 import { SipServer } from './adapters/sip/sip-server.ts';
 import { FileStorage } from './adapters/storage/file-storage.ts';
-import { chatFileLinkKey } from './adapters/chat-files/chat-files.ts';
+import { chatFileLinkKey, type ChatFilesSettings } from './adapters/chat-files/chat-files.ts';
+import { WechatApi } from './adapters/wechat/wechat-api.ts';
+import { WechatOutbox } from './processes/wechat-outbox/wechat-outbox.ts';
 import { SecretBox, secretsKey } from './adapters/wechat/wechat-secrets.ts';
 import { ensureRecordingDir, recordingPath } from './adapters/storage/recording-storage.ts';
 import { findBlacklistEntry } from './api/resolvers/blacklist.ts';
@@ -59,6 +63,8 @@ import { avRecordingPath } from './adapters/storage/recording-storage.ts';
 import { HttpWebhookSender } from './adapters/webhooks/webhook-sender.ts';
 import { webhookSecretKey } from './adapters/webhooks/webhook-signature.ts';
 import { WebhookDispatcher } from './processes/webhooks/webhook-dispatcher.ts';
+import type { Tracer } from '@opentelemetry/api';
+import { startTracing, traceCommands, traceEventStore, traceSqlClient } from './adapters/observability/tracing.ts';
 
 export interface Kefu {
   config: Config;
@@ -218,8 +224,10 @@ export interface Storage {
 }
 
 /** The databases: PostgreSQL when DATABASE_URL is set, else PGlite in KEFU_DATA_DIR; events in EventStoreDB when EVENTSTORE_URL is set. */
-export async function openStorage(config: Config): Promise<Storage> {
-  const sql = config.DATABASE_URL ? createPostgresClient(config.DATABASE_URL, { max: config.KEFU_PG_POOL_MAX }) : await createPgliteClient(path.resolve(config.KEFU_DATA_DIR));
+export async function openStorage(config: Config, options: { tracer?: Tracer } = {}): Promise<Storage> {
+  const opened = config.DATABASE_URL ? createPostgresClient(config.DATABASE_URL, { max: config.KEFU_PG_POOL_MAX }) : await createPgliteClient(path.resolve(config.KEFU_DATA_DIR));
+  // Traces (issue 16): SQL statements and event store calls as child spans, only when tracing is on.
+  const sql = options.tracer ? traceSqlClient(options.tracer, opened) : opened;
   try {
     const db = createKysely<ReadModelDb>(sql);
     let store: EventStore;
@@ -230,7 +238,7 @@ export async function openStorage(config: Config): Promise<Storage> {
       store = new PostgresEventStore(sql);
     }
     await migrateReadModels(db as never);
-    return { sql, db, store };
+    return { sql, db, store: options.tracer ? traceEventStore(options.tracer, store) : store };
   } catch (err) {
     await sql.close().catch(() => undefined);
     throw err;
@@ -262,9 +270,13 @@ async function operatorCredential(db: ReadModel, config: Config): Promise<{ cred
   return { credential: { hash: row.value }, generated: Number(inserted.numInsertedOrUpdatedRows ?? 0n) > 0 ? token : null };
 }
 
-export async function startKefu(config: Config, options: { logger?: PinoLogger; listen?: boolean } = {}): Promise<Kefu> {
+export async function startKefu(config: Config, options: { logger?: PinoLogger; listen?: boolean; tracer?: Tracer } = {}): Promise<Kefu> {
   const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, format: config.KEFU_LOG_FORMAT });
-  const { sql, db, store } = await openStorage(config);
+  // Prometheus metrics (issue 16): only with KEFU_METRICS_TOKEN; off, nothing is wrapped or hooked.
+  const metrics = config.KEFU_METRICS_TOKEN ? new KefuMetrics({ token: config.KEFU_METRICS_TOKEN }) : null;
+  const storage = await openStorage(config, options.tracer ? { tracer: options.tracer } : {});
+  const { sql, db } = storage;
+  const store = metrics ? metrics.instrumentEventStore(storage.store) : storage.store;
   const bus: Bus = config.NATS_URL ? await NatsBus.connect(config.NATS_URL) : new InProcessBus();
   const projections = new ProjectionRunner({ store, db, sql, bus, projections: allProjections, logger });
   let ready = false;
@@ -275,8 +287,22 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
   });
 
   const commands = new CommandHandler(store);
+  if (options.tracer) traceCommands(options.tracer, commands);
   const router = new Router({ store, commands, sql, logger });
   await router.start();
+
+  const chatFiles: ChatFilesSettings = {
+    dir: config.KEFU_CHAT_FILES_DIR ? path.resolve(config.KEFU_CHAT_FILES_DIR) : path.join(path.resolve(config.KEFU_DATA_DIR), 'chat-files'),
+    maxBytes: config.KEFU_CHAT_UPLOAD_MAX_BYTES,
+    allowedTypes: config.KEFU_CHAT_UPLOAD_TYPES,
+    linkSeconds: config.KEFU_CHAT_FILE_LINK_SECONDS,
+    linkKey: await chatFileLinkKey(db),
+    thumbnailSize: 320,
+  };
+  // WeChat (issue 13): agents' messages go out through the customer-service API, each once (one leading process).
+  const wechatSecrets = new SecretBox(await secretsKey(db, config.KEFU_SECRETS_KEY));
+  const wechatOutbox = new WechatOutbox({ store, commands, db, sql, api: new WechatApi({ db, secrets: wechatSecrets, apiBase: config.KEFU_WECHAT_API_BASE }), chatFiles, logger });
+  await wechatOutbox.start();
   // Reception prompts of web chats (issue 12).
   const reception = new ChatReception({ store, commands, sql, db, logger });
   await reception.start();
@@ -336,20 +362,15 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
       clock: () => new Date(),
       ready: () => ready,
       storageDir: dataDir,
-      chatFiles: {
-        dir: config.KEFU_CHAT_FILES_DIR ? path.resolve(config.KEFU_CHAT_FILES_DIR) : path.join(dataDir, 'chat-files'),
-        maxBytes: config.KEFU_CHAT_UPLOAD_MAX_BYTES,
-        allowedTypes: config.KEFU_CHAT_UPLOAD_TYPES,
-        linkSeconds: config.KEFU_CHAT_FILE_LINK_SECONDS,
-        linkKey: await chatFileLinkKey(db),
-        thumbnailSize: 320,
-      },
+      chatFiles,
       recordingsDir,
       sipRealm: config.KEFU_SIP_REALM,
+      reportLimits: { maxRangeDays: config.KEFU_REPORT_MAX_RANGE_DAYS, maxRows: config.KEFU_REPORT_MAX_ROWS },
       wechat: {
-        secrets: new SecretBox(await secretsKey(db, config.KEFU_SECRETS_KEY)),
+        secrets: wechatSecrets,
         publicUrl: config.KEFU_PUBLIC_URL ?? `http://${config.HOST}:${config.PORT}`,
         apiBase: config.KEFU_WECHAT_API_BASE,
+        agentTyping: (instanceId, contactId, typing) => wechatOutbox.agentTyping(instanceId, contactId, typing),
       },
       webhooks: { policy: webhookPolicy, secretKey: webhookKey, wake: () => webhooks.wake() },
       ...(phone ? { softphones: phone.softphones } : {}),
@@ -359,6 +380,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
     {
       logger,
       trustProxy: config.KEFU_TRUST_PROXY,
+      ...(options.tracer ? { tracer: options.tracer } : {}),
       queryLimits: {
         maxDepth: config.KEFU_GRAPHQL_MAX_DEPTH,
         maxAliases: config.KEFU_GRAPHQL_MAX_ALIASES,
@@ -368,6 +390,11 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
       },
     },
   );
+  if (metrics) {
+    metrics.instrumentApp(app);
+    if (phone) phone.sip.observer = metrics.observeSip;
+    metrics.attach(metricsSources({ store, db, app, phone }));
+  }
 
   const close = async () => {
     if (phone) {
@@ -381,6 +408,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
     await app.close();
     await webhooks.stop();
     await router.stop();
+    await wechatOutbox.stop();
     await reception.stop();
     await projections.stop();
     await bus.close();
@@ -399,6 +427,26 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
   return { config, app, store, sql, db, bus, projections, router, commands, webhooks, phone, generatedOperatorToken: generated, close };
 }
 
+/** What /metrics reads when scraped: projection checkpoints, open contacts, calls, RTP legs, live connections. */
+function metricsSources(o: { store: EventStore; db: ReadModel; app: FastifyInstance; phone: Phone | null }): MetricsSources {
+  const { phone } = o;
+  return {
+    store: o.store,
+    projections: { names: allProjections.map((p) => p.name), checkpoint: (name) => readCheckpoint(o.db, name) },
+    openContacts: async () => {
+      const rows = await o.db
+        .selectFrom('contacts')
+        .select(['channel', 'status', (eb) => eb.fn.countAll<string>().as('n')])
+        .where('status', '!=', 'ENDED')
+        .groupBy(['channel', 'status'])
+        .execute();
+      return rows.map((r) => ({ channel: String(r.channel), status: String(r.status), count: Number(r.n) }));
+    },
+    ...(phone ? { activeCalls: () => phone.calls.activeCalls + phone.outbound.activeCalls, rtpLegs: () => phone.media.legStats() } : {}),
+    live: () => o.app.liveServer.liveCounts((p) => (p as { kind?: string } | null)?.kind ?? 'unauthenticated'),
+  };
+}
+
 async function main(): Promise<void> {
   let config: Config;
   try {
@@ -411,7 +459,8 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger({ level: config.LOG_LEVEL, format: config.KEFU_LOG_FORMAT });
-  const kefu = await startKefu(config, { logger });
+  const tracing = startTracing({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, sampleRatio: config.OTEL_TRACES_SAMPLER_ARG, serviceName: config.OTEL_SERVICE_NAME });
+  const kefu = await startKefu(config, { logger, ...(tracing ? { tracer: tracing.tracer } : {}) });
   const address = kefu.app.server.address();
   const where = typeof address === 'object' && address ? `http://${address.address}:${address.port}` : String(address);
   if (kefu.generatedOperatorToken) {
@@ -437,6 +486,9 @@ async function main(): Promise<void> {
     closing = true;
     logger.info({ signal }, 'shutting down');
     kefu.close().then(
+      // The last spans are exported before the exit.
+      () => (tracing ? tracing.shutdown().catch(() => undefined) : undefined),
+    ).then(
       () => process.exit(0),
       (err: unknown) => {
         logger.error({ err }, 'shutdown failed');

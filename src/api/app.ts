@@ -39,6 +39,8 @@ import { softphoneResolvers } from './resolvers/softphone.ts';
 import { avCallResolvers } from './resolvers/av-calls.ts';
 import { projectionResolvers } from './resolvers/projections.ts';
 import { webhookResolvers } from './resolvers/webhooks.ts';
+import type { Tracer } from '@opentelemetry/api';
+import { traceGraphqlOperations, traceGraphqlRequests } from '../adapters/observability/tracing.ts';
 import { listParkedParts, type ParkedPart } from '../projections/parked-parts.ts';
 import { demoAgentRoutes } from './demo-agent/demo-agent-route.ts';
 import { demoSupervisorRoutes } from './demo-supervisor/demo-supervisor-route.ts';
@@ -86,6 +88,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The live views' fan-out (its counts show how much work changes cost). */
     liveFanout: LiveFanout;
+    /** The graphql-ws server (live connections and subscriptions, for metrics). */
+    liveServer: SubscriptionServer<unknown>;
   }
 }
 
@@ -101,6 +105,8 @@ export interface BuildAppOptions {
   live?: Omit<LiveFanoutOptions, 'formatErrors' | 'log'>;
   /** Whose X-Forwarded-For gives the client's address (KEFU_TRUST_PROXY); false: the connection's. */
   trustProxy?: boolean | number | string[];
+  /** OpenTelemetry (issue 16): with a tracer, a span per GraphQL request; without, none. */
+  tracer?: Tracer;
 }
 
 export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Promise<FastifyInstance> {
@@ -190,6 +196,8 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
   // Subscriptions are served by Kefu's own graphql-ws server (graphql-ws-server.ts): mercurius gets the other
   // resolvers, and the Subscription fields' subscribe/resolve go onto the schema below.
   const { Subscription: subscriptionResolvers, ...httpResolvers } = resolvers as Record<string, Record<string, object>>;
+  // OpenTelemetry (issue 16): a span per GraphQL request, active while mercurius runs it; its hook goes last.
+  if (options.tracer) traceGraphqlRequests(app, options.tracer);
   await app.register(mercurius, {
     schema: readFileSync(schemaPath, 'utf8'),
     resolvers: httpResolvers as never,
@@ -207,6 +215,7 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
     }),
     errorFormatter: errorFormatter as never,
   });
+  if (options.tracer) traceGraphqlOperations(app);
 
   // mercurius falls back to reading a query that is not GraphQL as a JSON document ("{}", "42"), which
   // then fails deep in validation. Kefu takes GraphQL text only: parse it first, so such a query is a
@@ -241,6 +250,7 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
     log: app.log,
   });
   subscriptions.attach(app.server);
+  app.decorate('liveServer', subscriptions as SubscriptionServer<unknown>);
   app.addHook('preClose', (done) => {
     subscriptions.close();
     done();

@@ -1,0 +1,96 @@
+// OpenTelemetry traces (issue 16) with an in-memory exporter: one GraphQL mutation gives one trace, from the
+// request's span named after the operation, through the command and the event store append, down to the SQL
+// statements; the command, the append and the request carry the same correlation id as the appended event's
+// metadata, and a SQL span carries the statement's text but never its parameters. Tracing is off without
+// OTEL_EXPORTER_OTLP_ENDPOINT.
+import { SpanKind } from '@opentelemetry/api';
+import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTracing, type Tracing } from '../../src/adapters/observability/tracing.ts';
+import { streams } from '../../src/domain/streams.ts';
+import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
+import { until } from '../support/until.ts';
+
+const parentOf = (s: ReadableSpan) => s.parentSpanContext?.spanId;
+const idOf = (s: ReadableSpan) => s.spanContext().spanId;
+
+describe('traces', () => {
+  const exporter = new InMemorySpanExporter();
+  let tracing: Tracing;
+
+  beforeAll(() => {
+    tracing = startTracing({ endpoint: undefined, sampleRatio: 1, serviceName: 'kefu-test' }, { spanProcessors: [new SimpleSpanProcessor({ exporter })] })!;
+  });
+  afterAll(async () => {
+    await tracing?.shutdown();
+  });
+
+  it('is off unless an OTLP endpoint is set', () => {
+    expect(startTracing({ endpoint: undefined, sampleRatio: 1, serviceName: 'kefu' })).toBeNull();
+  });
+
+  for (const database of ['pglite', 'postgres'] as const) {
+    describe(`on ${database}`, () => {
+      let t: TestKefu;
+      beforeAll(async () => {
+        t = await startTestKefu({ database, tracer: tracing.tracer });
+      });
+      afterAll(async () => {
+        await t?.close();
+      });
+
+      it('follows a GraphQL mutation down to its SQL in one trace', async () => {
+        const seed = await seedInstance(t, { agents: [{ name: 'Ann', login: 'ann' }] });
+        const ann = seed.agents[0]!;
+        exporter.reset();
+        await t.ok(ann.token, 'mutation GoOnBreak { setPresence(input: { presence: BREAK, reason: "Meal" }) { presence } }');
+
+        const request = await until(
+          async () => exporter.getFinishedSpans().find((s) => s.name === 'graphql mutation GoOnBreak'),
+          (s) => s !== undefined,
+        );
+        const root = request!;
+        expect(root.kind).toBe(SpanKind.SERVER);
+        expect(parentOf(root)).toBeUndefined();
+        expect(root.attributes).toMatchObject({ 'graphql.operation.type': 'mutation', 'graphql.operation.name': 'GoOnBreak', 'http.response.status_code': 200 });
+        const traceId = root.spanContext().traceId;
+        const inTrace = exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId);
+
+        const command = inTrace.find((s) => s.name.startsWith('command ') && s.attributes['kefu.stream'] === streams.agent(seed.instanceId, ann.id));
+        expect(command, inTrace.map((s) => s.name).join(', ')).toBeDefined();
+        const append = inTrace.find((s) => s.name === 'eventstore append' && parentOf(s) === idOf(command!));
+        expect(append).toBeDefined();
+        expect(String(append!.attributes['kefu.event_types'])).toContain('AgentWentOnBreak');
+        const statements = inTrace.filter((s) => s.name.startsWith('sql ') && parentOf(s) === idOf(append!));
+        expect(statements.length).toBeGreaterThan(0);
+        expect(statements.some((s) => /kefu_append/.test(String(s.attributes['db.query.text']))), statements.map((s) => s.attributes['db.query.text']).join(' | ')).toBe(true);
+        // Each span's parent is in the trace, up to the request.
+        const byId = new Map(inTrace.map((s) => [idOf(s), s]));
+        for (const s of [...statements, append!, command!]) {
+          let at: ReadableSpan | undefined = s;
+          while (at && parentOf(at)) at = byId.get(parentOf(at)!);
+          expect(at).toBe(root);
+        }
+        // The resolver's reads are SQL spans of the same trace too.
+        expect(inTrace.filter((s) => s.name === 'sql SELECT').length).toBeGreaterThan(0);
+
+        // One correlation id links the request, the command, the append and the event's metadata.
+        const [event] = await t.kefu.store.readStream(streams.agent(seed.instanceId, ann.id), { direction: 'backwards', maxCount: 1 });
+        expect(event!.type).toBe('AgentWentOnBreak');
+        const correlationId = event!.metadata.correlationId;
+        expect(root.attributes['kefu.correlation_id']).toBe(correlationId);
+        expect(command!.attributes['kefu.correlation_id']).toBe(correlationId);
+        expect(append!.attributes['kefu.correlation_id']).toBe(correlationId);
+        // No parameters in spans: the break reason was a parameter of the append.
+        for (const s of inTrace) expect(JSON.stringify(s.attributes)).not.toContain('"Meal"');
+      });
+
+      it('marks a failed operation with its error code', async () => {
+        exporter.reset();
+        await t.gql(null, 'query Me { me { __typename } }');
+        const span = await until(async () => exporter.getFinishedSpans().find((s) => s.name === 'graphql query Me'), (s) => s !== undefined);
+        expect(span!.attributes['graphql.error.codes']).toBe('UNAUTHENTICATED');
+      });
+    });
+  }
+});
