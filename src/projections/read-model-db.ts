@@ -223,6 +223,8 @@ export interface ReadModelDb extends ReportTables {
     claimed_until: Timestamp | null;
     error_code: number | null;
     error: string | null;
+    /** { kind, text, attachment, agentId } of the message. */
+    payload: Json<unknown> | null;
     created_at: Timestamp;
     updated_at: Timestamp;
   };

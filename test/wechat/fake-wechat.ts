@@ -117,7 +117,7 @@ export class FakeWechat {
     if (account.mode !== 'PLAIN') {
       const encrypted = encryptWechatMessage(account.encodingAesKey!, o.appId ?? account.appId, plain);
       const msgSignature = wechatSignature(o.wrongMsgSignature ? 'forged' : account.token, timestamp, nonce, encrypted);
-      const outer = account.mode === 'COMPATIBLE' ? { ...fields, Encrypt: encrypted } : { ToUserName: String(fields.ToUserName), Encrypt: encrypted };
+      const outer: Record<string, string | number> = account.mode === 'COMPATIBLE' ? { ...fields, Encrypt: encrypted } : { ToUserName: String(fields.ToUserName), Encrypt: encrypted };
       body = account.format === 'JSON' ? JSON.stringify(outer) : xmlOf(outer);
       query += `&encrypt_type=aes&msg_signature=${msgSignature}`;
     }

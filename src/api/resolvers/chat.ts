@@ -963,6 +963,8 @@ export const chatResolvers = {
       if (agentId && row.agent_id !== agentId) throw new ConflictError(`Agent ${agentId} does not hold conversation ${row.id}`);
       const message: ConversationBusMessage = { kind: 'TYPING', contactId: row.id, sender: agentId ? 'AGENT' : 'CUSTOMER', agentId, typing: input.typing };
       await ctx.deps.bus.publish(conversationTopic(row.instance_id, row.id), message);
+      // A WeChat customer sees the agent typing through WeChat's typing indicator (issue 13).
+      if (agentId && (row.source as { kind?: string } | null)?.kind === 'WECHAT') void ctx.deps.wechat?.agentTyping?.(row.instance_id, row.id, input.typing);
       return true;
     },
     async markRead(_: unknown, args: { input: unknown }, ctx: KefuContext) {

@@ -23,6 +23,8 @@ export interface WechatApiSettings {
   publicUrl: string;
   /** KEFU_WECHAT_API_BASE. */
   apiBase: string;
+  /** An agent typing in a WeChat chat (the outbox passes it on as WeChat's typing indicator). */
+  agentTyping?: (instanceId: string, contactId: string, typing: boolean) => Promise<void>;
 }
 
 const fallback = new WeakMap<object, WechatApiSettings>();

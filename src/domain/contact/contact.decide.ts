@@ -23,6 +23,7 @@ import type {
 } from './contact.ts';
 import { evolveContact, initialContactState, sentMessageKey, silentSideKey } from './contact.ts';
 import { decideReceptionPrompt, type SendReceptionPrompt } from './reception-prompt.decide.ts';
+import { decideDeliveryFailure, type RecordDeliveryFailure } from './wechat-delivery.decide.ts';
 import type { ChatFlowAction, ChatFlowPosition } from '../flow/chat-flow-engine.ts';
 import { sameFlowDocument } from '../flow/flow-document.ts';
 
@@ -103,7 +104,9 @@ export type ContactCommand =
    */
   | Cmd<'RateContact', { value: number; comment: string | null; by: 'CUSTOMER' | 'KEYPAD'; key: string | null; survey: SatisfactionSurvey }>
   /** Issue 12: one of the web channel's reception prompts, as a SYSTEM message, once per key (reception-prompt.decide.ts). */
-  | SendReceptionPrompt;
+  | SendReceptionPrompt
+  /** Issue 13: WeChat refused an agent's message for good; a SYSTEM message says so, once per message (wechat-delivery.decide.ts). */
+  | RecordDeliveryFailure;
 
 /** A message as sent: text, or a file (IMAGE or FILE) with an optional caption. */
 export interface NewChatMessage {
@@ -523,6 +526,8 @@ function decideCore(command: ContactCommand, state: ContactState): ContactEvent[
       return decideRating(command, state);
     case 'SendReceptionPrompt':
       return decideReceptionPrompt(command, state);
+    case 'RecordDeliveryFailure':
+      return decideDeliveryFailure(command, state);
     default: {
       const unknown: never = command;
       throw new Error(`Unknown command ${(unknown as { type: string }).type}`);

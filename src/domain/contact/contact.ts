@@ -114,7 +114,7 @@ export interface ChatAttachment {
 }
 
 /** PROMPT (issue 12): one of the web channel's reception prompts; its words are the message's text. */
-export type SystemMessageType = 'QUEUED' | 'CONNECTED' | 'TRANSFERRED' | 'ENDED' | 'PROMPT';
+export type SystemMessageType = 'QUEUED' | 'CONNECTED' | 'TRANSFERRED' | 'ENDED' | 'PROMPT' | 'DELIVERY_FAILED';
 
 /** What a SYSTEM message says; the agent's display name is read when shown. */
 export interface SystemMessage {
@@ -491,6 +491,8 @@ export function evolveContact(state: ContactState, event: ContactEvent): Contact
       }
       // System messages are nobody's word: they do not count for ending idle chats (OL-8).
       if (m.system?.type === 'PROMPT' && m.system.promptKey) next.receptionPromptKeys = [...(state.receptionPromptKeys ?? []), m.system.promptKey];
+      // Issue 13: a WeChat delivery failure is told once per message, under its key (wechat-delivery.decide.ts).
+      if (m.system?.type === 'DELIVERY_FAILED' && m.system.promptKey) next.receptionPromptKeys = [...(state.receptionPromptKeys ?? []), m.system.promptKey];
       if (m.from === 'AGENT') next.lastAgentMessageAt = m.at;
       else if (m.from === 'CUSTOMER') next.lastCustomerMessageAt = m.at;
       return next;

@@ -72,4 +72,10 @@ export const wechatAccountsMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '2026_12_04_310_wechat_outbox_payload': {
+    async up(db: Kysely<unknown>) {
+      // What to send (kind, text, file), copied from the message event: the sender needs no other read.
+      await db.schema.alterTable('wechat_outbox').addColumn('payload', 'jsonb').execute();
+    },
+  },
 };

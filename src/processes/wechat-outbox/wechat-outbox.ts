@@ -1,0 +1,281 @@
+// The WeChat outbox (issue 13): agents' (and flows') messages in WeChat chats go out through the
+// customer-service API, each once. One process of the deployment leads (an advisory lease, as the router): it
+// reads every event from its checkpoint and queues each agent message of a WeChat chat in wechat_outbox
+// (idempotent by contact and seq), then sends what is due, oldest first and one at a time per chat. A row is
+// claimed before it is sent, so a message goes out twice only if Kefu died between WeChat's answer and
+// recording it (WeChat's API has no idempotency key). Transient errors (-1 busy, 45011, network, a token
+// WeChat calls invalid or expired: the token is refreshed) are retried with backoff; anything else (45015
+// outside the 48-hour window, 45047 past the quota, 40003 …) fails the message, and the chat says so in a
+// SYSTEM message the agent sees at once. The agent's typing is passed on as WeChat's typing indicator.
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { sql } from 'kysely';
+import type { CommandHandler } from '../../adapters/eventstore/command-handler.ts';
+import type { Lease, SqlClient } from '../../adapters/sql/sql-client.ts';
+import { chatFilePath, type ChatFilesSettings } from '../../adapters/chat-files/chat-files.ts';
+import type { WechatApi } from '../../adapters/wechat/wechat-api.ts';
+import { transientErrors, WechatApiError, wechatErrorText, type WechatApiAccount } from '../../adapters/wechat/wechat-api.ts';
+import { contactDecider } from '../../domain/contact/contact.decide.ts';
+import type { ChatAttachment, ContactMessageData, WechatSource } from '../../domain/contact/contact.ts';
+import type { EventStore, RecordedEvent, Subscription } from '../../domain/ports/event-store.ts';
+import { positionFromString, positionToString } from '../../domain/ports/event-store.ts';
+import { streams, streamCategory } from '../../domain/streams.ts';
+import type { ReadModel } from '../../projections/projection.ts';
+import type { Logger } from '../../projections/projection-runner.ts';
+
+export interface WechatOutboxDeps {
+  store: EventStore;
+  commands: CommandHandler;
+  db: ReadModel;
+  sql: SqlClient;
+  api: WechatApi;
+  chatFiles: ChatFilesSettings;
+  logger: Logger;
+  clock?: () => Date;
+  /** Tries before a transiently failing message is given up (default 8). */
+  maxAttempts?: number;
+  /** The first retry's delay, doubled each time up to a minute (default 1000 ms). */
+  backoffMs?: number;
+  pollMs?: number;
+}
+
+interface Payload {
+  kind: 'TEXT' | 'IMAGE' | 'FILE';
+  text: string;
+  attachment: ChatAttachment | null;
+  agentId: string | null;
+}
+
+const checkpointName = 'wechat-outbox';
+
+export class WechatOutbox {
+  private readonly deps: WechatOutboxDeps;
+  private lease: Lease | null = null;
+  private leaseTimer: NodeJS.Timeout | null = null;
+  private subscription: Subscription | null = null;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private sending: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+  /** WeChat chats by contact stream (null: not a WeChat chat), from the contact's own events. */
+  private readonly sources = new Map<string, WechatSource | null>();
+
+  constructor(deps: WechatOutboxDeps) {
+    this.deps = deps;
+  }
+
+  private now(): Date {
+    return this.deps.clock?.() ?? new Date();
+  }
+
+  async start(): Promise<void> {
+    await this.tryLead();
+    if (!this.lease) {
+      this.leaseTimer = setInterval(() => void this.tryLead(), 2000);
+      this.leaseTimer.unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    await this.subscription?.stop();
+    await this.sending;
+    await this.lease?.release();
+  }
+
+  private async tryLead(): Promise<void> {
+    if (this.lease || this.stopped) return;
+    const lease = await this.deps.sql.tryLease('wechat-outbox').catch(() => null);
+    if (!lease) return;
+    this.lease = lease;
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
+    void lease.lost.then(() => {
+      if (this.stopped) return;
+      this.deps.logger.error({}, 'the WeChat outbox lost its lease; another process takes over');
+      void this.subscription?.stop();
+      if (this.pollTimer) clearInterval(this.pollTimer);
+    });
+    const row = await this.deps.db.selectFrom('wechat_checkpoints').select('position').where('name', '=', checkpointName).executeTakeFirst();
+    this.subscription = this.deps.store.subscribeToAll({
+      after: row?.position ? positionFromString(row.position) : null,
+      onEvent: (e) => this.take(e),
+      onError: (err) => this.deps.logger.error({ err }, 'the WeChat outbox subscription failed'),
+    });
+    this.pollTimer = setInterval(() => this.kick(), this.deps.pollMs ?? 500);
+    this.pollTimer.unref();
+  }
+
+  /** Queues an agent's message of a WeChat chat; moves the checkpoint. */
+  private async take(e: RecordedEvent): Promise<void> {
+    if (e.type === 'ContactMessageRecorded' && streamCategory(e.streamId) === 'contact') {
+      const m = e.data as unknown as ContactMessageData;
+      if (m.from === 'AGENT' && m.kind !== 'SYSTEM') {
+        const source = await this.sourceOf(e.streamId);
+        if (source) await this.queue(e, m, source);
+      }
+    }
+    await this.deps.db
+      .insertInto('wechat_checkpoints')
+      .values({ name: checkpointName, position: positionToString(e.position), updated_at: this.now() })
+      .onConflict((c) => c.column('name').doUpdateSet({ position: positionToString(e.position), updated_at: this.now() }))
+      .execute();
+  }
+
+  private async sourceOf(streamId: string): Promise<WechatSource | null> {
+    if (this.sources.has(streamId)) return this.sources.get(streamId)!;
+    const first = await this.deps.store.readStream(streamId, { maxCount: 1 });
+    const created = first[0];
+    const source = created?.type === 'ContactCreated' ? ((created.data as { source?: { kind?: string } }).source ?? null) : null;
+    const wechat = source?.kind === 'WECHAT' ? (source as WechatSource) : null;
+    if (this.sources.size > 10_000) this.sources.clear();
+    this.sources.set(streamId, wechat);
+    return wechat;
+  }
+
+  private async queue(e: RecordedEvent, m: ContactMessageData, source: WechatSource): Promise<void> {
+    const instanceId = e.metadata.instanceId;
+    const contactId = e.streamId.slice(e.streamId.indexOf('.') + 1);
+    const payload: Payload = { kind: (m.kind ?? 'TEXT') as Payload['kind'], text: m.text ?? '', attachment: m.attachment ?? null, agentId: m.agentId };
+    await this.deps.db
+      .insertInto('wechat_outbox')
+      .values({
+        instance_id: instanceId,
+        contact_id: contactId,
+        seq: m.seq ?? e.revision + 1,
+        account_id: source.wechatAccountId,
+        open_id: source.openId,
+        state: 'PENDING',
+        attempts: 0,
+        next_attempt_at: this.now(),
+        claimed_until: null,
+        error_code: null,
+        error: null,
+        payload: JSON.stringify(payload),
+        created_at: this.now(),
+        updated_at: this.now(),
+      })
+      .onConflict((c) => c.columns(['instance_id', 'contact_id', 'seq']).doNothing())
+      .execute();
+    this.kick();
+  }
+
+  /** Sends what is due (again when more came meanwhile). */
+  kick(): void {
+    if (this.stopped || !this.lease) return;
+    if (this.sending) {
+      this.again = true;
+      return;
+    }
+    this.sending = (async () => {
+      do {
+        this.again = false;
+        try {
+          while (await this.sendDue()) {
+            // more were due
+          }
+        } catch (err) {
+          this.deps.logger.error({ err }, 'the WeChat outbox could not send');
+        }
+      } while (this.again && !this.stopped);
+    })().finally(() => (this.sending = null));
+  }
+
+  /** Claims and sends due messages, the oldest pending one of each chat; whether any were found. */
+  private async sendDue(): Promise<boolean> {
+    const now = this.now();
+    const claimedUntil = new Date(now.getTime() + 60_000);
+    const rows = await this.deps.db
+      .updateTable('wechat_outbox as o')
+      .set({ claimed_until: claimedUntil, attempts: sql`o.attempts + 1`, updated_at: now })
+      .where('o.state', '=', 'PENDING')
+      .where('o.next_attempt_at', '<=', now)
+      .where((eb) => eb.or([eb('o.claimed_until', 'is', null), eb('o.claimed_until', '<', now)]))
+      // In order within a chat: nothing earlier of the same chat still waits.
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('wechat_outbox as e')
+              .select('e.seq')
+              .whereRef('e.instance_id', '=', 'o.instance_id')
+              .whereRef('e.contact_id', '=', 'o.contact_id')
+              .where('e.state', '=', 'PENDING')
+              .whereRef('e.seq', '<', 'o.seq'),
+          ),
+        ),
+      )
+      .returningAll()
+      .execute();
+    for (const row of rows) await this.send(row);
+    return rows.length > 0;
+  }
+
+  private async accountOf(instanceId: string, accountId: string): Promise<WechatApiAccount | null> {
+    const a = await this.deps.db.selectFrom('wechat_accounts').select(['app_id', 'app_secret', 'enabled', 'deleted_at']).where('instance_id', '=', instanceId).where('id', '=', accountId).executeTakeFirst();
+    if (!a || a.deleted_at !== null) return null;
+    return { instanceId, accountId, appId: a.app_id, appSecret: a.app_secret };
+  }
+
+  private async send(row: { instance_id: string; contact_id: string; seq: number; account_id: string; open_id: string; attempts: number; payload: unknown }): Promise<void> {
+    const payload = (typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload) as Payload;
+    const key = { instance_id: row.instance_id, contact_id: row.contact_id, seq: row.seq };
+    const account = await this.accountOf(row.instance_id, row.account_id);
+    try {
+      if (!account) throw new WechatApiError(null, 'the WeChat account was deleted');
+      if (payload.kind === 'IMAGE' && payload.attachment) {
+        const a = payload.attachment;
+        const bytes = await readFile(chatFilePath(this.deps.chatFiles, row.instance_id, a.fileId, 'file'));
+        const mediaId = await this.deps.api.uploadImage(account, bytes, a.contentType, a.name);
+        await this.deps.api.sendImage(account, row.open_id, mediaId);
+        if (payload.text.trim() !== '') await this.deps.api.sendText(account, row.open_id, payload.text);
+      } else if (payload.kind === 'FILE' && payload.attachment) {
+        // The customer-service API has no file messages for every account kind: the file's name goes as text.
+        await this.deps.api.sendText(account, row.open_id, `[${payload.attachment.name}]${payload.text ? ` ${payload.text}` : ''}`);
+      } else {
+        await this.deps.api.sendText(account, row.open_id, payload.text);
+      }
+      await this.mark(key, { state: 'SENT', error_code: null, error: null });
+    } catch (err) {
+      const apiError = err instanceof WechatApiError ? err : null;
+      const code = apiError?.errcode ?? null;
+      const transient = apiError !== null && account !== null && (code === null || transientErrors.has(code));
+      const maxAttempts = this.deps.maxAttempts ?? 8;
+      const reason = code !== null ? (wechatErrorText[code] ?? apiError!.message) : err instanceof Error ? err.message : String(err);
+      if (transient && row.attempts < maxAttempts) {
+        const delay = Math.min(60_000, (this.deps.backoffMs ?? 1000) * 2 ** (row.attempts - 1));
+        await this.mark(key, { state: 'PENDING', error_code: code, error: reason, next_attempt_at: new Date(this.now().getTime() + delay) });
+        this.deps.logger.warn({ instanceId: row.instance_id, contactId: row.contact_id, seq: row.seq, errcode: code, attempt: row.attempts }, 'a WeChat message will be retried');
+        setTimeout(() => this.kick(), delay + 10).unref();
+        return;
+      }
+      this.deps.logger.warn({ instanceId: row.instance_id, contactId: row.contact_id, seq: row.seq, errcode: code }, 'WeChat refused a message');
+      // Told in the chat first, then marked: a crash in between tells it again, which the contact drops.
+      await this.deps.commands.handle(streams.contact(row.instance_id, row.contact_id), contactDecider, {
+        type: 'RecordDeliveryFailure',
+        data: { contactId: row.contact_id, seq: row.seq, agentId: payload.agentId, errorCode: code, reason },
+        metadata: { now: this.now().toISOString(), instanceId: row.instance_id, actor: 'system:wechat-outbox', correlationId: randomUUID() },
+      });
+      await this.mark(key, { state: 'FAILED', error_code: code, error: reason });
+    }
+  }
+
+  private async mark(key: { instance_id: string; contact_id: string; seq: number }, set: { state: string; error_code: number | null; error: string | null; next_attempt_at?: Date }): Promise<void> {
+    await this.deps.db
+      .updateTable('wechat_outbox')
+      .set({ ...set, claimed_until: null, updated_at: this.now() })
+      .where('instance_id', '=', key.instance_id)
+      .where('contact_id', '=', key.contact_id)
+      .where('seq', '=', key.seq)
+      .execute();
+  }
+
+  /** The agent typing in a WeChat chat: WeChat's typing indicator (best effort, never retried). */
+  async agentTyping(instanceId: string, contactId: string, typing: boolean): Promise<void> {
+    const source = await this.sourceOf(streams.contact(instanceId, contactId));
+    if (!source) return;
+    const account = await this.accountOf(instanceId, source.wechatAccountId);
+    if (!account) return;
+    await this.deps.api.typing(account, source.openId, typing).catch((err: unknown) => this.deps.logger.warn({ err, instanceId, contactId }, 'WeChat typing failed'));
+  }
+}

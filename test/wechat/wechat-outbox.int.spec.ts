@@ -1,0 +1,129 @@
+// WeChat's sending side (issue 13) against the local WeChat, on PostgreSQL: a chat from subscribe to the end,
+// the agent's text and image delivered through the customer-service API (the image uploaded as temporary
+// media), the agent's typing passed on, a token that expires mid-conversation refreshed and the message still
+// delivered once, a busy WeChat (-1) retried, and 45015 shown to the agent in the conversation.
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
+import { taggedPng } from '../support/chat-images.ts';
+import { until } from '../support/until.ts';
+import { FakeWechat, type FakeAccount } from './fake-wechat.ts';
+
+const transcript = 'query($id: ID!) { chatTranscript(contactId: $id) { messages { seq sender kind text system { type } } } }';
+const SEND = 'mutation($input: SendChatMessageInput!) { sendChatMessage(input: $input) { seq } }';
+
+interface Message {
+  seq: number;
+  sender: string;
+  kind: string;
+  text: string | null;
+  system: { type: string } | null;
+}
+
+describe('WeChat outbox', () => {
+  let t: TestKefu;
+  let wx: FakeWechat;
+  let seed: Awaited<ReturnType<typeof seedInstance>>;
+  let account: FakeAccount;
+  let ann: { id: string; token: string };
+
+  const rows = async (openId: string) => (await t.kefu.db.selectFrom('contacts').selectAll().where('instance_id', '=', seed.instanceId).execute()).filter((r) => (r.customer as { id: string }).id === openId);
+  const messagesOf = async (contactId: string) => (await t.ok<{ chatTranscript: { messages: Message[] } }>(seed.adminKey, transcript, { id: contactId })).chatTranscript.messages;
+  const say = (contactId: string, text: string) => t.ok(ann.token, SEND, { input: { contactId, message: { clientMessageId: randomUUID(), text } } });
+  const sentTo = (openId: string) => wx.sent.filter((m) => m.touser === openId);
+  const push = (fields: Record<string, string | number>) => wx.push(account, { ToUserName: account.originalId, CreateTime: Math.floor(Date.now() / 1000), ...fields });
+
+  async function openChat(openId: string): Promise<string> {
+    expect((await push({ FromUserName: openId, MsgType: 'event', Event: 'subscribe' })).text).toBe('success');
+    const [row] = await until(() => rows(openId), (r) => r.length === 1);
+    await t.ok(ann.token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
+    const offered = await until(
+      () => t.ok<{ contact: { status: string; offer: { offerId: string } | null } }>(ann.token, 'query($id: ID!) { contact(id: $id) { status offer { offerId } } }', { id: row!.id }).catch(() => null),
+      (r) => r?.contact.status === 'OFFERED',
+    );
+    await t.ok(ann.token, 'mutation($c: ID!, $o: ID!) { acceptOffer(input: { contactId: $c, offerId: $o }) { status } }', { c: row!.id, o: offered!.contact.offer!.offerId });
+    return row!.id;
+  }
+
+  beforeAll(async () => {
+    wx = await new FakeWechat().start();
+    t = await startTestKefu({ database: 'postgres', listen: true, env: { KEFU_WECHAT_API_BASE: wx.base } });
+    const origin = `http://127.0.0.1:${(t.kefu.app.server.address() as AddressInfo).port}`;
+    seed = await seedInstance(t, { name: 'Acme', agents: [{ name: 'Ann', login: 'ann' }] });
+    ann = seed.agents[0]!;
+    const group = (await t.ok<{ createSkillGroup: { id: string } }>(seed.adminKey, 'mutation { createSkillGroup(input: { name: "WeChat desk", channel: ONLINE, maxConcurrency: 5 }) { id } }')).createSkillGroup.id;
+    await t.ok(seed.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: group, a: ann.id });
+    const secret = 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb';
+    const created = await t.ok<{ createWechatAccount: { callbackUrl: string } }>(seed.adminKey, 'mutation($input: CreateWechatAccountInput!) { createWechatAccount(input: $input) { callbackUrl } }', {
+      input: { name: 'Shop', kind: 'OFFICIAL_ACCOUNT', appId: 'wx00000000000000d4', appSecret: secret, token: 'outToken', originalId: 'gh_00000000000d', skillGroupId: group },
+    });
+    wx.register('wx00000000000000d4', secret);
+    account = { appId: 'wx00000000000000d4', appSecret: secret, token: 'outToken', encodingAesKey: null, mode: 'PLAIN', format: 'XML', originalId: 'gh_00000000000d', callbackUrl: `${origin}${new URL(created.createWechatAccount.callbackUrl).pathname}` };
+  });
+  afterAll(async () => {
+    await t?.close();
+    await wx?.close();
+  });
+
+  it('the agent answers a subscriber with text and an image, typing shown; each goes out once', async () => {
+    const contactId = await openChat('oOut_1');
+    expect((await push({ FromUserName: 'oOut_1', MsgType: 'text', Content: 'hi there', MsgId: '8000000000000000001' })).text).toBe('success');
+    await t.ok(ann.token, 'mutation($c: ID!) { setTyping(input: { contactId: $c, typing: true }) }', { c: contactId });
+    await until(async () => wx.typing.filter((x) => x.touser === 'oOut_1'), (x) => x.length === 1);
+    expect(wx.typing.find((x) => x.touser === 'oOut_1')?.command).toBe('Typing');
+    await say(contactId, 'Hello! 😀 How can I help?');
+    await until(async () => sentTo('oOut_1'), (s) => s.length === 1);
+    expect(sentTo('oOut_1')[0]!.body).toEqual({ touser: 'oOut_1', msgtype: 'text', text: { content: 'Hello! 😀 How can I help?' } });
+
+    // An image: uploaded to the chat, sent, uploaded to WeChat as temporary media, then sent by its media_id.
+    const png = taggedPng(40, 30);
+    const form = new FormData();
+    form.append('contactId', contactId);
+    form.append('file', new Blob([png], { type: 'image/png' }), 'map.png');
+    const request = new Request('http://kefu.test/chat/uploads', { method: 'POST', body: form });
+    const res = await t.kefu.app.inject({ method: 'POST', url: '/chat/uploads', headers: { 'content-type': request.headers.get('content-type')!, authorization: `Bearer ${ann.token}` }, payload: Buffer.from(await request.arrayBuffer()) });
+    expect(res.statusCode).toBe(201);
+    const fileId = (res.json() as { fileId: string }).fileId;
+    await t.ok(ann.token, SEND, { input: { contactId, message: { clientMessageId: randomUUID(), fileId } } });
+    await until(async () => sentTo('oOut_1'), (s) => s.length === 2);
+    const image = sentTo('oOut_1')[1]!;
+    expect(image.msgtype).toBe('image');
+    const mediaId = (image.body.image as { media_id: string }).media_id;
+    expect(wx.uploads.get(mediaId)?.contentType).toBe('image/png');
+    expect(wx.uploads.get(mediaId)!.bytes.length).toBeGreaterThan(0);
+    // Nothing sent twice.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(sentTo('oOut_1')).toHaveLength(2);
+  });
+
+  it('a token that expires mid-conversation is refreshed and the message delivered once; a busy WeChat is retried', async () => {
+    const contactId = await openChat('oOut_2');
+    await say(contactId, 'first');
+    await until(async () => sentTo('oOut_2'), (s) => s.length === 1);
+    const tokensBefore = wx.tokenRequests.length;
+    wx.expireTokens();
+    await say(contactId, 'after expiry');
+    await until(async () => sentTo('oOut_2'), (s) => s.length === 2);
+    expect(wx.tokenRequests.length).toBeGreaterThan(tokensBefore);
+    wx.failNext('cgi-bin/message/custom/send', -1, 2);
+    await say(contactId, 'while busy');
+    await until(async () => sentTo('oOut_2'), (s) => s.length === 3, 60_000);
+    expect(sentTo('oOut_2').map((m) => (m.body.text as { content: string }).content)).toEqual(['first', 'after expiry', 'while busy']);
+  });
+
+  it('45015 (the 48-hour window closed) is shown to the agent in the conversation', async () => {
+    const contactId = await openChat('oOut_3');
+    wx.failNext('cgi-bin/message/custom/send', 45015);
+    await say(contactId, 'are you still there?');
+    const messages = await until(() => messagesOf(contactId), (m) => m.some((x) => x.system?.type === 'DELIVERY_FAILED'));
+    const failed = messages.find((x) => x.system?.type === 'DELIVERY_FAILED')!;
+    expect(failed.sender).toBe('SYSTEM');
+    expect(failed.text).toMatch(/45015.*48-hour window/);
+    const agentSeq = messages.find((x) => x.text === 'are you still there?')!.seq;
+    expect(failed.text).toContain(`message ${agentSeq}`);
+    const outbox = await t.kefu.db.selectFrom('wechat_outbox').selectAll().where('contact_id', '=', contactId).execute();
+    expect(outbox.map((r) => [r.state, r.error_code])).toEqual([['FAILED', 45015]]);
+    expect(sentTo('oOut_3')).toEqual([]);
+  });
+});
