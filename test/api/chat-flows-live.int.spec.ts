@@ -151,6 +151,13 @@ for (const database of ['pglite', 'postgres'] as const) {
       );
       expect(offered!.contact).toMatchObject({ priority: 2, keyTrail: [{ key: '2', label: 'Where is my order' }] });
       expect(offered!.contact.data).toContainEqual({ key: 'orderNumber', value: 'SO-20261204' });
+      // And the chat record keeps them.
+      const record = await ok<{ chatRecord: { data: { key: string; value: string }[]; keyTrail: { key: string; label: string }[] } }>(
+        seed.adminKey,
+        'query($c: ID!) { chatRecord(contactId: $c) { data { key value } keyTrail { key label } } }',
+        { c: chat.contactId },
+      );
+      expect(record.chatRecord).toEqual({ data: [{ key: 'orderNumber', value: 'SO-20261204' }], keyTrail: [{ key: '2', label: 'Where is my order' }] });
     });
 
     it('takes a typed option number and keyword too', async () => {

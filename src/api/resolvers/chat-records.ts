@@ -1,6 +1,7 @@
 // Chat records (OL-14, WS-3): agents see the chats they served (accepted); supervisors, admins and API keys
 // every chat of the instance; customers and the operator none (requireInstance refuses them).
 import { z } from 'zod';
+import { contactCollected } from './contact-collected.ts';
 import { chatEndStatuses } from '../../domain/contact/chat-end-status.ts';
 import { NotFoundError } from '../../domain/errors.ts';
 import type { ChatRecordRow, ChatTransfer } from '../../projections/chat-records/chat-records.projection.ts';
@@ -125,6 +126,9 @@ export const chatRecordResolvers = {
       return row ? toWebChannel(row) : null;
     },
     lastSkillGroup: (r: ChatRecordView, _: unknown, ctx: KefuContext) => skillGroupOf(ctx, r.instanceId, r.lastSkillGroupId),
+    // Issue 12: what the chat flow collected (variables) and the choices made, read from the contact.
+    data: async (r: ChatRecordView, _: unknown, ctx: KefuContext) => (await contactCollected(ctx, r.instanceId, String(r.contactId))).data,
+    keyTrail: async (r: ChatRecordView, _: unknown, ctx: KefuContext) => (await contactCollected(ctx, r.instanceId, String(r.contactId))).keyTrail,
   },
   ChatTransfer: {
     fromAgent: (t: TransferView, _: unknown, ctx: KefuContext) => agentOf(ctx, t.instanceId, t.fromAgentId),
