@@ -388,7 +388,7 @@ function addChatMessage(chat, m) {
   row.dataset.seq = String(m.seq);
   if (m.system) {
     const s = m.system;
-    row.textContent = s.type === 'CONNECTED' ? `${s.agentName ?? 'An agent'} joined` : s.type === 'ENDED' ? `Chat ended (${s.endStatus ?? ''})` : s.type === 'TRANSFERRED' ? 'Transferred' : 'Queued';
+    row.textContent = s.type === 'PROMPT' ? `Told the customer: ${m.text ?? ''}` : s.type === 'CONNECTED' ? `${s.agentName ?? 'An agent'} joined` : s.type === 'ENDED' ? `Chat ended (${s.endStatus ?? ''})` : s.type === 'TRANSFERRED' ? 'Transferred' : 'Queued';
   } else {
     row.append(el('span', 'who', m.sender === 'CUSTOMER' ? 'Customer: ' : `${m.agentName ?? 'Agent'}: `));
     if (m.attachment) appendAttachment(row, m.attachment, m.kind);
