@@ -75,6 +75,8 @@ export interface Kefu {
   bus: Bus;
   projections: ProjectionRunner;
   router: Router;
+  /** Sends the web channels' reception prompts (issue 12). */
+  reception: ChatReception;
   commands: CommandHandler;
   /** Sends the webhook outbox (issue 16). */
   webhooks: WebhookDispatcher;
@@ -424,7 +426,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
       throw err;
     }
   }
-  return { config, app, store, sql, db, bus, projections, router, commands, webhooks, phone, generatedOperatorToken: generated, close };
+  return { config, app, store, sql, db, bus, projections, router, reception, commands, webhooks, phone, generatedOperatorToken: generated, close };
 }
 
 /** What /metrics reads when scraped: projection checkpoints, open contacts, calls, RTP legs, live connections. */

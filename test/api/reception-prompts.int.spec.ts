@@ -307,5 +307,30 @@ for (const database of ['pglite', 'postgres'] as const) {
         await offline(ann().token);
       }
     });
+
+    // Last: it replaces Kefu's own reception process.
+    it('after a restart nothing is sent twice, and the idle reminder due meanwhile still comes', async () => {
+      await available(bob().token);
+      let next: ChatReception | null = null;
+      try {
+        const g = await group({ autoAccept: true, chatIdleEndSeconds: 10 }, [bob()]);
+        const { key } = await channel(g, { receptionPrompts: { idleReminderSeconds: 5, welcome: { enabled: false }, queueing: { enabled: false } } });
+        const chat = await customerChat(key);
+        await until(() => transcript(chat.token, chat.contactId), (m) => prompts(m).includes('TRANSFERRED_TO_AGENT'), 30_000);
+        // Down: the agent's message arms no timer anywhere.
+        await t.kefu.reception.stop();
+        await say(bob().token, chat.contactId, 'Anything else?');
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        next = new ChatReception({ store: t.kefu.store, commands: new CommandHandler(t.kefu.store), sql: t.kefu.sql, db: t.kefu.db, logger: silent });
+        await next.start();
+        const ended = await until(() => transcript(chat.token, chat.contactId), (m) => prompts(m).includes('AUTO_END'), 60_000);
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        expect(prompts(await transcript(chat.token, chat.contactId))).toEqual(['TRANSFERRED_TO_AGENT', 'IDLE_REMINDER', 'AUTO_END']);
+        expect(prompts(ended)).toEqual(['TRANSFERRED_TO_AGENT', 'IDLE_REMINDER', 'AUTO_END']);
+      } finally {
+        await next?.stop();
+        await offline(bob().token);
+      }
+    });
   });
 }

@@ -135,6 +135,7 @@ export class ChatReception {
   }
 
   async stop(): Promise<void> {
+    if (this.stopped) return;
     this.stopped = true;
     if (this.leaseTimer) clearInterval(this.leaseTimer);
     await this.subscription?.stop();
