@@ -112,6 +112,28 @@ describe('WeChat outbox', () => {
     expect(sentTo('oOut_2').map((m) => (m.body.text as { content: string }).content)).toEqual(['first', 'after expiry', 'while busy']);
   });
 
+  it('a full chat from subscribe to rating: the end invites the customer to rate, their reply rates the chat once', async () => {
+    const contactId = await openChat('oOut_4');
+    expect((await push({ FromUserName: 'oOut_4', MsgType: 'text', Content: 'my parcel is late', MsgId: '8000000000000000004' })).text).toBe('success');
+    await say(contactId, 'Sorry! It arrives tomorrow.');
+    await t.ok(ann.token, 'mutation($c: ID!) { endContact(input: { contactId: $c }) { status } }', { c: contactId });
+    const sent = await until(async () => sentTo('oOut_4'), (x) => x.length === 2);
+    expect((sent[1]!.body.text as { content: string }).content).toMatch(/Reply with a number: 1 Very dissatisfied.*5 Very satisfied/);
+    const reply = wx.pushRequest(account, { ToUserName: account.originalId, FromUserName: 'oOut_4', CreateTime: Math.floor(Date.now() / 1000), MsgType: 'text', Content: '5', MsgId: '8000000000000000005' });
+    expect((await wx.send(reply)).text).toBe('success');
+    // WeChat's retry of the reply: not a second rating, not a new chat.
+    expect((await wx.send(reply)).text).toBe('success');
+    const record = await until(
+      () => t.ok<{ chatRecord: { satisfaction: { value: number; label: string } | null } }>(seed.adminKey, 'query($id: ID!) { chatRecord(contactId: $id) { satisfaction { value label } } }', { id: contactId }),
+      (r) => r.chatRecord.satisfaction !== null,
+    );
+    expect(record.chatRecord.satisfaction).toEqual({ value: 5, label: 'Very satisfied' });
+    expect(await rows('oOut_4')).toHaveLength(1);
+    // Later words are a new chat.
+    expect((await push({ FromUserName: 'oOut_4', MsgType: 'text', Content: '5', MsgId: '8000000000000000006' })).text).toBe('success');
+    expect(await until(() => rows('oOut_4'), (r) => r.length === 2)).toHaveLength(2);
+  });
+
   it('45015 (the 48-hour window closed) is shown to the agent in the conversation', async () => {
     const contactId = await openChat('oOut_3');
     wx.failNext('cgi-bin/message/custom/send', 45015);

@@ -22,6 +22,8 @@ import type { ReadModel } from '../../projections/projection.ts';
 import type { ReadModelSync } from '../../api/context.ts';
 import type { WechatAccountRow } from '../../projections/wechat-accounts/wechat-accounts.projection.ts';
 import { findBlacklistEntry } from '../../api/resolvers/blacklist.ts';
+import { loadSatisfactionSurvey } from '../../api/resolvers/satisfaction.ts';
+import { DomainError } from '../../domain/errors.ts';
 import { chatFilePath, writeDurably, type ChatFilesSettings } from '../chat-files/chat-files.ts';
 import { detectFileType } from '../chat-files/detect.ts';
 import { pushKey, type WechatPush } from './wechat-messages.ts';
@@ -114,6 +116,45 @@ export class WechatInbound {
     return row?.id ?? null;
   }
 
+  /**
+   * A reply to the survey invitation sent when the customer's last chat ended (within a day): a value of the
+   * instance's scale rates that chat, once. Anything else (or a chat rated already) is a new message.
+   */
+  private async rating(account: WechatAccountRow, openId: string, content: string, key: string): Promise<string | null> {
+    const value = /^\s*(\d)\s*$/.exec(content)?.[1];
+    if (value === undefined) return null;
+    const since = new Date(this.deps.clock().getTime() - 86_400_000);
+    const last = await this.deps.db
+      .selectFrom('contacts')
+      .select(['id', 'status'])
+      .where('instance_id', '=', account.instance_id)
+      .where('channel', '=', 'ONLINE')
+      .where(sql<boolean>`customer->>'id' = ${openId}`)
+      .where(sql<boolean>`source->>'kind' = 'WECHAT'`)
+      .where(sql<boolean>`source->>'wechatAccountId' = ${account.id}`)
+      .where('ended_at', '>', since)
+      .orderBy('created_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    if (!last || last.status !== 'ENDED') return null;
+    // Claimed before rating: a retry of this reply elsewhere must not become a new chat when it finds the chat rated.
+    const claimed = await this.deps.db
+      .insertInto('wechat_inbound')
+      .values({ instance_id: account.instance_id, account_id: account.id, push_key: key, contact_id: last.id, received_at: this.deps.clock() })
+      .onConflict((c) => c.columns(['instance_id', 'account_id', 'push_key']).doNothing())
+      .executeTakeFirst();
+    if (Number(claimed.numInsertedOrUpdatedRows ?? 0n) === 0) return last.id;
+    const survey = await loadSatisfactionSurvey(this.deps.db, account.instance_id);
+    try {
+      await this.command(account.instance_id, { type: 'RateContact', data: { contactId: last.id, value: Number(value), comment: null, by: 'CUSTOMER', key: null, survey }, metadata: this.metadata(account.instance_id) });
+      return last.id;
+    } catch (err) {
+      // Rated already, off, not on the scale: an ordinary message.
+      if (err instanceof DomainError) return null;
+      throw err;
+    }
+  }
+
   private async command(instanceId: string, command: ContactCommand) {
     const result = await this.deps.commands.handle(streams.contact(instanceId, command.data.contactId), contactDecider, command);
     // The next push of this customer looks the chat up in the read model: it must be there.
@@ -147,6 +188,10 @@ export class WechatInbound {
       return this.startChat(account, push, key, data, null);
     }
     const open = await this.openChat(account, openId);
+    if (!open && push.msgType === 'text' && push.content) {
+      const rated = await this.rating(account, openId, push.content, key);
+      if (rated) return rated;
+    }
     const message = await this.messageOf(account, push, key, open ?? chatIdOf(account, key));
     if (message === null) return null;
     if (open) {

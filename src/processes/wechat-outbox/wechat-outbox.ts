@@ -21,6 +21,8 @@ import type { EventStore, RecordedEvent, Subscription } from '../../domain/ports
 import { positionFromString, positionToString } from '../../domain/ports/event-store.ts';
 import { streams, streamCategory } from '../../domain/streams.ts';
 import type { ReadModel } from '../../projections/projection.ts';
+import { loadSatisfactionSurvey } from '../../api/resolvers/satisfaction.ts';
+import { surveyOn, type SatisfactionSurvey } from '../../domain/instance/satisfaction.ts';
 import type { Logger } from '../../projections/projection-runner.ts';
 
 export interface WechatOutboxDeps {
@@ -48,6 +50,11 @@ interface Payload {
 
 const checkpointName = 'wechat-outbox';
 
+/** What a WeChat customer reads when their chat ends: reply with a value of the scale. */
+export function surveyInvitation(survey: SatisfactionSurvey): string {
+  return `How did we do? Reply with a number: ${survey.scale.map((e) => `${e.value} ${e.label}`).join(', ')}.`;
+}
+
 export class WechatOutbox {
   private readonly deps: WechatOutboxDeps;
   private lease: Lease | null = null;
@@ -59,6 +66,8 @@ export class WechatOutbox {
   private stopped = false;
   /** WeChat chats by contact stream (null: not a WeChat chat), from the contact's own events. */
   private readonly sources = new Map<string, WechatSource | null>();
+  /** Why chats ended, for the ENDED message that follows in the same append. */
+  private readonly endReasons = new Map<string, string>();
 
   constructor(deps: WechatOutboxDeps) {
     this.deps = deps;
@@ -109,11 +118,20 @@ export class WechatOutbox {
 
   /** Queues an agent's message of a WeChat chat; moves the checkpoint. */
   private async take(e: RecordedEvent): Promise<void> {
+    if (e.type === 'ContactEnded' && streamCategory(e.streamId) === 'contact') {
+      this.endReasons.set(e.streamId, String((e.data as { reason?: unknown }).reason ?? ''));
+      if (this.endReasons.size > 1000) this.endReasons.delete(this.endReasons.keys().next().value!);
+    }
     if (e.type === 'ContactMessageRecorded' && streamCategory(e.streamId) === 'contact') {
       const m = e.data as unknown as ContactMessageData;
       if (m.from === 'AGENT' && m.kind !== 'SYSTEM') {
         const source = await this.sourceOf(e.streamId);
         if (source) await this.queue(e, m, source);
+      } else if (m.from === 'SYSTEM' && m.system?.type === 'ENDED' && this.endReasons.get(e.streamId) !== 'customerUnsubscribed') {
+        // The chat ended: the customer is asked to rate it by replying with a value (the callback takes the reply).
+        const source = await this.sourceOf(e.streamId);
+        const survey = source ? await loadSatisfactionSurvey(this.deps.db, e.metadata.instanceId) : null;
+        if (source && survey && surveyOn(survey, 'ONLINE')) await this.queue(e, { ...m, text: surveyInvitation(survey), agentId: null }, source);
       }
     }
     await this.deps.db
@@ -137,7 +155,8 @@ export class WechatOutbox {
   private async queue(e: RecordedEvent, m: ContactMessageData, source: WechatSource): Promise<void> {
     const instanceId = e.metadata.instanceId;
     const contactId = e.streamId.slice(e.streamId.indexOf('.') + 1);
-    const payload: Payload = { kind: (m.kind ?? 'TEXT') as Payload['kind'], text: m.text ?? '', attachment: m.attachment ?? null, agentId: m.agentId };
+    const kind = m.kind === 'IMAGE' || m.kind === 'FILE' ? m.kind : 'TEXT';
+    const payload: Payload = { kind, text: m.text ?? '', attachment: m.attachment ?? null, agentId: m.agentId };
     await this.deps.db
       .insertInto('wechat_outbox')
       .values({
