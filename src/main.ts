@@ -26,6 +26,7 @@ import type { ReadModel } from './projections/projection.ts';
 import { ProjectionRunner } from './projections/projection-runner.ts';
 import { allProjections } from './projections/registry.ts';
 import { Router } from './processes/router/router.ts';
+import { ChatFlowRunner, contactChatFlowPorts, resumeStartedChatFlows } from './processes/chat-flows/chat-flow-runner.ts';
 import { ChatReception } from './processes/chat-reception/chat-reception.ts';
 import type { ReadModelDb } from './projections/read-model-db.ts';
 import { hostname } from 'node:os';
@@ -292,6 +293,15 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
   if (options.tracer) traceCommands(options.tracer, commands);
   const router = new Router({ store, commands, sql, logger });
   await router.start();
+  // Chat flows (issue 12): the API's runner; once the read models caught up, chats whose flow never took its first step take it.
+  const chatFlows = new ChatFlowRunner(contactChatFlowPorts({ db, commands, clock: () => new Date() }));
+  void store
+    .headPosition()
+    .then(async (head) => {
+      if (head) await projections.waitFor(head, { timeoutMs: 10 * 60_000 });
+      await resumeStartedChatFlows(db, chatFlows, logger);
+    })
+    .catch((err: unknown) => logger.error({ err }, 'resuming chat flows failed'));
 
   const chatFiles: ChatFilesSettings = {
     dir: config.KEFU_CHAT_FILES_DIR ? path.resolve(config.KEFU_CHAT_FILES_DIR) : path.join(path.resolve(config.KEFU_DATA_DIR), 'chat-files'),
@@ -377,6 +387,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
       webhooks: { policy: webhookPolicy, secretKey: webhookKey, wake: () => webhooks.wake() },
       ...(phone ? { softphones: phone.softphones } : {}),
       ...(phone ? { outboundCalls: phone.outbound } : {}),
+      chatFlows,
       ...(avCalls ? { avCalls, avIceServers: config.KEFU_AV_ICE_SERVERS } : {}),
     },
     {

@@ -8,6 +8,9 @@
 // process) takes the flow's first step once.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { contactDecider } from '../../src/domain/contact/contact.decide.ts';
+import { streams } from '../../src/domain/streams.ts';
+import { ChatFlowRunner, contactChatFlowPorts, resumeStartedChatFlows } from '../../src/processes/chat-flows/chat-flow-runner.ts';
 import { seedInstance, startTestKefu, type GqlResult, type TestKefu } from '../support/kefu.ts';
 import { until } from '../support/until.ts';
 
@@ -249,6 +252,30 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(a.contactId).toBe(b.contactId);
       await startChat(me, clientChatId);
       expect(flowTexts(await transcript(me, a.contactId))).toEqual(['Welcome to the shop!', 'How can we help?']);
+    });
+
+    it('resumes after a restart: a chat that entered its flow but never took the first step takes it, once', async () => {
+      const d = await desk('Resume', orderFlow);
+      const channelId = (await ok<{ webChannels: { id: string; flow: { id: string } | null }[] }>(seed.adminKey, '{ webChannels { id flow { id } } }')).webChannels.find((c) => c.flow?.id === d.flowId)!.id;
+      const contactId = randomUUID();
+      const source = { kind: 'WEB' as const, webChannelId: channelId, clientChatId: randomUUID(), verified: false, pageUrl: null, referrer: null, userAgent: null, address: null };
+      // What startChat appended before the process died: the chat IN_FLOW, no step taken.
+      const started = await t.kefu.commands.handle(streams.contact(seed.instanceId, contactId), contactDecider, {
+        type: 'StartChat',
+        data: { contactId, customer: { kind: 'WEB', id: 'v_BBBBBBBBBBBBBBBBBBBBBB', name: null }, data: {}, source, skillGroupId: d.groupId, priority: 0, reject: null, firstMessage: null, flowId: d.flowId },
+        metadata: { now: new Date().toISOString(), instanceId: seed.instanceId, actor: 'test', correlationId: randomUUID() },
+      });
+      await t.kefu.projections.waitFor(started.position!);
+      // A new process's runner resumes it; a second pass (another process) changes nothing.
+      const runner = () => new ChatFlowRunner(contactChatFlowPorts({ db: t.kefu.db, commands: t.kefu.commands, clock: () => new Date() }));
+      const log = { warn: () => undefined };
+      expect(await resumeStartedChatFlows(t.kefu.db, runner(), log)).toBeGreaterThanOrEqual(1);
+      await resumeStartedChatFlows(t.kefu.db, runner(), log);
+      const texts = await until(
+        async () => flowTexts(await transcript(seed.adminKey, contactId)),
+        (x) => x.length >= 2,
+      );
+      expect(texts).toEqual(['Welcome to the shop!', 'How can we help?']);
     });
 
     it('refuses a bad choice with BAD_USER_INPUT', async () => {

@@ -342,3 +342,26 @@ export class EventStoreChatFlowStore implements ChatFlowStore {
     });
   }
 }
+
+/**
+ * After a restart: chats that entered their channel's flow but whose first step never ran (the process died
+ * between StartChat and it) take it now; chats already in their flow are left as they are (start is a no-op
+ * for them). Returns how many chats were looked at.
+ */
+export async function resumeStartedChatFlows(db: ReadModel, runner: ChatFlowRunner, log: { warn: (o: object, m: string) => void }): Promise<number> {
+  const rows = await db
+    .selectFrom('contacts as c')
+    .innerJoin('web_channels as w', (j) => j.onRef('w.instance_id', '=', 'c.instance_id').onRef('w.id', '=', 'c.web_channel_id'))
+    .select(['c.instance_id', 'c.id', 'w.flow_id'])
+    .where('c.status', '=', 'IN_FLOW')
+    .where('w.flow_id', 'is not', null)
+    .execute();
+  for (const r of rows) {
+    try {
+      await runner.start({ instanceId: r.instance_id, contactId: r.id }, r.flow_id!);
+    } catch (err) {
+      log.warn({ err, contactId: r.id }, 'a chat flow could not be resumed');
+    }
+  }
+  return rows.length;
+}
