@@ -399,7 +399,8 @@
     if (!conv || conv.status !== 'ENDED') return;
     const last = Math.max(conv.lastSeq || 0, ...messages.keys());
     const endedNotice = [...messages.values()].some((m) => m.system && m.system.type === 'ENDED');
-    if (endedNotice && contiguousSeq >= last) setTimeout(() => conv && conv.status === 'ENDED' && ws.stop(), 1000);
+    // The channel's end prompt (issue 12) follows the ENDED notice: the connection stays a little while for it.
+    if (endedNotice && contiguousSeq >= last) setTimeout(() => conv && conv.status === 'ENDED' && ws.stop(), 10_000);
   }
 
   // ---- the chat's lifecycle ----

@@ -1,0 +1,134 @@
+// Reception prompts (issue 12 item 2) as the customer sees them in the widget, in headless Chromium on a page
+// of another origin: the channel's welcome at the top, the queue place and "no agent online" while waiting,
+// the agent who took the chat, the agent's end text; off the channel's work hours, the off-hours text and the
+// ended state. Under CI a missing Chromium fails the test (it never skips).
+import { existsSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
+import { until } from '../support/until.ts';
+
+const CHROMIUM = process.env.KEFU_TEST_CHROMIUM ?? '/usr/bin/chromium';
+
+interface View {
+  welcome: string;
+  prompts: { seq: number; cls: string; text: string; hidden: boolean }[];
+  ended: boolean;
+}
+
+describe('reception prompts in the widget (Chromium)', () => {
+  let t: TestKefu;
+  let browser: Browser;
+  let pageServer: HttpServer;
+  let pageOrigin: string;
+  let kefuUrl: string;
+  let seed: Awaited<ReturnType<typeof seedInstance>>;
+  const pages = new Map<string, string>();
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM} (Debian package chromium, or set KEFU_TEST_CHROMIUM)`);
+    t = await startTestKefu({ database: 'pglite', listen: true, env: { HOST: '127.0.0.1' } });
+    kefuUrl = `http://127.0.0.1:${(t.kefu.app.server.address() as { port: number }).port}`;
+    pageServer = createHttpServer((req, res) => {
+      const html = pages.get(new URL(req.url ?? '/', 'http://x').searchParams.get('key') ?? '');
+      if (!html) return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
+    });
+    await new Promise<void>((r) => pageServer.listen(0, '127.0.0.1', r));
+    pageOrigin = `http://127.0.0.1:${(pageServer.address() as { port: number }).port}`;
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+    seed = await seedInstance(t, { agents: [{ name: 'Ann Agent', login: 'ann' }] });
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise<void>((r) => (pageServer ? pageServer.close(() => r()) : r()));
+    await t?.close();
+  });
+
+  async function site(input: Record<string, unknown>): Promise<string> {
+    const g = await t.ok<{ createSkillGroup: { id: string } }>(seed.adminKey, 'mutation($input: CreateSkillGroupInput!) { createSkillGroup(input: $input) { id } }', {
+      input: { name: `Web ${pages.size}`, channel: 'ONLINE', maxConcurrency: 3, ringTimeoutSeconds: 120 },
+    });
+    await t.ok(seed.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: g.createSkillGroup.id, a: seed.agents[0]!.id });
+    const ch = await t.ok<{ createWebChannel: { webChannel: { publicKey: string } } }>(
+      seed.adminKey,
+      'mutation($input: CreateWebChannelInput!) { createWebChannel(input: $input) { webChannel { publicKey } } }',
+      { input: { name: 'Site', allowedOrigins: [pageOrigin], skillGroupId: g.createSkillGroup.id, ...input } },
+    );
+    const key = ch.createWebChannel.webChannel.publicKey;
+    pages.set(key, `<!doctype html><html><head><meta charset="utf-8"><title>Shop</title></head><body><script src="${kefuUrl}/widget.js" data-channel-key="${key}" async></script></body></html>`);
+    return key;
+  }
+
+  async function open(key: string): Promise<Page> {
+    const page = await (await browser.newContext()).newPage();
+    page.on('pageerror', (err) => console.error('page error:', err));
+    await page.goto(`${pageOrigin}/?key=${encodeURIComponent(key)}`);
+    await page.waitForFunction('window.Kefu && document.querySelector("kefu-chat-widget")');
+    await page.click('kefu-chat-widget .launcher');
+    return page;
+  }
+
+  const view = (page: Page) =>
+    page.evaluate<View>(`(() => {
+      const r = document.querySelector('kefu-chat-widget').shadowRoot;
+      return {
+        welcome: r.querySelector('.welcome').textContent,
+        prompts: [...r.querySelectorAll('.log > .prompt')].map((el) => ({ seq: Number(el.dataset.seq), cls: el.className, text: el.textContent, hidden: el.hidden })),
+        ended: !r.querySelector('.ended').hidden,
+      };
+    })()`);
+  const waitView = (page: Page, ok: (v: View) => boolean) => until(() => view(page), ok, 30_000);
+  const shown = (v: View) => v.prompts.filter((p) => !p.hidden).map((p) => p.text);
+
+  async function type(page: Page, text: string): Promise<void> {
+    const box = page.locator('kefu-chat-widget textarea');
+    await box.fill(text);
+    await box.press('Enter');
+  }
+
+  it('welcome, queue place, no agent online, the agent who took the chat and their end, in the widget', async () => {
+    const ann = seed.agents[0]!;
+    await t.ok(ann.token, 'mutation { setPresence(input: { presence: OFFLINE }) { id } }');
+    const key = await site({ welcomeText: 'Welcome to Acme!', receptionPrompts: { noAgentOnline: { text: 'Nobody is here yet; we will answer soon.' } } });
+    const page = await open(key);
+    await type(page, 'Hello?');
+    const waiting = await waitView(page, (v) => shown(v).length >= 2);
+    // The welcome prompt is the greeting at the top (its row stays hidden); the others come in order.
+    expect(waiting.welcome).toBe('Welcome to Acme!');
+    expect(waiting.prompts.find((p) => p.cls.includes('prompt-WELCOME'))).toMatchObject({ hidden: true });
+    expect(shown(waiting)).toEqual(['You are number 1 in the queue. An agent will be with you as soon as possible.', 'Nobody is here yet; we will answer soon.']);
+
+    const contactId = (await page.evaluate<{ contactId: string }>('window.Kefu.conversation')).contactId;
+    await t.ok(ann.token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
+    const offered = await until(
+      () => t.ok<{ contact: { status: string; offer: { offerId: string } | null } }>(ann.token, 'query($id: ID!) { contact(id: $id) { status offer { offerId } } }', { id: contactId }).catch(() => null),
+      (r) => r?.contact.status === 'OFFERED',
+      30_000,
+    );
+    await t.ok(ann.token, 'mutation($c: ID!, $o: ID!) { acceptOffer(input: { contactId: $c, offerId: $o }) { status } }', { c: contactId, o: offered!.contact.offer!.offerId });
+    await waitView(page, (v) => shown(v).includes('You are now chatting with Ann Agent.'));
+    await t.ok(ann.token, 'mutation($c: ID!) { endContact(input: { contactId: $c }) { id } }', { c: contactId });
+    const ended = await waitView(page, (v) => v.ended && shown(v).length === 4);
+    expect(shown(ended).at(-1)).toBe('Ann Agent has ended the chat. Thank you for contacting us!');
+    // Each prompt once, in the conversation's order.
+    const seqs = ended.prompts.map((p) => p.seq);
+    expect(seqs).toEqual([...new Set(seqs)].sort((a, b) => a - b));
+    await page.context().close();
+  });
+
+  it('off the work hours the customer reads the off-hours text and the chat is over', async () => {
+    const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+    const key = await site({
+      workHours: { timeZone: 'UTC', weekly: [{ days: ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'], open: '00:00', close: '24:00' }], holidays: [day(0), day(1)] },
+      receptionPrompts: { offHours: { text: 'We are closed today. Please come back tomorrow.' } },
+    });
+    const page = await open(key);
+    await type(page, 'Anyone there?');
+    const v = await waitView(page, (x) => x.ended && shown(x).length === 1);
+    expect(shown(v)).toEqual(['We are closed today. Please come back tomorrow.']);
+    await page.context().close();
+  });
+});
