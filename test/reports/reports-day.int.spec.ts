@@ -335,6 +335,21 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(seen.length).toBeGreaterThan(4);
     });
 
+    it('counts an event seen twice once (as after a crash between its transaction and the checkpoint)', async () => {
+      const tables = reportsProjection.tables;
+      const rows = async () =>
+        Promise.all(tables.map(async (table) => (await sql<Record<string, unknown>>`SELECT * FROM ${sql.table(table)}`.execute(t.kefu.db)).rows.map((r) => JSON.stringify(r)).sort()));
+      const before = await rows();
+      const events = (await t.kefu.store.readAll()).filter((e) => e.metadata.instanceId === d.instanceId && reportsProjection.eventTypes.has(e.type));
+      expect(events.length).toBeGreaterThan(60);
+      const published: unknown[] = [];
+      await t.kefu.db.transaction().execute(async (trx) => {
+        for (const e of events) await reportsProjection.apply!(trx, e, { publish: (_topic, message) => published.push(message) });
+      });
+      expect(await rows()).toEqual(before);
+      expect(published).toEqual([]);
+    });
+
     it('rebuilds from the first event to the same rows and the same reports', async () => {
       const tables = reportsProjection.tables;
       const snapshot = async () =>
