@@ -14,9 +14,11 @@ import { phoneBench } from './phone.ts';
 import { softphoneBench } from './softphone.ts';
 import { liveBench } from './live.ts';
 import { chatBench } from './chat.ts';
+import { chatFlowBench } from './chat-flow.ts';
 import { quickRepliesBench } from './quick-replies.ts';
+import { exportsBench } from './exports.ts';
 
-const modules: BenchModule[] = [eventStoreBench, projectionsBench, routingBench, phoneBench, softphoneBench, liveBench, chatBench, quickRepliesBench];
+const modules: BenchModule[] = [eventStoreBench, projectionsBench, routingBench, phoneBench, softphoneBench, liveBench, chatBench, chatFlowBench, quickRepliesBench, exportsBench];
 
 const resultsFile = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
 

@@ -117,8 +117,15 @@ describe('supervisor dashboard in Chromium', () => {
     }, href!);
     expect(download).toMatchObject({ status: 200, type: 'text/csv; charset=utf-8', head: [0xef, 0xbb, 0xbf] });
     expect(download.text.startsWith('contactId,callId,')).toBe(true);
+    // Every other link downloads too (records of today, today's reports in the instance's zone, the overview).
     for (const name of ['chat-records', 'instance-report', 'skill-group-report', 'agent-report', 'overview']) {
-      expect(await page.getAttribute(`#exportLinks a[data-export="${name}"]`, 'href')).toMatch(new RegExp(`^/exports/${name}\\.csv\\?`));
+      const link = await page.getAttribute(`#exportLinks a[data-export="${name}"]`, 'href');
+      expect(link).toMatch(new RegExp(`^/exports/${name}\\.csv\\?`));
+      const got = await page.evaluate(async (url) => {
+        const res = await fetch(url);
+        return { status: res.status, head: [...new Uint8Array(await res.arrayBuffer()).slice(0, 3)] };
+      }, link!);
+      expect(got, name).toEqual({ status: 200, head: [0xef, 0xbb, 0xbf] });
     }
     await page.close();
     expect(requests.length).toBeGreaterThan(0);

@@ -14,7 +14,7 @@ import type { CsvColumn } from './csv-export.ts';
 /** Parameters every export takes besides its filter. */
 export const commonParameters = ['timeZone', 'access_token'] as const;
 
-export type FilterObject = z.ZodObject<Record<string, z.ZodType>>;
+export type FilterObject = z.ZodObject;
 
 /** The innermost type of an optional / nullable field. */
 function innerType(t: z.ZodType): z.ZodType {
@@ -25,19 +25,21 @@ function innerType(t: z.ZodType): z.ZodType {
 
 /**
  * A GraphQL filter definition applied to query parameters: each value is read as the field's GraphQL type
- * would be (booleans true/false, whole numbers, RFC 3339 DateTimes, the rest as text), then the filter's own
+ * would be (booleans true/false, whole numbers, RFC 3339 DateTimes, lists separated by commas, the rest as
+ * text), then the filter's own
  * zod definition checks it, so the export accepts exactly what the query does.
  */
 export function filterFromQuery<S extends FilterObject>(filter: S, query: Record<string, unknown>): z.infer<S> {
   const shape = filter.shape;
   const values: Record<string, unknown> = {};
   for (const [key, raw] of Object.entries(query)) {
-    if ((commonParameters as readonly string[]).includes(key)) continue;
+    if (!(key in shape) && (commonParameters as readonly string[]).includes(key)) continue;
     const field = shape[key];
     if (!field) throw new ValidationError(key, `not a filter of this export; filters: ${[...Object.keys(shape), ...commonParameters].join(', ')}`);
     if (typeof raw !== 'string') throw new ValidationError(key, 'give each filter once');
     const type = innerType(field);
-    if (type instanceof z.ZodBoolean) values[key] = raw === 'true' ? true : raw === 'false' ? false : raw;
+    if (type instanceof z.ZodArray) values[key] = raw.split(',').map((x) => x.trim()).filter((x) => x !== '');
+    else if (type instanceof z.ZodBoolean) values[key] = raw === 'true' ? true : raw === 'false' ? false : raw;
     else if (type instanceof z.ZodNumber) values[key] = /^-?\d{1,15}$/.test(raw) ? Number(raw) : raw;
     else if (type instanceof z.ZodDate) {
       const parsed = dateTimeText.safeParse(raw);

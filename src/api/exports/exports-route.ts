@@ -21,7 +21,8 @@
 //   FORBIDDEN. A failure after the first row was sent ends the download without its last chunk: a client
 //   sees a broken transfer, never a short file that looks whole.
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
-import type { z } from 'zod';
+import { z } from 'zod';
+import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { DomainError, ForbiddenError, ValidationError } from '../../domain/errors.ts';
 import { listCallRecords } from '../../projections/call-records/call-records.queries.ts';
 import type { CallRecordRow } from '../../projections/call-records/call-records.projection.ts';
@@ -47,6 +48,9 @@ function fail(reply: FastifyReply, status: number, code: ErrorCode, message: str
 }
 
 const statusOf: Record<DomainError['code'], number> = { BAD_USER_INPUT: 400, UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404, CONFLICT: 409, RATE_LIMITED: 429 };
+
+/** Query parameters as fastify parses them: a parameter given twice is a list (each export refuses it, naming it). */
+const exportParameters = z.record(z.string(), z.union([z.string(), z.array(z.string())]));
 
 type Position = [string, string];
 
@@ -83,7 +87,7 @@ function recordsExport<R, F extends { from?: Date | null; to?: Date | null }>(sp
 
 export const callRecordsExport = recordsExport<CallRecordRow, z.infer<typeof callRecordFilter>>({
   name: 'call-records',
-  filter: callRecordFilter as unknown as FilterObject,
+  filter: callRecordFilter,
   page: (db, p, filter, after, first) => listCallRecords(db, p.instanceId, { first, after, filter, onlyAgentId: callRecordsLimitedTo(p) }),
   position: (r) => [new Date(r.started_at).toISOString(), r.contact_id],
   columns: callRecordColumns,
@@ -92,7 +96,7 @@ export const callRecordsExport = recordsExport<CallRecordRow, z.infer<typeof cal
 
 export const chatRecordsExport = recordsExport<ChatRecordRow, z.infer<typeof chatRecordFilter>>({
   name: 'chat-records',
-  filter: chatRecordFilter as unknown as FilterObject,
+  filter: chatRecordFilter,
   page: (db, p, filter, after, first) => listChatRecords(db, p.instanceId, { first, after, filter, onlyAgentId: chatRecordsLimitedTo(p) }),
   position: (r) => [new Date(r.created_at).toISOString(), r.contact_id],
   columns: chatRecordColumns,
@@ -120,6 +124,8 @@ export interface ExportsRouteOptions {
 
 export async function exportsRoute(app: FastifyInstance, options: ExportsRouteOptions): Promise<void> {
   const { deps } = options;
+  // Encapsulated: the zod compiler applies to these routes only.
+  app.setValidatorCompiler(validatorCompiler);
   const pageSize = options.pageSize ?? exportPageSize;
 
   // Encapsulated plugin: the hook and the error handler apply to the export routes only.
@@ -145,7 +151,7 @@ export async function exportsRoute(app: FastifyInstance, options: ExportsRouteOp
   });
 
   for (const e of [callRecordsExport, chatRecordsExport, ...reportExports]) {
-    app.get(`/exports/${e.name}.csv`, async (request, reply) => {
+    app.withTypeProvider<ZodTypeProvider>().get(`/exports/${e.name}.csv`, { schema: { querystring: exportParameters } }, async (request, reply) => {
       let principal: InstancePrincipal;
       try {
         principal = requireInstance(request.principal);
@@ -153,7 +159,7 @@ export async function exportsRoute(app: FastifyInstance, options: ExportsRouteOp
         if (err instanceof ForbiddenError) throw new ForbiddenError(`${err.message}; exports are for an instance's staff and API keys`);
         throw err;
       }
-      const query = (request.query ?? {}) as Record<string, unknown>;
+      const query = request.query;
       const opened = await e.open({ db: deps.db, principal, query, pageSize, reportLimits: reportLimitsOf(deps) });
       const pages = await firstPageRead(opened.pages);
       const body = csvStream(pages, opened.columns, opened.prepare);

@@ -6,15 +6,15 @@
 //   /exports/skill-group-report.csv  skillGroupReport: … × skill group
 //   /exports/agent-report.csv        agentReport: per interval × agent (an agent gets only their own rows)
 //     from, to (local dates YYYY-MM-DD, inclusive), interval (HOUR DAY WEEK MONTH TOTAL), timeZone (default
-//     the instance's), serviceLevelSeconds, channel, direction, skillGroupIds, agentIds (comma-separated ids)
+//     the instance's), serviceLevelSeconds, channel, direction, skillGroupIds, agentIds (ids separated by
+//     commas): GraphQL ReportInput's fields, read with its own definition (reportInputSchema)
 //   /exports/overview.csv            reportOverview: today so far, per slice × interval
 //     interval (MINUTES_15 MINUTES_30 MINUTES_60, default 60), channel, skillGroupId, serviceLevelSeconds
 //
 // One row per report row; rates as fractions (0.95), durations in seconds; a rate is empty when its
 // denominator is 0. Each row states its interval as instants in the report's zone with their offset and
 // as local wall time. Agents may export only agent-report (their own rows).
-import { z } from 'zod';
-import { ForbiddenError, ValidationError } from '../../domain/errors.ts';
+import { ForbiddenError } from '../../domain/errors.ts';
 import type { ReadModel } from '../../projections/projection.ts';
 import {
   agentReport,
@@ -30,85 +30,28 @@ import {
   type ReportLimits,
   type ReportRequest,
 } from '../../projections/reports/report-queries.ts';
-import { isSupervisor, type InstancePrincipal } from '../auth.ts';
+import type { InstancePrincipal } from '../auth.ts';
 import type { ApiDeps } from '../context.ts';
-import { id, parseInput } from '../input.ts';
+import { defaultReportLimits, onlyAgent, overviewArgs, reportInputSchema, requireReportReader } from '../resolvers/reports.ts';
 import { timeIn, type CsvColumn, type CsvValue } from './csv-export.ts';
-import type { CsvExport, ExportContext, OpenedExport } from './export-definition.ts';
+import { filterFromQuery, type CsvExport, type ExportContext, type OpenedExport } from './export-definition.ts';
 import { RecordNames } from './record-exports.ts';
 
-/** The limits the GraphQL reports use (KEFU_REPORT_MAX_RANGE_DAYS, KEFU_REPORT_MAX_ROWS), or these defaults. */
-export const defaultReportLimits: ReportLimits = { maxRangeDays: 400, maxRows: 10_000 };
-
+/** The limits the GraphQL reports use: KEFU_REPORT_MAX_RANGE_DAYS, KEFU_REPORT_MAX_ROWS. */
 export function reportLimitsOf(deps: ApiDeps): ReportLimits {
-  return (deps as ApiDeps & { reportLimits?: ReportLimits }).reportLimits ?? defaultReportLimits;
+  return deps.reportLimits ?? defaultReportLimits;
 }
 
 /** Report rows per query: the report functions take up to 5000. */
 const reportPageSize = 1000;
 
-const idList = (field: string) =>
-  z
-    .string()
-    .max(40_000, 'too many ids')
-    .transform((s, ctx) => {
-      const ids = s.split(',').map((x) => x.trim()).filter((x) => x !== '');
-      for (const one of ids) {
-        if (!id.safeParse(one).success) {
-          ctx.addIssue({ code: 'custom', message: `${one.slice(0, 40)} is not a valid id (give ids separated by commas)`, path: [] });
-          return z.NEVER;
-        }
-      }
-      if (ids.length > 1000) {
-        ctx.addIssue({ code: 'custom', message: `at most 1000 ${field}` });
-        return z.NEVER;
-      }
-      return ids;
-    });
-
-const wholeSeconds = z
-  .string()
-  .regex(/^\d{1,6}$/, 'a whole number of seconds')
-  .transform(Number);
-
-/** A report's query parameters as the GraphQL ReportInput holds them; resolveReportRequest checks the rest. */
-const reportQuery = z
-  .object({
-    from: z.string({ message: 'required: the first local date, YYYY-MM-DD' }).max(10, 'not a date (YYYY-MM-DD)'),
-    to: z.string({ message: 'required: the last local date, YYYY-MM-DD' }).max(10, 'not a date (YYYY-MM-DD)'),
-    interval: z.enum(['HOUR', 'DAY', 'WEEK', 'MONTH', 'TOTAL'], { message: 'one of HOUR, DAY, WEEK, MONTH, TOTAL' }),
-    timeZone: z.string().max(64, 'not an IANA time zone (e.g. Asia/Shanghai)').optional(),
-    serviceLevelSeconds: wholeSeconds.optional(),
-    channel: z.enum(['PHONE', 'ONLINE', 'AV'], { message: 'one of PHONE, ONLINE, AV' }).optional(),
-    direction: z.enum(['IN', 'OUT'], { message: 'one of IN, OUT' }).optional(),
-    skillGroupIds: idList('skill groups').optional(),
-    agentIds: idList('agents').optional(),
-    access_token: z.string().optional(),
-  })
-  .strict();
-
-const overviewQuery = z
-  .object({
-    interval: z.enum(['MINUTES_15', 'MINUTES_30', 'MINUTES_60'], { message: 'one of MINUTES_15, MINUTES_30, MINUTES_60' }).default('MINUTES_60'),
-    channel: z.enum(['PHONE', 'ONLINE', 'AV'], { message: 'one of PHONE, ONLINE, AV' }).optional(),
-    skillGroupId: id.optional(),
-    serviceLevelSeconds: wholeSeconds.optional(),
-    access_token: z.string().optional(),
-  })
-  .strict();
-
-/** Query parameters checked by `schema`: each given once, none unknown (BAD_USER_INPUT naming the parameter). */
-function parseQuery<S extends z.ZodType>(schema: S, query: Record<string, unknown>): z.infer<S> {
-  for (const [key, value] of Object.entries(query)) if (typeof value !== 'string') throw new ValidationError(key, 'give it once');
-  const result = schema.safeParse(query);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  if (issue.code === 'unrecognized_keys') throw new ValidationError(issue.keys[0]!, 'not a parameter of this export');
-  return parseInput(schema, query, '');
-}
-
 function requireReportViewer(p: InstancePrincipal, name: string): void {
-  if (p.kind === 'agent' && !isSupervisor(p)) throw new ForbiddenError(`Agents may export only their own agent report; ${name} is for supervisors, admins and API keys`);
+  try {
+    requireReportReader(p);
+  } catch (err) {
+    if (err instanceof ForbiddenError) throw new ForbiddenError(`${err.message}: ${name} is not exported to agents`);
+    throw err;
+  }
 }
 
 /** Every row of a report, page after page through its cursors (the first page also gives the connection's zone). */
@@ -183,19 +126,12 @@ function intervalColumns<R extends { intervalStart: Date; intervalEnd: Date; loc
   ];
 }
 
+/** The report's parameters, read with reportInput's own definition and checked by resolveReportRequest. */
 async function reportInput(ctx: ExportContext): Promise<ReportRequest> {
-  const q = parseQuery(reportQuery, ctx.query);
-  const input: ReportInput = {
-    from: q.from,
-    to: q.to,
-    interval: q.interval,
-    timeZone: q.timeZone ?? null,
-    serviceLevelSeconds: q.serviceLevelSeconds ?? null,
-    channel: q.channel ?? null,
-    direction: q.direction ?? null,
-    skillGroupIds: q.skillGroupIds ?? null,
-    agentIds: q.agentIds ?? null,
-  };
+  const input = filterFromQuery(reportInputSchema, ctx.query) as ReportInput;
+  // An agent sees only themselves, whatever agentIds says.
+  const own = onlyAgent(ctx.principal);
+  if (own) input.agentIds = [own];
   return resolveReportRequest(ctx.db, ctx.principal.instanceId, input, ctx.reportLimits);
 }
 
@@ -247,8 +183,6 @@ export const agentReportExport: CsvExport = {
   async open(ctx) {
     const p = ctx.principal;
     const request = await reportInput(ctx);
-    // An agent sees only themselves, whatever agentIds says.
-    if (p.kind === 'agent' && !isSupervisor(p)) request.agentIds = [p.agentId];
     const { first, pages } = await reportPages((after) => agentReport(ctx.db, request, { first: reportPageSize, after }));
     const names = new RecordNames(ctx.db, p.instanceId);
     const reasons = await breakReasonsOf(ctx.db, p.instanceId);
@@ -309,8 +243,9 @@ export const overviewExport: CsvExport = {
   name: 'overview',
   async open(ctx) {
     requireReportViewer(ctx.principal, 'overview');
-    const q = parseQuery(overviewQuery, ctx.query);
-    const overview = await reportOverview(ctx.db, ctx.principal.instanceId, { interval: q.interval, channel: q.channel ?? null, skillGroupId: q.skillGroupId ?? null, serviceLevelSeconds: q.serviceLevelSeconds ?? null }, ctx.reportLimits);
+    const q = filterFromQuery(overviewArgs, ctx.query);
+    const interval = q.interval ?? 'MINUTES_60';
+    const overview = await reportOverview(ctx.db, ctx.principal.instanceId, { interval, channel: q.channel ?? null, skillGroupId: q.skillGroupId ?? null, serviceLevelSeconds: q.serviceLevelSeconds ?? null }, ctx.reportLimits);
     const names = new RecordNames(ctx.db, ctx.principal.instanceId);
     // Today is at most 96 intervals per slice: one page.
     const rows: OverviewCsvRow[] = overview.slices.flatMap((s) => s.intervals.map((i) => ({ channel: s.channel, skillGroupId: s.skillGroupId, ...i })));
@@ -328,7 +263,7 @@ export const overviewExport: CsvExport = {
       ],
       prepare: (page) => names.load([], page.map((r) => r.skillGroupId)),
       timeZone: overview.timeZone,
-      filename: `overview_${overview.date}_${q.interval.toLowerCase()}`,
+      filename: `overview_${overview.date}_${interval.toLowerCase()}`,
     };
     return opened as unknown as OpenedExport<never>;
   },

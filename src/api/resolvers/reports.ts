@@ -51,7 +51,8 @@ export const reportInputSchema = z.object({
   agentIds: z.array(id).max(1000, 'at most 1000').nullish(),
 });
 
-const overviewArgs = z.object({
+/** The overview's arguments: the one definition for the query, the subscription and the CSV export. */
+export const overviewArgs = z.object({
   interval: overviewInterval.nullish(),
   channel: channel.nullish(),
   skillGroupId: id.nullish(),
@@ -61,12 +62,12 @@ const overviewArgs = z.object({
 const pageArgs = z.object({ first: z.number().int('must be a whole number').min(1, 'from 1 to 5000').max(5000, 'from 1 to 5000').nullish(), after: z.string().max(400).nullish() });
 
 /** The contact reports and the overview: supervisors, admins and API keys. */
-function requireReportReader(p: InstancePrincipal): void {
+export function requireReportReader(p: InstancePrincipal): void {
   if (!isSupervisor(p) && p.kind !== 'apiKey') throw new ForbiddenError('Only supervisors, admins and integrations read contact reports; agents read their own agentReport');
 }
 
 /** The viewer's own agent id when they may see only their own numbers. */
-function onlyAgent(p: InstancePrincipal): string | null {
+export function onlyAgent(p: InstancePrincipal): string | null {
   return p.kind === 'agent' && !isSupervisor(p) ? p.agentId : null;
 }
 

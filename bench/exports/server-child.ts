@@ -1,0 +1,52 @@
+// A whole Kefu for the CSV export bench, in a process of its own so its memory is Kefu's alone:
+// DATABASE_URL (PostgreSQL), listening on 127.0.0.1 on a free port; sends { port }. It samples its own
+// resident set every 20 ms and answers { type: 'memory' } with the idle figure (after a GC) and the peak
+// since the last { type: 'reset' }. Started with --expose-gc.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config.ts';
+import { startKefu } from '../../src/main.ts';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'kefu-bench-exports-'));
+const kefu = await startKefu(
+  loadConfig({
+    KEFU_OPERATOR_TOKEN: process.env.KEFU_OPERATOR_TOKEN ?? '',
+    LOG_LEVEL: 'silent',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    KEFU_SIP: 'off',
+    KEFU_DATA_DIR: dir,
+    ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
+  }),
+  { logger: pino({ level: 'silent' }), listen: true },
+);
+
+let peakRss = process.memoryUsage().rss;
+let peakHeap = process.memoryUsage().heapUsed;
+setInterval(() => {
+  const m = process.memoryUsage();
+  peakRss = Math.max(peakRss, m.rss);
+  peakHeap = Math.max(peakHeap, m.heapUsed);
+}, 20).unref();
+
+const gc = (globalThis as { gc?: () => void }).gc;
+process.send!({ type: 'ready', port: (kefu.app.server.address() as { port: number }).port });
+process.on('message', (m) => {
+  const type = (m as { type?: string }).type;
+  if (type === 'reset') {
+    gc?.();
+    const now = process.memoryUsage();
+    peakRss = now.rss;
+    peakHeap = now.heapUsed;
+    process.send!({ type: 'memory', idleRss: now.rss, idleHeap: now.heapUsed });
+  } else if (type === 'memory') {
+    process.send!({ type: 'memory', peakRss, peakHeap });
+  } else if (type === 'stop') {
+    void kefu.close().finally(() => {
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(0);
+    });
+  }
+});
