@@ -5,6 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifySignature } from '../../src/adapters/webhooks/webhook-signature.ts';
+import { agentDecider } from '../../src/domain/agent/agent.decide.ts';
+import { streams } from '../../src/domain/streams.ts';
 import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { until } from '../support/until.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
@@ -207,6 +209,49 @@ describe('webhooks', () => {
     expect(again!.body).toBe(original.body);
     expect(verifySignature(rotated.rotateWebhookSecret.secret, again!.body, again!.signature, nowSeconds())).toBe(true);
     expect(verifySignature(created.secret, again!.body, again!.signature, nowSeconds())).toBe(false);
+  });
+
+  it('does not queue events older than the log keeps, and prunes delivered deliveries past it', async () => {
+    const seed = await seedInstance(t, { name: 'Old Co', agents: [{ name: 'Gus', login: 'gus' }] });
+    const r = await receiver();
+    const created = await subscribe(seed.adminKey, r.url, ['AGENT_STATUS_CHANGED']);
+    const gus = seed.agents[0]!;
+    const setPresence = (presence: 'AVAILABLE' | 'OFFLINE', now: Date) =>
+      t.kefu.commands.handle(streams.agent(seed.instanceId, gus.id), agentDecider, {
+        type: 'SetPresence',
+        data: { agentId: gus.id, presence, reason: null, breakReasons: [] },
+        metadata: { now: now.toISOString(), instanceId: seed.instanceId, actor: 'test', correlationId: randomUUID() },
+      });
+    // An event stamped 40 days ago (as one replayed by a rebuild would be) is not queued; a fresh one is.
+    await setPresence('AVAILABLE', new Date(Date.now() - 40 * 86_400_000));
+    const fresh = await setPresence('OFFLINE', new Date());
+    await t.kefu.projections.waitFor(fresh.position!);
+    const delivered = await until(async () => r.delivered(), (d) => d.length >= 1);
+    expect(delivered.map((d) => d.json.data.presence)).toEqual(['OFFLINE']);
+
+    const db = t.kefu.db;
+    const old = new Date(Date.now() - 40 * 86_400_000);
+    const row = (id: string, status: string, createdAt: Date) => ({
+      id,
+      instance_id: seed.instanceId,
+      webhook_id: created.webhook.id,
+      event_id: randomUUID(),
+      event_type: 'AgentWentAvailable',
+      kind: 'AGENT_STATUS_CHANGED',
+      contact_id: null,
+      event_position: '1/1',
+      body: '{}',
+      status,
+      attempts: 1,
+      created_at: createdAt,
+      ...(status === 'DELIVERED' ? { delivered_at: createdAt } : {}),
+    });
+    const [oldDelivered, oldCancelled, recent] = [randomUUID(), randomUUID(), randomUUID()];
+    await db.insertInto('webhook_deliveries').values([row(oldDelivered, 'DELIVERED', old), row(oldCancelled, 'CANCELLED', old), row(recent, 'DELIVERED', new Date())]).execute();
+    await t.kefu.webhooks.pruneLog();
+    const left = (await db.selectFrom('webhook_deliveries').select('id').where('id', 'in', [oldDelivered, oldCancelled, recent]).execute()).map((x) => x.id);
+    expect(left).toEqual([recent]);
+    expect((await hook(seed.adminKey, created.webhook.id)).deliveries.edges.map((e) => e.node.id)).toContain(delivered[0]!.deliveryId);
   });
 
   it('admins only; bad input is refused with its field', async () => {

@@ -17,7 +17,7 @@ import { streams } from '../../domain/streams.ts';
 import { webhookDecider } from '../../domain/webhook/webhook.decide.ts';
 import type { ReadModel } from '../../projections/projection.ts';
 import { readCheckpoint, type Logger } from '../../projections/projection-runner.ts';
-import { webhookDeliveriesTopic } from '../../projections/webhooks/webhooks.projection.ts';
+import { webhookDeliveriesTopic, webhookLogDays } from '../../projections/webhooks/webhooks.projection.ts';
 
 export interface WebhookDispatcherDeps {
   db: ReadModel;
@@ -58,6 +58,7 @@ export class WebhookDispatcher {
   private readonly stopping = new AbortController();
   private refreshing = false;
   private refreshAgain = false;
+  private prunedAt = 0;
 
   constructor(deps: WebhookDispatcherDeps) {
     this.deps = deps;
@@ -103,6 +104,11 @@ export class WebhookDispatcher {
       });
     }
     await this.refresh();
+    const now = this.deps.clock().getTime();
+    if (now - this.prunedAt >= 3_600_000) {
+      this.prunedAt = now;
+      await this.pruneLog();
+    }
   }
 
   /** Starts a worker for each active endpoint with PENDING deliveries that has none. */
@@ -136,6 +142,22 @@ export class WebhookDispatcher {
       this.deps.logger.warn({ err }, 'webhook queues could not be read');
     } finally {
       this.refreshing = false;
+    }
+  }
+
+  /** Deliveries delivered or cancelled more than webhookLogDays ago leave the log (run once an hour). */
+  async pruneLog(): Promise<void> {
+    const now = this.deps.clock().getTime();
+    const cutoff = new Date(now - webhookLogDays * 86_400_000);
+    try {
+      await this.deps.db
+        .deleteFrom('webhook_deliveries')
+        .where('status', 'in', ['DELIVERED', 'CANCELLED'])
+        .where('created_at', '<', cutoff)
+        .where((eb) => eb.or([eb('delivered_at', 'is', null), eb('delivered_at', '<', cutoff)]))
+        .execute();
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'old webhook deliveries could not be pruned');
     }
   }
 

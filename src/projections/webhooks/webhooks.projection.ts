@@ -12,6 +12,12 @@ import type { ReadModelDb } from '../read-model-db.ts';
 
 type Trx = Transaction<ReadModelDb>;
 
+/**
+ * How long delivered and cancelled deliveries stay in the log (the dispatcher prunes older ones). An event older
+ * than this when it is projected is not queued: a rebuild from zero must not send long-past events again.
+ */
+export const webhookLogDays = 30;
+
 /** Published after a batch that queued deliveries: the dispatcher wakes up. */
 export const webhookDeliveriesTopic = 'kefu.webhooks.queued';
 
@@ -63,6 +69,7 @@ export const webhooksProjection: Projection = {
   eventTypes: new Set([...webhookEvents, ...webhookSourceEventTypes]),
   async applyBatch(trx, events, changes) {
     const subscribers = new Map<string, Subscriber[]>();
+    const horizon = Date.now() - webhookLogDays * 86_400_000;
     const rows: Insertable<ReadModelDb['webhook_deliveries']>[] = [];
     for (const e of events) {
       const instanceId = e.metadata.instanceId;
@@ -77,7 +84,7 @@ export const webhooksProjection: Projection = {
         subs = found.map((r) => ({ id: r.id, kinds: r.event_kinds }));
         subscribers.set(instanceId, subs);
       }
-      if (subs.length === 0) continue;
+      if (subs.length === 0 || Date.parse(e.metadata.occurredAt) < horizon) continue;
       const isContact = e.streamId.startsWith('contact-');
       for (const kind of kindsOfEventType(e.type)) {
         for (const s of subs) {
