@@ -1221,14 +1221,14 @@
     els.queue.textContent = pos ? (pos === 1 ? T.next : T.position(pos)) : '';
   }
 
-  /** A reception prompt of the channel (issue 12): said by the service, like a bot's message. The welcome replaces the widget's own greeting, at the top. */
+  /**
+   * A reception prompt of the channel (issue 12): said by the service, like a bot's message. The welcome is
+   * the greeting the widget shows at the top already (the channel's welcomeText, or the widget's own in its
+   * language): its row stays hidden.
+   */
   function promptElement(m) {
     const el = h('div', { class: `msg bot prompt prompt-${m.system.prompt || 'note'}`, 'data-seq': String(m.seq), text: m.text || '' });
-    if (m.system.prompt === 'WELCOME') {
-      el.hidden = true;
-      if (m.text) st.welcome = m.text;
-      renderWelcome();
-    }
+    if (m.system.prompt === 'WELCOME') el.hidden = true;
     return el;
   }
 
