@@ -19,7 +19,7 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { parse as parseRange } from 'range-parser';
 import { z } from 'zod';
-import { recordingPath } from '../adapters/storage/recording-storage.ts';
+import { avRecordingPath, recordingPath } from '../adapters/storage/recording-storage.ts';
 import { DomainError } from '../domain/errors.ts';
 import { findRecording } from '../projections/call-records/call-records.queries.ts';
 import type { ApiDeps } from './context.ts';
@@ -78,22 +78,31 @@ export async function recordingsRoute(app: FastifyInstance, options: { deps: Api
       if (recording.status !== 'READY') {
         return fail(reply, 409, 'CONFLICT', `Recording ${recordingId} is still being recorded; it can be downloaded once the call has ended and the recording is complete`);
       }
-      const file = recordingPath(deps.recordingsDir, p.instanceId, recording.id);
+      // A phone call's WAV, or an AV call participant's WebM (issue 14).
+      let file = recordingPath(deps.recordingsDir, p.instanceId, recording.id);
+      let webm = false;
       let size: number;
       try {
         size = (await stat(file)).size;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        deps.logger.warn({ recordingId, instanceId: p.instanceId }, 'a READY recording has no file');
-        return notFound(reply, recordingId);
+        try {
+          file = avRecordingPath(deps.recordingsDir, p.instanceId, recording.id);
+          size = (await stat(file)).size;
+          webm = true;
+        } catch (err2) {
+          if ((err2 as NodeJS.ErrnoException).code !== 'ENOENT') throw err2;
+          deps.logger.warn({ recordingId, instanceId: p.instanceId }, 'a READY recording has no file');
+          return notFound(reply, recordingId);
+        }
       }
 
       reply
-        .header('content-type', 'audio/wav')
+        .header('content-type', webm ? 'video/webm' : 'audio/wav')
         .header('accept-ranges', 'bytes')
         .header('cache-control', 'private, no-store')
         .header('referrer-policy', 'no-referrer')
-        .header('content-disposition', `inline; filename="${recording.id}.wav"`);
+        .header('content-disposition', `inline; filename="${recording.id}.${webm ? 'webm' : 'wav'}"`);
 
       let start = 0;
       let end = size - 1;

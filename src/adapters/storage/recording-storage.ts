@@ -24,6 +24,11 @@ export function recordingPath(recordingsDir: string, instanceId: string, recordi
   return path.join(recordingInstanceDir(recordingsDir, instanceId), `${checkId('recordingId', recordingId)}.wav`);
 }
 
+/** The WebM file of an AV call participant's recording (issue 14). */
+export function avRecordingPath(recordingsDir: string, instanceId: string, recordingId: string): string {
+  return path.join(recordingInstanceDir(recordingsDir, instanceId), `${checkId('recordingId', recordingId)}.webm`);
+}
+
 /** Creates the instance's recordings directory if needed (before a recorder writes into it); returns it. */
 export async function ensureRecordingDir(recordingsDir: string, instanceId: string): Promise<string> {
   const dir = recordingInstanceDir(recordingsDir, instanceId);

@@ -212,7 +212,9 @@ export const contactResolvers = {
       const p = requireInstance(ctx.principal);
       const agentId = requireAgentSelf(p);
       const input = parseInput(offerInput, args.input);
-      await loadContactRow(ctx, p, input.contactId);
+      const offered = await loadContactRow(ctx, p, input.contactId);
+      // An AV call needs the agent's media: acceptAvCall carries their browser's SDP offer.
+      if (offered.channel === 'AV') throw new ValidationError('input.contactId', 'an AV call is accepted with acceptAvCall (with your browser\'s SDP offer)');
       await contactCommand(ctx, p.instanceId, { type: 'AcceptOffer', data: { ...input, agentId }, metadata: commandMetadata(ctx, p.instanceId) });
       return toContact(await loadContactRow(ctx, p, input.contactId));
     },

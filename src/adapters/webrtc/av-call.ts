@@ -1,0 +1,161 @@
+// The media of one customer's audio/video call (issue 14): the customer's peer for the whole call and the
+// peer of the agent serving them now. RTP goes from one to the other as it came (no decoding); a browser's
+// keyframe request (PLI or FIR) is passed to the other browser, and each browser's lost packets are resent
+// from werift's send history (NACK). A transfer swaps the agent's peer while the customer's stays, so the
+// customer's media goes on. Each participant's media is recorded to its own WebM file as it arrives.
+import { appendFile, open, stat } from 'node:fs/promises';
+import { Event } from 'werift';
+import { DurationPosition, MediaRecorder, replaceSegmentSize, SegmentSizePosition, type WebmOutput } from 'werift/nonstandard';
+import type { AvKind, AvPeer } from './av-peer.ts';
+
+export interface AvRecordingTarget {
+  recordingId: string;
+  path: string;
+}
+
+/**
+ * One participant's WebM recording: started when their peer is connected, stopped when their part ends.
+ * werift's MediaRecorder builds the WebM; this class writes its output itself, in order, and takes nothing
+ * after stop (werift's own file sink goes on appending what its buffers still hold after stop, so a file
+ * reported complete kept growing). At the end the header gets the duration and segment size, as werift's
+ * sink writes them.
+ */
+export class AvParticipantRecording {
+  readonly recordingId: string;
+  readonly path: string;
+  readonly startedAt = Date.now();
+  private recorder: MediaRecorder | null = null;
+  private writing: Promise<void> = Promise.resolve();
+  private open = true;
+  private ended = false;
+  private stopped: Promise<{ durationMs: number; bytes: number }> | null = null;
+
+  constructor(peer: AvPeer, target: AvRecordingTarget, onError: (err: unknown) => void) {
+    this.recordingId = target.recordingId;
+    this.path = target.path;
+    const tracks = (['audio', 'video'] as const).map((k) => peer.tracks.get(k)).filter((t) => t !== undefined && t.codec !== undefined);
+    if (tracks.length === 0) return;
+    const stream = new Event<[WebmOutput]>();
+    stream.subscribe((o) => {
+      if (!this.open) return;
+      if (o.saveToFile) {
+        const chunk = o.saveToFile;
+        this.writing = this.writing.then(() => appendFile(this.path, chunk)).catch(onError);
+      } else if (o.eol) {
+        const { durationElement } = o.eol;
+        this.ended = true;
+        this.writing = this.writing.then(() => this.finishHeader(durationElement)).catch(onError);
+      }
+    });
+    this.recorder = new MediaRecorder({ stream, tracks: tracks as NonNullable<(typeof tracks)[number]>[], width: 640, height: 480 });
+    this.recorder.onError.subscribe((err) => onError(err));
+  }
+
+  private async finishHeader(durationElement: Uint8Array): Promise<void> {
+    const file = await open(this.path, 'r+');
+    try {
+      await file.write(durationElement, 0, durationElement.length, DurationPosition);
+      const resize = replaceSegmentSize((await file.stat()).size);
+      await file.write(resize, 0, resize.length, SegmentSizePosition);
+    } finally {
+      await file.close();
+    }
+  }
+
+  /** Closes the file (nothing is written to it after); the duration is the participant's recorded time. */
+  stop(): Promise<{ durationMs: number; bytes: number }> {
+    this.stopped ??= (async () => {
+      const durationMs = Date.now() - this.startedAt;
+      // werift's stop flushes and ends the WebM (its eol), waiting up to 5 s for it.
+      if (this.recorder) await this.recorder.stop().catch(() => undefined);
+      this.open = false;
+      await this.writing;
+      const bytes = await stat(this.path).then((st) => st.size, () => 0);
+      return { durationMs, bytes };
+    })();
+    return this.stopped;
+  }
+
+  get recording(): boolean {
+    return this.recorder !== null;
+  }
+
+  /** The WebM was ended properly (duration written). */
+  get complete(): boolean {
+    return this.ended;
+  }
+}
+
+interface AgentLeg {
+  agentId: string;
+  peer: AvPeer;
+  unwire: () => void;
+}
+
+export class AvCall {
+  readonly customer: AvPeer;
+  private agent: AgentLeg | null = null;
+  private keyframeTimers: NodeJS.Timeout[] = [];
+  private closed = false;
+
+  constructor(customer: AvPeer) {
+    this.customer = customer;
+  }
+
+  get agentId(): string | null {
+    return this.agent?.agentId ?? null;
+  }
+
+  get agentPeer(): AvPeer | null {
+    return this.agent?.peer ?? null;
+  }
+
+  /** The agent's peer joins: media flows both ways from now; an earlier agent's peer is closed. */
+  attachAgent(agentId: string, peer: AvPeer): void {
+    if (this.closed) throw new Error('the call has ended');
+    this.detachAgent();
+    const customer = this.customer;
+    const forward = (to: AvPeer) => (kind: AvKind, rtp: Parameters<AvPeer['send']>[1]) => to.send(kind, rtp);
+    const offs = [
+      customer.onRtp(forward(peer)),
+      peer.onRtp(forward(customer)),
+      peer.onKeyframeRequest(() => customer.requestKeyframe()),
+      customer.onKeyframeRequest(() => peer.requestKeyframe()),
+    ];
+    // The customer's browser now gets packets from another source: its stream stays continuous.
+    customer.newSource();
+    this.agent = { agentId, peer, unwire: () => offs.forEach((off) => off()) };
+    // Each new viewer needs a keyframe to start decoding; ask a few times while DTLS settles.
+    void peer.whenConnected().then(() => {
+      if (this.agent?.peer !== peer) return;
+      for (const ms of [0, 500, 1500, 3000]) {
+        const timer = setTimeout(() => {
+          if (this.agent?.peer !== peer) return;
+          customer.requestKeyframe();
+          peer.requestKeyframe();
+        }, ms);
+        timer.unref();
+        this.keyframeTimers.push(timer);
+      }
+    });
+  }
+
+  /** The agent's peer leaves (a transfer, or their browser vanished); the customer's stays. */
+  detachAgent(): AvPeer | null {
+    const leg = this.agent;
+    if (!leg) return null;
+    this.agent = null;
+    leg.unwire();
+    for (const t of this.keyframeTimers) clearTimeout(t);
+    this.keyframeTimers = [];
+    void leg.peer.close();
+    return leg.peer;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.detachAgent();
+    await this.customer.close();
+  }
+}

@@ -1,0 +1,282 @@
+// Customers' audio/video calls on this Kefu process (issue 14). The call is an AV contact (queued, offered,
+// accepted, transferred and ended by the same contact decider, router and API as any contact); this process
+// holds its media: the customer's peer from the start, the serving agent's peer once they accept, and a WebM
+// recording per participant. It follows the contact's events (a transfer drops the agent's peer, an end
+// closes everything) and ends the contact when the customer's browser is gone for longer than the grace
+// period ('customerDisconnected'), or hands it back to the queue or ends it when the agent's browser is gone
+// (the skill group's onAgentDeviceLost, as for softphone calls). It never decides routing.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { CommandHandler } from '../../adapters/eventstore/command-handler.ts';
+import { AvCall, AvParticipantRecording } from '../../adapters/webrtc/av-call.ts';
+import { AvPeer, type AvPeerOptions } from '../../adapters/webrtc/av-peer.ts';
+import { contactDecider, type ContactCommand } from '../../domain/contact/contact.decide.ts';
+import { ConflictError, DomainError, RateLimitedError } from '../../domain/errors.ts';
+import { streams } from '../../domain/streams.ts';
+import type { AgentDeviceLost } from '../../domain/skill-group/skill-group.ts';
+import type { ContactWatch } from '../calls/contact-watch.ts';
+
+export interface AvCallsOptions extends AvPeerOptions {
+  commands: CommandHandler;
+  watch: ContactWatch;
+  /** A customer's browser gone (no RTP, or its connection closed) this long ends the call. */
+  graceMs: number;
+  /** Most calls in progress at once per visitor and per client address (0: no limit). */
+  maxPerVisitor: number;
+  maxPerAddress: number;
+  /** Record each participant (WebM); off: no recordings. */
+  record: boolean;
+  /** Where a recording goes (the folder is created). */
+  recordingPath(instanceId: string, recordingId: string): Promise<string>;
+  onAgentDeviceLost(instanceId: string, skillGroupId: string): Promise<AgentDeviceLost>;
+  logger: Logger;
+  clock: () => Date;
+}
+
+interface Session {
+  instanceId: string;
+  contactId: string;
+  visitorKey: string;
+  addressKey: string | null;
+  call: AvCall;
+  skillGroupId: string | null;
+  recordings: Map<string, { recording: AvParticipantRecording; agentId: string | null }>;
+  unwatch: () => void;
+  ended: boolean;
+  /** When the agent's peer was attached (its media timeout counts from there). */
+  agentSince: number;
+}
+
+/** How long a browser has to connect (ICE, DTLS) after Kefu's answer, when that is longer than the grace period. */
+const connectTimeoutMs = 30_000;
+
+export class AvCalls {
+  private readonly o: AvCallsOptions;
+  private readonly sessions = new Map<string, Session>();
+  private readonly watchdog: NodeJS.Timeout;
+  private stopping = false;
+
+  constructor(o: AvCallsOptions) {
+    this.o = o;
+    this.watchdog = setInterval(() => this.checkMedia(), 500);
+    this.watchdog.unref();
+  }
+
+  async start(): Promise<void> {
+    await this.o.watch.start((err) => this.o.logger.error({ err }, 'AV contact watch failed'));
+  }
+
+  get activeCalls(): number {
+    return this.sessions.size;
+  }
+
+  /** The call's media on this process, if any. */
+  callOf(instanceId: string, contactId: string): AvCall | null {
+    const s = this.sessions.get(`${instanceId}/${contactId}`);
+    return s && !s.ended ? s.call : null;
+  }
+
+  /**
+   * The customer's side of a new call: checks the limits, answers the offer, then runs `start` (the contact's
+   * StartChat in AV) and keeps the peer. Nothing is left behind when the offer or the command fails.
+   */
+  async startCustomer(
+    call: { instanceId: string; contactId: string; visitorKey: string; addressKey: string | null; offerSdp: string; skillGroupId: string },
+    start: () => Promise<boolean>,
+  ): Promise<AvPeer> {
+    if (this.stopping) throw new ConflictError('Kefu is stopping; call again in a moment');
+    const k = `${call.instanceId}/${call.contactId}`;
+    if (this.sessions.has(k)) throw new ConflictError(`Call ${call.contactId} has its media already`);
+    const mine = [...this.sessions.values()].filter((s) => !s.ended);
+    if (this.o.maxPerVisitor > 0 && mine.filter((s) => s.visitorKey === call.visitorKey).length >= this.o.maxPerVisitor) {
+      throw new RateLimitedError(`At most ${this.o.maxPerVisitor} audio/video call(s) at once per visitor; end the other call first`, 5);
+    }
+    if (call.addressKey && this.o.maxPerAddress > 0 && mine.filter((s) => s.addressKey === call.addressKey).length >= this.o.maxPerAddress) {
+      throw new RateLimitedError(`At most ${this.o.maxPerAddress} audio/video calls at once from one address`, 5);
+    }
+    const peer = await AvPeer.answer(call.offerSdp, this.o);
+    const session: Session = {
+      instanceId: call.instanceId,
+      contactId: call.contactId,
+      visitorKey: call.visitorKey,
+      addressKey: call.addressKey,
+      call: new AvCall(peer),
+      skillGroupId: call.skillGroupId,
+      recordings: new Map(),
+      unwatch: () => undefined,
+      ended: false,
+      agentSince: 0,
+    };
+    // Held before the command, so a limit counts it and the watch sees its events from the first one.
+    this.sessions.set(k, session);
+    session.unwatch = this.o.watch.watch(streams.contact(call.instanceId, call.contactId), (e) => this.onContactEvent(session, e.type, e.data as Record<string, unknown>));
+    peer.onGone((why) => void this.customerGone(session, why));
+    try {
+      const queued = await start();
+      if (!queued) await this.finish(session);
+    } catch (err) {
+      await this.finish(session);
+      throw err;
+    }
+    void peer.whenConnected().then(() => this.startRecording(session, peer, null));
+    return peer;
+  }
+
+  /**
+   * The agent's side: answers their offer with the customer's video codec, runs `accept` (AcceptOffer), and
+   * joins the two peers. The customer's media must be on this process.
+   */
+  async acceptAgent(call: { instanceId: string; contactId: string; agentId: string; offerSdp: string }, accept: () => Promise<void>): Promise<AvPeer> {
+    const session = this.sessions.get(`${call.instanceId}/${call.contactId}`);
+    if (!session || session.ended) throw new ConflictError(`Call ${call.contactId} has no customer media on this Kefu process (it ended, or its customer is connected to another node)`);
+    const peer = await AvPeer.answer(call.offerSdp, this.o, session.call.customer.videoCodec);
+    try {
+      await accept();
+    } catch (err) {
+      await peer.close();
+      throw err;
+    }
+    if (session.ended) {
+      await peer.close();
+      throw new ConflictError(`Call ${call.contactId} has ended`);
+    }
+    session.call.attachAgent(call.agentId, peer);
+    session.agentSince = Date.now();
+    peer.onGone((why) => void this.agentGone(session, call.agentId, peer, why));
+    void peer.whenConnected().then(() => {
+      if (session.call.agentPeer === peer) return this.startRecording(session, peer, call.agentId);
+    });
+    return peer;
+  }
+
+  private onContactEvent(session: Session, type: string, data: Record<string, unknown>): void {
+    switch (type) {
+      case 'ContactQueued':
+        session.skillGroupId = String(data.skillGroupId);
+        return;
+      case 'ContactTransferred': {
+        if (data.toSkillGroupId) session.skillGroupId = String(data.toSkillGroupId);
+        const agentId = session.call.agentId;
+        session.call.detachAgent();
+        if (agentId) void this.stopRecordingsOf(session, agentId);
+        return;
+      }
+      case 'ContactEnded':
+      case 'ContactRejected':
+        void this.finish(session);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private async startRecording(session: Session, peer: AvPeer, agentId: string | null): Promise<void> {
+    if (!this.o.record || session.ended) return;
+    const recordingId = randomUUID();
+    try {
+      const path = await this.o.recordingPath(session.instanceId, recordingId);
+      const recording = new AvParticipantRecording(peer, { recordingId, path }, (err) => this.o.logger.warn({ err, contactId: session.contactId }, 'AV recording failed'));
+      if (!recording.recording) return;
+      const ok = await this.command(session, { type: 'StartRecording', data: { contactId: session.contactId, recordingId, agentId } });
+      if (!ok) {
+        await recording.stop();
+        return;
+      }
+      session.recordings.set(recordingId, { recording, agentId });
+      if (session.ended || (agentId !== null && session.call.agentPeer !== peer)) await this.stopRecording(session, recordingId);
+    } catch (err) {
+      this.o.logger.warn({ err, contactId: session.contactId }, 'AV recording could not start');
+    }
+  }
+
+  private async stopRecordingsOf(session: Session, agentId: string | null): Promise<void> {
+    await Promise.all([...session.recordings].filter(([, r]) => r.agentId === agentId).map(([id]) => this.stopRecording(session, id)));
+  }
+
+  private async stopRecording(session: Session, recordingId: string): Promise<void> {
+    const entry = session.recordings.get(recordingId);
+    if (!entry) return;
+    session.recordings.delete(recordingId);
+    const { durationMs, bytes } = await entry.recording.stop();
+    await this.command(session, { type: 'CompleteRecording', data: { contactId: session.contactId, recordingId, durationMs, bytes } });
+  }
+
+  /** The customer's peer closed or failed: no coming back (a new offer would be a new call). */
+  private async customerGone(session: Session, why: string): Promise<void> {
+    if (session.ended) return;
+    this.o.logger.info({ contactId: session.contactId, why }, "AV customer's browser gone");
+    await this.command(session, { type: 'EndContact', data: { contactId: session.contactId, reason: 'customerDisconnected', endedBy: 'SYSTEM', agentId: null } });
+    await this.finish(session);
+  }
+
+  private async agentGone(session: Session, agentId: string, peer: AvPeer, why: string): Promise<void> {
+    if (session.ended || session.call.agentPeer !== peer) return;
+    this.o.logger.info({ contactId: session.contactId, agentId, why }, "AV agent's browser gone");
+    session.call.detachAgent();
+    void this.stopRecordingsOf(session, agentId);
+    const group = session.skillGroupId;
+    const setting = group ? await this.o.onAgentDeviceLost(session.instanceId, group).catch(() => 'END' as const) : 'END';
+    if (setting === 'REQUEUE' && group) {
+      const requeued = await this.command(session, {
+        type: 'TransferContact',
+        data: { contactId: session.contactId, agentId, toAgentId: null, toSkillGroupId: group, note: 'agent device lost' },
+      });
+      if (requeued) return;
+    }
+    await this.command(session, { type: 'EndContact', data: { contactId: session.contactId, reason: 'agentDeviceLost', endedBy: 'SYSTEM', agentId: null } });
+  }
+
+  private checkMedia(): void {
+    const now = Date.now();
+    for (const session of this.sessions.values()) {
+      if (session.ended) continue;
+      // Before its first connection a browser gets longer: ICE and DTLS take a while on a busy machine.
+      const limit = (peer: { connected: boolean }) => (peer.connected ? this.o.graceMs : Math.max(this.o.graceMs, connectTimeoutMs));
+      const customer = session.call.customer;
+      if (now - customer.lastRtpAt > limit(customer)) void this.customerGone(session, `no media for ${limit(customer)} ms`);
+      const agent = session.call.agentPeer;
+      const agentId = session.call.agentId;
+      if (agent && agentId && now - Math.max(agent.lastRtpAt, session.agentSince) > limit(agent)) void this.agentGone(session, agentId, agent, `no media for ${limit(agent)} ms`);
+    }
+  }
+
+  private async command(session: Session, command: Omit<ContactCommand, 'metadata'>): Promise<boolean> {
+    try {
+      await this.o.commands.handle(streams.contact(session.instanceId, session.contactId), contactDecider, {
+        ...command,
+        metadata: { now: this.o.clock().toISOString(), instanceId: session.instanceId, actor: 'system:av', correlationId: session.contactId },
+      } as ContactCommand);
+      return true;
+    } catch (err) {
+      if (err instanceof DomainError) {
+        this.o.logger.debug({ err, contactId: session.contactId, command: command.type }, 'AV command refused');
+        return false;
+      }
+      this.o.logger.error({ err, contactId: session.contactId, command: command.type }, 'AV command failed');
+      return false;
+    }
+  }
+
+  /** The call is over: peers closed, recordings completed, the session forgotten. */
+  private async finish(session: Session): Promise<void> {
+    if (session.ended) return;
+    session.ended = true;
+    session.unwatch();
+    await session.call.close();
+    await Promise.all([...session.recordings.keys()].map((id) => this.stopRecording(session, id)));
+    this.sessions.delete(`${session.instanceId}/${session.contactId}`);
+  }
+
+  /** Ends every call (systemError) and stops following contacts. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.watchdog);
+    await Promise.all(
+      [...this.sessions.values()].map(async (s) => {
+        await this.command(s, { type: 'EndContact', data: { contactId: s.contactId, reason: 'systemError', endedBy: 'SYSTEM', agentId: null } });
+        await this.finish(s);
+      }),
+    );
+    await this.o.watch.stop();
+  }
+}
