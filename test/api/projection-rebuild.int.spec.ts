@@ -79,6 +79,17 @@ async function seedHistory(t: TestKefu) {
   await t.ok(adminKey, 'mutation($id: ID!) { rotateWebChannelSecret(input: { webChannelId: $id }) { identitySecret } }', { id: shop });
   const gone = (await webChannel('Old')).createWebChannel.webChannel.id;
   await t.ok(adminKey, 'mutation($id: ID!) { deleteWebChannel(input: { webChannelId: $id }) { id } }', { id: gone });
+  // WeChat accounts (wechatAccounts): one changed with a new secret, one deleted.
+  const wechatAccount = (name: string, appId: string) =>
+    t.ok<{ createWechatAccount: { id: string } }>(adminKey, 'mutation($n: String!, $a: String!, $g: ID!) { createWechatAccount(input: { name: $n, kind: OFFICIAL_ACCOUNT, appId: $a, appSecret: "0123456789abcdef0123456789abcdef", token: "rebuildToken", skillGroupId: $g }) { id } }', {
+      n: name,
+      a: appId,
+      g: chatGroup.createSkillGroup.id,
+    });
+  const wxShop = (await wechatAccount('WeChat shop', 'wx0000000000000001')).createWechatAccount.id;
+  await t.ok(adminKey, 'mutation($id: ID!) { updateWechatAccount(input: { wechatAccountId: $id, name: "WeChat shop 2", sendQuota: 20, token: "newToken", enabled: false }) { id } }', { id: wxShop });
+  const wxOld = (await wechatAccount('Old WeChat', 'wx0000000000000002')).createWechatAccount.id;
+  await t.ok(adminKey, 'mutation($id: ID!) { deleteWechatAccount(input: { wechatAccountId: $id }) { id } }', { id: wxOld });
   // Quick replies (quickReplyCategories, quickReplies): a category scoped to Ann with a changed reply, and Ann's own.
   const category = await t.ok<{ createQuickReplyCategory: { id: string } }>(adminKey, 'mutation($a: ID!) { createQuickReplyCategory(input: { name: "Orders", scope: { kind: AGENTS, agentIds: [$a] } }) { id } }', { a: ann.id });
   const reply = await t.ok<{ createQuickReply: { id: string } }>(adminKey, 'mutation($c: ID!) { createQuickReply(input: { categoryId: $c, title: "Where is my order", shortcut: "/order", content: "Your order ships in 2 days." }) { id } }', { c: category.createQuickReplyCategory.id });
