@@ -65,7 +65,7 @@ import { HttpWebhookSender } from './adapters/webhooks/webhook-sender.ts';
 import { webhookSecretKey } from './adapters/webhooks/webhook-signature.ts';
 import { WebhookDispatcher } from './processes/webhooks/webhook-dispatcher.ts';
 import type { Tracer } from '@opentelemetry/api';
-import { startTracing, traceCommands, traceEventStore, traceSqlClient } from './adapters/observability/tracing.ts';
+import { startTracing, traceCommands, traceEventStore, traceInboundCall, traceSqlClient } from './adapters/observability/tracing.ts';
 
 export interface Kefu {
   config: Config;
@@ -99,7 +99,7 @@ export interface Phone {
 }
 
 /** SIP trunks and phones, RTP media, and the process that runs inbound calls (issue: phone inbound). */
-async function startPhone(config: Config, o: { db: ReadModel; commands: CommandHandler; store: EventStore; logger: PinoLogger; dataDir: string; recordingsDir: string }): Promise<Phone> {
+async function startPhone(config: Config, o: { db: ReadModel; commands: CommandHandler; store: EventStore; logger: PinoLogger; dataDir: string; recordingsDir: string; tracer?: Tracer | undefined }): Promise<Phone> {
   const mediaOptions = {
     bindAddress: config.KEFU_SIP_BIND,
     publicAddress: config.KEFU_SIP_PUBLIC_ADDRESS,
@@ -173,7 +173,7 @@ async function startPhone(config: Config, o: { db: ReadModel; commands: CommandH
   await calls.start();
   sip = new SipServer(
     { port: config.KEFU_SIP_PORT, bindAddress: config.KEFU_SIP_BIND, publicAddress: config.KEFU_SIP_PUBLIC_ADDRESS, realm: config.KEFU_SIP_REALM, udp: true, tcp: true, logger: o.logger },
-    { directory: new ReadModelSipDirectory(o.db), onInboundCall: (call) => calls.handleInbound(call) },
+    { directory: new ReadModelSipDirectory(o.db), onInboundCall: (call) => (o.tracer ? traceInboundCall(o.tracer, call, (c) => calls.handleInbound(c)) : calls.handleInbound(call)) },
   );
   try {
     await sip.start();
@@ -341,7 +341,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
   const recordingsDir = path.join(dataDir, 'recordings');
   await mkdir(recordingsDir, { recursive: true });
   const startedAt = new Date();
-  const phone = config.KEFU_SIP === 'on' ? await startPhone(config, { db, commands, store, logger, dataDir, recordingsDir }) : null;
+  const phone = config.KEFU_SIP === 'on' ? await startPhone(config, { db, commands, store, logger, dataDir, recordingsDir, tracer: options.tracer }) : null;
   if (phone) {
     // Calls an earlier run of this node held when it died end now (systemError), once the records are read.
     void store
@@ -455,7 +455,7 @@ function metricsSources(o: { store: EventStore; db: ReadModel; app: FastifyInsta
         .execute();
       return rows.map((r) => ({ channel: String(r.channel), status: String(r.status), count: Number(r.n) }));
     },
-    ...(phone ? { activeCalls: () => phone.calls.activeCalls + phone.outbound.activeCalls, rtpLegs: () => phone.media.legStats() } : {}),
+    ...(phone ? { sipDialogs: () => phone.sip.openDialogs, rtpLegs: () => phone.media.legStats() } : {}),
     live: () => o.app.liveServer.liveCounts((p) => (p as { kind?: string } | null)?.kind ?? 'unauthenticated'),
   };
 }

@@ -6,7 +6,9 @@
 import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTracing, type Tracing } from '../../src/adapters/observability/tracing.ts';
+import { randomUUID } from 'node:crypto';
+import { startTracing, traceInboundCall, type Tracing } from '../../src/adapters/observability/tracing.ts';
+import { contactDecider, type ContactCommand } from '../../src/domain/contact/contact.decide.ts';
 import { streams } from '../../src/domain/streams.ts';
 import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { until } from '../support/until.ts';
@@ -83,6 +85,32 @@ describe('traces', () => {
         expect(append!.attributes['kefu.correlation_id']).toBe(correlationId);
         // No parameters in spans: the break reason was a parameter of the append.
         for (const s of inTrace) expect(JSON.stringify(s.attributes)).not.toContain('"Meal"');
+      });
+
+      it('makes an inbound call one trace from its INVITE, its session\'s commands as children', async () => {
+        const seed = await seedInstance(t, { name: 'Phone Co', agents: [] });
+        exporter.reset();
+        const contactId = randomUUID();
+        let session: Promise<unknown> = Promise.resolve();
+        // As PhoneCalls.handleInbound does: the session runs on after the handler returned.
+        traceInboundCall(tracing.tracer, { callId: 'call-1@trunk', instanceId: seed.instanceId }, () => {
+          session = new Promise((r) => setTimeout(r, 20)).then(() =>
+            t.kefu.commands.handle(streams.contact(seed.instanceId, contactId), contactDecider, {
+              type: 'CreateContact',
+              data: { contactId, channel: 'PHONE', direction: 'IN', customer: { kind: 'PHONE', id: '+8613800000009', name: null }, data: {}, call: { callId: 'call-1@trunk', direction: 'IN', from: '+8613800000009', to: '+864001234567', trunkId: null, node: 'n' } },
+              metadata: { now: new Date().toISOString(), instanceId: seed.instanceId, actor: 'system:sip', correlationId: contactId },
+            } as ContactCommand),
+          );
+        });
+        await session;
+        const spans = exporter.getFinishedSpans();
+        const invite = spans.find((s) => s.name === 'sip INVITE')!;
+        expect(invite.attributes['sip.call_id']).toBe('call-1@trunk');
+        const command = spans.find((s) => s.name === 'command CreateContact')!;
+        expect(parentOf(command)).toBe(idOf(invite));
+        expect(command.attributes).toMatchObject({ 'kefu.correlation_id': contactId, 'kefu.contact_id': contactId });
+        // The caller's number is not in any span.
+        for (const s of spans) expect(JSON.stringify(s.attributes)).not.toContain('8613800000009');
       });
 
       it('marks a failed operation with its error code', async () => {

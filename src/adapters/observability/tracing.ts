@@ -162,6 +162,21 @@ export function traceCommands(tracer: Tracer, commands: CommandHandler): void {
   }) as CommandHandler['handle'];
 }
 
+/**
+ * A span for an inbound INVITE, active while the call session starts: the session's commands (the contact's
+ * whole life on this node: flow, queue, answer, recording, end) are its children, so a call is one trace. The
+ * span itself ends at once (children may outlive it); its attribute is the Call-ID, never the numbers.
+ */
+export function traceInboundCall<C extends { callId: string; instanceId: string }>(tracer: Tracer, call: C, handle: (call: C) => void): void {
+  tracer.startActiveSpan('sip INVITE', { kind: SpanKind.SERVER, attributes: { 'sip.call_id': call.callId, 'kefu.instance_id': call.instanceId } }, (span) => {
+    try {
+      handle(call);
+    } finally {
+      span.end();
+    }
+  });
+}
+
 function operationOf(document: DocumentNode, name: string | undefined): OperationDefinitionNode | undefined {
   const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === 'OperationDefinition');
   return name ? operations.find((o) => o.name?.value === name) : operations[0];
