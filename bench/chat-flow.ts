@@ -1,0 +1,248 @@
+// Chat flow bench (issue 12): the extra latency a chat flow adds to each customer message. Kefu runs in a child
+// process (bench/chat-flow/server-child.ts) on a fresh PostgreSQL database (`kefu_bench_chat_flow`); this
+// process is the customers, over GraphQL HTTP with keep-alive and the page's Origin.
+//
+// One skill group, two web channels: one runs a three-step chat flow (a menu, an order number, a phone
+// number, then the route to the group), the other none. In the same run, half the customers chat on each,
+// interleaved, C at a time (a closed loop: each customer's next message as soon as the previous one was
+// answered): a session, startChat, then three messages. On the flow channel each message is answered by the
+// flow (sendChatMessage returns once the customer's message and the flow's step, its reply or the queue, are
+// in the read model); on the other channel the same three messages are stored and answered as usual (the
+// chat waits in the queue). The difference of the two latencies is what a flow adds per message (target
+// p99 < 5 ms); the ratio of messages per second, what it costs in throughput. At the end every flow chat is
+// checked: queued in the group with its order number and phone, three flow replies, nothing doubled.
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { envInt, envList } from './lib/config.ts';
+import type { BenchModule } from './lib/module.ts';
+import { dropDatabase, recreateDatabase } from './lib/pg-admin.ts';
+import type { ResultRow } from './lib/report.ts';
+import { percentile } from './lib/stats.ts';
+
+const database = 'kefu_bench_chat_flow';
+const operatorToken = 'bench-operator-token-chat-flow-0123456789';
+const origin = 'https://shop.example';
+const targetExtraP99Ms = 5;
+
+function settings() {
+  return {
+    /** Customers chatting at once (a closed loop each), one step per value. */
+    concurrency: (envList('BENCH_FLOW_CONCURRENCY') ?? ['10', '50']).map((c) => Math.max(2, Number.parseInt(c, 10) || 2)),
+    /** Chats per step (half on each channel). */
+    chats: Math.max(4, envInt('BENCH_FLOW_CHATS', 400)),
+    warmup: Math.max(0, envInt('BENCH_FLOW_WARMUP', 40)),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Server and client
+
+interface Server {
+  child: ChildProcess;
+  port: number;
+}
+
+function startServer(databaseUrl: string): Promise<Server> {
+  const child = fork(fileURLToPath(new URL('./chat-flow/server-child.ts', import.meta.url)), [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, DATABASE_URL: databaseUrl, KEFU_OPERATOR_TOKEN: operatorToken },
+  });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`server child exited with ${code}`)));
+    child.once('message', (m) => resolve({ child, port: (m as { port: number }).port }));
+  });
+}
+
+async function stopServer(s: Server): Promise<void> {
+  s.child.removeAllListeners('exit');
+  const exited = new Promise((resolve) => s.child.once('exit', resolve));
+  s.child.send({ type: 'stop' });
+  await exited;
+}
+
+async function gql<T>(port: number, token: string | null, query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const res = await fetch(`http://127.0.0.1:${port}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await res.json()) as { data?: T; errors?: unknown[] };
+  if (body.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors).slice(0, 500)}`);
+  return body.data as T;
+}
+
+interface Seeded {
+  instanceId: string;
+  adminKey: string;
+  groupId: string;
+  flowKey: string;
+  plainKey: string;
+}
+
+/** The three-step flow: menu → order number → phone → route (no agent online: the chat waits in the queue). */
+function threeSteps(groupId: string) {
+  return {
+    start: 'menu',
+    nodes: [
+      { id: 'menu', type: 'menu', text: 'How can we help? 1 order, 2 other', options: [{ number: 1, label: 'My order', keywords: ['order'], next: 'order' }, { number: 2, label: 'Other', next: 'route' }], onFailure: 'route' },
+      { id: 'order', type: 'collect', text: 'Your order number?', variable: 'orderNumber', validate: { kind: 'orderNumber' }, next: 'phone' },
+      { id: 'phone', type: 'collect', text: 'A phone number to call you back?', variable: 'phone', validate: { kind: 'phone' }, next: 'route' },
+      { id: 'route', type: 'route', skillGroupId: groupId },
+    ],
+  };
+}
+
+async function seed(port: number): Promise<Seeded> {
+  const created = await gql<{ createInstance: { instance: { id: string }; adminApiKey: string } }>(port, operatorToken, 'mutation { createInstance(input: { name: "Flow bench" }) { instance { id } adminApiKey } }');
+  const adminKey = created.createInstance.adminApiKey;
+  const groupId = (await gql<{ createSkillGroup: { id: string } }>(port, adminKey, 'mutation { createSkillGroup(input: { name: "Web", channel: ONLINE }) { id } }')).createSkillGroup.id;
+  const flowId = (await gql<{ createFlow: { id: string } }>(port, adminKey, 'mutation($input: CreateFlowInput!) { createFlow(input: $input) { id } }', { input: { name: 'Three steps', kind: 'CHAT', definition: threeSteps(groupId) } })).createFlow.id;
+  const channel = async (name: string, extra: Record<string, unknown>) =>
+    (await gql<{ createWebChannel: { webChannel: { publicKey: string } } }>(port, adminKey, 'mutation($input: CreateWebChannelInput!) { createWebChannel(input: $input) { webChannel { publicKey } } }', { input: { name, allowedOrigins: [origin], skillGroupId: groupId, ...extra } })).createWebChannel.webChannel.publicKey;
+  return { instanceId: created.createInstance.instance.id, adminKey, groupId, flowKey: await channel('With flow', { flowId }), plainKey: await channel('Without flow', {}) };
+}
+
+const SEND = 'mutation($input: SendChatMessageInput!) { sendChatMessage(input: $input) { seq } }';
+const answers = ['1', 'SO-20261204', '+86 138 0013 8000'];
+
+interface ChatResult {
+  flow: boolean;
+  contactId: string;
+  /** Milliseconds of each of the three sends. */
+  sends: number[];
+}
+
+/** One customer: a session, a chat, three messages, each sent when the one before was answered. */
+async function chat(port: number, key: string, flow: boolean): Promise<ChatResult> {
+  const token = (await gql<{ startCustomerSession: { token: string } }>(port, null, 'mutation($input: StartCustomerSessionInput!) { startCustomerSession(input: $input) { token } }', { input: { channelKey: key } })).startCustomerSession.token;
+  const contactId = (await gql<{ startChat: { contactId: string } }>(port, token, 'mutation($input: StartChatInput!) { startChat(input: $input) { contactId } }', { input: { clientChatId: randomUUID() } })).startChat.contactId;
+  const sends: number[] = [];
+  for (const text of answers) {
+    const t0 = performance.now();
+    await gql(port, token, SEND, { input: { contactId, message: { clientMessageId: randomUUID(), text } } });
+    sends.push(performance.now() - t0);
+  }
+  return { flow, contactId, sends };
+}
+
+/** `count` chats, alternating flow / no flow, `concurrency` at a time. */
+async function runChats(port: number, seeded: Seeded, count: number, concurrency: number): Promise<{ results: ChatResult[]; ms: number; errors: string[] }> {
+  const results: ChatResult[] = [];
+  const errors: string[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= count) return;
+        const flow = i % 2 === 0;
+        try {
+          results.push(await chat(port, flow ? seeded.flowKey : seeded.plainKey, flow));
+        } catch (err) {
+          errors.push((err as Error).message);
+        }
+      }
+    }),
+  );
+  return { results, ms: performance.now() - t0, errors };
+}
+
+/** Every flow chat queued with what it collected, three flow replies each, no message doubled. */
+async function check(url: string, seeded: Seeded, flowChats: string[]): Promise<{ ok: number; bad: string[] }> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const rows = await c.query<{ id: string; status: string; skill_group_id: string | null; data: Record<string, string>; flow_replies: string; messages: string; seqs: string }>(
+      `SELECT c.id, c.status, c.skill_group_id, c.data,
+              (SELECT count(*) FROM contact_messages m WHERE m.instance_id = c.instance_id AND m.contact_id = c.id AND m.sender = 'SYSTEM' AND m.kind = 'TEXT') AS flow_replies,
+              (SELECT count(*) FROM contact_messages m WHERE m.instance_id = c.instance_id AND m.contact_id = c.id) AS messages,
+              (SELECT count(DISTINCT seq) FROM contact_messages m WHERE m.instance_id = c.instance_id AND m.contact_id = c.id) AS seqs
+         FROM contacts c WHERE c.instance_id = $1 AND c.id = ANY($2)`,
+      [seeded.instanceId, flowChats],
+    );
+    const bad: string[] = [];
+    for (const r of rows.rows) {
+      // The menu, the two questions: three replies (the route's QUEUED notice is a SYSTEM notice, not a reply).
+      const fine = r.status === 'QUEUED' && r.skill_group_id === seeded.groupId && r.data.orderNumber === 'SO-20261204' && r.data.phone === '+8613800138000' && Number(r.flow_replies) === 3 && r.messages === r.seqs;
+      if (!fine) bad.push(`${r.id}: ${r.status} ${JSON.stringify(r.data)} replies ${r.flow_replies}`);
+    }
+    if (rows.rows.length !== flowChats.length) bad.push(`${flowChats.length - rows.rows.length} chats missing`);
+    return { ok: rows.rows.length - bad.length, bad };
+  } finally {
+    await c.end();
+  }
+}
+
+const notes: string[] = [];
+
+export const chatFlowBench: BenchModule = {
+  name: 'chat-flow',
+  title: 'Chat flow: the extra latency per message',
+  describe() {
+    const s = settings();
+    return [
+      `Kefu (\`startKefu\`, LOG_LEVEL=silent, chat rate limits lifted) in a child process on a fresh PostgreSQL database (\`${database}\`); the customers in the bench process over GraphQL HTTP (keep-alive, the page's Origin).`,
+      `One ONLINE skill group (no agent online: chats wait in its queue) and two web channels: \`kefu-flow\` runs a three-step chat flow (menu → order number → phone → route), \`kefu-no-flow\` none.`,
+      `${s.chats} chats per step, alternating between the channels, ${s.concurrency.join(' and ')} customers at a time (closed loop): a session, \`startChat\`, then three \`sendChatMessage\` ("1", an order number, a phone number), each when the one before was answered.`,
+      `With the flow each send returns once the customer's message and the flow's step (its reply, or the queue) are in the read model; without, once the message is. "events" = sends; latency per send.`,
+      `What a flow adds per message = flow p99 − no-flow p99 (target < ${targetExtraP99Ms} ms). ${s.warmup} chats warm up first.`,
+    ].join(' ');
+  },
+  comparison: { numerator: 'kefu-flow', denominator: 'kefu-no-flow', title: 'flow / no flow (sends/s)' },
+  async run(): Promise<ResultRow[]> {
+    const s = settings();
+    notes.length = 0;
+    const log = (m: string) => console.log(`  ${m}`);
+    const url = await recreateDatabase(database);
+    const server = await startServer(url);
+    const rows: ResultRow[] = [];
+    try {
+      const seeded = await seed(server.port);
+      if (s.warmup > 0) await runChats(server.port, seeded, s.warmup, Math.min(10, s.warmup));
+      for (const concurrency of s.concurrency) {
+        const { results, ms, errors } = await runChats(server.port, seeded, s.chats, concurrency);
+        if (errors.length > 0) notes.push(`At ${concurrency} at a time: ${errors.length} chats failed, e.g. ${errors[0]}`);
+        const flow = results.filter((r) => r.flow).flatMap((r) => r.sends);
+        const plain = results.filter((r) => !r.flow).flatMap((r) => r.sends);
+        // Both kinds ran interleaved over the same window: each gets its share of it for sends/s.
+        const perSec = (n: number) => n / (ms / 1000);
+        for (const [target, sends] of [
+          ['kefu-flow', flow],
+          ['kefu-no-flow', plain],
+        ] as const) {
+          rows.push({
+            measurement: `send-c${concurrency}`,
+            label: `sendChatMessage, ${concurrency} customers at a time`,
+            target,
+            events: sends.length,
+            ms,
+            eventsPerSec: perSec(sends.length),
+            p50Ms: percentile(sends, 50),
+            p99Ms: percentile(sends, 99),
+            perRound: [perSec(sends.length)],
+          });
+        }
+        const extraP50 = percentile(flow, 50) - percentile(plain, 50);
+        const extraP99 = percentile(flow, 99) - percentile(plain, 99);
+        const line = `${concurrency} at a time: a flow adds ${extraP50.toFixed(2)} ms at p50 and ${extraP99.toFixed(2)} ms at p99 per message (flow p99 ${percentile(flow, 99).toFixed(1)} ms / no flow ${percentile(plain, 99).toFixed(1)} ms = ${(percentile(flow, 99) / percentile(plain, 99)).toFixed(2)}x); target < ${targetExtraP99Ms} ms: ${extraP99 < targetExtraP99Ms ? 'met' : 'not met'}.`;
+        notes.push(line);
+        log(line);
+        const verdict = await check(
+          url,
+          seeded,
+          results.filter((r) => r.flow).map((r) => r.contactId),
+        );
+        notes.push(`Check at ${concurrency} at a time: ${verdict.ok} flow chats queued with their order number and phone, three flow replies each, no seq twice${verdict.bad.length > 0 ? `; ${verdict.bad.length} not: ${verdict.bad.slice(0, 3).join('; ')}` : ''}.`);
+      }
+    } finally {
+      await stopServer(server);
+      await dropDatabase(database).catch(() => undefined);
+    }
+    return rows;
+  },
+  notes: () => notes.join('\n'),
+};

@@ -1,0 +1,37 @@
+// A whole Kefu for the chat flow bench, in a process of its own so that the client's timing is not the
+// server's event loop: DATABASE_URL (PostgreSQL), listening on 127.0.0.1 on a free port; sends { port }.
+// The chat rate limits are lifted: the bench's customers all come from 127.0.0.1.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config.ts';
+import { startKefu } from '../../src/main.ts';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'kefu-bench-chat-flow-'));
+const unlimited = '1000000/1';
+const kefu = await startKefu(
+  loadConfig({
+    KEFU_OPERATOR_TOKEN: process.env.KEFU_OPERATOR_TOKEN ?? '',
+    LOG_LEVEL: 'silent',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    KEFU_SIP: 'off',
+    KEFU_DATA_DIR: dir,
+    KEFU_CHAT_LIMIT_SESSION: unlimited,
+    KEFU_CHAT_LIMIT_CHAT: unlimited,
+    KEFU_CHAT_LIMIT_MESSAGE: unlimited,
+    KEFU_CHAT_LIMIT_CHAT_PER_ADDRESS: unlimited,
+    KEFU_CHAT_LIMIT_MESSAGE_PER_ADDRESS: unlimited,
+    ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
+  }),
+  { logger: pino({ level: 'silent' }), listen: true },
+);
+process.send!({ type: 'ready', port: (kefu.app.server.address() as { port: number }).port });
+process.on('message', (m) => {
+  if ((m as { type?: string }).type !== 'stop') return;
+  void kefu.close().finally(() => {
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(0);
+  });
+});
