@@ -28,6 +28,11 @@ describe('configuration', () => {
     ['LOG_LEVEL', 'loud', /LOG_LEVEL: must be one of/],
     ['KEFU_OPERATOR_TOKEN', 'short', /KEFU_OPERATOR_TOKEN: must be at least 16 characters/],
     ['KEFU_MEDIA_THREADS', 'many', /KEFU_MEDIA_THREADS: must be 0 to 16 or auto/],
+    ['KEFU_WEBHOOK_ALLOW_PRIVATE', 'yes', /KEFU_WEBHOOK_ALLOW_PRIVATE: must be on or off/],
+    ['KEFU_WEBHOOK_RETRY_SECONDS', '0', /KEFU_WEBHOOK_RETRY_SECONDS: must be 1 to 604800/],
+    ['KEFU_WEBHOOK_TIMEOUT_MS', '10', /KEFU_WEBHOOK_TIMEOUT_MS: must be 100 to 120000/],
+    ['OTEL_EXPORTER_OTLP_ENDPOINT', 'collector:4318', /OTEL_EXPORTER_OTLP_ENDPOINT: must be a URL starting with http:\/\/ or https:\/\//],
+    ['OTEL_TRACES_SAMPLER_ARG', '1.5', /OTEL_TRACES_SAMPLER_ARG: must be a number from 0 to 1/],
     ['KEFU_MEDIA_THREADS', '17', /KEFU_MEDIA_THREADS: must be 0 to 16 or auto/],
     ['KEFU_SILENCE_ALERT_SECONDS', '2', /KEFU_SILENCE_ALERT_SECONDS: must be 0 \(off\) or 3 to 3600/],
     ['KEFU_SILENCE_ALERT_SECONDS', '-1', /KEFU_SILENCE_ALERT_SECONDS: must be 0 \(off\) or 3 to 3600/],
@@ -38,6 +43,15 @@ describe('configuration', () => {
   ])('stops on a wrong %s with a message naming it', (key, value, message) => {
     expect(() => loadConfig({ [key]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [key]: value })).toThrow(message);
+  });
+
+  it('refuses http and private webhook URLs, and keeps tracing off, unless told otherwise', () => {
+    expect(loadConfig({})).toMatchObject({ KEFU_WEBHOOK_ALLOW_HTTP: 'off', KEFU_WEBHOOK_ALLOW_PRIVATE: 'off', KEFU_WEBHOOK_RETRY_SECONDS: 86400, OTEL_TRACES_SAMPLER_ARG: 1 });
+    expect(loadConfig({}).OTEL_EXPORTER_OTLP_ENDPOINT).toBeUndefined();
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_TRACES_SAMPLER_ARG: '0.1' })).toMatchObject({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_TRACES_SAMPLER_ARG: 0.1 });
+    // The key is a secret: a wrong one is named, never shown.
+    expect(() => loadConfig({ KEFU_WEBHOOK_SECRET_KEY: 'short-secret-value' })).toThrow(/KEFU_WEBHOOK_SECRET_KEY: must be at least 32 characters$/m);
+    expect(() => loadConfig({ KEFU_WEBHOOK_SECRET_KEY: 'short-secret-value' })).not.toThrow(/short-secret-value/);
   });
 
   it('takes the media threads as a number or auto (one less than the CPUs, 1 to 4)', () => {

@@ -73,8 +73,16 @@ export function isPrivateAddress(address: string): boolean {
   return true;
 }
 
+/** Every address of a name; a resolver that does not answer within 5 s counts as no answer (the admin waits for it). */
 function lookupAll(hostname: string): Promise<LookupAddress[]> {
-  return new Promise((resolve, reject) => dnsLookup(hostname, { all: true, verbatim: true }, (err, addresses) => (err ? reject(err) : resolve(addresses))));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('DNS timeout')), 5000);
+    dnsLookup(hostname, { all: true, verbatim: true }, (err, addresses) => {
+      clearTimeout(timer);
+      if (err) reject(err);
+      else resolve(addresses);
+    });
+  });
 }
 
 /** The URL as stored, after its form, its scheme and every address its host resolves to are checked; BAD_USER_INPUT on `field` otherwise. */
