@@ -187,7 +187,7 @@ export const avCallResolvers = {
               metadata: commandMetadata(ctx, p.instanceId),
             }),
           );
-          await settle(ctx, result.position, undefined, p.instanceId);
+          await settle(ctx, result.position, ['contacts'], p.instanceId);
         })
         .catch(offerProblem);
       return { contactId: input.contactId, sdp: peer.answerSdp, videoCodec: peer.videoCodec };

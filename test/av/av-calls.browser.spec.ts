@@ -1,0 +1,223 @@
+// Customers' audio/video calls (issue 14) between two headless Chromium contexts with fake camera and
+// microphone: the customer on a page of the web channel's origin, the agent on Kefu's origin, each with a
+// plain RTCPeerConnection signalled through the GraphQL API (startAvCall / acceptAvCall, complete ICE).
+// getStats() shows audio packets and decoded video frames increasing on both sides; the customer's camera off
+// (no video sent) and on again (frames decoded again at the agent); the customer closing the tab ends the call
+// (CUSTOMER_DISCONNECTED) after the grace period; both recordings are WebM files with VP8 and Opus that
+// ffprobe reads. Under CI a missing Chromium fails the test (it never skips).
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
+import { until } from '../support/until.ts';
+import { avRecordingPath } from '../../src/adapters/storage/recording-storage.ts';
+
+const CHROMIUM = process.env.KEFU_TEST_CHROMIUM ?? '/usr/bin/chromium';
+
+interface Stats {
+  audioPackets: number;
+  videoPackets: number;
+  framesDecoded: number;
+  connection: string;
+}
+
+/**
+ * Put in each page (plain browser JavaScript, the test's tsconfig has no DOM types): `call` gets camera and
+ * microphone, offers once ICE gathering is complete, applies Kefu's answer; `stats` sums what the peer
+ * connection received; `camera` turns the video sender off (replaceTrack(null): nothing is sent) or on.
+ */
+const pageHelpers = `window.avTest = {
+  async call({ url, token, query, field, input, video }) {
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video });
+    const pc = new RTCPeerConnection({ iceServers: [] });
+    for (const track of stream.getTracks()) pc.addTrack(track, stream);
+    this.pc = pc;
+    this.stream = stream;
+    await pc.setLocalDescription(await pc.createOffer());
+    await new Promise((resolve) => {
+      if (pc.iceGatheringState === 'complete') return resolve();
+      pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
+    });
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer ' + token },
+      body: JSON.stringify({ query, variables: { input: { ...input, sdp: pc.localDescription.sdp } } }),
+    });
+    const body = await res.json();
+    if (body.errors) throw new Error(JSON.stringify(body.errors));
+    const answer = body.data[field];
+    await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+    return { contactId: answer.contactId, videoCodec: answer.videoCodec };
+  },
+  async stats() {
+    const out = { audioPackets: 0, videoPackets: 0, framesDecoded: 0, connection: this.pc.connectionState };
+    (await this.pc.getStats()).forEach((r) => {
+      if (r.type !== 'inbound-rtp') return;
+      if (r.kind === 'audio') out.audioPackets += r.packetsReceived || 0;
+      if (r.kind === 'video') {
+        out.videoPackets += r.packetsReceived || 0;
+        out.framesDecoded += r.framesDecoded || 0;
+      }
+    });
+    return out;
+  },
+  async camera(on) {
+    const sender = this.pc.getSenders().find((s) => s.track ? s.track.kind === 'video' : true);
+    await sender.replaceTrack(on ? this.stream.getVideoTracks()[0] : null);
+  },
+};`;
+
+function callFromPage(page: Page, o: { url: string; token: string; query: string; field: string; input: Record<string, unknown>; video: boolean }): Promise<{ contactId: string; videoCodec: string | null }> {
+  return page.evaluate(`window.avTest.call(${JSON.stringify(o)})`);
+}
+
+function statsOf(page: Page): Promise<Stats> {
+  return page.evaluate('window.avTest.stats()');
+}
+
+function setCamera(page: Page, on: boolean): Promise<void> {
+  return page.evaluate(`window.avTest.camera(${on})`);
+}
+
+describe('customer audio/video calls in Chromium', () => {
+  let t: TestKefu;
+  let browser: Browser;
+  let site: Server;
+  let siteOrigin: string;
+  let kefuUrl: string;
+  let seed: Awaited<ReturnType<typeof seedInstance>>;
+  let avGroup: string;
+  let channelKey: string;
+  const ann = () => seed.agents[0]!;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM} (Debian package chromium, or set KEFU_TEST_CHROMIUM)`);
+    site = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>Shop</title><p>Shop'));
+    await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
+    siteOrigin = `http://127.0.0.1:${(site.address() as { port: number }).port}`;
+    t = await startTestKefu({ listen: true, env: { HOST: '127.0.0.1', KEFU_AV_PUBLIC_ADDRESS: '127.0.0.1', KEFU_AV_BIND: '127.0.0.1', KEFU_AV_GRACE_MS: '8000' } });
+    kefuUrl = `http://127.0.0.1:${(t.kefu.app.server.address() as { port: number }).port}`;
+    seed = await seedInstance(t, { agents: [{ name: 'Ann', login: 'ann' }] });
+    avGroup = (
+      await t.ok<{ createSkillGroup: { id: string } }>(seed.adminKey, 'mutation($input: CreateSkillGroupInput!) { createSkillGroup(input: $input) { id } }', {
+        input: { name: 'Video', channel: 'AV', ringTimeoutSeconds: 60 },
+      })
+    ).createSkillGroup.id;
+    const chatGroup = (
+      await t.ok<{ createSkillGroup: { id: string } }>(seed.adminKey, 'mutation($input: CreateSkillGroupInput!) { createSkillGroup(input: $input) { id } }', { input: { name: 'Chat', channel: 'ONLINE' } })
+    ).createSkillGroup.id;
+    await t.ok(seed.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: avGroup, a: ann().id });
+    channelKey = (
+      await t.ok<{ createWebChannel: { webChannel: { publicKey: string } } }>(seed.adminKey, 'mutation($input: CreateWebChannelInput!) { createWebChannel(input: $input) { webChannel { publicKey } } }', {
+        input: { name: 'Shop', allowedOrigins: [siteOrigin], skillGroupId: chatGroup },
+      })
+    ).createWebChannel.webChannel.publicKey;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-quic'],
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+    await new Promise((resolve) => site?.close(resolve));
+  });
+
+  it('relays audio and video both ways between two browsers, camera off and on, the tab closed; WebM per participant', async () => {
+    const customerPage = await (await browser.newContext()).newPage();
+    const agentPage = await (await browser.newContext()).newPage();
+    for (const p of [customerPage, agentPage]) p.on('pageerror', (err) => console.error('page error:', err));
+    await customerPage.goto(siteOrigin);
+    await agentPage.goto(`${kefuUrl}/healthz`);
+    for (const p of [customerPage, agentPage]) await p.evaluate(pageHelpers);
+
+    // The customer's session, from the page of the channel's origin.
+    const token = await customerPage.evaluate<string>(`(async () => {
+      const res = await fetch(${JSON.stringify(`${kefuUrl}/graphql`)}, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: 'mutation($input: StartCustomerSessionInput!) { startCustomerSession(input: $input) { token } }', variables: { input: { channelKey: ${JSON.stringify(channelKey)}, name: 'Cathy' } } }),
+      });
+      return (await res.json()).data.startCustomerSession.token;
+    })()`);
+    const started = await callFromPage(customerPage, {
+      url: `${kefuUrl}/graphql`,
+      token,
+      query: 'mutation($input: StartAvCallInput!) { startAvCall(input: $input) { contactId sdp videoCodec } }',
+      field: 'startAvCall',
+      input: { clientCallId: randomUUID(), skillGroupId: avGroup },
+      video: true,
+    });
+    expect(started.videoCodec).toMatch(/VP8|H264/);
+    const contactId = started.contactId;
+
+    await t.ok(ann().token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
+    const offered = await until(
+      () => t.ok<{ contact: { status: string; offer: { offerId: string } | null } }>(seed.adminKey, 'query($id: ID!) { contact(id: $id) { status offer { offerId } } }', { id: contactId }),
+      (r) => r.contact.status === 'OFFERED',
+      60_000,
+    );
+    await callFromPage(agentPage, {
+      url: `${kefuUrl}/graphql`,
+      token: ann().token,
+      query: 'mutation($input: AcceptAvCallInput!) { acceptAvCall(input: $input) { contactId sdp videoCodec } }',
+      field: 'acceptAvCall',
+      input: { contactId, offerId: offered.contact.offer!.offerId },
+      video: true,
+    });
+
+    // Both sides: audio packets and decoded video frames, increasing.
+    const flowing = async (page: Page, after: Stats | null = null) =>
+      until(
+        () => statsOf(page),
+        (s) => s.audioPackets > (after?.audioPackets ?? 0) + 50 && s.framesDecoded > (after?.framesDecoded ?? 0) + 10,
+        90_000,
+      );
+    const c1 = await flowing(customerPage);
+    const a1 = await flowing(agentPage);
+    expect(c1.connection).toBe('connected');
+    expect(a1.connection).toBe('connected');
+    await flowing(customerPage, c1);
+    const a2 = await flowing(agentPage, a1);
+
+    // The customer's camera off: the agent decodes no new frames while audio goes on; on again: frames again.
+    await setCamera(customerPage, false);
+    await new Promise((r) => setTimeout(r, 1500));
+    const off1 = await statsOf(agentPage);
+    await new Promise((r) => setTimeout(r, 2500));
+    const off2 = await statsOf(agentPage);
+    expect(off2.framesDecoded - off1.framesDecoded).toBeLessThanOrEqual(2);
+    expect(off2.audioPackets).toBeGreaterThan(off1.audioPackets + 20);
+    expect(off2.audioPackets).toBeGreaterThan(a2.audioPackets);
+    await setCamera(customerPage, true);
+    await flowing(agentPage, off2);
+
+    // The customer closes the tab: the call ends as CUSTOMER_DISCONNECTED once the grace period is over.
+    await customerPage.close();
+    const ended = await until(
+      () => t.ok<{ contact: { status: string; endReason: string | null } }>(seed.adminKey, 'query($id: ID!) { contact(id: $id) { status endReason } }', { id: contactId }),
+      (r) => r.contact.status === 'ENDED',
+      60_000,
+    );
+    expect(ended.contact.endReason).toBe('customerDisconnected');
+    const rows = await until(
+      () => t.kefu.db.selectFrom('call_recordings').selectAll().where('contact_id', '=', contactId).execute(),
+      (r) => r.length === 2 && r.every((x) => x.status === 'READY'),
+      60_000,
+    );
+    for (const row of rows) {
+      const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', avRecordingPath(t.recordingsDir, seed.instanceId, row.id)], { encoding: 'utf8' })) as {
+        streams: { codec_type: string; codec_name: string }[];
+        format: { duration?: string };
+      };
+      expect(probe.streams.map((s) => s.codec_type).sort()).toEqual(['audio', 'video']);
+      expect(probe.streams.find((s) => s.codec_type === 'audio')!.codec_name).toBe('opus');
+      expect(Number(probe.format.duration)).toBeGreaterThan(2);
+    }
+    await agentPage.close();
+  });
+});
