@@ -187,7 +187,9 @@ export class ChatReception {
       if (event.type !== 'ContactCreated' || event.data.channel === 'PHONE') return;
       const { instanceId } = splitStream(e.streamId);
       const source = event.data.source;
-      entry = { instanceId, contactId: event.data.contactId, webChannelId: source?.kind === 'WEB' ? source.webChannelId : null, state: initialContactState(), viaFlow: false, due: [], queueTold: null };
+      // Prompts are for web chats (a customer's AV call from the web keeps its conversation without them).
+      const webChannelId = source?.kind === 'WEB' && event.data.channel === 'ONLINE' ? source.webChannelId : null;
+      entry = { instanceId, contactId: event.data.contactId, webChannelId, state: initialContactState(), viaFlow: false, due: [], queueTold: null };
       this.chats.set(e.streamId, entry);
     }
     const before = entry.state;
@@ -246,7 +248,8 @@ export class ChatReception {
       case 'ContactQueued':
         // The first time only (not an overflow to another group). A chat flow welcomed its chat itself.
         if (before.status === 'created' && !entry.viaFlow) due({ name: 'welcome', key: 'WELCOME' });
-        if (before.status === 'created' || before.status === 'inFlow') {
+        // A message left for the group (a chat flow's leaveMessage) waits for an agent to come back: the flow thanked the customer already.
+        if ((before.status === 'created' || before.status === 'inFlow') && !event.data.leftMessage) {
           due({ name: 'queueing', key: null });
           due({ name: 'noAgentOnline', key: 'NO_AGENT_ONLINE', ifNobodyOnline: true });
         }
