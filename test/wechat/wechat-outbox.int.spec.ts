@@ -148,4 +148,22 @@ describe('WeChat outbox', () => {
     expect(outbox.map((r) => [r.state, r.error_code])).toEqual([['FAILED', 45015]]);
     expect(sentTo('oOut_3')).toEqual([]);
   });
+
+  it('past the send quota after the customer last wrote, a message fails with 45047 until the customer writes again', async () => {
+    const id = (await t.ok<{ wechatAccounts: { id: string }[] }>(seed.adminKey, '{ wechatAccounts { id } }')).wechatAccounts[0]!.id;
+    await t.ok(seed.adminKey, 'mutation($id: ID!) { updateWechatAccount(input: { wechatAccountId: $id, sendQuota: 2 }) { sendQuota } }', { id });
+    const contactId = await openChat('oOut_5');
+    expect((await push({ FromUserName: 'oOut_5', MsgType: 'text', Content: 'question', MsgId: '8000000000000000051' })).text).toBe('success');
+    await say(contactId, 'one');
+    await say(contactId, 'two');
+    await say(contactId, 'three');
+    const messages = await until(() => messagesOf(contactId), (m) => m.some((x) => x.system?.type === 'DELIVERY_FAILED'));
+    expect(messages.find((x) => x.system?.type === 'DELIVERY_FAILED')!.text).toMatch(/error 45047: Kefu did not send it: 2 messages went out/);
+    expect(sentTo('oOut_5').map((m) => (m.body.text as { content: string }).content)).toEqual(['one', 'two']);
+    // The customer writes: a new window.
+    expect((await push({ FromUserName: 'oOut_5', MsgType: 'text', Content: 'and?', MsgId: '8000000000000000052' })).text).toBe('success');
+    await until(() => messagesOf(contactId), (m) => m.some((x) => x.text === 'and?'));
+    await say(contactId, 'four');
+    await until(async () => sentTo('oOut_5'), (x) => x.length === 3);
+  });
 });

@@ -230,10 +230,37 @@ export class WechatOutbox {
     return rows.length > 0;
   }
 
-  private async accountOf(instanceId: string, accountId: string): Promise<WechatApiAccount | null> {
-    const a = await this.deps.db.selectFrom('wechat_accounts').select(['app_id', 'app_secret', 'enabled', 'deleted_at']).where('instance_id', '=', instanceId).where('id', '=', accountId).executeTakeFirst();
+  private async accountOf(instanceId: string, accountId: string): Promise<(WechatApiAccount & { sendQuota: number }) | null> {
+    const a = await this.deps.db.selectFrom('wechat_accounts').select(['app_id', 'app_secret', 'send_quota', 'deleted_at']).where('instance_id', '=', instanceId).where('id', '=', accountId).executeTakeFirst();
     if (!a || a.deleted_at !== null) return null;
-    return { instanceId, accountId, appId: a.app_id, appSecret: a.app_secret };
+    return { instanceId, accountId, appId: a.app_id, appSecret: a.app_secret, sendQuota: a.send_quota };
+  }
+
+  /**
+   * WeChat's limits checked before asking it: the customer's last word (a message, or the event that opened the
+   * chat) must be at most 48 hours old, and at most the account's sendQuota messages go out after it.
+   */
+  private async withinLimits(row: { instance_id: string; contact_id: string; account_id: string; open_id: string }, quota: number): Promise<WechatApiError | null> {
+    const { db } = this.deps;
+    const [last, contact] = await Promise.all([
+      db.selectFrom('contact_messages').select('sent_at').where('instance_id', '=', row.instance_id).where('contact_id', '=', row.contact_id).where('sender', '=', 'CUSTOMER').orderBy('seq', 'desc').limit(1).executeTakeFirst(),
+      db.selectFrom('contacts').select('created_at').where('instance_id', '=', row.instance_id).where('id', '=', row.contact_id).executeTakeFirst(),
+    ]);
+    const times = [last?.sent_at, contact?.created_at].filter((t) => t != null).map((t) => new Date(t!).getTime());
+    if (times.length === 0) return null;
+    const since = new Date(Math.max(...times));
+    if (this.now().getTime() - since.getTime() > 48 * 3600_000) return new WechatApiError(45015, `Kefu did not send it: ${wechatErrorText[45015]}`);
+    const sent = await db
+      .selectFrom('wechat_outbox')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('instance_id', '=', row.instance_id)
+      .where('account_id', '=', row.account_id)
+      .where('open_id', '=', row.open_id)
+      .where('state', '=', 'SENT')
+      .where('updated_at', '>=', since)
+      .executeTakeFirstOrThrow();
+    if (Number(sent.n) >= quota) return new WechatApiError(45047, `Kefu did not send it: ${quota} messages went out since the customer last wrote (the account's send quota)`);
+    return null;
   }
 
   private async send(row: { instance_id: string; contact_id: string; seq: number; account_id: string; open_id: string; attempts: number; payload: unknown }): Promise<void> {
@@ -242,6 +269,8 @@ export class WechatOutbox {
     const account = await this.accountOf(row.instance_id, row.account_id);
     try {
       if (!account) throw new WechatApiError(null, 'the WeChat account was deleted');
+      const limit = await this.withinLimits(row, account.sendQuota);
+      if (limit) throw limit;
       if (payload.kind === 'IMAGE' && payload.attachment) {
         const a = payload.attachment;
         const bytes = await readFile(chatFilePath(this.deps.chatFiles, row.instance_id, a.fileId, 'file'));
@@ -260,7 +289,7 @@ export class WechatOutbox {
       const code = apiError?.errcode ?? null;
       const transient = apiError !== null && account !== null && (code === null || transientErrors.has(code));
       const maxAttempts = this.deps.maxAttempts ?? 8;
-      const reason = code !== null ? (wechatErrorText[code] ?? apiError!.message) : err instanceof Error ? err.message : String(err);
+      const reason = apiError?.message.startsWith('Kefu did not send it') ? apiError.message : code !== null ? (wechatErrorText[code] ?? apiError!.message) : err instanceof Error ? err.message : String(err);
       if (transient && row.attempts < maxAttempts) {
         const delay = Math.min(60_000, (this.deps.backoffMs ?? 1000) * 2 ** (row.attempts - 1));
         await this.mark(key, { state: 'PENDING', error_code: code, error: reason, next_attempt_at: new Date(this.now().getTime() + delay) });
