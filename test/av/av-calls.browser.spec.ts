@@ -220,4 +220,65 @@ describe('customer audio/video calls in Chromium', () => {
     }
     await agentPage.close();
   });
+
+  it('/demo/agent takes an AV call with video elements, chats beside it and hangs up', async () => {
+    const customerPage = await (await browser.newContext()).newPage();
+    const agentPage = await (await browser.newContext()).newPage();
+    for (const p of [customerPage, agentPage]) p.on('pageerror', (err) => console.error('page error:', err));
+    await customerPage.goto(siteOrigin);
+    await customerPage.evaluate(pageHelpers);
+
+    await agentPage.goto(`${kefuUrl}/demo/agent`);
+    await agentPage.fill('#instanceId', seed.instanceId);
+    await agentPage.fill('#login', 'ann');
+    await agentPage.fill('#password', 'password-123');
+    await agentPage.click('#loginButton');
+    await agentPage.waitForSelector('#workspace:not([hidden])');
+    await agentPage.click('#presenceAvailable');
+    await agentPage.waitForFunction("document.getElementById('presence').textContent === 'AVAILABLE'", null, { timeout: 30_000 });
+
+    const token = await customerPage.evaluate<string>(`(async () => {
+      const res = await fetch(${JSON.stringify(`${kefuUrl}/graphql`)}, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: 'mutation($input: StartCustomerSessionInput!) { startCustomerSession(input: $input) { token } }', variables: { input: { channelKey: ${JSON.stringify(channelKey)}, name: 'Dora' } } }),
+      });
+      return (await res.json()).data.startCustomerSession.token;
+    })()`);
+    const { contactId } = await callFromPage(customerPage, {
+      url: `${kefuUrl}/graphql`,
+      token,
+      query: 'mutation($input: StartAvCallInput!) { startAvCall(input: $input) { contactId sdp videoCodec } }',
+      field: 'startAvCall',
+      input: { clientCallId: randomUUID(), skillGroupId: avGroup },
+      video: true,
+    });
+
+    await agentPage.click('.offer[data-state="OFFERED"] button.accept-av', { timeout: 60_000 });
+    await agentPage.waitForSelector(`.chat[data-contact-id="${contactId}"] video.av-remote`, { timeout: 30_000 });
+    // The agent's page decodes the customer's video (its remote <video> has a picture) and the customer the agent's.
+    await agentPage.waitForFunction(`(() => { const v = document.querySelector('video.av-remote'); return v && v.videoWidth > 0; })()`, null, { timeout: 60_000 });
+    const c1 = await until(() => statsOf(customerPage), (st) => st.framesDecoded > 10 && st.audioPackets > 50, 60_000);
+    await until(() => statsOf(customerPage), (st) => st.framesDecoded > c1.framesDecoded + 10, 60_000);
+
+    // A message from the customer during the call shows in the card beside the video.
+    await customerPage.evaluate(`fetch(${JSON.stringify(`${kefuUrl}/graphql`)}, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer ' + ${JSON.stringify(token)} },
+      body: JSON.stringify({ query: 'mutation($input: SendChatMessageInput!) { sendChatMessage(input: $input) { seq } }', variables: { input: { contactId: ${JSON.stringify(contactId)}, message: { clientMessageId: ${JSON.stringify(randomUUID())}, text: 'Here is the broken hinge' } } } }),
+    })`);
+    await agentPage.waitForSelector(`.chat[data-contact-id="${contactId}"] .chat-msg.customer:has-text("Here is the broken hinge")`, { timeout: 30_000 });
+
+    // The agent hangs up: the call ends, the page's media is released.
+    await agentPage.click(`.chat[data-contact-id="${contactId}"] button.chat-end`);
+    const ended = await until(
+      () => t.ok<{ contact: { status: string; endedBy: string | null } }>(seed.adminKey, 'query($id: ID!) { contact(id: $id) { status endedBy } }', { id: contactId }),
+      (r) => r.contact.status === 'ENDED',
+      30_000,
+    );
+    expect(ended.contact.endedBy).toBe('AGENT');
+    await agentPage.waitForSelector(`.chat[data-contact-id="${contactId}"] video.av-remote`, { state: 'detached', timeout: 30_000 });
+    await customerPage.close();
+    await agentPage.close();
+  });
 });

@@ -8,7 +8,7 @@
 //               softphoneCalls rings it; answerSoftphoneCall / rejectSoftphoneCall / hangUpSoftphoneCall.
 
 const $ = (id) => document.getElementById(id);
-const state = { token: null, ws: null, pc: null, stream: null, calls: new Map(), offers: new Map(), chats: new Map() };
+const state = { token: null, ws: null, pc: null, stream: null, calls: new Map(), offers: new Map(), chats: new Map(), av: new Map() };
 // For the browser test and the curious: the live peer connection.
 window.kefuDemo = state;
 
@@ -278,7 +278,10 @@ function onOffer(offer) {
   // Auto-accepted chats (OL-3) open at once.
   if (offer.state === 'ACCEPTED' && c.channel === 'ONLINE') openChat(c, offer.transfer);
   // Phone offers are answered on the softphone; other channels are accepted here.
-  if (offer.state === 'OFFERED' && c.channel !== 'PHONE') {
+  if (offer.state === 'OFFERED' && c.channel === 'AV') {
+    row.append(button('Take video call', 'accept-av', () => takeAvCall(c, offer.offerId, offer.transfer).catch((e) => log('AV call:', e.message))));
+    row.append(button('Decline', 'decline', () => gql('mutation($i: OfferInput!) { declineOffer(input: $i) { id } }', { i: { contactId: c.id, offerId: offer.offerId } }).catch((e) => log(e.message))));
+  } else if (offer.state === 'OFFERED' && c.channel !== 'PHONE') {
     const input = { contactId: c.id, offerId: offer.offerId };
     row.append(
       button('Accept', 'accept', () =>
@@ -512,6 +515,7 @@ function showChatStatus(chat) {
 }
 
 function chatLeft(chat, why) {
+  stopAvCall(chat.contactId);
   chat.left = why;
   showChatStatus(chat);
   chat.composer.hidden = true;
@@ -520,6 +524,7 @@ function chatLeft(chat, why) {
 
 function chatEnded(chat) {
   if (chat.ended) return;
+  stopAvCall(chat.contactId);
   chat.ended = true;
   chat.card.dataset.ended = 'true';
   chat.typing.hidden = true;
@@ -534,4 +539,71 @@ function closeChat(chat) {
   chat.dispose?.();
   chat.card.remove();
   state.chats.delete(chat.contactId);
+}
+
+// ---- AV calls (issue 14): the customer's audio and video, relayed by Kefu; the chat card beside it ----
+// acceptAvCall takes the offer with this browser's complete SDP offer (camera and microphone); the call's
+// conversation is the chat card's (messages, transfer, end). A transfer or the end closes the media here.
+
+async function takeAvCall(contact, offerId, transfer) {
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true }).catch(() => navigator.mediaDevices.getUserMedia({ audio: true }));
+  const { avCallOptions } = await gql('query { avCallOptions { iceServers { urls username credential } } }');
+  const iceServers = avCallOptions.iceServers.map((s) => (s.username ? { urls: s.urls, username: s.username, credential: s.credential } : { urls: s.urls }));
+  const pc = new RTCPeerConnection({ iceServers });
+  for (const track of stream.getTracks()) pc.addTrack(track, stream);
+  // Without a camera the agent still sees the customer.
+  if (stream.getVideoTracks().length === 0) pc.addTransceiver('video', { direction: 'recvonly' });
+  const remote = new MediaStream();
+  pc.ontrack = (e) => remote.addTrack(e.track);
+  pc.onconnectionstatechange = () => log('AV call', contact.id, pc.connectionState);
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise((resolve) => {
+    if (pc.iceGatheringState === 'complete') return resolve();
+    pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
+    setTimeout(resolve, 5000);
+  });
+  let answer;
+  try {
+    answer = await gql('mutation($i: AcceptAvCallInput!) { acceptAvCall(input: $i) { sdp videoCodec } }', { i: { contactId: contact.id, offerId, sdp: pc.localDescription.sdp } });
+  } catch (e) {
+    pc.close();
+    for (const t of stream.getTracks()) t.stop();
+    throw e;
+  }
+  await pc.setRemoteDescription({ type: 'answer', sdp: answer.acceptAvCall.sdp });
+  log('AV call taken, video', answer.acceptAvCall.videoCodec ?? 'none');
+  state.av.set(contact.id, { pc, stream });
+  openChat(contact, transfer);
+  const chat = state.chats.get(contact.id);
+  const media = el('div', 'av-media');
+  const remoteVideo = el('video', 'av-remote');
+  remoteVideo.autoplay = true;
+  remoteVideo.playsInline = true;
+  remoteVideo.srcObject = remote;
+  remoteVideo.style.width = '100%';
+  const localVideo = el('video', 'av-local');
+  localVideo.autoplay = true;
+  localVideo.muted = true;
+  localVideo.playsInline = true;
+  localVideo.srcObject = stream;
+  localVideo.style.width = '30%';
+  const mute = button('Mute', 'av-mute', () => {
+    for (const t of stream.getAudioTracks()) t.enabled = !t.enabled;
+    mute.textContent = stream.getAudioTracks().every((t) => t.enabled) ? 'Mute' : 'Unmute';
+  });
+  const camera = button('Camera off', 'av-camera', () => {
+    for (const t of stream.getVideoTracks()) t.enabled = !t.enabled;
+    camera.textContent = stream.getVideoTracks().every((t) => t.enabled) ? 'Camera off' : 'Camera on';
+  });
+  media.append(remoteVideo, localVideo, mute, camera);
+  chat?.card.insertBefore(media, chat.logEl);
+}
+
+function stopAvCall(contactId) {
+  const av = state.av.get(contactId);
+  if (!av) return;
+  state.av.delete(contactId);
+  av.pc.close();
+  for (const t of av.stream.getTracks()) t.stop();
+  state.chats.get(contactId)?.card.querySelector('.av-media')?.remove();
 }
