@@ -3,6 +3,8 @@
 // it started with, one step at a time; actions map to the contact's commands.
 import { describe, expect, it } from 'vitest';
 import { parseChatFlowDocument, type ChatFlowDocument } from '../../src/domain/flow/chat-flow-document.ts';
+import type { ChatFlowPosition } from '../../src/domain/flow/chat-flow-engine.ts';
+import { ConflictError } from '../../src/domain/errors.ts';
 import { ChatFlowRunner, InMemoryChatFlowStore, type ChatFlowPorts, type ChatRef, type PerformedAction } from '../../src/processes/chat-flows/chat-flow-runner.ts';
 
 const sales = '11111111-1111-4111-8111-111111111111';
@@ -146,5 +148,68 @@ describe('chat flow runner', () => {
     expect(await h.store.get(chat)).toEqual(before);
     // The chat is not stuck behind the failure.
     expect((await h.runner.choice(chat, 1)).run!.position.status).toBe('ended');
+  });
+});
+
+describe('chat flow runner with commit (live chats: one append per step)', () => {
+  /** A contact stream in memory: steps recorded with the step they start from, as AdvanceChatFlow checks. */
+  function committing(o: { groupOpen?: boolean } = {}) {
+    const runs = new Map<string, { flowId: string; version: number; position: ChatFlowPosition; step: number }>();
+    const steps: { fromStep: number; actions: PerformedAction[] }[] = [];
+    let interfere: (() => void) | null = null;
+    const ports: ChatFlowPorts = {
+      now: () => mondayNoonShanghai,
+      anyAgentOnline: () => Promise.resolve(true),
+      loadFlow: () => Promise.resolve({ version: 1, definition: v1 }),
+      perform: () => Promise.reject(new Error('not used with commit')),
+      store: {
+        get: (c) => Promise.resolve(runs.get(c.contactId) ?? null),
+        set: () => Promise.reject(new Error('not used with commit')),
+      },
+      skillGroupOpen: () => Promise.resolve(o.groupOpen ?? true),
+      commit(c, { previous, run, actions }) {
+        interfere?.();
+        interfere = null;
+        const at = runs.get(c.contactId)?.step ?? 0;
+        if (at !== (previous?.step ?? 0)) return Promise.reject(new ConflictError('moved on'));
+        runs.set(c.contactId, { flowId: run.flowId, version: run.version, position: run.position, step: run.step! });
+        steps.push({ fromStep: at, actions });
+        return Promise.resolve({ appended: null });
+      },
+    };
+    return { runner: new ChatFlowRunner(ports), steps, runs, interfereOnce: (f: () => void) => (interfere = f) };
+  }
+
+  it('records each step at once with the step it starts from', async () => {
+    const h = committing();
+    await h.runner.start(chat, 'f1');
+    await h.runner.message(chat, '1');
+    expect(h.steps.map((s) => [s.fromStep, s.actions.map((a) => a.type)])).toEqual([
+      [0, ['send']],
+      [1, ['chosen', 'route']],
+    ]);
+  });
+
+  it('goes on from where the chat is now when another process stepped it meanwhile', async () => {
+    const c = committing();
+    await c.runner.start(chat, 'f1');
+    // Another process answers "2" (Order) while this one handles "1": this one's step is refused, then taken from the new place.
+    c.interfereOnce(() => {
+      const run = c.runs.get(chat.contactId)!;
+      c.runs.set(chat.contactId, { ...run, step: run.step + 1, position: { status: 'waiting', nodeId: 'order', failures: 0, afterHours: false, now: mondayNoonShanghai.toISOString(), variables: {} } });
+    });
+    await c.runner.message(chat, 'SO-1234');
+    expect(c.runs.get(chat.contactId)!.position).toMatchObject({ status: 'ended', variables: { orderNumber: 'SO-1234' } });
+    // The refused step left nothing; the step taken again starts from the other process's.
+    expect(c.steps.map((s) => s.fromStep)).toEqual([0, 2]);
+    expect(c.steps[1]!.actions.map((a) => a.type)).toEqual(['setVariable', 'route']);
+  });
+
+  it('ends the chat (flowError) instead of queueing it in a group deleted since', async () => {
+    const h = committing({ groupOpen: false });
+    await h.runner.start(chat, 'f1');
+    const r = await h.runner.message(chat, '1');
+    expect(h.steps.at(-1)!.actions.at(-1)).toEqual({ type: 'end', reason: 'flowError' });
+    expect(r.run!.position).toMatchObject({ status: 'ended', outcome: { type: 'end', reason: 'flowError' } });
   });
 });
