@@ -63,6 +63,8 @@ export class SubscriptionServer<P> {
   private readonly options: SubscriptionServerOptions<P>;
   private readonly documents = new Map<string, DocumentNode>();
   private server: Server | null = null;
+  /** Open connections, for the metrics' counts (a connection removes itself when its socket closes). */
+  readonly open = new Set<{ readonly principalOf: unknown; readonly runningSubscriptions: number }>();
 
   constructor(options: SubscriptionServerOptions<P>) {
     this.options = options;
@@ -90,6 +92,18 @@ export class SubscriptionServer<P> {
   /** Open connections, for tests and the bench. */
   get connections(): number {
     return this.wss.clients.size;
+  }
+
+  /** Connections by what `kind` says of their principal (null before connection_init), and their subscriptions. */
+  liveCounts(kind: (principal: P | null) => string): { connections: Record<string, number>; subscriptions: number } {
+    const connections: Record<string, number> = {};
+    let subscriptions = 0;
+    for (const c of this.open) {
+      const k = kind(c.principalOf as P | null);
+      connections[k] = (connections[k] ?? 0) + 1;
+      subscriptions += c.runningSubscriptions;
+    }
+    return { connections, subscriptions };
   }
 
   private readonly onUpgrade = (request: IncomingMessage, stream: Duplex, head: Buffer): void => {
@@ -157,6 +171,15 @@ class Connection<P> {
     socket.on('message', this.onMessage);
     socket.on('close', this.onClose);
     socket.on('error', this.onClose);
+    server.open.add(this);
+  }
+
+  get principalOf(): P | null {
+    return this.principal;
+  }
+
+  get runningSubscriptions(): number {
+    return this.subscriptions.size;
   }
 
   private readonly onMessage = (raw: RawData, isBinary: boolean): void => {
@@ -302,6 +325,7 @@ class Connection<P> {
   }
 
   private readonly onClose = (): void => {
+    this.server.open.delete(this);
     for (const iterator of this.subscriptions.values()) void iterator?.return?.();
     this.subscriptions.clear();
   };

@@ -87,6 +87,8 @@ export class SipServer {
   private sweepTimer: NodeJS.Timeout | null = null;
   private running = false;
   private readonly stack: SipStack;
+  /** Sees every SIP message received and sent (metrics); set after construction. */
+  observer: ((direction: 'in' | 'out', message: SipMessage) => void) | null = null;
 
   constructor(options: SipServerOptions, deps: SipServerDeps) {
     this.options = options;
@@ -112,6 +114,7 @@ export class SipServer {
         tcp: options.tcp,
         limits: { ...defaultWireLimits, ...options.limits },
         logger: options.logger,
+        observe: (message) => this.observer?.('out', message),
       },
       {
         onFrame: (frame, from) => this.receive(frame, from),
@@ -128,6 +131,11 @@ export class SipServer {
     this.sweepTimer = setInterval(() => this.registrations.sweep(), 5_000);
     this.sweepTimer.unref();
     this.options.logger.info({ port: this.options.port, udp: this.options.udp, tcp: this.options.tcp }, 'sip server listening');
+  }
+
+  /** Confirmed and early dialogs this server holds (a bridged inbound call has two: the caller's and the phone's). */
+  get openDialogs(): number {
+    return this.dialogs.size;
   }
 
   /** Ends live calls (BYE, or 503 before answer), then closes the sockets. */
@@ -188,6 +196,7 @@ export class SipServer {
     if (frame.kind === 'invalid') return this.rejectMalformed(frame.reason, frame.partial, from);
     if (frame.kind !== 'message') return;
     const message = frame.message;
+    this.observer?.('in', message);
     if (!message.method) {
       this.transactions.getClient(message)?.message(message, from);
       return;

@@ -18,6 +18,8 @@ export interface SipTransportOptions {
   logger: SipLogger;
   /** A TCP connection without traffic for this long is closed. */
   tcpIdleMs?: number;
+  /** Sees each message about to be sent (metrics). */
+  observe?: (message: SipMessage) => void;
 }
 
 export interface SipTransportEvents {
@@ -117,6 +119,7 @@ export class SipTransport {
     try {
       if (message.method) this.fillVia(message, hop);
       const bytes = encodeMessage(message);
+      this.options.observe?.(message);
       this.options.logger.debug({ to: hop, message: message.method ?? message.status, callId: message.headers['call-id'] }, 'sip send');
       if (hop.transport === 'udp') {
         if (!this.udpSocket) return fail(new Error('UDP transport is off'));
