@@ -44,7 +44,7 @@ describe('the live overview follows a real SIP call and a real web chat', async 
     });
     url = `http://127.0.0.1:${(t.kefu.app.server.address() as { port: number }).port}`;
     s = await setUpPhoneInstance((token, query, variables) => t.ok(token, query, variables), operatorToken, { agents: ['Ann', 'Bob'], tag: `rp${process.pid}` });
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => t?.close());
 
   const slice = (o: Overview, channel: string, group: string | null) => o.slices.find((x) => x.channel === channel && x.skillGroupId === group)?.totals;

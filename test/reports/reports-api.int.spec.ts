@@ -29,7 +29,7 @@ describe('reports through the API', () => {
     [ann, sue] = seed.agents as [(typeof seed.agents)[0], (typeof seed.agents)[0]];
     group = (await t.ok<{ createSkillGroup: { id: string } }>(seed.adminKey, 'mutation { createSkillGroup(input: { name: "Support", channel: PHONE, ringTimeoutSeconds: 120 }) { id } }')).createSkillGroup.id;
     await t.ok(seed.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: group, a: ann.id });
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => t?.close());
 
   it('keeps the instance’s time zone and service level; refuses unknown zones and thresholds', async () => {

@@ -343,8 +343,11 @@ for (const database of ['pglite', 'postgres'] as const) {
       const events = (await t.kefu.store.readAll()).filter((e) => e.metadata.instanceId === d.instanceId && reportsProjection.eventTypes.has(e.type));
       expect(events.length).toBeGreaterThan(60);
       const published: unknown[] = [];
+      const sink = { publish: (_topic: string, message: unknown) => published.push(message) };
+      // Again as one batch, then each event in a batch of its own.
+      await t.kefu.db.transaction().execute((trx) => reportsProjection.applyBatch!(trx, events, sink));
       await t.kefu.db.transaction().execute(async (trx) => {
-        for (const e of events) await reportsProjection.apply!(trx, e, { publish: (_topic, message) => published.push(message) });
+        for (const e of events) await reportsProjection.applyBatch!(trx, [e], sink);
       });
       expect(await rows()).toEqual(before);
       expect(published).toEqual([]);

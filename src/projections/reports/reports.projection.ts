@@ -14,7 +14,7 @@ import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import type { Projection } from '../projection.ts';
 import type { ReadModelDb } from '../read-model-db.ts';
 import { serviceLevelThresholds } from '../../domain/instance/report-settings.ts';
-import type { AgentCounter, ContactCounter } from './reports.tables.ts';
+import { agentCounters, contactCounters, type AgentCounter, type ContactCounter } from './reports.tables.ts';
 
 /** The report figures of an instance changed (the overview subscription recomputes): `{}`. */
 export const reportsTopic = (instanceId: string) => `kefu.${instanceId}.reports`;
@@ -64,22 +64,31 @@ export const reportsProjection: Projection = {
   name: 'reports',
   tables: ['report_contact_buckets', 'report_agent_buckets', 'report_agent_break_buckets', 'report_contacts', 'report_agents', 'report_settings'],
   eventTypes: new Set<string>([...contactEventTypes, ...agentEventTypes, ...instanceEventTypes]),
-  async apply(trx, e, changes) {
-    const category = e.streamId.slice(0, e.streamId.indexOf('-'));
-    const entityId = e.streamId.slice(e.streamId.indexOf('.') + 1);
-    const instanceId = e.metadata.instanceId;
-    let changed = false;
-    if (category === 'contact') changed = await projectContactEvent(trx, instanceId, entityId, e);
-    else if (category === 'agent') changed = await projectAgentEvent(trx, instanceId, entityId, e);
-    else if (category === 'instance' && e.type === 'ReportSettingsConfigured') changed = await projectSettings(trx, instanceId, e);
-    if (changed) changes.publish(reportsTopic(instanceId), {});
+  // A batch is counted in memory (states read once, bucket deltas summed) and written in a few statements.
+  async applyBatch(trx, events, changes) {
+    const batch = new ReportBatch(trx);
+    await batch.prefetch(events);
+    const changed = new Set<string>();
+    for (const e of events) {
+      const category = e.streamId.slice(0, e.streamId.indexOf('-'));
+      const entityId = e.streamId.slice(e.streamId.indexOf('.') + 1);
+      const instanceId = e.metadata.instanceId;
+      let counted = false;
+      if (category === 'contact') counted = await projectContactEvent(batch, instanceId, entityId, e);
+      else if (category === 'agent') counted = await projectAgentEvent(batch, instanceId, entityId, e);
+      else if (category === 'instance' && e.type === 'ReportSettingsConfigured') counted = projectSettings(batch, instanceId, e);
+      if (counted) changed.add(instanceId);
+    }
+    await batch.flush();
+    // One message per instance and batch: the overview is recomputed once for all of them.
+    for (const instanceId of changed) changes.publish(reportsTopic(instanceId), {});
   },
 };
 
 const ms = (v: Date | string) => new Date(v).getTime();
 const since = (from: Date | string | null, to: string) => (from ? Math.max(0, ms(to) - ms(from)) : 0);
 
-// ---- buckets -------------------------------------------------------------------------------------------
+// ---- the batch: states read once, bucket deltas summed in memory, written at the end -------------------
 
 interface ContactKey {
   channel: string;
@@ -90,72 +99,9 @@ interface ContactKey {
 
 type Counts = Partial<Record<ContactCounter, number>>;
 
-/** Adds counts to the contact bucket of `at`; `maxWaitMs` raises the bucket's longest answered wait. */
-async function addContactCounts(trx: Trx, instanceId: string, at: string, key: ContactKey, counts: Counts, maxWaitMs = 0): Promise<void> {
-  const names = Object.keys(counts) as ContactCounter[];
-  if (names.length === 0 && maxWaitMs === 0) return;
-  const values = Object.fromEntries(names.map((n) => [n, Math.round(counts[n]!)]));
-  const updates = Object.fromEntries(names.map((n) => [n, sql`${sql.ref(`report_contact_buckets.${n}`)} + ${sql.ref(`excluded.${n}`)}`]));
-  await trx
-    .insertInto('report_contact_buckets')
-    .values({
-      instance_id: instanceId,
-      bucket: bucketOf(ms(at)),
-      channel: key.channel,
-      direction: key.direction,
-      skill_group_id: key.skillGroupId ?? '',
-      agent_id: key.agentId ?? '',
-      answer_wait_max_ms: Math.round(maxWaitMs),
-      ...values,
-    })
-    .onConflict((oc) =>
-      oc.columns(['instance_id', 'bucket', 'channel', 'direction', 'skill_group_id', 'agent_id']).doUpdateSet({
-        ...updates,
-        answer_wait_max_ms: sql`greatest(report_contact_buckets.answer_wait_max_ms, excluded.answer_wait_max_ms)`,
-      } as never),
-    )
-    .execute();
-}
-
-/** Splits [from, to) at 15-minute boundaries: [bucket, milliseconds] pairs. */
-export function splitIntoBuckets(from: number, to: number): [Date, number][] {
-  const out: [Date, number][] = [];
-  for (let t = from; t < to; ) {
-    const start = Math.floor(t / bucketMs) * bucketMs;
-    const end = Math.min(to, start + bucketMs);
-    out.push([new Date(start), end - t]);
-    t = end;
-  }
-  return out;
-}
-
-async function addAgentTime(trx: Trx, instanceId: string, agentId: string, counter: AgentCounter, from: number, to: number, breakReason: string | null): Promise<void> {
-  for (const [bucket, span] of splitIntoBuckets(from, to)) {
-    const columns = counter === 'online_ms' ? { online_ms: span } : { online_ms: span, [counter]: span };
-    await trx
-      .insertInto('report_agent_buckets')
-      .values({ instance_id: instanceId, bucket, agent_id: agentId, ...columns })
-      .onConflict((oc) =>
-        oc.columns(['instance_id', 'bucket', 'agent_id']).doUpdateSet(
-          Object.fromEntries(Object.keys(columns).map((n) => [n, sql`${sql.ref(`report_agent_buckets.${n}`)} + ${sql.ref(`excluded.${n}`)}`])) as never,
-        ),
-      )
-      .execute();
-    if (counter === 'break_ms') {
-      await trx
-        .insertInto('report_agent_break_buckets')
-        .values({ instance_id: instanceId, bucket, agent_id: agentId, reason: breakReason ?? '', break_ms: span })
-        .onConflict((oc) =>
-          oc.columns(['instance_id', 'bucket', 'agent_id', 'reason']).doUpdateSet({ break_ms: sql`report_agent_break_buckets.break_ms + excluded.break_ms` }),
-        )
-        .execute();
-    }
-  }
-}
-
-// ---- contacts ------------------------------------------------------------------------------------------
-
 interface ContactState {
+  instance_id: string;
+  contact_id: string;
   revision: number;
   channel: string;
   direction: string;
@@ -173,56 +119,265 @@ interface ContactState {
   first_response: boolean;
 }
 
-async function projectContactEvent(trx: Trx, instanceId: string, contactId: string, e: RecordedEvent): Promise<boolean> {
-  const event = { type: e.type, data: e.data } as ContactEvent;
-  if (event.type === 'ContactCreated') {
-    const d = event.data;
-    const inserted = await trx
-      .insertInto('report_contacts')
-      .values({
+interface AgentState {
+  instance_id: string;
+  agent_id: string;
+  revision: number;
+  presence: string;
+  break_reason: string | null;
+  since: Date | string | null;
+  contacts: Record<string, 'offered' | 'connected'>;
+  wrap_up_contact_id: string | null;
+  wrap_up_since: Date | string | null;
+}
+
+type ContactBucket = { instance_id: string; bucket: Date; channel: string; direction: string; skill_group_id: string; agent_id: string; answer_wait_max_ms: number } & Record<ContactCounter, number>;
+type AgentBucket = { instance_id: string; bucket: Date; agent_id: string } & Record<AgentCounter, number>;
+interface BreakBucket {
+  instance_id: string;
+  bucket: Date;
+  agent_id: string;
+  reason: string;
+  break_ms: number;
+}
+
+const chunk = <T>(rows: T[], size: number): T[][] => Array.from({ length: Math.ceil(rows.length / size) }, (_, i) => rows.slice(i * size, (i + 1) * size));
+const pairKey = (a: string, b: string) => `${a}|${b}`;
+
+class ReportBatch {
+  /** Known states (null: known not to exist), and the ones to write back. */
+  private readonly contacts = new Map<string, ContactState | null>();
+  private readonly agents = new Map<string, AgentState | null>();
+  private readonly dirtyContacts = new Set<string>();
+  private readonly dirtyAgents = new Set<string>();
+  private readonly contactBuckets = new Map<string, ContactBucket>();
+  private readonly agentBuckets = new Map<string, AgentBucket>();
+  private readonly breakBuckets = new Map<string, BreakBucket>();
+  private readonly settings = new Map<string, { instance_id: string; time_zone: string; service_level_seconds: number; updated_at: string }>();
+
+  private readonly trx: Trx;
+
+  constructor(trx: Trx) {
+    this.trx = trx;
+  }
+
+  /** Reads the states of every contact and agent the batch names, one statement each. */
+  async prefetch(events: RecordedEvent[]): Promise<void> {
+    const contactIds = new Map<string, [string, string]>();
+    const agentIds = new Map<string, [string, string]>();
+    for (const e of events) {
+      const category = e.streamId.slice(0, e.streamId.indexOf('-'));
+      const id = e.streamId.slice(e.streamId.indexOf('.') + 1);
+      const pair: [string, string] = [e.metadata.instanceId, id];
+      if (category === 'contact') contactIds.set(pairKey(...pair), pair);
+      else if (category === 'agent') agentIds.set(pairKey(...pair), pair);
+    }
+    for (const part of chunk([...contactIds.values()], 500)) await this.loadContacts(part);
+    for (const part of chunk([...agentIds.values()], 500)) await this.loadAgents(part);
+  }
+
+  private async loadContacts(pairs: [string, string][]): Promise<void> {
+    if (pairs.length === 0) return;
+    for (const p of pairs) if (!this.contacts.has(pairKey(...p))) this.contacts.set(pairKey(...p), null);
+    const rows = await this.trx
+      .selectFrom('report_contacts')
+      .selectAll()
+      .where(sql<boolean>`(instance_id, contact_id) IN (${sql.join(pairs.map(([i, c]) => sql`(${i}, ${c})`))})`)
+      .execute();
+    for (const row of rows) this.contacts.set(pairKey(row.instance_id, row.contact_id), { ...(row as ContactState), ringing_agent_ids: [...row.ringing_agent_ids] });
+  }
+
+  private async loadAgents(pairs: [string, string][]): Promise<void> {
+    if (pairs.length === 0) return;
+    for (const p of pairs) if (!this.agents.has(pairKey(...p))) this.agents.set(pairKey(...p), null);
+    const rows = await this.trx
+      .selectFrom('report_agents')
+      .selectAll()
+      .where(sql<boolean>`(instance_id, agent_id) IN (${sql.join(pairs.map(([i, a]) => sql`(${i}, ${a})`))})`)
+      .execute();
+    for (const row of rows) this.agents.set(pairKey(row.instance_id, row.agent_id), { ...(row as AgentState), contacts: { ...row.contacts } });
+  }
+
+  async contact(instanceId: string, contactId: string): Promise<ContactState | null> {
+    const key = pairKey(instanceId, contactId);
+    if (!this.contacts.has(key)) await this.loadContacts([[instanceId, contactId]]);
+    return this.contacts.get(key) ?? null;
+  }
+
+  async agent(instanceId: string, agentId: string): Promise<AgentState | null> {
+    const key = pairKey(instanceId, agentId);
+    if (!this.agents.has(key)) await this.loadAgents([[instanceId, agentId]]);
+    return this.agents.get(key) ?? null;
+  }
+
+  putContact(s: ContactState): void {
+    const key = pairKey(s.instance_id, s.contact_id);
+    this.contacts.set(key, s);
+    this.dirtyContacts.add(key);
+  }
+
+  putAgent(s: AgentState): void {
+    const key = pairKey(s.instance_id, s.agent_id);
+    this.agents.set(key, s);
+    this.dirtyAgents.add(key);
+  }
+
+  putSettings(instanceId: string, timeZone: string, serviceLevelSeconds: number, at: string): void {
+    this.settings.set(instanceId, { instance_id: instanceId, time_zone: timeZone, service_level_seconds: serviceLevelSeconds, updated_at: at });
+  }
+
+  /** Adds counts to the contact bucket of `at`; `maxWaitMs` raises the bucket's longest answered wait. */
+  addContactCounts(instanceId: string, at: string, key: ContactKey, counts: Counts, maxWaitMs = 0): void {
+    const bucket = bucketOf(ms(at));
+    const id = [instanceId, bucket.getTime(), key.channel, key.direction, key.skillGroupId ?? '', key.agentId ?? ''].join('|');
+    let row = this.contactBuckets.get(id);
+    if (!row) {
+      row = {
         instance_id: instanceId,
-        contact_id: contactId,
-        revision: e.revision,
-        channel: d.channel,
-        direction: d.direction,
-        stage: 'CREATED',
-        created_at: d.createdAt,
-        in_transfer: false,
-        first_response: false,
-      })
-      .onConflict((oc) => oc.columns(['instance_id', 'contact_id']).doNothing())
-      .executeTakeFirst();
-    if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) return false;
-    await addContactCounts(trx, instanceId, d.createdAt, { channel: d.channel, direction: d.direction, skillGroupId: null, agentId: null }, { created: 1 });
+        bucket,
+        channel: key.channel,
+        direction: key.direction,
+        skill_group_id: key.skillGroupId ?? '',
+        agent_id: key.agentId ?? '',
+        answer_wait_max_ms: 0,
+        ...(Object.fromEntries(contactCounters.map((c) => [c, 0])) as Record<ContactCounter, number>),
+      };
+      this.contactBuckets.set(id, row);
+    }
+    for (const [name, n] of Object.entries(counts) as [ContactCounter, number][]) row[name] += Math.round(n);
+    row.answer_wait_max_ms = Math.max(row.answer_wait_max_ms, Math.round(maxWaitMs));
+  }
+
+  /** Adds [from, to) of an agent's time to `counter` (and online time), split at bucket boundaries. */
+  addAgentTime(instanceId: string, agentId: string, counter: AgentCounter, from: number, to: number, breakReason: string | null): void {
+    for (const [bucket, span] of splitIntoBuckets(from, to)) {
+      const id = [instanceId, bucket.getTime(), agentId].join('|');
+      let row = this.agentBuckets.get(id);
+      if (!row) {
+        row = { instance_id: instanceId, bucket, agent_id: agentId, ...(Object.fromEntries(agentCounters.map((c) => [c, 0])) as Record<AgentCounter, number>) };
+        this.agentBuckets.set(id, row);
+      }
+      row.online_ms += span;
+      if (counter !== 'online_ms') row[counter] += span;
+      if (counter === 'break_ms') {
+        const reason = breakReason ?? '';
+        const bid = `${id}|${reason}`;
+        const b = this.breakBuckets.get(bid) ?? { instance_id: instanceId, bucket, agent_id: agentId, reason, break_ms: 0 };
+        b.break_ms += span;
+        this.breakBuckets.set(bid, b);
+      }
+    }
+  }
+
+  /** Writes the states and adds the bucket deltas, a few hundred rows a statement. */
+  async flush(): Promise<void> {
+    const addAll = (table: string, columns: readonly string[]) =>
+      Object.fromEntries(columns.map((c) => [c, sql`${sql.ref(`${table}.${c}`)} + ${sql.ref(`excluded.${c}`)}`]));
+    for (const rows of chunk([...this.contactBuckets.values()], 400)) {
+      await this.trx
+        .insertInto('report_contact_buckets')
+        .values(rows)
+        .onConflict((oc) =>
+          oc.columns(['instance_id', 'bucket', 'channel', 'direction', 'skill_group_id', 'agent_id']).doUpdateSet({
+            ...addAll('report_contact_buckets', contactCounters),
+            answer_wait_max_ms: sql`greatest(report_contact_buckets.answer_wait_max_ms, excluded.answer_wait_max_ms)`,
+          } as never),
+        )
+        .execute();
+    }
+    for (const rows of chunk([...this.agentBuckets.values()], 1000)) {
+      await this.trx
+        .insertInto('report_agent_buckets')
+        .values(rows)
+        .onConflict((oc) => oc.columns(['instance_id', 'bucket', 'agent_id']).doUpdateSet(addAll('report_agent_buckets', agentCounters) as never))
+        .execute();
+    }
+    for (const rows of chunk([...this.breakBuckets.values()], 1000)) {
+      await this.trx
+        .insertInto('report_agent_break_buckets')
+        .values(rows)
+        .onConflict((oc) => oc.columns(['instance_id', 'bucket', 'agent_id', 'reason']).doUpdateSet({ break_ms: sql`report_agent_break_buckets.break_ms + excluded.break_ms` }))
+        .execute();
+    }
+    const contacts = [...this.dirtyContacts].map((k) => this.contacts.get(k)!);
+    const contactColumns = ['revision', 'stage', 'skill_group_id', 'served_skill_group_id', 'queued_at', 'offered_at', 'ringing_agent_ids', 'in_transfer', 'agent_id', 'connected_at', 'held_at', 'first_response'] as const;
+    for (const rows of chunk(contacts, 500)) {
+      await this.trx
+        .insertInto('report_contacts')
+        .values(rows)
+        .onConflict((oc) => oc.columns(['instance_id', 'contact_id']).doUpdateSet(Object.fromEntries(contactColumns.map((c) => [c, sql.ref(`excluded.${c}`)])) as never))
+        .execute();
+    }
+    const agents = [...this.dirtyAgents].map((k) => {
+      const a = this.agents.get(k)!;
+      return { ...a, contacts: JSON.stringify(a.contacts) };
+    });
+    const agentColumns = ['revision', 'presence', 'break_reason', 'since', 'contacts', 'wrap_up_contact_id', 'wrap_up_since'] as const;
+    for (const rows of chunk(agents, 500)) {
+      await this.trx
+        .insertInto('report_agents')
+        .values(rows)
+        .onConflict((oc) => oc.columns(['instance_id', 'agent_id']).doUpdateSet(Object.fromEntries(agentColumns.map((c) => [c, sql.ref(`excluded.${c}`)])) as never))
+        .execute();
+    }
+    for (const row of this.settings.values()) {
+      await this.trx
+        .insertInto('report_settings')
+        .values(row)
+        .onConflict((oc) => oc.column('instance_id').doUpdateSet({ time_zone: row.time_zone, service_level_seconds: row.service_level_seconds, updated_at: row.updated_at }))
+        .execute();
+    }
+  }
+}
+
+/** Splits [from, to) at 15-minute boundaries: [bucket, milliseconds] pairs. */
+export function splitIntoBuckets(from: number, to: number): [Date, number][] {
+  const out: [Date, number][] = [];
+  for (let t = from; t < to; ) {
+    const start = Math.floor(t / bucketMs) * bucketMs;
+    const end = Math.min(to, start + bucketMs);
+    out.push([new Date(start), end - t]);
+    t = end;
+  }
+  return out;
+}
+
+// ---- contacts ------------------------------------------------------------------------------------------
+
+async function projectContactEvent(batch: ReportBatch, instanceId: string, contactId: string, e: RecordedEvent): Promise<boolean> {
+  const event = { type: e.type, data: e.data } as ContactEvent;
+  const known = await batch.contact(instanceId, contactId);
+  if (event.type === 'ContactCreated') {
+    if (known) return false;
+    const d = event.data;
+    batch.putContact({
+      instance_id: instanceId,
+      contact_id: contactId,
+      revision: e.revision,
+      channel: d.channel,
+      direction: d.direction,
+      stage: 'CREATED',
+      skill_group_id: null,
+      served_skill_group_id: null,
+      created_at: d.createdAt,
+      queued_at: null,
+      offered_at: null,
+      ringing_agent_ids: [],
+      in_transfer: false,
+      agent_id: null,
+      connected_at: null,
+      held_at: null,
+      first_response: false,
+    });
+    batch.addContactCounts(instanceId, d.createdAt, { channel: d.channel, direction: d.direction, skillGroupId: null, agentId: null }, { created: 1 });
     return true;
   }
-  const row = (await trx.selectFrom('report_contacts').selectAll().where('instance_id', '=', instanceId).where('contact_id', '=', contactId).executeTakeFirst()) as
-    | ContactState
-    | undefined;
-  // No row: a contact created before... nothing; a revision already applied: counted once.
-  if (!row || e.revision <= row.revision) return false;
-  const s: ContactState = { ...row, ringing_agent_ids: [...row.ringing_agent_ids] };
-  const at = e.metadata.occurredAt;
-  const counted = await countContactEvent(trx, instanceId, s, event, at);
-  await trx
-    .updateTable('report_contacts')
-    .set({
-      revision: e.revision,
-      stage: s.stage,
-      skill_group_id: s.skill_group_id,
-      served_skill_group_id: s.served_skill_group_id,
-      queued_at: s.queued_at,
-      offered_at: s.offered_at,
-      ringing_agent_ids: s.ringing_agent_ids,
-      in_transfer: s.in_transfer,
-      agent_id: s.agent_id,
-      connected_at: s.connected_at,
-      held_at: s.held_at,
-      first_response: s.first_response,
-    })
-    .where('instance_id', '=', instanceId)
-    .where('contact_id', '=', contactId)
-    .execute();
+  // No state: a contact whose creation this projection never saw; a revision already applied: counted once.
+  if (!known || e.revision <= known.revision) return false;
+  const s: ContactState = { ...known, ringing_agent_ids: [...known.ringing_agent_ids] };
+  const counted = countContactEvent(batch, instanceId, s, event, e.metadata.occurredAt);
+  s.revision = e.revision;
+  batch.putContact(s);
   return counted;
 }
 
@@ -233,6 +388,7 @@ const keyOf = (s: ContactState, agentId: string | null, group: string | null = s
   skillGroupId: group,
   agentId,
 });
+const servedBy = (s: ContactState, agentId: string | null) => keyOf(s, agentId, s.served_skill_group_id ?? s.skill_group_id);
 
 /** The within-X counters a contact leaving the queue after `waitMs` adds. */
 function queueExit(waitMs: number): Counts {
@@ -244,38 +400,38 @@ function queueExit(waitMs: number): Counts {
 const waiting = (s: ContactState) => s.stage === 'QUEUED' || s.stage === 'OFFERED';
 
 /** Ends the serving agent's part at `at`: their talk (and a hold in progress) is counted. */
-async function endPart(trx: Trx, instanceId: string, s: ContactState, at: string): Promise<void> {
+function endPart(batch: ReportBatch, instanceId: string, s: ContactState, at: string): void {
   if (!s.agent_id || !s.connected_at) return;
   const counts: Counts = { talk_ms: since(s.connected_at, at) };
   if (s.held_at) counts.hold_ms = since(s.held_at, at);
-  await addContactCounts(trx, instanceId, at, keyOf(s, s.agent_id, s.served_skill_group_id ?? s.skill_group_id), counts);
+  batch.addContactCounts(instanceId, at, servedBy(s, s.agent_id), counts);
   s.agent_id = null;
   s.connected_at = null;
   s.held_at = null;
 }
 
-async function countContactEvent(trx: Trx, instanceId: string, s: ContactState, event: Exclude<ContactEvent, { type: 'ContactCreated' }>, at: string): Promise<boolean> {
+function countContactEvent(batch: ReportBatch, instanceId: string, s: ContactState, event: Exclude<ContactEvent, { type: 'ContactCreated' }>, at: string): boolean {
   switch (event.type) {
     case 'ContactFlowStarted':
       if (s.stage !== 'CREATED') return false;
       s.stage = 'FLOW';
-      await addContactCounts(trx, instanceId, at, keyOf(s, null, null), { ivr_entered: 1 });
+      batch.addContactCounts(instanceId, at, keyOf(s, null, null), { ivr_entered: 1 });
       return true;
     case 'ContactQueued':
-      return countQueued(trx, instanceId, s, event.data);
+      return countQueued(batch, instanceId, s, event.data);
     case 'ContactOffered':
-      return countOffered(trx, instanceId, s, event.data, at);
+      return countOffered(batch, instanceId, s, event.data, at);
     case 'ContactOfferDeclined':
-      return countOfferEnd(trx, instanceId, s, [event.data.agentId], at, 'agent_declined');
+      return countOfferEnd(batch, instanceId, s, [event.data.agentId], at, 'agent_declined');
     case 'ContactOfferTimedOut':
-      return countOfferEnd(trx, instanceId, s, event.data.agentIds, at, 'agent_missed');
+      return countOfferEnd(batch, instanceId, s, event.data.agentIds, at, 'agent_missed');
     case 'ContactOfferWithdrawn':
-      return countOfferEnd(trx, instanceId, s, event.data.agentIds, at, null);
+      return countOfferEnd(batch, instanceId, s, event.data.agentIds, at, null);
     case 'ContactAccepted':
-      return countAccepted(trx, instanceId, s, event.data);
+      return countAccepted(batch, instanceId, s, event.data);
     case 'ContactTransferred':
-      await addContactCounts(trx, instanceId, at, keyOf(s, event.data.fromAgentId, s.served_skill_group_id ?? s.skill_group_id), { transferred: 1 });
-      await endPart(trx, instanceId, s, at);
+      batch.addContactCounts(instanceId, at, servedBy(s, event.data.fromAgentId), { transferred: 1 });
+      endPart(batch, instanceId, s, at);
       // Queued again for the transfer (the same contact, not a new queueing: see DEFINITIONS.md).
       s.stage = 'QUEUED';
       s.in_transfer = true;
@@ -283,50 +439,47 @@ async function countContactEvent(trx: Trx, instanceId: string, s: ContactState, 
       s.ringing_agent_ids = [];
       return true;
     case 'ConsultCompleted':
-      await addContactCounts(trx, instanceId, event.data.at, keyOf(s, event.data.fromAgentId, s.served_skill_group_id ?? s.skill_group_id), { transferred: 1 });
-      await endPart(trx, instanceId, s, event.data.at);
+      batch.addContactCounts(instanceId, event.data.at, servedBy(s, event.data.fromAgentId), { transferred: 1 });
+      endPart(batch, instanceId, s, event.data.at);
       s.agent_id = event.data.toAgentId;
       s.connected_at = event.data.at;
-      await addContactCounts(trx, instanceId, event.data.at, keyOf(s, event.data.toAgentId, s.served_skill_group_id ?? s.skill_group_id), { agent_answered: 1 });
+      batch.addContactCounts(instanceId, event.data.at, servedBy(s, event.data.toAgentId), { agent_answered: 1 });
       return true;
     case 'ContactMessageRecorded':
-      return countFirstResponse(trx, instanceId, s, event.data);
+      return countFirstResponse(batch, instanceId, s, event.data);
     case 'ContactEnded':
-      return countEnded(trx, instanceId, s, event.data.at, event.data.endedBy === 'CUSTOMER');
+      return countEnded(batch, instanceId, s, event.data.at, event.data.endedBy === 'CUSTOMER');
     case 'ContactRejected':
-      return countEnded(trx, instanceId, s, at, false);
+      return countEnded(batch, instanceId, s, at, false);
     case 'CallHeld':
       if (s.held_at || !s.connected_at) return false;
       s.held_at = event.data.at;
       return false;
-    case 'CallResumed': {
+    case 'CallResumed':
       if (!s.held_at) return false;
-      await addContactCounts(trx, instanceId, event.data.at, keyOf(s, s.agent_id, s.served_skill_group_id ?? s.skill_group_id), { hold_ms: since(s.held_at, event.data.at) });
+      batch.addContactCounts(instanceId, event.data.at, servedBy(s, s.agent_id), { hold_ms: since(s.held_at, event.data.at) });
       s.held_at = null;
       return true;
-    }
-    case 'ContactAssigned': {
+    case 'ContactAssigned':
       // An outbound call: the agent's from the start, never queued.
       s.agent_id = event.data.agentId;
       s.skill_group_id = s.skill_group_id ?? event.data.skillGroupId;
       s.served_skill_group_id = event.data.skillGroupId;
-      await addContactCounts(trx, instanceId, event.data.at, keyOf(s, event.data.agentId, event.data.skillGroupId), { agent_outbound: 1 });
+      batch.addContactCounts(instanceId, event.data.at, keyOf(s, event.data.agentId, event.data.skillGroupId), { agent_outbound: 1 });
       return true;
-    }
-    case 'CallCustomerAnswered': {
+    case 'CallCustomerAnswered':
       if (s.direction !== 'OUT' || s.stage === 'CONNECTED' || s.stage === 'ENDED') return false;
       s.stage = 'CONNECTED';
       s.connected_at = event.data.at;
-      await addContactCounts(trx, instanceId, event.data.at, keyOf(s, s.agent_id, s.served_skill_group_id), { handled: 1 });
+      batch.addContactCounts(instanceId, event.data.at, keyOf(s, s.agent_id, s.served_skill_group_id), { handled: 1 });
       return true;
-    }
     default:
       // Other contact events are not counted (eventTypes names only the ones above).
       return false;
   }
 }
 
-async function countQueued(trx: Trx, instanceId: string, s: ContactState, d: Of<'ContactQueued'>): Promise<boolean> {
+function countQueued(batch: ReportBatch, instanceId: string, s: ContactState, d: Of<'ContactQueued'>): boolean {
   if (waiting(s)) {
     // An overflow moves the waiting contact to another group: the same queueing, counted where it ends.
     s.skill_group_id = d.skillGroupId;
@@ -337,31 +490,30 @@ async function countQueued(trx: Trx, instanceId: string, s: ContactState, d: Of<
   s.skill_group_id = d.skillGroupId;
   s.queued_at = d.queuedAt;
   s.in_transfer = false;
-  await addContactCounts(trx, instanceId, d.queuedAt, keyOf(s, null), { queued: 1 });
+  batch.addContactCounts(instanceId, d.queuedAt, keyOf(s, null), { queued: 1 });
   return true;
 }
 
-async function countOffered(trx: Trx, instanceId: string, s: ContactState, d: Of<'ContactOffered'>, at: string): Promise<boolean> {
+function countOffered(batch: ReportBatch, instanceId: string, s: ContactState, d: Of<'ContactOffered'>, at: string): boolean {
   if (!waiting(s)) return false;
   const firstRing = s.stage === 'QUEUED' && s.ringing_agent_ids.length === 0 && !s.offered_at && !s.in_transfer;
-  if (firstRing) await addContactCounts(trx, instanceId, at, keyOf(s, null), { offered: 1 });
+  if (firstRing) batch.addContactCounts(instanceId, at, keyOf(s, null), { offered: 1 });
   s.stage = 'OFFERED';
   s.offered_at = at;
   s.ringing_agent_ids = [...d.agentIds];
-  for (const agentId of d.agentIds) await addContactCounts(trx, instanceId, at, keyOf(s, agentId), { agent_offered: 1 });
+  for (const agentId of d.agentIds) batch.addContactCounts(instanceId, at, keyOf(s, agentId), { agent_offered: 1 });
   return true;
 }
 
-async function countOfferEnd(trx: Trx, instanceId: string, s: ContactState, agentIds: string[], at: string, counter: 'agent_declined' | 'agent_missed' | null): Promise<boolean> {
-  if (counter) for (const agentId of agentIds) await addContactCounts(trx, instanceId, at, keyOf(s, agentId), { [counter]: 1 });
+function countOfferEnd(batch: ReportBatch, instanceId: string, s: ContactState, agentIds: string[], at: string, counter: 'agent_declined' | 'agent_missed' | null): boolean {
+  if (counter) for (const agentId of agentIds) batch.addContactCounts(instanceId, at, keyOf(s, agentId), { [counter]: 1 });
   s.ringing_agent_ids = s.ringing_agent_ids.filter((a) => !agentIds.includes(a));
   if (s.stage === 'OFFERED' && s.ringing_agent_ids.length === 0) s.stage = 'QUEUED';
   return counter !== null;
 }
 
-async function countAccepted(trx: Trx, instanceId: string, s: ContactState, d: Of<'ContactAccepted'>): Promise<boolean> {
+function countAccepted(batch: ReportBatch, instanceId: string, s: ContactState, d: Of<'ContactAccepted'>): boolean {
   if (!waiting(s)) return false;
-  const agentKey = keyOf(s, d.agentId);
   const counts: Counts = { agent_answered: 1 };
   let maxWait = 0;
   if (s.offered_at) Object.assign(counts, { ring_count: 1, ring_ms: since(s.offered_at, d.at) });
@@ -370,7 +522,7 @@ async function countAccepted(trx: Trx, instanceId: string, s: ContactState, d: O
     Object.assign(counts, { handled: 1, answer_wait_count: 1, answer_wait_ms: wait }, queueExit(wait));
     maxWait = wait;
   }
-  await addContactCounts(trx, instanceId, d.at, agentKey, counts, maxWait);
+  batch.addContactCounts(instanceId, d.at, keyOf(s, d.agentId), counts, maxWait);
   s.stage = 'CONNECTED';
   s.agent_id = d.agentId;
   s.connected_at = d.at;
@@ -381,47 +533,33 @@ async function countAccepted(trx: Trx, instanceId: string, s: ContactState, d: O
   return true;
 }
 
-async function countFirstResponse(trx: Trx, instanceId: string, s: ContactState, d: Of<'ContactMessageRecorded'>): Promise<boolean> {
+function countFirstResponse(batch: ReportBatch, instanceId: string, s: ContactState, d: Of<'ContactMessageRecorded'>): boolean {
   const kind = d.kind ?? (d.from === 'SYSTEM' ? 'SYSTEM' : 'TEXT');
   if (s.first_response || d.from !== 'AGENT' || kind === 'SYSTEM' || s.channel !== 'ONLINE') return false;
   s.first_response = true;
-  const from = s.queued_at ?? s.created_at;
-  await addContactCounts(trx, instanceId, d.at, keyOf(s, d.agentId, s.served_skill_group_id ?? s.skill_group_id), { first_responses: 1, first_response_ms: since(from, d.at) });
+  batch.addContactCounts(instanceId, d.at, servedBy(s, d.agentId), { first_responses: 1, first_response_ms: since(s.queued_at ?? s.created_at, d.at) });
   return true;
 }
 
-async function countEnded(trx: Trx, instanceId: string, s: ContactState, at: string, byCustomer: boolean): Promise<boolean> {
+function countEnded(batch: ReportBatch, instanceId: string, s: ContactState, at: string, byCustomer: boolean): boolean {
   if (s.stage === 'ENDED') return false;
-  await endPart(trx, instanceId, s, at);
+  endPart(batch, instanceId, s, at);
   const stage = s.stage;
   s.stage = 'ENDED';
   if (s.in_transfer) return true;
   if (stage === 'CREATED' || stage === 'FLOW') {
-    await addContactCounts(trx, instanceId, at, keyOf(s, null, null), byCustomer ? { ivr_abandoned: 1 } : { rejected: 1 });
-    return true;
-  }
-  if (stage === 'QUEUED' || stage === 'OFFERED') {
+    batch.addContactCounts(instanceId, at, keyOf(s, null, null), byCustomer ? { ivr_abandoned: 1 } : { rejected: 1 });
+  } else if (stage === 'QUEUED' || stage === 'OFFERED') {
     const wait = since(s.queued_at, at);
     const counts: Counts = byCustomer
       ? { [stage === 'QUEUED' ? 'queue_abandoned' : 'ringing_abandoned']: 1, abandon_wait_ms: wait, ...queueExit(wait) }
       : { rejected: 1, ...queueExit(wait) };
-    await addContactCounts(trx, instanceId, at, keyOf(s, null), counts);
-    return true;
+    batch.addContactCounts(instanceId, at, keyOf(s, null), counts);
   }
   return true;
 }
 
 // ---- agents --------------------------------------------------------------------------------------------
-
-interface AgentState {
-  revision: number;
-  presence: string;
-  break_reason: string | null;
-  since: Date | string | null;
-  contacts: Record<string, 'offered' | 'connected'>;
-  wrap_up_contact_id: string | null;
-  wrap_up_since: Date | string | null;
-}
 
 /** Where a moment of the agent's time counts: the first that applies (see AgentMetrics in the schema). */
 export function agentTimeCounter(s: Pick<AgentState, 'presence' | 'contacts' | 'wrap_up_contact_id'>): AgentCounter | null {
@@ -434,43 +572,30 @@ export function agentTimeCounter(s: Pick<AgentState, 'presence' | 'contacts' | '
   return null;
 }
 
-async function projectAgentEvent(trx: Trx, instanceId: string, agentId: string, e: RecordedEvent): Promise<boolean> {
+async function projectAgentEvent(batch: ReportBatch, instanceId: string, agentId: string, e: RecordedEvent): Promise<boolean> {
   const event = { type: e.type, data: e.data } as AgentEvent;
   const at = e.metadata.occurredAt;
+  const known = await batch.agent(instanceId, agentId);
   if (event.type === 'AgentCreated') {
-    await trx
-      .insertInto('report_agents')
-      .values({ instance_id: instanceId, agent_id: agentId, revision: e.revision, presence: 'OFFLINE', contacts: '{}' })
-      .onConflict((oc) => oc.columns(['instance_id', 'agent_id']).doNothing())
-      .execute();
+    if (!known) {
+      batch.putAgent({ instance_id: instanceId, agent_id: agentId, revision: e.revision, presence: 'OFFLINE', break_reason: null, since: null, contacts: {}, wrap_up_contact_id: null, wrap_up_since: null });
+    }
     return false;
   }
-  const row = await trx.selectFrom('report_agents').selectAll().where('instance_id', '=', instanceId).where('agent_id', '=', agentId).executeTakeFirst();
-  if (!row || e.revision <= row.revision) return false;
-  const s: AgentState = { ...row, contacts: { ...row.contacts } };
-  // The time since the last change counts in the state the agent was in.
+  if (!known || e.revision <= known.revision) return false;
+  const s: AgentState = { ...known, contacts: { ...known.contacts } };
+  // The time since the last change counts in the state the agent was in (event times never go backwards here).
   const before = agentTimeCounter(s);
   const now = s.since ? Math.max(ms(at), ms(s.since)) : ms(at);
-  if (before && s.since) await addAgentTime(trx, instanceId, agentId, before, ms(s.since), now, s.break_reason);
-  const counted = await changeAgent(trx, instanceId, agentId, s, event, new Date(now).toISOString());
-  await trx
-    .updateTable('report_agents')
-    .set({
-      revision: e.revision,
-      presence: s.presence,
-      break_reason: s.break_reason,
-      since: new Date(now),
-      contacts: JSON.stringify(s.contacts),
-      wrap_up_contact_id: s.wrap_up_contact_id,
-      wrap_up_since: s.wrap_up_since,
-    })
-    .where('instance_id', '=', instanceId)
-    .where('agent_id', '=', agentId)
-    .execute();
+  if (before && s.since) batch.addAgentTime(instanceId, agentId, before, ms(s.since), now, s.break_reason);
+  const counted = await changeAgent(batch, instanceId, agentId, s, event, new Date(now).toISOString());
+  s.revision = e.revision;
+  s.since = new Date(now);
+  batch.putAgent(s);
   return counted || before !== null;
 }
 
-async function changeAgent(trx: Trx, instanceId: string, agentId: string, s: AgentState, event: Exclude<AgentEvent, { type: 'AgentCreated' }>, at: string): Promise<boolean> {
+async function changeAgent(batch: ReportBatch, instanceId: string, agentId: string, s: AgentState, event: Exclude<AgentEvent, { type: 'AgentCreated' }>, at: string): Promise<boolean> {
   switch (event.type) {
     case 'AgentWentAvailable':
       s.presence = 'AVAILABLE';
@@ -497,30 +622,22 @@ async function changeAgent(trx: Trx, instanceId: string, agentId: string, s: Age
       delete s.contacts[event.data.contactId];
       return true;
     case 'AgentWrapUpStarted':
-      if (s.wrap_up_contact_id) await endWrapUp(trx, instanceId, agentId, s, at);
+      if (s.wrap_up_contact_id) await endWrapUp(batch, instanceId, agentId, s, at);
       s.wrap_up_contact_id = event.data.contactId;
       s.wrap_up_since = at;
       return true;
     case 'AgentWrapUpEnded':
-      return endWrapUp(trx, instanceId, agentId, s, at);
+      return endWrapUp(batch, instanceId, agentId, s, at);
     default:
       return false;
   }
 }
 
 /** After-call work ends: its time counts for the contact it followed (channel, direction, group), by this agent. */
-async function endWrapUp(trx: Trx, instanceId: string, agentId: string, s: AgentState, at: string): Promise<boolean> {
+async function endWrapUp(batch: ReportBatch, instanceId: string, agentId: string, s: AgentState, at: string): Promise<boolean> {
   if (!s.wrap_up_contact_id || !s.wrap_up_since) return false;
-  const contact = await trx
-    .selectFrom('report_contacts')
-    .select(['channel', 'direction', 'skill_group_id', 'served_skill_group_id'])
-    .where('instance_id', '=', instanceId)
-    .where('contact_id', '=', s.wrap_up_contact_id)
-    .executeTakeFirst();
-  if (contact) {
-    const key = { channel: contact.channel, direction: contact.direction, skillGroupId: contact.served_skill_group_id ?? contact.skill_group_id, agentId };
-    await addContactCounts(trx, instanceId, at, key, { acw_ms: since(s.wrap_up_since, at) });
-  }
+  const contact = await batch.contact(instanceId, s.wrap_up_contact_id);
+  if (contact) batch.addContactCounts(instanceId, at, servedBy(contact, agentId), { acw_ms: since(s.wrap_up_since, at) });
   s.wrap_up_contact_id = null;
   s.wrap_up_since = null;
   return true;
@@ -528,12 +645,8 @@ async function endWrapUp(trx: Trx, instanceId: string, agentId: string, s: Agent
 
 // ---- settings ------------------------------------------------------------------------------------------
 
-async function projectSettings(trx: Trx, instanceId: string, e: RecordedEvent): Promise<boolean> {
+function projectSettings(batch: ReportBatch, instanceId: string, e: RecordedEvent): boolean {
   const d = e.data as { timeZone: string; serviceLevelSeconds: number };
-  await trx
-    .insertInto('report_settings')
-    .values({ instance_id: instanceId, time_zone: d.timeZone, service_level_seconds: d.serviceLevelSeconds, updated_at: e.metadata.occurredAt })
-    .onConflict((oc) => oc.column('instance_id').doUpdateSet({ time_zone: d.timeZone, service_level_seconds: d.serviceLevelSeconds, updated_at: e.metadata.occurredAt }))
-    .execute();
+  batch.putSettings(instanceId, d.timeZone, d.serviceLevelSeconds, e.metadata.occurredAt);
   return true;
 }
