@@ -17,8 +17,9 @@ import { chatBench } from './chat.ts';
 import { chatFlowBench } from './chat-flow.ts';
 import { quickRepliesBench } from './quick-replies.ts';
 import { exportsBench } from './exports.ts';
+import { wechatBench } from './wechat.ts';
 
-const modules: BenchModule[] = [eventStoreBench, projectionsBench, routingBench, phoneBench, softphoneBench, liveBench, chatBench, chatFlowBench, quickRepliesBench, exportsBench];
+const modules: BenchModule[] = [eventStoreBench, projectionsBench, routingBench, phoneBench, softphoneBench, liveBench, chatBench, chatFlowBench, quickRepliesBench, exportsBench, wechatBench];
 
 const resultsFile = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
 

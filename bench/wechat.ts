@@ -1,0 +1,242 @@
+// WeChat bench (issue 13): inbound WeChat messages through the callback on PostgreSQL, as WeChat sends them in
+// safe mode (signature and msg_signature checked, AES decrypted, deduplicated, appended to the customer's chat,
+// answered `success`), beside the web chat's sendChatMessage in the same run. Kefu runs in a child process
+// (bench/wechat/server-child.ts); the pushes are signed and encrypted before the timed part.
+// Measured: the time to answer WeChat (p50, p99; the goal: p99 < 50 ms at 500 messages/s, far inside WeChat's
+// 5 s) at a paced rate, then a closed loop (a fixed number of requests in flight) for the most messages per
+// second of each path, WeChat's as a ratio of the web chat's. Every push is counted back in contact_messages
+// (nothing lost, nothing doubled; a share of pushes is sent twice as WeChat's retries).
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { envInt } from './lib/config.ts';
+import type { BenchModule } from './lib/module.ts';
+import { databaseUrl, dropDatabase, recreateDatabase } from './lib/pg-admin.ts';
+import type { ResultRow } from './lib/report.ts';
+import { percentile } from './lib/stats.ts';
+import { encryptWechatMessage, wechatSignature } from '../src/adapters/wechat/wechat-crypto.ts';
+import { xmlOf } from '../src/adapters/wechat/wechat-messages.ts';
+
+const database = 'kefu_bench_wechat';
+const operatorToken = 'bench-wechat-operator-token';
+const aesKey = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
+const appId = 'wx00000000000be0c1';
+const token = 'benchToken';
+
+const settings = () => ({
+  rate: Math.max(1, envInt('BENCH_WECHAT_RATE', 500)),
+  seconds: Math.max(1, envInt('BENCH_WECHAT_SECONDS', 20)),
+  customers: Math.max(1, envInt('BENCH_WECHAT_CUSTOMERS', 500)),
+  inFlight: Math.max(1, envInt('BENCH_WECHAT_IN_FLIGHT', 32)),
+  closedSeconds: Math.max(1, envInt('BENCH_WECHAT_CLOSED_SECONDS', 10)),
+  retryPercent: Math.min(100, Math.max(0, envInt('BENCH_WECHAT_RETRY_PERCENT', 5))),
+});
+
+let lastNotes = '';
+
+async function gql<T>(url: string, auth: string | null, query: string, variables?: Record<string, unknown>): Promise<T> {
+  const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${auth}` } : {}) }, body: JSON.stringify({ query, variables }) });
+  const body = (await res.json()) as { data: T; errors?: unknown[] };
+  if (body.errors?.length) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+
+interface Request {
+  url: string;
+  body: string;
+  headers: Record<string, string>;
+}
+
+let msgId = 10_000_000_000n;
+function pushRequest(callbackUrl: string, openId: string, content: string): Request {
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const nonce = randomBytes(6).toString('hex');
+  msgId++;
+  const plain = xmlOf({ ToUserName: 'gh_000000000000', FromUserName: openId, CreateTime: Number(timestamp), MsgType: 'text', Content: content, MsgId: String(msgId) });
+  const encrypted = encryptWechatMessage(aesKey, appId, plain);
+  const url = `${callbackUrl}?signature=${wechatSignature(token, timestamp, nonce)}&timestamp=${timestamp}&nonce=${nonce}&openid=${openId}&encrypt_type=aes&msg_signature=${wechatSignature(token, timestamp, nonce, encrypted)}`;
+  return { url, body: xmlOf({ ToUserName: 'gh_000000000000', Encrypt: encrypted }), headers: { 'content-type': 'text/xml' } };
+}
+
+async function timed(r: Request, ok: (status: number, text: string) => boolean): Promise<number | null> {
+  const started = performance.now();
+  const res = await fetch(r.url, { method: 'POST', headers: r.headers, body: r.body });
+  const text = await res.text();
+  return ok(res.status, text) ? performance.now() - started : null;
+}
+
+/** Sends `requests` at `rate` per second; the answer times of those that succeeded. */
+async function paced(requests: Request[], rate: number, ok: (status: number, text: string) => boolean): Promise<{ times: number[]; failed: number; ms: number }> {
+  const times: number[] = [];
+  let failed = 0;
+  const started = performance.now();
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < requests.length; i++) {
+    const due = started + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    pending.push(
+      timed(requests[i]!, ok).then(
+        (t) => {
+          if (t === null) failed++;
+          else times.push(t);
+        },
+        () => {
+          failed++;
+        },
+      ),
+    );
+  }
+  await Promise.all(pending);
+  return { times, failed, ms: performance.now() - started };
+}
+
+/** Keeps `inFlight` requests going for `seconds`; the answer times. */
+async function closed(next: () => Request, inFlight: number, seconds: number, ok: (status: number, text: string) => boolean): Promise<{ times: number[]; failed: number; ms: number }> {
+  const times: number[] = [];
+  let failed = 0;
+  const started = performance.now();
+  const end = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (performance.now() < end) {
+        const t = await timed(next(), ok).catch(() => null);
+        if (t === null) failed++;
+        else times.push(t);
+      }
+    }),
+  );
+  return { times, failed, ms: performance.now() - started };
+}
+
+function row(measurement: string, label: string, target: string, r: { times: number[]; ms: number }): ResultRow {
+  return {
+    measurement,
+    label,
+    target,
+    events: r.times.length,
+    ms: r.ms,
+    eventsPerSec: (r.times.length * 1000) / r.ms,
+    p50Ms: percentile(r.times, 50),
+    p99Ms: percentile(r.times, 99),
+    perRound: [(r.times.length * 1000) / r.ms],
+    showTime: true,
+  };
+}
+
+export const wechatBench: BenchModule = {
+  name: 'wechat',
+  title: 'WeChat callback (issue 13)',
+  describe() {
+    const s = settings();
+    return [
+      `Inbound WeChat text messages in safe mode through \`POST /wechat/callback/…\` on PostgreSQL: signature and`,
+      `msg_signature checked, AES-256-CBC decrypted, deduplicated by MsgId, appended to the customer's open chat,`,
+      `answered \`success\`. ${s.customers} customers (each with its chat started before the timed part);`,
+      `paced at ${s.rate} messages/s for ${s.seconds} s (${s.retryPercent}% sent twice as WeChat's retries), then a closed`,
+      `loop of ${s.inFlight} requests in flight for ${s.closedSeconds} s; the web chat's sendChatMessage (GraphQL over HTTP,`,
+      `one chat per customer) the same ways. Goal: p99 < 50 ms to answer WeChat at 500 messages/s.`,
+    ].join('\n');
+  },
+  comparison: { numerator: 'kefu-wechat', denominator: 'kefu-webchat', title: 'WeChat / web chat' },
+  async run() {
+    const s = settings();
+    await recreateDatabase(database);
+    const url = databaseUrl(database);
+    const child: ChildProcess = fork(fileURLToPath(new URL('./wechat/server-child.ts', import.meta.url)), [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, DATABASE_URL: url, BENCH_OPERATOR_TOKEN: operatorToken },
+    });
+    const nextMessage = <T>(type: string) => new Promise<T>((resolve) => child.on('message', function on(m: { type: string }) {
+      if (m.type === type) {
+        child.off('message', on);
+        resolve(m as T);
+      }
+    }));
+    const { port } = await nextMessage<{ port: number }>('ready');
+    const kefu = `http://127.0.0.1:${port}`;
+    const rows: ResultRow[] = [];
+    try {
+      const created = await gql<{ createInstance: { instance: { id: string }; adminApiKey: string } }>(kefu, operatorToken, 'mutation { createInstance(input: { name: "Bench" }) { instance { id } adminApiKey } }');
+      const admin = created.createInstance.adminApiKey;
+      const group = (await gql<{ createSkillGroup: { id: string } }>(kefu, admin, 'mutation { createSkillGroup(input: { name: "Chats", channel: ONLINE }) { id } }')).createSkillGroup.id;
+      const account = await gql<{ createWechatAccount: { callbackUrl: string } }>(kefu, admin, 'mutation($input: CreateWechatAccountInput!) { createWechatAccount(input: $input) { callbackUrl } }', {
+        input: { name: 'Bench', kind: 'OFFICIAL_ACCOUNT', appId, appSecret: '0123456789abcdef0123456789abcdef', token, encodingAesKey: aesKey, messageMode: 'SAFE', skillGroupId: group },
+      });
+      const callbackUrl = `${kefu}${new URL(account.createWechatAccount.callbackUrl).pathname}`;
+      const channel = await gql<{ createWebChannel: { webChannel: { publicKey: string } } }>(kefu, admin, 'mutation($g: ID!) { createWebChannel(input: { name: "Web", allowedOrigins: ["*"], skillGroupId: $g }) { webChannel { publicKey } } }', { g: group });
+      const wechatOk = (status: number, text: string) => status === 200 && text === 'success';
+      const webOk = (status: number, text: string) => status === 200 && !text.includes('"errors"');
+
+      // Every customer's chat started (the first message of each), outside the timed part.
+      const openIds = Array.from({ length: s.customers }, (_, i) => `oBench_${i}`);
+      for (let i = 0; i < openIds.length; i += 50) await Promise.all(openIds.slice(i, i + 50).map((o) => timed(pushRequest(callbackUrl, o, 'hello'), wechatOk)));
+      const web: { token: string; contactId: string }[] = [];
+      for (let i = 0; i < s.customers; i += 50) {
+        web.push(
+          ...(await Promise.all(
+            Array.from({ length: Math.min(50, s.customers - i) }, async () => {
+              const session = await gql<{ startCustomerSession: { token: string } }>(kefu, null, 'mutation($k: String!) { startCustomerSession(input: { channelKey: $k }) { token } }', { k: channel.createWebChannel.webChannel.publicKey });
+              const chat = await gql<{ startChat: { contactId: string } }>(kefu, session.startCustomerSession.token, 'mutation { startChat(input: { clientChatId: "bench" }) { contactId } }');
+              return { token: session.startCustomerSession.token, contactId: chat.startChat.contactId };
+            }),
+          )),
+        );
+      }
+      const webRequest = (i: number): Request => {
+        const w = web[i % web.length]!;
+        return {
+          url: `${kefu}/graphql`,
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${w.token}` },
+          body: JSON.stringify({ query: 'mutation($input: SendChatMessageInput!) { sendChatMessage(input: $input) { seq } }', variables: { input: { contactId: w.contactId, message: { clientMessageId: randomUUID(), text: 'hello from the web' } } } }),
+        };
+      };
+
+      // Paced: the pushes made (signed, encrypted) beforehand; some sent twice, as WeChat's retries.
+      const total = s.rate * s.seconds;
+      const pushes: Request[] = [];
+      for (let i = 0; i < total; i++) {
+        const r = pushRequest(callbackUrl, openIds[i % openIds.length]!, `message ${i} /::) 😀`);
+        pushes.push(r);
+        if (s.retryPercent > 0 && i % Math.round(100 / s.retryPercent) === 0) pushes.push(r);
+      }
+      const distinct = new Set(pushes.map((p) => p.body)).size;
+      child.send({ type: 'cpu-start' });
+      await nextMessage('cpu-started');
+      const wx = await paced(pushes, s.rate, wechatOk);
+      child.send({ type: 'cpu-stop' });
+      const wxCpu = await nextMessage<{ cpuMs: number }>('cpu');
+      rows.push(row('paced', `paced ${s.rate}/s: time to answer`, 'kefu-wechat', wx));
+      const webPaced = await paced(Array.from({ length: total }, (_, i) => webRequest(i)), s.rate, webOk);
+      rows.push(row('paced', `paced ${s.rate}/s: time to answer`, 'kefu-webchat', webPaced));
+      let n = 0;
+      const wxClosed = await closed(() => pushRequest(callbackUrl, openIds[n++ % openIds.length]!, 'closed loop'), s.inFlight, s.closedSeconds, wechatOk);
+      rows.push(row('closed', `closed loop, ${s.inFlight} in flight`, 'kefu-wechat', wxClosed));
+      let m = 0;
+      const webClosed = await closed(() => webRequest(m++), s.inFlight, s.closedSeconds, webOk);
+      rows.push(row('closed', `closed loop, ${s.inFlight} in flight`, 'kefu-webchat', webClosed));
+
+      // Nothing lost, nothing doubled: every distinct push of the paced and closed parts once in the read model.
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      try {
+        const stored = await c.query<{ n: string }>("SELECT count(*) AS n FROM contact_messages m JOIN contacts c ON c.instance_id = m.instance_id AND c.id = m.contact_id WHERE m.sender = 'CUSTOMER' AND c.source->>'kind' = 'WECHAT'");
+        const expected = s.customers + distinct + wxClosed.times.length;
+        lastNotes = [
+          `Paced WeChat part: ${wx.times.length} answered, ${wx.failed} failed, Kefu CPU ${(wxCpu.cpuMs / Math.max(1, wx.times.length)).toFixed(2)} ms per push.`,
+          `Stored WeChat customer messages: ${stored.rows[0]!.n}, expected ${expected} (${pushes.length - distinct} retries sent twice, each stored once).`,
+          `p99 to answer WeChat at ${s.rate}/s: ${percentile(wx.times, 99).toFixed(1)} ms (goal < 50 ms).`,
+        ].join('\n');
+      } finally {
+        await c.end();
+      }
+    } finally {
+      child.send({ type: 'stop' });
+      await new Promise((r) => child.once('exit', r));
+      await dropDatabase(database).catch(() => undefined);
+    }
+    return rows;
+  },
+  notes: () => lastNotes,
+};
