@@ -157,8 +157,9 @@ export class WechatInbound {
 
   private async command(instanceId: string, command: ContactCommand) {
     const result = await this.deps.commands.handle(streams.contact(instanceId, command.data.contactId), contactDecider, command);
-    // The next push of this customer looks the chat up in the read model: it must be there.
-    if (result.position) await this.deps.readModels.waitFor(result.position, { projections: ['contacts'], timeoutMs: 10_000 });
+    // The next push of this customer looks its open chat up in the read model: a chat started or ended must show
+    // there first (a message added to an open chat changes nothing that look-up reads).
+    if (result.position && command.type !== 'RecordMessage' && command.type !== 'SetVariables') await this.deps.readModels.waitFor(result.position, { projections: ['contacts'], timeoutMs: 10_000 });
     return result;
   }
 
