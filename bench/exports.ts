@@ -101,19 +101,19 @@ async function seed(port: number, url: string, s: ReturnType<typeof settings>, l
         `INSERT INTO call_records (instance_id, contact_id, call_id, direction, caller, callee, node, started_at, queued_at, ring_at, accepted_at, ended_at,
            ivr_seconds, queue_seconds, ring_seconds, talk_seconds, end_status, ended_by, skill_group_id, current_skill_group_id, served_skill_group_id,
            agent_id, agent_ids, keys, legs, updated_at)
-         SELECT $1, c.id, c.id || '@trunk.example.com', 'IN', '+86138' || lpad(n::text, 8, '0'), '+864001234567', 'node-a',
-           t.at, t.at + interval '12 s', t.at + interval '30 s', t.at + interval '36 s', t.at + interval '236 s',
-           12, 18, 6, 200, 'customerHangUp', 'CUSTOMER', $2, $2, $2,
-           a.id, ARRAY[a.id],
-           jsonb_build_array(jsonb_build_object('key', '1', 'label', 'Sales', 'at', t.at + interval '5 s')),
-           jsonb_build_array(jsonb_build_object('sequence', 1, 'agentId', a.id, 'offerId', c.id, 'skillGroupId', $2, 'device', 'SIP_PHONE',
-             'address', 'sip:agent@10.0.0.5', 'ringAt', t.at + interval '30 s', 'acceptAt', t.at + interval '36 s', 'endAt', t.at + interval '236 s',
-             'result', 'ANSWERED', 'transferredFromAgentId', null, 'transferredToAgentId', null, 'transferredToSkillGroupId', null, 'holdMs', (n % 7) * 1000)),
+         SELECT $1::text, s.id, s.id || '@trunk.example.com', 'IN', '+86138' || lpad(s.n::text, 8, '0'), '+864001234567', 'node-a',
+           s.at, s.at + interval '12 s', s.at + interval '30 s', s.at + interval '36 s', s.at + interval '236 s',
+           12, 18, 6, 200, 'customerHangUp', 'CUSTOMER', $2::text, $2::text, $2::text,
+           s.agent, ARRAY[s.agent],
+           jsonb_build_array(jsonb_build_object('key', '1', 'label', 'Sales', 'at', s.at + interval '5 s')),
+           jsonb_build_array(jsonb_build_object('sequence', 1, 'agentId', s.agent, 'offerId', s.id, 'skillGroupId', $2::text, 'device', 'SIP_PHONE',
+             'address', 'sip:agent@10.0.0.5', 'ringAt', s.at + interval '30 s', 'acceptAt', s.at + interval '36 s', 'endAt', s.at + interval '236 s',
+             'result', 'ANSWERED', 'transferredFromAgentId', null, 'transferredToAgentId', null, 'transferredToSkillGroupId', null, 'holdMs', (s.n % 7) * 1000)),
            now()
-         FROM generate_series($3::int, $4::int) AS n,
-           LATERAL (SELECT gen_random_uuid()::text AS id) c,
-           LATERAL (SELECT $5::timestamptz + n * interval '${spacingSeconds} s' AS at) t,
-           LATERAL (SELECT ($6::text[])[1 + n % cardinality($6::text[])] AS id) a`,
+         FROM (
+           SELECT n, gen_random_uuid()::text AS id, $5::timestamptz + n * interval '${spacingSeconds} s' AS at, ($6::text[])[1 + n % cardinality($6::text[])] AS agent
+           FROM generate_series($3::int, $4::int) AS n
+         ) s`,
         [instanceId, groupId, from, to, start.toISOString(), agentIds],
       );
       log(`seeded ${to.toLocaleString('en-US')} call records`);

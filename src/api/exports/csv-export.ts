@@ -34,9 +34,14 @@ export async function* keysetRows<R, P>(options: {
   const size = options.pageSize ?? exportPageSize;
   let rows = options.firstPage ?? (await options.page(null, size));
   for (;;) {
+    // The next page is read while this one is written (one page ahead, no more): the database's time and
+    // the CSV's overlap.
+    const next = rows.length < size ? null : options.page(options.position(rows.at(-1)!), size);
+    // A failure of the read ahead is reported when its page is due, not as an unhandled rejection before.
+    next?.catch(() => undefined);
     if (rows.length > 0) yield rows;
-    if (rows.length < size) return;
-    rows = await options.page(options.position(rows.at(-1)!), size);
+    if (!next) return;
+    rows = await next;
   }
 }
 
@@ -96,7 +101,8 @@ const pad = (n: number, width = 2) => String(Math.abs(n)).padStart(width, '0');
  * (2026-12-05T02:30:00+08:00); UTC as 2026-12-04T18:30:00Z. Null stays null.
  */
 export function timeIn(timeZone: string) {
-  if (timeZone === 'UTC') return (at: Date | string | null): string | null => (at === null ? null : new Date(at).toISOString().replace(/\.\d{3}Z$/, 'Z'));
+  // Stored times are years 0001-9999, so toISOString is always YYYY-MM-DDTHH:mm:ss.sssZ.
+  if (timeZone === 'UTC') return (at: Date | string | null): string | null => (at === null ? null : `${(at instanceof Date ? at : new Date(at)).toISOString().slice(0, 19)}Z`);
   const f = formatterIn(timeZone);
   return (at: Date | string | null): string | null => {
     if (at === null) return null;
