@@ -120,6 +120,30 @@ describe('reports through the API', () => {
     expect(rows.instanceReport.edges.map((e) => e.node)).toEqual([{ channel: 'PHONE', direction: 'IN', metrics: { queued: 1, handled: 1 } }]);
   });
 
+  it('shows another instance none of these figures', async () => {
+    const other = await seedInstance(t, { name: 'Other' });
+    const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Kolkata' }).format(new Date());
+    const input = { from: today, to: today, interval: 'TOTAL', timeZone: 'Asia/Kolkata' };
+    type Reports = { instanceReport: { edges: unknown[] }; skillGroupReport: { edges: unknown[] }; agentReport: { edges: unknown[] } };
+    const reports = 'query($i: ReportInput!) { instanceReport(input: $i) { edges { cursor } } skillGroupReport(input: $i) { edges { cursor } } agentReport(input: $i) { edges { cursor } } }';
+    // This instance has rows for the range; the other none.
+    const mine = await t.ok<Reports>(seed.adminKey, reports, { i: input });
+    expect([mine.instanceReport.edges.length, mine.skillGroupReport.edges.length, mine.agentReport.edges.length].every((n) => n > 0)).toBe(true);
+    const rows = await t.ok<Reports>(other.adminKey, reports, { i: input });
+    expect(rows).toEqual({ instanceReport: { edges: [] }, skillGroupReport: { edges: [] }, agentReport: { edges: [] } });
+    // Asking for this instance's group or agent by id changes nothing.
+    const named = await t.ok<{ skillGroupReport: { edges: unknown[] }; agentReport: { edges: unknown[] } }>(
+      other.adminKey,
+      'query($i: ReportInput!) { skillGroupReport(input: $i) { edges { cursor } } agentReport(input: $i) { edges { cursor } } }',
+      { i: { ...input, skillGroupIds: [group], agentIds: [ann.id] } },
+    );
+    expect(named).toEqual({ skillGroupReport: { edges: [] }, agentReport: { edges: [] } });
+    const overview = await t.ok<{ reportOverview: Overview }>(other.adminKey, `{ reportOverview { ${overviewFields} } }`);
+    expect(overview.reportOverview.timeZone).toBe('UTC');
+    expect(overview.reportOverview.slices.every((x) => x.totals.queued === 0 && x.skillGroupId === null)).toBe(true);
+    expect((await t.ok<{ reportOverview: Overview }>(other.adminKey, `query($g: ID!) { reportOverview(skillGroupId: $g) { ${overviewFields} } }`, { g: group })).reportOverview.slices).toEqual([]);
+  });
+
   it('answers bad report input with BAD_USER_INPUT naming the field', async () => {
     const query = 'query($i: ReportInput!, $after: String) { skillGroupReport(input: $i, after: $after) { edges { cursor } } }';
     const cases: [Record<string, unknown>, string, string | null][] = [
