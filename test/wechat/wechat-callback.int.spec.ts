@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { taggedPng } from '../support/chat-images.ts';
 import { FakeWechat, type FakeAccount } from './fake-wechat.ts';
+import { screenPopFor } from '../../src/api/resolvers/screen-pop.ts';
 
 const aesKey = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
 const createMutation = 'mutation($input: CreateWechatAccountInput!) { createWechatAccount(input: $input) { id callbackUrl } }';
@@ -151,6 +152,12 @@ describe('WeChat callback', () => {
     expect(rows[0]!.data).toMatchObject({ sessionFrom: 'order=42&sku=A1', wechatOpenId: 'oMini_1', wechatEvent: 'user_enter_tempsession' });
     const contact = await t.ok<{ contact: { data: { key: string; value: string }[] } }>(seed.adminKey, 'query($id: ID!) { contact(id: $id) { data { key value } } }', { id: rows[0]!.id });
     expect(contact.contact.data).toContainEqual({ key: 'sessionFrom', value: 'order=42&sku=A1' });
+    // The agent's screen pop (OL-6) carries it.
+    await t.ok(seed.adminKey, 'mutation($input: ConfigureScreenPopInput!) { configureScreenPop(input: $input) { enabled } }', { input: { urlTemplate: 'https://crm.example.com/pop?from={data.sessionFrom}&who={customer}' } });
+    await t.ok(seed.adminKey, 'mutation { rotateScreenPopSecret { secret } }');
+    const pop = await screenPopFor(t.kefu.db, seed.instanceId, rows[0]!, new Date());
+    const popUrl = new URL(pop!.url);
+    expect([popUrl.searchParams.get('from'), popUrl.searchParams.get('who')]).toEqual(['order=42&sku=A1', 'oMini_1']);
   });
 
   it('unsubscribe ends the open chat', async () => {
