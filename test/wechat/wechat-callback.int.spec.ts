@@ -160,6 +160,13 @@ describe('WeChat callback', () => {
     expect([popUrl.searchParams.get('from'), popUrl.searchParams.get('who')]).toEqual(['order=42&sku=A1', 'oMini_1']);
   });
 
+  it('a blacklisted OpenID is turned away (the chat is rejected, nobody is offered it)', async () => {
+    await t.ok(seed.adminKey, 'mutation { addToBlacklist(input: { channel: ONLINE, identity: "oBlocked_1", reason: "abuse" }) { id } }');
+    expect((await wx.push(plain, text(plain, 'oBlocked_1', 'let me in'))).text).toBe('success');
+    const rows = await chatRows('oBlocked_1');
+    expect(rows.map((r) => [r.status, r.end_reason])).toEqual([['REJECTED', 'BLACKLISTED']]);
+  });
+
   it('unsubscribe ends the open chat', async () => {
     expect((await wx.push(plain, text(plain, 'oLeave_1', 'bye soon'))).text).toBe('success');
     const ev = { ToUserName: plain.originalId, FromUserName: 'oLeave_1', CreateTime: Math.floor(Date.now() / 1000), MsgType: 'event', Event: 'unsubscribe' };
