@@ -281,4 +281,73 @@ describe('customer audio/video calls in Chromium', () => {
     await customerPage.close();
     await agentPage.close();
   });
+
+  it('the widget: video button, the visual menu, the call with the agent, a message during it, hang up', async () => {
+    // A second AV group: the menu then offers a choice.
+    const billing = (
+      await t.ok<{ createSkillGroup: { id: string } }>(seed.adminKey, 'mutation($input: CreateSkillGroupInput!) { createSkillGroup(input: $input) { id } }', { input: { name: 'Billing', channel: 'AV' } })
+    ).createSkillGroup.id;
+    await t.ok(seed.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: billing, a: ann().id });
+    await t.ok(ann().token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
+    const shop = `<!doctype html><title>Shop</title><p>Shop</p><script src="${kefuUrl}/widget.js" data-channel-key="${channelKey}" data-av="audio,video" data-locale="en"></script>`;
+    site.removeAllListeners('request');
+    site.on('request', (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(shop));
+
+    const customerPage = await (await browser.newContext()).newPage();
+    const agentPage = await (await browser.newContext()).newPage();
+    for (const p of [customerPage, agentPage]) p.on('pageerror', (err) => console.error('page error:', err));
+    await agentPage.goto(`${kefuUrl}/healthz`);
+    await agentPage.evaluate(pageHelpers);
+    await customerPage.goto(siteOrigin);
+    await customerPage.click('button.launcher');
+    await customerPage.click('button.av-video', { timeout: 30_000 });
+    // The visual menu: one entry per AV group with an agent available.
+    await customerPage.waitForSelector('.av-menu button.av-entry >> nth=1');
+    expect(await customerPage.locator('.av-menu button.av-entry strong').allTextContents()).toEqual(['Billing', 'Video']);
+    await customerPage.click(`.av-menu button.av-entry[data-skill-group-id="${avGroup}"]`);
+
+    const contactId = await until(
+      () => customerPage.evaluate<string | null>('window.Kefu.conversation && window.Kefu.conversation.contactId'),
+      (id) => id !== null,
+      60_000,
+    );
+    const offered = await until(
+      () => t.ok<{ contact: { status: string; channel: string; skillGroup: { id: string } | null; offer: { offerId: string } | null } }>(seed.adminKey, 'query($id: ID!) { contact(id: $id) { status channel skillGroup { id } offer { offerId } } }', { id: contactId! }),
+      (r) => r.contact.status === 'OFFERED',
+      60_000,
+    );
+    expect(offered.contact).toMatchObject({ channel: 'AV', skillGroup: { id: avGroup } });
+    await callFromPage(agentPage, {
+      url: `${kefuUrl}/graphql`,
+      token: ann().token,
+      query: 'mutation($input: AcceptAvCallInput!) { acceptAvCall(input: $input) { contactId sdp videoCodec } }',
+      field: 'acceptAvCall',
+      input: { contactId, offerId: offered.contact.offer!.offerId },
+      video: true,
+    });
+    // Pictures both ways: the widget's <video> shows the agent, the agent decodes the customer's frames.
+    await customerPage.waitForFunction(`(() => { const host = document.querySelector('kefu-chat-widget'); const v = host && host.shadowRoot.querySelector('video.av-remote'); return Boolean(v && v.videoWidth > 0); })()`, null, { timeout: 60_000 });
+    await until(() => statsOf(agentPage), (st) => st.framesDecoded > 10 && st.audioPackets > 50, 60_000);
+
+    // Typed in the widget during the call: it goes into the call's conversation.
+    await customerPage.fill('textarea.input', 'The screen flickers when I open the lid');
+    await customerPage.keyboard.press('Enter');
+    await until(
+      () => t.ok<{ chatTranscript: { messages: { sender: string; text: string }[] } }>(ann().token, 'query($c: ID!) { chatTranscript(contactId: $c) { messages { sender text } } }', { c: contactId }),
+      (r) => r.chatTranscript.messages.some((m) => m.sender === 'CUSTOMER' && m.text === 'The screen flickers when I open the lid'),
+      30_000,
+    );
+
+    // The customer hangs up in the widget.
+    await customerPage.click('button.av-hang-up');
+    const ended = await until(
+      () => t.ok<{ contact: { status: string; endedBy: string | null } }>(seed.adminKey, 'query($id: ID!) { contact(id: $id) { status endedBy } }', { id: contactId }),
+      (r) => r.contact.status === 'ENDED',
+      30_000,
+    );
+    expect(ended.contact.endedBy).toBe('CUSTOMER');
+    await customerPage.waitForSelector('.av-stage video.av-remote', { state: 'detached', timeout: 30_000 });
+    await customerPage.close();
+    await agentPage.close();
+  });
 });

@@ -128,6 +128,9 @@
     welcome: script.dataset.welcome || null,
     position: script.dataset.position === 'left' ? 'left' : 'right',
     open: script.dataset.open === 'true',
+    // data-av="audio,video": the page offers audio and/or video calls (issue 14), shown when Kefu takes AV
+    // calls and an AV skill group of the visual menu has an agent available.
+    av: (script.dataset.av || '').split(',').map((k) => k.trim()).filter((k) => k === 'audio' || k === 'video'),
   };
 
   // ---- storage (one JSON entry per channel key; memory only when localStorage is unavailable) ----
@@ -344,6 +347,7 @@
       st.outbox = [];
       save();
     }
+    if (av.call && av.call.contactId === st.contactId) endAvMedia();
     emit('ended', { contactId: st.contactId, endStatus: conv && conv.endStatus });
     releaseWhenComplete();
     showSurvey(st.contactId).catch(() => undefined);
@@ -933,11 +937,15 @@
     els.actions = h('div', { class: 'footer-actions', hidden: true }, els.endButton);
     els.rating = h('div', { class: 'rating', hidden: true });
     els.ended = h('div', { class: 'ended', hidden: true }, h('div', { class: 'ended-text', text: T.ended }), els.rating, h('button', { type: 'button', class: 'new-chat', text: T.newChat, onclick: startNewChat }));
+    buildAvUi();
     els.panel = h(
       'div',
       { class: 'panel', role: 'dialog', 'aria-label': options.title, hidden: true },
       h('header', null, h('div', { class: 'titles' }, els.title, els.subtitle), h('button', { type: 'button', class: 'close', 'aria-label': T.close, text: '×', onclick: () => close() })),
       els.banner,
+      els.avBar,
+      els.avMenu,
+      els.avStage,
       els.queue,
       els.error,
       els.log,
@@ -1011,6 +1019,7 @@
       }
     });
     if (st.contactId) ws.start();
+    loadAv();
     scrollDown();
     scheduleRead();
     input.focus();
@@ -1308,6 +1317,144 @@
       added = true;
     }
     if (added) flush();
+  }
+
+  // ---- audio and video calls (issue 14): the visual menu, then WebRTC to Kefu, which relays to the agent ----
+  // The call is a contact with its own conversation: the widget follows it (messages and pictures during the
+  // call go there), and endChat ends the call. Kefu wants a complete offer (ICE gathering done).
+
+  const AV_T = {
+    en: { audio: 'Voice call', video: 'Video call', choose: 'What do you need help with?', cancel: 'Cancel', hangUp: 'Hang up', mute: 'Mute', unmute: 'Unmute', cameraOff: 'Camera off', cameraOn: 'Camera on', connecting: 'Calling…', failed: (why) => `The call could not start: ${why}` },
+    zh: { audio: '语音通话', video: '视频通话', choose: '请选择您需要的服务', cancel: '取消', hangUp: '挂断', mute: '静音', unmute: '取消静音', cameraOff: '关闭摄像头', cameraOn: '打开摄像头', connecting: '正在呼叫…', failed: (why) => `无法发起通话：${why}` },
+  }[locale];
+  const av = { options: null, call: null };
+
+  function buildAvUi() {
+    els.avBar = h('div', { class: 'av-bar', hidden: true, style: 'display:flex;gap:6px;padding:6px 12px' });
+    for (const kind of options.av) {
+      els.avBar.append(h('button', { type: 'button', class: `av-start av-${kind}`, text: kind === 'video' ? `🎥 ${av_label(kind)}` : `📞 ${av_label(kind)}`, onclick: () => showAvMenu(kind) }));
+    }
+    els.avMenu = h('div', { class: 'av-menu', hidden: true, role: 'listbox', style: 'padding:6px 12px' });
+    els.avStage = h('div', { class: 'av-stage', hidden: true, style: 'padding:6px 12px' });
+  }
+
+  function av_label(kind) {
+    return kind === 'video' ? AV_T.video : AV_T.audio;
+  }
+
+  async function loadAv() {
+    if (!options.av.length || av.call) return;
+    try {
+      const d = await gql('query { avCallOptions { enabled iceServers { urls username credential } menu { skillGroupId title description agentsOnline } } }', {});
+      av.options = d.avCallOptions;
+    } catch {
+      av.options = null;
+    }
+    const o = av.options;
+    els.avBar.hidden = !(o && o.enabled && o.menu.some((e) => e.agentsOnline)) || Boolean(av.call);
+  }
+
+  function showAvMenu(kind) {
+    const entries = ((av.options && av.options.menu) || []).filter((e) => e.agentsOnline);
+    if (entries.length === 1) return startAvCall(kind, entries[0]);
+    els.avMenu.replaceChildren(h('div', { class: 'av-menu-title', text: AV_T.choose }));
+    for (const e of entries) {
+      els.avMenu.append(
+        h('button', { type: 'button', class: 'av-entry', 'data-skill-group-id': e.skillGroupId, style: 'display:block;width:100%;text-align:left;margin:4px 0', onclick: () => startAvCall(kind, e) },
+          h('strong', { text: e.title }), e.description ? h('div', { class: 'av-entry-description', text: e.description }) : null),
+      );
+    }
+    els.avMenu.append(h('button', { type: 'button', class: 'av-cancel', text: AV_T.cancel, onclick: () => (els.avMenu.hidden = true) }));
+    els.avMenu.hidden = false;
+  }
+
+  async function startAvCall(kind, entry) {
+    els.avMenu.hidden = true;
+    els.avBar.hidden = true;
+    const call = { kind, pc: null, stream: null };
+    av.call = call;
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: kind === 'video' });
+      call.stream = stream;
+      const iceServers = (av.options.iceServers || []).map((s) => (s.username ? { urls: s.urls, username: s.username, credential: s.credential } : { urls: s.urls }));
+      const pc = new window.RTCPeerConnection({ iceServers });
+      call.pc = pc;
+      for (const track of stream.getTracks()) pc.addTrack(track, stream);
+      const remote = new window.MediaStream();
+      pc.ontrack = (e) => remote.addTrack(e.track);
+      showAvStage(call, remote);
+      await pc.setLocalDescription(await pc.createOffer());
+      await new Promise((resolve) => {
+        if (pc.iceGatheringState === 'complete') return resolve();
+        pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
+        setTimeout(resolve, 5000);
+      });
+      const clientCallId = uuid();
+      const visitor = { pageUrl: location.href, referrer: document.referrer || null, userAgent: navigator.userAgent };
+      const d = await gql('mutation($input: StartAvCallInput!) { startAvCall(input: $input) { contactId sdp videoCodec } }', {
+        input: { clientCallId, skillGroupId: entry.skillGroupId, sdp: pc.localDescription.sdp, visitor },
+      });
+      await pc.setRemoteDescription({ type: 'answer', sdp: d.startAvCall.sdp });
+      call.contactId = d.startAvCall.contactId;
+      // The call's conversation becomes the widget's: messages and pictures during the call go there.
+      ws.stop();
+      st.contactId = call.contactId;
+      st.clientChatId = clientCallId;
+      st.outbox = [];
+      st.seenSeq = 0;
+      save();
+      resetConversation();
+      renderAll();
+      ws.start();
+      refreshConversation().catch(() => undefined);
+      emit('call', { contactId: call.contactId, kind });
+    } catch (err) {
+      endAvMedia();
+      showError(AV_T.failed(err.message || String(err)));
+      loadAv();
+    }
+  }
+
+  function showAvStage(call, remote) {
+    const remoteView = h(call.kind === 'video' ? 'video' : 'audio', { class: 'av-remote', autoplay: true, playsinline: true, style: 'width:100%;max-height:200px;background:#000' });
+    remoteView.srcObject = remote;
+    const controls = h('div', { class: 'av-controls', style: 'display:flex;gap:6px;margin-top:4px' });
+    const status = h('span', { class: 'av-status', text: AV_T.connecting });
+    const mute = h('button', { type: 'button', class: 'av-mute', text: AV_T.mute, onclick: () => {
+      for (const t of call.stream.getAudioTracks()) t.enabled = !t.enabled;
+      mute.textContent = call.stream.getAudioTracks().every((t) => t.enabled) ? AV_T.mute : AV_T.unmute;
+    } });
+    controls.append(status, mute);
+    if (call.kind === 'video') {
+      const local = h('video', { class: 'av-local', autoplay: true, playsinline: true, style: 'width:30%' });
+      local.muted = true;
+      local.srcObject = call.stream;
+      // Camera off: nothing is sent (replaceTrack(null)); on: the camera again.
+      const camera = h('button', { type: 'button', class: 'av-camera', text: AV_T.cameraOff, onclick: async () => {
+        const sender = call.pc.getSenders().find((x) => (x.track ? x.track.kind === 'video' : true));
+        const on = camera.textContent !== AV_T.cameraOff;
+        await sender.replaceTrack(on ? call.stream.getVideoTracks()[0] : null);
+        camera.textContent = on ? AV_T.cameraOff : AV_T.cameraOn;
+      } });
+      controls.append(camera);
+      els.avStage.replaceChildren(remoteView, local, controls);
+    } else {
+      els.avStage.replaceChildren(remoteView, controls);
+    }
+    controls.append(h('button', { type: 'button', class: 'av-hang-up', text: AV_T.hangUp, onclick: () => endChat() }));
+    call.pc.onconnectionstatechange = () => (status.textContent = call.pc.connectionState === 'connected' ? '' : call.pc.connectionState);
+    els.avStage.hidden = false;
+  }
+
+  /** The call's media stops (hung up, ended by the agent or by Kefu): the camera and microphone are released. */
+  function endAvMedia() {
+    const call = av.call;
+    if (!call) return;
+    av.call = null;
+    if (call.pc) call.pc.close();
+    if (call.stream) for (const t of call.stream.getTracks()) t.stop();
+    els.avStage.replaceChildren();
+    els.avStage.hidden = true;
   }
 
   function boot() {
