@@ -333,6 +333,31 @@ describe('CSV exports (postgres)', () => {
     expect(await csv('/exports/chat-records.csv', ann.token)).toEqual([]);
   });
 
+  it('answers HEAD with the headers alone, and ends a download the client abandons without harm', async () => {
+    const head = await new Promise<{ status: number; type: string | undefined; body: number }>((resolve, reject) => {
+      const req = request(`${url}/exports/call-records.csv`, { method: 'HEAD', headers: { authorization: `Bearer ${a.adminKey}` } }, (res) => {
+        let body = 0;
+        res.on('data', (c: Buffer) => (body += c.length));
+        res.on('end', () => resolve({ status: res.statusCode!, type: res.headers['content-type'], body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(head).toEqual({ status: 200, type: 'text/csv; charset=utf-8', body: 0 });
+    // A client that reads the first chunk and hangs up: Kefu goes on answering.
+    await new Promise<void>((resolve, reject) => {
+      const req = request(`${url}/exports/call-records.csv`, { headers: { authorization: `Bearer ${a.adminKey}` } }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', (err) => ((err as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(err)));
+      req.end();
+    });
+    expect((await csv('/exports/call-records.csv?direction=OUT', a.adminKey)).length).toBe(2);
+  });
+
   it('streams a large export to a slow reader over a real socket and ends it whole', async () => {
     // 20,000 more rows; the reader pauses between chunks, so the server has to wait on it (backpressure).
     const big = await seedInstance(t, { name: 'Big', seats: 0 });

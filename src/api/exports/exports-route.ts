@@ -20,6 +20,7 @@
 //   400 { error: { code: 'BAD_USER_INPUT', field, message } } for a bad filter, 401 UNAUTHENTICATED, 403
 //   FORBIDDEN. A failure after the first row was sent ends the download without its last chunk: a client
 //   sees a broken transfer, never a short file that looks whole.
+import { Readable } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -161,17 +162,20 @@ export async function exportsRoute(app: FastifyInstance, options: ExportsRouteOp
       }
       const query = request.query;
       const opened = await e.open({ db: deps.db, principal, query, pageSize, reportLimits: reportLimitsOf(deps) });
+      const headers = {
+        'content-type': 'text/csv; charset=utf-8',
+        'content-disposition': `attachment; filename="${opened.filename}.csv"`,
+        'cache-control': 'private, no-store',
+        'referrer-policy': 'no-referrer',
+        'x-content-type-options': 'nosniff',
+        'x-kefu-time-zone': opened.timeZone,
+      };
+      // HEAD: checked like GET, but no rows are read (node would read the whole export to send nothing).
+      if (request.method === 'HEAD') return reply.headers(headers).send(Readable.from([]));
       const pages = await firstPageRead(opened.pages);
       const body = csvStream(pages, opened.columns, opened.prepare);
       body.on('error', (err) => request.log.error({ err, export: e.name }, 'CSV export broke off'));
-      return reply
-        .header('content-type', 'text/csv; charset=utf-8')
-        .header('content-disposition', `attachment; filename="${opened.filename}.csv"`)
-        .header('cache-control', 'private, no-store')
-        .header('referrer-policy', 'no-referrer')
-        .header('x-content-type-options', 'nosniff')
-        .header('x-kefu-time-zone', opened.timeZone)
-        .send(body);
+      return reply.headers(headers).send(body);
     });
   }
 }
