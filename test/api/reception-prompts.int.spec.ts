@@ -299,8 +299,13 @@ for (const database of ['pglite', 'postgres'] as const) {
         expect(moved[1]).toMatch(/^You are number 1 in the queue\./);
         const times = (await transcript(third.token, third.contactId)).filter((m) => m.system?.prompt === 'QUEUEING');
         expect(times).toHaveLength(2);
-        const at = await t.ok<{ chatTranscript: { messages: { sentAt: string }[] } }>(third.token, 'query($c: ID!) { chatTranscript(contactId: $c) { messages { sentAt system { prompt } } } }', { c: third.contactId });
-        const sent = at.chatTranscript.messages.filter((m) => (m as { system: { prompt: string | null } | null }).system?.prompt === 'QUEUEING').map((m) => Date.parse(m.sentAt));
+        const at = await t.ok<{ chatTranscript: { messages: { sentAt: string; system: { prompt: string | null } | null }[] } }>(
+          third.token,
+          'query($c: ID!) { chatTranscript(contactId: $c) { messages { sentAt system { prompt } } } }',
+          { c: third.contactId },
+        );
+        // Not sooner than queueUpdateSeconds after the first.
+        const sent = at.chatTranscript.messages.filter((m) => m.system?.prompt === 'QUEUEING').map((m) => Date.parse(m.sentAt));
         expect(sent[1]! - sent[0]!).toBeGreaterThanOrEqual(5000);
         await t.ok(ann().token, 'mutation($c: ID!) { endContact(input: { contactId: $c }) { id } }', { c: second.contactId });
       } finally {
