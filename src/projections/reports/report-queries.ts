@@ -511,7 +511,7 @@ async function contactReport(db: ReadModel, r: ReportRequest, page: ReportPage, 
       FROM (
         SELECT ${start} AS interval_start, ${end} AS interval_end, b.channel, b.direction, ${group} AS skill_group_id, b.answer_wait_max_ms,
           ${sql.join(contactCounters.map((c) => sql.ref(`b.${c}`)))}
-        FROM report_contact_buckets b
+        FROM report_group_buckets b
         WHERE ${sql.join(filters, sql` AND `)}
       ) x
       GROUP BY x.interval_start, x.channel, x.direction, x.skill_group_id
@@ -704,7 +704,7 @@ export async function reportOverview(db: ReadModel, instanceId: string, options:
   const dayEnd = localMidnight(nextDate(date), timeZone).getTime();
 
   let q = db
-    .selectFrom('report_contact_buckets')
+    .selectFrom('report_group_buckets')
     .select(['bucket', 'channel', 'skill_group_id'])
     .select(() => [...contactCounters.map((c) => sql<number>`coalesce(sum(${sql.ref(c)}), 0)::float8`.as(c)), sql<number>`coalesce(max(answer_wait_max_ms), 0)::float8`.as('answer_wait_max_ms')])
     .where('instance_id', '=', instanceId)

@@ -80,4 +80,22 @@ export const reportsMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // The same contact figures without the agent dimension, which the instance, skill group and overview
+  // reports read: a few rows a bucket instead of one per agent too.
+  '2026_12_30_001_report_group_buckets': {
+    async up(db: Kysely<unknown>) {
+      let groups = db.schema
+        .createTable('report_group_buckets')
+        .addColumn('instance_id', 'text', (c) => c.notNull())
+        .addColumn('bucket', 'timestamptz', (c) => c.notNull())
+        .addColumn('channel', 'text', (c) => c.notNull())
+        .addColumn('direction', 'text', (c) => c.notNull())
+        .addColumn('skill_group_id', 'text', (c) => c.notNull())
+        .addColumn('answer_wait_max_ms', 'bigint', (c) => c.notNull().defaultTo(0));
+      for (const counter of contactCounters) groups = groups.addColumn(counter, 'bigint', (c) => c.notNull().defaultTo(0));
+      await groups.addPrimaryKeyConstraint('report_group_buckets_pk', ['instance_id', 'bucket', 'channel', 'direction', 'skill_group_id']).execute();
+      // The agent report reads one agent's (or a few agents') contact figures.
+      await db.schema.createIndex('report_contact_buckets_agent').on('report_contact_buckets').columns(['instance_id', 'agent_id', 'bucket']).execute();
+    },
+  },
 };

@@ -62,7 +62,7 @@ const instanceEventTypes: InstanceEvent['type'][] = ['ReportSettingsConfigured']
 
 export const reportsProjection: Projection = {
   name: 'reports',
-  tables: ['report_contact_buckets', 'report_agent_buckets', 'report_agent_break_buckets', 'report_contacts', 'report_agents', 'report_settings'],
+  tables: ['report_contact_buckets', 'report_group_buckets', 'report_agent_buckets', 'report_agent_break_buckets', 'report_contacts', 'report_agents', 'report_settings'],
   eventTypes: new Set<string>([...contactEventTypes, ...agentEventTypes, ...instanceEventTypes]),
   // A batch is counted in memory (states read once, bucket deltas summed) and written in a few statements.
   async applyBatch(trx, events, changes) {
@@ -306,6 +306,29 @@ class ReportBatch {
         .insertInto('report_contacts')
         .values(rows)
         .onConflict((oc) => oc.columns(['instance_id', 'contact_id']).doUpdateSet(Object.fromEntries(contactColumns.map((c) => [c, sql.ref(`excluded.${c}`)])) as never))
+        .execute();
+    }
+    // The same deltas without the agent, for the reports that do not split by agent.
+    const groups = new Map<string, Omit<ContactBucket, 'agent_id'>>();
+    for (const { agent_id: _agent, ...row } of this.contactBuckets.values()) {
+      const id = [row.instance_id, row.bucket.getTime(), row.channel, row.direction, row.skill_group_id].join('|');
+      const sum = groups.get(id);
+      if (!sum) groups.set(id, { ...row });
+      else {
+        for (const c of contactCounters) sum[c] += row[c];
+        sum.answer_wait_max_ms = Math.max(sum.answer_wait_max_ms, row.answer_wait_max_ms);
+      }
+    }
+    for (const rows of chunk([...groups.values()], 400)) {
+      await this.trx
+        .insertInto('report_group_buckets')
+        .values(rows)
+        .onConflict((oc) =>
+          oc.columns(['instance_id', 'bucket', 'channel', 'direction', 'skill_group_id']).doUpdateSet({
+            ...addAll('report_group_buckets', contactCounters),
+            answer_wait_max_ms: sql`greatest(report_group_buckets.answer_wait_max_ms, excluded.answer_wait_max_ms)`,
+          } as never),
+        )
         .execute();
     }
     const agents = [...this.dirtyAgents].map((k) => {

@@ -59,6 +59,15 @@ export interface ReportTables {
     /** Longest queue wait of a contact answered in the bucket (a maximum, not a sum). */
     answer_wait_max_ms: Counter;
   } & Record<ContactCounter, Counter>;
+  /** report_contact_buckets summed over agents: per instance × bucket × channel × direction × skill group. */
+  report_group_buckets: {
+    instance_id: string;
+    bucket: Timestamp;
+    channel: string;
+    direction: string;
+    skill_group_id: string;
+    answer_wait_max_ms: Counter;
+  } & Record<ContactCounter, Counter>;
   /** An agent's time per state, per 15-minute UTC bucket. */
   report_agent_buckets: {
     instance_id: string;
