@@ -24,6 +24,7 @@ const kefu = await startKefu(
     KEFU_CHAT_LIMIT_CHAT_PER_ADDRESS: unlimited,
     KEFU_CHAT_LIMIT_MESSAGE_PER_ADDRESS: unlimited,
     ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
+    ...(process.env.KEFU_PG_POOL_MAX ? { KEFU_PG_POOL_MAX: process.env.KEFU_PG_POOL_MAX } : {}),
   }),
   { logger: pino({ level: 'silent' }), listen: true },
 );

@@ -107,6 +107,29 @@ describe('contact decider: chat flows', () => {
     expect(chatEndStatusOf({ reason: 'flowError', endedBy: 'SYSTEM' }, null, false)).toBe('SYSTEM_ERROR');
   });
 
+  it("records the customer's message first, in the same append as the step it answers; the same send again is nothing", () => {
+    const answered: ChatFlowPosition = { ...atOrder, now: T1 };
+    const withMessage: ContactCommand = {
+      type: 'AdvanceChatFlow',
+      data: {
+        contactId,
+        flowId: 'flow-1',
+        version: 2,
+        fromStep: 1,
+        actions: [{ type: 'chosen', nodeId: 'menu', number: 1, label: 'My order' }, { type: 'send', text: 'Order number?', image: null, options: null }],
+        position: answered,
+        message: { messageId: 'm-1', clientMessageId: 'client-1', kind: 'TEXT', text: 'My order', attachment: null },
+      },
+      metadata: meta({ now: T1 }),
+    };
+    const events = contactDecider.decide(withMessage, fold([...inFlow, ...firstStep]));
+    expect(events.map((e) => e.type)).toEqual(['ContactMessageRecorded', 'ContactKeyPressed', 'ContactMessageRecorded', 'ContactChatFlowAdvanced']);
+    expect(events[0]).toMatchObject({ data: { from: 'CUSTOMER', text: 'My order', seq: 2, clientMessageId: 'client-1' } });
+    expect(events[2]).toMatchObject({ data: { from: 'SYSTEM', text: 'Order number?', seq: 3 } });
+    // The same send again (a retry after a lost answer), even as a step from where the chat is now: nothing.
+    spec.given([...inFlow, ...firstStep, ...events]).when({ ...withMessage, data: { ...withMessage.data, fromStep: 2 } } as ContactCommand).then([]);
+  });
+
   it('records the same step once: again with the same outcome is nothing (a retry, another process first)', () => {
     spec.given([...inFlow, ...firstStep]).when(step(0, [menu], atMenu)).then([]);
   });

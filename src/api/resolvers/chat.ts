@@ -12,8 +12,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import { chatEndStatusOf, type ChatEndStatus } from '../../domain/contact/chat-end-status.ts';
-import { contactDecider, type ContactCommand } from '../../domain/contact/contact.decide.ts';
-import type { ChatAttachment, ChatFlowImage, RejectReason, SystemMessage, WebSource } from '../../domain/contact/contact.ts';
+import { contactDecider, type ContactCommand, type NewChatMessage } from '../../domain/contact/contact.decide.ts';
+import { sentMessageKey, type ChatAttachment, type ChatFlowImage, type ContactEvent, type RejectReason, type SystemMessage, type WebSource } from '../../domain/contact/contact.ts';
 import type { ChatFlowOption } from '../../domain/flow/chat-flow-engine.ts';
 import { ChatFlowRunner, contactChatFlowPorts, type ChatFlowAdvance } from '../../processes/chat-flows/chat-flow-runner.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
@@ -903,35 +903,50 @@ export const chatResolvers = {
           thumbnail: file.thumbnail,
         };
       }
-      const result = await contactCommand(
-        ctx,
-        row.instance_id,
-        {
-          type: 'RecordMessage',
-          data: {
-            contactId: row.id,
-            messageId: randomUUID(),
-            clientMessageId: m.clientMessageId,
-            from,
-            agentId,
-            kind: attachment ? (attachment.contentType.startsWith('image/') ? 'IMAGE' : 'FILE') : 'TEXT',
-            text: m.text ?? '',
-            attachment,
-          },
-          metadata: commandMetadata(ctx, row.instance_id),
-        },
-        // Answered once the read model has it too, as every mutation: a transcript read next shows it.
-        true,
-      );
-      const recorded = result.events.find((e) => e.type === 'ContactMessageRecorded');
-      if (recorded?.type === 'ContactMessageRecorded' && from === 'CUSTOMER' && (row.status === 'IN_FLOW' || row.status === 'CREATED') && m.text) {
-        // The chat's flow waits for this: a button's choice, or what was typed (a menu option's number or word, an answer).
-        const chat = { instanceId: row.instance_id, contactId: row.id };
-        const runner = chatFlows(ctx);
-        const step = m.choice != null ? runner.choice(chat, m.choice) : runner.message(chat, m.text);
-        const advance = await flowStepShown(ctx, row.instance_id, step);
-        if (advance.run === null) await startChatFlow(ctx, row);
+      let events: ContactEvent[] | null = null;
+      let flowNotStarted = false;
+      if (from === 'CUSTOMER' && (row.status === 'IN_FLOW' || row.status === 'CREATED') && m.text && !attachment) {
+        // The chat's flow waits for this: a button's choice, or what was typed (a menu option's number or word, an
+        // answer). The message and the flow's step go in one append (AdvanceChatFlow with the message).
+        const flowMessage: NewChatMessage = { messageId: randomUUID(), clientMessageId: m.clientMessageId, kind: 'TEXT', text: m.text, attachment: null };
+        const { state } = await ctx.deps.commands.load(streams.contact(row.instance_id, row.id), contactDecider);
+        // A retried send already stored (with its step) goes the usual way below: stored once, answered with it.
+        const seen = state.status !== 'none' && (state.sentMessages ?? {})[sentMessageKey('CUSTOMER', null, m.clientMessageId)] !== undefined;
+        if (!seen) {
+          const chat = { instanceId: row.instance_id, contactId: row.id };
+          const runner = chatFlows(ctx);
+          const step = m.choice != null ? runner.choice(chat, m.choice, { message: flowMessage }) : runner.message(chat, m.text, { message: flowMessage });
+          const advance = await flowStepShown(ctx, row.instance_id, step);
+          if (advance.carried) events = (advance.events ?? []) as ContactEvent[];
+          flowNotStarted = advance.run === null;
+        }
       }
+      if (events === null) {
+        const result = await contactCommand(
+          ctx,
+          row.instance_id,
+          {
+            type: 'RecordMessage',
+            data: {
+              contactId: row.id,
+              messageId: randomUUID(),
+              clientMessageId: m.clientMessageId,
+              from,
+              agentId,
+              kind: attachment ? (attachment.contentType.startsWith('image/') ? 'IMAGE' : 'FILE') : 'TEXT',
+              text: m.text ?? '',
+              attachment,
+            },
+            metadata: commandMetadata(ctx, row.instance_id),
+          },
+          // Answered once the read model has it too, as every mutation: a transcript read next shows it.
+          true,
+        );
+        events = result.events;
+        // A chat whose flow never took its first step (the process died in between) takes it now.
+        if (flowNotStarted) await startChatFlow(ctx, row);
+      }
+      const recorded = events.find((e) => e.type === 'ContactMessageRecorded' && e.data.from === from);
       if (recorded?.type === 'ContactMessageRecorded') {
         const d = recorded.data;
         // Answered from the event itself (the read model has it now).

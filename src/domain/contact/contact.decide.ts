@@ -61,7 +61,18 @@ export type ContactCommand =
    * end) and the position it leaves the flow at, in one append. The same step again (a retry, or another
    * process that took it first): nothing; a step from a place the chat has left: CONFLICT.
    */
-  | Cmd<'AdvanceChatFlow', { flowId: string; version: number; fromStep: number; actions: ChatFlowStepAction[]; position: ChatFlowPosition }>
+  | Cmd<
+      'AdvanceChatFlow',
+      {
+        flowId: string;
+        version: number;
+        fromStep: number;
+        actions: ChatFlowStepAction[];
+        position: ChatFlowPosition;
+        /** The customer's message the step answers, recorded first in the same append (null: a step of its own, e.g. the start). */
+        message?: NewChatMessage | null;
+      }
+    >
   | Cmd<'RejectContact', { reason: RejectReason }>
   | Cmd<'StartFlow', { flowId: string | null }>
   | Cmd<'PressKey', { key: string; label: string | null }>
@@ -539,8 +550,11 @@ function decideChatFlowStep(command: Extract<ContactCommand, { type: 'AdvanceCha
   const id = command.data.contactId;
   const now = command.metadata.now;
   const { flowId, version, fromStep, actions, position } = command.data;
+  const message = command.data.message ?? null;
   const s = live(state, id);
   if (s.channel !== 'ONLINE' || !s.source) throw new ConflictError(`Contact ${id} is not a web chat`);
+  // The customer's message was recorded already, with the step it answered: a retry, nothing.
+  if (message?.clientMessageId != null && (s.sentMessages ?? {})[sentMessageKey('CUSTOMER', null, message.clientMessageId)] !== undefined) return [];
   const at = s.chatFlow?.step ?? 0;
   if (at !== fromStep) {
     // Taken already with the same outcome (a retry, or another process first): nothing.
@@ -556,6 +570,7 @@ function decideChatFlowStep(command: Extract<ContactCommand, { type: 'AdvanceCha
     events.push(e);
     cur = evolveContact(cur, e);
   };
+  if (message) add(messageRecorded(o, message, 'CUSTOMER', null, now));
   for (const action of actions) {
     switch (action.type) {
       case 'send': {

@@ -11,7 +11,7 @@
 // (EventStoreChatFlowStore, a stream per chat).
 import { randomUUID } from 'node:crypto';
 import type { CommandHandler } from '../../adapters/eventstore/command-handler.ts';
-import { contactDecider } from '../../domain/contact/contact.decide.ts';
+import { contactDecider, type NewChatMessage } from '../../domain/contact/contact.decide.ts';
 import { ConflictError } from '../../domain/errors.ts';
 import type { ChatFlowDocument } from '../../domain/flow/chat-flow-document.ts';
 import { chatFlowRunDecider } from '../../domain/flow/chat-flow-run.ts';
@@ -47,7 +47,7 @@ export interface ChatFlowPorts {
    * Records one step at once: its actions and the run it leaves (from `previous`, null for the first). When
    * given, the runner calls it instead of `perform` and `store.set`. CONFLICT when the chat moved on meanwhile.
    */
-  commit?(chat: ChatRef, step: { previous: ChatFlowRun | null; run: ChatFlowRun; actions: PerformedAction[] }): Promise<{ appended: Position | null }>;
+  commit?(chat: ChatRef, step: { previous: ChatFlowRun | null; run: ChatFlowRun; actions: PerformedAction[]; carry?: unknown }): Promise<{ appended: Position | null; events?: unknown[] }>;
   /** Whether the skill group still takes chats (not deleted); a route to one that does not ends the chat (flowError). */
   skillGroupOpen?(instanceId: string, skillGroupId: string): Promise<boolean>;
 }
@@ -70,6 +70,10 @@ export interface ChatFlowAdvance {
   run: ChatFlowRun | null;
   /** Where `commit` appended the step (read models show it once they reach this), when it did. */
   appended?: Position | null;
+  /** What `commit` appended (when it did): `carry` went with it. */
+  events?: unknown[];
+  /** The input's `carry` was committed with the step. */
+  carried?: boolean;
 }
 
 /** Questions about agents answered within one advance before giving up (a validated flow cannot loop on them). */
@@ -135,13 +139,13 @@ export class ChatFlowRunner {
   }
 
   /** A message the customer typed; nothing when the chat is in no flow or its flow has ended. */
-  message(chat: ChatRef, text: string): Promise<ChatFlowAdvance> {
-    return this.input(chat, { type: 'message', text, now: this.ports.now().toISOString() });
+  message(chat: ChatRef, text: string, carry?: unknown): Promise<ChatFlowAdvance> {
+    return this.input(chat, { type: 'message', text, now: this.ports.now().toISOString() }, carry);
   }
 
   /** A button the customer clicked. */
-  choice(chat: ChatRef, number: number): Promise<ChatFlowAdvance> {
-    return this.input(chat, { type: 'choice', number, now: this.ports.now().toISOString() });
+  choice(chat: ChatRef, number: number, carry?: unknown): Promise<ChatFlowAdvance> {
+    return this.input(chat, { type: 'choice', number, now: this.ports.now().toISOString() }, carry);
   }
 
   /** Whether the chat is still in its flow (so the customer's messages are the flow's, not yet an agent's). */
@@ -150,7 +154,11 @@ export class ChatFlowRunner {
     return run !== null && run.position.status !== 'ended';
   }
 
-  private input(chat: ChatRef, input: ChatFlowInput): Promise<ChatFlowAdvance> {
+  /**
+   * `carry` goes to `commit` with the step this input takes (live chats: the customer's message itself, so
+   * that it and the flow's answer are one append); `carried` says whether it went.
+   */
+  private input(chat: ChatRef, input: ChatFlowInput, carry?: unknown): Promise<ChatFlowAdvance> {
     return this.serial(chat, async () => {
       for (let attempt = 1; ; attempt++) {
         const run = await this.ports.store.get(chat);
@@ -159,7 +167,7 @@ export class ChatFlowRunner {
           const flow = await this.ports.loadFlow(chat.instanceId, run.flowId, run.version);
           // The version the chat started with is gone (it never is: versions stay): end the chat rather than strand it.
           if (!flow) return await this.fail(chat, run);
-          return await this.advance(chat, run, flow.definition, input);
+          return await this.advance(chat, run, flow.definition, input, carry);
         } catch (err) {
           // Another process stepped this chat meanwhile: this input goes on from where the chat is now.
           if (!(err instanceof ConflictError) || !this.ports.commit || attempt >= 3) throw err;
@@ -182,7 +190,7 @@ export class ChatFlowRunner {
     return { actions: [outcome], run: ended };
   }
 
-  private async advance(chat: ChatRef, run: ChatFlowRun, flow: ChatFlowDocument, input: ChatFlowInput): Promise<ChatFlowAdvance> {
+  private async advance(chat: ChatRef, run: ChatFlowRun, flow: ChatFlowDocument, input: ChatFlowInput, carry?: unknown): Promise<ChatFlowAdvance> {
     const commit = this.ports.commit?.bind(this.ports);
     const performed: PerformedAction[] = [];
     const result = await advanceChatFlow(flow, run.position, input, {
@@ -208,8 +216,8 @@ export class ChatFlowRunner {
         position = { status: 'ended', outcome, variables: position.status === 'ended' ? position.variables : {} };
       }
       const next: ChatFlowRun = { ...run, position, step: (run.step ?? 0) + 1 };
-      const { appended } = await commit(chat, { previous, run: next, actions: performed });
-      return { actions, run: next, appended };
+      const { appended, events } = await commit(chat, { previous, run: next, actions: performed, ...(carry !== undefined ? { carry } : {}) });
+      return { actions, run: next, appended, ...(events ? { events } : {}), ...(carry !== undefined ? { carried: true } : {}) };
     }
     const next: ChatFlowRun = { ...run, position };
     await this.ports.store.set(chat, next, previous);
@@ -241,10 +249,22 @@ export class ChatFlowRunner {
  */
 export function contactChatFlowPorts(deps: { db: ReadModel; commands: CommandHandler; clock: () => Date }): ChatFlowPorts {
   const metadata = (instanceId: string) => ({ now: deps.clock().toISOString(), instanceId, actor: 'system:chat-flows', correlationId: randomUUID() });
+  // A flow's published versions never change: each chat's steps read its version from memory after the first.
+  const versions = new Map<string, { version: number; definition: ChatFlowDocument }>();
   return {
     now: deps.clock,
     anyAgentOnline: (instanceId, skillGroupId) => anyAgentOnlineInReadModel(deps.db, instanceId, skillGroupId),
-    loadFlow: (instanceId, flowId, version) => loadChatFlowFromReadModel(deps.db, instanceId, flowId, version),
+    async loadFlow(instanceId, flowId, version) {
+      const key = `${instanceId}/${flowId}/${version ?? ''}`;
+      const known = version === null ? undefined : versions.get(key);
+      if (known) return known;
+      const flow = await loadChatFlowFromReadModel(deps.db, instanceId, flowId, version);
+      if (flow && version !== null) {
+        if (versions.size >= 1000) versions.delete(versions.keys().next().value!);
+        versions.set(key, flow);
+      }
+      return flow;
+    },
     skillGroupOpen: async (instanceId, skillGroupId) =>
       (await deps.db.selectFrom('skill_groups').select('id').where('instance_id', '=', instanceId).where('id', '=', skillGroupId).where('deleted_at', 'is', null).executeTakeFirst()) !== undefined,
     store: {
@@ -257,13 +277,14 @@ export function contactChatFlowPorts(deps: { db: ReadModel; commands: CommandHan
       set: () => Promise.reject(new Error('contactChatFlowPorts records steps with commit')),
     },
     perform: () => Promise.reject(new Error('contactChatFlowPorts records steps with commit')),
-    async commit(chat, { previous, run, actions }) {
+    async commit(chat, { previous, run, actions, carry }) {
+      const message = (carry as { message?: NewChatMessage } | undefined)?.message ?? null;
       const result = await deps.commands.handle(streams.contact(chat.instanceId, chat.contactId), contactDecider, {
         type: 'AdvanceChatFlow',
-        data: { contactId: chat.contactId, flowId: run.flowId, version: run.version, fromStep: previous?.step ?? 0, actions, position: run.position },
+        data: { contactId: chat.contactId, flowId: run.flowId, version: run.version, fromStep: previous?.step ?? 0, actions, position: run.position, message },
         metadata: metadata(chat.instanceId),
       });
-      return { appended: result.position };
+      return { appended: result.position, events: result.events };
     },
   };
 }
