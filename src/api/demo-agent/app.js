@@ -393,7 +393,8 @@ function addChatMessage(chat, m) {
     const s = m.system;
     row.textContent = s.type === 'PROMPT' ? `Told the customer: ${m.text ?? ''}` : s.type === 'CONNECTED' ? `${s.agentName ?? 'An agent'} joined` : s.type === 'ENDED' ? `Chat ended (${s.endStatus ?? ''})` : s.type === 'TRANSFERRED' ? 'Transferred' : 'Queued';
   } else {
-    row.append(el('span', 'who', m.sender === 'CUSTOMER' ? 'Customer: ' : `${m.agentName ?? 'Agent'}: `));
+    // SYSTEM without a notice: the chat flow's message to the customer (issue 12).
+    row.append(el('span', 'who', m.sender === 'CUSTOMER' ? 'Customer: ' : m.sender === 'SYSTEM' ? 'Chat flow: ' : `${m.agentName ?? 'Agent'}: `));
     if (m.attachment) appendAttachment(row, m.attachment, m.kind);
     if (m.text) row.append(el('span', 'text', m.text));
   }
