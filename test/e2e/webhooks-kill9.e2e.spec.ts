@@ -25,7 +25,7 @@ async function deliversAcrossKill(env: Record<string, string>) {
   const receiver = await startWebhookReceiver();
   // Two failures first, then slow answers: the kill comes while deliveries are still queued.
   receiver.answerWith(({ n }) => (n < 2 ? 503 : { status: 200, delayMs: 100 }));
-  const first = await spawnKefu({ ...env, ...webhookEnv });
+  const first = await spawnKefu({ ...env, ...webhookEnv }, 180_000);
   let second: Awaited<ReturnType<typeof spawnKefu>> | null = null;
   try {
     const seed = await seedOverHttp(first.url, operatorToken);
@@ -42,8 +42,8 @@ async function deliversAcrossKill(env: Record<string, string>) {
     const beforeRestart = receiver.delivered().length;
     expect(beforeRestart).toBeLessThan(expected.length);
 
-    second = await spawnKefu({ ...env, ...webhookEnv });
-    const delivered = await until(async () => receiver.delivered(), (d) => d.length >= expected.length, 60_000);
+    second = await spawnKefu({ ...env, ...webhookEnv }, 180_000);
+    const delivered = await until(async () => receiver.delivered(), (d) => d.length >= expected.length, 120_000);
     expect(delivered.map((d) => d.json.data.presence)).toEqual(expected);
     expect(new Set(delivered.map((d) => d.json.eventId)).size).toBe(expected.length);
     const now = Math.floor(Date.now() / 1000);
@@ -69,7 +69,7 @@ describe('webhooks across kill -9', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'kefu-webhooks-kill9-'));
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
     await deliversAcrossKill({ KEFU_DATA_DIR: dir });
-  }, 180_000);
+  }, 600_000);
 
   it('delivers everything in order after a restart on PostgreSQL', async () => {
     const schema = await freshPostgresSchema();
@@ -78,5 +78,5 @@ describe('webhooks across kill -9', () => {
     const files = mkdtempSync(path.join(tmpdir(), 'kefu-webhooks-kill9-files-'));
     cleanups.push(async () => rmSync(files, { recursive: true, force: true }));
     await deliversAcrossKill({ DATABASE_URL: schema.url, KEFU_DATA_DIR: files });
-  }, 180_000);
+  }, 600_000);
 });

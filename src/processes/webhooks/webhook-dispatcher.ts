@@ -173,81 +173,87 @@ export class WebhookDispatcher {
     });
   }
 
-  /** Sends one endpoint's queue in order until it is empty, the endpoint is paused or deleted, or the dispatcher stops. */
+  /**
+   * Sends one endpoint's queue in order until it is empty, the endpoint is paused or deleted, or the dispatcher
+   * stops. Rows are read a few at a time; the endpoint's row is read again before each batch and after a failure.
+   */
   private async work(instanceId: string, webhookId: string): Promise<void> {
-    const { db, clock } = this.deps;
-    const pollMs = this.deps.pollMs ?? 1000;
+    const { db } = this.deps;
     while (!this.stopped && this.lease) {
       const hook = await db.selectFrom('webhooks').select(['url', 'secret_salt', 'paused_at', 'deleted_at']).where('instance_id', '=', instanceId).where('id', '=', webhookId).executeTakeFirst();
       if (!hook || hook.deleted_at !== null || hook.paused_at !== null) return;
-      const row: DeliveryRow | undefined = await db
+      const rows: DeliveryRow[] = await db
         .selectFrom('webhook_deliveries')
         .select(['id', 'kind', 'event_id', 'body', 'event_position', 'attempts', 'next_attempt_at', 'first_failed_at'])
         .where('webhook_id', '=', webhookId)
         .where('instance_id', '=', instanceId)
         .where('status', '=', 'PENDING')
         .orderBy('seq')
-        .limit(1)
-        .executeTakeFirst();
-      if (!row) return;
-      const now = clock();
-      if (row.next_attempt_at !== null && new Date(row.next_attempt_at).getTime() > now.getTime()) {
-        // Woken early by new deliveries: they wait behind this one anyway (order), so sleep on, in slices that notice a pause.
-        await this.sleep(Math.min(pollMs, new Date(row.next_attempt_at).getTime() - now.getTime()));
-        continue;
+        .limit(20)
+        .execute();
+      if (rows.length === 0) return;
+      const endpoint = { url: hook.url, secret: webhookSecret(this.deps.secretKey, instanceId, webhookId, hook.secret_salt) };
+      for (const row of rows) {
+        if (this.stopped) return;
+        const outcome = await this.deliver(instanceId, webhookId, endpoint, row);
+        if (outcome === 'paused') return;
+        if (outcome === 'look again') break;
       }
-      if (row.kind === 'RECORD_READY' && !(await this.recordsReached(row.event_position))) {
-        await this.sleep(100);
-        continue;
-      }
-      const answer = await this.deps.sender.send({
-        url: hook.url,
-        body: row.body,
-        secret: webhookSecret(this.deps.secretKey, instanceId, webhookId, hook.secret_salt),
-        deliveryId: row.id,
-        eventId: row.event_id,
-        kind: row.kind,
-      }, this.stopping.signal);
-      // Stopped mid-request: the delivery stays as it was and goes out after the restart.
-      if (this.stopped) return;
-      const at = clock();
-      if (answer.ok) {
-        await db
-          .updateTable('webhook_deliveries')
-          .set({ status: 'DELIVERED', attempts: sql`attempts + 1`, last_status_code: answer.status, last_attempt_at: at, delivered_at: at, next_attempt_at: null, first_failed_at: null })
-          .where('id', '=', row.id)
-          .where('status', '=', 'PENDING')
-          .execute();
-        continue;
-      }
-      const attempts = row.attempts + 1;
-      const firstFailedAt = row.first_failed_at === null ? at : new Date(row.first_failed_at);
-      const error = answer.error.slice(0, 500);
+    }
+  }
+
+  /** One attempt at a delivery: 'sent' (next one), 'look again' (it waits or failed: read the queue again), 'paused'. */
+  private async deliver(instanceId: string, webhookId: string, endpoint: { url: string; secret: string }, row: DeliveryRow): Promise<'sent' | 'look again' | 'paused'> {
+    const { db, clock } = this.deps;
+    const now = clock();
+    if (row.next_attempt_at !== null && new Date(row.next_attempt_at).getTime() > now.getTime()) {
+      // Woken early by new deliveries: they wait behind this one anyway (order), so sleep on, in slices that notice a pause.
+      await this.sleep(Math.min(this.deps.pollMs ?? 1000, new Date(row.next_attempt_at).getTime() - now.getTime()));
+      return 'look again';
+    }
+    if (row.kind === 'RECORD_READY' && !(await this.recordsReached(row.event_position))) {
+      await this.sleep(100);
+      return 'look again';
+    }
+    const answer = await this.deps.sender.send({ url: endpoint.url, body: row.body, secret: endpoint.secret, deliveryId: row.id, eventId: row.event_id, kind: row.kind }, this.stopping.signal);
+    // Stopped mid-request: the delivery stays as it was and goes out after the restart.
+    if (this.stopped) return 'look again';
+    const at = clock();
+    if (answer.ok) {
       await db
         .updateTable('webhook_deliveries')
-        .set({
-          attempts: sql`attempts + 1`,
-          last_error: error,
-          last_status_code: answer.status,
-          last_attempt_at: at,
-          first_failed_at: firstFailedAt,
-          next_attempt_at: new Date(at.getTime() + backoffMs(attempts, this.deps.backoffMinMs, this.deps.backoffMaxMs)),
-        })
+        .set({ status: 'DELIVERED', attempts: sql`attempts + 1`, last_status_code: answer.status, last_attempt_at: at, delivered_at: at, next_attempt_at: null, first_failed_at: null })
         .where('id', '=', row.id)
         .where('status', '=', 'PENDING')
         .execute();
-      if (at.getTime() - firstFailedAt.getTime() >= this.deps.retryForMs) {
-        const seconds = Math.round((at.getTime() - firstFailedAt.getTime()) / 1000);
-        const reason = `delivery ${row.id} (${row.kind}) failed for ${seconds} s, ${attempts} attempts; last error: ${error}`;
-        await this.deps.commands.handle(streams.webhook(instanceId, webhookId), webhookDecider, {
-          type: 'PauseWebhook',
-          data: { webhookId, reason },
-          metadata: { now: at.toISOString(), instanceId, actor: 'system:webhooks', correlationId: randomUUID() },
-        });
-        this.deps.logger.warn({ instanceId, webhookId, reason }, 'webhook paused: its endpoint kept failing');
-        return;
-      }
+      return 'sent';
     }
+    const attempts = row.attempts + 1;
+    const firstFailedAt = row.first_failed_at === null ? at : new Date(row.first_failed_at);
+    const error = answer.error.slice(0, 500);
+    await db
+      .updateTable('webhook_deliveries')
+      .set({
+        attempts: sql`attempts + 1`,
+        last_error: error,
+        last_status_code: answer.status,
+        last_attempt_at: at,
+        first_failed_at: firstFailedAt,
+        next_attempt_at: new Date(at.getTime() + backoffMs(attempts, this.deps.backoffMinMs, this.deps.backoffMaxMs)),
+      })
+      .where('id', '=', row.id)
+      .where('status', '=', 'PENDING')
+      .execute();
+    if (at.getTime() - firstFailedAt.getTime() < this.deps.retryForMs) return 'look again';
+    const seconds = Math.round((at.getTime() - firstFailedAt.getTime()) / 1000);
+    const reason = `delivery ${row.id} (${row.kind}) failed for ${seconds} s, ${attempts} attempts; last error: ${error}`;
+    await this.deps.commands.handle(streams.webhook(instanceId, webhookId), webhookDecider, {
+      type: 'PauseWebhook',
+      data: { webhookId, reason },
+      metadata: { now: at.toISOString(), instanceId, actor: 'system:webhooks', correlationId: randomUUID() },
+    });
+    this.deps.logger.warn({ instanceId, webhookId, reason }, 'webhook paused: its endpoint kept failing');
+    return 'paused';
   }
 
   /** Whether the call and chat records include the event at `position` (RECORD_READY means the record can be read). */
