@@ -455,7 +455,15 @@ function metricsSources(o: { store: EventStore; db: ReadModel; app: FastifyInsta
         .execute();
       return rows.map((r) => ({ channel: String(r.channel), status: String(r.status), count: Number(r.n) }));
     },
-    ...(phone ? { sipDialogs: () => phone.sip.openDialogs, rtpLegs: () => phone.media.legStats() } : {}),
+    ...(phone
+      ? {
+          sipDialogs: () => phone.sip.openDialogs,
+          mediaThreads: () =>
+            phone.media instanceof ThreadedMediaEngine
+              ? phone.media.threadFigures().map((t) => ({ thread: String(t.thread), utilization: t.utilization, legs: t.legs }))
+              : [{ thread: 'main', utilization: null, legs: phone.media.legStats().map((l) => l.stats) }],
+        }
+      : {}),
     live: () => o.app.liveServer.liveCounts((p) => (p as { kind?: string } | null)?.kind ?? 'unauthenticated'),
   };
 }

@@ -11,7 +11,7 @@ const dashboard = JSON.parse(readFileSync(new URL('../../examples/grafana/kefu-d
 describe('the sample Grafana dashboard', () => {
   it('uses only metrics Kefu exports', async () => {
     const metrics = new KefuMetrics({ token: 'dashboard-check-token-123' });
-    const families = (await metrics.registry.getMetricsAsJSON()).flatMap((m) => (m.type === 'histogram' ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name]));
+    const families = (await metrics.registry.getMetricsAsJSON()).flatMap((m) => (String(m.type) === 'histogram' ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name]));
     const used = new Set(dashboard.panels.flatMap((p) => p.targets.flatMap((t) => t.expr.match(/\bkefu_[a-z0-9_]+/g) ?? [])));
     expect(used.size).toBeGreaterThan(15);
     for (const name of used) expect(families, name).toContain(name);

@@ -156,10 +156,17 @@ describe('Prometheus metrics', () => {
         sent: valueOf(s, 'kefu_rtp_open_legs_packets', { direction: 'sent' }),
         connected: valueOf(s, 'kefu_contacts', { channel: 'PHONE', status: 'CONNECTED' }),
         jitterReported: s.some((x) => x.name === 'kefu_rtp_jitter_seconds' && x.labels.stat === 'max'),
+        threadLoad: s.filter((x) => x.name === 'kefu_media_thread_utilization').map((x) => x.value),
       };
     };
     const during = await until(callFigures, (f) => f.dialogs === 2 && f.legs >= 2 && f.received > 50 && f.sent > 50 && f.connected === 1, 60_000);
     expect(during.jitterReported).toBe(true);
+    // KEFU_MEDIA_THREADS=auto: at least one media worker thread, its load a share of time.
+    expect(during.threadLoad.length).toBeGreaterThanOrEqual(1);
+    for (const load of during.threadLoad) {
+      expect(load).toBeGreaterThanOrEqual(0);
+      expect(load).toBeLessThanOrEqual(1);
+    }
     const [c, a] = await Promise.all([customer.done, agent.done]);
     expect(c.code, c.output).toBe(0);
     expect(a.code, a.output).toBe(0);

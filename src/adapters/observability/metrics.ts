@@ -23,8 +23,8 @@ export interface MetricsSources {
   openContacts: () => Promise<{ channel: string; status: string; count: number }[]>;
   /** SIP dialogs this node holds (a bridged call has two). */
   sipDialogs?: () => number;
-  /** Open RTP legs' counters (media threads report them at most a second late). */
-  rtpLegs?: () => { stats: RtpLegStats }[];
+  /** Per media thread ("main" without worker threads): its busy share (null on the main thread) and its open legs' counters (reported at most a second late). */
+  mediaThreads?: () => { thread: string; utilization: number | null; legs: RtpLegStats[] }[];
   /** graphql-ws connections by principal kind (customer = chat customers) and their running subscriptions. */
   live?: () => { connections: Record<string, number>; subscriptions: number };
 }
@@ -216,48 +216,81 @@ export class KefuMetrics {
         this.set(metrics.sources?.sipDialogs?.() ?? 0);
       },
     });
-    const rtp = () => {
-      const legs = metrics.sources?.rtpLegs?.() ?? [];
-      let packetsIn = 0;
-      let packetsOut = 0;
-      let lost = 0;
-      let jitterMax = 0;
-      let jitterSum = 0;
-      let jitterLegs = 0;
-      for (const { stats } of legs) {
-        packetsIn += stats.packetsIn;
-        packetsOut += stats.packetsOut;
-        lost += stats.packetsLost ?? 0;
-        if (stats.jitterMs !== undefined) {
-          jitterMax = Math.max(jitterMax, stats.jitterMs);
-          jitterSum += stats.jitterMs;
-          jitterLegs++;
+    // Per media thread ("0", "1", ...; "main" when RTP runs on the main thread): bounded by KEFU_MEDIA_THREADS.
+    const rtp = () =>
+      (metrics.sources?.mediaThreads?.() ?? []).map(({ thread, utilization, legs }) => {
+        let packetsIn = 0;
+        let packetsOut = 0;
+        let lost = 0;
+        let jitterMax = 0;
+        let jitterSum = 0;
+        let jitterLegs = 0;
+        for (const stats of legs) {
+          packetsIn += stats.packetsIn;
+          packetsOut += stats.packetsOut;
+          lost += stats.packetsLost ?? 0;
+          if (stats.jitterMs !== undefined) {
+            jitterMax = Math.max(jitterMax, stats.jitterMs);
+            jitterSum += stats.jitterMs;
+            jitterLegs++;
+          }
         }
-      }
-      return { legs: legs.length, packetsIn, packetsOut, lost, jitterMax: jitterMax / 1000, jitterAvg: jitterLegs ? jitterSum / jitterLegs / 1000 : 0 };
-    };
-    new Gauge({ name: 'kefu_rtp_open_legs', help: 'Open RTP legs (two per bridged call).', registers, collect() { this.set(rtp().legs); } });
+        return { thread, utilization, legs: legs.length, packetsIn, packetsOut, lost, jitterMax: jitterMax / 1000, jitterMean: jitterLegs ? jitterSum / jitterLegs / 1000 : 0 };
+      });
     new Gauge({
-      name: 'kefu_rtp_open_legs_packets',
-      help: 'RTP packets received and sent so far by the legs open now, by direction.',
-      labelNames: ['direction'],
+      name: 'kefu_rtp_open_legs',
+      help: 'Open RTP legs (two per bridged call), by media thread.',
+      labelNames: ['thread'],
       registers,
       collect() {
-        const r = rtp();
-        this.set({ direction: 'received' }, r.packetsIn);
-        this.set({ direction: 'sent' }, r.packetsOut);
+        this.reset();
+        for (const t of rtp()) this.set({ thread: t.thread }, t.legs);
       },
     });
-    new Gauge({ name: 'kefu_rtp_open_legs_packets_lost', help: 'RTP packets lost (RTP sequence numbers) on the legs open now.', registers, collect() { this.set(rtp().lost); } });
     new Gauge({
-      name: 'kefu_rtp_jitter_seconds',
-      help: 'RFC 3550 interarrival jitter of the audio received on the open legs: max and mean.',
-      labelNames: ['stat'],
+      name: 'kefu_rtp_open_legs_packets',
+      help: 'RTP packets received and sent so far by the legs open now, by media thread and direction.',
+      labelNames: ['thread', 'direction'],
       registers,
       collect() {
-        const r = rtp();
-        this.set({ stat: 'max' }, r.jitterMax);
-        this.set({ stat: 'mean' }, r.jitterAvg);
+        this.reset();
+        for (const t of rtp()) {
+          this.set({ thread: t.thread, direction: 'received' }, t.packetsIn);
+          this.set({ thread: t.thread, direction: 'sent' }, t.packetsOut);
+        }
+      },
+    });
+    new Gauge({
+      name: 'kefu_rtp_open_legs_packets_lost',
+      help: 'RTP packets lost (from RTP sequence numbers) on the legs open now, by media thread.',
+      labelNames: ['thread'],
+      registers,
+      collect() {
+        this.reset();
+        for (const t of rtp()) this.set({ thread: t.thread }, t.lost);
+      },
+    });
+    new Gauge({
+      name: 'kefu_rtp_jitter_seconds',
+      help: 'RFC 3550 interarrival jitter of the audio received on the open legs, by media thread: max and mean.',
+      labelNames: ['thread', 'stat'],
+      registers,
+      collect() {
+        this.reset();
+        for (const t of rtp()) {
+          this.set({ thread: t.thread, stat: 'max' }, t.jitterMax);
+          this.set({ thread: t.thread, stat: 'mean' }, t.jitterMean);
+        }
+      },
+    });
+    new Gauge({
+      name: 'kefu_media_thread_utilization',
+      help: "Share of time (0 to 1) each media worker thread's event loop was busy since the previous scrape.",
+      labelNames: ['thread'],
+      registers,
+      collect() {
+        this.reset();
+        for (const t of rtp()) if (t.utilization !== null) this.set({ thread: t.thread }, t.utilization);
       },
     });
     new Gauge({

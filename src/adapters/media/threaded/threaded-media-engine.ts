@@ -6,6 +6,7 @@
 //
 // Each leg and bridge here mirrors what the worker holds (closed, bridged, paused), so misuse throws at the
 // call site as the in-process engine's would, instead of failing later inside a worker.
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { Bridge, MediaEndpoint, MediaEngine, OpenLegOptions, PipedLeg, Playback, Recording, RecordingResult, RtpLeg, RtpLegStats } from '../media-port.ts';
 import type { Codec, MediaFormat } from '../sdp.ts';
@@ -84,6 +85,19 @@ class MediaWorker {
 
   send(command: Command, transfer?: ArrayBuffer[]): void {
     if (this.alive) this.worker.postMessage(command, transfer ?? []);
+  }
+
+  private lastUtilization: EventLoopUtilization | undefined;
+  /** The share of time this thread's event loop was busy since the previous call (0 to 1; metrics). */
+  utilization(): number {
+    if (!this.alive) return 0;
+    const now = this.worker.performance.eventLoopUtilization();
+    const last = this.lastUtilization ?? { idle: 0, active: 0, utilization: 0 };
+    this.lastUtilization = now;
+    // Read from another thread the two counters may be a hair apart: keep the share within 0..1.
+    const active = Math.max(0, now.active - last.active);
+    const idle = Math.max(0, now.idle - last.idle);
+    return active + idle === 0 ? 0 : Math.min(1, active / (active + idle));
   }
 
   async stop(): Promise<void> {
@@ -365,6 +379,11 @@ export class ThreadedMediaEngine implements MediaEngine {
   /** Asks every worker for its legs' counters now; stats() and legStats() show them once this resolves. */
   async syncStats(): Promise<void> {
     await Promise.all(this.workers.filter((w) => w.alive).map((w) => w.request({ op: 'stats' })));
+  }
+
+  /** Per media thread (metrics): its index, its event loop's busy share since the previous call, its open legs' counters. */
+  threadFigures(): { thread: number; utilization: number; legs: RtpLegStats[] }[] {
+    return this.workers.map((w) => ({ thread: w.index, utilization: w.utilization(), legs: [...w.legs.values()].map((leg) => leg.stats()) }));
   }
 
   /** Each open leg's counters as last reported by its worker, by leg id. */
