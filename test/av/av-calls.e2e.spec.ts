@@ -217,6 +217,21 @@ describe('customer audio/video calls (werift browsers)', () => {
     // Complete means complete: nothing is appended after (the size recorded is the file's, a while later).
     await new Promise((r) => setTimeout(r, 2000));
     for (const row of rows) expect(statSync(avRecordingPath(t.recordingsDir, seed.instanceId, row.id)).size).toBe(Number(row.bytes));
+    // The service record (WS-3): an AV record with its agents, the transfer, the end and the recordings.
+    const record = await ok<{ chatRecord: { channel: string; endStatus: string; agents: { id: string }[]; transfers: { fromAgentId: string; toAgentId: string }[]; customerMessages: number; agentMessages: number; recordings: { id: string; status: string; url: string }[] } }>(
+      seed.adminKey,
+      'query($c: ID!) { chatRecord(contactId: $c) { channel endStatus agents { id } transfers { fromAgentId toAgentId } customerMessages agentMessages recordings { id status url } } }',
+      { c: contactId },
+    );
+    expect(record.chatRecord).toMatchObject({
+      channel: 'AV',
+      endStatus: 'CUSTOMER_DISCONNECTED',
+      agents: [{ id: ann().id }, { id: bob().id }],
+      transfers: [{ fromAgentId: ann().id, toAgentId: bob().id }],
+      customerMessages: 1,
+      agentMessages: 1,
+    });
+    expect(record.chatRecord.recordings.map((r) => r.url).sort()).toEqual(rows.map((r) => `/recordings/${r.id}`).sort());
     // Served with auth and Range, like phone recordings.
     const id = rows.find((r) => r.agent_id === null)!.id;
     const ranged = await t.kefu.app.inject({ method: 'GET', url: `/recordings/${id}`, headers: { authorization: `Bearer ${seed.adminKey}`, range: 'bytes=0-3' } });
@@ -224,5 +239,50 @@ describe('customer audio/video calls (werift browsers)', () => {
     expect(ranged.headers['content-type']).toBe('video/webm');
     expect(ranged.rawPayload).toEqual(Buffer.from([0x1a, 0x45, 0xdf, 0xa3]));
     expect((await t.kefu.app.inject({ method: 'GET', url: `/recordings/${id}` })).statusCode).toBe(401);
+    // The agents' stand-in browsers (and their encoders) stop here: the machine is shared.
+    await annBrowser.close();
+    await bobBrowser.close();
+  });
+
+  it('a ring timeout passes the call to the next agent; the agent\'s browser vanishing puts it back in the queue (REQUEUE), the customer staying on', async () => {
+    const group = (
+      await t.ok<{ createSkillGroup: { id: string } }>(seed.adminKey, 'mutation($input: CreateSkillGroupInput!) { createSkillGroup(input: $input) { id } }', {
+        input: { name: 'Short ring', channel: 'AV', ringTimeoutSeconds: 5, onAgentDeviceLost: 'REQUEUE' },
+      })
+    ).createSkillGroup.id;
+    for (const a of [ann(), bob()]) {
+      await t.ok(seed.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: group, a: a.id });
+      await ok(a.token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
+    }
+    const token = await customerToken();
+    const customer = browser();
+    const started = await ok<{ startAvCall: { contactId: string; sdp: string } }>(token, START, { input: { clientCallId: randomUUID(), skillGroupId: group, sdp: await customer.offer() } });
+    const contactId = started.startAvCall.contactId;
+    await customer.answer(started.startAvCall.sdp);
+    await customer.startMedia();
+
+    // Nobody answers the first offer: after the ring timeout the other agent is offered the call.
+    const first = await until(() => contact(contactId), (c) => c.status === 'OFFERED', 60_000);
+    const firstAgent = first.offer!.agents[0]!.id;
+    const second = await until(() => contact(contactId), (c) => c.status === 'OFFERED' && c.offer!.offerId !== first.offer!.offerId, 60_000);
+    const secondAgent = [ann(), bob()].find((a) => a.id === second.offer!.agents[0]!.id)!;
+    expect(secondAgent.id).not.toBe(firstAgent);
+    const agentBrowser = browser();
+    const r = await ok<{ acceptAvCall: { sdp: string } }>(secondAgent.token, ACCEPT, { input: { contactId, offerId: second.offer!.offerId, sdp: await agentBrowser.offer() } });
+    await agentBrowser.answer(r.acceptAvCall.sdp);
+    await agentBrowser.startMedia();
+    await until(async () => ({ ...agentBrowser.received }), (x) => x.audio > 20 && x.video > 10, 60_000);
+
+    // The agent's browser vanishes (no goodbye): after the grace period the call goes back to the queue.
+    agentBrowser.stopMedia();
+    await agentBrowser.pc.close();
+    const requeued = await until(() => contact(contactId), (c) => c.status === 'QUEUED' || (c.status === 'OFFERED' && c.offer!.offerId !== second.offer!.offerId), 60_000);
+    expect(requeued.status).toMatch(/QUEUED|OFFERED/);
+    // The customer is still connected and sending; they end the call themselves.
+    expect(customer.pc.connectionState).toBe('connected');
+    await ok(token, 'mutation($input: EndChatInput!) { endChat(input: $input) { status } }', { input: { contactId } });
+    const ended = await until(() => contact(contactId), (c) => c.status === 'ENDED', 30_000);
+    expect(ended).toMatchObject({ endedBy: 'CUSTOMER' });
+    await until(async () => customer.pc.connectionState, (st) => st === 'closed' || st === 'failed' || st === 'disconnected', 60_000);
   });
 });

@@ -69,10 +69,14 @@ describe('skill group decider', () => {
       expect(fold(skillGroupDecider, [created({ ...phoneSettings, onAgentDeviceLost: 'REQUEUE' })])).toMatchObject({ onAgentDeviceLost: 'REQUEUE' });
     });
 
-    it.each<Channel>(['ONLINE', 'AV'])('refuses onAgentDeviceLost REQUEUE for %s, naming the field (END is fine)', (channel) => {
-      const settings = channel === 'ONLINE' ? chatSettings : { ...phoneSettings, channel };
-      expectValidationField([], createSkillGroup({ ...settings, onAgentDeviceLost: 'REQUEUE' }), 'onAgentDeviceLost');
-      spec.given([]).when(createSkillGroup({ ...settings, onAgentDeviceLost: 'END' })).then([created({ ...settings, onAgentDeviceLost: 'END' })]);
+    it('refuses onAgentDeviceLost REQUEUE for ONLINE (a chat has no device to lose), naming the field (END is fine)', () => {
+      expectValidationField([], createSkillGroup({ ...chatSettings, onAgentDeviceLost: 'REQUEUE' }), 'onAgentDeviceLost');
+      spec.given([]).when(createSkillGroup({ ...chatSettings, onAgentDeviceLost: 'END' })).then([created({ ...chatSettings, onAgentDeviceLost: 'END' })]);
+    });
+
+    it('puts AV calls back in the queue too when an AV group says REQUEUE (issue 14)', () => {
+      const av = { ...phoneSettings, channel: 'AV' as Channel };
+      spec.given([]).when(createSkillGroup({ ...av, onAgentDeviceLost: 'REQUEUE' })).then([created({ ...av, onAgentDeviceLost: 'REQUEUE' })]);
     });
 
     it('accepts RING_ALL for PHONE', () => {

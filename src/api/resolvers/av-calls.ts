@@ -15,6 +15,8 @@ import { chatLimit } from '../chat-limits.ts';
 import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
 import { dataKey, dataValue, id, parseInput, storableText, text } from '../input.ts';
 import { findBlacklistEntry } from './blacklist.ts';
+import { toRecording } from './call-records.ts';
+import { recordingsOfCall } from '../../projections/call-records/call-records.queries.ts';
 
 export interface IceServerSetting {
   urls: string | string[];
@@ -67,6 +69,15 @@ function toIceServer(s: IceServerSetting) {
 }
 
 export const avCallResolvers = {
+  ChatRecord: {
+    async channel(r: { instanceId: string; contactId: string }, _: unknown, ctx: KefuContext) {
+      const row = await ctx.deps.db.selectFrom('contacts').select('channel').where('instance_id', '=', r.instanceId).where('id', '=', r.contactId).executeTakeFirst();
+      return row?.channel ?? 'ONLINE';
+    },
+    async recordings(r: { instanceId: string; contactId: string }, _: unknown, ctx: KefuContext) {
+      return (await recordingsOfCall(ctx.deps.db, r.instanceId, r.contactId)).map(toRecording);
+    },
+  },
   Query: {
     async avCallOptions(_: unknown, __: unknown, ctx: KefuContext) {
       const p = requirePrincipal(ctx.principal);

@@ -62,7 +62,7 @@ export function toCallRecord(row: CallRecordRow): CallRecordView {
   };
 }
 
-function toRecording(row: CallRecordingRow) {
+export function toRecording(row: CallRecordingRow) {
   return {
     id: row.id,
     status: row.status,

@@ -23,7 +23,8 @@ export function checkSkillGroupSettings(s: SkillGroupSettings & { skillGroupId?:
   if (s.overflowSkillGroupId && s.overflowSkillGroupId === self) throw new ValidationError('overflowSkillGroupId', 'a skill group cannot overflow into itself');
   if (s.strategy === 'RING_ALL' && s.channel !== 'PHONE') throw new ValidationError('strategy', 'RING_ALL is for PHONE skill groups');
   if (s.strategy === 'SATURATION' && s.channel !== 'ONLINE') throw new ValidationError('strategy', 'SATURATION is for ONLINE skill groups');
-  if (s.onAgentDeviceLost === 'REQUEUE' && s.channel !== 'PHONE') throw new ValidationError('onAgentDeviceLost', 'REQUEUE is for PHONE skill groups');
+  // Calls (PHONE, and customers' AV calls, issue 14) go back to the queue; a chat has no device to lose.
+  if (s.onAgentDeviceLost === 'REQUEUE' && s.channel === 'ONLINE') throw new ValidationError('onAgentDeviceLost', 'REQUEUE is for PHONE and AV skill groups');
   if (s.autoAccept && s.strategy === 'RING_ALL') throw new ValidationError('autoAccept', 'RING_ALL rings several agents; one of them must answer');
   if (s.channel !== 'ONLINE' && s.maxConcurrency !== 1) {
     throw new ValidationError('maxConcurrency', `${s.channel} agents hold one contact at a time; maxConcurrency must be 1`);

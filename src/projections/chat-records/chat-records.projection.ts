@@ -103,7 +103,8 @@ export const chatRecordsProjection: Projection = {
 };
 
 async function insertRow(trx: Trx, ref: Ref, d: Created): Promise<boolean> {
-  if (d.channel !== 'ONLINE') return false;
+  // Chats, and customers' AV calls from the web (issue 14: the same conversation, queue and agents).
+  if (d.channel !== 'ONLINE' && d.channel !== 'AV') return false;
   const web = d.source?.kind === 'WEB' ? d.source : null;
   const r = await trx
     .insertInto('chat_records')
