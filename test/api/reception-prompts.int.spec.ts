@@ -241,14 +241,15 @@ for (const database of ['pglite', 'postgres'] as const) {
     it('an idle chat gets the reminder before the automatic end, then the auto-end text', async () => {
       await available(bob().token);
       try {
-        const g = await group({ autoAccept: true, chatIdleEndSeconds: 8 }, [bob()]);
-        const { key } = await channel(g, { receptionPrompts: { idleReminderSeconds: 5, welcome: { enabled: false }, queueing: { enabled: false } } });
+        // The reminder 5 s after the agent's message, the end 10 s later: room for a loaded machine.
+        const g = await group({ autoAccept: true, chatIdleEndSeconds: 15 }, [bob()]);
+        const { key } = await channel(g, { receptionPrompts: { idleReminderSeconds: 10, welcome: { enabled: false }, queueing: { enabled: false } } });
         const chat = await customerChat(key);
         await until(() => transcript(chat.token, chat.contactId), (m) => prompts(m).includes('TRANSFERRED_TO_AGENT'), 30_000);
         await say(bob().token, chat.contactId, 'Are you there?');
         const ended = await until(() => transcript(chat.token, chat.contactId), (m) => prompts(m).includes('AUTO_END'), 60_000);
         expect(notices(ended).slice(-3)).toEqual([
-          ['IDLE_REMINDER', 'Are you still there? This chat will close in 5 seconds if we do not hear from you.'],
+          ['IDLE_REMINDER', 'Are you still there? This chat will close in 10 seconds if we do not hear from you.'],
           ['ENDED', null],
           ['AUTO_END', 'This chat was closed because we did not hear from you. You can start a new chat any time.'],
         ]);
@@ -318,8 +319,8 @@ for (const database of ['pglite', 'postgres'] as const) {
       await available(bob().token);
       let next: ChatReception | null = null;
       try {
-        const g = await group({ autoAccept: true, chatIdleEndSeconds: 10 }, [bob()]);
-        const { key } = await channel(g, { receptionPrompts: { idleReminderSeconds: 5, welcome: { enabled: false }, queueing: { enabled: false } } });
+        const g = await group({ autoAccept: true, chatIdleEndSeconds: 20 }, [bob()]);
+        const { key } = await channel(g, { receptionPrompts: { idleReminderSeconds: 10, welcome: { enabled: false }, queueing: { enabled: false } } });
         const chat = await customerChat(key);
         await until(() => transcript(chat.token, chat.contactId), (m) => prompts(m).includes('TRANSFERRED_TO_AGENT'), 30_000);
         // Down: the agent's message arms no timer anywhere.
