@@ -83,6 +83,11 @@ export class FakeWechat {
     this.failures.set(path, list);
   }
 
+  /** WeChat answers normally again. */
+  clearFailures(): void {
+    this.failures.clear();
+  }
+
   /** Every token handed out so far stops working (WeChat then answers 42001). */
   expireTokens(): void {
     this.tokens.clear();

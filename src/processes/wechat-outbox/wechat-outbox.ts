@@ -68,6 +68,9 @@ export class WechatOutbox {
   private readonly sources = new Map<string, WechatSource | null>();
   /** Why chats ended, for the ENDED message that follows in the same append. */
   private readonly endReasons = new Map<string, string>();
+  private position: string | null = null;
+  private saved: string | null = null;
+  private checkpointTimer: NodeJS.Timeout | null = null;
 
   constructor(deps: WechatOutboxDeps) {
     this.deps = deps;
@@ -89,8 +92,10 @@ export class WechatOutbox {
     this.stopped = true;
     if (this.leaseTimer) clearInterval(this.leaseTimer);
     if (this.pollTimer) clearInterval(this.pollTimer);
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     await this.subscription?.stop();
     await this.sending;
+    if (this.lease) await this.saveCheckpoint().catch(() => undefined);
     await this.lease?.release();
   }
 
@@ -114,6 +119,8 @@ export class WechatOutbox {
     });
     this.pollTimer = setInterval(() => this.kick(), this.deps.pollMs ?? 500);
     this.pollTimer.unref();
+    this.checkpointTimer = setInterval(() => void this.saveCheckpoint().catch((err: unknown) => this.deps.logger.error({ err }, 'the WeChat outbox could not save its checkpoint')), 1000);
+    this.checkpointTimer.unref();
   }
 
   /** Queues an agent's message of a WeChat chat; moves the checkpoint. */
@@ -134,11 +141,19 @@ export class WechatOutbox {
         if (source && survey && surveyOn(survey, 'ONLINE')) await this.queue(e, { ...m, text: surveyInvitation(survey), agentId: null }, source);
       }
     }
+    // Saved once a second, not per event: replaying a little after a restart queues nothing twice (rows are keyed).
+    this.position = positionToString(e.position);
+  }
+
+  private async saveCheckpoint(): Promise<void> {
+    const position = this.position;
+    if (position === null || position === this.saved) return;
     await this.deps.db
       .insertInto('wechat_checkpoints')
-      .values({ name: checkpointName, position: positionToString(e.position), updated_at: this.now() })
-      .onConflict((c) => c.column('name').doUpdateSet({ position: positionToString(e.position), updated_at: this.now() }))
+      .values({ name: checkpointName, position, updated_at: this.now() })
+      .onConflict((c) => c.column('name').doUpdateSet({ position, updated_at: this.now() }))
       .execute();
+    this.saved = position;
   }
 
   private async sourceOf(streamId: string): Promise<WechatSource | null> {
