@@ -225,6 +225,15 @@ describe('Prometheus metrics', () => {
     expect(grew('kefu_graphql_operations_total', { operation_type: 'mutation', field: 'startChat' })).toBe(1);
     expect(grew('kefu_graphql_operations_total', { operation_type: 'mutation', field: 'sendChatMessage' })).toBe(1);
     expect(grew('kefu_graphql_errors_total', { operation_type: 'mutation', code: code! })).toBe(1);
+    // Refused before running (a syntax error; no token): counted by code as operation_type "none".
+    const syntax = await gql(seed.adminKey, 'mutation { startChat(', {});
+    expect(syntax.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    const noToken = await gql(null, '{ agents { edges { node { id } } } }');
+    const noTokenCode = noToken.errors?.[0]?.extensions?.code;
+    const refusedAfter = await scrape();
+    expect(valueOf(refusedAfter, 'kefu_graphql_errors_total', { operation_type: 'none', code: 'BAD_USER_INPUT' }) - valueOf(before, 'kefu_graphql_errors_total', { operation_type: 'none', code: 'BAD_USER_INPUT' })).toBe(1);
+    expect(noTokenCode).toBeDefined();
+    expect(valueOf(refusedAfter, 'kefu_graphql_errors_total', { code: noTokenCode! }) - valueOf(before, 'kefu_graphql_errors_total', { code: noTokenCode! })).toBeGreaterThanOrEqual(1);
     expect(grew('kefu_graphql_operation_duration_seconds_count', { operation_type: 'mutation', field: 'startChat' })).toBe(1);
     expect(grew('kefu_http_requests_total', { method: 'POST', route: '/graphql', status_code: '200' })).toBeGreaterThanOrEqual(3);
     expect(grew('kefu_event_store_appends_total', { category: 'contact', result: 'ok' })).toBeGreaterThanOrEqual(1);

@@ -51,6 +51,8 @@ export class KefuMetrics {
   private readonly sipResponses: Counter<'direction' | 'method' | 'code'>;
   private sources: MetricsSources | null = null;
   private readonly started = new WeakMap<object, { at: bigint; type: string; field: string }>();
+  /** Requests whose GraphQL errors onResolution counted (the rest, refused before execution, are counted on send). */
+  private readonly resolved = new WeakSet<object>();
 
   constructor(options: { token: string; defaultMetrics?: boolean }) {
     this.tokenDigest = createHash('sha256').update(options.token).digest();
@@ -108,10 +110,26 @@ export class KefuMetrics {
       const labels = { operation_type: start.type, field: start.field };
       this.graphqlOperations.inc(labels);
       this.graphqlDuration.observe(labels, Number(process.hrtime.bigint() - start.at) / 1e9);
+      const request = (context as { reply?: { request?: object } }).reply?.request;
+      if (request) this.resolved.add(request);
       for (const error of execution.errors ?? []) {
         const code = String(formatError(error as GraphQLError, () => undefined).extensions?.code ?? 'INTERNAL_SERVER_ERROR');
         this.graphqlErrors.inc({ operation_type: start.type, code: errorCode.test(code) ? code : 'OTHER' });
       }
+    });
+    // Operations refused before they ran (syntax, validation, limits, no token): their answer's codes, as "none".
+    app.addHook('onSend', async (request, reply, payload) => {
+      if (typeof payload !== 'string' || this.resolved.has(request) || routeOf(request) !== '/graphql' || !payload.includes('"errors"')) return payload;
+      try {
+        const body = JSON.parse(payload) as { errors?: { extensions?: { code?: unknown } }[] };
+        for (const e of body.errors ?? []) {
+          const code = String(e.extensions?.code ?? 'BAD_USER_INPUT');
+          this.graphqlErrors.inc({ operation_type: 'none', code: errorCode.test(code) ? code : 'OTHER' });
+        }
+      } catch {
+        // Not JSON: nothing to count.
+      }
+      return payload;
     });
   }
 
