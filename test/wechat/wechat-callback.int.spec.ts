@@ -5,20 +5,20 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
-import { taggedPng } from '../support/chat-images.ts';
+import { secret, taggedPng } from '../support/chat-images.ts';
 import { FakeWechat, type FakeAccount } from './fake-wechat.ts';
 import { screenPopFor } from '../../src/api/resolvers/screen-pop.ts';
 
 const aesKey = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
 const createMutation = 'mutation($input: CreateWechatAccountInput!) { createWechatAccount(input: $input) { id callbackUrl } }';
-const transcript = 'query($id: ID!) { chatTranscript(contactId: $id) { messages { seq sender kind text attachment { contentType bytes url } system { type } } } }';
+const transcript = 'query($id: ID!) { chatTranscript(contactId: $id) { messages { seq sender kind text attachment { contentType bytes url width height thumbnailUrl } system { type } } } }';
 
 interface Message {
   seq: number;
   sender: string;
   kind: string;
   text: string | null;
-  attachment: { contentType: string; bytes: number; url: string } | null;
+  attachment: { contentType: string; bytes: number; url: string; width: number | null; height: number | null; thumbnailUrl: string | null } | null;
   system: { type: string } | null;
 }
 
@@ -125,7 +125,7 @@ describe('WeChat callback', () => {
     expect(await chatRows('oBad')).toEqual([]);
   });
 
-  it('an image and a voice message are downloaded at once and shown as files', async () => {
+  it('an image (stripped of its metadata, with a thumbnail) and a voice message are downloaded at once and shown as files', async () => {
     const png = taggedPng(40, 30);
     const image = wx.addMedia(png, 'image/png');
     const voice = wx.addMedia(Buffer.from('#!AMR\n' + 'x'.repeat(100)), 'audio/amr');
@@ -138,9 +138,15 @@ describe('WeChat callback', () => {
       ['IMAGE', 'image/png'],
       ['FILE', 'audio/amr'],
     ]);
+    expect(files[0]!.attachment).toMatchObject({ width: 40, height: 30 });
+    expect(files[0]!.attachment!.thumbnailUrl).not.toBeNull();
     const res = await t.kefu.app.inject({ method: 'GET', url: files[0]!.attachment!.url });
     expect(res.statusCode).toBe(200);
-    expect(Buffer.compare(res.rawPayload, png)).toBe(0);
+    expect(res.rawPayload.subarray(1, 4).toString('latin1')).toBe('PNG');
+    expect(res.rawPayload.toString('latin1')).not.toContain(secret);
+    expect(png.toString('latin1')).toContain(secret);
+    const voiceRes = await t.kefu.app.inject({ method: 'GET', url: files[1]!.attachment!.url });
+    expect(voiceRes.rawPayload.toString('latin1')).toMatch(/^#!AMR/);
   });
 
   it('a mini program chat opened from a button carries its SessionFrom to the contact (screen pop)', async () => {

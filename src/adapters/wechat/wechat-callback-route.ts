@@ -16,6 +16,7 @@ import { decryptWechatMessage, signatureMatches, WechatCryptoError } from './wec
 import { parsePushFields, pushOf, WechatPushError, type WechatPush } from './wechat-messages.ts';
 import { WechatApi } from './wechat-api.ts';
 import { WechatInbound } from './wechat-inbound.ts';
+import { UploadProcessor } from '../chat-files/image-processor.ts';
 
 export const wechatCallbackBodyLimit = 64 * 1024;
 /** How far a push's timestamp may be from now (seconds). */
@@ -48,9 +49,12 @@ function queryString(q: unknown, name: string): string {
 export async function wechatCallbackRoutes(app: FastifyInstance, options: { deps: ApiDeps; inbound?: WechatInbound }): Promise<void> {
   const { deps } = options;
   const settings = wechatSettingsOf(deps);
+  const images = new UploadProcessor();
+  app.addHook('onClose', async () => images.close());
   const inbound =
     options.inbound ??
     new WechatInbound({
+      images,
       commands: deps.commands,
       db: deps.db,
       readModels: deps.readModels,

@@ -26,6 +26,8 @@ import { loadSatisfactionSurvey } from '../../api/resolvers/satisfaction.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { chatFilePath, writeDurably, type ChatFilesSettings } from '../chat-files/chat-files.ts';
 import { detectFileType } from '../chat-files/detect.ts';
+import type { UploadProcessor } from '../chat-files/image-processor.ts';
+import type { ProcessedUpload } from '../chat-files/process-upload.ts';
 import { pushKey, type WechatPush } from './wechat-messages.ts';
 import type { WechatApi } from './wechat-api.ts';
 
@@ -36,6 +38,8 @@ export interface WechatInboundDeps {
   api: WechatApi;
   chatFiles: ChatFilesSettings;
   clock: () => Date;
+  /** Images are stripped of metadata and get a thumbnail as uploads do (on a worker thread); absent: kept as WeChat gave them. */
+  images?: UploadProcessor;
 }
 
 /** A name-based UUID (version 5 layout) of the parts. */
@@ -234,8 +238,16 @@ export class WechatInbound {
     const contentType = push.msgType === 'voice' ? (push.format?.toLowerCase() === 'amr' ? 'audio/amr' : push.format ? `audio/${push.format.toLowerCase().replace(/[^a-z0-9.+-]/g, '')}` : media.contentType) : detected.contentType;
     const extension = push.msgType === 'voice' ? (push.format ?? 'amr').toLowerCase().replace(/[^a-z0-9]/g, '') : (contentType.split('/')[1] ?? 'bin');
     const name = `${push.msgType}-${push.msgId ?? push.createTime}.${extension}`;
-    const path = chatFilePath(settings, account.instance_id, fileId, 'file');
-    await writeDurably(path, media.bytes);
+    let processed: ProcessedUpload | null = null;
+    if (push.msgType === 'image' && detected.image && this.deps.images) {
+      // Metadata (a phone photo's GPS position) stripped, a thumbnail made; an image that does not decode is kept as it came.
+      processed = await this.deps.images
+        .process({ bytes: new Uint8Array(media.bytes), filename: name, declaredType: contentType, allowedTypes: [contentType], thumbnailSize: settings.thumbnailSize })
+        .catch(() => null);
+    }
+    const bytes = Buffer.from(processed?.bytes ?? media.bytes);
+    if (processed?.thumbnail) await writeDurably(chatFilePath(settings, account.instance_id, fileId, 'thumbnail'), processed.thumbnail.bytes);
+    await writeDurably(chatFilePath(settings, account.instance_id, fileId, 'file'), bytes);
     await this.deps.commands.handle(streams.chatFile(account.instance_id, fileId), chatFileDecider, {
       type: 'StoreChatFile',
       data: {
@@ -243,17 +255,17 @@ export class WechatInbound {
         contactId,
         name,
         contentType,
-        bytes: media.bytes.length,
-        width: null,
-        height: null,
-        thumbnailType: null,
-        sha256: createHash('sha256').update(media.bytes).digest('hex'),
+        bytes: bytes.length,
+        width: processed?.width ?? null,
+        height: processed?.height ?? null,
+        thumbnailType: processed?.thumbnail?.contentType ?? null,
+        sha256: createHash('sha256').update(bytes).digest('hex'),
         uploadedBy: { kind: 'CUSTOMER', customerId: push.fromUserName },
         at: this.deps.clock().toISOString(),
       },
       metadata: this.metadata(account.instance_id),
     });
-    return { fileId, name, contentType, bytes: media.bytes.length, width: null, height: null, thumbnail: false };
+    return { fileId, name, contentType, bytes: bytes.length, width: processed?.width ?? null, height: processed?.height ?? null, thumbnail: Boolean(processed?.thumbnail) };
   }
 
   private async startChat(account: WechatAccountRow, push: WechatPush, key: string, data: Record<string, string>, first: NewChatMessage | null): Promise<string> {
