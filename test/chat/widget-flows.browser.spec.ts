@@ -3,7 +3,9 @@
 // button click both answer; the order number the customer gives shows up in the agent's offer; off hours
 // (a holiday of today by the test's clock) the chat ends with the closed text; with nobody online the
 // customer leaves a message, closes the page, an agent who comes online later takes and answers it, and
-// the customer sees the answer when they come back to the page. Under CI a missing Chromium fails the test.
+// the customer sees the answer when they come back to the page (a verified customer: on another device too).
+// Under CI a missing Chromium fails the test.
+import { createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -67,7 +69,11 @@ describe('chat flows in the widget (Chromium)', () => {
     t = await startTestKefu({ database: 'pglite', listen: true, env: { HOST: '127.0.0.1' } });
     kefuUrl = `http://127.0.0.1:${(t.kefu.app.server.address() as { port: number }).port}`;
     pageServer = createHttpServer((req, res) => {
-      const html = pages.get(new URL(req.url ?? '/', 'http://x').searchParams.get('key') ?? '');
+      const query = new URL(req.url ?? '/', 'http://x').searchParams;
+      // ?customer=&hash=: the business's page for a logged-in customer (the identity its server vouches for).
+      const html = pages
+        .get(query.get('key') ?? '')
+        ?.replace('<!--settings-->', () => (query.has('customer') ? `<script>window.KefuSettings = ${JSON.stringify({ customerId: query.get('customer'), customerHash: query.get('hash') })};</script>` : ''));
       if (!html) {
         res.writeHead(404).end();
         return;
@@ -105,22 +111,24 @@ describe('chat flows in the widget (Chromium)', () => {
       })
     ).createFlow.id;
     const channelKey = (
-      await t.ok<{ createWebChannel: { webChannel: { publicKey: string } } }>(seed.adminKey, 'mutation($input: CreateWebChannelInput!) { createWebChannel(input: $input) { webChannel { publicKey } } }', {
-        input: { name: 'Site', allowedOrigins: [pageOrigin], skillGroupId: groupId, flowId },
-      })
-    ).createWebChannel.webChannel.publicKey;
+      await t.ok<{ createWebChannel: { webChannel: { publicKey: string }; identitySecret: string } }>(
+        seed.adminKey,
+        'mutation($input: CreateWebChannelInput!) { createWebChannel(input: $input) { webChannel { publicKey } identitySecret } }',
+        { input: { name: 'Site', allowedOrigins: [pageOrigin], skillGroupId: groupId, flowId } },
+      )
+    ).createWebChannel;
     pages.set(
-      channelKey,
-      `<!doctype html><html><head><meta charset="utf-8"><title>Shop</title></head><body><p>Our shop</p>
-<script src="${kefuUrl}/widget.js" data-channel-key="${channelKey}" data-title="Shop support" async></script></body></html>`,
+      channelKey.webChannel.publicKey,
+      `<!doctype html><html><head><meta charset="utf-8"><title>Shop</title></head><body><p>Our shop</p><!--settings-->
+<script src="${kefuUrl}/widget.js" data-channel-key="${channelKey.webChannel.publicKey}" data-title="Shop support" async></script></body></html>`,
     );
-    return { adminKey: seed.adminKey, agent, channelKey };
+    return { adminKey: seed.adminKey, agent, channelKey: channelKey.webChannel.publicKey, identitySecret: channelKey.identitySecret };
   }
 
-  async function openWidget(context: BrowserContext, channelKey: string): Promise<Page> {
+  async function openWidget(context: BrowserContext, channelKey: string, query = ''): Promise<Page> {
     const page = await context.newPage();
     page.on('pageerror', (err) => console.error('page error:', err));
-    await page.goto(`${pageOrigin}/?key=${encodeURIComponent(channelKey)}`);
+    await page.goto(`${pageOrigin}/?key=${encodeURIComponent(channelKey)}${query}`);
     await page.waitForFunction('window.Kefu && document.querySelector("kefu-chat-widget")');
     await page.evaluate('window.Kefu.open()');
     return page;
@@ -225,5 +233,42 @@ describe('chat flows in the widget (Chromium)', () => {
     expect(v.items.some((i) => i.cls.includes('customer') && i.text === 'Do you have the red shoes in size 42?')).toBe(true);
     expect(await contactOf(page)).toBe(contactId);
     await context.close();
+  });
+
+  it('a verified customer who left a message sees the answer on another device', async () => {
+    const s = await setup();
+    const customerId = `cust-${crypto.randomUUID().slice(0, 8)}`;
+    const query = `&customer=${customerId}&hash=${createHmac('sha256', s.identitySecret).update(customerId).digest('hex')}`;
+    const laptop = await browser.newContext();
+    const page = await openWidget(laptop, s.channelKey, query);
+    await type(page, 'Hello');
+    await waitView(page, (x) => bots(x).some((b) => b.buttons.includes('English')));
+    await type(page, '1');
+    await waitView(page, (x) => bots(x).some((b) => b.buttons.includes('Buy something')));
+    await type(page, '1');
+    await waitView(page, (x) => bots(x).some((b) => b.text === 'Nobody is online. Leave us a message and we will answer here.'));
+    await type(page, 'Please send me the invoice again.');
+    await waitView(page, (x) => bots(x).some((b) => b.text === 'Thanks! Come back to this page for our answer.'));
+    const contactId = await contactOf(page);
+    await laptop.close();
+
+    await t.ok(s.agent.token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
+    const offered = await until(
+      () => t.ok<{ contact: { status: string; offer: { offerId: string } | null } }>(s.agent.token, 'query($id: ID!) { contact(id: $id) { status offer { offerId } } }', { id: contactId }).catch(() => null),
+      (r) => r?.contact.status === 'OFFERED',
+      60_000,
+    );
+    await t.ok(s.agent.token, 'mutation($c: ID!, $o: ID!) { acceptOffer(input: { contactId: $c, offerId: $o }) { status } }', { c: contactId, o: offered!.contact.offer!.offerId });
+    await t.ok(s.agent.token, 'mutation($input: SendChatMessageInput!) { sendChatMessage(input: $input) { seq } }', {
+      input: { contactId, message: { clientMessageId: crypto.randomUUID(), text: 'Sent again to your email.' } },
+    });
+
+    // Another device: nothing in its storage, the same verified customer.
+    const phone = await browser.newContext();
+    const other = await openWidget(phone, s.channelKey, query);
+    const v = await waitView(other, (x) => x.items.some((i) => i.cls.includes('agent') && i.text === 'Sent again to your email.'));
+    expect(v.items.some((i) => i.cls.includes('customer') && i.text === 'Please send me the invoice again.')).toBe(true);
+    expect(await contactOf(other)).toBe(contactId);
+    await phone.close();
   });
 });
