@@ -171,6 +171,9 @@ describe('WeChat callback', () => {
     expect((await wx.push(plain, text(plain, 'oBlocked_1', 'let me in'))).text).toBe('success');
     const rows = await chatRows('oBlocked_1');
     expect(rows.map((r) => [r.status, r.end_reason])).toEqual([['REJECTED', 'BLACKLISTED']]);
+    // Not asked to rate what never started.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(wx.sent.filter((m) => m.touser === 'oBlocked_1')).toEqual([]);
   });
 
   it('unsubscribe ends the open chat', async () => {

@@ -134,7 +134,8 @@ export class WechatOutbox {
       if (m.from === 'AGENT' && m.kind !== 'SYSTEM') {
         const source = await this.sourceOf(e.streamId);
         if (source) await this.queue(e, m, source);
-      } else if (m.from === 'SYSTEM' && m.system?.type === 'ENDED' && this.endReasons.get(e.streamId) !== 'customerUnsubscribed') {
+      } else if (m.from === 'SYSTEM' && m.system?.type === 'ENDED' && this.endReasons.has(e.streamId) && this.endReasons.get(e.streamId) !== 'customerUnsubscribed') {
+        // Ended after it was taken in (a rejected chat, a blacklisted customer's, is not asked), not by unsubscribing.
         // The chat ended: the customer is asked to rate it by replying with a value (the callback takes the reply).
         const source = await this.sourceOf(e.streamId);
         const survey = source ? await loadSatisfactionSurvey(this.deps.db, e.metadata.instanceId) : null;
