@@ -144,6 +144,13 @@ interface BreakBucket {
 const chunk = <T>(rows: T[], size: number): T[][] => Array.from({ length: Math.ceil(rows.length / size) }, (_, i) => rows.slice(i * size, (i + 1) * size));
 const pairKey = (a: string, b: string) => `${a}|${b}`;
 
+/** Ids grouped by instance: one indexed lookup (instance_id = $1 AND id = ANY($2)) per instance. */
+function byInstance(pairs: [string, string][]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [instanceId, id] of pairs) out.set(instanceId, [...(out.get(instanceId) ?? []), id]);
+  return out;
+}
+
 class ReportBatch {
   /** Known states (null: known not to exist), and the ones to write back. */
   private readonly contacts = new Map<string, ContactState | null>();
@@ -179,22 +186,26 @@ class ReportBatch {
   private async loadContacts(pairs: [string, string][]): Promise<void> {
     if (pairs.length === 0) return;
     for (const p of pairs) if (!this.contacts.has(pairKey(...p))) this.contacts.set(pairKey(...p), null);
-    const rows = await this.trx
-      .selectFrom('report_contacts')
-      .selectAll()
-      .where(sql<boolean>`(instance_id, contact_id) IN (${sql.join(pairs.map(([i, c]) => sql`(${i}, ${c})`))})`)
-      .execute();
+    const rows = (
+      await Promise.all(
+        [...byInstance(pairs)].map(([instanceId, ids]) =>
+          this.trx.selectFrom('report_contacts').selectAll().where('instance_id', '=', instanceId).where(sql<boolean>`contact_id = ANY(${ids}::text[])`).execute(),
+        ),
+      )
+    ).flat();
     for (const row of rows) this.contacts.set(pairKey(row.instance_id, row.contact_id), { ...(row as ContactState), ringing_agent_ids: [...row.ringing_agent_ids] });
   }
 
   private async loadAgents(pairs: [string, string][]): Promise<void> {
     if (pairs.length === 0) return;
     for (const p of pairs) if (!this.agents.has(pairKey(...p))) this.agents.set(pairKey(...p), null);
-    const rows = await this.trx
-      .selectFrom('report_agents')
-      .selectAll()
-      .where(sql<boolean>`(instance_id, agent_id) IN (${sql.join(pairs.map(([i, a]) => sql`(${i}, ${a})`))})`)
-      .execute();
+    const rows = (
+      await Promise.all(
+        [...byInstance(pairs)].map(([instanceId, ids]) =>
+          this.trx.selectFrom('report_agents').selectAll().where('instance_id', '=', instanceId).where(sql<boolean>`agent_id = ANY(${ids}::text[])`).execute(),
+        ),
+      )
+    ).flat();
     for (const row of rows) this.agents.set(pairKey(row.instance_id, row.agent_id), { ...(row as AgentState), contacts: { ...row.contacts } });
   }
 

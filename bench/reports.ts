@@ -1,0 +1,128 @@
+// Reports benchmark (issue 15), on PostgreSQL (a fresh database of its own, `kefu_bench_reports`):
+//
+// 1. catch-up: `rebuildProjection` of the `reports` projection (what `npm run projections -- rebuild reports`
+//    runs) over a year of one instance: BENCH_REPORT_CONTACTS contacts (default 1,000,000; phone, chat and AV;
+//    answered, abandoned in the IVR, the queue or while ringing, turned away) handled by BENCH_REPORT_AGENTS
+//    agents (default 500) with offers, after-call work and breaks: about 11 events a contact, ~11 million
+//    events. The log is inserted straight into `kefu_events` (bench/reports/workload.ts), as Kefu writes it.
+//    Target: >= 20,000 events/s.
+// 2. agent-month: `agentReport` of one month, one row per agent and day (all agents): p99 over the rounds.
+//    Target: p99 < 200 ms.
+// 3. instance-year: `instanceReport` of the year, one row per day and channel: p99. Target: < 500 ms.
+// After the catch-up, the year's totals are checked against the counts the generator made.
+import { performance } from 'node:perf_hooks';
+import { migrateEventStore, PostgresEventStore } from '../src/adapters/eventstore/postgres/postgres-event-store.ts';
+import { createKysely } from '../src/adapters/sql/kysely-dialect.ts';
+import { createPostgresClient } from '../src/adapters/sql/sql-client.ts';
+import { migrateReadModels } from '../src/projections/migrations.ts';
+import { rebuildProjection } from '../src/projections/projection-runner.ts';
+import type { ReadModelDb } from '../src/projections/read-model-db.ts';
+import { agentReport, instanceReport, resolveReportRequest } from '../src/projections/reports/report-queries.ts';
+import { reportsProjection } from '../src/projections/reports/reports.projection.ts';
+import { envInt } from './lib/config.ts';
+import type { BenchModule } from './lib/module.ts';
+import { dropDatabase, recreateDatabase } from './lib/pg-admin.ts';
+import type { ResultRow } from './lib/report.ts';
+import { median, percentile } from './lib/stats.ts';
+import { seedReportYear } from './reports/workload.ts';
+
+const database = 'kefu_bench_reports';
+const limits = { maxRangeDays: 366, maxRows: 2000 };
+
+function settings() {
+  return {
+    contacts: Math.max(100, envInt('BENCH_REPORT_CONTACTS', 1_000_000)),
+    agents: Math.max(1, envInt('BENCH_REPORT_AGENTS', 500)),
+    groups: Math.max(1, envInt('BENCH_REPORT_GROUPS', 10)),
+    queryRounds: Math.max(1, envInt('BENCH_REPORT_QUERY_ROUNDS', 20)),
+    chunk: Math.max(100, envInt('BENCH_REPORT_SEED_CHUNK', 5000)),
+  };
+}
+
+let notes = '';
+
+export const reportsBench: BenchModule = {
+  name: 'reports',
+  title: 'Reports: projection catch-up and report queries (PostgreSQL)',
+  comparison: null,
+  goal: { eventsPerSec: 20_000, title: 'vs 20k events/s' },
+  describe() {
+    const s = settings();
+    return [
+      `One instance, a year (2025) of ${s.contacts.toLocaleString('en-US')} contacts handled by ${s.agents} agents in ${s.groups} skill groups, inserted into`,
+      'the event store; then the `reports` projection rebuilt from the first event (catch-up), a month of `agentReport`',
+      `(per agent and day, every agent) and the year of \`instanceReport\` (per day and channel), ${s.queryRounds} rounds each.`,
+      'Targets: catch-up >= 20,000 events/s; agent month p99 < 200 ms; instance year < 500 ms.',
+    ].join('\n');
+  },
+  notes: () => notes,
+  async run(): Promise<ResultRow[]> {
+    const s = settings();
+    const url = await recreateDatabase(database);
+    const sql = createPostgresClient(url, { max: 4 });
+    const db = createKysely<ReadModelDb>(sql);
+    const rows: ResultRow[] = [];
+    try {
+      await migrateEventStore(sql);
+      await migrateReadModels(db as never);
+      const store = new PostgresEventStore(sql);
+      const log = (m: string) => console.log(`  ${m}`);
+      const seeded = await seedReportYear(sql, s, log);
+
+      const t0 = performance.now();
+      const applied = await rebuildProjection({ store, db, projection: reportsProjection, batchSize: 5000 });
+      const catchUpMs = performance.now() - t0;
+      log(`rebuilt reports from ${applied.toLocaleString('en-US')} events in ${(catchUpMs / 1000).toFixed(1)} s`);
+      rows.push({
+        measurement: 'catch-up',
+        label: 'reports projection catch-up (rebuild from the first event)',
+        target: 'kefu-postgres',
+        events: seeded.events,
+        ms: catchUpMs,
+        eventsPerSec: seeded.events / (catchUpMs / 1000),
+        p50Ms: 0,
+        p99Ms: 0,
+        perRound: [seeded.events / (catchUpMs / 1000)],
+        showTime: true,
+      });
+
+      // The year's figures against the generator's own counts.
+      const year = await resolveReportRequest(db, seeded.instanceId, { from: '2025-01-01', to: '2025-12-31', interval: 'TOTAL', timeZone: 'UTC' }, limits);
+      const total = await instanceReport(db, year, { first: 100, after: null });
+      const sum = (f: (m: (typeof total.edges)[0]['node']['metrics']) => number) => total.edges.filter((e) => e.node.direction === 'IN').reduce((n, e) => n + f(e.node.metrics), 0);
+      const check = { created: sum((m) => m.created), handled: sum((m) => m.handled), abandoned: sum((m) => m.abandoned + m.abandonedInIvr), rejected: sum((m) => m.rejected) };
+      if (JSON.stringify(check) !== JSON.stringify(seeded.expected)) throw new Error(`report totals ${JSON.stringify(check)} differ from the generator's ${JSON.stringify(seeded.expected)}`);
+
+      const timed = async (measurement: string, label: string, run: () => Promise<number>) => {
+        const times: number[] = [];
+        let rowsRead = 0;
+        for (let i = 0; i < s.queryRounds; i++) {
+          const t = performance.now();
+          rowsRead = await run();
+          times.push(performance.now() - t);
+        }
+        const total = times.reduce((a, b) => a + b, 0);
+        rows.push({
+          measurement,
+          label: `${label} (${rowsRead.toLocaleString('en-US')} rows)`,
+          target: 'kefu-postgres',
+          events: s.queryRounds,
+          ms: total,
+          eventsPerSec: s.queryRounds / (total / 1000),
+          p50Ms: median(times),
+          p99Ms: percentile(times, 99),
+          perRound: times.map((t) => 1000 / t),
+        });
+      };
+      const month = await resolveReportRequest(db, seeded.instanceId, { from: '2025-06-01', to: '2025-06-30', interval: 'DAY', timeZone: 'Asia/Shanghai' }, limits);
+      await timed('agent-month', 'agentReport, a month per agent and day', async () => (await agentReport(db, month, { first: 5000, after: null }, new Date('2026-01-01T00:00:00Z'))).edges.length);
+      const days = await resolveReportRequest(db, seeded.instanceId, { from: '2025-01-01', to: '2025-12-31', interval: 'DAY', timeZone: 'Asia/Shanghai' }, limits);
+      await timed('instance-year', 'instanceReport, a year per day and channel', async () => (await instanceReport(db, days, { first: 5000, after: null })).edges.length);
+      notes = `Checked: the year's inbound totals equal the generator's (${JSON.stringify(check)}). Seeding: ${(seeded.ms / 1000).toFixed(0)} s for ${seeded.events.toLocaleString('en-US')} events.`;
+    } finally {
+      await sql.close();
+      await dropDatabase(database);
+    }
+    return rows;
+  },
+};
