@@ -78,7 +78,8 @@ function contactRow(deps: ApiDeps, instanceId: string, contactId: string): Promi
 }
 
 function isCustomersChat(p: Extract<Principal, { kind: 'customer' }>, row: ContactRow): boolean {
-  return row.channel === 'ONLINE' && row.web_customer_id === p.customerId && row.web_verified === p.verified;
+  // Chats, and AV calls (issue 14: pictures sent during the call go into its conversation).
+  return (row.channel === 'ONLINE' || row.channel === 'AV') && row.web_customer_id === p.customerId && row.web_verified === p.verified;
 }
 
 /** Who may see a chat's files: as the conversation itself (src/api/resolvers/chat.ts). */
@@ -96,7 +97,7 @@ async function uploadTarget(deps: ApiDeps, p: Principal, contactId: string): Pro
   const notFound = new Refusal(404, 'NOT_FOUND', `Conversation ${contactId} not found`);
   if (!contactIdPattern.test(contactId)) throw notFound;
   const row = await contactRow(deps, p.instanceId, contactId);
-  if (!row || row.channel !== 'ONLINE') throw notFound;
+  if (!row || (row.channel !== 'ONLINE' && row.channel !== 'AV')) throw notFound;
   if (p.kind === 'customer') {
     if (!isCustomersChat(p, row)) throw notFound;
   } else if (!mayView(p, row)) {

@@ -12,6 +12,7 @@ import { seedInstance, startTestKefu, type GqlResult, type TestKefu } from '../s
 import { until } from '../support/until.ts';
 import { avRecordingPath } from '../../src/adapters/storage/recording-storage.ts';
 import { WeriftAvBrowser } from './werift-av-browser.ts';
+import { taggedPng } from '../support/chat-images.ts';
 
 const origin = 'https://shop.example';
 const START = 'mutation($input: StartAvCallInput!) { startAvCall(input: $input) { contactId sdp videoCodec } }';
@@ -172,8 +173,22 @@ describe('customer audio/video calls (werift browsers)', () => {
     const say = (who: string, text: string) => ok(who, 'mutation($input: SendChatMessageInput!) { sendChatMessage(input: $input) { seq } }', { input: { contactId, message: { clientMessageId: randomUUID(), text } } });
     await say(token, 'Can you see the broken part? 📷');
     await say(ann().token, 'Yes, hold it closer please');
-    const transcript = await ok<{ chatTranscript: { messages: { sender: string; text: string }[] } }>(token, 'query($c: ID!) { chatTranscript(contactId: $c) { messages { sender text } } }', { c: contactId });
-    expect(transcript.chatTranscript.messages.filter((m) => m.sender !== 'SYSTEM').map((m) => m.text)).toEqual(['Can you see the broken part? 📷', 'Yes, hold it closer please']);
+    // A picture during the call: uploaded to the call's conversation and sent there.
+    const form = new FormData();
+    form.append('contactId', contactId);
+    form.append('file', new Blob([Buffer.from(taggedPng(64, 48))], { type: 'image/png' }), 'part.png');
+    const request = new Request('http://kefu.test/chat/uploads', { method: 'POST', body: form });
+    const uploaded = await t.kefu.app.inject({
+      method: 'POST',
+      url: '/chat/uploads',
+      headers: { origin, authorization: `Bearer ${token}`, 'content-type': request.headers.get('content-type')! },
+      payload: Buffer.from(await request.arrayBuffer()),
+    });
+    expect(uploaded.statusCode).toBe(201);
+    const fileId = (uploaded.json() as { fileId: string }).fileId;
+    await ok(token, 'mutation($input: SendChatMessageInput!) { sendChatMessage(input: $input) { seq } }', { input: { contactId, message: { clientMessageId: randomUUID(), fileId } } });
+    const transcript = await ok<{ chatTranscript: { messages: { sender: string; kind: string; text: string | null }[] } }>(ann().token, 'query($c: ID!) { chatTranscript(contactId: $c) { messages { sender kind text } } }', { c: contactId });
+    expect(transcript.chatTranscript.messages.filter((m) => m.sender !== 'SYSTEM').map((m) => m.kind === 'IMAGE' ? 'IMAGE' : m.text)).toEqual(['Can you see the broken part? 📷', 'Yes, hold it closer please', 'IMAGE']);
 
     // Transfer to Bob: Ann's media stops, the customer's goes on and now comes from Bob.
     await ok(ann().token, 'mutation($c: ID!, $to: ID!) { transferContact(input: { contactId: $c, toAgentId: $to }) { status } }', { c: contactId, to: bob().id });
@@ -228,7 +243,7 @@ describe('customer audio/video calls (werift browsers)', () => {
       endStatus: 'CUSTOMER_DISCONNECTED',
       agents: [{ id: ann().id }, { id: bob().id }],
       transfers: [{ fromAgentId: ann().id, toAgentId: bob().id }],
-      customerMessages: 1,
+      customerMessages: 2,
       agentMessages: 1,
     });
     expect(record.chatRecord.recordings.map((r) => r.url).sort()).toEqual(rows.map((r) => `/recordings/${r.id}`).sort());
