@@ -354,6 +354,16 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
   }
 
   const avCalls = config.KEFU_AV === 'on' ? await startAvCalls(config, { db, commands, store, logger, recordingsDir }) : null;
+  if (avCalls) {
+    // AV calls an earlier run held when it died end now (systemError): their media died with it.
+    void store
+      .headPosition()
+      .then(async (head) => {
+        if (head) await projections.waitFor(head, { timeoutMs: 10 * 60_000 });
+        await avCalls.endOrphanedCalls(db, startedAt);
+      })
+      .catch((err: unknown) => logger.error({ err }, 'ending AV calls left over by an earlier run failed'));
+  }
 
   const { credential, generated } = await operatorCredential(db, config);
   const auth = new Authenticator({ db, operator: credential, signingKey: await signingKey(db), tokenTtlSeconds: config.KEFU_TOKEN_TTL_SECONDS, customerTokenTtlSeconds: config.KEFU_CUSTOMER_TOKEN_SECONDS, cacheMs: config.KEFU_AUTH_CACHE_MS });

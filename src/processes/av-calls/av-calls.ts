@@ -15,6 +15,7 @@ import { ConflictError, DomainError, RateLimitedError } from '../../domain/error
 import { streams } from '../../domain/streams.ts';
 import type { AgentDeviceLost } from '../../domain/skill-group/skill-group.ts';
 import type { ContactWatch } from '../calls/contact-watch.ts';
+import type { ReadModel } from '../../projections/projection.ts';
 
 export interface AvCallsOptions extends AvPeerOptions {
   commands: CommandHandler;
@@ -265,6 +266,37 @@ export class AvCalls {
     await session.call.close();
     await Promise.all([...session.recordings.keys()].map((id) => this.stopRecording(session, id)));
     this.sessions.delete(`${session.instanceId}/${session.contactId}`);
+  }
+
+  /**
+   * Ends the AV calls an earlier run left open (a crash, kill -9): their media lived in that process and is gone,
+   * so nobody stays "connected" to nobody (systemError). Calls started after `startedAt` are this run's. AV media
+   * is held by the process that took the customer's offer: one Kefu process takes AV calls per database.
+   */
+  async endOrphanedCalls(db: ReadModel, startedAt: Date): Promise<number> {
+    const rows = await db
+      .selectFrom('contacts')
+      .select(['instance_id', 'id'])
+      .where('channel', '=', 'AV')
+      .where('status', 'not in', ['ENDED', 'REJECTED'])
+      .where('created_at', '<', startedAt)
+      .execute();
+    let ended = 0;
+    for (const row of rows) {
+      if (this.sessions.has(`${row.instance_id}/${row.id}`)) continue;
+      try {
+        const { events } = await this.o.commands.handle(streams.contact(row.instance_id, row.id), contactDecider, {
+          type: 'EndContact',
+          data: { contactId: row.id, reason: 'systemError', endedBy: 'SYSTEM', agentId: null },
+          metadata: { now: this.o.clock().toISOString(), instanceId: row.instance_id, actor: 'system:av', correlationId: row.id },
+        });
+        if (events.length > 0) ended++;
+      } catch (err) {
+        if (!(err instanceof DomainError)) throw err;
+      }
+    }
+    if (ended > 0) this.o.logger.warn({ ended }, 'ended AV calls left over by an earlier run');
+    return ended;
   }
 
   /** Ends every call (systemError) and stops following contacts. */
