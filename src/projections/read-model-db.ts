@@ -158,6 +158,8 @@ export interface ReadModelDb extends ReportTables {
     customer_last_read_seq: ColumnType<number, number | undefined, number>;
     agent_last_read_seq: ColumnType<number, number | undefined, number>;
     served_agent_ids: ColumnType<string[], string | undefined, string>;
+    /** Issue 12: the customer left a message for the group (a chat flow's leaveMessage). */
+    left_message: ColumnType<boolean, boolean | undefined, boolean>;
   };
   web_channels: {
     instance_id: string;

@@ -30,10 +30,12 @@ interface Conversation {
   status: string;
   lastSeq: number;
   endStatus: string | null;
+  inFlow: boolean;
+  leftMessage: boolean;
 }
 
 const MESSAGE = 'seq sender kind text options { number label } image { url alt } system { type endStatus }';
-const CONVERSATION = 'contactId status lastSeq endStatus';
+const CONVERSATION = 'contactId status lastSeq endStatus inFlow leftMessage';
 const todayUtc = () => new Date().toISOString().slice(0, 10);
 const allWeek = [{ days: ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'], open: '00:00', close: '23:59' }];
 
@@ -125,7 +127,7 @@ for (const database of ['pglite', 'postgres'] as const) {
       await ok(d.agent.token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
       const me = await customer(d.key);
       const chat = await startChat(me);
-      expect(chat.status).toBe('QUEUED'); // waiting for an agent, as the customer sees it (in the flow)
+      expect(chat).toMatchObject({ status: 'QUEUED', inFlow: true, leftMessage: false }); // waiting, as the customer sees it (in the flow)
       let messages = await transcript(me, chat.contactId);
       expect(messages.map((m) => [m.sender, m.kind, m.text])).toEqual([
         ['SYSTEM', 'TEXT', 'Welcome to the shop!'],
@@ -208,11 +210,11 @@ for (const database of ['pglite', 'postgres'] as const) {
       await send(me, chat.contactId, { text: 'Please call me back about the red shoes.' });
       let messages = await transcript(me, chat.contactId);
       expect(messages.slice(-3).map((m) => m.text ?? m.system?.type)).toEqual(['Please call me back about the red shoes.', 'Thanks, we will answer here.', 'QUEUED']);
-      expect((await conversation(me, chat.contactId)).status).toBe('QUEUED');
+      expect(await conversation(me, chat.contactId)).toMatchObject({ status: 'QUEUED', inFlow: false, leftMessage: true });
       const plainToken = await customer(plainKey);
       const plain = await startChat(plainToken);
       const timedOut = await until(() => conversation(plainToken, plain.contactId), (c) => c.status === 'ENDED', 60_000);
-      expect(timedOut).toMatchObject({ endStatus: 'QUEUE_TIMEOUT' });
+      expect(timedOut).toMatchObject({ endStatus: 'QUEUE_TIMEOUT', leftMessage: false });
       // The left message waits on, past the group's limit.
       expect((await conversation(me, chat.contactId)).status).toBe('QUEUED');
       // The agent comes online later: the left message is offered, taken and answered.

@@ -44,7 +44,11 @@ function viewerOf(principal: Principal | null): Viewer {
   return { kind: 'staff', p: requireInstance(p) };
 }
 
-function mayViewChat(v: Viewer, row: ContactRow): boolean {
+/** What deciding who may see or write to a chat reads of its row. */
+const chatAccessColumns = ['instance_id', 'id', 'channel', 'status', 'web_customer_id', 'web_verified', 'web_channel_id', 'agent_id', 'served_agent_ids', 'offer'] as const;
+type ChatAccessRow = Pick<ContactRow, (typeof chatAccessColumns)[number]>;
+
+function mayViewChat(v: Viewer, row: ChatAccessRow): boolean {
   if (row.channel !== 'ONLINE' && row.channel !== 'AV') return false;
   if (v.kind === 'customer') {
     // Only a chat from a web channel has a customer who may see it: same customer id, same verified flag.
@@ -63,6 +67,14 @@ function contactRow(ctx: KefuContext, instanceId: string, contactId: string): Pr
 /** The chat as the viewer may see it; NOT_FOUND for anything else (another customer's, another instance's). */
 export async function loadChat(ctx: KefuContext, v: Viewer, contactId: string): Promise<ContactRow> {
   const row = await contactRow(ctx, v.p.instanceId, contactId);
+  if (!row || !mayViewChat(v, row)) throw new NotFoundError('Conversation', contactId);
+  return row;
+}
+
+/** loadChat for a write (sendChatMessage): only the columns the checks read, not the whole wide row (its
+ * parsing was a noticeable part of a message's CPU). */
+async function loadChatAccess(ctx: KefuContext, v: Viewer, contactId: string): Promise<ChatAccessRow> {
+  const row = await ctx.deps.db.selectFrom('contacts').select(chatAccessColumns).where('instance_id', '=', v.p.instanceId).where('id', '=', contactId).executeTakeFirst();
   if (!row || !mayViewChat(v, row)) throw new NotFoundError('Conversation', contactId);
   return row;
 }
@@ -273,6 +285,16 @@ const messageInput = z.object({ clientMessageId: clientId, text: messageText.nul
   else if (m.text != null && m.text.trim() === '') c.addIssue({ code: 'custom', path: ['text'], message: 'must not be only white space' });
   else if (m.choice != null && m.fileId != null) c.addIssue({ code: 'custom', path: ['choice'], message: "a choice is sent with its option's label as text, not with a file" });
 });
+// Built once: a zod object schema compiles its parser on first use, which a schema made per call repeats (tens
+// of microseconds a request).
+const contactIdArgs = z.object({ contactId: id });
+const myConversationsArgs = z.object({ first: z.number().int().min(0).max(100, 'at most 100').nullish(), after: z.string().max(500).nullish() });
+const transcriptArgs = z.object({ contactId: id, afterSeq: seqArg.nullish(), beforeSeq: seqArg.nullish(), first: firstArg.nullish() });
+const sendChatMessageInput = z.object({ contactId: id, message: messageInput });
+const setTypingInput = z.object({ contactId: id, typing: z.boolean() });
+const markReadInput = z.object({ contactId: id, seq: seqArg });
+const conversationEventsArgs = z.object({ contactId: id, afterSeq: seqArg.nullish() });
+const messagesArgs = z.object({ afterSeq: seqArg.nullish(), first: firstArg.nullish() });
 const startChatInput = z.object({
   clientChatId: clientId,
   visitor: z
@@ -342,14 +364,14 @@ async function flowStepShown(ctx: KefuContext, instanceId: string, step: Promise
 }
 
 /** The flow a chat waiting IN_FLOW enters: its channel's (a retry after a start that never ran its first step). */
-async function startChatFlow(ctx: KefuContext, row: ContactRow): Promise<void> {
+async function startChatFlow(ctx: KefuContext, row: Pick<ContactRow, 'status' | 'web_channel_id' | 'instance_id' | 'id'>): Promise<void> {
   if (row.status !== 'IN_FLOW' || !row.web_channel_id) return;
   const channel = await ctx.deps.db.selectFrom('web_channels').select('flow_id').where('instance_id', '=', row.instance_id).where('id', '=', row.web_channel_id).executeTakeFirst();
   if (!channel?.flow_id) return;
   await flowStepShown(ctx, row.instance_id, chatFlows(ctx).start({ instanceId: row.instance_id, contactId: row.id }, channel.flow_id));
 }
 
-function openChat(row: ContactRow): void {
+function openChat(row: Pick<ContactRow, 'status' | 'id'>): void {
   if (row.status === 'ENDED' || row.status === 'REJECTED') throw new ConflictError(`Conversation ${row.id} has ended`);
 }
 
@@ -744,12 +766,12 @@ export const chatResolvers = {
   Query: {
     async conversation(_: unknown, args: unknown, ctx: KefuContext) {
       const v = viewerOf(ctx.principal);
-      const { contactId } = parseInput(z.object({ contactId: id }), args, '');
+      const { contactId } = parseInput(contactIdArgs, args, '');
       return toConversation(await loadChat(ctx, v, contactId), v);
     },
     async myConversations(_: unknown, rawArgs: unknown, ctx: KefuContext) {
       const p = requireCustomer(ctx.principal);
-      const args = parseInput(z.object({ first: z.number().int().min(0).max(100, 'at most 100').nullish(), after: z.string().max(500).nullish() }), rawArgs, '');
+      const args = parseInput(myConversationsArgs, rawArgs, '');
       const first = args.first ?? 20;
       let q = ctx.deps.db
         .selectFrom('contacts')
@@ -767,7 +789,7 @@ export const chatResolvers = {
     },
     async chatTranscript(_: unknown, rawArgs: unknown, ctx: KefuContext) {
       const v = viewerOf(ctx.principal);
-      const args = parseInput(z.object({ contactId: id, afterSeq: seqArg.nullish(), beforeSeq: seqArg.nullish(), first: firstArg.nullish() }), rawArgs, '');
+      const args = parseInput(transcriptArgs, rawArgs, '');
       const row = await loadChat(ctx, v, args.contactId);
       return messagePage(ctx, row, { afterSeq: args.afterSeq ?? null, beforeSeq: args.beforeSeq ?? null, first: args.first ?? 100 });
     },
@@ -858,9 +880,9 @@ export const chatResolvers = {
     },
     async sendChatMessage(_: unknown, args: { input: unknown }, ctx: KefuContext) {
       const v = viewerOf(ctx.principal);
-      const input = parseInput(z.object({ contactId: id, message: messageInput }), args.input);
+      const input = parseInput(sendChatMessageInput, args.input);
       if (v.kind === 'staff' && v.p.kind !== 'agent') throw new ForbiddenError('Only the chat\'s customer and the agent holding it send chat messages');
-      const row = await loadChat(ctx, v, input.contactId);
+      const row = await loadChatAccess(ctx, v, input.contactId);
       const from = v.kind === 'customer' ? 'CUSTOMER' : 'AGENT';
       const agentId = v.kind === 'staff' && v.p.kind === 'agent' ? v.p.agentId : null;
       const m = input.message;
@@ -970,7 +992,7 @@ export const chatResolvers = {
     },
     async setTyping(_: unknown, args: { input: unknown }, ctx: KefuContext) {
       const v = viewerOf(ctx.principal);
-      const input = parseInput(z.object({ contactId: id, typing: z.boolean() }), args.input);
+      const input = parseInput(setTypingInput, args.input);
       if (v.kind === 'staff' && v.p.kind !== 'agent') throw new ForbiddenError('Only the chat\'s customer and the agent holding it type in it');
       const row = await loadChat(ctx, v, input.contactId);
       openChat(row);
@@ -984,7 +1006,7 @@ export const chatResolvers = {
     },
     async markRead(_: unknown, args: { input: unknown }, ctx: KefuContext) {
       const v = viewerOf(ctx.principal);
-      const input = parseInput(z.object({ contactId: id, seq: seqArg }), args.input);
+      const input = parseInput(markReadInput, args.input);
       if (v.kind === 'staff' && v.p.kind !== 'agent') throw new ForbiddenError('Only the chat\'s customer and its agents mark it read');
       const row = await loadChat(ctx, v, input.contactId);
       const agentId = v.kind === 'staff' && v.p.kind === 'agent' ? v.p.agentId : null;
@@ -994,7 +1016,7 @@ export const chatResolvers = {
     async endChat(_: unknown, args: { input: unknown }, ctx: KefuContext) {
       const p = requireCustomer(ctx.principal);
       const v: Viewer = { kind: 'customer', p };
-      const input = parseInput(z.object({ contactId: id }), args.input);
+      const input = parseInput(contactIdArgs, args.input);
       const row = await loadChat(ctx, v, input.contactId);
       // Ending what has ended already (a retry): the chat as it is.
       if (row.status === 'ENDED' || row.status === 'REJECTED') return toConversation(row, v);
@@ -1012,7 +1034,7 @@ export const chatResolvers = {
       subscribe: liveSubscription(async (_: unknown, args: { contactId: string; afterSeq?: number | null }, ctx: KefuContext) => {
         try {
           const v = viewerOf(ctx.principal);
-          const input = parseInput(z.object({ contactId: id, afterSeq: seqArg.nullish() }), args, '');
+          const input = parseInput(conversationEventsArgs, args, '');
           const row = await loadChat(ctx, v, input.contactId);
           const live = await subscribeLive(ctx, conversationTopic(row.instance_id, row.id));
           return conversationStream(conversationSources(ctx, row), v, row.id, input.afterSeq ?? 0, live);
@@ -1045,12 +1067,14 @@ export const chatResolvers = {
     },
   },
   Conversation: {
+    inFlow: (c: ConversationView) => c.row.status === 'IN_FLOW',
+    leftMessage: (c: ConversationView) => c.row.left_message ?? false,
     queuePosition(c: ConversationView, _: unknown, ctx: KefuContext) {
       return c.knownQueuePosition !== undefined ? c.knownQueuePosition : queuePlace(ctx, c.row);
     },
     agentName: (c: ConversationView, _: unknown, ctx: KefuContext) => agentNameOf(ctx, c.instanceId, c.agentId),
     async messages(c: ConversationView, rawArgs: unknown, ctx: KefuContext) {
-      const args = parseInput(z.object({ afterSeq: seqArg.nullish(), first: firstArg.nullish() }), rawArgs, '');
+      const args = parseInput(messagesArgs, rawArgs, '');
       return messagePage(ctx, c.row, { afterSeq: args.afterSeq ?? 0, first: args.first ?? 100 });
     },
   },

@@ -56,6 +56,7 @@
       rateThanks: 'Thank you for your feedback!',
       newChat: 'Start a new chat',
       queued: 'You are in the queue: an agent will be with you shortly.',
+      leftMessage: 'Your message was left: an agent will answer here as soon as one is available.',
       joined: (name) => `${name || 'An agent'} joined the chat.`,
       transferred: 'Your chat is being passed to a colleague.',
       endedNoAgent: 'No agent is online right now. Please try again later.',
@@ -97,6 +98,7 @@
       rateThanks: '感谢您的评价！',
       newChat: '开始新会话',
       queued: '您已进入排队，客服将尽快为您服务。',
+      leftMessage: '您的留言已收到，客服上线后将在此回复您。',
       joined: (name) => `${name || '客服'} 为您服务`,
       transferred: '正在为您转接其他客服。',
       endedNoAgent: '当前没有客服在线，请稍后再试。',
@@ -266,7 +268,7 @@
   // ---- conversation state ----
 
   const MESSAGE = 'seq clientMessageId sender kind agentName text sentAt attachment { fileId name contentType bytes width height url thumbnailUrl } system { type agentName endStatus prompt } options { number label } image { url alt }';
-  const CONVERSATION = 'contactId status queuePosition agentName lastSeq customerLastReadSeq agentLastReadSeq endStatus';
+  const CONVERSATION = 'contactId status queuePosition agentName lastSeq customerLastReadSeq agentLastReadSeq endStatus leftMessage';
   const messages = new Map(); // seq → message
   let contiguousSeq = 0; // every seq up to this one is here: resume after it
   let conv = null; // the latest Conversation
@@ -1226,8 +1228,10 @@
     else sub = T.replyTime;
     els.subtitle.textContent = sub;
     const pos = conv && (status === 'QUEUED' || status === 'OFFERED') ? conv.queuePosition : null;
-    els.queue.hidden = !pos;
-    els.queue.textContent = pos ? (pos === 1 ? T.next : T.position(pos)) : '';
+    // A message left for the group (a chat flow's leaveMessage, issue 12): answered here, whenever an agent comes.
+    const left = conv && conv.leftMessage && status === 'QUEUED';
+    els.queue.hidden = !pos && !left;
+    els.queue.textContent = left ? T.leftMessage : pos ? (pos === 1 ? T.next : T.position(pos)) : '';
   }
 
   /**

@@ -177,7 +177,14 @@ export const contactsProjection: Projection = {
         break;
       }
       case 'ContactQueued':
-        await update({ status: 'QUEUED', skill_group_id: event.data.skillGroupId, priority: event.data.priority, queued_at: event.data.queuedAt, offer: null });
+        await update({
+          status: 'QUEUED',
+          skill_group_id: event.data.skillGroupId,
+          priority: event.data.priority,
+          queued_at: event.data.queuedAt,
+          offer: null,
+          ...(event.data.leftMessage ? { left_message: true } : {}),
+        });
         break;
       case 'ContactOffered': {
         const offer: OfferColumn = { offerId: event.data.offerId, agentIds: event.data.agentIds, expiresAt: event.data.expiresAt, transfer: event.data.transfer };
@@ -230,28 +237,30 @@ export const contactsProjection: Projection = {
           fallbackSeq = Number(last?.seq ?? 0) + 1;
         }
         const m = messageOf(event.data, fallbackSeq);
+        // The message and the chat's last seq in one statement (the insert as a CTE: it runs exactly once).
         await trx
-          .insertInto('contact_messages')
-          .values({
-            instance_id: instanceId,
-            contact_id: id,
-            id: m.messageId,
-            sender: m.from,
-            agent_id: m.agentId,
-            text: m.text,
-            sent_at: m.at,
-            seq: m.seq,
-            client_message_id: m.clientMessageId,
-            kind: m.kind,
-            attachment: m.attachment ? JSON.stringify(m.attachment) : null,
-            system: m.system ? JSON.stringify(m.system) : null,
-            ...(m.options ? { options: JSON.stringify(m.options) } : {}),
-            ...(m.image ? { image: JSON.stringify(m.image) } : {}),
-          })
-          // Applied again (a replay): the message (and its seq) is there already.
-          .onConflict((c) => c.doNothing())
-          .execute();
-        await trx
+          .with('recorded', (db) =>
+            db
+              .insertInto('contact_messages')
+              .values({
+                instance_id: instanceId,
+                contact_id: id,
+                id: m.messageId,
+                sender: m.from,
+                agent_id: m.agentId,
+                text: m.text,
+                sent_at: m.at,
+                seq: m.seq,
+                client_message_id: m.clientMessageId,
+                kind: m.kind,
+                attachment: m.attachment ? JSON.stringify(m.attachment) : null,
+                system: m.system ? JSON.stringify(m.system) : null,
+                ...(m.options ? { options: JSON.stringify(m.options) } : {}),
+                ...(m.image ? { image: JSON.stringify(m.image) } : {}),
+              })
+              // Applied again (a replay): the message (and its seq) is there already.
+              .onConflict((c) => c.doNothing()),
+          )
           .updateTable('contacts')
           .set({ last_seq: sql`greatest(last_seq, ${m.seq})`, updated_at: at })
           .where('instance_id', '=', instanceId)
