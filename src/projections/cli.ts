@@ -1,4 +1,4 @@
-// npm run projections -- list | status | rebuild <name> | parked | retry <name> <instanceId>
+// npm run projections -- list | status | rebuild <name>... | parked | retry <name> <instanceId>
 import { loadConfig } from '../config.ts';
 import { positionToString } from '../domain/ports/event-store.ts';
 import { openStorage } from '../main.ts';
@@ -6,7 +6,7 @@ import { listParkedParts, retryParkedPart } from './parked-parts.ts';
 import { rebuildProjection } from './projection-runner.ts';
 import { allProjections, projectionNamed } from './registry.ts';
 
-const usage = 'usage: npm run projections -- list | status | rebuild <name> | parked | retry <name> <instanceId>';
+const usage = 'usage: npm run projections -- list | status | rebuild <name>... | parked | retry <name> <instanceId>';
 
 async function main(args: string[]): Promise<number> {
   const [command, name, instanceId] = args;
@@ -22,11 +22,14 @@ async function main(args: string[]): Promise<number> {
     console.error(usage);
     return 2;
   }
-  const projection = name ? projectionNamed(name) : undefined;
-  if (name && !projection) {
-    console.error(`No projection named "${name}". Projections: ${allProjections.map((p) => p.name).join(', ')}`);
+  // rebuild takes several names (one start of the storage for all of them, in the order given).
+  const names = command === 'rebuild' ? args.slice(1) : name ? [name] : [];
+  const unknown = names.find((n) => !projectionNamed(n));
+  if (unknown !== undefined) {
+    console.error(`No projection named "${unknown}". Projections: ${allProjections.map((p) => p.name).join(', ')}`);
     return 2;
   }
+  const projection = name ? projectionNamed(name) : undefined;
   const storage = await openStorage(loadConfig(process.env));
   try {
     if (command === 'status') {
@@ -62,11 +65,13 @@ async function main(args: string[]): Promise<number> {
       console.log(`Resumed ${projection!.name} for ${instanceId} after applying ${outcome.appliedEvents} held event(s)`);
       return 0;
     }
-    const started = Date.now();
-    const count = await rebuildProjection({ store: storage.store, db: storage.db, projection: projection! });
-    console.log(`Rebuilt ${projection!.name} from ${count} events in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    const parked = await listParkedParts(storage.db, { projections: [projection!.name] });
-    for (const p of parked) console.log(`Parked: ${p.instanceId}, at ${p.eventType} ${p.eventId}: ${p.error}`);
+    for (const each of names.map((n) => projectionNamed(n)!)) {
+      const started = Date.now();
+      const count = await rebuildProjection({ store: storage.store, db: storage.db, projection: each });
+      console.log(`Rebuilt ${each.name} from ${count} events in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      const parked = await listParkedParts(storage.db, { projections: [each.name] });
+      for (const p of parked) console.log(`Parked: ${p.instanceId}, at ${p.eventType} ${p.eventId}: ${p.error}`);
+    }
     return 0;
   } finally {
     await storage.store.close();
