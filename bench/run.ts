@@ -18,8 +18,9 @@ import { chatFlowBench } from './chat-flow.ts';
 import { quickRepliesBench } from './quick-replies.ts';
 import { exportsBench } from './exports.ts';
 import { wechatBench } from './wechat.ts';
+import { reportsBench } from './reports.ts';
 
-const modules: BenchModule[] = [eventStoreBench, projectionsBench, routingBench, phoneBench, softphoneBench, liveBench, chatBench, chatFlowBench, quickRepliesBench, exportsBench, wechatBench];
+const modules: BenchModule[] = [eventStoreBench, projectionsBench, routingBench, phoneBench, softphoneBench, liveBench, chatBench, chatFlowBench, quickRepliesBench, exportsBench, wechatBench, reportsBench];
 
 const resultsFile = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
 
