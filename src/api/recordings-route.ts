@@ -22,6 +22,7 @@ import { z } from 'zod';
 import { avRecordingPath, recordingPath } from '../adapters/storage/recording-storage.ts';
 import { DomainError } from '../domain/errors.ts';
 import { findRecording } from '../projections/call-records/call-records.queries.ts';
+import { findChatRecord } from '../projections/chat-records/chat-records.queries.ts';
 import type { ApiDeps } from './context.ts';
 import { callRecordsLimitedTo } from './resolvers/call-records.ts';
 
@@ -73,7 +74,13 @@ export async function recordingsRoute(app: FastifyInstance, options: { deps: Api
       if (!p || p.kind === 'operator') return fail(reply, 401, 'UNAUTHENTICATED', 'Sign in first');
       if (p.kind === 'customer') return fail(reply, 403, 'FORBIDDEN', 'Chat customers have no access to recordings');
       const { recordingId } = request.params;
-      const recording = await findRecording(deps.db, p.instanceId, recordingId, callRecordsLimitedTo(p));
+      const limitedTo = callRecordsLimitedTo(p);
+      let recording = await findRecording(deps.db, p.instanceId, recordingId, limitedTo);
+      // An AV call's recording (issue 14): the agents who served the call (its service record) have it too.
+      if (!recording && limitedTo) {
+        const any = await findRecording(deps.db, p.instanceId, recordingId, null);
+        if (any && (await findChatRecord(deps.db, p.instanceId, any.contact_id, limitedTo))) recording = any;
+      }
       if (!recording) return notFound(reply, recordingId);
       if (recording.status !== 'READY') {
         return fail(reply, 409, 'CONFLICT', `Recording ${recordingId} is still being recorded; it can be downloaded once the call has ended and the recording is complete`);

@@ -88,7 +88,7 @@ describe('customer audio/video calls (werift browsers)', () => {
       database: 'pglite',
       env: { KEFU_AV_PUBLIC_ADDRESS: '127.0.0.1', KEFU_AV_BIND: '127.0.0.1', KEFU_AV_GRACE_MS: '8000', KEFU_AV_ALLOWED_CANDIDATES: '127.0.0.0/8,192.168.0.0/16,172.16.0.0/12,10.0.0.0/8' },
     });
-    seed = await seedInstance(t, { agents: [{ name: 'Ann', login: 'ann' }, { name: 'Bob', login: 'bob' }] });
+    seed = await seedInstance(t, { agents: [{ name: 'Ann', login: 'ann' }, { name: 'Bob', login: 'bob' }, { name: 'Cid', login: 'cid' }] });
     avGroup = (
       await t.ok<{ createSkillGroup: { id: string } }>(seed.adminKey, 'mutation($input: CreateSkillGroupInput!) { createSkillGroup(input: $input) { id } }', {
         input: { name: 'Video support', channel: 'AV', ringTimeoutSeconds: 30 },
@@ -254,6 +254,11 @@ describe('customer audio/video calls (werift browsers)', () => {
     expect(ranged.headers['content-type']).toBe('video/webm');
     expect(ranged.rawPayload).toEqual(Buffer.from([0x1a, 0x45, 0xdf, 0xa3]));
     expect((await t.kefu.app.inject({ method: 'GET', url: `/recordings/${id}` })).statusCode).toBe(401);
+    // The agents who served the call may play it; an agent who had no part in it gets NOT_FOUND.
+    const asAgent = (token: string) => t.kefu.app.inject({ method: 'HEAD', url: `/recordings/${id}`, headers: { authorization: `Bearer ${token}` } });
+    expect((await asAgent(ann().token)).statusCode).toBe(200);
+    expect((await asAgent(bob().token)).statusCode).toBe(200);
+    expect((await asAgent(seed.agents[2]!.token)).statusCode).toBe(404);
     // The agents' stand-in browsers (and their encoders) stop here: the machine is shared.
     await annBrowser.close();
     await bobBrowser.close();
