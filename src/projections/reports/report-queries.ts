@@ -1,6 +1,6 @@
 // Reading the reports (RP-1 live overview, RP-2 historical reports): plain functions over the report
 // projection's 15-minute UTC buckets, used by the GraphQL resolvers and the CSV exports alike.
-// Definitions of every figure: ./DEFINITIONS.md. Callers pass a request already checked by
+// Definitions of every figure: README.md, "Report definitions". Callers pass a request already checked by
 // resolveReportRequest (time zone, dates, range and row limits, threshold); the viewer's scope (an agent
 // sees only their own rows) is the caller's: pass agentIds = [the agent].
 import { sql, type RawBuilder } from 'kysely';
@@ -330,7 +330,7 @@ function addSums(into: ContactSums, row: Partial<Record<string, unknown>>): Cont
   return into;
 }
 
-/** The figures of ContactMetrics from summed counters (DEFINITIONS.md). */
+/** The figures of ContactMetrics from summed counters (README.md, "Report definitions"). */
 export function contactMetrics(t: ContactSums, serviceLevelSeconds: number): ContactMetrics {
   const abandoned = t.queue_abandoned + t.ringing_abandoned;
   const met = t[`sl_${serviceLevelSeconds}` as ContactCounter] ?? 0;

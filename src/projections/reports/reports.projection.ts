@@ -1,7 +1,7 @@
 // reports: contact and agent events counted into 15-minute UTC buckets (issue 15, RP-1 and RP-2). Each
 // bucket holds numerators and denominators (counts and millisecond sums), never rates, per instance ×
 // channel × direction × skill group × agent; report-queries.ts sums them for any interval and time zone.
-// Definitions: DEFINITIONS.md. Every count goes to the bucket of the event that makes it.
+// Definitions: README.md, "Report definitions". Every count goes to the bucket of the event that makes it.
 //
 // To count an event the projection must know what came before it (was the contact queued when the customer
 // hung up? since when?): report_contacts and report_agents keep that, with the last stream revision
@@ -466,7 +466,7 @@ function countContactEvent(batch: ReportBatch, instanceId: string, s: ContactSta
     case 'ContactTransferred':
       batch.addContactCounts(instanceId, at, servedBy(s, event.data.fromAgentId), { transferred: 1 });
       endPart(batch, instanceId, s, at);
-      // Queued again for the transfer (the same contact, not a new queueing: see DEFINITIONS.md).
+      // Queued again for the transfer (the same contact, not a new queueing: see README.md, "Report definitions").
       s.stage = 'QUEUED';
       s.in_transfer = true;
       s.skill_group_id = event.data.toSkillGroupId ?? s.skill_group_id;

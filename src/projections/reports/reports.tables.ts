@@ -11,7 +11,7 @@ type Counter = ColumnType<string | number, number | undefined, number>;
 export const serviceLevelColumns = serviceLevelThresholds.map((x) => `sl_${x}` as const);
 export type ServiceLevelColumn = (typeof serviceLevelColumns)[number];
 
-/** Counters of report_contact_buckets (counts, and sums of milliseconds: *_ms). See DEFINITIONS.md. */
+/** Counters of report_contact_buckets (counts, and sums of milliseconds: *_ms). See README.md, "Report definitions". */
 export const contactCounters = [
   'created',
   'ivr_entered',
