@@ -244,6 +244,11 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(deleted.errors).toBeUndefined();
       await send(me, chat.contactId, { text: '1' });
       expect(await conversation(me, chat.contactId)).toMatchObject({ status: 'ENDED', endStatus: 'SYSTEM_ERROR' });
+      // Saved now, a flow naming the deleted group is refused with the path of the fault (a left message's group too).
+      const refused = await gql(seed.adminKey, 'mutation($input: CreateFlowInput!) { createFlow(input: $input) { id } }', {
+        input: { name: `Stale ${randomUUID().slice(0, 6)}`, kind: 'CHAT', definition: { start: 'l', nodes: [{ id: 'l', type: 'leaveMessage', text: 'Leave one', skillGroupId: d.groupId }] } },
+      });
+      expect(refused.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'input.definition.nodes.0.skillGroupId' });
     });
 
     it('takes the first step once when the start is retried', async () => {
