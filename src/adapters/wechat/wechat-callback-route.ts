@@ -16,6 +16,7 @@ import { decryptWechatMessage, signatureMatches, WechatCryptoError } from './wec
 import { parsePushFields, pushOf, WechatPushError, type WechatPush } from './wechat-messages.ts';
 import { WechatApi } from './wechat-api.ts';
 import { WechatInbound } from './wechat-inbound.ts';
+import { ChatFlowRunner, contactChatFlowPorts } from '../../processes/chat-flows/chat-flow-runner.ts';
 import { UploadProcessor } from '../chat-files/image-processor.ts';
 
 export const wechatCallbackBodyLimit = 64 * 1024;
@@ -61,6 +62,8 @@ export async function wechatCallbackRoutes(app: FastifyInstance, options: { deps
       api: new WechatApi({ db: deps.db, secrets: settings.secrets, apiBase: settings.apiBase, clock: deps.clock }),
       chatFiles: chatFilesSettingsOf(deps),
       clock: deps.clock,
+      // Accounts with a CHAT flow: the chats enter it through the same runner as web chats.
+      chatFlows: deps.chatFlows ?? new ChatFlowRunner(contactChatFlowPorts({ db: deps.db, commands: deps.commands, clock: deps.clock })),
     });
   const logged = new LoggedOnce();
   const opened = new Map<string, string>();

@@ -10,6 +10,11 @@
 // contact decider drops when it sees it again (the event store decides, at the stream's revision); a chat
 // started by a push has an id derived from its key, so a retry that finds no open chat starts the same one
 // (nothing). wechat_inbound remembers handled keys, so a late retry is not even looked at again.
+//
+// An account with a CHAT flow (issue 12) puts its chats into the flow as the web channel does, through the same
+// runner (chat-flow-runner.ts): the flow's first step runs when the chat starts, and each text the customer
+// writes while the chat is in its flow (a menu option's number or word, an answer) is recorded with the step it
+// takes, in one append. The flow's messages go out through the WeChat outbox.
 import { createHash, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { CommandHandler } from '../eventstore/command-handler.ts';
@@ -30,6 +35,7 @@ import type { UploadProcessor } from '../chat-files/image-processor.ts';
 import type { ProcessedUpload } from '../chat-files/process-upload.ts';
 import { pushKey, type WechatPush } from './wechat-messages.ts';
 import type { WechatApi } from './wechat-api.ts';
+import type { ChatFlowAdvance, ChatFlowRunner } from '../../processes/chat-flows/chat-flow-runner.ts';
 
 export interface WechatInboundDeps {
   commands: CommandHandler;
@@ -40,6 +46,8 @@ export interface WechatInboundDeps {
   clock: () => Date;
   /** Images are stripped of metadata and get a thumbnail as uploads do (on a worker thread); absent: kept as WeChat gave them. */
   images?: UploadProcessor;
+  /** Runs the chat flows of accounts that have one (absent: chats go straight to the account's skill group). */
+  chatFlows?: ChatFlowRunner;
 }
 
 /** A name-based UUID (version 5 layout) of the parts. */
@@ -105,9 +113,13 @@ export class WechatInbound {
 
   /** The customer's open chat on this account, as the read model shows it. */
   private async openChat(account: WechatAccountRow, openId: string): Promise<string | null> {
+    return (await this.openChatRow(account, openId))?.id ?? null;
+  }
+
+  private async openChatRow(account: WechatAccountRow, openId: string): Promise<{ id: string; status: string } | null> {
     const row = await this.deps.db
       .selectFrom('contacts')
-      .select('id')
+      .select(['id', 'status'])
       .where('instance_id', '=', account.instance_id)
       .where('channel', '=', 'ONLINE')
       .where('status', 'not in', ['ENDED', 'REJECTED'])
@@ -117,7 +129,7 @@ export class WechatInbound {
       .orderBy('created_at', 'desc')
       .limit(1)
       .executeTakeFirst();
-    return row?.id ?? null;
+    return row ?? null;
   }
 
   /**
@@ -192,13 +204,25 @@ export class WechatInbound {
       }
       return this.startChat(account, push, key, data, null);
     }
-    const open = await this.openChat(account, openId);
+    const openRow = await this.openChatRow(account, openId);
+    const open = openRow?.id ?? null;
     if (!open && push.msgType === 'text' && push.content) {
       const rated = await this.rating(account, openId, push.content, key);
       if (rated) return rated;
     }
     const message = await this.messageOf(account, push, key, open ?? chatIdOf(account, key));
     if (message === null) return null;
+    if (open && (openRow!.status === 'IN_FLOW' || openRow!.status === 'CREATED') && message.kind === 'TEXT' && this.deps.chatFlows) {
+      // The chat's flow waits for this: the message and the step it takes go in one append.
+      const advance = await this.flowShown(instanceId, this.deps.chatFlows.message({ instanceId, contactId: open }, message.text, { message }));
+      if (advance.carried) return open;
+      if (advance.run === null) {
+        // Its flow never took its first step (a process died in between): recorded, then the flow starts.
+        await this.command(instanceId, { type: 'RecordMessage', data: { contactId: open, ...message, from: 'CUSTOMER', agentId: null }, metadata: this.metadata(instanceId) });
+        await this.startFlow(account, open);
+        return open;
+      }
+    }
     if (open) {
       try {
         await this.command(instanceId, { type: 'RecordMessage', data: { contactId: open, ...message, from: 'CUSTOMER', agentId: null }, metadata: this.metadata(instanceId) });
@@ -308,9 +332,25 @@ export class WechatInbound {
         priority: 0,
         reject,
         firstMessage: first,
+        flowId: reject || !this.deps.chatFlows ? null : account.flow_id,
       },
       metadata: this.metadata(instanceId),
     });
+    // The account's chat flow greets the customer (its first step); a retry of the push finds it taken.
+    if (!reject) await this.startFlow(account, contactId);
     return contactId;
+  }
+
+  /** The account's chat flow takes its first step on the chat (nothing when it has none, or the chat is in it already). */
+  private async startFlow(account: WechatAccountRow, contactId: string): Promise<void> {
+    if (!account.flow_id || !this.deps.chatFlows) return;
+    await this.flowShown(account.instance_id, this.deps.chatFlows.start({ instanceId: account.instance_id, contactId }, account.flow_id));
+  }
+
+  /** A flow step, once the read model shows it (queued or ended: the next push's look-up reads that). */
+  private async flowShown(instanceId: string, step: Promise<ChatFlowAdvance>): Promise<ChatFlowAdvance> {
+    const advance = await step;
+    if (advance.appended) await this.deps.readModels.waitFor(advance.appended, { projections: ['contacts'], timeoutMs: 10_000 });
+    return advance;
   }
 }

@@ -10,6 +10,7 @@
 // revision decides. Without `commit`, `perform` runs each action and `store` keeps the place
 // (EventStoreChatFlowStore, a stream per chat).
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import type { CommandHandler } from '../../adapters/eventstore/command-handler.ts';
 import { contactDecider, type NewChatMessage } from '../../domain/contact/contact.decide.ts';
 import { ConflictError } from '../../domain/errors.ts';
@@ -377,6 +378,16 @@ export async function resumeStartedChatFlows(db: ReadModel, runner: ChatFlowRunn
     .where('c.status', '=', 'IN_FLOW')
     .where('w.flow_id', 'is not', null)
     .execute();
+  // WeChat chats (issue 13) enter their account's flow the same way.
+  const wechat = await db
+    .selectFrom('contacts as c')
+    .innerJoin('wechat_accounts as a', (j) => j.onRef('a.instance_id', '=', 'c.instance_id').on(sql<boolean>`a.id = c.source->>'wechatAccountId'`))
+    .select(['c.instance_id', 'c.id', 'a.flow_id'])
+    .where('c.status', '=', 'IN_FLOW')
+    .where(sql<boolean>`c.source->>'kind' = 'WECHAT'`)
+    .where('a.flow_id', 'is not', null)
+    .execute();
+  rows.push(...wechat);
   for (const r of rows) {
     try {
       await runner.start({ instanceId: r.instance_id, contactId: r.id }, r.flow_id!);

@@ -7,16 +7,21 @@
 // WeChat calls invalid or expired: the token is refreshed) are retried with backoff; anything else (45015
 // outside the 48-hour window, 45047 past the quota, 40003 …) fails the message, and the chat says so in a
 // SYSTEM message the agent sees at once. The agent's typing is passed on as WeChat's typing indicator.
+// A chat flow's messages (issue 12) go out the same way: WeChat text has no buttons, so a menu's options
+// follow its text as a numbered list (the customer replies with the number or a word, which steps the flow);
+// a flow's image is fetched from its https URL and sent as an image message.
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { sql } from 'kysely';
 import type { CommandHandler } from '../../adapters/eventstore/command-handler.ts';
 import type { Lease, SqlClient } from '../../adapters/sql/sql-client.ts';
 import { chatFilePath, type ChatFilesSettings } from '../../adapters/chat-files/chat-files.ts';
+import { detectFileType } from '../../adapters/chat-files/detect.ts';
 import type { WechatApi } from '../../adapters/wechat/wechat-api.ts';
 import { transientErrors, WechatApiError, wechatErrorText, type WechatApiAccount } from '../../adapters/wechat/wechat-api.ts';
 import { contactDecider } from '../../domain/contact/contact.decide.ts';
-import type { ChatAttachment, ContactMessageData, WechatSource } from '../../domain/contact/contact.ts';
+import type { ChatAttachment, ChatFlowImage, ContactMessageData, WechatSource } from '../../domain/contact/contact.ts';
+import type { ChatFlowOption } from '../../domain/flow/chat-flow-engine.ts';
 import type { EventStore, RecordedEvent, Subscription } from '../../domain/ports/event-store.ts';
 import { positionFromString, positionToString } from '../../domain/ports/event-store.ts';
 import { streams, streamCategory } from '../../domain/streams.ts';
@@ -46,6 +51,14 @@ interface Payload {
   text: string;
   attachment: ChatAttachment | null;
   agentId: string | null;
+  /** A chat flow's image (an https URL), sent before its text. */
+  image?: ChatFlowImage | null;
+}
+
+/** A chat flow's message as WeChat text: its text, then each option on a line of its own, numbered. */
+export function flowMessageText(text: string, options: readonly ChatFlowOption[] | null | undefined): string {
+  const lines = (options ?? []).map((o) => `${o.number}. ${o.label}`);
+  return [text.trim(), lines.join('\n')].filter((part) => part !== '').join('\n\n');
 }
 
 const checkpointName = 'wechat-outbox';
@@ -134,6 +147,10 @@ export class WechatOutbox {
       if (m.from === 'AGENT' && m.kind !== 'SYSTEM') {
         const source = await this.sourceOf(e.streamId);
         if (source) await this.queue(e, m, source);
+      } else if (m.from === 'SYSTEM' && m.kind === 'TEXT') {
+        // A chat flow's message (SYSTEM sender, TEXT kind; notices are of kind SYSTEM).
+        const source = await this.sourceOf(e.streamId);
+        if (source) await this.queue(e, { ...m, text: flowMessageText(m.text ?? '', m.options), agentId: null }, source);
       } else if (m.from === 'SYSTEM' && m.system?.type === 'ENDED' && this.endReasons.has(e.streamId) && this.endReasons.get(e.streamId) !== 'customerUnsubscribed') {
         // Ended after it was taken in (a rejected chat, a blacklisted customer's, is not asked), not by unsubscribing.
         // The chat ended: the customer is asked to rate it by replying with a value (the callback takes the reply).
@@ -172,7 +189,7 @@ export class WechatOutbox {
     const instanceId = e.metadata.instanceId;
     const contactId = e.streamId.slice(e.streamId.indexOf('.') + 1);
     const kind = m.kind === 'IMAGE' || m.kind === 'FILE' ? m.kind : 'TEXT';
-    const payload: Payload = { kind, text: m.text ?? '', attachment: m.attachment ?? null, agentId: m.agentId };
+    const payload: Payload = { kind, text: m.text ?? '', attachment: m.attachment ?? null, agentId: m.agentId, ...(m.image ? { image: m.image } : {}) };
     await this.deps.db
       .insertInto('wechat_outbox')
       .values({
@@ -296,6 +313,11 @@ export class WechatOutbox {
       } else if (payload.kind === 'FILE' && payload.attachment) {
         // The customer-service API has no file messages for every account kind: the file's name goes as text.
         await this.deps.api.sendText(account, row.open_id, `[${payload.attachment.name}]${payload.text ? ` ${payload.text}` : ''}`);
+      } else if (payload.image) {
+        const image = await this.fetchFlowImage(payload.image.url);
+        const mediaId = await this.deps.api.uploadImage(account, image.bytes, image.contentType, image.name);
+        await this.deps.api.sendImage(account, row.open_id, mediaId);
+        if (payload.text.trim() !== '') await this.deps.api.sendText(account, row.open_id, payload.text);
       } else {
         await this.deps.api.sendText(account, row.open_id, payload.text);
       }
@@ -322,6 +344,29 @@ export class WechatOutbox {
       });
       await this.mark(key, { state: 'FAILED', error_code: code, error: reason });
     }
+  }
+
+  /**
+   * A chat flow's image from its https URL (the flow names it), at most the chat upload size and only an image
+   * type WeChat takes. Unreachable: a transient error (retried); refused or not an image: the message fails.
+   */
+  private async fetchFlowImage(url: string): Promise<{ bytes: Buffer; contentType: string; name: string }> {
+    let res: Response;
+    try {
+      res = await fetch(url, { redirect: 'follow', signal: AbortSignal.timeout(15_000) });
+    } catch (err) {
+      throw new WechatApiError(null, `the flow's image could not be fetched (${err instanceof Error ? err.message : String(err)})`);
+    }
+    if (!res.ok) throw new Error(`the flow's image ${url} answered HTTP ${res.status}`);
+    if (!res.url.startsWith('https:')) throw new Error(`the flow's image ${url} was redirected off https`);
+    const max = this.deps.chatFiles.maxBytes;
+    if (Number(res.headers.get('content-length') ?? 0) > max) throw new Error(`the flow's image is larger than ${max} bytes`);
+    const bytes = Buffer.from(await res.arrayBuffer());
+    if (bytes.length > max) throw new Error(`the flow's image is larger than ${max} bytes`);
+    const detected = detectFileType(bytes);
+    if (!detected.image || !/^image\/(jpeg|png|gif)$/.test(detected.contentType)) throw new Error(`the flow's image is not a JPEG, PNG or GIF (${detected.contentType})`);
+    const name = `flow-image.${detected.contentType.split('/')[1]}`;
+    return { bytes, contentType: detected.contentType, name };
   }
 
   private async mark(key: { instance_id: string; contact_id: string; seq: number }, set: { state: string; error_code: number | null; error: string | null; next_attempt_at?: Date }): Promise<void> {
