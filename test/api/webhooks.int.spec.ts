@@ -106,9 +106,11 @@ describe('webhooks', () => {
     const seed = await seedInstance(t, { name: 'Slow Co', agents: [{ name: 'Cid', login: 'cid' }] });
     const slow = await receiver();
     const fast = await receiver();
-    slow.answerWith(() => 'hang');
+    // The slow endpoint hangs; another endpoint on the same server (host and port) answers at once.
+    slow.answerWith(({ path }) => (path === '/hook' ? 'hang' : 200));
     await subscribe(seed.adminKey, slow.url, ['AGENT_STATUS_CHANGED']);
     await subscribe(seed.adminKey, fast.url, ['AGENT_STATUS_CHANGED']);
+    await subscribe(seed.adminKey, `${slow.url}/neighbour`, ['AGENT_STATUS_CHANGED']);
     const cid = seed.agents[0]!;
     await presence(cid.token, 'AVAILABLE');
     await until(async () => slow.hanging(), (n) => n === 1);
@@ -116,9 +118,11 @@ describe('webhooks', () => {
     await presence(cid.token, 'AVAILABLE');
     const got = await until(async () => fast.delivered(), (d) => d.length === 3);
     expect(got.map((d) => d.json.data.presence)).toEqual(['AVAILABLE', 'OFFLINE', 'AVAILABLE']);
+    const neighbour = await until(async () => slow.delivered(), (d) => d.length === 3);
+    expect(neighbour.map((d) => [d.path, d.json.data.presence])).toEqual([['/hook/neighbour', 'AVAILABLE'], ['/hook/neighbour', 'OFFLINE'], ['/hook/neighbour', 'AVAILABLE']]);
     // The slow one still holds its first request (60 s timeout) and has been sent nothing else.
     expect(slow.hanging()).toBe(1);
-    expect(slow.received).toHaveLength(0);
+    expect(slow.received.filter((r) => r.path === '/hook')).toHaveLength(0);
   });
 
   it('replays a delivery, signs with a rotated secret, and sends contact and chat kinds in order per contact', async () => {

@@ -1,4 +1,4 @@
-// A local HTTP server that receives webhooks the way a business's endpoint would, and lets a test decide how it
+// A local HTTP server (any path under `path`) that receives webhooks the way a business's endpoint would, and lets a test decide how it
 // answers (fail on purpose, hang, recover). It keeps every request it got, in arrival order.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +10,8 @@ export interface ReceivedWebhook {
   signature: string;
   /** The status this server answered. */
   answered: number;
+  /** The request's path (endpoints may share a server). */
+  path: string;
 }
 
 /** What to answer a request with: a status, a status after a delay, or 'hang' (never answer). */
@@ -21,7 +23,7 @@ export interface WebhookReceiver {
   /** Requests answered 2xx, first delivery of each Kefu-Delivery id only, in order. */
   delivered(): ReceivedWebhook[];
   /** How the next requests are answered; the default is 200. */
-  answerWith(answer: (request: { n: number; deliveryId: string }) => Answer): void;
+  answerWith(answer: (request: { n: number; deliveryId: string; path: string }) => Answer): void;
   /** Requests that are hanging now. */
   hanging(): number;
   close(): Promise<void>;
@@ -30,7 +32,7 @@ export interface WebhookReceiver {
 export async function startWebhookReceiver(path = '/hook'): Promise<WebhookReceiver> {
   const received: ReceivedWebhook[] = [];
   const open = new Set<ServerResponse>();
-  let decide: (r: { n: number; deliveryId: string }) => Answer = () => 200;
+  let decide: (r: { n: number; deliveryId: string; path: string }) => Answer = () => 200;
   let n = 0;
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     let body = '';
@@ -38,7 +40,8 @@ export async function startWebhookReceiver(path = '/hook'): Promise<WebhookRecei
     req.on('data', (c: string) => (body += c));
     req.on('end', () => {
       const deliveryId = String(req.headers['kefu-delivery'] ?? '');
-      const answer = req.url === path ? decide({ n: n++, deliveryId }) : 404;
+      const url = req.url ?? '';
+      const answer = url.startsWith(path) ? decide({ n: n++, deliveryId, path: url }) : 404;
       if (answer === 'hang') {
         open.add(res);
         res.on('close', () => open.delete(res));
@@ -46,7 +49,7 @@ export async function startWebhookReceiver(path = '/hook'): Promise<WebhookRecei
       }
       const status = typeof answer === 'number' ? answer : answer.status;
       const reply = () => {
-        received.push({ body, json: JSON.parse(body) as ReceivedWebhook['json'], deliveryId, signature: String(req.headers['kefu-signature'] ?? ''), answered: status });
+        received.push({ body, json: JSON.parse(body) as ReceivedWebhook['json'], deliveryId, signature: String(req.headers['kefu-signature'] ?? ''), answered: status, path: url });
         res.writeHead(status, { 'content-type': 'text/plain' }).end(status >= 300 ? 'failing on purpose' : 'ok');
       };
       if (typeof answer === 'number') reply();

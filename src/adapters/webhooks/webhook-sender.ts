@@ -20,13 +20,26 @@ export type WebhookAnswer = { ok: true; status: number } | { ok: false; status: 
 export interface WebhookSender {
   /** `signal` aborts the request (Kefu stopping); the answer is then a failure. */
   send(request: WebhookRequest, signal?: AbortSignal): Promise<WebhookAnswer>;
+  /** Closes kept-alive connections. */
+  close?(): void;
 }
 
 export class HttpWebhookSender implements WebhookSender {
   private readonly options: { allowHttp: boolean; allowPrivate: boolean; timeoutMs: number; clock: () => Date };
+  // Connections are kept alive between deliveries (one TLS handshake per endpoint, not per delivery); each new
+  // connection's address is checked by safeLookup when it is made.
+  private readonly agents: { http: http.Agent; https: https.Agent };
 
   constructor(options: { allowHttp: boolean; allowPrivate: boolean; timeoutMs: number; clock?: () => Date }) {
     this.options = { clock: () => new Date(), ...options };
+    // No socket limit: each endpoint has at most one request in flight, and endpoints on one host must not wait for each other.
+    const agentOptions = { keepAlive: true, lookup: safeLookup(options.allowPrivate) };
+    this.agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
+  }
+
+  close(): void {
+    this.agents.http.destroy();
+    this.agents.https.destroy();
   }
 
   send(request: WebhookRequest, signal?: AbortSignal): Promise<WebhookAnswer> {
@@ -45,6 +58,7 @@ export class HttpWebhookSender implements WebhookSender {
     const t = Math.floor(this.options.clock().getTime() / 1000);
     const body = Buffer.from(request.body, 'utf8');
     const client = url.protocol === 'https:' ? https : http;
+    const agent = url.protocol === 'https:' ? this.agents.https : this.agents.http;
     return new Promise<WebhookAnswer>((resolve) => {
       let settled = false;
       const done = (answer: WebhookAnswer) => {
@@ -57,8 +71,7 @@ export class HttpWebhookSender implements WebhookSender {
         url,
         {
           method: 'POST',
-          lookup: safeLookup(allowPrivate),
-          agent: false,
+          agent,
           headers: {
             'content-type': 'application/json',
             'content-length': body.length,

@@ -84,6 +84,7 @@ export class WebhookDispatcher {
     await this.unsubscribe?.();
     for (const s of [...this.sleepers]) s();
     await Promise.all(this.workers.values());
+    this.deps.sender.close?.();
     await this.lease?.release();
     this.lease = null;
   }
