@@ -3,8 +3,10 @@
 // text, then the menu as a numbered text list since WeChat text has no buttons); the customer's replies (an
 // option's number, a keyword, an answer) step the flow, a retried reply (same MsgId) is stored and stepped
 // once; what the flow collected reaches the agent's offer; "no agent online" takes the leaveMessage branch,
-// whose left message waits in the group; an end node ends the chat with its text sent.
+// whose left message waits in the group; an end node ends the chat with its text sent; a WeChat chat whose
+// flow never took its first step (the process died after StartChat) takes it when Kefu resumes started flows.
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +16,9 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { taggedPng } from '../support/chat-images.ts';
+import { contactDecider } from '../../src/domain/contact/contact.decide.ts';
+import { streams } from '../../src/domain/streams.ts';
+import { ChatFlowRunner, contactChatFlowPorts, resumeStartedChatFlows } from '../../src/processes/chat-flows/chat-flow-runner.ts';
 import { until } from '../support/until.ts';
 import { FakeWechat, type FakeAccount } from './fake-wechat.ts';
 
@@ -47,6 +52,7 @@ describe('WeChat chats in their account\'s chat flow', () => {
   let account: FakeAccount;
   let ann: { id: string; token: string };
   let msgId = 9_100_000_000_000_000_000n;
+  let ids: { accountId: string; desk: string; flowId: string };
 
   const rows = async (openId: string) =>
     (await t.kefu.db.selectFrom('contacts').select(['id', 'status', 'customer']).where('instance_id', '=', seed.instanceId).orderBy('created_at').execute()).filter((r) => (r.customer as { id: string }).id === openId);
@@ -137,10 +143,11 @@ describe('WeChat chats in their account\'s chat flow', () => {
     };
     const flowId = (await t.ok<{ createFlow: { id: string } }>(seed.adminKey, 'mutation($input: CreateFlowInput!) { createFlow(input: $input) { id } }', { input: { name: 'WeChat welcome', kind: 'CHAT', definition } })).createFlow.id;
     const secret = 'cccccccccccccccccccccccccccccccc';
-    const created = await t.ok<{ createWechatAccount: { callbackUrl: string } }>(seed.adminKey, 'mutation($input: CreateWechatAccountInput!) { createWechatAccount(input: $input) { callbackUrl } }', {
+    const created = await t.ok<{ createWechatAccount: { id: string; callbackUrl: string } }>(seed.adminKey, 'mutation($input: CreateWechatAccountInput!) { createWechatAccount(input: $input) { id callbackUrl } }', {
       input: { name: 'Shop', kind: 'OFFICIAL_ACCOUNT', appId: 'wx00000000000000f1', appSecret: secret, token: 'flowToken', originalId: 'gh_0000000000f1', skillGroupId: desk, flowId },
     });
     wx.register('wx00000000000000f1', secret);
+    ids = { accountId: created.createWechatAccount.id, desk, flowId };
     account = { appId: 'wx00000000000000f1', appSecret: secret, token: 'flowToken', encodingAesKey: null, mode: 'PLAIN', format: 'XML', originalId: 'gh_0000000000f1', callbackUrl: `${origin}${new URL(created.createWechatAccount.callbackUrl).pathname}` };
   }, 180_000);
   afterAll(async () => {
@@ -222,5 +229,34 @@ describe('WeChat chats in their account\'s chat flow', () => {
       ['SYSTEM', 'How can we help?'],
     ]);
     expect((await contact(second)).status).toBe('IN_FLOW');
+  });
+
+  it('a chat whose flow never took its first step takes it when started flows are resumed (after a restart)', async () => {
+    // StartChat appended, then the process died before the flow's first step: the chat sits IN_FLOW, nothing sent.
+    const contactId = randomUUID();
+    const r = await t.kefu.commands.handle(streams.contact(seed.instanceId, contactId), contactDecider, {
+      type: 'StartChat',
+      data: {
+        contactId,
+        customer: { kind: 'WECHAT', id: 'oFlow_4', name: null },
+        data: { wechatOpenId: 'oFlow_4' },
+        source: { kind: 'WECHAT', wechatAccountId: ids.accountId, accountKind: 'OFFICIAL_ACCOUNT', appId: account.appId, openId: 'oFlow_4', unionId: null, sessionFrom: null },
+        skillGroupId: ids.desk,
+        priority: 0,
+        reject: null,
+        firstMessage: null,
+        flowId: ids.flowId,
+      },
+      metadata: { now: new Date().toISOString(), instanceId: seed.instanceId, actor: 'test', correlationId: randomUUID() },
+    });
+    await t.kefu.projections.waitFor(r.position!, { timeoutMs: 30_000 });
+    expect((await contact(contactId)).status).toBe('IN_FLOW');
+    const runner = new ChatFlowRunner(contactChatFlowPorts({ db: t.kefu.db, commands: t.kefu.commands, clock: () => new Date() }));
+    expect(await resumeStartedChatFlows(t.kefu.db, runner, { warn: () => undefined })).toBeGreaterThanOrEqual(1);
+    await receivedUntil('oFlow_4', menuText);
+    expect(received('oFlow_4')).toEqual([`[image ${logo.length}]`, 'Welcome to the shop!', menuText]);
+    // Resumed again (another restart): nothing more.
+    await resumeStartedChatFlows(t.kefu.db, runner, { warn: () => undefined });
+    expect((await transcript(contactId)).filter((m) => m.sender === 'SYSTEM' && m.kind === 'TEXT')).toHaveLength(2);
   });
 });
