@@ -14,13 +14,14 @@ import { phoneBench } from './phone.ts';
 import { softphoneBench } from './softphone.ts';
 import { liveBench } from './live.ts';
 import { chatBench } from './chat.ts';
+import { chatCpuBench } from './chat-cpu.ts';
 import { chatFlowBench } from './chat-flow.ts';
 import { quickRepliesBench } from './quick-replies.ts';
 import { exportsBench } from './exports.ts';
 import { wechatBench } from './wechat.ts';
 import { reportsBench } from './reports.ts';
 
-const modules: BenchModule[] = [eventStoreBench, projectionsBench, routingBench, phoneBench, softphoneBench, liveBench, chatBench, chatFlowBench, quickRepliesBench, exportsBench, wechatBench, reportsBench];
+const modules: BenchModule[] = [eventStoreBench, projectionsBench, routingBench, phoneBench, softphoneBench, liveBench, chatBench, chatCpuBench, chatFlowBench, quickRepliesBench, exportsBench, wechatBench, reportsBench];
 
 const resultsFile = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
 
