@@ -285,6 +285,24 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(texts).toEqual(['Welcome to the shop!', 'How can we help?']);
     });
 
+    it('stores a retried send once and steps the flow once (the same clientMessageId, one after the other and at once)', async () => {
+      const d = await desk('Again', orderFlow);
+      await ok(d.agent.token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
+      const me = await customer(d.key);
+      const chat = await startChat(me);
+      const clientMessageId = randomUUID();
+      const first = await send(me, chat.contactId, { clientMessageId, text: '2' });
+      const again = await send(me, chat.contactId, { clientMessageId, text: '2' });
+      expect(again.data!.sendChatMessage.seq).toBe(first.data!.sendChatMessage.seq);
+      const twice = randomUUID();
+      const [a, b] = await Promise.all([send(me, chat.contactId, { clientMessageId: twice, text: 'SO-777777' }), send(me, chat.contactId, { clientMessageId: twice, text: 'SO-777777' })]);
+      expect(a.errors ?? b.errors).toBeUndefined();
+      expect(a.data!.sendChatMessage.seq).toBe(b.data!.sendChatMessage.seq);
+      const messages = await transcript(me, chat.contactId);
+      expect(messages.filter((m) => m.sender === 'CUSTOMER').map((m) => m.text)).toEqual(['2', 'SO-777777']);
+      expect(flowTexts(messages)).toEqual(['Welcome to the shop!', 'How can we help?', 'Your order number, please?']);
+    });
+
     it('refuses a bad choice with BAD_USER_INPUT', async () => {
       const d = await desk('Bad', orderFlow);
       const me = await customer(d.key);

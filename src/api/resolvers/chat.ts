@@ -13,7 +13,7 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import { chatEndStatusOf, type ChatEndStatus } from '../../domain/contact/chat-end-status.ts';
 import { contactDecider, type ContactCommand, type NewChatMessage } from '../../domain/contact/contact.decide.ts';
-import { sentMessageKey, type ChatAttachment, type ChatFlowImage, type ContactEvent, type RejectReason, type SystemMessage, type WebSource } from '../../domain/contact/contact.ts';
+import type { ChatAttachment, ChatFlowImage, ContactEvent, RejectReason, SystemMessage, WebSource } from '../../domain/contact/contact.ts';
 import type { ChatFlowOption } from '../../domain/flow/chat-flow-engine.ts';
 import { ChatFlowRunner, contactChatFlowPorts, type ChatFlowAdvance } from '../../processes/chat-flows/chat-flow-runner.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
@@ -930,18 +930,15 @@ export const chatResolvers = {
       if (from === 'CUSTOMER' && (row.status === 'IN_FLOW' || row.status === 'CREATED') && m.text && !attachment) {
         // The chat's flow waits for this: a button's choice, or what was typed (a menu option's number or word, an
         // answer). The message and the flow's step go in one append (AdvanceChatFlow with the message).
+        // A retried send already stored (with its step) appends nothing (AdvanceChatFlow checks its clientMessageId)
+        // and is answered with the stored message below.
         const flowMessage: NewChatMessage = { messageId: randomUUID(), clientMessageId: m.clientMessageId, kind: 'TEXT', text: m.text, attachment: null };
-        const { state } = await ctx.deps.commands.load(streams.contact(row.instance_id, row.id), contactDecider);
-        // A retried send already stored (with its step) goes the usual way below: stored once, answered with it.
-        const seen = state.status !== 'none' && (state.sentMessages ?? {})[sentMessageKey('CUSTOMER', null, m.clientMessageId)] !== undefined;
-        if (!seen) {
-          const chat = { instanceId: row.instance_id, contactId: row.id };
-          const runner = chatFlows(ctx);
-          const step = m.choice != null ? runner.choice(chat, m.choice, { message: flowMessage }) : runner.message(chat, m.text, { message: flowMessage });
-          const advance = await flowStepShown(ctx, row.instance_id, step);
-          if (advance.carried) events = (advance.events ?? []) as ContactEvent[];
-          flowNotStarted = advance.run === null;
-        }
+        const chat = { instanceId: row.instance_id, contactId: row.id };
+        const runner = chatFlows(ctx);
+        const step = m.choice != null ? runner.choice(chat, m.choice, { message: flowMessage }) : runner.message(chat, m.text, { message: flowMessage });
+        const advance = await flowStepShown(ctx, row.instance_id, step);
+        if (advance.carried) events = (advance.events ?? []) as ContactEvent[];
+        flowNotStarted = advance.run === null;
       }
       if (events === null) {
         const result = await contactCommand(
