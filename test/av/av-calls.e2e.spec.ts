@@ -86,7 +86,7 @@ describe('customer audio/video calls (werift browsers)', () => {
   beforeAll(async () => {
     t = await startTestKefu({
       database: 'pglite',
-      env: { KEFU_AV_PUBLIC_ADDRESS: '127.0.0.1', KEFU_AV_BIND: '127.0.0.1', KEFU_AV_GRACE_MS: '8000', KEFU_AV_ALLOWED_CANDIDATES: '127.0.0.0/8,192.168.0.0/16,172.16.0.0/12,10.0.0.0/8' },
+      env: { KEFU_AV_PUBLIC_ADDRESS: '127.0.0.1', KEFU_AV_BIND: '127.0.0.1', KEFU_AV_GRACE_MS: '8000', KEFU_AV_MAX_PER_ADDRESS: '2', KEFU_AV_ALLOWED_CANDIDATES: '127.0.0.0/8,192.168.0.0/16,172.16.0.0/12,10.0.0.0/8' },
     });
     seed = await seedInstance(t, { agents: [{ name: 'Ann', login: 'ann' }, { name: 'Bob', login: 'bob' }, { name: 'Cid', login: 'cid' }] });
     avGroup = (
@@ -304,5 +304,48 @@ describe('customer audio/video calls (werift browsers)', () => {
     const ended = await until(() => contact(contactId), (c) => c.status === 'ENDED', 30_000);
     expect(ended).toMatchObject({ endedBy: 'CUSTOMER' });
     await until(async () => customer.pc.connectionState, (st) => st === 'closed' || st === 'failed' || st === 'disconnected', 60_000);
+  });
+
+  it('an audio-only call: audio both ways, no video to the customer, audio-only WebMs; at most KEFU_AV_MAX_PER_ADDRESS calls from one address', async () => {
+    const token = await customerToken();
+    const customer = browser(false);
+    const started = await ok<{ startAvCall: { contactId: string; sdp: string; videoCodec: string | null } }>(token, START, { input: { clientCallId: randomUUID(), skillGroupId: avGroup, sdp: await customer.offer() } });
+    expect(started.startAvCall.videoCodec).toBeNull();
+    const contactId = started.startAvCall.contactId;
+    await customer.answer(started.startAvCall.sdp);
+    await customer.startMedia();
+
+    // A second caller from the same address is fine, a third is one too many (the limit is 2 here).
+    const second = await ok<{ startAvCall: { contactId: string } }>(await customerToken(), START, { input: { clientCallId: randomUUID(), skillGroupId: avGroup, sdp: await browser(false).offer() } });
+    const third = await gql(await customerToken(), START, { input: { clientCallId: randomUUID(), skillGroupId: avGroup, sdp: await browser(false).offer() } });
+    expect(codeOf(third)).toBe('RATE_LIMITED');
+    expect(third.errors![0]!.message).toMatch(/from one address/);
+
+    // The agent's browser offers video, but the call is audio only: Kefu answers its video inactive.
+    const agent = browser(true);
+    await ok(ann().token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
+    const offered = await until(() => contact(contactId), (c) => c.status === 'OFFERED', 60_000);
+    const taker = [ann(), bob()].find((a) => a.id === offered.offer!.agents[0]!.id)!;
+    const r = await ok<{ acceptAvCall: { sdp: string; videoCodec: string | null } }>(taker.token, ACCEPT, { input: { contactId, offerId: offered.offer!.offerId, sdp: await agent.offer() } });
+    expect(r.acceptAvCall.videoCodec).toBeNull();
+    expect(r.acceptAvCall.sdp).toMatch(/m=video 0 |a=inactive/);
+    await agent.answer(r.acceptAvCall.sdp);
+    await agent.startMedia();
+    await until(async () => ({ c: { ...customer.received }, a: { ...agent.received } }), (x) => x.c.audio > 50 && x.a.audio > 50, 60_000);
+    expect(customer.received.video).toBe(0);
+    expect(agent.received.video).toBe(0);
+
+    await ok(token, 'mutation($input: EndChatInput!) { endChat(input: $input) { status } }', { input: { contactId } });
+    const rows = await until(
+      () => t.kefu.db.selectFrom('call_recordings').selectAll().where('contact_id', '=', contactId).execute(),
+      (x) => x.length === 2 && x.every((y) => y.status === 'READY'),
+      60_000,
+    );
+    for (const row of rows) {
+      const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', avRecordingPath(t.recordingsDir, seed.instanceId, row.id)], { encoding: 'utf8' })) as { streams: { codec_type: string; codec_name: string }[] };
+      expect(probe.streams.map((st) => `${st.codec_type}:${st.codec_name}`)).toEqual(['audio:opus']);
+    }
+    await ok(seed.adminKey, 'mutation($input: EndContactInput!) { endContact(input: $input) { status } }', { input: { contactId: second.startAvCall.contactId } }).catch(() => undefined);
+    await agent.close();
   });
 });

@@ -64,12 +64,13 @@ export class AvPeer {
 
   /**
    * Answers a complete offer; resolves once the answer (with its candidate) is ready. `video`: the video
-   * codec this peer must use (the other party's), else the best one offered.
+   * codec this peer must use (the other party's); null: no video (the other party's call is audio only);
+   * absent: the best one offered.
    */
   static async answer(offerSdp: string, o: AvPeerOptions, video?: AvVideoCodec | null): Promise<AvPeer> {
     const offer = checkAvOffer(offerSdp, o.limits ?? defaultAvOfferLimits);
     let chosen: AvVideoCodec | null = null;
-    if (offer.video) {
+    if (offer.video && video !== null) {
       if (video && !offer.videoCodecs.includes(video)) throw new AvOfferError(`the other party's video is ${video}; this offer has only ${offer.videoCodecs.join(', ')} (Kefu does not transcode)`);
       chosen = video ?? offer.videoCodecs[0]!;
     }
