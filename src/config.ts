@@ -203,7 +203,7 @@ export const configSchema = z.object({
   KEFU_WECHAT_API_BASE: url(['https:', 'http:']).default('https://api.weixin.qq.com'),
   /** The address WeChat reaches Kefu at, for the callback URLs the API shows (default http://HOST:PORT). */
   KEFU_PUBLIC_URL: z.preprocess(emptyAsUndefined, url(['https:', 'http:']).optional()),
-  /** Key material that encrypts stored secrets (WeChat AppSecrets); unset: a key made once and kept in the database. */
+  /** Key material for stored secrets (WeChat AppSecrets, webhook signing secrets: each use derives its own key); unset: a key made once and kept in the database. */
   KEFU_SECRETS_KEY: z.preprocess(emptyAsUndefined, z.string().min(32, 'must be at least 32 characters').optional()),
   /** Webhooks (issue 16): http:// URLs, and URLs at this machine or private addresses, are refused unless on. */
   KEFU_WEBHOOK_ALLOW_HTTP: z.enum(['on', 'off'], { message: 'must be on or off' }).default('off'),
@@ -220,8 +220,6 @@ export const configSchema = z.object({
   /** The share of traces kept, 0 to 1 (parent-based: a request carrying a sampled traceparent is always kept). */
   OTEL_TRACES_SAMPLER_ARG: z.coerce.number({ message: 'must be a number from 0 to 1' }).min(0, 'must be a number from 0 to 1').max(1, 'must be a number from 0 to 1').default(1),
   OTEL_SERVICE_NAME: z.string().trim().min(1, 'must not be empty').max(100, 'at most 100 characters').default('kefu'),
-  /** The key webhook signing secrets are derived from; unset: one made once and kept in the database. Changing it changes every webhook's secret. */
-  KEFU_WEBHOOK_SECRET_KEY: z.preprocess(emptyAsUndefined, z.string().min(32, 'must be at least 32 characters').optional()),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -233,7 +231,7 @@ export class ConfigError extends Error {
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const result = configSchema.safeParse(env);
   if (result.success) return result.data;
-  const secret = new Set(['KEFU_OPERATOR_TOKEN', 'KEFU_METRICS_TOKEN', 'DATABASE_URL', 'EVENTSTORE_URL', 'NATS_URL', 'KEFU_SECRETS_KEY', 'KEFU_WEBHOOK_SECRET_KEY']);
+  const secret = new Set(['KEFU_OPERATOR_TOKEN', 'KEFU_METRICS_TOKEN', 'DATABASE_URL', 'EVENTSTORE_URL', 'NATS_URL', 'KEFU_SECRETS_KEY']);
   const lines = result.error.issues.map((i) => {
     const key = String(i.path[0]);
     return `  ${key}: ${i.message}${secret.has(key) ? '' : ` (got ${JSON.stringify(env[key] ?? null)})`}`;

@@ -42,7 +42,7 @@ import { FileStorage } from './adapters/storage/file-storage.ts';
 import { chatFileLinkKey, type ChatFilesSettings } from './adapters/chat-files/chat-files.ts';
 import { WechatApi } from './adapters/wechat/wechat-api.ts';
 import { WechatOutbox } from './processes/wechat-outbox/wechat-outbox.ts';
-import { SecretBox, secretsKey } from './adapters/wechat/wechat-secrets.ts';
+import { SecretBox } from './adapters/wechat/wechat-secrets.ts';
 import { ensureRecordingDir, recordingPath } from './adapters/storage/recording-storage.ts';
 import { findBlacklistEntry } from './api/resolvers/blacklist.ts';
 import { ContactWatch } from './processes/calls/contact-watch.ts';
@@ -62,7 +62,7 @@ import { AvCalls } from './processes/av-calls/av-calls.ts';
 import { parseAddressList } from './adapters/webrtc/av-offer.ts';
 import { avRecordingPath } from './adapters/storage/recording-storage.ts';
 import { HttpWebhookSender } from './adapters/webhooks/webhook-sender.ts';
-import { webhookSecretKey } from './adapters/webhooks/webhook-signature.ts';
+import { keptKey, secretsKeyFor } from './adapters/sql/kept-keys.ts';
 import { WebhookDispatcher } from './processes/webhooks/webhook-dispatcher.ts';
 import type { Tracer } from '@opentelemetry/api';
 import { startTracing, traceCommands, traceEventStore, traceInboundCall, traceSqlClient } from './adapters/observability/tracing.ts';
@@ -249,13 +249,7 @@ export async function openStorage(config: Config, options: { tracer?: Tracer } =
 }
 
 async function signingKey(db: ReadModel): Promise<Uint8Array> {
-  await db
-    .insertInto('kefu_secrets')
-    .values({ name: 'token_signing_key', value: randomToken(32), created_at: new Date() })
-    .onConflict((c) => c.column('name').doNothing())
-    .execute();
-  const row = await db.selectFrom('kefu_secrets').select('value').where('name', '=', 'token_signing_key').executeTakeFirstOrThrow();
-  return Buffer.from(row.value, 'base64url');
+  return keptKey(db, 'token_signing_key');
 }
 
 /** The configured operator token, or the hash of one generated on the very first start. */
@@ -312,7 +306,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
     thumbnailSize: 320,
   };
   // WeChat (issue 13): agents' messages go out through the customer-service API, each once (one leading process).
-  const wechatSecrets = new SecretBox(await secretsKey(db, config.KEFU_SECRETS_KEY));
+  const wechatSecrets = new SecretBox(await secretsKeyFor(db, config.KEFU_SECRETS_KEY, 'wechat-secrets'));
   const wechatOutbox = new WechatOutbox({ store, commands, db, sql, api: new WechatApi({ db, secrets: wechatSecrets, apiBase: config.KEFU_WECHAT_API_BASE }), chatFiles, logger });
   await wechatOutbox.start();
   // Reception prompts of web chats (issue 12).
@@ -321,7 +315,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
 
   // Webhooks (issue 16): the dispatcher sends what the webhooks projection queued, off the calls' and chats' path.
   const webhookPolicy = { allowHttp: config.KEFU_WEBHOOK_ALLOW_HTTP === 'on', allowPrivate: config.KEFU_WEBHOOK_ALLOW_PRIVATE === 'on' };
-  const webhookKey = await webhookSecretKey(db, config.KEFU_WEBHOOK_SECRET_KEY);
+  const webhookKey = await secretsKeyFor(db, config.KEFU_SECRETS_KEY, 'webhook-secrets');
   const webhooks = new WebhookDispatcher({
     db,
     sql,

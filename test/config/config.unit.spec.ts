@@ -50,8 +50,8 @@ describe('configuration', () => {
     expect(loadConfig({}).OTEL_EXPORTER_OTLP_ENDPOINT).toBeUndefined();
     expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_TRACES_SAMPLER_ARG: '0.1' })).toMatchObject({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_TRACES_SAMPLER_ARG: 0.1 });
     // The key is a secret: a wrong one is named, never shown.
-    expect(() => loadConfig({ KEFU_WEBHOOK_SECRET_KEY: 'short-secret-value' })).toThrow(/KEFU_WEBHOOK_SECRET_KEY: must be at least 32 characters$/m);
-    expect(() => loadConfig({ KEFU_WEBHOOK_SECRET_KEY: 'short-secret-value' })).not.toThrow(/short-secret-value/);
+    expect(() => loadConfig({ KEFU_SECRETS_KEY: 'short-secret-value' })).toThrow(/KEFU_SECRETS_KEY: must be at least 32 characters$/m);
+    expect(() => loadConfig({ KEFU_SECRETS_KEY: 'short-secret-value' })).not.toThrow(/short-secret-value/);
   });
 
   it('takes the media threads as a number or auto (one less than the CPUs, 1 to 4)', () => {

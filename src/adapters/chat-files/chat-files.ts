@@ -11,6 +11,7 @@ import type { ChatFileFacts } from '../../domain/chat-file/chat-file.ts';
 import { streams } from '../../domain/streams.ts';
 import type { ReadModel } from '../../projections/projection.ts';
 import type { CommandHandler } from '../eventstore/command-handler.ts';
+import { keptKey } from '../sql/kept-keys.ts';
 import { randomToken } from '../../api/credentials.ts';
 import type { Principal } from '../../api/auth.ts';
 import { defaultAllowedTypes } from './detect.ts';
@@ -59,13 +60,7 @@ export function chatFilesSettingsOf(deps: ChatFilesDeps): ChatFilesSettings {
 
 /** The links' key, made on the first start and kept with Kefu's other secrets. */
 export async function chatFileLinkKey(db: ReadModel): Promise<Uint8Array> {
-  await db
-    .insertInto('kefu_secrets')
-    .values({ name: 'chat_file_link_key', value: randomToken(32), created_at: new Date() })
-    .onConflict((c) => c.column('name').doNothing())
-    .execute();
-  const row = await db.selectFrom('kefu_secrets').select('value').where('name', '=', 'chat_file_link_key').executeTakeFirstOrThrow();
-  return Buffer.from(row.value, 'base64url');
+  return keptKey(db, 'chat_file_link_key');
 }
 
 // ---- metadata ---------------------------------------------------------------------------------------

@@ -1,9 +1,8 @@
 // Webhook secrets and signatures (issue 16). A webhook's secret is derived, never stored: HMAC-SHA256 of the
 // instance, the webhook and a random salt (the salt is in the webhook's events) under a key Kefu keeps
-// (KEFU_WEBHOOK_SECRET_KEY, or one generated into the database on first use). Each delivery is signed
+// (derived from the deployment's secrets key: src/adapters/sql/kept-keys.ts). Each delivery is signed
 // HMAC-SHA256(secret, `${timestamp}.${body}`) and sent as `Kefu-Signature: t=<unix seconds>,v1=<hex>`.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { ReadModel } from '../../projections/projection.ts';
 
 export function newSecretSalt(): string {
   return randomBytes(18).toString('base64url');
@@ -28,16 +27,4 @@ export function verifySignature(secret: string, body: string, header: string, no
   if (!Number.isInteger(t) || Math.abs(nowSeconds - t) > toleranceSeconds || !/^[0-9a-f]{64}$/.test(v1)) return false;
   const expected = createHmac('sha256', secret).update(`${t}.${body}`).digest();
   return timingSafeEqual(expected, Buffer.from(v1, 'hex'));
-}
-
-/** The key secrets are derived with: the setting's, or one drawn once and kept in kefu_secrets. */
-export async function webhookSecretKey(db: ReadModel, configured: string | undefined): Promise<Uint8Array> {
-  if (configured) return Buffer.from(configured, 'utf8');
-  await db
-    .insertInto('kefu_secrets')
-    .values({ name: 'webhook_secret_key', value: randomBytes(32).toString('base64url'), created_at: new Date() })
-    .onConflict((c) => c.column('name').doNothing())
-    .execute();
-  const row = await db.selectFrom('kefu_secrets').select('value').where('name', '=', 'webhook_secret_key').executeTakeFirstOrThrow();
-  return Buffer.from(row.value, 'base64url');
 }

@@ -1,11 +1,9 @@
 // Secrets of WeChat accounts at rest (AppSecret, token, EncodingAESKey): Kefu must read them back (to ask for
-// tokens, check signatures, decrypt), so they are encrypted with AES-256-GCM, never hashed. The key is
-// KEFU_SECRETS_KEY when set (kept outside the databases), else one made on the first start and kept in
-// kefu_secrets (shared by every process of the deployment). Events and read models hold only the sealed form.
+// tokens, check signatures, decrypt), so they are encrypted with AES-256-GCM, never hashed. The key is derived
+// from the deployment's secrets key (src/adapters/sql/kept-keys.ts: KEFU_SECRETS_KEY, else a kept one). Events
+// and read models hold only the sealed form.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import type { SealedSecret } from '../../domain/wechat-account/wechat-account.ts';
-import type { ReadModel } from '../../projections/projection.ts';
-import { randomToken } from '../../api/credentials.ts';
 
 export class SecretBox {
   private readonly key: Buffer;
@@ -29,16 +27,4 @@ export class SecretBox {
     decipher.setAuthTag(data.subarray(data.length - 16));
     return Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]).toString('utf8');
   }
-}
-
-/** The secrets key: KEFU_SECRETS_KEY, else the deployment's own, made once. */
-export async function secretsKey(db: ReadModel, configured: string | undefined): Promise<Uint8Array> {
-  if (configured) return Buffer.from(configured, 'utf8');
-  await db
-    .insertInto('kefu_secrets')
-    .values({ name: 'secrets_key', value: randomToken(32), created_at: new Date() })
-    .onConflict((c) => c.column('name').doNothing())
-    .execute();
-  const row = await db.selectFrom('kefu_secrets').select('value').where('name', '=', 'secrets_key').executeTakeFirstOrThrow();
-  return Buffer.from(row.value, 'base64url');
 }

@@ -25,7 +25,7 @@ export interface WebhookDispatcherDeps {
   bus: Bus;
   commands: CommandHandler;
   sender: WebhookSender;
-  /** The key webhook secrets are derived with (webhookSecretKey). */
+  /** The key webhook secrets are derived with (secretsKeyFor(..., 'webhook-secrets')). */
   secretKey: Uint8Array;
   logger: Logger;
   clock: () => Date;
