@@ -84,6 +84,14 @@ describe('customer audio/video calls (werift browsers)', () => {
   }
 
   beforeAll(async () => {
+    // The stand-in browsers send real VP8 and Opus encoded by Debian's ffmpeg; ffprobe checks the recordings.
+    for (const tool of ['ffmpeg', 'ffprobe']) {
+      try {
+        execFileSync(tool, ['-version'], { stdio: 'ignore' });
+      } catch {
+        throw new Error(`${tool} is not installed (Debian package ffmpeg); the AV call tests need it`);
+      }
+    }
     t = await startTestKefu({
       database: 'pglite',
       env: { KEFU_AV_PUBLIC_ADDRESS: '127.0.0.1', KEFU_AV_BIND: '127.0.0.1', KEFU_AV_GRACE_MS: '8000', KEFU_AV_MAX_PER_ADDRESS: '2', KEFU_AV_ALLOWED_CANDIDATES: '127.0.0.0/8,192.168.0.0/16,172.16.0.0/12,10.0.0.0/8' },
