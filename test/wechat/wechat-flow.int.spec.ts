@@ -4,7 +4,8 @@
 // option's number, a keyword, an answer) step the flow, a retried reply (same MsgId) is stored and stepped
 // once; what the flow collected reaches the agent's offer; "no agent online" takes the leaveMessage branch,
 // whose left message waits in the group; an end node ends the chat with its text sent; a WeChat chat whose
-// flow never took its first step (the process died after StartChat) takes it when Kefu resumes started flows.
+// flow never took its first step (the process died after StartChat) takes it when Kefu resumes started flows;
+// a flow image that cannot be had holds nothing up: its text is sent and the agent is told why the image was not.
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -53,6 +54,7 @@ describe('WeChat chats in their account\'s chat flow', () => {
   let ann: { id: string; token: string };
   let msgId = 9_100_000_000_000_000_000n;
   let ids: { accountId: string; desk: string; flowId: string };
+  let origin: string;
 
   const rows = async (openId: string) =>
     (await t.kefu.db.selectFrom('contacts').select(['id', 'status', 'customer']).where('instance_id', '=', seed.instanceId).orderBy('created_at').execute()).filter((r) => (r.customer as { id: string }).id === openId);
@@ -104,7 +106,7 @@ describe('WeChat chats in their account\'s chat flow', () => {
 
     wx = await new FakeWechat().start();
     t = await startTestKefu({ database: 'postgres', listen: true, env: { KEFU_WECHAT_API_BASE: wx.base } });
-    const origin = `http://127.0.0.1:${(t.kefu.app.server.address() as AddressInfo).port}`;
+    origin = `http://127.0.0.1:${(t.kefu.app.server.address() as AddressInfo).port}`;
     seed = await seedInstance(t, { name: 'Flowing', agents: [{ name: 'Ann', login: 'ann' }, { name: 'Bob', login: 'bob' }] });
     ann = seed.agents[0]!;
     const bob = seed.agents[1]!;
@@ -258,5 +260,30 @@ describe('WeChat chats in their account\'s chat flow', () => {
     // Resumed again (another restart): nothing more.
     await resumeStartedChatFlows(t.kefu.db, runner, { warn: () => undefined });
     expect((await transcript(contactId)).filter((m) => m.sender === 'SYSTEM' && m.kind === 'TEXT')).toHaveLength(2);
+  });
+
+  it('a flow image that cannot be fetched (404) holds nothing up: its text is sent, the agent sees why the image was not, the flow goes on', async () => {
+    const definition = {
+      start: 'hello',
+      nodes: [
+        { id: 'hello', type: 'send', text: 'Our new logo!', image: { url: imageUrl.replace('logo.png', 'gone.png') }, next: 'menu' },
+        { id: 'menu', type: 'menu', text: 'Anything else?', options: [{ number: 1, label: 'Yes', next: 'route' }], invalidText: 'Reply 1.', onFailure: 'route' },
+        { id: 'route', type: 'route', skillGroupId: ids.desk },
+      ],
+    };
+    const flowId = (await t.ok<{ createFlow: { id: string } }>(seed.adminKey, 'mutation($input: CreateFlowInput!) { createFlow(input: $input) { id } }', { input: { name: 'Broken image', kind: 'CHAT', definition } })).createFlow.id;
+    const secret = 'dddddddddddddddddddddddddddddddd';
+    const created = await t.ok<{ createWechatAccount: { callbackUrl: string } }>(seed.adminKey, 'mutation($input: CreateWechatAccountInput!) { createWechatAccount(input: $input) { callbackUrl } }', {
+      input: { name: 'Logo shop', kind: 'OFFICIAL_ACCOUNT', appId: 'wx00000000000000f2', appSecret: secret, token: 'flowToken2', originalId: 'gh_0000000000f2', skillGroupId: ids.desk, flowId },
+    });
+    wx.register('wx00000000000000f2', secret);
+    const other: FakeAccount = { appId: 'wx00000000000000f2', appSecret: secret, token: 'flowToken2', encodingAesKey: null, mode: 'PLAIN', format: 'XML', originalId: 'gh_0000000000f2', callbackUrl: `${origin}${new URL(created.createWechatAccount.callbackUrl).pathname}` };
+    expect((await wx.push(other, { ToUserName: other.originalId, FromUserName: 'oFlow_5', CreateTime: Math.floor(Date.now() / 1000), MsgType: 'event', Event: 'subscribe' })).text).toBe('success');
+    await receivedUntil('oFlow_5', 'Anything else?\n\n1. Yes');
+    expect(received('oFlow_5')).toEqual(['Our new logo!', 'Anything else?\n\n1. Yes']);
+    const [row] = await rows('oFlow_5');
+    const failed = await until(() => transcript(row!.id), (m) => m.some((x) => x.system?.type === 'DELIVERY_FAILED'), 30_000);
+    const note = failed.find((x) => x.system?.type === 'DELIVERY_FAILED')!;
+    expect(note.text).toMatch(/^Not delivered to WeChat \(message 1\): the flow's image .*gone\.png answered HTTP 404; its text was sent$/);
   });
 });

@@ -314,7 +314,13 @@ export class WechatOutbox {
         // The customer-service API has no file messages for every account kind: the file's name goes as text.
         await this.deps.api.sendText(account, row.open_id, `[${payload.attachment.name}]${payload.text ? ` ${payload.text}` : ''}`);
       } else if (payload.image) {
-        const image = await this.fetchFlowImage(payload.image.url);
+        const image = await this.fetchFlowImage(payload.image.url).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+        if (image instanceof Error) {
+          // The chat goes on without the picture (never held up behind it): its text is sent, the agent told why the picture was not.
+          const hasText = payload.text.trim() !== '';
+          if (hasText) await this.deps.api.sendText(account, row.open_id, payload.text);
+          throw new Error(`${image.message}${hasText ? '; its text was sent' : ''}`);
+        }
         const mediaId = await this.deps.api.uploadImage(account, image.bytes, image.contentType, image.name);
         await this.deps.api.sendImage(account, row.open_id, mediaId);
         if (payload.text.trim() !== '') await this.deps.api.sendText(account, row.open_id, payload.text);
@@ -348,25 +354,39 @@ export class WechatOutbox {
 
   /**
    * A chat flow's image from its https URL (the flow names it), at most the chat upload size and only an image
-   * type WeChat takes. Unreachable: a transient error (retried); refused or not an image: the message fails.
+   * type WeChat takes; a network failure is tried once more after a second. Throws why it could not be had.
    */
-  private async fetchFlowImage(url: string): Promise<{ bytes: Buffer; contentType: string; name: string }> {
+  private async fetchFlowImage(url: string, attempt = 1): Promise<{ bytes: Buffer; contentType: string; name: string }> {
     let res: Response;
     try {
       res = await fetch(url, { redirect: 'follow', signal: AbortSignal.timeout(15_000) });
     } catch (err) {
-      throw new WechatApiError(null, `the flow's image could not be fetched (${err instanceof Error ? err.message : String(err)})`);
+      if (attempt < 2) {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        return this.fetchFlowImage(url, attempt + 1);
+      }
+      throw new Error(`the flow's image ${url} could not be fetched (${err instanceof Error ? err.message : String(err)})`, { cause: err });
     }
-    if (!res.ok) throw new Error(`the flow's image ${url} answered HTTP ${res.status}`);
-    if (!res.url.startsWith('https:')) throw new Error(`the flow's image ${url} was redirected off https`);
     const max = this.deps.chatFiles.maxBytes;
-    if (Number(res.headers.get('content-length') ?? 0) > max) throw new Error(`the flow's image is larger than ${max} bytes`);
-    const bytes = Buffer.from(await res.arrayBuffer());
-    if (bytes.length > max) throw new Error(`the flow's image is larger than ${max} bytes`);
+    const refuse = async (why: string) => {
+      await res.body?.cancel().catch(() => undefined);
+      return new Error(`the flow's image ${url} ${why}`);
+    };
+    if (!res.ok) throw await refuse(`answered HTTP ${res.status}`);
+    if (!res.url.startsWith('https:')) throw await refuse('was redirected off https');
+    if (Number(res.headers.get('content-length') ?? 0) > max) throw await refuse(`is larger than ${max} bytes`);
+    // Read up to the limit, never more (a server that sends no length or lies about it).
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for await (const chunk of res.body ?? []) {
+      size += chunk.byteLength;
+      if (size > max) throw await refuse(`is larger than ${max} bytes`);
+      chunks.push(chunk);
+    }
+    const bytes = Buffer.concat(chunks);
     const detected = detectFileType(bytes);
-    if (!detected.image || !/^image\/(jpeg|png|gif)$/.test(detected.contentType)) throw new Error(`the flow's image is not a JPEG, PNG or GIF (${detected.contentType})`);
-    const name = `flow-image.${detected.contentType.split('/')[1]}`;
-    return { bytes, contentType: detected.contentType, name };
+    if (!detected.image || !/^image\/(jpeg|png|gif)$/.test(detected.contentType)) throw new Error(`the flow's image ${url} is not a JPEG, PNG or GIF (${detected.contentType})`);
+    return { bytes, contentType: detected.contentType, name: `flow-image.${detected.contentType.split('/')[1]}` };
   }
 
   private async mark(key: { instance_id: string; contact_id: string; seq: number }, set: { state: string; error_code: number | null; error: string | null; next_attempt_at?: Date }): Promise<void> {
