@@ -272,7 +272,7 @@ describe('customer audio/video calls (werift browsers)', () => {
     await bobBrowser.close();
   });
 
-  it('a ring timeout passes the call to the next agent; the agent\'s browser vanishing puts it back in the queue (REQUEUE), the customer staying on', async () => {
+  it('a ring timeout passes the call to the next agent; hold and resume; the agent\'s browser vanishing puts it back in the queue (REQUEUE), the customer staying on', async () => {
     const group = (
       await t.ok<{ createSkillGroup: { id: string } }>(seed.adminKey, 'mutation($input: CreateSkillGroupInput!) { createSkillGroup(input: $input) { id } }', {
         input: { name: 'Short ring', channel: 'AV', ringTimeoutSeconds: 5, onAgentDeviceLost: 'REQUEUE' },
@@ -300,6 +300,17 @@ describe('customer audio/video calls (werift browsers)', () => {
     await agentBrowser.answer(r.acceptAvCall.sdp);
     await agentBrowser.startMedia();
     await until(async () => ({ ...agentBrowser.received }), (x) => x.audio > 20 && x.video > 10, 60_000);
+    await until(async () => ({ ...customer.received }), (x) => x.audio > 20 && x.video > 10, 60_000);
+
+    // Hold: nothing is relayed either way; resume: both sides hear and see each other again.
+    await ok(secondAgent.token, 'mutation($c: ID!) { holdCall(input: { contactId: $c }) { status } }', { c: contactId });
+    await new Promise((r) => setTimeout(r, 1000));
+    const heldAt = { c: customer.received.audio, a: agentBrowser.received.audio };
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(customer.received.audio - heldAt.c).toBeLessThan(5);
+    expect(agentBrowser.received.audio - heldAt.a).toBeLessThan(5);
+    await ok(secondAgent.token, 'mutation($c: ID!) { resumeCall(input: { contactId: $c }) { status } }', { c: contactId });
+    await until(async () => ({ c: customer.received.audio, a: agentBrowser.received.audio }), (x) => x.c > heldAt.c + 30 && x.a > heldAt.a + 30, 60_000);
 
     // The agent's browser vanishes (no goodbye): after the grace period the call goes back to the queue.
     agentBrowser.stopMedia();

@@ -97,6 +97,8 @@ export class AvCall {
   private agent: AgentLeg | null = null;
   private keyframeTimers: NodeJS.Timeout[] = [];
   private closed = false;
+  /** On hold: nothing is relayed either way (the two browsers' RTP is dropped here). */
+  private held = false;
 
   constructor(customer: AvPeer) {
     this.customer = customer;
@@ -115,7 +117,9 @@ export class AvCall {
     if (this.closed) throw new Error('the call has ended');
     this.detachAgent();
     const customer = this.customer;
-    const forward = (to: AvPeer) => (kind: AvKind, rtp: Parameters<AvPeer['send']>[1]) => to.send(kind, rtp);
+    const forward = (to: AvPeer) => (kind: AvKind, rtp: Parameters<AvPeer['send']>[1]) => {
+      if (!this.held) to.send(kind, rtp);
+    };
     const offs = [
       customer.onRtp(forward(peer)),
       peer.onRtp(forward(customer)),
@@ -138,6 +142,17 @@ export class AvCall {
         this.keyframeTimers.push(timer);
       }
     });
+  }
+
+  /** Hold (nothing relayed either way) or resume (relayed again, each side asked for a keyframe). */
+  setHeld(held: boolean): void {
+    if (this.held === held) return;
+    this.held = held;
+    if (held) return;
+    this.customer.newSource();
+    this.agent?.peer.newSource();
+    this.customer.requestKeyframe();
+    this.agent?.peer.requestKeyframe();
   }
 
   /** The agent's peer leaves (a transfer, or their browser vanished); the customer's stays. */

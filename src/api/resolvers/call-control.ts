@@ -29,13 +29,13 @@ type LiveCall = Exclude<ContactState, { status: 'none' }>;
  * themselves; supervisors, admins and API keys act for the system (null). NOT_FOUND for a contact of another
  * instance, or one an agent does not serve; BAD_USER_INPUT for a contact that is not a call.
  */
-async function callFor(ctx: KefuContext, p: InstancePrincipal, contactId: string): Promise<{ state: LiveCall; actingAgentId: string | null }> {
+async function callFor(ctx: KefuContext, p: InstancePrincipal, contactId: string, avToo = false): Promise<{ state: LiveCall; actingAgentId: string | null }> {
   const { state } = await ctx.deps.commands.load(streams.contact(p.instanceId, contactId), contactDecider);
   if (state.status === 'none') throw new NotFoundError('Contact', contactId);
   const serving = state.status === 'connected' ? state.agentId : null;
   const supervisor = p.kind === 'apiKey' || isSupervisor(p);
   if (!supervisor && serving !== p.agentId) throw new NotFoundError('Contact', contactId);
-  if (!state.call) throw new ValidationError('input.contactId', `contact ${contactId} is a ${state.channel} contact, not a phone call`);
+  if (!state.call && !(avToo && state.channel === 'AV')) throw new ValidationError('input.contactId', `contact ${contactId} is a ${state.channel} contact, not a phone call`);
   const actingAgentId = p.kind === 'agent' && serving === p.agentId ? p.agentId : null;
   return { state, actingAgentId };
 }
@@ -53,11 +53,11 @@ async function contactNow(ctx: KefuContext, instanceId: string, contactId: strin
 }
 
 /** A mutation acting on one call with one command. */
-function simple(make: (contactId: string, actingAgentId: string | null, state: LiveCall) => ContactCommand['data'] & { type: ContactCommand['type'] }) {
+function simple(make: (contactId: string, actingAgentId: string | null, state: LiveCall) => ContactCommand['data'] & { type: ContactCommand['type'] }, avToo = false) {
   return async (_: unknown, args: { input: unknown }, ctx: KefuContext) => {
     const p = requireInstance(ctx.principal);
     const input = parseInput(callInput, args.input);
-    const { state, actingAgentId } = await callFor(ctx, p, input.contactId);
+    const { state, actingAgentId } = await callFor(ctx, p, input.contactId, avToo);
     const { type, ...data } = make(input.contactId, actingAgentId, state);
     await run(ctx, p.instanceId, { type, data, metadata: commandMetadata(ctx, p.instanceId) } as ContactCommand);
     return contactNow(ctx, p.instanceId, input.contactId);
@@ -73,8 +73,9 @@ export const callControlResolvers = {
         ? { type: 'EndContact', contactId, reason: 'agentHangUp', endedBy: 'AGENT', agentId: actingAgentId }
         : { type: 'EndContact', contactId, reason: 'supervisorHangUp', endedBy: 'SYSTEM', agentId: null },
     ),
-    holdCall: simple((contactId, agentId) => ({ type: 'HoldCall', contactId, agentId })),
-    resumeCall: simple((contactId, agentId) => ({ type: 'ResumeCall', contactId, agentId })),
+    // Hold and resume work on customers' AV calls too (issue 14: Kefu stops relaying both ways meanwhile).
+    holdCall: simple((contactId, agentId) => ({ type: 'HoldCall', contactId, agentId }), true),
+    resumeCall: simple((contactId, agentId) => ({ type: 'ResumeCall', contactId, agentId }), true),
     completeConsultTransfer: simple((contactId, agentId) => ({ type: 'CompleteConsult', contactId, agentId })),
     cancelConsultTransfer: simple((contactId, agentId) => ({ type: 'CancelConsult', contactId, agentId, consultId: null, reason: 'CANCELLED' })),
 

@@ -144,10 +144,10 @@ function open(state: ContactState, id: string): Exclude<Live, { status: 'ended' 
 
 type Connected = Extract<ContactState, { status: 'connected' }>;
 
-/** A phone call connected to an agent, and `agentId` (when given) is that agent. */
-function connectedCall(state: ContactState, id: string, agentId: string | null): Connected {
+/** A phone call (or, for hold and resume, a customer's AV call) connected to an agent, and `agentId` (when given) is that agent. */
+function connectedCall(state: ContactState, id: string, agentId: string | null, avToo = false): Connected {
   const s = open(state, id);
-  if (!s.call) throw new ConflictError(`Contact ${id} is not a call`);
+  if (!s.call && !(avToo && s.channel === 'AV')) throw new ConflictError(`Contact ${id} is not a call`);
   if (s.status !== 'connected') throw new ConflictError(`Contact ${id} is ${s.status}, not connected to an agent`);
   if (agentId !== null && s.agentId !== agentId) throw new ConflictError(`Agent ${agentId} does not hold contact ${id}`);
   return s;
@@ -158,11 +158,11 @@ function decideCallControl(command: Extract<ContactCommand, { type: CallControlC
   const now = command.metadata.now;
   switch (command.type) {
     case 'HoldCall': {
-      const s = connectedCall(state, id, command.data.agentId);
+      const s = connectedCall(state, id, command.data.agentId, true);
       return s.held ? [] : [{ type: 'CallHeld', data: { agentId: command.data.agentId, at: now } }];
     }
     case 'ResumeCall': {
-      const s = connectedCall(state, id, command.data.agentId);
+      const s = connectedCall(state, id, command.data.agentId, true);
       if (!s.held) return [];
       if (s.consult) throw new ConflictError(`Contact ${id} is on hold for a consultation with agent ${s.consult.toAgentId}: complete or cancel it`);
       return [{ type: 'CallResumed', data: { agentId: command.data.agentId, at: now } }];

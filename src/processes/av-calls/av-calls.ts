@@ -159,12 +159,19 @@ export class AvCalls {
         if (data.toSkillGroupId) session.skillGroupId = String(data.toSkillGroupId);
         const agentId = session.call.agentId;
         session.call.detachAgent();
+        session.call.setHeld(false);
         if (agentId) void this.stopRecordingsOf(session, agentId);
         return;
       }
       case 'ContactEnded':
       case 'ContactRejected':
         void this.finish(session);
+        return;
+      case 'CallHeld':
+        session.call.setHeld(true);
+        return;
+      case 'CallResumed':
+        session.call.setHeld(false);
         return;
       default:
         return;
