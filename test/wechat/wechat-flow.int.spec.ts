@@ -5,7 +5,9 @@
 // once; what the flow collected reaches the agent's offer; "no agent online" takes the leaveMessage branch,
 // whose left message waits in the group; an end node ends the chat with its text sent; a WeChat chat whose
 // flow never took its first step (the process died after StartChat) takes it when Kefu resumes started flows;
-// a flow image that cannot be had holds nothing up: its text is sent and the agent is told why the image was not.
+// a flow image that cannot be had holds nothing up: its text is sent and the agent is told why the image was not;
+// a mini program chat (safe mode, JSON) entered from a button runs the flow too, its SessionFrom and what the
+// flow collected both in the agent's offer.
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -285,5 +287,30 @@ describe('WeChat chats in their account\'s chat flow', () => {
     const failed = await until(() => transcript(row!.id), (m) => m.some((x) => x.system?.type === 'DELIVERY_FAILED'), 30_000);
     const note = failed.find((x) => x.system?.type === 'DELIVERY_FAILED')!;
     expect(note.text).toMatch(/^Not delivered to WeChat \(message 1\): the flow's image .*gone\.png answered HTTP 404; its text was sent$/);
+  });
+
+  it('a mini program chat (safe mode, JSON) entered from a button runs the same flow; SessionFrom and the collected answer reach the offer', async () => {
+    const secret = 'eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee';
+    const aesKey = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
+    const created = await t.ok<{ createWechatAccount: { callbackUrl: string } }>(seed.adminKey, 'mutation($input: CreateWechatAccountInput!) { createWechatAccount(input: $input) { callbackUrl } }', {
+      input: { name: 'Mini shop', kind: 'MINI_PROGRAM', appId: 'wx00000000000000f3', appSecret: secret, token: 'miniFlow', encodingAesKey: aesKey, messageMode: 'SAFE', dataFormat: 'JSON', originalId: 'gh_0000000000f3', skillGroupId: ids.desk, flowId: ids.flowId },
+    });
+    wx.register('wx00000000000000f3', secret);
+    const mini: FakeAccount = { appId: 'wx00000000000000f3', appSecret: secret, token: 'miniFlow', encodingAesKey: aesKey, mode: 'SAFE', format: 'JSON', originalId: 'gh_0000000000f3', callbackUrl: `${origin}${new URL(created.createWechatAccount.callbackUrl).pathname}` };
+    const pushMini = async (fields: Record<string, string | number>) =>
+      expect((await wx.push(mini, { ToUserName: mini.originalId, FromUserName: 'oMini_9', CreateTime: Math.floor(Date.now() / 1000), ...fields })).status).toBe(200);
+    await pushMini({ MsgType: 'event', Event: 'user_enter_tempsession', SessionFrom: 'order=42&sku=A1' });
+    await receivedUntil('oMini_9', menuText);
+    expect(received('oMini_9')).toEqual([`[image ${logo.length}]`, 'Welcome to the shop!', menuText]);
+    await pushMini({ MsgType: 'text', Content: 'order', MsgId: String(msgId++) });
+    await receivedUntil('oMini_9', 'Your order number, please?');
+    await pushMini({ MsgType: 'text', Content: 'SO-42', MsgId: String(msgId++) });
+    const [row] = await rows('oMini_9');
+    const offered = await until(() => contact(row!.id).catch(() => null), (c) => c?.status === 'OFFERED' || c?.status === 'QUEUED', 60_000);
+    expect(offered!.data).toEqual(expect.arrayContaining([
+      { key: 'sessionFrom', value: 'order=42&sku=A1' },
+      { key: 'orderNumber', value: 'SO-42' },
+    ]));
+    expect(offered!.keyTrail).toEqual([{ key: '2', label: 'Where is my order' }]);
   });
 });
