@@ -201,6 +201,8 @@ export const configSchema = z.object({
   KEFU_AV_RECORDING: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
   /** WeChat (issue 13): the API's base URL (tests point it at a local server that speaks the protocol). */
   KEFU_WECHAT_API_BASE: url(['https:', 'http:']).default('https://api.weixin.qq.com'),
+  /** WeChat: a chat flow's images are fetched to be sent as image messages; from this machine or private addresses only when on. */
+  KEFU_WECHAT_FLOW_IMAGE_ALLOW_PRIVATE: z.enum(['on', 'off'], { message: 'must be on or off' }).default('off'),
   /** The address WeChat reaches Kefu at, for the callback URLs the API shows (default http://HOST:PORT). */
   KEFU_PUBLIC_URL: z.preprocess(emptyAsUndefined, url(['https:', 'http:']).optional()),
   /** Key material for stored secrets (WeChat AppSecrets, webhook signing secrets: each use derives its own key); unset: a key made once and kept in the database. */

@@ -307,7 +307,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
   };
   // WeChat (issue 13): agents' messages go out through the customer-service API, each once (one leading process).
   const wechatSecrets = new SecretBox(await secretsKeyFor(db, config.KEFU_SECRETS_KEY, 'wechat-secrets'));
-  const wechatOutbox = new WechatOutbox({ store, commands, db, sql, api: new WechatApi({ db, secrets: wechatSecrets, apiBase: config.KEFU_WECHAT_API_BASE }), chatFiles, logger });
+  const wechatOutbox = new WechatOutbox({ store, commands, db, sql, api: new WechatApi({ db, secrets: wechatSecrets, apiBase: config.KEFU_WECHAT_API_BASE }), chatFiles, logger, flowImages: { allowPrivate: config.KEFU_WECHAT_FLOW_IMAGE_ALLOW_PRIVATE === 'on' } });
   await wechatOutbox.start();
   // Reception prompts of web chats (issue 12).
   const reception = new ChatReception({ store, commands, sql, db, logger });

@@ -9,14 +9,14 @@
 // SYSTEM message the agent sees at once. The agent's typing is passed on as WeChat's typing indicator.
 // A chat flow's messages (issue 12) go out the same way: WeChat text has no buttons, so a menu's options
 // follow its text as a numbered list (the customer replies with the number or a word, which steps the flow);
-// a flow's image is fetched from its https URL and sent as an image message.
+// a flow's image is fetched from its https URL (flow-image.ts) and sent as an image message.
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { sql } from 'kysely';
 import type { CommandHandler } from '../../adapters/eventstore/command-handler.ts';
 import type { Lease, SqlClient } from '../../adapters/sql/sql-client.ts';
 import { chatFilePath, type ChatFilesSettings } from '../../adapters/chat-files/chat-files.ts';
-import { detectFileType } from '../../adapters/chat-files/detect.ts';
+import { fetchFlowImage, FlowImageError, type FlowImage } from '../../adapters/wechat/flow-image.ts';
 import type { WechatApi } from '../../adapters/wechat/wechat-api.ts';
 import { transientErrors, WechatApiError, wechatErrorText, type WechatApiAccount } from '../../adapters/wechat/wechat-api.ts';
 import { contactDecider } from '../../domain/contact/contact.decide.ts';
@@ -44,6 +44,8 @@ export interface WechatOutboxDeps {
   /** The first retry's delay, doubled each time up to a minute (default 1000 ms). */
   backoffMs?: number;
   pollMs?: number;
+  /** Chat flow images are fetched from public addresses only unless allowPrivate (KEFU_WECHAT_FLOW_IMAGE_ALLOW_PRIVATE). */
+  flowImages?: { allowPrivate: boolean };
 }
 
 interface Payload {
@@ -352,41 +354,16 @@ export class WechatOutbox {
     }
   }
 
-  /**
-   * A chat flow's image from its https URL (the flow names it), at most the chat upload size and only an image
-   * type WeChat takes; a network failure is tried once more after a second. Throws why it could not be had.
-   */
-  private async fetchFlowImage(url: string, attempt = 1): Promise<{ bytes: Buffer; contentType: string; name: string }> {
-    let res: Response;
+  /** A chat flow's image (flow-image.ts: public https addresses only, size-capped); a network failure is tried once more after a second. */
+  private async fetchFlowImage(url: string): Promise<FlowImage> {
+    const policy = { allowPrivate: this.deps.flowImages?.allowPrivate ?? false, maxBytes: this.deps.chatFiles.maxBytes };
     try {
-      res = await fetch(url, { redirect: 'follow', signal: AbortSignal.timeout(15_000) });
+      return await fetchFlowImage(url, policy);
     } catch (err) {
-      if (attempt < 2) {
-        await new Promise((resolve) => setTimeout(resolve, 1000));
-        return this.fetchFlowImage(url, attempt + 1);
-      }
-      throw new Error(`the flow's image ${url} could not be fetched (${err instanceof Error ? err.message : String(err)})`, { cause: err });
+      if (!(err instanceof FlowImageError) || !err.transient) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      return fetchFlowImage(url, policy);
     }
-    const max = this.deps.chatFiles.maxBytes;
-    const refuse = async (why: string) => {
-      await res.body?.cancel().catch(() => undefined);
-      return new Error(`the flow's image ${url} ${why}`);
-    };
-    if (!res.ok) throw await refuse(`answered HTTP ${res.status}`);
-    if (!res.url.startsWith('https:')) throw await refuse('was redirected off https');
-    if (Number(res.headers.get('content-length') ?? 0) > max) throw await refuse(`is larger than ${max} bytes`);
-    // Read up to the limit, never more (a server that sends no length or lies about it).
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    for await (const chunk of res.body ?? []) {
-      size += chunk.byteLength;
-      if (size > max) throw await refuse(`is larger than ${max} bytes`);
-      chunks.push(chunk);
-    }
-    const bytes = Buffer.concat(chunks);
-    const detected = detectFileType(bytes);
-    if (!detected.image || !/^image\/(jpeg|png|gif)$/.test(detected.contentType)) throw new Error(`the flow's image ${url} is not a JPEG, PNG or GIF (${detected.contentType})`);
-    return { bytes, contentType: detected.contentType, name: `flow-image.${detected.contentType.split('/')[1]}` };
   }
 
   private async mark(key: { instance_id: string; contact_id: string; seq: number }, set: { state: string; error_code: number | null; error: string | null; next_attempt_at?: Date }): Promise<void> {
