@@ -266,19 +266,34 @@ async function checkStored(url: string, acked: { contactId: string; customer: nu
   }
 }
 
-async function runStep(target: string, step: { idle: number; active: number }, log: (m: string) => void): Promise<StepResult> {
-  const s = settings();
+/** What another bench (bench/observability.ts) changes in a step: Kefu's extra environment, and work to run while it is up. */
+export interface StepOptions {
+  /** Added to the Kefu child's environment (e.g. KEFU_METRICS_TOKEN, OTEL_EXPORTER_OTLP_ENDPOINT). */
+  serverEnv?: Record<string, string>;
+  /** Called once Kefu listens on `port`; its result is called when the step ends (e.g. a /metrics scraper). */
+  whileUp?: (port: number) => () => Promise<void>;
+  /** Settings in place of the BENCH_CHAT_* ones. */
+  settings?: ChatSettings;
+}
+
+export type ChatSettings = ReturnType<typeof settings>;
+export type { StepResult as ChatStepResult, PhaseResult as ChatPhaseResult };
+export const chatSettings = settings;
+
+export async function runStep(target: string, step: { idle: number; active: number }, log: (m: string) => void, options: StepOptions = {}): Promise<StepResult> {
+  const s = options.settings ?? settings();
   const started = performance.now();
   const loadBefore = loadavg()[0]!;
   const kefu = target === 'kefu-postgres';
   const url = kefu ? await recreateDatabase(database) : null;
   const server = await forkChild(
     './chat/server-child.ts',
-    { BENCH_CHAT_MODE: kefu ? 'kefu' : 'bare', ...(url ? { DATABASE_URL: url } : {}) },
+    { BENCH_CHAT_MODE: kefu ? 'kefu' : 'bare', ...(url ? { DATABASE_URL: url } : {}), ...options.serverEnv },
     ['--expose-gc'],
   );
   const port = server.ready.port as number;
   const clients: ChildProcess[] = [];
+  const stopWhileUp = options.whileUp?.(port) ?? null;
   try {
     const agentsPerShard = Math.ceil(s.agents / s.clients);
     const activeShares = split(step.active, s.clients);
@@ -349,6 +364,7 @@ async function runStep(target: string, step: { idle: number; active: number }, l
       seconds: (performance.now() - started) / 1000,
     };
   } finally {
+    await stopWhileUp?.();
     await Promise.all(clients.map(stop));
     await stop(server.child);
     if (url && process.env.BENCH_KEEP_DATABASES !== '1') await dropDatabase(database);

@@ -20,8 +20,9 @@ import { quickRepliesBench } from './quick-replies.ts';
 import { exportsBench } from './exports.ts';
 import { wechatBench } from './wechat.ts';
 import { reportsBench } from './reports.ts';
+import { observabilityBench } from './observability.ts';
 
-const modules: BenchModule[] = [eventStoreBench, projectionsBench, routingBench, phoneBench, softphoneBench, liveBench, chatBench, chatCpuBench, chatFlowBench, quickRepliesBench, exportsBench, wechatBench, reportsBench];
+const modules: BenchModule[] = [eventStoreBench, projectionsBench, routingBench, phoneBench, softphoneBench, liveBench, chatBench, chatCpuBench, chatFlowBench, quickRepliesBench, exportsBench, wechatBench, reportsBench, observabilityBench];
 
 const resultsFile = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
 

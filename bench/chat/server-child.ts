@@ -20,6 +20,7 @@ import { pino } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { loadConfig } from '../../src/config.ts';
 import { startKefu, type Kefu } from '../../src/main.ts';
+import { startTracing } from '../../src/adapters/observability/tracing.ts';
 
 export const benchOrigin = 'https://shop.bench.example';
 const operatorToken = 'bench-operator-token-0123456789';
@@ -83,6 +84,13 @@ async function seedKefu(kefu: Kefu, r: SeedRequest): Promise<Seeded> {
   const admin = created.createInstance!.adminApiKey as string;
   const seats = r.shards * r.agentsPerShard + r.idleHolders + 5;
   await gql(kefu, operatorToken, 'mutation($id: ID!, $n: Int!) { purchaseSeats(input: { instanceId: $id, seats: $n }) { seats } }', { id: instanceId, n: seats });
+  // bench/observability.ts: webhooks to its local receiver, before the first chat (JSON { urls, kinds }).
+  if (process.env.BENCH_CHAT_WEBHOOKS) {
+    const hooks = JSON.parse(process.env.BENCH_CHAT_WEBHOOKS) as { urls: string[]; kinds: string[] };
+    for (const url of hooks.urls) {
+      await gql(kefu, admin, 'mutation($input: CreateWebhookInput!) { createWebhook(input: $input) { webhook { id } } }', { input: { url, eventKinds: hooks.kinds } });
+    }
+  }
 
   /** A group with its agents (created, logged in, AVAILABLE) and a web channel on it. */
   const desk = async (name: string, agents: number, maxConcurrency: number) => {
@@ -299,9 +307,18 @@ if (mode === 'bare') {
     KEFU_CHAT_LIMIT_MESSAGE_PER_ADDRESS: '0',
   };
   if (process.env.DATABASE_URL) env.DATABASE_URL = process.env.DATABASE_URL;
-  const kefu = await startKefu(loadConfig(env), { logger: pino({ level: 'silent' }), listen: true });
+  // Observability as bench/observability.ts sets it (off unless given): metrics token, OTLP endpoint, sampling.
+  for (const name of ['KEFU_METRICS_TOKEN', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_TRACES_SAMPLER_ARG', 'KEFU_WEBHOOK_ALLOW_HTTP', 'KEFU_WEBHOOK_ALLOW_PRIVATE']) {
+    const value = process.env[name];
+    if (value) env[name] = value;
+  }
+  const config = loadConfig(env);
+  // Traces as `node src/main.ts` starts them (on only with OTEL_EXPORTER_OTLP_ENDPOINT).
+  const tracing = startTracing({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, sampleRatio: config.OTEL_TRACES_SAMPLER_ARG, serviceName: config.OTEL_SERVICE_NAME });
+  const kefu = await startKefu(config, { logger: pino({ level: 'silent' }), listen: true, ...(tracing ? { tracer: tracing.tracer } : {}) });
   close = async () => {
     await kefu.close();
+    await tracing?.shutdown();
     rmSync(dir, { recursive: true, force: true });
   };
   seed = (r) => seedKefu(kefu, r);

@@ -121,7 +121,8 @@ class KefuChild {
   }
 }
 
-export async function runCalls(s: CallSettings, log: (m: string) => void): Promise<CallsResult> {
+/** `env`: added to Kefu's environment (bench/observability.ts turns metrics or tracing on with it). */
+export async function runCalls(s: CallSettings, log: (m: string) => void, env: Record<string, string> = {}): Promise<CallsResult> {
   const result: CallsResult = { steps: [], seedSeconds: 0, registerSeconds: 0, agentsRegistered: 0, agentSippFailed: 0, kefuLogLines: 0, kefuLogSample: [], error: null };
   const databaseUrl = await recreateDatabase(database);
   const dataDir = mkdtempSync(path.join(tmpdir(), 'kefu-bench-phone-data-'));
@@ -141,6 +142,7 @@ export async function runCalls(s: CallSettings, log: (m: string) => void): Promi
     KEFU_DATA_DIR: dataDir,
     LOG_LEVEL: 'warn',
     BENCH_PHONE_KEFU_LOG: logFile,
+    ...env,
   });
   const target = `127.0.0.1:${s.sipPort}`;
   const agentPort = s.sipPort + 10;

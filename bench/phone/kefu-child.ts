@@ -6,6 +6,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.ts';
 import { startKefu } from '../../src/main.ts';
+import { startTracing } from '../../src/adapters/observability/tracing.ts';
 import type { RtpLeg } from '../../src/adapters/media/media-port.ts';
 
 export interface KefuProbe {
@@ -28,7 +29,9 @@ export interface KefuProbe {
 const logFile = process.env.BENCH_PHONE_KEFU_LOG;
 const config = loadConfig(process.env);
 const logger = pino({ level: config.LOG_LEVEL }, logFile ? pino.destination({ dest: logFile, sync: false }) : undefined);
-const kefu = await startKefu(config, { logger });
+// Traces as `node src/main.ts` starts them (on only with OTEL_EXPORTER_OTLP_ENDPOINT: bench/observability.ts).
+const tracing = startTracing({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, sampleRatio: config.OTEL_TRACES_SAMPLER_ARG, serviceName: config.OTEL_SERVICE_NAME });
+const kefu = await startKefu(config, { logger, ...(tracing ? { tracer: tracing.tracer } : {}) });
 const phone = kefu.phone;
 if (!phone) throw new Error('KEFU_SIP must be on for the phone benchmark');
 
@@ -105,10 +108,13 @@ function probe(): KefuProbe {
 process.on('message', (m: { cmd: 'probe' | 'close' }) => {
   if (m.cmd === 'probe') process.send!({ probe: probe() });
   if (m.cmd === 'close') {
-    void kefu.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
+    void kefu
+      .close()
+      .then(() => tracing?.shutdown())
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
   }
 });
 process.send!({ ready: true });
