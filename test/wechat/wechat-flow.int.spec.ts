@@ -313,4 +313,19 @@ describe('WeChat chats in their account\'s chat flow', () => {
     ]));
     expect(offered!.keyTrail).toEqual([{ key: '2', label: 'Where is my order' }]);
   });
+
+  it('counts WeChat\'s messages against the send quota: a flow image with its text is two', async () => {
+    const secret = 'ffffffffffffffffffffffffffffffff';
+    const created = await t.ok<{ createWechatAccount: { callbackUrl: string } }>(seed.adminKey, 'mutation($input: CreateWechatAccountInput!) { createWechatAccount(input: $input) { callbackUrl } }', {
+      input: { name: 'Quota shop', kind: 'OFFICIAL_ACCOUNT', appId: 'wx00000000000000f4', appSecret: secret, token: 'flowToken4', originalId: 'gh_0000000000f4', skillGroupId: ids.desk, flowId: ids.flowId, sendQuota: 2 },
+    });
+    wx.register('wx00000000000000f4', secret);
+    const quota: FakeAccount = { appId: 'wx00000000000000f4', appSecret: secret, token: 'flowToken4', encodingAesKey: null, mode: 'PLAIN', format: 'XML', originalId: 'gh_0000000000f4', callbackUrl: `${origin}${new URL(created.createWechatAccount.callbackUrl).pathname}` };
+    expect((await wx.push(quota, { ToUserName: quota.originalId, FromUserName: 'oFlow_6', CreateTime: Math.floor(Date.now() / 1000), MsgType: 'event', Event: 'subscribe' })).text).toBe('success');
+    const [row] = await until(() => rows('oFlow_6'), (r) => r.length === 1, 60_000);
+    // The greeting's image and text use both; the menu is refused by Kefu (45047), never sent for WeChat to refuse.
+    const messages = await until(() => transcript(row!.id), (m) => m.some((x) => x.system?.type === 'DELIVERY_FAILED'), 60_000);
+    expect(messages.find((x) => x.system?.type === 'DELIVERY_FAILED')!.text).toMatch(/^Not delivered to WeChat \(message 2\), error 45047: Kefu did not send it: 2 messages went out/);
+    expect(received('oFlow_6')).toEqual([`[image ${logo.length}]`, 'Welcome to the shop!']);
+  });
 });

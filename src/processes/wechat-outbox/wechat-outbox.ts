@@ -57,6 +57,12 @@ interface Payload {
   image?: ChatFlowImage | null;
 }
 
+/** How many WeChat messages a payload goes out as: an image with a text is two. */
+function wechatMessagesOf(payload: Payload): number {
+  const image = (payload.kind === 'IMAGE' && payload.attachment !== null) || Boolean(payload.image);
+  return image && payload.text.trim() !== '' ? 2 : 1;
+}
+
 /** A chat flow's message as WeChat text: its text, then each option on a line of its own, numbered. */
 export function flowMessageText(text: string, options: readonly ChatFlowOption[] | null | undefined): string {
   const lines = (options ?? []).map((o) => `${o.number}. ${o.label}`);
@@ -275,7 +281,7 @@ export class WechatOutbox {
    * WeChat's limits checked before asking it: the customer's last word (a message, or the event that opened the
    * chat) must be at most 48 hours old, and at most the account's sendQuota messages go out after it.
    */
-  private async withinLimits(row: { instance_id: string; contact_id: string; account_id: string; open_id: string }, quota: number): Promise<WechatApiError | null> {
+  private async withinLimits(row: { instance_id: string; contact_id: string; account_id: string; open_id: string }, quota: number, payload: Payload): Promise<WechatApiError | null> {
     const { db } = this.deps;
     const [last, contact] = await Promise.all([
       db.selectFrom('contact_messages').select('sent_at').where('instance_id', '=', row.instance_id).where('contact_id', '=', row.contact_id).where('sender', '=', 'CUSTOMER').orderBy('seq', 'desc').limit(1).executeTakeFirst(),
@@ -285,16 +291,19 @@ export class WechatOutbox {
     if (times.length === 0) return null;
     const since = new Date(Math.max(...times));
     if (this.now().getTime() - since.getTime() > 48 * 3600_000) return new WechatApiError(45015, `Kefu did not send it: ${wechatErrorText[45015]}`);
+    // WeChat counts its messages, not Kefu's: an image with a text went out as two.
     const sent = await db
       .selectFrom('wechat_outbox')
-      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .select(
+        sql<string>`coalesce(sum(case when ((payload->>'kind' = 'IMAGE' and jsonb_typeof(payload->'attachment') = 'object') or jsonb_typeof(payload->'image') = 'object') and coalesce(payload->>'text', '') ~ '[^[:space:]]' then 2 else 1 end), 0)`.as('n'),
+      )
       .where('instance_id', '=', row.instance_id)
       .where('account_id', '=', row.account_id)
       .where('open_id', '=', row.open_id)
       .where('state', '=', 'SENT')
       .where('updated_at', '>=', since)
       .executeTakeFirstOrThrow();
-    if (Number(sent.n) >= quota) return new WechatApiError(45047, `Kefu did not send it: ${quota} messages went out since the customer last wrote (the account's send quota)`);
+    if (Number(sent.n) + wechatMessagesOf(payload) > quota) return new WechatApiError(45047, `Kefu did not send it: ${quota} messages went out since the customer last wrote (the account's send quota)`);
     return null;
   }
 
@@ -304,7 +313,7 @@ export class WechatOutbox {
     const account = await this.accountOf(row.instance_id, row.account_id);
     try {
       if (!account) throw new WechatApiError(null, 'the WeChat account was deleted');
-      const limit = await this.withinLimits(row, account.sendQuota);
+      const limit = await this.withinLimits(row, account.sendQuota, payload);
       if (limit) throw limit;
       if (payload.kind === 'IMAGE' && payload.attachment) {
         const a = payload.attachment;
