@@ -98,4 +98,21 @@ export const reportsMigrations: Record<string, Migration> = {
       await db.schema.createIndex('report_contact_buckets_agent').on('report_contact_buckets').columns(['instance_id', 'agent_id', 'bucket']).execute();
     },
   },
+  // An agent's time in one state over whole 15-minute buckets, as one row (from, to) instead of a row per
+  // bucket: a long idle or break is one row; the queries split it into buckets.
+  '2026_12_30_002_report_agent_spans': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('report_agent_spans')
+        .addColumn('instance_id', 'text', (c) => c.notNull())
+        .addColumn('agent_id', 'text', (c) => c.notNull())
+        .addColumn('span_from', 'timestamptz', (c) => c.notNull())
+        .addColumn('span_to', 'timestamptz', (c) => c.notNull())
+        .addColumn('counter', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('report_agent_spans_pk', ['instance_id', 'agent_id', 'span_from'])
+        .execute();
+      await db.schema.createIndex('report_agent_spans_from').on('report_agent_spans').columns(['instance_id', 'span_from']).execute();
+    },
+  },
 };

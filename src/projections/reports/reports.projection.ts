@@ -62,7 +62,7 @@ const instanceEventTypes: InstanceEvent['type'][] = ['ReportSettingsConfigured']
 
 export const reportsProjection: Projection = {
   name: 'reports',
-  tables: ['report_contact_buckets', 'report_group_buckets', 'report_agent_buckets', 'report_agent_break_buckets', 'report_contacts', 'report_agents', 'report_settings'],
+  tables: ['report_contact_buckets', 'report_group_buckets', 'report_agent_buckets', 'report_agent_spans', 'report_agent_break_buckets', 'report_contacts', 'report_agents', 'report_settings'],
   eventTypes: new Set<string>([...contactEventTypes, ...agentEventTypes, ...instanceEventTypes]),
   // A batch is counted in memory (states read once, bucket deltas summed) and written in a few statements.
   async applyBatch(trx, events, changes) {
@@ -133,6 +133,14 @@ interface AgentState {
 
 type ContactBucket = { instance_id: string; bucket: Date; channel: string; direction: string; skill_group_id: string; agent_id: string; answer_wait_max_ms: number } & Record<ContactCounter, number>;
 type AgentBucket = { instance_id: string; bucket: Date; agent_id: string } & Record<AgentCounter, number>;
+interface AgentSpan {
+  instance_id: string;
+  agent_id: string;
+  span_from: Date;
+  span_to: Date;
+  counter: AgentCounter;
+  reason: string;
+}
 interface BreakBucket {
   instance_id: string;
   bucket: Date;
@@ -160,6 +168,7 @@ class ReportBatch {
   private readonly contactBuckets = new Map<string, ContactBucket>();
   private readonly agentBuckets = new Map<string, AgentBucket>();
   private readonly breakBuckets = new Map<string, BreakBucket>();
+  private readonly agentSpans: AgentSpan[] = [];
   private readonly settings = new Map<string, { instance_id: string; time_zone: string; service_level_seconds: number; updated_at: string }>();
 
   private readonly trx: Trx;
@@ -259,8 +268,22 @@ class ReportBatch {
     row.answer_wait_max_ms = Math.max(row.answer_wait_max_ms, Math.round(maxWaitMs));
   }
 
-  /** Adds [from, to) of an agent's time to `counter` (and online time), split at bucket boundaries. */
+  /**
+   * Adds [from, to) of an agent's time to `counter` (and online time): two or more whole buckets as one
+   * span row (an agent idle all night is one row, not one per 15 minutes), the parts of buckets at either
+   * end split at bucket boundaries into bucket rows.
+   */
   addAgentTime(instanceId: string, agentId: string, counter: AgentCounter, from: number, to: number, breakReason: string | null): void {
+    const wholeFrom = Math.ceil(from / bucketMs) * bucketMs;
+    const wholeTo = Math.floor(to / bucketMs) * bucketMs;
+    if (wholeTo - wholeFrom >= 2 * bucketMs) {
+      this.agentSpans.push({ instance_id: instanceId, agent_id: agentId, span_from: new Date(wholeFrom), span_to: new Date(wholeTo), counter, reason: counter === 'break_ms' ? (breakReason ?? '') : '' });
+      this.addAgentBuckets(instanceId, agentId, counter, from, wholeFrom, breakReason);
+      this.addAgentBuckets(instanceId, agentId, counter, wholeTo, to, breakReason);
+    } else this.addAgentBuckets(instanceId, agentId, counter, from, to, breakReason);
+  }
+
+  private addAgentBuckets(instanceId: string, agentId: string, counter: AgentCounter, from: number, to: number, breakReason: string | null): void {
     for (const [bucket, span] of splitIntoBuckets(from, to)) {
       const id = [instanceId, bucket.getTime(), agentId].join('|');
       let row = this.agentBuckets.get(id);
@@ -303,6 +326,8 @@ class ReportBatch {
         .onConflict((oc) => oc.columns(['instance_id', 'bucket', 'agent_id']).doUpdateSet(addAll('report_agent_buckets', agentCounters) as never))
         .execute();
     }
+    // Spans are new rows: an event applied once (the revision check) adds its span once.
+    for (const rows of chunk(this.agentSpans, 1000)) await this.trx.insertInto('report_agent_spans').values(rows).execute();
     for (const rows of chunk([...this.breakBuckets.values()], 1000)) {
       await this.trx
         .insertInto('report_agent_break_buckets')

@@ -74,6 +74,19 @@ export interface ReportTables {
     bucket: Timestamp;
     agent_id: string;
   } & Record<AgentCounter, Counter>;
+  /**
+   * An agent's time in one state (counter, and the break reason or '') over whole 15-minute buckets
+   * [span_from, span_to), each bucket counting 15 minutes there and in online_ms; report_agent_buckets
+   * holds the rest (parts of buckets). Spans of an agent never overlap.
+   */
+  report_agent_spans: {
+    instance_id: string;
+    agent_id: string;
+    span_from: Timestamp;
+    span_to: Timestamp;
+    counter: AgentCounter;
+    reason: string;
+  };
   /** Break time per reason ('' when none given). */
   report_agent_break_buckets: {
     instance_id: string;
