@@ -194,6 +194,8 @@ export const configSchema = z.object({
     }, 'must be any, or comma-separated addresses and CIDR ranges'),
   /** A customer's browser gone (connection closed, or no media) this long ends their AV call (ms). */
   KEFU_AV_GRACE_MS: z.coerce.number().int('must be a whole number').min(1000, 'must be 1000 to 600000').max(600_000, 'must be 1000 to 600000').default(10_000),
+  /** How long a browser has after Kefu's answer to connect (ICE and DTLS) before its AV call ends (ms). */
+  KEFU_AV_CONNECT_TIMEOUT_MS: z.coerce.number().int('must be a whole number').min(1000, 'must be 1000 to 600000').max(600_000, 'must be 1000 to 600000').default(30_000),
   /** Most AV calls at once per visitor and per client address (0: no limit). */
   KEFU_AV_MAX_PER_VISITOR: z.coerce.number().int('must be a whole number').min(0, 'must be 0 to 100').max(100, 'must be 0 to 100').default(1),
   KEFU_AV_MAX_PER_ADDRESS: z.coerce.number().int('must be a whole number').min(0, 'must be 0 to 10000').max(10_000, 'must be 0 to 10000').default(10),

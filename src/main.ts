@@ -196,6 +196,7 @@ async function startAvCalls(config: Config, o: { db: ReadModel; commands: Comman
     commands: o.commands,
     watch: new ContactWatch(o.store),
     graceMs: config.KEFU_AV_GRACE_MS,
+    connectTimeoutMs: config.KEFU_AV_CONNECT_TIMEOUT_MS,
     maxPerVisitor: config.KEFU_AV_MAX_PER_VISITOR,
     maxPerAddress: config.KEFU_AV_MAX_PER_ADDRESS,
     record: config.KEFU_AV_RECORDING === 'on',

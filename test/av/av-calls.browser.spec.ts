@@ -98,7 +98,7 @@ describe('customer audio/video calls in Chromium', () => {
     site = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>Shop</title><p>Shop'));
     await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
     siteOrigin = `http://127.0.0.1:${(site.address() as { port: number }).port}`;
-    t = await startTestKefu({ listen: true, env: { HOST: '127.0.0.1', KEFU_AV_PUBLIC_ADDRESS: '127.0.0.1', KEFU_AV_BIND: '127.0.0.1', KEFU_AV_GRACE_MS: '8000' } });
+    t = await startTestKefu({ listen: true, env: { HOST: '127.0.0.1', KEFU_AV_PUBLIC_ADDRESS: '127.0.0.1', KEFU_AV_BIND: '127.0.0.1', KEFU_AV_GRACE_MS: '8000', KEFU_AV_CONNECT_TIMEOUT_MS: '90000' } });
     kefuUrl = `http://127.0.0.1:${(t.kefu.app.server.address() as { port: number }).port}`;
     seed = await seedInstance(t, { agents: [{ name: 'Ann', login: 'ann' }] });
     avGroup = (

@@ -94,7 +94,7 @@ describe('customer audio/video calls (werift browsers)', () => {
     }
     t = await startTestKefu({
       database: 'pglite',
-      env: { KEFU_AV_PUBLIC_ADDRESS: '127.0.0.1', KEFU_AV_BIND: '127.0.0.1', KEFU_AV_GRACE_MS: '8000', KEFU_AV_MAX_PER_ADDRESS: '2', KEFU_AV_ALLOWED_CANDIDATES: '127.0.0.0/8,192.168.0.0/16,172.16.0.0/12,10.0.0.0/8' },
+      env: { KEFU_AV_PUBLIC_ADDRESS: '127.0.0.1', KEFU_AV_BIND: '127.0.0.1', KEFU_AV_GRACE_MS: '8000', KEFU_AV_CONNECT_TIMEOUT_MS: '90000', KEFU_AV_MAX_PER_ADDRESS: '2', KEFU_AV_ALLOWED_CANDIDATES: '127.0.0.0/8,192.168.0.0/16,172.16.0.0/12,10.0.0.0/8' },
     });
     seed = await seedInstance(t, { agents: [{ name: 'Ann', login: 'ann' }, { name: 'Bob', login: 'bob' }, { name: 'Cid', login: 'cid' }] });
     avGroup = (

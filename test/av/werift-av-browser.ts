@@ -67,7 +67,7 @@ export class WeriftAvBrowser {
     await this.pc.setRemoteDescription({ type: 'answer', sdp });
     await new Promise<void>((resolve, reject) => {
       if (this.pc.connectionState === 'connected') return resolve();
-      const timer = setTimeout(() => reject(new Error(`did not connect: ${this.pc.connectionState}`)), 60_000);
+      const timer = setTimeout(() => reject(new Error(`did not connect: ${this.pc.connectionState} (ICE ${this.pc.iceConnectionState})`)), 100_000);
       this.pc.connectionStateChange.subscribe((s) => {
         if (s === 'connected') {
           clearTimeout(timer);

@@ -66,8 +66,13 @@ export class AvParticipantRecording {
   stop(): Promise<{ durationMs: number; bytes: number }> {
     this.stopped ??= (async () => {
       const durationMs = Date.now() - this.startedAt;
-      // werift's stop flushes and ends the WebM (its eol), waiting up to 5 s for it.
-      if (this.recorder) await this.recorder.stop().catch(() => undefined);
+      // werift's stop flushes and ends the WebM (its eol), waiting up to 5 s for it; on a starved machine its
+      // pipeline may take longer still: the file is closed after 15 s whatever (it plays, maybe without duration).
+      if (this.recorder) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([this.recorder.stop().catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, 15_000)))]);
+        clearTimeout(timer);
+      }
       this.open = false;
       await this.writing;
       const bytes = await stat(this.path).then((st) => st.size, () => 0);

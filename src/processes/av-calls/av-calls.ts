@@ -22,6 +22,8 @@ export interface AvCallsOptions extends AvPeerOptions {
   watch: ContactWatch;
   /** A customer's browser gone (no RTP, or its connection closed) this long ends the call. */
   graceMs: number;
+  /** How long a browser has to connect (ICE, DTLS) after Kefu's answer, when that is longer than the grace period (default 30 s). */
+  connectTimeoutMs?: number;
   /** Most calls in progress at once per visitor and per client address (0: no limit). */
   maxPerVisitor: number;
   maxPerAddress: number;
@@ -47,9 +49,6 @@ interface Session {
   /** When the agent's peer was attached (its media timeout counts from there). */
   agentSince: number;
 }
-
-/** How long a browser has to connect (ICE, DTLS) after Kefu's answer, when that is longer than the grace period. */
-const connectTimeoutMs = 30_000;
 
 export class AvCalls {
   private readonly o: AvCallsOptions;
@@ -239,7 +238,7 @@ export class AvCalls {
     for (const session of this.sessions.values()) {
       if (session.ended) continue;
       // Before its first connection a browser gets longer: ICE and DTLS take a while on a busy machine.
-      const limit = (peer: { connected: boolean }) => (peer.connected ? this.o.graceMs : Math.max(this.o.graceMs, connectTimeoutMs));
+      const limit = (peer: { connected: boolean }) => (peer.connected ? this.o.graceMs : Math.max(this.o.graceMs, this.o.connectTimeoutMs ?? 30_000));
       const customer = session.call.customer;
       if (now - customer.lastRtpAt > limit(customer)) void this.customerGone(session, `no media for ${limit(customer)} ms`);
       const agent = session.call.agentPeer;
