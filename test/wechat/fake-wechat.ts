@@ -54,6 +54,7 @@ export class FakeWechat {
   readonly tokenRequests: { appid: string; force_refresh: boolean }[] = [];
   /** Errors to answer next, per path: the errcode, as many times as queued. */
   private readonly failures = new Map<string, number[]>();
+  private readonly pickedFailures: { path: string; when: (body: Record<string, unknown>) => boolean; errcode: number; times: number }[] = [];
   private readonly secrets = new Map<string, string>();
 
   get base(): string {
@@ -83,9 +84,15 @@ export class FakeWechat {
     this.failures.set(path, list);
   }
 
+  /** The next `times` calls of a path whose JSON body `when` picks answer errcode (e.g. only text messages). */
+  failWhen(path: string, when: (body: Record<string, unknown>) => boolean, errcode: number, times = 1): void {
+    this.pickedFailures.push({ path, when, errcode, times });
+  }
+
   /** WeChat answers normally again. */
   clearFailures(): void {
     this.failures.clear();
+    this.pickedFailures.length = 0;
   }
 
   /** Every token handed out so far stops working (WeChat then answers 42001). */
@@ -163,6 +170,11 @@ export class FakeWechat {
     if (!appId) return this.json(res, { errcode: 42001, errmsg: 'access_token expired' });
     const failure = this.failures.get(path)?.shift();
     if (failure !== undefined) return this.json(res, { errcode: failure, errmsg: `fake error ${failure}` });
+    const picked = this.pickedFailures.find((f) => f.path === path && f.times > 0 && f.when(jsonOrEmpty(raw)));
+    if (picked) {
+      picked.times--;
+      return this.json(res, { errcode: picked.errcode, errmsg: `fake error ${picked.errcode}` });
+    }
     switch (path) {
       case 'cgi-bin/message/custom/send': {
         const body = JSON.parse(raw.toString('utf8')) as { touser: string; msgtype: string };
@@ -214,4 +226,14 @@ function multipartFile(raw: Buffer, contentType: string, field: string): { bytes
     start = next;
   }
   return null;
+}
+
+/** A request's JSON body, or {} when it has none (multipart uploads, GETs). */
+function jsonOrEmpty(raw: Buffer): Record<string, unknown> {
+  try {
+    const v: unknown = JSON.parse(raw.toString('utf8'));
+    return v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
 }

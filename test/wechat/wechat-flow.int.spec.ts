@@ -328,4 +328,17 @@ describe('WeChat chats in their account\'s chat flow', () => {
     expect(messages.find((x) => x.system?.type === 'DELIVERY_FAILED')!.text).toMatch(/^Not delivered to WeChat \(message 2\), error 45047: Kefu did not send it: 2 messages went out/);
     expect(received('oFlow_6')).toEqual([`[image ${logo.length}]`, 'Welcome to the shop!']);
   });
+
+  it('a flow image sent whose text WeChat refused as busy (-1): the retry sends the text only, the image once', async () => {
+    wx.failWhen('cgi-bin/message/custom/send', (b) => b.touser === 'oFlow_7' && b.msgtype === 'text', -1);
+    expect((await push({ FromUserName: 'oFlow_7', MsgType: 'event', Event: 'subscribe' })).text).toBe('success');
+    await receivedUntil('oFlow_7', menuText);
+    expect(received('oFlow_7')).toEqual([`[image ${logo.length}]`, 'Welcome to the shop!', menuText]);
+    // The greeting took two tries (WeChat's busy answer was given), the menu one.
+    const outbox = await t.kefu.db.selectFrom('wechat_outbox').select(['seq', 'attempts', 'state']).where('instance_id', '=', seed.instanceId).where('open_id', '=', 'oFlow_7').orderBy('seq').execute();
+    expect(outbox.map((r) => [r.attempts, r.state])).toEqual([
+      [2, 'SENT'],
+      [1, 'SENT'],
+    ]);
+  });
 });

@@ -55,6 +55,8 @@ interface Payload {
   agentId: string | null;
   /** A chat flow's image (an https URL), sent before its text. */
   image?: ChatFlowImage | null;
+  /** The image of an image-and-text message went out already (a retry sends the text only). */
+  imageSent?: boolean;
 }
 
 /** How many WeChat messages a payload goes out as: an image with a text is two. */
@@ -324,6 +326,9 @@ export class WechatOutbox {
       } else if (payload.kind === 'FILE' && payload.attachment) {
         // The customer-service API has no file messages for every account kind: the file's name goes as text.
         await this.deps.api.sendText(account, row.open_id, `[${payload.attachment.name}]${payload.text ? ` ${payload.text}` : ''}`);
+      } else if (payload.image && payload.imageSent) {
+        // The image went out on an earlier try (its text failed): only the text now, never the image twice.
+        await this.deps.api.sendText(account, row.open_id, payload.text);
       } else if (payload.image) {
         const image = await this.fetchFlowImage(payload.image.url).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
         if (image instanceof Error) {
@@ -334,7 +339,16 @@ export class WechatOutbox {
         }
         const mediaId = await this.deps.api.uploadImage(account, image.bytes, image.contentType, image.name);
         await this.deps.api.sendImage(account, row.open_id, mediaId);
-        if (payload.text.trim() !== '') await this.deps.api.sendText(account, row.open_id, payload.text);
+        if (payload.text.trim() !== '') {
+          await this.deps.db
+            .updateTable('wechat_outbox')
+            .set({ payload: sql`payload || '{"imageSent": true}'::jsonb` })
+            .where('instance_id', '=', key.instance_id)
+            .where('contact_id', '=', key.contact_id)
+            .where('seq', '=', key.seq)
+            .execute();
+          await this.deps.api.sendText(account, row.open_id, payload.text);
+        }
       } else {
         await this.deps.api.sendText(account, row.open_id, payload.text);
       }
