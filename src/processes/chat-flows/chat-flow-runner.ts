@@ -1,4 +1,4 @@
-// Runs a web channel's chat flow (OL-13) on a chat: the customer's messages and button clicks go into the
+// Runs a chat flow (OL-13) on a chat of a web channel or of a WeChat account (the callback's WechatInbound): the customer's messages and button clicks go into the
 // pure engine (stepChatFlow), its actions come out to the ports in order. The engine's question whether
 // anyone of a group is online is answered here (from the read model) and fed straight back, so one call
 // runs until the flow waits for the customer again, routes or ends. A chat's steps run one at a time (a
