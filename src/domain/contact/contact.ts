@@ -383,6 +383,31 @@ function common(s: Live): Common {
   };
 }
 
+/** How many objects of a sentMessages chain lie above its last flat one (see withSentMessage). */
+const sentChainDepth = new WeakMap<object, number>();
+
+/**
+ * sentMessages with one more key, without copying every key of a long chat at each message (that was
+ * quadratic in the chat's length, and every component folding the contact paid it): a new object whose
+ * prototype is the previous one, read through at most 32 of them, flattened into one object every 32 keys.
+ * Nothing is changed in place, so every state keeps the keys it had (states are shared immutable values).
+ * Keys are "CUSTOMER:…" / "AGENT:…": no name of Object.prototype.
+ */
+function withSentMessage(prev: Record<string, number> | undefined, key: string, seq: number): Record<string, number> {
+  const base = prev ?? {};
+  const depth = sentChainDepth.get(base) ?? 0;
+  if (depth >= 32) {
+    const flat: Record<string, number> = {};
+    for (const k in base) flat[k] = base[k]!;
+    flat[key] = seq;
+    return flat;
+  }
+  const next = Object.create(base) as Record<string, number>;
+  next[key] = seq;
+  sentChainDepth.set(next, depth + 1);
+  return next;
+}
+
 export function evolveContact(state: ContactState, event: ContactEvent): ContactState {
   if (event.type === 'ContactCreated') {
     const d = event.data;
@@ -487,7 +512,7 @@ export function evolveContact(state: ContactState, event: ContactEvent): Contact
       const m = messageOf(event.data, (state.messageCount ?? 0) + 1);
       const next = { ...state, messageCount: Math.max(state.messageCount ?? 0, m.seq) };
       if (m.from !== 'SYSTEM' && m.clientMessageId !== null) {
-        next.sentMessages = { ...(state.sentMessages ?? {}), [sentMessageKey(m.from, m.agentId, m.clientMessageId)]: m.seq };
+        next.sentMessages = withSentMessage(state.sentMessages, sentMessageKey(m.from, m.agentId, m.clientMessageId), m.seq);
       }
       // System messages are nobody's word: they do not count for ending idle chats (OL-8).
       if (m.system?.type === 'PROMPT' && m.system.promptKey) next.receptionPromptKeys = [...(state.receptionPromptKeys ?? []), m.system.promptKey];
