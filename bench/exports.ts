@@ -180,7 +180,8 @@ export const exportsBench: BenchModule = {
         for (let round = 0; round < s.rounds; round++) {
           const idle = await ask<{ idleRss: number; idleHeap: number }>(server, 'reset');
           const d = await download(server.port, seeded.adminKey, query);
-          const peak = await ask<{ peakRss: number; peakHeap: number }>(server, 'memory');
+          const peak = await ask<{ peakRss: number; peakHeap: number; peakRetained?: number }>(server, 'memory');
+          if (peak.peakRetained !== undefined) log(`retained heap (after a full GC) at most ${((peak.peakRetained - idle.idleHeap) / MiB).toFixed(0)} MiB over idle`);
           runs.push({ ...d, idleMiB: idle.idleRss / MiB, overIdleMiB: (peak.peakRss - idle.idleRss) / MiB, peakHeapOverIdleMiB: (peak.peakHeap - idle.idleHeap) / MiB });
           log(`${measurement} round ${round + 1}: ${d.rows.toLocaleString('en-US')} rows, ${(d.bytes / MiB).toFixed(0)} MiB in ${(d.ms / 1000).toFixed(1)} s (${((d.rows / d.ms) * 1000).toFixed(0)} rows/s), first byte ${d.firstByteMs.toFixed(0)} ms, RSS +${runs.at(-1)!.overIdleMiB.toFixed(0)} MiB over ${runs.at(-1)!.idleMiB.toFixed(0)} MiB idle`);
         }

@@ -233,6 +233,23 @@ for (const database of ['postgres', 'pglite'] as const) {
       expect(f).toMatchObject({ caller: `'=2+5`, skillGroupId: a.salesId, skillGroup: 'Sales' });
     });
 
+    it('sums the holds of every leg, lists each leg’s agent once in leg order, and the keys in order', async () => {
+      // Bob's call given three legs (Bob, Ann, Bob again; one without holdMs) and two keys, as the projection writes them.
+      const legs = [
+        { sequence: 1, agentId: bob.id, holdMs: 1500 },
+        { sequence: 2, agentId: ann.id },
+        { sequence: 3, agentId: bob.id, holdMs: 2600 },
+      ];
+      const keys = [
+        { key: '1', label: 'Sales', at: new Date().toISOString() },
+        { key: '#', label: null, at: new Date().toISOString() },
+      ];
+      await sql`UPDATE call_records SET legs = ${JSON.stringify(legs)}::jsonb, keys = ${JSON.stringify(keys)}::jsonb
+        WHERE instance_id = ${a.instanceId} AND contact_id = ${bobCall}`.execute(t.kefu.db);
+      const r = (await csv('/exports/call-records.csv', a.adminKey)).find((row) => row.contactId === bobCall)!;
+      expect(r).toMatchObject({ holdSeconds: '4', legAgentIds: `${bob.id} ${ann.id}`, keys: '1 #' });
+    });
+
     it('writes the times in the asked zone with its offset', async () => {
       const utc = new Map((await csv('/exports/call-records.csv', a.adminKey)).map((r) => [r.contactId, r]));
       const shanghai = await download(`/exports/call-records.csv?timeZone=Asia/Shanghai`, a.adminKey);

@@ -25,8 +25,7 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { DomainError, ForbiddenError, ValidationError } from '../../domain/errors.ts';
-import { listCallRecords } from '../../projections/call-records/call-records.queries.ts';
-import type { CallRecordRow } from '../../projections/call-records/call-records.projection.ts';
+import { listCallRecordsForExport, type CallRecordExportRow } from '../../projections/call-records/call-records.queries.ts';
 import { listChatRecords } from '../../projections/chat-records/chat-records.queries.ts';
 import type { ChatRecordRow } from '../../projections/chat-records/chat-records.projection.ts';
 import type { ReadModel } from '../../projections/projection.ts';
@@ -86,10 +85,10 @@ function recordsExport<R, F extends { from?: Date | null; to?: Date | null }>(sp
   };
 }
 
-export const callRecordsExport = recordsExport<CallRecordRow, z.infer<typeof callRecordFilter>>({
+export const callRecordsExport = recordsExport<CallRecordExportRow, z.infer<typeof callRecordFilter>>({
   name: 'call-records',
   filter: callRecordFilter,
-  page: (db, p, filter, after, first) => listCallRecords(db, p.instanceId, { first, after, filter, onlyAgentId: callRecordsLimitedTo(p) }),
+  page: (db, p, filter, after, first) => listCallRecordsForExport(db, p.instanceId, { first, after, filter, onlyAgentId: callRecordsLimitedTo(p) }),
   position: (r) => [new Date(r.started_at).toISOString(), r.contact_id],
   columns: callRecordColumns,
   prepare: loadCallRecordNames,

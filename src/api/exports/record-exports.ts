@@ -3,7 +3,7 @@
 // durations in whole seconds, several ids in one cell separated by spaces; agent and skill group names are
 // read once per page for the page's ids.
 import type { ReadModel } from '../../projections/projection.ts';
-import type { CallRecordRow } from '../../projections/call-records/call-records.projection.ts';
+import type { CallRecordExportRow } from '../../projections/call-records/call-records.queries.ts';
 import type { ChatRecordRow, ChatSatisfaction } from '../../projections/chat-records/chat-records.projection.ts';
 import type { CsvColumn } from './csv-export.ts';
 
@@ -50,7 +50,7 @@ const satisfactionColumns = <R extends { satisfaction: unknown }>(): CsvColumn<R
   { header: 'satisfactionComment', value: (r) => (r.satisfaction as ChatSatisfaction | null)?.comment ?? null },
 ];
 
-export function callRecordColumns(time: Time, names: RecordNames): CsvColumn<CallRecordRow>[] {
+export function callRecordColumns(time: Time, names: RecordNames): CsvColumn<CallRecordExportRow>[] {
   return [
     { header: 'contactId', value: (r) => r.contact_id },
     { header: 'callId', value: (r) => r.call_id },
@@ -69,7 +69,7 @@ export function callRecordColumns(time: Time, names: RecordNames): CsvColumn<Cal
     { header: 'ringSeconds', value: (r) => r.ring_seconds },
     { header: 'talkSeconds', value: (r) => r.talk_seconds },
     // Closed holds of every leg (CallLeg.holdMs), for handle time = talk + hold + after-call work.
-    { header: 'holdSeconds', value: (r) => Math.round(r.legs.reduce((ms, l) => ms + (l.holdMs ?? 0), 0) / 1000) },
+    { header: 'holdSeconds', value: (r) => Math.round(Number(r.hold_ms) / 1000) },
     { header: 'endStatus', value: (r) => r.end_status },
     { header: 'endedBy', value: (r) => r.ended_by },
     { header: 'skillGroupId', value: (r) => r.skill_group_id },
@@ -79,15 +79,15 @@ export function callRecordColumns(time: Time, names: RecordNames): CsvColumn<Cal
     { header: 'agentId', value: (r) => r.agent_id },
     { header: 'agent', value: (r) => names.agent(r.agent_id) },
     // Every agent that had a leg, in leg order.
-    { header: 'legAgentIds', value: (r) => [...new Set(r.legs.map((l) => l.agentId))].join(' ') },
-    { header: 'keys', value: (r) => r.keys.map((k) => k.key).join(' ') },
+    { header: 'legAgentIds', value: (r) => [...new Set(r.leg_agent_ids)].join(' ') },
+    { header: 'keys', value: (r) => r.key_names.join(' ') },
     { header: 'recordingId', value: (r) => r.recording_id },
     { header: 'silentSides', value: (r) => r.silent_sides.join(' ') },
-    ...satisfactionColumns<CallRecordRow>(),
+    ...satisfactionColumns<CallRecordExportRow>(),
   ];
 }
 
-export async function loadCallRecordNames(names: RecordNames, rows: CallRecordRow[]): Promise<void> {
+export async function loadCallRecordNames(names: RecordNames, rows: CallRecordExportRow[]): Promise<void> {
   await names.load(
     rows.map((r) => r.agent_id),
     rows.flatMap((r) => [r.skill_group_id, r.served_skill_group_id]),

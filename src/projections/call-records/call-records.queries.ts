@@ -30,13 +30,54 @@ export async function findCallRecord(db: ReadModel, instanceId: string, contactI
 }
 
 /** A page of records, newest first; `after` is the (started_at, contact_id) of the previous page's last row. */
-export async function listCallRecords(
-  db: ReadModel,
-  instanceId: string,
-  options: { first: number; after: [string, string] | null; filter: CallRecordFilter; onlyAgentId: string | null },
-): Promise<CallRecordRow[]> {
+export async function listCallRecords(db: ReadModel, instanceId: string, options: CallRecordPage): Promise<CallRecordRow[]> {
+  return callRecordsPage(db, instanceId, options).selectAll().execute();
+}
+
+interface CallRecordPage {
+  first: number;
+  after: [string, string] | null;
+  filter: CallRecordFilter;
+  onlyAgentId: string | null;
+}
+
+/**
+ * A call record as the CSV export reads it: its scalar columns, and of its legs and keys only what the CSV
+ * writes (summed in SQL), so a page of a million-row export makes a few small objects a row, not the legs'.
+ */
+export type CallRecordExportRow = Pick<
+  CallRecordRow,
+  | 'contact_id' | 'call_id' | 'direction' | 'caller' | 'callee' | 'trunk_id' | 'started_at' | 'flow_started_at' | 'queued_at' | 'ring_at' | 'accepted_at' | 'ended_at'
+  | 'ivr_seconds' | 'queue_seconds' | 'ring_seconds' | 'talk_seconds' | 'end_status' | 'ended_by' | 'skill_group_id' | 'served_skill_group_id' | 'agent_id'
+  | 'recording_id' | 'silent_sides' | 'satisfaction'
+> & {
+  /** Closed holds of every leg, summed (CallLeg.holdMs). */
+  hold_ms: number;
+  /** Each leg's agent, in leg order. */
+  leg_agent_ids: string[];
+  /** The keys pressed, in order. */
+  key_names: string[];
+};
+
+/** listCallRecords' page (same filter and order) with the export's columns only. */
+export async function listCallRecordsForExport(db: ReadModel, instanceId: string, options: CallRecordPage): Promise<CallRecordExportRow[]> {
+  return callRecordsPage(db, instanceId, options)
+    .select([
+      'contact_id', 'call_id', 'direction', 'caller', 'callee', 'trunk_id', 'started_at', 'flow_started_at', 'queued_at', 'ring_at', 'accepted_at', 'ended_at',
+      'ivr_seconds', 'queue_seconds', 'ring_seconds', 'talk_seconds', 'end_status', 'ended_by', 'skill_group_id', 'served_skill_group_id', 'agent_id',
+      'recording_id', 'silent_sides', 'satisfaction',
+    ])
+    .select([
+      sql<number>`(SELECT coalesce(sum((l->>'holdMs')::float8), 0) FROM jsonb_array_elements(legs) l)`.as('hold_ms'),
+      sql<string[]>`(SELECT coalesce(array_agg(l->>'agentId' ORDER BY i), '{}') FROM jsonb_array_elements(legs) WITH ORDINALITY x(l, i))`.as('leg_agent_ids'),
+      sql<string[]>`(SELECT coalesce(array_agg(k->>'key' ORDER BY i), '{}') FROM jsonb_array_elements(keys) WITH ORDINALITY x(k, i))`.as('key_names'),
+    ])
+    .execute() as Promise<CallRecordExportRow[]>;
+}
+
+function callRecordsPage(db: ReadModel, instanceId: string, options: CallRecordPage) {
   const { filter: f } = options;
-  let q = db.selectFrom('call_records').selectAll().where('instance_id', '=', instanceId);
+  let q = db.selectFrom('call_records').where('instance_id', '=', instanceId);
   if (options.onlyAgentId) q = q.where(hasAgent(options.onlyAgentId));
   if (f.agentId) q = q.where(hasAgent(f.agentId));
   if (f.from) q = q.where('started_at', '>=', f.from);
@@ -61,7 +102,7 @@ export async function listCallRecords(
     const [startedAt, contactId] = options.after;
     q = q.where(sql<boolean>`(started_at, contact_id) < (${startedAt}::timestamptz, ${contactId})`);
   }
-  return q.orderBy('started_at', 'desc').orderBy('contact_id', 'desc').limit(options.first).execute();
+  return q.orderBy('started_at', 'desc').orderBy('contact_id', 'desc').limit(options.first);
 }
 
 export function recordingsOfCall(db: ReadModel, instanceId: string, contactId: string): Promise<CallRecordingRow[]> {
