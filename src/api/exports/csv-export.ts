@@ -16,8 +16,12 @@ export interface CsvColumn<R> {
   value: (row: R) => CsvValue;
 }
 
-/** Rows per read-model query: large enough that queries are few, small enough that a page is cheap to hold. */
-export const exportPageSize = 500;
+/**
+ * Rows per read-model query. Small: a page's rows then die young (before V8 promotes them to the old
+ * generation, where dead rows pile up until a full GC). 200,000-row export: peak heap over idle 261 MiB
+ * with 500-row pages, 228 MiB with 100; a keyset page of 100 is one index range read.
+ */
+export const exportPageSize = 100;
 
 /**
  * Every row of a keyset-paginated list, page after page: `page(after, first)` reads `first` rows after the
