@@ -582,7 +582,7 @@ function agentTimeSource(r: ReportRequest, now: Date) {
   // Spans of whole buckets (report_agent_spans), split into the buckets of the range: 15 minutes each.
   const rangeStart = sql`${r.rangeStart.toISOString()}::timestamptz`;
   const rangeEnd = sql`${r.rangeEnd.toISOString()}::timestamptz`;
-  const spans = sql`
+  const spansOf = (counter: AgentCounter | null) => sql`
     SELECT s.instance_id, gs AS bucket, s.agent_id, s.reason,
       ${bucketMs}::float8 AS online_ms,
       ${sql.join(agentCounters.filter((c) => c !== 'online_ms').map((c) => sql`CASE WHEN s.counter = ${c} THEN ${bucketMs}::float8 ELSE 0 END AS ${sql.ref(c)}`))}
@@ -591,8 +591,8 @@ function agentTimeSource(r: ReportRequest, now: Date) {
       greatest(s.span_from, to_timestamp(floor(extract(epoch from ${rangeStart}) / 900) * 900)),
       least(s.span_to, ${rangeEnd}) - interval '1 microsecond',
       interval '15 minutes') gs
-    WHERE s.instance_id = ${r.instanceId} AND s.span_from < ${rangeEnd} AND s.span_to > ${rangeStart}`;
-  return { open, closed, spans };
+    WHERE s.instance_id = ${r.instanceId} AND s.span_from < ${rangeEnd} AND s.span_to > ${rangeStart} ${counter ? sql`AND s.counter = ${counter}` : sql``}`;
+  return { open, closed, spans: spansOf(null), breakSpans: spansOf('break_ms') };
 }
 
 interface AgentKeyRow {
@@ -607,7 +607,7 @@ export async function agentReport(db: ReadModel, request: ReportRequest, page: R
   const first = checkFirst(page.first);
   const after = page.after ? decodeReportCursor(page.after, 2) : null;
   const { start, end } = intervalOf(r, sql`t.bucket`);
-  const { open, closed, spans } = agentTimeSource(r, now);
+  const { open, closed, spans, breakSpans } = agentTimeSource(r, now);
   const inRange = sql`t.bucket >= ${r.rangeStart.toISOString()}::timestamptz AND t.bucket < ${r.rangeEnd.toISOString()}::timestamptz`;
   const agentFilter = r.agentIds ? sql`AND t.agent_id IN (${sql.join(r.agentIds)})` : sql``;
   const channelFilter = r.channel ? sql`AND c.channel = ${r.channel}` : sql``;
@@ -629,7 +629,7 @@ export async function agentReport(db: ReadModel, request: ReportRequest, page: R
     SELECT ${start} AS interval_start, t.agent_id, t.reason, sum(t.break_ms)::float8 AS break_ms
     FROM (SELECT b.bucket, b.agent_id, b.reason, b.break_ms::float8 AS break_ms FROM report_agent_break_buckets b WHERE b.instance_id = ${r.instanceId}
           UNION ALL SELECT o.bucket, o.agent_id, o.reason, o.break_ms FROM (${open}) o
-          UNION ALL SELECT p.bucket, p.agent_id, p.reason, p.break_ms FROM (${spans}) p WHERE p.break_ms > 0) t
+          UNION ALL SELECT p.bucket, p.agent_id, p.reason, p.break_ms FROM (${breakSpans}) p) t
     WHERE ${inRange} ${agentFilter}
     GROUP BY 1, t.agent_id, t.reason`.execute(db);
 
