@@ -148,7 +148,7 @@ describe('GraphQL fuzz (postgres)', () => {
     await t?.close();
   });
 
-  it('answers random requests to the other HTTP routes (recordings, audio, chat uploads and files, widget, health, demo) without a 5xx, a stack trace or SQL', async () => {
+  it('answers random requests to the other HTTP routes (recordings, audio, chat uploads and files, widget, health, demo, exports, WeChat callback, metrics) without a 5xx, a stack trace or SQL', async () => {
     const random = new Random(seed ^ 0x5eed);
     const tokens = [...principals.map((p) => p.token), 'garbage', `${'x'.repeat(3000)}`, 'a.b.c'];
     const paths = [
@@ -156,6 +156,7 @@ describe('GraphQL fuzz (postgres)', () => {
       '/readyz',
       '/demo/agent',
       '/demo/agent/app.js',
+      '/demo/shared/kefu-api.js',
       '/graphiql',
       '/graphql',
       '/audio',
@@ -196,13 +197,21 @@ describe('GraphQL fuzz (postgres)', () => {
       '/exports/agent-report.csv?from=x&to=y&interval=HOUR&agentIds=,,,',
       '/exports/skill-group-report.csv?from=2026-01-01&to=2026-01-01&interval=TOTAL&skillGroupIds=a&skillGroupIds=b',
       '/exports/overview.csv?interval=MINUTES_15&access_token=%00',
+      // Issue 13: WeChat's callback, with forged, broken and oversized signatures (no account, a random one, odd ids).
+      '/wechat/callback/00000000-0000-4000-8000-000000000000/00000000-0000-4000-8000-000000000000?signature=x&timestamp=1&nonce=n&echostr=e',
+      `/wechat/callback/${known.ids[0]}/${known.ids[1]}?signature=${'a'.repeat(40)}&timestamp=99999999999999999999&nonce=%00`,
+      `/wechat/callback/${known.ids[0]}/x?msg_signature=${'a'.repeat(5000)}&encrypt_type=aes&timestamp=-1`,
+      '/wechat/callback/%00/%ZZ',
+      // Issue 16: metrics (off without its token here), GraphiQL's own script.
+      '/metrics',
+      '/graphiql/graphiql-page.js',
       '/no/such/route',
       '/%',
       '/graphql?query=%7B&variables=%7B',
       '/graphql?query={me{__typename}}&variables=[1]',
     ];
-    const bodies = ['--x\r\nContent-Disposition: form-data; name="contactId"\r\n\r\n00000000-0000-4000-8000-000000000000\r\n--x\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n\u0089PNG\r\n--x--\r\n', '', '{}', '{"query":"{ me { __typename } }"}', '\u0000\u0001', '--x\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\nRIFF', 'a=b&c', '<xml/>'];
-    const contentTypes = ['application/json', 'multipart/form-data; boundary=x', 'multipart/form-data', 'application/x-www-form-urlencoded', 'text/plain', 'application/graphql', 'audio/wav', 'application/json; charset=latin1'];
+    const bodies = ['--x\r\nContent-Disposition: form-data; name="contactId"\r\n\r\n00000000-0000-4000-8000-000000000000\r\n--x\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n\u0089PNG\r\n--x--\r\n', '', '{}', '{"query":"{ me { __typename } }"}', '\u0000\u0001', '--x\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\nRIFF', 'a=b&c', '<xml/>', '<xml><ToUserName><![CDATA[gh_1]]></ToUserName><Encrypt><![CDATA[%%%not-base64]]></Encrypt></xml>', '<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]><xml><Content>&b;&b;&b;</Content></xml>', '<xml><MsgType>text</MsgType><Content>\u0000</Content><MsgId>1e400</MsgId></xml>'];
+    const contentTypes = ['application/json', 'multipart/form-data; boundary=x', 'multipart/form-data', 'application/x-www-form-urlencoded', 'text/plain', 'application/graphql', 'audio/wav', 'application/json; charset=latin1', 'text/xml'];
     const ranges = ['bytes=0-', 'bytes=-1', 'bytes=5-2', 'bytes=a-b', Array.from({ length: 100 }, (_, i) => `${i}-${i}`).join(','), 'items=0-1', 'bytes=99999999999999999999-'];
     const started = performance.now();
     let count = 0;

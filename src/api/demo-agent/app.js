@@ -1,4 +1,4 @@
-/* global document, window, fetch, WebSocket, location, navigator, RTCPeerConnection, MediaStream, setTimeout, clearTimeout, FormData, URL, crypto */
+/* global document, window, fetch, location, navigator, RTCPeerConnection, MediaStream, setTimeout, clearTimeout, FormData, URL, crypto */
 // Kefu demo agent: everything here goes through Kefu's public API.
 //   HTTP:       POST /graphql with "Authorization: Bearer <token>" (loginAgent gives the token)
 //   WebSocket:  /graphql, subprotocol graphql-transport-ws; the token goes in connection_init's payload
@@ -6,6 +6,8 @@
 //               (clientMessageId), POST /chat/uploads for images, setTyping, markRead, transferContact, endContact
 //   Softphone:  RTCPeerConnection → complete offer (wait for ICE gathering) → connectSoftphone → answer;
 //               softphoneCalls rings it; answerSoftphoneCall / rejectSoftphoneCall / hangUpSoftphoneCall.
+
+import { graphql, GraphqlWs } from '/demo/shared/kefu-api.js';
 
 const $ = (id) => document.getElementById(id);
 const state = { token: null, ws: null, pc: null, stream: null, calls: new Map(), offers: new Map(), chats: new Map(), av: new Map() };
@@ -17,75 +19,7 @@ function log(...parts) {
   $('log').textContent = line + $('log').textContent;
 }
 
-async function gql(query, variables = {}) {
-  const res = await fetch('/graphql', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(state.token ? { authorization: `Bearer ${state.token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await res.json();
-  if (body.errors?.length) throw new Error(body.errors.map((e) => `${e.extensions?.code ?? 'ERROR'}: ${e.message}`).join('; '));
-  return body.data;
-}
-
-/** A minimal graphql-ws (graphql-transport-ws) client: connection_init/ack, subscribe/next/error/complete, ping/pong. */
-class GraphqlWs {
-  constructor(url, token) {
-    this.url = url;
-    this.token = token;
-    this.nextId = 1;
-    this.handlers = new Map();
-    this.onclose = null;
-  }
-
-  connect() {
-    return new Promise((resolve, reject) => {
-      const socket = new WebSocket(this.url, 'graphql-transport-ws');
-      this.socket = socket;
-      socket.onopen = () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${this.token}` } }));
-      socket.onerror = () => reject(new Error('WebSocket failed'));
-      socket.onclose = (e) => {
-        reject(new Error(`WebSocket closed: ${e.code} ${e.reason}`));
-        this.onclose?.(e);
-      };
-      socket.onmessage = (e) => {
-        const msg = JSON.parse(e.data);
-        switch (msg.type) {
-          case 'connection_ack':
-            resolve();
-            break;
-          case 'ping':
-            socket.send(JSON.stringify({ type: 'pong' }));
-            break;
-          case 'next':
-            this.handlers.get(msg.id)?.next(msg.payload);
-            break;
-          case 'error':
-            this.handlers.get(msg.id)?.error(msg.payload);
-            break;
-          case 'complete':
-            this.handlers.delete(msg.id);
-            break;
-        }
-      };
-    });
-  }
-
-  subscribe(query, next, error = (e) => log('subscription error', e), variables = {}) {
-    const id = String(this.nextId++);
-    this.handlers.set(id, { next, error });
-    this.socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query, variables } }));
-    return () => {
-      this.handlers.delete(id);
-      if (this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ id, type: 'complete' }));
-    };
-  }
-
-  close() {
-    this.onclose = null;
-    this.socket?.close(1000, 'bye');
-  }
-}
+const gql = (query, variables = {}) => graphql(query, variables, state.token);
 
 // ---- log in and subscriptions ----
 
@@ -99,7 +33,7 @@ $('loginForm').addEventListener('submit', async (e) => {
     const me = await gql('{ me { ... on AgentPrincipal { agent { id name presence } } } }').catch(() => null);
     state.agentId = me?.me?.agent?.id ?? null;
     const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`;
-    state.ws = new GraphqlWs(url, state.token);
+    state.ws = new GraphqlWs(url, state.token, (e) => log('subscription error', e));
     await state.ws.connect();
     state.ws.onclose = () => log('the subscription socket closed');
     state.ws.subscribe('subscription { softphoneCalls { callId state contactId callerId callerName reason } }', (p) => onSoftphoneCall(p.data.softphoneCalls));

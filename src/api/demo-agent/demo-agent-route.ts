@@ -7,10 +7,13 @@ import type { FastifyInstance } from 'fastify';
 const files = {
   page: readFileSync(new URL('./index.html', import.meta.url), 'utf8'),
   script: readFileSync(new URL('./app.js', import.meta.url), 'utf8'),
+  // The demo pages' API client (GraphQL over HTTP, graphql-ws), shared by /demo/agent and /demo/supervisor.
+  apiClient: readFileSync(new URL('../demo-shared/kefu-api.js', import.meta.url), 'utf8'),
 };
 
 export async function demoAgentRoutes(app: FastifyInstance): Promise<void> {
   const headers = { 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' };
   app.get('/demo/agent', async (_, reply) => reply.headers(headers).type('text/html; charset=utf-8').send(files.page));
   app.get('/demo/agent/app.js', async (_, reply) => reply.headers(headers).type('text/javascript; charset=utf-8').send(files.script));
+  app.get('/demo/shared/kefu-api.js', async (_, reply) => reply.headers(headers).type('text/javascript; charset=utf-8').send(files.apiClient));
 }

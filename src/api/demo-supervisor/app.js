@@ -1,4 +1,4 @@
-/* global document, window, fetch, WebSocket, location, setInterval, URLSearchParams */
+/* global document, window, location, setInterval, URLSearchParams */
 // Kefu supervisor dashboard: everything here goes through Kefu's public API.
 //   HTTP:       POST /graphql with "Authorization: Bearer <token>" (loginAgent gives a supervisor's token;
 //               an admin API key works too)
@@ -6,6 +6,7 @@
 //   Overview:   reportOverviewChanged(interval) sends today's figures as they are, then after each change
 //   Monitors:   agentMonitor, then agentStatusChanged (every agent); skillGroupMonitorChanged (all groups)
 //   Exports:    GET /exports/<name>.csv?…&access_token=<token> (a link cannot send a header)
+import { graphql, GraphqlWs } from '/demo/shared/kefu-api.js';
 import { ratesChart, volumeChart } from '/demo/supervisor/charts.js';
 
 const $ = (id) => document.getElementById(id);
@@ -18,58 +19,7 @@ function log(...parts) {
   $('log').textContent = line + $('log').textContent;
 }
 
-async function gql(query, variables = {}) {
-  const res = await fetch('/graphql', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(state.token ? { authorization: `Bearer ${state.token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await res.json();
-  if (body.errors?.length) throw new Error(body.errors.map((e) => `${e.extensions?.code ?? 'ERROR'}: ${e.message}`).join('; '));
-  return body.data;
-}
-
-/** A minimal graphql-ws (graphql-transport-ws) client: connection_init/ack, subscribe/next/error/complete, ping/pong. */
-class GraphqlWs {
-  constructor(url, token) {
-    this.url = url;
-    this.token = token;
-    this.nextId = 1;
-    this.handlers = new Map();
-    this.onclose = null;
-  }
-
-  connect() {
-    return new Promise((resolve, reject) => {
-      const socket = new WebSocket(this.url, 'graphql-transport-ws');
-      this.socket = socket;
-      socket.onopen = () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${this.token}` } }));
-      socket.onerror = () => reject(new Error('WebSocket failed'));
-      socket.onclose = (e) => {
-        reject(new Error(`WebSocket closed: ${e.code} ${e.reason}`));
-        this.onclose?.(e);
-      };
-      socket.onmessage = (e) => {
-        const msg = JSON.parse(e.data);
-        if (msg.type === 'connection_ack') resolve();
-        else if (msg.type === 'ping') socket.send(JSON.stringify({ type: 'pong' }));
-        else if (msg.type === 'next') this.handlers.get(msg.id)?.next(msg.payload);
-        else if (msg.type === 'error') this.handlers.get(msg.id)?.error(msg.payload);
-        else if (msg.type === 'complete') this.handlers.delete(msg.id);
-      };
-    });
-  }
-
-  subscribe(query, variables, next) {
-    const id = String(this.nextId++);
-    this.handlers.set(id, { next, error: (e) => log('subscription error', e) });
-    this.socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query, variables } }));
-    return () => {
-      this.handlers.delete(id);
-      if (this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ id, type: 'complete' }));
-    };
-  }
-}
+const gql = (query, variables = {}) => graphql(query, variables, state.token);
 
 /** A subscription's data, or its errors in the log. */
 const dataOf = (name, handle) => (payload) => {
@@ -90,7 +40,7 @@ $('loginForm').addEventListener('submit', async (e) => {
       });
       state.token = data.loginAgent.token;
     }
-    state.ws = new GraphqlWs(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`, state.token);
+    state.ws = new GraphqlWs(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`, state.token, (e) => log('subscription error', e));
     await state.ws.connect();
     state.ws.onclose = () => {
       $('status').textContent = 'Disconnected: reload the page to reconnect.';
@@ -122,7 +72,7 @@ const charts = { volume: volumeChart($('volumeChart')), rates: ratesChart($('rat
 
 function startOverview() {
   state.stopOverview?.();
-  state.stopOverview = state.ws.subscribe(overviewQuery, { interval: $('interval').value }, dataOf('reportOverviewChanged', showOverview));
+  state.stopOverview = state.ws.subscribe(overviewQuery, dataOf('reportOverviewChanged', showOverview), undefined, { interval: $('interval').value });
 }
 
 const percent = (v) => (v === null || v === undefined ? '–' : `${(v * 100).toFixed(1)}%`);
@@ -212,11 +162,11 @@ async function startMonitors() {
   const data = await gql(`{ agentMonitor { ${agentFields} } }`);
   for (const s of data.agentMonitor) state.agents.set(s.agent.id, s);
   showAgents();
-  state.ws.subscribe(`subscription { agentStatusChanged { ${agentFields} } }`, {}, dataOf('agentStatusChanged', (s) => {
+  state.ws.subscribe(`subscription { agentStatusChanged { ${agentFields} } }`, dataOf('agentStatusChanged', (s) => {
     state.agents.set(s.agent.id, s);
     showAgents();
   }));
-  state.ws.subscribe('subscription { skillGroupMonitorChanged { skillGroup { id name channel } agentsOnline agentsFree queueLength longestWaitSeconds } }', {}, dataOf('skillGroupMonitorChanged', (groups) => {
+  state.ws.subscribe('subscription { skillGroupMonitorChanged { skillGroup { id name channel } agentsOnline agentsFree queueLength longestWaitSeconds } }', dataOf('skillGroupMonitorChanged', (groups) => {
     $('groups').tBodies[0].replaceChildren(
       ...groups.map((g) => {
         const tr = row([`${g.skillGroup.name} (${g.skillGroup.channel})`], [g.agentsOnline, g.agentsFree, g.queueLength, g.longestWaitSeconds]);
