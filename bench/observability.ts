@@ -227,7 +227,8 @@ async function runChat(s: Settings, variant: Variant, round: number, log: (m: st
   }
 }
 
-const phonePort = { http: envInt('BENCH_OBS_PHONE_HTTP_PORT', 34200), sip: envInt('BENCH_OBS_PHONE_SIP_PORT', 35160) };
+// Below Linux's ephemeral range (32768-60999), so that no client connection of the run holds a port a later Kefu needs.
+const phonePort = { http: envInt('BENCH_OBS_PHONE_HTTP_PORT', 14200), sip: envInt('BENCH_OBS_PHONE_SIP_PORT', 15160) };
 let phoneRunNo = 0;
 
 async function runPhone(s: Settings, variant: Variant, round: number, log: (m: string) => void): Promise<PhoneRun> {
