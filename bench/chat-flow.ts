@@ -11,12 +11,11 @@
 // chat waits in the queue). The difference of the two latencies is what a flow adds per message (target
 // p99 < 5 ms); the ratio of messages per second, what it costs in throughput. At the end every flow chat is
 // checked: queued in the group with its order number and phone, three flow replies, nothing doubled.
-import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { envInt, envList } from './lib/config.ts';
 import type { BenchModule } from './lib/module.ts';
+import { startServerChild, stopServerChild, type ServerChild } from './lib/server-child.ts';
 import { dropDatabase, recreateDatabase } from './lib/pg-admin.ts';
 import type { ResultRow } from './lib/report.ts';
 import { percentile } from './lib/stats.ts';
@@ -39,29 +38,10 @@ function settings() {
 // ---------------------------------------------------------------------------------------------------
 // Server and client
 
-interface Server {
-  child: ChildProcess;
-  port: number;
-}
+type Server = ServerChild;
 
-function startServer(databaseUrl: string): Promise<Server> {
-  const child = fork(fileURLToPath(new URL('./chat-flow/server-child.ts', import.meta.url)), [], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, DATABASE_URL: databaseUrl, KEFU_OPERATOR_TOKEN: operatorToken },
-  });
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`server child exited with ${code}`)));
-    child.once('message', (m) => resolve({ child, port: (m as { port: number }).port }));
-  });
-}
-
-async function stopServer(s: Server): Promise<void> {
-  s.child.removeAllListeners('exit');
-  const exited = new Promise((resolve) => s.child.once('exit', resolve));
-  s.child.send({ type: 'stop' });
-  await exited;
-}
+const startServer = (databaseUrl: string): Promise<Server> => startServerChild(new URL('./chat-flow/server-child.ts', import.meta.url), { DATABASE_URL: databaseUrl, KEFU_OPERATOR_TOKEN: operatorToken });
+const stopServer = stopServerChild;
 
 async function gql<T>(port: number, token: string | null, query: string, variables: Record<string, unknown> = {}): Promise<T> {
   const res = await fetch(`http://127.0.0.1:${port}/graphql`, {

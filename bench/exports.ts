@@ -8,11 +8,10 @@
 // calls, one agent leg each, a key pressed, 31 s apart: a year), as the call-records projection would
 // have written them. Measured: rows/s over the whole download, time to the first byte, and Kefu's resident
 // set: its peak during the download over its idle figure (after a GC) just before. Target: < 200 MiB over idle.
-import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { envInt } from './lib/config.ts';
 import type { BenchModule } from './lib/module.ts';
+import { startServerChild, stopServerChild, type ServerChild } from './lib/server-child.ts';
 import { dropDatabase, recreateDatabase } from './lib/pg-admin.ts';
 import type { ResultRow } from './lib/report.ts';
 import { median } from './lib/stats.ts';
@@ -30,30 +29,10 @@ function settings() {
   };
 }
 
-interface Server {
-  child: ChildProcess;
-  port: number;
-}
+type Server = ServerChild;
 
-function startServer(databaseUrl: string): Promise<Server> {
-  const child = fork(fileURLToPath(new URL('./exports/server-child.ts', import.meta.url)), [], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    execArgv: [...process.execArgv, '--expose-gc'],
-    env: { ...process.env, DATABASE_URL: databaseUrl, KEFU_OPERATOR_TOKEN: operatorToken },
-  });
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`server child exited with ${code}`)));
-    child.once('message', (m) => resolve({ child, port: (m as { port: number }).port }));
-  });
-}
-
-async function stopServer(s: Server): Promise<void> {
-  s.child.removeAllListeners('exit');
-  const exited = new Promise((resolve) => s.child.once('exit', resolve));
-  s.child.send({ type: 'stop' });
-  await exited;
-}
+const startServer = (databaseUrl: string): Promise<Server> => startServerChild(new URL('./exports/server-child.ts', import.meta.url), { DATABASE_URL: databaseUrl, KEFU_OPERATOR_TOKEN: operatorToken }, [...process.execArgv, '--expose-gc']);
+const stopServer = stopServerChild;
 
 function ask<T>(s: Server, type: 'reset' | 'memory'): Promise<T> {
   return new Promise((resolve) => {

@@ -12,12 +12,11 @@
 // by an agent who sees 80% of the shared replies. Peer in the same run: the same searches as bare SQL
 // through pg (the statements Kefu runs, with the visible categories known in advance: no HTTP, GraphQL,
 // auth or visibility lookup), so the ratio shows what the API adds on top of the database.
-import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { queryWords, shortcutKey } from '../src/domain/quick-reply/quick-reply-values.ts';
 import { envInt, envList } from './lib/config.ts';
 import type { BenchModule } from './lib/module.ts';
+import { startServerChild, stopServerChild, type ServerChild } from './lib/server-child.ts';
 import { dropDatabase, recreateDatabase } from './lib/pg-admin.ts';
 import type { ResultRow } from './lib/report.ts';
 import { median, percentile } from './lib/stats.ts';
@@ -112,29 +111,10 @@ const csvCell = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"
 // ---------------------------------------------------------------------------------------------------
 // Server and client
 
-interface Server {
-  child: ChildProcess;
-  port: number;
-}
+type Server = ServerChild;
 
-function startServer(databaseUrl: string): Promise<Server> {
-  const child = fork(fileURLToPath(new URL('./quick-replies/server-child.ts', import.meta.url)), [], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, DATABASE_URL: databaseUrl, KEFU_OPERATOR_TOKEN: operatorToken },
-  });
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`server child exited with ${code}`)));
-    child.once('message', (m) => resolve({ child, port: (m as { port: number }).port }));
-  });
-}
-
-async function stopServer(s: Server): Promise<void> {
-  s.child.removeAllListeners('exit');
-  const exited = new Promise((resolve) => s.child.once('exit', resolve));
-  s.child.send({ type: 'stop' });
-  await exited;
-}
+const startServer = (databaseUrl: string): Promise<Server> => startServerChild(new URL('./quick-replies/server-child.ts', import.meta.url), { DATABASE_URL: databaseUrl, KEFU_OPERATOR_TOKEN: operatorToken });
+const stopServer = stopServerChild;
 
 async function gql<T>(port: number, token: string | null, query: string, variables: Record<string, unknown> = {}): Promise<T> {
   const res = await fetch(`http://127.0.0.1:${port}/graphql`, {
