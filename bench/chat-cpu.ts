@@ -8,13 +8,13 @@
 // each one parsed, authorized, decided, appended, projected and fanned out to both subscriptions.
 // `node bench/chat-cpu.ts` prints the figures; `npm run bench -- chat-cpu` puts them in bench/RESULTS.md.
 // BENCH_CHAT_CPU_PROF=<dir> writes a CPU profile of each measured loop (via server-child's BENCH_CHAT_CPU_PROF).
-import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { envInt, envList } from './lib/config.ts';
 import type { BenchModule } from './lib/module.ts';
 import { dropDatabase, recreateDatabase } from './lib/pg-admin.ts';
 import type { ResultRow } from './lib/report.ts';
 import type { Seeded } from './chat/server-child.ts';
+import { ask, forkChild, stop } from './chat.ts';
 
 const database = 'kefu_bench_chat_cpu';
 
@@ -42,40 +42,6 @@ interface Measured {
   windowMs: number;
   clientCpuMs: number;
   errors: number;
-}
-
-function forkChild(file: string, env: Record<string, string>): Promise<{ child: ChildProcess; ready: Record<string, unknown> }> {
-  const child = fork(fileURLToPath(new URL(file, import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...env } });
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`${file} exited with ${code}`)));
-    child.once('message', (m) => resolve({ child, ready: m as Record<string, unknown> }));
-  });
-}
-
-function ask<T>(child: ChildProcess, message: object, reply: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const on = (m: { type: string; message?: string }) => {
-      if (m.type === 'error') {
-        child.off('message', on);
-        reject(new Error(m.message));
-      } else if (m.type === reply) {
-        child.off('message', on);
-        resolve(m as T);
-      }
-    };
-    child.on('message', on);
-    child.send(message);
-  });
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  child.removeAllListeners('exit');
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.send({ type: 'close' });
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-  if (child.exitCode === null) child.kill('SIGKILL');
 }
 
 interface Ran {

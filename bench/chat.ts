@@ -113,7 +113,7 @@ const results: StepResult[] = [];
 // ---------------------------------------------------------------------------------------------------------
 // Processes
 
-function forkChild(file: string, env: Record<string, string>, execArgv: string[] = []): Promise<{ child: ChildProcess; ready: Record<string, unknown> }> {
+export function forkChild(file: string, env: Record<string, string>, execArgv: string[] = []): Promise<{ child: ChildProcess; ready: Record<string, unknown> }> {
   const child = fork(fileURLToPath(new URL(file, import.meta.url)), [], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, ...env },
@@ -126,7 +126,7 @@ function forkChild(file: string, env: Record<string, string>, execArgv: string[]
   });
 }
 
-function ask<T>(child: ChildProcess, message: object, reply: string): Promise<T> {
+export function ask<T>(child: ChildProcess, message: object, reply: string): Promise<T> {
   return new Promise((resolve, reject) => {
     const on = (m: { type: string; message?: string }) => {
       if (m.type === 'error') {
@@ -142,13 +142,13 @@ function ask<T>(child: ChildProcess, message: object, reply: string): Promise<T>
   });
 }
 
-async function stop(child: ChildProcess): Promise<void> {
+export async function stop(child: ChildProcess): Promise<void> {
   child.removeAllListeners('exit');
   if (child.exitCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.send({ type: 'close' });
   await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-  child.kill();
+  if (child.exitCode === null) child.kill('SIGKILL');
 }
 
 const memoryOf = async (server: ChildProcess): Promise<Memory> => {
