@@ -40,7 +40,7 @@ import { avCallResolvers } from './resolvers/av-calls.ts';
 import { projectionResolvers } from './resolvers/projections.ts';
 import { webhookResolvers } from './resolvers/webhooks.ts';
 import type { Tracer } from '@opentelemetry/api';
-import { traceGraphqlOperations, traceGraphqlRequests } from '../adapters/observability/tracing.ts';
+import { traceGraphqlOperations, traceGraphqlRequests, traceGraphqlWs } from '../adapters/observability/tracing.ts';
 import { listParkedParts, type ParkedPart } from '../projections/parked-parts.ts';
 import { demoAgentRoutes } from './demo-agent/demo-agent-route.ts';
 import { demoSupervisorRoutes } from './demo-supervisor/demo-supervisor-route.ts';
@@ -48,6 +48,7 @@ import { graphiqlRoutes } from './graphiql/graphiql-route.ts';
 import { widgetRoutes } from './widget/widget-route.ts';
 import { demoCustomerRoutes } from './demo-customer/demo-customer-route.ts';
 import { chatFilesRoutes } from './chat-files-route.ts';
+import { avIconRoutes } from './av-icons-route.ts';
 import { defaultQueryLimits, queryLimitsRule, type QueryLimits } from './query-limits.ts';
 import { dateTimeScalar } from './scalars.ts';
 import { withStorableArguments } from './storable-arguments.ts';
@@ -165,6 +166,7 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
   await app.register(demoCustomerRoutes);
   // Chat uploads and files (OL-15), in their own scope: the multipart parser and error answers are theirs.
   await app.register(chatFilesRoutes, { deps });
+  await app.register(avIconRoutes, { deps });
   // WeChat callbacks (issue 13), in their own scope: bodies as text, their own limit.
   await app.register(wechatCallbackRoutes, { deps });
 
@@ -250,6 +252,7 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
     log: app.log,
   });
   subscriptions.attach(app.server);
+  if (options.tracer) subscriptions.addObserver(traceGraphqlWs(options.tracer));
   app.decorate('liveServer', subscriptions as SubscriptionServer<unknown>);
   app.addHook('preClose', (done) => {
     subscriptions.close();

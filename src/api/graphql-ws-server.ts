@@ -54,6 +54,22 @@ export interface SubscriptionServerOptions<P> {
   maxPayload?: number;
 }
 
+/**
+ * Watches each subscribe frame (traces, metrics): `begin` when the frame arrives, `within` runs the setup
+ * (graphql's subscribe: the resolver's checks and first reads) so that what it does is the operation's child,
+ * `operation` once the document is valid (with the subscription's context, or null when it is refused without
+ * running: a query or mutation sent over the socket), `end` when the setup is over: started (null) or refused
+ * or failed with these errors. A frame refused before its document is valid gets `begin` and `end` only.
+ */
+export interface OperationObserver {
+  begin(frame: { extensions: Record<string, unknown> | null }): ObservedOperation;
+}
+export interface ObservedOperation {
+  within<T>(fn: () => T): T;
+  operation(document: DocumentNode, operationName: string | undefined, context: object | null): void;
+  end(errors: readonly GraphQLError[] | null): void;
+}
+
 /** Valid documents remembered by their text: a dashboard's few queries are parsed and validated once. */
 const cachedDocuments = 256;
 const cachedTextMax = 8 * 1024;
@@ -63,6 +79,8 @@ export class SubscriptionServer<P> {
   private readonly options: SubscriptionServerOptions<P>;
   private readonly documents = new Map<string, DocumentNode>();
   private server: Server | null = null;
+  /** Tracing and metrics of subscribe frames (none: nothing is observed). */
+  readonly observers: OperationObserver[] = [];
   /** Open connections, for the metrics' counts (a connection removes itself when its socket closes). */
   readonly open = new Set<{ readonly principalOf: unknown; readonly runningSubscriptions: number }>();
 
@@ -80,6 +98,11 @@ export class SubscriptionServer<P> {
   attach(server: Server): void {
     this.server = server;
     server.on('upgrade', this.onUpgrade);
+  }
+
+  /** Observes every subscribe frame from now on (tracing, metrics). */
+  addObserver(observer: OperationObserver): void {
+    this.observers.push(observer);
   }
 
   /** Closes every connection (1001, going away) and stops taking upgrades. */
@@ -256,36 +279,57 @@ class Connection<P> {
       this.socket.close(4409, `Subscriber for ${id.slice(0, 50)} already exists`);
       return;
     }
-    const { query, variables, operationName } = (payload ?? {}) as { query?: unknown; variables?: unknown; operationName?: unknown };
-    if (typeof query !== 'string') return this.sendErrors(id, [new GraphQLError('The query must be GraphQL text')]);
-    if (variables != null && (typeof variables !== 'object' || Array.isArray(variables))) return this.sendErrors(id, [new GraphQLError('Variables must be an object')]);
-    if (operationName != null && typeof operationName !== 'string') return this.sendErrors(id, [new GraphQLError('The operation name must be a string')]);
+    const { query, variables, operationName, extensions } = (payload ?? {}) as { query?: unknown; variables?: unknown; operationName?: unknown; extensions?: unknown };
+    const observed = this.server.observers.length > 0 ? observe(this.server.observers, extensions) : null;
+    const refuse = (errors: readonly GraphQLError[]): void => {
+      observed?.end(errors);
+      this.sendErrors(id, errors);
+    };
+    if (typeof query !== 'string') return refuse([new GraphQLError('The query must be GraphQL text')]);
+    if (variables != null && (typeof variables !== 'object' || Array.isArray(variables))) return refuse([new GraphQLError('Variables must be an object')]);
+    if (operationName != null && typeof operationName !== 'string') return refuse([new GraphQLError('The operation name must be a string')]);
     const document = this.server.document(query);
-    if (Array.isArray(document)) return this.sendErrors(id, document);
+    if (Array.isArray(document)) return refuse(document);
     const doc = document as DocumentNode;
     const operation = getOperationAST(doc, operationName ?? undefined);
-    if (!operation) return this.sendErrors(id, [new GraphQLError(operationName ? `Unknown operation named "${operationName}"` : 'Must provide an operation (name it when there are several)')]);
-    if (operation.operation !== 'subscription') return this.sendErrors(id, [new GraphQLError(`Only subscriptions go over WebSocket; send a ${operation.operation} over HTTP`)]);
+    if (!operation) return refuse([new GraphQLError(operationName ? `Unknown operation named "${operationName}"` : 'Must provide an operation (name it when there are several)')]);
+    if (operation.operation !== 'subscription') {
+      observed?.operation(doc, (operationName ?? undefined) as string | undefined, null);
+      return refuse([new GraphQLError(`Only subscriptions go over WebSocket; send a ${operation.operation} over HTTP`)]);
+    }
     this.subscriptions.set(id, null);
-    void this.run(id, doc, (variables ?? undefined) as Record<string, unknown> | undefined, (operationName ?? undefined) as string | undefined);
+    void this.run(id, doc, (variables ?? undefined) as Record<string, unknown> | undefined, (operationName ?? undefined) as string | undefined, observed);
   }
 
-  private async run(id: string, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName: string | undefined): Promise<void> {
+  private async run(id: string, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName: string | undefined, observed: ObservedOperation | null): Promise<void> {
     const settings = this.server.settings;
     const contextValue = settings.context({ principal: this.principal!, clientIp: this.clientIp, origin: this.origin, socket: this.socket, id });
+    observed?.operation(document, operationName, contextValue);
     let iterator: AsyncIterator<unknown>;
     try {
-      const result = await subscribe({ schema: settings.schema, document, rootValue: {}, contextValue, variableValues: variables, operationName });
+      const start = () => subscribe({ schema: settings.schema, document, rootValue: {}, contextValue, variableValues: variables, operationName });
+      const result = await (observed ? observed.within(start) : start());
       if (!(Symbol.asyncIterator in result)) {
         this.subscriptions.delete(id);
-        this.sendErrors(id, (result as ExecutionResult).errors ?? [new GraphQLError('The subscription did not start')]);
+        const errors = (result as ExecutionResult).errors ?? [new GraphQLError('The subscription did not start')];
+        observed?.end(errors);
+        this.sendErrors(id, errors);
         return;
       }
       iterator = (result as AsyncIterable<unknown>)[Symbol.asyncIterator]();
     } catch (err) {
       this.subscriptions.delete(id);
-      this.sendErrors(id, [asGraphQLError(err)]);
+      const errors = [asGraphQLError(err)];
+      observed?.end(errors);
+      this.sendErrors(id, errors);
       return;
+    }
+    // A refused subscription (liveSubscription) rejects its first result at once: observed, that is part of
+    // its setup, so the observation waits for the first result until the next turn of the event loop.
+    let first: Promise<IteratorResult<unknown>> | null = null;
+    if (observed) {
+      first = iterator.next();
+      observed.end(await refusedAtOnce(first));
     }
     // Completed by the client, or the socket closed, while it started.
     if (!this.subscriptions.has(id) || this.socket.readyState !== OPEN) {
@@ -297,7 +341,8 @@ class Connection<P> {
     const prefix = `{"type":"${this.protocol!.data}","id":${JSON.stringify(id)},"payload":`;
     try {
       for (;;) {
-        const r = await iterator.next();
+        const r = await (first ?? iterator.next());
+        first = null;
         if (r.done || this.subscriptions.get(id) !== iterator) break;
         const value = r.value as ExecutionResult;
         const response = value.errors && value.errors.length > 0 ? settings.formatResult(value, contextValue).response : value;
@@ -338,6 +383,39 @@ class Connection<P> {
   private send(frame: string): void {
     if (this.socket.readyState === OPEN) this.socket.send(frame, noop);
   }
+}
+
+/** One observation made of every observer's (their `within`s nested). */
+function observe(observers: readonly OperationObserver[], extensions: unknown): ObservedOperation {
+  const frame = { extensions: extensions !== null && typeof extensions === 'object' && !Array.isArray(extensions) ? (extensions as Record<string, unknown>) : null };
+  const each = observers.map((o) => o.begin(frame));
+  if (each.length === 1) return each[0]!;
+  return {
+    within: <T>(fn: () => T): T => each.reduceRight<() => T>((inner, o) => () => o.within(inner), fn)(),
+    operation: (document, operationName, context) => {
+      for (const o of each) o.operation(document, operationName, context);
+    },
+    end: (errors) => {
+      for (const o of each) o.end(errors);
+    },
+  };
+}
+
+/** The errors of a first result that failed before the next turn of the event loop; null otherwise. */
+function refusedAtOnce(first: Promise<unknown>): Promise<readonly GraphQLError[] | null> {
+  return new Promise((resolve) => {
+    const timer = setImmediate(() => resolve(null));
+    first.then(
+      () => {
+        clearImmediate(timer);
+        resolve(null);
+      },
+      (err: unknown) => {
+        clearImmediate(timer);
+        resolve([asGraphQLError(err)]);
+      },
+    );
+  });
 }
 
 function asGraphQLError(err: unknown): GraphQLError {

@@ -12,6 +12,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { WrongExpectedRevisionError, type EventStore, type Position } from '../../domain/ports/event-store.ts';
 import { streamCategory } from '../../domain/streams.ts';
 import { formatError } from '../../api/errors.ts';
+import type { OperationObserver } from '../../api/graphql-ws-server.ts';
 import type { RtpLegStats } from '../media/media-port.ts';
 
 /** What the gauges read at scrape time; each part is optional (no SIP side, no live server in a test). */
@@ -60,9 +61,9 @@ export class KefuMetrics {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'kefu_' });
     this.httpRequests = new Counter({ name: 'kefu_http_requests_total', help: 'HTTP requests answered, by method, route pattern and status code.', labelNames: ['method', 'route', 'status_code'], registers });
     this.httpDuration = new Histogram({ name: 'kefu_http_request_duration_seconds', help: 'HTTP request time to the answer, by method and route pattern.', labelNames: ['method', 'route'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers });
-    this.graphqlOperations = new Counter({ name: 'kefu_graphql_operations_total', help: 'GraphQL queries and mutations executed, by type and first root field.', labelNames: ['operation_type', 'field'], registers });
+    this.graphqlOperations = new Counter({ name: 'kefu_graphql_operations_total', help: 'GraphQL operations executed (queries and mutations over HTTP, subscriptions started over graphql-ws), by type and first root field.', labelNames: ['operation_type', 'field'], registers });
     this.graphqlErrors = new Counter({ name: 'kefu_graphql_errors_total', help: 'Errors in GraphQL results, by operation type and extensions.code.', labelNames: ['operation_type', 'code'], registers });
-    this.graphqlDuration = new Histogram({ name: 'kefu_graphql_operation_duration_seconds', help: 'GraphQL execution time, by type and first root field.', labelNames: ['operation_type', 'field'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers });
+    this.graphqlDuration = new Histogram({ name: 'kefu_graphql_operation_duration_seconds', help: 'GraphQL execution time (a subscription: its start, to running or refused), by type and first root field.', labelNames: ['operation_type', 'field'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers });
     this.appends = new Counter({ name: 'kefu_event_store_appends_total', help: 'Appends to the event store, by stream category and result (ok, conflict, error).', labelNames: ['category', 'result'], registers });
     this.appendedEvents = new Counter({ name: 'kefu_event_store_events_appended_total', help: 'Events appended, by stream category.', labelNames: ['category'], registers });
     this.appendDuration = new Histogram({ name: 'kefu_event_store_append_duration_seconds', help: 'Event store append time, by stream category.', labelNames: ['category'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers });
@@ -117,6 +118,8 @@ export class KefuMetrics {
         this.graphqlErrors.inc({ operation_type: start.type, code: errorCode.test(code) ? code : 'OTHER' });
       }
     });
+    // Subscriptions over graphql-ws (Kefu's own server): the same counters, type "subscription".
+    (app as { liveServer?: { addObserver(o: OperationObserver): void } }).liveServer?.addObserver(this.subscribeFrames);
     // Operations refused before they ran (syntax, validation, limits, no token): their answer's codes, as "none".
     app.addHook('onSend', async (request, reply, payload) => {
       if (typeof payload !== 'string' || this.resolved.has(request) || routeOf(request) !== '/graphql' || !payload.includes('"errors"')) return payload;
@@ -132,6 +135,40 @@ export class KefuMetrics {
       return payload;
     });
   }
+
+  /**
+   * graphql-ws subscribe frames: a subscription that ran (graphql's subscribe) is an operation, timed from
+   * the frame to running or refused, its errors by code; a frame refused before (bad document, a query sent
+   * over the socket) counts its errors as type "none", as over HTTP.
+   */
+  private readonly subscribeFrames: OperationObserver = {
+    begin: () => {
+      const at = process.hrtime.bigint();
+      let ran: { type: string; field: string } | null = null;
+      return {
+        within: (fn) => fn(),
+        operation: (document, operationName, context) => {
+          if (context === null) return;
+          const op = operationOf(document, operationName);
+          const first = op?.selectionSet.selections.find((s) => s.kind === 'Field');
+          // The document was validated against the schema: its first field is one of the schema's.
+          ran = { type: op?.operation ?? 'subscription', field: first?.kind === 'Field' ? first.name.value : 'unknown' };
+        },
+        end: (errors) => {
+          const type = ran?.type ?? 'none';
+          if (ran) {
+            const labels = { operation_type: ran.type, field: ran.field };
+            this.graphqlOperations.inc(labels);
+            this.graphqlDuration.observe(labels, Number(process.hrtime.bigint() - at) / 1e9);
+          }
+          for (const error of errors ?? []) {
+            const code = String(formatError(error, () => undefined).extensions?.code ?? 'INTERNAL_SERVER_ERROR');
+            this.graphqlErrors.inc({ operation_type: type, code: errorCode.test(code) ? code : 'OTHER' });
+          }
+        },
+      };
+    },
+  };
 
   /** The event store with appends counted and timed (a conflict is WrongExpectedRevisionError). */
   instrumentEventStore(store: EventStore): EventStore {

@@ -10,7 +10,9 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { DocumentNode, OperationDefinitionNode } from 'graphql';
+import type { DocumentNode, GraphQLError, OperationDefinitionNode } from 'graphql';
+import type { OperationObserver } from '../../api/graphql-ws-server.ts';
+import { formatError } from '../../api/errors.ts';
 import type { CommandHandler } from '../eventstore/command-handler.ts';
 import type { SqlClient, SqlExecutor } from '../sql/sql-client.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
@@ -221,7 +223,10 @@ export function traceGraphqlOperations(app: FastifyInstance): void {
 /** Names the active request span after the operation, once mercurius has parsed it. */
 export function nameGraphqlSpan(document: DocumentNode, operationName: string | undefined): void {
   const span = trace.getSpan(context.active());
-  if (!span?.isRecording()) return;
+  if (span?.isRecording()) nameSpan(span, document, operationName);
+}
+
+function nameSpan(span: Span, document: DocumentNode, operationName: string | undefined): void {
   const op = operationOf(document, operationName);
   if (!op) return;
   const first = op.selectionSet.selections.find((s) => s.kind === 'Field');
@@ -235,7 +240,47 @@ export function graphqlErrorsOnSpan(errors: readonly { extensions?: Record<strin
   if (!errors?.length) return;
   const span = trace.getSpan(context.active());
   if (!span?.isRecording()) return;
-  const codes = [...new Set(errors.map((e) => String(e.extensions?.code ?? 'UNKNOWN')))];
+  failedWith(span, [...new Set(errors.map((e) => String(e.extensions?.code ?? 'UNKNOWN')))]);
+}
+
+function failedWith(span: Span, codes: string[]): void {
   span.setAttribute('graphql.error.codes', codes.join(','));
   span.setStatus({ code: SpanStatusCode.ERROR, message: codes.join(',') });
+}
+
+/**
+ * A server span per subscribe frame over graphql-ws (Kefu's own server), as traceGraphqlRequests makes per HTTP
+ * request: named `graphql subscription <name>`, active while the subscription starts (its checks and first reads
+ * are its children: commands, store calls, SQL), ended when it is running or refused; an error status with the
+ * codes when refused. It carries the subscription's correlation id. A W3C `traceparent` (and `tracestate`) in
+ * the frame's `extensions` makes it a child of the client's trace, as the headers do over HTTP. The events the
+ * subscription sends later are not in it (a live view lasts hours).
+ */
+export function traceGraphqlWs(tracer: Tracer): OperationObserver {
+  return {
+    begin(frame) {
+      const carrier = frame.extensions && typeof frame.extensions.traceparent === 'string' ? frame.extensions : null;
+      const parent = carrier ? propagation.extract(context.active(), carrier) : context.active();
+      const span = tracer.startSpan('graphql', { kind: SpanKind.SERVER, attributes: { 'network.protocol.name': 'websocket', 'url.path': '/graphql' } }, parent);
+      const active = trace.setSpan(parent, span);
+      return {
+        within: (fn) => context.with(active, fn),
+        operation(document, operationName, ctx) {
+          if (!span.isRecording()) return;
+          nameSpan(span, document, operationName);
+          const correlationId = (ctx as { correlationId?: unknown } | null)?.correlationId;
+          if (typeof correlationId === 'string') span.setAttribute('kefu.correlation_id', correlationId);
+        },
+        end(errors) {
+          if (errors?.length && span.isRecording()) failedWith(span, [...new Set(errors.map(errorCodeOf))]);
+          span.end();
+        },
+      };
+    },
+  };
+}
+
+/** An error's extensions.code as the client sees it (formatError's, without logging anything). */
+export function errorCodeOf(error: GraphQLError): string {
+  return String(formatError(error, () => undefined).extensions?.code ?? 'INTERNAL_SERVER_ERROR');
 }
