@@ -99,7 +99,7 @@ export interface Phone {
 }
 
 /** SIP trunks and phones, RTP media, and the process that runs inbound calls (issue: phone inbound). */
-async function startPhone(config: Config, o: { db: ReadModel; commands: CommandHandler; store: EventStore; logger: PinoLogger; dataDir: string; recordingsDir: string; tracer?: Tracer | undefined }): Promise<Phone> {
+async function startPhone(config: Config, o: { db: ReadModel; commands: CommandHandler; store: EventStore; logger: PinoLogger; dataDir: string; recordingsDir: string; tracer?: Tracer | undefined; clock: () => Date }): Promise<Phone> {
   const mediaOptions = {
     bindAddress: config.KEFU_SIP_BIND,
     publicAddress: config.KEFU_SIP_PUBLIC_ADDRESS,
@@ -166,7 +166,7 @@ async function startPhone(config: Config, o: { db: ReadModel; commands: CommandH
     findTransferTarget: transferTargetsIn(o.db),
     node,
     logger: o.logger,
-    clock: () => new Date(),
+    clock: o.clock,
   };
   const calls = new PhoneCalls(callDeps);
   const outbound = new OutboundCalls(callDeps, () => sip!);
@@ -187,7 +187,7 @@ async function startPhone(config: Config, o: { db: ReadModel; commands: CommandH
 }
 
 /** Customers' audio/video calls (issue 14): WebRTC peers in this process, following their contacts' events. */
-async function startAvCalls(config: Config, o: { db: ReadModel; commands: CommandHandler; store: EventStore; logger: PinoLogger; recordingsDir: string }): Promise<AvCalls> {
+async function startAvCalls(config: Config, o: { db: ReadModel; commands: CommandHandler; store: EventStore; logger: PinoLogger; recordingsDir: string; clock: () => Date }): Promise<AvCalls> {
   const calls = new AvCalls({
     publicAddress: config.KEFU_AV_PUBLIC_ADDRESS ?? config.KEFU_SIP_PUBLIC_ADDRESS,
     bindAddress: config.KEFU_AV_BIND ?? config.KEFU_SIP_BIND,
@@ -215,7 +215,7 @@ async function startAvCalls(config: Config, o: { db: ReadModel; commands: Comman
       return group?.on_agent_device_lost === 'REQUEUE' ? 'REQUEUE' : 'END';
     },
     logger: o.logger,
-    clock: () => new Date(),
+    clock: o.clock,
   });
   await calls.start();
   return calls;
@@ -268,7 +268,12 @@ async function operatorCredential(db: ReadModel, config: Config): Promise<{ cred
   return { credential: { hash: row.value }, generated: Number(inserted.numInsertedOrUpdatedRows ?? 0n) > 0 ? token : null };
 }
 
-export async function startKefu(config: Config, options: { logger?: PinoLogger; listen?: boolean; tracer?: Tracer } = {}): Promise<Kefu> {
+/**
+ * `clock`: the time work hours, business hours, timers and event stamps are read from (default: the wall clock).
+ * Tests set it (an off-hours chat without waiting for the night); no config, env or API setting reaches it.
+ */
+export async function startKefu(config: Config, options: { logger?: PinoLogger; listen?: boolean; tracer?: Tracer; clock?: () => Date } = {}): Promise<Kefu> {
+  const clock = options.clock ?? (() => new Date());
   const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, format: config.KEFU_LOG_FORMAT });
   // Prometheus metrics (issue 16): only with KEFU_METRICS_TOKEN; off, nothing is wrapped or hooked.
   const metrics = config.KEFU_METRICS_TOKEN ? new KefuMetrics({ token: config.KEFU_METRICS_TOKEN }) : null;
@@ -286,15 +291,15 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
 
   const commands = new CommandHandler(store);
   if (options.tracer) traceCommands(options.tracer, commands);
-  const router = new Router({ store, commands, sql, logger });
+  const router = new Router({ store, commands, sql, logger, clock });
   await router.start();
   // Chat flows (issue 12): the API's runner; once the read models caught up, chats whose flow never took its first step take it.
-  const chatFlows = new ChatFlowRunner(contactChatFlowPorts({ db, commands, clock: () => new Date() }));
+  const chatFlows = new ChatFlowRunner(contactChatFlowPorts({ db, commands, clock }));
   void store
     .headPosition()
     .then(async (head) => {
       if (head) await projections.waitFor(head, { timeoutMs: 10 * 60_000 });
-      await resumeStartedChatFlows(db, chatFlows, logger);
+      await resumeStartedChatFlows(db, chatFlows, logger, store);
     })
     .catch((err: unknown) => logger.error({ err }, 'resuming chat flows failed'));
 
@@ -311,7 +316,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
   const wechatOutbox = new WechatOutbox({ store, commands, db, sql, api: new WechatApi({ db, secrets: wechatSecrets, apiBase: config.KEFU_WECHAT_API_BASE }), chatFiles, logger, flowImages: { allowPrivate: config.KEFU_WECHAT_FLOW_IMAGE_ALLOW_PRIVATE === 'on' } });
   await wechatOutbox.start();
   // Reception prompts of web chats (issue 12).
-  const reception = new ChatReception({ store, commands, sql, db, logger });
+  const reception = new ChatReception({ store, commands, sql, db, logger, clock });
   await reception.start();
 
   // Webhooks (issue 16): the dispatcher sends what the webhooks projection queued, off the calls' and chats' path.
@@ -325,7 +330,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
     sender: new HttpWebhookSender({ ...webhookPolicy, timeoutMs: config.KEFU_WEBHOOK_TIMEOUT_MS }),
     secretKey: webhookKey,
     logger,
-    clock: () => new Date(),
+    clock,
     retryForMs: config.KEFU_WEBHOOK_RETRY_SECONDS * 1000,
     backoffMinMs: config.KEFU_WEBHOOK_BACKOFF_MIN_MS,
     backoffMaxMs: Math.max(config.KEFU_WEBHOOK_BACKOFF_MIN_MS, config.KEFU_WEBHOOK_BACKOFF_MAX_MS),
@@ -336,7 +341,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
   const recordingsDir = path.join(dataDir, 'recordings');
   await mkdir(recordingsDir, { recursive: true });
   const startedAt = new Date();
-  const phone = config.KEFU_SIP === 'on' ? await startPhone(config, { db, commands, store, logger, dataDir, recordingsDir, tracer: options.tracer }) : null;
+  const phone = config.KEFU_SIP === 'on' ? await startPhone(config, { db, commands, store, logger, dataDir, recordingsDir, tracer: options.tracer, clock }) : null;
   if (phone) {
     // Calls an earlier run of this node held when it died end now (systemError), once the records are read.
     void store
@@ -348,7 +353,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
       .catch((err: unknown) => logger.error({ err }, 'ending calls left over by an earlier run failed'));
   }
 
-  const avCalls = config.KEFU_AV === 'on' ? await startAvCalls(config, { db, commands, store, logger, recordingsDir }) : null;
+  const avCalls = config.KEFU_AV === 'on' ? await startAvCalls(config, { db, commands, store, logger, recordingsDir, clock }) : null;
   if (avCalls) {
     // AV calls an earlier run held when it died end now (systemError): their media died with it.
     void store
@@ -376,7 +381,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
         { session: config.KEFU_CHAT_LIMIT_SESSION, chat: config.KEFU_CHAT_LIMIT_CHAT_PER_ADDRESS, message: config.KEFU_CHAT_LIMIT_MESSAGE_PER_ADDRESS, upload: config.KEFU_CHAT_LIMIT_UPLOAD_PER_ADDRESS },
       ),
       logger,
-      clock: () => new Date(),
+      clock,
       ready: () => ready,
       storageDir: dataDir,
       chatFiles,

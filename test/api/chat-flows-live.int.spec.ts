@@ -5,13 +5,17 @@
 // online" end the chat with NO_AGENT_ONLINE; a left message waits in the group, is offered when an agent
 // comes online and the agent's answer is in the customer's conversation; a route to a group deleted since
 // the flow was saved ends the chat (SYSTEM_ERROR), never leaves it waiting; a second start (a retry, another
-// process) takes the flow's first step once.
+// process) takes the flow's first step once; a customer's message stored without its step (the process died
+// between the two) is fed to the flow by the next start, once.
 import { randomUUID } from 'node:crypto';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config.ts';
+import { startKefu } from '../../src/main.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contactDecider } from '../../src/domain/contact/contact.decide.ts';
 import { streams } from '../../src/domain/streams.ts';
 import { ChatFlowRunner, contactChatFlowPorts, resumeStartedChatFlows } from '../../src/processes/chat-flows/chat-flow-runner.ts';
-import { seedInstance, startTestKefu, type GqlResult, type TestKefu } from '../support/kefu.ts';
+import { operatorToken, seedInstance, startTestKefu, type GqlResult, type TestKefu } from '../support/kefu.ts';
 import { until } from '../support/until.ts';
 
 const origin = 'https://shop.example';
@@ -283,6 +287,44 @@ for (const database of ['pglite', 'postgres'] as const) {
         (x) => x.length >= 2,
       );
       expect(texts).toEqual(['Welcome to the shop!', 'How can we help?']);
+    });
+
+    it('feeds a customer message stored without its step (the process died in between) to the flow at the next start, once', async () => {
+      const d = await desk('Unanswered', orderFlow);
+      const me = await customer(d.key);
+      const chat = await startChat(me);
+      // What a send leaves when the process dies after storing the message and before the flow's step: the
+      // customer's "2" (Where is my order) in the chat, the flow still waiting at its menu.
+      const stored = await t.kefu.commands.handle(streams.contact(seed.instanceId, chat.contactId), contactDecider, {
+        type: 'RecordMessage',
+        data: { contactId: chat.contactId, messageId: randomUUID(), clientMessageId: randomUUID(), from: 'CUSTOMER', agentId: null, kind: 'TEXT', text: '2', attachment: null },
+        metadata: { now: new Date().toISOString(), instanceId: seed.instanceId, actor: 'test', correlationId: randomUUID() },
+      });
+      await t.kefu.projections.waitFor(stored.position!);
+      expect(flowTexts(await transcript(me, chat.contactId))).toEqual(['Welcome to the shop!', 'How can we help?']);
+      const log = { warn: () => undefined };
+      const runner = () => new ChatFlowRunner(contactChatFlowPorts({ db: t.kefu.db, commands: t.kefu.commands, clock: () => new Date() }));
+      if (database === 'postgres') {
+        // A second Kefu process starting on the same database (a restart): its start feeds the message.
+        const env = { KEFU_OPERATOR_TOKEN: operatorToken, LOG_LEVEL: 'silent', PORT: '0', KEFU_SIP: 'off', DATABASE_URL: t.databaseUrl!, KEFU_DATA_DIR: t.kefu.config.KEFU_DATA_DIR };
+        const restarted = await startKefu(loadConfig(env), { logger: pino({ level: 'silent' }), listen: false });
+        try {
+          await until(async () => flowTexts(await transcript(me, chat.contactId)), (x) => x.length >= 3, 60_000);
+        } finally {
+          await restarted.close();
+        }
+      } else {
+        await resumeStartedChatFlows(t.kefu.db, runner(), log, t.kefu.store);
+      }
+      // Two more processes starting at once, then another: the step is there, nothing is fed again.
+      await Promise.all([resumeStartedChatFlows(t.kefu.db, runner(), log, t.kefu.store), resumeStartedChatFlows(t.kefu.db, runner(), log, t.kefu.store)]);
+      await resumeStartedChatFlows(t.kefu.db, runner(), log, t.kefu.store);
+      const messages = await until(() => transcript(me, chat.contactId), (x) => flowTexts(x).length >= 3);
+      expect(messages.filter((m) => m.sender === 'CUSTOMER').map((m) => m.text)).toEqual(['2']);
+      expect(flowTexts(messages)).toEqual(['Welcome to the shop!', 'How can we help?', 'Your order number, please?']);
+      // The flow goes on from there with the customer's next message.
+      await send(me, chat.contactId, { text: 'SO-123456' });
+      expect(flowTexts(await transcript(me, chat.contactId)).at(-1)).toBe('Nobody is online. Leave us a message?');
     });
 
     it('stores a retried send once and steps the flow once (the same clientMessageId, one after the other and at once)', async () => {

@@ -1,7 +1,7 @@
 // Chat flows in the customer's widget (issue 12, items 1 and 3), in headless Chromium on a page of another
 // origin: the flow's messages show as bot bubbles with their menu options as buttons; a typed number and a
 // button click both answer; the order number the customer gives shows up in the agent's offer; off hours
-// (a holiday of today by the test's clock) the chat ends with the closed text; with nobody online the
+// (the test sets Kefu's clock to a Sunday night; the flow opens on weekdays) the chat ends with the closed text; with nobody online the
 // customer leaves a message, closes the page, an agent who comes online later takes and answers it, and
 // the customer sees the answer when they come back to the page (a verified customer: on another device too).
 // Under CI a missing Chromium fails the test.
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { collect, wsClient } from '../support/ws-client.ts';
 import { until } from '../support/until.ts';
+import { nextUtc, testClock } from '../support/test-clock.ts';
 
 const CHROMIUM = process.env.KEFU_TEST_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -31,13 +32,14 @@ interface View {
 }
 
 const allWeek = [{ days: ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'], open: '00:00', close: '23:59' }];
+const weekdays = [{ days: ['MON', 'TUE', 'WED', 'THU', 'FRI'], open: '09:00', close: '18:00' }];
 
 /** A shop's reception: a language menu, a topic menu, an order number, then the group or a left message. */
-function shopFlow(groupId: string, holidays: string[] = []) {
+function shopFlow(groupId: string, weekly: unknown[] = allWeek) {
   return {
     start: 'hours',
     nodes: [
-      { id: 'hours', type: 'businessHours', timeZone: 'UTC', weekly: allWeek, holidays, open: 'language', closed: 'closed' },
+      { id: 'hours', type: 'businessHours', timeZone: 'UTC', weekly, open: 'language', closed: 'closed' },
       { id: 'language', type: 'menu', text: 'Language? 1 English, 2 中文', options: [{ number: 1, label: 'English', next: 'topic' }, { number: 2, label: '中文', next: 'topic' }], onFailure: 'topic' },
       {
         id: 'topic',
@@ -64,10 +66,12 @@ describe('chat flows in the widget (Chromium)', () => {
   let pageOrigin: string;
   let browser: Browser;
   const pages = new Map<string, string>();
+  // Kefu's clock (startKefu's `clock`): the wall clock unless a test sets it.
+  const clock = testClock();
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM} (Debian package chromium, or set KEFU_TEST_CHROMIUM); the widget's browser tests need it`);
-    t = await startTestKefu({ database: 'pglite', listen: true, env: { HOST: '127.0.0.1' } });
+    t = await startTestKefu({ database: 'pglite', listen: true, env: { HOST: '127.0.0.1' }, clock: clock.now });
     kefuUrl = `http://127.0.0.1:${(t.kefu.app.server.address() as { port: number }).port}`;
     pageServer = createHttpServer((req, res) => {
       const query = new URL(req.url ?? '/', 'http://x').searchParams;
@@ -96,7 +100,7 @@ describe('chat flows in the widget (Chromium)', () => {
   });
 
   let tag = 0;
-  async function setup(holidays: string[] = []) {
+  async function setup(weekly: unknown[] = allWeek) {
     tag++;
     const seed = await seedInstance(t, { name: `Flows ${tag}`, agents: [{ name: 'Ann Agent', login: 'ann' }] });
     const agent = seed.agents[0]!;
@@ -108,7 +112,7 @@ describe('chat flows in the widget (Chromium)', () => {
     await t.ok(seed.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: groupId, a: agent.id });
     const flowId = (
       await t.ok<{ createFlow: { id: string } }>(seed.adminKey, 'mutation($input: CreateFlowInput!) { createFlow(input: $input) { id } }', {
-        input: { name: 'Shop reception', kind: 'CHAT', definition: shopFlow(groupId, holidays) },
+        input: { name: 'Shop reception', kind: 'CHAT', definition: shopFlow(groupId, weekly) },
       })
     ).createFlow.id;
     const channelKey = (
@@ -192,15 +196,42 @@ describe('chat flows in the widget (Chromium)', () => {
     await context.close();
   });
 
-  it('off hours the flow ends the chat with its closed text', async () => {
-    const s = await setup([new Date().toISOString().slice(0, 10)]);
+  it('off hours (Kefu\'s clock set to a Sunday night by the test) the flow ends the chat with its closed text', async () => {
+    const s = await setup(weekdays);
     const context = await browser.newContext();
-    const page = await openWidget(context, s.channelKey);
-    await type(page, 'Hello?');
-    const v = await waitView(page, (x) => x.ended && bots(x).some((b) => b.text === 'We are closed today.'));
-    expect(v.items.at(-1)!.cls).toContain('system-ENDED');
-    expect(v.items.at(-1)!.text).toBe('No agent is online right now. Please try again later.');
-    await context.close();
+    try {
+      clock.setTo(nextUtc(0, 3));
+      const page = await openWidget(context, s.channelKey);
+      await type(page, 'Hello?');
+      const v = await waitView(page, (x) => x.ended && bots(x).some((b) => b.text === 'We are closed today.'));
+      expect(v.items.at(-1)!.cls).toContain('system-ENDED');
+      expect(v.items.at(-1)!.text).toBe('No agent is online right now. Please try again later.');
+      // The chat's times are Kefu's clock's: the Sunday.
+      const contactId = await contactOf(page);
+      const record = await until(
+        async () => (await t.gql<{ chatRecord: { createdAt: string } | null }>(s.adminKey, 'query($c: ID!) { chatRecord(contactId: $c) { createdAt } }', { c: contactId })).data?.chatRecord ?? null,
+        (r) => r !== null,
+      );
+      expect(new Date(record!.createdAt).getUTCDay()).toBe(0);
+    } finally {
+      clock.reset();
+      await context.close();
+    }
+  });
+
+  it('on a weekday at 10:00 (the clock set again) the same weekday flow is open and shows its menu', async () => {
+    const s = await setup(weekdays);
+    const context = await browser.newContext();
+    try {
+      clock.setTo(nextUtc(3, 10));
+      const page = await openWidget(context, s.channelKey);
+      await type(page, 'Hello?');
+      const v = await waitView(page, (x) => bots(x).some((b) => b.text === 'Language? 1 English, 2 中文'));
+      expect(v.ended).toBe(false);
+    } finally {
+      clock.reset();
+      await context.close();
+    }
   });
 
   it('with nobody online the customer leaves a message, and sees the answer given later when they come back to the page', async () => {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parseChatFlowDocument, type ChatFlowDocument } from '../../src/domain/flow/chat-flow-document.ts';
 import type { ChatFlowPosition } from '../../src/domain/flow/chat-flow-engine.ts';
 import { ConflictError } from '../../src/domain/errors.ts';
-import { ChatFlowRunner, InMemoryChatFlowStore, type ChatFlowPorts, type ChatRef, type PerformedAction } from '../../src/processes/chat-flows/chat-flow-runner.ts';
+import { ChatFlowRunner, InMemoryChatFlowStore, unansweredMessages, type ChatFlowPorts, type ChatRef, type PerformedAction } from '../../src/processes/chat-flows/chat-flow-runner.ts';
 
 const sales = '11111111-1111-4111-8111-111111111111';
 const mondayNoonShanghai = new Date('2026-11-23T04:00:00.000Z');
@@ -211,5 +211,38 @@ describe('chat flow runner with commit (live chats: one append per step)', () =>
     const r = await h.runner.message(chat, '1');
     expect(h.steps.at(-1)!.actions.at(-1)).toEqual({ type: 'end', reason: 'flowError' });
     expect(r.run!.position).toMatchObject({ status: 'ended', outcome: { type: 'end', reason: 'flowError' } });
+  });
+
+  it('feeds a message stored without its step from the place it names, once; not when the chat moved on (no retry)', async () => {
+    const h = committing();
+    await h.runner.start(chat, 'f1');
+    const fed = await h.runner.resumeMessage(chat, '2', 1);
+    expect(fed.run).toMatchObject({ step: 2, position: { status: 'waiting', nodeId: 'order' } });
+    // Another process (or a second restart) feeding the same message from the same place: nothing.
+    expect((await h.runner.resumeMessage(chat, '2', 1)).actions).toEqual([]);
+    // The chat moved on while this one fed it: refused, and not taken again from the new place.
+    h.interfereOnce(() => {
+      const run = h.runs.get(chat.contactId)!;
+      h.runs.set(chat.contactId, { ...run, step: run.step + 1 });
+    });
+    const refused = await h.runner.resumeMessage(chat, 'SO-1234', 2);
+    expect(refused.actions).toEqual([]);
+    expect(h.steps.map((s) => s.fromStep)).toEqual([0, 1]);
+  });
+});
+
+describe('messages a chat holds after its flow\'s last step', () => {
+  const msg = (text: string, extra: Record<string, unknown> = {}) => ({ type: 'ContactMessageRecorded', data: { from: 'CUSTOMER', kind: 'TEXT', text, attachment: null, ...extra } });
+  const step = (n: number) => ({ type: 'ContactChatFlowAdvanced', data: { step: n } });
+
+  it('are the customer\'s texts after the last step, with that step\'s number', () => {
+    expect(unansweredMessages([{ type: 'ContactCreated', data: {} }, step(1), msg('2'), { type: 'ContactMessageRecorded', data: { from: 'SYSTEM', text: 'x' } }, msg('SO-1')])).toEqual({ texts: ['2', 'SO-1'], atStep: 1 });
+  });
+
+  it('leave out what a step took (the message goes before its step in the same append), files, and words before the first step', () => {
+    expect(unansweredMessages([step(1), msg('2'), step(2)])).toBeNull();
+    expect(unansweredMessages([step(1), msg('look', { kind: 'IMAGE', attachment: { fileId: 'f' } })])).toBeNull();
+    expect(unansweredMessages([msg('Hi'), step(1)])).toBeNull();
+    expect(unansweredMessages([msg('Hi')])).toBeNull();
   });
 });

@@ -29,7 +29,7 @@ export interface GqlResult<T> {
   errors?: { message: string; extensions?: { code?: string; field?: string } }[];
 }
 
-export async function startTestKefu(options: { database?: 'pglite' | 'postgres'; nats?: boolean; listen?: boolean; env?: Record<string, string>; tracer?: Tracer } = {}): Promise<TestKefu> {
+export async function startTestKefu(options: { database?: 'pglite' | 'postgres'; nats?: boolean; listen?: boolean; env?: Record<string, string>; tracer?: Tracer; clock?: () => Date } = {}): Promise<TestKefu> {
   // SIP stays off unless a test turns it on with its own port: parallel suites would fight over 5060.
   const env: Record<string, string> = { KEFU_OPERATOR_TOKEN: operatorToken, LOG_LEVEL: 'silent', PORT: '0', KEFU_SIP: 'off', ...options.env };
   let cleanup: () => Promise<void>;
@@ -52,7 +52,7 @@ export async function startTestKefu(options: { database?: 'pglite' | 'postgres';
     cleanup = async () => rmSync(dir, { recursive: true, force: true });
   }
   if (options.nats) env.NATS_URL = natsUrl;
-  const kefu = await startKefu(loadConfig(env), { logger: pino({ level: 'silent' }), listen: options.listen ?? false, ...(options.tracer ? { tracer: options.tracer } : {}) });
+  const kefu = await startKefu(loadConfig(env), { logger: pino({ level: 'silent' }), listen: options.listen ?? false, ...(options.tracer ? { tracer: options.tracer } : {}), ...(options.clock ? { clock: options.clock } : {}) });
   const gql = async <T,>(token: string | null, query: string, variables?: Record<string, unknown>): Promise<GqlResult<T>> => {
     const res = await kefu.app.inject({
       method: 'POST',

@@ -20,7 +20,7 @@ import { streams } from '../../domain/streams.ts';
 import { parseChatFlowDocument } from '../../domain/flow/chat-flow-document.ts';
 import { newChatFlowPosition, stepChatFlow, type ChatFlowAction, type ChatFlowInput, type ChatFlowPosition } from '../../domain/flow/chat-flow-engine.ts';
 import type { ReadModel } from '../../projections/projection.ts';
-import type { Position } from '../../domain/ports/event-store.ts';
+import type { EventStore, Position, RecordedEvent } from '../../domain/ports/event-store.ts';
 
 /** Where a chat stands in its flow: which flow, at which version, and the engine's position. */
 export interface ChatFlowRun {
@@ -147,6 +147,27 @@ export class ChatFlowRunner {
   /** A button the customer clicked. */
   choice(chat: ChatRef, number: number, carry?: unknown): Promise<ChatFlowAdvance> {
     return this.input(chat, { type: 'choice', number, now: this.ports.now().toISOString() }, carry);
+  }
+
+  /**
+   * A customer's message stored without the step it should have taken (the process died between the two): fed
+   * to the flow now, as the step from `atStep`, and only from there. The step's append at that place decides:
+   * when the chat moved on meanwhile (another process fed it, or the customer's next message stepped it), this
+   * does nothing, so the message steps the flow once at most.
+   */
+  resumeMessage(chat: ChatRef, text: string, atStep: number): Promise<ChatFlowAdvance> {
+    return this.serial(chat, async () => {
+      const run = await this.ports.store.get(chat);
+      if (!run || run.position.status !== 'waiting' || (run.step ?? 0) !== atStep || !this.ports.commit) return { actions: [], run };
+      try {
+        const flow = await this.ports.loadFlow(chat.instanceId, run.flowId, run.version);
+        if (!flow) return { actions: [], run };
+        return await this.advance(chat, run, flow.definition, { type: 'message', text, now: this.ports.now().toISOString() });
+      } catch (err) {
+        if (err instanceof ConflictError) return { actions: [], run: await this.ports.store.get(chat) };
+        throw err;
+      }
+    });
   }
 
   /** Whether the chat is still in its flow (so the customer's messages are the flow's, not yet an agent's). */
@@ -370,7 +391,7 @@ export class EventStoreChatFlowStore implements ChatFlowStore {
  * between StartChat and it) take it now; chats already in their flow are left as they are (start is a no-op
  * for them). Returns how many chats were looked at.
  */
-export async function resumeStartedChatFlows(db: ReadModel, runner: ChatFlowRunner, log: { warn: (o: object, m: string) => void }): Promise<number> {
+export async function resumeStartedChatFlows(db: ReadModel, runner: ChatFlowRunner, log: { warn: (o: object, m: string) => void }, store?: EventStore): Promise<number> {
   const rows = await db
     .selectFrom('contacts as c')
     .innerJoin('web_channels as w', (j) => j.onRef('w.instance_id', '=', 'c.instance_id').onRef('w.id', '=', 'c.web_channel_id'))
@@ -389,11 +410,54 @@ export async function resumeStartedChatFlows(db: ReadModel, runner: ChatFlowRunn
     .execute();
   rows.push(...wechat);
   for (const r of rows) {
+    const chat = { instanceId: r.instance_id, contactId: r.id };
     try {
-      await runner.start({ instanceId: r.instance_id, contactId: r.id }, r.flow_id!);
+      await runner.start(chat, r.flow_id!);
+      if (store) await feedUnansweredMessages(store, runner, chat);
     } catch (err) {
       log.warn({ err, contactId: r.id }, 'a chat flow could not be resumed');
     }
   }
   return rows.length;
+}
+
+/**
+ * The customer's texts a chat holds after its flow's last step (stored, but the step they should have taken
+ * never ran: the process died in between), as the live path would have fed them: text without a file. With
+ * the step number each is to be taken from (the last step's, then one more for each).
+ */
+export function unansweredMessages(events: Pick<RecordedEvent, 'type' | 'data'>[]): { texts: string[]; atStep: number } | null {
+  let lastStep = -1;
+  let step = 0;
+  events.forEach((e, i) => {
+    if (e.type === 'ContactChatFlowAdvanced') {
+      lastStep = i;
+      step = (e.data as { step: number }).step;
+    }
+  });
+  // Never stepped: the first step (start) greets; words before it are no answer to it.
+  if (lastStep < 0) return null;
+  const texts: string[] = [];
+  for (const e of events.slice(lastStep + 1)) {
+    if (e.type !== 'ContactMessageRecorded') continue;
+    const m = e.data as { from?: string; text?: string; attachment?: unknown; kind?: string };
+    if (m.from === 'CUSTOMER' && (m.kind ?? 'TEXT') === 'TEXT' && !m.attachment && typeof m.text === 'string' && m.text !== '') texts.push(m.text);
+  }
+  return texts.length > 0 ? { texts, atStep: step } : null;
+}
+
+/** Feeds a chat's unanswered messages (unansweredMessages) to its flow in order, each once; stops where the chat moved on. */
+export async function feedUnansweredMessages(store: EventStore, runner: ChatFlowRunner, chat: ChatRef): Promise<number> {
+  const pending = unansweredMessages(await store.readStream(streams.contact(chat.instanceId, chat.contactId)));
+  if (!pending) return 0;
+  let atStep = pending.atStep;
+  let fed = 0;
+  for (const text of pending.texts) {
+    const advance = await runner.resumeMessage(chat, text, atStep);
+    // Nothing appended: another process fed it first, or the chat left that place (its flow ended, it queued).
+    if (!advance.appended || !advance.run?.step) break;
+    fed++;
+    atStep = advance.run.step;
+  }
+  return fed;
 }
