@@ -20,6 +20,7 @@ import { contactsConnectedAtMigrations } from './contacts/contacts-connected-at.
 import { contactMessagesMigrations } from './contacts/contact-messages.migrations.ts';
 import { conversationsMigrations } from './contacts/conversations.migrations.ts';
 import { chatFlowMessagesMigrations } from './contacts/chat-flow-messages.migrations.ts';
+import { chatLinksMigrations } from './contacts/chat-links.migrations.ts';
 import { skillGroupRoutingOptionsMigrations } from './skill-groups/skill-groups-routing-options.migrations.ts';
 import { parkedPartsMigrations } from './parked-parts.migrations.ts';
 import { webChannelsMigrations } from './web-channels/web-channels.migrations.ts';
@@ -64,6 +65,7 @@ export const allMigrations: Record<string, Migration> = {
   ...contactMessagesMigrations,
   ...conversationsMigrations,
   ...chatFlowMessagesMigrations,
+  ...chatLinksMigrations,
   ...blacklistMigrations,
   ...flowsMigrations,
   ...telephonyMigrations,

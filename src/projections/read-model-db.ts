@@ -1,6 +1,6 @@
 // Row types of every read model table (kysely).
 import type { ColumnType } from 'kysely';
-import type { ChatAttachment, ChatFlowImage, SystemMessage, WebSource } from '../domain/contact/contact.ts';
+import type { ChatAttachment, ChatFlowImage, ChatLink, SystemMessage, WebSource } from '../domain/contact/contact.ts';
 import type { ChatFlowOption } from '../domain/flow/chat-flow-engine.ts';
 import type { CallKey, CallLeg, MeasuredMedia } from './call-records/call-records.projection.ts';
 import type { ChatSatisfaction, ChatTransfer } from './chat-records/chat-records.projection.ts';
@@ -199,6 +199,10 @@ export interface ReadModelDb extends ReportTables {
     app_secret: string;
     token: string;
     encoding_aes_key: string | null;
+    /** Issue 13: reception prompts (as web channels'), the welcome prompt's text, work hours. */
+    welcome_text: ColumnType<string | null, string | null | undefined, string | null>;
+    reception_prompts: ColumnType<ReceptionPromptSettings | null, string | null | undefined, string | null>;
+    work_hours: ColumnType<WorkHours | null, string | null | undefined, string | null>;
     created_at: Timestamp;
     updated_at: Timestamp;
     deleted_at: Timestamp | null;
@@ -279,6 +283,8 @@ export interface ReadModelDb extends ReportTables {
     /** Issue 12: a chat flow's buttons and image. */
     options: ColumnType<ChatFlowOption[] | null, string | null | undefined, string | null>;
     image: ColumnType<ChatFlowImage | null, string | null | undefined, string | null>;
+    /** Issue 13: a LINK message's card. */
+    link: ColumnType<ChatLink | null, string | null | undefined, string | null>;
   };
   skill_group_members: {
     instance_id: string;

@@ -3,6 +3,8 @@
 //   in safe mode encrypted (AES-256-CBC with the EncodingAESKey, msg_signature), XML or JSON;
 // - as WeChat's API Kefu calls: /cgi-bin/stable_token, /cgi-bin/message/custom/send, /cgi-bin/message/custom/typing,
 //   /cgi-bin/media/upload, /cgi-bin/media/get, answering WeChat's error codes when a test asks.
+//   custom/send checks each message type's documented JSON (text, image, link and miniprogrampage for mini
+//   programs; text, image and news with one article for official accounts) and refuses others as WeChat would.
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -56,6 +58,7 @@ export class FakeWechat {
   private readonly failures = new Map<string, number[]>();
   private readonly pickedFailures: { path: string; when: (body: Record<string, unknown>) => boolean; errcode: number; times: number }[] = [];
   private readonly secrets = new Map<string, string>();
+  private readonly kinds = new Map<string, 'OFFICIAL_ACCOUNT' | 'MINI_PROGRAM'>();
 
   get base(): string {
     const a = this.server!.address() as AddressInfo;
@@ -73,8 +76,9 @@ export class FakeWechat {
   }
 
   /** The AppID and AppSecret pair the stable_token call accepts. */
-  register(appId: string, appSecret: string): void {
+  register(appId: string, appSecret: string, kind: 'OFFICIAL_ACCOUNT' | 'MINI_PROGRAM' = 'OFFICIAL_ACCOUNT'): void {
     this.secrets.set(appId, appSecret);
+    this.kinds.set(appId, kind);
   }
 
   /** The next `times` calls of a path (e.g. 'cgi-bin/message/custom/send') answer errcode. */
@@ -147,6 +151,39 @@ export class FakeWechat {
 
   // ---- Kefu calling WeChat -------------------------------------------------------------------------
 
+  /**
+   * custom/send's body as the docs define it per account kind and msgtype: null when WeChat would take it,
+   * else its answer (40008 a message type the account kind does not have, 47001 malformed fields, 45008 more
+   * than one news article, 40007 a thumb_media_id never uploaded).
+   */
+  checkCustomMessage(kind: 'OFFICIAL_ACCOUNT' | 'MINI_PROGRAM', body: Record<string, unknown>): { errcode: number; errmsg: string } | null {
+    const bad = (errcode: number, errmsg: string) => ({ errcode, errmsg });
+    if (!isText(body.touser) || body.touser === '') return bad(40003, 'invalid openid');
+    const types = kind === 'MINI_PROGRAM' ? ['text', 'image', 'link', 'miniprogrampage'] : ['text', 'image', 'news'];
+    if (!isText(body.msgtype) || !types.includes(body.msgtype)) return bad(40008, `invalid message type ${String(body.msgtype)} for this account`);
+    switch (body.msgtype) {
+      case 'text':
+        return hasStrings(body.text, ['content']) ? null : bad(47001, 'data format error: text.content');
+      case 'image':
+        return hasStrings(body.image, ['media_id']) ? null : bad(47001, 'data format error: image.media_id');
+      case 'link':
+        return hasStrings(body.link, ['title', 'description', 'url', 'thumb_url']) ? null : bad(47001, 'data format error: link needs title, description, url, thumb_url');
+      case 'news': {
+        const articles = (body.news as { articles?: unknown } | undefined)?.articles;
+        if (!Array.isArray(articles) || articles.length === 0) return bad(47001, 'data format error: news.articles');
+        if (articles.length > 1) return bad(45008, 'article size out of limit');
+        return hasStrings(articles[0], ['title', 'description', 'url', 'picurl']) ? null : bad(47001, 'data format error: news article needs title, description, url, picurl');
+      }
+      case 'miniprogrampage': {
+        const page = body.miniprogrampage as Record<string, unknown> | undefined;
+        if (!hasStrings(page, ['title', 'pagepath', 'thumb_media_id'])) return bad(47001, 'data format error: miniprogrampage needs title, pagepath, thumb_media_id');
+        return this.uploads.has(page!.thumb_media_id as string) ? null : bad(40007, 'invalid media_id');
+      }
+      default:
+        return bad(40008, 'invalid message type');
+    }
+  }
+
   private json(res: ServerResponse, body: unknown): void {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
@@ -177,7 +214,9 @@ export class FakeWechat {
     }
     switch (path) {
       case 'cgi-bin/message/custom/send': {
-        const body = JSON.parse(raw.toString('utf8')) as { touser: string; msgtype: string };
+        const body = JSON.parse(raw.toString('utf8')) as { touser: string; msgtype: string } & Record<string, unknown>;
+        const refused = this.checkCustomMessage(this.kinds.get(appId) ?? 'OFFICIAL_ACCOUNT', body);
+        if (refused) return this.json(res, refused);
         this.sent.push({ appId, touser: body.touser, msgtype: body.msgtype, body, at: Date.now() });
         return this.json(res, { errcode: 0, errmsg: 'ok' });
       }
@@ -206,6 +245,10 @@ export class FakeWechat {
     }
   }
 }
+
+const isText = (v: unknown): v is string => typeof v === 'string';
+/** An object whose listed fields are all strings. */
+const hasStrings = (v: unknown, fields: string[]): boolean => v !== null && typeof v === 'object' && fields.every((f) => isText((v as Record<string, unknown>)[f]));
 
 /** The named part of a multipart/form-data body. */
 function multipartFile(raw: Buffer, contentType: string, field: string): { bytes: Buffer; contentType: string } | null {

@@ -170,6 +170,24 @@ export class WechatApi {
     await this.postJson(account, 'cgi-bin/message/custom/send', { touser: openId, msgtype: 'image', image: { media_id: mediaId } });
   }
 
+  /**
+   * A link card (issue 13). Mini programs: msgtype `link` (title, description, url, thumb_url). Official
+   * accounts have no `link` type in the customer-service API; their link card is `news` with one article
+   * (title, description, url, picurl), the "external link" kind, limited to one article (45008 otherwise).
+   */
+  async sendLink(account: WechatApiAccount, accountKind: 'OFFICIAL_ACCOUNT' | 'MINI_PROGRAM', openId: string, link: { title: string; description: string; url: string; thumbUrl: string }): Promise<void> {
+    if (accountKind === 'MINI_PROGRAM') {
+      await this.postJson(account, 'cgi-bin/message/custom/send', { touser: openId, msgtype: 'link', link: { title: link.title, description: link.description, url: link.url, thumb_url: link.thumbUrl } });
+    } else {
+      await this.postJson(account, 'cgi-bin/message/custom/send', { touser: openId, msgtype: 'news', news: { articles: [{ title: link.title, description: link.description, url: link.url, picurl: link.thumbUrl }] } });
+    }
+  }
+
+  /** A mini program card (issue 13): `miniprogrampage` with its title, page path and cover (an image media_id). */
+  async sendMiniProgramPage(account: WechatApiAccount, openId: string, page: { title: string; pagePath: string; thumbMediaId: string }): Promise<void> {
+    await this.postJson(account, 'cgi-bin/message/custom/send', { touser: openId, msgtype: 'miniprogrampage', miniprogrampage: { title: page.title, pagepath: page.pagePath, thumb_media_id: page.thumbMediaId } });
+  }
+
   async typing(account: WechatApiAccount, openId: string, typing: boolean): Promise<void> {
     await this.postJson(account, 'cgi-bin/message/custom/typing', { touser: openId, command: typing ? 'Typing' : 'CancelTyping' });
   }

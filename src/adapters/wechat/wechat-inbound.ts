@@ -29,6 +29,7 @@ import type { WechatAccountRow } from '../../projections/wechat-accounts/wechat-
 import { findBlacklistEntry } from '../../api/resolvers/blacklist.ts';
 import { loadSatisfactionSurvey } from '../../api/resolvers/satisfaction.ts';
 import { DomainError } from '../../domain/errors.ts';
+import { isOpenAt } from '../../domain/flow/business-hours.ts';
 import { chatFilePath, writeDurably, type ChatFilesSettings } from '../chat-files/chat-files.ts';
 import { detectFileType } from '../chat-files/detect.ts';
 import type { UploadProcessor } from '../chat-files/image-processor.ts';
@@ -299,6 +300,8 @@ export class WechatInbound {
     const now = this.deps.clock();
     const blocked = await findBlacklistEntry(db, instanceId, 'ONLINE', push.fromUserName, now);
     let reject: RejectReason | null = blocked ? 'BLACKLISTED' : null;
+    // Off the account's work hours (issue 13, as web channels') a chat is not queued: it ends with the off-hours prompt. A chat flow decides itself.
+    if (!reject && !account.flow_id && account.work_hours && !isOpenAt(account.work_hours, now)) reject = 'AFTER_HOURS';
     if (!reject) {
       const group = await db.selectFrom('skill_groups').select(['max_queue_length']).where('instance_id', '=', instanceId).where('id', '=', account.skill_group_id).executeTakeFirst();
       if (group && group.max_queue_length > 0) {

@@ -13,7 +13,8 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import { chatEndStatusOf, type ChatEndStatus } from '../../domain/contact/chat-end-status.ts';
 import { contactDecider, type ContactCommand, type NewChatMessage } from '../../domain/contact/contact.decide.ts';
-import type { ChatAttachment, ChatFlowImage, ContactEvent, RejectReason, SystemMessage, WebSource } from '../../domain/contact/contact.ts';
+import type { ChatAttachment, ChatFlowImage, ChatLink, ContactEvent, RejectReason, SystemMessage, WebSource } from '../../domain/contact/contact.ts';
+import { chatLinkValue } from '../../domain/contact/chat-link.ts';
 import type { ChatFlowOption } from '../../domain/flow/chat-flow-engine.ts';
 import { ChatFlowRunner, contactChatFlowPorts, type ChatFlowAdvance } from '../../processes/chat-flows/chat-flow-runner.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
@@ -32,6 +33,7 @@ import { findBlacklistEntry } from './blacklist.ts';
 import { toAgent } from './agents.ts';
 import { queuePlace } from './monitoring.ts';
 import { isOpenAt } from '../../domain/flow/business-hours.ts';
+import { cachedChatAccess, type ChatWriter } from './chat-access.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // Who is asking, and whether they may see a chat.
@@ -152,13 +154,14 @@ interface ChatMessageView {
   seq: number;
   clientMessageId: string | null;
   sender: 'AGENT' | 'CUSTOMER' | 'SYSTEM';
-  kind: 'TEXT' | 'IMAGE' | 'FILE' | 'SYSTEM';
+  kind: 'TEXT' | 'IMAGE' | 'FILE' | 'LINK' | 'SYSTEM';
   agentId: string | null;
   text: string | null;
   rawAttachment: ChatAttachment | null;
   rawSystem: SystemMessage | null;
   options: ChatFlowOption[] | null;
   image: ChatFlowImage | null;
+  link: ChatLink | null;
   sentAt: string;
 }
 
@@ -176,6 +179,7 @@ interface MessageRow {
   system: unknown;
   options?: unknown;
   image?: unknown;
+  link?: unknown;
   sent_at: Date | string;
 }
 
@@ -193,6 +197,7 @@ function busMessageOfRow(row: MessageRow): ConversationMessage {
     system: (row.system as SystemMessage | null) ?? null,
     ...(row.options ? { options: row.options as ChatFlowOption[] } : {}),
     ...(row.image ? { image: row.image as ChatFlowImage } : {}),
+    ...(row.link ? { link: row.link as ChatLink } : {}),
     sentAt: new Date(row.sent_at).toISOString(),
   };
 }
@@ -212,6 +217,7 @@ function toChatMessage(instanceId: string, m: ConversationMessage): ChatMessageV
     rawSystem: m.system,
     options: m.options ?? null,
     image: m.image ?? null,
+    link: m.link ?? null,
     sentAt: m.sentAt,
   };
 }
@@ -280,8 +286,9 @@ const clientId = text({ min: 1, max: 100 });
 const url = storableText(2000);
 /** A button of a chat flow's message: the option's number (issue 12). */
 const choiceNumber = z.number().int('a whole number').min(0, 'must not be negative').max(99, 'at most 99');
-const messageInput = z.object({ clientMessageId: clientId, text: messageText.nullish(), fileId: id.nullish(), choice: choiceNumber.nullish() }).superRefine((m, c) => {
-  if ((m.text == null || m.text === '') === (m.fileId == null)) c.addIssue({ code: 'custom', path: ['text'], message: 'give text or fileId (one of them)' });
+const messageInput = z.object({ clientMessageId: clientId, text: messageText.nullish(), fileId: id.nullish(), choice: choiceNumber.nullish(), link: chatLinkValue.nullish() }).superRefine((m, c) => {
+  const given = [m.text != null && m.text !== '', m.fileId != null, m.link != null].filter(Boolean).length;
+  if (given !== 1) c.addIssue({ code: 'custom', path: ['text'], message: 'give text, fileId or link (one of them)' });
   else if (m.text != null && m.text.trim() === '') c.addIssue({ code: 'custom', path: ['text'], message: 'must not be only white space' });
   else if (m.choice != null && m.fileId != null) c.addIssue({ code: 'custom', path: ['choice'], message: "a choice is sent with its option's label as text, not with a file" });
 });
@@ -825,6 +832,7 @@ export const chatResolvers = {
         .where('deleted_at', 'is', null)
         .executeTakeFirst();
       if (!group) throw new NotFoundError('Skill group', channel.skill_group_id);
+      if (input.firstMessage?.link) throw new ValidationError('input.firstMessage.link', 'only agents send link cards');
       if (input.firstMessage?.fileId) throw new ValidationError('input.firstMessage.fileId', 'files are sent once the chat has started (uploads name the chat)');
       const now = ctx.deps.clock();
       // A blacklisted customer is turned away before any queue; they are told only that the chat ended.
@@ -882,7 +890,9 @@ export const chatResolvers = {
       const v = viewerOf(ctx.principal);
       const input = parseInput(sendChatMessageInput, args.input);
       if (v.kind === 'staff' && v.p.kind !== 'agent') throw new ForbiddenError('Only the chat\'s customer and the agent holding it send chat messages');
-      const row = await loadChatAccess(ctx, v, input.contactId);
+      // The chat's customer, or the agent holding it, as the command handler's state of the chat tells (no read); else the read model.
+      const writer: ChatWriter | null = v.kind === 'customer' ? { kind: 'customer', customerId: v.p.customerId, verified: v.p.verified } : v.p.kind === 'agent' ? { kind: 'agent', agentId: v.p.agentId } : null;
+      const row = (writer && cachedChatAccess(ctx.deps.commands, v.p.instanceId, input.contactId, writer)) || (await loadChatAccess(ctx, v, input.contactId));
       const from = v.kind === 'customer' ? 'CUSTOMER' : 'AGENT';
       const agentId = v.kind === 'staff' && v.p.kind === 'agent' ? v.p.agentId : null;
       const m = input.message;
@@ -907,6 +917,23 @@ export const chatResolvers = {
         const before = await stored();
         if (before) return toChatMessage(row.instance_id, busMessageOfRow(before as unknown as MessageRow));
         throw err;
+      }
+      let link: ChatLink | null = null;
+      if (m.link) {
+        if (from !== 'AGENT') throw new ValidationError('input.message.link', 'only agents send link cards');
+        link = m.link;
+        if (link.pagePath) {
+          const r = await ctx.deps.db.selectFrom('contacts').select('source').where('instance_id', '=', row.instance_id).where('id', '=', row.id).executeTakeFirst();
+          const source = r?.source as { kind?: string; accountKind?: string } | null | undefined;
+          if (source?.kind !== 'WECHAT' || source.accountKind !== 'MINI_PROGRAM') throw new ValidationError('input.message.link.pagePath', 'mini program pages go to WeChat mini program chats only; send a web link (url) here');
+        }
+        if (link.thumbFileId) {
+          // A mini program page's cover: an image of this chat the agent uploaded (the outbox sends it to WeChat as temporary media).
+          const cover = await loadChatFile(ctx.deps, row.instance_id, link.thumbFileId);
+          const uploader = cover?.uploadedBy;
+          if (!cover || cover.contactId !== row.id || uploader?.kind !== 'AGENT' || uploader.agentId !== agentId) throw new NotFoundError('File', link.thumbFileId);
+          if (!cover.contentType.startsWith('image/')) throw new ValidationError('input.message.link.thumbFileId', 'the cover must be an image');
+        }
       }
       let attachment: ChatAttachment | null = null;
       if (m.fileId) {
@@ -952,9 +979,10 @@ export const chatResolvers = {
               clientMessageId: m.clientMessageId,
               from,
               agentId,
-              kind: attachment ? (attachment.contentType.startsWith('image/') ? 'IMAGE' : 'FILE') : 'TEXT',
+              kind: link ? 'LINK' : attachment ? (attachment.contentType.startsWith('image/') ? 'IMAGE' : 'FILE') : 'TEXT',
               text: m.text ?? '',
               attachment,
+              ...(link ? { link } : {}),
             },
             metadata: commandMetadata(ctx, row.instance_id),
           },
@@ -980,6 +1008,7 @@ export const chatResolvers = {
           text: d.text,
           attachment: d.attachment ?? null,
           system: null,
+          ...(d.link ? { link: d.link } : {}),
           sentAt: new Date(d.at).toISOString(),
         });
       }

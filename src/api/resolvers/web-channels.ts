@@ -49,6 +49,11 @@ export function toWebChannel(row: WebChannelRow): WebChannelView {
   };
 }
 
+/** Work hours as the API shows them (WeChat accounts, issue 13; as toWebChannel shows a channel's). */
+export function workHoursView(hours: WorkHours | null): WebChannelView['workHours'] {
+  return hours ? { timeZone: hours.timeZone, weekly: hours.weekly, holidays: hours.holidays.map((h) => (typeof h === 'string' ? h : h.date)) } : null;
+}
+
 /** A widget's key: `wc_` and 144 random bits. Public (it sits in pages), so it only needs to be unguessable enough not to collide. */
 export function newPublicKey(): string {
   return `wc_${randomToken(18)}`;
@@ -103,7 +108,8 @@ const origins = z.array(z.string().max(300, 'at most 300 characters')).max(50, '
 const welcomeText = storableText(1000);
 /** A prompt's text is checked by the decider (its placeholders); here only what the stores hold. */
 const promptInput = z.object({ enabled: z.boolean().nullish(), text: storableText(1000).nullish() });
-const receptionPromptsInput = z.object({
+/** Also WeChat accounts' (issue 13): one definition of the reception settings' input. */
+export const receptionPromptsInput = z.object({
   ...Object.fromEntries(receptionPromptNames.map((n) => [n, promptInput.nullish()])),
   idleReminderSeconds: z.number().int('a whole number').nullish(),
   queueUpdateSeconds: z.number().int('a whole number').nullish(),
@@ -133,7 +139,7 @@ const updateInput = z.object({
 });
 
 /** The decider's change from the API's input: per prompt, then the timings. */
-function promptsChange(input: z.infer<typeof receptionPromptsInput>) {
+export function promptsChange(input: z.infer<typeof receptionPromptsInput>) {
   const { idleReminderSeconds, queueUpdateSeconds, ...prompts } = input;
   return {
     prompts: Object.fromEntries(Object.entries(prompts).filter(([, p]) => p != null).map(([n, p]) => [n, { enabled: p!.enabled ?? null, ...(p!.text !== undefined ? { text: p!.text } : {}) }])),

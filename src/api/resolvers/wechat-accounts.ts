@@ -6,7 +6,7 @@ import { NotFoundError } from '../../domain/errors.ts';
 import { streams } from '../../domain/streams.ts';
 import type { NamedFlow, NamedSkillGroup } from '../../domain/web-channel/web-channel.decide.ts';
 import { wechatAccountDecider, type WechatAccountCommand } from '../../domain/wechat-account/wechat-account.decide.ts';
-import { defaultWechatSendQuota, type WechatAccountKind, type WechatDataFormat, type WechatMessageMode } from '../../domain/wechat-account/wechat-account.ts';
+import { defaultWechatSendQuota, wechatPromptsDefaultEnabled, type WechatAccountKind, type WechatDataFormat, type WechatMessageMode } from '../../domain/wechat-account/wechat-account.ts';
 import type { ReadModel } from '../../projections/projection.ts';
 import type { WechatAccountRow } from '../../projections/wechat-accounts/wechat-accounts.projection.ts';
 import { SecretBox } from '../../adapters/wechat/wechat-secrets.ts';
@@ -16,6 +16,8 @@ import { commandMetadata, inInput, settle, type ApiDeps, type KefuContext } from
 import { id, parseInput, text } from '../input.ts';
 import { toFlow } from './flows.ts';
 import { toSkillGroup } from './skill-groups.ts';
+import { promptsChange, receptionPromptsInput, workHoursView, type WebChannelView } from './web-channels.ts';
+import { effectiveReceptionPrompts, workHoursValue, type ReceptionPrompts } from '../../domain/web-channel/reception-prompts.ts';
 
 /** What the WeChat side of the API needs: the secrets' box and the address WeChat reaches Kefu at. */
 export interface WechatApiSettings {
@@ -61,6 +63,8 @@ export interface WechatAccountView {
   callbackUrl: string;
   hasEncodingAesKey: boolean;
   createdAt: Date;
+  receptionPrompts: ReceptionPrompts;
+  workHours: WebChannelView['workHours'];
 }
 
 export function toWechatAccount(row: WechatAccountRow, publicUrl: string): WechatAccountView {
@@ -80,6 +84,8 @@ export function toWechatAccount(row: WechatAccountRow, publicUrl: string): Wecha
     callbackUrl: `${publicUrl.replace(/\/+$/, '')}${wechatCallbackPath(row.instance_id, row.id)}`,
     hasEncodingAesKey: row.encoding_aes_key !== null,
     createdAt: new Date(row.created_at),
+    receptionPrompts: effectiveReceptionPrompts({ welcomeText: row.welcome_text, receptionPrompts: row.reception_prompts }, wechatPromptsDefaultEnabled),
+    workHours: workHoursView(row.work_hours),
   };
 }
 
@@ -129,6 +135,8 @@ const createInput = z.object({
   skillGroupId: id,
   flowId: id.nullish(),
   sendQuota: quota.nullish(),
+  receptionPrompts: receptionPromptsInput.nullish(),
+  workHours: workHoursValue.nullish(),
 });
 const updateInput = z.object({
   wechatAccountId: id,
@@ -145,6 +153,9 @@ const updateInput = z.object({
   flowId: z.union([id, z.literal('')]).nullish(),
   sendQuota: quota.nullish(),
   enabled: z.boolean().nullish(),
+  receptionPrompts: receptionPromptsInput.nullish(),
+  /** null: always open; absent: kept. */
+  workHours: workHoursValue.nullish(),
 });
 const idInput = z.object({ wechatAccountId: id });
 
@@ -181,6 +192,8 @@ export const wechatAccountResolvers = {
           appSecret: secrets.seal(input.appSecret),
           token: secrets.seal(input.token),
           encodingAesKey: input.encodingAesKey ? secrets.seal(input.encodingAesKey) : null,
+          ...(input.receptionPrompts ? { receptionPrompts: promptsChange(input.receptionPrompts) } : {}),
+          ...(input.workHours ? { workHours: input.workHours } : {}),
         },
         metadata: commandMetadata(ctx, p.instanceId),
       });
@@ -213,6 +226,8 @@ export const wechatAccountResolvers = {
       }
       if (input.sendQuota != null) data.sendQuota = input.sendQuota;
       if (input.enabled != null) data.enabled = input.enabled;
+      if (input.receptionPrompts != null) data.receptionPrompts = promptsChange(input.receptionPrompts);
+      if (input.workHours !== undefined) data.workHours = input.workHours;
       await wechatAccountCommand(ctx, p.instanceId, { type: 'UpdateWechatAccount', data, metadata: commandMetadata(ctx, p.instanceId) });
       return toWechatAccount(await loadWechatAccountRow(ctx.deps.db, p.instanceId, input.wechatAccountId), publicUrl);
     },

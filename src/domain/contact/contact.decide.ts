@@ -2,6 +2,7 @@ import type { CommandMetadata } from '../decider.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import type { Channel } from '../skill-group/skill-group.ts';
 import { chatEndStatusOf } from './chat-end-status.ts';
+import { chatLinkProblem, type ChatLink } from './chat-link.ts';
 import { maxRatingCommentLength, scaleEntryOf, surveyOn, type SatisfactionSurvey } from '../instance/satisfaction.ts';
 import type {
   AgentDevice,
@@ -119,14 +120,15 @@ export type ContactCommand =
   /** Issue 13: WeChat refused an agent's message for good; a SYSTEM message says so, once per message (wechat-delivery.decide.ts). */
   | RecordDeliveryFailure;
 
-/** A message as sent: text, or a file (IMAGE or FILE) with an optional caption. */
+/** A message as sent: text, a file (IMAGE or FILE) with an optional caption, or an agent's link card (LINK, issue 13). */
 export interface NewChatMessage {
   messageId: string;
   /** The client's id for the message; null only for sends without one (the old sendMessage). */
   clientMessageId: string | null;
-  kind?: 'TEXT' | 'IMAGE' | 'FILE';
+  kind?: 'TEXT' | 'IMAGE' | 'FILE' | 'LINK';
   text: string;
   attachment?: ChatAttachment | null;
+  link?: ChatLink | null;
 }
 
 type Live = Exclude<ContactState, { status: 'none' }>;
@@ -282,9 +284,18 @@ function systemMessageFor(before: ContactState, e: ContactEvent): SystemMessage 
 function messageRecorded(s: Live, m: NewChatMessage, from: 'AGENT' | 'CUSTOMER', agentId: string | null, now: string): ContactEvent {
   const kind = m.kind ?? 'TEXT';
   const attachment = m.attachment ?? null;
+  const link = m.link ?? null;
+  if (kind === 'LINK') {
+    // The card as chat-link.ts defines it (the API parsed it with the same value); agents send cards, customers do not.
+    if (from !== 'AGENT') throw new ValidationError('link', 'only agents send link cards');
+    if (!link) throw new ValidationError('link', 'a LINK message carries a link');
+    const problem = chatLinkProblem(link);
+    if (problem) throw new ValidationError(problem.field, problem.message);
+    if (attachment) throw new ValidationError('fileId', 'a LINK message carries no file (a mini program page names its cover as link.thumbFileId)');
+  } else if (link) throw new ValidationError('link', `a ${kind} message carries no link`);
   if (kind === 'TEXT' && m.text === '') throw new ValidationError('text', 'a message needs text or a file');
   if (kind === 'TEXT' && attachment) throw new ValidationError('kind', 'a message with a file is an IMAGE or a FILE');
-  if (kind !== 'TEXT' && !attachment) throw new ValidationError('fileId', `an ${kind} message carries a file`);
+  if ((kind === 'IMAGE' || kind === 'FILE') && !attachment) throw new ValidationError('fileId', `an ${kind} message carries a file`);
   return {
     type: 'ContactMessageRecorded',
     data: {
@@ -298,6 +309,7 @@ function messageRecorded(s: Live, m: NewChatMessage, from: 'AGENT' | 'CUSTOMER',
       kind,
       attachment,
       system: null,
+      ...(link ? { link } : {}),
     },
   };
 }

@@ -3,6 +3,9 @@ import type { ChatFlowOption, ChatFlowPosition } from '../flow/chat-flow-engine.
 import type { Channel } from '../skill-group/skill-group.ts';
 import type { ChatEndStatus } from './chat-end-status.ts';
 import type { ReceptionPromptKind } from '../web-channel/reception-prompts.ts';
+import type { ChatLink } from './chat-link.ts';
+
+export type { ChatLink } from './chat-link.ts';
 
 export type Direction = 'IN' | 'OUT';
 export type CustomerKind = 'PHONE' | 'WECHAT' | 'WEB';
@@ -100,7 +103,8 @@ export interface WechatSource {
 export type ChatSource = WebSource | WechatSource;
 
 export type MessageSender = 'AGENT' | 'CUSTOMER' | 'SYSTEM';
-export type ChatMessageKind = 'TEXT' | 'IMAGE' | 'FILE' | 'SYSTEM';
+/** LINK (issue 13): a link card (chat-link.ts). */
+export type ChatMessageKind = 'TEXT' | 'IMAGE' | 'FILE' | 'LINK' | 'SYSTEM';
 
 /** A file sent in a chat (stored by the chat files aggregate; this is what the message keeps of it). */
 export interface ChatAttachment {
@@ -147,6 +151,8 @@ export interface ContactMessageData {
   options?: ChatFlowOption[] | null;
   /** A chat flow's image (an https URL the flow names). */
   image?: ChatFlowImage | null;
+  /** LINK messages: the card (issue 13). */
+  link?: ChatLink | null;
 }
 
 export interface ChatFlowImage {
@@ -180,6 +186,7 @@ export function messageOf(data: ContactMessageData, fallbackSeq: number): ChatMe
     system: data.system ?? null,
     options: data.options ?? null,
     image: data.image ?? null,
+    link: data.link ?? null,
   };
 }
 

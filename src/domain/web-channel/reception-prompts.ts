@@ -84,14 +84,18 @@ export interface ReceptionPrompt {
 
 export type ReceptionPrompts = Record<ReceptionPromptName, ReceptionPrompt> & { idleReminderSeconds: number; queueUpdateSeconds: number };
 
-/** The prompts a channel sends: its settings over the defaults (a channel from before issue 12 has none: all defaults, its welcomeText). */
-export function effectiveReceptionPrompts(channel: { welcomeText: string | null; receptionPrompts?: ReceptionPromptSettings | null }): ReceptionPrompts {
+/**
+ * The prompts a channel sends: its settings over the defaults (a channel from before issue 12 has none: all
+ * defaults, its welcomeText). `defaultEnabled`: whether a prompt the admin never switched is on (web channels:
+ * on; WeChat accounts, issue 13: off, since each prompt spends one of WeChat's few messages per customer).
+ */
+export function effectiveReceptionPrompts(channel: { welcomeText: string | null; receptionPrompts?: ReceptionPromptSettings | null }, defaultEnabled = true): ReceptionPrompts {
   const settings = channel.receptionPrompts ?? defaultReceptionPromptSettings();
   const prompts = Object.fromEntries(
     receptionPromptNames.map((name) => {
       const stored = settings.prompts[name];
       const text = name === 'welcome' ? channel.welcomeText : (stored?.text ?? null);
-      return [name, { enabled: stored?.enabled ?? true, text: text ?? defaultPromptTexts[name] }];
+      return [name, { enabled: stored?.enabled ?? defaultEnabled, text: text ?? defaultPromptTexts[name] }];
     }),
   ) as Record<ReceptionPromptName, ReceptionPrompt>;
   return { ...prompts, idleReminderSeconds: settings.idleReminderSeconds, queueUpdateSeconds: settings.queueUpdateSeconds };
@@ -112,6 +116,7 @@ export function applyReceptionPromptsChange(
   current: ReceptionPromptSettings | null | undefined,
   change: ReceptionPromptsChange,
   field = 'receptionPrompts',
+  defaultEnabled = true,
 ): { settings: ReceptionPromptSettings; welcomeText?: string | null } {
   const base = current ?? defaultReceptionPromptSettings();
   const prompts: Partial<Record<ReceptionPromptName, StoredPrompt>> = { ...base.prompts };
@@ -119,7 +124,7 @@ export function applyReceptionPromptsChange(
   for (const name of receptionPromptNames) {
     const c = change.prompts?.[name];
     if (!c) continue;
-    const was = prompts[name] ?? { enabled: true, text: null };
+    const was = prompts[name] ?? { enabled: defaultEnabled, text: null };
     const next: StoredPrompt = { ...was };
     if (c.enabled !== undefined && c.enabled !== null) next.enabled = c.enabled;
     if (c.text !== undefined) {
@@ -129,7 +134,7 @@ export function applyReceptionPromptsChange(
     }
     if (name === 'welcome') next.text = null;
     // Back to every default: nothing to keep.
-    if (next.enabled && next.text === null) delete prompts[name];
+    if (next.enabled === defaultEnabled && next.text === null) delete prompts[name];
     else prompts[name] = next;
   }
   const idleReminderSeconds = change.idleReminderSeconds ?? base.idleReminderSeconds;
@@ -205,3 +210,32 @@ export function checkWorkHours(hours: WorkHours, field = 'workHours'): WorkHours
 }
 
 export type WorkHoursInput = z.input<typeof workHoursValue>;
+
+/** What a chat channel keeps of its reception (web channels and, issue 13, WeChat accounts: one shape). */
+export interface ReceptionChannelSettings {
+  welcomeText: string | null;
+  receptionPrompts?: ReceptionPromptSettings | null;
+  workHours?: WorkHours | null;
+}
+
+/**
+ * The settings a change of a channel's reception makes, only what differs from `current` (none: {}). The
+ * prompts as applyReceptionPromptsChange takes them; workHours null: always open, undefined: kept.
+ */
+export function receptionSettingsChange(
+  current: ReceptionChannelSettings | null,
+  change: { receptionPrompts?: ReceptionPromptsChange | null; workHours?: WorkHours | null },
+  defaultEnabled = true,
+): Partial<ReceptionChannelSettings> {
+  const out: Partial<ReceptionChannelSettings> = {};
+  if (change.receptionPrompts) {
+    const prompts = applyReceptionPromptsChange(current?.receptionPrompts, change.receptionPrompts, 'receptionPrompts', defaultEnabled);
+    if (!current || !sameSettings(current.receptionPrompts, prompts.settings)) out.receptionPrompts = prompts.settings;
+    if (prompts.welcomeText !== undefined && prompts.welcomeText !== (current?.welcomeText ?? null)) out.welcomeText = prompts.welcomeText;
+  }
+  if (change.workHours !== undefined) {
+    const workHours = change.workHours === null ? null : checkWorkHours(change.workHours);
+    if (JSON.stringify(workHours) !== JSON.stringify(current?.workHours ?? null)) out.workHours = workHours;
+  }
+  return out;
+}

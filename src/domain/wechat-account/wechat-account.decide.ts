@@ -1,8 +1,9 @@
 import type { CommandMetadata } from '../decider.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import type { NamedFlow, NamedSkillGroup } from '../web-channel/web-channel.decide.ts';
+import { receptionSettingsChange, type ReceptionPromptsChange, type WorkHours } from '../web-channel/reception-prompts.ts';
 import type { ActiveWechatAccount, WechatAccountEvent, WechatAccountSecrets, WechatAccountSettings, WechatAccountState } from './wechat-account.ts';
-import { evolveWechatAccount, initialWechatAccountState } from './wechat-account.ts';
+import { evolveWechatAccount, initialWechatAccountState, wechatPromptsDefaultEnabled } from './wechat-account.ts';
 
 /**
  * Secrets come in sealed by the caller (decide stays pure and never sees them in clear); `encodingAesKeyGiven`
@@ -11,15 +12,23 @@ import { evolveWechatAccount, initialWechatAccountState } from './wechat-account
 export type WechatAccountCommand =
   | {
       type: 'CreateWechatAccount';
-      data: WechatAccountSettings & WechatAccountSecrets & { wechatAccountId: string; skillGroup: NamedSkillGroup; flow?: NamedFlow };
+      data: Omit<WechatAccountSettings, 'welcomeText' | 'receptionPrompts' | 'workHours'> &
+        WechatAccountSecrets & { wechatAccountId: string; skillGroup: NamedSkillGroup; flow?: NamedFlow } & ReceptionChange;
       metadata: CommandMetadata;
     }
   | {
       type: 'UpdateWechatAccount';
-      data: Partial<WechatAccountSettings> & Partial<WechatAccountSecrets> & { wechatAccountId: string; skillGroup?: NamedSkillGroup; flow?: NamedFlow; enabled?: boolean };
+      data: Partial<Omit<WechatAccountSettings, 'welcomeText' | 'receptionPrompts' | 'workHours'>> &
+        Partial<WechatAccountSecrets> & { wechatAccountId: string; skillGroup?: NamedSkillGroup; flow?: NamedFlow; enabled?: boolean } & ReceptionChange;
       metadata: CommandMetadata;
     }
   | { type: 'DeleteWechatAccount'; data: { wechatAccountId: string }; metadata: CommandMetadata };
+
+/** Issue 13: the reception prompts (a change, as web channels take it) and work hours (null: always open). */
+interface ReceptionChange {
+  receptionPrompts?: ReceptionPromptsChange | null;
+  workHours?: WorkHours | null;
+}
 
 function active(state: WechatAccountState, id: string): ActiveWechatAccount {
   if (state.status !== 'active') throw new NotFoundError('WeChat account', id);
@@ -76,6 +85,7 @@ export function decideWechatAccount(command: WechatAccountCommand, state: Wechat
       checkSkillGroup(d.skillGroupId, d.skillGroup);
       if (d.flowId !== null) checkFlow(d.flowId, d.flow);
       checkShape(d);
+      const reception = receptionSettingsChange(null, { receptionPrompts: d.receptionPrompts ?? null, ...(d.workHours ? { workHours: d.workHours } : {}) }, wechatPromptsDefaultEnabled);
       return [
         {
           type: 'WechatAccountCreated',
@@ -93,6 +103,7 @@ export function decideWechatAccount(command: WechatAccountCommand, state: Wechat
             appSecret: d.appSecret,
             token: d.token,
             encodingAesKey: d.encodingAesKey,
+            ...reception,
           },
         },
       ];
@@ -120,6 +131,7 @@ export function decideWechatAccount(command: WechatAccountCommand, state: Wechat
       }
       if (d.sendQuota !== undefined && d.sendQuota !== account.sendQuota) changes.sendQuota = checkQuota(d.sendQuota);
       if (d.enabled !== undefined && d.enabled !== account.enabled) changes.enabled = d.enabled;
+      Object.assign(changes, receptionSettingsChange({ welcomeText: account.welcomeText ?? null, receptionPrompts: account.receptionPrompts ?? null, workHours: account.workHours ?? null }, { receptionPrompts: d.receptionPrompts ?? null, ...(d.workHours !== undefined ? { workHours: d.workHours } : {}) }, wechatPromptsDefaultEnabled));
       const secrets: Partial<WechatAccountSecrets> = {};
       if (d.appSecret !== undefined) secrets.appSecret = d.appSecret;
       if (d.token !== undefined) secrets.token = d.token;

@@ -4,6 +4,7 @@
 // AppSecret, the token (signatures) and the EncodingAESKey (safe mode) must be readable by Kefu, so they are
 // encrypted, not hashed, and never returned by the API.
 import type { DomainEvent } from '../decider.ts';
+import type { ReceptionPromptSettings, WorkHours } from '../web-channel/reception-prompts.ts';
 
 export type WechatAccountKind = 'OFFICIAL_ACCOUNT' | 'MINI_PROGRAM';
 /** PLAIN: clear XML; COMPATIBLE: clear and encrypted side by side (Kefu reads the encrypted part); SAFE: encrypted only. */
@@ -26,6 +27,11 @@ export interface WechatAccountSettings {
   flowId: string | null;
   /** Messages Kefu may send a customer within the 48-hour window after their last message (current docs: 5). */
   sendQuota: number;
+  /** Issue 13: reception prompts as web channels have them (reception-prompts.ts; absent or null: defaults). */
+  welcomeText?: string | null;
+  receptionPrompts?: ReceptionPromptSettings | null;
+  /** When the account takes chats (absent or null: always); off hours a chat gets the off-hours prompt and ends. */
+  workHours?: WorkHours | null;
 }
 
 export interface WechatAccountSecrets {
@@ -69,6 +75,12 @@ export function evolveWechatAccount(state: WechatAccountState, event: WechatAcco
     }
   }
 }
+
+/**
+ * Reception prompts a WeChat account's admin never switched are off (web channels': on): each prompt is a
+ * message of WeChat's few per customer (sendQuota), so an account sends only the prompts it chose.
+ */
+export const wechatPromptsDefaultEnabled = false;
 
 /** The default of sendQuota: the customer-service API's current limit per customer in the 48-hour window. */
 export const defaultWechatSendQuota = 5;

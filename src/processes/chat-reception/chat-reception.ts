@@ -1,7 +1,9 @@
-// Chat reception (issue 12, OL-13): sends a web channel's reception prompts to its chats as SYSTEM messages
+// Chat reception (issue 12, OL-13): sends a chat channel's reception prompts to its chats as SYSTEM messages
 // as the chats move: welcome and queue place when a chat queues (the place again when it moves, at most every
 // queueUpdateSeconds), "no agent online", the agent who took the chat, the idle reminder before the group's
-// automatic end, and the texts of an automatic, agent or off-hours end.
+// automatic end, and the texts of an automatic, agent or off-hours end. Channels are web channels and (issue 13)
+// WeChat accounts, with the same settings (reception-prompts.ts); a WeChat chat's prompts go out through the
+// WeChat outbox as text, as any SYSTEM message of its chat with words in it.
 //
 // One process among those sharing a database holds the lease (as the router does). It folds web channels,
 // skill groups and chats from all events; a prompt becomes due when the event that calls for it is seen, and
@@ -31,6 +33,8 @@ import {
 } from '../../domain/web-channel/reception-prompts.ts';
 import type { WebChannelEvent, WebChannelState } from '../../domain/web-channel/web-channel.ts';
 import { evolveWebChannel, initialWebChannelState } from '../../domain/web-channel/web-channel.ts';
+import type { WechatAccountEvent, WechatAccountState } from '../../domain/wechat-account/wechat-account.ts';
+import { evolveWechatAccount, initialWechatAccountState, wechatPromptsDefaultEnabled } from '../../domain/wechat-account/wechat-account.ts';
 import type { ReadModel } from '../../projections/projection.ts';
 import { anyAgentOnlineInReadModel } from '../chat-flows/chat-flow-runner.ts';
 import type { Logger } from '../../projections/projection-runner.ts';
@@ -63,8 +67,8 @@ interface Due {
 interface ChatEntry {
   instanceId: string;
   contactId: string;
-  /** Web chats get prompts; other chats (WeChat, AV) are followed only for the queue places. */
-  webChannelId: string | null;
+  /** The stream of the channel whose prompts the chat gets: its web channel or (issue 13) its WeChat account; null (AV calls): followed only for the queue places. */
+  channelKey: string | null;
   state: ContactState;
   /** The chat went through the channel's chat flow first: the flow welcomed it. */
   viaFlow: boolean;
@@ -100,6 +104,7 @@ function placeOfKey(key: string): number | null {
 export class ChatReception {
   private readonly deps: ChatReceptionDeps;
   private readonly channels = new Map<string, WebChannelState>();
+  private readonly wechatAccounts = new Map<string, WechatAccountState>();
   private readonly groups = new Map<string, SkillGroupState>();
   private readonly chats = new Map<string, ChatEntry>();
   /** Group stream → the chats waiting in it (status queued). */
@@ -175,6 +180,10 @@ export class ChatReception {
       this.channels.set(e.streamId, evolveWebChannel(this.channels.get(e.streamId) ?? initialWebChannelState(), { type: e.type, data: e.data } as WebChannelEvent));
       return;
     }
+    if (category === 'wechataccount') {
+      this.wechatAccounts.set(e.streamId, evolveWechatAccount(this.wechatAccounts.get(e.streamId) ?? initialWechatAccountState(), { type: e.type, data: e.data } as WechatAccountEvent));
+      return;
+    }
     if (category === 'skillgroup') {
       this.groups.set(e.streamId, evolveSkillGroup(this.groups.get(e.streamId) ?? initialSkillGroupState(), { type: e.type, data: e.data } as SkillGroupEvent));
       return;
@@ -187,9 +196,16 @@ export class ChatReception {
       if (event.type !== 'ContactCreated' || event.data.channel === 'PHONE') return;
       const { instanceId } = splitStream(e.streamId);
       const source = event.data.source;
-      // Prompts are for web chats (a customer's AV call from the web keeps its conversation without them).
-      const webChannelId = source?.kind === 'WEB' && event.data.channel === 'ONLINE' ? source.webChannelId : null;
-      entry = { instanceId, contactId: event.data.contactId, webChannelId, state: initialContactState(), viaFlow: false, due: [], queueTold: null };
+      // Prompts are for chats of web channels and WeChat accounts (a customer's AV call from the web keeps its conversation without them).
+      const channelKey =
+        event.data.channel !== 'ONLINE' || !source
+          ? null
+          : source.kind === 'WEB'
+            ? streams.webChannel(instanceId, source.webChannelId)
+            : source.kind === 'WECHAT'
+              ? streams.wechatAccount(instanceId, source.wechatAccountId)
+              : null;
+      entry = { instanceId, contactId: event.data.contactId, channelKey, state: initialContactState(), viaFlow: false, due: [], queueTold: null };
       this.chats.set(e.streamId, entry);
     }
     const before = entry.state;
@@ -198,7 +214,7 @@ export class ChatReception {
     if (event.type === 'ContactAccepted' && before.status === 'offered') {
       this.recordWait(streams.skillGroup(entry.instanceId, before.skillGroupId), before.queuedAt, event.data.at);
     }
-    if (entry.webChannelId !== null) this.dueOf(entry, before, event, e.metadata.occurredAt);
+    if (entry.channelKey !== null) this.dueOf(entry, before, event, e.metadata.occurredAt);
     this.dirtyChats.add(e.streamId);
     if (this.caughtUp) this.schedule();
   }
@@ -322,7 +338,7 @@ export class ChatReception {
     for (const key of chats) {
       const entry = this.chats.get(key);
       if (!entry) continue;
-      if (entry.webChannelId !== null) {
+      if (entry.channelKey !== null) {
         await this.flush(key, entry, places.get(key));
         this.timeIdleReminder(key, entry);
       }
@@ -362,10 +378,14 @@ export class ChatReception {
     }
   }
 
+  /** The prompts of the chat's channel: a web channel's, or a WeChat account's (the same settings). */
   private channelOf(entry: ChatEntry) {
-    if (entry.webChannelId === null) return null;
-    const channel = this.channels.get(streams.webChannel(entry.instanceId, entry.webChannelId));
-    return channel?.status === 'active' ? effectiveReceptionPrompts(channel) : null;
+    if (entry.channelKey === null) return null;
+    const web = this.channels.get(entry.channelKey);
+    if (web) return web.status === 'active' ? effectiveReceptionPrompts(web) : null;
+    const wechat = this.wechatAccounts.get(entry.channelKey);
+    if (wechat?.status !== 'active') return null;
+    return effectiveReceptionPrompts({ welcomeText: wechat.welcomeText ?? null, receptionPrompts: wechat.receptionPrompts ?? null }, wechatPromptsDefaultEnabled);
   }
 
   private placeOf(key: string, entry: ChatEntry): number | null {

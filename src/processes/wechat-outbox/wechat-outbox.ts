@@ -9,18 +9,20 @@
 // SYSTEM message the agent sees at once. The agent's typing is passed on as WeChat's typing indicator.
 // A chat flow's messages (issue 12) go out the same way: WeChat text has no buttons, so a menu's options
 // follow its text as a numbered list (the customer replies with the number or a word, which steps the flow);
-// a flow's image is fetched from its https URL (flow-image.ts) and sent as an image message.
+// a flow's image is fetched from its https URL (flow-image.ts) and sent as an image message. The account's
+// reception prompts (chat-reception.ts) go out as text, and count against the send quota as any message does.
+// Agents' link cards (issue 13) go out as WeChat's link card or mini program card (sendLink below).
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { sql } from 'kysely';
 import type { CommandHandler } from '../../adapters/eventstore/command-handler.ts';
 import type { Lease, SqlClient } from '../../adapters/sql/sql-client.ts';
-import { chatFilePath, type ChatFilesSettings } from '../../adapters/chat-files/chat-files.ts';
+import { chatFilePath, loadChatFile, type ChatFilesSettings } from '../../adapters/chat-files/chat-files.ts';
 import { fetchFlowImage, FlowImageError, type FlowImage } from '../../adapters/wechat/flow-image.ts';
 import type { WechatApi } from '../../adapters/wechat/wechat-api.ts';
 import { transientErrors, WechatApiError, wechatErrorText, type WechatApiAccount } from '../../adapters/wechat/wechat-api.ts';
 import { contactDecider } from '../../domain/contact/contact.decide.ts';
-import type { ChatAttachment, ChatFlowImage, ContactMessageData, WechatSource } from '../../domain/contact/contact.ts';
+import type { ChatAttachment, ChatFlowImage, ChatLink, ContactMessageData, WechatSource } from '../../domain/contact/contact.ts';
 import type { ChatFlowOption } from '../../domain/flow/chat-flow-engine.ts';
 import type { EventStore, RecordedEvent, Subscription } from '../../domain/ports/event-store.ts';
 import { positionFromString, positionToString } from '../../domain/ports/event-store.ts';
@@ -49,7 +51,7 @@ export interface WechatOutboxDeps {
 }
 
 interface Payload {
-  kind: 'TEXT' | 'IMAGE' | 'FILE';
+  kind: 'TEXT' | 'IMAGE' | 'FILE' | 'LINK';
   text: string;
   attachment: ChatAttachment | null;
   agentId: string | null;
@@ -57,6 +59,8 @@ interface Payload {
   image?: ChatFlowImage | null;
   /** The image of an image-and-text message went out already (a retry sends the text only). */
   imageSent?: boolean;
+  /** LINK (issue 13): the card; a web link goes out as WeChat's link card, a mini program page as miniprogrampage. */
+  link?: ChatLink | null;
 }
 
 /** How many WeChat messages a payload goes out as: an image with a text is two. */
@@ -157,6 +161,10 @@ export class WechatOutbox {
       if (m.from === 'AGENT' && m.kind !== 'SYSTEM') {
         const source = await this.sourceOf(e.streamId);
         if (source) await this.queue(e, m, source);
+      } else if (m.from === 'SYSTEM' && m.system?.type === 'PROMPT' && (m.text ?? '').trim() !== '') {
+        // A reception prompt (issue 13: chat-reception.ts sends the account's prompts as it does a web channel's): as text.
+        const source = await this.sourceOf(e.streamId);
+        if (source) await this.queue(e, { ...m, kind: 'TEXT', agentId: null }, source);
       } else if (m.from === 'SYSTEM' && m.kind === 'TEXT') {
         // A chat flow's message (SYSTEM sender, TEXT kind; notices are of kind SYSTEM).
         const source = await this.sourceOf(e.streamId);
@@ -198,8 +206,8 @@ export class WechatOutbox {
   private async queue(e: RecordedEvent, m: ContactMessageData, source: WechatSource): Promise<void> {
     const instanceId = e.metadata.instanceId;
     const contactId = e.streamId.slice(e.streamId.indexOf('.') + 1);
-    const kind = m.kind === 'IMAGE' || m.kind === 'FILE' ? m.kind : 'TEXT';
-    const payload: Payload = { kind, text: m.text ?? '', attachment: m.attachment ?? null, agentId: m.agentId, ...(m.image ? { image: m.image } : {}) };
+    const kind = m.kind === 'IMAGE' || m.kind === 'FILE' || (m.kind === 'LINK' && m.link) ? m.kind : 'TEXT';
+    const payload: Payload = { kind, text: m.text ?? '', attachment: m.attachment ?? null, agentId: m.agentId, ...(m.image ? { image: m.image } : {}), ...(kind === 'LINK' ? { link: m.link } : {}) };
     await this.deps.db
       .insertInto('wechat_outbox')
       .values({
@@ -273,10 +281,10 @@ export class WechatOutbox {
     return rows.length > 0;
   }
 
-  private async accountOf(instanceId: string, accountId: string): Promise<(WechatApiAccount & { sendQuota: number }) | null> {
-    const a = await this.deps.db.selectFrom('wechat_accounts').select(['app_id', 'app_secret', 'send_quota', 'deleted_at']).where('instance_id', '=', instanceId).where('id', '=', accountId).executeTakeFirst();
+  private async accountOf(instanceId: string, accountId: string): Promise<(WechatApiAccount & { sendQuota: number; kind: 'OFFICIAL_ACCOUNT' | 'MINI_PROGRAM' }) | null> {
+    const a = await this.deps.db.selectFrom('wechat_accounts').select(['app_id', 'app_secret', 'send_quota', 'kind', 'deleted_at']).where('instance_id', '=', instanceId).where('id', '=', accountId).executeTakeFirst();
     if (!a || a.deleted_at !== null) return null;
-    return { instanceId, accountId, appId: a.app_id, appSecret: a.app_secret, sendQuota: a.send_quota };
+    return { instanceId, accountId, appId: a.app_id, appSecret: a.app_secret, sendQuota: a.send_quota, kind: a.kind === 'MINI_PROGRAM' ? 'MINI_PROGRAM' : 'OFFICIAL_ACCOUNT' };
   }
 
   /**
@@ -317,7 +325,9 @@ export class WechatOutbox {
       if (!account) throw new WechatApiError(null, 'the WeChat account was deleted');
       const limit = await this.withinLimits(row, account.sendQuota, payload);
       if (limit) throw limit;
-      if (payload.kind === 'IMAGE' && payload.attachment) {
+      if (payload.kind === 'LINK' && payload.link) {
+        await this.sendLink(account, row.instance_id, row.open_id, payload.link);
+      } else if (payload.kind === 'IMAGE' && payload.attachment) {
         const a = payload.attachment;
         const bytes = await readFile(chatFilePath(this.deps.chatFiles, row.instance_id, a.fileId, 'file'));
         const mediaId = await this.deps.api.uploadImage(account, bytes, a.contentType, a.name);
@@ -375,6 +385,24 @@ export class WechatOutbox {
       });
       await this.mark(key, { state: 'FAILED', error_code: code, error: reason });
     }
+  }
+
+  /**
+   * A link card: a web page as WeChat's link card (mini programs `link`, official accounts `news`); a mini program
+   * page as `miniprogrampage`, its cover (an image of the chat) uploaded as temporary media first.
+   */
+  private async sendLink(account: WechatApiAccount & { kind: 'OFFICIAL_ACCOUNT' | 'MINI_PROGRAM' }, instanceId: string, openId: string, link: ChatLink): Promise<void> {
+    if (link.url) {
+      await this.deps.api.sendLink(account, account.kind, openId, { title: link.title, description: link.description ?? '', url: link.url, thumbUrl: link.thumbUrl ?? '' });
+      return;
+    }
+    if (account.kind !== 'MINI_PROGRAM') throw new Error('a mini program page goes to mini program chats only');
+    if (!link.pagePath || !link.thumbFileId) throw new Error('the mini program page has no path or no cover');
+    const cover = await loadChatFile(this.deps, instanceId, link.thumbFileId);
+    if (!cover) throw new Error('the mini program page\'s cover is gone');
+    const bytes = await readFile(chatFilePath(this.deps.chatFiles, instanceId, cover.fileId, 'file'));
+    const thumbMediaId = await this.deps.api.uploadImage(account, bytes, cover.contentType, cover.name);
+    await this.deps.api.sendMiniProgramPage(account, openId, { title: link.title, pagePath: link.pagePath, thumbMediaId });
   }
 
   /** A chat flow's image (flow-image.ts: public https addresses only, size-capped); a network failure is tried once more after a second. */

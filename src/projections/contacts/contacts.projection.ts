@@ -1,5 +1,5 @@
 import { sql, type Selectable } from 'kysely';
-import type { ChatAttachment, ChatFlowImage, ContactEvent, SystemMessage } from '../../domain/contact/contact.ts';
+import type { ChatAttachment, ChatFlowImage, ChatLink, ContactEvent, SystemMessage } from '../../domain/contact/contact.ts';
 import type { ChatFlowOption } from '../../domain/flow/chat-flow-engine.ts';
 import { messageOf } from '../../domain/contact/contact.ts';
 import type { Projection } from '../projection.ts';
@@ -22,7 +22,7 @@ export interface ConversationMessage {
   seq: number;
   clientMessageId: string | null;
   sender: 'AGENT' | 'CUSTOMER' | 'SYSTEM';
-  kind: 'TEXT' | 'IMAGE' | 'FILE' | 'SYSTEM';
+  kind: 'TEXT' | 'IMAGE' | 'FILE' | 'LINK' | 'SYSTEM';
   agentId: string | null;
   text: string;
   attachment: ChatAttachment | null;
@@ -30,6 +30,8 @@ export interface ConversationMessage {
   /** A chat flow's buttons and image (issue 12); absent on other messages. */
   options?: ChatFlowOption[] | null;
   image?: ChatFlowImage | null;
+  /** A LINK message's card (issue 13); absent on other messages. */
+  link?: ChatLink | null;
   sentAt: string;
 }
 
@@ -257,6 +259,7 @@ export const contactsProjection: Projection = {
                 system: m.system ? JSON.stringify(m.system) : null,
                 ...(m.options ? { options: JSON.stringify(m.options) } : {}),
                 ...(m.image ? { image: JSON.stringify(m.image) } : {}),
+                ...(m.link ? { link: JSON.stringify(m.link) } : {}),
               })
               // Applied again (a replay): the message (and its seq) is there already.
               .onConflict((c) => c.doNothing()),
@@ -279,6 +282,7 @@ export const contactsProjection: Projection = {
           system: m.system,
           ...(m.options ? { options: m.options } : {}),
           ...(m.image ? { image: m.image } : {}),
+          ...(m.link ? { link: m.link } : {}),
           sentAt: new Date(m.at).toISOString(),
         };
         changes.publish(conversationTopic(instanceId, id), { kind: 'MESSAGE', contactId: id, message } satisfies ConversationBusMessage);

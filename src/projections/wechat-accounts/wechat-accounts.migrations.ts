@@ -78,4 +78,10 @@ export const wechatAccountsMigrations: Record<string, Migration> = {
       await db.schema.alterTable('wechat_outbox').addColumn('payload', 'jsonb').execute();
     },
   },
+  // Issue 13: reception prompts and work hours per account (the web channels' settings, same shape).
+  '2027_01_03_101_wechat_accounts_reception': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('wechat_accounts').addColumn('welcome_text', 'text').addColumn('reception_prompts', 'jsonb').addColumn('work_hours', 'jsonb').execute();
+    },
+  },
 };

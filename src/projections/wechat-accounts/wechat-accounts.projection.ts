@@ -67,6 +67,9 @@ async function projectWechatAccountCreated(trx: Trx, d: Of<'WechatAccountCreated
       app_secret: d.appSecret,
       token: d.token,
       encoding_aes_key: d.encodingAesKey,
+      welcome_text: d.welcomeText ?? null,
+      reception_prompts: d.receptionPrompts ? JSON.stringify(d.receptionPrompts) : null,
+      work_hours: d.workHours ? JSON.stringify(d.workHours) : null,
       created_at: m.occurredAt,
       updated_at: m.occurredAt,
     })
@@ -86,10 +89,15 @@ async function projectWechatAccountUpdated(trx: Trx, id: string, d: Of<'WechatAc
     ...(d.flowId !== undefined ? { flow_id: d.flowId } : {}),
     ...(d.sendQuota !== undefined ? { send_quota: d.sendQuota } : {}),
     ...(d.enabled !== undefined ? { enabled: d.enabled } : {}),
+    ...(d.welcomeText !== undefined ? { welcome_text: d.welcomeText } : {}),
+    ...(d.receptionPrompts !== undefined ? { reception_prompts: d.receptionPrompts ? JSON.stringify(d.receptionPrompts) : null } : {}),
+    ...(d.workHours !== undefined ? { work_hours: d.workHours ? JSON.stringify(d.workHours) : null } : {}),
   });
 }
 
-async function update(trx: Trx, id: string, m: EventMetadata, set: Partial<Omit<WechatAccountRow, 'instance_id' | 'id' | 'created_at' | 'updated_at' | 'deleted_at'>> & { deleted_at?: string }) {
+type Writable = Omit<WechatAccountRow, 'instance_id' | 'id' | 'created_at' | 'updated_at' | 'deleted_at' | 'reception_prompts' | 'work_hours'> & { reception_prompts: string | null; work_hours: string | null };
+
+async function update(trx: Trx, id: string, m: EventMetadata, set: Partial<Writable> & { deleted_at?: string }) {
   await trx
     .updateTable('wechat_accounts')
     .set({ ...set, updated_at: m.occurredAt })

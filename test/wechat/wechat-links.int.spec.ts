@@ -1,0 +1,156 @@
+// Link cards (issue 13) against the local WeChat, on PostgreSQL: an agent's LINK message is kept in the
+// transcript with its card, and goes out as the customer-service API's card for the account's kind (official
+// accounts: `news` with one article; mini programs: `link`), a mini program page as `miniprogrampage` with
+// its cover uploaded as temporary media; the fake WeChat checks each body against the documented JSON. Bad
+// links (not http/https, control characters, too long, a mini program page outside a mini program chat, a
+// cover that is not this chat's image) are BAD_USER_INPUT / NOT_FOUND and send nothing.
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
+import { taggedPng } from '../support/chat-images.ts';
+import { until } from '../support/until.ts';
+import { FakeWechat, type FakeAccount } from './fake-wechat.ts';
+
+const SEND = 'mutation($input: SendChatMessageInput!) { sendChatMessage(input: $input) { seq kind text link { title description url thumbUrl pagePath thumbFileId } } }';
+const TRANSCRIPT = 'query($id: ID!) { chatTranscript(contactId: $id) { messages { seq sender kind link { title description url thumbUrl pagePath thumbFileId } } } }';
+
+interface Link {
+  title: string;
+  description: string | null;
+  url: string | null;
+  thumbUrl: string | null;
+  pagePath: string | null;
+  thumbFileId: string | null;
+}
+
+describe('WeChat link cards', () => {
+  let t: TestKefu;
+  let wx: FakeWechat;
+  let seed: Awaited<ReturnType<typeof seedInstance>>;
+  let oa: FakeAccount;
+  let mini: FakeAccount;
+  let ann: { id: string; token: string };
+
+  const sentTo = (openId: string) => wx.sent.filter((m) => m.touser === openId);
+  const sendLink = (contactId: string, link: Record<string, unknown>) => t.gql<{ sendChatMessage: { seq: number; kind: string; link: Link } }>(ann.token, SEND, { input: { contactId, message: { clientMessageId: randomUUID(), link } } });
+
+  async function openChat(account: FakeAccount, openId: string, first: Record<string, string | number>): Promise<string> {
+    expect((await wx.push(account, { ToUserName: account.originalId, FromUserName: openId, CreateTime: Math.floor(Date.now() / 1000), ...first })).text).toBe('success');
+    const [row] = await until(
+      async () => (await t.kefu.db.selectFrom('contacts').selectAll().where('instance_id', '=', seed.instanceId).execute()).filter((r) => (r.customer as { id: string }).id === openId),
+      (r) => r.length === 1,
+    );
+    await t.ok(ann.token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
+    const offered = await until(
+      () => t.ok<{ contact: { status: string; offer: { offerId: string } | null } }>(ann.token, 'query($id: ID!) { contact(id: $id) { status offer { offerId } } }', { id: row!.id }).catch(() => null),
+      (r) => r?.contact.status === 'OFFERED',
+    );
+    await t.ok(ann.token, 'mutation($c: ID!, $o: ID!) { acceptOffer(input: { contactId: $c, offerId: $o }) { status } }', { c: row!.id, o: offered!.contact.offer!.offerId });
+    return row!.id;
+  }
+
+  async function upload(contactId: string, bytes: Buffer, type: string, name: string): Promise<string> {
+    const form = new FormData();
+    form.append('contactId', contactId);
+    form.append('file', new Blob([bytes], { type }), name);
+    const request = new Request('http://kefu.test/chat/uploads', { method: 'POST', body: form });
+    const res = await t.kefu.app.inject({ method: 'POST', url: '/chat/uploads', headers: { 'content-type': request.headers.get('content-type')!, authorization: `Bearer ${ann.token}` }, payload: Buffer.from(await request.arrayBuffer()) });
+    expect(res.statusCode).toBe(201);
+    return (res.json() as { fileId: string }).fileId;
+  }
+
+  beforeAll(async () => {
+    wx = await new FakeWechat().start();
+    t = await startTestKefu({ database: 'postgres', listen: true, env: { KEFU_WECHAT_API_BASE: wx.base } });
+    const origin = `http://127.0.0.1:${(t.kefu.app.server.address() as AddressInfo).port}`;
+    seed = await seedInstance(t, { name: 'Acme', agents: [{ name: 'Ann', login: 'ann' }] });
+    ann = seed.agents[0]!;
+    const group = (await t.ok<{ createSkillGroup: { id: string } }>(seed.adminKey, 'mutation { createSkillGroup(input: { name: "WeChat desk", channel: ONLINE, maxConcurrency: 10 }) { id } }')).createSkillGroup.id;
+    await t.ok(seed.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: group, a: ann.id });
+    const secret = 'cccccccccccccccccccccccccccccccc';
+    const create = async (input: Record<string, unknown>) =>
+      (await t.ok<{ createWechatAccount: { callbackUrl: string } }>(seed.adminKey, 'mutation($input: CreateWechatAccountInput!) { createWechatAccount(input: $input) { callbackUrl } }', { input: { ...input, appSecret: secret, skillGroupId: group } })).createWechatAccount;
+    const oaCreated = await create({ name: 'Shop OA', kind: 'OFFICIAL_ACCOUNT', appId: 'wx00000000000000a7', token: 'linkToken', originalId: 'gh_0000000000a7' });
+    const miniCreated = await create({ name: 'Shop mini', kind: 'MINI_PROGRAM', appId: 'wx00000000000000b7', token: 'miniLinks', originalId: 'gh_0000000000b7', dataFormat: 'JSON' });
+    wx.register('wx00000000000000a7', secret, 'OFFICIAL_ACCOUNT');
+    wx.register('wx00000000000000b7', secret, 'MINI_PROGRAM');
+    oa = { appId: 'wx00000000000000a7', appSecret: secret, token: 'linkToken', encodingAesKey: null, mode: 'PLAIN', format: 'XML', originalId: 'gh_0000000000a7', callbackUrl: `${origin}${new URL(oaCreated.callbackUrl).pathname}` };
+    mini = { appId: 'wx00000000000000b7', appSecret: secret, token: 'miniLinks', encodingAesKey: null, mode: 'PLAIN', format: 'JSON', originalId: 'gh_0000000000b7', callbackUrl: `${origin}${new URL(miniCreated.callbackUrl).pathname}` };
+  });
+  afterAll(async () => {
+    await t?.close();
+    await wx?.close();
+  });
+
+  it("an official account's link goes out as a news card with one article, and stays in the transcript", async () => {
+    const contactId = await openChat(oa, 'oLink_1', { MsgType: 'text', Content: 'where do I track my order?', MsgId: '8100000000000000001' });
+    const r = await sendLink(contactId, { title: '  Track your order  ', description: 'Line one\nline two 😀', url: 'https://shop.example.com/track?o=42', thumbUrl: 'https://shop.example.com/t.png' });
+    expect(r.errors).toBeUndefined();
+    const link = { title: 'Track your order', description: 'Line one\nline two 😀', url: 'https://shop.example.com/track?o=42', thumbUrl: 'https://shop.example.com/t.png', pagePath: null, thumbFileId: null };
+    expect(r.data!.sendChatMessage).toMatchObject({ kind: 'LINK', text: null, link });
+    const [sent] = await until(async () => sentTo('oLink_1'), (s) => s.length === 1);
+    expect(sent!.body).toEqual({
+      touser: 'oLink_1',
+      msgtype: 'news',
+      news: { articles: [{ title: 'Track your order', description: 'Line one\nline two 😀', url: 'https://shop.example.com/track?o=42', picurl: 'https://shop.example.com/t.png' }] },
+    });
+    const messages = (await t.ok<{ chatTranscript: { messages: { sender: string; kind: string; link: Link | null }[] } }>(seed.adminKey, TRANSCRIPT, { id: contactId })).chatTranscript.messages;
+    expect(messages.filter((m) => m.kind === 'LINK')).toEqual([expect.objectContaining({ sender: 'AGENT', link })]);
+    const row = await t.kefu.db.selectFrom('wechat_outbox').select(['state']).where('instance_id', '=', seed.instanceId).where('contact_id', '=', contactId).execute();
+    expect(row.map((x) => x.state)).toEqual(['SENT']);
+  });
+
+  it("a mini program's link goes out as `link`; a mini program page as `miniprogrampage` with its cover uploaded as temporary media", async () => {
+    const contactId = await openChat(mini, 'oLink_2', { MsgType: 'event', Event: 'user_enter_tempsession', SessionFrom: 'order=7' });
+    expect((await wx.push(mini, { ToUserName: mini.originalId, FromUserName: 'oLink_2', CreateTime: Math.floor(Date.now() / 1000), MsgType: 'text', Content: 'hello', MsgId: '8100000000000000002' })).text).toBe('success');
+    expect((await sendLink(contactId, { title: 'Returns', url: 'http://shop.example.com/returns' })).errors).toBeUndefined();
+    const [web] = await until(async () => sentTo('oLink_2'), (s) => s.length === 1);
+    expect(web!.body).toEqual({ touser: 'oLink_2', msgtype: 'link', link: { title: 'Returns', description: '', url: 'http://shop.example.com/returns', thumb_url: '' } });
+
+    const png = taggedPng(52, 41);
+    const cover = await upload(contactId, png, 'image/png', 'cover.png');
+    const r = await sendLink(contactId, { title: 'Your order 7', pagePath: 'pages/order/detail?id=7&from=kefu', thumbFileId: cover });
+    expect(r.errors).toBeUndefined();
+    expect(r.data!.sendChatMessage.link).toEqual({ title: 'Your order 7', description: null, url: null, thumbUrl: null, pagePath: 'pages/order/detail?id=7&from=kefu', thumbFileId: cover });
+    const sent = await until(async () => sentTo('oLink_2'), (s) => s.length === 2);
+    const page = sent[1]!.body as { msgtype: string; miniprogrampage: { title: string; pagepath: string; thumb_media_id: string } };
+    expect(page.msgtype).toBe('miniprogrampage');
+    expect(page.miniprogrampage).toMatchObject({ title: 'Your order 7', pagepath: 'pages/order/detail?id=7&from=kefu' });
+    const uploaded = wx.uploads.get(page.miniprogrampage.thumb_media_id);
+    expect(uploaded?.contentType).toBe('image/png');
+    // The chat's stored cover (uploads are stripped of metadata), a PNG still.
+    expect(uploaded!.bytes.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
+    // Each once.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(sentTo('oLink_2')).toHaveLength(2);
+  });
+
+  it('bad links are refused at the edge and nothing is sent', async () => {
+    const contactId = await openChat(oa, 'oLink_3', { MsgType: 'text', Content: 'hi', MsgId: '8100000000000000003' });
+    const refused = async (link: Record<string, unknown>, field: string) => {
+      const r = await sendLink(contactId, link);
+      expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
+      expect((r.errors?.[0]?.extensions as { field?: string }).field ?? r.errors?.[0]?.message).toContain(field);
+    };
+    await refused({ title: 'x', url: 'javascript:alert(1)' }, 'link.url');
+    await refused({ title: 'x', url: 'data:text/html,<b>hi</b>' }, 'link.url');
+    await refused({ title: 'x', url: 'https://user:pw@example.com/' }, 'link.url');
+    await refused({ title: 'x', url: 'https://example.com/', thumbUrl: 'file:///etc/passwd' }, 'link.thumbUrl');
+    await refused({ title: 'bell\u0007', url: 'https://example.com/' }, 'link.title');
+    await refused({ title: 'x', description: 'tab\there', url: 'https://example.com/' }, 'link.description');
+    await refused({ title: 'x'.repeat(201), url: 'https://example.com/' }, 'link.title');
+    await refused({ title: 'x', url: `https://example.com/${'a'.repeat(2000)}` }, 'link.url');
+    await refused({ title: 'x' }, 'link.url');
+    await refused({ title: 'x', url: 'https://example.com/', pagePath: 'pages/a/a' }, 'link.url');
+    // A mini program page in an official account's chat.
+    const cover = await upload(contactId, taggedPng(10, 10), 'image/png', 'c.png');
+    await refused({ title: 'x', pagePath: 'pages/a/a', thumbFileId: cover }, 'link.pagePath');
+    await refused({ title: 'x', pagePath: '../secret', thumbFileId: cover }, 'link.pagePath');
+    // Text and a link at once.
+    const both = await t.gql(ann.token, SEND, { input: { contactId, message: { clientMessageId: randomUUID(), text: 'hi', link: { title: 'x', url: 'https://example.com/' } } } });
+    expect(both.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(sentTo('oLink_3')).toHaveLength(0);
+  });
+});
