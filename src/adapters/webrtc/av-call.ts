@@ -7,6 +7,10 @@ import { appendFile, open, stat } from 'node:fs/promises';
 import { Event } from 'werift';
 import { DurationPosition, MediaRecorder, replaceSegmentSize, SegmentSizePosition, type WebmOutput } from 'werift/nonstandard';
 import type { AvKind, AvPeer } from './av-peer.ts';
+// werift's recorder walked its jitter buffer round all sequence numbers after each lost video packet, and its
+// SRTP made a key object of the session key for every packet: both fixed for the whole process.
+import './werift-jitter-buffer.ts';
+import './werift-srtp-keys.ts';
 
 export interface AvRecordingTarget {
   recordingId: string;
