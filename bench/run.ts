@@ -21,8 +21,9 @@ import { exportsBench } from './exports.ts';
 import { wechatBench } from './wechat.ts';
 import { reportsBench } from './reports.ts';
 import { observabilityBench } from './observability.ts';
+import { avBench } from './av.ts';
 
-const modules: BenchModule[] = [eventStoreBench, projectionsBench, routingBench, phoneBench, softphoneBench, liveBench, chatBench, chatCpuBench, chatFlowBench, quickRepliesBench, exportsBench, wechatBench, reportsBench, observabilityBench];
+const modules: BenchModule[] = [eventStoreBench, projectionsBench, routingBench, phoneBench, softphoneBench, liveBench, chatBench, chatCpuBench, chatFlowBench, quickRepliesBench, exportsBench, wechatBench, reportsBench, observabilityBench, avBench];
 
 const resultsFile = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
 

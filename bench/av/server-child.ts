@@ -1,0 +1,52 @@
+// The Kefu of the AV bench (bench/av.ts), in a process of its own so that its CPU time is its own: a whole
+// Kefu on DATABASE_URL (PostgreSQL) with AV calls on, browsers reaching it on 127.0.0.1 (ICE-lite host
+// candidate), recordings on (one WebM per participant) in BENCH_AV_DATA_DIR. The per-address limits are
+// lifted: every stand-in browser comes from 127.0.0.1. Sends { port } once it listens; stops on 'stop'.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config.ts';
+import { startKefu } from '../../src/main.ts';
+
+const dir = process.env.BENCH_AV_DATA_DIR;
+if (!dir) throw new Error('BENCH_AV_DATA_DIR is not set');
+const unlimited = '0'; // off
+const kefu = await startKefu(
+  loadConfig({
+    KEFU_OPERATOR_TOKEN: process.env.KEFU_OPERATOR_TOKEN ?? '',
+    LOG_LEVEL: 'silent',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    KEFU_SIP: 'off',
+    KEFU_DATA_DIR: dir,
+    KEFU_AV: 'on',
+    KEFU_AV_RECORDING: process.env.BENCH_AV_RECORDING ?? 'on',
+    KEFU_AV_PUBLIC_ADDRESS: '127.0.0.1',
+    KEFU_AV_BIND: '127.0.0.1',
+    KEFU_AV_ALLOWED_CANDIDATES: '127.0.0.0/8',
+    KEFU_AV_MAX_PER_ADDRESS: '10000',
+    KEFU_AV_CONNECT_TIMEOUT_MS: '120000',
+    KEFU_AV_GRACE_MS: '20000',
+    KEFU_CHAT_LIMIT_SESSION: unlimited,
+    KEFU_CHAT_LIMIT_CHAT: unlimited,
+    KEFU_CHAT_LIMIT_MESSAGE: unlimited,
+    KEFU_CHAT_LIMIT_CHAT_PER_ADDRESS: unlimited,
+    KEFU_CHAT_LIMIT_MESSAGE_PER_ADDRESS: unlimited,
+    ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
+  }),
+  { logger: pino({ level: process.env.BENCH_AV_LOG ?? 'silent' }), listen: true },
+);
+process.send!({ type: 'ready', port: (kefu.app.server.address() as { port: number }).port });
+// The event loop's delays over the bench's window ('loop-start', then 'loop': the longest and p99, ms).
+const loop = monitorEventLoopDelay({ resolution: 10 });
+loop.enable();
+process.on('message', (m) => {
+  const type = (m as { type?: string }).type;
+  if (type === 'loop-start') {
+    loop.reset();
+    process.send!({ type: 'loop-started' });
+  } else if (type === 'loop') {
+    process.send!({ type: 'loop', maxMs: loop.max / 1e6, p99Ms: loop.percentile(99) / 1e6 });
+  }
+  if (type !== 'stop') return;
+  void kefu.close().finally(() => process.exit(0));
+});
