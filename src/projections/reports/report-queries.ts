@@ -8,7 +8,7 @@ import { ValidationError } from '../../domain/errors.ts';
 import { checkServiceLevelSeconds, checkTimeZone, defaultReportSettings, serviceLevelThresholds } from '../../domain/instance/report-settings.ts';
 import type { ReadModel } from '../projection.ts';
 import { agentCounters, contactCounters, type AgentCounter, type ContactCounter } from './reports.tables.ts';
-import { bucketMs } from './reports.projection.ts';
+import { bucketMs, spanMaxMs } from './reports.projection.ts';
 
 export { serviceLevelThresholds, type ServiceLevelThreshold } from '../../domain/instance/report-settings.ts';
 
@@ -474,6 +474,15 @@ function connection<Row>(r: ReportRequest, rows: Row[], first: number, keyOf: (r
   };
 }
 
+/** Runs `run` in a transaction (or the caller's) with JIT compilation off for its statements. */
+async function withoutJit<T>(db: ReadModel, run: (q: ReadModel) => Promise<T>): Promise<T> {
+  const go = async (q: ReadModel) => {
+    await sql`SET LOCAL jit = off`.execute(q);
+    return run(q);
+  };
+  return db.isTransaction ? go(db) : db.transaction().execute((trx) => go(trx));
+}
+
 // ---- contact reports -----------------------------------------------------------------------------------
 
 interface ContactGroupRow extends Partial<Record<string, unknown>> {
@@ -550,10 +559,55 @@ export async function skillGroupReport(db: ReadModel, request: ReportRequest, pa
 // ---- agent report --------------------------------------------------------------------------------------
 
 /**
- * Agent time of report_agent_buckets, plus each agent's current state from its last change up to `now`
- * (report_agents.since), split into 15-minute buckets: a report of today counts the agent idle now.
+ * The report's intervals as runs of consecutive 15-minute buckets of the range: [run_from, run_to) with the
+ * interval (start, end) its buckets belong to (intervalOf, so hours and DST nights are the same as for the
+ * bucket rows). An interval is one run, or more where a zone's clock goes back into it; each bucket is in one
+ * run. Time stored as one row over many buckets (spans, the open state) is counted per run by its overlap,
+ * exactly what splitting it into buckets and summing them per interval gives, without a row per bucket.
  */
-function agentTimeSource(r: ReportRequest, now: Date) {
+function intervalRuns(r: ReportRequest) {
+  const { start, end } = intervalOf(r, sql`b.bucket`);
+  const rangeStart = sql`${r.rangeStart.toISOString()}::timestamptz`;
+  const rangeEnd = sql`${r.rangeEnd.toISOString()}::timestamptz`;
+  return sql`
+    SELECT i.interval_start, max(i.interval_end) AS interval_end, min(i.bucket) AS run_from, max(i.bucket) + interval '15 minutes' AS run_to
+    FROM (
+      SELECT b.bucket, b.interval_start, b.interval_end,
+        b.bucket - (row_number() OVER (PARTITION BY b.interval_start ORDER BY b.bucket)) * interval '15 minutes' AS island
+      FROM (
+        SELECT b.bucket, ${start} AS interval_start, ${end} AS interval_end
+        FROM generate_series(to_timestamp(ceil(extract(epoch from ${rangeStart}) / 900) * 900), ${rangeEnd} - interval '1 microsecond', interval '15 minutes') b(bucket)
+      ) b
+    ) i
+    GROUP BY i.interval_start, i.island`;
+}
+
+/**
+ * How many runs a span (at most a UTC day, spanMaxMs) or the open state can touch. Hours: a day of 15-minute
+ * buckets can be 96 runs at most (plus one). Days, weeks and months: a run ends where the local date changes
+ * (forward at a midnight, or back where a clock goes back across one); within 24 hours of UTC, with clocks
+ * moving by 2 hours at most, that is at most 4 times: 5 runs; 8 leaves room. (The open state, which can be
+ * longer than a day, is joined with every run instead.)
+ */
+function runsPerDay(r: ReportRequest): number {
+  return r.interval === 'HOUR' ? 97 : 8;
+}
+
+/** intervalRuns as one row of arrays ordered by run_from (froms, tos, starts, ends). */
+function intervalRunsArray(r: ReportRequest) {
+  return sql`
+    SELECT array_agg(run_from ORDER BY run_from) AS froms, array_agg(run_to ORDER BY run_from) AS tos,
+      array_agg(interval_start ORDER BY run_from) AS starts, array_agg(interval_end ORDER BY run_from) AS ends
+    FROM (${intervalRuns(r)}) runs`;
+}
+
+/**
+ * Agent time per interval × agent: report_agent_buckets (parts of buckets), report_agent_spans (whole
+ * buckets) and each agent's current state from its last change up to `now` (report_agents.since), the last
+ * two by their overlap with the interval runs: a report of today counts the agent idle now. `counter` limits
+ * the spans and the open state to one counter (the break query).
+ */
+function agentTimeSource(r: ReportRequest, now: Date, counter: AgentCounter | null = null) {
   const status = sql`CASE
       WHEN EXISTS (SELECT 1 FROM jsonb_each_text(a.contacts) c WHERE c.value = 'connected') THEN 'on_contact_ms'
       WHEN a.wrap_up_contact_id IS NOT NULL THEN 'acw_ms'
@@ -561,38 +615,57 @@ function agentTimeSource(r: ReportRequest, now: Date) {
       WHEN a.presence = 'BREAK' THEN 'break_ms'
       WHEN a.presence = 'AVAILABLE' THEN 'idle_ms'
     END`;
+  const { start, end } = intervalOf(r, sql`b.bucket`);
   const nowAt = sql`${now.toISOString()}::timestamptz`;
-  const span = sql`(extract(epoch from (least(gs + interval '15 minutes', ${nowAt}) - greatest(gs, o.since))) * 1000)::float8`;
-  const open = sql`
-    SELECT o.instance_id, gs AS bucket, o.agent_id, o.reason,
-      ${span} AS online_ms,
-      ${sql.join(agentCounters.filter((c) => c !== 'online_ms').map((c) => sql`CASE WHEN o.status = ${c} THEN ${span} ELSE 0 END AS ${sql.ref(c)}`))}
-    FROM (
-      SELECT a.instance_id, a.agent_id, a.since, coalesce(a.break_reason, '') AS reason, ${status} AS status
-      FROM report_agents a WHERE a.instance_id = ${r.instanceId} AND a.since IS NOT NULL AND a.since < ${nowAt}
-    ) o,
-    generate_series(
-      greatest(to_timestamp(floor(extract(epoch from o.since) / 900) * 900), ${r.rangeStart.toISOString()}::timestamptz),
-      least(${nowAt}, ${r.rangeEnd.toISOString()}::timestamptz) - interval '1 microsecond',
-      interval '15 minutes') gs
-    WHERE o.status IS NOT NULL`;
-  const closed = sql`
-    SELECT b.instance_id, b.bucket, b.agent_id, '' AS reason, ${sql.join(agentCounters.map((c) => sql`b.${sql.ref(c)}::float8 AS ${sql.ref(c)}`))}
-    FROM report_agent_buckets b WHERE b.instance_id = ${r.instanceId}`;
-  // Spans of whole buckets (report_agent_spans), split into the buckets of the range: 15 minutes each.
   const rangeStart = sql`${r.rangeStart.toISOString()}::timestamptz`;
   const rangeEnd = sql`${r.rangeEnd.toISOString()}::timestamptz`;
-  const spansOf = (counter: AgentCounter | null) => sql`
-    SELECT s.instance_id, gs AS bucket, s.agent_id, s.reason,
-      ${bucketMs}::float8 AS online_ms,
-      ${sql.join(agentCounters.filter((c) => c !== 'online_ms').map((c) => sql`CASE WHEN s.counter = ${c} THEN ${bucketMs}::float8 ELSE 0 END AS ${sql.ref(c)}`))}
-    FROM report_agent_spans s,
-    generate_series(
-      greatest(s.span_from, to_timestamp(floor(extract(epoch from ${rangeStart}) / 900) * 900)),
-      least(s.span_to, ${rangeEnd}) - interval '1 microsecond',
-      interval '15 minutes') gs
-    WHERE s.instance_id = ${r.instanceId} AND s.span_from < ${rangeEnd} AND s.span_to > ${rangeStart} ${counter ? sql`AND s.counter = ${counter}` : sql``}`;
-  return { open, closed, spans: spansOf(null), breakSpans: spansOf('break_ms') };
+  // The runs as arrays ordered by run_from: width_bucket finds a row's first and last run by binary search,
+  // and a constant series 0..most-1 steps between them (most: how many runs a day can touch, below). OFFSET 0
+  // keeps the planner from computing width_bucket again for every step.
+  const most = runsPerDay(r);
+  const overlap = (from: RawBuilder<unknown>, to: RawBuilder<unknown>) => sql`(extract(epoch from (least(${to}, u.tos[x.i]) - greatest(${from}, u.froms[x.i]))) * 1000)::float8`;
+  const inRuns = (rows: RawBuilder<unknown>, from: string, to: string) => sql`
+    SELECT y.*, y.first_run + k AS i
+    FROM (
+      SELECT z.*, greatest(1, width_bucket(${sql.ref(`z.${from}`)}, u.froms)) AS first_run, width_bucket(${sql.ref(`z.${to}`)} - interval '1 microsecond', u.froms) AS last_run
+      FROM (${rows}) z, runs_array u
+      OFFSET 0
+    ) y, generate_series(0, ${sql.lit(most - 1)}) k
+    WHERE y.first_run + k <= y.last_run`;
+  // Rows of (interval, agent, reason, status, ms) as the rows of counters the time query sums.
+  const spread = (rows: RawBuilder<unknown>) => sql`
+    SELECT x.interval_start, x.interval_end, x.agent_id, x.reason, x.ms AS online_ms,
+      ${sql.join(agentCounters.filter((c) => c !== 'online_ms').map((c) => sql`CASE WHEN x.status = ${c} THEN x.ms ELSE 0 END AS ${sql.ref(c)}`))}
+    FROM (${rows}) x WHERE x.ms > 0`;
+  // The open states (one per agent at most, of any length) against every run.
+  const open = spread(sql`
+    SELECT v.interval_start, v.interval_end, o.agent_id, o.reason, o.status,
+      (extract(epoch from (least(${nowAt}, v.run_to) - greatest(o.since, v.run_from))) * 1000)::float8 AS ms
+    FROM (
+      SELECT a.agent_id, a.since, coalesce(a.break_reason, '') AS reason, ${status} AS status
+      FROM report_agents a WHERE a.instance_id = ${r.instanceId} AND a.since IS NOT NULL AND a.since < ${nowAt} AND a.since < ${rangeEnd}
+    ) o
+    JOIN (SELECT v.* FROM runs_array u, unnest(u.froms, u.tos, u.starts, u.ends) AS v(run_from, run_to, interval_start, interval_end)) v
+      ON v.run_to > o.since AND v.run_from < ${nowAt}
+    WHERE o.status IS NOT NULL ${counter ? sql`AND o.status = ${counter}` : sql``}`);
+  // Spans are cut at UTC midnights (spanMaxMs): the ones overlapping the range start at most a day before it.
+  const spans = spread(sql`
+    SELECT u.starts[x.i] AS interval_start, u.ends[x.i] AS interval_end, x.agent_id, x.reason, x.counter AS status, ${overlap(sql`x.span_from`, sql`x.span_to`)} AS ms
+    FROM runs_array u, (${inRuns(
+      sql`
+      SELECT s.agent_id, s.span_from, s.span_to, s.counter, s.reason FROM report_agent_spans s
+      WHERE s.instance_id = ${r.instanceId} AND s.span_from >= ${rangeStart} - ${sql.lit(`${spanMaxMs / 1000} seconds`)}::interval AND s.span_from < ${rangeEnd}
+        AND s.span_to > ${rangeStart} ${counter ? sql`AND s.counter = ${counter}` : sql``}`,
+      'span_from',
+      'span_to',
+    )}) x`);
+  const closed = sql`
+    SELECT ${start} AS interval_start, ${end} AS interval_end, b.agent_id, '' AS reason, ${sql.join(agentCounters.map((c) => sql`b.${sql.ref(c)}::float8 AS ${sql.ref(c)}`))}
+    FROM report_agent_buckets b WHERE b.instance_id = ${r.instanceId} AND b.bucket >= ${rangeStart} AND b.bucket < ${rangeEnd}`;
+  const closedBreaks = sql`
+    SELECT ${start} AS interval_start, ${end} AS interval_end, b.agent_id, b.reason, b.break_ms::float8 AS break_ms
+    FROM report_agent_break_buckets b WHERE b.instance_id = ${r.instanceId} AND b.bucket >= ${rangeStart} AND b.bucket < ${rangeEnd}`;
+  return { runs: intervalRunsArray(r), open, spans, closed, closedBreaks };
 }
 
 interface AgentKeyRow {
@@ -607,31 +680,39 @@ export async function agentReport(db: ReadModel, request: ReportRequest, page: R
   const first = checkFirst(page.first);
   const after = page.after ? decodeReportCursor(page.after, 2) : null;
   const { start, end } = intervalOf(r, sql`t.bucket`);
-  const { open, closed, spans, breakSpans } = agentTimeSource(r, now);
   const inRange = sql`t.bucket >= ${r.rangeStart.toISOString()}::timestamptz AND t.bucket < ${r.rangeEnd.toISOString()}::timestamptz`;
   const agentFilter = r.agentIds ? sql`AND t.agent_id IN (${sql.join(r.agentIds)})` : sql``;
   const channelFilter = r.channel ? sql`AND c.channel = ${r.channel}` : sql``;
   const directionFilter = r.direction ? sql`AND c.direction = ${r.direction}` : sql``;
   const groupFilter = r.skillGroupIds ? sql`AND c.skill_group_id IN (${sql.join(r.skillGroupIds)})` : sql``;
 
-  // Time (closed buckets and the open state), and contact figures by channel, each per interval × agent.
-  const time = await sql<AgentKeyRow & Record<string, unknown>>`
-    SELECT ${start} AS interval_start, max(${end}) AS interval_end, t.agent_id, ${sumsOf(agentCounters, 't')}
-    FROM (${closed} UNION ALL ${spans} UNION ALL ${open}) t
-    WHERE ${inRange} ${agentFilter}
-    GROUP BY 1, t.agent_id`.execute(db);
-  const contacts = await sql<AgentKeyRow & { channel: string } & Record<string, unknown>>`
-    SELECT ${start} AS interval_start, max(${end}) AS interval_end, t.agent_id, t.channel, ${sumsOf(contactCounters, 't')}, 0::float8 AS answer_wait_max_ms
-    FROM (SELECT c.* FROM report_contact_buckets c WHERE c.instance_id = ${r.instanceId} AND c.agent_id <> '' ${channelFilter} ${directionFilter} ${groupFilter}) t
-    WHERE ${inRange} ${agentFilter}
-    GROUP BY 1, t.agent_id, t.channel`.execute(db);
-  const breaks = await sql<AgentKeyRow & { reason: string; break_ms: number }>`
-    SELECT ${start} AS interval_start, t.agent_id, t.reason, sum(t.break_ms)::float8 AS break_ms
-    FROM (SELECT b.bucket, b.agent_id, b.reason, b.break_ms::float8 AS break_ms FROM report_agent_break_buckets b WHERE b.instance_id = ${r.instanceId}
-          UNION ALL SELECT o.bucket, o.agent_id, o.reason, o.break_ms FROM (${open}) o
-          UNION ALL SELECT p.bucket, p.agent_id, p.reason, p.break_ms FROM (${breakSpans}) p) t
-    WHERE ${inRange} ${agentFilter}
-    GROUP BY 1, t.agent_id, t.reason`.execute(db);
+  // Time (bucket parts, spans and the open state), and contact figures by channel, each per interval × agent.
+  // One connection for the three statements, without PostgreSQL's JIT: its estimate of the span rows is far
+  // above the real count, and compiling the query would cost seconds for a query of a few milliseconds.
+  const { timeRows, contacts, breaks } = await withoutJit(db, async (q) => {
+    const time = agentTimeSource(r, now);
+    const timeRows = await sql<AgentKeyRow & Record<string, unknown>>`
+      WITH runs_array AS MATERIALIZED (${time.runs})
+      SELECT t.interval_start, max(t.interval_end) AS interval_end, t.agent_id, ${sumsOf(agentCounters, 't')}
+      FROM (${time.closed} UNION ALL ${time.spans} UNION ALL ${time.open}) t
+      WHERE true ${agentFilter}
+      GROUP BY t.interval_start, t.agent_id`.execute(q);
+    const contacts = await sql<AgentKeyRow & { channel: string } & Record<string, unknown>>`
+      SELECT ${start} AS interval_start, max(${end}) AS interval_end, t.agent_id, t.channel, ${sumsOf(contactCounters, 't')}, 0::float8 AS answer_wait_max_ms
+      FROM (SELECT c.* FROM report_contact_buckets c WHERE c.instance_id = ${r.instanceId} AND c.agent_id <> '' ${channelFilter} ${directionFilter} ${groupFilter}) t
+      WHERE ${inRange} ${agentFilter}
+      GROUP BY 1, t.agent_id, t.channel`.execute(q);
+    const breakTime = agentTimeSource(r, now, 'break_ms');
+    const breaks = await sql<AgentKeyRow & { reason: string; break_ms: number }>`
+      WITH runs_array AS MATERIALIZED (${breakTime.runs})
+      SELECT t.interval_start, t.agent_id, t.reason, sum(t.break_ms)::float8 AS break_ms
+      FROM (${breakTime.closedBreaks}
+            UNION ALL SELECT o.interval_start, o.interval_end, o.agent_id, o.reason, o.break_ms FROM (${breakTime.open}) o
+            UNION ALL SELECT p.interval_start, p.interval_end, p.agent_id, p.reason, p.break_ms FROM (${breakTime.spans}) p) t
+      WHERE true ${agentFilter}
+      GROUP BY t.interval_start, t.agent_id, t.reason`.execute(q);
+    return { timeRows, contacts, breaks };
+  });
 
   interface Acc {
     start: Date;
@@ -666,7 +747,7 @@ export async function agentReport(db: ReadModel, request: ReportRequest, page: R
     const acc = accOf(row);
     acc.channels.set(row.channel, addSums(acc.channels.get(row.channel) ?? emptyContactSums(), row));
   }
-  for (const row of time.rows) {
+  for (const row of timeRows.rows) {
     if (contactFiltered && !byKey.has(`${new Date(row.interval_start).toISOString()}|${row.agent_id}`)) continue;
     const acc = accOf(row);
     for (const c of agentCounters) acc.time[c] += Number(row[c] ?? 0);

@@ -115,4 +115,19 @@ export const reportsMigrations: Record<string, Migration> = {
       await db.schema.createIndex('report_agent_spans_from').on('report_agent_spans').columns(['instance_id', 'span_from']).execute();
     },
   },
+  // Spans end at UTC midnights (spanMaxMs), so a range's spans are found by span_from alone: a span stored
+  // before over midnight is cut into one per UTC day (the same whole buckets).
+  '2027_01_05_300_report_agent_spans_per_day': {
+    async up(db: Kysely<unknown>) {
+      await sql`
+        WITH long AS (
+          DELETE FROM report_agent_spans
+          WHERE span_to > date_trunc('day', span_from AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' + interval '1 day'
+          RETURNING *
+        )
+        INSERT INTO report_agent_spans (instance_id, agent_id, span_from, span_to, counter, reason)
+        SELECT l.instance_id, l.agent_id, greatest(l.span_from, d), least(l.span_to, d + interval '1 day'), l.counter, l.reason
+        FROM long l, generate_series(date_trunc('day', l.span_from AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', l.span_to - interval '1 microsecond', interval '1 day') d`.execute(db);
+    },
+  },
 };

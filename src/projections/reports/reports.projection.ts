@@ -21,6 +21,8 @@ export const reportsTopic = (instanceId: string) => `kefu.${instanceId}.reports`
 
 export const bucketMs = 15 * 60 * 1000;
 export const bucketOf = (at: number) => new Date(Math.floor(at / bucketMs) * bucketMs);
+/** A report_agent_spans row ends at the next UTC midnight (a longer state is several rows): a query finds a range's spans by span_from. */
+export const spanMaxMs = 86_400_000;
 
 type Trx = Transaction<ReadModelDb>;
 type Of<T extends ContactEvent['type']> = Extract<ContactEvent, { type: T }>['data'];
@@ -269,15 +271,20 @@ class ReportBatch {
   }
 
   /**
-   * Adds [from, to) of an agent's time to `counter` (and online time): two or more whole buckets as one
-   * span row (an agent idle all night is one row, not one per 15 minutes), the parts of buckets at either
-   * end split at bucket boundaries into bucket rows.
+   * Adds [from, to) of an agent's time to `counter` (and online time): two or more whole buckets as span
+   * rows, one per UTC day (an agent idle all night is two rows, not one per 15 minutes), the parts of
+   * buckets at either end split at bucket boundaries into bucket rows.
    */
   addAgentTime(instanceId: string, agentId: string, counter: AgentCounter, from: number, to: number, breakReason: string | null): void {
     const wholeFrom = Math.ceil(from / bucketMs) * bucketMs;
     const wholeTo = Math.floor(to / bucketMs) * bucketMs;
     if (wholeTo - wholeFrom >= 2 * bucketMs) {
-      this.agentSpans.push({ instance_id: instanceId, agent_id: agentId, span_from: new Date(wholeFrom), span_to: new Date(wholeTo), counter, reason: counter === 'break_ms' ? (breakReason ?? '') : '' });
+      const reason = counter === 'break_ms' ? (breakReason ?? '') : '';
+      for (let t = wholeFrom; t < wholeTo; ) {
+        const next = Math.min(wholeTo, (Math.floor(t / spanMaxMs) + 1) * spanMaxMs);
+        this.agentSpans.push({ instance_id: instanceId, agent_id: agentId, span_from: new Date(t), span_to: new Date(next), counter, reason });
+        t = next;
+      }
       this.addAgentBuckets(instanceId, agentId, counter, from, wholeFrom, breakReason);
       this.addAgentBuckets(instanceId, agentId, counter, wholeTo, to, breakReason);
     } else this.addAgentBuckets(instanceId, agentId, counter, from, to, breakReason);
