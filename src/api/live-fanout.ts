@@ -231,11 +231,27 @@ class MessageQueue<T> implements AsyncIterableIterator<T> {
   }
 }
 
-interface Pending {
-  socket: LiveSocket;
-  frame: string;
-  done: (() => void) | null;
+/**
+ * One group's payload for one message: its JSON text once executed, and its frames as they go on the wire,
+ * built once per `"type"/"id"` prefix (a thousand subscribers whose client numbered its subscription "1" take
+ * the same bytes).
+ */
+interface Payload {
+  text: string | null;
+  pending: Promise<string> | null;
+  /** prefix -> the whole WebSocket frame (header, prefix, text, "}"), for the first few prefixes. */
+  wire: Map<string, Buffer> | null;
+  /** The text and "}" as bytes, for subscribers whose prefix is not among those (each writes its header and prefix, then these). */
+  body: Buffer | null;
+  /** Called once the frame was handed to the socket (write()). */
+  done?: () => void;
 }
+
+/**
+ * Whole frames kept per payload: clients of the graphql-ws library number subscriptions with UUIDs, so past a
+ * few prefixes they are all different, and a whole frame each would copy the payload once per subscriber.
+ */
+const wholeFramesPerPayload = 8;
 
 export class LiveFanout {
   readonly topics: LiveTopics;
@@ -245,14 +261,17 @@ export class LiveFanout {
   private readonly share: boolean;
   private readonly log: LiveFanoutOptions['log'];
   /** Per message object (parsed once), per group: its frame's payload text (once executed). Gone with the message. */
-  private readonly frames = new WeakMap<object, Map<string, { text: string | null; pending: Promise<string> }>>();
+  private readonly frames = new WeakMap<object, Map<string, Payload>>();
   /** Each operation's text with its fragments, printed once per document. */
   private readonly operationTexts = new WeakMap<object, string>();
-  private readonly writes: Pending[] = [];
+  /** Frames waiting to be written, as three parallel queues (no object per write): socket, prefix, payload. */
+  private readonly writeSockets: LiveSocket[] = [];
+  private readonly writePrefixes: string[] = [];
+  private readonly writePayloads: Payload[] = [];
   private writeHead = 0;
   private flushScheduled = false;
   /** Executions run, frames written: for tests and the bench. */
-  readonly counts = { executions: 0, frames: 0, slowConsumersClosed: 0 };
+  readonly counts = { executions: 0, frames: 0, rawFrames: 0, slowConsumersClosed: 0 };
 
   constructor(bus: Bus, options: LiveFanoutOptions) {
     this.topics = new LiveTopics(bus, options.maxPendingMessages ?? 1000, options.deliverSlice ?? 128);
@@ -294,12 +313,12 @@ export class LiveFanout {
             if (kept === false || (kept !== true && !(await kept))) continue;
             if (stopped) break;
           }
-          const frame = this.frameOf(r.value, group, ctx, info);
+          const payload = this.frameOf(r.value, group, ctx, info);
           // Once the group's first subscriber has it, the others take it without waiting a turn.
-          const payload = typeof frame === 'string' ? frame : await frame;
+          if (payload.text === null) await payload.pending;
           if (stopped) break;
           // Not awaited: the writer keeps each socket's frames in order, and this subscriber can take its next message.
-          this.enqueue(socket, prefix + payload + '}', null);
+          this.enqueue(socket, prefix, payload);
         }
         finish({ value: undefined as never, done: true });
       } catch (error) {
@@ -325,22 +344,32 @@ export class LiveFanout {
     return iterator;
   }
 
-  /** The payload text of one message for one group: executed and serialized by the first subscriber of the group to need it. */
-  private frameOf(message: unknown, group: string, ctx: LiveContext, info: GraphQLResolveInfo): string | Promise<string> {
-    if (!this.share || message === null || typeof message !== 'object') return this.executeFor(message, ctx, info);
+  /** The payload of one message for one group: executed and serialized by the first subscriber of the group to need it. */
+  private frameOf(message: unknown, group: string, ctx: LiveContext, info: GraphQLResolveInfo): Payload {
+    if (!this.share || message === null || typeof message !== 'object') return this.payloadOf(this.executeFor(message, ctx, info));
     let byGroup = this.frames.get(message);
     if (!byGroup) {
       byGroup = new Map();
       this.frames.set(message, byGroup);
     }
-    let frame = byGroup.get(group);
-    if (!frame) {
-      const entry: { text: string | null; pending: Promise<string> } = { text: null, pending: this.executeFor(message, ctx, info) };
-      entry.pending.then((text) => (entry.text = text)).catch(() => undefined);
-      byGroup.set(group, entry);
-      frame = entry;
+    let payload = byGroup.get(group);
+    if (!payload) {
+      payload = this.payloadOf(this.executeFor(message, ctx, info));
+      byGroup.set(group, payload);
     }
-    return frame.text ?? frame.pending;
+    return payload;
+  }
+
+  private payloadOf(execution: Promise<string>): Payload {
+    const payload: Payload = { text: null, pending: null, wire: null, body: null };
+    payload.pending = execution.then((text) => {
+      payload.text = text;
+      payload.pending = null;
+      return text;
+    });
+    // A subscriber that stopped meanwhile never awaits it: no unhandled rejection.
+    payload.pending.catch(() => undefined);
+    return payload;
   }
 
   private async executeFor(message: unknown, ctx: LiveContext, info: GraphQLResolveInfo): Promise<string> {
@@ -370,13 +399,16 @@ export class LiveFanout {
     return text;
   }
 
-  /** Queues a frame; resolves once it was handed to the socket (or dropped with a closed socket). */
+  /** Queues a whole frame's text; resolves once it was handed to the socket (or dropped with a closed socket). */
   write(socket: LiveSocket, frame: string): Promise<void> {
-    return new Promise((done) => this.enqueue(socket, frame, done));
+    return new Promise((done) => this.enqueue(socket, '', { text: frame, pending: null, wire: new Map([['', wireFrame(frame)]]), body: null, done }));
   }
 
-  private enqueue(socket: LiveSocket, frame: string, done: (() => void) | null): void {
-    this.writes.push({ socket, frame, done });
+  /** Queues the frame `prefix + payload + "}"` (or the payload alone with the prefix ''). */
+  private enqueue(socket: LiveSocket, prefix: string, payload: Payload): void {
+    this.writeSockets.push(socket);
+    this.writePrefixes.push(prefix);
+    this.writePayloads.push(payload);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);
@@ -386,28 +418,34 @@ export class LiveFanout {
   /** Writes for at most sliceMs, then yields (setImmediate) so that requests and SIP keep their latency. */
   private readonly flush = (): void => {
     const until = performance.now() + this.sliceMs;
+    const sockets = this.writeSockets;
     let n = 0;
-    while (this.writeHead < this.writes.length) {
-      const w = this.writes[this.writeHead++]!;
-      this.writeOne(w);
-      w.done?.();
+    while (this.writeHead < sockets.length) {
+      const k = this.writeHead++;
+      const payload = this.writePayloads[k]!;
+      this.writeOne(sockets[k]!, this.writePrefixes[k]!, payload);
+      payload.done?.();
       // Checking the clock every 32 writes keeps its cost out of the loop.
       if (++n % 32 === 0 && performance.now() > until) break;
     }
-    if (this.writeHead >= this.writes.length) {
-      this.writes.length = 0;
+    if (this.writeHead >= sockets.length) {
+      sockets.length = 0;
+      this.writePrefixes.length = 0;
+      this.writePayloads.length = 0;
       this.writeHead = 0;
       this.flushScheduled = false;
     } else {
       if (this.writeHead > 4096) {
-        this.writes.splice(0, this.writeHead);
+        sockets.splice(0, this.writeHead);
+        this.writePrefixes.splice(0, this.writeHead);
+        this.writePayloads.splice(0, this.writeHead);
         this.writeHead = 0;
       }
       setImmediate(this.flush);
     }
   };
 
-  private writeOne({ socket, frame }: Pending): void {
+  private writeOne(socket: LiveSocket, prefix: string, payload: Payload): void {
     if (socket.readyState !== OPEN) return;
     if (socket.bufferedAmount > this.maxUnreadBytes) {
       this.closeSlow(socket, `${socket.bufferedAmount} bytes unread`);
@@ -415,7 +453,28 @@ export class LiveFanout {
     }
     this.counts.frames++;
     // ws reports a failed write through 'error'/'close', which the graphql-ws server handles.
-    socket.send(frame);
+    const tcp = rawTransport(socket);
+    if (!tcp) {
+      socket.send(prefix === '' ? payload.text! : prefix + payload.text! + '}');
+      return;
+    }
+    // The frame's bytes go straight to the TCP socket, built once per payload for each of its first prefixes.
+    this.counts.rawFrames++;
+    let wire = payload.wire?.get(prefix);
+    if (wire === undefined && (payload.wire === null || payload.wire.size < wholeFramesPerPayload)) {
+      wire = wireFrame(prefix === '' ? payload.text! : prefix + payload.text! + '}');
+      (payload.wire ??= new Map()).set(prefix, wire);
+    }
+    if (wire !== undefined) {
+      tcp.write(wire);
+      return;
+    }
+    // Past those: this subscriber's header and prefix, then the payload's shared bytes, in one writev.
+    const body = (payload.body ??= Buffer.from(payload.text + '}'));
+    tcp.cork();
+    tcp.write(wireHead(prefix, body.length));
+    tcp.write(body);
+    tcp.uncork();
   }
 
   private closeSlow(socket: LiveSocket, why: string): void {
@@ -504,3 +563,71 @@ function deepFreeze(value: unknown): void {
   for (const v of Object.values(value)) deepFreeze(v);
 }
 
+
+/**
+ * The TCP socket under a server-side `ws` WebSocket when a frame written there goes out exactly as ws itself
+ * would put it: no compression negotiated, and ws's sender idle (not compressing, not reading a Blob, nothing
+ * queued, not in the middle of a fragmented message). Otherwise null, and the frame goes through socket.send.
+ * This reads ws's own fields (ws 8); test/api/live-wire-frames.int.spec.ts checks the bytes against ws's.
+ */
+interface WsInternals {
+  _isServer?: boolean;
+  _socket?: RawTcp | null;
+  _extensions?: Record<string, unknown>;
+  _sender?: { _state: number; _queue: unknown[]; _firstFragment: boolean } | null;
+}
+interface RawTcp {
+  write(chunk: Buffer): boolean;
+  cork(): void;
+  uncork(): void;
+  destroyed: boolean;
+  writable: boolean;
+}
+function rawTransport(socket: LiveSocket): RawTcp | null {
+  const ws = socket as unknown as WsInternals;
+  const tcp = ws._socket;
+  const sender = ws._sender;
+  if (ws._isServer !== true || !tcp || !sender || tcp.destroyed || !tcp.writable) return null;
+  if (sender._state !== 0 || sender._queue.length !== 0 || !sender._firstFragment) return null;
+  if (ws._extensions === undefined || ws._extensions['permessage-deflate'] !== undefined) return null;
+  return tcp;
+}
+
+/** A text message as one unmasked, unfragmented WebSocket frame (RFC 6455 5.2), as a server sends it. */
+export function wireFrame(text: string): Buffer {
+  const length = Buffer.byteLength(text);
+  const frame = Buffer.allocUnsafeSlow(headerLength(length) + length);
+  frame.write(text, writeHeader(frame, length), 'utf8');
+  return frame;
+}
+
+/** A frame's header for `prefix` and `rest` more bytes, and the prefix. */
+function wireHead(prefix: string, rest: number): Buffer {
+  const prefixLength = Buffer.byteLength(prefix);
+  const length = prefixLength + rest;
+  const head = Buffer.allocUnsafe(headerLength(length) + prefixLength);
+  head.write(prefix, writeHeader(head, length), 'utf8');
+  return head;
+}
+
+function headerLength(length: number): number {
+  return length < 126 ? 2 : length < 65536 ? 4 : 10;
+}
+
+/** FIN, opcode text, no mask, the payload length; returns where the payload starts. */
+function writeHeader(frame: Buffer, length: number): number {
+  frame[0] = 0x81;
+  if (length < 126) {
+    frame[1] = length;
+    return 2;
+  }
+  if (length < 65536) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+    return 4;
+  }
+  frame[1] = 127;
+  frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+  frame.writeUInt32BE(length >>> 0, 6);
+  return 10;
+}
