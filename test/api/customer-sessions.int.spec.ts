@@ -156,6 +156,41 @@ describe('customer sessions', () => {
       await t.ok(a.agents[0]!.token, 'mutation { setPresence(input: { presence: OFFLINE }) { id } }');
       await until(() => session(shop, { channelKey: channel.publicKey }), (s) => !s.webChannel.agentsOnline);
     });
+
+    it('say whether the channel is open now (work hours, anyone online) and its greeting, also later through customerWebChannel', async () => {
+      const q = '{ customerWebChannel { greeting withinWorkHours availability openNow agentsOnline } }';
+      const ask = async (token: string) => {
+        const r = await gql<{ customerWebChannel: Record<string, unknown> }>(shop, token, q);
+        if (r.errors) throw new Error(JSON.stringify(r.errors));
+        return r.data!.customerWebChannel;
+      };
+      const group = (await t.ok<{ createSkillGroup: { id: string } }>(a.adminKey, 'mutation($input: CreateSkillGroupInput!) { createSkillGroup(input: $input) { id } }', { input: { name: 'Open now', channel: 'ONLINE' } })).createSkillGroup.id;
+      await t.ok(a.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: group, a: a.agents[0]!.id });
+      const ch = await createChannel(a.adminKey, group, [shop], 'Open now');
+      const s = await session(shop, { channelKey: ch.webChannel.publicKey });
+      expect(await ask(s.token)).toEqual({ greeting: 'Welcome!', withinWorkHours: true, availability: 'NO_AGENT_ONLINE', openNow: false, agentsOnline: false });
+      await t.ok(a.agents[0]!.token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
+      try {
+        await until(() => ask(s.token), (c) => c.availability === 'OPEN' && c.openNow === true);
+        // Closed all day today and tomorrow (a holiday each, whatever the hour), the welcome prompt off: no greeting.
+        const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+        await t.ok(a.adminKey, 'mutation($input: UpdateWebChannelInput!) { updateWebChannel(input: $input) { id } }', {
+          input: {
+            webChannelId: ch.webChannel.id,
+            workHours: { timeZone: 'UTC', weekly: [{ days: ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'], open: '00:00', close: '24:00' }], holidays: [day(0), day(1)] },
+            receptionPrompts: { welcome: { enabled: false } },
+          },
+        });
+        const closed = await until(() => ask(s.token), (c) => c.availability === 'OFF_HOURS');
+        expect(closed).toEqual({ greeting: null, withinWorkHours: false, availability: 'OFF_HOURS', openNow: false, agentsOnline: true });
+        const fresh = await session(shop, { channelKey: ch.webChannel.publicKey });
+        expect(fresh.webChannel).toMatchObject({ agentsOnline: true });
+      } finally {
+        await t.ok(a.agents[0]!.token, 'mutation { setPresence(input: { presence: OFFLINE }) { id } }');
+      }
+      // Only a customer asks it.
+      expect(errorOf(await gql(shop, a.adminKey, q))).toMatchObject({ code: 'FORBIDDEN' });
+    });
   });
 
   describe('verified customers', () => {

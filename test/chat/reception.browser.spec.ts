@@ -1,18 +1,24 @@
 // Reception prompts (issue 12 item 2) as the customer sees them in the widget, in headless Chromium on a page
 // of another origin: the channel's welcome at the top, the queue place and "no agent online" while waiting,
-// the agent who took the chat, the agent's end text; off the channel's work hours, the off-hours text and the
-// ended state. Under CI a missing Chromium fails the test (it never skips).
+// the agent who took the chat, the agent's end text; off the channel's work hours (Kefu's clock set by the
+// test), the off-hours text and the ended state. With the welcome prompt off the widget shows no greeting of
+// its own; before a chat it says whether anyone can answer now (leave a message, closed) instead of a queue
+// promise. Under CI a missing Chromium fails the test (it never skips).
 import { existsSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { until } from '../support/until.ts';
+import { nextUtc, testClock } from '../support/test-clock.ts';
 
 const CHROMIUM = process.env.KEFU_TEST_CHROMIUM ?? '/usr/bin/chromium';
 
 interface View {
   welcome: string;
+  welcomeHidden: boolean;
+  subtitle: string;
+  system: { cls: string; text: string }[];
   prompts: { seq: number; cls: string; text: string; hidden: boolean }[];
   ended: boolean;
 }
@@ -25,10 +31,11 @@ describe('reception prompts in the widget (Chromium)', () => {
   let kefuUrl: string;
   let seed: Awaited<ReturnType<typeof seedInstance>>;
   const pages = new Map<string, string>();
+  const clock = testClock();
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM} (Debian package chromium, or set KEFU_TEST_CHROMIUM)`);
-    t = await startTestKefu({ database: 'pglite', listen: true, env: { HOST: '127.0.0.1' } });
+    t = await startTestKefu({ database: 'pglite', listen: true, env: { HOST: '127.0.0.1' }, clock: clock.now });
     kefuUrl = `http://127.0.0.1:${(t.kefu.app.server.address() as { port: number }).port}`;
     pageServer = createHttpServer((req, res) => {
       const html = pages.get(new URL(req.url ?? '/', 'http://x').searchParams.get('key') ?? '');
@@ -76,6 +83,9 @@ describe('reception prompts in the widget (Chromium)', () => {
       const r = document.querySelector('kefu-chat-widget').shadowRoot;
       return {
         welcome: r.querySelector('.welcome').textContent,
+        welcomeHidden: r.querySelector('.welcome').hidden,
+        subtitle: r.querySelector('.subtitle').textContent,
+        system: [...r.querySelectorAll('.log > .system')].map((el) => ({ cls: el.className, text: el.textContent })),
         prompts: [...r.querySelectorAll('.log > .prompt')].map((el) => ({ seq: Number(el.dataset.seq), cls: el.className, text: el.textContent, hidden: el.hidden })),
         ended: !r.querySelector('.ended').hidden,
       };
@@ -119,16 +129,43 @@ describe('reception prompts in the widget (Chromium)', () => {
     await page.context().close();
   });
 
-  it('off the work hours the customer reads the off-hours text and the chat is over', async () => {
-    const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+  it('off the work hours (Kefu\'s clock set to a Sunday night) the widget says so, the customer reads the off-hours text and the chat is over', async () => {
     const key = await site({
-      workHours: { timeZone: 'UTC', weekly: [{ days: ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'], open: '00:00', close: '24:00' }], holidays: [day(0), day(1)] },
+      workHours: { timeZone: 'UTC', weekly: [{ days: ['MON', 'TUE', 'WED', 'THU', 'FRI'], open: '09:00', close: '18:00' }] },
       receptionPrompts: { offHours: { text: 'We are closed today. Please come back tomorrow.' } },
     });
+    await t.ok(seed.agents[0]!.token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
+    try {
+      clock.setTo(nextUtc(0, 3));
+      const page = await open(key);
+      // Before any chat: closed, though an agent is online.
+      await waitView(page, (x) => x.subtitle === 'We are closed right now: leave a message and we will answer here');
+      await type(page, 'Anyone there?');
+      const v = await waitView(page, (x) => x.ended && shown(x).length === 1);
+      expect(shown(v)).toEqual(['We are closed today. Please come back tomorrow.']);
+      await page.context().close();
+      // A weekday at 10:00 the same channel is open.
+      clock.setTo(nextUtc(2, 10));
+      const later = await open(key);
+      await waitView(later, (x) => x.subtitle === 'We usually reply in a few minutes');
+      await later.context().close();
+    } finally {
+      clock.reset();
+      await t.ok(seed.agents[0]!.token, 'mutation { setPresence(input: { presence: OFFLINE }) { id } }');
+    }
+  });
+
+  it('with the welcome prompt off the widget greets with nothing of its own; with nobody online it asks for a message, not a queue promise', async () => {
+    await t.ok(seed.agents[0]!.token, 'mutation { setPresence(input: { presence: OFFLINE }) { id } }');
+    const key = await site({ welcomeText: 'Welcome to Acme!', receptionPrompts: { welcome: { enabled: false } } });
     const page = await open(key);
-    await type(page, 'Anyone there?');
-    const v = await waitView(page, (x) => x.ended && shown(x).length === 1);
-    expect(shown(v)).toEqual(['We are closed today. Please come back tomorrow.']);
+    const before = await waitView(page, (x) => x.subtitle === 'No agent is online right now: leave a message and we will answer here');
+    expect(before).toMatchObject({ welcome: '', welcomeHidden: true });
+    await type(page, 'Is the shop open on Sunday?');
+    const waiting = await waitView(page, (x) => x.system.some((m) => m.cls.includes('system-QUEUED')) && shown(x).length >= 1);
+    expect(waiting.system.find((m) => m.cls.includes('system-QUEUED'))!.text).toBe('Your message is kept: an agent will answer here as soon as one is available.');
+    expect(waiting).toMatchObject({ welcome: '', welcomeHidden: true });
+    expect(waiting.prompts.some((p) => p.cls.includes('prompt-WELCOME'))).toBe(false);
     await page.context().close();
   });
 });

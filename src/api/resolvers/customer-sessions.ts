@@ -5,7 +5,10 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { ForbiddenError, NotFoundError, UnauthenticatedError } from '../../domain/errors.ts';
+import { isOpenAt } from '../../domain/flow/business-hours.ts';
+import { effectiveReceptionPrompts, type ReceptionPromptSettings, type WorkHours } from '../../domain/web-channel/reception-prompts.ts';
 import { originAllowed } from '../../domain/web-channel/web-channel.ts';
+import { requireCustomer } from '../auth.ts';
 import { textProblem } from '../../domain/values.ts';
 import { chatLimit } from '../chat-limits.ts';
 import type { KefuContext } from '../context.ts';
@@ -59,6 +62,44 @@ export interface PublicWebChannelView {
   skillGroupId: string;
   name: string;
   welcomeText: string | null;
+  /** The welcome prompt's text when the prompt is on and no chat flow greets instead; else null. */
+  greeting: string | null;
+  workHours: WorkHours | null;
+}
+
+const publicChannelColumns = ['instance_id', 'id', 'name', 'welcome_text', 'skill_group_id', 'flow_id', 'work_hours', 'reception_prompts'] as const;
+
+function publicChannelView(row: { instance_id: string; skill_group_id: string; name: string; welcome_text: string | null; flow_id: string | null; work_hours: WorkHours | null; reception_prompts: ReceptionPromptSettings | null }): PublicWebChannelView {
+  const welcome = effectiveReceptionPrompts({ welcomeText: row.welcome_text, receptionPrompts: row.reception_prompts }).welcome;
+  return {
+    instanceId: row.instance_id,
+    skillGroupId: row.skill_group_id,
+    name: row.name,
+    welcomeText: row.welcome_text,
+    greeting: welcome.enabled && !row.flow_id ? welcome.text : null,
+    workHours: row.work_hours,
+  };
+}
+
+/** Whether a member of the group is online (available or on break), as the router counts it. */
+async function groupAgentsOnline(ctx: KefuContext, instanceId: string, skillGroupId: string): Promise<boolean> {
+  const row = await ctx.deps.db
+    .selectFrom('skill_group_members as m')
+    .innerJoin('agents as a', (j) => j.onRef('a.instance_id', '=', 'm.instance_id').onRef('a.id', '=', 'm.agent_id'))
+    .select('a.id')
+    .where('m.instance_id', '=', instanceId)
+    .where('m.skill_group_id', '=', skillGroupId)
+    .where('a.deleted_at', 'is', null)
+    .where('a.presence', 'in', ['AVAILABLE', 'BREAK'])
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** OFF_HOURS outside the channel's work hours (by Kefu's clock), else NO_AGENT_ONLINE when nobody of its group is online, else OPEN. */
+async function availabilityOf(channel: PublicWebChannelView, ctx: KefuContext): Promise<'OPEN' | 'NO_AGENT_ONLINE' | 'OFF_HOURS'> {
+  if (channel.workHours && !isOpenAt(channel.workHours, ctx.deps.clock())) return 'OFF_HOURS';
+  return (await groupAgentsOnline(ctx, channel.instanceId, channel.skillGroupId)) ? 'OPEN' : 'NO_AGENT_ONLINE';
 }
 
 export const customerSessionResolvers = {
@@ -69,7 +110,7 @@ export const customerSessionResolvers = {
       const input = parseInput(startInput, args.input);
       const channel = await ctx.deps.db
         .selectFrom('web_channels')
-        .select(['instance_id', 'id', 'name', 'welcome_text', 'skill_group_id', 'allowed_origins', 'identity_secret'])
+        .select([...publicChannelColumns, 'allowed_origins', 'identity_secret'])
         .where('public_key', '=', input.channelKey)
         .where('deleted_at', 'is', null)
         .where('enabled', '=', true)
@@ -84,7 +125,7 @@ export const customerSessionResolvers = {
       }
       const id = verified ? input.customerId! : (input.visitorId ?? newVisitorId());
       const session = await ctx.deps.auth.issueCustomerToken({ instanceId: channel.instance_id, webChannelId: channel.id, customerId: id, verified, name: input.name ?? null }, channel.identity_secret);
-      const webChannel: PublicWebChannelView = { instanceId: channel.instance_id, skillGroupId: channel.skill_group_id, name: channel.name, welcomeText: channel.welcome_text };
+      const webChannel = publicChannelView(channel);
       return {
         token: session.token,
         expiresAt: session.expiresAt,
@@ -95,21 +136,28 @@ export const customerSessionResolvers = {
       };
     },
   },
+  Query: {
+    /** The customer's own channel as they may see it now (the widget asks before a chat: open, or leave a message). */
+    async customerWebChannel(_: unknown, __: unknown, ctx: KefuContext) {
+      const p = requireCustomer(ctx.principal);
+      const row = await ctx.deps.db
+        .selectFrom('web_channels')
+        .select([...publicChannelColumns])
+        .where('instance_id', '=', p.instanceId)
+        .where('id', '=', p.webChannelId)
+        .where('deleted_at', 'is', null)
+        .where('enabled', '=', true)
+        .executeTakeFirst();
+      if (!row) throw new NotFoundError('Web channel', p.webChannelId);
+      return publicChannelView(row);
+    },
+  },
   PublicWebChannel: {
     /** Whether a member of the channel's skill group is online (available or on break), as the router counts it. */
-    async agentsOnline(channel: PublicWebChannelView, _: unknown, ctx: KefuContext) {
-      const row = await ctx.deps.db
-        .selectFrom('skill_group_members as m')
-        .innerJoin('agents as a', (j) => j.onRef('a.instance_id', '=', 'm.instance_id').onRef('a.id', '=', 'm.agent_id'))
-        .select('a.id')
-        .where('m.instance_id', '=', channel.instanceId)
-        .where('m.skill_group_id', '=', channel.skillGroupId)
-        .where('a.deleted_at', 'is', null)
-        .where('a.presence', 'in', ['AVAILABLE', 'BREAK'])
-        .limit(1)
-        .executeTakeFirst();
-      return row !== undefined;
-    },
+    agentsOnline: (channel: PublicWebChannelView, _: unknown, ctx: KefuContext) => groupAgentsOnline(ctx, channel.instanceId, channel.skillGroupId),
+    withinWorkHours: (channel: PublicWebChannelView, _: unknown, ctx: KefuContext) => !channel.workHours || isOpenAt(channel.workHours, ctx.deps.clock()),
+    availability: (channel: PublicWebChannelView, _: unknown, ctx: KefuContext) => availabilityOf(channel, ctx),
+    openNow: async (channel: PublicWebChannelView, _: unknown, ctx: KefuContext) => (await availabilityOf(channel, ctx)) === 'OPEN',
   },
 };
 

@@ -40,7 +40,6 @@
   const STRINGS = {
     en: {
       title: 'Chat with us',
-      welcome: 'Hi! How can we help you today?',
       placeholder: 'Type a message…',
       message: 'Message',
       send: 'Send',
@@ -56,6 +55,9 @@
       rateThanks: 'Thank you for your feedback!',
       newChat: 'Start a new chat',
       queued: 'You are in the queue: an agent will be with you shortly.',
+      queuedNoAgent: 'Your message is kept: an agent will answer here as soon as one is available.',
+      leaveMessageNow: 'No agent is online right now: leave a message and we will answer here',
+      closedNow: 'We are closed right now: leave a message and we will answer here',
       leftMessage: 'Your message was left: an agent will answer here as soon as one is available.',
       joined: (name) => `${name || 'An agent'} joined the chat.`,
       transferred: 'Your chat is being passed to a colleague.',
@@ -82,7 +84,6 @@
     },
     zh: {
       title: '在线客服',
-      welcome: '您好！请问有什么可以帮您？',
       placeholder: '请输入消息…',
       message: '消息',
       send: '发送',
@@ -98,6 +99,9 @@
       rateThanks: '感谢您的评价！',
       newChat: '开始新会话',
       queued: '您已进入排队，客服将尽快为您服务。',
+      queuedNoAgent: '您的留言已保存，客服上线后将在此回复您。',
+      leaveMessageNow: '当前没有客服在线：请留言，我们会在此回复您',
+      closedNow: '现在是非工作时间：请留言，我们会在此回复您',
       leftMessage: '您的留言已收到，客服上线后将在此回复您。',
       joined: (name) => `${name || '客服'} 为您服务`,
       transferred: '正在为您转接其他客服。',
@@ -231,7 +235,7 @@
       input.visitorId = st.visitorId;
     }
     if (settings.name) input.name = String(settings.name);
-    const q = 'mutation($input: StartCustomerSessionInput!) { startCustomerSession(input: $input) { token expiresAt visitorId webChannel { name welcomeText agentsOnline } } }';
+    const q = 'mutation($input: StartCustomerSessionInput!) { startCustomerSession(input: $input) { token expiresAt visitorId webChannel { name greeting agentsOnline availability } } }';
     let data;
     try {
       data = await post(q, { input }, null);
@@ -246,12 +250,31 @@
     st.token = s.token;
     st.expiresAt = s.expiresAt;
     if (s.visitorId) st.visitorId = s.visitorId;
-    st.welcome = s.webChannel.welcomeText || null;
-    agentsOnline = s.webChannel.agentsOnline;
+    applyChannel(s.webChannel);
     save();
+    return st.token;
+  }
+
+  /**
+   * What the channel says of itself (issue 12): its greeting (null: the welcome prompt is off, or a chat flow
+   * greets; the widget then shows none of its own) and whether a chat would reach an agent now.
+   */
+  function applyChannel(c) {
+    st.welcome = c.greeting || null;
+    agentsOnline = c.agentsOnline;
+    availability = c.availability || null;
     renderHeader();
     renderWelcome();
-    return st.token;
+  }
+
+  /** Asked again when the panel opens before a chat: agents come and go, work hours begin and end. */
+  let channelAsked = 0;
+  async function refreshChannel() {
+    if (Date.now() - channelAsked < 10_000) return;
+    channelAsked = Date.now();
+    const d = await gql('query { customerWebChannel { greeting agentsOnline availability } }', {});
+    applyChannel(d.customerWebChannel);
+    save();
   }
 
   /** A GraphQL request as the customer: renews the session once when Kefu says the token is no good. */
@@ -267,12 +290,13 @@
 
   // ---- conversation state ----
 
-  const MESSAGE = 'seq clientMessageId sender kind agentName text sentAt attachment { fileId name contentType bytes width height url thumbnailUrl } system { type agentName endStatus prompt } options { number label } image { url alt }';
+  const MESSAGE = 'seq clientMessageId sender kind agentName text sentAt attachment { fileId name contentType bytes width height url thumbnailUrl } system { type agentName endStatus prompt } options { number label } image { url alt } link { title description url thumbUrl pagePath }';
   const CONVERSATION = 'contactId status queuePosition agentName lastSeq customerLastReadSeq agentLastReadSeq endStatus leftMessage';
   const messages = new Map(); // seq → message
   let contiguousSeq = 0; // every seq up to this one is here: resume after it
   let conv = null; // the latest Conversation
   let agentsOnline = null;
+  let availability = null; // OPEN, NO_AGENT_ONLINE or OFF_HOURS (customerWebChannel)
   let readSent = 0;
   let agentTypingTimer = null;
   let unread = 0;
@@ -335,7 +359,7 @@
   }
 
   function publicMessage(m) {
-    return { seq: m.seq, sender: m.sender, kind: m.kind, text: m.text, agentName: m.agentName, sentAt: m.sentAt, attachment: m.attachment ? { name: m.attachment.name, contentType: m.attachment.contentType, url: m.attachment.url } : null, system: m.system };
+    return { seq: m.seq, sender: m.sender, kind: m.kind, text: m.text, agentName: m.agentName, sentAt: m.sentAt, attachment: m.attachment ? { name: m.attachment.name, contentType: m.attachment.contentType, url: m.attachment.url } : null, system: m.system, link: m.link || null };
   }
 
   let endedEmitted = null;
@@ -411,11 +435,90 @@
 
   // ---- the chat's lifecycle ----
 
+  // Tabs of one site share one chat (issue 11): starting it is done under a lock all the tabs take, and under
+  // it a tab first looks at what another tab stored. A second tab that sends at the same moment so finds the
+  // first one's chat (or its clientChatId, which startChat answers with the same chat) instead of starting another.
+  const tabId = uuid();
+  const lockName = `kefu-start:${channelKey}`;
+  const leaseKey = `kefu-start-lease:${channelKey}`;
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+  /** Runs `task` holding the start lock: navigator.locks where the browser has it, else a lease in localStorage. */
+  function withStartLock(task) {
+    if (navigator.locks && typeof navigator.locks.request === 'function') return navigator.locks.request(lockName, () => task());
+    return withLease(task);
+  }
+
+  /**
+   * The fallback: a lease entry { owner, until } in localStorage. A tab writes itself as the owner when the entry
+   * is free or expired, waits a moment and reads it back: the tab still named has it (a rival that wrote at the
+   * same time overwrote one of the two, and the other sees that). A lease ends after 10 s (a tab closed mid-start
+   * does not block the others); after 15 s of trying a tab goes on without one (startChat by clientChatId still
+   * keeps a retry to one chat).
+   */
+  async function withLease(task) {
+    const read = () => {
+      try {
+        return JSON.parse(localStorage.getItem(leaseKey) || 'null');
+      } catch {
+        return null;
+      }
+    };
+    let held = false;
+    try {
+      for (const giveUp = Date.now() + 15_000; Date.now() < giveUp; ) {
+        const lease = read();
+        if (!lease || lease.owner === tabId || !(lease.until > Date.now())) {
+          localStorage.setItem(leaseKey, JSON.stringify({ owner: tabId, until: Date.now() + 10_000 }));
+          await sleep(30);
+          const now = read();
+          if (now && now.owner === tabId) {
+            held = true;
+            break;
+          }
+        }
+        await sleep(50 + Math.floor(Math.random() * 100));
+      }
+    } catch {
+      // No localStorage (a private mode that refuses it): nothing to share with other tabs either.
+    }
+    try {
+      return await task();
+    } finally {
+      if (held) {
+        try {
+          const lease = read();
+          if (lease && lease.owner === tabId) localStorage.removeItem(leaseKey);
+        } catch {
+          // gone already
+        }
+      }
+    }
+  }
+
+  /** Under the start lock: the chat (or the chat id) another tab stored meanwhile, taken over. */
+  function adoptStoredChat() {
+    const stored = load();
+    if ((stored.customerId || null) !== (st.customerId || null)) return;
+    if (stored.contactId && !st.contactId) {
+      st.contactId = stored.contactId;
+      st.clientChatId = stored.clientChatId || null;
+    } else if (stored.clientChatId && !st.clientChatId) {
+      st.clientChatId = stored.clientChatId;
+    }
+  }
+
   let starting = null;
   function ensureChat() {
     if (st.contactId) return Promise.resolve(st.contactId);
     if (!starting) {
-      starting = (async () => {
+      starting = withStartLock(async () => {
+        adoptStoredChat();
+        if (st.contactId) {
+          ws.start();
+          refreshConversation().catch(() => undefined);
+          return st.contactId;
+        }
         if (!st.clientChatId) {
           st.clientChatId = uuid();
           save();
@@ -434,7 +537,7 @@
         applyConversation(data.startChat);
         ws.start();
         return st.contactId;
-      })().finally(() => {
+      }).finally(() => {
         starting = null;
       });
     }
@@ -540,9 +643,8 @@
     const item = { clientMessageId: uuid(), text: t, at: new Date().toISOString() };
     if (typeof choice === 'number') item.choice = choice;
     st.outbox.push(item);
-    // The first message of a chat names the chat it starts in the same save: another tab that takes the message
-    // in (followOtherTab) then starts that chat too, the same one (startChat by clientChatId), not a second chat.
-    if (!st.contactId && !st.clientChatId) st.clientChatId = uuid();
+    // The chat it starts (when none goes on) is named under the start lock (ensureChat), where every tab sees
+    // the id another tab chose first.
     save();
     renderPending(item);
     stopTyping();
@@ -853,6 +955,11 @@
   .system { align-self: center; font-size: 12px; color: #57606a; text-align: center; }
   .seen { align-self: flex-end; font-size: 11px; color: #57606a; margin-top: -4px; }
   .msg img { display: block; max-width: 100%; max-height: 200px; border-radius: 6px; cursor: zoom-in; }
+  .link-card { display: block; margin-top: 2px; padding: 6px 8px; border: 1px solid rgba(0,0,0,.15); border-radius: 6px; background: rgba(255,255,255,.6); color: inherit; text-decoration: none; }
+  .link-card img { max-height: 120px; cursor: pointer; margin-bottom: 4px; }
+  .link-card .link-title { display: block; font-weight: 600; }
+  .link-card .link-desc { display: block; white-space: pre-wrap; font-size: 90%; }
+  .link-card .link-url { display: block; font-size: 80%; opacity: .75; overflow-wrap: anywhere; }
   .typing { font-size: 12px; color: #57606a; padding: 0 14px 4px; background: #f6f8fa; }
   .ended { padding: 10px 12px; text-align: center; border-top: 1px solid #d0d7de; }
   .rating { margin: 6px 0 10px; display: flex; flex-direction: column; gap: 6px; }
@@ -1010,8 +1117,8 @@
     save();
     unread = 0;
     renderBadge();
-    // Open: a session (for the welcome text) and the conversation, if one goes on.
-    session(false).catch((err) => {
+    // Open: a session (for the greeting and whether anyone can answer now) and the conversation, if one goes on.
+    session(false).then(() => refreshChannel()).catch((err) => {
       // Refused (a forged identity, a page the channel does not allow, a disabled channel): say so.
       if (!isNetworkError(err)) showError(T.unavailable(err.message));
       // A browser hides a CORS refusal behind a network error: tell the page's developer what it may be.
@@ -1046,7 +1153,8 @@
   function systemText(s) {
     switch (s.type) {
       case 'QUEUED':
-        return T.queued;
+        // No queue promise when nobody could answer now: the message is kept for when someone can.
+        return availability === 'NO_AGENT_ONLINE' || availability === 'OFF_HOURS' ? T.queuedNoAgent : T.queued;
       case 'CONNECTED':
         return T.joined(s.agentName);
       case 'TRANSFERRED':
@@ -1137,7 +1245,24 @@
     return el;
   }
 
+  /** An agent's link card (issue 13): its words as text, the link as an anchor opening a new tab; never HTML. */
+  function linkCard(link) {
+    const href = link.url && safeUrl(link.url);
+    const card = h(href ? 'a' : 'div', href ? { class: 'link-card', href, target: '_blank', rel: 'noopener noreferrer nofollow' } : { class: 'link-card' });
+    const thumb = link.thumbUrl && safeUrl(link.thumbUrl);
+    if (thumb) {
+      const img = h('img', { src: thumb, alt: '', loading: 'lazy', referrerpolicy: 'no-referrer' });
+      img.addEventListener('load', scrollDown);
+      card.append(img);
+    }
+    card.append(h('span', { class: 'link-title', text: link.title }));
+    if (link.description) card.append(h('span', { class: 'link-desc', text: link.description }));
+    card.append(h('span', { class: 'link-url', text: href ? new URL(href).host : link.pagePath ? `Mini program: ${link.pagePath}` : '' }));
+    return card;
+  }
+
   function appendBody(el, m) {
+    if (m.kind === 'LINK' && m.link) el.append(linkCard(m.link));
     const a = m.attachment;
     const url = a && safeUrl(a.url);
     if (a && url && m.kind === 'IMAGE') {
@@ -1224,6 +1349,8 @@
     if (status === 'CONNECTED') sub = T.chattingWith(conv.agentName);
     else if (status === 'QUEUED' || status === 'OFFERED') sub = T.waiting;
     else if (status === 'ENDED') sub = T.chatEnded;
+    else if (availability === 'OFF_HOURS') sub = T.closedNow;
+    else if (availability === 'NO_AGENT_ONLINE') sub = T.leaveMessageNow;
     else if (agentsOnline === false) sub = T.noAgent;
     else sub = T.replyTime;
     els.subtitle.textContent = sub;
@@ -1236,8 +1363,7 @@
 
   /**
    * A reception prompt of the channel (issue 12): said by the service, like a bot's message. The welcome is
-   * the greeting the widget shows at the top already (the channel's welcomeText, or the widget's own in its
-   * language): its row stays hidden.
+   * the greeting the widget shows at the top already (the channel's welcome prompt): its row stays hidden.
    */
   function promptElement(m) {
     const el = h('div', { class: `msg bot prompt prompt-${m.system.prompt || 'note'}`, 'data-seq': String(m.seq), text: m.text || '' });
@@ -1245,9 +1371,12 @@
     return el;
   }
 
+  /** The channel's greeting (data-welcome may word it for the page); none when the channel has none. */
   function renderWelcome() {
     if (!els.welcome) return;
-    els.welcome.textContent = st.welcome || options.welcome || T.welcome;
+    const text = st.welcome ? options.welcome || st.welcome : '';
+    els.welcome.textContent = text;
+    els.welcome.hidden = !text;
   }
 
   function renderFooter() {
