@@ -75,6 +75,15 @@ export class CommandHandler {
     this.cache = new StateCache(options.cacheSize ?? 20_000);
   }
 
+  /**
+   * The stream's folded state as this handler last saw it, without reading the stream; undefined if not cached.
+   * It may be behind the stream (another writer appended since): fit only for what cannot change (who the
+   * customer is) or what the next append checks again on the stream as it is.
+   */
+  peek<State>(streamId: string): { state: State; revision: number } | undefined {
+    return this.cache.get<State>(streamId);
+  }
+
   async load<State, Event extends DomainEvent>(
     streamId: string,
     decider: Pick<Decider<State, never, Event>, 'initialState' | 'evolve'>,

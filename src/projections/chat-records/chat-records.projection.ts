@@ -15,6 +15,7 @@ import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import { chatEndStatusOf } from '../../domain/contact/chat-end-status.ts';
 import type { ContactEvent, ContactRating, EndedBy, RejectReason } from '../../domain/contact/contact.ts';
 import type { Projection } from '../projection.ts';
+import { countMessages, isCountableInBatch } from './count-messages.ts';
 import type { ReadModelDb } from '../read-model-db.ts';
 
 export type ChatRecordRow = Selectable<ReadModelDb['chat_records']>;
@@ -90,6 +91,24 @@ export const chatRecordsProjection: Projection = {
   name: 'chatRecords',
   tables: ['chat_records'],
   eventTypes: new Set(handled),
+  /** Events one by one, but a run of messages counted in one statement (count-messages.ts). */
+  async applyBatch(trx, events, changes) {
+    let run: RecordedEvent[] = [];
+    const flush = async () => {
+      if (run.length === 1) await chatRecordsProjection.apply!(trx, run[0]!, changes);
+      else if (run.length > 1) for (const c of await countMessages(trx, run)) changes.publish(chatRecordsTopic(c.instanceId), { contactId: c.contactId });
+      run = [];
+    };
+    for (const e of events) {
+      if (isCountableInBatch(e)) {
+        run.push(e);
+        continue;
+      }
+      await flush();
+      await chatRecordsProjection.apply!(trx, e, changes);
+    }
+    await flush();
+  },
   async apply(trx, e, changes) {
     const ref: Ref = { instanceId: e.metadata.instanceId, contactId: e.streamId.slice(e.streamId.indexOf('.') + 1), revision: e.revision, at: e.metadata.occurredAt };
     const changed =

@@ -2,6 +2,8 @@ import { sql, type Selectable } from 'kysely';
 import type { ChatAttachment, ChatFlowImage, ChatLink, ContactEvent, SystemMessage } from '../../domain/contact/contact.ts';
 import type { ChatFlowOption } from '../../domain/flow/chat-flow-engine.ts';
 import { messageOf } from '../../domain/contact/contact.ts';
+import { busMessage, isBatchableMessage, messageRow, recordMessages } from './contact-messages.ts';
+import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import type { Projection } from '../projection.ts';
 import type { ReadModelDb } from '../read-model-db.ts';
 
@@ -93,6 +95,24 @@ export const contactsProjection: Projection = {
   name: 'contacts',
   tables: ['contacts', 'contact_messages'],
   eventTypes: new Set(handled),
+  /** Events one by one, but a run of messages in one go (two statements for the run: contact-messages.ts). */
+  async applyBatch(trx, events, changes) {
+    let run: RecordedEvent[] = [];
+    const flush = async () => {
+      if (run.length === 1) await contactsProjection.apply!(trx, run[0]!, changes);
+      else if (run.length > 1) await recordMessages(trx, run, changes);
+      run = [];
+    };
+    for (const e of events) {
+      if (isBatchableMessage(e)) {
+        run.push(e);
+        continue;
+      }
+      await flush();
+      await contactsProjection.apply!(trx, e, changes);
+    }
+    await flush();
+  },
   async apply(trx, e, changes) {
     const event = { type: e.type, data: e.data } as ContactEvent;
     const instanceId = e.metadata.instanceId;
@@ -244,23 +264,7 @@ export const contactsProjection: Projection = {
           .with('recorded', (db) =>
             db
               .insertInto('contact_messages')
-              .values({
-                instance_id: instanceId,
-                contact_id: id,
-                id: m.messageId,
-                sender: m.from,
-                agent_id: m.agentId,
-                text: m.text,
-                sent_at: m.at,
-                seq: m.seq,
-                client_message_id: m.clientMessageId,
-                kind: m.kind,
-                attachment: m.attachment ? JSON.stringify(m.attachment) : null,
-                system: m.system ? JSON.stringify(m.system) : null,
-                ...(m.options ? { options: JSON.stringify(m.options) } : {}),
-                ...(m.image ? { image: JSON.stringify(m.image) } : {}),
-                ...(m.link ? { link: JSON.stringify(m.link) } : {}),
-              })
+              .values(messageRow(instanceId, id, m))
               // Applied again (a replay): the message (and its seq) is there already.
               .onConflict((c) => c.doNothing()),
           )
@@ -269,22 +273,7 @@ export const contactsProjection: Projection = {
           .where('instance_id', '=', instanceId)
           .where('id', '=', id)
           .execute();
-        const message: ConversationMessage = {
-          id: m.messageId,
-          contactId: id,
-          seq: m.seq,
-          clientMessageId: m.clientMessageId,
-          sender: m.from,
-          kind: m.kind,
-          agentId: m.agentId,
-          text: m.text,
-          attachment: m.attachment,
-          system: m.system,
-          ...(m.options ? { options: m.options } : {}),
-          ...(m.image ? { image: m.image } : {}),
-          ...(m.link ? { link: m.link } : {}),
-          sentAt: new Date(m.at).toISOString(),
-        };
+        const message = busMessage(id, m);
         changes.publish(conversationTopic(instanceId, id), { kind: 'MESSAGE', contactId: id, message } satisfies ConversationBusMessage);
         // A message changes no queue and no contact's state: nothing else to tell.
         return;

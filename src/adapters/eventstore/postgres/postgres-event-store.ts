@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type {
   AppendResult,
   EventStore,
@@ -10,7 +11,7 @@ import type {
   SubscribeOptions,
   Subscription,
 } from '../../../domain/ports/event-store.ts';
-import { DuplicateEventIdError, WrongExpectedRevisionError } from '../../../domain/ports/event-store.ts';
+import { comparePositions, DuplicateEventIdError, WrongExpectedRevisionError } from '../../../domain/ports/event-store.ts';
 import type { SqlClient, SqlExecutor } from '../../sql/sql-client.ts';
 import { eventStoreSchemaSql } from './schema.ts';
 
@@ -139,6 +140,8 @@ export class PostgresEventStore implements EventStore {
    * it was woken for.
    */
   private readonly sharedReads = new Map<string, Promise<RecordedEvent[]>>();
+  /** Reads of the current generation that came back whole (see sharedRead). */
+  private wholeReads: { generation: number; after: Position | null; events: RecordedEvent[] }[] = [];
   private waiters = new Set<() => void>();
   private unlisten: Promise<() => Promise<void>> | null = null;
   private readonly subscriptions = new Set<Subscription>();
@@ -153,6 +156,8 @@ export class PostgresEventStore implements EventStore {
   private readonly maxBatchBytes: number;
   private readonly queued: PendingAppend[] = [];
   private inFlight = 0;
+  /** This store's name on its notices (their payload): it ignores its own, and wakes on other processes'. */
+  private readonly origin = randomUUID();
   /** The pool, for named statements (PostgreSQL only; PGlite goes through `sql`). */
   private readonly namedPool: NamedQueryPool | null;
 
@@ -347,17 +352,34 @@ export class PostgresEventStore implements EventStore {
     return r.rows.map(toRecorded);
   }
 
-  /** readAll for subscriptions, shared by those asking the same in the same generation (see sharedReads). */
-  private sharedRead(generation: number, after: Position | null, maxCount: number): Promise<RecordedEvent[]> {
+  /**
+   * readAll for subscriptions, shared by those asking in the same generation (see sharedReads): the same
+   * position and size, or a later position than a read of this generation that came back whole (fewer events
+   * than it asked for: every event past its start that it could see), whose events past the position it takes
+   * when there are some.
+   */
+  private async sharedRead(generation: number, after: Position | null, maxCount: number): Promise<RecordedEvent[]> {
     const key = `${generation}/${after ? `${after.commit}:${after.prepare}` : '-'}/${maxCount}`;
-    let read = this.sharedReads.get(key);
-    if (!read) {
-      read = this.readAll({ after, maxCount });
-      this.sharedReads.set(key, read);
-      const forget = () => this.sharedReads.delete(key);
-      read.then(forget, forget);
+    const same = this.sharedReads.get(key);
+    if (same) return same;
+    if (after) {
+      const whole = this.wholeReads.find((r) => r.generation === generation && (r.after === null || comparePositions(r.after, after) <= 0));
+      // Only events: "nothing past yours" is always asked of the database (the read may be older than what the
+      // asker saw, and a poll must look again).
+      const past = whole ? whole.events.filter((e) => comparePositions(e.position, after) > 0) : [];
+      if (past.length > 0) return past.length > maxCount ? past.slice(0, maxCount) : past;
     }
-    return read;
+    const read = this.readAll({ after, maxCount });
+    this.sharedReads.set(key, read);
+    const forget = () => this.sharedReads.delete(key);
+    read.then(forget, forget);
+    const events = await read;
+    if (events.length > 0 && events.length < maxCount) {
+      // Kept for this generation only: a later one drops it.
+      if (this.wholeReads.length > 0 && this.wholeReads[0]!.generation !== generation) this.wholeReads = [];
+      if (this.generation === generation) this.wholeReads.push({ generation, after, events });
+    }
+    return events;
   }
 
   async headPosition(): Promise<Position | null> {
@@ -428,7 +450,10 @@ export class PostgresEventStore implements EventStore {
 
   private ensureListening(): void {
     if (this.unlisten) return;
-    this.unlisten = this.sql.listen('kefu_events', () => this.wake());
+    // A notice this store sent comes back to it too: its appends woke its subscribers already (appended()).
+    this.unlisten = this.sql.listen('kefu_events', (payload) => {
+      if (payload !== this.origin) this.wake();
+    });
     this.unlisten.catch(() => undefined);
   }
 
@@ -455,7 +480,7 @@ export class PostgresEventStore implements EventStore {
     this.notifying = true;
     this.lastNotifyAt = performance.now();
     void this.sql
-      .query("SELECT pg_notify('kefu_events', '')")
+      .query("SELECT pg_notify('kefu_events', $1)", [this.origin])
       .catch(() => undefined)
       .finally(() => {
         this.notifying = false;
@@ -468,6 +493,7 @@ export class PostgresEventStore implements EventStore {
 
   private wake(): void {
     this.generation++;
+    this.wholeReads = [];
     const waiters = this.waiters;
     this.waiters = new Set();
     for (const w of waiters) w();

@@ -1,0 +1,58 @@
+// Several chat messages counted into their chat records in one statement (a busy instance's batch): the same
+// change as countMessage makes one event at a time, message by message in order, and only for the events
+// past each row's revision (so a replayed event still counts once).
+import { sql, type Transaction } from 'kysely';
+import type { RecordedEvent } from '../../domain/ports/event-store.ts';
+import type { ReadModelDb } from '../read-model-db.ts';
+
+interface MessageRecorded {
+  from: string;
+  at: string;
+  seq?: number;
+  kind?: string;
+  system?: unknown;
+}
+
+/** Who a message counts for: C(ustomer), A(gent), S(ystem), as countMessage decides it. */
+export function messageSide(d: MessageRecorded): 'C' | 'A' | 'S' {
+  if (d.from === 'SYSTEM' || d.kind === 'SYSTEM' || (d.system !== null && d.system !== undefined)) return 'S';
+  return d.from === 'CUSTOMER' ? 'C' : 'A';
+}
+
+/** A message event the batch path takes: one with its seq (older ones count as last_seq + 1, one by one). */
+export function isCountableInBatch(e: RecordedEvent): boolean {
+  return e.type === 'ContactMessageRecorded' && typeof (e.data as { seq?: unknown }).seq === 'number';
+}
+
+/**
+ * Counts `events` (all isCountableInBatch) into their chats' records. Each row takes, of this run's events for
+ * it, those past its last_revision: counts by side, the greatest seq, the first agent message's time (its first
+ * reply, if it had none) and the last event's revision and time. Returns the chats whose row changed.
+ */
+export async function countMessages(trx: Transaction<ReadModelDb>, events: RecordedEvent[]): Promise<{ instanceId: string; contactId: string }[]> {
+  const rows = events.map((e) => {
+    const d = e.data as unknown as MessageRecorded;
+    const contactId = e.streamId.slice(e.streamId.indexOf('.') + 1);
+    return sql`(${e.metadata.instanceId}::text, ${contactId}::text, ${e.revision}::int, ${messageSide(d)}::text, ${d.seq!}::int, ${d.at}::timestamptz, ${e.metadata.occurredAt}::timestamptz)`;
+  });
+  // `mine`: this run's events for the row, past its revision (the SET expressions all see the row as it was).
+  const mine = sql`v.instance_id = c.instance_id AND v.contact_id = c.contact_id AND v.rev > c.last_revision`;
+  const r = await sql<{ instance_id: string; contact_id: string }>`
+    WITH v(instance_id, contact_id, rev, side, seq, msg_at, at) AS (VALUES ${sql.join(rows)})
+    UPDATE chat_records AS c SET
+      customer_messages = c.customer_messages + (SELECT count(*) FROM v WHERE ${mine} AND v.side = 'C')::int,
+      agent_messages = c.agent_messages + (SELECT count(*) FROM v WHERE ${mine} AND v.side = 'A')::int,
+      system_messages = c.system_messages + (SELECT count(*) FROM v WHERE ${mine} AND v.side = 'S')::int,
+      first_response_seconds = CASE
+        WHEN c.first_agent_reply_at IS NULL AND EXISTS (SELECT 1 FROM v WHERE ${mine} AND v.side = 'A')
+        THEN greatest(0, floor(extract(epoch FROM ((SELECT v.msg_at FROM v WHERE ${mine} AND v.side = 'A' ORDER BY v.rev LIMIT 1) - c.accepted_at)) + 0.5))::int
+        ELSE c.first_response_seconds END,
+      first_agent_reply_at = coalesce(c.first_agent_reply_at, (SELECT v.msg_at FROM v WHERE ${mine} AND v.side = 'A' ORDER BY v.rev LIMIT 1)),
+      last_seq = greatest(c.last_seq, (SELECT max(v.seq) FROM v WHERE ${mine})),
+      last_revision = (SELECT max(v.rev) FROM v WHERE ${mine}),
+      updated_at = (SELECT v.at FROM v WHERE ${mine} ORDER BY v.rev DESC LIMIT 1)
+    WHERE (c.instance_id, c.contact_id) IN (SELECT v.instance_id, v.contact_id FROM v)
+      AND c.last_revision < (SELECT max(v.rev) FROM v WHERE v.instance_id = c.instance_id AND v.contact_id = c.contact_id)
+    RETURNING c.instance_id, c.contact_id`.execute(trx);
+  return r.rows.map((row) => ({ instanceId: row.instance_id, contactId: row.contact_id }));
+}

@@ -1,0 +1,150 @@
+// Chat messages in batches (issue 11, the send path's throughput): the contacts and chatRecords projections
+// store a run of messages in a few statements instead of one or more per message. Whatever the batches, the
+// rows and the bus messages must be those of applying the events one at a time, and a replayed run (all of
+// it, or overlapping what was applied) must change nothing.
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { contactDecider, type ContactCommand } from '../../src/domain/contact/contact.decide.ts';
+import type { RecordedEvent } from '../../src/domain/ports/event-store.ts';
+import { streams } from '../../src/domain/streams.ts';
+import { chatRecordsProjection } from '../../src/projections/chat-records/chat-records.projection.ts';
+import { contactsProjection } from '../../src/projections/contacts/contacts.projection.ts';
+import type { Projection } from '../../src/projections/projection.ts';
+import { startTestKefu, type TestKefu } from '../support/kefu.ts';
+
+const instanceId = `batches-${randomUUID()}`;
+const projections = [contactsProjection, chatRecordsProjection];
+
+/** Events of two chats, interleaved as a busy instance's log has them, made by the real decider. */
+function history(): RecordedEvent[] {
+  const t0 = Date.parse('2026-03-01T09:00:00.000Z');
+  let tick = 0;
+  const chats = new Map<string, { state: ReturnType<typeof contactDecider.initialState>; revision: number }>();
+  const out: RecordedEvent[] = [];
+  const run = (contactId: string, type: ContactCommand['type'], data: Record<string, unknown>) => {
+    // 1.3 s apart: durations round (first response, queue time).
+    const now = new Date(t0 + ++tick * 1300).toISOString();
+    const chat = chats.get(contactId) ?? { state: contactDecider.initialState(), revision: -1 };
+    const command = { type, data: { contactId, ...data }, metadata: { now, instanceId, actor: 'test', correlationId: randomUUID() } } as ContactCommand;
+    const events = contactDecider.decide(command, chat.state);
+    for (const e of events) {
+      chat.state = contactDecider.evolve(chat.state, e);
+      chat.revision++;
+      out.push({
+        id: randomUUID(),
+        streamId: streams.contact(instanceId, contactId),
+        revision: chat.revision,
+        type: e.type,
+        data: e.data as unknown as Record<string, unknown>,
+        metadata: { instanceId, actor: 'test', correlationId: randomUUID(), causationId: null, occurredAt: now },
+        position: { commit: BigInt(out.length + 1), prepare: BigInt(out.length + 1) },
+      });
+    }
+    chats.set(contactId, chat);
+  };
+  const a = randomUUID();
+  const b = randomUUID();
+  const start = (id: string, first: boolean) =>
+    run(id, 'StartChat', {
+      customer: { kind: 'WEB', id: `visitor-${id}`, name: null },
+      data: {},
+      source: { kind: 'WEB', webChannelId: 'web-1', clientChatId: randomUUID(), verified: false, pageUrl: 'https://shop.example/', referrer: null, userAgent: 'test', address: '203.0.113.9' },
+      skillGroupId: 'group-1',
+      priority: 0,
+      reject: null,
+      firstMessage: first ? { messageId: randomUUID(), clientMessageId: randomUUID(), text: 'Hello 🙂' } : null,
+    });
+  const say = (id: string, from: 'CUSTOMER' | 'AGENT', text: string) =>
+    run(id, 'RecordMessage', { messageId: randomUUID(), clientMessageId: randomUUID(), from, agentId: from === 'AGENT' ? 'ann' : null, kind: 'TEXT', text, attachment: null });
+  const connect = (id: string) => {
+    const offerId = randomUUID();
+    run(id, 'OfferContact', { offerId, agentIds: ['ann'], expiresAt: new Date(t0 + 86_400_000).toISOString() });
+    run(id, 'AcceptOffer', { offerId, agentId: 'ann' });
+  };
+  start(a, true);
+  start(b, false);
+  say(a, 'CUSTOMER', 'anyone?');
+  say(b, 'CUSTOMER', 'hi');
+  say(b, 'CUSTOMER', '<b>not bold</b>');
+  connect(a);
+  say(a, 'CUSTOMER', 'one');
+  say(a, 'AGENT', 'first reply');
+  say(a, 'AGENT', 'second reply');
+  say(b, 'CUSTOMER', 'still here');
+  connect(b);
+  say(a, 'CUSTOMER', 'two');
+  say(b, 'AGENT', 'sorry for the wait');
+  say(b, 'CUSTOMER', 'ok');
+  run(a, 'MarkMessagesRead', { by: 'AGENT', agentId: 'ann', seq: 3 });
+  say(a, 'CUSTOMER', 'three');
+  say(a, 'AGENT', 'bye');
+  run(a, 'EndContact', { reason: 'agentHangUp', endedBy: 'AGENT', agentId: 'ann' });
+  say(b, 'AGENT', 'anything else?');
+  return out;
+}
+
+describe('chat messages applied in batches', () => {
+  let t: TestKefu;
+  const events = history();
+
+  beforeAll(async () => {
+    t = await startTestKefu({ database: 'postgres' });
+  });
+  afterAll(async () => t?.close());
+
+  const snapshot = async () => {
+    const rows: Record<string, unknown[]> = {};
+    for (const table of ['contacts', 'contact_messages', 'chat_records']) {
+      rows[table] = (await sql<Record<string, unknown>>`SELECT * FROM ${sql.table(table)} WHERE instance_id = ${instanceId}`.execute(t.kefu.db)).rows.map((r) => JSON.stringify(r)).sort();
+    }
+    return rows;
+  };
+  const clear = async () => {
+    for (const table of ['contacts', 'contact_messages', 'chat_records']) await sql`DELETE FROM ${sql.table(table)} WHERE instance_id = ${instanceId}`.execute(t.kefu.db);
+  };
+  /** Applies `batch` to each projection in one transaction each, as the runner does; returns what they published. */
+  const apply = async (batch: RecordedEvent[]) => {
+    const published: { topic: string; message: unknown }[] = [];
+    for (const p of projections as Projection[]) {
+      const due = batch.filter((e) => p.eventTypes.has(e.type));
+      if (due.length === 0) continue;
+      await t.kefu.db.transaction().execute((trx) => p.applyBatch!(trx, due, { publish: (topic, message) => published.push({ topic, message }) }));
+    }
+    return published;
+  };
+
+  it('gives the rows and bus messages of one event at a time, and a replay changes nothing', async () => {
+    // 15 sent, and the system messages the decider adds (connected, ended).
+    const messages = events.filter((e) => e.type === 'ContactMessageRecorded').length;
+    expect(messages).toBeGreaterThan(15);
+    // One at a time.
+    const oneByOne: unknown[] = [];
+    for (const e of events) oneByOne.push(...(await apply([e])));
+    const expected = await snapshot();
+    expect(expected.contact_messages).toHaveLength(messages);
+    expect(expected.chat_records).toHaveLength(2);
+    const records = (await sql<{ customer_messages: number; agent_messages: number; system_messages: number; first_response_seconds: number | null; last_seq: number }>`SELECT * FROM chat_records WHERE instance_id = ${instanceId} ORDER BY customer_messages DESC`.execute(t.kefu.db)).rows;
+    expect(records.map((r) => [r.customer_messages, r.agent_messages])).toEqual([[5, 3], [4, 2]]);
+    expect(records.map((r) => r.last_seq)).toEqual(records.map((r) => r.customer_messages + r.agent_messages + r.system_messages));
+    expect(records.every((r) => r.first_response_seconds !== null)).toBe(true);
+
+    // All in one batch (a rebuild, a busy moment): the same rows, the same messages in the same order.
+    await clear();
+    const together = await apply(events);
+    expect(await snapshot()).toEqual(expected);
+    const conversation = (m: unknown[]) => m.filter((x) => (x as { topic: string }).topic.includes('.conversation.'));
+    expect(conversation(together)).toEqual(conversation(oneByOne));
+
+    // Replayed whole (a retry after a lost commit): nothing doubles.
+    await apply(events);
+    expect(await snapshot()).toEqual(expected);
+
+    // In batches of every size, each time replaying a few events already applied (a run cut anywhere).
+    for (const size of [2, 3, 5, 7]) {
+      await clear();
+      for (let from = 0; from < events.length; from += size) await apply(events.slice(Math.max(0, from - 2), from + size));
+      expect(await snapshot(), `batches of ${size}`).toEqual(expected);
+    }
+  });
+});
