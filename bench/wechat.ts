@@ -208,7 +208,11 @@ export const wechatBench: BenchModule = {
       child.send({ type: 'cpu-stop' });
       const wxCpu = await nextMessage<{ cpuMs: number }>('cpu');
       rows.push(row('paced', `paced ${s.rate}/s: time to answer`, 'kefu-wechat', wx));
+      child.send({ type: 'cpu-start' });
+      await nextMessage('cpu-started');
       const webPaced = await paced(Array.from({ length: total }, (_, i) => webRequest(i)), s.rate, webOk);
+      child.send({ type: 'cpu-stop' });
+      const webCpu = await nextMessage<{ cpuMs: number }>('cpu');
       rows.push(row('paced', `paced ${s.rate}/s: time to answer`, 'kefu-webchat', webPaced));
       let n = 0;
       const wxClosed = await closed(() => pushRequest(callbackUrl, openIds[n++ % openIds.length]!, 'closed loop'), s.inFlight, s.closedSeconds, wechatOk);
@@ -223,8 +227,12 @@ export const wechatBench: BenchModule = {
       try {
         const stored = await c.query<{ n: string }>("SELECT count(*) AS n FROM contact_messages m JOIN contacts c ON c.instance_id = m.instance_id AND c.id = m.contact_id WHERE m.sender = 'CUSTOMER' AND c.source->>'kind' = 'WECHAT'");
         const expected = s.customers + distinct + wxClosed.times.length;
+        // CPU per message (Kefu's process, user + system): what the load of the machine barely changes, unlike times.
+        const wxCpuPer = wxCpu.cpuMs / Math.max(1, wx.times.length);
+        const webCpuPer = webCpu.cpuMs / Math.max(1, webPaced.times.length);
         lastNotes = [
-          `Paced WeChat part: ${wx.times.length} answered, ${wx.failed} failed, Kefu CPU ${(wxCpu.cpuMs / Math.max(1, wx.times.length)).toFixed(2)} ms per push.`,
+          `Paced WeChat part: ${wx.times.length} answered, ${wx.failed} failed, Kefu CPU ${wxCpuPer.toFixed(2)} ms per push.`,
+          `Paced web chat part: ${webPaced.times.length} answered, ${webPaced.failed} failed, Kefu CPU ${webCpuPer.toFixed(2)} ms per sendChatMessage; WeChat / web CPU per message ${(wxCpuPer / webCpuPer).toFixed(2)}.`,
           `Stored WeChat customer messages: ${stored.rows[0]!.n}, expected ${expected} (${pushes.length - distinct} retries sent twice, each stored once).`,
           `p99 to answer WeChat at ${s.rate}/s: ${percentile(wx.times, 99).toFixed(1)} ms (goal < 50 ms).`,
         ].join('\n');

@@ -624,6 +624,39 @@ describe('the chat widget in Chromium on another origin', () => {
     await context.close();
   });
 
+  it('a link card from the agent (issue 13): its words as text, an anchor that opens a new tab, never HTML', async () => {
+    const s = await setup();
+    const desk = agentDesk(s);
+    const context = await browser.newContext();
+    const page = await openWidget(context, s);
+    await page.evaluate('window.Kefu.open()');
+    await type(page, 'where is my parcel?');
+    const contactId = await contactOf(page);
+    await desk.accept(contactId);
+    await waitView(page, (v) => v.subtitle === 'Chatting with Ann Agent');
+    const sent = await t.ok<{ sendChatMessage: ChatMessage }>(s.agent.token, `mutation($input: SendChatMessageInput!) { sendChatMessage(input: $input) { ${MESSAGE} } }`, {
+      input: { contactId, message: { clientMessageId: crypto.randomUUID(), link: { title: '<b>Track</b> it', description: '<img src=x onerror="window.pwned=1">', url: 'https://shop.example.com/track?o=42' } } },
+    });
+    expect(sent.sendChatMessage.kind).toBe('LINK');
+    await waitView(page, (v) => v.items.some((i) => i.seq === sent.sendChatMessage.seq && i.cls.includes('kind-link')));
+    const card = await page.evaluate<{ href: string; target: string; rel: string; title: string; desc: string; elements: string[]; pwned: boolean }>(`(() => {
+      const a = document.querySelector('kefu-chat-widget').shadowRoot.querySelector('.msg[data-seq="${sent.sendChatMessage.seq}"] a.link-card');
+      return { href: a.href, target: a.target, rel: a.rel, title: a.querySelector('.link-title').textContent, desc: a.querySelector('.link-desc').textContent,
+        elements: [...a.querySelectorAll('*')].map((e) => e.tagName), pwned: Boolean(window.pwned) };
+    })()`);
+    expect(card).toEqual({
+      href: 'https://shop.example.com/track?o=42',
+      target: '_blank',
+      rel: 'noopener noreferrer nofollow',
+      title: '<b>Track</b> it',
+      desc: '<img src=x onerror="window.pwned=1">',
+      elements: ['SPAN', 'SPAN', 'SPAN'],
+      pwned: false,
+    });
+    await desk.close();
+    await context.close();
+  });
+
   it('the customer ends the chat: the ended state, then a new chat', async () => {
     const s = await setup();
     const desk = agentDesk(s);

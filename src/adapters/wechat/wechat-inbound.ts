@@ -105,11 +105,14 @@ export class WechatInbound {
       .executeTakeFirst();
     if (seen) return;
     const contactId = await this.apply(account, push, key);
-    await db
+    // Remembered after the answer, not before it: the chat's stream already drops a repeat of this push (its key is
+    // the message's clientMessageId, a started chat's id comes from it), so this only spares a late retry the work.
+    void db
       .insertInto('wechat_inbound')
       .values({ instance_id: account.instance_id, account_id: account.id, push_key: key, contact_id: contactId, received_at: this.deps.clock() })
       .onConflict((c) => c.columns(['instance_id', 'account_id', 'push_key']).doNothing())
-      .execute();
+      .execute()
+      .catch(() => undefined);
   }
 
   /** The customer's open chat on this account, as the read model shows it. */

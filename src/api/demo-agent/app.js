@@ -231,7 +231,7 @@ function onOffer(offer) {
 // ---- chats (ONLINE contacts): several at once, side by side with calls ----
 // Every text goes into the page with textContent: a customer's "<script>" is shown as those characters.
 
-const CHAT_MESSAGE = 'seq clientMessageId sender kind agentName text sentAt attachment { name contentType bytes url thumbnailUrl } system { type agentName endStatus }';
+const CHAT_MESSAGE = 'seq clientMessageId sender kind agentName text sentAt attachment { name contentType bytes url thumbnailUrl } system { type agentName endStatus } link { title description url thumbUrl pagePath }';
 
 function el(tag, className, text) {
   const e = document.createElement(tag);
@@ -279,8 +279,17 @@ function openChat(contact, transfer) {
     gql('mutation($c: ID!) { endContact(input: { contactId: $c }) { status } }', { c: chat.contactId }).catch((e) => log('end chat:', e.message)),
   );
   const close = button('Close', 'chat-close', () => closeChat(chat));
+  // A link card (issue 13): a web page; Kefu checks it (http/https, lengths) and answers BAD_USER_INPUT otherwise.
+  const sendLink = button('Link…', 'chat-link', () => {
+    const url = window.prompt('Link address (https://…)');
+    if (!url) return;
+    const title = window.prompt('Link title');
+    if (!title) return;
+    const description = window.prompt('Description (optional)') || null;
+    sendChatMessage(chat, { link: { title, url, description } }).catch(() => undefined);
+  });
   const composer = el('div', 'chat-composer');
-  composer.append(input, send, file);
+  composer.append(input, send, file, sendLink);
   const actions = el('div', 'chat-actions');
   actions.append(target, note, toAgent, toGroup, end, close);
   card.append(title, status, info, logEl, typing, composer, actions);
@@ -330,6 +339,7 @@ function addChatMessage(chat, m) {
     // SYSTEM without a notice: the chat flow's message to the customer (issue 12).
     row.append(el('span', 'who', m.sender === 'CUSTOMER' ? 'Customer: ' : m.sender === 'SYSTEM' ? 'Chat flow: ' : `${m.agentName ?? 'Agent'}: `));
     if (m.attachment) appendAttachment(row, m.attachment, m.kind);
+    if (m.kind === 'LINK' && m.link) appendLinkCard(row, m.link);
     if (m.text) row.append(el('span', 'text', m.text));
   }
   const after = [...chat.logEl.children].find((c) => Number(c.dataset.seq) > m.seq) ?? null;
@@ -338,6 +348,27 @@ function addChatMessage(chat, m) {
   if (m.sender === 'CUSTOMER') chat.typing.hidden = true;
   if (m.system?.type === 'ENDED') chatEnded(chat);
   markChatRead(chat);
+}
+
+/** A link card (issue 13): text and an anchor to an http(s) address opening a new tab, never HTML. */
+function appendLinkCard(row, link) {
+  let href = null;
+  try {
+    const u = new URL(link.url ?? '');
+    if (u.protocol === 'https:' || u.protocol === 'http:') href = u.href;
+  } catch {
+    href = null;
+  }
+  const card = el(href ? 'a' : 'div', 'link-card');
+  if (href) {
+    card.href = href;
+    card.target = '_blank';
+    card.rel = 'noopener noreferrer';
+  }
+  card.append(el('strong', 'link-title', link.title));
+  if (link.description) card.append(el('div', 'link-desc', link.description));
+  card.append(el('div', 'link-url', href ?? (link.pagePath ? `Mini program page: ${link.pagePath}` : '')));
+  row.append(card);
 }
 
 /** Signed links (customers' and, where Kefu signs them, agents') work in <img>; others are fetched with the token. */

@@ -290,7 +290,7 @@
 
   // ---- conversation state ----
 
-  const MESSAGE = 'seq clientMessageId sender kind agentName text sentAt attachment { fileId name contentType bytes width height url thumbnailUrl } system { type agentName endStatus prompt } options { number label } image { url alt }';
+  const MESSAGE = 'seq clientMessageId sender kind agentName text sentAt attachment { fileId name contentType bytes width height url thumbnailUrl } system { type agentName endStatus prompt } options { number label } image { url alt } link { title description url thumbUrl pagePath }';
   const CONVERSATION = 'contactId status queuePosition agentName lastSeq customerLastReadSeq agentLastReadSeq endStatus leftMessage';
   const messages = new Map(); // seq → message
   let contiguousSeq = 0; // every seq up to this one is here: resume after it
@@ -359,7 +359,7 @@
   }
 
   function publicMessage(m) {
-    return { seq: m.seq, sender: m.sender, kind: m.kind, text: m.text, agentName: m.agentName, sentAt: m.sentAt, attachment: m.attachment ? { name: m.attachment.name, contentType: m.attachment.contentType, url: m.attachment.url } : null, system: m.system };
+    return { seq: m.seq, sender: m.sender, kind: m.kind, text: m.text, agentName: m.agentName, sentAt: m.sentAt, attachment: m.attachment ? { name: m.attachment.name, contentType: m.attachment.contentType, url: m.attachment.url } : null, system: m.system, link: m.link || null };
   }
 
   let endedEmitted = null;
@@ -955,6 +955,11 @@
   .system { align-self: center; font-size: 12px; color: #57606a; text-align: center; }
   .seen { align-self: flex-end; font-size: 11px; color: #57606a; margin-top: -4px; }
   .msg img { display: block; max-width: 100%; max-height: 200px; border-radius: 6px; cursor: zoom-in; }
+  .link-card { display: block; margin-top: 2px; padding: 6px 8px; border: 1px solid rgba(0,0,0,.15); border-radius: 6px; background: rgba(255,255,255,.6); color: inherit; text-decoration: none; }
+  .link-card img { max-height: 120px; cursor: pointer; margin-bottom: 4px; }
+  .link-card .link-title { display: block; font-weight: 600; }
+  .link-card .link-desc { display: block; white-space: pre-wrap; font-size: 90%; }
+  .link-card .link-url { display: block; font-size: 80%; opacity: .75; overflow-wrap: anywhere; }
   .typing { font-size: 12px; color: #57606a; padding: 0 14px 4px; background: #f6f8fa; }
   .ended { padding: 10px 12px; text-align: center; border-top: 1px solid #d0d7de; }
   .rating { margin: 6px 0 10px; display: flex; flex-direction: column; gap: 6px; }
@@ -1240,7 +1245,24 @@
     return el;
   }
 
+  /** An agent's link card (issue 13): its words as text, the link as an anchor opening a new tab; never HTML. */
+  function linkCard(link) {
+    const href = link.url && safeUrl(link.url);
+    const card = h(href ? 'a' : 'div', href ? { class: 'link-card', href, target: '_blank', rel: 'noopener noreferrer nofollow' } : { class: 'link-card' });
+    const thumb = link.thumbUrl && safeUrl(link.thumbUrl);
+    if (thumb) {
+      const img = h('img', { src: thumb, alt: '', loading: 'lazy', referrerpolicy: 'no-referrer' });
+      img.addEventListener('load', scrollDown);
+      card.append(img);
+    }
+    card.append(h('span', { class: 'link-title', text: link.title }));
+    if (link.description) card.append(h('span', { class: 'link-desc', text: link.description }));
+    card.append(h('span', { class: 'link-url', text: href ? new URL(href).host : link.pagePath ? `Mini program: ${link.pagePath}` : '' }));
+    return card;
+  }
+
   function appendBody(el, m) {
+    if (m.kind === 'LINK' && m.link) el.append(linkCard(m.link));
     const a = m.attachment;
     const url = a && safeUrl(a.url);
     if (a && url && m.kind === 'IMAGE') {

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 
 export const wechatAccountsMigrations: Record<string, Migration> = {
@@ -82,6 +82,13 @@ export const wechatAccountsMigrations: Record<string, Migration> = {
   '2027_01_03_101_wechat_accounts_reception': {
     async up(db: Kysely<unknown>) {
       await db.schema.alterTable('wechat_accounts').addColumn('welcome_text', 'text').addColumn('reception_prompts', 'jsonb').addColumn('work_hours', 'jsonb').execute();
+    },
+  },
+  // Issue 13 bench: a push finds its customer's open chat on the account by an index, not by reading every
+  // contact of the instance (the look-up wechat-inbound.ts makes for each push).
+  '2027_01_03_102_contacts_wechat_customer': {
+    async up(db: Kysely<unknown>) {
+      await sql`CREATE INDEX contacts_wechat_customer ON contacts (instance_id, (source->>'wechatAccountId'), (customer->>'id'), created_at) WHERE source->>'kind' = 'WECHAT'`.execute(db);
     },
   },
 };
