@@ -248,6 +248,7 @@ async function bareStep(calls: number, s: ReturnType<typeof settings>, mediaDir:
 
 interface Seeded {
   instanceId: string;
+  adminKey: string;
   channelKey: string;
   shards: { groupId: string; tokens: string[] }[];
 }
@@ -289,7 +290,7 @@ async function seed(port: number, agentsPerShard: number, shards: number): Promi
     }
     out.push({ groupId, tokens });
   }
-  return { instanceId, channelKey, shards: out };
+  return { instanceId, adminKey: admin, channelKey, shards: out };
 }
 
 /** Every participant's recording READY (polled), and ffprobe's view of one customer's WebM. */
@@ -344,7 +345,16 @@ async function kefuStep(calls: number, s: ReturnType<typeof settings>, mediaDir:
       ),
     );
     const all = setups.flatMap((x) => x.calls);
-    const failed = all.filter((c) => c.error).map((c) => c.error!);
+    // Where a failed call's contact went (ended by whom and why), from Kefu.
+    const failed = await Promise.all(
+      all
+        .filter((c) => c.error)
+        .map(async (c) => {
+          if (!c.contactId) return c.error!;
+          const seen = await gql<{ contact: { status: string; endReason: string | null; endedBy: string | null } }>(server.port, seeded.adminKey, 'query($id: ID!) { contact(id: $id) { status endReason endedBy } }', { id: c.contactId }).catch(() => null);
+          return `${c.error!}${seen ? ` (contact ${seen.contact.status}${seen.contact.endReason ? ` ${seen.contact.endReason} by ${seen.contact.endedBy}` : ''})` : ''}`;
+        }),
+    );
     log(`kefu, ${calls} calls: ${all.length - failed.length} up in ${((performance.now() - t0) / 1000).toFixed(0)} s${failed.length ? `, ${failed.length} failed: ${failed[0]}` : ''}`);
     const m = await measure(children, server.child, s.seconds, true);
     const step = stepOf('kefu', calls, m, loadBefore, failed, all.flatMap((c) => (c.firstVideoMs === null ? [] : [c.firstVideoMs])));

@@ -3,7 +3,7 @@
 // keyframe request (PLI or FIR) is passed to the other browser, and each browser's lost packets are resent
 // from werift's send history (NACK). A transfer swaps the agent's peer while the customer's stays, so the
 // customer's media goes on. Each participant's media is recorded to its own WebM file as it arrives.
-import { appendFile, open, stat } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { Event } from 'werift';
 import { DurationPosition, MediaRecorder, replaceSegmentSize, SegmentSizePosition, type WebmOutput } from 'werift/nonstandard';
 import type { AvKind, AvPeer } from './av-peer.ts';
@@ -30,6 +30,9 @@ export class AvParticipantRecording {
   readonly startedAt = Date.now();
   private recorder: MediaRecorder | null = null;
   private writing: Promise<void> = Promise.resolve();
+  /** Chunks not yet written, and the file they are appended to. */
+  private pending: Uint8Array[] = [];
+  private file: FileHandle | null = null;
   private open = true;
   private ended = false;
   private stopped: Promise<{ durationMs: number; bytes: number }> | null = null;
@@ -37,22 +40,39 @@ export class AvParticipantRecording {
   constructor(peer: AvPeer, target: AvRecordingTarget, onError: (err: unknown) => void) {
     this.recordingId = target.recordingId;
     this.path = target.path;
-    const tracks = (['audio', 'video'] as const).map((k) => peer.tracks.get(k)).filter((t) => t !== undefined && t.codec !== undefined);
+    // Video only once negotiated: a video m-line kept inactive (an audio call that may become video) has none.
+    const kinds = peer.videoCodec ? (['audio', 'video'] as const) : (['audio'] as const);
+    const tracks = kinds.map((k) => peer.tracks.get(k)).filter((t) => t !== undefined && t.codec !== undefined);
     if (tracks.length === 0) return;
     const stream = new Event<[WebmOutput]>();
     stream.subscribe((o) => {
       if (!this.open) return;
       if (o.saveToFile) {
-        const chunk = o.saveToFile;
-        this.writing = this.writing.then(() => appendFile(this.path, chunk)).catch(onError);
+        // werift hands out a chunk per block (some 80 a second with video): they are written in batches, each
+        // batch once the one before is on disk, to a file opened once (not an open, write and close per chunk).
+        this.pending.push(o.saveToFile);
+        if (this.pending.length === 1) this.writing = this.writing.then(() => this.flush()).catch(onError);
       } else if (o.eol) {
         const { durationElement } = o.eol;
         this.ended = true;
-        this.writing = this.writing.then(() => this.finishHeader(durationElement)).catch(onError);
+        this.writing = this.writing.then(() => this.closeFile()).then(() => this.finishHeader(durationElement)).catch(onError);
       }
     });
     this.recorder = new MediaRecorder({ stream, tracks: tracks as NonNullable<(typeof tracks)[number]>[], width: 640, height: 480 });
     this.recorder.onError.subscribe((err) => onError(err));
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending.splice(0);
+    if (batch.length === 0) return;
+    this.file ??= await open(this.path, 'a');
+    await this.file.write(batch.length === 1 ? batch[0]! : Buffer.concat(batch));
+  }
+
+  private async closeFile(): Promise<void> {
+    const file = this.file;
+    this.file = null;
+    await file?.close();
   }
 
   private async finishHeader(durationElement: Uint8Array): Promise<void> {
@@ -79,6 +99,7 @@ export class AvParticipantRecording {
       }
       this.open = false;
       await this.writing;
+      await this.closeFile().catch(() => undefined);
       const bytes = await stat(this.path).then((st) => st.size, () => 0);
       return { durationMs, bytes };
     })();
