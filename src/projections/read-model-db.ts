@@ -6,6 +6,7 @@ import type { CallKey, CallLeg, MeasuredMedia } from './call-records/call-record
 import type { ChatSatisfaction, ChatTransfer } from './chat-records/chat-records.projection.ts';
 import type { SatisfactionSurvey } from '../domain/instance/satisfaction.ts';
 import type { ReceptionPromptSettings, WorkHours } from '../domain/web-channel/reception-prompts.ts';
+import type { AvChannelSettings } from '../domain/web-channel/av-settings.ts';
 import type { ReportTables } from './reports/reports.tables.ts';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -175,6 +176,8 @@ export interface ReadModelDb extends ReportTables {
     /** Issue 12: ReceptionPromptSettings (null: all defaults) and WorkHours (null: always open). */
     reception_prompts: ColumnType<ReceptionPromptSettings | null, string | null | undefined, string | null>;
     work_hours: ColumnType<WorkHours | null, string | null | undefined, string | null>;
+    /** Issue 14: AvChannelSettings (null: not configured). */
+    av_settings: ColumnType<AvChannelSettings | null, string | null | undefined, string | null>;
     enabled: boolean;
     /** HMAC key of verified customers; never returned by the API after create or rotate. */
     identity_secret: string;

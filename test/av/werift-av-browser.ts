@@ -13,7 +13,7 @@ export class WeriftAvBrowser {
   pliReceived = 0;
   private readonly audioTrack = new MediaStreamTrack({ kind: 'audio' });
   private readonly videoTrack = new MediaStreamTrack({ kind: 'video' });
-  private readonly video: RTCRtpTransceiver;
+  private video: RTCRtpTransceiver | null;
   private remoteVideoSsrc: number | null = null;
   private ffmpeg: ChildProcess | null = null;
   private sockets: Socket[] = [];
@@ -29,22 +29,28 @@ export class WeriftAvBrowser {
     });
     const audio = this.pc.addTransceiver(this.audioTrack, { direction: 'sendrecv' });
     audio.onTrack.subscribe((t) => t.onReceiveRtp.subscribe(() => this.received.audio++));
-    this.video = withVideo ? this.pc.addTransceiver(this.videoTrack, { direction: 'sendrecv' }) : (null as unknown as RTCRtpTransceiver);
-    if (withVideo) {
-      this.video.onTrack.subscribe((t) =>
-        t.onReceiveRtp.subscribe((rtp) => {
-          this.received.video++;
-          this.remoteVideoSsrc = rtp.header.ssrc;
-        }),
-      );
-      // werift routes a PLI by its sender SSRC first, so one about this sender may come out of the receiver.
-      const pli = (rtcp: unknown) => {
-        const r = rtcp as { type?: number; feedback?: { count?: number; mediaSsrc?: number } };
-        if (r.type === 206 && r.feedback?.count === 1 && r.feedback.mediaSsrc === this.video.sender.ssrc) this.pliReceived++;
-      };
-      this.video.sender.onRtcp.subscribe(pli);
-      this.video.receiver.onRtcp.subscribe(pli);
-    }
+    this.video = null;
+    if (withVideo) this.addVideo();
+  }
+
+  /** Adds the camera (a video transceiver, sending what startMedia encodes): the next offer has video. */
+  addVideo(): void {
+    if (this.video) return;
+    const video = this.pc.addTransceiver(this.videoTrack, { direction: 'sendrecv' });
+    this.video = video;
+    video.onTrack.subscribe((t) =>
+      t.onReceiveRtp.subscribe((rtp) => {
+        this.received.video++;
+        this.remoteVideoSsrc = rtp.header.ssrc;
+      }),
+    );
+    // werift routes a PLI by its sender SSRC first, so one about this sender may come out of the receiver.
+    const pli = (rtcp: unknown) => {
+      const r = rtcp as { type?: number; feedback?: { count?: number; mediaSsrc?: number } };
+      if (r.type === 206 && r.feedback?.count === 1 && r.feedback.mediaSsrc === video.sender.ssrc) this.pliReceived++;
+    };
+    video.sender.onRtcp.subscribe(pli);
+    video.receiver.onRtcp.subscribe(pli);
   }
 
   /** The complete offer (every candidate in it), as Kefu wants it. */
@@ -108,9 +114,14 @@ export class WeriftAvBrowser {
     this.sockets = [];
   }
 
+  /** Applies Kefu's answer to a renegotiation (the connection is up already). */
+  async answerAgain(sdp: string): Promise<void> {
+    await this.pc.setRemoteDescription({ type: 'answer', sdp });
+  }
+
   /** Asks whoever sends this browser video for a keyframe. */
   async sendPli(): Promise<boolean> {
-    if (this.remoteVideoSsrc === null) return false;
+    if (this.remoteVideoSsrc === null || !this.video) return false;
     await this.video.receiver.sendRtcpPLI(this.remoteVideoSsrc);
     return true;
   }

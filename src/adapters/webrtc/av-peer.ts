@@ -37,9 +37,15 @@ function keepCandidates(sdp: string, address: string): string {
 }
 
 export class AvPeer {
-  readonly offer: AvOffer;
-  readonly videoCodec: AvVideoCodec | null;
-  readonly answerSdp: string;
+  /** The browser's latest offer (a renegotiation replaces it). */
+  offer: AvOffer;
+  /** The video codec negotiated, or null while the call has no video on this side (a renegotiation can add it). */
+  videoCodec: AvVideoCodec | null;
+  /** Kefu's latest answer. */
+  answerSdp: string;
+  /** The codec of a video m-line kept inactive (answer's reserveVideo) until a renegotiation turns it on. */
+  reservedVideoCodec: AvVideoCodec | null = null;
+  private readonly publicAddress: string;
   /** Date.now() of the last RTP packet from the browser (or of the answer, before any). */
   lastRtpAt = Date.now();
   /** RTP packets received from the browser, per kind. */
@@ -55,31 +61,39 @@ export class AvPeer {
   private state: 'connecting' | 'connected' | 'gone' = 'connecting';
   private readonly connectedWaiters: (() => void)[] = [];
 
-  private constructor(pc: RTCPeerConnection, offer: AvOffer, videoCodec: AvVideoCodec | null, answerSdp: string) {
+  private readonly limits: AvOfferLimits;
+  private renegotiating: Promise<unknown> = Promise.resolve();
+  private readonly keyframeWatched = new Set<RTCRtpTransceiver>();
+
+  private constructor(pc: RTCPeerConnection, offer: AvOffer, videoCodec: AvVideoCodec | null, answerSdp: string, o: AvPeerOptions) {
     this.pc = pc;
     this.offer = offer;
     this.videoCodec = videoCodec;
     this.answerSdp = answerSdp;
+    this.publicAddress = o.publicAddress;
+    this.limits = o.limits ?? defaultAvOfferLimits;
   }
 
   /**
    * Answers a complete offer; resolves once the answer (with its candidate) is ready. `video`: the video
    * codec this peer must use (the other party's); null: no video (the other party's call is audio only);
-   * absent: the best one offered.
+   * absent: the best one offered. `reserveVideo` (with null): the offer's video m-line is kept, inactive, with
+   * the best codec offered, so that a renegotiation can turn it on (a rejected m-line would be stopped).
    */
-  static async answer(offerSdp: string, o: AvPeerOptions, video?: AvVideoCodec | null): Promise<AvPeer> {
+  static async answer(offerSdp: string, o: AvPeerOptions, video?: AvVideoCodec | null, reserveVideo = false): Promise<AvPeer> {
     const offer = checkAvOffer(offerSdp, o.limits ?? defaultAvOfferLimits);
     let chosen: AvVideoCodec | null = null;
     if (offer.video && video !== null) {
       if (video && !offer.videoCodecs.includes(video)) throw new AvOfferError(`the other party's video is ${video}; this offer has only ${offer.videoCodecs.join(', ')} (Kefu does not transcode)`);
       chosen = video ?? offer.videoCodecs[0]!;
     }
+    const reserved: AvVideoCodec | null = offer.video && video === null && reserveVideo ? offer.videoCodecs[0]! : null;
     const v6 = isIPv6(o.publicAddress);
     const wildcard = o.bindAddress === '0.0.0.0' || o.bindAddress === '::';
     const pc = new RTCPeerConnection({
       codecs: {
         audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 })],
-        video: chosen ? [videoCodec(chosen)] : [],
+        video: chosen || reserved ? [videoCodec((chosen ?? reserved)!)] : [],
       },
       // No header extensions: the two browsers' extension ids differ and Kefu forwards packets between them.
       headerExtensions: { audio: [], video: [] },
@@ -113,8 +127,9 @@ export class AvPeer {
           resolve();
         });
       });
-      peer = new AvPeer(pc, offer, chosen, keepCandidates(pc.localDescription!.sdp, o.publicAddress));
-      for (const t of pc.getTransceivers()) if ((t.kind === 'audio' || t.kind === 'video') && t.direction === 'sendrecv' && !peer.transceivers.has(t.kind)) peer.transceivers.set(t.kind, t);
+      peer = new AvPeer(pc, offer, chosen, keepCandidates(pc.localDescription!.sdp, o.publicAddress), o);
+      peer.reservedVideoCodec = reserved;
+      peer.takeTransceivers();
       for (const [kind, track] of early) peer.takeTrack(kind, track);
       peer.listen();
       return peer;
@@ -123,6 +138,58 @@ export class AvPeer {
       if (err instanceof AvOfferError) throw err;
       throw new AvOfferError(`the offer cannot be answered: ${err instanceof Error ? err.message : String(err)}`);
     }
+  }
+
+  private takeTransceivers(): void {
+    for (const t of this.pc.getTransceivers()) if ((t.kind === 'audio' || t.kind === 'video') && t.direction === 'sendrecv' && !this.transceivers.has(t.kind)) this.transceivers.set(t.kind, t);
+  }
+
+  /**
+   * A new offer from the browser on the same connection (renegotiation), e.g. an audio call becoming a video
+   * call: checked as a first offer is; answered on the same ICE and DTLS transport (no restart). `video`: the
+   * codec this side must use (the other party's), null: no video, absent: the best one offered. The video
+   * codec cannot change once negotiated (Kefu does not transcode). Resolves to Kefu's answer.
+   */
+  renegotiate(offerSdp: string, video?: AvVideoCodec | null): Promise<string> {
+    const run = this.renegotiating.then(() => this.answerAgain(offerSdp, video));
+    this.renegotiating = run.catch(() => undefined);
+    return run;
+  }
+
+  private async answerAgain(offerSdp: string, video?: AvVideoCodec | null): Promise<string> {
+    if (this.state === 'gone') throw new AvOfferError('the call has ended');
+    if (this.pc.signalingState !== 'stable') throw new AvOfferError('a renegotiation is already in progress');
+    const offer = checkAvOffer(offerSdp, this.limits);
+    let chosen: AvVideoCodec | null = this.videoCodec;
+    if (offer.video && video !== null && chosen === null) {
+      if (video && !offer.videoCodecs.includes(video)) throw new AvOfferError(`the other party's video is ${video}; this offer has only ${offer.videoCodecs.join(', ')} (Kefu does not transcode)`);
+      chosen = video ?? this.reservedVideoCodec ?? offer.videoCodecs[0]!;
+      if (this.reservedVideoCodec && chosen !== this.reservedVideoCodec) throw new AvOfferError(`this side's video was negotiated as ${this.reservedVideoCodec}; the other party's is ${chosen} (Kefu does not transcode)`);
+    }
+    if (offer.video && chosen !== null && !offer.videoCodecs.includes(chosen)) throw new AvOfferError(`this call's video is ${chosen}; the new offer has only ${offer.videoCodecs.join(', ')}`);
+    // The codecs the transceivers negotiate come from the configuration: video joins it when it starts.
+    const codecs = (this.pc.config as { codecs: { video?: RTCRtpCodecParameters[] } }).codecs;
+    if (chosen && offer.video && (codecs.video ?? []).length === 0) codecs.video = [videoCodec(chosen)];
+    try {
+      await this.pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+      for (const t of this.pc.getTransceivers()) {
+        if (t.kind === 'audio' || (t.kind === 'video' && chosen && offer.video)) {
+          if (t.direction !== 'sendrecv') t.setDirection('sendrecv');
+        } else if (t.direction !== 'inactive') t.setDirection('inactive');
+      }
+      await this.pc.setLocalDescription(await this.pc.createAnswer());
+    } catch (err) {
+      throw new AvOfferError(`the new offer cannot be answered: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    this.offer = offer;
+    if (offer.video && chosen) {
+      this.videoCodec = chosen;
+      this.reservedVideoCodec = null;
+    }
+    this.takeTransceivers();
+    this.watchKeyframes();
+    this.answerSdp = keepCandidates(this.pc.localDescription!.sdp, this.publicAddress);
+    return this.answerSdp;
   }
 
   private takeTrack(kind: AvKind, track: MediaStreamTrack): void {
@@ -145,9 +212,14 @@ export class AvPeer {
       }
       if (state === 'failed' || state === 'closed') this.vanish(`connection ${state}`);
     });
-    // The browser watching this peer's video lost a picture: ask whoever feeds it for a keyframe.
+    this.watchKeyframes();
+  }
+
+  /** The browser watching this peer's video lost a picture: ask whoever feeds it for a keyframe. */
+  private watchKeyframes(): void {
     const video = this.transceivers.get('video');
-    if (video) {
+    if (video && !this.keyframeWatched.has(video)) {
+      this.keyframeWatched.add(video);
       // werift routes payload-specific feedback by its sender SSRC first, which browsers set to one of their
       // own streams: a PLI about this sender's video can land on the receiver. Watch both; PLI (FMT 1) for
       // this sender's SSRC, or FIR (FMT 4, werift's sender handles PLI only).

@@ -9,7 +9,8 @@ import type { RejectReason, WebSource } from '../../domain/contact/contact.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { streams } from '../../domain/streams.ts';
 import { contactDecider } from '../../domain/contact/contact.decide.ts';
-import type { AvCalls } from '../../processes/av-calls/av-calls.ts';
+import type { AvCalls, AvParty } from '../../processes/av-calls/av-calls.ts';
+import { toGraphQLError } from '../errors.ts';
 import { requireCustomer, requireInstance, requirePrincipal, type CustomerPrincipal } from '../auth.ts';
 import { chatLimit } from '../chat-limits.ts';
 import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
@@ -17,6 +18,9 @@ import { dataKey, dataValue, id, parseInput, storableText, text } from '../input
 import { findBlacklistEntry } from './blacklist.ts';
 import { toRecording } from './call-records.ts';
 import { recordingsOfCall } from '../../projections/call-records/call-records.queries.ts';
+import { avCallKinds, type AvCallKind } from '../../domain/web-channel/av-settings.ts';
+import { avIconUrlOf } from './web-channels.ts';
+import type { InstancePrincipal } from '../auth.ts';
 
 export interface IceServerSetting {
   urls: string | string[];
@@ -33,7 +37,8 @@ const sdp = z.string().min(10, 'must be an SDP offer').max(20_000, 'at most 2000
 
 const startInput = z.object({
   clientCallId: text({ min: 1, max: 100 }),
-  skillGroupId: id,
+  skillGroupId: id.nullish(),
+  menuEntry: z.number().int('a whole number').min(0, 'must not be negative').max(99, 'at most 99').nullish(),
   sdp,
   visitor: z
     .object({
@@ -49,6 +54,19 @@ const startInput = z.object({
 });
 
 const acceptInput = z.object({ contactId: id, offerId: id, sdp });
+const renegotiateInput = z.object({ contactId: id, sdp });
+
+function visitorKeyOf(p: CustomerPrincipal): string {
+  return `visitor:${p.instanceId}:${p.verified ? 'verified' : 'visitor'}:${p.customerId}`;
+}
+
+/** The customer of a call or an agent (who must serve it); anyone else is refused. */
+function partyOf(ctx: KefuContext): { instanceId: string; party: AvParty } {
+  const p = requirePrincipal(ctx.principal);
+  if (p.kind === 'customer') return { instanceId: p.instanceId, party: { kind: 'customer', visitorKey: visitorKeyOf(p) } };
+  if (p.kind === 'agent') return { instanceId: p.instanceId, party: { kind: 'agent', agentId: p.agentId } };
+  throw new ForbiddenError("Only the call's customer and the agent serving it renegotiate its media");
+}
 
 /** The contact id of a customer's AV call: the same for the same customer and clientCallId. */
 function avContactId(p: CustomerPrincipal, clientCallId: string): string {
@@ -68,6 +86,72 @@ function toIceServer(s: IceServerSetting) {
   return { urls: Array.isArray(s.urls) ? s.urls : [s.urls], username: s.username ?? null, credential: s.credential ?? null };
 }
 
+interface AvMenuItem {
+  number: number | null;
+  skillGroupId: string;
+  title: string;
+  description: string | null;
+  iconUrl: string | null;
+  kinds: AvCallKind[];
+  agentsOnline: boolean;
+}
+
+/**
+ * The visual menu a principal sees (AV-5) and the buttons (AV-1, AV-2): a customer's web channel's configured
+ * entries whose group is still a live AV group, in order; without configured entries every AV skill group of
+ * the instance by name (for agents too). Kinds: the channel's (both when it has no AV settings).
+ */
+async function avMenuOf(ctx: KefuContext, p: CustomerPrincipal | InstancePrincipal): Promise<{ configured: boolean; kinds: AvCallKind[]; onlyWhenAgentsOnline: boolean; menu: AvMenuItem[] }> {
+  const channel =
+    p.kind === 'customer'
+      ? await ctx.deps.db.selectFrom('web_channels').select('av_settings').where('instance_id', '=', p.instanceId).where('id', '=', p.webChannelId).where('deleted_at', 'is', null).executeTakeFirst()
+      : undefined;
+  const av = channel?.av_settings ?? null;
+  const kinds = av ? av.kinds : [...avCallKinds];
+  const groups = await ctx.deps.db
+    .selectFrom('skill_groups')
+    .select(['id', 'name'])
+    .where('instance_id', '=', p.instanceId)
+    .where('channel', '=', 'AV')
+    .where('deleted_at', 'is', null)
+    .orderBy('name')
+    .execute();
+  const online = new Set(
+    (
+      await ctx.deps.db
+        .selectFrom('skill_group_members as m')
+        .innerJoin('agents as a', (j) => j.onRef('a.instance_id', '=', 'm.instance_id').onRef('a.id', '=', 'm.agent_id'))
+        .select('m.skill_group_id')
+        .where('m.instance_id', '=', p.instanceId)
+        .where('a.deleted_at', 'is', null)
+        .where('a.presence', '=', 'AVAILABLE')
+        .execute()
+    ).map((r) => r.skill_group_id),
+  );
+  const live = new Set(groups.map((g) => g.id));
+  const menu: AvMenuItem[] =
+    av && av.menu.length > 0
+      ? av.menu
+          .filter((e) => live.has(e.skillGroupId))
+          .map((e) => ({ number: e.number, skillGroupId: e.skillGroupId, title: e.label, description: e.description, iconUrl: avIconUrlOf(p.instanceId, e), kinds: e.kinds.filter((k) => kinds.includes(k)), agentsOnline: online.has(e.skillGroupId) }))
+      : groups.map((g) => ({ number: null, skillGroupId: g.id, title: g.name, description: null, iconUrl: null, kinds, agentsOnline: online.has(g.id) }));
+  return { configured: av !== null, kinds, onlyWhenAgentsOnline: av?.onlyWhenAgentsOnline ?? true, menu: menu.filter((e) => e.kinds.length > 0) };
+}
+
+/** The menu entry a customer's startAvCall chose: by number, or by skill group (the first entry routing there). */
+function chosenEntry(menu: AvMenuItem[], input: { skillGroupId?: string | null | undefined; menuEntry?: number | null | undefined }): AvMenuItem {
+  if (input.menuEntry != null) {
+    const entry = menu.find((e) => e.number === input.menuEntry);
+    if (!entry) throw new ValidationError('input.menuEntry', `the visual menu has no entry ${input.menuEntry}`);
+    if (input.skillGroupId && input.skillGroupId !== entry.skillGroupId) throw new ValidationError('input.skillGroupId', `entry ${input.menuEntry} routes to another skill group`);
+    return entry;
+  }
+  if (!input.skillGroupId) throw new ValidationError('input.menuEntry', 'choose an entry of the visual menu (menuEntry or skillGroupId)');
+  const entry = menu.find((e) => e.skillGroupId === input.skillGroupId);
+  if (!entry) throw new NotFoundError('AV skill group', input.skillGroupId);
+  return entry;
+}
+
 export const avCallResolvers = {
   ChatRecord: {
     async channel(r: { instanceId: string; contactId: string }, _: unknown, ctx: KefuContext) {
@@ -82,31 +166,27 @@ export const avCallResolvers = {
     async avCallOptions(_: unknown, __: unknown, ctx: KefuContext) {
       const p = requirePrincipal(ctx.principal);
       if (p.kind === 'operator') throw new ForbiddenError('AV call options belong to an instance');
-      const groups = await ctx.deps.db
-        .selectFrom('skill_groups')
-        .select(['id', 'name'])
-        .where('instance_id', '=', p.instanceId)
-        .where('channel', '=', 'AV')
-        .where('deleted_at', 'is', null)
-        .orderBy('name')
-        .execute();
-      const online = new Set(
-        (
-          await ctx.deps.db
-            .selectFrom('skill_group_members as m')
-            .innerJoin('agents as a', (j) => j.onRef('a.instance_id', '=', 'm.instance_id').onRef('a.id', '=', 'm.agent_id'))
-            .select('m.skill_group_id')
-            .where('m.instance_id', '=', p.instanceId)
-            .where('a.deleted_at', 'is', null)
-            .where('a.presence', '=', 'AVAILABLE')
-            .execute()
-        ).map((r) => r.skill_group_id),
-      );
+      const menu = await avMenuOf(ctx, p);
       return {
         enabled: ctx.deps.avCalls !== undefined,
         iceServers: (ctx.deps.avIceServers ?? []).map(toIceServer),
-        menu: groups.map((g) => ({ skillGroupId: g.id, title: g.name, description: null, agentsOnline: online.has(g.id) })),
+        ...menu,
       };
+    },
+  },
+  Subscription: {
+    avCallMedia: {
+      // Served from this process's calls, not the bus: the call's media lives here.
+      subscribe(_: unknown, args: { contactId: string }, ctx: KefuContext) {
+        try {
+          const { instanceId, party } = partyOf(ctx);
+          const { contactId } = parseInput(z.object({ contactId: id }), args);
+          return avCallsOf(ctx).watchMedia(instanceId, contactId, party);
+        } catch (err) {
+          throw toGraphQLError(err);
+        }
+      },
+      resolve: (state: unknown) => state,
     },
   },
   Mutation: {
@@ -117,16 +197,19 @@ export const avCallResolvers = {
       const contactId = avContactId(p, input.clientCallId);
       const existing = await ctx.deps.db.selectFrom('contacts').select('status').where('instance_id', '=', p.instanceId).where('id', '=', contactId).executeTakeFirst();
       if (existing) throw new ConflictError(`Call ${input.clientCallId} was started already (it is ${existing.status}); a new call needs a new clientCallId`);
-      const visitorKey = `visitor:${p.instanceId}:${p.verified ? 'verified' : 'visitor'}:${p.customerId}`;
+      const visitorKey = visitorKeyOf(p);
       chatLimit(ctx.deps, 'chat', [visitorKey, ctx.clientIp ? `ip:${ctx.clientIp}` : '']);
+      const { kinds: channelKinds, menu } = await avMenuOf(ctx, p);
+      if (channelKinds.length === 0) throw new ForbiddenError('This web channel takes no audio or video calls');
+      const entry = chosenEntry(menu, input);
       const group = await ctx.deps.db
         .selectFrom('skill_groups')
         .select(['id', 'channel', 'max_queue_length'])
         .where('instance_id', '=', p.instanceId)
-        .where('id', '=', input.skillGroupId)
+        .where('id', '=', entry.skillGroupId)
         .where('deleted_at', 'is', null)
         .executeTakeFirst();
-      if (!group || group.channel !== 'AV') throw new NotFoundError('AV skill group', input.skillGroupId);
+      if (!group || group.channel !== 'AV') throw new NotFoundError('AV skill group', entry.skillGroupId);
       const now = ctx.deps.clock();
       const blocked = await findBlacklistEntry(ctx.deps.db, p.instanceId, 'AV', p.customerId, now);
       let reject: RejectReason | null = blocked ? 'BLACKLISTED' : null;
@@ -155,7 +238,7 @@ export const avCallResolvers = {
       };
       const peer = await calls
         .startCustomer(
-          { instanceId: p.instanceId, contactId, visitorKey, addressKey: ctx.clientIp ? `ip:${ctx.clientIp}` : null, offerSdp: input.sdp, skillGroupId: group.id },
+          { instanceId: p.instanceId, contactId, visitorKey, addressKey: ctx.clientIp ? `ip:${ctx.clientIp}` : null, offerSdp: input.sdp, skillGroupId: group.id, kinds: entry.kinds },
           async () => {
             const result = await inInput(
               ctx.deps.commands.handle(streams.contact(p.instanceId, contactId), contactDecider, {
@@ -180,6 +263,12 @@ export const avCallResolvers = {
         )
         .catch(offerProblem);
       return { contactId, sdp: peer.answerSdp, videoCodec: peer.videoCodec };
+    },
+    async renegotiateAvCall(_: unknown, args: { input: unknown }, ctx: KefuContext) {
+      const { instanceId, party } = partyOf(ctx);
+      const input = parseInput(renegotiateInput, args.input);
+      const peer = await avCallsOf(ctx).renegotiate({ instanceId, contactId: input.contactId, party, offerSdp: input.sdp }).catch(offerProblem);
+      return { contactId: input.contactId, sdp: peer.answerSdp, videoCodec: peer.videoCodec };
     },
     async acceptAvCall(_: unknown, args: { input: unknown }, ctx: KefuContext) {
       const p = requireInstance(ctx.principal);

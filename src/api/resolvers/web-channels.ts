@@ -9,11 +9,14 @@ import { effectiveReceptionPrompts, receptionPromptNames, workHoursValue, type R
 import type { ReadModel } from '../../projections/projection.ts';
 import type { WebChannelRow } from '../../projections/web-channels/web-channels.projection.ts';
 import { requireAdmin } from '../auth.ts';
-import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
+import { commandMetadata, inInput, settle, type ApiDeps, type KefuContext } from '../context.ts';
 import { randomToken } from '../credentials.ts';
 import { id, parseInput, storableText, text } from '../input.ts';
 import { toFlow } from './flows.ts';
 import { toSkillGroup } from './skill-groups.ts';
+import { avSettingsGroupIds, type AvChannelSettings, type AvMenuEntrySetting } from '../../domain/web-channel/av-settings.ts';
+import type { AvSettingsChange } from '../../domain/web-channel/web-channel.decide.ts';
+import { avIconPath, existingAvIcons } from '../av-icons-route.ts';
 
 export interface WebChannelView {
   id: string;
@@ -28,6 +31,7 @@ export interface WebChannelView {
   createdAt: Date;
   receptionPrompts: ReceptionPrompts;
   workHours: { timeZone: string; weekly: WorkHours['weekly']; holidays: string[] } | null;
+  av: AvChannelSettings | null;
 }
 
 export function toWebChannel(row: WebChannelRow): WebChannelView {
@@ -46,7 +50,24 @@ export function toWebChannel(row: WebChannelRow): WebChannelView {
     workHours: row.work_hours
       ? { timeZone: row.work_hours.timeZone, weekly: row.work_hours.weekly, holidays: row.work_hours.holidays.map((h) => (typeof h === 'string' ? h : h.date)) }
       : null,
+    av: row.av_settings ?? null,
   };
+}
+
+/** Where the widget loads an entry's icon from; null: none. */
+export function avIconUrlOf(instanceId: string, entry: Pick<AvMenuEntrySetting, 'icon'>): string | null {
+  if (!entry.icon) return null;
+  return 'fileId' in entry.icon ? avIconPath(instanceId, entry.icon.fileId) : entry.icon.url;
+}
+
+/** The AV settings as the decider checks them: the input with the skill groups and uploaded icons it names, as found in the instance. */
+async function avSettingsChange(deps: ApiDeps, instanceId: string, input: unknown): Promise<AvSettingsChange> {
+  if (input === null) return null;
+  const ids = avSettingsGroupIds(input).filter((id) => z.uuid().safeParse(id).success);
+  const rows = ids.length === 0 ? [] : await deps.db.selectFrom('skill_groups').select(['id', 'channel']).where('instance_id', '=', instanceId).where('id', 'in', ids).where('deleted_at', 'is', null).execute();
+  const menu = (input as { menu?: unknown } | null)?.menu;
+  const iconIds = Array.isArray(menu) ? menu.map((e) => (e as { iconFileId?: unknown } | null)?.iconFileId).filter((x): x is string => typeof x === 'string') : [];
+  return { input, groups: new Map(rows.map((r) => [r.id, r])), icons: await existingAvIcons(deps, instanceId, iconIds) };
 }
 
 /** Work hours as the API shows them (WeChat accounts, issue 13; as toWebChannel shows a channel's). */
@@ -123,6 +144,8 @@ const createInput = z.object({
   flowId: id.nullish(),
   receptionPrompts: receptionPromptsInput.nullish(),
   workHours: workHoursInput.nullish(),
+  /** Checked by the decider (av-settings.ts), which names the field at fault. */
+  av: z.unknown().optional(),
 });
 const updateInput = z.object({
   webChannelId: id,
@@ -136,6 +159,8 @@ const updateInput = z.object({
   receptionPrompts: receptionPromptsInput.nullish(),
   /** null: always open; absent: kept. */
   workHours: workHoursInput.nullish(),
+  /** null: not configured; absent: kept. */
+  av: z.unknown().optional(),
 });
 
 /** The decider's change from the API's input: per prompt, then the timings. */
@@ -150,6 +175,12 @@ export function promptsChange(input: z.infer<typeof receptionPromptsInput>) {
 const idInput = z.object({ webChannelId: id });
 
 export const webChannelResolvers = {
+  AvMenuEntrySetting: {
+    async skillGroup(entry: { instanceId: string; skillGroupId: string }, _: unknown, ctx: KefuContext) {
+      const row = await ctx.deps.db.selectFrom('skill_groups').selectAll().where('instance_id', '=', entry.instanceId).where('id', '=', entry.skillGroupId).where('deleted_at', 'is', null).executeTakeFirst();
+      return row ? toSkillGroup(row) : null;
+    },
+  },
   Query: {
     async webChannels(_: unknown, __: unknown, ctx: KefuContext) {
       const p = requireAdmin(ctx.principal);
@@ -175,6 +206,7 @@ export const webChannelResolvers = {
           ...(input.flowId ? { flowId: input.flowId, flow: await namedFlow(ctx.deps.db, p.instanceId, input.flowId) } : {}),
           ...(input.receptionPrompts ? { receptionPrompts: promptsChange(input.receptionPrompts) } : {}),
           ...(input.workHours ? { workHours: input.workHours } : {}),
+          ...(input.av != null ? { avSettings: await avSettingsChange(ctx.deps, p.instanceId, input.av) } : {}),
           publicKey: newPublicKey(),
           identitySecret,
         },
@@ -202,6 +234,7 @@ export const webChannelResolvers = {
       if (input.enabled != null) data.enabled = input.enabled;
       if (input.receptionPrompts != null) data.receptionPrompts = promptsChange(input.receptionPrompts);
       if (input.workHours !== undefined) data.workHours = input.workHours;
+      if (input.av !== undefined) data.avSettings = await avSettingsChange(ctx.deps, p.instanceId, input.av);
       await webChannelCommand(ctx, p.instanceId, { type: 'UpdateWebChannel', data, metadata: commandMetadata(ctx, p.instanceId) });
       return toWebChannel(await loadWebChannelRow(ctx.deps.db, p.instanceId, input.webChannelId));
     },
@@ -221,6 +254,18 @@ export const webChannelResolvers = {
     },
   },
   WebChannel: {
+    av(channel: WebChannelView) {
+      if (!channel.av) return null;
+      return {
+        ...channel.av,
+        menu: channel.av.menu.map((e) => ({
+          ...e,
+          instanceId: channel.instanceId,
+          iconFileId: e.icon && 'fileId' in e.icon ? e.icon.fileId : null,
+          iconUrl: avIconUrlOf(channel.instanceId, e),
+        })),
+      };
+    },
     async skillGroup(channel: WebChannelView, _: unknown, ctx: KefuContext) {
       const row = await ctx.deps.db
         .selectFrom('skill_groups')

@@ -80,11 +80,17 @@ const collectNode = z.strictObject({
 const priority = z.number().int('a whole number').min(0, 'must not be negative').max(100, 'at most 100').default(0);
 const skillGroupId = z.uuid({ message: 'not a valid skill group id' });
 
+/**
+ * A skill group the customer chooses: its number (the order shown), its label and the group. One definition
+ * for the chooseSkillGroup node's options and the AV visual menu's entries (src/domain/web-channel/av-settings.ts).
+ */
+export const skillGroupChoice = { number: choice.number, label: choice.label, skillGroupId };
+
 const chooseSkillGroupNode = z.strictObject({
   id: nodeId,
   type: z.literal('chooseSkillGroup'),
   text: text(4000),
-  options: z.array(z.strictObject({ ...choice, skillGroupId })).min(1, 'at least one option').max(20, 'at most 20 options'),
+  options: z.array(z.strictObject({ ...skillGroupChoice, keywords: choice.keywords })).min(1, 'at least one option').max(20, 'at most 20 options'),
   /** The chosen option's label is kept in this flow variable, if named. */
   variable: variableName.optional(),
   priority,
@@ -187,15 +193,15 @@ export function normalizeAnswer(s: string): string {
     .toLowerCase();
 }
 
-/** Numbers unique, and no label or keyword that two options would both answer to. */
-function checkChoices(options: { number: number; label: string; keywords: string[] }[], at: string): void {
+/** Numbers unique, and no label or keyword that two options would both answer to (`list`: the options' field). */
+export function checkChoices(options: { number: number; label: string; keywords?: string[] }[], at: string, list = 'options'): void {
   const owner = new Map<string, number>();
   options.forEach((o, i) => {
-    if (options.findIndex((p) => p.number === o.number) !== i) throw new ValidationError(`${at}.options.${i}.number`, `number ${o.number} is used twice`);
+    if (options.findIndex((p) => p.number === o.number) !== i) throw new ValidationError(`${at}.${list}.${i}.number`, `number ${o.number} is used twice`);
   });
   options.forEach((o, i) => owner.set(String(o.number), i));
   options.forEach((o, i) => {
-    const words: [string, string][] = [[normalizeAnswer(o.label), `${at}.options.${i}.label`], ...o.keywords.map((k, j): [string, string] => [normalizeAnswer(k), `${at}.options.${i}.keywords.${j}`])];
+    const words: [string, string][] = [[normalizeAnswer(o.label), `${at}.${list}.${i}.label`], ...(o.keywords ?? []).map((k, j): [string, string] => [normalizeAnswer(k), `${at}.${list}.${i}.keywords.${j}`])];
     for (const [word, path] of words) {
       const taken = owner.get(word);
       if (taken !== undefined && taken !== i) throw new ValidationError(path, `'${word}' already answers option ${options[taken]!.number}`);

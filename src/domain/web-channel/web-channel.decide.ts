@@ -3,6 +3,14 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import type { ActiveWebChannel, WebChannelEvent, WebChannelSettings, WebChannelState } from './web-channel.ts';
 import { evolveWebChannel, initialWebChannelState, maxAllowedOrigins, normalizeOrigin } from './web-channel.ts';
 import { applyReceptionPromptsChange, checkWorkHours, sameSettings, type ReceptionPromptsChange } from './reception-prompts.ts';
+import { checkAvChannelSettings, type NamedGroups } from './av-settings.ts';
+
+/** Issue 14: AV settings as an admin gave them (null: back to not configured), with what the caller found of their references. */
+export type AvSettingsChange = { input: unknown; groups: NamedGroups; icons: readonly string[] } | null;
+
+function avSettingsOf(change: AvSettingsChange) {
+  return change === null ? null : checkAvChannelSettings(change.input, change.groups, (id) => change.icons.includes(id));
+}
 
 /** The skill group a command names, as the caller found it in the instance: null when there is none. */
 export type NamedSkillGroup = { id: string; channel: string } | null;
@@ -13,7 +21,7 @@ export type WebChannelCommand =
   | {
       type: 'CreateWebChannel';
       /** publicKey and identitySecret are random values the caller drew (decide stays pure). */
-      data: Omit<WebChannelSettings, 'skillGroupId' | 'receptionPrompts'> & {
+      data: Omit<WebChannelSettings, 'skillGroupId' | 'receptionPrompts' | 'av'> & {
         webChannelId: string;
         publicKey: string;
         identitySecret: string;
@@ -22,13 +30,15 @@ export type WebChannelCommand =
         flow?: NamedFlow;
         /** Issue 12: prompts changed from the defaults at creation. */
         receptionPrompts?: ReceptionPromptsChange;
+        /** Issue 14: the AV buttons and visual menu. */
+        avSettings?: AvSettingsChange;
       };
       metadata: CommandMetadata;
     }
   | {
       type: 'UpdateWebChannel';
       /** flowId null unbinds the flow. */
-      data: Partial<Omit<WebChannelSettings, 'skillGroupId' | 'receptionPrompts'>> & {
+      data: Partial<Omit<WebChannelSettings, 'skillGroupId' | 'receptionPrompts' | 'av'>> & {
         webChannelId: string;
         skillGroupId?: string;
         skillGroup?: NamedSkillGroup;
@@ -36,6 +46,8 @@ export type WebChannelCommand =
         enabled?: boolean;
         /** Issue 12: what changes in the prompts; the rest stays. workHours null: always open. */
         receptionPrompts?: ReceptionPromptsChange;
+        /** Issue 14: new AV settings (null: not configured); absent: kept. */
+        avSettings?: AvSettingsChange;
       };
       metadata: CommandMetadata;
     }
@@ -97,6 +109,7 @@ export function decideWebChannel(command: WebChannelCommand, state: WebChannelSt
       const prompts = d.receptionPrompts ? applyReceptionPromptsChange(null, d.receptionPrompts) : null;
       if (prompts && prompts.welcomeText !== undefined) welcomeText = prompts.welcomeText;
       const workHours = d.workHours ? checkWorkHours(d.workHours) : null;
+      const av = avSettingsOf(d.avSettings ?? null);
       return [
         {
           type: 'WebChannelCreated',
@@ -111,6 +124,7 @@ export function decideWebChannel(command: WebChannelCommand, state: WebChannelSt
             ...(flowId === null ? {} : { flowId }),
             ...(prompts ? { receptionPrompts: prompts.settings } : {}),
             ...(workHours ? { workHours } : {}),
+            ...(av ? { av } : {}),
           },
         },
       ];
@@ -149,6 +163,10 @@ export function decideWebChannel(command: WebChannelCommand, state: WebChannelSt
       if (d.workHours !== undefined) {
         const workHours = d.workHours === null ? null : checkWorkHours(d.workHours);
         if (JSON.stringify(workHours) !== JSON.stringify(channel.workHours ?? null)) changes.workHours = workHours;
+      }
+      if (d.avSettings !== undefined) {
+        const av = avSettingsOf(d.avSettings);
+        if (JSON.stringify(av) !== JSON.stringify(channel.av ?? null)) changes.av = av;
       }
       return Object.keys(changes).length === 0 ? [] : [{ type: 'WebChannelUpdated', data: changes }];
     }

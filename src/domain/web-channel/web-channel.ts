@@ -2,6 +2,7 @@
 // allows, into an ONLINE skill group; verified customers are signed with its identity secret.
 import type { DomainEvent } from '../decider.ts';
 import type { ReceptionPromptSettings, WorkHours } from './reception-prompts.ts';
+import type { AvChannelSettings } from './av-settings.ts';
 
 export interface WebChannelSettings {
   name: string;
@@ -15,6 +16,8 @@ export interface WebChannelSettings {
   receptionPrompts?: ReceptionPromptSettings | null;
   /** Issue 12: when the channel takes chats (absent or null: always); off hours a chat gets the off-hours prompt and ends. */
   workHours?: WorkHours | null;
+  /** Issue 14: audio/video call buttons and visual menu (absent or null: not configured; the tag's data-av decides and the menu lists every AV group). */
+  av?: AvChannelSettings | null;
 }
 
 export type WebChannelEvent =

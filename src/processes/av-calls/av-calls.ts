@@ -10,8 +10,10 @@ import type { Logger } from 'pino';
 import type { CommandHandler } from '../../adapters/eventstore/command-handler.ts';
 import { AvCall, AvParticipantRecording } from '../../adapters/webrtc/av-call.ts';
 import { AvPeer, type AvPeerOptions } from '../../adapters/webrtc/av-peer.ts';
+import { AvOfferError, checkAvOffer, defaultAvOfferLimits } from '../../adapters/webrtc/av-offer.ts';
+import type { AvCallKind } from '../../domain/web-channel/av-settings.ts';
 import { contactDecider, type ContactCommand } from '../../domain/contact/contact.decide.ts';
-import { ConflictError, DomainError, RateLimitedError } from '../../domain/errors.ts';
+import { ConflictError, DomainError, NotFoundError, RateLimitedError } from '../../domain/errors.ts';
 import { streams } from '../../domain/streams.ts';
 import type { AgentDeviceLost } from '../../domain/skill-group/skill-group.ts';
 import type { ContactWatch } from '../calls/contact-watch.ts';
@@ -48,7 +50,23 @@ interface Session {
   ended: boolean;
   /** When the agent's peer was attached (its media timeout counts from there). */
   agentSince: number;
+  /** The kinds of call the chosen menu entry takes (an audio call becomes a video call only if VIDEO is one). */
+  kinds: readonly AvCallKind[];
+  /** Subscribers to the call's media state (avCallMedia): the customer's and the serving agent's pages. */
+  mediaListeners: Set<(state: AvMediaState | null) => void>;
 }
+
+/** What each side's browser has negotiated: the agent's page renegotiates when the customer has video and it has not. */
+export interface AvMediaState {
+  contactId: string;
+  customerVideo: boolean;
+  agentVideo: boolean;
+  videoCodec: string | null;
+  agentId: string | null;
+}
+
+/** Who asks about a call's media: its customer (their visitor key) or an agent. */
+export type AvParty = { kind: 'customer'; visitorKey: string } | { kind: 'agent'; agentId: string };
 
 export class AvCalls {
   private readonly o: AvCallsOptions;
@@ -81,7 +99,7 @@ export class AvCalls {
    * StartChat in AV) and keeps the peer. Nothing is left behind when the offer or the command fails.
    */
   async startCustomer(
-    call: { instanceId: string; contactId: string; visitorKey: string; addressKey: string | null; offerSdp: string; skillGroupId: string },
+    call: { instanceId: string; contactId: string; visitorKey: string; addressKey: string | null; offerSdp: string; skillGroupId: string; kinds?: readonly AvCallKind[] },
     start: () => Promise<boolean>,
   ): Promise<AvPeer> {
     if (this.stopping) throw new ConflictError('Kefu is stopping; call again in a moment');
@@ -94,6 +112,10 @@ export class AvCalls {
     if (call.addressKey && this.o.maxPerAddress > 0 && mine.filter((s) => s.addressKey === call.addressKey).length >= this.o.maxPerAddress) {
       throw new RateLimitedError(`At most ${this.o.maxPerAddress} audio/video calls at once from one address`, 5);
     }
+    const kinds = call.kinds ?? (['AUDIO', 'VIDEO'] as const);
+    const offer = checkAvOffer(call.offerSdp, this.o.limits ?? defaultAvOfferLimits);
+    if (offer.video && !kinds.includes('VIDEO')) throw new AvOfferError('the offer has video; this menu entry takes audio calls only');
+    if (!offer.video && !kinds.includes('AUDIO')) throw new AvOfferError('the offer is audio only; this menu entry takes video calls only');
     const peer = await AvPeer.answer(call.offerSdp, this.o);
     const session: Session = {
       instanceId: call.instanceId,
@@ -106,6 +128,8 @@ export class AvCalls {
       unwatch: () => undefined,
       ended: false,
       agentSince: 0,
+      kinds,
+      mediaListeners: new Set(),
     };
     // Held before the command, so a limit counts it and the watch sees its events from the first one.
     this.sessions.set(k, session);
@@ -129,7 +153,8 @@ export class AvCalls {
   async acceptAgent(call: { instanceId: string; contactId: string; agentId: string; offerSdp: string }, accept: () => Promise<void>): Promise<AvPeer> {
     const session = this.sessions.get(`${call.instanceId}/${call.contactId}`);
     if (!session || session.ended) throw new ConflictError(`Call ${call.contactId} has no customer media on this Kefu process (it ended, or its customer is connected to another node)`);
-    const peer = await AvPeer.answer(call.offerSdp, this.o, session.call.customer.videoCodec);
+    // An audio call that may become a video call keeps the agent's video m-line, inactive, for later.
+    const peer = await AvPeer.answer(call.offerSdp, this.o, session.call.customer.videoCodec, session.kinds.includes('VIDEO'));
     try {
       await accept();
     } catch (err) {
@@ -142,11 +167,113 @@ export class AvCalls {
     }
     session.call.attachAgent(call.agentId, peer);
     session.agentSince = Date.now();
+    this.publishMedia(session);
     peer.onGone((why) => void this.agentGone(session, call.agentId, peer, why));
     void peer.whenConnected().then(() => {
       if (session.call.agentPeer === peer) return this.startRecording(session, peer, call.agentId);
     });
     return peer;
+  }
+
+  /**
+   * A new offer from one side's browser on its connection (renegotiation): the customer's adding video turns
+   * an audio call into a video call (if the menu entry takes video); the serving agent's then adds theirs (its
+   * page is told by avCallMedia). Each side's recording starts again, with video, in a new WebM.
+   */
+  async renegotiate(call: { instanceId: string; contactId: string; party: AvParty; offerSdp: string }): Promise<AvPeer> {
+    const session = this.sessionOf(call.instanceId, call.contactId, call.party);
+    const customerSide = call.party.kind === 'customer';
+    const peer = customerSide ? session.call.customer : session.call.agentPeer!;
+    if (customerSide) {
+      const offer = checkAvOffer(call.offerSdp, this.o.limits ?? defaultAvOfferLimits);
+      if (offer.video && !peer.videoCodec && !session.kinds.includes('VIDEO')) throw new AvOfferError('this call takes audio only (its menu entry has no VIDEO)');
+    }
+    const hadVideo = peer.videoCodec !== null;
+    const other = customerSide ? session.call.agentPeer : session.call.customer;
+    // The customer's codec leads: the agent's side must take it; the customer takes the agent's if it has one.
+    await peer.renegotiate(call.offerSdp, customerSide ? (other?.videoCodec ?? other?.reservedVideoCodec ?? undefined) : session.call.customer.videoCodec);
+    this.publishMedia(session);
+    if (!hadVideo && peer.videoCodec) void this.restartRecordingWithVideo(session, peer, customerSide ? null : (call.party as { agentId: string }).agentId);
+    // Whoever watches the new video needs a keyframe to start.
+    for (const ms of [300, 1500, 4000]) {
+      setTimeout(() => {
+        if (session.ended) return;
+        peer.requestKeyframe();
+        other?.requestKeyframe();
+      }, ms).unref();
+    }
+    return peer;
+  }
+
+  /** The call of this customer or serving agent, on this process (NOT_FOUND as if there were none otherwise). */
+  private sessionOf(instanceId: string, contactId: string, party: AvParty): Session {
+    const session = this.sessions.get(`${instanceId}/${contactId}`);
+    const mine = session && !session.ended && (party.kind === 'customer' ? session.visitorKey === party.visitorKey : session.call.agentId === party.agentId && session.call.agentPeer !== null);
+    if (!session || !mine) throw new NotFoundError('AV call', contactId);
+    return session;
+  }
+
+  private mediaState(session: Session): AvMediaState {
+    const agent = session.call.agentPeer;
+    return { contactId: session.contactId, customerVideo: session.call.customer.videoCodec !== null, agentVideo: agent?.videoCodec != null, videoCodec: session.call.customer.videoCodec ?? agent?.videoCodec ?? null, agentId: session.call.agentId };
+  }
+
+  private publishMedia(session: Session): void {
+    const state = this.mediaState(session);
+    for (const listener of session.mediaListeners) listener(state);
+  }
+
+  /**
+   * The call's media state now and at each change, for its customer or serving agent; ends with the call
+   * (or when the agent no longer serves it).
+   */
+  watchMedia(instanceId: string, contactId: string, party: AvParty): AsyncIterableIterator<AvMediaState> {
+    const session = this.sessionOf(instanceId, contactId, party);
+    const queue: AvMediaState[] = [this.mediaState(session)];
+    let wake: ((r: IteratorResult<AvMediaState>) => void) | null = null;
+    let open = true;
+    const close = () => {
+      if (!open) return;
+      open = false;
+      session.mediaListeners.delete(listener);
+      wake?.({ value: undefined, done: true });
+      wake = null;
+    };
+    const listener = (state: AvMediaState | null) => {
+      if (!open) return;
+      if (state === null || (party.kind === 'agent' && state.agentId !== party.agentId)) return close();
+      if (wake) {
+        const w = wake;
+        wake = null;
+        w({ value: state, done: false });
+      } else queue.push(state);
+    };
+    session.mediaListeners.add(listener);
+    const iterator: AsyncIterableIterator<AvMediaState> = {
+      next: () => {
+        const state = queue.shift();
+        if (state) return Promise.resolve({ value: state, done: false });
+        if (!open) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => (wake = resolve));
+      },
+      return: () => {
+        close();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  /** A participant's video started: their audio-only WebM is completed and a new one (audio and video) begins. */
+  private async restartRecordingWithVideo(session: Session, peer: AvPeer, agentId: string | null): Promise<void> {
+    // The new track appears as the browser's first video packets arrive.
+    const deadline = Date.now() + 30_000;
+    while (!peer.tracks.get('video')?.codec && Date.now() < deadline && !session.ended) await new Promise((r) => setTimeout(r, 100));
+    if (session.ended || !peer.tracks.get('video')?.codec) return;
+    if (agentId !== null && session.call.agentPeer !== peer) return;
+    await this.stopRecordingsOf(session, agentId);
+    await this.startRecording(session, peer, agentId);
   }
 
   private onContactEvent(session: Session, type: string, data: Record<string, unknown>): void {
@@ -160,6 +287,7 @@ export class AvCalls {
         session.call.detachAgent();
         session.call.setHeld(false);
         if (agentId) void this.stopRecordingsOf(session, agentId);
+        this.publishMedia(session);
         return;
       }
       case 'ContactEnded':
@@ -221,6 +349,7 @@ export class AvCalls {
     this.o.logger.info({ contactId: session.contactId, agentId, why }, "AV agent's browser gone");
     session.call.detachAgent();
     void this.stopRecordingsOf(session, agentId);
+    this.publishMedia(session);
     const group = session.skillGroupId;
     const setting = group ? await this.o.onAgentDeviceLost(session.instanceId, group).catch(() => 'END' as const) : 'END';
     if (setting === 'REQUEUE' && group) {
@@ -269,6 +398,7 @@ export class AvCalls {
     if (session.ended) return;
     session.ended = true;
     session.unwatch();
+    for (const listener of [...session.mediaListeners]) listener(null);
     await session.call.close();
     await Promise.all([...session.recordings.keys()].map((id) => this.stopRecording(session, id)));
     this.sessions.delete(`${session.instanceId}/${session.contactId}`);

@@ -37,4 +37,10 @@ export const webChannelsMigrations: Record<string, Migration> = {
       await db.schema.alterTable('web_channels').addColumn('work_hours', 'jsonb').execute();
     },
   },
+  '2027_01_04_100_web_channels_av': {
+    async up(db: Kysely<unknown>) {
+      // Issue 14: the AV buttons and visual menu (AvChannelSettings; null: not configured).
+      await db.schema.alterTable('web_channels').addColumn('av_settings', 'jsonb').execute();
+    },
+  },
 };

@@ -55,6 +55,7 @@ async function projectWebChannelCreated(trx: Trx, d: Of<'WebChannelCreated'>, m:
       flow_id: d.flowId ?? null,
       reception_prompts: d.receptionPrompts ? JSON.stringify(d.receptionPrompts) : null,
       work_hours: d.workHours ? JSON.stringify(d.workHours) : null,
+      av_settings: d.av ? JSON.stringify(d.av) : null,
       enabled: true,
       identity_secret: d.identitySecret,
       created_at: m.occurredAt,
@@ -74,10 +75,11 @@ async function projectWebChannelUpdated(trx: Trx, id: string, d: Of<'WebChannelU
     ...(d.enabled !== undefined ? { enabled: d.enabled } : {}),
     ...(d.receptionPrompts !== undefined ? { reception_prompts: d.receptionPrompts === null ? null : JSON.stringify(d.receptionPrompts) } : {}),
     ...(d.workHours !== undefined ? { work_hours: d.workHours === null ? null : JSON.stringify(d.workHours) } : {}),
+    ...(d.av !== undefined ? { av_settings: d.av === null ? null : JSON.stringify(d.av) } : {}),
   });
 }
 
-async function update(trx: Trx, id: string, m: EventMetadata, set: Partial<{ name: string; allowed_origins: string; skill_group_id: string; welcome_text: string | null; flow_id: string | null; enabled: boolean; identity_secret: string; deleted_at: string; reception_prompts: string | null; work_hours: string | null }>) {
+async function update(trx: Trx, id: string, m: EventMetadata, set: Partial<{ name: string; allowed_origins: string; skill_group_id: string; welcome_text: string | null; flow_id: string | null; enabled: boolean; identity_secret: string; deleted_at: string; reception_prompts: string | null; work_hours: string | null; av_settings: string | null }>) {
   await trx
     .updateTable('web_channels')
     .set({ ...set, updated_at: m.occurredAt })
