@@ -158,7 +158,7 @@ describe('customer sessions', () => {
     });
 
     it('say whether the channel is open now (work hours, anyone online) and its greeting, also later through customerWebChannel', async () => {
-      const q = '{ customerWebChannel { greeting withinWorkHours availability openNow agentsOnline } }';
+      const q = '{ customerWebChannel { greeting withinWorkHours availability openNow agentsOnline takesMessages } }';
       const ask = async (token: string) => {
         const r = await gql<{ customerWebChannel: Record<string, unknown> }>(shop, token, q);
         if (r.errors) throw new Error(JSON.stringify(r.errors));
@@ -168,10 +168,10 @@ describe('customer sessions', () => {
       await t.ok(a.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: group, a: a.agents[0]!.id });
       const ch = await createChannel(a.adminKey, group, [shop], 'Open now');
       const s = await session(shop, { channelKey: ch.webChannel.publicKey });
-      expect(await ask(s.token)).toEqual({ greeting: 'Welcome!', withinWorkHours: true, availability: 'NO_AGENT_ONLINE', openNow: false, agentsOnline: false });
+      expect(await ask(s.token)).toEqual({ greeting: 'Welcome!', withinWorkHours: true, availability: 'NO_AGENT_ONLINE', openNow: false, agentsOnline: false, takesMessages: true });
       await t.ok(a.agents[0]!.token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
       try {
-        await until(() => ask(s.token), (c) => c.availability === 'OPEN' && c.openNow === true);
+        await until(() => ask(s.token), (c) => c.availability === 'OPEN' && c.openNow === true && c.takesMessages === true);
         // Closed all day today and tomorrow (a holiday each, whatever the hour), the welcome prompt off: no greeting.
         const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
         await t.ok(a.adminKey, 'mutation($input: UpdateWebChannelInput!) { updateWebChannel(input: $input) { id } }', {
@@ -182,7 +182,7 @@ describe('customer sessions', () => {
           },
         });
         const closed = await until(() => ask(s.token), (c) => c.availability === 'OFF_HOURS');
-        expect(closed).toEqual({ greeting: null, withinWorkHours: false, availability: 'OFF_HOURS', openNow: false, agentsOnline: true });
+        expect(closed).toEqual({ greeting: null, withinWorkHours: false, availability: 'OFF_HOURS', openNow: false, agentsOnline: true, takesMessages: false });
         const fresh = await session(shop, { channelKey: ch.webChannel.publicKey });
         expect(fresh.webChannel).toMatchObject({ agentsOnline: true });
       } finally {

@@ -138,8 +138,8 @@ describe('reception prompts in the widget (Chromium)', () => {
     try {
       clock.setTo(nextUtc(0, 3));
       const page = await open(key);
-      // Before any chat: closed, though an agent is online.
-      await waitView(page, (x) => x.subtitle === 'We are closed right now: leave a message and we will answer here');
+      // Before any chat: closed, though an agent is online (no "leave a message": off hours this channel takes none).
+      await waitView(page, (x) => x.subtitle === 'We are closed right now');
       await type(page, 'Anyone there?');
       const v = await waitView(page, (x) => x.ended && shown(x).length === 1);
       expect(shown(v)).toEqual(['We are closed today. Please come back tomorrow.']);

@@ -29,6 +29,7 @@ interface View {
   items: Item[];
   ended: boolean;
   queue: string | null;
+  subtitle: string;
 }
 
 const allWeek = [{ days: ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'], open: '00:00', close: '23:59' }];
@@ -151,7 +152,7 @@ describe('chat flows in the widget (Chromium)', () => {
         img: el.querySelector('img') ? el.querySelector('img').getAttribute('src') : null,
       }));
       const queue = r.querySelector('.queue');
-      return { items, ended: !r.querySelector('.ended').hidden, queue: queue && !queue.hidden ? queue.textContent : null };
+      return { items, ended: !r.querySelector('.ended').hidden, queue: queue && !queue.hidden ? queue.textContent : null, subtitle: r.querySelector('.subtitle').textContent };
     })()`);
   const waitView = (page: Page, ok: (v: View) => boolean, timeoutMs = 30_000) => until(() => view(page), ok, timeoutMs);
   // The chat flow's messages (the channel's reception prompts, issue 12 item 2, are bot bubbles too: left out).
@@ -202,6 +203,8 @@ describe('chat flows in the widget (Chromium)', () => {
     try {
       clock.setTo(nextUtc(0, 3));
       const page = await openWidget(context, s.channelKey);
+      // Before the chat the widget says so: the flow's business hours are closed, and closed it takes no message.
+      await waitView(page, (x) => x.subtitle === 'We are closed right now');
       await type(page, 'Hello?');
       const v = await waitView(page, (x) => x.ended && bots(x).some((b) => b.text === 'We are closed today.'));
       expect(v.items.at(-1)!.cls).toContain('system-ENDED');
@@ -225,6 +228,8 @@ describe('chat flows in the widget (Chromium)', () => {
     try {
       clock.setTo(nextUtc(3, 10));
       const page = await openWidget(context, s.channelKey);
+      // Open hours, nobody online: the flow's route would take a message (its onNoAgent branch), not promise a queue.
+      await waitView(page, (x) => x.subtitle === 'No agent is online right now: leave a message and we will answer here');
       await type(page, 'Hello?');
       const v = await waitView(page, (x) => bots(x).some((b) => b.text === 'Language? 1 English, 2 中文'));
       expect(v.ended).toBe(false);

@@ -6,8 +6,10 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { ForbiddenError, NotFoundError, UnauthenticatedError } from '../../domain/errors.ts';
 import { isOpenAt } from '../../domain/flow/business-hours.ts';
+import { canLeaveMessageAt, flowOpenAt } from '../../domain/flow/chat-flow-reach.ts';
 import { effectiveReceptionPrompts, type ReceptionPromptSettings, type WorkHours } from '../../domain/web-channel/reception-prompts.ts';
 import { originAllowed } from '../../domain/web-channel/web-channel.ts';
+import { loadChatFlowFromReadModel } from '../../processes/chat-flows/chat-flow-runner.ts';
 import { requireCustomer } from '../auth.ts';
 import { textProblem } from '../../domain/values.ts';
 import { chatLimit } from '../chat-limits.ts';
@@ -65,6 +67,7 @@ export interface PublicWebChannelView {
   /** The welcome prompt's text when the prompt is on and no chat flow greets instead; else null. */
   greeting: string | null;
   workHours: WorkHours | null;
+  flowId: string | null;
 }
 
 const publicChannelColumns = ['instance_id', 'id', 'name', 'welcome_text', 'skill_group_id', 'flow_id', 'work_hours', 'reception_prompts'] as const;
@@ -78,6 +81,7 @@ function publicChannelView(row: { instance_id: string; skill_group_id: string; n
     welcomeText: row.welcome_text,
     greeting: welcome.enabled && !row.flow_id ? welcome.text : null,
     workHours: row.work_hours,
+    flowId: row.flow_id,
   };
 }
 
@@ -96,9 +100,18 @@ async function groupAgentsOnline(ctx: KefuContext, instanceId: string, skillGrou
   return row !== undefined;
 }
 
+/** The channel's work hours, or those of the business-hours step its chat flow starts with (by Kefu's clock). */
+async function withinWorkHours(channel: PublicWebChannelView, ctx: KefuContext): Promise<boolean> {
+  const now = ctx.deps.clock();
+  if (channel.workHours && !isOpenAt(channel.workHours, now)) return false;
+  if (!channel.flowId) return true;
+  const flow = await loadChatFlowFromReadModel(ctx.deps.db, channel.instanceId, channel.flowId, null);
+  return !flow || flowOpenAt(flow.definition, now) !== false;
+}
+
 /** OFF_HOURS outside the channel's work hours (by Kefu's clock), else NO_AGENT_ONLINE when nobody of its group is online, else OPEN. */
 async function availabilityOf(channel: PublicWebChannelView, ctx: KefuContext): Promise<'OPEN' | 'NO_AGENT_ONLINE' | 'OFF_HOURS'> {
-  if (channel.workHours && !isOpenAt(channel.workHours, ctx.deps.clock())) return 'OFF_HOURS';
+  if (!(await withinWorkHours(channel, ctx))) return 'OFF_HOURS';
   return (await groupAgentsOnline(ctx, channel.instanceId, channel.skillGroupId)) ? 'OPEN' : 'NO_AGENT_ONLINE';
 }
 
@@ -153,9 +166,27 @@ export const customerSessionResolvers = {
     },
   },
   PublicWebChannel: {
+    /**
+     * Whether a chat started now is kept for an agent although nobody can answer now: the channel's chat flow
+     * can take a message now (a leaveMessage step reachable with the time's business-hours branches); without a
+     * flow, within work hours, unless the group turns chats away when nobody is online. True while OPEN (no flow).
+     */
+    async takesMessages(channel: PublicWebChannelView, _: unknown, ctx: KefuContext) {
+      // A chat flow decides itself (its business hours, its "no agent online" branches): a message can be left when
+      // a leaveMessage step is reachable from its start now.
+      if (channel.flowId) {
+        const flow = await loadChatFlowFromReadModel(ctx.deps.db, channel.instanceId, channel.flowId, null);
+        if (flow && canLeaveMessageAt(flow.definition, ctx.deps.clock())) return true;
+      }
+      const availability = await availabilityOf(channel, ctx);
+      if (availability === 'OPEN') return true;
+      if (channel.flowId || availability === 'OFF_HOURS') return false;
+      const group = await ctx.deps.db.selectFrom('skill_groups').select('when_no_agent_online').where('instance_id', '=', channel.instanceId).where('id', '=', channel.skillGroupId).executeTakeFirst();
+      return group !== undefined && group.when_no_agent_online !== 'REJECT';
+    },
     /** Whether a member of the channel's skill group is online (available or on break), as the router counts it. */
     agentsOnline: (channel: PublicWebChannelView, _: unknown, ctx: KefuContext) => groupAgentsOnline(ctx, channel.instanceId, channel.skillGroupId),
-    withinWorkHours: (channel: PublicWebChannelView, _: unknown, ctx: KefuContext) => !channel.workHours || isOpenAt(channel.workHours, ctx.deps.clock()),
+    withinWorkHours: (channel: PublicWebChannelView, _: unknown, ctx: KefuContext) => withinWorkHours(channel, ctx),
     availability: (channel: PublicWebChannelView, _: unknown, ctx: KefuContext) => availabilityOf(channel, ctx),
     openNow: async (channel: PublicWebChannelView, _: unknown, ctx: KefuContext) => (await availabilityOf(channel, ctx)) === 'OPEN',
   },

@@ -58,6 +58,7 @@
       queuedNoAgent: 'Your message is kept: an agent will answer here as soon as one is available.',
       leaveMessageNow: 'No agent is online right now: leave a message and we will answer here',
       closedNow: 'We are closed right now: leave a message and we will answer here',
+      closed: 'We are closed right now',
       leftMessage: 'Your message was left: an agent will answer here as soon as one is available.',
       joined: (name) => `${name || 'An agent'} joined the chat.`,
       transferred: 'Your chat is being passed to a colleague.',
@@ -102,6 +103,7 @@
       queuedNoAgent: '您的留言已保存，客服上线后将在此回复您。',
       leaveMessageNow: '当前没有客服在线：请留言，我们会在此回复您',
       closedNow: '现在是非工作时间：请留言，我们会在此回复您',
+      closed: '现在是非工作时间',
       leftMessage: '您的留言已收到，客服上线后将在此回复您。',
       joined: (name) => `${name || '客服'} 为您服务`,
       transferred: '正在为您转接其他客服。',
@@ -235,7 +237,7 @@
       input.visitorId = st.visitorId;
     }
     if (settings.name) input.name = String(settings.name);
-    const q = 'mutation($input: StartCustomerSessionInput!) { startCustomerSession(input: $input) { token expiresAt visitorId webChannel { name greeting agentsOnline availability } } }';
+    const q = 'mutation($input: StartCustomerSessionInput!) { startCustomerSession(input: $input) { token expiresAt visitorId webChannel { name greeting agentsOnline availability takesMessages } } }';
     let data;
     try {
       data = await post(q, { input }, null);
@@ -263,6 +265,7 @@
     st.welcome = c.greeting || null;
     agentsOnline = c.agentsOnline;
     availability = c.availability || null;
+    takesMessages = c.takesMessages !== false;
     renderHeader();
     renderWelcome();
   }
@@ -272,7 +275,7 @@
   async function refreshChannel() {
     if (Date.now() - channelAsked < 10_000) return;
     channelAsked = Date.now();
-    const d = await gql('query { customerWebChannel { greeting agentsOnline availability } }', {});
+    const d = await gql('query { customerWebChannel { greeting agentsOnline availability takesMessages } }', {});
     applyChannel(d.customerWebChannel);
     save();
   }
@@ -297,6 +300,7 @@
   let conv = null; // the latest Conversation
   let agentsOnline = null;
   let availability = null; // OPEN, NO_AGENT_ONLINE or OFF_HOURS (customerWebChannel)
+  let takesMessages = true; // a chat started now is kept for an agent (else no "leave a message")
   let readSent = 0;
   let agentTypingTimer = null;
   let unread = 0;
@@ -1349,8 +1353,8 @@
     if (status === 'CONNECTED') sub = T.chattingWith(conv.agentName);
     else if (status === 'QUEUED' || status === 'OFFERED') sub = T.waiting;
     else if (status === 'ENDED') sub = T.chatEnded;
-    else if (availability === 'OFF_HOURS') sub = T.closedNow;
-    else if (availability === 'NO_AGENT_ONLINE') sub = T.leaveMessageNow;
+    else if (availability === 'OFF_HOURS') sub = takesMessages ? T.closedNow : T.closed;
+    else if (availability === 'NO_AGENT_ONLINE') sub = takesMessages ? T.leaveMessageNow : T.noAgent;
     else if (agentsOnline === false) sub = T.noAgent;
     else sub = T.replyTime;
     els.subtitle.textContent = sub;
