@@ -113,6 +113,33 @@ describe('traces', () => {
         for (const s of spans) expect(JSON.stringify(s.attributes)).not.toContain('8613800000009');
       });
 
+      it("follows the caller's traceparent: sampled, the request joins its trace; not sampled, no span at all", async () => {
+        const seed = await seedInstance(t, { name: 'Propagated', agents: [{ name: 'Cy', login: 'cy' }] });
+        const cy = seed.agents[0]!;
+        const send = (traceparent: string, presence: string) =>
+          t.kefu.app.inject({
+            method: 'POST',
+            url: '/graphql',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${cy.token}`, traceparent },
+            payload: JSON.stringify({ query: `mutation Presence { setPresence(input: { presence: ${presence} }) { presence } }` }),
+          });
+        const traceId = randomUUID().replaceAll('-', '');
+        exporter.reset();
+        expect((await send(`00-${traceId}-00f067aa0ba902b7-01`, 'AVAILABLE')).statusCode).toBe(200);
+        const joined = await until(async () => exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId), (s) => s.some((x) => x.name.startsWith('command ')));
+        expect(joined.find((s) => s.name === 'graphql mutation Presence')!.parentSpanContext?.spanId).toBe('00f067aa0ba902b7');
+
+        // A caller that did not sample its trace: the request, its command, its store calls and SQL make no span.
+        exporter.reset();
+        const unsampled = randomUUID().replaceAll('-', '');
+        expect((await send(`00-${unsampled}-00f067aa0ba902b7-00`, 'OFFLINE')).statusCode).toBe(200);
+        const [event] = await t.kefu.store.readStream(streams.agent(seed.instanceId, cy.id), { direction: 'backwards', maxCount: 1 });
+        expect(event!.type).toBe('AgentWentOffline');
+        await new Promise((r) => setTimeout(r, 200));
+        expect(exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === unsampled)).toEqual([]);
+        expect(exporter.getFinishedSpans().filter((s) => s.attributes['kefu.correlation_id'] === event!.metadata.correlationId)).toEqual([]);
+      });
+
       it('marks a failed operation with its error code', async () => {
         exporter.reset();
         await t.gql(null, 'query Me { me { __typename } }');

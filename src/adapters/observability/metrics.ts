@@ -93,8 +93,18 @@ export class KefuMetrics {
       const text = await this.registry.metrics();
       return reply.header('cache-control', 'no-store').type(this.registry.contentType).send(text);
     });
-    const schemaFields = (schema: GraphQLSchema, type: string): Set<string> =>
-      new Set(Object.keys((type === 'mutation' ? schema.getMutationType() : type === 'subscription' ? schema.getSubscriptionType() : schema.getQueryType())?.getFields() ?? {}));
+    // The root types' field names, made once per schema (not per request).
+    const fieldsOf = new WeakMap<GraphQLSchema, Map<string, Set<string>>>();
+    const schemaFields = (schema: GraphQLSchema, type: string): Set<string> => {
+      let byType = fieldsOf.get(schema);
+      if (!byType) fieldsOf.set(schema, (byType = new Map()));
+      let fields = byType.get(type);
+      if (!fields) {
+        fields = new Set(Object.keys((type === 'mutation' ? schema.getMutationType() : type === 'subscription' ? schema.getSubscriptionType() : schema.getQueryType())?.getFields() ?? {}));
+        byType.set(type, fields);
+      }
+      return fields;
+    };
     app.graphql.addHook('preExecution', async (schema, document, context) => {
       const op = operationOf(document, (context as { operationName?: string }).operationName);
       const type = op?.operation ?? 'query';

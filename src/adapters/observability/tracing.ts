@@ -5,7 +5,7 @@
 // Command and store spans carry the event metadata's correlation id (kefu.correlation_id) and the contact
 // (kefu.contact_id), which link a call's or a chat's spans across requests and processes.
 // With tracing off nothing here is installed: the components are used as they are.
-import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
+import { context, propagation, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type SpanProcessor } from '@opentelemetry/sdk-trace';
@@ -49,11 +49,22 @@ export function startTracing(settings: TracingSettings, options: { spanProcessor
   return { tracer: trace.getTracer('kefu'), shutdown: () => sdk.shutdown() };
 }
 
-/** Runs `fn` in a span that is a child of the active one, only when that one is recorded (no root spans here). */
-function childSpan<T>(tracer: Tracer, name: string, attributes: Attributes, fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` in a span that is a child of the active one, only when that one is recorded (no root spans here).
+ * The span's name and attributes are made only then: most requests are not sampled, and their SQL statements
+ * and store calls then cost one context lookup each.
+ */
+function childSpan<T>(tracer: Tracer, describe: () => [name: string, attributes: Attributes], fn: () => Promise<T>): Promise<T> {
   const parent = trace.getSpan(context.active());
   if (!parent?.isRecording()) return fn();
+  const [name, attributes] = describe();
   return tracer.startActiveSpan(name, { kind: SpanKind.CLIENT, attributes }, (span) => ended(span, fn));
+}
+
+/** Whether the active span is one that was not sampled: then its children are not either (parent-based sampling). */
+function inUnsampledSpan(): boolean {
+  const parent = trace.getSpan(context.active());
+  return parent !== undefined && !parent.isRecording() && (parent.spanContext().traceFlags & TraceFlags.SAMPLED) === 0;
 }
 
 async function ended<T>(span: Span, fn: () => Promise<T>): Promise<T> {
@@ -80,8 +91,8 @@ function sqlSpanName(text: string): string {
 
 function tracedExecutor(tracer: Tracer, exec: SqlExecutor): SqlExecutor {
   return {
-    query: (text, params) => childSpan(tracer, sqlSpanName(text), sqlAttributes(text), () => exec.query(text, params)),
-    script: (text) => childSpan(tracer, 'sql script', sqlAttributes(text), () => exec.script(text)),
+    query: (text, params) => childSpan(tracer, () => [sqlSpanName(text), sqlAttributes(text)], () => exec.query(text, params)),
+    script: (text) => childSpan(tracer, () => ['sql script', sqlAttributes(text)], () => exec.script(text)),
   };
 }
 
@@ -111,8 +122,14 @@ function tracedPool<P extends object>(tracer: Tracer, pool: P): P {
         const call = () => (value as (...a: unknown[]) => Promise<unknown>).call(target, config, ...rest);
         // Callback-style calls are left alone (nothing in Kefu uses them).
         if (rest.some((r) => typeof r === 'function')) return call();
-        const text = typeof config === 'string' ? config : String((config as { text?: unknown })?.text ?? '');
-        return childSpan(tracer, sqlSpanName(text), sqlAttributes(text), call);
+        return childSpan(
+          tracer,
+          () => {
+            const text = typeof config === 'string' ? config : String((config as { text?: unknown })?.text ?? '');
+            return [sqlSpanName(text), sqlAttributes(text)];
+          },
+          call,
+        );
       };
     },
   });
@@ -129,18 +146,23 @@ export function traceEventStore(tracer: Tracer, store: EventStore): EventStore {
     get(target, prop, receiver) {
       if (prop === 'appendToStream') {
         return (streamId: string, events: Parameters<EventStore['appendToStream']>[1], options: Parameters<EventStore['appendToStream']>[2]) => {
-          const first = events[0];
-          const attributes: Attributes = {
-            ...streamAttributes(streamId),
-            'kefu.events': events.length,
-            'kefu.event_types': events.map((e) => e.type).join(','),
-            ...(first ? { 'kefu.correlation_id': first.metadata.correlationId } : {}),
+          const describe = (): [string, Attributes] => {
+            const first = events[0];
+            return [
+              'eventstore append',
+              {
+                ...streamAttributes(streamId),
+                'kefu.events': events.length,
+                'kefu.event_types': events.map((e) => e.type).join(','),
+                ...(first ? { 'kefu.correlation_id': first.metadata.correlationId } : {}),
+              },
+            ];
           };
-          return childSpan(tracer, 'eventstore append', attributes, () => target.appendToStream(streamId, events, options));
+          return childSpan(tracer, describe, () => target.appendToStream(streamId, events, options));
         };
       }
       if (prop === 'readStream') {
-        return (streamId: string, options?: Parameters<EventStore['readStream']>[1]) => childSpan(tracer, 'eventstore read', streamAttributes(streamId), () => target.readStream(streamId, options));
+        return (streamId: string, options?: Parameters<EventStore['readStream']>[1]) => childSpan(tracer, () => ['eventstore read', streamAttributes(streamId)], () => target.readStream(streamId, options));
       }
       const value: unknown = Reflect.get(target, prop, receiver);
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
@@ -152,6 +174,8 @@ export function traceEventStore(tracer: Tracer, store: EventStore): EventStore {
 export function traceCommands(tracer: Tracer, commands: CommandHandler): void {
   const handle = commands.handle.bind(commands);
   commands.handle = ((streamId, decider, command) => {
+    // Inside a request or call that was not sampled, the command's span would not be either: skip making it.
+    if (inUnsampledSpan()) return handle(streamId, decider, command);
     const c = command as unknown as { type?: string; metadata: { correlationId: string; instanceId: string; actor: string } };
     return tracer.startActiveSpan(
       `command ${c.type ?? 'unknown'}`,
@@ -193,7 +217,9 @@ export function traceGraphqlRequests(app: FastifyInstance, tracer: Tracer): void
   const spans = new WeakMap<FastifyRequest, Span>();
   app.addHook('preHandler', (request, _reply, done) => {
     if (!request.url.startsWith('/graphql') || request.method !== 'POST') return done();
-    const parent = propagation.extract(context.active(), request.headers);
+    // A caller's trace context (W3C traceparent, baggage), when it sent one: most requests do not.
+    const headers = request.headers;
+    const parent = headers.traceparent !== undefined || headers.baggage !== undefined ? propagation.extract(context.active(), headers) : context.active();
     const span = tracer.startSpan('graphql', { kind: SpanKind.SERVER, attributes: { 'http.request.method': request.method, 'url.path': '/graphql', 'kefu.correlation_id': String(request.id) } }, parent);
     spans.set(request, span);
     context.with(trace.setSpan(parent, span), done);
