@@ -538,7 +538,19 @@ async function takeAvCall(contact, offerId, transfer) {
   }
   await pc.setRemoteDescription({ type: 'answer', sdp: answer.acceptAvCall.sdp });
   log('AV call taken, video', answer.acceptAvCall.videoCodec ?? 'none');
-  state.av.set(contact.id, { pc, stream });
+  const call = { pc, stream, renegotiating: false, dispose: null };
+  state.av.set(contact.id, call);
+  // An audio call becoming a video call: when the customer's video starts and this side's has not, this
+  // browser sends a new offer on the same connection (Kefu kept its video m-line for this).
+  call.dispose = state.ws.subscribe('subscription($c: ID!) { avCallMedia(contactId: $c) { customerVideo agentVideo videoCodec } }', (p) => {
+    const m = p.data?.avCallMedia;
+    if (!m || !m.customerVideo || m.agentVideo || call.renegotiating || state.av.get(contact.id) !== call) return;
+    call.renegotiating = true;
+    renegotiateAvCall(contact.id, pc)
+      .then((codec) => log('AV call now has video', codec))
+      .catch((e) => log('AV video:', e.message))
+      .finally(() => (call.renegotiating = false));
+  }, undefined, { c: contact.id });
   openChat(contact, transfer);
   const chat = state.chats.get(contact.id);
   const media = el('div', 'av-media');
@@ -565,10 +577,23 @@ async function takeAvCall(contact, offerId, transfer) {
   chat?.card.insertBefore(media, chat.logEl);
 }
 
+async function renegotiateAvCall(contactId, pc) {
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise((resolve) => {
+    if (pc.iceGatheringState === 'complete') return resolve();
+    pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
+    setTimeout(resolve, 5000);
+  });
+  const r = await gql('mutation($i: RenegotiateAvCallInput!) { renegotiateAvCall(input: $i) { sdp videoCodec } }', { i: { contactId, sdp: pc.localDescription.sdp } });
+  await pc.setRemoteDescription({ type: 'answer', sdp: r.renegotiateAvCall.sdp });
+  return r.renegotiateAvCall.videoCodec;
+}
+
 function stopAvCall(contactId) {
   const av = state.av.get(contactId);
   if (!av) return;
   state.av.delete(contactId);
+  if (typeof av.dispose === 'function') av.dispose();
   av.pc.close();
   for (const t of av.stream.getTracks()) t.stop();
   state.chats.get(contactId)?.card.querySelector('.av-media')?.remove();

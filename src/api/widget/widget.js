@@ -136,9 +136,11 @@
     welcome: script.dataset.welcome || null,
     position: script.dataset.position === 'left' ? 'left' : 'right',
     open: script.dataset.open === 'true',
-    // data-av="audio,video": the page offers audio and/or video calls (issue 14), shown when Kefu takes AV
-    // calls and an AV skill group of the visual menu has an agent available.
-    av: (script.dataset.av || '').split(',').map((k) => k.trim()).filter((k) => k === 'audio' || k === 'video'),
+    // Audio and video call buttons (issue 14) are the web channel's setting (updateWebChannel av); the tag's
+    // data-av="audio,video" can only narrow them (data-av="" shows none). A channel without AV settings
+    // shows what data-av names (none without it). Shown when Kefu takes AV calls and, per the channel's
+    // setting, while an agent of the visual menu is available.
+    av: script.dataset.av === undefined ? null : script.dataset.av.split(',').map((k) => k.trim()).filter((k) => k === 'audio' || k === 'video'),
   };
 
   // ---- storage (one JSON entry per channel key; memory only when localStorage is unavailable) ----
@@ -1461,16 +1463,13 @@
   // call go there), and endChat ends the call. Kefu wants a complete offer (ICE gathering done).
 
   const AV_T = {
-    en: { audio: 'Voice call', video: 'Video call', choose: 'What do you need help with?', cancel: 'Cancel', hangUp: 'Hang up', mute: 'Mute', unmute: 'Unmute', cameraOff: 'Camera off', cameraOn: 'Camera on', connecting: 'Calling…', failed: (why) => `The call could not start: ${why}` },
-    zh: { audio: '语音通话', video: '视频通话', choose: '请选择您需要的服务', cancel: '取消', hangUp: '挂断', mute: '静音', unmute: '取消静音', cameraOff: '关闭摄像头', cameraOn: '打开摄像头', connecting: '正在呼叫…', failed: (why) => `无法发起通话：${why}` },
+    en: { audio: 'Voice call', video: 'Video call', choose: 'What do you need help with?', cancel: 'Cancel', hangUp: 'Hang up', mute: 'Mute', unmute: 'Unmute', cameraOff: 'Camera off', cameraOn: 'Camera on', turnVideoOn: 'Turn on video', connecting: 'Calling…', failed: (why) => `The call could not start: ${why}`, videoFailed: (why) => `Video could not start: ${why}` },
+    zh: { audio: '语音通话', video: '视频通话', choose: '请选择您需要的服务', cancel: '取消', hangUp: '挂断', mute: '静音', unmute: '取消静音', cameraOff: '关闭摄像头', cameraOn: '打开摄像头', turnVideoOn: '开启视频', connecting: '正在呼叫…', failed: (why) => `无法发起通话：${why}`, videoFailed: (why) => `无法开启视频：${why}` },
   }[locale];
-  const av = { options: null, call: null };
+  const av = { options: null, call: null, kinds: [] };
 
   function buildAvUi() {
     els.avBar = h('div', { class: 'av-bar', hidden: true, style: 'display:flex;gap:6px;padding:6px 12px' });
-    for (const kind of options.av) {
-      els.avBar.append(h('button', { type: 'button', class: `av-start av-${kind}`, text: kind === 'video' ? `🎥 ${av_label(kind)}` : `📞 ${av_label(kind)}`, onclick: () => showAvMenu(kind) }));
-    }
     els.avMenu = h('div', { class: 'av-menu', hidden: true, role: 'listbox', style: 'padding:6px 12px' });
     els.avStage = h('div', { class: 'av-stage', hidden: true, style: 'padding:6px 12px' });
   }
@@ -1479,26 +1478,47 @@
     return kind === 'video' ? AV_T.video : AV_T.audio;
   }
 
+  /** The menu entries a call of this kind can go to now (per the channel's "only while agents are online"). */
+  function avEntries(kind) {
+    const o = av.options;
+    if (!o) return [];
+    return o.menu.filter((e) => e.kinds.includes(kind.toUpperCase()) && (!o.onlyWhenAgentsOnline || e.agentsOnline));
+  }
+
   async function loadAv() {
-    if (!options.av.length || av.call) return;
+    // data-av="" (or naming nothing known): no calls from this page; a channel without AV settings needs data-av.
+    if ((options.av && !options.av.length) || av.call) return;
     try {
-      const d = await gql('query { avCallOptions { enabled iceServers { urls username credential } menu { skillGroupId title description agentsOnline } } }', {});
+      const d = await gql('query { avCallOptions { enabled configured kinds onlyWhenAgentsOnline iceServers { urls username credential } menu { number skillGroupId title description iconUrl kinds agentsOnline } } }', {});
       av.options = d.avCallOptions;
     } catch {
       av.options = null;
     }
     const o = av.options;
-    els.avBar.hidden = !(o && o.enabled && o.menu.some((e) => e.agentsOnline)) || Boolean(av.call);
+    const channelKinds = o ? (o.configured ? o.kinds.map((k) => k.toLowerCase()) : options.av || []) : [];
+    av.kinds = ['audio', 'video'].filter((k) => channelKinds.includes(k) && (!options.av || options.av.includes(k)) && avEntries(k).length > 0);
+    els.avBar.replaceChildren(
+      ...av.kinds.map((kind) => h('button', { type: 'button', class: `av-start av-${kind}`, text: kind === 'video' ? `🎥 ${av_label(kind)}` : `📞 ${av_label(kind)}`, onclick: () => showAvMenu(kind) })),
+    );
+    els.avBar.hidden = !(o && o.enabled && av.kinds.length > 0) || Boolean(av.call);
+  }
+
+  /** An entry's icon: Kefu's own (a path on Kefu's origin) or an https URL. */
+  function avIcon(e) {
+    if (!e.iconUrl) return null;
+    const src = e.iconUrl.startsWith('/') ? base + e.iconUrl : e.iconUrl;
+    if (!/^https?:\/\//.test(src)) return null;
+    return h('img', { class: 'av-entry-icon', src, alt: '', width: 32, height: 32, style: 'float:left;width:32px;height:32px;margin-right:8px;object-fit:contain' });
   }
 
   function showAvMenu(kind) {
-    const entries = ((av.options && av.options.menu) || []).filter((e) => e.agentsOnline);
+    const entries = avEntries(kind);
     if (entries.length === 1) return startAvCall(kind, entries[0]);
     els.avMenu.replaceChildren(h('div', { class: 'av-menu-title', text: AV_T.choose }));
     for (const e of entries) {
       els.avMenu.append(
-        h('button', { type: 'button', class: 'av-entry', 'data-skill-group-id': e.skillGroupId, style: 'display:block;width:100%;text-align:left;margin:4px 0', onclick: () => startAvCall(kind, e) },
-          h('strong', { text: e.title }), e.description ? h('div', { class: 'av-entry-description', text: e.description }) : null),
+        h('button', { type: 'button', class: 'av-entry', 'data-skill-group-id': e.skillGroupId, 'data-menu-entry': e.number == null ? '' : String(e.number), style: 'display:block;width:100%;text-align:left;margin:4px 0;overflow:hidden', onclick: () => startAvCall(kind, e) },
+          avIcon(e), h('strong', { text: e.title }), e.description ? h('div', { class: 'av-entry-description', text: e.description }) : null),
       );
     }
     els.avMenu.append(h('button', { type: 'button', class: 'av-cancel', text: AV_T.cancel, onclick: () => (els.avMenu.hidden = true) }));
@@ -1508,7 +1528,7 @@
   async function startAvCall(kind, entry) {
     els.avMenu.hidden = true;
     els.avBar.hidden = true;
-    const call = { kind, pc: null, stream: null };
+    const call = { kind, entry, pc: null, stream: null };
     av.call = call;
     try {
       const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: kind === 'video' });
@@ -1521,15 +1541,12 @@
       pc.ontrack = (e) => remote.addTrack(e.track);
       showAvStage(call, remote);
       await pc.setLocalDescription(await pc.createOffer());
-      await new Promise((resolve) => {
-        if (pc.iceGatheringState === 'complete') return resolve();
-        pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
-        setTimeout(resolve, 5000);
-      });
+      await iceGathered(pc);
       const clientCallId = uuid();
       const visitor = { pageUrl: location.href, referrer: document.referrer || null, userAgent: navigator.userAgent };
+      const chosen = entry.number == null ? { skillGroupId: entry.skillGroupId } : { menuEntry: entry.number };
       const d = await gql('mutation($input: StartAvCallInput!) { startAvCall(input: $input) { contactId sdp videoCodec } }', {
-        input: { clientCallId, skillGroupId: entry.skillGroupId, sdp: pc.localDescription.sdp, visitor },
+        input: { clientCallId, ...chosen, sdp: pc.localDescription.sdp, visitor },
       });
       await pc.setRemoteDescription({ type: 'answer', sdp: d.startAvCall.sdp });
       call.contactId = d.startAvCall.contactId;
@@ -1552,7 +1569,35 @@
     }
   }
 
+  /** Kefu wants complete offers: wait for ICE gathering (5 s at most). */
+  function iceGathered(pc) {
+    return new Promise((resolve) => {
+      if (pc.iceGatheringState === 'complete') return resolve();
+      pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
+      setTimeout(resolve, 5000);
+    });
+  }
+
+  /**
+   * An audio call becomes a video call: the camera joins the connection and a new offer goes to Kefu
+   * (renegotiateAvCall), which tells the agent's page to add its video too.
+   */
+  async function turnVideoOn(call, remote) {
+    const camera = await navigator.mediaDevices.getUserMedia({ video: true });
+    const track = camera.getVideoTracks()[0];
+    call.stream.addTrack(track);
+    call.pc.addTrack(track, call.stream);
+    await call.pc.setLocalDescription(await call.pc.createOffer());
+    await iceGathered(call.pc);
+    const d = await gql('mutation($input: RenegotiateAvCallInput!) { renegotiateAvCall(input: $input) { sdp videoCodec } }', { input: { contactId: call.contactId, sdp: call.pc.localDescription.sdp } });
+    await call.pc.setRemoteDescription({ type: 'answer', sdp: d.renegotiateAvCall.sdp });
+    call.kind = 'video';
+    showAvStage(call, remote);
+    emit('video', { contactId: call.contactId });
+  }
+
   function showAvStage(call, remote) {
+    call.remote = remote;
     const remoteView = h(call.kind === 'video' ? 'video' : 'audio', { class: 'av-remote', autoplay: true, playsinline: true, style: 'width:100%;max-height:200px;background:#000' });
     remoteView.srcObject = remote;
     const controls = h('div', { class: 'av-controls', style: 'display:flex;gap:6px;margin-top:4px' });
@@ -1576,6 +1621,18 @@
       controls.append(camera);
       els.avStage.replaceChildren(remoteView, local, controls);
     } else {
+      // The entry takes video: the customer may turn the camera on during the call.
+      if (call.entry && (call.entry.kinds || []).includes('VIDEO')) {
+        const upgrade = h('button', { type: 'button', class: 'av-video-on', text: AV_T.turnVideoOn, onclick: () => {
+          if (!call.contactId) return;
+          upgrade.disabled = true;
+          turnVideoOn(call, remote).catch((err) => {
+            upgrade.disabled = false;
+            showError(AV_T.videoFailed(err.message || String(err)));
+          });
+        } });
+        controls.append(upgrade);
+      }
       els.avStage.replaceChildren(remoteView, controls);
     }
     controls.append(h('button', { type: 'button', class: 'av-hang-up', text: AV_T.hangUp, onclick: () => endChat() }));
