@@ -193,6 +193,27 @@ export const wechatBench: BenchModule = {
         };
       };
 
+      // Both paths warmed up, untimed, once the chats just started are in the read model (the part timed first
+      // must not pay for the setup's projections and routing, nor for cold code and connection pools).
+      {
+        const c = new pg.Client({ connectionString: url });
+        await c.connect();
+        try {
+          const deadline = Date.now() + 120_000;
+          while (Date.now() < deadline) {
+            const r = await c.query<{ n: string }>("SELECT count(*) AS n FROM contacts WHERE channel = 'ONLINE'");
+            if (Number(r.rows[0]!.n) >= 2 * s.customers) break;
+            await new Promise((r) => setTimeout(r, 200));
+          }
+        } finally {
+          await c.end();
+        }
+        const warm = Math.min(200, s.customers);
+        await paced(Array.from({ length: warm }, (_, i) => pushRequest(callbackUrl, openIds[i % openIds.length]!, 'warm-up')), Math.min(s.rate, 100), wechatOk);
+        await paced(Array.from({ length: warm }, (_, i) => webRequest(i)), Math.min(s.rate, 100), webOk);
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+
       // Paced: the pushes made (signed, encrypted) beforehand; some sent twice, as WeChat's retries.
       const total = s.rate * s.seconds;
       const pushes: Request[] = [];
@@ -226,7 +247,7 @@ export const wechatBench: BenchModule = {
       await c.connect();
       try {
         const stored = await c.query<{ n: string }>("SELECT count(*) AS n FROM contact_messages m JOIN contacts c ON c.instance_id = m.instance_id AND c.id = m.contact_id WHERE m.sender = 'CUSTOMER' AND c.source->>'kind' = 'WECHAT'");
-        const expected = s.customers + distinct + wxClosed.times.length;
+        const expected = s.customers + Math.min(200, s.customers) + distinct + wxClosed.times.length;
         // CPU per message (Kefu's process, user + system): what the load of the machine barely changes, unlike times.
         const wxCpuPer = wxCpu.cpuMs / Math.max(1, wx.times.length);
         const webCpuPer = webCpu.cpuMs / Math.max(1, webPaced.times.length);
