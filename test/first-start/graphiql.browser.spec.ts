@@ -3,7 +3,7 @@
 // the answer, and runs a subscription over graphql-ws (GraphiQL's own client, the token from the Headers tab
 // in connection_init) that shows the current state and then an event. Under CI a missing Chromium fails the test (it never skips).
 import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
 
@@ -29,8 +29,8 @@ describe('GraphiQL at /graphiql', () => {
     await t?.close();
   });
 
-  it('renders from Kefu alone and runs a query', async () => {
-    const seed = await seedInstance(t, { name: 'Offline Co', agents: [{ name: 'Ann', login: 'ann' }] });
+  /** A browser context in which every request that leaves 127.0.0.1 is blocked (and listed), and a page on it. */
+  async function offlinePage() {
     const context = await browser.newContext();
     const outside: string[] = [];
     await context.route('**/*', async (route) => {
@@ -42,22 +42,30 @@ describe('GraphiQL at /graphiql', () => {
     const page = await context.newPage();
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
+    return { context, page, outside, pageErrors };
+  }
+
+  /** Opens GraphiQL and types an operation and a token into its editors, as a user would. */
+  async function typeOperation(page: Page, operation: string, token: string) {
     await page.goto(`${base}/graphiql`);
     // GraphiQL's editors and its run button are there.
     await page.locator('.graphiql-container').waitFor({ timeout: 60_000 });
     await page.locator('.graphiql-execute-button').waitFor();
-
-    // The query and the agent's token, typed into GraphiQL's editors as a user would.
     await page.locator('.graphiql-query-editor .CodeMirror').first().click();
     await page.keyboard.press('ControlOrMeta+A');
     await page.keyboard.press('Delete');
-    await page.keyboard.insertText('query Me { me { __typename ... on AgentPrincipal { agent { name } } } }');
+    await page.keyboard.insertText(operation);
     await page.getByText('Headers', { exact: true }).click();
-    const headersEditor = page.locator('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror');
-    await headersEditor.click();
+    await page.locator('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror').click();
     await page.keyboard.press('ControlOrMeta+A');
     await page.keyboard.press('Delete');
-    await page.keyboard.insertText(JSON.stringify({ Authorization: `Bearer ${seed.agents[0]!.token}` }));
+    await page.keyboard.insertText(JSON.stringify({ Authorization: `Bearer ${token}` }));
+  }
+
+  it('renders from Kefu alone and runs a query', async () => {
+    const seed = await seedInstance(t, { name: 'Offline Co', agents: [{ name: 'Ann', login: 'ann' }] });
+    const { context, page, outside, pageErrors } = await offlinePage();
+    await typeOperation(page, 'query Me { me { __typename ... on AgentPrincipal { agent { name } } } }', seed.agents[0]!.token);
     const sent: (string | undefined)[] = [];
     page.on('request', (r) => {
       if (r.url().endsWith('/graphql') && r.method() === 'POST' && (r.postData() ?? '').includes('query Me')) sent.push(r.headers().authorization);
@@ -76,34 +84,14 @@ describe('GraphiQL at /graphiql', () => {
   it('runs a subscription over graphql-ws with the Headers tab\'s token and shows each event', async () => {
     const seed = await seedInstance(t, { name: 'Live Co', agents: [{ name: 'Bea', login: 'bea' }] });
     const bea = seed.agents[0]!;
-    const context = await browser.newContext();
-    const outside: string[] = [];
-    await context.route('**/*', async (route) => {
-      const url = new URL(route.request().url());
-      if (url.hostname === '127.0.0.1' || url.protocol === 'data:') return route.continue();
-      outside.push(route.request().url());
-      return route.abort('internetdisconnected');
-    });
-    const page = await context.newPage();
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    const { context, page, outside, pageErrors } = await offlinePage();
     const sockets: string[] = [];
     const sentFrames: string[] = [];
     page.on('websocket', (ws) => {
       sockets.push(ws.url());
       ws.on('framesent', (f) => sentFrames.push(String(f.payload)));
     });
-    await page.goto(`${base}/graphiql`);
-    await page.locator('.graphiql-container').waitFor({ timeout: 60_000 });
-    await page.locator('.graphiql-query-editor .CodeMirror').first().click();
-    await page.keyboard.press('ControlOrMeta+A');
-    await page.keyboard.press('Delete');
-    await page.keyboard.insertText('subscription Watch { agentStatusChanged { agent { name } presence } }');
-    await page.getByText('Headers', { exact: true }).click();
-    await page.locator('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror').click();
-    await page.keyboard.press('ControlOrMeta+A');
-    await page.keyboard.press('Delete');
-    await page.keyboard.insertText(JSON.stringify({ Authorization: `Bearer ${bea.token}` }));
+    await typeOperation(page, 'subscription Watch { agentStatusChanged { agent { name } presence } }', bea.token);
     await page.locator('.graphiql-execute-button').click();
 
     // The current state first (over the WebSocket: the page is not reloaded, no HTTP request runs it)...
