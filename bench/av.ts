@@ -85,6 +85,8 @@ interface Step {
   windowS: number;
   cpuPct: number;
   cpuMsPerCallSecond: number;
+  /** Server CPU per packet delivered (a starved server that drops packets also does less work per call). */
+  cpuUsPerPacket: number;
   peersCpuPct: number;
   rssMb: number | null;
   firstVideo: number[];
@@ -100,6 +102,8 @@ interface Step {
   /** The server's event loop in the window (Kefu only): longest delay and p99, ms; the peers' longest. */
   loop: { maxMs: number; p99Ms: number } | null;
   peersLoopMaxMs: number;
+  /** Kefu's RSS (MB) before the step and after its calls ended. */
+  rssAround: { before: number | null; after: number | null } | null;
 }
 
 const split = (total: number, parts: number) => Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
@@ -207,12 +211,14 @@ function stepOf(target: Target, calls: number, m: Awaited<ReturnType<typeof meas
     windowS: m.wall / 1000,
     cpuPct: (100 * m.serverMs) / m.wall,
     cpuMsPerCallSecond: m.serverMs / Math.max(1, up) / (m.wall / 1000),
+    cpuUsPerPacket: (1000 * m.serverMs) / Math.max(1, all.reduce((n, d) => n + d.audio.unique + d.video.unique, 0)),
     peersCpuPct: (100 * m.counts.reduce((n, c) => n + c.cpuMs, 0)) / m.wall,
     rssMb: m.rss,
     firstVideo,
     recordings: null,
     loadBefore,
     notes: m.counts.flatMap((c) => c.failures).slice(0, 3),
+    rssAround: null,
     udpDrops: m.udpDrops,
     serverDrops: m.serverDrops,
     peerDrops: m.peerDrops,
@@ -333,6 +339,7 @@ async function checkRecordings(url: string, dataDir: string, instanceId: string,
 
 async function kefuStep(calls: number, s: ReturnType<typeof settings>, mediaDir: string, server: ServerChild, seeded: Seeded, url: string, dataDir: string, firstIndex: number): Promise<Step> {
   const loadBefore = loadavg()[0]!;
+  const rssBefore = rssMb(server.child.pid!);
   const children = await peers(Math.min(s.peerProcs, seeded.shards.length), mediaDir);
   try {
     await Promise.all(children.map((c, i) => ask(c, { type: 'agents', port: server.port, tokens: seeded.shards[i]!.tokens }, 'agents-ok')));
@@ -361,6 +368,9 @@ async function kefuStep(calls: number, s: ReturnType<typeof settings>, mediaDir:
     await Promise.all(children.map((c) => ask(c, { type: 'teardown' }, 'torn')));
     const contactIds = all.filter((c) => !c.error && c.contactId).map((c) => c.contactId!);
     if (s.recording && contactIds.length > 0) step.recordings = await checkRecordings(url, dataDir, seeded.instanceId, contactIds, s);
+    // What the calls left behind in Kefu (peers, recorders): its RSS before the step and after it (calls ended).
+    await sleep(3000);
+    step.rssAround = { before: rssBefore, after: rssMb(server.child.pid!) };
     return step;
   } finally {
     await Promise.all(children.map((c) => stop(c)));
@@ -397,9 +407,8 @@ export const avBench: BenchModule = {
     try {
       if (s.targets.includes('kefu')) {
         url = await recreateDatabase(database);
-        // BENCH_AV_PROF=<dir>: a V8 CPU profile of Kefu, written when it stops.
-        const prof = process.env.BENCH_AV_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_AV_PROF}`] : [];
-        server = await startServerChild(new URL('./av/server-child.ts', import.meta.url), { DATABASE_URL: url, KEFU_OPERATOR_TOKEN: operatorToken, BENCH_AV_DATA_DIR: dataDir, BENCH_AV_RECORDING: s.recording ? 'on' : 'off' }, [...process.execArgv, ...prof]);
+        // BENCH_AV_PROF=<dir> (passed on): a V8 CPU profile of Kefu over each window.
+        server = await startServerChild(new URL('./av/server-child.ts', import.meta.url), { DATABASE_URL: url, KEFU_OPERATOR_TOKEN: operatorToken, BENCH_AV_DATA_DIR: dataDir, BENCH_AV_RECORDING: s.recording ? 'on' : 'off' });
         const shards = s.peerProcs;
         seeded = await seed(server.port, Math.ceil(Math.max(...s.calls) / shards) + 1, shards);
       }
@@ -425,7 +434,7 @@ export const avBench: BenchModule = {
     return [];
   },
   notes() {
-    const header = ['Calls', 'target', 'up (failed)', 'loss to agents', 'loss to customers', 'worst stream', 'resent', 'UDP drops at server / peers / all', 'loop delay max (p99) server / peers', 'CPU (of 1 CPU)', 'CPU ms per call-second', 'peers CPU', 'RSS MB', 'first video p50 / p95 / max', 'recordings READY', 'load before'];
+    const header = ['Calls', 'target', 'up (failed)', 'loss to agents', 'loss to customers', 'worst stream', 'resent', 'UDP drops at server / peers / all', 'loop delay max (p99) server / peers', 'CPU (of 1 CPU)', 'CPU ms per call-second', 'CPU us per packet delivered', 'peers CPU', 'RSS MB before / during / after', 'first video p50 / p95 / max', 'recordings READY', 'load before'];
     const rows = last.map((x) => [
       String(x.calls),
       x.target === 'kefu' ? 'kefu' : 'bare UDP',
@@ -438,8 +447,9 @@ export const avBench: BenchModule = {
       `${x.loop ? `${x.loop.maxMs.toFixed(0)} (${x.loop.p99Ms.toFixed(0)})` : '-'} / ${x.peersLoopMaxMs.toFixed(0)} ms`,
       `${f1(x.cpuPct)} %`,
       f1(x.cpuMsPerCallSecond),
+      f1(x.cpuUsPerPacket),
       `${f1(x.peersCpuPct)} %`,
-      x.rssMb === null ? '-' : x.rssMb.toFixed(0),
+      [x.rssAround?.before ?? null, x.rssMb, x.rssAround?.after ?? null].map((v) => (v === null ? '-' : v.toFixed(0))).join(' / '),
       x.firstVideo.length ? `${[50, 95, 100].map((p) => percentile(x.firstVideo, p).toFixed(0)).join(' / ')} ms` : '-',
       x.recordings ? `${x.recordings.ready} / ${x.recordings.expected}` : '-',
       x.loadBefore.toFixed(1),
@@ -452,9 +462,11 @@ export const avBench: BenchModule = {
     // Kefu's share of the ceiling: the forwarder's CPU per call over Kefu's, at each step both ran.
     const shares = last.filter((x) => x.target === 'kefu').flatMap((k) => {
       const b = last.find((x) => x.target === 'bare' && x.calls === k.calls);
-      return b && k.cpuMsPerCallSecond > 0 ? [`${k.calls} calls: ${(b.cpuMsPerCallSecond / k.cpuMsPerCallSecond).toFixed(3)}x (${f1(k.cpuMsPerCallSecond)} vs ${f1(b.cpuMsPerCallSecond)} ms)`] : [];
+      return b && k.cpuMsPerCallSecond > 0 && k.cpuUsPerPacket > 0
+        ? [`${k.calls} calls: ${(b.cpuMsPerCallSecond / k.cpuMsPerCallSecond).toFixed(3)}x per call-second (${f1(k.cpuMsPerCallSecond)} vs ${f1(b.cpuMsPerCallSecond)} ms), ${(b.cpuUsPerPacket / k.cpuUsPerPacket).toFixed(3)}x per packet delivered (${f1(k.cpuUsPerPacket)} vs ${f1(b.cpuUsPerPacket)} us)`]
+        : [];
     });
-    if (shares.length) lines.push(`Kefu's share of the bare forwarder (calls per CPU-second, Kefu / bare = bare CPU per call / Kefu CPU per call): ${shares.join('; ')}.`);
+    if (shares.length) lines.push(`Kefu's share of the bare forwarder (what one CPU carries through Kefu over what it carries through the forwarder = the forwarder's CPU per unit / Kefu's): ${shares.join('; ')}.`);
     for (const x of last) {
       if (x.recordings) lines.push(`Kefu ${x.calls} calls, one customer's recording: ${x.recordings.probe}.`);
       if (x.failed.length) lines.push(`${x.target} ${x.calls} calls, failed: ${[...new Set(x.failed)].slice(0, 3).join('; ')}.`);

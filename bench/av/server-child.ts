@@ -2,6 +2,9 @@
 // Kefu on DATABASE_URL (PostgreSQL) with AV calls on, browsers reaching it on 127.0.0.1 (ICE-lite host
 // candidate), recordings on (one WebM per participant) in BENCH_AV_DATA_DIR. The per-address limits are
 // lifted: every stand-in browser comes from 127.0.0.1. Sends { port } once it listens; stops on 'stop'.
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.ts';
@@ -39,13 +42,32 @@ process.send!({ type: 'ready', port: (kefu.app.server.address() as { port: numbe
 // The event loop's delays over the bench's window ('loop-start', then 'loop': the longest and p99, ms).
 const loop = monitorEventLoopDelay({ resolution: 10 });
 loop.enable();
+// BENCH_AV_PROF=<dir>: a V8 CPU profile of each window (av-<n>.cpuprofile), for where Kefu's time goes.
+const profDir = process.env.BENCH_AV_PROF;
+const inspector = profDir ? new Session() : null;
+let profiles = 0;
 process.on('message', (m) => {
   const type = (m as { type?: string }).type;
   if (type === 'loop-start') {
-    loop.reset();
-    process.send!({ type: 'loop-started' });
+    void (async () => {
+      if (inspector) {
+        inspector.connect();
+        await inspector.post('Profiler.enable');
+        await inspector.post('Profiler.start');
+      }
+      loop.reset();
+      process.send!({ type: 'loop-started' });
+    })();
   } else if (type === 'loop') {
-    process.send!({ type: 'loop', maxMs: loop.max / 1e6, p99Ms: loop.percentile(99) / 1e6 });
+    const seen = { type: 'loop', maxMs: loop.max / 1e6, p99Ms: loop.percentile(99) / 1e6 };
+    void (async () => {
+      if (inspector && profDir) {
+        const { profile } = await inspector.post('Profiler.stop');
+        writeFileSync(path.join(profDir, `av-${++profiles}.cpuprofile`), JSON.stringify(profile));
+        inspector.disconnect();
+      }
+      process.send!(seen);
+    })();
   }
   if (type !== 'stop') return;
   void kefu.close().finally(() => process.exit(0));
