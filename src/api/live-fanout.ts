@@ -81,6 +81,17 @@ export function liveSubscription<T>(subscribe: SubscribeFn, filter?: FilterFn<T>
 
 type Deliver = (m: unknown) => void;
 
+/**
+ * The fast path of a live subscriber: a message source that has nothing waiting can hand each later message to
+ * a function as it arrives (`source[attachDirect](handler)` answers whether it did), instead of through next():
+ * no promise, iterator result or turn per message and subscriber. The topic's queue and snapshotThenChanges
+ * implement it; what does not falls back to next().
+ */
+export const attachDirect = Symbol('attachDirect');
+export interface DirectSource<T> {
+  [attachDirect]?(handler: (message: T) => void): boolean;
+}
+
 interface Topic {
   subscribers: Set<Deliver>;
   ready: Promise<() => Promise<void>>;
@@ -186,6 +197,8 @@ class MessageQueue<T> implements AsyncIterableIterator<T> {
   private wake: ((r: IteratorResult<T>) => void) | null = null;
   private done = false;
   private overflow: SlowConsumerError | null = null;
+  /** Set by attachDirect: each message goes to it as it comes. */
+  private direct: ((item: T) => void) | null = null;
   private readonly max: number;
   private readonly onEnd: () => void;
 
@@ -196,6 +209,10 @@ class MessageQueue<T> implements AsyncIterableIterator<T> {
 
   readonly push = (item: T): void => {
     if (this.done) return; // arrived after the subscription closed: dropped
+    if (this.direct) {
+      this.direct(item);
+      return;
+    }
     const w = this.wake;
     if (w) {
       this.wake = null;
@@ -224,6 +241,16 @@ class MessageQueue<T> implements AsyncIterableIterator<T> {
       w?.({ value: undefined, done: true });
     }
     return Promise.resolve({ value: undefined, done: true });
+  }
+
+  /** From now on messages go to `handler`; a next() waiting meanwhile ends (done): its reader gave its place to the handler. */
+  [attachDirect](handler: (item: T) => void): boolean {
+    if (this.done || this.overflow || this.items.length > 0 || this.direct) return false;
+    this.direct = handler;
+    const w = this.wake;
+    this.wake = null;
+    w?.({ value: undefined, done: true });
+    return true;
   }
 
   [Symbol.asyncIterator]() {
@@ -260,6 +287,7 @@ export class LiveFanout {
   private readonly formatErrors: LiveFanoutOptions['formatErrors'];
   private readonly share: boolean;
   private readonly log: LiveFanoutOptions['log'];
+  private readonly maxPendingMessages: number;
   /** Per message object (parsed once), per group: its frame's payload text (once executed). Gone with the message. */
   private readonly frames = new WeakMap<object, Map<string, Payload>>();
   /** Each operation's text with its fragments, printed once per document. */
@@ -271,11 +299,12 @@ export class LiveFanout {
   private writeHead = 0;
   private flushScheduled = false;
   /** Executions run, frames written: for tests and the bench. */
-  readonly counts = { executions: 0, frames: 0, rawFrames: 0, slowConsumersClosed: 0 };
+  readonly counts = { executions: 0, frames: 0, rawFrames: 0, slowConsumersClosed: 0, directAttachments: 0 };
 
   constructor(bus: Bus, options: LiveFanoutOptions) {
     this.topics = new LiveTopics(bus, options.maxPendingMessages ?? 1000, options.deliverSlice ?? 128);
     this.maxUnreadBytes = options.maxUnreadBytes ?? 1024 * 1024;
+    this.maxPendingMessages = options.maxPendingMessages ?? 1000;
     this.sliceMs = options.sliceMs ?? 4;
     this.formatErrors = options.formatErrors;
     this.share = options.share ?? true;
@@ -302,23 +331,83 @@ export class LiveFanout {
     // Nobody may be awaiting `ended` when it fails (the server already returned): no unhandled rejection.
     ended.catch(() => undefined);
 
+    const stop = (error: unknown): void => {
+      if (stopped) return;
+      stopped = true;
+      void Promise.resolve(messages.return?.()).catch(() => undefined);
+      if (error instanceof SlowConsumerError) {
+        this.closeSlow(socket, error.message);
+        finish({ value: undefined as never, done: true });
+      } else fail(error);
+    };
+    /** One message: the subscriber's filter, the group's payload, the write; a promise only when one of them is not ready. */
+    const emit = (payload: Payload): void => {
+      // Not awaited: the writer keeps each socket's frames in order.
+      if (!stopped) this.enqueue(socket, prefix, payload);
+    };
+    const framed = (message: T): Promise<void> | undefined => {
+      const payload = this.frameOf(message, group, ctx, info);
+      // Once the group's first subscriber has it, the others take it at once.
+      if (payload.text === null) return payload.pending!.then(() => emit(payload));
+      emit(payload);
+      return undefined;
+    };
+    const handle = (message: T): Promise<void> | undefined => {
+      if (keep) {
+        // The subscriber's filter, here rather than as another iterator: one turn less per message.
+        const kept = passes(keep, message);
+        if (kept === false) return;
+        if (kept !== true) return kept.then((k) => (k && !stopped ? framed(message) : undefined));
+      }
+      return framed(message);
+    };
+
+    // Direct delivery: messages that came while one was waiting for its filter or payload, in order.
+    let waiting: T[] | null = null;
+    const resume = (): void => {
+      while (waiting !== null && waiting.length > 0 && !stopped) {
+        let p: Promise<void> | undefined;
+        try {
+          p = handle(waiting.shift()!);
+        } catch (error) {
+          return stop(error);
+        }
+        if (p) return void p.then(resume, stop);
+      }
+      waiting = null;
+    };
+    const direct = (message: T): void => {
+      if (stopped) return;
+      if (waiting !== null) {
+        if (waiting.length >= this.maxPendingMessages) stop(new SlowConsumerError(`more than ${this.maxPendingMessages} messages waiting`));
+        else waiting.push(message);
+        return;
+      }
+      let p: Promise<void> | undefined;
+      try {
+        p = handle(message);
+      } catch (error) {
+        return stop(error);
+      }
+      if (p) {
+        waiting = [];
+        p.then(resume, stop);
+      }
+    };
+    const source = messages as AsyncIterator<T> & DirectSource<T>;
+
     void (async () => {
       try {
         for (;;) {
+          // Nothing waiting (the snapshot sent): later messages come straight to `direct`.
+          if (!stopped && source[attachDirect]?.(direct)) {
+            this.counts.directAttachments++;
+            return;
+          }
           const r = await messages.next();
           if (r.done || stopped) break;
-          if (keep) {
-            // The subscriber's filter, here rather than as another iterator: one turn less per message.
-            const kept = passes(keep, r.value);
-            if (kept === false || (kept !== true && !(await kept))) continue;
-            if (stopped) break;
-          }
-          const payload = this.frameOf(r.value, group, ctx, info);
-          // Once the group's first subscriber has it, the others take it without waiting a turn.
-          if (payload.text === null) await payload.pending;
-          if (stopped) break;
-          // Not awaited: the writer keeps each socket's frames in order, and this subscriber can take its next message.
-          this.enqueue(socket, prefix, payload);
+          const p = handle(r.value);
+          if (p) await p;
         }
         finish({ value: undefined as never, done: true });
       } catch (error) {
@@ -360,7 +449,8 @@ export class LiveFanout {
     return payload;
   }
 
-  private payloadOf(execution: Promise<string>): Payload {
+  private payloadOf(execution: string | Promise<string>): Payload {
+    if (typeof execution === 'string') return { text: execution, pending: null, wire: null, body: null };
     const payload: Payload = { text: null, pending: null, wire: null, body: null };
     payload.pending = execution.then((text) => {
       payload.text = text;
@@ -372,17 +462,27 @@ export class LiveFanout {
     return payload;
   }
 
-  private async executeFor(message: unknown, ctx: LiveContext, info: GraphQLResolveInfo): Promise<string> {
+  /** The payload's text; at once when every resolver of the selection answers at once (then the group's other subscribers take it in the same turn). */
+  private executeFor(message: unknown, ctx: LiveContext, info: GraphQLResolveInfo): string | Promise<string> {
     this.counts.executions++;
-    const result = await execute({
-      schema: info.schema,
-      document: documentOf(info),
-      rootValue: message,
-      contextValue: ctx,
-      // Coerced once at subscribe; their JSON is what the client sent, as far as Kefu's scalars go.
-      variableValues: JSON.parse(JSON.stringify(info.variableValues)) as Record<string, unknown>,
-      operationName: info.operation.name?.value ?? null,
-    });
+    let result: ExecutionResult | Promise<ExecutionResult>;
+    try {
+      result = execute({
+        schema: info.schema,
+        document: documentOf(info),
+        rootValue: message,
+        contextValue: ctx,
+        // Coerced once at subscribe; their JSON is what the client sent, as far as Kefu's scalars go.
+        variableValues: JSON.parse(JSON.stringify(info.variableValues)) as Record<string, unknown>,
+        operationName: info.operation.name?.value ?? null,
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return result instanceof Promise ? result.then((r) => this.serialize(r, ctx)) : this.serialize(result, ctx);
+  }
+
+  private serialize(result: ExecutionResult, ctx: LiveContext): string {
     const response = result.errors && result.errors.length > 0 ? this.formatErrors(result, ctx).response : result;
     return JSON.stringify(response);
   }

@@ -6,7 +6,7 @@
 // view's `admit`, which drops what the subscriber already has (an offer sent twice, a state unchanged).
 
 import { createHash } from 'node:crypto';
-import { SlowConsumerError } from './live-fanout.ts';
+import { SlowConsumerError, attachDirect, type DirectSource } from './live-fanout.ts';
 
 /** Messages a subscriber may have waiting before it is cut off as a slow consumer. */
 const maxWaitingMessages = 1000;
@@ -18,8 +18,12 @@ export interface LiveView<T> {
   admit(message: T): boolean;
 }
 
-export function snapshotThenChanges<T>(live: AsyncIterable<T>, view: LiveView<T>): AsyncIterableIterator<T> {
-  const source = live[Symbol.asyncIterator]();
+export function snapshotThenChanges<T>(live: AsyncIterable<T>, view: LiveView<T>): AsyncIterableIterator<T> & DirectSource<T> {
+  const source = live[Symbol.asyncIterator]() as AsyncIterator<T> & DirectSource<T>;
+  /** Set once the reader takes messages straight from the source (attachDirect): the pump below stops. */
+  let attached: ((message: T) => void) | null = null;
+  /** Messages that came straight from the source before the pump let go (it may hold one on its way). */
+  let early: T[] | null = null;
   const ready: T[] = [];
   /** Live messages that came while the snapshot was read; null once it was sent. */
   let held: T[] | null = [];
@@ -46,6 +50,16 @@ export function snapshotThenChanges<T>(live: AsyncIterable<T>, view: LiveView<T>
     try {
       for (;;) {
         const r = await source.next();
+        // (Set by attachDirect meanwhile: the cast keeps TypeScript from narrowing it to its initial null.)
+        const to = attached as ((message: T) => void) | null;
+        if (to) {
+          // A message the source gave this pump just before the reader attached comes first, then those that came since.
+          const since = early ?? [];
+          early = null;
+          if (!r.done) to(r.value);
+          for (const message of since) to(message);
+          return;
+        }
         if (r.done) break;
         if (!readStarted) continue;
         if (held) held.push(r.value);
@@ -86,6 +100,21 @@ export function snapshotThenChanges<T>(live: AsyncIterable<T>, view: LiveView<T>
         }
         await new Promise<void>((resolve) => (wake = resolve));
       }
+    },
+    /** Once the snapshot and everything held were read: each later message, if admitted, straight to `handler`. */
+    [attachDirect](handler: (message: T) => void): boolean {
+      if (attached || held !== null || ready.length > 0 || end || !source[attachDirect]) return false;
+      const direct = (message: T) => {
+        if (view.admit(message)) handler(message);
+      };
+      // The pump waits in source.next(): until it wakes (with nothing, or with a message already on its way), later messages wait behind it.
+      early = [];
+      if (!source[attachDirect]((message) => (early ? early.push(message) : direct(message)))) {
+        early = null;
+        return false;
+      }
+      attached = direct;
+      return true;
     },
     async return(): Promise<IteratorResult<T>> {
       end ??= {};
