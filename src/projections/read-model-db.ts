@@ -1,6 +1,7 @@
 // Row types of every read model table (kysely).
 import type { ColumnType } from 'kysely';
 import type { ChatAttachment, ChatFlowImage, ChatLink, SystemMessage, WebSource } from '../domain/contact/contact.ts';
+import type { MiniProgramCard } from '../domain/contact/chat-link.ts';
 import type { ChatFlowOption } from '../domain/flow/chat-flow-engine.ts';
 import type { CallKey, CallLeg, MeasuredMedia } from './call-records/call-records.projection.ts';
 import type { ChatSatisfaction, ChatTransfer } from './chat-records/chat-records.projection.ts';
@@ -206,6 +207,7 @@ export interface ReadModelDb extends ReportTables {
     welcome_text: ColumnType<string | null, string | null | undefined, string | null>;
     reception_prompts: ColumnType<ReceptionPromptSettings | null, string | null | undefined, string | null>;
     work_hours: ColumnType<WorkHours | null, string | null | undefined, string | null>;
+    mini_program_cards: ColumnType<MiniProgramCard[] | null, string | null | undefined, string | null>;
     created_at: Timestamp;
     updated_at: Timestamp;
     deleted_at: Timestamp | null;

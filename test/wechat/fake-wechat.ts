@@ -59,6 +59,8 @@ export class FakeWechat {
   private readonly pickedFailures: { path: string; when: (body: Record<string, unknown>) => boolean; errcode: number; times: number }[] = [];
   private readonly secrets = new Map<string, string>();
   private readonly kinds = new Map<string, 'OFFICIAL_ACCOUNT' | 'MINI_PROGRAM'>();
+  /** Permanent materials (add_material's media ids), e.g. a configured mini program card's cover. */
+  private readonly materials = new Set<string>();
 
   get base(): string {
     const a = this.server!.address() as AddressInfo;
@@ -91,6 +93,11 @@ export class FakeWechat {
   /** The next `times` calls of a path whose JSON body `when` picks answer errcode (e.g. only text messages). */
   failWhen(path: string, when: (body: Record<string, unknown>) => boolean, errcode: number, times = 1): void {
     this.pickedFailures.push({ path, when, errcode, times });
+  }
+
+  /** A permanent image material the account has (its media_id works as a thumb_media_id). */
+  addMaterial(mediaId: string): void {
+    this.materials.add(mediaId);
   }
 
   /** WeChat answers normally again. */
@@ -177,7 +184,8 @@ export class FakeWechat {
       case 'miniprogrampage': {
         const page = body.miniprogrampage as Record<string, unknown> | undefined;
         if (!hasStrings(page, ['title', 'pagepath', 'thumb_media_id'])) return bad(47001, 'data format error: miniprogrampage needs title, pagepath, thumb_media_id');
-        return this.uploads.has(page!.thumb_media_id as string) ? null : bad(40007, 'invalid media_id');
+        const thumb = page!.thumb_media_id as string;
+        return this.uploads.has(thumb) || this.materials.has(thumb) ? null : bad(40007, 'invalid media_id');
       }
       default:
         return bad(40008, 'invalid message type');

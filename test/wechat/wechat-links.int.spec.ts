@@ -12,7 +12,7 @@ import { taggedPng } from '../support/chat-images.ts';
 import { until } from '../support/until.ts';
 import { FakeWechat, type FakeAccount } from './fake-wechat.ts';
 
-const SEND = 'mutation($input: SendChatMessageInput!) { sendChatMessage(input: $input) { seq kind text link { title description url thumbUrl pagePath thumbFileId } } }';
+const SEND = 'mutation($input: SendChatMessageInput!) { sendChatMessage(input: $input) { seq kind text link { title description url thumbUrl pagePath thumbFileId cardKey } } }';
 const TRANSCRIPT = 'query($id: ID!) { chatTranscript(contactId: $id) { messages { seq sender kind link { title description url thumbUrl pagePath thumbFileId } } } }';
 
 interface Link {
@@ -22,6 +22,7 @@ interface Link {
   thumbUrl: string | null;
   pagePath: string | null;
   thumbFileId: string | null;
+  cardKey?: string | null;
 }
 
 describe('WeChat link cards', () => {
@@ -72,7 +73,16 @@ describe('WeChat link cards', () => {
     const create = async (input: Record<string, unknown>) =>
       (await t.ok<{ createWechatAccount: { callbackUrl: string } }>(seed.adminKey, 'mutation($input: CreateWechatAccountInput!) { createWechatAccount(input: $input) { callbackUrl } }', { input: { ...input, appSecret: secret, skillGroupId: group } })).createWechatAccount;
     const oaCreated = await create({ name: 'Shop OA', kind: 'OFFICIAL_ACCOUNT', appId: 'wx00000000000000a7', token: 'linkToken', originalId: 'gh_0000000000a7' });
-    const miniCreated = await create({ name: 'Shop mini', kind: 'MINI_PROGRAM', appId: 'wx00000000000000b7', token: 'miniLinks', originalId: 'gh_0000000000b7', dataFormat: 'JSON' });
+    const miniCreated = await create({
+      name: 'Shop mini',
+      kind: 'MINI_PROGRAM',
+      appId: 'wx00000000000000b7',
+      token: 'miniLinks',
+      originalId: 'gh_0000000000b7',
+      dataFormat: 'JSON',
+      miniProgramCards: [{ key: 'orders', title: 'My orders', pagePath: 'pages/orders/index?tab=open', thumbMediaId: 'perm_cover_1' }],
+    });
+    wx.addMaterial('perm_cover_1');
     wx.register('wx00000000000000a7', secret, 'OFFICIAL_ACCOUNT');
     wx.register('wx00000000000000b7', secret, 'MINI_PROGRAM');
     oa = { appId: 'wx00000000000000a7', appSecret: secret, token: 'linkToken', encodingAesKey: null, mode: 'PLAIN', format: 'XML', originalId: 'gh_0000000000a7', callbackUrl: `${origin}${new URL(oaCreated.callbackUrl).pathname}` };
@@ -112,7 +122,7 @@ describe('WeChat link cards', () => {
     const cover = await upload(contactId, png, 'image/png', 'cover.png');
     const r = await sendLink(contactId, { title: 'Your order 7', pagePath: 'pages/order/detail?id=7&from=kefu', thumbFileId: cover });
     expect(r.errors).toBeUndefined();
-    expect(r.data!.sendChatMessage.link).toEqual({ title: 'Your order 7', description: null, url: null, thumbUrl: null, pagePath: 'pages/order/detail?id=7&from=kefu', thumbFileId: cover });
+    expect(r.data!.sendChatMessage.link).toEqual({ title: 'Your order 7', description: null, url: null, thumbUrl: null, pagePath: 'pages/order/detail?id=7&from=kefu', thumbFileId: cover, cardKey: null });
     const sent = await until(async () => sentTo('oLink_2'), (s) => s.length === 2);
     const page = sent[1]!.body as { msgtype: string; miniprogrampage: { title: string; pagepath: string; thumb_media_id: string } };
     expect(page.msgtype).toBe('miniprogrampage');
@@ -121,9 +131,35 @@ describe('WeChat link cards', () => {
     expect(uploaded?.contentType).toBe('image/png');
     // The chat's stored cover (uploads are stripped of metadata), a PNG still.
     expect(uploaded!.bytes.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
+    // A configured card, picked by its key: its permanent cover sent as it is (nothing uploaded).
+    const uploadsBefore = wx.uploads.size;
+    const picked = await t.gql<{ sendChatMessage: { kind: string; link: Link } }>(ann.token, SEND, { input: { contactId, message: { clientMessageId: randomUUID(), miniProgramCard: 'orders' } } });
+    expect(picked.errors).toBeUndefined();
+    expect(picked.data!.sendChatMessage).toMatchObject({ kind: 'LINK', link: { title: 'My orders', pagePath: 'pages/orders/index?tab=open', cardKey: 'orders', url: null } });
+    const third = await until(async () => sentTo('oLink_2'), (s) => s.length === 3);
+    expect(third[2]!.body).toEqual({ touser: 'oLink_2', msgtype: 'miniprogrampage', miniprogrampage: { title: 'My orders', pagepath: 'pages/orders/index?tab=open', thumb_media_id: 'perm_cover_1' } });
+    expect(wx.uploads.size).toBe(uploadsBefore);
+    const unknown = await t.gql(ann.token, SEND, { input: { contactId, message: { clientMessageId: randomUUID(), miniProgramCard: 'nope' } } });
+    expect(unknown.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.message.miniProgramCard' });
     // Each once.
     await new Promise((r) => setTimeout(r, 1500));
-    expect(sentTo('oLink_2')).toHaveLength(2);
+    expect(sentTo('oLink_2')).toHaveLength(3);
+  });
+
+  it('an admin configures mini program cards on mini programs only, checked as links are', async () => {
+    const update = (id: string, cards: unknown) => t.gql(seed.adminKey, 'mutation($input: UpdateWechatAccountInput!) { updateWechatAccount(input: $input) { miniProgramCards { key title pagePath thumbMediaId } } }', { input: { wechatAccountId: id, miniProgramCards: cards } });
+    const { wechatAccounts } = await t.ok<{ wechatAccounts: { id: string; kind: string; miniProgramCards: { key: string }[] }[] }>(seed.adminKey, 'query { wechatAccounts { id kind miniProgramCards { key } } }');
+    const miniId = wechatAccounts.find((a) => a.kind === 'MINI_PROGRAM')!.id;
+    const oaId = wechatAccounts.find((a) => a.kind === 'OFFICIAL_ACCOUNT')!.id;
+    expect(wechatAccounts.find((a) => a.id === miniId)!.miniProgramCards).toEqual([{ key: 'orders' }]);
+    const card = { key: 'help', title: 'Help', pagePath: 'pages/help/index', thumbMediaId: 'perm_2' };
+    expect((await update(oaId, [card])).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.miniProgramCards' });
+    expect((await update(miniId, [card, card])).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.miniProgramCards.1.key' });
+    expect((await update(miniId, [{ ...card, pagePath: 'javascript:alert(1)' }])).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.miniProgramCards.0.pagePath' });
+    expect((await update(miniId, [{ ...card, title: 'bell\u0007' }])).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.miniProgramCards.0.title' });
+    const ok = await update(miniId, [card]);
+    expect(ok.errors).toBeUndefined();
+    expect((ok.data as { updateWechatAccount: { miniProgramCards: unknown[] } }).updateWechatAccount.miniProgramCards).toEqual([card]);
   });
 
   it('bad links are refused at the edge and nothing is sent', async () => {

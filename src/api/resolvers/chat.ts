@@ -286,9 +286,9 @@ const clientId = text({ min: 1, max: 100 });
 const url = storableText(2000);
 /** A button of a chat flow's message: the option's number (issue 12). */
 const choiceNumber = z.number().int('a whole number').min(0, 'must not be negative').max(99, 'at most 99');
-const messageInput = z.object({ clientMessageId: clientId, text: messageText.nullish(), fileId: id.nullish(), choice: choiceNumber.nullish(), link: chatLinkValue.nullish() }).superRefine((m, c) => {
-  const given = [m.text != null && m.text !== '', m.fileId != null, m.link != null].filter(Boolean).length;
-  if (given !== 1) c.addIssue({ code: 'custom', path: ['text'], message: 'give text, fileId or link (one of them)' });
+const messageInput = z.object({ clientMessageId: clientId, text: messageText.nullish(), fileId: id.nullish(), choice: choiceNumber.nullish(), link: chatLinkValue.nullish(), miniProgramCard: z.string().max(32, 'at most 32 characters').nullish() }).superRefine((m, c) => {
+  const given = [m.text != null && m.text !== '', m.fileId != null, m.link != null, m.miniProgramCard != null].filter(Boolean).length;
+  if (given !== 1) c.addIssue({ code: 'custom', path: ['text'], message: 'give text, fileId, link or miniProgramCard (one of them)' });
   else if (m.text != null && m.text.trim() === '') c.addIssue({ code: 'custom', path: ['text'], message: 'must not be only white space' });
   else if (m.choice != null && m.fileId != null) c.addIssue({ code: 'custom', path: ['choice'], message: "a choice is sent with its option's label as text, not with a file" });
 });
@@ -832,7 +832,7 @@ export const chatResolvers = {
         .where('deleted_at', 'is', null)
         .executeTakeFirst();
       if (!group) throw new NotFoundError('Skill group', channel.skill_group_id);
-      if (input.firstMessage?.link) throw new ValidationError('input.firstMessage.link', 'only agents send link cards');
+      if (input.firstMessage?.link || input.firstMessage?.miniProgramCard) throw new ValidationError('input.firstMessage.link', 'only agents send link cards');
       if (input.firstMessage?.fileId) throw new ValidationError('input.firstMessage.fileId', 'files are sent once the chat has started (uploads name the chat)');
       const now = ctx.deps.clock();
       // A blacklisted customer is turned away before any queue; they are told only that the chat ended.
@@ -919,7 +919,17 @@ export const chatResolvers = {
         throw err;
       }
       let link: ChatLink | null = null;
-      if (m.link) {
+      if (m.miniProgramCard != null) {
+        // One of the chat's mini program's configured cards, by key: its title, page and permanent cover.
+        if (from !== 'AGENT') throw new ValidationError('input.message.miniProgramCard', 'only agents send mini program cards');
+        const r = await ctx.deps.db.selectFrom('contacts').select('source').where('instance_id', '=', row.instance_id).where('id', '=', row.id).executeTakeFirst();
+        const source = r?.source as { kind?: string; accountKind?: string; wechatAccountId?: string } | null | undefined;
+        if (source?.kind !== 'WECHAT' || source.accountKind !== 'MINI_PROGRAM' || !source.wechatAccountId) throw new ValidationError('input.message.miniProgramCard', 'mini program cards go to WeChat mini program chats only');
+        const account = await ctx.deps.db.selectFrom('wechat_accounts').select('mini_program_cards').where('instance_id', '=', row.instance_id).where('id', '=', source.wechatAccountId).executeTakeFirst();
+        const card = (account?.mini_program_cards ?? []).find((c) => c.key === m.miniProgramCard);
+        if (!card) throw new ValidationError('input.message.miniProgramCard', `the account has no card ${m.miniProgramCard}`);
+        link = { title: card.title, description: null, url: null, thumbUrl: null, pagePath: card.pagePath, thumbFileId: null, thumbMediaId: card.thumbMediaId, cardKey: card.key };
+      } else if (m.link) {
         if (from !== 'AGENT') throw new ValidationError('input.message.link', 'only agents send link cards');
         link = m.link;
         if (link.pagePath) {

@@ -16,6 +16,7 @@ import { commandMetadata, inInput, settle, type ApiDeps, type KefuContext } from
 import { id, parseInput, text } from '../input.ts';
 import { toFlow } from './flows.ts';
 import { toSkillGroup } from './skill-groups.ts';
+import { miniProgramCardsValue, type MiniProgramCard } from '../../domain/contact/chat-link.ts';
 import { promptsChange, receptionPromptsInput, workHoursView, type WebChannelView } from './web-channels.ts';
 import { effectiveReceptionPrompts, workHoursValue, type ReceptionPrompts } from '../../domain/web-channel/reception-prompts.ts';
 
@@ -65,6 +66,7 @@ export interface WechatAccountView {
   createdAt: Date;
   receptionPrompts: ReceptionPrompts;
   workHours: WebChannelView['workHours'];
+  miniProgramCards: MiniProgramCard[];
 }
 
 export function toWechatAccount(row: WechatAccountRow, publicUrl: string): WechatAccountView {
@@ -86,6 +88,7 @@ export function toWechatAccount(row: WechatAccountRow, publicUrl: string): Wecha
     createdAt: new Date(row.created_at),
     receptionPrompts: effectiveReceptionPrompts({ welcomeText: row.welcome_text, receptionPrompts: row.reception_prompts }, wechatPromptsDefaultEnabled),
     workHours: workHoursView(row.work_hours),
+    miniProgramCards: row.mini_program_cards ?? [],
   };
 }
 
@@ -137,6 +140,7 @@ const createInput = z.object({
   sendQuota: quota.nullish(),
   receptionPrompts: receptionPromptsInput.nullish(),
   workHours: workHoursValue.nullish(),
+  miniProgramCards: miniProgramCardsValue.nullish(),
 });
 const updateInput = z.object({
   wechatAccountId: id,
@@ -156,6 +160,7 @@ const updateInput = z.object({
   receptionPrompts: receptionPromptsInput.nullish(),
   /** null: always open; absent: kept. */
   workHours: workHoursValue.nullish(),
+  miniProgramCards: miniProgramCardsValue.nullish(),
 });
 const idInput = z.object({ wechatAccountId: id });
 
@@ -194,6 +199,7 @@ export const wechatAccountResolvers = {
           encodingAesKey: input.encodingAesKey ? secrets.seal(input.encodingAesKey) : null,
           ...(input.receptionPrompts ? { receptionPrompts: promptsChange(input.receptionPrompts) } : {}),
           ...(input.workHours ? { workHours: input.workHours } : {}),
+          ...(input.miniProgramCards ? { miniProgramCards: input.miniProgramCards } : {}),
         },
         metadata: commandMetadata(ctx, p.instanceId),
       });
@@ -228,6 +234,7 @@ export const wechatAccountResolvers = {
       if (input.enabled != null) data.enabled = input.enabled;
       if (input.receptionPrompts != null) data.receptionPrompts = promptsChange(input.receptionPrompts);
       if (input.workHours !== undefined) data.workHours = input.workHours;
+      if (input.miniProgramCards != null) data.miniProgramCards = input.miniProgramCards;
       await wechatAccountCommand(ctx, p.instanceId, { type: 'UpdateWechatAccount', data, metadata: commandMetadata(ctx, p.instanceId) });
       return toWechatAccount(await loadWechatAccountRow(ctx.deps.db, p.instanceId, input.wechatAccountId), publicUrl);
     },

@@ -49,7 +49,7 @@ const urlValue = z
   .superRefine(webAddress);
 
 /** A mini program page as app.json names it, with its query: `pages/order/detail?id=42`. */
-const pagePathValue = z
+export const pagePathValue = z
   .string()
   .trim()
   .min(1, 'must not be empty')
@@ -59,7 +59,9 @@ const pagePathValue = z
     message: 'must be a page path of the mini program as app.json names it (pages/index/index, optionally ?key=value&…)',
   });
 
-const titleValue = text({ max: maxLinkTitle }).superRefine(noControls(controlCharacter));
+export const linkTitleValue = text({ max: maxLinkTitle }).superRefine(noControls(controlCharacter));
+/** A WeChat media_id (a permanent image material's, for a configured mini program card's cover). */
+export const mediaIdValue = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be a WeChat media_id (letters, digits, _ and -, at most 128)');
 const descriptionValue = z
   .string()
   .trim()
@@ -76,16 +78,21 @@ const descriptionValue = z
  */
 export const chatLinkValue = z
   .object({
-    title: titleValue,
+    title: linkTitleValue,
     description: descriptionValue.nullish(),
     url: urlValue.nullish(),
     thumbUrl: urlValue.nullish(),
     pagePath: pagePathValue.nullish(),
     thumbFileId: id.nullish(),
+    /** A configured card's cover (a permanent image material of the account); set by Kefu from the card, not typed by agents. */
+    thumbMediaId: mediaIdValue.nullish(),
+    /** The configured card (WechatAccount.miniProgramCards) the link was made from. */
+    cardKey: z.string().max(32).nullish(),
   })
   .superRefine((l, ctx) => {
     if ((l.url == null) === (l.pagePath == null)) ctx.addIssue({ code: 'custom', path: ['url'], message: 'give url (a web page) or pagePath (a mini program page), one of them' });
-    else if (l.pagePath != null && l.thumbFileId == null) ctx.addIssue({ code: 'custom', path: ['thumbFileId'], message: 'a mini program page needs its cover: an image uploaded to the chat' });
+    else if (l.pagePath != null && (l.thumbFileId == null) === (l.thumbMediaId == null)) ctx.addIssue({ code: 'custom', path: ['thumbFileId'], message: 'a mini program page needs its cover: an image uploaded to the chat' });
+    else if (l.url != null && l.thumbMediaId != null) ctx.addIssue({ code: 'custom', path: ['thumbMediaId'], message: 'a web link takes its picture as thumbUrl' });
     else if (l.pagePath != null && l.thumbUrl != null) ctx.addIssue({ code: 'custom', path: ['thumbUrl'], message: 'a mini program page takes its cover as thumbFileId, not thumbUrl' });
     else if (l.url != null && l.thumbFileId != null) ctx.addIssue({ code: 'custom', path: ['thumbFileId'], message: 'a web link takes its picture as thumbUrl' });
   })
@@ -97,6 +104,8 @@ export const chatLinkValue = z
       thumbUrl: l.thumbUrl ?? null,
       pagePath: l.pagePath ?? null,
       thumbFileId: l.thumbFileId ?? null,
+      ...(l.thumbMediaId ? { thumbMediaId: l.thumbMediaId } : {}),
+      ...(l.cardKey ? { cardKey: l.cardKey } : {}),
     }),
   );
 
@@ -114,6 +123,48 @@ export interface ChatLink {
   pagePath: string | null;
   /** The mini program page's cover: an image file of the chat. */
   thumbFileId: string | null;
+  /** Or a configured card's cover: a permanent image material's media_id (sent as it is). */
+  thumbMediaId?: string | null;
+  /** The configured mini program card (WechatAccount.miniProgramCards) it was made from. */
+  cardKey?: string | null;
+}
+
+/** A mini program card an admin configured on a mini program account (issue 13): agents pick it by key. */
+export interface MiniProgramCard {
+  key: string;
+  title: string;
+  pagePath: string;
+  /** The cover: a permanent image material's media_id (WeChat's add_material), which does not expire. */
+  thumbMediaId: string;
+}
+
+export const maxMiniProgramCards = 20;
+
+/** The cards as given (the API's input and the account decider's check): keys unique, the link rules for title and path. */
+export const miniProgramCardsValue = z
+  .array(
+    z.object({
+      key: z.string().regex(/^[a-z0-9_-]{1,32}$/, 'lower-case letters, digits, _ and -, 1 to 32 of them'),
+      title: linkTitleValue,
+      pagePath: pagePathValue,
+      thumbMediaId: mediaIdValue,
+    }),
+  )
+  .max(maxMiniProgramCards, `at most ${maxMiniProgramCards} cards`)
+  .superRefine((cards, ctx) => {
+    const seen = new Set<string>();
+    cards.forEach((c, i) => {
+      if (seen.has(c.key)) ctx.addIssue({ code: 'custom', path: [i, 'key'], message: `the key ${c.key} is used twice` });
+      seen.add(c.key);
+    });
+  });
+
+/** The first problem of a card list (the field under `miniProgramCards` and why), or null. */
+export function miniProgramCardsProblem(cards: unknown): { field: string; message: string } | null {
+  const r = miniProgramCardsValue.safeParse(cards);
+  if (r.success) return null;
+  const issue = r.error.issues[0]!;
+  return { field: ['miniProgramCards', ...issue.path.map(String)].join('.'), message: issue.message };
 }
 
 /** The first problem of a link (the field under `link` and why), or null. */

@@ -1,6 +1,7 @@
 import type { CommandMetadata } from '../decider.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import type { NamedFlow, NamedSkillGroup } from '../web-channel/web-channel.decide.ts';
+import { miniProgramCardsProblem, type MiniProgramCard } from '../contact/chat-link.ts';
 import { receptionSettingsChange, type ReceptionPromptsChange, type WorkHours } from '../web-channel/reception-prompts.ts';
 import type { ActiveWechatAccount, WechatAccountEvent, WechatAccountSecrets, WechatAccountSettings, WechatAccountState } from './wechat-account.ts';
 import { evolveWechatAccount, initialWechatAccountState, wechatPromptsDefaultEnabled } from './wechat-account.ts';
@@ -69,6 +70,14 @@ function checkQuota(n: number): number {
   return n;
 }
 
+/** Mini program cards: the link rules (chat-link.ts), and only on mini programs. */
+function checkCards(cards: MiniProgramCard[], kind: WechatAccountSettings['kind']): MiniProgramCard[] {
+  const problem = miniProgramCardsProblem(cards);
+  if (problem) throw new ValidationError(problem.field, problem.message);
+  if (cards.length > 0 && kind !== 'MINI_PROGRAM') throw new ValidationError('miniProgramCards', 'only mini programs have mini program cards');
+  return cards.map((c) => ({ key: c.key, title: c.title.trim(), pagePath: c.pagePath.trim(), thumbMediaId: c.thumbMediaId }));
+}
+
 function checkShape(s: Pick<WechatAccountSettings, 'kind' | 'messageMode' | 'dataFormat'> & { encodingAesKey: string | null }): void {
   if (s.kind === 'OFFICIAL_ACCOUNT' && s.dataFormat !== 'XML') throw new ValidationError('dataFormat', 'official accounts push XML');
   if (s.messageMode !== 'PLAIN' && s.encodingAesKey === null) throw new ValidationError('encodingAesKey', `${s.messageMode} mode needs the EncodingAESKey`);
@@ -85,6 +94,7 @@ export function decideWechatAccount(command: WechatAccountCommand, state: Wechat
       checkSkillGroup(d.skillGroupId, d.skillGroup);
       if (d.flowId !== null) checkFlow(d.flowId, d.flow);
       checkShape(d);
+      const cards = d.miniProgramCards ? checkCards(d.miniProgramCards, d.kind) : [];
       const reception = receptionSettingsChange(null, { receptionPrompts: d.receptionPrompts ?? null, ...(d.workHours ? { workHours: d.workHours } : {}) }, wechatPromptsDefaultEnabled);
       return [
         {
@@ -104,6 +114,7 @@ export function decideWechatAccount(command: WechatAccountCommand, state: Wechat
             token: d.token,
             encodingAesKey: d.encodingAesKey,
             ...reception,
+            ...(cards.length > 0 ? { miniProgramCards: cards } : {}),
           },
         },
       ];
@@ -131,6 +142,12 @@ export function decideWechatAccount(command: WechatAccountCommand, state: Wechat
       }
       if (d.sendQuota !== undefined && d.sendQuota !== account.sendQuota) changes.sendQuota = checkQuota(d.sendQuota);
       if (d.enabled !== undefined && d.enabled !== account.enabled) changes.enabled = d.enabled;
+      if (d.miniProgramCards !== undefined) {
+        const cards = checkCards(d.miniProgramCards ?? [], changes.kind ?? account.kind);
+        if (JSON.stringify(cards) !== JSON.stringify(account.miniProgramCards ?? [])) changes.miniProgramCards = cards;
+      } else if ((changes.kind ?? account.kind) !== 'MINI_PROGRAM' && (account.miniProgramCards ?? []).length > 0) {
+        throw new ValidationError('miniProgramCards', 'only mini programs have mini program cards: remove them first');
+      }
       Object.assign(changes, receptionSettingsChange({ welcomeText: account.welcomeText ?? null, receptionPrompts: account.receptionPrompts ?? null, workHours: account.workHours ?? null }, { receptionPrompts: d.receptionPrompts ?? null, ...(d.workHours !== undefined ? { workHours: d.workHours } : {}) }, wechatPromptsDefaultEnabled));
       const secrets: Partial<WechatAccountSecrets> = {};
       if (d.appSecret !== undefined) secrets.appSecret = d.appSecret;

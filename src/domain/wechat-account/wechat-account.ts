@@ -5,6 +5,7 @@
 // encrypted, not hashed, and never returned by the API.
 import type { DomainEvent } from '../decider.ts';
 import type { ReceptionPromptSettings, WorkHours } from '../web-channel/reception-prompts.ts';
+import type { MiniProgramCard } from '../contact/chat-link.ts';
 
 export type WechatAccountKind = 'OFFICIAL_ACCOUNT' | 'MINI_PROGRAM';
 /** PLAIN: clear XML; COMPATIBLE: clear and encrypted side by side (Kefu reads the encrypted part); SAFE: encrypted only. */
@@ -32,6 +33,8 @@ export interface WechatAccountSettings {
   receptionPrompts?: ReceptionPromptSettings | null;
   /** When the account takes chats (absent or null: always); off hours a chat gets the off-hours prompt and ends. */
   workHours?: WorkHours | null;
+  /** Mini programs: the cards agents pick from (chat-link.ts; absent: none). */
+  miniProgramCards?: MiniProgramCard[] | null;
 }
 
 export interface WechatAccountSecrets {

@@ -397,7 +397,13 @@ export class WechatOutbox {
       return;
     }
     if (account.kind !== 'MINI_PROGRAM') throw new Error('a mini program page goes to mini program chats only');
-    if (!link.pagePath || !link.thumbFileId) throw new Error('the mini program page has no path or no cover');
+    if (!link.pagePath) throw new Error('the mini program page has no path');
+    if (link.thumbMediaId) {
+      // A configured card: its cover is a permanent material, sent as it is.
+      await this.deps.api.sendMiniProgramPage(account, openId, { title: link.title, pagePath: link.pagePath, thumbMediaId: link.thumbMediaId });
+      return;
+    }
+    if (!link.thumbFileId) throw new Error('the mini program page has no cover');
     const cover = await loadChatFile(this.deps, instanceId, link.thumbFileId);
     if (!cover) throw new Error('the mini program page\'s cover is gone');
     const bytes = await readFile(chatFilePath(this.deps.chatFiles, instanceId, cover.fileId, 'file'));

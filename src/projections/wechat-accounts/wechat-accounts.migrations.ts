@@ -91,4 +91,10 @@ export const wechatAccountsMigrations: Record<string, Migration> = {
       await sql`CREATE INDEX contacts_wechat_customer ON contacts (instance_id, (source->>'wechatAccountId'), (customer->>'id'), created_at) WHERE source->>'kind' = 'WECHAT'`.execute(db);
     },
   },
+  // Issue 13: the mini program cards agents pick from (chat-link.ts MiniProgramCard[]).
+  '2027_01_03_103_wechat_accounts_cards': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('wechat_accounts').addColumn('mini_program_cards', 'jsonb').execute();
+    },
+  },
 };

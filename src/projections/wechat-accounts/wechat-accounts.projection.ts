@@ -70,6 +70,7 @@ async function projectWechatAccountCreated(trx: Trx, d: Of<'WechatAccountCreated
       welcome_text: d.welcomeText ?? null,
       reception_prompts: d.receptionPrompts ? JSON.stringify(d.receptionPrompts) : null,
       work_hours: d.workHours ? JSON.stringify(d.workHours) : null,
+      mini_program_cards: d.miniProgramCards ? JSON.stringify(d.miniProgramCards) : null,
       created_at: m.occurredAt,
       updated_at: m.occurredAt,
     })
@@ -92,10 +93,15 @@ async function projectWechatAccountUpdated(trx: Trx, id: string, d: Of<'WechatAc
     ...(d.welcomeText !== undefined ? { welcome_text: d.welcomeText } : {}),
     ...(d.receptionPrompts !== undefined ? { reception_prompts: d.receptionPrompts ? JSON.stringify(d.receptionPrompts) : null } : {}),
     ...(d.workHours !== undefined ? { work_hours: d.workHours ? JSON.stringify(d.workHours) : null } : {}),
+    ...(d.miniProgramCards !== undefined ? { mini_program_cards: d.miniProgramCards && d.miniProgramCards.length > 0 ? JSON.stringify(d.miniProgramCards) : null } : {}),
   });
 }
 
-type Writable = Omit<WechatAccountRow, 'instance_id' | 'id' | 'created_at' | 'updated_at' | 'deleted_at' | 'reception_prompts' | 'work_hours'> & { reception_prompts: string | null; work_hours: string | null };
+type Writable = Omit<WechatAccountRow, 'instance_id' | 'id' | 'created_at' | 'updated_at' | 'deleted_at' | 'reception_prompts' | 'work_hours' | 'mini_program_cards'> & {
+  reception_prompts: string | null;
+  work_hours: string | null;
+  mini_program_cards: string | null;
+};
 
 async function update(trx: Trx, id: string, m: EventMetadata, set: Partial<Writable> & { deleted_at?: string }) {
   await trx
