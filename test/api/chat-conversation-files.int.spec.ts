@@ -3,6 +3,7 @@
 // another chat, or one the other side uploaded, cannot be sent (NOT_FOUND).
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromPage } from '../support/chat.ts';
 import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { taggedPng, tinyPdf } from '../support/chat-images.ts';
 import { until } from '../support/until.ts';
@@ -28,19 +29,9 @@ describe('files in a conversation', () => {
   let channelKey: string;
   const ann = () => seed.agents[0]!;
 
-  const gql = async <T,>(token: string | null, query: string, variables?: Record<string, unknown>) => {
-    const res = await t.kefu.app.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'application/json', origin, ...(token ? { authorization: `Bearer ${token}` } : {}) }, payload: JSON.stringify({ query, variables }) });
-    return res.json() as { data: T | null; errors?: { extensions?: { code?: string } }[] };
-  };
-  const ok = async <T,>(token: string | null, query: string, variables?: Record<string, unknown>): Promise<T> => {
-    const r = await gql<T>(token, query, variables);
-    if (r.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(r.errors)}`);
-    return r.data!;
-  };
+  const { gql, ok, startChat } = fromPage(() => t, origin);
   const customer = async () =>
     (await ok<{ startCustomerSession: { token: string } }>(null, 'mutation($input: StartCustomerSessionInput!) { startCustomerSession(input: $input) { token } }', { input: { channelKey, name: 'Pia' } })).startCustomerSession.token;
-  const startChat = async (token: string) =>
-    (await ok<{ startChat: { contactId: string } }>(token, 'mutation($input: StartChatInput!) { startChat(input: $input) { contactId } }', { input: { clientChatId: randomUUID() } })).startChat.contactId;
   const upload = async (token: string, contactId: string, file: { bytes: Uint8Array; filename: string; type: string }): Promise<string> => {
     const form = new FormData();
     form.append('contactId', contactId);

@@ -7,6 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import jpeg from 'jpeg-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromPage } from '../support/chat.ts';
 import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { until } from '../support/until.ts';
 import { chatFileLinkKey, signedChatFileLink } from '../../src/adapters/chat-files/chat-files.ts';
@@ -43,16 +44,9 @@ for (const database of ['pglite', 'postgres'] as const) {
     const ann = () => seed.agents[0]!;
     const bob = () => seed.agents[1]!;
 
-    const gql = async <T,>(token: string | null, query: string, variables?: Record<string, unknown>): Promise<T> => {
-      const res = await t.kefu.app.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'application/json', origin, ...(token ? { authorization: `Bearer ${token}` } : {}) }, payload: JSON.stringify({ query, variables }) });
-      const body = res.json() as { data: T; errors?: unknown[] };
-      if (body.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors)}`);
-      return body.data;
-    };
+    const { ok: gql, startChat } = fromPage(() => t, origin);
     const customer = async (name = 'Carl Customer') =>
       (await gql<{ startCustomerSession: { token: string } }>(null, 'mutation($input: StartCustomerSessionInput!) { startCustomerSession(input: $input) { token } }', { input: { channelKey, name } })).startCustomerSession.token;
-    const startChat = async (token: string) =>
-      (await gql<{ startChat: { contactId: string } }>(token, 'mutation($input: StartChatInput!) { startChat(input: $input) { contactId } }', { input: { clientChatId: randomUUID() } })).startChat.contactId;
 
     const upload = async (token: string | null, fields: Record<string, string>, file?: { bytes: Uint8Array; filename: string; type: string }) => {
       const body = await multipart(fields, file);

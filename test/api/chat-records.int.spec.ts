@@ -12,7 +12,8 @@ import { contactDecider, type ContactCommand } from '../../src/domain/contact/co
 import { streams } from '../../src/domain/streams.ts';
 import { chatRecordsProjection } from '../../src/projections/chat-records/chat-records.projection.ts';
 import { rebuildProjection } from '../../src/projections/projection-runner.ts';
-import { seedInstance, startTestKefu, type GqlResult, type TestKefu } from '../support/kefu.ts';
+import { fromPage } from '../support/chat.ts';
+import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { until } from '../support/until.ts';
 
 interface Named {
@@ -148,17 +149,7 @@ for (const database of ['pglite', 'postgres'] as const) {
       t.ok(token, 'mutation($c: ID!, $t: String!) { sendMessage(input: { contactId: $c, text: $t }) { id } }', { c: contactId, t: text });
     const end = (token: string, contactId: string) => t.ok(token, 'mutation($c: ID!) { endContact(input: { contactId: $c }) { id } }', { c: contactId });
     /** A request as a customer's browser makes it: the page's Origin, the customer's token. */
-    async function customerOk<T>(token: string | null, query: string, variables?: Record<string, unknown>): Promise<T> {
-      const res = await t.kefu.app.inject({
-        method: 'POST',
-        url: '/graphql',
-        headers: { 'content-type': 'application/json', origin, ...(token ? { authorization: `Bearer ${token}` } : {}) },
-        payload: JSON.stringify({ query, variables }),
-      });
-      const r = res.json() as GqlResult<T>;
-      if (r.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(r.errors)}`);
-      return r.data as T;
-    }
+    const customerOk = fromPage(() => t, origin).ok;
     const available = (token: string) => t.ok(token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
 
     beforeAll(async () => {

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contactDecider, type ContactCommand } from '../../src/domain/contact/contact.decide.ts';
 import { defaultSatisfactionSurvey } from '../../src/domain/instance/satisfaction.ts';
 import { streams } from '../../src/domain/streams.ts';
-import { seedInstance, startTestKefu, type GqlResult, type TestKefu } from '../support/kefu.ts';
+import { codeOf, fromPage } from '../support/chat.ts';
+import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { until } from '../support/until.ts';
 
 const origin = 'https://shop.example';
@@ -28,22 +29,7 @@ for (const database of ['pglite', 'postgres'] as const) {
     let s: Awaited<ReturnType<typeof seedInstance>>;
     let channelKey: string;
     const ann = () => s.agents[0]!;
-
-    async function gql<T>(token: string | null, query: string, variables?: Record<string, unknown>): Promise<GqlResult<T>> {
-      const res = await t.kefu.app.inject({
-        method: 'POST',
-        url: '/graphql',
-        headers: { 'content-type': 'application/json', origin, ...(token ? { authorization: `Bearer ${token}` } : {}) },
-        payload: JSON.stringify({ query, variables }),
-      });
-      return { status: res.statusCode, ...(res.json() as Omit<GqlResult<T>, 'status'>) };
-    }
-    async function ok<T>(token: string | null, query: string, variables?: Record<string, unknown>): Promise<T> {
-      const r = await gql<T>(token, query, variables);
-      if (r.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(r.errors)}`);
-      return r.data as T;
-    }
-    const codeOf = (r: GqlResult<unknown>) => r.errors?.[0]?.extensions?.code;
+    const { gql, ok, startChat } = fromPage(() => t, origin);
 
     async function customer(name: string) {
       return (
@@ -54,9 +40,6 @@ for (const database of ['pglite', 'postgres'] as const) {
         )
       ).startCustomerSession;
     }
-    const startChat = async (token: string) =>
-      (await ok<{ startChat: { contactId: string } }>(token, 'mutation($input: StartChatInput!) { startChat(input: $input) { contactId } }', { input: { clientChatId: randomUUID() } })).startChat
-        .contactId;
     /** Ann takes the chat (offered by the router) and ends it. */
     async function served(token: string): Promise<string> {
       const contactId = await startChat(token);
