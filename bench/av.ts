@@ -21,7 +21,7 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { avRecordingPath } from '../src/adapters/storage/recording-storage.ts';
-import { ask, forkChild, stop } from './chat.ts';
+import { ask as askChild, forkChild, stop } from './chat.ts';
 import { envInt, envList } from './lib/config.ts';
 import type { BenchModule } from './lib/module.ts';
 import { dropDatabase, recreateDatabase } from './lib/pg-admin.ts';
@@ -104,6 +104,26 @@ interface Step {
   peersLoopMaxMs: number;
   /** Kefu's RSS (MB) before the step and after its calls ended. */
   rssAround: { before: number | null; after: number | null } | null;
+}
+
+/**
+ * A request to a child, refused if the child exits or does not answer in `ms` (a crashed or wedged Kefu or
+ * stand-in fails the run with a reason instead of hanging it). Setup waits as long as its own time-out allows.
+ */
+function ask<T>(child: ChildProcess, message: { type: string; [key: string]: unknown }, reply: string, ms = 180_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  let onExit: ((code: number | null) => void) | undefined;
+  return Promise.race([
+    askChild<T>(child, message, reply),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no ${reply} from child ${child.pid} in ${ms / 1000} s (asked ${message.type})`)), ms);
+      onExit = (code) => reject(new Error(`child ${child.pid} exited (${code}) while asked ${message.type}`));
+      child.once('exit', onExit);
+    }),
+  ]).finally(() => {
+    clearTimeout(timer);
+    if (onExit) child.off('exit', onExit);
+  });
 }
 
 const split = (total: number, parts: number) => Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
@@ -348,7 +368,7 @@ async function kefuStep(calls: number, s: ReturnType<typeof settings>, mediaDir:
     const t0 = performance.now();
     const setups = await Promise.all(
       children.map((c, i) =>
-        ask<{ calls: SetupCall[] }>(c, { type: 'setup', channelKey: seeded.channelKey, groupId: seeded.shards[i]!.groupId, calls: shares[i], firstIndex: firstIndex + i * 1000, intervalMs, timeoutMs: s.setupTimeoutS * 1000 }, 'setup-done'),
+        ask<{ calls: SetupCall[] }>(c, { type: 'setup', channelKey: seeded.channelKey, groupId: seeded.shards[i]!.groupId, calls: shares[i], firstIndex: firstIndex + i * 1000, intervalMs, timeoutMs: s.setupTimeoutS * 1000 }, 'setup-done', (s.setupTimeoutS + 60 + calls / s.setupRate) * 1000),
       ),
     );
     const all = setups.flatMap((x) => x.calls);

@@ -161,9 +161,8 @@ class UdpSide extends Side {
   }
 
   async bind(): Promise<number> {
+    // The kernel's default buffers, as the werift stand-ins' sockets have.
     await new Promise<void>((resolve) => this.socket.bind(0, '127.0.0.1', () => resolve()));
-    this.socket.setRecvBufferSize(1 << 20);
-    this.socket.setSendBufferSize(1 << 20);
     return this.socket.address().port;
   }
 

@@ -35,6 +35,9 @@ const kefu = await startKefu(
     KEFU_CHAT_LIMIT_CHAT_PER_ADDRESS: unlimited,
     KEFU_CHAT_LIMIT_MESSAGE_PER_ADDRESS: unlimited,
     ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
+    // Few statements while calls run (the media does not touch the database): a small pool leaves the shared
+    // PostgreSQL's connections to others (BENCH_AV_PG_POOL to change).
+    KEFU_PG_POOL_MAX: process.env.BENCH_AV_PG_POOL ?? '8',
   }),
   { logger: pino({ level: process.env.BENCH_AV_LOG ?? 'silent' }), listen: true },
 );
