@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { until } from '../support/until.ts';
 import { avRecordingPath } from '../../src/adapters/storage/recording-storage.ts';
+import { taggedPng } from '../support/chat-images.ts';
 
 const CHROMIUM = process.env.KEFU_TEST_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -347,6 +348,115 @@ describe('customer audio/video calls in Chromium', () => {
     );
     expect(ended.contact.endedBy).toBe('CUSTOMER');
     await customerPage.waitForSelector('.av-stage video.av-remote', { state: 'detached', timeout: 30_000 });
+    await customerPage.close();
+    await agentPage.close();
+  });
+
+  it("the channel's AV settings: buttons without data-av (narrowed by it), the configured menu with icons, an audio call turned into a video call with /demo/agent", async () => {
+    // An icon uploaded to Kefu, a second channel whose settings name the buttons and the menu.
+    const form = new FormData();
+    form.append('file', new Blob([Buffer.from(taggedPng(32, 32))], { type: 'image/png' }), 'repairs.png');
+    const iconRes = await fetch(`${kefuUrl}/av-icons`, { method: 'POST', headers: { authorization: `Bearer ${seed.adminKey}` }, body: form });
+    expect(iconRes.status).toBe(201);
+    const icon = (await iconRes.json()) as { id: string; url: string };
+    const billing = (
+      await t.ok<{ createSkillGroup: { id: string } }>(seed.adminKey, 'mutation($input: CreateSkillGroupInput!) { createSkillGroup(input: $input) { id } }', { input: { name: 'Billing desk', channel: 'AV' } })
+    ).createSkillGroup.id;
+    await t.ok(seed.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: billing, a: ann().id });
+    const chatGroup = (await t.ok<{ skillGroups: { id: string }[] }>(seed.adminKey, 'query { skillGroups(channel: ONLINE) { id } }')).skillGroups[0]!.id;
+    const key = (
+      await t.ok<{ createWebChannel: { webChannel: { publicKey: string } } }>(seed.adminKey, 'mutation($input: CreateWebChannelInput!) { createWebChannel(input: $input) { webChannel { publicKey } } }', {
+        input: {
+          name: 'Repairs shop',
+          allowedOrigins: [siteOrigin],
+          skillGroupId: chatGroup,
+          av: {
+            kinds: ['AUDIO', 'VIDEO'],
+            menu: [
+              { number: 1, label: 'Repairs', description: 'Show us what broke', skillGroupId: avGroup, iconFileId: icon.id },
+              { number: 2, label: 'Billing questions', skillGroupId: billing, kinds: ['AUDIO'] },
+            ],
+          },
+        },
+      })
+    ).createWebChannel.webChannel.publicKey;
+    site.removeAllListeners('request');
+    site.on('request', (req, res) => {
+      // ?av=audio: the page narrows the channel's buttons to voice.
+      const av = new URL(req.url ?? '/', siteOrigin).searchParams.get('av');
+      const tag = `<script src="${kefuUrl}/widget.js" data-channel-key="${key}" data-locale="en"${av === null ? '' : ` data-av="${av}"`}></script>`;
+      res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><title>Shop</title><p>Shop</p>${tag}`);
+    });
+
+    const agentPage = await (await browser.newContext()).newPage();
+    agentPage.on('pageerror', (err) => console.error('page error:', err));
+    await agentPage.goto(`${kefuUrl}/demo/agent`);
+    await agentPage.fill('#instanceId', seed.instanceId);
+    await agentPage.fill('#login', 'ann');
+    await agentPage.fill('#password', 'password-123');
+    await agentPage.click('#loginButton');
+    await agentPage.waitForSelector('#workspace:not([hidden])');
+    await agentPage.click('#presenceAvailable');
+    await agentPage.waitForFunction("document.getElementById('presence').textContent === 'AVAILABLE'", null, { timeout: 30_000 });
+
+    const narrowed = await (await browser.newContext()).newPage();
+    await narrowed.goto(`${siteOrigin}/?av=audio`);
+    await narrowed.click('button.launcher');
+    await narrowed.waitForSelector('button.av-audio', { timeout: 30_000 });
+    expect(await narrowed.locator('button.av-video').count()).toBe(0);
+    await narrowed.close();
+
+    const customerPage = await (await browser.newContext()).newPage();
+    customerPage.on('pageerror', (err) => console.error('page error:', err));
+    await customerPage.goto(siteOrigin);
+    await customerPage.click('button.launcher');
+    await customerPage.waitForSelector('button.av-video', { timeout: 30_000 });
+    await customerPage.click('button.av-audio');
+    // The configured menu in order, with the uploaded icon loaded from Kefu.
+    await customerPage.waitForSelector('.av-menu button.av-entry >> nth=1');
+    expect(await customerPage.locator('.av-menu button.av-entry strong').allTextContents()).toEqual(['Repairs', 'Billing questions']);
+    await customerPage.waitForFunction(`(() => { const host = document.querySelector('kefu-chat-widget'); const img = host && host.shadowRoot.querySelector('img.av-entry-icon'); return Boolean(img && img.complete && img.naturalWidth === 32); })()`, null, { timeout: 30_000 });
+    await customerPage.click('.av-menu button.av-entry[data-menu-entry="1"]');
+
+    await agentPage.click('.offer[data-state="OFFERED"] button.accept-av', { timeout: 60_000 });
+    const contactId = await until(
+      () => customerPage.evaluate<string | null>('window.Kefu.conversation && window.Kefu.conversation.contactId'),
+      (id) => id !== null,
+      60_000,
+    );
+    await agentPage.waitForSelector(`.chat[data-contact-id="${contactId}"] video.av-remote`, { timeout: 30_000 });
+    await until(
+      () => t.ok<{ contact: { status: string; skillGroup: { id: string } | null } }>(seed.adminKey, 'query($id: ID!) { contact(id: $id) { status skillGroup { id } } }', { id: contactId! }),
+      (r) => r.contact.status === 'CONNECTED' && r.contact.skillGroup?.id === avGroup,
+      60_000,
+    );
+    // An audio call: the agent's page has no picture of the customer.
+    const agentPicture = `(() => { const v = document.querySelector('.chat[data-contact-id="${contactId}"] video.av-remote'); return v ? v.videoWidth : -1; })()`;
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await agentPage.evaluate<number>(agentPicture)).toBe(0);
+
+    // The customer turns video on: the widget renegotiates, /demo/agent follows; pictures both ways.
+    await customerPage.click('button.av-video-on', { timeout: 30_000 });
+    await agentPage.waitForFunction(`${agentPicture} > 0`, null, { timeout: 90_000 });
+    await customerPage.waitForFunction(`(() => { const host = document.querySelector('kefu-chat-widget'); const v = host && host.shadowRoot.querySelector('video.av-remote'); return Boolean(v && v.videoWidth > 0); })()`, null, { timeout: 90_000 });
+    // Both sides' new recordings (with video) are under way, and get a few seconds.
+    const recordings = () => t.kefu.db.selectFrom('call_recordings').selectAll().where('contact_id', '=', contactId!).orderBy('started_at').execute();
+    await until(recordings, (r) => r.length === 4 && r.filter((x) => x.status === 'RECORDING').length === 2, 90_000);
+    await new Promise((r) => setTimeout(r, 3000));
+
+    await customerPage.click('button.av-hang-up');
+    await until(
+      () => t.ok<{ contact: { status: string } }>(seed.adminKey, 'query($id: ID!) { contact(id: $id) { status } }', { id: contactId! }),
+      (r) => r.contact.status === 'ENDED',
+      30_000,
+    );
+    // Each side's recording went on with video: an audio WebM, then one with VP8 or H264 video.
+    const rows = await until(recordings, (r) => r.length === 4 && r.every((x) => x.status === 'READY'), 90_000);
+    const kinds = (id: string) =>
+      (JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', avRecordingPath(t.recordingsDir, seed.instanceId, id)], { encoding: 'utf8' })) as { streams: { codec_type: string }[] }).streams
+        .map((st) => st.codec_type)
+        .sort();
+    for (const who of [null, ann().id]) expect(rows.filter((r) => r.agent_id === who).map((r) => kinds(r.id))).toEqual([['audio'], ['audio', 'video']]);
     await customerPage.close();
     await agentPage.close();
   });

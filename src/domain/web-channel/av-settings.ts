@@ -121,8 +121,3 @@ export function avSettingsGroupIds(input: unknown): string[] {
   if (!Array.isArray(menu)) return [];
   return [...new Set(menu.map((e) => (e as { skillGroupId?: unknown } | null)?.skillGroupId).filter((id): id is string => typeof id === 'string'))];
 }
-
-/** The kinds of call the page asked for (the tag's data-av): they can only narrow the channel's. */
-export function narrowKinds(channel: readonly AvCallKind[], requested: readonly AvCallKind[] | null): AvCallKind[] {
-  return requested === null ? [...channel] : channel.filter((k) => requested.includes(k));
-}

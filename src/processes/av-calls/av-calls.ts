@@ -274,6 +274,12 @@ export class AvCalls {
     if (agentId !== null && session.call.agentPeer !== peer) return;
     await this.stopRecordingsOf(session, agentId);
     await this.startRecording(session, peer, agentId);
+    // The new WebM's video starts at a keyframe: ask the browser for one (browsers send them rarely unasked).
+    for (const ms of [0, 500, 1500, 3000]) {
+      setTimeout(() => {
+        if (!session.ended) peer.requestKeyframe();
+      }, ms).unref();
+    }
   }
 
   private onContactEvent(session: Session, type: string, data: Record<string, unknown>): void {
