@@ -515,8 +515,8 @@ export const observabilityBench: BenchModule = {
         const verdict = (r: number[], min: number) => {
           if (r.length === 0) return 'not measured';
           const [q1, q3] = quartiles(r);
-          const m = median(r);
-          if (m >= min) return q1 >= min || r.length < 3 ? 'met' : 'met (middle half straddles the target)';
+          const mid = median(r);
+          if (mid >= min) return q1 >= min || r.length < 3 ? 'met' : 'met (middle half straddles the target)';
           return q3 < min || r.length < 3 ? '**not met**' : '**not met** (middle half straddles the target)';
         };
         out.push(`| ${m} | ${cell(mr)} | ${cell(tr)} | ${verdict(mr, 0.97)} | ${verdict(tr, 0.9)} |`);
