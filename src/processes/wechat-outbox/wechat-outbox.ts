@@ -31,6 +31,8 @@ import type { ReadModel } from '../../projections/projection.ts';
 import { loadSatisfactionSurvey } from '../../api/resolvers/satisfaction.ts';
 import { surveyOn, type SatisfactionSurvey } from '../../domain/instance/satisfaction.ts';
 import type { Logger } from '../../projections/projection-runner.ts';
+import { effectiveReceptionPrompts } from '../../domain/web-channel/reception-prompts.ts';
+import { wechatPromptsDefaultEnabled } from '../../domain/wechat-account/wechat-account.ts';
 
 export interface WechatOutboxDeps {
   store: EventStore;
@@ -94,7 +96,7 @@ export class WechatOutbox {
   /** WeChat chats by contact stream (null: not a WeChat chat), from the contact's own events. */
   private readonly sources = new Map<string, WechatSource | null>();
   /** Why chats ended, for the ENDED message that follows in the same append. */
-  private readonly endReasons = new Map<string, string>();
+  private readonly endReasons = new Map<string, { reason: string; endedBy: string }>();
   private position: string | null = null;
   private saved: string | null = null;
   private checkpointTimer: NodeJS.Timeout | null = null;
@@ -153,7 +155,8 @@ export class WechatOutbox {
   /** Queues an agent's message of a WeChat chat; moves the checkpoint. */
   private async take(e: RecordedEvent): Promise<void> {
     if (e.type === 'ContactEnded' && streamCategory(e.streamId) === 'contact') {
-      this.endReasons.set(e.streamId, String((e.data as { reason?: unknown }).reason ?? ''));
+      const d = e.data as { reason?: unknown; endedBy?: unknown };
+      this.endReasons.set(e.streamId, { reason: String(d.reason ?? ''), endedBy: String(d.endedBy ?? '') });
       if (this.endReasons.size > 1000) this.endReasons.delete(this.endReasons.keys().next().value!);
     }
     if (e.type === 'ContactMessageRecorded' && streamCategory(e.streamId) === 'contact') {
@@ -164,21 +167,39 @@ export class WechatOutbox {
       } else if (m.from === 'SYSTEM' && m.system?.type === 'PROMPT' && (m.text ?? '').trim() !== '') {
         // A reception prompt (issue 13: chat-reception.ts sends the account's prompts as it does a web channel's): as text.
         const source = await this.sourceOf(e.streamId);
-        if (source) await this.queue(e, { ...m, kind: 'TEXT', agentId: null }, source);
+        let text = m.text ?? '';
+        if (source && (m.system.prompt === 'AGENT_ENDED' || m.system.prompt === 'AUTO_END')) {
+          // The end's prompt, then the invitation to rate (held back at the end for this, see below), as one message.
+          const survey = await loadSatisfactionSurvey(this.deps.db, e.metadata.instanceId);
+          if (survey && surveyOn(survey, 'ONLINE')) text = `${text.trim()}\n\n${surveyInvitation(survey)}`;
+        }
+        if (source) await this.queue(e, { ...m, kind: 'TEXT', text, agentId: null }, source);
       } else if (m.from === 'SYSTEM' && m.kind === 'TEXT') {
         // A chat flow's message (SYSTEM sender, TEXT kind; notices are of kind SYSTEM).
         const source = await this.sourceOf(e.streamId);
         if (source) await this.queue(e, { ...m, text: flowMessageText(m.text ?? '', m.options), agentId: null }, source);
-      } else if (m.from === 'SYSTEM' && m.system?.type === 'ENDED' && this.endReasons.has(e.streamId) && this.endReasons.get(e.streamId) !== 'customerUnsubscribed') {
+      } else if (m.from === 'SYSTEM' && m.system?.type === 'ENDED' && this.endReasons.has(e.streamId) && this.endReasons.get(e.streamId)!.reason !== 'customerUnsubscribed') {
         // Ended after it was taken in (a rejected chat, a blacklisted customer's, is not asked), not by unsubscribing.
-        // The chat ended: the customer is asked to rate it by replying with a value (the callback takes the reply).
+        // The chat ended: the customer is asked to rate it by replying with a value (the callback takes the reply);
+        // with the account's prompt for this end switched on, the invitation follows that prompt instead (above).
         const source = await this.sourceOf(e.streamId);
         const survey = source ? await loadSatisfactionSurvey(this.deps.db, e.metadata.instanceId) : null;
-        if (source && survey && surveyOn(survey, 'ONLINE')) await this.queue(e, { ...m, text: surveyInvitation(survey), agentId: null }, source);
+        if (source && survey && surveyOn(survey, 'ONLINE') && !(await this.endPromptComes(e.metadata.instanceId, source.wechatAccountId, this.endReasons.get(e.streamId)!))) {
+          await this.queue(e, { ...m, text: surveyInvitation(survey), agentId: null }, source);
+        }
       }
     }
     // Saved once a second, not per event: replaying a little after a restart queues nothing twice (rows are keyed).
     this.position = positionToString(e.position);
+  }
+
+  /** Whether chat-reception sends a prompt for this end (agentEnded, autoEnd: as it decides in dueOf), switched on in the account. */
+  private async endPromptComes(instanceId: string, accountId: string, end: { reason: string; endedBy: string }): Promise<boolean> {
+    const name = end.endedBy === 'SYSTEM' && end.reason === 'customerIdle' ? 'autoEnd' : end.endedBy === 'AGENT' || (end.endedBy === 'SYSTEM' && end.reason === 'supervisorHangUp') ? 'agentEnded' : null;
+    if (!name) return false;
+    const a = await this.deps.db.selectFrom('wechat_accounts').select(['welcome_text', 'reception_prompts']).where('instance_id', '=', instanceId).where('id', '=', accountId).executeTakeFirst();
+    if (!a) return false;
+    return effectiveReceptionPrompts({ welcomeText: a.welcome_text, receptionPrompts: a.reception_prompts }, wechatPromptsDefaultEnabled)[name].enabled;
   }
 
   private async saveCheckpoint(): Promise<void> {
