@@ -90,12 +90,14 @@ interface Client {
   socket: WebSocket;
   frames: number[];
   firstPayload: string | null;
+  /** The first few frames that are not data (errors), for a failure's message. */
+  other: string[];
 }
 
 /** A subscriber that does nothing but timestamp frames (and keep the first change's payload, for the bare server). */
 async function subscribe(port: number, token: string): Promise<Client> {
   const socket = new WebSocket(`ws://127.0.0.1:${port}/graphql`, 'graphql-transport-ws');
-  const client: Client = { socket, frames: [], firstPayload: null };
+  const client: Client = { socket, frames: [], firstPayload: null, other: [] };
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
     socket.on('message', (data) => {
@@ -108,6 +110,7 @@ async function subscribe(port: number, token: string): Promise<Client> {
         socket.send(JSON.stringify({ type: 'subscribe', id: '1', payload: { query: subscription } }));
         resolve();
       } else if (text.startsWith('{"type":"ping"')) socket.send('{"type":"pong"}');
+      else if (client.other.length < 3) client.other.push(text.slice(0, 300));
     });
     socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
   });
@@ -152,7 +155,10 @@ async function runStep(
   const before = await ask<{ bytes: number }>(subscribeTo.child, 'memory', 'memory');
   const clients: Client[] = [];
   for (let i = 0; i < n; i += 50) clients.push(...(await Promise.all(Array.from({ length: Math.min(50, n - i) }, () => subscribe(subscribeTo.port, token)))));
-  if (!(await until(() => clients.every((c) => c.frames.length >= snapshotFrames), 120_000))) throw new Error(`${target}: not every subscriber got its first state`);
+  if (!(await until(() => clients.every((c) => c.frames.length >= snapshotFrames), 120_000))) {
+    const short = clients.filter((c) => c.frames.length < snapshotFrames);
+    throw new Error(`${target}: ${short.length} of ${n} subscribers did not get their first state (frames: ${[...new Set(short.map((c) => c.frames.length))].join(', ')}; other frames: ${short.slice(0, 3).map((c) => c.other.join(' ')).join(' | ')})`);
+  }
   const idle = await ask<{ bytes: number }>(subscribeTo.child, 'memory', 'memory');
   const bytesPerIdleSubscription = (idle.bytes - before.bytes) / n;
   for (const c of clients) c.frames.length = 0;
