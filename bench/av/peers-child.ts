@@ -17,8 +17,9 @@ import { createSocket, type Socket } from 'node:dgram';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, RtpHeader, RtpPacket, useNACK, usePLI } from 'werift';
 import WebSocket from 'ws';
-// The stand-ins' SRTP as cheap as Kefu's (key objects made once).
+// The stand-ins' SRTP as cheap as Kefu's (key objects made once), their sockets' receive buffers as Kefu's.
 import '../../src/adapters/webrtc/werift-srtp-keys.ts';
+import { weriftReceiveBufferBytes } from '../../src/adapters/webrtc/werift-udp-buffers.ts';
 import { benchAvOrigin, ClipPlayer, loadClips, type Clip, type MediaKind } from './media.ts';
 
 const clips = loadClips(process.env.BENCH_AV_MEDIA_DIR ?? '');
@@ -161,8 +162,9 @@ class UdpSide extends Side {
   }
 
   async bind(): Promise<number> {
-    // The kernel's default buffers, as the werift stand-ins' sockets have.
     await new Promise<void>((resolve) => this.socket.bind(0, '127.0.0.1', () => resolve()));
+    // The receive buffer the werift stand-ins' (and Kefu's) sockets ask for.
+    this.socket.setRecvBufferSize(weriftReceiveBufferBytes);
     return this.socket.address().port;
   }
 

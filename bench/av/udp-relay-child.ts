@@ -4,6 +4,7 @@
 // recording). IPC: { type: 'open', calls: [{ customer, agent }] } (the stand-ins' ports) -> { type: 'opened',
 // ports: [{ customer, agent }] } (where each sends to); { type: 'close' }.
 import { createSocket, type Socket } from 'node:dgram';
+import { weriftReceiveBufferBytes } from '../../src/adapters/webrtc/werift-udp-buffers.ts';
 
 const sockets: Socket[] = [];
 
@@ -13,7 +14,8 @@ async function bound(): Promise<Socket> {
     socket.once('error', reject);
     socket.bind(0, '127.0.0.1', () => resolve());
   });
-  // The kernel's default buffers, as Kefu's (werift's) sockets have.
+  // The same receive buffer as Kefu's (werift's) sockets ask for.
+  socket.setRecvBufferSize(weriftReceiveBufferBytes);
   sockets.push(socket);
   return socket;
 }

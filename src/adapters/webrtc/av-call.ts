@@ -7,10 +7,12 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import { Event } from 'werift';
 import { DurationPosition, MediaRecorder, replaceSegmentSize, SegmentSizePosition, type WebmOutput } from 'werift/nonstandard';
 import type { AvKind, AvPeer } from './av-peer.ts';
-// werift's recorder walked its jitter buffer round all sequence numbers after each lost video packet, and its
-// SRTP made a key object of the session key for every packet: both fixed for the whole process.
+// werift's recorder walked its jitter buffer round all sequence numbers after each lost video packet, its
+// SRTP made a key object of the session key for every packet, and its sockets kept the kernel's smallest
+// receive buffer: all three changed for the whole process.
 import './werift-jitter-buffer.ts';
 import './werift-srtp-keys.ts';
+import './werift-udp-buffers.ts';
 
 export interface AvRecordingTarget {
   recordingId: string;
