@@ -183,6 +183,11 @@ describe('GraphQL fuzz (postgres)', () => {
       '/chat/files/not-a-uuid/thumbnail',
       `/chat/files/${'a'.repeat(5000)}`,
       '/widget.js',
+      // Issue 14: the AV menu's icons (uploads for admins, served to anyone).
+      '/av-icons',
+      '/av-icons/00000000-0000-4000-8000-000000000000/00000000-0000-4000-8000-000000000000',
+      '/av-icons/%2e%2e/%2e%2e%2fetc%2fpasswd',
+      `/av-icons/${'a'.repeat(5000)}/x`,
       '/demo/customer?key=%3Cscript%3E',
       '/demo/customer/app.js',
       // Issue 15: the supervisor dashboard, its chart library, and the CSV exports with odd parameters.
