@@ -133,6 +133,20 @@ describe('an audio call becoming a video call (werift browsers)', () => {
     const noEntry = await gql(token, START, { input: { clientCallId: randomUUID(), menuEntry: 7, sdp: video } });
     expect(codeOf(noEntry)).toBe('BAD_USER_INPUT');
     expect(noEntry.errors![0]!.message).toMatch(/no entry 7/);
+
+    // An audio call on the audio-only entry cannot become a video call.
+    const customer = browser(false);
+    const started = await ok<{ startAvCall: { contactId: string; sdp: string } }>(token, START, { input: { clientCallId: randomUUID(), menuEntry: 2, sdp: await customer.offer() } });
+    await customer.answer(started.startAvCall.sdp);
+    customer.addVideo();
+    const upgrade = await gql(token, RENEGOTIATE, { input: { contactId: started.startAvCall.contactId, sdp: await customer.offer() } });
+    expect(codeOf(upgrade)).toBe('BAD_USER_INPUT');
+    expect(upgrade.errors![0]!.message).toMatch(/audio only/);
+    // Nor can a garbled or oversized offer be sent on the call.
+    const garbled = await gql(token, RENEGOTIATE, { input: { contactId: started.startAvCall.contactId, sdp: 'v=0\r\nnot an offer' } });
+    expect(codeOf(garbled)).toBe('BAD_USER_INPUT');
+    await ok(token, 'mutation($input: EndChatInput!) { endChat(input: $input) { status } }', { input: { contactId: started.startAvCall.contactId } });
+    await customer.close();
   });
 
   it('an audio call becomes a video call: renegotiated on both sides, video both ways, recordings gain video', async () => {
