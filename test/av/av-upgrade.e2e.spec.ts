@@ -145,6 +145,9 @@ describe('an audio call becoming a video call (werift browsers)', () => {
     // Nor can a garbled or oversized offer be sent on the call.
     const garbled = await gql(token, RENEGOTIATE, { input: { contactId: started.startAvCall.contactId, sdp: 'v=0\r\nnot an offer' } });
     expect(codeOf(garbled)).toBe('BAD_USER_INPUT');
+    // New offers on one call are bounded (30, refusals included).
+    for (let i = 3; i <= 30; i++) expect(codeOf(await gql(token, RENEGOTIATE, { input: { contactId: started.startAvCall.contactId, sdp: 'v=0\r\nnot an offer' } }))).toBe('BAD_USER_INPUT');
+    expect(codeOf(await gql(token, RENEGOTIATE, { input: { contactId: started.startAvCall.contactId, sdp: await customer.offer() } }))).toBe('RATE_LIMITED');
     await ok(token, 'mutation($input: EndChatInput!) { endChat(input: $input) { status } }', { input: { contactId: started.startAvCall.contactId } });
     await customer.close();
   });

@@ -54,7 +54,12 @@ interface Session {
   kinds: readonly AvCallKind[];
   /** Subscribers to the call's media state (avCallMedia): the customer's and the serving agent's pages. */
   mediaListeners: Set<(state: AvMediaState | null) => void>;
+  /** New offers taken on this call so far (at most maxRenegotiations). */
+  renegotiations: number;
 }
+
+/** New offers one call takes (both sides together): enough for video on and off many times, not a CPU sink. */
+export const maxRenegotiations = 30;
 
 /** What each side's browser has negotiated: the agent's page renegotiates when the customer has video and it has not. */
 export interface AvMediaState {
@@ -130,6 +135,7 @@ export class AvCalls {
       agentSince: 0,
       kinds,
       mediaListeners: new Set(),
+      renegotiations: 0,
     };
     // Held before the command, so a limit counts it and the watch sees its events from the first one.
     this.sessions.set(k, session);
@@ -184,6 +190,7 @@ export class AvCalls {
     const session = this.sessionOf(call.instanceId, call.contactId, call.party);
     const customerSide = call.party.kind === 'customer';
     const peer = customerSide ? session.call.customer : session.call.agentPeer!;
+    if (++session.renegotiations > maxRenegotiations) throw new RateLimitedError(`At most ${maxRenegotiations} new offers per call`, 60);
     if (customerSide) {
       const offer = checkAvOffer(call.offerSdp, this.o.limits ?? defaultAvOfferLimits);
       if (offer.video && !peer.videoCodec && !session.kinds.includes('VIDEO')) throw new AvOfferError('this call takes audio only (its menu entry has no VIDEO)');
