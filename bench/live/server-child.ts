@@ -89,7 +89,8 @@ if (mode === 'bare') {
   const env: Record<string, string> = { KEFU_OPERATOR_TOKEN: operatorToken, LOG_LEVEL: 'silent', PORT: '0', HOST: '127.0.0.1', KEFU_SIP: 'off', KEFU_DATA_DIR: dir };
   if (process.env.DATABASE_URL) env.DATABASE_URL = process.env.DATABASE_URL;
   if (process.env.NATS_URL) env.NATS_URL = process.env.NATS_URL;
-  const kefu = await startKefu(loadConfig(env), { logger: pino({ level: 'silent' }), listen: true });
+  // BENCH_LIVE_LOG=error (say) shows what Kefu logs, for a run that fails.
+  const kefu = await startKefu(loadConfig(env), { logger: pino({ level: process.env.BENCH_LIVE_LOG ?? 'silent' }), listen: true });
   close = async () => {
     await kefu.close();
     rmSync(dir, { recursive: true, force: true });
