@@ -10,6 +10,12 @@
 // closes) its return() ends the pump. Without a socket (a test calling the resolver directly) the view's
 // messages go back through the iterator: one execution per subscriber.
 //
+// Per subscriber, what is left is as little as a bare server's: once its snapshot is sent, the topic hands each
+// message straight to its filter and the group's payload (attachDirect: no promise or turn per message), and
+// the frame's bytes (WebSocket header, `{"type":"next","id":...,"payload":`, the payload) are built once per
+// payload and id prefix and written to the TCP socket under ws, which adds nothing when nothing is compressed
+// (rawTransport checks; otherwise the frame goes through ws's send).
+//
 // A group is: the same operation text with its fragments, the same variables, the same view of the data (the
 // same instance and role; a plain agent only with themselves, since some fields show an agent their own
 // data). A frame is never shared outside its group, so nothing crosses instances or roles.
