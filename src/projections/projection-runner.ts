@@ -3,12 +3,13 @@
 // runs a given projection (a lease); a checkpoint check inside each transaction keeps even two runners
 // (a rebuild from the command line beside a running server) from applying an event twice.
 import { EventEmitter } from 'node:events';
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { Bus } from '../domain/ports/bus.ts';
 import type { EventStore, Position, RecordedEvent, Subscription } from '../domain/ports/event-store.ts';
 import { comparePositions, positionFromString, positionToString } from '../domain/ports/event-store.ts';
 import type { Lease, SqlClient } from '../adapters/sql/sql-client.ts';
 import type { Projection, ReadModel } from './projection.ts';
+import type { ReadModelDb } from './read-model-db.ts';
 import { instanceOfEvent, isTransientFailure, listParkedParts, parkPart, ReadModelParkedError, retryParkedPart, type ParkedPart, type RetryOutcome } from './parked-parts.ts';
 
 export interface Logger {
@@ -66,6 +67,8 @@ export async function applyBatch(
   events: RecordedEvent[],
   /** Moves a checkpoint when the batch has nothing for the projection (the runner groups these); default: one UPDATE. */
   moveAlone?: CheckpointMoves,
+  /** Runs the batch's transaction, maybe together with other projections' (the runner's); default: its own. */
+  transactions?: SharedTransactions,
 ): Promise<BatchOutcome> {
   const last = events[events.length - 1]!;
   const relevant = events.filter((e) => projection.eventTypes.has(e.type));
@@ -76,7 +79,7 @@ export async function applyBatch(
     return { messages: [], parkedInstances: null, parked: [] };
   }
   try {
-    return { ...(await applyInTransaction(db, projection, from, last.position, relevant)), parked: [] };
+    return { ...(await applyInTransaction(db, projection, from, last.position, relevant, transactions)), parked: [] };
   } catch (err) {
     if (err instanceof CheckpointMoved || isTransientFailure(err)) throw err;
     return applyOneByOne(db, projection, from, events);
@@ -95,9 +98,12 @@ async function applyInTransaction(
   from: Position | null,
   to: Position,
   relevant: RecordedEvent[],
+  transactions?: SharedTransactions,
 ): Promise<Omit<BatchOutcome, 'parked'>> {
-  const messages: { topic: string; message: unknown }[] = [];
-  const parkedInstances = await db.transaction().execute(async (trx) => {
+  let messages: { topic: string; message: unknown }[] = [];
+  const work = async (trx: Transaction<ReadModelDb>) => {
+    // Run again from the start if a shared transaction failed: nothing of a failed try is kept.
+    messages = [];
     // The guarded move comes first: its row lock is held to the end of the transaction, so a second runner's
     // move (or a retry of a parked part) waits, then finds the checkpoint moved. It returns the parked
     // instances as they are under that lock.
@@ -116,8 +122,69 @@ async function applyInTransaction(
     if (projection.applyBatch) await projection.applyBatch(trx, due, sink);
     else for (const event of due) await projection.apply!(trx, event, sink);
     return parked;
-  });
+  };
+  const parkedInstances = transactions ? await transactions.run(work) : await db.transaction().execute(work);
   return { messages, parkedInstances };
+}
+
+/**
+ * Batches of several projections that are ready at once (woken by the same commit) applied in one transaction
+ * instead of one each: one BEGIN and one COMMIT for all. Each batch keeps its own guarded checkpoint move, so
+ * the outcome is each batch's own; if the shared transaction fails (a checkpoint moved elsewhere, an event that
+ * does not apply, the database), nothing of it was written, and each batch runs again in its own transaction
+ * and gets the outcome it would have had alone.
+ */
+export class SharedTransactions {
+  private readonly db: ReadModel;
+  private pending: { work: (trx: Transaction<ReadModelDb>) => Promise<unknown>; done: (v: unknown) => void; failed: (err: unknown) => void }[] = [];
+  private scheduled = false;
+  /** Transactions run, and batches they carried (for tests and the bench). */
+  readonly counts = { transactions: 0, batches: 0 };
+
+  constructor(db: ReadModel) {
+    this.db = db;
+  }
+
+  run<T>(work: (trx: Transaction<ReadModelDb>) => Promise<T>): Promise<T> {
+    return new Promise<T>((done, failed) => {
+      this.pending.push({ work, done: done as (v: unknown) => void, failed });
+      if (this.scheduled) return;
+      this.scheduled = true;
+      setImmediate(() => void this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const group = this.pending;
+    this.pending = [];
+    this.scheduled = false;
+    if (group.length > 1) {
+      try {
+        const results: unknown[] = [];
+        await this.db.transaction().execute(async (trx) => {
+          for (const g of group) results.push(await g.work(trx));
+        });
+        this.counts.transactions++;
+        this.counts.batches += group.length;
+        group.forEach((g, i) => g.done(results[i]));
+        return;
+      } catch {
+        // Each on its own below: its own outcome, whatever failed the shared one.
+      }
+    }
+    await Promise.all(
+      group.map(async (g) => {
+        try {
+          const result = await this.db.transaction().execute((trx) => g.work(trx));
+          this.counts.transactions++;
+          this.counts.batches++;
+          g.done(result);
+        } catch (err) {
+          g.failed(err);
+        }
+      }),
+    );
+  }
 }
 
 /** After a failed batch: each event for the projection in its own transaction; one that fails parks its part. */
@@ -242,12 +309,14 @@ export class ProjectionRunner {
   private readonly parked = new Map<string, Set<string>>();
   private readonly progress = new EventEmitter();
   private readonly checkpointMoves: CheckpointMoves;
+  readonly transactions: SharedTransactions;
   private stopped = false;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(deps: ProjectionRunnerDeps) {
     this.deps = deps;
     this.checkpointMoves = new CheckpointMoves(deps.db);
+    this.transactions = new SharedTransactions(deps.db);
     this.progress.setMaxListeners(0);
   }
 
@@ -390,7 +459,7 @@ export class ProjectionRunner {
         buffer = [];
         lastBatchAt = performance.now();
         try {
-          const { messages, parkedInstances, parked } = await applyBatch(db, r.projection, r.position, events, this.checkpointMoves);
+          const { messages, parkedInstances, parked } = await applyBatch(db, r.projection, r.position, events, this.checkpointMoves, this.transactions);
           r.position = events[events.length - 1]!.position;
           this.known.set(r.projection.name, r.position);
           const held = parkedInstances ? new Set(parkedInstances) : (this.parked.get(r.projection.name) ?? new Set<string>());

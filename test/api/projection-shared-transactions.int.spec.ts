@@ -1,0 +1,93 @@
+// Batches of several projections ready at once share one transaction (issue 11: one BEGIN and COMMIT for the
+// contacts, chat records, reports and webhooks batches a chat message wakes), yet each keeps its own outcome:
+// when one of them cannot apply (its checkpoint moved elsewhere, an event that fails), nothing of the shared
+// transaction stays, the others are applied on their own, and the failing one fails as it would alone.
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RecordedEvent } from '../../src/domain/ports/event-store.ts';
+import { applyBatch, CheckpointMoved, readCheckpoint, SharedTransactions } from '../../src/projections/projection-runner.ts';
+import type { Projection } from '../../src/projections/projection.ts';
+import { startTestKefu, type TestKefu } from '../support/kefu.ts';
+import { wantPostgres } from '../support/services.ts';
+
+function event(type: string, n: number): RecordedEvent {
+  return {
+    id: `e-${n}`,
+    streamId: 'test-stream',
+    revision: n,
+    type,
+    data: { n },
+    metadata: { correlationId: 'c', causationId: null, actor: 'test', instanceId: 'i', occurredAt: new Date(0).toISOString() },
+    position: { commit: BigInt(n), prepare: 0n },
+  };
+}
+
+describe('shared projection transactions', async () => {
+  // PostgreSQL when the machine has it (its row locks are what the guard relies on), else the embedded database.
+  const database = (await wantPostgres()) ? 'postgres' : 'pglite';
+  let t: TestKefu;
+  const table = `shared_tx_${process.pid}`;
+  /** A projection writing a row per event, through its transaction; `failOn`: an event number it cannot apply. */
+  const projection = (name: string, failOn?: number): Projection => ({
+    name: `${name}_${process.pid}`,
+    tables: [],
+    eventTypes: new Set(['Counted']),
+    async apply(trx, e) {
+      const n = (e.data as { n: number }).n;
+      if (n === failOn) throw new Error(`cannot apply ${n}`);
+      await sql`INSERT INTO ${sql.table(table)} (projection, n) VALUES (${name}, ${n})`.execute(trx);
+    },
+  });
+  const rows = async () => (await sql<{ projection: string; n: number }>`SELECT projection, n FROM ${sql.table(table)} ORDER BY projection, n`.execute(t.kefu.db)).rows.map((r) => `${r.projection}:${r.n}`);
+
+  beforeAll(async () => {
+    t = await startTestKefu({ database });
+    await sql`CREATE TABLE ${sql.table(table)} (projection text NOT NULL, n int NOT NULL)`.execute(t.kefu.db);
+  });
+  afterAll(async () => t?.close());
+
+  it('applies the batches of projections ready at once in one transaction', async () => {
+    await sql`DELETE FROM ${sql.table(table)}`.execute(t.kefu.db);
+    const shared = new SharedTransactions(t.kefu.db);
+    const [a, b, c] = [projection('a'), projection('b'), projection('c')];
+    // Their checkpoint rows first (a running runner has them): then the three batches are ready in the same turn.
+    for (const p of [a, b, c]) await applyBatch(t.kefu.db, p, null, [event('Other', 0)]);
+    const batch = [event('Counted', 1), event('Other', 2), event('Counted', 3)];
+    await Promise.all([a, b, c].map((p) => applyBatch(t.kefu.db, p, { commit: 0n, prepare: 0n }, batch, undefined, shared)));
+    expect(shared.counts).toEqual({ transactions: 1, batches: 3 });
+    expect(await rows()).toEqual(['a:1', 'a:3', 'b:1', 'b:3', 'c:1', 'c:3']);
+    for (const p of [a, b, c]) expect(await readCheckpoint(t.kefu.db, p.name)).toEqual({ commit: 3n, prepare: 0n });
+  });
+
+  it('gives each batch its own outcome when one of them fails the shared transaction', async () => {
+    await sql`DELETE FROM ${sql.table(table)}`.execute(t.kefu.db);
+    const shared = new SharedTransactions(t.kefu.db);
+    const [d, stale, e] = [projection('d'), projection('stale'), projection('e')];
+    for (const p of [d, stale, e]) await applyBatch(t.kefu.db, p, null, [event('Other', 0)]);
+    // "stale" is at 1 already: a batch from 0 finds its checkpoint moved.
+    await applyBatch(t.kefu.db, stale, { commit: 0n, prepare: 0n }, [event('Counted', 1)]);
+    const batch = [event('Counted', 1), event('Counted', 2)];
+    const outcomes = await Promise.allSettled([d, stale, e].map((p) => applyBatch(t.kefu.db, p, { commit: 0n, prepare: 0n }, batch, undefined, shared)));
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(CheckpointMoved);
+    // The shared try wrote nothing; d and e each in their own transaction, stale not at all.
+    expect(shared.counts).toEqual({ transactions: 2, batches: 2 });
+    expect(await rows()).toEqual(['d:1', 'd:2', 'e:1', 'e:2', 'stale:1']);
+    expect(await readCheckpoint(t.kefu.db, stale.name)).toEqual({ commit: 1n, prepare: 0n });
+  });
+
+  it('parks the failing event of one projection as alone, and applies the others once', async () => {
+    await sql`DELETE FROM ${sql.table(table)}`.execute(t.kefu.db);
+    const shared = new SharedTransactions(t.kefu.db);
+    const [f, broken] = [projection('f'), projection('broken', 2)];
+    for (const p of [f, broken]) await applyBatch(t.kefu.db, p, null, [event('Other', 0)]);
+    const batch = [event('Counted', 1), event('Counted', 2), event('Counted', 3)];
+    const [okF, okBroken] = await Promise.all([f, broken].map((p) => applyBatch(t.kefu.db, p, { commit: 0n, prepare: 0n }, batch, undefined, shared)));
+    // The shared try failed on event 2: nothing of it stayed; f went again alone (broken's one-by-one retry is its own).
+    expect(shared.counts).toEqual({ transactions: 1, batches: 1 });
+    expect(okF!.parked).toEqual([]);
+    // Event 2 fails: its instance's part is parked, and 1 applied before it; 3 (same instance) is held.
+    expect(okBroken!.parked.map((p) => p.instanceId)).toEqual(['i']);
+    expect(await rows()).toEqual(['broken:1', 'f:1', 'f:2', 'f:3']);
+  });
+});
