@@ -61,5 +61,24 @@ export function formatError(error: GraphQLError, log: (err: unknown) => void): F
     return { ...base, extensions: { code: status === 401 ? 'UNAUTHENTICATED' : 'BAD_USER_INPUT' } };
   }
   log(original);
+  if (isUnavailable(original)) {
+    // The database or the bus failed, not the request: the client may send it again (a retried send is stored
+    // once, by its client id).
+    return { message: 'Service unavailable, try again', locations: error.locations, path: error.path, extensions: { code: 'SERVICE_UNAVAILABLE', retryAfterSeconds: 1 } };
+  }
   return { message: 'Internal server error', locations: error.locations, path: error.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+}
+
+/**
+ * Whether a failure is the store's or the connection's, not the request's: PostgreSQL's connection exceptions
+ * (08), too many connections and other insufficient resources (53), shutdowns (57P01-57P03), a deadlock or a
+ * serialization failure (40001, 40P01), Node's socket errors, and pg's pool time-out or closed connection.
+ */
+export function isUnavailable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') {
+    if (/^(08|53)|^57P0[1-3]$|^40001$|^40P01$/.test(code)) return true;
+    if (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH)$/.test(code)) return true;
+  }
+  return err instanceof Error && /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/i.test(err.message);
 }
