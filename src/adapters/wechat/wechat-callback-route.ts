@@ -14,12 +14,14 @@ import type { WechatAccountRow } from '../../projections/wechat-accounts/wechat-
 import { chatFilesSettingsOf, uuid } from '../chat-files/chat-files.ts';
 import { decryptWechatMessage, signatureMatches, WechatCryptoError } from './wechat-crypto.ts';
 import { parsePushFields, pushOf, WechatPushError, type WechatPush } from './wechat-messages.ts';
-import { WechatApi } from './wechat-api.ts';
+import { WechatApi, WechatApiError } from './wechat-api.ts';
 import { WechatInbound } from './wechat-inbound.ts';
 import { ChatFlowRunner, contactChatFlowPorts } from '../../processes/chat-flows/chat-flow-runner.ts';
 import { UploadProcessor } from '../chat-files/image-processor.ts';
 
 export const wechatCallbackBodyLimit = 64 * 1024;
+/** WeChat's errcode for a media_id it does not know. */
+const invalidMediaId = 40007;
 /** How far a push's timestamp may be from now (seconds). */
 const maxSkewSeconds = 300;
 
@@ -155,6 +157,8 @@ export async function wechatCallbackRoutes(app: FastifyInstance, options: { deps
     try {
       await inbound.take(account, push);
     } catch (err) {
+      // A MediaId WeChat does not know (40007) stays unknown however often WeChat retries: refused, logged once.
+      if (err instanceof WechatApiError && err.errcode === invalidMediaId) return refuse(reply, new Refusal(400, 'WeChat does not know the MediaId (40007)'), where);
       deps.logger.error({ err, instanceId, accountId, msgType: push.msgType }, 'a WeChat push could not be stored; WeChat will retry it');
       return reply.code(503).type('text/plain').send('try again');
     }

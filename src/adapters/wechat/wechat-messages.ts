@@ -3,6 +3,7 @@
 // codes such as `/::)` and Unicode emoji alike); nothing is read that the types below do not name.
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import type { WechatDataFormat } from '../../domain/wechat-account/wechat-account.ts';
+import { textProblem } from '../../domain/values.ts';
 
 export interface WechatPush {
   toUserName: string;
@@ -47,8 +48,15 @@ export function parsePushFields(body: string, format: WechatDataFormat): Record<
   }
   // No document type declarations: their entities could make a small body expand into a large one.
   if (/<!DOCTYPE|<!ENTITY/i.test(body)) throw new WechatPushError('document type declarations are not accepted');
-  if (XMLValidator.validate(body) !== true) throw new WechatPushError('the body is not well-formed XML');
-  const doc = parser.parse(body) as Record<string, unknown>;
+  let doc: Record<string, unknown>;
+  try {
+    if (XMLValidator.validate(body) !== true) throw new WechatPushError('the body is not well-formed XML');
+    doc = parser.parse(body) as Record<string, unknown>;
+  } catch (err) {
+    // The parser's own refusals (e.g. a __proto__ element, too deep a document) are a malformed push too.
+    if (err instanceof WechatPushError) throw err;
+    throw new WechatPushError(`the XML is not accepted: ${err instanceof Error ? err.message.slice(0, 200) : 'unreadable'}`);
+  }
   const root = doc.xml;
   if (!root || typeof root !== 'object' || Array.isArray(root)) throw new WechatPushError('the XML has no <xml> root');
   const out: Record<string, string> = {};
@@ -57,9 +65,12 @@ export function parsePushFields(body: string, format: WechatDataFormat): Record<
 }
 
 function optional(fields: Record<string, string>, name: string, max: number): string | null {
-  const v = fields[name];
+  const v = Object.hasOwn(fields, name) ? fields[name] : undefined;
   if (v === undefined || v === '') return null;
   if (v.length > max) throw new WechatPushError(`${name} is longer than ${max} characters`);
+  // What no store can hold (a NUL, an unpaired surrogate) is refused here, not when the chat's event is appended.
+  const problem = textProblem(v);
+  if (problem) throw new WechatPushError(`${name} ${problem}`);
   return v;
 }
 
@@ -69,10 +80,19 @@ function required(fields: Record<string, string>, name: string, max: number): st
   return v;
 }
 
+/** A media id is printable ASCII without spaces (WeChat's are letters, digits, - and _): anything else cannot be one, and is not sent on to media/get. */
+function mediaIdOf(fields: Record<string, string>): string | null {
+  const v = optional(fields, 'MediaId', 256);
+  if (v !== null && !/^[\x21-\x7e]+$/.test(v)) throw new WechatPushError('MediaId is not a media id');
+  return v;
+}
+
 /** A push's fields checked: the names every push has, and those of its type within sizes WeChat uses. */
 export function pushOf(fields: Record<string, string>): WechatPush {
-  const createTime = Number(required(fields, 'CreateTime', 12));
-  if (!Number.isSafeInteger(createTime) || createTime <= 0) throw new WechatPushError('CreateTime is not a time');
+  // Seconds since 1970 in digits (not "1e10", " 17…" or "0x10"), before the year 10000 as every date in Kefu.
+  const createTimeText = required(fields, 'CreateTime', 12);
+  const createTime = Number(createTimeText);
+  if (!/^\d+$/.test(createTimeText) || createTime <= 0 || createTime >= 253_402_300_800) throw new WechatPushError('CreateTime is not a time');
   const msgId = optional(fields, 'MsgId', 40);
   if (msgId !== null && !/^\d+$/.test(msgId)) throw new WechatPushError('MsgId is not a number');
   const fromUserName = required(fields, 'FromUserName', 128);
@@ -85,7 +105,7 @@ export function pushOf(fields: Record<string, string>): WechatPush {
     msgId,
     content: optional(fields, 'Content', 4000),
     picUrl: optional(fields, 'PicUrl', 2000),
-    mediaId: optional(fields, 'MediaId', 256),
+    mediaId: mediaIdOf(fields),
     format: optional(fields, 'Format', 20),
     event: optional(fields, 'Event', 64),
     eventKey: optional(fields, 'EventKey', 1000),
