@@ -3,6 +3,8 @@
 import pg from 'pg';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setImmediate as nextTurn } from 'node:timers';
 import type { PGlite } from '@electric-sql/pglite';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
 
@@ -138,6 +140,41 @@ export function createPostgresClient(connectionString: string, options: { max?: 
 }
 
 /**
+ * PGlite runs on this thread and its queries resolve as microtasks: a change's append, its projections'
+ * transactions and what follows them would run as one stretch without giving the event loop a turn (measured:
+ * 20-30 ms of CPU in one loop iteration for one presence change). Before each statement, once the work since
+ * the loop's last turn has gone on for this long, the statement waits for the next turn (setImmediate), so
+ * requests, timers and sockets get theirs. Transactions stay whole: the connection's queue is held meanwhile.
+ */
+const pgliteSliceMs = 4;
+
+/**
+ * Tells whether the current run of work (since the event loop last reached its check phase) has gone on for
+ * `sliceMs`, and if so yields one turn. One setImmediate per run marks its end; nothing else is spent while runs
+ * are short. (A yield from the poll phase resumes in the same iteration's check phase, so timers may see up to two
+ * slices between their turns.)
+ */
+export function timeSlicer(sliceMs: number): { yieldIfLong(): Promise<void> } {
+  let runStart = -1;
+  const endOfRun = () => {
+    runStart = -1;
+  };
+  const startRun = () => {
+    runStart = performance.now();
+    nextTurn(endOfRun);
+  };
+  return {
+    async yieldIfLong() {
+      if (runStart < 0) return startRun();
+      if (performance.now() - runStart < sliceMs) return;
+      await new Promise<void>((resolve) => nextTurn(resolve));
+      // endOfRun was queued first, so it has run: this is a new run.
+      startRun();
+    },
+  };
+}
+
+/**
  * PGlite is one connection in this process. Every query and transaction takes a turn through one queue, so
  * a transaction never sees another caller's statements. A lock file keeps a second process off the data
  * directory, which PGlite itself does not do.
@@ -156,6 +193,7 @@ export async function createPgliteClient(dataDir: string | null): Promise<SqlCli
     lock?.release();
     throw err;
   }
+  const slicer = timeSlicer(pgliteSliceMs);
   let queue: Promise<unknown> = Promise.resolve();
   const turn = <T>(fn: () => Promise<T>): Promise<T> => {
     const run = queue.then(fn, fn);
@@ -163,10 +201,12 @@ export async function createPgliteClient(dataDir: string | null): Promise<SqlCli
     return run;
   };
   const exec = async <R>(text: string, params?: unknown[]): Promise<SqlResult<R>> => {
+    await slicer.yieldIfLong();
     const r = await db.query<R>(text, params);
     return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
   };
   const script = async (text: string): Promise<void> => {
+    await slicer.yieldIfLong();
     await db.exec(text);
   };
   const listeners = new Map<string, Set<(p: string) => void>>();
