@@ -29,14 +29,6 @@ export interface ProjectionRunnerDeps {
   batchSize?: number;
   /** How often a process without a lease tries to take it, and polls checkpoints held elsewhere. */
   leaseRetryMs?: number;
-  /**
-   * While busy, a projection starts a batch at most this often (default 10 ms): events arriving sooner after the
-   * last batch started wait for the rest of the interval, so that a steady stream makes fewer, bigger transactions
-   * (each is BEGIN, the checkpoint, COMMIT). The first events after a quiet spell go at once.
-   */
-  busyBatchMs?: number;
-  /** Projections that never wait for busyBatchMs: those the busiest requests wait for (default: contacts, for chat sends). */
-  promptProjections?: string[];
 }
 
 export class CheckpointMoved extends Error {}
@@ -445,8 +437,6 @@ export class ProjectionRunner {
     let buffer: RecordedEvent[] = [];
     let flushing: Promise<void> = Promise.resolve();
     let timer: NodeJS.Timeout | null = null;
-    const gatherMs = (this.deps.promptProjections ?? ['contacts']).includes(r.projection.name) ? 0 : Math.max(0, this.deps.busyBatchMs ?? 10);
-    let lastBatchAt = -Infinity;
 
     const flush = (): Promise<void> => {
       if (timer) clearTimeout(timer);
@@ -457,7 +447,6 @@ export class ProjectionRunner {
         if (buffer.length === 0) return;
         const events = buffer;
         buffer = [];
-        lastBatchAt = performance.now();
         try {
           const { messages, parkedInstances, parked } = await applyBatch(db, r.projection, r.position, events, this.checkpointMoves, this.transactions);
           r.position = events[events.length - 1]!.position;
@@ -493,7 +482,7 @@ export class ProjectionRunner {
       onEvent: async (event) => {
         buffer.push(event);
         if (buffer.length >= (caughtUp ? liveBatch : catchUpBatch)) await flush();
-        else if (!timer) timer = setTimeout(() => void flush(), Math.max(0, lastBatchAt + gatherMs - performance.now()));
+        else if (!timer) timer = setTimeout(() => void flush(), 0);
       },
       onError: (err) => logger.error({ err, projection: r.projection.name }, 'projection subscription failed'),
     });
