@@ -38,6 +38,16 @@ describe('checkAvOffer', () => {
     refused(sdp(video()), /no audio/);
   });
 
+  it('refuses control characters inside lines and mixed line ends (found by av-offer-fuzz: werift never answered "a=mid:0\\r" in an LF offer)', () => {
+    const good = sdp(audio());
+    expect(checkAvOffer(good.replaceAll('\r\n', '\n')).audio).toBe(true);
+    refused(good.replaceAll('\r\n', '\n').replace('a=mid:0\n', 'a=mid:0\r\n'), /mixes CRLF and LF/);
+    refused(good.replace('a=mid:0\r\n', 'a=mid:0\n'), /mixes CRLF and LF/);
+    refused(good.replaceAll('\r\n', '\r'), /control character \(U\+000D\)/);
+    refused(good.replace('a=mid:0', 'a=mid:0\u0000'), /control character \(U\+0000\)/);
+    refused(good.replace('a=mid:0', 'a=mid:\u001b0'), /control character \(U\+001B\)/);
+  });
+
   it('refuses two audio or two video m-lines, oversized offers and what is not SDP', () => {
     refused(sdp(audio(), audio()), /one audio and one video/);
     refused(sdp(audio(), [`a=x:${'y'.repeat(20_000)}`]), /at most 20000/);

@@ -81,10 +81,19 @@ function checkCandidate(line: string, limits: AvOfferLimits): void {
   }
 }
 
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const strayControl = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]|\r(?!\n)/;
+
 /** Checks an offer; throws AvOfferError with what is wrong. */
 export function checkAvOffer(sdp: string, limits: AvOfferLimits = defaultAvOfferLimits): AvOffer {
   if (sdp.length > limits.maxBytes) throw new AvOfferError(`the offer is ${sdp.length} characters; at most ${limits.maxBytes}`);
   if (!sdp.startsWith('v=0')) throw new AvOfferError('not an SDP offer (it must start with v=0)');
+  // Lines end with CRLF (or all with LF): an offer mixing the two, or with a control character inside a line (NUL,
+  // a lone CR), is one text to a reader splitting on CRLF and another to one splitting on LF. werift never
+  // answered an LF offer with "a=mid:0\r" in it (found by test/av/av-offer-fuzz.int.spec.ts).
+  if (sdp.includes('\r\n') && /(?<!\r)\n/.test(sdp)) throw new AvOfferError('the offer mixes CRLF and LF line ends; lines end with CRLF');
+  const control = strayControl.exec(sdp);
+  if (control) throw new AvOfferError(`the offer has a control character (U+${control[0].charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()}) inside a line; lines end with CRLF`);
   const sections = sdp.split(/\r?\n(?=m=)/);
   const session = sections.shift()!;
   if (sections.length === 0) throw new AvOfferError('the offer has no media (m-lines)');

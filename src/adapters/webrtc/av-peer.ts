@@ -20,6 +20,8 @@ export interface AvPeerOptions {
 }
 
 const ccmFir = { type: 'ccm', parameter: 'fir' };
+/** Longest an answer may take (werift answers a good offer in milliseconds; ICE-lite gathers only host candidates). */
+const answerTimeoutMs = 10_000;
 
 function videoCodec(codec: AvVideoCodec): RTCRtpCodecParameters {
   // Payload types are the browser's (werift answers with the offer's numbers); these are only placeholders.
@@ -112,21 +114,30 @@ export class AvPeer {
       if (peer) peer.takeTrack(kind, track);
       else early.push([kind, track]);
     });
+    let deadline: NodeJS.Timeout | undefined;
     try {
-      await pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
-      for (const t of pc.getTransceivers()) {
-        if (t.kind === 'audio' || (t.kind === 'video' && chosen)) t.setDirection('sendrecv');
-        else t.setDirection('inactive');
-      }
-      await pc.setLocalDescription(await pc.createAnswer());
-      await new Promise<void>((resolve) => {
-        if (pc.iceGatheringState === 'complete') return resolve();
-        const { unSubscribe } = pc.iceGatheringStateChange.subscribe((state) => {
-          if (state !== 'complete') return;
-          unSubscribe();
-          resolve();
-        });
-      });
+      // Bounded: an offer werift takes but never finishes answering (ICE gathering that never completes) must not
+      // hold the request and the peer's socket for ever.
+      await Promise.race([
+        (async () => {
+          await pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+          for (const t of pc.getTransceivers()) {
+            if (t.kind === 'audio' || (t.kind === 'video' && chosen)) t.setDirection('sendrecv');
+            else t.setDirection('inactive');
+          }
+          await pc.setLocalDescription(await pc.createAnswer());
+          await new Promise<void>((resolve) => {
+            if (pc.iceGatheringState === 'complete') return resolve();
+            const { unSubscribe } = pc.iceGatheringStateChange.subscribe((state) => {
+              if (state !== 'complete') return;
+              unSubscribe();
+              resolve();
+            });
+          });
+        })(),
+        new Promise<never>((_, reject) => (deadline = setTimeout(() => reject(new AvOfferError('the offer could not be answered in time')), answerTimeoutMs))),
+      ]);
+      clearTimeout(deadline);
       peer = new AvPeer(pc, offer, chosen, keepCandidates(pc.localDescription!.sdp, o.publicAddress), o);
       peer.reservedVideoCodec = reserved;
       peer.takeTransceivers();
@@ -134,6 +145,7 @@ export class AvPeer {
       peer.listen();
       return peer;
     } catch (err) {
+      clearTimeout(deadline);
       await pc.close().catch(() => undefined);
       if (err instanceof AvOfferError) throw err;
       throw new AvOfferError(`the offer cannot be answered: ${err instanceof Error ? err.message : String(err)}`);
