@@ -146,7 +146,7 @@ export function createPostgresClient(connectionString: string, options: { max?: 
  * the loop's last turn has gone on for this long, the statement waits for the next turn (setImmediate), so
  * requests, timers and sockets get theirs. Transactions stay whole: the connection's queue is held meanwhile.
  */
-const pgliteSliceMs = 4;
+const pgliteSliceMs = 2;
 
 /**
  * Tells whether the current run of work (since the event loop last reached its check phase) has gone on for
