@@ -1,6 +1,6 @@
 // WeChat's signatures and safe-mode envelope, checked against a vector computed by hand from the documented
 // algorithm, and round trips with every padding length.
-import { createDecipheriv, createHash } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { decryptWechatMessage, encryptWechatMessage, isEncodingAesKey, signatureMatches, wechatSignature, WechatCryptoError } from '../../src/adapters/wechat/wechat-crypto.ts';
 import { SecretBox } from '../../src/adapters/wechat/wechat-secrets.ts';
@@ -51,6 +51,28 @@ describe('safe mode', () => {
     expect(() => decryptWechatMessage(aesKey, 'not base64 blocks')).toThrow(WechatCryptoError);
     const other = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq';
     expect(() => decryptWechatMessage(other, encryptWechatMessage(aesKey, 'wxabc', 'hello'))).toThrow(WechatCryptoError);
+  });
+
+  it('refuses padding that is not PKCS#7 and a length that points past the frame (cases of the callback fuzz)', () => {
+    const key = Buffer.from(`${aesKey}=`, 'base64');
+    const seal = (plain: Buffer) => {
+      const c = createCipheriv('aes-256-cbc', key, key.subarray(0, 16));
+      c.setAutoPadding(false);
+      return Buffer.concat([c.update(plain), c.final()]).toString('base64');
+    };
+    const frame = (length: number, padByte: (i: number, n: number) => number) => {
+      const len = Buffer.alloc(4);
+      len.writeUInt32BE(length);
+      const body = Buffer.concat([Buffer.alloc(16, 1), len, Buffer.from('hello'), Buffer.from('wxabc')]);
+      const n = 32 - (body.length % 32);
+      return seal(Buffer.concat([body, Buffer.from(Array.from({ length: n }, (_, i) => padByte(i, n)))]));
+    };
+    expect(decryptWechatMessage(aesKey, frame(5, (_, n) => n))).toEqual({ message: 'hello', appId: 'wxabc' });
+    expect(() => decryptWechatMessage(aesKey, frame(5, (i, n) => (i === n - 1 ? n : 7)))).toThrow(/bad padding/);
+    expect(() => decryptWechatMessage(aesKey, frame(5, () => 0))).toThrow(/bad padding/);
+    expect(() => decryptWechatMessage(aesKey, frame(5, () => 33))).toThrow(/bad padding/);
+    expect(() => decryptWechatMessage(aesKey, frame(0xffffffff, (_, n) => n))).toThrow(/bad length/);
+    expect(() => decryptWechatMessage(aesKey, frame(11, (_, n) => n))).toThrow(/bad length/);
   });
 });
 

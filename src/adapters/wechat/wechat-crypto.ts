@@ -60,6 +60,8 @@ export function decryptWechatMessage(encodingAesKey: string, encrypted: string):
   }
   const pad = plain[plain.length - 1]!;
   if (pad < 1 || pad > block || pad > plain.length) throw new WechatCryptoError('bad padding');
+  // PKCS#7: every padding byte is the padding's length (WeChat pads so; anything else is not its envelope).
+  for (let i = plain.length - pad; i < plain.length; i++) if (plain[i] !== pad) throw new WechatCryptoError('bad padding');
   const content = plain.subarray(0, plain.length - pad);
   if (content.length < 20) throw new WechatCryptoError('too short');
   const length = content.readUInt32BE(16);
