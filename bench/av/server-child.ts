@@ -8,37 +8,28 @@ import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.ts';
+import { benchKefuSettings, chatLimitsOff } from '../lib/config.ts';
 import { startKefu } from '../../src/main.ts';
 
 const dir = process.env.BENCH_AV_DATA_DIR;
 if (!dir) throw new Error('BENCH_AV_DATA_DIR is not set');
-const unlimited = '0'; // off
 const kefu = await startKefu(
-  loadConfig({
-    KEFU_OPERATOR_TOKEN: process.env.KEFU_OPERATOR_TOKEN ?? '',
-    LOG_LEVEL: 'silent',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    KEFU_SIP: 'off',
-    KEFU_DATA_DIR: dir,
-    KEFU_AV: 'on',
-    KEFU_AV_RECORDING: process.env.BENCH_AV_RECORDING ?? 'on',
-    KEFU_AV_PUBLIC_ADDRESS: '127.0.0.1',
-    KEFU_AV_BIND: '127.0.0.1',
-    KEFU_AV_ALLOWED_CANDIDATES: '127.0.0.0/8',
-    KEFU_AV_MAX_PER_ADDRESS: '10000',
-    KEFU_AV_CONNECT_TIMEOUT_MS: '120000',
-    KEFU_AV_GRACE_MS: '20000',
-    KEFU_CHAT_LIMIT_SESSION: unlimited,
-    KEFU_CHAT_LIMIT_CHAT: unlimited,
-    KEFU_CHAT_LIMIT_MESSAGE: unlimited,
-    KEFU_CHAT_LIMIT_CHAT_PER_ADDRESS: unlimited,
-    KEFU_CHAT_LIMIT_MESSAGE_PER_ADDRESS: unlimited,
-    ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
-    // Few statements while calls run (the media does not touch the database): a small pool leaves the shared
-    // PostgreSQL's connections to others (BENCH_AV_PG_POOL to change).
-    KEFU_PG_POOL_MAX: process.env.BENCH_AV_PG_POOL ?? '8',
-  }),
+  loadConfig(
+    benchKefuSettings(dir, {
+      ...chatLimitsOff,
+      KEFU_AV: 'on',
+      KEFU_AV_RECORDING: process.env.BENCH_AV_RECORDING ?? 'on',
+      KEFU_AV_PUBLIC_ADDRESS: '127.0.0.1',
+      KEFU_AV_BIND: '127.0.0.1',
+      KEFU_AV_ALLOWED_CANDIDATES: '127.0.0.0/8',
+      KEFU_AV_MAX_PER_ADDRESS: '10000',
+      KEFU_AV_CONNECT_TIMEOUT_MS: '120000',
+      KEFU_AV_GRACE_MS: '20000',
+      // Few statements while calls run (the media does not touch the database): a small pool leaves the shared
+      // PostgreSQL's connections to others (BENCH_AV_PG_POOL to change).
+      KEFU_PG_POOL_MAX: process.env.BENCH_AV_PG_POOL ?? '8',
+    }),
+  ),
   { logger: pino({ level: process.env.BENCH_AV_LOG ?? 'silent' }), listen: true },
 );
 process.send!({ type: 'ready', port: (kefu.app.server.address() as { port: number }).port });

@@ -6,26 +6,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.ts';
+import { benchKefuSettings, chatLimitsOff } from '../lib/config.ts';
 import { startKefu } from '../../src/main.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'kefu-bench-chat-flow-'));
-const unlimited = '0'; // off
 const kefu = await startKefu(
-  loadConfig({
-    KEFU_OPERATOR_TOKEN: process.env.KEFU_OPERATOR_TOKEN ?? '',
-    LOG_LEVEL: 'silent',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    KEFU_SIP: 'off',
-    KEFU_DATA_DIR: dir,
-    KEFU_CHAT_LIMIT_SESSION: unlimited,
-    KEFU_CHAT_LIMIT_CHAT: unlimited,
-    KEFU_CHAT_LIMIT_MESSAGE: unlimited,
-    KEFU_CHAT_LIMIT_CHAT_PER_ADDRESS: unlimited,
-    KEFU_CHAT_LIMIT_MESSAGE_PER_ADDRESS: unlimited,
-    ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
-    ...(process.env.KEFU_PG_POOL_MAX ? { KEFU_PG_POOL_MAX: process.env.KEFU_PG_POOL_MAX } : {}),
-  }),
+  loadConfig(
+    benchKefuSettings(dir, {
+      ...chatLimitsOff,
+      ...(process.env.KEFU_PG_POOL_MAX ? { KEFU_PG_POOL_MAX: process.env.KEFU_PG_POOL_MAX } : {}),
+    }),
+  ),
   { logger: pino({ level: 'silent' }), listen: true },
 );
 process.send!({ type: 'ready', port: (kefu.app.server.address() as { port: number }).port });

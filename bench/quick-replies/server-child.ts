@@ -5,19 +5,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.ts';
+import { benchKefuSettings } from '../lib/config.ts';
 import { startKefu } from '../../src/main.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'kefu-bench-quick-replies-'));
 const kefu = await startKefu(
-  loadConfig({
-    KEFU_OPERATOR_TOKEN: process.env.KEFU_OPERATOR_TOKEN ?? '',
-    LOG_LEVEL: 'silent',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    KEFU_SIP: 'off',
-    KEFU_DATA_DIR: dir,
-    ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
-  }),
+  loadConfig(benchKefuSettings(dir)),
   { logger: pino({ level: 'silent' }), listen: true },
 );
 process.send!({ type: 'ready', port: (kefu.app.server.address() as { port: number }).port });
