@@ -60,7 +60,10 @@ export class AvParticipantRecording {
         this.writing = this.writing.then(() => this.closeFile()).then(() => this.finishHeader(durationElement)).catch(onError);
       }
     });
-    this.recorder = new MediaRecorder({ stream, tracks: tracks as NonNullable<(typeof tracks)[number]>[], width: 640, height: 480 });
+    // disableNtp: werift's NTP clock holds every packet until the sender's first RTCP sender report (browsers
+    // send one after a few seconds; a peer that never does would grow that buffer without bound), and a
+    // recording stopped before it held a header only. The RTP timestamps give each track its time instead.
+    this.recorder = new MediaRecorder({ stream, tracks: tracks as NonNullable<(typeof tracks)[number]>[], width: 640, height: 480, disableNtp: true });
     this.recorder.onError.subscribe((err) => onError(err));
   }
 
