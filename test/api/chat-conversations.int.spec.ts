@@ -7,7 +7,8 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedInstance, startTestKefu, type GqlResult, type TestKefu } from '../support/kefu.ts';
+import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
+import { fromPage, codeOf } from '../support/chat.ts';
 import { until } from '../support/until.ts';
 import { noReceptionPrompts } from '../support/reception.ts';
 import { collect, wsClient } from '../support/ws-client.ts';
@@ -66,21 +67,7 @@ describe('chat conversations', () => {
   const sue = () => seed.agents[2]!;
 
   /** A request as a customer's browser makes it: the page's Origin, the customer's token. */
-  async function gql<T>(token: string | null, query: string, variables?: Record<string, unknown>): Promise<GqlResult<T>> {
-    const res = await t.kefu.app.inject({
-      method: 'POST',
-      url: '/graphql',
-      headers: { 'content-type': 'application/json', origin, ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      payload: JSON.stringify({ query, variables }),
-    });
-    return { status: res.statusCode, ...(res.json() as Omit<GqlResult<T>, 'status'>) };
-  }
-  async function ok<T>(token: string | null, query: string, variables?: Record<string, unknown>): Promise<T> {
-    const r = await gql<T>(token, query, variables);
-    if (r.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(r.errors)}`);
-    return r.data as T;
-  }
-  const codeOf = (r: GqlResult<unknown>) => r.errors?.[0]?.extensions?.code;
+  const { gql, ok } = fromPage(() => t, origin);
 
   async function customer(name = 'Ann Customer', visitorId?: string, key = channelKey): Promise<{ token: string; visitorId: string }> {
     const r = await ok<{ startCustomerSession: { token: string; visitorId: string } }>(

@@ -15,7 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contactDecider } from '../../src/domain/contact/contact.decide.ts';
 import { streams } from '../../src/domain/streams.ts';
 import { ChatFlowRunner, contactChatFlowPorts, resumeStartedChatFlows } from '../../src/processes/chat-flows/chat-flow-runner.ts';
-import { operatorToken, seedInstance, startTestKefu, type GqlResult, type TestKefu } from '../support/kefu.ts';
+import { operatorToken, seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
+import { fromPage } from '../support/chat.ts';
 import { until } from '../support/until.ts';
 
 const origin = 'https://shop.example';
@@ -48,20 +49,7 @@ for (const database of ['pglite', 'postgres'] as const) {
     let t: TestKefu;
     let seed: Awaited<ReturnType<typeof seedInstance>>;
 
-    async function gql<T>(token: string | null, query: string, variables?: Record<string, unknown>): Promise<GqlResult<T>> {
-      const res = await t.kefu.app.inject({
-        method: 'POST',
-        url: '/graphql',
-        headers: { 'content-type': 'application/json', origin, ...(token ? { authorization: `Bearer ${token}` } : {}) },
-        payload: JSON.stringify({ query, variables }),
-      });
-      return { status: res.statusCode, ...(res.json() as Omit<GqlResult<T>, 'status'>) };
-    }
-    async function ok<T>(token: string | null, query: string, variables?: Record<string, unknown>): Promise<T> {
-      const r = await gql<T>(token, query, variables);
-      if (r.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(r.errors)}`);
-      return r.data as T;
-    }
+    const { gql, ok } = fromPage(() => t, origin);
 
     /** A desk of its own: an ONLINE group with one agent (offline), a chat flow made from the group's id, a channel running it. */
     async function desk(tag: string, flowOf: (groupId: string) => unknown, group: Record<string, unknown> = {}) {

@@ -8,7 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedInstance, startTestKefu, type GqlResult, type TestKefu } from '../support/kefu.ts';
+import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
+import { fromPage, codeOf } from '../support/chat.ts';
 import { until } from '../support/until.ts';
 import { avRecordingPath } from '../../src/adapters/storage/recording-storage.ts';
 import { WeriftAvBrowser } from './werift-av-browser.ts';
@@ -36,21 +37,7 @@ describe('customer audio/video calls (werift browsers)', () => {
   const ann = () => seed.agents[0]!;
   const bob = () => seed.agents[1]!;
 
-  async function gql<T>(token: string | null, query: string, variables?: Record<string, unknown>): Promise<GqlResult<T>> {
-    const res = await t.kefu.app.inject({
-      method: 'POST',
-      url: '/graphql',
-      headers: { 'content-type': 'application/json', origin, ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      payload: JSON.stringify({ query, variables }),
-    });
-    return { status: res.statusCode, ...(res.json() as Omit<GqlResult<T>, 'status'>) };
-  }
-  async function ok<T>(token: string | null, query: string, variables?: Record<string, unknown>): Promise<T> {
-    const r = await gql<T>(token, query, variables);
-    if (r.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(r.errors)}`);
-    return r.data as T;
-  }
-  const codeOf = (r: GqlResult<unknown>) => r.errors?.[0]?.extensions?.code;
+  const { gql, ok } = fromPage(() => t, origin);
   const browser = (video = true) => {
     const b = new WeriftAvBrowser(video);
     browsers.push(b);

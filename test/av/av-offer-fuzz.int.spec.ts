@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedInstance, startTestKefu, type GqlResult, type TestKefu } from '../support/kefu.ts';
+import { fromPage, codeOf } from '../support/chat.ts';
 import { fuzzSeed, seededRandom } from '../support/seeded-random.ts';
 import { until } from '../support/until.ts';
 import { WeriftAvBrowser } from './werift-av-browser.ts';
@@ -205,21 +206,12 @@ describe(`AV offer fuzz (seed ${seed}, KEFU_FUZZ_SEED=${seed} replays it)`, () =
   let baseAudio = '';
   let baseline = 0;
 
-  async function gql<T>(token: string | null, query: string, variables?: Record<string, unknown>): Promise<GqlResult<T>> {
-    const res = await t.kefu.app.inject({
-      method: 'POST',
-      url: '/graphql',
-      headers: { 'content-type': 'application/json', origin, ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      payload: JSON.stringify({ query, variables }),
-    });
-    return { status: res.statusCode, ...(res.json() as Omit<GqlResult<T>, 'status'>) };
-  }
+  const { gql } = fromPage(() => t, origin);
   async function customerToken(): Promise<string> {
     const r = await gql<{ startCustomerSession: { token: string } }>(null, 'mutation($input: StartCustomerSessionInput!) { startCustomerSession(input: $input) { token } }', { input: { channelKey } });
     if (r.errors?.length) throw new Error(JSON.stringify(r.errors));
     return r.data!.startCustomerSession.token;
   }
-  const codeOf = (r: GqlResult<unknown>) => r.errors?.[0]?.extensions?.code as string | undefined;
 
   beforeAll(async () => {
     t = await startTestKefu({
@@ -281,7 +273,7 @@ describe(`AV offer fuzz (seed ${seed}, KEFU_FUZZ_SEED=${seed} replays it)`, () =
       ]);
       clearTimeout(timer);
       slowest = Math.max(slowest, Date.now() - t0);
-      const code = res.errors?.length ? (codeOf(res) ?? 'NO_CODE') : 'OK';
+      const code = res.errors?.length ? String(codeOf(res) ?? 'NO_CODE') : 'OK';
       codes.set(code, (codes.get(code) ?? 0) + 1);
       if (code === 'OK') {
         taken.push({ token: token!, contactId: (res.data as { startAvCall: { contactId: string } }).startAvCall.contactId });
@@ -338,7 +330,7 @@ describe(`AV offer fuzz (seed ${seed}, KEFU_FUZZ_SEED=${seed} replays it)`, () =
       tried++;
       const m = mutate(r, r() < 0.8 ? baseVideo : baseAudio);
       const res = await gql(agent.token, ACCEPT, { input: { ...call, sdp: m.sdp } });
-      const code = res.errors?.length ? (codeOf(res) ?? 'NO_CODE') : 'OK';
+      const code = res.errors?.length ? String(codeOf(res) ?? 'NO_CODE') : 'OK';
       codes.set(code, (codes.get(code) ?? 0) + 1);
       if (code !== 'OK' && !clearCodes.includes(code)) failures.push(`answer ${i} (${m.label}): ${res.status} ${code} ${JSON.stringify(res.errors).slice(0, 300)}`);
       if (code === 'OK') {

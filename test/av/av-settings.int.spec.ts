@@ -4,7 +4,8 @@
 // to Kefu (images only, small, decoded) and served to anyone, and what a customer's avCallOptions lists.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedInstance, startTestKefu, type GqlResult, type TestKefu } from '../support/kefu.ts';
+import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
+import { fromPage } from '../support/chat.ts';
 import { taggedPng } from '../support/chat-images.ts';
 
 const origin = 'https://shop.example';
@@ -26,20 +27,7 @@ describe('web channel AV settings and the visual menu', () => {
   let billing: string;
   let chat: string;
 
-  async function gql<T>(token: string | null, query: string, variables?: Record<string, unknown>): Promise<GqlResult<T>> {
-    const res = await t.kefu.app.inject({
-      method: 'POST',
-      url: '/graphql',
-      headers: { 'content-type': 'application/json', origin, ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      payload: JSON.stringify({ query, variables }),
-    });
-    return { status: res.statusCode, ...(res.json() as Omit<GqlResult<T>, 'status'>) };
-  }
-  async function ok<T>(token: string | null, query: string, variables?: Record<string, unknown>): Promise<T> {
-    const r = await gql<T>(token, query, variables);
-    if (r.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(r.errors)}`);
-    return r.data as T;
-  }
+  const { gql, ok } = fromPage(() => t, origin);
   const update = (av: unknown) => gql<{ updateWebChannel: { av: Av | null } }>(seed.adminKey, UPDATE, { input: { webChannelId: channelId, av } });
   const refusal = async (av: unknown) => {
     const r = await update(av);

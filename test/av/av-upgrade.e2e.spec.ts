@@ -8,7 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedInstance, startTestKefu, type GqlResult, type TestKefu } from '../support/kefu.ts';
+import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
+import { fromPage, codeOf } from '../support/chat.ts';
 import { until } from '../support/until.ts';
 import { collect, wsClient } from '../support/ws-client.ts';
 import { avRecordingPath } from '../../src/adapters/storage/recording-storage.ts';
@@ -34,21 +35,7 @@ describe('an audio call becoming a video call (werift browsers)', () => {
   const clients: Client[] = [];
   const ann = () => seed.agents[0]!;
 
-  async function gql<T>(token: string | null, query: string, variables?: Record<string, unknown>): Promise<GqlResult<T>> {
-    const res = await t.kefu.app.inject({
-      method: 'POST',
-      url: '/graphql',
-      headers: { 'content-type': 'application/json', origin, ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      payload: JSON.stringify({ query, variables }),
-    });
-    return { status: res.statusCode, ...(res.json() as Omit<GqlResult<T>, 'status'>) };
-  }
-  async function ok<T>(token: string | null, query: string, variables?: Record<string, unknown>): Promise<T> {
-    const r = await gql<T>(token, query, variables);
-    if (r.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(r.errors)}`);
-    return r.data as T;
-  }
-  const codeOf = (r: GqlResult<unknown>) => r.errors?.[0]?.extensions?.code;
+  const { gql, ok } = fromPage(() => t, origin);
   const browser = (video: boolean) => {
     const b = new WeriftAvBrowser(video);
     browsers.push(b);

@@ -815,8 +815,9 @@ describe('the chat widget in Chromium on another origin', () => {
     const contactId = await contactOf(page);
     await desk.accept(contactId);
     await agentSend(s, contactId, 'How can I help?');
-    const idle = await waitView(page, (v) => v.ended, 60_000);
-    // The ENDED notice (the channel's auto-end prompt may follow it).
+    // The ENDED notice (the channel's auto-end prompt may follow it); the ended state can show a moment before
+    // the notice is rendered.
+    const idle = await waitView(page, (v) => v.ended && v.items.some((i) => i.cls.includes('system-ENDED')), 60_000);
     expect(idle.items.find((i) => i.cls.includes('system-ENDED'))?.text).toBe('The chat ended after a while without messages.');
     const conv = await t.ok<{ conversation: { endStatus: string } }>(s.adminKey, 'query($c: ID!) { conversation(contactId: $c) { endStatus } }', { c: contactId });
     expect(conv.conversation.endStatus).toBe('CUSTOMER_IDLE');
