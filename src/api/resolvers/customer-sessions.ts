@@ -9,7 +9,7 @@ import { isOpenAt } from '../../domain/flow/business-hours.ts';
 import { canLeaveMessageAt, flowOpenAt } from '../../domain/flow/chat-flow-reach.ts';
 import { effectiveReceptionPrompts, type ReceptionPromptSettings, type WorkHours } from '../../domain/web-channel/reception-prompts.ts';
 import { originAllowed } from '../../domain/web-channel/web-channel.ts';
-import { loadChatFlowFromReadModel } from '../../processes/chat-flows/chat-flow-runner.ts';
+import { anyAgentOnlineInReadModel, loadChatFlowFromReadModel } from '../../processes/chat-flows/chat-flow-runner.ts';
 import { requireCustomer } from '../auth.ts';
 import { textProblem } from '../../domain/values.ts';
 import { chatLimit } from '../chat-limits.ts';
@@ -85,19 +85,9 @@ function publicChannelView(row: { instance_id: string; skill_group_id: string; n
   };
 }
 
-/** Whether a member of the group is online (available or on break), as the router counts it. */
-async function groupAgentsOnline(ctx: KefuContext, instanceId: string, skillGroupId: string): Promise<boolean> {
-  const row = await ctx.deps.db
-    .selectFrom('skill_group_members as m')
-    .innerJoin('agents as a', (j) => j.onRef('a.instance_id', '=', 'm.instance_id').onRef('a.id', '=', 'm.agent_id'))
-    .select('a.id')
-    .where('m.instance_id', '=', instanceId)
-    .where('m.skill_group_id', '=', skillGroupId)
-    .where('a.deleted_at', 'is', null)
-    .where('a.presence', 'in', ['AVAILABLE', 'BREAK'])
-    .limit(1)
-    .executeTakeFirst();
-  return row !== undefined;
+/** Whether a member of the group is online (available or on break): the chat flows' one definition. */
+function groupAgentsOnline(ctx: KefuContext, instanceId: string, skillGroupId: string): Promise<boolean> {
+  return anyAgentOnlineInReadModel(ctx.deps.db, instanceId, skillGroupId);
 }
 
 /** The channel's work hours, or those of the business-hours step its chat flow starts with (by Kefu's clock). */

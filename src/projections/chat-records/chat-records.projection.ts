@@ -15,7 +15,7 @@ import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import { chatEndStatusOf } from '../../domain/contact/chat-end-status.ts';
 import type { ContactEvent, ContactRating, EndedBy, RejectReason } from '../../domain/contact/contact.ts';
 import type { Projection } from '../projection.ts';
-import { countMessages, isCountableInBatch } from './count-messages.ts';
+import { countMessages, isCountableInBatch, type MessageRecorded } from './count-messages.ts';
 import type { ReadModelDb } from '../read-model-db.ts';
 
 export type ChatRecordRow = Selectable<ReadModelDb['chat_records']>;
@@ -66,13 +66,6 @@ interface Created {
   customer: { kind: string; id: string; name: string | null };
   createdAt: string;
   source?: { kind?: string; webChannelId?: string; verified?: boolean; pageUrl?: string | null } | null;
-}
-interface MessageRecorded {
-  from: string;
-  at: string;
-  seq?: number;
-  kind?: string;
-  system?: unknown;
 }
 
 const handled: ContactEvent['type'][] = [

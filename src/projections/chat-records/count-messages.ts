@@ -5,7 +5,8 @@ import { sql, type Transaction } from 'kysely';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import type { ReadModelDb } from '../read-model-db.ts';
 
-interface MessageRecorded {
+/** A MessageRecorded event's data as the chat records read it (fields added later are optional). */
+export interface MessageRecorded {
   from: string;
   at: string;
   seq?: number;
