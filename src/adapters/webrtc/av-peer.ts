@@ -6,6 +6,7 @@
 import { isIPv6 } from 'node:net';
 import { RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI, type MediaStreamTrack, type RTCRtpTransceiver, type RtpPacket } from 'werift';
 import { AvOfferError, checkAvOffer, defaultAvOfferLimits, type AvOffer, type AvOfferLimits, type AvVideoCodec } from './av-offer.ts';
+import { iceGatheringComplete } from './ice-gathering.ts';
 
 export type AvKind = 'audio' | 'video';
 
@@ -126,14 +127,7 @@ export class AvPeer {
             else t.setDirection('inactive');
           }
           await pc.setLocalDescription(await pc.createAnswer());
-          await new Promise<void>((resolve) => {
-            if (pc.iceGatheringState === 'complete') return resolve();
-            const { unSubscribe } = pc.iceGatheringStateChange.subscribe((state) => {
-              if (state !== 'complete') return;
-              unSubscribe();
-              resolve();
-            });
-          });
+          await iceGatheringComplete(pc);
         })(),
         new Promise<never>((_, reject) => (deadline = setTimeout(() => reject(new AvOfferError('the offer could not be answered in time')), answerTimeoutMs))),
       ]);

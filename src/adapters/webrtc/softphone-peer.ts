@@ -4,6 +4,7 @@
 import { isIPv6 } from 'node:net';
 import { RTCPeerConnection, RTCRtpCodecParameters, type RTCRtpTransceiver } from 'werift';
 import type { Codec } from '../media/sdp.ts';
+import { iceGatheringComplete } from './ice-gathering.ts';
 
 export class SoftphoneOfferError extends Error {}
 
@@ -93,14 +94,7 @@ export class SoftphonePeer {
       if (!transceiver) throw new SoftphoneOfferError('the offer has no audio');
       transceiver.setDirection('sendrecv');
       await pc.setLocalDescription(await pc.createAnswer());
-      await new Promise<void>((resolve) => {
-        if (pc.iceGatheringState === 'complete') return resolve();
-        const { unSubscribe } = pc.iceGatheringStateChange.subscribe((state) => {
-          if (state !== 'complete') return;
-          unSubscribe();
-          resolve();
-        });
-      });
+      await iceGatheringComplete(pc);
       const sdp = keepCandidates(pc.localDescription!.sdp, o.publicAddress);
       const peer = new SoftphonePeer(pc, transceiver, chosen, sdp);
       onRtp = (packet) => {
