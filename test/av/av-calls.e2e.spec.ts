@@ -220,8 +220,9 @@ describe('customer audio/video calls (werift browsers)', () => {
         format: { format_name: string; duration?: string };
       };
       expect(probe.format.format_name).toContain('webm');
-      // Each participant was on for several seconds (the customer longest).
-      expect(Number(probe.format.duration)).toBeGreaterThan(1);
+      // Each participant's media is in it (the customer's for longest). The durations come from the media's RTP
+      // timestamps: Bob, transferred to last, may hold just about a second of it on a loaded machine.
+      expect(Number(probe.format.duration)).toBeGreaterThan(0.5);
       expect(probe.streams.map((s) => `${s.codec_type}:${s.codec_name}`).sort()).toEqual(['audio:opus', 'video:vp8']);
     }
     // Complete means complete: nothing is appended after (the size recorded is the file's, a while later).
