@@ -119,6 +119,32 @@ describe('GraphQL over WebSocket: traces and metrics', () => {
     expect(parentOf(span)).toBe(parentId);
   });
 
+  it('ignores a malformed traceparent or an oversized tracestate: the subscription runs in a trace of its own', async () => {
+    for (const extensions of [
+      { traceparent: 'not-a-traceparent\u0000', tracestate: 'x'.repeat(100_000) },
+      { traceparent: `00-${'0'.repeat(32)}-${'0'.repeat(16)}-01` },
+      { traceparent: 42, tracestate: ['a'] },
+    ]) {
+      exporter.reset();
+      const client = wsClient(baseUrl, ann.token);
+      try {
+        const received: unknown[] = [];
+        const dispose = client.subscribe(
+          { query: 'subscription Odd { agentStatusChanged { presence } }', extensions },
+          { next: (v) => received.push(v), error: (e) => received.push(e), complete: () => undefined },
+        );
+        await until(async () => received.length, (n) => n > 0, 30_000);
+        dispose();
+        expect(received[0]).toHaveProperty('data.agentStatusChanged');
+      } finally {
+        await client.dispose();
+      }
+      const span = (await spanNamed('graphql subscription Odd'))!;
+      expect(span.spanContext().traceId).not.toBe('0'.repeat(32));
+      expect(parentOf(span)).toBeUndefined();
+    }
+  });
+
   it('marks a refused subscription and a query sent over the socket failed, with their codes, and counts their errors', async () => {
     const before = await scrape();
     exporter.reset();
