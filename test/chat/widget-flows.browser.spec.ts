@@ -206,7 +206,8 @@ describe('chat flows in the widget (Chromium)', () => {
       // Before the chat the widget says so: the flow's business hours are closed, and closed it takes no message.
       await waitView(page, (x) => x.subtitle === 'We are closed right now');
       await type(page, 'Hello?');
-      const v = await waitView(page, (x) => x.ended && bots(x).some((b) => b.text === 'We are closed today.'));
+      // The ended state can show a moment before the ENDED notice is rendered: wait for both.
+      const v = await waitView(page, (x) => x.ended && bots(x).some((b) => b.text === 'We are closed today.') && x.items.some((i) => i.cls.includes('system-ENDED')));
       expect(v.items.at(-1)!.cls).toContain('system-ENDED');
       expect(v.items.at(-1)!.text).toBe('No agent is online right now. Please try again later.');
       // The chat's times are Kefu's clock's: the Sunday.
