@@ -4,15 +4,12 @@
 // test), the off-hours text and the ended state. With the welcome prompt off the widget shows no greeting of
 // its own; before a chat it says whether anyone can answer now (leave a message, closed) instead of a queue
 // promise. Under CI a missing Chromium fails the test (it never skips).
-import { existsSync } from 'node:fs';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, requireChromium, startSiteServer, widgetPage, type SiteServer } from '../support/browser.ts';
 import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { until } from '../support/until.ts';
 import { nextUtc, testClock } from '../support/test-clock.ts';
-
-const CHROMIUM = process.env.KEFU_TEST_CHROMIUM ?? '/usr/bin/chromium';
 
 interface View {
   welcome: string;
@@ -26,37 +23,31 @@ interface View {
 describe('reception prompts in the widget (Chromium)', () => {
   let t: TestKefu;
   let browser: Browser;
-  let pageServer: HttpServer;
+  let shop: SiteServer;
   let pageOrigin: string;
   let kefuUrl: string;
   let seed: Awaited<ReturnType<typeof seedInstance>>;
-  const pages = new Map<string, string>();
   const clock = testClock();
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM} (Debian package chromium, or set KEFU_TEST_CHROMIUM)`);
+    requireChromium();
     t = await startTestKefu({ database: 'pglite', listen: true, env: { HOST: '127.0.0.1' }, clock: clock.now });
     kefuUrl = `http://127.0.0.1:${(t.kefu.app.server.address() as { port: number }).port}`;
-    pageServer = createHttpServer((req, res) => {
-      const html = pages.get(new URL(req.url ?? '/', 'http://x').searchParams.get('key') ?? '');
-      if (!html) return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
-    });
-    await new Promise<void>((r) => pageServer.listen(0, '127.0.0.1', r));
-    pageOrigin = `http://127.0.0.1:${(pageServer.address() as { port: number }).port}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+    shop = await startSiteServer();
+    pageOrigin = shop.origin;
+    browser = await launchChromium();
     seed = await seedInstance(t, { agents: [{ name: 'Ann Agent', login: 'ann' }] });
   }, 180_000);
 
   afterAll(async () => {
     await browser?.close();
-    await new Promise<void>((r) => (pageServer ? pageServer.close(() => r()) : r()));
+    await shop?.close();
     await t?.close();
   });
 
   async function site(input: Record<string, unknown>): Promise<string> {
     const g = await t.ok<{ createSkillGroup: { id: string } }>(seed.adminKey, 'mutation($input: CreateSkillGroupInput!) { createSkillGroup(input: $input) { id } }', {
-      input: { name: `Web ${pages.size}`, channel: 'ONLINE', maxConcurrency: 3, ringTimeoutSeconds: 120 },
+      input: { name: `Web ${shop.pages.size}`, channel: 'ONLINE', maxConcurrency: 3, ringTimeoutSeconds: 120 },
     });
     await t.ok(seed.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: g.createSkillGroup.id, a: seed.agents[0]!.id });
     const ch = await t.ok<{ createWebChannel: { webChannel: { publicKey: string } } }>(
@@ -65,7 +56,7 @@ describe('reception prompts in the widget (Chromium)', () => {
       { input: { name: 'Site', allowedOrigins: [pageOrigin], skillGroupId: g.createSkillGroup.id, ...input } },
     );
     const key = ch.createWebChannel.webChannel.publicKey;
-    pages.set(key, `<!doctype html><html><head><meta charset="utf-8"><title>Shop</title></head><body><script src="${kefuUrl}/widget.js" data-channel-key="${key}" async></script></body></html>`);
+    shop.pages.set(key, widgetPage(kefuUrl, key));
     return key;
   }
 

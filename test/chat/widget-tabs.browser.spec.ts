@@ -3,56 +3,47 @@
 // a lease in localStorage where the browser has no Web Locks) and, under it, takes over the chat another tab
 // stored. Headless Chromium, one browser context (one localStorage) with two pages, each round a fresh
 // context; both ways of locking. Under CI a missing Chromium fails the test.
-import { existsSync } from 'node:fs';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, requireChromium, startSiteServer, widgetPage, type SiteServer } from '../support/browser.ts';
 import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { until } from '../support/until.ts';
-
-const CHROMIUM = process.env.KEFU_TEST_CHROMIUM ?? '/usr/bin/chromium';
 
 describe('the widget in two tabs (Chromium)', () => {
   let t: TestKefu;
   let browser: Browser;
-  let pageServer: HttpServer;
+  let shop: SiteServer;
   let pageOrigin: string;
   let kefuUrl: string;
   let seed: Awaited<ReturnType<typeof seedInstance>>;
-  const pages = new Map<string, string>();
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM} (Debian package chromium, or set KEFU_TEST_CHROMIUM)`);
+    requireChromium();
     t = await startTestKefu({ database: 'pglite', listen: true, env: { HOST: '127.0.0.1' } });
     kefuUrl = `http://127.0.0.1:${(t.kefu.app.server.address() as { port: number }).port}`;
-    pageServer = createHttpServer((req, res) => {
-      const html = pages.get(new URL(req.url ?? '/', 'http://x').searchParams.get('key') ?? '');
-      if (!html) return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
-    });
-    await new Promise<void>((r) => pageServer.listen(0, '127.0.0.1', r));
-    pageOrigin = `http://127.0.0.1:${(pageServer.address() as { port: number }).port}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+    shop = await startSiteServer();
+    pageOrigin = shop.origin;
+    browser = await launchChromium();
     seed = await seedInstance(t, { name: 'Tabs' });
   }, 180_000);
 
   afterAll(async () => {
     await browser?.close();
-    await new Promise<void>((r) => (pageServer ? pageServer.close(() => r()) : r()));
+    await shop?.close();
     await t?.close();
   });
 
   async function site(): Promise<{ key: string; channelId: string }> {
     const g = await t.ok<{ createSkillGroup: { id: string } }>(seed.adminKey, 'mutation($input: CreateSkillGroupInput!) { createSkillGroup(input: $input) { id } }', {
-      input: { name: `Web ${pages.size}`, channel: 'ONLINE', maxConcurrency: 3 },
+      input: { name: `Web ${shop.pages.size}`, channel: 'ONLINE', maxConcurrency: 3 },
     });
     const ch = await t.ok<{ createWebChannel: { webChannel: { id: string; publicKey: string } } }>(
       seed.adminKey,
       'mutation($input: CreateWebChannelInput!) { createWebChannel(input: $input) { webChannel { id publicKey } } }',
-      { input: { name: `Site ${pages.size}`, allowedOrigins: [pageOrigin], skillGroupId: g.createSkillGroup.id } },
+      { input: { name: `Site ${shop.pages.size}`, allowedOrigins: [pageOrigin], skillGroupId: g.createSkillGroup.id } },
     );
     const { id, publicKey } = ch.createWebChannel.webChannel;
-    pages.set(publicKey, `<!doctype html><html><head><meta charset="utf-8"><title>Shop</title></head><body><script src="${kefuUrl}/widget.js" data-channel-key="${publicKey}" async></script></body></html>`);
+    shop.pages.set(publicKey, widgetPage(kefuUrl, publicKey));
     return { key: publicKey, channelId: id };
   }
 
