@@ -2,6 +2,7 @@
 // customer's token. The chat specs' shared set-up.
 import { randomUUID } from 'node:crypto';
 import type { GqlResult, TestKefu } from './kefu.ts';
+import { until } from './until.ts';
 
 /** The first error's extensions.code. */
 export const codeOf = (r: GqlResult<unknown>) => r.errors?.[0]?.extensions?.code;
@@ -29,4 +30,23 @@ export function fromPage(kefu: () => TestKefu, origin: string) {
     return r.startChat.contactId;
   }
   return { gql, ok, startChat };
+}
+
+/** The agent takes the chat: waits (up to `timeoutMs`) until `contactId` is offered to them, and accepts the offer. */
+export async function acceptWhenOffered(t: TestKefu, agentToken: string, contactId: string, timeoutMs = 60_000): Promise<void> {
+  const offered = await until(
+    () => t.ok<{ contact: { status: string; offer: { offerId: string } | null } }>(agentToken, 'query($id: ID!) { contact(id: $id) { status offer { offerId } } }', { id: contactId }).catch(() => null),
+    (r) => r?.contact.status === 'OFFERED',
+    timeoutMs,
+  );
+  await t.ok(agentToken, 'mutation($c: ID!, $o: ID!) { acceptOffer(input: { contactId: $c, offerId: $o }) { status } }', { c: contactId, o: offered!.contact.offer!.offerId });
+}
+
+/** POST /chat/uploads as `token` (multipart, as a browser's FormData sends it): the file `name` of `type` for chat `contactId`. */
+export async function uploadChatFile(t: TestKefu, token: string, contactId: string, bytes: Buffer, type: string, name: string) {
+  const form = new FormData();
+  form.append('contactId', contactId);
+  form.append('file', new Blob([bytes], { type }), name);
+  const request = new Request('http://kefu.test/chat/uploads', { method: 'POST', body: form });
+  return t.kefu.app.inject({ method: 'POST', url: '/chat/uploads', headers: { 'content-type': request.headers.get('content-type')!, authorization: `Bearer ${token}` }, payload: Buffer.from(await request.arrayBuffer()) });
 }

@@ -5,9 +5,10 @@
 // links (not http/https, control characters, too long, a mini program page outside a mini program chat, a
 // cover that is not this chat's image) are BAD_USER_INPUT / NOT_FOUND and send nothing.
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { acceptWhenOffered, uploadChatFile } from '../support/chat.ts';
 import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
+import { addWechatAccount } from '../support/wechat.ts';
 import { taggedPng } from '../support/chat-images.ts';
 import { until } from '../support/until.ts';
 import { FakeWechat, type FakeAccount } from './fake-wechat.ts';
@@ -43,20 +44,12 @@ describe('WeChat link cards', () => {
       (r) => r.length === 1,
     );
     await t.ok(ann.token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
-    const offered = await until(
-      () => t.ok<{ contact: { status: string; offer: { offerId: string } | null } }>(ann.token, 'query($id: ID!) { contact(id: $id) { status offer { offerId } } }', { id: row!.id }).catch(() => null),
-      (r) => r?.contact.status === 'OFFERED',
-    );
-    await t.ok(ann.token, 'mutation($c: ID!, $o: ID!) { acceptOffer(input: { contactId: $c, offerId: $o }) { status } }', { c: row!.id, o: offered!.contact.offer!.offerId });
+    await acceptWhenOffered(t, ann.token, row!.id, 30_000);
     return row!.id;
   }
 
   async function upload(contactId: string, bytes: Buffer, type: string, name: string): Promise<string> {
-    const form = new FormData();
-    form.append('contactId', contactId);
-    form.append('file', new Blob([bytes], { type }), name);
-    const request = new Request('http://kefu.test/chat/uploads', { method: 'POST', body: form });
-    const res = await t.kefu.app.inject({ method: 'POST', url: '/chat/uploads', headers: { 'content-type': request.headers.get('content-type')!, authorization: `Bearer ${ann.token}` }, payload: Buffer.from(await request.arrayBuffer()) });
+    const res = await uploadChatFile(t, ann.token, contactId, bytes, type, name);
     expect(res.statusCode).toBe(201);
     return (res.json() as { fileId: string }).fileId;
   }
@@ -64,29 +57,26 @@ describe('WeChat link cards', () => {
   beforeAll(async () => {
     wx = await new FakeWechat().start();
     t = await startTestKefu({ database: 'postgres', listen: true, env: { KEFU_WECHAT_API_BASE: wx.base } });
-    const origin = `http://127.0.0.1:${(t.kefu.app.server.address() as AddressInfo).port}`;
     seed = await seedInstance(t, { name: 'Acme', agents: [{ name: 'Ann', login: 'ann' }] });
     ann = seed.agents[0]!;
     const group = (await t.ok<{ createSkillGroup: { id: string } }>(seed.adminKey, 'mutation { createSkillGroup(input: { name: "WeChat desk", channel: ONLINE, maxConcurrency: 10 }) { id } }')).createSkillGroup.id;
     await t.ok(seed.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: group, a: ann.id });
     const secret = 'cccccccccccccccccccccccccccccccc';
-    const create = async (input: Record<string, unknown>) =>
-      (await t.ok<{ createWechatAccount: { callbackUrl: string } }>(seed.adminKey, 'mutation($input: CreateWechatAccountInput!) { createWechatAccount(input: $input) { callbackUrl } }', { input: { ...input, appSecret: secret, skillGroupId: group } })).createWechatAccount;
-    const oaCreated = await create({ name: 'Shop OA', kind: 'OFFICIAL_ACCOUNT', appId: 'wx00000000000000a7', token: 'linkToken', originalId: 'gh_0000000000a7' });
-    const miniCreated = await create({
-      name: 'Shop mini',
-      kind: 'MINI_PROGRAM',
-      appId: 'wx00000000000000b7',
-      token: 'miniLinks',
-      originalId: 'gh_0000000000b7',
-      dataFormat: 'JSON',
-      miniProgramCards: [{ key: 'orders', title: 'My orders', pagePath: 'pages/orders/index?tab=open', thumbMediaId: 'perm_cover_1' }],
-    });
+    oa = (await addWechatAccount(t, wx, seed.adminKey, { name: 'Shop OA', appId: 'wx00000000000000a7', appSecret: secret, token: 'linkToken', originalId: 'gh_0000000000a7', skillGroupId: group })).account;
+    mini = (
+      await addWechatAccount(t, wx, seed.adminKey, {
+        name: 'Shop mini',
+        kind: 'MINI_PROGRAM',
+        appId: 'wx00000000000000b7',
+        appSecret: secret,
+        token: 'miniLinks',
+        originalId: 'gh_0000000000b7',
+        skillGroupId: group,
+        dataFormat: 'JSON',
+        miniProgramCards: [{ key: 'orders', title: 'My orders', pagePath: 'pages/orders/index?tab=open', thumbMediaId: 'perm_cover_1' }],
+      })
+    ).account;
     wx.addMaterial('perm_cover_1');
-    wx.register('wx00000000000000a7', secret, 'OFFICIAL_ACCOUNT');
-    wx.register('wx00000000000000b7', secret, 'MINI_PROGRAM');
-    oa = { appId: 'wx00000000000000a7', appSecret: secret, token: 'linkToken', encodingAesKey: null, mode: 'PLAIN', format: 'XML', originalId: 'gh_0000000000a7', callbackUrl: `${origin}${new URL(oaCreated.callbackUrl).pathname}` };
-    mini = { appId: 'wx00000000000000b7', appSecret: secret, token: 'miniLinks', encodingAesKey: null, mode: 'PLAIN', format: 'JSON', originalId: 'gh_0000000000b7', callbackUrl: `${origin}${new URL(miniCreated.callbackUrl).pathname}` };
   });
   afterAll(async () => {
     await t?.close();

@@ -3,9 +3,10 @@
 // media), the agent's typing passed on, a token that expires mid-conversation refreshed and the message still
 // delivered once, a busy WeChat (-1) retried, and 45015 shown to the agent in the conversation.
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { acceptWhenOffered, uploadChatFile } from '../support/chat.ts';
 import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
+import { addWechatAccount } from '../support/wechat.ts';
 import { taggedPng } from '../support/chat-images.ts';
 import { until } from '../support/until.ts';
 import { FakeWechat, type FakeAccount } from './fake-wechat.ts';
@@ -38,28 +39,18 @@ describe('WeChat outbox', () => {
     expect((await push({ FromUserName: openId, MsgType: 'event', Event: 'subscribe' })).text).toBe('success');
     const [row] = await until(() => rows(openId), (r) => r.length === 1);
     await t.ok(ann.token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
-    const offered = await until(
-      () => t.ok<{ contact: { status: string; offer: { offerId: string } | null } }>(ann.token, 'query($id: ID!) { contact(id: $id) { status offer { offerId } } }', { id: row!.id }).catch(() => null),
-      (r) => r?.contact.status === 'OFFERED',
-    );
-    await t.ok(ann.token, 'mutation($c: ID!, $o: ID!) { acceptOffer(input: { contactId: $c, offerId: $o }) { status } }', { c: row!.id, o: offered!.contact.offer!.offerId });
+    await acceptWhenOffered(t, ann.token, row!.id, 30_000);
     return row!.id;
   }
 
   beforeAll(async () => {
     wx = await new FakeWechat().start();
     t = await startTestKefu({ database: 'postgres', listen: true, env: { KEFU_WECHAT_API_BASE: wx.base } });
-    const origin = `http://127.0.0.1:${(t.kefu.app.server.address() as AddressInfo).port}`;
     seed = await seedInstance(t, { name: 'Acme', agents: [{ name: 'Ann', login: 'ann' }] });
     ann = seed.agents[0]!;
     const group = (await t.ok<{ createSkillGroup: { id: string } }>(seed.adminKey, 'mutation { createSkillGroup(input: { name: "WeChat desk", channel: ONLINE, maxConcurrency: 5 }) { id } }')).createSkillGroup.id;
     await t.ok(seed.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: group, a: ann.id });
-    const secret = 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb';
-    const created = await t.ok<{ createWechatAccount: { callbackUrl: string } }>(seed.adminKey, 'mutation($input: CreateWechatAccountInput!) { createWechatAccount(input: $input) { callbackUrl } }', {
-      input: { name: 'Shop', kind: 'OFFICIAL_ACCOUNT', appId: 'wx00000000000000d4', appSecret: secret, token: 'outToken', originalId: 'gh_00000000000d', skillGroupId: group },
-    });
-    wx.register('wx00000000000000d4', secret);
-    account = { appId: 'wx00000000000000d4', appSecret: secret, token: 'outToken', encodingAesKey: null, mode: 'PLAIN', format: 'XML', originalId: 'gh_00000000000d', callbackUrl: `${origin}${new URL(created.createWechatAccount.callbackUrl).pathname}` };
+    account = (await addWechatAccount(t, wx, seed.adminKey, { name: 'Shop', appId: 'wx00000000000000d4', appSecret: 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', token: 'outToken', originalId: 'gh_00000000000d', skillGroupId: group })).account;
   });
   afterAll(async () => {
     await t?.close();
@@ -78,11 +69,7 @@ describe('WeChat outbox', () => {
 
     // An image: uploaded to the chat, sent, uploaded to WeChat as temporary media, then sent by its media_id.
     const png = taggedPng(40, 30);
-    const form = new FormData();
-    form.append('contactId', contactId);
-    form.append('file', new Blob([png], { type: 'image/png' }), 'map.png');
-    const request = new Request('http://kefu.test/chat/uploads', { method: 'POST', body: form });
-    const res = await t.kefu.app.inject({ method: 'POST', url: '/chat/uploads', headers: { 'content-type': request.headers.get('content-type')!, authorization: `Bearer ${ann.token}` }, payload: Buffer.from(await request.arrayBuffer()) });
+    const res = await uploadChatFile(t, ann.token, contactId, png, 'image/png', 'map.png');
     expect(res.statusCode).toBe(201);
     const fileId = (res.json() as { fileId: string }).fileId;
     await t.ok(ann.token, SEND, { input: { contactId, message: { clientMessageId: randomUUID(), fileId } } });
