@@ -87,6 +87,8 @@ interface Step {
   cpuMsPerCallSecond: number;
   /** Server CPU per packet delivered (a starved server that drops packets also does less work per call). */
   cpuUsPerPacket: number;
+  /** The same, of the server's main thread only (its event loop: signalling, and whatever media is not on worker threads). */
+  mainCpuUsPerPacket: number;
   peersCpuPct: number;
   rssMb: number | null;
   firstVideo: number[];
@@ -124,6 +126,13 @@ function ask<T>(child: ChildProcess, message: { type: string; [key: string]: unk
     clearTimeout(timer);
     if (onExit) child.off('exit', onExit);
   });
+}
+
+/** CPU ms of a process's main thread (its task with the process's id), from /proc. */
+function mainThreadCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 const split = (total: number, parts: number) => Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
@@ -195,6 +204,7 @@ async function measure(children: ChildProcess[], server: ChildProcess, seconds: 
   await sleep(2000);
   if (kefu) await ask(server, { type: 'loop-start' }, 'loop-started');
   const server0 = cpuMs(serverPid);
+  const main0 = mainThreadCpuMs(serverPid);
   const drops0 = udpRcvbufErrors();
   const serverDrops0 = socketDrops(serverPid);
   const peerDrops0 = children.reduce((n, c) => n + socketDrops(c.pid!), 0);
@@ -204,6 +214,7 @@ async function measure(children: ChildProcess[], server: ChildProcess, seconds: 
   await Promise.all(children.map((c) => ask(c, { type: 'window-stop' }, 'window-stopped')));
   const wall = performance.now() - started;
   const serverMs = cpuMs(serverPid) - server0;
+  const mainMs = mainThreadCpuMs(serverPid) - main0;
   const rss = rssMb(serverPid);
   await sleep(2000);
   const udpDrops = udpRcvbufErrors() - drops0;
@@ -211,7 +222,7 @@ async function measure(children: ChildProcess[], server: ChildProcess, seconds: 
   const peerDrops = children.reduce((n, c) => n + socketDrops(c.pid!), 0) - peerDrops0;
   const loop = kefu ? await ask<{ maxMs: number; p99Ms: number }>(server, { type: 'loop' }, 'loop') : null;
   const counts = await Promise.all(children.map((c) => ask<Counts>(c, { type: 'counts' }, 'counts')));
-  return { wall, serverMs, rss, counts, udpDrops, serverDrops, peerDrops, loop };
+  return { wall, serverMs, mainMs, rss, counts, udpDrops, serverDrops, peerDrops, loop };
 }
 
 function stepOf(target: Target, calls: number, m: Awaited<ReturnType<typeof measure>>, loadBefore: number, failed: string[], firstVideo: number[]): Step {
@@ -232,6 +243,7 @@ function stepOf(target: Target, calls: number, m: Awaited<ReturnType<typeof meas
     cpuPct: (100 * m.serverMs) / m.wall,
     cpuMsPerCallSecond: m.serverMs / Math.max(1, up) / (m.wall / 1000),
     cpuUsPerPacket: (1000 * m.serverMs) / Math.max(1, all.reduce((n, d) => n + d.audio.unique + d.video.unique, 0)),
+    mainCpuUsPerPacket: (1000 * m.mainMs) / Math.max(1, all.reduce((n, d) => n + d.audio.unique + d.video.unique, 0)),
     peersCpuPct: (100 * m.counts.reduce((n, c) => n + c.cpuMs, 0)) / m.wall,
     rssMb: m.rss,
     firstVideo,
@@ -442,7 +454,7 @@ export const avBench: BenchModule = {
         if (server && seeded) {
           const k = await kefuStep(calls, s, mediaDir, server, seeded, url, dataDir, firstIndex);
           firstIndex += 10_000;
-          log(`kefu, ${calls} calls: loss ${pct(k.lossToAgent)} / ${pct(k.lossToCustomer)} (${k.perKind}), ${f1(k.cpuMsPerCallSecond)} CPU ms per call-second, recordings ${k.recordings?.ready ?? '-'}/${k.recordings?.expected ?? '-'}`);
+          log(`kefu, ${calls} calls: loss ${pct(k.lossToAgent)} / ${pct(k.lossToCustomer)} (${k.perKind}), ${f1(k.cpuMsPerCallSecond)} CPU ms per call-second, ${f1(k.cpuUsPerPacket)} us per packet (main thread ${f1(k.mainCpuUsPerPacket)}), recordings ${k.recordings?.ready ?? '-'}/${k.recordings?.expected ?? '-'}`);
           last.push(k);
         }
       }
@@ -454,7 +466,7 @@ export const avBench: BenchModule = {
     return [];
   },
   notes() {
-    const header = ['Calls', 'target', 'up (failed)', 'loss to agents', 'loss to customers', 'worst stream', 'resent', 'UDP drops at server / peers / all', 'loop delay max (p99) server / peers', 'CPU (of 1 CPU)', 'CPU ms per call-second', 'CPU us per packet delivered', 'peers CPU', 'RSS MB before / during / after', 'first video p50 / p95 / max', 'recordings READY', 'load before'];
+    const header = ['Calls', 'target', 'up (failed)', 'loss to agents', 'loss to customers', 'worst stream', 'resent', 'UDP drops at server / peers / all', 'loop delay max (p99) server / peers', 'CPU (of 1 CPU)', 'CPU ms per call-second', 'CPU us per packet delivered (main thread)', 'peers CPU', 'RSS MB before / during / after', 'first video p50 / p95 / max', 'recordings READY', 'load before'];
     const rows = last.map((x) => [
       String(x.calls),
       x.target === 'kefu' ? 'kefu' : 'bare UDP',
@@ -467,7 +479,7 @@ export const avBench: BenchModule = {
       `${x.loop ? `${x.loop.maxMs.toFixed(0)} (${x.loop.p99Ms.toFixed(0)})` : '-'} / ${x.peersLoopMaxMs.toFixed(0)} ms`,
       `${f1(x.cpuPct)} %`,
       f1(x.cpuMsPerCallSecond),
-      f1(x.cpuUsPerPacket),
+      `${f1(x.cpuUsPerPacket)} (${f1(x.mainCpuUsPerPacket)})`,
       `${f1(x.peersCpuPct)} %`,
       [x.rssAround?.before ?? null, x.rssMb, x.rssAround?.after ?? null].map((v) => (v === null ? '-' : v.toFixed(0))).join(' / '),
       x.firstVideo.length ? `${[50, 95, 100].map((p) => percentile(x.firstVideo, p).toFixed(0)).join(' / ')} ms` : '-',

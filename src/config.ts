@@ -201,10 +201,14 @@ export const configSchema = z.object({
   KEFU_AV_MAX_PER_ADDRESS: z.coerce.number().int('must be a whole number').min(0, 'must be 0 to 10000').max(10_000, 'must be 0 to 10000').default(10),
   /** Record each AV call participant's media as WebM (on) or not (off). */
   KEFU_AV_RECORDING: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
+  /** Worker threads that build AV recordings (the main thread only hands them the packets). */
+  KEFU_AV_RECORDING_THREADS: z.coerce.number().int('must be a whole number').min(1, 'must be 1 to 16').max(16, 'must be 1 to 16').default(1),
   /** WeChat (issue 13): the API's base URL (tests point it at a local server that speaks the protocol). */
   KEFU_WECHAT_API_BASE: url(['https:', 'http:']).default('https://api.weixin.qq.com'),
   /** WeChat: a chat flow's images are fetched to be sent as image messages; from this machine or private addresses only when on. */
   KEFU_WECHAT_FLOW_IMAGE_ALLOW_PRIVATE: z.enum(['on', 'off'], { message: 'must be on or off' }).default('off'),
+  /** WeChat: how long the callback's answer waits for a kept push's effect (chat, message) before answering `success` anyway (ms; 0: at once; over ~4000 WeChat gives up and retries, which is a harmless duplicate). */
+  KEFU_WECHAT_ANSWER_WAIT_MS: z.coerce.number().int('must be a whole number').min(0, 'must be 0 to 60000').max(60_000, 'must be 0 to 60000').default(0),
   /** The address WeChat reaches Kefu at, for the callback URLs the API shows (default http://HOST:PORT). */
   KEFU_PUBLIC_URL: z.preprocess(emptyAsUndefined, url(['https:', 'http:']).optional()),
   /** Key material for stored secrets (WeChat AppSecrets, webhook signing secrets: each use derives its own key); unset: a key made once and kept in the database. */

@@ -200,6 +200,7 @@ async function startAvCalls(config: Config, o: { db: ReadModel; commands: Comman
     maxPerVisitor: config.KEFU_AV_MAX_PER_VISITOR,
     maxPerAddress: config.KEFU_AV_MAX_PER_ADDRESS,
     record: config.KEFU_AV_RECORDING === 'on',
+    recordingThreads: config.KEFU_AV_RECORDING_THREADS,
     recordingPath: async (instanceId, recordingId) => {
       await ensureRecordingDir(o.recordingsDir, instanceId);
       return avRecordingPath(o.recordingsDir, instanceId, recordingId);
@@ -392,6 +393,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
         secrets: wechatSecrets,
         publicUrl: config.KEFU_PUBLIC_URL ?? `http://${config.HOST}:${config.PORT}`,
         apiBase: config.KEFU_WECHAT_API_BASE,
+        answerWaitMs: config.KEFU_WECHAT_ANSWER_WAIT_MS,
         agentTyping: (instanceId, contactId, typing) => wechatOutbox.agentTyping(instanceId, contactId, typing),
       },
       webhooks: { policy: webhookPolicy, secretKey: webhookKey, wake: () => webhooks.wake() },

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { CommandHandler } from '../../adapters/eventstore/command-handler.ts';
 import { AvCall, AvParticipantRecording } from '../../adapters/webrtc/av-call.ts';
+import { AvRecordingThreads } from '../../adapters/webrtc/av-recording-threads.ts';
 import { AvPeer, type AvPeerOptions } from '../../adapters/webrtc/av-peer.ts';
 import { AvOfferError, checkAvOffer, defaultAvOfferLimits } from '../../adapters/webrtc/av-offer.ts';
 import type { AvCallKind } from '../../domain/web-channel/av-settings.ts';
@@ -31,6 +32,8 @@ export interface AvCallsOptions extends AvPeerOptions {
   maxPerAddress: number;
   /** Record each participant (WebM); off: no recordings. */
   record: boolean;
+  /** Worker threads building the recordings (default 1). */
+  recordingThreads?: number;
   /** Where a recording goes (the folder is created). */
   recordingPath(instanceId: string, recordingId: string): Promise<string>;
   onAgentDeviceLost(instanceId: string, skillGroupId: string): Promise<AgentDeviceLost>;
@@ -76,11 +79,13 @@ export type AvParty = { kind: 'customer'; visitorKey: string } | { kind: 'agent'
 export class AvCalls {
   private readonly o: AvCallsOptions;
   private readonly sessions = new Map<string, Session>();
+  private readonly recorders: AvRecordingThreads;
   private readonly watchdog: NodeJS.Timeout;
   private stopping = false;
 
   constructor(o: AvCallsOptions) {
     this.o = o;
+    this.recorders = new AvRecordingThreads(o.recordingThreads ?? 1);
     this.watchdog = setInterval(() => this.checkMedia(), 500);
     this.watchdog.unref();
   }
@@ -323,7 +328,7 @@ export class AvCalls {
     const recordingId = randomUUID();
     try {
       const path = await this.o.recordingPath(session.instanceId, recordingId);
-      const recording = new AvParticipantRecording(peer, { recordingId, path }, (err) => this.o.logger.warn({ err, contactId: session.contactId }, 'AV recording failed'));
+      const recording = new AvParticipantRecording(peer, { recordingId, path }, (err) => this.o.logger.warn({ err, contactId: session.contactId }, 'AV recording failed'), this.recorders);
       if (!recording.recording) return;
       const ok = await this.command(session, { type: 'StartRecording', data: { contactId: session.contactId, recordingId, agentId } });
       if (!ok) {
@@ -459,5 +464,6 @@ export class AvCalls {
       }),
     );
     await this.o.watch.stop();
+    await this.recorders.close();
   }
 }
