@@ -421,8 +421,16 @@ function intervalOf(r: ReportRequest, bucket: RawBuilder<unknown>): { start: Raw
     const start = sql<Date>`(${bucket} - make_interval(mins => extract(minute from (${bucket} AT TIME ZONE ${r.timeZone}))::int))`;
     return { start: sql<Date>`greatest(${start}, ${rangeStart})`, end: sql<Date>`least(${start} + interval '1 hour', ${rangeEnd})` };
   }
+  return intervalOfLocal({ ...r, interval: r.interval }, sql`${bucket} AT TIME ZONE ${r.timeZone}`);
+}
+
+/** intervalOf for days, weeks, months and the total, from a local time (timestamp without zone) in the request's zone. */
+function intervalOfLocal(r: ReportRequest & { interval: 'DAY' | 'WEEK' | 'MONTH' | 'TOTAL' }, localTime: RawBuilder<unknown>): { start: RawBuilder<Date>; end: RawBuilder<Date> } {
+  const rangeStart = sql`${r.rangeStart.toISOString()}::timestamptz`;
+  const rangeEnd = sql`${r.rangeEnd.toISOString()}::timestamptz`;
+  if (r.interval === 'TOTAL') return { start: sql<Date>`${rangeStart}`, end: sql<Date>`${rangeEnd}` };
   const unit = sql.lit(truncUnit[r.interval]);
-  const local = sql`date_trunc(${unit}, ${bucket} AT TIME ZONE ${r.timeZone})`;
+  const local = sql`date_trunc(${unit}, ${localTime})`;
   return {
     start: sql<Date>`greatest((${local}) AT TIME ZONE ${r.timeZone}, ${rangeStart})`,
     end: sql<Date>`least((${local} + ${sql.lit(`1 ${truncUnit[r.interval]}`)}::interval) AT TIME ZONE ${r.timeZone}, ${rangeEnd})`,
@@ -508,6 +516,39 @@ async function contactReport(db: ReadModel, r: ReportRequest, page: ReportPage, 
   if (r.direction) filters.push(sql`b.direction = ${r.direction}`);
   if (r.skillGroupIds) filters.push(sql`b.skill_group_id IN (${sql.join(r.skillGroupIds)})`);
   const group = byGroup ? sql`b.skill_group_id` : sql`''`;
+  const counters = sql.join(contactCounters.map((c) => sql.ref(`b.${c}`)));
+  const fromBuckets = (only: RawBuilder<unknown>) => sql`
+        SELECT ${start} AS interval_start, ${end} AS interval_end, b.channel, b.direction, ${group} AS skill_group_id, b.answer_wait_max_ms, ${counters}
+        FROM report_group_buckets b
+        WHERE ${only} AND ${sql.join(filters, sql` AND `)}`;
+  // Days, weeks, months and totals in the instance's own zone read report_group_days (a row per local day)
+  // where that is the same set of buckets: the days [from, to] hold exactly the buckets of [rangeStart,
+  // rangeEnd) (checked on every bucket within two days of either end, where a zone's clock change could put
+  // a bucket on the other side), and each bucket's interval is a function of its local date. Otherwise, and
+  // for hours, the 15-minute buckets. One statement, so the check and the read see the same rows.
+  let source: RawBuilder<unknown> = fromBuckets(sql`true`);
+  if (r.interval !== 'HOUR') {
+    const rangeStart = sql`${r.rangeStart.toISOString()}::timestamptz`;
+    const rangeEnd = sql`${r.rangeEnd.toISOString()}::timestamptz`;
+    const near = (at: RawBuilder<unknown>) =>
+      sql`SELECT generate_series(to_timestamp(floor(extract(epoch from ${at}) / 900) * 900) - interval '2 days', ${at} + interval '2 days', interval '15 minutes') AS bucket`;
+    const days = intervalOfLocal({ ...r, interval: r.interval }, sql`b.day::timestamp`);
+    // filters[0..2]: instance and buckets of the range; the rest (channel, direction, groups) apply to days alike.
+    const dayFilters = filters.slice(3);
+    source = sql`
+      WITH day_check AS MATERIALIZED (
+        SELECT coalesce((SELECT s.time_zone FROM report_settings s WHERE s.instance_id = ${r.instanceId}), 'UTC') = ${r.timeZone}
+          AND NOT EXISTS (
+            SELECT 1 FROM (${near(rangeStart)} UNION ALL ${near(rangeEnd)}) e
+            WHERE ((e.bucket AT TIME ZONE ${r.timeZone})::date BETWEEN ${r.from}::date AND ${r.to}::date) <> (e.bucket >= ${rangeStart} AND e.bucket < ${rangeEnd})
+          ) AS ok
+      )
+      SELECT ${days.start} AS interval_start, ${days.end} AS interval_end, b.channel, b.direction, ${group} AS skill_group_id, b.answer_wait_max_ms, ${counters}
+      FROM report_group_days b
+      WHERE (SELECT ok FROM day_check) AND b.instance_id = ${r.instanceId} AND b.day >= ${r.from}::date AND b.day <= ${r.to}::date
+        ${sql.join(dayFilters.map((f) => sql` AND ${f}`), sql``)}
+      UNION ALL ${fromBuckets(sql`NOT (SELECT ok FROM day_check)`)}`;
+  }
   const keys = byGroup ? sql`g.interval_start, g.channel, g.direction, g.skill_group_id` : sql`g.interval_start, g.channel, g.direction`;
   const afterFilter = after
     ? byGroup
@@ -518,12 +559,7 @@ async function contactReport(db: ReadModel, r: ReportRequest, page: ReportPage, 
     SELECT * FROM (
       SELECT x.interval_start, max(x.interval_end) AS interval_end, x.channel, x.direction, x.skill_group_id,
         ${sumsOf(contactCounters, 'x')}, coalesce(max(x.answer_wait_max_ms), 0)::float8 AS answer_wait_max_ms
-      FROM (
-        SELECT ${start} AS interval_start, ${end} AS interval_end, b.channel, b.direction, ${group} AS skill_group_id, b.answer_wait_max_ms,
-          ${sql.join(contactCounters.map((c) => sql.ref(`b.${c}`)))}
-        FROM report_group_buckets b
-        WHERE ${sql.join(filters, sql` AND `)}
-      ) x
+      FROM (${source}) x
       GROUP BY x.interval_start, x.channel, x.direction, x.skill_group_id
     ) g
     ${afterFilter}

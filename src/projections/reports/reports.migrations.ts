@@ -2,6 +2,22 @@ import { sql, type Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 import { agentCounters, contactCounters } from './reports.tables.ts';
 
+/**
+ * Fills report_group_days of `instanceIds` (all instances: null) from report_group_buckets, per local day in
+ * each instance's time zone (UTC until configured). The projection runs it when an instance's zone changes.
+ */
+export async function fillGroupDays(db: Kysely<unknown>, instanceIds: string[] | null): Promise<void> {
+  const only = instanceIds ? sql`WHERE b.instance_id = ANY(${instanceIds}::text[])` : sql``;
+  const counters = sql.join(contactCounters.map((c) => sql.ref(c)));
+  await sql`
+    INSERT INTO report_group_days (instance_id, day, channel, direction, skill_group_id, answer_wait_max_ms, ${counters})
+    SELECT b.instance_id, (b.bucket AT TIME ZONE coalesce(s.time_zone, 'UTC'))::date, b.channel, b.direction, b.skill_group_id,
+      max(b.answer_wait_max_ms), ${sql.join(contactCounters.map((c) => sql`sum(${sql.ref(`b.${c}`)})`))}
+    FROM report_group_buckets b LEFT JOIN report_settings s ON s.instance_id = b.instance_id
+    ${only}
+    GROUP BY 1, 2, 3, 4, 5`.execute(db);
+}
+
 export const reportsMigrations: Record<string, Migration> = {
   '2026_12_30_000_reports': {
     async up(db: Kysely<unknown>) {
@@ -113,6 +129,23 @@ export const reportsMigrations: Record<string, Migration> = {
         .addPrimaryKeyConstraint('report_agent_spans_pk', ['instance_id', 'agent_id', 'span_from'])
         .execute();
       await db.schema.createIndex('report_agent_spans_from').on('report_agent_spans').columns(['instance_id', 'span_from']).execute();
+    },
+  },
+  // Contact figures per local day of the instance's zone: the day, week, month and total reports in that
+  // zone read a row per day instead of 96 (report-queries.ts, contactReport).
+  '2027_01_06_300_report_group_days': {
+    async up(db: Kysely<unknown>) {
+      let days = db.schema
+        .createTable('report_group_days')
+        .addColumn('instance_id', 'text', (c) => c.notNull())
+        .addColumn('day', 'date', (c) => c.notNull())
+        .addColumn('channel', 'text', (c) => c.notNull())
+        .addColumn('direction', 'text', (c) => c.notNull())
+        .addColumn('skill_group_id', 'text', (c) => c.notNull())
+        .addColumn('answer_wait_max_ms', 'bigint', (c) => c.notNull().defaultTo(0));
+      for (const counter of contactCounters) days = days.addColumn(counter, 'bigint', (c) => c.notNull().defaultTo(0));
+      await days.addPrimaryKeyConstraint('report_group_days_pk', ['instance_id', 'day', 'channel', 'direction', 'skill_group_id']).execute();
+      await fillGroupDays(db, null);
     },
   },
   // Spans end at UTC midnights (spanMaxMs), so a range's spans are found by span_from alone: a span stored

@@ -15,6 +15,7 @@ import type { Projection } from '../projection.ts';
 import type { ReadModelDb } from '../read-model-db.ts';
 import { serviceLevelThresholds } from '../../domain/instance/report-settings.ts';
 import { agentCounters, contactCounters, type AgentCounter, type ContactCounter } from './reports.tables.ts';
+import { fillGroupDays } from './reports.migrations.ts';
 
 /** The report figures of an instance changed (the overview subscription recomputes): `{}`. */
 export const reportsTopic = (instanceId: string) => `kefu.${instanceId}.reports`;
@@ -64,7 +65,7 @@ const instanceEventTypes: InstanceEvent['type'][] = ['ReportSettingsConfigured']
 
 export const reportsProjection: Projection = {
   name: 'reports',
-  tables: ['report_contact_buckets', 'report_group_buckets', 'report_agent_buckets', 'report_agent_spans', 'report_agent_break_buckets', 'report_contacts', 'report_agents', 'report_settings'],
+  tables: ['report_contact_buckets', 'report_group_buckets', 'report_group_days', 'report_agent_buckets', 'report_agent_spans', 'report_agent_break_buckets', 'report_contacts', 'report_agents', 'report_settings'],
   eventTypes: new Set<string>([...contactEventTypes, ...agentEventTypes, ...instanceEventTypes]),
   // A batch is counted in memory (states read once, bucket deltas summed) and written in a few statements.
   async applyBatch(trx, events, changes) {
@@ -354,6 +355,34 @@ class ReportBatch {
     );
     const agentColumns = ['revision', 'presence', 'break_reason', 'since', 'contacts', 'wrap_up_contact_id', 'wrap_up_since'] as const;
     await upsert('report_agents', [...this.dirtyAgents].map((k) => this.agents.get(k)!), ['instance_id', 'agent_id'], setAll(agentColumns));
+    // A new time zone: the instance's day rows are counted again from its buckets (which hold this batch's
+    // deltas already); other instances' days get this batch's deltas.
+    const rezoned = await this.writeSettings();
+    if (rezoned.length > 0) {
+      await sql`DELETE FROM report_group_days WHERE instance_id = ANY(${rezoned}::text[])`.execute(this.trx);
+      await fillGroupDays(this.trx as never, rezoned);
+    }
+    const dayRows = [...groups.values()].filter((g) => !rezoned.includes(g.instance_id));
+    for (const part of chunk(dayRows, 2000)) {
+      // The day is PostgreSQL's local date of the bucket, as the report queries compute it.
+      await sql`
+        INSERT INTO report_group_days (instance_id, day, channel, direction, skill_group_id, answer_wait_max_ms, ${sql.join(contactCounters.map((c) => sql.ref(c)))})
+        SELECT g.instance_id, (g.bucket AT TIME ZONE coalesce(s.time_zone, 'UTC'))::date, g.channel, g.direction, g.skill_group_id,
+          max(g.answer_wait_max_ms), ${sql.join(contactCounters.map((c) => sql`sum(${sql.ref(`g.${c}`)})`))}
+        FROM json_populate_recordset(json_populate_record(null::report_group_buckets, ${JSON.stringify(zeros)}::json), ${JSON.stringify(part)}::json) g
+          LEFT JOIN report_settings s ON s.instance_id = g.instance_id
+        GROUP BY 1, 2, 3, 4, 5
+        ON CONFLICT (instance_id, day, channel, direction, skill_group_id) DO UPDATE SET
+          ${sql.join([addAll('report_group_days', contactCounters), sql`answer_wait_max_ms = greatest(report_group_days.answer_wait_max_ms, excluded.answer_wait_max_ms)`])}`.execute(this.trx);
+    }
+  }
+
+  /** Writes the batch's report settings; the instances whose time zone changed. */
+  private async writeSettings(): Promise<string[]> {
+    if (this.settings.size === 0) return [];
+    const ids = [...this.settings.keys()];
+    const before = await this.trx.selectFrom('report_settings').select(['instance_id', 'time_zone']).where('instance_id', 'in', ids).execute();
+    const zoneBefore = new Map(before.map((r) => [r.instance_id, r.time_zone]));
     for (const row of this.settings.values()) {
       await this.trx
         .insertInto('report_settings')
@@ -361,6 +390,7 @@ class ReportBatch {
         .onConflict((oc) => oc.column('instance_id').doUpdateSet({ time_zone: row.time_zone, service_level_seconds: row.service_level_seconds, updated_at: row.updated_at }))
         .execute();
     }
+    return ids.filter((id) => (zoneBefore.get(id) ?? 'UTC') !== this.settings.get(id)!.time_zone);
   }
 }
 

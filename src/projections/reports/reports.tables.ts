@@ -68,6 +68,19 @@ export interface ReportTables {
     skill_group_id: string;
     answer_wait_max_ms: Counter;
   } & Record<ContactCounter, Counter>;
+  /**
+   * report_group_buckets summed per local day in the instance's time zone (report_settings, UTC until set):
+   * day = (bucket AT TIME ZONE zone)::date, the day the report queries put the bucket in. A year per day reads
+   * 365 days' rows instead of 35,040 buckets'. Rebuilt from the buckets when the instance's zone changes.
+   */
+  report_group_days: {
+    instance_id: string;
+    day: ColumnType<string, string, string>;
+    channel: string;
+    direction: string;
+    skill_group_id: string;
+    answer_wait_max_ms: Counter;
+  } & Record<ContactCounter, Counter>;
   /** An agent's time per state, per 15-minute UTC bucket. */
   report_agent_buckets: {
     instance_id: string;
