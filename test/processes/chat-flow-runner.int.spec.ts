@@ -5,6 +5,7 @@
 // contact: the collected order number and the choice reach the contact and its offer to the agent.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CommandHandler } from '../../src/adapters/eventstore/command-handler.ts';
 import { ConflictError } from '../../src/domain/errors.ts';
 import { contactDecider } from '../../src/domain/contact/contact.decide.ts';
 import { streams } from '../../src/domain/streams.ts';
@@ -169,6 +170,43 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(seen.contact.data).toEqual(expect.arrayContaining([{ key: 'orderNumber', value: 'SO-77881' }, { key: 'page', value: 'checkout' }]));
       expect(['OFFERED', 'CONNECTED']).toContain(seen.contact.status);
       if (seen.contact.status === 'OFFERED') expect(seen.contact.offer!.agents.map((a) => a.id)).toEqual([ann.id]);
+    });
+
+    it('steps from where the chat is when its runner remembers an older place (another process stepped it since): once, no reply doubled', async () => {
+      const desk = await group(A.adminKey, 'Second desk');
+      const flowId = await flow(A.adminKey, 'CHAT', {
+        start: 'menu',
+        nodes: [
+          { id: 'menu', type: 'menu', text: 'Pick', options: [{ number: 1, label: 'Order', next: 'order' }], onFailure: 'bye' },
+          { id: 'order', type: 'collect', text: 'Order number?', variable: 'orderNumber', validate: { kind: 'orderNumber' }, next: 'thanks' },
+          { id: 'thanks', type: 'end', text: 'Thanks' },
+          { id: 'bye', type: 'end', text: 'Bye' },
+        ],
+      });
+      const contactId = randomUUID();
+      const chat = { instanceId: A.instanceId, contactId };
+      const stream = streams.contact(A.instanceId, contactId);
+      const source = { kind: 'WEB' as const, webChannelId: randomUUID(), clientChatId: 'c2', verified: false, pageUrl: null, referrer: null, userAgent: null, address: null };
+      await t.kefu.commands.handle(stream, contactDecider, {
+        type: 'StartChat',
+        data: { contactId, customer: { kind: 'WEB', id: 'v_BBBBBBBBBBBBBBBBBBBBBB', name: null }, data: {}, source, skillGroupId: desk, priority: 0, reject: null, firstMessage: null, flowId },
+        metadata: { now: new Date().toISOString(), instanceId: A.instanceId, actor: 'test', correlationId: randomUUID() },
+      });
+      const here = new ChatFlowRunner(contactChatFlowPorts({ db: t.kefu.db, commands: t.kefu.commands, clock: () => new Date() }));
+      // The other process: its own command handler, whose memory of the chat stops at the menu.
+      const otherCommands = new CommandHandler(t.kefu.store);
+      const there = new ChatFlowRunner(contactChatFlowPorts({ db: t.kefu.db, commands: otherCommands, clock: () => new Date() }));
+      await here.start(chat, flowId);
+      await otherCommands.load(stream, contactDecider);
+      await here.message(chat, '1');
+      // Taken from its memory (at the menu) this answer is no option and ends the chat with "Bye"; from where the chat is, it is the order number.
+      const advance = await there.message(chat, 'SO-55012');
+      expect(advance.run?.step).toBe(3);
+      const events = await t.kefu.store.readStream(stream);
+      const said = events.flatMap((e) => (e.type === 'ContactMessageRecorded' && (e.data as { from: string }).from === 'SYSTEM' ? [(e.data as { text: string }).text] : []));
+      expect(said.filter((x) => x !== '')).toEqual(['Pick', 'Order number?', 'Thanks']);
+      expect(events.filter((e) => e.type === 'ContactChatFlowAdvanced')).toHaveLength(3);
+      expect(events.filter((e) => e.type === 'ContactVariablesSet').map((e) => (e.data as { variables: unknown }).variables)).toEqual([{ orderNumber: 'SO-55012' }]);
     });
   });
 }

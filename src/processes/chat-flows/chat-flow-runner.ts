@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { CommandHandler } from '../../adapters/eventstore/command-handler.ts';
 import { contactDecider, type NewChatMessage } from '../../domain/contact/contact.decide.ts';
+import type { ContactState } from '../../domain/contact/contact.ts';
 import { ConflictError } from '../../domain/errors.ts';
 import type { ChatFlowDocument } from '../../domain/flow/chat-flow-document.ts';
 import { chatFlowRunDecider } from '../../domain/flow/chat-flow-run.ts';
@@ -61,6 +62,12 @@ export interface ChatRef {
 /** Keeps each chat's run (EventStoreChatFlowStore: a stream per chat). */
 export interface ChatFlowStore {
   get(chat: ChatRef): Promise<ChatFlowRun | null>;
+  /**
+   * The run as this process last saw it, without a read; undefined when not known. It may be behind (another
+   * process stepped the chat since): the runner takes it only for a chat waiting for the customer, and only
+   * with `commit`, whose append at the chat's revision refuses a step taken from a place the chat has left.
+   */
+  peek?(chat: ChatRef): ChatFlowRun | null | undefined;
   /** Records a step from `previous` (null: the chat's first); CONFLICT when the chat moved on meanwhile. */
   set(chat: ChatRef, run: ChatFlowRun, previous: ChatFlowRun | null): Promise<void>;
 }
@@ -183,7 +190,10 @@ export class ChatFlowRunner {
   private input(chat: ChatRef, input: ChatFlowInput, carry?: unknown): Promise<ChatFlowAdvance> {
     return this.serial(chat, async () => {
       for (let attempt = 1; ; attempt++) {
-        const run = await this.ports.store.get(chat);
+        // First from memory (no read of the stream before the step's append): a run waiting for the customer. A
+        // stale one fails that append (the contact's revision moved), and the next attempt reads the stream.
+        const known = attempt === 1 && this.ports.commit ? this.ports.store.peek?.(chat) : undefined;
+        const run = known?.position.status === 'waiting' ? known : await this.ports.store.get(chat);
         if (!run || run.position.status === 'ended') return { actions: [], run };
         try {
           const flow = await this.ports.loadFlow(chat.instanceId, run.flowId, run.version);
@@ -292,6 +302,13 @@ export function contactChatFlowPorts(deps: { db: ReadModel; commands: CommandHan
     store: {
       async get(chat) {
         const { state } = await deps.commands.load(streams.contact(chat.instanceId, chat.contactId), contactDecider);
+        if (state.status === 'none' || !state.chatFlow) return null;
+        const { flowId, version, position, step } = state.chatFlow;
+        return { flowId, version, position, step };
+      },
+      peek(chat) {
+        const state = deps.commands.peek<ContactState>(streams.contact(chat.instanceId, chat.contactId))?.state;
+        if (!state) return undefined;
         if (state.status === 'none' || !state.chatFlow) return null;
         const { flowId, version, position, step } = state.chatFlow;
         return { flowId, version, position, step };

@@ -187,17 +187,13 @@ export const contactsProjection: Projection = {
       case 'ContactFlowStarted':
         await update({ status: 'IN_FLOW' });
         break;
-      case 'ContactKeyPressed': {
-        const row = await current();
-        const trail = [...((row?.key_trail as unknown[]) ?? []), event.data];
-        await update({ key_trail: JSON.stringify(trail) });
+      // One statement each, no read first (a chat flow's step sets both on the send path, issue 12).
+      case 'ContactKeyPressed':
+        await update({ key_trail: sql`coalesce(key_trail, '[]'::jsonb) || jsonb_build_array(${JSON.stringify(event.data)}::jsonb)` });
         break;
-      }
-      case 'ContactVariablesSet': {
-        const row = await current();
-        await update({ data: JSON.stringify({ ...((row?.data as Record<string, string>) ?? {}), ...event.data.variables }) });
+      case 'ContactVariablesSet':
+        await update({ data: sql`coalesce(data, '{}'::jsonb) || ${JSON.stringify(event.data.variables)}::jsonb` });
         break;
-      }
       case 'ContactQueued':
         await update({
           status: 'QUEUED',
