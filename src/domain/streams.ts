@@ -12,6 +12,8 @@ export const streams = {
   trunk: (instanceId: string, trunkId: string) => `trunk-${instanceId}.${trunkId}`,
   sipExtension: (instanceId: string, agentId: string) => `sipextension-${instanceId}.${agentId}`,
   webChannel: (instanceId: string, webChannelId: string) => `webchannel-${instanceId}.${webChannelId}`,
+  /** Which chat a web channel's customer holds open (key: a hash of channel, verification and customer id). */
+  visitorChat: (instanceId: string, key: string) => `visitorchat-${instanceId}.${key}`,
   /** Where a chat stands in its chat flow (OL-13). */
   chatFlowRun: (instanceId: string, contactId: string) => `chatflowrun-${instanceId}.${contactId}`,
   /** A file sent in a chat (OL-15). */

@@ -98,11 +98,14 @@ describe('files in a conversation', () => {
 
   it("refuses a file of another chat, the other side's upload and an unknown file as NOT_FOUND", async () => {
     const me = await customer();
-    const chat = await startChat(me);
+    // The customer's earlier chat (a customer has one open chat at a time: it ends before the next starts).
+    const earlier = await startChat(me);
+    const elsewhere = await upload(me, earlier, { bytes: taggedPng(8, 8), filename: 'x.png', type: 'image/png' });
+    await ok(me, 'mutation($c: ID!) { endChat(input: { contactId: $c }) { status } }', { c: earlier });
     const other = await startChat(me);
-    const elsewhere = await upload(me, other, { bytes: taggedPng(8, 8), filename: 'x.png', type: 'image/png' });
-    expect((await sendFile(me, chat, elsewhere)).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
-    expect((await sendFile(me, chat, randomUUID())).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    expect(other).not.toBe(earlier);
+    expect((await sendFile(me, other, elsewhere)).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    expect((await sendFile(me, other, randomUUID())).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
     const mine = await upload(me, other, { bytes: taggedPng(8, 8), filename: 'y.png', type: 'image/png' });
     await t.ok(ann().token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
     const offered = await until(

@@ -320,7 +320,12 @@ describe('chat conversations', () => {
     const first = await ok<{ startChat: Conversation }>(me.token, START, { input: { clientChatId } });
     const again = await ok<{ startChat: Conversation }>(me.token, START, { input: { clientChatId } });
     expect(again.startChat.contactId).toBe(first.startChat.contactId);
+    // Another clientChatId while that chat is open joins it (one open chat per customer: visitor-chat.int.spec.ts);
+    // once it has ended, the next start is a chat of its own.
+    expect((await startChat(me.token)).contactId).toBe(first.startChat.contactId);
+    await ok(me.token, 'mutation($c: ID!) { endChat(input: { contactId: $c }) { status } }', { c: first.startChat.contactId });
     const second = await startChat(me.token);
+    expect(second.contactId).not.toBe(first.startChat.contactId);
     const later = await customer('Again', me.visitorId);
     const page1 = await ok<{ myConversations: { edges: { node: { contactId: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string } } }>(later.token, '{ myConversations(first: 1) { edges { node { contactId } } pageInfo { hasNextPage endCursor } } }');
     expect(page1.myConversations.edges.map((e) => e.node.contactId)).toEqual([second.contactId]);

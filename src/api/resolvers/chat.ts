@@ -34,6 +34,7 @@ import { toAgent } from './agents.ts';
 import { queuePlace } from './monitoring.ts';
 import { isOpenAt } from '../../domain/flow/business-hours.ts';
 import { cachedChatAccess, type ChatWriter } from './chat-access.ts';
+import { claimVisitorChat, releaseVisitorChat } from './visitor-chat.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // Who is asking, and whether they may see a chat.
@@ -862,6 +863,15 @@ export const chatResolvers = {
         address: ctx.clientIp || null,
       };
       const first = input.firstMessage;
+      // One open chat per customer and channel: a second start (another tab, another device) joins the open one,
+      // and its first message goes there.
+      const turn = await claimVisitorChat(ctx, p, contactId);
+      if (turn.kind === 'join') {
+        const open = await eventually(() => contactRow(ctx, p.instanceId, turn.contactId), `Conversation ${turn.contactId}`);
+        if (!first) return toConversation(open, v);
+        await chatResolvers.Mutation.sendChatMessage(undefined, { input: { contactId: open.id, message: first } }, ctx);
+        return toConversation((await contactRow(ctx, p.instanceId, open.id)) ?? open, v);
+      }
       await contactCommand(
         ctx,
         p.instanceId,
@@ -881,7 +891,11 @@ export const chatResolvers = {
           metadata: commandMetadata(ctx, p.instanceId),
         },
         true,
-      );
+      ).catch(async (err: unknown) => {
+        // Nothing started (a refused value): the claim goes, so the customer's next start is not kept waiting for it.
+        await releaseVisitorChat(ctx, p, contactId).catch(() => undefined);
+        throw err;
+      });
       // The channel's chat flow greets the customer (its first step) before the chat is answered.
       if (!reject && channel.flow_id) await flowStepShown(ctx, p.instanceId, chatFlows(ctx).start({ instanceId: p.instanceId, contactId }, channel.flow_id));
       return toConversation(await eventually(() => contactRow(ctx, p.instanceId, contactId), `Conversation ${contactId}`), v);
