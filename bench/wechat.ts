@@ -178,7 +178,16 @@ export const wechatBench: BenchModule = {
           ...(await Promise.all(
             Array.from({ length: Math.min(50, s.customers - i) }, async () => {
               const session = await gql<{ startCustomerSession: { token: string } }>(kefu, null, 'mutation($k: String!) { startCustomerSession(input: { channelKey: $k }) { token } }', { k: channel.createWebChannel.webChannel.publicKey });
-              const chat = await gql<{ startChat: { contactId: string } }>(kefu, session.startCustomerSession.token, 'mutation { startChat(input: { clientChatId: "bench" }) { contactId } }');
+              // CONFLICT ("not readable yet; try again") on a loaded machine: tried again, as a widget does.
+              const start = () => gql<{ startChat: { contactId: string } }>(kefu, session.startCustomerSession.token, 'mutation { startChat(input: { clientChatId: "bench" }) { contactId } }');
+              let chat: Awaited<ReturnType<typeof start>> | undefined;
+              for (let attempt = 0; !chat; attempt++) {
+                chat = await start().catch(async (err: unknown) => {
+                  if (attempt >= 50 || !String(err).includes('CONFLICT')) throw err;
+                  await new Promise((r) => setTimeout(r, 200));
+                  return undefined;
+                });
+              }
               return { token: session.startCustomerSession.token, contactId: chat.startChat.contactId };
             }),
           )),
@@ -223,20 +232,49 @@ export const wechatBench: BenchModule = {
         if (s.retryPercent > 0 && i % Math.round(100 / s.retryPercent) === 0) pushes.push(r);
       }
       const distinct = new Set(pushes.map((p) => p.body)).size;
+      const stats = new pg.Client({ connectionString: url });
+      await stats.connect();
+      // Transactions committed in the bench database (each statement outside a transaction is one): Kefu's SQL per message.
+      let own = 0;
+      const q = <T extends pg.QueryResultRow>(text: string) => {
+        own++;
+        return stats.query<T>(text);
+      };
+      const commits = async () => {
+        await new Promise((r) => setTimeout(r, 1000));
+        await q('SELECT pg_stat_clear_snapshot()');
+        return Number((await q<{ n: string }>('SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()')).rows[0]!.n) - own;
+      };
+      // The pushes answered before their effect is made: the part ends when none is left undone (its CPU counted).
+      const drained = async () => {
+        const deadline = Date.now() + 120_000;
+        while (Date.now() < deadline) {
+          const r = await q<{ n: string }>('SELECT count(*) AS n FROM wechat_inbound WHERE pending');
+          if (Number(r.rows[0]!.n) === 0) return;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        throw new Error('WeChat pushes still undone after 120 s');
+      };
+      const wxCommits0 = await commits();
       child.send({ type: 'cpu-start' });
       await nextMessage('cpu-started');
       const wx = await paced(pushes, s.rate, wechatOk);
+      await drained();
       child.send({ type: 'cpu-stop' });
       const wxCpu = await nextMessage<{ cpuMs: number }>('cpu');
+      const wxCommits = (await commits()) - wxCommits0;
+      const webCommits0 = await commits();
       rows.push(row('paced', `paced ${s.rate}/s: time to answer`, 'kefu-wechat', wx));
       child.send({ type: 'cpu-start' });
       await nextMessage('cpu-started');
       const webPaced = await paced(Array.from({ length: total }, (_, i) => webRequest(i)), s.rate, webOk);
       child.send({ type: 'cpu-stop' });
       const webCpu = await nextMessage<{ cpuMs: number }>('cpu');
+      const webCommits = (await commits()) - webCommits0;
       rows.push(row('paced', `paced ${s.rate}/s: time to answer`, 'kefu-webchat', webPaced));
       let n = 0;
       const wxClosed = await closed(() => pushRequest(callbackUrl, openIds[n++ % openIds.length]!, 'closed loop'), s.inFlight, s.closedSeconds, wechatOk);
+      await drained();
       rows.push(row('closed', `closed loop, ${s.inFlight} in flight`, 'kefu-wechat', wxClosed));
       let m = 0;
       const webClosed = await closed(() => webRequest(m++), s.inFlight, s.closedSeconds, webOk);
@@ -246,19 +284,27 @@ export const wechatBench: BenchModule = {
       const c = new pg.Client({ connectionString: url });
       await c.connect();
       try {
-        const stored = await c.query<{ n: string }>("SELECT count(*) AS n FROM contact_messages m JOIN contacts c ON c.instance_id = m.instance_id AND c.id = m.contact_id WHERE m.sender = 'CUSTOMER' AND c.source->>'kind' = 'WECHAT'");
         const expected = s.customers + Math.min(200, s.customers) + distinct + wxClosed.times.length;
+        // The read model a moment behind the store: counted until it has them all (or a minute passed).
+        const storedCount = () => c.query<{ n: string }>("SELECT count(*) AS n FROM contact_messages m JOIN contacts c ON c.instance_id = m.instance_id AND c.id = m.contact_id WHERE m.sender = 'CUSTOMER' AND c.source->>'kind' = 'WECHAT'");
+        let stored = await storedCount();
+        for (let i = 0; i < 600 && Number(stored.rows[0]!.n) < expected; i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          stored = await storedCount();
+        }
         // CPU per message (Kefu's process, user + system): what the load of the machine barely changes, unlike times.
         const wxCpuPer = wxCpu.cpuMs / Math.max(1, wx.times.length);
         const webCpuPer = webCpu.cpuMs / Math.max(1, webPaced.times.length);
         lastNotes = [
           `Paced WeChat part: ${wx.times.length} answered, ${wx.failed} failed, Kefu CPU ${wxCpuPer.toFixed(2)} ms per push.`,
           `Paced web chat part: ${webPaced.times.length} answered, ${webPaced.failed} failed, Kefu CPU ${webCpuPer.toFixed(2)} ms per sendChatMessage; WeChat / web CPU per message ${(wxCpuPer / webCpuPer).toFixed(2)}.`,
+          `SQL transactions committed per message (pg_stat_database, all of Kefu's work: answer, effect, projections, processes): WeChat ${(wxCommits / Math.max(1, wx.times.length)).toFixed(2)}, web chat ${(webCommits / Math.max(1, webPaced.times.length)).toFixed(2)}.`,
           `Stored WeChat customer messages: ${stored.rows[0]!.n}, expected ${expected} (${pushes.length - distinct} retries sent twice, each stored once).`,
           `p99 to answer WeChat at ${s.rate}/s: ${percentile(wx.times, 99).toFixed(1)} ms (goal < 50 ms).`,
         ].join('\n');
       } finally {
         await c.end();
+        await stats.end();
       }
     } finally {
       child.send({ type: 'stop' });

@@ -212,13 +212,17 @@ export interface ReadModelDb extends ReportTables {
     updated_at: Timestamp;
     deleted_at: Timestamp | null;
   };
-  /** WeChat pushes taken in (the dedupe of WeChat's retries): written after the chat has the message. */
+  /** WeChat pushes taken in (the dedupe of WeChat's retries): kept before WeChat is answered, pending until their effect is made (wechat-intake.ts). */
   wechat_inbound: {
     instance_id: string;
     account_id: string;
     push_key: string;
     contact_id: string | null;
     received_at: Timestamp;
+    push: ColumnType<unknown, string | null | undefined, string | null>;
+    pending: ColumnType<boolean, boolean | undefined, boolean>;
+    attempts: ColumnType<number, number | undefined, number>;
+    next_attempt_at: Timestamp | null;
   };
   /** Agents' messages to WeChat customers, each sent once (src/processes/wechat-outbox). */
   wechat_outbox: {

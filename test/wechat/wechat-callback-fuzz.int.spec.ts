@@ -198,7 +198,7 @@ describe(`WeChat callback fuzz (seed ${seed}, KEFU_FUZZ_SEED=${seed} replays it)
         done();
       },
     });
-    kefu = await startKefu(loadConfig({ KEFU_OPERATOR_TOKEN: operatorToken, PORT: '0', KEFU_SIP: 'off', KEFU_DATA_DIR: dir, KEFU_WECHAT_API_BASE: wx.base }), { logger: pino({ level: 'warn' }, sink), listen: false });
+    kefu = await startKefu(loadConfig({ KEFU_OPERATOR_TOKEN: operatorToken, PORT: '0', KEFU_SIP: 'off', KEFU_DATA_DIR: dir, KEFU_WECHAT_API_BASE: wx.base, KEFU_WECHAT_ANSWER_WAIT_MS: '60000' }), { logger: pino({ level: 'warn' }, sink), listen: false });
     admin = (await gql<{ createInstance: { adminApiKey: string } }>(operatorToken, 'mutation { createInstance(input: { name: "Fuzz" }) { adminApiKey } }')).createInstance.adminApiKey;
     const group = (await gql<{ createSkillGroup: { id: string } }>(admin, 'mutation { createSkillGroup(input: { name: "WeChat", channel: ONLINE }) { id } }')).createSkillGroup.id;
     const secret = 'eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee';

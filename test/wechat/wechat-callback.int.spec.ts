@@ -52,7 +52,7 @@ describe('WeChat callback', () => {
 
   beforeAll(async () => {
     wx = await new FakeWechat().start();
-    t = await startTestKefu({ database: 'pglite', listen: true, env: { KEFU_WECHAT_API_BASE: wx.base } });
+    t = await startTestKefu({ database: 'pglite', listen: true, env: { KEFU_WECHAT_API_BASE: wx.base, KEFU_WECHAT_ANSWER_WAIT_MS: '60000' } });
     origin = `http://127.0.0.1:${(t.kefu.app.server.address() as AddressInfo).port}`;
     seed = await seedInstance(t, { name: 'Acme' });
     const group = (await t.ok<{ createSkillGroup: { id: string } }>(seed.adminKey, 'mutation { createSkillGroup(input: { name: "WeChat desk", channel: ONLINE }) { id } }')).createSkillGroup.id;

@@ -107,7 +107,7 @@ describe('WeChat chats in their account\'s chat flow', () => {
     imageUrl = `https://127.0.0.1:${(images.address() as AddressInfo).port}/logo.png`;
 
     wx = await new FakeWechat().start();
-    t = await startTestKefu({ database: 'postgres', listen: true, env: { KEFU_WECHAT_API_BASE: wx.base, KEFU_WECHAT_FLOW_IMAGE_ALLOW_PRIVATE: 'on' } });
+    t = await startTestKefu({ database: 'postgres', listen: true, env: { KEFU_WECHAT_API_BASE: wx.base, KEFU_WECHAT_ANSWER_WAIT_MS: '60000', KEFU_WECHAT_FLOW_IMAGE_ALLOW_PRIVATE: 'on' } });
     origin = `http://127.0.0.1:${(t.kefu.app.server.address() as AddressInfo).port}`;
     seed = await seedInstance(t, { name: 'Flowing', agents: [{ name: 'Ann', login: 'ann' }, { name: 'Bob', login: 'bob' }] });
     ann = seed.agents[0]!;

@@ -28,7 +28,7 @@ describe('WeChat outbox across a restart', () => {
   });
 
   const start = async () => {
-    const t = await startTestKefu({ listen: true, env: { DATABASE_URL: url, KEFU_WECHAT_API_BASE: wx.base } });
+    const t = await startTestKefu({ listen: true, env: { DATABASE_URL: url, KEFU_WECHAT_API_BASE: wx.base, KEFU_WECHAT_ANSWER_WAIT_MS: '60000' } });
     running.push(t);
     return t;
   };

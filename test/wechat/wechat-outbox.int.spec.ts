@@ -45,7 +45,7 @@ describe('WeChat outbox', () => {
 
   beforeAll(async () => {
     wx = await new FakeWechat().start();
-    t = await startTestKefu({ database: 'postgres', listen: true, env: { KEFU_WECHAT_API_BASE: wx.base } });
+    t = await startTestKefu({ database: 'postgres', listen: true, env: { KEFU_WECHAT_API_BASE: wx.base, KEFU_WECHAT_ANSWER_WAIT_MS: '60000' } });
     seed = await seedInstance(t, { name: 'Acme', agents: [{ name: 'Ann', login: 'ann' }] });
     ann = seed.agents[0]!;
     const group = (await t.ok<{ createSkillGroup: { id: string } }>(seed.adminKey, 'mutation { createSkillGroup(input: { name: "WeChat desk", channel: ONLINE, maxConcurrency: 5 }) { id } }')).createSkillGroup.id;

@@ -26,7 +26,7 @@ describe('reception prompts on WeChat', () => {
   let n = 0;
 
   const start = async () => {
-    t = await startTestKefu({ listen: true, env: { DATABASE_URL: url, KEFU_WECHAT_API_BASE: wx.base } });
+    t = await startTestKefu({ listen: true, env: { DATABASE_URL: url, KEFU_WECHAT_API_BASE: wx.base, KEFU_WECHAT_ANSWER_WAIT_MS: '60000' } });
     origin = `http://127.0.0.1:${(t.kefu.app.server.address() as AddressInfo).port}`;
   };
   const texts = (openId: string) => wx.sent.filter((m) => m.touser === openId).map((m) => (m.body.text as { content: string } | undefined)?.content ?? m.msgtype);

@@ -28,7 +28,7 @@ describe('WeChat refusals in the log', () => {
         done();
       },
     });
-    kefu = await startKefu(loadConfig({ KEFU_OPERATOR_TOKEN: operatorToken, PORT: '0', KEFU_SIP: 'off', KEFU_DATA_DIR: dir, KEFU_WECHAT_API_BASE: wx.base }), { logger: pino({ level: 'warn' }, sink), listen: true });
+    kefu = await startKefu(loadConfig({ KEFU_OPERATOR_TOKEN: operatorToken, PORT: '0', KEFU_SIP: 'off', KEFU_DATA_DIR: dir, KEFU_WECHAT_API_BASE: wx.base, KEFU_WECHAT_ANSWER_WAIT_MS: '60000' }), { logger: pino({ level: 'warn' }, sink), listen: true });
     const origin = `http://127.0.0.1:${(kefu.app.server.address() as AddressInfo).port}`;
     const gql = async <T,>(auth: string, query: string, variables?: Record<string, unknown>) => {
       const res = await fetch(`${origin}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${auth}` }, body: JSON.stringify({ query, variables }) });

@@ -32,7 +32,7 @@ describe('WeChat retries across two Kefu processes', () => {
     const env = () => {
       const dir = mkdtempSync(path.join(tmpdir(), 'kefu-wechat-'));
       dirs.push(dir);
-      return { DATABASE_URL: schema.url, NATS_URL: natsUrl, KEFU_OPERATOR_TOKEN: operatorToken, KEFU_WECHAT_API_BASE: wx.base, KEFU_DATA_DIR: dir };
+      return { DATABASE_URL: schema.url, NATS_URL: natsUrl, KEFU_OPERATOR_TOKEN: operatorToken, KEFU_WECHAT_API_BASE: wx.base, KEFU_WECHAT_ANSWER_WAIT_MS: '60000', KEFU_DATA_DIR: dir };
     };
     a = await spawnKefu(env());
     b = await spawnKefu(env());

@@ -6,10 +6,11 @@
 // as chat files.
 //
 // Stored once: WeChat retries a push it got no answer for within 5 s (three tries), maybe at another Kefu
-// process. A push's key (MsgId, or customer + time + event) is the customer message's clientMessageId, which the
-// contact decider drops when it sees it again (the event store decides, at the stream's revision); a chat
-// started by a push has an id derived from its key, so a retry that finds no open chat starts the same one
-// (nothing). wechat_inbound remembers handled keys, so a late retry is not even looked at again.
+// process. The callback keeps each push first (wechat-intake.ts: its key in wechat_inbound, so a retry is not
+// even looked at again) and this makes its effect after, maybe twice (a sweep after a crash): a push's key
+// (MsgId, or customer + time + event) is the customer message's clientMessageId, which the contact decider
+// drops when it sees it again (the event store decides, at the stream's revision); a chat started by a push has
+// an id derived from its key, so a push made again that finds no open chat starts the same one (nothing).
 //
 // An account with a CHAT flow (issue 12) puts its chats into the flow as the web channel does, through the same
 // runner (chat-flow-runner.ts): the flow's first step runs when the chat starts, and each text the customer
@@ -76,11 +77,11 @@ export class WechatInbound {
     this.deps = deps;
   }
 
-  /** Handles a push (checked and decrypted by the callback) once; resolves when its effect is stored. */
-  take(account: WechatAccountRow, push: WechatPush): Promise<void> {
+  /** Makes a push's effect (kept by the intake, wechat-intake.ts); resolves with its contact when it is stored. */
+  take(account: WechatAccountRow, push: WechatPush): Promise<string | null> {
     const key = `${account.instance_id}/${account.id}/${push.fromUserName}`;
     const before = this.queues.get(key) ?? Promise.resolve();
-    const run = before.catch(() => undefined).then(() => this.handle(account, push));
+    const run = before.catch(() => undefined).then(() => this.apply(account, push, pushKey(push)));
     const tail = run.catch(() => undefined);
     this.queues.set(key, tail);
     void tail.then(() => {
@@ -91,28 +92,6 @@ export class WechatInbound {
 
   private metadata(instanceId: string) {
     return { now: this.deps.clock().toISOString(), instanceId, actor: 'system:wechat', correlationId: randomUUID() };
-  }
-
-  private async handle(account: WechatAccountRow, push: WechatPush): Promise<void> {
-    const { db } = this.deps;
-    const key = pushKey(push);
-    const seen = await db
-      .selectFrom('wechat_inbound')
-      .select('push_key')
-      .where('instance_id', '=', account.instance_id)
-      .where('account_id', '=', account.id)
-      .where('push_key', '=', key)
-      .executeTakeFirst();
-    if (seen) return;
-    const contactId = await this.apply(account, push, key);
-    // Remembered after the answer, not before it: the chat's stream already drops a repeat of this push (its key is
-    // the message's clientMessageId, a started chat's id comes from it), so this only spares a late retry the work.
-    void db
-      .insertInto('wechat_inbound')
-      .values({ instance_id: account.instance_id, account_id: account.id, push_key: key, contact_id: contactId, received_at: this.deps.clock() })
-      .onConflict((c) => c.columns(['instance_id', 'account_id', 'push_key']).doNothing())
-      .execute()
-      .catch(() => undefined);
   }
 
   /** The customer's open chat on this account, as the read model shows it. */
@@ -157,13 +136,16 @@ export class WechatInbound {
       .limit(1)
       .executeTakeFirst();
     if (!last || last.status !== 'ENDED') return null;
-    // Claimed before rating: a retry of this reply elsewhere must not become a new chat when it finds the chat rated.
+    // Claimed before rating (on the kept push): made again after a crash, this reply must not become a new chat when it finds the chat rated.
     const claimed = await this.deps.db
-      .insertInto('wechat_inbound')
-      .values({ instance_id: account.instance_id, account_id: account.id, push_key: key, contact_id: last.id, received_at: this.deps.clock() })
-      .onConflict((c) => c.columns(['instance_id', 'account_id', 'push_key']).doNothing())
+      .updateTable('wechat_inbound')
+      .set({ contact_id: last.id })
+      .where('instance_id', '=', account.instance_id)
+      .where('account_id', '=', account.id)
+      .where('push_key', '=', key)
+      .where('contact_id', 'is', null)
       .executeTakeFirst();
-    if (Number(claimed.numInsertedOrUpdatedRows ?? 0n) === 0) return last.id;
+    if (Number(claimed.numUpdatedRows) === 0) return last.id;
     const survey = await loadSatisfactionSurvey(this.deps.db, account.instance_id);
     try {
       await this.command(account.instance_id, { type: 'RateContact', data: { contactId: last.id, value: Number(value), comment: null, by: 'CUSTOMER', key: null, survey }, metadata: this.metadata(account.instance_id) });

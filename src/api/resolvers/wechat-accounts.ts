@@ -26,6 +26,8 @@ export interface WechatApiSettings {
   publicUrl: string;
   /** KEFU_WECHAT_API_BASE. */
   apiBase: string;
+  /** KEFU_WECHAT_ANSWER_WAIT_MS: how long the callback's answer waits for a kept push's effect (default 0). */
+  answerWaitMs?: number;
   /** An agent typing in a WeChat chat (the outbox passes it on as WeChat's typing indicator). */
   agentTyping?: (instanceId: string, contactId: string, typing: boolean) => Promise<void>;
 }

@@ -97,4 +97,18 @@ export const wechatAccountsMigrations: Record<string, Migration> = {
       await db.schema.alterTable('wechat_accounts').addColumn('mini_program_cards', 'jsonb').execute();
     },
   },
+  // Issue 13: a push is kept (with its key, the dedupe) before WeChat is answered, and its effect made from it
+  // after (wechat-intake.ts); pending rows are the ones whose effect is not made yet. Rows from before: done.
+  '2027_01_06_100_wechat_inbound_pending': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('wechat_inbound')
+        .addColumn('push', 'jsonb')
+        .addColumn('pending', 'boolean', (c) => c.notNull().defaultTo(false))
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('next_attempt_at', 'timestamptz')
+        .execute();
+      await sql`CREATE INDEX wechat_inbound_pending ON wechat_inbound (next_attempt_at) WHERE pending`.execute(db);
+    },
+  },
 };
