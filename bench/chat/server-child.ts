@@ -259,8 +259,9 @@ async function profileStop(): Promise<void> {
 }
 
 // BENCH_CHAT_COUNT_QUERIES=1: every SQL statement Kefu sends during a measured phase, counted by its text (the
-// first 120 characters), reported with the phase's CPU time: where the statements per message come from.
-
+// first 120 characters, or BENCH_CHAT_QUERY_CHARS), reported with the phase's CPU time: where the statements per
+// message come from.
+const queryChars = Math.max(20, Number(process.env.BENCH_CHAT_QUERY_CHARS) || 120);
 const queryCounts = new Map<string, number>();
 let countingQueries = false;
 if (process.env.BENCH_CHAT_COUNT_QUERIES === '1') {
@@ -268,7 +269,7 @@ if (process.env.BENCH_CHAT_COUNT_QUERIES === '1') {
   pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
     if (countingQueries) {
       const q = args[0] as string | { text?: string };
-      const text = (typeof q === 'string' ? q : (q?.text ?? '?')).replace(/\s+/g, ' ').trim().slice(0, 120);
+      const text = (typeof q === 'string' ? q : (q?.text ?? '?')).replace(/\s+/g, ' ').trim().slice(0, queryChars);
       queryCounts.set(text, (queryCounts.get(text) ?? 0) + 1);
     }
     return query.apply(this, args);

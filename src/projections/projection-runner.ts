@@ -58,7 +58,7 @@ export async function applyBatch(
   from: Position | null,
   events: RecordedEvent[],
   /** Moves a checkpoint when the batch has nothing for the projection (the runner groups these); default: one UPDATE. */
-  moveAlone?: CheckpointMoves,
+  moveAlone?: CheckpointMover,
   /** Runs the batch's transaction, maybe together with other projections' (the runner's); default: its own. */
   transactions?: SharedTransactions,
 ): Promise<BatchOutcome> {
@@ -93,19 +93,23 @@ async function applyInTransaction(
   transactions?: SharedTransactions,
 ): Promise<Omit<BatchOutcome, 'parked'>> {
   let messages: { topic: string; message: unknown }[] = [];
-  const work = async (trx: Transaction<ReadModelDb>) => {
+  const guard: CheckpointGuard = { name: projection.name, from: from ? positionToString(from) : null, to: positionToString(to) };
+  const work = async (trx: Transaction<ReadModelDb>, movedAlready?: { parked_instances: string[] }) => {
     // Run again from the start if a shared transaction failed: nothing of a failed try is kept.
     messages = [];
     // The guarded move comes first: its row lock is held to the end of the transaction, so a second runner's
     // move (or a retry of a parked part) waits, then finds the checkpoint moved. It returns the parked
-    // instances as they are under that lock.
-    const moved = await trx
-      .updateTable('kefu_projection_checkpoints')
-      .set({ position: positionToString(to), updated_at: new Date() })
-      .where('name', '=', projection.name)
-      .where((eb) => (from === null ? eb('position', 'is', null) : eb('position', '=', positionToString(from))))
-      .returning('parked_instances')
-      .executeTakeFirst();
+    // instances as they are under that lock. In a shared transaction it was made already, with the other
+    // batches' moves in one statement (movedAlready).
+    const moved =
+      movedAlready ??
+      (await trx
+        .updateTable('kefu_projection_checkpoints')
+        .set({ position: guard.to, updated_at: new Date() })
+        .where('name', '=', projection.name)
+        .where((eb) => (guard.from === null ? eb('position', 'is', null) : eb('position', '=', guard.from)))
+        .returning('parked_instances')
+        .executeTakeFirst());
     if (!moved) throw refusedCheckpoint(db, projection.name);
     const parked = moved.parked_instances;
     const due = parked.length === 0 ? relevant : relevant.filter((e) => !parked.includes(instanceOfEvent(e)));
@@ -115,20 +119,40 @@ async function applyInTransaction(
     else for (const event of due) await projection.apply!(trx, event, sink);
     return parked;
   };
-  const parkedInstances = transactions ? await transactions.run(work) : await db.transaction().execute(work);
+  const parkedInstances = transactions ? await transactions.run(work, guard) : await db.transaction().execute((trx) => work(trx));
   return { messages, parkedInstances };
+}
+
+/** A batch's guarded checkpoint move: from `from` (null: none yet) to `to`, refused if the row is elsewhere. */
+export interface CheckpointGuard {
+  name: string;
+  from: string | null;
+  to: string;
+}
+
+type SharedWork<T> = (trx: Transaction<ReadModelDb>, moved?: { parked_instances: string[] }) => Promise<T>;
+
+/** Moves a projection's checkpoint from `from` to `to` with nothing else: false if it was not at `from`. */
+export interface CheckpointMover {
+  move(name: string, from: Position | null, to: Position): Promise<boolean>;
+}
+
+interface PendingMove extends CheckpointGuard {
+  done: (moved: boolean) => void;
+  failed: (err: unknown) => void;
 }
 
 /**
  * Batches of several projections that are ready at once (woken by the same commit) applied in one transaction
- * instead of one each: one BEGIN and one COMMIT for all. Each batch keeps its own guarded checkpoint move, so
- * the outcome is each batch's own; if the shared transaction fails (a checkpoint moved elsewhere, an event that
- * does not apply, the database), nothing of it was written, and each batch runs again in its own transaction
- * and gets the outcome it would have had alone.
+ * instead of one each: one BEGIN and one COMMIT for all, and their guarded checkpoint moves in one statement
+ * (each row still moves only from the position its batch expects). Each batch keeps its own outcome: if the
+ * shared transaction fails (a checkpoint moved elsewhere, an event that does not apply, the database), nothing
+ * of it was written, and each batch runs again in its own transaction and gets the outcome it would have had alone.
  */
-export class SharedTransactions {
+export class SharedTransactions implements CheckpointMover {
   private readonly db: ReadModel;
-  private pending: { work: (trx: Transaction<ReadModelDb>) => Promise<unknown>; done: (v: unknown) => void; failed: (err: unknown) => void }[] = [];
+  private pending: { work: SharedWork<unknown>; guard: CheckpointGuard | undefined; done: (v: unknown) => void; failed: (err: unknown) => void }[] = [];
+  private moves: PendingMove[] = [];
   private scheduled = false;
   /** Transactions run, and batches they carried (for tests and the bench). */
   readonly counts = { transactions: 0, batches: 0 };
@@ -137,33 +161,71 @@ export class SharedTransactions {
     this.db = db;
   }
 
-  run<T>(work: (trx: Transaction<ReadModelDb>) => Promise<T>): Promise<T> {
+  /**
+   * A checkpoint move of a batch with nothing to write: made in the guarded-move statement of a transaction
+   * that starts in the same turn if there is one (no statement of its own), else with the turn's other such
+   * moves in one statement (as CheckpointMoves does).
+   */
+  move(name: string, from: Position | null, to: Position): Promise<boolean> {
+    return new Promise((done, failed) => {
+      this.moves.push({ name, from: from ? positionToString(from) : null, to: positionToString(to), done, failed });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => void this.flush());
+  }
+
+  /**
+   * Runs `work` in a transaction, maybe shared. With `guard`, a shared transaction may make the batch's guarded
+   * checkpoint move before `work` and hand it what the move returned; else (alone) `work` makes it itself.
+   */
+  run<T>(work: SharedWork<T>, guard?: CheckpointGuard): Promise<T> {
     return new Promise<T>((done, failed) => {
-      this.pending.push({ work, done: done as (v: unknown) => void, failed });
-      if (this.scheduled) return;
-      this.scheduled = true;
-      setImmediate(() => void this.flush());
+      this.pending.push({ work, guard, done: done as (v: unknown) => void, failed });
+      this.schedule();
     });
   }
 
   private async flush(): Promise<void> {
     const group = this.pending;
+    const moves = this.moves;
     this.pending = [];
+    this.moves = [];
     this.scheduled = false;
-    if (group.length > 1) {
+    if (group.length === 0) return settleMoves(moves, moveCheckpoints(this.db, moves));
+    if (group.length + moves.length > 1) {
       try {
         const results: unknown[] = [];
+        let movedAlone = new Set<string>();
         await this.db.transaction().execute(async (trx) => {
-          for (const g of group) results.push(await g.work(trx));
+          const moved = await moveGuarded(trx, [...group.flatMap((g) => (g.guard ? [g.guard] : [])), ...moves]);
+          // A move alone whose checkpoint was elsewhere wrote nothing: it reports false, the others go on.
+          movedAlone = new Set(moves.filter((m) => moved.has(m.name)).map((m) => m.name));
+          for (const g of group) {
+            if (!g.guard) {
+              results.push(await g.work(trx));
+              continue;
+            }
+            const row = moved.get(g.guard.name);
+            // Moved elsewhere: the shared try is given up (rolled back), and this batch fails alone below.
+            if (!row) throw new CheckpointMoved();
+            results.push(await g.work(trx, row));
+          }
         });
         this.counts.transactions++;
         this.counts.batches += group.length;
         group.forEach((g, i) => g.done(results[i]));
+        for (const m of moves) m.done(movedAlone.has(m.name));
         return;
       } catch {
         // Each on its own below: its own outcome, whatever failed the shared one.
       }
     }
+    const alone = moves.length > 0 ? settleMoves(moves, moveCheckpoints(this.db, moves)) : Promise.resolve();
     await Promise.all(
       group.map(async (g) => {
         try {
@@ -176,7 +238,47 @@ export class SharedTransactions {
         }
       }),
     );
+    await alone;
   }
+}
+
+/** Settles each move with whether its checkpoint moved, or fails them all with the statement's error. */
+async function settleMoves(moves: PendingMove[], moved: Promise<Set<string>>): Promise<void> {
+  try {
+    const names = await moved;
+    for (const m of moves) m.done(names.has(m.name));
+  } catch (err) {
+    for (const m of moves) m.failed(err);
+  }
+}
+
+/** Guarded checkpoint moves in one statement, outside any transaction: the names of those that moved. */
+async function moveCheckpoints(db: ReadModel, moves: CheckpointGuard[]): Promise<Set<string>> {
+  const rows = sql.join(moves.map((m) => sql`(${m.name}::text, ${m.from}::text, ${m.to}::text)`));
+  const r = await sql<{ name: string }>`UPDATE kefu_projection_checkpoints AS c SET position = v.next, updated_at = now()
+    FROM (VALUES ${rows}) AS v(name, prev, next)
+    WHERE c.name = v.name AND c.position IS NOT DISTINCT FROM v.prev
+    RETURNING c.name`.execute(db);
+  return new Set(r.rows.map((row) => row.name));
+}
+
+/**
+ * The guarded checkpoint moves of a shared transaction in one statement: the parked instances of each row
+ * that moved, by name. A guard whose row is not at its `from` is left out (as is a second guard on one name:
+ * both cannot hold). A deadlock with another process's moves fails the shared try, whose batches go alone.
+ */
+async function moveGuarded(trx: Transaction<ReadModelDb>, guards: CheckpointGuard[]): Promise<Map<string, { parked_instances: string[] }>> {
+  const moved = new Map<string, { parked_instances: string[] }>();
+  if (guards.length === 0) return moved;
+  const names = new Set<string>();
+  const unique = guards.filter((g) => (names.has(g.name) ? false : (names.add(g.name), true)));
+  const rows = sql.join(unique.map((g) => sql`(${g.name}::text, ${g.from}::text, ${g.to}::text)`));
+  const r = await sql<{ name: string; parked_instances: string[] }>`UPDATE kefu_projection_checkpoints AS c SET position = v.next, updated_at = now()
+    FROM (VALUES ${rows}) AS v(name, prev, next)
+    WHERE c.name = v.name AND c.position IS NOT DISTINCT FROM v.prev
+    RETURNING c.name, c.parked_instances`.execute(trx);
+  for (const row of r.rows) moved.set(row.name, { parked_instances: row.parked_instances });
+  return moved;
 }
 
 /** After a failed batch: each event for the projection in its own transaction; one that fails parks its part. */
@@ -211,9 +313,9 @@ async function applyOneByOne(db: ReadModel, projection: Projection, from: Positi
  * that ignore its events, their checkpoints move in one statement instead of a dozen. Each move is still
  * guarded by the position its runner expects; a move whose guard fails reports false.
  */
-export class CheckpointMoves {
+export class CheckpointMoves implements CheckpointMover {
   private readonly db: ReadModel;
-  private pending: { name: string; from: string | null; to: string; done: (moved: boolean) => void; failed: (err: unknown) => void }[] = [];
+  private pending: PendingMove[] = [];
   private scheduled = false;
 
   constructor(db: ReadModel) {
@@ -233,17 +335,7 @@ export class CheckpointMoves {
     const batch = this.pending;
     this.pending = [];
     this.scheduled = false;
-    try {
-      const rows = sql.join(batch.map((m) => sql`(${m.name}::text, ${m.from}::text, ${m.to}::text)`));
-      const r = await sql<{ name: string }>`UPDATE kefu_projection_checkpoints AS c SET position = v.next, updated_at = now()
-        FROM (VALUES ${rows}) AS v(name, prev, next)
-        WHERE c.name = v.name AND c.position IS NOT DISTINCT FROM v.prev
-        RETURNING c.name`.execute(this.db);
-      const moved = new Set(r.rows.map((row) => row.name));
-      for (const m of batch) m.done(moved.has(m.name));
-    } catch (err) {
-      for (const m of batch) m.failed(err);
-    }
+    await settleMoves(batch, moveCheckpoints(this.db, batch));
   }
 }
 
@@ -448,7 +540,8 @@ export class ProjectionRunner {
         const events = buffer;
         buffer = [];
         try {
-          const { messages, parkedInstances, parked } = await applyBatch(db, r.projection, r.position, events, this.checkpointMoves, this.transactions);
+          // A batch with nothing for the projection moves its checkpoint in the shared transaction's statement, if one starts.
+          const { messages, parkedInstances, parked } = await applyBatch(db, r.projection, r.position, events, this.transactions, this.transactions);
           r.position = events[events.length - 1]!.position;
           this.known.set(r.projection.name, r.position);
           const held = parkedInstances ? new Set(parkedInstances) : (this.parked.get(r.projection.name) ?? new Set<string>());

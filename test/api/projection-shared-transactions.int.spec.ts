@@ -76,6 +76,47 @@ describe('shared projection transactions', async () => {
     expect(await readCheckpoint(t.kefu.db, stale.name)).toEqual({ commit: 1n, prepare: 0n });
   });
 
+  it('moves the checkpoints of batches with nothing to write in the shared transaction, each guarded', async () => {
+    await sql`DELETE FROM ${sql.table(table)}`.execute(t.kefu.db);
+    const shared = new SharedTransactions(t.kefu.db);
+    const [g, idle, late] = [projection('g'), projection('idle'), projection('late')];
+    for (const p of [g, idle, late]) await applyBatch(t.kefu.db, p, null, [event('Other', 0)]);
+    // "late" is at 1 already: its move from 0 is refused, and that fails no one else.
+    await applyBatch(t.kefu.db, late, { commit: 0n, prepare: 0n }, [event('Other', 1)]);
+    const from = { commit: 0n, prepare: 0n };
+    const outcomes = await Promise.allSettled([
+      applyBatch(t.kefu.db, g, from, [event('Counted', 1), event('Other', 2)], shared, shared),
+      applyBatch(t.kefu.db, idle, from, [event('Other', 1), event('Other', 2)], shared, shared),
+      applyBatch(t.kefu.db, late, from, [event('Other', 1), event('Other', 2)], shared, shared),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+    expect((outcomes[2] as PromiseRejectedResult).reason).toBeInstanceOf(CheckpointMoved);
+    // One transaction, for g's batch; idle's move went in its guarded-move statement.
+    expect(shared.counts).toEqual({ transactions: 1, batches: 1 });
+    expect(await rows()).toEqual(['g:1']);
+    expect(await readCheckpoint(t.kefu.db, g.name)).toEqual({ commit: 2n, prepare: 0n });
+    expect(await readCheckpoint(t.kefu.db, idle.name)).toEqual({ commit: 2n, prepare: 0n });
+    expect(await readCheckpoint(t.kefu.db, late.name)).toEqual({ commit: 1n, prepare: 0n });
+  });
+
+  it('moves the checkpoints of batches with nothing to write on their own when the shared transaction fails', async () => {
+    await sql`DELETE FROM ${sql.table(table)}`.execute(t.kefu.db);
+    const shared = new SharedTransactions(t.kefu.db);
+    const [h, quiet, broken] = [projection('h'), projection('quiet'), projection('broken2', 1)];
+    for (const p of [h, quiet, broken]) await applyBatch(t.kefu.db, p, null, [event('Other', 0)]);
+    const from = { commit: 0n, prepare: 0n };
+    const [okH, okQuiet, okBroken] = await Promise.all([
+      applyBatch(t.kefu.db, h, from, [event('Counted', 1)], shared, shared),
+      applyBatch(t.kefu.db, quiet, from, [event('Other', 1)], shared, shared),
+      applyBatch(t.kefu.db, broken, from, [event('Counted', 1)], shared, shared),
+    ]);
+    expect(okH!.parked).toEqual([]);
+    expect(okQuiet!.parked).toEqual([]);
+    expect(okBroken!.parked.map((p) => p.instanceId)).toEqual(['i']);
+    expect(await rows()).toEqual(['h:1']);
+    for (const p of [h, quiet, broken]) expect(await readCheckpoint(t.kefu.db, p.name)).toEqual({ commit: 1n, prepare: 0n });
+  });
+
   it('parks the failing event of one projection as alone, and applies the others once', async () => {
     await sql`DELETE FROM ${sql.table(table)}`.execute(t.kefu.db);
     const shared = new SharedTransactions(t.kefu.db);

@@ -108,6 +108,7 @@ export function traceSqlClient(tracer: Tracer, sql: SqlClient): SqlClient {
     transaction: (fn) => sql.transaction((tx) => fn(tracedExecutor(tracer, tx))),
     withConnection: (fn) => sql.withConnection((conn) => fn(tracedExecutor(tracer, conn))),
     listen: (channel, onNotify) => sql.listen(channel, onNotify),
+    ...(sql.listenerCount ? { listenerCount: sql.listenerCount.bind(sql) } : {}),
     tryLease: (key) => sql.tryLease(key),
     close: () => sql.close(),
   };

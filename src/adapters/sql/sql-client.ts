@@ -27,6 +27,12 @@ export interface SqlClient extends SqlExecutor {
   /** Calls `onNotify` for each NOTIFY on `channel` (from any process). Returns an unlisten function. */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   /**
+   * How many connections listen on `channel` through `listen` in this schema, this process's included
+   * (PostgreSQL: each listening connection holds a shared advisory lock that names the channel). Absent where
+   * it cannot be told: then a NOTIFY always goes out.
+   */
+  listenerCount?(channel: string): Promise<number>;
+  /**
    * Runs `fn` while holding a lease named `key` (a PostgreSQL session advisory lock), so that one process
    * among many sharing the database does the work. Resolves to false at once if another holder has it.
    */
@@ -41,6 +47,9 @@ export interface Lease {
   /** Resolves if the lease is lost (its connection died). */
   lost: Promise<void>;
 }
+
+/** The advisory lock class of listening connections (leases use 0x6b656675, 'kefu'). */
+const listenLockClass = 0x6b656676;
 
 // node-postgres returns int8 as string by default; the code casts positions to text where it needs exact values.
 export function createPostgresClient(connectionString: string, options: { max?: number; schema?: string } = {}): SqlClient {
@@ -108,9 +117,21 @@ export function createPostgresClient(connectionString: string, options: { max?: 
         if (n.channel === channel) onNotify(n.payload ?? '');
       });
       await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      // Held as long as this connection listens: listenerCount counts these, so a notifier can tell nobody listens.
+      await client.query('SELECT pg_advisory_lock_shared($1, hashtext(current_schema() || \'/\' || $2))', [listenLockClass, channel]);
       return async () => {
         await client.end().catch(() => undefined);
       };
+    },
+    async listenerCount(channel) {
+      const r = await pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_locks
+         WHERE locktype = 'advisory' AND granted AND objsubid = 2
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+           AND classid = $1::int::oid AND objid = hashtext(current_schema() || '/' || $2)::oid`,
+        [listenLockClass, channel],
+      );
+      return r.rows[0]?.n ?? 0;
     },
     async tryLease(key) {
       const client = new pg.Client({ connectionString, ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}) });

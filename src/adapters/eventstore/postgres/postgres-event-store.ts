@@ -79,6 +79,12 @@ export interface PostgresEventStoreOptions {
    */
   notifyIntervalMs?: number;
   /**
+   * Where the SQL client can count the processes listening (SqlClient.listenerCount), this store asks at most
+   * once per this many ms (default 1000) and sends no NOTIFY while it alone listens, or nobody does. A process
+   * that starts listening meanwhile is told at the next check; its subscribers poll until then (idlePollMs).
+   */
+  listenerCheckMs?: number;
+  /**
    * Send appends as named statements on the node-postgres pool (default true): parsed and planned once per
    * connection, not on every call. These go to the pool itself, past any wrapper of the SqlClient; set false
    * to send them through `sql.query` (say, to time them, or behind a pooler that cannot keep prepared statements).
@@ -139,7 +145,7 @@ export class PostgresEventStore implements EventStore {
    * running its own. A read joins only one started in the same generation, so it never misses a commit
    * it was woken for.
    */
-  private readonly sharedReads = new Map<string, Promise<RecordedEvent[]>>();
+  private readonly sharedReads = new Map<string, { maxCount: number; read: Promise<RecordedEvent[]> }>();
   /** Reads of the current generation that came back whole (see sharedRead). */
   private wholeReads: { generation: number; after: Position | null; events: RecordedEvent[] }[] = [];
   private waiters = new Set<() => void>();
@@ -151,6 +157,13 @@ export class PostgresEventStore implements EventStore {
   private notifyTimer: ReturnType<typeof setTimeout> | null = null;
   private lastNotifyAt = -Infinity;
   private readonly notifyIntervalMs: number;
+  private readonly listenerCheckMs: number;
+  /** Whether another process listens, as last checked (true until checked: a notice too many costs little). */
+  private othersListen = true;
+  private listenersCheckedAt = -Infinity;
+  private checkingListeners = false;
+  /** This store's LISTEN (and its advisory lock, which listenerCount counts) is in place. */
+  private listening = false;
   private readonly maxInFlight: number;
   private readonly maxBatchAppends: number;
   private readonly maxBatchBytes: number;
@@ -166,6 +179,7 @@ export class PostgresEventStore implements EventStore {
     this.name = sql.kind;
     this.pollMs = options.idlePollMs ?? idlePollMs;
     this.notifyIntervalMs = options.notifyIntervalMs ?? 5;
+    this.listenerCheckMs = options.listenerCheckMs ?? 1000;
     this.maxInFlight = Math.max(1, options.maxAppendsInFlight ?? 2);
     this.maxBatchAppends = Math.max(1, options.maxBatchAppends ?? 64);
     this.maxBatchBytes = Math.max(1, options.maxBatchBytes ?? 1024 * 1024);
@@ -354,14 +368,23 @@ export class PostgresEventStore implements EventStore {
 
   /**
    * readAll for subscriptions, shared by those asking in the same generation (see sharedReads): the same
-   * position and size, or a later position than a read of this generation that came back whole (fewer events
+   * position and size (or the first events of a larger read from the same position), or a later position than a read of this generation that came back whole (fewer events
    * than it asked for: every event past its start that it could see), whose events past the position it takes
    * when there are some.
    */
   private async sharedRead(generation: number, after: Position | null, maxCount: number): Promise<RecordedEvent[]> {
-    const key = `${generation}/${after ? `${after.commit}:${after.prepare}` : '-'}/${maxCount}`;
+    const from = `${generation}/${after ? `${after.commit}:${after.prepare}` : '-'}`;
+    const key = `${from}/${maxCount}`;
     const same = this.sharedReads.get(key);
-    if (same) return same;
+    if (same) return same.read;
+    // A larger read from the same position in flight (projections read 5,000 at a time, the router 500): its
+    // first maxCount events are what this read would get, so the commit costs one query, not one per size.
+    for (const [k, r] of this.sharedReads) {
+      if (r.maxCount > maxCount && k.startsWith(from) && k.length > from.length && k[from.length] === '/') {
+        const events = await r.read;
+        return events.length > maxCount ? events.slice(0, maxCount) : events;
+      }
+    }
     if (after) {
       const whole = this.wholeReads.find((r) => r.generation === generation && (r.after === null || comparePositions(r.after, after) <= 0));
       // Only events: "nothing past yours" is always asked of the database (the read may be older than what the
@@ -370,7 +393,7 @@ export class PostgresEventStore implements EventStore {
       if (past.length > 0) return past.length > maxCount ? past.slice(0, maxCount) : past;
     }
     const read = this.readAll({ after, maxCount });
-    this.sharedReads.set(key, read);
+    this.sharedReads.set(key, { maxCount, read });
     const forget = () => this.sharedReads.delete(key);
     read.then(forget, forget);
     const events = await read;
@@ -454,7 +477,12 @@ export class PostgresEventStore implements EventStore {
     this.unlisten = this.sql.listen('kefu_events', (payload) => {
       if (payload !== this.origin) this.wake();
     });
-    this.unlisten.catch(() => undefined);
+    this.unlisten.then(
+      () => {
+        this.listening = true;
+      },
+      () => undefined,
+    );
   }
 
   /**
@@ -464,6 +492,7 @@ export class PostgresEventStore implements EventStore {
    */
   notifyOthers(): void {
     if (this.sql.kind === 'pglite' || this.closed) return; // PGlite: one process, wake() has told everyone
+    if (!this.othersMayListen()) return;
     if (this.notifying || this.notifyTimer) {
       this.notifyAgain = true;
       return;
@@ -489,6 +518,34 @@ export class PostgresEventStore implements EventStore {
           this.notifyOthers();
         }
       });
+  }
+
+  /**
+   * Whether a NOTIFY may have a listener in another process: as last counted (listenerCount), counted again in
+   * the background once the last count is `listenerCheckMs` old. Counts this store's own listening connection
+   * out only if it was in place before the count began; when unsure, others listen.
+   */
+  private othersMayListen(): boolean {
+    const count = this.sql.listenerCount?.bind(this.sql);
+    if (!count) return true;
+    if (!this.checkingListeners && performance.now() - this.listenersCheckedAt >= this.listenerCheckMs) {
+      this.checkingListeners = true;
+      const own = this.listening ? 1 : 0;
+      void count('kefu_events')
+        .then(
+          (n) => {
+            this.othersListen = n > own;
+          },
+          () => {
+            this.othersListen = true;
+          },
+        )
+        .finally(() => {
+          this.listenersCheckedAt = performance.now();
+          this.checkingListeners = false;
+        });
+    }
+    return this.othersListen;
   }
 
   private wake(): void {
