@@ -109,7 +109,9 @@ export const chatRecordsProjection: Projection = {
         ? await insertRow(trx, ref, e.data as unknown as Created)
         : e.type === 'ContactMessageRecorded'
           ? await countMessage(trx, ref, e.data as unknown as MessageRecorded)
-          : await patchRow(trx, ref, (row) => change(row, ref, e));
+          : e.type === 'ContactQueued'
+            ? await queued(trx, ref, e.data as { skillGroupId: string; queuedAt: string })
+            : await patchRow(trx, ref, (row) => change(row, ref, e));
     if (changed) changes.publish(chatRecordsTopic(ref.instanceId), { contactId: ref.contactId });
   },
 };
@@ -157,6 +159,27 @@ async function patchRow(trx: Trx, ref: Ref, compute: (row: ChatRecordRow) => Pat
     .where('contact_id', '=', ref.contactId)
     .execute();
   return patch !== null;
+}
+
+/**
+ * A queue in one statement (a chat flow's route on the send path, issue 12): the same change as `change`
+ * computes for ContactQueued, made by the UPDATE on the row as it is, and only past the row's revision.
+ */
+async function queued(trx: Trx, ref: Ref, d: { skillGroupId: string; queuedAt: string }): Promise<boolean> {
+  const r = await trx
+    .updateTable('chat_records')
+    .set({
+      queued_at: sql<Date>`coalesce(queued_at, ${d.queuedAt}::timestamptz)`,
+      skill_group_id: sql<string>`coalesce(skill_group_id, ${d.skillGroupId})`,
+      last_skill_group_id: d.skillGroupId,
+      last_revision: ref.revision,
+      updated_at: ref.at,
+    })
+    .where('instance_id', '=', ref.instanceId)
+    .where('contact_id', '=', ref.contactId)
+    .where('last_revision', '<', ref.revision)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
 }
 
 /**
