@@ -80,6 +80,10 @@ export async function registerAudioRoutes(app: FastifyInstance, deps: ApiDeps): 
   // In its own scope: the multipart parser serves these routes only.
   await app.register(async (scope) => {
     await scope.register(multipart, { limits: { fileSize: maxAudioUploadBytes, files: 1, fields: 5, parts: 10 } });
+    // What fails before a handler runs (a body type no parser takes, multipart/mixed, XML) answers as the handlers do.
+    scope.setErrorHandler((err, _request, reply) =>
+      (err as { code?: string }).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? sendError(reply, 400, 'BAD_USER_INPUT', 'Send multipart/form-data with the audio in a field named file') : replyWithError(reply, err),
+    );
 
     scope.post('/audio', { bodyLimit: maxAudioUploadBytes + 64 * 1024 }, async (request, reply) => {
       try {

@@ -54,6 +54,15 @@ export async function avIconRoutes(app: FastifyInstance, options: { deps: ApiDep
   const processor = new UploadProcessor({ timeoutMs: 20_000 });
   app.addHook('onClose', async () => processor.close());
   await app.register(multipart, { limits: { fileSize: maxAvIconBytes, files: 1, fields: 2, parts: 4, fieldSize: 1024 } });
+  // What fails before a handler runs (a body type no parser takes, multipart/mixed, XML) answers as the handlers do.
+  app.setErrorHandler((err, _request, reply) => {
+    const e = err as { code?: string; statusCode?: number; message?: string };
+    if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendError(reply, 400, 'BAD_USER_INPUT', 'Send multipart/form-data with the image in a field named file');
+    if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || e.statusCode === 413) return sendError(reply, 413, 'PAYLOAD_TOO_LARGE', `file: an icon is at most ${maxAvIconBytes / 1024} KiB`);
+    if (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500) return sendError(reply, 400, 'BAD_USER_INPUT', e.message ?? 'Bad request');
+    reply.log.error({ err }, 'unexpected error in an AV icon route');
+    return sendError(reply, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
+  });
 
   app.post('/av-icons', { bodyLimit: maxAvIconBytes + 16 * 1024 }, async (request, reply) => {
     try {
