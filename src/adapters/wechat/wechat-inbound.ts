@@ -66,12 +66,17 @@ function chatIdOf(account: WechatAccountRow, key: string): string {
   return nameUuid('wechat-chat', account.instance_id, account.id, key);
 }
 
+/** How long a customer's open chat is remembered without a look-up (a chat that ended is noticed by the append at once). */
+const openChatMemoryMs = 10_000;
+
 const chatOpeningEvents = new Set(['subscribe', 'SCAN', 'CLICK', 'user_enter_tempsession']);
 
 export class WechatInbound {
   private readonly deps: WechatInboundDeps;
   /** One customer's pushes one after the other in this process (a second message finds the chat the first started). */
   private readonly queues = new Map<string, Promise<unknown>>();
+  /** Customers' open chats lately seen (queued, offered, with an agent): a text to one needs no look-up. */
+  private readonly openChats = new Map<string, { id: string; until: number }>();
 
   constructor(deps: WechatInboundDeps) {
     this.deps = deps;
@@ -88,6 +93,15 @@ export class WechatInbound {
       if (this.queues.get(key) === tail) this.queues.delete(key);
     });
     return run;
+  }
+
+  /** The customer's open chat on the account as this process last saw it (null: forgotten). */
+  private remember(account: WechatAccountRow, openId: string, contactId: string | null): void {
+    const key = `${account.instance_id}/${account.id}/${openId}`;
+    this.openChats.delete(key);
+    if (contactId === null) return;
+    if (this.openChats.size >= 10_000) this.openChats.delete(this.openChats.keys().next().value!);
+    this.openChats.set(key, { id: contactId, until: Date.now() + openChatMemoryMs });
   }
 
   private metadata(instanceId: string) {
@@ -172,6 +186,7 @@ export class WechatInbound {
       const event = push.event ?? '';
       const open = await this.openChat(account, openId);
       if (event === 'unsubscribe') {
+        this.remember(account, openId, null);
         if (!open) return null;
         try {
           await this.command(instanceId, { type: 'EndContact', data: { contactId: open, reason: 'customerUnsubscribed', endedBy: 'CUSTOMER', agentId: null }, metadata: this.metadata(instanceId) });
@@ -190,6 +205,20 @@ export class WechatInbound {
       }
       return this.startChat(account, push, key, data, null);
     }
+    // A text for a chat this process saw open (and out of its flow) in the last seconds: appended without a look-up.
+    // The append refuses a chat that ended since (here or elsewhere): then it is looked up as below.
+    const remembered = push.msgType === 'text' ? this.openChats.get(`${instanceId}/${account.id}/${openId}`) : undefined;
+    if (remembered && remembered.until > Date.now()) {
+      const message = await this.messageOf(account, push, key, remembered.id);
+      if (message === null) return null;
+      try {
+        await this.command(instanceId, { type: 'RecordMessage', data: { contactId: remembered.id, ...message, from: 'CUSTOMER', agentId: null }, metadata: this.metadata(instanceId) });
+        return remembered.id;
+      } catch (err) {
+        if (!(err instanceof Error) || !/has already ended/.test(err.message)) throw err;
+      }
+    }
+    this.remember(account, openId, null);
     const openRow = await this.openChatRow(account, openId);
     const open = openRow?.id ?? null;
     if (!open && push.msgType === 'text' && push.content) {
@@ -212,6 +241,7 @@ export class WechatInbound {
     if (open) {
       try {
         await this.command(instanceId, { type: 'RecordMessage', data: { contactId: open, ...message, from: 'CUSTOMER', agentId: null }, metadata: this.metadata(instanceId) });
+        if (openRow!.status !== 'IN_FLOW' && openRow!.status !== 'CREATED') this.remember(account, openId, open);
         return open;
       } catch (err) {
         // The chat ended between the look-up and the append: the message opens a new one.

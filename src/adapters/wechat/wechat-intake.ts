@@ -242,7 +242,7 @@ export class WechatIntake {
     setTimeout(() => {
       this.doneScheduled = false;
       void this.flushDone();
-    }, 20).unref();
+    }, 100).unref();
   }
 
   private async flushDone(): Promise<void> {
