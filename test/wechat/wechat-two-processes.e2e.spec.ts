@@ -1,7 +1,8 @@
 // WeChat's retries reaching another Kefu process (issue 13): two real Kefu processes on one PostgreSQL and NATS
 // behind one callback URL. WeChat sends a push to one, gets no answer in time and retries it at the other
 // (or both at once): the message is stored once, in one chat. The account's secrets, sealed with the
-// deployment's key, open in both processes.
+// deployment's key, open in both processes. An account changed at one process is not used stale at the other
+// (each caches the accounts pushes name, and forgets them when the change is published).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -82,5 +83,18 @@ describe('WeChat retries across two Kefu processes', () => {
     expect(await until(() => transcript(one.contactId), (m) => m.length >= 2)).toEqual(['first', 'second']);
     expect(await transcript(two.contactId)).toEqual(['hello']);
     expect(records.map((r) => r.source)).toEqual(['WECHAT', 'WECHAT']);
+  });
+
+  it('an account disabled at one process is refused at the other, which had it cached (heard over NATS, well before its cache would expire)', async () => {
+    const accountId = new URL(onB.callbackUrl).pathname.split('/').pop()!;
+    let n = 0;
+    const pushAtB = () => wx.push(onB, { ToUserName: 'gh_00000000000e', FromUserName: 'oTwo_3', CreateTime: Math.floor(Date.now() / 1000), MsgType: 'text', Content: 'hi', MsgId: String(9_000_000_000_000_000_100n + BigInt(++n)) });
+    expect((await pushAtB()).status).toBe(200);
+    const set = (enabled: boolean) => okHttp(a.url, seed.adminKey, 'mutation($input: UpdateWechatAccountInput!) { updateWechatAccount(input: $input) { id } }', { input: { wechatAccountId: accountId, enabled } });
+    await set(false);
+    // B's cached account lasts a minute; the change reaches it long before.
+    await until(pushAtB, (r) => r.status === 403, 20_000);
+    await set(true);
+    await until(pushAtB, (r) => r.status === 200, 20_000);
   });
 });
