@@ -119,13 +119,16 @@ export const contactsProjection: Projection = {
     const id = e.streamId.slice(e.streamId.indexOf('.') + 1);
     const at = e.metadata.occurredAt;
     const where = { instance_id: instanceId, id };
+    // The row's channel and status after this event's last update (status changes only here): chatStatus needs no read.
+    let updated: { channel: string; status: string } | undefined;
     const update = async (set: Record<string, unknown>) => {
-      await trx
+      updated = await trx
         .updateTable('contacts')
         .set({ ...set, updated_at: at })
         .where('instance_id', '=', where.instance_id)
         .where('id', '=', where.id)
-        .execute();
+        .returning(['channel', 'status'])
+        .executeTakeFirst();
     };
     const current = async () =>
       trx.selectFrom('contacts').selectAll().where('instance_id', '=', instanceId).where('id', '=', id).executeTakeFirst();
@@ -151,7 +154,7 @@ export const contactsProjection: Projection = {
     };
     // A chat's status changed: its conversation's subscribers look again (issue 11).
     const chatStatus = async () => {
-      const row = await trx.selectFrom('contacts').select(['channel', 'status']).where('instance_id', '=', instanceId).where('id', '=', id).executeTakeFirst();
+      const row = updated ?? (await trx.selectFrom('contacts').select(['channel', 'status']).where('instance_id', '=', instanceId).where('id', '=', id).executeTakeFirst());
       if (row?.channel === 'ONLINE') changes.publish(conversationTopic(instanceId, id), { kind: 'STATUS', contactId: id, status: row.status } satisfies ConversationBusMessage);
     };
     switch (event.type) {
