@@ -35,11 +35,16 @@ const settings = () => ({
 
 let lastNotes = '';
 
+/** A setup call; tried again when Kefu says to (CONFLICT "not readable yet", SERVICE_UNAVAILABLE: a loaded machine). */
 async function gql<T>(url: string, auth: string | null, query: string, variables?: Record<string, unknown>): Promise<T> {
-  const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${auth}` } : {}) }, body: JSON.stringify({ query, variables }) });
-  const body = (await res.json()) as { data: T; errors?: unknown[] };
-  if (body.errors?.length) throw new Error(JSON.stringify(body.errors));
-  return body.data;
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${auth}` } : {}) }, body: JSON.stringify({ query, variables }) });
+    const body = (await res.json()) as { data: T; errors?: { extensions?: { code?: string } }[] };
+    if (!body.errors?.length) return body.data;
+    const code = body.errors[0]?.extensions?.code;
+    if (attempt >= 50 || (code !== 'CONFLICT' && code !== 'SERVICE_UNAVAILABLE')) throw new Error(JSON.stringify(body.errors));
+    await new Promise((r) => setTimeout(r, 300));
+  }
 }
 
 interface Request {
@@ -178,16 +183,7 @@ export const wechatBench: BenchModule = {
           ...(await Promise.all(
             Array.from({ length: Math.min(50, s.customers - i) }, async () => {
               const session = await gql<{ startCustomerSession: { token: string } }>(kefu, null, 'mutation($k: String!) { startCustomerSession(input: { channelKey: $k }) { token } }', { k: channel.createWebChannel.webChannel.publicKey });
-              // CONFLICT ("not readable yet; try again") on a loaded machine: tried again, as a widget does.
-              const start = () => gql<{ startChat: { contactId: string } }>(kefu, session.startCustomerSession.token, 'mutation { startChat(input: { clientChatId: "bench" }) { contactId } }');
-              let chat: Awaited<ReturnType<typeof start>> | undefined;
-              for (let attempt = 0; !chat; attempt++) {
-                chat = await start().catch(async (err: unknown) => {
-                  if (attempt >= 50 || !String(err).includes('CONFLICT')) throw err;
-                  await new Promise((r) => setTimeout(r, 200));
-                  return undefined;
-                });
-              }
+              const chat = await gql<{ startChat: { contactId: string } }>(kefu, session.startCustomerSession.token, 'mutation { startChat(input: { clientChatId: "bench" }) { contactId } }');
               return { token: session.startCustomerSession.token, contactId: chat.startChat.contactId };
             }),
           )),
