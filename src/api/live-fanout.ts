@@ -304,6 +304,11 @@ export class LiveFanout {
   private readonly writePayloads: Payload[] = [];
   private writeHead = 0;
   private flushScheduled = false;
+  /** A flush ran (or is queued) as a microtask in this turn of the event loop; endTurn clears it. */
+  private microFlushInTurn = false;
+  private readonly endTurn = (): void => {
+    this.microFlushInTurn = false;
+  };
   /** Executions run, frames written: for tests and the bench. */
   readonly counts = { executions: 0, frames: 0, rawFrames: 0, slowConsumersClosed: 0, directAttachments: 0 };
 
@@ -517,9 +522,19 @@ export class LiveFanout {
     this.writePayloads.push(payload);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(this.flush);
+      // A change's first slice goes out as soon as the code that queued it is done, not after the turn's other
+      // callbacks (on PGlite, a transaction queued meanwhile would run first, statement after statement). Once
+      // per turn of the event loop only: writes queued again and again in one turn (a producer awaiting each
+      // write) still yield to the loop between slices, so sockets drain and requests get their turn.
+      if (this.microFlushInTurn) setImmediate(this.flush);
+      else {
+        this.microFlushInTurn = true;
+        setImmediate(this.endTurn);
+        queueMicrotask(this.flush);
+      }
     }
   }
+
 
   /** Writes for at most sliceMs, then yields (setImmediate) so that requests and SIP keep their latency. */
   private readonly flush = (): void => {

@@ -305,7 +305,8 @@ export const agentResolvers = {
       const p = requireInstance(ctx.principal);
       const input = parseInput(setPresenceInput, args.input);
       const agentId = presenceTarget(p, input.agentId);
-      const { breakReasons } = await loadInstance(ctx, p.instanceId);
+      // The instance's break reasons check a break's reason only: no read for any other presence.
+      const breakReasons = input.presence === 'BREAK' && input.reason != null ? (await loadInstance(ctx, p.instanceId)).breakReasons : [];
       const position = await agentCommand(ctx, p.instanceId, {
         type: 'SetPresence',
         data: { agentId, presence: input.presence, reason: input.presence === 'BREAK' ? (input.reason ?? null) : null, breakReasons },

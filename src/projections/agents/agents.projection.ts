@@ -48,6 +48,8 @@ const handled: AgentEvent['type'][] = [
 export const agentsProjection: Projection = {
   name: 'agents',
   tables: ['agents'],
+  // Presence changes reach supervisors' monitors before reports and webhooks store theirs (bench/live.ts).
+  live: true,
   eventTypes: new Set(handled),
   async applyBatch(trx, events, changes) {
     const keyOf = (instanceId: string, agentId: string) => `${instanceId}/${agentId}`;
