@@ -1,5 +1,5 @@
 // buildApp(deps): the fastify app with the GraphQL API, GraphiQL and health checks. It never listens.
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { readFileSync } from 'node:fs';
 import mercurius from 'mercurius';
 import type { FastifyBaseLogger } from 'fastify';
@@ -117,7 +117,16 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
     // A hop count as proxy-addr's function: believe that many proxies nearest to Kefu.
     trustProxy: typeof options.trustProxy === 'number' ? trustHops(options.trustProxy) : (options.trustProxy ?? false),
     genReqId: () => newCorrelationId(),
+    // The router's own refusals (a path that is not percent-encoded UTF-8, a path parameter past its length)
+    // answer as the REST routes do, { error: { code, message } }, not in fastify's own shape.
+    frameworkErrors: (error, _request, reply) =>
+      (reply as unknown as FastifyReply).code(error.statusCode ?? 400).send({
+        error: { code: 'BAD_USER_INPUT', message: error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A part of the URL path is too long' : 'The URL path is not valid percent-encoded UTF-8' },
+      }),
   }) as unknown as FastifyInstance;
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `No such route: ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}` } }),
+  );
 
   app.decorateRequest('principal', null);
   app.addHook('preHandler', async (request, reply) => {
