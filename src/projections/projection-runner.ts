@@ -364,6 +364,7 @@ export async function rebuildProjection(deps: { store: EventStore; db: ReadModel
     await trx.deleteFrom('kefu_projection_parked_parts').where('projection', '=', projection.name).execute();
   });
   checkpointRows.get(db)?.delete(projection.name);
+  projection.reset?.();
   let from: Position | null = null;
   let count = 0;
   for (;;) {
@@ -519,6 +520,7 @@ export class ProjectionRunner {
     const catchUpBatch = this.deps.batchSize ?? 5000;
     const liveBatch = Math.min(500, catchUpBatch);
     let caughtUp = false;
+    r.projection.reset?.();
     r.position = await readCheckpoint(db, r.projection.name);
     this.known.set(r.projection.name, r.position);
     const parkedParts = await listParkedParts(db, { projections: [r.projection.name] });
@@ -541,8 +543,7 @@ export class ProjectionRunner {
         buffer = [];
         try {
           // A batch with nothing for the projection moves its checkpoint in the shared transaction's statement, if one starts.
-          // A live projection's batch with something to write goes in a transaction of its own: it does not wait for the others' statements.
-          const { messages, parkedInstances, parked } = await applyBatch(db, r.projection, r.position, events, this.transactions, r.projection.live ? undefined : this.transactions);
+          const { messages, parkedInstances, parked } = await applyBatch(db, r.projection, r.position, events, this.transactions, this.transactions);
           r.position = events[events.length - 1]!.position;
           this.known.set(r.projection.name, r.position);
           const held = parkedInstances ? new Set(parkedInstances) : (this.parked.get(r.projection.name) ?? new Set<string>());

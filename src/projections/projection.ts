@@ -11,17 +11,17 @@ export interface Projection {
   readonly name: string;
   /** Tables this projection owns; a rebuild empties them. */
   readonly tables: readonly (keyof ReadModelDb & string)[];
-  /**
-   * Its changes feed live views that people watch as they happen (agentStatusChanged): its batches commit in a
-   * transaction of their own, at once, instead of waiting in one shared with projections that only store.
-   */
-  readonly live?: boolean;
   /** Event types it reads; others only move its checkpoint. */
   readonly eventTypes: ReadonlySet<string>;
   /** Applies one event inside the batch's transaction. Must be idempotent. */
   apply?(trx: Transaction<ReadModelDb>, event: RecordedEvent, changes: ChangeSink): Promise<void>;
   /** Or applies all of a batch's events it reads (in order) at once, for projections that see many events. */
   applyBatch?(trx: Transaction<ReadModelDb>, events: RecordedEvent[], changes: ChangeSink): Promise<void>;
+  /**
+   * Forgets what it keeps in memory between batches (rows it wrote, read again instead): called when a runner
+   * starts running it (another process may have run it meanwhile) and before a rebuild.
+   */
+  reset?(): void;
 }
 
 

@@ -63,12 +63,26 @@ interface Subscriber {
   kinds: string[];
 }
 
+/**
+ * Each instance's webhooks as committed, kept between batches so that a batch of chat messages does not read
+ * the table again (issue 11): only this projection writes it. Filled from reads in batches that changed none of
+ * the instance's webhooks (so never from a change that may yet roll back), dropped when one of its webhook
+ * events is applied, and emptied when a runner starts the projection or a rebuild begins (reset).
+ */
+const committedSubscribers = new Map<string, Subscriber[]>();
+const maxCachedInstances = 10_000;
+
 export const webhooksProjection: Projection = {
   name: 'webhooks',
   tables: ['webhooks'],
   eventTypes: new Set([...webhookEvents, ...webhookSourceEventTypes]),
+  reset() {
+    committedSubscribers.clear();
+  },
   async applyBatch(trx, events, changes) {
     const subscribers = new Map<string, Subscriber[]>();
+    /** Instances whose webhooks this batch changed: their reads see this transaction's writes. */
+    const changed = new Set<string>();
     const horizon = Date.now() - webhookLogDays * 86_400_000;
     const rows: Insertable<ReadModelDb['webhook_deliveries']>[] = [];
     for (const e of events) {
@@ -76,13 +90,19 @@ export const webhooksProjection: Projection = {
       if (webhookEvents.has(e.type)) {
         await applyWebhookEvent(trx, entityOf(e.streamId), { type: e.type, data: e.data } as WebhookEvent, e.metadata);
         subscribers.delete(instanceId);
+        changed.add(instanceId);
+        committedSubscribers.delete(instanceId);
         continue;
       }
-      let subs = subscribers.get(instanceId);
+      let subs = subscribers.get(instanceId) ?? (changed.has(instanceId) ? undefined : committedSubscribers.get(instanceId));
       if (!subs) {
         const found = await trx.selectFrom('webhooks').select(['id', 'event_kinds']).where('instance_id', '=', instanceId).where('deleted_at', 'is', null).execute();
         subs = found.map((r) => ({ id: r.id, kinds: r.event_kinds }));
         subscribers.set(instanceId, subs);
+        if (!changed.has(instanceId)) {
+          if (committedSubscribers.size >= maxCachedInstances) committedSubscribers.clear();
+          committedSubscribers.set(instanceId, subs);
+        }
       }
       if (subs.length === 0 || Date.parse(e.metadata.occurredAt) < horizon) continue;
       const isContact = e.streamId.startsWith('contact-');
