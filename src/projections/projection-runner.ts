@@ -543,7 +543,8 @@ export class ProjectionRunner {
         buffer = [];
         try {
           // A batch with nothing for the projection moves its checkpoint in the shared transaction's statement, if one starts.
-          const { messages, parkedInstances, parked } = await applyBatch(db, r.projection, r.position, events, this.transactions, this.transactions);
+          // A live projection's batch with something to write goes in a transaction of its own: it does not wait for the others' statements.
+          const { messages, parkedInstances, parked } = await applyBatch(db, r.projection, r.position, events, this.transactions, r.projection.live ? undefined : this.transactions);
           r.position = events[events.length - 1]!.position;
           this.known.set(r.projection.name, r.position);
           const held = parkedInstances ? new Set(parkedInstances) : (this.parked.get(r.projection.name) ?? new Set<string>());

@@ -11,6 +11,11 @@ export interface Projection {
   readonly name: string;
   /** Tables this projection owns; a rebuild empties them. */
   readonly tables: readonly (keyof ReadModelDb & string)[];
+  /**
+   * Its changes feed live views that people watch as they happen (agentStatusChanged): its batches commit in a
+   * transaction of their own, at once, instead of waiting in one shared with projections that only store.
+   */
+  readonly live?: boolean;
   /** Event types it reads; others only move its checkpoint. */
   readonly eventTypes: ReadonlySet<string>;
   /** Applies one event inside the batch's transaction. Must be idempotent. */
