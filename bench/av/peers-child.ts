@@ -20,6 +20,7 @@ import WebSocket from 'ws';
 // The stand-ins' SRTP as cheap as Kefu's (key objects made once), their sockets' receive buffers as Kefu's.
 import '../../src/adapters/webrtc/werift-srtp-keys.ts';
 import { weriftReceiveBufferBytes } from '../../src/adapters/webrtc/werift-udp-buffers.ts';
+import { completeOffer, peerConnected } from '../../test/support/werift-peer.ts';
 import { benchAvOrigin, ClipPlayer, loadClips, type Clip, type MediaKind } from './media.ts';
 
 const clips = loadClips(process.env.BENCH_AV_MEDIA_DIR ?? '');
@@ -114,29 +115,12 @@ class WeriftSide extends Side {
   }
 
   async offer(): Promise<string> {
-    await this.pc.setLocalDescription(await this.pc.createOffer());
-    await new Promise<void>((resolve) => {
-      if (this.pc.iceGatheringState === 'complete') return resolve();
-      this.pc.iceGatheringStateChange.subscribe((s) => s === 'complete' && resolve());
-    });
-    return this.pc.localDescription!.sdp;
+    return completeOffer(this.pc);
   }
 
   async answer(sdp: string, timeoutMs: number): Promise<void> {
     await this.pc.setRemoteDescription({ type: 'answer', sdp });
-    await new Promise<void>((resolve, reject) => {
-      if (this.pc.connectionState === 'connected') return resolve();
-      const timer = setTimeout(() => reject(new Error(`not connected in ${timeoutMs / 1000} s: ${this.pc.connectionState} (ICE ${this.pc.iceConnectionState})`)), timeoutMs);
-      this.pc.connectionStateChange.subscribe((s) => {
-        if (s === 'connected') {
-          clearTimeout(timer);
-          resolve();
-        } else if (s === 'failed' || s === 'closed') {
-          clearTimeout(timer);
-          reject(new Error(`connection ${s}`));
-        }
-      });
-    });
+    await peerConnected(this.pc, timeoutMs);
   }
 
   write(kind: MediaKind, clip: Clip, payload: Buffer, marker: boolean, seq: number, timestamp: number): void {

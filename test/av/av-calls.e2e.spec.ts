@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { avTestEnv, requireFfmpeg } from '../support/av.ts';
 import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { fromPage, codeOf } from '../support/chat.ts';
 import { until } from '../support/until.ts';
@@ -37,18 +38,13 @@ describe('customer audio/video calls (werift browsers)', () => {
   const ann = () => seed.agents[0]!;
   const bob = () => seed.agents[1]!;
 
-  const { gql, ok } = fromPage(() => t, origin);
+  const { gql, ok, customerToken: sessionOn } = fromPage(() => t, origin);
   const browser = (video = true) => {
     const b = new WeriftAvBrowser(video);
     browsers.push(b);
     return b;
   };
-  async function customerToken(): Promise<string> {
-    const r = await ok<{ startCustomerSession: { token: string } }>(null, 'mutation($input: StartCustomerSessionInput!) { startCustomerSession(input: $input) { token } }', {
-      input: { channelKey, name: 'Cathy' },
-    });
-    return r.startCustomerSession.token;
-  }
+  const customerToken = () => sessionOn(channelKey);
   const contact = async (id: string) => (await ok<{ contact: ContactView }>(seed.adminKey, CONTACT, { id })).contact;
   const avContacts = async () =>
     (await ok<{ contacts: { edges: { node: { id: string } }[] } }>(seed.adminKey, 'query { contacts(filter: { channel: AV }, first: 100) { edges { node { id } } } }')).contacts.edges.length;
@@ -71,17 +67,10 @@ describe('customer audio/video calls (werift browsers)', () => {
   }
 
   beforeAll(async () => {
-    // The stand-in browsers send real VP8 and Opus encoded by Debian's ffmpeg; ffprobe checks the recordings.
-    for (const tool of ['ffmpeg', 'ffprobe']) {
-      try {
-        execFileSync(tool, ['-version'], { stdio: 'ignore' });
-      } catch {
-        throw new Error(`${tool} is not installed (Debian package ffmpeg); the AV call tests need it`);
-      }
-    }
+    requireFfmpeg();
     t = await startTestKefu({
       database: 'pglite',
-      env: { KEFU_AV_PUBLIC_ADDRESS: '127.0.0.1', KEFU_AV_BIND: '127.0.0.1', KEFU_AV_GRACE_MS: '8000', KEFU_AV_CONNECT_TIMEOUT_MS: '90000', KEFU_AV_MAX_PER_ADDRESS: '2', KEFU_AV_ALLOWED_CANDIDATES: '127.0.0.0/8,192.168.0.0/16,172.16.0.0/12,10.0.0.0/8' },
+      env: avTestEnv({ KEFU_AV_MAX_PER_ADDRESS: '2', KEFU_AV_ALLOWED_CANDIDATES: '127.0.0.0/8,192.168.0.0/16,172.16.0.0/12,10.0.0.0/8' }),
     });
     seed = await seedInstance(t, { agents: [{ name: 'Ann', login: 'ann' }, { name: 'Bob', login: 'bob' }, { name: 'Cid', login: 'cid' }] });
     avGroup = (

@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { avTestEnv, requireFfmpeg } from '../support/av.ts';
 import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { fromPage, codeOf } from '../support/chat.ts';
 import { until } from '../support/until.ts';
@@ -35,16 +36,13 @@ describe('an audio call becoming a video call (werift browsers)', () => {
   const clients: Client[] = [];
   const ann = () => seed.agents[0]!;
 
-  const { gql, ok } = fromPage(() => t, origin);
+  const { gql, ok, customerToken: sessionOn } = fromPage(() => t, origin);
   const browser = (video: boolean) => {
     const b = new WeriftAvBrowser(video);
     browsers.push(b);
     return b;
   };
-  async function customerToken(): Promise<string> {
-    const r = await ok<{ startCustomerSession: { token: string } }>(null, 'mutation($input: StartCustomerSessionInput!) { startCustomerSession(input: $input) { token } }', { input: { channelKey, name: 'Cathy' } });
-    return r.startCustomerSession.token;
-  }
+  const customerToken = () => sessionOn(channelKey);
   const status = async (id: string) =>
     (await ok<{ contact: { status: string; offer: { offerId: string } | null } }>(seed.adminKey, 'query($id: ID!) { contact(id: $id) { status offer { offerId } } }', { id })).contact;
   const recordings = (contactId: string) => t.kefu.db.selectFrom('call_recordings').selectAll().where('contact_id', '=', contactId).orderBy('started_at').execute();
@@ -54,17 +52,11 @@ describe('an audio call becoming a video call (werift browsers)', () => {
       .sort();
 
   beforeAll(async () => {
-    for (const tool of ['ffmpeg', 'ffprobe']) {
-      try {
-        execFileSync(tool, ['-version'], { stdio: 'ignore' });
-      } catch {
-        throw new Error(`${tool} is not installed (Debian package ffmpeg); the AV call tests need it`);
-      }
-    }
+    requireFfmpeg();
     t = await startTestKefu({
       database: 'pglite',
       listen: true,
-      env: { KEFU_AV_PUBLIC_ADDRESS: '127.0.0.1', KEFU_AV_BIND: '127.0.0.1', KEFU_AV_GRACE_MS: '8000', KEFU_AV_CONNECT_TIMEOUT_MS: '90000', KEFU_AV_ALLOWED_CANDIDATES: '127.0.0.0/8' },
+      env: avTestEnv(),
     });
     url = `http://127.0.0.1:${(t.kefu.app.server.address() as { port: number }).port}`;
     seed = await seedInstance(t, { agents: [{ name: 'Ann', login: 'ann' }] });

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI, type RTCRtpTransceiver } from 'werift';
+import { completeOffer, peerConnected } from '../support/werift-peer.ts';
 
 export class WeriftAvBrowser {
   readonly pc: RTCPeerConnection;
@@ -55,14 +56,10 @@ export class WeriftAvBrowser {
 
   /** The complete offer (every candidate in it), as Kefu wants it. */
   async offer(): Promise<string> {
-    await this.pc.setLocalDescription(await this.pc.createOffer());
-    await new Promise<void>((resolve) => {
-      if (this.pc.iceGatheringState === 'complete') return resolve();
-      this.pc.iceGatheringStateChange.subscribe((s) => s === 'complete' && resolve());
-    });
+    const sdp = await completeOffer(this.pc);
     // This machine's other interfaces are not on the test's allow list (KEFU_AV_ALLOWED_CANDIDATES): the
     // loopback candidate only, as a browser on this host would reach Kefu.
-    return this.pc.localDescription!.sdp
+    return sdp
       .split('\r\n')
       .filter((line) => !line.startsWith('a=candidate:') || line.split(' ')[4] === '127.0.0.1')
       .join('\r\n');
@@ -71,16 +68,7 @@ export class WeriftAvBrowser {
   /** Applies Kefu's answer and waits until DTLS is up. */
   async answer(sdp: string): Promise<void> {
     await this.pc.setRemoteDescription({ type: 'answer', sdp });
-    await new Promise<void>((resolve, reject) => {
-      if (this.pc.connectionState === 'connected') return resolve();
-      const timer = setTimeout(() => reject(new Error(`did not connect: ${this.pc.connectionState} (ICE ${this.pc.iceConnectionState})`)), 100_000);
-      this.pc.connectionStateChange.subscribe((s) => {
-        if (s === 'connected') {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
+    await peerConnected(this.pc, 100_000, 'AV browser');
   }
 
   /** Starts sending: ffmpeg encodes a moving test pattern (VP8, 15 fps) and a tone (Opus) in real time. */

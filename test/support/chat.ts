@@ -29,7 +29,12 @@ export function fromPage(kefu: () => TestKefu, origin: string) {
     const r = await ok<{ startChat: { contactId: string } }>(token, 'mutation($input: StartChatInput!) { startChat(input: $input) { contactId } }', { input: { clientChatId: randomUUID() } });
     return r.startChat.contactId;
   }
-  return { gql, ok, startChat };
+  /** A customer's session on web channel `channelKey` (startCustomerSession, an anonymous visitor named `name`); its token. */
+  async function customerToken(channelKey: string, name = 'Cathy'): Promise<string> {
+    const r = await ok<{ startCustomerSession: { token: string } }>(null, 'mutation($input: StartCustomerSessionInput!) { startCustomerSession(input: $input) { token } }', { input: { channelKey, name } });
+    return r.startCustomerSession.token;
+  }
+  return { gql, ok, startChat, customerToken };
 }
 
 /** The agent takes the chat: waits (up to `timeoutMs`) until `contactId` is offered to them, and accepts the offer. */

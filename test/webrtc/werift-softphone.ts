@@ -4,6 +4,7 @@
 import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, RtpHeader, RtpPacket } from 'werift';
 import { encodeG711 } from '../../src/adapters/media/g711.ts';
 import { tone } from '../media/rtp-peer.ts';
+import { completeOffer, peerConnected } from '../support/werift-peer.ts';
 
 const codecs = {
   opus: () => new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, payloadType: 111 }),
@@ -34,12 +35,7 @@ export class WeriftSoftphone {
 
   /** The complete offer (every candidate in it), as Kefu wants it. */
   async offer(): Promise<string> {
-    await this.pc.setLocalDescription(await this.pc.createOffer());
-    await new Promise<void>((resolve) => {
-      if (this.pc.iceGatheringState === 'complete') return resolve();
-      this.pc.iceGatheringStateChange.subscribe((s) => s === 'complete' && resolve());
-    });
-    return this.pc.localDescription!.sdp;
+    return completeOffer(this.pc);
   }
 
   /** connectSoftphone with the offer; applies Kefu's answer and waits until DTLS is up. */
@@ -49,16 +45,7 @@ export class WeriftSoftphone {
     });
     this.codec = r.connectSoftphone.codec;
     await this.pc.setRemoteDescription({ type: 'answer', sdp: r.connectSoftphone.sdp });
-    await new Promise<void>((resolve, reject) => {
-      if (this.pc.connectionState === 'connected') return resolve();
-      const timer = setTimeout(() => reject(new Error(`softphone did not connect: ${this.pc.connectionState}`)), 10_000);
-      this.pc.connectionStateChange.subscribe((s) => {
-        if (s === 'connected') {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
+    await peerConnected(this.pc, 10_000, 'softphone');
     return r.connectSoftphone;
   }
 
