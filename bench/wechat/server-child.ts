@@ -22,6 +22,8 @@ const env: Record<string, string> = {
   KEFU_CHAT_LIMIT_CHAT_PER_ADDRESS: '0',
   KEFU_CHAT_LIMIT_MESSAGE_PER_ADDRESS: '0',
   DATABASE_URL: process.env.DATABASE_URL ?? '',
+  // Passed on when set: KEFU_WECHAT_ANSWER_WAIT_MS=4000 answers WeChat once the push's effect is made (as before the intake).
+  ...(process.env.KEFU_WECHAT_ANSWER_WAIT_MS ? { KEFU_WECHAT_ANSWER_WAIT_MS: process.env.KEFU_WECHAT_ANSWER_WAIT_MS } : {}),
 };
 const kefu = await startKefu(loadConfig(env), { logger: pino({ level: 'silent' }), listen: true });
 let cpuAtStart = process.cpuUsage();
