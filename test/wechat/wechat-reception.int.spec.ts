@@ -7,8 +7,10 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { acceptWhenOffered } from '../support/chat.ts';
 import { freshPostgresSchema } from '../support/services.ts';
 import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
+import { addWechatAccount } from '../support/wechat.ts';
 import { until } from '../support/until.ts';
 import { FakeWechat, type FakeAccount } from './fake-wechat.ts';
 
@@ -46,21 +48,11 @@ describe('reception prompts on WeChat', () => {
     const appId = `wx00000000000001${String(n).padStart(2, '0')}`;
     const originalId = `gh_0000000001${String(n).padStart(2, '0')}`;
     const token = `reception${n}`;
-    wx.register(appId, secret);
-    const created = await t.ok<{ createWechatAccount: { id: string; callbackUrl: string } }>(seed.adminKey, 'mutation($input: CreateWechatAccountInput!) { createWechatAccount(input: $input) { id callbackUrl } }', {
-      input: { name: `Shop ${n}`, kind: 'OFFICIAL_ACCOUNT', appId, appSecret: secret, token, originalId, skillGroupId, sendQuota: 50, ...extra },
-    });
-    return { id: created.createWechatAccount.id, appId, appSecret: secret, token, encodingAesKey: null, mode: 'PLAIN', format: 'XML', originalId, callbackUrl: created.createWechatAccount.callbackUrl };
+    const { id, account } = await addWechatAccount(t, wx, seed.adminKey, { name: `Shop ${n}`, appId, appSecret: secret, token, originalId, skillGroupId, sendQuota: 50, ...extra });
+    return { id, ...account };
   }
 
-  async function take(contactId: string): Promise<void> {
-    const offered = await until(
-      () => t.ok<{ contact: { status: string; offer: { offerId: string } | null } }>(ann.token, 'query($id: ID!) { contact(id: $id) { status offer { offerId } } }', { id: contactId }).catch(() => null),
-      (r) => r?.contact.status === 'OFFERED',
-      60_000,
-    );
-    await t.ok(ann.token, 'mutation($c: ID!, $o: ID!) { acceptOffer(input: { contactId: $c, offerId: $o }) { status } }', { c: contactId, o: offered!.contact.offer!.offerId });
-  }
+  const take = (contactId: string) => acceptWhenOffered(t, ann.token, contactId);
 
   beforeAll(async () => {
     wx = await new FakeWechat().start();
