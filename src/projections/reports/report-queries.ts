@@ -368,6 +368,9 @@ export function contactMetrics(t: ContactSums, serviceLevelSeconds: number): Con
   };
 }
 
+/** The contact counters agentChannelMetrics reads. */
+const agentContactCounters = ['agent_offered', 'agent_answered', 'agent_missed', 'agent_declined', 'talk_ms', 'hold_ms', 'acw_ms', 'agent_outbound'] as const satisfies readonly ContactCounter[];
+
 function agentChannelMetrics(channel: ReportChannel, t: ContactSums): AgentChannelMetrics {
   return {
     channel,
@@ -434,6 +437,45 @@ function intervalOfLocal(r: ReportRequest & { interval: 'DAY' | 'WEEK' | 'MONTH'
   return {
     start: sql<Date>`greatest((${local}) AT TIME ZONE ${r.timeZone}, ${rangeStart})`,
     end: sql<Date>`least((${local} + ${sql.lit(`1 ${truncUnit[r.interval]}`)}::interval) AT TIME ZONE ${r.timeZone}, ${rangeEnd})`,
+  };
+}
+
+/**
+ * One row (ok): whether the request may read the day totals (report-days.ts): days, weeks, months or the
+ * total, in the instance's zone (the zone the day rows are counted in), where the days [from, to] hold
+ * exactly the buckets of [rangeStart, rangeEnd) (checked on every bucket within two days of either end, where
+ * a zone's clock change could put a bucket on the other side). Each bucket's interval is a function of its
+ * local date, so the day rows then give the buckets' figures. Read in the statement that reads the rows, so
+ * the check and the read see the same rows.
+ */
+function dayCheck(r: ReportRequest): RawBuilder<unknown> {
+  if (r.interval === 'HOUR') return sql`SELECT false AS ok`;
+  const rangeStart = sql`${r.rangeStart.toISOString()}::timestamptz`;
+  const rangeEnd = sql`${r.rangeEnd.toISOString()}::timestamptz`;
+  const near = (at: RawBuilder<unknown>) =>
+    sql`SELECT generate_series(to_timestamp(floor(extract(epoch from ${at}) / 900) * 900) - interval '2 days', ${at} + interval '2 days', interval '15 minutes') AS bucket`;
+  return sql`
+    SELECT coalesce((SELECT s.time_zone FROM report_settings s WHERE s.instance_id = ${r.instanceId}), 'UTC') = ${r.timeZone}
+      AND NOT EXISTS (
+        SELECT 1 FROM (${near(rangeStart)} UNION ALL ${near(rangeEnd)}) e
+        WHERE ((e.bucket AT TIME ZONE ${r.timeZone})::date BETWEEN ${r.from}::date AND ${r.to}::date) <> (e.bucket >= ${rangeStart} AND e.bucket < ${rangeEnd})
+      ) AS ok`;
+}
+
+/**
+ * The start and end of the interval of a day row (`alias`.day), and the join that gives them: the range's
+ * days with their intervals, computed once a day instead of once a row. Only where dayCheck passes.
+ */
+function intervalOfDay(r: ReportRequest, alias: string): { start: RawBuilder<Date>; end: RawBuilder<Date>; join: RawBuilder<unknown> } {
+  const i = `${alias}_interval`;
+  const local = r.interval === 'HOUR' ? null : intervalOfLocal({ ...r, interval: r.interval }, sql`g.day`);
+  return {
+    start: sql<Date>`${sql.ref(`${i}.interval_start`)}`,
+    end: sql<Date>`${sql.ref(`${i}.interval_end`)}`,
+    join: sql`JOIN (
+      SELECT g.day::date AS day, ${local?.start ?? sql`null::timestamptz`} AS interval_start, ${local?.end ?? sql`null::timestamptz`} AS interval_end
+      FROM generate_series(${r.from}::timestamp, ${r.to}::timestamp, interval '1 day') g(day)
+    ) ${sql.raw(i)} ON ${sql.ref(`${i}.day`)} = ${sql.ref(`${alias}.day`)}`,
   };
 }
 
@@ -522,29 +564,16 @@ async function contactReport(db: ReadModel, r: ReportRequest, page: ReportPage, 
         FROM report_group_buckets b
         WHERE ${only} AND ${sql.join(filters, sql` AND `)}`;
   // Days, weeks, months and totals in the instance's own zone read report_group_days (a row per local day)
-  // where that is the same set of buckets: the days [from, to] hold exactly the buckets of [rangeStart,
-  // rangeEnd) (checked on every bucket within two days of either end, where a zone's clock change could put
-  // a bucket on the other side), and each bucket's interval is a function of its local date. Otherwise, and
-  // for hours, the 15-minute buckets. One statement, so the check and the read see the same rows.
+  // where that gives the same figures (dayCheck); otherwise, and for hours, the 15-minute buckets.
   let source: RawBuilder<unknown> = fromBuckets(sql`true`);
   if (r.interval !== 'HOUR') {
-    const rangeStart = sql`${r.rangeStart.toISOString()}::timestamptz`;
-    const rangeEnd = sql`${r.rangeEnd.toISOString()}::timestamptz`;
-    const near = (at: RawBuilder<unknown>) =>
-      sql`SELECT generate_series(to_timestamp(floor(extract(epoch from ${at}) / 900) * 900) - interval '2 days', ${at} + interval '2 days', interval '15 minutes') AS bucket`;
-    const days = intervalOfLocal({ ...r, interval: r.interval }, sql`b.day::timestamp`);
+    const days = intervalOfDay(r, 'b');
     // filters[0..2]: instance and buckets of the range; the rest (channel, direction, groups) apply to days alike.
     const dayFilters = filters.slice(3);
     source = sql`
-      WITH day_check AS MATERIALIZED (
-        SELECT coalesce((SELECT s.time_zone FROM report_settings s WHERE s.instance_id = ${r.instanceId}), 'UTC') = ${r.timeZone}
-          AND NOT EXISTS (
-            SELECT 1 FROM (${near(rangeStart)} UNION ALL ${near(rangeEnd)}) e
-            WHERE ((e.bucket AT TIME ZONE ${r.timeZone})::date BETWEEN ${r.from}::date AND ${r.to}::date) <> (e.bucket >= ${rangeStart} AND e.bucket < ${rangeEnd})
-          ) AS ok
-      )
+      WITH day_check AS MATERIALIZED (${dayCheck(r)})
       SELECT ${days.start} AS interval_start, ${days.end} AS interval_end, b.channel, b.direction, ${group} AS skill_group_id, b.answer_wait_max_ms, ${counters}
-      FROM report_group_days b
+      FROM report_group_days b ${days.join}
       WHERE (SELECT ok FROM day_check) AND b.instance_id = ${r.instanceId} AND b.day >= ${r.from}::date AND b.day <= ${r.to}::date
         ${sql.join(dayFilters.map((f) => sql` AND ${f}`), sql``)}
       UNION ALL ${fromBuckets(sql`NOT (SELECT ok FROM day_check)`)}`;
@@ -642,7 +671,9 @@ function intervalRunsArray(r: ReportRequest) {
  * Agent time per interval × agent: report_agent_buckets (parts of buckets), report_agent_spans (whole
  * buckets) and each agent's current state from its last change up to `now` (report_agents.since), the last
  * two by their overlap with the interval runs: a report of today counts the agent idle now. `counter` limits
- * the spans and the open state to one counter (the break query).
+ * the spans and the open state to one counter (the break query). Where dayCheck passes (days, weeks, months
+ * in the instance's zone), report_agent_days and report_agent_break_days stand for the buckets and spans.
+ * Statements using it define the CTEs runs_array (runs) and day_check (dayCheck).
  */
 function agentTimeSource(r: ReportRequest, now: Date, counter: AgentCounter | null = null) {
   const status = sql`CASE
@@ -691,18 +722,27 @@ function agentTimeSource(r: ReportRequest, now: Date, counter: AgentCounter | nu
     FROM runs_array u, (${inRuns(
       sql`
       SELECT s.agent_id, s.span_from, s.span_to, s.counter, s.reason FROM report_agent_spans s
-      WHERE s.instance_id = ${r.instanceId} AND s.span_from >= ${rangeStart} - ${sql.lit(`${spanMaxMs / 1000} seconds`)}::interval AND s.span_from < ${rangeEnd}
+      WHERE NOT (SELECT ok FROM day_check) AND s.instance_id = ${r.instanceId} AND s.span_from >= ${rangeStart} - ${sql.lit(`${spanMaxMs / 1000} seconds`)}::interval AND s.span_from < ${rangeEnd}
         AND s.span_to > ${rangeStart} ${counter ? sql`AND s.counter = ${counter}` : sql``}`,
       'span_from',
       'span_to',
     )}) x`);
   const closed = sql`
     SELECT ${start} AS interval_start, ${end} AS interval_end, b.agent_id, '' AS reason, ${sql.join(agentCounters.map((c) => sql`b.${sql.ref(c)}::float8 AS ${sql.ref(c)}`))}
-    FROM report_agent_buckets b WHERE b.instance_id = ${r.instanceId} AND b.bucket >= ${rangeStart} AND b.bucket < ${rangeEnd}`;
+    FROM report_agent_buckets b WHERE NOT (SELECT ok FROM day_check) AND b.instance_id = ${r.instanceId} AND b.bucket >= ${rangeStart} AND b.bucket < ${rangeEnd}`;
   const closedBreaks = sql`
     SELECT ${start} AS interval_start, ${end} AS interval_end, b.agent_id, b.reason, b.break_ms::float8 AS break_ms
-    FROM report_agent_break_buckets b WHERE b.instance_id = ${r.instanceId} AND b.bucket >= ${rangeStart} AND b.bucket < ${rangeEnd}`;
-  return { runs: intervalRunsArray(r), open, spans, closed, closedBreaks };
+    FROM report_agent_break_buckets b WHERE NOT (SELECT ok FROM day_check) AND b.instance_id = ${r.instanceId} AND b.bucket >= ${rangeStart} AND b.bucket < ${rangeEnd}`;
+  // The same as closed, spans and closedBreaks from the day totals, where day_check passes.
+  const day = intervalOfDay(r, 'd');
+  const inDays = sql`(SELECT ok FROM day_check) AND d.instance_id = ${r.instanceId} AND d.day >= ${r.from}::date AND d.day <= ${r.to}::date`;
+  const closedDays = sql`
+    SELECT ${day.start} AS interval_start, ${day.end} AS interval_end, d.agent_id, '' AS reason, ${sql.join(agentCounters.map((c) => sql`d.${sql.ref(c)}::float8 AS ${sql.ref(c)}`))}
+    FROM report_agent_days d ${day.join} WHERE ${inDays}`;
+  const closedBreakDays = sql`
+    SELECT ${day.start} AS interval_start, ${day.end} AS interval_end, d.agent_id, d.reason, d.break_ms::float8 AS break_ms
+    FROM report_agent_break_days d ${day.join} WHERE ${inDays}`;
+  return { runs: intervalRunsArray(r), dayCheck: dayCheck(r), open, spans, closed, closedBreaks, closedDays, closedBreakDays };
 }
 
 interface AgentKeyRow {
@@ -729,21 +769,35 @@ export async function agentReport(db: ReadModel, request: ReportRequest, page: R
   const { timeRows, contacts, breaks } = await withoutJit(db, async (q) => {
     const time = agentTimeSource(r, now);
     const timeRows = await sql<AgentKeyRow & Record<string, unknown>>`
-      WITH runs_array AS MATERIALIZED (${time.runs})
+      WITH runs_array AS MATERIALIZED (${time.runs}), day_check AS MATERIALIZED (${time.dayCheck})
       SELECT t.interval_start, max(t.interval_end) AS interval_end, t.agent_id, ${sumsOf(agentCounters, 't')}
-      FROM (${time.closed} UNION ALL ${time.spans} UNION ALL ${time.open}) t
+      FROM (${time.closed} UNION ALL ${time.spans} UNION ALL ${time.closedDays} UNION ALL ${time.open}) t
       WHERE true ${agentFilter}
       GROUP BY t.interval_start, t.agent_id`.execute(q);
+    const day = intervalOfDay(r, 'c');
+    // Only the counters an agent's channel figures use (agentChannelMetrics): a month of 500 agents is
+    // thousands of rows, and reading every counter of them was most of the statement's time.
+    const counters = (alias: string) => sql.join(agentContactCounters.map((c) => sql.ref(`${alias}.${c}`)));
     const contacts = await sql<AgentKeyRow & { channel: string } & Record<string, unknown>>`
-      SELECT ${start} AS interval_start, max(${end}) AS interval_end, t.agent_id, t.channel, ${sumsOf(contactCounters, 't')}, 0::float8 AS answer_wait_max_ms
-      FROM (SELECT c.* FROM report_contact_buckets c WHERE c.instance_id = ${r.instanceId} AND c.agent_id <> '' ${channelFilter} ${directionFilter} ${groupFilter}) t
-      WHERE ${inRange} ${agentFilter}
-      GROUP BY 1, t.agent_id, t.channel`.execute(q);
+      WITH day_check AS MATERIALIZED (${dayCheck(r)})
+      SELECT t.interval_start, max(t.interval_end) AS interval_end, t.agent_id, t.channel, ${sumsOf(agentContactCounters, 't')}
+      FROM (
+        SELECT ${start} AS interval_start, ${end} AS interval_end, t.agent_id, t.channel, ${counters('t')}
+        FROM (SELECT c.* FROM report_contact_buckets c WHERE NOT (SELECT ok FROM day_check) AND c.instance_id = ${r.instanceId} AND c.agent_id <> '' ${channelFilter} ${directionFilter} ${groupFilter}) t
+        WHERE ${inRange}
+        UNION ALL
+        SELECT ${day.start}, ${day.end}, c.agent_id, c.channel, ${counters('c')}
+        FROM report_agent_contact_days c ${day.join}
+        WHERE (SELECT ok FROM day_check) AND c.instance_id = ${r.instanceId} AND c.day >= ${r.from}::date AND c.day <= ${r.to}::date ${channelFilter} ${directionFilter} ${groupFilter}
+      ) t
+      WHERE true ${agentFilter}
+      GROUP BY t.interval_start, t.agent_id, t.channel`.execute(q);
     const breakTime = agentTimeSource(r, now, 'break_ms');
     const breaks = await sql<AgentKeyRow & { reason: string; break_ms: number }>`
-      WITH runs_array AS MATERIALIZED (${breakTime.runs})
+      WITH runs_array AS MATERIALIZED (${breakTime.runs}), day_check AS MATERIALIZED (${breakTime.dayCheck})
       SELECT t.interval_start, t.agent_id, t.reason, sum(t.break_ms)::float8 AS break_ms
       FROM (${breakTime.closedBreaks}
+            UNION ALL ${breakTime.closedBreakDays}
             UNION ALL SELECT o.interval_start, o.interval_end, o.agent_id, o.reason, o.break_ms FROM (${breakTime.open}) o
             UNION ALL SELECT p.interval_start, p.interval_end, p.agent_id, p.reason, p.break_ms FROM (${breakTime.spans}) p) t
       WHERE true ${agentFilter}
@@ -799,11 +853,18 @@ export async function agentReport(db: ReadModel, request: ReportRequest, page: R
     const afterAt = Date.parse(after[0]!);
     all = all.filter((a) => a.start.getTime() > afterAt || (a.start.getTime() === afterAt && a.agentId > after[1]!));
   }
+  // A few dozen interval starts for thousands of rows: each start's wall time (an Intl call) once.
+  const wallTimes = new Map<number, string>();
+  const localStartOf = (at: number) => {
+    let wall = wallTimes.get(at);
+    if (wall === undefined) wallTimes.set(at, (wall = localWallTime(at, r.timeZone)));
+    return wall;
+  };
   const nodes = all.slice(0, first + 1).map(
     (a): AgentReportRow => ({
       intervalStart: a.start,
       intervalEnd: a.end,
-      localStart: localWallTime(a.start.getTime(), r.timeZone),
+      localStart: localStartOf(a.start.getTime()),
       agentId: a.agentId,
       metrics: agentMetrics(
         a.time,

@@ -1,22 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
+import { refillDays } from './report-days.ts';
 import { agentCounters, contactCounters } from './reports.tables.ts';
-
-/**
- * Fills report_group_days of `instanceIds` (all instances: null) from report_group_buckets, per local day in
- * each instance's time zone (UTC until configured). The projection runs it when an instance's zone changes.
- */
-export async function fillGroupDays(db: Kysely<unknown>, instanceIds: string[] | null): Promise<void> {
-  const only = instanceIds ? sql`WHERE b.instance_id = ANY(${instanceIds}::text[])` : sql``;
-  const counters = sql.join(contactCounters.map((c) => sql.ref(c)));
-  await sql`
-    INSERT INTO report_group_days (instance_id, day, channel, direction, skill_group_id, answer_wait_max_ms, ${counters})
-    SELECT b.instance_id, (b.bucket AT TIME ZONE coalesce(s.time_zone, 'UTC'))::date, b.channel, b.direction, b.skill_group_id,
-      max(b.answer_wait_max_ms), ${sql.join(contactCounters.map((c) => sql`sum(${sql.ref(`b.${c}`)})`))}
-    FROM report_group_buckets b LEFT JOIN report_settings s ON s.instance_id = b.instance_id
-    ${only}
-    GROUP BY 1, 2, 3, 4, 5`.execute(db);
-}
 
 export const reportsMigrations: Record<string, Migration> = {
   '2026_12_30_000_reports': {
@@ -145,7 +130,40 @@ export const reportsMigrations: Record<string, Migration> = {
         .addColumn('answer_wait_max_ms', 'bigint', (c) => c.notNull().defaultTo(0));
       for (const counter of contactCounters) days = days.addColumn(counter, 'bigint', (c) => c.notNull().defaultTo(0));
       await days.addPrimaryKeyConstraint('report_group_days_pk', ['instance_id', 'day', 'channel', 'direction', 'skill_group_id']).execute();
-      await fillGroupDays(db, null);
+      await refillDays(db, null, { groups: true, agents: false });
+    },
+  },
+  // An agent's figures per local day of the instance's zone: a month per agent and day reads a row per agent
+  // and day (report-queries.ts, agentReport) instead of their buckets and spans.
+  '2027_01_06_301_report_agent_days': {
+    async up(db: Kysely<unknown>) {
+      let contacts = db.schema
+        .createTable('report_agent_contact_days')
+        .addColumn('instance_id', 'text', (c) => c.notNull())
+        .addColumn('day', 'date', (c) => c.notNull())
+        .addColumn('agent_id', 'text', (c) => c.notNull())
+        .addColumn('channel', 'text', (c) => c.notNull())
+        .addColumn('direction', 'text', (c) => c.notNull())
+        .addColumn('skill_group_id', 'text', (c) => c.notNull());
+      for (const counter of contactCounters) contacts = contacts.addColumn(counter, 'bigint', (c) => c.notNull().defaultTo(0));
+      await contacts.addPrimaryKeyConstraint('report_agent_contact_days_pk', ['instance_id', 'day', 'agent_id', 'channel', 'direction', 'skill_group_id']).execute();
+      let agents = db.schema
+        .createTable('report_agent_days')
+        .addColumn('instance_id', 'text', (c) => c.notNull())
+        .addColumn('day', 'date', (c) => c.notNull())
+        .addColumn('agent_id', 'text', (c) => c.notNull());
+      for (const counter of agentCounters) agents = agents.addColumn(counter, 'bigint', (c) => c.notNull().defaultTo(0));
+      await agents.addPrimaryKeyConstraint('report_agent_days_pk', ['instance_id', 'day', 'agent_id']).execute();
+      await db.schema
+        .createTable('report_agent_break_days')
+        .addColumn('instance_id', 'text', (c) => c.notNull())
+        .addColumn('day', 'date', (c) => c.notNull())
+        .addColumn('agent_id', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('break_ms', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addPrimaryKeyConstraint('report_agent_break_days_pk', ['instance_id', 'day', 'agent_id', 'reason'])
+        .execute();
+      await refillDays(db, null, { groups: false, agents: true });
     },
   },
   // Spans end at UTC midnights (spanMaxMs), so a range's spans are found by span_from alone: a span stored

@@ -2,6 +2,7 @@
 // bucket holds numerators and denominators (counts and millisecond sums), never rates, per instance ×
 // channel × direction × skill group × agent; report-queries.ts sums them for any interval and time zone.
 // Definitions: README.md, "Report definitions". Every count goes to the bucket of the event that makes it.
+// The same deltas are summed per local day of the instance's zone into the day tables (report-days.ts).
 //
 // To count an event the projection must know what came before it (was the contact queued when the customer
 // hung up? since when?): report_contacts and report_agents keep that, with the last stream revision
@@ -15,7 +16,7 @@ import type { Projection } from '../projection.ts';
 import type { ReadModelDb } from '../read-model-db.ts';
 import { serviceLevelThresholds } from '../../domain/instance/report-settings.ts';
 import { agentCounters, contactCounters, type AgentCounter, type ContactCounter } from './reports.tables.ts';
-import { fillGroupDays } from './reports.migrations.ts';
+import { addAgentContactDays, addAgentDays, addBreakDays, addGroupDays, refillDays } from './report-days.ts';
 
 /** The report figures of an instance changed (the overview subscription recomputes): `{}`. */
 export const reportsTopic = (instanceId: string) => `kefu.${instanceId}.reports`;
@@ -65,7 +66,7 @@ const instanceEventTypes: InstanceEvent['type'][] = ['ReportSettingsConfigured']
 
 export const reportsProjection: Projection = {
   name: 'reports',
-  tables: ['report_contact_buckets', 'report_group_buckets', 'report_group_days', 'report_agent_buckets', 'report_agent_spans', 'report_agent_break_buckets', 'report_contacts', 'report_agents', 'report_settings'],
+  tables: ['report_contact_buckets', 'report_group_buckets', 'report_group_days', 'report_agent_contact_days', 'report_agent_days', 'report_agent_break_days', 'report_agent_buckets', 'report_agent_spans', 'report_agent_break_buckets', 'report_contacts', 'report_agents', 'report_settings'],
   eventTypes: new Set<string>([...contactEventTypes, ...agentEventTypes, ...instanceEventTypes]),
   // A batch is counted in memory (states read once, bucket deltas summed) and written in a few statements.
   async applyBatch(trx, events, changes) {
@@ -355,26 +356,22 @@ class ReportBatch {
     );
     const agentColumns = ['revision', 'presence', 'break_reason', 'since', 'contacts', 'wrap_up_contact_id', 'wrap_up_since'] as const;
     await upsert('report_agents', [...this.dirtyAgents].map((k) => this.agents.get(k)!), ['instance_id', 'agent_id'], setAll(agentColumns));
-    // A new time zone: the instance's day rows are counted again from its buckets (which hold this batch's
-    // deltas already); other instances' days get this batch's deltas.
+    // A new time zone: the instance's day rows are counted again from its buckets and spans (which hold
+    // this batch's deltas already); other instances' days get this batch's deltas (report-days.ts).
     const rezoned = await this.writeSettings();
-    if (rezoned.length > 0) {
-      await sql`DELETE FROM report_group_days WHERE instance_id = ANY(${rezoned}::text[])`.execute(this.trx);
-      await fillGroupDays(this.trx as never, rezoned);
-    }
-    const dayRows = [...groups.values()].filter((g) => !rezoned.includes(g.instance_id));
-    for (const part of chunk(dayRows, 2000)) {
-      // The day is PostgreSQL's local date of the bucket, as the report queries compute it.
-      await sql`
-        INSERT INTO report_group_days (instance_id, day, channel, direction, skill_group_id, answer_wait_max_ms, ${sql.join(contactCounters.map((c) => sql.ref(c)))})
-        SELECT g.instance_id, (g.bucket AT TIME ZONE coalesce(s.time_zone, 'UTC'))::date, g.channel, g.direction, g.skill_group_id,
-          max(g.answer_wait_max_ms), ${sql.join(contactCounters.map((c) => sql`sum(${sql.ref(`g.${c}`)})`))}
-        FROM json_populate_recordset(json_populate_record(null::report_group_buckets, ${JSON.stringify(zeros)}::json), ${JSON.stringify(part)}::json) g
-          LEFT JOIN report_settings s ON s.instance_id = g.instance_id
-        GROUP BY 1, 2, 3, 4, 5
-        ON CONFLICT (instance_id, day, channel, direction, skill_group_id) DO UPDATE SET
-          ${sql.join([addAll('report_group_days', contactCounters), sql`answer_wait_max_ms = greatest(report_group_days.answer_wait_max_ms, excluded.answer_wait_max_ms)`])}`.execute(this.trx);
-    }
+    if (rezoned.length > 0) await refillDays(this.trx as never, rezoned);
+    const keep = <T extends { instance_id: string }>(rows: Iterable<T>) => [...rows].filter((row) => !rezoned.includes(row.instance_id));
+    const rowsOf = (table: keyof ReadModelDb, rows: object[], defaults: object | null = null) =>
+      sql`json_populate_recordset(${defaults ? sql`json_populate_record(null::${sql.table(table)}, ${JSON.stringify(defaults)}::json)` : sql`null::${sql.table(table)}`}, ${JSON.stringify(rows)}::json)`;
+    const db = this.trx as never;
+    for (const part of chunk(keep(groups.values()), 2000)) await addGroupDays(db, rowsOf('report_group_buckets', part, zeros));
+    for (const part of chunk(keep(this.contactBuckets.values()).filter((c) => c.agent_id !== ''), 2000)) await addAgentContactDays(db, rowsOf('report_contact_buckets', part, zeros));
+    const spans = keep(this.agentSpans);
+    const agentRows = keep(this.agentBuckets.values());
+    if (agentRows.length + spans.length > 0) await addAgentDays(db, rowsOf('report_agent_buckets', agentRows), rowsOf('report_agent_spans', spans));
+    const breakRows = keep(this.breakBuckets.values());
+    const breakSpans = spans.filter((x) => x.counter === 'break_ms');
+    if (breakRows.length + breakSpans.length > 0) await addBreakDays(db, rowsOf('report_agent_break_buckets', breakRows), rowsOf('report_agent_spans', breakSpans));
   }
 
   /** Writes the batch's report settings; the instances whose time zone changed. */

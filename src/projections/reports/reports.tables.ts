@@ -81,6 +81,29 @@ export interface ReportTables {
     skill_group_id: string;
     answer_wait_max_ms: Counter;
   } & Record<ContactCounter, Counter>;
+  /** report_contact_buckets of agents (agent_id not '') per local day, like report_group_days. */
+  report_agent_contact_days: {
+    instance_id: string;
+    day: ColumnType<string, string, string>;
+    agent_id: string;
+    channel: string;
+    direction: string;
+    skill_group_id: string;
+  } & Record<ContactCounter, Counter>;
+  /** An agent's time per state per local day: report_agent_buckets and the spans' buckets (15 minutes each). */
+  report_agent_days: {
+    instance_id: string;
+    day: ColumnType<string, string, string>;
+    agent_id: string;
+  } & Record<AgentCounter, Counter>;
+  /** Break time per reason per local day: report_agent_break_buckets and the break spans. */
+  report_agent_break_days: {
+    instance_id: string;
+    day: ColumnType<string, string, string>;
+    agent_id: string;
+    reason: string;
+    break_ms: Counter;
+  };
   /** An agent's time per state, per 15-minute UTC bucket. */
   report_agent_buckets: {
     instance_id: string;
