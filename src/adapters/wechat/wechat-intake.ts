@@ -74,6 +74,8 @@ export class WechatIntake {
   private sweeping: Promise<void> | null = null;
   private stopped = false;
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Keys of the pushes this process is making now: a sweep that claims one (its lease over: a backlog) only renews the lease. */
+  private readonly makingNow = new Set<string>();
 
   constructor(deps: WechatIntakeDeps) {
     this.deps = deps;
@@ -147,6 +149,7 @@ export class WechatIntake {
           this.markDone({ i: r.instance_id, a: r.account_id, k: r.push_key, c: null });
           continue;
         }
+        if (this.makingNow.has(`${r.instance_id}\u0000${r.account_id}\u0000${r.push_key}`)) continue;
         const push = (typeof r.push === 'string' ? JSON.parse(r.push) : r.push) as WechatPush;
         // In the order WeChat sent them (per customer, WechatInbound runs them one after the other).
         void this.run(account, push, r.push_key, r.attempts);
@@ -162,6 +165,8 @@ export class WechatIntake {
   }
 
   private run(account: WechatAccountRow, push: WechatPush, key: string, attempts: number): Promise<unknown> {
+    const making = `${account.instance_id}\u0000${account.id}\u0000${key}`;
+    this.makingNow.add(making);
     const effect = this.deps.handle(account, push).then(
       (contactId) => {
         this.markDone({ i: account.instance_id, a: account.id, k: key, c: contactId });
@@ -189,7 +194,10 @@ export class WechatIntake {
       },
     );
     this.inFlight.add(effect);
-    void effect.then(() => this.inFlight.delete(effect));
+    void effect.then(() => {
+      this.inFlight.delete(effect);
+      this.makingNow.delete(making);
+    });
     return effect;
   }
 
