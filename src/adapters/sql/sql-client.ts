@@ -56,7 +56,10 @@ export function createPostgresClient(connectionString: string, options: { max?: 
   const pool = new pg.Pool({
     connectionString,
     max: options.max ?? 10,
-    ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+    // JIT off: Kefu's statements are short, and PostgreSQL's row estimates for set-returning functions (a
+    // batch's rows as json_populate_recordset, generate_series) put small statements over jit_above_cost, so a
+    // one-row upsert of the reports projection spent 150-420 ms compiling (every presence change waited for it).
+    options: `-c jit=off${options.schema ? ` -c search_path=${options.schema}` : ''}`,
   });
   // An idle client that errors (server restart) must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);

@@ -525,15 +525,6 @@ function connection<Row>(r: ReportRequest, rows: Row[], first: number, keyOf: (r
   };
 }
 
-/** Runs `run` in a transaction (or the caller's) with JIT compilation off for its statements. */
-async function withoutJit<T>(db: ReadModel, run: (q: ReadModel) => Promise<T>): Promise<T> {
-  const go = async (q: ReadModel) => {
-    await sql`SET LOCAL jit = off`.execute(q);
-    return run(q);
-  };
-  return db.isTransaction ? go(db) : db.transaction().execute((trx) => go(trx));
-}
-
 // ---- contact reports -----------------------------------------------------------------------------------
 
 interface ContactGroupRow extends Partial<Record<string, unknown>> {
@@ -764,9 +755,9 @@ export async function agentReport(db: ReadModel, request: ReportRequest, page: R
   const groupFilter = r.skillGroupIds ? sql`AND c.skill_group_id IN (${sql.join(r.skillGroupIds)})` : sql``;
 
   // Time (bucket parts, spans and the open state), and contact figures by channel, each per interval × agent.
-  // One connection for the three statements, without PostgreSQL's JIT: its estimate of the span rows is far
-  // above the real count, and compiling the query would cost seconds for a query of a few milliseconds.
-  const { timeRows, contacts, breaks } = await withoutJit(db, async (q) => {
+  // PostgreSQL's JIT is off on Kefu's connections (sql-client.ts): its estimate of the span rows is far above
+  // the real count, and compiling these statements would cost seconds for a query of a few milliseconds.
+  const { timeRows, contacts, breaks } = await (async (q: ReadModel) => {
     const time = agentTimeSource(r, now);
     const timeRows = await sql<AgentKeyRow & Record<string, unknown>>`
       WITH runs_array AS MATERIALIZED (${time.runs}), day_check AS MATERIALIZED (${time.dayCheck})
@@ -803,7 +794,7 @@ export async function agentReport(db: ReadModel, request: ReportRequest, page: R
       WHERE true ${agentFilter}
       GROUP BY t.interval_start, t.agent_id, t.reason`.execute(q);
     return { timeRows, contacts, breaks };
-  });
+  })(db);
 
   interface Acc {
     start: Date;
