@@ -16,20 +16,10 @@ import type { ReadModel } from '../../src/projections/projection.ts';
 import { agentReport, instanceReport, resolveReportRequest, skillGroupReport, type ReportInput } from '../../src/projections/reports/report-queries.ts';
 import { reportsProjection } from '../../src/projections/reports/reports.projection.ts';
 import { freshPostgresSchema, wantPostgres } from '../support/services.ts';
+import { seededRandom as prng } from '../support/seeded-random.ts';
 
 const limits = { maxRangeDays: 366, maxRows: 2000 };
 const sink = { publish: () => {} };
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Zones with DST at 02:00-03:00 (Berlin; New York in the first test), at midnight (Santiago), none, and +5:45. */
 const zones = ['Europe/Berlin', 'America/Santiago', 'Asia/Kathmandu', 'UTC'];
