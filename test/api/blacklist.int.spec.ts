@@ -72,11 +72,12 @@ describe('blacklist', () => {
       { input: { channel: 'PHONE', customer: { kind: 'PHONE', id: '+8613800000000' }, skillGroupId: s.groupId } },
     );
     const contactId = created.createContact.id;
+    // Ann sees the contact once it is offered to her (NOT_FOUND until then: routing may not have run yet).
     const offered = await until(
-      () => t.ok<{ contact: { offer: { offerId: string } | null } }>(ann.token, 'query($id: ID!) { contact(id: $id) { offer { offerId } } }', { id: contactId }),
-      (r) => r.contact.offer !== null,
+      () => t.ok<{ contact: { offer: { offerId: string } | null } }>(ann.token, 'query($id: ID!) { contact(id: $id) { offer { offerId } } }', { id: contactId }).catch(() => null),
+      (r) => r !== null && r.contact.offer !== null,
     );
-    await t.ok(ann.token, 'mutation($c: ID!, $o: ID!) { acceptOffer(input: { contactId: $c, offerId: $o }) { status } }', { c: contactId, o: offered.contact.offer!.offerId });
+    await t.ok(ann.token, 'mutation($c: ID!, $o: ID!) { acceptOffer(input: { contactId: $c, offerId: $o }) { status } }', { c: contactId, o: offered!.contact.offer!.offerId });
     annsContact = { id: contactId, customer: '+8613800000000' };
   });
   afterAll(async () => t?.close());
