@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { fuzzSeed, seededRandom } from '../support/seeded-random.ts';
+import { answerOf } from '../support/inject.ts';
 
 const seed = fuzzSeed();
 
@@ -92,13 +93,7 @@ describe(`the GET doors, fuzzed (seed ${seed}; KEFU_FUZZ_SEED=${seed} replays)`,
 
   async function get(url: string, headers: Record<string, string> = {}) {
     const res = await t.kefu.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${adminKey}`, ...headers } });
-    let json: Record<string, unknown> | null;
-    try {
-      json = res.json();
-    } catch {
-      json = null;
-    }
-    return { status: res.statusCode, json, text: res.body };
+    return answerOf(res);
   }
 
   /** What is wrong with an answer to `url`, or null: a 5xx, or an API route's 4xx without a JSON error code (GraphQL's: errors[].extensions.code). */

@@ -8,6 +8,7 @@ import { fromPage } from '../support/chat.ts';
 import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { taggedPng } from '../support/chat-images.ts';
 import { fuzzSeed, seededRandom } from '../support/seeded-random.ts';
+import { answerOf } from '../support/inject.ts';
 
 const origin = 'https://shop.example';
 const seed = fuzzSeed();
@@ -171,13 +172,7 @@ describe(`the multipart doors, fuzzed (seed ${seed}; KEFU_FUZZ_SEED=${seed} repl
 
   async function send(d: Door, c: Case) {
     const res = await t.kefu.app.inject({ method: 'POST', url: d.url, headers: { 'content-type': c.contentType, origin, authorization: `Bearer ${d.token()}`, ...c.headers }, payload: c.payload });
-    let json: Record<string, unknown> | null;
-    try {
-      json = res.json();
-    } catch {
-      json = null;
-    }
-    return { status: res.statusCode, json, text: res.body };
+    return answerOf(res);
   }
 
   /** A 2xx whose names are storable text, or a 4xx with a JSON error code; never a 5xx. What else it was, or null. */
