@@ -5,16 +5,14 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKysely } from '../../src/adapters/sql/kysely-dialect.ts';
-import { createPgliteClient, type SqlClient } from '../../src/adapters/sql/sql-client.ts';
+import type { SqlClient } from '../../src/adapters/sql/sql-client.ts';
 import type { RecordedEvent } from '../../src/domain/ports/event-store.ts';
 import { streams } from '../../src/domain/streams.ts';
-import { migrateReadModels } from '../../src/projections/migrations.ts';
 import type { ReadModel } from '../../src/projections/projection.ts';
 import { agentReport, resolveReportRequest } from '../../src/projections/reports/report-queries.ts';
 import { reportsMigrations } from '../../src/projections/reports/reports.migrations.ts';
 import { reportsProjection } from '../../src/projections/reports/reports.projection.ts';
-import { freshPostgresSchema, wantPostgres } from '../support/services.ts';
+import { readModelStore } from '../support/read-model.ts';
 
 const limits = { maxRangeDays: 366, maxRows: 2000 };
 const sink = { publish: () => {} };
@@ -39,17 +37,12 @@ for (const backend of ['pglite', 'postgres'] as const) {
     });
 
     beforeAll(async () => {
-      if (backend === 'postgres') {
-        if (!(await wantPostgres())) {
-          skip = true;
-          return;
-        }
-        const fresh = await freshPostgresSchema();
-        client = fresh.client;
-        drop = fresh.drop;
-      } else client = await createPgliteClient(null);
-      db = createKysely(client) as ReadModel;
-      await migrateReadModels(db as never);
+      const store = await readModelStore(backend);
+      if (!store) {
+        skip = true;
+        return;
+      }
+      ({ client, db, drop } = store);
       // Idle from Mon 2025-03-03 10:07 UTC to Thu 03-06 09:52 (three UTC midnights), on a break ("lunch")
       // until 11:00, then idle again, still idle at `now` (Sat 03-08 06:00).
       const events = [

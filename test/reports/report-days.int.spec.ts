@@ -7,15 +7,13 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKysely } from '../../src/adapters/sql/kysely-dialect.ts';
-import { createPgliteClient, type SqlClient } from '../../src/adapters/sql/sql-client.ts';
+import type { SqlClient } from '../../src/adapters/sql/sql-client.ts';
 import type { RecordedEvent } from '../../src/domain/ports/event-store.ts';
 import { streams } from '../../src/domain/streams.ts';
-import { migrateReadModels } from '../../src/projections/migrations.ts';
 import type { ReadModel } from '../../src/projections/projection.ts';
 import { agentReport, instanceReport, resolveReportRequest, skillGroupReport, type ReportInput } from '../../src/projections/reports/report-queries.ts';
 import { reportsProjection } from '../../src/projections/reports/reports.projection.ts';
-import { freshPostgresSchema, wantPostgres } from '../support/services.ts';
+import { readModelStore } from '../support/read-model.ts';
 import { seededRandom as prng } from '../support/seeded-random.ts';
 
 const limits = { maxRangeDays: 366, maxRows: 2000 };
@@ -111,17 +109,12 @@ for (const backend of ['pglite', 'postgres'] as const) {
     }
 
     beforeAll(async () => {
-      if (backend === 'postgres') {
-        if (!(await wantPostgres())) {
-          skip = true;
-          return;
-        }
-        const fresh = await freshPostgresSchema();
-        client = fresh.client;
-        drop = fresh.drop;
-      } else client = await createPgliteClient(null);
-      db = createKysely(client) as ReadModel;
-      await migrateReadModels(db as never);
+      const store = await readModelStore(backend);
+      if (!store) {
+        skip = true;
+        return;
+      }
+      ({ client, db, drop } = store);
       // The instance's zone first set while contacts come in (their day rows counted per batch), then the
       // rest of the year's contacts.
       await setZone('America/New_York', '2025-01-01T00:00:00.000Z');

@@ -1,0 +1,21 @@
+// The read models on their own (no Kefu around them) for projection and report specs: PGlite in memory, or a
+// fresh PostgreSQL schema; migrated. Null when PostgreSQL is wanted but not here (outside CI only).
+import { createKysely } from '../../src/adapters/sql/kysely-dialect.ts';
+import { createPgliteClient, type SqlClient } from '../../src/adapters/sql/sql-client.ts';
+import { migrateReadModels } from '../../src/projections/migrations.ts';
+import type { ReadModel } from '../../src/projections/projection.ts';
+import { freshPostgresSchema, wantPostgres } from './services.ts';
+
+export async function readModelStore(backend: 'pglite' | 'postgres'): Promise<{ client: SqlClient; db: ReadModel; drop: () => Promise<void> } | null> {
+  let client: SqlClient;
+  let drop = async () => {};
+  if (backend === 'postgres') {
+    if (!(await wantPostgres())) return null;
+    const fresh = await freshPostgresSchema();
+    client = fresh.client;
+    drop = fresh.drop;
+  } else client = await createPgliteClient(null);
+  const db = createKysely(client) as ReadModel;
+  await migrateReadModels(db as never);
+  return { client, db, drop };
+}
