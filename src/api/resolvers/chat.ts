@@ -934,15 +934,16 @@ export const chatResolvers = {
       }
       let link: ChatLink | null = null;
       if (m.miniProgramCard != null) {
-        // One of the chat's mini program's configured cards, by key: its title, page and permanent cover.
+        // One of the chat's WeChat account's configured cards, by key: its title, page and permanent cover (an
+        // official account's card also names the linked mini program's AppID).
         if (from !== 'AGENT') throw new ValidationError('input.message.miniProgramCard', 'only agents send mini program cards');
         const r = await ctx.deps.db.selectFrom('contacts').select('source').where('instance_id', '=', row.instance_id).where('id', '=', row.id).executeTakeFirst();
-        const source = r?.source as { kind?: string; accountKind?: string; wechatAccountId?: string } | null | undefined;
-        if (source?.kind !== 'WECHAT' || source.accountKind !== 'MINI_PROGRAM' || !source.wechatAccountId) throw new ValidationError('input.message.miniProgramCard', 'mini program cards go to WeChat mini program chats only');
+        const source = r?.source as { kind?: string; wechatAccountId?: string } | null | undefined;
+        if (source?.kind !== 'WECHAT' || !source.wechatAccountId) throw new ValidationError('input.message.miniProgramCard', 'mini program cards go to WeChat chats only');
         const account = await ctx.deps.db.selectFrom('wechat_accounts').select('mini_program_cards').where('instance_id', '=', row.instance_id).where('id', '=', source.wechatAccountId).executeTakeFirst();
         const card = (account?.mini_program_cards ?? []).find((c) => c.key === m.miniProgramCard);
         if (!card) throw new ValidationError('input.message.miniProgramCard', `the account has no card ${m.miniProgramCard}`);
-        link = { title: card.title, description: null, url: null, thumbUrl: null, pagePath: card.pagePath, thumbFileId: null, thumbMediaId: card.thumbMediaId, cardKey: card.key };
+        link = { title: card.title, description: null, url: null, thumbUrl: null, pagePath: card.pagePath, thumbFileId: null, thumbMediaId: card.thumbMediaId, cardKey: card.key, ...(card.appId ? { appId: card.appId } : {}) };
       } else if (m.link) {
         if (from !== 'AGENT') throw new ValidationError('input.message.link', 'only agents send link cards');
         link = m.link;
