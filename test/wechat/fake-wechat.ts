@@ -4,7 +4,8 @@
 // - as WeChat's API Kefu calls: /cgi-bin/stable_token, /cgi-bin/message/custom/send, /cgi-bin/message/custom/typing,
 //   /cgi-bin/media/upload, /cgi-bin/media/get, answering WeChat's error codes when a test asks.
 //   custom/send checks each message type's documented JSON (text, image, link and miniprogrampage for mini
-//   programs; text, image and news with one article for official accounts) and refuses others as WeChat would.
+//   programs; text, image, news with one article and miniprogrampage naming a linked mini program's appid for
+//   official accounts) and refuses others as WeChat would.
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -61,6 +62,8 @@ export class FakeWechat {
   private readonly kinds = new Map<string, 'OFFICIAL_ACCOUNT' | 'MINI_PROGRAM'>();
   /** Permanent materials (add_material's media ids), e.g. a configured mini program card's cover. */
   private readonly materials = new Set<string>();
+  /** Mini programs linked to an official account (its console's 小程序管理), by the account's AppID. */
+  private readonly linkedMiniPrograms = new Map<string, Set<string>>();
 
   get base(): string {
     const a = this.server!.address() as AddressInfo;
@@ -93,6 +96,11 @@ export class FakeWechat {
   /** The next `times` calls of a path whose JSON body `when` picks answer errcode (e.g. only text messages). */
   failWhen(path: string, when: (body: Record<string, unknown>) => boolean, errcode: number, times = 1): void {
     this.pickedFailures.push({ path, when, errcode, times });
+  }
+
+  /** Links a mini program to an official account: the account's miniprogrampage may then name its AppID. */
+  linkMiniProgram(officialAccountAppId: string, miniProgramAppId: string): void {
+    this.linkedMiniPrograms.set(officialAccountAppId, (this.linkedMiniPrograms.get(officialAccountAppId) ?? new Set()).add(miniProgramAppId));
   }
 
   /** A permanent image material the account has (its media_id works as a thumb_media_id). */
@@ -161,12 +169,13 @@ export class FakeWechat {
   /**
    * custom/send's body as the docs define it per account kind and msgtype: null when WeChat would take it,
    * else its answer (40008 a message type the account kind does not have, 47001 malformed fields, 45008 more
-   * than one news article, 40007 a thumb_media_id never uploaded).
+   * than one news article, 40007 a thumb_media_id never uploaded, 40013 an official account's miniprogrampage
+   * naming a mini program not linked to it).
    */
-  checkCustomMessage(kind: 'OFFICIAL_ACCOUNT' | 'MINI_PROGRAM', body: Record<string, unknown>): { errcode: number; errmsg: string } | null {
+  checkCustomMessage(kind: 'OFFICIAL_ACCOUNT' | 'MINI_PROGRAM', body: Record<string, unknown>, appId = ''): { errcode: number; errmsg: string } | null {
     const bad = (errcode: number, errmsg: string) => ({ errcode, errmsg });
     if (!isText(body.touser) || body.touser === '') return bad(40003, 'invalid openid');
-    const types = kind === 'MINI_PROGRAM' ? ['text', 'image', 'link', 'miniprogrampage'] : ['text', 'image', 'news'];
+    const types = kind === 'MINI_PROGRAM' ? ['text', 'image', 'link', 'miniprogrampage'] : ['text', 'image', 'news', 'miniprogrampage'];
     if (!isText(body.msgtype) || !types.includes(body.msgtype)) return bad(40008, `invalid message type ${String(body.msgtype)} for this account`);
     switch (body.msgtype) {
       case 'text':
@@ -182,8 +191,11 @@ export class FakeWechat {
         return hasStrings(articles[0], ['title', 'description', 'url', 'picurl']) ? null : bad(47001, 'data format error: news article needs title, description, url, picurl');
       }
       case 'miniprogrampage': {
+        // Official accounts name the mini program (appid: one linked to the account); a mini program's card is its own.
         const page = body.miniprogrampage as Record<string, unknown> | undefined;
-        if (!hasStrings(page, ['title', 'pagepath', 'thumb_media_id'])) return bad(47001, 'data format error: miniprogrampage needs title, pagepath, thumb_media_id');
+        const fields = kind === 'OFFICIAL_ACCOUNT' ? ['title', 'appid', 'pagepath', 'thumb_media_id'] : ['title', 'pagepath', 'thumb_media_id'];
+        if (!hasStrings(page, fields)) return bad(47001, `data format error: miniprogrampage needs ${fields.join(', ')}`);
+        if (kind === 'OFFICIAL_ACCOUNT' && !(this.linkedMiniPrograms.get(appId) ?? new Set()).has(page!.appid as string)) return bad(40013, 'invalid appid: not a mini program linked to this account');
         const thumb = page!.thumb_media_id as string;
         return this.uploads.has(thumb) || this.materials.has(thumb) ? null : bad(40007, 'invalid media_id');
       }
@@ -223,7 +235,7 @@ export class FakeWechat {
     switch (path) {
       case 'cgi-bin/message/custom/send': {
         const body = JSON.parse(raw.toString('utf8')) as { touser: string; msgtype: string } & Record<string, unknown>;
-        const refused = this.checkCustomMessage(this.kinds.get(appId) ?? 'OFFICIAL_ACCOUNT', body);
+        const refused = this.checkCustomMessage(this.kinds.get(appId) ?? 'OFFICIAL_ACCOUNT', body, appId);
         if (refused) return this.json(res, refused);
         this.sent.push({ appId, touser: body.touser, msgtype: body.msgtype, body, at: Date.now() });
         return this.json(res, { errcode: 0, errmsg: 'ok' });

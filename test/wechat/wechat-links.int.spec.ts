@@ -1,7 +1,8 @@
 // Link cards (issue 13) against the local WeChat, on PostgreSQL: an agent's LINK message is kept in the
 // transcript with its card, and goes out as the customer-service API's card for the account's kind (official
 // accounts: `news` with one article; mini programs: `link`), a mini program page as `miniprogrampage` with
-// its cover uploaded as temporary media; the fake WeChat checks each body against the documented JSON. Bad
+// its cover uploaded as temporary media, and a configured card as `miniprogrampage` (an official account's naming
+// its linked mini program's appid); the fake WeChat checks each body against the documented JSON. Bad
 // links (not http/https, control characters, too long, a mini program page outside a mini program chat, a
 // cover that is not this chat's image) are BAD_USER_INPUT / NOT_FOUND and send nothing.
 import { randomUUID } from 'node:crypto';
@@ -143,13 +144,57 @@ describe('WeChat link cards', () => {
     const oaId = wechatAccounts.find((a) => a.kind === 'OFFICIAL_ACCOUNT')!.id;
     expect(wechatAccounts.find((a) => a.id === miniId)!.miniProgramCards).toEqual([{ key: 'orders' }]);
     const card = { key: 'help', title: 'Help', pagePath: 'pages/help/index', thumbMediaId: 'perm_2' };
-    expect((await update(oaId, [card])).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.miniProgramCards' });
+    // An official account's card names the linked mini program; a mini program's own cards do not.
+    expect((await update(oaId, [card])).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.miniProgramCards.0.appId' });
+    expect((await update(oaId, [{ ...card, appId: 'wx12' }])).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.miniProgramCards.0.appId' });
+    expect((await update(miniId, [{ ...card, appId: 'wx00000000000000c7' }])).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.miniProgramCards.0.appId' });
     expect((await update(miniId, [card, card])).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.miniProgramCards.1.key' });
     expect((await update(miniId, [{ ...card, pagePath: 'javascript:alert(1)' }])).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.miniProgramCards.0.pagePath' });
     expect((await update(miniId, [{ ...card, title: 'bell\u0007' }])).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.miniProgramCards.0.title' });
     const ok = await update(miniId, [card]);
     expect(ok.errors).toBeUndefined();
     expect((ok.data as { updateWechatAccount: { miniProgramCards: unknown[] } }).updateWechatAccount.miniProgramCards).toEqual([card]);
+  });
+
+  it("an official account's configured card goes out as miniprogrampage naming its linked mini program's AppID; an unlinked one fails visibly", async () => {
+    const { wechatAccounts } = await t.ok<{ wechatAccounts: { id: string; kind: string }[] }>(seed.adminKey, 'query { wechatAccounts { id kind } }');
+    const oaId = wechatAccounts.find((a) => a.kind === 'OFFICIAL_ACCOUNT')!.id;
+    const linked = 'wx00000000000000c7';
+    const cards = [
+      { key: 'mp-orders', appId: linked, title: 'Orders in our mini program', pagePath: 'pages/orders/index?from=oa', thumbMediaId: 'perm_oa_cover' },
+      { key: 'stranger', appId: 'wx00000000000000d7', title: 'Not linked', pagePath: 'pages/index/index', thumbMediaId: 'perm_oa_cover' },
+    ];
+    const updated = await t.ok<{ updateWechatAccount: { miniProgramCards: unknown[] } }>(
+      seed.adminKey,
+      'mutation($input: UpdateWechatAccountInput!) { updateWechatAccount(input: $input) { miniProgramCards { key appId title pagePath thumbMediaId } } }',
+      { input: { wechatAccountId: oaId, miniProgramCards: cards } },
+    );
+    expect(updated.updateWechatAccount.miniProgramCards).toEqual(cards);
+    wx.linkMiniProgram(oa.appId, linked);
+    wx.addMaterial('perm_oa_cover');
+    const contactId = await openChat(oa, 'oLink_4', { MsgType: 'text', Content: 'show me my orders', MsgId: '8100000000000000004' });
+    const picked = await t.gql<{ sendChatMessage: { kind: string; link: Link & { appId?: string } } }>(ann.token, SEND.replace('cardKey', 'cardKey appId'), { input: { contactId, message: { clientMessageId: randomUUID(), miniProgramCard: 'mp-orders' } } });
+    expect(picked.errors).toBeUndefined();
+    expect(picked.data!.sendChatMessage).toMatchObject({ kind: 'LINK', link: { title: 'Orders in our mini program', pagePath: 'pages/orders/index?from=oa', cardKey: 'mp-orders', appId: linked, url: null } });
+    const [sent] = await until(async () => sentTo('oLink_4'), (s) => s.length === 1);
+    expect(sent!.body).toEqual({
+      touser: 'oLink_4',
+      msgtype: 'miniprogrampage',
+      miniprogrampage: { title: 'Orders in our mini program', appid: linked, pagepath: 'pages/orders/index?from=oa', thumb_media_id: 'perm_oa_cover' },
+    });
+    // A card whose mini program is not linked to the account: WeChat refuses it (40013) and the agent is told.
+    expect((await t.gql(ann.token, SEND, { input: { contactId, message: { clientMessageId: randomUUID(), miniProgramCard: 'stranger' } } })).errors).toBeUndefined();
+    const messages = await until(
+      async () => (await t.ok<{ chatTranscript: { messages: { kind: string; text: string | null; system: { type: string } | null }[] } }>(seed.adminKey, 'query($id: ID!) { chatTranscript(contactId: $id) { messages { kind text system { type } } } }', { id: contactId })).chatTranscript.messages,
+      (m) => m.some((x) => x.system?.type === 'DELIVERY_FAILED'),
+      30_000,
+    );
+    expect(messages.find((x) => x.system?.type === 'DELIVERY_FAILED')!.text).toContain('40013');
+    expect(sentTo('oLink_4')).toHaveLength(1);
+    // A free-form mini program page still goes to mini program chats only (an official account needs a card's AppID).
+    const cover = await upload(contactId, taggedPng(10, 10), 'image/png', 'c.png');
+    const page = await sendLink(contactId, { title: 'x', pagePath: 'pages/a/a', thumbFileId: cover });
+    expect(page.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.message.link.pagePath' });
   });
 
   it('bad links are refused at the edge and nothing is sent', async () => {

@@ -29,6 +29,7 @@ export const wechatErrorText: Record<number, string> = {
   [-1]: 'WeChat is busy',
   40001: 'the access token is invalid',
   40003: 'not a valid OpenID for this account',
+  40013: "WeChat does not know that AppID (is the mini program linked to the official account?)",
   40014: 'the access token is invalid',
   40164: "Kefu's address is not on the account's IP allow-list",
   42001: 'the access token expired',
@@ -183,9 +184,13 @@ export class WechatApi {
     }
   }
 
-  /** A mini program card (issue 13): `miniprogrampage` with its title, page path and cover (an image media_id). */
-  async sendMiniProgramPage(account: WechatApiAccount, openId: string, page: { title: string; pagePath: string; thumbMediaId: string }): Promise<void> {
-    await this.postJson(account, 'cgi-bin/message/custom/send', { touser: openId, msgtype: 'miniprogrampage', miniprogrampage: { title: page.title, pagepath: page.pagePath, thumb_media_id: page.thumbMediaId } });
+  /**
+   * A mini program card (issue 13): `miniprogrampage` with its title, page path and cover (an image media_id).
+   * An official account's card names the linked mini program (appid); a mini program's opens its own pages (no appid).
+   */
+  async sendMiniProgramPage(account: WechatApiAccount, openId: string, page: { title: string; pagePath: string; thumbMediaId: string; appId?: string | null }): Promise<void> {
+    const card = { title: page.title, ...(page.appId ? { appid: page.appId } : {}), pagepath: page.pagePath, thumb_media_id: page.thumbMediaId };
+    await this.postJson(account, 'cgi-bin/message/custom/send', { touser: openId, msgtype: 'miniprogrampage', miniprogrampage: card });
   }
 
   async typing(account: WechatApiAccount, openId: string, typing: boolean): Promise<void> {

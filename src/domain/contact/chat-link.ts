@@ -5,7 +5,8 @@
 //
 // On WeChat a web link goes out as the customer-service API's link card (mini programs: `link`; official
 // accounts: `news` with one article, their kind of the same card), a mini program page as `miniprogrampage`
-// (thumb_media_id: the cover uploaded as temporary media when it is sent). The widget and /demo/agent show a
+// (thumb_media_id: the cover uploaded as temporary media when it is sent; an official account's configured card
+// names the linked mini program's AppID, as its `miniprogrampage` needs). The widget and /demo/agent show a
 // link as text with an anchor (never HTML).
 import { z } from 'zod';
 import { id, text, textProblem } from '../values.ts';
@@ -60,6 +61,8 @@ export const pagePathValue = z
   });
 
 export const linkTitleValue = text({ max: maxLinkTitle }).superRefine(noControls(controlCharacter));
+/** A mini program's AppID (an official account's card opens a linked mini program): `wx` and 16 hexadecimal digits. */
+export const miniProgramAppIdValue = z.string().regex(/^wx[0-9a-f]{16}$/, 'must be the mini program\'s AppID: wx followed by 16 lower-case hexadecimal digits');
 /** A WeChat media_id (a permanent image material's, for a configured mini program card's cover). */
 export const mediaIdValue = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be a WeChat media_id (letters, digits, _ and -, at most 128)');
 const descriptionValue = z
@@ -88,6 +91,8 @@ export const chatLinkValue = z
     thumbMediaId: mediaIdValue.nullish(),
     /** The configured card (WechatAccount.miniProgramCards) the link was made from. */
     cardKey: z.string().max(32).nullish(),
+    /** An official account's configured card: the linked mini program whose page it opens; set by Kefu from the card. */
+    appId: miniProgramAppIdValue.nullish(),
   })
   .superRefine((l, ctx) => {
     if ((l.url == null) === (l.pagePath == null)) ctx.addIssue({ code: 'custom', path: ['url'], message: 'give url (a web page) or pagePath (a mini program page), one of them' });
@@ -95,6 +100,7 @@ export const chatLinkValue = z
     else if (l.url != null && l.thumbMediaId != null) ctx.addIssue({ code: 'custom', path: ['thumbMediaId'], message: 'a web link takes its picture as thumbUrl' });
     else if (l.pagePath != null && l.thumbUrl != null) ctx.addIssue({ code: 'custom', path: ['thumbUrl'], message: 'a mini program page takes its cover as thumbFileId, not thumbUrl' });
     else if (l.url != null && l.thumbFileId != null) ctx.addIssue({ code: 'custom', path: ['thumbFileId'], message: 'a web link takes its picture as thumbUrl' });
+    else if (l.appId != null && l.thumbMediaId == null) ctx.addIssue({ code: 'custom', path: ['appId'], message: 'a linked mini program\'s page is one of the account\'s configured cards' });
   })
   .transform(
     (l): ChatLink => ({
@@ -106,6 +112,7 @@ export const chatLinkValue = z
       thumbFileId: l.thumbFileId ?? null,
       ...(l.thumbMediaId ? { thumbMediaId: l.thumbMediaId } : {}),
       ...(l.cardKey ? { cardKey: l.cardKey } : {}),
+      ...(l.appId ? { appId: l.appId } : {}),
     }),
   );
 
@@ -127,11 +134,19 @@ export interface ChatLink {
   thumbMediaId?: string | null;
   /** The configured mini program card (WechatAccount.miniProgramCards) it was made from. */
   cardKey?: string | null;
+  /** An official account's card: the AppID of the linked mini program whose page it opens (miniprogrampage.appid). */
+  appId?: string | null;
 }
 
-/** A mini program card an admin configured on a mini program account (issue 13): agents pick it by key. */
+/**
+ * A mini program card an admin configured on a WeChat account (issue 13): agents pick it by key. A mini program's
+ * cards open its own pages; an official account's open a mini program linked to it in the WeChat console, named
+ * by its AppID (custom/send's miniprogrampage takes it from official accounts only).
+ */
 export interface MiniProgramCard {
   key: string;
+  /** Official accounts: the linked mini program's AppID. Mini programs' own cards have none. */
+  appId?: string | null;
   title: string;
   pagePath: string;
   /** The cover: a permanent image material's media_id (WeChat's add_material), which does not expire. */
@@ -145,6 +160,7 @@ export const miniProgramCardsValue = z
   .array(
     z.object({
       key: z.string().regex(/^[a-z0-9_-]{1,32}$/, 'lower-case letters, digits, _ and -, 1 to 32 of them'),
+      appId: miniProgramAppIdValue.nullish(),
       title: linkTitleValue,
       pagePath: pagePathValue,
       thumbMediaId: mediaIdValue,

@@ -70,12 +70,18 @@ function checkQuota(n: number): number {
   return n;
 }
 
-/** Mini program cards: the link rules (chat-link.ts), and only on mini programs. */
+/**
+ * Mini program cards: the link rules (chat-link.ts). A mini program's cards open its own pages (no appId); an
+ * official account's open a mini program linked to it, so each names that mini program's AppID.
+ */
 function checkCards(cards: MiniProgramCard[], kind: WechatAccountSettings['kind']): MiniProgramCard[] {
   const problem = miniProgramCardsProblem(cards);
   if (problem) throw new ValidationError(problem.field, problem.message);
-  if (cards.length > 0 && kind !== 'MINI_PROGRAM') throw new ValidationError('miniProgramCards', 'only mini programs have mini program cards');
-  return cards.map((c) => ({ key: c.key, title: c.title.trim(), pagePath: c.pagePath.trim(), thumbMediaId: c.thumbMediaId }));
+  cards.forEach((c, i) => {
+    if (kind === 'OFFICIAL_ACCOUNT' && c.appId == null) throw new ValidationError(`miniProgramCards.${i}.appId`, "an official account's card opens a linked mini program: give its AppID");
+    if (kind === 'MINI_PROGRAM' && c.appId != null) throw new ValidationError(`miniProgramCards.${i}.appId`, "a mini program's cards open its own pages: leave appId out");
+  });
+  return cards.map((c) => ({ key: c.key, ...(c.appId != null ? { appId: c.appId } : {}), title: c.title.trim(), pagePath: c.pagePath.trim(), thumbMediaId: c.thumbMediaId }));
 }
 
 function checkShape(s: Pick<WechatAccountSettings, 'kind' | 'messageMode' | 'dataFormat'> & { encodingAesKey: string | null }): void {
@@ -145,8 +151,9 @@ export function decideWechatAccount(command: WechatAccountCommand, state: Wechat
       if (d.miniProgramCards !== undefined) {
         const cards = checkCards(d.miniProgramCards ?? [], changes.kind ?? account.kind);
         if (JSON.stringify(cards) !== JSON.stringify(account.miniProgramCards ?? [])) changes.miniProgramCards = cards;
-      } else if ((changes.kind ?? account.kind) !== 'MINI_PROGRAM' && (account.miniProgramCards ?? []).length > 0) {
-        throw new ValidationError('miniProgramCards', 'only mini programs have mini program cards: remove them first');
+      } else if (changes.kind !== undefined && (account.miniProgramCards ?? []).length > 0) {
+        // Cards of one kind do not fit the other (an official account's name their mini program's AppID).
+        throw new ValidationError('miniProgramCards', `the account's mini program cards are a ${account.kind === 'MINI_PROGRAM' ? "mini program's" : "official account's"}: give the cards anew (or none) with the new kind`);
       }
       Object.assign(changes, receptionSettingsChange({ welcomeText: account.welcomeText ?? null, receptionPrompts: account.receptionPrompts ?? null, workHours: account.workHours ?? null }, { receptionPrompts: d.receptionPrompts ?? null, ...(d.workHours !== undefined ? { workHours: d.workHours } : {}) }, wechatPromptsDefaultEnabled));
       const secrets: Partial<WechatAccountSecrets> = {};

@@ -410,15 +410,21 @@ export class WechatOutbox {
 
   /**
    * A link card: a web page as WeChat's link card (mini programs `link`, official accounts `news`); a mini program
-   * page as `miniprogrampage`, its cover (an image of the chat) uploaded as temporary media first.
+   * page as `miniprogrampage`, its cover (an image of the chat) uploaded as temporary media first, or a configured
+   * card's permanent cover (official accounts: with the linked mini program's AppID).
    */
   private async sendLink(account: WechatApiAccount & { kind: 'OFFICIAL_ACCOUNT' | 'MINI_PROGRAM' }, instanceId: string, openId: string, link: ChatLink): Promise<void> {
     if (link.url) {
       await this.deps.api.sendLink(account, account.kind, openId, { title: link.title, description: link.description ?? '', url: link.url, thumbUrl: link.thumbUrl ?? '' });
       return;
     }
-    if (account.kind !== 'MINI_PROGRAM') throw new Error('a mini program page goes to mini program chats only');
     if (!link.pagePath) throw new Error('the mini program page has no path');
+    if (account.kind === 'OFFICIAL_ACCOUNT') {
+      // An official account sends only its configured cards: each names the linked mini program and a permanent cover.
+      if (!link.appId || !link.thumbMediaId) throw new Error("an official account sends a mini program page only as one of its configured cards (the linked mini program's AppID)");
+      await this.deps.api.sendMiniProgramPage(account, openId, { title: link.title, appId: link.appId, pagePath: link.pagePath, thumbMediaId: link.thumbMediaId });
+      return;
+    }
     if (link.thumbMediaId) {
       // A configured card: its cover is a permanent material, sent as it is.
       await this.deps.api.sendMiniProgramPage(account, openId, { title: link.title, pagePath: link.pagePath, thumbMediaId: link.thumbMediaId });
