@@ -1,6 +1,7 @@
 // Chat flows in the customer's widget (issue 12, items 1 and 3), in headless Chromium on a page of another
 // origin: the flow's messages show as bot bubbles with their menu options as buttons; a typed number and a
-// button click both answer; the order number the customer gives shows up in the agent's offer; off hours
+// button click both answer; the order number the customer gives shows up in the agent's offer, after the flow's
+// link card (shown as an agent's card: an anchor opening a new tab); off hours
 // (the test sets Kefu's clock to a Sunday night; the flow opens on weekdays) the chat ends with the closed text; with nobody online the
 // customer leaves a message, closes the page, an agent who comes online later takes and answers it, and
 // the customer sees the answer when they come back to the page (a verified customer: on another device too).
@@ -24,6 +25,7 @@ interface Item {
   buttons: string[];
   disabled: boolean[];
   img: string | null;
+  link: { href: string | null; title: string; target: string | null } | null;
 }
 interface View {
   items: Item[];
@@ -52,7 +54,8 @@ function shopFlow(groupId: string, weekly: unknown[] = allWeek) {
         ],
         onFailure: 'route',
       },
-      { id: 'order', type: 'collect', text: 'Your order number, please?', variable: 'orderNumber', validate: { kind: 'orderNumber' }, next: 'route' },
+      { id: 'order', type: 'collect', text: 'Your order number, please?', variable: 'orderNumber', validate: { kind: 'orderNumber' }, next: 'track' },
+      { id: 'track', type: 'send', link: { title: 'Track your order', description: 'Where it is now', url: 'https://shop.example/track' }, next: 'route' },
       { id: 'route', type: 'route', skillGroupId: groupId, onNoAgent: 'leave' },
       { id: 'leave', type: 'leaveMessage', text: 'Nobody is online. Leave us a message and we will answer here.', skillGroupId: groupId, thanksText: 'Thanks! Come back to this page for our answer.' },
       { id: 'closed', type: 'end', text: 'We are closed today.' },
@@ -150,6 +153,7 @@ describe('chat flows in the widget (Chromium)', () => {
         buttons: [...el.querySelectorAll('button.option')].map((b) => b.textContent),
         disabled: [...el.querySelectorAll('button.option')].map((b) => b.disabled),
         img: el.querySelector('img') ? el.querySelector('img').getAttribute('src') : null,
+        link: el.querySelector('.link-card') ? { href: el.querySelector('.link-card').getAttribute('href'), title: el.querySelector('.link-card .link-title').textContent, target: el.querySelector('.link-card').getAttribute('target') } : null,
       }));
       const queue = r.querySelector('.queue');
       return { items, ended: !r.querySelector('.ended').hidden, queue: queue && !queue.hidden ? queue.textContent : null, subtitle: r.querySelector('.subtitle').textContent };
@@ -188,6 +192,9 @@ describe('chat flows in the widget (Chromium)', () => {
     expect(v.items.some((i) => i.cls.includes('customer') && i.text === 'Where is my order')).toBe(true);
     expect(bots(v).find((b) => b.text === 'How can we help?')!.disabled).toEqual([true, true]);
     await type(page, 'SO-4242');
+    // The flow's link card (issue 13) shows as an agent's card does: an anchor opening a new tab.
+    v = await waitView(page, (x) => bots(x).some((b) => b.link !== null));
+    expect(bots(v).find((b) => b.link !== null)!.link).toEqual({ href: 'https://shop.example/track', title: 'Track your order', target: '_blank' });
 
     const contactId = await contactOf(page);
     const offer = await until(async () => offers.received.find((o) => o.agentOffers.contact.id === contactId && o.agentOffers.state === 'OFFERED') ?? null, (o) => o !== null, 60_000);

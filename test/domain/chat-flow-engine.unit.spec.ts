@@ -130,6 +130,21 @@ describe('chat flow engine', () => {
       expect(given(flow, [start()]).when(says('  Ann ')).actions).toEqual([{ type: 'setVariable', name: 'name', value: 'Ann' }, text('Hi Ann!'), { type: 'end', reason: 'flowEnd' }]);
       expect(fillIn('{{a}} and {{b}}', { a: '1' })).toBe('1 and ');
     });
+
+    it('sends a link card as it is written, and goes on', () => {
+      const flow = parseChatFlowDocument({
+        start: 'card',
+        nodes: [
+          { id: 'card', type: 'send', link: { title: 'Track {{x}}', description: '', url: 'https://shop.example/track', thumbUrl: 'https://shop.example/t.png' }, next: 'bye' },
+          { id: 'bye', type: 'end', text: 'Bye' },
+        ],
+      });
+      expect(given(flow).when(start()).actions).toEqual([
+        { type: 'send', text: null, image: null, options: null, link: { title: 'Track {{x}}', description: null, url: 'https://shop.example/track', thumbUrl: 'https://shop.example/t.png' } },
+        text('Bye'),
+        { type: 'end', reason: 'flowEnd' },
+      ]);
+    });
   });
 
   describe('menu', () => {

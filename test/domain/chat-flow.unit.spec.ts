@@ -61,6 +61,32 @@ describe('chat flow documents', () => {
     expect(problem(plus({ id: 's', type: 'send', image: { url: 'javascript:alert(1)' }, next: 'bye' })).field).toBe('definition.nodes.4.image.url');
   });
 
+  it('takes a link card in a send node, alone and checked as agents\' links are; documents without one stay valid', () => {
+    const card = { title: 'Track your order', description: 'Line one\nline two', url: 'https://shop.example/track', thumbUrl: 'http://shop.example/t.png' };
+    const doc = parseChatFlowDocument(plus({ id: 's', type: 'send', link: card, next: 'bye' }));
+    expect(doc.nodes[4]).toEqual({ id: 's', type: 'send', link: card, next: 'bye' });
+    expect(parseChatFlowDocument(plus({ id: 's', type: 'send', link: { title: 'x', url: 'https://a.example/' }, next: 'bye' })).nodes[4]).toMatchObject({ link: { title: 'x', url: 'https://a.example/' } });
+    const bad = (link: Record<string, unknown>) => problem(plus({ id: 's', type: 'send', link, next: 'bye' })).field;
+    expect(bad({ title: 'x', url: 'javascript:alert(1)' })).toBe('definition.nodes.4.link.url');
+    expect(bad({ title: 'x', url: 'ftp://a.example/f' })).toBe('definition.nodes.4.link.url');
+    expect(bad({ title: 'x', url: 'https://user:pw@a.example/' })).toBe('definition.nodes.4.link.url');
+    expect(bad({ title: 'x', url: `https://a.example/${'a'.repeat(2000)}` })).toBe('definition.nodes.4.link.url');
+    expect(bad({ title: 'x', url: 'https://a.example/', thumbUrl: 'file:///etc/passwd' })).toBe('definition.nodes.4.link.thumbUrl');
+    expect(bad({ title: 'bell\u0007', url: 'https://a.example/' })).toBe('definition.nodes.4.link.title');
+    expect(bad({ title: 'x'.repeat(201), url: 'https://a.example/' })).toBe('definition.nodes.4.link.title');
+    expect(bad({ title: ' ', url: 'https://a.example/' })).toBe('definition.nodes.4.link.title');
+    expect(bad({ title: 'x', description: 'tab\there', url: 'https://a.example/' })).toBe('definition.nodes.4.link.description');
+    expect(bad({ title: 'x', description: 'd'.repeat(501), url: 'https://a.example/' })).toBe('definition.nodes.4.link.description');
+    expect(bad({ title: 'x' })).toBe('definition.nodes.4.link.url');
+    // Only web pages (a mini program page needs a chat's cover), and nothing unknown.
+    expect(bad({ title: 'x', url: 'https://a.example/', pagePath: 'pages/a/a' })).toBe('definition.nodes.4.link');
+    // A card goes alone (WeChat sends it as a message of its own).
+    expect(problem(plus({ id: 's', type: 'send', text: 'Here:', link: { title: 'x', url: 'https://a.example/' }, next: 'bye' })).field).toBe('definition.nodes.4.link');
+    expect(problem(plus({ id: 's', type: 'send', image: { url: 'https://a.example/p.png' }, link: { title: 'x', url: 'https://a.example/' }, next: 'bye' })).field).toBe('definition.nodes.4.link');
+    // A document saved before link cards existed parses as it did.
+    expect(parseChatFlowDocument(plus({ id: 's', type: 'send', text: 'Hi', next: 'bye' })).nodes[4]).toEqual({ id: 's', type: 'send', text: 'Hi', next: 'bye' });
+  });
+
   it('refuses menu answers two options would share: a number, a label or keyword, or a keyword equal to another option number', () => {
     expect(problem(withNode(0, { options: [{ number: 1, label: 'A', next: 'bye' }, { number: 1, label: 'B', next: 'bye' }] })).field).toBe('definition.nodes.0.options.1.number');
     expect(problem(withNode(0, { options: [{ number: 1, label: 'Sales', next: 'bye' }, { number: 2, label: 'SALES', next: 'bye' }] })).field).toBe('definition.nodes.0.options.1.label');

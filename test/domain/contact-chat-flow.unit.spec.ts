@@ -62,6 +62,18 @@ describe('contact decider: chat flows', () => {
     expect(fold([...inFlow, ...firstStep])).toMatchObject({ status: 'inFlow', messageCount: 1, chatFlow: { flowId: 'flow-1', version: 2, step: 1, position: atMenu } });
   });
 
+  it("records a flow's link card as a LINK message from SYSTEM, the card as an agent's is kept", () => {
+    const link = { title: 'Track your order', description: null, url: 'https://shop.example/track', thumbUrl: null };
+    const events = contactDecider.decide(step(0, [{ type: 'send', text: null, image: null, options: null, link }, menu], atMenu), fold(inFlow));
+    expect(events[0]).toEqual({
+      type: 'ContactMessageRecorded',
+      data: { messageId: `${contactId}:1`, from: 'SYSTEM', agentId: null, text: '', at: T0, seq: 1, clientMessageId: null, kind: 'LINK', attachment: null, system: null, link: { ...link, pagePath: null, thumbFileId: null } },
+    });
+    expect(events.slice(1)).toEqual([flowMessage(2, 'How can we help?', T0, [{ number: 1, label: 'My order' }]), advanced(1, atMenu)]);
+    // What the link rules refuse is not recorded (a document that skipped the save-time checks).
+    expect(() => contactDecider.decide(step(0, [{ type: 'send', text: null, image: null, options: null, link: { ...link, url: 'javascript:alert(1)' } }], atMenu), fold(inFlow))).toThrow(/http or https/);
+  });
+
   it('records the choice, a variable, then queues the chat with its QUEUED notice, in one append', () => {
     const routed: ChatFlowPosition = { status: 'ended', outcome: { type: 'route', skillGroupId: 'sales', priority: 3 }, variables: { orderNumber: 'SO-1' } };
     spec

@@ -34,6 +34,7 @@ describe('WeChat link cards', () => {
   let oa: FakeAccount;
   let mini: FakeAccount;
   let ann: { id: string; token: string };
+  let group: string;
 
   const sentTo = (openId: string) => wx.sent.filter((m) => m.touser === openId);
   const sendLink = (contactId: string, link: Record<string, unknown>) => t.gql<{ sendChatMessage: { seq: number; kind: string; link: Link } }>(ann.token, SEND, { input: { contactId, message: { clientMessageId: randomUUID(), link } } });
@@ -60,7 +61,7 @@ describe('WeChat link cards', () => {
     t = await startTestKefu({ database: 'postgres', listen: true, env: { KEFU_WECHAT_API_BASE: wx.base, KEFU_WECHAT_ANSWER_WAIT_MS: '60000' } });
     seed = await seedInstance(t, { name: 'Acme', agents: [{ name: 'Ann', login: 'ann' }] });
     ann = seed.agents[0]!;
-    const group = (await t.ok<{ createSkillGroup: { id: string } }>(seed.adminKey, 'mutation { createSkillGroup(input: { name: "WeChat desk", channel: ONLINE, maxConcurrency: 10 }) { id } }')).createSkillGroup.id;
+    group = (await t.ok<{ createSkillGroup: { id: string } }>(seed.adminKey, 'mutation { createSkillGroup(input: { name: "WeChat desk", channel: ONLINE, maxConcurrency: 10 }) { id } }')).createSkillGroup.id;
     await t.ok(seed.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: group, a: ann.id });
     const secret = 'cccccccccccccccccccccccccccccccc';
     oa = (await addWechatAccount(t, wx, seed.adminKey, { name: 'Shop OA', appId: 'wx00000000000000a7', appSecret: secret, token: 'linkToken', originalId: 'gh_0000000000a7', skillGroupId: group })).account;
@@ -223,5 +224,27 @@ describe('WeChat link cards', () => {
     expect(both.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
     await new Promise((r) => setTimeout(r, 1000));
     expect(sentTo('oLink_3')).toHaveLength(0);
+  });
+
+  // Last: the official account runs a flow from here on.
+  it("a chat flow's link card is a LINK message from SYSTEM in the transcript and goes out as the account's card", async () => {
+    const card = { title: 'Our returns policy', description: 'Free within 30 days', url: 'https://shop.example.com/returns', thumbUrl: 'https://shop.example.com/r.png' };
+    const definition = { start: 'card', nodes: [{ id: 'card', type: 'send', link: card, next: 'desk' }, { id: 'desk', type: 'route', skillGroupId: group }] };
+    const flowId = (await t.ok<{ createFlow: { id: string } }>(seed.adminKey, 'mutation($input: CreateFlowInput!) { createFlow(input: $input) { id } }', { input: { name: 'Card first', kind: 'CHAT', definition } })).createFlow.id;
+    const { wechatAccounts } = await t.ok<{ wechatAccounts: { id: string; kind: string }[] }>(seed.adminKey, 'query { wechatAccounts { id kind } }');
+    await t.ok(seed.adminKey, 'mutation($input: UpdateWechatAccountInput!) { updateWechatAccount(input: $input) { id } }', { input: { wechatAccountId: wechatAccounts.find((a) => a.kind === 'OFFICIAL_ACCOUNT')!.id, flowId } });
+    expect((await wx.push(oa, { ToUserName: oa.originalId, FromUserName: 'oLink_5', CreateTime: Math.floor(Date.now() / 1000), MsgType: 'event', Event: 'subscribe' })).text).toBe('success');
+    const [sent] = await until(async () => sentTo('oLink_5'), (s) => s.length >= 1, 60_000);
+    expect(sent!.body).toEqual({ touser: 'oLink_5', msgtype: 'news', news: { articles: [{ title: card.title, description: card.description, url: card.url, picurl: card.thumbUrl }] } });
+    const [row] = (await t.kefu.db.selectFrom('contacts').selectAll().where('instance_id', '=', seed.instanceId).execute()).filter((r) => (r.customer as { id: string }).id === 'oLink_5');
+    const messages = (await t.ok<{ chatTranscript: { messages: { sender: string; kind: string; link: Link | null }[] } }>(seed.adminKey, TRANSCRIPT, { id: row!.id })).chatTranscript.messages;
+    expect(messages.filter((m) => m.kind === 'LINK')).toEqual([expect.objectContaining({ sender: 'SYSTEM', link: { ...card, pagePath: null, thumbFileId: null } })]);
+    // A send node with words beside its card is refused when saved, with the path of the fault.
+    const both = await t.gql(seed.adminKey, 'mutation($input: CreateFlowInput!) { createFlow(input: $input) { id } }', {
+      input: { name: 'Card and words', kind: 'CHAT', definition: { ...definition, nodes: [{ ...definition.nodes[0], text: 'Read this' }, definition.nodes[1]] } },
+    });
+    expect(both.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.definition.nodes.0.link' });
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(sentTo('oLink_5')).toHaveLength(1);
   });
 });

@@ -1240,7 +1240,7 @@
 
   function messageElement(m) {
     if (m.system && m.system.type === 'PROMPT') return promptElement(m);
-    if (m.sender === 'SYSTEM' && m.kind === 'TEXT') return flowMessageElement(m);
+    if (m.sender === 'SYSTEM' && (m.kind === 'TEXT' || m.kind === 'LINK')) return flowMessageElement(m);
     if (m.kind === 'SYSTEM' || m.sender === 'SYSTEM') {
       return h('div', { class: `system system-${(m.system && m.system.type) || 'note'}`, 'data-seq': String(m.seq), text: m.system ? systemText(m.system) : m.text || '' });
     }

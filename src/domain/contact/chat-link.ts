@@ -41,7 +41,8 @@ function webAddress(v: string, ctx: z.RefinementCtx): void {
   else if (u.hostname === '') ctx.addIssue({ code: 'custom', message: 'must name a host' });
 }
 
-const urlValue = z
+/** An absolute http or https address without credentials, at most maxLinkUrl characters (a link's url and thumbUrl). */
+export const linkUrlValue = z
   .string()
   .trim()
   .min(1, 'must not be empty')
@@ -65,7 +66,8 @@ export const linkTitleValue = text({ max: maxLinkTitle }).superRefine(noControls
 export const miniProgramAppIdValue = z.string().regex(/^wx[0-9a-f]{16}$/, 'must be the mini program\'s AppID: wx followed by 16 lower-case hexadecimal digits');
 /** A WeChat media_id (a permanent image material's, for a configured mini program card's cover). */
 export const mediaIdValue = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be a WeChat media_id (letters, digits, _ and -, at most 128)');
-const descriptionValue = z
+/** A link's description: at most maxLinkDescription characters, line breaks but no other control characters. */
+export const linkDescriptionValue = z
   .string()
   .trim()
   .max(maxLinkDescription, `at most ${maxLinkDescription} characters`)
@@ -82,9 +84,9 @@ const descriptionValue = z
 export const chatLinkValue = z
   .object({
     title: linkTitleValue,
-    description: descriptionValue.nullish(),
-    url: urlValue.nullish(),
-    thumbUrl: urlValue.nullish(),
+    description: linkDescriptionValue.nullish(),
+    url: linkUrlValue.nullish(),
+    thumbUrl: linkUrlValue.nullish(),
     pagePath: pagePathValue.nullish(),
     thumbFileId: id.nullish(),
     /** A configured card's cover (a permanent image material of the account); set by Kefu from the card, not typed by agents. */

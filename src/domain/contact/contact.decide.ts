@@ -587,6 +587,17 @@ function decideChatFlowStep(command: Extract<ContactCommand, { type: 'AdvanceCha
     switch (action.type) {
       case 'send': {
         const seq = ((cur as Live).messageCount ?? 0) + 1;
+        if (action.link) {
+          // A flow's link card (issue 13): a LINK message from SYSTEM, the card as agents' are (checked the same way).
+          const link: ChatLink = { ...action.link, pagePath: null, thumbFileId: null };
+          const problem = chatLinkProblem(link);
+          if (problem) throw new ValidationError(problem.field, problem.message);
+          add({
+            type: 'ContactMessageRecorded',
+            data: { messageId: `${id}:${seq}`, from: 'SYSTEM', agentId: null, text: '', at: now, seq, clientMessageId: null, kind: 'LINK', attachment: null, system: null, link },
+          });
+          break;
+        }
         add({
           type: 'ContactMessageRecorded',
           data: {

@@ -1,12 +1,13 @@
 // The chat flow document (OL-13): the reception of a web chat as a versioned JSON graph, interpreted by
 // the chat side of the flow engine (chat-flow-engine.ts). Same format version, node ids, business hours
 // and save-time checks as the IVR document (flow-document.ts); the nodes are the chat's: send a text or an
-// image, a menu (buttons in the widget, or the option's number, label or a keyword typed), collect a value
+// image (or a link card, issue 13: an optional field, so documents saved before it stay valid), a menu (buttons in the widget, or the option's number, label or a keyword typed), collect a value
 // into a flow variable with validation, business hours, choose a skill group from a list, route (with a
 // "no agent online" branch) and end.
 import { z } from 'zod';
 import { ValidationError } from '../errors.ts';
 import { businessHoursNode, checkNoLoopWithoutWait, checkOpeningTimes, flowFormatVersion, nodeId, seconds } from './flow-document.ts';
+import { linkDescriptionValue, linkTitleValue, linkUrlValue } from '../contact/chat-link.ts';
 
 const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `at most ${max} characters`);
 const variableName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'a name of letters, digits and _ (not starting with a digit)');
@@ -34,9 +35,18 @@ const choice = {
 
 const retries = seconds(0, 10).default(2);
 
+/**
+ * A link card (issue 13): a web page with a title, an optional description and picture, checked as agents' links
+ * are (chat-link.ts: http or https, no credentials, lengths, no control characters). The widget shows it as the
+ * card of an agent's link; WeChat gets its customer-service link card. Its words and address go out as written.
+ */
+const linkCard = z.strictObject({ title: linkTitleValue, description: linkDescriptionValue.optional(), url: linkUrlValue, thumbUrl: linkUrlValue.optional() });
+
 const sendNode = z
-  .strictObject({ id: nodeId, type: z.literal('send'), text: text(4000).optional(), image: image.optional(), next: nodeId })
-  .refine((n) => n.text !== undefined || n.image !== undefined, { message: 'a text, an image or both', path: ['text'] });
+  .strictObject({ id: nodeId, type: z.literal('send'), text: text(4000).optional(), image: image.optional(), link: linkCard.optional(), next: nodeId })
+  .refine((n) => n.text !== undefined || n.image !== undefined || n.link !== undefined, { message: 'a text, an image (or both) or a link card', path: ['text'] })
+  // WeChat sends a card as a message of its own, with no words beside it: a card is a send node of its own too.
+  .refine((n) => n.link === undefined || (n.text === undefined && n.image === undefined), { message: 'a link card is sent alone: put its text or image in a send node before it', path: ['link'] });
 
 const menuNode = z.strictObject({
   id: nodeId,

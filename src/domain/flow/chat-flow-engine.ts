@@ -19,12 +19,21 @@ export interface ChatFlowOption {
   label: string;
 }
 
+/** A send node's link card (issue 13): a web page, as the document gives it. */
+export interface ChatFlowLink {
+  title: string;
+  description: string | null;
+  url: string;
+  thumbUrl: string | null;
+}
+
 export type ChatFlowAction =
   /**
    * Show the customer a message from the flow (a bot/system message the transcript keeps): a text, an
-   * image, or both; `options` (menus, skill group choices) are buttons the client renders under it.
+   * image, or both; `options` (menus, skill group choices) are buttons the client renders under it; or a
+   * link card alone (`link`, with text and image null).
    */
-  | { type: 'send'; text: string | null; image: { url: string; alt: string | null } | null; options: ChatFlowOption[] | null }
+  | { type: 'send'; text: string | null; image: { url: string; alt: string | null } | null; options: ChatFlowOption[] | null; link?: ChatFlowLink }
   /** The customer chose an option of a menu or of a skill group choice: the adapter may record it. */
   | { type: 'chosen'; nodeId: string; number: number; label: string }
   /** Keep a flow variable with the contact (offers, screen pop and records carry it). */
@@ -119,6 +128,7 @@ function enter(flow: ChatFlowDocument, startId: string, walk: Walk, actions: Cha
           text: node.text === undefined ? null : fillIn(node.text, w.variables),
           image: node.image ? { url: node.image.url, alt: node.image.alt ?? null } : null,
           options: null,
+          ...(node.link ? { link: { title: node.link.title, description: node.link.description || null, url: node.link.url, thumbUrl: node.link.thumbUrl ?? null } } : {}),
         });
         id = node.next;
         continue;

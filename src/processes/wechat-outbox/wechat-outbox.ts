@@ -11,7 +11,7 @@
 // follow its text as a numbered list (the customer replies with the number or a word, which steps the flow);
 // a flow's image is fetched from its https URL (flow-image.ts) and sent as an image message. The account's
 // reception prompts (chat-reception.ts) go out as text, and count against the send quota as any message does.
-// Agents' link cards (issue 13) go out as WeChat's link card or mini program card (sendLink below).
+// Agents' and flows' link cards (issue 13) go out as WeChat's link card or mini program card (sendLink below).
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { sql } from 'kysely';
@@ -178,6 +178,10 @@ export class WechatOutbox {
         // A chat flow's message (SYSTEM sender, TEXT kind; notices are of kind SYSTEM).
         const source = await this.sourceOf(e.streamId);
         if (source) await this.queue(e, { ...m, text: flowMessageText(m.text ?? '', m.options), agentId: null }, source);
+      } else if (m.from === 'SYSTEM' && m.kind === 'LINK' && m.link) {
+        // A chat flow's link card (issue 13): the same card as an agent's web link.
+        const source = await this.sourceOf(e.streamId);
+        if (source) await this.queue(e, { ...m, agentId: null }, source);
       } else if (m.from === 'SYSTEM' && m.system?.type === 'ENDED' && this.endReasons.has(e.streamId) && this.endReasons.get(e.streamId)!.reason !== 'customerUnsubscribed') {
         // Ended after it was taken in (a rejected chat, a blacklisted customer's, is not asked), not by unsubscribing.
         // The chat ended: the customer is asked to rate it by replying with a value (the callback takes the reply);
