@@ -15,15 +15,30 @@
 import { randomUUID } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, RtpHeader, RtpPacket, useNACK, usePLI } from 'werift';
+import { Connection, MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, RtpHeader, RtpPacket, useNACK, usePLI } from 'werift';
 import WebSocket from 'ws';
-// The stand-ins' SRTP as cheap as Kefu's (key objects made once), their sockets' receive buffers as Kefu's.
+// The stand-ins' SRTP and RTP headers as cheap as Kefu's (key objects made once, headers read and written with
+// bit operations), their sockets' receive buffers as Kefu's.
+import '../../src/adapters/webrtc/werift-rtp-fast-path.ts';
 import '../../src/adapters/webrtc/werift-srtp-keys.ts';
 import { weriftReceiveBufferBytes } from '../../src/adapters/webrtc/werift-udp-buffers.ts';
 import { completeOffer, peerConnected } from '../../test/support/werift-peer.ts';
 import { benchAvOrigin, ClipPlayer, loadClips, type Clip, type MediaKind } from './media.ts';
 
 const clips = loadClips(process.env.BENCH_AV_MEDIA_DIR ?? '');
+
+// A browser keeps checking a candidate pair for seconds before it gives up on it (Chrome: 5 s and more); werift
+// gives up after 1.55 s (a check sent at 0, 50, 150, 350 and 750 ms). On a loaded machine a stall of Kefu's or of
+// this process's event loop (a timer runs before the answer already waiting in the socket is read) failed ICE
+// where a browser would have waited: 20 calls, load 15, 10 failed with "ICE failed". The stand-ins check as a
+// browser would: seven retransmissions from 100 ms, some 25 s in all.
+const iceChecks = Connection.prototype as unknown as { checkRequestOptions(pair: unknown): { retransmissions?: number; responseTimeout?: number } };
+const weriftCheckOptions = iceChecks.checkRequestOptions;
+if (typeof weriftCheckOptions !== 'function') throw new Error("werift's ICE Connection has no checkRequestOptions: check bench/av/peers-child.ts against the werift version");
+iceChecks.checkRequestOptions = function browserLikeChecks(this: unknown, pair: unknown) {
+  const options = weriftCheckOptions.call(this, pair);
+  return options.responseTimeout === undefined ? { ...options, retransmissions: 7, responseTimeout: 100 } : options;
+};
 const kinds: MediaKind[] = ['audio', 'video'];
 
 /** Distinct sequence numbers received in the window (at most 65,536 packets per stream, checked by the parent). */

@@ -6,9 +6,10 @@
 import { stat } from 'node:fs/promises';
 import type { AvKind, AvPeer } from './av-peer.ts';
 import type { AvRecordingThreads, ThreadRecording } from './av-recording-threads.ts';
-// werift's SRTP made a key object of the session key for every packet, and its sockets kept the kernel's
-// smallest receive buffer: both changed for the whole process (the recorder's jitter buffer fix is loaded by
-// the recording worker, av-recording-worker.ts).
+// werift's SRTP made a key object of the session key for every packet, its sockets kept the kernel's smallest
+// receive buffer, and its RTP headers were read and written through strings: all changed for the whole process
+// (the recorder's jitter buffer fix is loaded by the recording worker, av-recording-worker.ts).
+import './werift-rtp-fast-path.ts';
 import './werift-srtp-keys.ts';
 import './werift-udp-buffers.ts';
 

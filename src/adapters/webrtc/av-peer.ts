@@ -7,6 +7,7 @@ import { isIPv6 } from 'node:net';
 import { RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI, type MediaStreamTrack, type RTCRtpTransceiver, type RtpPacket } from 'werift';
 import { AvOfferError, checkAvOffer, defaultAvOfferLimits, type AvOffer, type AvOfferLimits, type AvVideoCodec } from './av-offer.ts';
 import { iceGatheringComplete } from './ice-gathering.ts';
+import { forwardRtp } from './werift-rtp-fast-path.ts';
 
 export type AvKind = 'audio' | 'video';
 
@@ -274,7 +275,7 @@ export class AvPeer {
     if (this.state !== 'connected') return;
     const t = this.transceivers.get(kind);
     if (!t) return;
-    void t.sender.sendRtp(rtp).catch(() => undefined);
+    forwardRtp(t.sender, rtp);
   }
 
   /** The next packets come from another source: keep this browser's sequence numbers and timestamps continuous. */

@@ -1,0 +1,124 @@
+// werift's RTP path made cheaper (src/adapters/webrtc/werift-rtp-fast-path.ts): the same headers read and
+// written as werift's own code (seeded random headers with CSRCs, padding and both extension profiles), the
+// same clone, and a sender sending the same rewritten headers and payloads, with the same NACK history and
+// counters, as werift's dispatchRtp.
+import { describe, expect, it } from 'vitest';
+import { RTCRtpSender, RtpHeader, RtpPacket } from 'werift';
+import { seededRandom } from '../support/seeded-random.ts';
+
+type AnyHeader = RtpHeader & Record<string, unknown>;
+const weriftDeSerialize = RtpHeader.deSerialize.bind(RtpHeader);
+const weriftSerialize = RtpHeader.prototype.serialize;
+const weriftClone = RtpPacket.prototype.clone;
+const weriftDispatch = (RTCRtpSender.prototype as unknown as { dispatchRtp(p: RtpPacket): Promise<void> }).dispatchRtp;
+
+function randomPacket(random: () => number): Buffer {
+  const int = (n: number) => Math.floor(random() * n);
+  const cc = random() < 0.2 ? int(4) : 0;
+  const extension = random() < 0.4;
+  const padding = random() < 0.1;
+  const parts: Buffer[] = [];
+  const fixed = Buffer.alloc(12 + 4 * cc);
+  fixed[0] = 0x80 | (padding ? 0x20 : 0) | (extension ? 0x10 : 0) | cc;
+  fixed[1] = (random() < 0.3 ? 0x80 : 0) | int(128);
+  fixed.writeUInt16BE(int(65536), 2);
+  fixed.writeUInt32BE(int(2 ** 32), 4);
+  fixed.writeUInt32BE(int(2 ** 32), 8);
+  for (let i = 0; i < cc; i++) fixed.writeUInt32BE(int(2 ** 32), 12 + 4 * i);
+  parts.push(fixed);
+  if (extension) {
+    const profile = [0xbede, 0x1000, 0x1234][int(3)]!;
+    const body: number[] = [];
+    const n = 1 + int(3);
+    for (let i = 0; i < n; i++) {
+      if (profile === 0xbede) {
+        const len = 1 + int(4);
+        body.push(((1 + int(14)) << 4) | (len - 1), ...Array.from({ length: len }, () => int(256)));
+      } else if (profile === 0x1000) {
+        const len = int(5);
+        body.push(1 + int(200), len, ...Array.from({ length: len }, () => int(256)));
+      } else body.push(int(256), int(256), int(256), int(256));
+      if (random() < 0.3) body.push(0);
+    }
+    while (body.length % 4 !== 0) body.push(0);
+    const head = Buffer.alloc(4);
+    head.writeUInt16BE(profile, 0);
+    head.writeUInt16BE(body.length / 4, 2);
+    parts.push(head, Buffer.from(body));
+  }
+  parts.push(Buffer.from(Array.from({ length: 1 + int(300) }, () => int(256))));
+  if (padding) parts.push(Buffer.from([0, 0, 3]));
+  return Buffer.concat(parts);
+}
+
+const plain = (h: RtpHeader) => ({ ...(h as AnyHeader), extensions: h.extensions.map((e) => ({ id: e.id, payload: Buffer.from(e.payload) })) });
+
+describe("werift's RTP path, made cheaper", async () => {
+  const random = seededRandom(14);
+  const packets = Array.from({ length: 2000 }, () => randomPacket(random));
+  // (werift's serialize sets the header's payloadOffset: each read is kept before any write.)
+  const before = packets.map((p) => plain(weriftDeSerialize(p)));
+  const written = packets.map((p) => {
+    const h = weriftDeSerialize(p);
+    return weriftSerialize.call(h, h.serializeSize);
+  });
+  const { deSerializeRtpHeader, forwardRtp } = await import('../../src/adapters/webrtc/werift-rtp-fast-path.ts');
+
+  it('reads every header as werift does, and refuses what werift refuses', () => {
+    expect(RtpHeader.deSerialize).toBe(deSerializeRtpHeader);
+    packets.forEach((p, i) => expect(plain(RtpHeader.deSerialize(p))).toEqual(before[i]));
+    for (const short of [Buffer.alloc(0), Buffer.alloc(5), Buffer.from([0x83, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])]) {
+      expect(() => weriftDeSerialize(short)).toThrow();
+      expect(() => RtpHeader.deSerialize(short)).toThrow();
+    }
+  });
+
+  it('writes every header to the same bytes as werift, and clones as werift does', () => {
+    packets.forEach((_, i) => {
+      const again = RtpHeader.deSerialize(packets[i]!);
+      expect(again.serialize(again.serializeSize)).toEqual(written[i]);
+      const packet = new RtpPacket(again, Buffer.from('payload'));
+      expect(plain(packet.clone().header)).toEqual(plain(weriftClone.call(packet).header));
+      expect(packet.clone().payload).toBe(packet.payload);
+    });
+  });
+
+  it("sends what werift's sender sends: the rewritten header, the payload, the NACK history and the report counters", async () => {
+    const run = async (fast: boolean) => {
+      const sent: Buffer[] = [];
+      const sender = new RTCRtpSender('video') as unknown as Record<string, unknown> & RTCRtpSender;
+      Object.assign(sender, {
+        ssrc: 0x11223344,
+        codec: { payloadType: 100 },
+        seqOffset: 1000,
+        timestampOffset: 2 ** 32 - 500,
+        runRtcp: () => Promise.resolve(),
+        dtlsTransport: {
+          state: 'connected',
+          transportSequenceNumber: 0,
+          sendRtp: (payload: Buffer, header: RtpHeader) => {
+            sent.push(Buffer.concat([header.serialize(header.serializeSize), payload]));
+            return Promise.resolve(payload.length);
+          },
+        },
+      });
+      const originals = packets.slice(0, 300).map((p) => RtpPacket.deSerialize(p)).filter((p) => !p.header.extension && !p.header.padding);
+      for (const p of originals) {
+        if (fast) forwardRtp(sender, p);
+        else await weriftDispatch.call(sender, p);
+      }
+      await new Promise((r) => setImmediate(r));
+      const cache = (sender.rtpCache as (RtpPacket | undefined)[]).map((p) => p && Buffer.concat([p.header.serialize(p.header.serializeSize), p.payload]));
+      // The source packets are left as they came (other listeners, e.g. a recording, read them after).
+      const sources = originals.map((p) => p.serialize());
+      return { sent, cache, sources, counters: [sender.octetCount, sender.packetCount, sender.headerBytesSent, sender.sequenceNumber, sender.timestamp, sender.rtpTimestamp], n: originals.length };
+    };
+    const fast = await run(true);
+    const slow = await run(false);
+    expect(fast.n).toBeGreaterThan(100);
+    expect(fast.sent).toEqual(slow.sent);
+    expect(fast.cache).toEqual(slow.cache);
+    expect(fast.sources).toEqual(slow.sources);
+    expect(fast.counters).toEqual(slow.counters);
+  });
+});
