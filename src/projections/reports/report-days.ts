@@ -18,6 +18,9 @@ const zoneOf = (alias: string) => sql`coalesce((SELECT s.time_zone FROM report_s
 const addAll = (table: string, columns: readonly string[]) => sql.join(columns.map((c) => sql`${sql.ref(c)} = ${sql.ref(`${table}.${c}`)} + ${sql.ref(`excluded.${c}`)}`));
 const refs = (columns: readonly string[]) => sql.join(columns.map((c) => sql.ref(c)));
 const sums = (columns: readonly string[], alias: string) => sql.join(columns.map((c) => sql`sum(${sql.ref(`${alias}.${c}`)})`));
+const bucketInterval = sql`${sql.lit(`${bucketMs / 1000} seconds`)}::interval`;
+/** Whole milliseconds from one timestamptz to a later one. */
+const msBetween = (from: string, to: string) => sql`(round(extract(epoch FROM (${sql.raw(to)} - ${sql.raw(from)})) * 1000))::bigint`;
 
 /** report_group_buckets rows (source) into report_group_days. */
 export async function addGroupDays(db: Db, source: RawBuilder<unknown>): Promise<void> {
@@ -41,23 +44,52 @@ export async function addAgentContactDays(db: Db, source: RawBuilder<unknown>): 
     ON CONFLICT (instance_id, day, agent_id, channel, direction, skill_group_id) DO UPDATE SET ${addAll('report_agent_contact_days', contactCounters)}`.execute(db);
 }
 
-/** The 15-minute buckets of span rows: (instance_id, bucket, agent_id, counter, reason). */
-const spanBuckets = (spans: RawBuilder<unknown>) => sql`
-  SELECT x.instance_id, b.bucket, x.agent_id, x.counter, x.reason
-  FROM ${spans} x, generate_series(x.span_from, x.span_to - ${sql.lit(`${bucketMs / 1000} seconds`)}::interval, ${sql.lit(`${bucketMs / 1000} seconds`)}::interval) b(bucket)`;
+/**
+ * The day parts of span rows (each span lies within one UTC day, on bucket boundaries): (instance_id, day,
+ * agent_id, counter, reason, ms), ms being 15 minutes for each of the span's buckets whose local day is
+ * `day`. Worked out from the span's ends instead of one row per bucket (an agent idle all day was 96 rows):
+ * when the zone's offset is the same at the span's first and last bucket, the span lies in one local day or
+ * is split once at the first bucket of the next day (checked: that bucket's day is the next, the one before
+ * it the first); anything else (a zone change inside the span) is counted bucket by bucket, as before.
+ */
+const spanDays = (spans: RawBuilder<unknown>) => sql`
+  WITH x AS MATERIALIZED (
+    SELECT s.instance_id, s.agent_id, s.counter, s.reason, s.span_from, s.span_to, z.zone,
+      (s.span_from AT TIME ZONE z.zone) AS lf, ((s.span_to - ${bucketInterval}) AT TIME ZONE z.zone) AS ll
+    FROM ${spans} s CROSS JOIN LATERAL (SELECT ${zoneOf('s')} AS zone) z
+  ), y AS MATERIALIZED (
+    SELECT x.*, x.lf::date AS d1, x.ll::date AS d2,
+      (x.lf - (x.span_from AT TIME ZONE 'UTC')) = (x.ll - ((x.span_to - ${bucketInterval}) AT TIME ZONE 'UTC')) AS steady,
+      to_timestamp(ceil((extract(epoch FROM x.span_from) + extract(epoch FROM (x.ll::date::timestamp - x.lf))) / ${sql.lit(bucketMs / 1000)}) * ${sql.lit(bucketMs / 1000)}) AS m
+    FROM x
+  ), w AS MATERIALIZED (
+    SELECT y.*, (y.steady AND y.d1 = y.d2) AS one_day,
+      (y.steady AND y.d2 = y.d1 + 1 AND y.m > y.span_from AND y.m < y.span_to
+        AND (y.m AT TIME ZONE y.zone)::date = y.d2 AND ((y.m - ${bucketInterval}) AT TIME ZONE y.zone)::date = y.d1) AS two_days
+    FROM y
+  )
+  SELECT w.instance_id, w.d1 AS day, w.agent_id, w.counter, w.reason, ${msBetween('w.span_from', 'w.span_to')} AS ms FROM w WHERE w.one_day
+  UNION ALL
+  SELECT w.instance_id, w.d1, w.agent_id, w.counter, w.reason, ${msBetween('w.span_from', 'w.m')} FROM w WHERE w.two_days
+  UNION ALL
+  SELECT w.instance_id, w.d2, w.agent_id, w.counter, w.reason, ${msBetween('w.m', 'w.span_to')} FROM w WHERE w.two_days
+  UNION ALL
+  SELECT w.instance_id, (b.bucket AT TIME ZONE w.zone)::date, w.agent_id, w.counter, w.reason, ${sql.lit(bucketMs)}::bigint
+  FROM w, generate_series(w.span_from, w.span_to - ${bucketInterval}, ${bucketInterval}) b(bucket)
+  WHERE NOT w.one_day AND NOT w.two_days`;
 
 /** report_agent_buckets rows (agents) and report_agent_spans rows (spans) into report_agent_days. */
 export async function addAgentDays(db: Db, agents: RawBuilder<unknown>, spans: RawBuilder<unknown>): Promise<void> {
   await sql`
     INSERT INTO report_agent_days (instance_id, day, agent_id, ${refs(agentCounters)})
-    SELECT a.instance_id, (a.bucket AT TIME ZONE ${zoneOf('a')})::date, a.agent_id, ${sums(agentCounters, 'a')}
+    SELECT a.instance_id, a.day, a.agent_id, ${sums(agentCounters, 'a')}
     FROM (
-      SELECT x.instance_id, x.bucket, x.agent_id, ${sql.join(agentCounters.map((c) => sql`${sql.ref(`x.${c}`)}::bigint AS ${sql.ref(c)}`))} FROM ${agents} x
+      SELECT x.instance_id, (x.bucket AT TIME ZONE ${zoneOf('x')})::date AS day, x.agent_id, ${sql.join(agentCounters.map((c) => sql`${sql.ref(`x.${c}`)}::bigint AS ${sql.ref(c)}`))} FROM ${agents} x
       UNION ALL
-      SELECT y.instance_id, y.bucket, y.agent_id, ${sql.join(
-        agentCounters.map((c) => (c === 'online_ms' ? sql`${sql.lit(bucketMs)}::bigint AS online_ms` : sql`CASE WHEN y.counter = ${sql.lit(c)} THEN ${sql.lit(bucketMs)} ELSE 0 END::bigint AS ${sql.ref(c)}`)),
+      SELECT y.instance_id, y.day, y.agent_id, ${sql.join(
+        agentCounters.map((c) => (c === 'online_ms' ? sql`y.ms AS online_ms` : sql`CASE WHEN y.counter = ${sql.lit(c)} THEN y.ms ELSE 0 END::bigint AS ${sql.ref(c)}`)),
       )}
-      FROM (${spanBuckets(spans)}) y
+      FROM (${spanDays(spans)}) y
     ) a
     GROUP BY 1, 2, 3
     ON CONFLICT (instance_id, day, agent_id) DO UPDATE SET ${addAll('report_agent_days', agentCounters)}`.execute(db);
@@ -67,11 +99,11 @@ export async function addAgentDays(db: Db, agents: RawBuilder<unknown>, spans: R
 export async function addBreakDays(db: Db, breaks: RawBuilder<unknown>, spans: RawBuilder<unknown>): Promise<void> {
   await sql`
     INSERT INTO report_agent_break_days (instance_id, day, agent_id, reason, break_ms)
-    SELECT a.instance_id, (a.bucket AT TIME ZONE ${zoneOf('a')})::date, a.agent_id, a.reason, sum(a.break_ms)
+    SELECT a.instance_id, a.day, a.agent_id, a.reason, sum(a.break_ms)
     FROM (
-      SELECT x.instance_id, x.bucket, x.agent_id, x.reason, x.break_ms::bigint AS break_ms FROM ${breaks} x
+      SELECT x.instance_id, (x.bucket AT TIME ZONE ${zoneOf('x')})::date AS day, x.agent_id, x.reason, x.break_ms::bigint AS break_ms FROM ${breaks} x
       UNION ALL
-      SELECT y.instance_id, y.bucket, y.agent_id, y.reason, ${sql.lit(bucketMs)}::bigint FROM (${spanBuckets(spans)}) y WHERE y.counter = 'break_ms'
+      SELECT y.instance_id, y.day, y.agent_id, y.reason, y.ms FROM (${spanDays(sql`(SELECT * FROM ${spans} b WHERE b.counter = 'break_ms')`)}) y
     ) a
     GROUP BY 1, 2, 3, 4
     ON CONFLICT (instance_id, day, agent_id, reason) DO UPDATE SET break_ms = report_agent_break_days.break_ms + excluded.break_ms`.execute(db);
