@@ -67,8 +67,8 @@ async function measure(target: string, log: (m: string) => void): Promise<Measur
     client = (await forkChild('./chat/client-child.ts', {})).child;
     const c = client;
     await ask(c, { type: 'agents', port, tokens: seeded.shards[0]!.agentTokens }, 'done');
-    const active = await ask<{ followed: number }>(c, { type: 'active', channelKey: seeded.shards[0]!.channelKey, n: s.chats }, 'done');
-    if (active.followed < s.chats) throw new Error(`${target}: only ${active.followed} of ${s.chats} chats followed by an agent`);
+    const active = await ask<{ followed: number; firstErrors: string[] }>(c, { type: 'active', channelKey: seeded.shards[0]!.channelKey, n: s.chats }, 'done');
+    if (active.followed < s.chats) throw new Error(`${target}: only ${active.followed} of ${s.chats} chats followed by an agent; first errors: ${active.firstErrors.join(' | ')}`);
     if (s.warmupSeconds > 0) await ask<Ran>(c, { type: 'run', phase: 'closed', seconds: s.warmupSeconds, intervalMs: 1000, drainMs: 120_000 }, 'ran');
     // Kefu's CPU with no message in flight (timers, polls), per second: taken off the measured loop's CPU for
     // the net figure, which a slow (loaded) machine's few messages per second would otherwise inflate.

@@ -102,6 +102,29 @@ describe('contact decider: chat conversations', () => {
       spec.given([...history, ended]).when(send('CUSTOMER', 'c2', 'Still there?', LATER)).thenThrows(ConflictError, /ended/);
     });
 
+    it('keeps what each folded state saw: a state folded further, or branched off an older one, never changes it', () => {
+      // The ids seen are a log shared by states folded one after another; a fold from an older state that
+      // takes another path copies its part, so neither state sees the other's later ids.
+      const base = fold([...talking, said(3, 'CUSTOMER', 'c1', 'Hi', T2)]);
+      const seen = (s: ContactState, clientMessageId: string) => contactDecider.decide(send('CUSTOMER', clientMessageId, 'x', T3), s).length === 0;
+      const left = contactDecider.evolve(base, said(4, 'CUSTOMER', 'c2', 'Left', T3));
+      const right = contactDecider.evolve(base, said(4, 'CUSTOMER', 'c3', 'Right', T3));
+      const leftAgain = contactDecider.evolve(base, said(4, 'CUSTOMER', 'c2', 'Left', T3));
+      expect([seen(base, 'c1'), seen(base, 'c2'), seen(base, 'c3')]).toEqual([true, false, false]);
+      expect([seen(left, 'c2'), seen(left, 'c3')]).toEqual([true, false]);
+      expect([seen(right, 'c2'), seen(right, 'c3')]).toEqual([false, true]);
+      expect([seen(leftAgain, 'c2'), seen(leftAgain, 'c3')]).toEqual([true, false]);
+      // A long chat: every id of 3,000 messages is still known, and none of the messages after a state.
+      let s = base;
+      const states: ContactState[] = [];
+      for (let i = 0; i < 3000; i++) {
+        s = contactDecider.evolve(s, said(4 + i, 'CUSTOMER', `long-${i}`, 'Hello', T3));
+        states.push(s);
+      }
+      expect(seen(s, 'long-0') && seen(s, 'long-2999') && seen(s, 'c1')).toBe(true);
+      expect([seen(states[1499]!, 'long-1499'), seen(states[1499]!, 'long-1500')]).toEqual([true, false]);
+    });
+
     it('lets the customer write while queued, but only the agent holding the chat', () => {
       spec.given(waiting).when(send('CUSTOMER', 'c1', 'Anyone?', T1)).then([said(2, 'CUSTOMER', 'c1', 'Anyone?', T1)]);
       spec.given(waiting).when(send('AGENT', 'a1', 'Hi', T1)).thenThrows(ConflictError, /does not hold/);

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { ContactCommand } from '../../src/domain/contact/contact.decide.ts';
 import { contactDecider } from '../../src/domain/contact/contact.decide.ts';
 import type { ContactEvent, ContactState, Customer, EndedBy, RejectReason, Transfer } from '../../src/domain/contact/contact.ts';
+import { noSentMessages } from '../../src/domain/contact/contact.ts';
 import { fold } from '../../src/domain/decider.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../src/domain/errors.ts';
 import { deciderSpec, meta } from '../support/decider-spec.ts';
@@ -168,7 +169,7 @@ describe('contact decider', () => {
         // A chat's conversation (issue 11): none on a phone contact.
         source: null,
         messageCount: 0,
-        sentMessages: {},
+        sentMessages: noSentMessages,
         customerLastReadSeq: 0,
         agentLastReadSeq: 0,
         transferred: false,

@@ -22,7 +22,7 @@ import type {
   Transfer,
   ChatSource,
 } from './contact.ts';
-import { evolveContact, initialContactState, sentMessageKey, silentSideKey } from './contact.ts';
+import { evolveContact, initialContactState, sentMessageKey, sentMessageSeq, silentSideKey } from './contact.ts';
 import { decideReceptionPrompt, type SendReceptionPrompt } from './reception-prompt.decide.ts';
 import { decideDeliveryFailure, type RecordDeliveryFailure } from './wechat-delivery.decide.ts';
 import type { ChatFlowAction, ChatFlowPosition } from '../flow/chat-flow-engine.ts';
@@ -438,7 +438,7 @@ function decideCore(command: ContactCommand, state: ContactState): ContactEvent[
       const { from, agentId, clientMessageId } = command.data;
       if (from === 'AGENT' && !agentId) throw new ValidationError('agentId', "an agent's message names the agent");
       // A retried send: stored once, whatever happened since (even if the chat ended in between).
-      if (clientMessageId !== null && (s.sentMessages ?? {})[sentMessageKey(from, agentId, clientMessageId)] !== undefined) return [];
+      if (clientMessageId !== null && sentMessageSeq(s.sentMessages, sentMessageKey(from, agentId, clientMessageId)) !== undefined) return [];
       const o = open(state, id);
       if (from === 'AGENT' && (o.status !== 'connected' || o.agentId !== agentId)) throw new ConflictError(`Agent ${agentId ?? ''} does not hold contact ${id}`);
       return [messageRecorded(o, command.data, from, agentId, now)];
@@ -566,7 +566,7 @@ function decideChatFlowStep(command: Extract<ContactCommand, { type: 'AdvanceCha
   const s = live(state, id);
   if (s.channel !== 'ONLINE' || !s.source) throw new ConflictError(`Contact ${id} is not a web chat`);
   // The customer's message was recorded already, with the step it answered: a retry, nothing.
-  if (message?.clientMessageId != null && (s.sentMessages ?? {})[sentMessageKey('CUSTOMER', null, message.clientMessageId)] !== undefined) return [];
+  if (message?.clientMessageId != null && sentMessageSeq(s.sentMessages, sentMessageKey('CUSTOMER', null, message.clientMessageId)) !== undefined) return [];
   const at = s.chatFlow?.step ?? 0;
   if (at !== fromStep) {
     // Taken already with the same outcome (a retry, or another process first): nothing.

@@ -311,7 +311,7 @@ interface Common {
   /** Messages recorded: the next one is seq messageCount + 1. */
   messageCount?: number;
   /** Client message ids seen (sentMessageKey) → the seq they were stored with. */
-  sentMessages?: Record<string, number>;
+  sentMessages?: SentMessages;
   customerLastReadSeq?: number;
   agentLastReadSeq?: number;
   /** The contact was transferred at least once (a chat's end status says so). */
@@ -379,7 +379,7 @@ function common(s: Live): Common {
     silentSides: s.silentSides ?? [],
     source: s.source ?? null,
     messageCount: s.messageCount ?? 0,
-    sentMessages: s.sentMessages ?? {},
+    sentMessages: s.sentMessages ?? noSentMessages,
     customerLastReadSeq: s.customerLastReadSeq ?? 0,
     agentLastReadSeq: s.agentLastReadSeq ?? 0,
     transferred: s.transferred ?? false,
@@ -390,29 +390,49 @@ function common(s: Live): Common {
   };
 }
 
-/** How many objects of a sentMessages chain lie above its last flat one (see withSentMessage). */
-const sentChainDepth = new WeakMap<object, number>();
+/** The entries behind SentMessages: shared by the states folded one after another from one start. */
+interface SentLog {
+  /** Key → its place in keys and seqs. */
+  readonly places: Map<string, number>;
+  readonly keys: string[];
+  readonly seqs: number[];
+}
 
 /**
- * sentMessages with one more key, without copying every key of a long chat at each message (that was
- * quadratic in the chat's length, and every component folding the contact paid it): a new object whose
- * prototype is the previous one, read through at most 32 of them, flattened into one object every 32 keys.
- * Nothing is changed in place, so every state keeps the keys it had (states are shared immutable values).
- * Keys are "CUSTOMER:…" / "AGENT:…": no name of Object.prototype.
+ * The client message ids a chat has seen (sentMessageKey) and the seq each was stored with, as one state sees
+ * them: the first `size` entries of a log. Adding a key to the newest state appends to the log in place (no copy
+ * of a long chat's keys at each message: that was quadratic, and every process folding contacts paid it);
+ * adding to an older state whose next entry is another key (a fold that branched) copies its part of the log
+ * first. What a state sees never changes, so states stay shared immutable values.
  */
-function withSentMessage(prev: Record<string, number> | undefined, key: string, seq: number): Record<string, number> {
-  const base = prev ?? {};
-  const depth = sentChainDepth.get(base) ?? 0;
-  if (depth >= 32) {
-    const flat: Record<string, number> = {};
-    for (const k in base) flat[k] = base[k]!;
-    flat[key] = seq;
-    return flat;
+export interface SentMessages {
+  readonly log: SentLog | null;
+  readonly size: number;
+}
+
+export const noSentMessages: SentMessages = Object.freeze({ log: null, size: 0 });
+
+/** The seq a sender's client message id was stored with, or undefined if this state has not seen it. */
+export function sentMessageSeq(sent: SentMessages | undefined, key: string): number | undefined {
+  const place = sent?.log?.places.get(key);
+  return place !== undefined && place < sent!.size ? sent!.log!.seqs[place] : undefined;
+}
+
+function withSentMessage(prev: SentMessages | undefined, key: string, seq: number): SentMessages {
+  const size = prev?.size ?? 0;
+  let log = prev?.log ?? null;
+  if (log && log.keys.length > size) {
+    // This state's next entry is in the log already: the same message folded again from the same state.
+    if (log.keys[size] === key && log.seqs[size] === seq) return { log, size: size + 1 };
+    log = { places: new Map([...log.places].filter(([, place]) => place < size)), keys: log.keys.slice(0, size), seqs: log.seqs.slice(0, size) };
   }
-  const next = Object.create(base) as Record<string, number>;
-  next[key] = seq;
-  sentChainDepth.set(next, depth + 1);
-  return next;
+  log ??= { places: new Map(), keys: [], seqs: [] };
+  // A key seen already (a message stored twice under one id before the decider checked ids) keeps its first seq.
+  if (sentMessageSeq({ log, size }, key) !== undefined) return { log, size };
+  log.places.set(key, log.keys.length);
+  log.keys.push(key);
+  log.seqs.push(seq);
+  return { log, size: size + 1 };
 }
 
 export function evolveContact(state: ContactState, event: ContactEvent): ContactState {
@@ -443,7 +463,7 @@ export function evolveContact(state: ContactState, event: ContactEvent): Contact
       silentSides: [],
       source: d.source ?? null,
       messageCount: 0,
-      sentMessages: {},
+      sentMessages: noSentMessages,
       customerLastReadSeq: 0,
       agentLastReadSeq: 0,
       transferred: false,
