@@ -28,22 +28,30 @@ const TRANSCRIPT = 'query($c: ID!) { chatTranscript(contactId: $c, first: 500) {
 
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
+// Most of the time here is spent waiting for timers (idle reminders, queue updates): the two stores' suites run
+// side by side, and so do their tests, each with agents, skill group and channel of its own; only the restart
+// test, which stops Kefu's own reception process, runs alone at the end of its suite.
 for (const database of ['pglite', 'postgres'] as const) {
-  describe(`reception prompts (${database})`, () => {
+  describe(`reception prompts (${database})`, { concurrent: true }, () => {
     let t: TestKefu;
     let seed: Awaited<ReturnType<typeof seedInstance>>;
-    const ann = () => seed.agents[0]!;
-    const bob = () => seed.agents[1]!;
+    let agents = 0;
+    /** An agent of this test alone (offline), so that tests running side by side never offer each other's chats. */
+    async function agent(name: string): Promise<{ id: string; token: string }> {
+      const login = `${name.split(' ')[0]!.toLowerCase()}-${++agents}`;
+      const made = await t.ok<{ createAgent: { id: string } }>(seed.adminKey, 'mutation($input: CreateAgentInput!) { createAgent(input: $input) { id } }', {
+        input: { name, login, password: 'password-123', role: 'AGENT' },
+      });
+      const session = await t.ok<{ loginAgent: { token: string } }>(null, 'mutation($input: LoginAgentInput!) { loginAgent(input: $input) { token } }', {
+        input: { instanceId: seed.instanceId, login, password: 'password-123' },
+      });
+      return { id: made.createAgent.id, token: session.loginAgent.token };
+    }
     const codeOf = (r: GqlResult<unknown>) => r.errors?.[0]?.extensions;
 
     beforeAll(async () => {
       t = await startTestKefu({ database, env: { KEFU_CHAT_LIMIT_CHAT: '1000/3600', KEFU_CHAT_LIMIT_MESSAGE: '1000/10' } });
-      seed = await seedInstance(t, {
-        agents: [
-          { name: 'Ann Agent', login: 'ann' },
-          { name: 'Bob Agent', login: 'bob' },
-        ],
-      });
+      seed = await seedInstance(t, { seats: 20 });
     }, 180_000);
     afterAll(async () => t?.close());
 
@@ -83,7 +91,6 @@ for (const database of ['pglite', 'postgres'] as const) {
     const prompts = (messages: Message[]) => messages.filter((m) => m.system?.type === 'PROMPT').map((m) => m.system!.prompt);
 
     const available = (token: string) => t.ok(token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
-    const offline = (token: string) => t.ok(token, 'mutation { setPresence(input: { presence: OFFLINE }) { id } }');
     async function takes(agent: { token: string }, contactId: string): Promise<void> {
       const offered = await until(
         () => t.ok<{ contact: { status: string; offer: { offerId: string } | null } }>(agent.token, 'query($id: ID!) { contact(id: $id) { status offer { offerId } } }', { id: contactId }).catch(() => null),
@@ -147,8 +154,8 @@ for (const database of ['pglite', 'postgres'] as const) {
       const second = new ChatReception({ store: t.kefu.store, commands: new CommandHandler(t.kefu.store), sql: alwaysLead, db: t.kefu.db, logger: silent });
       await second.start();
       try {
-        await offline(ann().token);
-        const g = await group({}, [ann()]);
+        const ann = await agent('Ann Agent');
+        const g = await group({}, [ann]);
         const { key } = await channel(g, { welcomeText: 'Welcome to Acme!' });
         const chat = await customerChat(key);
         expect(chat.status).toBe('QUEUED');
@@ -161,12 +168,12 @@ for (const database of ['pglite', 'postgres'] as const) {
           ['NO_AGENT_ONLINE', 'Sorry, no agent is online right now.'],
         ]);
 
-        await available(ann().token);
-        await takes(ann(), chat.contactId);
+        await available(ann.token);
+        await takes(ann, chat.contactId);
         await until(() => transcript(chat.token, chat.contactId), (m) => prompts(m).includes('TRANSFERRED_TO_AGENT'), 30_000);
-        await say(ann().token, chat.contactId, 'Hello Carl, how can I help?');
+        await say(ann.token, chat.contactId, 'Hello Carl, how can I help?');
         await say(chat.token, chat.contactId, 'All good, thanks');
-        await t.ok(ann().token, 'mutation($c: ID!) { endContact(input: { contactId: $c }) { id } }', { c: chat.contactId });
+        await t.ok(ann.token, 'mutation($c: ID!) { endContact(input: { contactId: $c }) { id } }', { c: chat.contactId });
         const done = await until(() => transcript(chat.token, chat.contactId), (m) => prompts(m).includes('AGENT_ENDED'), 30_000);
         // Time for a doubled prompt to show up, if any would.
         await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -185,36 +192,32 @@ for (const database of ['pglite', 'postgres'] as const) {
         expect(all.length).toBe(done.length);
         expect(all.filter((m) => m.sender !== 'SYSTEM').map((m) => m.text)).toEqual(['Hello Carl, how can I help?', 'All good, thanks']);
         // The agent's view of the transcript keeps them too, marked as prompts.
-        const staff = (await t.ok<{ chatTranscript: { messages: Message[] } }>(ann().token, TRANSCRIPT, { c: chat.contactId })).chatTranscript.messages;
+        const staff = (await t.ok<{ chatTranscript: { messages: Message[] } }>(ann.token, TRANSCRIPT, { c: chat.contactId })).chatTranscript.messages;
         expect(prompts(staff)).toEqual(['WELCOME', 'QUEUEING', 'NO_AGENT_ONLINE', 'TRANSFERRED_TO_AGENT', 'AGENT_ENDED']);
         expect(staff.find((m) => m.system?.prompt === 'WELCOME')).toMatchObject({ kind: 'SYSTEM', system: { type: 'PROMPT' } });
       } finally {
         await second.stop();
-        await offline(ann().token);
       }
     });
 
     it('a prompt switched off is not sent', async () => {
-      await available(bob().token);
-      try {
-        const g = await group({}, [bob()]);
-        const { key } = await channel(g, { receptionPrompts: { welcome: { enabled: false }, queueing: { enabled: false }, transferredToAgent: { text: '{agentName} is here for you.' } } });
-        const chat = await customerChat(key);
-        await takes(bob(), chat.contactId);
-        await until(() => transcript(chat.token, chat.contactId), (m) => prompts(m).length >= 1, 30_000);
-        await t.ok(chat.token, 'mutation($c: ID!) { endChat(input: { contactId: $c }) { status } }', { c: chat.contactId });
-        await until(() => transcript(chat.token, chat.contactId), (m) => m.some((x) => x.system?.type === 'ENDED'), 30_000);
-        await new Promise((resolve) => setTimeout(resolve, 1500));
-        // Bob was online: no "no agent online"; the customer ended it: no end text.
-        expect(notices(await transcript(chat.token, chat.contactId))).toEqual([
-          ['QUEUED', null],
-          ['CONNECTED', null],
-          ['TRANSFERRED_TO_AGENT', 'Bob Agent is here for you.'],
-          ['ENDED', null],
-        ]);
-      } finally {
-        await offline(bob().token);
-      }
+      const bob = await agent('Bob Agent');
+      await available(bob.token);
+      const g = await group({}, [bob]);
+      const { key } = await channel(g, { receptionPrompts: { welcome: { enabled: false }, queueing: { enabled: false }, transferredToAgent: { text: '{agentName} is here for you.' } } });
+      const chat = await customerChat(key);
+      await takes(bob, chat.contactId);
+      await until(() => transcript(chat.token, chat.contactId), (m) => prompts(m).length >= 1, 30_000);
+      await t.ok(chat.token, 'mutation($c: ID!) { endChat(input: { contactId: $c }) { status } }', { c: chat.contactId });
+      await until(() => transcript(chat.token, chat.contactId), (m) => m.some((x) => x.system?.type === 'ENDED'), 30_000);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      // Bob was online: no "no agent online"; the customer ended it: no end text.
+      expect(notices(await transcript(chat.token, chat.contactId))).toEqual([
+        ['QUEUED', null],
+        ['CONNECTED', null],
+        ['TRANSFERRED_TO_AGENT', 'Bob Agent is here for you.'],
+        ['ENDED', null],
+      ]);
     });
 
     it('off the work hours a chat is not queued: it ends with the off-hours prompt', async () => {
@@ -239,93 +242,85 @@ for (const database of ['pglite', 'postgres'] as const) {
     });
 
     it('an idle chat gets the reminder before the automatic end, then the auto-end text', async () => {
-      await available(bob().token);
-      try {
-        // The reminder 5 s after the agent's message, the end 10 s later: room for a loaded machine.
-        const g = await group({ autoAccept: true, chatIdleEndSeconds: 15 }, [bob()]);
-        const { key } = await channel(g, { receptionPrompts: { idleReminderSeconds: 10, welcome: { enabled: false }, queueing: { enabled: false } } });
-        const chat = await customerChat(key);
-        await until(() => transcript(chat.token, chat.contactId), (m) => prompts(m).includes('TRANSFERRED_TO_AGENT'), 30_000);
-        await say(bob().token, chat.contactId, 'Are you there?');
-        const ended = await until(() => transcript(chat.token, chat.contactId), (m) => prompts(m).includes('AUTO_END'), 60_000);
-        expect(notices(ended).slice(-3)).toEqual([
-          ['IDLE_REMINDER', 'Are you still there? This chat will close in 10 seconds if we do not hear from you.'],
-          ['ENDED', null],
-          ['AUTO_END', 'This chat was closed because we did not hear from you. You can start a new chat any time.'],
-        ]);
-        expect(ended.find((m) => m.system?.type === 'ENDED')!.system!.endStatus).toBe('CUSTOMER_IDLE');
-        // The reminder came after the agent's message, before the end.
-        const agentSeq = ended.find((m) => m.sender === 'AGENT')!.seq;
-        expect(ended.find((m) => m.system?.prompt === 'IDLE_REMINDER')!.seq).toBeGreaterThan(agentSeq);
-      } finally {
-        await offline(bob().token);
-      }
+      const bob = await agent('Bob Agent');
+      await available(bob.token);
+      // The reminder 5 s after the agent's message, the end 10 s later: room for a loaded machine.
+      const g = await group({ autoAccept: true, chatIdleEndSeconds: 15 }, [bob]);
+      const { key } = await channel(g, { receptionPrompts: { idleReminderSeconds: 10, welcome: { enabled: false }, queueing: { enabled: false } } });
+      const chat = await customerChat(key);
+      await until(() => transcript(chat.token, chat.contactId), (m) => prompts(m).includes('TRANSFERRED_TO_AGENT'), 30_000);
+      await say(bob.token, chat.contactId, 'Are you there?');
+      const ended = await until(() => transcript(chat.token, chat.contactId), (m) => prompts(m).includes('AUTO_END'), 60_000);
+      expect(notices(ended).slice(-3)).toEqual([
+        ['IDLE_REMINDER', 'Are you still there? This chat will close in 10 seconds if we do not hear from you.'],
+        ['ENDED', null],
+        ['AUTO_END', 'This chat was closed because we did not hear from you. You can start a new chat any time.'],
+      ]);
+      expect(ended.find((m) => m.system?.type === 'ENDED')!.system!.endStatus).toBe('CUSTOMER_IDLE');
+      // The reminder came after the agent's message, before the end.
+      const agentSeq = ended.find((m) => m.sender === 'AGENT')!.seq;
+      expect(ended.find((m) => m.system?.prompt === 'IDLE_REMINDER')!.seq).toBeGreaterThan(agentSeq);
     });
 
     it('a customer who answers gets no reminder', async () => {
-      await available(bob().token);
-      try {
-        const g = await group({ autoAccept: true, chatIdleEndSeconds: 10 }, [bob()]);
-        const { key } = await channel(g, { receptionPrompts: { idleReminderSeconds: 5 } });
-        const chat = await customerChat(key);
-        await until(() => transcript(chat.token, chat.contactId), (m) => prompts(m).includes('TRANSFERRED_TO_AGENT'), 30_000);
-        await say(bob().token, chat.contactId, 'Anything else?');
-        await say(chat.token, chat.contactId, 'Yes, one thing');
-        await new Promise((resolve) => setTimeout(resolve, 7000));
-        expect(prompts(await transcript(chat.token, chat.contactId))).not.toContain('IDLE_REMINDER');
-        await t.ok(bob().token, 'mutation($c: ID!) { endContact(input: { contactId: $c }) { id } }', { c: chat.contactId });
-      } finally {
-        await offline(bob().token);
-      }
+      const bob = await agent('Bob Agent');
+      await available(bob.token);
+      const g = await group({ autoAccept: true, chatIdleEndSeconds: 10 }, [bob]);
+      const { key } = await channel(g, { receptionPrompts: { idleReminderSeconds: 5 } });
+      const chat = await customerChat(key);
+      await until(() => transcript(chat.token, chat.contactId), (m) => prompts(m).includes('TRANSFERRED_TO_AGENT'), 30_000);
+      await say(bob.token, chat.contactId, 'Anything else?');
+      await say(chat.token, chat.contactId, 'Yes, one thing');
+      await new Promise((resolve) => setTimeout(resolve, 7000));
+      expect(prompts(await transcript(chat.token, chat.contactId))).not.toContain('IDLE_REMINDER');
+      await t.ok(bob.token, 'mutation($c: ID!) { endContact(input: { contactId: $c }) { id } }', { c: chat.contactId });
     });
 
     it('a waiting chat hears of its new place, not more often than queueUpdateSeconds, with the recent wait once known', async () => {
-      await available(ann().token);
-      try {
-        const g = await group({ maxConcurrency: 1 }, [ann()]);
-        const { key } = await channel(g, { receptionPrompts: { queueUpdateSeconds: 5, welcome: { enabled: false } } });
-        // Ann takes the first chat: the group now has a recent wait; the others wait behind it.
-        const first = await customerChat(key);
-        await takes(ann(), first.contactId);
-        const second = await customerChat(key);
-        const third = await customerChat(key);
-        const told = async (c: { token: string; contactId: string }) => (await transcript(c.token, c.contactId)).filter((m) => m.system?.prompt === 'QUEUEING').map((m) => m.text);
-        await until(() => told(third), (x) => x.length === 1, 30_000);
-        expect(await told(second)).toEqual([expect.stringMatching(/^You are number 1 in the queue\. The estimated wait is (less than a minute|about \d+ minutes?)\./)]);
-        expect(await told(third)).toEqual([expect.stringMatching(/^You are number 2 in the queue\./)]);
-        // The first chat ends: Ann takes the second; the third moves up, and hears of it after queueUpdateSeconds.
-        await t.ok(ann().token, 'mutation($c: ID!) { endContact(input: { contactId: $c }) { id } }', { c: first.contactId });
-        await takes(ann(), second.contactId);
-        const moved = await until(() => told(third), (x) => x.length === 2, 30_000);
-        expect(moved[1]).toMatch(/^You are number 1 in the queue\./);
-        const times = (await transcript(third.token, third.contactId)).filter((m) => m.system?.prompt === 'QUEUEING');
-        expect(times).toHaveLength(2);
-        const at = await t.ok<{ chatTranscript: { messages: { sentAt: string; system: { prompt: string | null } | null }[] } }>(
-          third.token,
-          'query($c: ID!) { chatTranscript(contactId: $c) { messages { sentAt system { prompt } } } }',
-          { c: third.contactId },
-        );
-        // Not sooner than queueUpdateSeconds after the first.
-        const sent = at.chatTranscript.messages.filter((m) => m.system?.prompt === 'QUEUEING').map((m) => Date.parse(m.sentAt));
-        expect(sent[1]! - sent[0]!).toBeGreaterThanOrEqual(5000);
-        await t.ok(ann().token, 'mutation($c: ID!) { endContact(input: { contactId: $c }) { id } }', { c: second.contactId });
-      } finally {
-        await offline(ann().token);
-      }
+      const ann = await agent('Ann Agent');
+      await available(ann.token);
+      const g = await group({ maxConcurrency: 1 }, [ann]);
+      const { key } = await channel(g, { receptionPrompts: { queueUpdateSeconds: 5, welcome: { enabled: false } } });
+      // Ann takes the first chat: the group now has a recent wait; the others wait behind it.
+      const first = await customerChat(key);
+      await takes(ann, first.contactId);
+      const second = await customerChat(key);
+      const third = await customerChat(key);
+      const told = async (c: { token: string; contactId: string }) => (await transcript(c.token, c.contactId)).filter((m) => m.system?.prompt === 'QUEUEING').map((m) => m.text);
+      await until(() => told(third), (x) => x.length === 1, 30_000);
+      expect(await told(second)).toEqual([expect.stringMatching(/^You are number 1 in the queue\. The estimated wait is (less than a minute|about \d+ minutes?)\./)]);
+      expect(await told(third)).toEqual([expect.stringMatching(/^You are number 2 in the queue\./)]);
+      // The first chat ends: Ann takes the second; the third moves up, and hears of it after queueUpdateSeconds.
+      await t.ok(ann.token, 'mutation($c: ID!) { endContact(input: { contactId: $c }) { id } }', { c: first.contactId });
+      await takes(ann, second.contactId);
+      const moved = await until(() => told(third), (x) => x.length === 2, 30_000);
+      expect(moved[1]).toMatch(/^You are number 1 in the queue\./);
+      const times = (await transcript(third.token, third.contactId)).filter((m) => m.system?.prompt === 'QUEUEING');
+      expect(times).toHaveLength(2);
+      const at = await t.ok<{ chatTranscript: { messages: { sentAt: string; system: { prompt: string | null } | null }[] } }>(
+        third.token,
+        'query($c: ID!) { chatTranscript(contactId: $c) { messages { sentAt system { prompt } } } }',
+        { c: third.contactId },
+      );
+      // Not sooner than queueUpdateSeconds after the first.
+      const sent = at.chatTranscript.messages.filter((m) => m.system?.prompt === 'QUEUEING').map((m) => Date.parse(m.sentAt));
+      expect(sent[1]! - sent[0]!).toBeGreaterThanOrEqual(5000);
+      await t.ok(ann.token, 'mutation($c: ID!) { endContact(input: { contactId: $c }) { id } }', { c: second.contactId });
     });
 
     // Last: it replaces Kefu's own reception process.
-    it('after a restart nothing is sent twice, and the idle reminder due meanwhile still comes', async () => {
-      await available(bob().token);
+    it('after a restart nothing is sent twice, and the idle reminder due meanwhile still comes', { concurrent: false }, async () => {
+      const bob = await agent('Bob Agent');
+      await available(bob.token);
       let next: ChatReception | null = null;
       try {
-        const g = await group({ autoAccept: true, chatIdleEndSeconds: 20 }, [bob()]);
+        const g = await group({ autoAccept: true, chatIdleEndSeconds: 20 }, [bob]);
         const { key } = await channel(g, { receptionPrompts: { idleReminderSeconds: 10, welcome: { enabled: false }, queueing: { enabled: false } } });
         const chat = await customerChat(key);
         await until(() => transcript(chat.token, chat.contactId), (m) => prompts(m).includes('TRANSFERRED_TO_AGENT'), 30_000);
         // Down: the agent's message arms no timer anywhere.
         await t.kefu.reception.stop();
-        await say(bob().token, chat.contactId, 'Anything else?');
+        await say(bob.token, chat.contactId, 'Anything else?');
         await new Promise((resolve) => setTimeout(resolve, 1000));
         next = new ChatReception({ store: t.kefu.store, commands: new CommandHandler(t.kefu.store), sql: t.kefu.sql, db: t.kefu.db, logger: silent });
         await next.start();
@@ -335,7 +330,6 @@ for (const database of ['pglite', 'postgres'] as const) {
         expect(prompts(ended)).toEqual(['TRANSFERRED_TO_AGENT', 'IDLE_REMINDER', 'AUTO_END']);
       } finally {
         await next?.stop();
-        await offline(bob().token);
       }
     });
   });
