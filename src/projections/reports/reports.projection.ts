@@ -69,7 +69,11 @@ export const reportsProjection: Projection = {
   tables: ['report_contact_buckets', 'report_group_buckets', 'report_group_days', 'report_agent_contact_days', 'report_agent_days', 'report_agent_break_days', 'report_agent_buckets', 'report_agent_spans', 'report_agent_break_buckets', 'report_contacts', 'report_agents', 'report_settings'],
   eventTypes: new Set<string>([...contactEventTypes, ...agentEventTypes, ...instanceEventTypes]),
   // A batch is counted in memory (states read once, bucket deltas summed) and written in a few statements.
-  async applyBatch(trx, events, changes) {
+  async applyBatch(trx, all, changes) {
+    // Most of a busy chat's events are messages, and only an agent's can count (the first response): the
+    // others are left out before anything is read (a replay leaves them out too).
+    const events = all.filter((e) => e.type !== 'ContactMessageRecorded' || mayBeFirstResponse(e.data as Of<'ContactMessageRecorded'>));
+    if (events.length === 0) return;
     const batch = new ReportBatch(trx);
     await batch.prefetch(events);
     const changed = new Set<string>();
@@ -437,6 +441,8 @@ async function projectContactEvent(batch: ReportBatch, instanceId: string, conta
   if (!known || e.revision <= known.revision) return false;
   const s: ContactState = { ...known, ringing_agent_ids: [...known.ringing_agent_ids] };
   const counted = countContactEvent(batch, instanceId, s, event, e.metadata.occurredAt);
+  // A message that counted nothing changed nothing (and would count nothing again): its row is not written.
+  if (!counted && event.type === 'ContactMessageRecorded') return false;
   s.revision = e.revision;
   batch.putContact(s);
   return counted;
@@ -594,9 +600,14 @@ function countAccepted(batch: ReportBatch, instanceId: string, s: ContactState, 
   return true;
 }
 
-function countFirstResponse(batch: ReportBatch, instanceId: string, s: ContactState, d: Of<'ContactMessageRecorded'>): boolean {
+/** Whether a message may be a chat's first response (an agent's words), whatever the chat's state. */
+function mayBeFirstResponse(d: Of<'ContactMessageRecorded'>): boolean {
   const kind = d.kind ?? (d.from === 'SYSTEM' ? 'SYSTEM' : 'TEXT');
-  if (s.first_response || d.from !== 'AGENT' || kind === 'SYSTEM' || s.channel !== 'ONLINE') return false;
+  return d.from === 'AGENT' && kind !== 'SYSTEM';
+}
+
+function countFirstResponse(batch: ReportBatch, instanceId: string, s: ContactState, d: Of<'ContactMessageRecorded'>): boolean {
+  if (s.first_response || !mayBeFirstResponse(d) || s.channel !== 'ONLINE') return false;
   s.first_response = true;
   batch.addContactCounts(instanceId, d.at, servedBy(s, d.agentId), { first_responses: 1, first_response_ms: since(s.queued_at ?? s.created_at, d.at) });
   return true;
