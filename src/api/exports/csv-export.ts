@@ -3,11 +3,11 @@
 // = + - @ tab or CR is written with a leading ', so a spreadsheet shows it as text instead of running it).
 //
 // Rows come from the read model a page at a time (keyset pagination, the same order and filters as the
-// GraphQL lists), and the next page is read only when the HTTP client has taken the previous one: with a
-// slow client or a year of records, at most about two pages and the stringifier's buffer are in memory.
+// GraphQL lists), each page made into CSV bytes at once, and the next page is read only when the HTTP client
+// has taken the previous one: with a slow client or a year of records, at most about two pages' bytes and
+// the stream's buffer are in memory.
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { stringify } from 'csv-stringify';
+import { stringify as stringifySync, type Options as SyncOptions } from 'csv-stringify/sync';
 
 export type CsvValue = string | number | boolean | null | undefined;
 
@@ -38,43 +38,48 @@ export async function* keysetRows<R, P>(options: {
   const size = options.pageSize ?? exportPageSize;
   let rows = options.firstPage ?? (await options.page(null, size));
   for (;;) {
-    // The next page is read while this one is written (one page ahead, no more): the database's time and
-    // the CSV's overlap.
-    const next = rows.length < size ? null : options.page(options.position(rows.at(-1)!), size);
-    // A failure of the read ahead is reported when its page is due, not as an unhandled rejection before.
-    next?.catch(() => undefined);
     if (rows.length > 0) yield rows;
-    if (!next) return;
-    rows = await next;
+    if (rows.length < size) return;
+    // No read ahead here: csvStream asks for the next page while the previous one's bytes are written.
+    rows = await options.page(options.position(rows.at(-1)!), size);
   }
 }
 
+/** csv-stringify's options for the rows (the header row and BOM are written once, first). */
+const rowOptions: SyncOptions = { record_delimiter: 'windows', escape_formulas: true, cast: { boolean: (v) => (v ? 'true' : 'false') } };
+
 /**
  * The CSV of every row of `pages` as a byte stream. `prepare` runs once per page before its rows are
- * written (to look up names for the page's ids, say). An error while reading destroys the stream, so the
- * HTTP answer ends without its final chunk and the client sees a broken download, never a short file that
- * looks complete.
+ * written (to look up names for the page's ids, say). Each page is made into its CSV bytes as soon as it is
+ * read (csv-stringify's sync API, the same options), so what waits for a slow client is a buffer, not
+ * thousands of row objects: rows kept across the socket's waits outlived V8's young generation and piled up
+ * in the old one until a full GC (most of the export's memory). The next page is read while the previous
+ * one's bytes are written (one page ahead). An error while reading destroys the stream, so the HTTP answer
+ * ends without its final chunk and the client sees a broken download, never a short file that looks complete.
  */
 export function csvStream<R>(pages: AsyncIterable<R[]>, columns: CsvColumn<R>[], prepare?: (rows: R[]) => Promise<void>): Readable {
-  const stringifier = stringify({
-    bom: true,
-    record_delimiter: 'windows',
-    escape_formulas: true,
-    header: true,
-    columns: columns.map((c) => c.header),
-    cast: { boolean: (v) => (v ? 'true' : 'false') },
-  });
-  async function* records() {
-    for await (const rows of pages) {
-      if (prepare) await prepare(rows);
-      for (const row of rows) yield columns.map((c) => c.value(row) ?? null);
+  const header = Buffer.from(stringifySync([], { bom: true, header: true, columns: columns.map((c) => c.header), record_delimiter: 'windows' }));
+  async function* chunks() {
+    yield header;
+    const iterator = pages[Symbol.asyncIterator]();
+    const bytesOfNext = async (): Promise<Buffer | null> => {
+      const next = await iterator.next();
+      if (next.done) return null;
+      if (prepare) await prepare(next.value);
+      return Buffer.from(stringifySync(next.value.map((row) => columns.map((c) => c.value(row) ?? null)), rowOptions));
+    };
+    let ahead = bytesOfNext();
+    for (;;) {
+      const bytes = await ahead;
+      if (!bytes) return;
+      ahead = bytesOfNext();
+      // A failure of the read ahead is reported when its page is due, not as an unhandled rejection before.
+      ahead.catch(() => undefined);
+      yield bytes;
     }
   }
-  // pipeline: backpressure from the client to the page reads, and an error on either side ends both.
-  pipeline(Readable.from(records(), { objectMode: true, highWaterMark: 64 }), stringifier).catch(() => {
-    // pipeline has destroyed the stringifier with the error; the HTTP side reports it.
-  });
-  return stringifier;
+  // Backpressure: the next page's bytes are taken only when the client has read below the high-water mark.
+  return Readable.from(chunks(), { objectMode: false, highWaterMark: 64 * 1024 });
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
