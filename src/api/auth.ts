@@ -101,6 +101,17 @@ export class Authenticator {
     this.rows.delete(`agent:${instanceId}:${agentId}`);
   }
 
+  /**
+   * The agent's row as read just now, after a change of it reached the read model (agentAfter): kept as if a
+   * token check had read it, so the agent's next request within cacheMs does not read it again (each presence
+   * change used to forget it, and the next one waited for that read before its append).
+   */
+  rememberAgent(instanceId: string, agentId: string, row: { role: string; deleted_at: Date | null; updated_at: Date }): void {
+    if (this.cacheMs <= 0) return;
+    if (this.rows.size >= 50_000) this.rows.clear();
+    this.rows.set(`agent:${instanceId}:${agentId}`, { row: Promise.resolve(row), until: Date.now() + this.cacheMs });
+  }
+
   /** Called once a change of the web channel is in the read model: its customers' tokens are checked against the new row. */
   forgetWebChannel(instanceId: string, webChannelId: string): void {
     this.rows.delete(`wc:${instanceId}:${webChannelId}`);

@@ -93,10 +93,12 @@ async function applyInTransaction(
   transactions?: SharedTransactions,
 ): Promise<Omit<BatchOutcome, 'parked'>> {
   let messages: { topic: string; message: unknown }[] = [];
+  let onCommit: (() => void)[] = [];
   const guard: CheckpointGuard = { name: projection.name, from: from ? positionToString(from) : null, to: positionToString(to) };
   const work = async (trx: Transaction<ReadModelDb>, movedAlready?: { parked_instances: string[] }) => {
     // Run again from the start if a shared transaction failed: nothing of a failed try is kept.
     messages = [];
+    onCommit = [];
     // The guarded move comes first: its row lock is held to the end of the transaction, so a second runner's
     // move (or a retry of a parked part) waits, then finds the checkpoint moved. It returns the parked
     // instances as they are under that lock. In a shared transaction it was made already, with the other
@@ -109,18 +111,40 @@ async function applyInTransaction(
         .where('name', '=', projection.name)
         .where((eb) => (guard.from === null ? eb('position', 'is', null) : eb('position', '=', guard.from)))
         .returning('parked_instances')
+        // A live projection's transaction commits without waiting for its WAL flush (PostgreSQL's asynchronous
+        // commit): its changes reach subscribers one disk flush sooner. Safe for a read model: the rows and the
+        // checkpoint are lost or kept together, and a later synchronous commit (the next append) flushes them; a
+        // crash can lose only the last such batches, which are applied again from the durable events. Visible to
+        // every reader at once, as usual.
+        .$if(projection.live === true, (q) => q.returning(sql<string>`set_config('synchronous_commit', 'off', true)`.as('commit_flush')))
         .executeTakeFirst());
     if (!moved) throw refusedCheckpoint(db, projection.name);
     const parked = moved.parked_instances;
+    forgetIfUnparked(projection, parked);
     const due = parked.length === 0 ? relevant : relevant.filter((e) => !parked.includes(instanceOfEvent(e)));
     if (due.length === 0) return parked;
-    const sink = { publish: (topic: string, message: unknown) => messages.push({ topic, message }) };
+    const sink = { publish: (topic: string, message: unknown) => messages.push({ topic, message }), committed: (fn: () => void) => onCommit.push(fn) };
     if (projection.applyBatch) await projection.applyBatch(trx, due, sink);
     else for (const event of due) await projection.apply!(trx, event, sink);
     return parked;
   };
   const parkedInstances = transactions ? await transactions.run(work, guard) : await db.transaction().execute((trx) => work(trx));
+  for (const fn of onCommit) fn();
   return { messages, parkedInstances };
+}
+
+/** The parked instances each projection's last batch found, to tell when one was retried (and unparked). */
+const parkedSeen = new WeakMap<Projection, string[]>();
+
+/**
+ * A part unparked since the projection's last batch had its held events applied by a retry, maybe in another
+ * process: rows the projection keeps in memory may be older than the table's, so it forgets them (reset).
+ */
+function forgetIfUnparked(projection: Projection, parked: string[]): void {
+  const before = parkedSeen.get(projection);
+  if (before === parked || (before?.length === 0 && parked.length === 0)) return;
+  parkedSeen.set(projection, parked);
+  if (before?.some((instanceId) => !parked.includes(instanceId))) projection.reset?.();
 }
 
 /** A batch's guarded checkpoint move: from `from` (null: none yet) to `to`, refused if the row is elsewhere. */
@@ -530,10 +554,13 @@ export class ProjectionRunner {
     }
     let buffer: RecordedEvent[] = [];
     let flushing: Promise<void> = Promise.resolve();
-    let timer: NodeJS.Timeout | null = null;
+    let timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
 
     const flush = (): Promise<void> => {
-      if (timer) clearTimeout(timer);
+      if (timer) {
+        if ('refresh' in timer) clearTimeout(timer);
+        else clearImmediate(timer);
+      }
       timer = null;
       flushing = flushing.then(async () => {
         // After a failed batch, later ones would skip its events: the restart reads them again instead.
@@ -578,7 +605,8 @@ export class ProjectionRunner {
       onEvent: async (event) => {
         buffer.push(event);
         if (buffer.length >= (caughtUp ? liveBatch : catchUpBatch)) await flush();
-        else if (!timer) timer = setTimeout(() => void flush(), 0);
+        // A live projection's batch goes in this turn's check phase, not after the next timers (>= 1 ms).
+        else if (!timer) timer = r.projection.live && caughtUp ? setImmediate(() => void flush()) : setTimeout(() => void flush(), 0);
       },
       onError: (err) => logger.error({ err, projection: r.projection.name }, 'projection subscription failed'),
     });

@@ -5,6 +5,11 @@ import type { ReadModelDb } from './read-model-db.ts';
 /** Bus messages a projection wants sent once its transaction has committed. */
 export interface ChangeSink {
   publish(topic: string, message: unknown): void;
+  /**
+   * Runs `fn` once the batch's transaction has committed, never if it rolls back (a projection keeping the rows
+   * it wrote between batches keeps only committed ones). Absent where nothing tells of the commit: then nothing is kept.
+   */
+  committed?(fn: () => void): void;
 }
 
 export interface Projection {
@@ -24,7 +29,8 @@ export interface Projection {
   applyBatch?(trx: Transaction<ReadModelDb>, events: RecordedEvent[], changes: ChangeSink): Promise<void>;
   /**
    * Forgets what it keeps in memory between batches (rows it wrote, read again instead): called when a runner
-   * starts running it (another process may have run it meanwhile) and before a rebuild.
+   * starts running it (another process may have run it meanwhile), before a rebuild, and when a parked part was
+   * retried (its held events were applied, maybe by another process).
    */
   reset?(): void;
 }

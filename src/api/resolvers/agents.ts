@@ -89,7 +89,10 @@ async function agentAfter(ctx: KefuContext, instanceId: string, agentId: string,
   await settle(ctx, position, ['agents']);
   // The agent's tokens are checked against the new row (role) from now on (other processes: within KEFU_AUTH_CACHE_MS).
   ctx.deps.auth.forgetAgent(instanceId, agentId);
-  return toAgent(await loadAgentRow(ctx, instanceId, agentId));
+  const row = await loadAgentRow(ctx, instanceId, agentId);
+  // Read after the change: the token check keeps it (the agent's next presence change needs no read before its append).
+  ctx.deps.auth.rememberAgent(instanceId, agentId, row);
+  return toAgent(row);
 }
 
 const roleInput = z.enum(['AGENT', 'SUPERVISOR', 'ADMIN']);
