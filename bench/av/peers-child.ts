@@ -19,7 +19,7 @@ import { Connection, MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters,
 import WebSocket from 'ws';
 // The stand-ins' SRTP and RTP headers as cheap as Kefu's (key objects made once, headers read and written with
 // bit operations), their sockets' receive buffers as Kefu's.
-import '../../src/adapters/webrtc/werift-rtp-fast-path.ts';
+import { lightenEvent, lightenPeerEvents } from '../../src/adapters/webrtc/werift-rtp-fast-path.ts';
 import '../../src/adapters/webrtc/werift-srtp-keys.ts';
 import { weriftReceiveBufferBytes } from '../../src/adapters/webrtc/werift-udp-buffers.ts';
 import { completeOffer, peerConnected } from '../../test/support/werift-peer.ts';
@@ -125,7 +125,11 @@ class WeriftSide extends Side {
       iceUseIpv6: false,
     });
     for (const k of kinds) {
-      this.pc.addTransceiver(this.tracks[k], { direction: 'sendrecv' }).onTrack.subscribe((t) => t.onReceiveRtp.subscribe((rtp) => this.got(k, rtp.header.sequenceNumber)));
+      lightenEvent(this.tracks[k].onReceiveRtp);
+      this.pc.addTransceiver(this.tracks[k], { direction: 'sendrecv' }).onTrack.subscribe((t) => {
+        lightenEvent(t.onReceiveRtp);
+        t.onReceiveRtp.subscribe((rtp) => this.got(k, rtp.header.sequenceNumber));
+      });
     }
   }
 
@@ -135,6 +139,7 @@ class WeriftSide extends Side {
 
   async answer(sdp: string, timeoutMs: number): Promise<void> {
     await this.pc.setRemoteDescription({ type: 'answer', sdp });
+    lightenPeerEvents(this.pc);
     await peerConnected(this.pc, timeoutMs);
   }
 

@@ -3,7 +3,7 @@
 // same clone, and a sender sending the same rewritten headers and payloads, with the same NACK history and
 // counters, as werift's dispatchRtp.
 import { describe, expect, it } from 'vitest';
-import { RTCRtpSender, RtpHeader, RtpPacket } from 'werift';
+import { Event, RTCRtpCodecParameters, RTCRtpReceiver, RTCRtpSender, RtpHeader, RtpPacket, useNACK, usePLI, useTWCC } from 'werift';
 import { seededRandom } from '../support/seeded-random.ts';
 
 type AnyHeader = RtpHeader & Record<string, unknown>;
@@ -62,7 +62,7 @@ describe("werift's RTP path, made cheaper", async () => {
     const h = weriftDeSerialize(p);
     return weriftSerialize.call(h, h.serializeSize);
   });
-  const { deSerializeRtpHeader, forwardRtp } = await import('../../src/adapters/webrtc/werift-rtp-fast-path.ts');
+  const { deSerializeRtpHeader, forwardRtp, lightenEvent } = await import('../../src/adapters/webrtc/werift-rtp-fast-path.ts');
 
   it('reads every header as werift does, and refuses what werift refuses', () => {
     expect(RtpHeader.deSerialize).toBe(deSerializeRtpHeader);
@@ -120,5 +120,50 @@ describe("werift's RTP path, made cheaper", async () => {
     expect(fast.cache).toEqual(slow.cache);
     expect(fast.sources).toEqual(slow.sources);
     expect(fast.counters).toEqual(slow.counters);
+  });
+
+  it("runs an event's subscribers as werift's execute does, queued ones only when there are some", async () => {
+    const run = async (light: boolean) => {
+      const seen: string[] = [];
+      const ev = new Event<[number]>();
+      if (light) lightenEvent(ev);
+      const a = ev.subscribe((n) => seen.push(`a${n}`));
+      ev.subscribe((n) => seen.push(`b${n}`));
+      ev.execute(1);
+      a.unSubscribe();
+      ev.execute(2);
+      ev.queuingSubscribe(async (n) => {
+        await new Promise((r) => setTimeout(r, 5));
+        seen.push(`q${n}`);
+      });
+      ev.queuingSubscribe((n) => {
+        seen.push(`r${n}`);
+        if (n === 4) throw new Error('boom');
+      });
+      ev.onerror = (e) => seen.push(`error ${(e as Error).message}`);
+      ev.execute(3);
+      seen.push('after 3');
+      ev.execute(4);
+      await new Promise((r) => setTimeout(r, 50));
+      ev.complete();
+      ev.execute(5);
+      return seen;
+    };
+    const light = await run(true);
+    expect(light).toEqual(await run(false));
+    expect(light).toContain('error boom');
+    expect(light.slice(0, 4)).toEqual(['a1', 'b1', 'b2', 'b3']);
+  });
+
+  it("answers a receiver's nackEnabled and twccEnabled as werift does, after its codecs change too", () => {
+    const receiver = new (RTCRtpReceiver as unknown as new (...a: unknown[]) => RTCRtpReceiver & { prepareReceive(p: unknown): void; resyncCodecs(p: unknown): void; nackEnabled: unknown; twccEnabled: unknown })({}, 'video', 1234);
+    const codec = (pt: number, feedback: { type: string; parameter?: string }[]) => new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, payloadType: pt, rtcpFeedback: feedback });
+    expect([receiver.nackEnabled, receiver.twccEnabled]).toEqual([undefined, undefined]);
+    receiver.prepareReceive({ codecs: [codec(100, [usePLI()]), codec(96, [useNACK()])], encodings: [] });
+    expect(receiver.nackEnabled).toEqual(useNACK());
+    expect(receiver.twccEnabled).toBeUndefined();
+    receiver.resyncCodecs({ codecs: [codec(97, [useTWCC()])], encodings: [] });
+    expect(receiver.nackEnabled).toBeUndefined();
+    expect(receiver.twccEnabled).toEqual(useTWCC());
   });
 });

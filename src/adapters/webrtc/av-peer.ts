@@ -7,7 +7,7 @@ import { isIPv6 } from 'node:net';
 import { RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI, type MediaStreamTrack, type RTCRtpTransceiver, type RtpPacket } from 'werift';
 import { AvOfferError, checkAvOffer, defaultAvOfferLimits, type AvOffer, type AvOfferLimits, type AvVideoCodec } from './av-offer.ts';
 import { iceGatheringComplete } from './ice-gathering.ts';
-import { forwardRtp } from './werift-rtp-fast-path.ts';
+import { forwardRtp, lightenEvent, lightenPeerEvents } from './werift-rtp-fast-path.ts';
 
 export type AvKind = 'audio' | 'video';
 
@@ -138,6 +138,7 @@ export class AvPeer {
       peer.takeTransceivers();
       for (const [kind, track] of early) peer.takeTrack(kind, track);
       peer.listen();
+      lightenPeerEvents(pc);
       return peer;
     } catch (err) {
       clearTimeout(deadline);
@@ -195,6 +196,7 @@ export class AvPeer {
     }
     this.takeTransceivers();
     this.watchKeyframes();
+    lightenPeerEvents(this.pc);
     this.answerSdp = keepCandidates(this.pc.localDescription!.sdp, this.publicAddress);
     return this.answerSdp;
   }
@@ -202,6 +204,7 @@ export class AvPeer {
   private takeTrack(kind: AvKind, track: MediaStreamTrack): void {
     if (this.tracks.has(kind)) return;
     this.tracks.set(kind, track);
+    lightenEvent(track.onReceiveRtp);
     track.onReceiveRtp.subscribe((rtp) => {
       this.lastRtpAt = Date.now();
       this.received[kind]++;

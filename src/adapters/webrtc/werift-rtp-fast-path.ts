@@ -11,9 +11,11 @@
 //   (Kefu negotiates none), no RED and no pending source switch, without those: the same rewrite (SSRC,
 //   payload type, sequence number and timestamp offsets), the same NACK history and sender-report counters,
 //   the NTP time computed with numbers; anything else goes to werift's own;
+// - an RTCRtpReceiver's nackEnabled and twccEnabled, read for every packet (each sorting the codecs and searching
+//   the first one's feedback), are kept until its codecs change (prepareReceive, which resyncCodecs calls too);
 // - forwardRtp sends a packet on a sender at once, without sendRtp's promises.
 // Imported for its effect (and forwardRtp).
-import { RTCRtpSender, RtpHeader, RtpPacket } from 'werift';
+import { RTCRtpReceiver, RTCRtpSender, RtpHeader, RtpPacket } from 'werift';
 
 interface Extension {
   id: number;
@@ -259,6 +261,45 @@ senderProto.dispatchRtp = function dispatchRtp(this: Sender, rtp: RtpPacket | Bu
   return undefined;
 };
 
+// The receiver.
+interface ReceiverFeedback {
+  nack: unknown;
+  twcc: unknown;
+}
+const receiverProto = RTCRtpReceiver.prototype as unknown as { prepareReceive(params: unknown): unknown };
+const getterOf = (name: string) => Object.getOwnPropertyDescriptor(receiverProto, name)?.get;
+const weriftNackEnabled = getterOf('nackEnabled');
+const weriftTwccEnabled = getterOf('twccEnabled');
+const weriftPrepareReceive = receiverProto.prepareReceive;
+if (!weriftNackEnabled || !weriftTwccEnabled || typeof weriftPrepareReceive !== 'function') {
+  throw new Error("werift's RTCRtpReceiver is not as expected: check werift-rtp-fast-path.ts against the werift version");
+}
+const feedbackOf = new WeakMap<object, ReceiverFeedback>();
+function receiverFeedback(receiver: object): ReceiverFeedback {
+  let f = feedbackOf.get(receiver);
+  if (!f) {
+    f = { nack: weriftNackEnabled!.call(receiver), twcc: weriftTwccEnabled!.call(receiver) };
+    feedbackOf.set(receiver, f);
+  }
+  return f;
+}
+receiverProto.prepareReceive = function prepareReceive(this: object, params: unknown) {
+  feedbackOf.delete(this);
+  return weriftPrepareReceive.call(this, params);
+};
+Object.defineProperty(receiverProto, 'nackEnabled', {
+  configurable: true,
+  get(this: object) {
+    return receiverFeedback(this).nack;
+  },
+});
+Object.defineProperty(receiverProto, 'twccEnabled', {
+  configurable: true,
+  get(this: object) {
+    return receiverFeedback(this).twcc;
+  },
+});
+
 const ignore = () => undefined;
 
 /** Sends `rtp` on `sender` now (dropped if it cannot send yet), without sendRtp's promises. */
@@ -270,4 +311,54 @@ export function forwardRtp(sender: RTCRtpSender, rtp: RtpPacket): void {
     return;
   }
   s.dispatchRtp(rtp)?.catch(ignore);
+}
+
+// werift's events (its Event class) start an async function on every execute, to run subscribers queued with
+// queuingSubscribe, even when there are none: a promise and a microtask per event per packet, and a received
+// packet passes four (the socket's protocol, the ICE connection, the DTLS transport, the track). The events of
+// the media path get an execute that does the same and starts that async function only when something is queued.
+interface WeriftEvent {
+  ended: boolean;
+  event: { stack: { execute(...args: unknown[]): unknown }[]; promiseStack: { execute(...args: unknown[]): unknown }[] };
+  onerror(err: unknown): void;
+  execute(...args: unknown[]): void;
+}
+const lightened = new WeakSet<object>();
+
+/** Gives werift's event `ev` the execute described above (once; anything else is left alone). */
+export function lightenEvent(ev: unknown): void {
+  const e = ev as WeriftEvent;
+  if (!e || typeof e !== 'object' || lightened.has(e) || typeof e.execute !== 'function' || !Array.isArray(e.event?.stack) || !Array.isArray(e.event?.promiseStack)) return;
+  lightened.add(e);
+  e.execute = (...args: unknown[]) => {
+    if (e.ended) return;
+    for (const item of e.event.stack) item.execute(...args);
+    if (e.event.promiseStack.length === 0) return;
+    void (async () => {
+      for (const item of e.event.promiseStack) await item.execute(...args);
+    })().catch((err: unknown) => e.onerror(err));
+  };
+}
+
+interface PeerInternals {
+  getTransceivers(): { receiver: { dtlsTransport?: DtlsInternals }; sender: { dtlsTransport?: DtlsInternals } }[];
+}
+interface DtlsInternals {
+  onRtp?: unknown;
+  onRtcp?: unknown;
+  iceTransport?: { connection?: { onData?: unknown; protocols?: { onDataReceived?: unknown }[] } };
+}
+
+/** The events every packet of `pc` passes (its sockets' protocols, ICE connection, DTLS transports) lightened. */
+export function lightenPeerEvents(pc: unknown): void {
+  for (const t of (pc as PeerInternals).getTransceivers()) {
+    for (const dtls of [t.receiver.dtlsTransport, t.sender.dtlsTransport]) {
+      if (!dtls) continue;
+      lightenEvent(dtls.onRtp);
+      lightenEvent(dtls.onRtcp);
+      const connection = dtls.iceTransport?.connection;
+      lightenEvent(connection?.onData);
+      for (const protocol of connection?.protocols ?? []) lightenEvent(protocol.onDataReceived);
+    }
+  }
 }
