@@ -75,6 +75,8 @@ function history(): RecordedEvent[] {
   connect(b);
   say(a, 'CUSTOMER', 'two');
   say(b, 'AGENT', 'sorry for the wait');
+  // An image: its attachment is a JSON column of the row.
+  run(b, 'RecordMessage', { messageId: randomUUID(), clientMessageId: randomUUID(), from: 'AGENT', agentId: 'ann', kind: 'IMAGE', text: '', attachment: { fileId: 'file-1', name: 'cat.jpg', contentType: 'image/jpeg', bytes: 1234, width: 64, height: 48, thumbnail: true } });
   say(b, 'CUSTOMER', 'ok');
   run(a, 'MarkMessagesRead', { by: 'AGENT', agentId: 'ann', seq: 3 });
   say(a, 'CUSTOMER', 'three');
@@ -103,13 +105,20 @@ describe('chat messages applied in batches', () => {
   const clear = async () => {
     for (const table of ['contacts', 'contact_messages', 'chat_records']) await sql`DELETE FROM ${sql.table(table)} WHERE instance_id = ${instanceId}`.execute(t.kefu.db);
   };
-  /** Applies `batch` to each projection in one transaction each, as the runner does; returns what they published. */
-  const apply = async (batch: RecordedEvent[]) => {
+  /**
+   * Applies `batch` to each projection in one transaction each, as the runner does; returns what they published.
+   * `oneAtATime`: each event by the projection's apply (its reference path), not applyBatch.
+   */
+  const apply = async (batch: RecordedEvent[], oneAtATime = false) => {
     const published: { topic: string; message: unknown }[] = [];
     for (const p of projections as Projection[]) {
       const due = batch.filter((e) => p.eventTypes.has(e.type));
       if (due.length === 0) continue;
-      await t.kefu.db.transaction().execute((trx) => p.applyBatch!(trx, due, { publish: (topic, message) => published.push({ topic, message }) }));
+      const sink = { publish: (topic: string, message: unknown) => published.push({ topic, message }) };
+      await t.kefu.db.transaction().execute(async (trx) => {
+        if (oneAtATime) for (const e of due) await p.apply!(trx, e, sink);
+        else await p.applyBatch!(trx, due, sink);
+      });
     }
     return published;
   };
@@ -120,12 +129,12 @@ describe('chat messages applied in batches', () => {
     expect(messages).toBeGreaterThan(15);
     // One at a time.
     const oneByOne: unknown[] = [];
-    for (const e of events) oneByOne.push(...(await apply([e])));
+    for (const e of events) oneByOne.push(...(await apply([e], true)));
     const expected = await snapshot();
     expect(expected.contact_messages).toHaveLength(messages);
     expect(expected.chat_records).toHaveLength(2);
     const records = (await sql<{ customer_messages: number; agent_messages: number; system_messages: number; first_response_seconds: number | null; last_seq: number }>`SELECT * FROM chat_records WHERE instance_id = ${instanceId} ORDER BY customer_messages DESC`.execute(t.kefu.db)).rows;
-    expect(records.map((r) => [r.customer_messages, r.agent_messages])).toEqual([[5, 3], [4, 2]]);
+    expect(records.map((r) => [r.customer_messages, r.agent_messages])).toEqual([[5, 3], [4, 3]]);
     expect(records.map((r) => r.last_seq)).toEqual(records.map((r) => r.customer_messages + r.agent_messages + r.system_messages));
     expect(records.every((r) => r.first_response_seconds !== null)).toBe(true);
 

@@ -1,6 +1,6 @@
-// Chat messages into the contacts read model. A message is the busiest event of a chat: one at a time, each
-// is an INSERT (with the chat's last seq in the same statement); a run of several (a busy instance's batch)
-// goes as one multi-row INSERT and one UPDATE of the chats' last seq, whatever the number of messages.
+// Chat messages into the contacts read model. A message is the busiest event of a chat: a batch's run of
+// messages (one or many) goes as one statement, the rows' INSERT and the chats' last seq UPDATE, whatever the
+// number of messages.
 import { CompiledQuery, type Transaction } from 'kysely';
 import { messageOf, type ChatMessage, type ContactEvent } from '../../domain/contact/contact.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
@@ -58,45 +58,46 @@ export function isBatchableMessage(e: RecordedEvent): boolean {
 }
 
 /**
- * Stores several messages (events `isBatchableMessage` took, in order) in two statements: the rows (a replay
- * finds them there and leaves them), then each chat's last seq (the greatest of its messages here). Each
- * message goes on the bus in order, as the one-at-a-time path sends it.
+ * The statement recordMessages sends, the same text whatever the number of messages (PostgreSQL parses and plans
+ * one text; no query builder compiles a row's fifteen parameters per message): the rows, then each chat's last
+ * seq, as two JSON parameters. The INSERT is a data-modifying WITH of the UPDATE: one statement, one round trip
+ * in the batch's transaction. Applied again (a replay), the messages (and their seqs) are there already.
+ */
+const recordMessagesSql = `WITH recorded AS (
+    INSERT INTO contact_messages (instance_id, contact_id, id, sender, agent_id, text, sent_at, seq, client_message_id, kind, attachment, system, options, image, link)
+    SELECT m.instance_id, m.contact_id, m.id, m.sender, m.agent_id, m.text, m.sent_at, m.seq, m.client_message_id, m.kind, m.attachment, m.system, m.options, m.image, m.link
+    FROM json_to_recordset($1::json) AS m(instance_id text, contact_id text, id text, sender text, agent_id text, text text, sent_at timestamptz, seq int,
+      client_message_id text, kind text, attachment jsonb, system jsonb, options jsonb, image jsonb, link jsonb)
+    ON CONFLICT DO NOTHING)
+  UPDATE contacts AS c SET last_seq = greatest(c.last_seq, v.seq), updated_at = v.at
+  FROM json_to_recordset($2::json) AS v(instance_id text, id text, seq int, at timestamptz)
+  WHERE c.instance_id = v.instance_id AND c.id = v.id`;
+
+/**
+ * Stores messages (events `isBatchableMessage` took, in order) in one statement: the rows (a replay finds them
+ * there and leaves them), and each chat's last seq (the greatest of its messages here). Each message goes on
+ * the bus in order, as the one-at-a-time path (contactsProjection.apply) sends it.
  */
 export async function recordMessages(trx: Trx, events: RecordedEvent[], changes: ChangeSink): Promise<void> {
-  const rows: ReturnType<typeof messageRow>[] = [];
+  const rows: object[] = [];
   const published: { topic: string; message: ConversationBusMessage }[] = [];
   /** Per chat: its greatest seq here and the time of its last message's event. */
-  const chats = new Map<string, { instanceId: string; contactId: string; seq: number; at: string }>();
+  const chats = new Map<string, { instance_id: string; id: string; seq: number; at: string }>();
   for (const e of events) {
     const data = (e as unknown as { data: MessageEvent['data'] }).data;
     const instanceId = e.metadata.instanceId;
     const contactId = e.streamId.slice(e.streamId.indexOf('.') + 1);
     const m = messageOf(data, 0);
-    rows.push(messageRow(instanceId, contactId, m));
+    // messageRow's columns, with the JSON ones as values (json_to_recordset reads them as jsonb), not as text.
+    rows.push({ ...messageRow(instanceId, contactId, m), attachment: m.attachment, system: m.system, options: m.options ?? null, image: m.image ?? null, link: m.link ?? null });
     published.push({ topic: conversationTopic(instanceId, contactId), message: { kind: 'MESSAGE', contactId, message: busMessage(contactId, m) } });
     const key = `${instanceId}\u0000${contactId}`;
     const chat = chats.get(key);
     if (chat) {
       chat.seq = Math.max(chat.seq, m.seq);
       chat.at = e.metadata.occurredAt;
-    } else chats.set(key, { instanceId, contactId, seq: m.seq, at: e.metadata.occurredAt });
+    } else chats.set(key, { instance_id: instanceId, id: contactId, seq: m.seq, at: e.metadata.occurredAt });
   }
-  // Applied again (a replay): the messages (and their seqs) are there already. The rows' INSERT goes as a
-  // data-modifying WITH of the UPDATE: one statement (one round trip in the batch's transaction), not two.
-  const insert = trx.insertInto('contact_messages').values(rows).onConflict((c) => c.doNothing()).compile();
-  const params: unknown[] = [...insert.parameters];
-  const values = [...chats.values()].map((c) => {
-    params.push(c.instanceId, c.contactId, c.seq, c.at);
-    const n = params.length;
-    return `($${n - 3}::text, $${n - 2}::text, $${n - 1}::int, $${n}::timestamptz)`;
-  });
-  await trx.executeQuery(
-    CompiledQuery.raw(
-      `WITH recorded AS (${insert.sql}) UPDATE contacts AS c SET last_seq = greatest(c.last_seq, v.seq), updated_at = v.at
-    FROM (VALUES ${values.join(', ')}) AS v(instance_id, id, seq, at)
-    WHERE c.instance_id = v.instance_id AND c.id = v.id`,
-      params,
-    ),
-  );
+  await trx.executeQuery(CompiledQuery.raw(recordMessagesSql, [JSON.stringify(rows), JSON.stringify([...chats.values()])]));
   for (const p of published) changes.publish(p.topic, p.message);
 }

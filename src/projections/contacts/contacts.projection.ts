@@ -95,12 +95,11 @@ export const contactsProjection: Projection = {
   name: 'contacts',
   tables: ['contacts', 'contact_messages'],
   eventTypes: new Set(handled),
-  /** Events one by one, but a run of messages in one go (two statements for the run: contact-messages.ts). */
+  /** Events one by one, but a run of messages in one go (one statement for the run: contact-messages.ts). */
   async applyBatch(trx, events, changes) {
     let run: RecordedEvent[] = [];
     const flush = async () => {
-      if (run.length === 1) await contactsProjection.apply!(trx, run[0]!, changes);
-      else if (run.length > 1) await recordMessages(trx, run, changes);
+      if (run.length > 0) await recordMessages(trx, run, changes);
       run = [];
     };
     for (const e of events) {

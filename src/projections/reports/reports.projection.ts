@@ -314,6 +314,8 @@ class ReportBatch {
    * per value: binding and compiling tens of thousands of parameters was most of the projection's CPU).
    */
   async flush(): Promise<void> {
+    // Nothing counted (a batch of messages past their chats' first responses): no statement to build.
+    if (this.contactBuckets.size + this.agentBuckets.size + this.breakBuckets.size + this.agentSpans.length + this.dirtyContacts.size + this.dirtyAgents.size + this.settings.size === 0) return;
     const addAll = (table: string, columns: readonly string[]) => sql.join(columns.map((c) => sql`${sql.ref(c)} = ${sql.ref(`${table}.${c}`)} + ${sql.ref(`excluded.${c}`)}`));
     const setAll = (columns: readonly string[]) => sql.join(columns.map((c) => sql`${sql.ref(c)} = ${sql.ref(`excluded.${c}`)}`));
     // defaults: the values of the columns a row leaves out (json_populate_recordset's base record).
