@@ -252,6 +252,18 @@ async function connectAgents(tokens: string[]): Promise<void> {
 /** Offers that arrived before startChat's answer. */
 const pendingAgents = new Map<string, { token: string }>();
 
+/** A set-up call tried again while Kefu answers SERVICE_UNAVAILABLE (its database busy: a loaded machine). */
+async function setUp<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (e) {
+      if (attempt >= 20 || !(e as Error).message.includes('"SERVICE_UNAVAILABLE"')) throw e;
+      await new Promise((r) => setTimeout(r, 250 * attempt));
+    }
+  }
+}
+
 /**
  * Customers: a session and a chat each, then a socket with conversationEvents. With `socketOnceConnected` (the
  * idle desk's chats), all chats are started first and each socket opens once its chat is CONNECTED (polled
@@ -276,8 +288,9 @@ async function connectCustomers(channelKey: string, n: number, into: Chat[], soc
     Array.from({ length: n }, (_, i) => i),
     width,
     async (i) => {
-      const session = (await post<{ startCustomerSession: { token: string } }>(null, 'StartSession', SESSION, { input: { channelKey, name: `Customer ${i}` } })).startCustomerSession;
-      const chatStarted = (await post<{ startChat: { contactId: string } }>(session.token, 'StartChat', START, { input: { clientChatId: randomUUID(), visitor: { pageUrl: 'https://shop.bench.example/cart' } } })).startChat;
+      const session = (await setUp(() => post<{ startCustomerSession: { token: string } }>(null, 'StartSession', SESSION, { input: { channelKey, name: `Customer ${i}` } }))).startCustomerSession;
+      const clientChatId = randomUUID();
+      const chatStarted = (await setUp(() => post<{ startChat: { contactId: string } }>(session.token, 'StartChat', START, { input: { clientChatId, visitor: { pageUrl: 'https://shop.bench.example/cart' } } }))).startChat;
       const chat: Chat = { contactId: chatStarted.contactId, token: session.token, agent: pendingAgents.get(chatStarted.contactId) ?? null, customerAcked: 0, agentAcked: 0, failed: 0, onReply: null, connected: false };
       pendingAgents.delete(chatStarted.contactId);
       chats.set(chat.contactId, chat);

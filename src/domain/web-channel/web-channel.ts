@@ -73,11 +73,23 @@ export function evolveWebChannel(state: WebChannelState, event: WebChannelEvent)
 
 export const maxAllowedOrigins = 50;
 
+/** Answers of normalizeOrigin by value: every chat request's Origin header is checked, and a URL parse costs. */
+const normalizedOrigins = new Map<string, { origin: string } | { problem: string }>();
+
 /**
  * An origin as browsers send it in the Origin header: lower-case scheme and host, no default port, no
  * path; '*' as is. Returns the problem instead when it is not one.
  */
 export function normalizeOrigin(value: string): { origin: string } | { problem: string } {
+  const known = normalizedOrigins.get(value);
+  if (known) return known;
+  const answer = Object.freeze(parseOrigin(value));
+  if (normalizedOrigins.size >= 1000) normalizedOrigins.clear();
+  if (value.length <= 300) normalizedOrigins.set(value, answer);
+  return answer;
+}
+
+function parseOrigin(value: string): { origin: string } | { problem: string } {
   const v = value.trim();
   if (v === '*') return { origin: '*' };
   if (v.length > 300) return { problem: 'at most 300 characters' };
