@@ -140,7 +140,19 @@ class WeriftSide extends Side {
   async answer(sdp: string, timeoutMs: number): Promise<void> {
     await this.pc.setRemoteDescription({ type: 'answer', sdp });
     lightenPeerEvents(this.pc);
-    await peerConnected(this.pc, timeoutMs);
+    await peerConnected(this.pc, timeoutMs).catch((err: Error) => {
+      throw new Error(`${err.message}; ${this.iceChecks()}`);
+    });
+  }
+
+  /** Where ICE stood: each candidate pair's state, checks sent and answers received, and the DTLS state. */
+  private iceChecks(): string {
+    const t = this.pc.getTransceivers()[0]?.receiver as unknown as { dtlsTransport?: { state: string; iceTransport: { connection: { checkList: { state: number; requestsSent: number; responsesReceived: number; retransmissionsSent: number }[] } } } } | undefined;
+    const dtls = t?.dtlsTransport;
+    if (!dtls) return 'no transport';
+    const states = ['frozen', 'waiting', 'in-progress', 'succeeded', 'failed'];
+    const pairs = dtls.iceTransport.connection.checkList.map((p) => `${states[p.state] ?? p.state} (${p.requestsSent} checks, ${p.retransmissionsSent} resent, ${p.responsesReceived} answered)`);
+    return `pairs: ${pairs.join(', ') || 'none'}; DTLS ${dtls.state}`;
   }
 
   write(kind: MediaKind, clip: Clip, payload: Buffer, marker: boolean, seq: number, timestamp: number): void {

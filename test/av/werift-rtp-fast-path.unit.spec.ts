@@ -3,13 +3,14 @@
 // same clone, and a sender sending the same rewritten headers and payloads, with the same NACK history and
 // counters, as werift's dispatchRtp.
 import { describe, expect, it } from 'vitest';
-import { Event, RTCRtpCodecParameters, RTCRtpReceiver, RTCRtpSender, RtpHeader, RtpPacket, useNACK, usePLI, useTWCC } from 'werift';
+import { Event, RTCRtpCodecParameters, RTCRtpReceiver, RTCRtpSender, RtcpHeader, RtpHeader, RtpPacket, useNACK, usePLI, useTWCC } from 'werift';
 import { seededRandom } from '../support/seeded-random.ts';
 
 type AnyHeader = RtpHeader & Record<string, unknown>;
 const weriftDeSerialize = RtpHeader.deSerialize.bind(RtpHeader);
 const weriftSerialize = RtpHeader.prototype.serialize;
 const weriftClone = RtpPacket.prototype.clone;
+const weriftRtcpHeader = RtcpHeader.deSerialize.bind(RtcpHeader);
 const weriftDispatch = (RTCRtpSender.prototype as unknown as { dispatchRtp(p: RtpPacket): Promise<void> }).dispatchRtp;
 
 function randomPacket(random: () => number): Buffer {
@@ -62,7 +63,7 @@ describe("werift's RTP path, made cheaper", async () => {
     const h = weriftDeSerialize(p);
     return weriftSerialize.call(h, h.serializeSize);
   });
-  const { deSerializeRtpHeader, forwardRtp, lightenEvent } = await import('../../src/adapters/webrtc/werift-rtp-fast-path.ts');
+  const { deSerializeRtcpHeader, deSerializeRtpHeader, forwardRtp, lightenEvent } = await import('../../src/adapters/webrtc/werift-rtp-fast-path.ts');
 
   it('reads every header as werift does, and refuses what werift refuses', () => {
     expect(RtpHeader.deSerialize).toBe(deSerializeRtpHeader);
@@ -71,6 +72,15 @@ describe("werift's RTP path, made cheaper", async () => {
       expect(() => weriftDeSerialize(short)).toThrow();
       expect(() => RtpHeader.deSerialize(short)).toThrow();
     }
+  });
+
+  it('reads RTCP headers as werift does', () => {
+    const rtcp = packets.map((p) => p.subarray(0, 4));
+    const expected = rtcp.map((b) => ({ ...weriftRtcpHeader(b) }));
+    expect(RtcpHeader.deSerialize).toBe(deSerializeRtcpHeader);
+    expect(rtcp.map((b) => ({ ...RtcpHeader.deSerialize(b) }))).toEqual(expected);
+    expect(() => weriftRtcpHeader(Buffer.alloc(3))).toThrow(RangeError);
+    expect(() => RtcpHeader.deSerialize(Buffer.alloc(3))).toThrow(RangeError);
   });
 
   it('writes every header to the same bytes as werift, and clones as werift does', () => {

@@ -6,6 +6,7 @@
 // costs after SRTP and the UDP sends. Here:
 // - RtpHeader.deSerialize and RtpHeader.prototype.serialize read and write the same fields and bytes with bit
 //   operations (extensions parsed as werift does);
+// - RtcpHeader.deSerialize (every RTCP packet, NACKs included) the same with bit operations;
 // - RtpPacket.prototype.clone copies the header's fields into a new RtpHeader (arrays shared, as werift's);
 // - RTCRtpSender.prototype.dispatchRtp takes a packet with no header extensions on a sender with none to add
 //   (Kefu negotiates none), no RED and no pending source switch, without those: the same rewrite (SSRC,
@@ -15,7 +16,7 @@
 //   the first one's feedback), are kept until its codecs change (prepareReceive, which resyncCodecs calls too);
 // - forwardRtp sends a packet on a sender at once, without sendRtp's promises.
 // Imported for its effect (and forwardRtp).
-import { RTCRtpReceiver, RTCRtpSender, RtpHeader, RtpPacket } from 'werift';
+import { RTCRtpReceiver, RTCRtpSender, RtcpHeader, RtpHeader, RtpPacket } from 'werift';
 
 interface Extension {
   id: number;
@@ -185,6 +186,17 @@ function copyHeader(h: Header): Header {
 }
 
 HeaderOf.deSerialize = deSerializeRtpHeader;
+
+const RtcpHeaderOf = RtcpHeader as unknown as { new (props: Record<string, unknown>): RtcpHeader; deSerialize(buf: Buffer): RtcpHeader };
+if (typeof RtcpHeaderOf.deSerialize !== 'function') throw new Error("werift's RtcpHeader is not as expected: check werift-rtp-fast-path.ts against the werift version");
+/** werift's RtcpHeader.deSerialize with bit operations (a RangeError for fewer than 4 bytes, as werift's). */
+export function deSerializeRtcpHeader(buf: Buffer): RtcpHeader {
+  const first = buf.readUInt8(0);
+  const type = buf.readUInt8(1);
+  const length = buf.readUInt16BE(2);
+  return new RtcpHeaderOf({ version: first >> 6, padding: (first & 0x20) !== 0, count: first & 0x1f, type, length });
+}
+RtcpHeaderOf.deSerialize = deSerializeRtcpHeader;
 HeaderOf.prototype.serialize = serializeRtpHeader;
 (RtpPacket.prototype as unknown as { clone(this: { header: Header; payload: Buffer }): RtpPacket }).clone = function clone() {
   return new RtpPacket(copyHeader(this.header) as unknown as RtpHeader, this.payload);
