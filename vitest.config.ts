@@ -7,6 +7,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.spec.ts', 'src/**/*.spec.ts'],
+    // One migrated PGlite database per run, copied by each Kefu a spec starts (test/support/pglite-template.ts).
+    globalSetup: ['test/support/pglite-template.setup.ts'],
     // Generous: e2e tests start real Kefu processes, and a fresh embedded database takes seconds on 2 cores.
     testTimeout: 120_000,
     // Set-ups start a Kefu, seed it and wait out ring timeouts: with both CPUs busy (six engineers' runs on

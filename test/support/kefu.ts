@@ -8,6 +8,7 @@ import type { Tracer } from '@opentelemetry/api';
 import { loadConfig } from '../../src/config.ts';
 import { startKefu, type Kefu } from '../../src/main.ts';
 import { freshPostgresSchema, natsUrl } from './services.ts';
+import { copyPgliteTemplate } from './pglite-template.ts';
 
 export const operatorToken = 'test-operator-token-0123456789';
 
@@ -49,6 +50,8 @@ export async function startTestKefu(options: { database?: 'pglite' | 'postgres';
   } else {
     const dir = mkdtempSync(path.join(tmpdir(), 'kefu-test-'));
     env.KEFU_DATA_DIR = dir;
+    // A copy of the run's migrated PGlite database instead of a new one (see pglite-template.ts).
+    if (!env.DATABASE_URL) await copyPgliteTemplate(dir);
     cleanup = async () => rmSync(dir, { recursive: true, force: true });
   }
   if (options.nats) env.NATS_URL = natsUrl;
