@@ -2,7 +2,6 @@
 // in one transaction, then publishes its changes on the bus. One process among those sharing a database
 // runs a given projection (a lease); a checkpoint check inside each transaction keeps even two runners
 // (a rebuild from the command line beside a running server) from applying an event twice.
-import { EventEmitter } from 'node:events';
 import { sql, type Transaction } from 'kysely';
 import type { Bus } from '../domain/ports/bus.ts';
 import type { EventStore, Position, RecordedEvent, Subscription } from '../domain/ports/event-store.ts';
@@ -400,6 +399,12 @@ export async function rebuildProjection(deps: { store: EventStore; db: ReadModel
   }
 }
 
+interface Waiter {
+  position: Position;
+  instanceId: string | undefined;
+  wake: () => void;
+}
+
 interface Running {
   projection: Projection;
   lease: Lease;
@@ -416,7 +421,12 @@ export class ProjectionRunner {
   private readonly known = new Map<string, Position | null>();
   /** Instances whose part is parked, of each projection run here (a hint: waitFor confirms it in the table). */
   private readonly parked = new Map<string, Set<string>>();
-  private readonly progress = new EventEmitter();
+  /**
+   * waitFor's waiters by the projections they wait for: a projection's move wakes only its own waiters whose
+   * event it has reached (or whose instance it parked), not every waiter on every projection's move (with a
+   * few thousand sends waiting, each of a commit's dozen moves woke them all, each to set up its wait again).
+   */
+  private readonly waiters = new Map<string, Set<Waiter>>();
   private readonly checkpointMoves: CheckpointMoves;
   readonly transactions: SharedTransactions;
   private stopped = false;
@@ -426,7 +436,6 @@ export class ProjectionRunner {
     this.deps = deps;
     this.checkpointMoves = new CheckpointMoves(deps.db);
     this.transactions = new SharedTransactions(deps.db);
-    this.progress.setMaxListeners(0);
   }
 
   async start(): Promise<void> {
@@ -460,22 +469,45 @@ export class ProjectionRunner {
     await failIfHeld();
     if (reached()) return true;
     const deadline = Date.now() + (options.timeoutMs ?? 10_000);
-    while (Date.now() < deadline) {
-      // Projections run by another process: poll their checkpoints; ours tell us as they move.
-      const elsewhere = names.filter((n) => !this.running.has(n));
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(done, elsewhere.length > 0 ? 20 : 1000);
-        function done() {
-          clearTimeout(t);
-          resolve();
-        }
-        this.progress.once('moved', done);
-      });
-      for (const n of elsewhere) this.known.set(n, await readCheckpoint(this.deps.db, n));
-      await failIfHeld();
-      if (reached()) return true;
+    let wake: () => void = () => undefined;
+    const waiter: Waiter = { position, instanceId: options.instanceId, wake: () => wake() };
+    for (const n of names) {
+      let set = this.waiters.get(n);
+      if (!set) this.waiters.set(n, (set = new Set()));
+      set.add(waiter);
     }
-    return false;
+    try {
+      while (Date.now() < deadline) {
+        // Projections run by another process: poll their checkpoints; ours tell us as they move (and at least
+        // once a second, should one start or stop running here meanwhile).
+        const elsewhere = names.filter((n) => !this.running.has(n));
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, Math.max(0, Math.min(elsewhere.length > 0 ? 20 : 1000, deadline - Date.now())));
+          wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        wake = () => undefined;
+        for (const n of elsewhere) this.known.set(n, await readCheckpoint(this.deps.db, n));
+        await failIfHeld();
+        if (reached()) return true;
+      }
+      return false;
+    } finally {
+      for (const n of names) this.waiters.get(n)?.delete(waiter);
+    }
+  }
+
+  /** After a batch of `name` here: wakes the waiters it concerns (see waiters). */
+  private moved(name: string): void {
+    const waiting = this.waiters.get(name);
+    if (!waiting || waiting.size === 0) return;
+    const at = this.known.get(name);
+    const parked = this.parked.get(name);
+    for (const w of waiting) {
+      if ((at != null && comparePositions(at, w.position) >= 0) || (w.instanceId !== undefined && parked?.has(w.instanceId))) w.wake();
+    }
   }
 
   /**
@@ -584,7 +616,7 @@ export class ProjectionRunner {
             );
           }
           this.parked.set(r.projection.name, held);
-          this.progress.emit('moved');
+          this.moved(r.projection.name);
           await Promise.all(messages.map((m) => bus.publish(m.topic, m.message).catch((err: unknown) => logger.warn({ err }, 'bus publish failed'))));
         } catch (err) {
           r.halted = true;
