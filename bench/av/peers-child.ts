@@ -15,7 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Connection, MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, RtpHeader, RtpPacket, useNACK, usePLI } from 'werift';
+import { Connection, MediaStreamTrack, StunProtocol, RTCPeerConnection, RTCRtpCodecParameters, RtpHeader, RtpPacket, useNACK, usePLI } from 'werift';
 import WebSocket from 'ws';
 // The stand-ins' SRTP and RTP headers as cheap as Kefu's (key objects made once, headers read and written with
 // bit operations), their sockets' receive buffers as Kefu's.
@@ -39,6 +39,20 @@ iceChecks.checkRequestOptions = function browserLikeChecks(this: unknown, pair: 
   const options = weriftCheckOptions.call(this, pair);
   return options.responseTimeout === undefined ? { ...options, retransmissions: 7, responseTimeout: 100 } : options;
 };
+// The same for consent (RFC 7675): once connected, werift checks every 4-6 s with one request that waits twice the
+// round trip (at least 500 ms) and no resend, and fails the connection 30 s after the last answer it took. A
+// stall of half a second of either process (this one reads the socket after its timers) loses a check, so a
+// connection on a loaded machine failed with its media flowing. A browser keeps consent while any answer
+// comes within 30 s. The stand-ins' consent checks wait 1.3 s and are sent once more (3.9 s, under the interval).
+const stun = StunProtocol.prototype as unknown as { request(request: unknown, addr: unknown, key: unknown, options: unknown, onSent?: unknown): Promise<unknown> };
+const weriftRequest = stun.request;
+if (typeof weriftRequest !== 'function') throw new Error("werift's StunProtocol has no request: check bench/av/peers-child.ts against the werift version");
+stun.request = function patientConsent(this: unknown, request: unknown, addr: unknown, key: unknown, options: unknown, onSent?: unknown) {
+  const o = options as { retransmissions?: number; responseTimeout?: number; signal?: AbortSignal } | undefined;
+  const consent = o && typeof o === 'object' && o.retransmissions === 0 && o.signal !== undefined;
+  return weriftRequest.call(this, request, addr, key, consent ? { ...o, retransmissions: 1, responseTimeout: Math.max(o.responseTimeout ?? 0, 1300) } : options, onSent);
+};
+
 const kinds: MediaKind[] = ['audio', 'video'];
 
 /** Distinct sequence numbers received in the window (at most 65,536 packets per stream, checked by the parent). */
