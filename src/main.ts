@@ -280,6 +280,10 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
   const metrics = config.KEFU_METRICS_TOKEN ? new KefuMetrics({ token: config.KEFU_METRICS_TOKEN }) : null;
   const storage = await openStorage(config, options.tracer ? { tracer: options.tracer } : {});
   const { sql, db } = storage;
+  // WeChat's answer waits for its push to be kept (issue 13): on PostgreSQL that INSERT has two connections of its
+  // own, so it never queues for one behind the pushes' effects and the projections.
+  const wechatIntakeSql = config.DATABASE_URL && sql.kind === 'postgres' ? createPostgresClient(config.DATABASE_URL, { max: 2 }) : null;
+  const wechatIntakeDb = wechatIntakeSql ? createKysely<ReadModelDb>(wechatIntakeSql) : null;
   const store = metrics ? metrics.instrumentEventStore(storage.store) : storage.store;
   const bus: Bus = config.NATS_URL ? await NatsBus.connect(config.NATS_URL) : new InProcessBus();
   const projections = new ProjectionRunner({ store, db, sql, bus, projections: allProjections, logger });
@@ -395,6 +399,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
         apiBase: config.KEFU_WECHAT_API_BASE,
         answerWaitMs: config.KEFU_WECHAT_ANSWER_WAIT_MS,
         agentTyping: (instanceId, contactId, typing) => wechatOutbox.agentTyping(instanceId, contactId, typing),
+        ...(wechatIntakeDb ? { intakeDb: wechatIntakeDb } : {}),
       },
       webhooks: { policy: webhookPolicy, secretKey: webhookKey, wake: () => webhooks.wake() },
       ...(phone ? { softphones: phone.softphones } : {}),
@@ -431,6 +436,8 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
     }
     await avCalls?.stop();
     await app.close();
+    await wechatIntakeDb?.destroy();
+    await wechatIntakeSql?.close();
     await webhooks.stop();
     await router.stop();
     await wechatOutbox.stop();
