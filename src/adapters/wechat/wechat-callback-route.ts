@@ -1,9 +1,10 @@
 // The callback WeChat calls for each account (issue 13): GET /wechat/callback/<instanceId>/<accountId> is the
 // console's URL check (signature, echostr); POST carries the customers' messages and events, signed, and in safe
 // (or compatible) mode encrypted. A checked push is kept first (wechat-intake.ts: one batched INSERT, which is
-// also the dedupe of WeChat's retries, exact across processes) and answered `success` then; its effect (the chat,
-// the message, a media download) is made from the kept push after, or before the answer for up to
-// KEFU_WECHAT_ANSWER_WAIT_MS. An image or voice push waits for its download (WeChat refusing the MediaId is a
+// also the dedupe of WeChat's retries, exact across processes; on PostgreSQL through a pool of its own) and
+// answered `success` then; its effect (the chat, the message, a media download) is made from the kept push after
+// (its turn comes once the answers of the moment are written, a bounded number at once), or before the answer for
+// up to KEFU_WECHAT_ANSWER_WAIT_MS. An image or voice push waits for its download (WeChat refusing the MediaId is a
 // refusal, 400); that stays well inside WeChat's 5 s.
 //
 // The account a push names is cached per process (wechatAccounts below): forgotten when the accounts projection
@@ -152,6 +153,7 @@ export async function wechatCallbackRoutes(app: FastifyInstance, options: { deps
   const answerWaitMs = settings.answerWaitMs ?? 0;
   const intake = new WechatIntake({
     db: deps.db,
+    ...(settings.intakeDb ? { keepDb: settings.intakeDb } : {}),
     clock: deps.clock,
     logger: deps.logger,
     account: async (instanceId, accountId) => {

@@ -5,7 +5,9 @@
 // the dedupe, exact across Kefu processes: a retry of a kept push (here or at another process) inserts nothing
 // and is answered `success` at once. The answer then waits for the push's effect only as long as the setting
 // says (KEFU_WECHAT_ANSWER_WAIT_MS, default 0: answered as soon as the push is kept); the effect (chat, message,
-// media download) is made from the kept push, by the process that took it, and marked done in batches.
+// media download) is made from the kept push, by the process that took it, and marked done in batches. Effects
+// start after the answers of their turn of the event loop and a bounded number at once, and the INSERT goes
+// through connections of its own (keepDb), so the answer waits neither behind them nor for a pooled connection.
 //
 // A kept push whose effect was not made (Kefu died after answering, or the effect failed) is taken again by any
 // process's sweep once its lease (KEFU_WECHAT_INTAKE_LEASE_MS after it was taken, or after the last try) is
@@ -24,6 +26,13 @@ interface Logger {
 
 export interface WechatIntakeDeps {
   db: ReadModel;
+  /**
+   * Where pushes are kept (the INSERT WeChat's answer waits for): on PostgreSQL a pool of its own, so the answer
+   * never queues for a connection behind the effects' and the projections' statements. Absent: `db`.
+   */
+  keepDb?: ReadModel;
+  /** Effects made at once at most (default 16); the others wait their turn, in the order their pushes came. */
+  maxEffects?: number;
   clock: () => Date;
   logger: Logger;
   /** The account a kept push is for, as now (null: deleted or disabled since; the push is dropped). */
@@ -76,6 +85,10 @@ export class WechatIntake {
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Keys of the pushes this process is making now: a sweep that claims one (its lease over: a backlog) only renews the lease. */
   private readonly makingNow = new Set<string>();
+  /** Effects waiting for a turn (FIFO: a customer's pushes start in the order they came), and how many run. */
+  private readonly waiting: (() => void)[] = [];
+  private running = 0;
+  private startScheduled = false;
 
   constructor(deps: WechatIntakeDeps) {
     this.deps = deps;
@@ -164,41 +177,69 @@ export class WechatIntake {
     return n;
   }
 
+  /**
+   * Makes a push's effect in its turn: after the answers of this turn of the loop are written (setImmediate), at
+   * most maxEffects at once. The effects (a chat's append, the projections it wakes) would otherwise take the
+   * event loop and the connections from the answers of the pushes that keep coming.
+   */
   private run(account: WechatAccountRow, push: WechatPush, key: string, attempts: number): Promise<unknown> {
     const making = `${account.instance_id}\u0000${account.id}\u0000${key}`;
     this.makingNow.add(making);
-    const effect = this.deps.handle(account, push).then(
-      (contactId) => {
-        this.markDone({ i: account.instance_id, a: account.id, k: key, c: contactId });
-        return null;
-      },
-      async (err: unknown) => {
-        if (this.deps.refused?.(err)) {
-          await this.forget(account, push).catch(() => undefined);
-          // Taken now, the callback refuses it (and logs that once); taken by a sweep, nobody else says it.
-          if (attempts > 0) this.deps.logger.warn({ instanceId: account.instance_id, accountId: account.id, msgType: push.msgType }, 'a kept WeChat push is dropped: WeChat refused it');
-          return err;
-        }
-        const backoff = Math.min(maxBackoffMs, 5_000 * 2 ** Math.min(attempts, 10));
-        this.deps.logger.error({ err, instanceId: account.instance_id, accountId: account.id, msgType: push.msgType, attempts: attempts + 1, retryInMs: backoff }, 'a kept WeChat push could not be handled; it is tried again later');
-        await this.deps.db
-          .updateTable('wechat_inbound')
-          .set({ next_attempt_at: new Date(this.deps.clock().getTime() + backoff) })
-          .where('instance_id', '=', account.instance_id)
-          .where('account_id', '=', account.id)
-          .where('push_key', '=', key)
-          .where('pending', '=', true)
-          .execute()
-          .catch(() => undefined);
-        return err;
-      },
-    );
+    const turn = new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.startWaiting();
+    const effect = turn.then(() => this.make(account, push, key, attempts));
     this.inFlight.add(effect);
     void effect.then(() => {
       this.inFlight.delete(effect);
       this.makingNow.delete(making);
+      this.running--;
+      this.startWaiting();
     });
     return effect;
+  }
+
+  private startWaiting(): void {
+    if (this.startScheduled || this.waiting.length === 0 || this.running >= (this.deps.maxEffects ?? 16)) return;
+    this.startScheduled = true;
+    setImmediate(() => {
+      this.startScheduled = false;
+      while (this.waiting.length > 0 && this.running < (this.deps.maxEffects ?? 16)) {
+        this.running++;
+        this.waiting.shift()!();
+      }
+    });
+  }
+
+  private make(account: WechatAccountRow, push: WechatPush, key: string, attempts: number): Promise<unknown> {
+    // handle's own throw too is a failed effect (tried again later), never an unhandled rejection.
+    return Promise.resolve()
+      .then(() => this.deps.handle(account, push))
+      .then(
+        (contactId) => {
+          this.markDone({ i: account.instance_id, a: account.id, k: key, c: contactId });
+          return null;
+        },
+        async (err: unknown) => {
+          if (this.deps.refused?.(err)) {
+            await this.forget(account, push).catch(() => undefined);
+            // Taken now, the callback refuses it (and logs that once); taken by a sweep, nobody else says it.
+            if (attempts > 0) this.deps.logger.warn({ instanceId: account.instance_id, accountId: account.id, msgType: push.msgType }, 'a kept WeChat push is dropped: WeChat refused it');
+            return err;
+          }
+          const backoff = Math.min(maxBackoffMs, 5_000 * 2 ** Math.min(attempts, 10));
+          this.deps.logger.error({ err, instanceId: account.instance_id, accountId: account.id, msgType: push.msgType, attempts: attempts + 1, retryInMs: backoff }, 'a kept WeChat push could not be handled; it is tried again later');
+          await this.deps.db
+            .updateTable('wechat_inbound')
+            .set({ next_attempt_at: new Date(this.deps.clock().getTime() + backoff) })
+            .where('instance_id', '=', account.instance_id)
+            .where('account_id', '=', account.id)
+            .where('push_key', '=', key)
+            .where('pending', '=', true)
+            .execute()
+            .catch(() => undefined);
+          return err;
+        },
+      );
   }
 
   private schedule(): void {
@@ -225,12 +266,21 @@ export class WechatIntake {
         if (first.has(id)) repeats.push(p);
         else first.set(id, p);
       }
-      const inserted = await this.deps.db
-        .insertInto('wechat_inbound')
-        .values([...first.values()].map((p) => p.row))
-        .onConflict((c) => c.columns(['instance_id', 'account_id', 'push_key']).doNothing())
-        .returning(['instance_id', 'account_id', 'push_key'])
-        .execute();
+      const rows = [...first.values()].map((p) => p.row);
+      const keep = (db: ReadModel) =>
+        db
+          .insertInto('wechat_inbound')
+          .values(rows)
+          .onConflict((c) => c.columns(['instance_id', 'account_id', 'push_key']).doNothing())
+          .returning(['instance_id', 'account_id', 'push_key'])
+          .execute();
+      // The intake's own connections failing (a server out of connections, a restart): the shared pool then. Had the
+      // first try kept a push after all, the second finds it and calls it a retry: the sweep makes it after its lease.
+      const inserted = await keep(this.deps.keepDb ?? this.deps.db).catch((err: unknown) => {
+        if (!this.deps.keepDb) throw err;
+        this.deps.logger.warn({ err, pushes: rows.length }, "the WeChat intake's own connection failed; pushes kept through the shared pool");
+        return keep(this.deps.db);
+      });
       const taken = new Set(inserted.map((r) => `${r.instance_id}\u0000${r.account_id}\u0000${r.push_key}`));
       for (const [id, p] of first) p.resolve(taken.has(id));
       for (const p of repeats) p.resolve(false);

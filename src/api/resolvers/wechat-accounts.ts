@@ -30,6 +30,8 @@ export interface WechatApiSettings {
   answerWaitMs?: number;
   /** An agent typing in a WeChat chat (the outbox passes it on as WeChat's typing indicator). */
   agentTyping?: (instanceId: string, contactId: string, typing: boolean) => Promise<void>;
+  /** PostgreSQL: a small pool of the callback's own, where pushes are kept before the answer (wechat-intake.ts keepDb). */
+  intakeDb?: ReadModel;
 }
 
 const fallback = new WeakMap<object, WechatApiSettings>();
