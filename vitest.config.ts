@@ -6,7 +6,6 @@ export default defineConfig({
     alias: [{ find: /^graphql$/, replacement: new URL('./node_modules/graphql/index.js', import.meta.url).pathname }],
   },
   test: {
-    include: ['test/**/*.spec.ts', 'src/**/*.spec.ts'],
     // One migrated PGlite database per run, copied by each Kefu a spec starts (test/support/pglite-template.ts).
     globalSetup: ['test/support/pglite-template.setup.ts'],
     // Generous: e2e tests start real Kefu processes, and a fresh embedded database takes seconds on 2 cores.
@@ -17,5 +16,11 @@ export default defineConfig({
     // Integration suites share one PostgreSQL server and NATS; each uses its own schema or database.
     fileParallelism: true,
     maxWorkers: 2,
+    projects: [
+      // The pure specs share their workers' module graph (no new process and imports per file): they keep no
+      // state between files. Their project sorts after "integration", so these short files fill the end of a run.
+      { extends: true, test: { name: 'unit', include: ['test/**/*.unit.spec.ts', 'src/**/*.unit.spec.ts'], isolate: false } },
+      { extends: true, test: { name: 'integration', include: ['test/**/*.spec.ts', 'src/**/*.spec.ts'], exclude: ['**/*.unit.spec.ts', '**/node_modules/**'] } },
+    ],
   },
 });
