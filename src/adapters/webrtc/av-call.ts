@@ -6,6 +6,7 @@
 import { stat } from 'node:fs/promises';
 import type { AvKind, AvPeer } from './av-peer.ts';
 import type { AvRecordingThreads, ThreadRecording } from './av-recording-threads.ts';
+import { KeyframeWatch } from './video-keyframes.ts';
 // werift's SRTP made a key object of the session key for every packet, its sockets kept the kernel's smallest
 // receive buffer, and its RTP headers were read and written through strings: all changed for the whole process
 // (the recorder's jitter buffer fix is loaded by the recording worker, av-recording-worker.ts).
@@ -17,6 +18,9 @@ export interface AvRecordingTarget {
   recordingId: string;
   path: string;
 }
+
+/** How often a recording whose video has had no whole keyframe yet asks the browser for one (PLI). */
+const keyframeAskMs = 1000;
 
 /**
  * One participant's WebM recording: started when their peer is connected, stopped when their part ends.
@@ -50,8 +54,23 @@ export class AvParticipantRecording {
       onError,
     );
     this.thread = thread;
-    tracks.forEach(({ track }, i) => {
-      const { unSubscribe } = track.onReceiveRtp.subscribe((rtp) => thread.feed(i, rtp));
+    tracks.forEach(({ track, codec }, i) => {
+      // werift's recorder writes no video before a keyframe: until one has come whole, the browser is asked again.
+      const watch = track.kind === 'video' ? new KeyframeWatch(codec.name) : null;
+      let firstAt = 0;
+      let askedAt = 0;
+      const { unSubscribe } = track.onReceiveRtp.subscribe((rtp) => {
+        thread.feed(i, rtp);
+        if (!watch || watch.whole) return;
+        const h = rtp.header;
+        if (watch.packet(h.sequenceNumber, h.timestamp, h.marker, rtp.payload)) return;
+        const now = Date.now();
+        if (firstAt === 0) firstAt = now;
+        if (now - firstAt >= keyframeAskMs / 2 && now - askedAt >= keyframeAskMs) {
+          askedAt = now;
+          peer.requestKeyframe();
+        }
+      });
       this.unsubscribe.push(unSubscribe);
     });
   }
