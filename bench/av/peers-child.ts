@@ -15,7 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Connection, MediaStreamTrack, StunProtocol, RTCPeerConnection, RTCRtpCodecParameters, RtpHeader, RtpPacket, useNACK, usePLI } from 'werift';
+import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, RtpHeader, RtpPacket, useNACK, usePLI } from 'werift';
 import WebSocket from 'ws';
 // The stand-ins' SRTP and RTP headers as cheap as Kefu's (key objects made once, headers read and written with
 // bit operations), their sockets' receive buffers as Kefu's.
@@ -26,32 +26,6 @@ import { completeOffer, peerConnected } from '../../test/support/werift-peer.ts'
 import { benchAvOrigin, ClipPlayer, loadClips, type Clip, type MediaKind } from './media.ts';
 
 const clips = loadClips(process.env.BENCH_AV_MEDIA_DIR ?? '');
-
-// A browser keeps checking a candidate pair for seconds before it gives up on it (Chrome: 5 s and more); werift
-// gives up after 1.55 s (a check sent at 0, 50, 150, 350 and 750 ms). On a loaded machine a stall of Kefu's or of
-// this process's event loop (a timer runs before the answer already waiting in the socket is read) failed ICE
-// where a browser would have waited: 20 calls, load 15, 10 failed with "ICE failed". The stand-ins check as a
-// browser would: seven retransmissions from 100 ms, some 25 s in all.
-const iceChecks = Connection.prototype as unknown as { checkRequestOptions(pair: unknown): { retransmissions?: number; responseTimeout?: number } };
-const weriftCheckOptions = iceChecks.checkRequestOptions;
-if (typeof weriftCheckOptions !== 'function') throw new Error("werift's ICE Connection has no checkRequestOptions: check bench/av/peers-child.ts against the werift version");
-iceChecks.checkRequestOptions = function browserLikeChecks(this: unknown, pair: unknown) {
-  const options = weriftCheckOptions.call(this, pair);
-  return options.responseTimeout === undefined ? { ...options, retransmissions: 7, responseTimeout: 100 } : options;
-};
-// The same for consent (RFC 7675): once connected, werift checks every 4-6 s with one request that waits twice the
-// round trip (at least 500 ms) and no resend, and fails the connection 30 s after the last answer it took. A
-// stall of half a second of either process (this one reads the socket after its timers) loses a check, so a
-// connection on a loaded machine failed with its media flowing. A browser keeps consent while any answer
-// comes within 30 s. The stand-ins' consent checks wait 1.3 s and are sent once more (3.9 s, under the interval).
-const stun = StunProtocol.prototype as unknown as { request(request: unknown, addr: unknown, key: unknown, options: unknown, onSent?: unknown): Promise<unknown> };
-const weriftRequest = stun.request;
-if (typeof weriftRequest !== 'function') throw new Error("werift's StunProtocol has no request: check bench/av/peers-child.ts against the werift version");
-stun.request = function patientConsent(this: unknown, request: unknown, addr: unknown, key: unknown, options: unknown, onSent?: unknown) {
-  const o = options as { retransmissions?: number; responseTimeout?: number; signal?: AbortSignal } | undefined;
-  const consent = o && typeof o === 'object' && o.retransmissions === 0 && o.signal !== undefined;
-  return weriftRequest.call(this, request, addr, key, consent ? { ...o, retransmissions: 1, responseTimeout: Math.max(o.responseTimeout ?? 0, 1300) } : options, onSent);
-};
 
 const kinds: MediaKind[] = ['audio', 'video'];
 
