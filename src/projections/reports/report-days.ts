@@ -14,6 +14,7 @@ import { agentCounters, contactCounters } from './reports.tables.ts';
 type Db = Kysely<unknown>;
 /** reports.projection.ts's bucketMs (not imported: that module imports this one). */
 const bucketMs = 15 * 60 * 1000;
+/** The zone of the row `alias` (never `s`: the subquery's own alias). */
 const zoneOf = (alias: string) => sql`coalesce((SELECT s.time_zone FROM report_settings s WHERE s.instance_id = ${sql.ref(`${alias}.instance_id`)}), 'UTC')`;
 const addAll = (table: string, columns: readonly string[]) => sql.join(columns.map((c) => sql`${sql.ref(c)} = ${sql.ref(`${table}.${c}`)} + ${sql.ref(`excluded.${c}`)}`));
 const refs = (columns: readonly string[]) => sql.join(columns.map((c) => sql.ref(c)));
@@ -54,9 +55,9 @@ export async function addAgentContactDays(db: Db, source: RawBuilder<unknown>): 
  */
 const spanDays = (spans: RawBuilder<unknown>) => sql`
   WITH x AS MATERIALIZED (
-    SELECT s.instance_id, s.agent_id, s.counter, s.reason, s.span_from, s.span_to, z.zone,
-      (s.span_from AT TIME ZONE z.zone) AS lf, ((s.span_to - ${bucketInterval}) AT TIME ZONE z.zone) AS ll
-    FROM ${spans} s CROSS JOIN LATERAL (SELECT ${zoneOf('s')} AS zone) z
+    SELECT sp.instance_id, sp.agent_id, sp.counter, sp.reason, sp.span_from, sp.span_to, z.zone,
+      (sp.span_from AT TIME ZONE z.zone) AS lf, ((sp.span_to - ${bucketInterval}) AT TIME ZONE z.zone) AS ll
+    FROM ${spans} sp CROSS JOIN LATERAL (SELECT ${zoneOf('sp')} AS zone) z
   ), y AS MATERIALIZED (
     SELECT x.*, x.lf::date AS d1, x.ll::date AS d2,
       (x.lf - (x.span_from AT TIME ZONE 'UTC')) = (x.ll - ((x.span_to - ${bucketInterval}) AT TIME ZONE 'UTC')) AS steady,
