@@ -72,7 +72,7 @@ export const reportsProjection: Projection = {
   async applyBatch(trx, all, changes) {
     // Most of a busy chat's events are messages, and only an agent's can count (the first response): the
     // others are left out before anything is read (a replay leaves them out too).
-    const events = all.filter((e) => e.type !== 'ContactMessageRecorded' || mayBeFirstResponse(e.data as Of<'ContactMessageRecorded'>));
+    const events = all.filter((e) => e.type !== 'ContactMessageRecorded' || mayBeFirstResponse(e.data as unknown as Of<'ContactMessageRecorded'>));
     if (events.length === 0) return;
     const batch = new ReportBatch(trx);
     await batch.prefetch(events);
