@@ -1,5 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
+const mediaUnits = ['test/av/**/*.unit.spec.ts', 'test/webrtc/**/*.unit.spec.ts', 'src/adapters/webrtc/**/*.unit.spec.ts'];
+
 export default defineConfig({
   resolve: {
     // One graphql for mercurius (CommonJS) and Kefu: its ESM build would be a second copy with other classes.
@@ -19,7 +21,10 @@ export default defineConfig({
     projects: [
       // The pure specs share their workers' module graph (no new process and imports per file): they keep no
       // state between files. Their project sorts after "integration", so these short files fill the end of a run.
-      { extends: true, test: { name: 'unit', include: ['test/**/*.unit.spec.ts', 'src/**/*.unit.spec.ts'], isolate: false } },
+      // Not the AV and WebRTC ones: Kefu's media code patches werift's classes when it is imported, and those
+      // specs compare werift's own functions, taken at import, with the patches (unit-media, isolated).
+      { extends: true, test: { name: 'unit', include: ['test/**/*.unit.spec.ts', 'src/**/*.unit.spec.ts'], exclude: [...mediaUnits, '**/node_modules/**'], isolate: false } },
+      { extends: true, test: { name: 'unit-media', include: mediaUnits } },
       { extends: true, test: { name: 'integration', include: ['test/**/*.spec.ts', 'src/**/*.spec.ts'], exclude: ['**/*.unit.spec.ts', '**/node_modules/**'] } },
     ],
   },
