@@ -96,8 +96,9 @@ describe("werift's RTP path, made cheaper", async () => {
   it("sends what werift's sender sends: the rewritten header, the payload, the NACK history and the report counters", async () => {
     const run = async (fast: boolean) => {
       const sent: Buffer[] = [];
-      const sender = new RTCRtpSender('video') as unknown as Record<string, unknown> & RTCRtpSender;
-      Object.assign(sender, {
+      const sender = new RTCRtpSender('video');
+      const state = sender as unknown as Record<string, unknown>;
+      Object.assign(state, {
         ssrc: 0x11223344,
         codec: { payloadType: 100 },
         seqOffset: 1000,
@@ -118,10 +119,10 @@ describe("werift's RTP path, made cheaper", async () => {
         else await weriftDispatch.call(sender, p);
       }
       await new Promise((r) => setImmediate(r));
-      const cache = (sender.rtpCache as (RtpPacket | undefined)[]).map((p) => p && Buffer.concat([p.header.serialize(p.header.serializeSize), p.payload]));
+      const cache = (state.rtpCache as (RtpPacket | undefined)[]).map((p) => p && Buffer.concat([p.header.serialize(p.header.serializeSize), p.payload]));
       // The source packets are left as they came (other listeners, e.g. a recording, read them after).
       const sources = originals.map((p) => p.serialize());
-      return { sent, cache, sources, counters: [sender.octetCount, sender.packetCount, sender.headerBytesSent, sender.sequenceNumber, sender.timestamp, sender.rtpTimestamp], n: originals.length };
+      return { sent, cache, sources, counters: ['octetCount', 'packetCount', 'headerBytesSent', 'sequenceNumber', 'timestamp', 'rtpTimestamp'].map((k) => state[k]), n: originals.length };
     };
     const fast = await run(true);
     const slow = await run(false);
@@ -148,7 +149,7 @@ describe("werift's RTP path, made cheaper", async () => {
       });
       ev.queuingSubscribe((n) => {
         seen.push(`r${n}`);
-        if (n === 4) throw new Error('boom');
+        return n === 4 ? Promise.reject(new Error('boom')) : Promise.resolve();
       });
       ev.onerror = (e) => seen.push(`error ${(e as Error).message}`);
       ev.execute(3);
