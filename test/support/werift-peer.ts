@@ -4,6 +4,8 @@
 // browser's (below): Kefu answers ICE-lite and sends neither, so only the stand-ins change.
 import { Connection, StunProtocol, type RTCPeerConnection } from 'werift';
 import { iceGatheringComplete } from '../../src/adapters/webrtc/ice-gathering.ts';
+// A browser's DTLS waits for a flight's missing message as long as Kefu's does.
+import '../../src/adapters/webrtc/werift-dtls-patience.ts';
 
 // A browser keeps checking a candidate pair for seconds before it gives up on it (Chrome: 5 s and more); werift
 // gives up after 1.55 s (a check sent at 0, 50, 150, 350 and 750 ms). On a loaded machine a stall of Kefu's or of

@@ -8,8 +8,10 @@ import type { AvKind, AvPeer } from './av-peer.ts';
 import type { AvRecordingThreads, ThreadRecording } from './av-recording-threads.ts';
 import { KeyframeWatch } from './video-keyframes.ts';
 // werift's SRTP made a key object of the session key for every packet, its sockets kept the kernel's smallest
-// receive buffer, and its RTP headers were read and written through strings: all changed for the whole process
-// (the recorder's jitter buffer fix is loaded by the recording worker, av-recording-worker.ts).
+// receive buffer, its RTP headers were read and written through strings, and its DTLS handshake gave up on a
+// late message after 4.5 s: all changed for the whole process (the recorder's jitter buffer fix is loaded by the
+// recording worker, av-recording-worker.ts).
+import './werift-dtls-patience.ts';
 import './werift-rtp-fast-path.ts';
 import './werift-srtp-keys.ts';
 import './werift-udp-buffers.ts';
