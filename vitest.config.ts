@@ -1,6 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
-const mediaUnits = ['test/av/**/*.unit.spec.ts', 'test/webrtc/**/*.unit.spec.ts', 'src/adapters/webrtc/**/*.unit.spec.ts'];
+// Unit specs that need a process of their own: the AV and WebRTC ones (Kefu's media code patches werift's classes
+// when it is imported, and those specs compare werift's own functions, taken at import, with the patches) and
+// the ones that measure the heap (another file's garbage in a shared worker would count against them).
+const isolatedUnits = ['test/av/**/*.unit.spec.ts', 'test/webrtc/**/*.unit.spec.ts', 'src/adapters/webrtc/**/*.unit.spec.ts', 'test/api/csv-export.unit.spec.ts'];
 
 export default defineConfig({
   resolve: {
@@ -21,10 +24,9 @@ export default defineConfig({
     projects: [
       // The pure specs share their workers' module graph (no new process and imports per file): they keep no
       // state between files. Their project sorts after "integration", so these short files fill the end of a run.
-      // Not the AV and WebRTC ones: Kefu's media code patches werift's classes when it is imported, and those
-      // specs compare werift's own functions, taken at import, with the patches (unit-media, isolated).
-      { extends: true, test: { name: 'unit', include: ['test/**/*.unit.spec.ts', 'src/**/*.unit.spec.ts'], exclude: [...mediaUnits, '**/node_modules/**'], isolate: false } },
-      { extends: true, test: { name: 'unit-media', include: mediaUnits } },
+      // Not the isolatedUnits (see above): they run in the unit-isolated project, a process per file.
+      { extends: true, test: { name: 'unit', include: ['test/**/*.unit.spec.ts', 'src/**/*.unit.spec.ts'], exclude: [...isolatedUnits, '**/node_modules/**'], isolate: false } },
+      { extends: true, test: { name: 'unit-isolated', include: isolatedUnits } },
       { extends: true, test: { name: 'integration', include: ['test/**/*.spec.ts', 'src/**/*.spec.ts'], exclude: ['**/*.unit.spec.ts', '**/node_modules/**'] } },
     ],
   },
