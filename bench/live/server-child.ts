@@ -13,44 +13,15 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { loadConfig } from '../../src/config.ts';
-import { startKefu, type Kefu } from '../../src/main.ts';
+import { startKefu } from '../../src/main.ts';
+import { operatorToken, seedSupervisorAndAgent } from './seed.ts';
 
-const operatorToken = 'bench-operator-token-0123456789';
 const mode = process.env.BENCH_LIVE_MODE ?? 'kefu';
 const loop = monitorEventLoopDelay({ resolution: 1 });
 /** CPU time used while the changes went out: unlike latencies, it hardly depends on what else the machine runs. */
 let cpuAtStart = process.cpuUsage();
 
 type Message = { type: 'loop-start' } | { type: 'loop-stop' } | { type: 'memory' } | { type: 'close' };
-
-async function gql(kefu: Kefu, token: string, query: string, variables: object = {}) {
-  const res = await kefu.app.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, payload: JSON.stringify({ query, variables }) });
-  const body = res.json() as { data: Record<string, Record<string, unknown>>; errors?: unknown };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
-
-async function seed(kefu: Kefu) {
-  const created = await gql(kefu, operatorToken, 'mutation { createInstance(input: { name: "Bench" }) { instance { id } adminApiKey } }');
-  const instanceId = (created.createInstance!.instance as { id: string }).id;
-  const admin = created.createInstance!.adminApiKey as string;
-  await gql(kefu, operatorToken, 'mutation($id: ID!) { purchaseSeats(input: { instanceId: $id, seats: 10 }) { seats } }', { id: instanceId });
-  const tokens: Record<string, string> = {};
-  for (const [login, role] of [
-    ['sue', 'SUPERVISOR'],
-    ['ann', 'AGENT'],
-  ] as const) {
-    await gql(kefu, admin, 'mutation($input: CreateAgentInput!) { createAgent(input: $input) { id } }', { input: { name: login, login, password: 'password-123', role } });
-    const res = await kefu.app.inject({
-      method: 'POST',
-      url: '/graphql',
-      headers: { 'content-type': 'application/json' },
-      payload: JSON.stringify({ query: 'mutation($input: LoginAgentInput!) { loginAgent(input: $input) { token } }', variables: { input: { instanceId, login, password: 'password-123' } } }),
-    });
-    tokens[login] = (res.json() as { data: { loginAgent: { token: string } } }).data.loginAgent.token;
-  }
-  return { supervisorToken: tokens.sue!, agentToken: tokens.ann! };
-}
 
 async function startBare(): Promise<{ port: number; close: () => Promise<void> }> {
   const subscribers = new Map<WebSocket, string>();
@@ -95,7 +66,7 @@ if (mode === 'bare') {
     await kefu.close();
     rmSync(dir, { recursive: true, force: true });
   };
-  const tokens = process.env.BENCH_LIVE_SEED === '1' ? await seed(kefu) : null;
+  const tokens = process.env.BENCH_LIVE_SEED === '1' ? await seedSupervisorAndAgent(kefu, 'Bench') : null;
   process.send!({ type: 'ready', port: (kefu.app.server.address() as { port: number }).port, ...tokens });
 }
 

@@ -12,10 +12,10 @@ import pg from 'pg';
 import { pino } from 'pino';
 import WebSocket from 'ws';
 import { loadConfig } from '../../src/config.ts';
-import { startKefu, type Kefu } from '../../src/main.ts';
+import { startKefu } from '../../src/main.ts';
+import { operatorToken, seedSupervisorAndAgent } from './seed.ts';
 
 const changes = Number(process.argv[2] ?? 20);
-const operatorToken = 'bench-operator-token-0123456789';
 
 interface Statement {
   at: number;
@@ -55,13 +55,6 @@ pg.Client.prototype.query = function (this: pg.Client, ...a: unknown[]) {
   return r;
 } as typeof pg.Client.prototype.query;
 
-async function gql(kefu: Kefu, token: string, query: string, variables: object = {}) {
-  const res = await kefu.app.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, payload: JSON.stringify({ query, variables }) });
-  const body = res.json() as { data: Record<string, Record<string, unknown>>; errors?: unknown };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
-
 const dir = mkdtempSync(path.join(tmpdir(), 'kefu-trace-live-'));
 const env: Record<string, string> = { KEFU_OPERATOR_TOKEN: operatorToken, LOG_LEVEL: 'silent', PORT: '0', HOST: '127.0.0.1', KEFU_SIP: 'off', KEFU_DATA_DIR: dir };
 if (process.env.DATABASE_URL) env.DATABASE_URL = process.env.DATABASE_URL;
@@ -72,24 +65,8 @@ if (kefu.sql.kind === 'pglite') {
   raw.query = timed(raw.query.bind(raw), (t) => textOf(t));
   raw.exec = timed(raw.exec.bind(raw), (t) => textOf(t));
 }
-const created = await gql(kefu, operatorToken, 'mutation { createInstance(input: { name: "Trace" }) { instance { id } adminApiKey } }');
-const instanceId = (created.createInstance!.instance as { id: string }).id;
-const admin = created.createInstance!.adminApiKey as string;
-await gql(kefu, operatorToken, 'mutation($id: ID!) { purchaseSeats(input: { instanceId: $id, seats: 10 }) { seats } }', { id: instanceId });
-const tokens: Record<string, string> = {};
-for (const [login, role] of [
-  ['sue', 'SUPERVISOR'],
-  ['ann', 'AGENT'],
-] as const) {
-  await gql(kefu, admin, 'mutation($input: CreateAgentInput!) { createAgent(input: $input) { id } }', { input: { name: login, login, password: 'password-123', role } });
-  const res = await kefu.app.inject({
-    method: 'POST',
-    url: '/graphql',
-    headers: { 'content-type': 'application/json' },
-    payload: JSON.stringify({ query: 'mutation($input: LoginAgentInput!) { loginAgent(input: $input) { token } }', variables: { input: { instanceId, login, password: 'password-123' } } }),
-  });
-  tokens[login] = (res.json() as { data: { loginAgent: { token: string } } }).data.loginAgent.token;
-}
+const seeded = await seedSupervisorAndAgent(kefu, 'Trace');
+const tokens = { sue: seeded.supervisorToken, ann: seeded.agentToken };
 const port = (kefu.app.server.address() as { port: number }).port;
 
 let frameAt: ((t: number) => void) | null = null;
