@@ -201,6 +201,7 @@ async function startAvCalls(config: Config, o: { db: ReadModel; commands: Comman
     maxPerAddress: config.KEFU_AV_MAX_PER_ADDRESS,
     record: config.KEFU_AV_RECORDING === 'on',
     recordingThreads: config.KEFU_AV_RECORDING_THREADS,
+    mediaThreads: config.KEFU_AV_MEDIA_THREADS,
     recordingPath: async (instanceId, recordingId) => {
       await ensureRecordingDir(o.recordingsDir, instanceId);
       return avRecordingPath(o.recordingsDir, instanceId, recordingId);

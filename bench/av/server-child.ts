@@ -19,6 +19,8 @@ const kefu = await startKefu(
       ...chatLimitsOff,
       KEFU_AV: 'on',
       KEFU_AV_RECORDING: process.env.BENCH_AV_RECORDING ?? 'on',
+      // BENCH_AV_MEDIA_THREADS: the calls' media on that many worker threads (KEFU_AV_MEDIA_THREADS; 0: the main thread).
+      ...(process.env.BENCH_AV_MEDIA_THREADS ? { KEFU_AV_MEDIA_THREADS: process.env.BENCH_AV_MEDIA_THREADS } : {}),
       KEFU_AV_PUBLIC_ADDRESS: '127.0.0.1',
       KEFU_AV_BIND: '127.0.0.1',
       KEFU_AV_ALLOWED_CANDIDATES: '127.0.0.0/8',

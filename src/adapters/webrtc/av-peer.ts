@@ -6,6 +6,7 @@
 import { isIPv6 } from 'node:net';
 import { RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI, type MediaStreamTrack, type RTCRtpTransceiver, type RtpPacket } from 'werift';
 import { AvOfferError, checkAvOffer, defaultAvOfferLimits, type AvOffer, type AvOfferLimits, type AvVideoCodec } from './av-offer.ts';
+import type { AvGoneCause } from './av-media.ts';
 import { iceGatheringComplete } from './ice-gathering.ts';
 import { forwardRtp, lightenEvent, lightenPeerEvents } from './werift-rtp-fast-path.ts';
 
@@ -60,7 +61,7 @@ export class AvPeer {
   private readonly transceivers = new Map<AvKind, RTCRtpTransceiver>();
   readonly tracks = new Map<AvKind, MediaStreamTrack>();
   private readonly rtpListeners = new Set<(kind: AvKind, rtp: RtpPacket) => void>();
-  private readonly goneListeners = new Set<(why: string) => void>();
+  private readonly goneListeners = new Set<(why: string, cause: AvGoneCause) => void>();
   private readonly keyframeListeners = new Set<() => void>();
   private state: 'connecting' | 'connected' | 'gone' = 'connecting';
   private readonly connectedWaiters: (() => void)[] = [];
@@ -294,8 +295,13 @@ export class AvPeer {
     void t.receiver.sendRtcpPLI(ssrc).catch(() => undefined);
   }
 
+  /** The browser's media of `kind` has arrived (its track and codec are known). */
+  hasTrack(kind: AvKind): boolean {
+    return Boolean(this.tracks.get(kind)?.codec);
+  }
+
   /** Called once when the connection fails or closes (not when close() is called here). */
-  onGone(listener: (why: string) => void): () => void {
+  onGone(listener: (why: string, cause: AvGoneCause) => void): () => void {
     this.goneListeners.add(listener);
     return () => this.goneListeners.delete(listener);
   }
@@ -303,7 +309,7 @@ export class AvPeer {
   private vanish(why: string): void {
     if (this.state === 'gone') return;
     this.state = 'gone';
-    for (const listener of this.goneListeners) listener(why);
+    for (const listener of this.goneListeners) listener(why, 'browser');
     this.goneListeners.clear();
   }
 

@@ -8,9 +8,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { CommandHandler } from '../../adapters/eventstore/command-handler.ts';
-import { AvCall, AvParticipantRecording } from '../../adapters/webrtc/av-call.ts';
-import { AvRecordingThreads } from '../../adapters/webrtc/av-recording-threads.ts';
-import { AvPeer, type AvPeerOptions } from '../../adapters/webrtc/av-peer.ts';
+import { LocalAvMedia, type AvGoneCause, type AvMedia, type AvMediaCall, type AvMediaPeer, type AvMediaRecording } from '../../adapters/webrtc/av-media.ts';
+import { ThreadedAvMedia } from '../../adapters/webrtc/av-media-threads.ts';
+import type { AvPeerOptions } from '../../adapters/webrtc/av-peer.ts';
 import { AvOfferError, checkAvOffer, defaultAvOfferLimits } from '../../adapters/webrtc/av-offer.ts';
 import type { AvCallKind } from '../../domain/web-channel/av-settings.ts';
 import { contactDecider, type ContactCommand } from '../../domain/contact/contact.decide.ts';
@@ -32,8 +32,10 @@ export interface AvCallsOptions extends AvPeerOptions {
   maxPerAddress: number;
   /** Record each participant (WebM); off: no recordings. */
   record: boolean;
-  /** Worker threads building the recordings (default 1). */
+  /** Worker threads building the recordings (default 1; with media threads, this many per media thread). */
   recordingThreads?: number;
+  /** Worker threads holding the calls' media (peers, relay, recordings' feed); 0 (default): the main thread. */
+  mediaThreads?: number;
   /** Where a recording goes (the folder is created). */
   recordingPath(instanceId: string, recordingId: string): Promise<string>;
   onAgentDeviceLost(instanceId: string, skillGroupId: string): Promise<AgentDeviceLost>;
@@ -46,9 +48,9 @@ interface Session {
   contactId: string;
   visitorKey: string;
   addressKey: string | null;
-  call: AvCall;
+  call: AvMediaCall;
   skillGroupId: string | null;
-  recordings: Map<string, { recording: AvParticipantRecording; agentId: string | null }>;
+  recordings: Map<string, { recording: AvMediaRecording; agentId: string | null }>;
   unwatch: () => void;
   ended: boolean;
   /** When the agent's peer was attached (its media timeout counts from there). */
@@ -79,13 +81,14 @@ export type AvParty = { kind: 'customer'; visitorKey: string } | { kind: 'agent'
 export class AvCalls {
   private readonly o: AvCallsOptions;
   private readonly sessions = new Map<string, Session>();
-  private readonly recorders: AvRecordingThreads;
+  private readonly media: AvMedia;
   private readonly watchdog: NodeJS.Timeout;
   private stopping = false;
 
   constructor(o: AvCallsOptions) {
     this.o = o;
-    this.recorders = new AvRecordingThreads(o.recordingThreads ?? 1);
+    const recordingThreads = o.recordingThreads ?? 1;
+    this.media = (o.mediaThreads ?? 0) > 0 ? new ThreadedAvMedia(o, o.mediaThreads!, recordingThreads) : new LocalAvMedia(o, recordingThreads);
     this.watchdog = setInterval(() => this.checkMedia(), 500);
     this.watchdog.unref();
   }
@@ -99,7 +102,7 @@ export class AvCalls {
   }
 
   /** The call's media on this process, if any. */
-  callOf(instanceId: string, contactId: string): AvCall | null {
+  callOf(instanceId: string, contactId: string): AvMediaCall | null {
     const s = this.sessions.get(`${instanceId}/${contactId}`);
     return s && !s.ended ? s.call : null;
   }
@@ -111,7 +114,7 @@ export class AvCalls {
   async startCustomer(
     call: { instanceId: string; contactId: string; visitorKey: string; addressKey: string | null; offerSdp: string; skillGroupId: string; kinds?: readonly AvCallKind[] },
     start: () => Promise<boolean>,
-  ): Promise<AvPeer> {
+  ): Promise<AvMediaPeer> {
     if (this.stopping) throw new ConflictError('Kefu is stopping; call again in a moment');
     const k = `${call.instanceId}/${call.contactId}`;
     if (this.sessions.has(k)) throw new ConflictError(`Call ${call.contactId} has its media already`);
@@ -126,13 +129,13 @@ export class AvCalls {
     const offer = checkAvOffer(call.offerSdp, this.o.limits ?? defaultAvOfferLimits);
     if (offer.video && !kinds.includes('VIDEO')) throw new AvOfferError('the offer has video; this menu entry takes audio calls only');
     if (!offer.video && !kinds.includes('AUDIO')) throw new AvOfferError('the offer is audio only; this menu entry takes video calls only');
-    const peer = await AvPeer.answer(call.offerSdp, this.o);
+    const peer = await this.media.answer(call.offerSdp);
     const session: Session = {
       instanceId: call.instanceId,
       contactId: call.contactId,
       visitorKey: call.visitorKey,
       addressKey: call.addressKey,
-      call: new AvCall(peer),
+      call: this.media.call(peer),
       skillGroupId: call.skillGroupId,
       recordings: new Map(),
       unwatch: () => undefined,
@@ -145,7 +148,7 @@ export class AvCalls {
     // Held before the command, so a limit counts it and the watch sees its events from the first one.
     this.sessions.set(k, session);
     session.unwatch = this.o.watch.watch(streams.contact(call.instanceId, call.contactId), (e) => this.onContactEvent(session, e.type, e.data as Record<string, unknown>));
-    peer.onGone((why) => void this.customerGone(session, why));
+    peer.onGone((why, cause) => void this.customerGone(session, why, cause));
     try {
       const queued = await start();
       if (!queued) await this.finish(session);
@@ -161,11 +164,11 @@ export class AvCalls {
    * The agent's side: answers their offer with the customer's video codec, runs `accept` (AcceptOffer), and
    * joins the two peers. The customer's media must be on this process.
    */
-  async acceptAgent(call: { instanceId: string; contactId: string; agentId: string; offerSdp: string }, accept: () => Promise<void>): Promise<AvPeer> {
+  async acceptAgent(call: { instanceId: string; contactId: string; agentId: string; offerSdp: string }, accept: () => Promise<void>): Promise<AvMediaPeer> {
     const session = this.sessions.get(`${call.instanceId}/${call.contactId}`);
     if (!session || session.ended) throw new ConflictError(`Call ${call.contactId} has no customer media on this Kefu process (it ended, or its customer is connected to another node)`);
     // An audio call that may become a video call keeps the agent's video m-line, inactive, for later.
-    const peer = await AvPeer.answer(call.offerSdp, this.o, session.call.customer.videoCodec, session.kinds.includes('VIDEO'));
+    const peer = await this.media.answer(call.offerSdp, session.call.customer.videoCodec, session.kinds.includes('VIDEO'), session.call.customer);
     try {
       await accept();
     } catch (err) {
@@ -179,7 +182,10 @@ export class AvCalls {
     session.call.attachAgent(call.agentId, peer);
     session.agentSince = Date.now();
     this.publishMedia(session);
-    peer.onGone((why) => void this.agentGone(session, call.agentId, peer, why));
+    peer.onGone((why, cause) => {
+      // Kefu's media thread stopped: the customer's peer went with it, and its end ends the call.
+      if (cause === 'browser') void this.agentGone(session, call.agentId, peer, why);
+    });
     void peer.whenConnected().then(() => {
       if (session.call.agentPeer === peer) return this.startRecording(session, peer, call.agentId);
     });
@@ -191,7 +197,7 @@ export class AvCalls {
    * an audio call into a video call (if the menu entry takes video); the serving agent's then adds theirs (its
    * page is told by avCallMedia). Each side's recording starts again, with video, in a new WebM.
    */
-  async renegotiate(call: { instanceId: string; contactId: string; party: AvParty; offerSdp: string }): Promise<AvPeer> {
+  async renegotiate(call: { instanceId: string; contactId: string; party: AvParty; offerSdp: string }): Promise<AvMediaPeer> {
     const session = this.sessionOf(call.instanceId, call.contactId, call.party);
     const customerSide = call.party.kind === 'customer';
     const peer = customerSide ? session.call.customer : session.call.agentPeer!;
@@ -278,11 +284,11 @@ export class AvCalls {
   }
 
   /** A participant's video started: their audio-only WebM is completed and a new one (audio and video) begins. */
-  private async restartRecordingWithVideo(session: Session, peer: AvPeer, agentId: string | null): Promise<void> {
+  private async restartRecordingWithVideo(session: Session, peer: AvMediaPeer, agentId: string | null): Promise<void> {
     // The new track appears as the browser's first video packets arrive.
     const deadline = Date.now() + 30_000;
-    while (!peer.tracks.get('video')?.codec && Date.now() < deadline && !session.ended) await new Promise((r) => setTimeout(r, 100));
-    if (session.ended || !peer.tracks.get('video')?.codec) return;
+    while (!peer.hasTrack('video') && Date.now() < deadline && !session.ended) await new Promise((r) => setTimeout(r, 100));
+    if (session.ended || !peer.hasTrack('video')) return;
     if (agentId !== null && session.call.agentPeer !== peer) return;
     await this.stopRecordingsOf(session, agentId);
     await this.startRecording(session, peer, agentId);
@@ -323,13 +329,13 @@ export class AvCalls {
     }
   }
 
-  private async startRecording(session: Session, peer: AvPeer, agentId: string | null): Promise<void> {
+  private async startRecording(session: Session, peer: AvMediaPeer, agentId: string | null): Promise<void> {
     if (!this.o.record || session.ended) return;
     const recordingId = randomUUID();
     try {
       const path = await this.o.recordingPath(session.instanceId, recordingId);
-      const recording = new AvParticipantRecording(peer, { recordingId, path }, (err) => this.o.logger.warn({ err, contactId: session.contactId }, 'AV recording failed'), this.recorders);
-      if (!recording.recording) return;
+      const recording = await this.media.record(peer, { recordingId, path }, (err) => this.o.logger.warn({ err, contactId: session.contactId }, 'AV recording failed'));
+      if (!recording) return;
       const ok = await this.command(session, { type: 'StartRecording', data: { contactId: session.contactId, recordingId, agentId } });
       if (!ok) {
         await recording.stop();
@@ -354,15 +360,19 @@ export class AvCalls {
     await this.command(session, { type: 'CompleteRecording', data: { contactId: session.contactId, recordingId, durationMs, bytes } });
   }
 
-  /** The customer's peer closed or failed: no coming back (a new offer would be a new call). */
-  private async customerGone(session: Session, why: string): Promise<void> {
+  /**
+   * The customer's peer closed or failed: no coming back (a new offer would be a new call). Gone because of Kefu
+   * (the media thread holding the call stopped): the call ends as a system error.
+   */
+  private async customerGone(session: Session, why: string, cause: AvGoneCause = 'browser'): Promise<void> {
     if (session.ended) return;
-    this.o.logger.info({ contactId: session.contactId, why }, "AV customer's browser gone");
-    await this.command(session, { type: 'EndContact', data: { contactId: session.contactId, reason: 'customerDisconnected', endedBy: 'SYSTEM', agentId: null } });
+    if (cause === 'kefu') this.o.logger.error({ contactId: session.contactId, why }, 'AV call media lost');
+    else this.o.logger.info({ contactId: session.contactId, why }, "AV customer's browser gone");
+    await this.command(session, { type: 'EndContact', data: { contactId: session.contactId, reason: cause === 'kefu' ? 'systemError' : 'customerDisconnected', endedBy: 'SYSTEM', agentId: null } });
     await this.finish(session);
   }
 
-  private async agentGone(session: Session, agentId: string, peer: AvPeer, why: string): Promise<void> {
+  private async agentGone(session: Session, agentId: string, peer: AvMediaPeer, why: string): Promise<void> {
     if (session.ended || session.call.agentPeer !== peer) return;
     this.o.logger.info({ contactId: session.contactId, agentId, why }, "AV agent's browser gone");
     session.call.detachAgent();
@@ -464,6 +474,6 @@ export class AvCalls {
       }),
     );
     await this.o.watch.stop();
-    await this.recorders.close();
+    await this.media.close();
   }
 }
