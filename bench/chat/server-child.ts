@@ -361,7 +361,7 @@ process.on('message', (raw) => {
         const queries = [...queryCounts].sort((a, b) => b[1] - a[1]);
         const n = Math.max(1, poolSamples.n);
         const poolStats = pool ? { size: pool.options.max ?? 10, avgWaiting: poolSamples.waiting / n, maxWaiting: poolSamples.maxWaiting, allBusyShare: poolSamples.allBusy / n } : null;
-        process.send!({ type: 'cpu', cpuMs: (cpu.user + cpu.system) / 1000, loopMaxMs: loop.max / 1e6, queries, pool: poolStats });
+        process.send!({ type: 'cpu', cpuMs: (cpu.user + cpu.system) / 1000, systemMs: cpu.system / 1000, loopMaxMs: loop.max / 1e6, queries, pool: poolStats });
       } else if (m.type === 'memory') {
         for (let i = 0; i < 3; i++) {
           globalThis.gc?.();

@@ -310,7 +310,7 @@ export class LiveFanout {
     this.microFlushInTurn = false;
   };
   /** Executions run, frames written: for tests and the bench. */
-  readonly counts = { executions: 0, frames: 0, rawFrames: 0, slowConsumersClosed: 0, directAttachments: 0 };
+  readonly counts = { executions: 0, frames: 0, rawFrames: 0, groupedFrames: 0, slowConsumersClosed: 0, directAttachments: 0 };
 
   constructor(bus: Bus, options: LiveFanoutOptions) {
     this.topics = new LiveTopics(bus, options.maxPendingMessages ?? 1000, options.deliverSlice ?? 128);
@@ -536,18 +536,30 @@ export class LiveFanout {
   }
 
 
+  /** TCP sockets written in this slice of flush, and those of them corked (a second frame in the slice). */
+  private readonly sliceWritten = new Set<RawTcp>();
+  private readonly sliceCorked: RawTcp[] = [];
+
   /** Writes for at most sliceMs, then yields (setImmediate) so that requests and SIP keep their latency. */
   private readonly flush = (): void => {
     const until = performance.now() + this.sliceMs;
     const sockets = this.writeSockets;
     let n = 0;
-    while (this.writeHead < sockets.length) {
-      const k = this.writeHead++;
-      const payload = this.writePayloads[k]!;
-      this.writeOne(sockets[k]!, this.writePrefixes[k]!, payload);
-      payload.done?.();
-      // Checking the clock every 32 writes keeps its cost out of the loop.
-      if (++n % 32 === 0 && performance.now() > until) break;
+    try {
+      while (this.writeHead < sockets.length) {
+        const k = this.writeHead++;
+        const payload = this.writePayloads[k]!;
+        this.writeOne(sockets[k]!, this.writePrefixes[k]!, payload);
+        payload.done?.();
+        // Checking the clock every 32 writes keeps its cost out of the loop.
+        if (++n % 32 === 0 && performance.now() > until) break;
+      }
+    } finally {
+      // A socket's later frames in the slice (an agent's chats, a busy conversation's batch) go out together in
+      // one writev: one system call for them instead of one each.
+      for (const tcp of this.sliceCorked) tcp.uncork();
+      this.sliceCorked.length = 0;
+      this.sliceWritten.clear();
     }
     if (this.writeHead >= sockets.length) {
       sockets.length = 0;
@@ -586,6 +598,15 @@ export class LiveFanout {
       wire = wireFrame(prefix === '' ? payload.text! : prefix + payload.text! + '}');
       (payload.wire ??= new Map()).set(prefix, wire);
     }
+    // The socket's first frame in the slice goes at once (no added latency); from its second on, the socket is
+    // corked until the slice ends (flush uncorks it).
+    if (this.sliceWritten.has(tcp)) {
+      if (tcp.writableCorked === 0) {
+        tcp.cork();
+        this.sliceCorked.push(tcp);
+      }
+      this.counts.groupedFrames++;
+    } else this.sliceWritten.add(tcp);
     if (wire !== undefined) {
       tcp.write(wire);
       return;
@@ -701,6 +722,7 @@ interface RawTcp {
   write(chunk: Buffer): boolean;
   cork(): void;
   uncork(): void;
+  readonly writableCorked: number;
   destroyed: boolean;
   writable: boolean;
 }

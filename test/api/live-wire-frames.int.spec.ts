@@ -136,6 +136,53 @@ describe('live fan-out frames on the wire', () => {
     expect(fanout.counts.frames).toBe(fanout.counts.rawFrames);
   }, 120_000);
 
+  it('writes a socket\'s later frames of one slice together: two writes for a burst of ten, every frame in order', async () => {
+    const [c, other] = await setup([{ protocol: 'graphql-transport-ws' }, { protocol: 'graphql-transport-ws' }]);
+    const bus = new InProcessBus();
+    const fanout = new LiveFanout(bus, { formatErrors: () => ({ response: null }) });
+    const tick = schema.getSubscriptionType()!.getFields().tick as unknown as GraphQLFieldConfig<unknown, unknown>;
+    tick.subscribe = liveSubscription((_root, _args, ctx: { live: LiveFanout }) => ctx.live.topics.subscribe('ticks')) as GraphQLFieldConfig<unknown, unknown>['subscribe'];
+    tick.resolve = (payload: unknown) => payload;
+    const document = parse('subscription { tick { n text } }');
+    const iterators: AsyncIterator<unknown>[] = [];
+    // The first socket with two subscriptions, the other with one.
+    for (const [socket, id] of [[c!.socket, 'a'], [c!.socket, 'b'], [other!.socket, 'a']] as const) {
+      const result = await subscribe({ schema, document, contextValue: { principal: null, live: fanout, liveSocket: socket as unknown as LiveSocket, id } });
+      iterators.push((result as AsyncIterable<unknown>)[Symbol.asyncIterator]());
+    }
+    closing.push(async () => Promise.all(iterators.map((i) => i.return?.())));
+    await bus.publish('ticks', { n: 0, text: 'first' });
+    await until(async () => framesOf(other!.client.bytes()).length, (n) => n === 1, 20_000);
+    await until(async () => framesOf(c!.client.bytes()).length, (n) => n === 2, 20_000);
+    // Each write the TCP sockets under ws make from now on (one system call each).
+    const writesOf = (socket: unknown) => {
+      const tcp = (socket as { _socket: { _write: (...a: unknown[]) => unknown; _writev: (...a: unknown[]) => unknown } })._socket;
+      const counted = { writes: 0 };
+      const [write, writev] = [tcp._write, tcp._writev];
+      tcp._write = (...a: unknown[]) => (counted.writes++, write.apply(tcp, a));
+      tcp._writev = (...a: unknown[]) => (counted.writes++, writev.apply(tcp, a));
+      return counted;
+    };
+    const [mine, theirs] = [writesOf(c!.socket), writesOf(other!.socket)];
+    const grouped = fanout.counts.groupedFrames;
+    // Ten messages in one turn: twenty frames to the first socket, ten to the other, in one slice.
+    for (let n = 1; n <= 10; n++) void bus.publish('ticks', { n, text: `message ${n}` });
+    await until(async () => framesOf(c!.client.bytes()).length, (n) => n === 22, 20_000);
+    await until(async () => framesOf(other!.client.bytes()).length, (n) => n === 11, 20_000);
+    // The first frame at once, the others of the slice in one writev after it.
+    expect(mine.writes).toBe(2);
+    expect(theirs.writes).toBe(2);
+    expect(fanout.counts.groupedFrames - grouped).toBe(19 + 9);
+    const frame = (id: string, n: number) => wsFrame(`{"type":"next","id":"${id}","payload":${JSON.stringify({ data: { tick: { n, text: n === 0 ? 'first' : `message ${n}` } } })}}`);
+    const ns = Array.from({ length: 11 }, (_, n) => n);
+    expect(Buffer.concat(framesOf(c!.client.bytes())).equals(Buffer.concat(ns.flatMap((n) => [frame('a', n), frame('b', n)])))).toBe(true);
+    expect(Buffer.concat(framesOf(other!.client.bytes())).equals(Buffer.concat(ns.map((n) => frame('a', n))))).toBe(true);
+    // Nothing left corked: a frame written later goes out.
+    await fanout.write(c!.socket as unknown as LiveSocket, 'after');
+    await until(async () => framesOf(c!.client.bytes()).length, (n) => n === 23, 20_000);
+    expect(framesOf(c!.client.bytes())[22]!.equals(wsFrame('after'))).toBe(true);
+  }, 60_000);
+
   it('sends through ws when a frame cannot go straight to the socket (the sender busy), and keeps each socket in order', async () => {
     const [c] = await setup([{ protocol: 'graphql-transport-ws' }]);
     const fanout = new LiveFanout(new InProcessBus(), { formatErrors: () => ({ response: null }) });
