@@ -38,6 +38,8 @@ function reserve(agent: RoutableAgent, channel: Channel, now: string): RoutableA
  * (PH-12) does not hold the others up.
  */
 export function assignWaiting(state: RoutingSnapshot, ctx: RoutingContext): Assignment[] {
+  // Nobody available (a queue with every agent away, or none yet): no contact can be offered, so the queue is not even ordered.
+  if (![...state.agents.values()].some((a) => a.available)) return [];
   const agents = new Map(state.agents);
   const exhaustedGroups = new Set<string>();
   const offered = new Set<string>();
