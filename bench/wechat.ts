@@ -10,7 +10,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { envInt } from './lib/config.ts';
+import { envInt, envString } from './lib/config.ts';
 import type { BenchModule } from './lib/module.ts';
 import { databaseUrl, dropDatabase, recreateDatabase } from './lib/pg-admin.ts';
 import type { ResultRow } from './lib/report.ts';
@@ -31,6 +31,8 @@ const settings = () => ({
   inFlight: Math.max(1, envInt('BENCH_WECHAT_IN_FLIGHT', 32)),
   closedSeconds: Math.max(1, envInt('BENCH_WECHAT_CLOSED_SECONDS', 10)),
   retryPercent: Math.min(100, Math.max(0, envInt('BENCH_WECHAT_RETRY_PERCENT', 5))),
+  // off: the WeChat parts only (a quicker A/B of the callback; no web chat beside it, no ratio).
+  web: envString('BENCH_WECHAT_WEB', 'on') !== 'off',
 });
 
 let lastNotes = '';
@@ -115,6 +117,20 @@ async function closed(next: () => Request, inFlight: number, seconds: number, ok
   return { times, failed, ms: performance.now() - started };
 }
 
+/** What the Kefu child measured inside itself over a part (bench/wechat/server-child.ts). */
+interface Inside {
+  answers: number;
+  p50Ms: number;
+  p99Ms: number;
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  gcMs: number;
+  gcMaxMs: number;
+}
+
+const insideOf = (i: Inside) =>
+  `answer p50 / p99 ${i.p50Ms.toFixed(1)} / ${i.p99Ms.toFixed(1)} ms (${i.answers}), loop delay p99 / max ${i.loopDelayP99Ms.toFixed(1)} / ${i.loopDelayMaxMs.toFixed(1)} ms, GC ${i.gcMs.toFixed(0)} ms in all (longest ${i.gcMaxMs.toFixed(1)})`;
+
 function row(measurement: string, label: string, target: string, r: { times: number[]; ms: number }): ResultRow {
   return {
     measurement,
@@ -178,7 +194,7 @@ export const wechatBench: BenchModule = {
       const openIds = Array.from({ length: s.customers }, (_, i) => `oBench_${i}`);
       for (let i = 0; i < openIds.length; i += 50) await Promise.all(openIds.slice(i, i + 50).map((o) => timed(pushRequest(callbackUrl, o, 'hello'), wechatOk)));
       const web: { token: string; contactId: string }[] = [];
-      for (let i = 0; i < s.customers; i += 50) {
+      for (let i = 0; s.web && i < s.customers; i += 50) {
         web.push(
           ...(await Promise.all(
             Array.from({ length: Math.min(50, s.customers - i) }, async () => {
@@ -207,7 +223,7 @@ export const wechatBench: BenchModule = {
           const deadline = Date.now() + 120_000;
           while (Date.now() < deadline) {
             const r = await c.query<{ n: string }>("SELECT count(*) AS n FROM contacts WHERE channel = 'ONLINE'");
-            if (Number(r.rows[0]!.n) >= 2 * s.customers) break;
+            if (Number(r.rows[0]!.n) >= (s.web ? 2 : 1) * s.customers) break;
             await new Promise((r) => setTimeout(r, 200));
           }
         } finally {
@@ -215,7 +231,7 @@ export const wechatBench: BenchModule = {
         }
         const warm = Math.min(200, s.customers);
         await paced(Array.from({ length: warm }, (_, i) => pushRequest(callbackUrl, openIds[i % openIds.length]!, 'warm-up')), Math.min(s.rate, 100), wechatOk);
-        await paced(Array.from({ length: warm }, (_, i) => webRequest(i)), Math.min(s.rate, 100), webOk);
+        if (s.web) await paced(Array.from({ length: warm }, (_, i) => webRequest(i)), Math.min(s.rate, 100), webOk);
         await new Promise((r) => setTimeout(r, 2000));
       }
 
@@ -257,24 +273,30 @@ export const wechatBench: BenchModule = {
       const wx = await paced(pushes, s.rate, wechatOk);
       await drained();
       child.send({ type: 'cpu-stop' });
-      const wxCpu = await nextMessage<{ cpuMs: number }>('cpu');
+      const wxCpu = await nextMessage<{ cpuMs: number; inside: Inside }>('cpu');
       const wxCommits = (await commits()) - wxCommits0;
-      const webCommits0 = await commits();
       rows.push(row('paced', `paced ${s.rate}/s: time to answer`, 'kefu-wechat', wx));
-      child.send({ type: 'cpu-start' });
-      await nextMessage('cpu-started');
-      const webPaced = await paced(Array.from({ length: total }, (_, i) => webRequest(i)), s.rate, webOk);
-      child.send({ type: 'cpu-stop' });
-      const webCpu = await nextMessage<{ cpuMs: number }>('cpu');
-      const webCommits = (await commits()) - webCommits0;
-      rows.push(row('paced', `paced ${s.rate}/s: time to answer`, 'kefu-webchat', webPaced));
+      let web_: { paced: Awaited<ReturnType<typeof paced>>; cpu: { cpuMs: number; inside: Inside }; commits: number } | null = null;
+      if (s.web) {
+        const webCommits0 = await commits();
+        child.send({ type: 'cpu-start' });
+        await nextMessage('cpu-started');
+        const webPaced = await paced(Array.from({ length: total }, (_, i) => webRequest(i)), s.rate, webOk);
+        child.send({ type: 'cpu-stop' });
+        const webCpu = await nextMessage<{ cpuMs: number; inside: Inside }>('cpu');
+        const webCommits = (await commits()) - webCommits0;
+        rows.push(row('paced', `paced ${s.rate}/s: time to answer`, 'kefu-webchat', webPaced));
+        web_ = { paced: webPaced, cpu: webCpu, commits: webCommits };
+      }
       let n = 0;
       const wxClosed = await closed(() => pushRequest(callbackUrl, openIds[n++ % openIds.length]!, 'closed loop'), s.inFlight, s.closedSeconds, wechatOk);
       await drained();
       rows.push(row('closed', `closed loop, ${s.inFlight} in flight`, 'kefu-wechat', wxClosed));
-      let m = 0;
-      const webClosed = await closed(() => webRequest(m++), s.inFlight, s.closedSeconds, webOk);
-      rows.push(row('closed', `closed loop, ${s.inFlight} in flight`, 'kefu-webchat', webClosed));
+      if (s.web) {
+        let m = 0;
+        const webClosed = await closed(() => webRequest(m++), s.inFlight, s.closedSeconds, webOk);
+        rows.push(row('closed', `closed loop, ${s.inFlight} in flight`, 'kefu-webchat', webClosed));
+      }
 
       // Nothing lost, nothing doubled: every distinct push of the paced and closed parts once in the read model.
       const c = new pg.Client({ connectionString: url });
@@ -290,11 +312,16 @@ export const wechatBench: BenchModule = {
         }
         // CPU per message (Kefu's process, user + system): what the load of the machine barely changes, unlike times.
         const wxCpuPer = wxCpu.cpuMs / Math.max(1, wx.times.length);
-        const webCpuPer = webCpu.cpuMs / Math.max(1, webPaced.times.length);
+        const webCpuPer = web_ ? web_.cpu.cpuMs / Math.max(1, web_.paced.times.length) : NaN;
         lastNotes = [
           `Paced WeChat part: ${wx.times.length} answered, ${wx.failed} failed, Kefu CPU ${wxCpuPer.toFixed(2)} ms per push.`,
-          `Paced web chat part: ${webPaced.times.length} answered, ${webPaced.failed} failed, Kefu CPU ${webCpuPer.toFixed(2)} ms per sendChatMessage; WeChat / web CPU per message ${(wxCpuPer / webCpuPer).toFixed(2)}.`,
-          `SQL transactions committed per message (pg_stat_database, all of Kefu's work: answer, effect, projections, processes): WeChat ${(wxCommits / Math.max(1, wx.times.length)).toFixed(2)}, web chat ${(webCommits / Math.max(1, webPaced.times.length)).toFixed(2)}.`,
+          ...(web_
+            ? [
+                `Paced web chat part: ${web_.paced.times.length} answered, ${web_.paced.failed} failed, Kefu CPU ${webCpuPer.toFixed(2)} ms per sendChatMessage; WeChat / web CPU per message ${(wxCpuPer / webCpuPer).toFixed(2)}.`,
+                `SQL transactions committed per message (pg_stat_database, all of Kefu's work: answer, effect, projections, processes): WeChat ${(wxCommits / Math.max(1, wx.times.length)).toFixed(2)}, web chat ${(web_.commits / Math.max(1, web_.paced.times.length)).toFixed(2)}.`,
+              ]
+            : [`SQL transactions committed per message (pg_stat_database, all of Kefu's work: answer, effect, projections, processes): WeChat ${(wxCommits / Math.max(1, wx.times.length)).toFixed(2)}.`]),
+          `Inside Kefu (request's headers to the answer's last byte; event loop delay; GC), paced WeChat part: ${insideOf(wxCpu.inside)}${web_ ? `; web chat part: ${insideOf(web_.cpu.inside)}` : ''}.`,
           `Stored WeChat customer messages: ${stored.rows[0]!.n}, expected ${expected} (${pushes.length - distinct} retries sent twice, each stored once).`,
           `p99 to answer WeChat at ${s.rate}/s: ${percentile(wx.times, 99).toFixed(1)} ms (goal < 50 ms).`,
         ].join('\n');

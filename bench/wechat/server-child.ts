@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.ts';
 import { startKefu } from '../../src/main.ts';
@@ -27,16 +28,49 @@ const env: Record<string, string> = {
 };
 const kefu = await startKefu(loadConfig(env), { logger: pino({ level: 'silent' }), listen: true });
 let cpuAtStart = process.cpuUsage();
+// Inside Kefu, for each measured part: the answer's time from its request's headers to its last byte written (the
+// bench's own time adds the client's and the kernel's share), how late the event loop ran, and GC pauses.
+let answers: number[] = [];
+kefu.app.server.on('request', (req, res) => {
+  if (req.method !== 'POST') return;
+  const started = performance.now();
+  res.once('finish', () => answers.push(performance.now() - started));
+});
+const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+loopDelay.enable();
+let gcPauses: number[] = [];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcPauses.push(e.duration);
+}).observe({ entryTypes: ['gc'] });
+const percentileOf = (values: number[], p: number) => {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+};
 process.send!({ type: 'ready', port: (kefu.app.server.address() as { port: number }).port });
 process.on('message', (raw) => {
   const m = raw as { type: string };
   void (async () => {
     if (m.type === 'cpu-start') {
       cpuAtStart = process.cpuUsage();
+      answers = [];
+      gcPauses = [];
+      loopDelay.reset();
       process.send!({ type: 'cpu-started' });
     } else if (m.type === 'cpu-stop') {
       const cpu = process.cpuUsage(cpuAtStart);
-      process.send!({ type: 'cpu', cpuMs: (cpu.user + cpu.system) / 1000 });
+      process.send!({
+        type: 'cpu',
+        cpuMs: (cpu.user + cpu.system) / 1000,
+        inside: {
+          answers: answers.length,
+          p50Ms: percentileOf(answers, 50),
+          p99Ms: percentileOf(answers, 99),
+          loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+          loopDelayMaxMs: loopDelay.max / 1e6,
+          gcMs: gcPauses.reduce((a, b) => a + b, 0),
+          gcMaxMs: Math.max(0, ...gcPauses),
+        },
+      });
     } else {
       await kefu.close();
       rmSync(dir, { recursive: true, force: true });
