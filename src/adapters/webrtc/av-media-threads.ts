@@ -284,7 +284,9 @@ export class ThreadedAvMedia implements AvMedia {
 
   constructor(o: AvPeerOptions, threads: number, recordingThreads: number) {
     this.threads = Array.from({ length: Math.max(1, threads) }, () => null);
-    this.data = { options: o, recordingThreads };
+    // Only the peers' options cross (a caller's options object may hold functions, which cannot).
+    const options: AvPeerOptions = { publicAddress: o.publicAddress, bindAddress: o.bindAddress, ...(o.portRange ? { portRange: o.portRange } : {}), ...(o.limits ? { limits: o.limits } : {}) };
+    this.data = { options, recordingThreads };
   }
 
   /** The thread with the fewest calls (started if need be). */
