@@ -77,6 +77,17 @@ export async function applyBatch(
   }
 }
 
+/**
+ * A projection's transaction commits without waiting for its WAL flush (PostgreSQL's asynchronous commit): its
+ * changes reach subscribers one disk flush sooner (live views), and the disk's flushes are left to what must be
+ * durable before it is answered (event appends, a WeChat push kept before its `success`), which then wait behind
+ * fewer of them. Safe for a read model: the rows and the checkpoint are lost or kept together, and a later
+ * synchronous commit (the next append) flushes them; a crash can lose only the last such batches, which are
+ * applied again from the durable events. Visible to every reader at once, as usual. Evaluated in a statement of
+ * the transaction (RETURNING), so it costs no statement of its own.
+ */
+const asynchronousCommit = sql<string>`set_config('synchronous_commit', 'off', true)`;
+
 // The checkpoint moved elsewhere, or its row was deleted by a rebuild: look for the row again next time.
 function refusedCheckpoint(db: ReadModel, name: string): CheckpointMoved {
   checkpointRows.get(db)?.delete(name);
@@ -110,12 +121,7 @@ async function applyInTransaction(
         .where('name', '=', projection.name)
         .where((eb) => (guard.from === null ? eb('position', 'is', null) : eb('position', '=', guard.from)))
         .returning('parked_instances')
-        // A live projection's transaction commits without waiting for its WAL flush (PostgreSQL's asynchronous
-        // commit): its changes reach subscribers one disk flush sooner. Safe for a read model: the rows and the
-        // checkpoint are lost or kept together, and a later synchronous commit (the next append) flushes them; a
-        // crash can lose only the last such batches, which are applied again from the durable events. Visible to
-        // every reader at once, as usual.
-        .$if(projection.live === true, (q) => q.returning(sql<string>`set_config('synchronous_commit', 'off', true)`.as('commit_flush')))
+        .returning(asynchronousCommit.as('commit_flush'))
         .executeTakeFirst());
     if (!moved) throw refusedCheckpoint(db, projection.name);
     const parked = moved.parked_instances;
@@ -281,7 +287,7 @@ async function moveCheckpoints(db: ReadModel, moves: CheckpointGuard[]): Promise
   const r = await sql<{ name: string }>`UPDATE kefu_projection_checkpoints AS c SET position = v.next, updated_at = now()
     FROM (VALUES ${rows}) AS v(name, prev, next)
     WHERE c.name = v.name AND c.position IS NOT DISTINCT FROM v.prev
-    RETURNING c.name`.execute(db);
+    RETURNING c.name, ${asynchronousCommit} AS commit_flush`.execute(db);
   return new Set(r.rows.map((row) => row.name));
 }
 
@@ -299,7 +305,7 @@ async function moveGuarded(trx: Transaction<ReadModelDb>, guards: CheckpointGuar
   const r = await sql<{ name: string; parked_instances: string[] }>`UPDATE kefu_projection_checkpoints AS c SET position = v.next, updated_at = now()
     FROM (VALUES ${rows}) AS v(name, prev, next)
     WHERE c.name = v.name AND c.position IS NOT DISTINCT FROM v.prev
-    RETURNING c.name, c.parked_instances`.execute(trx);
+    RETURNING c.name, c.parked_instances, ${asynchronousCommit} AS commit_flush`.execute(trx);
   for (const row of r.rows) moved.set(row.name, { parked_instances: row.parked_instances });
   return moved;
 }

@@ -131,4 +131,23 @@ describe('shared projection transactions', async () => {
     expect(okBroken!.parked.map((p) => p.instanceId)).toEqual(['i']);
     expect(await rows()).toEqual(['broken:1', 'f:1', 'f:2', 'f:3']);
   });
+
+  it("commits every projection's batch without waiting for its WAL flush, shared or alone (the durable events replay it)", async () => {
+    const settings: string[] = [];
+    const noting = (name: string): Projection => ({
+      name: `${name}_${process.pid}`,
+      tables: [],
+      eventTypes: new Set(['Counted']),
+      async apply(trx) {
+        settings.push((await sql<{ s: string }>`SELECT current_setting('synchronous_commit') AS s`.execute(trx)).rows[0]!.s);
+      },
+    });
+    const [alone, x, y] = [noting('sync_alone'), noting('sync_x'), noting('sync_y')];
+    for (const p of [alone, x, y]) await applyBatch(t.kefu.db, p, null, [event('Other', 0)]);
+    await applyBatch(t.kefu.db, alone, { commit: 0n, prepare: 0n }, [event('Counted', 1)]);
+    const shared = new SharedTransactions(t.kefu.db);
+    await Promise.all([x, y].map((p) => applyBatch(t.kefu.db, p, { commit: 0n, prepare: 0n }, [event('Counted', 1)], undefined, shared)));
+    expect(shared.counts).toEqual({ transactions: 1, batches: 2 });
+    expect(settings).toEqual(['off', 'off', 'off']);
+  });
 });
