@@ -217,6 +217,10 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
     // Depth, aliases, cost and mutations per request: one rule, run with the spec's rules before anything executes.
     validationRules: [limitsRule],
     graphql: { parseOptions: { maxTokens: limits.maxTokens } },
+    // graphql-jit for the operations sent again and again (a chat's sendChatMessage, an agent's offers): compiled
+    // once in the background after their third request (adaptive mode: every request's variables are still
+    // checked by graphql-js first, so refusals keep their messages and codes); the others run through graphql-js.
+    jit: { minCount: 3, eluThreshold: 1 },
     context: (request): Omit<KefuContext, 'pubsub'> => ({
       deps,
       principal: request.principal,
