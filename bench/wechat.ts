@@ -66,10 +66,21 @@ function pushRequest(callbackUrl: string, openId: string, content: string): Requ
   return { url, body: xmlOf({ ToUserName: 'gh_000000000000', Encrypt: encrypted }), headers: { 'content-type': 'text/xml' } };
 }
 
+/** Why requests failed (a status, or the client's error code), for the notes. */
+const failures = new Map<string, number>();
+const failedBecause = (why: string) => failures.set(why, (failures.get(why) ?? 0) + 1);
+
 async function timed(r: Request, ok: (status: number, text: string) => boolean): Promise<number | null> {
   const started = performance.now();
-  const res = await fetch(r.url, { method: 'POST', headers: r.headers, body: r.body });
+  let res: Response;
+  try {
+    res = await fetch(r.url, { method: 'POST', headers: r.headers, body: r.body });
+  } catch (err) {
+    failedBecause(String((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message));
+    throw err;
+  }
   const text = await res.text();
+  if (!ok(res.status, text)) failedBecause(`status ${res.status}`);
   return ok(res.status, text) ? performance.now() - started : null;
 }
 
@@ -120,6 +131,8 @@ async function closed(next: () => Request, inFlight: number, seconds: number, ok
 /** What the Kefu child measured inside itself over a part (bench/wechat/server-child.ts). */
 interface Inside {
   answers: number;
+  /** Answers other than 200, by status. */
+  notOk: Record<string, number>;
   p50Ms: number;
   p99Ms: number;
   loopDelayP99Ms: number;
@@ -129,7 +142,7 @@ interface Inside {
 }
 
 const insideOf = (i: Inside) =>
-  `answer p50 / p99 ${i.p50Ms.toFixed(1)} / ${i.p99Ms.toFixed(1)} ms (${i.answers}), loop delay p99 / max ${i.loopDelayP99Ms.toFixed(1)} / ${i.loopDelayMaxMs.toFixed(1)} ms, GC ${i.gcMs.toFixed(0)} ms in all (longest ${i.gcMaxMs.toFixed(1)})`;
+  `answer p50 / p99 ${i.p50Ms.toFixed(1)} / ${i.p99Ms.toFixed(1)} ms (${i.answers}${Object.keys(i.notOk).length > 0 ? `, not 200: ${JSON.stringify(i.notOk)}` : ''}), loop delay p99 / max ${i.loopDelayP99Ms.toFixed(1)} / ${i.loopDelayMaxMs.toFixed(1)} ms, GC ${i.gcMs.toFixed(0)} ms in all (longest ${i.gcMaxMs.toFixed(1)})`;
 
 function row(measurement: string, label: string, target: string, r: { times: number[]; ms: number }): ResultRow {
   return {
@@ -164,6 +177,7 @@ export const wechatBench: BenchModule = {
   async run() {
     const s = settings();
     await recreateDatabase(database);
+    failures.clear();
     const url = databaseUrl(database);
     const child: ChildProcess = fork(fileURLToPath(new URL('./wechat/server-child.ts', import.meta.url)), [], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -323,6 +337,7 @@ export const wechatBench: BenchModule = {
             : [`SQL transactions committed per message (pg_stat_database, all of Kefu's work: answer, effect, projections, processes): WeChat ${(wxCommits / Math.max(1, wx.times.length)).toFixed(2)}.`]),
           `Inside Kefu (request's headers to the answer's last byte; event loop delay; GC), paced WeChat part: ${insideOf(wxCpu.inside)}${web_ ? `; web chat part: ${insideOf(web_.cpu.inside)}` : ''}.`,
           `Stored WeChat customer messages: ${stored.rows[0]!.n}, expected ${expected} (${pushes.length - distinct} retries sent twice, each stored once).`,
+          ...(failures.size > 0 ? [`Failed requests by cause: ${JSON.stringify(Object.fromEntries(failures))}.`] : []),
           `p99 to answer WeChat at ${s.rate}/s: ${percentile(wx.times, 99).toFixed(1)} ms (goal < 50 ms).`,
         ].join('\n');
       } finally {

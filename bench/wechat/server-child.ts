@@ -31,10 +31,14 @@ let cpuAtStart = process.cpuUsage();
 // Inside Kefu, for each measured part: the answer's time from its request's headers to its last byte written (the
 // bench's own time adds the client's and the kernel's share), how late the event loop ran, and GC pauses.
 let answers: number[] = [];
+let refusals = new Map<number, number>();
 kefu.app.server.on('request', (req, res) => {
   if (req.method !== 'POST') return;
   const started = performance.now();
-  res.once('finish', () => answers.push(performance.now() - started));
+  res.once('finish', () => {
+    answers.push(performance.now() - started);
+    if (res.statusCode !== 200) refusals.set(res.statusCode, (refusals.get(res.statusCode) ?? 0) + 1);
+  });
 });
 const loopDelay = monitorEventLoopDelay({ resolution: 5 });
 loopDelay.enable();
@@ -53,6 +57,7 @@ process.on('message', (raw) => {
     if (m.type === 'cpu-start') {
       cpuAtStart = process.cpuUsage();
       answers = [];
+      refusals = new Map();
       gcPauses = [];
       loopDelay.reset();
       process.send!({ type: 'cpu-started' });
@@ -63,6 +68,7 @@ process.on('message', (raw) => {
         cpuMs: (cpu.user + cpu.system) / 1000,
         inside: {
           answers: answers.length,
+          notOk: Object.fromEntries(refusals),
           p50Ms: percentileOf(answers, 50),
           p99Ms: percentileOf(answers, 99),
           loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
