@@ -16,7 +16,7 @@ import type { Projection } from '../projection.ts';
 import type { ReadModelDb } from '../read-model-db.ts';
 import { serviceLevelThresholds } from '../../domain/instance/report-settings.ts';
 import { agentCounters, contactCounters, type AgentCounter, type ContactCounter } from './reports.tables.ts';
-import { addAgentContactDays, addAgentDays, addBreakDays, addGroupDays, refillDays } from './report-days.ts';
+import { localDays, lockRecounts, needDays, recountDaysStep, spanDayParts, startRecounts } from './report-days.ts';
 
 /** The report figures of an instance changed (the overview subscription recomputes): `{}`. */
 export const reportsTopic = (instanceId: string) => `kefu.${instanceId}.reports`;
@@ -64,15 +64,46 @@ const agentEventTypes: AgentEvent['type'][] = [
 ];
 const instanceEventTypes: InstanceEvent['type'][] = ['ReportSettingsConfigured'];
 
+/** Whether a recount of day rows may be under way (report_day_recounts has a row): true until a look finds none. */
+let recountsPending = true;
+
+/**
+ * Chats whose first response is counted, or that never count one (not ONLINE), as committed (issue 11): their
+ * agents' later messages count nothing here, and are left out before anything is read (a busy chat's batches
+ * no longer read report_contacts). Filled after a batch commits (ChangeSink.committed) from the states of the
+ * chats its messages named, never from a try that rolls back; trusted only where the runner tells of commits;
+ * emptied by reset (a runner starting the projection, a rebuild, a parked part retried). A first response, once
+ * counted, is never uncounted. Bounded: past maxAnsweredChats it starts again empty.
+ */
+const answeredChats = new Set<string>();
+const maxAnsweredChats = 100_000;
+
 export const reportsProjection: Projection = {
   name: 'reports',
-  tables: ['report_contact_buckets', 'report_group_buckets', 'report_group_days', 'report_agent_contact_days', 'report_agent_days', 'report_agent_break_days', 'report_agent_buckets', 'report_agent_spans', 'report_agent_break_buckets', 'report_contacts', 'report_agents', 'report_settings'],
+  tables: ['report_contact_buckets', 'report_group_buckets', 'report_group_days', 'report_agent_contact_days', 'report_agent_days', 'report_agent_break_days', 'report_agent_buckets', 'report_agent_spans', 'report_agent_break_buckets', 'report_contacts', 'report_agents', 'report_settings', 'report_day_recounts'],
   eventTypes: new Set<string>([...contactEventTypes, ...agentEventTypes, ...instanceEventTypes]),
+  // Each bucket, day and state row is written once a batch: a rebuild of a year writes an agent's day
+  // rows once per 50,000 events instead of once per 5,000.
+  catchUpBatchSize: 50_000,
+  // A zone change's recount of the day rows, a chunk at a time between batches (report-days.ts).
+  async backgroundStep(db) {
+    if (!recountsPending) return false;
+    const more = await recountDaysStep(db as never);
+    if (!more) recountsPending = false;
+    return more;
+  },
+  reset() {
+    recountsPending = true;
+    answeredChats.clear();
+  },
   // A batch is counted in memory (states read once, bucket deltas summed) and written in a few statements.
   async applyBatch(trx, all, changes) {
     // Most of a busy chat's events are messages, and only an agent's can count (the first response): the
     // others are left out before anything is read (a replay leaves them out too).
-    const events = all.filter((e) => e.type !== 'ContactMessageRecorded' || mayBeFirstResponse(e.data as unknown as Of<'ContactMessageRecorded'>));
+    const trusted = changes.committed !== undefined;
+    const events = all.filter(
+      (e) => e.type !== 'ContactMessageRecorded' || (mayBeFirstResponse(e.data as unknown as Of<'ContactMessageRecorded'>) && !(trusted && answeredChats.has(chatKey(e)))),
+    );
     if (events.length === 0) return;
     const batch = new ReportBatch(trx);
     await batch.prefetch(events);
@@ -88,6 +119,14 @@ export const reportsProjection: Projection = {
       if (counted) changed.add(instanceId);
     }
     await batch.flush();
+    if (trusted) {
+      const answered = events.flatMap((e) => (e.type === 'ContactMessageRecorded' && batch.answered(chatKey(e)) ? [chatKey(e)] : []));
+      if (answered.length > 0)
+        changes.committed!(() => {
+          if (answeredChats.size + answered.length > maxAnsweredChats) answeredChats.clear();
+          for (const key of answered) answeredChats.add(key);
+        });
+    }
     // One message per instance and batch: the overview is recomputed once for all of them.
     for (const instanceId of changed) changes.publish(reportsTopic(instanceId), {});
   },
@@ -160,6 +199,8 @@ interface BreakBucket {
 
 const chunk = <T>(rows: T[], size: number): T[][] => Array.from({ length: Math.ceil(rows.length / size) }, (_, i) => rows.slice(i * size, (i + 1) * size));
 const pairKey = (a: string, b: string) => `${a}|${b}`;
+/** A contact event's instance and contact, as pairKey. */
+const chatKey = (e: RecordedEvent) => pairKey(e.metadata.instanceId, e.streamId.slice(e.streamId.indexOf('.') + 1));
 
 /** Ids grouped by instance: one indexed lookup (instance_id = $1 AND id = ANY($2)) per instance. */
 function byInstance(pairs: [string, string][]): Map<string, string[]> {
@@ -237,6 +278,12 @@ class ReportBatch {
     const key = pairKey(instanceId, agentId);
     if (!this.agents.has(key)) await this.loadAgents([[instanceId, agentId]]);
     return this.agents.get(key) ?? null;
+  }
+
+  /** Whether the contact's state, as this batch leaves it, can count no first response any more. */
+  answered(key: string): boolean {
+    const s = this.contacts.get(key);
+    return s != null && (s.first_response || s.channel !== 'ONLINE');
   }
 
   putContact(s: ContactState): void {
@@ -365,19 +412,103 @@ class ReportBatch {
     // A new time zone: the instance's day rows are counted again from its buckets and spans (which hold
     // this batch's deltas already); other instances' days get this batch's deltas (report-days.ts).
     const rezoned = await this.writeSettings();
-    if (rezoned.length > 0) await refillDays(this.trx as never, rezoned);
-    const keep = <T extends { instance_id: string }>(rows: Iterable<T>) => [...rows].filter((row) => !rezoned.includes(row.instance_id));
-    const rowsOf = (table: keyof ReadModelDb, rows: object[], defaults: object | null = null) =>
-      sql`json_populate_recordset(${defaults ? sql`json_populate_record(null::${sql.table(table)}, ${JSON.stringify(defaults)}::json)` : sql`null::${sql.table(table)}`}, ${JSON.stringify(rows)}::json)`;
-    const db = this.trx as never;
-    for (const part of chunk(keep(groups.values()), 2000)) await addGroupDays(db, rowsOf('report_group_buckets', part, zeros));
-    for (const part of chunk(keep(this.contactBuckets.values()).filter((c) => c.agent_id !== ''), 2000)) await addAgentContactDays(db, rowsOf('report_contact_buckets', part, zeros));
-    const spans = keep(this.agentSpans);
-    const agentRows = keep(this.agentBuckets.values());
-    if (agentRows.length + spans.length > 0) await addAgentDays(db, rowsOf('report_agent_buckets', agentRows), rowsOf('report_agent_spans', spans));
-    const breakRows = keep(this.breakBuckets.values());
-    const breakSpans = spans.filter((x) => x.counter === 'break_ms');
-    if (breakRows.length + breakSpans.length > 0) await addBreakDays(db, rowsOf('report_agent_break_buckets', breakRows), rowsOf('report_agent_spans', breakSpans));
+    if (rezoned.length > 0) {
+      await startRecounts(this.trx as never, new Map(rezoned.map((id) => [id, this.settings.get(id)!.time_zone])), new Date());
+      recountsPending = true;
+    }
+    // An instance whose days are being counted again (its zone changed, maybe in this batch) gets the deltas
+    // of the buckets its recount has passed; the recount counts the others from the base tables.
+    const all = [...groups.values(), ...this.contactBuckets.values(), ...this.agentBuckets.values(), ...this.agentSpans, ...this.breakBuckets.values()];
+    const recounts = await lockRecounts(this.trx as never, [...new Set(all.map((r) => r.instance_id))]);
+    const keep = <T extends { instance_id: string }>(rows: Iterable<T>, at: (row: T) => Date) =>
+      recounts.size === 0
+        ? [...rows]
+        : [...rows].filter((row) => {
+            const job = recounts.get(row.instance_id);
+            return !job || (job.phase === 'count' && job.countedTo !== null && at(row) < job.countedTo);
+          });
+    const bucket = (row: { bucket: Date }) => row.bucket;
+    await this.addDays(keep(groups.values(), bucket), keep(this.contactBuckets.values(), bucket), keep(this.agentBuckets.values(), bucket), keep(this.agentSpans, (x) => x.span_from), keep(this.breakBuckets.values(), bucket), upsert, zeros);
+  }
+
+  /**
+   * The batch's deltas summed per local day of each instance's zone (report-days.ts, localDays), each day
+   * row written once: what addGroupDays, addAgentContactDays, addAgentDays and addBreakDays would add.
+   */
+  private async addDays(
+    groups: Omit<ContactBucket, 'agent_id'>[],
+    contacts: ContactBucket[],
+    agents: AgentBucket[],
+    spans: AgentSpan[],
+    breaks: BreakBucket[],
+    upsert: (table: keyof ReadModelDb, rows: object[], conflict: readonly string[], set: ReturnType<typeof sql.join> | null, defaults?: object | null) => Promise<void>,
+    zeros: object,
+  ): Promise<void> {
+    contacts = contacts.filter((c) => c.agent_id !== '');
+    if (groups.length + contacts.length + agents.length + spans.length + breaks.length === 0) return;
+    const ids = [...new Set([...groups, ...contacts, ...agents, ...spans, ...breaks].map((r) => r.instance_id))];
+    const zones = new Map((await this.trx.selectFrom('report_settings').select(['instance_id', 'time_zone']).where('instance_id', 'in', ids).execute()).map((r) => [r.instance_id, r.time_zone]));
+    const zoneOf = (instanceId: string) => zones.get(instanceId) ?? 'UTC';
+    const needs = new Map<string, Set<number>>();
+    for (const r of [...groups, ...contacts, ...agents, ...breaks]) needDays(needs, zoneOf(r.instance_id), r.bucket.getTime());
+    for (const r of spans) needDays(needs, zoneOf(r.instance_id), r.span_from.getTime(), r.span_to.getTime());
+    const days = await localDays(this.trx as never, needs);
+    const dayOf = (r: { instance_id: string; bucket: Date }) => days.day(zoneOf(r.instance_id), r.bucket.getTime());
+
+    const sum = <T extends object>(into: Map<string, T>, id: string, fresh: () => T, add: (row: T) => void) => {
+      let row = into.get(id);
+      if (!row) into.set(id, (row = fresh()));
+      add(row);
+    };
+    const addCounters = (to: Record<string, number | string>, from: Partial<Record<ContactCounter, number>>) => {
+      for (const c in from) if (c in zeros) to[c] = ((to[c] as number | undefined) ?? 0) + from[c as ContactCounter]!;
+    };
+    const groupDays = new Map<string, Record<string, number | string>>();
+    for (const g of groups) {
+      const day = dayOf(g);
+      sum(groupDays, `${g.instance_id}|${day}|${g.channel}|${g.direction}|${g.skill_group_id}`, () => ({ instance_id: g.instance_id, day, channel: g.channel, direction: g.direction, skill_group_id: g.skill_group_id, answer_wait_max_ms: 0 }), (row) => {
+        addCounters(row, g);
+        row.answer_wait_max_ms = Math.max(row.answer_wait_max_ms as number, g.answer_wait_max_ms);
+      });
+    }
+    const agentContactDays = new Map<string, Record<string, number | string>>();
+    for (const c of contacts) {
+      const day = dayOf(c);
+      sum(agentContactDays, `${c.instance_id}|${day}|${c.agent_id}|${c.channel}|${c.direction}|${c.skill_group_id}`, () => ({ instance_id: c.instance_id, day, agent_id: c.agent_id, channel: c.channel, direction: c.direction, skill_group_id: c.skill_group_id }), (row) => addCounters(row, c));
+    }
+    const agentDays = new Map<string, Record<string, number | string>>();
+    const agentDay = (instanceId: string, day: string, agentId: string) => () => ({ instance_id: instanceId, day, agent_id: agentId, ...Object.fromEntries(agentCounters.map((c) => [c, 0])) });
+    for (const a of agents) {
+      const day = dayOf(a);
+      sum(agentDays, `${a.instance_id}|${day}|${a.agent_id}`, agentDay(a.instance_id, day, a.agent_id), (row) => {
+        for (const c of agentCounters) row[c] = (row[c] as number) + a[c];
+      });
+    }
+    const breakDays = new Map<string, { instance_id: string; day: string; agent_id: string; reason: string; break_ms: number }>();
+    for (const b of breaks) {
+      const day = dayOf(b);
+      sum(breakDays, `${b.instance_id}|${day}|${b.agent_id}|${b.reason}`, () => ({ instance_id: b.instance_id, day, agent_id: b.agent_id, reason: b.reason, break_ms: 0 }), (row) => (row.break_ms += b.break_ms));
+    }
+    for (const x of spans) {
+      for (const [day, spanMs] of spanDayParts(days, zoneOf(x.instance_id), x.span_from.getTime(), x.span_to.getTime())) {
+        sum(agentDays, `${x.instance_id}|${day}|${x.agent_id}`, agentDay(x.instance_id, day, x.agent_id), (row) => {
+          row.online_ms = (row.online_ms as number) + spanMs;
+          if (x.counter !== 'online_ms') row[x.counter] = (row[x.counter] as number) + spanMs;
+        });
+        if (x.counter === 'break_ms') sum(breakDays, `${x.instance_id}|${day}|${x.agent_id}|${x.reason}`, () => ({ instance_id: x.instance_id, day, agent_id: x.agent_id, reason: x.reason, break_ms: 0 }), (row) => (row.break_ms += spanMs));
+      }
+    }
+    const addAll = (table: string, columns: readonly string[]) => sql.join(columns.map((c) => sql`${sql.ref(c)} = ${sql.ref(`${table}.${c}`)} + ${sql.ref(`excluded.${c}`)}`));
+    await upsert(
+      'report_group_days',
+      [...groupDays.values()],
+      ['instance_id', 'day', 'channel', 'direction', 'skill_group_id'],
+      sql.join([addAll('report_group_days', contactCounters), sql`answer_wait_max_ms = greatest(report_group_days.answer_wait_max_ms, excluded.answer_wait_max_ms)`]),
+      zeros,
+    );
+    await upsert('report_agent_contact_days', [...agentContactDays.values()], ['instance_id', 'day', 'agent_id', 'channel', 'direction', 'skill_group_id'], addAll('report_agent_contact_days', contactCounters), zeros);
+    await upsert('report_agent_days', [...agentDays.values()], ['instance_id', 'day', 'agent_id'], addAll('report_agent_days', agentCounters));
+    await upsert('report_agent_break_days', [...breakDays.values()], ['instance_id', 'day', 'agent_id', 'reason'], addAll('report_agent_break_days', ['break_ms']));
   }
 
   /** Writes the batch's report settings; the instances whose time zone changed. */
