@@ -397,9 +397,12 @@ export async function rebuildProjection(deps: { store: EventStore; db: ReadModel
   let from: Position | null = null;
   let count = 0;
   for (;;) {
-    const events = await store.readAll({ after: from, maxCount: deps.batchSize ?? 5000 });
+    const events = await store.readAll({ after: from, maxCount: deps.batchSize ?? projection.catchUpBatchSize ?? 5000 });
     if (events.length === 0) return count;
     await applyBatch(db, projection, from, events);
+    // Work beside the batches (a recount the events started) done as it comes, while it is small (a zone set
+    // early in the log is counted again over a few days' rows, not a year's), and to the end before the rebuild is.
+    while (await projection.backgroundStep?.(db));
     from = events[events.length - 1]!.position;
     count += events.length;
   }
@@ -579,7 +582,7 @@ export class ProjectionRunner {
   private async run(r: Running): Promise<void> {
     const { store, db, bus, logger } = this.deps;
     // Catching up, big transactions (the cost is per row touched, not per event); live, small and prompt.
-    const catchUpBatch = this.deps.batchSize ?? 5000;
+    const catchUpBatch = this.deps.batchSize ?? r.projection.catchUpBatchSize ?? 5000;
     const liveBatch = Math.min(500, catchUpBatch);
     let caughtUp = false;
     r.projection.reset?.();
@@ -593,6 +596,25 @@ export class ProjectionRunner {
     let buffer: RecordedEvent[] = [];
     let flushing: Promise<void> = Promise.resolve();
     let timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+
+    // The projection's work beside its batches, a step at a time in the same queue: a batch waits for one step at most.
+    let stepQueued = false;
+    const background = (): void => {
+      const step = r.projection.backgroundStep;
+      if (!step || stepQueued || r.halted) return;
+      stepQueued = true;
+      flushing = flushing.then(async () => {
+        stepQueued = false;
+        if (r.halted) return;
+        try {
+          if (await step.call(r.projection, db)) setImmediate(background);
+        } catch (err) {
+          logger.warn({ err, projection: r.projection.name }, 'projection background step failed; tried again in a second');
+          setTimeout(background, 1000).unref();
+        }
+      });
+    };
+    background();
 
     const flush = (): Promise<void> => {
       if (timer) {
@@ -623,6 +645,7 @@ export class ProjectionRunner {
           }
           this.parked.set(r.projection.name, held);
           this.moved(r.projection.name);
+          background();
           await Promise.all(messages.map((m) => bus.publish(m.topic, m.message).catch((err: unknown) => logger.warn({ err }, 'bus publish failed'))));
         } catch (err) {
           r.halted = true;

@@ -21,12 +21,25 @@ export interface Projection {
    * transaction of their own, at once, instead of waiting in one shared with projections that only store.
    */
   readonly live?: boolean;
+  /**
+   * Events per transaction while it catches up or is rebuilt, when more than the runner's (5,000) pay: a
+   * projection that folds a batch in memory and writes each of its rows once a batch writes a row fewer times
+   * the more events a batch holds. Live batches stay small.
+   */
+  readonly catchUpBatchSize?: number;
   /** Event types it reads; others only move its checkpoint. */
   readonly eventTypes: ReadonlySet<string>;
   /** Applies one event inside the batch's transaction. Must be idempotent. */
   apply?(trx: Transaction<ReadModelDb>, event: RecordedEvent, changes: ChangeSink): Promise<void>;
   /** Or applies all of a batch's events it reads (in order) at once, for projections that see many events. */
   applyBatch?(trx: Transaction<ReadModelDb>, events: RecordedEvent[], changes: ChangeSink): Promise<void>;
+  /**
+   * One step of work the projection does beside its batches (a long recount), in a transaction of its own:
+   * true if it did some (and may have more), false if there is none. The process running the projection calls
+   * it between batches until false (after a batch, and once when it starts: a crash leaves the work where it
+   * stopped); a rebuild runs it to the end.
+   */
+  backgroundStep?(db: ReadModel): Promise<boolean>;
   /**
    * Forgets what it keeps in memory between batches (rows it wrote, read again instead): called when a runner
    * starts running it (another process may have run it meanwhile), before a rebuild, and when a parked part was

@@ -125,3 +125,176 @@ export async function refillDays(db: Db, instanceIds: string[] | null, tables: {
     await addBreakDays(db, from('report_agent_break_buckets'), from('report_agent_spans'));
   }
 }
+
+// ---- the same sums in memory, for a batch's deltas -------------------------------------------------------
+//
+// The projection sums a batch's deltas per local day itself and writes each day row once (one upsert a
+// table), instead of the statements above grouping its rows in PostgreSQL (whose span split, a few lookups
+// a span, was most of a catch-up's time). The local day of each 15-minute bucket still comes from
+// PostgreSQL (`localDays`: (bucket AT TIME ZONE zone)::date, a UTC day's 96 buckets at a time, kept), so a
+// day row holds exactly what the statements above would add to it.
+
+const dayMs = 86_400_000;
+const bucketsADay = dayMs / bucketMs;
+
+/** The local day ('YYYY-MM-DD') of each bucket, per zone, per UTC day (by its number since 1970): read once. */
+const knownDays = new Map<string, Map<number, string[]>>();
+/** Zones × UTC days kept at most (a zone's year is 365): past it, the map starts again. */
+const knownDaysMax = 100_000;
+let knownDaysCount = 0;
+
+/** A function giving the local day of a bucket (ms) in a zone, for the buckets of the UTC days `days` asks for. */
+export async function localDays(db: Db, needs: Map<string, Set<number>>): Promise<LocalDays> {
+  for (const [zone, days] of needs) {
+    let known = knownDays.get(zone);
+    const missing = [...days].filter((d) => !known?.has(d));
+    if (missing.length === 0) continue;
+    if (knownDaysCount + missing.length > knownDaysMax) {
+      knownDays.clear();
+      knownDaysCount = 0;
+      known = undefined;
+    }
+    if (!known) knownDays.set(zone, (known = new Map()));
+    const r = await sql<{ d: number; days: string[] }>`
+      SELECT u.d, array_agg(to_char(((to_timestamp(u.d * 86400) + i * ${bucketInterval}) AT TIME ZONE ${zone})::date, 'YYYY-MM-DD') ORDER BY i) AS days
+      FROM unnest(${missing}::bigint[]) u(d), generate_series(0, ${sql.lit(bucketsADay - 1)}) i
+      GROUP BY u.d`.execute(db);
+    for (const row of r.rows) {
+      known.set(Number(row.d), row.days);
+      if (row.days.some((day, i) => i > 0 && day < row.days[i - 1]!)) goingBack.add(row.days);
+    }
+    knownDaysCount += r.rows.length;
+  }
+  return { day: (zone, bucket) => dayBuckets(zone, bucket)[Math.floor((bucket % dayMs) / bucketMs)]!, steady: (zone, bucket) => !goingBack.has(dayBuckets(zone, bucket)) };
+}
+
+/** UTC days (their buckets' local days) in which a local day comes again after the next one (a clock set back over midnight). */
+const goingBack = new WeakSet<string[]>();
+
+function dayBuckets(zone: string, bucket: number): string[] {
+  const days = knownDays.get(zone)?.get(Math.floor(bucket / dayMs));
+  if (!days) throw new Error(`local days of ${zone} not read for ${new Date(bucket).toISOString()}`);
+  return days;
+}
+
+export interface LocalDays {
+  /** The local day of a bucket (ms) in a zone. */
+  day(zone: string, bucket: number): string;
+  /** Whether the local days of the bucket's UTC day never go back (a span's first and last bucket's days then bound its others'). */
+  steady(zone: string, bucket: number): boolean;
+}
+
+/** The UTC day numbers a bucket (ms) or [from, to) of buckets needs in `needs`, under `zone`. */
+export function needDays(needs: Map<string, Set<number>>, zone: string, from: number, to = from + bucketMs): void {
+  let days = needs.get(zone);
+  if (!days) needs.set(zone, (days = new Set()));
+  for (let d = Math.floor(from / dayMs); d * dayMs < to; d++) days.add(d);
+}
+
+/**
+ * The milliseconds of [from, to) (whole buckets of one UTC day) per local day in `zone`: one pair when the
+ * first and last buckets lie in the same local day and the UTC day's local days never go back, else bucket by bucket.
+ */
+export function spanDayParts(days: LocalDays, zone: string, from: number, to: number): [string, number][] {
+  const first = days.day(zone, from);
+  if (days.day(zone, to - bucketMs) === first && days.steady(zone, from)) return [[first, to - from]];
+  const out = new Map<string, number>();
+  for (let t = from; t < to; t += bucketMs) {
+    const day = days.day(zone, t);
+    out.set(day, (out.get(day) ?? 0) + bucketMs);
+  }
+  return [...out];
+}
+
+// ---- a zone change's recount, chunk by chunk -----------------------------------------------------------
+//
+// When an instance's zone changes, its day rows (counted in the old zone) are counted again from the base
+// tables in the new one: a job (report_day_recounts) that the runner holding the projection works through a
+// chunk at a time, each in a transaction of its own, between the projection's batches (a batch waits for
+// one chunk at most, not for the whole recount). A crash leaves the job's row: the next runner resumes it.
+// Meanwhile the instance's reports read the 15-minute buckets (report-queries.ts, dayCheck): the new zone's
+// figures, exact, only slower.
+//
+// The projection's batches add their day deltas of such an instance only for buckets the recount has passed
+// (counted_to); the recount counts the rest from the base tables. Both hold the job's row lock while they
+// decide, so a chunk sees every batch committed before it, and a batch the chunk's counted_to.
+
+/** Day rows deleted per table and transaction in a recount's first phase. */
+const recountDeleteRows = 20_000;
+/** Days of base rows (UTC, from the first bucket not counted) counted per transaction in its second phase. */
+const recountDays = 7;
+
+/** The day tables' rows of `instanceId` (their buckets before `to`): the source of one chunk. */
+const baseRows = (table: string, column: string, instanceId: string, from: Date, to: Date) =>
+  sql`(SELECT * FROM ${sql.table(table)} t WHERE t.instance_id = ${instanceId} AND ${sql.ref(`t.${column}`)} >= ${from.toISOString()}::timestamptz AND ${sql.ref(`t.${column}`)} < ${to.toISOString()}::timestamptz)`;
+
+/** The first bucket at or after `from` (null: from the start) in the instance's base tables, or null if none. */
+async function firstBucket(db: Db, instanceId: string, from: Date | null): Promise<Date | null> {
+  const after = (column: string) => (from ? sql`AND ${sql.ref(column)} >= ${from.toISOString()}::timestamptz` : sql``);
+  const r = await sql<{ first: Date | string | null }>`
+    SELECT least(
+      (SELECT min(bucket) FROM report_group_buckets WHERE instance_id = ${instanceId} ${after('bucket')}),
+      (SELECT min(bucket) FROM report_agent_buckets WHERE instance_id = ${instanceId} ${after('bucket')}),
+      (SELECT min(bucket) FROM report_agent_break_buckets WHERE instance_id = ${instanceId} ${after('bucket')}),
+      (SELECT min(span_from) FROM report_agent_spans WHERE instance_id = ${instanceId} ${after('span_from')})
+    ) AS first`.execute(db);
+  const first = r.rows[0]?.first;
+  return first ? new Date(first) : null;
+}
+
+/** Starts (or starts again) the recount of `instanceIds`' day rows in their zones (set in report_settings). */
+export async function startRecounts(db: Db, zones: Map<string, string>, at: Date): Promise<void> {
+  const rows = [...zones].map(([instanceId, zone]) => sql`(${instanceId}, ${zone}, 'delete', null::timestamptz, ${at.toISOString()}::timestamptz, ${at.toISOString()}::timestamptz)`);
+  if (rows.length === 0) return;
+  await sql`
+    INSERT INTO report_day_recounts (instance_id, time_zone, phase, counted_to, started_at, updated_at) VALUES ${sql.join(rows)}
+    ON CONFLICT (instance_id) DO UPDATE SET time_zone = excluded.time_zone, phase = 'delete', counted_to = null, started_at = excluded.started_at, updated_at = excluded.updated_at`.execute(db);
+}
+
+/** The recounts of `instanceIds` under way, their rows locked until the caller's transaction ends. */
+export async function lockRecounts(db: Db, instanceIds: string[]): Promise<Map<string, { phase: string; countedTo: Date | null }>> {
+  if (instanceIds.length === 0) return new Map();
+  const r = await sql<{ instance_id: string; phase: string; counted_to: Date | string | null }>`
+    SELECT instance_id, phase, counted_to FROM report_day_recounts WHERE instance_id = ANY(${instanceIds}::text[]) ORDER BY instance_id FOR UPDATE`.execute(db);
+  return new Map(r.rows.map((row) => [row.instance_id, { phase: row.phase, countedTo: row.counted_to ? new Date(row.counted_to) : null }]));
+}
+
+/**
+ * One chunk of the oldest recount under way, in a transaction of its own: false when there is none. First
+ * the instance's old day rows are deleted, a few thousand a table at a time; then its base rows are counted
+ * into the day tables a week of buckets at a time, skipping weeks without any; the job ends after the last.
+ */
+export async function recountDaysStep(db: Kysely<never>): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const t = trx as unknown as Db;
+    const job = (
+      await sql<{ instance_id: string; phase: string; counted_to: Date | string | null }>`
+        SELECT instance_id, phase, counted_to FROM report_day_recounts ORDER BY started_at, instance_id LIMIT 1 FOR UPDATE`.execute(t)
+    ).rows[0];
+    if (!job) return false;
+    const id = job.instance_id;
+    const move = async (phase: string, countedTo: Date | null) => {
+      if (!countedTo) await sql`DELETE FROM report_day_recounts WHERE instance_id = ${id}`.execute(t);
+      else await sql`UPDATE report_day_recounts SET phase = ${phase}, counted_to = ${countedTo.toISOString()}::timestamptz, updated_at = now() WHERE instance_id = ${id}`.execute(t);
+    };
+    if (job.phase === 'delete') {
+      let left = false;
+      for (const table of ['report_group_days', ...agentDayTables]) {
+        const r = await sql<{ n: number }>`
+          WITH d AS (DELETE FROM ${sql.table(table)} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${sql.table(table)} WHERE instance_id = ${id} LIMIT ${recountDeleteRows})) RETURNING 1)
+          SELECT count(*)::int AS n FROM d`.execute(t);
+        if (Number(r.rows[0]!.n) >= recountDeleteRows) left = true;
+      }
+      if (!left) await move('count', await firstBucket(t, id, null));
+      return true;
+    }
+    const from = new Date(job.counted_to!);
+    const to = new Date(from.getTime() + recountDays * dayMs);
+    await addGroupDays(t, baseRows('report_group_buckets', 'bucket', id, from, to));
+    await addAgentContactDays(t, baseRows('report_contact_buckets', 'bucket', id, from, to));
+    await addAgentDays(t, baseRows('report_agent_buckets', 'bucket', id, from, to), baseRows('report_agent_spans', 'span_from', id, from, to));
+    await addBreakDays(t, baseRows('report_agent_break_buckets', 'bucket', id, from, to), baseRows('report_agent_spans', 'span_from', id, from, to));
+    await move('count', await firstBucket(t, id, to));
+    return true;
+  });
+}

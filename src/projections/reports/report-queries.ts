@@ -456,6 +456,7 @@ function dayCheck(r: ReportRequest): RawBuilder<unknown> {
     sql`SELECT generate_series(to_timestamp(floor(extract(epoch from ${at}) / 900) * 900) - interval '2 days', ${at} + interval '2 days', interval '15 minutes') AS bucket`;
   return sql`
     SELECT coalesce((SELECT s.time_zone FROM report_settings s WHERE s.instance_id = ${r.instanceId}), 'UTC') = ${r.timeZone}
+      AND NOT EXISTS (SELECT 1 FROM report_day_recounts rc WHERE rc.instance_id = ${r.instanceId})
       AND NOT EXISTS (
         SELECT 1 FROM (${near(rangeStart)} UNION ALL ${near(rangeEnd)}) e
         WHERE ((e.bucket AT TIME ZONE ${r.timeZone})::date BETWEEN ${r.from}::date AND ${r.to}::date) <> (e.bucket >= ${rangeStart} AND e.bucket < ${rangeEnd})

@@ -181,4 +181,19 @@ export const reportsMigrations: Record<string, Migration> = {
         FROM long l, generate_series(date_trunc('day', l.span_from AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', l.span_to - interval '1 microsecond', interval '1 day') d`.execute(db);
     },
   },
+  // A zone change's recount of the day rows, as a job of its own (report-days.ts, recountDaysStep): chunks in
+  // transactions of their own, resumed from here after a crash.
+  '2027_01_07_300_report_day_recounts': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('report_day_recounts')
+        .addColumn('instance_id', 'text', (c) => c.notNull().primaryKey())
+        .addColumn('time_zone', 'text', (c) => c.notNull())
+        .addColumn('phase', 'text', (c) => c.notNull())
+        .addColumn('counted_to', 'timestamptz')
+        .addColumn('started_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+        .execute();
+    },
+  },
 };

@@ -177,4 +177,19 @@ export interface ReportTables {
     service_level_seconds: number;
     updated_at: Timestamp;
   };
+  /**
+   * An instance whose day rows are being counted again in its new time zone (report-days.ts, recountDaysStep):
+   * its old rows deleted (phase 'delete'), then the base tables' rows before counted_to counted into the
+   * day tables (phase 'count'), a chunk a transaction. Meanwhile its reports read the buckets.
+   */
+  report_day_recounts: {
+    instance_id: string;
+    time_zone: string;
+    /** delete, count */
+    phase: string;
+    /** Phase count: the base tables' rows before this bucket are counted in the day rows. */
+    counted_to: Timestamp | null;
+    started_at: Timestamp;
+    updated_at: Timestamp;
+  };
 }
