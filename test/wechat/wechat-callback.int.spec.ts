@@ -34,6 +34,14 @@ describe('WeChat callback', () => {
 
   const chatRows = async (openId: string) => (await t.kefu.db.selectFrom('contacts').selectAll().where('instance_id', '=', seed.instanceId).execute()).filter((r) => (r.customer as { id: string }).id === openId);
   const messagesOf = async (contactId: string) => (await t.ok<{ chatTranscript: { messages: Message[] } }>(seed.adminKey, transcript, { id: contactId })).chatTranscript.messages;
+  /** The transcript once it shows `n` customer messages (the answer came when they were stored; the read model follows a moment later, longer on a loaded machine). */
+  const customerMessagesOf = async (contactId: string, n: number) => {
+    for (let tries = 0; ; tries++) {
+      const messages = (await messagesOf(contactId)).filter((m) => m.sender === 'CUSTOMER');
+      if (messages.length >= n || tries >= 100) return messages;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
   const text = (account: FakeAccount, openId: string, content: string, msgId = String(1_000_000 + ++n)) => ({
     ToUserName: account.originalId,
     FromUserName: openId,
@@ -92,8 +100,7 @@ describe('WeChat callback', () => {
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ channel: 'ONLINE', status: 'QUEUED' });
     expect(rows[0]!.customer).toMatchObject({ kind: 'WECHAT', id: 'oPlain_1' });
-    const messages = await messagesOf(rows[0]!.id);
-    expect(messages.filter((m) => m.sender === 'CUSTOMER').map((m) => m.text)).toEqual(['你好 /::) [Smirk] 😀', 'second']);
+    expect((await customerMessagesOf(rows[0]!.id, 2)).map((m) => m.text)).toEqual(['你好 /::) [Smirk] 😀', 'second']);
     const record = await t.kefu.db.selectFrom('chat_records').select(['source_kind', 'customer_kind']).where('contact_id', '=', rows[0]!.id).executeTakeFirst();
     expect(record).toEqual({ source_kind: 'WECHAT', customer_kind: 'WECHAT' });
   });
@@ -133,7 +140,7 @@ describe('WeChat callback', () => {
     expect((await wx.push(plain, { ...base, MsgType: 'image', PicUrl: 'http://mmbiz.example/x.png', MediaId: image, MsgId: '7000000000000000001' })).text).toBe('success');
     expect((await wx.push(plain, { ...base, MsgType: 'voice', MediaId: voice, Format: 'amr', MsgId: '7000000000000000002' })).text).toBe('success');
     const [row] = await chatRows('oMedia_1');
-    const files = (await messagesOf(row!.id)).filter((m) => m.sender === 'CUSTOMER');
+    const files = await customerMessagesOf(row!.id, 2);
     expect(files.map((m) => [m.kind, m.attachment?.contentType])).toEqual([
       ['IMAGE', 'image/png'],
       ['FILE', 'audio/amr'],
