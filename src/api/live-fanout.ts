@@ -120,11 +120,20 @@ export class LiveTopics {
 
   private readonly maxPendingMessages: number;
   private readonly deliverSlice: number;
+  /** Topics handing a message out in slices. */
+  private drainingTopics = 0;
+  /** Called when the last topic handing out in slices is done. */
+  onDrained: (() => void) | null = null;
 
   constructor(bus: Bus, maxPendingMessages = 1000, deliverSlice = 128) {
     this.bus = bus;
     this.maxPendingMessages = maxPendingMessages;
     this.deliverSlice = deliverSlice;
+  }
+
+  /** Some topic is still handing a message out (in slices, a turn of the event loop each). */
+  get draining(): boolean {
+    return this.drainingTopics > 0;
   }
 
   private deliver(topic: Topic, message: unknown): void {
@@ -139,6 +148,7 @@ export class LiveTopics {
 
   /** Hands out the backlog, `deliverSlice` subscribers at a time, yielding (setImmediate) between slices. */
   private drain(topic: Topic): void {
+    if (!topic.draining) this.drainingTopics++;
     topic.draining = true;
     let budget = this.deliverSlice;
     while (topic.backlog.length > 0) {
@@ -155,6 +165,7 @@ export class LiveTopics {
       topic.cursor = 0;
     }
     topic.draining = false;
+    if (--this.drainingTopics === 0) this.onDrained?.();
   }
 
   /** Resolves once the topic is live on the bus; `return()` ends this subscriber's part. */
@@ -309,6 +320,8 @@ export class LiveFanout {
   private readonly endTurn = (): void => {
     this.microFlushInTurn = false;
   };
+  /** whenWritten's callers, told when the fan-out is idle. */
+  private idleWaiters: (() => void)[] = [];
   /** Executions run, frames written: for tests and the bench. */
   readonly counts = { executions: 0, frames: 0, rawFrames: 0, groupedFrames: 0, slowConsumersClosed: 0, directAttachments: 0 };
 
@@ -320,6 +333,25 @@ export class LiveFanout {
     this.formatErrors = options.formatErrors;
     this.share = options.share ?? true;
     this.log = options.log;
+    this.topics.onDrained = () => this.tellIdle();
+  }
+
+  /**
+   * Null when no message is being handed out and no frame waits to be written; else resolves once that is so.
+   * Background work (projections that only store) waits for it, so that a change's frames are not written in
+   * turns shared with statements that nobody watching waits for. (A frame whose execution is still running is
+   * not waited for.)
+   */
+  whenWritten(): Promise<void> | null {
+    if (!this.flushScheduled && !this.topics.draining) return null;
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private tellIdle(): void {
+    if (this.idleWaiters.length === 0 || this.flushScheduled || this.topics.draining) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
   }
 
   /** Pumps one subscriber's messages to its socket; the iterator given back to the server ends with the pump. */
@@ -483,8 +515,9 @@ export class LiveFanout {
         document: documentOf(info),
         rootValue: message,
         contextValue: ctx,
-        // Coerced once at subscribe; their JSON is what the client sent, as far as Kefu's scalars go.
-        variableValues: JSON.parse(JSON.stringify(info.variableValues)) as Record<string, unknown>,
+        // Coerced once at subscribe; their JSON is what the client sent, as far as Kefu's scalars go (made once
+        // per subscription: execute reads it, never changes it).
+        variableValues: rawVariables(info.variableValues),
         operationName: info.operation.name?.value ?? null,
       });
     } catch (error) {
@@ -567,6 +600,7 @@ export class LiveFanout {
       this.writePayloads.length = 0;
       this.writeHead = 0;
       this.flushScheduled = false;
+      this.tellIdle();
     } else {
       if (this.writeHead > 4096) {
         sockets.splice(0, this.writeHead);
@@ -639,6 +673,17 @@ export function viewOf(p: Principal | null | undefined): string {
 }
 
 const documents = new WeakMap<object, DocumentNode>();
+
+/** A subscription's coerced variables as JSON values again, once per subscription (not per message). */
+const rawVariableValues = new WeakMap<object, Record<string, unknown>>();
+function rawVariables(coerced: Record<string, unknown>): Record<string, unknown> {
+  let raw = rawVariableValues.get(coerced);
+  if (raw === undefined) {
+    raw = JSON.parse(JSON.stringify(coerced)) as Record<string, unknown>;
+    rawVariableValues.set(coerced, raw);
+  }
+  return raw;
+}
 function documentOf(info: GraphQLResolveInfo): DocumentNode {
   let doc = documents.get(info.operation);
   if (!doc) {
