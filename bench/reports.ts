@@ -122,7 +122,8 @@ export const reportsBench: BenchModule = {
       const store = new PostgresEventStore(sql);
 
       const t0 = performance.now();
-      const applied = await rebuildProjection({ store, db, projection: reportsProjection, batchSize: 5000 });
+      // The projection's own catch-up batch (reportsProjection.catchUpBatchSize), as `npm run projections -- rebuild reports` uses.
+      const applied = await rebuildProjection({ store, db, projection: reportsProjection });
       const catchUpMs = performance.now() - t0;
       log(`rebuilt reports from ${applied.toLocaleString('en-US')} events in ${(catchUpMs / 1000).toFixed(1)} s`);
       rows.push({
