@@ -1,6 +1,7 @@
 // Reports through the GraphQL API (issue 15): the instance's report settings, the live overview of today as
 // a query and a subscription that follows a call as it is queued and answered, who may read what (agents only
 // their own agentReport), and clear errors for bad input (time zone, dates, range, rows, threshold, cursor).
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { until } from '../support/until.ts';
@@ -53,6 +54,15 @@ describe('reports through the API', () => {
     expect((await configure(seed.adminKey, { timeZone: 'asia/shanghai', serviceLevelSeconds: 30 })).data).toEqual({ configureReports: { timeZone: 'Asia/Shanghai', serviceLevelSeconds: 30 } });
     // A field left out keeps its value.
     expect((await configure(seed.adminKey, { timeZone: 'Asia/Kolkata' })).data).toEqual({ configureReports: { timeZone: 'Asia/Kolkata', serviceLevelSeconds: 30 } });
+  });
+
+  it('counts the day rows again in the new zone in the background: the runner works the recount job through', async () => {
+    // Each zone change above started a recount (report_day_recounts); only the runner's steps end it.
+    const state = async () => ({
+      zone: (await t.kefu.db.selectFrom('report_settings').select('time_zone').where('instance_id', '=', seed.instanceId).executeTakeFirst())?.time_zone,
+      recounts: (await sql<{ n: number }>`SELECT count(*)::int AS n FROM report_day_recounts WHERE instance_id = ${seed.instanceId}`.execute(t.kefu.db)).rows[0]!.n,
+    });
+    expect(await until(state, (s) => s.zone === 'Asia/Kolkata' && s.recounts === 0)).toEqual({ zone: 'Asia/Kolkata', recounts: 0 });
   });
 
   it('follows a call live in today’s overview (query and subscription), in the instance’s zone', async () => {
