@@ -2,15 +2,20 @@
 // stand-in browsers (real DTLS-SRTP, VP8 and Opus from ffmpeg) call through a worker: the main thread answers
 // both offers, joins the call and records the customer, and the media goes both ways on the worker (with a
 // keyframe request passed through, the last RTP time and the tracks told to the main thread); the WebM is valid.
-// A worker that stops ends its calls' peers as gone because of Kefu, and the next call gets a new worker.
+// A worker that stops ends its calls' peers as gone because of Kefu, and the next call gets a new worker; AvCalls
+// ends such a call as a system error (not as the customer's disconnection).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CommandHandler } from '../../src/adapters/eventstore/command-handler.ts';
 import { ThreadedAvMedia } from '../../src/adapters/webrtc/av-media-threads.ts';
 import type { AvGoneCause } from '../../src/adapters/webrtc/av-media.ts';
+import { AvCalls } from '../../src/processes/av-calls/av-calls.ts';
+import type { ContactWatch } from '../../src/processes/calls/contact-watch.ts';
 import { requireFfmpeg } from '../support/av.ts';
 import { until } from '../support/until.ts';
 import { WeriftAvBrowser } from './werift-av-browser.ts';
@@ -120,4 +125,36 @@ describe('AV media on worker threads', () => {
       await media.close();
     }
   }, 120_000);
+
+  it("AvCalls ends a call whose media thread stopped as a system error", async () => {
+    const commands: { type: string; data: Record<string, unknown> }[] = [];
+    const calls = new AvCalls({
+      ...options,
+      mediaThreads: 1,
+      commands: { handle: (_stream: string, _decider: unknown, command: { type: string; data: Record<string, unknown> }) => (commands.push(command), Promise.resolve({ events: [] })) } as unknown as CommandHandler,
+      watch: { start: () => Promise.resolve(), watch: () => () => undefined, stop: () => Promise.resolve() } as unknown as ContactWatch,
+      graceMs: 60_000,
+      maxPerVisitor: 0,
+      maxPerAddress: 0,
+      record: false,
+      recordingPath: (_instanceId, recordingId) => Promise.resolve(path.join(dir, `${recordingId}.webm`)),
+      onAgentDeviceLost: () => Promise.resolve('END'),
+      logger: pino({ level: 'silent' }),
+      clock: () => new Date(),
+    });
+    try {
+      const customer = browser();
+      const peer = await calls.startCustomer({ instanceId: 'i1', contactId: 'c1', visitorKey: 'v1', addressKey: null, offerSdp: await customer.offer(), skillGroupId: 'g1' }, () => Promise.resolve(true));
+      await customer.answer(peer.answerSdp);
+      await peer.whenConnected();
+      expect(calls.activeCalls).toBe(1);
+      const [worker] = workersOf((calls as unknown as { media: ThreadedAvMedia }).media);
+      await worker!.terminate();
+      await until(async () => calls.activeCalls, (n) => n === 0, 10_000);
+      expect(commands.map((c) => [c.type, c.data.reason])).toEqual([['EndContact', 'systemError']]);
+    } finally {
+      await calls.stop();
+    }
+  }, 60_000);
 });
+

@@ -20,6 +20,6 @@ export function requireFfmpeg(): void {
  */
 export function avTestEnv(more: Record<string, string> = {}): Record<string, string> {
   // KEFU_AV_MEDIA_THREADS from the environment: the same specs with the calls' media on the main thread (0) or workers.
-  const threads = process.env.KEFU_AV_MEDIA_THREADS ? { KEFU_AV_MEDIA_THREADS: process.env.KEFU_AV_MEDIA_THREADS } : {};
+  const threads: Record<string, string> = process.env.KEFU_AV_MEDIA_THREADS ? { KEFU_AV_MEDIA_THREADS: process.env.KEFU_AV_MEDIA_THREADS } : {};
   return { KEFU_AV_PUBLIC_ADDRESS: '127.0.0.1', KEFU_AV_BIND: '127.0.0.1', KEFU_AV_GRACE_MS: '8000', KEFU_AV_CONNECT_TIMEOUT_MS: '90000', KEFU_AV_ALLOWED_CANDIDATES: '127.0.0.0/8', ...threads, ...more };
 }
