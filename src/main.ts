@@ -287,7 +287,9 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
   const wechatIntakeDb = wechatIntakeSql ? createKysely<ReadModelDb>(wechatIntakeSql) : null;
   const store = metrics ? metrics.instrumentEventStore(storage.store) : storage.store;
   const bus: Bus = config.NATS_URL ? await NatsBus.connect(config.NATS_URL) : new InProcessBus();
-  const projections = new ProjectionRunner({ store, db, sql, bus, projections: allProjections, logger });
+  // The projections that only store let the live fan-out write a change's frames first (yieldTo); set once the app is built.
+  let liveFanout: { whenWritten(): Promise<void> | null } | null = null;
+  const projections = new ProjectionRunner({ store, db, sql, bus, projections: allProjections, logger, yieldTo: () => liveFanout?.whenWritten() ?? null });
   let ready = false;
   await projections.start();
   void store.headPosition().then(async (head) => {
@@ -421,6 +423,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
       },
     },
   );
+  liveFanout = app.liveFanout;
   if (metrics) {
     metrics.instrumentApp(app);
     if (phone) phone.sip.observer = metrics.observeSip;

@@ -4,8 +4,10 @@
 // BENCH_LIVE_MODE=bare: the ceiling, a bare graphql-ws (graphql-transport-ws) server on `ws` that acks, takes
 // subscriptions and, on POST /publish, writes the same frame to every subscriber, with no GraphQL at all.
 // The parent talks to it over IPC: `loop-start` / `loop-stop` (longest event-loop block, CPU time used),
-// `memory` (heap after GC).
-import { mkdtempSync, rmSync } from 'node:fs';
+// `memory` (heap after GC). BENCH_LIVE_CHANGE_PROF=<dir>: a CPU profile of the changes only (from loop-start to
+// loop-stop) in that directory, without the start-up and the subscribers' connections that --cpu-prof also takes.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,6 +22,9 @@ const mode = process.env.BENCH_LIVE_MODE ?? 'kefu';
 const loop = monitorEventLoopDelay({ resolution: 1 });
 /** CPU time used while the changes went out: unlike latencies, it hardly depends on what else the machine runs. */
 let cpuAtStart = process.cpuUsage();
+const profileDir = process.env.BENCH_LIVE_CHANGE_PROF;
+const profiler = profileDir ? new Session() : null;
+let profiles = 0;
 
 type Message = { type: 'loop-start' } | { type: 'loop-stop' } | { type: 'memory' } | { type: 'close' };
 
@@ -50,6 +55,43 @@ async function startBare(): Promise<{ port: number; close: () => Promise<void> }
   return { port: (http.address() as { port: number }).port, close: () => new Promise((r) => wss.close(() => http.close(() => r()))) };
 }
 
+/**
+ * This thread's CPU time per change, from a mutation's arrival (a POST to /graphql) and from the bus message's
+ * arrival at the fan-out, to the moment the change's last frame was handed to its socket (nothing waiting to be
+ * written or handed out): a latency that hardly depends on what else the machine runs (a loaded machine stretches
+ * wall times, not this). Means over the changes: the thread clock's ticks are coarse (up to 4 ms).
+ */
+const changeCpu = { fromRequest: [] as number[], fromMessage: [] as number[] };
+let measuring = false;
+function traceChanges(fanout: unknown, server: import('node:http').Server): void {
+  const threadMs = () => {
+    const c = process.threadCpuUsage();
+    return (c.user + c.system) / 1000;
+  };
+  // Private fields of LiveFanout and LiveTopics, read here only (the same in older commits, for A/B runs).
+  const f = fanout as { flush: () => void; flushScheduled: boolean; topics: { topics: Map<string, { draining: boolean }>; deliver: (topic: unknown, message: unknown) => void } };
+  let requestAt: number | null = null;
+  let messageAt: number | null = null;
+  server.prependListener('request', (req: import('node:http').IncomingMessage) => {
+    if (req.method === 'POST' && req.url?.startsWith('/graphql') && measuring) requestAt ??= threadMs();
+  });
+  const deliver = f.topics.deliver.bind(f.topics);
+  f.topics.deliver = (topic, message) => {
+    messageAt ??= threadMs();
+    deliver(topic, message);
+  };
+  const flush = f.flush;
+  f.flush = () => {
+    flush();
+    if (messageAt === null || f.flushScheduled || [...f.topics.topics.values()].some((t) => t.draining)) return;
+    const now = threadMs();
+    changeCpu.fromMessage.push(now - messageAt);
+    if (requestAt !== null) changeCpu.fromRequest.push(now - requestAt);
+    messageAt = null;
+    requestAt = null;
+  };
+}
+
 let close: () => Promise<void>;
 if (mode === 'bare') {
   const bare = await startBare();
@@ -67,6 +109,7 @@ if (mode === 'bare') {
     rmSync(dir, { recursive: true, force: true });
   };
   const tokens = process.env.BENCH_LIVE_SEED === '1' ? await seedSupervisorAndAgent(kefu, 'Bench') : null;
+  traceChanges(kefu.app.liveFanout, kefu.app.server);
   process.send!({ type: 'ready', port: (kefu.app.server.address() as { port: number }).port, ...tokens });
 }
 
@@ -74,14 +117,31 @@ process.on('message', (raw) => {
   const m = raw as Message;
   void (async () => {
     if (m.type === 'loop-start') {
+      if (profiler) {
+        if (profiles === 0) {
+          profiler.connect();
+          await profiler.post('Profiler.enable');
+          await profiler.post('Profiler.setSamplingInterval', { interval: 250 });
+        }
+        await profiler.post('Profiler.start');
+      }
       loop.reset();
       loop.enable();
+      changeCpu.fromRequest.length = 0;
+      changeCpu.fromMessage.length = 0;
+      measuring = true;
       cpuAtStart = process.cpuUsage();
       process.send!({ type: 'loop-started' });
     } else if (m.type === 'loop-stop') {
       loop.disable();
+      measuring = false;
       const cpu = process.cpuUsage(cpuAtStart);
-      process.send!({ type: 'loop', maxMs: loop.max / 1e6, p99Ms: loop.percentile(99) / 1e6, cpuMs: (cpu.user + cpu.system) / 1000 });
+      if (profiler) {
+        const { profile } = await profiler.post('Profiler.stop');
+        writeFileSync(path.join(profileDir!, `${mode}-${process.pid}-${++profiles}.cpuprofile`), JSON.stringify(profile));
+      }
+      const mean = (xs: number[]) => (xs.length === 0 ? NaN : xs.reduce((a, x) => a + x, 0) / xs.length);
+      process.send!({ type: 'loop', maxMs: loop.max / 1e6, p99Ms: loop.percentile(99) / 1e6, cpuMs: (cpu.user + cpu.system) / 1000, cpuFromRequestMs: mean(changeCpu.fromRequest), cpuFromMessageMs: mean(changeCpu.fromMessage) });
     } else if (m.type === 'memory') {
       for (let i = 0; i < 3; i++) {
         globalThis.gc?.();

@@ -28,6 +28,15 @@ export interface ProjectionRunnerDeps {
   batchSize?: number;
   /** How often a process without a lease tries to take it, and polls checkpoints held elsewhere. */
   leaseRetryMs?: number;
+  /**
+   * The live fan-out's frames in flight (null: none). A projection that only stores applies its batch after the
+   * live projections' batches of the same events were published and after these frames were written: on PGlite
+   * (one thread) its statements would otherwise run in the turns between the fan-out's slices, and the last
+   * subscribers of a change would wait for the reports' statements. At most `yieldMaxMs` per batch.
+   */
+  yieldTo?: () => Promise<void> | null;
+  /** The longest a batch of a projection that only stores waits for the live ones (default 100 ms). */
+  yieldMaxMs?: number;
 }
 
 export class CheckpointMoved extends Error {}
@@ -440,6 +449,10 @@ export class ProjectionRunner {
   readonly transactions: SharedTransactions;
   private stopped = false;
   private timer: NodeJS.Timeout | null = null;
+  /** One per live projection with events buffered or a batch in flight: settled once they are published. */
+  private readonly liveHolds = new Set<Promise<void>>();
+  /** The wait of the projections that only store (afterLive), shared by those that start it in the meantime. */
+  private liveWait: Promise<void> | null = null;
 
   constructor(deps: ProjectionRunnerDeps) {
     this.deps = deps;
@@ -506,6 +519,35 @@ export class ProjectionRunner {
     } finally {
       for (const n of names) this.waiters.get(n)?.delete(waiter);
     }
+  }
+
+  /**
+   * Before a batch of a projection that only stores: the live projections' batches published and the live
+   * fan-out's frames written (yieldTo), at most yieldMaxMs. Null when nothing is in flight.
+   */
+  private afterLive(): Promise<void> | null {
+    if (this.liveWait) return this.liveWait;
+    const first = this.liveHolds.size === 0 ? (this.deps.yieldTo?.() ?? null) : null;
+    if (this.liveHolds.size === 0 && !first) return null;
+    let timer: NodeJS.Timeout | undefined;
+    const capped = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.deps.yieldMaxMs ?? 100)));
+    let over = false;
+    const live = (async () => {
+      if (first) await first;
+      while (!over) {
+        if (this.liveHolds.size > 0) await Promise.all([...this.liveHolds]);
+        const gate = this.deps.yieldTo?.();
+        if (!gate && this.liveHolds.size === 0) return;
+        if (gate) await gate;
+      }
+    })();
+    const wait = Promise.race([live, capped]).finally(() => {
+      over = true;
+      clearTimeout(timer);
+      this.liveWait = null;
+    });
+    this.liveWait = wait;
+    return wait;
   }
 
   /** After a batch of `name` here: wakes the waiters it concerns (see waiters). */
@@ -615,6 +657,21 @@ export class ProjectionRunner {
       });
     };
     background();
+    // A live projection's events not yet published: the projections that only store wait for them (afterLive).
+    let hold: { done: Promise<void>; release: () => void } | null = null;
+    const holdLive = () => {
+      if (!r.projection.live || hold) return;
+      let release!: () => void;
+      const done = new Promise<void>((resolve) => (release = resolve));
+      hold = { done, release };
+      this.liveHolds.add(done);
+    };
+    const releaseLive = () => {
+      if (!hold || (buffer.length > 0 && !r.halted)) return;
+      this.liveHolds.delete(hold.done);
+      hold.release();
+      hold = null;
+    };
 
     const flush = (): Promise<void> => {
       if (timer) {
@@ -624,6 +681,9 @@ export class ProjectionRunner {
       timer = null;
       flushing = flushing.then(async () => {
         // After a failed batch, later ones would skip its events: the restart reads them again instead.
+        if (r.halted) buffer = [];
+        if (buffer.length === 0) return releaseLive();
+        if (!r.projection.live) await this.afterLive();
         if (r.halted) buffer = [];
         if (buffer.length === 0) return;
         const events = buffer;
@@ -653,6 +713,7 @@ export class ProjectionRunner {
           // Start again from the stored checkpoint: nothing of this batch was written.
           void this.restart(r, err instanceof CheckpointMoved ? 'checkpoint moved elsewhere' : 'batch failed');
         }
+        releaseLive();
       });
       return flushing;
     };
@@ -665,6 +726,7 @@ export class ProjectionRunner {
       },
       onEvent: async (event) => {
         buffer.push(event);
+        holdLive();
         if (buffer.length >= (caughtUp ? liveBatch : catchUpBatch)) await flush();
         // A live projection's batch goes in this turn's check phase, not after the next timers (>= 1 ms).
         else if (!timer) timer = r.projection.live && caughtUp ? setImmediate(() => void flush()) : setTimeout(() => void flush(), 0);

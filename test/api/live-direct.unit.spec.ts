@@ -107,4 +107,27 @@ describe('live fan-out: direct delivery', () => {
     expect(got).toEqual([1, 2, 3]);
     expect(topics.topicCount).toBe(0);
   });
+  it('tells when every message was handed out and every frame written (whenWritten), for the work that waits for it', async () => {
+    const bus = new InProcessBus();
+    const fanout = new LiveFanout(bus, { formatErrors: () => ({ response: null }), deliverSlice: 7 });
+    expect(fanout.whenWritten()).toBeNull();
+    const { socket, frames } = fakeSocket();
+    const got: number[] = [];
+    const queues: AsyncIterableIterator<unknown>[] = [];
+    for (let i = 0; i < 30; i++) {
+      const q = (await fanout.topics.subscribe('t')) as AsyncIterableIterator<unknown> & DirectSource<unknown>;
+      expect(q[attachDirect]!((m) => (got.push(m as number), void fanout.write(socket, `frame ${String(m)}`)))).toBe(true);
+      queues.push(q);
+    }
+    await bus.publish('t', 1);
+    // Handed out 7 subscribers per turn of the event loop: not done yet.
+    const written = fanout.whenWritten();
+    expect(written).not.toBeNull();
+    expect(got.length).toBeLessThan(30);
+    await written;
+    expect(got).toHaveLength(30);
+    expect(frames).toHaveLength(30);
+    expect(fanout.whenWritten()).toBeNull();
+    for (const q of queues) await q.return!();
+  });
 });
