@@ -41,15 +41,23 @@ function ask<T>(s: Server, type: 'reset' | 'memory'): Promise<T> {
   });
 }
 
+/** A GraphQL call; SERVICE_UNAVAILABLE (a loaded machine: the database slow to answer) is tried again after its retryAfterSeconds. */
 async function gql<T>(port: number, token: string | null, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const res = await fetch(`http://127.0.0.1:${port}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await res.json()) as { data?: T; errors?: unknown[] };
-  if (body.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors).slice(0, 500)}`);
-  return body.data as T;
+  for (let attempt = 1; ; attempt++) {
+    const res = await fetch(`http://127.0.0.1:${port}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await res.json()) as { data?: T; errors?: { extensions?: { code?: string; retryAfterSeconds?: number } }[] };
+    const unavailable = body.errors?.find((e) => e.extensions?.code === 'SERVICE_UNAVAILABLE');
+    if (unavailable && attempt < 10) {
+      await new Promise((r) => setTimeout(r, (unavailable.extensions?.retryAfterSeconds ?? 1) * 1000));
+      continue;
+    }
+    if (body.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors).slice(0, 500)}`);
+    return body.data as T;
+  }
 }
 
 const start = new Date('2025-01-01T00:00:00Z');
