@@ -24,7 +24,7 @@ import { rebuildProjection } from '../src/projections/projection-runner.ts';
 import type { ReadModelDb } from '../src/projections/read-model-db.ts';
 import { agentReport, instanceReport, resolveReportRequest } from '../src/projections/reports/report-queries.ts';
 import { reportsProjection } from '../src/projections/reports/reports.projection.ts';
-import { adminDatabaseUrl, envInt } from './lib/config.ts';
+import { envInt } from './lib/config.ts';
 import type { BenchModule } from './lib/module.ts';
 import { databaseUrl, dropDatabase, recreateDatabase } from './lib/pg-admin.ts';
 import type { ResultRow } from './lib/report.ts';
@@ -54,7 +54,10 @@ let notes = '';
  */
 async function seededCopy(s: ReturnType<typeof settings>, log: (m: string) => void): Promise<{ url: string; seeded: SeededYear }> {
   const seedName = `kefu_bench_reports_seed_${s.contacts}_${s.agents}_${s.groups}`;
-  const admin = new pg.Client({ connectionString: adminDatabaseUrl });
+  // Connected to the server's `postgres` database, not BENCH_DATABASE_URL's: CREATE DATABASE … TEMPLATE of a
+  // 10 GB log runs for minutes in a transaction, and Kefu's event store on the database the session is in
+  // (the tests' `test`) reads nothing newer than the oldest running transaction of its own database.
+  const admin = new pg.Client({ connectionString: databaseUrl('postgres') });
   await admin.connect();
   try {
     const exists = (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [seedName])).rowCount === 1;
