@@ -204,7 +204,7 @@ export const configSchema = z.object({
   /** Worker threads that build AV recordings (the main thread only hands them the packets). */
   KEFU_AV_RECORDING_THREADS: z.coerce.number().int('must be a whole number').min(1, 'must be 1 to 16').max(16, 'must be 1 to 16').default(1),
   /** Worker threads holding AV calls' media (peers, relay, recordings' feed; each its own recording threads); 0: Kefu's main thread. */
-  KEFU_AV_MEDIA_THREADS: z.coerce.number().int('must be a whole number').min(0, 'must be 0 to 16').max(16, 'must be 0 to 16').default(0),
+  KEFU_AV_MEDIA_THREADS: z.coerce.number().int('must be a whole number').min(0, 'must be 0 to 16').max(16, 'must be 0 to 16').default(2),
   /** WeChat (issue 13): the API's base URL (tests point it at a local server that speaks the protocol). */
   KEFU_WECHAT_API_BASE: url(['https:', 'http:']).default('https://api.weixin.qq.com'),
   /** WeChat: a chat flow's images are fetched to be sent as image messages; from this machine or private addresses only when on. */
