@@ -38,6 +38,7 @@ import { evolveWechatAccount, initialWechatAccountState, wechatPromptsDefaultEna
 import type { ReadModel } from '../../projections/projection.ts';
 import { anyAgentOnlineInReadModel } from '../chat-flows/chat-flow-runner.ts';
 import type { Logger } from '../../projections/projection-runner.ts';
+import { KeyedTimers } from '../keyed-timers.ts';
 
 export interface ChatReceptionDeps {
   store: EventStore;
@@ -111,7 +112,7 @@ export class ChatReception {
   private readonly waitingIn = new Map<string, Set<string>>();
   /** Group stream → recent waits (answered at, ms waited). */
   private readonly waits = new Map<string, { at: number; ms: number }[]>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new KeyedTimers();
   private dirtyChats = new Set<string>();
   private dirtyGroups = new Set<string>();
   private caughtUp = false;
@@ -448,7 +449,7 @@ export class ChatReception {
     if (idleSeconds <= prompts.idleReminderSeconds) return this.clearTimers(prefix);
     const lastAgentMessageAt = s.lastAgentMessageAt;
     const timerKey = `${prefix}${lastAgentMessageAt}`;
-    for (const k of [...this.timers.keys()]) if (k.startsWith(prefix) && k !== timerKey) this.clearTimers(k);
+    for (const k of this.timers.keysWithPrefix(prefix)) if (k !== timerKey) this.clearTimers(k);
     if ((s.receptionPromptKeys ?? []).includes(`IDLE_REMINDER:${lastAgentMessageAt}`)) return;
     const at = Date.parse(lastAgentMessageAt) + (idleSeconds - prompts.idleReminderSeconds) * 1000;
     this.setTimer(timerKey, at, () => {
@@ -477,12 +478,7 @@ export class ChatReception {
   }
 
   private clearTimers(prefix: string): void {
-    for (const [key, t] of this.timers) {
-      if (key.startsWith(prefix)) {
-        clearTimeout(t);
-        this.timers.delete(key);
-      }
-    }
+    this.timers.clearPrefix(prefix);
   }
 
   private meta(instanceId: string): CommandMetadata {

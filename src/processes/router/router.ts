@@ -28,6 +28,7 @@ import type { SkillGroupEvent, SkillGroupState } from '../../domain/skill-group/
 import { evolveSkillGroup, initialSkillGroupState } from '../../domain/skill-group/skill-group.ts';
 import { streamCategory, streams } from '../../domain/streams.ts';
 import type { Logger } from '../../projections/projection-runner.ts';
+import { KeyedTimers } from '../keyed-timers.ts';
 
 export interface RouterDeps {
   store: EventStore;
@@ -101,7 +102,7 @@ export class Router {
   private readonly agents = new Map<string, AgentEntry>();
   private readonly groups = new Map<string, { instanceId: string; state: SkillGroupState }>();
   private readonly contacts = new Map<string, ContactEntry>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new KeyedTimers();
   /** Contacts with an offer being made right now: not offered again until it lands or fails. */
   private readonly offering = new Set<string>();
   /** PH-12: who served each customer last, by `<instanceId>/<customer kind>:<id>`. */
@@ -285,7 +286,7 @@ export class Router {
 
   /** Arms the timer `key` and disarms any other timer under `prefix`: one deadline per thing. */
   private armTimer(prefix: string, key: string, at: string, fire: () => void): void {
-    for (const k of [...this.timers.keys()]) if (k.startsWith(prefix) && k !== key) this.clearTimers(k);
+    for (const k of this.timers.keysWithPrefix(prefix)) if (k !== key) this.clearTimers(k);
     this.setTimer(key, at, fire);
   }
 
@@ -490,12 +491,7 @@ export class Router {
   }
 
   private clearTimers(prefix: string): void {
-    for (const [key, t] of this.timers) {
-      if (key.startsWith(prefix)) {
-        clearTimeout(t);
-        this.timers.delete(key);
-      }
-    }
+    this.timers.clearPrefix(prefix);
   }
 
   private timeOffer(contactKey: string, contact: ContactEntry): void {
