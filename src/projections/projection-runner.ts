@@ -683,7 +683,8 @@ export class ProjectionRunner {
         // After a failed batch, later ones would skip its events: the restart reads them again instead.
         if (r.halted) buffer = [];
         if (buffer.length === 0) return releaseLive();
-        if (!r.projection.live) await this.afterLive();
+        // Live only: catching up, nobody waits for a change's frames, and the batches are big.
+        if (!r.projection.live && caughtUp) await this.afterLive();
         if (r.halted) buffer = [];
         if (buffer.length === 0) return;
         const events = buffer;
