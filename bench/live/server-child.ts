@@ -8,7 +8,7 @@
 // loop-stop) in that directory, without the start-up and the subscribers' connections that --cpu-prof also takes.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -63,7 +63,7 @@ async function startBare(): Promise<{ port: number; close: () => Promise<void> }
  */
 const changeCpu = { fromRequest: [] as number[], fromMessage: [] as number[] };
 let measuring = false;
-function traceChanges(fanout: unknown, server: import('node:http').Server): void {
+function traceChanges(fanout: unknown, server: Server): void {
   const threadMs = () => {
     const c = process.threadCpuUsage();
     return (c.user + c.system) / 1000;
@@ -72,7 +72,7 @@ function traceChanges(fanout: unknown, server: import('node:http').Server): void
   const f = fanout as { flush: () => void; flushScheduled: boolean; topics: { topics: Map<string, { draining: boolean }>; deliver: (topic: unknown, message: unknown) => void } };
   let requestAt: number | null = null;
   let messageAt: number | null = null;
-  server.prependListener('request', (req: import('node:http').IncomingMessage) => {
+  server.prependListener('request', (req: IncomingMessage) => {
     if (req.method === 'POST' && req.url?.startsWith('/graphql') && measuring) requestAt ??= threadMs();
   });
   const deliver = f.topics.deliver.bind(f.topics);
