@@ -60,6 +60,16 @@ function wsFrame(text: string): Buffer {
 
 const schema = buildSchema('type Query { ok: Boolean } type Subscription { tick: Tick } type Tick { n: Int text: String }');
 
+/** A fan-out on an in-process bus, with `tick` subscribed to the topic 'ticks', and the subscription's document. */
+function tickFanout(): { bus: InProcessBus; fanout: LiveFanout; document: ReturnType<typeof parse> } {
+  const bus = new InProcessBus();
+  const fanout = new LiveFanout(bus, { formatErrors: () => ({ response: null }) });
+  const tick = schema.getSubscriptionType()!.getFields().tick as unknown as GraphQLFieldConfig<unknown, unknown>;
+  tick.subscribe = liveSubscription((_root, _args, ctx: { live: LiveFanout }) => ctx.live.topics.subscribe('ticks')) as GraphQLFieldConfig<unknown, unknown>['subscribe'];
+  tick.resolve = (payload: unknown) => payload;
+  return { bus, fanout, document: parse('subscription { tick { n text } }') };
+}
+
 describe('live fan-out frames on the wire', () => {
   const closing: (() => Promise<unknown>)[] = [];
   afterEach(async () => {
@@ -93,12 +103,7 @@ describe('live fan-out frames on the wire', () => {
       { protocol: 'graphql-transport-ws', ids: ['first', 'second'] },
     ];
     const connected = await setup(plan);
-    const bus = new InProcessBus();
-    const fanout = new LiveFanout(bus, { formatErrors: () => ({ response: null }) });
-    const tick = schema.getSubscriptionType()!.getFields().tick as unknown as GraphQLFieldConfig<unknown, unknown>;
-    tick.subscribe = liveSubscription((_root, _args, ctx: { live: LiveFanout }) => ctx.live.topics.subscribe('ticks')) as GraphQLFieldConfig<unknown, unknown>['subscribe'];
-    tick.resolve = (payload: unknown) => payload;
-    const document = parse('subscription { tick { n text } }');
+    const { bus, fanout, document } = tickFanout();
     const iterators: AsyncIterator<unknown>[] = [];
     for (let k = 0; k < plan.length; k++) {
       for (const id of plan[k]!.ids) {
@@ -138,12 +143,7 @@ describe('live fan-out frames on the wire', () => {
 
   it('writes a socket\'s later frames of one slice together: two writes for a burst of ten, every frame in order', async () => {
     const [c, other] = await setup([{ protocol: 'graphql-transport-ws' }, { protocol: 'graphql-transport-ws' }]);
-    const bus = new InProcessBus();
-    const fanout = new LiveFanout(bus, { formatErrors: () => ({ response: null }) });
-    const tick = schema.getSubscriptionType()!.getFields().tick as unknown as GraphQLFieldConfig<unknown, unknown>;
-    tick.subscribe = liveSubscription((_root, _args, ctx: { live: LiveFanout }) => ctx.live.topics.subscribe('ticks')) as GraphQLFieldConfig<unknown, unknown>['subscribe'];
-    tick.resolve = (payload: unknown) => payload;
-    const document = parse('subscription { tick { n text } }');
+    const { bus, fanout, document } = tickFanout();
     const iterators: AsyncIterator<unknown>[] = [];
     // The first socket with two subscriptions, the other with one.
     for (const [socket, id] of [[c!.socket, 'a'], [c!.socket, 'b'], [other!.socket, 'a']] as const) {
