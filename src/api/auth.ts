@@ -1,6 +1,6 @@
 // Who is calling: the platform operator, an instance's API key, or a logged-in agent/supervisor/admin.
 import { SignJWT, jwtVerify, type JWTPayload } from 'jose';
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { ForbiddenError, UnauthenticatedError } from '../domain/errors.ts';
 import type { ReadModel } from '../projections/projection.ts';
 import { originAllowed } from '../domain/web-channel/web-channel.ts';
@@ -172,6 +172,8 @@ export class Authenticator {
       .setIssuedAt()
       .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
       .setIssuer('kefu')
+      // Every token its own (RFC 7519 jti): two issued in the same second for the same principal differ.
+      .setJti(randomUUID())
       .sign(this.signingKey);
     return { token, expiresAt };
   }
@@ -189,6 +191,8 @@ export class Authenticator {
       .setIssuedAt()
       .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
       .setIssuer('kefu')
+      // Every token its own (RFC 7519 jti): two issued in the same second for the same principal differ.
+      .setJti(randomUUID())
       .sign(this.signingKey);
     return { token, expiresAt };
   }

@@ -385,6 +385,15 @@ describe('authentication and roles (pglite)', () => {
     expect(codes(await createAgent(seeded.adminKey, 'Other', 'MIXED.case'))).toEqual(['CONFLICT']);
   });
 
+  it('two logins in the same second get two different tokens (a jti each), and both are taken', async () => {
+    const [a, b] = await Promise.all([login(seeded.instanceId, 'ann', 'password-123', '10.0.4.20'), login(seeded.instanceId, 'ann', 'password-123', '10.0.4.21')]);
+    const tokens = [a, b].map((r) => (r.data as { loginAgent: { token: string } }).loginAgent.token);
+    const claims = tokens.map((x) => JSON.parse(Buffer.from(x.split('.')[1]!, 'base64url').toString()) as { iat: number; jti?: string });
+    expect(claims[0]!.jti).toMatch(/^[0-9a-f-]{36}$/);
+    expect(tokens[0]).not.toBe(tokens[1]);
+    for (const x of tokens) expect((await raw(`Bearer ${x}`, '{ me { __typename } }')).errors).toBeUndefined();
+  });
+
   it('wrong instance, unknown login and wrong password give the same answer', async () => {
     const answers = await Promise.all([
       login(randomUUID(), 'ann', 'password-123', '10.0.5.1'),
