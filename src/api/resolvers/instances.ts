@@ -43,6 +43,13 @@ export async function loadInstance(ctx: KefuContext, instanceId: string) {
   return toInstance(row);
 }
 
+/** How long createInstance waits for the instances table beyond settle's wait. */
+const createdInstanceWaitMs = 120_000;
+
+async function instanceExists(ctx: KefuContext, instanceId: string): Promise<boolean> {
+  return (await ctx.deps.db.selectFrom('instances').select('id').where('id', '=', instanceId).executeTakeFirst()) !== undefined;
+}
+
 async function instanceCommand(ctx: KefuContext, instanceId: string, command: Parameters<typeof instanceDecider.decide>[0]) {
   const result = await inInput(ctx.deps.commands.handle(streams.instance(instanceId), instanceDecider, command));
   await settle(ctx, result.position, undefined, instanceId);
@@ -109,11 +116,17 @@ export const instanceResolvers = {
       const instanceId = randomUUID();
       const keyId = randomUUID();
       const secret = randomToken();
-      await instanceCommand(ctx, instanceId, {
+      const created = await instanceCommand(ctx, instanceId, {
         type: 'CreateInstance',
         data: { instanceId, name: input.name, adminKey: { keyId, secretHash: await hashSecret(secret) } },
         metadata: commandMetadata(ctx, instanceId),
       });
+      // The admin key's secret is shown only in this answer: when the read models lag past settle's wait (a
+      // loaded machine), wait longer for the one table the answer reads rather than answer NOT_FOUND for an
+      // instance that exists and lose its key.
+      if (created.position && !(await instanceExists(ctx, instanceId))) {
+        await ctx.deps.readModels.waitFor(created.position, { projections: ['instances'], timeoutMs: createdInstanceWaitMs, instanceId });
+      }
       return { instance: await loadInstance(ctx, instanceId), adminApiKey: formatApiKey(keyId, secret) };
     },
     async submitQualification(_: unknown, args: { input: unknown }, ctx: KefuContext) {
