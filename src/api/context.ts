@@ -100,6 +100,20 @@ export async function settle(ctx: KefuContext, position: Position | null, projec
   if (!ok) ctx.deps.logger.warn({ position: String(position.commit) }, 'read models lag behind a command');
 }
 
+/** How long a mutation whose answer shows a secret once waits for the table it reads (see settleShownOnce). */
+export const shownOnceWaitMs = 120_000;
+
+/**
+ * For a mutation that creates something and answers with a secret shown only in that answer (an API key, a
+ * channel's identity secret): waits, beyond settle's wait, for the projection whose table the answer reads.
+ * Answering NOT_FOUND for what was created would lose the secret and invite a retry that creates it twice.
+ */
+export async function settleShownOnce(ctx: KefuContext, position: Position | null, projection: string, instanceId: string): Promise<void> {
+  if (!position) return;
+  const ok = await ctx.deps.readModels.waitFor(position, { projections: [projection], instanceId, timeoutMs: shownOnceWaitMs });
+  if (!ok) ctx.deps.logger.error({ position: String(position.commit), projection }, 'a read model lags two minutes behind a created secret');
+}
+
 export function newCorrelationId(): string {
   return randomUUID();
 }

@@ -6,7 +6,7 @@ import { instanceDecider } from '../../domain/instance/instance.decide.ts';
 import { streams } from '../../domain/streams.ts';
 import type { ReadModelDb } from '../../projections/read-model-db.ts';
 import { formatApiKey, requireAdmin, requireInstance, requireOperator } from '../auth.ts';
-import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
+import { commandMetadata, inInput, settle, settleShownOnce, type KefuContext } from '../context.ts';
 import { hashSecret, randomToken } from '../credentials.ts';
 import { breakReason, id, name, parseInput, reason, text } from '../input.ts';
 
@@ -41,13 +41,6 @@ export async function loadInstance(ctx: KefuContext, instanceId: string) {
   const row = await ctx.deps.db.selectFrom('instances').selectAll().where('id', '=', instanceId).executeTakeFirst();
   if (!row) throw new NotFoundError('Instance', instanceId);
   return toInstance(row);
-}
-
-/** How long createInstance waits for the instances table beyond settle's wait. */
-const createdInstanceWaitMs = 120_000;
-
-async function instanceExists(ctx: KefuContext, instanceId: string): Promise<boolean> {
-  return (await ctx.deps.db.selectFrom('instances').select('id').where('id', '=', instanceId).executeTakeFirst()) !== undefined;
 }
 
 async function instanceCommand(ctx: KefuContext, instanceId: string, command: Parameters<typeof instanceDecider.decide>[0]) {
@@ -121,12 +114,7 @@ export const instanceResolvers = {
         data: { instanceId, name: input.name, adminKey: { keyId, secretHash: await hashSecret(secret) } },
         metadata: commandMetadata(ctx, instanceId),
       });
-      // The admin key's secret is shown only in this answer: when the read models lag past settle's wait (a
-      // loaded machine), wait longer for the one table the answer reads rather than answer NOT_FOUND for an
-      // instance that exists and lose its key.
-      if (created.position && !(await instanceExists(ctx, instanceId))) {
-        await ctx.deps.readModels.waitFor(created.position, { projections: ['instances'], timeoutMs: createdInstanceWaitMs, instanceId });
-      }
+      await settleShownOnce(ctx, created.position, 'instances', instanceId);
       return { instance: await loadInstance(ctx, instanceId), adminApiKey: formatApiKey(keyId, secret) };
     },
     async submitQualification(_: unknown, args: { input: unknown }, ctx: KefuContext) {
@@ -156,11 +144,12 @@ export const instanceResolvers = {
       const input = parseInput(createApiKeyInput, args.input);
       const keyId = randomUUID();
       const secret = randomToken();
-      await instanceCommand(ctx, p.instanceId, {
+      const created = await instanceCommand(ctx, p.instanceId, {
         type: 'CreateApiKey',
         data: { keyId, name: input.name, role: input.role, secretHash: await hashSecret(secret) },
         metadata: commandMetadata(ctx, p.instanceId),
       });
+      await settleShownOnce(ctx, created.position, 'instances', p.instanceId);
       const row = await ctx.deps.db.selectFrom('api_keys').selectAll().where('id', '=', keyId).executeTakeFirstOrThrow();
       return { apiKey: toApiKey(row), secret: formatApiKey(keyId, secret) };
     },

@@ -9,7 +9,7 @@ import { effectiveReceptionPrompts, receptionPromptNames, workHoursValue, type R
 import type { ReadModel } from '../../projections/projection.ts';
 import type { WebChannelRow } from '../../projections/web-channels/web-channels.projection.ts';
 import { requireAdmin } from '../auth.ts';
-import { commandMetadata, inInput, settle, type ApiDeps, type KefuContext } from '../context.ts';
+import { commandMetadata, inInput, settle, settleShownOnce, type ApiDeps, type KefuContext } from '../context.ts';
 import { randomToken } from '../credentials.ts';
 import { id, parseInput, storableText, text } from '../input.ts';
 import { toFlow } from './flows.ts';
@@ -194,7 +194,7 @@ export const webChannelResolvers = {
       const input = parseInput(createInput, args.input);
       const webChannelId = randomUUID();
       const identitySecret = newIdentitySecret();
-      await webChannelCommand(ctx, p.instanceId, {
+      const created = await webChannelCommand(ctx, p.instanceId, {
         type: 'CreateWebChannel',
         data: {
           webChannelId,
@@ -212,6 +212,7 @@ export const webChannelResolvers = {
         },
         metadata: commandMetadata(ctx, p.instanceId),
       });
+      await settleShownOnce(ctx, created.position, 'webChannels', p.instanceId);
       return { webChannel: toWebChannel(await loadWebChannelRow(ctx.deps.db, p.instanceId, webChannelId)), identitySecret };
     },
     async updateWebChannel(_: unknown, args: { input: unknown }, ctx: KefuContext) {

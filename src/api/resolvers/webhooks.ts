@@ -12,7 +12,7 @@ import { webhookDecider, type WebhookCommand } from '../../domain/webhook/webhoo
 import { webhookEventKindNames } from '../../domain/webhook/webhook.ts';
 import type { ReadModelDb } from '../../projections/read-model-db.ts';
 import { requireAdmin } from '../auth.ts';
-import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
+import { commandMetadata, inInput, settle, settleShownOnce, type KefuContext } from '../context.ts';
 import { decodeCursor, pageOf } from '../cursor.ts';
 import { id, parseInput, reason } from '../input.ts';
 
@@ -127,7 +127,8 @@ export const webhookResolvers = {
       const checked = await checkWebhookUrl(input.url, s.policy, 'input.url');
       const webhookId = randomUUID();
       const secretSalt = newSecretSalt();
-      await webhookCommand(ctx, p.instanceId, { type: 'CreateWebhook', data: { webhookId, url: checked, eventKinds: input.eventKinds, secretSalt }, metadata: commandMetadata(ctx, p.instanceId) });
+      const created = await webhookCommand(ctx, p.instanceId, { type: 'CreateWebhook', data: { webhookId, url: checked, eventKinds: input.eventKinds, secretSalt }, metadata: commandMetadata(ctx, p.instanceId) });
+      await settleShownOnce(ctx, created.position, 'webhooks', p.instanceId);
       return { webhook: toWebhook(await loadWebhookRow(ctx, p.instanceId, webhookId)), secret: webhookSecret(s.secretKey, p.instanceId, webhookId, secretSalt) };
     },
     async updateWebhook(_: unknown, args: { input: unknown }, ctx: KefuContext) {
