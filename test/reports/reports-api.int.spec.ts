@@ -63,6 +63,13 @@ describe('reports through the API', () => {
       recounts: (await sql<{ n: number }>`SELECT count(*)::int AS n FROM report_day_recounts WHERE instance_id = ${seed.instanceId}`.execute(t.kefu.db)).rows[0]!.n,
     });
     expect(await until(state, (s) => s.zone === 'Asia/Kolkata' && s.recounts === 0)).toEqual({ zone: 'Asia/Kolkata', recounts: 0 });
+    // Its status through the API: the last recount, finished, in the last zone; supervisors only, not agents.
+    const recount = '{ reportRecount { state timeZone daysDone daysTotal startedAt finishedAt } }';
+    const status = await t.ok<{ reportRecount: { state: string; timeZone: string; daysDone: number; daysTotal: number; startedAt: string; finishedAt: string | null } }>(sue.token, recount);
+    expect(status.reportRecount).toMatchObject({ state: 'FINISHED', timeZone: 'Asia/Kolkata' });
+    expect(status.reportRecount.daysDone).toBe(status.reportRecount.daysTotal);
+    expect(Date.parse(status.reportRecount.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(status.reportRecount.startedAt));
+    expect((await t.gql(ann.token, recount)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   });
 
   it('follows a call live in today’s overview (query and subscription), in the instance’s zone', async () => {

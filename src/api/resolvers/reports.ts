@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ForbiddenError, ValidationError } from '../../domain/errors.ts';
 import { instanceDecider } from '../../domain/instance/instance.decide.ts';
 import { streams } from '../../domain/streams.ts';
+import { recountStatus } from '../../projections/reports/report-days.ts';
 import { reportsTopic } from '../../projections/reports/reports.projection.ts';
 import {
   agentReport,
@@ -116,6 +117,11 @@ export const reportResolvers = {
     async reportSettings(_: unknown, __: unknown, ctx: KefuContext) {
       const p = requireInstance(ctx.principal);
       return reportSettings(ctx.deps.db, p.instanceId, limitsOf(ctx));
+    },
+    async reportRecount(_: unknown, __: unknown, ctx: KefuContext) {
+      const p = requireInstance(ctx.principal);
+      requireReportReader(p);
+      return recountStatus(ctx.deps.db as never, p.instanceId);
     },
     async reportOverview(_: unknown, args: unknown, ctx: KefuContext) {
       const p = requireInstance(ctx.principal);

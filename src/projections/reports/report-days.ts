@@ -242,13 +242,65 @@ async function firstBucket(db: Db, instanceId: string, from: Date | null): Promi
   return first ? new Date(first) : null;
 }
 
+/** The last bucket (or span start) of the instance's base tables, or null if none. */
+async function lastBucket(db: Db, instanceId: string): Promise<Date | null> {
+  const r = await sql<{ last: Date | string | null }>`
+    SELECT greatest(
+      (SELECT max(bucket) FROM report_group_buckets WHERE instance_id = ${instanceId}),
+      (SELECT max(bucket) FROM report_agent_buckets WHERE instance_id = ${instanceId}),
+      (SELECT max(bucket) FROM report_agent_break_buckets WHERE instance_id = ${instanceId}),
+      (SELECT max(span_from) FROM report_agent_spans WHERE instance_id = ${instanceId})
+    ) AS last`.execute(db);
+  const last = r.rows[0]?.last;
+  return last ? new Date(last) : null;
+}
+
+/** The UTC days a recount counting from `countFrom` goes through: from its day to the instance's last bucket's. */
+async function recountDaysTotal(db: Db, instanceId: string, countFrom: Date | null): Promise<number> {
+  if (!countFrom) return 0;
+  const last = await lastBucket(db, instanceId);
+  return last ? Math.max(0, Math.floor(last.getTime() / dayMs) - Math.floor(countFrom.getTime() / dayMs) + 1) : 0;
+}
+
+/** A zone change's recount of an instance's day rows (reportRecount): under way or the last one finished. */
+export interface ReportRecountStatus {
+  /** CLEARING: the old zone's day rows are being deleted; COUNTING: the base rows counted again; FINISHED. */
+  state: 'CLEARING' | 'COUNTING' | 'FINISHED';
+  timeZone: string;
+  /** UTC days of base rows counted into the new zone's day rows, of daysTotal (the first bucket's day to the last's). */
+  daysDone: number;
+  daysTotal: number;
+  startedAt: Date;
+  finishedAt: Date | null;
+}
+
+/** The instance's recount under way, else its last finished one, else null (none since the projection was built). */
+export async function recountStatus(db: Db, instanceId: string): Promise<ReportRecountStatus | null> {
+  const job = (
+    await sql<{ time_zone: string; phase: string; counted_to: Date | string | null; count_from: Date | string | null; started_at: Date | string }>`
+      SELECT time_zone, phase, counted_to, count_from, started_at FROM report_day_recounts WHERE instance_id = ${instanceId}`.execute(db)
+  ).rows[0];
+  if (job) {
+    const countFrom = job.count_from ? new Date(job.count_from) : await firstBucket(db, instanceId, null);
+    const daysTotal = await recountDaysTotal(db, instanceId, countFrom);
+    const done = job.phase === 'count' && job.counted_to && countFrom ? Math.floor(new Date(job.counted_to).getTime() / dayMs) - Math.floor(countFrom.getTime() / dayMs) : 0;
+    return { state: job.phase === 'count' ? 'COUNTING' : 'CLEARING', timeZone: job.time_zone, daysDone: Math.min(daysTotal, Math.max(0, done)), daysTotal, startedAt: new Date(job.started_at), finishedAt: null };
+  }
+  const last = (
+    await sql<{ time_zone: string; days_total: number; started_at: Date | string; finished_at: Date | string }>`
+      SELECT time_zone, days_total, started_at, finished_at FROM report_day_recounts_done WHERE instance_id = ${instanceId}`.execute(db)
+  ).rows[0];
+  if (!last) return null;
+  return { state: 'FINISHED', timeZone: last.time_zone, daysDone: last.days_total, daysTotal: last.days_total, startedAt: new Date(last.started_at), finishedAt: new Date(last.finished_at) };
+}
+
 /** Starts (or starts again) the recount of `instanceIds`' day rows in their zones (set in report_settings). */
 export async function startRecounts(db: Db, zones: Map<string, string>, at: Date): Promise<void> {
   const rows = [...zones].map(([instanceId, zone]) => sql`(${instanceId}, ${zone}, 'delete', null::timestamptz, ${at.toISOString()}::timestamptz, ${at.toISOString()}::timestamptz)`);
   if (rows.length === 0) return;
   await sql`
     INSERT INTO report_day_recounts (instance_id, time_zone, phase, counted_to, started_at, updated_at) VALUES ${sql.join(rows)}
-    ON CONFLICT (instance_id) DO UPDATE SET time_zone = excluded.time_zone, phase = 'delete', counted_to = null, started_at = excluded.started_at, updated_at = excluded.updated_at`.execute(db);
+    ON CONFLICT (instance_id) DO UPDATE SET time_zone = excluded.time_zone, phase = 'delete', counted_to = null, count_from = null, started_at = excluded.started_at, updated_at = excluded.updated_at`.execute(db);
 }
 
 /** The recounts of `instanceIds` under way, their rows locked until the caller's transaction ends. */
@@ -268,14 +320,23 @@ export async function recountDaysStep(db: Kysely<never>): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
     const t = trx as unknown as Db;
     const job = (
-      await sql<{ instance_id: string; phase: string; counted_to: Date | string | null }>`
-        SELECT instance_id, phase, counted_to FROM report_day_recounts ORDER BY started_at, instance_id LIMIT 1 FOR UPDATE`.execute(t)
+      await sql<{ instance_id: string; time_zone: string; phase: string; counted_to: Date | string | null; count_from: Date | string | null; started_at: Date | string }>`
+        SELECT instance_id, time_zone, phase, counted_to, count_from, started_at FROM report_day_recounts ORDER BY started_at, instance_id LIMIT 1 FOR UPDATE`.execute(t)
     ).rows[0];
     if (!job) return false;
     const id = job.instance_id;
     const move = async (phase: string, countedTo: Date | null) => {
-      if (!countedTo) await sql`DELETE FROM report_day_recounts WHERE instance_id = ${id}`.execute(t);
-      else await sql`UPDATE report_day_recounts SET phase = ${phase}, counted_to = ${countedTo.toISOString()}::timestamptz, updated_at = now() WHERE instance_id = ${id}`.execute(t);
+      if (countedTo) {
+        await sql`UPDATE report_day_recounts SET phase = ${phase}, counted_to = ${countedTo.toISOString()}::timestamptz, count_from = coalesce(count_from, ${countedTo.toISOString()}::timestamptz), updated_at = now() WHERE instance_id = ${id}`.execute(t);
+        return;
+      }
+      // Done: the job's row goes (the reports read the day rows again); what it did is kept for reportRecount.
+      const countFrom = job.count_from ? new Date(job.count_from) : await firstBucket(t, id, null);
+      await sql`DELETE FROM report_day_recounts WHERE instance_id = ${id}`.execute(t);
+      await sql`
+        INSERT INTO report_day_recounts_done (instance_id, time_zone, days_total, started_at, finished_at)
+        VALUES (${id}, ${job.time_zone}, ${await recountDaysTotal(t, id, countFrom)}, ${new Date(job.started_at).toISOString()}::timestamptz, now())
+        ON CONFLICT (instance_id) DO UPDATE SET time_zone = excluded.time_zone, days_total = excluded.days_total, started_at = excluded.started_at, finished_at = excluded.finished_at`.execute(t);
     };
     if (job.phase === 'delete') {
       let left = false;

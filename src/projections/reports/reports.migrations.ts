@@ -196,4 +196,19 @@ export const reportsMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // The recount's progress for the API (reportRecount): where its counting started (its days are counted
+  // from there to the instance's last bucket), and the last finished recount of each instance.
+  '2027_01_08_300_report_recount_status': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('report_day_recounts').addColumn('count_from', 'timestamptz').execute();
+      await db.schema
+        .createTable('report_day_recounts_done')
+        .addColumn('instance_id', 'text', (c) => c.notNull().primaryKey())
+        .addColumn('time_zone', 'text', (c) => c.notNull())
+        .addColumn('days_total', 'integer', (c) => c.notNull())
+        .addColumn('started_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('finished_at', 'timestamptz', (c) => c.notNull())
+        .execute();
+    },
+  },
 };

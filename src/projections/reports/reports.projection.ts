@@ -80,7 +80,7 @@ const maxAnsweredChats = 100_000;
 
 export const reportsProjection: Projection = {
   name: 'reports',
-  tables: ['report_contact_buckets', 'report_group_buckets', 'report_group_days', 'report_agent_contact_days', 'report_agent_days', 'report_agent_break_days', 'report_agent_buckets', 'report_agent_spans', 'report_agent_break_buckets', 'report_contacts', 'report_agents', 'report_settings', 'report_day_recounts'],
+  tables: ['report_contact_buckets', 'report_group_buckets', 'report_group_days', 'report_agent_contact_days', 'report_agent_days', 'report_agent_break_days', 'report_agent_buckets', 'report_agent_spans', 'report_agent_break_buckets', 'report_contacts', 'report_agents', 'report_settings', 'report_day_recounts', 'report_day_recounts_done'],
   eventTypes: new Set<string>([...contactEventTypes, ...agentEventTypes, ...instanceEventTypes]),
   // Each bucket, day and state row is written once a batch: a rebuild of a year writes an agent's day
   // rows once per 50,000 events instead of once per 5,000.

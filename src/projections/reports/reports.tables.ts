@@ -189,7 +189,17 @@ export interface ReportTables {
     phase: string;
     /** Phase count: the base tables' rows before this bucket are counted in the day rows. */
     counted_to: Timestamp | null;
+    /** Phase count: the first bucket counted (the recount's days run from its UTC day to the last bucket's). */
+    count_from: Timestamp | null;
     started_at: Timestamp;
     updated_at: Timestamp;
+  };
+  /** The last finished recount of an instance's day rows (reportRecount), kept after its job's row is deleted. */
+  report_day_recounts_done: {
+    instance_id: string;
+    time_zone: string;
+    days_total: number;
+    started_at: Timestamp;
+    finished_at: Timestamp;
   };
 }
