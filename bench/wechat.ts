@@ -8,6 +8,7 @@
 // (nothing lost, nothing doubled; a share of pushes is sent twice as WeChat's retries).
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { envInt, envString } from './lib/config.ts';
@@ -70,18 +71,39 @@ function pushRequest(callbackUrl: string, openId: string, content: string): Requ
 const failures = new Map<string, number>();
 const failedBecause = (why: string) => failures.set(why, (failures.get(why) ?? 0) + 1);
 
-async function timed(r: Request, ok: (status: number, text: string) => boolean): Promise<number | null> {
-  const started = performance.now();
+/** When each answered request of a part was due, sent and answered (epoch ms: comparable with Kefu's own marks). */
+interface Mark {
+  seq: number;
+  due: number;
+  sent: number;
+  answered: number;
+}
+let marks: Mark[] = [];
+let nextSeq = 0;
+
+/**
+ * One request; its time from `due` (when it should have gone: a late generator is not allowed to hide the delay it
+ * caused, no coordinated omission) to its answer's body read. Each request carries x-bench-seq, so Kefu's marks of
+ * it (headers read, answer written) split its time into: to Kefu, inside Kefu, back.
+ */
+async function timed(r: Request, ok: (status: number, text: string) => boolean, due = performance.now()): Promise<number | null> {
+  const seq = nextSeq++;
+  const sent = performance.now();
   let res: Response;
   try {
-    res = await fetch(r.url, { method: 'POST', headers: r.headers, body: r.body });
+    res = await fetch(r.url, { method: 'POST', headers: { ...r.headers, 'x-bench-seq': String(seq) }, body: r.body });
   } catch (err) {
     failedBecause(String((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message));
     throw err;
   }
   const text = await res.text();
-  if (!ok(res.status, text)) failedBecause(`status ${res.status}`);
-  return ok(res.status, text) ? performance.now() - started : null;
+  const answered = performance.now();
+  if (!ok(res.status, text)) {
+    failedBecause(`status ${res.status}`);
+    return null;
+  }
+  marks.push({ seq, due: performance.timeOrigin + due, sent: performance.timeOrigin + sent, answered: performance.timeOrigin + answered });
+  return answered - due;
 }
 
 /** Sends `requests` at `rate` per second; the answer times of those that succeeded. */
@@ -95,7 +117,7 @@ async function paced(requests: Request[], rate: number, ok: (status: number, tex
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     pending.push(
-      timed(requests[i]!, ok).then(
+      timed(requests[i]!, ok, due).then(
         (t) => {
           if (t === null) failed++;
           else times.push(t);
@@ -131,6 +153,8 @@ async function closed(next: () => Request, inFlight: number, seconds: number, ok
 /** What the Kefu child measured inside itself over a part (bench/wechat/server-child.ts). */
 interface Inside {
   answers: number;
+  /** TCP connections Kefu accepted over the part. */
+  connections: number;
   /** Answers other than 200, by status. */
   notOk: Record<string, number>;
   p50Ms: number;
@@ -142,7 +166,33 @@ interface Inside {
 }
 
 const insideOf = (i: Inside) =>
-  `answer p50 / p99 ${i.p50Ms.toFixed(1)} / ${i.p99Ms.toFixed(1)} ms (${i.answers}${Object.keys(i.notOk).length > 0 ? `, not 200: ${JSON.stringify(i.notOk)}` : ''}), loop delay p99 / max ${i.loopDelayP99Ms.toFixed(1)} / ${i.loopDelayMaxMs.toFixed(1)} ms, GC ${i.gcMs.toFixed(0)} ms in all (longest ${i.gcMaxMs.toFixed(1)})`;
+  `answer p50 / p99 ${i.p50Ms.toFixed(1)} / ${i.p99Ms.toFixed(1)} ms (${i.answers}${Object.keys(i.notOk).length > 0 ? `, not 200: ${JSON.stringify(i.notOk)}` : ''}), loop delay p99 / max ${i.loopDelayP99Ms.toFixed(1)} / ${i.loopDelayMaxMs.toFixed(1)} ms, GC ${i.gcMs.toFixed(0)} ms in all (longest ${i.gcMaxMs.toFixed(1)}), ${i.connections} connections accepted`;
+
+/**
+ * Where a part's answer time went, from the bench's marks and Kefu's (same clock): the generator's lateness (due to
+ * sent), to Kefu (sent to headers read: the client's write, the kernel, Kefu's event loop busy elsewhere, the HTTP
+ * parser), inside Kefu (headers read to the answer written) and back (written to the body read: the kernel, the
+ * bench's own event loop). p50 and p99 of each, and their means over the slowest 1 % of answers; the bench's own
+ * CPU and event-loop delay over the part (a generator on the same 2 CPUs is part of what it measures).
+ */
+function whereTimeWent(client: Mark[], kefu: [number, number, number][], generator: { cpuMs: number; ms: number; loopP99Ms: number; loopMaxMs: number }): string {
+  const byseq = new Map(kefu.map(([seq, start, end]) => [seq, { start, end }] as const));
+  const parts: { total: number; late: number; to: number; inside: number; back: number }[] = [];
+  for (const m of client) {
+    const k = byseq.get(m.seq);
+    if (!k) continue;
+    parts.push({ total: m.answered - m.due, late: m.sent - m.due, to: k.start - m.sent, inside: k.end - k.start, back: m.answered - k.end });
+  }
+  if (parts.length === 0) return 'no marks';
+  parts.sort((a, b) => a.total - b.total);
+  const slowest = parts.slice(Math.floor(parts.length * 0.99));
+  const mean = (key: keyof (typeof parts)[number]) => slowest.reduce((a, p) => a + p[key], 0) / slowest.length;
+  const of = (key: keyof (typeof parts)[number], label: string) => `${label} ${percentile(parts.map((p) => p[key]), 50).toFixed(1)} / ${percentile(parts.map((p) => p[key]), 99).toFixed(1)} (slowest 1 %: ${mean(key).toFixed(1)})`;
+  return [
+    `${parts.length} answers matched, ms p50 / p99 (mean over the slowest 1 %): ${of('total', 'due to answer')}, ${of('late', 'generator late')}, ${of('to', 'to Kefu')}, ${of('inside', 'inside Kefu')}, ${of('back', 'back')}`,
+    `bench process CPU ${((100 * generator.cpuMs) / generator.ms).toFixed(0)} % of a CPU, its loop delay p99 / max ${generator.loopP99Ms.toFixed(1)} / ${generator.loopMaxMs.toFixed(1)} ms`,
+  ].join('; ');
+}
 
 function row(measurement: string, label: string, target: string, r: { times: number[]; ms: number }): ResultRow {
   return {
@@ -284,10 +334,18 @@ export const wechatBench: BenchModule = {
       const wxCommits0 = await commits();
       child.send({ type: 'cpu-start' });
       await nextMessage('cpu-started');
+      marks = [];
+      const benchLoop = monitorEventLoopDelay({ resolution: 5 });
+      benchLoop.enable();
+      const benchCpu0 = process.cpuUsage();
       const wx = await paced(pushes, s.rate, wechatOk);
+      const benchCpu = process.cpuUsage(benchCpu0);
+      benchLoop.disable();
+      const wxMarks = marks;
       await drained();
       child.send({ type: 'cpu-stop' });
-      const wxCpu = await nextMessage<{ cpuMs: number; inside: Inside }>('cpu');
+      const wxCpu = await nextMessage<{ cpuMs: number; inside: Inside; marks: [number, number, number][] }>('cpu');
+      const wxSplit = whereTimeWent(wxMarks, wxCpu.marks, { cpuMs: (benchCpu.user + benchCpu.system) / 1000, ms: wx.ms, loopP99Ms: benchLoop.percentile(99) / 1e6, loopMaxMs: benchLoop.max / 1e6 });
       const wxCommits = (await commits()) - wxCommits0;
       rows.push(row('paced', `paced ${s.rate}/s: time to answer`, 'kefu-wechat', wx));
       let web_: { paced: Awaited<ReturnType<typeof paced>>; cpu: { cpuMs: number; inside: Inside }; commits: number } | null = null;
@@ -336,6 +394,7 @@ export const wechatBench: BenchModule = {
               ]
             : [`SQL transactions committed per message (pg_stat_database, all of Kefu's work: answer, effect, projections, processes): WeChat ${(wxCommits / Math.max(1, wx.times.length)).toFixed(2)}.`]),
           `Inside Kefu (request's headers to the answer's last byte; event loop delay; GC), paced WeChat part: ${insideOf(wxCpu.inside)}${web_ ? `; web chat part: ${insideOf(web_.cpu.inside)}` : ''}.`,
+          `Paced WeChat part, where the time went: ${wxSplit}.`,
           `Stored WeChat customer messages: ${stored.rows[0]!.n}, expected ${expected} (${pushes.length - distinct} retries sent twice, each stored once).`,
           ...(failures.size > 0 ? [`Failed requests by cause: ${JSON.stringify(Object.fromEntries(failures))}.`] : []),
           `p99 to answer WeChat at ${s.rate}/s: ${percentile(wx.times, 99).toFixed(1)} ms (goal < 50 ms).`,

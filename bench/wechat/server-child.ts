@@ -1,6 +1,7 @@
 // The Kefu under test of bench/wechat.ts: a whole Kefu on PostgreSQL (DATABASE_URL), listening on a port it
 // reports over IPC; stopped by a 'stop' message. Chat rate limits are off (every bench customer is 127.0.0.1).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
@@ -23,6 +24,7 @@ const env: Record<string, string> = {
   KEFU_CHAT_LIMIT_CHAT_PER_ADDRESS: '0',
   KEFU_CHAT_LIMIT_MESSAGE_PER_ADDRESS: '0',
   DATABASE_URL: process.env.DATABASE_URL ?? '',
+  ...(process.env.KEFU_PG_POOL_MAX ? { KEFU_PG_POOL_MAX: process.env.KEFU_PG_POOL_MAX } : {}),
   // Passed on when set: KEFU_WECHAT_ANSWER_WAIT_MS=4000 answers WeChat once the push's effect is made (as before the intake).
   ...(process.env.KEFU_WECHAT_ANSWER_WAIT_MS ? { KEFU_WECHAT_ANSWER_WAIT_MS: process.env.KEFU_WECHAT_ANSWER_WAIT_MS } : {}),
 };
@@ -32,11 +34,18 @@ let cpuAtStart = process.cpuUsage();
 // bench's own time adds the client's and the kernel's share), how late the event loop ran, and GC pauses.
 let answers: number[] = [];
 let refusals = new Map<number, number>();
+// The bench's requests by their x-bench-seq: [seq, headers read, answer written] (epoch ms, as the bench's own marks).
+let marks: [number, number, number][] = [];
+let connections = 0;
+kefu.app.server.on('connection', () => connections++);
 kefu.app.server.on('request', (req, res) => {
   if (req.method !== 'POST') return;
   const started = performance.now();
+  const seq = req.headers['x-bench-seq'];
   res.once('finish', () => {
-    answers.push(performance.now() - started);
+    const now = performance.now();
+    answers.push(now - started);
+    if (typeof seq === 'string') marks.push([Number(seq), performance.timeOrigin + started, performance.timeOrigin + now]);
     if (res.statusCode !== 200) refusals.set(res.statusCode, (refusals.get(res.statusCode) ?? 0) + 1);
   });
 });
@@ -50,23 +59,43 @@ const percentileOf = (values: number[], p: number) => {
   const s = [...values].sort((a, b) => a - b);
   return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 };
+// BENCH_WECHAT_PROF=<file>: a V8 CPU profile of the first measured part (the paced WeChat part), for where Kefu's time goes.
+const profFile = process.env.BENCH_WECHAT_PROF;
+const inspector = profFile ? new Session() : null;
+let profiling = false;
 process.send!({ type: 'ready', port: (kefu.app.server.address() as { port: number }).port });
 process.on('message', (raw) => {
   const m = raw as { type: string };
   void (async () => {
     if (m.type === 'cpu-start') {
+      if (inspector && !profiling) {
+        profiling = true;
+        inspector.connect();
+        await inspector.post('Profiler.enable');
+        await inspector.post('Profiler.setSamplingInterval', { interval: 250 });
+        await inspector.post('Profiler.start');
+      }
       cpuAtStart = process.cpuUsage();
       answers = [];
+      marks = [];
+      connections = 0;
       refusals = new Map();
       gcPauses = [];
       loopDelay.reset();
       process.send!({ type: 'cpu-started' });
     } else if (m.type === 'cpu-stop') {
       const cpu = process.cpuUsage(cpuAtStart);
+      if (inspector && profiling && profFile) {
+        const { profile } = await inspector.post('Profiler.stop');
+        writeFileSync(profFile, JSON.stringify(profile));
+        inspector.disconnect();
+      }
       process.send!({
         type: 'cpu',
         cpuMs: (cpu.user + cpu.system) / 1000,
+        marks,
         inside: {
+          connections,
           answers: answers.length,
           notOk: Object.fromEntries(refusals),
           p50Ms: percentileOf(answers, 50),
