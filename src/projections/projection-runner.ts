@@ -37,9 +37,32 @@ export interface ProjectionRunnerDeps {
   yieldTo?: () => Promise<void> | null;
   /** The longest a batch of a projection that only stores waits for the live ones (default 100 ms). */
   yieldMaxMs?: number;
+  /**
+   * A batch with nothing for a projection moves its checkpoint row later (see Running.skippedTo): the first after
+   * a quiet spell at once, later ones at most once per this many ms, all the projections' in one statement
+   * (default 20, the poll of a waiter in another process).
+   */
+  skipMoveMs?: number;
 }
 
 export class CheckpointMoved extends Error {}
+
+/** The checkpoints of the projections named, in one read (absent: none yet). */
+async function readCheckpoints(db: ReadModel, names: string[]): Promise<Map<string, Position | null>> {
+  const rows = await db.selectFrom('kefu_projection_checkpoints').select(['name', 'position']).where('name', 'in', names).execute();
+  return new Map(rows.map((r) => [r.name, r.position ? positionFromString(r.position) : null]));
+}
+
+/** Several leases at once where the client can (one statement), else one by one. */
+async function takeLeases(sql: SqlClient, keys: string[]): Promise<Map<string, Lease>> {
+  if (sql.tryLeases) return sql.tryLeases(keys);
+  const taken = new Map<string, Lease>();
+  for (const k of keys) {
+    const lease = await sql.tryLease(k);
+    if (lease) taken.set(k, lease);
+  }
+  return taken;
+}
 
 export async function readCheckpoint(db: ReadModel, name: string): Promise<Position | null> {
   const row = await db.selectFrom('kefu_projection_checkpoints').select('position').where('name', '=', name).executeTakeFirst();
@@ -427,9 +450,21 @@ interface Running {
   projection: Projection;
   lease: Lease;
   subscription: Subscription | null;
+  /** Where the checkpoint row stands (the guard of the next batch's move). */
   position: Position | null;
+  /**
+   * Past `position`: the last event of batches with nothing for the projection, not yet written to its row. Such a
+   * batch moved the row on its own (a statement for every batch of a commit with nothing for it: about 0.3 per chat
+   * message); now the next batch with something to write moves it in its guarded move, or writeSkipped does a
+   * moment later. Waiters here are told at once; a restart reads those events again and skips them again.
+   */
+  skippedTo?: Position | null;
+  /** Writes skippedTo to the row, after the batches in flight (none once halted, unless `atStop`). */
+  writeSkipped?: (atStop?: boolean) => Promise<void>;
   /** Set once a batch failed or the lease was lost: events still delivered must not be applied after a gap. */
   halted?: boolean;
+  /** A batch or a move failed: what the runner holds in memory is not to be written. */
+  failed?: boolean;
 }
 
 export class ProjectionRunner {
@@ -449,10 +484,15 @@ export class ProjectionRunner {
   readonly transactions: SharedTransactions;
   private stopped = false;
   private timer: NodeJS.Timeout | null = null;
+  private ticking: Promise<void> | null = null;
   /** One per live projection with events buffered or a batch in flight: settled once they are published. */
   private readonly liveHolds = new Set<Promise<void>>();
   /** The wait of the projections that only store (afterLive), shared by those that start it in the meantime. */
   private liveWait: Promise<void> | null = null;
+  /** Projections with skipped events not yet written to their rows, the timer that writes them, and its last run. */
+  private readonly skipped = new Set<Running>();
+  private skipTimer: NodeJS.Timeout | null = null;
+  private skipMovedAt = -Infinity;
 
   constructor(deps: ProjectionRunnerDeps) {
     this.deps = deps;
@@ -581,35 +621,81 @@ export class ProjectionRunner {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.skipTimer) clearTimeout(this.skipTimer);
+    this.skipTimer = null;
+    this.skipped.clear();
     for (const r of this.running.values()) {
       // A batch still gathering is dropped, not applied after the stop (its events stay after the checkpoint).
       r.halted = true;
       await r.subscription?.stop();
+      // Skipped events are written, so that the next start does not read them again.
+      await r.writeSkipped?.(true);
       await r.lease.release();
     }
     this.running.clear();
   }
 
-  /** Takes the lease of every projection not running here, and starts those it gets. */
-  private async tick(): Promise<void> {
-    for (const projection of this.deps.projections) {
-      if (this.stopped || this.running.has(projection.name)) continue;
-      let lease: Lease | null;
-      try {
-        lease = await this.deps.sql.tryLease(`projection:${projection.name}`);
-      } catch (err) {
-        this.deps.logger.warn({ err, projection: projection.name }, 'projection lease check failed');
-        continue;
-      }
-      if (!lease) {
-        this.known.set(projection.name, await readCheckpoint(this.deps.db, projection.name).catch(() => null));
+  /** Has `r`'s skipped events written soon: at once after a quiet spell, else at most once per skipMoveMs. */
+  private skipLater(r: Running): void {
+    this.skipped.add(r);
+    if (this.skipTimer || this.stopped) return;
+    const wait = Math.max(0, this.skipMovedAt + (this.deps.skipMoveMs ?? 20) - performance.now());
+    this.skipTimer = setTimeout(() => {
+      this.skipTimer = null;
+      this.skipMovedAt = performance.now();
+      const due = [...this.skipped];
+      this.skipped.clear();
+      // In the same turn: their moves go in one statement (or in the guarded move of a transaction starting now).
+      for (const s of due) void s.writeSkipped?.();
+    }, wait);
+  }
+
+  /**
+   * Takes the lease of every projection not running here, and starts those it gets. All in one try (one
+   * statement on PostgreSQL) and the checkpoints of those run elsewhere in one read: a process whose
+   * projections another process runs spends two statements per leaseRetryMs, and takes them over at its
+   * next try once their holder's lease connection is gone. A tick still running when the next is due is not
+   * doubled.
+   */
+  private tick(): Promise<void> {
+    if (this.ticking) return this.ticking;
+    const t = this.tickOnce().finally(() => {
+      this.ticking = null;
+    });
+    this.ticking = t;
+    return t;
+  }
+
+  private async tickOnce(): Promise<void> {
+    const free = this.deps.projections.filter((p) => !this.running.has(p.name));
+    if (this.stopped || free.length === 0) return;
+    const key = (p: Projection) => `projection:${p.name}`;
+    let leases: Map<string, Lease>;
+    try {
+      leases = await takeLeases(this.deps.sql, free.map(key));
+    } catch (err) {
+      this.deps.logger.warn({ err, projections: free.map((p) => p.name) }, 'projection lease check failed');
+      return;
+    }
+    const taken: Running[] = [];
+    for (const projection of free) {
+      const lease = leases.get(key(projection));
+      if (!lease) continue;
+      if (this.stopped || this.running.has(projection.name)) {
+        await lease.release();
         continue;
       }
       const r: Running = { projection, lease, subscription: null, position: null };
       this.running.set(projection.name, r);
       void lease.lost.then(() => this.restart(r, 'lease lost'));
-      await this.run(r);
+      taken.push(r);
     }
+    const elsewhere = free.filter((p) => !leases.has(key(p))).map((p) => p.name);
+    if (elsewhere.length > 0) {
+      const at = await readCheckpoints(this.deps.db, elsewhere).catch(() => null);
+      for (const n of elsewhere) this.known.set(n, at?.get(n) ?? null);
+    }
+    for (const r of taken) await this.run(r);
   }
 
   private async restart(r: Running, why: string): Promise<void> {
@@ -683,17 +769,30 @@ export class ProjectionRunner {
         // After a failed batch, later ones would skip its events: the restart reads them again instead.
         if (r.halted) buffer = [];
         if (buffer.length === 0) return releaseLive();
+        if (!buffer.some((e) => r.projection.eventTypes.has(e.type))) {
+          // Nothing to write: the row moves later (skippedTo), waiters here are told now.
+          r.skippedTo = buffer[buffer.length - 1]!.position;
+          buffer = [];
+          this.known.set(r.projection.name, r.skippedTo);
+          this.moved(r.projection.name);
+          this.skipLater(r);
+          background();
+          return releaseLive();
+        }
         // Live only: catching up, nobody waits for a change's frames, and the batches are big.
         if (!r.projection.live && caughtUp) await this.afterLive();
         if (r.halted) buffer = [];
         if (buffer.length === 0) return;
         const events = buffer;
         buffer = [];
+        const last = events[events.length - 1]!.position;
         try {
           // A batch with nothing for the projection moves its checkpoint in the shared transaction's statement, if one starts.
           // A live projection's batch with something to write goes in a transaction of its own: it does not wait for the others' statements.
+          // From the row's position: the batch's guarded move carries the skipped events' move too.
           const { messages, parkedInstances, parked } = await applyBatch(db, r.projection, r.position, events, this.transactions, r.projection.live ? undefined : this.transactions);
-          r.position = events[events.length - 1]!.position;
+          r.position = last;
+          r.skippedTo = null;
           this.known.set(r.projection.name, r.position);
           const held = parkedInstances ? new Set(parkedInstances) : (this.parked.get(r.projection.name) ?? new Set<string>());
           for (const part of parked) {
@@ -710,11 +809,35 @@ export class ProjectionRunner {
           await Promise.all(messages.map((m) => bus.publish(m.topic, m.message).catch((err: unknown) => logger.warn({ err }, 'bus publish failed'))));
         } catch (err) {
           r.halted = true;
+          r.failed = true;
           if (!(err instanceof CheckpointMoved)) logger.error({ err, projection: r.projection.name }, 'projection batch failed');
           // Start again from the stored checkpoint: nothing of this batch was written.
           void this.restart(r, err instanceof CheckpointMoved ? 'checkpoint moved elsewhere' : 'batch failed');
         }
         releaseLive();
+      });
+      return flushing;
+    };
+
+    r.writeSkipped = (atStop = false): Promise<void> => {
+      flushing = flushing.then(async () => {
+        const to = r.skippedTo;
+        if (!to || r.failed || (r.halted && !atStop)) return;
+        let moved: boolean;
+        try {
+          moved = await this.transactions.move(r.projection.name, r.position, to);
+        } catch (err) {
+          moved = false;
+          if (!atStop) logger.error({ err, projection: r.projection.name }, 'projection checkpoint move failed');
+        }
+        if (!moved) {
+          r.halted = true;
+          r.failed = true;
+          if (!atStop) void this.restart(r, 'checkpoint moved elsewhere');
+          return;
+        }
+        r.position = to;
+        if (r.skippedTo === to) r.skippedTo = null;
       });
       return flushing;
     };

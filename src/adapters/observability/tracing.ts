@@ -110,6 +110,7 @@ export function traceSqlClient(tracer: Tracer, sql: SqlClient): SqlClient {
     listen: (channel, onNotify) => sql.listen(channel, onNotify),
     ...(sql.listenerCount ? { listenerCount: sql.listenerCount.bind(sql) } : {}),
     tryLease: (key) => sql.tryLease(key),
+    ...(sql.tryLeases ? { tryLeases: sql.tryLeases.bind(sql) } : {}),
     close: () => sql.close(),
   };
 }

@@ -37,6 +37,11 @@ export interface SqlClient extends SqlExecutor {
    * among many sharing the database does the work. Resolves to false at once if another holder has it.
    */
   tryLease(key: string): Promise<Lease | null>;
+  /**
+   * Tries several leases at once and returns those taken (PostgreSQL: one statement on the process's lease
+   * connection). A process that holds none of them pays one statement per try, not a connection per key.
+   */
+  tryLeases?(keys: string[]): Promise<Map<string, Lease>>;
   /** The underlying pool or PGlite, for kysely. */
   readonly raw: pg.Pool | PGlite;
   close(): Promise<void>;
@@ -79,6 +84,7 @@ export function createPostgresClient(connectionString: string, options: { max?: 
   });
   // An idle client that errors (server restart) must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
+  const leases = new LeaseConnection({ connectionString, ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}) });
   return {
     kind: 'postgres',
     raw: pool,
@@ -152,31 +158,101 @@ export function createPostgresClient(connectionString: string, options: { max?: 
       );
       return r.rows[0]?.n ?? 0;
     },
-    async tryLease(key) {
-      const client = new pg.Client({ connectionString, ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}) });
-      let markLost: () => void = () => undefined;
-      const lost = new Promise<void>((resolve) => (markLost = resolve));
-      client.on('error', () => markLost());
-      client.on('end', () => markLost());
-      await client.connect();
-      // Advisory locks are per database: the key names the schema too, so Kefus in two schemas of one database
-      // (tests, or tenants of a shared server) never take each other's leases.
-      const r = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1, hashtext(current_schema() || '/' || $2)) AS ok", [0x6b656675, key]);
-      if (!r.rows[0]?.ok) {
-        await client.end();
-        return null;
-      }
-      return {
-        lost,
-        async release() {
-          await client.end().catch(() => undefined);
-        },
-      };
-    },
+    tryLease: async (key) => (await leases.tryMany([key])).get(key) ?? null,
+    tryLeases: (keys) => leases.tryMany(keys),
     async close() {
+      await leases.close();
       await pool.end();
     },
   };
+}
+
+/**
+ * The leases of one PostgreSQL client: session advisory locks all held on one kept connection, tried together
+ * in one statement. A process that holds none (another process runs the projections) tried each of its twenty
+ * or so keys every two seconds with a new connection of its own (a connection set-up, a statement and a
+ * teardown each, forty backend starts a second from a process doing nothing); now one statement per try on
+ * a connection kept open. Losing the connection loses every lease on it, as each lease's own connection did:
+ * their holders restart, and the next try opens a new one. Keys held here are not tried again (an advisory
+ * lock is reentrant within its session, so the server alone would grant a second taker in this process).
+ */
+class LeaseConnection {
+  private conn: Promise<pg.Client> | null = null;
+  private readonly held = new Map<string, { lost: () => void }>();
+  private closed = false;
+  private readonly config: pg.ClientConfig;
+
+  constructor(config: pg.ClientConfig) {
+    this.config = config;
+  }
+
+  private connect(): Promise<pg.Client> {
+    if (this.conn) return this.conn;
+    const client = new pg.Client(this.config);
+    const opening = (async () => {
+      let gone = false;
+      const drop = () => {
+        if (gone) return;
+        gone = true;
+        if (this.conn === opening) this.conn = null;
+        const lost = [...this.held.values()];
+        this.held.clear();
+        for (const l of lost) l.lost();
+        void client.end().catch(() => undefined);
+      };
+      client.on('error', drop);
+      client.on('end', drop);
+      try {
+        await client.connect();
+      } catch (err) {
+        drop();
+        throw err;
+      }
+      return client;
+    })();
+    this.conn = opening;
+    return opening;
+  }
+
+  async tryMany(keys: string[]): Promise<Map<string, Lease>> {
+    const taken = new Map<string, Lease>();
+    const wanted = [...new Set(keys)].filter((k) => !this.held.has(k));
+    if (wanted.length === 0 || this.closed) return taken;
+    const opening = this.connect();
+    const client = await opening;
+    // Advisory locks are per database: the key names the schema too, so Kefus in two schemas of one database
+    // (tests, or tenants of a shared server) never take each other's leases.
+    const r = await client.query<{ key: string; ok: boolean }>(
+      "SELECT key, pg_try_advisory_lock($1, hashtext(current_schema() || '/' || key)) AS ok FROM unnest($2::text[]) AS key",
+      [0x6b656675, wanted],
+    );
+    // The connection died meanwhile: whatever it took went with it.
+    if (this.conn !== opening) return taken;
+    for (const { key, ok } of r.rows) {
+      if (!ok) continue;
+      let markLost!: () => void;
+      const lost = new Promise<void>((resolve) => (markLost = resolve));
+      const entry = { lost: markLost };
+      this.held.set(key, entry);
+      taken.set(key, {
+        lost,
+        release: async () => {
+          if (this.held.get(key) !== entry) return;
+          this.held.delete(key);
+          await client.query("SELECT pg_advisory_unlock($1, hashtext(current_schema() || '/' || $2))", [0x6b656675, key]).catch(() => undefined);
+        },
+      });
+    }
+    return taken;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const conn = this.conn;
+    if (!conn) return;
+    const client = await conn.catch(() => null);
+    await client?.end().catch(() => undefined);
+  }
 }
 
 /**
@@ -286,6 +362,9 @@ export async function createPgliteClient(dataDir: string | null): Promise<SqlCli
     async tryLease() {
       // One process owns the data directory, so it holds every lease.
       return { lost: new Promise<void>(() => undefined), release: async () => undefined };
+    },
+    async tryLeases(keys) {
+      return new Map(keys.map((k) => [k, { lost: new Promise<void>(() => undefined), release: async () => undefined }]));
     },
     async close() {
       await queue.catch(() => undefined);
