@@ -126,6 +126,44 @@ describe('AV media on worker threads', () => {
     }
   }, 120_000);
 
+  it('AvCalls.start starts every media thread and waits until each takes calls; the first call uses them', async () => {
+    const calls = new AvCalls({
+      ...options,
+      mediaThreads: 2,
+      commands: { handle: () => Promise.resolve({ events: [] }) } as unknown as CommandHandler,
+      watch: { start: () => Promise.resolve(), watch: () => () => undefined, stop: () => Promise.resolve() } as unknown as ContactWatch,
+      graceMs: 60_000,
+      maxPerVisitor: 0,
+      maxPerAddress: 0,
+      record: false,
+      recordingPath: (_instanceId, recordingId) => Promise.resolve(path.join(dir, `${recordingId}.webm`)),
+      onAgentDeviceLost: () => Promise.resolve('END'),
+      logger: pino({ level: 'silent' }),
+      clock: () => new Date(),
+    });
+    try {
+      const media = (calls as unknown as { media: ThreadedAvMedia }).media;
+      expect(workersOf(media)).toHaveLength(0);
+      await calls.start();
+      const threads = (media as unknown as { threads: { ready: Promise<void>; alive: boolean; worker: Worker }[] }).threads;
+      expect(workersOf(media)).toHaveLength(2);
+      // Both loaded already: their ready promises have resolved by the next turn of the event loop.
+      const ready = threads.map(() => false);
+      threads.forEach((t, i) => void t.ready.then(() => (ready[i] = true)));
+      await new Promise((r) => setImmediate(r));
+      expect(ready).toEqual([true, true]);
+      expect(threads.every((t) => t.alive)).toBe(true);
+      const started = workersOf(media);
+      const customer = browser();
+      const peer = await calls.startCustomer({ instanceId: 'i1', contactId: 'c1', visitorKey: 'v1', addressKey: null, offerSdp: await customer.offer(), skillGroupId: 'g1' }, () => Promise.resolve(true));
+      await customer.answer(peer.answerSdp);
+      await peer.whenConnected();
+      expect(workersOf(media)).toEqual(started);
+    } finally {
+      await calls.stop();
+    }
+  }, 60_000);
+
   it("AvCalls ends a call whose media thread stopped as a system error", async () => {
     const commands: { type: string; data: Record<string, unknown> }[] = [];
     const calls = new AvCalls({

@@ -32,6 +32,8 @@ export interface NegotiatedPeer {
 }
 
 export type FromMedia =
+  /** The worker has loaded its modules and takes requests (sent once, first). */
+  | { ev: 'ready' }
   | { ev: 'done'; id: number; peer?: NegotiatedPeer; recording?: boolean; stopped?: { durationMs: number; bytes: number } }
   | { ev: 'failed'; id: number; message: string; offerError: boolean }
   | { ev: 'connected'; peerId: number }

@@ -28,8 +28,18 @@ class MediaThread {
   private readonly pending = new Map<number, { resolve: (m: Done) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
   readonly peers = new Map<number, RemotePeer>();
   readonly recordingErrors = new Map<string, (err: unknown) => void>();
+  /** Resolves once the worker has loaded its modules (rejects if it stops before). */
+  readonly ready: Promise<void>;
+  private markReady: () => void = () => undefined;
 
   constructor(index: number, data: MediaWorkerData, onExit: (thread: MediaThread) => void) {
+    let failStart: (err: Error) => void = () => undefined;
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.markReady = resolve;
+      failStart = reject;
+    });
+    // Nobody may wait for it (a thread started on demand): its failure is told by the requests it fails.
+    this.ready.catch(() => undefined);
     this.worker = new Worker(WORKER_URL, { name: `kefu-av-media-${index}`, workerData: data });
     this.worker.unref();
     this.worker.on('message', (m: FromMedia) => this.receive(m));
@@ -37,6 +47,7 @@ class MediaThread {
       if (!this.alive) return;
       this.alive = false;
       const why = `the AV media thread stopped${err instanceof Error ? `: ${err.message}` : ''}`;
+      failStart(new Error(why));
       for (const p of this.pending.values()) {
         clearTimeout(p.timer);
         p.reject(new Error(why));
@@ -54,6 +65,9 @@ class MediaThread {
 
   private receive(m: FromMedia): void {
     switch (m.ev) {
+      case 'ready':
+        this.markReady();
+        return;
       case 'done':
       case 'failed': {
         const p = this.pending.get(m.id);
@@ -287,6 +301,15 @@ export class ThreadedAvMedia implements AvMedia {
     // Only the peers' options cross (a caller's options object may hold functions, which cannot).
     const options: AvPeerOptions = { publicAddress: o.publicAddress, bindAddress: o.bindAddress, ...(o.portRange ? { portRange: o.portRange } : {}), ...(o.limits ? { limits: o.limits } : {}) };
     this.data = { options, recordingThreads };
+  }
+
+  /**
+   * Starts every thread and resolves once each has loaded its modules, so that the first calls do not wait for
+   * a worker to start (AvCalls.start). A thread that stops later is started again on demand (pick).
+   */
+  async start(): Promise<void> {
+    for (let i = 0; i < this.threads.length; i++) this.threads[i] ??= this.spawn(i);
+    await Promise.all(this.threads.map((t) => t?.ready));
   }
 
   /** The thread with the fewest calls (started if need be). */

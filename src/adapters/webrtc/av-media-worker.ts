@@ -118,6 +118,8 @@ port.on('message', (m: ToMedia) => {
   }
 });
 
+post({ ev: 'ready' });
+
 // Each peer's last RTP time and received kinds, for the main thread's watchdog (and restartRecordingWithVideo).
 setInterval(() => {
   if (peers.size === 0) return;

@@ -61,6 +61,8 @@ export interface AvMedia {
   call(customer: AvMediaPeer): AvMediaCall;
   /** Records `peer`'s tracks to `target`; null when it has none yet. */
   record(peer: AvMediaPeer, target: AvRecordingTarget, onError: (err: unknown) => void): Promise<AvMediaRecording | null>;
+  /** Starts what the host runs on (its worker threads) before the first call; resolves when they take calls. */
+  start(): Promise<void>;
   /** Stops the host (its calls' media ends with it). */
   close(): Promise<void>;
 }
@@ -87,6 +89,10 @@ export class LocalAvMedia implements AvMedia {
   record(peer: AvMediaPeer, target: AvRecordingTarget, onError: (err: unknown) => void): Promise<AvParticipantRecording | null> {
     const recording = new AvParticipantRecording(peer as AvPeer, target, onError, this.recorders);
     return Promise.resolve(recording.recording ? recording : null);
+  }
+
+  start(): Promise<void> {
+    return Promise.resolve();
   }
 
   close(): Promise<void> {

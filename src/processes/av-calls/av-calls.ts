@@ -94,7 +94,10 @@ export class AvCalls {
   }
 
   async start(): Promise<void> {
+    // The media threads start with Kefu, not on the first call (which would wait for a worker to load werift).
+    const media = this.media.start().catch((err: unknown) => this.o.logger.error({ err }, 'AV media threads did not start; they are tried again on the next call'));
     await this.o.watch.start((err) => this.o.logger.error({ err }, 'AV contact watch failed'));
+    await media;
   }
 
   get activeCalls(): number {
