@@ -621,6 +621,8 @@ export class ProjectionRunner {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    // A tick under way finishes starting what it took, so that its subscriptions are stopped below.
+    await this.ticking?.catch(() => undefined);
     if (this.skipTimer) clearTimeout(this.skipTimer);
     this.skipTimer = null;
     this.skipped.clear();
@@ -695,7 +697,15 @@ export class ProjectionRunner {
       const at = await readCheckpoints(this.deps.db, elsewhere).catch(() => null);
       for (const n of elsewhere) this.known.set(n, at?.get(n) ?? null);
     }
-    for (const r of taken) await this.run(r);
+    for (const r of taken) {
+      try {
+        await this.run(r);
+      } catch (err) {
+        // Its lease goes back; the next tick tries again (here or in another process).
+        this.deps.logger.warn({ err, projection: r.projection.name }, 'projection failed to start');
+        await this.restart(r, 'start failed');
+      }
+    }
   }
 
   private async restart(r: Running, why: string): Promise<void> {
