@@ -11,7 +11,13 @@
 // chat waits in the queue). The difference of the two latencies is what a flow adds per message (target
 // p99 < 5 ms); the ratio of messages per second, what it costs in throughput. At the end every flow chat is
 // checked: queued in the group with its order number and phone, three flow replies, nothing doubled.
+//
+// Then Kefu's CPU time per send (BENCH_FLOW_CPU_CHATS chats per channel and round, BENCH_FLOW_CPU_ROUNDS rounds,
+// the channels alternated, 10 at a time): whole chats (a chat without a flow queues at its start, a flow chat at
+// its last send), from the server's process.cpuUsage() and its SQL statements counted by text. Latency differences of a few ms drown
+// in a loaded machine's scheduling; the CPU a flow's step costs does not. BENCH_FLOW_CONCURRENCY=0 runs only this.
 import { randomUUID } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { envInt, envList } from './lib/config.ts';
 import type { BenchModule } from './lib/module.ts';
@@ -28,10 +34,13 @@ const targetExtraP99Ms = 5;
 function settings() {
   return {
     /** Customers chatting at once (a closed loop each), one step per value. */
-    concurrency: (envList('BENCH_FLOW_CONCURRENCY') ?? ['10', '50']).map((c) => Math.max(2, Number.parseInt(c, 10) || 2)),
+    concurrency: (envList('BENCH_FLOW_CONCURRENCY') ?? ['10', '50']).filter((c) => c !== '0').map((c) => Math.max(2, Number.parseInt(c, 10) || 2)),
     /** Chats per step (half on each channel). */
     chats: Math.max(4, envInt('BENCH_FLOW_CHATS', 400)),
     warmup: Math.max(0, envInt('BENCH_FLOW_WARMUP', 40)),
+    /** Chats per channel in each CPU round (0: no CPU measurement). */
+    cpuChats: envInt('BENCH_FLOW_CPU_CHATS', 60),
+    cpuRounds: Math.max(1, envInt('BENCH_FLOW_CPU_ROUNDS', 2)),
   };
 }
 
@@ -95,10 +104,21 @@ interface ChatResult {
   sends: number[];
 }
 
-/** One customer: a session, a chat, three messages, each sent when the one before was answered. */
-async function chat(port: number, key: string, flow: boolean): Promise<ChatResult> {
+interface OpenChat {
+  token: string;
+  contactId: string;
+}
+
+/** A customer's session and chat on the channel (the flow's first step, its menu, taken and shown). */
+async function openChat(port: number, key: string): Promise<OpenChat> {
   const token = (await gql<{ startCustomerSession: { token: string } }>(port, null, 'mutation($input: StartCustomerSessionInput!) { startCustomerSession(input: $input) { token } }', { input: { channelKey: key } })).startCustomerSession.token;
   const contactId = (await gql<{ startChat: { contactId: string } }>(port, token, 'mutation($input: StartChatInput!) { startChat(input: $input) { contactId } }', { input: { clientChatId: randomUUID() } })).startChat.contactId;
+  return { token, contactId };
+}
+
+/** One customer: a session, a chat, three messages, each sent when the one before was answered. */
+async function chat(port: number, key: string, flow: boolean): Promise<ChatResult> {
+  const { token, contactId } = await openChat(port, key);
   const sends: number[] = [];
   for (const text of answers) {
     const t0 = performance.now();
@@ -131,6 +151,56 @@ async function runChats(port: number, seeded: Seeded, count: number, concurrency
   return { results, ms: performance.now() - t0, errors };
 }
 
+/** `task` for 0..count-1, `concurrency` at a time. */
+async function pool(count: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(count, concurrency) }, async () => {
+      for (let i = next++; i < count; i = next++) await task(i);
+    }),
+  );
+}
+
+function ask<T>(child: ChildProcess, message: object, reply: string): Promise<T> {
+  return new Promise((resolve) => {
+    const on = (m: { type?: string }) => {
+      if (m.type !== reply) return;
+      child.off('message', on);
+      resolve(m as T);
+    };
+    child.on('message', on);
+    child.send(message);
+  });
+}
+
+interface CpuPhase {
+  sends: number;
+  cpuMs: number;
+  queries: [string, number][];
+}
+
+/**
+ * Kefu's CPU time over `chats` whole chats on one channel, 10 at a time: each a session, startChat (the flow's
+ * first step) and three sends, where a chat without a flow is queued at its start and a flow chat at its last
+ * send; so the difference is all a flow costs a chat. The same quiet half second before and after it on both
+ * channels (the projections behind the read model finish their batches in it).
+ */
+async function cpuPhase(server: Server, key: string, chats: number, label: string): Promise<CpuPhase> {
+  await ask(server.child, { type: 'cpu-start' }, 'cpu-started');
+  let sends = 0;
+  await pool(chats, 10, async () => {
+    const c = await openChat(server.port, key);
+    for (const text of answers) {
+      await gql(server.port, c.token, SEND, { input: { contactId: c.contactId, message: { clientMessageId: randomUUID(), text } } });
+      sends++;
+    }
+  });
+  await new Promise((r) => setTimeout(r, 500));
+  const cpu = await ask<{ cpuMs: number; queries: [string, number][] }>(server.child, { type: 'cpu-stop', label }, 'cpu');
+  await new Promise((r) => setTimeout(r, 500));
+  return { sends, cpuMs: cpu.cpuMs, queries: cpu.queries };
+}
+
 /** Every flow chat queued with what it collected, three flow replies each, no message doubled. */
 async function check(url: string, seeded: Seeded, flowChats: string[]): Promise<{ ok: number; bad: string[] }> {
   const c = new pg.Client({ connectionString: url });
@@ -158,6 +228,7 @@ async function check(url: string, seeded: Seeded, flowChats: string[]): Promise<
 }
 
 const notes: string[] = [];
+const allQueries = process.env.BENCH_FLOW_QUERIES === '1';
 
 export const chatFlowBench: BenchModule = {
   name: 'chat-flow',
@@ -171,6 +242,7 @@ export const chatFlowBench: BenchModule = {
       `With the flow each send returns once the customer's message and the flow's step (its reply, or the queue) are in the read model; without, once the message is. "events" = sends; latency per send;`,
       `sends/s = (C / 2) × 1000 / mean send ms, what the half of the customers on that channel get in their closed loop (the two halves share one window, so a window share would always be 1.00x).`,
       `What a flow adds per message = flow p99 − no-flow p99 (target < ${targetExtraP99Ms} ms). ${s.warmup} chats warm up first.`,
+      s.cpuChats > 0 ? `Then Kefu's CPU time per send (process.cpuUsage over whole chats: session, start, three sends), ${s.cpuChats} chats a channel in each of ${s.cpuRounds} rounds, the channels alternated, 10 at a time: in the notes.` : '',
     ].join(' ');
   },
   comparison: { numerator: 'kefu-flow', denominator: 'kefu-no-flow', title: 'flow / no flow (sends/s)' },
@@ -219,6 +291,36 @@ export const chatFlowBench: BenchModule = {
           results.filter((r) => r.flow).map((r) => r.contactId),
         );
         notes.push(`Check at ${concurrency} at a time: ${verdict.ok} flow chats queued with their order number and phone, three flow replies each, no seq twice${verdict.bad.length > 0 ? `; ${verdict.bad.length} not: ${verdict.bad.slice(0, 3).join('; ')}` : ''}.`);
+      }
+      if (s.cpuChats > 0) {
+        const perSend: Record<'flow' | 'none', number[]> = { flow: [], none: [] };
+        const statements: Record<'flow' | 'none', number> = { flow: 0, none: 0 };
+        const sends: Record<'flow' | 'none', number> = { flow: 0, none: 0 };
+        const byText: Record<'flow' | 'none', Map<string, number>> = { flow: new Map(), none: new Map() };
+        for (let round = 0; round < s.cpuRounds; round++) {
+          // Alternated, the order swapped every round: a machine whose load drifts weighs on both.
+          const order: ('flow' | 'none')[] = round % 2 === 0 ? ['flow', 'none'] : ['none', 'flow'];
+          for (const kind of order) {
+            const phase = await cpuPhase(server, kind === 'flow' ? seeded.flowKey : seeded.plainKey, s.cpuChats, `${kind}-${round}`);
+            perSend[kind].push((phase.cpuMs * 1000) / Math.max(1, phase.sends));
+            sends[kind] += phase.sends;
+            for (const [text, n] of phase.queries) {
+              statements[kind] += n;
+              byText[kind].set(text, (byText[kind].get(text) ?? 0) + n);
+            }
+          }
+        }
+        const median = (xs: number[]) => percentile(xs, 50);
+        const fmt = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
+        const line = `Kefu CPU per send, a whole chat's (session, start, three sends) over its three sends (${s.cpuChats} chats a channel and round, 10 at a time, ${s.cpuRounds} rounds alternated): flow ${fmt(perSend.flow)} us, no flow ${fmt(perSend.none)} us; the flow adds ${(median(perSend.flow) - median(perSend.none)).toFixed(0)} us per send (medians). SQL statements per send: flow ${(statements.flow / Math.max(1, sends.flow)).toFixed(2)}, no flow ${(statements.none / Math.max(1, sends.none)).toFixed(2)}.`;
+        notes.push(line);
+        log(line);
+        // The statements a flow's send adds (BENCH_FLOW_QUERIES=1: every statement of both), by text (those it sends more often than a plain send does).
+        const extra = [...new Set([...byText.flow.keys(), ...byText.none.keys()])]
+          .map((text) => [text, (byText.flow.get(text) ?? 0) / Math.max(1, sends.flow), (byText.none.get(text) ?? 0) / Math.max(1, sends.none)] as const)
+          .filter(([, f, n]) => allQueries || Math.abs(f - n) >= 0.05)
+          .sort((a, b) => b[1] - b[2] - (a[1] - a[2]));
+        for (const [text, f, n] of extra.slice(0, allQueries ? undefined : 12)) log(`  ${f.toFixed(2)} vs ${n.toFixed(2)} per send: ${text}`);
       }
     } finally {
       await stopServer(server);
