@@ -225,6 +225,14 @@ for (const backend of ['pglite', 'postgres'] as const) {
       }
     });
 
+    it('keeps only the agents\' rows in report_contact_buckets: a contact\'s own figures are in report_group_buckets', async () => {
+      if (skip) return;
+      const own = await sql<{ n: number }>`SELECT count(*)::int AS n FROM report_contact_buckets WHERE agent_id = ''`.execute(db);
+      expect(own.rows[0]!.n).toBe(0);
+      const created = await sql<{ n: number }>`SELECT coalesce(sum(created), 0)::int AS n FROM report_group_buckets`.execute(db);
+      expect(created.rows[0]!.n).toBe(events.filter((e) => e.type === 'ContactCreated').length);
+    });
+
     it('the day rows summed per batch equal those PostgreSQL counts from the base tables', async () => {
       if (skip) return;
       for (const table of dayTables) expect(refilled[table], table).toEqual(live[table]);

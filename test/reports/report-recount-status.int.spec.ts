@@ -47,7 +47,7 @@ for (const backend of ['pglite', 'postgres'] as const) {
       for (const at of ['2025-03-01T08:00:00.000Z', '2025-03-10T12:00:00.000Z', '2025-03-25T23:50:00.000Z']) {
         await apply([recorded(streams.contact(instanceId, randomUUID()), 0, 'ContactCreated', { channel: 'PHONE', direction: 'IN', createdAt: at }, at)]);
       }
-    }, 60_000);
+    }, 300_000);
 
     afterAll(async () => {
       if (client) await client.close();

@@ -211,4 +211,11 @@ export const reportsMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // report_contact_buckets keeps the agents' rows only: a contact's own figures (agent '') are the same in
+  // report_group_buckets, which the reports read them from; no query read them here.
+  '2027_01_08_301_report_contact_buckets_agents_only': {
+    async up(db: Kysely<unknown>) {
+      await sql`DELETE FROM report_contact_buckets WHERE agent_id = ''`.execute(db);
+    },
+  },
 };

@@ -194,7 +194,7 @@ export interface ReportTables {
     started_at: Timestamp;
     updated_at: Timestamp;
   };
-  /** The last finished recount of an instance's day rows (reportRecount), kept after its job's row is deleted. */
+  /** The last finished recount of an instance's day rows (reportRecount), kept after its job's row is deleted (and by a rebuild). */
   report_day_recounts_done: {
     instance_id: string;
     time_zone: string;
