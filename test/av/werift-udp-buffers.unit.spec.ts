@@ -24,4 +24,17 @@ describe("werift's UDP sockets", () => {
       await transport.close();
     }
   });
+
+  it('tells once, as a warning with what was asked and what the OS gave, when net.core.rmem_max caps the buffer', async () => {
+    const { probeReceiveBuffer, warnIfReceiveBufferCapped } = await import('../../src/adapters/webrtc/werift-udp-buffers.ts');
+    const rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
+    expect(await probeReceiveBuffer(64 * 1024)).toEqual({ asked: 64 * 1024, got: 64 * 1024, capped: false });
+    const warnings: [Record<string, unknown>, string][] = [];
+    const logger = { warn: (fields: Record<string, unknown>, message: string) => warnings.push([fields, message]) };
+    await warnIfReceiveBufferCapped(logger as never, 64 * 1024);
+    expect(warnings).toEqual([]);
+    const tooMuch = 2 * rmemMax;
+    expect(await warnIfReceiveBufferCapped(logger as never, tooMuch)).toEqual({ asked: tooMuch, got: rmemMax, capped: true });
+    expect(warnings).toEqual([[{ askedBytes: tooMuch, gotBytes: rmemMax }, expect.stringMatching(/net\.core\.rmem_max/)]]);
+  });
 });

@@ -12,6 +12,7 @@ import { LocalAvMedia, type AvGoneCause, type AvMedia, type AvMediaCall, type Av
 import { ThreadedAvMedia } from '../../adapters/webrtc/av-media-threads.ts';
 import type { AvPeerOptions } from '../../adapters/webrtc/av-peer.ts';
 import { AvOfferError, checkAvOffer, defaultAvOfferLimits } from '../../adapters/webrtc/av-offer.ts';
+import { warnIfReceiveBufferCapped } from '../../adapters/webrtc/werift-udp-buffers.ts';
 import type { AvCallKind } from '../../domain/web-channel/av-settings.ts';
 import { contactDecider, type ContactCommand } from '../../domain/contact/contact.decide.ts';
 import { ConflictError, DomainError, NotFoundError, RateLimitedError } from '../../domain/errors.ts';
@@ -96,8 +97,10 @@ export class AvCalls {
   async start(): Promise<void> {
     // The media threads start with Kefu, not on the first call (which would wait for a worker to load werift).
     const media = this.media.start().catch((err: unknown) => this.o.logger.error({ err }, 'AV media threads did not start; they are tried again on the next call'));
+    // A receive buffer the OS caps (net.core.rmem_max) is told once here, not found later as packet loss.
+    const buffers = warnIfReceiveBufferCapped(this.o.logger).catch((err: unknown) => this.o.logger.warn({ err }, 'could not check the UDP receive buffer size'));
     await this.o.watch.start((err) => this.o.logger.error({ err }, 'AV contact watch failed'));
-    await media;
+    await Promise.all([media, buffers]);
   }
 
   get activeCalls(): number {
