@@ -835,6 +835,8 @@ export class ProjectionRunner {
         if (!to || r.failed || (r.halted && !atStop)) return;
         let moved: boolean;
         try {
+          // A projection that never had anything to write has no row yet.
+          await ensureCheckpointRow(db, r.projection.name);
           moved = await this.transactions.move(r.projection.name, r.position, to);
         } catch (err) {
           moved = false;
