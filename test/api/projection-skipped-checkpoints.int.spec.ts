@@ -128,7 +128,7 @@ describe('checkpoints of projections with nothing to write', () => {
     const idle = projection('idle', `Never${randomUUID().slice(0, 8)}`, applied);
     const warnings: string[] = [];
     const r = runner([busy, idle], 200, warnings);
-    let elsewhere = '';
+    let elsewhere: string | undefined;
     await r.start();
     try {
       const first = await append(a, 1);
