@@ -135,11 +135,37 @@ describe('contact decider: chat flows', () => {
       metadata: meta({ now: T1 }),
     };
     const events = contactDecider.decide(withMessage, fold([...inFlow, ...firstStep]));
-    expect(events.map((e) => e.type)).toEqual(['ContactMessageRecorded', 'ContactKeyPressed', 'ContactMessageRecorded', 'ContactChatFlowAdvanced']);
+    // The flow's answer right after the customer's message, the choice after both: one run of messages, which the
+    // read model stores in one statement (a choice or a variable between them made it two).
+    expect(events.map((e) => e.type)).toEqual(['ContactMessageRecorded', 'ContactMessageRecorded', 'ContactKeyPressed', 'ContactChatFlowAdvanced']);
     expect(events[0]).toMatchObject({ data: { from: 'CUSTOMER', text: 'My order', seq: 2, clientMessageId: 'client-1' } });
-    expect(events[2]).toMatchObject({ data: { from: 'SYSTEM', text: 'Order number?', seq: 3 } });
+    expect(events[1]).toMatchObject({ data: { from: 'SYSTEM', text: 'Order number?', seq: 3 } });
+    expect(events[2]).toEqual({ type: 'ContactKeyPressed', data: { key: '1', label: 'My order', at: T1 } });
     // The same send again (a retry after a lost answer), even as a step from where the chat is now: nothing.
     spec.given([...inFlow, ...firstStep, ...events]).when({ ...withMessage, data: { ...withMessage.data, fromStep: 2 } } as ContactCommand).then([]);
+  });
+
+  it("puts a collected variable after the flow's next question, with the customer's answer and the question in one run", () => {
+    const answered: ChatFlowPosition = { ...atOrder, now: T1 };
+    const events = contactDecider.decide(
+      {
+        type: 'AdvanceChatFlow',
+        data: {
+          contactId,
+          flowId: 'flow-1',
+          version: 2,
+          fromStep: 1,
+          actions: [{ type: 'setVariable', name: 'orderNumber', value: 'SO-1' }, { type: 'send', text: 'Your phone?', image: null, options: null }, { type: 'send', text: 'Or type skip', image: null, options: null }],
+          position: answered,
+          message: { messageId: 'm-1', clientMessageId: 'client-1', kind: 'TEXT', text: 'SO-1', attachment: null },
+        },
+        metadata: meta({ now: T1 }),
+      },
+      fold([...inFlow, ...firstStep]),
+    );
+    expect(events.map((e) => (e.type === 'ContactMessageRecorded' ? `${e.data.from} ${e.data.seq}` : e.type))).toEqual(['CUSTOMER 2', 'SYSTEM 3', 'SYSTEM 4', 'ContactVariablesSet', 'ContactChatFlowAdvanced']);
+    expect(events[3]).toEqual({ type: 'ContactVariablesSet', data: { variables: { orderNumber: 'SO-1' } } });
+    expect(fold([...inFlow, ...firstStep, ...events])).toMatchObject({ messageCount: 4 });
   });
 
   it('records the same step once: again with the same outcome is nothing (a retry, another process first)', () => {

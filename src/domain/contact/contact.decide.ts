@@ -583,7 +583,11 @@ function decideChatFlowStep(command: Extract<ContactCommand, { type: 'AdvanceCha
     cur = evolveContact(cur, e);
   };
   if (message) add(messageRecorded(o, message, 'CUSTOMER', null, now));
-  for (const action of actions) {
+  // The flow's messages right after the customer's, then the rest (a choice, variables, the route or end): one
+  // run of messages the read model stores in one statement. Only route and end are ordered against messages
+  // (they come last in a step), and nothing in a choice or a variable is what a message's seq depends on.
+  const ordered = [...actions.filter((a) => a.type === 'send'), ...actions.filter((a) => a.type !== 'send')];
+  for (const action of ordered) {
     switch (action.type) {
       case 'send': {
         const seq = ((cur as Live).messageCount ?? 0) + 1;
