@@ -53,6 +53,25 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(await loadChatFlowFromReadModel(t.kefu.db, A.instanceId, id, 2)).toMatchObject({ version: 2 });
     });
 
+    it("reads only which version is current to start a chat once the version's document is in memory; a new version is read", async () => {
+      const id = await flow(A.adminKey, 'CHAT', endFlow('one'));
+      const ports = contactChatFlowPorts({ db: t.kefu.db, commands: t.kefu.commands, clock: () => new Date() });
+      const first = await ports.loadFlow(A.instanceId, id, null);
+      expect(first).toMatchObject({ version: 1, definition: { nodes: [{ text: 'one' }] } });
+      // The same document (not read and parsed again), for the next start and for a chat's step at version 1.
+      expect(await ports.loadFlow(A.instanceId, id, null)).toBe(first);
+      expect(await ports.loadFlow(A.instanceId, id, 1)).toBe(first);
+      await t.ok(A.adminKey, 'mutation($id: ID!, $d: JSON!) { updateFlow(input: { id: $id, definition: $d }) { version } }', { id, d: endFlow('two') });
+      expect(await ports.loadFlow(A.instanceId, id, null)).toMatchObject({ version: 2, definition: { nodes: [{ text: 'two' }] } });
+      expect(await ports.loadFlow(A.instanceId, id, 1)).toBe(first);
+      // Deleted: no new chat starts on it, from memory or not; a started chat keeps its version.
+      await t.ok(A.adminKey, 'mutation($id: ID!) { deleteFlow(input: { id: $id }) { id } }', { id });
+      expect(await ports.loadFlow(A.instanceId, id, null)).toBeNull();
+      expect(await ports.loadFlow(A.instanceId, id, 2)).toMatchObject({ version: 2 });
+      // Another instance's flow of the same id is never served from this one's memory.
+      expect(await ports.loadFlow(B.instanceId, id, null)).toBeNull();
+    });
+
     it("never loads an IVR flow or another instance's", async () => {
       const phone = await group(A.adminKey, 'Phones', 'PHONE');
       const ivr = await flow(A.adminKey, 'IVR', { start: 'r', nodes: [{ id: 'r', type: 'route', skillGroupId: phone }] });

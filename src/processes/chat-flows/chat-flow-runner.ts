@@ -287,13 +287,15 @@ export function contactChatFlowPorts(deps: { db: ReadModel; commands: CommandHan
     now: deps.clock,
     anyAgentOnline: (instanceId, skillGroupId) => anyAgentOnlineInReadModel(deps.db, instanceId, skillGroupId),
     async loadFlow(instanceId, flowId, version) {
-      const key = `${instanceId}/${flowId}/${version ?? ''}`;
-      const known = version === null ? undefined : versions.get(key);
+      const key = (v: number) => `${instanceId}/${flowId}/${v}`;
+      const known = version === null ? undefined : versions.get(key(version));
       if (known) return known;
-      const flow = await loadChatFlowFromReadModel(deps.db, instanceId, flowId, version);
-      if (flow && version !== null) {
+      // A chat's start asks for the current version: only which one it is is read, its document comes from memory
+      // once any chat ran it (one statement per start instead of two, and no parse of the document).
+      const flow = await loadChatFlowFromReadModel(deps.db, instanceId, flowId, version, (v) => versions.get(key(v)));
+      if (flow && !versions.has(key(flow.version))) {
         if (versions.size >= 1000) versions.delete(versions.keys().next().value!);
-        versions.set(key, flow);
+        versions.set(key(flow.version), flow);
       }
       return flow;
     },
@@ -348,12 +350,23 @@ export async function anyAgentOnlineInReadModel(db: ReadModel, instanceId: strin
   return row !== undefined;
 }
 
-/** A CHAT flow's document from the read model: at a version, or the current one; null when there is none. */
-export async function loadChatFlowFromReadModel(db: ReadModel, instanceId: string, flowId: string, version: number | null): Promise<{ version: number; definition: ChatFlowDocument } | null> {
+/**
+ * A CHAT flow's document from the read model: at a version, or the current one; null when there is none.
+ * `known`: a version's document already at hand (published versions never change), used instead of reading it.
+ */
+export async function loadChatFlowFromReadModel(
+  db: ReadModel,
+  instanceId: string,
+  flowId: string,
+  version: number | null,
+  known?: (version: number) => { version: number; definition: ChatFlowDocument } | undefined,
+): Promise<{ version: number; definition: ChatFlowDocument } | null> {
   const flow = await db.selectFrom('flows').select(['version', 'kind', 'deleted_at']).where('instance_id', '=', instanceId).where('id', '=', flowId).executeTakeFirst();
   // A chat keeps the version it started with, even of a flow deleted since; a new chat needs a live flow.
   if (!flow || flow.kind !== 'CHAT' || (version === null && flow.deleted_at !== null)) return null;
   const at = version ?? flow.version;
+  const had = known?.(at);
+  if (had) return had;
   const row = await db
     .selectFrom('flow_versions')
     .select(['version', 'definition'])
