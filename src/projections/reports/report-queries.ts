@@ -371,7 +371,17 @@ export function contactMetrics(t: ContactSums, serviceLevelSeconds: number): Con
 /** The contact counters agentChannelMetrics reads. */
 const agentContactCounters = ['agent_offered', 'agent_answered', 'agent_missed', 'agent_declined', 'talk_ms', 'hold_ms', 'acw_ms', 'agent_outbound'] as const satisfies readonly ContactCounter[];
 
-function agentChannelMetrics(channel: ReportChannel, t: ContactSums): AgentChannelMetrics {
+type AgentContactSums = Record<(typeof agentContactCounters)[number], number>;
+
+/** An agent's channel sums: the eight counters agentChannelMetrics reads, as an object literal (not 41 keys set one by one). */
+const emptyAgentContactSums = (): AgentContactSums => ({ agent_offered: 0, agent_answered: 0, agent_missed: 0, agent_declined: 0, talk_ms: 0, hold_ms: 0, acw_ms: 0, agent_outbound: 0 });
+
+function addAgentContactSums(into: AgentContactSums, row: Partial<Record<string, unknown>>): AgentContactSums {
+  for (const c of agentContactCounters) into[c] += Number(row[c] ?? 0);
+  return into;
+}
+
+function agentChannelMetrics(channel: ReportChannel, t: AgentContactSums): AgentChannelMetrics {
   return {
     channel,
     offered: t.agent_offered,
@@ -749,7 +759,7 @@ interface AgentAcc {
   agentId: string;
   time: AgentSums;
   breaks: Map<string, number>;
-  channels: Map<string, ContactSums>;
+  channels: Map<string, AgentContactSums>;
 }
 
 /**
@@ -837,38 +847,39 @@ async function agentRows(db: ReadModel, r: ReportRequest, after: string[] | null
     return { timeRows, contacts, breaks };
   })(db);
 
+  // Thousands of rows over a few dozen intervals: keyed by the start's milliseconds (no ISO string a row).
   const byKey = new Map<string, AgentAcc>();
+  const msOf = (at: Date | string) => (at instanceof Date ? at.getTime() : new Date(at).getTime());
+  const keyOf = (row: AgentKeyRow) => `${msOf(row.interval_start)}|${row.agent_id}`;
   const accOf = (row: AgentKeyRow): AgentAcc => {
-    const startAt = new Date(row.interval_start);
-    const key = `${startAt.toISOString()}|${row.agent_id}`;
+    const key = keyOf(row);
     let acc = byKey.get(key);
     if (!acc) {
       acc = {
-        start: startAt,
+        start: new Date(row.interval_start),
         end: new Date(row.interval_end ?? row.interval_start),
         agentId: row.agent_id,
-        time: Object.fromEntries(agentCounters.map((c) => [c, 0])) as AgentSums,
+        time: { online_ms: 0, idle_ms: 0, ringing_ms: 0, on_contact_ms: 0, acw_ms: 0, break_ms: 0 } satisfies AgentSums,
         breaks: new Map(),
         channels: new Map(),
       };
       byKey.set(key, acc);
-    }
-    if (row.interval_end && new Date(row.interval_end) > acc.end) acc.end = new Date(row.interval_end);
+    } else if (row.interval_end && msOf(row.interval_end) > acc.end.getTime()) acc.end = new Date(row.interval_end);
     return acc;
   };
   // With a channel, direction or group filter, only agents with contacts there are listed.
   const contactFiltered = !!(r.channel || r.direction || r.skillGroupIds);
   for (const row of contacts.rows) {
     const acc = accOf(row);
-    acc.channels.set(row.channel, addSums(acc.channels.get(row.channel) ?? emptyContactSums(), row));
+    acc.channels.set(row.channel, addAgentContactSums(acc.channels.get(row.channel) ?? emptyAgentContactSums(), row));
   }
   for (const row of timeRows.rows) {
-    if (contactFiltered && !byKey.has(`${new Date(row.interval_start).toISOString()}|${row.agent_id}`)) continue;
+    if (contactFiltered && !byKey.has(keyOf(row))) continue;
     const acc = accOf(row);
     for (const c of agentCounters) acc.time[c] += Number(row[c] ?? 0);
   }
   for (const row of breaks.rows) {
-    const acc = byKey.get(`${new Date(row.interval_start).toISOString()}|${row.agent_id}`);
+    const acc = byKey.get(keyOf(row));
     if (acc) acc.breaks.set(row.reason, (acc.breaks.get(row.reason) ?? 0) + Number(row.break_ms));
   }
   let all = [...byKey.values()].sort((a, b) => a.start.getTime() - b.start.getTime() || (a.agentId < b.agentId ? -1 : a.agentId > b.agentId ? 1 : 0));
