@@ -29,6 +29,7 @@ import { startServerChild, stopServerChild, type ServerChild } from './lib/serve
 import { percentile } from './lib/stats.ts';
 import { benchAvOrigin, loadClips, makeMediaFiles, type MediaKind } from './av/media.ts';
 import { cpuMs } from './phone/cpu.ts';
+import { failureCauses } from './av/failures.ts';
 
 const database = 'kefu_bench_av';
 const operatorToken = 'bench-operator-token-av-0123456789';
@@ -64,6 +65,9 @@ interface Counts {
   cpuMs: number;
   loopMaxMs: number;
   failures: string[];
+  /** Calls up after set-up whose connection went down, or whose media stopped, before or in the window (not in the loss). */
+  dropped: { contactId: string | null; why: string }[];
+  kefuPorts: { port: number; who: string }[];
 }
 interface SetupCall {
   index: number;
@@ -138,12 +142,13 @@ function mainThreadCpuMs(pid: number): number {
 const split = (total: number, parts: number) => Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (m: string) => process.stderr.write(`  ${m}\n`);
-const pct = (v: number) => `${(100 * v).toFixed(2)} %`;
+const pct = (v: number) => (Number.isNaN(v) ? '-' : `${(100 * v).toFixed(2)} %`);
 const f1 = (v: number) => v.toFixed(1);
 
+/** NaN when nothing was sent (no call stayed up): no loss figure. */
 function lossOf(d: Direction): number {
   const sent = d.audio.sent + d.video.sent;
-  return sent === 0 ? 0 : 1 - (d.audio.unique + d.video.unique) / sent;
+  return sent === 0 ? NaN : 1 - (d.audio.unique + d.video.unique) / sent;
 }
 function addDirection(a: Direction, b: Direction): Direction {
   const k = (x: MediaKind) => ({ sent: a[x].sent + b[x].sent, unique: a[x].unique + b[x].unique, total: a[x].total + b[x].total, worst: Math.max(a[x].worst, b[x].worst) });
@@ -159,8 +164,9 @@ function udpRcvbufErrors(): number {
   return Number(values[names.indexOf('RcvbufErrors')] ?? 0);
 }
 
-/** Datagrams dropped (full receive buffer) at the UDP sockets `pid` holds, from /proc/net/udp. */
-function socketDrops(pid: number): number {
+/** Per local UDP port `pid` holds: datagrams dropped (full receive buffer) and bytes waiting to be read, from /proc/net/udp. */
+function udpSockets(pid: number): Map<number, { drops: number; queued: number }> {
+  const out = new Map<number, { drops: number; queued: number }>();
   const inodes = new Set<string>();
   try {
     for (const fd of readdirSync(`/proc/${pid}/fd`)) {
@@ -172,15 +178,21 @@ function socketDrops(pid: number): number {
       }
     }
   } catch {
-    return 0;
+    return out;
   }
-  let drops = 0;
   for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
     for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
       const f = line.trim().split(/\s+/);
-      if (f.length >= 13 && inodes.has(f[9]!)) drops += Number(f[12]);
+      if (f.length >= 13 && inodes.has(f[9]!)) out.set(parseInt(f[1]!.split(':')[1]!, 16), { drops: Number(f[12]), queued: parseInt(f[4]!.split(':')[1]!, 16) });
     }
   }
+  return out;
+}
+
+/** Datagrams dropped (full receive buffer) at the UDP sockets `pid` holds. */
+function socketDrops(pid: number): number {
+  let drops = 0;
+  for (const s of udpSockets(pid).values()) drops += s.drops;
   return drops;
 }
 
@@ -207,6 +219,7 @@ async function measure(children: ChildProcess[], server: ChildProcess, seconds: 
   const main0 = mainThreadCpuMs(serverPid);
   const drops0 = udpRcvbufErrors();
   const serverDrops0 = socketDrops(serverPid);
+  const serverSockets0 = udpSockets(serverPid);
   const peerDrops0 = children.reduce((n, c) => n + socketDrops(c.pid!), 0);
   const started = performance.now();
   await Promise.all(children.map((c) => ask(c, { type: 'window-start' }, 'window-started')));
@@ -219,10 +232,12 @@ async function measure(children: ChildProcess[], server: ChildProcess, seconds: 
   await sleep(2000);
   const udpDrops = udpRcvbufErrors() - drops0;
   const serverDrops = socketDrops(serverPid) - serverDrops0;
+  // Where the server dropped: a socket nobody reads (its queue full) is not a busy server.
+  const serverSockets = [...udpSockets(serverPid)].map(([port, x]) => ({ port, drops: x.drops - (serverSockets0.get(port)?.drops ?? 0), queued: x.queued })).filter((x) => x.drops > 0);
   const peerDrops = children.reduce((n, c) => n + socketDrops(c.pid!), 0) - peerDrops0;
   const loop = kefu ? await ask<{ maxMs: number; p99Ms: number }>(server, { type: 'loop' }, 'loop') : null;
   const counts = await Promise.all(children.map((c) => ask<Counts>(c, { type: 'counts' }, 'counts')));
-  return { wall, serverMs, mainMs, rss, counts, udpDrops, serverDrops, peerDrops, loop };
+  return { wall, serverMs, mainMs, rss, counts, udpDrops, serverDrops, serverSockets, peerDrops, loop };
 }
 
 function stepOf(target: Target, calls: number, m: Awaited<ReturnType<typeof measure>>, loadBefore: number, failed: string[], firstVideo: number[]): Step {
@@ -256,7 +271,7 @@ function stepOf(target: Target, calls: number, m: Awaited<ReturnType<typeof meas
     peerDrops: m.peerDrops,
     loop: m.loop,
     peersLoopMaxMs: Math.max(0, ...m.counts.map((c) => c.loopMaxMs)),
-    perKind: (['audio', 'video'] as const).map((k) => `${k} ${pct(1 - toAgent[k].unique / Math.max(1, toAgent[k].sent))} / ${pct(1 - toCustomer[k].unique / Math.max(1, toCustomer[k].sent))}`).join(', '),
+    perKind: (['audio', 'video'] as const).map((k) => `${k} ${pct(toAgent[k].sent ? 1 - toAgent[k].unique / toAgent[k].sent : NaN)} / ${pct(toCustomer[k].sent ? 1 - toCustomer[k].unique / toCustomer[k].sent : NaN)}`).join(', '),
   };
 }
 
@@ -277,7 +292,7 @@ async function bareStep(calls: number, s: ReturnType<typeof settings>, mediaDir:
       }),
     );
     const m = await measure(children, relay, s.seconds, false);
-    return stepOf('bare', calls, m, loadBefore, [], []);
+    return stepOf('bare', calls, m, loadBefore, m.counts.flatMap((c) => c.dropped.map((d) => d.why)), []);
   } finally {
     await Promise.all(children.map((c) => stop(c)));
     await stop(relay);
@@ -300,6 +315,12 @@ async function gql<T>(port: number, token: string | null, query: string, variabl
   const body = (await res.json()) as { data?: T; errors?: unknown[] };
   if (body.errors?.length) throw new Error(`${query.slice(0, 50)}: ${JSON.stringify(body.errors).slice(0, 400)}`);
   return body.data as T;
+}
+
+/** How Kefu has the call's contact: ' (contact ENDED customerDisconnected by SYSTEM)', or '' if it cannot tell. */
+async function endOf(port: number, adminKey: string, contactId: string): Promise<string> {
+  const seen = await gql<{ contact: { status: string; endReason: string | null; endedBy: string | null } }>(port, adminKey, 'query($id: ID!) { contact(id: $id) { status endReason endedBy } }', { id: contactId }).catch(() => null);
+  return seen ? ` (contact ${seen.contact.status}${seen.contact.endReason ? ` ${seen.contact.endReason} by ${seen.contact.endedBy}` : ''})` : '';
 }
 
 /** An instance, per shard an AV skill group with its agents (enough for the largest step), one web channel. */
@@ -388,15 +409,26 @@ async function kefuStep(calls: number, s: ReturnType<typeof settings>, mediaDir:
     const failed = await Promise.all(
       all
         .filter((c) => c.error)
-        .map(async (c) => {
-          if (!c.contactId) return c.error!;
-          const seen = await gql<{ contact: { status: string; endReason: string | null; endedBy: string | null } }>(server.port, seeded.adminKey, 'query($id: ID!) { contact(id: $id) { status endReason endedBy } }', { id: c.contactId }).catch(() => null);
-          return `${c.error!}${seen ? ` (contact ${seen.contact.status}${seen.contact.endReason ? ` ${seen.contact.endReason} by ${seen.contact.endedBy}` : ''})` : ''}`;
-        }),
+        .map(async (c) => `${c.error!}${c.contactId ? await endOf(server.port, seeded.adminKey, c.contactId) : ''}`),
     );
     log(`kefu, ${calls} calls: ${all.length - failed.length} up in ${((performance.now() - t0) / 1000).toFixed(0)} s${failed.length ? `, ${failed.length} failed: ${failed[0]}` : ''}`);
     const m = await measure(children, server.child, s.seconds, true);
-    const step = stepOf('kefu', calls, m, loadBefore, failed, all.flatMap((c) => (c.firstVideoMs === null ? [] : [c.firstVideoMs])));
+    // Calls up after set-up that went down (their connection, or their media stopped) are failed calls, with why
+    // and how Kefu ended their contact, not a loss figure: a run where media hardly flowed says why.
+    const dropped = await Promise.all(m.counts.flatMap((c) => c.dropped).map(async (d) => `${d.why}${d.contactId ? await endOf(server.port, seeded.adminKey, d.contactId) : ''}`));
+    if (dropped.length) log(`kefu, ${calls} calls: ${dropped.length} up after set-up went down: ${dropped[0]}`);
+    // Kefu's sockets that dropped packets, by whose they are: a socket whose queue stays full is not read at all.
+    const whose = new Map(m.counts.flatMap((c) => c.kefuPorts).map((p) => [p.port, p.who]));
+    const bySide = new Map<string, { sockets: number; drops: number; full: number }>();
+    for (const x of m.serverSockets) {
+      const who = whose.get(x.port) ?? 'not a call side';
+      const e = bySide.get(who) ?? { sockets: 0, drops: 0, full: 0 };
+      bySide.set(who, { sockets: e.sockets + 1, drops: e.drops + x.drops, full: e.full + (x.queued > 0 ? 1 : 0) });
+    }
+    const dropsAt = [...bySide].map(([who, e]) => `${who}: ${e.drops} at ${e.sockets} sockets (${e.full} with packets still queued after the window)`).join('; ');
+    if (dropsAt) log(`kefu, ${calls} calls: UDP drops at Kefu's sockets: ${dropsAt}`);
+    const step = stepOf('kefu', calls, m, loadBefore, [...failed, ...dropped], all.flatMap((c) => (c.firstVideoMs === null ? [] : [c.firstVideoMs])));
+    if (dropsAt) step.notes.push(`UDP drops at Kefu's sockets, by side: ${dropsAt}`);
     await Promise.all(children.map((c) => ask(c, { type: 'teardown' }, 'torn')));
     const contactIds = all.filter((c) => !c.error && c.contactId).map((c) => c.contactId!);
     if (s.recording && contactIds.length > 0) step.recordings = await checkRecordings(url, dataDir, seeded.instanceId, contactIds, s);
@@ -501,7 +533,7 @@ export const avBench: BenchModule = {
     if (shares.length) lines.push(`Kefu's share of the bare forwarder (what one CPU carries through Kefu over what it carries through the forwarder = the forwarder's CPU per unit / Kefu's): ${shares.join('; ')}.`);
     for (const x of last) {
       if (x.recordings) lines.push(`Kefu ${x.calls} calls, one customer's recording: ${x.recordings.probe}.`);
-      if (x.failed.length) lines.push(`${x.target} ${x.calls} calls, failed: ${[...new Set(x.failed)].slice(0, 3).join('; ')}.`);
+      if (x.failed.length) lines.push(`${x.target} ${x.calls} calls, ${x.failed.length} failed (${failureCauses(x.failed)}): ${[...new Set(x.failed)].slice(0, 3).join('; ')}.`);
       if (x.notes.length) lines.push(`${x.target} ${x.calls} calls, errors seen: ${x.notes.join('; ')}.`);
     }
     lines.push('', '"resent": packets received more than once (resends after NACKs). "UDP drops": datagrams the kernel dropped because a socket receive buffer was full (a reader that fell behind), at the sockets of the server and of the peers (/proc/net/udp), and machine-wide (/proc/net/snmp, other work included). "loop delay": the longest event-loop delay in the window (and p99). "first video": from startAvCall sent to the first video packet at the agent. CPU ms per call-second: CPU time over the window / calls / seconds; the bare forwarder does no SRTP, no ICE/DTLS and no recording.');

@@ -23,28 +23,40 @@ import { lightenEvent, lightenPeerEvents } from '../../src/adapters/webrtc/werif
 import '../../src/adapters/webrtc/werift-srtp-keys.ts';
 import { weriftReceiveBufferBytes } from '../../src/adapters/webrtc/werift-udp-buffers.ts';
 import { completeOffer, peerConnected } from '../../test/support/werift-peer.ts';
+import { downWhy } from './failures.ts';
 import { benchAvOrigin, ClipPlayer, loadClips, type Clip, type MediaKind } from './media.ts';
 
 const clips = loadClips(process.env.BENCH_AV_MEDIA_DIR ?? '');
 
 const kinds: MediaKind[] = ['audio', 'video'];
 
-/** Distinct sequence numbers received in the window (at most 65,536 packets per stream, checked by the parent). */
+/**
+ * Packets received since the window started, per sequence number (at most 65,536 packets per stream, checked by
+ * the parent). Only those the sender sent in the window count (settle): a packet sent before it and still queued
+ * somewhere (a socket's buffer holds seconds of a stream) is not one of the window's.
+ */
 class Received {
-  private seen = new Uint8Array(65536);
+  private times = new Uint8Array(65536);
+  /** Distinct packets of the window received, and all receptions of them (resends included), after settle. */
   unique = 0;
   total = 0;
   add(seq: number): void {
-    this.total++;
-    if (this.seen[seq] === 0) {
-      this.seen[seq] = 1;
-      this.unique++;
-    }
+    if (this.times[seq]! < 255) this.times[seq]!++;
   }
   reset(): void {
-    this.seen.fill(0);
+    this.times.fill(0);
     this.unique = 0;
     this.total = 0;
+  }
+  /** Counts the `sent` packets from sequence number `first` (the window's). */
+  settle(first: number, sent: number): void {
+    this.unique = 0;
+    this.total = 0;
+    for (let i = 0; i < sent; i++) {
+      const n = this.times[(first + i) & 0xffff]!;
+      this.total += n;
+      if (n > 0) this.unique++;
+    }
   }
 }
 
@@ -52,9 +64,17 @@ class Received {
 abstract class Side {
   readonly players: Record<MediaKind, ClipPlayer>;
   readonly sent: Record<MediaKind, number> = { audio: 0, video: 0 };
+  /** The sequence number of the window's first packet, per kind. */
+  readonly firstSeq: Record<MediaKind, number> = { audio: 0, video: 0 };
   readonly received: Record<MediaKind, Received> = { audio: new Received(), video: new Received() };
   readonly ssrc = { audio: (Math.random() * 0xffffffff) >>> 0, video: (Math.random() * 0xffffffff) >>> 0 };
   sending = false;
+  /** Why this side's connection went down after it was up (failed, closed or disconnected), with its ICE and DTLS states. */
+  downWhy: string | null = null;
+  /** Kefu's UDP port for this side (its answer's host candidate). */
+  kefuPort: number | null = null;
+  /** Closed by the bench (its end is not a failure). */
+  protected closing = false;
   /** performance.now() of the first video packet received. */
   firstVideoAt: number | null = null;
   private firstVideoWaiters: (() => void)[] = [];
@@ -126,20 +146,27 @@ class WeriftSide extends Side {
   }
 
   async answer(sdp: string, timeoutMs: number): Promise<void> {
+    this.kefuPort = Number(/ udp \d+ \S+ (\d+) typ host/.exec(sdp)?.[1] ?? 0) || null;
     await this.pc.setRemoteDescription({ type: 'answer', sdp });
     lightenPeerEvents(this.pc);
     await peerConnected(this.pc, timeoutMs).catch((err: Error) => {
       throw new Error(`${err.message}; ${this.iceChecks()}`);
     });
+    // A connection that goes down later (ICE consent, DTLS, Kefu closing its end) is told per call, not as loss.
+    const up = performance.now();
+    this.pc.connectionStateChange.subscribe((state) => {
+      if (this.closing || this.downWhy || state === 'connected' || state === 'connecting' || state === 'new') return;
+      this.downWhy = `connection ${state} ${((performance.now() - up) / 1000).toFixed(0)} s after it was up (ICE ${this.pc.iceConnectionState}; ${this.iceChecks()})`;
+    });
   }
 
   /** Where ICE stood: each candidate pair's state, checks sent and answers received, and the DTLS state. */
   private iceChecks(): string {
-    const t = this.pc.getTransceivers()[0]?.receiver as unknown as { dtlsTransport?: { state: string; iceTransport: { connection: { checkList: { state: number; requestsSent: number; responsesReceived: number; retransmissionsSent: number }[] } } } } | undefined;
+    const t = this.pc.getTransceivers()[0]?.receiver as unknown as { dtlsTransport?: { state: string; iceTransport: { connection: { checkList: { state: number; requestsSent: number; responsesReceived: number; retransmissionsSent: number; consentRequestsSent?: number }[] } } } } | undefined;
     const dtls = t?.dtlsTransport;
     if (!dtls) return 'no transport';
     const states = ['frozen', 'waiting', 'in-progress', 'succeeded', 'failed'];
-    const pairs = dtls.iceTransport.connection.checkList.map((p) => `${states[p.state] ?? p.state} (${p.requestsSent} checks, ${p.retransmissionsSent} resent, ${p.responsesReceived} answered)`);
+    const pairs = dtls.iceTransport.connection.checkList.map((p) => `${states[p.state] ?? p.state} (${p.requestsSent} checks of which ${p.consentRequestsSent ?? 0} for consent, ${p.retransmissionsSent} resent, ${p.responsesReceived} answered)`);
     return `pairs: ${pairs.join(', ') || 'none'}; DTLS ${dtls.state}`;
   }
 
@@ -148,6 +175,7 @@ class WeriftSide extends Side {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     this.sending = false;
     await this.pc.close().catch(() => undefined);
   }
@@ -184,6 +212,7 @@ class UdpSide extends Side {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     this.sending = false;
     this.socket.close();
   }
@@ -198,6 +227,8 @@ interface Call {
   /** performance.now() when startAvCall was sent. */
   startedAt: number;
   error: string | null;
+  /** Up after set-up, then down before or in the window: why (not counted in the loss). */
+  dropped: string | null;
 }
 
 const calls: Call[] = [];
@@ -280,7 +311,7 @@ async function takeOffer(token: string, offerId: string, contactId: string): Pro
 
 async function startCall(index: number, channelKey: string, groupId: string): Promise<void> {
   const side = new WeriftSide(Math.random() * clips.video.durationMs);
-  const call: Call = { index, customer: side, agent: null, contactId: null, customerToken: null, startedAt: 0, error: null };
+  const call: Call = { index, customer: side, agent: null, contactId: null, customerToken: null, startedAt: 0, error: null, dropped: null };
   calls.push(call);
   try {
     const token = (await gql<{ startCustomerSession: { token: string } }>(null, 'mutation($input: StartCustomerSessionInput!) { startCustomerSession(input: $input) { token } }', { input: { channelKey, name: `Bench ${index}` } })).startCustomerSession.token;
@@ -359,7 +390,7 @@ async function handle(m: Message): Promise<Record<string, unknown>> {
       for (let i = 0; i < m.calls; i++) {
         const customer = new UdpSide(Math.random() * clips.video.durationMs);
         const agent = new UdpSide(Math.random() * clips.video.durationMs);
-        calls.push({ index: i, customer, agent, contactId: null, customerToken: null, startedAt: 0, error: null });
+        calls.push({ index: i, customer, agent, contactId: null, customerToken: null, startedAt: 0, error: null, dropped: null });
         ports.push({ customer: await customer.bind(), agent: await agent.bind() });
       }
       return { type: 'bare-ports', ports };
@@ -378,9 +409,15 @@ async function handle(m: Message): Promise<Record<string, unknown>> {
       const now = performance.now();
       for (const c of calls) {
         if (c.error || !c.agent) continue;
+        const why = downWhy({ customer: c.customer, agent: c.agent }, false);
+        if (why) {
+          c.dropped = `down before the window: ${why}`;
+          continue;
+        }
         for (const s of [c.customer, c.agent]) {
           for (const k of kinds) {
             s.sent[k] = 0;
+            s.firstSeq[k] = s.players[k].seq;
             s.received[k].reset();
           }
           s.startSending(now);
@@ -398,7 +435,17 @@ async function handle(m: Message): Promise<Record<string, unknown>> {
       return { type: 'window-stopped' };
     }
     case 'counts': {
-      const ok = calls.filter((c) => !c.error && c.agent);
+      for (const c of calls) {
+        if (c.error || !c.agent) continue;
+        for (const [from, to] of [[c.customer, c.agent], [c.agent, c.customer]] as const) for (const k of kinds) to.received[k].settle(from.firstSeq[k], from.sent[k]);
+      }
+      for (const c of calls) {
+        if (!c.error && c.agent && !c.dropped) {
+          const why = downWhy({ customer: c.customer, agent: c.agent }, true);
+          if (why) c.dropped = `down in the window: ${why}`;
+        }
+      }
+      const ok = calls.filter((c) => !c.error && c.agent && !c.dropped);
       const sum = (f: (c: Call) => number) => ok.reduce((n, c) => n + f(c), 0);
       const direction = (from: (c: Call) => Side, to: (c: Call) => Side) =>
         Object.fromEntries(kinds.map((k) => [k, { sent: sum((c) => from(c).sent[k]), unique: sum((c) => to(c).received[k].unique), total: sum((c) => to(c).received[k].total), worst: Math.max(0, ...ok.map((c) => 1 - to(c).received[k].unique / Math.max(1, from(c).sent[k]))) }]));
@@ -409,6 +456,15 @@ async function handle(m: Message): Promise<Record<string, unknown>> {
         toCustomer: direction((c) => c.agent!, (c) => c.customer),
         cpuMs: windowCpuMs,
         loopMaxMs,
+        dropped: calls.flatMap((c) => (c.dropped ? [{ contactId: c.contactId, why: c.dropped }] : [])),
+        // Whose are Kefu's sockets (the bench names those that dropped packets): side and state of its call.
+        kefuPorts: calls.flatMap((c) => {
+          const state = c.error ? 'failed at set-up' : c.dropped ? 'down' : 'up';
+          return [
+            ...(c.customer.kefuPort ? [{ port: c.customer.kefuPort, who: `customer (call ${state})` }] : []),
+            ...(c.agent?.kefuPort ? [{ port: c.agent.kefuPort, who: `agent (call ${state})` }] : []),
+          ];
+        }),
         failures: failures.splice(0, 5),
       };
     }
