@@ -320,8 +320,11 @@ const ratio = (n: number, d: number) => (d > 0 ? n / d : null);
 const seconds = (msSum: number) => msSum / 1000;
 const averageSeconds = (msSum: number, count: number) => (count > 0 ? msSum / count / 1000 : null);
 
+/** Every counter at 0: copied for each sum (a copy is a few times cheaper than setting 41 keys one by one). */
+const zeroContactSums = Object.freeze(Object.fromEntries([...contactCounters, 'answer_wait_max_ms'].map((c) => [c, 0])) as ContactSums);
+
 export function emptyContactSums(): ContactSums {
-  return Object.fromEntries([...contactCounters, 'answer_wait_max_ms'].map((c) => [c, 0])) as ContactSums;
+  return { ...zeroContactSums };
 }
 
 function addSums(into: ContactSums, row: Partial<Record<string, unknown>>): ContactSums {
@@ -596,12 +599,16 @@ async function contactReport(db: ReadModel, r: ReportRequest, page: ReportPage, 
     ${afterFilter}
     ORDER BY ${keys}
     LIMIT ${first + 1}`.execute(db);
+  // Rows of several channels (and groups) share an interval start: each start's wall time (an Intl call) once.
+  const wallTimes = new Map<number, string>();
   const nodes = rows.map((row): ContactReportRow => {
     const intervalStart = new Date(row.interval_start);
+    let localStart = wallTimes.get(intervalStart.getTime());
+    if (localStart === undefined) wallTimes.set(intervalStart.getTime(), (localStart = localWallTime(intervalStart.getTime(), r.timeZone)));
     return {
       intervalStart,
       intervalEnd: new Date(row.interval_end),
-      localStart: localWallTime(intervalStart.getTime(), r.timeZone),
+      localStart,
       channel: row.channel as ReportChannel,
       direction: row.direction as ReportDirection,
       skillGroupId: byGroup && row.skill_group_id !== '' ? row.skill_group_id : null,
