@@ -16,6 +16,10 @@
 // the channels alternated, 10 at a time): whole chats (a chat without a flow queues at its start, a flow chat at
 // its last send), from the server's process.cpuUsage() and its SQL statements counted by text. Latency differences of a few ms drown
 // in a loaded machine's scheduling; the CPU a flow's step costs does not. BENCH_FLOW_CONCURRENCY=0 runs only this.
+//
+// BENCH_FLOW_BACKGROUND_RATE=<messages/s> (BENCH_FLOW_BACKGROUND_CHATS chats): under the latency steps, other
+// customers (no flow) send paced messages, an open loop as the web chat issue's customers send every few seconds:
+// the flow's extra latency under a chat load below saturation, where a closed loop of 50 measures its queue.
 import { randomUUID } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
@@ -41,6 +45,9 @@ function settings() {
     /** Chats per channel in each CPU round (0: no CPU measurement). */
     cpuChats: envInt('BENCH_FLOW_CPU_CHATS', 60),
     cpuRounds: Math.max(1, envInt('BENCH_FLOW_CPU_ROUNDS', 2)),
+    /** Paced messages per second of other chats (no flow) under the latency steps: the web chat issue's kind of load. */
+    backgroundRate: envInt('BENCH_FLOW_BACKGROUND_RATE', 0),
+    backgroundChats: Math.max(1, envInt('BENCH_FLOW_BACKGROUND_CHATS', 100)),
   };
 }
 
@@ -201,6 +208,51 @@ async function cpuPhase(server: Server, key: string, chats: number, label: strin
   return { sends, cpuMs: cpu.cpuMs, queries: cpu.queries };
 }
 
+/**
+ * The web chat issue's kind of load (customers sending every few seconds, not as fast as they are answered):
+ * `rate` messages a second over `chats` chats of the channel without a flow, round robin, each sent on time
+ * whether the ones before were answered or not (an open loop; at most 1,000 in flight). Runs until stopped.
+ */
+async function startBackground(port: number, key: string, rate: number, chats: number) {
+  const open: OpenChat[] = [];
+  await pool(chats, 10, async () => {
+    open.push(await openChat(port, key));
+  });
+  const latencies: number[] = [];
+  let errors = 0;
+  let sent = 0;
+  let skipped = 0;
+  let inFlight = 0;
+  const t0 = performance.now();
+  const timer = setInterval(() => {
+    const due = Math.floor(((performance.now() - t0) * rate) / 1000);
+    for (; sent + skipped < due; ) {
+      if (inFlight >= 1000) {
+        skipped++;
+        continue;
+      }
+      const c = open[(sent + skipped) % open.length]!;
+      sent++;
+      inFlight++;
+      const started = performance.now();
+      gql(port, c.token, SEND, { input: { contactId: c.contactId, message: { clientMessageId: randomUUID(), text: 'background' } } })
+        .then(
+          () => latencies.push(performance.now() - started),
+          () => errors++,
+        )
+        .finally(() => inFlight--);
+    }
+  }, 5);
+  return {
+    /** Stops sending; the figures since the last call (what the background got during a step). */
+    take() {
+      const ms = performance.now() - t0;
+      return { sent, skipped, errors, ms, latencies: latencies.splice(0) };
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
 /** Every flow chat queued with what it collected, three flow replies each, no message doubled. */
 async function check(url: string, seeded: Seeded, flowChats: string[]): Promise<{ ok: number; bad: string[] }> {
   const c = new pg.Client({ connectionString: url });
@@ -242,6 +294,7 @@ export const chatFlowBench: BenchModule = {
       `With the flow each send returns once the customer's message and the flow's step (its reply, or the queue) are in the read model; without, once the message is. "events" = sends; latency per send;`,
       `sends/s = (C / 2) × 1000 / mean send ms, what the half of the customers on that channel get in their closed loop (the two halves share one window, so a window share would always be 1.00x).`,
       `What a flow adds per message = flow p99 − no-flow p99 (target < ${targetExtraP99Ms} ms). ${s.warmup} chats warm up first.`,
+      s.backgroundRate > 0 ? `Under the steps, the web chat issue's kind of load: ${s.backgroundRate} messages/s paced (open loop) over ${s.backgroundChats} other chats without a flow.` : '',
       s.cpuChats > 0 ? `Then Kefu's CPU time per send (process.cpuUsage over whole chats: session, start, three sends), ${s.cpuChats} chats a channel in each of ${s.cpuRounds} rounds, the channels alternated, 10 at a time: in the notes.` : '',
     ].join(' ');
   },
@@ -256,8 +309,17 @@ export const chatFlowBench: BenchModule = {
     try {
       const seeded = await seed(server.port);
       if (s.warmup > 0) await runChats(server.port, seeded, s.warmup, Math.min(10, s.warmup));
+      const background = s.backgroundRate > 0 && s.concurrency.length > 0 ? await startBackground(server.port, seeded.plainKey, s.backgroundRate, s.backgroundChats) : null;
+      if (background) await new Promise((r) => setTimeout(r, 2000));
+      background?.take();
       for (const concurrency of s.concurrency) {
         const { results, ms, errors } = await runChats(server.port, seeded, s.chats, concurrency);
+        if (background) {
+          const b = background.take();
+          const line = `Background at ${concurrency} at a time: ${s.backgroundRate} messages/s asked over ${s.backgroundChats} chats without a flow, ${b.latencies.length} answered in the step${b.skipped > 0 ? `, ${b.skipped} not sent (1,000 in flight)` : ''}${b.errors > 0 ? `, ${b.errors} failed` : ''}; their send p50 ${percentile(b.latencies, 50).toFixed(1)} ms, p99 ${percentile(b.latencies, 99).toFixed(1)} ms.`;
+          notes.push(line);
+          log(line);
+        }
         if (errors.length > 0) notes.push(`At ${concurrency} at a time: ${errors.length} chats failed, e.g. ${errors[0]}`);
         const flow = results.filter((r) => r.flow).flatMap((r) => r.sends);
         const plain = results.filter((r) => !r.flow).flatMap((r) => r.sends);
@@ -292,6 +354,7 @@ export const chatFlowBench: BenchModule = {
         );
         notes.push(`Check at ${concurrency} at a time: ${verdict.ok} flow chats queued with their order number and phone, three flow replies each, no seq twice${verdict.bad.length > 0 ? `; ${verdict.bad.length} not: ${verdict.bad.slice(0, 3).join('; ')}` : ''}.`);
       }
+      background?.stop();
       if (s.cpuChats > 0) {
         const perSend: Record<'flow' | 'none', number[]> = { flow: [], none: [] };
         const statements: Record<'flow' | 'none', number> = { flow: 0, none: 0 };
