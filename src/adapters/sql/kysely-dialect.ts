@@ -15,12 +15,26 @@ import type { SqlClient, SqlExecutor } from './sql-client.ts';
 class HeldConnection implements DatabaseConnection {
   readonly exec: SqlExecutor;
   readonly release: () => void;
-  constructor(exec: SqlExecutor, release: () => void) {
+  /** PostgreSQL: a statement without parameters goes in one simple query with the BEGIN before it. */
+  private readonly mergeBegin: boolean;
+  /** A transaction was begun and its BEGIN not sent yet (it goes with the first statement). */
+  beginPending = false;
+  constructor(exec: SqlExecutor, release: () => void, mergeBegin: boolean) {
     this.exec = exec;
     this.release = release;
+    this.mergeBegin = mergeBegin;
   }
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
-    const r = await this.exec.query<R>(compiled.sql, compiled.parameters as unknown[]);
+    let text = compiled.sql;
+    if (this.beginPending) {
+      this.beginPending = false;
+      // One round trip instead of two for a transaction whose first statement has its values inlined (the
+      // projections' guarded checkpoint move): a simple query may hold several statements, the last one's
+      // result is answered. With parameters the extended protocol takes one statement: BEGIN goes first.
+      if (this.mergeBegin && compiled.parameters.length === 0) text = `BEGIN;\n${text}`;
+      else await this.exec.query('BEGIN');
+    }
+    const r = await this.exec.query<R>(text, compiled.parameters as unknown[]);
     return { rows: r.rows, numAffectedRows: BigInt(r.rowCount) };
   }
   // eslint-disable-next-line require-yield
@@ -41,20 +55,26 @@ class SqlClientDriver implements Driver {
         .withConnection(
           (exec) =>
             new Promise<void>((release) => {
-              resolve(new HeldConnection(exec, release));
+              resolve(new HeldConnection(exec, release, this.sql.kind === 'postgres'));
             }),
         )
         .catch(reject);
     });
   }
+  // BEGIN is sent with the transaction's first statement (HeldConnection.executeQuery); a transaction that ran
+  // none has nothing to end.
   async beginTransaction(conn: DatabaseConnection): Promise<void> {
-    await conn.executeQuery(CompiledQuery.raw('BEGIN'));
+    (conn as HeldConnection).beginPending = true;
   }
   async commitTransaction(conn: DatabaseConnection): Promise<void> {
-    await conn.executeQuery(CompiledQuery.raw('COMMIT'));
+    const held = conn as HeldConnection;
+    if (held.beginPending) held.beginPending = false;
+    else await conn.executeQuery(CompiledQuery.raw('COMMIT'));
   }
   async rollbackTransaction(conn: DatabaseConnection): Promise<void> {
-    await conn.executeQuery(CompiledQuery.raw('ROLLBACK'));
+    const held = conn as HeldConnection;
+    if (held.beginPending) held.beginPending = false;
+    else await conn.executeQuery(CompiledQuery.raw('ROLLBACK'));
   }
   async releaseConnection(conn: DatabaseConnection): Promise<void> {
     (conn as HeldConnection).release();

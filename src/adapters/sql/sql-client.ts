@@ -68,7 +68,8 @@ const listenLockClass = 0x6b656676;
  */
 function queryOn(client: pg.PoolClient, text: string, params?: unknown[]): Promise<pg.QueryResult> {
   return new Promise((resolve, reject) => {
-    client.query(text, params as unknown[], (err: Error | null, r: pg.QueryResult) => (err ? reject(err) : resolve(r)));
+    // Several statements in one simple query (kysely-dialect's BEGIN with a transaction's first statement): the last one's result.
+    client.query(text, params as unknown[], (err: Error | null, r: pg.QueryResult | pg.QueryResult[]) => (err ? reject(err) : resolve(Array.isArray(r) ? r[r.length - 1]! : r)));
   });
 }
 
