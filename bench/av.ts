@@ -88,6 +88,8 @@ interface Step {
   resent: number;
   windowS: number;
   cpuPct: number;
+  /** The server's CPU in the window by thread kind (Kefu: main, media, recording, V8 helpers, other). */
+  threads: string;
   cpuMsPerCallSecond: number;
   /** Server CPU per packet delivered (a starved server that drops packets also does less work per call). */
   cpuUsPerPacket: number;
@@ -137,6 +139,29 @@ function mainThreadCpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** CPU ms of each of a process's threads by kind (main, AV media workers, recording workers, V8's GC helpers, other), from /proc. */
+function threadCpuMs(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tasks) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const kind = tid === String(pid) ? 'main' : name.startsWith('kefu-av-media') ? 'media' : name.startsWith('kefu-av-record') ? 'recording' : name.startsWith('V8Worker') ? 'V8 helpers (GC, compiler)' : 'other';
+      out.set(kind, (out.get(kind) ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10);
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return out;
 }
 
 const split = (total: number, parts: number) => Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
@@ -217,6 +242,7 @@ async function measure(children: ChildProcess[], server: ChildProcess, seconds: 
   if (kefu) await ask(server, { type: 'loop-start' }, 'loop-started');
   const server0 = cpuMs(serverPid);
   const main0 = mainThreadCpuMs(serverPid);
+  const threads0 = threadCpuMs(serverPid);
   const drops0 = udpRcvbufErrors();
   const serverDrops0 = socketDrops(serverPid);
   const serverSockets0 = udpSockets(serverPid);
@@ -228,6 +254,9 @@ async function measure(children: ChildProcess[], server: ChildProcess, seconds: 
   const wall = performance.now() - started;
   const serverMs = cpuMs(serverPid) - server0;
   const mainMs = mainThreadCpuMs(serverPid) - main0;
+  // Where the server's CPU went, by thread kind, in % of one CPU over the window (threads that ended are not counted).
+  const wallMs = performance.now() - started;
+  const threadsPct = [...threadCpuMs(serverPid)].map(([kind, ms]) => `${kind} ${((100 * (ms - (threads0.get(kind) ?? 0))) / wallMs).toFixed(0)} %`).join(', ');
   const rss = rssMb(serverPid);
   await sleep(2000);
   const udpDrops = udpRcvbufErrors() - drops0;
@@ -237,7 +266,7 @@ async function measure(children: ChildProcess[], server: ChildProcess, seconds: 
   const peerDrops = children.reduce((n, c) => n + socketDrops(c.pid!), 0) - peerDrops0;
   const loop = kefu ? await ask<{ maxMs: number; p99Ms: number }>(server, { type: 'loop' }, 'loop') : null;
   const counts = await Promise.all(children.map((c) => ask<Counts>(c, { type: 'counts' }, 'counts')));
-  return { wall, serverMs, mainMs, rss, counts, udpDrops, serverDrops, serverSockets, peerDrops, loop };
+  return { wall, serverMs, mainMs, threadsPct, rss, counts, udpDrops, serverDrops, serverSockets, peerDrops, loop };
 }
 
 function stepOf(target: Target, calls: number, m: Awaited<ReturnType<typeof measure>>, loadBefore: number, failed: string[], firstVideo: number[]): Step {
@@ -261,6 +290,7 @@ function stepOf(target: Target, calls: number, m: Awaited<ReturnType<typeof meas
     mainCpuUsPerPacket: (1000 * m.mainMs) / Math.max(1, all.reduce((n, d) => n + d.audio.unique + d.video.unique, 0)),
     peersCpuPct: (100 * m.counts.reduce((n, c) => n + c.cpuMs, 0)) / m.wall,
     rssMb: m.rss,
+    threads: m.threadsPct,
     firstVideo,
     recordings: null,
     loadBefore,
@@ -429,6 +459,7 @@ async function kefuStep(calls: number, s: ReturnType<typeof settings>, mediaDir:
     if (dropsAt) log(`kefu, ${calls} calls: UDP drops at Kefu's sockets: ${dropsAt}`);
     const step = stepOf('kefu', calls, m, loadBefore, [...failed, ...dropped], all.flatMap((c) => (c.firstVideoMs === null ? [] : [c.firstVideoMs])));
     if (dropsAt) step.notes.push(`UDP drops at Kefu's sockets, by side: ${dropsAt}`);
+    step.threads = m.threadsPct;
     await Promise.all(children.map((c) => ask(c, { type: 'teardown' }, 'torn')));
     const contactIds = all.filter((c) => !c.error && c.contactId).map((c) => c.contactId!);
     if (s.recording && contactIds.length > 0) step.recordings = await checkRecordings(url, dataDir, seeded.instanceId, contactIds, s);
@@ -486,6 +517,7 @@ export const avBench: BenchModule = {
         if (server && seeded) {
           const k = await kefuStep(calls, s, mediaDir, server, seeded, url, dataDir, firstIndex);
           firstIndex += 10_000;
+          log(`kefu, ${calls} calls: CPU by thread (of one CPU): ${k.threads}`);
           log(`kefu, ${calls} calls: loss ${pct(k.lossToAgent)} / ${pct(k.lossToCustomer)} (${k.perKind}), ${f1(k.cpuMsPerCallSecond)} CPU ms per call-second, ${f1(k.cpuUsPerPacket)} us per packet (main thread ${f1(k.mainCpuUsPerPacket)}), recordings ${k.recordings?.ready ?? '-'}/${k.recordings?.expected ?? '-'}`);
           last.push(k);
         }
@@ -532,6 +564,7 @@ export const avBench: BenchModule = {
     });
     if (shares.length) lines.push(`Kefu's share of the bare forwarder (what one CPU carries through Kefu over what it carries through the forwarder = the forwarder's CPU per unit / Kefu's): ${shares.join('; ')}.`);
     for (const x of last) {
+      if (x.target === 'kefu') lines.push(`Kefu ${x.calls} calls, CPU by thread in the window (of one CPU): ${x.threads}.`);
       if (x.recordings) lines.push(`Kefu ${x.calls} calls, one customer's recording: ${x.recordings.probe}.`);
       if (x.failed.length) lines.push(`${x.target} ${x.calls} calls, ${x.failed.length} failed (${failureCauses(x.failed)}): ${[...new Set(x.failed)].slice(0, 3).join('; ')}.`);
       if (x.notes.length) lines.push(`${x.target} ${x.calls} calls, errors seen: ${x.notes.join('; ')}.`);
