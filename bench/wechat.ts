@@ -74,13 +74,22 @@ function pushRequest(callbackUrl: string, openId: string, content: string): Requ
 const failures = new Map<string, number>();
 const failedBecause = (why: string) => failures.set(why, (failures.get(why) ?? 0) + 1);
 
-/** When each answered request of a part was due, sent and answered (epoch ms: comparable with Kefu's own marks). */
+/** When each answered request of a part was due, sent and answered (ms on the machine's monotonic clock, as Kefu's own marks). */
 interface Mark {
   seq: number;
   due: number;
   sent: number;
+  /** When the request had its connection (a busy pool makes it wait). */
+  connected: number;
   answered: number;
 }
+/**
+ * performance.now() on CLOCK_MONOTONIC, which every process of the machine shares (hrtime), unlike
+ * performance.timeOrigin + now(): the wall clock at each process's start, which put the two processes' marks up
+ * to ~10 ms apart (answers read before Kefu wrote them).
+ */
+// The largest of a few readings: one the process was preempted in the middle of comes out smaller.
+const monotonic = Math.max(...Array.from({ length: 9 }, () => Number(process.hrtime.bigint()) / 1e6 - performance.now()));
 let marks: Mark[] = [];
 let nextSeq = 0;
 
@@ -93,8 +102,9 @@ let nextSeq = 0;
  */
 let agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
-function post(r: Request, seq: number): Promise<{ status: number; text: string }> {
+function post(r: Request, seq: number): Promise<{ status: number; text: string; connected: number }> {
   const url = new URL(r.url);
+  let connected = 0;
   return new Promise((resolve, reject) => {
     const req = http.request(
       { host: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, method: 'POST', agent, headers: { ...r.headers, 'content-length': String(Buffer.byteLength(r.body)), 'x-bench-seq': String(seq) } },
@@ -102,11 +112,12 @@ function post(r: Request, seq: number): Promise<{ status: number; text: string }
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text, connected }));
         res.on('error', reject);
       },
     );
     req.on('error', reject);
+    req.once('socket', () => (connected = performance.now()));
     req.end(r.body);
   });
 }
@@ -119,7 +130,7 @@ function post(r: Request, seq: number): Promise<{ status: number; text: string }
 async function timed(r: Request, ok: (status: number, text: string) => boolean, due = performance.now()): Promise<number | null> {
   const seq = nextSeq++;
   const sent = performance.now();
-  let res: { status: number; text: string };
+  let res: { status: number; text: string; connected: number };
   try {
     res = await post(r, seq);
   } catch (err) {
@@ -131,7 +142,7 @@ async function timed(r: Request, ok: (status: number, text: string) => boolean, 
     failedBecause(`status ${res.status}`);
     return null;
   }
-  marks.push({ seq, due: performance.timeOrigin + due, sent: performance.timeOrigin + sent, answered: performance.timeOrigin + answered });
+  marks.push({ seq, due: monotonic + due, sent: monotonic + sent, connected: monotonic + (res.connected || sent), answered: monotonic + answered });
   return answered - due;
 }
 
@@ -199,18 +210,18 @@ const insideOf = (i: Inside) =>
 
 /**
  * Where a part's answer time went, from the bench's marks and Kefu's (same clock): the generator's lateness (due to
- * sent), to Kefu (sent to headers read: the client's write, the kernel, Kefu's event loop busy elsewhere, the HTTP
- * parser), inside Kefu (headers read to the answer written) and back (written to the body read: the kernel, the
- * bench's own event loop). p50 and p99 of each, and their means over the slowest 1 % of answers; the bench's own
+ * sent), waiting for one of the pool's connections, to Kefu (the connection's to headers read: the client's write,
+ * the kernel, Kefu's event loop busy elsewhere, the HTTP parser), inside Kefu (headers read to the answer handed to
+ * the socket) and back (handed over to the body read: the kernel, the bench's own event loop). p50 and p99 of each, and their means over the slowest 1 % of answers; the bench's own
  * CPU and event-loop delay over the part (a generator on the same 2 CPUs is part of what it measures).
  */
 function whereTimeWent(client: Mark[], kefu: [number, number, number][], generator: { cpuMs: number; ms: number; loopP99Ms: number; loopMaxMs: number }): string {
   const byseq = new Map(kefu.map(([seq, start, end]) => [seq, { start, end }] as const));
-  const parts: { total: number; late: number; to: number; inside: number; back: number }[] = [];
+  const parts: { total: number; late: number; pool: number; to: number; inside: number; back: number }[] = [];
   for (const m of client) {
     const k = byseq.get(m.seq);
     if (!k) continue;
-    parts.push({ total: m.answered - m.due, late: m.sent - m.due, to: k.start - m.sent, inside: k.end - k.start, back: m.answered - k.end });
+    parts.push({ total: m.answered - m.due, late: m.sent - m.due, pool: m.connected - m.sent, to: k.start - m.connected, inside: k.end - k.start, back: m.answered - k.end });
   }
   if (parts.length === 0) return 'no marks';
   parts.sort((a, b) => a.total - b.total);
@@ -218,7 +229,7 @@ function whereTimeWent(client: Mark[], kefu: [number, number, number][], generat
   const mean = (key: keyof (typeof parts)[number]) => slowest.reduce((a, p) => a + p[key], 0) / slowest.length;
   const of = (key: keyof (typeof parts)[number], label: string) => `${label} ${percentile(parts.map((p) => p[key]), 50).toFixed(1)} / ${percentile(parts.map((p) => p[key]), 99).toFixed(1)} (slowest 1 %: ${mean(key).toFixed(1)})`;
   return [
-    `${parts.length} answers matched, ms p50 / p99 (mean over the slowest 1 %): ${of('total', 'due to answer')}, ${of('late', 'generator late')}, ${of('to', 'to Kefu')}, ${of('inside', 'inside Kefu')}, ${of('back', 'back')}`,
+    `${parts.length} answers matched, ms p50 / p99 (mean over the slowest 1 %): ${of('total', 'due to answer')}, ${of('late', 'generator late')}, ${of('pool', 'waiting for a connection')}, ${of('to', 'to Kefu')}, ${of('inside', 'inside Kefu')}, ${of('back', 'back')}`,
     `bench process CPU ${((100 * generator.cpuMs) / generator.ms).toFixed(0)} % of a CPU, its loop delay p99 / max ${generator.loopP99Ms.toFixed(1)} / ${generator.loopMaxMs.toFixed(1)} ms`,
   ].join('; ');
 }
@@ -425,7 +436,7 @@ export const wechatBench: BenchModule = {
                 `SQL transactions committed per message (pg_stat_database, all of Kefu's work: answer, effect, projections, processes): WeChat ${(wxCommits / Math.max(1, wx.times.length)).toFixed(2)}, web chat ${(web_.commits / Math.max(1, web_.paced.times.length)).toFixed(2)}.`,
               ]
             : [`SQL transactions committed per message (pg_stat_database, all of Kefu's work: answer, effect, projections, processes): WeChat ${(wxCommits / Math.max(1, wx.times.length)).toFixed(2)}.`]),
-          `Inside Kefu (request's headers to the answer's last byte; event loop delay; GC), paced WeChat part: ${insideOf(wxCpu.inside)}${web_ ? `; web chat part: ${insideOf(web_.cpu.inside)}` : ''}.`,
+          `Inside Kefu (request's headers to the answer handed to the socket; event loop delay; GC), paced WeChat part: ${insideOf(wxCpu.inside)}${web_ ? `; web chat part: ${insideOf(web_.cpu.inside)}` : ''}.`,
           `Paced WeChat part, where the time went: ${wxSplit}.`,
           `Stored WeChat customer messages: ${stored.rows[0]!.n}, expected ${expected} (${pushes.length - distinct} retries sent twice, each stored once).`,
           ...(failures.size > 0 ? [`Failed requests by cause: ${JSON.stringify(Object.fromEntries(failures))}.`] : []),

@@ -30,11 +30,14 @@ const env: Record<string, string> = {
 };
 const kefu = await startKefu(loadConfig(env), { logger: pino({ level: 'silent' }), listen: true });
 let cpuAtStart = process.cpuUsage();
-// Inside Kefu, for each measured part: the answer's time from its request's headers to its last byte written (the
+// Inside Kefu, for each measured part: the answer's time from its request's headers to its handing to the socket (the
 // bench's own time adds the client's and the kernel's share), how late the event loop ran, and GC pauses.
 let answers: number[] = [];
 let refusals = new Map<number, number>();
-// The bench's requests by their x-bench-seq: [seq, headers read, answer written] (epoch ms, as the bench's own marks).
+// The bench's requests by their x-bench-seq: [seq, headers read, answer written] (ms on the machine's monotonic
+// clock, as the bench's own marks).
+// The largest of a few readings: one the process was preempted in the middle of comes out smaller.
+const monotonic = Math.max(...Array.from({ length: 9 }, () => Number(process.hrtime.bigint()) / 1e6 - performance.now()));
 let marks: [number, number, number][] = [];
 let connections = 0;
 kefu.app.server.on('connection', () => connections++);
@@ -42,10 +45,18 @@ kefu.app.server.on('request', (req, res) => {
   if (req.method !== 'POST') return;
   const started = performance.now();
   const seq = req.headers['x-bench-seq'];
+  // The answer's end: when it is handed to the socket (res.end writes it then), not 'finish', which comes from the
+  // write's callback on a later turn of the loop: behind whatever else runs then (up to tens of ms under load).
+  let ended = 0;
+  const end = res.end as (...args: unknown[]) => unknown;
+  res.end = ((...args: unknown[]) => {
+    ended = performance.now();
+    return end.apply(res, args);
+  }) as typeof res.end;
   res.once('finish', () => {
-    const now = performance.now();
+    const now = ended || performance.now();
     answers.push(now - started);
-    if (typeof seq === 'string') marks.push([Number(seq), performance.timeOrigin + started, performance.timeOrigin + now]);
+    if (typeof seq === 'string') marks.push([Number(seq), monotonic + started, monotonic + now]);
     if (res.statusCode !== 200) refusals.set(res.statusCode, (refusals.get(res.statusCode) ?? 0) + 1);
   });
 });
