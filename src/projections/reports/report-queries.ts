@@ -754,9 +754,10 @@ function agentTimeSource(r: ReportRequest, now: Date, counter: AgentCounter | nu
   return { runs: intervalRunsArray(r), dayCheck: dayCheck(r), open, spans, closed, closedBreaks, closedDays, closedBreakDays };
 }
 
+/** Interval bounds as epoch milliseconds (float8: node-postgres parses a timestamptz with a regular expression, a row at a time). */
 interface AgentKeyRow {
-  interval_start: Date | string;
-  interval_end: Date | string;
+  interval_start: number | Date | string;
+  interval_end: number | Date | string;
   agent_id: string;
 }
 
@@ -819,7 +820,7 @@ async function agentRows(db: ReadModel, r: ReportRequest, after: string[] | null
     const time = agentTimeSource(r, now);
     const timeRows = await sql<AgentKeyRow & Record<string, unknown>>`
       WITH runs_array AS MATERIALIZED (${time.runs}), day_check AS MATERIALIZED (${time.dayCheck})
-      SELECT t.interval_start, max(t.interval_end) AS interval_end, t.agent_id, ${sumsOf(agentCounters, 't')}
+      SELECT (extract(epoch FROM t.interval_start) * 1000)::float8 AS interval_start, (extract(epoch FROM max(t.interval_end)) * 1000)::float8 AS interval_end, t.agent_id, ${sumsOf(agentCounters, 't')}
       FROM (${time.closed} UNION ALL ${time.spans} UNION ALL ${time.closedDays} UNION ALL ${time.open}) t
       WHERE true ${agentFilter}
       GROUP BY t.interval_start, t.agent_id`.execute(q);
@@ -829,7 +830,7 @@ async function agentRows(db: ReadModel, r: ReportRequest, after: string[] | null
     const counters = (alias: string) => sql.join(agentContactCounters.map((c) => sql.ref(`${alias}.${c}`)));
     const contacts = await sql<AgentKeyRow & { channel: string } & Record<string, unknown>>`
       WITH day_check AS MATERIALIZED (${dayCheck(r)})
-      SELECT t.interval_start, max(t.interval_end) AS interval_end, t.agent_id, t.channel, ${sumsOf(agentContactCounters, 't')}
+      SELECT (extract(epoch FROM t.interval_start) * 1000)::float8 AS interval_start, (extract(epoch FROM max(t.interval_end)) * 1000)::float8 AS interval_end, t.agent_id, t.channel, ${sumsOf(agentContactCounters, 't')}
       FROM (
         SELECT ${start} AS interval_start, ${end} AS interval_end, t.agent_id, t.channel, ${counters('t')}
         FROM (SELECT c.* FROM report_contact_buckets c WHERE NOT (SELECT ok FROM day_check) AND c.instance_id = ${r.instanceId} AND c.agent_id <> '' ${channelFilter} ${directionFilter} ${groupFilter}) t
@@ -844,7 +845,7 @@ async function agentRows(db: ReadModel, r: ReportRequest, after: string[] | null
     const breakTime = agentTimeSource(r, now, 'break_ms');
     const breaks = await sql<AgentKeyRow & { reason: string; break_ms: number }>`
       WITH runs_array AS MATERIALIZED (${breakTime.runs}), day_check AS MATERIALIZED (${breakTime.dayCheck})
-      SELECT t.interval_start, t.agent_id, t.reason, sum(t.break_ms)::float8 AS break_ms
+      SELECT (extract(epoch FROM t.interval_start) * 1000)::float8 AS interval_start, t.agent_id, t.reason, sum(t.break_ms)::float8 AS break_ms
       FROM (${breakTime.closedBreaks}
             UNION ALL ${breakTime.closedBreakDays}
             UNION ALL SELECT o.interval_start, o.interval_end, o.agent_id, o.reason, o.break_ms FROM (${breakTime.open}) o
@@ -856,22 +857,22 @@ async function agentRows(db: ReadModel, r: ReportRequest, after: string[] | null
 
   // Thousands of rows over a few dozen intervals: keyed by the start's milliseconds (no ISO string a row).
   const byKey = new Map<string, AgentAcc>();
-  const msOf = (at: Date | string) => (at instanceof Date ? at.getTime() : new Date(at).getTime());
+  const msOf = (at: number | Date | string) => (typeof at === 'number' ? at : at instanceof Date ? at.getTime() : new Date(at).getTime());
   const keyOf = (row: AgentKeyRow) => `${msOf(row.interval_start)}|${row.agent_id}`;
   const accOf = (row: AgentKeyRow): AgentAcc => {
     const key = keyOf(row);
     let acc = byKey.get(key);
     if (!acc) {
       acc = {
-        start: new Date(row.interval_start),
-        end: new Date(row.interval_end ?? row.interval_start),
+        start: new Date(msOf(row.interval_start)),
+        end: new Date(msOf(row.interval_end ?? row.interval_start)),
         agentId: row.agent_id,
         time: { online_ms: 0, idle_ms: 0, ringing_ms: 0, on_contact_ms: 0, acw_ms: 0, break_ms: 0 } satisfies AgentSums,
         breaks: new Map(),
         channels: new Map(),
       };
       byKey.set(key, acc);
-    } else if (row.interval_end && msOf(row.interval_end) > acc.end.getTime()) acc.end = new Date(row.interval_end);
+    } else if (row.interval_end != null && msOf(row.interval_end) > acc.end.getTime()) acc.end = new Date(msOf(row.interval_end));
     return acc;
   };
   // With a channel, direction or group filter, only agents with contacts there are listed.
