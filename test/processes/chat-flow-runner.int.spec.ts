@@ -191,6 +191,54 @@ for (const database of ['pglite', 'postgres'] as const) {
       if (seen.contact.status === 'OFFERED') expect(seen.contact.offer!.agents.map((a) => a.id)).toEqual([ann.id]);
     });
 
+    it("takes a chat's first step without reading its stream when this process started the chat; once when another process took it first", async () => {
+      const desk = await group(A.adminKey, 'Start desk');
+      const flowId = await flow(A.adminKey, 'CHAT', { start: 'menu', nodes: [{ id: 'menu', type: 'menu', text: 'Pick', options: [{ number: 1, label: 'Desk', next: 'route' }], onFailure: 'route' }, { id: 'route', type: 'route', skillGroupId: desk }] });
+      let reads = 0;
+      const store = t.kefu.store;
+      const counted = new Proxy(store, {
+        get(target, prop) {
+          if (prop === 'readStream') {
+            return (...args: Parameters<typeof store.readStream>) => {
+              reads++;
+              return target.readStream(...args);
+            };
+          }
+          const v = Reflect.get(target, prop) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+      const startChat = async (commands: CommandHandler, clientChatId: string) => {
+        const contactId = randomUUID();
+        const source = { kind: 'WEB' as const, webChannelId: randomUUID(), clientChatId, verified: false, pageUrl: null, referrer: null, userAgent: null, address: null };
+        await commands.handle(streams.contact(A.instanceId, contactId), contactDecider, {
+          type: 'StartChat',
+          data: { contactId, customer: { kind: 'WEB', id: 'v_CCCCCCCCCCCCCCCCCCCCCC', name: null }, data: {}, source, skillGroupId: desk, priority: 0, reject: null, firstMessage: null, flowId },
+          metadata: { now: new Date().toISOString(), instanceId: A.instanceId, actor: 'test', correlationId: randomUUID() },
+        });
+        return { instanceId: A.instanceId, contactId };
+      };
+      const said = async (contactId: string) =>
+        (await t.kefu.store.readStream(streams.contact(A.instanceId, contactId))).flatMap((e) =>
+          e.type === 'ContactMessageRecorded' && (e.data as { from: string }).from === 'SYSTEM' ? [(e.data as { text: string }).text] : e.type === 'ContactChatFlowAdvanced' ? ['(step)'] : [],
+        );
+
+      const here = new CommandHandler(counted);
+      const chat = await startChat(here, 'c3');
+      reads = 0;
+      const advance = await new ChatFlowRunner(contactChatFlowPorts({ db: t.kefu.db, commands: here, clock: () => new Date() })).start(chat, flowId);
+      expect(advance.run?.step).toBe(1);
+      expect(reads).toBe(0);
+      expect(await said(chat.contactId)).toEqual(['Pick', '(step)']);
+
+      // This process remembers the chat as started; another one took the first step since: it is taken once.
+      const second = await startChat(here, 'c4');
+      await new ChatFlowRunner(contactChatFlowPorts({ db: t.kefu.db, commands: new CommandHandler(t.kefu.store), clock: () => new Date() })).start(second, flowId);
+      const again = await new ChatFlowRunner(contactChatFlowPorts({ db: t.kefu.db, commands: here, clock: () => new Date() })).start(second, flowId);
+      expect(again.run?.step).toBe(1);
+      expect(await said(second.contactId)).toEqual(['Pick', '(step)']);
+    });
+
     it('steps from where the chat is when its runner remembers an older place (another process stepped it since): once, no reply doubled', async () => {
       const desk = await group(A.adminKey, 'Second desk');
       const flowId = await flow(A.adminKey, 'CHAT', {

@@ -130,7 +130,11 @@ export class ChatFlowRunner {
   /** Enters the chat into the flow's current version; a chat already in a flow is left as it is. */
   start(chat: ChatRef, flowId: string): Promise<ChatFlowAdvance> {
     return this.serial(chat, async () => {
-      const existing = await this.ports.store.get(chat);
+      // A chat this process just started is in its memory, not yet in a flow: no read of its stream. If that memory
+      // is behind (another process took the first step meanwhile), the step's append at the chat's revision is
+      // refused and decided again on the stream as it is: the same step is nothing, another one a conflict (below).
+      const known = this.ports.commit ? this.ports.store.peek?.(chat) : undefined;
+      const existing = known === null ? null : await this.ports.store.get(chat);
       if (existing) return { actions: [], run: existing };
       const flow = await this.ports.loadFlow(chat.instanceId, flowId, null);
       const fresh: ChatFlowRun = { flowId, version: flow?.version ?? 0, position: newChatFlowPosition(), ...(this.ports.commit ? { step: 0 } : {}) };
