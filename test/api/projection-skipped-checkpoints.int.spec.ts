@@ -76,10 +76,13 @@ describe('checkpoints of projections with nothing to write', () => {
     await r.start();
     try {
       expect(await r.waitFor(head, { timeoutMs: 30_000 })).toBe(true);
-      const before = await at(idle.name);
+      // Before the first of the five events at most (null, or where the first write after the quiet spell put it).
+      const beforeFirst = async (name: string) => comparePositions((await readCheckpoint(t.kefu.db, name)) ?? { commit: 0n, prepare: 0n }, first!);
+      let first: Position | null = null;
       let last: Position | null = null;
       for (let n = 1; n <= 5; n++) {
         last = await append(a, n);
+        first ??= last;
         // Each its own batch: applied by `busy` before the next append.
         expect(await r.waitFor(last, { projections: [busy.name], timeoutMs: 10_000 })).toBe(true);
       }
@@ -88,14 +91,14 @@ describe('checkpoints of projections with nothing to write', () => {
       expect(await r.waitFor(last!, { projections: [idle.name, later.name], timeoutMs: 1000 })).toBe(true);
       // ...while their rows stayed where they were: five batches, no statement of theirs.
       expect(await at(busy.name)).toBe(positionToString(last!));
-      expect(await at(idle.name)).toBe(before);
-      expect(comparePositions((await readCheckpoint(t.kefu.db, later.name)) ?? { commit: 0n, prepare: 0n }, last!)).toBeLessThan(0);
+      expect(await beforeFirst(idle.name)).toBeLessThan(0);
+      expect(await beforeFirst(later.name)).toBeLessThan(0);
       // An event for `later`: its batch's guarded move takes its row past the skipped ones.
       const forLater = await append(b, 6);
       expect(await r.waitFor(forLater, { projections: [later.name], timeoutMs: 10_000 })).toBe(true);
       expect(applied).toContain('later:6');
       expect(await at(later.name)).toBe(positionToString(forLater));
-      expect(await at(idle.name)).toBe(before);
+      expect(await beforeFirst(idle.name)).toBeLessThan(0);
     } finally {
       await r.stop();
     }
