@@ -115,15 +115,50 @@ describe('projection leases across processes (PostgreSQL)', () => {
       const killedAt = performance.now();
       await t.kefu.sql.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [holderName]);
       let held = 0;
-      while (performance.now() - killedAt < 10_000 && held < projections.length) {
+      while (performance.now() - killedAt < 30_000 && held < projections.length) {
         await new Promise((resolve) => setTimeout(resolve, 20));
         held = await leasesHeldBy(waiterName);
       }
       expect(held).toBe(projections.length);
-      // Within a few of its tries (generous for a loaded machine: 30 tries).
-      expect(performance.now() - killedAt).toBeLessThan(30 * leaseRetryMs);
+      // Within a bounded number of its tries (generous for a loaded machine: 100 tries).
+      expect(performance.now() - killedAt).toBeLessThan(100 * leaseRetryMs);
     } finally {
       connect.mockRestore();
+      query.mockRestore();
+    }
+  });
+
+  it('tries and releases on the kept connection run one at a time: a key tried at once by several callers of one process is granted once', async () => {
+    if (skip) return;
+    const name = `kefu-overlap-${tag}`;
+    const p = processClient(name);
+    let inFlight = 0;
+    let most = 0;
+    const appName = (c: unknown) => (c as { connectionParameters?: { application_name?: string } }).connectionParameters?.application_name;
+    const query = vi.spyOn(pg.Client.prototype, 'query');
+    query.mockImplementation(function (this: pg.Client, ...args: unknown[]) {
+      const result = (queryOriginal as (...a: unknown[]) => unknown).apply(this, args);
+      if (appName(this) === name && result instanceof Promise) {
+        most = Math.max(most, ++inFlight);
+        void result.finally(() => inFlight--).catch(() => undefined);
+      }
+      return result as never;
+    });
+    try {
+      const keys = [`overlap:${tag}:a`, `overlap:${tag}:b`];
+      const granted = async () => {
+        const tries = await Promise.all(Array.from({ length: 8 }, () => p.sql.tryLeases!(keys)));
+        return { tries, count: (k: string) => tries.filter((m) => m.has(k)).length };
+      };
+      const first = await granted();
+      expect(keys.map(first.count)).toEqual([1, 1]);
+      // Released while more tries are under way: each key is held by exactly one caller again afterwards.
+      const leases = first.tries.flatMap((m) => [...m.values()]);
+      const [second] = await Promise.all([granted(), ...leases.map((l) => l.release())]);
+      expect(keys.map(second.count)).toEqual([1, 1]);
+      // pg warns (deprecated, removed in pg 9) when a client is given a query while another runs.
+      expect(most).toBe(1);
+    } finally {
       query.mockRestore();
     }
   });

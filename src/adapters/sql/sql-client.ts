@@ -182,6 +182,18 @@ class LeaseConnection {
   private readonly held = new Map<string, { lost: () => void }>();
   private closed = false;
   private readonly config: pg.ClientConfig;
+  /**
+   * Tries and releases run one at a time: a pg client given a query while another runs queues it but warns
+   * (deprecated, gone in pg 9), and two overlapping tries of one key would both be granted by the reentrant
+   * session lock, so the check of what is held here and the try must not interleave.
+   */
+  private turn: Promise<unknown> = Promise.resolve();
+
+  private inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(work, work);
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
 
   constructor(config: pg.ClientConfig) {
     this.config = config;
@@ -215,7 +227,11 @@ class LeaseConnection {
     return opening;
   }
 
-  async tryMany(keys: string[]): Promise<Map<string, Lease>> {
+  tryMany(keys: string[]): Promise<Map<string, Lease>> {
+    return this.inTurn(() => this.tryManyNow(keys));
+  }
+
+  private async tryManyNow(keys: string[]): Promise<Map<string, Lease>> {
     const taken = new Map<string, Lease>();
     const wanted = [...new Set(keys)].filter((k) => !this.held.has(k));
     if (wanted.length === 0 || this.closed) return taken;
@@ -240,7 +256,7 @@ class LeaseConnection {
         release: async () => {
           if (this.held.get(key) !== entry) return;
           this.held.delete(key);
-          await client.query("SELECT pg_advisory_unlock($1, hashtext(current_schema() || '/' || $2))", [0x6b656675, key]).catch(() => undefined);
+          await this.inTurn(() => client.query("SELECT pg_advisory_unlock($1, hashtext(current_schema() || '/' || $2))", [0x6b656675, key])).catch(() => undefined);
         },
       });
     }
