@@ -126,11 +126,12 @@ describe('AV media on worker threads', () => {
     }
   }, 120_000);
 
-  it('AvCalls.start starts every media thread and waits until each takes calls; the first call uses them', async () => {
-    const calls = new AvCalls({
+  /** AvCalls on `mediaThreads` threads with stand-ins for everything but the media (no recording, no limits). */
+  function avCalls(mediaThreads: number, handle: (...args: never[]) => Promise<unknown>): AvCalls {
+    return new AvCalls({
       ...options,
-      mediaThreads: 2,
-      commands: { handle: () => Promise.resolve({ events: [] }) } as unknown as CommandHandler,
+      mediaThreads,
+      commands: { handle } as unknown as CommandHandler,
       watch: { start: () => Promise.resolve(), watch: () => () => undefined, stop: () => Promise.resolve() } as unknown as ContactWatch,
       graceMs: 60_000,
       maxPerVisitor: 0,
@@ -141,6 +142,10 @@ describe('AV media on worker threads', () => {
       logger: pino({ level: 'silent' }),
       clock: () => new Date(),
     });
+  }
+
+  it('AvCalls.start starts every media thread and waits until each takes calls; the first call uses them', async () => {
+    const calls = avCalls(2, () => Promise.resolve({ events: [] }));
     try {
       const media = (calls as unknown as { media: ThreadedAvMedia }).media;
       expect(workersOf(media)).toHaveLength(0);
@@ -166,20 +171,7 @@ describe('AV media on worker threads', () => {
 
   it("AvCalls ends a call whose media thread stopped as a system error", async () => {
     const commands: { type: string; data: Record<string, unknown> }[] = [];
-    const calls = new AvCalls({
-      ...options,
-      mediaThreads: 1,
-      commands: { handle: (_stream: string, _decider: unknown, command: { type: string; data: Record<string, unknown> }) => (commands.push(command), Promise.resolve({ events: [] })) } as unknown as CommandHandler,
-      watch: { start: () => Promise.resolve(), watch: () => () => undefined, stop: () => Promise.resolve() } as unknown as ContactWatch,
-      graceMs: 60_000,
-      maxPerVisitor: 0,
-      maxPerAddress: 0,
-      record: false,
-      recordingPath: (_instanceId, recordingId) => Promise.resolve(path.join(dir, `${recordingId}.webm`)),
-      onAgentDeviceLost: () => Promise.resolve('END'),
-      logger: pino({ level: 'silent' }),
-      clock: () => new Date(),
-    });
+    const calls = avCalls(1, (_stream: string, _decider: unknown, command: { type: string; data: Record<string, unknown> }) => (commands.push(command), Promise.resolve({ events: [] })));
     try {
       const customer = browser();
       const peer = await calls.startCustomer({ instanceId: 'i1', contactId: 'c1', visitorKey: 'v1', addressKey: null, offerSdp: await customer.offer(), skillGroupId: 'g1' }, () => Promise.resolve(true));
