@@ -308,6 +308,26 @@ export function timeSlicer(sliceMs: number): { yieldIfLong(): Promise<void> } {
 }
 
 /**
+ * PGlite's protocol reader decodes every text value with a TextDecoder made with the defaults, which strip a
+ * leading byte order mark: a value starting with U+FEFF came back without it (found by the storable-values
+ * fuzzer: a chat message of one U+FEFF was answered as ''). node-postgres keeps it. The reader makes its decoder
+ * once, when the instance is created, so for that moment the global TextDecoder keeps BOMs; the start checks it.
+ */
+async function withBomKeepingTextDecoder<T>(create: () => Promise<T>): Promise<T> {
+  const Original = globalThis.TextDecoder;
+  globalThis.TextDecoder = class extends Original {
+    constructor(label?: string, options?: ConstructorParameters<typeof TextDecoder>[1]) {
+      super(label, { ...options, ignoreBOM: true });
+    }
+  };
+  try {
+    return await create();
+  } finally {
+    globalThis.TextDecoder = Original;
+  }
+}
+
+/**
  * PGlite is one connection in this process. Every query and transaction takes a turn through one queue, so
  * a transaction never sees another caller's statements. A lock file keeps a second process off the data
  * directory, which PGlite itself does not do.
@@ -321,7 +341,10 @@ export async function createPgliteClient(dataDir: string | null): Promise<SqlCli
   }
   let db: PGlite;
   try {
-    db = await PGlite.create(dataDir ? path.join(dataDir, 'pg') : undefined);
+    db = await withBomKeepingTextDecoder(() => PGlite.create(dataDir ? path.join(dataDir, 'pg') : undefined));
+    // A text value that starts with U+FEFF (a chat message, a name) must come back as stored.
+    const bom = await db.query<{ t: string }>("SELECT $1::text AS t", ['\uFEFF']);
+    if (bom.rows[0]?.t !== '\uFEFF') throw new Error('PGlite drops a leading U+FEFF from text values (its protocol reader strips a BOM)');
   } catch (err) {
     lock?.release();
     throw err;
