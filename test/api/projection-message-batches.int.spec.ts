@@ -1,5 +1,6 @@
 // Chat messages in batches (issue 11, the send path's throughput): the contacts and chatRecords projections
-// store a run of messages in a few statements instead of one or more per message. Whatever the batches, the
+// store a run of messages in a few statements instead of one or more per message (issue 12: with a chat flow
+// step's choice, variables and queue among them). Whatever the batches, the
 // rows and the bus messages must be those of applying the events one at a time, and a replayed run (all of
 // it, or overlapping what was applied) must change nothing.
 import { randomUUID } from 'node:crypto';
@@ -62,11 +63,42 @@ function history(): RecordedEvent[] {
     run(id, 'OfferContact', { offerId, agentIds: ['ann'], expiresAt: new Date(t0 + 86_400_000).toISOString() });
     run(id, 'AcceptOffer', { offerId, agentId: 'ann' });
   };
+  // A chat through a flow (issue 12): the flow's steps put a choice, variables and the queue among the messages.
+  const c = randomUUID();
+  const waiting = (nodeId: string) => ({ status: 'waiting', nodeId, failures: 0, afterHours: false, now: new Date(t0).toISOString(), variables: {} });
+  let steps = 0;
+  const step = (actions: unknown[], position: unknown, answer: string | null) =>
+    run(c, 'AdvanceChatFlow', {
+      flowId: 'flow-1',
+      version: 1,
+      fromStep: steps++,
+      actions,
+      position,
+      message: answer === null ? null : { messageId: randomUUID(), clientMessageId: randomUUID(), kind: 'TEXT', text: answer, attachment: null },
+    });
+  const send = (text: string) => ({ type: 'send', text, image: null, options: null });
+  const startFlow = () => {
+    run(c, 'StartChat', {
+      customer: { kind: 'WEB', id: `visitor-${c}`, name: null },
+      data: { page: 'checkout' },
+      source: { kind: 'WEB', webChannelId: 'web-2', clientChatId: randomUUID(), verified: false, pageUrl: null, referrer: null, userAgent: 'test', address: null },
+      skillGroupId: 'group-1',
+      priority: 0,
+      reject: null,
+      firstMessage: null,
+      flowId: 'flow-1',
+    });
+    step([{ type: 'send', text: 'How can we help?', image: null, options: [{ number: 1, label: 'My order' }] }], waiting('menu'), null);
+  };
   start(a, true);
+  startFlow();
   start(b, false);
+  step([{ type: 'chosen', nodeId: 'menu', number: 1, label: 'My order' }, send('Your order number?')], waiting('order'), '1');
   say(a, 'CUSTOMER', 'anyone?');
   say(b, 'CUSTOMER', 'hi');
+  step([{ type: 'setVariable', name: 'orderNumber', value: 'SO-1' }, send('A phone number?'), send('Or type skip')], waiting('phone'), 'SO-1');
   say(b, 'CUSTOMER', '<b>not bold</b>');
+  step([{ type: 'setVariable', name: 'phone', value: '+8613800138000' }, { type: 'route', skillGroupId: 'group-2', priority: 3, leftMessage: true }], { status: 'ended', outcome: { type: 'route', skillGroupId: 'group-2', priority: 3, leftMessage: true }, variables: {} }, '+86 138 0013 8000');
   connect(a);
   say(a, 'CUSTOMER', 'one');
   say(a, 'AGENT', 'first reply');
@@ -83,6 +115,8 @@ function history(): RecordedEvent[] {
   say(a, 'AGENT', 'bye');
   run(a, 'EndContact', { reason: 'agentHangUp', endedBy: 'AGENT', agentId: 'ann' });
   say(b, 'AGENT', 'anything else?');
+  connect(c);
+  say(c, 'AGENT', 'about SO-1');
   return out;
 }
 
@@ -132,9 +166,14 @@ describe('chat messages applied in batches', () => {
     for (const e of events) oneByOne.push(...(await apply([e], true)));
     const expected = await snapshot();
     expect(expected.contact_messages).toHaveLength(messages);
-    expect(expected.chat_records).toHaveLength(2);
+    expect(expected.chat_records).toHaveLength(3);
+    // The flow chat's row as the one-at-a-time path left it: its choice, variables, queue and left message.
+    const flowChat = (await sql<{ key_trail: { key: string }[]; data: Record<string, string>; skill_group_id: string; priority: number; left_message: boolean; status: string; last_seq: number }>`SELECT * FROM contacts WHERE instance_id = ${instanceId} AND data->>'page' = 'checkout'`.execute(t.kefu.db)).rows;
+    expect(flowChat.map((r) => [r.key_trail.map((k) => k.key), r.data, r.skill_group_id, r.priority, r.left_message, r.status])).toEqual([
+      [['1'], { page: 'checkout', orderNumber: 'SO-1', phone: '+8613800138000' }, 'group-2', 3, true, 'CONNECTED'],
+    ]);
     const records = (await sql<{ customer_messages: number; agent_messages: number; system_messages: number; first_response_seconds: number | null; last_seq: number }>`SELECT * FROM chat_records WHERE instance_id = ${instanceId} ORDER BY customer_messages DESC`.execute(t.kefu.db)).rows;
-    expect(records.map((r) => [r.customer_messages, r.agent_messages])).toEqual([[5, 3], [4, 3]]);
+    expect(records.map((r) => [r.customer_messages, r.agent_messages])).toEqual([[5, 3], [4, 3], [3, 1]]);
     expect(records.map((r) => r.last_seq)).toEqual(records.map((r) => r.customer_messages + r.agent_messages + r.system_messages));
     expect(records.every((r) => r.first_response_seconds !== null)).toBe(true);
 
@@ -144,6 +183,9 @@ describe('chat messages applied in batches', () => {
     expect(await snapshot()).toEqual(expected);
     const conversation = (m: unknown[]) => m.filter((x) => (x as { topic: string }).topic.includes('.conversation.'));
     expect(conversation(together)).toEqual(conversation(oneByOne));
+    // Contacts and queues: each chat told of in both (a batch tells of a chat once per run of its changes).
+    const told = (m: unknown[]) => [...new Set(m.filter((x) => !(x as { topic: string }).topic.includes('.conversation.')).map((x) => JSON.stringify(x)))].sort();
+    expect(told(together)).toEqual(told(oneByOne));
 
     // Replayed whole (a retry after a lost commit): nothing doubles.
     await apply(events);

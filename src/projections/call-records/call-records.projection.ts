@@ -79,6 +79,7 @@ interface Ref {
 }
 
 const handled: ContactEvent['type'][] = [
+  'ContactCreated',
   'CallStarted',
   'ContactRejected',
   'ContactFlowStarted',
@@ -109,13 +110,36 @@ const handled: ContactEvent['type'][] = [
   'ContactRated',
 ];
 
+/**
+ * Contacts known to be no call (issue 12): a contact created on another channel than PHONE never gets a
+ * CallStarted (only CreateContact and StartOutboundCall of a PHONE contact record one, in the append that
+ * creates it), so its queue, flow, key and end events leave it alone without reading for a row that is not
+ * there (a chat flow's steps on the send path). A fact of the event log, kept whether the batch commits or
+ * not; forgotten by reset (a runner starting, a rebuild). Bounded: past maxKnownChats the oldest go (their
+ * events read for the row again).
+ */
+const knownChats = new Set<string>();
+const maxKnownChats = 50_000;
+const chatKey = (ref: Ref) => `${ref.instanceId}/${ref.contactId}`;
+
 export const callRecordsProjection: Projection = {
   name: 'callRecords',
   tables: ['call_records', 'call_recordings'],
   eventTypes: new Set(handled),
+  reset() {
+    knownChats.clear();
+  },
   async apply(trx, e, changes) {
     const event = { type: e.type, data: e.data } as ContactEvent;
     const ref: Ref = { instanceId: e.metadata.instanceId, contactId: e.streamId.slice(e.streamId.indexOf('.') + 1), at: e.metadata.occurredAt };
+    if (event.type === 'ContactCreated') {
+      if (event.data.channel !== 'PHONE') {
+        if (knownChats.size >= maxKnownChats) knownChats.delete(knownChats.values().next().value!);
+        knownChats.add(chatKey(ref));
+      }
+      return;
+    }
+    if (event.type !== 'CallStarted' && knownChats.has(chatKey(ref))) return;
     const changed = await project(trx, ref, event);
     if (changed) changes.publish(callRecordsTopic(ref.instanceId), { contactId: ref.contactId });
   },
@@ -182,11 +206,13 @@ function project(trx: Trx, ref: Ref, event: ContactEvent): Promise<boolean> {
       // Issue 12: the post-call keypad survey's rating (once; a repeat writes the same value).
       return patchRow(trx, ref, () => ({ satisfaction: JSON.stringify(ratingRecord(event.data)) }));
     case 'ContactCreated':
+      // Seen in apply (which contacts are no call); the CallStarted that follows a phone contact's makes the row.
+      return Promise.resolve(false);
     case 'ContactVariablesSet':
     case 'ContactMessageRecorded':
     case 'ContactMessagesRead':
     case 'ContactChatFlowAdvanced':
-      // Not part of a call record (the CallStarted that follows ContactCreated makes the row).
+      // Not part of a call record.
       return Promise.resolve(false);
     default: {
       const unknown: never = event;

@@ -1,15 +1,14 @@
 // Chat messages into the contacts read model. A message is the busiest event of a chat: a batch's run of
-// messages (one or many) goes as one statement, the rows' INSERT and the chats' last seq UPDATE, whatever the
-// number of messages.
+// messages (one or many), with the chat flow steps' choices, variables and queue among them, goes as one
+// statement, the rows' INSERT and the chats' UPDATE, whatever the number of events.
 import { CompiledQuery, type Transaction } from 'kysely';
 import { messageOf, type ChatMessage, type ContactEvent } from '../../domain/contact/contact.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import type { ChangeSink } from '../projection.ts';
 import type { ReadModelDb } from '../read-model-db.ts';
-import { conversationTopic, type ConversationBusMessage, type ConversationMessage } from './contacts.projection.ts';
+import { contactsTopic, conversationTopic, queuesTopic, type ConversationBusMessage, type ConversationMessage } from './contacts.projection.ts';
 
 type Trx = Transaction<ReadModelDb>;
-type MessageEvent = Extract<ContactEvent, { type: 'ContactMessageRecorded' }>;
 
 /** The contact_messages row of a message. */
 export function messageRow(instanceId: string, contactId: string, m: ChatMessage) {
@@ -58,46 +57,135 @@ export function isBatchableMessage(e: RecordedEvent): boolean {
 }
 
 /**
- * The statement recordMessages sends, the same text whatever the number of messages (PostgreSQL parses and plans
- * one text; no query builder compiles a row's fifteen parameters per message): the rows, then each chat's last
- * seq, as two JSON parameters. The INSERT is a data-modifying WITH of the UPDATE: one statement, one round trip
- * in the batch's transaction. Applied again (a replay), the messages (and their seqs) are there already.
+ * Events a run takes besides messages (issue 12: a chat flow's step records the customer's message, the flow's
+ * answer, then a choice, variables, the route): each sets columns of the contact's row that nothing else in a
+ * run sets (the key trail, the data, the status with the queue's columns), so a run's events fold into one
+ * UPDATE per contact whatever their order among the messages. A run never holds the contact's ContactCreated
+ * (it ends the run before it), whose row they update.
  */
-const recordMessagesSql = `WITH recorded AS (
+const runEventTypes = new Set<string>(['ContactFlowStarted', 'ContactKeyPressed', 'ContactVariablesSet', 'ContactQueued']);
+
+/** An event recordRun takes: a message with its seq, or one of runEventTypes. */
+export function isRunEvent(e: RecordedEvent): boolean {
+  return runEventTypes.has(e.type) || isBatchableMessage(e);
+}
+
+/**
+ * The statement recordRun sends, the same text whatever the number of events (PostgreSQL parses and plans one
+ * text; no query builder compiles a row's fifteen parameters per message): the messages' rows, then each
+ * chat's change, as two JSON parameters. The INSERT is a data-modifying WITH of the UPDATE: one statement, one
+ * round trip in the batch's transaction. Each contact's change is what the one-at-a-time path
+ * (contactsProjection.apply) makes of its events in order: the last seq, the keys pressed appended (one the
+ * trail holds already, the same key at the same time, is a replay: not again), the
+ * variables merged, the status (IN_FLOW, or QUEUED with the queue's columns; the last of them), the time of the
+ * last event. Applied again (a replay), the messages (and their seqs) are there already.
+ */
+const recordRunSql = `WITH recorded AS (
     INSERT INTO contact_messages (instance_id, contact_id, id, sender, agent_id, text, sent_at, seq, client_message_id, kind, attachment, system, options, image, link)
     SELECT m.instance_id, m.contact_id, m.id, m.sender, m.agent_id, m.text, m.sent_at, m.seq, m.client_message_id, m.kind, m.attachment, m.system, m.options, m.image, m.link
     FROM json_to_recordset($1::json) AS m(instance_id text, contact_id text, id text, sender text, agent_id text, text text, sent_at timestamptz, seq int,
       client_message_id text, kind text, attachment jsonb, system jsonb, options jsonb, image jsonb, link jsonb)
     ON CONFLICT DO NOTHING)
-  UPDATE contacts AS c SET last_seq = greatest(c.last_seq, v.seq), updated_at = v.at
-  FROM json_to_recordset($2::json) AS v(instance_id text, id text, seq int, at timestamptz)
-  WHERE c.instance_id = v.instance_id AND c.id = v.id`;
+  UPDATE contacts AS c SET
+    last_seq = greatest(c.last_seq, v.seq),
+    key_trail = CASE WHEN v.keys IS NULL THEN c.key_trail ELSE coalesce(c.key_trail, '[]'::jsonb) || (
+      SELECT coalesce(jsonb_agg(k.key ORDER BY k.n), '[]'::jsonb) FROM jsonb_array_elements(v.keys) WITH ORDINALITY AS k(key, n)
+      WHERE NOT coalesce(c.key_trail @> jsonb_build_array(k.key), false)) END,
+    data = CASE WHEN v.data IS NULL THEN c.data ELSE coalesce(c.data, '{}'::jsonb) || v.data END,
+    status = coalesce(v.status, c.status),
+    skill_group_id = CASE WHEN v.queued THEN v.skill_group_id ELSE c.skill_group_id END,
+    priority = CASE WHEN v.queued THEN v.priority ELSE c.priority END,
+    queued_at = CASE WHEN v.queued THEN v.queued_at ELSE c.queued_at END,
+    offer = CASE WHEN v.queued THEN NULL ELSE c.offer END,
+    left_message = CASE WHEN v.left_message THEN true ELSE c.left_message END,
+    updated_at = v.at
+  FROM json_to_recordset($2::json) AS v(instance_id text, id text, seq int, at timestamptz, keys jsonb, data jsonb, status text, queued boolean,
+    skill_group_id text, priority int, queued_at timestamptz, left_message boolean)
+  WHERE c.instance_id = v.instance_id AND c.id = v.id
+  RETURNING c.instance_id, c.id, c.channel, c.status`;
+
+/** One contact's change in a run (a row of recordRunSql's second parameter). */
+interface RunChange {
+  instance_id: string;
+  id: string;
+  seq: number | null;
+  at: string;
+  keys: unknown[] | null;
+  data: Record<string, string> | null;
+  status: string | null;
+  queued: boolean;
+  skill_group_id: string | null;
+  priority: number | null;
+  queued_at: string | null;
+  left_message: boolean;
+}
+
+type Published = { topic: string; message: unknown } | { status: string; instanceId: string; contactId: string };
 
 /**
- * Stores messages (events `isBatchableMessage` took, in order) in one statement: the rows (a replay finds them
- * there and leaves them), and each chat's last seq (the greatest of its messages here). Each message goes on
- * the bus in order, as the one-at-a-time path (contactsProjection.apply) sends it.
+ * Stores a run of events (isRunEvent took them, in order) in one statement: the messages' rows (a replay finds
+ * them there and leaves them) and each contact's change. Bus messages go in the order the one-at-a-time path
+ * (contactsProjection.apply) sends them: each message; contacts and queues once per contact a non-message
+ * event changed (the same { contactId } twice in one batch tells nothing more); a queued chat's status.
  */
-export async function recordMessages(trx: Trx, events: RecordedEvent[], changes: ChangeSink): Promise<void> {
+export async function recordRun(trx: Trx, events: RecordedEvent[], changes: ChangeSink): Promise<void> {
   const rows: object[] = [];
-  const published: { topic: string; message: ConversationBusMessage }[] = [];
-  /** Per chat: its greatest seq here and the time of its last message's event. */
-  const chats = new Map<string, { instance_id: string; id: string; seq: number; at: string }>();
+  const published: Published[] = [];
+  const told = new Set<string>();
+  const chats = new Map<string, RunChange>();
   for (const e of events) {
-    const data = (e as unknown as { data: MessageEvent['data'] }).data;
     const instanceId = e.metadata.instanceId;
     const contactId = e.streamId.slice(e.streamId.indexOf('.') + 1);
-    const m = messageOf(data, 0);
-    // messageRow's columns, with the JSON ones as values (json_to_recordset reads them as jsonb), not as text.
-    rows.push({ ...messageRow(instanceId, contactId, m), attachment: m.attachment, system: m.system, options: m.options ?? null, image: m.image ?? null, link: m.link ?? null });
-    published.push({ topic: conversationTopic(instanceId, contactId), message: { kind: 'MESSAGE', contactId, message: busMessage(contactId, m) } });
     const key = `${instanceId}\u0000${contactId}`;
-    const chat = chats.get(key);
-    if (chat) {
-      chat.seq = Math.max(chat.seq, m.seq);
-      chat.at = e.metadata.occurredAt;
-    } else chats.set(key, { instance_id: instanceId, id: contactId, seq: m.seq, at: e.metadata.occurredAt });
+    let chat = chats.get(key);
+    if (!chat) {
+      chat = { instance_id: instanceId, id: contactId, seq: null, at: e.metadata.occurredAt, keys: null, data: null, status: null, queued: false, skill_group_id: null, priority: null, queued_at: null, left_message: false };
+      chats.set(key, chat);
+    }
+    chat.at = e.metadata.occurredAt;
+    const event = { type: e.type, data: e.data } as ContactEvent;
+    switch (event.type) {
+      case 'ContactMessageRecorded': {
+        const m = messageOf(event.data, 0);
+        // messageRow's columns, with the JSON ones as values (json_to_recordset reads them as jsonb), not as text.
+        rows.push({ ...messageRow(instanceId, contactId, m), attachment: m.attachment, system: m.system, options: m.options ?? null, image: m.image ?? null, link: m.link ?? null });
+        published.push({ topic: conversationTopic(instanceId, contactId), message: { kind: 'MESSAGE', contactId, message: busMessage(contactId, m) } satisfies ConversationBusMessage });
+        chat.seq = Math.max(chat.seq ?? 0, m.seq);
+        continue;
+      }
+      case 'ContactFlowStarted':
+        chat.status = 'IN_FLOW';
+        break;
+      case 'ContactKeyPressed':
+        (chat.keys ??= []).push(event.data);
+        break;
+      case 'ContactVariablesSet':
+        chat.data = { ...chat.data, ...event.data.variables };
+        break;
+      case 'ContactQueued':
+        Object.assign(chat, { status: 'QUEUED', queued: true, skill_group_id: event.data.skillGroupId, priority: event.data.priority, queued_at: event.data.queuedAt });
+        if (event.data.leftMessage) chat.left_message = true;
+        break;
+      default:
+        throw new Error(`recordRun takes no ${e.type}`);
+    }
+    if (!told.has(key)) {
+      told.add(key);
+      published.push({ topic: contactsTopic(instanceId), message: { contactId } }, { topic: queuesTopic(instanceId), message: { contactId } });
+    }
+    // A queued chat's conversation subscribers look again (its status, as the row reads after the run).
+    if (event.type === 'ContactQueued') published.push({ status: 'QUEUED', instanceId, contactId });
   }
-  await trx.executeQuery(CompiledQuery.raw(recordMessagesSql, [JSON.stringify(rows), JSON.stringify([...chats.values()])]));
-  for (const p of published) changes.publish(p.topic, p.message);
+  const result = await trx.executeQuery<{ instance_id: string; id: string; channel: string; status: string }>(
+    CompiledQuery.raw(recordRunSql, [JSON.stringify(rows), JSON.stringify([...chats.values()])]),
+  );
+  const after = new Map(result.rows.map((r) => [`${r.instance_id}\u0000${r.id}`, r]));
+  for (const p of published) {
+    if ('topic' in p) {
+      changes.publish(p.topic, p.message);
+      continue;
+    }
+    const row = after.get(`${p.instanceId}\u0000${p.contactId}`);
+    if (row?.channel === 'ONLINE') changes.publish(conversationTopic(p.instanceId, p.contactId), { kind: 'STATUS', contactId: p.contactId, status: row.status } satisfies ConversationBusMessage);
+  }
 }

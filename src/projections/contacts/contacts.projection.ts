@@ -2,7 +2,7 @@ import { sql, type Selectable } from 'kysely';
 import type { ChatAttachment, ChatFlowImage, ChatLink, ContactEvent, SystemMessage } from '../../domain/contact/contact.ts';
 import type { ChatFlowOption } from '../../domain/flow/chat-flow-engine.ts';
 import { messageOf } from '../../domain/contact/contact.ts';
-import { busMessage, isBatchableMessage, messageRow, recordMessages } from './contact-messages.ts';
+import { busMessage, isRunEvent, messageRow, recordRun } from './contact-messages.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import type { Projection } from '../projection.ts';
 import type { ReadModelDb } from '../read-model-db.ts';
@@ -95,15 +95,15 @@ export const contactsProjection: Projection = {
   name: 'contacts',
   tables: ['contacts', 'contact_messages'],
   eventTypes: new Set(handled),
-  /** Events one by one, but a run of messages in one go (one statement for the run: contact-messages.ts). */
+  /** Events one by one, but a run of messages (with a flow step's choice, variables, queue) in one go (one statement: contact-messages.ts). */
   async applyBatch(trx, events, changes) {
     let run: RecordedEvent[] = [];
     const flush = async () => {
-      if (run.length > 0) await recordMessages(trx, run, changes);
+      if (run.length > 0) await recordRun(trx, run, changes);
       run = [];
     };
     for (const e of events) {
-      if (isBatchableMessage(e)) {
+      if (isRunEvent(e)) {
         run.push(e);
         continue;
       }
@@ -189,10 +189,13 @@ export const contactsProjection: Projection = {
       case 'ContactFlowStarted':
         await update({ status: 'IN_FLOW' });
         break;
-      // One statement each, no read first (a chat flow's step sets both on the send path, issue 12).
-      case 'ContactKeyPressed':
-        await update({ key_trail: sql`coalesce(key_trail, '[]'::jsonb) || jsonb_build_array(${JSON.stringify(event.data)}::jsonb)` });
+      // One statement each, no read first (a chat flow's step sets both on the send path, issue 12). A key press
+      // the trail holds already (the same key at the same time) is a replay: not appended again.
+      case 'ContactKeyPressed': {
+        const key = sql`jsonb_build_array(${JSON.stringify(event.data)}::jsonb)`;
+        await update({ key_trail: sql`CASE WHEN key_trail @> ${key} THEN key_trail ELSE coalesce(key_trail, '[]'::jsonb) || ${key} END` });
         break;
+      }
       case 'ContactVariablesSet':
         await update({ data: sql`coalesce(data, '{}'::jsonb) || ${JSON.stringify(event.data.variables)}::jsonb` });
         break;
