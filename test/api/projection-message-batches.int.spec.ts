@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contactDecider, type ContactCommand } from '../../src/domain/contact/contact.decide.ts';
 import type { RecordedEvent } from '../../src/domain/ports/event-store.ts';
 import { streams } from '../../src/domain/streams.ts';
+import { callRecordsProjection } from '../../src/projections/call-records/call-records.projection.ts';
 import { chatRecordsProjection } from '../../src/projections/chat-records/chat-records.projection.ts';
 import { contactsProjection } from '../../src/projections/contacts/contacts.projection.ts';
 import type { Projection } from '../../src/projections/projection.ts';
@@ -117,6 +118,13 @@ function history(): RecordedEvent[] {
   say(b, 'AGENT', 'anything else?');
   connect(c);
   say(c, 'AGENT', 'about SO-1');
+  // A phone call among the chats: its events are the callRecords projection's.
+  const p = randomUUID();
+  run(p, 'CreateContact', { channel: 'PHONE', direction: 'IN', customer: { kind: 'PHONE', id: '+8613800000001', name: null }, data: {}, call: { callId: `call-${p}`, direction: 'IN', from: '+8613800000001', to: '4001', trunkId: null, node: 'node-1' } });
+  run(p, 'StartFlow', { flowId: 'ivr-1' });
+  run(p, 'PressKey', { key: '2', label: 'Sales' });
+  run(p, 'QueueContact', { skillGroupId: 'group-1', priority: 0 });
+  connect(p);
   return out;
 }
 
@@ -156,6 +164,35 @@ describe('chat messages applied in batches', () => {
     }
     return published;
   };
+
+  it("callRecords reads no row for a chat's events (a chat is no call); a call's record is kept as before", async () => {
+    // What a runner starting the projection does; then every event as the runner gives them (in order).
+    callRecordsProjection.reset?.();
+    const reads = { chat: 0, call: 0 };
+    let current = '';
+    const phone = events.find((e) => e.type === 'CallStarted')!.streamId;
+    await t.kefu.db.transaction().execute(async (trx) => {
+      const counted = new Proxy(trx, {
+        get(target, prop) {
+          const v = Reflect.get(target, prop) as unknown;
+          if (prop !== 'selectFrom' || typeof v !== 'function') return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+          return (table: string) => {
+            if (table === 'call_records') reads[current === phone ? 'call' : 'chat']++;
+            return (v as (t: string) => unknown).call(target, table);
+          };
+        },
+      });
+      for (const e of events.filter((x) => callRecordsProjection.eventTypes.has(x.type))) {
+        current = e.streamId;
+        await callRecordsProjection.apply!(counted, e, { publish: () => undefined });
+      }
+    });
+    // The flow chat's start, choice and queue, the chats' queues, offers, accepts and end: none read (12 before).
+    expect(reads.chat).toBe(0);
+    expect(reads.call).toBeGreaterThanOrEqual(5);
+    const record = (await sql<{ flow_id: string; keys: { key: string }[]; queued_at: Date | null; agent_id: string | null }>`SELECT * FROM call_records WHERE instance_id = ${instanceId}`.execute(t.kefu.db)).rows;
+    expect(record.map((r) => [r.flow_id, r.keys.map((k) => k.key), r.queued_at !== null, r.agent_id])).toEqual([['ivr-1', ['2'], true, 'ann']]);
+  });
 
   it('gives the rows and bus messages of one event at a time, and a replay changes nothing', async () => {
     // 15 sent, and the system messages the decider adds (connected, ended).
