@@ -274,6 +274,8 @@ export const wechatBench: BenchModule = {
     const url = databaseUrl(database);
     const child: ChildProcess = fork(fileURLToPath(new URL('./wechat/server-child.ts', import.meta.url)), [], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // BENCH_WECHAT_NODE_ARGS: Node/V8 flags for the Kefu under test only (--trace-gc, --max-semi-space-size=…).
+      execArgv: [...process.execArgv, ...(process.env.BENCH_WECHAT_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)],
       env: { ...process.env, DATABASE_URL: url, BENCH_OPERATOR_TOKEN: operatorToken },
     });
     const nextMessage = <T>(type: string) => new Promise<T>((resolve) => child.on('message', function on(m: { type: string }) {

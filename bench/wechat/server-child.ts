@@ -72,7 +72,10 @@ const percentileOf = (values: number[], p: number) => {
 };
 // BENCH_WECHAT_PROF=<file>: a V8 CPU profile of the first measured part (the paced WeChat part), for where Kefu's time goes.
 const profFile = process.env.BENCH_WECHAT_PROF;
-const inspector = profFile ? new Session() : null;
+// BENCH_WECHAT_HEAP_PROF=<file>: a sampling heap profile of the same part, counting what young GCs collect too
+// (what a push allocates: the scavenges' frequency), for where the garbage comes from.
+const heapProfFile = process.env.BENCH_WECHAT_HEAP_PROF;
+const inspector = profFile || heapProfFile ? new Session() : null;
 let profiling = false;
 process.send!({ type: 'ready', port: (kefu.app.server.address() as { port: number }).port });
 process.on('message', (raw) => {
@@ -82,9 +85,12 @@ process.on('message', (raw) => {
       if (inspector && !profiling) {
         profiling = true;
         inspector.connect();
-        await inspector.post('Profiler.enable');
-        await inspector.post('Profiler.setSamplingInterval', { interval: 250 });
-        await inspector.post('Profiler.start');
+        if (profFile) {
+          await inspector.post('Profiler.enable');
+          await inspector.post('Profiler.setSamplingInterval', { interval: 250 });
+          await inspector.post('Profiler.start');
+        }
+        if (heapProfFile) await inspector.post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
       }
       cpuAtStart = process.cpuUsage();
       answers = [];
@@ -96,9 +102,9 @@ process.on('message', (raw) => {
       process.send!({ type: 'cpu-started' });
     } else if (m.type === 'cpu-stop') {
       const cpu = process.cpuUsage(cpuAtStart);
-      if (inspector && profiling && profFile) {
-        const { profile } = await inspector.post('Profiler.stop');
-        writeFileSync(profFile, JSON.stringify(profile));
+      if (inspector && profiling) {
+        if (profFile) writeFileSync(profFile, JSON.stringify((await inspector.post('Profiler.stop')).profile));
+        if (heapProfFile) writeFileSync(heapProfFile, JSON.stringify((await inspector.post('HeapProfiler.stopSampling')).profile));
         inspector.disconnect();
       }
       process.send!({
