@@ -66,7 +66,10 @@ function chatIdOf(account: WechatAccountRow, key: string): string {
   return nameUuid('wechat-chat', account.instance_id, account.id, key);
 }
 
-/** How long a customer's open chat is remembered without a look-up (a chat that ended is noticed by the append at once). */
+/**
+ * How long a customer's open chat is remembered without a look-up after its last append through the memory (a
+ * chat that ended is noticed by the append at once; a chat out of its flow does not go back into one).
+ */
 const openChatMemoryMs = 10_000;
 
 const chatOpeningEvents = new Set(['subscribe', 'SCAN', 'CLICK', 'user_enter_tempsession']);
@@ -213,6 +216,8 @@ export class WechatInbound {
       if (message === null) return null;
       try {
         await this.command(instanceId, { type: 'RecordMessage', data: { contactId: remembered.id, ...message, from: 'CUSTOMER', agentId: null }, metadata: this.metadata(instanceId) });
+        // Renewed: a customer writing every few seconds costs no look-up every 10 s.
+        remembered.until = Date.now() + openChatMemoryMs;
         return remembered.id;
       } catch (err) {
         if (!(err instanceof Error) || !/has already ended/.test(err.message)) throw err;
