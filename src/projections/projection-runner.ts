@@ -650,12 +650,22 @@ export class ProjectionRunner {
     if (this.skipTimer || this.stopped) return;
     const wait = Math.max(0, this.skipMovedAt + (this.deps.skipMoveMs ?? 20) - performance.now());
     this.skipTimer = setTimeout(() => {
-      this.skipTimer = null;
-      this.skipMovedAt = performance.now();
-      const due = [...this.skipped];
-      this.skipped.clear();
-      // In the same turn: their moves go in one statement (or in the guarded move of a transaction starting now).
-      for (const s of due) void s.writeSkipped?.();
+      const write = (): void => {
+        this.skipTimer = null;
+        if (this.stopped) return;
+        this.skipMovedAt = performance.now();
+        const due = [...this.skipped];
+        this.skipped.clear();
+        // In the same turn: their moves go in one statement (or in the guarded move of a transaction starting now).
+        for (const s of due) void s.writeSkipped?.();
+      };
+      // Nobody waits for these rows (waiters were told when the events were skipped): they are written after the
+      // live projections' batches were published and the fan-out's frames written, as a batch of a projection
+      // that only stores (afterLive); on PGlite (one thread) the statement would otherwise run between the
+      // fan-out's slices. The timer stays set meanwhile: later skips join this write.
+      const live = this.afterLive();
+      if (live) void live.then(write, write);
+      else write();
     }, wait);
   }
 
