@@ -19,7 +19,8 @@ describe('subscription reads of different sizes (PGlite)', () => {
     sql = await createPgliteClient(dir);
     await migrateEventStore(sql);
     // No idle polls: reads come from commits only, so they can be counted.
-    store = new PostgresEventStore(sql, { idlePollMs: 60_000 });
+    // Own appends read back like others' (not handed from memory: see own-appends.int.spec.ts).
+    store = new PostgresEventStore(sql, { idlePollMs: 60_000, serveOwnAppends: false });
   });
   afterAll(async () => {
     await store.close();

@@ -59,12 +59,72 @@ function toRecorded(r: EventRow): RecordedEvent {
   };
 }
 
+/**
+ * A JSON value as it comes back from a jsonb column: object keys in jsonb's order (shorter first, then by their
+ * UTF-8 bytes). Events handed to readers from memory (see PostgresEventStore.appended) must be the ones a read
+ * would give, down to the order of their keys.
+ */
+export function asReadFromJsonb(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(asReadFromJsonb);
+  const keys = Object.keys(value);
+  keys.sort(jsonbKeyOrder);
+  const out: Record<string, unknown> = {};
+  for (const k of keys) out[k] = asReadFromJsonb((value as Record<string, unknown>)[k]);
+  return out;
+}
+
+// eslint-disable-next-line no-control-regex
+const ascii = /^[\x00-\x7f]*$/;
+
+function jsonbKeyOrder(a: string, b: string): number {
+  if (ascii.test(a) && ascii.test(b)) return a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0;
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length !== y.length ? x.length - y.length : Buffer.compare(x, y);
+}
+
+const positionKey = (p: Position | null) => (p ? `${p.commit}:${p.prepare}` : '-');
+const samePosition = (a: Position | null, b: Position | null) => (a === null || b === null ? a === b : comparePositions(a, b) === 0);
+
+/** Events of one commit of this store's and the position right before them (see PostgresEventStore.appended). */
+interface Handed {
+  prev: Position | null;
+  events: RecordedEvent[];
+}
+
+/** What one call of the append functions wrote (one transaction), as far as handing it out goes. */
+interface Written {
+  /** The transaction's id. */
+  tx: string;
+  /** Its last event. */
+  end: Position;
+  /** Every event it wrote, as a read gives them; null when not known (seqs not consecutive, say). */
+  events: RecordedEvent[] | null;
+  /**
+   * What the function saw once the events were written: the last event below the transaction then (prev) and
+   * the lower transactions still running (lower); undefined when it could not tell (see schema.ts).
+   */
+  check: { prev: Position | null; lower: string[] } | undefined;
+}
+
+/** A commit of this store's waiting for the outcome of lower transactions that ran when it was written. */
+interface PendingHand {
+  written: Written & { events: RecordedEvent[]; check: NonNullable<Written['check']> };
+  wakesBefore: number;
+  /** This store's calls in flight when its call returned: one of them may be a lower transaction. */
+  waitingFor: Set<number>;
+}
+
 function eventsJson(events: NewEvent[]): string {
   return JSON.stringify(events.map((e) => ({ id: e.id, type: e.type, data: e.data, metadata: e.metadata })));
 }
 
 /** Polls at least this often while live, to notice aborted transactions that held readers back. */
 const idlePollMs = 500;
+
+/** Handed commits kept (see PostgresEventStore.handed). */
+const maxHanded = 256;
 
 export interface PostgresEventStoreOptions {
   /** Subscriptions re-read after a wake-up; this many ms apart at most while idle. */
@@ -97,6 +157,11 @@ export interface PostgresEventStoreOptions {
    * to send them through `sql.query` (say, to time them, or behind a pooler that cannot keep prepared statements).
    */
   namedStatements?: boolean;
+  /**
+   * Hand this store's own appended events to its subscribers from memory when the append function says they
+   * directly follow a known position (default true; see finished). False: every subscriber reads them back.
+   */
+  serveOwnAppends?: boolean;
 }
 
 /** An append waiting for (or in) a batch. */
@@ -105,6 +170,8 @@ interface PendingAppend {
   expectedRevision: ExpectedRevision;
   /** The events as kefu_append takes them (a JSON array). */
   payload: string;
+  /** How many events the payload holds. */
+  count: number;
   firstId: string;
   resolve: (r: AppendResult) => void;
   reject: (e: unknown) => void;
@@ -114,6 +181,10 @@ interface AppendRow {
   next_revision: string | number;
   tx: string;
   last_seq: string | number;
+  first_seq: string | number | null;
+  lower_tx: string | null;
+  prev_tx: string | null;
+  prev_seq: string | number | null;
 }
 
 interface AppendManyRow {
@@ -122,10 +193,45 @@ interface AppendManyRow {
   next_revision: string | number | null;
   tx: string | null;
   last_seq: string | number | null;
+  first_seq: string | number | null;
+  lower_tx: string | null;
+  prev_tx: string | null;
+  prev_seq: string | number | null;
 }
 
-const appendSql = 'SELECT next_revision, tx, last_seq FROM kefu_append($1, $2, $3::jsonb)';
-const appendManySql = 'SELECT item, status, next_revision, tx, last_seq FROM kefu_append_many($1::text[], $2::text[], $3::jsonb)';
+const appendSql = 'SELECT next_revision, tx, last_seq, first_seq, lower_tx, prev_tx, prev_seq FROM kefu_append($1, $2, $3::jsonb)';
+const appendManySql =
+  'SELECT item, status, next_revision, tx, last_seq, first_seq, lower_tx, prev_tx, prev_seq FROM kefu_append_many($1::text[], $2::text[], $3::jsonb)';
+
+/**
+ * The events an append wrote, as a read would give them: null unless the call wrote them (first_seq set) with
+ * consecutive seqs (another session's draw from the sequence can land between two of them).
+ */
+function writtenEvents(streamId: string, payload: string, count: number, row: { next_revision: unknown; tx: unknown; last_seq: unknown; first_seq: unknown }): RecordedEvent[] | null {
+  if (row.first_seq === null || row.first_seq === undefined) return null;
+  const first = BigInt(row.first_seq as string);
+  if (BigInt(row.last_seq as string) - first + 1n !== BigInt(count)) return null;
+  const tx = BigInt(row.tx as string);
+  const last = Number(row.next_revision);
+  const parsed = JSON.parse(payload) as NewEvent[];
+  if (parsed.length !== count) return null;
+  return parsed.map((e, i) => ({
+    id: e.id,
+    streamId,
+    revision: last - count + 1 + i,
+    type: e.type,
+    data: asReadFromJsonb(e.data) as RecordedEvent['data'],
+    metadata: asReadFromJsonb(e.metadata) as RecordedEvent['metadata'],
+    position: { commit: tx, prepare: first + BigInt(i) },
+  }));
+}
+
+/** What a call's lower_tx, prev_tx and prev_seq say (see Written.check). */
+function checkOf(row: { lower_tx: string | null; prev_tx: string | null; prev_seq: string | number | null }): Written['check'] {
+  if (row.lower_tx === null) return undefined;
+  const prev = row.prev_tx === null || row.prev_seq === null ? null : { commit: BigInt(row.prev_tx), prepare: BigInt(row.prev_seq) };
+  return { prev, lower: row.lower_tx === '' ? [] : row.lower_tx.split(',') };
+}
 
 /** A named (prepared once per connection) statement, where the client is a node-postgres pool. */
 interface NamedQueryPool {
@@ -182,6 +288,31 @@ export class PostgresEventStore implements EventStore {
   private readonly namedPool: NamedQueryPool | null;
   /** See horizonSql and pgliteHorizonSql. */
   private readonly horizon: string;
+  private readonly serveOwn: boolean;
+  /**
+   * This store's commits whose events directly follow a known position, by that position (positionKey): a
+   * subscriber standing there takes them without a read. Facts that never go stale (every transaction that
+   * could have written between had ended); the oldest are dropped past maxHanded.
+   */
+  private readonly handed = new Map<string, { events: RecordedEvent[]; end: Position }>();
+  /** The last event of all handed commits. */
+  private handedEnd: Position | null = null;
+  /**
+   * Wake-ups that handed nothing (another process's notice, an append of this store's whose events were not
+   * handed, a stop): see appended.
+   */
+  private unexplainedWakes = 0;
+  /**
+   * In this generation, a subscriber standing at this position has every event there is to see: any event past
+   * it wakes the store again (see appended). A read is only needed after the next wake-up, or on a poll.
+   */
+  private tip: { generation: number; position: Position } | null = null;
+  /** The last event of each of this store's recent commits, by transaction id (see tryHand). */
+  private readonly ownEnds = new Map<string, Position>();
+  /** This store's append calls in flight, by number. */
+  private readonly callsOut = new Set<number>();
+  private calls = 0;
+  private pendingHands: PendingHand[] = [];
 
   constructor(sql: SqlClient, options: PostgresEventStoreOptions = {}) {
     this.sql = sql;
@@ -195,6 +326,7 @@ export class PostgresEventStore implements EventStore {
     this.maxBatchBytes = Math.max(1, options.maxBatchBytes ?? 1024 * 1024);
     const poolQuery = (sql.raw as { query?: unknown } | undefined)?.query;
     this.namedPool = sql.kind === 'postgres' && options.namedStatements !== false && typeof poolQuery === 'function' ? (sql.raw as unknown as NamedQueryPool) : null;
+    this.serveOwn = options.serveOwnAppends !== false;
   }
 
   /**
@@ -206,7 +338,7 @@ export class PostgresEventStore implements EventStore {
     if (events.length === 0) throw new Error('appendToStream needs at least one event');
     const payload = eventsJson(events);
     return new Promise<AppendResult>((resolve, reject) => {
-      this.queued.push({ streamId, expectedRevision: options.expectedRevision, payload, firstId: events[0]!.id, resolve, reject });
+      this.queued.push({ streamId, expectedRevision: options.expectedRevision, payload, count: events.length, firstId: events[0]!.id, resolve, reject });
       this.pump();
     });
   }
@@ -215,8 +347,8 @@ export class PostgresEventStore implements EventStore {
   async appendWith(db: SqlExecutor, streamId: string, events: NewEvent[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
     if (events.length === 0) throw new Error('appendToStream needs at least one event');
     const own = db === this.sql;
-    const result = await this.appendOne(db, streamId, expectedRevision, eventsJson(events), own);
-    if (own) this.appended();
+    const { result } = await this.appendOne(db, streamId, expectedRevision, eventsJson(events), events.length, own, false);
+    if (own) this.appended(null);
     else this.wake();
     return result;
   }
@@ -247,14 +379,22 @@ export class PostgresEventStore implements EventStore {
   }
 
   private async send(batch: PendingAppend[]): Promise<void> {
+    // Wake-ups from here on may be for events above this call's, which it cannot hand out (see appended).
+    const wakesBefore = this.unexplainedWakes;
+    const call = ++this.calls;
+    this.callsOut.add(call);
     if (batch.length === 1) {
       const a = batch[0]!;
+      let outcome: Awaited<ReturnType<typeof this.appendOne>>;
       try {
-        a.resolve(await this.appendOne(this.sql, a.streamId, a.expectedRevision, a.payload, true));
-        this.appended();
+        outcome = await this.appendOne(this.sql, a.streamId, a.expectedRevision, a.payload, a.count, true, this.serveOwn);
       } catch (err) {
         a.reject(err);
+        this.finished(call, 'none', wakesBefore);
+        return;
       }
+      a.resolve(outcome.result);
+      this.finished(call, outcome.written, wakesBefore);
       return;
     }
     // Stream order (stable: one stream's appends keep their order), so that batches in flight at once, here
@@ -272,6 +412,7 @@ export class PostgresEventStore implements EventStore {
         // No answer from the server (a lost connection): whether the batch committed is unknown, as it is
         // for a single append. The caller's retry with the same event ids is idempotent.
         for (const a of items) a.reject(err);
+        this.finished(call, 'none', wakesBefore);
         return;
       }
       // The server refused the whole call and rolled it back (one append's later event id used elsewhere, a
@@ -280,23 +421,40 @@ export class PostgresEventStore implements EventStore {
       let any = false;
       for (const a of items) {
         try {
-          a.resolve(await this.appendOne(this.sql, a.streamId, a.expectedRevision, a.payload, true));
+          a.resolve((await this.appendOne(this.sql, a.streamId, a.expectedRevision, a.payload, a.count, true, false)).result);
           any = true;
         } catch (e) {
           a.reject(e);
         }
       }
-      if (any) this.appended();
+      this.finished(call, any ? null : 'none', wakesBefore);
       return;
     }
     let any = false;
     const answered = new Set<number>();
+    // The events this call wrote (one transaction), to hand out if every append that wrote gave them.
+    let written: RecordedEvent[] | null = this.serveOwn ? [] : null;
+    let tx: string | null = null;
+    let end: Position | null = null;
+    let check: Written['check'];
     for (const row of rows) {
+      if (row.item === -1) {
+        check = checkOf(row);
+        continue;
+      }
       const a = items[row.item]!;
       answered.add(row.item);
       if (row.status === 0) {
         any = true;
-        a.resolve({ nextRevision: Number(row.next_revision), position: { commit: BigInt(row.tx!), prepare: BigInt(row.last_seq!) } });
+        const position = { commit: BigInt(row.tx!), prepare: BigInt(row.last_seq!) };
+        a.resolve({ nextRevision: Number(row.next_revision), position });
+        if (row.first_seq !== null) {
+          if (tx !== null && tx !== row.tx) written = null;
+          tx = row.tx;
+          if (!end || comparePositions(position, end) > 0) end = position;
+          const events = written ? writtenEvents(a.streamId, a.payload, a.count, row) : null;
+          written = events && written ? written.concat(events) : null;
+        }
       } else if (row.status === 1) {
         const actual = Number(row.next_revision);
         a.reject(new WrongExpectedRevisionError(a.streamId, a.expectedRevision, actual < 0 ? 'no_stream' : actual));
@@ -307,15 +465,33 @@ export class PostgresEventStore implements EventStore {
     items.forEach((a, i) => {
       if (!answered.has(i)) a.reject(new Error(`kefu_append_many returned no result for append ${i}`));
     });
-    if (any) this.appended();
+    if (written) {
+      // One transaction: its events in seq order, each after the one before.
+      const w = written.sort((x, y) => comparePositions(x.position, y.position));
+      if (w.some((e, i) => i > 0 && comparePositions(w[i - 1]!.position, e.position) >= 0)) written = null;
+    }
+    this.finished(call, tx !== null && end ? { tx, end, events: written, check } : any ? null : 'none', wakesBefore);
   }
 
-  /** One append with kefu_append; `retryRace`: an identical append racing this one is waited out once. */
-  private async appendOne(db: SqlExecutor, streamId: string, expectedRevision: ExpectedRevision, payload: string, retryRace: boolean): Promise<AppendResult> {
+  /**
+   * One append with kefu_append; `retryRace`: an identical append racing this one is waited out once.
+   * `describe`: also what it wrote (null: nothing, an earlier identical append's retry; or not asked).
+   */
+  private async appendOne(
+    db: SqlExecutor,
+    streamId: string,
+    expectedRevision: ExpectedRevision,
+    payload: string,
+    count: number,
+    retryRace: boolean,
+    describe: boolean,
+  ): Promise<{ result: AppendResult; written: Written | null }> {
     for (let attempt = 0; ; attempt++) {
       try {
         const row = (await this.run<AppendRow>(db, 'kefu_append', appendSql, [streamId, String(expectedRevision), payload]))[0]!;
-        return { nextRevision: Number(row.next_revision), position: { commit: BigInt(row.tx), prepare: BigInt(row.last_seq) } };
+        const result = { nextRevision: Number(row.next_revision), position: { commit: BigInt(row.tx), prepare: BigInt(row.last_seq) } };
+        if (!describe || row.first_seq === null) return { result, written: null };
+        return { result, written: { tx: row.tx, end: result.position, events: writtenEvents(streamId, payload, count, row), check: checkOf(row) } };
       } catch (err) {
         const e = err as { code?: string; detail?: string; constraint?: string };
         if (e.code === 'KF001') {
@@ -339,10 +515,95 @@ export class PostgresEventStore implements EventStore {
     return (await db.query<R>(text, values)).rows;
   }
 
-  /** After a commit of the store's own: wake subscribers here and in other processes. */
-  private appended(): void {
-    this.wake();
+  /**
+   * After a commit of the store's own: wake subscribers here and in other processes. `handed`: the commit's
+   * events directly follow `prev` in the global order (see finished: nothing can ever commit between), so a
+   * subscriber standing at prev takes them from memory (sharedRead). And when no wake-up handed nothing since
+   * this call was sent (`wakesBefore`), a subscriber that reached the last of them (or of the handed commits
+   * that follow on) has seen every event there is in this generation (the tip): an event above it is a commit
+   * that got its transaction id after this call was sent, of this store's (it wakes the store when its call
+   * returns) or of another process's (whose notice comes after its commit, so after this call was sent, and not
+   * before this wake-up, as no unexplained wake came since), and each wakes the store again, so subscribers read
+   * then. Correctness never rests on timing: a notice that came in meanwhile only costs the read this saves.
+   */
+  private appended(handed: Handed | null, wakesBefore = -1): void {
+    if (!handed || !this.serveOwn) {
+      this.wake();
+      this.notifyOthers();
+      return;
+    }
+    const end = handed.events[handed.events.length - 1]!.position;
+    this.handed.set(positionKey(handed.prev), { events: handed.events, end });
+    if (this.handed.size > maxHanded) this.handed.delete(this.handed.keys().next().value!);
+    if (!this.handedEnd || comparePositions(end, this.handedEnd) > 0) this.handedEnd = end;
+    this.wake(true);
+    if (this.unexplainedWakes === wakesBefore) {
+      let at = end;
+      for (let next = this.handed.get(positionKey(at)); next; next = this.handed.get(positionKey(at))) at = next.end;
+      // A handed commit past the chain (an event of another process's between) woke the store already: read.
+      if (comparePositions(at, this.handedEnd) >= 0) this.tip = { generation: this.generation, position: at };
+    }
     this.notifyOthers();
+  }
+
+  /**
+   * A call of this store's returned: what it wrote (null: something not described, or nothing new; 'none': it
+   * failed). Its events are handed out when every lower transaction that ran when they were written is known:
+   * a commit of this store's whose last event is known (ownEnds). The events right before them are then the
+   * last of those or the last the function saw committed below, whichever is later: every other lower
+   * transaction had ended, and these committed all they wrote. A lower transaction not yet known may be one of
+   * this store's calls still in flight: the commit waits for them (its readers could not read it before they
+   * end anyway), and wakes its subscribers without handing if none of them was it.
+   */
+  private finished(call: number, written: Written | null | 'none', wakesBefore: number): void {
+    this.callsOut.delete(call);
+    if (written === null) this.appended(null);
+    else if (written !== 'none') {
+      this.ownEnds.set(written.tx, written.end);
+      if (this.ownEnds.size > maxHanded) this.ownEnds.delete(this.ownEnds.keys().next().value!);
+      const { events, check } = written;
+      if (this.serveOwn && events && check) {
+        const pending: PendingHand = { written: { ...written, events, check }, wakesBefore, waitingFor: new Set(this.callsOut) };
+        if (!this.tryHand(pending)) {
+          if (pending.waitingFor.size > 0) this.pendingHands.push(pending);
+          else this.appended(null);
+        }
+      } else this.appended(null);
+    }
+    if (this.pendingHands.length === 0) return;
+    const still: PendingHand[] = [];
+    for (const p of this.pendingHands) {
+      p.waitingFor.delete(call);
+      if (this.tryHand(p)) continue;
+      if (p.waitingFor.size === 0) this.appended(null);
+      else still.push(p);
+    }
+    this.pendingHands = still;
+  }
+
+  /** Hands out a commit whose lower transactions are all known (see finished); false if one is not. */
+  private tryHand(p: PendingHand): boolean {
+    let prev = p.written.check.prev;
+    for (const tx of p.written.check.lower) {
+      const end = this.ownEnds.get(tx);
+      if (!end) return false;
+      if (prev === null || comparePositions(end, prev) > 0) prev = end;
+    }
+    this.appended({ prev, events: p.written.events }, p.wakesBefore);
+    return true;
+  }
+
+  /** The handed events that follow `after`, commit after commit (at most about maxCount), and where they end. */
+  private handedAfter(after: Position | null, maxCount: number): { events: RecordedEvent[]; end: Position } | null {
+    let next = this.handed.get(positionKey(after));
+    if (!next) return null;
+    let events = next.events;
+    let end = next.end;
+    while (events.length < maxCount && (next = this.handed.get(positionKey(end)))) {
+      events = events.concat(next.events);
+      end = next.end;
+    }
+    return { events, end };
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -382,7 +643,22 @@ export class PostgresEventStore implements EventStore {
    * than it asked for: every event past its start that it could see), whose events past the position it takes
    * when there are some.
    */
-  private async sharedRead(generation: number, after: Position | null, maxCount: number): Promise<RecordedEvent[]> {
+  private async sharedRead(generation: number, after: Position | null, maxCount: number, poll: boolean): Promise<{ events: RecordedEvent[]; whole: boolean }> {
+    if (!poll) {
+      // From memory: this store's handed commits, and "nothing past the tip" (see appended).
+      const tip = this.tip && this.tip.generation === generation ? this.tip.position : null;
+      const handed = this.handedAfter(after, maxCount);
+      if (handed) {
+        const events = handed.events.length > maxCount ? handed.events.slice(0, maxCount) : handed.events;
+        return { events, whole: events.length < maxCount && tip !== null && samePosition(tip, handed.end) };
+      }
+      if (tip && samePosition(tip, after)) return { events: [], whole: true };
+    }
+    const events = await this.sharedReadStored(generation, after, maxCount);
+    return { events, whole: events.length < maxCount };
+  }
+
+  private async sharedReadStored(generation: number, after: Position | null, maxCount: number): Promise<RecordedEvent[]> {
     const from = `${generation}/${after ? `${after.commit}:${after.prepare}` : '-'}`;
     const key = `${from}/${maxCount}`;
     const same = this.sharedReads.get(key);
@@ -429,30 +705,34 @@ export class PostgresEventStore implements EventStore {
     let stopped = false;
     let position: Position | null = options.after ?? null;
     let caughtUp = false;
+    // After a wait that timed out: read the database (a poll), whatever memory says.
+    let poll = false;
     const run = (async () => {
       this.ensureListening();
       while (!stopped) {
         const seen = this.generation;
         let batch: RecordedEvent[];
+        let whole: boolean;
         try {
-          batch = await this.sharedRead(seen, position, batchSize);
+          ({ events: batch, whole } = await this.sharedRead(seen, position, batchSize, poll));
         } catch (err) {
           if (stopped || this.closed) return;
           options.onError?.(err);
           await this.waitForChange(seen, 1000);
           continue;
         }
+        poll = false;
         for (const event of batch) {
           if (stopped) return;
           await options.onEvent(event);
           position = event.position;
         }
-        if (batch.length < batchSize) {
+        if (whole) {
           if (!caughtUp) {
             caughtUp = true;
             options.onCaughtUp?.(position);
           }
-          await this.waitForChange(seen, this.pollMs);
+          poll = !(await this.waitForChange(seen, this.pollMs));
         }
       }
     })().catch((err: unknown) => {
@@ -558,24 +838,28 @@ export class PostgresEventStore implements EventStore {
     return this.othersListen;
   }
 
-  private wake(): void {
+  /** `explained`: by events handed from memory (see appended). */
+  private wake(explained = false): void {
     this.generation++;
+    if (!explained) this.unexplainedWakes++;
     this.wholeReads = [];
     const waiters = this.waiters;
     this.waiters = new Set();
     for (const w of waiters) w();
   }
 
-  private waitForChange(seen: number, timeoutMs: number): Promise<void> {
-    if (this.generation !== seen || this.closed) return Promise.resolve();
+  /** Resolves true on a wake-up (or when closed), false when `timeoutMs` passed without one. */
+  private waitForChange(seen: number, timeoutMs: number): Promise<boolean> {
+    if (this.generation !== seen || this.closed) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const done = () => {
+      const done = (woken: boolean) => {
         clearTimeout(timer);
-        this.waiters.delete(done);
-        resolve();
+        this.waiters.delete(wake);
+        resolve(woken);
       };
-      const timer = setTimeout(done, timeoutMs);
-      this.waiters.add(done);
+      const wake = () => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.waiters.add(wake);
     });
   }
 }
