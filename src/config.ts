@@ -67,6 +67,13 @@ export const configSchema = z.object({
   KEFU_PG_POOL_MAX: z.coerce.number().int('must be a whole number').min(2, 'must be 2 to 500').max(500, 'must be 2 to 500').default(20),
   /** How long a checked token's principal is trusted before its agent or web channel is read again (ms; 0: every request). */
   KEFU_AUTH_CACHE_MS: z.coerce.number().int('must be a whole number').min(0, 'must be 0 to 5000').max(5000, 'must be 0 to 5000').default(1000),
+  /**
+   * A mutation answers from the read models once they show what it stored. It waits while they move and gives up
+   * when none of those it reads has moved for this long (ms), answering READ_MODEL_BEHIND (stored, not shown).
+   */
+  KEFU_SETTLE_STALL_MS: z.coerce.number().int('must be a whole number').min(100, 'must be 100 to 600000').max(600_000, 'must be 100 to 600000').default(10_000),
+  /** The longest a mutation waits for the read models in all (ms), even while they move. */
+  KEFU_SETTLE_MAX_MS: z.coerce.number().int('must be a whole number').min(100, 'must be 100 to 600000').max(600_000, 'must be 100 to 600000').default(120_000),
   /** Reports (issue 15): the longest date range one report may cover, in days. */
   KEFU_REPORT_MAX_RANGE_DAYS: z.coerce.number().int('must be a whole number').min(1, 'must be 1 to 3660').max(3660, 'must be 1 to 3660').default(366),
   /** Reports: the most intervals one report may have (e.g. hours of its range). */

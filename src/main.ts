@@ -396,6 +396,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
       recordingsDir,
       sipRealm: config.KEFU_SIP_REALM,
       reportLimits: { maxRangeDays: config.KEFU_REPORT_MAX_RANGE_DAYS, maxRows: config.KEFU_REPORT_MAX_ROWS },
+      settleWait: { stallMs: config.KEFU_SETTLE_STALL_MS, maxMs: config.KEFU_SETTLE_MAX_MS },
       wechat: {
         secrets: wechatSecrets,
         publicUrl: config.KEFU_PUBLIC_URL ?? `http://${config.HOST}:${config.PORT}`,

@@ -10,6 +10,7 @@ import { AudioFormatError, encodeWav8kMono } from '../adapters/media/audio-file.
 import { OffThreadWavDecoder } from '../adapters/media/off-thread-wav-decoder.ts';
 import { audioFileKey, FileStorage } from '../adapters/storage/file-storage.ts';
 import { DomainError, RateLimitedError } from '../domain/errors.ts';
+import { httpStatusOf } from './errors.ts';
 import { audioFileDecider } from '../domain/flow/audio-file.decide.ts';
 import { streams } from '../domain/streams.ts';
 import { requireAdmin, type InstancePrincipal } from './auth.ts';
@@ -22,14 +23,6 @@ export const maxAudioSeconds = 600;
 /** Uploads converted one after another; beyond these waiting, another is refused (each holds up to 10 MB). */
 const maxUploadsWaiting = 4;
 
-const statusOf: Record<DomainError['code'], number> = {
-  BAD_USER_INPUT: 400,
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  RATE_LIMITED: 429,
-};
 
 function sendError(reply: FastifyReply, status: number, code: string, message: string) {
   return reply.code(status).send({ error: { code, message } });
@@ -150,7 +143,7 @@ export async function registerAudioRoutes(app: FastifyInstance, deps: ApiDeps): 
 
 function replyWithError(reply: FastifyReply, err: unknown) {
   if (err instanceof RateLimitedError) reply.header('retry-after', String(err.retryAfterSeconds));
-  if (err instanceof DomainError) return sendError(reply, statusOf[err.code], err.code, err.message);
+  if (err instanceof DomainError) return sendError(reply, httpStatusOf[err.code], err.code, err.message);
   const e = err as { code?: string; statusCode?: number; message?: string };
   if (e.code === 'FST_REQ_FILE_TOO_LARGE' || e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || e.statusCode === 413) {
     return sendError(reply, 413, 'PAYLOAD_TOO_LARGE', `The audio file is larger than ${maxAudioUploadBytes / (1024 * 1024)} MB`);

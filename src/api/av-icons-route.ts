@@ -18,6 +18,7 @@ import { UploadProcessor } from '../adapters/chat-files/image-processor.ts';
 import { UploadRefusedError } from '../adapters/chat-files/process-upload.ts';
 import { FileStorage } from '../adapters/storage/file-storage.ts';
 import { DomainError } from '../domain/errors.ts';
+import { httpStatusOf } from './errors.ts';
 import { maxAvIconBytes, maxAvIconPixels } from '../domain/web-channel/av-settings.ts';
 import { requireAdmin } from './auth.ts';
 import type { ApiDeps } from './context.ts';
@@ -41,7 +42,6 @@ export async function existingAvIcons(deps: ApiDeps, instanceId: string, ids: re
   return found;
 }
 
-const statusOf: Record<DomainError['code'], number> = { BAD_USER_INPUT: 400, UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404, CONFLICT: 409, RATE_LIMITED: 429 };
 
 function sendError(reply: FastifyReply, status: number, code: string, message: string) {
   return reply.code(status).header('cache-control', 'no-store').send({ error: { code, message } });
@@ -93,7 +93,7 @@ export async function avIconRoutes(app: FastifyInstance, options: { deps: ApiDep
       await new FileStorage(deps.storageDir).write(avIconKey(principal.instanceId, id), processed.bytes);
       return await reply.code(201).send({ id, contentType: processed.contentType, width: processed.width, height: processed.height, url: avIconPath(principal.instanceId, id) });
     } catch (err) {
-      if (err instanceof DomainError) return sendError(reply, statusOf[err.code], err.code, err.message);
+      if (err instanceof DomainError) return sendError(reply, httpStatusOf[err.code], err.code, err.message);
       if (err instanceof UploadRefusedError) return sendError(reply, err.status, err.status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_USER_INPUT', err.message);
       const e = err as { code?: string; statusCode?: number };
       if (e.code === 'FST_REQ_FILE_TOO_LARGE' || e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || e.statusCode === 413) {

@@ -27,22 +27,15 @@ import { UploadRefusedError } from '../adapters/chat-files/process-upload.ts';
 import { chatFileDecider } from '../domain/chat-file/chat-file.decide.ts';
 import type { ChatFileFacts } from '../domain/chat-file/chat-file.ts';
 import { DomainError, RateLimitedError } from '../domain/errors.ts';
+import { httpStatusOf } from './errors.ts';
 import { streams } from '../domain/streams.ts';
 import type { ContactRow } from '../projections/contacts/contacts.projection.ts';
 import { isSupervisor, type Principal } from './auth.ts';
 import { chatLimit } from './chat-limits.ts';
 import { commandMetadata, type ApiDeps, type KefuContext } from './context.ts';
 
-type ErrorCode = 'BAD_USER_INPUT' | 'UNAUTHENTICATED' | 'FORBIDDEN' | 'NOT_FOUND' | 'CONFLICT' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'RATE_LIMITED' | 'UNAVAILABLE' | 'INTERNAL_SERVER_ERROR';
+type ErrorCode = 'BAD_USER_INPUT' | 'UNAUTHENTICATED' | 'FORBIDDEN' | 'NOT_FOUND' | 'CONFLICT' | 'READ_MODEL_BEHIND' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'RATE_LIMITED' | 'UNAVAILABLE' | 'INTERNAL_SERVER_ERROR';
 
-const statusOf: Record<DomainError['code'], number> = {
-  BAD_USER_INPUT: 400,
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  RATE_LIMITED: 429,
-};
 
 /** A refusal decided in the route, answered as `{ error: { code, message } }`. */
 class Refusal extends Error {
@@ -140,7 +133,7 @@ export async function chatFilesRoutes(app: FastifyInstance, options: { deps: Api
   app.setErrorHandler((err, request, reply) => {
     if (err instanceof Refusal) return send(reply, err.status, err.code, err.message);
     if (err instanceof RateLimitedError) reply.header('retry-after', String(err.retryAfterSeconds));
-    if (err instanceof DomainError) return send(reply, statusOf[err.code], err.code as ErrorCode, err.message);
+    if (err instanceof DomainError) return send(reply, httpStatusOf[err.code], err.code as ErrorCode, err.message);
     if (err instanceof UploadRefusedError) return send(reply, err.status, err.status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_USER_INPUT', err.message);
     const e = err as { code?: string; statusCode?: number; message?: string };
     if (e.code === 'FST_PARTS_LIMIT' || e.code === 'FST_FILES_LIMIT' || e.code === 'FST_FIELDS_LIMIT') {

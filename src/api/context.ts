@@ -7,7 +7,7 @@ import type { AvCalls } from '../processes/av-calls/av-calls.ts';
 import type { IceServerSetting } from './resolvers/av-calls.ts';
 import type { WebhookApiSettings } from './resolvers/webhooks.ts';
 import type { CommandMetadata } from '../domain/decider.ts';
-import { ValidationError } from '../domain/errors.ts';
+import { ReadModelBehindError, ValidationError } from '../domain/errors.ts';
 import type { Bus } from '../domain/ports/bus.ts';
 import type { Position } from '../domain/ports/event-store.ts';
 import type { ReadModel } from '../projections/projection.ts';
@@ -23,10 +23,11 @@ import type { WechatApiSettings } from './resolvers/wechat-accounts.ts';
 
 export interface ReadModelSync {
   /**
-   * Resolves once the read models include the event at `position` (or the wait timed out). With the event's
+   * Resolves once the read models include the event at `position`, or false when the wait timed out (after
+   * timeoutMs in all, or, with stallMs, when none of them moved for that long). With the event's
    * `instanceId`, rejects at once with ReadModelParkedError if that instance's part of one is parked.
    */
-  waitFor(position: Position, options?: { projections?: string[]; timeoutMs?: number; instanceId?: string }): Promise<boolean>;
+  waitFor(position: Position, options?: { projections?: string[]; timeoutMs?: number; stallMs?: number; instanceId?: string }): Promise<boolean>;
   /** Replays a parked part's held events and unparks it if they apply; null if that part is not parked. */
   retryParkedPart(projection: string, instanceId: string): Promise<RetryOutcome | null>;
 }
@@ -68,7 +69,18 @@ export interface ApiDeps {
   wechat?: WechatApiSettings;
   /** Reports (issue 15): KEFU_REPORT_MAX_RANGE_DAYS and KEFU_REPORT_MAX_ROWS; defaultReportLimits when absent. */
   reportLimits?: ReportLimits;
+  /** How long mutations wait for the read models (KEFU_SETTLE_STALL_MS, KEFU_SETTLE_MAX_MS); defaultSettleWait when absent. */
+  settleWait?: SettleWait;
 }
+
+export interface SettleWait {
+  /** Give up when none of the read models waited for has moved for this long. */
+  stallMs: number;
+  /** Give up after this long in all. */
+  maxMs: number;
+}
+
+export const defaultSettleWait: SettleWait = { stallMs: 10_000, maxMs: 120_000 };
 
 export interface KefuContext {
   deps: ApiDeps;
@@ -89,29 +101,44 @@ export function commandMetadata(ctx: KefuContext, instanceId: string): CommandMe
 }
 
 /**
- * Waits until the read models show what a command appended, so the mutation can return them. If the
- * instance's part of one of them is parked, fails at once (CONFLICT naming it) instead of waiting in vain.
- * The instance is the caller's own unless named (the operator acts on other instances).
+ * Waits until the read models show what a command appended, so the mutation can answer from them. It waits as
+ * long as they move (a busy or catching-up projection) up to settleWait.maxMs, and gives up when none of them has
+ * moved for settleWait.stallMs (stuck). Giving up throws READ_MODEL_BEHIND: answering from read models that do not
+ * show the change would say NOT_FOUND for what was created, or the old state, and invite a retry that does it
+ * twice. If the instance's part of one of them is parked, fails at once (CONFLICT naming it). The instance is the
+ * caller's own unless named (the operator acts on other instances).
  */
 export async function settle(ctx: KefuContext, position: Position | null, projections?: string[], instanceId?: string): Promise<void> {
   if (!position) return;
   const instance = instanceId ?? (ctx.principal && ctx.principal.kind !== 'operator' ? ctx.principal.instanceId : undefined);
-  const ok = await ctx.deps.readModels.waitFor(position, { ...(projections ? { projections } : {}), ...(instance !== undefined ? { instanceId: instance } : {}) });
-  if (!ok) ctx.deps.logger.warn({ position: String(position.commit) }, 'read models lag behind a command');
+  const wait = ctx.deps.settleWait ?? defaultSettleWait;
+  const ok = await ctx.deps.readModels.waitFor(position, {
+    ...(projections ? { projections } : {}),
+    ...(instance !== undefined ? { instanceId: instance } : {}),
+    timeoutMs: wait.maxMs,
+    stallMs: wait.stallMs,
+  });
+  if (!ok) throw behind(ctx, position, projections);
 }
-
-/** How long a mutation whose answer shows a secret once waits for the table it reads (see settleShownOnce). */
-export const shownOnceWaitMs = 120_000;
 
 /**
  * For a mutation that creates something and answers with a secret shown only in that answer (an API key, a
- * channel's identity secret): waits, beyond settle's wait, for the projection whose table the answer reads.
- * Answering NOT_FOUND for what was created would lose the secret and invite a retry that creates it twice.
+ * channel's identity secret): waits for the projection whose table the answer reads for settleWait.maxMs in all,
+ * also while it does not move (a lost secret is worse than a slow answer), then READ_MODEL_BEHIND. Such a mutation
+ * skips the general settle (its command helper is told so), which could give up earlier.
  */
 export async function settleShownOnce(ctx: KefuContext, position: Position | null, projection: string, instanceId: string): Promise<void> {
   if (!position) return;
-  const ok = await ctx.deps.readModels.waitFor(position, { projections: [projection], instanceId, timeoutMs: shownOnceWaitMs });
-  if (!ok) ctx.deps.logger.error({ position: String(position.commit), projection }, 'a read model lags two minutes behind a created secret');
+  const wait = ctx.deps.settleWait ?? defaultSettleWait;
+  const ok = await ctx.deps.readModels.waitFor(position, { projections: [projection], instanceId, timeoutMs: wait.maxMs });
+  if (!ok) throw behind(ctx, position, [projection]);
+}
+
+function behind(ctx: KefuContext, position: Position, projections: string[] | undefined): ReadModelBehindError {
+  ctx.deps.logger.error({ position: String(position.commit), projections }, 'read models lag behind a command: answered READ_MODEL_BEHIND');
+  return new ReadModelBehindError(
+    'The change was stored, but the read models did not show it in time (they are behind); do not send it again: it shows once they catch up',
+  );
 }
 
 export function newCorrelationId(): string {

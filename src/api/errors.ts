@@ -8,6 +8,20 @@ import { ScalarValueError } from './scalars.ts';
 
 const { ErrorWithProps } = mercurius;
 
+/**
+ * The HTTP status of each domain error in Kefu's plain HTTP routes (uploads, files, exports). READ_MODEL_BEHIND is
+ * 202: the request was accepted and stored; what it made shows once the read models catch up.
+ */
+export const httpStatusOf: Record<DomainError['code'], number> = {
+  BAD_USER_INPUT: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  RATE_LIMITED: 429,
+  READ_MODEL_BEHIND: 202,
+};
+
 export function toGraphQLError(err: unknown): Error {
   if (err instanceof DomainError) {
     const extensions: Record<string, unknown> = { code: err.code };

@@ -1,7 +1,7 @@
 // Typed domain errors. Each maps to one GraphQL error code in src/api/errors.ts.
 
 export abstract class DomainError extends Error {
-  abstract readonly code: 'BAD_USER_INPUT' | 'NOT_FOUND' | 'CONFLICT' | 'FORBIDDEN' | 'UNAUTHENTICATED' | 'RATE_LIMITED';
+  abstract readonly code: 'BAD_USER_INPUT' | 'NOT_FOUND' | 'CONFLICT' | 'FORBIDDEN' | 'UNAUTHENTICATED' | 'RATE_LIMITED' | 'READ_MODEL_BEHIND';
 }
 
 export class ValidationError extends DomainError {
@@ -41,4 +41,12 @@ export class RateLimitedError extends DomainError {
     super(message);
     this.retryAfterSeconds = retryAfterSeconds;
   }
+}
+
+/**
+ * A command was stored, but the read models its answer reads did not show it in time (stuck, or far behind).
+ * The client must not send it again (that would do it twice): it shows once they catch up.
+ */
+export class ReadModelBehindError extends DomainError {
+  readonly code = 'READ_MODEL_BEHIND';
 }

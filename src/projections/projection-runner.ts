@@ -518,8 +518,18 @@ export class ProjectionRunner {
    * the timeout. With `instanceId` (the event's instance), throws ReadModelParkedError at once if that
    * instance's part of one of them is parked from before the event: the event is held, not applied.
    */
-  async waitFor(position: Position, options: { projections?: string[]; timeoutMs?: number; instanceId?: string } = {}): Promise<boolean> {
+  async waitFor(position: Position, options: { projections?: string[]; timeoutMs?: number; stallMs?: number; instanceId?: string } = {}): Promise<boolean> {
     const names = options.projections ?? this.deps.projections.map((p) => p.name);
+    // With stallMs the wait also ends when none of those still short of the position has moved for that long
+    // (stuck, not busy): one that has reached it moving on says nothing of the others.
+    const stallMs = options.stallMs ?? Infinity;
+    const seen = () =>
+      names
+        .map((n) => {
+          const p = this.known.get(n);
+          return p != null && comparePositions(p, position) >= 0 ? 'reached' : `${String(p?.commit ?? '-')}:${String(p?.prepare ?? '-')}`;
+        })
+        .join(',');
     const reached = () => names.every((n) => {
       const p = this.known.get(n);
       return p != null && comparePositions(p, position) >= 0;
@@ -538,6 +548,9 @@ export class ProjectionRunner {
     await failIfHeld();
     if (reached()) return true;
     const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+    let lastSeen = seen();
+    let movedAt = Date.now();
+    const until = () => Math.min(deadline, movedAt + stallMs);
     let wake: () => void = () => undefined;
     const waiter: Waiter = { position, instanceId: options.instanceId, wake: () => wake() };
     for (const n of names) {
@@ -546,12 +559,12 @@ export class ProjectionRunner {
       set.add(waiter);
     }
     try {
-      while (Date.now() < deadline) {
+      while (Date.now() < until()) {
         // Projections run by another process: poll their checkpoints; ours tell us as they move (and at least
         // once a second, should one start or stop running here meanwhile).
         const elsewhere = names.filter((n) => !this.running.has(n));
         await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, Math.max(0, Math.min(elsewhere.length > 0 ? 20 : 1000, deadline - Date.now())));
+          const t = setTimeout(resolve, Math.max(0, Math.min(elsewhere.length > 0 ? 20 : 1000, until() - Date.now())));
           wake = () => {
             clearTimeout(t);
             resolve();
@@ -561,6 +574,11 @@ export class ProjectionRunner {
         for (const n of elsewhere) this.known.set(n, await readCheckpoint(this.deps.db, n));
         await failIfHeld();
         if (reached()) return true;
+        const now = seen();
+        if (now !== lastSeen) {
+          lastSeen = now;
+          movedAt = Date.now();
+        }
       }
       return false;
     } finally {

@@ -25,6 +25,7 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { DomainError, ForbiddenError, ValidationError } from '../../domain/errors.ts';
+import { httpStatusOf } from '../errors.ts';
 import { listCallRecordsForExport, type CallRecordExportRow } from '../../projections/call-records/call-records.queries.ts';
 import { listChatRecords } from '../../projections/chat-records/chat-records.queries.ts';
 import type { ChatRecordRow } from '../../projections/chat-records/chat-records.projection.ts';
@@ -38,7 +39,7 @@ import { exportTimeZone, filterFromQuery, type CsvExport, type FilterObject, typ
 import { reportExports, reportLimitsOf } from './report-exports.ts';
 import { callRecordColumns, chatRecordColumns, loadCallRecordNames, loadChatRecordNames, RecordNames } from './record-exports.ts';
 
-type ErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT' | 'NOT_FOUND' | 'CONFLICT' | 'RATE_LIMITED' | 'INTERNAL_SERVER_ERROR';
+type ErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT' | 'NOT_FOUND' | 'CONFLICT' | 'RATE_LIMITED' | 'READ_MODEL_BEHIND' | 'INTERNAL_SERVER_ERROR';
 
 function fail(reply: FastifyReply, status: number, code: ErrorCode, message: string, field?: string) {
   return reply
@@ -47,7 +48,6 @@ function fail(reply: FastifyReply, status: number, code: ErrorCode, message: str
     .send({ error: { code, message, ...(field ? { field } : {}) } });
 }
 
-const statusOf: Record<DomainError['code'], number> = { BAD_USER_INPUT: 400, UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404, CONFLICT: 409, RATE_LIMITED: 429 };
 
 /** Query parameters as fastify parses them: a parameter given twice is a list (each export refuses it, naming it). */
 const exportParameters = z.record(z.string(), z.union([z.string(), z.array(z.string())]));
@@ -144,7 +144,7 @@ export async function exportsRoute(app: FastifyInstance, options: ExportsRouteOp
   });
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (err instanceof DomainError) return fail(reply, statusOf[err.code], err.code, err.message, err instanceof ValidationError ? err.field : undefined);
+    if (err instanceof DomainError) return fail(reply, httpStatusOf[err.code], err.code, err.message, err instanceof ValidationError ? err.field : undefined);
     if (err.statusCode && err.statusCode < 500) return fail(reply, err.statusCode, 'BAD_USER_INPUT', err.message);
     request.log.error({ err }, 'CSV export failed');
     return fail(reply, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');

@@ -43,9 +43,10 @@ export async function loadInstance(ctx: KefuContext, instanceId: string) {
   return toInstance(row);
 }
 
-async function instanceCommand(ctx: KefuContext, instanceId: string, command: Parameters<typeof instanceDecider.decide>[0]) {
+/** `showsSecret`: the caller answers a secret shown once and waits with settleShownOnce instead. */
+async function instanceCommand(ctx: KefuContext, instanceId: string, command: Parameters<typeof instanceDecider.decide>[0], showsSecret = false) {
   const result = await inInput(ctx.deps.commands.handle(streams.instance(instanceId), instanceDecider, command));
-  await settle(ctx, result.position, undefined, instanceId);
+  if (!showsSecret) await settle(ctx, result.position, undefined, instanceId);
   return result;
 }
 
@@ -113,7 +114,7 @@ export const instanceResolvers = {
         type: 'CreateInstance',
         data: { instanceId, name: input.name, adminKey: { keyId, secretHash: await hashSecret(secret) } },
         metadata: commandMetadata(ctx, instanceId),
-      });
+      }, true);
       await settleShownOnce(ctx, created.position, 'instances', instanceId);
       return { instance: await loadInstance(ctx, instanceId), adminApiKey: formatApiKey(keyId, secret) };
     },
@@ -148,7 +149,7 @@ export const instanceResolvers = {
         type: 'CreateApiKey',
         data: { keyId, name: input.name, role: input.role, secretHash: await hashSecret(secret) },
         metadata: commandMetadata(ctx, p.instanceId),
-      });
+      }, true);
       await settleShownOnce(ctx, created.position, 'instances', p.instanceId);
       const row = await ctx.deps.db.selectFrom('api_keys').selectAll().where('id', '=', keyId).executeTakeFirstOrThrow();
       return { apiKey: toApiKey(row), secret: formatApiKey(keyId, secret) };

@@ -116,9 +116,11 @@ async function namedFlow(db: ReadModel, instanceId: string, flowId: string): Pro
   return row ?? null;
 }
 
-async function webChannelCommand(ctx: KefuContext, instanceId: string, command: WebChannelCommand) {
+/** `showsSecret`: the answer shows the identity secret once, so the wait is settleShownOnce's. */
+async function webChannelCommand(ctx: KefuContext, instanceId: string, command: WebChannelCommand, showsSecret = false) {
   const result = await inInput(ctx.deps.commands.handle(streams.webChannel(instanceId, command.data.webChannelId), webChannelDecider, command));
-  await settle(ctx, result.position, ['webChannels']);
+  if (showsSecret) await settleShownOnce(ctx, result.position, 'webChannels', instanceId);
+  else await settle(ctx, result.position, ['webChannels']);
   // Customer tokens of this channel are checked against the new row from now on (other processes: within KEFU_AUTH_CACHE_MS).
   ctx.deps.auth.forgetWebChannel(instanceId, command.data.webChannelId);
   return result;
@@ -194,7 +196,7 @@ export const webChannelResolvers = {
       const input = parseInput(createInput, args.input);
       const webChannelId = randomUUID();
       const identitySecret = newIdentitySecret();
-      const created = await webChannelCommand(ctx, p.instanceId, {
+      await webChannelCommand(ctx, p.instanceId, {
         type: 'CreateWebChannel',
         data: {
           webChannelId,
@@ -211,8 +213,7 @@ export const webChannelResolvers = {
           identitySecret,
         },
         metadata: commandMetadata(ctx, p.instanceId),
-      });
-      await settleShownOnce(ctx, created.position, 'webChannels', p.instanceId);
+      }, true);
       return { webChannel: toWebChannel(await loadWebChannelRow(ctx.deps.db, p.instanceId, webChannelId)), identitySecret };
     },
     async updateWebChannel(_: unknown, args: { input: unknown }, ctx: KefuContext) {
@@ -250,7 +251,7 @@ export const webChannelResolvers = {
       const p = requireAdmin(ctx.principal);
       const { webChannelId } = parseInput(idInput, args.input);
       const identitySecret = newIdentitySecret();
-      await webChannelCommand(ctx, p.instanceId, { type: 'RotateWebChannelSecret', data: { webChannelId, identitySecret }, metadata: commandMetadata(ctx, p.instanceId) });
+      await webChannelCommand(ctx, p.instanceId, { type: 'RotateWebChannelSecret', data: { webChannelId, identitySecret }, metadata: commandMetadata(ctx, p.instanceId) }, true);
       return { webChannel: toWebChannel(await loadWebChannelRow(ctx.deps.db, p.instanceId, webChannelId)), identitySecret };
     },
   },

@@ -87,9 +87,11 @@ async function loadWebhookRow(ctx: KefuContext, instanceId: string, webhookId: s
   return row;
 }
 
-async function webhookCommand(ctx: KefuContext, instanceId: string, command: WebhookCommand) {
+/** `showsSecret`: the answer shows the signing secret once, so the wait is settleShownOnce's. */
+async function webhookCommand(ctx: KefuContext, instanceId: string, command: WebhookCommand, showsSecret = false) {
   const result = await inInput(ctx.deps.commands.handle(streams.webhook(instanceId, command.data.webhookId), webhookDecider, command));
-  await settle(ctx, result.position, ['webhooks']);
+  if (showsSecret) await settleShownOnce(ctx, result.position, 'webhooks', instanceId);
+  else await settle(ctx, result.position, ['webhooks']);
   return result;
 }
 
@@ -127,8 +129,7 @@ export const webhookResolvers = {
       const checked = await checkWebhookUrl(input.url, s.policy, 'input.url');
       const webhookId = randomUUID();
       const secretSalt = newSecretSalt();
-      const created = await webhookCommand(ctx, p.instanceId, { type: 'CreateWebhook', data: { webhookId, url: checked, eventKinds: input.eventKinds, secretSalt }, metadata: commandMetadata(ctx, p.instanceId) });
-      await settleShownOnce(ctx, created.position, 'webhooks', p.instanceId);
+      await webhookCommand(ctx, p.instanceId, { type: 'CreateWebhook', data: { webhookId, url: checked, eventKinds: input.eventKinds, secretSalt }, metadata: commandMetadata(ctx, p.instanceId) }, true);
       return { webhook: toWebhook(await loadWebhookRow(ctx, p.instanceId, webhookId)), secret: webhookSecret(s.secretKey, p.instanceId, webhookId, secretSalt) };
     },
     async updateWebhook(_: unknown, args: { input: unknown }, ctx: KefuContext) {
@@ -152,7 +153,7 @@ export const webhookResolvers = {
       const { webhookId } = parseInput(idInput, args.input);
       const s = settings(ctx);
       const secretSalt = newSecretSalt();
-      await webhookCommand(ctx, p.instanceId, { type: 'RotateWebhookSecret', data: { webhookId, secretSalt }, metadata: commandMetadata(ctx, p.instanceId) });
+      await webhookCommand(ctx, p.instanceId, { type: 'RotateWebhookSecret', data: { webhookId, secretSalt }, metadata: commandMetadata(ctx, p.instanceId) }, true);
       return { webhook: toWebhook(await loadWebhookRow(ctx, p.instanceId, webhookId)), secret: webhookSecret(s.secretKey, p.instanceId, webhookId, secretSalt) };
     },
     async pauseWebhook(_: unknown, args: { input: unknown }, ctx: KefuContext) {
