@@ -1,4 +1,4 @@
-// Reports benchmark (issue 15), on PostgreSQL (a fresh database of its own, `kefu_bench_reports`, copied from
+// Reports benchmark (issue 15), on PostgreSQL (a fresh database of its own, `kefu_bench_reports_<size>`, copied from
 // the seeded log kept between runs: see seededCopy):
 //
 // 1. catch-up: `rebuildProjection` of the `reports` projection (what `npm run projections -- rebuild reports`
@@ -31,7 +31,6 @@ import type { ResultRow } from './lib/report.ts';
 import { median, percentile } from './lib/stats.ts';
 import { seedReportYear, type SeededYear } from './reports/workload.ts';
 
-const database = 'kefu_bench_reports';
 const limits = { maxRangeDays: 366, maxRows: 2000 };
 
 function settings() {
@@ -52,7 +51,8 @@ let notes = '';
  * `bench_seed` table says what it holds), and each run starts from `CREATE DATABASE … TEMPLATE` of it (a
  * file copy: minutes of seeding saved on every run after the first). BENCH_REPORT_FRESH_SEED=1 seeds again.
  */
-async function seededCopy(s: ReturnType<typeof settings>, log: (m: string) => void): Promise<{ url: string; seeded: SeededYear }> {
+async function seededCopy(s: ReturnType<typeof settings>, log: (m: string) => void): Promise<{ url: string; seeded: SeededYear } | null> {
+  const database = databaseOf(s);
   const seedName = `kefu_bench_reports_seed_${s.contacts}_${s.agents}_${s.groups}`;
   // Connected to the server's `postgres` database, not BENCH_DATABASE_URL's: CREATE DATABASE … TEMPLATE of a
   // 10 GB log runs for minutes in a transaction, and Kefu's event store on the database the session is in
@@ -86,6 +86,7 @@ async function seededCopy(s: ReturnType<typeof settings>, log: (m: string) => vo
         await sql.close();
       }
     }
+    if (process.env.BENCH_REPORT_SEED_ONLY === '1') return null;
     await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
     await admin.query(`CREATE DATABASE ${database} TEMPLATE ${seedName}`);
     return { url: databaseUrl(database), seeded };
@@ -93,6 +94,9 @@ async function seededCopy(s: ReturnType<typeof settings>, log: (m: string) => vo
     await admin.end();
   }
 }
+
+/** The run's copy of the seeded log, named by its size: runs of other sizes (a 100k A/B beside a 1M run) leave it alone. */
+const databaseOf = (s: ReturnType<typeof settings>) => `kefu_bench_reports_${s.contacts}_${s.agents}_${s.groups}`;
 
 /** What the seeded log depends on (the generator's version included: change it when workload.ts changes). */
 const workloadOf = (s: ReturnType<typeof settings>) => ({ generator: 2, contacts: s.contacts, agents: s.agents, groups: s.groups });
@@ -115,7 +119,10 @@ export const reportsBench: BenchModule = {
   async run(): Promise<ResultRow[]> {
     const s = settings();
     const log = (m: string) => console.log(`  ${m}`);
-    const { url, seeded } = await seededCopy(s, log);
+    const copy = await seededCopy(s, log);
+    // BENCH_REPORT_SEED_ONLY=1: the seeded log made (or found) and kept, nothing measured.
+    if (!copy) return [];
+    const { url, seeded } = copy;
     const sql = createPostgresClient(url, { max: 4 });
     const db = createKysely<ReadModelDb>(sql);
     const rows: ResultRow[] = [];
@@ -184,7 +191,7 @@ export const reportsBench: BenchModule = {
       notes = `Checked: the year's inbound totals equal the generator's (${JSON.stringify(check)}). Seeding: ${(seeded.ms / 1000).toFixed(0)} s for ${seeded.events.toLocaleString('en-US')} events.`;
     } finally {
       await sql.close();
-      await dropDatabase(database);
+      await dropDatabase(databaseOf(s));
     }
     return rows;
   },

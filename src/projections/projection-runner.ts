@@ -435,9 +435,19 @@ export async function rebuildProjection(deps: { store: EventStore; db: ReadModel
   projection.reset?.();
   let from: Position | null = null;
   let count = 0;
+  const read = (after: Position | null) => {
+    const events = store.readAll({ after, maxCount: deps.batchSize ?? projection.catchUpBatchSize ?? 5000 });
+    // Awaited by the next turn; a batch that fails first leaves it unread (its failure is the one thrown).
+    events.catch(() => undefined);
+    return events;
+  };
+  let next = read(from);
   for (;;) {
-    const events = await store.readAll({ after: from, maxCount: deps.batchSize ?? projection.catchUpBatchSize ?? 5000 });
+    const events = await next;
     if (events.length === 0) return count;
+    // Read-ahead: the next batch is read while this one is applied (the store's read and the projection's
+    // writes on two connections, Node's decoding of the one beside PostgreSQL's writing of the other).
+    next = read(events[events.length - 1]!.position);
     await applyBatch(db, projection, from, events);
     // Work beside the batches (a recount the events started) done as it comes, while it is small (a zone set
     // early in the log is counted again over a few days' rows, not a year's), and to the end before the rebuild is.

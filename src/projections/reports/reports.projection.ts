@@ -7,7 +7,7 @@
 // To count an event the projection must know what came before it (was the contact queued when the customer
 // hung up? since when?): report_contacts and report_agents keep that, with the last stream revision
 // applied, so an event seen twice (after a crash) is counted once.
-import { sql, type Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
 import type { AgentEvent } from '../../domain/agent/agent.ts';
 import type { ContactEvent } from '../../domain/contact/contact.ts';
 import type { InstanceEvent } from '../../domain/instance/instance.ts';
@@ -17,6 +17,7 @@ import type { ReadModelDb } from '../read-model-db.ts';
 import { serviceLevelThresholds } from '../../domain/instance/report-settings.ts';
 import { agentCounters, contactCounters, type AgentCounter, type ContactCounter } from './reports.tables.ts';
 import { localDays, lockRecounts, needDays, recountDaysStep, spanDayParts, startRecounts } from './report-days.ts';
+import { readStates, writeRows, type RowsOf } from './report-writes.ts';
 
 /** The report figures of an instance changed (the overview subscription recomputes): `{}`. */
 export const reportsTopic = (instanceId: string) => `kefu.${instanceId}.reports`;
@@ -133,7 +134,18 @@ export const reportsProjection: Projection = {
   },
 };
 
-const ms = (v: Date | string) => new Date(v).getTime();
+const ms = (v: Date | string) => (typeof v === 'string' ? Date.parse(v) : v.getTime());
+
+/** Bucket bounds as ISO text (rows go to PostgreSQL as JSON: a Date's toJSON a row was a good part of it), kept. */
+const isoTexts = new Map<number, string>();
+function isoOf(t: number): string {
+  let text = isoTexts.get(t);
+  if (text === undefined) {
+    if (isoTexts.size >= 200_000) isoTexts.clear();
+    isoTexts.set(t, (text = new Date(t).toISOString()));
+  }
+  return text;
+}
 const since = (from: Date | string | null, to: string) => (from ? Math.max(0, ms(to) - ms(from)) : 0);
 
 // ---- the batch: states read once, bucket deltas summed in memory, written at the end -------------------
@@ -180,35 +192,35 @@ interface AgentState {
 }
 
 /** A bucket's deltas: only the counters the batch added to (the rest are 0, the statement's defaults). */
-type ContactBucket = { instance_id: string; bucket: Date; channel: string; direction: string; skill_group_id: string; agent_id: string; answer_wait_max_ms: number } & Partial<Record<ContactCounter, number>>;
-type AgentBucket = { instance_id: string; bucket: Date; agent_id: string } & Record<AgentCounter, number>;
+type ContactBucket = { instance_id: string; bucket: string; at: number; channel: string; direction: string; skill_group_id: string; agent_id: string; answer_wait_max_ms: number } & Partial<Record<ContactCounter, number>>;
+type AgentBucket = { instance_id: string; bucket: string; at: number; agent_id: string } & Record<AgentCounter, number>;
 interface AgentSpan {
   instance_id: string;
   agent_id: string;
-  span_from: Date;
-  span_to: Date;
+  span_from: string;
+  span_to: string;
+  /** span_from and span_to in milliseconds (not a column: json_populate_recordset leaves such keys out). */
+  from: number;
+  to: number;
   counter: AgentCounter;
   reason: string;
 }
 interface BreakBucket {
   instance_id: string;
-  bucket: Date;
+  bucket: string;
+  at: number;
   agent_id: string;
   reason: string;
   break_ms: number;
 }
 
+/** Every contact counter, as a set of names (`c in zeroCounters`). */
+const zeroCounters = Object.fromEntries(contactCounters.map((c) => [c, 0]));
+
 const chunk = <T>(rows: T[], size: number): T[][] => Array.from({ length: Math.ceil(rows.length / size) }, (_, i) => rows.slice(i * size, (i + 1) * size));
 const pairKey = (a: string, b: string) => `${a}|${b}`;
 /** A contact event's instance and contact, as pairKey. */
 const chatKey = (e: RecordedEvent) => pairKey(e.metadata.instanceId, e.streamId.slice(e.streamId.indexOf('.') + 1));
-
-/** Ids grouped by instance: one indexed lookup (instance_id = $1 AND id = ANY($2)) per instance. */
-function byInstance(pairs: [string, string][]): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const [instanceId, id] of pairs) out.set(instanceId, [...(out.get(instanceId) ?? []), id]);
-  return out;
-}
 
 class ReportBatch {
   /** Known states (null: known not to exist), and the ones to write back. */
@@ -221,6 +233,10 @@ class ReportBatch {
   private readonly breakBuckets = new Map<string, BreakBucket>();
   private readonly agentSpans: AgentSpan[] = [];
   private readonly settings = new Map<string, { instance_id: string; time_zone: string; service_level_seconds: number; updated_at: string }>();
+  /** The time zones of the batch's instances as committed (report_settings; absent: UTC), read with the states. */
+  private readonly zones = new Map<string, string>();
+  /** The recounts under way of the batch's instances, their rows locked until the batch commits (report-days.ts). */
+  private readonly recounts = new Map<string, { phase: string; countedTo: Date | null }>();
 
   private readonly trx: Trx;
 
@@ -228,56 +244,48 @@ class ReportBatch {
     this.trx = trx;
   }
 
-  /** Reads the states of every contact and agent the batch names, one statement each. */
+  /**
+   * Reads the states of every contact and agent the batch names, its instances' zones and recounts (locked)
+   * in one statement (a few for a catch-up's thousands of contacts): a live batch of one event reads once.
+   */
   async prefetch(events: RecordedEvent[]): Promise<void> {
     const contactIds = new Map<string, [string, string]>();
     const agentIds = new Map<string, [string, string]>();
+    const instanceIds = new Set<string>();
     for (const e of events) {
       const category = e.streamId.slice(0, e.streamId.indexOf('-'));
       const id = e.streamId.slice(e.streamId.indexOf('.') + 1);
       const pair: [string, string] = [e.metadata.instanceId, id];
+      instanceIds.add(pair[0]);
       if (category === 'contact') contactIds.set(pairKey(...pair), pair);
       else if (category === 'agent') agentIds.set(pairKey(...pair), pair);
     }
-    for (const part of chunk([...contactIds.values()], 500)) await this.loadContacts(part);
-    for (const part of chunk([...agentIds.values()], 500)) await this.loadAgents(part);
+    const contacts = chunk([...contactIds.values()], 1000);
+    const agents = chunk([...agentIds.values()], 1000);
+    for (let i = 0; i < Math.max(1, contacts.length, agents.length); i++) await this.load(contacts[i] ?? [], agents[i] ?? [], i === 0 ? [...instanceIds] : []);
   }
 
-  private async loadContacts(pairs: [string, string][]): Promise<void> {
-    if (pairs.length === 0) return;
-    for (const p of pairs) if (!this.contacts.has(pairKey(...p))) this.contacts.set(pairKey(...p), null);
-    const rows = (
-      await Promise.all(
-        [...byInstance(pairs)].map(([instanceId, ids]) =>
-          this.trx.selectFrom('report_contacts').selectAll().where('instance_id', '=', instanceId).where(sql<boolean>`contact_id = ANY(${ids}::text[])`).execute(),
-        ),
-      )
-    ).flat();
-    for (const row of rows) this.contacts.set(pairKey(row.instance_id, row.contact_id), { ...(row as ContactState), ringing_agent_ids: [...row.ringing_agent_ids] });
-  }
-
-  private async loadAgents(pairs: [string, string][]): Promise<void> {
-    if (pairs.length === 0) return;
-    for (const p of pairs) if (!this.agents.has(pairKey(...p))) this.agents.set(pairKey(...p), null);
-    const rows = (
-      await Promise.all(
-        [...byInstance(pairs)].map(([instanceId, ids]) =>
-          this.trx.selectFrom('report_agents').selectAll().where('instance_id', '=', instanceId).where(sql<boolean>`agent_id = ANY(${ids}::text[])`).execute(),
-        ),
-      )
-    ).flat();
-    for (const row of rows) this.agents.set(pairKey(row.instance_id, row.agent_id), { ...(row as AgentState), contacts: { ...row.contacts } });
+  /** Reads states (and, for `instanceIds`, zones and recounts) into the batch; pairs not found are known not to exist. */
+  private async load(contacts: [string, string][], agents: [string, string][], instanceIds: string[]): Promise<void> {
+    for (const p of contacts) if (!this.contacts.has(pairKey(...p))) this.contacts.set(pairKey(...p), null);
+    for (const p of agents) if (!this.agents.has(pairKey(...p))) this.agents.set(pairKey(...p), null);
+    const read = await readStates<ContactState, AgentState>(this.trx, contacts, agents, instanceIds);
+    // The statement matches instances × ids: only the batch's pairs are taken.
+    for (const row of read.contacts) if (this.contacts.has(pairKey(row.instance_id, row.contact_id)) && !this.dirtyContacts.has(pairKey(row.instance_id, row.contact_id))) this.contacts.set(pairKey(row.instance_id, row.contact_id), row);
+    for (const row of read.agents) if (this.agents.has(pairKey(row.instance_id, row.agent_id)) && !this.dirtyAgents.has(pairKey(row.instance_id, row.agent_id))) this.agents.set(pairKey(row.instance_id, row.agent_id), row);
+    for (const [id, zone] of read.zones) this.zones.set(id, zone);
+    for (const [id, job] of read.recounts) this.recounts.set(id, job);
   }
 
   async contact(instanceId: string, contactId: string): Promise<ContactState | null> {
     const key = pairKey(instanceId, contactId);
-    if (!this.contacts.has(key)) await this.loadContacts([[instanceId, contactId]]);
+    if (!this.contacts.has(key)) await this.load([[instanceId, contactId]], [], []);
     return this.contacts.get(key) ?? null;
   }
 
   async agent(instanceId: string, agentId: string): Promise<AgentState | null> {
     const key = pairKey(instanceId, agentId);
-    if (!this.agents.has(key)) await this.loadAgents([[instanceId, agentId]]);
+    if (!this.agents.has(key)) await this.load([], [[instanceId, agentId]], []);
     return this.agents.get(key) ?? null;
   }
 
@@ -305,11 +313,11 @@ class ReportBatch {
 
   /** Adds counts to the contact bucket of `at`; `maxWaitMs` raises the bucket's longest answered wait. */
   addContactCounts(instanceId: string, at: string, key: ContactKey, counts: Counts, maxWaitMs = 0): void {
-    const bucket = bucketOf(ms(at));
-    const id = `${instanceId}|${bucket.getTime()}|${key.channel}|${key.direction}|${key.skillGroupId ?? ''}|${key.agentId ?? ''}`;
+    const t = Math.floor(ms(at) / bucketMs) * bucketMs;
+    const id = `${instanceId}|${t}|${key.channel}|${key.direction}|${key.skillGroupId ?? ''}|${key.agentId ?? ''}`;
     let row = this.contactBuckets.get(id);
     if (!row) {
-      row = { instance_id: instanceId, bucket, channel: key.channel, direction: key.direction, skill_group_id: key.skillGroupId ?? '', agent_id: key.agentId ?? '', answer_wait_max_ms: 0 };
+      row = { instance_id: instanceId, bucket: isoOf(t), at: t, channel: key.channel, direction: key.direction, skill_group_id: key.skillGroupId ?? '', agent_id: key.agentId ?? '', answer_wait_max_ms: 0 };
       this.contactBuckets.set(id, row);
     }
     for (const name in counts) row[name as ContactCounter] = (row[name as ContactCounter] ?? 0) + Math.round(counts[name as ContactCounter]!);
@@ -328,7 +336,7 @@ class ReportBatch {
       const reason = counter === 'break_ms' ? (breakReason ?? '') : '';
       for (let t = wholeFrom; t < wholeTo; ) {
         const next = Math.min(wholeTo, (Math.floor(t / spanMaxMs) + 1) * spanMaxMs);
-        this.agentSpans.push({ instance_id: instanceId, agent_id: agentId, span_from: new Date(t), span_to: new Date(next), counter, reason });
+        this.agentSpans.push({ instance_id: instanceId, agent_id: agentId, span_from: isoOf(t), span_to: isoOf(next), from: t, to: next, counter, reason });
         t = next;
       }
       this.addAgentBuckets(instanceId, agentId, counter, from, wholeFrom, breakReason);
@@ -337,11 +345,15 @@ class ReportBatch {
   }
 
   private addAgentBuckets(instanceId: string, agentId: string, counter: AgentCounter, from: number, to: number, breakReason: string | null): void {
-    for (const [bucket, span] of splitIntoBuckets(from, to)) {
-      const id = [instanceId, bucket.getTime(), agentId].join('|');
+    for (let t = from; t < to; ) {
+      const at = Math.floor(t / bucketMs) * bucketMs;
+      const end = Math.min(to, at + bucketMs);
+      const span = end - t;
+      t = end;
+      const id = `${instanceId}|${at}|${agentId}`;
       let row = this.agentBuckets.get(id);
       if (!row) {
-        row = { instance_id: instanceId, bucket, agent_id: agentId, ...(Object.fromEntries(agentCounters.map((c) => [c, 0])) as Record<AgentCounter, number>) };
+        row = { instance_id: instanceId, bucket: isoOf(at), at, agent_id: agentId, online_ms: 0, idle_ms: 0, ringing_ms: 0, on_contact_ms: 0, acw_ms: 0, break_ms: 0 };
         this.agentBuckets.set(id, row);
       }
       row.online_ms += span;
@@ -349,7 +361,7 @@ class ReportBatch {
       if (counter === 'break_ms') {
         const reason = breakReason ?? '';
         const bid = `${id}|${reason}`;
-        const b = this.breakBuckets.get(bid) ?? { instance_id: instanceId, bucket, agent_id: agentId, reason, break_ms: 0 };
+        const b = this.breakBuckets.get(bid) ?? { instance_id: instanceId, bucket: isoOf(at), at, agent_id: agentId, reason, break_ms: 0 };
         b.break_ms += span;
         this.breakBuckets.set(bid, b);
       }
@@ -357,107 +369,78 @@ class ReportBatch {
   }
 
   /**
-   * Writes the states and adds the bucket deltas: each table's rows as one JSON parameter, expanded by
-   * json_populate_recordset in the statement (a few thousand rows a statement, instead of a bound parameter
-   * per value: binding and compiling tens of thousands of parameters was most of the projection's CPU).
+   * Writes the states and adds the bucket and day deltas: each table's rows as one JSON parameter, expanded by
+   * json_populate_recordset (report-writes.ts), the tables' upserts joined into one statement (a few for a
+   * catch-up's thousands of rows): a live batch of one event writes once. Binding a parameter per value was
+   * most of the projection's CPU; a statement per table, most of a live batch's.
    */
   async flush(): Promise<void> {
     // Nothing counted (a batch of messages past their chats' first responses): no statement to build.
     if (this.contactBuckets.size + this.agentBuckets.size + this.breakBuckets.size + this.agentSpans.length + this.dirtyContacts.size + this.dirtyAgents.size + this.settings.size === 0) return;
-    const addAll = (table: string, columns: readonly string[]) => sql.join(columns.map((c) => sql`${sql.ref(c)} = ${sql.ref(`${table}.${c}`)} + ${sql.ref(`excluded.${c}`)}`));
-    const setAll = (columns: readonly string[]) => sql.join(columns.map((c) => sql`${sql.ref(c)} = ${sql.ref(`excluded.${c}`)}`));
-    // defaults: the values of the columns a row leaves out (json_populate_recordset's base record).
-    const upsert = async (table: keyof ReadModelDb, rows: object[], conflict: readonly string[], set: ReturnType<typeof sql.join> | null, defaults: object | null = null) => {
-      const base = defaults ? sql`json_populate_record(null::${sql.table(table)}, ${JSON.stringify(defaults)}::json)` : sql`null::${sql.table(table)}`;
-      for (const part of chunk(rows, 2000)) {
-        await sql`
-          INSERT INTO ${sql.table(table)} SELECT * FROM json_populate_recordset(${base}, ${JSON.stringify(part)}::json)
-          ${set ? sql`ON CONFLICT (${sql.join(conflict.map((c) => sql.ref(c)))}) DO UPDATE SET ${set}` : sql``}`.execute(this.trx);
-      }
-    };
-    const contactKey = ['instance_id', 'bucket', 'channel', 'direction', 'skill_group_id', 'agent_id'] as const;
-    const zeros = Object.fromEntries(contactCounters.map((c) => [c, 0]));
     // Only the agents' rows: a contact's own figures (agent '': created, queued, abandoned...) are read from
     // report_group_buckets, which sums them with the agents' (every reader of this table filters agent_id <> '').
     // They were more than half of its rows, never read.
     const agentContactBuckets = [...this.contactBuckets.values()].filter((row) => row.agent_id !== '');
-    await upsert(
-      'report_contact_buckets',
-      agentContactBuckets,
-      contactKey,
-      sql.join([addAll('report_contact_buckets', contactCounters), sql`answer_wait_max_ms = greatest(report_contact_buckets.answer_wait_max_ms, excluded.answer_wait_max_ms)`]),
-      zeros,
-    );
-    await upsert('report_agent_buckets', [...this.agentBuckets.values()], ['instance_id', 'bucket', 'agent_id'], addAll('report_agent_buckets', agentCounters));
-    // Spans are new rows: an event applied once (the revision check) adds its span once.
-    await upsert('report_agent_spans', this.agentSpans, [], null);
-    await upsert('report_agent_break_buckets', [...this.breakBuckets.values()], ['instance_id', 'bucket', 'agent_id', 'reason'], addAll('report_agent_break_buckets', ['break_ms']));
-    const contactColumns = ['revision', 'stage', 'skill_group_id', 'served_skill_group_id', 'queued_at', 'offered_at', 'ringing_agent_ids', 'in_transfer', 'agent_id', 'connected_at', 'held_at', 'first_response'] as const;
-    await upsert('report_contacts', [...this.dirtyContacts].map((k) => this.contacts.get(k)!), ['instance_id', 'contact_id'], setAll(contactColumns));
     // The same deltas without the agent, for the reports that do not split by agent.
     const groups = new Map<string, Omit<ContactBucket, 'agent_id'>>();
     for (const { agent_id: _agent, ...row } of this.contactBuckets.values()) {
-      const id = `${row.instance_id}|${row.bucket.getTime()}|${row.channel}|${row.direction}|${row.skill_group_id}`;
+      const id = `${row.instance_id}|${row.at}|${row.channel}|${row.direction}|${row.skill_group_id}`;
       const sum = groups.get(id);
       if (!sum) groups.set(id, { ...row });
       else {
-        for (const c in row) if (c in zeros) sum[c as ContactCounter] = (sum[c as ContactCounter] ?? 0) + row[c as ContactCounter]!;
+        for (const c in row) if (c in zeroCounters) sum[c as ContactCounter] = (sum[c as ContactCounter] ?? 0) + row[c as ContactCounter]!;
         sum.answer_wait_max_ms = Math.max(sum.answer_wait_max_ms, row.answer_wait_max_ms);
       }
     }
-    await upsert(
-      'report_group_buckets',
-      [...groups.values()],
-      contactKey.filter((c) => c !== 'agent_id'),
-      sql.join([addAll('report_group_buckets', contactCounters), sql`answer_wait_max_ms = greatest(report_group_buckets.answer_wait_max_ms, excluded.answer_wait_max_ms)`]),
-      zeros,
-    );
-    const agentColumns = ['revision', 'presence', 'break_reason', 'since', 'contacts', 'wrap_up_contact_id', 'wrap_up_since'] as const;
-    await upsert('report_agents', [...this.dirtyAgents].map((k) => this.agents.get(k)!), ['instance_id', 'agent_id'], setAll(agentColumns));
     // A new time zone: the instance's day rows are counted again from its buckets and spans (which hold
     // this batch's deltas already); other instances' days get this batch's deltas (report-days.ts).
     const rezoned = await this.writeSettings();
     if (rezoned.length > 0) {
       await startRecounts(this.trx as never, new Map(rezoned.map((id) => [id, this.settings.get(id)!.time_zone])), new Date());
       recountsPending = true;
+      for (const [id, job] of await lockRecounts(this.trx as never, rezoned)) this.recounts.set(id, job);
     }
     // An instance whose days are being counted again (its zone changed, maybe in this batch) gets the deltas
     // of the buckets its recount has passed; the recount counts the others from the base tables.
-    const all = [...groups.values(), ...agentContactBuckets, ...this.agentBuckets.values(), ...this.agentSpans, ...this.breakBuckets.values()];
-    const recounts = await lockRecounts(this.trx as never, [...new Set(all.map((r) => r.instance_id))]);
-    const keep = <T extends { instance_id: string }>(rows: Iterable<T>, at: (row: T) => Date) =>
+    const recounts = this.recounts;
+    const keep = <T extends { instance_id: string }>(rows: Iterable<T>, at: (row: T) => number) =>
       recounts.size === 0
         ? [...rows]
         : [...rows].filter((row) => {
             const job = recounts.get(row.instance_id);
-            return !job || (job.phase === 'count' && job.countedTo !== null && at(row) < job.countedTo);
+            return !job || (job.phase === 'count' && job.countedTo !== null && at(row) < job.countedTo.getTime());
           });
-    const bucket = (row: { bucket: Date }) => row.bucket;
-    await this.addDays(keep(groups.values(), bucket), keep(agentContactBuckets, bucket), keep(this.agentBuckets.values(), bucket), keep(this.agentSpans, (x) => x.span_from), keep(this.breakBuckets.values(), bucket), upsert, zeros);
+    const bucket = (row: { at: number }) => row.at;
+    const contactColumns = ['revision', 'stage', 'skill_group_id', 'served_skill_group_id', 'queued_at', 'offered_at', 'ringing_agent_ids', 'in_transfer', 'agent_id', 'connected_at', 'held_at', 'first_response'] as const;
+    const agentColumns = ['revision', 'presence', 'break_reason', 'since', 'contacts', 'wrap_up_contact_id', 'wrap_up_since'] as const;
+    const contactKey = ['instance_id', 'bucket', 'channel', 'direction', 'skill_group_id', 'agent_id'] as const;
+    const writes: RowsOf[] = [
+      { table: 'report_contact_buckets', rows: agentContactBuckets, conflict: contactKey, add: contactCounters, max: ['answer_wait_max_ms'], zeros: true },
+      { table: 'report_agent_buckets', rows: [...this.agentBuckets.values()], conflict: ['instance_id', 'bucket', 'agent_id'], add: agentCounters },
+      // Spans are new rows: an event applied once (the revision check) adds its span once.
+      { table: 'report_agent_spans', rows: this.agentSpans, conflict: [] },
+      { table: 'report_agent_break_buckets', rows: [...this.breakBuckets.values()], conflict: ['instance_id', 'bucket', 'agent_id', 'reason'], add: ['break_ms'] },
+      { table: 'report_contacts', rows: [...this.dirtyContacts].map((k) => this.contacts.get(k)!), conflict: ['instance_id', 'contact_id'], set: contactColumns },
+      { table: 'report_group_buckets', rows: [...groups.values()], conflict: contactKey.filter((c) => c !== 'agent_id'), add: contactCounters, max: ['answer_wait_max_ms'], zeros: true },
+      { table: 'report_agents', rows: [...this.dirtyAgents].map((k) => this.agents.get(k)!), conflict: ['instance_id', 'agent_id'], set: agentColumns },
+      ...(await this.days(keep(groups.values(), bucket), keep(agentContactBuckets, bucket), keep(this.agentBuckets.values(), bucket), keep(this.agentSpans, (x) => x.from), keep(this.breakBuckets.values(), bucket))),
+    ];
+    await writeRows(this.trx, writes);
   }
 
   /**
    * The batch's deltas summed per local day of each instance's zone (report-days.ts, localDays), each day
    * row written once: what addGroupDays, addAgentContactDays, addAgentDays and addBreakDays would add.
    */
-  private async addDays(
-    groups: Omit<ContactBucket, 'agent_id'>[],
-    contacts: ContactBucket[],
-    agents: AgentBucket[],
-    spans: AgentSpan[],
-    breaks: BreakBucket[],
-    upsert: (table: keyof ReadModelDb, rows: object[], conflict: readonly string[], set: ReturnType<typeof sql.join> | null, defaults?: object | null) => Promise<void>,
-    zeros: object,
-  ): Promise<void> {
-    if (groups.length + contacts.length + agents.length + spans.length + breaks.length === 0) return;
-    const ids = [...new Set([...groups, ...contacts, ...agents, ...spans, ...breaks].map((r) => r.instance_id))];
-    const zones = new Map((await this.trx.selectFrom('report_settings').select(['instance_id', 'time_zone']).where('instance_id', 'in', ids).execute()).map((r) => [r.instance_id, r.time_zone]));
-    const zoneOf = (instanceId: string) => zones.get(instanceId) ?? 'UTC';
+  private async days(groups: Omit<ContactBucket, 'agent_id'>[], contacts: ContactBucket[], agents: AgentBucket[], spans: AgentSpan[], breaks: BreakBucket[]): Promise<RowsOf[]> {
+    if (groups.length + contacts.length + agents.length + spans.length + breaks.length === 0) return [];
+    // The zones read with the states, or set by this batch (written before the day rows are counted).
+    const zoneOf = (instanceId: string) => this.settings.get(instanceId)?.time_zone ?? this.zones.get(instanceId) ?? 'UTC';
     const needs = new Map<string, Set<number>>();
-    for (const r of [...groups, ...contacts, ...agents, ...breaks]) needDays(needs, zoneOf(r.instance_id), r.bucket.getTime());
-    for (const r of spans) needDays(needs, zoneOf(r.instance_id), r.span_from.getTime(), r.span_to.getTime());
+    for (const r of [...groups, ...contacts, ...agents, ...breaks]) needDays(needs, zoneOf(r.instance_id), r.at);
+    for (const r of spans) needDays(needs, zoneOf(r.instance_id), r.from, r.to);
     const days = await localDays(this.trx as never, needs);
-    const dayOf = (r: { instance_id: string; bucket: Date }) => days.day(zoneOf(r.instance_id), r.bucket.getTime());
+    const dayOf = (r: { instance_id: string; at: number }) => days.day(zoneOf(r.instance_id), r.at);
 
     const sum = <T extends object>(into: Map<string, T>, id: string, fresh: () => T, add: (row: T) => void) => {
       let row = into.get(id);
@@ -465,7 +448,7 @@ class ReportBatch {
       add(row);
     };
     const addCounters = (to: Record<string, number | string>, from: Partial<Record<ContactCounter, number>>) => {
-      for (const c in from) if (c in zeros) to[c] = ((to[c] as number | undefined) ?? 0) + from[c as ContactCounter]!;
+      for (const c in from) if (c in zeroCounters) to[c] = ((to[c] as number | undefined) ?? 0) + from[c as ContactCounter]!;
     };
     const groupDays = new Map<string, Record<string, number | string>>();
     for (const g of groups) {
@@ -494,7 +477,7 @@ class ReportBatch {
       sum(breakDays, `${b.instance_id}|${day}|${b.agent_id}|${b.reason}`, () => ({ instance_id: b.instance_id, day, agent_id: b.agent_id, reason: b.reason, break_ms: 0 }), (row) => (row.break_ms += b.break_ms));
     }
     for (const x of spans) {
-      for (const [day, spanMs] of spanDayParts(days, zoneOf(x.instance_id), x.span_from.getTime(), x.span_to.getTime())) {
+      for (const [day, spanMs] of spanDayParts(days, zoneOf(x.instance_id), x.from, x.to)) {
         sum(agentDays, `${x.instance_id}|${day}|${x.agent_id}`, agentDay(x.instance_id, day, x.agent_id), (row) => {
           row.online_ms = (row.online_ms as number) + spanMs;
           if (x.counter !== 'online_ms') row[x.counter] = (row[x.counter] as number) + spanMs;
@@ -502,25 +485,18 @@ class ReportBatch {
         if (x.counter === 'break_ms') sum(breakDays, `${x.instance_id}|${day}|${x.agent_id}|${x.reason}`, () => ({ instance_id: x.instance_id, day, agent_id: x.agent_id, reason: x.reason, break_ms: 0 }), (row) => (row.break_ms += spanMs));
       }
     }
-    const addAll = (table: string, columns: readonly string[]) => sql.join(columns.map((c) => sql`${sql.ref(c)} = ${sql.ref(`${table}.${c}`)} + ${sql.ref(`excluded.${c}`)}`));
-    await upsert(
-      'report_group_days',
-      [...groupDays.values()],
-      ['instance_id', 'day', 'channel', 'direction', 'skill_group_id'],
-      sql.join([addAll('report_group_days', contactCounters), sql`answer_wait_max_ms = greatest(report_group_days.answer_wait_max_ms, excluded.answer_wait_max_ms)`]),
-      zeros,
-    );
-    await upsert('report_agent_contact_days', [...agentContactDays.values()], ['instance_id', 'day', 'agent_id', 'channel', 'direction', 'skill_group_id'], addAll('report_agent_contact_days', contactCounters), zeros);
-    await upsert('report_agent_days', [...agentDays.values()], ['instance_id', 'day', 'agent_id'], addAll('report_agent_days', agentCounters));
-    await upsert('report_agent_break_days', [...breakDays.values()], ['instance_id', 'day', 'agent_id', 'reason'], addAll('report_agent_break_days', ['break_ms']));
+    return [
+      { table: 'report_group_days', rows: [...groupDays.values()], conflict: ['instance_id', 'day', 'channel', 'direction', 'skill_group_id'], add: contactCounters, max: ['answer_wait_max_ms'], zeros: true },
+      { table: 'report_agent_contact_days', rows: [...agentContactDays.values()], conflict: ['instance_id', 'day', 'agent_id', 'channel', 'direction', 'skill_group_id'], add: contactCounters, zeros: true },
+      { table: 'report_agent_days', rows: [...agentDays.values()], conflict: ['instance_id', 'day', 'agent_id'], add: agentCounters },
+      { table: 'report_agent_break_days', rows: [...breakDays.values()], conflict: ['instance_id', 'day', 'agent_id', 'reason'], add: ['break_ms'] },
+    ];
   }
 
-  /** Writes the batch's report settings; the instances whose time zone changed. */
+  /** Writes the batch's report settings; the instances whose time zone changed (from the zones read with the states). */
   private async writeSettings(): Promise<string[]> {
     if (this.settings.size === 0) return [];
     const ids = [...this.settings.keys()];
-    const before = await this.trx.selectFrom('report_settings').select(['instance_id', 'time_zone']).where('instance_id', 'in', ids).execute();
-    const zoneBefore = new Map(before.map((r) => [r.instance_id, r.time_zone]));
     for (const row of this.settings.values()) {
       await this.trx
         .insertInto('report_settings')
@@ -528,7 +504,7 @@ class ReportBatch {
         .onConflict((oc) => oc.column('instance_id').doUpdateSet({ time_zone: row.time_zone, service_level_seconds: row.service_level_seconds, updated_at: row.updated_at }))
         .execute();
     }
-    return ids.filter((id) => (zoneBefore.get(id) ?? 'UTC') !== this.settings.get(id)!.time_zone);
+    return ids.filter((id) => (this.zones.get(id) ?? 'UTC') !== this.settings.get(id)!.time_zone);
   }
 }
 
@@ -578,11 +554,18 @@ async function projectContactEvent(batch: ReportBatch, instanceId: string, conta
   if (!known || e.revision <= known.revision) return false;
   const s: ContactState = { ...known, ringing_agent_ids: [...known.ringing_agent_ids] };
   const counted = countContactEvent(batch, instanceId, s, event, e.metadata.occurredAt);
-  // A message that counted nothing changed nothing (and would count nothing again): its row is not written.
-  if (!counted && event.type === 'ContactMessageRecorded') return false;
+  // An event that counted nothing and changed nothing (a message past the first response, an event the
+  // contact's stage ignores) would count nothing again: its row is not written (its revision not moved).
+  if (!counted && (event.type === 'ContactMessageRecorded' || sameContact(s, known))) return false;
   s.revision = e.revision;
   batch.putContact(s);
   return counted;
+}
+
+const contactFields = ['stage', 'skill_group_id', 'served_skill_group_id', 'created_at', 'queued_at', 'offered_at', 'in_transfer', 'agent_id', 'connected_at', 'held_at', 'first_response'] as const;
+/** Whether two states of a contact are the same but for the revision. */
+function sameContact(a: ContactState, b: ContactState): boolean {
+  return contactFields.every((f) => a[f] === b[f]) && a.ringing_agent_ids.length === b.ringing_agent_ids.length && a.ringing_agent_ids.every((id, i) => id === b.ringing_agent_ids[i]);
 }
 
 /** The key of a count about the contact in its current group, by `agentId` (null: the contact's own figures). */
