@@ -104,7 +104,7 @@ export class WechatInbound {
     this.openChats.delete(key);
     if (contactId === null) return;
     if (this.openChats.size >= 10_000) this.openChats.delete(this.openChats.keys().next().value!);
-    this.openChats.set(key, { id: contactId, until: Date.now() + openChatMemoryMs });
+    this.openChats.set(key, { id: contactId, until: this.deps.clock().getTime() + openChatMemoryMs });
   }
 
   private metadata(instanceId: string) {
@@ -211,13 +211,13 @@ export class WechatInbound {
     // A text for a chat this process saw open (and out of its flow) in the last seconds: appended without a look-up.
     // The append refuses a chat that ended since (here or elsewhere): then it is looked up as below.
     const remembered = push.msgType === 'text' ? this.openChats.get(`${instanceId}/${account.id}/${openId}`) : undefined;
-    if (remembered && remembered.until > Date.now()) {
+    if (remembered && remembered.until > this.deps.clock().getTime()) {
       const message = await this.messageOf(account, push, key, remembered.id);
       if (message === null) return null;
       try {
         await this.command(instanceId, { type: 'RecordMessage', data: { contactId: remembered.id, ...message, from: 'CUSTOMER', agentId: null }, metadata: this.metadata(instanceId) });
         // Renewed: a customer writing every few seconds costs no look-up every 10 s.
-        remembered.until = Date.now() + openChatMemoryMs;
+        remembered.until = this.deps.clock().getTime() + openChatMemoryMs;
         return remembered.id;
       } catch (err) {
         if (!(err instanceof Error) || !/has already ended/.test(err.message)) throw err;
