@@ -41,6 +41,8 @@ interface Step {
   cpuMsPerChange: number;
   /** The server's main thread CPU time (mean) from the mutation's arrival (NaN on process B) and from the bus message's to the change's last frame written. */
   cpuToLastFrameMs: { fromRequest: number; fromMessage: number };
+  /** SQL statements the server sent (mean per change) from the mutation's arrival and from the bus message's to the change's last frame written. */
+  statementsToLastFrame: { fromRequest: number; fromMessage: number };
   bytesPerIdleSubscription: number;
   missing: number;
   loadBefore: number;
@@ -178,7 +180,7 @@ async function runStep(
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
   await until(() => clients.every((c) => c.frames.length >= changes), 30_000);
-  const loop = await ask<{ maxMs: number; cpuMs: number; cpuFromRequestMs?: number; cpuFromMessageMs?: number }>(subscribeTo.child, 'loop-stop', 'loop');
+  const loop = await ask<{ maxMs: number; cpuMs: number; cpuFromRequestMs?: number; cpuFromMessageMs?: number; statementsFromRequest?: number; statementsFromMessage?: number }>(subscribeTo.child, 'loop-stop', 'loop');
   const latencies: number[] = [];
   let missing = 0;
   for (const c of clients) {
@@ -202,13 +204,14 @@ async function runStep(
     loopMaxMs: loop.maxMs,
     cpuMsPerChange: loop.cpuMs / changes,
     cpuToLastFrameMs: { fromRequest: loop.cpuFromRequestMs ?? NaN, fromMessage: loop.cpuFromMessageMs ?? NaN },
+    statementsToLastFrame: { fromRequest: loop.statementsFromRequest ?? NaN, fromMessage: loop.statementsFromMessage ?? NaN },
     bytesPerIdleSubscription,
     missing,
     loadBefore,
     seconds: (performance.now() - started) / 1000,
   };
   log(
-    `${target} ${n} subscribers: p50 ${step.p50Ms.toFixed(1)} p99 ${step.p99Ms.toFixed(1)} max ${step.maxMs.toFixed(1)} ms, mutation ${step.mutationP50Ms.toFixed(1)} ms, loop block ${step.loopMaxMs.toFixed(1)} ms, server CPU ${step.cpuMsPerChange.toFixed(1)} ms/change (to the last frame: ${step.cpuToLastFrameMs.fromRequest.toFixed(1)} from the mutation, ${step.cpuToLastFrameMs.fromMessage.toFixed(1)} from the message), ${(bytesPerIdleSubscription / 1024).toFixed(1)} KB/subscription, ${missing} missing`,
+    `${target} ${n} subscribers: p50 ${step.p50Ms.toFixed(1)} p99 ${step.p99Ms.toFixed(1)} max ${step.maxMs.toFixed(1)} ms, mutation ${step.mutationP50Ms.toFixed(1)} ms, loop block ${step.loopMaxMs.toFixed(1)} ms, server CPU ${step.cpuMsPerChange.toFixed(1)} ms/change (to the last frame: ${step.cpuToLastFrameMs.fromRequest.toFixed(1)} from the mutation, ${step.cpuToLastFrameMs.fromMessage.toFixed(1)} from the message; SQL statements: ${step.statementsToLastFrame.fromRequest.toFixed(2)} / ${step.statementsToLastFrame.fromMessage.toFixed(2)}), ${(bytesPerIdleSubscription / 1024).toFixed(1)} KB/subscription, ${missing} missing`,
   );
   return { step, payload };
 }
@@ -242,6 +245,7 @@ async function runTarget(target: string, log: (m: string) => void): Promise<void
   }
 }
 
+const count = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '-');
 const ms = (v: number) => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toFixed(1)) : '-');
 
 export const liveBench: BenchModule = {
@@ -252,7 +256,7 @@ export const liveBench: BenchModule = {
     return [
       `Subscribers of \`agentStatusChanged\` over graphql-ws (one supervisor's token), steps ${s.subscribers.join(', ')}; one agent's presence changes every ${s.intervalMs} ms, ${s.changes} changes per step.`,
       'Clients are `ws` sockets in the bench process that only timestamp frames; the server runs in its own process.',
-      'Latency: from the mutation sent to each frame received. Loop block: the longest event-loop delay in the server process while the changes went out (perf_hooks); server CPU: its user + system CPU time per change meanwhile (less sensitive to other load than latencies); CPU to the last frame: the CPU time of the server main thread (mean over the changes) from the arrival of the mutation, and of the bus message, to the last frame of the change handed to its socket, a latency that a loaded machine does not stretch.',
+      'Latency: from the mutation sent to each frame received. Loop block: the longest event-loop delay in the server process while the changes went out (perf_hooks); server CPU: its user + system CPU time per change meanwhile (less sensitive to other load than latencies); CPU to the last frame: the CPU time of the server main thread (mean over the changes) from the arrival of the mutation, and of the bus message, to the last frame of the change handed to its socket, a latency that a loaded machine does not stretch; SQL statements to the last frame: the statements the server sent in those windows (mean per change; on PGlite each runs on the main thread), a count that load does not change.',
       'Memory: heap + external after GC, per idle subscription (one connection each). The ceiling: a bare graphql-ws server writing the same frame to the same subscribers.',
       `Targets: ${s.targets.join(', ')}. Goals: 1,000 subscribers p99 < 50 ms; 10,000 p99 < 250 ms; no loop block over 20 ms; <= 20 KB per idle subscription.`,
     ].join('\n');
@@ -278,11 +282,11 @@ export const liveBench: BenchModule = {
   notes() {
     const rows = steps.map(
       (s) =>
-        `| ${s.target} | ${s.subscribers.toLocaleString('en-US')} | ${ms(s.p50Ms)} | ${ms(s.p99Ms)} | ${ms(s.maxMs)} | ${ms(s.mutationP50Ms)} / ${ms(s.mutationMaxMs)} | ${ms(s.loopMaxMs)} | ${ms(s.cpuMsPerChange)} | ${ms(s.cpuToLastFrameMs.fromRequest)} / ${ms(s.cpuToLastFrameMs.fromMessage)} | ${(s.bytesPerIdleSubscription / 1024).toFixed(1)} | ${s.missing} | ${s.loadBefore.toFixed(1)} |`,
+        `| ${s.target} | ${s.subscribers.toLocaleString('en-US')} | ${ms(s.p50Ms)} | ${ms(s.p99Ms)} | ${ms(s.maxMs)} | ${ms(s.mutationP50Ms)} / ${ms(s.mutationMaxMs)} | ${ms(s.loopMaxMs)} | ${ms(s.cpuMsPerChange)} | ${ms(s.cpuToLastFrameMs.fromRequest)} / ${ms(s.cpuToLastFrameMs.fromMessage)} | ${count(s.statementsToLastFrame.fromRequest)} / ${count(s.statementsToLastFrame.fromMessage)} | ${(s.bytesPerIdleSubscription / 1024).toFixed(1)} | ${s.missing} | ${s.loadBefore.toFixed(1)} |`,
     );
     return [
-      '| target | subscribers | p50 ms | p99 ms | max ms | mutation p50 / max ms | longest loop block ms | server CPU ms per change | main-thread CPU to the last frame ms, from mutation / message | KB per idle subscription | frames missing | load before |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      '| target | subscribers | p50 ms | p99 ms | max ms | mutation p50 / max ms | longest loop block ms | server CPU ms per change | main-thread CPU to the last frame ms, from mutation / message | SQL statements to the last frame, from mutation / message | KB per idle subscription | frames missing | load before |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
       ...rows,
     ].join('\n');
   },

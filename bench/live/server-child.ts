@@ -5,13 +5,17 @@
 // subscriptions and, on POST /publish, writes the same frame to every subscriber, with no GraphQL at all.
 // The parent talks to it over IPC: `loop-start` / `loop-stop` (longest event-loop block, CPU time used),
 // `memory` (heap after GC). BENCH_LIVE_CHANGE_PROF=<dir>: a CPU profile of the changes only (from loop-start to
-// loop-stop) in that directory, without the start-up and the subscribers' connections that --cpu-prof also takes.
+// loop-stop) in that directory, without the start-up and the subscribers' connections that --cpu-prof also takes,
+// with each change's window beside it (<profile>.windows.json: [mutation, bus message, last frame] on the profile's
+// clock, µs) and the SQL statements sent meanwhile (<profile>.statements.json: [start, end, text]), so that a
+// profile can be cut to the changes' windows (what runs between the message and the last frame).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import pg from 'pg';
 import { pino } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { loadConfig } from '../../src/config.ts';
@@ -63,6 +67,58 @@ async function startBare(): Promise<{ port: number; close: () => Promise<void> }
  */
 const changeCpu = { fromRequest: [] as number[], fromMessage: [] as number[] };
 let measuring = false;
+
+/**
+ * SQL statements sent by this process (node-postgres queries of every pooled client, PGlite query/exec calls),
+ * counted per change like its CPU: from the mutation's arrival and from the bus message's to the last frame. Unlike
+ * latencies, a count does not depend on the machine's load; a statement on PGlite runs on this thread.
+ */
+let statementsSent = 0;
+const changeStatements = { fromRequest: [] as number[], fromMessage: [] as number[] };
+/** With a profile: each change's [mutation, message, last frame] and each statement's [start, end, text], in µs of the profile's clock. */
+const changeWindows: number[][] = [];
+const statementLog: [number, number, string][] = [];
+const monoUs = () => Number(process.hrtime.bigint() / 1000n);
+const statementText = (q: unknown) => (typeof q === 'string' ? q : String((q as { text?: string } | null)?.text ?? '?')).replace(/\s+/g, ' ').slice(0, 160);
+function logged(text: string, done: Promise<unknown>): void {
+  statementsSent++;
+  if (!profileDir || !measuring) return;
+  const at = monoUs();
+  const end = () => void statementLog.push([at, monoUs(), text]);
+  done.then(end, end);
+}
+function countStatements(sql: { kind: string; raw: unknown }): void {
+  if (sql.kind === 'pglite') {
+    const raw = sql.raw as Record<'query' | 'exec', (...a: unknown[]) => Promise<unknown>>;
+    for (const name of ['query', 'exec'] as const) {
+      const call = raw[name].bind(raw);
+      raw[name] = (...a: unknown[]) => {
+        const r = call(...a);
+        logged(statementText(a[0]), r);
+        return r;
+      };
+    }
+    return;
+  }
+  const query = pg.Client.prototype.query as (...a: unknown[]) => unknown;
+  pg.Client.prototype.query = function (this: pg.Client, ...a: unknown[]) {
+    // pg-pool passes a callback (no promise back): its end is when the callback runs.
+    const last = a[a.length - 1];
+    let settled: Promise<unknown> | null = null;
+    if (typeof last === 'function') {
+      settled = new Promise((resolve) => {
+        a[a.length - 1] = (...r: unknown[]) => {
+          resolve(undefined);
+          return (last as (...x: unknown[]) => unknown)(...r);
+        };
+      });
+    }
+    const r = query.apply(this, a);
+    logged(statementText(a[0]), settled ?? Promise.resolve(r));
+    return r;
+  } as typeof pg.Client.prototype.query;
+}
+
 function traceChanges(fanout: unknown, server: Server): void {
   const threadMs = () => {
     const c = process.threadCpuUsage();
@@ -70,23 +126,29 @@ function traceChanges(fanout: unknown, server: Server): void {
   };
   // Private fields of LiveFanout and LiveTopics, read here only (the same in older commits, for A/B runs).
   const f = fanout as { flush: () => void; flushScheduled: boolean; topics: { topics: Map<string, { draining: boolean }>; deliver: (topic: unknown, message: unknown) => void } };
-  let requestAt: number | null = null;
-  let messageAt: number | null = null;
+  let requestAt: { cpu: number; statements: number; mono: number } | null = null;
+  let messageAt: { cpu: number; statements: number; mono: number } | null = null;
+  const mark = () => ({ cpu: threadMs(), statements: statementsSent, mono: profileDir ? monoUs() : 0 });
   server.prependListener('request', (req: IncomingMessage) => {
-    if (req.method === 'POST' && req.url?.startsWith('/graphql') && measuring) requestAt ??= threadMs();
+    if (req.method === 'POST' && req.url?.startsWith('/graphql') && measuring) requestAt ??= mark();
   });
   const deliver = f.topics.deliver.bind(f.topics);
   f.topics.deliver = (topic, message) => {
-    messageAt ??= threadMs();
+    messageAt ??= mark();
     deliver(topic, message);
   };
   const flush = f.flush;
   f.flush = () => {
     flush();
     if (messageAt === null || f.flushScheduled || [...f.topics.topics.values()].some((t) => t.draining)) return;
-    const now = threadMs();
-    changeCpu.fromMessage.push(now - messageAt);
-    if (requestAt !== null) changeCpu.fromRequest.push(now - requestAt);
+    const now = mark();
+    changeCpu.fromMessage.push(now.cpu - messageAt.cpu);
+    changeStatements.fromMessage.push(now.statements - messageAt.statements);
+    if (requestAt !== null) {
+      changeCpu.fromRequest.push(now.cpu - requestAt.cpu);
+      changeStatements.fromRequest.push(now.statements - requestAt.statements);
+    }
+    if (profileDir && measuring) changeWindows.push([(requestAt ?? messageAt).mono, messageAt.mono, now.mono]);
     messageAt = null;
     requestAt = null;
   };
@@ -109,6 +171,7 @@ if (mode === 'bare') {
     rmSync(dir, { recursive: true, force: true });
   };
   const tokens = process.env.BENCH_LIVE_SEED === '1' ? await seedSupervisorAndAgent(kefu, 'Bench') : null;
+  countStatements(kefu.sql);
   traceChanges(kefu.app.liveFanout, kefu.app.server);
   process.send!({ type: 'ready', port: (kefu.app.server.address() as { port: number }).port, ...tokens });
 }
@@ -129,6 +192,10 @@ process.on('message', (raw) => {
       loop.enable();
       changeCpu.fromRequest.length = 0;
       changeCpu.fromMessage.length = 0;
+      changeStatements.fromRequest.length = 0;
+      changeStatements.fromMessage.length = 0;
+      changeWindows.length = 0;
+      statementLog.length = 0;
       measuring = true;
       cpuAtStart = process.cpuUsage();
       process.send!({ type: 'loop-started' });
@@ -139,9 +206,12 @@ process.on('message', (raw) => {
       if (profiler) {
         const { profile } = await profiler.post('Profiler.stop');
         writeFileSync(path.join(profileDir!, `${mode}-${process.pid}-${++profiles}.cpuprofile`), JSON.stringify(profile));
+        const base = path.join(profileDir!, `${mode}-${process.pid}-${profiles}`);
+        writeFileSync(`${base}.windows.json`, JSON.stringify(changeWindows));
+        writeFileSync(`${base}.statements.json`, JSON.stringify(statementLog));
       }
       const mean = (xs: number[]) => (xs.length === 0 ? NaN : xs.reduce((a, x) => a + x, 0) / xs.length);
-      process.send!({ type: 'loop', maxMs: loop.max / 1e6, p99Ms: loop.percentile(99) / 1e6, cpuMs: (cpu.user + cpu.system) / 1000, cpuFromRequestMs: mean(changeCpu.fromRequest), cpuFromMessageMs: mean(changeCpu.fromMessage) });
+      process.send!({ type: 'loop', maxMs: loop.max / 1e6, p99Ms: loop.percentile(99) / 1e6, cpuMs: (cpu.user + cpu.system) / 1000, cpuFromRequestMs: mean(changeCpu.fromRequest), cpuFromMessageMs: mean(changeCpu.fromMessage), statementsFromRequest: mean(changeStatements.fromRequest), statementsFromMessage: mean(changeStatements.fromMessage) });
     } else if (m.type === 'memory') {
       for (let i = 0; i < 3; i++) {
         globalThis.gc?.();
