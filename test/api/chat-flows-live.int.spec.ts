@@ -87,7 +87,7 @@ for (const database of ['pglite', 'postgres'] as const) {
 
     beforeAll(async () => {
       t = await startTestKefu({ database, env: { KEFU_CHAT_LIMIT_MESSAGE: '1000/10', KEFU_CHAT_LIMIT_CHAT: '1000/3600' } });
-      seed = await seedInstance(t, { name: 'Flows' });
+      seed = await seedInstance(t, { name: 'Flows', seats: 20 });
     }, 180_000);
     afterAll(async () => t?.close());
 
@@ -241,6 +241,28 @@ for (const database of ['pglite', 'postgres'] as const) {
         input: { name: `Stale ${randomUUID().slice(0, 6)}`, kind: 'CHAT', definition: { start: 'l', nodes: [{ id: 'l', type: 'leaveMessage', text: 'Leave one', skillGroupId: d.groupId }] } },
       });
       expect(refused.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'input.definition.nodes.0.skillGroupId' });
+    });
+
+    it("answers a chat's start after one wait for the read models: its flow's first step, which comes after the start", async () => {
+      const d = await desk('Waits', orderFlow);
+      const me = await customer(d.key);
+      const runner = t.kefu.projections;
+      const waitFor = runner.waitFor.bind(runner);
+      const waits: (string[] | undefined)[] = [];
+      runner.waitFor = (position, options) => {
+        waits.push(options?.projections);
+        return waitFor(position, options);
+      };
+      let chat: Conversation;
+      try {
+        chat = await startChat(me);
+      } finally {
+        runner.waitFor = waitFor;
+      }
+      // Was two: the start's, then the first step's.
+      expect(waits).toEqual([['contacts']]);
+      expect(chat).toMatchObject({ status: 'QUEUED', inFlow: true });
+      expect(flowTexts(await transcript(me, chat.contactId))).toEqual(['Welcome to the shop!', 'How can we help?']);
     });
 
     it('takes the first step once when the start is retried', async () => {

@@ -57,6 +57,15 @@ describe('contact decider: chat flows', () => {
     expect(events.map((e) => e.type)).toEqual(['ContactCreated', 'ContactQueued', 'ContactMessageRecorded']);
   });
 
+  it("records the flow's first step in the start's append when the start carries it: the events of the start, then the step", () => {
+    const withStep: ContactCommand = { ...startChat('flow-1'), data: { ...(startChat('flow-1').data as object), firstStep: { version: 2, actions: [menu], position: atMenu } } } as ContactCommand;
+    spec.given([]).when(withStep).then([...inFlow, ...firstStep]);
+    expect(fold([...inFlow, ...firstStep])).toMatchObject({ status: 'inFlow', chatFlow: { step: 1, position: atMenu } });
+    // Again (a retry of the start): nothing; the runner's own first step after it: nothing either (taken).
+    spec.given([...inFlow, ...firstStep]).when(withStep).then([]);
+    spec.given([...inFlow, ...firstStep]).when(step(0, [menu], atMenu)).then([]);
+  });
+
   it("records a step's message with its buttons and the place in the flow", () => {
     spec.given(inFlow).when(step(0, [menu], atMenu)).then(firstStep);
     expect(fold([...inFlow, ...firstStep])).toMatchObject({ status: 'inFlow', messageCount: 1, chatFlow: { flowId: 'flow-1', version: 2, step: 1, position: atMenu } });

@@ -872,7 +872,19 @@ export const chatResolvers = {
         await chatResolvers.Mutation.sendChatMessage(undefined, { input: { contactId: open.id, message: first } }, ctx);
         return toConversation((await contactRow(ctx, p.instanceId, open.id)) ?? open, v);
       }
-      await contactCommand(
+      // A chat entering its channel's flow: the flow's first step (its greeting) goes in the start's append, one
+      // append and one wait (issue 12). Without it (no live flow), the runner's start below takes the step (or
+      // ends the chat), and the answer waits once, for what came last.
+      const flowId = reject ? null : channel.flow_id;
+      const firstStep = flowId
+        ? await chatFlows(ctx)
+            .firstStep({ instanceId: p.instanceId, contactId }, flowId)
+            .catch(async (err: unknown) => {
+              await releaseVisitorChat(ctx, p, contactId).catch(() => undefined);
+              throw err;
+            })
+        : null;
+      const started = await contactCommand(
         ctx,
         p.instanceId,
         {
@@ -886,18 +898,28 @@ export const chatResolvers = {
             priority: 0,
             reject,
             firstMessage: first ? { messageId: randomUUID(), clientMessageId: first.clientMessageId, kind: 'TEXT', text: first.text ?? '', attachment: null } : null,
-            flowId: reject ? null : channel.flow_id,
+            flowId,
+            ...(firstStep ? { firstStep } : {}),
           },
           metadata: commandMetadata(ctx, p.instanceId),
         },
-        true,
+        !flowId || firstStep !== null,
       ).catch(async (err: unknown) => {
         // Nothing started (a refused value): the claim goes, so the customer's next start is not kept waiting for it.
         await releaseVisitorChat(ctx, p, contactId).catch(() => undefined);
         throw err;
       });
-      // The channel's chat flow greets the customer (its first step) before the chat is answered.
-      if (!reject && channel.flow_id) await flowStepShown(ctx, p.instanceId, chatFlows(ctx).start({ instanceId: p.instanceId, contactId }, channel.flow_id));
+      // The channel's chat flow greets the customer (its first step) before the chat is answered: here when the start
+      // did not carry it (or appended nothing: another start of the chat came first). Whatever the runner's start
+      // did (nothing appended, or it failed), the answer waits at least for the chat's start.
+      if (flowId && (!firstStep || started.events.length === 0)) {
+        const shownStart = () => settle(ctx, started.position, ['contacts'], p.instanceId);
+        const advance = await flowStepShown(ctx, p.instanceId, chatFlows(ctx).start({ instanceId: p.instanceId, contactId }, flowId)).catch(async (err: unknown) => {
+          await shownStart().catch(() => undefined);
+          throw err;
+        });
+        if (!advance.appended) await shownStart();
+      }
       return toConversation(await eventually(() => contactRow(ctx, p.instanceId, contactId), `Conversation ${contactId}`), v);
     },
     async sendChatMessage(_: unknown, args: { input: unknown }, ctx: KefuContext) {

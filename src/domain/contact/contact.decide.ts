@@ -52,6 +52,12 @@ export type ContactCommand =
         firstMessage: NewChatMessage | null;
         /** Issue 12: the web channel's chat flow; the chat enters it (IN_FLOW) instead of the queue. */
         flowId?: string | null;
+        /**
+         * Issue 12: the flow's first step, computed by the flow runner before the chat exists, recorded in the same
+         * append (as AdvanceChatFlow from step 0 would): one append and one wait for a chat's start. Absent: the
+         * runner takes the first step on its own after the start.
+         */
+        firstStep?: { version: number; actions: ChatFlowStepAction[]; position: ChatFlowPosition } | null;
         /** AV: a customer's audio/video call from the web (issue 14), with the same conversation; ONLINE when absent. */
         channel?: 'ONLINE' | 'AV';
       }
@@ -427,8 +433,20 @@ function decideCore(command: ContactCommand, state: ContactState): ContactEvent[
         events.push(messageRecorded(created, firstMessage, 'CUSTOMER', null, now));
       }
       if (reject) events.push({ type: 'ContactRejected', data: { reason: reject } });
-      else if (command.data.flowId) events.push({ type: 'ContactFlowStarted', data: { flowId: command.data.flowId } });
-      else events.push({ type: 'ContactQueued', data: { skillGroupId, priority, queuedAt: now } });
+      else if (command.data.flowId) {
+        const flowId = command.data.flowId;
+        events.push({ type: 'ContactFlowStarted', data: { flowId } });
+        const first = command.data.firstStep;
+        if (first) {
+          const started = events.reduce(evolveContact, state);
+          const step: Extract<ContactCommand, { type: 'AdvanceChatFlow' }> = {
+            type: 'AdvanceChatFlow',
+            data: { contactId, flowId, version: first.version, fromStep: 0, actions: first.actions, position: first.position, message: null },
+            metadata: command.metadata,
+          };
+          events.push(...decideChatFlowStep(step, started));
+        }
+      } else events.push({ type: 'ContactQueued', data: { skillGroupId, priority, queuedAt: now } });
       return events;
     }
     case 'AdvanceChatFlow':

@@ -150,6 +150,19 @@ export class ChatFlowRunner {
     });
   }
 
+  /**
+   * The first step of a chat about to start (`commit` ports only): what `start` would record, for the chat's start
+   * to carry it (StartChat's firstStep: one append, one wait). Null when there is nothing to carry: no live flow
+   * (the chat starts in it, and `start` ends it), or ports that record steps another way.
+   */
+  async firstStep(chat: ChatRef, flowId: string): Promise<{ version: number; actions: PerformedAction[]; position: ChatFlowPosition } | null> {
+    if (!this.ports.commit) return null;
+    const flow = await this.ports.loadFlow(chat.instanceId, flowId, null);
+    if (!flow) return null;
+    const planned = await this.plan(chat, newChatFlowPosition(), flow.definition, { type: 'start', now: this.ports.now().toISOString() });
+    return { version: flow.version, actions: planned.performed, position: planned.position };
+  }
+
   /** A message the customer typed; nothing when the chat is in no flow or its flow has ended. */
   message(chat: ChatRef, text: string, carry?: unknown): Promise<ChatFlowAdvance> {
     return this.input(chat, { type: 'message', text, now: this.ports.now().toISOString() }, carry);
@@ -226,38 +239,49 @@ export class ChatFlowRunner {
     return { actions: [outcome], run: ended };
   }
 
+  /**
+   * One advance from `position` for `commit`: the actions to record (the route to a group deleted since the flow
+   * was saved turned into a clear end, never a chat queued where nobody looks) and the position it leaves.
+   */
+  private async plan(chat: ChatRef, position: ChatFlowPosition, flow: ChatFlowDocument, input: ChatFlowInput): Promise<{ actions: ChatFlowAction[]; performed: PerformedAction[]; position: ChatFlowPosition }> {
+    const performed: PerformedAction[] = [];
+    const result = await advanceChatFlow(flow, position, input, {
+      now: () => this.ports.now(),
+      anyAgentOnline: (skillGroupId) => this.ports.anyAgentOnline(chat.instanceId, skillGroupId),
+      perform: (action) => {
+        performed.push(action);
+        return Promise.resolve();
+      },
+    });
+    const route = performed.at(-1);
+    if (route?.type === 'route' && this.ports.skillGroupOpen && !(await this.ports.skillGroupOpen(chat.instanceId, route.skillGroupId))) {
+      const outcome: PerformedAction = { type: 'end', reason: 'flowError' };
+      performed[performed.length - 1] = outcome;
+      const ended: ChatFlowPosition = { status: 'ended', outcome, variables: result.position.status === 'ended' ? result.position.variables : {} };
+      return { actions: [...result.actions.slice(0, -1), outcome], performed, position: ended };
+    }
+    return { actions: result.actions, performed, position: result.position };
+  }
+
   private async advance(chat: ChatRef, run: ChatFlowRun, flow: ChatFlowDocument, input: ChatFlowInput, carry?: unknown): Promise<ChatFlowAdvance> {
     const commit = this.ports.commit?.bind(this.ports);
-    const performed: PerformedAction[] = [];
+    const previous = run.position.status === 'new' ? null : run;
+    if (commit) {
+      const planned = await this.plan(chat, run.position, flow, input);
+      if (planned.actions.length === 0 && run.position.status !== 'new') return { actions: [], run };
+      const next: ChatFlowRun = { ...run, position: planned.position, step: (run.step ?? 0) + 1 };
+      const { appended, events } = await commit(chat, { previous, run: next, actions: planned.performed, ...(carry !== undefined ? { carry } : {}) });
+      return { actions: planned.actions, run: next, appended, ...(events ? { events } : {}), ...(carry !== undefined ? { carried: true } : {}) };
+    }
     const result = await advanceChatFlow(flow, run.position, input, {
       now: () => this.ports.now(),
       anyAgentOnline: (skillGroupId) => this.ports.anyAgentOnline(chat.instanceId, skillGroupId),
-      perform: async (action) => {
-        if (commit) performed.push(action);
-        else await this.ports.perform(chat, action);
-      },
+      perform: (action) => this.ports.perform(chat, action),
     });
-    const changed = result.actions.length > 0 || run.position.status === 'new';
-    if (!changed) return { actions: [], run };
-    const previous = run.position.status === 'new' ? null : run;
-    let position = result.position;
-    let actions = result.actions;
-    if (commit) {
-      // A group deleted since the flow was saved: a clear end, never a chat queued where nobody looks.
-      const route = performed.at(-1);
-      if (route?.type === 'route' && this.ports.skillGroupOpen && !(await this.ports.skillGroupOpen(chat.instanceId, route.skillGroupId))) {
-        const outcome: PerformedAction = { type: 'end', reason: 'flowError' };
-        performed[performed.length - 1] = outcome;
-        actions = [...actions.slice(0, -1), outcome];
-        position = { status: 'ended', outcome, variables: position.status === 'ended' ? position.variables : {} };
-      }
-      const next: ChatFlowRun = { ...run, position, step: (run.step ?? 0) + 1 };
-      const { appended, events } = await commit(chat, { previous, run: next, actions: performed, ...(carry !== undefined ? { carry } : {}) });
-      return { actions, run: next, appended, ...(events ? { events } : {}), ...(carry !== undefined ? { carried: true } : {}) };
-    }
-    const next: ChatFlowRun = { ...run, position };
+    if (result.actions.length === 0 && run.position.status !== 'new') return { actions: [], run };
+    const next: ChatFlowRun = { ...run, position: result.position };
     await this.ports.store.set(chat, next, previous);
-    return { actions, run: next };
+    return { actions: result.actions, run: next };
   }
 
   /** Runs `task` after every earlier task of the same chat has settled. */
