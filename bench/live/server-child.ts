@@ -70,8 +70,9 @@ let measuring = false;
 
 /**
  * SQL statements sent by this process (node-postgres queries of every pooled client, PGlite query/exec calls),
- * counted per change like its CPU: from the mutation's arrival and from the bus message's to the last frame. Unlike
- * latencies, a count does not depend on the machine's load; a statement on PGlite runs on this thread.
+ * counted per change like its CPU: from the mutation's arrival and from the bus message's to the last frame. The
+ * change's own statements do not depend on load; a window stretched by a loaded machine takes in more of the
+ * background's (pollers, projections that only store once their wait is capped). On PGlite each runs on this thread.
  */
 let statementsSent = 0;
 const changeStatements = { fromRequest: [] as number[], fromMessage: [] as number[] };
