@@ -1,0 +1,166 @@
+// The reports projection's cost on the live path (issue 15): a batch of one event, as a running Kefu applies
+// each change, reads once (the states, the instance's zone and recount in one statement) and writes once (every
+// table's rows in one statement); an event that counts and changes nothing writes nothing. The rows are the
+// same as the same events applied in one batch.
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SqlClient, SqlExecutor } from '../../src/adapters/sql/sql-client.ts';
+import type { RecordedEvent } from '../../src/domain/ports/event-store.ts';
+import { streams } from '../../src/domain/streams.ts';
+import type { ReadModel } from '../../src/projections/projection.ts';
+import { recountDaysStep } from '../../src/projections/reports/report-days.ts';
+import { reportsProjection } from '../../src/projections/reports/reports.projection.ts';
+import { readModelStore } from '../support/read-model.ts';
+
+const sink = { publish: () => {} };
+/** Not report_day_recounts: a zone change's job (its wall-clock times), done before the rows are compared. */
+const tables = reportsProjection.tables.filter((t) => t !== 'report_day_recounts');
+
+for (const backend of ['pglite', 'postgres'] as const) {
+  describe(`reports: a live batch of one event (${backend})`, () => {
+    let client: SqlClient;
+    let db: ReadModel;
+    let drop = async () => {};
+    let skip = false;
+    /** Statements other than the transaction's own (BEGIN, COMMIT, ROLLBACK). */
+    let statements = 0;
+
+    beforeAll(async () => {
+      const store = await readModelStore(backend);
+      if (!store) {
+        skip = true;
+        return;
+      }
+      ({ client, db, drop } = store);
+      const withConnection = client.withConnection.bind(client);
+      client.withConnection = <T,>(fn: (conn: SqlExecutor) => Promise<T>) =>
+        withConnection((conn) =>
+          fn({
+            query: (text, params) => {
+              if (!/^\s*(begin|commit|rollback)\b/i.test(text)) statements++;
+              return conn.query(text, params);
+            },
+            script: (text) => conn.script(text),
+          }),
+        );
+    }, 120_000);
+    afterAll(async () => {
+      if (client) await client.close();
+      await drop();
+    });
+
+    const instanceId = randomUUID();
+    const agentId = randomUUID();
+    const contactId = randomUUID();
+    const group = randomUUID();
+    const revisions = new Map<string, number>();
+    let at = Date.parse('2026-03-10T09:00:00Z');
+    let position = 0;
+    const event = (streamId: string, type: string, data: Record<string, unknown> = {}): RecordedEvent => {
+      const revision = revisions.get(streamId) ?? 0;
+      revisions.set(streamId, revision + 1);
+      at += 40_000;
+      position++;
+      return {
+        id: randomUUID(),
+        streamId,
+        revision,
+        type,
+        data,
+        position: { commit: BigInt(position), prepare: BigInt(position) },
+        metadata: { instanceId, occurredAt: new Date(at).toISOString() },
+      } as RecordedEvent;
+    };
+    const agent = (type: string, data: Record<string, unknown> = {}) => event(streams.agent(instanceId, agentId), type, data);
+    const contact = (type: string, data: Record<string, unknown> = {}) => event(streams.contact(instanceId, contactId), type, { at: new Date(at + 40_000).toISOString(), ...data });
+
+    /** Applies each event in a transaction of its own; the statements each took. */
+    const applyEach = async (target: ReadModel, events: RecordedEvent[]) => {
+      const counts: number[] = [];
+      for (const e of events) {
+        const before = statements;
+        await target.transaction().execute((trx) => reportsProjection.applyBatch!(trx, [e], sink));
+        counts.push(statements - before);
+      }
+      return counts;
+    };
+    const rowsOf = async (target: ReadModel) => {
+      const out: Record<string, string[]> = {};
+      for (const table of tables) out[table] = (await sql<{ row: string }>`SELECT t::text AS row FROM ${sql.table(table)} t ORDER BY 1`.execute(target)).rows.map((r) => r.row);
+      return out;
+    };
+
+    it('reads once and writes once a batch, and writes nothing for an event that changes nothing', async () => {
+      if (skip) return;
+      // The instance's zone, the agent and a contact in the queue, applied one by one.
+      await applyEach(db, [
+        event(streams.instance(instanceId), 'ReportSettingsConfigured', { timeZone: 'Asia/Shanghai', serviceLevelSeconds: 20 }),
+        agent('AgentCreated'),
+        agent('AgentWentAvailable'),
+        contact('ContactCreated', { channel: 'PHONE', direction: 'IN', createdAt: new Date(at).toISOString() }),
+        contact('ContactFlowStarted'),
+      ]);
+      // The zone change's recount of the day rows (none yet) done, as the runner does between batches: the
+      // batches below add their day rows themselves.
+      while (await recountDaysStep(db as never));
+      // The local days of the day's buckets, read the first time (kept by the process).
+      await applyEach(db, [agent('AgentWentOnBreak', { reason: 'lunch' })]);
+      // Each of these counts something (agent time, bucket and day rows, the contact's state).
+      const counting = [
+        agent('AgentWentOnBreak', { reason: 'lunch' }),
+        agent('AgentWentAvailable'),
+        contact('ContactQueued', { skillGroupId: group, queuedAt: new Date(at + 40_000).toISOString() }),
+        contact('ContactOffered', { agentIds: [agentId] }),
+        contact('ContactAccepted', { agentId }),
+      ];
+      expect(await applyEach(db, counting)).toEqual([2, 2, 2, 2, 2]);
+      // A resume without a hold counts nothing and changes nothing: read, nothing written.
+      expect(await applyEach(db, [contact('CallResumed')])).toEqual([1]);
+      const resumed = (await sql<{ revision: number }>`SELECT revision FROM report_contacts WHERE contact_id = ${contactId}`.execute(db)).rows[0]!;
+      expect(Number(resumed.revision)).toBe(4);
+      expect(await applyEach(db, [contact('CallHeld'), contact('CallResumed'), contact('ContactEnded', { endedBy: 'CUSTOMER' })])).toEqual([2, 2, 2]);
+    });
+
+    it('leaves the same rows as the same events in one batch', async () => {
+      if (skip) return;
+      const live = await rowsOf(db);
+      const events: RecordedEvent[] = [];
+      // The log again, read back from nothing: the batches above, in one.
+      const again = await readModelStore(backend);
+      if (!again) return;
+      try {
+        revisions.clear();
+        at = Date.parse('2026-03-10T09:00:00Z');
+        position = 0;
+        events.push(
+          event(streams.instance(instanceId), 'ReportSettingsConfigured', { timeZone: 'Asia/Shanghai', serviceLevelSeconds: 20 }),
+          agent('AgentCreated'),
+          agent('AgentWentAvailable'),
+          contact('ContactCreated', { channel: 'PHONE', direction: 'IN', createdAt: new Date(at).toISOString() }),
+          contact('ContactFlowStarted'),
+          agent('AgentWentOnBreak', { reason: 'lunch' }),
+          agent('AgentWentOnBreak', { reason: 'lunch' }),
+          agent('AgentWentAvailable'),
+          contact('ContactQueued', { skillGroupId: group, queuedAt: new Date(at + 40_000).toISOString() }),
+          contact('ContactOffered', { agentIds: [agentId] }),
+          contact('ContactAccepted', { agentId }),
+          contact('CallResumed'),
+          contact('CallHeld'),
+          contact('CallResumed'),
+          contact('ContactEnded', { endedBy: 'CUSTOMER' }),
+        );
+        reportsProjection.reset!();
+        await again.db.transaction().execute((trx) => reportsProjection.applyBatch!(trx, events, sink));
+        while (await recountDaysStep(again.db as never));
+        const one = await rowsOf(again.db);
+        for (const table of tables) expect(one[table], table).toEqual(live[table]);
+        expect(live.report_agent_days!.length).toBeGreaterThan(0);
+        expect(live.report_group_days!.length).toBeGreaterThan(0);
+      } finally {
+        await again.client.close();
+        await again.drop();
+      }
+    });
+  });
+}
