@@ -203,10 +203,14 @@ interface Inside {
   loopDelayMaxMs: number;
   gcMs: number;
   gcMaxMs: number;
+  /** Young-generation collections (scavenges): how many, their pauses in all and the longest. */
+  youngGcs: number;
+  youngGcMs: number;
+  youngGcMaxMs: number;
 }
 
 const insideOf = (i: Inside) =>
-  `answer p50 / p99 ${i.p50Ms.toFixed(1)} / ${i.p99Ms.toFixed(1)} ms (${i.answers}${Object.keys(i.notOk).length > 0 ? `, not 200: ${JSON.stringify(i.notOk)}` : ''}), loop delay p99 / max ${i.loopDelayP99Ms.toFixed(1)} / ${i.loopDelayMaxMs.toFixed(1)} ms, GC ${i.gcMs.toFixed(0)} ms in all (longest ${i.gcMaxMs.toFixed(1)}), ${i.connections} connections accepted`;
+  `answer p50 / p99 ${i.p50Ms.toFixed(1)} / ${i.p99Ms.toFixed(1)} ms (${i.answers}${Object.keys(i.notOk).length > 0 ? `, not 200: ${JSON.stringify(i.notOk)}` : ''}), loop delay p99 / max ${i.loopDelayP99Ms.toFixed(1)} / ${i.loopDelayMaxMs.toFixed(1)} ms, GC ${i.gcMs.toFixed(0)} ms in all (longest ${i.gcMaxMs.toFixed(1)}; ${i.youngGcs} scavenges, ${i.youngGcMs.toFixed(0)} ms, longest ${i.youngGcMaxMs.toFixed(1)}), ${i.connections} connections accepted`;
 
 /**
  * Where a part's answer time went, from the bench's marks and Kefu's (same clock): the generator's lateness (due to

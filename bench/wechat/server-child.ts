@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.ts';
 import { startKefu } from '../../src/main.ts';
@@ -63,8 +63,13 @@ kefu.app.server.on('request', (req, res) => {
 const loopDelay = monitorEventLoopDelay({ resolution: 5 });
 loopDelay.enable();
 let gcPauses: number[] = [];
+// The young generation's (scavenges): how often they come is what a push allocates; how long, what survives them.
+let youngPauses: number[] = [];
 new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) gcPauses.push(e.duration);
+  for (const e of list.getEntries()) {
+    gcPauses.push(e.duration);
+    if (((e as { detail?: unknown }).detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MINOR) youngPauses.push(e.duration);
+  }
 }).observe({ entryTypes: ['gc'] });
 const percentileOf = (values: number[], p: number) => {
   const s = [...values].sort((a, b) => a - b);
@@ -98,6 +103,7 @@ process.on('message', (raw) => {
       connections = 0;
       refusals = new Map();
       gcPauses = [];
+      youngPauses = [];
       loopDelay.reset();
       process.send!({ type: 'cpu-started' });
     } else if (m.type === 'cpu-stop') {
@@ -121,6 +127,9 @@ process.on('message', (raw) => {
           loopDelayMaxMs: loopDelay.max / 1e6,
           gcMs: gcPauses.reduce((a, b) => a + b, 0),
           gcMaxMs: Math.max(0, ...gcPauses),
+          youngGcs: youngPauses.length,
+          youngGcMs: youngPauses.reduce((a, b) => a + b, 0),
+          youngGcMaxMs: Math.max(0, ...youngPauses),
         },
       });
     } else {
