@@ -8,9 +8,9 @@ import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { PostgresEventStore, migrateEventStore } from '../../src/adapters/eventstore/postgres/postgres-event-store.ts';
-import { createPgliteClient, createPostgresClient, type SqlClient } from '../../src/adapters/sql/sql-client.ts';
+import { createPgliteClient } from '../../src/adapters/sql/sql-client.ts';
 import type { NewEvent, Position, RecordedEvent, Subscription } from '../../src/domain/ports/event-store.ts';
-import { postgresUrl } from '../support/services.ts';
+import { ownPostgresDatabase } from '../support/services.ts';
 import { newEvent } from './conformance.ts';
 
 const until = async (ok: () => boolean, what: string) => {
@@ -98,26 +98,7 @@ describe('own appends handed to subscribers from memory (PGlite)', () => {
 
 describe('own appends handed to subscribers from memory (PostgreSQL)', () => {
   /** A database of its own: transactions of other tests' schemas in a shared one would be lower ones. */
-  async function ownDatabase(): Promise<{ sql: SqlClient; url: string; drop: () => Promise<void> }> {
-    const name = `kefu_own_appends_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
-    const admin = new pg.Client({ connectionString: postgresUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const url = postgresUrl.replace(/\/[^/?]+(\?|$)/, `/${name}$1`);
-    const sql = createPostgresClient(url);
-    return {
-      sql,
-      url,
-      drop: async () => {
-        await sql.close().catch(() => undefined);
-        const a = new pg.Client({ connectionString: postgresUrl });
-        await a.connect();
-        await a.query(`DROP DATABASE ${name} WITH (FORCE)`);
-        await a.end();
-      },
-    };
-  }
+  const ownDatabase = () => ownPostgresDatabase('kefu_own_appends');
 
   it('skip the read when no lower transaction runs, and read when one does: its late commit is not skipped', async () => {
     const db = await ownDatabase();

@@ -51,6 +51,32 @@ export async function freshPostgresSchema(): Promise<{ url: string; schema: stri
   };
 }
 
+/**
+ * A database of its own on the test server, for a spec that holds transactions open on purpose: readers of the
+ * event store stop below the oldest transaction running in their database, so one held in the shared `test`
+ * database would hold back every other spec of the run that reads events there.
+ */
+export async function ownPostgresDatabase(prefix: string): Promise<{ url: string; sql: SqlClient; drop: () => Promise<void> }> {
+  const name = `${prefix}_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+  const admin = new pg.Client({ connectionString: postgresUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = postgresUrl.replace(/\/[^/?]+(\?|$)/, `/${name}$1`);
+  const sql = createPostgresClient(url);
+  return {
+    url,
+    sql,
+    drop: async () => {
+      await sql.close().catch(() => undefined);
+      const a = new pg.Client({ connectionString: postgresUrl });
+      await a.connect();
+      await a.query(`DROP DATABASE ${name} WITH (FORCE)`);
+      await a.end();
+    },
+  };
+}
+
 /** A connection string whose sessions use `schema` (libpq `options`), for child processes. */
 export function withSearchPath(url: string, schema: string): string {
   const u = new URL(url);
