@@ -14,6 +14,7 @@
 //    (Asia/Shanghai, set by the log: read from the day totals): p99. Target: < 500 ms. instance-year-buckets:
 //    the same in UTC, which is not the instance's zone, so read from the 15-minute buckets (for comparison).
 // After the catch-up, the year's totals are checked against the counts the generator made.
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { migrateEventStore, PostgresEventStore } from '../src/adapters/eventstore/postgres/postgres-event-store.ts';
@@ -98,6 +99,62 @@ async function seededCopy(s: ReturnType<typeof settings>, log: (m: string) => vo
 /** The run's copy of the seeded log, named by its size: runs of other sizes (a 100k A/B beside a 1M run) leave it alone. */
 const databaseOf = (s: ReturnType<typeof settings>) => `kefu_bench_reports_${s.contacts}_${s.agents}_${s.groups}`;
 
+/**
+ * CPU time of this process and of the database's PostgreSQL backends (/proc/<pid>/stat, sampled every
+ * half second so a backend that closes keeps what it used): what a catch-up or a query costs on a loaded
+ * machine, where wall time mostly measures the other load. Linux only (elsewhere PostgreSQL's is 0).
+ */
+function cpuMeter(url: string) {
+  const ticks = (pid: number) => {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(f[11]) + Number(f[12])) * 10;
+    } catch {
+      return 0;
+    }
+  };
+  const name = new URL(url).pathname.slice(1);
+  const c = new pg.Client({ connectionString: databaseUrl('postgres') });
+  const seen = new Map<number, number>();
+  const start = new Map<number, number>();
+  let busy = false;
+  const sample = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      for (const { pid } of (await c.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [name])).rows) {
+        // A backend that starts after start() counts from 0 (a new connection of the pool).
+        if (!start.has(pid)) start.set(pid, 0);
+        seen.set(pid, Math.max(seen.get(pid) ?? 0, ticks(pid)));
+      }
+    } finally {
+      busy = false;
+    }
+  };
+  let timer: NodeJS.Timeout | null = null;
+  let node = process.cpuUsage();
+  return {
+    async start() {
+      await c.connect();
+      await sample();
+      for (const [pid, t] of seen) start.set(pid, t);
+      node = process.cpuUsage();
+      timer = setInterval(() => void sample().catch(() => undefined), 500);
+    },
+    /** Milliseconds of CPU since start: this process's and PostgreSQL's. */
+    async stop(): Promise<{ nodeMs: number; pgMs: number }> {
+      const n = process.cpuUsage(node);
+      if (timer) clearInterval(timer);
+      while (busy) await new Promise((r) => setTimeout(r, 10));
+      await sample();
+      await c.end();
+      let pgMs = 0;
+      for (const [pid, t] of seen) pgMs += t - (start.get(pid) ?? 0);
+      return { nodeMs: (n.user + n.system) / 1000, pgMs };
+    },
+  };
+}
+
 /** What the seeded log depends on (the generator's version included: change it when workload.ts changes). */
 const workloadOf = (s: ReturnType<typeof settings>) => ({ generator: 2, contacts: s.contacts, agents: s.agents, groups: s.groups });
 
@@ -131,11 +188,15 @@ export const reportsBench: BenchModule = {
       await migrateReadModels(db as never);
       const store = new PostgresEventStore(sql);
 
+      const meter = cpuMeter(url);
+      await meter.start();
       const t0 = performance.now();
       // The projection's own catch-up batch (reportsProjection.catchUpBatchSize), as `npm run projections -- rebuild reports` uses.
       const applied = await rebuildProjection({ store, db, projection: reportsProjection });
       const catchUpMs = performance.now() - t0;
-      log(`rebuilt reports from ${applied.toLocaleString('en-US')} events in ${(catchUpMs / 1000).toFixed(1)} s`);
+      const cpu = await meter.stop();
+      const perEvent = `CPU per event: Kefu (Node) ${((cpu.nodeMs * 1000) / applied).toFixed(1)} us, PostgreSQL ${((cpu.pgMs * 1000) / applied).toFixed(1)} us`;
+      log(`rebuilt reports from ${applied.toLocaleString('en-US')} events in ${(catchUpMs / 1000).toFixed(1)} s; ${perEvent}`);
       rows.push({
         measurement: 'catch-up',
         label: 'reports projection catch-up (rebuild from the first event)',
@@ -157,14 +218,20 @@ export const reportsBench: BenchModule = {
       // Field by field: a kept seed's figures come back from jsonb, its keys in another order.
       if ((Object.keys(check) as (keyof typeof check)[]).some((k) => check[k] !== seeded.expected[k])) throw new Error(`report totals ${JSON.stringify(check)} differ from the generator's ${JSON.stringify(seeded.expected)}`);
 
+      const queryCpu: string[] = [];
       const timed = async (measurement: string, label: string, run: () => Promise<number>) => {
         const times: number[] = [];
         let rowsRead = 0;
+        const meter = cpuMeter(url);
+        await meter.start();
         for (let i = 0; i < s.queryRounds; i++) {
           const t = performance.now();
           rowsRead = await run();
           times.push(performance.now() - t);
         }
+        const cpu = await meter.stop();
+        queryCpu.push(`${measurement}: Node ${(cpu.nodeMs / s.queryRounds).toFixed(1)} ms, PostgreSQL ${(cpu.pgMs / s.queryRounds).toFixed(1)} ms a query`);
+        log(queryCpu[queryCpu.length - 1]!);
         const total = times.reduce((a, b) => a + b, 0);
         rows.push({
           measurement,
@@ -188,7 +255,7 @@ export const reportsBench: BenchModule = {
       // The same report in a zone that is not the instance's reads the 15-minute buckets: the day totals' gain.
       const utcDays = await resolveReportRequest(db, seeded.instanceId, { from: '2025-01-01', to: '2025-12-31', interval: 'DAY', timeZone: 'UTC' }, limits);
       await timed('instance-year-buckets', 'instanceReport, a year per day and channel (UTC, not the instance\'s zone: buckets)', async () => (await instanceReport(db, utcDays, { first: 5000, after: null })).edges.length);
-      notes = `Checked: the year's inbound totals equal the generator's (${JSON.stringify(check)}). Seeding: ${(seeded.ms / 1000).toFixed(0)} s for ${seeded.events.toLocaleString('en-US')} events.`;
+      notes = `Catch-up ${perEvent}. CPU per query (over the rounds): ${queryCpu.join('; ')}. Checked: the year's inbound totals equal the generator's (${JSON.stringify(check)}). Seeding: ${(seeded.ms / 1000).toFixed(0)} s for ${seeded.events.toLocaleString('en-US')} events.`;
     } finally {
       await sql.close();
       await dropDatabase(databaseOf(s));
