@@ -111,9 +111,9 @@ const handled: ContactEvent['type'][] = [
 ];
 
 /**
- * Contacts known to be no call (issue 12): a contact created on another channel than PHONE never gets a
- * CallStarted (only CreateContact and StartOutboundCall of a PHONE contact record one, in the append that
- * creates it), so its queue, flow, key and end events leave it alone without reading for a row that is not
+ * Contacts known to be no call (issue 12): a chat (channel ONLINE) never gets a CallStarted (only CreateContact
+ * and StartOutboundCall of a PHONE contact record one, in the append that creates it) nor a recording (an AV
+ * call's are projected here), so its queue, flow, key and end events leave it alone without reading for a row that is not
  * there (a chat flow's steps on the send path). A fact of the event log, kept whether the batch commits or
  * not; forgotten by reset (a runner starting, a rebuild). Bounded: past maxKnownChats the oldest go (their
  * events read for the row again).
@@ -133,7 +133,8 @@ export const callRecordsProjection: Projection = {
     const event = { type: e.type, data: e.data } as ContactEvent;
     const ref: Ref = { instanceId: e.metadata.instanceId, contactId: e.streamId.slice(e.streamId.indexOf('.') + 1), at: e.metadata.occurredAt };
     if (event.type === 'ContactCreated') {
-      if (event.data.channel !== 'PHONE') {
+      // Chats only: an AV call (channel AV) has no CallStarted but its recordings are rows of call_recordings.
+      if (event.data.channel === 'ONLINE') {
         if (knownChats.size >= maxKnownChats) knownChats.delete(knownChats.values().next().value!);
         knownChats.add(chatKey(ref));
       }
