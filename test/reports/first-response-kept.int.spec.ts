@@ -5,12 +5,12 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SqlClient, SqlExecutor } from '../../src/adapters/sql/sql-client.ts';
+import type { SqlClient } from '../../src/adapters/sql/sql-client.ts';
 import type { RecordedEvent } from '../../src/domain/ports/event-store.ts';
 import { streams } from '../../src/domain/streams.ts';
 import type { ChangeSink, ReadModel } from '../../src/projections/projection.ts';
 import { reportsProjection } from '../../src/projections/reports/reports.projection.ts';
-import { readModelStore } from '../support/read-model.ts';
+import { readModelStore, watchQueries } from '../support/read-model.ts';
 
 describe('reports: a chat\'s messages after its first response', () => {
   let client: SqlClient;
@@ -22,17 +22,9 @@ describe('reports: a chat\'s messages after its first response', () => {
   beforeAll(async () => {
     const store = (await readModelStore('pglite'))!;
     ({ client, db, drop } = store);
-    const withConnection = client.withConnection.bind(client);
-    client.withConnection = <T,>(fn: (conn: SqlExecutor) => Promise<T>) =>
-      withConnection((conn) =>
-        fn({
-          query: (text, params) => {
-            if (/^\s*select/i.test(text) && text.includes('report_contacts')) contactReads++;
-            return conn.query(text, params);
-          },
-          script: (text) => conn.script(text),
-        }),
-      );
+    watchQueries(client, (text) => {
+      if (/^\s*select/i.test(text) && text.includes('report_contacts')) contactReads++;
+    });
   });
   afterAll(async () => drop?.());
 

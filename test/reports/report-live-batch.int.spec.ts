@@ -6,13 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SqlClient, SqlExecutor } from '../../src/adapters/sql/sql-client.ts';
+import type { SqlClient } from '../../src/adapters/sql/sql-client.ts';
 import type { RecordedEvent } from '../../src/domain/ports/event-store.ts';
 import { streams } from '../../src/domain/streams.ts';
 import type { ReadModel } from '../../src/projections/projection.ts';
 import { recountDaysStep } from '../../src/projections/reports/report-days.ts';
 import { reportsProjection } from '../../src/projections/reports/reports.projection.ts';
-import { readModelStore } from '../support/read-model.ts';
+import { readModelStore, watchQueries } from '../support/read-model.ts';
 
 const sink = { publish: () => {} };
 /** Not report_day_recounts: a zone change's job (its wall-clock times), done before the rows are compared. */
@@ -34,17 +34,9 @@ for (const backend of ['pglite', 'postgres'] as const) {
         return;
       }
       ({ client, db, drop } = store);
-      const withConnection = client.withConnection.bind(client);
-      client.withConnection = <T,>(fn: (conn: SqlExecutor) => Promise<T>) =>
-        withConnection((conn) =>
-          fn({
-            query: (text, params) => {
-              if (!/^\s*(begin|commit|rollback)\b/i.test(text)) statements++;
-              return conn.query(text, params);
-            },
-            script: (text) => conn.script(text),
-          }),
-        );
+      watchQueries(client, (text) => {
+        if (!/^\s*(begin|commit|rollback)\b/i.test(text)) statements++;
+      });
     }, 120_000);
     afterAll(async () => {
       if (client) await client.close();

@@ -1,7 +1,7 @@
 // The read models on their own (no Kefu around them) for projection and report specs: PGlite in memory, or a
 // fresh PostgreSQL schema; migrated. Null when PostgreSQL is wanted but not here (outside CI only).
 import { createKysely } from '../../src/adapters/sql/kysely-dialect.ts';
-import { createPgliteClient, type SqlClient } from '../../src/adapters/sql/sql-client.ts';
+import { createPgliteClient, type SqlClient, type SqlExecutor } from '../../src/adapters/sql/sql-client.ts';
 import { migrateReadModels } from '../../src/projections/migrations.ts';
 import type { ReadModel } from '../../src/projections/projection.ts';
 import { freshPostgresSchema, wantPostgres } from './services.ts';
@@ -18,4 +18,19 @@ export async function readModelStore(backend: 'pglite' | 'postgres'): Promise<{ 
   const db = createKysely(client) as ReadModel;
   await migrateReadModels(db as never);
   return { client, db, drop };
+}
+
+/** Calls `seen` with the text of every query run through the client's connections (to count a spec's statements). */
+export function watchQueries(client: SqlClient, seen: (text: string) => void): void {
+  const withConnection = client.withConnection.bind(client);
+  client.withConnection = <T,>(fn: (conn: SqlExecutor) => Promise<T>) =>
+    withConnection((conn) =>
+      fn({
+        query: (text, params) => {
+          seen(text);
+          return conn.query(text, params);
+        },
+        script: (text) => conn.script(text),
+      }),
+    );
 }
