@@ -59,10 +59,10 @@ type Server = ServerChild;
 const startServer = (databaseUrl: string): Promise<Server> => startServerChild(new URL('./chat-flow/server-child.ts', import.meta.url), { DATABASE_URL: databaseUrl, KEFU_OPERATOR_TOKEN: operatorToken });
 const stopServer = stopServerChild;
 
-async function gql<T>(port: number, token: string | null, query: string, variables: Record<string, unknown> = {}): Promise<T> {
+async function gql<T>(port: number, token: string | null, query: string, variables: Record<string, unknown> = {}, step?: string): Promise<T> {
   const res = await fetch(`http://127.0.0.1:${port}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', origin, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    headers: { 'content-type': 'application/json', origin, ...(token ? { authorization: `Bearer ${token}` } : {}), ...(step ? { 'x-bench-step': step } : {}) },
     body: JSON.stringify({ query, variables }),
   });
   const body = (await res.json()) as { data?: T; errors?: unknown[] };
@@ -109,6 +109,8 @@ interface ChatResult {
   contactId: string;
   /** Milliseconds of each of the three sends. */
   sends: number[];
+  /** When each send started (performance.now of this process). */
+  at: number[];
 }
 
 interface OpenChat {
@@ -127,12 +129,15 @@ async function openChat(port: number, key: string): Promise<OpenChat> {
 async function chat(port: number, key: string, flow: boolean): Promise<ChatResult> {
   const { token, contactId } = await openChat(port, key);
   const sends: number[] = [];
-  for (const text of answers) {
+  const at: number[] = [];
+  for (const [i, text] of answers.entries()) {
     const t0 = performance.now();
-    await gql(port, token, SEND, { input: { contactId, message: { clientMessageId: randomUUID(), text } } });
+    at.push(t0);
+    // Tagged for the server's stage timing (BENCH_FLOW_STAGES=1): which channel, which of the three sends.
+    await gql(port, token, SEND, { input: { contactId, message: { clientMessageId: randomUUID(), text } } }, `${flow ? 'flow' : 'plain'}-${i + 1}`);
     sends.push(performance.now() - t0);
   }
-  return { flow, contactId, sends };
+  return { flow, contactId, sends, at };
 }
 
 /** `count` chats, alternating flow / no flow, `concurrency` at a time. */
@@ -279,13 +284,34 @@ async function check(url: string, seeded: Seeded, flowChats: string[]): Promise<
   }
 }
 
+/** A send: its channel, when it started (ms, any clock) and how long it took. */
+export interface TimedSend {
+  flow: boolean;
+  at: number;
+  ms: number;
+}
+
 /**
- * A 90 % interval of p99(flow) − p99(no flow) from this run's sends: each side resampled with replacement
- * (1,000 draws, a fixed seed). A p99 of a few hundred sends rests on its few slowest ones; the interval says
- * whether the verdict against the target would hold in another run like this one or is within the noise.
+ * A 90 % interval of p99(flow) − p99(no flow) from this run's sends, paired by time: the run is cut into windows of
+ * `windowMs` (each holds sends of both channels, interleaved under the same load) and whole windows are resampled
+ * with replacement (1,000 draws, a fixed seed), each draw's p99 difference taken over the sends of the windows it
+ * drew. A loaded machine's slow seconds slow both channels' sends in them: resampling sends one by one would treat
+ * them as independent and mix a slow second's flow sends with a quiet second's plain ones; resampling windows keeps
+ * each second's two sides together, so the interval shows the difference's noise, not the machine's swings. A p99 of
+ * a few hundred sends rests on its few slowest ones; the interval says whether the verdict against the target would
+ * hold in another run like this one or is within the noise.
  */
-export function extraP99Interval(flow: number[], plain: number[], draws = 1000): [number, number] {
-  if (flow.length === 0 || plain.length === 0) return [NaN, NaN];
+export function extraP99Interval(sends: TimedSend[], windowMs = 2000, draws = 1000): [number, number] {
+  if (!sends.some((x) => x.flow) || !sends.some((x) => !x.flow)) return [NaN, NaN];
+  const start = Math.min(...sends.map((x) => x.at));
+  const windows = new Map<number, { flow: number[]; plain: number[] }>();
+  for (const x of sends) {
+    const w = Math.floor((x.at - start) / windowMs);
+    let win = windows.get(w);
+    if (!win) windows.set(w, (win = { flow: [], plain: [] }));
+    (x.flow ? win.flow : win.plain).push(x.ms);
+  }
+  const all = [...windows.values()];
   let seed = 0x2545f491;
   const random = () => {
     seed ^= seed << 13;
@@ -293,14 +319,64 @@ export function extraP99Interval(flow: number[], plain: number[], draws = 1000):
     seed ^= seed << 5;
     return (seed >>> 0) / 2 ** 32;
   };
-  const resample = (xs: number[]) => Array.from({ length: xs.length }, () => xs[Math.floor(random() * xs.length)]!);
   const extras: number[] = [];
-  for (let i = 0; i < draws; i++) extras.push(percentile(resample(flow), 99) - percentile(resample(plain), 99));
+  for (let i = 0; i < draws; i++) {
+    const flow: number[] = [];
+    const plain: number[] = [];
+    for (let j = 0; j < all.length; j++) {
+      const win = all[Math.floor(random() * all.length)]!;
+      flow.push(...win.flow);
+      plain.push(...win.plain);
+    }
+    if (flow.length > 0 && plain.length > 0) extras.push(percentile(flow, 99) - percentile(plain, 99));
+  }
   return [percentile(extras, 5), percentile(extras, 95)];
+}
+
+interface StageRow {
+  tag: string;
+  at: number;
+  total: number;
+  handle: number;
+  commands: string[];
+  wait: number;
+  queries: number;
+  texts: string[];
+  queryMs: number;
+  poolWait: number;
+}
+
+/**
+ * The server's stages of the tagged sends (BENCH_FLOW_STAGES=1), per channel and send: p50 / p99 of the whole request
+ * in the server, and the mean of each stage over all its sends and over its slowest 1 % (where the p99 comes from).
+ */
+function stageLines(rows: StageRow[]): string[] {
+  const tags = [...new Set(rows.map((r) => r.tag))].sort();
+  const mean = (xs: StageRow[], f: (r: StageRow) => number) => xs.reduce((a, r) => a + f(r), 0) / Math.max(1, xs.length);
+  const fmt = (xs: StageRow[]) =>
+    `append ${mean(xs, (r) => r.handle).toFixed(1)}, settle wait ${mean(xs, (r) => r.wait).toFixed(1)}, rest ${mean(xs, (r) => r.total - r.handle - r.wait).toFixed(1)} ms; ${mean(xs, (r) => r.queries).toFixed(2)} statements taking ${mean(xs, (r) => r.queryMs).toFixed(1)} ms, pool waits ${mean(xs, (r) => r.poolWait).toFixed(1)} ms`;
+  const lines: string[] = [];
+  for (const tag of [...tags, 'flow', 'plain']) {
+    const xs = rows.filter((r) => r.tag === tag || r.tag.startsWith(`${tag}-`));
+    if (xs.length === 0) continue;
+    const totals = xs.map((r) => r.total);
+    const p99 = percentile(totals, 99);
+    const slow = xs.filter((r) => r.total >= p99);
+    const commands = [...new Set(xs.flatMap((r) => r.commands))].join('+');
+    const texts = new Map<string, number>();
+    for (const t of xs.flatMap((r) => r.texts)) texts.set(t, (texts.get(t) ?? 0) + 1);
+    const byText = [...texts]
+      .sort((a, b) => b[1] - a[1])
+      .map(([t, n]) => `${(n / xs.length).toFixed(2)} ${t}`)
+      .join(' | ');
+    lines.push(`${tag} (${xs.length}, ${commands || 'no command'}): in the server p50 ${percentile(totals, 50).toFixed(1)} / p99 ${p99.toFixed(1)} ms; mean: ${fmt(xs)}; slowest 1 %: ${fmt(slow)}. Statements per send: ${byText || 'none'}.`);
+  }
+  return lines;
 }
 
 const notes: string[] = [];
 const allQueries = process.env.BENCH_FLOW_QUERIES === '1';
+const stagesOn = process.env.BENCH_FLOW_STAGES === '1';
 
 export const chatFlowBench: BenchModule = {
   name: 'chat-flow',
@@ -313,7 +389,7 @@ export const chatFlowBench: BenchModule = {
       `${s.chats} chats per step, alternating between the channels, ${s.concurrency.join(' and ')} customers at a time (closed loop): a session, \`startChat\`, then three \`sendChatMessage\` ("1", an order number, a phone number), each when the one before was answered.`,
       `With the flow each send returns once the customer's message and the flow's step (its reply, or the queue) are in the read model; without, once the message is. "events" = sends; latency per send;`,
       `sends/s = (C / 2) × 1000 / mean send ms, what the half of the customers on that channel get in their closed loop (the two halves share one window, so a window share would always be 1.00x).`,
-      `What a flow adds per message = flow p99 − no-flow p99 (target < ${targetExtraP99Ms} ms), with a 90 % interval from resampling each side's sends (1,000 draws). ${s.warmup} chats warm up first.`,
+      `What a flow adds per message = flow p99 − no-flow p99 (target < ${targetExtraP99Ms} ms), with a 90 % interval from resampling the run's 2-second windows, each with both channels' sends (paired by time: a slow second of the machine slows both; 1,000 draws). The p50 / p99 of each of the three sends in the notes (a flow's third routes the chat to the queue, where a chat without a flow was queued at its start)${stagesOn ? '; the stages of each send timed inside the server (BENCH_FLOW_STAGES=1: append, settle wait, the rest; statements, pool waits)' : ''}. ${s.warmup} chats warm up first.`,
       s.backgroundRate > 0 ? `Under the steps, the web chat issue's kind of load: ${s.backgroundRate} messages/s paced (open loop) over ${s.backgroundChats} other chats without a flow.` : '',
       s.cpuChats > 0 ? `Then Kefu's CPU time per send (process.cpuUsage over whole chats: session, start, three sends), ${s.cpuChats} chats a channel in each of ${s.cpuRounds} rounds, the channels alternated, 10 at a time: in the notes.` : '',
     ].join(' ');
@@ -333,6 +409,7 @@ export const chatFlowBench: BenchModule = {
       if (background) await new Promise((r) => setTimeout(r, 2000));
       background?.take();
       for (const concurrency of s.concurrency) {
+        if (stagesOn) await ask(server.child, { type: 'stages' }, 'stages');
         const { results, ms, errors } = await runChats(server.port, seeded, s.chats, concurrency);
         if (background) {
           const b = background.take();
@@ -343,6 +420,7 @@ export const chatFlowBench: BenchModule = {
         if (errors.length > 0) notes.push(`At ${concurrency} at a time: ${errors.length} chats failed, e.g. ${errors[0]}`);
         const flow = results.filter((r) => r.flow).flatMap((r) => r.sends);
         const plain = results.filter((r) => !r.flow).flatMap((r) => r.sends);
+        const timed = results.flatMap((r) => r.sends.map((ms, i) => ({ flow: r.flow, at: r.at[i]!, ms })));
         // Both kinds ran interleaved over the same window (the same count each), so their share of it would say
         // nothing: sends/s is what a closed loop of half the customers gets on that channel, from the mean send.
         const perSec = (sends: number[]) => (concurrency / 2) * (1000 / (sends.reduce((a, b) => a + b, 0) / Math.max(1, sends.length)));
@@ -364,11 +442,27 @@ export const chatFlowBench: BenchModule = {
         }
         const extraP50 = percentile(flow, 50) - percentile(plain, 50);
         const extraP99 = percentile(flow, 99) - percentile(plain, 99);
-        const [low, high] = extraP99Interval(flow, plain);
+        const [low, high] = extraP99Interval(timed);
         const sure = high < targetExtraP99Ms ? 'met in the whole interval' : low >= targetExtraP99Ms ? 'not met in the whole interval' : 'the interval spans the target: within this run\'s noise';
         const line = `${concurrency} at a time: a flow adds ${extraP50.toFixed(2)} ms at p50 and ${extraP99.toFixed(2)} ms at p99 per message (flow p99 ${percentile(flow, 99).toFixed(1)} ms / no flow ${percentile(plain, 99).toFixed(1)} ms = ${(percentile(flow, 99) / percentile(plain, 99)).toFixed(2)}x, ${flow.length} and ${plain.length} sends; 90 % interval of the p99 difference ${low.toFixed(1)} to ${high.toFixed(1)} ms); target < ${targetExtraP99Ms} ms: ${extraP99 < targetExtraP99Ms ? 'MET' : 'NOT MET'} (${sure}).`;
         notes.push(line);
         log(line);
+        const bySend = answers
+          .map((_, i) => {
+            const at = (f: boolean) => results.filter((r) => r.flow === f).map((r) => r.sends[i]!);
+            return `send ${i + 1} flow ${percentile(at(true), 50).toFixed(1)} / ${percentile(at(true), 99).toFixed(1)}, no flow ${percentile(at(false), 50).toFixed(1)} / ${percentile(at(false), 99).toFixed(1)}`;
+          })
+          .join('; ');
+        const sendLine = `${concurrency} at a time, p50 / p99 ms of each of the three sends (the flow's third routes the chat to the queue; a chat without a flow was queued at its start): ${bySend}.`;
+        notes.push(sendLine);
+        log(sendLine);
+        if (stagesOn) {
+          const { stages } = await ask<{ stages: StageRow[] }>(server.child, { type: 'stages' }, 'stages');
+          for (const l of stageLines(stages)) {
+            notes.push(`Stages at ${concurrency} at a time, ${l}`);
+            log(l);
+          }
+        }
         const verdict = await check(
           url,
           seeded,
