@@ -302,7 +302,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
   const router = new Router({ store, commands, sql, logger, clock });
   await router.start();
   // Chat flows (issue 12): the API's runner; once the read models caught up, chats whose flow never took its first step take it.
-  const chatFlows = new ChatFlowRunner(contactChatFlowPorts({ db, commands, clock }));
+  const chatFlows = new ChatFlowRunner(contactChatFlowPorts({ db, commands, clock, bus }));
   void store
     .headPosition()
     .then(async (head) => {

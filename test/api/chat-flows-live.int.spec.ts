@@ -230,6 +230,11 @@ for (const database of ['pglite', 'postgres'] as const) {
       // The channel now queues elsewhere, so that the flow's own group can be deleted.
       const channelId = (await ok<{ webChannels: { id: string; flow: { id: string } | null }[] }>(seed.adminKey, '{ webChannels { id flow { id } } }')).webChannels.find((c) => c.flow?.id === d.flowId)!.id;
       await ok(seed.adminKey, 'mutation($input: UpdateWebChannelInput!) { updateWebChannel(input: $input) { id } }', { input: { webChannelId: channelId, skillGroupId: other } });
+      // A chat routed there while the group was open: this process has seen it open (and may remember it, until it hears of a change).
+      const early = await customer(d.key);
+      const earlyChat = await startChat(early);
+      await send(early, earlyChat.contactId, { text: '1' });
+      expect(await conversation(early, earlyChat.contactId)).toMatchObject({ status: 'QUEUED' });
       const me = await customer(d.key);
       const chat = await startChat(me);
       const deleted = await gql(seed.adminKey, 'mutation($id: ID!) { deleteSkillGroup(input: { id: $id }) { id } }', { id: d.groupId });

@@ -146,7 +146,7 @@ export async function wechatCallbackRoutes(app: FastifyInstance, options: { deps
       chatFiles: chatFilesSettingsOf(deps),
       clock: deps.clock,
       // Accounts with a CHAT flow: the chats enter it through the same runner as web chats.
-      chatFlows: deps.chatFlows ?? new ChatFlowRunner(contactChatFlowPorts({ db: deps.db, commands: deps.commands, clock: deps.clock })),
+      chatFlows: deps.chatFlows ?? new ChatFlowRunner(contactChatFlowPorts({ db: deps.db, commands: deps.commands, clock: deps.clock, bus: deps.bus })),
     });
   const logged = new LoggedOnce();
   const accounts = new WechatAccountCache(deps.db, deps.bus);

@@ -358,7 +358,7 @@ function chatFlows(ctx: KefuContext): ChatFlowRunner {
   if (ctx.deps.chatFlows) return ctx.deps.chatFlows;
   let runner = defaultChatFlows.get(ctx.deps);
   if (!runner) {
-    runner = new ChatFlowRunner(contactChatFlowPorts({ db: ctx.deps.db, commands: ctx.deps.commands, clock: ctx.deps.clock }));
+    runner = new ChatFlowRunner(contactChatFlowPorts({ db: ctx.deps.db, commands: ctx.deps.commands, clock: ctx.deps.clock, bus: ctx.deps.bus }));
     defaultChatFlows.set(ctx.deps, runner);
   }
   return runner;

@@ -21,6 +21,8 @@ import { streams } from '../../domain/streams.ts';
 import { parseChatFlowDocument } from '../../domain/flow/chat-flow-document.ts';
 import { newChatFlowPosition, stepChatFlow, type ChatFlowAction, type ChatFlowInput, type ChatFlowPosition } from '../../domain/flow/chat-flow-engine.ts';
 import type { ReadModel } from '../../projections/projection.ts';
+import { skillGroupsTopic } from '../../projections/skill-groups/skill-groups.projection.ts';
+import type { Bus } from '../../domain/ports/bus.ts';
 import type { EventStore, Position, RecordedEvent } from '../../domain/ports/event-store.ts';
 
 /** Where a chat stands in its flow: which flow, at which version, and the engine's position. */
@@ -307,7 +309,8 @@ export class ChatFlowRunner {
  * sender, with their buttons), the choice in the key trail, variables in the contact's data, then queued or
  * ended, and the chat's place in the flow, in one append at the contact's revision.
  */
-export function contactChatFlowPorts(deps: { db: ReadModel; commands: CommandHandler; clock: () => Date }): ChatFlowPorts {
+export function contactChatFlowPorts(deps: { db: ReadModel; commands: CommandHandler; clock: () => Date; bus?: Bus; openGroups?: OpenSkillGroups }): ChatFlowPorts {
+  const openGroups = deps.openGroups ?? new OpenSkillGroups(deps.db, deps.bus ?? null);
   const metadata = (instanceId: string) => ({ now: deps.clock().toISOString(), instanceId, actor: 'system:chat-flows', correlationId: randomUUID() });
   // A flow's published versions never change: each chat's steps read its version from memory after the first.
   const versions = new Map<string, { version: number; definition: ChatFlowDocument }>();
@@ -327,8 +330,7 @@ export function contactChatFlowPorts(deps: { db: ReadModel; commands: CommandHan
       }
       return flow;
     },
-    skillGroupOpen: async (instanceId, skillGroupId) =>
-      (await deps.db.selectFrom('skill_groups').select('id').where('instance_id', '=', instanceId).where('id', '=', skillGroupId).where('deleted_at', 'is', null).executeTakeFirst()) !== undefined,
+    skillGroupOpen: (instanceId, skillGroupId) => openGroups.isOpen(instanceId, skillGroupId),
     store: {
       async get(chat) {
         const { state } = await deps.commands.load(streams.contact(chat.instanceId, chat.contactId), contactDecider);
@@ -356,6 +358,75 @@ export function contactChatFlowPorts(deps: { db: ReadModel; commands: CommandHan
       return { appended: result.position, events: result.events };
     },
   };
+}
+
+/**
+ * Whether a skill group still takes chats (not deleted), for a flow's route: from the read model, and, with a bus,
+ * from memory for a group this process saw open in the last `ttlMs` and of which no change was published since
+ * (the skill groups projection publishes each change of a group on the instance's skillGroups topic, after its
+ * write). A flow's last step (the route) then sends no statement for it: under a chat load every statement on a
+ * send's path waits its turn for one of the pool's connections. A deletion drops the group at once in every
+ * process that hears it; one not heard (a NATS message lost in a reconnect) holds at most `ttlMs`. A deleted group
+ * never opens again, so a closed answer is not kept (it is rare and final anyway).
+ */
+export class OpenSkillGroups {
+  private readonly open = new Map<string, number>();
+  /** Per instance: the subscription (true once it listens), and how many changes it heard (a read that saw one begin after it started is not kept). */
+  private readonly watched = new Map<string, { listening: Promise<boolean>; heard: number }>();
+  private readonly db: ReadModel;
+  private readonly bus: Bus | null;
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+
+  constructor(db: ReadModel, bus: Bus | null, o: { ttlMs?: number; now?: () => number } = {}) {
+    this.db = db;
+    this.bus = bus;
+    this.ttlMs = o.ttlMs ?? 30_000;
+    this.now = o.now ?? (() => performance.now());
+  }
+
+  async isOpen(instanceId: string, skillGroupId: string): Promise<boolean> {
+    const key = `${instanceId}/${skillGroupId}`;
+    const seen = this.open.get(key);
+    if (seen !== undefined && this.now() - seen < this.ttlMs) return true;
+    const watch = this.watch(instanceId);
+    const listening = watch ? await watch.listening : false;
+    const heard = watch?.heard ?? 0;
+    const at = this.now();
+    const row = await this.db.selectFrom('skill_groups').select('id').where('instance_id', '=', instanceId).where('id', '=', skillGroupId).where('deleted_at', 'is', null).executeTakeFirst();
+    // Kept only when listening and nothing of the instance's groups changed while it read (the read may predate it).
+    if (row && listening && watch!.heard === heard) {
+      if (this.open.size >= 10_000) this.open.delete(this.open.keys().next().value!);
+      this.open.set(key, at);
+    }
+    return row !== undefined;
+  }
+
+  private watch(instanceId: string): { listening: Promise<boolean>; heard: number } | null {
+    if (!this.bus) return null;
+    let w = this.watched.get(instanceId);
+    if (!w) {
+      const entry: { listening: Promise<boolean>; heard: number } = { listening: Promise.resolve(false), heard: 0 };
+      entry.listening = this.bus
+        .subscribe(skillGroupsTopic(instanceId), (message) => {
+          entry.heard++;
+          const id = (message as { skillGroupId?: unknown } | null)?.skillGroupId;
+          if (typeof id === 'string') this.open.delete(`${instanceId}/${id}`);
+          else for (const key of [...this.open.keys()]) if (key.startsWith(`${instanceId}/`)) this.open.delete(key);
+        })
+        .then(
+          () => true,
+          () => {
+            // Not listening: nothing is kept for the instance; the next look-up tries again.
+            this.watched.delete(instanceId);
+            return false;
+          },
+        );
+      this.watched.set(instanceId, entry);
+      w = entry;
+    }
+    return w;
+  }
 }
 
 /** Whether any member of the group is online, from the read model (agents not offline and not forced offline). */
