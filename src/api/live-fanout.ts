@@ -20,6 +20,7 @@
 // same instance and role; a plain agent only with themselves, since some fields show an agent their own
 // data). A frame is never shared outside its group, so nothing crosses instances or roles.
 import { execute, print, type ExecutionResult, type GraphQLResolveInfo, type DocumentNode } from 'graphql';
+import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import type { Bus } from '../domain/ports/bus.ts';
 import type { Principal } from './auth.ts';
 
@@ -323,7 +324,7 @@ export class LiveFanout {
   /** whenWritten's callers, told when the fan-out is idle. */
   private idleWaiters: (() => void)[] = [];
   /** Executions run, frames written: for tests and the bench. */
-  readonly counts = { executions: 0, frames: 0, rawFrames: 0, groupedFrames: 0, slowConsumersClosed: 0, directAttachments: 0 };
+  readonly counts = { executions: 0, compiledExecutions: 0, frames: 0, rawFrames: 0, groupedFrames: 0, slowConsumersClosed: 0, directAttachments: 0 };
 
   constructor(bus: Bus, options: LiveFanoutOptions) {
     this.topics = new LiveTopics(bus, options.maxPendingMessages ?? 1000, options.deliverSlice ?? 128);
@@ -510,6 +511,12 @@ export class LiveFanout {
     this.counts.executions++;
     let result: ExecutionResult | Promise<ExecutionResult>;
     try {
+      const compiled = compiledOf(info);
+      if (compiled) {
+        this.counts.compiledExecutions++;
+        const r = compiled.query(message, ctx, rawVariables(info.variableValues)) as ExecutionResult | Promise<ExecutionResult>;
+        return r instanceof Promise ? r.then((x) => this.serialize(x, ctx)) : this.serialize(r, ctx);
+      }
       result = execute({
         schema: info.schema,
         document: documentOf(info),
@@ -673,6 +680,30 @@ export function viewOf(p: Principal | null | undefined): string {
 }
 
 const documents = new WeakMap<object, DocumentNode>();
+
+/**
+ * An operation's selection compiled by graphql-jit, once it ran `jitAfter` times in this process (a chat's
+ * conversationEvents runs for each message and side; one-off operations never pay the compile): its frames
+ * then cost a generated function instead of graphql-js's walk of the selection (issue 11: 4 % of Kefu's main
+ * thread per chat message went to execute). null: graphql-jit refused it (graphql-js runs it).
+ */
+const jitAfter = 20;
+const compiledOperations = new WeakMap<object, CompiledQuery | null>();
+const runsBeforeJit = new WeakMap<object, number>();
+function compiledOf(info: GraphQLResolveInfo): CompiledQuery | null {
+  const known = compiledOperations.get(info.operation);
+  if (known !== undefined) return known;
+  const runs = (runsBeforeJit.get(info.operation) ?? 0) + 1;
+  if (runs < jitAfter) {
+    runsBeforeJit.set(info.operation, runs);
+    return null;
+  }
+  const q = compileQuery(info.schema, documentOf(info), info.operation.name?.value);
+  const compiled = isCompiledQuery(q) ? q : null;
+  compiledOperations.set(info.operation, compiled);
+  runsBeforeJit.delete(info.operation);
+  return compiled;
+}
 
 /** A subscription's coerced variables as JSON values again, once per subscription (not per message). */
 const rawVariableValues = new WeakMap<object, Record<string, unknown>>();
