@@ -294,14 +294,17 @@ const messageInput = z.object({ clientMessageId: clientId, text: messageText.nul
   else if (m.choice != null && m.fileId != null) c.addIssue({ code: 'custom', path: ['choice'], message: "a choice is sent with its option's label as text, not with a file" });
 });
 // Built once: a zod object schema compiles its parser on first use, which a schema made per call repeats (tens
-// of microseconds a request).
+// of microseconds a request). The inputs of every chat message, typing and read (sendChatMessage,
+// conversationEvents, setTyping, markRead) also go through z.compile: a generated check that answers a valid
+// input itself and hands any other to the schema's own parser, so refusals keep their fields and messages
+// (a plain send's parse: 2.5 -> 0.9 us, warm).
 const contactIdArgs = z.object({ contactId: id });
 const myConversationsArgs = z.object({ first: z.number().int().min(0).max(100, 'at most 100').nullish(), after: z.string().max(500).nullish() });
 const transcriptArgs = z.object({ contactId: id, afterSeq: seqArg.nullish(), beforeSeq: seqArg.nullish(), first: firstArg.nullish() });
-const sendChatMessageInput = z.object({ contactId: id, message: messageInput });
-const setTypingInput = z.object({ contactId: id, typing: z.boolean() });
-const markReadInput = z.object({ contactId: id, seq: seqArg });
-const conversationEventsArgs = z.object({ contactId: id, afterSeq: seqArg.nullish() });
+const sendChatMessageInput = z.compile(z.object({ contactId: id, message: messageInput }));
+const setTypingInput = z.compile(z.object({ contactId: id, typing: z.boolean() }));
+const markReadInput = z.compile(z.object({ contactId: id, seq: seqArg }));
+const conversationEventsArgs = z.compile(z.object({ contactId: id, afterSeq: seqArg.nullish() }));
 const messagesArgs = z.object({ afterSeq: seqArg.nullish(), first: firstArg.nullish() });
 const startChatInput = z.object({
   clientChatId: clientId,
