@@ -9,6 +9,7 @@ import { comparePositions, positionFromString, positionToString } from '../domai
 import type { Lease, SqlClient } from '../adapters/sql/sql-client.ts';
 import type { Projection, ReadModel } from './projection.ts';
 import type { ReadModelDb } from './read-model-db.ts';
+import { committedAt, stageTrace } from './stage-trace.ts';
 import { instanceOfEvent, isTransientFailure, listParkedParts, parkPart, ReadModelParkedError, retryParkedPart, type ParkedPart, type RetryOutcome } from './parked-parts.ts';
 
 export interface Logger {
@@ -556,7 +557,11 @@ export class ProjectionRunner {
       if (held.length > 0) throw new ReadModelParkedError(held);
     };
     await failIfHeld();
-    if (reached()) return true;
+    if (reached()) {
+      stageTrace.add('settle.at-once', 0);
+      return true;
+    }
+    const waitStart = stageTrace.enabled ? performance.now() : 0;
     const deadline = Date.now() + (options.timeoutMs ?? 10_000);
     let lastSeen = seen();
     let movedAt = Date.now();
@@ -583,7 +588,10 @@ export class ProjectionRunner {
         wake = () => undefined;
         for (const n of elsewhere) this.known.set(n, await readCheckpoint(this.deps.db, n));
         await failIfHeld();
-        if (reached()) return true;
+        if (reached()) {
+          stageTrace.since('settle.waited', waitStart);
+          return true;
+        }
         const now = seen();
         if (now !== lastSeen) {
           lastSeen = now;
@@ -835,12 +843,23 @@ export class ProjectionRunner {
           return releaseLive();
         }
         // Live only: catching up, nobody waits for a change's frames, and the batches are big.
-        if (!r.projection.live && caughtUp) await this.afterLive();
+        if (!r.projection.live && caughtUp) {
+          const waitedAt = stageTrace.enabled ? performance.now() : 0;
+          const live = this.afterLive();
+          if (live) {
+            await live;
+            stageTrace.since(`run.${r.projection.name}.afterLive`, waitedAt);
+          }
+        }
         if (r.halted) buffer = [];
         if (buffer.length === 0) return;
         const events = buffer;
         buffer = [];
         const last = events[events.length - 1]!.position;
+        const t0 = committedAt.get(events[0]!);
+        const tag = `run.${r.projection.name}`;
+        stageTrace.since(`${tag}.1.start`, t0);
+        if (t0 !== undefined) stageTrace.add(`${tag}.batch`, events.length);
         try {
           // A batch with nothing for the projection moves its checkpoint in the shared transaction's statement, if one starts.
           // A live projection's batch with something to write goes in a transaction of its own: it does not wait for the others' statements.
@@ -859,9 +878,11 @@ export class ProjectionRunner {
             );
           }
           this.parked.set(r.projection.name, held);
+          stageTrace.since(`${tag}.2.applied`, t0);
           this.moved(r.projection.name);
           background();
           await Promise.all(messages.map((m) => bus.publish(m.topic, m.message).catch((err: unknown) => logger.warn({ err }, 'bus publish failed'))));
+          if (messages.length > 0) stageTrace.since(`${tag}.3.published`, t0);
         } catch (err) {
           r.halted = true;
           r.failed = true;
@@ -906,6 +927,7 @@ export class ProjectionRunner {
         caughtUp = true;
       },
       onEvent: async (event) => {
+        if (stageTrace.enabled) stageTrace.since(`run.${r.projection.name}.0.deliver`, committedAt.get(event));
         buffer.push(event);
         holdLive();
         if (buffer.length >= (caughtUp ? liveBatch : catchUpBatch)) await flush();

@@ -14,6 +14,7 @@ import type {
 import { comparePositions, DuplicateEventIdError, WrongExpectedRevisionError } from '../../../domain/ports/event-store.ts';
 import type { SqlClient, SqlExecutor } from '../../sql/sql-client.ts';
 import { eventStoreSchemaSql } from './schema.ts';
+import { committedAt, stageTrace } from '../../../projections/stage-trace.ts';
 
 interface EventRow {
   seq: string | number;
@@ -173,6 +174,8 @@ interface PendingAppend {
   /** How many events the payload holds. */
   count: number;
   firstId: string;
+  /** When it was queued (performance.now(); stage timings only). */
+  queuedAt: number;
   resolve: (r: AppendResult) => void;
   reject: (e: unknown) => void;
 }
@@ -338,7 +341,7 @@ export class PostgresEventStore implements EventStore {
     if (events.length === 0) throw new Error('appendToStream needs at least one event');
     const payload = eventsJson(events);
     return new Promise<AppendResult>((resolve, reject) => {
-      this.queued.push({ streamId, expectedRevision: options.expectedRevision, payload, count: events.length, firstId: events[0]!.id, resolve, reject });
+      this.queued.push({ streamId, expectedRevision: options.expectedRevision, payload, count: events.length, firstId: events[0]!.id, queuedAt: stageTrace.enabled ? performance.now() : 0, resolve, reject });
       this.pump();
     });
   }
@@ -383,11 +386,21 @@ export class PostgresEventStore implements EventStore {
     const wakesBefore = this.unexplainedWakes;
     const call = ++this.calls;
     this.callsOut.add(call);
+    const sentAt = stageTrace.enabled ? performance.now() : 0;
+    if (stageTrace.enabled) {
+      for (const a of batch) stageTrace.since('append.1.queued', a.queuedAt);
+      stageTrace.add('append.batch', batch.length);
+      stageTrace.add('append.inFlight', this.inFlight);
+      const pool = this.sql.raw as { waitingCount?: number; idleCount?: number } | undefined;
+      if (pool?.waitingCount !== undefined) stageTrace.add('pool.waiting', pool.waitingCount);
+      if (pool?.idleCount !== undefined) stageTrace.add('pool.idle', pool.idleCount);
+    }
     if (batch.length === 1) {
       const a = batch[0]!;
-      let outcome: Awaited<ReturnType<typeof this.appendOne>>;
+      let outcome: { result: AppendResult; written: Written | null };
       try {
         outcome = await this.appendOne(this.sql, a.streamId, a.expectedRevision, a.payload, a.count, true, this.serveOwn);
+        stageTrace.since('append.2.call', sentAt);
       } catch (err) {
         a.reject(err);
         this.finished(call, 'none', wakesBefore);
@@ -407,6 +420,7 @@ export class PostgresEventStore implements EventStore {
         items.map((a) => String(a.expectedRevision)),
         `[${items.map((a) => a.payload).join(',')}]`,
       ]);
+      stageTrace.since('append.2.call', sentAt);
     } catch (err) {
       if (typeof (err as { code?: unknown }).code !== 'string') {
         // No answer from the server (a lost connection): whether the batch committed is unknown, as it is
@@ -533,6 +547,7 @@ export class PostgresEventStore implements EventStore {
       return;
     }
     const end = handed.events[handed.events.length - 1]!.position;
+    stageTrace.since('append.3.handed', committedAt.get(handed.events[0]!));
     this.handed.set(positionKey(handed.prev), { events: handed.events, end });
     if (this.handed.size > maxHanded) this.handed.delete(this.handed.keys().next().value!);
     if (!this.handedEnd || comparePositions(end, this.handedEnd) > 0) this.handedEnd = end;
@@ -557,6 +572,10 @@ export class PostgresEventStore implements EventStore {
    */
   private finished(call: number, written: Written | null | 'none', wakesBefore: number): void {
     this.callsOut.delete(call);
+    if (stageTrace.enabled && written && written !== 'none' && written.events) {
+      const now = performance.now();
+      for (const e of written.events) committedAt.set(e, now);
+    }
     if (written === null) this.appended(null);
     else if (written !== 'none') {
       this.ownEnds.set(written.tx, written.end);
