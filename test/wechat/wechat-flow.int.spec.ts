@@ -216,6 +216,22 @@ describe('WeChat chats in their account\'s chat flow', () => {
     expect((await transcript(contactId)).filter((m) => m.sender === 'CUSTOMER').map((m) => m.text)).toEqual(['night', 'Please call me back tomorrow about my invoice.']);
   });
 
+  it("starts a subscriber's chat with its flow's first step in the same append (one append, one wait), as web chats", async () => {
+    const contactId = await subscribe('oFlow_one');
+    await receivedUntil('oFlow_one', menuText);
+    const events = await t.kefu.store.readStream(streams.contact(seed.instanceId, contactId));
+    const start = events.findIndex((e) => e.type === 'ContactCreated');
+    const step = events.findIndex((e) => e.type === 'ContactChatFlowAdvanced');
+    expect(start).toBeGreaterThanOrEqual(0);
+    expect(step).toBeGreaterThan(start);
+    // One append: the start's events and the greeting's share its commit and correlation (a step of its own has the runner's).
+    const one = events.slice(start, step + 1);
+    expect(new Set(one.map((e) => String(e.position.commit))).size).toBe(1);
+    expect(new Set(one.map((e) => e.metadata.correlationId)).size).toBe(1);
+    expect(one.map((e) => e.type)).toContain('ContactFlowStarted');
+    expect((await contact(contactId)).status).toBe('IN_FLOW');
+  });
+
   it('ends the chat at an end node, its text sent; the next message starts a new chat in the flow', async () => {
     const contactId = await subscribe('oFlow_3');
     await receivedUntil('oFlow_3', menuText);

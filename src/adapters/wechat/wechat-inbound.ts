@@ -344,7 +344,12 @@ export class WechatInbound {
       unionId: push.unionId,
       sessionFrom: push.sessionFrom,
     };
-    await this.command(instanceId, {
+    // A chat entering its account's flow: the flow's first step (its greeting) goes in the start's append, one append
+    // and one wait (issue 12, as web chats). Without it (no live flow), the runner's start below takes the step (or
+    // ends the chat); so it does when the start appended nothing (a retry of the push found the chat started).
+    const flowId = reject || !this.deps.chatFlows ? null : account.flow_id;
+    const firstStep = flowId ? await this.deps.chatFlows!.firstStep({ instanceId, contactId }, flowId) : null;
+    const started = await this.command(instanceId, {
       type: 'StartChat',
       data: {
         contactId,
@@ -355,12 +360,13 @@ export class WechatInbound {
         priority: 0,
         reject,
         firstMessage: first,
-        flowId: reject || !this.deps.chatFlows ? null : account.flow_id,
+        flowId,
+        ...(firstStep ? { firstStep } : {}),
       },
       metadata: this.metadata(instanceId),
     });
     // The account's chat flow greets the customer (its first step); a retry of the push finds it taken.
-    if (!reject) await this.startFlow(account, contactId);
+    if (flowId && (!firstStep || started.events.length === 0)) await this.startFlow(account, contactId);
     return contactId;
   }
 
