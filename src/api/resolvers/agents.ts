@@ -7,7 +7,7 @@ import { skillGroupDecider } from '../../domain/skill-group/skill-group.decide.t
 import { ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from '../../domain/errors.ts';
 import type { Position } from '../../domain/ports/event-store.ts';
 import { streams } from '../../domain/streams.ts';
-import { agentStatusTopic, toAgentStatusMessage, type AgentStatusMessage } from '../../projections/agents/agents.projection.ts';
+import { agentStatusTopic, committedAgentRow, toAgentStatusMessage, type AgentStatusMessage } from '../../projections/agents/agents.projection.ts';
 import { onlineSecondsToday } from '../../projections/agents/online-time.ts';
 import type { ReadModelDb } from '../../projections/read-model-db.ts';
 import { isSupervisor, requireAdmin, requireInstance, requireSupervisor, type InstancePrincipal } from '../auth.ts';
@@ -89,7 +89,11 @@ async function agentAfter(ctx: KefuContext, instanceId: string, agentId: string,
   await settle(ctx, position, ['agents']);
   // The agent's tokens are checked against the new row (role) from now on (other processes: within KEFU_AUTH_CACHE_MS).
   ctx.deps.auth.forgetAgent(instanceId, agentId);
-  const row = await loadAgentRow(ctx, instanceId, agentId);
+  // The row this process's agents projection committed with the change, when it has it: no read back (on PGlite
+  // that read ran on the main thread in the middle of the change's fan-out to its subscribers).
+  const kept = position ? committedAgentRow(instanceId, agentId, position) : undefined;
+  if (kept?.deleted_at) throw new NotFoundError('Agent', agentId);
+  const row = kept ?? (await loadAgentRow(ctx, instanceId, agentId));
   // Read after the change: the token check keeps it (the agent's next presence change needs no read before its append).
   ctx.deps.auth.rememberAgent(instanceId, agentId, row);
   return toAgent(row);

@@ -1,5 +1,6 @@
 import { sql, type Selectable, type Transaction } from 'kysely';
 import type { AgentEvent } from '../../domain/agent/agent.ts';
+import { comparePositions, type Position } from '../../domain/ports/event-store.ts';
 import type { Projection } from '../projection.ts';
 import type { ReadModelDb } from '../read-model-db.ts';
 import { closeOnlineSpell } from './online-time.ts';
@@ -48,8 +49,22 @@ const handled: AgentEvent['type'][] = [
  * rebuild, and when a parked part was retried. Bounded: past maxKeptRows it starts again empty.
  */
 const committedRows = new Map<string, AgentRow>();
+/** The position of the batch that committed each kept row: the row shows every event up to it (see committedAgentRow). */
+const committedAt = new WeakMap<AgentRow, Position>();
 const maxKeptRows = 20_000;
 const keyOf = (instanceId: string, agentId: string) => `${instanceId}/${agentId}`;
+
+/**
+ * The agent's row as this process's runner committed it, if that commit took in the event at `position` (a
+ * mutation's answer after settle, without reading the row back). Undefined when the row is not kept or older
+ * (another process ran the batch): then read it. A row kept from a batch at or past `position` shows at least
+ * the mutation's change, as a read after settle would.
+ */
+export function committedAgentRow(instanceId: string, agentId: string, position: Position): AgentRow | undefined {
+  const row = committedRows.get(keyOf(instanceId, agentId));
+  const at = row && committedAt.get(row);
+  return at && comparePositions(at, position) >= 0 ? row : undefined;
+}
 
 /**
  * Works a whole batch at once: reads the rows its events touch that it does not keep (one query), folds the
@@ -110,9 +125,13 @@ export const agentsProjection: Projection = {
     const written = [...dirty].map((k) => rows.get(k)!);
     await writeRows(trx, written);
     if (keep) {
+      const at = events[events.length - 1]!.position;
       changes.committed!(() => {
         if (committedRows.size + written.length > maxKeptRows) committedRows.clear();
-        for (const row of written) committedRows.set(keyOf(row.instance_id, row.id), row);
+        for (const row of written) {
+          committedRows.set(keyOf(row.instance_id, row.id), row);
+          committedAt.set(row, at);
+        }
       });
     }
   },
