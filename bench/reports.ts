@@ -25,7 +25,7 @@ import { rebuildProjection } from '../src/projections/projection-runner.ts';
 import type { ReadModelDb } from '../src/projections/read-model-db.ts';
 import { agentReport, instanceReport, resolveReportRequest } from '../src/projections/reports/report-queries.ts';
 import { reportsProjection } from '../src/projections/reports/reports.projection.ts';
-import { envInt } from './lib/config.ts';
+import { envInt, envList } from './lib/config.ts';
 import type { BenchModule } from './lib/module.ts';
 import { databaseUrl, dropDatabase, recreateDatabase } from './lib/pg-admin.ts';
 import type { ResultRow } from './lib/report.ts';
@@ -93,6 +93,25 @@ async function seededCopy(s: ReturnType<typeof settings>, log: (m: string) => vo
     return { url: databaseUrl(database), seeded };
   } finally {
     await admin.end();
+  }
+}
+
+/** The run's database of an earlier run with BENCH_REPORT_KEEP=1 (projected, its catch-up done), or null. */
+async function keptProjection(s: ReturnType<typeof settings>, log: (m: string) => void): Promise<{ url: string; seeded: SeededYear } | null> {
+  const url = databaseUrl(databaseOf(s));
+  const c = new pg.Client({ connectionString: url });
+  try {
+    await c.connect();
+  } catch {
+    return null;
+  }
+  try {
+    const r = await c.query<{ seeded: SeededYear }>('SELECT seeded FROM bench_projected').catch(() => ({ rows: [] }));
+    const seeded = r.rows[0]?.seeded ?? null;
+    if (seeded) log(`reusing the kept projection in ${databaseOf(s)} (BENCH_REPORT_KEEP=1; catch-up skipped)`);
+    return seeded ? { url, seeded } : null;
+  } finally {
+    await c.end();
   }
 }
 
@@ -176,39 +195,52 @@ export const reportsBench: BenchModule = {
   async run(): Promise<ResultRow[]> {
     const s = settings();
     const log = (m: string) => console.log(`  ${m}`);
-    const copy = await seededCopy(s, log);
+    // BENCH_REPORT_KEEP=1: the run's database is kept after the run with its projection; the next run with it
+    // set reuses that database, its catch-up skipped (migrations still run: a new table is filled by its own).
+    const keep = process.env.BENCH_REPORT_KEEP === '1';
+    const kept = keep ? await keptProjection(s, log) : null;
+    const copy = kept ?? (await seededCopy(s, log));
     // BENCH_REPORT_SEED_ONLY=1: the seeded log made (or found) and kept, nothing measured.
     if (!copy) return [];
     const { url, seeded } = copy;
     const sql = createPostgresClient(url, { max: 4 });
     const db = createKysely<ReadModelDb>(sql);
     const rows: ResultRow[] = [];
+    let projected = !!kept;
     try {
       await migrateEventStore(sql);
       await migrateReadModels(db as never);
       const store = new PostgresEventStore(sql);
-
-      const meter = cpuMeter(url);
-      await meter.start();
-      const t0 = performance.now();
-      // The projection's own catch-up batch (reportsProjection.catchUpBatchSize), as `npm run projections -- rebuild reports` uses.
-      const applied = await rebuildProjection({ store, db, projection: reportsProjection });
-      const catchUpMs = performance.now() - t0;
-      const cpu = await meter.stop();
-      const perEvent = `CPU per event: Kefu (Node) ${((cpu.nodeMs * 1000) / applied).toFixed(1)} us, PostgreSQL ${((cpu.pgMs * 1000) / applied).toFixed(1)} us`;
-      log(`rebuilt reports from ${applied.toLocaleString('en-US')} events in ${(catchUpMs / 1000).toFixed(1)} s; ${perEvent}`);
-      rows.push({
-        measurement: 'catch-up',
-        label: 'reports projection catch-up (rebuild from the first event)',
-        target: 'kefu-postgres',
-        events: seeded.events,
-        ms: catchUpMs,
-        eventsPerSec: seeded.events / (catchUpMs / 1000),
-        p50Ms: 0,
-        p99Ms: 0,
-        perRound: [seeded.events / (catchUpMs / 1000)],
-        showTime: true,
-      });
+      // The queries to time (BENCH_REPORT_QUERIES=agent-month,agent-month-total; default all).
+      const queries = envList('BENCH_REPORT_QUERIES');
+      const wanted = (measurement: string) => !queries || queries.includes(measurement);
+      let perEvent = 'catch-up skipped (BENCH_REPORT_KEEP: a kept projection)';
+      if (!kept) {
+        const meter = cpuMeter(url);
+        await meter.start();
+        const t0 = performance.now();
+        // The projection's own catch-up batch (reportsProjection.catchUpBatchSize), as `npm run projections -- rebuild reports` uses.
+        const applied = await rebuildProjection({ store, db, projection: reportsProjection });
+        const catchUpMs = performance.now() - t0;
+        const cpu = await meter.stop();
+        perEvent = `CPU per event: Kefu (Node) ${((cpu.nodeMs * 1000) / applied).toFixed(1)} us, PostgreSQL ${((cpu.pgMs * 1000) / applied).toFixed(1)} us`;
+        log(`rebuilt reports from ${applied.toLocaleString('en-US')} events in ${(catchUpMs / 1000).toFixed(1)} s; ${perEvent}`);
+        rows.push({
+          measurement: 'catch-up',
+          label: 'reports projection catch-up (rebuild from the first event)',
+          target: 'kefu-postgres',
+          events: seeded.events,
+          ms: catchUpMs,
+          eventsPerSec: seeded.events / (catchUpMs / 1000),
+          p50Ms: 0,
+          p99Ms: 0,
+          perRound: [seeded.events / (catchUpMs / 1000)],
+          showTime: true,
+        });
+        if (keep) await sql.query('CREATE TABLE bench_projected (seeded jsonb NOT NULL)');
+        if (keep) await sql.query('INSERT INTO bench_projected (seeded) VALUES ($1)', [JSON.stringify(seeded)]);
+        projected = true;
+      }
 
       // The year's figures against the generator's own counts.
       const year = await resolveReportRequest(db, seeded.instanceId, { from: '2025-01-01', to: '2025-12-31', interval: 'TOTAL', timeZone: 'UTC' }, limits);
@@ -220,6 +252,7 @@ export const reportsBench: BenchModule = {
 
       const queryCpu: string[] = [];
       const timed = async (measurement: string, label: string, run: () => Promise<number>) => {
+        if (!wanted(measurement)) return;
         const times: number[] = [];
         let rowsRead = 0;
         const meter = cpuMeter(url);
@@ -258,7 +291,7 @@ export const reportsBench: BenchModule = {
       notes = `Catch-up ${perEvent}. CPU per query (over the rounds): ${queryCpu.join('; ')}. Checked: the year's inbound totals equal the generator's (${JSON.stringify(check)}). Seeding: ${(seeded.ms / 1000).toFixed(0)} s for ${seeded.events.toLocaleString('en-US')} events.`;
     } finally {
       await sql.close();
-      await dropDatabase(databaseOf(s));
+      if (!keep || !projected) await dropDatabase(databaseOf(s));
     }
     return rows;
   },

@@ -21,7 +21,7 @@ import { readModelStore } from '../support/read-model.ts';
 import { seededRandom as prng } from '../support/seeded-random.ts';
 
 const sink = { publish: () => {} };
-const dayTables = ['report_group_days', 'report_agent_contact_days', 'report_agent_days', 'report_agent_break_days'] as const;
+const dayTables = ['report_group_days', 'report_agent_contact_days', 'report_agent_channel_days', 'report_agent_days', 'report_agent_break_days'] as const;
 
 const instances = [randomUUID(), randomUUID()];
 

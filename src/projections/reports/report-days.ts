@@ -9,7 +9,7 @@
 // rows as json_populate_recordset) to the day table: the projection adds each batch's deltas, and counts an
 // instance's days again from the base tables when its zone changes (and the migrations fill them).
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import { agentCounters, contactCounters } from './reports.tables.ts';
+import { agentContactCounters, agentCounters, contactCounters } from './reports.tables.ts';
 
 type Db = Kysely<unknown>;
 /** reports.projection.ts's bucketMs (not imported: that module imports this one). */
@@ -34,8 +34,8 @@ export async function addGroupDays(db: Db, source: RawBuilder<unknown>): Promise
       ${addAll('report_group_days', contactCounters)}, answer_wait_max_ms = greatest(report_group_days.answer_wait_max_ms, excluded.answer_wait_max_ms)`.execute(db);
 }
 
-/** report_contact_buckets rows of agents (source) into report_agent_contact_days. */
-export async function addAgentContactDays(db: Db, source: RawBuilder<unknown>): Promise<void> {
+/** report_contact_buckets rows of agents (source) into report_agent_contact_days and report_agent_channel_days (unless `channels` is false). */
+export async function addAgentContactDays(db: Db, source: RawBuilder<unknown>, channels = true): Promise<void> {
   await sql`
     INSERT INTO report_agent_contact_days (instance_id, day, agent_id, channel, direction, skill_group_id, ${refs(contactCounters)})
     SELECT c.instance_id, (c.bucket AT TIME ZONE ${zoneOf('c')})::date, c.agent_id, c.channel, c.direction, c.skill_group_id, ${sums(contactCounters, 'c')}
@@ -43,6 +43,17 @@ export async function addAgentContactDays(db: Db, source: RawBuilder<unknown>): 
     WHERE c.agent_id <> ''
     GROUP BY 1, 2, 3, 4, 5, 6
     ON CONFLICT (instance_id, day, agent_id, channel, direction, skill_group_id) DO UPDATE SET ${addAll('report_agent_contact_days', contactCounters)}`.execute(db);
+  if (channels) await addAgentChannelDays(db, sql`(SELECT c.*, (c.bucket AT TIME ZONE ${zoneOf('c')})::date AS day FROM ${source} c WHERE c.agent_id <> '')`);
+}
+
+/** Rows with report_agent_contact_days' columns (day, agent, channel, counters: source) into report_agent_channel_days. */
+export async function addAgentChannelDays(db: Db, source: RawBuilder<unknown>): Promise<void> {
+  await sql`
+    INSERT INTO report_agent_channel_days (instance_id, day, agent_id, channel, ${refs(agentContactCounters)})
+    SELECT c.instance_id, c.day, c.agent_id, c.channel, ${sums(agentContactCounters, 'c')}
+    FROM ${source} c
+    GROUP BY 1, 2, 3, 4
+    ON CONFLICT (instance_id, day, agent_id, channel) DO UPDATE SET ${addAll('report_agent_channel_days', agentContactCounters)}`.execute(db);
 }
 
 /**
@@ -110,17 +121,21 @@ export async function addBreakDays(db: Db, breaks: RawBuilder<unknown>, spans: R
     ON CONFLICT (instance_id, day, agent_id, reason) DO UPDATE SET break_ms = report_agent_break_days.break_ms + excluded.break_ms`.execute(db);
 }
 
-const agentDayTables = ['report_agent_contact_days', 'report_agent_days', 'report_agent_break_days'] as const;
+const agentDayTables = ['report_agent_contact_days', 'report_agent_channel_days', 'report_agent_days', 'report_agent_break_days'] as const;
 
-/** Counts the day rows of `instanceIds` (null: every instance) again from the base tables, in each one's zone. */
-export async function refillDays(db: Db, instanceIds: string[] | null, tables: { groups: boolean; agents: boolean } = { groups: true, agents: true }): Promise<void> {
+/**
+ * Counts the day rows of `instanceIds` (null: every instance) again from the base tables, in each one's zone.
+ * `tables.channels` false: not report_agent_channel_days (the migrations before the one that made it).
+ */
+export async function refillDays(db: Db, instanceIds: string[] | null, tables: { groups: boolean; agents: boolean; channels?: boolean } = { groups: true, agents: true }): Promise<void> {
   const only = (alias: string) => (instanceIds ? sql`WHERE ${sql.ref(`${alias}.instance_id`)} = ANY(${instanceIds}::text[])` : sql``);
   const from = (table: string) => sql`(SELECT * FROM ${sql.table(table)} t ${only('t')})`;
-  const names = [...(tables.groups ? ['report_group_days'] : []), ...(tables.agents ? agentDayTables : [])];
+  const channels = tables.channels !== false;
+  const names = [...(tables.groups ? ['report_group_days'] : []), ...(tables.agents ? agentDayTables.filter((t) => channels || t !== 'report_agent_channel_days') : [])];
   for (const table of names) await sql`DELETE FROM ${sql.table(table)} t ${only('t')}`.execute(db);
   if (tables.groups) await addGroupDays(db, from('report_group_buckets'));
   if (tables.agents) {
-    await addAgentContactDays(db, from('report_contact_buckets'));
+    await addAgentContactDays(db, from('report_contact_buckets'), channels);
     await addAgentDays(db, from('report_agent_buckets'), from('report_agent_spans'));
     await addBreakDays(db, from('report_agent_break_buckets'), from('report_agent_spans'));
   }

@@ -7,7 +7,7 @@ import { sql, type RawBuilder } from 'kysely';
 import { ValidationError } from '../../domain/errors.ts';
 import { checkServiceLevelSeconds, checkTimeZone, defaultReportSettings, serviceLevelThresholds } from '../../domain/instance/report-settings.ts';
 import type { ReadModel } from '../projection.ts';
-import { agentCounters, contactCounters, type AgentCounter, type ContactCounter } from './reports.tables.ts';
+import { agentContactCounters, agentCounters, contactCounters, type AgentContactCounter, type AgentCounter, type ContactCounter } from './reports.tables.ts';
 import { bucketMs, spanMaxMs } from './reports.projection.ts';
 
 export { serviceLevelThresholds, type ServiceLevelThreshold } from '../../domain/instance/report-settings.ts';
@@ -371,18 +371,8 @@ export function contactMetrics(t: ContactSums, serviceLevelSeconds: number): Con
   };
 }
 
-/** The contact counters agentChannelMetrics reads. */
-const agentContactCounters = ['agent_offered', 'agent_answered', 'agent_missed', 'agent_declined', 'talk_ms', 'hold_ms', 'acw_ms', 'agent_outbound'] as const satisfies readonly ContactCounter[];
-
-type AgentContactSums = Record<(typeof agentContactCounters)[number], number>;
-
-/** An agent's channel sums: the eight counters agentChannelMetrics reads, as an object literal (not 41 keys set one by one). */
-const emptyAgentContactSums = (): AgentContactSums => ({ agent_offered: 0, agent_answered: 0, agent_missed: 0, agent_declined: 0, talk_ms: 0, hold_ms: 0, acw_ms: 0, agent_outbound: 0 });
-
-function addAgentContactSums(into: AgentContactSums, row: Partial<Record<string, unknown>>): AgentContactSums {
-  for (const c of agentContactCounters) into[c] += Number(row[c] ?? 0);
-  return into;
-}
+/** An agent's channel sums: the eight counters agentChannelMetrics reads. */
+type AgentContactSums = Record<AgentContactCounter, number>;
 
 function agentChannelMetrics(channel: ReportChannel, t: AgentContactSums): AgentChannelMetrics {
   return {
@@ -754,21 +744,12 @@ function agentTimeSource(r: ReportRequest, now: Date, counter: AgentCounter | nu
   return { runs: intervalRunsArray(r), dayCheck: dayCheck(r), open, spans, closed, closedBreaks, closedDays, closedBreakDays };
 }
 
-/** Interval bounds as epoch milliseconds (float8: node-postgres parses a timestamptz with a regular expression, a row at a time). */
-interface AgentKeyRow {
-  interval_start: number | Date | string;
-  interval_end: number | Date | string;
-  agent_id: string;
-}
-
-interface AgentAcc {
-  start: Date;
-  end: Date;
-  agentId: string;
-  time: AgentSums;
-  breaks: Map<string, number>;
-  channels: Map<string, AgentContactSums>;
-}
+/**
+ * A row of the agent report as PostgreSQL gives it (agentRows): interval start and end (epoch ms), agent,
+ * the six time counters (agentCounters' order), the channels' counters ([channel, ...agentContactCounters'
+ * order], PHONE, ONLINE, AV) and the breaks ([reason, ms]).
+ */
+type AgentRowData = [number, number, string, number, number, number, number, number, number, (string | number)[][], [string, number][]];
 
 /**
  * Per interval × agent (agents with any time or contact in the interval), ordered by (intervalStart, agentId).
@@ -785,18 +766,18 @@ export async function agentReport(db: ReadModel, request: ReportRequest, page: R
   for (let d = r.from; d <= r.to; d = nextDate(d)) dates.push(d);
   const offset = zoneOffsetMs(r.rangeStart.getTime(), r.timeZone);
   const steady = r.interval === 'DAY' && dates.length > 1 && [...dates.slice(1), nextDate(r.to)].every((d) => zoneOffsetMs(localMidnight(d, r.timeZone).getTime(), r.timeZone) === offset);
-  if (!steady) return agentConnection(r, await agentRows(db, r, after, now), first);
+  if (!steady) return agentConnection(r, await agentRows(db, r, after, now, first + 1), first);
   const afterDate = after ? localWallTime(Date.parse(after[0]!), r.timeZone).slice(0, 10) : r.from;
   let from = afterDate > r.from ? afterDate : r.from;
   if (from > r.to) return agentConnection(r, [], first);
   const agents = r.agentIds?.length ?? Number((await db.selectFrom('report_agents').select((eb) => eb.fn.countAll<string>().as('n')).where('instance_id', '=', r.instanceId).executeTakeFirst())?.n ?? 0);
   let days = Math.max(1, Math.ceil((first + 1) / Math.max(1, agents)));
-  const rows: AgentAcc[] = [];
+  const rows: AgentRowData[] = [];
   for (;;) {
     let to = from;
     for (let i = 1; i < days && to < r.to; i++) to = nextDate(to);
     const part = { ...r, from, to, rangeStart: localMidnight(from, r.timeZone), rangeEnd: localMidnight(nextDate(to), r.timeZone) };
-    rows.push(...(await agentRows(db, part, after, now)));
+    rows.push(...(await agentRows(db, part, after, now, first + 1 - rows.length)));
     if (rows.length > first || to >= r.to) break;
     from = nextDate(to);
     days *= 2;
@@ -804,103 +785,104 @@ export async function agentReport(db: ReadModel, request: ReportRequest, page: R
   return agentConnection(r, rows, first);
 }
 
-/** The agent report's rows of `r` after `after`, in order. */
-async function agentRows(db: ReadModel, r: ReportRequest, after: string[] | null, now: Date): Promise<AgentAcc[]> {
+/**
+ * The agent report's first `limit` rows of `r` after `after`, in order: one statement, which sums the time,
+ * contact and break figures per interval × agent, joins them and gives the page as one JSON array (one parse
+ * in Kefu instead of thousands of rows of numbers). Without a direction or skill-group filter, the contact
+ * figures of the day rows come from report_agent_channel_days (summed per channel already).
+ */
+async function agentRows(db: ReadModel, r: ReportRequest, after: string[] | null, now: Date, limit: number): Promise<AgentRowData[]> {
   const { start, end } = intervalOf(r, sql`t.bucket`);
   const inRange = sql`t.bucket >= ${r.rangeStart.toISOString()}::timestamptz AND t.bucket < ${r.rangeEnd.toISOString()}::timestamptz`;
   const agentFilter = r.agentIds ? sql`AND t.agent_id IN (${sql.join(r.agentIds)})` : sql``;
   const channelFilter = r.channel ? sql`AND c.channel = ${r.channel}` : sql``;
   const directionFilter = r.direction ? sql`AND c.direction = ${r.direction}` : sql``;
   const groupFilter = r.skillGroupIds ? sql`AND c.skill_group_id IN (${sql.join(r.skillGroupIds)})` : sql``;
+  // With a channel, direction or group filter, only agents with contacts there are listed.
+  const contactFiltered = !!(r.channel || r.direction || r.skillGroupIds);
 
   // Time (bucket parts, spans and the open state), and contact figures by channel, each per interval × agent.
   // PostgreSQL's JIT is off on Kefu's connections (sql-client.ts): its estimate of the span rows is far above
   // the real count, and compiling these statements would cost seconds for a query of a few milliseconds.
-  const { timeRows, contacts, breaks } = await (async (q: ReadModel) => {
-    const time = agentTimeSource(r, now);
-    const timeRows = await sql<AgentKeyRow & Record<string, unknown>>`
-      WITH runs_array AS MATERIALIZED (${time.runs}), day_check AS MATERIALIZED (${time.dayCheck})
-      SELECT (extract(epoch FROM t.interval_start) * 1000)::float8 AS interval_start, (extract(epoch FROM max(t.interval_end)) * 1000)::float8 AS interval_end, t.agent_id, ${sumsOf(agentCounters, 't')}
+  const time = agentTimeSource(r, now);
+  const breakTime = agentTimeSource(r, now, 'break_ms');
+  const day = intervalOfDay(r, 'c');
+  // Only the counters an agent's channel figures use (agentChannelMetrics): a month of 500 agents is
+  // thousands of rows, and reading every counter of them was most of the statement's time.
+  const counters = (alias: string) => sql.join(agentContactCounters.map((c) => sql.ref(`${alias}.${c}`)));
+  const contactDays =
+    r.direction || r.skillGroupIds
+      ? sql`
+        SELECT ${day.start}, ${day.end}, c.agent_id, c.channel, ${counters('c')}
+        FROM report_agent_contact_days c ${day.join}
+        WHERE (SELECT ok FROM day_check) AND c.instance_id = ${r.instanceId} AND c.day >= ${r.from}::date AND c.day <= ${r.to}::date ${channelFilter} ${directionFilter} ${groupFilter}`
+      : sql`
+        SELECT ${day.start}, ${day.end}, c.agent_id, c.channel, ${counters('c')}
+        FROM report_agent_channel_days c ${day.join}
+        WHERE (SELECT ok FROM day_check) AND c.instance_id = ${r.instanceId} AND c.day >= ${r.from}::date AND c.day <= ${r.to}::date ${channelFilter}`;
+  const keys = contactFiltered ? sql`cs LEFT JOIN tm USING (interval_start, agent_id)` : sql`tm FULL JOIN cs USING (interval_start, agent_id)`;
+  const afterFilter = after
+    ? sql`WHERE k.interval_start > ${new Date(Date.parse(after[0]!)).toISOString()}::timestamptz OR (k.interval_start = ${new Date(Date.parse(after[0]!)).toISOString()}::timestamptz AND k.agent_id COLLATE "C" > ${after[1]!})`
+    : sql``;
+  const ms = (at: RawBuilder<unknown>) => sql`(extract(epoch FROM ${at}) * 1000)::float8`;
+  const { rows } = await sql<{ page: AgentRowData[] | string | null }>`
+    WITH runs_array AS MATERIALIZED (${time.runs}), day_check AS MATERIALIZED (${time.dayCheck}),
+    tm AS (
+      SELECT t.interval_start, max(t.interval_end) AS interval_end, t.agent_id, ${sumsOf(agentCounters, 't')}
       FROM (${time.closed} UNION ALL ${time.spans} UNION ALL ${time.closedDays} UNION ALL ${time.open}) t
       WHERE true ${agentFilter}
-      GROUP BY t.interval_start, t.agent_id`.execute(q);
-    const day = intervalOfDay(r, 'c');
-    // Only the counters an agent's channel figures use (agentChannelMetrics): a month of 500 agents is
-    // thousands of rows, and reading every counter of them was most of the statement's time.
-    const counters = (alias: string) => sql.join(agentContactCounters.map((c) => sql.ref(`${alias}.${c}`)));
-    const contacts = await sql<AgentKeyRow & { channel: string } & Record<string, unknown>>`
-      WITH day_check AS MATERIALIZED (${dayCheck(r)})
-      SELECT (extract(epoch FROM t.interval_start) * 1000)::float8 AS interval_start, (extract(epoch FROM max(t.interval_end)) * 1000)::float8 AS interval_end, t.agent_id, t.channel, ${sumsOf(agentContactCounters, 't')}
+      GROUP BY t.interval_start, t.agent_id
+    ),
+    ch AS (
+      SELECT t.interval_start, max(t.interval_end) AS interval_end, t.agent_id, t.channel, ${sumsOf(agentContactCounters, 't')}
       FROM (
         SELECT ${start} AS interval_start, ${end} AS interval_end, t.agent_id, t.channel, ${counters('t')}
         FROM (SELECT c.* FROM report_contact_buckets c WHERE NOT (SELECT ok FROM day_check) AND c.instance_id = ${r.instanceId} AND c.agent_id <> '' ${channelFilter} ${directionFilter} ${groupFilter}) t
         WHERE ${inRange}
-        UNION ALL
-        SELECT ${day.start}, ${day.end}, c.agent_id, c.channel, ${counters('c')}
-        FROM report_agent_contact_days c ${day.join}
-        WHERE (SELECT ok FROM day_check) AND c.instance_id = ${r.instanceId} AND c.day >= ${r.from}::date AND c.day <= ${r.to}::date ${channelFilter} ${directionFilter} ${groupFilter}
+        UNION ALL ${contactDays}
       ) t
       WHERE true ${agentFilter}
-      GROUP BY t.interval_start, t.agent_id, t.channel`.execute(q);
-    const breakTime = agentTimeSource(r, now, 'break_ms');
-    const breaks = await sql<AgentKeyRow & { reason: string; break_ms: number }>`
-      WITH runs_array AS MATERIALIZED (${breakTime.runs}), day_check AS MATERIALIZED (${breakTime.dayCheck})
-      SELECT (extract(epoch FROM t.interval_start) * 1000)::float8 AS interval_start, t.agent_id, t.reason, sum(t.break_ms)::float8 AS break_ms
-      FROM (${breakTime.closedBreaks}
-            UNION ALL ${breakTime.closedBreakDays}
-            UNION ALL SELECT o.interval_start, o.interval_end, o.agent_id, o.reason, o.break_ms FROM (${breakTime.open}) o
-            UNION ALL SELECT p.interval_start, p.interval_end, p.agent_id, p.reason, p.break_ms FROM (${breakTime.spans}) p) t
-      WHERE true ${agentFilter}
-      GROUP BY t.interval_start, t.agent_id, t.reason`.execute(q);
-    return { timeRows, contacts, breaks };
-  })(db);
-
-  // Thousands of rows over a few dozen intervals: keyed by the start's milliseconds (no ISO string a row).
-  const byKey = new Map<string, AgentAcc>();
-  const msOf = (at: number | Date | string) => (typeof at === 'number' ? at : at instanceof Date ? at.getTime() : new Date(at).getTime());
-  const keyOf = (row: AgentKeyRow) => `${msOf(row.interval_start)}|${row.agent_id}`;
-  const accOf = (row: AgentKeyRow): AgentAcc => {
-    const key = keyOf(row);
-    let acc = byKey.get(key);
-    if (!acc) {
-      acc = {
-        start: new Date(msOf(row.interval_start)),
-        end: new Date(msOf(row.interval_end ?? row.interval_start)),
-        agentId: row.agent_id,
-        time: { online_ms: 0, idle_ms: 0, ringing_ms: 0, on_contact_ms: 0, acw_ms: 0, break_ms: 0 } satisfies AgentSums,
-        breaks: new Map(),
-        channels: new Map(),
-      };
-      byKey.set(key, acc);
-    } else if (row.interval_end != null && msOf(row.interval_end) > acc.end.getTime()) acc.end = new Date(msOf(row.interval_end));
-    return acc;
-  };
-  // With a channel, direction or group filter, only agents with contacts there are listed.
-  const contactFiltered = !!(r.channel || r.direction || r.skillGroupIds);
-  for (const row of contacts.rows) {
-    const acc = accOf(row);
-    acc.channels.set(row.channel, addAgentContactSums(acc.channels.get(row.channel) ?? emptyAgentContactSums(), row));
-  }
-  for (const row of timeRows.rows) {
-    if (contactFiltered && !byKey.has(keyOf(row))) continue;
-    const acc = accOf(row);
-    for (const c of agentCounters) acc.time[c] += Number(row[c] ?? 0);
-  }
-  for (const row of breaks.rows) {
-    const acc = byKey.get(keyOf(row));
-    if (acc) acc.breaks.set(row.reason, (acc.breaks.get(row.reason) ?? 0) + Number(row.break_ms));
-  }
-  let all = [...byKey.values()].sort((a, b) => a.start.getTime() - b.start.getTime() || (a.agentId < b.agentId ? -1 : a.agentId > b.agentId ? 1 : 0));
-  if (after) {
-    const afterAt = Date.parse(after[0]!);
-    all = all.filter((a) => a.start.getTime() > afterAt || (a.start.getTime() === afterAt && a.agentId > after[1]!));
-  }
-  return all;
+      GROUP BY t.interval_start, t.agent_id, t.channel
+    ),
+    cs AS (
+      SELECT ch.interval_start, ch.agent_id, max(ch.interval_end) AS interval_end,
+        json_agg(json_build_array(ch.channel, ${counters('ch')}) ORDER BY CASE ch.channel WHEN 'PHONE' THEN 0 WHEN 'ONLINE' THEN 1 ELSE 2 END)
+          FILTER (WHERE ch.channel IN ('PHONE', 'ONLINE', 'AV')) AS channels
+      FROM ch GROUP BY ch.interval_start, ch.agent_id
+    ),
+    br AS (
+      SELECT b.interval_start, b.agent_id, json_agg(json_build_array(b.reason, b.break_ms)) AS breaks
+      FROM (
+        SELECT t.interval_start, t.agent_id, t.reason, sum(t.break_ms)::float8 AS break_ms
+        FROM (${breakTime.closedBreaks}
+              UNION ALL ${breakTime.closedBreakDays}
+              UNION ALL SELECT o.interval_start, o.interval_end, o.agent_id, o.reason, o.break_ms FROM (${breakTime.open}) o
+              UNION ALL SELECT p.interval_start, p.interval_end, p.agent_id, p.reason, p.break_ms FROM (${breakTime.spans}) p) t
+        WHERE true ${agentFilter}
+        GROUP BY t.interval_start, t.agent_id, t.reason
+      ) b
+      GROUP BY b.interval_start, b.agent_id
+    ),
+    k AS (
+      SELECT interval_start, agent_id, greatest(tm.interval_end, cs.interval_end) AS interval_end,
+        ${sql.join(agentCounters.map((c) => sql`coalesce(tm.${sql.ref(c)}, 0) AS ${sql.ref(c)}`))}, cs.channels
+      FROM ${keys}
+    ),
+    page AS (
+      SELECT k.* FROM k ${afterFilter}
+      ORDER BY k.interval_start, k.agent_id COLLATE "C"
+      LIMIT ${limit}
+    )
+    SELECT json_agg(json_build_array(${ms(sql`p.interval_start`)}, ${ms(sql`coalesce(p.interval_end, p.interval_start)`)}, p.agent_id,
+      ${sql.join(agentCounters.map((c) => sql`p.${sql.ref(c)}`))}, coalesce(p.channels, '[]'::json), coalesce(br.breaks, '[]'::json))
+      ORDER BY p.interval_start, p.agent_id COLLATE "C") AS page
+    FROM page p LEFT JOIN br ON br.interval_start = p.interval_start AND br.agent_id = p.agent_id`.execute(db);
+  const page = rows[0]?.page ?? null;
+  return page === null ? [] : typeof page === 'string' ? (JSON.parse(page) as AgentRowData[]) : page;
 }
 
 /** The page of the agent report's rows `all` (in order, after the cursor). */
-function agentConnection(r: ReportRequest, all: AgentAcc[], first: number): ReportConnection<AgentReportRow> {
-  const channelOrder: ReportChannel[] = ['PHONE', 'ONLINE', 'AV'];
+function agentConnection(r: ReportRequest, all: AgentRowData[], first: number): ReportConnection<AgentReportRow> {
   // A few dozen interval starts for thousands of rows: each start's wall time (an Intl call) once.
   const wallTimes = new Map<number, string>();
   const localStartOf = (at: number) => {
@@ -908,19 +890,31 @@ function agentConnection(r: ReportRequest, all: AgentAcc[], first: number): Repo
     if (wall === undefined) wallTimes.set(at, (wall = localWallTime(at, r.timeZone)));
     return wall;
   };
-  const nodes = all.slice(0, first + 1).map(
-    (a): AgentReportRow => ({
-      intervalStart: a.start,
-      intervalEnd: a.end,
-      localStart: localStartOf(a.start.getTime()),
-      agentId: a.agentId,
+  const nodes = all.slice(0, first + 1).map(([start, end, agentId, online, idle, ringing, onContact, acw, breakMs, channels, breaks]): AgentReportRow => {
+    if (breaks.length > 1) breaks.sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+    return {
+      intervalStart: new Date(start),
+      intervalEnd: new Date(end),
+      localStart: localStartOf(start),
+      agentId,
       metrics: agentMetrics(
-        a.time,
-        [...a.breaks.entries()].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).map(([reason, breakMs]) => ({ reason: reason === '' ? null : reason, seconds: breakMs / 1000 })),
-        channelOrder.filter((c) => a.channels.has(c)).map((c) => agentChannelMetrics(c, a.channels.get(c)!)),
+        { online_ms: online, idle_ms: idle, ringing_ms: ringing, on_contact_ms: onContact, acw_ms: acw, break_ms: breakMs },
+        breaks.map(([reason, ms]) => ({ reason: reason === '' ? null : reason, seconds: ms / 1000 })),
+        channels.map((c) =>
+          agentChannelMetrics(c[0] as ReportChannel, {
+            agent_offered: c[1] as number,
+            agent_answered: c[2] as number,
+            agent_missed: c[3] as number,
+            agent_declined: c[4] as number,
+            talk_ms: c[5] as number,
+            hold_ms: c[6] as number,
+            acw_ms: c[7] as number,
+            agent_outbound: c[8] as number,
+          }),
+        ),
       ),
-    }),
-  );
+    };
+  });
   return connection(r, nodes, first, (n) => [n.intervalStart.toISOString(), n.agentId]);
 }
 

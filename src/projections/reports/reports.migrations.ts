@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
-import { refillDays } from './report-days.ts';
-import { agentCounters, contactCounters } from './reports.tables.ts';
+import { addAgentChannelDays, refillDays } from './report-days.ts';
+import { agentContactCounters, agentCounters, contactCounters } from './reports.tables.ts';
 
 export const reportsMigrations: Record<string, Migration> = {
   '2026_12_30_000_reports': {
@@ -163,7 +163,7 @@ export const reportsMigrations: Record<string, Migration> = {
         .addColumn('break_ms', 'bigint', (c) => c.notNull().defaultTo(0))
         .addPrimaryKeyConstraint('report_agent_break_days_pk', ['instance_id', 'day', 'agent_id', 'reason'])
         .execute();
-      await refillDays(db, null, { groups: false, agents: true });
+      await refillDays(db, null, { groups: false, agents: true, channels: false });
     },
   },
   // Spans end at UTC midnights (spanMaxMs), so a range's spans are found by span_from alone: a span stored
@@ -216,6 +216,21 @@ export const reportsMigrations: Record<string, Migration> = {
   '2027_01_08_301_report_contact_buckets_agents_only': {
     async up(db: Kysely<unknown>) {
       await sql`DELETE FROM report_contact_buckets WHERE agent_id = ''`.execute(db);
+    },
+  },
+  // report_agent_contact_days summed per agent, day and channel (the agent report's channel figures): a month
+  // of 500 agents read from ~2 narrow rows an agent and day instead of ~5 of 41 counters.
+  '2027_01_09_300_report_agent_channel_days': {
+    async up(db: Kysely<unknown>) {
+      let days = db.schema
+        .createTable('report_agent_channel_days')
+        .addColumn('instance_id', 'text', (c) => c.notNull())
+        .addColumn('day', 'date', (c) => c.notNull())
+        .addColumn('agent_id', 'text', (c) => c.notNull())
+        .addColumn('channel', 'text', (c) => c.notNull());
+      for (const counter of agentContactCounters) days = days.addColumn(counter, 'bigint', (c) => c.notNull().defaultTo(0));
+      await days.addPrimaryKeyConstraint('report_agent_channel_days_pk', ['instance_id', 'day', 'agent_id', 'channel']).execute();
+      await addAgentChannelDays(db, sql`report_agent_contact_days`);
     },
   },
 };

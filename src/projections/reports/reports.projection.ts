@@ -15,7 +15,7 @@ import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import type { Projection } from '../projection.ts';
 import type { ReadModelDb } from '../read-model-db.ts';
 import { serviceLevelThresholds } from '../../domain/instance/report-settings.ts';
-import { agentCounters, contactCounters, type AgentCounter, type ContactCounter } from './reports.tables.ts';
+import { agentContactCounters, agentCounters, contactCounters, type AgentCounter, type ContactCounter } from './reports.tables.ts';
 import { localDays, lockRecounts, needDays, recountDaysStep, spanDayParts, startRecounts } from './report-days.ts';
 import { readStates, writeRows, type RowsOf } from './report-writes.ts';
 
@@ -81,7 +81,7 @@ const maxAnsweredChats = 100_000;
 
 export const reportsProjection: Projection = {
   name: 'reports',
-  tables: ['report_contact_buckets', 'report_group_buckets', 'report_group_days', 'report_agent_contact_days', 'report_agent_days', 'report_agent_break_days', 'report_agent_buckets', 'report_agent_spans', 'report_agent_break_buckets', 'report_contacts', 'report_agents', 'report_settings', 'report_day_recounts'],
+  tables: ['report_contact_buckets', 'report_group_buckets', 'report_group_days', 'report_agent_contact_days', 'report_agent_channel_days', 'report_agent_days', 'report_agent_break_days', 'report_agent_buckets', 'report_agent_spans', 'report_agent_break_buckets', 'report_contacts', 'report_agents', 'report_settings', 'report_day_recounts'],
   // Not report_day_recounts_done: the status of the last finished recount (its wall-clock times), not figures of the events.
   eventTypes: new Set<string>([...contactEventTypes, ...agentEventTypes, ...instanceEventTypes]),
   // Each bucket, day and state row is written once a batch: a rebuild of a year writes an agent's day
@@ -459,9 +459,14 @@ class ReportBatch {
       });
     }
     const agentContactDays = new Map<string, Record<string, number | string>>();
+    const agentChannelDays = new Map<string, Record<string, number | string>>();
     for (const c of contacts) {
       const day = dayOf(c);
       sum(agentContactDays, `${c.instance_id}|${day}|${c.agent_id}|${c.channel}|${c.direction}|${c.skill_group_id}`, () => ({ instance_id: c.instance_id, day, agent_id: c.agent_id, channel: c.channel, direction: c.direction, skill_group_id: c.skill_group_id }), (row) => addCounters(row, c));
+      // The same per agent, day and channel (a row for every contact day row, even one adding none of these).
+      sum(agentChannelDays, `${c.instance_id}|${day}|${c.agent_id}|${c.channel}`, () => ({ instance_id: c.instance_id, day, agent_id: c.agent_id, channel: c.channel }), (row) => {
+        for (const k of agentContactCounters) if (c[k] !== undefined) row[k] = ((row[k] as number | undefined) ?? 0) + c[k];
+      });
     }
     const agentDays = new Map<string, Record<string, number | string>>();
     const agentDay = (instanceId: string, day: string, agentId: string) => () => ({ instance_id: instanceId, day, agent_id: agentId, ...Object.fromEntries(agentCounters.map((c) => [c, 0])) });
@@ -488,6 +493,7 @@ class ReportBatch {
     return [
       { table: 'report_group_days', rows: [...groupDays.values()], conflict: ['instance_id', 'day', 'channel', 'direction', 'skill_group_id'], add: contactCounters, max: ['answer_wait_max_ms'], zeros: true },
       { table: 'report_agent_contact_days', rows: [...agentContactDays.values()], conflict: ['instance_id', 'day', 'agent_id', 'channel', 'direction', 'skill_group_id'], add: contactCounters, zeros: true },
+      { table: 'report_agent_channel_days', rows: [...agentChannelDays.values()], conflict: ['instance_id', 'day', 'agent_id', 'channel'], add: agentContactCounters, zeros: true },
       { table: 'report_agent_days', rows: [...agentDays.values()], conflict: ['instance_id', 'day', 'agent_id'], add: agentCounters },
       { table: 'report_agent_break_days', rows: [...breakDays.values()], conflict: ['instance_id', 'day', 'agent_id', 'reason'], add: ['break_ms'] },
     ];

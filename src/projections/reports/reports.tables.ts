@@ -43,6 +43,10 @@ export const contactCounters = [
 ] as const;
 export type ContactCounter = (typeof contactCounters)[number];
 
+/** The contact counters of an agent's channel figures (report-queries.ts, agentChannelMetrics): report_agent_channel_days' columns. */
+export const agentContactCounters = ['agent_offered', 'agent_answered', 'agent_missed', 'agent_declined', 'talk_ms', 'hold_ms', 'acw_ms', 'agent_outbound'] as const satisfies readonly ContactCounter[];
+export type AgentContactCounter = (typeof agentContactCounters)[number];
+
 /** Milliseconds of report_agent_buckets, one per agent state (each moment in one of them). */
 export const agentCounters = ['online_ms', 'idle_ms', 'ringing_ms', 'on_contact_ms', 'acw_ms', 'break_ms'] as const;
 export type AgentCounter = (typeof agentCounters)[number];
@@ -90,6 +94,18 @@ export interface ReportTables {
     direction: string;
     skill_group_id: string;
   } & Record<ContactCounter, Counter>;
+  /**
+   * report_agent_contact_days summed over direction and skill group: per agent, local day and channel, the
+   * counters of an agent's channel figures only (agentContactCounters). A row is here exactly when the agent
+   * has a contact day row in the channel. The agent report without a direction or skill-group filter reads
+   * these (a month of 500 agents: a few rows an agent and day instead of one per group and direction).
+   */
+  report_agent_channel_days: {
+    instance_id: string;
+    day: ColumnType<string, string, string>;
+    agent_id: string;
+    channel: string;
+  } & Record<AgentContactCounter, Counter>;
   /** An agent's time per state per local day: report_agent_buckets and the spans' buckets (15 minutes each). */
   report_agent_days: {
     instance_id: string;
