@@ -81,11 +81,12 @@ const changeWindows: number[][] = [];
 const statementLog: [number, number, string][] = [];
 const monoUs = () => Number(process.hrtime.bigint() / 1000n);
 const statementText = (q: unknown) => (typeof q === 'string' ? q : String((q as { text?: string } | null)?.text ?? '?')).replace(/\s+/g, ' ').slice(0, 160);
-function logged(text: string, done: Promise<unknown>): void {
+/** Counts a statement; its text (a regular expression over the SQL) only for a profile's log, not on every change's path. */
+function logged(query: unknown, done: Promise<unknown>): void {
   statementsSent++;
   if (!profileDir || !measuring) return;
   const at = monoUs();
-  const end = () => void statementLog.push([at, monoUs(), text]);
+  const end = () => void statementLog.push([at, monoUs(), statementText(query)]);
   done.then(end, end);
 }
 function countStatements(sql: { kind: string; raw: unknown }): void {
@@ -95,7 +96,7 @@ function countStatements(sql: { kind: string; raw: unknown }): void {
       const call = raw[name].bind(raw);
       raw[name] = (...a: unknown[]) => {
         const r = call(...a);
-        logged(statementText(a[0]), r);
+        logged(a[0], r);
         return r;
       };
     }
@@ -115,7 +116,7 @@ function countStatements(sql: { kind: string; raw: unknown }): void {
       });
     }
     const r = query.apply(this, a);
-    logged(statementText(a[0]), settled ?? Promise.resolve(r));
+    logged(a[0], settled ?? Promise.resolve(r));
     return r;
   } as typeof pg.Client.prototype.query;
 }
