@@ -7,6 +7,7 @@ import type { Bus } from '../domain/ports/bus.ts';
 import type { EventStore, Position, RecordedEvent, Subscription } from '../domain/ports/event-store.ts';
 import { comparePositions, positionFromString, positionToString } from '../domain/ports/event-store.ts';
 import type { Lease, SqlClient } from '../adapters/sql/sql-client.ts';
+import { readModelTransactionName } from '../adapters/eventstore/postgres/schema.ts';
 import type { Projection, ReadModel } from './projection.ts';
 import type { ReadModelDb } from './read-model-db.ts';
 import { committedAt, stageTrace } from './stage-trace.ts';
@@ -117,9 +118,11 @@ export async function applyBatch(
  * fewer of them. Safe for a read model: the rows and the checkpoint are lost or kept together, and a later
  * synchronous commit (the next append) flushes them; a crash can lose only the last such batches, which are
  * applied again from the durable events. Visible to every reader at once, as usual. Evaluated in a statement of
- * the transaction (RETURNING), so it costs no statement of its own.
+ * the transaction (RETURNING), so it costs no statement of its own. The same statement names the transaction a
+ * read-model one (readModelTransactionName, until it ends): it writes no events, so the event readers' horizon
+ * and the appends' lower_tx do not wait for it.
  */
-const asynchronousCommit = sql<string>`set_config('synchronous_commit', 'off', true)`;
+const asynchronousCommit = sql<string>`set_config('synchronous_commit', 'off', true) || set_config('application_name', ${sql.lit(readModelTransactionName)}, true)`;
 
 // The checkpoint moved elsewhere, or its row was deleted by a rebuild: look for the row again next time.
 function refusedCheckpoint(db: ReadModel, name: string): CheckpointMoved {

@@ -13,7 +13,7 @@ import type {
 } from '../../../domain/ports/event-store.ts';
 import { comparePositions, DuplicateEventIdError, WrongExpectedRevisionError } from '../../../domain/ports/event-store.ts';
 import type { SqlClient, SqlExecutor } from '../../sql/sql-client.ts';
-import { eventStoreSchemaSql } from './schema.ts';
+import { eventStoreSchemaSql, readModelTransactionName } from './schema.ts';
 import { committedAt, stageTrace } from '../../../projections/stage-trace.ts';
 
 interface EventRow {
@@ -30,13 +30,15 @@ interface EventRow {
 /**
  * The transaction id below which every transaction that could write events has ended: the oldest one still
  * running, leaving out those known to run in another database of the server (they cannot write here, and a
- * long report elsewhere must not hold Kefu back). A running transaction whose database is not known counts.
+ * long report elsewhere must not hold Kefu back), and read-model transactions (see readModelTransactionName). A
+ * running transaction whose database is not known counts.
  */
 const horizonSql = `SELECT coalesce(
     (SELECT min(x) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
       WHERE NOT EXISTS (
         SELECT 1 FROM pg_stat_activity a
-        WHERE a.backend_xid = x::xid AND a.datname IS NOT NULL AND a.datname <> current_database())),
+        WHERE a.backend_xid = x::xid
+          AND ((a.datname IS NOT NULL AND a.datname <> current_database()) OR a.application_name = '${readModelTransactionName}'))),
     pg_snapshot_xmax(pg_current_snapshot()))`;
 
 /**

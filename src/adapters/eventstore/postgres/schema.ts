@@ -33,6 +33,15 @@ interface AppendOutcomes {
 }
 
 /**
+ * The application_name a read-model transaction (a projection's batch, a checkpoint move) sets for itself (SET
+ * LOCAL: until it ends). Such a transaction never writes events, so neither the readers' horizon (horizonSql in
+ * postgres-event-store.ts) nor lower_tx waits for it: with projections' batches running about all the time under
+ * a chat load, appends were rarely handed from memory and readers stopped below the batch running, until the
+ * next wake-up (issue 11: 87 % of events read back, p50 54 ms after their commit, p99 1.5 s).
+ */
+export const readModelTransactionName = 'kefu-read-model';
+
+/**
  * Sets r_lower, r_prev_tx and r_prev_seq (see the header) for the transaction that wrote the events. The
  * statement's snapshot lists the lower transactions running when it was taken, except those above the last one
  * the server had seen end (ids from the snapshot's xmax up): pg_xact_status asks about those one by one. A
@@ -51,7 +60,8 @@ const lowerCheck = `
       ) AS running(x)
     WHERE NOT EXISTS (
       SELECT 1 FROM pg_stat_activity a
-      WHERE a.backend_xid = running.x::xid AND a.datname IS NOT NULL AND a.datname <> current_database());
+      WHERE a.backend_xid = running.x::xid
+        AND ((a.datname IS NOT NULL AND a.datname <> current_database()) OR a.application_name = '${readModelTransactionName}'));
     SELECT e.tx_id::text, e.seq INTO r_prev_tx, r_prev_seq FROM kefu_events e
       WHERE e.tx_id < me ORDER BY e.tx_id DESC, e.seq DESC LIMIT 1;
   END IF;`;
