@@ -8,6 +8,7 @@ import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { InProcessBus } from '../../src/adapters/bus/in-process-bus.ts';
 import { PostgresEventStore, migrateEventStore } from '../../src/adapters/eventstore/postgres/postgres-event-store.ts';
+import { createPostgresClient } from '../../src/adapters/sql/sql-client.ts';
 import { readModelTransactionName } from '../../src/adapters/eventstore/postgres/schema.ts';
 import { ProjectionRunner } from '../../src/projections/projection-runner.ts';
 import type { Projection } from '../../src/projections/projection.ts';
@@ -58,6 +59,20 @@ describe('read-model transactions and the event readers (PostgreSQL)', () => {
       await readModel.end().catch(() => undefined);
       await other.end().catch(() => undefined);
       await store.close();
+      await db.drop();
+    }
+  });
+});
+
+describe('Kefu refuses connections that carry the read-model name', () => {
+  it('the event store does not start when its connections are named as read-model transactions', async () => {
+    const db = await ownPostgresDatabase('kefu_read_model_name');
+    const named = createPostgresClient(`${db.url}${db.url.includes('?') ? '&' : '?'}application_name=${readModelTransactionName}`, { max: 1 });
+    try {
+      await expect(migrateEventStore(named)).rejects.toThrow(/application_name is "kefu-read-model"/);
+      await migrateEventStore(db.sql);
+    } finally {
+      await named.close();
       await db.drop();
     }
   });

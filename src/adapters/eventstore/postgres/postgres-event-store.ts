@@ -247,6 +247,12 @@ export async function migrateEventStore(sql: SqlClient): Promise<void> {
   await sql.transaction(async (tx) => {
     // Several processes may start at once against one database.
     await tx.query('SELECT pg_advisory_xact_lock(1801807221, 1)');
+    // Readers do not wait for transactions named so (readModelTransactionName): if Kefu's own connections carried
+    // the name (application_name in DATABASE_URL, or PGAPPNAME), an append's late commit could be read past.
+    const { rows } = await tx.query<{ name: string }>(`SELECT current_setting('application_name') AS name`);
+    if (rows[0]?.name === readModelTransactionName) {
+      throw new Error(`the database connection's application_name is "${readModelTransactionName}", the name Kefu gives its read-model transactions only: choose another (DATABASE_URL's application_name, PGAPPNAME)`);
+    }
     await tx.script(eventStoreSchemaSql);
   });
 }
