@@ -40,6 +40,8 @@ function settings() {
     agents: Math.max(1, envInt('BENCH_REPORT_AGENTS', 500)),
     groups: Math.max(1, envInt('BENCH_REPORT_GROUPS', 10)),
     queryRounds: Math.max(1, envInt('BENCH_REPORT_QUERY_ROUNDS', 20)),
+    // Untimed rounds of each query before its timed ones (default 0: the first timed round is the process's first call).
+    warmupRounds: Math.max(0, envInt('BENCH_REPORT_WARMUP_ROUNDS', 0)),
     chunk: Math.max(100, envInt('BENCH_REPORT_SEED_CHUNK', 20_000)),
   };
 }
@@ -253,6 +255,7 @@ export const reportsBench: BenchModule = {
       const queryCpu: string[] = [];
       const timed = async (measurement: string, label: string, run: () => Promise<number>) => {
         if (!wanted(measurement)) return;
+        for (let i = 0; i < s.warmupRounds; i++) await run();
         const times: number[] = [];
         let rowsRead = 0;
         const meter = cpuMeter(url);
