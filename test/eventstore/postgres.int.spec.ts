@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { PostgresEventStore, migrateEventStore } from '../../src/adapters/eventstore/postgres/postgres-event-store.ts';
-import { freshPostgresSchema } from '../support/services.ts';
+import { freshPostgresSchema, ownPostgresDatabase } from '../support/services.ts';
 import { eventStoreConformance } from './conformance.ts';
 
 eventStoreConformance(
@@ -63,9 +63,11 @@ describe('PostgreSQL readers and other databases', () => {
     const { postgresUrl } = await import('../support/services.ts');
     const { newEvent } = await import('./conformance.ts');
     const { randomUUID } = await import('node:crypto');
-    const db = await freshPostgresSchema();
-    await migrateEventStore(db.client);
-    const store = new PostgresEventStore(db.client);
+    // A database of its own: a transaction of another spec running in the shared test database would hold the
+    // readers back (rightly: it could write events there), which is not what this checks.
+    const db = await ownPostgresDatabase('kefu_other_db_readers');
+    await migrateEventStore(db.sql);
+    const store = new PostgresEventStore(db.sql);
     const elsewhere = new pgModule.Client({ connectionString: postgresUrl.replace(/\/[^/]+$/, '/postgres') });
     await elsewhere.connect();
     try {

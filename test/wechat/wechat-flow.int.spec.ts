@@ -350,8 +350,10 @@ describe('WeChat chats in their account\'s chat flow', () => {
     expect((await push({ FromUserName: 'oFlow_7', MsgType: 'event', Event: 'subscribe' })).text).toBe('success');
     await receivedUntil('oFlow_7', menuText);
     expect(received('oFlow_7')).toEqual([`[image ${logo.length}]`, 'Welcome to the shop!', menuText]);
-    // The greeting took two tries (WeChat's busy answer was given), the menu one.
-    const outbox = await t.kefu.db.selectFrom('wechat_outbox').select(['seq', 'attempts', 'state']).where('instance_id', '=', seed.instanceId).where('open_id', '=', 'oFlow_7').orderBy('seq').execute();
+    // The greeting took two tries (WeChat's busy answer was given), the menu one. WeChat has the menu before the
+    // outbox marks its row sent: wait for that.
+    const outboxOf = () => t.kefu.db.selectFrom('wechat_outbox').select(['seq', 'attempts', 'state']).where('instance_id', '=', seed.instanceId).where('open_id', '=', 'oFlow_7').orderBy('seq').execute();
+    const outbox = await until(outboxOf, (rows) => rows.every((r) => r.state !== 'PENDING'), 30_000);
     expect(outbox.map((r) => [r.attempts, r.state])).toEqual([
       [2, 'SENT'],
       [1, 'SENT'],

@@ -109,8 +109,10 @@ export class InboundCallSession {
     if (this.gone.signal.aborted) return;
 
     if (await this.deps.isBlacklisted(call.instanceId, call.from, now)) {
-      await this.command({ type: 'RejectContact', data: { contactId: this.contactId, reason: 'BLACKLISTED' }, metadata: this.metadata() });
+      // Ended before the command: the watch may hand the ContactRejected to onContactEvent before the command
+      // returns (an own append goes to subscribers from memory), and its hang-up would answer 480 instead of 603.
       this.phase = 'ended';
+      await this.command({ type: 'RejectContact', data: { contactId: this.contactId, reason: 'BLACKLISTED' }, metadata: this.metadata() });
       call.reject(603, 'Decline');
       await this.finish();
       return;
@@ -139,8 +141,8 @@ export class InboundCallSession {
       return;
     }
     if (!(await this.deps.queueHasRoom(call.instanceId, outcome.skillGroupId))) {
-      await this.command({ type: 'RejectContact', data: { contactId: this.contactId, reason: 'QUEUE_FULL' }, metadata: this.metadata() });
       this.phase = 'ended';
+      await this.command({ type: 'RejectContact', data: { contactId: this.contactId, reason: 'QUEUE_FULL' }, metadata: this.metadata() });
       await call.hangup().catch(() => undefined);
       await this.finish();
       return;
