@@ -29,6 +29,7 @@ import { startServerChild, stopServerChild, type ServerChild } from './lib/serve
 import { dropDatabase, recreateDatabase } from './lib/pg-admin.ts';
 import type { ResultRow } from './lib/report.ts';
 import { percentile } from './lib/stats.ts';
+import type { Stage } from './chat-flow/server-child.ts';
 
 const database = 'kefu_bench_chat_flow';
 const operatorToken = 'bench-operator-token-chat-flow-0123456789';
@@ -338,18 +339,7 @@ export function extraP99Interval(sends: TimedSend[], windowMs = 2000, draws = 10
   return [percentile(extras, 5), percentile(extras, 95)];
 }
 
-interface StageRow {
-  tag: string;
-  at: number;
-  total: number;
-  handle: number;
-  commands: string[];
-  wait: number;
-  queries: number;
-  texts: string[];
-  queryMs: number;
-  poolWait: number;
-}
+type StageRow = Stage;
 
 /**
  * The server's stages of the tagged sends (BENCH_FLOW_STAGES=1), per channel and send: p50 / p99 of the whole request

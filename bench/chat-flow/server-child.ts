@@ -26,8 +26,8 @@ import { startKefu } from '../../src/main.ts';
 const queryCounts = new Map<string, number>();
 let counting = false;
 
-/** One tagged request's stages (ms). */
-interface Stage {
+/** One tagged request's stages (ms); bench/chat-flow.ts reads them. */
+export interface Stage {
   tag: string;
   /** When it arrived (performance.now of this process). */
   at: number;
