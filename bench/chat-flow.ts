@@ -2,19 +2,24 @@
 // process (bench/chat-flow/server-child.ts) on a fresh PostgreSQL database (`kefu_bench_chat_flow`); this
 // process is the customers, over GraphQL HTTP with keep-alive and the page's Origin.
 //
-// One skill group, two web channels: one runs a three-step chat flow (a menu, an order number, a phone
-// number, then the route to the group), the other none. In the same run, half the customers chat on each,
-// interleaved, C at a time (a closed loop: each customer's next message as soon as the previous one was
-// answered): a session, startChat, then three messages. On the flow channel each message is answered by the
-// flow (sendChatMessage returns once the customer's message and the flow's step, its reply or the queue, are
-// in the read model); on the other channel the same three messages are stored and answered as usual (the
-// chat waits in the queue). The difference of the two latencies is what a flow adds per message (target
-// p99 < 5 ms); the ratio of messages per second, what it costs in throughput. At the end every flow chat is
-// checked: queued in the group with its order number and phone, three flow replies, nothing doubled.
+// One skill group with agents online that accept at once (auto-accept, BENCH_FLOW_AGENTS agents AVAILABLE), two
+// web channels: one runs a three-step chat flow (a menu, an order number, a phone number, then the route to the
+// group, with a "no agent online" branch: the route asks whether anyone of the group is online), the other none.
+// In the same run, half the customers chat on each, interleaved, C at a time (a closed loop: each customer's next
+// message as soon as the previous one was answered): a session, startChat, three messages, then the customer
+// ends the chat (endChat, untimed). On the flow channel each message is answered by the flow (sendChatMessage
+// returns once the customer's message and the flow's step, its reply or the route, are in the read model); on the
+// other channel the same three messages are stored and answered as usual. Every chat is routed, accepted by an
+// agent and ended: the queue stays as short as the chats in flight, so both channels' sends meet the same server
+// (before, with nobody accepting, 4,000 chats waited in one queue by the end and a send cost 2-3x the CPU it
+// costs with 400; a chat without a flow waited in it from its start, a flow chat only after its last send). The
+// difference of the two latencies is what a flow adds per message (target p99 < 5 ms); the ratio of messages per
+// second, what it costs in throughput. At the end every flow chat is checked: routed to the group with its order
+// number and phone, three flow replies, accepted by an agent, nothing doubled.
 //
 // Then Kefu's CPU time per send (BENCH_FLOW_CPU_CHATS chats per channel and round, BENCH_FLOW_CPU_ROUNDS rounds,
 // the channels alternated, 10 at a time): whole chats (a chat without a flow queues at its start, a flow chat at
-// its last send), from the server's process.cpuUsage() and its SQL statements counted by text. Latency differences of a few ms drown
+// its last send; both accepted and ended), from the server's process.cpuUsage() and its SQL statements counted by text. Latency differences of a few ms drown
 // in a loaded machine's scheduling; the CPU a flow's step costs does not. BENCH_FLOW_CONCURRENCY=0 runs only this.
 //
 // BENCH_FLOW_BACKGROUND_RATE=<messages/s> (BENCH_FLOW_BACKGROUND_CHATS chats): under the latency steps, other
@@ -31,7 +36,8 @@ import type { ResultRow } from './lib/report.ts';
 import { percentile } from './lib/stats.ts';
 import type { Stage } from './chat-flow/server-child.ts';
 
-const database = 'kefu_bench_chat_flow';
+/** BENCH_FLOW_DATABASE: another name, for two runs at once (the database is dropped and made again at each start). */
+const database = process.env.BENCH_FLOW_DATABASE ?? 'kefu_bench_chat_flow';
 const operatorToken = 'bench-operator-token-chat-flow-0123456789';
 const origin = 'https://shop.example';
 const targetExtraP99Ms = 5;
@@ -41,12 +47,14 @@ function settings() {
     /** Customers chatting at once (a closed loop each), one step per value. */
     concurrency: (envList('BENCH_FLOW_CONCURRENCY') ?? ['10', '50']).filter((c) => c !== '0').map((c) => Math.max(2, Number.parseInt(c, 10) || 2)),
     /**
-     * Chats per step (half on each channel, three sends each). 4,000: 6,000 sends a channel, ten times the 600 whose
-     * 90 % interval of the p99 difference was -17 to +20 ms on a quiet machine (about +-11 ms expected at 6,000). The
+     * Chats per step (half on each channel, three sends each). 7,000: 10,500 sends a channel, 17x the 600 whose 90 %
+     * interval of the p99 difference was -17 to +20 ms on a quiet machine (about +-4.5 ms expected at 10,500). The
      * width follows the p99's tail and 1 / sqrt(sends): at load 15 (PSI cpu 98 %) 3,000 a channel gave -103 to +127 ms
-     * around p99s of 1 s. An interval within +-5 ms asks for a quiet machine and about 25,000 sends a channel.
+     * around p99s of 1 s; a loaded machine's interval spans the target whatever the count.
      */
-    chats: Math.max(4, envInt('BENCH_FLOW_CHATS', 4000)),
+    chats: Math.max(4, envInt('BENCH_FLOW_CHATS', 7000)),
+    /** Agents of the group, AVAILABLE, each taking up to 20 chats, accepting every offer at once (auto-accept). */
+    agents: Math.max(1, envInt('BENCH_FLOW_AGENTS', 10)),
     warmup: Math.max(0, envInt('BENCH_FLOW_WARMUP', 40)),
     /** Chats per channel in each CPU round (0: no CPU measurement). */
     cpuChats: envInt('BENCH_FLOW_CPU_CHATS', 60),
@@ -84,7 +92,10 @@ interface Seeded {
   plainKey: string;
 }
 
-/** The three-step flow: menu → order number → phone → route (no agent online: the chat waits in the queue). */
+/**
+ * The three-step flow: menu → order number → phone → route, whose "no agent online" branch ends the chat with a text
+ * (the route asks whether anyone of the group is online; the bench's agents are, so every chat is routed).
+ */
 function threeSteps(groupId: string) {
   return {
     start: 'menu',
@@ -92,19 +103,30 @@ function threeSteps(groupId: string) {
       { id: 'menu', type: 'menu', text: 'How can we help? 1 order, 2 other', options: [{ number: 1, label: 'My order', keywords: ['order'], next: 'order' }, { number: 2, label: 'Other', next: 'route' }], onFailure: 'route' },
       { id: 'order', type: 'collect', text: 'Your order number?', variable: 'orderNumber', validate: { kind: 'orderNumber' }, next: 'phone' },
       { id: 'phone', type: 'collect', text: 'A phone number to call you back?', variable: 'phone', validate: { kind: 'phone' }, next: 'route' },
-      { id: 'route', type: 'route', skillGroupId: groupId },
+      { id: 'route', type: 'route', skillGroupId: groupId, onNoAgent: 'nobody' },
+      { id: 'nobody', type: 'end', text: 'Nobody is online now, please come back later.' },
     ],
   };
 }
 
-async function seed(port: number): Promise<Seeded> {
+async function seed(port: number, agents: number): Promise<Seeded> {
   const created = await gql<{ createInstance: { instance: { id: string }; adminApiKey: string } }>(port, operatorToken, 'mutation { createInstance(input: { name: "Flow bench" }) { instance { id } adminApiKey } }');
+  const instanceId = created.createInstance.instance.id;
   const adminKey = created.createInstance.adminApiKey;
-  const groupId = (await gql<{ createSkillGroup: { id: string } }>(port, adminKey, 'mutation { createSkillGroup(input: { name: "Web", channel: ONLINE }) { id } }')).createSkillGroup.id;
+  await gql(port, operatorToken, 'mutation($id: ID!, $n: Int!) { purchaseSeats(input: { instanceId: $id, seats: $n }) { seats } }', { id: instanceId, n: agents + 5 });
+  // Agents that take every chat at once (auto-accept, 20 each): the queue holds only the chats being offered.
+  const groupId = (await gql<{ createSkillGroup: { id: string } }>(port, adminKey, 'mutation { createSkillGroup(input: { name: "Web", channel: ONLINE, maxConcurrency: 20, autoAccept: true, ringTimeoutSeconds: 60 }) { id } }')).createSkillGroup.id;
+  await pool(agents, 4, async (i) => {
+    const login = `flow.agent.${i}`;
+    const agentId = (await gql<{ createAgent: { id: string } }>(port, adminKey, 'mutation($input: CreateAgentInput!) { createAgent(input: $input) { id } }', { input: { name: login, login, password: 'password-123' } })).createAgent.id;
+    await gql(port, adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: groupId, a: agentId });
+    const token = (await gql<{ loginAgent: { token: string } }>(port, null, 'mutation($input: LoginAgentInput!) { loginAgent(input: $input) { token } }', { input: { instanceId, login, password: 'password-123' } })).loginAgent.token;
+    await gql(port, token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
+  });
   const flowId = (await gql<{ createFlow: { id: string } }>(port, adminKey, 'mutation($input: CreateFlowInput!) { createFlow(input: $input) { id } }', { input: { name: 'Three steps', kind: 'CHAT', definition: threeSteps(groupId) } })).createFlow.id;
   const channel = async (name: string, extra: Record<string, unknown>) =>
     (await gql<{ createWebChannel: { webChannel: { publicKey: string } } }>(port, adminKey, 'mutation($input: CreateWebChannelInput!) { createWebChannel(input: $input) { webChannel { publicKey } } }', { input: { name, allowedOrigins: [origin], skillGroupId: groupId, ...extra } })).createWebChannel.webChannel.publicKey;
-  return { instanceId: created.createInstance.instance.id, adminKey, groupId, flowKey: await channel('With flow', { flowId }), plainKey: await channel('Without flow', {}) };
+  return { instanceId, adminKey, groupId, flowKey: await channel('With flow', { flowId }), plainKey: await channel('Without flow', {}) };
 }
 
 const SEND = 'mutation($input: SendChatMessageInput!) { sendChatMessage(input: $input) { seq } }';
@@ -131,7 +153,62 @@ async function openChat(port: number, key: string): Promise<OpenChat> {
   return { token, contactId };
 }
 
-/** One customer: a session, a chat, three messages, each sent when the one before was answered. */
+const END = 'mutation($input: EndChatInput!) { endChat(input: $input) { contactId } }';
+
+/**
+ * Waits for chats to be taken by an agent (CONNECTED in the read model), polled from this process's own connection
+ * (not Kefu's: its CPU and statements stay the chats' own), all waiting chats in one statement every 20 ms. A chat
+ * ends only once taken, so each chat of either channel is offered, accepted and ended once, whatever its send.
+ */
+class TakenWaiter {
+  private readonly waiting = new Map<string, { resolve: () => void; since: number }>();
+  private timer: NodeJS.Timeout | null = null;
+  private readonly client: pg.Client;
+  private readonly instanceId: string;
+  /** Chats ended without being taken in 30 s. */
+  late = 0;
+
+  constructor(url: string, instanceId: string) {
+    this.client = new pg.Client({ connectionString: url });
+    this.instanceId = instanceId;
+  }
+
+  connect = () => this.client.connect();
+
+  taken(contactId: string): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiting.set(contactId, { resolve, since: performance.now() });
+      this.timer ??= setTimeout(() => void this.poll(), 20);
+    });
+  }
+
+  private async poll(): Promise<void> {
+    const ids = [...this.waiting.keys()];
+    const rows = await this.client.query<{ id: string }>(`SELECT id FROM contacts WHERE instance_id = $1 AND id = ANY($2) AND status IN ('CONNECTED', 'ENDED')`, [this.instanceId, ids]).catch(() => ({ rows: [] }));
+    const now = performance.now();
+    for (const { id } of rows.rows) this.done(id);
+    for (const [id, w] of this.waiting) {
+      if (now - w.since < 30_000) continue;
+      this.late++;
+      this.done(id);
+    }
+    this.timer = this.waiting.size > 0 ? setTimeout(() => void this.poll(), 20) : null;
+  }
+
+  private done(id: string): void {
+    this.waiting.get(id)?.resolve();
+    this.waiting.delete(id);
+  }
+
+  close = () => this.client.end();
+}
+
+let taken: TakenWaiter | null = null;
+
+/**
+ * One customer: a session, a chat, three messages, each sent when the one before was answered; then, once an agent
+ * took the chat, it ends it (untimed).
+ */
 async function chat(port: number, key: string, flow: boolean): Promise<ChatResult> {
   const { token, contactId } = await openChat(port, key);
   const sends: number[] = [];
@@ -143,6 +220,8 @@ async function chat(port: number, key: string, flow: boolean): Promise<ChatResul
     await gql(port, token, SEND, { input: { contactId, message: { clientMessageId: randomUUID(), text } } }, `${flow ? 'flow' : 'plain'}-${i + 1}`);
     sends.push(performance.now() - t0);
   }
+  await taken?.taken(contactId);
+  await gql(port, token, END, { input: { contactId } });
   return { flow, contactId, sends, at };
 }
 
@@ -199,7 +278,7 @@ interface CpuPhase {
 
 /**
  * Kefu's CPU time over `chats` whole chats on one channel, 10 at a time: each a session, startChat (the flow's
- * first step) and three sends, where a chat without a flow is queued at its start and a flow chat at its last
+ * first step), three sends and its end, where a chat without a flow is routed at its start and a flow chat at its last
  * send; so the difference is all a flow costs a chat. The same quiet half second before and after it on both
  * channels (the projections behind the read model finish their batches in it).
  */
@@ -212,6 +291,8 @@ async function cpuPhase(server: Server, key: string, chats: number, label: strin
       await gql(server.port, c.token, SEND, { input: { contactId: c.contactId, message: { clientMessageId: randomUUID(), text } } });
       sends++;
     }
+    await taken?.taken(c.contactId);
+    await gql(server.port, c.token, END, { input: { contactId: c.contactId } });
   });
   await new Promise((r) => setTimeout(r, 500));
   const cpu = await ask<{ cpuMs: number; queries: [string, number][] }>(server.child, { type: 'cpu-stop', label }, 'cpu');
@@ -264,13 +345,13 @@ async function startBackground(port: number, key: string, rate: number, chats: n
   };
 }
 
-/** Every flow chat queued with what it collected, three flow replies each, no message doubled. */
+/** Every flow chat routed to the group with what it collected, three flow replies each, taken by an agent and ended by its customer, no message doubled. */
 async function check(url: string, seeded: Seeded, flowChats: string[]): Promise<{ ok: number; bad: string[] }> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
-    const rows = await c.query<{ id: string; status: string; skill_group_id: string | null; data: Record<string, string>; flow_replies: string; messages: string; seqs: string }>(
-      `SELECT c.id, c.status, c.skill_group_id, c.data,
+    const rows = await c.query<{ id: string; status: string; skill_group_id: string | null; agent_id: string | null; ended_by: string | null; data: Record<string, string>; flow_replies: string; messages: string; seqs: string }>(
+      `SELECT c.id, c.status, c.skill_group_id, c.agent_id, c.ended_by, c.data,
               (SELECT count(*) FROM contact_messages m WHERE m.instance_id = c.instance_id AND m.contact_id = c.id AND m.sender = 'SYSTEM' AND m.kind = 'TEXT') AS flow_replies,
               (SELECT count(*) FROM contact_messages m WHERE m.instance_id = c.instance_id AND m.contact_id = c.id) AS messages,
               (SELECT count(DISTINCT seq) FROM contact_messages m WHERE m.instance_id = c.instance_id AND m.contact_id = c.id) AS seqs
@@ -280,8 +361,8 @@ async function check(url: string, seeded: Seeded, flowChats: string[]): Promise<
     const bad: string[] = [];
     for (const r of rows.rows) {
       // The menu, the two questions: three replies (the route's QUEUED notice is a SYSTEM notice, not a reply).
-      const fine = r.status === 'QUEUED' && r.skill_group_id === seeded.groupId && r.data.orderNumber === 'SO-20261204' && r.data.phone === '+8613800138000' && Number(r.flow_replies) === 3 && r.messages === r.seqs;
-      if (!fine) bad.push(`${r.id}: ${r.status} ${JSON.stringify(r.data)} replies ${r.flow_replies}`);
+      const fine = r.status === 'ENDED' && r.ended_by === 'CUSTOMER' && r.agent_id !== null && r.skill_group_id === seeded.groupId && r.data.orderNumber === 'SO-20261204' && r.data.phone === '+8613800138000' && Number(r.flow_replies) === 3 && r.messages === r.seqs;
+      if (!fine) bad.push(`${r.id}: ${r.status} by ${r.ended_by} agent ${r.agent_id} ${JSON.stringify(r.data)} replies ${r.flow_replies}`);
     }
     if (rows.rows.length !== flowChats.length) bad.push(`${flowChats.length - rows.rows.length} chats missing`);
     return { ok: rows.rows.length - bad.length, bad };
@@ -380,13 +461,13 @@ export const chatFlowBench: BenchModule = {
     const s = settings();
     return [
       `Kefu (\`startKefu\`, LOG_LEVEL=silent, chat rate limits lifted) in a child process on a fresh PostgreSQL database (\`${database}\`); the customers in the bench process over GraphQL HTTP (keep-alive, the page's Origin).`,
-      `One ONLINE skill group (no agent online: chats wait in its queue) and two web channels: \`kefu-flow\` runs a three-step chat flow (menu → order number → phone → route), \`kefu-no-flow\` none.`,
-      `${s.chats} chats per step, alternating between the channels, ${s.concurrency.join(' and ')} customers at a time (closed loop): a session, \`startChat\`, then three \`sendChatMessage\` ("1", an order number, a phone number), each when the one before was answered.`,
-      `With the flow each send returns once the customer's message and the flow's step (its reply, or the queue) are in the read model; without, once the message is. "events" = sends; latency per send;`,
+      `One ONLINE skill group with ${s.agents} agents AVAILABLE that accept every offer at once (auto-accept, 20 chats each) and two web channels: \`kefu-flow\` runs a three-step chat flow (menu → order number → phone → route, with a "no agent online" branch: the route asks whether anyone is online), \`kefu-no-flow\` none.`,
+      `${s.chats} chats per step, alternating between the channels, ${s.concurrency.join(' and ')} customers at a time (closed loop): a session, \`startChat\`, then three \`sendChatMessage\` ("1", an order number, a phone number), each when the one before was answered, then \`endChat\` (untimed): every chat is routed, accepted and ended, so the queue holds only the chats in flight on both channels.`,
+      `With the flow each send returns once the customer's message and the flow's step (its reply, or the route) are in the read model; without, once the message is. "events" = sends; latency per send;`,
       `sends/s = (C / 2) × 1000 / mean send ms, what the half of the customers on that channel get in their closed loop (the two halves share one window, so a window share would always be 1.00x).`,
-      `What a flow adds per message = flow p99 − no-flow p99 (target < ${targetExtraP99Ms} ms; MET or NOT MET only when the whole interval is on one side of it, else UNDECIDED), with a 90 % interval from resampling the run's 2-second windows, each with both channels' sends (paired by time: a slow second of the machine slows both; 1,000 draws). The p50 / p99 of each of the three sends in the notes (a flow's third routes the chat to the queue, where a chat without a flow was queued at its start)${stagesOn ? '; the stages of each send timed inside the server (BENCH_FLOW_STAGES=1: append, settle wait, the rest; statements, pool waits)' : ''}. ${s.warmup} chats warm up first.`,
+      `What a flow adds per message = flow p99 − no-flow p99 (target < ${targetExtraP99Ms} ms; MET or NOT MET only when the whole interval is on one side of it, else UNDECIDED), with a 90 % interval from resampling the run's 2-second windows, each with both channels' sends (paired by time: a slow second of the machine slows both; 1,000 draws). The p50 / p99 of each of the three sends in the notes (a flow's third routes the chat; a chat without a flow was routed at its start)${stagesOn ? '; the stages of each send timed inside the server (BENCH_FLOW_STAGES=1: append, settle wait, the rest; statements, pool waits)' : ''}. ${s.warmup} chats warm up first.`,
       s.backgroundRate > 0 ? `Under the steps, the web chat issue's kind of load: ${s.backgroundRate} messages/s paced (open loop) over ${s.backgroundChats} other chats without a flow.` : '',
-      s.cpuChats > 0 ? `Then Kefu's CPU time per send (process.cpuUsage over whole chats: session, start, three sends), ${s.cpuChats} chats a channel in each of ${s.cpuRounds} rounds, the channels alternated, 10 at a time: in the notes.` : '',
+      s.cpuChats > 0 ? `Then Kefu's CPU time per send (process.cpuUsage over whole chats: session, start, three sends, end), ${s.cpuChats} chats a channel in each of ${s.cpuRounds} rounds, the channels alternated, 10 at a time: in the notes.` : '',
     ].join(' ');
   },
   comparison: { numerator: 'kefu-flow', denominator: 'kefu-no-flow', title: 'flow / no flow (sends/s)' },
@@ -398,7 +479,9 @@ export const chatFlowBench: BenchModule = {
     const server = await startServer(url);
     const rows: ResultRow[] = [];
     try {
-      const seeded = await seed(server.port);
+      const seeded = await seed(server.port, s.agents);
+      taken = new TakenWaiter(url, seeded.instanceId);
+      await taken.connect();
       if (s.warmup > 0) await runChats(server.port, seeded, s.warmup, Math.min(10, s.warmup));
       const background = s.backgroundRate > 0 && s.concurrency.length > 0 ? await startBackground(server.port, seeded.plainKey, s.backgroundRate, s.backgroundChats) : null;
       if (background) await new Promise((r) => setTimeout(r, 2000));
@@ -449,7 +532,7 @@ export const chatFlowBench: BenchModule = {
             return `send ${i + 1} flow ${percentile(at(true), 50).toFixed(1)} / ${percentile(at(true), 99).toFixed(1)}, no flow ${percentile(at(false), 50).toFixed(1)} / ${percentile(at(false), 99).toFixed(1)}`;
           })
           .join('; ');
-        const sendLine = `${concurrency} at a time, p50 / p99 ms of each of the three sends (the flow's third routes the chat to the queue; a chat without a flow was queued at its start): ${bySend}.`;
+        const sendLine = `${concurrency} at a time, p50 / p99 ms of each of the three sends (the flow's third routes the chat; a chat without a flow was routed at its start): ${bySend}.`;
         notes.push(sendLine);
         log(sendLine);
         if (stagesOn) {
@@ -464,7 +547,7 @@ export const chatFlowBench: BenchModule = {
           seeded,
           results.filter((r) => r.flow).map((r) => r.contactId),
         );
-        notes.push(`Check at ${concurrency} at a time: ${verdict.ok} flow chats queued with their order number and phone, three flow replies each, no seq twice${verdict.bad.length > 0 ? `; ${verdict.bad.length} not: ${verdict.bad.slice(0, 3).join('; ')}` : ''}.`);
+        notes.push(`Check at ${concurrency} at a time: ${verdict.ok} flow chats routed with their order number and phone, three flow replies each, taken by an agent and ended by the customer, no seq twice${verdict.bad.length > 0 ? `; ${verdict.bad.length} not: ${verdict.bad.slice(0, 3).join('; ')}` : ''}.`);
       }
       background?.stop();
       if (s.cpuChats > 0) {
@@ -487,7 +570,7 @@ export const chatFlowBench: BenchModule = {
         }
         const median = (xs: number[]) => percentile(xs, 50);
         const fmt = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
-        const line = `Kefu CPU per send, a whole chat's (session, start, three sends) over its three sends (${s.cpuChats} chats a channel and round, 10 at a time, ${s.cpuRounds} rounds alternated): flow ${fmt(perSend.flow)} us, no flow ${fmt(perSend.none)} us; the flow adds ${(median(perSend.flow) - median(perSend.none)).toFixed(0)} us per send (medians). SQL statements per send: flow ${(statements.flow / Math.max(1, sends.flow)).toFixed(2)}, no flow ${(statements.none / Math.max(1, sends.none)).toFixed(2)}.`;
+        const line = `Kefu CPU per send, a whole chat's (session, start, three sends, end) over its three sends (${s.cpuChats} chats a channel and round, 10 at a time, ${s.cpuRounds} rounds alternated): flow ${fmt(perSend.flow)} us, no flow ${fmt(perSend.none)} us; the flow adds ${(median(perSend.flow) - median(perSend.none)).toFixed(0)} us per send (medians). SQL statements per send: flow ${(statements.flow / Math.max(1, sends.flow)).toFixed(2)}, no flow ${(statements.none / Math.max(1, sends.none)).toFixed(2)}.`;
         notes.push(line);
         log(line);
         // The statements a flow's send adds (BENCH_FLOW_QUERIES=1: every statement of both), by text (those it sends more often than a plain send does).
@@ -497,7 +580,10 @@ export const chatFlowBench: BenchModule = {
           .sort((a, b) => b[1] - b[2] - (a[1] - a[2]));
         for (const [text, f, n] of extra.slice(0, allQueries ? undefined : 12)) log(`  ${f.toFixed(2)} vs ${n.toFixed(2)} per send: ${text}`);
       }
+      if (taken.late > 0) notes.push(`${taken.late} chats were not taken by an agent within 30 s (ended untaken).`);
     } finally {
+      await taken?.close().catch(() => undefined);
+      taken = null;
       await stopServer(server);
       await dropDatabase(database).catch(() => undefined);
     }
