@@ -152,6 +152,7 @@ async function runStep(
   change: (k: number) => Promise<void>,
   snapshotFrames: number,
   log: (m: string) => void,
+  changeServer: Server = subscribeTo,
 ): Promise<{ step: Step; payload: string | null }> {
   const { changes, intervalMs } = settings();
   const loadBefore = loadavg()[0]!;
@@ -169,6 +170,7 @@ async function runStep(
   const payload = clients[0]?.firstPayload ?? null;
 
   await ask(subscribeTo.child, 'loop-start', 'loop-started');
+  if (changeServer !== subscribeTo) await ask(changeServer.child, 'loop-start', 'loop-started');
   const sent: number[] = [];
   const answered: number[] = [];
   for (let k = 0; k < changes; k++) {
@@ -180,7 +182,10 @@ async function runStep(
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
   await until(() => clients.every((c) => c.frames.length >= changes), 30_000);
-  const loop = await ask<{ maxMs: number; cpuMs: number; cpuFromRequestMs?: number; cpuFromMessageMs?: number; statementsFromRequest?: number; statementsFromMessage?: number }>(subscribeTo.child, 'loop-stop', 'loop');
+  type Loop = { maxMs: number; cpuMs: number; cpuFromRequestMs?: number; cpuFromMessageMs?: number; statementsFromRequest?: number; statementsFromMessage?: number; stamps?: Record<string, number[]> };
+  const loop = await ask<Loop>(subscribeTo.child, 'loop-stop', 'loop');
+  const changeLoop = changeServer !== subscribeTo ? await ask<Loop>(changeServer.child, 'loop-stop', 'loop') : loop;
+  if (loop.stamps) logStages(target, sent, clients, { ...loop.stamps, request: changeLoop.stamps!.request!, committed: changeLoop.stamps!.committed!, published: changeLoop.stamps!.published! }, log);
   const latencies: number[] = [];
   let missing = 0;
   for (const c of clients) {
@@ -216,6 +221,26 @@ async function runStep(
   return { step, payload };
 }
 
+/**
+ * Each stage's delay from the mutation's send (median and p90 over the changes, ms): the server stamps (request,
+ * committed, published on the process that made the change; message, first and last frame on the subscribers'),
+ * then the first and the last subscriber's receipt. Stamps are matched to changes by order.
+ */
+function logStages(target: string, sent: number[], clients: Client[], stamps: Record<string, number[]>, log: (m: string) => void): void {
+  const wall = (t: number) => performance.timeOrigin + t;
+  const rows: Record<string, number[]> = {};
+  const add = (stage: string, v: number | undefined) => v !== undefined && Number.isFinite(v) && (rows[stage] ??= []).push(v);
+  for (let k = 0; k < sent.length; k++) {
+    const t0 = wall(sent[k]!);
+    for (const stage of ['request', 'committed', 'published', 'message', 'firstFrame', 'lastFrame']) add(stage, (stamps[stage]?.[k] ?? NaN) - t0);
+    const got = clients.map((c) => c.frames[k]).filter((x): x is number => x !== undefined);
+    add('firstReceipt', Math.min(...got) - sent[k]!);
+    add('lastReceipt', Math.max(...got) - sent[k]!);
+  }
+  const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+  log(`${target} stages from the mutation's send, p50 / p90 ms: ${Object.entries(rows).map(([s, xs]) => `${s} ${q(xs, 50).toFixed(1)} / ${q(xs, 90).toFixed(1)} (${xs.length})`).join(', ')}`);
+}
+
 const presence = (k: number) => JSON.stringify({ query: k % 2 === 0 ? 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }' : 'mutation { setPresence(input: { presence: BREAK, reason: "Rest" }) { id } }' });
 
 async function runTarget(target: string, log: (m: string) => void): Promise<void> {
@@ -231,7 +256,7 @@ async function runTarget(target: string, log: (m: string) => void): Promise<void
       // The agent starts OFFLINE each step: change 0 makes it AVAILABLE, then BREAK, ...
       await post(a.port, a.agentToken!, JSON.stringify({ query: 'mutation { setPresence(input: { presence: OFFLINE }) { id } }' }));
       // Each subscriber first gets the two agents as they are now.
-      const kefu = await runStep(target, n, b, a.supervisorToken!, (k) => post(a.port, a.agentToken!, presence(k)), 2, log);
+      const kefu = await runStep(target, n, b, a.supervisorToken!, (k) => post(a.port, a.agentToken!, presence(k)), 2, log, a);
       steps.push(kefu.step);
       const framePayload = kefu.payload ? JSON.stringify((JSON.parse(kefu.payload) as { payload: unknown }).payload) : '{}';
       const ceiling = await runStep(`bare-graphql-ws (beside ${target})`, n, bare, '', () => post(bare.port, null, framePayload), 0, log);

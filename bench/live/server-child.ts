@@ -121,6 +121,33 @@ function countStatements(sql: { kind: string; raw: unknown }): void {
   } as typeof pg.Client.prototype.query;
 }
 
+/**
+ * Wall-clock stamps (ms, performance.timeOrigin + now: one clock for the bench and both processes of kefu-nats)
+ * of each change's stages in this process: the mutation's arrival, its events' commit (appendToStream resolved),
+ * the agentStatus bus publish, the bus message's arrival at the fan-out, the first and the last frame handed to
+ * sockets. The parent matches them to its changes by order (one change at a time) and reports each stage's
+ * delay from the mutation's send: where a change's time goes, across processes too.
+ */
+const stamps: Record<string, number[]> = { request: [], committed: [], published: [], message: [], firstFrame: [], lastFrame: [] };
+const wallMs = () => performance.timeOrigin + performance.now();
+const stamp = (stage: string) => {
+  if (measuring) stamps[stage]!.push(wallMs());
+};
+
+function traceStages(kefu: { store: { appendToStream: (...a: never[]) => Promise<unknown> }; bus: { publish: (topic: string, m: unknown) => Promise<void> } }): void {
+  const append = kefu.store.appendToStream.bind(kefu.store) as (...a: unknown[]) => Promise<unknown>;
+  (kefu.store as { appendToStream: unknown }).appendToStream = (...a: unknown[]) =>
+    append(...a).then((r) => {
+      if (String(a[0]).startsWith('agent-')) stamp('committed');
+      return r;
+    });
+  const publish = kefu.bus.publish.bind(kefu.bus);
+  kefu.bus.publish = (topic, m) => {
+    if (topic.endsWith('.agentStatus')) stamp('published');
+    return publish(topic, m);
+  };
+}
+
 function traceChanges(fanout: unknown, server: Server): void {
   const threadMs = () => {
     const c = process.threadCpuUsage();
@@ -132,18 +159,24 @@ function traceChanges(fanout: unknown, server: Server): void {
   let messageAt: { cpu: number; statements: number; mono: number } | null = null;
   const mark = () => ({ cpu: threadMs(), statements: statementsSent, mono: profileDir ? monoUs() : 0 });
   server.prependListener('request', (req: IncomingMessage) => {
-    if (req.method === 'POST' && req.url?.startsWith('/graphql') && measuring) requestAt ??= mark();
+    if (req.method === 'POST' && req.url?.startsWith('/graphql') && measuring) {
+      requestAt ??= mark();
+      stamp('request');
+    }
   });
   const deliver = f.topics.deliver.bind(f.topics);
   f.topics.deliver = (topic, message) => {
+    stamp('message');
     messageAt ??= mark();
     deliver(topic, message);
   };
   const flush = f.flush;
   f.flush = () => {
+    if (messageAt !== null && stamps.firstFrame!.length < stamps.message!.length) stamp('firstFrame');
     flush();
     if (messageAt === null || f.flushScheduled || [...f.topics.topics.values()].some((t) => t.draining)) return;
     const now = mark();
+    stamp('lastFrame');
     changeCpu.fromMessage.push(now.cpu - messageAt.cpu);
     changeStatements.fromMessage.push(now.statements - messageAt.statements);
     if (requestAt !== null) {
@@ -175,6 +208,7 @@ if (mode === 'bare') {
   const tokens = process.env.BENCH_LIVE_SEED === '1' ? await seedSupervisorAndAgent(kefu, 'Bench') : null;
   countStatements(kefu.sql);
   traceChanges(kefu.app.liveFanout, kefu.app.server);
+  traceStages(kefu as never);
   process.send!({ type: 'ready', port: (kefu.app.server.address() as { port: number }).port, ...tokens });
 }
 
@@ -198,6 +232,7 @@ process.on('message', (raw) => {
       changeStatements.fromMessage.length = 0;
       changeWindows.length = 0;
       statementLog.length = 0;
+      for (const k of Object.keys(stamps)) stamps[k]!.length = 0;
       measuring = true;
       cpuAtStart = process.cpuUsage();
       process.send!({ type: 'loop-started' });
@@ -213,7 +248,7 @@ process.on('message', (raw) => {
         writeFileSync(`${base}.statements.json`, JSON.stringify(statementLog));
       }
       const mean = (xs: number[]) => (xs.length === 0 ? NaN : xs.reduce((a, x) => a + x, 0) / xs.length);
-      process.send!({ type: 'loop', maxMs: loop.max / 1e6, p99Ms: loop.percentile(99) / 1e6, cpuMs: (cpu.user + cpu.system) / 1000, cpuFromRequestMs: mean(changeCpu.fromRequest), cpuFromMessageMs: mean(changeCpu.fromMessage), statementsFromRequest: mean(changeStatements.fromRequest), statementsFromMessage: mean(changeStatements.fromMessage) });
+      process.send!({ type: 'loop', maxMs: loop.max / 1e6, p99Ms: loop.percentile(99) / 1e6, cpuMs: (cpu.user + cpu.system) / 1000, cpuFromRequestMs: mean(changeCpu.fromRequest), cpuFromMessageMs: mean(changeCpu.fromMessage), statementsFromRequest: mean(changeStatements.fromRequest), statementsFromMessage: mean(changeStatements.fromMessage), stamps });
     } else if (m.type === 'memory') {
       for (let i = 0; i < 3; i++) {
         globalThis.gc?.();
