@@ -65,7 +65,10 @@ export const configSchema = z.object({
   KEFU_DATA_DIR: z.string().trim().min(1, 'must not be empty').default('./data'),
   /** The PostgreSQL connection pool's size (the event store, projections and API reads share it). */
   KEFU_PG_POOL_MAX: z.coerce.number().int('must be a whole number').min(2, 'must be 2 to 500').max(500, 'must be 2 to 500').default(20),
-  /** How long a checked token's principal is trusted before its agent or web channel is read again (ms; 0: every request). */
+  /**
+   * How long a checked token's principal is trusted before its agent or web channel is read again (ms; 0: every
+   * request). An agent's row read while the bus tells its changes is kept until one is heard (at most 30 s).
+   */
   KEFU_AUTH_CACHE_MS: z.coerce.number().int('must be a whole number').min(0, 'must be 0 to 5000').max(5000, 'must be 0 to 5000').default(1000),
   /**
    * A mutation answers from the read models once they show what it stored. It waits while they move and gives up

@@ -374,7 +374,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
   }
 
   const { credential, generated } = await operatorCredential(db, config);
-  const auth = new Authenticator({ db, operator: credential, signingKey: await signingKey(db), tokenTtlSeconds: config.KEFU_TOKEN_TTL_SECONDS, customerTokenTtlSeconds: config.KEFU_CUSTOMER_TOKEN_SECONDS, cacheMs: config.KEFU_AUTH_CACHE_MS });
+  const auth = new Authenticator({ db, operator: credential, signingKey: await signingKey(db), tokenTtlSeconds: config.KEFU_TOKEN_TTL_SECONDS, customerTokenTtlSeconds: config.KEFU_CUSTOMER_TOKEN_SECONDS, cacheMs: config.KEFU_AUTH_CACHE_MS, bus });
   const app = await buildApp(
     {
       commands,

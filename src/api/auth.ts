@@ -3,6 +3,8 @@ import { SignJWT, jwtVerify, type JWTPayload } from 'jose';
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { ForbiddenError, UnauthenticatedError } from '../domain/errors.ts';
 import type { ReadModel } from '../projections/projection.ts';
+import type { Bus } from '../domain/ports/bus.ts';
+import { agentStatusTopic } from '../projections/agents/agents.projection.ts';
 import { originAllowed } from '../domain/web-channel/web-channel.ts';
 import { randomToken, SecretVerifier, sha256 } from './credentials.ts';
 
@@ -83,22 +85,58 @@ export class Authenticator {
    * The agent and web channel rows behind tokens, read at most once per cacheMs each (default 1000 ms): a
    * disabled or deleted channel, a rotated identity secret, a deleted agent or a changed role takes effect
    * within cacheMs. Shared by every token of the same agent or channel; concurrent misses share one read.
+   * Agent rows are kept longer while a bus tells their changes (see heardMs).
    */
   private readonly rows = new Map<string, { row: Promise<unknown>; until: number }>();
   private readonly cacheMs: number;
+  /**
+   * Agent rows (issue 11): with a bus, an agent's row read while this process listens to its instance's
+   * agentStatus topic is kept up to `heardMs` (default 30 s) instead of cacheMs: the agents projection publishes
+   * every change of an agent there after its commit (deletion, role), and hearing it drops the row at once in
+   * every process, so the next request reads it again. A row read while a change of that agent was heard is kept
+   * only cacheMs (the read may predate the change); a message lost in a NATS reconnect holds at most heardMs.
+   * Each of a chat bench's 200 agents re-read its row about every second: the most frequent statement per message.
+   */
+  private readonly bus: Bus | null;
+  private readonly heardMs: number;
+  private readonly now: () => number;
+  /** Per instance: whether this process listens to its agentStatus topic (true once subscribed). */
+  private readonly agentWatches = new Map<string, Promise<boolean>>();
+  /** Per agent key: how many changes of it were heard (a read that saw one arrive is not kept long). */
+  private readonly agentChanges = new Map<string, number>();
 
-  constructor(deps: { db: ReadModel; operator: OperatorCredential; signingKey: Uint8Array; tokenTtlSeconds?: number; customerTokenTtlSeconds?: number; cacheMs?: number }) {
+  constructor(deps: {
+    db: ReadModel;
+    operator: OperatorCredential;
+    signingKey: Uint8Array;
+    tokenTtlSeconds?: number;
+    customerTokenTtlSeconds?: number;
+    cacheMs?: number;
+    bus?: Bus | null;
+    heardMs?: number;
+    now?: () => number;
+  }) {
     this.db = deps.db;
     this.operator = deps.operator;
     this.signingKey = deps.signingKey;
     this.tokenTtlSeconds = deps.tokenTtlSeconds ?? 12 * 3600;
     this.customerTokenTtlSeconds = deps.customerTokenTtlSeconds ?? 86400;
     this.cacheMs = deps.cacheMs ?? 1000;
+    this.bus = deps.bus ?? null;
+    this.heardMs = deps.heardMs ?? 30_000;
+    this.now = deps.now ?? Date.now;
   }
 
   /** Called once a change of the agent is in the read model: its tokens are checked against the new row. */
   forgetAgent(instanceId: string, agentId: string): void {
-    this.rows.delete(`agent:${instanceId}:${agentId}`);
+    const key = `agent:${instanceId}:${agentId}`;
+    this.rows.delete(key);
+    if (this.agentChanges.size >= 50_000) {
+      // Bounded: nothing read before is kept longer than cacheMs (its count could look unchanged).
+      this.agentChanges.clear();
+      for (const k of [...this.rows.keys()]) if (k.startsWith('agent:')) this.rows.delete(k);
+    }
+    this.agentChanges.set(key, (this.agentChanges.get(key) ?? 0) + 1);
   }
 
   /**
@@ -109,7 +147,8 @@ export class Authenticator {
   rememberAgent(instanceId: string, agentId: string, row: { role: string; deleted_at: Date | null; updated_at: Date }): void {
     if (this.cacheMs <= 0) return;
     if (this.rows.size >= 50_000) this.rows.clear();
-    this.rows.set(`agent:${instanceId}:${agentId}`, { row: Promise.resolve(row), until: Date.now() + this.cacheMs });
+    // cacheMs only: a change heard between this row's read and now would not be seen.
+    this.rows.set(`agent:${instanceId}:${agentId}`, { row: Promise.resolve(row), until: this.now() + this.cacheMs });
   }
 
   /** Called once a change of the web channel is in the read model: its customers' tokens are checked against the new row. */
@@ -119,7 +158,7 @@ export class Authenticator {
 
   /** A row read at most once per cacheMs (see `rows`); a failed read is not kept. */
   private cachedRow<T>(key: string, read: () => Promise<T>): Promise<T> {
-    const now = Date.now();
+    const now = this.now();
     const hit = this.rows.get(key);
     if (hit && hit.until > now) return hit.row as Promise<T>;
     const row = read();
@@ -262,11 +301,43 @@ export class Authenticator {
     if (payload.typ !== undefined) throw new UnauthenticatedError('Unknown or expired token');
     const instanceId = typeof payload.iid === 'string' ? payload.iid : '';
     const agentId = payload.sub ?? '';
-    const row = await this.cachedRow(`agent:${instanceId}:${agentId}`, () =>
-      this.db.selectFrom('agents').select(['role', 'deleted_at', 'updated_at']).where('instance_id', '=', instanceId).where('id', '=', agentId).executeTakeFirst(),
-    );
+    const key = `agent:${instanceId}:${agentId}`;
+    const row = await this.cachedRow(key, async () => {
+      const listening = this.cacheMs > 0 && this.bus !== null && instanceId !== '' ? await this.watchAgents(instanceId) : false;
+      // This read's entry (cachedRow keeps it before the first await ends), and the changes heard before it starts.
+      const entry = this.rows.get(key);
+      const heard = this.agentChanges.get(key) ?? 0;
+      const read = await this.db.selectFrom('agents').select(['role', 'deleted_at', 'updated_at']).where('instance_id', '=', instanceId).where('id', '=', agentId).executeTakeFirst();
+      // Kept longer only when listening and no change of the agent was heard while it read (see heardMs).
+      if (listening && entry && this.rows.get(key) === entry && (this.agentChanges.get(key) ?? 0) === heard) entry.until = Math.max(entry.until, this.now() + this.heardMs);
+      return read;
+    });
     if (!row || row.deleted_at) throw new UnauthenticatedError('This agent no longer exists');
     return { kind: 'agent', instanceId, agentId, role: row.role as 'AGENT' | 'SUPERVISOR' | 'ADMIN' };
+  }
+
+  /** Listens to the instance's agentStatus topic (once): each change heard drops the agent's kept row. */
+  private watchAgents(instanceId: string): Promise<boolean> {
+    let watch = this.agentWatches.get(instanceId);
+    if (!watch) {
+      watch = this.bus!.subscribe(agentStatusTopic(instanceId), (message) => {
+        const agentId = (message as { id?: unknown } | null)?.id;
+        if (typeof agentId === 'string') return this.forgetAgent(instanceId, agentId);
+        // A message of another shape: every kept agent of the instance is read again.
+        const prefix = `agent:${instanceId}:`;
+        for (const key of [...this.rows.keys()]) if (key.startsWith(prefix)) this.forgetAgent(instanceId, key.slice(prefix.length));
+        for (const key of [...this.agentChanges.keys()]) if (key.startsWith(prefix)) this.agentChanges.set(key, this.agentChanges.get(key)! + 1);
+      }).then(
+        () => true,
+        () => {
+          // Not listening: rows are kept cacheMs only; the next read tries again.
+          this.agentWatches.delete(instanceId);
+          return false;
+        },
+      );
+      this.agentWatches.set(instanceId, watch);
+    }
+    return watch;
   }
 }
 
