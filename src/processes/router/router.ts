@@ -322,7 +322,10 @@ export class Router {
         this.timeQueueWait(key, contact);
         this.timeIdleChat(key, contact);
         await this.autoAccept(key, contact);
-        // Agents named by this contact may need their workload fixed.
+        // Agents named by this contact may need their workload fixed; a message or read mark (quiet) changes nothing
+        // reconcileWorkload reads (status, offer, consult, hand-overs): each chat message reconciled every contact
+        // its agent held (issue 11).
+        if (quiet.has(key)) continue;
         for (const agentKey of this.agentsOf(key)) {
           const entry = this.agents.get(agentKey);
           if (entry) await this.reconcile(agentKey, entry);
