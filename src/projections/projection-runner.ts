@@ -167,6 +167,30 @@ async function applyInTransaction(
     else for (const event of due) await projection.apply!(trx, event, sink);
     return parked;
   };
+  // Live, nothing parked when the projection last looked: the move and the writes as one statement if it can.
+  if (!transactions && projection.batchStatement && parkedSeen.get(projection)?.length === 0) {
+    const sink = { publish: (topic: string, message: unknown) => messages.push({ topic, message }), committed: (fn: () => void) => onCommit.push(fn) };
+    const writes = projection.batchStatement(relevant, sink);
+    if (writes) {
+      let moved = false;
+      try {
+        // Refused (moved elsewhere, a part parked meanwhile): nothing was written; the transaction below tells which.
+        const done = await sql<{ commit_flush: string }>`WITH moved AS (UPDATE kefu_projection_checkpoints SET position = ${sql.lit(guard.to)}, updated_at = now()
+            WHERE name = ${sql.lit(projection.name)} AND ${guard.from === null ? sql`position IS NULL` : sql`position = ${sql.lit(guard.from)}`} AND cardinality(parked_instances) = 0
+            RETURNING ${asynchronousCommit} AS commit_flush), written AS (${writes})
+          SELECT commit_flush FROM moved`.execute(db);
+        moved = done.rows.length === 1;
+      } catch (err) {
+        if (err instanceof CheckpointMoved || isTransientFailure(err)) throw err;
+      }
+      if (moved) {
+        for (const fn of onCommit) fn();
+        return { messages, parkedInstances: [] };
+      }
+      messages = [];
+      onCommit = [];
+    }
+  }
   const parkedInstances = transactions ? await transactions.run(work, guard) : await db.transaction().execute((trx) => work(trx));
   for (const fn of onCommit) fn();
   return { messages, parkedInstances };

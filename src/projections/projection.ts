@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely, RawBuilder, Transaction } from 'kysely';
 import type { RecordedEvent } from '../domain/ports/event-store.ts';
 import type { ReadModelDb } from './read-model-db.ts';
 
@@ -33,6 +33,14 @@ export interface Projection {
   apply?(trx: Transaction<ReadModelDb>, event: RecordedEvent, changes: ChangeSink): Promise<void>;
   /** Or applies all of a batch's events it reads (in order) at once, for projections that see many events. */
   applyBatch?(trx: Transaction<ReadModelDb>, events: RecordedEvent[], changes: ChangeSink): Promise<void>;
+  /**
+   * A live batch's writes as one statement, when it needs no read (issue 10): a data-modifying statement (the
+   * body of a CTE) that writes only when the CTE `moved`, the batch's guarded checkpoint move, has a row. The
+   * runner sends both as one statement outside a transaction (atomic all the same): one round trip, and on PGlite
+   * one call on the main thread, instead of BEGIN, the move, the writes and COMMIT. Publishes and `committed`
+   * as applyBatch does; the runner drops them if it falls back to applyBatch. null: apply the batch with applyBatch.
+   */
+  batchStatement?(events: RecordedEvent[], changes: ChangeSink): RawBuilder<unknown> | null;
   /**
    * One step of work the projection does beside its batches (a long recount), in a transaction of its own:
    * true if it did some (and may have more), false if there is none. The process running the projection calls

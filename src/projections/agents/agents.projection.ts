@@ -1,7 +1,7 @@
 import { sql, type Selectable, type Transaction } from 'kysely';
 import type { AgentEvent } from '../../domain/agent/agent.ts';
-import { comparePositions, type Position } from '../../domain/ports/event-store.ts';
-import type { Projection } from '../projection.ts';
+import { comparePositions, type Position, type RecordedEvent } from '../../domain/ports/event-store.ts';
+import type { ChangeSink, Projection } from '../projection.ts';
 import type { ReadModelDb } from '../read-model-db.ts';
 import { closeOnlineSpell } from './online-time.ts';
 import { queuesTopic } from '../contacts/contacts.projection.ts';
@@ -101,41 +101,93 @@ export const agentsProjection: Projection = {
           ON a.instance_id = k.instance_id AND a.id = k.agent_id`.execute(trx);
       for (const row of found.rows) rows.set(keyOf(row.instance_id, row.id), row);
     }
-    const dirty = new Set<string>();
-    for (const e of events) {
-      const event = { type: e.type, data: e.data } as AgentEvent;
-      const agentId = e.streamId.slice(e.streamId.indexOf('.') + 1);
-      const key = keyOf(e.metadata.instanceId, agentId);
-      const at = e.metadata.occurredAt;
-      let row = rows.get(key);
-      if (event.type === 'AgentCreated') {
-        if (row) continue;
-        row = createdRow(e.metadata.instanceId, event.data, at);
-      } else {
-        if (!row) continue;
-        const update = nextRow(row, event, at);
-        if (!update) continue;
-        row = mergeRow(row, update);
-      }
-      rows.set(key, row);
-      dirty.add(key);
-      changes.publish(agentStatusTopic(row.instance_id), toAgentStatusMessage(row));
-      changes.publish(queuesTopic(row.instance_id), { agentId: row.id });
-    }
-    const written = [...dirty].map((k) => rows.get(k)!);
+    const written = fold(events, rows, changes);
     await writeRows(trx, written);
-    if (keep) {
-      const at = events[events.length - 1]!.position;
-      changes.committed!(() => {
-        if (committedRows.size + written.length > maxKeptRows) committedRows.clear();
-        for (const row of written) {
-          committedRows.set(keyOf(row.instance_id, row.id), row);
-          committedAt.set(row, at);
-        }
-      });
+    if (keep) keepCommitted(events, written, changes);
+  },
+  /**
+   * A live change of agents whose rows are all kept: folded in memory and written with the checkpoint's move in
+   * one statement (no read needed). An agent not kept (created, or another process ran the batch that wrote it):
+   * applyBatch, which reads it.
+   */
+  batchStatement(events, changes) {
+    if (changes.committed === undefined) return null;
+    const rows = new Map<string, AgentRow>();
+    for (const e of events) {
+      const key = keyOf(e.metadata.instanceId, e.streamId.slice(e.streamId.indexOf('.') + 1));
+      const kept = committedRows.get(key);
+      if (!kept) return null;
+      rows.set(key, kept);
     }
+    const written = fold(events, rows, changes);
+    keepCommitted(events, written, changes);
+    return writeRowsIfMoved(written);
   },
 };
+
+/** Folds the events into their agents' rows (`rows`, updated), publishes each change; the rows changed. */
+function fold(events: RecordedEvent[], rows: Map<string, AgentRow>, changes: ChangeSink): AgentRow[] {
+  const dirty = new Set<string>();
+  for (const e of events) {
+    const event = { type: e.type, data: e.data } as AgentEvent;
+    const agentId = e.streamId.slice(e.streamId.indexOf('.') + 1);
+    const key = keyOf(e.metadata.instanceId, agentId);
+    const at = e.metadata.occurredAt;
+    let row = rows.get(key);
+    if (event.type === 'AgentCreated') {
+      if (row) continue;
+      row = createdRow(e.metadata.instanceId, event.data, at);
+    } else {
+      if (!row) continue;
+      const update = nextRow(row, event, at);
+      if (!update) continue;
+      row = mergeRow(row, update);
+    }
+    rows.set(key, row);
+    dirty.add(key);
+    changes.publish(agentStatusTopic(row.instance_id), toAgentStatusMessage(row));
+    changes.publish(queuesTopic(row.instance_id), { agentId: row.id });
+  }
+  return [...dirty].map((k) => rows.get(k)!);
+}
+
+/** Keeps the rows written once the batch commits, with the batch's position. */
+function keepCommitted(events: RecordedEvent[], written: AgentRow[], changes: ChangeSink): void {
+  const at = events[events.length - 1]!.position;
+  changes.committed!(() => {
+    if (committedRows.size + written.length > maxKeptRows) committedRows.clear();
+    for (const row of written) {
+      committedRows.set(keyOf(row.instance_id, row.id), row);
+      committedAt.set(row, at);
+    }
+  });
+}
+
+/** Every column of agents, in the order of json_populate_recordset's rows below. */
+const agentColumns = [
+  'instance_id', 'id', 'name', 'login', 'phone', 'role', 'password_hash', 'presence', 'break_reason', 'forced_offline_reason',
+  'status_since', 'online_since', 'online_day', 'online_seconds_accumulated', 'held_phone', 'held_online', 'held_av', 'held_contacts',
+  'wrap_up_until', 'handled_day', 'handled_today', 'answer_on_mobile', 'mobile_number', 'created_at', 'updated_at', 'deleted_at',
+] as const satisfies readonly (keyof AgentRow)[];
+const columnList = sql.raw(agentColumns.join(', '));
+const updatedList = sql.raw(
+  agentColumns
+    .filter((c) => c !== 'instance_id' && c !== 'id' && c !== 'created_at')
+    .map((c) => `${c} = excluded.${c}`)
+    .join(', '),
+);
+
+/**
+ * The rows' upsert as the body of a CTE that writes only if the CTE `moved` has a row (see batchStatement): the
+ * rows as one JSON parameter typed by the table's own row type (json_populate_recordset), the same columns set
+ * on conflict as writeRows.
+ */
+function writeRowsIfMoved(rows: AgentRow[]) {
+  return sql`INSERT INTO agents (${columnList})
+    SELECT ${columnList} FROM json_populate_recordset(null::agents, ${JSON.stringify(rows)}::json)
+    WHERE EXISTS (SELECT 1 FROM moved)
+    ON CONFLICT (instance_id, id) DO UPDATE SET ${updatedList}`;
+}
 
 function createdRow(instanceId: string, d: Extract<AgentEvent, { type: 'AgentCreated' }>['data'], at: string): AgentRow {
   const when = new Date(at);
