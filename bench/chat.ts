@@ -18,9 +18,9 @@ import type { BenchModule } from './lib/module.ts';
 import { dropDatabase, recreateDatabase } from './lib/pg-admin.ts';
 import type { ResultRow } from './lib/report.ts';
 import { percentile } from './lib/stats.ts';
-import type { Seeded } from './chat/server-child.ts';
+import type { Seeded, Stalls } from './chat/server-child.ts';
 
-const database = 'kefu_bench_chat';
+const database = process.env.BENCH_CHAT_DATABASE ?? 'kefu_bench_chat';
 
 const settings = () => {
   const idle = (envList('BENCH_CHAT_IDLE') ?? ['1000', '10000']).map(Number);
@@ -58,6 +58,7 @@ interface PhaseResult {
   sendAck: number[];
   serverCpuMs: number;
   loopMaxMs: number;
+  stalls: Stalls | null;
   clientCpuMs: number[];
   errors: number;
   firstErrors: string[];
@@ -179,7 +180,7 @@ interface Ran {
 async function phase(server: ChildProcess, clients: ChildProcess[], kind: 'paced' | 'closed', seconds: number, intervalMs: number): Promise<PhaseResult> {
   await ask(server, { type: 'cpu-start' }, 'cpu-started');
   const runs = await Promise.all(clients.map((c) => ask<Ran>(c, { type: 'run', phase: kind, seconds, intervalMs, drainMs: 120_000 }, 'ran')));
-  const cpu = await ask<{ cpuMs: number; loopMaxMs: number; queries: [string, number][]; pool: PoolStats | null }>(server, { type: 'cpu-stop' }, 'cpu');
+  const cpu = await ask<{ cpuMs: number; loopMaxMs: number; stalls?: Stalls; queries: [string, number][]; pool: PoolStats | null }>(server, { type: 'cpu-stop' }, 'cpu');
   const windowMs = Math.max(...runs.map((r) => r.windowMs));
   const acked = runs.reduce((a, r) => a + r.acked, 0);
   const all = (f: (r: Ran) => number[]) => runs.flatMap(f).sort((a, b) => a - b);
@@ -197,11 +198,23 @@ async function phase(server: ChildProcess, clients: ChildProcess[], kind: 'paced
     sendAck: all((r) => r.sendAck),
     serverCpuMs: cpu.cpuMs,
     loopMaxMs: cpu.loopMaxMs,
+    stalls: cpu.stalls ?? null,
     clientCpuMs: runs.map((r) => r.cpuMs),
     errors: runs.reduce((a, r) => a + r.errors, 0),
     firstErrors: runs.flatMap((r) => r.firstErrors).slice(0, 5),
     pool: cpu.pool,
   };
+}
+
+/** A phase's stalls: loop blocks over 50 ms (per minute, and how many were the main thread's own CPU), GC pauses. */
+function stallLine(x: PhaseResult): string {
+  const st = x.stalls;
+  if (!st) return `longest loop block ${x.loopMaxMs.toFixed(0)} ms`;
+  const perMin = (n: number) => ((n * 60_000) / x.windowMs).toFixed(1);
+  const gc = Object.entries(st.gc)
+    .map(([k, g]) => `${k} ${g.n} (${g.ms.toFixed(0)} ms, max ${g.maxMs.toFixed(0)})`)
+    .join(', ');
+  return `longest loop block ${x.loopMaxMs.toFixed(0)} ms; blocks > 50 ms: ${st.blocks} (${perMin(st.blocks)}/min, ${st.blockMs.toFixed(0)} ms, main-thread CPU in them ${st.blockCpuMs.toFixed(0)} ms, ${st.cpuBlocks} mostly CPU); GC ${gc || 'none'}; per minute ${perMin(Object.values(st.gc).reduce((a, g) => a + g.ms, 0))} ms`;
 }
 
 function printQueries(what: string, queries: [string, number][], per: number, unit: string): void {
@@ -336,10 +349,12 @@ export async function runStep(target: string, step: { idle: number; active: numb
     log(
       `${target} paced: ${paced.messagesPerSec.toFixed(0)} msg/s, customer->agent p50 ${percentile(paced.customerToAgent, 50).toFixed(1)} p99 ${percentile(paced.customerToAgent, 99).toFixed(1)} ms, round trip p99 ${percentile(paced.roundTrip, 99).toFixed(1)} ms, answered ${paced.answered}/${paced.sent}, errors ${paced.errors}`,
     );
+    log(`${target} paced: ${stallLine(paced)}`);
     const closed = s.closedSeconds > 0 ? await phase(server.child, clients, 'closed', s.closedSeconds, s.intervalMs) : null;
     if (closed) {
       const pw = closed.pool ? `, pg pool: ${closed.pool.avgWaiting.toFixed(1)} waiting on average (max ${closed.pool.maxWaiting}), all ${closed.pool.size} taken ${(closed.pool.allBusyShare * 100).toFixed(0)}% of the time` : '';
       log(`${target} closed loop: ${closed.messagesPerSec.toFixed(0)} msg/s, round trip p50 ${percentile(closed.roundTrip, 50).toFixed(1)} p99 ${percentile(closed.roundTrip, 99).toFixed(1)} ms, server CPU ${(closed.serverCpuMs / Math.max(1, closed.acked)).toFixed(2)} ms/msg, errors ${closed.errors}${pw}`);
+      log(`${target} closed loop: ${stallLine(closed)}`);
     }
 
     let check: Check | null = null;

@@ -9,12 +9,12 @@
 // conversation's subscribers.
 // IPC from the parent: `seed`, `cpu-start` / `cpu-stop` (CPU time, longest event-loop block), `memory`
 // (heap + external after GC, and RSS), `close`.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Session } from 'node:inspector/promises';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import pg from 'pg';
 import { pino } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -258,6 +258,68 @@ async function profileStop(): Promise<void> {
   writeFileSync(path.join(profileDir, `${mode}-${process.pid}-${++profiles}.cpuprofile`), JSON.stringify(profile));
 }
 
+// Stalls in a measured phase: each event-loop block over 50 ms (a 10 ms timer late by more), with the main
+// thread's own CPU time in it (near the block's length: the thread ran something that long; far below: the
+// process waited for a CPU on the loaded machine), and garbage collection's pauses per kind. BENCH_CHAT_STALLS=<file>
+// also writes each block (ms since the phase's start, its length, its CPU, and its start in µs of the monotonic clock
+// a CPU profile's timestamps use) as a JSON line, to be cut out of a profile.
+export interface Stalls {
+  blocks: number;
+  blockMs: number;
+  blockCpuMs: number;
+  /** Blocks whose main-thread CPU was at least half their length (not a wait for a CPU). */
+  cpuBlocks: number;
+  gc: Record<string, { n: number; ms: number; maxMs: number }>;
+}
+const stallsFile = process.env.BENCH_CHAT_STALLS;
+const gcKinds: Record<number, string> = { 1: 'scavenge', 2: 'minor-mark-sweep', 4: 'mark-sweep-compact', 8: 'incremental', 16: 'weak-callbacks' };
+let stalls: Stalls = { blocks: 0, blockMs: 0, blockCpuMs: 0, cpuBlocks: 0, gc: {} };
+let stallTimer: NodeJS.Timeout | null = null;
+let phaseStart = 0;
+const gcObserver = new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    const kind = gcKinds[((e as unknown as { detail?: { kind?: number } }).detail)?.kind ?? 0] ?? 'other';
+    const g = (stalls.gc[kind] ??= { n: 0, ms: 0, maxMs: 0 });
+    g.n++;
+    g.ms += e.duration;
+    g.maxMs = Math.max(g.maxMs, e.duration);
+  }
+});
+
+function stallsStart(): void {
+  stalls = { blocks: 0, blockMs: 0, blockCpuMs: 0, cpuBlocks: 0, gc: {} };
+  phaseStart = performance.now();
+  let last = phaseStart;
+  let lastHr = process.hrtime.bigint();
+  let lastCpu = process.threadCpuUsage();
+  const tick = 10;
+  stallTimer = setInterval(() => {
+    const now = performance.now();
+    const hr = process.hrtime.bigint();
+    const cpu = process.threadCpuUsage();
+    const late = now - last - tick;
+    if (late > 50) {
+      const cpuMs = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000;
+      stalls.blocks++;
+      stalls.blockMs += late;
+      stalls.blockCpuMs += cpuMs;
+      if (cpuMs >= late / 2) stalls.cpuBlocks++;
+      if (stallsFile) appendFileSync(stallsFile, JSON.stringify({ pid: process.pid, atMs: Math.round(last - phaseStart), ms: Math.round(late), cpuMs: Math.round(cpuMs), hrUs: Number(lastHr / 1000n) }) + '\n');
+    }
+    last = now;
+    lastHr = hr;
+    lastCpu = cpu;
+  }, tick);
+  gcObserver.observe({ entryTypes: ['gc'] });
+}
+
+function stallsStop(): Stalls {
+  if (stallTimer) clearInterval(stallTimer);
+  stallTimer = null;
+  gcObserver.disconnect();
+  return stalls;
+}
+
 // BENCH_CHAT_COUNT_QUERIES=1: every SQL statement Kefu sends during a measured phase, counted by its text (the
 // first 120 characters, or BENCH_CHAT_QUERY_CHARS), reported with the phase's CPU time: where the statements per
 // message come from.
@@ -349,11 +411,13 @@ process.on('message', (raw) => {
         }
         loop.reset();
         loop.enable();
+        stallsStart();
         cpuAtStart = process.cpuUsage();
         process.send!({ type: 'cpu-started' });
       } else if (m.type === 'cpu-stop') {
         loop.disable();
         const cpu = process.cpuUsage(cpuAtStart);
+        const phaseStalls = stallsStop();
         await profileStop();
         countingQueries = false;
         if (poolSampler) clearInterval(poolSampler);
@@ -361,7 +425,7 @@ process.on('message', (raw) => {
         const queries = [...queryCounts].sort((a, b) => b[1] - a[1]);
         const n = Math.max(1, poolSamples.n);
         const poolStats = pool ? { size: pool.options.max ?? 10, avgWaiting: poolSamples.waiting / n, maxWaiting: poolSamples.maxWaiting, allBusyShare: poolSamples.allBusy / n } : null;
-        process.send!({ type: 'cpu', cpuMs: (cpu.user + cpu.system) / 1000, systemMs: cpu.system / 1000, loopMaxMs: loop.max / 1e6, queries, pool: poolStats });
+        process.send!({ type: 'cpu', cpuMs: (cpu.user + cpu.system) / 1000, systemMs: cpu.system / 1000, loopMaxMs: loop.max / 1e6, stalls: phaseStalls, queries, pool: poolStats });
       } else if (m.type === 'memory') {
         for (let i = 0; i < 3; i++) {
           globalThis.gc?.();
