@@ -302,7 +302,9 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
   const router = new Router({ store, commands, sql, logger, clock });
   await router.start();
   // Chat flows (issue 12): the API's runner; once the read models caught up, chats whose flow never took its first step take it.
-  const chatFlows = new ChatFlowRunner(contactChatFlowPorts({ db, commands, clock, bus }));
+  // Who is online, for a flow's "no agent online" branch and the reception's prompt: from the router's state where it routes.
+  const agentsOnline = (instanceId: string, skillGroupId: string) => router.anyMemberOnlineNow(instanceId, skillGroupId);
+  const chatFlows = new ChatFlowRunner(contactChatFlowPorts({ db, commands, clock, bus, agentsOnline }));
   void store
     .headPosition()
     .then(async (head) => {
@@ -324,7 +326,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
   const wechatOutbox = new WechatOutbox({ store, commands, db, sql, api: new WechatApi({ db, secrets: wechatSecrets, apiBase: config.KEFU_WECHAT_API_BASE }), chatFiles, logger, flowImages: { allowPrivate: config.KEFU_WECHAT_FLOW_IMAGE_ALLOW_PRIVATE === 'on' } });
   await wechatOutbox.start();
   // Reception prompts of web chats (issue 12).
-  const reception = new ChatReception({ store, commands, sql, db, logger, clock });
+  const reception = new ChatReception({ store, commands, sql, db, logger, clock, agentsOnline });
   await reception.start();
 
   // Webhooks (issue 16): the dispatcher sends what the webhooks projection queued, off the calls' and chats' path.

@@ -309,14 +309,14 @@ export class ChatFlowRunner {
  * sender, with their buttons), the choice in the key trail, variables in the contact's data, then queued or
  * ended, and the chat's place in the flow, in one append at the contact's revision.
  */
-export function contactChatFlowPorts(deps: { db: ReadModel; commands: CommandHandler; clock: () => Date; bus?: Bus; openGroups?: OpenSkillGroups }): ChatFlowPorts {
+export function contactChatFlowPorts(deps: { db: ReadModel; commands: CommandHandler; clock: () => Date; bus?: Bus; openGroups?: OpenSkillGroups; agentsOnline?: AgentsOnlineInMemory }): ChatFlowPorts {
   const openGroups = deps.openGroups ?? new OpenSkillGroups(deps.db, deps.bus ?? null);
   const metadata = (instanceId: string) => ({ now: deps.clock().toISOString(), instanceId, actor: 'system:chat-flows', correlationId: randomUUID() });
   // A flow's published versions never change: each chat's steps read its version from memory after the first.
   const versions = new Map<string, { version: number; definition: ChatFlowDocument }>();
   return {
     now: deps.clock,
-    anyAgentOnline: (instanceId, skillGroupId) => anyAgentOnlineInReadModel(deps.db, instanceId, skillGroupId),
+    anyAgentOnline: (instanceId, skillGroupId) => anyAgentOnline(deps.db, instanceId, skillGroupId, deps.agentsOnline),
     async loadFlow(instanceId, flowId, version) {
       const key = (v: number) => `${instanceId}/${flowId}/${v}`;
       const known = version === null ? undefined : versions.get(key(version));
@@ -427,6 +427,21 @@ export class OpenSkillGroups {
     }
     return w;
   }
+}
+
+/**
+ * Whether any member of a group is online as a routing process holds it in memory (Router.anyMemberOnlineNow), or
+ * null when it cannot answer (it does not route here, or has not seen the group or a member yet).
+ */
+export type AgentsOnlineInMemory = (instanceId: string, skillGroupId: string) => boolean | null;
+
+/**
+ * Whether any member of the group is online: from `memory` (the router's state in the process that routes; no
+ * statement on a flow's route, whose answer is otherwise a join of members, agents and groups on the send's path)
+ * where it answers, else from the read model. Both fold the same events with the same rule.
+ */
+export async function anyAgentOnline(db: ReadModel, instanceId: string, skillGroupId: string, memory?: AgentsOnlineInMemory): Promise<boolean> {
+  return memory?.(instanceId, skillGroupId) ?? anyAgentOnlineInReadModel(db, instanceId, skillGroupId);
 }
 
 /** Whether any member of the group is online, from the read model (agents not offline and not forced offline). */

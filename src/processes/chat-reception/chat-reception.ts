@@ -36,7 +36,7 @@ import { evolveWebChannel, initialWebChannelState } from '../../domain/web-chann
 import type { WechatAccountEvent, WechatAccountState } from '../../domain/wechat-account/wechat-account.ts';
 import { evolveWechatAccount, initialWechatAccountState, wechatPromptsDefaultEnabled } from '../../domain/wechat-account/wechat-account.ts';
 import type { ReadModel } from '../../projections/projection.ts';
-import { anyAgentOnlineInReadModel } from '../chat-flows/chat-flow-runner.ts';
+import { anyAgentOnline, type AgentsOnlineInMemory } from '../chat-flows/chat-flow-runner.ts';
 import type { Logger } from '../../projections/projection-runner.ts';
 import { KeyedTimers } from '../keyed-timers.ts';
 
@@ -46,6 +46,8 @@ export interface ChatReceptionDeps {
   sql: SqlClient;
   /** Agents' display names and who is online. */
   db: ReadModel;
+  /** Who is online from the router's memory where it answers (else from `db`). */
+  agentsOnline?: AgentsOnlineInMemory;
   logger: Logger;
   clock?: () => Date;
   leaseRetryMs?: number;
@@ -418,7 +420,7 @@ export class ChatReception {
       values.estimatedWait = wait === null ? null : spokenDuration(wait / 1000);
     }
     if (due.ifNobodyOnline) {
-      if (s.status !== 'queued' || (await anyAgentOnlineInReadModel(this.deps.db, entry.instanceId, s.skillGroupId))) return;
+      if (s.status !== 'queued' || (await anyAgentOnline(this.deps.db, entry.instanceId, s.skillGroupId, this.deps.agentsOnline))) return;
     }
     if (due.name === 'transferredToAgent' || due.name === 'agentEnded') values.agentName = (await this.agentName(entry.instanceId, due.agentId)) ?? 'our agent';
     if (due.name === 'idleReminder') values.timeLeft = spokenDuration(prompts.idleReminderSeconds, false);

@@ -126,6 +126,8 @@ export class Router {
   private working: Promise<void> = Promise.resolve();
   private scheduled = false;
   private stopped = false;
+  /** The lease was lost: the state is no longer followed (its subscription stopped). */
+  private leaseLost = false;
   private readonly lateness = new TimerLateness();
 
   constructor(deps: RouterDeps) {
@@ -166,6 +168,7 @@ export class Router {
     this.lease = lease;
     if (this.leaseTimer) clearInterval(this.leaseTimer);
     void lease.lost.then(() => {
+      this.leaseLost = true;
       if (!this.stopped) this.deps.logger.error({}, 'router lost its lease; stopping routing in this process');
       void this.subscription?.stop();
     });
@@ -658,6 +661,26 @@ export class Router {
     // Each assignment is a different contact with its own agents: offers go out side by side, so a busy pass
     // is not a queue of database round trips (the event store batches the appends into shared commits).
     await inParallel(assignments, offerConcurrency, (a) => this.offer(instanceId, a.contactId, a.skillGroupId, a.agentIds));
+  }
+
+  /**
+   * Whether any member of the group is online (AVAILABLE or on a break, not forced offline; a deleted agent or group
+   * has nobody online), from this process's routing state: what anyAgentOnlineInReadModel reads from the agents and
+   * skill group tables, from the same events, without a statement. Null where this state cannot answer: this process
+   * does not route now (no lease, or not caught up), or the group or one of its members is not in it yet (a
+   * subscription a step behind). The router folds an event as its subscription hands it over, which for this
+   * process's own appends is at their commit, before any projection's batch applies them.
+   */
+  anyMemberOnlineNow(instanceId: string, skillGroupId: string): boolean | null {
+    if (!this.leading || this.stopped || this.leaseLost) return null;
+    const group = this.groups.get(streams.skillGroup(instanceId, skillGroupId))?.state;
+    if (!group || group.status === 'none') return null;
+    if (group.status !== 'active') return false;
+    for (const agentId of group.members.keys()) {
+      const s = this.agents.get(streams.agent(instanceId, agentId))?.state;
+      if (!s || s.status === 'none') return null;
+    }
+    return this.anyMemberOnline(instanceId, group.members);
   }
 
   private anyMemberOnline(instanceId: string, members: ReadonlyMap<string, number>): boolean {
