@@ -7,6 +7,7 @@ import { skillGroupDecider } from '../../domain/skill-group/skill-group.decide.t
 import { ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from '../../domain/errors.ts';
 import type { Position } from '../../domain/ports/event-store.ts';
 import { streams } from '../../domain/streams.ts';
+import { instanceBreakReasons } from '../break-reasons.ts';
 import { agentStatusTopic, committedAgentRow, toAgentStatusMessage, type AgentStatusMessage } from '../../projections/agents/agents.projection.ts';
 import { onlineSecondsToday } from '../../projections/agents/online-time.ts';
 import type { ReadModelDb } from '../../projections/read-model-db.ts';
@@ -313,7 +314,8 @@ export const agentResolvers = {
       const input = parseInput(setPresenceInput, args.input);
       const agentId = presenceTarget(p, input.agentId);
       // The instance's break reasons check a break's reason only: no read for any other presence.
-      const breakReasons = input.presence === 'BREAK' && input.reason != null ? (await loadInstance(ctx, p.instanceId)).breakReasons : [];
+      // From memory while the instance is unchanged (InstanceBreakReasons); no such instance: loadInstance's NotFound.
+      const breakReasons = input.presence === 'BREAK' && input.reason != null ? ((await instanceBreakReasons(ctx.deps.db, ctx.deps.bus).get(p.instanceId)) ?? (await loadInstance(ctx, p.instanceId)).breakReasons) : [];
       const position = await agentCommand(ctx, p.instanceId, {
         type: 'SetPresence',
         data: { agentId, presence: input.presence, reason: input.presence === 'BREAK' ? (input.reason ?? null) : null, breakReasons },

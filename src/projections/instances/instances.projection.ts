@@ -24,13 +24,17 @@ const handled: InstanceEvent['type'][] = [
   'SatisfactionSurveyConfigured',
 ];
 
+/** Each change of an instance, published after its write (InstanceBreakReasons forgets what it kept). */
+export const instanceTopic = (instanceId: string) => `kefu.${instanceId}.instance`;
+
 export const instancesProjection: Projection = {
   name: 'instances',
   tables: ['instances', 'api_keys', 'instance_seat_holders'],
   eventTypes: new Set(handled),
-  async apply(trx, e) {
+  async apply(trx, e, changes) {
     const event = { type: e.type, data: e.data } as InstanceEvent;
     const id = e.metadata.instanceId;
+    changes.publish(instanceTopic(id), { type: e.type });
     const at = e.metadata.occurredAt;
     switch (event.type) {
       case 'InstanceCreated':
