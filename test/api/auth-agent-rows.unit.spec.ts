@@ -52,7 +52,7 @@ const clock = () => {
 };
 const agentRow = (role = 'AGENT'): Row => ({ role, deleted_at: null, updated_at: new Date() });
 
-async function check(auth: Authenticator, token: string): Promise<Principal | string> {
+async function check(auth: Authenticator, token: string): Promise<Principal | string | null> {
   return auth.authenticate(`Bearer ${token}`).catch((err: Error) => (err instanceof UnauthenticatedError ? 'UNAUTHENTICATED' : err.message));
 }
 
