@@ -289,11 +289,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
   const bus: Bus = config.NATS_URL ? await NatsBus.connect(config.NATS_URL) : new InProcessBus();
   // The projections that only store let the live fan-out write a change's frames first (yieldTo); set once the app is built.
   let liveFanout: { whenWritten(): Promise<void> | null } | null = null;
-  // The live projections' batches (contacts: what a chat send settles on and what publishes its message) have two
-  // connections of their own on PostgreSQL: they never queue for one behind the requests that wait for them.
-  const liveSql = config.DATABASE_URL && sql.kind === 'postgres' ? createPostgresClient(config.DATABASE_URL, { max: 2 }) : null;
-  const liveDb = liveSql ? createKysely<ReadModelDb>(liveSql) : null;
-  const projections = new ProjectionRunner({ store, db, ...(liveDb ? { liveDb } : {}), sql, bus, projections: allProjections, logger, yieldTo: () => liveFanout?.whenWritten() ?? null });
+  const projections = new ProjectionRunner({ store, db, sql, bus, projections: allProjections, logger, yieldTo: () => liveFanout?.whenWritten() ?? null });
   let ready = false;
   await projections.start();
   void store.headPosition().then(async (head) => {
@@ -454,8 +450,6 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
     await wechatOutbox.stop();
     await reception.stop();
     await projections.stop();
-    await liveDb?.destroy();
-    await liveSql?.close();
     await bus.close();
     await store.close();
     await db.destroy();

@@ -6,7 +6,6 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers';
 import type { PGlite } from '@electric-sql/pglite';
-import { stageTrace } from '../../projections/stage-trace.ts';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
 
 export interface SqlResult<R> {
@@ -121,9 +120,7 @@ export function createPostgresClient(connectionString: string, options: { max?: 
       }
     },
     async withConnection(fn) {
-      const acquireAt = stageTrace.enabled ? performance.now() : 0;
       const client = await pool.connect();
-      stageTrace.since('pool.acquire', acquireAt || undefined);
       try {
         return await fn({
           async query<R>(text: string, params?: unknown[]) {
