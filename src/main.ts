@@ -12,7 +12,7 @@ import { CommandHandler } from './adapters/eventstore/command-handler.ts';
 import { EventStoreDbEventStore } from './adapters/eventstore/eventstoredb/eventstoredb-event-store.ts';
 import { migrateEventStore, PostgresEventStore } from './adapters/eventstore/postgres/postgres-event-store.ts';
 import { createKysely } from './adapters/sql/kysely-dialect.ts';
-import { createPgliteClient, createPostgresClient, type SqlClient } from './adapters/sql/sql-client.ts';
+import { createPgliteClient, createPostgresClient, reservedView, type SqlClient } from './adapters/sql/sql-client.ts';
 import { buildApp } from './api/app.ts';
 import { Authenticator, type OperatorCredential } from './api/auth.ts';
 import { hashSecret, randomToken } from './api/credentials.ts';
@@ -289,7 +289,11 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
   const bus: Bus = config.NATS_URL ? await NatsBus.connect(config.NATS_URL) : new InProcessBus();
   // The projections that only store let the live fan-out write a change's frames first (yieldTo); set once the app is built.
   let liveFanout: { whenWritten(): Promise<void> | null } | null = null;
-  const projections = new ProjectionRunner({ store, db, sql, bus, projections: allProjections, logger, yieldTo: () => liveFanout?.whenWritten() ?? null });
+  // The live projections' batches (contacts: what a chat send settles on and what publishes its message) take the
+  // client's reserved connections on PostgreSQL: they never queue for one behind the requests that wait for them.
+  // Through the same client object (its withConnection looked up at each call), so that tracing and watchers see them.
+  const liveDb = sql.kind === 'postgres' ? createKysely<ReadModelDb>(reservedView(sql)) : null;
+  const projections = new ProjectionRunner({ store, db, ...(liveDb ? { liveDb } : {}), sql, bus, projections: allProjections, logger, yieldTo: () => liveFanout?.whenWritten() ?? null });
   let ready = false;
   await projections.start();
   void store.headPosition().then(async (head) => {
@@ -450,6 +454,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
     await wechatOutbox.stop();
     await reception.stop();
     await projections.stop();
+    await liveDb?.destroy();
     await bus.close();
     await store.close();
     await db.destroy();

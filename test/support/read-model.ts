@@ -1,7 +1,7 @@
 // The read models on their own (no Kefu around them) for projection and report specs: PGlite in memory, or a
 // fresh PostgreSQL schema; migrated. Null when PostgreSQL is wanted but not here (outside CI only).
 import { createKysely } from '../../src/adapters/sql/kysely-dialect.ts';
-import { createPgliteClient, type SqlClient, type SqlExecutor } from '../../src/adapters/sql/sql-client.ts';
+import { createPgliteClient, type ConnectionOptions, type SqlClient, type SqlExecutor } from '../../src/adapters/sql/sql-client.ts';
 import { migrateReadModels } from '../../src/projections/migrations.ts';
 import type { ReadModel } from '../../src/projections/projection.ts';
 import { freshPostgresSchema, wantPostgres } from './services.ts';
@@ -23,7 +23,7 @@ export async function readModelStore(backend: 'pglite' | 'postgres'): Promise<{ 
 /** Calls `seen` with the text of every query run through the client's connections (to count a spec's statements). */
 export function watchQueries(client: SqlClient, seen: (text: string) => void): void {
   const withConnection = client.withConnection.bind(client);
-  client.withConnection = <T,>(fn: (conn: SqlExecutor) => Promise<T>) =>
+  client.withConnection = <T,>(fn: (conn: SqlExecutor) => Promise<T>, options?: ConnectionOptions) =>
     withConnection((conn) =>
       fn({
         query: (text, params) => {
@@ -32,5 +32,6 @@ export function watchQueries(client: SqlClient, seen: (text: string) => void): v
         },
         script: (text) => conn.script(text),
       }),
+      options,
     );
 }

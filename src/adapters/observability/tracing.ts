@@ -106,7 +106,7 @@ export function traceSqlClient(tracer: Tracer, sql: SqlClient): SqlClient {
     query: exec.query,
     script: exec.script,
     transaction: (fn) => sql.transaction((tx) => fn(tracedExecutor(tracer, tx))),
-    withConnection: (fn) => sql.withConnection((conn) => fn(tracedExecutor(tracer, conn))),
+    withConnection: (fn, options) => sql.withConnection((conn) => fn(tracedExecutor(tracer, conn)), options),
     listen: (channel, onNotify) => sql.listen(channel, onNotify),
     ...(sql.listenerCount ? { listenerCount: sql.listenerCount.bind(sql) } : {}),
     tryLease: (key) => sql.tryLease(key),

@@ -6,7 +6,17 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers';
 import type { PGlite } from '@electric-sql/pglite';
+import { stageTrace } from '../../projections/stage-trace.ts';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
+
+/**
+ * `reserved`: on PostgreSQL a connection of a small pool of its own (two), for work that the requests holding the
+ * shared pool wait for (the live projections' batches: issue 11), so that it never queues behind them. PGlite has
+ * one connection: ignored.
+ */
+export interface ConnectionOptions {
+  reserved?: boolean;
+}
 
 export interface SqlResult<R> {
   rows: R[];
@@ -23,7 +33,7 @@ export interface SqlClient extends SqlExecutor {
   readonly kind: 'postgres' | 'pglite';
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
   /** Holds one connection for `fn` (PGlite: the only one, so nothing else runs meanwhile). */
-  withConnection<T>(fn: (conn: SqlExecutor) => Promise<T>): Promise<T>;
+  withConnection<T>(fn: (conn: SqlExecutor) => Promise<T>, options?: ConnectionOptions): Promise<T>;
   /** Calls `onNotify` for each NOTIFY on `channel` (from any process). Returns an unlisten function. */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   /**
@@ -85,6 +95,13 @@ export function createPostgresClient(connectionString: string, options: { max?: 
   });
   // An idle client that errors (server restart) must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
+  let reserved: pg.Pool | null = null;
+  const reservedPool = (): pg.Pool => {
+    if (reserved) return reserved;
+    reserved = new pg.Pool({ connectionString, max: 2, options: `-c jit=off${options.schema ? ` -c search_path=${options.schema}` : ''}` });
+    reserved.on('error', () => undefined);
+    return reserved;
+  };
   const leases = new LeaseConnection({ connectionString, ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}) });
   return {
     kind: 'postgres',
@@ -119,8 +136,10 @@ export function createPostgresClient(connectionString: string, options: { max?: 
         client.release();
       }
     },
-    async withConnection(fn) {
-      const client = await pool.connect();
+    async withConnection(fn, options) {
+      const acquireAt = stageTrace.enabled ? performance.now() : 0;
+      const client = await (options?.reserved ? reservedPool() : pool).connect();
+      stageTrace.since('pool.acquire', acquireAt || undefined);
       try {
         return await fn({
           async query<R>(text: string, params?: unknown[]) {
@@ -164,6 +183,7 @@ export function createPostgresClient(connectionString: string, options: { max?: 
     async close() {
       await leases.close();
       await pool.end();
+      await reserved?.end();
     },
   };
 }
@@ -412,4 +432,14 @@ export async function createPgliteClient(dataDir: string | null): Promise<SqlCli
       lock?.release();
     },
   };
+}
+
+/**
+ * `sql` with every connection taken reserved (ConnectionOptions): a kysely over it runs on the reserved pool. The
+ * client's own withConnection is looked up at each call, so a wrapper put on it later (a test's watcher) sees these too.
+ */
+export function reservedView(sql: SqlClient): SqlClient {
+  const view = Object.create(sql) as SqlClient;
+  view.withConnection = (fn) => sql.withConnection(fn, { reserved: true });
+  return view;
 }
