@@ -671,14 +671,17 @@ function intervalRunsArray(r: ReportRequest) {
  * in the instance's zone), report_agent_days and report_agent_break_days stand for the buckets and spans.
  * Statements using it define the CTEs runs_array (runs) and day_check (dayCheck).
  */
+/** The counter an agent's open state (report_agents `a`) runs on now: on a contact, after-call work, ringing, break, idle. */
+const openStateCounter = sql`CASE
+    WHEN EXISTS (SELECT 1 FROM jsonb_each_text(a.contacts) c WHERE c.value = 'connected') THEN 'on_contact_ms'
+    WHEN a.wrap_up_contact_id IS NOT NULL THEN 'acw_ms'
+    WHEN a.contacts <> '{}'::jsonb THEN 'ringing_ms'
+    WHEN a.presence = 'BREAK' THEN 'break_ms'
+    WHEN a.presence = 'AVAILABLE' THEN 'idle_ms'
+  END`;
+
 function agentTimeSource(r: ReportRequest, now: Date, counter: AgentCounter | null = null) {
-  const status = sql`CASE
-      WHEN EXISTS (SELECT 1 FROM jsonb_each_text(a.contacts) c WHERE c.value = 'connected') THEN 'on_contact_ms'
-      WHEN a.wrap_up_contact_id IS NOT NULL THEN 'acw_ms'
-      WHEN a.contacts <> '{}'::jsonb THEN 'ringing_ms'
-      WHEN a.presence = 'BREAK' THEN 'break_ms'
-      WHEN a.presence = 'AVAILABLE' THEN 'idle_ms'
-    END`;
+  const status = openStateCounter;
   const { start, end } = intervalOf(r, sql`b.bucket`);
   const nowAt = sql`${now.toISOString()}::timestamptz`;
   const rangeStart = sql`${r.rangeStart.toISOString()}::timestamptz`;
@@ -922,14 +925,7 @@ async function agentDayRows(db: ReadModel, r: ReportRequest, after: string[] | n
       r.agentIds ? sql`AND ${sql.ref(`${alias}.agent_id`)} IN (${sql.join(r.agentIds)})` : sql``
     }`;
   const ms = (at: RawBuilder<unknown>) => sql`(extract(epoch FROM ${at}) * 1000)::float8`;
-  // The open state's status, as agentTimeSource's.
-  const status = sql`CASE
-      WHEN EXISTS (SELECT 1 FROM jsonb_each_text(a.contacts) c WHERE c.value = 'connected') THEN 'on_contact_ms'
-      WHEN a.wrap_up_contact_id IS NOT NULL THEN 'acw_ms'
-      WHEN a.contacts <> '{}'::jsonb THEN 'ringing_ms'
-      WHEN a.presence = 'BREAK' THEN 'break_ms'
-      WHEN a.presence = 'AVAILABLE' THEN 'idle_ms'
-    END`;
+  const status = openStateCounter;
   // The three tables' rows as one stream ordered by (day, agent) as the page is (COLLATE "C"); each row
   // [day index, agent, kind, figures] (t: the six times; c: [channel, ...the eight counters],
   // as the page's channels; b: [reason, ms]).
