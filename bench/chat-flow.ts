@@ -42,7 +42,7 @@ const operatorToken = 'bench-operator-token-chat-flow-0123456789';
 const origin = 'https://shop.example';
 const targetExtraP99Ms = 5;
 
-function settings() {
+function baseSettings() {
   return {
     /** Customers chatting at once (a closed loop each), one step per value. */
     concurrency: (envList('BENCH_FLOW_CONCURRENCY') ?? ['10', '50']).filter((c) => c !== '0').map((c) => Math.max(2, Number.parseInt(c, 10) || 2)),
@@ -53,8 +53,13 @@ function settings() {
      * around p99s of 1 s; a loaded machine's interval spans the target whatever the count.
      */
     chats: Math.max(4, envInt('BENCH_FLOW_CHATS', 7000)),
-    /** Agents of the group, AVAILABLE, each taking up to 20 chats, accepting every offer at once (auto-accept). */
-    agents: Math.max(1, envInt('BENCH_FLOW_AGENTS', 10)),
+    /**
+     * Agents of the group, AVAILABLE, each taking up to 20 chats, accepting every offer at once (auto-accept). With a
+     * background, by default 10 more than its chats fill (a background chat keeps its agent's slot for the whole run:
+     * with 1,000 background chats and 10 agents every slot was taken, the measured chats waited for an agent that never
+     * freed, and the run never ended). Set by hand, it must leave room: settings() refuses fewer.
+     */
+    agents: 0,
     warmup: Math.max(0, envInt('BENCH_FLOW_WARMUP', 40)),
     /** Chats per channel in each CPU round (0: no CPU measurement). */
     cpuChats: envInt('BENCH_FLOW_CPU_CHATS', 60),
@@ -63,6 +68,21 @@ function settings() {
     backgroundRate: envInt('BENCH_FLOW_BACKGROUND_RATE', 0),
     backgroundChats: Math.max(1, envInt('BENCH_FLOW_BACKGROUND_CHATS', 100)),
   };
+}
+
+/** Slots per agent (the group's maxConcurrency in seed()). */
+const chatsPerAgent = 20;
+
+function settings() {
+  const s = baseSettings();
+  const busy = s.backgroundRate > 0 ? Math.ceil(s.backgroundChats / chatsPerAgent) : 0;
+  // The measured chats need slots beside the background's: at least the largest step's chats at once.
+  const needed = busy + Math.ceil(Math.max(0, ...s.concurrency) / chatsPerAgent);
+  const asked = envInt('BENCH_FLOW_AGENTS', 0);
+  if (asked > 0 && asked < needed) {
+    throw new Error(`BENCH_FLOW_AGENTS=${asked} leaves no room: the background's ${s.backgroundChats} chats and ${Math.max(0, ...s.concurrency)} measured chats at once need ${needed} agents of ${chatsPerAgent} chats`);
+  }
+  return { ...s, agents: asked > 0 ? asked : busy + 10 };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -115,7 +135,7 @@ async function seed(port: number, agents: number): Promise<Seeded> {
   const adminKey = created.createInstance.adminApiKey;
   await gql(port, operatorToken, 'mutation($id: ID!, $n: Int!) { purchaseSeats(input: { instanceId: $id, seats: $n }) { seats } }', { id: instanceId, n: agents + 5 });
   // Agents that take every chat at once (auto-accept, 20 each): the queue holds only the chats being offered.
-  const groupId = (await gql<{ createSkillGroup: { id: string } }>(port, adminKey, 'mutation { createSkillGroup(input: { name: "Web", channel: ONLINE, maxConcurrency: 20, autoAccept: true, ringTimeoutSeconds: 60 }) { id } }')).createSkillGroup.id;
+  const groupId = (await gql<{ createSkillGroup: { id: string } }>(port, adminKey, `mutation { createSkillGroup(input: { name: "Web", channel: ONLINE, maxConcurrency: ${chatsPerAgent}, autoAccept: true, ringTimeoutSeconds: 60 }) { id } }`)).createSkillGroup.id;
   await pool(agents, 4, async (i) => {
     const login = `flow.agent.${i}`;
     const agentId = (await gql<{ createAgent: { id: string } }>(port, adminKey, 'mutation($input: CreateAgentInput!) { createAgent(input: $input) { id } }', { input: { name: login, login, password: 'password-123' } })).createAgent.id;
