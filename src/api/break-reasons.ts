@@ -4,6 +4,7 @@
 import type { Bus } from '../domain/ports/bus.ts';
 import type { ReadModel } from '../projections/projection.ts';
 import { instanceTopic } from '../projections/instances/instances.projection.ts';
+import { KeptUntilHeard } from './kept-until-heard.ts';
 
 /**
  * The instances projection publishes each change of an instance on its instance topic after the write; a process
@@ -12,59 +13,27 @@ import { instanceTopic } from '../projections/instances/instances.projection.ts'
  * every time. A change not heard (a NATS message lost in a reconnect) holds at most `ttlMs`.
  */
 export class InstanceBreakReasons {
-  private readonly kept = new Map<string, { reasons: string[]; at: number }>();
-  private readonly watched = new Map<string, { listening: Promise<boolean>; heard: number }>();
-  private readonly db: ReadModel;
-  private readonly bus: Bus | null;
-  private readonly ttlMs: number;
-  private readonly now: () => number;
+  private readonly kept: KeptUntilHeard<string[] | undefined>;
 
   constructor(db: ReadModel, bus: Bus | null, o: { ttlMs?: number; now?: () => number } = {}) {
-    this.db = db;
-    this.bus = bus;
-    this.ttlMs = o.ttlMs ?? 30_000;
-    this.now = o.now ?? (() => performance.now());
+    this.kept = new KeptUntilHeard({
+      bus,
+      load: async (instanceId) => {
+        const row = await db.selectFrom('instances').select('break_reasons').where('id', '=', instanceId).executeTakeFirst();
+        return row ? (row.break_reasons as string[]) : undefined;
+      },
+      subjectOf: (instanceId) => instanceTopic(instanceId),
+      // The subject is the instance's own (kefu.<instanceId>.instance): any message on it changes that instance.
+      changed: (subject) => [subject.slice('kefu.'.length, -'.instance'.length)],
+      keep: (reasons) => reasons !== undefined,
+      maxAgeMs: o.ttlMs ?? 30_000,
+      ...(o.now && { now: o.now }),
+    });
   }
 
   /** The instance's break reasons; undefined when there is no such instance. */
-  async get(instanceId: string): Promise<string[] | undefined> {
-    const kept = this.kept.get(instanceId);
-    if (kept !== undefined && this.now() - kept.at < this.ttlMs) return kept.reasons;
-    const watch = this.watch(instanceId);
-    const listening = watch ? await watch.listening : false;
-    const heard = watch?.heard ?? 0;
-    const at = this.now();
-    const row = await this.db.selectFrom('instances').select('break_reasons').where('id', '=', instanceId).executeTakeFirst();
-    if (!row) return undefined;
-    const reasons = row.break_reasons as string[];
-    if (listening && watch!.heard === heard) {
-      if (this.kept.size >= 10_000) this.kept.delete(this.kept.keys().next().value!);
-      this.kept.set(instanceId, { reasons, at });
-    }
-    return reasons;
-  }
-
-  private watch(instanceId: string): { listening: Promise<boolean>; heard: number } | null {
-    if (!this.bus) return null;
-    let w = this.watched.get(instanceId);
-    if (!w) {
-      const entry: { listening: Promise<boolean>; heard: number } = { listening: Promise.resolve(false), heard: 0 };
-      entry.listening = this.bus
-        .subscribe(instanceTopic(instanceId), () => {
-          entry.heard++;
-          this.kept.delete(instanceId);
-        })
-        .then(
-          () => true,
-          () => {
-            this.watched.delete(instanceId);
-            return false;
-          },
-        );
-      this.watched.set(instanceId, entry);
-      w = entry;
-    }
-    return w;
+  get(instanceId: string): Promise<string[] | undefined> {
+    return this.kept.get(instanceId);
   }
 }
 

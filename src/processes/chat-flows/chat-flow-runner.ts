@@ -23,6 +23,7 @@ import { newChatFlowPosition, stepChatFlow, type ChatFlowAction, type ChatFlowIn
 import type { ReadModel } from '../../projections/projection.ts';
 import { skillGroupsTopic } from '../../projections/skill-groups/skill-groups.projection.ts';
 import type { Bus } from '../../domain/ports/bus.ts';
+import { KeptUntilHeard } from '../../api/kept-until-heard.ts';
 import type { EventStore, Position, RecordedEvent } from '../../domain/ports/event-store.ts';
 
 /** Where a chat stands in its flow: which flow, at which version, and the engine's position. */
@@ -370,63 +371,37 @@ export function contactChatFlowPorts(deps: { db: ReadModel; commands: CommandHan
  * never opens again, so a closed answer is not kept (it is rare and final anyway).
  */
 export class OpenSkillGroups {
-  private readonly open = new Map<string, number>();
-  /** Per instance: the subscription (true once it listens), and how many changes it heard (a read that saw one begin after it started is not kept). */
-  private readonly watched = new Map<string, { listening: Promise<boolean>; heard: number }>();
-  private readonly db: ReadModel;
-  private readonly bus: Bus | null;
-  private readonly ttlMs: number;
-  private readonly now: () => number;
+  /** Keys `<instanceId>/<skillGroupId>`; the instance's skillGroups topic tells their changes. */
+  private readonly open: KeptUntilHeard<boolean>;
 
   constructor(db: ReadModel, bus: Bus | null, o: { ttlMs?: number; now?: () => number } = {}) {
-    this.db = db;
-    this.bus = bus;
-    this.ttlMs = o.ttlMs ?? 30_000;
-    this.now = o.now ?? (() => performance.now());
+    this.open = new KeptUntilHeard({
+      bus,
+      load: async (key) => {
+        const [instanceId, skillGroupId] = splitKey(key);
+        const row = await db.selectFrom('skill_groups').select('id').where('instance_id', '=', instanceId).where('id', '=', skillGroupId).where('deleted_at', 'is', null).executeTakeFirst();
+        return row !== undefined;
+      },
+      subjectOf: (key) => skillGroupsTopic(splitKey(key)[0]),
+      changed: (subject, message) => {
+        const id = (message as { skillGroupId?: unknown } | null)?.skillGroupId;
+        return typeof id === 'string' ? [`${subject.slice('kefu.'.length, -'.skillGroups'.length)}/${id}`] : null;
+      },
+      keep: (open) => open,
+      maxAgeMs: o.ttlMs ?? 30_000,
+      ...(o.now && { now: o.now }),
+    });
   }
 
-  async isOpen(instanceId: string, skillGroupId: string): Promise<boolean> {
-    const key = `${instanceId}/${skillGroupId}`;
-    const seen = this.open.get(key);
-    if (seen !== undefined && this.now() - seen < this.ttlMs) return true;
-    const watch = this.watch(instanceId);
-    const listening = watch ? await watch.listening : false;
-    const heard = watch?.heard ?? 0;
-    const at = this.now();
-    const row = await this.db.selectFrom('skill_groups').select('id').where('instance_id', '=', instanceId).where('id', '=', skillGroupId).where('deleted_at', 'is', null).executeTakeFirst();
-    // Kept only when listening and nothing of the instance's groups changed while it read (the read may predate it).
-    if (row && listening && watch!.heard === heard) {
-      if (this.open.size >= 10_000) this.open.delete(this.open.keys().next().value!);
-      this.open.set(key, at);
-    }
-    return row !== undefined;
+  isOpen(instanceId: string, skillGroupId: string): Promise<boolean> {
+    return this.open.get(`${instanceId}/${skillGroupId}`);
   }
+}
 
-  private watch(instanceId: string): { listening: Promise<boolean>; heard: number } | null {
-    if (!this.bus) return null;
-    let w = this.watched.get(instanceId);
-    if (!w) {
-      const entry: { listening: Promise<boolean>; heard: number } = { listening: Promise.resolve(false), heard: 0 };
-      entry.listening = this.bus
-        .subscribe(skillGroupsTopic(instanceId), (message) => {
-          entry.heard++;
-          const id = (message as { skillGroupId?: unknown } | null)?.skillGroupId;
-          if (typeof id === 'string') this.open.delete(`${instanceId}/${id}`);
-          else for (const key of [...this.open.keys()]) if (key.startsWith(`${instanceId}/`)) this.open.delete(key);
-        })
-        .then(
-          () => true,
-          () => {
-            // Not listening: nothing is kept for the instance; the next look-up tries again.
-            this.watched.delete(instanceId);
-            return false;
-          },
-        );
-      this.watched.set(instanceId, entry);
-      w = entry;
-    }
-    return w;
-  }
+/** `<instanceId>/<rest>` (an instance id has no slash). */
+function splitKey(key: string): [string, string] {
+  const at = key.indexOf('/');
+  return [key.slice(0, at), key.slice(at + 1)];
 }
 
 /**
