@@ -5,6 +5,7 @@ import { ForbiddenError, UnauthenticatedError } from '../domain/errors.ts';
 import type { ReadModel } from '../projections/projection.ts';
 import type { Bus } from '../domain/ports/bus.ts';
 import { agentStatusTopic } from '../projections/agents/agents.projection.ts';
+import { KeptUntilHeard } from './kept-until-heard.ts';
 import { originAllowed } from '../domain/web-channel/web-channel.ts';
 import { randomToken, SecretVerifier, sha256 } from './credentials.ts';
 
@@ -82,28 +83,24 @@ export class Authenticator {
    */
   private readonly verifiedTokens = new Map<string, { payload: JWTPayload; until: number }>();
   /**
-   * The agent and web channel rows behind tokens, read at most once per cacheMs each (default 1000 ms): a
-   * disabled or deleted channel, a rotated identity secret, a deleted agent or a changed role takes effect
-   * within cacheMs. Shared by every token of the same agent or channel; concurrent misses share one read.
-   * Agent rows are kept longer while a bus tells their changes (see heardMs).
+   * The web channel rows behind customers' tokens, read at most once per cacheMs each (default 1000 ms): a disabled
+   * or deleted channel or a rotated identity secret takes effect within cacheMs. Shared by every token of the same
+   * channel; concurrent misses share one read. Keys `<instanceId>/<webChannelId>`.
    */
-  private readonly rows = new Map<string, { row: Promise<unknown>; until: number }>();
+  private readonly webChannelRows: KeptUntilHeard<WebChannelRow | undefined>;
   private readonly cacheMs: number;
   /**
-   * Agent rows (issue 11): with a bus, an agent's row read while this process listens to its instance's
-   * agentStatus topic is kept up to `heardMs` (default 30 s) instead of cacheMs: the agents projection publishes
-   * every change of an agent there after its commit (deletion, role), and hearing it drops the row at once in
-   * every process, so the next request reads it again. A row read while a change of that agent was heard is kept
-   * only cacheMs (the read may predate the change); a message lost in a NATS reconnect holds at most heardMs.
-   * Each of a chat bench's 200 agents re-read its row about every second: the most frequent statement per message.
+   * The agent rows behind agents' tokens (issue 11), keys `<instanceId>/<agentId>`: read at most once per cacheMs
+   * as the channels' rows; with a bus, a row read while this process listens to its instance's agentStatus topic
+   * is kept up to `heardMs` (default 30 s) instead: the agents projection publishes every change of an agent there
+   * after its commit (deletion, role), and hearing it drops the row at once in every process, so the next request
+   * reads it again. A read that saw a change of that agent arrive is not kept (it may predate the change); a
+   * message lost in a NATS reconnect holds at most heardMs. Each of a chat bench's 200 agents re-read its row about
+   * every second: the most frequent statement per message.
    */
-  private readonly bus: Bus | null;
-  private readonly heardMs: number;
-  private readonly now: () => number;
-  /** Per instance: whether this process listens to its agentStatus topic (true once subscribed). */
-  private readonly agentWatches = new Map<string, Promise<boolean>>();
-  /** Per agent key: how many changes of it were heard (a read that saw one arrive is not kept long). */
-  private readonly agentChanges = new Map<string, number>();
+  private readonly agentRows: KeptUntilHeard<AgentRow | undefined>;
+  private readonly readAgent: (key: string) => Promise<AgentRow | undefined>;
+  private readonly readWebChannel: (key: string) => Promise<WebChannelRow | undefined>;
 
   constructor(deps: {
     db: ReadModel;
@@ -122,54 +119,67 @@ export class Authenticator {
     this.tokenTtlSeconds = deps.tokenTtlSeconds ?? 12 * 3600;
     this.customerTokenTtlSeconds = deps.customerTokenTtlSeconds ?? 86400;
     this.cacheMs = deps.cacheMs ?? 1000;
-    this.bus = deps.bus ?? null;
-    this.heardMs = deps.heardMs ?? 30_000;
-    this.now = deps.now ?? Date.now;
+    const db = this.db;
+    const now = deps.now ?? Date.now;
+    this.readWebChannel = (key) => {
+      const [instanceId, webChannelId] = splitKey(key);
+      return db
+        .selectFrom('web_channels')
+        .select(['allowed_origins', 'enabled', 'deleted_at', 'identity_secret'])
+        .where('instance_id', '=', instanceId)
+        .where('id', '=', webChannelId)
+        .executeTakeFirst();
+    };
+    this.readAgent = (key) => {
+      const [instanceId, agentId] = splitKey(key);
+      return db.selectFrom('agents').select(['role', 'deleted_at', 'updated_at']).where('instance_id', '=', instanceId).where('id', '=', agentId).executeTakeFirst();
+    };
+    this.webChannelRows = new KeptUntilHeard({
+      bus: null,
+      load: this.readWebChannel,
+      subjectOf: () => null,
+      changed: () => null,
+      unheardMs: this.cacheMs,
+      maxEntries: 50_000,
+      now,
+    });
+    this.agentRows = new KeptUntilHeard({
+      bus: deps.bus ?? null,
+      load: this.readAgent,
+      subjectOf: (key) => {
+        const instanceId = splitKey(key)[0];
+        return instanceId === '' ? null : agentStatusTopic(instanceId);
+      },
+      changed: (subject, message) => {
+        const agentId = (message as { id?: unknown } | null)?.id;
+        // A message of another shape: every kept agent of the instance is read again.
+        return typeof agentId === 'string' ? [`${subject.slice('kefu.'.length, -'.agentStatus'.length)}/${agentId}`] : null;
+      },
+      maxAgeMs: deps.heardMs ?? 30_000,
+      unheardMs: this.cacheMs,
+      maxEntries: 50_000,
+      now,
+    });
   }
 
   /** Called once a change of the agent is in the read model: its tokens are checked against the new row. */
   forgetAgent(instanceId: string, agentId: string): void {
-    const key = `agent:${instanceId}:${agentId}`;
-    this.rows.delete(key);
-    if (this.agentChanges.size >= 50_000) {
-      // Bounded: nothing read before is kept longer than cacheMs (its count could look unchanged).
-      this.agentChanges.clear();
-      for (const k of [...this.rows.keys()]) if (k.startsWith('agent:')) this.rows.delete(k);
-    }
-    this.agentChanges.set(key, (this.agentChanges.get(key) ?? 0) + 1);
+    this.agentRows.forget(`${instanceId}/${agentId}`);
   }
 
   /**
    * The agent's row as read just now, after a change of it reached the read model (agentAfter): kept as if a
    * token check had read it, so the agent's next request within cacheMs does not read it again (each presence
-   * change used to forget it, and the next one waited for that read before its append).
+   * change used to forget it, and the next one waited for that read before its append). cacheMs only: a change
+   * heard between this row's read and now would not be seen.
    */
-  rememberAgent(instanceId: string, agentId: string, row: { role: string; deleted_at: Date | null; updated_at: Date }): void {
-    if (this.cacheMs <= 0) return;
-    if (this.rows.size >= 50_000) this.rows.clear();
-    // cacheMs only: a change heard between this row's read and now would not be seen.
-    this.rows.set(`agent:${instanceId}:${agentId}`, { row: Promise.resolve(row), until: this.now() + this.cacheMs });
+  rememberAgent(instanceId: string, agentId: string, row: AgentRow): void {
+    this.agentRows.remember(`${instanceId}/${agentId}`, row);
   }
 
   /** Called once a change of the web channel is in the read model: its customers' tokens are checked against the new row. */
   forgetWebChannel(instanceId: string, webChannelId: string): void {
-    this.rows.delete(`wc:${instanceId}:${webChannelId}`);
-  }
-
-  /** A row read at most once per cacheMs (see `rows`); a failed read is not kept. */
-  private cachedRow<T>(key: string, read: () => Promise<T>): Promise<T> {
-    const now = this.now();
-    const hit = this.rows.get(key);
-    if (hit && hit.until > now) return hit.row as Promise<T>;
-    const row = read();
-    if (this.cacheMs > 0) {
-      if (this.rows.size >= 50_000) this.rows.clear();
-      this.rows.set(key, { row, until: now + this.cacheMs });
-      row.catch(() => {
-        if (this.rows.get(key)?.row === row) this.rows.delete(key);
-      });
-    }
-    return row;
+    this.webChannelRows.forget(`${instanceId}/${webChannelId}`);
   }
 
   /** A JWT's claims once its signature, issuer and expiry were checked (kept until it expires; see verifiedTokens). */
@@ -260,15 +270,9 @@ export class Authenticator {
     return principal;
   }
 
-  private webChannelRow(instanceId: string, webChannelId: string) {
-    return this.cachedRow(`wc:${instanceId}:${webChannelId}`, () =>
-      this.db
-        .selectFrom('web_channels')
-        .select(['allowed_origins', 'enabled', 'deleted_at', 'identity_secret'])
-        .where('instance_id', '=', instanceId)
-        .where('id', '=', webChannelId)
-        .executeTakeFirst(),
-    );
+  /** cacheMs 0: read every time (no read shared either). */
+  private webChannelRow(instanceId: string, webChannelId: string): Promise<WebChannelRow | undefined> {
+    return this.cacheMs > 0 ? this.webChannelRows.get(`${instanceId}/${webChannelId}`) : this.readWebChannel(`${instanceId}/${webChannelId}`);
   }
 
   private async isOperator(token: string): Promise<boolean> {
@@ -301,44 +305,20 @@ export class Authenticator {
     if (payload.typ !== undefined) throw new UnauthenticatedError('Unknown or expired token');
     const instanceId = typeof payload.iid === 'string' ? payload.iid : '';
     const agentId = payload.sub ?? '';
-    const key = `agent:${instanceId}:${agentId}`;
-    const row = await this.cachedRow(key, async () => {
-      const listening = this.cacheMs > 0 && this.bus !== null && instanceId !== '' ? await this.watchAgents(instanceId) : false;
-      // This read's entry (cachedRow keeps it before the first await ends), and the changes heard before it starts.
-      const entry = this.rows.get(key);
-      const heard = this.agentChanges.get(key) ?? 0;
-      const read = await this.db.selectFrom('agents').select(['role', 'deleted_at', 'updated_at']).where('instance_id', '=', instanceId).where('id', '=', agentId).executeTakeFirst();
-      // Kept longer only when listening and no change of the agent was heard while it read (see heardMs).
-      if (listening && entry && this.rows.get(key) === entry && (this.agentChanges.get(key) ?? 0) === heard) entry.until = Math.max(entry.until, this.now() + this.heardMs);
-      return read;
-    });
+    const key = `${instanceId}/${agentId}`;
+    const row = this.cacheMs > 0 ? await this.agentRows.get(key) : await this.readAgent(key);
     if (!row || row.deleted_at) throw new UnauthenticatedError('This agent no longer exists');
     return { kind: 'agent', instanceId, agentId, role: row.role as 'AGENT' | 'SUPERVISOR' | 'ADMIN' };
   }
+}
 
-  /** Listens to the instance's agentStatus topic (once): each change heard drops the agent's kept row. */
-  private watchAgents(instanceId: string): Promise<boolean> {
-    let watch = this.agentWatches.get(instanceId);
-    if (!watch) {
-      watch = this.bus!.subscribe(agentStatusTopic(instanceId), (message) => {
-        const agentId = (message as { id?: unknown } | null)?.id;
-        if (typeof agentId === 'string') return this.forgetAgent(instanceId, agentId);
-        // A message of another shape: every kept agent of the instance is read again.
-        const prefix = `agent:${instanceId}:`;
-        for (const key of [...this.rows.keys()]) if (key.startsWith(prefix)) this.forgetAgent(instanceId, key.slice(prefix.length));
-        for (const key of [...this.agentChanges.keys()]) if (key.startsWith(prefix)) this.agentChanges.set(key, this.agentChanges.get(key)! + 1);
-      }).then(
-        () => true,
-        () => {
-          // Not listening: rows are kept cacheMs only; the next read tries again.
-          this.agentWatches.delete(instanceId);
-          return false;
-        },
-      );
-      this.agentWatches.set(instanceId, watch);
-    }
-    return watch;
-  }
+type AgentRow = { role: string; deleted_at: Date | null; updated_at: Date };
+type WebChannelRow = { allowed_origins: string[]; enabled: boolean; deleted_at: Date | null; identity_secret: string };
+
+/** `<instanceId>/<rest>` (an instance id has no slash). */
+function splitKey(key: string): [string, string] {
+  const at = key.indexOf('/');
+  return [key.slice(0, at), key.slice(at + 1)];
 }
 
 /** A short digest of a channel's identity secret: a verified customer's token names the secret it was verified with. */
