@@ -2,7 +2,7 @@
 // in one transaction, then publishes its changes on the bus. One process among those sharing a database
 // runs a given projection (a lease); a checkpoint check inside each transaction keeps even two runners
 // (a rebuild from the command line beside a running server) from applying an event twice.
-import { sql, type Transaction } from 'kysely';
+import { sql, type RawBuilder, type Transaction } from 'kysely';
 import type { Bus } from '../domain/ports/bus.ts';
 import type { EventStore, Position, RecordedEvent, Subscription } from '../domain/ports/event-store.ts';
 import { comparePositions, positionFromString, positionToString } from '../domain/ports/event-store.ts';
@@ -184,7 +184,9 @@ async function applyInTransaction(
         // Refused (moved elsewhere, a part parked meanwhile): nothing was written; the transaction below tells which.
         const done = await sql<{ commit_flush: string }>`WITH moved AS (UPDATE kefu_projection_checkpoints SET position = ${sql.lit(guard.to)}, updated_at = now()
             WHERE name = ${sql.lit(projection.name)} AND ${guard.from === null ? sql`position IS NULL` : sql`position = ${sql.lit(guard.from)}`} AND cardinality(parked_instances) = 0
-            RETURNING ${asynchronousCommit} AS commit_flush), written AS (${writes})
+            RETURNING ${asynchronousCommit} AS commit_flush), ${sql.join(
+              (Array.isArray(writes) ? writes : [writes]).map((w: RawBuilder<unknown>, i) => sql`${sql.raw(i === 0 ? 'written' : `written_${i}`)} AS (${w})`),
+            )}
           SELECT commit_flush FROM moved`.execute(db);
         moved = done.rows.length === 1;
       } catch (err) {

@@ -39,8 +39,10 @@ export interface Projection {
    * runner sends both as one statement outside a transaction (atomic all the same): one round trip, and on PGlite
    * one call on the main thread, instead of BEGIN, the move, the writes and COMMIT. Publishes and `committed`
    * as applyBatch does; the runner drops them if it falls back to applyBatch. null: apply the batch with applyBatch.
+   * Several bodies: each its own CTE of the one statement, in order (PostgreSQL takes a data-modifying WITH only at
+   * a statement's top level, so a body cannot hold one); each must itself write only when `moved` has a row.
    */
-  batchStatement?(events: RecordedEvent[], changes: ChangeSink): RawBuilder<unknown> | null;
+  batchStatement?(events: RecordedEvent[], changes: ChangeSink): RawBuilder<unknown> | readonly RawBuilder<unknown>[] | null;
   /**
    * One step of work the projection does beside its batches (a long recount), in a transaction of its own:
    * true if it did some (and may have more), false if there is none. The process running the projection calls

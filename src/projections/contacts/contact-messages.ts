@@ -1,7 +1,7 @@
 // Chat messages into the contacts read model. A message is the busiest event of a chat: a batch's run of
 // messages (one or many), with the chat flow steps' choices, variables and queue among them, goes as one
 // statement, the rows' INSERT and the chats' UPDATE, whatever the number of events.
-import { CompiledQuery, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type RawBuilder, type Transaction } from 'kysely';
 import { messageOf, type ChatMessage, type ContactEvent } from '../../domain/contact/contact.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import type { ChangeSink } from '../projection.ts';
@@ -80,13 +80,12 @@ export function isRunEvent(e: RecordedEvent): boolean {
  * variables merged, the status (IN_FLOW, or QUEUED with the queue's columns; the last of them), the time of the
  * last event. Applied again (a replay), the messages (and their seqs) are there already.
  */
-const recordRunSql = `WITH recorded AS (
-    INSERT INTO contact_messages (instance_id, contact_id, id, sender, agent_id, text, sent_at, seq, client_message_id, kind, attachment, system, options, image, link)
+const insertMessagesHead = `INSERT INTO contact_messages (instance_id, contact_id, id, sender, agent_id, text, sent_at, seq, client_message_id, kind, attachment, system, options, image, link)
     SELECT m.instance_id, m.contact_id, m.id, m.sender, m.agent_id, m.text, m.sent_at, m.seq, m.client_message_id, m.kind, m.attachment, m.system, m.options, m.image, m.link
-    FROM json_to_recordset($1::json) AS m(instance_id text, contact_id text, id text, sender text, agent_id text, text text, sent_at timestamptz, seq int,
-      client_message_id text, kind text, attachment jsonb, system jsonb, options jsonb, image jsonb, link jsonb)
-    ON CONFLICT DO NOTHING)
-  UPDATE contacts AS c SET
+    FROM json_to_recordset(`;
+const insertMessagesTail = `::json) AS m(instance_id text, contact_id text, id text, sender text, agent_id text, text text, sent_at timestamptz, seq int,
+      client_message_id text, kind text, attachment jsonb, system jsonb, options jsonb, image jsonb, link jsonb)`;
+const updateChatsHead = `UPDATE contacts AS c SET
     last_seq = greatest(c.last_seq, v.seq),
     key_trail = CASE WHEN v.keys IS NULL THEN c.key_trail ELSE coalesce(c.key_trail, '[]'::jsonb) || (
       SELECT coalesce(jsonb_agg(k.key ORDER BY k.n), '[]'::jsonb) FROM jsonb_array_elements(v.keys) WITH ORDINALITY AS k(key, n)
@@ -99,9 +98,14 @@ const recordRunSql = `WITH recorded AS (
     offer = CASE WHEN v.queued THEN NULL ELSE c.offer END,
     left_message = CASE WHEN v.left_message THEN true ELSE c.left_message END,
     updated_at = v.at
-  FROM json_to_recordset($2::json) AS v(instance_id text, id text, seq int, at timestamptz, keys jsonb, data jsonb, status text, queued boolean,
+  FROM json_to_recordset(`;
+const updateChatsTail = `::json) AS v(instance_id text, id text, seq int, at timestamptz, keys jsonb, data jsonb, status text, queued boolean,
     skill_group_id text, priority int, queued_at timestamptz, left_message boolean)
-  WHERE c.instance_id = v.instance_id AND c.id = v.id
+  WHERE c.instance_id = v.instance_id AND c.id = v.id`;
+const recordRunSql = `WITH recorded AS (
+    ${insertMessagesHead}$1${insertMessagesTail}
+    ON CONFLICT DO NOTHING)
+  ${updateChatsHead}$2${updateChatsTail}
   RETURNING c.instance_id, c.id, c.channel, c.status`;
 
 /** One contact's change in a run (a row of recordRunSql's second parameter). */
@@ -122,17 +126,21 @@ interface RunChange {
 
 type Published = { topic: string; message: unknown } | { status: string; instanceId: string; contactId: string };
 
-/**
- * Stores a run of events (isRunEvent took them, in order) in one statement: the messages' rows (a replay finds
- * them there and leaves them) and each contact's change. Bus messages go in the order the one-at-a-time path
- * (contactsProjection.apply) sends them: each message; contacts and queues once per contact a non-message
- * event changed (the same { contactId } twice in one batch tells nothing more); a queued chat's status.
- */
-export async function recordRun(trx: Trx, events: RecordedEvent[], changes: ChangeSink): Promise<void> {
+/** A run's rows and changes (recordRunSql's two parameters), and its bus messages in order. */
+interface PreparedRun {
+  rows: object[];
+  chats: RunChange[];
+  published: Published[];
+  /** It holds a ContactQueued: its STATUS message needs the row as the statement leaves it (RETURNING). */
+  queued: boolean;
+}
+
+function prepareRun(events: RecordedEvent[]): PreparedRun {
   const rows: object[] = [];
   const published: Published[] = [];
   const told = new Set<string>();
   const chats = new Map<string, RunChange>();
+  let queued = false;
   for (const e of events) {
     const instanceId = e.metadata.instanceId;
     const contactId = e.streamId.slice(e.streamId.indexOf('.') + 1);
@@ -174,12 +182,16 @@ export async function recordRun(trx: Trx, events: RecordedEvent[], changes: Chan
       published.push({ topic: contactsTopic(instanceId), message: { contactId } }, { topic: queuesTopic(instanceId), message: { contactId } });
     }
     // A queued chat's conversation subscribers look again (its status, as the row reads after the run).
-    if (event.type === 'ContactQueued') published.push({ status: 'QUEUED', instanceId, contactId });
+    if (event.type === 'ContactQueued') {
+      queued = true;
+      published.push({ status: 'QUEUED', instanceId, contactId });
+    }
   }
-  const result = await trx.executeQuery<{ instance_id: string; id: string; channel: string; status: string }>(
-    CompiledQuery.raw(recordRunSql, [JSON.stringify(rows), JSON.stringify([...chats.values()])]),
-  );
-  const after = new Map(result.rows.map((r) => [`${r.instance_id}\u0000${r.id}`, r]));
+  return { rows, chats: [...chats.values()], published, queued };
+}
+
+/** Publishes a run's bus messages in order; a STATUS one with the row as the statement returned it (`after`). */
+function publishRun(published: Published[], after: Map<string, { channel: string; status: string }>, changes: ChangeSink): void {
   for (const p of published) {
     if ('topic' in p) {
       changes.publish(p.topic, p.message);
@@ -188,4 +200,39 @@ export async function recordRun(trx: Trx, events: RecordedEvent[], changes: Chan
     const row = after.get(`${p.instanceId}\u0000${p.contactId}`);
     if (row?.channel === 'ONLINE') changes.publish(conversationTopic(p.instanceId, p.contactId), { kind: 'STATUS', contactId: p.contactId, status: row.status } satisfies ConversationBusMessage);
   }
+}
+
+/**
+ * Stores a run of events (isRunEvent took them, in order) in one statement: the messages' rows (a replay finds
+ * them there and leaves them) and each contact's change. Bus messages go in the order the one-at-a-time path
+ * (contactsProjection.apply) sends them: each message; contacts and queues once per contact a non-message
+ * event changed (the same { contactId } twice in one batch tells nothing more); a queued chat's status.
+ */
+export async function recordRun(trx: Trx, events: RecordedEvent[], changes: ChangeSink): Promise<void> {
+  const run = prepareRun(events);
+  const result = await trx.executeQuery<{ instance_id: string; id: string; channel: string; status: string }>(
+    CompiledQuery.raw(recordRunSql, [JSON.stringify(run.rows), JSON.stringify(run.chats)]),
+  );
+  publishRun(run.published, new Map(result.rows.map((r) => [`${r.instance_id}\u0000${r.id}`, r])), changes);
+}
+
+/**
+ * A batch that is one run (every event isRunEvent) as the bodies of two CTEs of the runner's guarded statement
+ * (Projection.batchStatement): recordRunSql's INSERT and UPDATE, each writing only if the CTE `moved` has a row.
+ * Two CTEs, not recordRunSql's own WITH: PostgreSQL takes a data-modifying WITH only at the top level. Both run
+ * on the statement's one snapshot, as recordRunSql's two parts do. null where the run holds a ContactQueued (its
+ * STATUS message reads the row the UPDATE returns, which the runner's statement does not hand back) or where
+ * an event is not a run's: the transaction path takes those.
+ */
+export function runStatements(events: RecordedEvent[], changes: ChangeSink): RawBuilder<unknown>[] | null {
+  if (!events.every(isRunEvent)) return null;
+  const run = prepareRun(events);
+  if (run.queued) return null;
+  publishRun(run.published, new Map(), changes);
+  const statements: RawBuilder<unknown>[] = [];
+  if (run.rows.length > 0) {
+    statements.push(sql`${sql.raw(insertMessagesHead)}${JSON.stringify(run.rows)}${sql.raw(insertMessagesTail)} WHERE EXISTS (SELECT 1 FROM moved) ON CONFLICT DO NOTHING`);
+  }
+  statements.push(sql`${sql.raw(updateChatsHead)}${JSON.stringify(run.chats)}${sql.raw(updateChatsTail)} AND EXISTS (SELECT 1 FROM moved)`);
+  return statements;
 }
