@@ -415,6 +415,7 @@ export async function startKefu(config: Config, options: { logger?: PinoLogger; 
       ...(phone ? { softphones: phone.softphones } : {}),
       ...(phone ? { outboundCalls: phone.outbound } : {}),
       chatFlows,
+      agentsOnline,
       ...(avCalls ? { avCalls, avIceServers: config.KEFU_AV_ICE_SERVERS } : {}),
     },
     {

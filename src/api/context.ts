@@ -18,7 +18,7 @@ import type { ChatFilesSettings } from '../adapters/chat-files/chat-files.ts';
 import { actorOf } from './auth.ts';
 import type { ChatLimits } from './chat-limits.ts';
 import type { LoginThrottle } from './login-throttle.ts';
-import type { ChatFlowRunner } from '../processes/chat-flows/chat-flow-runner.ts';
+import type { AgentsOnlineInMemory, ChatFlowRunner } from '../processes/chat-flows/chat-flow-runner.ts';
 import type { WechatApiSettings } from './resolvers/wechat-accounts.ts';
 
 export interface ReadModelSync {
@@ -59,6 +59,8 @@ export interface ApiDeps {
   softphones?: SoftphoneHub;
   /** Runs web channels' chat flows (issue 12); one over the read model and the contact streams when absent. */
   chatFlows?: ChatFlowRunner;
+  /** Whether a group has a member online, from the router's memory where this process routes (null: it cannot tell; the read model answers). */
+  agentsOnline?: AgentsOnlineInMemory;
   /** Customers' audio/video calls whose media this process holds (issue 14); absent with KEFU_AV=off. */
   avCalls?: AvCalls;
   /** STUN/TURN servers handed to browsers for AV calls (KEFU_AV_ICE_SERVERS). */

@@ -1,7 +1,8 @@
 // A chat flow's route with a "no agent online" branch (issue 12) asks whether anyone of the group is online. In the
 // process that routes, the router's state answers (the same events folded by the same rule: a member AVAILABLE or
 // on a break, not forced offline, not deleted, of a group not deleted), with no statement on the customer's send;
-// elsewhere (no lease, or a group or member it has not seen) the read model answers as before.
+// elsewhere (no lease, or a group or member it has not seen) the read model answers as before. The widget's
+// agentsOnline (and availability) is answered the same way.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anyAgentOnline, anyAgentOnlineInReadModel } from '../../src/processes/chat-flows/chat-flow-runner.ts';
@@ -39,6 +40,12 @@ describe.each(databases)('who is online for a chat flow, from the router where i
     const { chat, statements } = await startChat();
     expect(chat).toMatchObject(online ? { status: 'QUEUED' } : { status: 'ENDED', endStatus: 'NO_AGENT_ONLINE' });
     expect(statements).toBe(0);
+    // The widget's question (agentsOnline, availability) is answered from the same memory.
+    const token = await customerToken(key);
+    const before = reads;
+    const seen = (await ok<{ customerWebChannel: { agentsOnline: boolean; availability: string } }>(token, '{ customerWebChannel { agentsOnline availability } }')).customerWebChannel;
+    expect(seen).toEqual({ agentsOnline: online, availability: online ? 'OPEN' : 'NO_AGENT_ONLINE' });
+    expect(reads - before).toBe(0);
   };
   const presence = (agent: { token: string }, p: string) => ok(agent.token, `mutation { setPresence(input: { presence: ${p} }) { id } }`);
 

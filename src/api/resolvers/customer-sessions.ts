@@ -9,7 +9,7 @@ import { isOpenAt } from '../../domain/flow/business-hours.ts';
 import { canLeaveMessageAt, flowOpenAt } from '../../domain/flow/chat-flow-reach.ts';
 import { effectiveReceptionPrompts, type ReceptionPromptSettings, type WorkHours } from '../../domain/web-channel/reception-prompts.ts';
 import { originAllowed } from '../../domain/web-channel/web-channel.ts';
-import { anyAgentOnlineInReadModel, loadChatFlowFromReadModel } from '../../processes/chat-flows/chat-flow-runner.ts';
+import { anyAgentOnline, loadChatFlowFromReadModel } from '../../processes/chat-flows/chat-flow-runner.ts';
 import { requireCustomer } from '../auth.ts';
 import { textProblem } from '../../domain/values.ts';
 import { chatLimit } from '../chat-limits.ts';
@@ -85,9 +85,12 @@ function publicChannelView(row: { instance_id: string; skill_group_id: string; n
   };
 }
 
-/** Whether a member of the group is online (available or on break): the chat flows' one definition. */
+/**
+ * Whether a member of the group is online (available or on break): the chat flows' one definition, from the router's
+ * memory where this process routes (no statement per widget look), else from the read model.
+ */
 function groupAgentsOnline(ctx: KefuContext, instanceId: string, skillGroupId: string): Promise<boolean> {
-  return anyAgentOnlineInReadModel(ctx.deps.db, instanceId, skillGroupId);
+  return anyAgentOnline(ctx.deps.db, instanceId, skillGroupId, ctx.deps.agentsOnline);
 }
 
 /** The channel's work hours, or those of the business-hours step its chat flow starts with (by Kefu's clock). */
