@@ -7,7 +7,7 @@ import { sql, type RawBuilder } from 'kysely';
 import { ValidationError } from '../../domain/errors.ts';
 import { checkServiceLevelSeconds, checkTimeZone, defaultReportSettings, serviceLevelThresholds } from '../../domain/instance/report-settings.ts';
 import type { ReadModel } from '../projection.ts';
-import { agentContactCounters, agentCounters, contactCounters, type AgentContactCounter, type AgentCounter, type ContactCounter } from './reports.tables.ts';
+import { agentContactCounters, agentCounters, contactCounters, type AgentCounter, type ContactCounter } from './reports.tables.ts';
 import { bucketMs, spanMaxMs } from './reports.projection.ts';
 
 export { serviceLevelThresholds, type ServiceLevelThreshold } from '../../domain/instance/report-settings.ts';
@@ -314,7 +314,6 @@ export async function resolveReportRequest(db: ReadModel, instanceId: string, in
 // ---- metrics from sums ---------------------------------------------------------------------------------
 
 type ContactSums = Record<ContactCounter | 'answer_wait_max_ms', number>;
-type AgentSums = Record<AgentCounter, number>;
 
 const ratio = (n: number, d: number) => (d > 0 ? n / d : null);
 const seconds = (msSum: number) => msSum / 1000;
@@ -371,38 +370,49 @@ export function contactMetrics(t: ContactSums, serviceLevelSeconds: number): Con
   };
 }
 
-/** An agent's channel sums: the eight counters agentChannelMetrics reads. */
-type AgentContactSums = Record<AgentContactCounter, number>;
-
-function agentChannelMetrics(channel: ReportChannel, t: AgentContactSums): AgentChannelMetrics {
+/**
+ * An agent's channel figures from its row's channel tuple: [channel, ...agentContactCounters' eight sums]
+ * (agent_offered, agent_answered, agent_missed, agent_declined, talk_ms, hold_ms, acw_ms, agent_outbound).
+ */
+function agentChannelMetrics(c: (string | number)[]): AgentChannelMetrics {
+  const offered = c[1] as number;
+  const answered = c[2] as number;
+  const talkMs = c[5] as number;
+  const acwMs = c[7] as number;
   return {
-    channel,
-    offered: t.agent_offered,
-    answered: t.agent_answered,
-    missed: t.agent_missed,
-    declined: t.agent_declined,
-    answerRate: ratio(t.agent_answered, t.agent_offered),
-    talkSeconds: seconds(t.talk_ms),
-    holdSeconds: seconds(t.hold_ms),
-    afterCallWorkSeconds: seconds(t.acw_ms),
-    averageHandleSeconds: averageSeconds(t.talk_ms + t.acw_ms, t.agent_answered),
-    outbound: t.agent_outbound,
+    channel: c[0] as ReportChannel,
+    offered,
+    answered,
+    missed: c[3] as number,
+    declined: c[4] as number,
+    answerRate: ratio(answered, offered),
+    talkSeconds: seconds(talkMs),
+    holdSeconds: seconds(c[6] as number),
+    afterCallWorkSeconds: seconds(acwMs),
+    averageHandleSeconds: averageSeconds(talkMs + acwMs, answered),
+    outbound: c[8] as number,
   };
 }
 
-function agentMetrics(t: AgentSums, breaks: BreakTime[], channels: AgentChannelMetrics[]): AgentMetrics {
-  const busy = t.on_contact_ms + t.acw_ms;
-  const offered = channels.reduce((n, c) => n + c.offered, 0);
-  const answered = channels.reduce((n, c) => n + c.answered, 0);
+/** An agent's figures from its row (agentRows' tuple: the six time counters at 3..8) with its breaks and channels. */
+function agentMetrics(d: AgentRowData, breaks: BreakTime[], channels: AgentChannelMetrics[]): AgentMetrics {
+  const [, , , onlineMs, idleMs, ringingMs, onContactMs, acwMs, breakMs] = d;
+  const busy = onContactMs + acwMs;
+  let offered = 0;
+  let answered = 0;
+  for (const c of channels) {
+    offered += c.offered;
+    answered += c.answered;
+  }
   return {
-    onlineSeconds: seconds(t.online_ms),
-    idleSeconds: seconds(t.idle_ms),
-    ringingSeconds: seconds(t.ringing_ms),
-    onContactSeconds: seconds(t.on_contact_ms),
-    afterCallWorkSeconds: seconds(t.acw_ms),
-    breakSeconds: seconds(t.break_ms),
+    onlineSeconds: seconds(onlineMs),
+    idleSeconds: seconds(idleMs),
+    ringingSeconds: seconds(ringingMs),
+    onContactSeconds: seconds(onContactMs),
+    afterCallWorkSeconds: seconds(acwMs),
+    breakSeconds: seconds(breakMs),
     breaks,
-    occupancy: ratio(busy, busy + t.ringing_ms + t.idle_ms),
+    occupancy: ratio(busy, busy + ringingMs + idleMs),
     offered,
     answered,
     answerRate: ratio(answered, offered),
@@ -1021,41 +1031,69 @@ async function agentDayRows(db: ReadModel, r: ReportRequest, after: string[] | n
   return page;
 }
 
-/** The page of the agent report's rows `all` (in order, after the cursor). */
+/**
+ * base64url of `text` when its UTF-8 is a whole number of 3-byte groups, so that the encoding of a string
+ * starting with it is this followed by the rest's own encoding; null otherwise.
+ */
+function base64urlHead(text: string): string | null {
+  const bytes = Buffer.from(text);
+  return bytes.length % 3 === 0 ? bytes.toString('base64url') : null;
+}
+
+/**
+ * The page of the agent report's rows `all` (in order, after the cursor). A page is thousands of rows over a
+ * few dozen intervals and at most a few hundred agents: each interval's dates, wall time and cursor head
+ * (`["<start ISO>"`, base64url) and each agent's cursor tail (`,"<agent>"]`) are made once, and a row's
+ * cursor is the two joined (the encoding of the whole key, encodeReportCursor's, where the head is a whole
+ * number of 3-byte groups: always for a 24-character ISO date; otherwise each row's key is encoded alone).
+ */
 function agentConnection(r: ReportRequest, all: AgentRowData[], first: number): ReportConnection<AgentReportRow> {
-  // A few dozen interval starts for thousands of rows: each start's wall time (an Intl call) once.
-  const wallTimes = new Map<number, string>();
-  const localStartOf = (at: number) => {
-    let wall = wallTimes.get(at);
-    if (wall === undefined) wallTimes.set(at, (wall = localWallTime(at, r.timeZone)));
-    return wall;
+  interface IntervalOf {
+    start: Date;
+    end: Date;
+    localStart: string;
+    iso: string;
+    head: string | null;
+  }
+  const intervals = new Map<number, IntervalOf>();
+  const tails = new Map<string, string>();
+  const intervalOf = (start: number, end: number): IntervalOf => {
+    let i = intervals.get(start);
+    if (i === undefined || i.end.getTime() !== end) {
+      const iso = new Date(start).toISOString();
+      i = { start: new Date(start), end: new Date(end), localStart: i?.localStart ?? localWallTime(start, r.timeZone), iso, head: base64urlHead(`[${JSON.stringify(iso)}`) };
+      intervals.set(start, i);
+    }
+    return i;
   };
-  const nodes = all.slice(0, first + 1).map(([start, end, agentId, online, idle, ringing, onContact, acw, breakMs, channels, breaks]): AgentReportRow => {
-    if (breaks.length > 1) breaks.sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
-    return {
-      intervalStart: new Date(start),
-      intervalEnd: new Date(end),
-      localStart: localStartOf(start),
-      agentId,
-      metrics: agentMetrics(
-        { online_ms: online, idle_ms: idle, ringing_ms: ringing, on_contact_ms: onContact, acw_ms: acw, break_ms: breakMs },
-        breaks.map(([reason, ms]) => ({ reason: reason === '' ? null : reason, seconds: ms / 1000 })),
-        channels.map((c) =>
-          agentChannelMetrics(c[0] as ReportChannel, {
-            agent_offered: c[1] as number,
-            agent_answered: c[2] as number,
-            agent_missed: c[3] as number,
-            agent_declined: c[4] as number,
-            talk_ms: c[5] as number,
-            hold_ms: c[6] as number,
-            acw_ms: c[7] as number,
-            agent_outbound: c[8] as number,
-          }),
-        ),
-      ),
-    };
-  });
-  return connection(r, nodes, first, (n) => [n.intervalStart.toISOString(), n.agentId]);
+  const n = Math.min(all.length, first);
+  const edges: { cursor: string; node: AgentReportRow }[] = new Array(n);
+  for (let k = 0; k < n; k++) {
+    const d = all[k]!;
+    const [start, end, agentId, , , , , , , channelRows, breakRows] = d;
+    const interval = intervalOf(start, end);
+    if (breakRows.length > 1) breakRows.sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+    const breaks: BreakTime[] = new Array(breakRows.length);
+    for (let j = 0; j < breakRows.length; j++) breaks[j] = { reason: breakRows[j]![0] === '' ? null : breakRows[j]![0], seconds: breakRows[j]![1] / 1000 };
+    const channels: AgentChannelMetrics[] = new Array(channelRows.length);
+    for (let j = 0; j < channelRows.length; j++) channels[j] = agentChannelMetrics(channelRows[j]!);
+    let cursor: string;
+    if (interval.head !== null) {
+      let tail = tails.get(agentId);
+      if (tail === undefined) tails.set(agentId, (tail = Buffer.from(`,${JSON.stringify(agentId)}]`).toString('base64url')));
+      cursor = interval.head + tail;
+    } else cursor = encodeReportCursor([interval.iso, agentId]);
+    edges[k] = { cursor, node: { intervalStart: interval.start, intervalEnd: interval.end, localStart: interval.localStart, agentId, metrics: agentMetrics(d, breaks, channels) } };
+  }
+  return {
+    timeZone: r.timeZone,
+    interval: r.interval,
+    rangeStart: r.rangeStart,
+    rangeEnd: r.rangeEnd,
+    serviceLevelSeconds: r.serviceLevelSeconds,
+    edges,
+    pageInfo: { hasNextPage: all.length > first, endCursor: edges.at(-1)?.cursor ?? null },
+  };
 }
 
 // ---- live overview -------------------------------------------------------------------------------------
