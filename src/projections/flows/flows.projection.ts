@@ -16,26 +16,37 @@ const handled: FlowEvent['type'][] = ['FlowCreated', 'FlowRenamed', 'FlowVersion
 /** The flow id is the part of the stream name after the instance: `flow-<instanceId>.<flowId>`. */
 const flowIdOf = (e: RecordedEvent) => e.streamId.slice(e.streamId.indexOf('.') + 1);
 
+/**
+ * Each change of a flow is published on the instance's flows topic after its write (`{ flowId }`): a process that
+ * keeps a flow's current version in memory (the chat flows' ports, issue 12) reads it again on the next chat start.
+ */
+export const flowsTopic = (instanceId: string) => `kefu.${instanceId}.flows`;
+
 export const flowsProjection: Projection = {
   name: 'flows',
   tables: ['flows', 'flow_versions'],
   eventTypes: new Set(handled),
-  async apply(trx, e) {
+  async apply(trx, e, changes) {
     const event = { type: e.type, data: e.data } as FlowEvent;
     switch (event.type) {
       case 'FlowCreated':
-        return projectFlowCreated(trx, event.data, e.metadata);
+        await projectFlowCreated(trx, event.data, e.metadata);
+        return changes.publish(flowsTopic(e.metadata.instanceId), { flowId: event.data.flowId });
       case 'FlowRenamed':
-        return projectFlowRenamed(trx, flowIdOf(e), event.data, e.metadata);
+        await projectFlowRenamed(trx, flowIdOf(e), event.data, e.metadata);
+        break;
       case 'FlowVersionPublished':
-        return projectFlowVersionPublished(trx, flowIdOf(e), event.data, e.metadata);
+        await projectFlowVersionPublished(trx, flowIdOf(e), event.data, e.metadata);
+        break;
       case 'FlowDeleted':
-        return projectFlowDeleted(trx, flowIdOf(e), e.metadata);
+        await projectFlowDeleted(trx, flowIdOf(e), e.metadata);
+        break;
       default: {
         const unknown: never = event;
         return unknown;
       }
     }
+    changes.publish(flowsTopic(e.metadata.instanceId), { flowId: flowIdOf(e) });
   },
 };
 
