@@ -60,6 +60,12 @@ describe('a chat flow\'s current version kept until its change is heard (two pro
       // Kept: the next starts send no statement for the head.
       expect(await start(t)).toEqual({ ended: true, statements: 0 });
       expect(await start(t)).toEqual({ ended: true, statements: 0 });
+      // The widget's look at the channel (its flow's hours, whether a message can be left) asks the same memory.
+      const page = fromPage(() => t, origin);
+      const token = await page.customerToken(key);
+      const before = reads.get(t)!;
+      await page.ok(token, '{ customerWebChannel { withinWorkHours takesMessages availability } }');
+      expect(reads.get(t)! - before).toBe(0);
     }
 
     await admin.ok(seed.adminKey, 'mutation($input: UpdateFlowInput!) { updateFlow(input: $input) { id } }', { input: { id: flowId, definition: two } });

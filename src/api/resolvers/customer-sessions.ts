@@ -93,12 +93,17 @@ function groupAgentsOnline(ctx: KefuContext, instanceId: string, skillGroupId: s
   return anyAgentOnline(ctx.deps.db, instanceId, skillGroupId, ctx.deps.agentsOnline);
 }
 
+/** The flow's current version as the next chat would start it: from the chat flow runner's memory when there is one. */
+function currentChatFlow(ctx: KefuContext, instanceId: string, flowId: string) {
+  return ctx.deps.chatFlows ? ctx.deps.chatFlows.currentFlow(instanceId, flowId) : loadChatFlowFromReadModel(ctx.deps.db, instanceId, flowId, null);
+}
+
 /** The channel's work hours, or those of the business-hours step its chat flow starts with (by Kefu's clock). */
 async function withinWorkHours(channel: PublicWebChannelView, ctx: KefuContext): Promise<boolean> {
   const now = ctx.deps.clock();
   if (channel.workHours && !isOpenAt(channel.workHours, now)) return false;
   if (!channel.flowId) return true;
-  const flow = await loadChatFlowFromReadModel(ctx.deps.db, channel.instanceId, channel.flowId, null);
+  const flow = await currentChatFlow(ctx, channel.instanceId, channel.flowId);
   return !flow || flowOpenAt(flow.definition, now) !== false;
 }
 
@@ -168,7 +173,7 @@ export const customerSessionResolvers = {
       // A chat flow decides itself (its business hours, its "no agent online" branches): a message can be left when
       // a leaveMessage step is reachable from its start now.
       if (channel.flowId) {
-        const flow = await loadChatFlowFromReadModel(ctx.deps.db, channel.instanceId, channel.flowId, null);
+        const flow = await currentChatFlow(ctx, channel.instanceId, channel.flowId);
         if (flow && canLeaveMessageAt(flow.definition, ctx.deps.clock())) return true;
       }
       const availability = await availabilityOf(channel, ctx);

@@ -131,6 +131,11 @@ export class ChatFlowRunner {
     this.ports = ports;
   }
 
+  /** The flow's current version, as a chat started now would run it (from memory while the ports keep it). */
+  currentFlow(instanceId: string, flowId: string): Promise<{ version: number; definition: ChatFlowDocument } | null> {
+    return this.ports.loadFlow(instanceId, flowId, null);
+  }
+
   /** Enters the chat into the flow's current version; a chat already in a flow is left as it is. */
   start(chat: ChatRef, flowId: string): Promise<ChatFlowAdvance> {
     return this.serial(chat, async () => {
