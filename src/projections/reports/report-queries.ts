@@ -919,9 +919,11 @@ function compareC(a: string, b: string): number {
  * agentRows for a DAY report without a direction or skill-group filter whose days each are one interval (the
  * zone's offset the same at every midnight: agentReport's steady case): the day rows of report_agent_days,
  * report_agent_channel_days and report_agent_break_days as they are stored (their primary keys' range scans,
- * sorted by day and agent and sent as one JSON array) and the open states per day, put together per day ×
- * agent in Kefu (consecutive rows). agentRows' statement grouped the same rows per day × agent and built each
- * row's JSON in PostgreSQL: most of its time (100k contacts: PostgreSQL CPU ~60 -> ~25 ms a page of 5,000).
+ * unsorted, each row a few values of one flat JSON array) and the open states per day, put together per day ×
+ * agent in Kefu. agentRows' statement grouped the same rows per day × agent and built each row's JSON in
+ * PostgreSQL: most of its time (100k contacts: PostgreSQL CPU ~60 -> ~25 ms a page of 5,000). The rows are
+ * not sorted in PostgreSQL (sorting them by day and agent was a third of its CPU for the page, 150k
+ * contacts): each day's agents are put in COLLATE "C" order here from one sort of the distinct agents.
  * null where the day rows do not serve (dayCheck, or a day bound off the 15-minute grid): the caller reads
  * agentRows.
  */
@@ -936,19 +938,20 @@ async function agentDayRows(db: ReadModel, r: ReportRequest, after: string[] | n
     }`;
   const ms = (at: RawBuilder<unknown>) => sql`(extract(epoch FROM ${at}) * 1000)::float8`;
   const status = openStateCounter;
-  // The three tables' rows as one stream ordered by (day, agent) as the page is (COLLATE "C"); each row
-  // [day index, agent, kind, figures] (t: the six times; c: [channel, ...the eight counters],
-  // as the page's channels; b: [reason, ms]).
+  // The three tables' rows as the values of one JSON array (its text, joined here: no JSON value per row):
+  // each row its day's index, agent and kind, then its figures (t: the six times, agentCounters' order; c:
+  // the channel and the eight counters, agentContactCounters' order; b: the reason and its ms).
+  const figures = (alias: string, columns: readonly string[]) => sql.join(columns.map((c) => sql`${sql.ref(`${alias}.${c}`)}::float8`));
   const stream = sql`
-    SELECT d.day, d.agent_id, json_build_array(d.day - ${from}, d.agent_id, 't', json_build_array(${sql.join(agentCounters.map((c) => sql`d.${sql.ref(c)}::float8`))})) AS j
+    SELECT concat_ws(',', d.day - ${from}, to_json(d.agent_id), '"t"', ${figures('d', agentCounters)}) AS j
     FROM report_agent_days d WHERE ${inDays('d')}
     UNION ALL
-    SELECT d.day, d.agent_id, json_build_array(d.day - ${from}, d.agent_id, 'c', json_build_array(d.channel, ${sql.join(agentContactCounters.map((c) => sql`d.${sql.ref(c)}::float8`))}))
+    SELECT concat_ws(',', d.day - ${from}, to_json(d.agent_id), '"c"', to_json(d.channel), ${figures('d', agentContactCounters)})
     FROM report_agent_channel_days d WHERE ${inDays('d')} ${r.channel ? sql`AND d.channel = ${r.channel}` : sql``}
     UNION ALL
-    SELECT d.day, d.agent_id, json_build_array(d.day - ${from}, d.agent_id, 'b', json_build_array(d.reason, d.break_ms::float8))
+    SELECT concat_ws(',', d.day - ${from}, to_json(d.agent_id), '"b"', to_json(d.reason), d.break_ms::float8)
     FROM report_agent_break_days d WHERE ${inDays('d')}`;
-  const { rows } = await sql<{ ok: boolean; days: unknown; x: unknown; o: unknown }>`
+  const { rows } = await sql<{ ok: boolean; days: unknown; x: string | null; o: unknown }>`
     WITH day_check AS MATERIALIZED (${dayCheck(r)}),
     days AS MATERIALIZED (
       SELECT (g.day::date - ${from}) AS i, greatest(g.day AT TIME ZONE ${r.timeZone}, ${rangeStart}) AS day_from,
@@ -957,7 +960,7 @@ async function agentDayRows(db: ReadModel, r: ReportRequest, after: string[] | n
     )
     SELECT (SELECT ok FROM day_check) AS ok,
       (SELECT json_agg(json_build_array(v.i, ${ms(sql`v.day_from`)}, ${ms(sql`v.day_to`)}) ORDER BY v.i) FROM days v) AS days,
-      (SELECT json_agg(x.j) FROM (SELECT u.j FROM (${stream}) u ORDER BY u.day, u.agent_id COLLATE "C") x) AS x,
+      (SELECT string_agg(u.j, ',') FROM (${stream}) u) AS x,
       (SELECT json_agg(json_build_array(v.i, o.agent_id, o.reason, o.status,
           (extract(epoch FROM (least(${nowAt}, v.day_to) - greatest(o.since, v.day_from))) * 1000)::float8))
         FROM (
@@ -973,60 +976,79 @@ async function agentDayRows(db: ReadModel, r: ReportRequest, after: string[] | n
   const days = json<[number, number, number]>(row.days);
   // The open state is counted by its overlap with the day's 15-minute buckets: the day's bounds must be on them.
   if (days.some(([, s, e]) => s % 900_000 !== 0 || e % 900_000 !== 0)) return null;
-  interface DayAgent {
-    i: number;
-    agentId: string;
-    time: number[] | null;
-    channels: (string | number)[][];
-    breaks: [string, number][];
-  }
-  // Consecutive rows of a day and agent make one entry (the stream is ordered by them).
-  const entries: DayAgent[] = [];
-  let last: DayAgent | null = null;
-  for (const [i, agentId, kind, figures] of json<[number, string, 't' | 'c' | 'b', (string | number)[]]>(row.x)) {
-    if (last === null || last.i !== i || last.agentId !== agentId) entries.push((last = { i, agentId, time: null, channels: [], breaks: [] }));
-    if (kind === 't') last.time = figures as number[];
-    else if (kind === 'c') last.channels.push(figures);
-    else last.breaks.push(figures as [string, number]);
-  }
-  // The open states (an agent's current state up to now, per day it overlaps): into the day's entry, or one of its own.
-  const open = json<[number, string, string, string, number]>(row.o);
-  if (open.length > 0) {
-    const byKey = new Map(entries.map((e) => [`${e.i} ${e.agentId}`, e]));
-    for (const [i, agentId, reason, status, openMs] of open) {
-      let e = byKey.get(`${i} ${agentId}`);
-      if (!e) {
-        byKey.set(`${i} ${agentId}`, (e = { i, agentId, time: null, channels: [], breaks: [] }));
-        entries.push(e);
-      }
-      const time = (e.time ??= agentCounters.map(() => 0));
-      time[0]! += openMs;
-      time[agentCounters.indexOf(status as AgentCounter)]! += openMs;
-      if (status === 'break_ms') {
-        const b = e.breaks.find(([x]) => x === reason);
-        if (b) b[1] += openMs;
-        else e.breaks.push([reason, openMs]);
-      }
+  // Each day × agent's row, found by the day's index and the agent's slot (its place among the agents seen);
+  // `timed`: whether it has time (a report_agent_days row or an open state). Breaks and channels start as one
+  // shared empty array, replaced by the row's own at its first.
+  const none: never[] = [];
+  const slots = new Map<string, number>();
+  const agentIds: string[] = [];
+  const grid: (AgentRowData | undefined)[][] = days.map(() => []);
+  const timed: boolean[][] = days.map(() => []);
+  const entry = (i: number, agentId: string): [AgentRowData, number] => {
+    let slot = slots.get(agentId);
+    if (slot === undefined) {
+      slots.set(agentId, (slot = agentIds.length));
+      agentIds.push(agentId);
+    }
+    const day = days[i]!;
+    const e = (grid[i]![slot] ??= [day[1], day[2], agentIds[slot]!, 0, 0, 0, 0, 0, 0, none, none]);
+    return [e, slot];
+  };
+  const x = row.x === null ? [] : (JSON.parse(`[${row.x}]`) as (string | number)[]);
+  for (let k = 0; k < x.length; ) {
+    const [e, slot] = entry(x[k] as number, x[k + 1] as string);
+    const kind = x[k + 2];
+    if (kind === 't') {
+      for (let c = 0; c < 6; c++) e[3 + c] = x[k + 3 + c] as number;
+      timed[x[k] as number]![slot] = true;
+      k += 9;
+    } else if (kind === 'c') {
+      if (e[9] === none) e[9] = [];
+      e[9].push(x.slice(k + 3, k + 12));
+      k += 12;
+    } else {
+      if (e[10] === none) e[10] = [];
+      e[10].push([x[k + 3] as string, x[k + 4] as number]);
+      k += 5;
     }
   }
-  // Open states of a day and agent without rows: sorted in.
-  const before = (x: DayAgent, y: DayAgent) => x.i - y.i || compareC(x.agentId, y.agentId);
-  if (entries.some((e, k) => k > 0 && before(entries[k - 1]!, e) > 0)) entries.sort(before);
-  // Listed: an entry with time or contacts (with a channel filter: contacts); after the cursor.
+  // The open states (an agent's current state up to now, per day it overlaps): into the day's row, or one of its own.
+  for (const [i, agentId, reason, status, openMs] of json<[number, string, string, string, number]>(row.o)) {
+    const [e, slot] = entry(i, agentId);
+    timed[i]![slot] = true;
+    e[3] += openMs;
+    const counter = agentCounters.indexOf(status as AgentCounter);
+    if (counter >= 0) (e[3 + counter] as number) += openMs;
+    if (status === 'break_ms') {
+      if (e[10] === none) e[10] = [];
+      const b = e[10].find(([y]) => y === reason);
+      if (b) b[1] += openMs;
+      else e[10].push([reason, openMs]);
+    }
+  }
+  // Each day's rows in its agents' COLLATE "C" order (one sort of the agents); listed: a row with time or
+  // contacts (with a channel filter: contacts), after the cursor.
+  const order = agentIds.map((_, slot) => slot).sort((a, b) => compareC(agentIds[a]!, agentIds[b]!));
   const afterAt = after ? Date.parse(after[0]!) : null;
   const contactFiltered = !!r.channel;
   const channelOrder = (c: string | number) => (c === 'PHONE' ? 0 : c === 'ONLINE' ? 1 : c === 'AV' ? 2 : 3);
   const page: AgentRowData[] = [];
-  for (const e of entries) {
-    if (page.length >= limit) break;
-    if (contactFiltered ? e.channels.length === 0 : e.time === null && e.channels.length === 0) continue;
-    const day = days[e.i]!;
-    if (afterAt !== null && !(day[1] > afterAt || (day[1] === afterAt && compareC(e.agentId, after![1]!) > 0))) continue;
-    const t = e.time ?? [0, 0, 0, 0, 0, 0];
-    let channels = e.channels;
-    if (channels.some((c) => channelOrder(c[0]!) === 3)) channels = channels.filter((c) => channelOrder(c[0]!) < 3);
-    if (channels.length > 1) channels.sort((x, y) => channelOrder(x[0]!) - channelOrder(y[0]!));
-    page.push([day[1], day[2], e.agentId, t[0]!, t[1]!, t[2]!, t[3]!, t[4]!, t[5]!, channels, e.breaks]);
+  for (let i = 0; i < days.length && page.length < limit; i++) {
+    const day = days[i]!;
+    const dayRows = grid[i]!;
+    if (dayRows.length === 0) continue;
+    if (afterAt !== null && day[1] < afterAt) continue;
+    for (const slot of order) {
+      if (page.length >= limit) break;
+      const e = dayRows[slot];
+      if (e === undefined) continue;
+      if (contactFiltered ? e[9].length === 0 : !timed[i]![slot] && e[9].length === 0) continue;
+      if (afterAt !== null && day[1] === afterAt && compareC(e[2], after![1]!) <= 0) continue;
+      let channels = e[9];
+      if (channels.some((c) => channelOrder(c[0]!) === 3)) channels = e[9] = channels.filter((c) => channelOrder(c[0]!) < 3);
+      if (channels.length > 1) channels.sort((y, z) => channelOrder(y[0]!) - channelOrder(z[0]!));
+      page.push(e);
+    }
   }
   return page;
 }
