@@ -371,26 +371,26 @@ export function contactMetrics(t: ContactSums, serviceLevelSeconds: number): Con
 }
 
 /**
- * An agent's channel figures from its row's channel tuple: [channel, ...agentContactCounters' eight sums]
- * (agent_offered, agent_answered, agent_missed, agent_declined, talk_ms, hold_ms, acw_ms, agent_outbound).
+ * An agent's channel figures from a channel tuple at `o` in `c`: [channel, ...agentContactCounters' eight
+ * sums] (agent_offered, agent_answered, agent_missed, agent_declined, talk_ms, hold_ms, acw_ms, agent_outbound).
  */
-function agentChannelMetrics(c: (string | number)[]): AgentChannelMetrics {
-  const offered = c[1] as number;
-  const answered = c[2] as number;
-  const talkMs = c[5] as number;
-  const acwMs = c[7] as number;
+function agentChannelMetrics(c: (string | number)[], o = 0): AgentChannelMetrics {
+  const offered = c[o + 1] as number;
+  const answered = c[o + 2] as number;
+  const talkMs = c[o + 5] as number;
+  const acwMs = c[o + 7] as number;
   return {
-    channel: c[0] as ReportChannel,
+    channel: c[o] as ReportChannel,
     offered,
     answered,
-    missed: c[3] as number,
-    declined: c[4] as number,
+    missed: c[o + 3] as number,
+    declined: c[o + 4] as number,
     answerRate: ratio(answered, offered),
     talkSeconds: seconds(talkMs),
-    holdSeconds: seconds(c[6] as number),
+    holdSeconds: seconds(c[o + 6] as number),
     afterCallWorkSeconds: seconds(acwMs),
     averageHandleSeconds: averageSeconds(talkMs + acwMs, answered),
-    outbound: c[8] as number,
+    outbound: c[o + 8] as number,
   };
 }
 
@@ -757,9 +757,10 @@ function agentTimeSource(r: ReportRequest, now: Date, counter: AgentCounter | nu
 /**
  * A row of the agent report as PostgreSQL gives it (agentRows): interval start and end (epoch ms), agent,
  * the six time counters (agentCounters' order), the channels' counters ([channel, ...agentContactCounters'
- * order], PHONE, ONLINE, AV) and the breaks ([reason, ms]).
+ * order], PHONE, ONLINE, AV) and the breaks ([reason, ms]). agentDayRows gives each channel's figures
+ * already made (agentChannelMetrics) instead of its tuple.
  */
-type AgentRowData = [number, number, string, number, number, number, number, number, number, (string | number)[][], [string, number][]];
+type AgentRowData = [number, number, string, number, number, number, number, number, number, (string | number)[][] | AgentChannelMetrics[], [string, number][]];
 
 /**
  * Per interval × agent (agents with any time or contact in the interval), ordered by (intervalStart, agentId).
@@ -1004,7 +1005,7 @@ async function agentDayRows(db: ReadModel, r: ReportRequest, after: string[] | n
       k += 9;
     } else if (kind === 'c') {
       if (e[9] === none) e[9] = [];
-      e[9].push(x.slice(k + 3, k + 12));
+      (e[9] as AgentChannelMetrics[]).push(agentChannelMetrics(x, k + 3));
       k += 12;
     } else {
       if (e[10] === none) e[10] = [];
@@ -1044,9 +1045,9 @@ async function agentDayRows(db: ReadModel, r: ReportRequest, after: string[] | n
       if (e === undefined) continue;
       if (contactFiltered ? e[9].length === 0 : !timed[i]![slot] && e[9].length === 0) continue;
       if (afterAt !== null && day[1] === afterAt && compareC(e[2], after![1]!) <= 0) continue;
-      let channels = e[9];
-      if (channels.some((c) => channelOrder(c[0]!) === 3)) channels = e[9] = channels.filter((c) => channelOrder(c[0]!) < 3);
-      if (channels.length > 1) channels.sort((y, z) => channelOrder(y[0]!) - channelOrder(z[0]!));
+      let channels = e[9] as AgentChannelMetrics[];
+      if (channels.some((c) => channelOrder(c.channel) === 3)) channels = e[9] = channels.filter((c) => channelOrder(c.channel) < 3);
+      if (channels.length > 1) channels.sort((y, z) => channelOrder(y.channel) - channelOrder(z.channel));
       page.push(e);
     }
   }
@@ -1097,8 +1098,14 @@ function agentConnection(r: ReportRequest, all: AgentRowData[], first: number): 
     if (breakRows.length > 1) breakRows.sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
     const breaks: BreakTime[] = new Array(breakRows.length);
     for (let j = 0; j < breakRows.length; j++) breaks[j] = { reason: breakRows[j]![0] === '' ? null : breakRows[j]![0], seconds: breakRows[j]![1] / 1000 };
-    const channels: AgentChannelMetrics[] = new Array(channelRows.length);
-    for (let j = 0; j < channelRows.length; j++) channels[j] = agentChannelMetrics(channelRows[j]!);
+    // agentDayRows' channels come made (a row's own array, or the shared empty one: a new one here).
+    let channels: AgentChannelMetrics[];
+    if (channelRows.length === 0) channels = [];
+    else if (!Array.isArray(channelRows[0])) channels = channelRows as AgentChannelMetrics[];
+    else {
+      channels = new Array(channelRows.length);
+      for (let j = 0; j < channelRows.length; j++) channels[j] = agentChannelMetrics((channelRows as (string | number)[][])[j]!);
+    }
     let cursor: string;
     if (interval.head !== null) {
       let tail = tails.get(agentId);
