@@ -941,19 +941,23 @@ async function agentDayRows(db: ReadModel, r: ReportRequest, after: string[] | n
   const status = openStateCounter;
   // The three tables' rows as the values of one JSON array (its text, joined here: no JSON value per row):
   // each row its day's index, agent and kind, then its figures (t: the six times, agentCounters' order; c:
-  // the channel and the eight counters, agentContactCounters' order; b: the reason and its ms).
+  // the channel and the eight counters, agentContactCounters' order; b: the reason and its ms). An agent of
+  // the instance's report_agents is sent as its number in `agents` (the list sent once), any other as its id:
+  // not a string per row in Kefu.
   const figures = (alias: string, columns: readonly string[]) => sql.join(columns.map((c) => sql`${sql.ref(`${alias}.${c}`)}::float8`));
+  const agentOf = sql`coalesce(g.n::text, to_json(d.agent_id)::text)`;
   const stream = sql`
-    SELECT concat_ws(',', d.day - ${from}, to_json(d.agent_id), '"t"', ${figures('d', agentCounters)}) AS j
-    FROM report_agent_days d WHERE ${inDays('d')}
+    SELECT concat_ws(',', d.day - ${from}, ${agentOf}, '"t"', ${figures('d', agentCounters)}) AS j
+    FROM report_agent_days d LEFT JOIN agents g ON g.agent_id = d.agent_id WHERE ${inDays('d')}
     UNION ALL
-    SELECT concat_ws(',', d.day - ${from}, to_json(d.agent_id), '"c"', to_json(d.channel), ${figures('d', agentContactCounters)})
-    FROM report_agent_channel_days d WHERE ${inDays('d')} ${r.channel ? sql`AND d.channel = ${r.channel}` : sql``}
+    SELECT concat_ws(',', d.day - ${from}, ${agentOf}, '"c"', to_json(d.channel), ${figures('d', agentContactCounters)})
+    FROM report_agent_channel_days d LEFT JOIN agents g ON g.agent_id = d.agent_id WHERE ${inDays('d')} ${r.channel ? sql`AND d.channel = ${r.channel}` : sql``}
     UNION ALL
-    SELECT concat_ws(',', d.day - ${from}, to_json(d.agent_id), '"b"', to_json(d.reason), d.break_ms::float8)
-    FROM report_agent_break_days d WHERE ${inDays('d')}`;
-  const { rows } = await sql<{ ok: boolean; days: unknown; x: string | null; o: unknown }>`
+    SELECT concat_ws(',', d.day - ${from}, ${agentOf}, '"b"', to_json(d.reason), d.break_ms::float8)
+    FROM report_agent_break_days d LEFT JOIN agents g ON g.agent_id = d.agent_id WHERE ${inDays('d')}`;
+  const { rows } = await sql<{ ok: boolean; days: unknown; agents: unknown; x: string | null; o: unknown }>`
     WITH day_check AS MATERIALIZED (${dayCheck(r)}),
+    agents AS MATERIALIZED (SELECT a.agent_id, (row_number() OVER () - 1)::int AS n FROM report_agents a WHERE (SELECT ok FROM day_check) AND a.instance_id = ${r.instanceId}),
     days AS MATERIALIZED (
       SELECT (g.day::date - ${from}) AS i, greatest(g.day AT TIME ZONE ${r.timeZone}, ${rangeStart}) AS day_from,
         least((g.day + interval '1 day') AT TIME ZONE ${r.timeZone}, ${rangeEnd}) AS day_to
@@ -961,6 +965,7 @@ async function agentDayRows(db: ReadModel, r: ReportRequest, after: string[] | n
     )
     SELECT (SELECT ok FROM day_check) AS ok,
       (SELECT json_agg(json_build_array(v.i, ${ms(sql`v.day_from`)}, ${ms(sql`v.day_to`)}) ORDER BY v.i) FROM days v) AS days,
+      (SELECT json_agg(g.agent_id ORDER BY g.n) FROM agents g) AS agents,
       (SELECT string_agg(u.j, ',') FROM (${stream}) u) AS x,
       (SELECT json_agg(json_build_array(v.i, o.agent_id, o.reason, o.status,
           (extract(epoch FROM (least(${nowAt}, v.day_to) - greatest(o.since, v.day_from))) * 1000)::float8))
@@ -996,8 +1001,10 @@ async function agentDayRows(db: ReadModel, r: ReportRequest, after: string[] | n
     return [e, slot];
   };
   const x = row.x === null ? [] : (JSON.parse(`[${row.x}]`) as (string | number)[]);
+  const agentList = json<string>(row.agents);
   for (let k = 0; k < x.length; ) {
-    const [e, slot] = entry(x[k] as number, x[k + 1] as string);
+    const agent = x[k + 1]!;
+    const [e, slot] = entry(x[k] as number, typeof agent === 'number' ? agentList[agent]! : agent);
     const kind = x[k + 2];
     if (kind === 't') {
       for (let c = 0; c < 6; c++) e[3 + c] = x[k + 3 + c] as number;
