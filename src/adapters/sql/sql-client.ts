@@ -54,12 +54,6 @@ export interface SqlClient extends SqlExecutor {
   tryLeases?(keys: string[]): Promise<Map<string, Lease>>;
   /** The underlying pool or PGlite, for kysely. */
   readonly raw: pg.Pool | PGlite;
-  /**
-   * PostgreSQL: a pool of its own (two connections, made at the first call) for the event store's appends, so that
-   * a command's append, which the request holding a connection of the shared pool may be waiting for, never
-   * queues for a connection behind the requests (issue 11). Absent on PGlite (one connection).
-   */
-  appendPool?(): pg.Pool;
   close(): Promise<void>;
 }
 
@@ -108,18 +102,10 @@ export function createPostgresClient(connectionString: string, options: { max?: 
     reserved.on('error', () => undefined);
     return reserved;
   };
-  let appends: pg.Pool | null = null;
-  const appendPool = (): pg.Pool => {
-    if (appends) return appends;
-    appends = new pg.Pool({ connectionString, max: 2, options: `-c jit=off${options.schema ? ` -c search_path=${options.schema}` : ''}` });
-    appends.on('error', () => undefined);
-    return appends;
-  };
   const leases = new LeaseConnection({ connectionString, ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}) });
   return {
     kind: 'postgres',
     raw: pool,
-    appendPool,
     async query<R>(text: string, params?: unknown[]) {
       const r = await pool.query(text, params as unknown[]);
       return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
@@ -198,7 +184,6 @@ export function createPostgresClient(connectionString: string, options: { max?: 
       await leases.close();
       await pool.end();
       await reserved?.end();
-      await appends?.end();
     },
   };
 }

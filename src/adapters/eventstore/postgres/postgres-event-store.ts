@@ -156,8 +156,7 @@ export interface PostgresEventStoreOptions {
   listenerCheckMs?: number;
   /**
    * Send appends as named statements on the node-postgres pool (default true): parsed and planned once per
-   * connection, not on every call. These go to the client's append pool (SqlClient.appendPool, else the pool
-   * itself), past any wrapper of the SqlClient; set false
+   * connection, not on every call. These go to the pool itself, past any wrapper of the SqlClient; set false
    * to send them through `sql.query` (say, to time them, or behind a pooler that cannot keep prepared statements).
    */
   namedStatements?: boolean;
@@ -337,9 +336,7 @@ export class PostgresEventStore implements EventStore {
     this.maxBatchAppends = Math.max(1, options.maxBatchAppends ?? 64);
     this.maxBatchBytes = Math.max(1, options.maxBatchBytes ?? 1024 * 1024);
     const poolQuery = (sql.raw as { query?: unknown } | undefined)?.query;
-    // On the client's append pool where it has one (appendPool): an append never waits behind the requests for a connection.
-    this.namedPool =
-      sql.kind === 'postgres' && options.namedStatements !== false && typeof poolQuery === 'function' ? ((sql.appendPool?.() ?? sql.raw) as unknown as NamedQueryPool) : null;
+    this.namedPool = sql.kind === 'postgres' && options.namedStatements !== false && typeof poolQuery === 'function' ? (sql.raw as unknown as NamedQueryPool) : null;
     this.serveOwn = options.serveOwnAppends !== false;
   }
 
