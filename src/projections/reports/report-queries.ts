@@ -524,7 +524,11 @@ function checkFirst(first: number): number {
 }
 
 function connection<Row>(r: ReportRequest, rows: Row[], first: number, keyOf: (row: Row) => string[]): ReportConnection<Row> {
-  const edges = rows.slice(0, first).map((node) => ({ cursor: encodeReportCursor(keyOf(node)), node }));
+  return pageOf(r, rows.slice(0, first).map((node) => ({ cursor: encodeReportCursor(keyOf(node)), node })), rows.length > first);
+}
+
+/** A report page: the request's frame around its edges. */
+function pageOf<Row>(r: ReportRequest, edges: ReportConnection<Row>['edges'], hasNextPage: boolean): ReportConnection<Row> {
   return {
     timeZone: r.timeZone,
     interval: r.interval,
@@ -532,7 +536,7 @@ function connection<Row>(r: ReportRequest, rows: Row[], first: number, keyOf: (r
     rangeEnd: r.rangeEnd,
     serviceLevelSeconds: r.serviceLevelSeconds,
     edges,
-    pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null },
+    pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null },
   };
 }
 
@@ -1121,15 +1125,7 @@ function agentConnection(r: ReportRequest, all: AgentRowData[], first: number): 
     } else cursor = encodeReportCursor([interval.iso, agentId]);
     edges[k] = { cursor, node: { intervalStart: interval.start, intervalEnd: interval.end, localStart: interval.localStart, agentId, metrics: agentMetrics(d, breaks, channels) } };
   }
-  return {
-    timeZone: r.timeZone,
-    interval: r.interval,
-    rangeStart: r.rangeStart,
-    rangeEnd: r.rangeEnd,
-    serviceLevelSeconds: r.serviceLevelSeconds,
-    edges,
-    pageInfo: { hasNextPage: all.length > first, endCursor: edges.at(-1)?.cursor ?? null },
-  };
+  return pageOf(r, edges, all.length > first);
 }
 
 // ---- live overview -------------------------------------------------------------------------------------
