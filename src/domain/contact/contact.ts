@@ -436,6 +436,21 @@ function withSentMessage(prev: SentMessages | undefined, key: string, seq: numbe
 }
 
 export function evolveContact(state: ContactState, event: ContactEvent): ContactState {
+  return evolve(state, event, true);
+}
+
+/**
+ * evolveContact for the states a process keeps of every contact without deciding on them (the router, the chat
+ * reception): the same state, but its sentMessages stays empty. Only the decider reads the client message ids
+ * (a retried send is answered with its stored message), and it decides on the command handler's fold of the
+ * stream; each of these processes kept its own copy of every chat's ids too, one entry per message, for as long
+ * as it kept the chat (issue 11: what each message leaves alive in memory).
+ */
+export function evolveContactWithoutSentMessages(state: ContactState, event: ContactEvent): ContactState {
+  return evolve(state, event, false);
+}
+
+function evolve(state: ContactState, event: ContactEvent, keepSent: boolean): ContactState {
   if (event.type === 'ContactCreated') {
     const d = event.data;
     return {
@@ -538,7 +553,7 @@ export function evolveContact(state: ContactState, event: ContactEvent): Contact
     case 'ContactMessageRecorded': {
       const m = messageOf(event.data, (state.messageCount ?? 0) + 1);
       const next = { ...state, messageCount: Math.max(state.messageCount ?? 0, m.seq) };
-      if (m.from !== 'SYSTEM' && m.clientMessageId !== null) {
+      if (keepSent && m.from !== 'SYSTEM' && m.clientMessageId !== null) {
         next.sentMessages = withSentMessage(state.sentMessages, sentMessageKey(m.from, m.agentId, m.clientMessageId), m.seq);
       }
       // System messages are nobody's word: they do not count for ending idle chats (OL-8).

@@ -17,7 +17,7 @@ import type { CommandHandler } from '../../adapters/eventstore/command-handler.t
 import type { Lease, SqlClient } from '../../adapters/sql/sql-client.ts';
 import { contactDecider } from '../../domain/contact/contact.decide.ts';
 import type { ContactEvent, ContactState } from '../../domain/contact/contact.ts';
-import { evolveContact, initialContactState } from '../../domain/contact/contact.ts';
+import { evolveContactWithoutSentMessages, initialContactState } from '../../domain/contact/contact.ts';
 import type { CommandMetadata } from '../../domain/decider.ts';
 import { DomainError } from '../../domain/errors.ts';
 import type { EventStore, RecordedEvent, Subscription } from '../../domain/ports/event-store.ts';
@@ -212,7 +212,7 @@ export class ChatReception {
       this.chats.set(e.streamId, entry);
     }
     const before = entry.state;
-    entry.state = evolveContact(before, event);
+    entry.state = evolveContactWithoutSentMessages(before, event);
     this.trackQueue(e.streamId, entry, before);
     if (event.type === 'ContactAccepted' && before.status === 'offered') {
       this.recordWait(streams.skillGroup(entry.instanceId, before.skillGroupId), before.queuedAt, event.data.at);

@@ -15,7 +15,7 @@ import type { ActiveAgent, AgentEvent, AgentState } from '../../domain/agent/age
 import { answersOfflineOnMobile, evolveAgent, heldOn, initialAgentState } from '../../domain/agent/agent.ts';
 import { contactDecider } from '../../domain/contact/contact.decide.ts';
 import type { ContactEvent, ContactState } from '../../domain/contact/contact.ts';
-import { evolveContact, initialContactState } from '../../domain/contact/contact.ts';
+import { evolveContactWithoutSentMessages, initialContactState } from '../../domain/contact/contact.ts';
 import { instanceDecider } from '../../domain/instance/instance.decide.ts';
 import type { CommandMetadata } from '../../domain/decider.ts';
 import { DomainError } from '../../domain/errors.ts';
@@ -229,7 +229,7 @@ export class Router {
     } else if (category === 'contact') {
       const entry = this.contacts.get(e.streamId) ?? { instanceId, state: initialContactState(), skillGroupId: null, sequence: 0 };
       const event = { type: e.type, data: e.data } as ContactEvent;
-      entry.state = evolveContact(entry.state, event);
+      entry.state = evolveContactWithoutSentMessages(entry.state, event);
       if (event.type === 'ContactQueued' || event.type === 'ContactTransferred') entry.sequence = ++this.sequence;
       if (entry.state.status === 'queued' || entry.state.status === 'offered' || entry.state.status === 'connected') {
         entry.skillGroupId = entry.state.skillGroupId;
