@@ -178,6 +178,12 @@ CREATE TABLE IF NOT EXISTS kefu_events (
   CONSTRAINT kefu_events_stream_revision UNIQUE (stream_id, revision)
 );
 
+-- Both functions plan their statements once per connection (plan_cache_mode = force_generic_plan): left to
+-- choose, PL/pgSQL planned several of them again at every call (a custom plan looked cheaper for the lower
+-- transactions' check, whose generate_series bounds are parameters), which was about a fifth of PostgreSQL's CPU
+-- under a chat load; every statement here is a lookup by key or a scan of the call's own arguments, which the
+-- generic plan does as well.
+
 -- No NOTIFY in these functions: a transaction that notifies holds a cluster-wide lock through its commit
 -- flush, which made concurrent appends commit one at a time. The store notifies after commit instead.
 
@@ -198,7 +204,7 @@ $drop$;
 -- append that had happened (nothing written); lower_tx, prev_tx and prev_seq: see the top of this file.
 CREATE OR REPLACE FUNCTION kefu_append(p_stream text, p_expected text, p_events jsonb)
 RETURNS TABLE (next_revision bigint, tx text, last_seq bigint, first_seq bigint, lower_tx text, prev_tx text, prev_seq bigint)
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$
 DECLARE${appendVariables}
 BEGIN${appendBody({
   conflict: (actual) => `RAISE EXCEPTION 'wrong expected revision' USING ERRCODE = 'KF001', DETAIL = (${actual})::text;`,
@@ -218,7 +224,7 @@ $fn$;
 -- -1 and status 3 gives lower_tx, prev_tx and prev_seq for the whole call (see the top of this file).
 CREATE OR REPLACE FUNCTION kefu_append_many(p_streams text[], p_expecteds text[], p_batch jsonb)
 RETURNS TABLE (item int, status int, next_revision bigint, tx text, last_seq bigint, first_seq bigint, lower_tx text, prev_tx text, prev_seq bigint)
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$
 DECLARE${appendVariables}
   p_stream text;
   p_expected text;
