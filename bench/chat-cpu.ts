@@ -43,6 +43,10 @@ interface Measured {
   idleCpuMsPerSecond: number;
   windowMs: number;
   clientCpuMs: number;
+  /** PostgreSQL's backends of Kefu's database over the same window (null on PGlite: in cpuMs). */
+  pgCpuMs: number | null;
+  /** SQL statements Kefu sent in the window (counted only with BENCH_CHAT_COUNT_QUERIES=1, else null). */
+  statements: number | null;
   errors: number;
 }
 
@@ -82,12 +86,12 @@ async function measure(target: string, log: (m: string) => void): Promise<Measur
     await ask(server.child, { type: 'cpu-start' }, 'cpu-started');
     const started = performance.now();
     const ran = await ask<Ran>(c, { type: 'run', phase: 'closed', seconds: s.seconds, intervalMs: 1000, drainMs: 120_000 }, 'ran');
-    const cpu = await ask<{ cpuMs: number; systemMs: number; queries: [string, number][] }>(server.child, { type: 'cpu-stop' }, 'cpu');
+    const cpu = await ask<{ cpuMs: number; systemMs: number; queries: [string, number][]; pgCpuMs: number | null }>(server.child, { type: 'cpu-stop' }, 'cpu');
     const measuredMs = performance.now() - started;
     if (ran.errors > 0) log(`${target}: ${ran.errors} client errors: ${ran.firstErrors.join(' | ')}`);
     if (ran.answered < ran.sent || ran.acked < 2 * ran.sent) throw new Error(`${target}: ${ran.sent} round trips, ${ran.answered} answered, ${ran.acked} sends acknowledged (expected ${2 * ran.sent})`);
     const idleCpuMs = Math.min(cpu.cpuMs, idleCpuPerMs * measuredMs);
-    const m: Measured = { target, messages: ran.acked, cpuMs: cpu.cpuMs, systemMs: cpu.systemMs, netCpuMs: cpu.cpuMs - idleCpuMs, idleCpuMsPerSecond: idleCpuPerMs * 1000, windowMs: ran.windowMs, clientCpuMs: ran.cpuMs, errors: ran.errors };
+    const m: Measured = { target, messages: ran.acked, cpuMs: cpu.cpuMs, systemMs: cpu.systemMs, netCpuMs: cpu.cpuMs - idleCpuMs, idleCpuMsPerSecond: idleCpuPerMs * 1000, windowMs: ran.windowMs, clientCpuMs: ran.cpuMs, pgCpuMs: cpu.pgCpuMs, statements: cpu.queries.length > 0 ? cpu.queries.reduce((n, [, k]) => n + k, 0) : null, errors: ran.errors };
     // BENCH_CHAT_COUNT_QUERIES=1: the SQL statements Kefu sent in the measured loop, per message.
     for (const [text, n] of cpu.queries.slice(0, 30)) log(`  ${(n / m.messages).toFixed(2).padStart(6)}/message  ${text}`);
     log(`${target}: ${summary(m)}`);
@@ -101,7 +105,7 @@ async function measure(target: string, log: (m: string) => void): Promise<Measur
 
 const us = (ms: number, n: number) => ((ms * 1000) / Math.max(1, n)).toFixed(0);
 const summary = (m: Measured) =>
-  `${m.messages} messages in ${(m.windowMs / 1000).toFixed(0)} s, Kefu CPU ${us(m.cpuMs, m.messages)} us per message (${us(m.systemMs, m.messages)} us in the kernel), ${us(m.netCpuMs, m.messages)} us net of idle (idle: ${m.idleCpuMsPerSecond.toFixed(0)} ms CPU per s); clients ${us(m.clientCpuMs, m.messages)} us per message`;
+  `${m.messages} messages in ${(m.windowMs / 1000).toFixed(0)} s, Kefu CPU ${us(m.cpuMs, m.messages)} us per message (${us(m.systemMs, m.messages)} us in the kernel), ${us(m.netCpuMs, m.messages)} us net of idle (idle: ${m.idleCpuMsPerSecond.toFixed(0)} ms CPU per s); clients ${us(m.clientCpuMs, m.messages)} us per message${m.pgCpuMs === null ? '' : `; PostgreSQL ${us(m.pgCpuMs, m.messages)} us per message`}${m.statements === null ? '' : `; ${(m.statements / Math.max(1, m.messages)).toFixed(2)} statements per message`}`;
 
 const results: Measured[] = [];
 

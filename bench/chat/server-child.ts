@@ -9,7 +9,7 @@
 // conversation's subscribers.
 // IPC from the parent: `seed`, `cpu-start` / `cpu-stop` (CPU time, longest event-loop block), `memory`
 // (heap + external after GC, and RSS), `close`.
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -344,6 +344,26 @@ if (process.env.BENCH_CHAT_COUNT_QUERIES === '1') {
 // often every connection was taken (a pool too small for the load shows as waits with the CPU not busy).
 let pool: pg.Pool | null = null;
 let poolSampler: NodeJS.Timeout | null = null;
+
+// PostgreSQL's CPU in a measured phase (it shares the machine with Kefu): user + system time of every backend of
+// Kefu's database, from /proc/<pid>/stat (the server is local to the bench). A backend started in the phase
+// counts from 0; one ended in it is missed (Kefu's pool keeps its connections through a run).
+async function pgBackendTicks(): Promise<Map<number, number>> {
+  const ticks = new Map<number, number>();
+  if (!pool) return ticks;
+  const r = await pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database()');
+  for (const { pid } of r.rows) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks.set(pid, Number(f[11]) + Number(f[12]));
+    } catch {
+      // Not on this machine's /proc (a remote server) or gone: not counted.
+    }
+  }
+  return ticks;
+}
+let pgTicksAtStart = new Map<number, number>();
 const poolSamples = { n: 0, waiting: 0, maxWaiting: 0, allBusy: 0 };
 
 let close: () => Promise<void>;
@@ -412,11 +432,16 @@ process.on('message', (raw) => {
         loop.reset();
         loop.enable();
         stallsStart();
+        pgTicksAtStart = await pgBackendTicks();
         cpuAtStart = process.cpuUsage();
         process.send!({ type: 'cpu-started' });
       } else if (m.type === 'cpu-stop') {
         loop.disable();
         const cpu = process.cpuUsage(cpuAtStart);
+        const pgTicks = await pgBackendTicks();
+        let pgCpuTicks = 0;
+        for (const [pid, t] of pgTicks) pgCpuTicks += t - (pgTicksAtStart.get(pid) ?? 0);
+        const pgCpuMs = pool ? (pgCpuTicks * 1000) / 100 : null;
         const phaseStalls = stallsStop();
         await profileStop();
         countingQueries = false;
@@ -425,7 +450,7 @@ process.on('message', (raw) => {
         const queries = [...queryCounts].sort((a, b) => b[1] - a[1]);
         const n = Math.max(1, poolSamples.n);
         const poolStats = pool ? { size: pool.options.max ?? 10, avgWaiting: poolSamples.waiting / n, maxWaiting: poolSamples.maxWaiting, allBusyShare: poolSamples.allBusy / n } : null;
-        process.send!({ type: 'cpu', cpuMs: (cpu.user + cpu.system) / 1000, systemMs: cpu.system / 1000, loopMaxMs: loop.max / 1e6, stalls: phaseStalls, queries, pool: poolStats });
+        process.send!({ type: 'cpu', cpuMs: (cpu.user + cpu.system) / 1000, systemMs: cpu.system / 1000, loopMaxMs: loop.max / 1e6, stalls: phaseStalls, queries, pool: poolStats, pgCpuMs });
       } else if (m.type === 'memory') {
         for (let i = 0; i < 3; i++) {
           globalThis.gc?.();
