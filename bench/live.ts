@@ -66,7 +66,8 @@ function startServer(env: Record<string, string>): Promise<Server> {
   const child = fork(fileURLToPath(new URL('./live/server-child.ts', import.meta.url)), [], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, ...env },
-    execArgv: [...process.execArgv, '--expose-gc', ...(process.env.BENCH_LIVE_CPU_PROF ? ['--cpu-prof', '--cpu-prof-interval=250', `--cpu-prof-dir=${process.env.BENCH_LIVE_CPU_PROF}`] : [])],
+    // BENCH_LIVE_NODE_ARGS: more flags for the servers (--trace-gc, say).
+    execArgv: [...process.execArgv, '--expose-gc', ...(process.env.BENCH_LIVE_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []), ...(process.env.BENCH_LIVE_CPU_PROF ? ['--cpu-prof', '--cpu-prof-interval=250', `--cpu-prof-dir=${process.env.BENCH_LIVE_CPU_PROF}`] : [])],
   });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
@@ -188,7 +189,7 @@ async function runStep(
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
   await until(() => clients.every((c) => c.frames.length >= changes), 30_000);
-  type Loop = { maxMs: number; cpuMs: number; cpuFromRequestMs?: number; cpuFromMessageMs?: number; statementsFromRequest?: number; statementsFromMessage?: number; stamps?: Record<string, number[]> };
+  type Loop = { maxMs: number; cpuMs: number; cpuFromRequestMs?: number; cpuFromMessageMs?: number; statementsFromRequest?: number; statementsFromMessage?: number; stamps?: Record<string, number[]>; gc?: { majorMaxMs: number; minorMaxMs: number; majorMs: number; minorMs: number; major: number } };
   const loop = await ask<Loop>(subscribeTo.child, 'loop-stop', 'loop');
   const changeLoop = changeServer !== subscribeTo ? await ask<Loop>(changeServer.child, 'loop-stop', 'loop') : loop;
   if (loop.stamps) logStages(target, sent, clients, { ...loop.stamps, request: changeLoop.stamps!.request!, committed: changeLoop.stamps!.committed!, published: changeLoop.stamps!.published! }, log);
@@ -221,8 +222,9 @@ async function runStep(
     loadBefore,
     seconds: (performance.now() - started) / 1000,
   };
+  const gc = loop.gc ? `, GC: ${loop.gc.major} major (longest ${loop.gc.majorMaxMs.toFixed(1)} ms, ${(loop.gc.majorMs / changes).toFixed(1)} ms/change), minor longest ${loop.gc.minorMaxMs.toFixed(1)} ms (${(loop.gc.minorMs / changes).toFixed(1)} ms/change)` : '';
   log(
-    `${target} ${n} subscribers: p50 ${step.p50Ms.toFixed(1)} p99 ${step.p99Ms.toFixed(1)} max ${step.maxMs.toFixed(1)} ms, mutation ${step.mutationP50Ms.toFixed(1)} ms, loop block ${step.loopMaxMs.toFixed(1)} ms, server CPU ${step.cpuMsPerChange.toFixed(1)} ms/change (to the last frame: ${step.cpuToLastFrameMs.fromRequest.toFixed(1)} from the mutation, ${step.cpuToLastFrameMs.fromMessage.toFixed(1)} from the message; SQL statements: ${step.statementsToLastFrame.fromRequest.toFixed(2)} / ${step.statementsToLastFrame.fromMessage.toFixed(2)}), ${(bytesPerIdleSubscription / 1024).toFixed(1)} KB/subscription, ${missing} missing`,
+    `${target} ${n} subscribers: p50 ${step.p50Ms.toFixed(1)} p99 ${step.p99Ms.toFixed(1)} max ${step.maxMs.toFixed(1)} ms, mutation ${step.mutationP50Ms.toFixed(1)} ms, loop block ${step.loopMaxMs.toFixed(1)} ms, server CPU ${step.cpuMsPerChange.toFixed(1)} ms/change (to the last frame: ${step.cpuToLastFrameMs.fromRequest.toFixed(1)} from the mutation, ${step.cpuToLastFrameMs.fromMessage.toFixed(1)} from the message; SQL statements: ${step.statementsToLastFrame.fromRequest.toFixed(2)} / ${step.statementsToLastFrame.fromMessage.toFixed(2)}), ${(bytesPerIdleSubscription / 1024).toFixed(1)} KB/subscription, ${missing} missing${gc}`,
   );
   return { step, payload };
 }

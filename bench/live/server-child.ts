@@ -8,13 +8,16 @@
 // loop-stop) in that directory, without the start-up and the subscribers' connections that --cpu-prof also takes,
 // with each change's window beside it (<profile>.windows.json: [mutation, bus message, last frame] on the profile's
 // clock, µs) and the SQL statements sent meanwhile (<profile>.statements.json: [start, end, text]), so that a
-// profile can be cut to the changes' windows (what runs between the message and the last frame).
+// profile can be cut to the changes' windows (what runs between the message and the last frame), and the turns of
+// the event loop over 10 ms (<profile>.gaps.json: [start, end]; read with longest-blocks.ts). BENCH_LIVE_HEAP_PROF=<dir>:
+// a sampling heap profile of what the changes allocate. The step's line also gives the garbage collections meanwhile.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { GCProfiler } from 'node:v8';
 import pg from 'pg';
 import { pino } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -26,8 +29,35 @@ const mode = process.env.BENCH_LIVE_MODE ?? 'kefu';
 const loop = monitorEventLoopDelay({ resolution: 1 });
 /** CPU time used while the changes went out: unlike latencies, it hardly depends on what else the machine runs. */
 let cpuAtStart = process.cpuUsage();
+/**
+ * Garbage collections while the changes went out (v8.GCProfiler: a PerformanceObserver of 'gc' stopped hearing
+ * after the bench's own gc() calls): a major collection's pause (its atomic part) can be the longest block of the
+ * loop and the slowest change's tail, with nothing of Kefu's on the stack.
+ */
+let gcProfiler: GCProfiler | null = null;
+function gcPauses(): { majorMaxMs: number; minorMaxMs: number; majorMs: number; minorMs: number; major: number } {
+  const stats = gcProfiler?.stop()?.statistics ?? [];
+  gcProfiler = null;
+  const out = { majorMaxMs: 0, minorMaxMs: 0, majorMs: 0, minorMs: 0, major: 0 };
+  for (const s of stats) {
+    const ms = s.cost / 1000;
+    if (s.gcType === 'MarkSweepCompact') {
+      out.major++;
+      out.majorMs += ms;
+      out.majorMaxMs = Math.max(out.majorMaxMs, ms);
+    } else {
+      out.minorMs += ms;
+      out.minorMaxMs = Math.max(out.minorMaxMs, ms);
+    }
+  }
+  return out;
+}
 const profileDir = process.env.BENCH_LIVE_CHANGE_PROF;
 const profiler = profileDir ? new Session() : null;
+/** BENCH_LIVE_HEAP_PROF=<dir>: a sampling heap profile of what the changes allocate, collected objects included (<dir>/<mode>-<pid>-<n>.heapprofile). */
+const heapDir = process.env.BENCH_LIVE_HEAP_PROF;
+const heapProfiler = heapDir ? new Session() : null;
+let heapProfiles = 0;
 let profiles = 0;
 
 type Message = { type: 'loop-start' } | { type: 'loop-stop' } | { type: 'memory' } | { type: 'close' };
@@ -79,6 +109,24 @@ const changeStatements = { fromRequest: [] as number[], fromMessage: [] as numbe
 /** With a profile: each change's [mutation, message, last frame] and each statement's [start, end, text], in µs of the profile's clock. */
 const changeWindows: number[][] = [];
 const statementLog: [number, number, string][] = [];
+/**
+ * With a profile: the turns of the event loop that held it over 10 ms, [start, end] in µs of the profile's clock,
+ * seen as a 1 ms timer firing late (what monitorEventLoopDelay measures), so that longest-blocks.ts can tell which
+ * code ran in them.
+ */
+const loopGaps: [number, number][] = [];
+let gapTimer: NodeJS.Timeout | null = null;
+function watchGaps(on: boolean): void {
+  if (gapTimer) clearInterval(gapTimer);
+  gapTimer = null;
+  if (!on) return;
+  let last = monoUs();
+  gapTimer = setInterval(() => {
+    const now = monoUs();
+    if (now - last > 10_000) loopGaps.push([last, now]);
+    last = now;
+  }, 1);
+}
 const monoUs = () => Number(process.hrtime.bigint() / 1000n);
 const statementText = (q: unknown) => (typeof q === 'string' ? q : String((q as { text?: string } | null)?.text ?? '?')).replace(/\s+/g, ' ').slice(0, 160);
 /** Counts a statement; its text (a regular expression over the SQL) only for a profile's log, not on every change's path. */
@@ -224,6 +272,10 @@ process.on('message', (raw) => {
         }
         await profiler.post('Profiler.start');
       }
+      if (heapProfiler) {
+        if (heapProfiles === 0) heapProfiler.connect();
+        await heapProfiler.post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
+      }
       loop.reset();
       loop.enable();
       changeCpu.fromRequest.length = 0;
@@ -232,12 +284,18 @@ process.on('message', (raw) => {
       changeStatements.fromMessage.length = 0;
       changeWindows.length = 0;
       statementLog.length = 0;
+      loopGaps.length = 0;
+      gcProfiler = new GCProfiler();
+      gcProfiler.start();
+      if (profileDir) watchGaps(true);
       for (const k of Object.keys(stamps)) stamps[k]!.length = 0;
       measuring = true;
       cpuAtStart = process.cpuUsage();
       process.send!({ type: 'loop-started' });
     } else if (m.type === 'loop-stop') {
+      const gc = gcPauses();
       loop.disable();
+      watchGaps(false);
       measuring = false;
       const cpu = process.cpuUsage(cpuAtStart);
       if (profiler) {
@@ -246,9 +304,14 @@ process.on('message', (raw) => {
         const base = path.join(profileDir!, `${mode}-${process.pid}-${profiles}`);
         writeFileSync(`${base}.windows.json`, JSON.stringify(changeWindows));
         writeFileSync(`${base}.statements.json`, JSON.stringify(statementLog));
+        writeFileSync(`${base}.gaps.json`, JSON.stringify(loopGaps));
+      }
+      if (heapProfiler) {
+        const { profile } = await heapProfiler.post('HeapProfiler.stopSampling');
+        writeFileSync(path.join(heapDir!, `${mode}-${process.pid}-${++heapProfiles}.heapprofile`), JSON.stringify(profile));
       }
       const mean = (xs: number[]) => (xs.length === 0 ? NaN : xs.reduce((a, x) => a + x, 0) / xs.length);
-      process.send!({ type: 'loop', maxMs: loop.max / 1e6, p99Ms: loop.percentile(99) / 1e6, cpuMs: (cpu.user + cpu.system) / 1000, cpuFromRequestMs: mean(changeCpu.fromRequest), cpuFromMessageMs: mean(changeCpu.fromMessage), statementsFromRequest: mean(changeStatements.fromRequest), statementsFromMessage: mean(changeStatements.fromMessage), stamps });
+      process.send!({ type: 'loop', maxMs: loop.max / 1e6, p99Ms: loop.percentile(99) / 1e6, cpuMs: (cpu.user + cpu.system) / 1000, cpuFromRequestMs: mean(changeCpu.fromRequest), cpuFromMessageMs: mean(changeCpu.fromMessage), statementsFromRequest: mean(changeStatements.fromRequest), statementsFromMessage: mean(changeStatements.fromMessage), stamps, gc });
     } else if (m.type === 'memory') {
       for (let i = 0; i < 3; i++) {
         globalThis.gc?.();
