@@ -38,7 +38,7 @@ describe.each(databases)('the agents projection writes a kept agent in one state
       agentsStatements.length = 0;
       await setPresence(input);
       expect(agentsStatements).toHaveLength(1);
-      expect(agentsStatements[0]).toMatch(/^WITH moved AS \(UPDATE kefu_projection_checkpoints/);
+      expect(agentsStatements[0]).toMatch(/^\/\* prepared \*\/ WITH moved AS \(UPDATE kefu_projection_checkpoints/);
       const row = await tableRow();
       const kept = committedAgentRow(instanceId, agent.id, { commit: 0n, prepare: 0n });
       // Every column as written: timestamps, the held contacts (jsonb), the counters.
@@ -55,7 +55,7 @@ describe.each(databases)('the agents projection writes a kept agent in one state
     agentsStatements.length = 0;
     const stale = { commit: 1n, prepare: 0n };
     await expect(applyBatch(t.kefu.db, agentsProjection, stale, [{ ...events[0]!, type: 'AgentWentOffline', data: {} } as never])).rejects.toBeInstanceOf(CheckpointMoved);
-    expect(agentsStatements[0]).toMatch(/^WITH moved AS/);
+    expect(agentsStatements[0]).toMatch(/^\/\* prepared \*\/ WITH moved AS/);
     expect(await tableRow()).toEqual(before);
   });
 });

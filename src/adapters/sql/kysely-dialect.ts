@@ -12,6 +12,28 @@ import {
 } from 'kysely';
 import type { SqlClient, SqlExecutor } from './sql-client.ts';
 
+/**
+ * A statement whose text starts with this is sent as a prepared statement on PostgreSQL (parsed once per
+ * connection, not at every call): for the few statements run at every change under load whose text does not
+ * change (the projections' guarded one-statement batches). Its values must all be parameters.
+ */
+export const preparedMark = '/* prepared */ ';
+
+/** Prepared statements' names by text, for the process (a name always stands for one text). */
+const preparedNames = new Map<string, string>();
+/** Texts named at most: past these a marked statement goes unprepared (a text that varies would fill each connection). */
+const maxPrepared = 64;
+
+function preparedName(text: string): string | undefined {
+  if (!text.startsWith(preparedMark)) return undefined;
+  let name = preparedNames.get(text);
+  if (name === undefined && preparedNames.size < maxPrepared) {
+    name = `kefu_prepared_${preparedNames.size}`;
+    preparedNames.set(text, name);
+  }
+  return name;
+}
+
 class HeldConnection implements DatabaseConnection {
   readonly exec: SqlExecutor;
   readonly release: () => void;
@@ -34,7 +56,7 @@ class HeldConnection implements DatabaseConnection {
       if (this.mergeBegin && compiled.parameters.length === 0) text = `BEGIN;\n${text}`;
       else await this.exec.query('BEGIN');
     }
-    const r = await this.exec.query<R>(text, compiled.parameters as unknown[]);
+    const r = await this.exec.query<R>(text, compiled.parameters as unknown[], this.mergeBegin ? preparedName(text) : undefined);
     return { rows: r.rows, numAffectedRows: BigInt(r.rowCount) };
   }
   // eslint-disable-next-line require-yield

@@ -24,7 +24,11 @@ export interface SqlResult<R> {
 }
 
 export interface SqlExecutor {
-  query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<SqlResult<R>>;
+  /**
+   * `name`: on PostgreSQL a prepared statement of that name (parsed once per connection, its plan cached as the
+   * server decides); the same name must always come with the same text. PGlite: ignored.
+   */
+  query<R = Record<string, unknown>>(text: string, params?: unknown[], name?: string): Promise<SqlResult<R>>;
   /** Runs several statements with no parameters (DDL scripts). */
   script(text: string): Promise<void>;
 }
@@ -76,10 +80,12 @@ const listenLockClass = 0x6b656676;
  * set) over idle; through this, 31 and 44 MiB. Errors keep their code and fields; their stack ends in
  * node-postgres's socket read instead of the caller.
  */
-function queryOn(client: pg.PoolClient, text: string, params?: unknown[]): Promise<pg.QueryResult> {
+function queryOn(client: pg.PoolClient, text: string, params?: unknown[], name?: string): Promise<pg.QueryResult> {
   return new Promise((resolve, reject) => {
+    const done = (err: Error | null, r: pg.QueryResult | pg.QueryResult[]) => (err ? reject(err) : resolve(Array.isArray(r) ? r[r.length - 1]! : r));
+    if (name !== undefined) client.query({ name, text, values: params ?? [] }, done);
     // Several statements in one simple query (kysely-dialect's BEGIN with a transaction's first statement): the last one's result.
-    client.query(text, params as unknown[], (err: Error | null, r: pg.QueryResult | pg.QueryResult[]) => (err ? reject(err) : resolve(Array.isArray(r) ? r[r.length - 1]! : r)));
+    else client.query(text, params as unknown[], done);
   });
 }
 
@@ -142,8 +148,8 @@ export function createPostgresClient(connectionString: string, options: { max?: 
       stageTrace.since('pool.acquire', acquireAt || undefined);
       try {
         return await fn({
-          async query<R>(text: string, params?: unknown[]) {
-            const r = await queryOn(client, text, params);
+          async query<R>(text: string, params?: unknown[], name?: string) {
+            const r = await queryOn(client, text, params, name);
             return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
           },
           async script(text) {
