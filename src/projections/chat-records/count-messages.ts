@@ -3,6 +3,7 @@
 // past each row's revision (so a replayed event still counts once).
 import { sql, type Transaction } from 'kysely';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
+import { preparedMark } from '../../adapters/sql/kysely-dialect.ts';
 import type { ReadModelDb } from '../read-model-db.ts';
 
 /** A MessageRecorded event's data as the chat records read it (fields added later are optional). */
@@ -33,13 +34,14 @@ export function isCountableInBatch(e: RecordedEvent): boolean {
 export async function countMessages(trx: Transaction<ReadModelDb>, events: RecordedEvent[]): Promise<{ instanceId: string; contactId: string }[]> {
   const rows = events.map((e) => {
     const d = e.data as unknown as MessageRecorded;
-    const contactId = e.streamId.slice(e.streamId.indexOf('.') + 1);
-    return sql`(${e.metadata.instanceId}::text, ${contactId}::text, ${e.revision}::int, ${messageSide(d)}::text, ${d.seq!}::int, ${d.at}::timestamptz, ${e.metadata.occurredAt}::timestamptz)`;
+    return { instance_id: e.metadata.instanceId, contact_id: e.streamId.slice(e.streamId.indexOf('.') + 1), rev: e.revision, side: messageSide(d), seq: d.seq!, msg_at: d.at, at: e.metadata.occurredAt };
   });
   // `mine`: this run's events for the row, past its revision (the SET expressions all see the row as it was).
   const mine = sql`v.instance_id = c.instance_id AND v.contact_id = c.contact_id AND v.rev > c.last_revision`;
-  const r = await sql<{ instance_id: string; contact_id: string }>`
-    WITH v(instance_id, contact_id, rev, side, seq, msg_at, at) AS (VALUES ${sql.join(rows)})
+  // The rows as one JSON parameter, so the text is the same for any number of events: prepared (parsed and
+  // planned once per connection), where a VALUES list of the run's length was parsed and planned at each batch.
+  const r = await sql<{ instance_id: string; contact_id: string }>`${sql.raw(preparedMark)}
+    WITH v AS (SELECT * FROM json_to_recordset(${JSON.stringify(rows)}::json) AS v(instance_id text, contact_id text, rev int, side text, seq int, msg_at timestamptz, at timestamptz))
     UPDATE chat_records AS c SET
       customer_messages = c.customer_messages + (SELECT count(*) FROM v WHERE ${mine} AND v.side = 'C')::int,
       agent_messages = c.agent_messages + (SELECT count(*) FROM v WHERE ${mine} AND v.side = 'A')::int,
