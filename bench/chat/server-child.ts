@@ -21,6 +21,9 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { loadConfig } from '../../src/config.ts';
 import { startKefu, type Kefu } from '../../src/main.ts';
 import { startTracing } from '../../src/adapters/observability/tracing.ts';
+import { heapProfileStart, heapProfileStop, setV8Flags } from './gc-trace.ts';
+
+setV8Flags();
 
 export const benchOrigin = 'https://shop.bench.example';
 const operatorToken = 'bench-operator-token-0123456789';
@@ -417,6 +420,7 @@ process.on('message', (raw) => {
         process.send!(await seed(m));
       } else if (m.type === 'cpu-start') {
         await profileStart();
+        await heapProfileStart();
         queryCounts.clear();
         countingQueries = true;
         Object.assign(poolSamples, { n: 0, waiting: 0, maxWaiting: 0, allBusy: 0 });
@@ -444,6 +448,7 @@ process.on('message', (raw) => {
         const pgCpuMs = pool ? (pgCpuTicks * 1000) / 100 : null;
         const phaseStalls = stallsStop();
         await profileStop();
+        await heapProfileStop();
         countingQueries = false;
         if (poolSampler) clearInterval(poolSampler);
         poolSampler = null;
