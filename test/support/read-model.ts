@@ -26,9 +26,9 @@ export function watchQueries(client: SqlClient, seen: (text: string) => void): v
   client.withConnection = <T,>(fn: (conn: SqlExecutor) => Promise<T>, options?: ConnectionOptions) =>
     withConnection((conn) =>
       fn({
-        query: (text, params) => {
+        query: (text, params, name) => {
           seen(text);
-          return conn.query(text, params);
+          return conn.query(text, params, name);
         },
         script: (text) => conn.script(text),
       }),
