@@ -981,15 +981,13 @@ export class ProjectionRunner {
       onCaughtUp: () => {
         caughtUp = true;
       },
-      // Not async: a promise only when the subscription must wait (a full batch being written), not for each event.
-      onEvent: (event) => {
+      onEvent: async (event) => {
         if (stageTrace.enabled) stageTrace.since(`run.${r.projection.name}.0.deliver`, committedAt.get(event));
         buffer.push(event);
         holdLive();
-        if (buffer.length >= (caughtUp ? liveBatch : catchUpBatch)) return flush();
+        if (buffer.length >= (caughtUp ? liveBatch : catchUpBatch)) await flush();
         // A live projection's batch goes in this turn's check phase, not after the next timers (>= 1 ms).
-        if (!timer) timer = r.projection.live && caughtUp ? setImmediate(() => void flush()) : setTimeout(() => void flush(), 0);
-        return undefined;
+        else if (!timer) timer = r.projection.live && caughtUp ? setImmediate(() => void flush()) : setTimeout(() => void flush(), 0);
       },
       onError: (err) => logger.error({ err, projection: r.projection.name }, 'projection subscription failed'),
     });
