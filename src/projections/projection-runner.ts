@@ -981,13 +981,15 @@ export class ProjectionRunner {
       onCaughtUp: () => {
         caughtUp = true;
       },
-      onEvent: async (event) => {
+      // Not async: a promise only when the subscription must wait (a full batch being written), not for each event.
+      onEvent: (event) => {
         if (stageTrace.enabled) stageTrace.since(`run.${r.projection.name}.0.deliver`, committedAt.get(event));
         buffer.push(event);
         holdLive();
-        if (buffer.length >= (caughtUp ? liveBatch : catchUpBatch)) await flush();
+        if (buffer.length >= (caughtUp ? liveBatch : catchUpBatch)) return flush();
         // A live projection's batch goes in this turn's check phase, not after the next timers (>= 1 ms).
-        else if (!timer) timer = r.projection.live && caughtUp ? setImmediate(() => void flush()) : setTimeout(() => void flush(), 0);
+        if (!timer) timer = r.projection.live && caughtUp ? setImmediate(() => void flush()) : setTimeout(() => void flush(), 0);
+        return undefined;
       },
       onError: (err) => logger.error({ err, projection: r.projection.name }, 'projection subscription failed'),
     });
