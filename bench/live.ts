@@ -222,7 +222,9 @@ async function runStep(
     loadBefore,
     seconds: (performance.now() - started) / 1000,
   };
-  const gc = loop.gc ? `, GC: ${loop.gc.major} major (longest ${loop.gc.majorMaxMs.toFixed(1)} ms, ${(loop.gc.majorMs / changes).toFixed(1)} ms/change), minor longest ${loop.gc.minorMaxMs.toFixed(1)} ms (${(loop.gc.minorMs / changes).toFixed(1)} ms/change)` : '';
+  const gcOf = (l: Loop) => (l.gc ? `GC: ${l.gc.major} major (longest ${l.gc.majorMaxMs.toFixed(1)} ms, ${(l.gc.majorMs / changes).toFixed(1)} ms/change), minor longest ${l.gc.minorMaxMs.toFixed(1)} ms (${(l.gc.minorMs / changes).toFixed(1)} ms/change)` : '');
+  // With two processes, the one that made the changes (its commit and publish are every change's first stages).
+  const gc = `, ${gcOf(loop)}${changeLoop !== loop ? `; process A: loop block ${changeLoop.maxMs.toFixed(1)} ms, CPU ${(changeLoop.cpuMs / changes).toFixed(1)} ms/change, ${gcOf(changeLoop)}` : ''}`;
   log(
     `${target} ${n} subscribers: p50 ${step.p50Ms.toFixed(1)} p99 ${step.p99Ms.toFixed(1)} max ${step.maxMs.toFixed(1)} ms, mutation ${step.mutationP50Ms.toFixed(1)} ms, loop block ${step.loopMaxMs.toFixed(1)} ms, server CPU ${step.cpuMsPerChange.toFixed(1)} ms/change (to the last frame: ${step.cpuToLastFrameMs.fromRequest.toFixed(1)} from the mutation, ${step.cpuToLastFrameMs.fromMessage.toFixed(1)} from the message; SQL statements: ${step.statementsToLastFrame.fromRequest.toFixed(2)} / ${step.statementsToLastFrame.fromMessage.toFixed(2)}), ${(bytesPerIdleSubscription / 1024).toFixed(1)} KB/subscription, ${missing} missing${gc}`,
   );

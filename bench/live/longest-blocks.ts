@@ -4,7 +4,7 @@
 // ms from its mutation's arrival and from its bus message), and what ran in it, as self time by function and by
 // the innermost frame of Kefu's own code (src/) on the stack, so that a block is told by the Kefu code that ran
 // it, not only by the library it ended in. monitorEventLoopDelay gives the longest block's length; this tells
-// which code it was. Sample times are wall times: a thread preempted on a loaded machine keeps its last stack (or
+// which code it was; the SQL statements sent meanwhile are listed beside it. Sample times are wall times: a thread preempted on a loaded machine keeps its last stack (or
 // shows few samples for a long block), so read a block's functions, not its exact length, and compare with the
 // bare server's blocks in the same run.
 // Run: node bench/live/longest-blocks.ts <dir>/kefu-<pid>-<n>.cpuprofile [blocks=5] [top=8]
@@ -31,6 +31,8 @@ const windowsFile = file.replace(/\.cpuprofile$/, '.windows.json');
 const gapsFile = file.replace(/\.cpuprofile$/, '.gaps.json');
 /** The loop's measured blocks (server-child's 1 ms timer firing late), when the profile has them. */
 const gaps = existsSync(gapsFile) ? (JSON.parse(readFileSync(gapsFile, 'utf8')) as [number, number][]) : null;
+const statementsFile = file.replace(/\.cpuprofile$/, '.statements.json');
+const statements = existsSync(statementsFile) ? (JSON.parse(readFileSync(statementsFile, 'utf8')) as [number, number, string][]) : [];
 const windows = existsSync(windowsFile) ? (JSON.parse(readFileSync(windowsFile, 'utf8')) as [number, number, number][]) : [];
 
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -92,4 +94,7 @@ for (const r of runs.slice(0, blocks)) {
   console.log(`\n== ${((r.to - r.from) / 1000).toFixed(1)} ms, ${where(r.from)}`);
   console.log(`  by innermost src frame:\n${list(kefu)}`);
   console.log(`  by function (self):\n${list(self)}`);
+  // On PGlite a statement runs on this thread: one that overlaps the block may be what held it (ms from the block's start, ms long).
+  const during = statements.filter(([from, to]) => to > r.from && from < r.to);
+  if (during.length > 0) console.log(`  SQL statements overlapping it:\n${during.map(([from, to, text]) => `    ${((from - r.from) / 1000).toFixed(1).padStart(6)} +${((to - from) / 1000).toFixed(1)}  ${text.slice(0, 110)}`).join('\n')}`);
 }
