@@ -57,6 +57,8 @@ interface ContactEntry {
   /** The skill group it last queued in, for after-call work once it ended. */
   skillGroupId: string | null;
   sequence: number;
+  /** When the router first saw it: a routing pass takes the queued contacts in this order. */
+  order: number;
 }
 
 function splitStream(streamId: string): { instanceId: string; entityId: string } {
@@ -102,6 +104,13 @@ export class Router {
   private readonly agents = new Map<string, AgentEntry>();
   private readonly groups = new Map<string, { instanceId: string; state: SkillGroupState }>();
   private readonly contacts = new Map<string, ContactEntry>();
+  /**
+   * The contacts queued now: what a routing pass walks. The router keeps every contact it has seen (ended ones
+   * too), and each pass walked them all twice, an [entry] array each (issue 11: several passes a second under the
+   * chat bench, each over every chat since the process started).
+   */
+  private readonly queued = new Set<string>();
+  private contactsSeen = 0;
   private readonly timers = new KeyedTimers();
   /** Contacts with an offer being made right now: not offered again until it lands or fails. */
   private readonly offering = new Set<string>();
@@ -227,7 +236,7 @@ export class Router {
       entry.state = evolveSkillGroup(entry.state, { type: e.type, data: e.data } as SkillGroupEvent);
       this.groups.set(e.streamId, entry);
     } else if (category === 'contact') {
-      const entry = this.contacts.get(e.streamId) ?? { instanceId, state: initialContactState(), skillGroupId: null, sequence: 0 };
+      const entry = this.contacts.get(e.streamId) ?? { instanceId, state: initialContactState(), skillGroupId: null, sequence: 0, order: this.contactsSeen++ };
       const event = { type: e.type, data: e.data } as ContactEvent;
       entry.state = evolveContactWithoutSentMessages(entry.state, event);
       if (event.type === 'ContactQueued' || event.type === 'ContactTransferred') entry.sequence = ++this.sequence;
@@ -239,6 +248,8 @@ export class Router {
         this.lastAgentOf.set(`${instanceId}/${entry.state.customer.kind}:${entry.state.customer.id}`, event.data.agentId);
       }
       this.contacts.set(e.streamId, entry);
+      if (entry.state.status === 'queued') this.queued.add(e.streamId);
+      else this.queued.delete(e.streamId);
       if (!eventsRoutingIgnores.has(event.type)) this.quiet.delete(e.streamId);
       else if (!this.dirty.has(e.streamId)) this.quiet.add(e.streamId);
       this.dirty.add(e.streamId);
@@ -596,8 +607,15 @@ export class Router {
         lastOfferedAt: entry.lastOfferedAt,
       });
     }
+    // The instance's queued contacts, in the order a walk over all contacts gave them (the order they were first seen).
+    const queued: [string, ContactEntry][] = [];
+    for (const key of this.queued) {
+      const entry = this.contacts.get(key);
+      if (entry?.instanceId === instanceId) queued.push([key, entry]);
+    }
+    queued.sort((a, b) => a[1].order - b[1].order);
     const waiting: WaitingContact[] = [];
-    for (const [key, entry] of this.contacts) {
+    for (const [key, entry] of queued) {
       const s = entry.state;
       if (entry.instanceId !== instanceId || s.status !== 'queued' || this.offering.has(key)) continue;
       if (s.directAgentId) continue; // a transfer to one agent is offered below, outside the queue
@@ -630,7 +648,7 @@ export class Router {
       });
     }
     // Transfers to one agent: offered to them alone, as soon as they have room; they wait for no one else.
-    for (const [key, entry] of this.contacts) {
+    for (const [key, entry] of queued) {
       const s = entry.state;
       if (entry.instanceId !== instanceId || s.status !== 'queued' || !s.directAgentId || this.offering.has(key)) continue;
       const target = agents.get(s.directAgentId);
