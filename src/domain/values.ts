@@ -175,47 +175,53 @@ export interface ValueProblem {
 /**
  * The first thing in a JSON-like value that a store cannot hold, or null: unstorable text (values and
  * keys), a timestamp string or a Date outside the stores' range, a number that is not finite, a bigint,
- * symbol or function, or nesting deeper than maxDepth. Iterative, so a deep value cannot exhaust the stack.
+ * symbol or function, or nesting deeper than maxDepth. Recursive, but never deeper than maxDepth + 1 calls (an
+ * object nested deeper is the problem found), so a deep value cannot exhaust the stack. Found in the order of a
+ * walk from the top: an object's keys (the last bad one), then its values in order, each with its own keys and
+ * values first.
  */
 export function findUnstorableValue(value: unknown, options: FindUnstorableOptions = {}): ValueProblem | null {
   const maxDepth = options.maxDepth ?? maxValueDepth;
   const timestamps = options.timestamps ?? true;
-  // Each entry links to its parent; a path is built only for the problem found (events are checked on every append).
-  const stack: Visit[] = [{ value, key: null, parent: null, depth: 0 }];
-  while (stack.length > 0) {
-    const visit = stack.pop()!;
-    const v = visit.value;
-    const problem = scalarProblem(v, timestamps);
-    if (problem) return { path: pathOf(visit), problem };
-    if (v === null || typeof v !== 'object' || v instanceof Date) continue;
-    if (visit.depth >= maxDepth) return { path: pathOf(visit), problem: `nested more than ${maxDepth} deep` };
-    const depth = visit.depth + 1;
-    if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], key: i, parent: visit, depth });
-      continue;
+  // The path is built only for the problem found, on the way back up (events are checked on every append: no
+  // object per value visited).
+  const path: (string | number)[] = [];
+  const problem = problemIn(value, 0, maxDepth, timestamps, path);
+  return problem === null ? null : { path: path.reverse(), problem };
+}
+
+/** The problem in `v` at `depth`, with its place pushed onto `path` innermost first; null if none. */
+function problemIn(v: unknown, depth: number, maxDepth: number, timestamps: boolean, path: (string | number)[]): string | null {
+  const problem = scalarProblem(v, timestamps);
+  if (problem) return problem;
+  if (v === null || typeof v !== 'object' || v instanceof Date) return null;
+  if (depth >= maxDepth) return `nested more than ${maxDepth} deep`;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const inside = problemIn(v[i], depth + 1, maxDepth, timestamps, path);
+      if (inside !== null) {
+        path.push(i);
+        return inside;
+      }
     }
-    const keys = Object.keys(v);
-    for (let i = keys.length - 1; i >= 0; i--) {
-      const key = keys[i]!;
-      const keyProblem = textProblem(key);
-      if (keyProblem) return { path: [...pathOf(visit), key], problem: `its name ${keyProblem}` };
-      stack.push({ value: (v as Record<string, unknown>)[key], key, parent: visit, depth });
+    return null;
+  }
+  const keys = Object.keys(v);
+  for (let i = keys.length - 1; i >= 0; i--) {
+    const keyProblem = textProblem(keys[i]!);
+    if (keyProblem) {
+      path.push(keys[i]!);
+      return `its name ${keyProblem}`;
+    }
+  }
+  for (const key of keys) {
+    const inside = problemIn((v as Record<string, unknown>)[key], depth + 1, maxDepth, timestamps, path);
+    if (inside !== null) {
+      path.push(key);
+      return inside;
     }
   }
   return null;
-}
-
-interface Visit {
-  value: unknown;
-  key: string | number | null;
-  parent: Visit | null;
-  depth: number;
-}
-
-function pathOf(visit: Visit): (string | number)[] {
-  const path: (string | number)[] = [];
-  for (let v: Visit | null = visit; v && v.key !== null; v = v.parent) path.push(v.key);
-  return path.reverse();
 }
 
 function scalarProblem(v: unknown, timestamps: boolean): string | null {

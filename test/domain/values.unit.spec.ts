@@ -132,7 +132,60 @@ describe('the deep check of event payloads', () => {
     );
   });
 
-  it('returns on a value nested a million deep, without recursion', () => {
+  it('finds what the iterative walk it replaced found (the same problem at the same path), problems anywhere', () => {
+    // The walk before issue 11's (one object per value visited): the oracle for the order problems are found in.
+    type Visit = { value: unknown; key: string | number | null; parent: Visit | null; depth: number };
+    const pathOf = (visit: Visit) => {
+      const path: (string | number)[] = [];
+      for (let v: Visit | null = visit; v && v.key !== null; v = v.parent) path.push(v.key);
+      return path.reverse();
+    };
+    const oracle = (value: unknown, maxDepth: number, timestamps: boolean) => {
+      const stack: Visit[] = [{ value, key: null, parent: null, depth: 0 }];
+      while (stack.length > 0) {
+        const visit = stack.pop()!;
+        const v = visit.value;
+        // A scalar's own problem, as the function under test reports it for that scalar alone.
+        const problem = v !== null && typeof v === 'object' && !(v instanceof Date) ? null : (findUnstorableValue(v, { timestamps })?.problem ?? null);
+        if (problem) return { path: pathOf(visit), problem };
+        if (v === null || typeof v !== 'object' || v instanceof Date) continue;
+        if (visit.depth >= maxDepth) return { path: pathOf(visit), problem: `nested more than ${maxDepth} deep` };
+        const depth = visit.depth + 1;
+        if (Array.isArray(v)) {
+          for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], key: i, parent: visit, depth });
+          continue;
+        }
+        const keys = Object.keys(v);
+        for (let i = keys.length - 1; i >= 0; i--) {
+          const key = keys[i]!;
+          const keyProblem = textProblem(key);
+          if (keyProblem) return { path: [...pathOf(visit), key], problem: `its name ${keyProblem}` };
+          stack.push({ value: (v as Record<string, unknown>)[key], key, parent: visit, depth });
+        }
+      }
+      return null;
+    };
+    const scalar = fc.oneof(
+      anyText,
+      fc.constantFrom('x\u0000', '\uD800', '10000-01-01T00:00:00.000Z', '2024-05-01T10:00:00.000Z', '0000-12-31T23:59:59.999Z'),
+      fc.double(),
+      fc.constantFrom(Number.NaN, Infinity, -Infinity, 1n, new Date(-62198755200001), new Date(0), null, true),
+    );
+    const key = fc.oneof(fc.constantFrom('a', 'b', 'c', 'k\u0000', '\uDFFF'), anyText);
+    const { value } = fc.letrec((tie) => ({
+      value: fc.oneof({ depthSize: 'small', withCrossShrink: true }, scalar, tie('array'), tie('object')),
+      array: fc.array(tie('value'), { maxLength: 4 }),
+      object: fc.dictionary(key, tie('value'), { maxKeys: 4 }),
+    }));
+    fc.assert(
+      fc.property(value, fc.integer({ min: 0, max: 6 }), fc.boolean(), (v, maxDepth, timestamps) => {
+        expect(findUnstorableValue(v, { maxDepth, timestamps })).toEqual(oracle(v, maxDepth, timestamps));
+      }),
+      { ...options, numRuns: 3000 },
+    );
+  });
+
+  it('returns on a value nested a million deep, without deep recursion', () => {
     let v: unknown = 1;
     for (let i = 0; i < 1_000_000; i++) v = [v];
     expect(findUnstorableValue(v)).toEqual({ path: Array(maxValueDepth).fill(0), problem: `nested more than ${maxValueDepth} deep` });
