@@ -30,6 +30,7 @@ import {
   renderPrompt,
   spokenDuration,
   type ReceptionPromptName,
+  type ReceptionPrompts,
 } from '../../domain/web-channel/reception-prompts.ts';
 import type { WebChannelEvent, WebChannelState } from '../../domain/web-channel/web-channel.ts';
 import { evolveWebChannel, initialWebChannelState } from '../../domain/web-channel/web-channel.ts';
@@ -382,13 +383,13 @@ export class ChatReception {
   }
 
   /** The prompts of the chat's channel: a web channel's, or a WeChat account's (the same settings). */
-  private channelOf(entry: ChatEntry) {
+  private channelOf(entry: ChatEntry): ReceptionPrompts | null {
     if (entry.channelKey === null) return null;
     const web = this.channels.get(entry.channelKey);
-    if (web) return web.status === 'active' ? effectiveReceptionPrompts(web) : null;
+    if (web) return web.status === 'active' ? promptsOfState(web, () => effectiveReceptionPrompts(web)) : null;
     const wechat = this.wechatAccounts.get(entry.channelKey);
     if (wechat?.status !== 'active') return null;
-    return effectiveReceptionPrompts({ welcomeText: wechat.welcomeText ?? null, receptionPrompts: wechat.receptionPrompts ?? null }, wechatPromptsDefaultEnabled);
+    return promptsOfState(wechat, () => effectiveReceptionPrompts({ welcomeText: wechat.welcomeText ?? null, receptionPrompts: wechat.receptionPrompts ?? null }, wechatPromptsDefaultEnabled));
   }
 
   private placeOf(key: string, entry: ChatEntry): number | null {
@@ -495,6 +496,17 @@ export class ChatReception {
 }
 
 /** The queue's order as monitoring's queuePlace counts it: higher priority, then earlier, then by id. */
+/**
+ * A channel's prompts, made once per state of the channel (a state is an immutable value: a change of the channel
+ * is a new one). Every message of a chat asked for them again (issue 11: a dozen objects per message).
+ */
+const promptsOfStates = new WeakMap<WebChannelState | WechatAccountState, ReceptionPrompts>();
+function promptsOfState(state: WebChannelState | WechatAccountState, make: () => ReceptionPrompts): ReceptionPrompts {
+  let prompts = promptsOfStates.get(state);
+  if (!prompts) promptsOfStates.set(state, (prompts = make()));
+  return prompts;
+}
+
 function compareWaiting(a: ChatEntry, b: ChatEntry): number {
   const x = a.state;
   const y = b.state;
