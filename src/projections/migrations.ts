@@ -30,8 +30,6 @@ import { quickRepliesMigrations } from './quick-replies/quick-replies.migrations
 import { reportsMigrations } from './reports/reports.migrations.ts';
 import { wechatAccountsMigrations } from './wechat-accounts/wechat-accounts.migrations.ts';
 import { webhooksMigrations } from './webhooks/webhooks.migrations.ts';
-import { contactsFillfactorMigrations } from './contacts/contacts-fillfactor.migrations.ts';
-import { chatRecordsFillfactorMigrations } from './chat-records/chat-records-fillfactor.migrations.ts';
 
 const coreMigrations: Record<string, Migration> = {
   '2026_11_25_000_core': {
@@ -85,8 +83,6 @@ export const allMigrations: Record<string, Migration> = {
   ...reportsMigrations,
   ...wechatAccountsMigrations,
   ...webhooksMigrations,
-  ...contactsFillfactorMigrations,
-  ...chatRecordsFillfactorMigrations,
 };
 
 class StaticMigrationProvider implements MigrationProvider {
