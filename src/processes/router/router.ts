@@ -121,6 +121,15 @@ export class Router {
   private readonly pendingSeats = new Map<string, string>();
   private dirty = new Set<string>();
   /**
+   * Contacts that may be done with: looked at after each pass. An ended (or rejected) contact no agent holds, with
+   * nothing of it pending (a timer, an offer, a pass), is forgotten: the router kept every contact since the process
+   * started, its whole state each (a contact center's 100,000 a day, never let go). What can follow an end on its
+   * stream (a rating, a read mark, a late message, a finished recording) changes nothing the router reads, so an
+   * event of a contact it does not know is ignored; an agent who comes to hold a forgotten contact (a reservation
+   * landing after the end) gets it from the store again (reconcile).
+   */
+  private forgettable = new Set<string>();
+  /**
    * Dirty contacts whose events since the last pass changed nothing a routing pass reads (a chat message, a read
    * mark): their timers are looked at, but their instance is not routed again for them. Every message of every
    * chat made a pass over all of the instance's queued contacts (O(queued) per message: issue 13's 500 WeChat
@@ -236,6 +245,9 @@ export class Router {
       entry.state = evolveSkillGroup(entry.state, { type: e.type, data: e.data } as SkillGroupEvent);
       this.groups.set(e.streamId, entry);
     } else if (category === 'contact') {
+      // A forgotten contact's later events (or any event before a contact's creation: its state stays 'none', which
+      // nothing here reads) are not folded onto an empty state.
+      if (e.type !== 'ContactCreated' && !this.contacts.has(e.streamId)) return;
       const entry = this.contacts.get(e.streamId) ?? { instanceId, state: initialContactState(), skillGroupId: null, sequence: 0, order: this.contactsSeen++ };
       const event = { type: e.type, data: e.data } as ContactEvent;
       entry.state = evolveContactWithoutSentMessages(entry.state, event);
@@ -331,6 +343,7 @@ export class Router {
       }
       const contact = this.contacts.get(key);
       if (contact) {
+        this.forgettable.add(key);
         if (!quiet.has(key)) instances.add(contact.instanceId);
         this.timeOffer(key, contact);
         this.timeQueueWait(key, contact);
@@ -347,6 +360,21 @@ export class Router {
       }
     }
     for (const instanceId of instances) await this.route(instanceId);
+    this.forgetFinished();
+  }
+
+  /** Forgets the contacts finished for routing (see forgettable). */
+  private forgetFinished(): void {
+    const candidates = this.forgettable;
+    this.forgettable = new Set();
+    for (const key of candidates) {
+      const s = this.contacts.get(key)?.state;
+      if (!s || (s.status !== 'ended' && s.status !== 'rejected')) continue;
+      if (this.holders.has(key) || this.offering.has(key) || this.queued.has(key) || this.dirty.has(key)) continue;
+      if (contactTimerKinds.some((kind) => this.timers.keysWithPrefix(`${kind}:${key}:`).length > 0)) continue;
+      this.contacts.delete(key);
+      this.quiet.delete(key);
+    }
   }
 
   /** Keeps contact → agents holding it, so a contact's change finds its agents without scanning them all. */
@@ -356,7 +384,10 @@ export class Router {
       const key = streams.contact(instanceId, contactId);
       const set = this.holders.get(key);
       set?.delete(agentKey);
-      if (set?.size === 0) this.holders.delete(key);
+      if (set?.size === 0) {
+        this.holders.delete(key);
+        this.forgettable.add(key);
+      }
     }
     for (const contactId of after) {
       const key = streams.contact(instanceId, contactId);
@@ -378,35 +409,64 @@ export class Router {
     if (entry.state.status !== 'active') return;
     const agent: ActiveAgent = entry.state;
     const contacts = new Map<string, ContactState>();
+    /** Contacts read again from the store (forgotten, see forgettable): their last skill group, for after-call work. */
+    let refolded: Map<string, string | null> | null = null;
     for (const contactId of Object.keys(agent.workload.contacts)) {
-      const c = this.contacts.get(streams.contact(entry.instanceId, contactId));
+      const key = streams.contact(entry.instanceId, contactId);
+      const c = this.contacts.get(key);
       if (c) contacts.set(contactId, c.state);
+      else {
+        // Not known: not created yet (left alone), or forgotten once it ended. A finished contact read from the store
+        // is what the router knew of it before it forgot it.
+        const again = await this.refold(key);
+        if (again && (again.state.status === 'ended' || again.state.status === 'rejected')) {
+          contacts.set(contactId, again.state);
+          (refolded ??= new Map()).set(contactId, again.skillGroupId);
+        }
+      }
     }
     for (const fix of reconcileWorkload(agent, contacts, this.now())) {
       const data =
         fix.type === 'FinishContact'
-          ? { agentId: agent.id, contactId: fix.contactId, wrapUpSeconds: fix.afterCallWork ? this.wrapUpSeconds(entry.instanceId, fix.contactId) : 0 }
+          ? {
+              agentId: agent.id,
+              contactId: fix.contactId,
+              wrapUpSeconds: fix.afterCallWork ? this.wrapUpSeconds(entry.instanceId, fix.contactId, refolded?.get(fix.contactId)) : 0,
+            }
           : fix.type === 'ReleaseReservation'
             ? {
                 agentId: agent.id,
                 contactId: fix.contactId,
                 offerId: fix.offerId,
                 reason: fix.reason,
-                breakReason: fix.reason === 'TIMED_OUT' && this.groupOf(entry.instanceId, fix.contactId)?.breakAfterMissedOffer ? 'Missed' : null,
+                breakReason: fix.reason === 'TIMED_OUT' && this.groupOf(entry.instanceId, fix.contactId, refolded?.get(fix.contactId))?.breakAfterMissedOffer ? 'Missed' : null,
               }
             : { agentId: agent.id, contactId: fix.contactId };
       await this.send(agentKey, { type: fix.type, data, metadata: this.meta(entry.instanceId) } as Parameters<typeof agentDecider.decide>[0], 'agent');
     }
   }
 
-  private groupOf(instanceId: string, contactId: string) {
-    const groupId = this.contacts.get(streams.contact(instanceId, contactId))?.skillGroupId;
+  /** A contact's state and last skill group folded from its stream, as apply folds them; null for no stream. */
+  private async refold(contactKey: string): Promise<{ state: ContactState; skillGroupId: string | null } | null> {
+    const events = await this.deps.store.readStream(contactKey);
+    if (events.length === 0) return null;
+    let state = initialContactState();
+    let skillGroupId: string | null = null;
+    for (const e of events) {
+      state = evolveContactWithoutSentMessages(state, { type: e.type, data: e.data } as ContactEvent);
+      if (state.status === 'queued' || state.status === 'offered' || state.status === 'connected') skillGroupId = state.skillGroupId;
+    }
+    return { state, skillGroupId };
+  }
+
+  private groupOf(instanceId: string, contactId: string, refoldedGroupId?: string | null) {
+    const groupId = refoldedGroupId !== undefined ? refoldedGroupId : this.contacts.get(streams.contact(instanceId, contactId))?.skillGroupId;
     const group = groupId ? this.groups.get(streams.skillGroup(instanceId, groupId))?.state : undefined;
     return group?.status === 'active' ? group : null;
   }
 
-  private wrapUpSeconds(instanceId: string, contactId: string): number {
-    return this.groupOf(instanceId, contactId)?.wrapUpSeconds ?? 0;
+  private wrapUpSeconds(instanceId: string, contactId: string, refoldedGroupId?: string | null): number {
+    return this.groupOf(instanceId, contactId, refoldedGroupId)?.wrapUpSeconds ?? 0;
   }
 
   /** OL-3: an offer in an auto-accept group is accepted for the agent as soon as it is made. */
@@ -751,6 +811,9 @@ export class Router {
  * tried agents, the customer): evolveContact keeps all of those for them.
  */
 const eventsRoutingIgnores = new Set<string>(['ContactMessageRecorded', 'ContactMessagesRead']);
+
+/** The kinds of the router's timers keyed by a contact (`<kind>:<contact key>:...`): one pending keeps it. */
+const contactTimerKinds = ['offer', 'wait', 'idle', 'prefer'] as const;
 
 /** Offers made at once by one routing pass. */
 const offerConcurrency = 16;
