@@ -9,24 +9,14 @@
 // bare server's blocks in the same run.
 // Run: node bench/live/longest-blocks.ts <dir>/kefu-<pid>-<n>.cpuprofile [blocks=5] [top=8]
 import { existsSync, readFileSync } from 'node:fs';
+import { readProfile, type ProfileNode } from '../lib/cpu-profile.ts';
 
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  startTime: number;
-  samples: number[];
-  timeDeltas: number[];
-}
 
 const file = process.argv[2];
 if (!file) throw new Error('usage: node bench/live/longest-blocks.ts <profile.cpuprofile> [blocks] [top]');
 const blocks = Number(process.argv[3] ?? 5);
 const top = Number(process.argv[4] ?? 8);
-const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+const profile = readProfile(file);
 const windowsFile = file.replace(/\.cpuprofile$/, '.windows.json');
 const gapsFile = file.replace(/\.cpuprofile$/, '.gaps.json');
 /** The loop's measured blocks (server-child's 1 ms timer firing late), when the profile has them. */

@@ -5,24 +5,14 @@
 // thread preempted in a system call keeps its stack, so compare parts and runs, not these against CPU figures.
 // Run: node bench/live/profile-windows.ts <dir>/kefu-<pid>-<n>.cpuprofile [top=20]
 import { readFileSync } from 'node:fs';
+import { readProfile, type ProfileNode } from '../lib/cpu-profile.ts';
 
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  startTime: number;
-  samples: number[];
-  timeDeltas: number[];
-}
 
 const file = process.argv[2];
 if (!file) throw new Error('usage: node bench/live/profile-windows.ts <profile.cpuprofile> [top]');
 const top = Number(process.argv[3] ?? 20);
 const base = file.replace(/\.cpuprofile$/, '');
-const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+const profile = readProfile(file);
 const windows = JSON.parse(readFileSync(`${base}.windows.json`, 'utf8')) as [number, number, number][];
 const statements = JSON.parse(readFileSync(`${base}.statements.json`, 'utf8')) as [number, number, string][];
 if (windows.length === 0) throw new Error('no change windows in this profile');
