@@ -6,9 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { sentMessageKey, sentMessageSeq, type ContactState } from '../../src/domain/contact/contact.ts';
 import { streams } from '../../src/domain/streams.ts';
-import { acceptWhenOffered, fromPage } from '../support/chat.ts';
-import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
-import { noReceptionPrompts } from '../support/reception.ts';
+import { acceptWhenOffered, chatDesk, fromPage } from '../support/chat.ts';
+import { startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { until } from '../support/until.ts';
 
 const origin = 'https://shop.example';
@@ -37,16 +36,7 @@ describe('router and chat reception: no client message ids in memory (pglite)', 
   afterAll(async () => t?.close());
 
   it('keeps messages counted without their ids; the decider still answers a retry with the stored message', async () => {
-    const seed = await seedInstance(t, { agents: [{ name: 'Ann', login: 'ann' }] });
-    const ann = seed.agents[0]!;
-    const group = (await t.ok<{ createSkillGroup: { id: string } }>(seed.adminKey, 'mutation($input: CreateSkillGroupInput!) { createSkillGroup(input: $input) { id } }', { input: { name: 'Chat', channel: 'ONLINE', maxConcurrency: 5 } })).createSkillGroup.id;
-    await t.ok(seed.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: group, a: ann.id });
-    await t.ok(ann.token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
-    const key = (
-      await t.ok<{ createWebChannel: { webChannel: { publicKey: string } } }>(seed.adminKey, 'mutation($input: CreateWebChannelInput!) { createWebChannel(input: $input) { webChannel { publicKey } } }', {
-        input: { name: 'Shop', allowedOrigins: [origin], skillGroupId: group, receptionPrompts: noReceptionPrompts },
-      })
-    ).createWebChannel.webChannel.publicKey;
+    const { seed, ann, key } = await chatDesk(t, origin);
     const customer = await page.customerToken(key);
     const contactId = await page.startChat(customer);
     await acceptWhenOffered(t, ann.token, contactId);

@@ -2,9 +2,8 @@
 // ones too; issue 11: each pass walked them twice, several passes a second under a chat load). Queued chats are
 // still offered, in queue order.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { acceptWhenOffered, fromPage } from '../support/chat.ts';
-import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
-import { noReceptionPrompts } from '../support/reception.ts';
+import { acceptWhenOffered, chatDesk, fromPage } from '../support/chat.ts';
+import { startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { until } from '../support/until.ts';
 
 const origin = 'https://shop.example';
@@ -24,15 +23,7 @@ describe('router: a routing pass walks the queued contacts only (pglite)', () =>
   afterAll(async () => t?.close());
 
   it('routes queued chats without walking every contact', async () => {
-    const seed = await seedInstance(t, { agents: [{ name: 'Ann', login: 'ann' }] });
-    const ann = seed.agents[0]!;
-    const group = (await t.ok<{ createSkillGroup: { id: string } }>(seed.adminKey, 'mutation($input: CreateSkillGroupInput!) { createSkillGroup(input: $input) { id } }', { input: { name: 'Chat', channel: 'ONLINE', maxConcurrency: 1 } })).createSkillGroup.id;
-    await t.ok(seed.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: group, a: ann.id });
-    const key = (
-      await t.ok<{ createWebChannel: { webChannel: { publicKey: string } } }>(seed.adminKey, 'mutation($input: CreateWebChannelInput!) { createWebChannel(input: $input) { webChannel { publicKey } } }', {
-        input: { name: 'Shop', allowedOrigins: [origin], skillGroupId: group, receptionPrompts: noReceptionPrompts },
-      })
-    ).createWebChannel.webChannel.publicKey;
+    const { ann, key } = await chatDesk(t, origin, { maxConcurrency: 1, available: false });
     const status = (token: string, contactId: string) => page.ok<{ conversation: { status: string } }>(token, 'query($c: ID!) { conversation(contactId: $c) { status } }', { c: contactId });
 
     // Chats the router has seen and that ended.

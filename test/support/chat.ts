@@ -1,7 +1,8 @@
 // A chat customer's requests as their browser makes them (through fastify inject): the page's Origin, the
 // customer's token. The chat specs' shared set-up.
 import { randomUUID } from 'node:crypto';
-import type { GqlResult, TestKefu } from './kefu.ts';
+import { seedInstance, type GqlResult, type TestKefu } from './kefu.ts';
+import { noReceptionPrompts } from './reception.ts';
 import { until } from './until.ts';
 
 /** The first error's extensions.code. */
@@ -54,4 +55,22 @@ export async function uploadChatFile(t: TestKefu, token: string, contactId: stri
   form.append('file', new Blob([bytes], { type }), name);
   const request = new Request('http://kefu.test/chat/uploads', { method: 'POST', body: form });
   return t.kefu.app.inject({ method: 'POST', url: '/chat/uploads', headers: { 'content-type': request.headers.get('content-type')!, authorization: `Bearer ${token}` }, payload: Buffer.from(await request.arrayBuffer()) });
+}
+
+/**
+ * An instance with one agent (Ann) in a chat skill group of `maxConcurrency` chats and a web channel of `origin`
+ * that starts that group (no reception prompts); Ann is made AVAILABLE unless `available` is false.
+ */
+export async function chatDesk(t: TestKefu, origin: string, options: { maxConcurrency?: number; available?: boolean } = {}) {
+  const seed = await seedInstance(t, { agents: [{ name: 'Ann', login: 'ann' }] });
+  const ann = seed.agents[0]!;
+  const group = (await t.ok<{ createSkillGroup: { id: string } }>(seed.adminKey, 'mutation($input: CreateSkillGroupInput!) { createSkillGroup(input: $input) { id } }', { input: { name: 'Chat', channel: 'ONLINE', maxConcurrency: options.maxConcurrency ?? 5 } })).createSkillGroup.id;
+  await t.ok(seed.adminKey, 'mutation($g: ID!, $a: ID!) { setSkillGroupMember(input: { skillGroupId: $g, agentId: $a }) { id } }', { g: group, a: ann.id });
+  if (options.available !== false) await t.ok(ann.token, 'mutation { setPresence(input: { presence: AVAILABLE }) { id } }');
+  const key = (
+    await t.ok<{ createWebChannel: { webChannel: { publicKey: string } } }>(seed.adminKey, 'mutation($input: CreateWebChannelInput!) { createWebChannel(input: $input) { webChannel { publicKey } } }', {
+      input: { name: 'Shop', allowedOrigins: [origin], skillGroupId: group, receptionPrompts: noReceptionPrompts },
+    })
+  ).createWebChannel.webChannel.publicKey;
+  return { seed, ann, group, key };
 }
