@@ -103,9 +103,10 @@ export async function migrateReadModels(db: Kysely<unknown>): Promise<void> {
   });
   let { error, results } = await migrator.migrateToLatest();
   // kysely's table check reads the catalog of every schema in the database; a schema another application
-  // (or a parallel test) drops at that moment fails it with "schema ... does not exist". That is not ours:
-  // read the catalog again, a few times.
-  for (let attempt = 1; error && attempt <= 3 && otherSchemaVanished(error, rows[0]!.schema); attempt++) {
+  // (or a parallel test) drops at that moment fails it with "schema ... does not exist", or with "column ... of
+  // relation ... does not exist" (its pg_get_serial_sequence() of each column, called on a table gone meanwhile).
+  // That is not ours: read the catalog again, a few times.
+  for (let attempt = 1; error && !results && attempt <= 3 && otherSchemaVanished(error, rows[0]!.schema); attempt++) {
     await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
     ({ error, results } = await migrator.migrateToLatest());
   }
@@ -115,8 +116,13 @@ export async function migrateReadModels(db: Kysely<unknown>): Promise<void> {
   }
 }
 
+/**
+ * The catalog read failed on what another schema held (kysely names no migration then: `results` is undefined).
+ * A column's or relation's error names no schema; three reads more tell a vanished table from a lasting fault.
+ */
 function otherSchemaVanished(error: unknown, ours: string): boolean {
   const message = (error as Error)?.message ?? '';
   const match = /^schema "([^"]+)" does not exist$/.exec(message);
-  return match !== null && match[1] !== ours;
+  if (match) return match[1] !== ours;
+  return /^column "[^"]+" of relation "[^"]+" does not exist$/.test(message) || /^could not open relation with OID \d+$/.test(message);
 }
