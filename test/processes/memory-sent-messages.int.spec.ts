@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { sentMessageKey, sentMessageSeq, type ContactState } from '../../src/domain/contact/contact.ts';
 import { streams } from '../../src/domain/streams.ts';
-import { acceptWhenOffered, chatDesk, fromPage } from '../support/chat.ts';
+import { chatDesk, connectedChat, fromPage } from '../support/chat.ts';
 import { startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { until } from '../support/until.ts';
 
@@ -37,11 +37,7 @@ describe('router and chat reception: no client message ids in memory (pglite)', 
 
   it('keeps messages counted without their ids; the decider still answers a retry with the stored message', async () => {
     const { seed, ann, key } = await chatDesk(t, origin);
-    const customer = await page.customerToken(key);
-    const contactId = await page.startChat(customer);
-    await acceptWhenOffered(t, ann.token, contactId);
-    const status = () => page.ok<{ conversation: { status: string } }>(customer, 'query($c: ID!) { conversation(contactId: $c) { status } }', { c: contactId });
-    await until(status, (r) => r.conversation.status === 'CONNECTED', 60_000);
+    const { customer, contactId } = await connectedChat(t, page, key, ann.token);
 
     const send = async (token: string, clientMessageId: string, text: string) =>
       (await page.ok<{ sendChatMessage: { seq: number; text: string } }>(token, 'mutation($input: SendChatMessageInput!) { sendChatMessage(input: $input) { seq text } }', { input: { contactId, message: { clientMessageId, text } } })).sendChatMessage;

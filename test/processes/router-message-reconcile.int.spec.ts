@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { streams } from '../../src/domain/streams.ts';
-import { acceptWhenOffered, chatDesk, fromPage } from '../support/chat.ts';
+import { chatDesk, connectedChat, fromPage } from '../support/chat.ts';
 import { startTestKefu, type TestKefu } from '../support/kefu.ts';
 import { until } from '../support/until.ts';
 
@@ -27,11 +27,7 @@ describe('router: chat messages reconcile no agent (pglite)', () => {
 
   it('messages of a connected chat look at its timers, not at its agent; its end does', async () => {
     const { seed, ann, key } = await chatDesk(t, origin);
-    const customer = await page.customerToken(key);
-    const contactId = await page.startChat(customer);
-    await acceptWhenOffered(t, ann.token, contactId);
-    const status = () => page.ok<{ conversation: { status: string } }>(customer, 'query($c: ID!) { conversation(contactId: $c) { status } }', { c: contactId });
-    await until(status, (r) => r.conversation.status === 'CONNECTED', 60_000);
+    const { customer, contactId } = await connectedChat(t, page, key, ann.token);
 
     const inside = t.kefu.router as unknown as RouterInside;
     await inside.working;

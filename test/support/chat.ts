@@ -74,3 +74,13 @@ export async function chatDesk(t: TestKefu, origin: string, options: { maxConcur
   ).createWebChannel.webChannel.publicKey;
   return { seed, ann, group, key };
 }
+
+/** A customer of `key`'s channel (from `page`) starts a chat and the agent takes it: the customer's token and the chat, CONNECTED. */
+export async function connectedChat(t: TestKefu, page: ReturnType<typeof fromPage>, key: string, agentToken: string): Promise<{ customer: string; contactId: string }> {
+  const customer = await page.customerToken(key);
+  const contactId = await page.startChat(customer);
+  await acceptWhenOffered(t, agentToken, contactId);
+  const status = () => page.ok<{ conversation: { status: string } }>(customer, 'query($c: ID!) { conversation(contactId: $c) { status } }', { c: contactId });
+  await until(status, (r) => r.conversation.status === 'CONNECTED', 60_000);
+  return { customer, contactId };
+}
