@@ -495,7 +495,6 @@ export class ChatReception {
   }
 }
 
-/** The queue's order as monitoring's queuePlace counts it: higher priority, then earlier, then by id. */
 /**
  * A channel's prompts, made once per state of the channel (a state is an immutable value: a change of the channel
  * is a new one). Every message of a chat asked for them again (issue 11: a dozen objects per message).
@@ -507,6 +506,7 @@ function promptsOfState(state: WebChannelState | WechatAccountState, make: () =>
   return prompts;
 }
 
+/** The queue's order as monitoring's queuePlace counts it: higher priority, then earlier, then by id. */
 function compareWaiting(a: ChatEntry, b: ChatEntry): number {
   const x = a.state;
   const y = b.state;
