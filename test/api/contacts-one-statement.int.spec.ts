@@ -1,5 +1,5 @@
-// A chat send's batch in the contacts projection (its ContactMessageRecorded) is written with the projection's
-// checkpoint move in one statement (issue 11), as the agents projection writes a presence change: no BEGIN with
+// A chat send's batch in the contacts projection (its ContactMessageRecorded, or a side's read mark) is written
+// with the projection's checkpoint move in one statement (issue 11), as the agents projection writes a presence change: no BEGIN with
 // the move, the messages' statement and COMMIT, three round trips on what every send waits for (settle). The
 // statement is guarded as the transaction was: a checkpoint that is not where the batch expects it (another
 // runner moved it) writes nothing.
@@ -71,6 +71,21 @@ describe.each(databases)('the contacts projection writes a chat send in one stat
     // Gap-free, each once.
     expect(all.filter((m) => m.seq >= first).map((m) => m.text)).toEqual(['first', 'Hello 👋', '<b>not bold</b>', 'third']);
     expect(all.map((m) => m.seq)).toEqual(all.map((_, i) => i + 1));
+  });
+
+  it("writes a side's read mark with the checkpoint move in one statement, leaving updated_at", async () => {
+    // A live chat's read mark follows about every message (the other side saw it): it was BEGIN with the move, an
+    // UPDATE of the row and COMMIT; now the run's one statement, as a message.
+    const seq = await send('read me');
+    const before = await chatRow();
+    contactsStatements.length = 0;
+    const read = await ok<{ markRead: { customerLastReadSeq: number } }>(customer, 'mutation($c: ID!) { markRead(input: { contactId: $c, seq: ' + String(seq) + ' }) { customerLastReadSeq } }', { c: contactId });
+    expect(read.markRead.customerLastReadSeq).toBe(seq);
+    expect(contactsStatements).toHaveLength(1);
+    expect(contactsStatements[0]).toMatch(/^\/\* prepared \*\/ WITH moved AS \(UPDATE kefu_projection_checkpoints/);
+    const row = await t.kefu.db.selectFrom('contacts').select(['customer_last_read_seq', 'agent_last_read_seq', 'last_seq', 'updated_at']).where('instance_id', '=', instanceId).where('id', '=', contactId).executeTakeFirstOrThrow();
+    // Only the customer's read seq moved: the row's time is its last message's, as the one-at-a-time path leaves it.
+    expect(row).toEqual({ customer_last_read_seq: seq, agent_last_read_seq: 0, last_seq: before.last_seq, updated_at: before.updated_at });
   });
 
   it('writes nothing when the checkpoint is not where the batch expects it', async () => {

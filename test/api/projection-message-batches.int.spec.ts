@@ -1,6 +1,6 @@
 // Chat messages in batches (issue 11, the send path's throughput): the contacts and chatRecords projections
 // store a run of messages in a few statements instead of one or more per message (issue 12: with a chat flow
-// step's choice, variables and queue among them). Whatever the batches, the
+// step's choice, variables and queue among them; read marks too). Whatever the batches, the
 // rows and the bus messages must be those of applying the events one at a time, and a replayed run (all of
 // it, or overlapping what was applied) must change nothing.
 import { randomUUID } from 'node:crypto';
@@ -108,16 +108,22 @@ function history(): RecordedEvent[] {
   connect(b);
   say(a, 'CUSTOMER', 'two');
   say(b, 'AGENT', 'sorry for the wait');
+  // Read marks among the messages (issue 11: a run folds them into its contact's UPDATE, leaving updated_at).
+  run(b, 'MarkMessagesRead', { by: 'CUSTOMER', agentId: null, seq: 2 });
   // An image: its attachment is a JSON column of the row.
   run(b, 'RecordMessage', { messageId: randomUUID(), clientMessageId: randomUUID(), from: 'AGENT', agentId: 'ann', kind: 'IMAGE', text: '', attachment: { fileId: 'file-1', name: 'cat.jpg', contentType: 'image/jpeg', bytes: 1234, width: 64, height: 48, thumbnail: true } });
   say(b, 'CUSTOMER', 'ok');
   run(a, 'MarkMessagesRead', { by: 'AGENT', agentId: 'ann', seq: 3 });
   say(a, 'CUSTOMER', 'three');
+  run(a, 'MarkMessagesRead', { by: 'AGENT', agentId: 'ann', seq: 5 });
+  run(a, 'MarkMessagesRead', { by: 'CUSTOMER', agentId: null, seq: 4 });
   say(a, 'AGENT', 'bye');
   run(a, 'EndContact', { reason: 'agentHangUp', endedBy: 'AGENT', agentId: 'ann' });
   say(b, 'AGENT', 'anything else?');
   connect(c);
   say(c, 'AGENT', 'about SO-1');
+  // The chat's last event a read mark: the row keeps its last message's time.
+  run(c, 'MarkMessagesRead', { by: 'CUSTOMER', agentId: null, seq: 2 });
   // A phone call among the chats: its events are the callRecords projection's.
   const p = randomUUID();
   run(p, 'CreateContact', { channel: 'PHONE', direction: 'IN', customer: { kind: 'PHONE', id: '+8613800000001', name: null }, data: {}, call: { callId: `call-${p}`, direction: 'IN', from: '+8613800000001', to: '4001', trunkId: null, node: 'node-1' } });

@@ -58,12 +58,13 @@ export function isBatchableMessage(e: RecordedEvent): boolean {
 
 /**
  * Events a run takes besides messages (issue 12: a chat flow's step records the customer's message, the flow's
- * answer, then a choice, variables, the route): each sets columns of the contact's row that nothing else in a
- * run sets (the key trail, the data, the status with the queue's columns), so a run's events fold into one
+ * answer, then a choice, variables, the route; issue 11: a side's read mark, which comes after about every
+ * message of a live chat): each sets columns of the contact's row that nothing else in a run sets (the key
+ * trail, the data, the status with the queue's columns, a side's last read seq), so a run's events fold into one
  * UPDATE per contact whatever their order among the messages. A run never holds the contact's ContactCreated
  * (it ends the run before it), whose row they update.
  */
-const runEventTypes = new Set<string>(['ContactFlowStarted', 'ContactKeyPressed', 'ContactVariablesSet', 'ContactQueued']);
+const runEventTypes = new Set<string>(['ContactFlowStarted', 'ContactKeyPressed', 'ContactVariablesSet', 'ContactQueued', 'ContactMessagesRead']);
 
 /** An event recordRun takes: a message with its seq, or one of runEventTypes. */
 export function isRunEvent(e: RecordedEvent): boolean {
@@ -77,8 +78,10 @@ export function isRunEvent(e: RecordedEvent): boolean {
  * round trip in the batch's transaction. Each contact's change is what the one-at-a-time path
  * (contactsProjection.apply) makes of its events in order: the last seq, the keys pressed appended (one the
  * trail holds already, the same key at the same time, is a replay: not again), the
- * variables merged, the status (IN_FLOW, or QUEUED with the queue's columns; the last of them), the time of the
- * last event. Applied again (a replay), the messages (and their seqs) are there already.
+ * variables merged, the status (IN_FLOW, or QUEUED with the queue's columns; the last of them), each side's
+ * greatest read seq (greatest() passes over a NULL: a side that read nothing keeps its seq), the time of the
+ * last event that is not a read mark (a read mark leaves updated_at, as apply does; NULL: none, kept). Applied
+ * again (a replay), the messages (and their seqs) are there already, and a read seq never goes back.
  */
 const insertMessagesHead = `INSERT INTO contact_messages (instance_id, contact_id, id, sender, agent_id, text, sent_at, seq, client_message_id, kind, attachment, system, options, image, link)
     SELECT m.instance_id, m.contact_id, m.id, m.sender, m.agent_id, m.text, m.sent_at, m.seq, m.client_message_id, m.kind, m.attachment, m.system, m.options, m.image, m.link
@@ -97,10 +100,12 @@ const updateChatsHead = `UPDATE contacts AS c SET
     queued_at = CASE WHEN v.queued THEN v.queued_at ELSE c.queued_at END,
     offer = CASE WHEN v.queued THEN NULL ELSE c.offer END,
     left_message = CASE WHEN v.left_message THEN true ELSE c.left_message END,
-    updated_at = v.at
+    agent_last_read_seq = greatest(c.agent_last_read_seq, v.agent_read),
+    customer_last_read_seq = greatest(c.customer_last_read_seq, v.customer_read),
+    updated_at = coalesce(v.at, c.updated_at)
   FROM json_to_recordset(`;
 const updateChatsTail = `::json) AS v(instance_id text, id text, seq int, at timestamptz, keys jsonb, data jsonb, status text, queued boolean,
-    skill_group_id text, priority int, queued_at timestamptz, left_message boolean)
+    skill_group_id text, priority int, queued_at timestamptz, left_message boolean, agent_read int, customer_read int)
   WHERE c.instance_id = v.instance_id AND c.id = v.id`;
 const recordRunSql = `WITH recorded AS (
     ${insertMessagesHead}$1${insertMessagesTail}
@@ -113,7 +118,8 @@ interface RunChange {
   instance_id: string;
   id: string;
   seq: number | null;
-  at: string;
+  /** The last event's time, of those that are not a read mark (null: only read marks, updated_at kept). */
+  at: string | null;
   keys: unknown[] | null;
   data: Record<string, string> | null;
   status: string | null;
@@ -122,6 +128,9 @@ interface RunChange {
   priority: number | null;
   queued_at: string | null;
   left_message: boolean;
+  /** The greatest seq each side marked read in the run (null: none). */
+  agent_read: number | null;
+  customer_read: number | null;
 }
 
 type Published = { topic: string; message: unknown } | { status: string; instanceId: string; contactId: string };
@@ -147,11 +156,19 @@ function prepareRun(events: RecordedEvent[]): PreparedRun {
     const key = `${instanceId}\u0000${contactId}`;
     let chat = chats.get(key);
     if (!chat) {
-      chat = { instance_id: instanceId, id: contactId, seq: null, at: e.metadata.occurredAt, keys: null, data: null, status: null, queued: false, skill_group_id: null, priority: null, queued_at: null, left_message: false };
+      chat = { instance_id: instanceId, id: contactId, seq: null, at: null, keys: null, data: null, status: null, queued: false, skill_group_id: null, priority: null, queued_at: null, left_message: false, agent_read: null, customer_read: null };
       chats.set(key, chat);
     }
-    chat.at = e.metadata.occurredAt;
     const event = { type: e.type, data: e.data } as ContactEvent;
+    if (event.type === 'ContactMessagesRead') {
+      // As apply: the side's read seq (never back), the READ message, no contacts or queues message, updated_at left.
+      const { by, agentId, seq } = event.data;
+      if (by === 'AGENT') chat.agent_read = Math.max(chat.agent_read ?? 0, seq);
+      else chat.customer_read = Math.max(chat.customer_read ?? 0, seq);
+      published.push({ topic: conversationTopic(instanceId, contactId), message: { kind: 'READ', contactId, sender: by, agentId, readSeq: seq } satisfies ConversationBusMessage });
+      continue;
+    }
+    chat.at = e.metadata.occurredAt;
     switch (event.type) {
       case 'ContactMessageRecorded': {
         const m = messageOf(event.data, 0);
