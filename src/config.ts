@@ -63,6 +63,8 @@ export const configSchema = z.object({
   HOST: z.string().trim().min(1, 'must not be empty').default('127.0.0.1'),
   DATABASE_URL: z.preprocess(emptyAsUndefined, url(['postgres:', 'postgresql:']).optional()),
   KEFU_DATA_DIR: z.string().trim().min(1, 'must not be empty').default('./data'),
+  /** PGlite (no DATABASE_URL) on a worker thread (on), or on the event loop's own thread (off). */
+  KEFU_PGLITE_WORKER: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
   /** The PostgreSQL connection pool's size (the event store, projections and API reads share it). */
   KEFU_PG_POOL_MAX: z.coerce.number().int('must be a whole number').min(2, 'must be 2 to 500').max(500, 'must be 2 to 500').default(20),
   /**

@@ -231,7 +231,7 @@ export interface Storage {
 
 /** The databases: PostgreSQL when DATABASE_URL is set, else PGlite in KEFU_DATA_DIR; events in EventStoreDB when EVENTSTORE_URL is set. */
 export async function openStorage(config: Config, options: { tracer?: Tracer } = {}): Promise<Storage> {
-  const opened = config.DATABASE_URL ? createPostgresClient(config.DATABASE_URL, { max: config.KEFU_PG_POOL_MAX }) : await createPgliteClient(path.resolve(config.KEFU_DATA_DIR));
+  const opened = config.DATABASE_URL ? createPostgresClient(config.DATABASE_URL, { max: config.KEFU_PG_POOL_MAX }) : await createPgliteClient(path.resolve(config.KEFU_DATA_DIR), { worker: config.KEFU_PGLITE_WORKER === 'on' });
   // Traces (issue 16): SQL statements and event store calls as child spans, only when tracing is on.
   const sql = options.tracer ? traceSqlClient(options.tracer, opened) : opened;
   try {

@@ -1,13 +1,17 @@
-// PGlite runs on Kefu's thread and its queries resolve as microtasks: without time slices, a long run of
-// statements never lets the event loop take a turn. These tests check that timers run during a long
-// transaction, and that the transaction stays whole meanwhile (nobody else's statement runs inside it).
+// PGlite on Kefu's thread (KEFU_PGLITE_WORKER=off): its queries resolve as microtasks, so without time slices a
+// long run of statements never lets the event loop take a turn. These tests check that timers run during a long
+// transaction, and that the transaction stays whole meanwhile (nobody else's statement runs inside it); on the
+// worker thread (the default) too, where each statement's answer comes back as an event of its own.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createPgliteClient, timeSlicer, type SqlClient } from '../../src/adapters/sql/sql-client.ts';
 
-describe('PGlite time slices', () => {
+describe.each([
+  { where: "on Kefu's thread", worker: false },
+  { where: 'on a worker thread', worker: true },
+])('PGlite time slices $where', ({ worker }) => {
   let sql: SqlClient;
   beforeEach(async () => {
-    sql = await createPgliteClient(null);
+    sql = await createPgliteClient(null, { worker });
     await sql.script('CREATE TABLE slices (id int PRIMARY KEY, v text NOT NULL)');
   });
   afterEach(async () => {

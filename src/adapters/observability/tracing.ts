@@ -102,7 +102,7 @@ export function traceSqlClient(tracer: Tracer, sql: SqlClient): SqlClient {
   return {
     kind: sql.kind,
     // The PostgreSQL event store runs its appends as named statements on the pool itself.
-    raw: sql.kind === 'postgres' ? tracedPool(tracer, sql.raw) : sql.raw,
+    raw: sql.kind === 'postgres' && sql.raw ? (tracedPool(tracer, sql.raw) as SqlClient['raw']) : sql.raw,
     query: exec.query,
     script: exec.script,
     transaction: (fn) => sql.transaction((tx) => fn(tracedExecutor(tracer, tx))),

@@ -5,9 +5,12 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers';
+import { Worker } from 'node:worker_threads';
 import type { PGlite } from '@electric-sql/pglite';
 import { stageTrace } from '../../projections/stage-trace.ts';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
+import { withBomKeepingTextDecoder } from './pglite-bom.ts';
+import type { PgliteReply, PgliteRequest, WorkerError } from './pglite-worker.ts';
 
 /**
  * `reserved`: on PostgreSQL a connection of a small pool of its own (two), for work that the requests holding the
@@ -56,8 +59,8 @@ export interface SqlClient extends SqlExecutor {
    * connection). A process that holds none of them pays one statement per try, not a connection per key.
    */
   tryLeases?(keys: string[]): Promise<Map<string, Lease>>;
-  /** The underlying pool or PGlite, for kysely. */
-  readonly raw: pg.Pool | PGlite;
+  /** The underlying pool or PGlite (null: PGlite on its worker thread). */
+  readonly raw: pg.Pool | PGlite | null;
   close(): Promise<void>;
 }
 
@@ -333,24 +336,149 @@ export function timeSlicer(sliceMs: number): { yieldIfLong(): Promise<void> } {
   };
 }
 
-/**
- * PGlite's protocol reader decodes every text value with a TextDecoder made with the defaults, which strip a
- * leading byte order mark: a value starting with U+FEFF came back without it (found by the storable-values
- * fuzzer: a chat message of one U+FEFF was answered as ''). node-postgres keeps it. The reader makes its decoder
- * once, when the instance is created, so for that moment the global TextDecoder keeps BOMs; the start checks it.
- */
-async function withBomKeepingTextDecoder<T>(create: () => Promise<T>): Promise<T> {
-  const Original = globalThis.TextDecoder;
-  globalThis.TextDecoder = class extends Original {
-    constructor(label?: string, options?: ConstructorParameters<typeof TextDecoder>[1]) {
-      super(label, { ...options, ignoreBOM: true });
-    }
+/** What the PGlite client needs of PGlite, on this thread or on its worker thread. */
+interface PgliteEngine {
+  query<R>(text: string, params?: unknown[]): Promise<SqlResult<R>>;
+  exec(text: string): Promise<void>;
+  /** Calls `onNotify` for each NOTIFY on `channel`; once per channel. */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<void>;
+  close(): Promise<void>;
+  readonly raw: PGlite | null;
+  /** Whether statements run on this thread, so that long runs of them must give the event loop its turns. */
+  readonly inThread: boolean;
+}
+
+async function inThreadEngine(dataDir: string | null): Promise<PgliteEngine> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const db = await withBomKeepingTextDecoder(() => PGlite.create(dataDir ? path.join(dataDir, 'pg') : undefined));
+  return {
+    raw: db,
+    inThread: true,
+    async query<R>(text: string, params?: unknown[]) {
+      const r = await db.query<R>(text, params);
+      return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+    },
+    async exec(text) {
+      await db.exec(text);
+    },
+    async listen(channel, onNotify) {
+      await db.listen(channel, onNotify);
+    },
+    close: () => db.close(),
   };
-  try {
-    return await create();
-  } finally {
-    globalThis.TextDecoder = Original;
-  }
+}
+
+const pgliteWorkers = new WeakMap<SqlClient, Worker>();
+
+/** The worker thread a PGlite client runs on (tests: to make it crash). */
+export function pgliteWorkerOf(client: SqlClient): Worker | undefined {
+  return pgliteWorkers.get(client);
+}
+
+/**
+ * An error from the worker thread as the caller would have had it on this thread: a real Error with PostgreSQL's
+ * fields (code, detail, constraint, ...) as own properties, and the worker's stack.
+ */
+function errorFromWorker(e: WorkerError): Error {
+  const err = new Error(e.message);
+  Object.assign(err, e.fields);
+  err.name = e.name;
+  if (e.stack) err.stack = `${e.stack}\n    at (the PGlite worker thread)`;
+  return err;
+}
+
+/**
+ * A parameter as PGlite on this thread would have serialized it: structured cloning keeps plain values, Dates,
+ * typed arrays (a Buffer arrives as a Uint8Array of its bytes), bigints, plain objects and arrays, but drops a
+ * class's prototype, so an object's own toJSON is applied here.
+ */
+function cloneableParam(p: unknown): unknown {
+  if (typeof p !== 'object' || p === null || p instanceof Date || ArrayBuffer.isView(p)) return p;
+  const toJSON = (p as { toJSON?: unknown }).toJSON;
+  return typeof toJSON === 'function' ? (toJSON as () => unknown).call(p) : p;
+}
+
+/**
+ * PGlite on a worker thread (pglite-worker.ts): its WASM execution (a kefu_append's 2-3 ms) and its synchronous
+ * file writes (tens of ms on a busy disk) block that thread, not this one. Statements and rows cross by
+ * structured clone (PGlite parses the types there: Dates, Uint8Arrays, JSON values arrive as such). The worker
+ * keeps the process alive only while a request is pending. If it dies, every pending and later request fails
+ * with the reason.
+ */
+async function workerEngine(dataDir: string | null): Promise<PgliteEngine & { worker: Worker }> {
+  const worker = new Worker(new URL('./pglite-worker.ts', import.meta.url), { workerData: { kefuPglite: true, dataDir } });
+  worker.unref();
+  const pending = new Map<number, { resolve: (r: PgliteResult) => void; reject: (err: Error) => void }>();
+  const notifyHandlers = new Map<string, (payload: string) => void>();
+  let nextId = 1;
+  let gone: Error | null = null;
+  const fail = (err: Error) => {
+    if (gone) return;
+    gone = err;
+    const waiting = [...pending.values()];
+    pending.clear();
+    for (const p of waiting) p.reject(err);
+  };
+  worker.on('message', (m: PgliteReply) => {
+    if (!('id' in m)) {
+      notifyHandlers.get(m.channel)?.(m.payload);
+      return;
+    }
+    const p = pending.get(m.id);
+    if (!p) return;
+    pending.delete(m.id);
+    if (pending.size === 0) worker.unref();
+    if (m.ok) p.resolve(m);
+    else p.reject(errorFromWorker(m.error));
+  });
+  worker.on('error', (err) => fail(new Error(`The PGlite worker thread failed: ${err.message}`, { cause: err })));
+  worker.on('exit', (code) => fail(new Error(`The PGlite worker thread exited (code ${code})`)));
+  const request = (m: DistributiveOmit<PgliteRequest, 'id'>): Promise<PgliteResult> =>
+    new Promise((resolve, reject) => {
+      if (gone) return reject(gone);
+      const id = nextId++;
+      if (pending.size === 0) worker.ref();
+      pending.set(id, { resolve, reject });
+      try {
+        worker.postMessage({ ...m, id });
+      } catch (err) {
+        // A parameter that cannot be cloned (a function).
+        pending.delete(id);
+        if (pending.size === 0) worker.unref();
+        reject(err as Error);
+      }
+    });
+  return {
+    raw: null,
+    inThread: false,
+    worker,
+    async query<R>(text: string, params?: unknown[]) {
+      const r = await request({ op: 'query', text, params: params?.map(cloneableParam) });
+      return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+    },
+    async exec(text) {
+      await request({ op: 'exec', text });
+    },
+    async listen(channel, onNotify) {
+      notifyHandlers.set(channel, onNotify);
+      await request({ op: 'listen', channel });
+    },
+    async close() {
+      if (!gone) await request({ op: 'close' });
+      await worker.terminate();
+    },
+  };
+}
+
+type PgliteResult = Extract<PgliteReply, { ok: true }>;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+export interface PgliteOptions {
+  /**
+   * Runs PGlite on a worker thread (the default; KEFU_PGLITE_WORKER=off for this thread). On this thread each
+   * statement blocks the event loop for its whole execution, file writes included.
+   */
+  worker?: boolean;
 }
 
 /**
@@ -358,24 +486,36 @@ async function withBomKeepingTextDecoder<T>(create: () => Promise<T>): Promise<T
  * a transaction never sees another caller's statements. A lock file keeps a second process off the data
  * directory, which PGlite itself does not do.
  */
-export async function createPgliteClient(dataDir: string | null): Promise<SqlClient> {
-  const { PGlite } = await import('@electric-sql/pglite');
+export async function createPgliteClient(dataDir: string | null, options: PgliteOptions = {}): Promise<SqlClient> {
   let lock: DataDirLock | null = null;
   if (dataDir) {
     mkdirSync(dataDir, { recursive: true });
     lock = lockDataDir(dataDir);
   }
-  let db: PGlite;
+  let db: PgliteEngine;
+  let worker: Worker | undefined;
   try {
-    db = await withBomKeepingTextDecoder(() => PGlite.create(dataDir ? path.join(dataDir, 'pg') : undefined));
-    // A text value that starts with U+FEFF (a chat message, a name) must come back as stored.
-    const bom = await db.query<{ t: string }>("SELECT $1::text AS t", ['\uFEFF']);
-    if (bom.rows[0]?.t !== '\uFEFF') throw new Error('PGlite drops a leading U+FEFF from text values (its protocol reader strips a BOM)');
+    if (options.worker ?? true) {
+      const engine = await workerEngine(dataDir);
+      db = engine;
+      worker = engine.worker;
+    } else {
+      db = await inThreadEngine(dataDir);
+    }
   } catch (err) {
     lock?.release();
     throw err;
   }
-  const slicer = timeSlicer(pgliteSliceMs);
+  try {
+    // A text value that starts with U+FEFF (a chat message, a name) must come back as stored.
+    const bom = await db.query<{ t: string }>('SELECT $1::text AS t', ['\uFEFF']);
+    if (bom.rows[0]?.t !== '\uFEFF') throw new Error('PGlite drops a leading U+FEFF from text values (its protocol reader strips a BOM)');
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    lock?.release();
+    throw err;
+  }
+  const slicer = db.inThread ? timeSlicer(pgliteSliceMs) : null;
   let queue: Promise<unknown> = Promise.resolve();
   const turn = <T>(fn: () => Promise<T>): Promise<T> => {
     const run = queue.then(fn, fn);
@@ -383,18 +523,17 @@ export async function createPgliteClient(dataDir: string | null): Promise<SqlCli
     return run;
   };
   const exec = async <R>(text: string, params?: unknown[]): Promise<SqlResult<R>> => {
-    await slicer.yieldIfLong();
-    const r = await db.query<R>(text, params);
-    return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+    await slicer?.yieldIfLong();
+    return db.query<R>(text, params);
   };
   const script = async (text: string): Promise<void> => {
-    await slicer.yieldIfLong();
+    await slicer?.yieldIfLong();
     await db.exec(text);
   };
   const listeners = new Map<string, Set<(p: string) => void>>();
-  return {
+  const client: SqlClient = {
     kind: 'pglite',
-    raw: db,
+    raw: db.raw,
     query: (text, params) => turn(() => exec(text, params)),
     script: (text) => turn(() => script(text)),
     transaction: (fn) =>
@@ -438,6 +577,8 @@ export async function createPgliteClient(dataDir: string | null): Promise<SqlCli
       lock?.release();
     },
   };
+  if (worker) pgliteWorkers.set(client, worker);
+  return client;
 }
 
 /**
