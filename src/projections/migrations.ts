@@ -21,6 +21,7 @@ import { contactMessagesMigrations } from './contacts/contact-messages.migration
 import { conversationsMigrations } from './contacts/conversations.migrations.ts';
 import { chatFlowMessagesMigrations } from './contacts/chat-flow-messages.migrations.ts';
 import { chatLinksMigrations } from './contacts/chat-links.migrations.ts';
+import { contactMessagesClientIdMigrations } from './contacts/contact-messages-client-id.migrations.ts';
 import { skillGroupRoutingOptionsMigrations } from './skill-groups/skill-groups-routing-options.migrations.ts';
 import { parkedPartsMigrations } from './parked-parts.migrations.ts';
 import { webChannelsMigrations } from './web-channels/web-channels.migrations.ts';
@@ -66,6 +67,7 @@ export const allMigrations: Record<string, Migration> = {
   ...conversationsMigrations,
   ...chatFlowMessagesMigrations,
   ...chatLinksMigrations,
+  ...contactMessagesClientIdMigrations,
   ...blacklistMigrations,
   ...flowsMigrations,
   ...telephonyMigrations,
