@@ -273,6 +273,8 @@ export class PostgresEventStore implements EventStore {
   /** Reads of the current generation that came back whole (see sharedRead). */
   private wholeReads: { generation: number; after: Position | null; events: RecordedEvent[] }[] = [];
   private waiters = new Set<() => void>();
+  /** The wait of the current generation for each time-out (see waitForChange). */
+  private readonly sharedWaits = new Map<number, { generation: number; promise: Promise<boolean> }>();
   private unlisten: Promise<() => Promise<void>> | null = null;
   private readonly subscriptions = new Set<Subscription>();
   private closed = false;
@@ -671,18 +673,25 @@ export class PostgresEventStore implements EventStore {
    * when there are some.
    */
   private async sharedRead(generation: number, after: Position | null, maxCount: number, poll: boolean): Promise<{ events: RecordedEvent[]; whole: boolean }> {
-    if (!poll) {
-      // From memory: this store's handed commits, and "nothing past the tip" (see appended).
-      const tip = this.tip && this.tip.generation === generation ? this.tip.position : null;
-      const handed = this.handedAfter(after, maxCount);
-      if (handed) {
-        const events = handed.events.length > maxCount ? handed.events.slice(0, maxCount) : handed.events;
-        return { events, whole: events.length < maxCount && tip !== null && samePosition(tip, handed.end) };
-      }
-      if (tip && samePosition(tip, after)) return { events: [], whole: true };
-    }
+    const known = poll ? null : this.readFromMemory(generation, after, maxCount);
+    if (known) return known;
     const events = await this.sharedReadStored(generation, after, maxCount);
     return { events, whole: events.length < maxCount };
+  }
+
+  /**
+   * sharedRead from memory: this store's handed commits, and "nothing past the tip" (see appended); null when
+   * the database must be read. Synchronous, so that a subscriber takes a commit it was handed without a promise.
+   */
+  private readFromMemory(generation: number, after: Position | null, maxCount: number): { events: RecordedEvent[]; whole: boolean } | null {
+    const tip = this.tip && this.tip.generation === generation ? this.tip.position : null;
+    const handed = this.handedAfter(after, maxCount);
+    if (handed) {
+      const events = handed.events.length > maxCount ? handed.events.slice(0, maxCount) : handed.events;
+      return { events, whole: events.length < maxCount && tip !== null && samePosition(tip, handed.end) };
+    }
+    if (tip && samePosition(tip, after)) return { events: [], whole: true };
+    return null;
   }
 
   private async sharedReadStored(generation: number, after: Position | null, maxCount: number): Promise<RecordedEvent[]> {
@@ -741,7 +750,8 @@ export class PostgresEventStore implements EventStore {
         let batch: RecordedEvent[];
         let whole: boolean;
         try {
-          ({ events: batch, whole } = await this.sharedRead(seen, position, batchSize, poll));
+          const known = poll ? null : this.readFromMemory(seen, position, batchSize);
+          ({ events: batch, whole } = known ?? (await this.sharedRead(seen, position, batchSize, poll)));
         } catch (err) {
           if (stopped || this.closed) return;
           options.onError?.(err);
@@ -749,7 +759,9 @@ export class PostgresEventStore implements EventStore {
           continue;
         }
         poll = false;
-        for (const event of batch) {
+        // Indexed: an iterator held across the awaits below would be an object per event.
+        for (let i = 0; i < batch.length; i++) {
+          const event = batch[i]!;
           if (stopped) return;
           // Awaited only when the subscriber returns a promise: every event goes to each of a process's ~18
           // subscribers, and an await of nothing cost a promise and a microtask each time (issue 11: ~5 % of
@@ -880,17 +892,30 @@ export class PostgresEventStore implements EventStore {
   }
 
   /** Resolves true on a wake-up (or when closed), false when `timeoutMs` passed without one. */
+  /**
+   * One wait per generation and time-out, shared by every subscriber that waits in it (a process's ~18, each
+   * after each commit: a promise, two closures and a timer each before, issue 11). A subscriber that joins a
+   * wait late may time out (poll the database) up to timeoutMs early: polls only back up wake-ups.
+   */
   private waitForChange(seen: number, timeoutMs: number): Promise<boolean> {
     if (this.generation !== seen || this.closed) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const done = (woken: boolean) => {
-        clearTimeout(timer);
-        this.waiters.delete(wake);
-        resolve(woken);
-      };
-      const wake = () => done(true);
-      const timer = setTimeout(() => done(false), timeoutMs);
-      this.waiters.add(wake);
-    });
+    const shared = this.sharedWaits.get(timeoutMs);
+    if (shared !== undefined && shared.generation === seen) return shared.promise;
+    const wait = {
+      generation: seen,
+      promise: new Promise<boolean>((resolve) => {
+        const done = (woken: boolean) => {
+          clearTimeout(timer);
+          this.waiters.delete(wake);
+          if (this.sharedWaits.get(timeoutMs) === wait) this.sharedWaits.delete(timeoutMs);
+          resolve(woken);
+        };
+        const wake = () => done(true);
+        const timer = setTimeout(() => done(false), timeoutMs);
+        this.waiters.add(wake);
+      }),
+    };
+    this.sharedWaits.set(timeoutMs, wait);
+    return wait.promise;
   }
 }
