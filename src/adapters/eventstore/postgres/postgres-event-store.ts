@@ -71,7 +71,7 @@ export function asReadFromJsonb(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map(asReadFromJsonb);
   const keys = Object.keys(value);
-  keys.sort(jsonbKeyOrder);
+  sortJsonbKeys(keys);
   const out: Record<string, unknown> = {};
   for (const k of keys) out[k] = asReadFromJsonb((value as Record<string, unknown>)[k]);
   return out;
@@ -79,6 +79,28 @@ export function asReadFromJsonb(value: unknown): unknown {
 
 // eslint-disable-next-line no-control-regex
 const ascii = /^[\x00-\x7f]*$/;
+
+/**
+ * Keys in jsonb's order, in place. An event's objects have a few ASCII keys (every appended event's data and
+ * metadata pass here, issue 11): an insertion sort that checks each key for ASCII once, not Array.prototype.sort
+ * with a comparator that tested both keys at each comparison (and a work array per object).
+ */
+function sortJsonbKeys(keys: string[]): void {
+  if (keys.length > 24 || !keys.every((k) => ascii.test(k))) {
+    keys.sort(jsonbKeyOrder);
+    return;
+  }
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i]!;
+    let j = i - 1;
+    for (; j >= 0; j--) {
+      const o = keys[j]!;
+      if (o.length < k.length || (o.length === k.length && o < k)) break;
+      keys[j + 1] = o;
+    }
+    keys[j + 1] = k;
+  }
+}
 
 function jsonbKeyOrder(a: string, b: string): number {
   if (ascii.test(a) && ascii.test(b)) return a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0;
