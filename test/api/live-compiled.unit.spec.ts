@@ -43,4 +43,62 @@ describe('live fan-out: compiled operations', () => {
     expect(fanout.counts.compiledExecutions).toBeLessThan(n);
     await it.return?.();
   });
+
+  it('compiles an operation text once for every subscription that sends it (each chat its own topic), not once per subscription', async () => {
+    // A schema of its own: compiled queries are kept per schema and text.
+    const chats = buildSchema('type Query { ok: Boolean } type Subscription { events(chat: ID!): Event } type Event { seq: Int! chat: ID! text: String }');
+    const field = chats.getSubscriptionType()!.getFields().events as unknown as GraphQLFieldConfig<unknown, unknown>;
+    field.subscribe = liveSubscription(async (_root, args: { chat: string }, ctx: { live: LiveFanout }) => ctx.live.topics.subscribe(`chat.${args.chat}`)) as GraphQLFieldConfig<unknown, unknown>['subscribe'];
+    field.resolve = (m: unknown) => m;
+    const bus = new InProcessBus();
+    const fanout = new LiveFanout(bus, { formatErrors: () => ({ response: null }) });
+    const query = 'subscription Events($chat: ID!) { events(chat: $chat) { seq chat text } }';
+    const subscriptions = 30;
+    const messages = 25;
+    const frames: string[][] = [];
+    const iterators: AsyncIterableIterator<unknown>[] = [];
+    for (let c = 0; c < subscriptions; c++) {
+      const mine: string[] = [];
+      frames.push(mine);
+      const socket: LiveSocket = { protocol: 'graphql-transport-ws', readyState: 1, bufferedAmount: 0, send: (data) => void mine.push(data), close: () => undefined };
+      // Each its own parsed document, as each client's subscribe frame is.
+      iterators.push((await subscribe({ schema: chats, document: parse(query), variableValues: { chat: `c${c}` }, contextValue: { principal: null, live: fanout, liveSocket: socket, id: '1' } })) as AsyncIterableIterator<unknown>);
+    }
+    for (let k = 0; k < messages; k++) for (let c = 0; c < subscriptions; c++) await bus.publish(`chat.c${c}`, { seq: k, chat: `c${c}`, text: k % 3 ? `m${k}` : null });
+    await until(async () => frames.reduce((a, f) => a + f.length, 0), (n) => n >= subscriptions * messages, 30_000);
+    for (let c = 0; c < subscriptions; c++) {
+      expect(frames[c]!.map((f) => (JSON.parse(f) as { payload: unknown }).payload)).toEqual(
+        Array.from({ length: messages }, (_, k) => ({ data: { events: { seq: k, chat: `c${c}`, text: k % 3 ? `m${k}` : null } } })),
+      );
+    }
+    // One compile, after the text's first runs (whichever subscriptions ran them); every later run compiled.
+    expect(fanout.counts.executions).toBe(subscriptions * messages);
+    expect(fanout.counts.compilations).toBe(1);
+    expect(fanout.counts.compiledExecutions).toBe(subscriptions * messages - 19);
+    for (const it of iterators) await it.return?.();
+  });
+
+  it('keeps the compiled queries of two schemas apart, for the same text', async () => {
+    const outputs: string[][] = [];
+    for (const label of ['first', 'second']) {
+      const own = buildSchema('type Query { ok: Boolean } type Subscription { tick: Tick } type Tick { n: Int! label: String }');
+      const field = own.getSubscriptionType()!.getFields().tick as unknown as GraphQLFieldConfig<unknown, unknown>;
+      field.subscribe = liveSubscription(async (_root, _args, ctx: { live: LiveFanout }) => ctx.live.topics.subscribe('ticks')) as GraphQLFieldConfig<unknown, unknown>['subscribe'];
+      field.resolve = (m: unknown) => m;
+      (own.getType('Tick') as unknown as { getFields(): Record<string, GraphQLFieldConfig<{ n: number }, unknown>> }).getFields().label!.resolve = (m) => `${label} ${m.n}`;
+      const bus = new InProcessBus();
+      const fanout = new LiveFanout(bus, { formatErrors: () => ({ response: null }) });
+      const frames: string[] = [];
+      outputs.push(frames);
+      const socket: LiveSocket = { protocol: 'graphql-transport-ws', readyState: 1, bufferedAmount: 0, send: (data) => void frames.push(data), close: () => undefined };
+      const it = (await subscribe({ schema: own, document: parse('subscription { tick { n label } }'), contextValue: { principal: null, live: fanout, liveSocket: socket, id: '1' } })) as AsyncIterableIterator<unknown>;
+      for (let i = 0; i < 30; i++) await bus.publish('ticks', { n: i });
+      await until(async () => frames.length, (k) => k >= 30, 30_000);
+      expect(fanout.counts.compilations).toBe(1);
+      await it.return?.();
+    }
+    for (const [k, label] of ['first', 'second'].entries()) {
+      expect(outputs[k]!.map((f) => (JSON.parse(f) as { payload: { data: { tick: { label: string } } } }).payload.data.tick.label)).toEqual(Array.from({ length: 30 }, (_, i) => `${label} ${i}`));
+    }
+  });
 });
