@@ -401,7 +401,8 @@ if (mode === 'bare') {
   const config = loadConfig(env);
   // Traces as `node src/main.ts` starts them (on only with OTEL_EXPORTER_OTLP_ENDPOINT).
   const tracing = startTracing({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, sampleRatio: config.OTEL_TRACES_SAMPLER_ARG, serviceName: config.OTEL_SERVICE_NAME });
-  const kefu = await startKefu(config, { logger: pino({ level: 'silent' }), listen: true, ...(tracing ? { tracer: tracing.tracer } : {}) });
+  // BENCH_CHAT_LOG_LEVEL (e.g. error): Kefu's log on the bench's stdout, to see what an INTERNAL_SERVER_ERROR a client got was.
+  const kefu = await startKefu(config, { logger: pino({ level: process.env.BENCH_CHAT_LOG_LEVEL ?? 'silent' }), listen: true, ...(tracing ? { tracer: tracing.tracer } : {}) });
   close = async () => {
     await kefu.close();
     await tracing?.shutdown();
