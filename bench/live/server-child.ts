@@ -137,7 +137,36 @@ function logged(query: unknown, done: Promise<unknown>): void {
   const end = () => void statementLog.push([at, monoUs(), statementText(query)]);
   done.then(end, end);
 }
+type Exec = { query: (...a: unknown[]) => Promise<unknown>; script: (text: string) => Promise<unknown> };
 function countStatements(sql: { kind: string; raw: unknown }): void {
+  if (sql.kind === 'pglite' && !sql.raw) {
+    // PGlite on its worker thread: counted at the SqlClient (a transaction's BEGIN and COMMIT as two more).
+    const client = sql as unknown as Exec & Record<'transaction' | 'withConnection', (fn: (e: Exec) => Promise<unknown>, o?: unknown) => Promise<unknown>>;
+    const counted = (e: Exec): Exec => ({
+      query: (...a) => {
+        const r = e.query(...a);
+        logged(a[0], r);
+        return r;
+      },
+      script: (text) => {
+        const r = e.script(text);
+        logged(text, r);
+        return r;
+      },
+    });
+    const top = counted({ query: client.query.bind(client), script: client.script.bind(client) });
+    const transaction = client.transaction.bind(client);
+    const withConnection = client.withConnection.bind(client);
+    Object.assign(client, {
+      ...top,
+      transaction: (fn: (e: Exec) => Promise<unknown>) => {
+        statementsSent += 2;
+        return transaction((tx) => fn(counted(tx)));
+      },
+      withConnection: (fn: (e: Exec) => Promise<unknown>, o?: unknown) => withConnection((c) => fn(counted(c)), o),
+    });
+    return;
+  }
   if (sql.kind === 'pglite') {
     const raw = sql.raw as Record<'query' | 'exec', (...a: unknown[]) => Promise<unknown>>;
     for (const name of ['query', 'exec'] as const) {
@@ -247,6 +276,7 @@ if (mode === 'bare') {
   const env: Record<string, string> = { KEFU_OPERATOR_TOKEN: operatorToken, LOG_LEVEL: 'silent', PORT: '0', HOST: '127.0.0.1', KEFU_SIP: 'off', KEFU_DATA_DIR: dir };
   if (process.env.DATABASE_URL) env.DATABASE_URL = process.env.DATABASE_URL;
   if (process.env.NATS_URL) env.NATS_URL = process.env.NATS_URL;
+  if (process.env.KEFU_PGLITE_WORKER) env.KEFU_PGLITE_WORKER = process.env.KEFU_PGLITE_WORKER;
   // BENCH_LIVE_LOG=error (say) shows what Kefu logs, for a run that fails.
   const kefu = await startKefu(loadConfig(env), { logger: pino({ level: process.env.BENCH_LIVE_LOG ?? 'silent' }), listen: true });
   close = async () => {

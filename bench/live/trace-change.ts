@@ -59,8 +59,10 @@ const dir = mkdtempSync(path.join(tmpdir(), 'kefu-trace-live-'));
 const env: Record<string, string> = { KEFU_OPERATOR_TOKEN: operatorToken, LOG_LEVEL: 'silent', PORT: '0', HOST: '127.0.0.1', KEFU_SIP: 'off', KEFU_DATA_DIR: dir };
 if (process.env.DATABASE_URL) env.DATABASE_URL = process.env.DATABASE_URL;
 if (process.env.NATS_URL) env.NATS_URL = process.env.NATS_URL;
+if (process.env.KEFU_PGLITE_WORKER) env.KEFU_PGLITE_WORKER = process.env.KEFU_PGLITE_WORKER;
 const kefu = await startKefu(loadConfig(env), { logger: pino({ level: 'silent' }), listen: true });
-if (kefu.sql.kind === 'pglite') {
+// PGlite on its worker thread (the default) has no raw instance here: KEFU_PGLITE_WORKER=off times its statements.
+if (kefu.sql.kind === 'pglite' && kefu.sql.raw) {
   const raw = kefu.sql.raw as unknown as { query: (...a: unknown[]) => Promise<unknown>; exec: (...a: unknown[]) => Promise<unknown> };
   raw.query = timed(raw.query.bind(raw), (t) => textOf(t));
   raw.exec = timed(raw.exec.bind(raw), (t) => textOf(t));
