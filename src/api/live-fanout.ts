@@ -19,7 +19,7 @@
 // A group is: the same operation text with its fragments, the same variables, the same view of the data (the
 // same instance and role; a plain agent only with themselves, since some fields show an agent their own
 // data). A frame is never shared outside its group, so nothing crosses instances or roles.
-import { execute, print, type ExecutionResult, type GraphQLResolveInfo, type GraphQLSchema, type DocumentNode } from 'graphql';
+import { execute, print, type ExecutionResult, type GraphQLResolveInfo, type DocumentNode } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import type { Bus } from '../domain/ports/bus.ts';
 import type { Principal } from './auth.ts';
@@ -324,7 +324,7 @@ export class LiveFanout {
   /** whenWritten's callers, told when the fan-out is idle. */
   private idleWaiters: (() => void)[] = [];
   /** Executions run, frames written: for tests and the bench. */
-  readonly counts = { executions: 0, compiledExecutions: 0, compilations: 0, frames: 0, rawFrames: 0, groupedFrames: 0, slowConsumersClosed: 0, directAttachments: 0 };
+  readonly counts = { executions: 0, compiledExecutions: 0, frames: 0, rawFrames: 0, groupedFrames: 0, slowConsumersClosed: 0, directAttachments: 0 };
 
   constructor(bus: Bus, options: LiveFanoutOptions) {
     this.topics = new LiveTopics(bus, options.maxPendingMessages ?? 1000, options.deliverSlice ?? 128);
@@ -511,7 +511,7 @@ export class LiveFanout {
     this.counts.executions++;
     let result: ExecutionResult | Promise<ExecutionResult>;
     try {
-      const compiled = this.compiledOf(info);
+      const compiled = compiledOf(info);
       if (compiled) {
         this.counts.compiledExecutions++;
         const r = compiled.query(message, ctx, rawVariables(info.variableValues)) as ExecutionResult | Promise<ExecutionResult>;
@@ -536,37 +536,6 @@ export class LiveFanout {
   private serialize(result: ExecutionResult, ctx: LiveContext): string {
     const response = result.errors && result.errors.length > 0 ? this.formatErrors(result, ctx).response : result;
     return JSON.stringify(response);
-  }
-
-  /**
-   * An operation's selection compiled by graphql-jit, once its text ran `jitAfter` times in this process (a chat's
-   * conversationEvents runs for each message and side; one-off operations never pay the compile): its frames then
-   * cost a generated function instead of graphql-js's walk of the selection (issue 11: 4 % of Kefu's main thread
-   * per chat message went to execute). One compile per operation text (with its fragments) and schema, shared by
-   * every subscription that sends that text: every widget's conversationEvents is one text, each subscription its
-   * own parsed document (a compile per subscription was ~0.5 ms and ~15 KB of heap for each chat past 20 messages,
-   * and a group's executor that left took the compiled query with it). null: graphql-jit refused it (graphql-js runs it).
-   */
-  private compiledOf(info: GraphQLResolveInfo): CompiledQuery | null {
-    let bySchema = compiledOperations.get(info.schema);
-    if (!bySchema) {
-      bySchema = new Map();
-      compiledOperations.set(info.schema, bySchema);
-    }
-    const text = this.operationText(info);
-    let entry = bySchema.get(text);
-    if (!entry) {
-      // Bounded: past the limit the oldest text goes (clients may send any number of texts).
-      if (bySchema.size >= compiledTextsKept) bySchema.delete(bySchema.keys().next().value!);
-      entry = { runs: 0, compiled: undefined };
-      bySchema.set(text, entry);
-    }
-    if (entry.compiled !== undefined) return entry.compiled;
-    if (++entry.runs < jitAfter) return null;
-    const q = compileQuery(info.schema, documentOf(info), info.operation.name?.value);
-    entry.compiled = isCompiledQuery(q) ? q : null;
-    this.counts.compilations++;
-    return entry.compiled;
   }
 
   private operationText(info: GraphQLResolveInfo): string {
@@ -712,10 +681,29 @@ export function viewOf(p: Principal | null | undefined): string {
 
 const documents = new WeakMap<object, DocumentNode>();
 
-/** Runs of an operation text before it is compiled; texts kept per schema (compiled or counted). */
+/**
+ * An operation's selection compiled by graphql-jit, once it ran `jitAfter` times in this process (a chat's
+ * conversationEvents runs for each message and side; one-off operations never pay the compile): its frames
+ * then cost a generated function instead of graphql-js's walk of the selection (issue 11: 4 % of Kefu's main
+ * thread per chat message went to execute). null: graphql-jit refused it (graphql-js runs it).
+ */
 const jitAfter = 20;
-const compiledTextsKept = 1000;
-const compiledOperations = new WeakMap<GraphQLSchema, Map<string, { runs: number; compiled: CompiledQuery | null | undefined }>>();
+const compiledOperations = new WeakMap<object, CompiledQuery | null>();
+const runsBeforeJit = new WeakMap<object, number>();
+function compiledOf(info: GraphQLResolveInfo): CompiledQuery | null {
+  const known = compiledOperations.get(info.operation);
+  if (known !== undefined) return known;
+  const runs = (runsBeforeJit.get(info.operation) ?? 0) + 1;
+  if (runs < jitAfter) {
+    runsBeforeJit.set(info.operation, runs);
+    return null;
+  }
+  const q = compileQuery(info.schema, documentOf(info), info.operation.name?.value);
+  const compiled = isCompiledQuery(q) ? q : null;
+  compiledOperations.set(info.operation, compiled);
+  runsBeforeJit.delete(info.operation);
+  return compiled;
+}
 
 /** A subscription's coerced variables as JSON values again, once per subscription (not per message). */
 const rawVariableValues = new WeakMap<object, Record<string, unknown>>();
