@@ -13,6 +13,9 @@
 // server CPU per change above the bare server's is the mutation's own work on the process that takes it (process A
 // of kefu-nats: 14.5 ms per change with no subscriber) and the pollers of an idle Kefu (8.3 ms/s on PostgreSQL: the
 // WeChat outbox claim 2/s, an event store read 2/s, webhooks 1/s; ~2.5 ms per 300 ms change).
+// BENCH_DELIVER_SLICE / BENCH_SLICE_MS set LiveFanout's deliverSlice (128) and sliceMs (4). Tried: slices of 64 at
+// load 12-15 (2 pairs): longest turn median 20.7 / 22.6 vs 17.1 / 15.7 ms with 128: a loaded machine's turns are its
+// preemptions, not the slice's writes.
 // Run: node bench/live/fanout-wire.ts [subscribers=1000] [messages=40]
 import { fork } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -59,7 +62,7 @@ if (process.argv[2] === 'clients') {
   const received = () => new Promise<number>((r) => (child.once('message', (m: { frames: number }) => r(m.frames)), child.send('count')));
 
   const bus = new InProcessBus();
-  const fanout = new LiveFanout(bus, { formatErrors: () => ({ response: null }) });
+  const fanout = new LiveFanout(bus, { formatErrors: () => ({ response: null }), ...(process.env.BENCH_DELIVER_SLICE ? { deliverSlice: Number(process.env.BENCH_DELIVER_SLICE) } : {}), ...(process.env.BENCH_SLICE_MS ? { sliceMs: Number(process.env.BENCH_SLICE_MS) } : {}) });
   for (const [i, socket] of sockets.entries()) {
     const r = await subscribe({ schema, document, contextValue: { principal: null, live: fanout, liveSocket: socket, id: String(1 + (i % 3)) } });
     void (r as AsyncIterable<unknown>)[Symbol.asyncIterator]().next();
