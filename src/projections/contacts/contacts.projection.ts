@@ -248,11 +248,23 @@ export const contactsProjection: Projection = {
         }
         break;
       }
-      case 'ContactAccepted':
-        await offerEnded('ACCEPTED', event.data.offerId, [event.data.agentId]);
-        await update({ status: 'CONNECTED', agent_id: event.data.agentId, offer: null, connected_at: event.data.at });
-        await served(event.data.agentId);
+      case 'ContactAccepted': {
+        // One statement, one new version of the row (every chat and call taken): the row connected, the agent
+        // added to those who served it (once), and the offer as it was before (its expiry for the ACCEPTED
+        // message) from the statement's snapshot. It was a read, the update and a second update (served).
+        const { agentId, offerId } = event.data;
+        const agent = JSON.stringify([agentId]);
+        const r = await sql<{ offer: OfferColumn | null; channel: string; status: string }>`UPDATE contacts AS c SET
+            status = 'CONNECTED', agent_id = ${agentId}, offer = NULL, connected_at = ${event.data.at}, updated_at = ${at},
+            served_agent_ids = CASE WHEN c.served_agent_ids @> ${agent}::jsonb THEN c.served_agent_ids ELSE c.served_agent_ids || ${agent}::jsonb END
+          FROM (SELECT offer FROM contacts WHERE instance_id = ${instanceId} AND id = ${id}) AS o
+          WHERE c.instance_id = ${instanceId} AND c.id = ${id}
+          RETURNING o.offer, c.channel, c.status`.execute(trx);
+        const row = r.rows[0];
+        changes.publish(agentOffersTopic(instanceId), { state: 'ACCEPTED', offerId, agentIds: [agentId], expiresAt: row?.offer?.expiresAt ?? at, contactId: id } satisfies OfferMessage);
+        updated = row && { channel: row.channel, status: row.status };
         break;
+      }
       case 'ContactTransferred':
         await update({
           status: 'QUEUED',
