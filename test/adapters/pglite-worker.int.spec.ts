@@ -190,6 +190,27 @@ describe('PGlite on a worker thread', () => {
     await sql.close();
   });
 
+  it('refuses a parameter it cannot pass on as PGlite here would have written it, and goes on', async () => {
+    const sql = await createPgliteClient(null, { worker: true });
+    try {
+      class Amount {
+        readonly cents: number;
+        constructor(cents: number) {
+          this.cents = cents;
+        }
+        toJSON() {
+          return `${this.cents / 100}`;
+        }
+      }
+      await expect(sql.query('SELECT $1::jsonb AS v', [new Amount(150)])).rejects.toThrow(/parameter \$1 is a Amount/);
+      await expect(sql.query('SELECT $1::text AS v', ['ok', () => 1])).rejects.toThrow();
+      const plain = Object.assign(Object.create(null) as object, { a: 1 });
+      expect((await sql.query('SELECT $1::jsonb AS v, $2::jsonb AS w', [plain, [{ b: 2 }]])).rows).toEqual([{ v: { a: 1 }, w: [{ b: 2 }] }]);
+    } finally {
+      await sql.close();
+    }
+  });
+
   it('ends its worker on close', async () => {
     const sql = await createPgliteClient(null, { worker: true });
     const worker = pgliteWorkerOf(sql)!;

@@ -388,14 +388,16 @@ function errorFromWorker(e: WorkerError): Error {
 }
 
 /**
- * A parameter as PGlite on this thread would have serialized it: structured cloning keeps plain values, Dates,
- * typed arrays (a Buffer arrives as a Uint8Array of its bytes), bigints, plain objects and arrays, but drops a
- * class's prototype, so an object's own toJSON is applied here.
+ * A parameter for the worker thread. Structured cloning keeps plain values, Dates, typed arrays (a Buffer arrives
+ * as a Uint8Array of its bytes), bigints, plain objects and arrays as PGlite on this thread would serialize them;
+ * an instance of another class would arrive as a plain object of its own fields (no toJSON, no toString), which
+ * PGlite would then write differently: refused, as a statement error, rather than stored otherwise.
  */
-function cloneableParam(p: unknown): unknown {
-  if (typeof p !== 'object' || p === null || p instanceof Date || ArrayBuffer.isView(p)) return p;
-  const toJSON = (p as { toJSON?: unknown }).toJSON;
-  return typeof toJSON === 'function' ? (toJSON as () => unknown).call(p) : p;
+function cloneableParam(p: unknown, i: number): unknown {
+  if (typeof p !== 'object' || p === null || p instanceof Date || ArrayBuffer.isView(p) || Array.isArray(p)) return p;
+  const proto: unknown = Object.getPrototypeOf(p);
+  if (proto === Object.prototype || proto === null) return p;
+  throw new TypeError(`SQL parameter $${i + 1} is a ${(p as object).constructor?.name ?? 'class instance'}: PGlite on its worker thread takes plain values, Dates, typed arrays, plain objects and arrays`);
 }
 
 /**
