@@ -3,7 +3,8 @@
 // every change committed after the read arrives on the bus. What arrived before the read began was
 // committed before it (projections publish after commit) and is already in the snapshot: dropped. What
 // arrives while the read runs may or may not be in it: held, and passed after the snapshot through the
-// view's `admit`, which drops what the subscriber already has (an offer sent twice, a state unchanged).
+// view's `admit`, which drops what the subscriber already has (an offer sent twice, a state unchanged), after
+// the view's `notInSnapshot` dropped what is older than the snapshot (a state the read already saw replaced).
 
 import { createHash } from 'node:crypto';
 import { SlowConsumerError, attachDirect, type DirectSource } from './live-fanout.ts';
@@ -16,6 +17,13 @@ export interface LiveView<T> {
   read(): Promise<T[]>;
   /** Whether a message adds anything for this subscriber; called in order for the snapshot, then for live messages. */
   admit(message: T): boolean;
+  /**
+   * Of the live messages that came while the snapshot was read (in order), those the snapshot does not already
+   * have (by default all: admit then drops repeats). A message of a state older than the snapshot's can come
+   * after the read began (a bus, or a connection pool, slower than the read): admit alone would send it after the
+   * newer snapshot, then the snapshot's state again.
+   */
+  notInSnapshot?(snapshot: T[], held: T[]): T[];
 }
 
 export function snapshotThenChanges<T>(live: AsyncIterable<T>, view: LiveView<T>): AsyncIterableIterator<T> & DirectSource<T> {
@@ -80,7 +88,8 @@ export function snapshotThenChanges<T>(live: AsyncIterable<T>, view: LiveView<T>
     try {
       const snapshot = await view.read();
       for (const message of snapshot) offer(message);
-      for (const message of held ?? []) offer(message);
+      const during = held ?? [];
+      for (const message of view.notInSnapshot ? view.notInSnapshot(snapshot, during) : during) offer(message);
       held = null;
     } catch (error) {
       end ??= { error };
@@ -141,6 +150,26 @@ export function unlessAlreadySent<T>(keyOf: (message: T) => string): (message: T
     if (sent.get(key) === state) return false;
     sent.set(key, state);
     return true;
+  };
+}
+
+/**
+ * `notInSnapshot` for the same views: a held message whose state is the one the snapshot has of its key is that
+ * very state (a state is a whole row, its times included), so it and the messages of that key held before it are
+ * in the snapshot already; those after it are newer. A key whose snapshot state no held message has: all of its
+ * held messages are newer (an older one would have come before the message of the snapshot's state, in order).
+ */
+export function newerThanSnapshot<T>(keyOf: (message: T) => string): (snapshot: T[], held: T[]) => T[] {
+  return (snapshot, held) => {
+    if (held.length === 0) return held;
+    const snapshotState = new Map(snapshot.map((m) => [keyOf(m), stateOf(m)]));
+    /** Per key, the index of the last held message of the snapshot's state. */
+    const caughtUpAt = new Map<string, number>();
+    held.forEach((m, i) => {
+      const key = keyOf(m);
+      if (snapshotState.get(key) === stateOf(m)) caughtUpAt.set(key, i);
+    });
+    return held.filter((m, i) => i > (caughtUpAt.get(keyOf(m)) ?? -1));
   };
 }
 

@@ -32,6 +32,7 @@ export async function subscribeTopicFromSnapshot<T>(
     return snapshotThenChanges(live, {
       read: () => view.read().catch((err: unknown) => Promise.reject(toGraphQLError(err))),
       admit: (message) => view.admit(message),
+      ...(view.notInSnapshot ? { notInSnapshot: view.notInSnapshot.bind(view) } : {}),
     });
   } catch (err) {
     throw toGraphQLError(err);

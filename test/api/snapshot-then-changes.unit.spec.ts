@@ -1,7 +1,7 @@
 // A live view's snapshot and its changes meet without a gap or a repeat, whatever arrives while the
 // snapshot is read.
 import { describe, expect, it } from 'vitest';
-import { snapshotThenChanges, unlessAlreadySent } from '../../src/api/snapshot-then-changes.ts';
+import { newerThanSnapshot, snapshotThenChanges, unlessAlreadySent } from '../../src/api/snapshot-then-changes.ts';
 
 /** A bus subscription's queue, fed by the test. */
 function liveQueue<T>() {
@@ -119,6 +119,60 @@ describe('snapshotThenChanges', () => {
     const it = snapshotThenChanges(live.iterable, { read: () => new Promise(() => undefined), admit: () => true });
     live.end();
     expect(await it.next()).toEqual({ value: undefined, done: true });
+  });
+});
+
+describe('snapshotThenChanges of whole states (agentStatusChanged)', () => {
+  interface Status {
+    id: string;
+    presence: string;
+    since: number;
+  }
+  const view = (read: Promise<Status[]>) => ({ read: () => read, admit: unlessAlreadySent<Status>((m) => m.id), notInSnapshot: newerThanSnapshot<Status>((m) => m.id) });
+
+  it('sends no state older than the snapshot when its message comes after the read began (a slow bus or pool)', async () => {
+    const live = liveQueue<Status>();
+    let release!: (rows: Status[]) => void;
+    const it = snapshotThenChanges(live.iterable, view(new Promise((r) => (release = r))));
+    await turn();
+    await turn();
+    // Ann went on a break (1), then back (2), both committed before the read ran; their messages come during it.
+    live.push({ id: 'ann', presence: 'BREAK', since: 1 });
+    live.push({ id: 'ann', presence: 'AVAILABLE', since: 2 });
+    // Bob's change (3) came after what the read saw of him (0).
+    live.push({ id: 'bob', presence: 'BREAK', since: 3 });
+    await turn();
+    release([
+      { id: 'ann', presence: 'AVAILABLE', since: 2 },
+      { id: 'bob', presence: 'OFFLINE', since: 0 },
+    ]);
+    live.push({ id: 'ann', presence: 'BREAK', since: 4 });
+    expect(await take(it, 4)).toEqual([
+      { id: 'ann', presence: 'AVAILABLE', since: 2 },
+      { id: 'bob', presence: 'OFFLINE', since: 0 },
+      { id: 'bob', presence: 'BREAK', since: 3 },
+      { id: 'ann', presence: 'BREAK', since: 4 },
+    ]);
+  });
+
+  it('sends every state held after the snapshot when the read saw none of them, once', async () => {
+    const live = liveQueue<Status>();
+    let release!: (rows: Status[]) => void;
+    const it = snapshotThenChanges(live.iterable, view(new Promise((r) => (release = r))));
+    await turn();
+    await turn();
+    live.push({ id: 'ann', presence: 'BREAK', since: 1 });
+    live.push({ id: 'ann', presence: 'AVAILABLE', since: 2 });
+    await turn();
+    release([{ id: 'ann', presence: 'OFFLINE', since: 0 }]);
+    live.push({ id: 'ann', presence: 'AVAILABLE', since: 2 });
+    live.push({ id: 'ann', presence: 'OFFLINE', since: 3 });
+    expect(await take(it, 4)).toEqual([
+      { id: 'ann', presence: 'OFFLINE', since: 0 },
+      { id: 'ann', presence: 'BREAK', since: 1 },
+      { id: 'ann', presence: 'AVAILABLE', since: 2 },
+      { id: 'ann', presence: 'OFFLINE', since: 3 },
+    ]);
   });
 });
 

@@ -11,9 +11,9 @@ import { okHttp, seedOverHttp, spawnKefu, type KefuProcess } from '../support/pr
 import { collect, wsClient } from '../support/ws-client.ts';
 
 interface StatusMessage {
-  agentStatusChanged: { agent: { id: string }; presence: string };
+  agentStatusChanged: { agent: { id: string }; presence: string; since: string };
 }
-const subscription = 'subscription { agentStatusChanged { agent { id } presence } }';
+const subscription = 'subscription { agentStatusChanged { agent { id } presence since } }';
 
 interface Setup {
   /** Where the subscribers connect. */
@@ -35,6 +35,15 @@ function subscribe(url: string, token: string) {
 /** The agent's presences as a subscriber received them (its snapshot's, then its changes'). */
 function presencesOf(s: Subscriber, agentId: string): string[] {
   return s.sub.received.filter((m) => m.agentStatusChanged.agent.id === agentId).map((m) => m.agentStatusChanged.presence);
+}
+
+/** When each state the subscriber received began: a later state never began before an earlier one (no older state replayed after a newer). */
+function sincesOf(s: Subscriber, agentId: string): number[] {
+  return s.sub.received.filter((m) => m.agentStatusChanged.agent.id === agentId).map((m) => Date.parse(m.agentStatusChanged.since));
+}
+function expectInOrder(s: Subscriber, agentId: string): void {
+  const since = sincesOf(s, agentId);
+  for (let k = 1; k < since.length; k++) expect(since[k], `states began at ${since.join(', ')}`).toBeGreaterThanOrEqual(since[k - 1]!);
 }
 
 async function waitFor(what: () => boolean, describe: () => string, timeoutMs = 60_000): Promise<void> {
@@ -76,6 +85,7 @@ async function changeRightAfterReady(setup: Setup, n: number, rounds: number): P
     for (const [i, s] of subscribers.entries()) {
       expect(s.sub.errors).toEqual([]);
       expect(presencesOf(s, setup.agentId)).toEqual([...before[i]!, next === 'AVAILABLE' ? 'BREAK' : 'AVAILABLE', next]);
+      expectInOrder(s, setup.agentId);
     }
     await dispose(subscribers);
   }
@@ -109,6 +119,7 @@ async function joinWhileChanging(setup: Setup, waves: number, perWave: number): 
     const seen = presencesOf(s, setup.agentId);
     // Each state differs from the one before: a change missed or sent twice would show as two equal in a row.
     for (let k = 1; k < seen.length; k++) expect(seen[k], `after ${seen.slice(0, k).join(', ')}`).not.toBe(seen[k - 1]);
+    expectInOrder(s, setup.agentId);
   }
   await dispose(subscribers);
 }

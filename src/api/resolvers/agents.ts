@@ -15,7 +15,7 @@ import { isSupervisor, requireAdmin, requireInstance, requireSupervisor, type In
 import { commandMetadata, inInput, settle, type KefuContext } from '../context.ts';
 import { subscribeTopicFromSnapshot } from '../subscribe-topic.ts';
 import { liveSubscription } from '../live-fanout.ts';
-import { unlessAlreadySent } from '../snapshot-then-changes.ts';
+import { newerThanSnapshot, unlessAlreadySent } from '../snapshot-then-changes.ts';
 import { dummySecretHash, hashSecret, verifySecret } from '../credentials.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { id, login, name, parseInput, password, phone, reason, searchText, text } from '../input.ts';
@@ -366,6 +366,7 @@ export const agentResolvers = {
                 return (await q.orderBy('id').execute()).map(toAgentStatusMessage);
               },
               admit: unlessAlreadySent<AgentStatusMessage>((m) => m.id),
+              notInSnapshot: newerThanSnapshot<AgentStatusMessage>((m) => m.id),
             }),
           ),
         (payload: AgentStatusMessage, args: { agentId?: string | null }, ctx: KefuContext) => {
