@@ -913,8 +913,8 @@ export class PostgresEventStore implements EventStore {
     for (const w of waiters) w();
   }
 
-  /** Resolves true on a wake-up (or when closed), false when `timeoutMs` passed without one. */
   /**
+   * Resolves true on a wake-up (or when closed), false when `timeoutMs` passed without one.
    * One wait per generation and time-out, shared by every subscriber that waits in it (a process's ~18, each
    * after each commit: a promise, two closures and a timer each before, issue 11). A subscriber that joins a
    * wait late may time out (poll the database) up to timeoutMs early: polls only back up wake-ups.
