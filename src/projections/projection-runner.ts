@@ -239,6 +239,8 @@ export interface CheckpointMover {
 interface PendingMove extends CheckpointGuard {
   done: (moved: boolean) => void;
   failed: (err: unknown) => void;
+  /** Never made in a shared transaction (SharedTransactions.move's joinsTransactions false). */
+  apart?: boolean;
 }
 
 /**
@@ -250,24 +252,29 @@ interface PendingMove extends CheckpointGuard {
  */
 export class SharedTransactions implements CheckpointMover {
   private readonly db: ReadModel;
+  /** Where moves that join no transaction go (the runner's liveDb, default `db`). */
+  private readonly aloneDb: ReadModel;
   private pending: { work: SharedWork<unknown>; guard: CheckpointGuard | undefined; done: (v: unknown) => void; failed: (err: unknown) => void }[] = [];
   private moves: PendingMove[] = [];
   private scheduled = false;
   /** Transactions run, and batches they carried (for tests and the bench). */
   readonly counts = { transactions: 0, batches: 0 };
 
-  constructor(db: ReadModel) {
+  constructor(db: ReadModel, aloneDb: ReadModel = db) {
     this.db = db;
+    this.aloneDb = aloneDb;
   }
 
   /**
    * A checkpoint move of a batch with nothing to write: made in the guarded-move statement of a transaction
    * that starts in the same turn if there is one (no statement of its own), else with the turn's other such
-   * moves in one statement (as CheckpointMoves does).
+   * moves in one statement on `aloneDb` (as CheckpointMoves does). `joinsTransactions` false (a live
+   * projection's, which must not wait behind the shared transactions' statements): never in a transaction,
+   * but still in the turn's one statement with the others' (one statement a change instead of one per pool).
    */
-  move(name: string, from: Position | null, to: Position): Promise<boolean> {
+  move(name: string, from: Position | null, to: Position, joinsTransactions = true): Promise<boolean> {
     return new Promise((done, failed) => {
-      this.moves.push({ name, from: from ? positionToString(from) : null, to: positionToString(to), done, failed });
+      this.moves.push({ name, from: from ? positionToString(from) : null, to: positionToString(to), done, failed, apart: !joinsTransactions });
       this.schedule();
     });
   }
@@ -291,11 +298,26 @@ export class SharedTransactions implements CheckpointMover {
 
   private async flush(): Promise<void> {
     const group = this.pending;
-    const moves = this.moves;
+    let moves = this.moves;
     this.pending = [];
     this.moves = [];
     this.scheduled = false;
-    if (group.length === 0) return settleMoves(moves, moveCheckpoints(this.db, moves));
+    if (group.length === 0) return settleMoves(moves, moveCheckpoints(this.aloneDb, moves));
+    // Moves kept out of transactions go in a statement of their own, beside the transaction.
+    let apart: Promise<void> = Promise.resolve();
+    if (moves.some((m) => m.apart)) {
+      const kept = moves.filter((m) => m.apart);
+      moves = moves.filter((m) => !m.apart);
+      apart = settleMoves(kept, moveCheckpoints(this.aloneDb, kept));
+    }
+    try {
+      await this.flushGroup(group, moves);
+    } finally {
+      await apart;
+    }
+  }
+
+  private async flushGroup(group: SharedTransactions['pending'], moves: PendingMove[]): Promise<void> {
     if (group.length + moves.length > 1) {
       try {
         const results: unknown[] = [];
@@ -324,7 +346,7 @@ export class SharedTransactions implements CheckpointMover {
         // Each on its own below: its own outcome, whatever failed the shared one.
       }
     }
-    const alone = moves.length > 0 ? settleMoves(moves, moveCheckpoints(this.db, moves)) : Promise.resolve();
+    const alone = moves.length > 0 ? settleMoves(moves, moveCheckpoints(this.aloneDb, moves)) : Promise.resolve();
     await Promise.all(
       group.map(async (g) => {
         try {
@@ -368,23 +390,17 @@ async function moveCheckpoints(db: ReadModel, moves: CheckpointGuard[]): Promise
  * that moved, by name. A guard whose row is not at its `from` is left out (as is a second guard on one name:
  * both cannot hold). A deadlock with another process's moves fails the shared try, whose batches go alone.
  */
-/**
- * Guarded moves as VALUES rows with their values inlined as literals (kysely escapes them), not parameters: as the
- * first statement of a transaction it goes in one simple query with the BEGIN (kysely-dialect.ts), one round trip
- * less per projection transaction. Names are the projections' own, positions `<digits>/<digits>`.
- */
-function guardedValues(guards: CheckpointGuard[]) {
-  return sql.join(guards.map((g) => sql`(${sql.lit(g.name)}::text, ${sql.lit(g.from)}::text, ${sql.lit(g.to)}::text)`));
-}
-
 async function moveGuarded(trx: Transaction<ReadModelDb>, guards: CheckpointGuard[]): Promise<Map<string, { parked_instances: string[] }>> {
   const moved = new Map<string, { parked_instances: string[] }>();
   if (guards.length === 0) return moved;
   const names = new Set<string>();
   const unique = guards.filter((g) => (names.has(g.name) ? false : (names.add(g.name), true)));
-  const rows = guardedValues(unique);
-  const r = await sql<{ name: string; parked_instances: string[] }>`UPDATE kefu_projection_checkpoints AS c SET position = v.next, updated_at = now()
-    FROM (VALUES ${rows}) AS v(name, prev, next)
+  // One text for any number of moves (one JSON parameter), marked: as the transaction's first statement it goes
+  // as `BEGIN; EXECUTE` of its SQL-prepared form (kysely-dialect.ts), one round trip, planned once per connection.
+  // With its values inlined in a VALUES list, PostgreSQL parsed and planned a new text at each transaction.
+  const rows = JSON.stringify(unique.map((g) => ({ name: g.name, prev: g.from, next: g.to })));
+  const r = await sql<{ name: string; parked_instances: string[] }>`${sql.raw(preparedMark)}UPDATE kefu_projection_checkpoints AS c SET position = v.next, updated_at = now()
+    FROM json_to_recordset(${rows}::json) AS v(name text, prev text, next text)
     WHERE c.name = v.name AND c.position IS NOT DISTINCT FROM v.prev
     RETURNING c.name, c.parked_instances, ${asynchronousCommit} AS commit_flush`.execute(trx);
   for (const row of r.rows) moved.set(row.name, { parked_instances: row.parked_instances });
@@ -540,8 +556,12 @@ export class ProjectionRunner {
    */
   private readonly waiters = new Map<string, Set<Waiter>>();
   private readonly checkpointMoves: CheckpointMoves;
-  /** The live projections' checkpoint moves of skipped events, on liveDb (null: they share `transactions`). */
-  private readonly liveMoves: CheckpointMoves | null;
+  /**
+   * The live projections' checkpoint moves of skipped events, with liveDb (null: they share `transactions`): in
+   * the statement of the turn's other skipped moves on liveDb, never in a shared transaction (which would hold
+   * a live projection's next batch behind the statements of the projections that only store).
+   */
+  private readonly liveMoves: CheckpointMover | null;
   readonly transactions: SharedTransactions;
   private stopped = false;
   private timer: NodeJS.Timeout | null = null;
@@ -558,8 +578,10 @@ export class ProjectionRunner {
   constructor(deps: ProjectionRunnerDeps) {
     this.deps = deps;
     this.checkpointMoves = new CheckpointMoves(deps.db);
-    this.liveMoves = deps.liveDb && deps.liveDb !== deps.db ? new CheckpointMoves(deps.liveDb) : null;
-    this.transactions = new SharedTransactions(deps.db);
+    const apartDb = deps.liveDb && deps.liveDb !== deps.db ? deps.liveDb : null;
+    // Skipped moves of live and other projections written in one turn go in one statement (on liveDb, if any).
+    this.transactions = new SharedTransactions(deps.db, apartDb ?? deps.db);
+    this.liveMoves = apartDb ? { move: (name, from, to) => this.transactions.move(name, from, to, false) } : null;
   }
 
   async start(): Promise<void> {
