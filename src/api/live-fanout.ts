@@ -96,7 +96,11 @@ type Deliver = (m: unknown) => void;
  */
 export const attachDirect = Symbol('attachDirect');
 export interface DirectSource<T> {
-  [attachDirect]?(handler: (message: T) => void): boolean;
+  /**
+   * `onEnd`, when the source takes it, is told the source's end or error after it attached (a source whose
+   * messages come only from its topic never ends on its own: it takes none).
+   */
+  [attachDirect]?(handler: (message: T) => void, onEnd?: (error?: unknown) => void): boolean;
 }
 
 interface Topic {
@@ -439,12 +443,19 @@ export class LiveFanout {
       }
     };
     const source = messages as AsyncIterator<T> & DirectSource<T>;
+    /** The end of an attached source: as if its next() had ended or thrown. */
+    const directEnd = (error?: unknown): void => {
+      if (error !== undefined) return stop(error);
+      if (stopped) return;
+      stopped = true;
+      finish({ value: undefined as never, done: true });
+    };
 
     void (async () => {
       try {
         for (;;) {
           // Nothing waiting (the snapshot sent): later messages come straight to `direct`.
-          if (!stopped && source[attachDirect]?.(direct)) {
+          if (!stopped && source[attachDirect]?.(direct, directEnd)) {
             this.counts.directAttachments++;
             return;
           }
