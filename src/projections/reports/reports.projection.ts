@@ -79,6 +79,20 @@ let recountsPending = true;
 const answeredChats = new Set<string>();
 const maxAnsweredChats = 100_000;
 
+/**
+ * The agents' states and the instances' zones as the last committed batches left them (issue 10: a presence
+ * change read them back at each batch, a statement of its own in the projection's transaction). A batch that
+ * names no contact, whose agents and instances are all kept here, reads nothing. An instance is kept only with
+ * no recount of its days under way (none is started but by this projection, in a batch that changes its zone,
+ * which drops it). Trusted as answeredChats is: filled after a commit only, from the batch's own states (never
+ * mutated after: a batch copies a state before it changes it), emptied by reset. Bounded: past maxKept each
+ * starts again empty.
+ */
+const committedAgents = new Map<string, AgentState | null>();
+/** Instance -> its zone (null: none set, UTC), with no recount under way. */
+const committedInstances = new Map<string, string | null>();
+const maxKept = 100_000;
+
 export const reportsProjection: Projection = {
   name: 'reports',
   tables: ['report_contact_buckets', 'report_group_buckets', 'report_group_days', 'report_agent_contact_days', 'report_agent_channel_days', 'report_agent_days', 'report_agent_break_days', 'report_agent_buckets', 'report_agent_spans', 'report_agent_break_buckets', 'report_contacts', 'report_agents', 'report_settings', 'report_day_recounts'],
@@ -97,6 +111,8 @@ export const reportsProjection: Projection = {
   reset() {
     recountsPending = true;
     answeredChats.clear();
+    committedAgents.clear();
+    committedInstances.clear();
   },
   // A batch is counted in memory (states read once, bucket deltas summed) and written in a few statements.
   async applyBatch(trx, all, changes) {
@@ -108,7 +124,7 @@ export const reportsProjection: Projection = {
     );
     if (events.length === 0) return;
     const batch = new ReportBatch(trx);
-    await batch.prefetch(events);
+    await batch.prefetch(events, trusted);
     const changed = new Set<string>();
     for (const e of events) {
       const category = e.streamId.slice(0, e.streamId.indexOf('-'));
@@ -121,6 +137,7 @@ export const reportsProjection: Projection = {
       if (counted) changed.add(instanceId);
     }
     await batch.flush();
+    if (trusted) changes.committed!(batch.keepCommitted());
     if (trusted) {
       const answered = events.flatMap((e) => (e.type === 'ContactMessageRecorded' && batch.answered(chatKey(e)) ? [chatKey(e)] : []));
       if (answered.length > 0)
@@ -237,6 +254,8 @@ class ReportBatch {
   private readonly zones = new Map<string, string>();
   /** The recounts under way of the batch's instances, their rows locked until the batch commits (report-days.ts). */
   private readonly recounts = new Map<string, { phase: string; countedTo: Date | null }>();
+  /** The instances of the batch's events (their zones and recounts read, or kept from committed batches). */
+  private instanceIds = new Set<string>();
 
   private readonly trx: Trx;
 
@@ -248,7 +267,7 @@ class ReportBatch {
    * Reads the states of every contact and agent the batch names, its instances' zones and recounts (locked)
    * in one statement (a few for a catch-up's thousands of contacts): a live batch of one event reads once.
    */
-  async prefetch(events: RecordedEvent[]): Promise<void> {
+  async prefetch(events: RecordedEvent[], trusted = false): Promise<void> {
     const contactIds = new Map<string, [string, string]>();
     const agentIds = new Map<string, [string, string]>();
     const instanceIds = new Set<string>();
@@ -260,9 +279,41 @@ class ReportBatch {
       if (category === 'contact') contactIds.set(pairKey(...pair), pair);
       else if (category === 'agent') agentIds.set(pairKey(...pair), pair);
     }
+    this.instanceIds = instanceIds;
+    if (trusted && contactIds.size === 0 && this.fromCommitted(agentIds, instanceIds)) return;
     const contacts = chunk([...contactIds.values()], 1000);
     const agents = chunk([...agentIds.values()], 1000);
     for (let i = 0; i < Math.max(1, contacts.length, agents.length); i++) await this.load(contacts[i] ?? [], agents[i] ?? [], i === 0 ? [...instanceIds] : []);
+  }
+
+  /** The batch's states and zones from the last committed batches' (committedAgents), if all are kept there. */
+  private fromCommitted(agentIds: Map<string, [string, string]>, instanceIds: Set<string>): boolean {
+    for (const key of agentIds.keys()) if (!committedAgents.has(key)) return false;
+    for (const id of instanceIds) if (!committedInstances.has(id)) return false;
+    for (const key of agentIds.keys()) this.agents.set(key, committedAgents.get(key)!);
+    for (const id of instanceIds) {
+      const zone = committedInstances.get(id)!;
+      if (zone !== null) this.zones.set(id, zone);
+    }
+    return true;
+  }
+
+  /**
+   * What to keep once the batch has committed: its agents' states as it leaves them, and the zones of its
+   * instances with no recount under way whose settings it did not change.
+   */
+  keepCommitted(): () => void {
+    const agents = [...this.agents];
+    const instances = [...this.instanceIds].map((id): [string, string | null, boolean] => [id, this.zones.get(id) ?? null, !this.recounts.has(id) && !this.settings.has(id)]);
+    return () => {
+      if (committedAgents.size + agents.length > maxKept) committedAgents.clear();
+      for (const [key, state] of agents) committedAgents.set(key, state);
+      if (committedInstances.size + instances.length > maxKept) committedInstances.clear();
+      for (const [id, zone, keep] of instances) {
+        if (keep) committedInstances.set(id, zone);
+        else committedInstances.delete(id);
+      }
+    };
   }
 
   /** Reads states (and, for `instanceIds`, zones and recounts) into the batch; pairs not found are known not to exist. */
