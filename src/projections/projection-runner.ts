@@ -157,7 +157,7 @@ async function applyInTransaction(
     // move (or a retry of a parked part) waits, then finds the checkpoint moved. It returns the parked
     // instances as they are under that lock. In a shared transaction it was made already, with the other
     // batches' moves in one statement (movedAlready).
-    // Its values inlined (see guardedValues): the transaction's BEGIN goes in the same round trip.
+    // Its values inlined (sql.lit: the projection's name and positions): the transaction's BEGIN goes in the same round trip.
     const moved =
       movedAlready ??
       (

@@ -34,6 +34,24 @@ function preparedName(text: string): string | undefined {
   return name;
 }
 
+/**
+ * The statements PREPAREd in SQL on each connection (by its session, sql-client's SqlExecutor.session), for a
+ * marked statement that opens a transaction: `BEGIN; EXECUTE name(values)` is one simple query, one round trip,
+ * and PostgreSQL parses only the EXECUTE (its plan cached as for any prepared statement). A session's names are
+ * those of preparedNames with `_tx` added (protocol-level prepared statements share the namespace).
+ */
+const sqlPrepared = new WeakMap<object, Set<string>>();
+
+/** A parameter as an SQL literal for EXECUTE (typed by the PREPAREd statement), or undefined if it cannot be one. */
+function literal(value: unknown): string | undefined {
+  if (value === null || value === undefined) return 'NULL';
+  if (typeof value === 'number') return Number.isFinite(value) ? `'${value}'` : undefined;
+  if (typeof value === 'boolean' || typeof value === 'bigint') return `'${value}'`;
+  // E'' with backslashes doubled: the same value whatever standard_conforming_strings is.
+  if (typeof value === 'string') return value.includes('\0') ? undefined : `E'${value.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
+  return undefined;
+}
+
 class HeldConnection implements DatabaseConnection {
   readonly exec: SqlExecutor;
   readonly release: () => void;
@@ -54,9 +72,34 @@ class HeldConnection implements DatabaseConnection {
       // projections' guarded checkpoint move): a simple query may hold several statements, the last one's
       // result is answered. With parameters the extended protocol takes one statement: BEGIN goes first.
       if (this.mergeBegin && compiled.parameters.length === 0) text = `BEGIN;\n${text}`;
-      else await this.exec.query('BEGIN');
+      else {
+        // A marked statement with parameters: EXECUTE of its SQL-prepared form, with the BEGIN (see sqlPrepared).
+        const executed = this.mergeBegin ? await this.executeWithBegin<R>(text, compiled.parameters) : undefined;
+        if (executed) return executed;
+        await this.exec.query('BEGIN');
+      }
     }
     const r = await this.exec.query<R>(text, compiled.parameters as unknown[], this.mergeBegin ? preparedName(text) : undefined);
+    return { rows: r.rows, numAffectedRows: BigInt(r.rowCount) };
+  }
+  private async executeWithBegin<R>(text: string, parameters: readonly unknown[]): Promise<QueryResult<R> | undefined> {
+    const session = this.exec.session;
+    const name = session ? preparedName(text) : undefined;
+    if (!session || name === undefined) return undefined;
+    const values: string[] = [];
+    for (const p of parameters) {
+      const v = literal(p);
+      if (v === undefined) return undefined;
+      values.push(v);
+    }
+    const sqlName = `${name}_tx`;
+    let names = sqlPrepared.get(session);
+    if (!names) sqlPrepared.set(session, (names = new Set()));
+    if (!names.has(sqlName)) {
+      await this.exec.query(`PREPARE ${sqlName} AS ${text}`);
+      names.add(sqlName);
+    }
+    const r = await this.exec.query<R>(`BEGIN;\nEXECUTE ${sqlName}(${values.join(', ')})`);
     return { rows: r.rows, numAffectedRows: BigInt(r.rowCount) };
   }
   // eslint-disable-next-line require-yield

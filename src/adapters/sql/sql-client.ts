@@ -34,6 +34,11 @@ export interface SqlExecutor {
   query<R = Record<string, unknown>>(text: string, params?: unknown[], name?: string): Promise<SqlResult<R>>;
   /** Runs several statements with no parameters (DDL scripts). */
   script(text: string): Promise<void>;
+  /**
+   * PostgreSQL, a held connection (withConnection): one object per server session, the same at each checkout
+   * of it (what SQL PREPAREd on it lasts with). Absent elsewhere.
+   */
+  readonly session?: object;
 }
 
 export interface SqlClient extends SqlExecutor {
@@ -151,6 +156,7 @@ export function createPostgresClient(connectionString: string, options: { max?: 
       stageTrace.since('pool.acquire', acquireAt || undefined);
       try {
         return await fn({
+          session: client,
           async query<R>(text: string, params?: unknown[], name?: string) {
             const r = await queryOn(client, text, params, name);
             return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
