@@ -156,7 +156,7 @@ describe('conversation stream: direct delivery', () => {
     evType.getFields().seq!.resolve = (m: unknown) => (m as { message?: { seq: number } }).message?.seq ?? null;
     const document = parse('subscription { conv { kind seq } }');
 
-    const subscribers = Array.from({ length: 60 }, () => {
+    const subscribers = Array.from({ length: 200 }, () => {
       const frames: string[] = [];
       const socket: LiveSocket = { protocol: 'graphql-transport-ws', readyState: 1, bufferedAmount: 0, send: (data) => void frames.push(data), close: () => undefined };
       return { socket, frames };
