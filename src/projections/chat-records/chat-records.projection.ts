@@ -10,10 +10,11 @@
 //
 // Reads ContactMessageRecorded in both shapes: before issue 11 (from AGENT | CUSTOMER, no seq) and after
 // (seq, from SYSTEM, kind), so events recorded before and after the change count the same way.
-import { sql, type Selectable, type Transaction, type Updateable, type UpdateObject } from 'kysely';
+import { sql, type Selectable, type Transaction, type Updateable } from 'kysely';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import { chatEndStatusOf } from '../../domain/contact/chat-end-status.ts';
 import type { ContactEvent, ContactRating, EndedBy, RejectReason } from '../../domain/contact/contact.ts';
+import { preparedMark } from '../../adapters/sql/kysely-dialect.ts';
 import type { Projection } from '../projection.ts';
 import { countMessages, isCountableInBatch, type MessageRecorded } from './count-messages.ts';
 import type { ReadModelDb } from '../read-model-db.ts';
@@ -187,26 +188,21 @@ async function queued(trx: Trx, ref: Ref, d: { skillGroupId: string; queuedAt: s
  * for ContactMessageRecorded, made by the UPDATE itself on the row as it is, and only past the row's revision.
  */
 async function countMessage(trx: Trx, ref: Ref, d: MessageRecorded): Promise<boolean> {
-  const seq = typeof d.seq === 'number' ? sql<number>`greatest(last_seq, ${d.seq}::int)` : sql<number>`last_seq + 1`;
-  const side: UpdateObject<ReadModelDb, 'chat_records'> =
+  const seq = typeof d.seq === 'number' ? sql`greatest(last_seq, ${d.seq}::int)` : sql`last_seq + 1`;
+  const side =
     d.from === 'SYSTEM' || d.kind === 'SYSTEM' || (d.system !== null && d.system !== undefined)
-      ? { system_messages: sql<number>`system_messages + 1` }
+      ? sql`system_messages = system_messages + 1`
       : d.from === 'CUSTOMER'
-        ? { customer_messages: sql<number>`customer_messages + 1` }
-        : {
-            agent_messages: sql<number>`agent_messages + 1`,
-            // As secondsBetween(accepted_at, at): whole seconds, never negative, null without an accept.
-            first_response_seconds: sql<number | null>`CASE WHEN first_agent_reply_at IS NULL THEN greatest(0, floor(extract(epoch FROM (${d.at}::timestamptz - accepted_at)) + 0.5))::int ELSE first_response_seconds END`,
-            first_agent_reply_at: sql<Date>`coalesce(first_agent_reply_at, ${d.at}::timestamptz)`,
-          };
-  const r = await trx
-    .updateTable('chat_records')
-    .set({ ...side, last_seq: seq, last_revision: ref.revision, updated_at: ref.at })
-    .where('instance_id', '=', ref.instanceId)
-    .where('contact_id', '=', ref.contactId)
-    .where('last_revision', '<', ref.revision)
-    .executeTakeFirst();
-  return Number(r.numUpdatedRows) > 0;
+        ? sql`customer_messages = customer_messages + 1`
+        : // As secondsBetween(accepted_at, at): whole seconds, never negative, null without an accept.
+          sql`agent_messages = agent_messages + 1,
+            first_response_seconds = CASE WHEN first_agent_reply_at IS NULL THEN greatest(0, floor(extract(epoch FROM (${d.at}::timestamptz - accepted_at)) + 0.5))::int ELSE first_response_seconds END,
+            first_agent_reply_at = coalesce(first_agent_reply_at, ${d.at}::timestamptz)`;
+  // Marked (one text per side and seq form, every value a parameter): prepared on PostgreSQL, not parsed and
+  // planned again at each message a batch counts alone (about every other batch under a chat load).
+  const r = await sql`${sql.raw(preparedMark)}UPDATE chat_records SET ${side}, last_seq = ${seq}, last_revision = ${ref.revision}::int, updated_at = ${ref.at}::timestamptz
+    WHERE instance_id = ${ref.instanceId}::text AND contact_id = ${ref.contactId}::text AND last_revision < ${ref.revision}::int`.execute(trx);
+  return Number(r.numAffectedRows ?? 0n) > 0;
 }
 
 /** Whole seconds from `from` to `to` (never negative); null when either did not happen. */
