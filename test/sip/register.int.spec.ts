@@ -1,6 +1,6 @@
 // REGISTER from agent phones with real SIPp: digest, wrong passwords, bindings, expiry, lockout.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { explain, freeUdpPort, requireSipp, runSipp, skipWithoutSipp } from './sipp.ts';
+import { explain, freeSipPort, requireSipp, runSipp, skipWithoutSipp } from './sipp.ts';
 import { eventually, startTestSipServer, type TestSipServer } from './sip-test-server.ts';
 
 const port = 15060;
@@ -26,7 +26,7 @@ describe.skipIf(skipWithoutSipp)('REGISTER (SIPp)', () => {
   });
 
   const register = async (user: string, password: string, expires: number, scenario = 'register.xml', transport: 'udp' | 'tcp' = 'udp') => {
-    const localPort = await freeUdpPort();
+    const localPort = await freeSipPort(transport);
     const result = await runSipp({ scenario, remote, localPort, transport, service: user, extra: ['-au', user, '-ap', password, '-key', 'expires', String(expires)] });
     return { result, localPort };
   };

@@ -2,6 +2,7 @@
 // the suites are skipped (describe.skipIf(skipWithoutSipp)).
 import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -45,6 +46,29 @@ export async function freeUdpPort(): Promise<number> {
   const { port } = socket.address();
   await new Promise<void>((resolve) => socket.close(() => resolve()));
   return port;
+}
+
+/**
+ * A local port for SIPp's main socket on `transport`. A TCP one must be free for TCP: a port the kernel gave a UDP
+ * socket can be a TCP connection's at the same moment (the ephemeral ranges are shared, and a busy suite opens
+ * thousands of connections), and SIPp then fails to bind it (errno 98, seen in CI). Free for both, for scenarios
+ * that also use UDP.
+ */
+export async function freeSipPort(transport: 'udp' | 'tcp' = 'udp'): Promise<number> {
+  if (transport === 'udp') return freeUdpPort();
+  for (let attempt = 0; ; attempt++) {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const udp = createSocket('udp4');
+    const udpFree = await new Promise<boolean>((resolve) => {
+      udp.once('error', () => resolve(false));
+      udp.bind(port, '127.0.0.1', () => resolve(true));
+    });
+    await new Promise<void>((resolve) => udp.close(() => resolve()));
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (udpFree || attempt >= 20) return port;
+  }
 }
 
 export interface SippOptions {

@@ -3,7 +3,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InboundCall } from '../../src/adapters/sip/inbound-call.ts';
 import { digestHa1 } from '../../src/adapters/sip/digest-auth.ts';
-import { explain, freeUdpPort, requireSipp, retransmissionsReceived, runSipp, skipWithoutSipp } from './sipp.ts';
+import { explain, freeSipPort, requireSipp, retransmissionsReceived, runSipp, skipWithoutSipp } from './sipp.ts';
 import { eventually, realm, sampleSdp, startTestSipServer, type TestSipServer } from './sip-test-server.ts';
 
 const port = 15080;
@@ -48,7 +48,7 @@ describe.skipIf(skipWithoutSipp)('trunk INVITE (SIPp)', () => {
   });
 
   const sipp = async (scenario: string, number: string, extra: string[] = [], transport: 'udp' | 'tcp' = 'udp') =>
-    runSipp({ scenario, remote, localPort: await freeUdpPort(), service: number, transport, extra });
+    runSipp({ scenario, remote, localPort: await freeSipPort(transport), service: number, transport, extra });
 
   it('rings, answers and reports the caller hanging up (UDP)', async () => {
     const result = await sipp('trunk-call.xml', '+4930100');
