@@ -2,8 +2,9 @@
 // under a chat load) is one marked text per side (customer, agent, system) and seq form, every value a
 // parameter: prepared on PostgreSQL (kysely-dialect's preparedMark), where the query builder's statement went
 // unnamed, parsed and planned again at each message (issue 11).
-import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, type Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
 import { describe, expect, it } from 'vitest';
+import { recordingKysely } from '../support/recording-kysely.ts';
 import { preparedMark } from '../../src/adapters/sql/kysely-dialect.ts';
 import type { RecordedEvent } from '../../src/domain/ports/event-store.ts';
 import { chatRecordsProjection } from '../../src/projections/chat-records/chat-records.projection.ts';
@@ -21,18 +22,7 @@ const message = (contactId: string, revision: number, from: string, seq: number 
 
 describe('a message counted alone is a prepared text', () => {
   it('sends one marked text per side whatever the chat, revision, seq and time', async () => {
-    const sent: { sql: string; parameters: readonly unknown[] }[] = [];
-    const db = new Kysely<ReadModelDb>({
-      dialect: {
-        createAdapter: () => new PostgresAdapter(),
-        createDriver: () => new DummyDriver(),
-        createIntrospector: (k) => new PostgresIntrospector(k),
-        createQueryCompiler: () => new PostgresQueryCompiler(),
-      },
-      log: (e) => {
-        sent.push({ sql: e.query.sql, parameters: e.query.parameters });
-      },
-    });
+    const { db, sent } = recordingKysely();
     const changes = { publish: () => undefined, committed: () => undefined };
     const trx = db as unknown as Transaction<ReadModelDb>;
     for (const from of ['CUSTOMER', 'AGENT', 'SYSTEM']) {

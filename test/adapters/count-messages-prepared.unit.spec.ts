@@ -1,8 +1,9 @@
 // The chat records' batch count (countMessages) sends one text for any number of messages, marked to be
 // prepared (kysely-dialect's preparedMark): its rows are one JSON parameter, where a VALUES list of the run's
 // length made a new text, parsed and planned by PostgreSQL at each batch (issue 11).
-import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, type Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
 import { describe, expect, it } from 'vitest';
+import { recordingKysely } from '../support/recording-kysely.ts';
 import { preparedMark } from '../../src/adapters/sql/kysely-dialect.ts';
 import type { RecordedEvent } from '../../src/domain/ports/event-store.ts';
 import { countMessages } from '../../src/projections/chat-records/count-messages.ts';
@@ -20,18 +21,7 @@ const message = (contactId: string, revision: number, from: string): RecordedEve
 
 describe('countMessages sends one prepared text for any run', () => {
   it('has the same text for 1, 2 and 5 messages, marked, with the rows as one JSON parameter', async () => {
-    const sent: { sql: string; parameters: readonly unknown[] }[] = [];
-    const db = new Kysely<ReadModelDb>({
-      dialect: {
-        createAdapter: () => new PostgresAdapter(),
-        createDriver: () => new DummyDriver(),
-        createIntrospector: (k) => new PostgresIntrospector(k),
-        createQueryCompiler: () => new PostgresQueryCompiler(),
-      },
-      log: (e) => {
-        sent.push({ sql: e.query.sql, parameters: e.query.parameters });
-      },
-    });
+    const { db, sent } = recordingKysely();
     const runs = [[message('a', 3, 'CUSTOMER')], [message('a', 4, 'AGENT'), message('b', 7, 'CUSTOMER')], [1, 2, 3, 4, 5].map((r) => message('c', r, r % 2 ? 'AGENT' : 'SYSTEM'))];
     for (const run of runs) await countMessages(db as unknown as Transaction<ReadModelDb>, run);
     expect(sent).toHaveLength(3);

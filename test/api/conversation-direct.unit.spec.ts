@@ -9,25 +9,14 @@ import { InProcessBus } from '../../src/adapters/bus/in-process-bus.ts';
 import { LiveFanout, LiveTopics, attachDirect, liveSubscription, type LiveSocket } from '../../src/api/live-fanout.ts';
 import { conversationStream, type ConversationSources, type EventMessage, type Viewer } from '../../src/api/resolvers/chat.ts';
 import type { ContactRow, ConversationBusMessage, ConversationMessage } from '../../src/projections/contacts/contacts.projection.ts';
+import { conversationBusMessage, conversationMessage } from '../support/conversation.ts';
 import { until } from '../support/until.ts';
 
 const contactId = 'chat-1';
 const topic = 'conversation.chat-1';
 
-const message = (seq: number, sender: 'AGENT' | 'CUSTOMER' = 'CUSTOMER'): ConversationMessage => ({
-  id: `m${seq}`,
-  contactId,
-  seq,
-  clientMessageId: `c${seq}`,
-  sender,
-  kind: 'TEXT',
-  agentId: sender === 'AGENT' ? 'a1' : null,
-  text: `message ${seq}`,
-  attachment: null,
-  system: null,
-  sentAt: '2026-12-04T09:00:00.000Z',
-});
-const busMessage = (seq: number): ConversationBusMessage => ({ kind: 'MESSAGE', contactId, message: message(seq) });
+const message = (seq: number, sender: 'AGENT' | 'CUSTOMER' = 'CUSTOMER'): ConversationMessage => conversationMessage(contactId, seq, sender);
+const busMessage = (seq: number): ConversationBusMessage => conversationBusMessage(contactId, seq);
 
 function fakeSources() {
   const db: ConversationMessage[] = [];

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { conversationStream, type ConversationSources, type EventMessage, type Viewer } from '../../src/api/resolvers/chat.ts';
 import { SlowConsumerError } from '../../src/api/live-fanout.ts';
 import type { ContactRow, ConversationBusMessage, ConversationMessage } from '../../src/projections/contacts/contacts.projection.ts';
+import { conversationBusMessage, conversationMessage } from '../support/conversation.ts';
 
 const contactId = 'chat-1';
 
@@ -39,20 +40,8 @@ function liveTopic() {
   return it;
 }
 
-const message = (seq: number, sender: 'AGENT' | 'CUSTOMER' = 'CUSTOMER'): ConversationMessage => ({
-  id: `m${seq}`,
-  contactId,
-  seq,
-  clientMessageId: `c${seq}`,
-  sender,
-  kind: 'TEXT',
-  agentId: sender === 'AGENT' ? 'a1' : null,
-  text: `message ${seq}`,
-  attachment: null,
-  system: null,
-  sentAt: '2026-12-04T09:00:00.000Z',
-});
-const busMessage = (seq: number): ConversationBusMessage => ({ kind: 'MESSAGE', contactId, message: message(seq) });
+const message = (seq: number, sender: 'AGENT' | 'CUSTOMER' = 'CUSTOMER'): ConversationMessage => conversationMessage(contactId, seq, sender);
+const busMessage = (seq: number): ConversationBusMessage => conversationBusMessage(contactId, seq);
 
 function fakeSources(initial: { status?: string; place?: number | null } = {}) {
   const db: ConversationMessage[] = [];
