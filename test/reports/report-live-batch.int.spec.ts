@@ -13,6 +13,7 @@ import type { ReadModel } from '../../src/projections/projection.ts';
 import { recountDaysStep } from '../../src/projections/reports/report-days.ts';
 import { reportsProjection } from '../../src/projections/reports/reports.projection.ts';
 import { readModelStore, watchQueries } from '../support/read-model.ts';
+import { EventLog } from '../support/event-log.ts';
 
 const sink = { publish: () => {} };
 /** Not report_day_recounts: a zone change's job (its wall-clock times), done before the rows are compared. */
@@ -47,26 +48,10 @@ for (const backend of ['pglite', 'postgres'] as const) {
     const agentId = randomUUID();
     const contactId = randomUUID();
     const group = randomUUID();
-    const revisions = new Map<string, number>();
-    let at = Date.parse('2026-03-10T09:00:00Z');
-    let position = 0;
-    const event = (streamId: string, type: string, data: Record<string, unknown> = {}): RecordedEvent => {
-      const revision = revisions.get(streamId) ?? 0;
-      revisions.set(streamId, revision + 1);
-      at += 40_000;
-      position++;
-      return {
-        id: randomUUID(),
-        streamId,
-        revision,
-        type,
-        data,
-        position: { commit: BigInt(position), prepare: BigInt(position) },
-        metadata: { instanceId, occurredAt: new Date(at).toISOString() },
-      } as RecordedEvent;
-    };
+    const eventLog = new EventLog(instanceId);
+    const { event } = eventLog;
     const agent = (type: string, data: Record<string, unknown> = {}) => event(streams.agent(instanceId, agentId), type, data);
-    const contact = (type: string, data: Record<string, unknown> = {}) => event(streams.contact(instanceId, contactId), type, { at: new Date(at + 40_000).toISOString(), ...data });
+    const contact = (type: string, data: Record<string, unknown> = {}) => event(streams.contact(instanceId, contactId), type, { at: new Date(eventLog.at + 40_000).toISOString(), ...data });
 
     /** Applies each event in a transaction of its own; the statements each took. */
     const applyEach = async (target: ReadModel, events: RecordedEvent[]) => {
@@ -91,7 +76,7 @@ for (const backend of ['pglite', 'postgres'] as const) {
         event(streams.instance(instanceId), 'ReportSettingsConfigured', { timeZone: 'Asia/Shanghai', serviceLevelSeconds: 20 }),
         agent('AgentCreated'),
         agent('AgentWentAvailable'),
-        contact('ContactCreated', { channel: 'PHONE', direction: 'IN', createdAt: new Date(at).toISOString() }),
+        contact('ContactCreated', { channel: 'PHONE', direction: 'IN', createdAt: new Date(eventLog.at).toISOString() }),
         contact('ContactFlowStarted'),
       ]);
       // The zone change's recount of the day rows (none yet) done, as the runner does between batches: the
@@ -103,7 +88,7 @@ for (const backend of ['pglite', 'postgres'] as const) {
       const counting = [
         agent('AgentWentOnBreak', { reason: 'lunch' }),
         agent('AgentWentAvailable'),
-        contact('ContactQueued', { skillGroupId: group, queuedAt: new Date(at + 40_000).toISOString() }),
+        contact('ContactQueued', { skillGroupId: group, queuedAt: new Date(eventLog.at + 40_000).toISOString() }),
         contact('ContactOffered', { agentIds: [agentId] }),
         contact('ContactAccepted', { agentId }),
       ];
@@ -123,19 +108,17 @@ for (const backend of ['pglite', 'postgres'] as const) {
       const again = await readModelStore(backend);
       if (!again) return;
       try {
-        revisions.clear();
-        at = Date.parse('2026-03-10T09:00:00Z');
-        position = 0;
+        eventLog.reset();
         events.push(
           event(streams.instance(instanceId), 'ReportSettingsConfigured', { timeZone: 'Asia/Shanghai', serviceLevelSeconds: 20 }),
           agent('AgentCreated'),
           agent('AgentWentAvailable'),
-          contact('ContactCreated', { channel: 'PHONE', direction: 'IN', createdAt: new Date(at).toISOString() }),
+          contact('ContactCreated', { channel: 'PHONE', direction: 'IN', createdAt: new Date(eventLog.at).toISOString() }),
           contact('ContactFlowStarted'),
           agent('AgentWentOnBreak', { reason: 'lunch' }),
           agent('AgentWentOnBreak', { reason: 'lunch' }),
           agent('AgentWentAvailable'),
-          contact('ContactQueued', { skillGroupId: group, queuedAt: new Date(at + 40_000).toISOString() }),
+          contact('ContactQueued', { skillGroupId: group, queuedAt: new Date(eventLog.at + 40_000).toISOString() }),
           contact('ContactOffered', { agentIds: [agentId] }),
           contact('ContactAccepted', { agentId }),
           contact('CallResumed'),

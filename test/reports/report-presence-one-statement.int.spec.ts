@@ -14,6 +14,7 @@ import type { ReadModel } from '../../src/projections/projection.ts';
 import { recountDaysStep } from '../../src/projections/reports/report-days.ts';
 import { reportsProjection } from '../../src/projections/reports/reports.projection.ts';
 import { readModelStore, watchQueries } from '../support/read-model.ts';
+import { EventLog } from '../support/event-log.ts';
 
 /** Not report_day_recounts: a zone change's job (its wall-clock times). */
 const tables = reportsProjection.tables.filter((t) => t !== 'report_day_recounts');
@@ -46,24 +47,8 @@ for (const backend of ['pglite', 'postgres'] as const) {
 
     const instanceId = randomUUID();
     const agentId = randomUUID();
-    const revisions = new Map<string, number>();
-    let at = Date.parse('2026-03-10T09:00:00Z');
-    let position = 0;
-    const event = (streamId: string, type: string, data: Record<string, unknown> = {}): RecordedEvent => {
-      const revision = revisions.get(streamId) ?? 0;
-      revisions.set(streamId, revision + 1);
-      at += 40_000;
-      position++;
-      return {
-        id: randomUUID(),
-        streamId,
-        revision,
-        type,
-        data,
-        position: { commit: BigInt(position), prepare: BigInt(position) },
-        metadata: { instanceId, occurredAt: new Date(at).toISOString() },
-      } as RecordedEvent;
-    };
+    const eventLog = new EventLog(instanceId);
+    const { event, revisions } = eventLog;
     const agent = (type: string, data: Record<string, unknown> = {}) => event(streams.agent(instanceId, agentId), type, data);
     const settings = (timeZone: string) => event(streams.instance(instanceId), 'ReportSettingsConfigured', { timeZone, serviceLevelSeconds: 20 });
     const log: RecordedEvent[] = [];
