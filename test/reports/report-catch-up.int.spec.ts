@@ -17,7 +17,7 @@ import { rebuildProjection } from '../../src/projections/projection-runner.ts';
 import { instanceReport, resolveReportRequest } from '../../src/projections/reports/report-queries.ts';
 import { recountDaysStep, refillDays } from '../../src/projections/reports/report-days.ts';
 import { reportsProjection } from '../../src/projections/reports/reports.projection.ts';
-import { readModelStore } from '../support/read-model.ts';
+import { readModelStore, tableRows } from '../support/read-model.ts';
 import { seededRandom as prng } from '../support/seeded-random.ts';
 
 const sink = { publish: () => {} };
@@ -149,12 +149,7 @@ function storeOf(events: RecordedEvent[]): EventStore {
 
 /** Every row of every table of the projection, in a stable order. */
 async function tablesOf(db: ReadModel, tables: readonly string[] = reportsProjection.tables): Promise<Record<string, string[]>> {
-  const out: Record<string, string[]> = {};
-  for (const table of tables) {
-    const r = await sql<{ row: string }>`SELECT t::text AS row FROM ${sql.table(table)} t ORDER BY 1`.execute(db);
-    out[table] = r.rows.map((x) => x.row);
-  }
-  return out;
+  return tableRows(db, tables);
 }
 
 for (const backend of ['pglite', 'postgres'] as const) {

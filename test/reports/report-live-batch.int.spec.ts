@@ -12,7 +12,7 @@ import { streams } from '../../src/domain/streams.ts';
 import type { ReadModel } from '../../src/projections/projection.ts';
 import { recountDaysStep } from '../../src/projections/reports/report-days.ts';
 import { reportsProjection } from '../../src/projections/reports/reports.projection.ts';
-import { readModelStore, watchQueries } from '../support/read-model.ts';
+import { readModelStore, tableRows, watchQueries } from '../support/read-model.ts';
 import { EventLog } from '../support/event-log.ts';
 
 const sink = { publish: () => {} };
@@ -63,11 +63,7 @@ for (const backend of ['pglite', 'postgres'] as const) {
       }
       return counts;
     };
-    const rowsOf = async (target: ReadModel) => {
-      const out: Record<string, string[]> = {};
-      for (const table of tables) out[table] = (await sql<{ row: string }>`SELECT t::text AS row FROM ${sql.table(table)} t ORDER BY 1`.execute(target)).rows.map((r) => r.row);
-      return out;
-    };
+    const rowsOf = (target: ReadModel) => tableRows(target, tables);
 
     it('reads once and writes once or twice a batch, and writes nothing for an event that changes nothing', async () => {
       if (skip) return;

@@ -5,7 +5,6 @@
 // reset have the next batch read again; a batch that rolls back keeps nothing. The rows are the same as the
 // same events applied in one batch without the kept states.
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SqlClient } from '../../src/adapters/sql/sql-client.ts';
 import type { RecordedEvent } from '../../src/domain/ports/event-store.ts';
@@ -13,7 +12,7 @@ import { streams } from '../../src/domain/streams.ts';
 import type { ReadModel } from '../../src/projections/projection.ts';
 import { recountDaysStep } from '../../src/projections/reports/report-days.ts';
 import { reportsProjection } from '../../src/projections/reports/reports.projection.ts';
-import { readModelStore, watchQueries } from '../support/read-model.ts';
+import { readModelStore, tableRows, watchQueries } from '../support/read-model.ts';
 import { EventLog } from '../support/event-log.ts';
 
 /** Not report_day_recounts: a zone change's job (its wall-clock times). */
@@ -66,11 +65,7 @@ for (const backend of ['pglite', 'postgres'] as const) {
       }
       return counts;
     };
-    const rowsOf = async (target: ReadModel) => {
-      const out: Record<string, string[]> = {};
-      for (const table of tables) out[table] = (await sql<{ row: string }>`SELECT t::text AS row FROM ${sql.table(table)} t ORDER BY 1`.execute(target)).rows.map((r) => r.row);
-      return out;
-    };
+    const rowsOf = (target: ReadModel) => tableRows(target, tables);
 
     it('reads nothing for a kept agent, again after a zone change, a reset or a rollback', async () => {
       if (skip) return;

@@ -1,5 +1,6 @@
 // The read models on their own (no Kefu around them) for projection and report specs: PGlite in memory, or a
 // fresh PostgreSQL schema; migrated. Null when PostgreSQL is wanted but not here (outside CI only).
+import { sql } from 'kysely';
 import { createKysely } from '../../src/adapters/sql/kysely-dialect.ts';
 import { createPgliteClient, type ConnectionOptions, type SqlClient, type SqlExecutor } from '../../src/adapters/sql/sql-client.ts';
 import { migrateReadModels } from '../../src/projections/migrations.ts';
@@ -34,4 +35,11 @@ export function watchQueries(client: SqlClient, seen: (text: string) => void): v
       }),
       options,
     );
+}
+
+/** Every row of each table as its text, sorted: two read models compared table by table. */
+export async function tableRows(db: ReadModel, tables: readonly string[]): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const table of tables) out[table] = (await sql<{ row: string }>`SELECT t::text AS row FROM ${sql.table(table)} t ORDER BY 1`.execute(db)).rows.map((r) => r.row);
+  return out;
 }
