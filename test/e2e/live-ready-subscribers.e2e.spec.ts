@@ -6,8 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from 'graphql-ws';
 import { seedInstance, startTestKefu, type TestKefu } from '../support/kefu.ts';
-import { freshPostgresSchema, natsUrl } from '../support/services.ts';
-import { okHttp, seedOverHttp, spawnKefu, type KefuProcess } from '../support/process.ts';
+import { okHttp, seedOverHttp, spawnTwoKefus, type KefuProcess } from '../support/process.ts';
 import { collect, wsClient } from '../support/ws-client.ts';
 
 interface StatusMessage {
@@ -155,16 +154,12 @@ describe.each(['pglite', 'postgres'] as const)('live subscribers waited for as c
 describe('live subscribers waited for as clients do (PostgreSQL + NATS, changes made through another process)', () => {
   let a: KefuProcess;
   let b: KefuProcess;
-  let drop: () => Promise<void>;
+  let two: Awaited<ReturnType<typeof spawnTwoKefus>>;
   let setup: Setup;
   const operatorToken = 'live-ready-operator-token-123';
   beforeAll(async () => {
-    const schema = await freshPostgresSchema();
-    await schema.client.close();
-    drop = schema.drop;
-    const env = { DATABASE_URL: schema.url, NATS_URL: natsUrl, KEFU_OPERATOR_TOKEN: operatorToken };
-    a = await spawnKefu(env);
-    b = await spawnKefu(env);
+    two = await spawnTwoKefus({ KEFU_OPERATOR_TOKEN: operatorToken });
+    ({ a, b } = two);
     const seed = await seedOverHttp(b.url, operatorToken);
     setup = {
       url: a.url,
@@ -177,9 +172,7 @@ describe('live subscribers waited for as clients do (PostgreSQL + NATS, changes 
     };
   });
   afterAll(async () => {
-    await a?.stop();
-    await b?.stop();
-    await drop?.();
+    await two?.stop();
   });
 
   it('a change made through B as the last of 150 subscribers on A got its snapshot reaches each once', async () => {

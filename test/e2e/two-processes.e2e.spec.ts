@@ -1,8 +1,6 @@
 // Two Kefu processes sharing PostgreSQL and NATS: a subscriber on one sees a change made through the other.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshPostgresSchema } from '../support/services.ts';
-import { natsUrl } from '../support/services.ts';
-import { okHttp, seedOverHttp, spawnKefu, type KefuProcess } from '../support/process.ts';
+import { okHttp, seedOverHttp, spawnTwoKefus, type KefuProcess } from '../support/process.ts';
 import { collect, wsClient } from '../support/ws-client.ts';
 
 const operatorToken = 'two-process-operator-token-123';
@@ -10,19 +8,13 @@ const operatorToken = 'two-process-operator-token-123';
 describe('two Kefu processes on one PostgreSQL and NATS', () => {
   let a: KefuProcess;
   let b: KefuProcess;
-  let drop: () => Promise<void>;
+  let two: Awaited<ReturnType<typeof spawnTwoKefus>>;
   beforeAll(async () => {
-    const schema = await freshPostgresSchema();
-    await schema.client.close();
-    drop = schema.drop;
-    const env = { DATABASE_URL: schema.url, NATS_URL: natsUrl, KEFU_OPERATOR_TOKEN: operatorToken };
-    a = await spawnKefu(env);
-    b = await spawnKefu(env);
+    two = await spawnTwoKefus({ KEFU_OPERATOR_TOKEN: operatorToken });
+    ({ a, b } = two);
   });
   afterAll(async () => {
-    await a?.stop();
-    await b?.stop();
-    await drop?.();
+    await two?.stop();
   });
 
   it('delivers agentStatusChanged on process A for presence set through process B', async () => {

@@ -1,6 +1,7 @@
 // Runs Kefu as a real child process (`node src/main.ts`), as a user would start it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { freshPostgresSchema, natsUrl } from './services.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -102,4 +103,24 @@ export async function seedOverHttp(url: string, operatorToken: string) {
     { id: instanceId },
   );
   return { instanceId, adminKey, agentId: agent.createAgent.id, agentToken: login.loginAgent.token };
+}
+
+/** Two Kefu processes of one deployment: a fresh PostgreSQL schema and NATS shared, `env` added to both. */
+export async function spawnTwoKefus(env: Record<string, string>): Promise<{ a: KefuProcess; b: KefuProcess; stop(): Promise<void> }> {
+  const schema = await freshPostgresSchema();
+  await schema.client.close();
+  const shared = { DATABASE_URL: schema.url, NATS_URL: natsUrl, ...env };
+  const started: KefuProcess[] = [];
+  const stop = async () => {
+    for (const p of started) await p.stop();
+    await schema.drop();
+  };
+  try {
+    started.push(await spawnKefu(shared));
+    started.push(await spawnKefu(shared));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { a: started[0]!, b: started[1]!, stop };
 }
